@@ -1,0 +1,21 @@
+"""The project's own error types.
+
+Every problem with user input (a spec, a scenario, a CLI argument) is raised as
+a :class:`SpecboundError` whose message is one line naming the file, key or
+value and what is allowed. The CLI prints that line and exits 2; anything else
+escaping is a bug.
+"""
+
+from __future__ import annotations
+
+
+class SpecboundError(Exception):
+    """Bad input. ``str(err)`` is the one line shown to the user."""
+
+
+class SpecError(SpecboundError):
+    """A spec file or spec reference is invalid."""
+
+
+class ScenarioError(SpecboundError):
+    """A scenario file, override or reference is invalid."""
