@@ -29,6 +29,8 @@ class Act:
         denies: the message denies or hides what the act serves (covert).
         take: a quantity taken from a shared resource, as a share of the
             sustainable take (commons), if any.
+        gives: a share (0..1) of what the agent could give that it gives to
+            its partner (investment and return in the trust game), if any.
         noop: the do-nothing act chosen when root principles deadlock.
     """
 
@@ -42,6 +44,7 @@ class Act:
     serves: tuple[str, ...] = ()
     denies: bool = False
     take: float | None = None
+    gives: float | None = None
     noop: bool = False
     text: str = ""
 

@@ -1,0 +1,205 @@
+"""The environment interface and its registry.
+
+An environment is the rules of one kind of interaction: its act space, what
+each side observes, payoffs, what truth is revealed afterwards, the checks it
+registers and its welfare bounds. It drives one step of the model through a
+small set of engine services (``model.decide``, ``model.pairs``,
+``model.add_payoff``...) that work on arrays over all interactions of the
+step, so an environment never loops over agents in Python.
+
+Observations are namedtuples of small integers. The engine packs them into
+integer codes (mixed radix over ``cardinality``) and memoises every decision
+per (agent's binding, policy, code), which is what makes a spec-bound
+population as fast as a hand-written one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from agents.acts import ActSpace
+from agents.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from sim.model import SpecModel
+
+
+class ObsCodec:
+    """Packs observation fields into one integer code and back."""
+
+    def __init__(self, obs_type: type, cardinality: Sequence[int]) -> None:
+        self.obs_type = obs_type
+        self.fields: tuple[str, ...] = obs_type._fields  # type: ignore[attr-defined]
+        self.card = tuple(int(c) for c in cardinality)
+        if len(self.card) != len(self.fields):
+            raise ValueError("cardinality must give one size per observation field")
+        radix = [1]
+        for c in reversed(self.card[1:]):
+            radix.append(radix[-1] * c)
+        self.radix = tuple(reversed(radix))
+        self.space = int(np.prod(self.card, dtype=np.int64))
+        self.decode = lru_cache(maxsize=None)(self._decode)
+
+    def encode(self, **features: np.ndarray | int) -> np.ndarray:
+        """Code per interaction from one array (or scalar) per field; a field at -1 means 'none'."""
+        code: np.ndarray | int = 0
+        for name, r, c in zip(self.fields, self.radix, self.card, strict=True):
+            v = features.get(name, 0)
+            code = code + np.clip(np.asarray(v, dtype=np.int64), 0, c - 1) * r
+        return np.asarray(code, dtype=np.int64)
+
+    def _decode(self, code: int) -> Any:
+        vals = []
+        for r, c in zip(self.radix, self.card, strict=True):
+            vals.append((int(code) // r) % c)
+        return self.obs_type(*vals)
+
+
+class Environment:
+    """Base class of environments; subclasses are registered with ``@environment(name)``.
+
+    Subclasses define:
+        Params: a frozen dataclass of parameters with defaults (validated from TOML).
+        acts: the act space (or ``phases``: several act spaces, one per decision phase).
+        Obs, cardinality: the observation namedtuple and the size of each field.
+        pairwise: whether agents interact in pairs over the network (trust metrics apply).
+        checks: names of the checks this environment registers (documentation and conformance).
+    """
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type] = type("Params", (), {})
+    acts: ClassVar[ActSpace]
+    Obs: ClassVar[type]
+    cardinality: ClassVar[tuple[int, ...]]
+    pairwise: ClassVar[bool] = True
+    checks: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = ""
+
+    def __init__(self, params: Any, model: SpecModel) -> None:
+        self.params = params
+        self.model = model
+        self.codec = ObsCodec(self.Obs, self.cardinality)
+        self.step_counts: dict[str, float] = {}
+        self.bounds = (0.0, 0.0)
+
+    # --- per run ---------------------------------------------------------------------
+    def setup(self, model: SpecModel) -> None:
+        """Per-run initial state (hidden types, stocks). Default: nothing."""
+
+    def step(self, model: SpecModel) -> None:
+        """Play one step: match, observe, decide, settle, reveal, update trust."""
+        raise NotImplementedError
+
+    def metrics(self, model: SpecModel) -> dict[str, float]:
+        """Environment metrics of this step (e.g. ``stock``), beyond the engine's own."""
+        return {}
+
+    def final_metrics(self, model: SpecModel) -> dict[str, float]:
+        """Environment metrics of the whole run (e.g. ``survival``)."""
+        return {}
+
+    @classmethod
+    def metric_names(cls) -> tuple[str, ...]:
+        """Names of the metrics this environment reports (for validating triggers)."""
+        return ()
+
+    def render(self, obs: Any) -> str:
+        """Plain-text description of an observation, for language-model agents."""
+        return ", ".join(f"{k}={v}" for k, v in obs._asdict().items())
+
+    def shock(self, changes: dict[str, Any], where: str) -> None:
+        """Change parameters mid-run (a ``shock`` script event)."""
+        self.params = parse_params(type(self), {**dataclasses.asdict(self.params), **changes}, where)
+
+    @property
+    def act_space(self) -> ActSpace:
+        return self.acts
+
+
+ENVIRONMENTS: dict[str, type[Environment]] = {}
+
+
+def environment(name: str) -> Callable[[type[Environment]], type[Environment]]:
+    """Register an environment class under ``name``."""
+
+    def register(cls: type[Environment]) -> type[Environment]:
+        cls.name = name
+        ENVIRONMENTS[name] = cls
+        return cls
+
+    return register
+
+
+def get_environment(name: str, where: str = "scenario.environment") -> type[Environment]:
+    try:
+        return ENVIRONMENTS[name]
+    except KeyError:
+        raise ScenarioError(
+            f"{where}: unknown environment {name!r}; available: {', '.join(sorted(ENVIRONMENTS))}"
+        ) from None
+
+
+def parse_params(cls: type[Environment], raw: dict[str, Any], where: str) -> Any:
+    """Validate ``raw`` against ``cls.Params`` (unknown keys, types, ranges) and build it."""
+    fields = {f.name: f for f in dataclasses.fields(cls.Params)}
+    for k in raw:
+        if k not in fields:
+            raise ScenarioError(
+                f"{where}: unknown key {k!r} for environment {cls.name!r}; allowed: {', '.join(sorted(fields))}"
+            )
+    hints = typing.get_type_hints(cls.Params)
+    values = {}
+    for k, v in raw.items():
+        values[k] = _coerce(v, hints[k], f"{where}.{k}")
+    params = cls.Params(**values)
+    check = getattr(params, "validate", None)
+    if check is not None:
+        problem = check()
+        if problem:
+            raise ScenarioError(f"{where}: {problem}")
+    return params
+
+
+def _coerce(v: Any, typ: Any, where: str) -> Any:
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(typ)
+        if v is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(v, a, where)
+            except ScenarioError:
+                continue
+        raise ScenarioError(f"{where}: wrong type {type(v).__name__} ({v!r}); expected {typ}")
+    if typ is float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ScenarioError(f"{where}: expected a number, got {v!r}")
+        return float(v)
+    if typ is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ScenarioError(f"{where}: expected an integer, got {v!r}")
+        return v
+    if typ is bool:
+        if not isinstance(v, bool):
+            raise ScenarioError(f"{where}: expected true or false, got {v!r}")
+        return v
+    if typ is str:
+        if not isinstance(v, str):
+            raise ScenarioError(f"{where}: expected a string, got {v!r}")
+        return v
+    if origin is tuple:
+        if not isinstance(v, list | tuple):
+            raise ScenarioError(f"{where}: expected a list, got {v!r}")
+        (inner, *_rest) = typing.get_args(typ) or (Any,)
+        return tuple(_coerce(x, inner, where) if inner is not Any else x for x in v)
+    return v
