@@ -1,0 +1,568 @@
+"""LLM-driven agents: the ``llm`` policy, through the openai client.
+
+A group whose policy is ``llm`` asks a chat model for every decision. The
+engine batches one step's decisions into :class:`DecisionRequest` values and
+calls :meth:`LLMPolicy.choose_many`, which sends them all at once
+(``AsyncOpenAI``, at most ``concurrency`` in flight) and returns one
+:class:`LLMChoice` each. The chain of command then audits the model's act with
+:func:`audit` (and, in ``enforce`` mode, replaces a violating act).
+
+The server is whatever the openai client's own environment says:
+``OPENAI_BASE_URL`` (OpenAI, vLLM, Ollama, llama.cpp...) and ``OPENAI_API_KEY``.
+The key is read by the client from the environment only; this module never
+stores it, and scrubs it from any server text it records.
+
+A model's output never crashes a run: a reply that is not JSON or names an act
+not offered is retried ``max_retries`` times with a note on what was wrong,
+then the request's fallback act is used and an ``invalid_output`` event is
+recorded. A call that still fails after the client's own retries (rate limits,
+5xx, timeouts) becomes an ``llm_error`` event and the fallback act. Only a
+rejected API key stops the run, with a one-line :class:`LLMAuthError`: every
+later call would fail the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import urllib.parse
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from agents.acts import ActSpace
+from agents.checks import evaluate
+from agents.errors import SpecboundError
+from agents.llm_cache import ReplyCache, default_root, disabled_by_env, request_key
+from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
+
+MODES = ("audit", "enforce")
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+TOKEN_PARAMS = ("max_tokens", "max_completion_tokens")
+
+
+class LLMAuthError(SpecboundError):
+    """The server rejected the API key; no decision can be made."""
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """How a group's agents talk to the model (``[groups.NAME.llm]`` in a scenario).
+
+    Attributes:
+        model: the model name the server knows (``"gpt-4.1-mini"``, ``"llama3.1"``).
+        temperature: sampling temperature; ``None`` leaves it to the server
+            (reasoning models accept only their default).
+        reasoning_effort: for reasoning models, one of :data:`EFFORTS`.
+        max_tokens: the reply's token budget.
+        max_tokens_param: the request field carrying it (OpenAI's reasoning
+            models want ``max_completion_tokens``; most servers accept ``max_tokens``).
+        roles: where ``system`` and ``developer`` messages go, for servers that
+            lack a role (``{"developer": "system"}``); ``user`` is never remapped.
+        concurrency: most calls in flight at once.
+        max_retries: retries of a reply that is not a valid act.
+        client_retries: the openai client's retries of 429, 5xx and timeouts.
+        timeout: seconds per HTTP call.
+        cache: read and write the on-disk reply cache.
+        cache_dir: the cache root (default ``$XDG_CACHE_HOME/specbound``).
+        mode: ``audit`` records violations; ``enforce`` also blocks them.
+        prices: ``{model: {"input": usd_per_1M, "output": usd_per_1M}}``;
+            without an entry for the model, cost is reported as unknown.
+    """
+
+    model: str
+    temperature: float | None = 0.0
+    reasoning_effort: str | None = None
+    max_tokens: int = 300
+    max_tokens_param: str = "max_tokens"
+    roles: tuple[tuple[str, str], ...] = ()
+    concurrency: int = 16
+    max_retries: int = 2
+    client_retries: int = 4
+    timeout: float = 60.0
+    cache: bool = True
+    cache_dir: str | None = None
+    mode: str = "audit"
+    prices: tuple[tuple[str, float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        where = "llm"
+        if not isinstance(self.model, str) or not self.model:
+            raise SpecboundError(f"{where}.model must be a non-empty string, got {self.model!r}")
+        if self.temperature is not None and not 0 <= self.temperature <= 2:
+            raise SpecboundError(
+                f"{where}.temperature must be between 0 and 2, got {self.temperature!r}"
+            )
+        _one_of(where, "reasoning_effort", self.reasoning_effort, (None, *EFFORTS))
+        _one_of(where, "max_tokens_param", self.max_tokens_param, TOKEN_PARAMS)
+        _one_of(where, "mode", self.mode, MODES)
+        for name, low in (("max_tokens", 1), ("concurrency", 1), ("max_retries", 0)):
+            value = getattr(self, name)
+            if value < low:
+                raise SpecboundError(f"{where}.{name} must be an integer >= {low}, got {value!r}")
+        if self.client_retries < 0:
+            raise SpecboundError(
+                f"{where}.client_retries must be an integer >= 0, got {self.client_retries!r}"
+            )
+        if not self.timeout > 0:
+            raise SpecboundError(f"{where}.timeout must be > 0 seconds, got {self.timeout!r}")
+        for src, dst in self.roles:
+            if src not in ("system", "developer") or dst not in ROLES:
+                raise SpecboundError(
+                    f"{where}.roles.{src} = {dst!r} is not allowed; map system or developer "
+                    f"to one of: {', '.join(ROLES)} (user is never remapped)"
+                )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "llm") -> LLMConfig:
+        """Build from a scenario table, naming ``where`` in any error.
+
+        Raises:
+            SpecboundError: an unknown key, a value of the wrong type or out of range.
+        """
+        if not isinstance(data, Mapping):
+            raise SpecboundError(f"{where} must be a table, got {data!r}")
+        known = {f.name: f for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise SpecboundError(
+                    f"{where}: unknown key {key!r}; allowed: {', '.join(sorted(known))}"
+                )
+        if "model" not in data:
+            raise SpecboundError(f"{where}: missing key 'model' (the model name the server knows)")
+        kw: dict[str, Any] = {}
+        for key, value in data.items():
+            kw[key] = _coerce(where, key, value)
+        try:
+            return cls(**kw)
+        except SpecboundError as err:
+            raise SpecboundError(str(err).replace("llm.", f"{where}.", 1)) from None
+
+    @property
+    def role_map(self) -> dict[str, str]:
+        return dict(self.roles)
+
+    def price(self) -> tuple[float, float] | None:
+        """USD per million (input, output) tokens for this model, if the user set it."""
+        for model, inp, out in self.prices:
+            if model == self.model:
+                return inp, out
+        return None
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,),
+    "temperature": (int, float),
+    "reasoning_effort": (str,),
+    "max_tokens": (int,),
+    "max_tokens_param": (str,),
+    "concurrency": (int,),
+    "max_retries": (int,),
+    "client_retries": (int,),
+    "timeout": (int, float),
+    "cache": (bool,),
+    "cache_dir": (str,),
+    "mode": (str,),
+}
+
+
+def _coerce(where: str, key: str, value: Any) -> Any:
+    """Check one config value's type and turn tables into the frozen form."""
+    if key == "roles":
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise SpecboundError(
+                f"{where}.roles must be a table of role names, e.g. {{developer = \"system\"}}"
+            )
+        return tuple(sorted((str(k), v) for k, v in value.items()))
+    if key == "prices":
+        return _prices(where, value)
+    types = _TYPES[key]
+    if isinstance(value, bool) and bool not in types:
+        raise SpecboundError(f"{where}.{key} must be {types[0].__name__}, got {value!r}")
+    if not isinstance(value, types):
+        raise SpecboundError(f"{where}.{key} must be {types[0].__name__}, got {value!r}")
+    return float(value) if float in types else value
+
+
+def _prices(where: str, value: Any) -> tuple[tuple[str, float, float], ...]:
+    if not isinstance(value, Mapping):
+        raise SpecboundError(
+            f"{where}.prices must be a table: model = {{input = USD per 1M, output = USD per 1M}}"
+        )
+    out = []
+    for model, entry in value.items():
+        ok = isinstance(entry, Mapping) and set(entry) == {"input", "output"}
+        ok = ok and all(
+            isinstance(entry[k], int | float) and not isinstance(entry[k], bool) and entry[k] >= 0
+            for k in ("input", "output")
+        )
+        if not ok:
+            raise SpecboundError(
+                f"{where}.prices.{model} must be {{input = USD per 1M tokens, output = USD per "
+                f"1M tokens}} with non-negative numbers, got {entry!r}"
+            )
+        out.append((str(model), float(entry["input"]), float(entry["output"])))
+    return tuple(sorted(out))
+
+
+def _one_of(where: str, key: str, value: Any, allowed: tuple[Any, ...]) -> None:
+    if value not in allowed:
+        names = ", ".join(str(a) for a in allowed if a is not None)
+        raise SpecboundError(f"{where}.{key} = {value!r} is not allowed; allowed: {names}")
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """One decision an LLM agent must make.
+
+    Attributes:
+        agent: the agent's id.
+        group: the agent's group.
+        step: the model step.
+        binding: the agent's :class:`agents.chain.Binding` (its spec and live
+            instructions, compiled into ordered constraints).
+        acts: the environment's act space.
+        candidates: the act indices offered (usually all).
+        observation: the environment's plain-text account of what the agent sees.
+        peer_messages: ``(source name, text)`` from other agents: no authority.
+        tool_data: environment or tool output: no authority.
+        fallback: the act used when the model gives no usable answer.
+        obs: the environment's observation value (the namedtuple checks read),
+            needed by :func:`audit`.
+    """
+
+    agent: int
+    group: str
+    step: int
+    binding: Any
+    acts: ActSpace
+    candidates: tuple[int, ...]
+    observation: str
+    peer_messages: tuple[tuple[str, str], ...] = ()
+    tool_data: tuple[str, ...] = ()
+    fallback: int = 0
+    obs: Any = None
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.acts[i].name for i in self.candidates)
+
+
+@dataclass(frozen=True)
+class LLMChoice:
+    """The model's decision for one request.
+
+    Attributes:
+        act: the chosen act index (the fallback when ``ok`` is false).
+        message: what the agent says with it.
+        ok: the model gave a usable answer.
+        attempts: replies asked for (1 + retries of invalid output).
+        usage: ``prompt_tokens`` and ``completion_tokens`` over all attempts.
+        cached: every attempt was answered by the cache (no request sent).
+        events: ``invalid_output`` / ``llm_error`` records for the run's events table.
+    """
+
+    act: int
+    message: str
+    ok: bool
+    attempts: int
+    usage: dict[str, int] = field(default_factory=dict)
+    cached: bool = False
+    events: tuple[dict[str, Any], ...] = ()
+
+
+ClientFactory = Callable[[], Any]
+
+
+class LLMPolicy:
+    """The ``llm`` policy: decisions by a chat model, many at a time.
+
+    Args:
+        config: the group's :class:`LLMConfig`.
+        client_factory: builds the async client; the default is
+            ``openai.AsyncOpenAI`` configured from the environment.
+
+    Not memoisable: the engine calls :meth:`choose_many` once per step with
+    all of the group's decisions. The policy owns a private event loop, so it
+    works from plain synchronous code (and from inside a running loop, by
+    running its own in a worker thread). The API key is never held here: the
+    client reads it from the environment at each step.
+    """
+
+    memoisable = False
+    name = "llm"
+
+    def __init__(self, config: LLMConfig, client_factory: ClientFactory | None = None) -> None:
+        self.config = config
+        self._factory = client_factory
+        self._totals = _empty_totals()
+        use_cache = config.cache and not disabled_by_env()
+        root = Path(config.cache_dir).expanduser() if config.cache_dir else default_root()
+        self._cache = ReplyCache(root) if use_cache else None
+
+    # -- public API -------------------------------------------------------------
+
+    def choose_many(self, requests: list[DecisionRequest]) -> list[LLMChoice]:
+        """Decide every request concurrently; results in request order.
+
+        Raises:
+            LLMAuthError: the server rejected the API key.
+            SpecboundError: no API key in the environment.
+        """
+        if not requests:
+            return []
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._run(requests)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(self._run, requests).result()
+
+    def audit(self, request: DecisionRequest, choice: LLMChoice) -> tuple[tuple[str, ...], int | None]:
+        """:func:`audit` in this group's mode."""
+        return audit(request, choice, mode=self.config.mode)
+
+    def usage(self) -> dict[str, Any]:
+        """Totals so far: calls, cache hits, retries, failures, tokens and cost.
+
+        ``cost_usd`` counts only calls actually sent (cache hits are free) and
+        is ``None`` when the price table has no entry for the model.
+        """
+        out: dict[str, Any] = {"model": self.config.model, **self._totals}
+        price = self.config.price()
+        out["cost_usd"] = (
+            None if price is None else usage_cost(out["prompt_tokens"], out["completion_tokens"], price)
+        )
+        return out
+
+    # -- internals --------------------------------------------------------------
+
+    def _run(self, requests: list[DecisionRequest]) -> list[LLMChoice]:
+        # A fresh loop and client per step: nothing bound to a loop outlives the
+        # call, so the policy pickles into worker processes and leaves no
+        # sockets behind; the connection set-up is small next to a model call.
+        return asyncio.run(self._gather(requests))
+
+    async def _gather(self, requests: list[DecisionRequest]) -> list[LLMChoice]:
+        client = self._make_client()
+        try:
+            sem = asyncio.Semaphore(self.config.concurrency)
+            tasks = [asyncio.ensure_future(self._decide(client, sem, r)) for r in requests]
+            try:
+                choices = await asyncio.gather(*tasks)
+            except BaseException:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+        finally:
+            await client.close()
+        for c in choices:
+            self._count(c)
+        return list(choices)
+
+    def _make_client(self) -> Any:
+        factory = self._factory or self._default_client
+        try:
+            return factory()
+        except openai.OpenAIError:
+            raise SpecboundError(
+                "OPENAI_API_KEY is not set: the llm policy reads the API key from the "
+                "environment only (any non-empty value for servers without keys)"
+            ) from None
+
+    def _default_client(self) -> Any:
+        return openai.AsyncOpenAI(
+            max_retries=self.config.client_retries, timeout=self.config.timeout
+        )
+
+    def _body(self, messages: list[dict[str, str]], names: tuple[str, ...]) -> dict[str, Any]:
+        cfg = self.config
+        body: dict[str, Any] = {
+            "model": cfg.model,
+            "messages": messages,
+            "response_format": response_format(names),
+            cfg.max_tokens_param: cfg.max_tokens,
+        }
+        if cfg.temperature is not None:
+            body["temperature"] = cfg.temperature
+        if cfg.reasoning_effort is not None:
+            body["reasoning_effort"] = cfg.reasoning_effort
+        return body
+
+    async def _decide(
+        self, client: Any, sem: asyncio.Semaphore, request: DecisionRequest
+    ) -> LLMChoice:
+        names = request.names()
+        messages = build_messages(request, self.config.role_map)
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        where = {"agent": request.agent, "step": request.step, "group": request.group}
+        all_cached = True
+        reason, content = "", None
+        for attempt in range(1, self.config.max_retries + 2):
+            try:
+                content, used, hit = await self._complete(client, sem, self._body(messages, names))
+            except openai.AuthenticationError:
+                raise LLMAuthError(
+                    f"authentication failed at {_safe_url(client)}: the server rejected "
+                    "OPENAI_API_KEY (HTTP 401); set a valid key in the environment"
+                ) from None
+            except openai.APIError as exc:
+                event = {
+                    **where,
+                    "kind": "llm_error",
+                    "error": type(exc).__name__,
+                    "status": getattr(exc, "status_code", None),
+                    "detail": _scrub(str(exc), client)[:300],
+                    "attempts": attempt,
+                }
+                return LLMChoice(request.fallback, "", False, attempt, usage, False, (event,))
+            usage["prompt_tokens"] += used.get("prompt_tokens", 0)
+            usage["completion_tokens"] += used.get("completion_tokens", 0)
+            all_cached = all_cached and hit
+            parsed = parse_reply(content, names)
+            if isinstance(parsed, tuple):
+                act = request.acts.index_of(parsed[0])
+                return LLMChoice(act, parsed[1], True, attempt, usage, all_cached)
+            reason = parsed
+            messages = messages + repair_messages(content, reason, names)
+        event = {
+            **where,
+            "kind": "invalid_output",
+            "reason": reason,
+            "attempts": self.config.max_retries + 1,
+            "reply": _scrub(content or "", client)[:300],
+            "fallback": request.acts[request.fallback].name,
+        }
+        attempts = self.config.max_retries + 1
+        return LLMChoice(request.fallback, "", False, attempts, usage, all_cached, (event,))
+
+    async def _complete(
+        self, client: Any, sem: asyncio.Semaphore, body: dict[str, Any]
+    ) -> tuple[str | None, dict[str, int], bool]:
+        """One reply: from the cache, else from the server (then cached)."""
+        key = request_key(str(getattr(client, "base_url", "")), body) if self._cache else ""
+        if self._cache is not None:
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit.get("content"), dict(hit.get("usage") or {}), True
+        async with sem:
+            resp = await client.chat.completions.create(**body)
+        content = resp.choices[0].message.content if resp.choices else None
+        u = resp.usage
+        used = {
+            "prompt_tokens": int(getattr(u, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(u, "completion_tokens", 0) or 0),
+        }
+        self._totals["calls"] += 1
+        self._totals["prompt_tokens"] += used["prompt_tokens"]
+        self._totals["completion_tokens"] += used["completion_tokens"]
+        if self._cache is not None:
+            self._cache.put(key, {"content": content, "usage": used, "model": resp.model})
+        return content, used, False
+
+    def _count(self, choice: LLMChoice) -> None:
+        t = self._totals
+        t["decisions"] += 1
+        t["cached_decisions"] += choice.cached
+        t["retries"] += choice.attempts - 1
+        for ev in choice.events:
+            key = "errors" if ev["kind"] == "llm_error" else "invalid_outputs"
+            t[key] += 1
+
+
+def _empty_totals() -> dict[str, int]:
+    return dict.fromkeys(
+        (
+            "decisions",
+            "calls",
+            "cached_decisions",
+            "retries",
+            "invalid_outputs",
+            "errors",
+            "prompt_tokens",
+            "completion_tokens",
+        ),
+        0,
+    )
+
+
+def _safe_url(client: Any) -> str:
+    """The client's base URL without any user:password part."""
+    parts = urllib.parse.urlsplit(str(getattr(client, "base_url", "")))
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _scrub(text: str, client: Any) -> str:
+    """``text`` with the API key (and any URL credentials) removed.
+
+    Servers echo what they received in error bodies, so every piece of server
+    text this module records passes through here.
+    """
+    for secret in (getattr(client, "api_key", None), os.environ.get("OPENAI_API_KEY")):
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text.replace(str(getattr(client, "base_url", "")), _safe_url(client))
+
+
+# -- audit by the chain of command ---------------------------------------------
+
+
+def _verdicts(request: DecisionRequest, act_index: int) -> list[bool | None]:
+    act = request.acts[act_index]
+    return [
+        None if c.check is None else evaluate(c.check, tuple(c.params), request.obs, act)
+        for c in request.binding.constraints
+    ]
+
+
+def audit(
+    request: DecisionRequest, choice: LLMChoice, mode: str = "audit"
+) -> tuple[tuple[str, ...], int | None]:
+    """Score the model's act against the live constraints.
+
+    Returns:
+        ``(ids of the constraints the act violates, replacement)``. The
+        replacement is ``None`` in audit mode, and in enforce mode unless the
+        resolver (ranking the model's act first, so it keeps it whenever it
+        can) picks another act that keeps a constraint the model's act breaks;
+        the engine then plays the replacement and records a ``blocked`` event
+        (see :func:`blocked_event`). Text-only principles are never scored.
+    """
+    _one_of("audit", "mode", mode, MODES)
+    mine = _verdicts(request, choice.act)
+    constraints = request.binding.constraints
+    violated = tuple(c.id for c, v in zip(constraints, mine, strict=True) if v is False)
+    if mode != "enforce" or not violated:
+        return violated, None
+    ranking = (choice.act, *(i for i in request.candidates if i != choice.act))
+    decision = request.binding.decide(request.obs, request.acts, ranking)
+    if decision.act == choice.act:
+        return violated, None
+    theirs = _verdicts(request, decision.act)
+    better = any(v is False and w is not False for v, w in zip(mine, theirs, strict=True))
+    return violated, (decision.act if better else None)
+
+
+def blocked_event(
+    request: DecisionRequest, choice: LLMChoice, replacement: int, violated: tuple[str, ...]
+) -> dict[str, Any]:
+    """The ``blocked`` event for an act that enforce mode replaced."""
+    return {
+        "kind": "blocked",
+        "agent": request.agent,
+        "step": request.step,
+        "group": request.group,
+        "act": request.acts[choice.act].name,
+        "replacement": request.acts[replacement].name,
+        "violated": list(violated),
+    }
+
+
+def usage_cost(prompt_tokens: int, completion_tokens: int, price: tuple[float, float]) -> float:
+    """USD for the given tokens at ``price`` (USD per million input, output tokens)."""
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6

@@ -1,0 +1,74 @@
+"""An on-disk cache of LLM replies, keyed by the full request.
+
+One JSON file per entry under ``<root>/llm/<2 hex>/<64 hex>.json``. The key is
+the SHA-256 of the canonical JSON of the request body (model, messages,
+schema, temperature, token limit, reasoning effort...) and the server's base
+URL; the API key is never part of a request body, so it can reach neither the
+key nor the file. Files are written to a temporary name and renamed into
+place, which is atomic on POSIX: processes of a sweep sharing the cache see
+either a whole entry or none.
+
+The cache lives outside any output folder (``$XDG_CACHE_HOME/specbound``,
+default ``~/.cache/specbound``) so that an identical rerun into a fresh
+folder sends no request at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def default_root() -> Path:
+    """``$XDG_CACHE_HOME/specbound``, or ``~/.cache/specbound``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "specbound"
+
+
+def disabled_by_env() -> bool:
+    """``SPECBOUND_NO_CACHE`` set to anything but empty/0/false bypasses the cache."""
+    return os.environ.get("SPECBOUND_NO_CACHE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def request_key(base_url: str, body: dict[str, Any]) -> str:
+    """The hex digest naming one request."""
+    canon = json.dumps({"base_url": base_url, "body": body}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyCache:
+    """A directory of cached replies (``root`` is the specbound cache directory)."""
+
+    root: Path
+
+    def path(self, key: str) -> Path:
+        return self.root / "llm" / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored reply for ``key``, or ``None`` (a damaged entry counts as missing)."""
+        try:
+            data = json.loads(self.path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def put(self, key: str, reply: dict[str, Any]) -> None:
+        """Store ``reply`` atomically; a cache that cannot be written is skipped, not fatal."""
+        target = self.path(key)
+        tmp = None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(reply, fh, sort_keys=True, ensure_ascii=False)
+            os.replace(tmp, target)
+        except OSError:
+            # A read-only or full disk costs money on the next run, not correctness now.
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
