@@ -1,0 +1,343 @@
+"""Executors: where the runs of a sweep execute.
+
+A sweep is cut into chunks of planned runs. A chunk is a small picklable value
+(the task, the scenario and spec texts, and the jobs); a worker turns it into a
+list of :class:`RunRecord`, one compact record per run, that the driver writes
+to the store and then forgets. Three executors share that one contract:
+
+* :class:`SerialExecutor`: in the driver's own process (debugging, tiny sweeps).
+* :class:`ProcessExecutor`: local worker processes, one per core by default.
+* :class:`DaskExecutor`: a Dask distributed cluster, local or remote.
+
+A run's outcome depends only on the task, the scenario texts, its parameters
+and its seed, so a sweep gives the same records whichever executor runs it,
+whatever the worker count or the order in which chunks finish. Every executor
+keeps a bounded number of chunks in flight, so the driver's memory does not
+grow with the number of runs.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+from agents.errors import SpecboundError
+
+#: Chunks kept in flight per worker: enough to hide scheduling latency, few
+#: enough that finished-but-unwritten results stay a small, fixed amount.
+IN_FLIGHT_PER_WORKER = 2
+#: Upper bound on runs per chunk, so a kill loses little work.
+MAX_CHUNK = 32
+#: Seconds to wait for a remote Dask scheduler before giving up.
+CONNECT_TIMEOUT = 3.0
+
+
+class RunOutcome(Protocol):
+    """What a task returns for one run (``sim.run.RunResult`` satisfies it)."""
+
+    metrics: Mapping[str, float]
+    steps: pd.DataFrame
+    events: pd.DataFrame
+
+
+class Task(Protocol):
+    """A picklable callable that performs one run.
+
+    ``check`` validates a parameter set before any run starts (raising
+    :class:`~agents.errors.SpecboundError`); ``__call__`` performs the run.
+    """
+
+    def check(
+        self, scenario_text: str, spec_texts: Mapping[str, str], params: Mapping[str, Any]
+    ) -> None: ...
+
+    def __call__(
+        self,
+        scenario_text: str,
+        spec_texts: Mapping[str, str],
+        params: Mapping[str, Any],
+        seed: int,
+    ) -> RunOutcome: ...
+
+
+@dataclass(frozen=True)
+class EngineTask:
+    """The real task: rebuild the scenario from its texts and run the engine.
+
+    Rebuilding from texts (not from a file path) is what makes a run
+    reproducible from the store alone, on any machine of a cluster.
+    """
+
+    def check(
+        self, scenario_text: str, spec_texts: Mapping[str, str], params: Mapping[str, Any]
+    ) -> None:
+        """Raise ScenarioError if ``params`` name a missing path or a bad value."""
+        from sim.scenario import load_scenario_text
+
+        load_scenario_text(scenario_text, dict(spec_texts), dict(params))
+
+    def __call__(
+        self,
+        scenario_text: str,
+        spec_texts: Mapping[str, str],
+        params: Mapping[str, Any],
+        seed: int,
+    ) -> RunOutcome:
+        """Run the scenario with ``params`` applied and ``seed``."""
+        from sim.run import run
+        from sim.scenario import load_scenario_text
+
+        scenario = load_scenario_text(scenario_text, dict(spec_texts), dict(params))
+        return run(scenario, seed=seed)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One planned run: its stable id, grid point, repetition, seed and parameters."""
+
+    run_id: int
+    point: int
+    rep: int
+    seed: int
+    params: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A batch of jobs shipped to a worker together, to amortise overhead."""
+
+    task: Task
+    scenario_text: str
+    spec_texts: tuple[tuple[str, str], ...]
+    jobs: tuple[Job, ...]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The compact result of one run, as written to the store.
+
+    ``steps`` is long-form (step, metric, value) and ``events`` keeps the
+    engine's columns; ``error`` holds the traceback of a run that raised.
+    """
+
+    job: Job
+    status: str
+    started: float
+    ended: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    steps: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    error: str | None = None
+
+
+def long_steps(steps: pd.DataFrame) -> pd.DataFrame:
+    """Turn a step-indexed wide frame into long (step, metric, value) rows."""
+    if steps is None or steps.empty:
+        return pd.DataFrame({"step": [], "metric": [], "value": []})
+    wide = steps.copy()
+    wide.index = wide.index.rename("step")
+    numeric = wide.select_dtypes(include="number")
+    out = numeric.reset_index().melt(id_vars="step", var_name="metric", value_name="value")
+    return out.astype({"step": "int64", "metric": "str", "value": "float64"})
+
+
+def execute_job(chunk: Chunk, job: Job) -> RunRecord:
+    """Run one job; a run that raises becomes a failed record with its traceback."""
+    started = time.time()
+    try:
+        result = chunk.task(chunk.scenario_text, dict(chunk.spec_texts), dict(job.params), job.seed)
+        metrics = {str(k): float(v) for k, v in dict(result.metrics).items()}
+        return RunRecord(
+            job=job,
+            status="done",
+            started=started,
+            ended=time.time(),
+            metrics=metrics,
+            steps=long_steps(result.steps),
+            events=result.events,
+        )
+    except Exception:  # a run's failure is data for the store, never the sweep's end
+        return RunRecord(
+            job=job,
+            status="failed",
+            started=started,
+            ended=time.time(),
+            error=traceback.format_exc(),
+        )
+
+
+def execute_chunk(chunk: Chunk) -> list[RunRecord]:
+    """Run every job of a chunk in order (the function workers execute)."""
+    return [execute_job(chunk, job) for job in chunk.jobs]
+
+
+def chunk_size(n_runs: int, workers: int) -> int:
+    """Runs per chunk: about eight chunks per worker, capped by :data:`MAX_CHUNK`."""
+    return max(1, min(MAX_CHUNK, math.ceil(n_runs / max(1, workers * 8))))
+
+
+def make_chunks(
+    task: Task, scenario_text: str, spec_texts: Mapping[str, str], jobs: Iterable[Job], size: int
+) -> Iterator[Chunk]:
+    """Group ``jobs`` lazily into chunks of at most ``size`` jobs."""
+    texts = tuple(sorted(spec_texts.items()))
+    batch: list[Job] = []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) == size:
+            yield Chunk(task, scenario_text, texts, tuple(batch))
+            batch = []
+    if batch:
+        yield Chunk(task, scenario_text, texts, tuple(batch))
+
+
+class Executor(Protocol):
+    """Runs chunks and yields their records as chunks finish, in any order."""
+
+    workers: int
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class SerialExecutor:
+    """Runs every chunk in the driver's process, in plan order."""
+
+    workers: int = 1
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
+        """Yield each chunk's records as soon as it has run."""
+        for chunk in chunks:
+            yield execute_chunk(chunk)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _bounded(submit, chunks: Iterable[Chunk], limit: int, done_waiter) -> Iterator[Any]:
+    """Keep at most ``limit`` submitted chunks pending; yield finished futures."""
+    pending: set = set()
+    source = iter(chunks)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < limit:
+            chunk = next(source, None)
+            if chunk is None:
+                exhausted = True
+            else:
+                pending.add(submit(chunk))
+        if not pending:
+            return
+        finished, pending = done_waiter(pending)
+        yield from finished
+
+
+def _wait_futures(pending: set[Future]) -> tuple[set[Future], set[Future]]:
+    done, rest = wait(pending, return_when=FIRST_COMPLETED)
+    return set(done), set(rest)
+
+
+class ProcessExecutor:
+    """Local worker processes (the default executor).
+
+    Uses the ``forkserver`` start method: workers fork from a clean server
+    process that has already imported numpy and pandas, so start-up is cheap
+    and no thread state of the driver (tqdm, sqlite) leaks into a worker.
+    """
+
+    def __init__(self, workers: int | None = None, preload: Iterable[str] = ()) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["numpy", "pandas", "sim.batch", *preload])
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
+        """Yield each chunk's records as it finishes, with bounded chunks in flight."""
+        limit = self.workers * IN_FLIGHT_PER_WORKER
+        for future in _bounded(
+            lambda c: self._pool.submit(execute_chunk, c), chunks, limit, _wait_futures
+        ):
+            yield future.result()
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """A Dask distributed cluster: ``"local"`` starts one, ``"tcp://..."`` joins one.
+
+    The connection is made in the constructor, so an unreachable scheduler is
+    a one-line :class:`SpecboundError` before any run starts.
+    """
+
+    def __init__(self, address: str, workers: int | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as err:
+            raise SpecboundError(
+                "--dask needs the 'distributed' package: pip install 'specbound[distributed]'"
+            ) from err
+        self._cluster = None
+        if address == "local":
+            n = workers or os.cpu_count() or 1
+            self._cluster = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            self._client = Client(self._cluster)
+        else:
+            if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+                raise SpecboundError(
+                    f"--dask {address!r}: expected 'local' or a scheduler address like tcp://HOST:PORT"
+                )
+            try:
+                self._client = Client(address, timeout=CONNECT_TIMEOUT)
+            except (OSError, TimeoutError) as err:
+                raise SpecboundError(
+                    f"--dask {address}: no Dask scheduler reachable there within {CONNECT_TIMEOUT:g}s"
+                ) from err
+        n_workers = len(self._client.scheduler_info().get("workers", {}))
+        self.workers = max(1, n_workers)
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
+        """Yield each chunk's records as it finishes, with bounded chunks in flight."""
+        from distributed import wait as dask_wait
+
+        def waiter(pending):
+            result = dask_wait(list(pending), return_when="FIRST_COMPLETED")
+            return set(result.done), set(result.not_done)
+
+        limit = self.workers * IN_FLIGHT_PER_WORKER
+        submit = lambda c: self._client.submit(execute_chunk, c, pure=False)  # noqa: E731
+        for future in _bounded(submit, chunks, limit, waiter):
+            records = future.result()
+            future.release()
+            yield records
+
+    def close(self) -> None:
+        """Disconnect, and stop the cluster if this executor started it."""
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(workers: int | None = None, dask: str | None = None) -> Executor:
+    """Choose the executor: Dask when asked, serial for one worker, else processes."""
+    if workers is not None and workers < 1:
+        raise SpecboundError(f"--workers {workers}: must be 1 or more")
+    if dask:
+        return DaskExecutor(dask, workers)
+    if workers == 1:
+        return SerialExecutor()
+    return ProcessExecutor(workers)

@@ -1,0 +1,100 @@
+"""Export a sweep store to Parquet or CSV files.
+
+Layout of the export folder (default ``DIR/export``)::
+
+    runs.<ext>     one row per run: run_id, sweep_id, point, rep, seed, status, error,
+                   started, ended, one column per grid path, one per final metric
+    steps.<ext>    time series, long form: run_id, step, metric, value
+    events.<ext>   run_id, step, kind, agent, partner, data (JSON of the other fields)
+
+Long form for steps and events keeps one schema whatever metrics a run has, and
+lets the export stream in batches: memory stays flat for large stores.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from agents.errors import SpecboundError
+from sim.store import Store
+
+FORMATS = ("parquet", "csv")
+_EMPTY = {
+    "steps": {"run_id": "int64", "step": "int64", "metric": "str", "value": "float64"},
+    "events": {
+        "run_id": "int64",
+        "step": "Int64",
+        "kind": "str",
+        "agent": "Int64",
+        "partner": "Int64",
+        "data": "str",
+    },
+}
+
+
+def export(
+    folder: str | os.PathLike, fmt: str = "parquet", output: str | os.PathLike | None = None
+) -> list[Path]:
+    """Write runs, steps and events of the store in ``folder``; return the file paths."""
+    if fmt not in FORMATS:
+        raise SpecboundError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as err:
+            raise SpecboundError(
+                "--format parquet needs pyarrow: pip install 'specbound[parquet]'"
+            ) from err
+    target = Path(output) if output is not None else Path(folder) / "export"
+    if target.exists() and not target.is_dir():
+        raise SpecboundError(f"-o {target}: is a file; give a folder for the exported files")
+    with Store.open(folder) as store:
+        target.mkdir(parents=True, exist_ok=True)
+        runs_path = target / f"runs.{fmt}"
+        _write_frame(store.runs(), runs_path, fmt)
+        paths = [runs_path]
+        for table in ("steps", "events"):
+            path = target / f"{table}.{fmt}"
+            _write_stream(store.iter_table(table), path, fmt, _EMPTY[table])
+            paths.append(path)
+    return paths
+
+
+def _write_frame(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+
+
+def _write_stream(
+    frames: Iterable[pd.DataFrame], path: Path, fmt: str, dtypes: dict[str, str]
+) -> None:
+    """Write batches to one file without holding the whole table."""
+    writer = None
+    first = True
+    try:
+        for frame in frames:
+            frame = frame.astype(dtypes)
+            if fmt == "csv":
+                frame.to_csv(path, index=False, mode="w" if first else "a", header=first)
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                batch = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, batch.schema)
+                writer.write_table(batch.cast(writer.schema))
+            first = False
+        if first:
+            _write_frame(
+                pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()}), path, fmt
+            )
+    finally:
+        if writer is not None:
+            writer.close()

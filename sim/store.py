@@ -1,0 +1,539 @@
+"""The sweep store: one SQLite file per output folder.
+
+Layout (``PRAGMA user_version`` is :data:`SCHEMA_VERSION`)::
+
+    meta(key, value)            store facts and the latest sweep's description, values JSON
+    sweeps(sweep_id, ...)       one row per sweep written into this store: scenario and
+                                spec texts with sha256 hashes, grid, zip, runs, seed,
+                                code version, first run id
+    runs(run_id, sweep_id, scenario, point, rep, seed, params, status, error,
+         started, ended, metrics, "p:<path>"..., "m:<metric>"...)
+    steps(run_id, step, metric, value)     time series, long form
+    events(run_id, step, kind, agent, partner, data)
+
+Why SQLite: one file, readable from any language, and in WAL mode readers see
+a consistent store while the sweep writes. Only the driver writes, one
+transaction per finished run, so a run is wholly in the store or not at all; a
+kill at any moment leaves a valid store that a resume completes. Flattened
+``p:`` and ``m:`` columns are added with ``ALTER TABLE`` as new grid paths and
+metrics appear, so analysis can filter in SQL without parsing JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from agents.errors import SpecboundError
+from sim.batch import RunRecord
+
+SCHEMA_VERSION = 1
+STORE_FILE = "store.sqlite"
+
+_TABLES = (
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)",
+    """CREATE TABLE sweeps(sweep_id TEXT PRIMARY KEY, created REAL, scenario TEXT,
+        scenario_text TEXT, specs TEXT, hashes TEXT, grid TEXT, zip TEXT, runs INTEGER,
+        seed INTEGER, points INTEGER, first_run INTEGER, code_version TEXT, question TEXT)""",
+    """CREATE TABLE runs(run_id INTEGER PRIMARY KEY, sweep_id TEXT, scenario TEXT,
+        point INTEGER, rep INTEGER, seed INTEGER, params TEXT, status TEXT, error TEXT,
+        started REAL, ended REAL, metrics TEXT)""",
+    "CREATE TABLE steps(run_id INTEGER, step INTEGER, metric TEXT, value REAL)",
+    "CREATE INDEX steps_run ON steps(run_id)",
+    "CREATE TABLE events(run_id INTEGER, step INTEGER, kind TEXT, agent INTEGER, partner INTEGER, data TEXT)",
+    "CREATE INDEX events_run ON events(run_id)",
+    "CREATE INDEX events_kind ON events(kind)",
+)
+_EVENT_KEYS = ("step", "kind", "agent", "partner")
+
+
+def sha256(text: str) -> str:
+    """Hex sha256 of a text, the identity recorded for scenario and spec texts."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def code_version() -> str:
+    """``git describe`` of the checkout this code runs from, else the package version."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        try:
+            out = subprocess.run(
+                ["git", "describe", "--always", "--dirty", "--tags"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=True,
+            )
+            return f"git:{out.stdout.strip()}"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    try:
+        from importlib.metadata import version
+
+        return f"specbound {version('specbound')}"
+    except Exception:  # not installed: still record something honest
+        return "unknown"
+
+
+def quote(name: str) -> str:
+    """Quote an SQL identifier (column names carry dots and colons)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json_value(value: Any) -> Any:
+    """JSON-safe scalar: NaN and infinities become None (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class SweepInfo:
+    """What identifies a sweep and lets any of its runs be reproduced."""
+
+    sweep_id: str
+    scenario: str
+    scenario_text: str
+    specs: dict[str, str]
+    grid: dict[str, list[Any]]
+    zip: dict[str, list[Any]]
+    runs: int
+    seed: int
+    points: int
+    first_run: int = 0
+    code_version: str = ""
+    question: str = ""
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """sha256 of the scenario text (key ``scenario``) and of each spec text."""
+        return {"scenario": sha256(self.scenario_text)} | {
+            f"spec:{k}": sha256(v) for k, v in sorted(self.specs.items())
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable id of what was asked: texts, grid, zip, runs and seed."""
+        blob = json.dumps(
+            [self.hashes, self.grid, self.zip, self.runs, self.seed], sort_keys=True, default=str
+        )
+        return sha256(blob)[:16]
+
+
+def store_path(folder: str | os.PathLike) -> Path:
+    """The store file inside an output folder."""
+    return Path(folder) / STORE_FILE
+
+
+def check_folder(folder: str | os.PathLike) -> Path:
+    """Validate an output folder before anything is written; returns the store path.
+
+    Raises SpecboundError if the folder is a file, cannot be created or written,
+    or holds a store of another schema version. Nothing is created or altered.
+    """
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise SpecboundError(f"--out {path}: is a file, not a folder; give a folder for the store")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise SpecboundError(f"--out {path}: {probe} is not writable")
+    db = store_path(path)
+    if db.exists():
+        if db.is_dir():
+            raise SpecboundError(f"{db}: is a folder, expected a specbound store")
+        if not os.access(db, os.W_OK) or not os.access(path, os.W_OK):
+            raise SpecboundError(f"{db}: store is not writable")
+        schema_of(db)
+    return db
+
+
+def schema_of(db: Path) -> int:
+    """Read a store's schema version read-only; raise if it is not this version."""
+    if db.stat().st_size == 0:
+        return SCHEMA_VERSION
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as err:
+        raise SpecboundError(f"{db}: not a specbound store ({err})") from err
+    if version != SCHEMA_VERSION or not {"meta", "runs", "steps", "events", "sweeps"} <= tables:
+        raise SpecboundError(
+            f"{db}: store schema version {version}, this specbound reads version {SCHEMA_VERSION}; "
+            "use a new --out folder (the store is left as it is)"
+        )
+    return version
+
+
+class Store:
+    """A sweep store. Open with :meth:`create_or_open` to write, :meth:`open` to read."""
+
+    def __init__(self, db: Path, conn: sqlite3.Connection, writable: bool) -> None:
+        self.path = db
+        self._conn = conn
+        self._writable = writable
+        self._columns = self._read_columns()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def create_or_open(cls, folder: str | os.PathLike) -> Store:
+        """Open the store of ``folder`` for writing, creating folder and store if needed."""
+        db = check_folder(folder)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not db.exists() or db.stat().st_size == 0
+        conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        if fresh:
+            conn.execute("BEGIN IMMEDIATE")
+            for sql in _TABLES:
+                conn.execute(sql)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ("schema_version", json.dumps(SCHEMA_VERSION)),
+                    ("created", json.dumps(time.time())),
+                ],
+            )
+            conn.execute("COMMIT")
+        return cls(db, conn, writable=True)
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike) -> Store:
+        """Open an existing store read-only (safe while a sweep writes to it)."""
+        path = Path(folder)
+        db = path if path.is_file() else store_path(path)
+        if not db.is_file():
+            raise SpecboundError(f"{path}: no specbound store here (expected {STORE_FILE})")
+        schema_of(db)
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        return cls(db, conn, writable=False)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sweeps ----------------------------------------------------------------------------
+
+    def sweeps(self) -> list[SweepInfo]:
+        """Every sweep recorded in this store, oldest first."""
+        rows = self._conn.execute(
+            "SELECT sweep_id, scenario, scenario_text, specs, grid, zip, runs, seed, points,"
+            " first_run, code_version, question FROM sweeps ORDER BY first_run"
+        ).fetchall()
+        return [
+            SweepInfo(
+                sweep_id=r[0],
+                scenario=r[1],
+                scenario_text=r[2],
+                specs=json.loads(r[3]),
+                grid=json.loads(r[4]),
+                zip=json.loads(r[5]),
+                runs=r[6],
+                seed=r[7],
+                points=r[8],
+                first_run=r[9],
+                code_version=r[10],
+                question=r[11] or "",
+            )
+            for r in rows
+        ]
+
+    def sweep(self, sweep_id: str) -> SweepInfo | None:
+        """The sweep with this id, or None."""
+        return next((s for s in self.sweeps() if s.sweep_id == sweep_id), None)
+
+    def next_run_id(self) -> int:
+        """First run id free for a new sweep (after every planned run of earlier sweeps)."""
+        row = self._conn.execute("SELECT MAX(first_run + points * runs) FROM sweeps").fetchone()
+        return int(row[0] or 0)
+
+    def add_sweep(self, info: SweepInfo) -> None:
+        """Record a new sweep and make it the one ``meta`` describes."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute(
+                "INSERT INTO sweeps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    info.sweep_id,
+                    time.time(),
+                    info.scenario,
+                    info.scenario_text,
+                    json.dumps(info.specs, sort_keys=True),
+                    json.dumps(info.hashes, sort_keys=True),
+                    json.dumps(info.grid),
+                    json.dumps(info.zip),
+                    info.runs,
+                    info.seed,
+                    info.points,
+                    info.first_run,
+                    info.code_version,
+                    info.question,
+                ),
+            )
+            meta = {
+                "code_version": info.code_version,
+                "sweep_id": info.sweep_id,
+                "scenario": info.scenario,
+                "scenario_text": info.scenario_text,
+                "specs": info.specs,
+                "hashes": info.hashes,
+                "grid": info.grid,
+                "zip": info.zip,
+                "runs": info.runs,
+                "seed": info.seed,
+                "question": info.question,
+            }
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [(k, json.dumps(v, sort_keys=True)) for k, v in meta.items()],
+            )
+            for path in [*info.grid, *info.zip]:
+                self._ensure_column(f"p:{path}", "")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    # -- writing runs ----------------------------------------------------------------------
+
+    def status_of(self, sweep_id: str) -> dict[int, str]:
+        """run_id -> status for every stored run of a sweep."""
+        rows = self._conn.execute("SELECT run_id, status FROM runs WHERE sweep_id = ?", (sweep_id,))
+        return dict(rows.fetchall())
+
+    def write_run(
+        self, sweep_id: str, scenario: str, record: RunRecord, replace: bool = False
+    ) -> None:
+        """Write one finished run (row, time series, events) in one transaction.
+
+        ``replace`` lets a retried failed run take the place of its failed row;
+        otherwise a run id already present is an error (nothing is overwritten).
+        """
+        job, metrics, steps, events = record.job, record.metrics, record.steps, record.events
+        run_id, params = job.run_id, dict(job.params)
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if replace:
+                for table in ("runs", "steps", "events"):
+                    conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            cols = {f"p:{k}": v for k, v in params.items()} | {
+                f"m:{k}": v for k, v in metrics.items()
+            }
+            for name in cols:
+                self._ensure_column(name, "REAL" if name.startswith("m:") else "")
+            names = [
+                "run_id", "sweep_id", "scenario", "point", "rep", "seed", "params", "status",
+                "error", "started", "ended", "metrics", *cols,
+            ]  # fmt: skip
+            values = [
+                run_id, sweep_id, scenario, job.point, job.rep, job.seed,
+                json.dumps(params, sort_keys=True, default=str), record.status, record.error,
+                record.started, record.ended,
+                json.dumps({k: _json_value(v) for k, v in metrics.items()}, sort_keys=True),
+                *(_sql_value(v) for v in cols.values()),
+            ]  # fmt: skip
+            conn.execute(
+                f"INSERT INTO runs ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})",
+                values,
+            )
+            if steps is not None and not steps.empty:
+                conn.executemany(
+                    "INSERT INTO steps VALUES (?, ?, ?, ?)",
+                    zip(
+                        [run_id] * len(steps),
+                        steps["step"].astype("int64").tolist(),
+                        steps["metric"].astype(str).tolist(),
+                        steps["value"].astype("float64").tolist(),
+                        strict=True,
+                    ),
+                )
+            if events is not None and not events.empty:
+                conn.executemany(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", _event_rows(run_id, events)
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self._columns = self._read_columns()
+            raise
+
+    def _read_columns(self) -> set[str]:
+        return {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
+
+    def _ensure_column(self, name: str, sql_type: str) -> None:
+        if name not in self._columns:
+            self._conn.execute(f"ALTER TABLE runs ADD COLUMN {quote(name)} {sql_type}".rstrip())
+            self._columns.add(name)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any]:
+        """Store facts and the latest sweep's description, JSON values decoded."""
+        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    def grid_paths(self) -> list[str]:
+        """Every grid or zip path of any sweep in the store, in column order."""
+        return [c[2:] for c in self._ordered_columns() if c.startswith("p:")]
+
+    def metric_names(self) -> list[str]:
+        """Every final metric that has a column, in the order metrics first appeared."""
+        return [c[2:] for c in self._ordered_columns() if c.startswith("m:")]
+
+    def _ordered_columns(self) -> list[str]:
+        return [r[1] for r in self._conn.execute("PRAGMA table_info(runs)")]
+
+    def runs(self, sweep_id: str | None = None) -> pd.DataFrame:
+        """One row per run: ids, seed, status, error, a column per grid path and per metric.
+
+        Grid and metric columns are named by the path and the metric (the
+        ``p:``/``m:`` prefixes are dropped unless a name would clash).
+        """
+        cols = self._ordered_columns()
+        base = ["run_id", "sweep_id", "point", "rep", "seed", "status", "error", "started", "ended"]
+        flat = [c for c in cols if c[:2] in ("p:", "m:")]
+        sql = f"SELECT {', '.join(map(quote, base + flat))} FROM runs"
+        args: tuple = ()
+        if sweep_id is not None:
+            sql += " WHERE sweep_id = ?"
+            args = (sweep_id,)
+        frame = pd.read_sql_query(sql + " ORDER BY run_id", self._conn, params=args)
+        taken = set(base)
+        renames = {}
+        for c in flat:
+            short = c[2:]
+            if short not in taken:
+                renames[c] = short
+                taken.add(short)
+        return frame.rename(columns=renames)
+
+    def steps(self, run_ids: Sequence[int] | None = None) -> pd.DataFrame:
+        """Time series in long form: run_id, step, metric, value."""
+        sql = "SELECT run_id, step, metric, value FROM steps"
+        if run_ids is None:
+            return pd.read_sql_query(sql + " ORDER BY run_id, step", self._conn)
+        ids = [int(i) for i in run_ids]
+        if not ids:
+            return pd.DataFrame({"run_id": [], "step": [], "metric": [], "value": []})
+        frames = [
+            pd.read_sql_query(
+                f"{sql} WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, step",
+                self._conn,
+                params=part,
+            )
+            for part in (ids[i : i + 500] for i in range(0, len(ids), 500))
+        ]
+        return pd.concat(frames, ignore_index=True)
+
+    def events(self, kind: str | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Events (conflicts and others): run_id, step, kind, agent, partner, data (JSON)."""
+        sql = "SELECT run_id, step, kind, agent, partner, data FROM events"
+        args: list[Any] = []
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            args.append(kind)
+        sql += " ORDER BY run_id, rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return pd.read_sql_query(sql, self._conn, params=args)
+
+    def run_row(self, run_id: int) -> dict[str, Any]:
+        """The stored row of one run (params and metrics decoded)."""
+        cur = self._conn.execute(
+            "SELECT run_id, sweep_id, point, rep, seed, params, status, error, metrics FROM runs"
+            " WHERE run_id = ?",
+            (int(run_id),),
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise SpecboundError(f"{self.path}: no run with run_id {run_id}")
+        keys = [d[0] for d in cur.description]
+        out = dict(zip(keys, row, strict=True))
+        out["params"] = json.loads(out["params"])
+        out["metrics"] = json.loads(out["metrics"])
+        return out
+
+    def iter_table(self, table: str, batch: int = 50_000) -> Iterable[pd.DataFrame]:
+        """Stream ``steps`` or ``events`` in frames of ``batch`` rows (for export)."""
+        if table not in ("steps", "events"):
+            raise SpecboundError(f"table {table!r}: expected steps or events")
+        cols = (
+            "run_id, step, metric, value"
+            if table == "steps"
+            else "run_id, step, kind, agent, partner, data"
+        )
+        cur = self._conn.execute(f"SELECT {cols} FROM {table} ORDER BY rowid")
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(batch):
+            yield pd.DataFrame.from_records(rows, columns=names)
+
+
+def _sql_value(value: Any) -> Any:
+    """Value for a flattened column: scalars as they are, anything else as JSON."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    try:
+        return float(value)  # numpy scalars
+    except (TypeError, ValueError):
+        return json.dumps(value, default=str)
+
+
+def _event_rows(run_id: int, events: pd.DataFrame) -> Iterable[tuple]:
+    """Rows for the events table: fixed keys as columns, the rest as JSON ``data``."""
+    other = [c for c in events.columns if c not in _EVENT_KEYS]
+    for rec in events.to_dict("records"):
+        data = {k: _json_value(_plain(rec[k])) for k in other if not _missing(rec[k])}
+        yield (
+            run_id,
+            _int_or_none(rec.get("step")),
+            None if _missing(rec.get("kind")) else str(rec.get("kind")),
+            _int_or_none(rec.get("agent")),
+            _int_or_none(rec.get("partner")),
+            json.dumps(data, sort_keys=True, default=str),
+        )
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _int_or_none(value: Any) -> int | None:
+    if _missing(value):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
