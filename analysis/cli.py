@@ -1,0 +1,204 @@
+"""The ``plot`` and ``report`` sub-commands.
+
+``register(subparsers)`` adds both to the ``specbound`` parser (``sim/cli.py``
+wires it); each sets ``func(args) -> int`` as its handler. ``main(argv)`` runs
+them stand-alone (tests, ``python -m analysis.cli``) with the same exit codes:
+0 written, 2 bad input (one line on stderr, no traceback).
+
+Output is checked before any work (extension, folder) and written through a
+temp file, so a mistake never leaves an empty or broken file behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import networkx as nx
+from matplotlib.figure import Figure
+from pandas.api.types import is_numeric_dtype
+
+from agents.errors import SpecboundError
+from analysis.aggregate import DEFAULT_BOOTSTRAP, Bootstrap
+from analysis.plots import (
+    FORMATS,
+    plot_compliance,
+    plot_conflicts_heatmap,
+    plot_metric,
+    plot_network,
+    plot_timeseries,
+    save_figure,
+    writable_folder,
+)
+from analysis.report import write_report
+from analysis.results import Results, load_results
+
+PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``plot`` and ``report`` to a parser's sub-commands."""
+    plot = subparsers.add_parser(
+        "plot", help="draw one figure of a sweep's results",
+        description="Draw one figure from a sweep's store folder.")
+    plot.add_argument("dir", metavar="DIR", help="the sweep's --out folder")
+    plot.add_argument("--metric", "-m", help="metric to draw (line, bar, timeseries)")
+    plot.add_argument("--by", help="grid path on the x axis (line, bar); "
+                                   "level or principle for heatmap")
+    plot.add_argument("--hue", help="grid path with one series per value")
+    plot.add_argument("--kind", choices=PLOT_KINDS, default=None,
+                      help="figure kind (default: line for a numeric --by, bar otherwise)")
+    plot.add_argument("--run", type=int, help="run id (network; default: first finished run)")
+    plot.add_argument("--step", type=int, help="step to draw the network at (default: last)")
+    plot.add_argument("--color-by", choices=("group", "payoff"), default="group",
+                      help="node colour of the network plot")
+    plot.add_argument("--seed", type=int, default=0, help="seed of bootstrap and layout")
+    plot.add_argument("--level", type=float, default=DEFAULT_BOOTSTRAP.level,
+                      help="interval coverage (default 0.95)")
+    plot.add_argument("--resamples", type=int, default=DEFAULT_BOOTSTRAP.resamples,
+                      help="bootstrap resamples")
+    plot.add_argument("-o", "--output", required=True, metavar="FILE",
+                      help=f"output file ({', '.join('.' + f for f in FORMATS)})")
+    plot.set_defaults(func=run_plot)
+
+    report = subparsers.add_parser(
+        "report", help="write a self-contained HTML report of a sweep",
+        description="Write one HTML file with the sweep's question, results with "
+                    "intervals, figures, top conflicts and provenance.")
+    report.add_argument("dir", metavar="DIR", help="the sweep's --out folder")
+    report.add_argument("-o", "--output", required=True, metavar="FILE", help="report.html")
+    report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    report.set_defaults(func=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Handler of ``report``: write the HTML file and print its path."""
+    path = write_report(args.dir, args.output, Bootstrap(seed=args.seed))
+    print(path)
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    """Handler of ``plot``: draw the figure, write it atomically, print its path."""
+    output = Path(args.output)
+    # Validate the cheap things first: a typo in -o should not cost a rerun.
+    if output.suffix.lower().lstrip(".") not in FORMATS:
+        raise SpecboundError(f"output {output}: unknown extension {output.suffix or '(none)'!r}; "
+                             f"allowed: {', '.join('.' + f for f in FORMATS)}")
+    writable_folder(output)
+    boot = Bootstrap(level=args.level, resamples=args.resamples, seed=args.seed)
+    results = load_results(args.dir)
+    fig = build_figure(results, args, boot)
+    print(save_figure(fig, output))
+    return 0
+
+
+def build_figure(results: Results, args: argparse.Namespace, boot: Bootstrap) -> Figure:
+    """The figure that the ``plot`` arguments ask for."""
+    kind = args.kind
+    if kind in (None, "line", "bar"):
+        metric = _metric(results, args.metric)
+        by = args.by or (results.params[0] if results.params else None)
+        if by is None:
+            raise SpecboundError(f"{results.folder}: no parameter was swept, so there is no x "
+                                 "axis; use --kind timeseries, heatmap, compliance or network")
+        results.require_param(by)
+        if args.hue is not None:
+            results.require_param(args.hue)
+        if kind is None:
+            kind = "line" if is_numeric_dtype(results.runs[by]) else "bar"
+        return plot_metric(results.runs, metric, by, hue=args.hue, kind=kind, boot=boot)
+    if kind == "timeseries":
+        present = results.step_metrics()
+        metric = args.metric or "trust_mean"
+        if metric not in present:
+            raise SpecboundError(f"unknown per-step metric {metric!r} in {results.folder}; "
+                                 f"available: {', '.join(present) or '(none)'}")
+        if args.hue is not None:
+            results.require_param(args.hue)
+        return plot_timeseries(results.steps(), metric, hue=args.hue, runs=results.runs,
+                               boot=boot)
+    if kind == "heatmap":
+        by = args.by or "level"
+        if by not in ("level", "principle"):
+            raise SpecboundError(f"heatmap --by {by!r}; allowed: level, principle")
+        events = results.events(kind="conflict")
+        if events.empty and by == "level" and any(
+                m.startswith("conflicts_by_level.") for m in results.metrics):
+            return plot_conflicts_heatmap(results.done, by="level")
+        return plot_conflicts_heatmap(events.assign(kind="conflict"), by=by)
+    if kind == "compliance":
+        return plot_compliance(results.runs, boot=boot)
+    return network_figure(results, args.run, args.step, args.color_by, args.seed)
+
+
+def _metric(results: Results, metric: str | None) -> str:
+    if metric is None:
+        raise SpecboundError(f"--metric is required for this plot; available: "
+                             f"{', '.join(results.metrics) or '(none)'}")
+    results.require_metric(metric)
+    return metric
+
+
+def network_figure(results: Results, run_id: int | None, step: int | None, color_by: str,
+                   seed: int) -> Figure:
+    """Rerun one stored run up to ``step`` and draw its trust network.
+
+    The store keeps no per-edge trust (it would be agents x partners x steps);
+    the run is deterministic given its seed and parameters, so replaying it is
+    exact and cheap for one run.
+    """
+    done = results.done
+    ids = done["run_id"].astype(int).tolist()
+    if run_id is None:
+        run_id = ids[0]
+    elif run_id not in ids:
+        shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
+        raise SpecboundError(f"--run {run_id}: not a finished run in {results.folder}; "
+                             f"available: {shown}")
+    steps = results.steps([run_id])
+    last = int(steps["step"].max()) if not steps.empty else None
+    if step is None:
+        if last is None:
+            raise SpecboundError(f"run {run_id} recorded no steps; give --step")
+        step = last
+    elif step < 0 or (last is not None and step > last):
+        raise SpecboundError(f"--step {step}: allowed 0..{last} for run {run_id}")
+    seed_of_run, params = results.run_params(run_id)
+    graph = replay_trust_graph(results.meta, seed_of_run, params, step)
+    return plot_network(graph, color_by=color_by, seed=seed,
+                        title=f"Trust network of run {run_id} at step {step}")
+
+
+def replay_trust_graph(meta: dict, seed: int, params: dict, step: int) -> nx.DiGraph:
+    """The trust graph of a stored run at a step, by rerunning it deterministically."""
+    from sim.run import run_model  # the engine, needed only for this one figure
+
+    scenario = meta.get("scenario")
+    if not scenario:
+        raise SpecboundError("store meta has no scenario; cannot replay a run for the network")
+    model = run_model(scenario, seed=seed, set=params, steps=step)
+    return model.trust_graph()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with just ``plot`` and ``report`` (``sim/cli.py`` has the full one)."""
+    parser = argparse.ArgumentParser(prog="specbound", description="specbound analysis")
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``plot`` or ``report``; returns the exit code (2 for bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecboundError as err:
+        print(f"specbound: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The results of one sweep, read from its store folder.
+
+Analysis works on the latest sweep a store describes (``meta.sweep_id``): a
+store folder can hold several sweeps, and mixing their runs in one figure
+would average over different questions. Everything a figure or report needs
+to name what is available (parameters, metrics) is collected here once, so
+error messages can list it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from agents.errors import SpecboundError
+from analysis.aggregate import finished
+
+if TYPE_CHECKING:
+    from sim.store import Store
+
+
+@dataclass(frozen=True)
+class Results:
+    """One sweep's runs and description.
+
+    Attributes:
+        folder: the store folder.
+        meta: the store's meta table (scenario, question, grid, hashes, ...).
+        runs: one row per run of the sweep (``Store.runs(sweep_id)``).
+        params: the sweep's grid (and zip) paths, in the order given.
+        metrics: final metrics with at least one value among finished runs.
+        n_failed: runs of the sweep that failed.
+    """
+
+    folder: Path
+    meta: dict[str, Any] = field(repr=False)
+    runs: pd.DataFrame = field(repr=False)
+    params: tuple[str, ...]
+    metrics: tuple[str, ...]
+    n_failed: int
+
+    @property
+    def done(self) -> pd.DataFrame:
+        """Finished runs only."""
+        return finished(self.runs)[0]
+
+    def steps(self, run_ids: list[int] | None = None) -> pd.DataFrame:
+        """Time series ``[run_id, step, metric, value]`` of this sweep's finished runs."""
+        ids = self.done["run_id"].astype(int).tolist() if run_ids is None else run_ids
+        with _open(self.folder) as store:
+            return store.steps(ids)
+
+    def events(self, kind: str | None = None) -> pd.DataFrame:
+        """Events ``[run_id, step, kind, agent, partner, data]`` of this sweep's finished runs."""
+        with _open(self.folder) as store:
+            events = store.events(kind=kind)
+        return events.loc[events["run_id"].isin(self.done["run_id"])].reset_index(drop=True)
+
+    def step_metrics(self) -> list[str]:
+        """Metrics recorded per step (read from the first finished run)."""
+        first = self.done["run_id"].astype(int).head(1).tolist()
+        return sorted(self.steps(first)["metric"].unique().tolist()) if first else []
+
+    def run_params(self, run_id: int) -> tuple[int, dict[str, Any]]:
+        """Seed and full parameter overrides of one run, to rerun it exactly."""
+        with _open(self.folder) as store:
+            row = store.run_row(run_id)
+        return int(row["seed"]), dict(row["params"])
+
+    def require_metric(self, metric: str) -> None:
+        """Raise a one-line error listing the metrics if ``metric`` is not one."""
+        if metric not in self.metrics:
+            raise SpecboundError(f"unknown metric {metric!r} in {self.folder}; available: "
+                                 f"{', '.join(self.metrics) or '(none)'}")
+
+    def require_param(self, path: str) -> None:
+        """Raise a one-line error listing the grid paths if ``path`` is not one."""
+        if path not in self.params:
+            raise SpecboundError(f"unknown parameter {path!r} in {self.folder}; swept: "
+                                 f"{', '.join(self.params) or '(none: a single grid point)'}")
+
+
+def _open(folder: Path) -> Store:
+    # Imported here so that ``import analysis`` (frames only, in a notebook)
+    # does not pull in the simulator.
+    from sim.store import Store
+
+    return Store.open(folder)
+
+
+def load_results(folder: str | os.PathLike[str]) -> Results:
+    """Read the latest sweep of a store folder.
+
+    Raises:
+        SpecboundError: the folder does not exist or holds no store, or the
+            store has no finished run to analyse.
+    """
+    path = Path(folder)
+    if not path.exists():
+        raise SpecboundError(f"{path}: no such folder; give the --out folder of a sweep")
+    with _open(path) as store:
+        meta = store.meta()
+        sweep_id = meta.get("sweep_id")
+        runs = store.runs(sweep_id) if sweep_id else store.runs()
+        grid_paths = store.grid_paths()
+        metric_names = store.metric_names()
+    declared = [*(meta.get("grid") or {}), *(meta.get("zip") or {})]
+    params = tuple(p for p in declared if p in runs.columns) or tuple(
+        p for p in grid_paths if p in runs.columns and runs[p].notna().any())
+    done, n_failed = finished(runs)
+    if done.empty:
+        raise SpecboundError(f"{path}: the store has no finished runs "
+                             f"({n_failed} failed of {len(runs)}); nothing to analyse")
+    metrics = tuple(sorted(m for m in metric_names
+                           if m in done.columns and m not in params and done[m].notna().any()))
+    keep = [c for c in runs.columns if c not in grid_paths or c in params]
+    return Results(folder=path, meta=meta, runs=runs[keep].reset_index(drop=True),
+                   params=params, metrics=metrics, n_failed=n_failed)
