@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 class ObsCodec:
     """Packs observation fields into one integer code and back."""
 
-    def __init__(self, obs_type: type, cardinality: Sequence[int]) -> None:
+    def __init__(self, obs_type: type, cardinality: Sequence[int], offset: Sequence[int] = ()) -> None:
         self.obs_type = obs_type
         self.fields: tuple[str, ...] = obs_type._fields  # type: ignore[attr-defined]
         self.card = tuple(int(c) for c in cardinality)
@@ -44,21 +44,23 @@ class ObsCodec:
         for c in reversed(self.card[1:]):
             radix.append(radix[-1] * c)
         self.radix = tuple(reversed(radix))
+        # Fields whose "none" is -1 are stored shifted by an offset so codes stay non-negative.
+        self.offset = tuple(offset) or (0,) * len(self.card)
         self.space = int(np.prod(self.card, dtype=np.int64))
         self.decode = lru_cache(maxsize=None)(self._decode)
 
     def encode(self, **features: np.ndarray | int) -> np.ndarray:
         """Code per interaction from one array (or scalar) per field; a field at -1 means 'none'."""
         code: np.ndarray | int = 0
-        for name, r, c in zip(self.fields, self.radix, self.card, strict=True):
-            v = features.get(name, 0)
-            code = code + np.clip(np.asarray(v, dtype=np.int64), 0, c - 1) * r
+        for name, r, c, off in zip(self.fields, self.radix, self.card, self.offset, strict=True):
+            v = features.get(name, -off)
+            code = code + np.clip(np.asarray(v, dtype=np.int64) + off, 0, c - 1) * r
         return np.asarray(code, dtype=np.int64)
 
     def _decode(self, code: int) -> Any:
         vals = []
-        for r, c in zip(self.radix, self.card, strict=True):
-            vals.append((int(code) // r) % c)
+        for r, c, off in zip(self.radix, self.card, self.offset, strict=True):
+            vals.append((int(code) // r) % c - off)
         return self.obs_type(*vals)
 
 
@@ -78,6 +80,7 @@ class Environment:
     acts: ClassVar[ActSpace]
     Obs: ClassVar[type]
     cardinality: ClassVar[tuple[int, ...]]
+    offset: ClassVar[tuple[int, ...]] = ()
     pairwise: ClassVar[bool] = True
     checks: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
@@ -85,7 +88,7 @@ class Environment:
     def __init__(self, params: Any, model: SpecModel) -> None:
         self.params = params
         self.model = model
-        self.codec = ObsCodec(self.Obs, self.cardinality)
+        self.codec = ObsCodec(self.Obs, self.cardinality, self.offset)
         self.step_counts: dict[str, float] = {}
         self.bounds = (0.0, 0.0)
 

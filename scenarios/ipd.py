@@ -1,0 +1,139 @@
+"""``ipd``: the iterated prisoner's dilemma over a network, with optional cheap-talk promises.
+
+Every step, every edge plays one round. Payoffs are (R, S, T, P), by default
+(3, 0, 5, 1). With ``noise`` a move is flipped with that probability after it
+is chosen (axelrod's noise). With ``promises`` an agent may announce
+cooperation: its acts are ``C`` (promise and cooperate), ``D`` (defect
+openly, no promise) and ``betray`` (promise cooperation, then defect) - the
+last breaks ``keeps_promise`` and counts as a deception.
+
+Trust: after each round an agent adds Beta evidence about its partner - kept
+when the partner cooperated, broken when it defected; a betrayal, when
+detected (probability ``detect_prob``), adds ``lie_penalty`` more broken
+evidence, since a broken word says more than an open defection.
+
+Observation (per agent, about its partner): ``my_last``, ``partner_last``,
+``partner_last2`` (1 C, 0 D, -1 none), ``partner_defected``,
+``my_last_payoff_good`` (R or T last round), ``parity`` (rounds played mod 2),
+``trust`` (in twentieths) and ``coin`` (for stochastic policies).
+Welfare bounds per round: mutual defection 2P, mutual cooperation 2R.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from agents.acts import Act, ActSpace
+from agents.policies import COIN_SIDES, TRUST_BUCKETS
+from scenarios.environment import Environment, environment
+
+PLAIN = ActSpace([Act("C", cooperative=True), Act("D", cooperative=False)])
+PROMISING = ActSpace([
+    Act("C", cooperative=True, promise="C", text="I will cooperate."),
+    Act("D", cooperative=False, text="I will defect."),
+    Act("betray", cooperative=False, promise="C", text="I will cooperate."),
+])
+
+IpdObs = namedtuple(
+    "IpdObs",
+    "my_last partner_last partner_last2 partner_defected my_last_payoff_good parity trust coin",
+)
+
+
+@dataclass(frozen=True)
+class IpdParams:
+    R: float = 3.0
+    S: float = 0.0
+    T: float = 5.0
+    P: float = 1.0
+    noise: float = 0.0
+    promises: bool = False
+    detect_prob: float = 1.0
+    lie_penalty: float = 1.0
+
+    def validate(self) -> str | None:
+        if not (self.T > self.R > self.P > self.S):
+            return f"payoffs must satisfy T > R > P > S, got T={self.T} R={self.R} P={self.P} S={self.S}"
+        for name in ("noise", "detect_prob"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                return f"{name} must be between 0 and 1, got {v}"
+        if self.lie_penalty < 0:
+            return f"lie_penalty must not be negative, got {self.lie_penalty}"
+        return None
+
+
+def observe_pairs(model: Any, codec: Any, rows_self: np.ndarray, rows_other: np.ndarray,
+                  coin: np.ndarray | int = 0) -> np.ndarray:
+    """Observation codes of pairwise games from the pair table (shared by pairwise environments)."""
+    p = model.pairs
+    trust = np.floor(p.trust(rows_self) * TRUST_BUCKETS + 1e-9).astype(np.int64)
+    return codec.encode(
+        my_last=p["last"][rows_self], partner_last=p["last"][rows_other],
+        partner_last2=p["last2"][rows_other], partner_defected=p["defected"][rows_other],
+        my_last_payoff_good=p["good"][rows_self], parity=p["turns"][rows_self] % 2,
+        trust=trust, coin=coin,
+    )
+
+
+def needs_coin(model: Any) -> bool:
+    return any(getattr(gs.policy, "stochastic", False) for gs in model.groups)
+
+
+@environment("ipd")
+class IPD(Environment):
+    Params = IpdParams
+    acts = PLAIN
+    Obs = IpdObs
+    cardinality = (3, 3, 3, 2, 2, 2, TRUST_BUCKETS + 1, COIN_SIDES)
+    offset = (1, 1, 1, 0, 0, 0, 0, 0)
+    checks: ClassVar[tuple[str, ...]] = ("cooperates", "keeps_promise", "truthful")
+    description = "Iterated prisoner's dilemma on a network, with optional promises."
+
+    def __init__(self, params: IpdParams, model: Any) -> None:
+        super().__init__(params, model)
+        self.acts = PROMISING if params.promises else PLAIN
+        self.phases = (self.acts,)
+        self._coop = np.array([bool(a.cooperative) for a in self.acts])
+        self._betray = np.array([a.promise == "C" and not a.cooperative for a in self.acts])
+
+    def step(self, model: Any) -> None:
+        e = model.edges
+        prm = self.params
+        self.bounds = (2 * prm.P * len(e), 2 * prm.R * len(e))
+        if not len(e):
+            return
+        i, j = e[:, 0], e[:, 1]
+        ra, rb = model.pairs.rows_for(model.graph_version, i, j)
+        agents = np.concatenate([i, j])
+        partners = np.concatenate([j, i])
+        mine = np.concatenate([ra, rb])
+        theirs = np.concatenate([rb, ra])
+        coin = model.rng_env.integers(0, COIN_SIDES, len(agents)) if needs_coin(model) else 0
+        codes = observe_pairs(model, self.codec, mine, theirs, coin)
+        acts = model.decide(agents, codes, partners)
+        coop = self._coop[acts]
+        if prm.noise > 0:
+            coop = coop ^ (model.rng_env.random(len(coop)) < prm.noise)
+        other = np.concatenate([coop[len(e):], coop[: len(e)]])
+        pay = np.where(coop, np.where(other, prm.R, prm.S), np.where(other, prm.T, prm.P))
+        model.add_payoff(agents, pay)
+        model.pairs.record_moves(mine, coop.astype(np.int8), other.astype(np.int8))
+        # Evidence about the partner: its move, plus the lie if its promise was broken and seen.
+        betrayed = self._betray[acts]
+        betrayed_other = np.concatenate([betrayed[len(e):], betrayed[: len(e)]])
+        if prm.promises and betrayed_other.any():
+            seen = betrayed_other & (model.rng_detect.random(len(coop)) < prm.detect_prob)
+        else:
+            seen = np.zeros(len(coop), dtype=bool)
+        model.pairs.observe(mine, other.astype(float), (~other).astype(float) + prm.lie_penalty * seen)
+        model.record_truth(agents, coop)
+
+    def render(self, obs: Any) -> str:
+        last = {1: "cooperated", 0: "defected", -1: "nothing yet"}
+        return (f"Last round your partner {last[obs.partner_last]} and you {last[obs.my_last]}. "
+                f"Your trust in this partner is {obs.trust / TRUST_BUCKETS:.2f}.")

@@ -1,0 +1,227 @@
+"""Metrics: pure functions of the model's arrays (names are a contract, see DESIGN.md).
+
+Per step the model counts how often each decision *outcome* occurred; every
+decision metric (conflicts, violations, deceptions, compliance...) is then a
+dot product of those counts with per-outcome facts computed once. Nothing
+here holds a Python object per agent or per step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from agents.spec import Level
+
+if TYPE_CHECKING:
+    from sim.model import SpecModel
+
+LEVEL_NAMES = tuple(str(lv) for lv in Level)  # index = level value
+COUNTED = ("conflicts", "violations", "deceptions", "covert_acts", "decisions",
+           "injections_attempted", "injections_obeyed")
+
+
+def gini(x: np.ndarray) -> float:
+    """Gini coefficient of non-negative amounts (0 equal, 1 one holds all); shifts negatives to 0."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return 0.0
+    x = x - min(0.0, float(x.min()))
+    total = x.sum()
+    if total <= 0:
+        return 0.0
+    xs = np.sort(x)
+    n = len(xs)
+    cum = np.cumsum(xs)
+    return float((n + 1 - 2 * (cum / total).sum()) / n)
+
+
+def efficiency(welfare: float, baseline: float, optimum: float) -> float:
+    """(W - baseline) / (optimum - baseline); NaN when the bounds coincide."""
+    span = optimum - baseline
+    return float((welfare - baseline) / span) if span > 0 else float("nan")
+
+
+def trust_stats(model: SpecModel) -> tuple[float, float]:
+    """Mean trust over pairs that have met, and its calibration against partners' real conduct.
+
+    Calibration is 1 - mean |trust(i in j) - share of j's interactions in
+    which j behaved as trust assumes| (1: beliefs match conduct exactly).
+    """
+    pairs = model.pairs
+    if not len(pairs):
+        return float("nan"), float("nan")
+    met = pairs["turns"] > 0
+    if not met.any():
+        return float("nan"), float("nan")
+    trust = pairs.all_trust()[met]
+    i, j = pairs.pairs()
+    j = j[met]
+    alive = model.alive[i[met]] & model.alive[j]
+    trust, j = trust[alive], j[alive]
+    if not len(trust):
+        return float("nan"), float("nan")
+    total = model.truth_total[j]
+    known = total > 0
+    cal = float("nan")
+    if known.any():
+        real = model.truth_kept[j[known]] / total[known]
+        cal = float(1.0 - np.abs(trust[known] - real).mean())
+    return float(trust.mean()), cal
+
+
+def decision_counts(model: SpecModel, counts: np.ndarray) -> dict[str, float]:
+    """Conflicts, violations, deceptions, covert acts and cooperation from outcome counts."""
+    o = model._outcomes.arr
+    n = len(counts)
+    coop = o["coop"][:n]
+    moves = float(counts[coop >= 0].sum())
+    return {
+        "decisions": float(counts.sum()),
+        "conflicts": float(counts @ o["nconf"][:n]),
+        "violations": float(counts @ o["violation"][:n]),
+        "deceptions": float(counts @ o["deception"][:n]),
+        "covert_acts": float(counts @ o["covert"][:n]),
+        "cooperative_moves": float(counts[coop == 1].sum()),
+        "moves": moves,
+        "served_injection": float(counts @ o["injected"][:n]),
+    }
+
+
+def compliance_counts(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per principle: decisions in which it applied, and in which it held."""
+    c = model._comp.arrays()
+    k = len(model.principle_ids)
+    if not len(c["outcome"]):
+        return np.zeros(k), np.zeros(k)
+    w = counts[c["outcome"]] if len(counts) else np.zeros(len(c["outcome"]))
+    applied = np.bincount(c["principle"], weights=w, minlength=k)
+    held = np.bincount(c["principle"], weights=w * c["held"], minlength=k)
+    return applied, held
+
+
+def level_pairs(model: SpecModel, counts: np.ndarray) -> np.ndarray:
+    """Conflicts by (winner level, loser level) as a flat LEVELS x LEVELS vector."""
+    c = model._conf.arrays()
+    size = len(Level) ** 2
+    if not len(c["outcome"]):
+        return np.zeros(size)
+    return np.bincount(c["pair"], weights=counts[c["outcome"]], minlength=size)
+
+
+def step_metrics(model: SpecModel, counts: np.ndarray) -> dict[str, float]:
+    """The scalar metrics of one step."""
+    d = decision_counts(model, counts)
+    out: dict[str, float] = {k: d[k] for k in ("conflicts", "violations", "deceptions", "covert_acts")}
+    out["cooperation_rate"] = d["cooperative_moves"] / d["moves"] if d["moves"] else float("nan")
+    applied, held = compliance_counts(model, counts)
+    out["compliance_rate"] = float(held.sum() / applied.sum()) if applied.sum() else float("nan")
+    welfare = float(model.step_payoff.sum())
+    out["welfare"] = welfare
+    base, opt = model.env.bounds
+    out["efficiency"] = efficiency(welfare, base, opt)
+    alive = model.alive
+    out["gini"] = gini(model.payoff[alive])
+    if model.env.pairwise:
+        out["trust_mean"], out["trust_calibration"] = trust_stats(model)
+    counters = model.env.step_counts
+    out["injections_attempted"] = counters.get("injections_attempted", 0.0)
+    out["injections_obeyed"] = counters.get("injections_obeyed", d["served_injection"])
+    for k, v in counters.items():
+        out.setdefault(k, v)
+    out.update(model.env.metrics(model))
+    out["alive"] = float(alive.sum())
+    return out
+
+
+@dataclasses.dataclass
+class Totals:
+    """Running totals over a run, from which the final metrics are computed."""
+
+    counted: dict[str, float] = dataclasses.field(default_factory=dict)
+    applied: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    held: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    levels: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(Level) ** 2))
+    welfare: float = 0.0
+    baseline: float = 0.0
+    optimum: float = 0.0
+
+    def add(self, model: SpecModel, counts: np.ndarray, step: dict[str, float]) -> None:
+        d = decision_counts(model, counts)
+        for k in ("conflicts", "violations", "deceptions", "covert_acts", "decisions",
+                  "cooperative_moves", "moves"):
+            self.counted[k] = self.counted.get(k, 0.0) + d[k]
+        for k in ("injections_attempted", "injections_obeyed"):
+            self.counted[k] = self.counted.get(k, 0.0) + step.get(k, 0.0)
+        for k, v in model.env.step_counts.items():
+            if k not in ("injections_attempted", "injections_obeyed"):
+                self.counted[k] = self.counted.get(k, 0.0) + v
+        applied, held = compliance_counts(model, counts)
+        self.applied = _add(self.applied, applied)
+        self.held = _add(self.held, held)
+        self.levels = self.levels + level_pairs(model, counts)
+        self.welfare += step["welfare"]
+        b, o = model.env.bounds
+        self.baseline += b
+        self.optimum += o
+
+    def cumulative_names(self) -> set[str]:
+        return set(self.counted)
+
+    def cumulative(self, name: str) -> float:
+        return self.counted.get(name, 0.0)
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if len(a) < len(b):
+        a = np.concatenate([a, np.zeros(len(b) - len(a))])
+    a = a.copy()
+    a[: len(b)] += b
+    return a
+
+
+def final_metrics(model: SpecModel) -> dict[str, float]:
+    """The run's final metrics, flat names (``compliance.do_not_lie``, ``payoff.buyers``...)."""
+    tot = model.totals
+    c = tot.counted
+    out: dict[str, float] = {}
+    for k in ("conflicts", "violations", "deceptions", "covert_acts",
+              "injections_attempted", "injections_obeyed"):
+        out[k] = c.get(k, 0.0)
+    out["cooperation_rate"] = c["cooperative_moves"] / c["moves"] if c.get("moves") else float("nan")
+    out["welfare"] = tot.welfare
+    out["efficiency"] = efficiency(tot.welfare, tot.baseline, tot.optimum)
+    alive = model.alive
+    out["gini"] = gini(model.payoff[alive])
+    if model.env.pairwise:
+        out["trust_mean"], out["trust_calibration"] = trust_stats(model)
+    applied, held = tot.applied, tot.held
+    out["compliance_rate"] = float(held.sum() / applied.sum()) if applied.sum() else float("nan")
+    for k, pid in enumerate(model.principle_ids):
+        if k < len(applied) and applied[k] > 0:
+            out[f"compliance.{pid}"] = float(held[k] / applied[k])
+    n = len(Level)
+    for idx in np.flatnonzero(tot.levels):
+        out[f"conflicts_by_level.{LEVEL_NAMES[idx // n]}.{LEVEL_NAMES[idx % n]}"] = float(tot.levels[idx])
+    focal_mask = np.array([model.groups[g].focal for g in model.group_of], dtype=bool)
+    for gs in model.groups:
+        members = model.group_of == gs.index
+        if members.any():
+            out[f"payoff.{gs.name}"] = float(model.payoff[members].mean())
+    if focal_mask.any():
+        out["payoff_focal"] = float(model.payoff[focal_mask].mean())
+    if (~focal_mask).any():
+        out["payoff_background"] = float(model.payoff[~focal_mask].mean())
+    for k, v in c.items():
+        if k not in out and k not in ("decisions", "cooperative_moves", "moves"):
+            out[k] = v
+    out.update(model.env.final_metrics(model))
+    out["events_truncated"] = float(model.events_truncated)
+    return out
+
+
+def clean(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """JSON-safe metrics: NaN becomes None."""
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in sorted(metrics.items())}

@@ -1,0 +1,743 @@
+"""SpecModel: the Mesa model that runs a scenario.
+
+Each step: due script events fire; the environment matches partners over the
+network, agents observe, policies rank their acts, the chain of command
+chooses, the environment settles payoffs and reveals truth, trust updates,
+and metrics are collected.
+
+Speed comes from one idea: a decision is a pure function of (the agent's
+binding, its policy, the observation code). The model keeps a decision table
+per phase mapping that key to a *cell* (the resolver's choice with and
+without deliberation) and every (cell, act) to an *outcome* whose
+consequences (conflicts, violations, compliance per principle...) are
+computed once. A step is then array look-ups and ``bincount``s, whatever the
+population size; only keys never seen before go through Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import mesa
+import networkx as nx
+import numpy as np
+
+from agents.acts import Act, ActSpace
+from agents.agent import SpecAgent
+from agents.chain import Binding, ConflictEvent, Delegation, Instruction
+from agents.checks import evaluate
+from agents.errors import ScenarioError
+from agents.policies import Policy, make_policy
+from agents.spec import Level, Spec, freeze_params, patch_spec
+from agents.trust import PairTable
+from scenarios.environment import Environment, get_environment
+from sim import metrics as M
+from sim.scenario import PRINCIPALS, Scenario, ScriptEvent
+
+LEVELS = len(Level)
+MAX_EVENT_ROWS = 200_000
+DENSE_TABLE_LIMIT = 1 << 22
+
+
+@dataclasses.dataclass(slots=True)
+class _GroupState:
+    name: str
+    index: int
+    spec: Spec
+    policy: Policy | Any
+    instructions: list[Instruction]
+    delegations: list[Delegation]
+    focal: bool
+    mode: str
+
+
+@dataclasses.dataclass(slots=True)
+class _Decider:
+    binding: Binding
+    policy: Any
+    phase: int
+
+
+class SpecModel(mesa.Model):
+    """A scenario's population, network, environment and bookkeeping.
+
+    Args:
+        scenario: a loaded :class:`sim.scenario.Scenario`.
+        seed: the only source of randomness (``rng=`` to Mesa); separate
+            streams are spawned from it for matching, decisions, the
+            environment and truth detection, so changing how often one is
+            drawn (say, deliberation) leaves the others' draws unchanged.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int = 0) -> None:
+        super().__init__(rng=int(seed))
+        self.spec_scenario = scenario
+        self.seed = int(seed)
+        self.t = 0
+        rng_match, rng_decide, rng_env, rng_detect, rng_graph = self.rng.spawn(5)
+        self.rng_match, self.rng_decide, self.rng_env, self.rng_detect = (
+            rng_match, rng_decide, rng_env, rng_detect)
+
+        env_cls = get_environment(scenario.environment)
+        self.env: Environment = env_cls(scenario.env_params, self)
+        self.phases: tuple[ActSpace, ...] = tuple(getattr(self.env, "phases", (self.env.acts,)))
+
+        # --- groups and agents -------------------------------------------------------
+        self.groups: list[_GroupState] = []
+        self._seq = 0
+        for gi, g in enumerate(scenario.groups):
+            spec = scenario.library.get(g.spec)
+            pol = self._make_policy(g)
+            instrs = [self._instruction(dict(d), f"{g.name}.instructions[{k}]")
+                      for k, d in enumerate(g.instructions)]
+            self.groups.append(_GroupState(g.name, gi, spec, pol, instrs, [], g.focal, g.mode))
+        self._group_index = {gs.name: gs.index for gs in self.groups}
+        n = sum(g.count for g in scenario.groups)
+        self.n = n
+        self.group_of = np.repeat(np.arange(len(scenario.groups), dtype=np.int32),
+                                  [g.count for g in scenario.groups])
+        self.alive = np.ones(n, dtype=bool)
+        self.payoff = np.zeros(n, dtype=np.float64)
+        self.step_payoff = np.zeros(n, dtype=np.float64)
+        self.delib = np.array([scenario.groups[g].deliberation for g in self.group_of], dtype=float)
+        self.err = np.array([scenario.groups[g].error_rate for g in self.group_of], dtype=float)
+        self.truth_kept = np.zeros(n)
+        self.truth_total = np.zeros(n)
+        self.agent_extra: dict[int, list[Instruction]] = {}
+        self.handles = [SpecAgent(self, i, scenario.groups[self.group_of[i]].name) for i in range(n)]
+
+        # --- network -----------------------------------------------------------------------
+        self.graph = build_graph(scenario.network, n, rng_graph)
+        self.graph_version = 0
+        self._edges: np.ndarray | None = None
+        self.pairs = PairTable()
+
+        # --- decisions ----------------------------------------------------------------------
+        self._bindings: dict[Any, Binding] = {}
+        self._decider_ids: dict[Any, int] = {}
+        self._deciders: list[_Decider] = []
+        self.decider_of = [np.zeros(n, dtype=np.int64) for _ in self.phases]
+        self._luts: list[np.ndarray | None] = [None for _ in self.phases]
+        self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
+        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64})
+        self._outcomes = _Growable({"nconf": np.int32, "violation": np.int8, "deception": np.int8,
+                                    "covert": np.int8, "coop": np.int8, "injected": np.int8})
+        self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
+        self._outcome_acts: list[str] = []
+        self._comp = _Flat(("outcome", "principle", "held"))
+        self._conf = _Flat(("outcome", "pair"))
+        self.principle_ids: list[str] = []
+        self._pidx: dict[str, int] = {}
+        self._refresh_deciders(np.arange(n))
+        self._any_fast = bool((self.delib < 1.0).any())
+        self._any_error = bool((self.err > 0.0).any())
+        self._llm = self._llm_groups()
+
+        # --- bookkeeping ---------------------------------------------------------------------
+        self._step_outcomes: list[np.ndarray] = []
+        self._event_chunks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._event_rows = 0
+        self.script_log: list[dict[str, Any]] = []
+        self.series: dict[str, list[float]] = {}
+        self.totals = M.Totals()
+        self.last_metrics: dict[str, float] = {}
+        self._fired: set[int] = set()
+        self.events_truncated = 0
+        self.env.setup(self)
+
+    # ------------------------------------------------------------------------------------------
+    # construction helpers
+    # ------------------------------------------------------------------------------------------
+    def _make_policy(self, g: Any) -> Any:
+        if g.policy == "llm":
+            from agents.llm import make_llm_policy
+
+            return make_llm_policy(dict(g.llm), f"groups.{g.name}.llm")
+        return make_policy(g.policy, dict(g.params), f"groups.{g.name}.policy")
+
+    def _instruction(self, d: dict[str, Any], where: str) -> Instruction:
+        self._seq += 1
+        source = d["source"]
+        claimed = Level.parse(d["claimed"]) if "claimed" in d else Level.NONE
+        return Instruction(
+            id=str(d.get("id") or f"{source}-{self._seq}"),
+            source=source,
+            level=PRINCIPALS.get(source, Level.NONE),
+            text=str(d.get("text", "")),
+            check=d.get("check"),
+            params=freeze_params(dict(d.get("params", ()))),
+            overrides=tuple(d.get("overrides", ())),
+            seq=self._seq,
+            claimed=claimed,
+        )
+
+    def _llm_groups(self) -> set[int]:
+        return {gs.index for gs in self.groups if not getattr(gs.policy, "memoisable", True)}
+
+    # ------------------------------------------------------------------------------------------
+    # bindings and deciders
+    # ------------------------------------------------------------------------------------------
+    def binding_of(self, i: int) -> Binding:
+        gs = self.groups[self.group_of[i]]
+        instrs = tuple(gs.instructions) + tuple(self.agent_extra.get(int(i), ()))
+        return self._intern(gs.spec, instrs, tuple(gs.delegations))
+
+    def policy_of(self, i: int) -> Any:
+        return self.groups[self.group_of[i]].policy
+
+    def _intern(self, spec: Spec, instrs: tuple[Instruction, ...], dels: tuple[Delegation, ...]) -> Binding:
+        key = (spec, instrs, dels)
+        b = self._bindings.get(key)
+        if b is None:
+            b = Binding(spec, instrs, dels)
+            # Bindings that decide alike share one memo (and so one table row).
+            for other in self._bindings.values():
+                if other.key == b.key:
+                    b = other
+                    break
+            self._bindings[key] = b
+        return b
+
+    def _refresh_deciders(self, agents: np.ndarray) -> None:
+        """Recompute the decider of ``agents`` after their spec or instructions changed."""
+        cache: dict[tuple[int, tuple], int] = {}
+        for i in np.asarray(agents, dtype=np.int64):
+            g = int(self.group_of[i])
+            extra = tuple(self.agent_extra.get(int(i), ()))
+            ck = (g, extra)
+            if ck not in cache:
+                b = self.binding_of(int(i))
+                ids = []
+                for ph in range(len(self.phases)):
+                    pol = self.groups[g].policy
+                    dkey = (b.key, id(pol), ph)
+                    did = self._decider_ids.get(dkey)
+                    if did is None:
+                        did = len(self._deciders)
+                        self._deciders.append(_Decider(b, pol, ph))
+                        self._decider_ids[dkey] = did
+                        for c in b.constraints:
+                            if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
+                                self._pidx[c.id] = len(self.principle_ids)
+                                self.principle_ids.append(c.id)
+                    ids.append(did)
+                cache[ck] = tuple(ids)  # type: ignore[assignment]
+            for ph, did in enumerate(cache[ck]):  # type: ignore[arg-type]
+                self.decider_of[ph][i] = did
+
+    # ------------------------------------------------------------------------------------------
+    # the one path to a decision
+    # ------------------------------------------------------------------------------------------
+    def decide(
+        self,
+        agents: np.ndarray,
+        codes: np.ndarray,
+        partners: np.ndarray | None = None,
+        phase: int = 0,
+        context: Any = None,
+    ) -> np.ndarray:
+        """Choose an act for each (agent, observation code), through the chain of command.
+
+        Args:
+            agents: agent indices.
+            codes: observation codes from the environment's codec, one per agent.
+            partners: the partner of each decision (for events), or None.
+            phase: which of the environment's act spaces the decision is in.
+            context: per-decision extras for language-model agents (peer
+                messages, tool data), a callable ``context(k) -> dict``.
+
+        Returns:
+            Act indices into ``self.phases[phase]``.
+        """
+        agents = np.asarray(agents, dtype=np.int64)
+        codes = np.asarray(codes, dtype=np.int64)
+        m = len(agents)
+        if m == 0:
+            return np.zeros(0, dtype=np.int64)
+        acts = self.phases[phase]
+        cells = self._cells_for(phase, self.decider_of[phase][agents], codes)
+        chosen = self._cells.arr["full"][cells].astype(np.int64)
+        if self._any_fast:
+            fast = self.rng_decide.random(m) >= self.delib[agents]
+            chosen = np.where(fast, self._cells.arr["root"][cells], chosen)
+        if self._any_error:
+            slip = self.rng_decide.random(m) < self.err[agents]
+            if slip.any():
+                chosen[slip] = self.rng_decide.integers(0, len(acts), int(slip.sum()))
+        if self._llm:
+            chosen = self._llm_decide(agents, codes, partners, phase, cells, chosen, context)
+        outcome = self._cells.arr["base"][cells] + chosen
+        self._step_outcomes.append(outcome)
+        self._log_conflicts(agents, partners, outcome)
+        return chosen
+
+    def _cells_for(self, phase: int, dec: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        space = self.env.codec.space
+        keys = dec * space + codes
+        lut = self._luts[phase]
+        need = (len(self._deciders) + 1) * space
+        if need <= DENSE_TABLE_LIMIT:
+            if lut is None or len(lut) < need:
+                grown = np.full(max(need, 2 * (0 if lut is None else len(lut))), -1, dtype=np.int64)
+                grown = grown[: max(need, min(len(grown), DENSE_TABLE_LIMIT))]
+                if lut is not None:
+                    grown[: len(lut)] = lut
+                lut = self._luts[phase] = grown
+            cells = lut[keys]
+            miss = cells < 0
+            if miss.any():
+                for k in np.unique(keys[miss]):
+                    lut[k] = self._new_cell(phase, int(k // space), int(k % space))
+                cells = lut[keys]
+            return cells
+        uniq, inv = np.unique(keys, return_inverse=True)
+        table = self._cell_dicts[phase]
+        ids = np.empty(len(uniq), dtype=np.int64)
+        for n_, k in enumerate(uniq.tolist()):
+            c = table.get(k)
+            if c is None:
+                c = table[k] = self._new_cell(phase, k // space, k % space)
+            ids[n_] = c
+        return ids[inv]
+
+    def _new_cell(self, phase: int, decider: int, code: int) -> int:
+        d = self._deciders[decider]
+        acts = self.phases[phase]
+        obs = self.env.codec.decode(code)
+        ranking = tuple(d.policy.rank(obs, acts)) if getattr(d.policy, "memoisable", True) else ()
+        full = d.binding.decide(obs, acts, ranking)
+        root = d.binding.decide(obs, acts, ranking, root_only=True)
+        base = len(self._outcomes)
+        for a in range(len(acts)):
+            self._add_outcome(d.binding, obs, acts, a, full)
+        return self._cells.append(full=full.act, root=root.act, base=base)
+
+    def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any) -> None:
+        act = acts[a]
+        oid = len(self._outcomes)
+        if a == full.act:
+            verdicts = full.verdicts
+            conflicts = full.conflicts
+        else:
+            verdicts = tuple(
+                None if c.check is None else evaluate(c.check, c.params, obs, act)
+                for c in binding.constraints
+            )
+            chosen = acts[full.act].name
+            conflicts = tuple(
+                ConflictEvent(None, None, None, c.id, c.level, c.source, act.name,
+                              f"acted without deliberation or by error; the chain of command chose {chosen!r}")
+                for c, v in zip(binding.constraints, verdicts, strict=True) if v is False
+            )
+        violation = any(v is False and c.level >= Level.SYSTEM
+                        for c, v in zip(binding.constraints, verdicts, strict=True))
+        for c, v in zip(binding.constraints, verdicts, strict=True):
+            if v is not None and c.kind == "principle" and c.id in self._pidx:
+                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v))
+        for ev in conflicts:
+            w = int(ev.winner_level) if ev.winner_level is not None else 0
+            self._conf.append(outcome=oid, pair=w * LEVELS + int(ev.loser_level))
+        self._outcomes.append(
+            nconf=len(conflicts), violation=int(violation), deception=int(is_deception(act)),
+            covert=int(bool(act.serves) and act.denies),
+            coop=-1 if act.cooperative is None else int(act.cooperative),
+            injected=int("injected" in act.serves),
+        )
+        self._outcome_conflicts.append(conflicts)
+        self._outcome_acts.append(act.name)
+
+    def _llm_decide(self, agents, codes, partners, phase, cells, chosen, context) -> np.ndarray:
+        from agents.llm import DecisionRequest, audit_choice
+
+        sel = np.flatnonzero(np.isin(self.group_of[agents], list(self._llm)))
+        if len(sel) == 0:
+            return chosen
+        acts = self.phases[phase]
+        reqs = []
+        for k in sel.tolist():
+            i = int(agents[k])
+            obs = self.env.codec.decode(int(codes[k]))
+            extra = context(k) if context is not None else {}
+            reqs.append(DecisionRequest(
+                agent=i, group=self.groups[self.group_of[i]].name, step=self.t,
+                binding=self.binding_of(i), acts=acts, candidates=tuple(range(len(acts))),
+                observation=self.env.render(obs), peer_messages=tuple(extra.get("peer_messages", ())),
+                tool_data=tuple(extra.get("tool_data", ())),
+                fallback=int(self._cells.arr["full"][cells[k]]),
+            ))
+        by_group: dict[int, list[int]] = {}
+        for n_, k in enumerate(sel.tolist()):
+            by_group.setdefault(int(self.group_of[agents[k]]), []).append(n_)
+        chosen = chosen.copy()
+        for g, idx in by_group.items():
+            gs = self.groups[g]
+            answers = gs.policy.choose_many([reqs[n_] for n_ in idx])
+            for n_, ans in zip(idx, answers, strict=True):
+                k = int(sel[n_])
+                act = int(ans.act)
+                for ev in ans.events:
+                    self._script_event(str(ev.get("kind", "llm")), int(agents[k]), dict(ev))
+                obs = self.env.codec.decode(int(codes[k]))
+                resolved = int(self._cells.arr["full"][cells[k]])
+                replace = audit_choice(reqs[n_].binding, obs, acts, act, resolved, gs.mode)
+                if replace is not None:
+                    self._script_event("blocked", int(agents[k]), {
+                        "act": acts[act].name, "replaced_by": acts[replace].name})
+                    act = replace
+                chosen[k] = act
+        return chosen
+
+    def _log_conflicts(self, agents: np.ndarray, partners: np.ndarray | None, outcome: np.ndarray) -> None:
+        has = self._outcomes.arr["nconf"][outcome] > 0
+        if not has.any():
+            return
+        rows = int(self._outcomes.arr["nconf"][outcome[has]].sum())
+        if self._event_rows + rows > MAX_EVENT_ROWS:
+            self.events_truncated += rows
+            return
+        self._event_rows += rows
+        p = partners[has] if partners is not None else np.full(int(has.sum()), -1)
+        self._event_chunks.append((self.t, agents[has], np.asarray(p), outcome[has]))
+
+    # ------------------------------------------------------------------------------------------
+    # services for environments
+    # ------------------------------------------------------------------------------------------
+    @property
+    def edges(self) -> np.ndarray:
+        """Undirected edges among living agents, as an (E, 2) array (cached per graph version)."""
+        if self._edges is None:
+            e = np.array(list(self.graph.edges()), dtype=np.int64).reshape(-1, 2)
+            if len(e):
+                e = np.sort(e, axis=1)
+                e = e[np.lexsort((e[:, 1], e[:, 0]))]
+                e = e[self.alive[e[:, 0]] & self.alive[e[:, 1]]]
+            self._edges = e
+        return self._edges
+
+    def graph_changed(self) -> None:
+        self._edges = None
+        self.graph_version += 1
+
+    def add_payoff(self, agents: np.ndarray, amounts: np.ndarray) -> None:
+        """Credit payoffs (summed per agent; agents may repeat)."""
+        self.step_payoff += np.bincount(agents, weights=amounts, minlength=len(self.payoff))
+
+    def record_truth(self, agents: np.ndarray, kept: np.ndarray) -> None:
+        """Ground truth of whether each agent behaved as trust assumes (for trust calibration)."""
+        self.truth_kept += np.bincount(agents, weights=kept.astype(float), minlength=len(self.payoff))
+        self.truth_total += np.bincount(agents, minlength=len(self.payoff))
+
+    def count(self, name: str, value: float) -> None:
+        """Add to an environment counter of this step (``injections_attempted``...)."""
+        self.env.step_counts[name] = self.env.step_counts.get(name, 0.0) + float(value)
+
+    def trust_in(self, i: int, j: int) -> float:
+        rows = self.pairs.index(np.array([i]), np.array([j]))
+        return float(self.pairs.trust(rows)[0])
+
+    def living(self) -> np.ndarray:
+        return np.flatnonzero(self.alive)
+
+    def trust_graph(self) -> nx.DiGraph:
+        """The trust network now: edge (i, j) carries i's trust in j; nodes carry group and payoff."""
+        g = nx.DiGraph()
+        for i in range(len(self.payoff)):
+            if self.alive[i]:
+                g.add_node(i, group=self.groups[self.group_of[i]].name, payoff=float(self.payoff[i]))
+        if len(self.pairs):
+            a, b = self.pairs.pairs()
+            tr = self.pairs.all_trust()
+            played = self.pairs["turns"] > 0
+            for i, j, t in zip(a[played].tolist(), b[played].tolist(), tr[played].tolist(), strict=True):
+                if self.alive[i] and self.alive[j]:
+                    g.add_edge(i, j, trust=t)
+        return g
+
+    # ------------------------------------------------------------------------------------------
+    # the step
+    # ------------------------------------------------------------------------------------------
+    def step(self) -> None:
+        self.t += 1
+        self._fire_events()
+        self.step_payoff[:] = 0.0
+        self.env.step_counts = {}
+        self._step_outcomes = []
+        self.env.step(self)
+        self.payoff += self.step_payoff
+        self._rewire()
+        self._collect()
+
+    def run(self, steps: int | None = None, progress: Any = None) -> None:
+        total = self.spec_scenario.steps if steps is None else steps
+        for _ in range(total):
+            self.step()
+            if progress is not None:
+                progress.update(1)
+
+    def _collect(self) -> None:
+        n_out = len(self._outcomes)
+        if self._step_outcomes:
+            counts = np.bincount(np.concatenate(self._step_outcomes), minlength=n_out).astype(np.float64)
+        else:
+            counts = np.zeros(n_out)
+        step = M.step_metrics(self, counts)
+        self.totals.add(self, counts, step)
+        for k, v in step.items():
+            col = self.series.get(k)
+            if col is None:
+                col = self.series[k] = [float("nan")] * (self.t - 1)
+            col.append(float(v))
+        for col in self.series.values():
+            if len(col) < self.t:
+                col.append(float("nan"))
+        self.last_metrics = step
+
+    def _rewire(self) -> None:
+        rw = self.spec_scenario.network.get("rewire")
+        if not rw or not self.env.pairwise or self.t % int(rw.get("every", 1)):
+            return
+        below = float(rw.get("below", 0.3))
+        e = self.edges
+        if not len(e):
+            return
+        ra, rb = self.pairs.rows_for(self.graph_version, e[:, 0], e[:, 1])
+        ta, tb = self.pairs.trust(ra), self.pairs.trust(rb)
+        cut = np.flatnonzero((ta < below) | (tb < below))
+        if not len(cut):
+            return
+        living = self.living()
+        for k in cut.tolist():
+            i, j = int(e[k, 0]), int(e[k, 1])
+            who = i if ta[k] < below else j
+            self.graph.remove_edge(i, j)
+            for _ in range(8):  # a few tries to find a new partner it is not yet tied to
+                c = int(living[self.rng_match.integers(len(living))])
+                if c != who and not self.graph.has_edge(who, c):
+                    self.graph.add_edge(who, c)
+                    break
+        self.count("rewired", len(cut))
+        self.graph_changed()
+
+    # ------------------------------------------------------------------------------------------
+    # script events
+    # ------------------------------------------------------------------------------------------
+    def _due(self, ev: ScriptEvent) -> bool:
+        if ev.once and ev.index in self._fired:
+            return False
+        if ev.at is not None:
+            return ev.at == self.t
+        metric, op, value = ev.when  # type: ignore[misc]
+        got = self.last_metrics.get(metric)
+        if got is None and metric in self.totals.cumulative_names():
+            got = self.totals.cumulative(metric)
+        if got is None or got != got:
+            return False
+        return got > value if op == "above" else got < value
+
+    def _fire_events(self) -> None:
+        for ev in self.spec_scenario.events:
+            if self._due(ev):
+                self._fired.add(ev.index)
+                self._apply_event(ev)
+
+    def _targets(self, to: str | None) -> tuple[list[int], list[int]]:
+        """(groups, agents) an event applies to."""
+        if to is None:
+            return [gs.index for gs in self.groups], []
+        if to in self._group_index:
+            return [self._group_index[to]], []
+        return [], [int(to)]
+
+    def _apply_event(self, ev: ScriptEvent) -> None:
+        a = ev.args
+        groups, agents = self._targets(ev.to)
+        detail: dict[str, Any] = {"event": ev.index, "to": ev.to}
+        if ev.type == "instruct":
+            ins = self._instruction(a, f"events[{ev.index}]")
+            for g in groups:
+                self.groups[g].instructions.append(ins)
+            for i in agents:
+                self.agent_extra.setdefault(i, []).append(ins)
+            detail.update(source=ins.source, text=ins.text, check=ins.check, level=str(ins.level))
+        elif ev.type == "delegate":
+            d = Delegation(source=a["delegate"], level=Level.parse(a.get("level", "user")),
+                           scope=tuple(a.get("scope", ())), by=PRINCIPALS[a["source"]])
+            for g in groups:
+                self.groups[g].delegations.append(d)
+            detail.update(delegate=d.source, level=str(d.level), scope=list(d.scope))
+        elif ev.type == "patch_spec":
+            changes = dict(a["set"])
+            for g in groups:
+                self.groups[g].spec = patch_spec(self.groups[g].spec, changes)
+            detail.update(set={k: v for k, v in changes.items()})
+        elif ev.type == "shock":
+            changes = dict(a["set"])
+            self.env.shock(changes, f"events[{ev.index}].set")
+            detail.update(set=changes)
+        elif ev.type == "join":
+            g = self._group_index[a["group"]]
+            new = self._join(g, int(a.get("count", 1)))
+            detail.update(group=a["group"], agents=new)
+        elif ev.type == "leave":
+            gone = self._leave(groups, agents, int(a.get("count", 1)))
+            detail.update(agents=gone)
+        touched = np.flatnonzero(np.isin(self.group_of, groups)) if groups else np.array(agents)
+        if ev.type in ("instruct", "delegate", "patch_spec") and len(touched):
+            self._refresh_deciders(touched)
+        self._script_event(ev.type, None if not agents else agents[0], detail)
+
+    def _script_event(self, kind: str, agent: int | None, detail: dict[str, Any]) -> None:
+        self.script_log.append({"step": self.t, "kind": kind, "agent": agent, "detail": detail})
+
+    def _join(self, g: int, count: int) -> list[int]:
+        start = len(self.payoff)
+        new = list(range(start, start + count))
+        gspec = self.spec_scenario.groups[g]
+        self.group_of = np.concatenate([self.group_of, np.full(count, g, dtype=np.int32)])
+        self.alive = np.concatenate([self.alive, np.ones(count, dtype=bool)])
+        for name in ("payoff", "step_payoff", "truth_kept", "truth_total"):
+            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(count)]))
+        self.delib = np.concatenate([self.delib, np.full(count, gspec.deliberation)])
+        self.err = np.concatenate([self.err, np.full(count, gspec.error_rate)])
+        self._any_fast = bool((self.delib < 1.0).any())
+        self._any_error = bool((self.err > 0.0).any())
+        for ph in range(len(self.phases)):
+            self.decider_of[ph] = np.concatenate([self.decider_of[ph], np.zeros(count, dtype=np.int64)])
+        self._refresh_deciders(np.array(new))
+        self.handles.extend(SpecAgent(self, i, gspec.name) for i in new)
+        living = [int(x) for x in self.living() if x < start]
+        degree = int(self.spec_scenario.network.get("degree", 4))
+        kind = self.spec_scenario.network["kind"]
+        for i in new:
+            self.graph.add_node(i)
+            if kind == "none":
+                continue
+            if kind == "complete":
+                targets = living
+            else:
+                k = min(degree, len(living))
+                targets = [int(x) for x in self.rng_match.choice(living, size=k, replace=False)] if k else []
+            self.graph.add_edges_from((i, j) for j in targets)
+            living.append(i)
+        self.graph_changed()
+        return new
+
+    def _leave(self, groups: list[int], agents: list[int], count: int) -> list[int]:
+        pool = agents or [int(i) for i in np.flatnonzero(self.alive & np.isin(self.group_of, groups))]
+        if not pool:
+            return []
+        k = min(count, len(pool))
+        gone = sorted(int(x) for x in self.rng_match.choice(pool, size=k, replace=False))
+        for i in gone:
+            self.alive[i] = False
+            if i in self.graph:
+                self.graph.remove_edges_from(list(self.graph.edges(i)))
+        self.graph_changed()
+        return gone
+
+    # ------------------------------------------------------------------------------------------
+    # results
+    # ------------------------------------------------------------------------------------------
+    def final_metrics(self) -> dict[str, float]:
+        return M.final_metrics(self)
+
+    def conflict_rows(self) -> list[dict[str, Any]]:
+        """Every logged conflict event, expanded: one row per (decision, violated constraint)."""
+        rows: list[dict[str, Any]] = []
+        for step, agents, partners, outcomes in self._event_chunks:
+            for i, p, o in zip(agents.tolist(), partners.tolist(), outcomes.tolist(), strict=True):
+                for ev in self._outcome_conflicts[o]:
+                    rows.append({
+                        "step": step, "kind": "conflict", "agent": i, "partner": p,
+                        "winner": ev.winner,
+                        "winner_level": None if ev.winner_level is None else str(ev.winner_level),
+                        "winner_source": ev.winner_source, "loser": ev.loser,
+                        "loser_level": str(ev.loser_level), "loser_source": ev.loser_source,
+                        "act": ev.act, "reason": ev.reason, "detail": None,
+                    })
+        return rows
+
+    def script_rows(self) -> list[dict[str, Any]]:
+        return [{"step": e["step"], "kind": e["kind"], "agent": e["agent"], "partner": None,
+                 "winner": None, "winner_level": None, "winner_source": None, "loser": None,
+                 "loser_level": None, "loser_source": None, "act": None, "reason": None,
+                 "detail": json.dumps(e["detail"], sort_keys=True, default=str)}
+                for e in self.script_log]
+
+
+def is_deception(act: Act) -> bool:
+    """A lie of commission or omission, or a promise made to be broken."""
+    return bool(act.asserts_false or act.misleads
+                or (act.promise is not None and act.cooperative is not None
+                    and (act.promise == "C") != act.cooperative))
+
+
+class _Growable:
+    """Columns of numpy arrays that grow by doubling; rows appended one at a time."""
+
+    def __init__(self, dtypes: dict[str, Any]) -> None:
+        self.n = 0
+        self.arr = {k: np.zeros(16, dtype=t) for k, t in dtypes.items()}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def append(self, **values: Any) -> int:
+        if self.n == len(next(iter(self.arr.values()))):
+            for k, a in self.arr.items():
+                self.arr[k] = np.concatenate([a, np.zeros_like(a)])
+        for k, v in values.items():
+            self.arr[k][self.n] = v
+        self.n += 1
+        return self.n - 1
+
+
+class _Flat:
+    """A growing table of small ints (a sparse matrix in coordinate form)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.cols: dict[str, list[int]] = {k: [] for k in names}
+        self._arr: dict[str, np.ndarray] | None = None
+
+    def append(self, **values: int) -> None:
+        for k, v in values.items():
+            self.cols[k].append(v)
+        self._arr = None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if self._arr is None:
+            self._arr = {k: np.asarray(v, dtype=np.int64) for k, v in self.cols.items()}
+        return self._arr
+
+
+def build_graph(net: dict[str, Any], n: int, rng: np.random.Generator) -> nx.Graph:
+    """The scenario's network, every generator seeded from the model's generator."""
+    kind = net["kind"]
+    seed = int(rng.integers(2**31 - 1))
+    degree = int(net.get("degree", 4))
+    if kind == "complete":
+        g = nx.complete_graph(n)
+    elif kind == "none":
+        g = nx.empty_graph(n)
+    elif kind == "random_regular":
+        g = nx.random_regular_graph(degree, n, seed=seed)
+    elif kind == "watts_strogatz":
+        g = nx.watts_strogatz_graph(n, degree, float(net.get("p", 0.1)), seed=seed)
+    elif kind == "erdos_renyi":
+        g = nx.gnp_random_graph(n, degree / max(n - 1, 1), seed=seed)
+    elif kind == "barabasi_albert":
+        g = nx.barabasi_albert_graph(n, max(1, degree // 2), seed=seed)
+    elif kind == "edgelist":
+        g = nx.read_edgelist(net["path"], nodetype=int)
+        g.add_nodes_from(range(n))
+        bad = [v for v in g.nodes if not 0 <= v < n]
+        if bad:
+            raise ScenarioError(f"network.path: node {bad[0]} is not an agent index 0..{n - 1}")
+    else:  # validated by the scenario loader
+        raise ScenarioError(f"network.kind: unknown kind {kind!r}")
+    if net.get("self_play"):
+        g.add_edges_from((i, i) for i in range(n))
+    return g

@@ -1,0 +1,143 @@
+"""Running one scenario: the Python API behind ``specbound run``.
+
+>>> from sim import run
+>>> result = run("ipd-classic", seed=1, set={"steps": 10})
+>>> result.metrics["welfare"]                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import scenarios  # noqa: F401  (registers environments and their checks)
+from sim.metrics import clean
+from sim.model import SpecModel
+from sim.scenario import Scenario, load_scenario
+
+EVENT_COLUMNS = ("step", "kind", "agent", "partner", "winner", "winner_level", "winner_source",
+                 "loser", "loser_level", "loser_source", "act", "reason", "detail")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What one run produced.
+
+    Attributes:
+        metrics: final metrics, flat names (see DESIGN.md).
+        steps: one row per step (index ``step``), one column per scalar metric.
+        events: conflicts and script events, one row each (columns ``EVENT_COLUMNS``).
+        agents: id, group, policy, spec and payoff of every agent.
+    """
+
+    scenario: str
+    seed: int
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    steps: pd.DataFrame
+    events: pd.DataFrame
+    agents: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``run --json`` object."""
+        conflicts = self.events[self.events["kind"] == "conflict"]
+        return {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "params": dict(sorted(self.params.items())),
+            "metrics": clean(self.metrics),
+            "agents": self.agents,
+            "conflicts": [
+                {k: _plain(v) for k, v in row.items() if k != "detail"}
+                for row in conflicts.to_dict("records")
+            ],
+            "events": [
+                {k: _plain(v) for k, v in row.items()}
+                for row in self.events[self.events["kind"] != "conflict"].to_dict("records")
+            ],
+        }
+
+
+def _plain(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float) and v != v:
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def run_model(
+    scenario: str | Path | Scenario,
+    *,
+    seed: int = 0,
+    set: dict[str, Any] | None = None,
+    steps: int | None = None,
+    progress: bool = False,
+) -> SpecModel:
+    """Build and run the model, returning it (for inspection: trust network, agents)."""
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, set)
+    if isinstance(scenario, Scenario) and set:
+        sc = load_scenario(scenario.source, {**scenario.overrides, **set})
+    model = SpecModel(sc, seed=seed)
+    total = sc.steps if steps is None else int(steps)
+    bar = None
+    if progress and sys.stderr.isatty() and total >= 50:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=sc.id, unit="step", leave=False)
+    try:
+        model.run(total, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return model
+
+
+def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResult:
+    """Package a finished model as a :class:`RunResult`."""
+    sc = model.spec_scenario
+    steps = pd.DataFrame(model.series, index=pd.RangeIndex(1, model.t + 1, name="step"))
+    rows = model.script_rows() + model.conflict_rows()
+    events = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    if len(events):
+        events = events.sort_values(["step", "kind", "agent"], kind="stable", na_position="first")
+        events = events.reset_index(drop=True)
+    agents = [
+        {"id": i, "group": model.groups[g].name, "policy": model.groups[g].policy.name
+         if hasattr(model.groups[g].policy, "name") else "llm",
+         "spec": model.groups[g].spec.id, "payoff": float(model.payoff[i]),
+         "alive": bool(model.alive[i])}
+        for i, g in enumerate(model.group_of.tolist())
+    ]
+    return RunResult(sc.id, model.seed, dict(params if params is not None else sc.overrides),
+                     model.final_metrics(), steps, events, agents)
+
+
+def run(
+    scenario: str | Path | Scenario,
+    *,
+    seed: int = 0,
+    set: dict[str, Any] | None = None,
+    steps: int | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Run a scenario once and return its final metrics, step series and events.
+
+    Args:
+        scenario: a shipped scenario id, a path to a scenario file, or a loaded Scenario.
+        seed: the run's seed; the same seed gives the same result, byte for byte.
+        set: dotted-path overrides, e.g. ``{"groups.buyers.count": 10}``.
+        steps: run this many steps instead of the scenario's own.
+        progress: show a progress bar on long runs when stderr is a terminal.
+    """
+    model = run_model(scenario, seed=seed, set=set, steps=steps, progress=progress)
+    params = dict(set or {})
+    if steps is not None:
+        params.setdefault("steps", int(steps))
+    return result_of(model, params)

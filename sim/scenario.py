@@ -1,0 +1,481 @@
+"""Scenarios: loading, strict validation and dotted-path overrides.
+
+A scenario is a TOML file naming an environment and its parameters, a
+network, groups of agents (count, policy, spec, principals' instructions), a
+number of steps, a script of timed or triggered events and, optionally, its
+own sweep. Every key is validated; a typo is an error that names the key and
+what is allowed, never silently ignored.
+
+Overrides (``--set``, sweep grids) address any key by dotted path
+(``steps``, ``groups.buyers.count``, ``environment.detect_prob``) and any
+principle of any spec (``specs.honest-first.principles.do_not_lie.level``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.errors import ScenarioError, SpecboundError
+from agents.policies import POLICIES, make_policy
+from agents.spec import Level, SpecLibrary, parse_layer
+from scenarios.environment import get_environment, parse_params
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+SCENARIO_KEYS = {
+    "id": str, "environment": str, "steps": int, "description": str, "question": str,
+    "spec_dirs": list,
+}
+NETWORK_KINDS = ("complete", "random_regular", "watts_strogatz", "erdos_renyi",
+                 "barabasi_albert", "edgelist", "none")
+NETWORK_KEYS = {"kind": str, "degree": int, "p": float, "path": str, "self_play": bool,
+                "rewire": dict}
+REWIRE_KEYS = {"below": float, "every": int}
+GROUP_KEYS = {
+    "count": int, "policy": str, "spec": str, "focal": bool, "deliberation": float,
+    "error_rate": float, "params": dict, "mode": str, "llm": dict, "instructions": list,
+}
+INSTRUCTION_KEYS = {"source": str, "text": str, "check": str, "params": dict,
+                    "overrides": list, "claimed": str, "id": str}
+EVENT_TYPES = {
+    "instruct": {"source": str, "text": str, "check": str, "params": dict, "overrides": list,
+                 "claimed": str, "id": str},
+    "delegate": {"source": str, "delegate": str, "level": str, "scope": list},
+    "patch_spec": {"set": dict},
+    "join": {"group": str, "count": int},
+    "leave": {"count": int},
+    "shock": {"set": dict},
+}
+EVENT_COMMON = {"at": int, "when": dict, "to": str, "type": str, "once": bool}
+SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int}
+PRINCIPALS = {"system": Level.SYSTEM, "developer": Level.DEVELOPER, "user": Level.USER}
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    name: str
+    count: int
+    policy: str
+    spec: str
+    params: tuple[tuple[str, Any], ...] = ()
+    focal: bool = True
+    deliberation: float = 1.0
+    error_rate: float = 0.0
+    mode: str = "audit"
+    llm: tuple[tuple[str, Any], ...] = ()
+    instructions: tuple[tuple[tuple[str, Any], ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptEvent:
+    index: int
+    type: str
+    at: int | None
+    when: tuple[str, str, float] | None  # (metric, "above"|"below", value)
+    to: str | None
+    data: tuple[tuple[str, Any], ...]
+    once: bool = True
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """A validated scenario with its spec library (overrides applied)."""
+
+    id: str
+    environment: str
+    steps: int
+    env_params: Any
+    network: dict[str, Any]
+    groups: tuple[Group, ...]
+    events: tuple[ScriptEvent, ...]
+    library: SpecLibrary
+    raw: dict[str, Any]
+    text: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    description: str = ""
+    question: str = ""
+    sweep: dict[str, Any] | None = None
+
+    @property
+    def spec_texts(self) -> dict[str, str]:
+        """TOML text of every spec layer the groups use, for provenance and reruns."""
+        out: dict[str, str] = {}
+        for g in self.groups:
+            spec = self.library.get(g.spec)
+            for layer in spec.layers:
+                out[layer] = self.library.text(layer)
+        return dict(sorted(out.items()))
+
+    @property
+    def hash(self) -> str:
+        h = hashlib.sha256(self.text.encode())
+        for k, v in sorted(self.overrides.items()):
+            h.update(f"{k}={v!r}".encode())
+        return h.hexdigest()
+
+
+# --- discovery ----------------------------------------------------------------------------
+
+
+def shipped() -> dict[str, Path]:
+    """Shipped scenario ids and their files."""
+    out = {}
+    for p in sorted(SCENARIO_DIR.glob("*.toml")):
+        try:
+            sid = tomllib.loads(p.read_text()).get("scenario", {}).get("id", p.stem)
+        except tomllib.TOMLDecodeError:
+            sid = p.stem
+        out[str(sid)] = p
+    return out
+
+
+def scenario_ids() -> list[str]:
+    return sorted(shipped())
+
+
+def resolve_ref(ref: str | Path) -> Path:
+    p = Path(ref)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise ScenarioError(f"{ref}: no such scenario file")
+        return p
+    known = shipped()
+    if str(ref) not in known:
+        raise ScenarioError(f"unknown scenario {str(ref)!r}; available: {', '.join(sorted(known))}")
+    return known[str(ref)]
+
+
+def load_scenario(ref: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load a shipped scenario by id, or a scenario file, applying dotted overrides."""
+    path = resolve_ref(ref)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{path}: cannot read: {e}") from None
+    return load_scenario_text(text, overrides=overrides, source=str(path))
+
+
+def load_scenario_text(
+    text: str,
+    spec_texts: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    source: str = "<scenario>",
+) -> Scenario:
+    """Load a scenario from its TOML text; ``spec_texts`` (id -> TOML) pin the spec library."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{source}: not valid TOML: {e}") from None
+    if not raw:
+        raise ScenarioError(f"{source}: empty scenario; it needs at least [scenario] and [groups.NAME]")
+    base_dir = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+    library = _library(raw, spec_texts, base_dir, source)
+    overrides = dict(overrides or {})
+    scenario = _build(raw, library, text, source, {})
+    for i, (path, value) in enumerate(overrides.items()):
+        try:
+            raw, library = _apply(raw, library, path, value)
+            scenario = _build(raw, library, text, source, dict(list(overrides.items())[: i + 1]))
+        except SpecboundError as e:
+            raise ScenarioError(f"--set {path}: {e}") from None
+    return scenario
+
+
+def _library(raw: dict, spec_texts: dict[str, str] | None, base_dir: Path, source: str) -> SpecLibrary:
+    if spec_texts is not None:
+        return library_from_texts(spec_texts)
+    extra = []
+    for d in raw.get("scenario", {}).get("spec_dirs", []) or []:
+        p = (base_dir / str(d)).resolve()
+        if not p.exists():
+            raise ScenarioError(f"{source}: scenario.spec_dirs: {d!r} does not exist")
+        extra.append(p)
+    return SpecLibrary(extra) if extra else SpecLibrary()
+
+
+def library_from_texts(texts: dict[str, str]) -> SpecLibrary:
+    """A library holding exactly these spec layers (id -> TOML), as stored with a run."""
+    layers = {sid: parse_layer(t, f"<stored spec {sid}>") for sid, t in texts.items()}
+    lib = SpecLibrary(shipped=False)
+    done: set[str] = set()
+
+    def add(sid: str) -> None:
+        if sid in done:
+            return
+        done.add(sid)
+        for base in layers[sid].extends:
+            if base in layers:
+                add(base)
+        lib.load_text(texts[sid], f"<stored spec {sid}>")
+
+    for sid in sorted(layers):
+        add(sid)
+    return lib
+
+
+# --- overrides ------------------------------------------------------------------------------
+
+
+def _apply(raw: dict, library: SpecLibrary, path: str, value: Any) -> tuple[dict, SpecLibrary]:
+    parts = path.split(".")
+    if parts[0] == "specs":
+        if len(parts) < 3:
+            raise ScenarioError("a spec path needs specs.<spec id>.<key>, e.g. specs.platform.principles.do_not_lie.level")
+        spec_id, rest = parts[1], ".".join(parts[2:])
+        return raw, library.patched({spec_id: {rest: value}})
+    raw = copy.deepcopy(raw)
+    if len(parts) == 1 and parts[0] in SCENARIO_KEYS:
+        parts = ["scenario", *parts]
+    node: Any = raw
+    for k in parts[:-1]:
+        if not isinstance(node, dict):
+            raise ScenarioError(f"no such key: {k!r} is not a table")
+        if k not in node:
+            if _may_create(node, k, raw):
+                node[k] = {}
+            else:
+                have = ", ".join(sorted(node)) or "nothing"
+                raise ScenarioError(f"no such key {k!r}; here there is: {have}")
+        node = node[k]
+    if not isinstance(node, dict):
+        raise ScenarioError(f"no such key: {parts[-2]!r} is not a table")
+    node[parts[-1]] = value
+    return raw, library
+
+
+def _may_create(node: dict, key: str, raw: dict) -> bool:
+    # Optional tables a user may set into without the file declaring them.
+    return (node is raw and key in ("environment", "network", "sweep")) or key in ("params", "llm", "rewire")
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def _keys(table: Any, allowed: dict[str, type], where: str) -> dict:
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}: expected a table, got {table!r}")
+    for k, v in table.items():
+        if k not in allowed:
+            raise ScenarioError(f"{where}: unknown key {k!r}; allowed: {', '.join(sorted(allowed))}")
+        typ = allowed[k]
+        ok = isinstance(v, typ) and not (isinstance(v, bool) and typ in (int, float))
+        if typ is float and isinstance(v, int) and not isinstance(v, bool):
+            ok = True
+        if not ok:
+            raise ScenarioError(f"{where}.{k}: expected {typ.__name__}, got {v!r}")
+    return table
+
+
+def _unit(v: float, where: str) -> float:
+    if not 0.0 <= float(v) <= 1.0:
+        raise ScenarioError(f"{where}: must be between 0 and 1, got {v!r}")
+    return float(v)
+
+
+def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: dict) -> Scenario:
+    top_allowed = {"scenario": dict, "environment": dict, "network": dict, "groups": dict,
+                   "events": list, "sweep": dict}
+    _keys(raw, top_allowed, source)
+    sc = _keys(raw.get("scenario", {}), SCENARIO_KEYS, f"{source}: scenario")
+    for k in ("id", "environment"):
+        if k not in sc:
+            raise ScenarioError(f"{source}: scenario.{k} is required")
+    steps = sc.get("steps", 100)
+    if steps < 1:
+        raise ScenarioError(f"{source}: scenario.steps must be at least 1, got {steps}")
+    env_cls = get_environment(sc["environment"], f"{source}: scenario.environment")
+    env_params = parse_params(env_cls, raw.get("environment", {}), f"{source}: environment")
+
+    groups = _groups(raw.get("groups"), library, source, env_cls)
+    n = sum(g.count for g in groups)
+    network = _network(raw.get("network", {}), n, source)
+    metric_names = known_metrics(env_cls, library, groups)
+    events = _events(raw.get("events", []), groups, library, metric_names, source, steps)
+    sweep = raw.get("sweep")
+    if sweep is not None:
+        _keys(sweep, SWEEP_KEYS, f"{source}: sweep")
+    return Scenario(
+        id=sc["id"], environment=sc["environment"], steps=steps, env_params=env_params,
+        network=network, groups=groups, events=events, library=library, raw=raw, text=text,
+        overrides=overrides, source=source, description=sc.get("description", ""),
+        question=sc.get("question", ""), sweep=sweep,
+    )
+
+
+def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tuple[Group, ...]:
+    if not table:
+        raise ScenarioError(f"{source}: no [groups.NAME] table; a scenario needs at least one group")
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{source}: groups must be tables [groups.NAME]")
+    out = []
+    for name, g in table.items():
+        where = f"{source}: groups.{name}"
+        _keys(g, GROUP_KEYS, where)
+        for k in ("count", "policy"):
+            if k not in g:
+                raise ScenarioError(f"{where}.{k} is required")
+        if g["count"] < 0:
+            raise ScenarioError(f"{where}.count must not be negative, got {g['count']}")
+        spec_id = g.get("spec", "empty")
+        if spec_id not in library.ids():
+            raise ScenarioError(f"{where}.spec: unknown spec {spec_id!r}; available: {', '.join(sorted(library.ids()))}")
+        library.get(spec_id)  # resolve now: layering errors surface at load time
+        policy = g["policy"]
+        params = g.get("params", {})
+        if policy != "llm":
+            make_policy(policy, params, f"{where}.policy")
+        elif policy not in POLICIES:
+            raise ScenarioError(f"{where}.policy: the llm policy is not available (agents.llm failed to import)")
+        mode = g.get("mode", "audit")
+        if mode not in ("audit", "enforce"):
+            raise ScenarioError(f"{where}.mode: must be 'audit' or 'enforce', got {mode!r}")
+        instrs = []
+        for k, ins in enumerate(g.get("instructions", [])):
+            instrs.append(_instruction(ins, f"{where}.instructions[{k}]"))
+        out.append(Group(
+            name=name, count=g["count"], policy=policy, spec=spec_id,
+            params=tuple(sorted(params.items())), focal=g.get("focal", True),
+            deliberation=_unit(g.get("deliberation", 1.0), f"{where}.deliberation"),
+            error_rate=_unit(g.get("error_rate", 0.0), f"{where}.error_rate"),
+            mode=mode, llm=tuple(sorted(g.get("llm", {}).items())), instructions=tuple(instrs),
+        ))
+    return tuple(out)
+
+
+def _instruction(ins: Any, where: str) -> tuple[tuple[str, Any], ...]:
+    _keys(ins, INSTRUCTION_KEYS, where)
+    if "source" not in ins:
+        raise ScenarioError(f"{where}.source is required (system, developer, user or a peer's name)")
+    if "claimed" in ins:
+        try:
+            Level.parse(ins["claimed"])
+        except ValueError as e:
+            raise ScenarioError(f"{where}.claimed: {e}") from None
+    if "check" in ins:
+        from agents.checks import get_check, param_problem
+
+        get_check(ins["check"])
+        problem = param_problem(ins["check"], ins.get("params", {}))
+        if problem:
+            raise ScenarioError(f"{where}: {problem}")
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ins.items()))
+
+
+def _network(net: Any, n: int, source: str) -> dict[str, Any]:
+    where = f"{source}: network"
+    _keys(net, NETWORK_KEYS, where)
+    kind = net.get("kind", "complete")
+    if kind not in NETWORK_KINDS:
+        raise ScenarioError(f"{where}.kind: unknown kind {kind!r}; allowed: {', '.join(NETWORK_KINDS)}")
+    degree = net.get("degree", 4)
+    if kind in ("random_regular", "watts_strogatz", "barabasi_albert", "erdos_renyi"):
+        if degree < 1 or (n > 1 and degree > n - 1):
+            raise ScenarioError(f"{where}.degree: {degree} does not fit {n} agents; allowed: 1..{max(n - 1, 1)}")
+        if kind == "random_regular" and (n * degree) % 2:
+            raise ScenarioError(f"{where}.degree: random_regular needs agents x degree even; got {n} x {degree}")
+    p = net.get("p", 0.1)
+    if not 0.0 <= p <= 1.0:
+        raise ScenarioError(f"{where}.p: must be between 0 and 1, got {p}")
+    if kind == "edgelist" and "path" not in net:
+        raise ScenarioError(f"{where}.path is required for kind 'edgelist'")
+    rewire = net.get("rewire")
+    if rewire is not None:
+        _keys(rewire, REWIRE_KEYS, f"{where}.rewire")
+        if rewire.get("every", 1) < 1:
+            raise ScenarioError(f"{where}.rewire.every must be at least 1")
+    return {"kind": kind, "degree": degree, "p": float(p), "path": net.get("path"),
+            "self_play": net.get("self_play", False), "rewire": dict(rewire) if rewire else None}
+
+
+def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metrics: set[str],
+            source: str, steps: int) -> tuple[ScriptEvent, ...]:
+    names = {g.name for g in groups}
+    out = []
+    for k, ev in enumerate(events):
+        where = f"{source}: events[{k}]"
+        if not isinstance(ev, dict):
+            raise ScenarioError(f"{where}: expected a table [[events]]")
+        typ = ev.get("type")
+        if typ not in EVENT_TYPES:
+            raise ScenarioError(f"{where}.type: unknown event type {typ!r}; allowed: {', '.join(EVENT_TYPES)}")
+        _keys(ev, {**EVENT_COMMON, **EVENT_TYPES[typ]}, where)
+        at, when = ev.get("at"), None
+        if (at is None) == ("when" not in ev):
+            raise ScenarioError(f"{where}: give exactly one of 'at' (a step) or 'when' (a trigger)")
+        if at is not None and at < 1:
+            raise ScenarioError(f"{where}.at: steps count from 1, got {at}")
+        if "when" in ev:
+            w = ev["when"]
+            _keys(w, {"metric": str, "above": float, "below": float}, f"{where}.when")
+            if "metric" not in w or (("above" in w) == ("below" in w)):
+                raise ScenarioError(f"{where}.when: needs metric and exactly one of above/below")
+            if w["metric"] not in metrics and not w["metric"].startswith("compliance."):
+                raise ScenarioError(
+                    f"{where}.when.metric: unknown metric {w['metric']!r}; available: {', '.join(sorted(metrics))}"
+                )
+            op = "above" if "above" in w else "below"
+            when = (w["metric"], op, float(w[op]))
+        to = ev.get("to")
+        if to is not None and to not in names and not str(to).isdigit():
+            raise ScenarioError(f"{where}.to: unknown group {to!r}; groups: {', '.join(sorted(names))} (or an agent id)")
+        if typ == "join":
+            if ev.get("group") not in names:
+                raise ScenarioError(f"{where}.group: unknown group {ev.get('group')!r}; groups: {', '.join(sorted(names))}")
+            if ev.get("count", 1) < 1:
+                raise ScenarioError(f"{where}.count: must be at least 1")
+        if typ == "leave" and ev.get("count", 1) < 1:
+            raise ScenarioError(f"{where}.count: must be at least 1")
+        if typ == "instruct":
+            _instruction({k2: v for k2, v in ev.items() if k2 in INSTRUCTION_KEYS}, where)
+        if typ == "delegate":
+            if ev.get("source") not in PRINCIPALS:
+                raise ScenarioError(f"{where}.source: must be one of {', '.join(PRINCIPALS)}")
+            try:
+                Level.parse(ev.get("level", "user"))
+            except ValueError as e:
+                raise ScenarioError(f"{where}.level: {e}") from None
+        if typ == "patch_spec":
+            from agents.spec import patch_spec
+
+            targets = [g for g in groups if to is None or g.name == to] or list(groups)
+            for g in targets:
+                patch_spec(library.get(g.spec), ev["set"])  # validates paths and values now
+        data = tuple(sorted((k2, _freeze(v)) for k2, v in ev.items() if k2 not in EVENT_COMMON))
+        out.append(ScriptEvent(k, typ, at, when, to, data, ev.get("once", True)))
+    return tuple(out)
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    return v
+
+
+# Engine metrics (DESIGN.md contract); environments add their own.
+ENGINE_METRICS = (
+    "trust_mean", "trust_calibration", "welfare", "efficiency", "gini", "cooperation_rate",
+    "conflicts", "violations", "deceptions", "covert_acts", "injections_attempted",
+    "injections_obeyed", "compliance_rate", "payoff_focal", "payoff_background",
+)
+
+
+def known_metrics(env_cls: Any, library: SpecLibrary, groups: tuple[Group, ...]) -> set[str]:
+    names = set(ENGINE_METRICS) | set(env_cls.metric_names())
+    names |= {f"payoff.{g.name}" for g in groups}
+    for g in groups:
+        names |= {f"compliance.{p.id}" for p in library.get(g.spec).principles if p.check}
+    levels = [str(lv) for lv in Level]
+    names |= {f"conflicts_by_level.{a}.{b}" for a in levels for b in levels}
+    return names
