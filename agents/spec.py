@@ -281,7 +281,7 @@ class _Locator:
                 self.spec_line = self.spec_line or n
             elif name == "principles" and line.lstrip().startswith("[["):
                 self.principle_lines.append(n)
-        for a, b in zip(headers, [*headers[1:], len(self.lines) + 1], strict=True):
+        for a, b in zip(headers, [*headers[1:], len(self.lines) + 1], strict=False):
             self._ends[a] = b
 
     def line(self, table: int | None, key: str | None) -> int | None:
@@ -468,7 +468,12 @@ _SPEC_FIELDS = ("version", "description", "peer_authority")
 
 
 def _set_principle_field(p: Principle, name: str, value: Any) -> Principle:
-    """``p`` with field ``name`` (``level``, ``params.fact``...) set and the result validated."""
+    """``p`` with field ``name`` (``level``, ``params.fact``...) set.
+
+    The value is validated on its own; whether check and params still fit
+    together is for :func:`_checked`, once every patch to ``p`` is in (a patch
+    may change the check and its params in two steps).
+    """
     if name == "level":
         return replace(p, level=_as_level(value))
     if name == "text":
@@ -476,20 +481,21 @@ def _set_principle_field(p: Principle, name: str, value: Any) -> Principle:
     if name == "tags":
         return replace(p, tags=_as_tags(value))
     if name == "check":
-        new = replace(p, check=_as_check(value))
-    elif name == "params":
-        new = replace(p, params=freeze_params(_as_table(value)))
-    elif name.startswith("params.") and len(name) > len("params."):
+        return replace(p, check=_as_check(value))
+    if name == "params":
+        return replace(p, params=freeze_params(_as_table(value)))
+    if name.startswith("params.") and len(name) > len("params."):
         params = p.param_dict
         params[name[len("params."):]] = value
-        new = replace(p, params=freeze_params(params))
-    else:
-        raise _Bad(f"unknown field {name!r}; allowed: {', '.join(PRINCIPLE_FIELDS)}, "
-                   "params.<name>")
-    problem = _params_problem(new.check, new.param_dict)
+        return replace(p, params=freeze_params(params))
+    raise _Bad(f"unknown field {name!r}; allowed: {', '.join(PRINCIPLE_FIELDS)}, params.<name>")
+
+
+def _checked(p: Principle) -> Principle:
+    problem = _params_problem(p.check, p.param_dict)
     if problem:
         raise _Bad(problem)
-    return new
+    return p
 
 
 def _split_path(dotted: Any) -> tuple[str, str | None, str | None]:
@@ -528,6 +534,7 @@ def patch_spec(spec: Spec, patches: Mapping[str, Any]) -> Spec:
     """
     principles = list(spec.principles)
     out = spec
+    touched: dict[int, tuple[str, Any]] = {}  # principle index -> last patch to it
     for dotted, value in patches.items():
         try:
             head, pid, name = _split_path(dotted)
@@ -538,6 +545,12 @@ def patch_spec(spec: Spec, patches: Mapping[str, Any]) -> Spec:
             if idx is None:
                 raise _Bad(f"no principle {pid!r}; known: {', '.join(spec.ids()) or 'none'}")
             principles[idx] = _set_principle_field(principles[idx], name or "", value)
+            touched[idx] = (dotted, value)
+        except _Bad as e:
+            raise SpecError(f"spec {spec.id}: {dotted} = {value!r}: {e}") from None
+    for idx, (dotted, value) in touched.items():
+        try:
+            _checked(principles[idx])
         except _Bad as e:
             raise SpecError(f"spec {spec.id}: {dotted} = {value!r}: {e}") from None
     notes = "".join(_patch_note(d, v) for d, v in patches.items())
@@ -562,7 +575,7 @@ def _patch_layer(layer: SpecLayer, inherited: Spec, dotted: str, value: Any) -> 
     base = inherited.principle(pid)
     if base is None:
         raise _Bad(f"no principle {pid!r}; known: {', '.join(inherited.ids()) or 'none'}")
-    _set_principle_field(base, name or "", value)  # validate against the inherited definition
+    _set_principle_field(base, name or "", value)  # validate the value now, where it is named
     return replace(layer, amendments=(*layer.amendments, (pid, name or "", value)))
 
 
@@ -591,9 +604,11 @@ def _resolve(sid: str, layers: Mapping[str, SpecLayer], known: Iterable[str],
         for p in lay.principles:
             winner[p.id] = p
         for pid, name, value in lay.amendments:
+            if pid not in winner:  # a base layer changed under the patch
+                raise SpecError(f"{lay.source}: patch principles.{pid}.{name}: no such principle")
             try:
                 winner[pid] = _set_principle_field(winner[pid], name, value)
-            except (_Bad, KeyError) as e:  # a base layer changed under a patch
+            except _Bad as e:
                 raise SpecError(f"{lay.source}: patch principles.{pid}.{name}: {e}") from None
         if lay.peer_authority is not None:
             peer = lay.peer_authority
@@ -742,19 +757,35 @@ class SpecLibrary:
         new._layers = dict(self._layers)
         new._patched = dict(self._patched)
         new._specs = {}
+        touched: dict[str, dict[str, tuple[str, Any]]] = {}  # spec -> principle -> last patch
         for sid, changes in patches.items():
             if not isinstance(changes, Mapping):
                 raise SpecError(f"specs.{sid}: a patch must map dotted paths to values, "
                                 f"got {changes!r}")
             layer = new.layer(sid)
+            inherited = new.get(sid)
             for dotted, value in changes.items():
                 try:
-                    layer = _patch_layer(layer, new.get(sid), dotted, value)
+                    layer = _patch_layer(layer, inherited, dotted, value)
+                    pid = _split_path(dotted)[1]
                 except _Bad as e:
                     raise SpecError(f"specs.{sid}.{dotted} = {value!r}: {e}") from None
+                if pid is not None:
+                    touched.setdefault(sid, {})[pid] = (dotted, value)
                 layer = replace(layer, text=layer.text + _patch_note(dotted, value))
-                new._patched[sid] = layer
-                new._specs = {}
+            new._patched[sid] = layer
+            new._specs = {}
+        # Check and params are validated together once every patch is in, in every
+        # patched layer: a patch to a base may not break an amendment built on it.
+        for sid, layer in new._patched.items():
+            spec = new.get(sid)
+            mine = touched.get(sid, {})
+            for pid in {*mine, *(a[0] for a in layer.amendments)}:
+                dotted, value = mine.get(pid, (f"principles.{pid}", "(earlier patch)"))
+                try:
+                    _checked(spec.principle(pid))  # type: ignore[arg-type]
+                except _Bad as e:
+                    raise SpecError(f"specs.{sid}.{dotted} = {value!r}: {e}") from None
         return new
 
 

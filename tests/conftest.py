@@ -1,0 +1,29 @@
+"""Shared fixtures: the shipped spec library and a writer for spec files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import scenarios  # noqa: F401  (environments register their checks on import)
+from agents.spec import SpecLibrary
+
+
+@pytest.fixture(scope="session")
+def library() -> SpecLibrary:
+    """The shipped specs (do not patch in place: ``patched`` returns a copy)."""
+    return SpecLibrary()
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[[str, str], Path]:
+    """``write_spec(name, toml_text)`` writes ``tmp_path/<name>.toml`` and returns its path."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
