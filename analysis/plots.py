@@ -258,7 +258,9 @@ def plot_compliance(runs: pd.DataFrame, boot: Bootstrap = DEFAULT_BOOTSTRAP) -> 
     ax.set_axisbelow(True)
     legend = [_patch(PALETTE[3], "", ">= 95%"), _patch(PALETTE[0], "//", "50-95%"),
               _patch(PALETTE[4], "xx", "< 50%")]
-    ax.legend(handles=legend, frameon=False, fontsize="small", loc="lower right")
+    # Outside the axes: bars may reach any length, a legend inside would cover one.
+    ax.legend(handles=legend, frameon=False, fontsize="small", loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), title="compliance")
     return fig
 
 
