@@ -52,13 +52,14 @@ class RunOutcome(Protocol):
 class Task(Protocol):
     """A picklable callable that performs one run.
 
-    ``check`` validates a parameter set before any run starts (raising
-    :class:`~agents.errors.SpecboundError`); ``__call__`` performs the run.
+    ``check`` runs in the driver before any run starts: it validates one
+    grid point of the loaded scenario (raising
+    :class:`~agents.errors.SpecboundError`) and returns the spec texts that
+    point uses (a grid may switch a group to another spec, whose text must
+    be stored too). ``__call__`` performs the run in a worker, from texts only.
     """
 
-    def check(
-        self, scenario_text: str, spec_texts: Mapping[str, str], params: Mapping[str, Any]
-    ) -> None: ...
+    def check(self, scenario: Any, params: Mapping[str, Any]) -> Mapping[str, str]: ...
 
     def __call__(
         self,
@@ -77,13 +78,16 @@ class EngineTask:
     reproducible from the store alone, on any machine of a cluster.
     """
 
-    def check(
-        self, scenario_text: str, spec_texts: Mapping[str, str], params: Mapping[str, Any]
-    ) -> None:
-        """Raise ScenarioError if ``params`` name a missing path or a bad value."""
+    def check(self, scenario: Any, params: Mapping[str, Any]) -> Mapping[str, str]:
+        """Rebuild ``scenario`` with ``params``; ScenarioError names a bad path or value.
+
+        The scenario is rebuilt from its text and source (not from pinned spec
+        texts), so a grid may name any spec the scenario could load.
+        """
         from sim.scenario import load_scenario_text
 
-        load_scenario_text(scenario_text, dict(spec_texts), dict(params))
+        source = getattr(scenario, "source", "") or "<scenario>"
+        return load_scenario_text(scenario.text, None, dict(params), source=source).spec_texts
 
     def __call__(
         self,

@@ -426,6 +426,8 @@ class Store:
             sql += " WHERE sweep_id = ?"
             args = (sweep_id,)
         frame = pd.read_sql_query(sql + " ORDER BY run_id", self._conn, params=args)
+        # one dtype whether or not any run failed, so frames of two reads compare equal
+        frame["error"] = frame["error"].astype("str")
         taken = set(base)
         renames = {}
         for c in flat:

@@ -205,23 +205,23 @@ def sweep(
     scen = load(scenario)
     plan = plan_for(scen, grid, zip, runs, seed)
     task = task or EngineTask()
+    spec_texts = dict(scen.spec_texts)
     for params in plan.points:
-        task.check(scen.text, scen.spec_texts, params)
+        spec_texts.update(task.check(scen, params))
     folder = Path(out) if out is not None else default_out(scen.id)
     db = check_folder(folder)
-    raw = getattr(scen, "raw", None) or {}
     info = SweepInfo(
         sweep_id="",
         scenario=scen.id,
         scenario_text=scen.text,
-        specs=dict(scen.spec_texts),
+        specs=dict(sorted(spec_texts.items())),
         grid=plan.grid,
         zip=plan.zip,
         runs=plan.runs,
         seed=plan.seed,
         points=len(plan.points),
         code_version=code_version(),
-        question=str(raw.get("scenario", {}).get("question", "")) if isinstance(raw, dict) else "",
+        question=str(getattr(scen, "question", "") or ""),
     )
     info = _with_identity(info, db, allow_grid_change)
     existing = _stored_status(db, info.sweep_id)

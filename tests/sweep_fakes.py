@@ -52,9 +52,7 @@ class FakeTask:
     fail_x: int | None = None
     delay: float = 0.0
 
-    def check(
-        self, scenario_text: str, spec_texts: Mapping[str, str], params: Mapping[str, Any]
-    ) -> None:
+    def check(self, scenario: FakeScenario, params: Mapping[str, Any]) -> Mapping[str, str]:
         """Reject unknown paths and wrongly typed values, as load_scenario does."""
         for path, value in params.items():
             if path not in PATHS:
@@ -67,6 +65,7 @@ class FakeTask:
             )
             if not ok:
                 raise ScenarioError(f"fake: {path} = {value!r} must be {kind.__name__}")
+        return {"extra": '[spec]\nid = "extra"\n'} if "label" in params else {}
 
     def __call__(
         self,
