@@ -167,6 +167,7 @@ class _Table:
     scored: tuple[int, ...]  # indices into Binding.constraints with a check
     fns: tuple[Callable[[Any, Act], bool | None], ...]
     n_root: int  # how many of `scored` are root (they come first)
+    weights: tuple[int, ...] = ()  # bit of each scored constraint, most significant first
     memo: dict[Hashable, Decision] = field(default_factory=dict)
 
 
@@ -308,7 +309,8 @@ class Binding:
             scored = tuple(k for k, c in enumerate(self.constraints) if c.check is not None)
             fns = tuple(_bind(self.constraints[k]) for k in scored)
             n_root = sum(1 for k in scored if self.constraints[k].level == Level.ROOT)
-            table = self._tables[id(acts)] = _Table(acts, scored, fns, n_root)
+            weights = tuple(1 << (len(scored) - 1 - j) for j in range(len(scored)))
+            table = self._tables[id(acts)] = _Table(acts, scored, fns, n_root, weights)
         return table
 
     def _evaluate(
@@ -317,17 +319,15 @@ class Binding:
         order = candidates(ranking, len(table.acts))
         width = table.n_root if root_only else len(table.scored)
         fns = table.fns[:width]
+        weights = table.weights[len(table.scored) - width :]
         rows = []
         scores = []
         for i in order:
             act = table.acts[i]
-            row = tuple(fn(obs, act) for fn in fns)
-            score = 0
-            for v in row:
-                # True and None (not applicable) both keep the constraint.
-                score = (score << 1) | (v is not False)
+            row = tuple([fn(obs, act) for fn in fns])
             rows.append(row)
-            scores.append(score)
+            # True and None (not applicable) both keep the constraint.
+            scores.append(sum([w for w, v in zip(weights, row, strict=True) if v is not False]))
         names = tuple(table.acts[i].name for i in order)
         return _Evaluation(order, names, tuple(rows), tuple(scores), table.scored[:width], width)
 
@@ -512,8 +512,12 @@ def _vector(
 
 def _root_deadlock(ev: _Evaluation, n_root: int) -> tuple[int, int] | None:
     """The first pair of root constraints each keepable but never together."""
+    n = min(n_root, ev.width)
+    all_roots = ((1 << n) - 1) << (ev.width - n)
+    if n < 2 or any(s & all_roots == all_roots for s in ev.scores):
+        return None
     masks = []
-    for j in range(min(n_root, ev.width)):
+    for j in range(n):
         b = ev.bit(j)
         masks.append(sum(1 << p for p, s in enumerate(ev.scores) if s & b))
     for a, ma in enumerate(masks):
