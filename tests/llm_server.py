@@ -76,7 +76,10 @@ class LLMServer:
             request_queue_size = 128  # the slow test opens 20 connections at once
 
         self._httpd = Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        # A short poll interval keeps shutdown (each test's teardown) quick.
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -162,7 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour == "ratelimit" and n <= first:
             return self._error(429, "Rate limit reached, slow down.", "rate_limit_exceeded")
         if behaviour == "error500" and n <= first:
-            return self._error(500, "The server had an error.", "server_error")
+            # Echoes the credentials, as some proxies do, so tests can check scrubbing.
+            return self._error(500, f"Server error handling Authorization: {auth}", "server_error")
         if behaviour == "slow":
             time.sleep(owner.latency)
         if behaviour == "malformed" or (behaviour == "flaky" and n <= first):
