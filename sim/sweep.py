@@ -202,6 +202,8 @@ def sweep(
             another schema, changed sweep, unreachable Dask scheduler; all before
             any run starts.
     """
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise SpecboundError(f"--workers {workers}: must be 1 or more")
     scen = load(scenario)
     plan = plan_for(scen, grid, zip, runs, seed)
     task = task or EngineTask()
