@@ -156,9 +156,8 @@ def _results_section(data: SweepData, boot: Bootstrap) -> str:
             f"({boot.resamples} resamples, seed {boot.seed}).</p>")
     parts = ["<h2>Results</h2>", note,
              table_html(header, rows, [False] * len(keys) + [True] * (len(header) - len(keys)))]
-    if keys and "rep" in data.runs:
-        by = keys[0]
-        diff_rows = []
+    diff_rows = []
+    for by in keys if "rep" in data.runs else ():
         for m in metrics:
             diffs = paired_differences(data.runs, m, by, params=keys, boot=boot)
             for _, d in diffs.iterrows():
@@ -166,13 +165,14 @@ def _results_section(data: SweepData, boot: Bootstrap) -> str:
                 diff_rows.append([metric_label(m), f"{by}={d[by]} - {by}={d['baseline']}",
                                   others or "-", int(d["n_pairs"]),
                                   _interval(d["mean"], d["lo"], d["hi"])])
-        if diff_rows:
-            parts.append("<h3>Paired differences</h3><p>Runs with the same replicate share "
-                         "their seed across grid points, so each difference is taken within "
-                         "a pair before averaging.</p>")
-            parts.append(table_html(["metric", "contrast", "held fixed", "pairs",
-                                     "mean difference [interval]"], diff_rows,
-                                    [False, False, False, True, True]))
+    if diff_rows:
+        parts.append("<h3>Paired differences</h3><p>Runs with the same replicate share "
+                     "their seed across grid points, so each difference is taken within "
+                     "a pair before averaging; each parameter is compared with its first "
+                     "value, the others held fixed.</p>")
+        parts.append(table_html(["metric", "contrast", "held fixed", "pairs",
+                                 "mean difference [interval]"], diff_rows,
+                                [False, False, False, True, True]))
     return "".join(parts)
 
 
