@@ -1,0 +1,92 @@
+"""``python -m bench``: run every benchmark, write bench/results.json, print the table.
+
+Benchmarks run in the order of issue 8. One that cannot run here (a part of
+specbound or a peer not available yet) is skipped with its reason; one whose
+two sides disagree stops the run with exit 1, because a time for a wrong
+answer must never be reported. Exit 1 also when a target is missed, so
+``make bench`` fails loudly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.harness import RESULTS_PATH, Mismatch, Result, Unavailable, format_table, write_results
+
+
+def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]]]:
+    """Benchmark id -> runner, imported lazily so a missing peer skips only its own."""
+
+    def ipd() -> list[Result]:
+        from bench.ipd_tournament import SIZES, bench_ipd
+
+        return bench_ipd(args.repeat, SIZES[:1] if args.quick else SIZES)
+
+    def network() -> list[Result]:
+        from bench.network_game import bench_network
+
+        return bench_network(n=1_000 if args.quick else 10_000, repeat=args.repeat)
+
+    def scaling() -> list[Result]:
+        from bench.scaling import SIZES, bench_scaling
+
+        return bench_scaling(SIZES[:3] if args.quick else SIZES, repeat=args.repeat)
+
+    def sweep() -> list[Result]:
+        from bench.sweep_scaling import MEMORY_RUNS, bench_sweep
+
+        return bench_sweep(memory_runs=200 if args.quick else MEMORY_RUNS)
+
+    def llm() -> list[Result]:
+        from bench.llm_step import bench_llm
+
+        return bench_llm()
+
+    return {
+        "ipd-tournament": ipd,
+        "network-game": network,
+        "scaling": scaling,
+        "sweep-scaling": sweep,
+        "llm-step": llm,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed repeats per side (median)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    parser.add_argument("-o", "--out", type=Path, default=RESULTS_PATH, help="results file")
+    args = parser.parse_args(argv)
+    table = _benchmarks(args)
+    unknown = [n for n in args.names if n not in table]
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(table)}")
+    results: list[Result] = []
+    skipped: list[str] = []
+    for name in args.names or list(table):
+        start = time.perf_counter()
+        try:
+            rows = table[name]()
+        except Unavailable as exc:
+            skipped.append(name)
+            print(f"{name}: skipped: {exc}", flush=True)
+            continue
+        except Mismatch as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return 1
+        results.extend(rows)
+        print(f"{name}: done in {time.perf_counter() - start:.1f}s", flush=True)
+    write_results(results, args.out)
+    print(format_table(results))
+    print(f"wrote {args.out}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

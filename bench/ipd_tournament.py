@@ -1,0 +1,51 @@
+"""Benchmark ``ipd-tournament``: specbound's ipd-classic against axelrod's matches.
+
+Two sizes: the classic 12-strategy round robin, and 10 agents per strategy
+(120 agents, complete graph, every unordered pair of distinct agents one
+200-turn match). Both sides must give every agent the same total before a
+time is reported. Target (issue 8): at least 10 times axelrod's turns per second.
+"""
+
+from __future__ import annotations
+
+from bench.harness import Result, at_least, compare
+from bench.ours import ours_round_robin
+from bench.peer_axelrod import RoundRobin, load_axelrod, play_round_robin
+
+TARGET = 10.0
+TURNS = 200
+#: (benchmark name, agents per strategy)
+SIZES: tuple[tuple[str, int], ...] = (("ipd-tournament", 1), ("ipd-tournament-120", 10))
+
+
+def same_totals(ours: RoundRobin, peer: RoundRobin) -> bool:
+    """Every strategy's agents got the same totals on both sides."""
+    return ours.by_policy() == peer.by_policy() and ours.turns == peer.turns
+
+
+def bench_ipd(repeat: int = 3, sizes: tuple[tuple[str, int], ...] = SIZES) -> list[Result]:
+    """Time both round robins; one ``Result`` per size, in turns per second."""
+    axl = load_axelrod()
+    results = []
+    for name, copies in sizes:
+        t_ours, t_peer = compare(
+            name,
+            lambda c=copies: ours_round_robin(c, TURNS),
+            lambda c=copies: play_round_robin(c, TURNS),
+            same_totals,
+            repeat,
+        )
+        n = 12 * copies
+        turns = n * (n - 1) // 2 * TURNS
+        results.append(
+            at_least(
+                name,
+                turns / t_ours,
+                turns / t_peer,
+                f"axelrod {axl.__version__} Match",
+                "turns/s",
+                TARGET,
+                f"{n} agents, {TURNS} turns, median of {repeat}",
+            )
+        )
+    return results

@@ -1,0 +1,113 @@
+"""Benchmark ``sweep-scaling``: a sweep on 1 worker, on 2, and on Dask.
+
+A 40-run sweep of ``ipd-classic`` whose step count is calibrated so that one
+run takes about half a second here, run serially, then on 2 local worker
+processes, then on a 2-worker Dask LocalCluster; all three must store the same
+final metrics. Target (issue 8): 2 workers at least 1.7 times faster than 1.
+The driver's peak memory on a 2,000-run sweep of short runs is measured in a
+separate driver process (so this process's own history does not count).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from bench.harness import Mismatch, Result, Unavailable, at_least, median_time
+
+RUNS = 40
+RUN_SECONDS = 0.5
+TARGET_SPEEDUP = 1.7
+MEMORY_RUNS = 2_000
+MEMORY_STEPS = 5
+SCENARIO = "ipd-classic"
+
+#: The driver whose peak resident memory is measured (ru_maxrss is in KiB on Linux).
+_MEMORY_DRIVER = """
+import resource, sys, tempfile
+from sim.sweep import sweep
+with tempfile.TemporaryDirectory() as out:
+    sweep(sys.argv[1], grid={"steps": [int(sys.argv[3])]}, runs=int(sys.argv[2]), seed=0,
+          out=out, workers=2, progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _sweep():
+    """``sim.sweep.sweep``, or Unavailable."""
+    try:
+        from sim.sweep import sweep
+    except ImportError as exc:
+        raise Unavailable(f"sim.sweep is not importable yet ({exc})") from exc
+    return sweep
+
+
+def calibrate_steps(target: float = RUN_SECONDS) -> int:
+    """Steps that make one ``ipd-classic`` run last about ``target`` seconds."""
+    from sim.run import run
+
+    run(SCENARIO, seed=0, steps=20)  # warm-up
+    probe = 200
+    seconds = median_time(lambda: run(SCENARIO, seed=0, steps=probe), 3)
+    return max(10, round(probe * target / seconds))
+
+
+def metrics_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """The stored outcome of a sweep (no timings in it), comparable across executors."""
+    return frame.sort_values("run_id").reset_index(drop=True)
+
+
+def timed_sweep(steps: int, **executor) -> tuple[float, pd.DataFrame]:
+    """Seconds and result frame of one fresh 40-run sweep."""
+    sweep = _sweep()
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        frame = sweep(SCENARIO, grid={"steps": [steps]}, runs=RUNS, seed=0, out=out,
+                      progress=False, **executor)
+        return time.perf_counter() - start, frame
+
+
+def driver_peak_mb(runs: int = MEMORY_RUNS, steps: int = MEMORY_STEPS) -> float:
+    """Peak resident memory (MB) of a driver process running a ``runs``-run sweep."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEMORY_DRIVER, SCENARIO, str(runs), str(steps)],
+        capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise Unavailable(f"the {runs}-run memory sweep failed: {tail}")
+    return int(proc.stdout.split()[-1]) / 1024
+
+
+def bench_sweep(memory_runs: int = MEMORY_RUNS) -> list[Result]:
+    """Rows: 2 workers vs 1, Dask LocalCluster vs 1, driver peak memory."""
+    steps = calibrate_steps()
+    t_one, serial = timed_sweep(steps, workers=1)
+    t_two, local = timed_sweep(steps, workers=2)
+    reference = metrics_of(serial)
+    if not reference.equals(metrics_of(local)):
+        raise Mismatch("bench sweep-scaling: 2 workers stored other metrics than 1 worker")
+    note = f"{RUNS} runs x {steps} steps of {SCENARIO} (~{RUN_SECONDS}s each)"
+    rows = [
+        at_least("sweep-scaling", RUNS / t_two, RUNS / t_one, "same sweep on 1 worker",
+                 "runs/s", TARGET_SPEEDUP, note + ", 2 local processes"),
+    ]
+    try:
+        t_dask, dask = timed_sweep(steps, workers=2, dask="local")
+    except Exception as exc:  # Dask missing or a cluster that cannot start: report, go on
+        print(f"sweep-scaling: Dask LocalCluster skipped ({type(exc).__name__}: {exc})")
+    else:
+        if not reference.equals(metrics_of(dask)):
+            raise Mismatch("bench sweep-scaling: Dask stored other metrics than 1 worker")
+        rows.append(at_least("sweep-scaling-dask", RUNS / t_dask, RUNS / t_one,
+                             "same sweep on 1 worker", "runs/s", None,
+                             note + ", Dask LocalCluster with 2 workers (start-up included)"))
+    peak = driver_peak_mb(memory_runs)
+    rows.append(Result("sweep-memory", peak, None, "-", "MB", None, None, True,
+                       f"driver peak RSS, {memory_runs} runs x {MEMORY_STEPS} steps, 2 workers"))
+    return rows
