@@ -5,9 +5,12 @@ ever defected on j, whether i's last payoff against j was good (R or T), how
 many rounds they played, and i's Beta reputation counts about j. Trust is the
 Beta mean ``(kept + 1) / (kept + broken + 2)``.
 
-Rows live in sorted arrays keyed by ``i * stride + j`` so a whole step's pairs
-are found with one ``searchsorted``; new pairs (first meetings, rewired edges)
-are merged in a batch. No Python object per pair, no dict per step.
+Rows are found through a sorted key index (``i * stride + j``), so a whole
+step's pairs are looked up with one ``searchsorted`` and new pairs (first
+meetings, rewired edges) are added in a batch. While the graph is unchanged,
+:meth:`PairTable.align` lays the rows of the step's pairs out contiguously, so
+environments read and write them as slices (views) instead of gathers and
+scatters. No Python object per pair, no dict per step.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ NONE = -1
 
 _INT8 = ("last", "last2", "defected", "good")
 _FLOAT = ("kept", "broken")
+Rows = np.ndarray | slice
 
 
 class PairTable:
@@ -25,13 +29,14 @@ class PairTable:
 
     def __init__(self, stride: int = 1 << 31) -> None:
         self.stride = np.int64(stride)
-        self.keys = np.empty(0, dtype=np.int64)
+        self.keys = np.empty(0, dtype=np.int64)  # sorted
+        self.rowof = np.empty(0, dtype=np.int64)  # physical row of each sorted key
         self.cols: dict[str, np.ndarray] = {c: np.empty(0, dtype=np.int8) for c in _INT8}
         self.cols["turns"] = np.empty(0, dtype=np.int64)
         for c in _FLOAT:
             self.cols[c] = np.empty(0, dtype=np.float64)
-        # Cache of row indices for a fixed list of pairs (the edges, while the graph is unchanged).
-        self._cache: tuple[int, int, np.ndarray, np.ndarray] | None = None
+        self._aligned: tuple[int, int, int] | None = None  # (token, version, E)
+        self._pairs: tuple[int, np.ndarray, np.ndarray] | None = None
         self.version = 0
 
     def __len__(self) -> int:
@@ -41,59 +46,81 @@ class PairTable:
         return self.cols[col]
 
     def index(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Row indices of pairs (i, j), creating rows for pairs not seen before."""
-        k = i.astype(np.int64) * self.stride + j.astype(np.int64)
+        """Physical rows of pairs (i, j), creating rows for pairs not seen before."""
+        k = np.asarray(i, dtype=np.int64) * self.stride + np.asarray(j, dtype=np.int64)
         pos = np.searchsorted(self.keys, k)
         found = pos < len(self.keys)
         found[found] = self.keys[pos[found]] == k[found]
         if not found.all():
             self._insert(np.unique(k[~found]))
             pos = np.searchsorted(self.keys, k)
-        return pos
+        return self.rowof[pos]
 
-    def rows_for(self, token: int, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of (i, j) and (j, i), cached while ``token`` (the graph's version) and the table hold."""
-        c = self._cache
-        if c is not None and c[0] == token and c[1] == self.version:
-            return c[2], c[3]
-        self.index(i, j)
-        self.index(j, i)  # both inserted before positions are taken, so neither goes stale
-        a, b = self.index(i, j), self.index(j, i)
-        self._cache = (token, self.version, a, b)
-        return a, b
+    def align(self, token: int, i: np.ndarray, j: np.ndarray) -> tuple[slice, slice]:
+        """Lay out rows (i, j) as rows 0..E-1 and (j, i) as E..2E-1; return the two slices.
+
+        ``token`` identifies the pair list (the graph's version): while it and
+        the table are unchanged the layout is kept and this costs nothing.
+        """
+        e = len(i)
+        if self._aligned == (token, self.version, e):
+            return slice(0, e), slice(e, 2 * e)
+        a = self.index(i, j)
+        b = self.index(j, i)  # may insert; positions of `a` are re-read below
+        a = self.index(i, j)
+        first = np.concatenate([a, b])
+        rest = np.setdiff1d(np.arange(len(self.keys)), first, assume_unique=True)
+        perm = np.concatenate([first, rest])
+        for c, arr in self.cols.items():
+            self.cols[c] = arr[perm]
+        inverse = np.empty_like(perm)
+        inverse[perm] = np.arange(len(perm))
+        self.rowof = inverse[self.rowof]
+        self._pairs = None
+        self._aligned = (token, self.version, e)
+        return slice(0, e), slice(e, 2 * e)
 
     def _insert(self, new: np.ndarray) -> None:
+        n = len(self.keys)
         keys = np.concatenate([self.keys, new])
+        rowof = np.concatenate([self.rowof, np.arange(n, n + len(new), dtype=np.int64)])
         order = np.argsort(keys, kind="stable")
-        self.keys = keys[order]
+        self.keys, self.rowof = keys[order], rowof[order]
         for c, arr in self.cols.items():
             fill = NONE if c in ("last", "last2") else 0
-            ext = np.full(len(new), fill, dtype=arr.dtype)
-            self.cols[c] = np.concatenate([arr, ext])[order]
+            self.cols[c] = np.concatenate([arr, np.full(len(new), fill, dtype=arr.dtype)])
         self.version += 1
+        self._pairs = None
 
-    def trust(self, rows: np.ndarray) -> np.ndarray:
+    def trust(self, rows: Rows) -> np.ndarray:
         kept = self.cols["kept"][rows]
         broken = self.cols["broken"][rows]
         return (kept + 1.0) / (kept + broken + 2.0)
 
     def all_trust(self) -> np.ndarray:
+        """Trust of every physical row."""
         return (self.cols["kept"] + 1.0) / (self.cols["kept"] + self.cols["broken"] + 2.0)
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(i, j) of every row."""
-        return self.keys // self.stride, self.keys % self.stride
+        """(i, j) of every physical row (cached until rows move)."""
+        if self._pairs is None or self._pairs[0] != self.version:
+            i = np.empty(len(self.keys), dtype=np.int64)
+            j = np.empty(len(self.keys), dtype=np.int64)
+            i[self.rowof] = self.keys // self.stride
+            j[self.rowof] = self.keys % self.stride
+            self._pairs = (self.version, i, j)
+        return self._pairs[1], self._pairs[2]
 
-    def record_moves(self, rows: np.ndarray, coop: np.ndarray, good: np.ndarray) -> None:
+    def record_moves(self, rows: Rows, coop: np.ndarray, good: np.ndarray) -> None:
         """Record one round: the row owner's move (1/0) and whether its payoff was R or T."""
         c = self.cols
         c["last2"][rows] = c["last"][rows]
         c["last"][rows] = coop
-        c["defected"][rows] |= (coop == 0).astype(np.int8)
+        c["defected"][rows] |= coop == 0
         c["good"][rows] = good
         c["turns"][rows] += 1
 
-    def observe(self, rows: np.ndarray, kept: np.ndarray, broken: np.ndarray) -> None:
+    def observe(self, rows: Rows, kept: np.ndarray, broken: np.ndarray) -> None:
         """Add Beta evidence about the partner (rows are the observer's)."""
         self.cols["kept"][rows] += kept
         self.cols["broken"][rows] += broken

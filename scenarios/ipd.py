@@ -67,7 +67,12 @@ class IpdParams:
         return None
 
 
-def observe_pairs(model: Any, codec: Any, rows_self: np.ndarray, rows_other: np.ndarray,
+def swapped_rows(e: int) -> np.ndarray:
+    """Row of (j, i) for each row of an aligned pair table: the two halves swapped."""
+    return np.concatenate([np.arange(e, 2 * e), np.arange(e)])
+
+
+def observe_pairs(model: Any, codec: Any, rows_self: Any, rows_other: Any,
                   coin: np.ndarray | int = 0) -> np.ndarray:
     """Observation codes of pairwise games from the pair table (shared by pairwise environments)."""
     p = model.pairs
@@ -108,11 +113,11 @@ class IPD(Environment):
         if not len(e):
             return
         i, j = e[:, 0], e[:, 1]
-        ra, rb = model.pairs.rows_for(model.graph_version, i, j)
-        agents = np.concatenate([i, j])
-        partners = np.concatenate([j, i])
-        mine = np.concatenate([ra, rb])
-        theirs = np.concatenate([rb, ra])
+        ra, rb = model.pairs.align(model.graph_version, i, j)
+        agents, partners = model.edge_agents()
+        # Rows are laid out as [(i, j) for all edges] + [(j, i) for all edges]: slices, not gathers.
+        mine = slice(ra.start, rb.stop)
+        theirs = swapped_rows(len(e))
         coin = model.rng_env.integers(0, COIN_SIDES, len(agents)) if needs_coin(model) else 0
         codes = observe_pairs(model, self.codec, mine, theirs, coin)
         acts = model.decide(agents, codes, partners)

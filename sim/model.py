@@ -113,6 +113,7 @@ class SpecModel(mesa.Model):
         self.graph = build_graph(scenario.network, n, rng_graph)
         self.graph_version = 0
         self._edges: np.ndarray | None = None
+        self._edge_agents: tuple[int, np.ndarray, np.ndarray] | None = None
         self.pairs = PairTable()
 
         # --- decisions ----------------------------------------------------------------------
@@ -417,6 +418,14 @@ class SpecModel(mesa.Model):
             self._edges = e
         return self._edges
 
+    def edge_agents(self) -> tuple[np.ndarray, np.ndarray]:
+        """(agents, partners) for both sides of every edge: [i; j] and [j; i] (cached)."""
+        if self._edge_agents is None or self._edge_agents[0] != self.graph_version:
+            e = self.edges
+            self._edge_agents = (self.graph_version, np.concatenate([e[:, 0], e[:, 1]]),
+                                 np.concatenate([e[:, 1], e[:, 0]]))
+        return self._edge_agents[1], self._edge_agents[2]
+
     def graph_changed(self) -> None:
         self._edges = None
         self.graph_version += 1
@@ -503,7 +512,7 @@ class SpecModel(mesa.Model):
         e = self.edges
         if not len(e):
             return
-        ra, rb = self.pairs.rows_for(self.graph_version, e[:, 0], e[:, 1])
+        ra, rb = self.pairs.align(self.graph_version, e[:, 0], e[:, 1])
         ta, tb = self.pairs.trust(ra), self.pairs.trust(rb)
         cut = np.flatnonzero((ta < below) | (tb < below))
         if not len(cut):

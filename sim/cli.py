@@ -1,0 +1,259 @@
+"""The ``specbound`` command line (``python -m sim`` is the same).
+
+Sub-commands are contributed by the modules that own them (``register``
+functions); this module wires them, and holds ``list``, ``run`` and ``demo``.
+Bad input is one line on stderr and exit 2; a failure while running, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agents.errors import SpecboundError
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value, read as a TOML scalar or array (``3``, ``0.5``, ``true``, ``[1, 2]``), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise SpecboundError(f"--set {item!r}: expected PATH=VALUE, e.g. --set steps=50")
+        path, _, value = item.partition("=")
+        out[path.strip()] = parse_value(value.strip())
+    return out
+
+
+# --- list ---------------------------------------------------------------------------------
+
+
+def _list(args: argparse.Namespace) -> int:
+    import scenarios  # noqa: F401
+    from agents.checks import CHECKS
+    from agents.policies import POLICIES
+    from agents.spec import SpecLibrary
+    from scenarios.environment import ENVIRONMENTS
+    from sim.scenario import ENGINE_METRICS, load_scenario, scenario_ids
+
+    rows: dict[str, list[tuple[str, str]]] = {"scenarios": [], "specs": [], "environments": [],
+                                               "policies": [], "checks": [], "metrics": []}
+    for sid in scenario_ids():
+        sc = load_scenario(sid)
+        rows["scenarios"].append((sid, sc.description))
+    lib = SpecLibrary()
+    for sid in lib.ids():
+        rows["specs"].append((sid, lib.get(sid).description))
+    for name, cls in sorted(ENVIRONMENTS.items()):
+        rows["environments"].append((name, cls.description))
+    for name, cls in sorted(POLICIES.items()):
+        rows["policies"].append((name, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""))
+    for name, info in sorted(CHECKS.items()):
+        rows["checks"].append((name, info.doc.splitlines()[0] if info.doc else ""))
+    env_metrics = sorted({m for cls in ENVIRONMENTS.values() for m in cls.metric_names()})
+    for m in (*ENGINE_METRICS, "conflicts_by_level.<winner>.<loser>", "compliance.<principle>",
+              "payoff.<group>", *env_metrics):
+        rows["metrics"].append((m, ""))
+    wanted = [args.what] if args.what else list(rows)
+    if args.json:
+        print(json.dumps({k: [{"id": a, "description": b} for a, b in rows[k]] for k in wanted}, indent=1))
+        return 0
+    for k in wanted:
+        print(f"{k}:")
+        width = max((len(a) for a, _ in rows[k]), default=0)
+        for a, b in rows[k]:
+            print(f"  {a:<{width}}  {b}".rstrip())
+    return 0
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.run import result_of, run_model
+    from sim.scenario import load_scenario
+
+    overrides = parse_sets(args.set)
+    if args.steps is not None:
+        if args.steps < 1:
+            raise SpecboundError(f"--steps must be at least 1, got {args.steps}")
+        overrides["steps"] = args.steps
+    if args.runs is not None:
+        return _run_many(args, overrides)
+    out = _prepare_out(args.out) if args.out else None
+    scenario = load_scenario(args.scenario, overrides)
+    model = run_model(scenario, seed=args.seed, progress=True)
+    result = result_of(model, overrides)
+    payload = result.to_json()
+    text = json.dumps(payload, indent=1, sort_keys=False, default=str)
+    if out is not None:
+        _write_run(out, result, text)
+    if args.json:
+        print(text)
+    else:
+        _print_summary(payload, out)
+    return 0
+
+
+def _run_many(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    from sim.sweep import summary, sweep
+
+    if args.runs < 1:
+        raise SpecboundError(f"--runs must be at least 1, got {args.runs}")
+    frame = sweep(args.scenario, grid={k: [v] for k, v in overrides.items()}, runs=args.runs,
+                  seed=args.seed, out=args.out, workers=args.workers)
+    failed = int((frame["status"] == "failed").sum())
+    if args.json:
+        print(frame.to_json(orient="records"))
+    else:
+        print(summary(frame).to_string())
+        print(f"store: {frame.attrs['store']}")
+    return 1 if failed else 0
+
+
+def _prepare_out(out: str) -> Path:
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise SpecboundError(f"--out {out}: exists and is not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SpecboundError(f"--out {out}: cannot create ({e.strerror})") from None
+    if not os.access(p, os.W_OK):
+        raise SpecboundError(f"--out {out}: not writable")
+    return p
+
+
+def _write_run(out: Path, result: Any, text: str) -> None:
+    # Written to temporary names, then renamed: a failed run leaves nothing half-written.
+    files = {"result.json": text, "steps.csv": result.steps.to_csv(),
+             "events.csv": result.events.to_csv(index=False)}
+    for name, body in files.items():
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(body)
+    for name in files:
+        (out / f".{name}.tmp").replace(out / name)
+
+
+def _print_summary(payload: dict[str, Any], out: Path | None) -> None:
+    m = payload["metrics"]
+    print(f"scenario {payload['scenario']}  seed {payload['seed']}  agents {len(payload['agents'])}")
+    main = ("welfare", "efficiency", "cooperation_rate", "trust_mean", "trust_calibration", "gini",
+            "conflicts", "violations", "deceptions", "covert_acts", "compliance_rate",
+            "injections_attempted", "injections_obeyed", "survival")
+    for k in main:
+        if k in m and m[k] is not None:
+            print(f"  {k:<22} {m[k]:.4g}")
+    groups = {a["group"] for a in payload["agents"]}
+    for g in sorted(groups):
+        v = m.get(f"payoff.{g}")
+        if v is not None:
+            print(f"  payoff.{g:<14} {v:.4g}")
+    print(f"  conflict events        {len(payload['conflicts'])}")
+    if out is not None:
+        print(f"results: {out}/result.json, steps.csv, events.csv")
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The main job end to end: a spec-ordering sweep, then the report and main plots."""
+    from sim.sweep import summary, sweep
+
+    out = Path(args.out)
+    print(f"specbound demo: sweeping {args.scenario} over spec orderings into {out}/ ...", flush=True)
+    frame = sweep(args.scenario, runs=args.runs, seed=0, out=out, workers=args.workers,
+                  progress=None, allow_grid_change=True)
+    print(summary(frame).to_string())
+    failed = int((frame["status"] == "failed").sum())
+    outputs = [frame.attrs["store"]]
+    try:
+        from analysis.demo import demo_outputs
+    except ImportError:
+        demo_outputs = None
+    if demo_outputs is not None:
+        outputs += [str(p) for p in demo_outputs(out)]
+    print("results:")
+    for p in outputs:
+        print(f"  {p}")
+    return 1 if failed else 0
+
+
+# --- wiring -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="specbound",
+        description="Simulate agents bound by specs and a chain of command; measure trust, welfare and conflicts.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="scenarios, specs, environments, policies, checks, metrics")
+    p.add_argument("what", nargs="?", choices=["scenarios", "specs", "environments", "policies",
+                                               "checks", "metrics"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_list)
+
+    p = sub.add_parser("run", help="run a scenario once (or --runs N times)")
+    p.add_argument("scenario", metavar="SCENARIO", help="shipped scenario id or path to a .toml")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--set", action="append", metavar="PATH=VALUE", help="dotted-path override (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="write result.json, steps.csv and events.csv here")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--runs", type=int, help="run N seeds as a one-point sweep into a store")
+    p.add_argument("--workers", type=int, help="worker processes for --runs")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("demo", help="run the demo sweep and write its report")
+    p.add_argument("--scenario", default="negotiation-demo")
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--out", default="out/demo")
+    p.set_defaults(func=_demo)
+
+    from sim import cli_spec, cli_sweep
+
+    spec_sub = cli_spec.register(sub)
+    try:
+        from sim import cli_explain
+
+        cli_explain.register(spec_sub)
+    except ImportError:
+        pass
+    cli_sweep.register(sub)
+    from analysis import cli as analysis_cli
+
+    analysis_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SpecboundError as err:
+        print(f"specbound: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("specbound: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
