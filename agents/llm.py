@@ -34,11 +34,12 @@ from typing import Any
 
 import openai
 
-from agents.acts import ActSpace
+from agents.acts import Act, ActSpace
 from agents.checks import evaluate
 from agents.errors import SpecboundError
 from agents.llm_cache import ReplyCache, default_root, disabled_by_env, request_key
 from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
+from agents.policies import Policy, policy
 
 MODES = ("audit", "enforce")
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
@@ -215,6 +216,22 @@ def _one_of(where: str, key: str, value: Any, allowed: tuple[Any, ...]) -> None:
         raise SpecboundError(f"{where}.{key} = {value!r} is not allowed; allowed: {names}")
 
 
+def make_llm_policy(table: Mapping[str, Any], where: str = "llm") -> LLMPolicy:
+    """The policy for a scenario group's ``[groups.NAME.llm]`` table.
+
+    The audit/enforce mode belongs to the group (``groups.NAME.mode``), where
+    the engine reads it; a ``mode`` in the llm table would be silently
+    ignored, so it is refused with a pointer to the right place.
+    """
+    if isinstance(table, Mapping) and "mode" in table:
+        group = where.removesuffix(".llm")
+        raise SpecboundError(
+            f"{where}.mode: set the mode on the group ({group}.mode = \"audit\" or \"enforce\"), "
+            "not in its llm table"
+        )
+    return LLMPolicy(LLMConfig.from_dict(table, where))
+
+
 @dataclass(frozen=True)
 class DecisionRequest:
     """One decision an LLM agent must make.
@@ -277,7 +294,8 @@ class LLMChoice:
 ClientFactory = Callable[[], Any]
 
 
-class LLMPolicy:
+@policy("llm")
+class LLMPolicy(Policy):
     """The ``llm`` policy: decisions by a chat model, many at a time.
 
     Args:
@@ -293,9 +311,10 @@ class LLMPolicy:
     """
 
     memoisable = False
-    name = "llm"
+    stochastic = True
 
     def __init__(self, config: LLMConfig, client_factory: ClientFactory | None = None) -> None:
+        super().__init__()
         self.config = config
         self._factory = client_factory
         self._totals = _empty_totals()
@@ -304,6 +323,14 @@ class LLMPolicy:
         self._cache = ReplyCache(root) if use_cache else None
 
     # -- public API -------------------------------------------------------------
+
+    @property
+    def key(self) -> tuple:
+        return (self.name, self.config)
+
+    def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
+        """Not used: a model's answer is not a function of ``obs``, see :meth:`choose_many`."""
+        raise SpecboundError("the llm policy decides through choose_many, not rank")
 
     def choose_many(self, requests: list[DecisionRequest]) -> list[LLMChoice]:
         """Decide every request concurrently; results in request order.
@@ -512,12 +539,36 @@ def _scrub(text: str, client: Any) -> str:
 # -- audit by the chain of command ---------------------------------------------
 
 
-def _verdicts(request: DecisionRequest, act_index: int) -> list[bool | None]:
-    act = request.acts[act_index]
+def _verdicts(binding: Any, obs: Any, act: Act) -> list[bool | None]:
     return [
-        None if c.check is None else evaluate(c.check, tuple(c.params), request.obs, act)
-        for c in request.binding.constraints
+        None if c.check is None else evaluate(c.check, tuple(c.params), obs, act)
+        for c in binding.constraints
     ]
+
+
+def violations(binding: Any, obs: Any, acts: ActSpace, act: int) -> tuple[str, ...]:
+    """Ids of the live constraints ``act`` breaks (text-only principles are never scored)."""
+    verdicts = _verdicts(binding, obs, acts[act])
+    return tuple(c.id for c, v in zip(binding.constraints, verdicts, strict=True) if v is False)
+
+
+def audit_choice(
+    binding: Any, obs: Any, acts: ActSpace, act: int, resolved: int, mode: str
+) -> int | None:
+    """The act enforce mode plays instead of the model's ``act``, or ``None``.
+
+    ``resolved`` is the chain of command's own choice. The model's act is
+    replaced only in ``enforce`` mode and only when it breaks a constraint
+    that ``resolved`` keeps: an act the resolver merely ranks differently,
+    but that keeps every rule the resolver's choice keeps, stands.
+    """
+    _one_of("audit", "mode", mode, MODES)
+    if mode != "enforce" or resolved == act:
+        return None
+    mine = _verdicts(binding, obs, acts[act])
+    theirs = _verdicts(binding, obs, acts[resolved])
+    worse = any(v is False and w is not False for v, w in zip(mine, theirs, strict=True))
+    return resolved if worse else None
 
 
 def audit(
@@ -527,25 +578,19 @@ def audit(
 
     Returns:
         ``(ids of the constraints the act violates, replacement)``. The
-        replacement is ``None`` in audit mode, and in enforce mode unless the
-        resolver (ranking the model's act first, so it keeps it whenever it
-        can) picks another act that keeps a constraint the model's act breaks;
-        the engine then plays the replacement and records a ``blocked`` event
-        (see :func:`blocked_event`). Text-only principles are never scored.
+        replacement (see :func:`audit_choice`) is the resolver's choice when
+        ranking the model's act first, so the resolver keeps the model's act
+        whenever the rules allow; the caller plays it and records a
+        ``blocked`` event (:func:`blocked_event`).
     """
     _one_of("audit", "mode", mode, MODES)
-    mine = _verdicts(request, choice.act)
-    constraints = request.binding.constraints
-    violated = tuple(c.id for c, v in zip(constraints, mine, strict=True) if v is False)
+    binding, obs, acts = request.binding, request.obs, request.acts
+    violated = violations(binding, obs, acts, choice.act)
     if mode != "enforce" or not violated:
         return violated, None
     ranking = (choice.act, *(i for i in request.candidates if i != choice.act))
-    decision = request.binding.decide(request.obs, request.acts, ranking)
-    if decision.act == choice.act:
-        return violated, None
-    theirs = _verdicts(request, decision.act)
-    better = any(v is False and w is not False for v, w in zip(mine, theirs, strict=True))
-    return violated, (decision.act if better else None)
+    resolved = binding.decide(obs, acts, ranking).act
+    return violated, audit_choice(binding, obs, acts, choice.act, resolved, mode)
 
 
 def blocked_event(

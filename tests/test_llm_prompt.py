@@ -169,3 +169,19 @@ def test_config_errors_are_one_line_naming_the_key(table: dict, needle: str) -> 
     assert "\n" not in message
     assert message.startswith("groups.buyers.llm")
     assert needle in message
+
+
+def test_group_llm_table_builds_the_registered_policy() -> None:
+    from agents.llm import LLMPolicy, make_llm_policy
+    from agents.policies import POLICIES
+
+    pol = make_llm_policy({"model": "m", "concurrency": 2}, "groups.buyers.llm")
+    assert POLICIES["llm"] is LLMPolicy and isinstance(pol, LLMPolicy)
+    assert (pol.memoisable, pol.config.concurrency, pol.name) == (False, 2, "llm")
+
+
+def test_mode_in_the_llm_table_points_to_the_group() -> None:
+    from agents.llm import make_llm_policy
+
+    with pytest.raises(SpecboundError, match=r"^groups\.buyers\.llm\.mode: set the mode on the group \(groups\.buyers\.mode"):
+        make_llm_policy({"model": "m", "mode": "enforce"}, "groups.buyers.llm")

@@ -1,0 +1,75 @@
+"""A shipped scenario with one LLM group among rule-based ones, against the local server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import agents.llm  # noqa: F401  (registers the llm policy)
+from sim.run import run
+from tests.llm_server import LLMServer, serve
+
+STEPS = 3
+PARTNERS = 11  # ipd-classic: 12 agents on a complete graph
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    yield from serve(monkeypatch, tmp_path / "xdg")
+
+
+def play(model: str, mode: str):
+    return run(
+        "ipd-classic",
+        seed=1,
+        steps=STEPS,
+        set={
+            "groups.cooperator.policy": "llm",
+            "groups.cooperator.llm": {"model": model},
+            "groups.cooperator.mode": mode,
+            # The developer forbids defection; the rule names the act "D".
+            "groups.cooperator.instructions": [
+                {"id": "no_defection", "source": "developer", "text": "Never play D.",
+                 "check": "cooperates"}
+            ],
+        },
+    )
+
+
+def kinds(result) -> dict[str, int]:
+    if not len(result.events):
+        return {}
+    return {str(k): int(v) for k, v in result.events["kind"].value_counts().items()}
+
+
+@pytest.mark.parametrize(
+    ("model", "mode", "events", "conflicts"),
+    [
+        ("deceptive", "audit", {"conflict": STEPS * PARTNERS}, STEPS * PARTNERS),
+        ("deceptive", "enforce", {"blocked": STEPS * PARTNERS}, 0),
+        ("compliant", "audit", {}, 0),
+        ("compliant", "enforce", {}, 0),
+    ],
+)
+def test_llm_group_is_audited_or_enforced_in_a_mixed_run(
+    server: LLMServer, model: str, mode: str, events: dict, conflicts: int
+) -> None:
+    result = play(model, mode)
+    assert kinds(result) == events
+    assert result.metrics["conflicts"] == conflicts
+    assert len(server.chats()) == STEPS * PARTNERS
+    policies = {a["group"]: a["policy"] for a in result.agents}
+    assert policies["cooperator"] == "llm"
+    assert policies["tit_for_tat"] == "tit_for_tat"  # the others stay rule-based
+    if mode == "audit" and model == "deceptive":
+        row = result.events.iloc[0]
+        assert (row["kind"], row["loser"], row["act"]) == ("conflict", "no_defection", "D")
+
+
+def test_identical_rerun_is_served_from_the_cache(server: LLMServer) -> None:
+    first = play("deceptive", "audit")
+    sent = len(server.requests)
+    second = play("deceptive", "audit")
+    assert len(server.requests) == sent
+    assert second.metrics == pytest.approx(first.metrics, nan_ok=True)
