@@ -3,6 +3,20 @@
 A spec is a versioned document of principles written for humans first, in TOML.
 A principle's level is the authority needed to override it (Model Spec chain
 of command): ``root > system > developer > user > guideline > none``.
+
+The file format (every key is checked; a typo is an error, never ignored)::
+
+    [spec]                     id (required), version, description,
+                               extends = [spec ids], peer_authority = level name
+    [[principles]]             id, level, text (required); check, params = {...},
+                               examples = [{situation, good, bad}], tags = [...]
+
+Ids are identifiers (``[A-Za-z_][A-Za-z0-9_-]*``) so that dotted paths can name
+them; a library file is named after its spec id. Layering: ``extends`` lists
+bases from the most basic up; the layers are linearised base first (each base's
+own layers, first occurrence kept), and a principle redefined by a later layer
+replaces the inherited one and takes that layer's place in the weight order.
+``peer_authority`` comes from the most derived layer that sets it.
 """
 
 from __future__ import annotations
