@@ -321,3 +321,4 @@ def _by_generosity(acts: ActSpace, high_first: bool) -> tuple[int, ...]:
     return tuple(
         sorted(range(len(acts)), key=lambda i: (_is_lie(acts[i]), sign * _generosity(acts[i]), i))
     )
+from agents import policies_extra  # noqa: E402,F401
