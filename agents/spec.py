@@ -384,8 +384,11 @@ def _parse_cached(text: str, source: str, _checks: tuple[str, ...]) -> SpecLayer
                         *_top_line(loc, "principles"))
     principles: list[Principle] = []
     seen: dict[str, int] = {}
+    # Header lines map to principles only when the counts agree (a "[[principles]]"
+    # inside a multi-line string, or an inline array, would shift them).
+    tables = loc.principle_lines if len(loc.principle_lines) == len(raw) else [None] * len(raw)
     for i, item in enumerate(raw):
-        table = loc.principle_lines[i] if i < len(loc.principle_lines) else None
+        table = tables[i]
         p = _principle(item, i, sid, loc, table)
         if p.id in seen:
             raise loc.error(f"principles.{p.id}",

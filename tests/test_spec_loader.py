@@ -71,6 +71,9 @@ BAD = [
     (HEAD + P + 'examples = [{ situation = "s", worse = "w" }]\n',
      "principles.a.examples: [0]: unknown key 'worse'; allowed: situation, good, bad"),
     (HEAD + P + 'examples = [{ situation = 1 }]\n', "principles.a.examples: [0].situation must be a string"),
+    # a header inside a string must not shift line numbers: better none than a wrong one
+    (HEAD + P.replace('"t"', '"""\n[[principles]]\n"""') + 'check = "nope"\n',
+     "bad.toml: principles.a.check: unknown check 'nope'"),
 ]
 
 
