@@ -56,8 +56,9 @@ class LLMConfig:
 
     Attributes:
         model: the model name the server knows (``"gpt-4.1-mini"``, ``"llama3.1"``).
-        temperature: sampling temperature; ``None`` leaves it to the server
-            (reasoning models accept only their default).
+        temperature: sampling temperature; ``None`` (``"default"`` in TOML, and
+            the default when ``reasoning_effort`` is set) leaves it to the
+            server, as reasoning models accept only their own.
         reasoning_effort: for reasoning models, one of :data:`EFFORTS`.
         max_tokens: the reply's token budget.
         max_tokens_param: the request field carrying it (OpenAI's reasoning
@@ -138,6 +139,9 @@ class LLMConfig:
         kw: dict[str, Any] = {}
         for key, value in data.items():
             kw[key] = _coerce(where, key, value)
+        if "reasoning_effort" in kw and "temperature" not in kw:
+            # Reasoning models refuse any temperature but their own.
+            kw["temperature"] = None
         try:
             return cls(**kw)
         except SpecboundError as err:
@@ -181,11 +185,13 @@ def _coerce(where: str, key: str, value: Any) -> Any:
         return tuple(sorted((str(k), v) for k, v in value.items()))
     if key == "prices":
         return _prices(where, value)
+    if key == "temperature" and value == "default":
+        return None  # TOML has no null: "default" leaves the temperature to the server
     types = _TYPES[key]
-    if isinstance(value, bool) and bool not in types:
-        raise SpecboundError(f"{where}.{key} must be {types[0].__name__}, got {value!r}")
-    if not isinstance(value, types):
-        raise SpecboundError(f"{where}.{key} must be {types[0].__name__}, got {value!r}")
+    wrong = isinstance(value, bool) and bool not in types
+    if wrong or not isinstance(value, types):
+        kind = "a number" if float in types else types[0].__name__
+        raise SpecboundError(f"{where}.{key} must be {kind}, got {value!r}")
     return float(value) if float in types else value
 
 

@@ -144,6 +144,19 @@ def test_config_from_a_full_table() -> None:
 
 
 @pytest.mark.parametrize(
+    ("table", "temperature"),
+    [
+        ({"model": "m"}, 0.0),
+        ({"model": "m", "temperature": "default"}, None),
+        ({"model": "m", "reasoning_effort": "low"}, None),
+        ({"model": "m", "reasoning_effort": "low", "temperature": 1}, 1.0),
+    ],
+)
+def test_temperature_can_be_left_to_the_server(table: dict, temperature: float | None) -> None:
+    assert LLMConfig.from_dict(table).temperature == temperature
+
+
+@pytest.mark.parametrize(
     ("table", "needle"),
     [
         ({"model": "m", "temprature": 0}, "unknown key 'temprature'"),
