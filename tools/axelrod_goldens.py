@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -41,21 +42,10 @@ warnings.simplefilter("ignore")
 
 import axelrod as axl  # noqa: E402
 
-#: specbound policy name -> axelrod class name (the mapping is the contract).
-STRATEGIES: dict[str, str] = {
-    "alternator": "Alternator",
-    "anti_tit_for_tat": "AntiTitForTat",
-    "bully": "Bully",
-    "cooperator": "Cooperator",
-    "cycler_dc": "CyclerDC",
-    "defector": "Defector",
-    "grudger": "Grudger",
-    "suspicious_tit_for_tat": "SuspiciousTitForTat",
-    "tit_for_tat": "TitForTat",
-    "tit_for_two_tats": "TitFor2Tats",
-    "win_shift_lose_stay": "WinShiftLoseStay",
-    "win_stay_lose_shift": "WinStayLoseShift",
-}
+# The strategy mapping is the project's (bench/peer_axelrod.py), so the goldens
+# and the benchmark peer can never disagree on which class a name means.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.peer_axelrod import STRATEGIES  # noqa: E402
 
 #: The four goldens quoted in the benchmark issue; the script refuses to write
 #: a file that contradicts them.
