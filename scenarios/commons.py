@@ -1,0 +1,214 @@
+"""``commons``: a shared renewable resource, in the manner of GovSim (Piatti et al. 2024).
+
+A stock (``capacity``, by default 100, starting at ``initial``, by default
+full) is harvested by every living agent each step, then regrows by the
+factor ``growth`` (by default doubling) up to the capacity.
+
+The *sustainable share* of one agent is what, taken by everyone, the stock
+regrows back: ``stock x (1 - 1/growth) / n`` - with doubling, ``stock / (2 n)``
+(everyone taking it leaves half, which doubles back). Each agent chooses a
+take as a multiple of that share: ``take_0``, ``take_half``, ``take_1``,
+``take_1_5``, ``take_2``, ``take_3`` (``Act.take`` is the multiple, which
+the generic ``sustainable_take`` and ``max_take`` checks read). When the
+demand exceeds the stock, every take is scaled down in proportion. The
+payoff is the amount taken.
+
+Collapse: when the stock left after a harvest falls below
+``collapse_below x capacity`` (by default 5%, GovSim's fishery threshold of
+5 tonnes out of 100), the resource is gone: it no longer regrows and nobody
+harvests again. With doubling, a population that takes ``m`` times its share
+leaves ``(1 - m/2)`` of the stock and regrows it to ``(2 - m)`` times: any
+``m > 1`` shrinks the stock geometrically, ``m >= 2`` empties it at once.
+
+Observation: ``stock`` (the level in tenths of capacity, 0..10),
+``others_overused`` (some other agent took more than its share last step),
+``max_take`` (the largest multiple offered, for the ``max_take`` check) and
+``coin``. Welfare bounds per step: nothing taken (0) and the maximum
+sustainable harvest ``capacity x (1 - 1/growth)``, so the engine's
+``efficiency`` over a run is total harvest / maximum sustainable harvest.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from agents.acts import Act, ActSpace
+from agents.policies import COIN_SIDES
+from scenarios.environment import Environment, environment
+from scenarios.ipd import needs_coin
+
+STOCK_BUCKETS = 10
+TAKES = ActSpace([
+    Act("take_0", take=0.0, noop=True, text="I take nothing this round."),
+    Act("take_half", take=0.5, text="I take half of my sustainable share."),
+    Act("take_1", take=1.0, text="I take my sustainable share."),
+    Act("take_1_5", take=1.5, text="I take one and a half times my sustainable share."),
+    Act("take_2", take=2.0, text="I take twice my sustainable share."),
+    Act("take_3", take=3.0, text="I take three times my sustainable share."),
+])
+MAX_TAKE = int(max(a.take or 0.0 for a in TAKES))
+
+CommonsObs = namedtuple("CommonsObs", "stock others_overused max_take coin")
+
+
+@dataclass(frozen=True)
+class CommonsParams:
+    """Parameters of the shared resource.
+
+    Attributes:
+        capacity: the most the resource can hold.
+        initial: the stock at the start (``None``: full).
+        growth: the factor by which what is left regrows each step (capped at capacity).
+        collapse_below: the share of capacity below which what is left after a harvest
+            is lost for good.
+    """
+
+    capacity: float = 100.0
+    initial: float | None = None
+    growth: float = 2.0
+    collapse_below: float = 0.05
+
+    def validate(self) -> str | None:
+        if self.capacity <= 0:
+            return f"capacity must be positive, got {self.capacity}"
+        if self.initial is not None and not 0 < self.initial <= self.capacity:
+            return f"initial must be in (0, capacity={self.capacity}], got {self.initial}"
+        if self.growth <= 1:
+            return f"growth must be above 1 (the resource must renew), got {self.growth}"
+        if not 0.0 <= self.collapse_below < 1.0:
+            return f"collapse_below must be in [0, 1), got {self.collapse_below}"
+        return None
+
+
+def harvest(stock: float, multiples: np.ndarray, growth: float) -> np.ndarray:
+    """Amounts taken from ``stock`` by agents asking these multiples of their sustainable share.
+
+    Demand above the stock is scaled down in proportion, so the amounts never sum past it.
+    """
+    m = np.asarray(multiples, dtype=np.float64)
+    if not len(m):
+        return m
+    demand = m * stock * (1.0 - 1.0 / growth) / len(m)
+    total = float(demand.sum())
+    return demand * (stock / total) if total > stock else demand
+
+
+def equality(payoffs: np.ndarray) -> float:
+    """1 - Gini of the payoffs (1: everyone got the same; 0 when nothing was earned)."""
+    x = np.sort(np.asarray(payoffs, dtype=np.float64))
+    total = x.sum()
+    if not len(x) or total <= 0:
+        return 1.0
+    ranks = np.arange(1, len(x) + 1)
+    return float(1.0 - (2.0 * (ranks * x).sum() / (len(x) * total) - (len(x) + 1) / len(x)))
+
+
+@environment("commons")
+class Commons(Environment):
+    Params = CommonsParams
+    acts = TAKES
+    Obs = CommonsObs
+    cardinality = (STOCK_BUCKETS + 1, 2, MAX_TAKE + 1, COIN_SIDES)
+    pairwise = False
+    checks: ClassVar[tuple[str, ...]] = ("sustainable_take", "max_take")
+    description = "A renewable resource shared by all; over-use collapses it (GovSim)."
+
+    def __init__(self, params: CommonsParams, model: Any) -> None:
+        super().__init__(params, model)
+        self.phases = (TAKES,)
+        self._take = np.array([a.take for a in TAKES], dtype=np.float64)
+        self.setup(model)
+
+    def setup(self, model: Any) -> None:
+        prm = self.params
+        self.stock = prm.capacity if prm.initial is None else prm.initial
+        self.collapse_step: int | None = None
+        self.over_last = np.zeros(0, dtype=bool)  # per agent: took above its share last step
+        self._harvest = 0.0
+        self._over = 0
+        self._takers = 0
+        self._total_over = 0
+        self._total_takes = 0
+
+    @property
+    def collapsed(self) -> bool:
+        return self.collapse_step is not None
+
+    @property
+    def sustainable_yield(self) -> float:
+        """The most that can be taken every step forever: what a full stock regrows."""
+        return self.params.capacity * (1.0 - 1.0 / self.params.growth)
+
+    def step(self, model: Any) -> None:
+        prm = self.params
+        self.bounds = (0.0, self.sustainable_yield)
+        self._harvest, self._over, self._takers = 0.0, 0, 0
+        alive = model.living()
+        if self.collapsed or not len(alive):
+            return
+        if len(self.over_last) < len(model.alive):  # newcomers have no past
+            self.over_last = np.concatenate([self.over_last, np.zeros(len(model.alive) - len(self.over_last), bool)])
+        past = self.over_last[alive]
+        others = (int(past.sum()) - past) > 0
+        level = int(np.floor(self.stock / prm.capacity * STOCK_BUCKETS + 1e-9))
+        coin = model.rng_env.integers(0, COIN_SIDES, len(alive)) if needs_coin(model) else 0
+        codes = self.codec.encode(stock=level, others_overused=others.astype(np.int64),
+                                  max_take=MAX_TAKE, coin=coin)
+        multiples = self._take[model.decide(alive, codes)]
+        taken = harvest(self.stock, multiples, prm.growth)
+        model.add_payoff(alive, taken)
+        over = multiples > 1.0 + 1e-9
+        self.over_last[:] = False
+        self.over_last[alive] = over
+        self._harvest = float(taken.sum())
+        self._over, self._takers = int(over.sum()), len(alive)
+        self._total_over += self._over
+        self._total_takes += self._takers
+        left = max(self.stock - self._harvest, 0.0)
+        if left < prm.collapse_below * prm.capacity:
+            self.collapse_step = int(model.t)
+            self.stock = left
+        else:
+            self.stock = min(left * prm.growth, prm.capacity)
+
+    # --- metrics ---------------------------------------------------------------------------
+    def metrics(self, model: Any) -> dict[str, float]:
+        """Per step: the stock after regrowth, the harvest, over-use, equality, and survival so far."""
+        return {
+            "stock": float(self.stock),
+            "harvest": self._harvest,
+            "over_usage": self._over / self._takers if self._takers else float("nan"),
+            "equality": equality(model.payoff[model.alive]),
+            "survival": 0.0 if self.collapsed else 1.0,
+        }
+
+    def final_metrics(self, model: Any) -> dict[str, float]:
+        """Over the run: survival (and its rate, equal for one run), survival time, over-use..."""
+        alive = 0.0 if self.collapsed else 1.0
+        return {
+            "survival": alive,
+            "survival_rate": alive,
+            # Steps completed with the resource intact (a collapse during step t ends it at t - 1).
+            "survival_time": float(model.t if self.collapse_step is None else self.collapse_step - 1),
+            "collapse_step": float("nan") if self.collapse_step is None else float(self.collapse_step),
+            "over_usage": self._total_over / self._total_takes if self._total_takes else float("nan"),
+            "equality": equality(model.payoff[model.alive]),
+            "stock": float(self.stock),
+            "harvest": float(model.totals.welfare),
+        }
+
+    @classmethod
+    def metric_names(cls) -> tuple[str, ...]:
+        return ("stock", "harvest", "over_usage", "equality", "survival", "survival_rate",
+                "survival_time", "collapse_step")
+
+    def render(self, obs: Any) -> str:
+        level = f"{obs.stock * 100 // STOCK_BUCKETS}%"
+        others = ("Last round some others took more than their sustainable share."
+                  if obs.others_overused else "Last round nobody else took more than their sustainable share.")
+        return (f"The shared resource stands at about {level} of its capacity. {others} "
+                f"Your sustainable share is 1; you may take from 0 up to {obs.max_take} times it.")
