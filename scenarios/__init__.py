@@ -1,6 +1,8 @@
 """Scripted environments, registered by decorator; importing this package registers them all."""
 
 from scenarios import (
+    commons,  # noqa: F401
     ipd,  # noqa: F401
     negotiation,  # noqa: F401
+    trust_game,  # noqa: F401
 )
