@@ -2,7 +2,10 @@
 
 from scenarios import (
     commons,  # noqa: F401
+    injection,  # noqa: F401
     ipd,  # noqa: F401
     negotiation,  # noqa: F401
+    public_goods,  # noqa: F401
+    tooth_fairy,  # noqa: F401
     trust_game,  # noqa: F401
 )

@@ -1,0 +1,183 @@
+"""``public-goods``: an n-player public goods game on network neighbourhoods, with pledges and sanctions.
+
+Every agent centres one group: itself and its network neighbours (Santos,
+Santos & Pacheco 2008). Each step an agent makes one choice that holds in
+every group it belongs to: ``pledge_contribute`` (pledge, then contribute),
+``pledge_defect`` (pledge, then keep the money: a broken promise),
+``contribute`` or ``defect`` (no pledge). A contributor pays ``cost`` per
+group it is in; each group's pot is multiplied by ``r`` and shared equally
+among its members.
+
+With ``sanctions`` a second phase follows: every agent decides, for each
+neighbour that broke a pledge this step, whether to ``punish`` it (the
+punisher pays ``punish_cost``, the target loses ``fine``) or ``spare`` it.
+
+Trust: each agent adds Beta evidence about each neighbour: kept when it
+contributed, broken when it did not, plus ``lie_penalty`` more when it broke
+a pledge. Observation, phase 0: ``trust`` (share of neighbours that
+contributed last step, in twentieths: how far the agent can trust its
+group), ``punished`` (fined last step, 0/1), ``target_broke`` (0); phase 1:
+``target_broke`` (1). Welfare bounds: nobody contributes (0) and everybody
+does. Metrics: ``contribution_rate``, ``pledges_broken``, ``punishments``.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from agents.acts import Act, ActSpace
+from agents.checks import check
+from agents.policies import TRUST_BUCKETS
+from scenarios.environment import Environment, environment
+
+GIVE = ActSpace([
+    Act("pledge_contribute", cooperative=True, promise="C", text="I pledge to contribute, and I do."),
+    Act("pledge_defect", cooperative=False, promise="C", text="I pledge to contribute."),
+    Act("contribute", cooperative=True, text="I contribute."),
+    Act("defect", cooperative=False, text="I keep my money."),
+])
+SANCTION = ActSpace([
+    Act("punish", text="I fine the neighbour who broke its pledge."),
+    Act("spare", noop=True, text="I let it go."),
+])
+CONTRIBUTES = np.array([a.cooperative is True for a in GIVE])
+BREAKS = np.array([a.promise == "C" and a.cooperative is False for a in GIVE])
+PUNISH = 0
+PublicGoodsObs = namedtuple("PublicGoodsObs", "trust punished target_broke")
+
+
+@check("punishes_breakers")
+def punishes_breakers(obs: Any, act: Act) -> bool | None:
+    """Fine a neighbour that broke its pledge (applies only to that decision)."""
+    if not getattr(obs, "target_broke", 0):
+        return None
+    return act.name == "punish"
+
+
+@dataclass(frozen=True)
+class PublicGoodsParams:
+    r: float = 3.0
+    cost: float = 1.0
+    sanctions: bool = True
+    punish_cost: float = 0.3
+    fine: float = 1.0
+    lie_penalty: float = 1.0
+
+    def validate(self) -> str | None:
+        if self.r <= 1.0:
+            return f"r must exceed 1 (otherwise contributing destroys value), got {self.r}"
+        for name in ("cost", "punish_cost", "fine", "lie_penalty"):
+            if getattr(self, name) < 0:
+                return f"{name} must not be negative, got {getattr(self, name)}"
+        return None
+
+
+def neighbourhood_payoffs(x: np.ndarray, edges: np.ndarray, r: float, cost: float,
+                          alive: np.ndarray) -> np.ndarray:
+    """Payoff of every agent from one round: shares of every group it belongs to, minus its costs.
+
+    ``x`` is 1 for contributors; group k is k and its neighbours; a living
+    agent with no neighbour plays alone.
+    """
+    n = len(x)
+    i, j = (edges[:, 0], edges[:, 1]) if len(edges) else (np.zeros(0, int), np.zeros(0, int))
+    size = alive.astype(float) + np.bincount(i, minlength=n) + np.bincount(j, minlength=n)
+    pot = x * alive + np.bincount(i, weights=x[j], minlength=n) + np.bincount(j, weights=x[i], minlength=n)
+    share = np.divide(r * cost * pot, size, out=np.zeros(n), where=size > 0)
+    received = share * alive + np.bincount(i, weights=share[j], minlength=n) + np.bincount(j, weights=share[i],
+                                                                                          minlength=n)
+    return received - cost * x * size
+
+
+@environment("public-goods")
+class PublicGoods(Environment):
+    Params = PublicGoodsParams
+    acts = GIVE
+    Obs = PublicGoodsObs
+    cardinality = (TRUST_BUCKETS + 1, 2, 2)
+    pairwise = True
+    checks: ClassVar[tuple[str, ...]] = ("keeps_promise", "cooperates", "punishes_breakers")
+    description = "n-player public goods on network neighbourhoods; pledges are promises; optional costly sanctions."
+
+    def __init__(self, params: PublicGoodsParams, model: Any) -> None:
+        super().__init__(params, model)
+        self.phases = (GIVE, SANCTION)
+        self.n_contrib = 0.0
+        self.n_agents = 0.0
+
+    def setup(self, model: Any) -> None:
+        self.last_share = np.ones(len(model.alive))
+        self.punished = np.zeros(len(model.alive), dtype=bool)
+
+    def step(self, model: Any) -> None:
+        prm = self.params
+        n = len(model.alive)
+        if len(self.last_share) < n:  # newcomers start trusting, unpunished
+            grow = n - len(self.last_share)
+            self.last_share = np.concatenate([self.last_share, np.ones(grow)])
+            self.punished = np.concatenate([self.punished, np.zeros(grow, dtype=bool)])
+        e = model.edges
+        living = model.living()
+        trust = np.floor(self.last_share[living] * TRUST_BUCKETS + 1e-9).astype(np.int64)
+        act = model.decide(living, self.codec.encode(trust=trust, punished=self.punished[living].astype(np.int64),
+                                                     target_broke=0), phase=0)
+        x = np.zeros(n)
+        x[living] = CONTRIBUTES[act]
+        broke = np.zeros(n, dtype=bool)
+        broke[living] = BREAKS[act]
+        pay = neighbourhood_payoffs(x, e, prm.r, prm.cost, model.alive)
+        deg = np.bincount(e.ravel(), minlength=n) if len(e) else np.zeros(n, int)
+        size = (deg + 1) * model.alive
+        self.bounds = (0.0, float(((prm.r - 1.0) * prm.cost * size).sum()))
+        model.add_payoff(living, pay[living])
+
+        punished = np.zeros(n, dtype=bool)
+        if len(e):
+            obs_i = np.concatenate([e[:, 0], e[:, 1]])
+            obs_j = np.concatenate([e[:, 1], e[:, 0]])
+            if prm.sanctions:
+                sel = broke[obs_j]
+                if sel.any():
+                    pi, pj = obs_i[sel], obs_j[sel]
+                    codes = self.codec.encode(trust=0, punished=0, target_broke=1)
+                    s = model.decide(pi, np.full(len(pi), codes), pj, phase=1) == PUNISH
+                    model.add_payoff(pi[s], np.full(int(s.sum()), -prm.punish_cost))
+                    model.add_payoff(pj[s], np.full(int(s.sum()), -prm.fine))
+                    punished[pj[s]] = True
+                    model.count("punishments", float(s.sum()))
+            rows = model.pairs.index(obs_i, obs_j)
+            gave = x[obs_j] > 0
+            model.pairs.record_moves(rows, gave.astype(np.int8), gave.astype(np.int8))
+            model.pairs.observe(rows, gave.astype(float), (~gave) + prm.lie_penalty * broke[obs_j])
+            nb = np.bincount(obs_i, minlength=n)
+            got = np.bincount(obs_i, weights=x[obs_j], minlength=n)
+            self.last_share = np.divide(got, nb, out=np.ones(n), where=nb > 0)
+        self.punished = punished
+        model.record_truth(living, ~broke[living])
+        self.n_contrib = float(x[living].sum())
+        self.n_agents = float(len(living))
+        model.count("contributions", self.n_contrib)
+        model.count("pledges_broken", float(broke.sum()))
+        model.count("choices", self.n_agents)
+
+    def metrics(self, model: Any) -> dict[str, float]:
+        return {"contribution_rate": self.n_contrib / self.n_agents if self.n_agents else float("nan")}
+
+    def final_metrics(self, model: Any) -> dict[str, float]:
+        c = model.totals.counted
+        return {"contribution_rate": c.get("contributions", 0.0) / c["choices"] if c.get("choices") else float("nan")}
+
+    @classmethod
+    def metric_names(cls) -> tuple[str, ...]:
+        return ("contribution_rate", "contributions", "pledges_broken", "punishments", "choices")
+
+    def render(self, obs: Any) -> str:
+        if obs.target_broke:
+            return "A neighbour pledged to contribute and did not. You may fine it at a cost to yourself."
+        fined = " You were fined last round." if obs.punished else ""
+        return (f"Last round {obs.trust * 5}% of your neighbours contributed to the common pot.{fined} "
+                "Choose whether to pledge and whether to contribute.")
