@@ -85,17 +85,53 @@ def make_policy(name: str, params: dict[str, Any] | None = None, where: str = "p
 
 
 def _coop_defect(acts: ActSpace) -> tuple[int, int]:
-    """The plain cooperate and defect moves of an act space (first of each kind)."""
-    coop = next(i for i, a in enumerate(acts) if a.cooperative is True and not a.asserts_false)
-    defect = next(
-        i for i, a in enumerate(acts) if a.cooperative is False and not a.asserts_false and a.promise is None
-    )
+    """The plain cooperate and defect moves of an act space (first of each kind).
+
+    In an act space without cooperation moves (a harvest, an answer) the most
+    and least generous honest acts stand in for them, so every strategy
+    works in every environment.
+    """
+    coop = next((i for i, a in enumerate(acts) if a.cooperative is True and not _is_lie(a)), None)
+    defect = next((i for i, a in enumerate(acts) if a.cooperative is False and not _is_lie(a)), None)
+    if coop is None or defect is None:
+        order = _by_generosity(acts, high_first=True)
+        honest = [i for i in order if not _is_lie(acts[i])] or list(order)
+        coop = honest[0] if coop is None else coop
+        defect = honest[-1] if defect is None else defect
     return coop, defect
 
 
 def _play(acts: ActSpace, cooperate: bool) -> tuple[int, ...]:
     c, d = _coop_defect(acts)
+    if c == d:
+        return (c,)
     return (c, d) if cooperate else (d, c)
+
+
+_HISTORY_DEFAULTS = {"my_last": NONE, "partner_last": NONE, "partner_last2": NONE,
+                     "partner_defected": 0, "my_last_payoff_good": 0, "parity": 0,
+                     "trust": TRUST_BUCKETS // 2, "coin": 0}
+
+
+class _WithHistory:
+    """An observation seen through the IPD history fields, defaulting those it lacks.
+
+    Lets the classic strategies play in environments without pair history
+    (a commons, a question to answer): there they act as on a first meeting.
+    """
+
+    __slots__ = ("_obs",)
+
+    def __init__(self, obs: Any) -> None:
+        self._obs = obs
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return getattr(self._obs, name)
+        except AttributeError:
+            if name in _HISTORY_DEFAULTS:
+                return _HISTORY_DEFAULTS[name]
+            raise
 
 
 class MovePolicy(Policy):
@@ -105,7 +141,7 @@ class MovePolicy(Policy):
         raise NotImplementedError
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
-        return _play(acts, self.cooperate(obs))
+        return _play(acts, self.cooperate(_WithHistory(obs)))
 
 
 # --- the classic deterministic IPD strategies ----------------------------------------
@@ -253,7 +289,7 @@ class Reciprocal(Policy):
         self.threshold = threshold
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
-        generous = _trust_ok(obs, self.threshold)
+        generous = _trust_ok(_WithHistory(obs), self.threshold)
         return _by_generosity(acts, high_first=generous)
 
 

@@ -1,0 +1,48 @@
+"""Every shipped environment and policy passes the conformance kit users run on their own."""
+
+from __future__ import annotations
+
+import pytest
+
+import scenarios  # noqa: F401
+from agents.policies import POLICIES, Policy
+from scenarios.environment import ENVIRONMENTS
+from sim.scenario import load_scenario, scenario_ids
+from sim.testing import check_environment, check_policy
+
+
+def _scenario_for(env: str) -> str | None:
+    for sid in scenario_ids():
+        sc = load_scenario(sid)
+        if sc.environment == env:
+            return sc.text
+    return None
+
+
+@pytest.mark.parametrize("env", sorted(ENVIRONMENTS))
+def test_environment_conformance(env: str) -> None:
+    check_environment(ENVIRONMENTS[env], _scenario_for(env), steps=6)
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_policy_conformance(name: str) -> None:
+    if name == "llm":
+        pytest.skip("the llm policy has no rank(); tests/test_llm*.py cover it")
+    check_policy(POLICIES[name])
+
+
+def test_conformance_catches_a_nondeterministic_policy() -> None:
+    class Flaky(Policy):
+        name = "flaky-test"
+        calls = 0
+
+        def rank(self, obs, acts):
+            Flaky.calls += 1
+            return (Flaky.calls % len(acts),)
+
+    POLICIES["flaky-test"] = Flaky
+    try:
+        with pytest.raises(AssertionError, match="pure function"):
+            check_policy(Flaky(), ENVIRONMENTS["ipd"])
+    finally:
+        del POLICIES["flaky-test"]
