@@ -244,8 +244,7 @@ class TrustGame(Environment):
                       (~repaid[acted]).astype(float) + prm.lie_penalty * seen)
         pairs.observe(tru_rows, invested.astype(float), (~invested).astype(float))
         model.record_truth(np.concatenate([inv, tru[acted]]), np.concatenate([invested, repaid[acted]]))
-        if len(broken_word):
-            model.count("promises_broken", float(broken_word.sum()))
+        model.count("promises_broken", float(broken_word.sum()))
 
     def _tally(self, model: Any, send: np.ndarray, ret: np.ndarray, promised: np.ndarray, acted: np.ndarray) -> None:
         s = self._step
@@ -278,6 +277,7 @@ class TrustGame(Environment):
         made = model.totals.cumulative("promises_made")
         broken = model.totals.cumulative("promises_broken")
         out["promise_kept_rate"] = 1.0 - broken / made if made else float("nan")
+        out["promises_made"], out["promises_broken"] = made, broken
         return out
 
     @classmethod
