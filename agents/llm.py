@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import urllib.parse
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -312,8 +313,9 @@ class LLMPolicy(Policy):
     Not memoisable: the engine calls :meth:`choose_many` once per step with
     all of the group's decisions. The policy owns a private event loop, so it
     works from plain synchronous code (and from inside a running loop, by
-    running its own in a worker thread). The API key is never held here: the
-    client reads it from the environment at each step.
+    running its own in a worker thread). The client is built on first use,
+    reading the key from the environment; the policy never copies the key,
+    and a pickled policy carries no client (it reconnects in the new process).
     """
 
     memoisable = False
@@ -327,6 +329,8 @@ class LLMPolicy(Policy):
         use_cache = config.cache and not disabled_by_env()
         root = Path(config.cache_dir).expanduser() if config.cache_dir else default_root()
         self._cache = ReplyCache(root) if use_cache else None
+        self._session: _Session | None = None
+        self._finalizer: weakref.finalize | None = None
 
     # -- public API -------------------------------------------------------------
 
@@ -347,12 +351,7 @@ class LLMPolicy(Policy):
         """
         if not requests:
             return []
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return self._run(requests)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(self._run, requests).result()
+        return self._run(requests)
 
     def audit(self, request: DecisionRequest, choice: LLMChoice) -> tuple[tuple[str, ...], int | None]:
         """:func:`audit` in this group's mode."""
@@ -374,28 +373,37 @@ class LLMPolicy(Policy):
     # -- internals --------------------------------------------------------------
 
     def _run(self, requests: list[DecisionRequest]) -> list[LLMChoice]:
-        # A fresh loop and client per step: nothing bound to a loop outlives the
-        # call, so the policy pickles into worker processes and leaves no
-        # sockets behind; the connection set-up is small next to a model call.
-        return asyncio.run(self._gather(requests))
+        if self._session is None:
+            self._session = _Session(self._make_client())
+            # Close the client on its own loop when the policy goes away; left
+            # to the garbage collector, httpx would try on a dead loop.
+            self._finalizer = weakref.finalize(self, self._session.close)
+        return self._session.run(self._gather(self._session.client, requests))
 
-    async def _gather(self, requests: list[DecisionRequest]) -> list[LLMChoice]:
-        client = self._make_client()
+    async def _gather(self, client: Any, requests: list[DecisionRequest]) -> list[LLMChoice]:
+        sem = asyncio.Semaphore(self.config.concurrency)
+        tasks = [asyncio.ensure_future(self._decide(client, sem, r)) for r in requests]
         try:
-            sem = asyncio.Semaphore(self.config.concurrency)
-            tasks = [asyncio.ensure_future(self._decide(client, sem, r)) for r in requests]
-            try:
-                choices = await asyncio.gather(*tasks)
-            except BaseException:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
-        finally:
-            await client.close()
+            choices = await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         for c in choices:
             self._count(c)
         return list(choices)
+
+    def close(self) -> None:
+        """Close the HTTP client and its event loop now (a later call reopens them)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._session = None
+        self._finalizer = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Loops and sockets do not cross process boundaries; a copy reconnects lazily.
+        return {**self.__dict__, "_session": None, "_finalizer": None}
 
     def _make_client(self) -> Any:
         factory = self._factory or self._default_client
@@ -505,6 +513,46 @@ class LLMPolicy(Policy):
         for ev in choice.events:
             key = "errors" if ev["kind"] == "llm_error" else "invalid_outputs"
             t[key] += 1
+
+
+class _Session:
+    """A private event loop and the async client bound to it, kept across steps.
+
+    Building a client costs a TLS context and a connection pool (a quarter
+    of a second here), too much to pay at every step; keeping one loop lets
+    its connections be reused.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, coro: Any) -> Any:
+        return _outside_any_loop(self.loop.run_until_complete, coro)
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            _outside_any_loop(self._close)
+
+    def _close(self) -> None:
+        try:
+            self.loop.run_until_complete(self.client.close())
+        finally:
+            self.loop.close()
+
+
+def _outside_any_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call ``fn``; from inside a running loop (a notebook, an async app), in a worker thread.
+
+    A thread can run only one loop at a time, so a caller that is itself
+    async cannot drive the policy's private loop on its own thread.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
 
 
 def _empty_totals() -> dict[str, int]:

@@ -286,3 +286,16 @@ def test_enforce_replaces_only_what_the_resolver_would_not_keep(act, violated, r
     choice = LLMChoice(act, "", True, 1)
     assert audit(w.request(), choice, mode="enforce") == (violated, replacement)
     assert audit(w.request(), choice, mode="audit") == (violated, None)
+
+
+def test_policy_pickles_between_steps_and_reconnects(server: LLMServer) -> None:
+    import pickle
+
+    pol = policy(cache=False)
+    pol.choose_many([w.request()])
+    copy = pickle.loads(pickle.dumps(pol))  # as a process executor ships it
+    [choice] = copy.choose_many([w.request()])
+    assert choice.act == w.DECLINE and copy.usage()["decisions"] == 2
+    pol.close()
+    [again] = pol.choose_many([w.request()])  # a closed policy reopens on demand
+    assert again.act == w.DECLINE and len(server.requests) == 3
