@@ -174,9 +174,12 @@ def _demo(args: argparse.Namespace) -> int:
     from sim.sweep import summary, sweep
 
     out = Path(args.out)
-    print(f"specbound demo: sweeping {args.scenario} over spec orderings into {out}/ ...", flush=True)
-    frame = sweep(args.scenario, runs=args.runs, seed=0, out=out, workers=args.workers,
-                  progress=None, allow_grid_change=True)
+    orderings = ["honest-first", "confidential-first"]
+    print(f"specbound demo: sweeping {args.scenario} over spec orderings {orderings} x lie detection,"
+          f" {args.runs} paired runs each, into {out}/ ...", flush=True)
+    frame = sweep(args.scenario, grid={"environment.detect_prob": [0.2, 0.8]},
+                  zip={"groups.buyers.spec": orderings, "groups.sellers.spec": orderings},
+                  runs=args.runs, seed=0, out=out, workers=args.workers, progress=None)
     print(summary(frame).to_string())
     failed = int((frame["status"] == "failed").sum())
     outputs = [frame.attrs["store"]]
@@ -220,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="run the demo sweep and write its report")
-    p.add_argument("--scenario", default="negotiation-demo")
+    p.add_argument("--scenario", default="negotiation-honest-first")
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--workers", type=int)
     p.add_argument("--out", default="out/demo")
