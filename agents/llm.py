@@ -24,10 +24,11 @@ later call would fail the same way.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import urllib.parse
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -556,19 +557,7 @@ def _outside_any_loop(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _empty_totals() -> dict[str, int]:
-    return dict.fromkeys(
-        (
-            "decisions",
-            "calls",
-            "cached_decisions",
-            "retries",
-            "invalid_outputs",
-            "errors",
-            "prompt_tokens",
-            "completion_tokens",
-        ),
-        0,
-    )
+    return dict.fromkeys(USAGE_METRICS, 0)
 
 
 def _safe_url(client: Any) -> str:
@@ -660,6 +649,32 @@ def blocked_event(
         "replacement": request.acts[replacement].name,
         "violated": list(violated),
     }
+
+
+USAGE_METRICS = (
+    "decisions",
+    "calls",
+    "cached_decisions",
+    "retries",
+    "invalid_outputs",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+)
+
+
+def usage_metrics(usages: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Flat ``llm.*`` run metrics from the :meth:`LLMPolicy.usage` of each LLM group.
+
+    Counts add up; ``llm.cost_usd`` is NaN unless every group has a price,
+    because a partial sum would understate the bill.
+    """
+    usages = list(usages)
+    out = {f"llm.{k}": float(sum(u.get(k, 0) for u in usages)) for k in USAGE_METRICS}
+    costs = [u.get("cost_usd") for u in usages]
+    known = bool(costs) and all(c is not None for c in costs)
+    out["llm.cost_usd"] = float(sum(costs)) if known else math.nan
+    return out
 
 
 def usage_cost(prompt_tokens: int, completion_tokens: int, price: tuple[float, float]) -> float:

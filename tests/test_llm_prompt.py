@@ -198,3 +198,22 @@ def test_mode_in_the_llm_table_points_to_the_group() -> None:
 
     with pytest.raises(SpecboundError, match=r"^groups\.buyers\.llm\.mode: set the mode on the group \(groups\.buyers\.mode"):
         make_llm_policy({"model": "m", "mode": "enforce"}, "groups.buyers.llm")
+
+
+@pytest.mark.parametrize(
+    ("costs", "expected_cost"),
+    [((0.5, 0.25), 0.75), ((0.5, None), "nan"), ((), "nan")],
+)
+def test_usage_metrics_add_up_and_never_guess_a_cost(costs: tuple, expected_cost) -> None:
+    import math
+
+    from agents.llm import usage_metrics
+
+    usages = [{"calls": 2, "prompt_tokens": 10, "completion_tokens": 3, "cost_usd": c} for c in costs]
+    out = usage_metrics(usages)
+    assert out["llm.calls"] == 2 * len(costs) and out["llm.prompt_tokens"] == 10 * len(costs)
+    assert out["llm.errors"] == 0.0
+    if expected_cost == "nan":
+        assert math.isnan(out["llm.cost_usd"])
+    else:
+        assert out["llm.cost_usd"] == pytest.approx(expected_cost)
