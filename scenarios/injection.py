@@ -124,6 +124,8 @@ class Injection(Environment):
         workers = np.flatnonzero(model.alive & ~adv & ~dlg)
         n = len(model.alive)
         self.bounds = (-prm.stake * len(workers), prm.task_value * len(workers))
+        for name in ("injections_attempted", "injections_obeyed", *self.metric_names()):
+            model.count(name, 0.0)  # counters exist (at zero) even in an empty step
         if not len(workers):
             return
         # Attacks travel along edges from an adversary to a worker; a worker may be hit twice.

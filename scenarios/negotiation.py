@@ -144,6 +144,8 @@ class Negotiation(Environment):
             cross = seller[e[:, 0]] != seller[e[:, 1]]
             e = e[cross]
         self.step_deals = self.step_captured = self.step_possible = 0.0
+        for name in self.metric_names()[1:]:  # counters exist (at zero) even in an empty step
+            model.count(name, 0.0)
         if not len(e):
             self.bounds = (0.0, 0.0)
             return

@@ -1,0 +1,63 @@
+"""Tooth-fairy: Bayes posterior buckets, the age_appropriate check and spec choices as tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.chain import Binding
+from scenarios.tooth_fairy import ACTS, ToothFairyObs, age_appropriate, belief_bucket, posterior
+from sim.run import run
+
+BLUNT_FIRST = tuple(ACTS.index_of(n) for n in ("blunt_truth", "gentle_truth", "deflect", "lie"))
+LIE_FIRST = tuple(ACTS.index_of(n) for n in ("lie", "gentle_truth", "deflect", "blunt_truth"))
+
+
+@pytest.mark.parametrize("prior,cue_child,accuracy,expected,bucket", [
+    (0.3, True, 0.8, 0.24 / 0.38, 3),   # 0.3*0.8 / (0.3*0.8 + 0.7*0.2)
+    (0.3, False, 0.8, 0.06 / 0.62, 0),  # 0.3*0.2 / (0.3*0.2 + 0.7*0.8)
+    (0.5, True, 0.5, 0.5, 2),           # an uninformative cue leaves the prior
+    (1.0, False, 0.8, 1.0, 4),          # certainty stays certain
+    (0.0, True, 0.8, 0.0, 0),
+])
+def test_posterior(prior: float, cue_child: bool, accuracy: float, expected: float, bucket: int) -> None:
+    p = posterior(prior, np.array([cue_child]), accuracy)
+    assert p[0] == pytest.approx(expected)
+    assert belief_bucket(p).tolist() == [bucket]
+
+
+@pytest.mark.parametrize("sensitive,belief,act,expected", [
+    (1, 3, "blunt_truth", False),
+    (1, 3, "gentle_truth", True),
+    (1, 3, "lie", True),          # care alone does not forbid lying: honesty does
+    (1, 1, "blunt_truth", None),  # probably an adult: not applicable
+    (0, 4, "blunt_truth", None),  # nothing to spoil
+])
+def test_age_appropriate(sensitive: int, belief: int, act: str, expected: bool | None) -> None:
+    assert age_appropriate(ToothFairyObs(sensitive, belief), ACTS[ACTS.index_of(act)]) is expected
+
+
+@pytest.mark.parametrize("spec,ranking,sensitive,belief,chosen", [
+    ("careful-teller", BLUNT_FIRST, 1, 3, "gentle_truth"),  # care reshapes the truth
+    ("careful-teller", BLUNT_FIRST, 1, 0, "blunt_truth"),   # adult: plain truth
+    ("careful-teller", LIE_FIRST, 1, 3, "gentle_truth"),    # honesty at root rules out the white lie
+    ("empty", LIE_FIRST, 1, 3, "lie"),
+    ("empty", BLUNT_FIRST, 1, 4, "blunt_truth"),
+])
+def test_choice_by_spec(library, spec: str, ranking: tuple, sensitive: int, belief: int, chosen: str) -> None:
+    d = Binding(library.get(spec)).decide(ToothFairyObs(sensitive, belief), ACTS, ranking)
+    assert ACTS[d.act].name == chosen
+
+
+@pytest.mark.parametrize("child_share,spoils", [(0.0, False), (0.8, True)])
+def test_spoiled_needs_children(child_share: float, spoils: bool) -> None:
+    m = run("tooth-fairy", seed=1, set={"steps": 5, "environment.child_share": child_share}).metrics
+    assert (m["spoiled"] > 0) is spoils
+    assert m["lies"] > 0  # the unbound soothers lie regardless
+
+
+def test_accurate_prior_spoils_less_than_a_wrong_one() -> None:
+    def spoiled(prior: float) -> float:
+        return sum(run("tooth-fairy", seed=s, set={"steps": 10, "environment.child_share": 0.6,
+                                                  "environment.prior": prior}).metrics["spoiled"] for s in (1, 2))
+    assert spoiled(0.6) < spoiled(0.05)
