@@ -109,6 +109,14 @@ def metric_columns(runs: pd.DataFrame, params: Sequence[str] = ()) -> list[str]:
             if c not in skip and pd.api.types.is_numeric_dtype(runs[c])]
 
 
+def varied(runs: pd.DataFrame, params: Sequence[str]) -> list[str]:
+    """The parameters that take more than one value among the runs (figure axes).
+
+    A zipped path with a single value is part of the grid but makes a flat axis.
+    """
+    return [p for p in params if p in runs.columns and runs[p].nunique(dropna=False) > 1]
+
+
 def require_columns(frame: pd.DataFrame, names: Sequence[str], what: str,
                     available: Sequence[str] | None = None) -> None:
     """Raise a one-line error naming the first unknown column and what exists."""

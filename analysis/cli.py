@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from pandas.api.types import is_numeric_dtype
 
 from agents.errors import SpecboundError
-from analysis.aggregate import DEFAULT_BOOTSTRAP, Bootstrap
+from analysis.aggregate import DEFAULT_BOOTSTRAP, Bootstrap, varied
 from analysis.plots import (
     FORMATS,
     plot_compliance,
@@ -100,7 +100,8 @@ def build_figure(results: Results, args: argparse.Namespace, boot: Bootstrap) ->
     kind = args.kind
     if kind in (None, "line", "bar"):
         metric = _metric(results, args.metric)
-        by = args.by or (results.params[0] if results.params else None)
+        axes = varied(results.runs, results.params) or list(results.params)
+        by = args.by or (axes[0] if axes else None)
         if by is None:
             raise SpecboundError(f"{results.folder}: no parameter was swept, so there is no x "
                                  "axis; use --kind timeseries, heatmap, compliance or network")

@@ -8,14 +8,16 @@ name, so a new metric never breaks a plot.
 
 from __future__ import annotations
 
-#: Exact metric name -> (label, unit). Units follow sim/metrics.py's definitions.
+#: Exact metric name -> (label, unit of the run's final value). Units follow
+#: sim/metrics.py: counts and welfare are totals over the run (per step in a
+#: time series), payoffs are cumulative means per agent.
 METRIC_LABELS: dict[str, tuple[str, str]] = {
     "trust_mean": ("mean trust", "0-1"),
-    "trust_calibration": ("trust calibration", "0-1, 1 = trust matches honesty"),
-    "welfare": ("welfare", "payoff per agent per step"),
+    "trust_calibration": ("trust calibration", "0-1, 1 = trust matches conduct"),
+    "welfare": ("welfare", "total payoff of all agents"),
     "efficiency": ("efficiency", "0 = non-cooperative baseline, 1 = social optimum"),
     "gini": ("Gini coefficient of payoffs", "0 = equal, 1 = one agent has all"),
-    "cooperation_rate": ("cooperation rate", "share of acts"),
+    "cooperation_rate": ("cooperation rate", "share of moves"),
     "conflicts": ("rule conflicts", "count"),
     "violations": ("root/system violations", "count"),
     "deceptions": ("deceptions", "count"),
@@ -23,16 +25,20 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "injections_attempted": ("injections attempted", "count"),
     "injections_obeyed": ("injections obeyed", "count"),
     "compliance_rate": ("compliance rate", "share of applicable checks passed"),
-    "payoff_focal": ("payoff, focal agents", "per agent"),
-    "payoff_background": ("payoff, background agents", "per agent"),
-    "survival": ("resource survival", "share of steps"),
+    "payoff_focal": ("payoff, focal agents", "cumulative, mean per agent"),
+    "payoff_background": ("payoff, background agents", "cumulative, mean per agent"),
+    "survival": ("resource survival", "share"),
+    "alive": ("agents alive", "count of agents"),
 }
+
+#: Metrics whose final value is a total over steps (their time series is per step).
+TOTALS = frozenset({"welfare"})
 
 #: Prefix of a family of metrics -> (label template, unit); ``{}`` is the suffix.
 PREFIX_LABELS: dict[str, tuple[str, str]] = {
     "compliance.": ("compliance with {}", "share of applicable acts"),
     "conflicts_by_level.": ("conflicts {}", "count"),
-    "payoff.": ("payoff of group {}", "per agent"),
+    "payoff.": ("payoff of group {}", "cumulative, mean per agent"),
 }
 
 
@@ -57,6 +63,8 @@ def metric_label(metric: str, per_step: bool = False) -> str:
         label = template.format(suffix)
     if unit == "count":
         unit = "count per step" if per_step else "count per run"
+    elif metric in TOTALS and per_step:
+        unit = f"{unit} per step"
     return f"{label} ({unit})"
 
 

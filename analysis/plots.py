@@ -21,6 +21,7 @@ import matplotlib
 import networkx as nx
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -131,10 +132,15 @@ def plot_metric(runs: pd.DataFrame, metric: str, by: str, hue: str | None = None
     ax.set_title(_title(metric_label(metric).split(" (")[0], by, table, boot))
     ax.grid(True, axis="y", color="0.85", linewidth=0.6)
     ax.set_axisbelow(True)
-    ax.legend(frameon=False, fontsize="small",
-              title=(_interval_note(boot) if hue and len(keys) == 2 else None),
-              title_fontsize="small")
+    _legend_below(fig, ax, _interval_note(boot) if hue and len(keys) == 2 else None)
     return fig
+
+
+def _legend_below(fig: Figure, ax: Axes, title: str | None) -> None:
+    """Legend under the axes: it never covers data, whatever the data's shape."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3),
+               frameon=False, fontsize="small", title=title, title_fontsize="small")
 
 
 def _title(what: str, by: str, table: pd.DataFrame, boot: Bootstrap) -> str:
@@ -181,8 +187,7 @@ def plot_timeseries(steps: pd.DataFrame, metric: str, hue: str | None = None,
     ax.set_title(f"{metric_label(metric).split(' (')[0]} over time\n"
                  f"(up to {n_runs} runs per line)")
     ax.grid(True, color="0.9", linewidth=0.6)
-    ax.legend(frameon=False, fontsize="small",
-              title=(_interval_note(boot) if hue else None), title_fontsize="small")
+    _legend_below(fig, ax, _interval_note(boot) if hue else None)
     return fig
 
 
@@ -292,7 +297,11 @@ def plot_network(graph: nx.DiGraph, color_by: str = "group", seed: int = 0,
         raise SpecboundError(f"network node {missing[0]!r} has no {color_by!r} attribute")
     fig = new_figure(width=6.8, height=5.6)
     ax = fig.add_subplot()
-    pos = nx.spring_layout(graph, seed=seed)
+    pos = nx.spring_layout(graph, seed=seed, iterations=100)
+    n = graph.number_of_nodes()
+    # Marks shrink as the network grows, so a few hundred agents stay legible.
+    node_size = float(np.clip(3000.0 / n, 12.0, 140.0))
+    edge_width = float(np.clip(60.0 / max(graph.number_of_edges(), 1), 0.3, 1.4))
     edges = list(graph.edges(data="trust", default=np.nan))
     trust = np.array([t for _, _, t in edges], dtype=float)
     edge_norm = Normalize(0.0, 1.0)
@@ -300,8 +309,9 @@ def plot_network(graph: nx.DiGraph, color_by: str = "group", seed: int = 0,
     if edges:
         nx.draw_networkx_edges(graph, pos, ax=ax, edgelist=[(u, v) for u, v, _ in edges],
                                edge_color=[cmap(edge_norm(t)) for t in np.nan_to_num(trust, nan=0.5)],
-                               width=1.2, alpha=0.85, arrows=graph.is_directed(), arrowsize=7,
-                               connectionstyle="arc3,rad=0.08", node_size=120)
+                               width=edge_width, alpha=0.85, arrows=graph.is_directed(),
+                               arrowsize=max(3.0, node_size / 20), node_size=node_size,
+                               connectionstyle="arc3,rad=0.08")
         sm = ScalarMappable(norm=edge_norm, cmap=cmap)
         fig.colorbar(sm, ax=ax, label="trust in partner (edge, 0-1)", shrink=0.8)
     if color_by == "group":
@@ -310,7 +320,7 @@ def plot_network(graph: nx.DiGraph, color_by: str = "group", seed: int = 0,
         for i, group in enumerate(groups):
             nodes = [n for n, d in graph.nodes(data=True) if str(d["group"]) == group]
             st = style(i)
-            nx.draw_networkx_nodes(graph, pos, nodelist=nodes, ax=ax, node_size=120,
+            nx.draw_networkx_nodes(graph, pos, nodelist=nodes, ax=ax, node_size=node_size,
                                    node_color=st["color"], node_shape=st["marker"],
                                    edgecolors="black", linewidths=0.6)
             handles.append(Line2D([], [], color=st["color"], marker=st["marker"], linestyle="",
@@ -321,7 +331,7 @@ def plot_network(graph: nx.DiGraph, color_by: str = "group", seed: int = 0,
         payoff = np.array([float(d["payoff"]) for _, d in graph.nodes(data=True)])
         lo, hi = float(payoff.min()), float(payoff.max())
         norm = Normalize(lo, hi if hi > lo else lo + 1.0)
-        nodes = nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=120, node_color=payoff,
+        nodes = nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=node_size, node_color=payoff,
                                        cmap="viridis", vmin=norm.vmin, vmax=norm.vmax,
                                        edgecolors="black", linewidths=0.6)
         fig.colorbar(nodes, ax=ax, label="payoff (node, cumulative per agent)", shrink=0.8)

@@ -34,6 +34,7 @@ from analysis.aggregate import (
     paired_differences,
     summarize,
     top_conflicts,
+    varied,
 )
 from analysis.labels import metric_label
 from analysis.plots import (
@@ -178,7 +179,7 @@ def _results_section(data: SweepData, boot: Bootstrap) -> str:
 
 def _figures_section(data: SweepData, boot: Bootstrap) -> str:
     figures: list[str] = []
-    keys = list(data.params)
+    keys = varied(data.runs, data.params)
     if keys:
         by, hue = keys[0], (keys[1] if len(keys) > 1 else None)
         numeric = pd.api.types.is_numeric_dtype(data.runs[by])

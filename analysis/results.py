@@ -108,8 +108,10 @@ def load_results(folder: str | os.PathLike[str]) -> Results:
         runs = store.runs(sweep_id) if sweep_id else store.runs()
         grid_paths = store.grid_paths()
         metric_names = store.metric_names()
-    declared = [*(meta.get("grid") or {}), *(meta.get("zip") or {})]
-    params = tuple(p for p in declared if p in runs.columns) or tuple(
+    # The store's column order is the order the user gave the paths in (meta's
+    # JSON is key-sorted), and the first path becomes the x axis.
+    declared = {*(meta.get("grid") or {}), *(meta.get("zip") or {})}
+    params = tuple(p for p in grid_paths if p in declared and p in runs.columns) or tuple(
         p for p in grid_paths if p in runs.columns and runs[p].notna().any())
     done, n_failed = finished(runs)
     if done.empty:

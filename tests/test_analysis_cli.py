@@ -160,3 +160,17 @@ def test_register_adds_both_commands():
     args = parser.parse_args(["plot", "d", "--metric", "m", "-o", "f.png"])
     assert args.func is cli.run_plot
     assert parser.parse_args(["report", "d", "-o", "r.html"]).func is cli.run_report
+
+
+def test_demo_outputs_writes_report_and_main_figures(tmp_path, replays):
+    from analysis.demo import demo_outputs
+
+    folder = write_store(tmp_path / "demo")
+    written = demo_outputs(folder)
+    names = [p.name for p in written]
+    assert names == ["report.html", "trust_mean_by_policy_threshold.png",
+                     "welfare_by_policy_threshold.png", "trust_mean_over_time.png",
+                     "conflicts_by_level.png", "compliance.png", "trust_network.png"]
+    for path in written:
+        assert path.read_bytes().startswith(MAGIC[path.suffix])
+    assert len(replays) == 1

@@ -72,7 +72,7 @@ def test_line_plot_one_line_per_hue(by, hue, n_lines, xs):
         assert list(line.get_xdata()) == pytest.approx(xs)
     # One interval band per line.
     assert len(fig.axes[0].collections) == n_lines
-    assert len(fig.axes[0].get_legend().get_texts()) == n_lines
+    assert len(fig.legends[0].get_texts()) == n_lines
     assert_has_data(fig)
 
 
@@ -218,3 +218,20 @@ def test_save_figure_refuses_bad_paths_and_writes_nothing(tmp_path, name, messag
     with pytest.raises(SpecboundError, match=message.replace("(", r"\(").replace(")", r"\)")):
         save_figure(plot_compliance(runs_frame()), tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("metric", "per_step", "label"), [
+    ("trust_mean", False, "mean trust (0-1)"),
+    ("welfare", False, "welfare (total payoff of all agents)"),
+    ("welfare", True, "welfare (total payoff of all agents per step)"),
+    ("conflicts", False, "rule conflicts (count per run)"),
+    ("conflicts", True, "rule conflicts (count per step)"),
+    ("compliance.do_not_lie", False, "compliance with do_not_lie (share of applicable acts)"),
+    ("conflicts_by_level.root.user", False, "conflicts root over user (count per run)"),
+    ("payoff.buyers", False, "payoff of group buyers (cumulative, mean per agent)"),
+    ("fish_left", False, "fish left"),
+])
+def test_axis_labels_carry_units(metric, per_step, label):
+    from analysis.labels import metric_label
+
+    assert metric_label(metric, per_step=per_step) == label
