@@ -47,3 +47,39 @@ class Prefers(Policy):
             names = self.wary_order
         first = tuple(acts.index_of(n) for n in dict.fromkeys(names) if n in acts)
         return first + tuple(i for i in range(len(acts)) if i not in first)
+
+
+# --- trust game ----------------------------------------------------------------------------
+
+from agents.policies import _by_generosity, _WithHistory  # noqa: E402
+
+
+@policy("trusts_promises")
+class TrustsPromises(Policy):
+    """Reciprocal, but a promise on the table lowers the trust it needs to be generous.
+
+    After Charness and Dufwenberg (2006), where a trustee's promise raised
+    investment and returns: the agent is generous when its trust in the
+    partner is at least ``threshold``, or at least ``floor`` while a promise
+    stands (``obs.promised``: the partner's promise when investing, its own
+    when repaying). Where nothing can be promised it is plain ``reciprocal``.
+    Cheap talk thus buys trust, which is what an opportunist exploits.
+
+    Args:
+        threshold: trust (0..1) at which the agent is generous without a promise.
+        floor: trust (0..1) at which a promise is enough; at most ``threshold``.
+    """
+
+    params: ClassVar[dict[str, Any]] = {"threshold": (int, float), "floor": (int, float)}
+
+    def __init__(self, threshold: float = 0.5, floor: float = 0.25) -> None:
+        if not 0.0 <= floor <= threshold <= 1.0:
+            raise SpecboundError(
+                f"policy 'trusts_promises': need 0 <= floor <= threshold <= 1, got floor={floor} threshold={threshold}")
+        super().__init__(threshold=threshold, floor=floor)
+        self.threshold, self.floor = float(threshold), float(floor)
+
+    def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
+        seen = _WithHistory(obs)
+        bar = self.floor if getattr(obs, "promised", 0) else self.threshold
+        return _by_generosity(acts, high_first=_trust_ok(seen, bar))
