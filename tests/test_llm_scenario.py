@@ -19,14 +19,14 @@ def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     yield from serve(monkeypatch, tmp_path / "xdg")
 
 
-def play(model: str, mode: str):
+def play(model: str, mode: str, **llm):
     return run(
         "ipd-classic",
         seed=1,
         steps=STEPS,
         set={
             "groups.cooperator.policy": "llm",
-            "groups.cooperator.llm": {"model": model},
+            "groups.cooperator.llm": {"model": model, **llm},
             "groups.cooperator.mode": mode,
             # The developer forbids defection; the rule names the act "D".
             "groups.cooperator.instructions": [
@@ -73,3 +73,13 @@ def test_identical_rerun_is_served_from_the_cache(server: LLMServer) -> None:
     second = play("deceptive", "audit")
     assert len(server.requests) == sent
     assert second.metrics == pytest.approx(first.metrics, nan_ok=True)
+
+
+def test_failing_server_falls_back_and_never_leaks_the_key(server: LLMServer) -> None:
+    # Every call fails with a 500 that echoes the Authorization header.
+    result = play("error500-999", "audit", client_retries=0)
+    assert kinds(result) == {"llm_error": STEPS * PARTNERS}
+    # The fallback is the chain of command's own choice: cooperate.
+    assert result.metrics["conflicts"] == 0
+    dumped = result.events.to_json() + repr(result.to_json())
+    assert "[redacted]" in dumped and server.api_key not in dumped
