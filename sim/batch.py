@@ -25,6 +25,7 @@ import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -255,24 +256,35 @@ def _wait_futures(pending: set[Future]) -> tuple[set[Future], set[Future]]:
 class ProcessExecutor:
     """Local worker processes (the default executor).
 
-    Uses the ``forkserver`` start method: workers fork from a clean server
-    process that has already imported numpy and pandas, so start-up is cheap
-    and no thread state of the driver (tqdm, sqlite) leaks into a worker.
+    Workers start from a ``forkserver`` (``spawn`` where there is none): a
+    clean server process that has imported numpy, pandas and the engine
+    once, then forks each worker. Forking the driver itself would copy its
+    threads (BLAS and Arrow pools, a Dask client, a notebook kernel) and can
+    deadlock a child; the server has none of that, and workers still start in
+    milliseconds, warm. As everywhere in multiprocessing, a script that calls
+    :func:`sim.sweep.sweep` must do it under ``if __name__ == "__main__":``.
     """
 
-    def __init__(self, workers: int | None = None, preload: Iterable[str] = ()) -> None:
+    def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["numpy", "pandas", "sim.batch", *preload])
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if ctx.get_start_method() == "forkserver":
+            ctx.set_forkserver_preload(["numpy", "pandas", "sim.batch", "sim.run"])
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
         """Yield each chunk's records as it finishes, with bounded chunks in flight."""
         limit = self.workers * IN_FLIGHT_PER_WORKER
-        for future in _bounded(
-            lambda c: self._pool.submit(execute_chunk, c), chunks, limit, _wait_futures
-        ):
-            yield future.result()
+        submit = lambda c: self._pool.submit(execute_chunk, c)  # noqa: E731
+        try:
+            for future in _bounded(submit, chunks, limit, _wait_futures):
+                yield future.result()
+        except BrokenProcessPool as err:
+            raise RuntimeError(
+                "a sweep worker process died (killed, out of memory, or a script that calls"
+                " sweep() without an `if __name__ == '__main__':` guard)"
+            ) from err
 
     def close(self) -> None:
         """Stop the worker processes."""

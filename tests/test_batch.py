@@ -163,3 +163,31 @@ def test_make_executor_kinds(workers, kind):
         assert isinstance(executor, kind) and executor.workers == workers
     finally:
         executor.close()
+
+
+REAL_GRID = {"groups.defector.spec": ["empty", "honest-first"], "steps": [3]}
+
+
+@pytest.fixture(scope="module")
+def real_serial(tmp_path_factory):
+    """The real engine's ipd-classic, tiny, run serially: the reference."""
+    from sim.sweep import sweep
+
+    return sweep("ipd-classic", grid=REAL_GRID, runs=2, seed=5, workers=1,
+                 out=tmp_path_factory.mktemp("serial"))  # fmt: skip
+
+
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_real_engine_gives_identical_results_on_every_executor(
+    tmp_path, real_serial, executor, request
+):
+    from sim.sweep import sweep
+
+    kw = (
+        {"workers": 2}
+        if executor == "processes"
+        else {"dask": request.getfixturevalue("dask_address")}
+    )
+    frame = sweep("ipd-classic", grid=REAL_GRID, runs=2, seed=5, out=tmp_path / "o", **kw)
+    assert (frame["status"] == "done").all() and len(frame) == 4
+    pd.testing.assert_frame_equal(frame, real_serial)

@@ -167,3 +167,27 @@ def test_rerun_command(tmp_path, capsys, fake_engine):
     assert main(["rerun", str(out), "1"]) == 0
     assert ": match" in capsys.readouterr().out
     assert main(["rerun", str(out), "5"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [("nope.x=1,2", "no such key 'nope'"), ("environment.T=5,x", "expected a number"),
+     ("groups.defector.spec=empty,no-such-spec", "no-such-spec")],
+)  # fmt: skip
+def test_real_scenario_bad_grid_is_exit_2_before_any_run(tmp_path, capsys, grid, message):
+    out = tmp_path / "o"
+    assert main(["sweep", "ipd-classic", "--grid", grid, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_real_scenario_sweep_and_rerun(tmp_path, capsys):
+    out = tmp_path / "o"
+    args = ["sweep", "ipd-classic", "--grid", "environment.T=5,6", "--grid", "steps=3",
+            "--runs", "2", "--workers", "1", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "welfare" in printed and f"store: {out / STORE_FILE}" in printed
+    assert main(["rerun", str(out), "2", "--json"]) == 0
+    assert '"match": true' in capsys.readouterr().out
