@@ -219,6 +219,11 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
             out[k] = v
     out.update(model.env.final_metrics(model))
     out["events_truncated"] = float(model.events_truncated)
+    llm = [gs.policy.usage() for gs in model.groups if hasattr(gs.policy, "usage")]
+    if llm:
+        from agents.llm import usage_metrics
+
+        out.update(usage_metrics(llm))
     return out
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import agents.llm  # noqa: F401  (registers the llm policy)
 from agents.errors import ScenarioError, SpecboundError
 from agents.policies import POLICIES, make_policy
 from agents.spec import Level, SpecLibrary, parse_layer
@@ -51,6 +52,8 @@ EVENT_TYPES = {
     "leave": {"count": int},
     "shock": {"set": dict},
 }
+EVENT_REQUIRED = {"instruct": ("source",), "delegate": ("source", "delegate"), "patch_spec": ("set",),
+                  "join": ("group",), "leave": (), "shock": ("set",)}
 EVENT_COMMON = {"at": int, "when": dict, "to": str, "type": str, "once": bool}
 SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int}
 PRINCIPALS = {"system": Level.SYSTEM, "developer": Level.DEVELOPER, "user": Level.USER}
@@ -409,6 +412,9 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
         if typ not in EVENT_TYPES:
             raise ScenarioError(f"{where}.type: unknown event type {typ!r}; allowed: {', '.join(EVENT_TYPES)}")
         _keys(ev, {**EVENT_COMMON, **EVENT_TYPES[typ]}, where)
+        for req in EVENT_REQUIRED[typ]:
+            if req not in ev:
+                raise ScenarioError(f"{where}: a {typ} event needs {req!r}")
         at, when = ev.get("at"), None
         if (at is None) == ("when" not in ev):
             raise ScenarioError(f"{where}: give exactly one of 'at' (a step) or 'when' (a trigger)")

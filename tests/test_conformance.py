@@ -14,7 +14,7 @@ from sim.testing import check_environment, check_policy
 def _scenario_for(env: str) -> str | None:
     for sid in scenario_ids():
         sc = load_scenario(sid)
-        if sc.environment == env:
+        if sc.environment == env and all(g.policy != "llm" for g in sc.groups):
             return sc.text
     return None
 
