@@ -191,3 +191,11 @@ def test_real_scenario_sweep_and_rerun(tmp_path, capsys):
     assert "welfare" in printed and f"store: {out / STORE_FILE}" in printed
     assert main(["rerun", str(out), "2", "--json"]) == 0
     assert '"match": true' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("flag", "shown"), [("--progress", True), ("--no-progress", False)])
+def test_progress_bar_on_stderr(tmp_path, capsys, fake_engine, flag, shown):
+    args = ["sweep", "fake", "--grid", "x=1,99", "--runs", "2", "--workers", "1", flag]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert ("4/4" in err and "failed=2" in err and "run/s" in err) is shown
