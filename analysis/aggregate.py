@@ -291,9 +291,13 @@ def conflict_events(events: pd.DataFrame) -> pd.DataFrame:
         events = events.loc[events["kind"] == "conflict"]
     frame = events.reset_index(drop=True)
     if "data" in frame.columns and not set(CONFLICT_FIELDS) <= set(frame.columns):
-        parsed = [json.loads(d) if isinstance(d, str) else (d or {}) for d in frame["data"]]
-        fields = pd.DataFrame([{f: p.get(f) for f in CONFLICT_FIELDS} for p in parsed],
-                              columns=list(CONFLICT_FIELDS))
+        # A sweep repeats the same few conflicts hundreds of thousands of times:
+        # parse each distinct JSON text once and index into the result.
+        codes, texts = pd.factorize(frame["data"].astype(object), use_na_sentinel=False)
+        parsed = [json.loads(t) if isinstance(t, str) else {} for t in texts]
+        table = pd.DataFrame([{f: p.get(f) for f in CONFLICT_FIELDS} for p in parsed],
+                             columns=list(CONFLICT_FIELDS))
+        fields = table.iloc[codes].reset_index(drop=True)
         frame = pd.concat([frame.drop(columns=["data"]), fields], axis=1)
     require_columns(frame, CONFLICT_FIELDS, "conflict field")
     keep = [c for c in ("run_id", "step", "agent", "partner") if c in frame.columns]

@@ -14,6 +14,7 @@ and how to reproduce it (code version, scenario and spec hashes).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import os
@@ -194,7 +195,7 @@ def _figures_section(data: SweepData, boot: Bootstrap) -> str:
             hue = keys[0] if keys else None
             fig = plot_timeseries(data.steps, m, hue=hue, runs=data.runs, boot=boot)
             figures.append(figure_html(fig, f"{metric_label(m, per_step=True)} over steps"))
-    conflicts = _conflicts(data.events)
+    conflicts = data.events
     if not conflicts.empty:
         figures.append(figure_html(plot_conflicts_heatmap(conflicts, by="level"),
                                    "conflicts by winning and losing authority level"))
@@ -214,8 +215,7 @@ def _conflicts(events: pd.DataFrame) -> pd.DataFrame:
     return conflict_events(events)
 
 
-def _conflicts_section(events: pd.DataFrame, n: int = 10) -> str:
-    conflicts = _conflicts(events)
+def _conflicts_section(conflicts: pd.DataFrame, n: int = 10) -> str:
     if conflicts.empty:
         return "<h2>Top conflicts</h2><p>No rule conflict was recorded.</p>"
     top = top_conflicts(conflicts, n)
@@ -248,6 +248,8 @@ def _provenance_section(meta: dict[str, Any]) -> str:
 def render_report(data: SweepData, boot: Bootstrap = DEFAULT_BOOTSTRAP) -> str:
     """The report as one HTML document (a string)."""
     title = f"specbound sweep: {data.meta.get('scenario', 'results')}"
+    # Parse the conflict events once; figures and the top-conflicts table share them.
+    data = dataclasses.replace(data, events=_conflicts(data.events))
     body = [f"<h1>{_e(title)}</h1>", _question_section(data), _results_section(data, boot),
             _figures_section(data, boot), _conflicts_section(data.events),
             _provenance_section(data.meta)]
