@@ -53,20 +53,22 @@ def trust_stats(model: SpecModel) -> tuple[float, float]:
     pairs = model.pairs
     if not len(pairs):
         return float("nan"), float("nan")
-    met = pairs["turns"] > 0
-    if not met.any():
-        return float("nan"), float("nan")
-    trust = pairs.all_trust()[met]
+    trust = pairs.all_trust()
     i, j = pairs.pairs()
-    j = j[met]
-    alive = model.alive[i[met]] & model.alive[j]
-    trust, j = trust[alive], j[alive]
+    # Masks only where needed: in most steps every pair has met and everyone is alive.
+    keep = pairs["turns"] > 0
+    if not model.alive.all():
+        keep &= model.alive[i] & model.alive[j]
+    if not keep.all():
+        trust, j = trust[keep], j[keep]
     if not len(trust):
         return float("nan"), float("nan")
     total = model.truth_total[j]
     known = total > 0
     cal = float("nan")
-    if known.any():
+    if known.all():
+        cal = float(1.0 - np.abs(trust - model.truth_kept[j] / total).mean())
+    elif known.any():
         real = model.truth_kept[j[known]] / total[known]
         cal = float(1.0 - np.abs(trust[known] - real).mean())
     return float(trust.mean()), cal
@@ -111,12 +113,27 @@ def level_pairs(model: SpecModel, counts: np.ndarray) -> np.ndarray:
     return np.bincount(c["pair"], weights=counts[c["outcome"]], minlength=size)
 
 
-def step_metrics(model: SpecModel, counts: np.ndarray) -> dict[str, float]:
+@dataclasses.dataclass(frozen=True)
+class StepParts:
+    """What one step's outcome counts add up to; computed once, used by the step and the totals."""
+
+    decisions: dict[str, float]
+    applied: np.ndarray
+    held: np.ndarray
+    levels: np.ndarray
+
+
+def step_parts(model: SpecModel, counts: np.ndarray) -> StepParts:
+    applied, held = compliance_counts(model, counts)
+    return StepParts(decision_counts(model, counts), applied, held, level_pairs(model, counts))
+
+
+def step_metrics(model: SpecModel, parts: StepParts) -> dict[str, float]:
     """The scalar metrics of one step."""
-    d = decision_counts(model, counts)
+    d = parts.decisions
     out: dict[str, float] = {k: d[k] for k in ("conflicts", "violations", "deceptions", "covert_acts")}
     out["cooperation_rate"] = d["cooperative_moves"] / d["moves"] if d["moves"] else float("nan")
-    applied, held = compliance_counts(model, counts)
+    applied, held = parts.applied, parts.held
     out["compliance_rate"] = float(held.sum() / applied.sum()) if applied.sum() else float("nan")
     welfare = float(model.step_payoff.sum())
     out["welfare"] = welfare
@@ -148,8 +165,8 @@ class Totals:
     baseline: float = 0.0
     optimum: float = 0.0
 
-    def add(self, model: SpecModel, counts: np.ndarray, step: dict[str, float]) -> None:
-        d = decision_counts(model, counts)
+    def add(self, model: SpecModel, parts: StepParts, step: dict[str, float]) -> None:
+        d = parts.decisions
         for k in ("conflicts", "violations", "deceptions", "covert_acts", "decisions",
                   "cooperative_moves", "moves"):
             self.counted[k] = self.counted.get(k, 0.0) + d[k]
@@ -158,10 +175,9 @@ class Totals:
         for k, v in model.env.step_counts.items():
             if k not in ("injections_attempted", "injections_obeyed"):
                 self.counted[k] = self.counted.get(k, 0.0) + v
-        applied, held = compliance_counts(model, counts)
-        self.applied = _add(self.applied, applied)
-        self.held = _add(self.held, held)
-        self.levels = self.levels + level_pairs(model, counts)
+        self.applied = _add(self.applied, parts.applied)
+        self.held = _add(self.held, parts.held)
+        self.levels = self.levels + parts.levels
         self.welfare += step["welfare"]
         b, o = model.env.bounds
         self.baseline += b

@@ -492,8 +492,9 @@ class SpecModel(mesa.Model):
             counts = np.bincount(np.concatenate(self._step_outcomes), minlength=n_out).astype(np.float64)
         else:
             counts = np.zeros(n_out)
-        step = M.step_metrics(self, counts)
-        self.totals.add(self, counts, step)
+        parts = M.step_parts(self, counts)
+        step = M.step_metrics(self, parts)
+        self.totals.add(self, parts, step)
         for k, v in step.items():
             col = self.series.get(k)
             if col is None:
