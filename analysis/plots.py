@@ -111,7 +111,7 @@ def plot_metric(runs: pd.DataFrame, metric: str, by: str, hue: str | None = None
     width = 0.8 / max(len(series), 1)
     for i, (value, part) in enumerate(series):
         st = style(i if len(series) > 1 else 3)
-        label = f"{hue} = {_format(value)}" if hue and len(keys) == 2 else _interval_note(boot)
+        label = _format(value) if hue and len(keys) == 2 else _interval_note(boot)
         part = part.dropna(subset=["mean"])
         xs = np.array([positions[v] for v in part[by]])
         if kind == "line":
@@ -132,14 +132,18 @@ def plot_metric(runs: pd.DataFrame, metric: str, by: str, hue: str | None = None
     ax.set_title(_title(metric_label(metric).split(" (")[0], by, table, boot))
     ax.grid(True, axis="y", color="0.85", linewidth=0.6)
     ax.set_axisbelow(True)
-    _legend_below(fig, ax, _interval_note(boot) if hue and len(keys) == 2 else None)
+    _legend_below(fig, ax, f"{hue} ({_interval_note(boot)})" if hue and len(keys) == 2 else None)
     return fig
 
 
 def _legend_below(fig: Figure, ax: Axes, title: str | None) -> None:
-    """Legend under the axes: it never covers data, whatever the data's shape."""
+    """Legend under the axes: it never covers data, whatever the data's shape.
+
+    Entries are the bare values and the title names the parameter, so long
+    dotted paths are printed once and the row fits the figure's width.
+    """
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3),
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5),
                frameon=False, fontsize="small", title=title, title_fontsize="small")
 
 
@@ -173,7 +177,7 @@ def plot_timeseries(steps: pd.DataFrame, metric: str, hue: str | None = None,
     series = [(None, table)] if hue is None else list(table.groupby(hue, sort=True))
     for i, (value, part) in enumerate(series):
         st = style(i if len(series) > 1 else 3)
-        label = f"{hue} = {_format(value)}" if hue else _interval_note(boot)
+        label = _format(value) if hue else _interval_note(boot)
         # Markers every few steps only: a marker per step would hide the line.
         every = max(1, len(part) // 8)
         ax.plot(part["step"], part["mean"], color=st["color"], linestyle=st["linestyle"],
@@ -187,7 +191,7 @@ def plot_timeseries(steps: pd.DataFrame, metric: str, hue: str | None = None,
     ax.set_title(f"{metric_label(metric).split(' (')[0]} over time\n"
                  f"(up to {n_runs} runs per line)")
     ax.grid(True, color="0.9", linewidth=0.6)
-    _legend_below(fig, ax, _interval_note(boot) if hue else None)
+    _legend_below(fig, ax, f"{hue} ({_interval_note(boot)})" if hue else None)
     return fig
 
 
@@ -219,11 +223,13 @@ def plot_conflicts_heatmap(source: pd.DataFrame, by: str = "level") -> Figure:
                       rotation=30 if by == "principle" else 0, ha="right" if by == "principle"
                       else "center")
         ax.set_yticks(range(matrix.shape[0]), [str(i) for i in matrix.index])
-        top = np.nanmax(values) if values.size else 0.0
         for (r, c), v in np.ndenumerate(values):
-            # Dark text on the light end of cividis, light text on the dark end.
-            ax.text(c, r, f"{v:.3g}", ha="center", va="center", fontsize="small",
-                    color="black" if top and v > top * 0.6 else "white")
+            # Text colour from the cell's luminance: readable on every shade.
+            red, green, blue, _ = image.cmap(image.norm(v))
+            dark_cell = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+            text = f"{v:,.0f}" if float(v).is_integer() else f"{v:.3g}"
+            ax.text(c, r, text, ha="center", va="center", fontsize="small",
+                    color="white" if dark_cell else "black")
         fig.colorbar(image, ax=ax, label=f"conflicts ({unit})")
     what = "authority level" if by == "level" else "principle"
     ax.set_xlabel(f"losing {what} (gave way)")
