@@ -1,0 +1,93 @@
+"""Metric functions against hand-computed values, and engine bookkeeping that feeds them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sim.metrics import efficiency, gini
+from sim.model import SpecModel
+from sim.run import run
+from sim.scenario import load_scenario, load_scenario_text
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([1, 1, 1, 1], 0.0),
+        ([0, 0, 0, 4], 0.75),  # (n + 1 - 2 * sum(cum/total)) / n = (5 - 2 * 1) / 4
+        ([1, 2, 3, 4], 0.25),  # mean abs difference 20/16 over twice the mean 5
+        ([], 0.0),
+        ([0, 0], 0.0),
+    ],
+)
+def test_gini(values: list[float], expected: float) -> None:
+    assert gini(np.array(values, dtype=float)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("w", "base", "opt", "expected"),
+    [(10, 10, 30, 0.0), (30, 10, 30, 1.0), (20, 10, 30, 0.5), (5, 5, 5, math.nan)],
+)
+def test_efficiency(w: float, base: float, opt: float, expected: float) -> None:
+    got = efficiency(w, base, opt)
+    assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected)
+
+
+TWO = """
+[scenario]
+id = "two"
+environment = "ipd"
+steps = {steps}
+[network]
+kind = "complete"
+[groups.a]
+count = 1
+policy = "{a}"
+spec = "empty"
+[groups.b]
+count = 1
+policy = "{b}"
+spec = "empty"
+"""
+
+
+def test_tit_for_tat_against_defector_metrics_by_hand() -> None:
+    m = SpecModel(load_scenario_text(TWO.format(steps=10, a="tit_for_tat", b="defector")), seed=0)
+    m.run()
+    f = m.final_metrics()
+    assert f["welfare"] == 9 + 14
+    # baseline 2P = 2 and optimum 2R = 6 per round: (23 - 20) / (60 - 20)
+    assert f["efficiency"] == pytest.approx(3 / 40)
+    assert f["cooperation_rate"] == pytest.approx(1 / 20)
+    # tit_for_tat saw 10 defections: Beta(0 + 1, 10 + 1) mean 1/12; the defector saw 1 C then 9 D: 2/12.
+    assert f["trust_mean"] == pytest.approx((1 / 12 + 2 / 12) / 2)
+    # The defector always defected (conduct 0) and tit_for_tat cooperated once in ten (0.1).
+    assert f["trust_calibration"] == pytest.approx(1 - (abs(1 / 12 - 0) + abs(2 / 12 - 0.1)) / 2)
+    assert m.series["welfare"][0] == 5 and m.series["welfare"][1] == 2
+
+
+def test_deliberation_and_error_rate_change_compliance() -> None:
+    base = {"groups.reciprocal.count": 12, "groups.opportunists.count": 8, "steps": 20,
+            "groups.opportunists.spec": "platform"}
+    careful = run("trust-network", seed=3, set=base)
+    hasty = run("trust-network", seed=3, set={**base, "groups.opportunists.deliberation": 0.0})
+    sloppy = run("trust-network", seed=3, set={**base, "groups.opportunists.error_rate": 0.5})
+    # keep_promises is a system principle: the fast path checks only root ones, so hasty opportunists betray.
+    assert careful.metrics["compliance.keep_promises"] == 1.0
+    assert hasty.metrics["compliance.keep_promises"] < 0.9
+    assert sloppy.metrics["compliance.keep_promises"] < 1.0
+    assert hasty.metrics["deceptions"] > careful.metrics["deceptions"] == 0
+
+
+def test_rewiring_cuts_ties_to_the_untrusted() -> None:
+    base = {"groups.reciprocal.count": 16, "groups.opportunists.count": 4, "steps": 30}
+    on = SpecModel(load_scenario("trust-network", base), seed=1)
+    on.run()
+    assert on.totals.counted.get("rewired", 0) > 0
+    opp = np.flatnonzero(on.group_of == 1)
+    # after rewiring, opportunists keep fewer ties than they started with on a degree-4 lattice
+    assert np.mean([on.graph.degree(int(i)) for i in opp]) < 4
+
