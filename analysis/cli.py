@@ -159,14 +159,14 @@ def network_figure(results: Results, run_id: int | None, step: int | None, color
         shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
         raise SpecboundError(f"--run {run_id}: not a finished run in {results.folder}; "
                              f"available: {shown}")
-    steps = results.steps([run_id])
-    last = int(steps["step"].max()) if not steps.empty else None
+    steps = results.steps([run_id])["step"]
+    if steps.empty:
+        raise SpecboundError(f"run {run_id} recorded no steps, so there is no step to draw")
+    first, last = int(steps.min()), int(steps.max())
     if step is None:
-        if last is None:
-            raise SpecboundError(f"run {run_id} recorded no steps; give --step")
         step = last
-    elif step < 0 or (last is not None and step > last):
-        raise SpecboundError(f"--step {step}: allowed 0..{last} for run {run_id}")
+    elif not first <= step <= last:
+        raise SpecboundError(f"--step {step}: allowed {first}..{last} for run {run_id}")
     seed_of_run, params = results.run_params(run_id)
     graph = replay_trust_graph(results.meta, seed_of_run, params, step)
     return plot_network(graph, color_by=color_by, seed=seed,
@@ -174,13 +174,25 @@ def network_figure(results: Results, run_id: int | None, step: int | None, color
 
 
 def replay_trust_graph(meta: dict, seed: int, params: dict, step: int) -> nx.DiGraph:
-    """The trust graph of a stored run at a step, by rerunning it deterministically."""
-    from sim.run import run_model  # the engine, needed only for this one figure
+    """The trust graph of a stored run at a step, by rerunning it deterministically.
 
-    scenario = meta.get("scenario")
-    if not scenario:
+    The scenario and spec texts stored with the sweep are used when present (as
+    ``specbound rerun`` does), so the replay does not depend on files that may
+    have changed since; otherwise the scenario is loaded by its recorded name.
+    """
+    # The engine is needed only for this one figure; importing it lazily keeps
+    # every other plot free of the simulator.
+    from sim.run import run_model
+    from sim.scenario import load_scenario_text
+
+    if meta.get("scenario_text"):
+        scenario = load_scenario_text(meta["scenario_text"], dict(meta.get("specs") or {}),
+                                      dict(params))
+        model = run_model(scenario, seed=seed, steps=step)
+    elif meta.get("scenario"):
+        model = run_model(meta["scenario"], seed=seed, set=dict(params), steps=step)
+    else:
         raise SpecboundError("store meta has no scenario; cannot replay a run for the network")
-    model = run_model(scenario, seed=seed, set=params, steps=step)
     return model.trust_graph()
 
 

@@ -96,6 +96,7 @@ def test_report_command(store, tmp_path, capsys):
     (["--kind", "heatmap", "--by", "agent"], ["allowed: level, principle"]),
     (["--kind", "network", "--run", "7"], ["--run 7", "available: 0, 1, 2, 3, 4, 5, 6"]),
     (["--kind", "network", "--step", "9"], ["--step 9", "allowed 0..3"]),
+    (["--kind", "network", "--step", "-1"], ["--step -1", "allowed 0..3"]),
     (["--metric", "welfare", "--level", "2"], ["confidence level 2.0"]),
 ])
 def test_plot_bad_arguments(store, tmp_path, capsys, replays, args, needles):
@@ -174,3 +175,27 @@ def test_demo_outputs_writes_report_and_main_figures(tmp_path, replays):
     for path in written:
         assert path.read_bytes().startswith(MAGIC[path.suffix])
     assert len(replays) == 1
+
+
+def test_network_replay_matches_the_stored_run(tmp_path):
+    """End to end with the engine: the replayed graph's mean trust is the stored one."""
+    import numpy as np
+
+    from analysis.results import load_results
+    from sim.sweep import sweep
+
+    out = tmp_path / "real"
+    sweep("trust-network", grid={"groups.reciprocal.count": [6]},
+          zip={"groups.opportunists.count": [2], "steps": [6]}, runs=1, seed=3, out=out,
+          workers=1, progress=False)
+    results = load_results(out)
+    run_id = int(results.done["run_id"].iloc[0])
+    seed, params = results.run_params(run_id)
+    steps = results.steps([run_id])
+    stored = steps[(steps["metric"] == "trust_mean") & (steps["step"] == 4)]["value"].item()
+    graph = cli.replay_trust_graph(results.meta, seed, params, 4)
+    trust = [t for _, _, t in graph.edges(data="trust")]
+    assert graph.number_of_nodes() == 8
+    assert np.mean(trust) == pytest.approx(stored)
+    assert cli.main(["plot", str(out), "--kind", "network", "--step", "4",
+                     "-o", str(tmp_path / "net.png")]) == 0
