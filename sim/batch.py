@@ -291,6 +291,23 @@ class ProcessExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def local_cluster(workers: int) -> Any:
+    """A Dask LocalCluster of ``workers`` one-thread processes, without dashboard.
+
+    The scheduler still serves health checks over HTTP; it gets a free port
+    rather than 8787, so several sweeps (or test sessions) can run at once.
+    """
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+    )
+
+
 class DaskExecutor:
     """A Dask distributed cluster: ``"local"`` starts one, ``"tcp://..."`` joins one.
 
@@ -300,7 +317,7 @@ class DaskExecutor:
 
     def __init__(self, address: str, workers: int | None = None) -> None:
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError as err:
             raise SpecboundError(
                 "--dask needs the 'distributed' package: pip install 'specbound[distributed]'"
@@ -308,9 +325,7 @@ class DaskExecutor:
         self._cluster = None
         if address == "local":
             n = workers or os.cpu_count() or 1
-            self._cluster = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-            )
+            self._cluster = local_cluster(n)
             self._client = Client(self._cluster)
         else:
             if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):

@@ -18,6 +18,7 @@ from sim.batch import (
     _bounded,
     chunk_size,
     execute_chunk,
+    local_cluster,
     long_steps,
     make_chunks,
     make_executor,
@@ -31,10 +32,8 @@ SCEN = FakeScenario()
 @pytest.fixture(scope="module")
 def dask_address():
     """One LocalCluster for the module: starting one costs seconds."""
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    pytest.importorskip("distributed")
+    cluster = local_cluster(2)
     yield cluster.scheduler_address
     cluster.close()
 
