@@ -96,14 +96,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Run the sweep, print where the store is and a per-point table."""
-    from sim.sweep import summary, sweep
+    """Run the sweep, print a per-point table and where the store is."""
+    from sim.sweep import summary
+
+    try:
+        frame = _sweep(args)
+    except KeyboardInterrupt:
+        print(
+            "specbound: interrupted; finished runs are stored, repeat the command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    with pd.option_context("display.width", 120, "display.max_columns", 12):
+        print(summary(frame).to_string(float_format=lambda x: f"{x:.4g}"))
+    print(f"store: {frame.attrs['store']} (sweep {frame.attrs['sweep_id']}, {len(frame)} runs)")
+    failed = frame[frame["status"] == "failed"]
+    if failed.empty:
+        return 0
+    first = failed.iloc[0]
+    last_line = str(first["error"]).strip().splitlines()[-1]
+    print(
+        f"specbound: {len(failed)} of {len(frame)} runs failed (first: run {first['run_id']}: "
+        f"{last_line}); tracebacks are in the store's runs.error; --retry-failed reruns them",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _sweep(args: argparse.Namespace) -> pd.DataFrame:
+    from sim.sweep import sweep
 
     if args.dask and args.dask != "local" and args.workers:
         raise SpecboundError(
             "--workers with --dask tcp://...: the cluster decides its workers; drop --workers"
         )
-    frame = sweep(
+    return sweep(
         args.scenario,
         grid=_assignments("--grid", args.grid),
         zip=_assignments("--zip", args.zip),
@@ -117,20 +144,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         progress=args.progress,
         retry_failed=args.retry_failed,
     )
-    with pd.option_context("display.width", 120, "display.max_columns", 12):
-        print(summary(frame).to_string(float_format=lambda x: f"{x:.4g}"))
-    print(f"store: {frame.attrs['store']} (sweep {frame.attrs['sweep_id']}, {len(frame)} runs)")
-    failed = frame[frame["status"] == "failed"]
-    if failed.empty:
-        return 0
-    first = failed.iloc[0]
-    last_line = str(first["error"]).strip().splitlines()[-1] if first["error"] else "unknown error"
-    print(
-        f"specbound: {len(failed)} of {len(frame)} runs failed (first: run {first['run_id']}: "
-        f"{last_line}); tracebacks are in the store's runs.error; --retry-failed reruns them",
-        file=sys.stderr,
-    )
-    return 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:

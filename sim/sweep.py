@@ -184,8 +184,9 @@ def sweep(
         workers: local worker processes (default one per core; 1 = serial in-process),
             or the number of workers of ``dask="local"``.
         dask: ``"local"`` (start a LocalCluster) or a scheduler address ``tcp://HOST:PORT``.
-        resume: continue an existing sweep in ``out`` (the same happens without it
-            when the sweep in ``out`` is the same; the flag documents intent).
+        resume: continue the sweep stored in ``out``: grid, zip, runs and seed not
+            given are taken from the latest stored sweep of this scenario; an error
+            if there is none. (Repeating the same call resumes too, without it.)
         allow_grid_change: let a different sweep join an existing store as a new
             sweep id; otherwise a changed grid, scenario, runs or seed is refused.
         progress: show a progress bar on stderr (default: when stderr is a terminal).
@@ -205,13 +206,15 @@ def sweep(
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise SpecboundError(f"--workers {workers}: must be 1 or more")
     scen = load(scenario)
+    folder = Path(out) if out is not None else default_out(scen.id)
+    db = check_folder(folder)
+    if resume:
+        grid, zip, runs, seed = _resumed(db, scen.id, grid, zip, runs, seed)
     plan = plan_for(scen, grid, zip, runs, seed)
     task = task or EngineTask()
     spec_texts = dict(scen.spec_texts)
     for params in plan.points:
         spec_texts.update(task.check(scen, params))
-    folder = Path(out) if out is not None else default_out(scen.id)
-    db = check_folder(folder)
     info = SweepInfo(
         sweep_id="",
         scenario=scen.id,
@@ -273,6 +276,30 @@ def _with_identity(info: SweepInfo, db: Path, allow_grid_change: bool) -> SweepI
 def _describe(info: SweepInfo) -> str:
     paths = ",".join([*info.grid, *info.zip]) or "no grid"
     return f"scenario {info.scenario}, {paths}, {info.points} points x {info.runs} runs, seed {info.seed}"
+
+
+def _resumed(
+    db: Path,
+    scenario_id: str,
+    grid: Mapping[str, Sequence[Any]] | None,
+    zipped: Mapping[str, Sequence[Any]] | None,
+    runs: int | None,
+    seed: int | None,
+) -> tuple[Any, Any, int | None, int | None]:
+    """For ``resume``: the latest stored sweep of this scenario fills what was not given.
+
+    So ``sweep SCENARIO --out DIR --resume`` continues without retyping the grid.
+    """
+    if not db.exists() or db.stat().st_size == 0:
+        raise SpecboundError(f"--resume: {db.parent} holds no sweep to resume (no {db.name})")
+    with Store.open(db) as store:
+        mine = [s for s in store.sweeps() if s.scenario == scenario_id]
+    if not mine:
+        raise SpecboundError(f"--resume: {db} holds no sweep of scenario {scenario_id!r}")
+    last = mine[-1]
+    if grid is None and zipped is None:
+        grid, zipped = last.grid, last.zip
+    return grid, zipped, last.runs if runs is None else runs, last.seed if seed is None else seed
 
 
 def _stored_status(db: Path, sweep_id: str) -> dict[int, str]:

@@ -264,3 +264,23 @@ def test_real_engine_stores_every_spec_and_reruns_exactly(tmp_path):
         2,
         3,
     ]
+
+
+def test_resume_takes_the_stored_grid(tmp_path, monkeypatch):
+    counter = tmp_path / "calls.jsonl"
+    monkeypatch.setenv(COUNTER_ENV, str(counter))
+    first = run_fake(tmp_path / "o", grid={"x": [1, 2]}, runs=2, seed=3)
+    again = run_fake(tmp_path / "o", resume=True)
+    pd.testing.assert_frame_equal(first, again)
+    assert len(counter.read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [(False, "holds no sweep to resume"), (True, "no sweep of scenario 'other'")],
+)
+def test_resume_without_a_stored_sweep(tmp_path, setup, message):
+    if setup:
+        run_fake(tmp_path / "o")
+    with pytest.raises(SpecboundError, match=message):
+        sweep(FakeScenario(id="other"), out=tmp_path / "o", resume=True, task=FakeTask(), workers=1)
