@@ -42,6 +42,13 @@ MAX_CHUNK = 32
 CONNECT_TIMEOUT = 3.0
 
 
+class ExecutorError(RuntimeError):
+    """The executor, not a run, failed (a worker died, a task could not be shipped).
+
+    Runs already finished are in the store; repeating the sweep resumes it.
+    """
+
+
 class RunOutcome(Protocol):
     """What a task returns for one run (``sim.run.RunResult`` satisfies it)."""
 
@@ -277,14 +284,19 @@ class ProcessExecutor:
         """Yield each chunk's records as it finishes, with bounded chunks in flight."""
         limit = self.workers * IN_FLIGHT_PER_WORKER
         submit = lambda c: self._pool.submit(execute_chunk, c)  # noqa: E731
-        try:
-            for future in _bounded(submit, chunks, limit, _wait_futures):
-                yield future.result()
-        except BrokenProcessPool as err:
-            raise RuntimeError(
-                "a sweep worker process died (killed, out of memory, or a script that calls"
-                " sweep() without an `if __name__ == '__main__':` guard)"
-            ) from err
+        for future in _bounded(submit, chunks, limit, _wait_futures):
+            try:
+                records = future.result()
+            except BrokenProcessPool as err:
+                raise ExecutorError(
+                    "a sweep worker process died (killed, out of memory, or a script that calls"
+                    " sweep() without an `if __name__ == '__main__':` guard)"
+                ) from err
+            except Exception as err:  # execute_chunk never raises: this is transport
+                raise ExecutorError(
+                    f"a chunk could not be run: {type(err).__name__}: {err}"
+                ) from err
+            yield records
 
     def close(self) -> None:
         """Stop the worker processes."""
@@ -352,7 +364,12 @@ class DaskExecutor:
         limit = self.workers * IN_FLIGHT_PER_WORKER
         submit = lambda c: self._client.submit(execute_chunk, c, pure=False)  # noqa: E731
         for future in _bounded(submit, chunks, limit, waiter):
-            records = future.result()
+            try:
+                records = future.result()
+            except Exception as err:  # execute_chunk never raises: a lost worker or scheduler
+                raise ExecutorError(
+                    f"the Dask cluster lost a chunk: {type(err).__name__}: {err}"
+                ) from err
             future.release()
             yield records
 

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from agents.errors import SpecboundError
+from sim.batch import ExecutorError
 
 
 def parse_value(text: str) -> Any:
@@ -107,6 +108,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    except ExecutorError as err:
+        print(
+            f"specbound: {err}; finished runs are stored, repeat the command to resume",
+            file=sys.stderr,
+        )
+        return 1
     with pd.option_context("display.width", 120, "display.max_columns", 12):
         print(summary(frame).to_string(float_format=lambda x: f"{x:.4g}"))
     print(f"store: {frame.attrs['store']} (sweep {frame.attrs['sweep_id']}, {len(frame)} runs)")

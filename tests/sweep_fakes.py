@@ -47,10 +47,11 @@ class FakeResult:
 
 @dataclass(frozen=True)
 class FakeTask:
-    """A deterministic run of (params, seed); ``fail_x`` makes runs with that x raise."""
+    """A deterministic run of (params, seed); runs with x == ``fail_x`` raise."""
 
     fail_x: int | None = None
     delay: float = 0.0
+    die_x: int | None = None  # the worker process exits, as if killed
 
     def check(self, scenario: FakeScenario, params: Mapping[str, Any]) -> Mapping[str, str]:
         """Reject unknown paths and wrongly typed values, as load_scenario does."""
@@ -82,6 +83,8 @@ class FakeTask:
         if self.delay:
             time.sleep(self.delay)
         x = params.get("x", 0)
+        if self.die_x is not None and x == self.die_x:
+            os._exit(3)
         if self.fail_x is not None and x == self.fail_x:
             raise ValueError(f"fake failure for x={x}")
         rng = np.random.default_rng(seed)

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from agents.errors import SpecboundError
+from sim.batch import ExecutorError
 from sim.export import export
 from sim.store import STORE_FILE, Store
 from sim.sweep import make_plan, plan_for, rep_seed, rerun, summary, sweep
@@ -284,3 +285,13 @@ def test_resume_without_a_stored_sweep(tmp_path, setup, message):
         run_fake(tmp_path / "o")
     with pytest.raises(SpecboundError, match=message):
         sweep(FakeScenario(id="other"), out=tmp_path / "o", resume=True, task=FakeTask(), workers=1)
+
+
+def test_a_dead_worker_stops_the_sweep_cleanly_and_resume_finishes_it(tmp_path):
+    out = tmp_path / "o"
+    with pytest.raises(ExecutorError, match="worker process died"):
+        run_fake(out, task=FakeTask(die_x=4), grid={"x": [1, 2, 3, 4]}, runs=3, workers=2)
+    stored = Store.open(out).runs()
+    assert (stored["status"] == "done").all() and 4 not in set(stored["x"])
+    frame = run_fake(out, grid={"x": [1, 2, 3, 4]}, runs=3, workers=2)
+    assert frame["run_id"].tolist() == list(range(12)) and (frame["status"] == "done").all()

@@ -199,3 +199,12 @@ def test_progress_bar_on_stderr(tmp_path, capsys, fake_engine, flag, shown):
     assert main([*args, "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert ("4/4" in err and "failed=2" in err and "run/s" in err) is shown
+
+
+def test_dead_worker_is_exit_1_one_line(tmp_path, capsys, fake_engine, monkeypatch):
+    monkeypatch.setattr(sim.sweep, "EngineTask", lambda: FakeTask(die_x=2))
+    args = ["sweep", "fake", "--grid", "x=1,2", "--workers", "2", "--out", str(tmp_path / "o")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "worker process died" in err and "repeat the command to resume" in err
+    assert err.strip().count("\n") == 0
