@@ -157,7 +157,7 @@ def long_steps(steps: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"step": [], "metric": [], "value": []})
     wide = steps.copy()
     wide.index = wide.index.rename("step")
-    numeric = wide.select_dtypes(include="number")
+    numeric = wide.select_dtypes(include=["number", "bool"])
     out = numeric.reset_index().melt(id_vars="step", var_name="metric", value_name="value")
     return out.astype({"step": "int64", "metric": "str", "value": "float64"})
 
@@ -229,9 +229,10 @@ class SerialExecutor:
     workers: int = 1
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
-        """Yield each chunk's records as soon as it has run."""
+        """Yield each run's record as soon as it has run (nothing to amortise here)."""
         for chunk in chunks:
-            yield execute_chunk(chunk)
+            for job in chunk.jobs:
+                yield [execute_job(chunk, job)]
 
     def close(self) -> None:
         """Nothing to release."""

@@ -126,12 +126,13 @@ def test_bounded_never_exceeds_limit():
 
 def test_long_steps_melts_numeric_columns():
     wide = pd.DataFrame(
-        {"a": [1.0, 2.0], "b": [3, 4], "label": ["x", "y"]}, index=pd.Index([0, 1], name="step")
+        {"a": [1.0, 2.0], "b": [3, 4], "ok": [True, False], "label": ["x", "y"]},
+        index=pd.Index([0, 1], name="step"),
     )
     out = long_steps(wide)
     assert list(out.columns) == ["step", "metric", "value"]
     assert sorted(zip(out["step"], out["metric"], out["value"], strict=True)) == [
-        (0, "a", 1.0), (0, "b", 3.0), (1, "a", 2.0), (1, "b", 4.0),
+        (0, "a", 1.0), (0, "b", 3.0), (0, "ok", 1.0), (1, "a", 2.0), (1, "b", 4.0), (1, "ok", 0.0),
     ]  # fmt: skip
 
 
