@@ -174,10 +174,12 @@ def _demo(args: argparse.Namespace) -> int:
     from sim.sweep import summary, sweep
 
     out = Path(args.out)
-    orderings = ["honest-first", "confidential-first"]
+    # The twin negotiation scenarios' two orderings (confidential-negotiator is
+    # confidential-first with covert goals allowed), swept against lie detection.
+    orderings = ["honest-first", "confidential-negotiator"]
     print(f"specbound demo: sweeping {args.scenario} over spec orderings {orderings} x lie detection,"
           f" {args.runs} paired runs each, into {out}/ ...", flush=True)
-    frame = sweep(args.scenario, grid={"environment.detect_prob": [0.2, 0.8]},
+    frame = sweep(args.scenario, grid={"environment.detect_prob": [0.2, 0.5, 0.8]},
                   zip={"groups.buyers.spec": orderings, "groups.sellers.spec": orderings},
                   runs=args.runs, seed=0, out=out, workers=args.workers, progress=None)
     print(summary(frame).to_string())
@@ -224,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the demo sweep and write its report")
     p.add_argument("--scenario", default="negotiation-honest-first")
-    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--runs", type=int, default=8)
     p.add_argument("--workers", type=int)
     p.add_argument("--out", default="out/demo")
     p.set_defaults(func=_demo)
