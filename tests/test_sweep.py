@@ -250,13 +250,17 @@ def test_sigkill_then_resume_ends_with_exactly_the_planned_runs(tmp_path, monkey
 
 def test_real_engine_stores_every_spec_and_reruns_exactly(tmp_path):
     grid = {"groups.defector.spec": ["empty", "honest-first"], "steps": [3]}
-    frame = sweep("ipd-classic", grid=grid, runs=2, seed=1, out=tmp_path / "o", workers=1)
+    level = {"specs.honest-first.principles.protect_reserve.level": ["root", "user"]}
+    frame = sweep(
+        "ipd-classic", grid=grid, zip=level, runs=2, seed=1, out=tmp_path / "o", workers=1
+    )
+    assert len(frame) == 8
     assert (frame["status"] == "done").all()
     meta = Store.open(tmp_path / "o").meta()
     assert {"empty", "honest-first", "platform"} <= set(meta["specs"])
     assert set(meta["hashes"]) == {"scenario", *(f"spec:{k}" for k in meta["specs"])}
     assert meta["code_version"]
-    for run_id in (0, 3):
+    for run_id in (0, 7):
         report = rerun(tmp_path / "o", run_id)
         assert report["match"], report["differences"]
     steps = Store.open(tmp_path / "o").steps([0])

@@ -172,7 +172,9 @@ def test_rerun_command(tmp_path, capsys, fake_engine):
 @pytest.mark.parametrize(
     ("grid", "message"),
     [("nope.x=1,2", "no such key 'nope'"), ("environment.T=5,x", "expected a number"),
-     ("groups.defector.spec=empty,no-such-spec", "no-such-spec")],
+     ("groups.defector.spec=empty,no-such-spec", "no-such-spec"),
+     ("specs.honest-first.principles.protect_reserve.level=root,rooot", "unknown level 'rooot'"),
+     ("specs.honest-first.principles.no_such_rule.level=root", "no_such_rule")],
 )  # fmt: skip
 def test_real_scenario_bad_grid_is_exit_2_before_any_run(tmp_path, capsys, grid, message):
     out = tmp_path / "o"
