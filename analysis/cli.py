@@ -12,7 +12,6 @@ temp file, so a mistake never leaves an empty or broken file behind.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from analysis.plots import (
 )
 from analysis.report import write_report
 from analysis.results import Results, load_results
+from sim.cli_base import run_commands
 
 PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network")
 
@@ -196,21 +196,9 @@ def replay_trust_graph(meta: dict, seed: int, params: dict, step: int) -> nx.DiG
     return model.trust_graph()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """A parser with just ``plot`` and ``report`` (``sim/cli.py`` has the full one)."""
-    parser = argparse.ArgumentParser(prog="specbound", description="specbound analysis")
-    register(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``plot`` or ``report``; returns the exit code (2 for bad input)."""
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except SpecboundError as err:
-        print(f"specbound: {err}", file=sys.stderr)
-        return 2
+    """Run ``plot`` or ``report`` alone; returns the exit code (2 for bad input)."""
+    return run_commands(register, argv)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
+from sim.cli_base import dispatch
 
 
 def parse_value(text: str) -> Any:
@@ -248,16 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except SpecboundError as err:
-        print(f"specbound: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("specbound: interrupted", file=sys.stderr)
-        return 130
+    return dispatch(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

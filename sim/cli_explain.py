@@ -28,7 +28,6 @@ Argument syntax (values: ``true``/``false`` for flags, ``a+b`` for lists):
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import fields
@@ -39,6 +38,7 @@ from agents.chain import Binding, Delegation, Instruction
 from agents.errors import SpecboundError
 from agents.spec import Level, freeze_params
 from sim import cli_spec
+from sim.cli_base import run_commands
 
 _RESERVED = ("id", "level", "overrides", "claimed")
 _TRUE = ("true", "yes", "1", "on")
@@ -257,14 +257,7 @@ def register(spec_subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``spec explain ...`` alone; bad input is one line on stderr and exit 2."""
-    parser = argparse.ArgumentParser(prog="specbound")
-    register(cli_spec.register(parser.add_subparsers(dest="command", required=True)))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except SpecboundError as err:
-        print(f"specbound: {err}", file=sys.stderr)
-        return 2
+    return run_commands(lambda sub: register(cli_spec.register(sub)), argv)
 
 
 if __name__ == "__main__":

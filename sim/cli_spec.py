@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.errors import SpecboundError, SpecError
+from agents.errors import SpecError
 from agents.lint import lint
 from agents.spec import Level, Spec, SpecLibrary
 from agents.spec_import import import_model_spec
+from sim.cli_base import run_commands
 
 
 def _library(args: argparse.Namespace) -> SpecLibrary:
@@ -195,14 +196,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``spec`` sub-command; bad input is one line on stderr and exit 2."""
-    parser = argparse.ArgumentParser(prog="specbound")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except SpecboundError as err:
-        print(f"specbound: {err}", file=sys.stderr)
-        return 2
+    return run_commands(register, argv)
 
 
 if __name__ == "__main__":
