@@ -150,6 +150,19 @@ def get_environment(name: str, where: str = "scenario.environment") -> type[Envi
         ) from None
 
 
+def out_of_range(params: Any, unit: Sequence[str] = (), nonneg: Sequence[str] = ()) -> str | None:
+    """The first parameter outside its range: ``unit`` ones in [0, 1], ``nonneg`` ones >= 0."""
+    for name in unit:
+        v = getattr(params, name)
+        if not 0.0 <= v <= 1.0:
+            return f"{name} must be between 0 and 1, got {v}"
+    for name in nonneg:
+        v = getattr(params, name)
+        if v < 0:
+            return f"{name} must not be negative, got {v}"
+    return None
+
+
 def parse_params(cls: type[Environment], raw: dict[str, Any], where: str) -> Any:
     """Validate ``raw`` against ``cls.Params`` (unknown keys, types, ranges) and build it."""
     fields = {f.name: f for f in dataclasses.fields(cls.Params)}

@@ -43,7 +43,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.checks import check
-from scenarios.environment import Environment, environment
+from scenarios.environment import Environment, environment, out_of_range
 
 NONE, MESSAGE, DATA, INVOICE, OVERREACH = range(5)
 ACTS = ActSpace([
@@ -84,14 +84,8 @@ class InjectionParams:
     invoice: float = 0.5
 
     def validate(self) -> str | None:
-        for name in ("attack_prob", "data_share", "invoice_prob", "overreach_prob"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                return f"{name} must be between 0 and 1, got {v}"
-        for name in ("task_value", "stake", "invoice"):
-            if getattr(self, name) < 0:
-                return f"{name} must not be negative, got {getattr(self, name)}"
-        return None
+        return out_of_range(self, unit=("attack_prob", "data_share", "invoice_prob", "overreach_prob"),
+                            nonneg=("task_value", "stake", "invoice"))
 
 
 def channels(attacked: np.ndarray, in_data: np.ndarray, invoiced: np.ndarray,

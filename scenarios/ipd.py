@@ -29,7 +29,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
-from scenarios.environment import Environment, environment
+from scenarios.environment import Environment, environment, out_of_range
 
 PLAIN = ActSpace([Act("C", cooperative=True), Act("D", cooperative=False)])
 PROMISING = ActSpace([
@@ -58,13 +58,7 @@ class IpdParams:
     def validate(self) -> str | None:
         if not (self.T > self.R > self.P > self.S):
             return f"payoffs must satisfy T > R > P > S, got T={self.T} R={self.R} P={self.P} S={self.S}"
-        for name in ("noise", "detect_prob"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                return f"{name} must be between 0 and 1, got {v}"
-        if self.lie_penalty < 0:
-            return f"lie_penalty must not be negative, got {self.lie_penalty}"
-        return None
+        return out_of_range(self, unit=("noise", "detect_prob"), nonneg=("lie_penalty",))
 
 
 def swapped_rows(e: int) -> np.ndarray:

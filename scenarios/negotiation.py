@@ -46,7 +46,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import TRUST_BUCKETS
-from scenarios.environment import Environment, environment
+from scenarios.environment import Environment, environment, out_of_range
 
 ANSWER = ActSpace([
     Act("disclose", discloses=("reserve",), text="My reserve is the true figure."),
@@ -86,14 +86,12 @@ class NegotiationParams:
     value_high: float = 1.0
 
     def validate(self) -> str | None:
-        for name in ("ask_prob", "detect_prob", "steer_cost", "refuse_penalty"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                return f"{name} must be between 0 and 1, got {v}"
+        problem = out_of_range(self, unit=("ask_prob", "detect_prob", "steer_cost", "refuse_penalty"),
+                               nonneg=("lie_penalty",))
+        if problem:
+            return problem
         if not 0.0 <= self.leverage <= 0.5:
             return f"leverage must be between 0 and 0.5, got {self.leverage}"
-        if self.lie_penalty < 0:
-            return f"lie_penalty must not be negative, got {self.lie_penalty}"
         if not self.value_high > self.value_low:
             return f"value_high must exceed value_low, got {self.value_high} <= {self.value_low}"
         return None

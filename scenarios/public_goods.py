@@ -32,7 +32,7 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import TRUST_BUCKETS
-from scenarios.environment import Environment, environment
+from scenarios.environment import Environment, environment, out_of_range
 
 GIVE = ActSpace([
     Act("pledge_contribute", cooperative=True, promise="C", text="I pledge to contribute, and I do."),
@@ -70,10 +70,7 @@ class PublicGoodsParams:
     def validate(self) -> str | None:
         if self.r <= 1.0:
             return f"r must exceed 1 (otherwise contributing destroys value), got {self.r}"
-        for name in ("cost", "punish_cost", "fine", "lie_penalty"):
-            if getattr(self, name) < 0:
-                return f"{name} must not be negative, got {getattr(self, name)}"
-        return None
+        return out_of_range(self, nonneg=("cost", "punish_cost", "fine", "lie_penalty"))
 
 
 def neighbourhood_payoffs(x: np.ndarray, edges: np.ndarray, r: float, cost: float,

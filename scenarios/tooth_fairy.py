@@ -36,7 +36,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.checks import check
-from scenarios.environment import Environment, environment
+from scenarios.environment import Environment, environment, out_of_range
 
 ACTS = ActSpace([
     Act("blunt_truth", text="No, it is a story; parents leave the coin."),
@@ -68,10 +68,9 @@ class ToothFairyParams:
     value_child: tuple[float, ...] = (-1.0, 0.8, 0.4, 0.6)
 
     def validate(self) -> str | None:
-        for name in ("child_share", "prior", "cue_accuracy", "sensitive_prob", "detect_prob"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                return f"{name} must be between 0 and 1, got {v}"
+        problem = out_of_range(self, unit=("child_share", "prior", "cue_accuracy", "sensitive_prob", "detect_prob"))
+        if problem:
+            return problem
         for name in ("value_adult", "value_child"):
             if len(getattr(self, name)) != len(ACTS):
                 return f"{name} needs one value per act ({', '.join(ACTS.names())})"

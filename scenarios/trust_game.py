@@ -52,7 +52,7 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
-from scenarios.environment import Environment, environment
+from scenarios.environment import Environment, environment, out_of_range
 from scenarios.ipd import needs_coin
 
 PROMISE_LEVEL = 1.0 / 3.0  # what a promise commits to: return at least this share
@@ -114,11 +114,7 @@ class TrustGameParams:
             return f"endowment must be positive, got {self.endowment}"
         if self.multiplier <= 1:
             return f"multiplier must be above 1 (sending must create value), got {self.multiplier}"
-        if not 0.0 <= self.detect_prob <= 1.0:
-            return f"detect_prob must be between 0 and 1, got {self.detect_prob}"
-        if self.lie_penalty < 0:
-            return f"lie_penalty must not be negative, got {self.lie_penalty}"
-        return None
+        return out_of_range(self, unit=("detect_prob",), nonneg=("lie_penalty",))
 
 
 def settle(endowment: float, multiplier: float, send: np.ndarray, ret: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from agents.errors import SpecboundError
 from sim.batch import ExecutorError
+from sim.cli_base import run_commands
 
 
 def parse_value(text: str) -> Any:
@@ -188,14 +189,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one of these sub-commands; bad input is one line on stderr and exit 2."""
-    parser = argparse.ArgumentParser(prog="specbound")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except SpecboundError as err:
-        print(f"specbound: {err}", file=sys.stderr)
-        return 2
+    return run_commands(register, argv)
 
 
 if __name__ == "__main__":
