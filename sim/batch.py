@@ -285,8 +285,14 @@ class ProcessExecutor:
         """Yield each chunk's records as it finishes, with bounded chunks in flight."""
         limit = self.workers * IN_FLIGHT_PER_WORKER
         submit = lambda c: self._pool.submit(execute_chunk, c)  # noqa: E731
-        for future in _bounded(submit, chunks, limit, _wait_futures):
+        futures = _bounded(submit, chunks, limit, _wait_futures)
+        while True:
+            # A dead worker breaks the pool; it surfaces either from a result or from
+            # the next submit, whichever comes first, and means the same either way.
             try:
+                future = next(futures, None)
+                if future is None:
+                    return
                 records = future.result()
             except BrokenProcessPool as err:
                 raise ExecutorError(

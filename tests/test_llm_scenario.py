@@ -72,7 +72,12 @@ def test_identical_rerun_is_served_from_the_cache(server: LLMServer) -> None:
     sent = len(server.requests)
     second = play("deceptive", "audit")
     assert len(server.requests) == sent
-    assert second.metrics == pytest.approx(first.metrics, nan_ok=True)
+    same = {k: v for k, v in second.metrics.items() if not k.startswith("llm.")}
+    assert same == pytest.approx({k: v for k, v in first.metrics.items() if not k.startswith("llm.")},
+                                 nan_ok=True)
+    # The token accounting tells the two apart: the rerun made no call at all.
+    assert first.metrics["llm.calls"] > 0 and second.metrics["llm.calls"] == 0
+    assert second.metrics["llm.cached_decisions"] == first.metrics["llm.calls"]
 
 
 def test_failing_server_falls_back_and_never_leaks_the_key(server: LLMServer) -> None:
