@@ -89,7 +89,7 @@ def test_failed_run_keeps_traceback_and_others_go_on():
 
 @pytest.mark.parametrize(
     ("n_runs", "workers", "expected"),
-    [(1, 8, 1), (16, 2, 1), (100, 2, 7), (2000, 2, 32), (10**6, 64, 32), (0, 2, 1)],
+    [(1, 8, 1), (16, 2, 1), (40, 2, 1), (100, 2, 3), (2000, 2, 32), (10**6, 64, 32), (0, 2, 1)],
 )
 def test_chunk_size(n_runs, workers, expected):
     assert chunk_size(n_runs, workers) == expected
