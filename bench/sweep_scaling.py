@@ -29,14 +29,21 @@ MEMORY_RUNS = 2_000
 MEMORY_STEPS = 5
 SCENARIO = "ipd-classic"
 
-#: The driver whose peak resident memory is measured (ru_maxrss is in KiB on Linux).
+#: The driver whose peak resident memory is measured. VmHWM is this process's own
+#: high-water mark; ru_maxrss can carry the parent's size across fork and exec,
+#: so it is only the fallback (it is in KiB on Linux, as VmHWM is).
 _MEMORY_DRIVER = """
 import resource, sys, tempfile
 from sim.sweep import sweep
-with tempfile.TemporaryDirectory() as out:
-    sweep(sys.argv[1], grid={"steps": [int(sys.argv[3])]}, runs=int(sys.argv[2]), seed=0,
-          out=out, workers=2, progress=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as out:
+        sweep(sys.argv[1], grid={"steps": [int(sys.argv[3])]}, runs=int(sys.argv[2]), seed=0,
+              out=out, workers=2, progress=False)
+    try:
+        hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")]
+        print(int(hwm[0].split()[1]))
+    except (OSError, IndexError):
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -79,10 +86,14 @@ def timed_sweep(steps: int, repeat: int = REPEAT, **executor) -> tuple[float, pd
 
 def driver_peak_mb(runs: int = MEMORY_RUNS, steps: int = MEMORY_STEPS) -> float:
     """Peak resident memory (MB) of a driver process running a ``runs``-run sweep."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _MEMORY_DRIVER, SCENARIO, str(runs), str(steps)],
-        capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        # A file, not -c: worker processes re-import the driver's __main__.
+        script = Path(tmp) / "memory_driver.py"
+        script.write_text(_MEMORY_DRIVER)
+        proc = subprocess.run(
+            [sys.executable, str(script), SCENARIO, str(runs), str(steps)],
+            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
+        )
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise Unavailable(f"the {runs}-run memory sweep failed: {tail}")
