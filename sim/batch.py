@@ -18,6 +18,7 @@ grow with the number of runs.
 
 from __future__ import annotations
 
+import atexit
 import math
 import multiprocessing
 import os
@@ -271,20 +272,26 @@ class ProcessExecutor:
     deadlock a child; the server has none of that, and workers still start in
     milliseconds, warm. As everywhere in multiprocessing, a script that calls
     :func:`sim.sweep.sweep` must do it under ``if __name__ == "__main__":``.
+
+    The pool outlives the sweep: the next sweep in the same process (a
+    notebook, a study script, a resumed sweep) finds its workers warm instead
+    of paying seconds of start-up again. A pool a dead worker broke is
+    replaced; pools are shut down when the process exits.
     """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if ctx.get_start_method() == "forkserver":
-            ctx.set_forkserver_preload(["numpy", "pandas", "sim.batch", "sim.run"])
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        self._pool = _warm_pool(self.workers)
+        self._submitted: list[Future] = []
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
         """Yield each chunk's records as it finishes, with bounded chunks in flight."""
         limit = self.workers * IN_FLIGHT_PER_WORKER
-        submit = lambda c: self._pool.submit(execute_chunk, c)  # noqa: E731
+        def submit(chunk: Chunk) -> Future:
+            future = self._pool.submit(execute_chunk, chunk)
+            self._submitted.append(future)
+            return future
+
         futures = _bounded(submit, chunks, limit, _wait_futures)
         while True:
             # A dead worker breaks the pool; it surfaces either from a result or from
@@ -306,8 +313,42 @@ class ProcessExecutor:
             yield records
 
     def close(self) -> None:
-        """Stop the worker processes."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Cancel this sweep's chunks not yet started; the warm workers stay for the next sweep."""
+        for future in self._submitted:
+            future.cancel()
+        if getattr(self._pool, "_broken", False):
+            _drop_pool(self.workers, self._pool)
+
+
+#: Warm worker pools by size, shared by the sweeps of this process (see ProcessExecutor).
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _warm_pool(workers: int) -> ProcessPoolExecutor:
+    pool = _POOLS.get(workers)
+    if pool is not None and not getattr(pool, "_broken", False):
+        return pool
+    if pool is not None:
+        _drop_pool(workers, pool)
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["numpy", "pandas", "sim.batch", "sim.run"])
+    pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return pool
+
+
+def _drop_pool(workers: int, pool: ProcessPoolExecutor) -> None:
+    if _POOLS.get(workers) is pool:
+        del _POOLS[workers]
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+@atexit.register
+def _shutdown_pools() -> None:
+    for workers, pool in list(_POOLS.items()):
+        _POOLS.pop(workers, None)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def local_cluster(workers: int) -> Any:
