@@ -10,6 +10,7 @@ answer must never be reported. Exit 1 also when a target is missed, so
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     skipped: list[str] = []
     for name in args.names or list(table):
+        # What one benchmark left behind (100,000 agents from `scaling`) must not slow the
+        # next one's garbage collections; each starts from a collected heap.
+        gc.collect()
         start = time.perf_counter()
         try:
             rows = table[name]()
