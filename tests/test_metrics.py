@@ -91,3 +91,30 @@ def test_rewiring_cuts_ties_to_the_untrusted() -> None:
     # after rewiring, opportunists keep fewer ties than they started with on a degree-4 lattice
     assert np.mean([on.graph.degree(int(i)) for i in opp]) < 4
 
+
+
+def test_patch_split_by_hand() -> None:
+    from sim.metrics import patch_split
+
+    series = {"deceptions": [4.0, 6.0, 0.0, 1.0], "welfare": [1.0, 1.0, 3.0, 5.0]}
+    # A patch at step 3 applies from step 3 on: before = steps 1-2, after = steps 3-4.
+    assert patch_split(series, [3]) == {
+        "patch_step": 3.0, "deceptions.before_patch": 5.0, "deceptions.after_patch": 0.5,
+        "welfare.before_patch": 1.0, "welfare.after_patch": 4.0,
+    }
+    assert patch_split(series, []) == {}
+
+
+def test_spec_incident_reports_before_and_after() -> None:
+    m = run("spec-incident", seed=1).metrics
+    assert m["patch_step"] > 1
+    assert m["deceptions.after_patch"] < m["deceptions.before_patch"]
+
+
+def test_per_principle_compliance_is_a_step_series() -> None:
+    base = {"groups.reciprocal.count": 12, "groups.opportunists.count": 8, "steps": 10,
+            "groups.opportunists.deliberation": 0.0}
+    r = run("trust-network", seed=3, set=base)
+    series = r.steps["compliance.keep_promises"]
+    assert len(series) == 10 and series.notna().all()
+    assert (series < 1.0).any()
