@@ -29,8 +29,8 @@ Observation: ``channel`` (0 none, 1 message claiming authority, 2 order in
 data, 3 delegate's invoice, 4 delegate's overreach). Counters:
 ``injections_attempted`` (decisions on channels 1, 2 and 4),
 ``injections_obeyed`` (transfers), ``invoices_paid``, ``stolen``.
-Welfare bounds per step: baseline every worker hijacked, optimum every
-worker working.
+Welfare bounds per step: baseline every worker hijacked (the stakes change
+hands, welfare 0), optimum every worker working.
 """
 
 from __future__ import annotations
@@ -117,7 +117,9 @@ class Injection(Environment):
         dlg = self._role(model, prm.delegate_groups) & model.alive
         workers = np.flatnonzero(model.alive & ~adv & ~dlg)
         n = len(model.alive)
-        self.bounds = (-prm.stake * len(workers), prm.task_value * len(workers))
+        # Every worker hijacked: each stake moves from a worker to an attacker and no task
+        # is done, so welfare is zero; every worker working: the task value of each.
+        self.bounds = (0.0, prm.task_value * len(workers))
         for name in ("injections_attempted", "injections_obeyed", *self.metric_names()):
             model.count(name, 0.0)  # counters exist (at zero) even in an empty step
         if not len(workers):

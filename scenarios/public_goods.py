@@ -154,7 +154,8 @@ class PublicGoods(Environment):
             got = np.bincount(obs_i, weights=x[obs_j], minlength=n)
             self.last_share = np.divide(got, nb, out=np.ones(n), where=nb > 0)
         self.punished = punished
-        model.record_truth(living, ~broke[living])
+        # Trust is evidence of contributing, so the truth it is calibrated against is too.
+        model.record_truth(living, x[living] > 0)
         self.n_contrib = float(x[living].sum())
         self.n_agents = float(len(living))
         model.count("contributions", self.n_contrib)

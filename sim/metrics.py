@@ -153,6 +153,23 @@ def step_metrics(model: SpecModel, parts: StepParts) -> dict[str, float]:
         out.setdefault(k, v)
     out.update(model.env.metrics(model))
     out["alive"] = float(alive.sum())
+    out.update(payoffs(model))
+    return out
+
+
+def payoffs(model: SpecModel) -> dict[str, float]:
+    """Mean cumulative payoff per agent of each group, and of focal and background agents."""
+    out: dict[str, float] = {}
+    groups = model.group_of
+    sums = np.bincount(groups, weights=model.payoff, minlength=len(model.groups))
+    sizes = np.bincount(groups, minlength=len(model.groups))
+    for gs in model.groups:
+        if sizes[gs.index]:
+            out[f"payoff.{gs.name}"] = float(sums[gs.index] / sizes[gs.index])
+    focal = np.array([gs.focal for gs in model.groups], dtype=bool)
+    for name, mask in (("payoff_focal", focal), ("payoff_background", ~focal)):
+        if sizes[mask].sum():
+            out[name] = float(sums[mask].sum() / sizes[mask].sum())
     return out
 
 
@@ -224,15 +241,7 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
     n = len(Level)
     for idx in np.flatnonzero(tot.levels):
         out[f"conflicts_by_level.{LEVEL_NAMES[idx // n]}.{LEVEL_NAMES[idx % n]}"] = float(tot.levels[idx])
-    focal_mask = np.array([model.groups[g].focal for g in model.group_of], dtype=bool)
-    for gs in model.groups:
-        members = model.group_of == gs.index
-        if members.any():
-            out[f"payoff.{gs.name}"] = float(model.payoff[members].mean())
-    if focal_mask.any():
-        out["payoff_focal"] = float(model.payoff[focal_mask].mean())
-    if (~focal_mask).any():
-        out["payoff_background"] = float(model.payoff[~focal_mask].mean())
+    out.update(payoffs(model))
     for k, v in c.items():
         if k not in out and k not in ("decisions", "cooperative_moves", "moves"):
             out[k] = v

@@ -741,7 +741,10 @@ def build_graph(net: dict[str, Any], n: int, rng: np.random.Generator) -> nx.Gra
     elif kind == "barabasi_albert":
         g = nx.barabasi_albert_graph(n, max(1, degree // 2), seed=seed)
     elif kind == "edgelist":
-        g = nx.read_edgelist(net["path"], nodetype=int)
+        try:
+            g = nx.read_edgelist(net["path"], nodetype=int)
+        except (OSError, TypeError, ValueError) as e:
+            raise ScenarioError(f"network.path: {net['path']}: not an edge list of agent indices ({e})") from None
         g.add_nodes_from(range(n))
         bad = [v for v in g.nodes if not 0 <= v < n]
         if bad:

@@ -184,14 +184,22 @@ def load_scenario_text(
     base_dir = Path(source).parent if source and not source.startswith("<") else Path.cwd()
     library = _library(raw, spec_texts, base_dir, source)
     overrides = dict(overrides or {})
-    scenario = _build(raw, library, text, source, {})
-    for i, (path, value) in enumerate(overrides.items()):
+    base = _build(raw, library, text, source, {}, base_dir)
+    if not overrides:
+        return base
+    # Overrides apply together: lowering two counts and a degree is one valid change,
+    # though each alone may not be. A problem in the result names its key.
+    patched_raw, patched_lib = raw, library
+    for path, value in overrides.items():
         try:
-            raw, library = _apply(raw, library, path, value)
-            scenario = _build(raw, library, text, source, dict(list(overrides.items())[: i + 1]))
+            patched_raw, patched_lib = _apply(patched_raw, patched_lib, path, value)
         except SpecboundError as e:
             raise ScenarioError(f"--set {path}: {e}") from None
-    return scenario
+    try:
+        return _build(patched_raw, patched_lib, text, source, overrides, base_dir)
+    except SpecboundError as e:
+        given = ", ".join(overrides)
+        raise ScenarioError(f"{e} (with --set {given})") from None
 
 
 def _library(raw: dict, spec_texts: dict[str, str] | None, base_dir: Path, source: str) -> SpecLibrary:
@@ -285,7 +293,8 @@ def _unit(v: float, where: str) -> float:
     return float(v)
 
 
-def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: dict) -> Scenario:
+def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: dict,
+           base_dir: Path | None = None) -> Scenario:
     top_allowed = {"scenario": dict, "environment": dict, "network": dict, "groups": dict,
                    "events": list, "sweep": dict}
     _keys(raw, top_allowed, source)
@@ -301,9 +310,13 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
 
     groups = _groups(raw.get("groups"), library, source, env_cls)
     n = sum(g.count for g in groups)
-    network = _network(raw.get("network", {}), n, source)
+    network = _network(raw.get("network", {}), n, source, base_dir or Path.cwd())
+    if network["self_play"] and env_cls.pairwise:
+        raise ScenarioError(f"{source}: network.self_play: environment {env_cls.name!r} plays pairs of "
+                            "distinct agents; self-play is not supported (set it to false)")
     metric_names = known_metrics(env_cls, library, groups)
-    events = _events(raw.get("events", []), groups, library, metric_names, source, steps)
+    events = _events(raw.get("events", []), groups, library, metric_names, source, steps, env_cls,
+                     env_params)
     sweep = raw.get("sweep")
     if sweep is not None:
         _keys(sweep, SWEEP_KEYS, f"{source}: sweep")
@@ -374,7 +387,7 @@ def _instruction(ins: Any, where: str) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ins.items()))
 
 
-def _network(net: Any, n: int, source: str) -> dict[str, Any]:
+def _network(net: Any, n: int, source: str, base_dir: Path) -> dict[str, Any]:
     where = f"{source}: network"
     _keys(net, NETWORK_KEYS, where)
     kind = net.get("kind", "complete")
@@ -382,27 +395,43 @@ def _network(net: Any, n: int, source: str) -> dict[str, Any]:
         raise ScenarioError(f"{where}.kind: unknown kind {kind!r}; allowed: {', '.join(NETWORK_KINDS)}")
     degree = net.get("degree", 4)
     if kind in ("random_regular", "watts_strogatz", "barabasi_albert", "erdos_renyi"):
-        if degree < 1 or (n > 1 and degree > n - 1):
+        if n < 2:
+            raise ScenarioError(f"{where}.kind: a {kind} network needs at least 2 agents; the groups have {n}")
+        if kind == "watts_strogatz" and degree % 2:
+            raise ScenarioError(f"{where}.degree: a watts_strogatz ring links k/2 neighbours on each side, "
+                                f"so the degree must be even; got {degree}")
+        if degree < 1 or degree > n - 1:
             raise ScenarioError(f"{where}.degree: {degree} does not fit {n} agents; allowed: 1..{max(n - 1, 1)}")
         if kind == "random_regular" and (n * degree) % 2:
             raise ScenarioError(f"{where}.degree: random_regular needs agents x degree even; got {n} x {degree}")
     p = net.get("p", 0.1)
     if not 0.0 <= p <= 1.0:
         raise ScenarioError(f"{where}.p: must be between 0 and 1, got {p}")
-    if kind == "edgelist" and "path" not in net:
-        raise ScenarioError(f"{where}.path is required for kind 'edgelist'")
+    path = None
+    if kind == "edgelist":
+        if "path" not in net:
+            raise ScenarioError(f"{where}.path is required for kind 'edgelist'")
+        path = (base_dir / str(net["path"])).resolve()  # relative to the scenario file
+        if not path.is_file():
+            raise ScenarioError(f"{where}.path: no such edge-list file {str(path)!r}")
     rewire = net.get("rewire")
     if rewire is not None:
         _keys(rewire, REWIRE_KEYS, f"{where}.rewire")
         if rewire.get("every", 1) < 1:
             raise ScenarioError(f"{where}.rewire.every must be at least 1")
-    return {"kind": kind, "degree": degree, "p": float(p), "path": net.get("path"),
+    return {"kind": kind, "degree": degree, "p": float(p), "path": str(path) if path else None,
             "self_play": net.get("self_play", False), "rewire": dict(rewire) if rewire else None}
 
 
 def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metrics: set[str],
-            source: str, steps: int) -> tuple[ScriptEvent, ...]:
+            source: str, steps: int, env_cls: Any, env_params: Any) -> tuple[ScriptEvent, ...]:
     names = {g.name for g in groups}
+    if not isinstance(events, list):
+        raise ScenarioError(f"{source}: events must be a list of [[events]] tables")
+    # Agent ids an event may name: the initial population plus every agent a join can add.
+    joinable = sum(int(ev.get("count", 1)) for ev in events
+                   if isinstance(ev, dict) and ev.get("type") == "join" and isinstance(ev.get("count", 1), int))
+    max_agent = sum(g.count for g in groups) + max(joinable, 0)
     out = []
     for k, ev in enumerate(events):
         where = f"{source}: events[{k}]"
@@ -432,8 +461,14 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
             op = "above" if "above" in w else "below"
             when = (w["metric"], op, float(w[op]))
         to = ev.get("to")
-        if to is not None and to not in names and not str(to).isdigit():
-            raise ScenarioError(f"{where}.to: unknown group {to!r}; groups: {', '.join(sorted(names))} (or an agent id)")
+        if to is not None and to not in names:
+            if not str(to).isdigit():
+                raise ScenarioError(f"{where}.to: unknown group {to!r}; groups: {', '.join(sorted(names))} (or an agent id)")
+            if int(to) >= max_agent:
+                raise ScenarioError(f"{where}.to: agent {to} does not exist; agent ids are 0..{max_agent - 1}")
+            if typ in ("patch_spec", "delegate", "join"):
+                raise ScenarioError(f"{where}.to: a {typ} event applies to a group, not to one agent; "
+                                    f"groups: {', '.join(sorted(names))}")
         if typ == "join":
             if ev.get("group") not in names:
                 raise ScenarioError(f"{where}.group: unknown group {ev.get('group')!r}; groups: {', '.join(sorted(names))}")
@@ -450,6 +485,13 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
                 Level.parse(ev.get("level", "user"))
             except ValueError as e:
                 raise ScenarioError(f"{where}.level: {e}") from None
+        if typ == "shock":
+            if not isinstance(ev["set"], dict):
+                raise ScenarioError(f"{where}.set: expected a table of environment parameters")
+            import dataclasses
+
+            current = dataclasses.asdict(env_params)
+            parse_params(env_cls, {**current, **ev["set"]}, f"{where}.set")  # validated now, not at its step
         if typ == "patch_spec":
             from agents.spec import patch_spec
 
@@ -478,10 +520,9 @@ ENGINE_METRICS = (
 
 
 def known_metrics(env_cls: Any, library: SpecLibrary, groups: tuple[Group, ...]) -> set[str]:
+    """Metrics a trigger may watch: those the model reports every step."""
     names = set(ENGINE_METRICS) | set(env_cls.metric_names())
     names |= {f"payoff.{g.name}" for g in groups}
     for g in groups:
         names |= {f"compliance.{p.id}" for p in library.get(g.spec).principles if p.check}
-    levels = [str(lv) for lv in Level]
-    names |= {f"conflicts_by_level.{a}.{b}" for a in levels for b in levels}
     return names

@@ -118,3 +118,20 @@ def test_per_principle_compliance_is_a_step_series() -> None:
     series = r.steps["compliance.keep_promises"]
     assert len(series) == 10 and series.notna().all()
     assert (series < 1.0).any()
+
+
+def test_injection_efficiency_is_zero_when_every_worker_is_hijacked() -> None:
+    m = run("injection", seed=1, set={
+        "groups.workers.count": 0, "groups.treasurer.count": 0, "environment.attack_prob": 1.0,
+        "environment.invoice_prob": 0.0, "environment.overreach_prob": 0.0, "network.kind": "complete",
+    }).metrics
+    assert m["injections_obeyed"] > 0
+    assert m["efficiency"] == pytest.approx(0.0)
+
+
+def test_public_goods_trust_is_calibrated_against_contributing() -> None:
+    # Only open free riders: nobody contributes, everyone's trust in them falls, and that is right.
+    m = run("public-goods", seed=1, set={"groups.keepers.count": 0, "groups.breakers.count": 0,
+                                          "steps": 30}).metrics
+    assert m["trust_mean"] < 0.1
+    assert m["trust_calibration"] > 0.9
