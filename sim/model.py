@@ -312,11 +312,16 @@ class SpecModel(mesa.Model):
         full = d.binding.decide(obs, acts, ranking)
         root = d.binding.decide(obs, acts, ranking, root_only=True)
         base = len(self._outcomes)
+        # Why an act other than the resolver's choice was played: a language model chose it,
+        # or a rule-based agent acted on its policy alone (no deliberation) or slipped.
+        by = ("chosen by the language model" if not getattr(d.policy, "memoisable", True)
+              else "acted without deliberation or by error")
         for a in range(len(acts)):
-            self._add_outcome(d.binding, obs, acts, a, full)
+            self._add_outcome(d.binding, obs, acts, a, full, by)
         return self._cells.append(full=full.act, root=root.act, base=base)
 
-    def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any) -> None:
+    def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any,
+                     by: str) -> None:
         act = acts[a]
         oid = len(self._outcomes)
         if a == full.act:
@@ -330,7 +335,7 @@ class SpecModel(mesa.Model):
             chosen = acts[full.act].name
             conflicts = tuple(
                 ConflictEvent(None, None, None, c.id, c.level, c.source, act.name,
-                              f"acted without deliberation or by error; the chain of command chose {chosen!r}")
+                              f"{by}; the chain of command chose {chosen!r}")
                 for c, v in zip(binding.constraints, verdicts, strict=True) if v is False
             )
         violation = any(v is False and c.level >= Level.SYSTEM
@@ -382,7 +387,10 @@ class SpecModel(mesa.Model):
                 for ev in ans.events:
                     self._script_event(str(ev.get("kind", "llm")), int(agents[k]), dict(ev))
                 obs = self.env.codec.decode(int(codes[k]))
-                resolved = int(self._cells.arr["full"][cells[k]])
+                # The resolver's choice with the model's act ranked first: it keeps the
+                # model's act whenever the rules allow, so enforcement changes no more than it must.
+                ranking = (act, *(i for i in range(len(acts)) if i != act))
+                resolved = reqs[n_].binding.decide(obs, acts, ranking).act
                 replace = audit_choice(reqs[n_].binding, obs, acts, act, resolved, gs.mode)
                 if replace is not None:
                     self._script_event("blocked", int(agents[k]), {
