@@ -19,3 +19,10 @@ class SpecError(SpecboundError):
 
 class ScenarioError(SpecboundError):
     """A scenario file, override or reference is invalid."""
+
+
+class RunFailure(Exception):
+    """A run with valid input could not do its work (say, every language-model call failed).
+
+    Not bad input: the CLI exits 1 with one line, and a sweep stores the run as failed.
+    """

@@ -367,11 +367,18 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 150) -> Pa
         with os.fdopen(fd, "wb") as handle:
             fig.savefig(handle, format=fmt, dpi=dpi,
                         metadata={"Software": "specbound"} if fmt == "png" else None)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is meant to be shared
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def writable_folder(target: Path) -> Path:

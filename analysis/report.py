@@ -39,6 +39,7 @@ from analysis.aggregate import (
 )
 from analysis.labels import metric_label
 from analysis.plots import (
+    _umask,
     plot_compliance,
     plot_conflicts_heatmap,
     plot_metric,
@@ -266,6 +267,7 @@ def write_text_atomic(text: str, out_path: str | os.PathLike[str]) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is meant to be shared
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

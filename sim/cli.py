@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from sim.cli_base import dispatch
+from sim.cli_base import Parser, dispatch
 
 
 def parse_value(text: str) -> Any:
@@ -86,6 +86,8 @@ def _run(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
     overrides = parse_sets(args.set)
+    if not 0 <= args.seed < 2**63:
+        raise SpecboundError(f"--seed {args.seed}: must be an integer in 0..2^63-1")
     if args.steps is not None:
         if args.steps < 1:
             raise SpecboundError(f"--steps must be at least 1, got {args.steps}")
@@ -201,7 +203,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="specbound",
         description="Simulate agents bound by specs and a chain of command; measure trust, welfare and conflicts.",
     )
@@ -218,17 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int)
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="dotted-path override (repeatable)")
-    p.add_argument("--out", metavar="DIR", help="write result.json, steps.csv and events.csv here")
+    p.add_argument("--out", metavar="DIR", help="write result.json, steps.csv and events.csv here "
+                   "(with --runs: the sweep store; default out/sweep-<scenario>)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--runs", type=int, help="run N seeds as a one-point sweep into a store")
     p.add_argument("--workers", type=int, help="worker processes for --runs")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="run the demo sweep and write its report")
-    p.add_argument("--scenario", default="negotiation-honest-first")
-    p.add_argument("--runs", type=int, default=8)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--out", default="out/demo")
+    p.add_argument("--scenario", default="negotiation-honest-first",
+                   help="a negotiation scenario (its buyers' and sellers' spec orderings are swept)")
+    p.add_argument("--runs", type=int, default=8, help="paired runs per grid point")
+    p.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.set_defaults(func=_demo)
 
     from sim import cli_spec, cli_sweep

@@ -7,7 +7,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agents.errors import SpecboundError
+from agents.errors import RunFailure, SpecboundError
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"specbound: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -20,6 +28,9 @@ def dispatch(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `specbound ... | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
+    except RunFailure as err:  # the input was fine; the run could not do its work
+        print(f"specbound: run failed: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("specbound: interrupted", file=sys.stderr)
         return 130
@@ -27,6 +38,6 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def run_commands(register: Callable[[Any], Any], argv: Sequence[str] | None = None) -> int:
     """A parser holding the sub-commands ``register`` adds, run on ``argv`` (for tests and modules)."""
-    parser = argparse.ArgumentParser(prog="specbound")
+    parser = Parser(prog="specbound")
     register(parser.add_subparsers(dest="command", required=True))
     return dispatch(parser.parse_args(argv))

@@ -65,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--grid", action="append", metavar="PATH=V1,V2", help="crossed with other --grid"
     )
     p.add_argument("--zip", action="append", metavar="PATH=V1,V2", help="varied together")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="a fixed override for every run (a grid path with one value)")
     p.add_argument("--runs", type=int, help="runs per grid point (default: [sweep] table, else 1)")
     p.add_argument("--seed", type=int, help="sweep seed (default: [sweep] table, else 0)")
     p.add_argument("--out", help="output folder (default out/sweep-<scenario id>)")
@@ -138,9 +140,16 @@ def _sweep(args: argparse.Namespace) -> pd.DataFrame:
         raise SpecboundError(
             "--workers with --dask tcp://...: the cluster decides its workers; drop --workers"
         )
+    grid = _assignments("--grid", args.grid)
+    for path, values in (_assignments("--set", args.set) or {}).items():
+        if len(values) != 1:
+            raise SpecboundError(f"--set {path}: one value fixes a path; use --grid to vary it")
+        if grid and path in grid:
+            raise SpecboundError(f"--set {path}: also given with --grid; give it once")
+        grid = {**(grid or {}), path: values}
     return sweep(
         args.scenario,
-        grid=_assignments("--grid", args.grid),
+        grid=grid,
         zip=_assignments("--zip", args.zip),
         runs=args.runs,
         seed=args.seed,

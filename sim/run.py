@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 import scenarios  # noqa: F401  (registers environments and their checks)
+from agents.errors import RunFailure
 from sim.metrics import clean
 from sim.model import SpecModel
 from sim.scenario import Scenario, load_scenario
@@ -79,6 +80,7 @@ def run_model(
     set: dict[str, Any] | None = None,
     steps: int | None = None,
     progress: bool = False,
+    check_llm: bool = True,
 ) -> SpecModel:
     """Build and run the model, returning it (for inspection: trust network, agents)."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, set)
@@ -96,7 +98,27 @@ def run_model(
     finally:
         if bar is not None:
             bar.close()
+    if check_llm:
+        _check_llm(model)
     return model
+
+
+#: Share of language-model decisions that may fail (and fall back) before the run counts as failed.
+MAX_LLM_FAILURES = 0.5
+
+
+def _check_llm(model: SpecModel) -> None:
+    """A run whose language-model calls mostly failed measured the fallback, not the model."""
+    for gs in model.groups:
+        usage = getattr(gs.policy, "usage", None)
+        if usage is None:
+            continue
+        u = usage()
+        errors = int(u.get("errors", 0))
+        total = errors + int(u.get("calls", 0)) + int(u.get("cached_decisions", 0))
+        if total and errors / total > MAX_LLM_FAILURES:
+            raise RunFailure(f"group {gs.name!r}: {errors} of {total} language-model decisions failed "
+                             "(server unreachable or refusing?); their fallback acts are not the model's")
 
 
 def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResult:
@@ -126,6 +148,7 @@ def run(
     set: dict[str, Any] | None = None,
     steps: int | None = None,
     progress: bool = False,
+    check_llm: bool = True,
 ) -> RunResult:
     """Run a scenario once and return its final metrics, step series and events.
 
@@ -135,8 +158,11 @@ def run(
         set: dotted-path overrides, e.g. ``{"groups.buyers.count": 10}``.
         steps: run this many steps instead of the scenario's own.
         progress: show a progress bar on long runs when stderr is a terminal.
+        check_llm: raise :class:`~agents.errors.RunFailure` when most of a group's
+            language-model decisions failed (their fallback acts are not the model's).
     """
-    model = run_model(scenario, seed=seed, set=set, steps=steps, progress=progress)
+    model = run_model(scenario, seed=seed, set=set, steps=steps, progress=progress,
+                      check_llm=check_llm)
     params = dict(set or {})
     if steps is not None:
         params.setdefault("steps", int(steps))

@@ -194,12 +194,12 @@ def load_scenario_text(
         try:
             patched_raw, patched_lib = _apply(patched_raw, patched_lib, path, value)
         except SpecboundError as e:
-            raise ScenarioError(f"--set {path}: {e}") from None
+            raise ScenarioError(f"{path}: {e}") from None
     try:
         return _build(patched_raw, patched_lib, text, source, overrides, base_dir)
     except SpecboundError as e:
         given = ", ".join(overrides)
-        raise ScenarioError(f"{e} (with --set {given})") from None
+        raise ScenarioError(f"{e} (with overrides {given})") from None
 
 
 def _library(raw: dict, spec_texts: dict[str, str] | None, base_dir: Path, source: str) -> SpecLibrary:

@@ -103,8 +103,8 @@ def make_plan(
         )
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise SpecboundError(f"runs {runs!r}: must be an integer >= 1")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise SpecboundError(f"seed {seed!r}: must be an integer >= 0")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise SpecboundError(f"seed {seed!r}: must be an integer in 0..2^63-1")
     n_zip = len(next(iter(z.values()))) if z else 1
     zip_rows = [{p: v[i] for p, v in z.items()} for i in range(n_zip)]
     points = tuple(
@@ -262,6 +262,9 @@ def _with_identity(info: SweepInfo, db: Path, allow_grid_change: bool) -> SweepI
     with Store.open(db) as store:
         known = store.sweep(fingerprint)
         if known is not None:
+            if known.code_version != info.code_version:
+                print(f"specbound: warning: resuming a sweep stored by {known.code_version} with "
+                      f"{info.code_version}; runs already stored are not rerun", file=sys.stderr)
             return SweepInfo(**{**ident.__dict__, "first_run": known.first_run})
         sweeps = store.sweeps()
         if sweeps and not allow_grid_change:
@@ -274,7 +277,7 @@ def _with_identity(info: SweepInfo, db: Path, allow_grid_change: bool) -> SweepI
 
 
 def _describe(info: SweepInfo) -> str:
-    paths = ",".join([*info.grid, *info.zip]) or "no grid"
+    paths = "; ".join(f"{p}={','.join(map(str, v))}" for p, v in {**info.grid, **info.zip}.items()) or "no grid"
     return f"scenario {info.scenario}, {paths}, {info.points} points x {info.runs} runs, seed {info.seed}"
 
 
