@@ -46,6 +46,12 @@ def _check(args: argparse.Namespace) -> int:
     warned = False
     for ref in args.files:
         library = _library(args)  # one per file: unrelated files may reuse an id
+        # Files checked together may extend each other (b.toml extends c.toml): each sees
+        # the others whose ids the library does not already hold.
+        siblings = [Path(f) for f in args.files
+                    if f != ref and Path(f).is_file() and Path(f).stem not in library]
+        if siblings:
+            library = SpecLibrary([*(args.path or ()), *siblings])
         spec = _load(library, ref)
         chain = " > ".join(spec.layers)
         print(f"{ref}: ok: {spec.id} v{spec.version}, {len(spec.principles)} principles ({chain})")

@@ -126,3 +126,16 @@ def test_module_entry_point_has_no_traceback(write_spec):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("specbound: ") and proc.stderr.count("\n") == 1
+
+
+def test_files_checked_together_may_extend_each_other(tmp_path, capsys) -> None:
+    (tmp_path / "c.toml").write_text('[spec]\nid = "c"\nversion = "1"\ndescription = "base"\n\n'
+                                     '[[principles]]\nid = "x"\nlevel = "root"\ntext = "Be truthful."\n'
+                                     'check = "truthful"\n')
+    (tmp_path / "b.toml").write_text('[spec]\nid = "b"\nversion = "1"\ndescription = "derived"\n'
+                                     'extends = ["c"]\n\n[[principles]]\nid = "y"\nlevel = "user"\n'
+                                     'text = "Cooperate."\ncheck = "cooperates"\n')
+    from sim.cli_spec import main as spec_main
+
+    assert spec_main(["spec", "check", str(tmp_path / "b.toml"), str(tmp_path / "c.toml")]) == 0
+    assert "b v1, 2 principles (c > b)" in capsys.readouterr().out
