@@ -161,7 +161,17 @@ def parse_delegation(text: str) -> Delegation:
             raise SpecboundError(f"{where}: the last part must be by=LEVEL")
         by = _level(value, where)
     scope = tuple(filter(None, parts[2].split("+")))
-    return Delegation(parts[0], _level(parts[1], where), scope, by)
+    from agents.checks import CHECKS
+
+    unknown = [c for c in scope if c not in CHECKS]
+    if unknown:
+        raise SpecboundError(f"{where}: unknown check {unknown[0]!r} in the scope; "
+                             f"available: {', '.join(sorted(CHECKS))}")
+    level = _level(parts[1], where)
+    if level > by:
+        raise SpecboundError(f"{where}: a delegation cannot exceed its delegator's level "
+                             f"({level} > {by}); set by=LEVEL or lower the level")
+    return Delegation(parts[0], level, scope, by)
 
 
 def parse_obs(text: str | None) -> Any:

@@ -126,3 +126,15 @@ def test_parse_delegation(text, expected):
 )
 def test_parse_act(text, field, value):
     assert getattr(parse_act(text), field) == value
+
+
+@pytest.mark.parametrize(
+    ("delegate", "fragment"),
+    [("peer:user:nosuch", "unknown check 'nosuch'"), ("peer:root:truthful", "cannot exceed its delegator")],
+)
+def test_bad_delegations_are_refused(delegate: str, fragment: str, capsys) -> None:
+    from sim.cli_explain import main as explain_main
+
+    assert explain_main(["spec", "explain", "honest-first", "--act", "a", "--act", "b",
+                         "--delegate", delegate]) == 2
+    assert fragment in capsys.readouterr().err
