@@ -82,6 +82,12 @@ def _values(where: str, path: str, values: Any) -> list[Any]:
         raise SpecboundError(f"{where}: path {path!r} must be a non-empty dotted path")
     if not isinstance(values, (list, tuple)) or not values:
         raise SpecboundError(f"{where} {path}: expected a non-empty list of values, got {values!r}")
+    seen: list[Any] = []
+    for v in values if where == "grid" else ():  # zip rows may repeat a value in one path
+        if any(v == s and type(v) is type(s) for s in seen):
+            # A repeated grid value is a repeated point: twice the runs, paired with themselves.
+            raise SpecboundError(f"{where} {path}: value {v!r} is given twice; raise --runs for more runs")
+        seen.append(v)
     return list(values)
 
 

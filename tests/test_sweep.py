@@ -296,3 +296,13 @@ def test_a_dead_worker_stops_the_sweep_cleanly_and_resume_finishes_it(tmp_path):
     assert (stored["status"] == "done").all() and 4 not in set(stored["x"])
     frame = run_fake(out, grid={"x": [1, 2, 3, 4]}, runs=3, workers=2)
     assert frame["run_id"].tolist() == list(range(12)) and (frame["status"] == "done").all()
+
+
+def test_a_repeated_grid_value_is_refused_but_zip_rows_may_repeat_one() -> None:
+    from agents.errors import SpecboundError
+    from sim.sweep import make_plan
+
+    with pytest.raises(SpecboundError, match="given twice"):
+        make_plan({"x": [1, 1]}, None, 1, 0)
+    plan = make_plan(None, {"x": [1, 1], "y": [2, 3]}, 1, 0)
+    assert len(plan.points) == 2
