@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plot.add_argument("--by", help="grid path on the x axis (line, bar); "
                                    "level or principle for heatmap")
     plot.add_argument("--hue", help="grid path with one series per value")
+    plot.add_argument("--sweep", metavar="ID", help="which sweep of the folder (id or prefix; default: the latest)")
     plot.add_argument("--kind", choices=PLOT_KINDS, default=None,
                       help="figure kind (default: line for a numeric --by, bar otherwise)")
     plot.add_argument("--run", type=int, help="run id (network; default: first finished run)")
@@ -70,12 +71,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("dir", metavar="DIR", help="the sweep's --out folder")
     report.add_argument("-o", "--output", required=True, metavar="FILE", help="report.html")
     report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    report.add_argument("--sweep", metavar="ID", help="which sweep of the folder (id or prefix; default: the latest)")
     report.set_defaults(func=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
     """Handler of ``report``: write the HTML file and print its path."""
-    path = write_report(args.dir, args.output, Bootstrap(seed=args.seed))
+    path = write_report(args.dir, args.output, Bootstrap(seed=args.seed), sweep=args.sweep)
     print(path)
     return 0
 
@@ -89,7 +91,7 @@ def run_plot(args: argparse.Namespace) -> int:
                              f"allowed: {', '.join('.' + f for f in FORMATS)}")
     writable_folder(output)
     boot = Bootstrap(level=args.level, resamples=args.resamples, seed=args.seed)
-    results = load_results(args.dir)
+    results = load_results(args.dir, args.sweep)
     fig = build_figure(results, args, boot)
     print(save_figure(fig, output))
     return 0

@@ -276,7 +276,7 @@ def write_text_atomic(text: str, out_path: str | os.PathLike[str]) -> Path:
 
 
 def write_report(store_dir: str | os.PathLike[str], out_path: str | os.PathLike[str],
-                 boot: Bootstrap = DEFAULT_BOOTSTRAP) -> Path:
+                 boot: Bootstrap = DEFAULT_BOOTSTRAP, sweep: str | None = None) -> Path:
     """Write the HTML report of the latest sweep in ``store_dir`` to ``out_path``.
 
     Raises:
@@ -284,7 +284,7 @@ def write_report(store_dir: str | os.PathLike[str], out_path: str | os.PathLike[
             cannot be written (checked before any work is done).
     """
     writable_folder(Path(out_path))
-    results = load_results(store_dir)
+    results = load_results(store_dir, sweep)
     data = SweepData(meta=results.meta, runs=results.runs, params=results.params,
                      metrics=results.metrics, steps=results.steps(),
                      events=results.events(kind="conflict"))

@@ -92,18 +92,30 @@ def _open(folder: Path) -> Store:
     return Store.open(folder)
 
 
-def load_results(folder: str | os.PathLike[str]) -> Results:
-    """Read the latest sweep of a store folder.
+def load_results(folder: str | os.PathLike[str], sweep: str | None = None) -> Results:
+    """Read one sweep of a store folder: ``sweep`` (an id or its prefix), else the latest.
 
     Raises:
-        SpecboundError: the folder does not exist or holds no store, or the
-            store has no finished run to analyse.
+        SpecboundError: the folder does not exist or holds no store, no sweep
+            matches ``sweep``, or the sweep has no finished run to analyse.
     """
     path = Path(folder)
     if not path.exists():
         raise SpecboundError(f"{path}: no such folder; give the --out folder of a sweep")
     with _open(path) as store:
         meta = store.meta()
+        if sweep is not None:
+            known = store.sweeps()
+            match = [s for s in known if s.sweep_id.startswith(sweep)]
+            if len(match) != 1:
+                ids = ", ".join(f"{s.sweep_id} ({s.scenario}, {', '.join(s.grid) or 'no grid'})" for s in known)
+                raise SpecboundError(f"{path}: --sweep {sweep!r} matches {len(match)} sweeps; the store holds: {ids}")
+            info = match[0]
+            # The chosen sweep's own description stands in for the latest one's.
+            meta = {**meta, "sweep_id": info.sweep_id, "scenario": info.scenario,
+                    "scenario_text": info.scenario_text, "specs": info.specs, "grid": info.grid,
+                    "zip": info.zip, "runs": info.runs, "seed": info.seed,
+                    "code_version": info.code_version, "question": info.question, "hashes": info.hashes}
         sweep_id = meta.get("sweep_id")
         runs = store.runs(sweep_id) if sweep_id else store.runs()
         grid_paths = store.grid_paths()

@@ -199,3 +199,23 @@ def test_network_replay_matches_the_stored_run(tmp_path):
     assert np.mean(trust) == pytest.approx(stored)
     assert cli.main(["plot", str(out), "--kind", "network", "--step", "4",
                      "-o", str(tmp_path / "net.png")]) == 0
+
+
+def test_plot_and_report_can_pick_an_older_sweep(tmp_path) -> None:
+    from agents.errors import SpecboundError
+    from analysis.results import load_results
+    from sim.store import Store
+    from sim.sweep import sweep
+
+    out = tmp_path / "two"
+    sweep("ipd-classic", grid={"steps": [3, 4]}, runs=1, out=out, workers=1, progress=False)
+    sweep("ipd-classic", grid={"steps": [5, 6, 7]}, runs=1, out=out, workers=1, progress=False,
+          allow_grid_change=True)
+    with Store.open(out) as store:
+        first, latest = (s.sweep_id for s in store.sweeps())
+    assert first != latest
+    assert sorted(load_results(out).runs["steps"]) == [5, 6, 7]
+    older = load_results(out, first[:6])
+    assert sorted(older.runs["steps"]) == [3, 4] and older.meta["sweep_id"] == first
+    with pytest.raises(SpecboundError, match="matches 0 sweeps"):
+        load_results(out, "zzz")
