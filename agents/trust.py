@@ -65,10 +65,8 @@ class PairTable:
         e = len(i)
         if self._aligned == (token, self.version, e):
             return slice(0, e), slice(e, 2 * e)
-        a = self.index(i, j)
-        b = self.index(j, i)  # may insert; positions of `a` are re-read below
-        a = self.index(i, j)
-        first = np.concatenate([a, b])
+        # One look-up for both directions, so an insertion cannot leave either stale.
+        first = self.index(np.concatenate([i, j]), np.concatenate([j, i]))
         rest = np.setdiff1d(np.arange(len(self.keys)), first, assume_unique=True)
         perm = np.concatenate([first, rest])
         for c, arr in self.cols.items():

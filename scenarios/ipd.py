@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -61,9 +62,12 @@ class IpdParams:
         return out_of_range(self, unit=("noise", "detect_prob"), nonneg=("lie_penalty",))
 
 
+@lru_cache(maxsize=8)
 def swapped_rows(e: int) -> np.ndarray:
-    """Row of (j, i) for each row of an aligned pair table: the two halves swapped."""
-    return np.concatenate([np.arange(e, 2 * e), np.arange(e)])
+    """Row of (j, i) for each row of an aligned pair table: the two halves swapped (cached, read-only)."""
+    rows = np.concatenate([np.arange(e, 2 * e), np.arange(e)])
+    rows.flags.writeable = False
+    return rows
 
 
 def observe_pairs(model: Any, codec: Any, rows_self: Any, rows_other: Any,

@@ -117,7 +117,8 @@ class SpecModel(mesa.Model):
         self.pairs = PairTable()
 
         # --- decisions ----------------------------------------------------------------------
-        self._bindings: dict[Any, Binding] = {}
+        self._bindings: dict[Binding, Binding] = {}
+        self._compiled: dict[tuple, Binding] = {}
         self._decider_ids: dict[Any, int] = {}
         self._deciders: list[_Decider] = []
         self.decider_of = [np.zeros(n, dtype=np.int64) for _ in self.phases]
@@ -190,43 +191,46 @@ class SpecModel(mesa.Model):
         return self.groups[self.group_of[i]].policy
 
     def _intern(self, spec: Spec, instrs: tuple[Instruction, ...], dels: tuple[Delegation, ...]) -> Binding:
-        key = (spec, instrs, dels)
-        b = self._bindings.get(key)
+        inputs = (spec, instrs, dels)
+        b = self._compiled.get(inputs)
         if b is None:
             b = Binding(spec, instrs, dels)
-            # Bindings that decide alike share one memo (and so one table row).
-            for other in self._bindings.values():
-                if other.key == b.key:
-                    b = other
-                    break
-            self._bindings[key] = b
+            # Bindings compare by what decides (Binding.key): those that decide alike share
+            # one object, so one memo and one row of the decision tables.
+            b = self._compiled[inputs] = self._bindings.setdefault(b, b)
         return b
+
+    def _decider_ids_of(self, b: Binding, g: int) -> tuple[int, ...]:
+        """The decider of (binding, group policy) in each phase, created on first use."""
+        pol = self.groups[g].policy
+        ids = []
+        for ph in range(len(self.phases)):
+            dkey = (b.key, id(pol), ph)
+            did = self._decider_ids.get(dkey)
+            if did is None:
+                did = self._decider_ids[dkey] = len(self._deciders)
+                self._deciders.append(_Decider(b, pol, ph))
+                for c in b.constraints:
+                    if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
+                        self._pidx[c.id] = len(self.principle_ids)
+                        self.principle_ids.append(c.id)
+            ids.append(did)
+        return tuple(ids)
 
     def _refresh_deciders(self, agents: np.ndarray) -> None:
         """Recompute the decider of ``agents`` after their spec or instructions changed."""
-        cache: dict[tuple[int, tuple], int] = {}
-        for i in np.asarray(agents, dtype=np.int64):
-            g = int(self.group_of[i])
-            extra = tuple(self.agent_extra.get(int(i), ()))
-            ck = (g, extra)
-            if ck not in cache:
-                b = self.binding_of(int(i))
-                ids = []
-                for ph in range(len(self.phases)):
-                    pol = self.groups[g].policy
-                    dkey = (b.key, id(pol), ph)
-                    did = self._decider_ids.get(dkey)
-                    if did is None:
-                        did = len(self._deciders)
-                        self._deciders.append(_Decider(b, pol, ph))
-                        self._decider_ids[dkey] = did
-                        for c in b.constraints:
-                            if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
-                                self._pidx[c.id] = len(self.principle_ids)
-                                self.principle_ids.append(c.id)
-                    ids.append(did)
-                cache[ck] = tuple(ids)  # type: ignore[assignment]
-            for ph, did in enumerate(cache[ck]):  # type: ignore[arg-type]
+        agents = np.asarray(agents, dtype=np.int64)
+        own = np.array([int(i) in self.agent_extra for i in agents], dtype=bool) if self.agent_extra \
+            else np.zeros(len(agents), dtype=bool)
+        # Agents without instructions of their own decide as their group does: one assignment each.
+        for g in np.unique(self.group_of[agents[~own]]).tolist():
+            members = agents[~own][self.group_of[agents[~own]] == g]
+            gs = self.groups[g]
+            b = self._intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
+            for ph, did in enumerate(self._decider_ids_of(b, g)):
+                self.decider_of[ph][members] = did
+        for i in agents[own].tolist():
+            for ph, did in enumerate(self._decider_ids_of(self.binding_of(i), int(self.group_of[i]))):
                 self.decider_of[ph][i] = did
 
     # ------------------------------------------------------------------------------------------
@@ -279,11 +283,12 @@ class SpecModel(mesa.Model):
         space = self.env.codec.space
         keys = dec * space + codes
         lut = self._luts[phase]
-        need = (len(self._deciders) + 1) * space
+        need = len(self._deciders) * space
         if need <= DENSE_TABLE_LIMIT:
             if lut is None or len(lut) < need:
-                grown = np.full(max(need, 2 * (0 if lut is None else len(lut))), -1, dtype=np.int64)
-                grown = grown[: max(need, min(len(grown), DENSE_TABLE_LIMIT))]
+                # Doubling (up to the limit) so that deciders added by events rarely regrow it.
+                grown = np.full(min(max(need, 2 * (0 if lut is None else len(lut))), DENSE_TABLE_LIMIT),
+                                -1, dtype=np.int64)
                 if lut is not None:
                     grown[: len(lut)] = lut
                 lut = self._luts[phase] = grown

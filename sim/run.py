@@ -18,7 +18,7 @@ import scenarios  # noqa: F401  (registers environments and their checks)
 from agents.errors import RunFailure
 from sim.metrics import clean
 from sim.model import SpecModel
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario, load_scenario, load_scenario_text
 
 EVENT_COLUMNS = ("step", "kind", "agent", "partner", "winner", "winner_level", "winner_source",
                  "loser", "loser_level", "loser_source", "act", "reason", "detail")
@@ -83,9 +83,14 @@ def run_model(
     check_llm: bool = True,
 ) -> SpecModel:
     """Build and run the model, returning it (for inspection: trust network, agents)."""
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, set)
-    if isinstance(scenario, Scenario) and set:
-        sc = load_scenario(scenario.source, {**scenario.overrides, **set})
+    if not isinstance(scenario, Scenario):
+        sc = load_scenario(scenario, set)
+    elif set:
+        # From the loaded scenario's own text (it may never have been a file), overrides merged.
+        sc = load_scenario_text(scenario.text, overrides={**scenario.overrides, **set},
+                                source=scenario.source)
+    else:
+        sc = scenario
     model = SpecModel(sc, seed=seed)
     total = sc.steps if steps is None else int(steps)
     bar = None

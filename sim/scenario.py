@@ -184,11 +184,11 @@ def load_scenario_text(
     base_dir = Path(source).parent if source and not source.startswith("<") else Path.cwd()
     library = _library(raw, spec_texts, base_dir, source)
     overrides = dict(overrides or {})
-    base = _build(raw, library, text, source, {}, base_dir)
     if not overrides:
-        return base
-    # Overrides apply together: lowering two counts and a degree is one valid change,
-    # though each alone may not be. A problem in the result names its key.
+        return _build(raw, library, text, source, {}, base_dir)
+    # The file is validated once, with its overrides applied together: lowering two counts
+    # and a degree is one valid change though each alone may not be, and a value the file
+    # gets wrong may be one the override corrects. A problem in the result names its key.
     patched_raw, patched_lib = raw, library
     for path, value in overrides.items():
         try:
