@@ -674,7 +674,7 @@ class SpecLibrary:
         roots += [Path(p) for p in paths]
         for root in roots:
             if root.is_dir():
-                files = sorted(root.glob("*.toml"))
+                files = [root / name for name in _toml_names(root)]
             elif root.is_file():
                 files = [root]
             else:
@@ -708,7 +708,7 @@ class SpecLibrary:
             path = self._files.get(sid)
             if path is None:
                 raise SpecError(f"unknown spec {sid!r}; known: {', '.join(self.ids()) or 'none'}")
-            layer = parse_layer(_read(path), str(path))
+            layer = _parse_file(path)
             if layer.id != sid:
                 raise SpecError(f"{path}: spec.id: {layer.id!r} does not match the file name; "
                                 f"rename the file to {layer.id}.toml or set id = {sid!r}")
@@ -804,6 +804,41 @@ class SpecLibrary:
                 except _Bad as e:
                     raise SpecError(f"specs.{sid}.{dotted} = {value!r}: {e}") from None
         return new
+
+
+def _toml_names(root: Path) -> tuple[str, ...]:
+    """The ``*.toml`` file names in directory ``root``, sorted; listed once per version of it."""
+    st = root.stat()
+    return _toml_names_cached(str(root.resolve()), st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _toml_names_cached(root: str, mtime_ns: int) -> tuple[str, ...]:
+    # A directory's mtime changes when a file is added, removed or renamed into it,
+    # which is all a listing depends on. Every scenario load builds a library.
+    del mtime_ns
+    return tuple(sorted(p.name for p in Path(root).glob("*.toml")))
+
+
+def _parse_file(path: Path) -> SpecLayer:
+    """The parsed layer of a spec file, read again only when its mtime or size changed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return parse_layer(_read(path), str(path))  # the one-line "cannot read" error
+    from agents.checks import CHECKS
+
+    return _parse_file_cached(str(path.resolve()), st.st_mtime_ns, st.st_size, str(path),
+                              tuple(sorted(CHECKS)))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_file_cached(resolved: str, mtime_ns: int, size: int, source: str,
+                       checks: tuple[str, ...]) -> SpecLayer:
+    # Layers are frozen, so one parse is shared by every library. ``source`` is the
+    # path as the library names it: error messages and provenance keep it.
+    del mtime_ns, size, checks
+    return parse_layer(_read(Path(resolved)), source)
 
 
 def _read(path: Path) -> bytes:

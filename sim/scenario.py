@@ -13,7 +13,7 @@ principle of any spec (``specs.honest-first.principles.do_not_lie.level``).
 
 from __future__ import annotations
 
-import copy
+import functools
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
@@ -127,19 +127,79 @@ class Scenario:
         return h.hexdigest()
 
 
+# --- parsing, cached ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedToml:
+    """One TOML text and what ``tomllib`` made of it (``data`` is None when it is not TOML).
+
+    Held by the caches below and shared between loads, so ``data`` is never handed
+    out as it is: a load works on its own :func:`copy_tree` of it.
+    """
+
+    text: str
+    data: dict[str, Any] | None
+    error: str = ""
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_cached(text: str) -> ParsedToml:
+    # Keyed on the text itself: sweep workers, reruns and run_model(Scenario, set=...)
+    # rebuild the same scenario text many times; tomllib is ~0.5 ms per scenario file.
+    try:
+        return ParsedToml(text, tomllib.loads(text))
+    except tomllib.TOMLDecodeError as e:
+        return ParsedToml(text, None, str(e))
+
+
+@functools.lru_cache(maxsize=128)
+def _file_cached(path: str, mtime_ns: int, size: int) -> ParsedToml:
+    # The key holds the file's modification time and size, so an edited file is
+    # read again; the unused arguments are there for the key only.
+    del mtime_ns, size
+    return _parse_cached(Path(path).read_text())
+
+
+def _parsed_file(path: Path) -> ParsedToml:
+    """The cached parse of ``path``; raises OSError or UnicodeDecodeError if unreadable."""
+    st = path.stat()
+    try:
+        return _file_cached(str(path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError as e:
+        e.filename = str(path)  # the error names the file as the user gave it, not resolved
+        raise
+
+
+def copy_tree(value: Any) -> Any:
+    """A deep copy of TOML data (tables and arrays; the scalars are immutable).
+
+    Measured on ipd-classic: 26 us, against 69 us for copy.deepcopy and 84 us to
+    freeze into read-only views and thaw them back (the validators need dicts).
+    """
+    if isinstance(value, dict):
+        return {k: copy_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_tree(v) for v in value]
+    return value
+
+
 # --- discovery ----------------------------------------------------------------------------
+
+
+def _declared_id(path: Path) -> str:
+    """The ``scenario.id`` a shipped file declares (its file name when it declares none)."""
+    try:
+        data = _parsed_file(path).data
+    except (OSError, UnicodeDecodeError):
+        return path.stem
+    head = data.get("scenario") if data is not None else None
+    return str(head.get("id", path.stem)) if isinstance(head, dict) else path.stem
 
 
 def shipped() -> dict[str, Path]:
     """Shipped scenario ids and their files."""
-    out = {}
-    for p in sorted(SCENARIO_DIR.glob("*.toml")):
-        try:
-            sid = tomllib.loads(p.read_text()).get("scenario", {}).get("id", p.stem)
-        except tomllib.TOMLDecodeError:
-            sid = p.stem
-        out[str(sid)] = p
-    return out
+    return {_declared_id(p): p for p in sorted(SCENARIO_DIR.glob("*.toml"))}
 
 
 def scenario_ids() -> list[str]:
@@ -152,6 +212,11 @@ def resolve_ref(ref: str | Path) -> Path:
         if not p.is_file():
             raise ScenarioError(f"{ref}: no such scenario file")
         return p
+    # Shipped files are named after their ids: look there first, and scan (parse)
+    # every shipped file only when the name does not match.
+    direct = SCENARIO_DIR / f"{ref}.toml"
+    if p.name == str(ref) and direct.is_file() and _declared_id(direct) == str(ref):
+        return direct
     known = shipped()
     if str(ref) not in known:
         raise ScenarioError(f"unknown scenario {str(ref)!r}; available: {', '.join(sorted(known))}")
@@ -162,10 +227,10 @@ def load_scenario(ref: str | Path, overrides: dict[str, Any] | None = None) -> S
     """Load a shipped scenario by id, or a scenario file, applying dotted overrides."""
     path = resolve_ref(ref)
     try:
-        text = path.read_text()
+        parsed = _parsed_file(path)
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(f"{path}: cannot read: {e}") from None
-    return load_scenario_text(text, overrides=overrides, source=str(path))
+    return _load(parsed, None, overrides, str(path))
 
 
 def load_scenario_text(
@@ -175,12 +240,17 @@ def load_scenario_text(
     source: str = "<scenario>",
 ) -> Scenario:
     """Load a scenario from its TOML text; ``spec_texts`` (id -> TOML) pin the spec library."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{source}: not valid TOML: {e}") from None
-    if not raw:
+    return _load(_parse_cached(text), spec_texts, overrides, source)
+
+
+def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict[str, Any] | None,
+          source: str) -> Scenario:
+    if parsed.data is None:
+        raise ScenarioError(f"{source}: not valid TOML: {parsed.error}")
+    if not parsed.data:
         raise ScenarioError(f"{source}: empty scenario; it needs at least [scenario] and [groups.NAME]")
+    raw = copy_tree(parsed.data)  # the scenario keeps it and overrides edit it: not the cache's
+    text = parsed.text
     base_dir = Path(source).parent if source and not source.startswith("<") else Path.cwd()
     library = _library(raw, spec_texts, base_dir, source)
     overrides = dict(overrides or {})
@@ -189,14 +259,13 @@ def load_scenario_text(
     # The file is validated once, with its overrides applied together: lowering two counts
     # and a degree is one valid change though each alone may not be, and a value the file
     # gets wrong may be one the override corrects. A problem in the result names its key.
-    patched_raw, patched_lib = raw, library
     for path, value in overrides.items():
         try:
-            patched_raw, patched_lib = _apply(patched_raw, patched_lib, path, value)
+            library = _apply(raw, library, path, value)
         except SpecboundError as e:
             raise ScenarioError(f"{path}: {e}") from None
     try:
-        return _build(patched_raw, patched_lib, text, source, overrides, base_dir)
+        return _build(raw, library, text, source, overrides, base_dir)
     except SpecboundError as e:
         given = ", ".join(overrides)
         raise ScenarioError(f"{e} (with overrides {given})") from None
@@ -237,14 +306,14 @@ def library_from_texts(texts: dict[str, str]) -> SpecLibrary:
 # --- overrides ------------------------------------------------------------------------------
 
 
-def _apply(raw: dict, library: SpecLibrary, path: str, value: Any) -> tuple[dict, SpecLibrary]:
+def _apply(raw: dict, library: SpecLibrary, path: str, value: Any) -> SpecLibrary:
+    """Apply one override: a scenario key is set in ``raw`` (in place), a spec key patches the library."""
     parts = path.split(".")
     if parts[0] == "specs":
         if len(parts) < 3:
             raise ScenarioError("a spec path needs specs.<spec id>.<key>, e.g. specs.platform.principles.do_not_lie.level")
         spec_id, rest = parts[1], ".".join(parts[2:])
-        return raw, library.patched({spec_id: {rest: value}})
-    raw = copy.deepcopy(raw)
+        return library.patched({spec_id: {rest: value}})
     if len(parts) == 1 and parts[0] in SCENARIO_KEYS:
         parts = ["scenario", *parts]
     node: Any = raw
@@ -260,8 +329,8 @@ def _apply(raw: dict, library: SpecLibrary, path: str, value: Any) -> tuple[dict
         node = node[k]
     if not isinstance(node, dict):
         raise ScenarioError(f"no such key: {parts[-2]!r} is not a table")
-    node[parts[-1]] = value
-    return raw, library
+    node[parts[-1]] = copy_tree(value)  # a list value stays the caller's own
+    return library
 
 
 def _may_create(node: dict, key: str, raw: dict) -> bool:
@@ -343,7 +412,7 @@ def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tupl
         if g["count"] < 0:
             raise ScenarioError(f"{where}.count must not be negative, got {g['count']}")
         spec_id = g.get("spec", "empty")
-        if spec_id not in library.ids():
+        if spec_id not in library:  # not ids(): that sorts every spec, per group
             raise ScenarioError(f"{where}.spec: unknown spec {spec_id!r}; available: {', '.join(sorted(library.ids()))}")
         library.get(spec_id)  # resolve now: layering errors surface at load time
         policy = g["policy"]
