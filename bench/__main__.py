@@ -4,7 +4,9 @@ Benchmarks run in the order of issue 8. One that cannot run here (a part of
 specbound or a peer not available yet) is skipped with its reason; one whose
 two sides disagree stops the run with exit 1, because a time for a wrong
 answer must never be reported. Exit 1 also when a target is missed, so
-``make bench`` fails loudly.
+``make bench`` fails loudly. ``python -m bench --only NAME`` (or naming it)
+runs one benchmark; such a partial run prints its rows and writes a results
+file only with ``-o FILE``, so the full table in bench/results.json stays whole.
 """
 
 from __future__ import annotations
@@ -60,17 +62,22 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run only this benchmark (repeatable; same as naming it)")
     parser.add_argument("--repeat", type=int, default=3, help="timed repeats per side (median)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
-    parser.add_argument("-o", "--out", type=Path, default=RESULTS_PATH, help="results file")
+    parser.add_argument("-o", "--out", type=Path, default=None,
+                        help=f"results file (default {RESULTS_PATH.name} when every benchmark runs; "
+                             "a partial run writes one only when asked)")
     args = parser.parse_args(argv)
     table = _benchmarks(args)
-    unknown = [n for n in args.names if n not in table]
+    names = [*args.names, *args.only]
+    unknown = [n for n in names if n not in table]
     if unknown:
         parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(table)}")
     results: list[Result] = []
     skipped: list[str] = []
-    for name in args.names or list(table):
+    for name in dict.fromkeys(names) or list(table):
         # What one benchmark left behind (100,000 agents from `scaling`) must not slow the
         # next one's garbage collections; each starts from a collected heap.
         gc.collect()
@@ -86,9 +93,15 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         results.extend(rows)
         print(f"{name}: done in {time.perf_counter() - start:.1f}s", flush=True)
-    write_results(results, args.out)
+    # A partial run must not replace the full table that the README reports.
+    out = args.out
+    if out is None and not names:
+        out = RESULTS_PATH
+    if out is not None:
+        write_results(results, out)
     print(format_table(results))
-    print(f"wrote {args.out}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
+    done = f"wrote {out}" if out is not None else "results not written (a partial run; -o FILE writes them)"
+    print(done + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
     return 0 if all(r.ok for r in results) else 1
 
 

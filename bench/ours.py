@@ -13,6 +13,7 @@ keys, change ``TRUST_NETWORK_SET`` / the functions here, nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,23 +55,30 @@ def _scenario(ref: str, overrides: dict[str, Any] | None = None) -> Any:
 
 
 def round_robin_overrides(copies: int, turns: int = 200) -> dict[str, Any]:
-    """Dotted overrides that make ``ipd-classic`` a round robin of ``copies`` per strategy."""
+    """Dotted overrides that make ``ipd-classic`` a round robin of ``copies`` per strategy.
+
+    Loads the scenario to learn its group names: call it once, outside any timing.
+    """
     base = _scenario("ipd-classic")
     out: dict[str, Any] = {f"groups.{g.name}.count": copies for g in base.groups}
     out["steps"] = turns
     return out
 
 
-def ours_round_robin(copies: int = 1, turns: int = 200, seed: int = 0) -> RoundRobin:
-    """specbound's ``ipd-classic``: every pair once, one round per step, no self-play."""
+def ours_round_robin(overrides: Mapping[str, Any], seed: int = 0) -> RoundRobin:
+    """specbound's ``ipd-classic``: every pair once, one round per step, no self-play.
+
+    ``overrides`` come from :func:`round_robin_overrides`, computed by the caller
+    before timing; the timed work is what a user's call does: load and run.
+    """
     run_model, _ = _engine()
-    model = run_model("ipd-classic", seed=seed, set=round_robin_overrides(copies, turns))
+    model = run_model("ipd-classic", seed=seed, set=dict(overrides))
     policies = tuple(model.groups[g].policy.name for g in model.group_of.tolist())
     n = len(policies)
     return RoundRobin(
         policies=policies,
         totals=np.rint(model.payoff).astype(np.int64),
-        turns=n * (n - 1) // 2 * turns,
+        turns=n * (n - 1) // 2 * model.t,
     )
 
 

@@ -1,13 +1,21 @@
 """Benchmark ``sweep-scaling``: a sweep on 1 worker, on 2, and on Dask.
 
-A 40-run sweep of ``ipd-classic`` whose step count is calibrated so that one
-run takes about half a second here, run serially, then on 2 local worker
-processes, then on a 2-worker Dask LocalCluster; all three must store the same
-final metrics. Each is timed three times and the median reported: the first
-2-worker sweep also starts the worker pool (seconds of imports), which later
-sweeps of the same process reuse warm, as a user's study script would. Target (issue 8): 2 workers at least 1.7 times faster than 1.
-The driver's peak memory on a 2,000-run sweep of short runs is measured in a
-separate driver process (so this process's own history does not count).
+A 40-run sweep of ``trust-network`` at 4,000 agents whose step count is
+calibrated so that one run takes about half a second here, run serially, then
+on 2 local worker processes, then on a 2-worker Dask LocalCluster; all three
+must store the same final metrics. Each is timed three times and the median
+reported: the first 2-worker sweep also starts the worker pool (seconds of
+imports), which later sweeps of the same process reuse warm, as a user's study
+script would. Target (issue 8): 2 workers at least 1.7 times faster than 1.
+
+The workload is many agents over few steps on purpose: the driver alone writes
+the store, one ``steps`` row per metric per step, on the same two cores as the
+workers. A 1,189-step ipd-classic run stored ~30,000 rows (~40 ms of the driver
+per run) and measured the driver's inserts as much as the workers' scaling;
+~50 steps store ~1,200.
+
+The driver's peak memory on a 2,000-run sweep of short ipd-classic runs is
+measured in a separate driver process (so this process's own history does not count).
 """
 
 from __future__ import annotations
@@ -27,9 +35,15 @@ RUNS = 40
 REPEAT = 3  # sweeps per executor; the median is reported (this machine is noisy)
 RUN_SECONDS = 0.5
 TARGET_SPEEDUP = 1.7
+SCENARIO = "trust-network"
+AGENTS = 4_000
+#: The scenario's own 4:1 mix of reciprocal traders and opportunists, at AGENTS.
+GROUPS = {"groups.reciprocal.count": AGENTS * 4 // 5, "groups.opportunists.count": AGENTS // 5}
+PROBE_STEPS = 40
+MIN_STEPS, MAX_STEPS = 10, 400
 MEMORY_RUNS = 2_000
 MEMORY_STEPS = 5
-SCENARIO = "ipd-classic"
+MEMORY_SCENARIO = "ipd-classic"
 
 #: The driver whose peak resident memory is measured. VmHWM is this process's own
 #: high-water mark; ru_maxrss can carry the parent's size across fork and exec,
@@ -59,18 +73,22 @@ def _sweep():
 
 
 def calibrate_steps(target: float = RUN_SECONDS) -> int:
-    """Steps that make one ``ipd-classic`` run last about ``target`` seconds."""
+    """Steps that make one ``trust-network`` run of AGENTS agents last about ``target`` seconds."""
     from sim.run import run
 
-    run(SCENARIO, seed=0, steps=20)  # warm-up
-    probe = 200
-    seconds = median_time(lambda: run(SCENARIO, seed=0, steps=probe), 3)
-    return max(10, round(probe * target / seconds))
+    run(SCENARIO, seed=0, set=GROUPS, steps=5)  # warm-up
+    seconds = median_time(lambda: run(SCENARIO, seed=0, set=GROUPS, steps=PROBE_STEPS), 3)
+    return min(MAX_STEPS, max(MIN_STEPS, round(PROBE_STEPS * target / seconds)))
 
 
 def metrics_of(frame: pd.DataFrame) -> pd.DataFrame:
     """The stored outcome of a sweep (no timings in it), comparable across executors."""
     return frame.sort_values("run_id").reset_index(drop=True)
+
+
+def sweep_grid(steps: int) -> dict[str, list[int]]:
+    """The benchmark's one grid point: AGENTS agents, ``steps`` steps."""
+    return {"steps": [steps], **{path: [count] for path, count in GROUPS.items()}}
 
 
 def timed_sweep(steps: int, repeat: int = REPEAT, **executor) -> tuple[float, pd.DataFrame]:
@@ -80,7 +98,7 @@ def timed_sweep(steps: int, repeat: int = REPEAT, **executor) -> tuple[float, pd
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
-            frame = sweep(SCENARIO, grid={"steps": [steps]}, runs=RUNS, seed=0, out=out,
+            frame = sweep(SCENARIO, grid=sweep_grid(steps), runs=RUNS, seed=0, out=out,
                           progress=False, **executor)
             times.append(time.perf_counter() - start)
     return statistics.median(times), frame
@@ -93,7 +111,7 @@ def driver_peak_mb(runs: int = MEMORY_RUNS, steps: int = MEMORY_STEPS) -> float:
         script = Path(tmp) / "memory_driver.py"
         script.write_text(_MEMORY_DRIVER)
         proc = subprocess.run(
-            [sys.executable, str(script), SCENARIO, str(runs), str(steps)],
+            [sys.executable, str(script), MEMORY_SCENARIO, str(runs), str(steps)],
             capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
         )
     if proc.returncode != 0:
@@ -110,7 +128,7 @@ def bench_sweep(memory_runs: int = MEMORY_RUNS) -> list[Result]:
     reference = metrics_of(serial)
     if not reference.equals(metrics_of(local)):
         raise Mismatch("bench sweep-scaling: 2 workers stored other metrics than 1 worker")
-    note = f"{RUNS} runs x {steps} steps of {SCENARIO} (~{RUN_SECONDS}s each)"
+    note = f"{RUNS} runs x {steps} steps of {SCENARIO} at {AGENTS:,} agents (~{RUN_SECONDS}s each)"
     rows = [
         at_least("sweep-scaling", RUNS / t_two, RUNS / t_one, "same sweep on 1 worker",
                  "runs/s", TARGET_SPEEDUP, note + ", 2 local processes"),
@@ -127,5 +145,6 @@ def bench_sweep(memory_runs: int = MEMORY_RUNS) -> list[Result]:
                              note + ", Dask LocalCluster with 2 workers (start-up included)"))
     peak = driver_peak_mb(memory_runs)
     rows.append(Result("sweep-memory", peak, None, "-", "MB", None, None, True,
-                       f"driver peak RSS, {memory_runs} runs x {MEMORY_STEPS} steps, 2 workers"))
+                       f"driver peak RSS, {memory_runs} runs x {MEMORY_STEPS} steps of "
+                       f"{MEMORY_SCENARIO}, 2 workers"))
     return rows
