@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import networkx as nx
+import pandas as pd
 from matplotlib.figure import Figure
 from pandas.api.types import is_numeric_dtype
 
@@ -36,25 +37,46 @@ from analysis.results import Results, load_results
 from sim.cli_base import run_commands
 
 PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network")
+#: The kinds each option means something for. Given with any other kind it is refused,
+#: never ignored: a user who asked for a metric must not get a figure without it.
+OPTION_KINDS: dict[str, tuple[str, ...]] = {
+    "metric": ("line", "bar", "timeseries", "compliance"),
+    "by": ("line", "bar", "heatmap"),
+    "hue": ("line", "bar", "timeseries"),
+    "run": ("network",),
+    "step": ("network",),
+    "color_by": ("network",),
+}
+#: What to ask for instead, where a near miss is likely.
+OPTION_HINTS: dict[tuple[str, str], str] = {
+    ("metric", "heatmap"): "the heatmap counts conflicts, winner by loser; --by level|principle "
+                           "picks its axes",
+    ("by", "compliance"): "for one principle by a grid path use --kind bar --metric "
+                          "compliance.<principle> --by PATH",
+    ("by", "timeseries"): "its x axis is the step; --hue PATH draws one line per value",
+}
+COMPLIANCE = "compliance."
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``plot`` and ``report`` to a parser's sub-commands."""
     plot = subparsers.add_parser(
         "plot", help="draw one figure of a sweep's results",
-        description="Draw one figure from a sweep's store folder.")
+        description="Draw one figure from a sweep's store folder. An option that the chosen "
+                    "--kind does not use is refused (exit 2), never ignored.")
     plot.add_argument("dir", metavar="DIR", help="the sweep's --out folder")
-    plot.add_argument("--metric", "-m", help="metric to draw (line, bar, timeseries)")
+    plot.add_argument("--metric", "-m", help="metric to draw (line, bar, timeseries); for "
+                      "compliance, the principles to show (comma-separated, default all)")
     plot.add_argument("--by", help="grid path on the x axis (line, bar); "
                                    "level or principle for heatmap")
-    plot.add_argument("--hue", help="grid path with one series per value")
+    plot.add_argument("--hue", help="grid path with one series per value (line, bar, timeseries)")
     plot.add_argument("--sweep", metavar="ID", help="which sweep of the folder (id or prefix; default: the latest)")
     plot.add_argument("--kind", choices=PLOT_KINDS, default=None,
                       help="figure kind (default: line for a numeric --by, bar otherwise)")
     plot.add_argument("--run", type=int, help="run id (network; default: first finished run)")
     plot.add_argument("--step", type=int, help="step to draw the network at (default: last)")
-    plot.add_argument("--color-by", choices=("group", "payoff"), default="group",
-                      help="node colour of the network plot")
+    plot.add_argument("--color-by", choices=("group", "payoff"), default=None,
+                      help="node colour of the network plot (default group)")
     plot.add_argument("--seed", type=int, default=0, help="seed of bootstrap and layout")
     plot.add_argument("--level", type=float, default=DEFAULT_BOOTSTRAP.level,
                       help="interval coverage (default 0.95)")
@@ -90,11 +112,25 @@ def run_plot(args: argparse.Namespace) -> int:
         raise SpecboundError(f"output {output}: unknown extension {output.suffix or '(none)'!r}; "
                              f"allowed: {', '.join('.' + f for f in FORMATS)}")
     writable_folder(output)
+    refuse_unused_options(args)
     boot = Bootstrap(level=args.level, resamples=args.resamples, seed=args.seed)
     results = load_results(args.dir, args.sweep)
     fig = build_figure(results, args, boot)
     print(save_figure(fig, output))
     return 0
+
+
+def refuse_unused_options(args: argparse.Namespace) -> None:
+    """One line naming an option the chosen kind would ignore and the kinds that use it."""
+    kind = args.kind or "line"  # the default is line or bar, which take the same options
+    for dest, kinds in OPTION_KINDS.items():
+        if getattr(args, dest, None) is None or kind in kinds:
+            continue
+        flag = "--" + dest.replace("_", "-")
+        shown = f"--kind {args.kind}" if args.kind else "the default kind (line or bar)"
+        hint = OPTION_HINTS.get((dest, kind))
+        raise SpecboundError(f"{flag} is not used by {shown}; it applies to --kind "
+                             f"{', '.join(kinds)}" + (f" ({hint})" if hint else ""))
 
 
 def build_figure(results: Results, args: argparse.Namespace, boot: Bootstrap) -> Figure:
@@ -133,8 +169,28 @@ def build_figure(results: Results, args: argparse.Namespace, boot: Bootstrap) ->
             return plot_conflicts_heatmap(results.done, by="level")
         return plot_conflicts_heatmap(events.assign(kind="conflict"), by=by)
     if kind == "compliance":
-        return plot_compliance(results.runs, boot=boot)
-    return network_figure(results, args.run, args.step, args.color_by, args.seed)
+        return plot_compliance(compliance_runs(results.runs, args.metric), boot=boot)
+    return network_figure(results, args.run, args.step, args.color_by or "group", args.seed)
+
+
+def compliance_runs(runs: pd.DataFrame, metric: str | None) -> pd.DataFrame:
+    """``runs`` with only the ``compliance.<principle>`` columns that ``--metric`` names.
+
+    ``metric`` is a comma-separated list of principle ids, each with or without the
+    ``compliance.`` prefix; None keeps every principle.
+    """
+    if metric is None:
+        return runs
+    present = [c[len(COMPLIANCE):] for c in runs.columns if c.startswith(COMPLIANCE)]
+    wanted = [name.strip().removeprefix(COMPLIANCE) for name in metric.split(",") if name.strip()]
+    if not wanted:
+        raise SpecboundError(f"--metric {metric!r}: name one or more principles, comma-separated; "
+                             f"available: {', '.join(present) or '(none)'}")
+    for name in wanted:
+        if name not in present:
+            raise SpecboundError(f"--metric {name!r}: no compliance metric for that principle; "
+                                 f"available: {', '.join(present) or '(none)'}")
+    return runs.drop(columns=[COMPLIANCE + p for p in present if p not in wanted])
 
 
 def _metric(results: Results, metric: str | None) -> str:

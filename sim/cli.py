@@ -83,19 +83,20 @@ def _list(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sim.run import result_of, run_model
-    from sim.scenario import load_scenario
+    from sim.scenario import check_steps, load_scenario
 
     overrides = parse_sets(args.set)
     if not 0 <= args.seed < 2**63:
         raise SpecboundError(f"--seed {args.seed}: must be an integer in 0..2^63-1")
     if args.steps is not None:
-        if args.steps < 1:
-            raise SpecboundError(f"--steps must be at least 1, got {args.steps}")
-        overrides["steps"] = args.steps
+        overrides["steps"] = check_steps(args.steps, "--steps")
     if args.runs is not None:
+        # One point of a sweep: checked as a single run would be (a sweep point may patch a
+        # spec that only other points use; a one-point sweep has no other point).
+        load_scenario(args.scenario, overrides)
         return _run_many(args, overrides)
+    scenario = load_scenario(args.scenario, overrides)  # first: bad input leaves no folder behind
     out = _prepare_out(args.out) if args.out else None
-    scenario = load_scenario(args.scenario, overrides)
     model = run_model(scenario, seed=args.seed, progress=True)
     result = result_of(model, overrides)
     payload = result.to_json()
@@ -218,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a scenario once (or --runs N times)")
     p.add_argument("scenario", metavar="SCENARIO", help="shipped scenario id or path to a .toml")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int)
+    p.add_argument("--steps", type=int, help="run length (1..1,000,000; default: the scenario's)")
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="dotted-path override (repeatable)")
     p.add_argument("--out", metavar="DIR", help="write result.json, steps.csv and events.csv here "
                    "(with --runs: the sweep store; default out/sweep-<scenario>)")

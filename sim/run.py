@@ -18,7 +18,7 @@ import scenarios  # noqa: F401  (registers environments and their checks)
 from agents.errors import RunFailure
 from sim.metrics import clean
 from sim.model import SpecModel
-from sim.scenario import Scenario, load_scenario, load_scenario_text
+from sim.scenario import MAX_STEPS, Scenario, check_steps, load_scenario, load_scenario_text
 
 EVENT_COLUMNS = ("step", "kind", "agent", "partner", "winner", "winner_level", "winner_source",
                  "loser", "loser_level", "loser_source", "act", "reason", "detail")
@@ -88,11 +88,13 @@ def run_model(
     elif set:
         # From the loaded scenario's own text (it may never have been a file), overrides merged.
         sc = load_scenario_text(scenario.text, overrides={**scenario.overrides, **set},
-                                source=scenario.source)
+                                source=scenario.source, strict_specs=True)
     else:
         sc = scenario
-    model = SpecModel(sc, seed=seed)
     total = sc.steps if steps is None else int(steps)
+    if total > MAX_STEPS:  # before the model is built: a typo must not cost a long build either
+        check_steps(total, "steps")
+    model = SpecModel(sc, seed=seed)
     bar = None
     if progress and sys.stderr.isatty() and total >= 50:
         from tqdm import tqdm

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ EVENT_REQUIRED = {"instruct": ("source",), "delegate": ("source", "delegate"), "
 EVENT_COMMON = {"at": int, "when": dict, "to": str, "type": str, "once": bool}
 SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int}
 PRINCIPALS = {"system": Level.SYSTEM, "developer": Level.DEVELOPER, "user": Level.USER}
+#: The most steps a run may have: far above any study (ipd-classic is 200), low enough
+#: that a typo (an extra zero or three) is refused rather than running for days.
+MAX_STEPS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,14 +227,18 @@ def resolve_ref(ref: str | Path) -> Path:
     return known[str(ref)]
 
 
-def load_scenario(ref: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Load a shipped scenario by id, or a scenario file, applying dotted overrides."""
+def load_scenario(ref: str | Path, overrides: dict[str, Any] | None = None, *,
+                  strict_specs: bool = True) -> Scenario:
+    """Load a shipped scenario by id, or a scenario file, applying dotted overrides.
+
+    ``strict_specs``: refuse an override of a spec no group uses (see :func:`load_scenario_text`).
+    """
     path = resolve_ref(ref)
     try:
         parsed = _parsed_file(path)
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(f"{path}: cannot read: {e}") from None
-    return _load(parsed, None, overrides, str(path))
+    return _load(parsed, None, overrides, str(path), strict_specs)
 
 
 def load_scenario_text(
@@ -238,13 +246,22 @@ def load_scenario_text(
     spec_texts: dict[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
     source: str = "<scenario>",
+    *,
+    strict_specs: bool = False,
 ) -> Scenario:
-    """Load a scenario from its TOML text; ``spec_texts`` (id -> TOML) pin the spec library."""
-    return _load(_parse_cached(text), spec_texts, overrides, source)
+    """Load a scenario from its TOML text; ``spec_texts`` (id -> TOML) pin the spec library.
+
+    ``strict_specs``: refuse an override (``specs.<id>....``) of a spec that no group
+    uses, directly or as a layer it extends: it would change nothing. Off here because
+    a sweep point may patch a spec that only other points use (a grid switching
+    ``groups.X.spec`` and a zip patching one of the choices); a sweep checks across
+    its points instead.
+    """
+    return _load(_parse_cached(text), spec_texts, overrides, source, strict_specs)
 
 
 def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict[str, Any] | None,
-          source: str) -> Scenario:
+          source: str, strict_specs: bool) -> Scenario:
     if parsed.data is None:
         raise ScenarioError(f"{source}: not valid TOML: {parsed.error}")
     if not parsed.data:
@@ -265,10 +282,48 @@ def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict
         except SpecboundError as e:
             raise ScenarioError(f"{path}: {e}") from None
     try:
-        return _build(raw, library, text, source, overrides, base_dir)
+        scenario = _build(raw, library, text, source, overrides, base_dir)
     except SpecboundError as e:
         given = ", ".join(overrides)
         raise ScenarioError(f"{e} (with overrides {given})") from None
+    if strict_specs:
+        check_spec_paths(overrides, used_specs(scenario))
+    return scenario
+
+
+def used_specs(scenario: Scenario) -> tuple[str, ...]:
+    """Every spec layer the scenario's groups use (their specs and what those extend), sorted."""
+    return tuple(sorted({layer for g in scenario.groups for layer in scenario.library.get(g.spec).layers}))
+
+
+def spec_of_path(path: str) -> str | None:
+    """The spec id a dotted override path patches (``specs.<id>.<key>``), or None."""
+    parts = path.split(".")
+    return parts[1] if len(parts) >= 3 and parts[0] == "specs" else None
+
+
+def check_spec_paths(paths: Iterable[str], used: Iterable[str], context: str = "") -> None:
+    """Refuse a spec override of a spec outside ``used``: it would silently change nothing.
+
+    ``context`` qualifies "does not use" (e.g. " at any grid point").
+    """
+    used = tuple(used)
+    for path in paths:
+        sid = spec_of_path(path)
+        if sid is not None and sid not in used:
+            raise ScenarioError(f"{path}: the scenario does not use spec {sid!r}{context}, so this "
+                                f"override would change nothing; its groups use: {', '.join(used) or 'none'}")
+
+
+def check_steps(steps: Any, where: str) -> int:
+    """``steps`` as a run length in 1..MAX_STEPS; ScenarioError naming ``where`` otherwise."""
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise ScenarioError(f"{where}: expected an integer number of steps, got {steps!r}")
+    if steps < 1:
+        raise ScenarioError(f"{where} must be at least 1, got {steps}")
+    if steps > MAX_STEPS:
+        raise ScenarioError(f"{where} must be at most {MAX_STEPS:,}, got {steps:,}")
+    return steps
 
 
 def _library(raw: dict, spec_texts: dict[str, str] | None, base_dir: Path, source: str) -> SpecLibrary:
@@ -371,9 +426,7 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
     for k in ("id", "environment"):
         if k not in sc:
             raise ScenarioError(f"{source}: scenario.{k} is required")
-    steps = sc.get("steps", 100)
-    if steps < 1:
-        raise ScenarioError(f"{source}: scenario.steps must be at least 1, got {steps}")
+    steps = check_steps(sc.get("steps", 100), f"{source}: scenario.steps")
     env_cls = get_environment(sc["environment"], f"{source}: scenario.environment")
     env_params = parse_params(env_cls, raw.get("environment", {}), f"{source}: environment")
 
