@@ -40,6 +40,7 @@ from typing import Any
 from agents.acts import Act, ActSpace
 from agents.checks import get_check, param_problem
 from agents.errors import SpecboundError, SpecError
+from agents.readset import fields_read, fork, is_recording, note, unwrap
 from agents.spec import Level, Principle, Spec
 
 #: The principals and the authority their messages carry. Everything else
@@ -169,6 +170,9 @@ class _Table:
     n_root: int  # how many of `scored` are root (they come first)
     weights: tuple[int, ...] = ()  # bit of each scored constraint, most significant first
     memo: dict[Hashable, Decision] = field(default_factory=dict)
+    # Per memo key, the observation fields its decision read (known once it was made on a
+    # recording proxy): a memo hit replays them, else the caller's read-set would be too small.
+    reads: dict[Hashable, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +288,9 @@ class Binding:
         """Choose the act that best keeps the compliance vector.
 
         Args:
-            obs: the observation (a hashable namedtuple) the checks read.
+            obs: the observation (a hashable namedtuple) the checks read, or a
+                :class:`agents.readset.RecordingObs` of one: then the fields the
+                decision depends on are recorded in it, memo hit or not.
             acts: the environment's act space.
             ranking: act indices, the policy's most preferred first; may be
                 partial (the other acts follow in index order).
@@ -297,11 +303,29 @@ class Binding:
         table = self._table(acts)
         if not isinstance(ranking, tuple):
             ranking = tuple(ranking)
+        if is_recording(obs):
+            return self._decide_recording(table, obs, ranking, root_only)
         key = (obs, ranking, root_only)
         found = table.memo.get(key)
         if found is None:
             found = table.memo[key] = self._resolve(table, obs, ranking, root_only)
         return found
+
+    def _decide_recording(
+        self, table: _Table, obs: Any, ranking: tuple[int, ...], root_only: bool
+    ) -> Decision:
+        """:meth:`decide` on a recording proxy: the memo stays keyed by the real observation."""
+        key = (unwrap(obs), ranking, root_only)
+        read = table.reads.get(key)
+        if read is None:
+            # Never made on a proxy (or not at all): make it on a fresh record to learn its
+            # own reads. It is pure, so an existing entry stays valid and is kept.
+            own = fork(obs)
+            made = self._resolve(table, own, ranking, root_only)
+            table.memo.setdefault(key, made)
+            read = table.reads[key] = fields_read(own)
+        note(obs, read)
+        return table.memo[key]
 
     def _table(self, acts: ActSpace) -> _Table:
         table = self._tables.get(id(acts))
@@ -356,7 +380,7 @@ class Binding:
             conflicts=tuple(conflicts),
             verdicts=tuple(verdicts),
             inaction=deadlock is not None,
-            obs=obs,
+            obs=unwrap(obs),  # kept for explain: the observation itself, never a proxy
             ranking=ranking,
             root_only=root_only,
         )
