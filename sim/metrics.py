@@ -28,14 +28,18 @@ def gini(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     if len(x) == 0:
         return 0.0
-    x = x - min(0.0, float(x.min()))
-    total = x.sum()
-    if total <= 0:
-        return 0.0
-    xs = np.sort(x)
-    n = len(xs)
-    cum = np.cumsum(xs)
-    return float((n + 1 - 2 * (cum / total).sum()) / n)
+    return float(gini_rows(x[None, :])[0])
+
+
+def gini_rows(x: np.ndarray) -> np.ndarray:
+    """``gini`` of each row of a C-contiguous (steps, agents) array, with the same rounding as one row alone."""
+    x = x - np.minimum(0.0, x.min(axis=1))[:, None]
+    total = x.sum(axis=1)
+    n = x.shape[1]
+    cum = np.cumsum(np.sort(x, axis=1), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (n + 1 - 2 * (cum / total[:, None]).sum(axis=1)) / n
+    return np.where(total > 0, out, 0.0)
 
 
 def efficiency(welfare: float, baseline: float, optimum: float) -> float:
@@ -53,23 +57,28 @@ def trust_stats(model: SpecModel) -> tuple[float, float]:
     pairs = model.pairs
     if not len(pairs):
         return float("nan"), float("nan")
-    trust = pairs.all_trust()
     i, j = pairs.pairs()
     # Masks only where needed: in most steps every pair has met and everyone is alive.
     keep = pairs["turns"] > 0
     if not model.alive.all():
         keep &= model.alive[i] & model.alive[j]
+    return trust_of_rows(pairs.all_trust(), j, keep, model.truth_kept, model.truth_total)
+
+
+def trust_of_rows(trust: np.ndarray, j: np.ndarray, keep: np.ndarray,
+                  truth_kept: np.ndarray, truth_total: np.ndarray) -> tuple[float, float]:
+    """``trust_stats`` from arrays: trust per pair row, partner per row, rows to count, partners' truth."""
     if not keep.all():
         trust, j = trust[keep], j[keep]
     if not len(trust):
         return float("nan"), float("nan")
-    total = model.truth_total[j]
+    total = truth_total[j]
     known = total > 0
     cal = float("nan")
     if known.all():
-        cal = float(1.0 - np.abs(trust - model.truth_kept[j] / total).mean())
+        cal = float(1.0 - np.abs(trust - truth_kept[j] / total).mean())
     elif known.any():
-        real = model.truth_kept[j[known]] / total[known]
+        real = truth_kept[j[known]] / total[known]
         cal = float(1.0 - np.abs(trust[known] - real).mean())
     return float(trust.mean()), cal
 

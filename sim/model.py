@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+import operator
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import mesa
@@ -31,6 +33,7 @@ from agents.chain import Binding, ConflictEvent, Delegation, Instruction
 from agents.checks import evaluate
 from agents.errors import ScenarioError
 from agents.policies import Policy, make_policy
+from agents.readset import fields_read, recording
 from agents.spec import Level, Spec, freeze_params, patch_spec
 from agents.trust import PairTable
 from scenarios.environment import Environment, get_environment
@@ -40,6 +43,9 @@ from sim.scenario import PRINCIPALS, Scenario, ScriptEvent
 LEVELS = len(Level)
 MAX_EVENT_ROWS = 200_000
 DENSE_TABLE_LIMIT = 1 << 22
+#: Share a cell between observation codes that agree on every field its decision read (see
+#: ``_cell_of``). A switch only so tests can check it against computing every cell.
+MEMO_READS = True
 
 
 @dataclasses.dataclass(slots=True)
@@ -59,6 +65,20 @@ class _Decider:
     binding: Binding
     policy: Any
     phase: int
+
+
+class _ReadSet:
+    """A decider's cells whose decision read exactly the fields ``index``, by those fields' values."""
+
+    __slots__ = ("cells", "index", "values")
+
+    def __init__(self, index: tuple[int, ...]) -> None:
+        self.index = index  # field positions in the observation, in field order
+        self.cells: dict[Any, int] = {}
+        # The key of an observation: its values at ``index`` (an itemgetter: this runs for
+        # every key missing from the dense table). One field gives a bare value, none ().
+        self.values: Callable[[Any], Any] = (
+            operator.itemgetter(*index) if index else _no_values)
 
 
 class SpecModel(mesa.Model):
@@ -124,6 +144,9 @@ class SpecModel(mesa.Model):
         self.decider_of = [np.zeros(n, dtype=np.int64) for _ in self.phases]
         self._luts: list[np.ndarray | None] = [None for _ in self.phases]
         self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
+        # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
+        self._memo_reads = MEMO_READS
+        self._read_sets: dict[int, list[_ReadSet]] = {}
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64})
         self._outcomes = _Growable({"nconf": np.int32, "violation": np.int8, "deception": np.int8,
                                     "covert": np.int8, "coop": np.int8, "injected": np.int8})
@@ -145,6 +168,8 @@ class SpecModel(mesa.Model):
         self.script_log: list[dict[str, Any]] = []
         self.series: dict[str, list[float]] = {}
         self.totals = M.Totals()
+        #: Play stretches of plain IPD steps fused (same results; see ``run``).
+        self.fuse = os.environ.get("SPECBOUND_FUSE", "1") != "0"
         self.last_metrics: dict[str, float] = {}
         self._fired: set[int] = set()
         self.events_truncated = 0
@@ -287,40 +312,73 @@ class SpecModel(mesa.Model):
         if need <= DENSE_TABLE_LIMIT:
             if lut is None or len(lut) < need:
                 # Doubling (up to the limit) so that deciders added by events rarely regrow it.
-                grown = np.full(min(max(need, 2 * (0 if lut is None else len(lut))), DENSE_TABLE_LIMIT),
-                                -1, dtype=np.int64)
+                # Entries are cell + 1, so 0 means missing and the table starts as zeroed pages
+                # the OS hands out lazily: only the pages keys land on are ever touched.
+                grown = np.zeros(min(max(need, 2 * (0 if lut is None else len(lut))), DENSE_TABLE_LIMIT),
+                                 dtype=np.int32)
                 if lut is not None:
                     grown[: len(lut)] = lut
                 lut = self._luts[phase] = grown
             cells = lut[keys]
-            miss = cells < 0
+            miss = cells == 0
             if miss.any():
                 for k in np.unique(keys[miss]):
-                    lut[k] = self._new_cell(phase, int(k // space), int(k % space))
+                    lut[k] = self._cell_of(phase, int(k // space), int(k % space)) + 1
                 cells = lut[keys]
-            return cells
+            return cells.astype(np.int64) - 1
         uniq, inv = np.unique(keys, return_inverse=True)
         table = self._cell_dicts[phase]
         ids = np.empty(len(uniq), dtype=np.int64)
         for n_, k in enumerate(uniq.tolist()):
             c = table.get(k)
             if c is None:
-                c = table[k] = self._new_cell(phase, k // space, k % space)
+                c = table[k] = self._cell_of(phase, k // space, k % space)
             ids[n_] = c
         return ids[inv]
 
-    def _new_cell(self, phase: int, decider: int, code: int) -> int:
+    def _cell_of(self, phase: int, decider: int, code: int) -> int:
+        """The cell of a (decider, code) key the tables do not hold yet.
+
+        A cell is a pure function of the fields its computation read, so a code agreeing
+        with an earlier one on those fields gets that cell: no new cell, no new outcomes.
+        Only a code matching none of the decider's read-sets is computed, on a proxy that
+        records its reads. Language-model policies are not pure: always computed.
+        """
+        d = self._deciders[decider]
+        obs = self.env.codec.decode(code)
+        if not (self._memo_reads and _memoisable(d.policy)):
+            return self._new_cell(phase, decider, obs)
+        known = self._read_sets.setdefault(decider, [])
+        for rs in known:
+            cell = rs.cells.get(rs.values(obs))
+            if cell is not None:
+                return cell
+        seen = recording(obs)
+        cell = self._new_cell(phase, decider, seen)
+        self._remember(known, obs, fields_read(seen), cell)
+        return cell
+
+    def _remember(self, known: list[_ReadSet], obs: Any, read: frozenset[str], cell: int) -> None:
+        """File ``cell`` under its read-set (created on first use) and ``obs``'s values there."""
+        index = tuple(i for i, f in enumerate(self.env.codec.fields) if f in read)
+        rs = next((r for r in known if r.index == index), None)
+        if rs is None:
+            rs = _ReadSet(index)
+            known.append(rs)
+        rs.cells[rs.values(obs)] = cell
+
+    def _new_cell(self, phase: int, decider: int, obs: Any) -> int:
+        """Compute a cell and its outcomes; ``obs`` may be a recording proxy (see ``_cell_of``)."""
         d = self._deciders[decider]
         acts = self.phases[phase]
-        obs = self.env.codec.decode(code)
-        ranking = tuple(d.policy.rank(obs, acts)) if getattr(d.policy, "memoisable", True) else ()
+        ranking = tuple(d.policy.rank(obs, acts)) if _memoisable(d.policy) else ()
         full = d.binding.decide(obs, acts, ranking)
         root = d.binding.decide(obs, acts, ranking, root_only=True)
         base = len(self._outcomes)
         # Why an act other than the resolver's choice was played: a language model chose it,
         # or a rule-based agent acted on its policy alone (no deliberation) or slipped.
-        by = ("chosen by the language model" if not getattr(d.policy, "memoisable", True)
-              else "acted without deliberation or by error")
+        by = ("acted without deliberation or by error" if _memoisable(d.policy)
+              else "chosen by the language model")
         for a in range(len(acts)):
             self._add_outcome(d.binding, obs, acts, a, full, by)
         return self._cells.append(full=full.act, root=root.act, base=base)
@@ -493,11 +551,46 @@ class SpecModel(mesa.Model):
         self._collect()
 
     def run(self, steps: int | None = None, progress: Any = None) -> None:
+        """Play ``steps`` steps (the scenario's by default).
+
+        Stretches of plain IPD steps are played fused (``sim.fused``), with
+        results identical to calling :meth:`step` that many times; set
+        ``model.fuse = False`` (or ``SPECBOUND_FUSE=0``) to step one at a time.
+        """
         total = self.spec_scenario.steps if steps is None else steps
-        for _ in range(total):
-            self.step()
+        done = 0
+        wait, backoff = 0, 1
+        fuse = self._fusion()
+        while done < total:
+            k = fuse.advance(self, total - done) if fuse is not None and not wait else 0
+            if k:
+                self._clock_forward(k)
+                backoff = 1
+            else:
+                self.step()
+                k = 1
+                if fuse is not None:
+                    # A stretch that cannot start (new keys still appearing) is retried later and later.
+                    wait, backoff = (max(0, wait - 1), backoff) if wait else (backoff, min(2 * backoff, 64))
+            done += k
             if progress is not None:
-                progress.update(1)
+                progress.update(k)
+
+    def _fusion(self) -> Any:
+        """``sim.fused`` when this run may fuse steps (imported only then: numba loads slowly)."""
+        if not self.fuse or self.env.name != "ipd":
+            return None
+        from sim import fused
+
+        return fused if fused.eligible(self) else None
+
+    def _clock_forward(self, k: int) -> None:
+        """Mesa's clock after ``k`` fused steps: step counter and time moved on, next step rescheduled."""
+        schedule = self._default_schedule
+        schedule.pause()
+        self.steps += k
+        self.time += k
+        schedule.resume()
 
     def _collect(self) -> None:
         n_out = len(self._outcomes)
@@ -689,6 +782,15 @@ class SpecModel(mesa.Model):
                  "loser_level": None, "loser_source": None, "act": None, "reason": None,
                  "detail": json.dumps(e["detail"], sort_keys=True, default=str)}
                 for e in self.script_log]
+
+
+def _no_values(obs: Any) -> tuple[()]:
+    return ()
+
+
+def _memoisable(policy: Any) -> bool:
+    """Whether a policy's ranking is a pure function of the observation (not a language model)."""
+    return bool(getattr(policy, "memoisable", True))
 
 
 def is_deception(act: Act) -> bool:

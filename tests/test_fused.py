@@ -1,0 +1,183 @@
+"""Fused IPD steps (sim.fused) give exactly what stepping one at a time gives.
+
+Each case runs a scenario twice, fused and not, and compares everything a
+run reports: every series value and its column order, final metrics,
+payoffs, pair memory, conflict and script events, and Mesa's clock. Each
+case also asserts that steps really were fused, so none passes vacuously.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agents.checks import CHECKS, check
+from sim import fused
+from sim.run import result_of, run_model
+from sim.scenario import load_scenario, load_scenario_text
+from tests.test_readset_runs import wary  # noqa: F401  (fixture: a spec whose check reads trust)
+
+CLASSIC = load_scenario("ipd-classic")
+GROUPS = [g.name for g in CLASSIC.groups]
+
+
+def _copies(n: int) -> dict[str, Any]:
+    return {f"groups.{g}.count": n for g in GROUPS}
+
+
+def _text(extra: str, steps: int = 40, spec: str = "empty") -> str:
+    groups = "\n".join(
+        f'[groups.{p}]\ncount = 2\npolicy = "{p}"\nspec = "{spec}"\n'
+        for p in ("tit_for_tat", "defector", "grudger", "alternator"))
+    return (f'[scenario]\nid = "fused-case"\nenvironment = "ipd"\nsteps = {steps}\n\n'
+            f'[network]\nkind = "complete"\n\n{groups}\n{extra}')
+
+
+def _run(scenario: Any, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int = 3,
+         overrides: dict[str, Any] | None = None) -> tuple[Any, int]:
+    monkeypatch.setenv("SPECBOUND_FUSE", "1" if fuse else "0")
+    played = [0]
+    real = fused.advance
+
+    def counting(model: Any, limit: int) -> int:
+        k = real(model, limit)
+        played[0] += k
+        return k
+
+    monkeypatch.setattr(fused, "advance", counting)
+    model = run_model(scenario, seed=seed, set=overrides)
+    monkeypatch.setattr(fused, "advance", real)
+    return model, played[0]
+
+
+def _same(a: Any, b: Any) -> None:
+    assert list(a.series) == list(b.series)
+    for name in a.series:
+        np.testing.assert_array_equal(np.array(a.series[name]), np.array(b.series[name]), err_msg=name)
+    fa, fb = a.final_metrics(), b.final_metrics()
+    assert list(fa) == list(fb)
+    for name in fa:
+        assert fa[name] == fb[name] or (fa[name] != fa[name] and fb[name] != fb[name]), name
+    np.testing.assert_array_equal(a.payoff, b.payoff)
+    for col in a.pairs.cols:
+        np.testing.assert_array_equal(a.pairs[col], b.pairs[col], err_msg=col)
+    assert a.conflict_rows() == b.conflict_rows()
+    assert a.script_rows() == b.script_rows()
+    assert (a.steps, a.time, a.t) == (b.steps, b.time, b.t)
+    assert a.last_metrics.keys() == b.last_metrics.keys()
+    ra, rb = result_of(a), result_of(b)
+    assert ra.to_json() == rb.to_json()
+
+
+@pytest.mark.parametrize(("overrides", "seed"), [
+    ({}, 0),
+    ({**_copies(3), "steps": 80}, 5),
+    ({**_copies(2), "network.kind": "random_regular", "network.degree": 4, "steps": 60}, 2),
+    ({"environment.R": 2.5, "environment.T": 4.25, "environment.P": 0.75, "steps": 50}, 1),
+])
+def test_classic_fused_equals_stepwise(overrides, seed, monkeypatch):
+    slow, none = _run("ipd-classic", False, monkeypatch, seed, overrides)
+    fast, played = _run("ipd-classic", True, monkeypatch, seed, overrides)
+    assert none == 0
+    assert played > 0.5 * fast.t
+    _same(slow, fast)
+
+
+def test_events_split_stretches(monkeypatch):
+    extra = """
+[[events]]
+at = 9
+type = "instruct"
+to = "defector"
+source = "user"
+text = "cooperate"
+check = "cooperates"
+
+[[events]]
+at = 15
+type = "join"
+group = "tit_for_tat"
+count = 2
+
+[[events]]
+at = 31
+type = "leave"
+to = "alternator"
+count = 1
+"""
+    sc = load_scenario_text(_text(extra), source="fused-case.toml")
+    slow, _ = _run(sc, False, monkeypatch)
+    fast, played = _run(sc, True, monkeypatch)
+    # Fused before the leave (everyone alive), stepwise after it.
+    assert 10 <= played <= 30
+    _same(slow, fast)
+
+
+def _defects(obs: Any, act: Any) -> bool | None:
+    """The act defects, once the partner has defected (a test-only instruction)."""
+    return None if obs.partner_last != 0 else not act.cooperative
+
+
+@pytest.fixture
+def retaliate_check():
+    # Registered for these tests only: the conformance tests try every check on every environment.
+    check("fused_test_defects")(_defects)
+    yield
+    CHECKS.pop("fused_test_defects", None)
+
+
+@pytest.mark.usefixtures("retaliate_check")
+@pytest.mark.parametrize("seed", [3, 4])
+def test_conflict_steps_fall_back(seed, monkeypatch):
+    # The developer says cooperate, the user says retaliate: conflicts on some steps only.
+    extra = """
+[[events]]
+at = 2
+type = "instruct"
+to = "tit_for_tat"
+source = "developer"
+text = "cooperate"
+check = "cooperates"
+
+[[events]]
+at = 4
+type = "instruct"
+to = "tit_for_tat"
+source = "user"
+text = "retaliate"
+check = "fused_test_defects"
+"""
+    sc = load_scenario_text(_text(extra, steps=30), source="fused-case.toml")
+    slow, _ = _run(sc, False, monkeypatch, seed)
+    fast, played = _run(sc, True, monkeypatch, seed)
+    assert slow.final_metrics()["conflicts"] > 0
+    assert played > 0
+    _same(slow, fast)
+
+
+@pytest.mark.parametrize("override", [
+    {"environment.noise": 0.05},
+    {"groups.defector.deliberation": 0.5},
+    {"groups.defector.error_rate": 0.1},
+    {"groups.defector.policy": "random"},
+    {"environment.promises": True},
+])
+def test_random_runs_are_not_fused(override, monkeypatch):
+    model, played = _run("ipd-classic", True, monkeypatch, 1, {**override, "steps": 20})
+    assert played == 0
+    assert not fused.eligible(model)
+
+
+@pytest.mark.parametrize(("overrides", "headroom"), [({}, 256), ({}, 0), ({**_copies(3), "steps": 60}, 1)])
+def test_keys_found_mid_stretch(overrides, headroom, wary, monkeypatch):  # noqa: F811
+    # Cooperating needs trust (the `wary` spec), and trust drifts through its buckets, so new
+    # keys keep turning up inside stretches; with no headroom for their outcomes a stretch
+    # must end early and still book what it played.
+    monkeypatch.setattr(fused, "OUTCOME_HEADROOM", headroom)
+    sc = wary(overrides)
+    slow, _ = _run(sc, False, monkeypatch, 2)
+    fast, played = _run(sc, True, monkeypatch, 2)
+    assert played > 0
+    _same(slow, fast)
