@@ -59,6 +59,10 @@ class LLMServer:
         self._calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
+        #: Requests being answered now, and the most at once: concurrency seen from the server,
+        #: which no load on the machine can fake (wall-clock times can be).
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     @property
     def base_url(self) -> str:
@@ -95,6 +99,15 @@ class LLMServer:
             model = str(rec.body.get("model", ""))
             self._calls[model] += 1
             return self._calls[model]
+
+    def enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def chats(self) -> list[dict[str, Any]]:
         """Bodies of the chat requests received, in arrival order."""
@@ -168,7 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
             # Echoes the credentials, as some proxies do, so tests can check scrubbing.
             return self._error(500, f"Server error handling Authorization: {auth}", "server_error")
         if behaviour == "slow":
-            time.sleep(owner.latency)
+            owner.enter()
+            try:
+                time.sleep(owner.latency)
+            finally:
+                owner.leave()
         if behaviour == "malformed" or (behaviour == "flaky" and n <= first):
             content = '{"act": "oops", this is not json'
         elif behaviour == "unknown":  # "unknown-act"
