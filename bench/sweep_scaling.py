@@ -3,10 +3,11 @@
 A 40-run sweep of ``trust-network`` at 4,000 agents whose step count is
 calibrated so that one run takes about half a second here, run serially, then
 on 2 local worker processes, then on a 2-worker Dask LocalCluster; all three
-must store the same final metrics. Each is timed three times and the median
-reported: the first 2-worker sweep also starts the worker pool (seconds of
-imports), which later sweeps of the same process reuse warm, as a user's study
-script would. Target (issue 8): 2 workers at least 1.7 times faster than 1.
+must store the same final metrics. 1-worker and 2-worker sweeps alternate,
+three of each, and the medians are reported; a short sweep first starts the
+worker pool (seconds of imports), which later sweeps of the same process reuse
+warm, as a user's study script would. Target (issue 8): 2 workers at least 1.7
+times faster than 1.
 
 The workload is many agents over few steps on purpose: the driver alone writes
 the store, one ``steps`` row per metric per step, on the same two cores as the
@@ -91,17 +92,42 @@ def sweep_grid(steps: int) -> dict[str, list[int]]:
     return {"steps": [steps], **{path: [count] for path, count in GROUPS.items()}}
 
 
+def one_sweep(steps: int, runs: int = RUNS, **executor) -> tuple[float, pd.DataFrame]:
+    """Seconds of one fresh ``runs``-run sweep into a new store, and its result."""
+    sweep = _sweep()
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        frame = sweep(SCENARIO, grid=sweep_grid(steps), runs=runs, seed=0, out=out,
+                      progress=False, **executor)
+        return time.perf_counter() - start, frame
+
+
 def timed_sweep(steps: int, repeat: int = REPEAT, **executor) -> tuple[float, pd.DataFrame]:
     """Median seconds of ``repeat`` fresh 40-run sweeps (start-up included), and the last result."""
-    sweep = _sweep()
     times = []
     for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
-            frame = sweep(SCENARIO, grid=sweep_grid(steps), runs=RUNS, seed=0, out=out,
-                          progress=False, **executor)
-            times.append(time.perf_counter() - start)
+        seconds, frame = one_sweep(steps, **executor)
+        times.append(seconds)
     return statistics.median(times), frame
+
+
+def interleaved(steps: int, repeat: int = REPEAT) -> tuple[float, float, pd.DataFrame, pd.DataFrame]:
+    """Median seconds on 1 worker and on 2, their sweeps alternating.
+
+    This machine's speed drifts over minutes (a shared virtual machine): timing
+    all 1-worker sweeps and then all 2-worker ones let a slow spell land on one
+    side only. Alternating them, each slow spell touches both. The 2-worker pool
+    is started first by a short sweep, as a study script's first sweep starts
+    the pool its later sweeps reuse.
+    """
+    one_sweep(steps, runs=2, workers=2)
+    ones, twos = [], []
+    for _ in range(repeat):
+        t_one, serial = one_sweep(steps, workers=1)
+        t_two, local = one_sweep(steps, workers=2)
+        ones.append(t_one)
+        twos.append(t_two)
+    return statistics.median(ones), statistics.median(twos), serial, local
 
 
 def driver_peak_mb(runs: int = MEMORY_RUNS, steps: int = MEMORY_STEPS) -> float:
@@ -123,8 +149,7 @@ def driver_peak_mb(runs: int = MEMORY_RUNS, steps: int = MEMORY_STEPS) -> float:
 def bench_sweep(memory_runs: int = MEMORY_RUNS) -> list[Result]:
     """Rows: 2 workers vs 1, Dask LocalCluster vs 1, driver peak memory."""
     steps = calibrate_steps()
-    t_one, serial = timed_sweep(steps, workers=1)
-    t_two, local = timed_sweep(steps, workers=2)
+    t_one, t_two, serial, local = interleaved(steps)
     reference = metrics_of(serial)
     if not reference.equals(metrics_of(local)):
         raise Mismatch("bench sweep-scaling: 2 workers stored other metrics than 1 worker")

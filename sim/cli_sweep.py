@@ -148,8 +148,6 @@ def _sweep(args: argparse.Namespace) -> pd.DataFrame:
             raise SpecboundError(f"--set {path}: also given with --grid; give it once")
         grid = {**(grid or {}), path: values}
     zipped = _assignments("--zip", args.zip)
-    if not args.resume:  # a resumed sweep's paths come from the store, checked when it began
-        check_spec_paths_used(args.scenario, grid, zipped)
     return sweep(
         args.scenario,
         grid=grid,
@@ -164,32 +162,6 @@ def _sweep(args: argparse.Namespace) -> pd.DataFrame:
         progress=args.progress,
         retry_failed=args.retry_failed,
     )
-
-
-def check_spec_paths_used(
-    scenario: str, grid: dict[str, list[Any]] | None, zipped: dict[str, list[Any]] | None
-) -> None:
-    """Refuse a spec path (``specs.<id>....``) whose spec no grid point uses.
-
-    Each point alone may patch a spec only other points use (a grid switching a
-    group's spec, a zip patching one of the choices), so the check is across
-    points. When a point does not load, the sweep reports that instead, as it would.
-    """
-    from sim.scenario import check_spec_paths, load_scenario_text, spec_of_path, used_specs
-    from sim.sweep import load, plan_for
-
-    base = load(scenario)
-    plan = plan_for(base, grid, zipped, 1, 0)
-    paths = [p for p in (*plan.grid, *plan.zip) if spec_of_path(p) is not None]
-    if not paths:
-        return
-    used: set[str] = set()
-    for point in plan.points:
-        try:
-            used.update(used_specs(load_scenario_text(base.text, None, point, source=getattr(base, "source", "") or "<scenario>")))
-        except SpecboundError:
-            return
-    check_spec_paths(paths, sorted(used), " at any grid point")
 
 
 def cmd_export(args: argparse.Namespace) -> int:

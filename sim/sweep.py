@@ -130,6 +130,24 @@ def load(scenario: str | os.PathLike | ScenarioLike) -> ScenarioLike:
     return scenario
 
 
+def check_spec_paths_used(scenario: ScenarioLike, plan: Plan) -> None:
+    """Refuse a spec path (``specs.<id>....``) whose spec no grid point uses.
+
+    Each point alone may patch a spec only other points use (a grid switching a
+    group's spec, a zip patching one of the choices), so the check is across points.
+    """
+    from sim.scenario import check_spec_paths, load_scenario_text, spec_of_path, used_specs
+
+    paths = [p for p in (*plan.grid, *plan.zip) if spec_of_path(p) is not None]
+    if not paths:
+        return
+    source = getattr(scenario, "source", "") or "<scenario>"
+    used: set[str] = set()
+    for point in plan.points:
+        used.update(used_specs(load_scenario_text(scenario.text, None, dict(point), source=source)))
+    check_spec_paths(paths, sorted(used), " at any grid point")
+
+
 def plan_for(
     scenario: ScenarioLike,
     grid: Mapping[str, Sequence[Any]] | None,
@@ -212,6 +230,9 @@ def sweep(
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise SpecboundError(f"--workers {workers}: must be 1 or more")
     scen = load(scenario)
+    if not resume and (task is None or isinstance(task, EngineTask)):
+        # Before the folder is made; a resumed sweep's paths were checked when it began.
+        check_spec_paths_used(scen, plan_for(scen, grid, zip, runs, seed))
     folder = Path(out) if out is not None else default_out(scen.id)
     db = check_folder(folder)
     if resume:

@@ -75,6 +75,16 @@ def test_the_cli_refuses_it_before_any_run(args: list[str], tmp_path: Path,
     assert not out.exists()
 
 
+def test_the_sweep_api_refuses_it_before_any_run(tmp_path: Path) -> None:
+    from sim.sweep import sweep
+
+    out = tmp_path / "out"
+    with pytest.raises(ScenarioError, match="does not use spec 'honest-first' at any grid point"):
+        sweep("ipd-classic", grid={UNUSED: ["root", "user"], "steps": [2]}, workers=1, out=out,
+              progress=False)
+    assert not out.exists()
+
+
 def test_a_cli_sweep_patching_a_spec_some_point_uses_runs(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
