@@ -19,7 +19,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -163,6 +163,12 @@ def out_of_range(params: Any, unit: Sequence[str] = (), nonneg: Sequence[str] = 
     return None
 
 
+@cache
+def _hints(params: type) -> dict[str, Any]:
+    """Resolved field types of a Params class (resolving them is a tenth of a scenario load)."""
+    return typing.get_type_hints(params)
+
+
 def parse_params(cls: type[Environment], raw: dict[str, Any], where: str) -> Any:
     """Validate ``raw`` against ``cls.Params`` (unknown keys, types, ranges) and build it."""
     fields = {f.name: f for f in dataclasses.fields(cls.Params)}
@@ -171,7 +177,7 @@ def parse_params(cls: type[Environment], raw: dict[str, Any], where: str) -> Any
             raise ScenarioError(
                 f"{where}: unknown key {k!r} for environment {cls.name!r}; allowed: {', '.join(sorted(fields))}"
             )
-    hints = typing.get_type_hints(cls.Params)
+    hints = _hints(cls.Params)
     values = {}
     for k, v in raw.items():
         values[k] = _coerce(v, hints[k], f"{where}.{k}")

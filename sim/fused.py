@@ -96,15 +96,18 @@ class _Record:
 def advance(model: SpecModel, limit: int) -> int:
     """Play up to ``limit`` steps fused; returns how many were played (0: take a generic step)."""
     k = stretch_limit(model, limit)
-    if k == 0 or model._luts[0] is None or not len(model.edges) or not eligible(model):
-        return 0
-    if len(model._luts[0]) < len(model._deciders) * model.env.codec.space:
+    if k == 0 or not len(model.edges) or not eligible(model):
         return 0
     edges = model.edges
     e = len(edges)
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
     agents, _ = model.edge_agents()
     dec = model.decider_of[0][agents]
+    lut = model._luts[0]
+    if lut is None or len(lut) < len(model._deciders) * model.env.codec.space:
+        _fill(model, e, dec)  # a run's first step, or deciders added by an event: grow the table
+        if model._luts[0] is None:
+            return 0  # too many deciders for a dense table: cells live in a dict the loop cannot read
     n, rows = len(model.payoff), len(model.pairs)
     # Room for outcomes that keys first seen during the stretch may add.
     width = len(model._outcomes) + OUTCOME_HEADROOM
@@ -117,16 +120,24 @@ def advance(model: SpecModel, limit: int) -> int:
         done = _play_from(model, rec, done, k, e, agents, dec, keep, why)
         if why[0] != MISSING or len(model._outcomes) > width:
             break
-        # Keys never seen: give them cells the generic way, then play the same step again.
-        codes = observe_pairs(model, model.env.codec, slice(0, 2 * e), swapped_rows(e), 0)
-        model._cells_for(0, dec, codes)
-        keep = fields_kept(model)
-        model._cells_for(0, dec, project(model.env.codec, codes, keep[dec]))
+        keep = _fill(model, e, dec)
         if len(model._outcomes) > width:
             break
     if done:
         _absorb(model, rec, done, e)
     return done
+
+
+def _fill(model: SpecModel, e: int, dec: np.ndarray) -> np.ndarray:
+    """Give this step's keys never seen their cells the generic way; returns ``fields_kept`` after.
+
+    The loop looks keys up projected on the fields read, so the projected keys get cells too.
+    """
+    codes = observe_pairs(model, model.env.codec, slice(0, 2 * e), swapped_rows(e), 0)
+    model._cells_for(0, dec, codes)
+    keep = fields_kept(model)
+    model._cells_for(0, dec, project(model.env.codec, codes, keep[dec]))
+    return keep
 
 
 def fields_kept(model: SpecModel) -> np.ndarray:
