@@ -580,8 +580,10 @@ class SpecModel(mesa.Model):
         """``sim.fused`` when this run may fuse steps (imported only then: numba loads slowly)."""
         if not self.fuse or self.env.name != "ipd":
             return None
-        from sim import fused
-
+        try:
+            from sim import fused
+        except ImportError:  # no numba build for this platform: every step the generic way
+            return None
         return fused if fused.eligible(self) else None
 
     def _clock_forward(self, k: int) -> None:

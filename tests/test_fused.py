@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import sim
 from agents.checks import CHECKS, check
 from sim import fused
 from sim.run import result_of, run_model
@@ -181,3 +182,16 @@ def test_keys_found_mid_stretch(overrides, headroom, wary, monkeypatch):  # noqa
     fast, played = _run(sc, True, monkeypatch, 2)
     assert played > 0
     _same(slow, fast)
+
+
+def test_without_numba_every_step_is_generic(monkeypatch):
+    import sys
+
+    slow, _ = _run("ipd-classic", False, monkeypatch, 0, {"steps": 20})
+    monkeypatch.setenv("SPECBOUND_FUSE", "1")
+    # The import fails as if numba had no build for this platform.
+    monkeypatch.setitem(sys.modules, "sim.fused", None)
+    monkeypatch.delattr(sim, "fused")
+    model = run_model("ipd-classic", seed=0, set={"steps": 20})
+    assert model.fuse and model._fusion() is None
+    _same(slow, model)
