@@ -44,8 +44,8 @@ def step_time(n: int, repeat: int, degree: int = 4, seed: int = 0) -> float:
     long run minus a short one, keeps set-up noise (seconds at 100,000 agents)
     out of a per-step figure of milliseconds.
     """
+    import scenarios  # noqa: F401  (registers the environments)
     from sim.model import SpecModel
-    from sim.run import run_model  # noqa: F401  (registers the environments)
     from sim.scenario import load_scenario
 
     scenario = load_scenario("trust-network", trust_network_overrides(n, degree, SHORT + LONG))

@@ -102,15 +102,6 @@ def one_sweep(steps: int, runs: int = RUNS, **executor) -> tuple[float, pd.DataF
         return time.perf_counter() - start, frame
 
 
-def timed_sweep(steps: int, repeat: int = REPEAT, **executor) -> tuple[float, pd.DataFrame]:
-    """Median seconds of ``repeat`` fresh 40-run sweeps (start-up included), and the last result."""
-    times = []
-    for _ in range(repeat):
-        seconds, frame = one_sweep(steps, **executor)
-        times.append(seconds)
-    return statistics.median(times), frame
-
-
 def interleaved(steps: int, repeat: int = REPEAT) -> tuple[float, float, pd.DataFrame, pd.DataFrame]:
     """Median seconds on 1 worker and on 2, their sweeps alternating.
 
@@ -159,7 +150,7 @@ def bench_sweep(memory_runs: int = MEMORY_RUNS) -> list[Result]:
                  "runs/s", TARGET_SPEEDUP, note + ", 2 local processes"),
     ]
     try:
-        t_dask, dask = timed_sweep(steps, repeat=1, workers=2, dask="local")
+        t_dask, dask = one_sweep(steps, workers=2, dask="local")
     except Exception as exc:  # Dask missing or a cluster that cannot start: report, go on
         print(f"sweep-scaling: Dask LocalCluster skipped ({type(exc).__name__}: {exc})")
     else:

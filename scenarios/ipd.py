@@ -104,10 +104,14 @@ class IPD(Environment):
         self._coop = np.array([bool(a.cooperative) for a in self.acts])
         self._betray = np.array([a.promise == "C" and not a.cooperative for a in self.acts])
 
+    def welfare_bounds(self, rounds: int) -> tuple[float, float]:
+        """Welfare of ``rounds`` rounds all mutual defection, and all mutual cooperation."""
+        return (2 * self.params.P * rounds, 2 * self.params.R * rounds)
+
     def step(self, model: Any) -> None:
         e = model.edges
         prm = self.params
-        self.bounds = (2 * prm.P * len(e), 2 * prm.R * len(e))
+        self.bounds = self.welfare_bounds(len(e))
         if not len(e):
             return
         i, j = e[:, 0], e[:, 1]

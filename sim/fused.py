@@ -29,6 +29,7 @@ from agents.policies import TRUST_BUCKETS
 from scenarios.environment import Environment, ObsCodec
 from scenarios.ipd import IPD, needs_coin, observe_pairs, swapped_rows
 from sim import metrics as M
+from sim import model as engine
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -103,11 +104,12 @@ def advance(model: SpecModel, limit: int) -> int:
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
     agents, _ = model.edge_agents()
     dec = model.decider_of[0][agents]
+    need = len(model._deciders) * model.env.codec.space
+    if need > engine.DENSE_TABLE_LIMIT:
+        return 0  # too many deciders for a dense table: cells live in a dict the loop cannot read
     lut = model._luts[0]
-    if lut is None or len(lut) < len(model._deciders) * model.env.codec.space:
+    if lut is None or len(lut) < need:
         _fill(model, e, dec)  # a run's first step, or deciders added by an event: grow the table
-        if model._luts[0] is None:
-            return 0  # too many deciders for a dense table: cells live in a dict the loop cannot read
     n, rows = len(model.payoff), len(model.pairs)
     # Room for outcomes that keys first seen during the stretch may add.
     width = len(model._outcomes) + OUTCOME_HEADROOM
@@ -118,7 +120,7 @@ def advance(model: SpecModel, limit: int) -> int:
     keep = fields_kept(model)
     while done < k:
         done = _play_from(model, rec, done, k, e, agents, dec, keep, why)
-        if why[0] != MISSING or len(model._outcomes) > width:
+        if why[0] != MISSING:
             break
         keep = _fill(model, e, dec)
         if len(model._outcomes) > width:
@@ -189,8 +191,7 @@ def _play_from(model: SpecModel, rec: _Record, start: int, k: int, e: int, agent
 
 def _absorb(model: SpecModel, rec: _Record, k: int, e: int) -> None:
     """Book ``k`` fused steps: series, totals and the model's step state, as ``_collect`` would."""
-    prm = model.env.params
-    model.env.bounds = (2 * prm.P * e, 2 * prm.R * e)
+    model.env.bounds = model.env.welfare_bounds(e)
     model.env.step_counts = {}
     model._step_outcomes = []
     # Outcomes added after the last recorded step (keys filled for a step left to the
@@ -198,7 +199,7 @@ def _absorb(model: SpecModel, rec: _Record, k: int, e: int) -> None:
     width = min(rec.counts.shape[1], len(model._outcomes))
     counts = np.zeros((k, len(model._outcomes)))
     counts[:, :width] = rec.counts[:k, :width]
-    dec = _decision_columns(model, counts)
+    dec = M.decision_sums(model, counts)
     applied, held = _compliance_columns(model, counts)
     cols, order = _metric_columns(model, rec, k, dec, applied, held)
     _extend_series(model, cols, order, k)
@@ -207,20 +208,6 @@ def _absorb(model: SpecModel, rec: _Record, k: int, e: int) -> None:
             or not name.startswith("compliance.")}
     model.last_metrics = last
     model.t += k
-
-
-def _decision_columns(model: SpecModel, counts: np.ndarray) -> dict[str, np.ndarray]:
-    """``metrics.decision_counts`` for every step of the stretch (integer counts: exact in any order)."""
-    o = model._outcomes.arr
-    n = counts.shape[1]
-    coop = o["coop"][:n]
-    out = {"decisions": counts.sum(axis=1)}
-    for name, col in (("conflicts", "nconf"), ("violations", "violation"), ("deceptions", "deception"),
-                      ("covert_acts", "covert"), ("served_injection", "injected")):
-        out[name] = counts @ o[col][:n].astype(np.float64)
-    out["cooperative_moves"] = counts[:, coop == 1].sum(axis=1)
-    out["moves"] = counts[:, coop >= 0].sum(axis=1)
-    return out
 
 
 def _compliance_columns(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -260,7 +247,8 @@ def _metric_columns(model: SpecModel, rec: _Record, k: int, dec: dict[str, np.nd
     cols["injections_attempted"] = np.zeros(k)
     cols["injections_obeyed"] = dec["served_injection"]
     cols["alive"] = np.full(k, float(model.alive.sum()))
-    cols.update(_payoff_columns(model, rec, k))
+    # Group sums come from the loop, accumulated in agent order as bincount does.
+    cols.update(M.group_payoffs(model, np.ascontiguousarray(rec.group_sums[:k])))
     return cols, list(cols)
 
 
@@ -280,29 +268,17 @@ def _trust_columns(model: SpecModel, rec: _Record, k: int) -> tuple[np.ndarray, 
     return mean, cal
 
 
-def _payoff_columns(model: SpecModel, rec: _Record, k: int) -> dict[str, np.ndarray]:
-    """``metrics.payoffs`` per step, from group sums accumulated in agent order (as bincount does)."""
-    sums = np.ascontiguousarray(rec.group_sums[:k])
-    sizes = np.bincount(model.group_of, minlength=len(model.groups))
-    out: dict[str, np.ndarray] = {}
-    for gs in model.groups:
-        if sizes[gs.index]:
-            out[f"payoff.{gs.name}"] = sums[:, gs.index] / sizes[gs.index]
-    focal = np.array([gs.focal for gs in model.groups], dtype=bool)
-    for name, mask in (("payoff_focal", focal), ("payoff_background", ~focal)):
-        if sizes[mask].sum():
-            out[name] = np.ascontiguousarray(sums[:, mask]).sum(axis=1) / sizes[mask].sum()
-    return out
-
-
 def _extend_series(model: SpecModel, cols: dict[str, np.ndarray], order: list[str], k: int) -> None:
     """Append the stretch to ``model.series`` in the order step-by-step collection would."""
     t0 = model.t
-    present = {name: ~np.isnan(cols[name]) if name.startswith("compliance.") else None for name in order}
-    # A metric absent so far joins the series at the first step that has it, after those already there.
+    # A metric absent so far joins the series at the first step that has it, after those
+    # already there. Only per-principle compliance is ever absent (NaN) at some steps.
     new = [name for name in order if name not in model.series]
-    first = {name: (0 if present[name] is None else int(np.argmax(present[name]))) for name in new}
-    for name in sorted(new, key=lambda nm: (first[nm], order.index(nm))):
+
+    def first(name: str) -> int:
+        return int(np.argmax(~np.isnan(cols[name]))) if name.startswith("compliance.") else 0
+
+    for name in sorted(new, key=lambda nm: (first(nm), order.index(nm))):
         model.series[name] = [float("nan")] * t0
     for name, col in model.series.items():
         col.extend(cols[name].tolist() if name in cols else [float("nan")] * k)

@@ -85,20 +85,25 @@ def trust_of_rows(trust: np.ndarray, j: np.ndarray, keep: np.ndarray,
 
 def decision_counts(model: SpecModel, counts: np.ndarray) -> dict[str, float]:
     """Conflicts, violations, deceptions, covert acts and cooperation from outcome counts."""
+    return {k: float(v) for k, v in decision_sums(model, counts).items()}
+
+
+def decision_sums(model: SpecModel, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """``decision_counts`` over the last axis of ``counts`` (one row per step, or one step).
+
+    Counts are integers, so every sum is exact whatever the order of its terms.
+    """
     o = model._outcomes.arr
-    n = len(counts)
+    n = counts.shape[-1]
     coop = o["coop"][:n]
-    moves = float(counts[coop >= 0].sum())
-    return {
-        "decisions": float(counts.sum()),
-        "conflicts": float(counts @ o["nconf"][:n]),
-        "violations": float(counts @ o["violation"][:n]),
-        "deceptions": float(counts @ o["deception"][:n]),
-        "covert_acts": float(counts @ o["covert"][:n]),
-        "cooperative_moves": float(counts[coop == 1].sum()),
-        "moves": moves,
-        "served_injection": float(counts @ o["injected"][:n]),
-    }
+    out = {"decisions": counts.sum(axis=-1)}
+    for name, col in (("conflicts", "nconf"), ("violations", "violation"), ("deceptions", "deception"),
+                      ("covert_acts", "covert")):
+        out[name] = counts @ o[col][:n]
+    out["cooperative_moves"] = counts[..., coop == 1].sum(axis=-1)
+    out["moves"] = counts[..., coop >= 0].sum(axis=-1)
+    out["served_injection"] = counts @ o["injected"][:n]
+    return out
 
 
 def compliance_counts(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,17 +173,24 @@ def step_metrics(model: SpecModel, parts: StepParts) -> dict[str, float]:
 
 def payoffs(model: SpecModel) -> dict[str, float]:
     """Mean cumulative payoff per agent of each group, and of focal and background agents."""
-    out: dict[str, float] = {}
-    groups = model.group_of
-    sums = np.bincount(groups, weights=model.payoff, minlength=len(model.groups))
-    sizes = np.bincount(groups, minlength=len(model.groups))
+    sums = np.bincount(model.group_of, weights=model.payoff, minlength=len(model.groups))
+    return {k: float(v) for k, v in group_payoffs(model, sums).items()}
+
+
+def group_payoffs(model: SpecModel, sums: np.ndarray) -> dict[str, np.ndarray]:
+    """``payoffs`` from each group's summed payoff on the last axis of ``sums`` (steps first).
+
+    Sums over groups are taken on contiguous rows, which round as one row alone does.
+    """
+    sizes = np.bincount(model.group_of, minlength=len(model.groups))
+    out: dict[str, np.ndarray] = {}
     for gs in model.groups:
         if sizes[gs.index]:
-            out[f"payoff.{gs.name}"] = float(sums[gs.index] / sizes[gs.index])
+            out[f"payoff.{gs.name}"] = sums[..., gs.index] / sizes[gs.index]
     focal = np.array([gs.focal for gs in model.groups], dtype=bool)
     for name, mask in (("payoff_focal", focal), ("payoff_background", ~focal)):
         if sizes[mask].sum():
-            out[name] = float(sums[mask].sum() / sizes[mask].sum())
+            out[name] = np.ascontiguousarray(sums[..., mask]).sum(axis=-1) / sizes[mask].sum()
     return out
 
 
