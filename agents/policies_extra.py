@@ -41,6 +41,10 @@ class Prefers(Policy):
         super().__init__(order=order, wary_order=wary_order, threshold=threshold)
         self.order, self.wary_order, self.threshold = order, wary_order, float(threshold)
 
+    def acts_named(self) -> tuple[str, ...]:
+        """The act names this policy refers to (the scenario refuses one its environment lacks)."""
+        return tuple(dict.fromkeys(self.order + self.wary_order))
+
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         names = self.order
         if self.wary_order and hasattr(obs, "trust") and not _trust_ok(obs, self.threshold):

@@ -34,7 +34,8 @@ from analysis.plots import (
 )
 from analysis.report import write_report
 from analysis.results import Results, load_results
-from sim.cli_base import run_commands
+from sim.cli_base import SEED_MAX, float_in, int_in, run_commands
+from sim.limits import MAX_RESAMPLES, MAX_STEPS
 
 PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network")
 #: The kinds each option means something for. Given with any other kind it is refused,
@@ -73,14 +74,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plot.add_argument("--sweep", metavar="ID", help="which sweep of the folder (id or prefix; default: the latest)")
     plot.add_argument("--kind", choices=PLOT_KINDS, default=None,
                       help="figure kind (default: line for a numeric --by, bar otherwise)")
-    plot.add_argument("--run", type=int, help="run id (network; default: first finished run)")
-    plot.add_argument("--step", type=int, help="step to draw the network at (default: last)")
+    plot.add_argument("--run", type=int_in(0, SEED_MAX), help="run id (network; default: first finished run)")
+    plot.add_argument("--step", type=int_in(0, MAX_STEPS), help="step to draw the network at (default: last)")
     plot.add_argument("--color-by", choices=("group", "payoff"), default=None,
                       help="node colour of the network plot (default group)")
-    plot.add_argument("--seed", type=int, default=0, help="seed of bootstrap and layout")
-    plot.add_argument("--level", type=float, default=DEFAULT_BOOTSTRAP.level,
+    plot.add_argument("--seed", type=int_in(0, SEED_MAX), default=0, help="seed of bootstrap and layout")
+    plot.add_argument("--level", type=float_in(0.0, 1.0, open_ends=True), default=DEFAULT_BOOTSTRAP.level,
                       help="interval coverage (default 0.95)")
-    plot.add_argument("--resamples", type=int, default=DEFAULT_BOOTSTRAP.resamples,
+    plot.add_argument("--resamples", type=int_in(1, MAX_RESAMPLES), default=DEFAULT_BOOTSTRAP.resamples,
                       help="bootstrap resamples")
     plot.add_argument("-o", "--output", required=True, metavar="FILE",
                       help=f"output file ({', '.join('.' + f for f in FORMATS)})")
@@ -92,7 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "intervals, figures, top conflicts and provenance.")
     report.add_argument("dir", metavar="DIR", help="the sweep's --out folder")
     report.add_argument("-o", "--output", required=True, metavar="FILE", help="report.html")
-    report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    report.add_argument("--seed", type=int_in(0, SEED_MAX), default=0, help="seed of the bootstrap")
     report.add_argument("--sweep", metavar="ID", help="which sweep of the folder (id or prefix; default: the latest)")
     report.set_defaults(func=run_report)
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from agents import inputs
 from agents.acts import ActSpace
 from agents.errors import ScenarioError
 
@@ -126,6 +127,20 @@ class Environment:
     def act_space(self) -> ActSpace:
         return self.acts
 
+    @classmethod
+    def act_names(cls) -> frozenset[str]:
+        """Every act name this environment can offer, in any phase or variant.
+
+        Default: the acts of every act space its module defines (an environment
+        whose parameters switch act spaces, like IPD with promises, defines both
+        there). Used to refuse a policy's preference for an act that never exists.
+        """
+        import sys
+
+        spaces = [v for v in vars(sys.modules[cls.__module__]).values() if isinstance(v, ActSpace)]
+        spaces += [v for v in vars(cls).values() if isinstance(v, ActSpace)]
+        return frozenset(a.name for space in spaces for a in space)
+
 
 ENVIRONMENTS: dict[str, type[Environment]] = {}
 
@@ -207,11 +222,11 @@ def _coerce(v: Any, typ: Any, where: str) -> Any:
     if typ is float:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ScenarioError(f"{where}: expected a number, got {v!r}")
-        return float(v)
+        return inputs.number(v, where)  # finite: NaN would pass every range check after it
     if typ is int:
         if isinstance(v, bool) or not isinstance(v, int):
             raise ScenarioError(f"{where}: expected an integer, got {v!r}")
-        return v
+        return inputs.number(v, where, inputs.INT_MIN, inputs.INT_MAX, integer=True)
     if typ is bool:
         if not isinstance(v, bool):
             raise ScenarioError(f"{where}: expected true or false, got {v!r}")

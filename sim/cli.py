@@ -10,21 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from sim.cli_base import Parser, dispatch
-
-
-def parse_value(text: str) -> Any:
-    """A ``--set`` value, read as a TOML scalar or array (``3``, ``0.5``, ``true``, ``[1, 2]``), else a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+from agents.inputs import parse_value
+from sim.cli_base import SEED_MAX, Parser, dispatch_argv, int_in
+from sim.limits import MAX_RUNS, MAX_STEPS, MAX_WORKERS
 
 
 def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
@@ -33,7 +26,7 @@ def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
         if "=" not in item:
             raise SpecboundError(f"--set {item!r}: expected PATH=VALUE, e.g. --set steps=50")
         path, _, value = item.partition("=")
-        out[path.strip()] = parse_value(value.strip())
+        out[path.strip()] = parse_value(value.strip(), f"--set {path.strip()}")
     return out
 
 
@@ -218,21 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a scenario once (or --runs N times)")
     p.add_argument("scenario", metavar="SCENARIO", help="shipped scenario id or path to a .toml")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, help="run length (1..1,000,000; default: the scenario's)")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=0)
+    p.add_argument("--steps", type=int_in(1, MAX_STEPS), help="run length (1..1,000,000; default: the scenario's)")
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="dotted-path override (repeatable)")
     p.add_argument("--out", metavar="DIR", help="write result.json, steps.csv and events.csv here "
                    "(with --runs: the sweep store; default out/sweep-<scenario>)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.add_argument("--runs", type=int, help="run N seeds as a one-point sweep into a store")
-    p.add_argument("--workers", type=int, help="worker processes for --runs")
+    p.add_argument("--runs", type=int_in(1, MAX_RUNS), help="run N seeds as a one-point sweep into a store")
+    p.add_argument("--workers", type=int_in(1, MAX_WORKERS), help="worker processes for --runs")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="run the demo sweep and write its report")
     p.add_argument("--scenario", default="negotiation-honest-first",
                    help="a negotiation scenario (its buyers' and sellers' spec orderings are swept)")
-    p.add_argument("--runs", type=int, default=8, help="paired runs per grid point")
-    p.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    p.add_argument("--runs", type=int_in(1, MAX_RUNS), default=8, help="paired runs per grid point")
+    p.add_argument("--workers", type=int_in(1, MAX_WORKERS), help="worker processes (default: one per core)")
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.set_defaults(func=_demo)
 
@@ -253,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return dispatch(build_parser().parse_args(argv))
+    return dispatch_argv(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,8 +15,47 @@ class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, like every other bad input."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"specbound: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        # "specbound: run: argument --seed: ...": the program named once, then the sub-command.
+        command = self.prog.removeprefix("specbound").strip()
+        where = f"{command}: " if command else ""
+        print(f"specbound: {where}{message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
+
+
+#: Seeds are unsigned 63-bit integers everywhere (numpy's SeedSequence takes any; SQLite stores 64-bit).
+SEED_MAX = 2**63 - 1
+
+
+def int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``lo..hi``, refused in one line naming the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo:,}..{hi:,}, got {text[:40]!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{text[:40]} is out of range; allowed: {lo:,}..{hi:,}")
+        return value
+
+    return parse
+
+
+def float_in(lo: float, hi: float, *, open_ends: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number in ``lo..hi`` (exclusive ends with ``open_ends``)."""
+    shown = f"({lo:g}, {hi:g}) exclusive" if open_ends else f"{lo:g}..{hi:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number in {shown}, got {text[:40]!r}") from None
+        inside = lo < value < hi if open_ends else lo <= value <= hi
+        if not inside:  # NaN is never inside
+            raise argparse.ArgumentTypeError(f"{text[:40]} is out of range; allowed: {shown}")
+        return value
+
+    return parse
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -34,10 +74,26 @@ def dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("specbound: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        if os.environ.get("SPECBOUND_DEBUG"):
+            raise
+        text = " ".join(str(err).split())[:300]
+        print(f"specbound: internal error: {type(err).__name__}: {text} (a bug: please report it;"
+              " SPECBOUND_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 def run_commands(register: Callable[[Any], Any], argv: Sequence[str] | None = None) -> int:
     """A parser holding the sub-commands ``register`` adds, run on ``argv`` (for tests and modules)."""
     parser = Parser(prog="specbound")
     register(parser.add_subparsers(dest="command", required=True))
-    return dispatch(parser.parse_args(argv))
+    return dispatch_argv(parser, argv)
+
+
+def dispatch_argv(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run it; an argument error is exit 2 returned, not raised (``--help``: 0)."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 0
+    return dispatch(args)

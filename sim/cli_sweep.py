@@ -13,23 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from agents.errors import SpecboundError
+from agents.inputs import parse_value
 from sim.batch import ExecutorError
-from sim.cli_base import run_commands
-
-
-def parse_value(text: str) -> Any:
-    """One CLI value as a TOML scalar: ints, floats, booleans; anything else a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+from sim.cli_base import SEED_MAX, int_in, run_commands
+from sim.limits import MAX_RUNS, MAX_WORKERS
 
 
 def parse_assignment(option: str, text: str) -> tuple[str, list[Any]]:
@@ -38,7 +31,7 @@ def parse_assignment(option: str, text: str) -> tuple[str, list[Any]]:
     path = path.strip()
     if not sep or not path or not values.strip():
         raise SpecboundError(f"{option} {text!r}: expected PATH=V1,V2,... (e.g. steps=10,20)")
-    return path, [parse_value(v.strip()) for v in values.split(",")]
+    return path, [parse_value(v.strip(), f"{option} {path}") for v in values.split(",")]
 
 
 def _assignments(option: str, items: Sequence[str] | None) -> dict[str, list[Any]] | None:
@@ -67,12 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--zip", action="append", metavar="PATH=V1,V2", help="varied together")
     p.add_argument("--set", action="append", metavar="PATH=VALUE",
                    help="a fixed override for every run (a grid path with one value)")
-    p.add_argument("--runs", type=int, help="runs per grid point (default: [sweep] table, else 1)")
-    p.add_argument("--seed", type=int, help="sweep seed (default: [sweep] table, else 0)")
+    p.add_argument("--runs", type=int_in(1, MAX_RUNS), help="runs per grid point (default: [sweep] table, else 1)")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), help="sweep seed (default: [sweep] table, else 0)")
     p.add_argument("--out", help="output folder (default out/sweep-<scenario id>)")
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_in(1, MAX_WORKERS),
         help="worker processes, or workers of --dask local (default: one per core; 1 = serial)",
     )
     p.add_argument("--dask", metavar="local|tcp://HOST:PORT", help="run on a Dask cluster")
@@ -94,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     r = subparsers.add_parser("rerun", help="rerun one stored run and compare its metrics")
     r.add_argument("dir", help="sweep output folder")
-    r.add_argument("run_id", type=int)
+    r.add_argument("run_id", type=int_in(0, SEED_MAX))
     r.add_argument("--json", action="store_true", help="print the comparison as JSON")
     r.set_defaults(func=cmd_rerun)
 

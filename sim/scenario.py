@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import agents.llm  # noqa: F401  (registers the llm policy)
+from agents import inputs
 from agents.errors import ScenarioError, SpecboundError
 from agents.policies import POLICIES, make_policy
 from agents.spec import Level, SpecLibrary, parse_layer
 from scenarios.environment import get_environment, parse_params
+from sim import limits
+from sim.capacity import check_population
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -58,9 +60,13 @@ EVENT_REQUIRED = {"instruct": ("source",), "delegate": ("source", "delegate"), "
 EVENT_COMMON = {"at": int, "when": dict, "to": str, "type": str, "once": bool}
 SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int}
 PRINCIPALS = {"system": Level.SYSTEM, "developer": Level.DEVELOPER, "user": Level.USER}
-#: The most steps a run may have: far above any study (ipd-classic is 200), low enough
-#: that a typo (an extra zero or three) is refused rather than running for days.
-MAX_STEPS = 1_000_000
+#: The most steps a run may have (sim.limits): refused wherever the number comes from.
+MAX_STEPS = limits.MAX_STEPS
+#: Agents one group or join may add: the memory estimate (sim.capacity) is the real limit.
+MAX_AGENTS = inputs.INT_MAX
+#: How type errors name the TOML types.
+TOML_TYPES = {dict: "a table", list: "an array", str: "a string", int: "an integer",
+              float: "a number", bool: "true or false"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +158,8 @@ def _parse_cached(text: str) -> ParsedToml:
     # Keyed on the text itself: sweep workers, reruns and run_model(Scenario, set=...)
     # rebuild the same scenario text many times; tomllib is ~0.5 ms per scenario file.
     try:
-        return ParsedToml(text, tomllib.loads(text))
-    except tomllib.TOMLDecodeError as e:
+        return ParsedToml(text, inputs.loads(text, ""))  # depth, 64-bit ints, finite floats
+    except SpecboundError as e:
         return ParsedToml(text, None, str(e))
 
 
@@ -263,7 +269,7 @@ def load_scenario_text(
 def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict[str, Any] | None,
           source: str, strict_specs: bool) -> Scenario:
     if parsed.data is None:
-        raise ScenarioError(f"{source}: not valid TOML: {parsed.error}")
+        raise ScenarioError(f"{source}: {parsed.error}")
     if not parsed.data:
         raise ScenarioError(f"{source}: empty scenario; it needs at least [scenario] and [groups.NAME]")
     raw = copy_tree(parsed.data)  # the scenario keeps it and overrides edit it: not the cache's
@@ -278,6 +284,7 @@ def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict
     # gets wrong may be one the override corrects. A problem in the result names its key.
     for path, value in overrides.items():
         try:
+            inputs.check_tree(value, "")
             library = _apply(raw, library, path, value)
         except SpecboundError as e:
             raise ScenarioError(f"{path}: {e}") from None
@@ -330,7 +337,9 @@ def _library(raw: dict, spec_texts: dict[str, str] | None, base_dir: Path, sourc
     if spec_texts is not None:
         return library_from_texts(spec_texts)
     extra = []
-    for d in raw.get("scenario", {}).get("spec_dirs", []) or []:
+    head = raw.get("scenario", {})
+    dirs = head.get("spec_dirs", []) if isinstance(head, dict) else []  # shapes: checked by _build
+    for d in dirs if isinstance(dirs, list) else []:
         p = (base_dir / str(d)).resolve()
         if not p.exists():
             raise ScenarioError(f"{source}: scenario.spec_dirs: {d!r} does not exist")
@@ -407,14 +416,12 @@ def _keys(table: Any, allowed: dict[str, type], where: str) -> dict:
         if typ is float and isinstance(v, int) and not isinstance(v, bool):
             ok = True
         if not ok:
-            raise ScenarioError(f"{where}.{k}: expected {typ.__name__}, got {v!r}")
+            raise ScenarioError(f"{where}.{k}: expected {TOML_TYPES.get(typ, typ.__name__)}, got {v!r}"[:300])
     return table
 
 
 def _unit(v: float, where: str) -> float:
-    if not 0.0 <= float(v) <= 1.0:
-        raise ScenarioError(f"{where}: must be between 0 and 1, got {v!r}")
-    return float(v)
+    return inputs.number(v, where, 0.0, 1.0)
 
 
 def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: dict,
@@ -432,6 +439,7 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
 
     groups = _groups(raw.get("groups"), library, source, env_cls)
     n = sum(g.count for g in groups)
+    _check_memory(groups, raw.get("events", []), source)
     network = _network(raw.get("network", {}), n, source, base_dir or Path.cwd())
     if network["self_play"] and env_cls.pairwise:
         raise ScenarioError(f"{source}: network.self_play: environment {env_cls.name!r} plays pairs of "
@@ -450,6 +458,20 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
     )
 
 
+def _check_memory(groups: tuple[Group, ...], events: Any, source: str) -> None:
+    """Refuse a population (groups plus every join) this machine cannot hold, before allocating it."""
+    joins = sum(ev["count"] for ev in events if isinstance(ev, dict) and ev.get("type") == "join"
+                and isinstance(ev.get("count"), int)) if isinstance(events, list) else 0
+    total = sum(g.count for g in groups) + max(0, joins)
+    if not groups:
+        return
+    big = max(groups, key=lambda g: g.count)
+    what = f"{source}: groups.{big.name}.count = {big.count:,}"
+    if total != big.count:
+        what += f" (population {total:,} with the other groups and joins)"
+    check_population(total, what)
+
+
 def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tuple[Group, ...]:
     if not table:
         raise ScenarioError(f"{source}: no [groups.NAME] table; a scenario needs at least one group")
@@ -462,8 +484,7 @@ def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tupl
         for k in ("count", "policy"):
             if k not in g:
                 raise ScenarioError(f"{where}.{k} is required")
-        if g["count"] < 0:
-            raise ScenarioError(f"{where}.count must not be negative, got {g['count']}")
+        inputs.number(g["count"], f"{where}.count", 0, MAX_AGENTS, integer=True)
         spec_id = g.get("spec", "empty")
         if spec_id not in library:  # not ids(): that sorts every spec, per group
             raise ScenarioError(f"{where}.spec: unknown spec {spec_id!r}; available: {', '.join(sorted(library.ids()))}")
@@ -471,7 +492,12 @@ def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tupl
         policy = g["policy"]
         params = g.get("params", {})
         if policy != "llm":
-            make_policy(policy, params, f"{where}.policy")
+            made = make_policy(policy, params, f"{where}.policy")
+            named = getattr(made, "acts_named", None)
+            unknown = [a for a in (named() if named else ()) if a not in env_cls.act_names()]
+            if unknown:
+                raise ScenarioError(f"{where}.params: unknown act {unknown[0]!r} for environment "
+                                    f"{env_cls.name!r}; acts: {', '.join(sorted(env_cls.act_names()))}")
         elif policy not in POLICIES:
             raise ScenarioError(f"{where}.policy: the llm policy is not available (agents.llm failed to import)")
         mode = g.get("mode", "audit")
@@ -539,8 +565,8 @@ def _network(net: Any, n: int, source: str, base_dir: Path) -> dict[str, Any]:
     rewire = net.get("rewire")
     if rewire is not None:
         _keys(rewire, REWIRE_KEYS, f"{where}.rewire")
-        if rewire.get("every", 1) < 1:
-            raise ScenarioError(f"{where}.rewire.every must be at least 1")
+        inputs.number(rewire.get("every", 1), f"{where}.rewire.every", 1, MAX_STEPS, integer=True)
+        inputs.number(rewire.get("below", 0.0), f"{where}.rewire.below (a trust level)", 0.0, 1.0)
     return {"kind": kind, "degree": degree, "p": float(p), "path": str(path) if path else None,
             "self_play": net.get("self_play", False), "rewire": dict(rewire) if rewire else None}
 
@@ -560,7 +586,7 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
         if not isinstance(ev, dict):
             raise ScenarioError(f"{where}: expected a table [[events]]")
         typ = ev.get("type")
-        if typ not in EVENT_TYPES:
+        if not isinstance(typ, str) or typ not in EVENT_TYPES:
             raise ScenarioError(f"{where}.type: unknown event type {typ!r}; allowed: {', '.join(EVENT_TYPES)}")
         _keys(ev, {**EVENT_COMMON, **EVENT_TYPES[typ]}, where)
         for req in EVENT_REQUIRED[typ]:
@@ -569,8 +595,8 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
         at, when = ev.get("at"), None
         if (at is None) == ("when" not in ev):
             raise ScenarioError(f"{where}: give exactly one of 'at' (a step) or 'when' (a trigger)")
-        if at is not None and at < 1:
-            raise ScenarioError(f"{where}.at: steps count from 1, got {at}")
+        if at is not None:
+            inputs.number(at, f"{where}.at (steps count from 1)", 1, MAX_STEPS, integer=True)
         if "when" in ev:
             w = ev["when"]
             _keys(w, {"metric": str, "above": float, "below": float}, f"{where}.when")
@@ -594,10 +620,9 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
         if typ == "join":
             if ev.get("group") not in names:
                 raise ScenarioError(f"{where}.group: unknown group {ev.get('group')!r}; groups: {', '.join(sorted(names))}")
-            if ev.get("count", 1) < 1:
-                raise ScenarioError(f"{where}.count: must be at least 1")
-        if typ == "leave" and ev.get("count", 1) < 1:
-            raise ScenarioError(f"{where}.count: must be at least 1")
+            inputs.number(ev.get("count", 1), f"{where}.count", 1, MAX_AGENTS, integer=True)
+        if typ == "leave":
+            inputs.number(ev.get("count", 1), f"{where}.count", 1, MAX_AGENTS, integer=True)
         if typ == "instruct":
             _instruction({k2: v for k2, v in ev.items() if k2 in INSTRUCTION_KEYS}, where)
         if typ == "delegate":

@@ -30,6 +30,7 @@ import pandas as pd
 
 from agents.errors import SpecboundError
 from sim.batch import EngineTask, Executor, Job, Task, chunk_size, make_chunks, make_executor
+from sim.limits import MAX_RUNS, MAX_SWEEP_RUNS
 from sim.store import Store, SweepInfo, check_folder, code_version, store_path
 
 #: Final metrics shown first in summaries, when a scenario produces them.
@@ -107,11 +108,15 @@ def make_plan(
         raise SpecboundError(
             f"zip paths vary together and need the same number of values; got {sizes}"
         )
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise SpecboundError(f"runs {runs!r}: must be an integer >= 1")
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
+        raise SpecboundError(f"runs {runs!r}: must be an integer in 1..{MAX_RUNS:,}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise SpecboundError(f"seed {seed!r}: must be an integer in 0..2^63-1")
     n_zip = len(next(iter(z.values()))) if z else 1
+    planned = math.prod(len(v) for v in g.values()) * n_zip * runs
+    if planned > MAX_SWEEP_RUNS:
+        raise SpecboundError(f"the sweep plans {planned:,} runs (points x runs); at most {MAX_SWEEP_RUNS:,}"
+                             " are allowed in one store")
     zip_rows = [{p: v[i] for p, v in z.items()} for i in range(n_zip)]
     points = tuple(
         dict(zip(g, combo, strict=True)) | row
