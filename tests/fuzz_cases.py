@@ -50,7 +50,7 @@ class Outcome:
 
 def invoke(argv: list[str]) -> Outcome:
     """Run ``specbound argv`` in this process; SystemExit and any escape are captured."""
-    from sim.cli import main
+    from cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     code: object

@@ -20,9 +20,9 @@ import pandas as pd
 
 from agents.errors import SpecboundError
 from agents.inputs import parse_value
-from sim.batch import ExecutorError
-from sim.cli_base import SEED_MAX, int_in, run_commands
+from cli.base import SEED_MAX, int_in, run_commands
 from sim.limits import MAX_RUNS, MAX_WORKERS
+from sim.runs.batch import ExecutorError
 
 
 def parse_assignment(option: str, text: str) -> tuple[str, list[Any]]:
@@ -94,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the sweep, print a per-point table and where the store is."""
-    from sim.sweep import summary
+    from sim.runs.sweep import summary
 
     try:
         frame = _sweep(args)
@@ -127,7 +127,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> pd.DataFrame:
-    from sim.sweep import sweep
+    from sim.runs.sweep import sweep
 
     if args.dask and args.dask != "local" and args.workers:
         raise SpecboundError(
@@ -159,7 +159,7 @@ def _sweep(args: argparse.Namespace) -> pd.DataFrame:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export runs, steps and events to Parquet or CSV files."""
-    from sim.export import export
+    from sim.runs.export import export
 
     paths = export(args.dir, args.format, args.output)
     for path in paths:
@@ -169,7 +169,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     """Rerun one run; exit 0 if the metrics match the stored ones, 1 if not."""
-    from sim.sweep import rerun
+    from sim.runs.sweep import rerun
 
     report = rerun(args.dir, args.run_id)
     if args.json:
