@@ -38,18 +38,15 @@ import openai
 
 from agents.acts import Act, ActSpace
 from agents.checks import evaluate
-from agents.errors import SpecboundError
+from agents.errors import RunFailure, SpecboundError
 from agents.llm_cache import ReplyCache, default_root, disabled_by_env, request_key
+from agents.llm_health import TRANSPORT, Breaker, LLMAuthError, preflight
 from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
 from agents.policies import Policy, policy
 
 MODES = ("audit", "enforce")
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 TOKEN_PARAMS = ("max_tokens", "max_completion_tokens")
-
-
-class LLMAuthError(SpecboundError):
-    """The server rejected the API key; no decision can be made."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,11 @@ class LLMConfig:
         concurrency: most calls in flight at once.
         max_retries: retries of a reply that is not a valid act.
         client_retries: the openai client's retries of 429, 5xx and timeouts.
-        timeout: seconds per HTTP call.
+        timeout: seconds per HTTP call (the per-call deadline; the client retries add to it).
+        preflight_timeout: seconds the first request to the server (``GET /models``, no
+            retries) may take before the run fails as "server down"; 0 skips it.
+        breaker: consecutive transport failures (refused, timed out, 5xx) that stop the run.
+        step_timeout: seconds one step's decisions may take together (None: no limit).
         cache: read and write the on-disk reply cache.
         cache_dir: the cache root (default ``$XDG_CACHE_HOME/specbound``).
         mode: ``audit`` records violations; ``enforce`` also blocks them.
@@ -88,6 +89,9 @@ class LLMConfig:
     max_retries: int = 2
     client_retries: int = 4
     timeout: float = 60.0
+    preflight_timeout: float = 5.0
+    breaker: int = 5
+    step_timeout: float | None = None
     cache: bool = True
     cache_dir: str | None = None
     mode: str = "audit"
@@ -112,8 +116,14 @@ class LLMConfig:
             raise SpecboundError(
                 f"{where}.client_retries must be an integer >= 0, got {self.client_retries!r}"
             )
-        if not self.timeout > 0:
-            raise SpecboundError(f"{where}.timeout must be > 0 seconds, got {self.timeout!r}")
+        for name, value in (("timeout", self.timeout), ("step_timeout", self.step_timeout)):
+            if value is not None and not 0 < value <= 86_400:
+                raise SpecboundError(f"{where}.{name} must be between 0 and 86400 seconds (exclusive 0), got {value!r}")
+        if not 0 <= self.preflight_timeout <= 600:
+            raise SpecboundError(f"{where}.preflight_timeout must be 0..600 seconds (0: skip), "
+                                 f"got {self.preflight_timeout!r}")
+        if not 1 <= self.breaker <= 1_000_000:
+            raise SpecboundError(f"{where}.breaker must be an integer in 1..1000000, got {self.breaker!r}")
         for src, dst in self.roles:
             if src not in ("system", "developer") or dst not in ROLES:
                 raise SpecboundError(
@@ -171,6 +181,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "max_retries": (int,),
     "client_retries": (int,),
     "timeout": (int, float),
+    "preflight_timeout": (int, float),
+    "breaker": (int,),
+    "step_timeout": (int, float),
     "cache": (bool,),
     "cache_dir": (str,),
     "mode": (str,),
@@ -332,6 +345,8 @@ class LLMPolicy(Policy):
         self._cache = ReplyCache(root) if use_cache else None
         self._session: _Session | None = None
         self._finalizer: weakref.finalize | None = None
+        self._breaker = Breaker(config.breaker)
+        self._preflight: asyncio.Task | None = None  # the one preflight of this session
 
     # -- public API -------------------------------------------------------------
 
@@ -385,7 +400,11 @@ class LLMPolicy(Policy):
         sem = asyncio.Semaphore(self.config.concurrency)
         tasks = [asyncio.ensure_future(self._decide(client, sem, r)) for r in requests]
         try:
-            choices = await asyncio.gather(*tasks)
+            try:
+                choices = await asyncio.wait_for(asyncio.gather(*tasks), self.config.step_timeout)
+            except TimeoutError:
+                raise RunFailure(f"a step's {len(requests)} decisions took more than "
+                                 f"{self.config.step_timeout:g} s (llm.step_timeout)") from None
         except BaseException:
             for t in tasks:
                 t.cancel()
@@ -401,10 +420,11 @@ class LLMPolicy(Policy):
             self._finalizer()
         self._session = None
         self._finalizer = None
+        self._preflight = None  # it belonged to the closed loop
 
     def __getstate__(self) -> dict[str, Any]:
         # Loops and sockets do not cross process boundaries; a copy reconnects lazily.
-        return {**self.__dict__, "_session": None, "_finalizer": None}
+        return {**self.__dict__, "_session": None, "_finalizer": None, "_preflight": None}
 
     def _make_client(self) -> Any:
         factory = self._factory or self._default_client
@@ -420,6 +440,14 @@ class LLMPolicy(Policy):
         return openai.AsyncOpenAI(
             max_retries=self.config.client_retries, timeout=self.config.timeout
         )
+
+    async def _checked(self, client: Any) -> None:
+        """Run the preflight once per session, before the first request the server must answer."""
+        if not self.config.preflight_timeout:
+            return
+        if self._preflight is None:
+            self._preflight = asyncio.ensure_future(preflight(client, self.config.preflight_timeout))
+        await asyncio.shield(self._preflight)
 
     def _body(self, messages: list[dict[str, str]], names: tuple[str, ...]) -> dict[str, Any]:
         cfg = self.config
@@ -491,8 +519,14 @@ class LLMPolicy(Policy):
             hit = self._cache.get(key)
             if hit is not None:
                 return hit.get("content"), dict(hit.get("usage") or {}), True
+        await self._checked(client)
         async with sem:
-            resp = await client.chat.completions.create(**body)
+            try:
+                resp = await client.chat.completions.create(**body)
+            except TRANSPORT as exc:
+                self._breaker.failure(exc, client)  # raises RunFailure at the limit
+                raise
+        self._breaker.success()
         content = resp.choices[0].message.content if resp.choices else None
         u = resp.usage
         used = {

@@ -89,8 +89,14 @@ def _run(args: argparse.Namespace) -> int:
         load_scenario(args.scenario, overrides)
         return _run_many(args, overrides)
     scenario = load_scenario(args.scenario, overrides)  # first: bad input leaves no folder behind
+    made = bool(args.out) and not Path(args.out).exists()
     out = _prepare_out(args.out) if args.out else None
-    model = run_model(scenario, seed=args.seed, progress=True)
+    try:
+        model = run_model(scenario, seed=args.seed, progress=True)
+    except BaseException:
+        if made and out is not None and not any(out.iterdir()):  # a failed run leaves no empty folder
+            out.rmdir()
+        raise
     result = result_of(model, overrides)
     payload = result.to_json()
     text = json.dumps(payload, indent=1, sort_keys=False, default=str)
@@ -104,19 +110,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_many(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    from cli.sweep import report_failures
     from sim.runs.sweep import summary, sweep
 
     if args.runs < 1:
         raise SpecboundError(f"--runs must be at least 1, got {args.runs}")
     frame = sweep(args.scenario, grid={k: [v] for k, v in overrides.items()}, runs=args.runs,
                   seed=args.seed, out=args.out, workers=args.workers)
-    failed = int((frame["status"] == "failed").sum())
     if args.json:
         print(frame.to_json(orient="records"))
     else:
         print(summary(frame).to_string())
         print(f"store: {frame.attrs['store']}")
-    return 1 if failed else 0
+    return report_failures(frame)
 
 
 def _prepare_out(out: str) -> Path:

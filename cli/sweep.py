@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from agents.inputs import parse_value
 from cli.base import SEED_MAX, int_in, run_commands
 from sim.limits import MAX_RUNS, MAX_WORKERS
 from sim.runs.batch import ExecutorError
+from sim.runs.sweep import SweepInterrupted
 
 
 def parse_assignment(option: str, text: str) -> tuple[str, list[Any]]:
@@ -70,6 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dask", metavar="local|tcp://HOST:PORT", help="run on a Dask cluster")
     p.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
+    p.add_argument("--wait", action="store_true",
+                   help="if another sweep is writing into --out, wait for it instead of refusing")
     p.add_argument("--retry-failed", action="store_true", help="also rerun runs stored as failed")
     p.add_argument(
         "--allow-grid-change",
@@ -98,12 +102,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         frame = _sweep(args)
-    except KeyboardInterrupt:
-        print(
-            "specbound: interrupted; finished runs are stored, repeat the command to resume",
-            file=sys.stderr,
-        )
-        return 130
+    except SweepInterrupted as stop:
+        print(f"specbound: {stop}", file=sys.stderr)
+        return 128 + stop.signum  # 130 for SIGINT, 143 for SIGTERM
+    except KeyboardInterrupt as stop:  # before any run started
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"specbound: interrupted ({signal.Signals(signum).name}) before any run was stored; "
+              "repeat the command to start again", file=sys.stderr)
+        return 128 + signum
     except ExecutorError as err:
         print(
             f"specbound: {err}; finished runs are stored, repeat the command to resume",
@@ -113,14 +119,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 120, "display.max_columns", 12):
         print(summary(frame).to_string(float_format=lambda x: f"{x:.4g}"))
     print(f"store: {frame.attrs['store']} (sweep {frame.attrs['sweep_id']}, {len(frame)} runs)")
+    return report_failures(frame)
+
+
+def report_failures(frame: pd.DataFrame) -> int:
+    """One line on stderr when runs failed (how many, the first error); the exit code: 1 if any."""
     failed = frame[frame["status"] == "failed"]
     if failed.empty:
         return 0
     first = failed.iloc[0]
-    last_line = str(first["error"]).strip().splitlines()[-1]
+    lines = str(first["error"]).strip().splitlines() or ["(no error recorded)"]
     print(
         f"specbound: {len(failed)} of {len(frame)} runs failed (first: run {first['run_id']}: "
-        f"{last_line}); tracebacks are in the store's runs.error; --retry-failed reruns them",
+        f"{lines[-1]}); tracebacks are in the store's runs.error; --retry-failed reruns them",
         file=sys.stderr,
     )
     return 1
@@ -154,6 +165,7 @@ def _sweep(args: argparse.Namespace) -> pd.DataFrame:
         allow_grid_change=args.allow_grid_change,
         progress=args.progress,
         retry_failed=args.retry_failed,
+        wait=args.wait,
     )
 
 

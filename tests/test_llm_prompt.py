@@ -172,7 +172,7 @@ def test_temperature_can_be_left_to_the_server(table: dict, temperature: float |
         ({"model": "m", "roles": {"developer": "assistant"}}, "roles.developer"),
         ({"model": "m", "prices": {"m": {"input": 1}}}, "prices.m must be"),
         ({"model": "m", "prices": {"m": {"input": -1, "output": 1}}}, "prices.m must be"),
-        ({"model": "m", "timeout": 0}, "timeout must be > 0"),
+        ({"model": "m", "timeout": 0}, "timeout must be between 0 and 86400 seconds"),
     ],
 )
 def test_config_errors_are_one_line_naming_the_key(table: dict, needle: str) -> None:

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from agents.errors import SpecboundError
+from sim.runs.hygiene import worker_init
 from sim.runs.records import Job, RunRecord
 
 #: Chunks kept in flight per worker: enough to hide scheduling latency, few
@@ -285,6 +286,16 @@ class ProcessExecutor:
                 ) from err
             yield records
 
+    def abandon(self) -> None:
+        """Stop now (SIGINT, SIGTERM): kill the workers, whose runs in flight are lost, not stored."""
+        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+            process.kill()
+        if _POOLS.get(self.workers) is self._pool:
+            del _POOLS[self.workers]
+        # With its workers dead the pool's manager thread ends at once; joining it here
+        # leaves nothing for the interpreter's exit hooks to trip over.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
     def close(self) -> None:
         """Cancel this sweep's chunks not yet started; the warm workers stay for the next sweep."""
         for future in self._submitted:
@@ -306,8 +317,11 @@ def _warm_pool(workers: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["numpy", "pandas", "sim.runs.batch", "sim.runs.run"])
-    pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        ctx.set_forkserver_preload(["sim.runs.forkserver_guard", "numpy", "pandas", "sim.runs.batch",
+                                    "sim.runs.run"])
+    # Workers die with the driver however it dies, and leave Ctrl-C to it (sim.runs.hygiene).
+    pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                                 initializer=worker_init, initargs=(os.getpid(),))
     return pool
 
 
