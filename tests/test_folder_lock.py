@@ -20,9 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_held_folder_is_refused_naming_the_holder(tmp_path: Path) -> None:
-    with FolderLock(tmp_path):
-        with pytest.raises(SpecboundError, match=rf"another sweep \(pid {os.getpid()}\).*--wait"):
-            FolderLock(tmp_path).acquire()
+    with FolderLock(tmp_path), pytest.raises(SpecboundError, match=rf"another sweep \(pid {os.getpid()}\).*--wait"):
+        FolderLock(tmp_path).acquire()
     assert not (tmp_path / LOCK_FILE).exists()  # released: nothing left behind
 
 
