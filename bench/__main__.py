@@ -40,9 +40,14 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         return bench_scaling(SIZES[:3] if args.quick else SIZES, repeat=args.repeat)
 
     def sweep() -> list[Result]:
-        from bench.sweep_scaling import MEMORY_RUNS, bench_sweep
+        from bench.sweep_scaling import bench_sweep
 
-        return bench_sweep(memory_runs=200 if args.quick else MEMORY_RUNS)
+        return bench_sweep()
+
+    def memory() -> list[Result]:
+        from bench.sweep_memory import RUNS, bench_memory
+
+        return bench_memory(1_000 if args.quick else RUNS)
 
     def llm() -> list[Result]:
         from bench.llm_step import bench_llm
@@ -54,6 +59,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         "network-game": network,
         "scaling": scaling,
         "sweep-scaling": sweep,
+        "sweep-memory": memory,
         "llm-step": llm,
     }
 

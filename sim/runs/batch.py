@@ -256,14 +256,16 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self._pool = _warm_pool(self.workers)
-        self._submitted: list[Future] = []
+        # Only the chunks not yet collected: a finished future holds its chunk's records
+        # (time series included), so keeping every future grew the driver with every run.
+        self._submitted: set[Future] = set()
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
         """Yield each chunk's records as it finishes, with bounded chunks in flight."""
         limit = self.workers * IN_FLIGHT_PER_WORKER
         def submit(chunk: Chunk) -> Future:
             future = self._pool.submit(execute_chunk, chunk)
-            self._submitted.append(future)
+            self._submitted.add(future)
             return future
 
         futures = _bounded(submit, chunks, limit, _wait_futures)
@@ -274,6 +276,7 @@ class ProcessExecutor:
                 future = next(futures, None)
                 if future is None:
                     return
+                self._submitted.discard(future)
                 records = future.result()
             except BrokenProcessPool as err:
                 raise ExecutorError(
