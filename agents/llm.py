@@ -39,7 +39,7 @@ import openai
 from agents.acts import Act, ActSpace
 from agents.checks import evaluate
 from agents.errors import SpecboundError
-from agents.llm_cache import ReplyCache, default_root, disabled_by_env, request_key
+from agents.llm_cache import ReplyCache, cached_completion, default_root, disabled_by_env
 from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
 from agents.policies import Policy, policy
 
@@ -486,25 +486,12 @@ class LLMPolicy(Policy):
         self, client: Any, sem: asyncio.Semaphore, body: dict[str, Any]
     ) -> tuple[str | None, dict[str, int], bool]:
         """One reply: from the cache, else from the server (then cached)."""
-        key = request_key(str(getattr(client, "base_url", "")), body) if self._cache else ""
-        if self._cache is not None:
-            hit = self._cache.get(key)
-            if hit is not None:
-                return hit.get("content"), dict(hit.get("usage") or {}), True
-        async with sem:
-            resp = await client.chat.completions.create(**body)
-        content = resp.choices[0].message.content if resp.choices else None
-        u = resp.usage
-        used = {
-            "prompt_tokens": int(getattr(u, "prompt_tokens", 0) or 0),
-            "completion_tokens": int(getattr(u, "completion_tokens", 0) or 0),
-        }
-        self._totals["calls"] += 1
-        self._totals["prompt_tokens"] += used["prompt_tokens"]
-        self._totals["completion_tokens"] += used["completion_tokens"]
-        if self._cache is not None:
-            self._cache.put(key, {"content": content, "usage": used, "model": resp.model})
-        return content, used, False
+        content, used, hit = await cached_completion(client, self._cache, sem, body)
+        if not hit:
+            self._totals["calls"] += 1
+            self._totals["prompt_tokens"] += used["prompt_tokens"]
+            self._totals["completion_tokens"] += used["completion_tokens"]
+        return content, used, hit
 
     def _count(self, choice: LLMChoice) -> None:
         t = self._totals

@@ -230,14 +230,13 @@ def response_format(names: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def parse_reply(content: str | None, names: Sequence[str]) -> tuple[str, str] | str:
-    """Read a model's reply as ``(act name, message)``; on failure, the reason (a str).
+def json_object(content: str | None) -> dict[str, Any] | str:
+    """A reply as a JSON object, or why it is not one (a str).
 
     A Markdown code fence around the object is tolerated because several
-    local servers add one even when asked for JSON; anything else that is not
-    a JSON object naming an offered act is invalid.
+    local servers add one even when asked for JSON.
     """
-    if content is None:
+    if content is None or not content.strip():
         return "the reply was empty"
     text = content.strip()
     if text.startswith("```"):
@@ -250,6 +249,18 @@ def parse_reply(content: str | None, names: Sequence[str]) -> tuple[str, str] | 
         return "the reply was not valid JSON"
     if not isinstance(data, dict):
         return "the reply was not a JSON object"
+    return data
+
+
+def parse_reply(content: str | None, names: Sequence[str]) -> tuple[str, str] | str:
+    """Read a model's reply as ``(act name, message)``; on failure, the reason (a str).
+
+    Anything that is not a JSON object (see :func:`json_object`) naming an
+    offered act is invalid.
+    """
+    data = json_object(content)
+    if isinstance(data, str):
+        return data
     act = data.get("act")
     if not isinstance(act, str) or act not in names:
         return f"act {act!r} is not one of the offered acts"

@@ -22,6 +22,7 @@ from pandas.api.types import is_numeric_dtype
 
 from agents.errors import SpecboundError
 from analysis.aggregate import DEFAULT_BOOTSTRAP, Bootstrap, varied
+from analysis.evals import EVAL_KINDS, eval_plot, eval_report
 from analysis.plots import (
     FORMATS,
     plot_compliance,
@@ -36,7 +37,7 @@ from analysis.report import write_report
 from analysis.results import Results, load_results
 from sim.cli_base import run_commands
 
-PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network")
+PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network", *EVAL_KINDS)
 #: The kinds each option means something for. Given with any other kind it is refused,
 #: never ignored: a user who asked for a metric must not get a figure without it.
 OPTION_KINDS: dict[str, tuple[str, ...]] = {
@@ -99,6 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Handler of ``report``: write the HTML file and print its path."""
+    if eval_report(args):
+        return 0
     path = write_report(args.dir, args.output, Bootstrap(seed=args.seed), sweep=args.sweep)
     print(path)
     return 0
@@ -112,6 +115,8 @@ def run_plot(args: argparse.Namespace) -> int:
         raise SpecboundError(f"output {output}: unknown extension {output.suffix or '(none)'!r}; "
                              f"allowed: {', '.join('.' + f for f in FORMATS)}")
     writable_folder(output)
+    if eval_plot(args):
+        return 0
     refuse_unused_options(args)
     boot = Bootstrap(level=args.level, resamples=args.resamples, seed=args.seed)
     results = load_results(args.dir, args.sweep)

@@ -246,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:
         pass
     cli_sweep.register(sub)
+    from sim import cli_eval
+
+    cli_eval.register(sub)
     from analysis import cli as analysis_cli
 
     analysis_cli.register(sub)
