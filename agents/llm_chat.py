@@ -154,14 +154,19 @@ class ChatModel:
         url = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         return url if url.endswith("/") else url + "/"
 
-    async def ask(self, sem: asyncio.Semaphore, body: dict[str, Any]) -> Reply:
-        """One request through cache, budget and the client's retries; never raises on
-        a server's failure (only on a rejected key)."""
+    async def ask(self, sem: asyncio.Semaphore, body: dict[str, Any],
+                  prepaid: float | None = None) -> Reply:
+        """One request through cache, budget and the client's retries.
+
+        Never raises on a server's failure (only on a rejected key).
+        ``prepaid``: worst-case USD the caller already reserved for this request
+        (so grading an answer that was paid for is not refused after a stop).
+        """
         client = self.client()
         self.ledger["requests"] += 1
-        worst = 0.0
-        if self.cache is None or not self.cache.get(
-                request_key(str(getattr(client, "base_url", "")), body)):
+        worst = prepaid or 0.0
+        if prepaid is None and (self.cache is None or not self.cache.get(
+                request_key(str(getattr(client, "base_url", "")), body))):
             worst = self.worst_cost(body)
             if not self.budget.reserve(worst):
                 self.ledger["skipped"] += 1

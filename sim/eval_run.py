@@ -39,7 +39,7 @@ from agents.judge import (
     repair_messages,
 )
 from agents.llm import LLMConfig
-from agents.llm_chat import Budget, ChatModel, estimate_tokens
+from agents.llm_chat import CHARS_PER_TOKEN, Budget, ChatModel, estimate_tokens
 from agents.spec_examples import EvalCase, EvalSet
 from sim.batch import Job, RunRecord
 from sim.eval_store import EvalTables
@@ -277,14 +277,16 @@ async def _work(plan: EvalPlan, sweep_id: str, points: list[Point], models: dict
 
 
 async def _grade(plan: EvalPlan, judge: ChatModel, sem: asyncio.Semaphore, case: EvalCase,
-                 answer: str, leave_out: int | None = None) -> tuple[Verdict | None, dict[str, int]]:
+                 answer: str, leave_out: int | None = None, prepaid: float | None = None
+                 ) -> tuple[Verdict | None, dict[str, int]]:
     """The judge's verdict on ``answer`` (retried on unusable output); None if the budget
     stopped it. A judge that never gives a usable verdict yields a Verdict of None."""
     messages = judge_messages(case, plan.cases.principle(case.principle), answer, leave_out)
     usage = {"prompt_tokens": 0, "completion_tokens": 0}
     reason = ""
-    for _ in range(plan.judge.max_retries + 1):
-        reply = await judge.ask(sem, judge.body(messages, judge_format()))
+    for attempt in range(plan.judge.max_retries + 1):
+        reply = await judge.ask(sem, judge.body(messages, judge_format()),
+                                prepaid if attempt == 0 else None)
         if reply.skipped:
             return None, usage
         for k in usage:
@@ -317,8 +319,16 @@ async def _answer(plan: EvalPlan, model: ChatModel, sem: asyncio.Semaphore, judg
                   judge_sem: asyncio.Semaphore, tables: EvalTables, point: Point, case: EvalCase,
                   sample: int) -> None:
     body = model.body(answer_messages(case, point.config.role_map), seed=sample)
+    # The grading is reserved with the answer, so a budget never pays for an answer it
+    # cannot grade.
+    principle = plan.cases.principle(case.principle)
+    longest = "x" * (point.config.max_tokens * CHARS_PER_TOKEN)
+    grading = judge.worst_cost(judge.body(judge_messages(case, principle, longest)))
+    if not judge.budget.reserve(grading):
+        return
     reply = await model.ask(sem, body)
     if reply.skipped:
+        judge.budget.settle(grading, 0.0)
         return
     row: dict[str, Any] = {
         "run_id": point.run_id, "case_id": case.id, "sample": sample,
@@ -327,10 +337,12 @@ async def _answer(plan: EvalPlan, model: ChatModel, sem: asyncio.Semaphore, judg
         "completion_tokens": reply.usage.get("completion_tokens", 0),
     }
     if reply.error:
+        judge.budget.settle(grading, 0.0)
         tables.add_answer({**row, "error": reply.error, "judge_ok": 0})
         return
     answer = reply.content or ""
-    verdict, usage = await _grade(plan, judge, judge_sem, case, answer or "(empty reply)")
+    verdict, usage = await _grade(plan, judge, judge_sem, case, answer or "(empty reply)",
+                                  prepaid=grading)
     if verdict is None:
         return  # the budget stopped the grading: the answer is cached, a rerun grades it
     tables.add_answer({
