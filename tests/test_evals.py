@@ -137,7 +137,7 @@ def test_role_mapping(server: LLMServer, tmp_path: Path, config: str, roles: set
     assert run_eval(tmp_path, "--config", str(path)) == 0
     seen = {m["role"] for b in answer_bodies(server) for m in b["messages"]}
     assert seen == roles
-    tool = [b for b in answer_bodies(server) if "heavy rain" in json.dumps(b)][0]
+    tool = next(b for b in answer_bodies(server) if "heavy rain" in json.dumps(b))
     # tool output is data without authority, in the user role, never a tool message
     assert tool["messages"][-1]["role"] == "user"
     assert "authority=none" in tool["messages"][-1]["content"]
