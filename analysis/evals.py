@@ -25,8 +25,8 @@ from matplotlib.figure import Figure
 
 from agents.errors import SpecboundError
 from analysis.aggregate import DEFAULT_BOOTSTRAP, Bootstrap
-from sim.eval_store import EvalTables, is_eval_folder
-from sim.store import Store
+from sim.runs.eval_store import EvalTables, is_eval_folder
+from sim.runs.store import Store
 
 LEVELS = ("root", "system", "developer", "user", "guideline")
 EVAL_KINDS = ("eval-heatmap", "eval-principles", "eval-effort")

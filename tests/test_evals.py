@@ -13,7 +13,7 @@ import pytest
 from agents.judge import JUDGE_SYSTEM
 from analysis.aggregate import Bootstrap
 from analysis.evals import compliance_interval, load_eval, wilson
-from sim.cli import main
+from cli.main import main
 from tests.eval_world import MINI, REFUSAL, Responder, expected_score, mini
 from tests.llm_server import API_KEY, LLMServer, serve
 

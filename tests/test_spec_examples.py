@@ -9,7 +9,7 @@ import pytest
 from agents.errors import SpecError
 from agents.spec import Level, SpecLibrary
 from agents.spec_examples import parse_model_spec, spec_eval_set
-from sim.cli import main
+from cli.main import main
 from tests.eval_world import MINI, mini
 
 #: ../shared/reference of the checkout (or of any folder above it, for worktrees).

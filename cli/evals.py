@@ -182,8 +182,8 @@ def parse_settings(items: Sequence[str]) -> tuple[tuple[tuple[str, Any], ...], .
     """``--set llm.KEY=V1,V2`` options as the settings grid (every combination)."""
     import itertools
 
-    from sim.cli import parse_value
-    from sim.eval_run import SETTING_KEYS
+    from cli.main import parse_value
+    from sim.runs.eval_run import SETTING_KEYS
 
     axes: dict[str, list[Any]] = {}
     for item in items:
@@ -203,9 +203,9 @@ def parse_settings(items: Sequence[str]) -> tuple[tuple[tuple[str, Any], ...], .
 
 
 def build_plan(args: argparse.Namespace, source: str) -> Any:
-    """The :class:`sim.eval_run.EvalPlan` of the arguments; every check before any request."""
+    """The :class:`sim.runs.eval_run.EvalPlan` of the arguments; every check before any request."""
     from agents.llm import LLMConfig
-    from sim.eval_run import DEFAULT_THRESHOLD, JUDGE_DEFAULTS, MODEL_DEFAULTS, EvalPlan
+    from sim.runs.eval_run import DEFAULT_THRESHOLD, JUDGE_DEFAULTS, MODEL_DEFAULTS, EvalPlan
 
     if not args.model:
         raise SpecboundError("eval: no model to evaluate; give at least one --model M")
@@ -243,13 +243,13 @@ def build_plan(args: argparse.Namespace, source: str) -> Any:
 
 
 def _run(args: argparse.Namespace, source: str) -> int:
-    from sim.eval_run import dry_run, run_eval
+    from sim.runs.eval_run import dry_run, run_eval
 
     plan = build_plan(args, source)
     if args.dry_run:
         return _print_dry_run(dry_run(plan), plan, args.json)
     out = args.out or f"out/eval-{plan.cases.name}"
-    from sim.store import check_folder
+    from sim.runs.store import check_folder
 
     check_folder(out)
     outcome = run_eval(plan, out)

@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.store import store_path
+from sim.runs.store import store_path
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS eval_cases(sweep_id TEXT, case_id TEXT, principle TEXT,

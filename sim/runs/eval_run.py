@@ -41,9 +41,9 @@ from agents.judge import (
 from agents.llm import LLMConfig
 from agents.llm_chat import CHARS_PER_TOKEN, Budget, ChatModel, estimate_tokens
 from agents.spec_examples import EvalCase, EvalSet
-from sim.batch import Job, RunRecord
-from sim.eval_store import EvalTables
-from sim.store import Store, SweepInfo, code_version
+from sim.runs.eval_store import EvalTables
+from sim.runs.records import Job, RunRecord
+from sim.runs.store import Store, SweepInfo, code_version
 
 #: Keys ``--set llm.KEY=...`` may vary (the model is --model; prices come from the config).
 SETTING_KEYS = ("temperature", "reasoning_effort", "max_tokens", "max_tokens_param")
