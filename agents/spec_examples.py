@@ -25,16 +25,21 @@ the judge grades against both and is calibrated on both.
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecError
 from agents.spec import Level, Spec
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
+#: The SOURCE name of the Model Spec, and where to find its markdown.
+MODEL_SPEC = "model-spec"
+MODEL_SPEC_ENV = "SPECBOUND_MODEL_SPEC"
 LABELS = ("good", "bad", "ok")
 #: Characters of a principle's prose a judge reads (examples removed); bounds judge cost.
 PRINCIPLE_CHARS = 3000
@@ -351,6 +356,47 @@ def _references(lines: list[str], source: str, first_line: int) -> list[Referenc
                               label.group(2) or "", attrs.get("recipient", "")))
         k = end + 1
     return refs
+
+
+def find_model_spec() -> Path:
+    """The Model Spec markdown: ``$SPECBOUND_MODEL_SPEC``, else ``shared/reference/model_spec.md``
+    in a folder above the working directory or this checkout (``../shared`` of a checkout).
+
+    Raises:
+        SpecError: not found (the document is not shipped with specbound).
+    """
+    env = os.environ.get(MODEL_SPEC_ENV)
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise SpecError(f"{MODEL_SPEC_ENV}={env}: no such file")
+        return path
+    here = Path(__file__).resolve().parents[1]
+    for base in (Path.cwd().resolve(), here):
+        for folder in base.parents:
+            path = folder / "shared" / "reference" / "model_spec.md"
+            if path.is_file():
+                return path
+    raise SpecError(f"{MODEL_SPEC}: the Model Spec's markdown was not found; set "
+                    f"{MODEL_SPEC_ENV}=PATH or give the path as SOURCE")
+
+
+def load_markdown(ref: str) -> tuple[EvalSet, str]:
+    """The eval set of ``model-spec`` or a Model Spec-style ``.md`` path, and the text.
+
+    Raises:
+        SpecError: no such file, or no ``<comparison>`` in it.
+    """
+    path = find_model_spec() if ref == MODEL_SPEC else Path(ref)
+    if not path.is_file():
+        raise SpecError(f"{ref}: no such file")
+    text = path.read_text(encoding="utf-8")
+    cases = parse_model_spec(text, str(path))
+    if ref == MODEL_SPEC:
+        cases = EvalSet(MODEL_SPEC, cases.cases, cases.principles, cases.skipped)
+    if not cases.cases:
+        raise SpecError(f"{path}: no <comparison> example found")
+    return cases, text
 
 
 # --- a spec's own examples ------------------------------------------------------------

@@ -16,17 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from agents.spec_examples import EvalSet
-
-MODEL_SPEC = "model-spec"
-MODEL_SPEC_ENV = "SPECBOUND_MODEL_SPEC"
+from agents.spec_examples import MODEL_SPEC, EvalSet
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,40 +72,12 @@ def run(args: argparse.Namespace) -> int:
     return _run(args, source[0])
 
 
-def find_model_spec() -> Path:
-    """The Model Spec markdown: ``$SPECBOUND_MODEL_SPEC``, else ``shared/reference/model_spec.md``
-    in a folder above the working directory or the checkout (``../shared`` of a checkout)."""
-    env = os.environ.get(MODEL_SPEC_ENV)
-    if env:
-        path = Path(env)
-        if not path.is_file():
-            raise SpecboundError(f"{MODEL_SPEC_ENV}={env}: no such file")
-        return path
-    here = Path(__file__).resolve().parents[1]
-    for base in (Path.cwd().resolve(), here):
-        for folder in base.parents:
-            path = folder / "shared" / "reference" / "model_spec.md"
-            if path.is_file():
-                return path
-    raise SpecboundError(f"{MODEL_SPEC}: the Model Spec's markdown was not found; set "
-                         f"{MODEL_SPEC_ENV}=PATH or give the path as SOURCE")
-
-
 def load_source(ref: str) -> tuple[EvalSet, str]:
     """The eval set named by ``ref`` and the source text (kept with the results)."""
-    from agents.spec_examples import parse_model_spec, spec_eval_set
+    from agents.spec_examples import load_markdown, spec_eval_set
 
     if ref == MODEL_SPEC or ref.endswith(".md"):
-        path = find_model_spec() if ref == MODEL_SPEC else Path(ref)
-        if not path.is_file():
-            raise SpecboundError(f"{ref}: no such file")
-        text = path.read_text(encoding="utf-8")
-        cases = parse_model_spec(text, str(path))
-        if ref == MODEL_SPEC:
-            cases = EvalSet(MODEL_SPEC, cases.cases, cases.principles, cases.skipped)
-        if not cases.cases:
-            raise SpecboundError(f"{path}: no <comparison> example found")
-        return cases, text
+        return load_markdown(ref)
     import scenarios  # noqa: F401  (checks used by specs are registered there)
     from agents.spec import SpecLibrary
 
