@@ -188,3 +188,29 @@ def test_eval_list_model_spec(model_spec, monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert out.startswith("model-spec: 189 cases of 57 principles")
     assert "  root         77\n" in out
+
+
+@pytest.mark.parametrize(
+    ("examples", "lines"),
+    [
+        ((), []),
+        (((("situation", "asked"), ("good", "decline"), ("bad", "lie")),),
+         ["- Example: situation: asked; good: decline; bad: lie"]),
+        # a conversation shows its last message; lists show their first answer
+        (((("messages", (("user", "hi", ""), ("user", "code?", ""))), ("good", ("no", "nope")),
+           ("bad", ("X1",))),), ["- Example: situation: code?; good: no; bad: X1"]),
+    ],
+)
+def test_examples_in_agent_prompts(examples, lines) -> None:
+    from agents.llm_prompt import render_examples
+
+    assert render_examples(examples).splitlines() == lines
+
+
+def test_examples_in_agent_prompts_are_bounded() -> None:
+    from agents.llm_prompt import EXAMPLE_CHARS, MAX_EXAMPLES, render_examples
+
+    many = tuple((("situation", "s" * 1000), ("good", "g"), ("bad", "b")) for _ in range(9))
+    shown = render_examples(many).splitlines()
+    assert len(shown) == MAX_EXAMPLES
+    assert all(len(line) < EXAMPLE_CHARS + 60 for line in shown)
