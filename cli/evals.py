@@ -256,14 +256,14 @@ def _print_results(outcome: Any, args: argparse.Namespace) -> int:
     overall = compliance_table(results.answers, ["label"], boot)
     levels = compliance_table(results.answers, ["label", "level"], boot)
     if args.json:
-        print(json.dumps({
+        print(json.dumps(_clean({
             "store": str(outcome.folder), "sweep_id": outcome.sweep_id,
             "judge": {"model": cal.judge, "accuracy": cal.accuracy, "lo": cal.lo, "hi": cal.hi,
                       "n": cal.n, "failures": cal.failures, "threshold": cal.threshold,
                       "flagged": cal.flagged},
             "overall": overall.to_dict("records"), "levels": levels.to_dict("records"),
             "ledger": outcome.ledgers, "stopped": outcome.stopped, "missing": outcome.missing,
-        }, indent=1, default=_json_default))
+        }), indent=1, allow_nan=False))
     else:
         print(cal.line())
         for r in overall.to_dict("records"):
@@ -289,10 +289,14 @@ def _ci(r: dict[str, Any]) -> str:
     return f"{r['mean']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"
 
 
-def _json_default(value: Any) -> Any:
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN (no grade, no price) becomes null, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)
+    return value
