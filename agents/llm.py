@@ -237,7 +237,13 @@ def make_llm_policy(table: Mapping[str, Any], where: str = "llm") -> LLMPolicy:
             f"{where}.mode: set the mode on the group ({group}.mode = \"audit\" or \"enforce\"), "
             "not in its llm table"
         )
-    return LLMPolicy(LLMConfig.from_dict(table, where))
+    judge = None
+    if isinstance(table, Mapping) and "judge" in table:
+        from agents.llm_judged import JudgeConfig
+
+        judge = JudgeConfig.from_dict(table["judge"], f"{where}.judge")
+        table = {k: v for k, v in table.items() if k != "judge"}
+    return LLMPolicy(LLMConfig.from_dict(table, where), judge=judge)
 
 
 @dataclass(frozen=True)
@@ -322,11 +328,17 @@ class LLMPolicy(Policy):
     memoisable = False
     stochastic = True
 
-    def __init__(self, config: LLMConfig, client_factory: ClientFactory | None = None) -> None:
+    def __init__(self, config: LLMConfig, client_factory: ClientFactory | None = None,
+                 judge: Any = None) -> None:
         super().__init__()
         self.config = config
         self._factory = client_factory
         self._totals = _empty_totals()
+        #: Text-only principles judged in audit mode (agents.llm_judged); the engine sets
+        #: ``judging`` from the group's mode. ``judged`` maps a principle to [kept, judged, failed].
+        self.judge = judge
+        self.judging = judge is not None
+        self.judged: dict[str, list[int]] = {}
         use_cache = config.cache and not disabled_by_env()
         root = Path(config.cache_dir).expanduser() if config.cache_dir else default_root()
         self._cache = ReplyCache(root) if use_cache else None
@@ -337,7 +349,7 @@ class LLMPolicy(Policy):
 
     @property
     def key(self) -> tuple:
-        return (self.name, self.config)
+        return (self.name, self.config, self.judge)
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         """Not used: a model's answer is not a function of ``obs``, see :meth:`choose_many`."""
@@ -393,7 +405,39 @@ class LLMPolicy(Policy):
             raise
         for c in choices:
             self._count(c)
+        if self.judging and self.judge is not None:
+            await self._judge_text_only(client, sem, requests, list(choices))
         return list(choices)
+
+    async def _judge_text_only(self, client: Any, sem: asyncio.Semaphore,
+                               requests: list[DecisionRequest], choices: list[LLMChoice]) -> None:
+        """Judge a sample of usable decisions against their text-only principles."""
+        from agents.llm_judged import judge_body, sampled, tally, text_only
+
+        jobs = []
+        nth: dict[int, int] = {}  # an agent's k-th decision of the step (one per partner)
+        for req, choice in zip(requests, choices, strict=True):
+            k = nth[req.agent] = nth.get(req.agent, -1) + 1
+            if not choice.ok:
+                continue
+            spec = getattr(req.binding, "spec", None)
+            for c in text_only(req.binding):
+                if not sampled(self.judge.rate, req.agent, req.step, c.id, k):
+                    continue
+                principle = spec.principle(c.id) if spec is not None else None
+                body = judge_body(self.judge, c, req, req.acts[choice.act], choice.message,
+                                  principle.examples if principle is not None else ())
+                jobs.append((c.id, body))
+
+        async def one(pid: str, body: dict[str, Any]) -> tuple[str, str | None]:
+            try:
+                content, _, _ = await cached_completion(client, self._cache, sem, body)
+            except openai.APIError:
+                return pid, None
+            return pid, content
+
+        for pid, content in await asyncio.gather(*(one(p, b) for p, b in jobs)):
+            tally(self.judged, pid, content)
 
     def close(self) -> None:
         """Close the HTTP client and its event loop now (a later call reopens them)."""
