@@ -10,6 +10,7 @@ labelled references) with a Wilson score interval.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import math
@@ -46,6 +47,7 @@ class EvalResults:
     calibration: pd.DataFrame
     judge: str
     threshold: float
+    ledger: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     @property
     def setting_paths(self) -> list[str]:
@@ -79,12 +81,13 @@ def load_eval(folder: str | os.PathLike[str], sweep: str | None = None) -> EvalR
     with EvalTables(path, writable=False) as tables:
         answers = tables.answers(runs["run_id"].astype(int).tolist())
         calibration = tables.calibration(info.sweep_id)
+        ledger = tables.ledger(info.sweep_id)
     answers = answers.merge(runs.drop(columns=["status", "error"]), on="run_id", how="left")
     judge = (config.get("judge") or {}).get("model", "?")
     meta = {**meta, "question": info.question, "sweep_id": info.sweep_id,
             "scenario": info.scenario, "code_version": info.code_version, "eval": config}
     return EvalResults(path, info.sweep_id, meta, runs, answers, calibration, judge,
-                       float(config.get("threshold", 0.8)))
+                       float(config.get("threshold", 0.8)), ledger)
 
 
 def _label(row: dict[str, Any], paths: list[str]) -> str:
@@ -358,6 +361,18 @@ def render_eval_report(results: EvalResults, boot: Bootstrap = DEFAULT_BOOTSTRAP
         parts.append(figure_html(plot_effort(results, boot), "compliance by reasoning effort"))
     principles = compliance_table(results.answers, ["principle", "label"], boot)
     parts += ["<h2>By principle</h2>", _table(table_html, principles, ["principle", "label"])]
+    if len(results.ledger):
+        led = results.ledger
+        rows = [[r["name"], r["calls"], r["cached"], r["errors"], r["skipped"],
+                 r["prompt_tokens"], r["completion_tokens"],
+                 "unpriced" if pd.isna(r["cost_usd"]) else f"${r['cost_usd']:.4f}"]
+                for r in led.to_dict("records")]
+        parts += ["<h2>Ledger</h2><p>Every invocation, each model and the judge: requests "
+                  "sent, cache hits, errors, requests the budget skipped, tokens and cost (from "
+                  "your price table).</p>",
+                  table_html(["model", "calls", "cached", "errors", "skipped", "prompt tokens",
+                              "completion tokens", "cost"], rows,
+                             [False, True, True, True, True, True, True, True])]
     failed = results.runs[results.runs["status"] != "done"]
     if len(failed):
         parts.append("<h2>Incomplete</h2>" + "".join(

@@ -173,6 +173,8 @@ def test_rerun_sends_nothing(server: LLMServer, tmp_path: Path, capsys) -> None:
     assert len(server.requests) == first
     out = capsys.readouterr().out
     assert "mixed: 0 calls, 12 cached" in out
+    ledger = stored(tmp_path / "out", "SELECT name, ledger FROM eval_ledger")
+    assert [json.loads(led)["calls"] for name, led in ledger if name == "mixed"] == [12, 0]
 
 
 def test_dry_run_counts_and_sends_nothing(server: LLMServer, tmp_path: Path, capsys) -> None:

@@ -239,6 +239,7 @@ def run_eval(plan: EvalPlan, out: str | Path, *, factory: Callable[[], Any] | No
                 outcome.stopped = budget.stopped
                 outcome.ledgers = {p.label: _ledger(models[p.run_id]) for p in points}
                 outcome.ledgers[f"judge {plan.judge.model}"] = _ledger(judge)
+                tables.add_ledger(info.sweep_id, started, outcome.ledgers)
                 outcome.missing = _write_runs(store, tables, info, plan, points, models,
                                               started)
     finally:

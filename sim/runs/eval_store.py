@@ -18,6 +18,9 @@ sweep. The per-answer detail goes into three tables this module adds::
     eval_calibration(sweep_id, judge, case_id, ref, label, verdict, correct,
                      judge_ok, reason)
         the judge's grade of each labelled GOOD/BAD reference
+    eval_ledger(sweep_id, started, name, ledger)
+        per invocation, each model's and the judge's requests, calls, cache hits,
+        errors, budget skips, tokens and USD (JSON; cost null without a price)
 
 Every row is written in its own transaction as soon as it is known, so a
 stopped eval (``--max-cost``, Ctrl-C) keeps what was done and a rerun of the
@@ -46,6 +49,8 @@ _TABLES = (
     """CREATE TABLE IF NOT EXISTS eval_calibration(sweep_id TEXT, judge TEXT, case_id TEXT,
         ref INTEGER, label TEXT, verdict TEXT, correct INTEGER, judge_ok INTEGER, reason TEXT,
         PRIMARY KEY(sweep_id, judge, case_id, ref))""",
+    """CREATE TABLE IF NOT EXISTS eval_ledger(sweep_id TEXT, started REAL, name TEXT,
+        ledger TEXT)""",
 )
 
 ANSWER_COLUMNS = ("run_id", "case_id", "sample", "principle", "level", "answer", "error",
@@ -84,6 +89,17 @@ class EvalTables:
         self._conn.execute("BEGIN IMMEDIATE")
         self._conn.executemany("INSERT OR REPLACE INTO eval_cases VALUES (?,?,?,?,?,?,?)", rows)
         self._conn.execute("COMMIT")
+
+    def add_ledger(self, sweep_id: str, started: float, ledgers: dict[str, Any]) -> None:
+        rows = [(sweep_id, started, name, json.dumps(led, sort_keys=True))
+                for name, led in ledgers.items()]
+        self._conn.executemany("INSERT INTO eval_ledger VALUES (?,?,?,?)", rows)
+
+    def ledger(self, sweep_id: str) -> pd.DataFrame:
+        """Every invocation's ledger rows of an eval (name, started, and the ledger's keys)."""
+        rows = self._conn.execute("SELECT started, name, ledger FROM eval_ledger WHERE "
+                                  "sweep_id = ? ORDER BY rowid", (sweep_id,)).fetchall()
+        return pd.DataFrame([{"started": s, "name": n, **json.loads(led)} for s, n, led in rows])
 
     def add_answer(self, row: dict[str, Any]) -> None:
         self._insert("eval_answers", ANSWER_COLUMNS, row)
