@@ -18,19 +18,21 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from agents.errors import SpecboundError
 from analysis.aggregate import DEFAULT_BOOTSTRAP, Bootstrap
+from analysis.formats import EVAL_KINDS
 from sim.runs.eval_store import EvalTables, is_eval_folder
 from sim.runs.store import Store
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 LEVELS = ("root", "system", "developer", "user", "guideline")
-EVAL_KINDS = ("eval-heatmap", "eval-principles", "eval-effort")
 #: z of the Wilson interval for a 95% level (calibration).
 _Z95 = 1.959963984540054
 
@@ -246,6 +248,8 @@ def _title(ax: Any, text: str, cal: Calibration | None) -> None:
 
 def plot_level_heatmap(results: EvalResults, boot: Bootstrap = DEFAULT_BOOTSTRAP) -> Figure:
     """Compliance by model setting (rows) and authority level (columns)."""
+    from matplotlib.figure import Figure
+
     table = compliance_table(results.answers, ["label", "level"], boot)
     labels = list(dict.fromkeys(results.runs["label"]))
     levels = [lv for lv in LEVELS if lv in set(table.get("level", []))]
@@ -270,6 +274,8 @@ def plot_level_heatmap(results: EvalResults, boot: Bootstrap = DEFAULT_BOOTSTRAP
 
 def plot_principles(results: EvalResults, boot: Bootstrap = DEFAULT_BOOTSTRAP) -> Figure:
     """Per-principle compliance bars with intervals, one bar per model setting."""
+    from matplotlib.figure import Figure
+
     table = compliance_table(results.answers, ["principle", "label"], boot)
     principles = list(dict.fromkeys(table["principle"])) if len(table) else []
     labels = list(dict.fromkeys(results.runs["label"]))
@@ -296,6 +302,8 @@ def plot_principles(results: EvalResults, boot: Bootstrap = DEFAULT_BOOTSTRAP) -
 def plot_effort(results: EvalResults, boot: Bootstrap = DEFAULT_BOOTSTRAP,
                 path: str = "llm.reasoning_effort") -> Figure:
     """Overall compliance by a setting (reasoning effort by default), one line per model."""
+    from matplotlib.figure import Figure
+
     if path not in results.runs.columns:
         raise SpecboundError(f"{results.folder}: this eval did not vary {path} (run it with "
                              f"--set {path}=low,high); varied: "
