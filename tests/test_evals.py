@@ -69,7 +69,7 @@ def test_verdicts_aggregate_to_the_expected_numbers(server: LLMServer, tmp_path:
     # per principle, in the runs row as compliance.<principle> (mean over cases)
     rows = stored(tmp_path / "out", 'SELECT "p:model", "m:compliance.keep_secrets", '
                   '"m:compliance.be_honest", "m:compliance.be_kind", "m:compliance_rate", '
-                  '"m:compliance_level.root" FROM runs ORDER BY run_id')
+                  '"m:compliance.level.root" FROM runs ORDER BY run_id')
     assert rows == [("good", 1.0, 1.0, 1.0, 1.0, 1.0),
                     ("mixed", pytest.approx(2 / 3), 0.5, 0.0, 0.5, 0.5)]
     answers = results.answers

@@ -382,7 +382,7 @@ def eval_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         "eval.cases": float(len(case_mean)), "eval.answers": float(len(rows)),
         "eval.judge_failures": float(failures), "eval.errors": float(errors),
     }
-    for kind, pos in (("compliance", 0), ("compliance_level", 1)):
+    for kind, pos in (("compliance", 0), ("compliance.level", 1)):
         groups: dict[str, list[float]] = {}
         for c, v in case_mean.items():
             groups.setdefault(meta[c][pos], []).append(v)

@@ -3,7 +3,7 @@
 An eval is stored as a sweep: one ``sweeps`` row (its identity), one ``runs``
 row per model and setting (params ``model``, the ``--set`` paths, ``judge``;
 final metrics ``compliance_rate``, ``compliance.<principle>``,
-``compliance_level.<level>``, ``eval.*`` counts and the ``llm.*`` ledger), so
+``compliance.level.<level>``, ``eval.*`` counts and the ``llm.*`` ledger), so
 the sweep tools (``plot --kind bar``, ``export``) read it as they read any
 sweep. The per-answer detail goes into three tables this module adds::
 
