@@ -21,12 +21,14 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import openai
-
 from agents.errors import RunFailure, SpecboundError
 
-#: Transport failures: the server did not give a usable answer at all.
-TRANSPORT = (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError)
+
+def is_transport(exc: BaseException) -> bool:
+    """A transport failure: the server gave no usable answer (refused, timed out, 5xx)."""
+    import openai  # loaded by the first model call, not at start-up
+
+    return isinstance(exc, openai.APIConnectionError | openai.APITimeoutError | openai.InternalServerError)
 
 
 class LLMAuthError(SpecboundError):
@@ -40,6 +42,8 @@ def where(client: Any) -> str:
 
 def describe(exc: BaseException) -> str:
     """A transport failure in a few words."""
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return "no answer (timed out)"
     if isinstance(exc, openai.APIConnectionError):
@@ -65,6 +69,8 @@ async def preflight(client: Any, timeout: float) -> None:
         LLMAuthError: the server rejected the key.
         RunFailure: the server is down, refuses connections or does not answer in time.
     """
+    import openai
+
     quick = client.with_options(timeout=timeout, max_retries=0) if hasattr(client, "with_options") else client
     try:
         await asyncio.wait_for(quick.models.list(), timeout + 1.0)
