@@ -23,6 +23,8 @@ from typing import Any
 
 from agents.errors import SpecboundError
 from agents.spec_examples import MODEL_SPEC, EvalSet
+from cli.base import SEED_MAX, float_in, int_in
+from sim.limits import MAX_RUNS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,21 +43,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="llm.KEY=V1,V2",
                    help="settings to compare (every combination), e.g. "
                         "llm.reasoning_effort=low,high")
-    p.add_argument("--runs", type=int, default=1, help="samples per case and model (default 1)")
+    p.add_argument("--runs", type=int_in(1, MAX_RUNS), default=1, help="samples per case and model (default 1)")
     p.add_argument("--principle", action="append", default=[], metavar="ID",
                    help="only this principle's cases (repeatable)")
     p.add_argument("--out", metavar="DIR", help="store folder (default out/eval-<source>)")
     p.add_argument("--config", metavar="FILE",
                    help="TOML with [llm] (model defaults), [judge] and [prices]")
-    p.add_argument("--max-cost", type=float, metavar="USD",
+    p.add_argument("--max-cost", type=float_in(0.0, 1e12), metavar="USD",
                    help="stop sending before the priced total could pass this")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=float_in(0.0, 1.0), default=None,
                    help="judge accuracy on labelled answers below which results are flagged "
                         "(default 0.8)")
     p.add_argument("--dry-run", action="store_true",
                    help="count requests and estimate tokens and cost; send nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=0, help="seed of the bootstrap intervals")
     p.set_defaults(func=run)
 
 
