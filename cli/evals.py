@@ -181,8 +181,6 @@ def build_plan(args: argparse.Namespace, source: str) -> Any:
         raise SpecboundError("eval: no model to evaluate; give at least one --model M")
     if len(set(args.model)) != len(args.model):
         raise SpecboundError(f"--model: a model is named twice in {args.model}")
-    if args.runs < 1:
-        raise SpecboundError(f"--runs must be at least 1, got {args.runs}")
     if args.max_cost is not None and not args.max_cost > 0:
         raise SpecboundError(f"--max-cost must be a positive number of USD, got {args.max_cost}")
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold

@@ -51,15 +51,15 @@ def check(cases: list[list[str]], folder: Path | None = None) -> None:
 
 
 def test_mutated_scenario_files(tmp_path: Path) -> None:
-    check(list(scenario_cases(random.Random(17), tmp_path, 500)))
+    check(list(scenario_cases(random.Random(17), tmp_path, 300)))
 
 
 def test_hostile_overrides() -> None:
-    check(list(override_cases(random.Random(18), 300)))
+    check(list(override_cases(random.Random(18), 200)))
 
 
 def test_mutated_specs(tmp_path: Path) -> None:
-    check(list(spec_cases(random.Random(19), tmp_path, 300)))
+    check(list(spec_cases(random.Random(19), tmp_path, 200)))
 
 
 def test_every_argument_of_every_command(store: Path, tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ _TOML_ATOMS = st.sampled_from(["nan", "inf", "-1", "0", str(2**63), str(2**64), 
                                "1e308", "[[1]]", '["join"]', "0.5", "3"])
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(["steps", "environment.growth", "groups.trawlers.count", "network.degree",
                              "network.p", "groups.villagers.params.order", "events", "sweep.runs",
                              "groups.trawlers.error_rate", "environment.capacity", "scenario.spec_dirs"]),
