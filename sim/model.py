@@ -299,9 +299,20 @@ class SpecModel(mesa.Model):
                 chosen[slip] = self.rng_decide.integers(0, len(acts), int(slip.sum()))
         if self._llm:
             chosen = self._llm_decide(agents, codes, partners, phase, cells, chosen, context)
+        chosen = self.steer(agents, codes, partners, phase, cells, chosen)
         outcome = self._cells.arr["base"][cells] + chosen
         self._step_outcomes.append(outcome)
         self._log_conflicts(agents, partners, outcome)
+        return chosen
+
+    def steer(self, agents: np.ndarray, codes: np.ndarray, partners: np.ndarray | None, phase: int,
+              cells: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        """The last say over the acts chosen before they are booked; here it keeps them.
+
+        The seam through which ``sim.external.ExternalModel`` lets outside
+        learners act: what it returns is booked like any decision (conflicts,
+        compliance, metrics).
+        """
         return chosen
 
     def _cells_for(self, phase: int, dec: np.ndarray, codes: np.ndarray) -> np.ndarray:
