@@ -113,9 +113,12 @@ class SpecParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         probe = ExternalModel(scenario, 0, self._seats)
         self._codec = probe.env.codec
-        self._phase_acts = [tuple(a.name for a in space) for space in probe.phases]
-        self._defer = max(len(p) for p in self._phase_acts)
-        idle = len(self._phase_acts)
+        #: What each position of ``observation`` holds: the environment's fields, then the phase.
+        self.observation_fields: tuple[str, ...] = (*self._codec.fields, "phase")
+        #: Act names of each decision phase (index = the observation's ``phase``).
+        self.phase_acts: tuple[tuple[str, ...], ...] = tuple(tuple(a.name for a in space) for space in probe.phases)
+        self._defer = max(len(p) for p in self.phase_acts)
+        idle = len(self.phase_acts)
         # One space object per agent, so that seeding one agent's space leaves the others'.
         self._obs_spaces = {a: spaces.Dict({
             "observation": spaces.MultiDiscrete([*self._codec.card, idle + 1]),
@@ -204,7 +207,7 @@ class SpecParallelEnv(ParallelEnv):
             rewards[name] = float(earned[k])
             infos[name] = {
                 "step": int(m.t),
-                "acts": list(self._phase_acts[r.phase]) if r else [],
+                "acts": list(self.phase_acts[r.phase]) if r else [],
                 "partner": r.partner if r else -1,
                 "played": [m.act_name(p) for p in played.get(k, ())],
                 "conflicts": _ledger(m, played.get(k, [])),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from pathlib import Path
 
 import mesa
 import numpy as np
@@ -60,3 +61,11 @@ def test_unseeded_runs_differ_and_say_their_seed() -> None:
 def test_a_bad_parameter_names_its_path() -> None:
     with pytest.raises(ScenarioError, match=r"environment\.nonsense"):
         BatchModel("commons", environment__nonsense=1)
+
+
+def test_the_readme_example_runs_as_written(start_method, capsys) -> None:
+    block = (Path(__file__).resolve().parent.parent / "README.md").read_text().split("<!-- batch_run example -->")[1]
+    code = block.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})
+    printed = capsys.readouterr().out
+    assert "platform" in printed and "trust_mean" in printed
