@@ -26,7 +26,8 @@ Spaces (the same for every agent):
 - action: ``Discrete(A + 1)``, ``A`` the largest act space of the
   environment's phases; index ``i < len(acts)`` plays act ``i`` of the
   current phase (``infos[agent]["acts"]`` names them), any other index (say
-  ``A``, *defer*) lets the agent's own policy and the chain of command decide.
+  ``A``, *defer*) lets the agent's own policy and the chain of command decide,
+  as does leaving the agent out of ``actions``.
 - the mask is the chain of command: an act is allowed when the resolver
   plays it for an agent whose policy ranks it first, so the acts the agent's
   spec forbids are masked. An idle agent's mask allows only *defer*. A masked
