@@ -111,6 +111,7 @@ class SpecParallelEnv(ParallelEnv):
                        for i in range(start[k], start[k + 1])]
         group_of = np.repeat(np.arange(len(names)), [g.count for g in scenario.groups])
         self.possible_agents = [f"{names[group_of[i]]}_{i}" for i in self._seats]
+        self._seat_of = {name: k for k, name in enumerate(self.possible_agents)}
         self.agents: list[str] = []
         probe = ExternalModel(scenario, 0, self._seats)
         self._codec = probe.env.codec
@@ -180,8 +181,7 @@ class SpecParallelEnv(ParallelEnv):
         obs, rewards, infos = self._report()
         over = self._stepper.finished
         alive = self._model.alive[self._model.seats]
-        seat = {name: k for k, name in enumerate(self.possible_agents)}
-        terminations = {a: not bool(alive[seat[a]]) for a in self.agents}
+        terminations = {a: not bool(alive[self._seat_of[a]]) for a in self.agents}
         truncations = {a: over and not terminations[a] for a in self.agents}
         self.agents = [a for a in self.agents if not (terminations[a] or truncations[a])]
         return obs, rewards, terminations, truncations, infos
@@ -200,9 +200,8 @@ class SpecParallelEnv(ParallelEnv):
         self._paid = paid
         held, held_by = m.trust_of_seats()
         obs, rewards, infos = {}, {}, {}
-        for k, name in enumerate(self.possible_agents):
-            if name not in self.agents:
-                continue
+        for name in self.agents:
+            k = self._seat_of[name]
             r = now.get(k)
             obs[name] = self._observe(r)
             rewards[name] = float(earned[k])
