@@ -1,16 +1,16 @@
 """Independent Q-learners in the trust game, with and without their spec's action mask.
 
-Four learners join six reciprocal traders on a small world and play the
+Four learners join six reciprocal traders, in fixed pairs, and play the
 investment game through ``specbound.pettingzoo``. All are bound by the
 platform spec, whose ``keep_promises`` principle (system level) forbids
 keeping everything after promising a return. One set of learners picks only
 among the acts the chain of command allows (the observation's
 ``action_mask``); the other ignores the mask, so it may promise and then keep
 everything, which the engine books as violations and which investors, who
-detect most broken promises, remember in their trust (and in whom they keep
-as partners). Both face the same seeds episode for episode.
+detect most broken promises, remember in their trust. Both face the same
+seeds episode for episode.
 
-Run it (about half a minute):
+Run it (about 17 s of CPU):
 
     .venv/bin/python examples/pettingzoo_trust_game.py
 
