@@ -242,12 +242,18 @@ class Stepper:
         self._to_worker.put(list(acts))
         return self._wait()
 
-    def close(self) -> None:
-        """Stop a paused run (its thread ends); nothing to do when it ended or never started."""
+    def close(self, wait: bool = True) -> None:
+        """Stop a paused run: its thread ends (``wait``: before this returns).
+
+        Nothing to do when the run ended or never started. A finalizer passes
+        ``wait=False``: garbage collection may run it in any thread, which must
+        not block there.
+        """
         if self._waiting:
             self._waiting = False
             self._to_worker.put(_ABANDON)
-            self._thread.join()
+            if wait:
+                self._thread.join()
         self.finished = True
 
     def _wait(self) -> tuple[Request, ...] | None:

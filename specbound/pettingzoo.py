@@ -155,7 +155,7 @@ class SpecParallelEnv(ParallelEnv):
         self._model = ExternalModel(self.scenario, episode_seed, self._seats)
         self._stepper = Stepper(self._model, self.scenario.steps)
         # A dropped env must not leave its worker waiting forever.
-        self._closer = weakref.finalize(self, self._stepper.close)
+        self._closer = weakref.finalize(self, self._stepper.close, wait=False)
         self._paid = np.zeros(len(self._seats))
         self.agents = list(self.possible_agents)
         self._pending = self._stepper.start() or ()
@@ -235,8 +235,10 @@ class SpecParallelEnv(ParallelEnv):
 
     def close(self) -> None:
         if self._closer is not None:
-            self._closer()
+            self._closer.detach()
             self._closer = None
+        if self._stepper is not None:
+            self._stepper.close()
 
     @property
     def model(self) -> ExternalModel | None:
