@@ -145,13 +145,17 @@ def scenario_for(env_cls: type[Environment]) -> str:
 
 
 def build_model(env_cls: type[Environment], seed: int = 0, steps: int | None = None) -> Any:
-    """A model of the environment's small scenario; AssertionError (never a skip) when it cannot be built."""
+    """A small model of the environment; AssertionError (never a skip) when none can be built."""
     from sim.model import SpecModel
     from sim.scenario import load_scenario_text
 
+    overrides = {"steps": steps} if steps else None
+    try:  # six agents first (cheap); the environment's own scenario when it needs more
+        return SpecModel(load_scenario_text(_minimal_scenario(env_cls), overrides=overrides), seed=seed)
+    except Exception:
+        pass
     try:
-        sc = load_scenario_text(scenario_for(env_cls), overrides={"steps": steps} if steps else None)
-        return SpecModel(sc, seed=seed)
+        return SpecModel(load_scenario_text(scenario_for(env_cls), overrides=overrides), seed=seed)
     except Exception as e:
         raise AssertionError(f"environment {env_cls.name!r}: cannot build a run of it "
                              f"({type(e).__name__}: {e}); give it a shipped scenario or defaults "

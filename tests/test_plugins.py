@@ -82,17 +82,38 @@ BROKEN = {
 }
 
 
+@pytest.fixture
+def inproc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Run the command line in this process from ``tmp_path``; forget its plugins afterwards."""
+    from cli.main import main
+    from sim import plugins
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(plugins._LOADED)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    yield run
+    for name in set(plugins._LOADED) - before:
+        plugins._forget(name)
+        del plugins._LOADED[name]
+
+
 @pytest.mark.parametrize("case", sorted(BROKEN))
-def test_a_broken_plugin_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
+def test_a_broken_plugin_is_one_line_and_exit_2(tmp_path: Path, inproc, case: str) -> None:
     body, expected = BROKEN[case]
     (tmp_path / f"bad_{case}.py").write_text(body)
-    r = _cli("list", "--plugin", f"bad_{case}", cwd=tmp_path)
-    assert r.returncode == 2
-    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    assert expected in r.stderr
+    code, _, err = inproc("list", "--plugin", f"bad_{case}")
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert expected in err
 
 
-def test_check_fails_loudly_on_an_environment_it_cannot_build(tmp_path: Path) -> None:
+def test_check_fails_loudly_on_an_environment_it_cannot_build(tmp_path: Path, inproc) -> None:
     (tmp_path / "unbuildable.py").write_text(
         "from collections import namedtuple\nfrom dataclasses import dataclass\n"
         "from agents.acts import Act, ActSpace\n"
@@ -101,6 +122,32 @@ def test_check_fails_loudly_on_an_environment_it_cannot_build(tmp_path: Path) ->
         "@environment('unbuildable')\nclass U(Environment):\n    Params = P\n"
         "    acts = ActSpace([Act('a'), Act('b')])\n    Obs = namedtuple('O', 'x')\n    cardinality = (2,)\n"
         "    def step(self, model):\n        pass\n")
-    r = _cli("check", "unbuildable", cwd=tmp_path)
-    assert r.returncode == 1
-    assert "FAIL environment unbuildable" in r.stdout and "cannot build a run" in r.stdout
+    code, out, _ = inproc("check", "unbuildable")
+    assert code == 1
+    assert "FAIL environment unbuildable" in out and "cannot build a run" in out
+
+
+def test_entry_points_are_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An installed package's ``specbound.plugins`` entry point is imported by itself."""
+    import importlib.metadata
+
+    from agents.policies import POLICIES
+    from sim import plugins
+
+    (tmp_path / "ep_plugin_test.py").write_text(
+        "from agents.policies import RankingPolicy, policy\n"
+        "@policy('ep-test-policy')\nclass EpTest(RankingPolicy):\n"
+        "    def rank(self, obs, acts):\n        return (0,)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ep = importlib.metadata.EntryPoint("ep", "ep_plugin_test", plugins.GROUP)
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group=None: [ep] if group == plugins.GROUP else [])
+    monkeypatch.setattr(plugins, "_ENTRY_POINTS_DONE", [])
+    try:
+        plugins.load_entry_points()
+        assert "ep-test-policy" in POLICIES
+        assert plugins._LOADED["ep_plugin_test"].policies == ("ep-test-policy",)
+    finally:
+        plugins._forget("ep_plugin_test")
+        plugins._LOADED.pop("ep_plugin_test", None)
+    assert "ep-test-policy" not in POLICIES
