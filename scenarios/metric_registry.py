@@ -143,6 +143,7 @@ class MetricRegistry(Mapping[str, Metric]):
 
     def __init__(self) -> None:
         self._items: dict[str, Metric] = {}
+        self._computed: list[Metric] | None = None  # asked for every step: kept until a change
 
     def __getitem__(self, name: str) -> Metric:
         return self._items[name]
@@ -162,10 +163,12 @@ class MetricRegistry(Mapping[str, Metric]):
             elif _origin(old) != _origin(m):  # the same definition again (a module reloaded) is fine
                 raise InterfaceError(f"metric {m.name!r} from {_origin(m)} clashes with the one from {_origin(old)}")
         self._items[m.name] = m
+        self._computed = None
         return m
 
     def remove(self, name: str) -> None:
         self._items.pop(name, None)
+        self._computed = None
 
     def lookup(self, name: str) -> Metric | None:
         """The metric that defines ``name`` (exact name first, then the longest family prefix)."""
@@ -176,7 +179,9 @@ class MetricRegistry(Mapping[str, Metric]):
 
     def computed(self) -> list[Metric]:
         """Per-step metrics with a step function, in registration order."""
-        return [m for m in self._items.values() if m.step is not None]
+        if self._computed is None:
+            self._computed = [m for m in self._items.values() if m.step is not None]
+        return self._computed
 
     def of_environment(self, env: str) -> list[Metric]:
         return [m for m in self._items.values() if env in m.environments]

@@ -210,7 +210,14 @@ def step_columns(view: StepView) -> dict[str, np.ndarray]:
     metrics come before ``ENVIRONMENT_SLOT``; a sparse family's column is NaN in
     steps where it does not apply, and a one-step view leaves such names out.
     """
+    return _columns(view)[0]
+
+
+def _columns(view: StepView) -> tuple[dict[str, np.ndarray], set[str]]:
+    """``step_columns`` and the names that came from sparse metrics."""
     cols: dict[str, np.ndarray] = {}
+    sparse: set[str] = set()
+    one = view.k == 1
     for m in METRICS.computed():
         if m.name == ENVIRONMENT_SLOT:
             for k, v in view.counters.items():
@@ -219,14 +226,14 @@ def step_columns(view: StepView) -> dict[str, np.ndarray]:
         got = m.step(view)  # type: ignore[misc]
         if got is None:
             continue
-        if isinstance(got, dict):
-            cols.update(got)
-        else:
-            cols[m.name] = got
-    if view.k == 1:
-        for name in [n for n, v in cols.items() if v[0] != v[0] and _sparse(n)]:
-            del cols[name]
-    return cols
+        if not isinstance(got, dict):
+            got = {m.name: got}
+        if m.sparse:
+            if one:  # absent, not NaN, in a step where it does not apply
+                got = {n: v for n, v in got.items() if v[0] == v[0]}
+            sparse.update(got)
+        cols.update(got)
+    return cols, sparse
 
 
 def _sparse(name: str) -> bool:
@@ -236,11 +243,11 @@ def _sparse(name: str) -> bool:
 
 def record_steps(model: SpecModel, view: StepView, t0: int) -> dict[str, np.ndarray]:
     """Book the view's steps (the first is step ``t0 + 1``): series, run totals, ``last_metrics``."""
-    cols = step_columns(view)
+    cols, sparse = _columns(view)
     extend_series(model.series, cols, t0, view.k)
     model.totals.add(model, view, cols)
-    model.last_metrics = {name: float(v[-1]) for name, v in cols.items()
-                          if v[-1] == v[-1] or not _sparse(name)}
+    last = {name: float(v[-1]) for name, v in cols.items()}
+    model.last_metrics = {k: x for k, x in last.items() if x == x or k not in sparse}
     return cols
 
 
@@ -282,6 +289,10 @@ for _name, _label, _doc in (
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den per step, NaN where den is 0 (one step: plain float division, the same IEEE result)."""
+    if len(den) == 1:  # a normal step: no errstate context, no temporaries
+        d = float(den[0])
+        return np.array([float(num[0]) / d if d > 0 else math.nan])
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / den, np.nan)
 
@@ -351,8 +362,11 @@ def _trust(view: StepView) -> tuple[np.ndarray, np.ndarray] | None:
         keep = view.met
         if not model.alive.all():
             keep = keep & (model.alive[i] & model.alive[j])[None, :]
-        trust = np.ascontiguousarray(view.trust)
         tk, tt = view.truth_kept, view.truth_total
+        if view.k == 1:  # a normal step: the row path (the vectorised one rounds the same)
+            m1, c1 = trust_of_rows(view.trust[0], j, keep[0], tk[0], tt[0])
+            return np.array([m1]), np.array([c1])
+        trust = np.ascontiguousarray(view.trust)
         total = tt[:, j]
         fast = keep.all(axis=1) & (total > 0).all(axis=1)
         # Row reductions round as a 1-D reduction of the same row only on C-contiguous rows.
@@ -456,16 +470,17 @@ class Totals:
     def add(self, model: SpecModel, view: StepView, cols: dict[str, np.ndarray]) -> None:
         """Add the view's K steps; float sums in step order, as stepping one at a time adds them."""
         d = view.decisions
+        one = view.k == 1  # a normal step: its row, no reduction (the same values)
         for k in DECISION_TOTALS:
-            self.counted[k] = self.counted.get(k, 0.0) + float(d[k].sum())
+            self.counted[k] = self.counted.get(k, 0.0) + _total(d[k])
         for k in INJECTIONS:
-            self.counted[k] = self.counted.get(k, 0.0) + float(cols[k].sum())
+            self.counted[k] = self.counted.get(k, 0.0) + _total(cols[k])
         for k, v in view.counters.items():
             if k not in INJECTIONS:
-                self.counted[k] = self.counted.get(k, 0.0) + float(v.sum())
-        self.applied = _add(self.applied, view.applied.sum(axis=0))
-        self.held = _add(self.held, view.held.sum(axis=0))
-        self.levels = self.levels + level_pairs(model, view.counts.sum(axis=0))
+                self.counted[k] = self.counted.get(k, 0.0) + _total(v)
+        self.applied = _add(self.applied, view.applied[0] if one else view.applied.sum(axis=0))
+        self.held = _add(self.held, view.held[0] if one else view.held.sum(axis=0))
+        self.levels = self.levels + level_pairs(model, view.counts[0] if one else view.counts.sum(axis=0))
         b, o = model.env.bounds
         for w in cols["welfare"].tolist():
             self.welfare += w
@@ -488,6 +503,11 @@ class Totals:
 
 #: The engine's own metrics, whose final values ``final_metrics`` computes by name.
 _BUILTIN = frozenset(METRICS)
+
+
+def _total(col: np.ndarray) -> float:
+    """Sum of a column of integer-valued counts (exact in any order), or its one value."""
+    return float(col[0]) if len(col) == 1 else float(col.sum())
 
 
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
