@@ -234,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import conformance
 
     conformance.register(sub)
+    from cli import evals as cli_evals
+
+    cli_evals.register(sub)
     from cli import analysis as analysis_cli
 
     analysis_cli.register(sub)

@@ -551,8 +551,12 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
     llm = [usage for gs in model.groups if (usage := gs.policy.usage()) is not None]
     if llm:
         from agents.llm import usage_metrics
+        from agents.llm_judged import judged_metrics
 
         out.update(usage_metrics(llm))
+        # text-only principles judged by a model: checked ones keep their own number
+        judged = judged_metrics([j for gs in model.groups if (j := getattr(gs.policy, "judged", None))])
+        out.update({k: v for k, v in judged.items() if k not in out})
     return out
 
 
