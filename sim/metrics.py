@@ -448,9 +448,6 @@ register_metric(Metric("events_truncated", "events not stored", "count", per_ste
                        description="conflict events beyond the per-run cap (counted, not stored)"))
 register_metric(Metric("llm.", "language-model {}", "count or USD", per_step=False, aggregate="final",
                        description="llm.<calls|prompt_tokens|cost_usd...>: language-model accounting"))
-#: Engine metrics a trigger may watch (every step) and the run summary leads with.
-ENGINE_METRICS = tuple(m.name for m in METRICS.values() if m.per_step and not m.family
-                       and m.name != ENVIRONMENT_SLOT)
 
 
 @dataclasses.dataclass
