@@ -103,7 +103,7 @@ class SpecModel(mesa.Model):
 
         env_cls = get_environment(scenario.environment)
         self.env: Environment = env_cls(scenario.env_params, self)
-        self.phases: tuple[ActSpace, ...] = tuple(getattr(self.env, "phases", (self.env.acts,)))
+        self.phases: tuple[ActSpace, ...] = tuple(self.env.phases)
 
         # --- groups and agents -------------------------------------------------------
         self.groups: list[_GroupState] = []
@@ -204,7 +204,7 @@ class SpecModel(mesa.Model):
         )
 
     def _llm_groups(self) -> set[int]:
-        return {gs.index for gs in self.groups if not getattr(gs.policy, "memoisable", True)}
+        return {gs.index for gs in self.groups if not gs.policy.memoisable}
 
     # ------------------------------------------------------------------------------------------
     # bindings and deciders
@@ -613,18 +613,7 @@ class SpecModel(mesa.Model):
             counts = np.bincount(np.concatenate(self._step_outcomes), minlength=n_out).astype(np.float64)
         else:
             counts = np.zeros(n_out)
-        parts = M.step_parts(self, counts)
-        step = M.step_metrics(self, parts)
-        self.totals.add(self, parts, step)
-        for k, v in step.items():
-            col = self.series.get(k)
-            if col is None:
-                col = self.series[k] = [float("nan")] * (self.t - 1)
-            col.append(float(v))
-        for col in self.series.values():
-            if len(col) < self.t:
-                col.append(float("nan"))
-        self.last_metrics = step
+        M.record_steps(self, M.step_view(self, counts), self.t - 1)
 
     def _rewire(self) -> None:
         rw = self.spec_scenario.network.get("rewire")
