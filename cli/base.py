@@ -58,9 +58,37 @@ def float_in(lo: float, hi: float, *, open_ends: bool = False) -> Callable[[str]
     return parse
 
 
+def split_plugins(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``--plugin MODULE`` (or ``--plugin=MODULE``) anywhere on the line, for every command: (rest, plugins)."""
+    rest: list[str] = []
+    plugins: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a == "--plugin":
+            value = next(it, None)
+            if value is None:
+                print("specbound: --plugin needs a module name or a path", file=sys.stderr)
+                raise SystemExit(2)
+            plugins.append(value)
+        elif a.startswith("--plugin="):
+            plugins.append(a.partition("=")[2])
+        else:
+            rest.append(a)
+    return rest, plugins
+
+
+def load_plugins(args: argparse.Namespace) -> None:
+    """The installed packages' plugins and ``--plugin`` ones; ``args.loaded_plugins`` says what each added."""
+    from sim.plugins import load_entry_points, load_plugins
+
+    load_entry_points()
+    args.loaded_plugins = load_plugins(getattr(args, "plugins", None) or [], "--plugin")
+
+
 def dispatch(args: argparse.Namespace) -> int:
     """Run the chosen sub-command; bad input is one line on stderr and exit 2."""
     try:
+        load_plugins(args)
         return int(args.func(args) or 0)
     except SpecboundError as err:
         print(f"specbound: {err}", file=sys.stderr)
@@ -92,8 +120,10 @@ def run_commands(register: Callable[[Any], Any], argv: Sequence[str] | None = No
 
 def dispatch_argv(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     """Parse ``argv`` and run it; an argument error is exit 2 returned, not raised (``--help``: 0)."""
+    rest, plugins = split_plugins(list(sys.argv[1:] if argv is None else argv))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(rest)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 0
+    args.plugins = plugins
     return dispatch(args)

@@ -103,7 +103,7 @@ class SpecModel(mesa.Model):
 
         env_cls = get_environment(scenario.environment)
         self.env: Environment = env_cls(scenario.env_params, self)
-        self.phases: tuple[ActSpace, ...] = tuple(getattr(self.env, "phases", (self.env.acts,)))
+        self.phases: tuple[ActSpace, ...] = tuple(self.env.phases)
 
         # --- groups and agents -------------------------------------------------------
         self.groups: list[_GroupState] = []
@@ -204,7 +204,7 @@ class SpecModel(mesa.Model):
         )
 
     def _llm_groups(self) -> set[int]:
-        return {gs.index for gs in self.groups if not getattr(gs.policy, "memoisable", True)}
+        return {gs.index for gs in self.groups if not gs.policy.memoisable}
 
     # ------------------------------------------------------------------------------------------
     # bindings and deciders
@@ -301,9 +301,20 @@ class SpecModel(mesa.Model):
                 chosen[slip] = self.rng_decide.integers(0, len(acts), int(slip.sum()))
         if self._llm:
             chosen = self._llm_decide(agents, codes, partners, phase, cells, chosen, context)
+        chosen = self.steer(agents, codes, partners, phase, cells, chosen)
         outcome = self._cells.arr["base"][cells] + chosen
         self._step_outcomes.append(outcome)
         self._log_conflicts(agents, partners, outcome)
+        return chosen
+
+    def steer(self, agents: np.ndarray, codes: np.ndarray, partners: np.ndarray | None, phase: int,
+              cells: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        """The last say over the acts chosen before they are booked; here it keeps them.
+
+        The seam through which ``sim.external.ExternalModel`` lets outside
+        learners act: what it returns is booked like any decision (conflicts,
+        compliance, metrics).
+        """
         return chosen
 
     def _cells_for(self, phase: int, dec: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -602,18 +613,7 @@ class SpecModel(mesa.Model):
             counts = np.bincount(np.concatenate(self._step_outcomes), minlength=n_out).astype(np.float64)
         else:
             counts = np.zeros(n_out)
-        parts = M.step_parts(self, counts)
-        step = M.step_metrics(self, parts)
-        self.totals.add(self, parts, step)
-        for k, v in step.items():
-            col = self.series.get(k)
-            if col is None:
-                col = self.series[k] = [float("nan")] * (self.t - 1)
-            col.append(float(v))
-        for col in self.series.values():
-            if len(col) < self.t:
-                col.append(float("nan"))
-        self.last_metrics = step
+        M.record_steps(self, M.step_view(self, counts), self.t - 1)
 
     def _rewire(self) -> None:
         rw = self.spec_scenario.network.get("rewire")

@@ -26,6 +26,7 @@ from agents.errors import ScenarioError, SpecboundError
 from agents.policies import POLICIES, make_policy
 from agents.spec import Level, SpecLibrary, parse_layer
 from scenarios.environment import get_environment, parse_params
+from scenarios.metric_registry import METRICS
 from sim import limits
 from sim.capacity import check_population
 
@@ -275,6 +276,7 @@ def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict
     raw = copy_tree(parsed.data)  # the scenario keeps it and overrides edit it: not the cache's
     text = parsed.text
     base_dir = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+    _load_plugins(raw.get("plugins", []), base_dir, source)
     library = _library(raw, spec_texts, base_dir, source)
     overrides = dict(overrides or {})
     if not overrides:
@@ -296,6 +298,17 @@ def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict
     if strict_specs:
         check_spec_paths(overrides, used_specs(scenario))
     return scenario
+
+
+def _load_plugins(refs: Any, base_dir: Path, source: str) -> None:
+    """The scenario's ``plugins = [...]``: imported before its environment and specs are looked up."""
+    if not refs:
+        return
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        raise ScenarioError(f"{source}: plugins: expected a list of module names or paths, got {refs!r}")
+    from sim.plugins import load_plugins
+
+    load_plugins(refs, f"{source}: plugins:", base_dir)
 
 
 def used_specs(scenario: Scenario) -> tuple[str, ...]:
@@ -427,7 +440,7 @@ def _unit(v: float, where: str) -> float:
 def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: dict,
            base_dir: Path | None = None) -> Scenario:
     top_allowed = {"scenario": dict, "environment": dict, "network": dict, "groups": dict,
-                   "events": list, "sweep": dict}
+                   "events": list, "sweep": dict, "plugins": list}
     _keys(raw, top_allowed, source)
     sc = _keys(raw.get("scenario", {}), SCENARIO_KEYS, f"{source}: scenario")
     for k in ("id", "environment"):
@@ -658,17 +671,10 @@ def _freeze(v: Any) -> Any:
     return v
 
 
-# Engine metrics (DESIGN.md contract); environments add their own.
-ENGINE_METRICS = (
-    "trust_mean", "trust_calibration", "welfare", "efficiency", "gini", "cooperation_rate",
-    "conflicts", "violations", "deceptions", "covert_acts", "injections_attempted",
-    "injections_obeyed", "compliance_rate", "payoff_focal", "payoff_background",
-)
-
-
 def known_metrics(env_cls: Any, library: SpecLibrary, groups: tuple[Group, ...]) -> set[str]:
     """Metrics a trigger may watch: those the model reports every step."""
-    names = set(ENGINE_METRICS) | set(env_cls.metric_names())
+    names = {m.name for m in METRICS.values() if m.per_step and not m.family
+             and (not m.environments or env_cls.name in m.environments)}
     names |= {f"payoff.{g.name}" for g in groups}
     for g in groups:
         names |= {f"compliance.{p.id}" for p in library.get(g.spec).principles if p.check}

@@ -13,10 +13,12 @@ from agents.policies.base import (
     NONE,
     POLICIES,
     TRUST_BUCKETS,
+    BatchPolicy,
     Policy,
+    RankingPolicy,
     make_policy,
     policy,
 )
 
-__all__ = ["COIN_SIDES", "COOPERATED", "DEFECTED", "NONE", "POLICIES", "TRUST_BUCKETS", "Policy",
-           "make_policy", "policy"]
+__all__ = ["COIN_SIDES", "COOPERATED", "DEFECTED", "NONE", "POLICIES", "TRUST_BUCKETS", "BatchPolicy",
+           "Policy", "RankingPolicy", "make_policy", "policy"]
