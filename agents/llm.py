@@ -355,7 +355,7 @@ class LLMPolicy(BatchPolicy):
         self._session: _Session | None = None
         self._finalizer: weakref.finalize[..., Any] | None = None
         self._breaker = Breaker(config.breaker)
-        self._preflight: asyncio.Task | None = None  # the one preflight of this session
+        self._preflight: asyncio.Task[None] | None = None  # the one preflight of this session
 
     # -- public API -------------------------------------------------------------
 
