@@ -168,6 +168,8 @@ def step_metrics(model: SpecModel, parts: StepParts) -> dict[str, float]:
     out.update(model.env.metrics(model))
     out["alive"] = float(alive.sum())
     out.update(payoffs(model))
+    if model.evolution is not None:
+        out.update(model.evolution.metrics(model))
     return out
 
 
@@ -269,6 +271,8 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
     out.update(model.env.final_metrics(model))
     out.update(patch_split(model.series, [e["step"] for e in model.script_log if e["kind"] == "patch_spec"]))
     out["events_truncated"] = float(model.events_truncated)
+    if model.evolution is not None:
+        out.update(model.evolution.final_metrics(model))
     llm = [gs.policy.usage() for gs in model.groups if hasattr(gs.policy, "usage")]
     if llm:
         from agents.llm import usage_metrics

@@ -38,6 +38,8 @@ from agents.spec import Level, Spec, freeze_params, patch_spec
 from agents.trust import PairTable
 from scenarios.environment import Environment, get_environment
 from sim import metrics as M
+from sim.evolution import Evolution
+from sim.lattice import lattice_graph
 from sim.scenario import PRINCIPALS, Scenario, ScriptEvent
 
 LEVELS = len(Level)
@@ -173,6 +175,8 @@ class SpecModel(mesa.Model):
         self.last_metrics: dict[str, float] = {}
         self._fired: set[int] = set()
         self.events_truncated = 0
+        # Imitation or Moran updates every few steps (sim.evolution), if the scenario asks.
+        self.evolution = Evolution(self, scenario.evolution) if scenario.evolution else None
         self.env.setup(self)
 
     # ------------------------------------------------------------------------------------------
@@ -225,9 +229,9 @@ class SpecModel(mesa.Model):
             b = self._compiled[inputs] = self._bindings.setdefault(b, b)
         return b
 
-    def _decider_ids_of(self, b: Binding, g: int) -> tuple[int, ...]:
-        """The decider of (binding, group policy) in each phase, created on first use."""
-        pol = self.groups[g].policy
+    def _decider_ids_of(self, b: Binding, g: int, policy: Any = None) -> tuple[int, ...]:
+        """The decider of (binding, group policy or ``policy``) in each phase, created on first use."""
+        pol = self.groups[g].policy if policy is None else policy
         ids = []
         for ph in range(len(self.phases)):
             dkey = (b.key, id(pol), ph)
@@ -547,6 +551,8 @@ class SpecModel(mesa.Model):
         self._step_outcomes = []
         self.env.step(self)
         self.payoff += self.step_payoff
+        if self.evolution is not None:
+            self.evolution.after_play(self)
         self._rewire()
         self._collect()
 
@@ -578,7 +584,7 @@ class SpecModel(mesa.Model):
 
     def _fusion(self) -> Any:
         """``sim.fused`` when this run may fuse steps (imported only then: numba loads slowly)."""
-        if not self.fuse or self.env.name != "ipd":
+        if not self.fuse or self.env.name != "ipd" or self.evolution is not None:
             return None
         try:
             from sim import fused
@@ -857,6 +863,8 @@ def build_graph(net: dict[str, Any], n: int, rng: np.random.Generator) -> nx.Gra
         g = nx.gnp_random_graph(n, degree / max(n - 1, 1), seed=seed)
     elif kind == "barabasi_albert":
         g = nx.barabasi_albert_graph(n, max(1, degree // 2), seed=seed)
+    elif kind == "lattice":
+        g = lattice_graph(n, degree, rng if net.get("shuffle") else None)
     elif kind == "edgelist":
         try:
             g = nx.read_edgelist(net["path"], nodetype=int)
