@@ -70,6 +70,7 @@ class SpatialPD(Environment):
         self._layout: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._last = np.zeros(0, dtype=np.int8)
         self._all_c = np.zeros(0, dtype=bool)
+        self._coop = np.array([bool(a.cooperative) for a in self.acts])
 
     def layout(self, model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(agents, partners, mirror) of every game of a step, cached per graph version.
@@ -103,7 +104,7 @@ class SpatialPD(Environment):
             self._all_c = np.zeros(len(model.payoff), dtype=bool)
             return
         codes = self.codec.encode(my_last=self._last, partner_last=self._last[mirror])
-        coop = self.acts_coop[model.decide(agents, codes, partners)]
+        coop = self._coop[model.decide(agents, codes, partners)]
         other = coop[mirror]
         pay = np.where(coop, np.where(other, prm.R, prm.S), np.where(other, prm.T, prm.P))
         model.add_payoff(agents, pay)
@@ -111,10 +112,6 @@ class SpatialPD(Environment):
         defected = np.bincount(agents, weights=~coop, minlength=len(model.payoff))
         played = np.bincount(agents, minlength=len(model.payoff)) > 0
         self._all_c = played & (defected == 0)
-
-    @property
-    def acts_coop(self) -> np.ndarray:
-        return np.array([bool(a.cooperative) for a in self.acts])
 
     def metrics(self, model: Any) -> dict[str, float]:
         alive = model.alive
@@ -128,3 +125,35 @@ class SpatialPD(Environment):
     def render(self, obs: Any) -> str:
         last = {1: "cooperated", 0: "defected", -1: "nothing yet"}
         return f"Last step this neighbour {last[obs.partner_last]} and you {last[obs.my_last]}."
+
+
+def nowak_may_step(coop: np.ndarray, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """One generation of Nowak and May's game on a torus, in plain numpy (the reference kernel).
+
+    Every cell plays its eight neighbours and itself (R = 1, T = b, S = P = 0), then
+    takes the strategy of the best earner of its 3 x 3 block, keeping its own on a tie.
+    Other ties are broken in a fixed neighbour order, which differs from the engine's
+    (neighbours by agent index) but cannot change a strategy unless b * m = k for
+    small integers m <= 8, k <= 9 (a C and a D earning exactly the same).
+
+    Args:
+        coop: (side, side) bool board, True where the cell cooperates.
+        b: the temptation T.
+
+    Returns:
+        The next board and this generation's payoffs.
+    """
+    c = coop.astype(np.float64)
+    around = sum(np.roll(np.roll(c, dr, 0), dc, 1) for dr in (-1, 0, 1) for dc in (-1, 0, 1))
+    pay = np.where(coop, around, b * around)  # ``around`` counts the cell itself: R for C, 0 for D
+    best_pay = pay.copy()
+    best = coop.copy()
+    # Neighbours in increasing agent index of an unshuffled board: rows above, own row, rows below.
+    for dr, dc in sorted(((dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)),
+                         key=lambda o: (o[0], o[1])):
+        p = np.roll(np.roll(pay, -dr, 0), -dc, 1)
+        s = np.roll(np.roll(coop, -dr, 0), -dc, 1)
+        better = p > best_pay
+        best_pay = np.where(better, p, best_pay)
+        best = np.where(better, s, best)
+    return best, pay

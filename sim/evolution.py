@@ -172,6 +172,10 @@ def _runnable(name: str, params: dict, env_cls: Any, registry: dict, make: Any, 
         raise ScenarioError(f"{where}: policy {name!r} cannot evolve (its choices are not a function of the "
                             "observation); allowed: rule-based policies")
     pol = make(name, params, where)
+    if getattr(pol, "stochastic", False) and "coin" not in env_cls.Obs._fields:
+        raise ScenarioError(f"{where}: policy {name!r} cannot run in environment {env_cls.name!r}: it draws "
+                            "the engine's coin, which this environment does not deal; allowed: "
+                            "deterministic policies")
     obs = env_cls.Obs(*[0] * len(env_cls.Obs._fields))
     try:
         pol.rank(obs, env_cls.acts)
@@ -373,7 +377,7 @@ class Evolution:
                         if name in config.evolve]
         self._window = model.payoff.copy()
         self._nbr: tuple[int, np.ndarray | None, np.ndarray | None] | None = None
-        self._deciders: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self._deciders: dict[int, tuple[int, ...]] = {}
         self.fixation_step: float = math.nan
         self.fixed: str | None = None
         self._assign(model)
@@ -436,27 +440,45 @@ class Evolution:
         return self._nbr[1], self._nbr[2]
 
     def _assign(self, model: SpecModel) -> None:
-        """Point every agent at the decider of (its group, its traits)."""
-        from agents.spec import patch_spec
+        """Point every agent at the decider of (its group, its traits).
 
-        keys = np.concatenate([model.group_of[:, None].astype(np.int64), self.traits], axis=1)
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        A type is coded in mixed radix (group, then each trait); deciders are looked up per
+        distinct code, so an update costs a few array operations whatever the population.
+        """
+        code = model.group_of.astype(np.int64)
+        for col, size in enumerate(self.sizes):
+            code = code * size + self.traits[:, col]
+        uniq, inv = np.unique(code, return_inverse=True)
         for ph in range(len(model.phases)):
-            table = np.empty(len(uniq), dtype=np.int64)
-            for u, row in enumerate(uniq.tolist()):
-                key = tuple(row)
-                dids = self._deciders.get(key)
-                if dids is None:
-                    g, strain, spec_k, *lv = row
-                    gs = model.groups[g]
-                    spec = model.spec_scenario.library.get(self.config.specs[spec_k])
-                    if self.config.principles:
-                        spec = patch_spec(spec, {f"principles.{p}.level": str(self.config.levels[k]).lower()
-                                                 for p, k in zip(self.config.principles, lv, strict=True)})
-                    b = model._intern(spec, tuple(gs.instructions), tuple(gs.delegations))
-                    dids = self._deciders[key] = model._decider_ids_of(b, g, self.policies[strain])
-                table[u] = dids[ph]
-            model.decider_of[ph][: len(inv)] = table[inv.ravel()]
+            table = np.array([self._decider_of_code(model, int(u))[ph] for u in uniq.tolist()], dtype=np.int64)
+            model.decider_of[ph][: len(inv)] = table[inv]
+
+    def _decider_of_code(self, model: SpecModel, code: int) -> tuple[int, ...]:
+        dids = self._deciders.get(code)
+        if dids is None:
+            from agents.spec import patch_spec
+
+            row = []
+            for size in reversed(self.sizes):
+                code, k = divmod(code, size)
+                row.append(k)
+            strain, spec_k, *lv = reversed(row)
+            g = code
+            gs = model.groups[g]
+            spec = model.spec_scenario.library.get(self.config.specs[spec_k])
+            if self.config.principles:
+                spec = patch_spec(spec, {f"principles.{p}.level": str(self.config.levels[k]).lower()
+                                         for p, k in zip(self.config.principles, lv, strict=True)})
+            b = model._intern(spec, tuple(gs.instructions), tuple(gs.delegations))
+            dids = model._decider_ids_of(b, g, self.policies[strain])
+            self._deciders[self._code(g, [strain, spec_k, *lv])] = dids
+        return dids
+
+    def _code(self, g: int, row: list[int]) -> int:
+        code = g
+        for size, k in zip(self.sizes, row, strict=True):
+            code = code * size + k
+        return code
 
     # --- metrics ------------------------------------------------------------------------------
     def labels(self) -> list[list[str]]:

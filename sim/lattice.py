@@ -44,9 +44,9 @@ def lattice_graph(n: int, degree: int, rng: np.random.Generator | None = None) -
     if side is None:
         raise ValueError(f"a lattice needs a square number of agents, got {n}")
     e = lattice_edges(side, degree)
-    if rng is not None:
-        e = rng.permutation(n)[e]
-    g = nx.Graph()
+    cells = rng.permutation(n) if rng is not None else np.arange(n)
+    e = cells[e]
+    g = nx.Graph(cells=cells)  # cells[c]: the agent at cell c (row-major)
     g.add_nodes_from(range(n))
     g.add_edges_from(e.tolist())
     return g
