@@ -168,6 +168,9 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
 
 def _runnable(name: str, params: dict, env_cls: Any, registry: dict, make: Any, where: str) -> None:
     """Refuse a policy evolution cannot copy: a language model, or one reading what the environment lacks."""
+    if getattr(registry.get(name), "learner", False):
+        raise ScenarioError(f"{where}: policy {name!r} learns, and its state belongs to its group; it cannot "
+                            "evolve; allowed: rule-based policies")
     if name == "llm" or not getattr(registry.get(name), "memoisable", True):
         raise ScenarioError(f"{where}: policy {name!r} cannot evolve (its choices are not a function of the "
                             "observation); allowed: rule-based policies")

@@ -170,6 +170,8 @@ def step_metrics(model: SpecModel, parts: StepParts) -> dict[str, float]:
     out.update(payoffs(model))
     if model.evolution is not None:
         out.update(model.evolution.metrics(model))
+    if model.learning is not None:
+        out.update(model.learning.metrics(model))
     return out
 
 
@@ -273,6 +275,8 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
     out["events_truncated"] = float(model.events_truncated)
     if model.evolution is not None:
         out.update(model.evolution.final_metrics(model))
+    if model.learning is not None:
+        out.update(model.learning.final_metrics(model))
     llm = [gs.policy.usage() for gs in model.groups if hasattr(gs.policy, "usage")]
     if llm:
         from agents.llm import usage_metrics

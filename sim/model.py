@@ -40,6 +40,7 @@ from scenarios.environment import Environment, get_environment
 from sim import metrics as M
 from sim.evolution import Evolution
 from sim.lattice import lattice_graph
+from sim.learning import Learning, is_learner, tier_of
 from sim.scenario import PRINCIPALS, Scenario, ScriptEvent
 
 LEVELS = len(Level)
@@ -149,7 +150,7 @@ class SpecModel(mesa.Model):
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._memo_reads = MEMO_READS
         self._read_sets: dict[int, list[_ReadSet]] = {}
-        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64})
+        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable({"nconf": np.int32, "violation": np.int8, "deception": np.int8,
                                     "covert": np.int8, "coop": np.int8, "injected": np.int8})
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
@@ -175,8 +176,10 @@ class SpecModel(mesa.Model):
         self.last_metrics: dict[str, float] = {}
         self._fired: set[int] = set()
         self.events_truncated = 0
-        # Imitation or Moran updates every few steps (sim.evolution), if the scenario asks.
+        # Imitation or Moran updates every few steps (sim.evolution), if the scenario asks;
+        # learners' state and the spec's overrides of their favourites (sim.learning).
         self.evolution = Evolution(self, scenario.evolution) if scenario.evolution else None
+        self.learning = Learning(self) if any(is_learner(gs.policy) for gs in self.groups) else None
         self.env.setup(self)
 
     # ------------------------------------------------------------------------------------------
@@ -294,6 +297,8 @@ class SpecModel(mesa.Model):
         acts = self.phases[phase]
         cells = self._cells_for(phase, self.decider_of[phase][agents], codes)
         chosen = self._cells.arr["full"][cells].astype(np.int64)
+        if self.learning is not None:
+            chosen = self.learning.choose(self, agents, codes, cells, chosen, phase)
         if self._any_fast:
             fast = self.rng_decide.random(m) >= self.delib[agents]
             chosen = np.where(fast, self._cells.arr["root"][cells], chosen)
@@ -385,7 +390,8 @@ class SpecModel(mesa.Model):
               else "chosen by the language model")
         for a in range(len(acts)):
             self._add_outcome(d.binding, obs, acts, a, full, by)
-        return self._cells.append(full=full.act, root=root.act, base=base)
+        tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
+        return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any,
                      by: str) -> None:
@@ -549,8 +555,12 @@ class SpecModel(mesa.Model):
         self.step_payoff[:] = 0.0
         self.env.step_counts = {}
         self._step_outcomes = []
+        if self.learning is not None:
+            self.learning.before_play(self)
         self.env.step(self)
         self.payoff += self.step_payoff
+        if self.learning is not None:
+            self.learning.after_play(self)
         if self.evolution is not None:
             self.evolution.after_play(self)
         self._rewire()
@@ -584,7 +594,7 @@ class SpecModel(mesa.Model):
 
     def _fusion(self) -> Any:
         """``sim.fused`` when this run may fuse steps (imported only then: numba loads slowly)."""
-        if not self.fuse or self.env.name != "ipd" or self.evolution is not None:
+        if not self.fuse or self.env.name != "ipd" or self.evolution is not None or self.learning is not None:
             return None
         try:
             from sim import fused
