@@ -49,7 +49,7 @@ FITNESS = ("exponential", "linear")
 KEYS: dict[str, type | tuple[type, ...]] = {
     "rule": str, "every": int, "evolve": list, "temperature": (int, float), "mutation": (int, float),
     "selection": (int, float), "fitness": str, "revise": (int, float), "births": int,
-    "policies": list, "levels": list,
+    "policies": list, "levels": list, "groups": list,
 }
 
 
@@ -79,6 +79,7 @@ class EvolutionConfig:
     specs: tuple[str, ...] = ()
     principles: tuple[str, ...] = ()  # evolved levels, by principle id
     levels: tuple[Level, ...] = ()    # values a level may mutate to
+    groups: tuple[str, ...] = ()      # groups whose agents take part (empty: everyone)
 
 
 def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: Any,
@@ -155,6 +156,11 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
         except Exception:
             raise ScenarioError(f"{where}.levels[{k}]: unknown level {lv!r}; allowed: "
                                 "root, system, developer, user, guideline, none") from None
+    names = {g.name for g in groups}
+    taking_part = tuple(table.get("groups", []))
+    for k, gname in enumerate(taking_part):
+        if gname not in names:
+            raise ScenarioError(f"{where}.groups[{k}]: unknown group {gname!r}; allowed: {', '.join(sorted(names))}")
     if principles and not levels:
         levels = sorted({p.level for g in groups for p in library.get(g.spec).principles
                          if p.id in principles}, reverse=True)
@@ -163,6 +169,7 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
         mutation=float(table.get("mutation", 0.0)), selection=selection, fitness=fitness,
         revise=float(table.get("revise", 1.0)), births=int(table.get("births", 1)),
         strains=tuple(strains), specs=specs, principles=tuple(principles), levels=tuple(levels),
+        groups=taking_part,
     )
 
 
@@ -361,28 +368,33 @@ class Evolution:
         self.config = config
         self.rng = model.rng.spawn(1)[0]  # its own stream: the other streams draw as without evolution
         sc = model.spec_scenario
-        strain_of = {(s.policy, s.params): k for k, s in enumerate(config.strains)}
+        strain_of = {(s.policy, repr(s.params)): k for k, s in enumerate(config.strains)}  # params may hold lists
         self.policies = [next((gs.policy for gs, g in zip(model.groups, sc.groups, strict=True)
                                if (g.policy, g.params) == (s.policy, s.params)), None)
                          or make_policy(s.policy, dict(s.params)) for s in config.strains]
-        g_strain = np.array([strain_of[(g.policy, g.params)] for g in sc.groups], dtype=np.int64)
+        g_strain = np.array([strain_of[(g.policy, repr(g.params))] for g in sc.groups], dtype=np.int64)
         g_spec = np.array([config.specs.index(g.spec) for g in sc.groups], dtype=np.int64)
-        cols = [g_strain[model.group_of], g_spec[model.group_of]]
+        cols = [g_strain, g_spec]
         for pid in config.principles:
             lv = []
             for g in sc.groups:
                 level = next(p.level for p in sc.library.get(g.spec).principles if p.id == pid)
                 lv.append(config.levels.index(level) if level in config.levels else 0)
-            cols.append(np.array(lv, dtype=np.int64)[model.group_of])
-        self.traits = np.stack(cols, axis=1)
+            cols.append(np.array(lv, dtype=np.int64))
+        self._start = np.stack(cols, axis=1)  # each group's traits at the start (newcomers get them)
+        self.traits = self._start[model.group_of]
         self.sizes = [len(config.strains), len(config.specs)] + [len(config.levels)] * len(config.principles)
         self.columns = [c for c, name in enumerate(["policy", "spec", *(f"level.{p}" for p in config.principles)])
                         if name in config.evolve]
         self._window = model.payoff.copy()
+        names = [gs.name for gs in model.groups]
+        self._only = (np.isin(model.group_of, [names.index(g) for g in config.groups])
+                      if config.groups else None)
         self._nbr: tuple[int, np.ndarray | None, np.ndarray | None] | None = None
         self._deciders: dict[int, tuple[int, ...]] = {}
         self.fixation_step: float = math.nan
         self.fixed: str | None = None
+        self._fixed_values: tuple[int, ...] | None = None
         self._assign(model)
 
     # --- update -----------------------------------------------------------------------------
@@ -390,9 +402,10 @@ class Evolution:
         """Called by the model after each step's payoffs are settled: update every ``every`` steps."""
         if model.t % self.config.every:
             return
-        pay = model.payoff - self._window
+        alive = self._taking_part(model)
+        start = np.concatenate([self._window, np.zeros(len(model.payoff) - len(self._window))])
+        pay = model.payoff - start
         self._window = model.payoff.copy()
-        alive = model.alive
         c = self.config
         nbr, deg = self._neighbours(model)
         n = len(pay)
@@ -426,6 +439,20 @@ class Evolution:
         self._assign(model)
         self._check_fixation(model)
 
+    def _taking_part(self, model: SpecModel) -> np.ndarray:
+        """Living agents of the groups taking part (shares and fixation count only them)."""
+        self._grow(model)
+        return model.alive if self._only is None else model.alive & self._only
+
+    def _grow(self, model: SpecModel) -> None:
+        """Agents who joined since: their group's starting traits."""
+        new = model.group_of[len(self.traits):]
+        if len(new):
+            self.traits = np.concatenate([self.traits, self._start[new]])
+            if self._only is not None:
+                names = [gs.name for gs in model.groups]
+                self._only = np.concatenate([self._only, np.isin(new, [names.index(g) for g in self.config.groups])])
+
     def _copy(self, to: np.ndarray, src: np.ndarray) -> None:
         for col in self.columns:
             self.traits[to, col] = self.traits[src, col]
@@ -435,10 +462,13 @@ class Evolution:
                 self.traits[to[hit], col] = self.rng.integers(0, self.sizes[col], int(hit.sum()))
 
     def _neighbours(self, model: SpecModel) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if model.spec_scenario.network["kind"] == "complete" and model.alive.all():
+        if model.spec_scenario.network["kind"] == "complete" and model.alive.all() and self._only is None:
             return None, None
         if self._nbr is None or self._nbr[0] != model.graph_version:
-            nbr, deg = neighbour_table(model.edges, len(model.payoff))
+            e = model.edges
+            if self._only is not None:  # only agents taking part are neighbours in evolution
+                e = e[self._only[e[:, 0]] & self._only[e[:, 1]]]
+            nbr, deg = neighbour_table(e, len(model.payoff))
             self._nbr = (model.graph_version, nbr, deg)
         return self._nbr[1], self._nbr[2]
 
@@ -448,6 +478,7 @@ class Evolution:
         A type is coded in mixed radix (group, then each trait); deciders are looked up per
         distinct code, so an update costs a few array operations whatever the population.
         """
+        self._grow(model)
         code = model.group_of.astype(np.int64)
         for col, size in enumerate(self.sizes):
             code = code * size + self.traits[:, col]
@@ -493,7 +524,7 @@ class Evolution:
 
     def metrics(self, model: SpecModel) -> dict[str, float]:
         """Share of living agents carrying each trait value, and whether one type has fixed."""
-        alive = model.alive
+        alive = self._taking_part(model)
         n = max(int(alive.sum()), 1)
         out: dict[str, float] = {}
         for col, names in enumerate(self.labels()):
@@ -503,7 +534,7 @@ class Evolution:
         return out
 
     def _fixed_type(self, model: SpecModel) -> str | None:
-        sub = self.traits[model.alive][:, self.columns]
+        sub = self.traits[self._taking_part(model)][:, self.columns]
         if not len(sub) or (sub != sub[0]).any():
             return None
         labels = self.labels()
@@ -515,15 +546,21 @@ class Evolution:
         fixed = self._fixed_type(model)
         if fixed is not None:
             self.fixed, self.fixation_step = fixed, float(model.t)
+            self._fixed_values = tuple(int(v) for v in self.traits[self._taking_part(model)][0, self.columns])
             model._script_event("fixation", None, {"type": fixed, "step": model.t})
 
     def final_metrics(self, model: SpecModel) -> dict[str, float]:
-        """Final shares, ``fixation`` (0/1), ``fixation_step`` and ``fixation.<type>`` = 1 for the fixed type."""
+        """Final shares; ``fixation`` (0/1: one type took over at some step), ``fixation_step``
+        (NaN if none), and ``fixation.<value>`` for every value of each evolved trait (1 for the
+        value that took over, else 0: its mean over runs is a fixation probability)."""
         out = self.metrics(model)
         out["fixation"] = float(self.fixed is not None)
         out["fixation_step"] = self.fixation_step
-        if self.fixed is not None:
-            out[f"fixation.{self.fixed}"] = 1.0
+        labels = self.labels()
+        for k, col in enumerate(self.columns):
+            for v, name in enumerate(labels[col]):
+                won = self._fixed_values is not None and self._fixed_values[k] == v
+                out["fixation." + name.removeprefix("share.")] = float(won)
         return out
 
     def relabel(self, agents: list[dict[str, Any]]) -> None:
