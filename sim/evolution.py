@@ -410,8 +410,11 @@ class Evolution:
         nbr, deg = self._neighbours(model)
         n = len(pay)
         if c.rule.startswith("moran"):
-            fit = moran_fitness(np.where(alive, pay, -np.inf if c.fitness == "exponential" else 0.0)[None, :],
-                                c.selection, c.fitness)
+            if not alive.any():
+                return
+            # Agents not taking part get the lowest payoff (no overflow, no 0 x inf), then no fitness.
+            floor = float(pay[alive].min())
+            fit = moran_fitness(np.where(alive, pay, floor)[None, :], c.selection, c.fitness)
             fit = np.where(alive, fit, 0.0)
             for _ in range(c.births):
                 dead, parent = moran_event(fit, c.rule, nbr, deg, self.rng)

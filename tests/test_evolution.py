@@ -174,3 +174,14 @@ def test_a_policy_the_environment_cannot_run_is_refused(tmp_path, capsys) -> Non
     assert main(["run", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "evolution.policies[0]: policy 'random' cannot run in environment 'spatial_pd'" in err, err
+
+
+@pytest.mark.parametrize("rule", ["fermi", "moran_bd", "moran_db"])
+def test_only_the_named_groups_take_part(rule: str) -> None:
+    # spec-evolution: twelve sellers evolve their spec, eight buyers keep theirs.
+    from sim.runs.run import run
+
+    r = run("spec-evolution", seed=0, steps=20, set={"evolution.rule": rule, "evolution.selection": 0.0})
+    shares = [r.metrics["share.spec.honest-first"], r.metrics["share.spec.confidential-negotiator"]]
+    assert sum(shares) == pytest.approx(1.0) and all(s * 12 == round(s * 12) for s in shares)
+    assert {a["spec"] for a in r.agents if a["group"] == "buyers"} == {"honest-first"}
