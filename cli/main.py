@@ -46,6 +46,7 @@ def _list(args: argparse.Namespace) -> int:
     from agents.policies import POLICIES
     from agents.spec import SpecLibrary
     from scenarios.environment import ENVIRONMENTS
+    from sim import evolution, learning
     from sim.scenario import ENGINE_METRICS, load_scenario, scenario_ids
 
     rows: dict[str, list[tuple[str, str]]] = {"scenarios": [], "specs": [], "environments": [],
@@ -64,7 +65,7 @@ def _list(args: argparse.Namespace) -> int:
         rows["checks"].append((name, info.doc.splitlines()[0] if info.doc else ""))
     env_metrics = sorted({m for cls in ENVIRONMENTS.values() for m in cls.metric_names()})
     for m in (*ENGINE_METRICS, "conflicts_by_level.<winner>.<loser>", "compliance.<principle>",
-              "payoff.<group>", *env_metrics):
+              "payoff.<group>", *env_metrics, *evolution.METRICS, *learning.METRICS):
         rows["metrics"].append((m, ""))
     wanted = [args.what] if args.what else list(rows)
     if args.json:

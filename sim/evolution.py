@@ -44,6 +44,9 @@ from agents.spec import Level
 if TYPE_CHECKING:
     from sim.model import SpecModel
 
+#: Metric names (patterns) an ``[evolution]`` table adds, for ``specbound list metrics``.
+METRICS = ("share.<policy>", "share.spec.<spec id>", "share.level.<principle>.<level>", "fixation",
+           "fixation_step", "fixation.<trait value>")
 RULES = ("imitate_best", "fermi", "proportional", "moran_bd", "moran_db")
 FITNESS = ("exponential", "linear")
 KEYS: dict[str, type | tuple[type, ...]] = {

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from sim.model import SpecModel
 
 
+#: Metric names (patterns) learner groups add, for ``specbound list metrics``.
+METRICS = ("overrides.<principle>", "learned.<group>.p.<act>")
+
+
 def is_learner(policy: Any) -> bool:
     return bool(getattr(policy, "learner", False))
 
