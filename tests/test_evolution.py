@@ -185,3 +185,16 @@ def test_only_the_named_groups_take_part(rule: str) -> None:
     shares = [r.metrics["share.spec.honest-first"], r.metrics["share.spec.confidential-negotiator"]]
     assert sum(shares) == pytest.approx(1.0) and all(s * 12 == round(s * 12) for s in shares)
     assert {a["spec"] for a in r.agents if a["group"] == "buyers"} == {"honest-first"}
+
+
+def test_a_principle_level_evolves_and_binds_the_agent() -> None:
+    from sim.runs.run import run
+
+    r = run("spec-evolution", seed=1, steps=30, set={"evolution.evolve": ["level.do_not_lie"],
+                                                      "evolution.levels": ["root", "guideline"],
+                                                      "evolution.mutation": 0.3})
+    m = r.metrics
+    assert m["share.level.do_not_lie.root"] + m["share.level.do_not_lie.guideline"] == pytest.approx(1.0)
+    assert {"fixation.level.do_not_lie.root", "fixation.level.do_not_lie.guideline"} <= set(m)
+    levels = {a["levels"]["do_not_lie"] for a in r.agents if a["group"] != "buyers"}
+    assert levels <= {"root", "guideline"} and levels
