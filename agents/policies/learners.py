@@ -110,7 +110,7 @@ class RothErev(Learner):
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
         q = state["q"][rows, s]
-        return q / q.sum(axis=1, keepdims=True)
+        return np.asarray(q / q.sum(axis=1, keepdims=True), dtype=np.float64)
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
               rewards: np.ndarray) -> None:
@@ -151,10 +151,10 @@ class QLearning(Learner):
         q = state["Q"][rows, s]
         if self.temperature > 0:
             z = np.exp((q - q.max(axis=1, keepdims=True)) / self.temperature)
-            return z / z.sum(axis=1, keepdims=True)
+            return np.asarray(z / z.sum(axis=1, keepdims=True), dtype=np.float64)
         best = q == q.max(axis=1, keepdims=True)
         greedy = best / best.sum(axis=1, keepdims=True)
-        return (1 - self.epsilon) * greedy + self.epsilon / q.shape[1]
+        return np.asarray((1 - self.epsilon) * greedy + self.epsilon / q.shape[1], dtype=np.float64)
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
               rewards: np.ndarray) -> None:
@@ -185,7 +185,7 @@ class Aspiration(Learner):
         return {**_shape(agents, states), "p": np.full((agents, states, acts), 1.0 / acts)}
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
-        return state["p"][rows, s]
+        return np.asarray(state["p"][rows, s], dtype=np.float64)
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
               rewards: np.ndarray) -> None:
