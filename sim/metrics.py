@@ -440,6 +440,39 @@ def _payoff_background(view: StepView) -> np.ndarray | None:
     return _payoffs(view).get("payoff_background")
 
 
+# Evolving populations and learners (sim/evolution.py, sim/learning.py): present only in runs
+# that configure them; such runs never fuse steps, so their views have one row.
+@metric("share.", label="share of {}", unit="share of agents", aggregate="last", sparse=True,
+        description="share.<policy>, share.spec.<id>, share.level.<principle>.<level>")
+def _shares(view: StepView) -> dict[str, np.ndarray] | None:
+    evo = view.model.evolution
+    if evo is None:
+        return None
+    return {k: np.full(view.k, v) for k, v in evo.metrics(view.model).items() if k.startswith("share.")}
+
+
+@metric("fixation", label="fixation", unit="1 once one type holds every agent", aggregate="last")
+def _fixation(view: StepView) -> np.ndarray | None:
+    evo = view.model.evolution
+    return None if evo is None else np.full(view.k, evo.metrics(view.model)["fixation"])
+
+
+@metric("overrides.", label="spec overrides of {}", unit="count of decisions", sparse=True,
+        description="overrides.<principle>: a learner's favourite act overruled by that principle")
+def _overrides(view: StepView) -> dict[str, np.ndarray] | None:
+    learners = view.model.learning
+    if learners is None:
+        return None
+    return {k: np.full(view.k, v) for k, v in learners.metrics(view.model).items()}
+
+
+register_metric(Metric("fixation_step", "step of fixation", "step", per_step=False, aggregate="final",
+                       description="step at which one type first held every agent (NaN: never)"))
+register_metric(Metric("fixation.", "fixation of {}", "1 if it fixed", per_step=False,
+                       aggregate="final", description="fixation.<value>: its mean over runs is a "
+                       "fixation probability"))
+register_metric(Metric("learned.", "learned {}", "probability", per_step=False, aggregate="final",
+                       description="learned.<group>.p.<act>: what a learning group ends up playing"))
 register_metric(Metric("conflicts_by_level.", "conflicts {}", "count", per_step=False, aggregate="final",
                        description="conflicts_by_level.<winner>.<loser>: conflicts by winner and loser level"))
 register_metric(Metric("patch_step", "step of the first spec patch", "step", per_step=False,
@@ -545,6 +578,10 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
     out.update(plugin_finals(model))
     out.update(patch_split(model.series, [e["step"] for e in model.script_log if e["kind"] == "patch_spec"]))
     out["events_truncated"] = float(model.events_truncated)
+    if model.evolution is not None:
+        out.update(model.evolution.final_metrics(model))
+    if model.learning is not None:
+        out.update(model.learning.final_metrics(model))
     llm = [usage for gs in model.groups if (usage := gs.policy.usage()) is not None]
     if llm:
         from agents.llm import usage_metrics

@@ -38,6 +38,9 @@ from agents.spec import Level, Spec, freeze_params, patch_spec
 from agents.trust import PairTable
 from scenarios.environment import Environment, get_environment
 from sim import metrics as M
+from sim.evolution import Evolution
+from sim.lattice import lattice_graph
+from sim.learning import Learning, is_learner, tier_of
 from sim.scenario import PRINCIPALS, Scenario, ScriptEvent
 
 LEVELS = len(Level)
@@ -147,7 +150,7 @@ class SpecModel(mesa.Model):
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._memo_reads = MEMO_READS
         self._read_sets: dict[int, list[_ReadSet]] = {}
-        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64})
+        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable({"nconf": np.int32, "violation": np.int8, "deception": np.int8,
                                     "covert": np.int8, "coop": np.int8, "injected": np.int8})
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
@@ -173,6 +176,10 @@ class SpecModel(mesa.Model):
         self.last_metrics: dict[str, float] = {}
         self._fired: set[int] = set()
         self.events_truncated = 0
+        # Imitation or Moran updates every few steps (sim.evolution), if the scenario asks;
+        # learners' state and the spec's overrides of their favourites (sim.learning).
+        self.evolution = Evolution(self, scenario.evolution) if scenario.evolution else None
+        self.learning = Learning(self) if any(is_learner(gs.policy) for gs in self.groups) else None
         self.env.setup(self)
 
     # ------------------------------------------------------------------------------------------
@@ -227,9 +234,9 @@ class SpecModel(mesa.Model):
             b = self._compiled[inputs] = self._bindings.setdefault(b, b)
         return b
 
-    def _decider_ids_of(self, b: Binding, g: int) -> tuple[int, ...]:
-        """The decider of (binding, group policy) in each phase, created on first use."""
-        pol = self.groups[g].policy
+    def _decider_ids_of(self, b: Binding, g: int, policy: Any = None) -> tuple[int, ...]:
+        """The decider of (binding, group policy or ``policy``) in each phase, created on first use."""
+        pol = self.groups[g].policy if policy is None else policy
         ids = []
         for ph in range(len(self.phases)):
             dkey = (b.key, id(pol), ph)
@@ -292,6 +299,8 @@ class SpecModel(mesa.Model):
         acts = self.phases[phase]
         cells = self._cells_for(phase, self.decider_of[phase][agents], codes)
         chosen = self._cells.arr["full"][cells].astype(np.int64)
+        if self.learning is not None:
+            chosen = self.learning.choose(self, agents, codes, cells, chosen, phase)
         if self._any_fast:
             fast = self.rng_decide.random(m) >= self.delib[agents]
             chosen = np.where(fast, self._cells.arr["root"][cells], chosen)
@@ -394,7 +403,8 @@ class SpecModel(mesa.Model):
               else "chosen by the language model")
         for a in range(len(acts)):
             self._add_outcome(d.binding, obs, acts, a, full, by)
-        return self._cells.append(full=full.act, root=root.act, base=base)
+        tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
+        return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any,
                      by: str) -> None:
@@ -558,8 +568,14 @@ class SpecModel(mesa.Model):
         self.step_payoff[:] = 0.0
         self.env.step_counts = {}
         self._step_outcomes = []
+        if self.learning is not None:
+            self.learning.before_play(self)
         self.env.step(self)
         self.payoff += self.step_payoff
+        if self.learning is not None:
+            self.learning.after_play(self)
+        if self.evolution is not None:
+            self.evolution.after_play(self)
         self._rewire()
         self._collect()
 
@@ -591,7 +607,7 @@ class SpecModel(mesa.Model):
 
     def _fusion(self) -> Any:
         """``sim.fused`` when this run may fuse steps (imported only then: numba loads slowly)."""
-        if not self.fuse or self.env.name != "ipd":
+        if not self.fuse or self.env.name != "ipd" or self.evolution is not None or self.learning is not None:
             return None
         try:
             from sim import fused
@@ -859,6 +875,8 @@ def build_graph(net: dict[str, Any], n: int, rng: np.random.Generator) -> nx.Gra
         g = nx.gnp_random_graph(n, degree / max(n - 1, 1), seed=seed)
     elif kind == "barabasi_albert":
         g = nx.barabasi_albert_graph(n, max(1, degree // 2), seed=seed)
+    elif kind == "lattice":
+        g = lattice_graph(n, degree, rng if net.get("shuffle") else None)
     elif kind == "edgelist":
         try:
             g = nx.read_edgelist(net["path"], nodetype=int)

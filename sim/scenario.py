@@ -29,6 +29,8 @@ from scenarios.environment import get_environment, parse_params
 from scenarios.metric_registry import METRICS
 from sim import limits
 from sim.capacity import check_population
+from sim.evolution import EvolutionConfig, parse_evolution
+from sim.lattice import NEIGHBOURHOODS, lattice_side
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -37,9 +39,9 @@ SCENARIO_KEYS = {
     "spec_dirs": list,
 }
 NETWORK_KINDS = ("complete", "random_regular", "watts_strogatz", "erdos_renyi",
-                 "barabasi_albert", "edgelist", "none")
+                 "barabasi_albert", "edgelist", "lattice", "none")
 NETWORK_KEYS = {"kind": str, "degree": int, "p": float, "path": str, "self_play": bool,
-                "rewire": dict}
+                "rewire": dict, "shuffle": bool}
 REWIRE_KEYS = {"below": float, "every": int}
 GROUP_KEYS = {
     "count": int, "policy": str, "spec": str, "focal": bool, "deliberation": float,
@@ -119,6 +121,7 @@ class Scenario:
     description: str = ""
     question: str = ""
     sweep: dict[str, Any] | None = None
+    evolution: EvolutionConfig | None = None
 
     @property
     def spec_texts(self) -> dict[str, str]:
@@ -412,7 +415,7 @@ def _apply(raw: dict, library: SpecLibrary, path: str, value: Any) -> SpecLibrar
 
 def _may_create(node: dict, key: str, raw: dict) -> bool:
     # Optional tables a user may set into without the file declaring them.
-    return (node is raw and key in ("environment", "network", "sweep")) or key in ("params", "llm", "rewire")
+    return (node is raw and key in ("environment", "network", "sweep", "evolution")) or key in ("params", "llm", "rewire")
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -440,7 +443,7 @@ def _unit(v: float, where: str) -> float:
 def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: dict,
            base_dir: Path | None = None) -> Scenario:
     top_allowed = {"scenario": dict, "environment": dict, "network": dict, "groups": dict,
-                   "events": list, "sweep": dict, "plugins": list}
+                   "events": list, "sweep": dict, "plugins": list, "evolution": dict}
     _keys(raw, top_allowed, source)
     sc = _keys(raw.get("scenario", {}), SCENARIO_KEYS, f"{source}: scenario")
     for k in ("id", "environment"):
@@ -463,11 +466,13 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
     sweep = raw.get("sweep")
     if sweep is not None:
         _keys(sweep, SWEEP_KEYS, f"{source}: sweep")
+    evolution = (parse_evolution(raw["evolution"], groups, library, env_cls, source)
+                 if "evolution" in raw else None)
     return Scenario(
         id=sc["id"], environment=sc["environment"], steps=steps, env_params=env_params,
         network=network, groups=groups, events=events, library=library, raw=raw, text=text,
         overrides=overrides, source=source, description=sc.get("description", ""),
-        question=sc.get("question", ""), sweep=sweep,
+        question=sc.get("question", ""), sweep=sweep, evolution=evolution,
     )
 
 
@@ -565,6 +570,8 @@ def _network(net: Any, n: int, source: str, base_dir: Path) -> dict[str, Any]:
             raise ScenarioError(f"{where}.degree: {degree} does not fit {n} agents; allowed: 1..{max(n - 1, 1)}")
         if kind == "random_regular" and (n * degree) % 2:
             raise ScenarioError(f"{where}.degree: random_regular needs agents x degree even; got {n} x {degree}")
+    if kind == "lattice":
+        _lattice_check(n, degree, where)
     p = net.get("p", 0.1)
     if not 0.0 <= p <= 1.0:
         raise ScenarioError(f"{where}.p: must be between 0 and 1, got {p}")
@@ -581,7 +588,17 @@ def _network(net: Any, n: int, source: str, base_dir: Path) -> dict[str, Any]:
         inputs.number(rewire.get("every", 1), f"{where}.rewire.every", 1, MAX_STEPS, integer=True)
         inputs.number(rewire.get("below", 0.0), f"{where}.rewire.below (a trust level)", 0.0, 1.0)
     return {"kind": kind, "degree": degree, "p": float(p), "path": str(path) if path else None,
-            "self_play": net.get("self_play", False), "rewire": dict(rewire) if rewire else None}
+            "self_play": net.get("self_play", False), "rewire": dict(rewire) if rewire else None,
+            "shuffle": net.get("shuffle", False)}
+
+
+def _lattice_check(n: int, degree: int, where: str) -> None:
+    if lattice_side(n) is None:
+        raise ScenarioError(f"{where}.kind: a lattice needs a square number of agents (e.g. 10000); "
+                            f"the groups have {n}")
+    if degree not in NEIGHBOURHOODS:
+        raise ScenarioError(f"{where}.degree: a lattice neighbourhood has 4 (von Neumann) or "
+                            f"8 (Moore) cells; got {degree}")
 
 
 def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metrics: set[str],

@@ -142,6 +142,8 @@ def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResu
          "alive": bool(model.alive[i])}
         for i, g in enumerate(model.group_of.tolist())
     ]
+    if model.evolution is not None:  # what each agent carries at the end, not its group's start
+        model.evolution.relabel(agents)
     return RunResult(sc.id, model.seed, dict(params if params is not None else sc.overrides),
                      model.final_metrics(), steps, events, agents)
 
