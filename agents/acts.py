@@ -48,6 +48,18 @@ class Act:
     noop: bool = False
     text: str = ""
 
+    @property
+    def deceptive(self) -> bool:
+        """A lie of commission or omission, or a promise made to be broken."""
+        return bool(self.asserts_false or self.misleads
+                    or (self.promise is not None and self.cooperative is not None
+                        and (self.promise == "C") != self.cooperative))
+
+    @property
+    def covert(self) -> bool:
+        """Serves a hidden goal while the message denies it."""
+        return bool(self.serves) and self.denies
+
 
 class ActSpace(Sequence[Act]):
     """An environment's ordered, finite set of acts, addressable by name or index."""

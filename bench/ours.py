@@ -78,7 +78,7 @@ def ours_round_robin(overrides: Mapping[str, Any], seed: int = 0) -> RoundRobin:
     return RoundRobin(
         policies=policies,
         totals=np.rint(model.payoff).astype(np.int64),
-        turns=n * (n - 1) // 2 * model.t,
+        turns=n * (n - 1) // 2 * model.steps,
     )
 
 

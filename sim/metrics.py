@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from sim.model import SpecModel
 
 LEVEL_NAMES = tuple(str(lv) for lv in Level)  # index = level value
-COUNTED = ("conflicts", "violations", "deceptions", "covert_acts", "decisions",
-           "injections_attempted", "injections_obeyed")
 
 
 def gini(x: np.ndarray) -> float:
@@ -93,23 +91,23 @@ def decision_sums(model: SpecModel, counts: np.ndarray) -> dict[str, np.ndarray]
 
     Counts are integers, so every sum is exact whatever the order of its terms.
     """
-    o = model._outcomes.arr
+    col = model.decisions.outcome_column
     n = counts.shape[-1]
-    coop = o["coop"][:n]
+    coop = col("coop")[:n]
     out = {"decisions": counts.sum(axis=-1)}
-    for name, col in (("conflicts", "nconf"), ("violations", "violation"), ("deceptions", "deception"),
-                      ("covert_acts", "covert")):
-        out[name] = counts @ o[col][:n]
+    for name, column in (("conflicts", "nconf"), ("violations", "violation"), ("deceptions", "deception"),
+                         ("covert_acts", "covert")):
+        out[name] = counts @ col(column)[:n]
     out["cooperative_moves"] = counts[..., coop == 1].sum(axis=-1)
     out["moves"] = counts[..., coop >= 0].sum(axis=-1)
-    out["served_injection"] = counts @ o["injected"][:n]
+    out["served_injection"] = counts @ col("injected")[:n]
     return out
 
 
 def compliance_counts(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per principle: decisions in which it applied, and in which it held."""
-    c = model._comp.arrays()
-    k = len(model.principle_ids)
+    c = model.decisions.compliance_rows()
+    k = len(model.decisions.principle_ids)
     if not len(c["outcome"]):
         return np.zeros(k), np.zeros(k)
     w = counts[c["outcome"]] if len(counts) else np.zeros(len(c["outcome"]))
@@ -120,7 +118,7 @@ def compliance_counts(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray,
 
 def level_pairs(model: SpecModel, counts: np.ndarray) -> np.ndarray:
     """Conflicts by (winner level, loser level) as a flat LEVELS x LEVELS vector."""
-    c = model._conf.arrays()
+    c = model.decisions.level_rows()
     size = len(Level) ** 2
     if not len(c["outcome"]):
         return np.zeros(size)
@@ -151,7 +149,7 @@ def step_metrics(model: SpecModel, parts: StepParts) -> dict[str, float]:
     out["compliance_rate"] = float(held.sum() / applied.sum()) if applied.sum() else float("nan")
     # Per-principle compliance of this step: the trend model-spec evals look for.
     for k in np.flatnonzero(applied):
-        out[f"compliance.{model.principle_ids[k]}"] = float(held[k] / applied[k])
+        out[f"compliance.{model.decisions.principle_ids[k]}"] = float(held[k] / applied[k])
     welfare = float(model.step_payoff.sum())
     out["welfare"] = welfare
     base, opt = model.env.bounds
@@ -216,8 +214,8 @@ class Totals:
         for k, v in model.env.step_counts.items():
             if k not in ("injections_attempted", "injections_obeyed"):
                 self.counted[k] = self.counted.get(k, 0.0) + v
-        self.applied = _add(self.applied, parts.applied)
-        self.held = _add(self.held, parts.held)
+        self.applied = add_padded(self.applied, parts.applied)
+        self.held = add_padded(self.held, parts.held)
         self.levels = self.levels + parts.levels
         self.welfare += step["welfare"]
         b, o = model.env.bounds
@@ -231,7 +229,8 @@ class Totals:
         return self.counted.get(name, 0.0)
 
 
-def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def add_padded(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` where the shorter is padded with zeros (principles met later extend the totals)."""
     if len(a) < len(b):
         a = np.concatenate([a, np.zeros(len(b) - len(a))])
     a = a.copy()
@@ -256,7 +255,7 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
         out["trust_mean"], out["trust_calibration"] = trust_stats(model)
     applied, held = tot.applied, tot.held
     out["compliance_rate"] = float(held.sum() / applied.sum()) if applied.sum() else float("nan")
-    for k, pid in enumerate(model.principle_ids):
+    for k, pid in enumerate(model.decisions.principle_ids):
         if k < len(applied) and applied[k] > 0:
             out[f"compliance.{pid}"] = float(held[k] / applied[k])
     n = len(Level)
@@ -267,8 +266,8 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
         if k not in out and k not in ("decisions", "cooperative_moves", "moves"):
             out[k] = v
     out.update(model.env.final_metrics(model))
-    out.update(patch_split(model.series, [e["step"] for e in model.script_log if e["kind"] == "patch_spec"]))
-    out["events_truncated"] = float(model.events_truncated)
+    out.update(patch_split(model.series, model.log.steps_of("patch_spec")))
+    out["events_truncated"] = float(model.log.truncated)
     llm = [gs.policy.usage() for gs in model.groups if hasattr(gs.policy, "usage")]
     if llm:
         from agents.llm import usage_metrics
