@@ -188,12 +188,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(summary(frame).to_string())
     failed = int((frame["status"] == "failed").sum())
     outputs = [frame.attrs["store"]]
-    try:
-        from cli.demo import demo_outputs
-    except ImportError:
-        demo_outputs = None
-    if demo_outputs is not None:
-        outputs += [str(p) for p in demo_outputs(out)]
+    from cli.demo import demo_outputs
+
+    outputs += [str(p) for p in demo_outputs(out)]
     print("results:")
     for p in outputs:
         print(f"  {p}")
@@ -240,12 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import sweep as cli_sweep
 
     spec_sub = cli_spec.register(sub)
-    try:
-        from cli import explain as cli_explain
+    from cli import explain as cli_explain
 
-        cli_explain.register(spec_sub)
-    except ImportError:
-        pass
+    cli_explain.register(spec_sub)
     cli_sweep.register(sub)
     from cli import analysis as analysis_cli
 

@@ -36,7 +36,7 @@ from sim.eventlog import EventLog
 from sim.events import Script, Target
 from sim.instructions import build_instruction
 from sim.llm_choices import llm_choices
-from sim.network import Network
+from sim.network import Network, trust_graph
 from sim.scenario import Group, Scenario
 
 #: Fast-forward tries that fail in a row wait this many steps at most before the next try.
@@ -259,10 +259,6 @@ class SpecModel(mesa.Model):
         return self.network.edge_agents(self.alive)
 
     @property
-    def graph(self) -> nx.Graph:
-        return self.network.graph
-
-    @property
     def graph_version(self) -> int:
         return self.network.version
 
@@ -288,18 +284,7 @@ class SpecModel(mesa.Model):
 
     def trust_graph(self) -> nx.DiGraph:
         """The trust network now: edge (i, j) carries i's trust in j; nodes carry group and payoff."""
-        g = nx.DiGraph()
-        for i in range(len(self.payoff)):
-            if self.alive[i]:
-                g.add_node(i, group=self.groups[self.group_of[i]].name, payoff=float(self.payoff[i]))
-        if len(self.pairs):
-            a, b = self.pairs.pairs()
-            tr = self.pairs.all_trust()
-            played = self.pairs["turns"] > 0
-            for i, j, t in zip(a[played].tolist(), b[played].tolist(), tr[played].tolist(), strict=True):
-                if self.alive[i] and self.alive[j]:
-                    g.add_edge(i, j, trust=t)
-        return g
+        return trust_graph(self.pairs, self.alive, [self.groups[g].name for g in self.group_of], self.payoff)
 
     # --- the step and the clock --------------------------------------------------------------------
     def step(self) -> None:

@@ -155,3 +155,20 @@ class Network:
                     break
         self.changed()
         return len(cut)
+
+
+def trust_graph(pairs: PairTable, alive: np.ndarray, groups: Sequence[str], payoff: np.ndarray) -> nx.DiGraph:
+    """Who trusts whom among living agents: edge (i, j) carries i's trust in j (pairs that played);
+    nodes carry their group's name and payoff."""
+    g = nx.DiGraph()
+    for i in range(len(payoff)):
+        if alive[i]:
+            g.add_node(i, group=groups[i], payoff=float(payoff[i]))
+    if len(pairs):
+        a, b = pairs.pairs()
+        tr = pairs.all_trust()
+        played = pairs["turns"] > 0
+        for i, j, t in zip(a[played].tolist(), b[played].tolist(), tr[played].tolist(), strict=True):
+            if alive[i] and alive[j]:
+                g.add_edge(i, j, trust=t)
+    return g

@@ -18,14 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import agents.llm  # noqa: F401  (registers the llm policy)
+from agents.acts import Act, ActSpace
+from agents.checks import CHECKS, check
+from agents.policies import COOPERATED, POLICIES, Policy, policy
 from agents.readset import unwrap
 from scenarios.environment import Environment
 from scenarios.ipd import IPD
 from sim import decisions
 from sim.model import SpecModel
-from agents.acts import Act, ActSpace
-from agents.checks import CHECKS, check
-from agents.policies import COOPERATED, POLICIES, Policy, policy
 from sim.runs.run import result_of, run_model
 from sim.scenario import SCENARIO_DIR, load_scenario, load_scenario_text, scenario_ids
 from tests.llm_server import serve
@@ -78,6 +78,8 @@ def test_shipped_scenarios_give_identical_results_with_and_without_the_memo(
 def test_the_memo_shares_cells_in_the_round_robin() -> None:
     on, off = both_ways("ipd-classic", 0)
     assert on.decisions.n_cells < off.decisions.n_cells / 5
+    # The speed of the 12-strategy tournament rests on this: 36 cells (711 without the memo).
+    assert on.decisions.n_cells <= 40
 
 
 @pytest.mark.parametrize("scenario", ["ipd-classic", "negotiation-honest-first"])

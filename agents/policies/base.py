@@ -32,13 +32,6 @@ class Policy:
     stochastic: ClassVar[bool] = False
     params: ClassVar[dict[str, type | tuple[type, ...]]] = {}
 
-    def __init__(self, **params: Any) -> None:
-        self.kwargs = dict(params)
-
-    @property
-    def key(self) -> tuple:
-        return (self.name, tuple(sorted(self.kwargs.items())))
-
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         raise NotImplementedError
 
