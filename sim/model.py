@@ -8,8 +8,8 @@ trust updates, and metrics are collected (``sim.collect``).
 
 Mesa owns the clock (``model.steps``, ``model.time``). When the environment
 can fast-forward a stretch of steps (``Environment.fast_forward``: the IPD
-numba kernel), the model books the stretch's metrics and lets Mesa clock
-those steps, whose work is already done.
+numba kernel), the model books the stretch's metrics and Mesa's ``run_for``
+clocks those steps in one step event.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class SpecModel(mesa.Model):
         self.series: dict[str, list[float]] = {}
         self.totals = M.Totals()
         self.last_metrics: dict[str, float] = {}
-        self._clock_only = False  # Mesa clocks steps a fast-forward already played
+        self._played_ahead = 0  # steps a fast-forward played, for Mesa to count in one step event
         self.env.setup(self)
 
     # --- population ------------------------------------------------------------------------------
@@ -289,7 +289,12 @@ class SpecModel(mesa.Model):
     # --- the step and the clock --------------------------------------------------------------------
     def step(self) -> None:
         """One step (Mesa has already moved ``steps`` and ``time`` on)."""
-        if self._clock_only:
+        if self._played_ahead:
+            # The stretch is already played: this one step event of Mesa's counts all of it. Mesa
+            # schedules the next step one unit after ``time`` and ends ``run_for`` at its target.
+            self.steps += self._played_ahead - 1
+            self.time += self._played_ahead - 1
+            self._played_ahead = 0
             return
         self.script.fire(self)
         self.step_payoff[:] = 0.0
@@ -307,7 +312,7 @@ class SpecModel(mesa.Model):
 
         Before each step the environment is asked to fast-forward the stretch up
         to the next scripted event; it plays what it can (with results identical
-        to stepping) and Mesa's own ``run_for`` clocks those steps.
+        to stepping) and Mesa's own ``run_for`` clocks those steps (one step event).
         """
         end = self.steps + (self.spec_scenario.steps if steps is None else steps)
         wait, backoff = 0, 1
@@ -316,11 +321,8 @@ class SpecModel(mesa.Model):
             stretch = None if wait else self._fast_forward(end - self.steps)
             if stretch is not None:
                 collect.book_stretch(self, stretch)
-                self._clock_only = True
-                try:
-                    self.run_for(stretch.steps)
-                finally:
-                    self._clock_only = False
+                self._played_ahead = stretch.steps
+                self.run_for(stretch.steps)
                 backoff = 1
             else:
                 self.step()

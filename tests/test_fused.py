@@ -88,6 +88,11 @@ def test_classic_fused_equals_stepwise(overrides, seed, monkeypatch):
     assert none == 0
     assert played > 0.5 * fast.steps
     _same(slow, fast)
+    # Mesa's schedule is where its clock says: a step after the run is the next step, once.
+    slow.step()
+    fast.step()
+    assert fast.steps == fast.time == slow.steps
+    _same(slow, fast)
 
 
 def test_events_split_stretches(monkeypatch):
