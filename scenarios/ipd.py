@@ -120,10 +120,26 @@ class IPD(Environment):
 
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
         """Plain stretches (no noise, promises, coins, slips or triggers) play in a numba loop."""
-        if type(self).step is not IPD.step:
-            return None  # a subclass plays differently: the loop would not mirror it
-        kernel = _kernel()
+        if not self.can_fast_forward(model):
+            return None
+        kernel = _kernel()  # only now: numba takes most of a second to load
         return None if kernel is None else kernel.fast_forward(self, model, limit)
+
+    def can_fast_forward(self, model: Any) -> bool:
+        """Whether the model's steps are plain enough for the kernel (asked before each stretch)."""
+        prm = self.params
+        return (
+            type(self).step is IPD.step  # a subclass may play differently from what the loop mirrors
+            and type(self).metrics is Environment.metrics
+            and prm.noise == 0
+            and not prm.promises
+            and len(model.phases) == 1
+            and model.deterministic_decisions
+            and not needs_coin(model)
+            and not model.network.may_rewire
+            and not model.script.has_triggers
+            and bool(model.alive.all())
+        )
 
     def render(self, obs: Any) -> str:
         last = {1: "cooperated", 0: "defected", -1: "nothing yet"}

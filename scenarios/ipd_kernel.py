@@ -27,8 +27,8 @@ import numpy as np
 from numba import njit
 
 from agents.policies import TRUST_BUCKETS
-from scenarios.environment import Environment, ObsCodec
-from scenarios.pairwise import needs_coin, observe_pairs, swapped_rows
+from scenarios.environment import ObsCodec
+from scenarios.pairwise import observe_pairs, swapped_rows
 from scenarios.stretch import Stretch
 
 if TYPE_CHECKING:
@@ -98,25 +98,12 @@ class Population(NamedTuple):
     group_of: np.ndarray
 
 
-def eligible(env: IPD, model: Any) -> bool:
-    """Whether the model's steps can be fast-forwarded at all (checked again at each stretch)."""
-    prm = env.params
-    return (
-        type(env).metrics is Environment.metrics
-        and prm.noise == 0
-        and not prm.promises
-        and len(model.phases) == 1
-        and model.deterministic_decisions
-        and not needs_coin(model)
-        and not model.network.may_rewire
-        and not model.script.has_triggers
-        and bool(model.alive.all())
-    )
-
-
 def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
-    """Play up to ``limit`` steps; None when not even the first could be played this way."""
-    if limit <= 0 or not len(model.edges) or not eligible(env, model):
+    """Play up to ``limit`` steps; None when not even the first could be played this way.
+
+    The caller has checked that the model is eligible (``IPD.can_fast_forward``).
+    """
+    if limit <= 0 or not len(model.edges):
         return None
     codec = env.codec
     if codec.fields != OBS_FIELDS:
