@@ -56,6 +56,11 @@ class Act:
                         and (self.promise == "C") != self.cooperative))
 
     @property
+    def serves_injection(self) -> bool:
+        """Carries out an instruction injected by a peer or a tool (``serves`` names it "injected")."""
+        return "injected" in self.serves
+
+    @property
     def covert(self) -> bool:
         """Serves a hidden goal while the message denies it."""
         return bool(self.serves) and self.denies

@@ -315,7 +315,7 @@ class DecisionTable:
         self._outcomes.append(
             nconf=len(conflicts), violation=int(violation), deception=int(act.deceptive),
             covert=int(act.covert), coop=-1 if act.cooperative is None else int(act.cooperative),
-            injected=int("injected" in act.serves),
+            injected=int(act.serves_injection),
         )
         self._outcome_conflicts.append(conflicts)
 

@@ -218,3 +218,9 @@ count = 2
     model = run_model(load_scenario_text(_text(extra, steps=8), source="fused-case.toml"), seed=1)
     assert len(model.agents) == len(model.handles) - 2
     assert {a.index for a in model.handles if a not in model.agents} == set(np.flatnonzero(~model.alive))
+
+
+def test_the_kernel_encodes_the_ipd_observation_layout():
+    # The loop builds codes field by field by position: a reordered Obs must fail loudly.
+    assert IPD.Obs._fields == ipd_kernel.OBS_FIELDS
+    assert [ipd_kernel.OBS_FIELDS[i] for i in (ipd_kernel.TRUST, ipd_kernel.COIN)] == ["trust", "coin"]
