@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tomllib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,3 +42,11 @@ def run_commands(register: Callable[[Any], Any], argv: Sequence[str] | None = No
     parser = Parser(prog="specbound")
     register(parser.add_subparsers(dest="command", required=True))
     return dispatch(parser.parse_args(argv))
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value, read as a TOML scalar or array (``3``, ``0.5``, ``true``, ``[1, 2]``), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text

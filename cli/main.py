@@ -10,21 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from cli.base import Parser, dispatch
-
-
-def parse_value(text: str) -> Any:
-    """A ``--set`` value, read as a TOML scalar or array (``3``, ``0.5``, ``true``, ``[1, 2]``), else a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+from cli.base import Parser, dispatch, parse_value
 
 
 def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
