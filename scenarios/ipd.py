@@ -135,6 +135,7 @@ class IPD(Environment):
             and not prm.promises
             and len(model.phases) == 1
             and model.deterministic_decisions
+            and model.fixed_deciders
             and not needs_coin(model)
             and not model.network.may_rewire
             and not model.script.has_triggers

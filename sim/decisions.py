@@ -29,6 +29,7 @@ from agents.chain import Binding, ConflictEvent
 from agents.checks import evaluate
 from agents.readset import fields_read, recording
 from agents.spec import Level
+from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
 #: Most entries of a dense look-up table; beyond it cells live in a dict per phase.
@@ -126,7 +127,7 @@ class DecisionTable:
         self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
-        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64})
+        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable(OUTCOME_COLUMNS)
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
         self._comp = _Flat(("outcome", "principle", "held"))
@@ -240,6 +241,14 @@ class DecisionTable:
         """Per cell: its first outcome; the outcome of act ``a`` is ``base + a``."""
         return self._cells.arr["base"]
 
+    @property
+    def tier(self) -> np.ndarray:
+        """Per cell: bitmask of the acts the resolver would play if the policy put them first.
+
+        Learners (``sim.learning``) choose within it; for other policies it is the resolver's choice alone.
+        """
+        return self._cells.arr["tier"]
+
     def _cell_of(self, phase: int, decider: int, code: int) -> int:
         """The cell of a (decider, code) key the tables do not hold yet.
 
@@ -284,7 +293,8 @@ class DecisionTable:
         by = "acted without deliberation or by error" if pure else "chosen by the language model"
         for a in range(len(acts)):
             self._add_outcome(d.binding, obs, acts, a, full, by)
-        return self._cells.append(full=full.act, root=root.act, base=base)
+        tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
+        return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     # --- outcomes -----------------------------------------------------------------------------
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str) -> None:

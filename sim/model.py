@@ -34,7 +34,9 @@ from sim import metrics as M
 from sim.decisions import DecisionTable, memoisable
 from sim.eventlog import EventLog
 from sim.events import Script, Target
+from sim.evolution import Evolution
 from sim.instructions import build_instruction
+from sim.learning import Learning, is_learner
 from sim.llm_choices import llm_choices
 from sim.network import Network, trust_graph
 from sim.scenario import Group, Scenario
@@ -76,7 +78,7 @@ class SpecModel(mesa.Model):
         self.rng_match, self.rng_decide, self.rng_env, self.rng_detect = (
             rng_match, rng_decide, rng_env, rng_detect)
         self.env: Environment = get_environment(scenario.environment)(scenario.env_params, self)
-        self.phases: tuple[ActSpace, ...] = tuple(getattr(self.env, "phases", (self.env.acts,)))
+        self.phases: tuple[ActSpace, ...] = tuple(self.env.phases)
 
         self._seq = 0  # instructions built so far: a later one supersedes an earlier one
         self.groups = [GroupState(g.name, gi, scenario.library.get(g.spec), _make_policy(g),
@@ -114,6 +116,12 @@ class SpecModel(mesa.Model):
         self.totals = M.Totals()
         self.last_metrics: dict[str, float] = {}
         self._played_ahead = 0  # steps a fast-forward played, for Mesa to count in one step event
+        #: False: never ask the environment to fast-forward (conformance checks compare both ways).
+        self.may_fast_forward = True
+        # Imitation or Moran updates every few steps (sim.evolution), if the scenario asks;
+        # learners' state and the spec's overrides of their favourites (sim.learning).
+        self.evolution = Evolution(self, scenario.evolution) if scenario.evolution else None
+        self.learning = Learning(self) if any(is_learner(gs.policy) for gs in self.groups) else None
         self.env.setup(self)
 
     # --- population ------------------------------------------------------------------------------
@@ -171,19 +179,26 @@ class SpecModel(mesa.Model):
 
     @property
     def deterministic_decisions(self) -> bool:
-        """Every decision is the resolver's choice: full deliberation, no slips, no language model."""
-        return not (self._any_fast or self._any_error or self.llm_groups)
+        """Every decision is the resolver's choice: full deliberation, no slips, no language model,
+        no learner choosing within its tier, no outside say (``steer`` not overridden)."""
+        return not (self._any_fast or self._any_error or self.llm_groups or self.learning is not None
+                    or type(self).steer is not SpecModel.steer)
+
+    @property
+    def fixed_deciders(self) -> bool:
+        """No evolution changes who decides how between scripted events."""
+        return self.evolution is None
 
     # --- bindings and deciders ---------------------------------------------------------------------
     def binding_of(self, i: int) -> Binding:
         gs = self.groups[self.group_of[i]]
         instrs = tuple(gs.instructions) + tuple(self.agent_extra.get(int(i), ()))
-        return self._intern(gs.spec, instrs, tuple(gs.delegations))
+        return self.intern(gs.spec, instrs, tuple(gs.delegations))
 
     def policy_of(self, i: int) -> Any:
         return self.groups[self.group_of[i]].policy
 
-    def _intern(self, spec: Spec, instrs: tuple[Instruction, ...], dels: tuple[Delegation, ...]) -> Binding:
+    def intern(self, spec: Spec, instrs: tuple[Instruction, ...], dels: tuple[Delegation, ...]) -> Binding:
         inputs = (spec, instrs, dels)
         b = self._compiled.get(inputs)
         if b is None:
@@ -202,7 +217,7 @@ class SpecModel(mesa.Model):
         for g in np.unique(self.group_of[agents[~own]]).tolist():
             members = agents[~own][self.group_of[agents[~own]] == g]
             gs = self.groups[g]
-            b = self._intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
+            b = self.intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
             for ph, did in enumerate(self.decisions.decider_ids(b, gs.policy)):
                 self.decider_of[ph][members] = did
         for i in agents[own].tolist():
@@ -234,6 +249,8 @@ class SpecModel(mesa.Model):
         table = self.decisions
         cells = table.cells(phase, self.decider_of[phase][agents], codes)
         chosen = table.full[cells].astype(np.int64)
+        if self.learning is not None:
+            chosen = self.learning.choose(self, agents, codes, cells, chosen, phase)
         if self._any_fast:
             fast = self.rng_decide.random(m) >= self.delib[agents]
             chosen = np.where(fast, table.root[cells], chosen)
@@ -243,9 +260,20 @@ class SpecModel(mesa.Model):
                 chosen[slip] = self.rng_decide.integers(0, len(self.phases[phase]), int(slip.sum()))
         if self.llm_groups:
             chosen = llm_choices(self, agents, codes, phase, cells, chosen, context)
+        chosen = self.steer(agents, codes, partners, phase, cells, chosen)
         outcome = table.base[cells] + chosen
         self._step_outcomes.append(outcome)
         self.log.conflicts(self.steps, agents, partners, outcome, table.outcome_column("nconf"))
+        return chosen
+
+    def steer(self, agents: np.ndarray, codes: np.ndarray, partners: np.ndarray | None, phase: int,
+              cells: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        """The last say over the acts chosen before they are booked; here it keeps them.
+
+        The seam through which ``sim.external.ExternalModel`` lets outside
+        learners act: what it returns is booked like any decision (conflicts,
+        compliance, metrics).
+        """
         return chosen
 
     # --- services for environments -----------------------------------------------------------------
@@ -300,8 +328,14 @@ class SpecModel(mesa.Model):
         self.step_payoff[:] = 0.0
         self.env.step_counts = {}
         self._step_outcomes = []
+        if self.learning is not None:
+            self.learning.before_play(self)
         self.env.step(self)
         self.payoff += self.step_payoff
+        if self.learning is not None:
+            self.learning.after_play(self)
+        if self.evolution is not None:
+            self.evolution.after_play(self)
         cut = self.network.rewire(self.steps, self.pairs, self.alive, self.rng_match)
         if cut:
             self.count("rewired", cut)
@@ -333,6 +367,8 @@ class SpecModel(mesa.Model):
 
     def _fast_forward(self, limit: int) -> Any:
         """The environment's fast-forward of at most ``limit`` steps before the next scripted event."""
+        if not self.may_fast_forward:
+            return None
         quiet = self.script.quiet_steps(self.steps, limit)
         return self.env.fast_forward(self, quiet) if quiet else None
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from agents.errors import ScenarioError
 from agents.trust import PairTable
+from sim.lattice import lattice_graph
 
 #: Tries a rewired agent makes to find a new partner it is not yet tied to.
 REWIRE_TRIES = 8
@@ -38,6 +39,8 @@ def build_graph(net: dict[str, Any], n: int, rng: np.random.Generator) -> nx.Gra
         g = nx.gnp_random_graph(n, degree / max(n - 1, 1), seed=seed)
     elif kind == "barabasi_albert":
         g = nx.barabasi_albert_graph(n, max(1, degree // 2), seed=seed)
+    elif kind == "lattice":
+        g = lattice_graph(n, degree, rng if net.get("shuffle") else None)
     elif kind == "edgelist":
         try:
             g = nx.read_edgelist(net["path"], nodetype=int)

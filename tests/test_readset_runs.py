@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import agents.llm  # noqa: F401  (registers the llm policy)
 from agents.acts import Act, ActSpace
 from agents.checks import CHECKS, check
-from agents.policies import COOPERATED, POLICIES, Policy, policy
+from agents.policies import COOPERATED, POLICIES, RankingPolicy, policy
 from agents.readset import unwrap
 from scenarios.environment import Environment
 from scenarios.ipd import IPD
@@ -128,7 +128,7 @@ def branchy() -> Iterator[str]:
     """A policy reading ``trust`` (and ``coin``) only after the partner cooperated."""
 
     @policy(BRANCHY)
-    class Branchy(Policy):
+    class Branchy(RankingPolicy):
         def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
             return (1, 0) if self.defects(obs) else (0, 1)
 
