@@ -249,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     from analysis import cli as analysis_cli
 
     analysis_cli.register(sub)
+    from viz import command as viz_command
+
+    viz_command.register(sub)
     return parser
 
 
