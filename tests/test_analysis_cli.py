@@ -64,6 +64,15 @@ def test_plot_writes_the_figure(store, tmp_path, capsys, replays, args, name):
     assert capsys.readouterr().out.strip() == str(out)
 
 
+def test_report_command_compares_several_folders(store, tmp_path, capsys):
+    other = write_store(tmp_path / "other")
+    out = tmp_path / "both.html"
+    assert cli.main(["report", str(store), str(other), "-o", str(out)]) == 0
+    assert "2 sweeps compared" in out.read_text(encoding="utf-8")
+    assert cli.main(["report", str(store), str(other), "--sweep", "x", "-o", str(out)]) == 2
+    assert "--sweep picks a sweep of one folder" in capsys.readouterr().err
+
+
 def test_network_replays_the_stored_run(store, tmp_path, replays):
     assert cli.main(["plot", str(store), "--kind", "network", "--run", "6", "--step", "2",
                      "-o", str(tmp_path / "n.png")]) == 0
