@@ -20,7 +20,7 @@ from agents.errors import SpecboundError
 from analysis.aggregate import finished
 
 if TYPE_CHECKING:
-    from sim.store import Store
+    from sim.runs.store import Store
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Results:
 def _open(folder: Path) -> Store:
     # Imported here so that ``import analysis`` (frames only, in a notebook)
     # does not pull in the simulator.
-    from sim.store import Store
+    from sim.runs.store import Store
 
     return Store.open(folder)
 

@@ -69,7 +69,7 @@ def bench_llm() -> list[Result]:
     """Rows: seconds for one step (after set-up), requests sent by a cached rerun."""
     try:
         import agents.llm  # noqa: F401  (registers the llm policy)
-        from sim.run import run_model
+        from sim.runs.run import run_model
     except ImportError as exc:
         raise Unavailable(f"the llm policy or the engine is not importable ({exc})") from exc
     with tempfile.TemporaryDirectory() as cache, local_server(cache) as server:

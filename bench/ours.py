@@ -38,7 +38,7 @@ RECIPROCAL_POLICY = "reciprocal"
 def _engine() -> tuple[Any, Any]:
     """``sim.run.run_model`` and ``sim.scenario.load_scenario``, or Unavailable."""
     try:
-        from sim.run import run_model
+        from sim.runs.run import run_model
         from sim.scenario import load_scenario
     except ImportError as exc:
         raise Unavailable(f"specbound's engine is not importable yet ({exc})") from exc

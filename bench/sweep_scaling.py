@@ -51,7 +51,7 @@ MEMORY_SCENARIO = "ipd-classic"
 #: so it is only the fallback (it is in KiB on Linux, as VmHWM is).
 _MEMORY_DRIVER = """
 import resource, sys, tempfile
-from sim.sweep import sweep
+from sim.runs.sweep import sweep
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as out:
         sweep(sys.argv[1], grid={"steps": [int(sys.argv[3])]}, runs=int(sys.argv[2]), seed=0,
@@ -65,17 +65,17 @@ if __name__ == "__main__":
 
 
 def _sweep():
-    """``sim.sweep.sweep``, or Unavailable."""
+    """``sim.runs.sweep.sweep``, or Unavailable."""
     try:
-        from sim.sweep import sweep
+        from sim.runs.sweep import sweep
     except ImportError as exc:
-        raise Unavailable(f"sim.sweep is not importable yet ({exc})") from exc
+        raise Unavailable(f"sim.runs.sweep is not importable yet ({exc})") from exc
     return sweep
 
 
 def calibrate_steps(target: float = RUN_SECONDS) -> int:
     """Steps that make one ``trust-network`` run of AGENTS agents last about ``target`` seconds."""
-    from sim.run import run
+    from sim.runs.run import run
 
     run(SCENARIO, seed=0, set=GROUPS, steps=5)  # warm-up
     seconds = median_time(lambda: run(SCENARIO, seed=0, set=GROUPS, steps=PROBE_STEPS), 3)

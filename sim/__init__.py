@@ -4,6 +4,6 @@
 final metrics, the step series as a DataFrame and the events.
 """
 
-from sim.run import RunResult, run, run_model
+from sim.runs.run import RunResult, run, run_model
 
 __all__ = ["RunResult", "run", "run_model"]

@@ -62,7 +62,7 @@ def check_environment(env_cls: type[Environment], scenario_text: str | None = No
         steps: run this many steps instead of the scenario's own.
     """
     from sim.model import SpecModel
-    from sim.run import result_of
+    from sim.runs.run import result_of
     from sim.scenario import load_scenario_text
 
     name = env_cls.__name__

@@ -108,8 +108,8 @@ def events_frame() -> pd.DataFrame:
 
 def write_store(folder: Path, *, all_failed: bool = False) -> Path:
     """Write the synthetic sweep into a real store at ``folder``."""
-    from sim.batch import Job, RunRecord
-    from sim.store import Store, SweepInfo
+    from sim.runs.records import Job, RunRecord
+    from sim.runs.store import Store, SweepInfo
 
     info = SweepInfo(sweep_id="sweep-test", scenario="negotiation",
                      scenario_text='[scenario]\nid = "negotiation"\n',

@@ -1,6 +1,6 @@
 """Stand-in scenario and run tasks for the sweep tests.
 
-They follow the contracts of ``sim.batch.Task`` and ``sim.sweep.ScenarioLike``
+They follow the contracts of ``sim.runs.batch.Task`` and ``sim.runs.sweep.ScenarioLike``
 without the engine, so executors, store, resume and CLI can be tested on
 their own: a result depends only on (params, seed), a chosen parameter value
 makes a run raise, an optional delay and counter file let a test kill a sweep

@@ -8,7 +8,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from analysis import cli
+from cli import analysis as cli
 from tests.analysis_data import write_store
 
 MAGIC = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF", ".html": b"<!DOCTYPE html>"}
@@ -173,7 +173,7 @@ def test_register_adds_both_commands():
 
 
 def test_demo_outputs_writes_report_and_main_figures(tmp_path, replays):
-    from analysis.demo import demo_outputs
+    from cli.demo import demo_outputs
 
     folder = write_store(tmp_path / "demo")
     written = demo_outputs(folder)
@@ -191,7 +191,7 @@ def test_network_replay_matches_the_stored_run(tmp_path):
     import numpy as np
 
     from analysis.results import load_results
-    from sim.sweep import sweep
+    from sim.runs.sweep import sweep
 
     out = tmp_path / "real"
     sweep("trust-network", grid={"groups.reciprocal.count": [6]},
@@ -213,8 +213,8 @@ def test_network_replay_matches_the_stored_run(tmp_path):
 def test_plot_and_report_can_pick_an_older_sweep(tmp_path) -> None:
     from agents.errors import SpecboundError
     from analysis.results import load_results
-    from sim.store import Store
-    from sim.sweep import sweep
+    from sim.runs.store import Store
+    from sim.runs.sweep import sweep
 
     out = tmp_path / "two"
     sweep("ipd-classic", grid={"steps": [3, 4]}, runs=1, out=out, workers=1, progress=False)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from agents.errors import SpecboundError
-from sim.batch import (
+from sim.runs.batch import (
     Chunk,
     DaskExecutor,
     Job,
@@ -23,7 +23,7 @@ from sim.batch import (
     make_chunks,
     make_executor,
 )
-from sim.sweep import make_plan
+from sim.runs.sweep import make_plan
 from tests.sweep_fakes import FakeScenario, FakeTask
 
 SCEN = FakeScenario()
@@ -171,7 +171,7 @@ REAL_GRID = {"groups.defector.spec": ["empty", "honest-first"], "steps": [3]}
 @pytest.fixture(scope="module")
 def real_serial(tmp_path_factory):
     """The real engine's ipd-classic, tiny, run serially: the reference."""
-    from sim.sweep import sweep
+    from sim.runs.sweep import sweep
 
     return sweep("ipd-classic", grid=REAL_GRID, runs=2, seed=5, workers=1,
                  out=tmp_path_factory.mktemp("serial"))  # fmt: skip
@@ -181,7 +181,7 @@ def real_serial(tmp_path_factory):
 def test_real_engine_gives_identical_results_on_every_executor(
     tmp_path, real_serial, executor, request
 ):
-    from sim.sweep import sweep
+    from sim.runs.sweep import sweep
 
     kw = (
         {"workers": 2}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.spec import Level
-from sim.cli_explain import main, parse_act, parse_delegation, parse_instruction
+from cli.explain import main, parse_act, parse_delegation, parse_instruction
 
 HONESTY = [
     "--act", "answer:discloses=reserve",
@@ -133,7 +133,7 @@ def test_parse_act(text, field, value):
     [("peer:user:nosuch", "unknown check 'nosuch'"), ("peer:root:truthful", "cannot exceed its delegator")],
 )
 def test_bad_delegations_are_refused(delegate: str, fragment: str, capsys) -> None:
-    from sim.cli_explain import main as explain_main
+    from cli.explain import main as explain_main
 
     assert explain_main(["spec", "explain", "honest-first", "--act", "a", "--act", "b",
                          "--delegate", delegate]) == 2

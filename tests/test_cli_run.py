@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
+from cli.main import main
 from sim.scenario import load_scenario, scenario_ids
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli_spec import main
+from cli.spec import main
 
 SHIPPED = Path(__file__).resolve().parents[1] / "scenarios" / "specs"
 GOOD = '[spec]\nid = "good"\nextends = ["platform"]\n'
@@ -122,7 +122,7 @@ def test_import_errors(capsys, tmp_path, content, fragment):
 
 def test_module_entry_point_has_no_traceback(write_spec):
     bad = write_spec("bad", BAD_LEVEL)
-    proc = subprocess.run([sys.executable, "-m", "sim.cli_spec", "spec", "check", str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "cli.spec", "spec", "check", str(bad)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("specbound: ") and proc.stderr.count("\n") == 1
@@ -135,7 +135,7 @@ def test_files_checked_together_may_extend_each_other(tmp_path, capsys) -> None:
     (tmp_path / "b.toml").write_text('[spec]\nid = "b"\nversion = "1"\ndescription = "derived"\n'
                                      'extends = ["c"]\n\n[[principles]]\nid = "y"\nlevel = "user"\n'
                                      'text = "Cooperate."\ncheck = "cooperates"\n')
-    from sim.cli_spec import main as spec_main
+    from cli.spec import main as spec_main
 
     assert spec_main(["spec", "check", str(tmp_path / "b.toml"), str(tmp_path / "c.toml")]) == 0
     assert "b v1, 2 principles (c > b)" in capsys.readouterr().out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.run import run
+from sim.runs.run import run
 
 SEEDS = (1, 2)
 SHORT = 20

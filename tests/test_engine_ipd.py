@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sim.model import SpecModel
-from sim.run import run
+from sim.runs.run import run
 from sim.scenario import load_scenario_text
 
 GOLD = json.loads((Path(__file__).parent / "data" / "axelrod_goldens.json").read_text())

@@ -17,7 +17,7 @@ import pytest
 from agents.checks import evaluate
 from agents.errors import ScenarioError
 from scenarios.commons import TAKES, CommonsObs, equality, harvest
-from sim.run import run
+from sim.runs.run import run
 from sim.scenario import load_scenario
 
 # Five agents of one group, all greedy: the spec decides how much they may take.

@@ -20,7 +20,7 @@ from scenarios.injection import (
     obeys_message,
     pays_invoice,
 )
-from sim.run import run
+from sim.runs.run import run
 
 TRANSFER = ACTS[ACTS.index_of("transfer")]
 WORK = ACTS[ACTS.index_of("work")]

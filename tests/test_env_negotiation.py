@@ -10,7 +10,7 @@ from agents.errors import ScenarioError
 from agents.spec import Level, freeze_params
 from scenarios.environment import parse_params
 from scenarios.negotiation import ANSWER, CLOSE, Negotiation, NegotiationObs, split_surplus
-from sim.run import run
+from sim.runs.run import run
 
 ASKED = NegotiationObs(asked=1, role=1, trust=10, stake=1)
 SHREWD = tuple(ANSWER.index_of(n) for n in ("lie", "evade", "refuse", "disclose"))

@@ -13,7 +13,7 @@ from scenarios.public_goods import (
     neighbourhood_payoffs,
     punishes_breakers,
 )
-from sim.run import run
+from sim.runs.run import run
 
 LINE = np.array([[0, 1], [1, 2]])  # 0 - 1 - 2: groups {0,1}, {0,1,2}, {1,2}
 ALIVE = np.ones(3, dtype=bool)

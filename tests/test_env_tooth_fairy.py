@@ -7,7 +7,7 @@ import pytest
 
 from agents.chain import Binding
 from scenarios.tooth_fairy import ACTS, ToothFairyObs, age_appropriate, belief_bucket, posterior
-from sim.run import run
+from sim.runs.run import run
 
 BLUNT_FIRST = tuple(ACTS.index_of(n) for n in ("blunt_truth", "gentle_truth", "deflect", "lie"))
 LIE_FIRST = tuple(ACTS.index_of(n) for n in ("lie", "gentle_truth", "deflect", "blunt_truth"))

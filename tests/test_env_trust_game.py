@@ -24,7 +24,7 @@ from scenarios.trust_game import (
     TrustGameParams,
     settle,
 )
-from sim.run import run
+from sim.runs.run import run
 from sim.scenario import load_scenario
 
 PAIR = """

@@ -16,7 +16,7 @@ import pytest
 import sim
 from agents.checks import CHECKS, check
 from sim import fused
-from sim.run import result_of, run_model
+from sim.runs.run import result_of, run_model
 from sim.scenario import load_scenario, load_scenario_text
 from tests.test_readset_runs import wary  # noqa: F401  (fixture: a spec whose check reads trust)
 

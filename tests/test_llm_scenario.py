@@ -8,7 +8,7 @@ import pytest
 
 import agents.llm  # noqa: F401  (registers the llm policy)
 from agents.errors import RunFailure
-from sim.run import run
+from sim.runs.run import run
 from tests.llm_server import LLMServer, serve
 
 STEPS = 3

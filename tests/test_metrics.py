@@ -9,7 +9,7 @@ import pytest
 
 from sim.metrics import efficiency, gini
 from sim.model import SpecModel
-from sim.run import run
+from sim.runs.run import run
 from sim.scenario import load_scenario, load_scenario_text
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from agents.errors import ScenarioError
-from sim.cli import build_parser, main
-from sim.run import run_model
+from cli.main import build_parser, main
+from sim.runs.run import run_model
+from sim.runs.store import STORE_FILE
 from sim.scenario import MAX_STEPS, load_scenario, load_scenario_text
-from sim.store import STORE_FILE
 
 UNUSED = "specs.honest-first.principles.protect_reserve.level"  # ipd-classic's groups use "empty"
 
@@ -76,7 +76,7 @@ def test_the_cli_refuses_it_before_any_run(args: list[str], tmp_path: Path,
 
 
 def test_the_sweep_api_refuses_it_before_any_run(tmp_path: Path) -> None:
-    from sim.sweep import sweep
+    from sim.runs.sweep import sweep
 
     out = tmp_path / "out"
     with pytest.raises(ScenarioError, match="does not use spec 'honest-first' at any grid point"):

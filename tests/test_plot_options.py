@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import cli
+from cli import analysis as cli
 from tests.analysis_data import write_store
 
 

@@ -22,7 +22,7 @@ import sim.model as model_mod
 from agents.acts import Act, ActSpace
 from agents.checks import CHECKS, check
 from agents.policies import COOPERATED, POLICIES, Policy, policy
-from sim.run import result_of, run_model
+from sim.runs.run import result_of, run_model
 from sim.scenario import SCENARIO_DIR, load_scenario, load_scenario_text, scenario_ids
 from tests.llm_server import serve
 

@@ -104,7 +104,7 @@ def test_report_contents(report, needle):
 
 
 def test_report_provenance_hashes_match_texts(report, store):
-    from sim.store import Store, sha256
+    from sim.runs.store import Store, sha256
 
     with Store.open(store) as s:
         meta = s.meta()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sim.run import run
+from sim.runs.run import run
 
 
 def _fired(r, kind: str) -> list[int]:

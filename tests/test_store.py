@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from agents.errors import SpecboundError
-from sim.batch import Job, RunRecord
-from sim.store import SCHEMA_VERSION, STORE_FILE, Store, SweepInfo, check_folder, sha256
+from sim.runs.records import Job, RunRecord
+from sim.runs.store import SCHEMA_VERSION, STORE_FILE, Store, SweepInfo, check_folder, sha256
 
 INFO = SweepInfo(
     sweep_id="s1",

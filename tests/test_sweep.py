@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from agents.errors import SpecboundError
-from sim.batch import ExecutorError
-from sim.export import export
-from sim.store import STORE_FILE, Store
-from sim.sweep import make_plan, plan_for, rep_seed, rerun, summary, sweep
+from sim.runs.batch import ExecutorError
+from sim.runs.export import export
+from sim.runs.store import STORE_FILE, Store
+from sim.runs.sweep import make_plan, plan_for, rep_seed, rerun, summary, sweep
 from tests.sweep_fakes import COUNTER_ENV, FakeScenario, FakeTask
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,7 +195,7 @@ def test_export_writes_runs_steps_events(tmp_path, fmt):
 
 DRIVER = """
 import sys
-from sim.sweep import sweep
+from sim.runs.sweep import sweep
 from tests.sweep_fakes import FakeScenario, FakeTask
 sweep(FakeScenario(), grid={"x": [1, 2, 3, 4]}, runs=10, out=sys.argv[1], workers=1,
       task=FakeTask(delay=0.03), progress=False)
@@ -300,7 +300,7 @@ def test_a_dead_worker_stops_the_sweep_cleanly_and_resume_finishes_it(tmp_path):
 
 def test_a_repeated_grid_value_is_refused_but_zip_rows_may_repeat_one() -> None:
     from agents.errors import SpecboundError
-    from sim.sweep import make_plan
+    from sim.runs.sweep import make_plan
 
     with pytest.raises(SpecboundError, match="given twice"):
         make_plan({"x": [1, 1]}, None, 1, 0)

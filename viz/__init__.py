@@ -1,7 +1,8 @@
 """The live dashboard: ``specbound viz SCENARIO`` serves a Mesa SolaraViz page.
 
-A layer of its own, above ``sim`` and ``analysis`` and imported only by the
-``viz`` command, so batch runs never load Solara or its web stack.
+A layer of its own, above ``sim`` and ``analysis`` and below ``cli``, imported
+only by the ``viz`` command (``cli/viz.py``), so batch runs never load Solara
+or its web stack.
 
 - :mod:`viz.live`: :class:`~viz.live.LiveModel`, the batch model (same step
   code) plus what a page needs between steps: per-step conflicts by level,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from agents.errors import SpecboundError
-from sim.store import Store
+from sim.runs.store import Store
 
 FORMATS = ("parquet", "csv")
 _EMPTY = {

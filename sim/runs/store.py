@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from agents.errors import SpecboundError
-from sim.batch import RunRecord
+from sim.runs.records import RunRecord
 
 SCHEMA_VERSION = 1
 STORE_FILE = "store.sqlite"

@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from agents.acts import ActSpace
 from agents.errors import SpecboundError
-from agents.policies import Policy, _trust_ok, policy
+from agents.policies.base import Policy, policy
+from agents.policies.ranking import WithHistory, by_generosity, trust_ok
 
 
 @policy("prefers")
@@ -43,7 +44,7 @@ class Prefers(Policy):
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         names = self.order
-        if self.wary_order and hasattr(obs, "trust") and not _trust_ok(obs, self.threshold):
+        if self.wary_order and hasattr(obs, "trust") and not trust_ok(obs, self.threshold):
             names = self.wary_order
         first = tuple(acts.index_of(n) for n in dict.fromkeys(names) if n in acts)
         return first + tuple(i for i in range(len(acts)) if i not in first)
@@ -51,7 +52,6 @@ class Prefers(Policy):
 
 # --- trust game ----------------------------------------------------------------------------
 
-from agents.policies import _by_generosity, _WithHistory  # noqa: E402
 
 
 @policy("trusts_promises")
@@ -80,6 +80,6 @@ class TrustsPromises(Policy):
         self.threshold, self.floor = float(threshold), float(floor)
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
-        seen = _WithHistory(obs)
+        seen = WithHistory(obs)
         bar = self.floor if getattr(obs, "promised", 0) else self.threshold
-        return _by_generosity(acts, high_first=_trust_ok(seen, bar))
+        return by_generosity(acts, high_first=trust_ok(seen, bar))

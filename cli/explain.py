@@ -22,7 +22,7 @@ Argument syntax (values: ``true``/``false`` for flags, ``a+b`` for lists):
 * ``--obs k=v,...``: the observation the checks read (e.g. ``asked=1``).
 
 :func:`register` takes the ``spec`` command's sub-parser set (as returned by
-:func:`sim.cli_spec.register`); :func:`main` runs ``spec explain`` alone.
+:func:`cli.spec.register`); :func:`main` runs ``spec explain`` alone.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from agents.acts import Act, ActSpace
 from agents.chain import Binding, Delegation, Instruction
 from agents.errors import SpecboundError
 from agents.spec import Level, freeze_params
-from sim import cli_spec
-from sim.cli_base import run_commands
+from cli import spec as cli_spec
+from cli.base import run_commands
 
 _RESERVED = ("id", "level", "overrides", "claimed")
 _TRUE = ("true", "yes", "1", "on")

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from agents.errors import SpecboundError
-from sim.batch import ExecutorError
-from sim.cli_base import run_commands
+from cli.base import run_commands
+from sim.runs.batch import ExecutorError
 
 
 def parse_value(text: str) -> Any:
@@ -101,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the sweep, print a per-point table and where the store is."""
-    from sim.sweep import summary
+    from sim.runs.sweep import summary
 
     try:
         frame = _sweep(args)
@@ -134,7 +134,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> pd.DataFrame:
-    from sim.sweep import sweep
+    from sim.runs.sweep import sweep
 
     if args.dask and args.dask != "local" and args.workers:
         raise SpecboundError(
@@ -166,7 +166,7 @@ def _sweep(args: argparse.Namespace) -> pd.DataFrame:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export runs, steps and events to Parquet or CSV files."""
-    from sim.export import export
+    from sim.runs.export import export
 
     paths = export(args.dir, args.format, args.output)
     for path in paths:
@@ -176,7 +176,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     """Rerun one run; exit 0 if the metrics match the stored ones, 1 if not."""
-    from sim.sweep import rerun
+    from sim.runs.sweep import rerun
 
     report = rerun(args.dir, args.run_id)
     if args.json:

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from agents.errors import SpecboundError
-from sim.batch import EngineTask, Executor, Job, Task, chunk_size, make_chunks, make_executor
-from sim.store import Store, SweepInfo, check_folder, code_version, store_path
+from sim.runs.batch import EngineTask, Executor, Task, chunk_size, make_chunks, make_executor
+from sim.runs.records import Job
+from sim.runs.store import Store, SweepInfo, check_folder, code_version, store_path
 
 #: Final metrics shown first in summaries, when a scenario produces them.
 MAIN_METRICS = (
@@ -215,7 +216,7 @@ def sweep(
             sweep id; otherwise a changed grid, scenario, runs or seed is refused.
         progress: show a progress bar on stderr (default: when stderr is a terminal).
         retry_failed: rerun runs stored as failed (their failed row is replaced).
-        task: the run function (default :class:`~sim.batch.EngineTask`, the engine).
+        task: the run function (default :class:`~sim.runs.batch.EngineTask`, the engine).
 
     Returns:
         DataFrame with run_id, point, rep, seed, status, error, one column per

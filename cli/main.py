@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from sim.cli_base import Parser, dispatch
+from cli.base import Parser, dispatch
 
 
 def parse_value(text: str) -> Any:
@@ -82,7 +82,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.run import result_of, run_model
+    from sim.runs.run import result_of, run_model
     from sim.scenario import check_steps, load_scenario
 
     overrides = parse_sets(args.set)
@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_many(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
-    from sim.sweep import summary, sweep
+    from sim.runs.sweep import summary, sweep
 
     if args.runs < 1:
         raise SpecboundError(f"--runs must be at least 1, got {args.runs}")
@@ -174,7 +174,7 @@ def _print_summary(payload: dict[str, Any], out: Path | None) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     """The main job end to end: a spec-ordering sweep, then the report and main plots."""
-    from sim.sweep import summary, sweep
+    from sim.runs.sweep import summary, sweep
 
     out = Path(args.out)
     # The twin negotiation scenarios' two orderings (confidential-negotiator is
@@ -189,7 +189,7 @@ def _demo(args: argparse.Namespace) -> int:
     failed = int((frame["status"] == "failed").sum())
     outputs = [frame.attrs["store"]]
     try:
-        from analysis.demo import demo_outputs
+        from cli.demo import demo_outputs
     except ImportError:
         demo_outputs = None
     if demo_outputs is not None:
@@ -236,22 +236,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.set_defaults(func=_demo)
 
-    from sim import cli_spec, cli_sweep
+    from cli import spec as cli_spec
+    from cli import sweep as cli_sweep
 
     spec_sub = cli_spec.register(sub)
     try:
-        from sim import cli_explain
+        from cli import explain as cli_explain
 
         cli_explain.register(spec_sub)
     except ImportError:
         pass
     cli_sweep.register(sub)
-    from analysis import cli as analysis_cli
+    from cli import analysis as analysis_cli
 
     analysis_cli.register(sub)
-    from viz import command as viz_command
+    from cli import viz as viz_cli
 
-    viz_command.register(sub)
+    viz_cli.register(sub)
     return parser
 
 

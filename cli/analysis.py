@@ -2,7 +2,7 @@
 
 ``register(subparsers)`` adds both to the ``specbound`` parser (``sim/cli.py``
 wires it); each sets ``func(args) -> int`` as its handler. ``main(argv)`` runs
-them stand-alone (tests, ``python -m analysis.cli``) with the same exit codes:
+them stand-alone (tests, ``python -m cli.analysis``) with the same exit codes:
 0 written, 2 bad input (one line on stderr, no traceback).
 
 Output is checked before any work (extension, folder) and written through a
@@ -34,7 +34,7 @@ from analysis.plots import (
 )
 from analysis.report import write_report
 from analysis.results import Results, load_results
-from sim.cli_base import run_commands
+from cli.base import run_commands
 
 PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network")
 #: The kinds each option means something for. Given with any other kind it is refused,
@@ -242,7 +242,7 @@ def replay_trust_graph(meta: dict, seed: int, params: dict, step: int) -> nx.DiG
     """
     # The engine is needed only for this one figure; importing it lazily keeps
     # every other plot free of the simulator.
-    from sim.run import run_model
+    from sim.runs.run import run_model
     from sim.scenario import load_scenario_text
 
     if meta.get("scenario_text"):

@@ -27,12 +27,13 @@ import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pandas as pd
 
 from agents.errors import SpecboundError
+from sim.runs.records import Job, RunRecord
 
 #: Chunks kept in flight per worker: enough to hide scheduling latency, few
 #: enough that finished-but-unwritten results stay a small, fixed amount.
@@ -51,7 +52,7 @@ class ExecutorError(RuntimeError):
 
 
 class RunOutcome(Protocol):
-    """What a task returns for one run (``sim.run.RunResult`` satisfies it)."""
+    """What a task returns for one run (``sim.runs.run.RunResult`` satisfies it)."""
 
     metrics: Mapping[str, float]
     steps: pd.DataFrame
@@ -106,22 +107,11 @@ class EngineTask:
         seed: int,
     ) -> RunOutcome:
         """Run the scenario with ``params`` applied and ``seed``."""
-        from sim.run import run
+        from sim.runs.run import run
         from sim.scenario import load_scenario_text
 
         scenario = load_scenario_text(scenario_text, dict(spec_texts), dict(params))
         return run(scenario, seed=seed)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One planned run: its stable id, grid point, repetition, seed and parameters."""
-
-    run_id: int
-    point: int
-    rep: int
-    seed: int
-    params: tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -133,23 +123,6 @@ class Chunk:
     spec_texts: tuple[tuple[str, str], ...]
     jobs: tuple[Job, ...]
 
-
-@dataclass(frozen=True)
-class RunRecord:
-    """The compact result of one run, as written to the store.
-
-    ``steps`` is long-form (step, metric, value) and ``events`` keeps the
-    engine's columns; ``error`` holds the traceback of a run that raised.
-    """
-
-    job: Job
-    status: str
-    started: float
-    ended: float
-    metrics: dict[str, float] = field(default_factory=dict)
-    steps: pd.DataFrame | None = None
-    events: pd.DataFrame | None = None
-    error: str | None = None
 
 
 def long_steps(steps: pd.DataFrame) -> pd.DataFrame:
@@ -271,7 +244,7 @@ class ProcessExecutor:
     threads (BLAS and Arrow pools, a Dask client, a notebook kernel) and can
     deadlock a child; the server has none of that, and workers still start in
     milliseconds, warm. As everywhere in multiprocessing, a script that calls
-    :func:`sim.sweep.sweep` must do it under ``if __name__ == "__main__":``.
+    :func:`sim.runs.sweep.sweep` must do it under ``if __name__ == "__main__":``.
 
     The pool outlives the sweep: the next sweep in the same process (a
     notebook, a study script, a resumed sweep) finds its workers warm instead
@@ -333,7 +306,7 @@ def _warm_pool(workers: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["numpy", "pandas", "sim.batch", "sim.run"])
+        ctx.set_forkserver_preload(["numpy", "pandas", "sim.runs.batch", "sim.runs.run"])
     pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     return pool
 

@@ -23,7 +23,7 @@ from agents.errors import SpecError
 from agents.lint import lint
 from agents.spec import Level, Spec, SpecLibrary
 from agents.spec_import import import_model_spec
-from sim.cli_base import run_commands
+from cli.base import run_commands
 
 
 def _library(args: argparse.Namespace) -> SpecLibrary:

@@ -14,7 +14,6 @@ from pandas.api.types import is_numeric_dtype
 
 from agents.errors import SpecboundError
 from analysis.aggregate import DEFAULT_BOOTSTRAP, Bootstrap, varied
-from analysis.cli import network_figure
 from analysis.plots import (
     plot_compliance,
     plot_conflicts_heatmap,
@@ -24,6 +23,7 @@ from analysis.plots import (
 )
 from analysis.report import main_metrics, write_report
 from analysis.results import load_results
+from cli.analysis import network_figure
 
 
 def demo_outputs(folder: str | os.PathLike[str], boot: Bootstrap = DEFAULT_BOOTSTRAP,

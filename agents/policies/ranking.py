@@ -1,0 +1,90 @@
+"""Ranking helpers shared by the policy families: generosity, honesty, pair history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.acts import ActSpace
+from agents.policies.base import NONE, TRUST_BUCKETS
+
+
+def coop_defect(acts: ActSpace) -> tuple[int, int]:
+    """The plain cooperate and defect moves of an act space (first of each kind).
+
+    In an act space without cooperation moves (a harvest, an answer) the most
+    and least generous honest acts stand in for them, so every strategy
+    works in every environment.
+    """
+    coop = next((i for i, a in enumerate(acts) if a.cooperative is True and not is_lie(a)), None)
+    defect = next((i for i, a in enumerate(acts) if a.cooperative is False and not is_lie(a)), None)
+    if coop is None or defect is None:
+        order = by_generosity(acts, high_first=True)
+        honest = [i for i in order if not is_lie(acts[i])] or list(order)
+        coop = honest[0] if coop is None else coop
+        defect = honest[-1] if defect is None else defect
+    return coop, defect
+
+
+def play(acts: ActSpace, cooperate: bool) -> tuple[int, ...]:
+    c, d = coop_defect(acts)
+    if c == d:
+        return (c,)
+    return (c, d) if cooperate else (d, c)
+
+
+HISTORY_DEFAULTS = {"my_last": NONE, "partner_last": NONE, "partner_last2": NONE,
+                     "partner_defected": 0, "my_last_payoff_good": 0, "parity": 0,
+                     "trust": TRUST_BUCKETS // 2, "coin": 0}
+
+
+class WithHistory:
+    """An observation seen through the IPD history fields, defaulting those it lacks.
+
+    Lets the classic strategies play in environments without pair history
+    (a commons, a question to answer): there they act as on a first meeting.
+    """
+
+    __slots__ = ("_obs",)
+
+    def __init__(self, obs: Any) -> None:
+        self._obs = obs
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return getattr(self._obs, name)
+        except AttributeError:
+            if name in HISTORY_DEFAULTS:
+                return HISTORY_DEFAULTS[name]
+            raise
+
+
+def trust_ok(obs: Any, threshold: float) -> bool:
+    # Trust is observed in twentieths; the threshold is compared at that resolution.
+    return obs.trust >= round(threshold * TRUST_BUCKETS)
+
+
+
+def generosity(a: Any) -> float:
+    """How much an act gives to others: cooperation and giving high, taking low."""
+    score = 0.0
+    if a.cooperative is True:
+        score += 2.0
+    elif a.cooperative is False:
+        score -= 2.0
+    if a.take is not None:
+        score -= a.take
+    if a.gives is not None:
+        score += 2.0 * a.gives
+    return score
+
+
+def is_lie(a: Any) -> bool:
+    return bool(a.asserts_false or a.misleads or (a.promise == "C" and a.cooperative is False))
+
+
+def by_generosity(acts: ActSpace, high_first: bool) -> tuple[int, ...]:
+    """Acts by generosity (most or least generous first); honest acts before lies either way."""
+    sign = -1.0 if high_first else 1.0
+    return tuple(
+        sorted(range(len(acts)), key=lambda i: (is_lie(acts[i]), sign * generosity(acts[i]), i))
+    )

@@ -1,0 +1,5 @@
+"""``python -m cli`` is the ``specbound`` command."""
+
+from cli.main import main
+
+raise SystemExit(main())

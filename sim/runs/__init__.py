@@ -1,0 +1,1 @@
+"""Runs, sweeps, their executors, the store and export: everything that turns models into records."""
