@@ -34,8 +34,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import openai
-
 from agents.acts import Act, ActSpace
 from agents.checks import evaluate
 from agents.errors import SpecboundError
@@ -407,6 +405,8 @@ class LLMPolicy(Policy):
         return {**self.__dict__, "_session": None, "_finalizer": None}
 
     def _make_client(self) -> Any:
+        import openai  # imported when a model is first called: it costs ~1.5 s at start-up
+
         factory = self._factory or self._default_client
         try:
             return factory()
@@ -417,6 +417,8 @@ class LLMPolicy(Policy):
             ) from None
 
     def _default_client(self) -> Any:
+        import openai
+
         return openai.AsyncOpenAI(
             max_retries=self.config.client_retries, timeout=self.config.timeout
         )
@@ -438,6 +440,8 @@ class LLMPolicy(Policy):
     async def _decide(
         self, client: Any, sem: asyncio.Semaphore, request: DecisionRequest
     ) -> LLMChoice:
+        import openai
+
         names = request.names()
         messages = build_messages(request, self.config.role_map)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
