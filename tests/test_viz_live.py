@@ -154,3 +154,18 @@ def test_layout_is_computed_once_and_deterministic(n):
     a, b = compute_layout(graph, n), compute_layout(graph, n)
     assert a.positions.shape == (n, 2)
     np.testing.assert_array_equal(a.positions, b.positions)
+
+
+def test_batch_commands_never_import_the_dashboard():
+    import json
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, json, sys\nimport cli.main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    cli.main.main(['run', 'trust-network', '--steps', '2', '--json'])\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('viz', 'solara', 'reacton', 'ipywidgets') or m.startswith('mesa.visualization'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
