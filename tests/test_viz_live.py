@@ -169,3 +169,18 @@ def test_batch_commands_never_import_the_dashboard():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=120)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["nope"], "unknown scenario 'nope'"),
+    (["trust-network", "--port", "70000"], "--port 70000: allowed 0..65535"),
+    (["trust-network", "--seed", "-2"], "seed -2: must be an integer"),
+    (["trust-network", "--set", "groups.nobody.count=3"], "nobody"),
+    (["trust-network", "--set", "steps"], "expected PATH=VALUE"),
+])
+def test_viz_command_refuses_bad_input_before_serving(argv, message, capsys):
+    from cli.main import main
+
+    assert main(["viz", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
