@@ -1,7 +1,8 @@
 """What a sweep found, in sentences generated from the data.
 
 A report should open with its answer. For each swept parameter the main
-contrast is its last value against its first (the baseline), paired by
+contrast is its last value against its first (the baseline, in the order
+the sweep gave its values), paired by
 replicate and by every other grid path (common random numbers), and pooled
 over those other paths; each contrast on a headline metric becomes one
 sentence with its interval. A sweep of one grid point reports its headline
@@ -10,7 +11,7 @@ means instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,8 +68,14 @@ def pooled_difference(runs: pd.DataFrame, metric: str, by: str, value: object,
 
 
 def main_findings(runs: pd.DataFrame, params: Sequence[str], metrics: Sequence[str],
-                  boot: Bootstrap = DEFAULT_BOOTSTRAP) -> list[Finding]:
-    """The main contrasts of a sweep (or its headline means when nothing varied)."""
+                  boot: Bootstrap = DEFAULT_BOOTSTRAP,
+                  order: Mapping[str, Sequence[object]] | None = None) -> list[Finding]:
+    """The main contrasts of a sweep (or its headline means when nothing varied).
+
+    Args:
+        order: each path's values in the order the sweep gave them (its grid); the
+            first is the baseline, the last the contrast. Sorted order without it.
+    """
     metrics = list(metrics)[:FINDING_METRICS]
     varied = [p for p in params if p in runs.columns and runs[p].nunique(dropna=True) > 1]
     if not varied or "rep" not in runs.columns:
@@ -81,7 +88,9 @@ def main_findings(runs: pd.DataFrame, params: Sequence[str], metrics: Sequence[s
     findings = []
     done, _ = finished(runs)
     for by in varied:
-        values = sorted(done[by].dropna().unique().tolist())
+        present = done[by].dropna().unique().tolist()
+        given = [v for v in (order or {}).get(by, ()) if v in present]
+        values = given if len(given) == len(present) else sorted(present)
         others = [p for p in varied if p != by]
         for m in metrics:
             findings.append(pooled_difference(runs, m, by, values[-1], values[0], others, boot))
@@ -98,6 +107,8 @@ def sentence(f: Finding, level: float = DEFAULT_BOOTSTRAP.level) -> str:
     tail = f"({level:.0%} interval, {f.n} paired runs)"
     if f.n == 0 or np.isnan(f.mean):
         return f"{head}: no paired runs to compare {name}."
+    if f.mean == 0 and f.lo == 0 and f.hi == 0:
+        return f"{head} leaves {name} unchanged in every pair ({f.n} paired runs)."
     if not f.clear:
         return (f"{head} leaves {name} without a clear change: {shown}, an interval that "
                 f"includes zero {tail}.")

@@ -49,7 +49,7 @@ from analysis.aggregate import (
     top_conflicts,
     varied,
 )
-from analysis.findings import main_findings, sentence, short_label
+from analysis.findings import Finding, main_findings, sentence, short_label
 from analysis.labels import metric_label
 from analysis.plots import (
     _umask,
@@ -186,9 +186,14 @@ def question_section(data: SweepData, boot: Bootstrap) -> str:
     return "".join(parts)
 
 
+def _findings(data: SweepData, boot: Bootstrap) -> list[Finding]:
+    order = {**(data.meta.get("grid") or {}), **(data.meta.get("zip") or {})}
+    return main_findings(data.runs, data.params, main_metrics(data.metrics), boot, order)
+
+
 def findings_section(data: SweepData, boot: Bootstrap) -> str:
     """What was found: the main contrasts with intervals, one sentence each."""
-    findings = main_findings(data.runs, data.params, main_metrics(data.metrics), boot)
+    findings = _findings(data, boot)
     if not findings:
         return "<h2>What was found</h2><p>No headline metric was recorded.</p>"
     items = "".join(f"<li>{_e(sentence(f, boot.level))}</li>" for f in findings)
@@ -409,7 +414,7 @@ def render_comparison(sweeps: Sequence[SweepData], boot: Bootstrap = DEFAULT_BOO
                     for k, d in enumerate(sweeps, 1))
     found = []
     for k, d in enumerate(sweeps, 1):
-        findings = main_findings(d.runs, d.params, main_metrics(d.metrics), boot)
+        findings = _findings(d, boot)
         items = "".join(f"<li>{_e(sentence(f, boot.level))}</li>" for f in findings)
         found.append(f"<h3>{k}. {_e(d.meta.get('scenario', '?'))}</h3>"
                      f"<ul class=\"findings\">{items}</ul>")

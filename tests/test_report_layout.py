@@ -39,6 +39,8 @@ def test_rounding_helpers():
     (Finding("conflicts", "p", 1, 0, 5, 0.5, -1.0, 2.0),
      "p = 1 instead of 0 leaves rule conflicts without a clear change: 0.5 [-1.0, 2.0], "
      "an interval that includes zero (95% interval, 5 paired runs)."),
+    (Finding("welfare", "p", 1, 0, 3, 0.0, 0.0, 0.0),
+     "p = 1 instead of 0 leaves welfare unchanged in every pair (3 paired runs)."),
     (Finding("trust_mean", None, None, None, 8, 0.6, 0.5, 0.7),
      "Mean mean trust: 0.60 [0.50, 0.70] (95% interval, 8 runs)."),
 ])
@@ -55,6 +57,11 @@ def test_main_findings_pool_each_parameter_over_the_others():
     assert by["policy.threshold"].mean == pytest.approx((0.1 + 0.2 + 0.1) / 3)
     assert by["spec.order"].mean == pytest.approx(-0.2)
     assert by["spec.order"].clear
+    # The sweep's own order names the baseline: secrecy first makes honesty the contrast.
+    given = main_findings(runs, ("policy.threshold", "spec.order"), ("trust_mean",), Bootstrap(),
+                          order={"spec.order": ["secrecy", "honesty"]})
+    assert (given[1].by, given[1].value, given[1].baseline) == ("spec.order", "honesty", "secrecy")
+    assert given[1].mean == pytest.approx(0.2)
 
 
 def test_sections_come_question_findings_figures_tables():
