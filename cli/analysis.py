@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from agents.errors import SpecboundError
 from analysis.aggregate import DEFAULT_BOOTSTRAP
-from analysis.formats import FORMATS
+from analysis.formats import EVAL_KINDS, FORMATS
 from cli.base import run_commands
 
 if TYPE_CHECKING:  # the handlers import these when they run: `specbound --help` stays light
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the handlers import these when they run: `specbound --help`
     from analysis.aggregate import Bootstrap
     from analysis.results import Results
 
-PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network")
+PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network", *EVAL_KINDS)
 #: The kinds each option means something for. Given with any other kind it is refused,
 #: never ignored: a user who asked for a metric must not get a figure without it.
 OPTION_KINDS: dict[str, tuple[str, ...]] = {
@@ -95,7 +95,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     """Handler of ``report``: write the HTML file and print its path."""
     from analysis.aggregate import Bootstrap
+    from analysis.evals import eval_report
     from analysis.report import write_report
+
+    # An eval folder gets the eval report (one folder; several are compared as sweeps).
+    if len(args.dir) == 1 and eval_report(argparse.Namespace(**{**vars(args), "dir": args.dir[0]})):
+        return 0
 
     path = write_report(args.dir, args.output, Bootstrap(seed=args.seed), sweep=args.sweep)
     print(path)
@@ -114,6 +119,10 @@ def run_plot(args: argparse.Namespace) -> int:
         raise SpecboundError(f"output {output}: unknown extension {output.suffix or '(none)'!r}; "
                              f"allowed: {', '.join('.' + f for f in FORMATS)}")
     writable_folder(output)
+    from analysis.evals import eval_plot
+
+    if eval_plot(args):  # an eval folder, or --kind eval-*
+        return 0
     refuse_unused_options(args)
     boot = Bootstrap(level=args.level, resamples=args.resamples, seed=args.seed)
     results = load_results(args.dir, args.sweep)

@@ -182,7 +182,9 @@ class SpecModel(mesa.Model):
         if g.policy == "llm":
             from agents.llm import make_llm_policy
 
-            return make_llm_policy(dict(g.llm), f"groups.{g.name}.llm")
+            pol = make_llm_policy(dict(g.llm), f"groups.{g.name}.llm")
+            pol.judging = pol.judge is not None and g.mode == "audit"  # judged only in audit mode
+            return pol
         return make_policy(g.policy, dict(g.params), f"groups.{g.name}.policy")
 
     def _instruction(self, d: dict[str, Any], where: str) -> Instruction:
