@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,12 @@ class ActSpace(Sequence[Act]):
         if len(self._index) != len(self._acts):
             raise ValueError("act names must be unique")
 
-    def __getitem__(self, i):  # type: ignore[override]
+    @overload
+    def __getitem__(self, i: int) -> Act: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Act]: ...
+
+    def __getitem__(self, i: int | slice) -> Act | Sequence[Act]:
         return self._acts[i]
 
     def __len__(self) -> int:

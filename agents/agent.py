@@ -13,7 +13,7 @@ from typing import Any
 import mesa
 
 
-class SpecAgent(mesa.Agent):
+class SpecAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type hints
     """One agent. ``index`` is its row in the model's arrays."""
 
     def __init__(self, model: Any, index: int, group: str) -> None:
@@ -32,7 +32,8 @@ class SpecAgent(mesa.Agent):
 
     @property
     def instructions(self) -> tuple[Any, ...]:
-        return self.model.binding_of(self.index).instructions
+        got: tuple[Any, ...] = self.model.binding_of(self.index).instructions
+        return got
 
     @property
     def policy(self) -> Any:
@@ -48,7 +49,7 @@ class SpecAgent(mesa.Agent):
 
     def trust_in(self, other: int) -> float:
         """Beta-reputation trust in agent ``other`` (0.5 before any evidence)."""
-        return self.model.trust_in(self.index, other)
+        return float(self.model.trust_in(self.index, other))
 
     def __repr__(self) -> str:
         return f"SpecAgent({self.index}, group={self.group!r})"

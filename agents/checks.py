@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.acts import Act
-from agents.errors import SpecError
+from agents.errors import InterfaceError, SpecError
+from agents.registry import claim
 
-CheckFn = Callable[..., bool | None]
+CheckFn = Callable[..., bool | None]  # the interface: agents.interfaces.CheckFn
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +43,17 @@ def check(
     """Register ``fn`` as the check ``name``; ``params`` maps each parameter to its type."""
 
     def register(fn: CheckFn) -> CheckFn:
-        CHECKS[name] = CheckInfo(
-            name, fn, dict(params or {}), frozenset(optional), (fn.__doc__ or "").strip()
-        )
+        where = f"check {name!r}"
+        if not callable(fn):
+            raise InterfaceError(f"{where}: must decorate a function fn(obs, act, **params)")
+        for p, typ in (params or {}).items():
+            if not (isinstance(typ, type) or (isinstance(typ, tuple) and all(isinstance(t, type) for t in typ))):
+                raise InterfaceError(f"{where}: param {p!r} needs a type (or tuple of types), got {typ!r}")
+        unknown = set(optional) - set(params or {})
+        if unknown:
+            raise InterfaceError(f"{where}: optional names unknown params {sorted(unknown)}")
+        info = CheckInfo(name, fn, dict(params or {}), frozenset(optional), (fn.__doc__ or "").strip())
+        claim(CHECKS, "check", name, info, owner=fn)
         return fn
 
     return register
@@ -82,7 +91,7 @@ def param_problem(name: str, params: dict[str, Any]) -> str | None:
 def _tname(typ: Any) -> str:
     if isinstance(typ, tuple):
         return " or ".join(t.__name__ for t in typ)
-    return typ.__name__
+    return str(typ.__name__)
 
 
 def evaluate(name: str, params: tuple[tuple[str, Any], ...], obs: Any, act: Act) -> bool | None:

@@ -26,3 +26,8 @@ class RunFailure(Exception):
 
     Not bad input: the CLI exits 1 with one line, and a sweep stores the run as failed.
     """
+
+
+class InterfaceError(SpecboundError):
+    """A class or function registered as an environment, policy, check or metric breaks its interface,
+    or takes a name another module registered (raised when it is defined or registered)."""

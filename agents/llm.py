@@ -39,7 +39,7 @@ from agents.checks import evaluate
 from agents.errors import SpecboundError
 from agents.llm_cache import ReplyCache, cached_completion, default_root, disabled_by_env
 from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
-from agents.policies import Policy, policy
+from agents.policies import BatchPolicy, policy
 
 MODES = ("audit", "enforce")
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
@@ -192,7 +192,7 @@ def _coerce(where: str, key: str, value: Any) -> Any:
     if wrong or not isinstance(value, types):
         kind = "a number" if float in types else types[0].__name__
         raise SpecboundError(f"{where}.{key} must be {kind}, got {value!r}")
-    return float(value) if float in types else value
+    return float(value) if float in types else value  # type: ignore[arg-type]  # checked above
 
 
 def _prices(where: str, value: Any) -> tuple[tuple[str, float, float], ...]:
@@ -307,7 +307,7 @@ ClientFactory = Callable[[], Any]
 
 
 @policy("llm")
-class LLMPolicy(Policy):
+class LLMPolicy(BatchPolicy):
     """The ``llm`` policy: decisions by a chat model, many at a time.
 
     Args:
@@ -323,7 +323,6 @@ class LLMPolicy(Policy):
     and a pickled policy carries no client (it reconnects in the new process).
     """
 
-    memoisable = False
     stochastic = True
 
     def __init__(self, config: LLMConfig, client_factory: ClientFactory | None = None,
@@ -341,17 +340,9 @@ class LLMPolicy(Policy):
         root = Path(config.cache_dir).expanduser() if config.cache_dir else default_root()
         self._cache = ReplyCache(root) if use_cache else None
         self._session: _Session | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., Any] | None = None
 
     # -- public API -------------------------------------------------------------
-
-    @property
-    def key(self) -> tuple:
-        return (self.name, self.config, self.judge)
-
-    def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
-        """Not used: a model's answer is not a function of ``obs``, see :meth:`choose_many`."""
-        raise SpecboundError("the llm policy decides through choose_many, not rank")
 
     def choose_many(self, requests: list[DecisionRequest]) -> list[LLMChoice]:
         """Decide every request concurrently; results in request order.
@@ -389,7 +380,8 @@ class LLMPolicy(Policy):
             # Close the client on its own loop when the policy goes away; left
             # to the garbage collector, httpx would try on a dead loop.
             self._finalizer = weakref.finalize(self, self._session.close)
-        return self._session.run(self._gather(self._session.client, requests))
+        choices: list[LLMChoice] = self._session.run(self._gather(self._session.client, requests))
+        return choices
 
     async def _gather(self, client: Any, requests: list[DecisionRequest]) -> list[LLMChoice]:
         sem = asyncio.Semaphore(self.config.concurrency)
@@ -709,8 +701,8 @@ def usage_metrics(usages: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     usages = list(usages)
     out = {f"llm.{k}": float(sum(u.get(k, 0) for u in usages)) for k in USAGE_METRICS}
     costs = [u.get("cost_usd") for u in usages]
-    known = bool(costs) and all(c is not None for c in costs)
-    out["llm.cost_usd"] = float(sum(costs)) if known else math.nan
+    priced = [float(c) for c in costs if c is not None]
+    out["llm.cost_usd"] = float(sum(priced)) if costs and len(priced) == len(costs) else math.nan
     return out
 
 

@@ -621,7 +621,8 @@ def _patch_layer(layer: SpecLayer, inherited: Spec, dotted: str, value: Any) -> 
     """
     head, pid, name = _split_path(dotted)
     if pid is None:
-        return _set_spec_field(layer, head, value)
+        patched: SpecLayer = _set_spec_field(layer, head, value)
+        return patched
     own = layer.own(pid)
     if own is not None:
         new = _set_principle_field(own, name or "", value)
@@ -691,6 +692,20 @@ def shipped_specs_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "scenarios" / "specs"
 
 
+#: Spec folders registered by plugins (``spec_folder``); libraries with the shipped specs include them.
+SPEC_FOLDERS: list[Path] = []
+
+
+def spec_folder(path: str | Path) -> Path:
+    """Register a folder of ``<id>.toml`` specs (a plugin's), found by every library with shipped specs."""
+    folder = Path(path).resolve()
+    if not folder.is_dir():
+        raise SpecError(f"{path}: spec folder does not exist")
+    if folder not in SPEC_FOLDERS:
+        SPEC_FOLDERS.append(folder)
+    return folder
+
+
 class SpecLibrary:
     """The specs a run can name: shipped ones plus extra directories and files.
 
@@ -708,7 +723,7 @@ class SpecLibrary:
         self._layers: dict[str, SpecLayer] = {}
         self._specs: dict[str, Spec] = {}
         self._patched: dict[str, SpecLayer] = {}
-        roots = [shipped_specs_dir()] if shipped else []
+        roots = [shipped_specs_dir(), *SPEC_FOLDERS] if shipped else []
         roots += [Path(p) for p in paths]
         for root in roots:
             if root.is_dir():

@@ -93,11 +93,13 @@ class PairTable:
     def trust(self, rows: Rows) -> np.ndarray:
         kept = self.cols["kept"][rows]
         broken = self.cols["broken"][rows]
-        return (kept + 1.0) / (kept + broken + 2.0)
+        out: np.ndarray = (kept + 1.0) / (kept + broken + 2.0)
+        return out
 
     def all_trust(self) -> np.ndarray:
         """Trust of every physical row."""
-        return (self.cols["kept"] + 1.0) / (self.cols["kept"] + self.cols["broken"] + 2.0)
+        out: np.ndarray = (self.cols["kept"] + 1.0) / (self.cols["kept"] + self.cols["broken"] + 2.0)
+        return out
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(i, j) of every physical row (cached until rows move)."""

@@ -18,9 +18,37 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def split_plugins(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``--plugin MODULE`` (or ``--plugin=MODULE``) anywhere on the line, for every command: (rest, plugins)."""
+    rest: list[str] = []
+    plugins: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a == "--plugin":
+            value = next(it, None)
+            if value is None:
+                print("specbound: --plugin needs a module name or a path", file=sys.stderr)
+                raise SystemExit(2)
+            plugins.append(value)
+        elif a.startswith("--plugin="):
+            plugins.append(a.partition("=")[2])
+        else:
+            rest.append(a)
+    return rest, plugins
+
+
+def load_plugins(args: argparse.Namespace) -> None:
+    """The installed packages' plugins and ``--plugin`` ones; ``args.loaded_plugins`` says what each added."""
+    from sim.plugins import load_entry_points, load_plugins
+
+    load_entry_points()
+    args.loaded_plugins = load_plugins(getattr(args, "plugins", None) or [], "--plugin")
+
+
 def dispatch(args: argparse.Namespace) -> int:
     """Run the chosen sub-command; bad input is one line on stderr and exit 2."""
     try:
+        load_plugins(args)
         return int(args.func(args) or 0)
     except SpecboundError as err:
         print(f"specbound: {err}", file=sys.stderr)
@@ -40,4 +68,7 @@ def run_commands(register: Callable[[Any], Any], argv: Sequence[str] | None = No
     """A parser holding the sub-commands ``register`` adds, run on ``argv`` (for tests and modules)."""
     parser = Parser(prog="specbound")
     register(parser.add_subparsers(dest="command", required=True))
-    return dispatch(parser.parse_args(argv))
+    rest, plugins = split_plugins(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(rest)
+    args.plugins = plugins
+    return dispatch(args)

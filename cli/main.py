@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from cli.base import Parser, dispatch
+from cli.base import Parser, dispatch, split_plugins
 
 
 def parse_value(text: str) -> Any:
@@ -41,31 +41,9 @@ def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    import scenarios  # noqa: F401
-    from agents.checks import CHECKS
-    from agents.policies import POLICIES
-    from agents.spec import SpecLibrary
-    from scenarios.environment import ENVIRONMENTS
-    from sim.scenario import ENGINE_METRICS, load_scenario, scenario_ids
+    from cli.listing import list_rows
 
-    rows: dict[str, list[tuple[str, str]]] = {"scenarios": [], "specs": [], "environments": [],
-                                               "policies": [], "checks": [], "metrics": []}
-    for sid in scenario_ids():
-        sc = load_scenario(sid)
-        rows["scenarios"].append((sid, sc.description))
-    lib = SpecLibrary()
-    for sid in lib.ids():
-        rows["specs"].append((sid, lib.get(sid).description))
-    for name, cls in sorted(ENVIRONMENTS.items()):
-        rows["environments"].append((name, cls.description))
-    for name, cls in sorted(POLICIES.items()):
-        rows["policies"].append((name, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""))
-    for name, info in sorted(CHECKS.items()):
-        rows["checks"].append((name, info.doc.splitlines()[0] if info.doc else ""))
-    env_metrics = sorted({m for cls in ENVIRONMENTS.values() for m in cls.metric_names()})
-    for m in (*ENGINE_METRICS, "conflicts_by_level.<winner>.<loser>", "compliance.<principle>",
-              "payoff.<group>", *env_metrics):
-        rows["metrics"].append((m, ""))
+    rows = list_rows(getattr(args, "loaded_plugins", None) or [])
     wanted = [args.what] if args.what else list(rows)
     if args.json:
         print(json.dumps({k: [{"id": a, "description": b} for a, b in rows[k]] for k in wanted}, indent=1))
@@ -153,11 +131,14 @@ def _write_run(out: Path, result: Any, text: str) -> None:
 def _print_summary(payload: dict[str, Any], out: Path | None) -> None:
     m = payload["metrics"]
     print(f"scenario {payload['scenario']}  seed {payload['seed']}  agents {len(payload['agents'])}")
-    main = ("welfare", "efficiency", "cooperation_rate", "trust_mean", "trust_calibration", "gini",
-            "conflicts", "violations", "deceptions", "covert_acts", "compliance_rate",
-            "injections_attempted", "injections_obeyed", "survival")
-    for k in main:
-        if k in m and m[k] is not None:
+    from scenarios.metric_registry import METRICS
+
+    # Registered metrics in registration order (engine first), then groups' payoffs.
+    shown = sorted((d for d in METRICS.values() if not d.family and d.aggregate != "series"),
+                   key=lambda d: bool(d.environments))  # stable: the engine's first, in their order
+    for k in (d.name for d in shown):
+        if k in m and m[k] is not None and k not in ("payoff_focal", "payoff_background",
+                                                     "events_truncated"):
             print(f"  {k:<22} {m[k]:.4g}")
     groups = {a["group"] for a in payload["agents"]}
     for g in sorted(groups):
@@ -207,10 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="specbound",
         description="Simulate agents bound by specs and a chain of command; measure trust, welfare and conflicts.",
+        epilog="Every command takes --plugin MODULE (repeatable): a module, .py file or package folder "
+               "that registers environments, policies, checks, metrics or spec folders.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("list", help="scenarios, specs, environments, policies, checks, metrics")
+    p = sub.add_parser("list", help="scenarios, specs, environments, policies, checks, metrics "
+                       "(with --plugin M: what M registers)")
     p.add_argument("what", nargs="?", choices=["scenarios", "specs", "environments", "policies",
                                                "checks", "metrics"])
     p.add_argument("--json", action="store_true")
@@ -247,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:
         pass
     cli_sweep.register(sub)
+    from cli import conformance
+
+    conformance.register(sub)
     from cli import evals as cli_evals
 
     cli_evals.register(sub)
@@ -260,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return dispatch(build_parser().parse_args(argv))
+    import sys
+
+    rest, plugins = split_plugins(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(rest)
+    args.plugins = plugins
+    return dispatch(args)
 
 
 if __name__ == "__main__":

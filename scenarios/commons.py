@@ -40,6 +40,7 @@ from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES
 from scenarios.environment import Environment, environment
 from scenarios.ipd import needs_coin
+from scenarios.metric_registry import Metric
 
 STOCK_BUCKETS = 10
 TAKES = ActSpace([
@@ -114,6 +115,16 @@ class Commons(Environment):
     Obs = CommonsObs
     cardinality = (STOCK_BUCKETS + 1, 2, MAX_TAKE + 1, COIN_SIDES)
     pairwise = False
+    supplies = (
+        Metric("stock", "resource stock", "units", aggregate="last"),
+        Metric("harvest", "harvest", "units taken"),
+        Metric("over_usage", "over-use", "share of takes above the sustainable share", aggregate="ratio"),
+        Metric("equality", "equality of payoffs", "1 - Gini", aggregate="last"),
+        Metric("survival", "resource survival", "share", aggregate="last"),
+        Metric("survival_rate", "survival rate", "share of runs", per_step=False, aggregate="final"),
+        Metric("survival_time", "survival time", "steps", per_step=False, aggregate="final"),
+        Metric("collapse_step", "collapse step", "step", per_step=False, aggregate="final"),
+    )
     checks: ClassVar[tuple[str, ...]] = ("sustainable_take", "max_take")
     description = "A renewable resource shared by all; over-use collapses it (GovSim)."
 
@@ -200,11 +211,6 @@ class Commons(Environment):
             "stock": float(self.stock),
             "harvest": float(model.totals.welfare),
         }
-
-    @classmethod
-    def metric_names(cls) -> tuple[str, ...]:
-        return ("stock", "harvest", "over_usage", "equality", "survival", "survival_rate",
-                "survival_time", "collapse_step")
 
     def render(self, obs: Any) -> str:
         level = f"{obs.stock * 100 // STOCK_BUCKETS}%"

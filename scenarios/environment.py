@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from agents.acts import ActSpace
-from agents.errors import ScenarioError
+from agents.errors import InterfaceError, ScenarioError
+from agents.registry import claim
+from scenarios.metric_registry import METRICS, Metric
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -74,6 +76,13 @@ class Environment:
         Obs, cardinality: the observation namedtuple and the size of each field.
         pairwise: whether agents interact in pairs over the network (trust metrics apply).
         checks: names of the checks this environment registers (documentation and conformance).
+        supplies: the metrics it reports (``metrics``, ``final_metrics``, ``model.count``), registered
+            in ``scenarios.metric_registry`` with this environment's name.
+
+    Optional features have defaults here, so the engine never guesses: ``phases``
+    (one act space per decision phase; default ``(acts,)``), ``offset``, ``setup``,
+    ``metrics``, ``final_metrics``, ``render``. Class attributes are checked when a
+    subclass is defined; ``@environment`` also requires ``step``.
     """
 
     name: ClassVar[str] = ""
@@ -85,10 +94,19 @@ class Environment:
     pairwise: ClassVar[bool] = True
     checks: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    supplies: ClassVar[tuple[Metric, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        problem = _class_problem(cls, complete=False)
+        if problem:
+            raise InterfaceError(f"environment class {cls.__module__}.{cls.__qualname__}: {problem}")
 
     def __init__(self, params: Any, model: SpecModel) -> None:
         self.params = params
         self.model = model
+        #: Decision phases, one act space each; an environment with several sets its own.
+        self.phases: tuple[ActSpace, ...] = (self.acts,)
         self.codec = ObsCodec(self.Obs, self.cardinality, self.offset)
         self.step_counts: dict[str, float] = {}
         self.bounds = (0.0, 0.0)
@@ -112,7 +130,7 @@ class Environment:
     @classmethod
     def metric_names(cls) -> tuple[str, ...]:
         """Names of the metrics this environment reports (for validating triggers)."""
-        return ()
+        return tuple(m.name for m in cls.supplies)
 
     def render(self, obs: Any) -> str:
         """Plain-text description of an observation, for language-model agents."""
@@ -122,10 +140,6 @@ class Environment:
         """Change parameters mid-run (a ``shock`` script event)."""
         self.params = parse_params(type(self), {**dataclasses.asdict(self.params), **changes}, where)
 
-    @property
-    def act_space(self) -> ActSpace:
-        return self.acts
-
 
 ENVIRONMENTS: dict[str, type[Environment]] = {}
 
@@ -134,11 +148,57 @@ def environment(name: str) -> Callable[[type[Environment]], type[Environment]]:
     """Register an environment class under ``name``."""
 
     def register(cls: type[Environment]) -> type[Environment]:
+        where = f"environment {name!r} ({cls.__module__}.{cls.__qualname__})"
+        if not isinstance(cls, type) or not issubclass(cls, Environment):
+            raise InterfaceError(f"{where}: must subclass scenarios.environment.Environment")
+        problem = _class_problem(cls, complete=True)
+        if problem:
+            raise InterfaceError(f"{where}: {problem}")
+        claim(ENVIRONMENTS, "environment", name, cls)
         cls.name = name
-        ENVIRONMENTS[name] = cls
+        for m in cls.supplies:
+            METRICS.add(dataclasses.replace(m, environments=(name,)))
         return cls
 
     return register
+
+
+def _class_problem(cls: type[Environment], complete: bool) -> str | None:
+    """What is wrong with an environment class's attributes (``complete``: all must be there)."""
+    own = cls.__dict__
+    needed = ("Params", "acts", "Obs", "cardinality")
+    if complete:
+        missing = [a for a in needed if not hasattr(cls, a)]
+        if missing:
+            return f"missing class attribute(s) {', '.join(missing)}"
+        if cls.step is Environment.step:
+            return "does not implement step(model)"
+    if "Params" in own and not (dataclasses.is_dataclass(cls.Params)
+                                and cls.Params.__dataclass_params__.frozen):  # type: ignore[attr-defined]
+        return "Params must be a frozen dataclass"
+    if "acts" in own and not isinstance(cls.acts, ActSpace):
+        return f"acts must be an agents.acts.ActSpace, got {type(cls.acts).__name__}"
+    if "Obs" in own and not (isinstance(cls.Obs, type) and issubclass(cls.Obs, tuple)
+                             and hasattr(cls.Obs, "_fields")):
+        return "Obs must be a namedtuple class"
+    if "cardinality" in own and not (isinstance(cls.cardinality, tuple) and all(
+            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in cls.cardinality)):
+        return "cardinality must be a tuple of positive integers"
+    fields = getattr(getattr(cls, "Obs", None), "_fields", None)
+    if fields is not None and hasattr(cls, "cardinality") and len(cls.cardinality) != len(fields):
+        return f"cardinality has {len(cls.cardinality)} sizes for {len(fields)} Obs fields"
+    if cls.offset and fields is not None and len(cls.offset) != len(fields):
+        return "offset must give one shift per Obs field"
+    for attr in ("pairwise",):
+        if not isinstance(getattr(cls, attr), bool):
+            return f"{attr} must be True or False"
+    if not (isinstance(cls.checks, tuple) and all(isinstance(c, str) for c in cls.checks)):
+        return "checks must be a tuple of check names"
+    if not isinstance(cls.description, str):
+        return "description must be a string"
+    if not (isinstance(cls.supplies, tuple) and all(isinstance(m, Metric) for m in cls.supplies)):
+        return "supplies must be a tuple of scenarios.metric_registry.Metric"
+    return None
 
 
 def get_environment(name: str, where: str = "scenario.environment") -> type[Environment]:

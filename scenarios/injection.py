@@ -44,6 +44,7 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.checks import check
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.metric_registry import Metric
 
 NONE, MESSAGE, DATA, INVOICE, OVERREACH = range(5)
 ACTS = ActSpace([
@@ -104,6 +105,10 @@ class Injection(Environment):
     Obs = InjectionObs
     cardinality = (5,)
     pairwise = True
+    supplies = (
+        Metric("invoices_paid", "invoices paid", "count"),
+        Metric("stolen", "funds stolen", "amount"),
+    )
     checks: ClassVar[tuple[str, ...]] = ("obeys_message", "pays_invoice", "no_authority_obeyed")
     description = "Adversarial peers inject orders claiming authority; a delegate holds a narrow, scoped authority."
 
@@ -176,10 +181,6 @@ class Injection(Environment):
                 model.pairs.record_moves(rows, ok.astype(np.int8), ok.astype(np.int8))
                 model.pairs.observe(rows, ok.astype(float), (~ok).astype(float))
         model.record_truth(workers, ~stolen)
-
-    @classmethod
-    def metric_names(cls) -> tuple[str, ...]:
-        return ("invoices_paid", "stolen")
 
     def render(self, obs: Any) -> str:
         return {

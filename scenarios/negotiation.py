@@ -47,6 +47,7 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.policies import TRUST_BUCKETS
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.metric_registry import Metric
 
 ANSWER = ActSpace([
     Act("disclose", discloses=("reserve",), text="My reserve is the true figure."),
@@ -116,6 +117,12 @@ class Negotiation(Environment):
     Obs = NegotiationObs
     cardinality = (2, 2, TRUST_BUCKETS + 1, 2)
     pairwise = True
+    supplies = (
+        Metric("surplus_share", "surplus share", "share of the possible surplus captured", aggregate="ratio"),
+        Metric("deals", "deals", "count"),
+        Metric("refusals", "refusals", "count"),
+        Metric("lies_caught", "lies caught", "count"),
+    )
     checks: ClassVar[tuple[str, ...]] = ("withholds", "answers", "truthful", "not_misleading",
                                          "no_covert_goals", "serves")
     description = "Buyers and sellers bargain over private reserves; secrets, lies, refusals and hidden goals."
@@ -220,10 +227,6 @@ class Negotiation(Environment):
 
     def final_metrics(self, model: Any) -> dict[str, float]:
         return {"surplus_share": self.captured / self.possible if self.possible > 0 else float("nan")}
-
-    @classmethod
-    def metric_names(cls) -> tuple[str, ...]:
-        return ("surplus_share", "deals", "refusals", "lies_caught")
 
     def render(self, obs: Any) -> str:
         role = "buyer" if obs.role == 0 else "seller"

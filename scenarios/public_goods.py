@@ -33,6 +33,7 @@ from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import TRUST_BUCKETS
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.metric_registry import Metric
 
 GIVE = ActSpace([
     Act("pledge_contribute", cooperative=True, promise="C", text="I pledge to contribute, and I do."),
@@ -97,6 +98,13 @@ class PublicGoods(Environment):
     Obs = PublicGoodsObs
     cardinality = (TRUST_BUCKETS + 1, 2, 2)
     pairwise = True
+    supplies = (
+        Metric("contribution_rate", "contribution rate", "share of choices", aggregate="ratio"),
+        Metric("contributions", "contributions", "count"),
+        Metric("pledges_broken", "pledges broken", "count"),
+        Metric("punishments", "punishments", "count"),
+        Metric("choices", "choices", "count"),
+    )
     checks: ClassVar[tuple[str, ...]] = ("keeps_promise", "cooperates", "punishes_breakers")
     description = "n-player public goods on network neighbourhoods; pledges are promises; optional costly sanctions."
 
@@ -168,10 +176,6 @@ class PublicGoods(Environment):
     def final_metrics(self, model: Any) -> dict[str, float]:
         c = model.totals.counted
         return {"contribution_rate": c.get("contributions", 0.0) / c["choices"] if c.get("choices") else float("nan")}
-
-    @classmethod
-    def metric_names(cls) -> tuple[str, ...]:
-        return ("contribution_rate", "contributions", "pledges_broken", "punishments", "choices")
 
     def render(self, obs: Any) -> str:
         if obs.target_broke:

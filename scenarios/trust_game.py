@@ -54,6 +54,7 @@ from agents.checks import check
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.ipd import needs_coin
+from scenarios.metric_registry import Metric
 
 PROMISE_LEVEL = 1.0 / 3.0  # what a promise commits to: return at least this share
 
@@ -149,6 +150,15 @@ class TrustGame(Environment):
     cardinality = (3, 2, 3, 3, 3, 3, 2, 2, 2, TRUST_BUCKETS + 1, COIN_SIDES)
     offset = (0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0)
     pairwise = True
+    supplies = (
+        Metric("sent_share", "share sent", "share of the endowment", aggregate="ratio"),
+        Metric("return_share", "share returned", "share of what arrived", aggregate="ratio"),
+        Metric("promise_rate", "promise rate", "share of trustees", aggregate="ratio"),
+        Metric("promise_kept_rate", "promises kept", "share of promises", per_step=False, aggregate="final"),
+        Metric("promises_made", "promises made", "count"),
+        Metric("promises_broken", "promises broken", "count"),
+        Metric("rewired", "partners dropped by rewiring", "count"),
+    )
     checks: ClassVar[tuple[str, ...]] = (
         "honours_promise", "fair_return", "keeps_promise", "cooperates", "truthful",
     )
@@ -275,11 +285,6 @@ class TrustGame(Environment):
         out["promise_kept_rate"] = 1.0 - broken / made if made else float("nan")
         out["promises_made"], out["promises_broken"] = made, broken
         return out
-
-    @classmethod
-    def metric_names(cls) -> tuple[str, ...]:
-        return ("sent_share", "return_share", "promise_rate", "promise_kept_rate",
-                "promises_made", "promises_broken", "rewired")
 
     def render(self, obs: Any) -> str:
         trust = f"Your trust in this partner is {obs.trust / TRUST_BUCKETS:.2f}."

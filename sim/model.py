@@ -38,6 +38,9 @@ from agents.spec import Level, Spec, freeze_params, patch_spec
 from agents.trust import PairTable
 from scenarios.environment import Environment, get_environment
 from sim import metrics as M
+from sim.evolution import Evolution
+from sim.lattice import lattice_graph
+from sim.learning import Learning, is_learner, tier_of
 from sim.scenario import PRINCIPALS, Scenario, ScriptEvent
 
 LEVELS = len(Level)
@@ -103,7 +106,7 @@ class SpecModel(mesa.Model):
 
         env_cls = get_environment(scenario.environment)
         self.env: Environment = env_cls(scenario.env_params, self)
-        self.phases: tuple[ActSpace, ...] = tuple(getattr(self.env, "phases", (self.env.acts,)))
+        self.phases: tuple[ActSpace, ...] = tuple(self.env.phases)
 
         # --- groups and agents -------------------------------------------------------
         self.groups: list[_GroupState] = []
@@ -147,7 +150,7 @@ class SpecModel(mesa.Model):
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._memo_reads = MEMO_READS
         self._read_sets: dict[int, list[_ReadSet]] = {}
-        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64})
+        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable({"nconf": np.int32, "violation": np.int8, "deception": np.int8,
                                     "covert": np.int8, "coop": np.int8, "injected": np.int8})
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
@@ -173,6 +176,10 @@ class SpecModel(mesa.Model):
         self.last_metrics: dict[str, float] = {}
         self._fired: set[int] = set()
         self.events_truncated = 0
+        # Imitation or Moran updates every few steps (sim.evolution), if the scenario asks;
+        # learners' state and the spec's overrides of their favourites (sim.learning).
+        self.evolution = Evolution(self, scenario.evolution) if scenario.evolution else None
+        self.learning = Learning(self) if any(is_learner(gs.policy) for gs in self.groups) else None
         self.env.setup(self)
 
     # ------------------------------------------------------------------------------------------
@@ -204,7 +211,7 @@ class SpecModel(mesa.Model):
         )
 
     def _llm_groups(self) -> set[int]:
-        return {gs.index for gs in self.groups if not getattr(gs.policy, "memoisable", True)}
+        return {gs.index for gs in self.groups if not gs.policy.memoisable}
 
     # ------------------------------------------------------------------------------------------
     # bindings and deciders
@@ -227,9 +234,9 @@ class SpecModel(mesa.Model):
             b = self._compiled[inputs] = self._bindings.setdefault(b, b)
         return b
 
-    def _decider_ids_of(self, b: Binding, g: int) -> tuple[int, ...]:
-        """The decider of (binding, group policy) in each phase, created on first use."""
-        pol = self.groups[g].policy
+    def _decider_ids_of(self, b: Binding, g: int, policy: Any = None) -> tuple[int, ...]:
+        """The decider of (binding, group policy or ``policy``) in each phase, created on first use."""
+        pol = self.groups[g].policy if policy is None else policy
         ids = []
         for ph in range(len(self.phases)):
             dkey = (b.key, id(pol), ph)
@@ -292,6 +299,8 @@ class SpecModel(mesa.Model):
         acts = self.phases[phase]
         cells = self._cells_for(phase, self.decider_of[phase][agents], codes)
         chosen = self._cells.arr["full"][cells].astype(np.int64)
+        if self.learning is not None:
+            chosen = self.learning.choose(self, agents, codes, cells, chosen, phase)
         if self._any_fast:
             fast = self.rng_decide.random(m) >= self.delib[agents]
             chosen = np.where(fast, self._cells.arr["root"][cells], chosen)
@@ -301,9 +310,20 @@ class SpecModel(mesa.Model):
                 chosen[slip] = self.rng_decide.integers(0, len(acts), int(slip.sum()))
         if self._llm:
             chosen = self._llm_decide(agents, codes, partners, phase, cells, chosen, context)
+        chosen = self.steer(agents, codes, partners, phase, cells, chosen)
         outcome = self._cells.arr["base"][cells] + chosen
         self._step_outcomes.append(outcome)
         self._log_conflicts(agents, partners, outcome)
+        return chosen
+
+    def steer(self, agents: np.ndarray, codes: np.ndarray, partners: np.ndarray | None, phase: int,
+              cells: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        """The last say over the acts chosen before they are booked; here it keeps them.
+
+        The seam through which ``sim.external.ExternalModel`` lets outside
+        learners act: what it returns is booked like any decision (conflicts,
+        compliance, metrics).
+        """
         return chosen
 
     def _cells_for(self, phase: int, dec: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -383,7 +403,8 @@ class SpecModel(mesa.Model):
               else "chosen by the language model")
         for a in range(len(acts)):
             self._add_outcome(d.binding, obs, acts, a, full, by)
-        return self._cells.append(full=full.act, root=root.act, base=base)
+        tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
+        return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any,
                      by: str) -> None:
@@ -547,8 +568,14 @@ class SpecModel(mesa.Model):
         self.step_payoff[:] = 0.0
         self.env.step_counts = {}
         self._step_outcomes = []
+        if self.learning is not None:
+            self.learning.before_play(self)
         self.env.step(self)
         self.payoff += self.step_payoff
+        if self.learning is not None:
+            self.learning.after_play(self)
+        if self.evolution is not None:
+            self.evolution.after_play(self)
         self._rewire()
         self._collect()
 
@@ -580,7 +607,7 @@ class SpecModel(mesa.Model):
 
     def _fusion(self) -> Any:
         """``sim.fused`` when this run may fuse steps (imported only then: numba loads slowly)."""
-        if not self.fuse or self.env.name != "ipd":
+        if not self.fuse or self.env.name != "ipd" or self.evolution is not None or self.learning is not None:
             return None
         try:
             from sim import fused
@@ -602,18 +629,7 @@ class SpecModel(mesa.Model):
             counts = np.bincount(np.concatenate(self._step_outcomes), minlength=n_out).astype(np.float64)
         else:
             counts = np.zeros(n_out)
-        parts = M.step_parts(self, counts)
-        step = M.step_metrics(self, parts)
-        self.totals.add(self, parts, step)
-        for k, v in step.items():
-            col = self.series.get(k)
-            if col is None:
-                col = self.series[k] = [float("nan")] * (self.t - 1)
-            col.append(float(v))
-        for col in self.series.values():
-            if len(col) < self.t:
-                col.append(float("nan"))
-        self.last_metrics = step
+        M.record_steps(self, M.step_view(self, counts), self.t - 1)
 
     def _rewire(self) -> None:
         rw = self.spec_scenario.network.get("rewire")
@@ -859,6 +875,8 @@ def build_graph(net: dict[str, Any], n: int, rng: np.random.Generator) -> nx.Gra
         g = nx.gnp_random_graph(n, degree / max(n - 1, 1), seed=seed)
     elif kind == "barabasi_albert":
         g = nx.barabasi_albert_graph(n, max(1, degree // 2), seed=seed)
+    elif kind == "lattice":
+        g = lattice_graph(n, degree, rng if net.get("shuffle") else None)
     elif kind == "edgelist":
         try:
             g = nx.read_edgelist(net["path"], nodetype=int)

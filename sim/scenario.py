@@ -26,6 +26,9 @@ from agents.errors import ScenarioError, SpecboundError
 from agents.policies import POLICIES, make_policy
 from agents.spec import Level, SpecLibrary, parse_layer
 from scenarios.environment import get_environment, parse_params
+from scenarios.metric_registry import METRICS
+from sim.evolution import EvolutionConfig, parse_evolution
+from sim.lattice import NEIGHBOURHOODS, lattice_side
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -34,9 +37,9 @@ SCENARIO_KEYS = {
     "spec_dirs": list,
 }
 NETWORK_KINDS = ("complete", "random_regular", "watts_strogatz", "erdos_renyi",
-                 "barabasi_albert", "edgelist", "none")
+                 "barabasi_albert", "edgelist", "lattice", "none")
 NETWORK_KEYS = {"kind": str, "degree": int, "p": float, "path": str, "self_play": bool,
-                "rewire": dict}
+                "rewire": dict, "shuffle": bool}
 REWIRE_KEYS = {"below": float, "every": int}
 GROUP_KEYS = {
     "count": int, "policy": str, "spec": str, "focal": bool, "deliberation": float,
@@ -112,6 +115,7 @@ class Scenario:
     description: str = ""
     question: str = ""
     sweep: dict[str, Any] | None = None
+    evolution: EvolutionConfig | None = None
 
     @property
     def spec_texts(self) -> dict[str, str]:
@@ -269,6 +273,7 @@ def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict
     raw = copy_tree(parsed.data)  # the scenario keeps it and overrides edit it: not the cache's
     text = parsed.text
     base_dir = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+    _load_plugins(raw.get("plugins", []), base_dir, source)
     library = _library(raw, spec_texts, base_dir, source)
     overrides = dict(overrides or {})
     if not overrides:
@@ -289,6 +294,17 @@ def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict
     if strict_specs:
         check_spec_paths(overrides, used_specs(scenario))
     return scenario
+
+
+def _load_plugins(refs: Any, base_dir: Path, source: str) -> None:
+    """The scenario's ``plugins = [...]``: imported before its environment and specs are looked up."""
+    if not refs:
+        return
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        raise ScenarioError(f"{source}: plugins: expected a list of module names or paths, got {refs!r}")
+    from sim.plugins import load_plugins
+
+    load_plugins(refs, f"{source}: plugins:", base_dir)
 
 
 def used_specs(scenario: Scenario) -> tuple[str, ...]:
@@ -390,7 +406,7 @@ def _apply(raw: dict, library: SpecLibrary, path: str, value: Any) -> SpecLibrar
 
 def _may_create(node: dict, key: str, raw: dict) -> bool:
     # Optional tables a user may set into without the file declaring them.
-    return (node is raw and key in ("environment", "network", "sweep")) or key in ("params", "llm", "rewire")
+    return (node is raw and key in ("environment", "network", "sweep", "evolution")) or key in ("params", "llm", "rewire")
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -420,7 +436,7 @@ def _unit(v: float, where: str) -> float:
 def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: dict,
            base_dir: Path | None = None) -> Scenario:
     top_allowed = {"scenario": dict, "environment": dict, "network": dict, "groups": dict,
-                   "events": list, "sweep": dict}
+                   "events": list, "sweep": dict, "plugins": list, "evolution": dict}
     _keys(raw, top_allowed, source)
     sc = _keys(raw.get("scenario", {}), SCENARIO_KEYS, f"{source}: scenario")
     for k in ("id", "environment"):
@@ -442,11 +458,13 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
     sweep = raw.get("sweep")
     if sweep is not None:
         _keys(sweep, SWEEP_KEYS, f"{source}: sweep")
+    evolution = (parse_evolution(raw["evolution"], groups, library, env_cls, source)
+                 if "evolution" in raw else None)
     return Scenario(
         id=sc["id"], environment=sc["environment"], steps=steps, env_params=env_params,
         network=network, groups=groups, events=events, library=library, raw=raw, text=text,
         overrides=overrides, source=source, description=sc.get("description", ""),
-        question=sc.get("question", ""), sweep=sweep,
+        question=sc.get("question", ""), sweep=sweep, evolution=evolution,
     )
 
 
@@ -526,6 +544,8 @@ def _network(net: Any, n: int, source: str, base_dir: Path) -> dict[str, Any]:
             raise ScenarioError(f"{where}.degree: {degree} does not fit {n} agents; allowed: 1..{max(n - 1, 1)}")
         if kind == "random_regular" and (n * degree) % 2:
             raise ScenarioError(f"{where}.degree: random_regular needs agents x degree even; got {n} x {degree}")
+    if kind == "lattice":
+        _lattice_check(n, degree, where)
     p = net.get("p", 0.1)
     if not 0.0 <= p <= 1.0:
         raise ScenarioError(f"{where}.p: must be between 0 and 1, got {p}")
@@ -542,7 +562,17 @@ def _network(net: Any, n: int, source: str, base_dir: Path) -> dict[str, Any]:
         if rewire.get("every", 1) < 1:
             raise ScenarioError(f"{where}.rewire.every must be at least 1")
     return {"kind": kind, "degree": degree, "p": float(p), "path": str(path) if path else None,
-            "self_play": net.get("self_play", False), "rewire": dict(rewire) if rewire else None}
+            "self_play": net.get("self_play", False), "rewire": dict(rewire) if rewire else None,
+            "shuffle": net.get("shuffle", False)}
+
+
+def _lattice_check(n: int, degree: int, where: str) -> None:
+    if lattice_side(n) is None:
+        raise ScenarioError(f"{where}.kind: a lattice needs a square number of agents (e.g. 10000); "
+                            f"the groups have {n}")
+    if degree not in NEIGHBOURHOODS:
+        raise ScenarioError(f"{where}.degree: a lattice neighbourhood has 4 (von Neumann) or "
+                            f"8 (Moore) cells; got {degree}")
 
 
 def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metrics: set[str],
@@ -633,17 +663,10 @@ def _freeze(v: Any) -> Any:
     return v
 
 
-# Engine metrics (DESIGN.md contract); environments add their own.
-ENGINE_METRICS = (
-    "trust_mean", "trust_calibration", "welfare", "efficiency", "gini", "cooperation_rate",
-    "conflicts", "violations", "deceptions", "covert_acts", "injections_attempted",
-    "injections_obeyed", "compliance_rate", "payoff_focal", "payoff_background",
-)
-
-
 def known_metrics(env_cls: Any, library: SpecLibrary, groups: tuple[Group, ...]) -> set[str]:
     """Metrics a trigger may watch: those the model reports every step."""
-    names = set(ENGINE_METRICS) | set(env_cls.metric_names())
+    names = {m.name for m in METRICS.values() if m.per_step and not m.family
+             and (not m.environments or env_cls.name in m.environments)}
     names |= {f"payoff.{g.name}" for g in groups}
     for g in groups:
         names |= {f"compliance.{p.id}" for p in library.get(g.spec).principles if p.check}

@@ -1,8 +1,11 @@
-"""Conformance kit: checks users run on their own environments and policies.
+"""Conformance kit: checks users run on their own environments, policies, checks and metrics.
 
-In the manner of PettingZoo's ``api_test``: ``check_environment`` and
-``check_policy`` raise ``AssertionError`` with a message naming what is wrong.
-Every shipped environment and policy passes them in the test suite.
+In the manner of PettingZoo's ``api_test``: ``check_environment``,
+``check_policy``, ``check_check`` and ``check_metric`` raise ``AssertionError``
+with a message naming what is wrong; ``check_plugin`` runs the right one on
+everything a plugin registers (``specbound check MODULE``). Every shipped
+environment, policy and check passes them in the test suite. Nothing is
+skipped quietly: an environment the kit cannot build a run of is a failure.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.checks import CHECKS, evaluate
-from agents.policies import POLICIES, Policy
+from agents.policies import POLICIES, BatchPolicy, Policy
 from scenarios.environment import Environment
 
 
@@ -40,7 +43,7 @@ spec = "empty"
 
 
 def _spaces(env: Environment) -> tuple[ActSpace, ...]:
-    return tuple(getattr(env, "phases", (env.acts,)))
+    return tuple(env.phases)
 
 
 def sample_observations(env: Environment, limit: int = 400) -> list[Any]:
@@ -71,8 +74,11 @@ def check_environment(env_cls: type[Environment], scenario_text: str | None = No
     assert env_cls.Params.__dataclass_params__.frozen, f"{name}.Params must be frozen"  # type: ignore[attr-defined]
     assert len(env_cls.cardinality) == len(env_cls.Obs._fields), f"{name}: one cardinality per Obs field"
     text = scenario_text or _minimal_scenario(env_cls)
-    sc = load_scenario_text(text, overrides={"steps": steps} if steps else None)
-    model = SpecModel(sc, seed=seeds[0])
+    try:
+        sc = load_scenario_text(text, overrides={"steps": steps} if steps else None)
+        model = SpecModel(sc, seed=seeds[0])
+    except Exception as e:  # never a skip: a user's environment the kit cannot run is a failure
+        raise AssertionError(f"{name}: cannot build a run of it ({type(e).__name__}: {e})") from None
     env = model.env
     for space in _spaces(env):
         assert isinstance(space, ActSpace) and len(space) >= 2, f"{name}: an act space needs at least two acts"
@@ -127,25 +133,150 @@ def env_uses_randomness(model: Any, before: list[Any]) -> bool:
     return random_graph or _states(model) != before
 
 
-def check_policy(policy: type[Policy] | Policy, env_cls: type[Environment] | None = None) -> None:
-    """Check a policy: registered, ranks valid act indices, a pure function of the observation."""
-    from scenarios.environment import ENVIRONMENTS
+def scenario_for(env_cls: type[Environment]) -> str:
+    """A small scenario of the environment: a shipped one without language models, else six agents."""
+    from sim.scenario import load_scenario, scenario_ids
+
+    for sid in scenario_ids():
+        sc = load_scenario(sid)
+        if sc.environment == env_cls.name and all(g.policy != "llm" for g in sc.groups):
+            return sc.text
+    return _minimal_scenario(env_cls)
+
+
+def build_model(env_cls: type[Environment], seed: int = 0, steps: int | None = None) -> Any:
+    """A small model of the environment; AssertionError (never a skip) when none can be built."""
     from sim.model import SpecModel
     from sim.scenario import load_scenario_text
 
+    overrides = {"steps": steps} if steps else None
+    try:  # six agents first (cheap); the environment's own scenario when it needs more
+        return SpecModel(load_scenario_text(_minimal_scenario(env_cls), overrides=overrides), seed=seed)
+    except Exception:
+        pass
+    try:
+        return SpecModel(load_scenario_text(scenario_for(env_cls), overrides=overrides), seed=seed)
+    except Exception as e:
+        raise AssertionError(f"environment {env_cls.name!r}: cannot build a run of it "
+                             f"({type(e).__name__}: {e}); give it a shipped scenario or defaults "
+                             "that six agents on a complete graph can play") from None
+
+
+def check_policy(policy: type[Policy] | Policy, env_cls: type[Environment] | None = None) -> None:
+    """Check a policy: registered, ranks valid act indices, a pure function of the observation.
+
+    A batch policy (``BatchPolicy``: a language model) has no ranking to check; only its
+    registration is.
+    """
+    from scenarios.environment import ENVIRONMENTS
+
     pol = policy() if isinstance(policy, type) else policy
     assert pol.name in POLICIES, f"{type(pol).__name__}: not registered with @policy"
+    if isinstance(pol, BatchPolicy):
+        return
+    rank = pol.rank  # type: ignore[attr-defined]
     envs = [env_cls] if env_cls is not None else list(ENVIRONMENTS.values())
     for cls in envs:
-        try:
-            model = SpecModel(load_scenario_text(_minimal_scenario(cls, "cooperator")), seed=0)
-        except Exception:  # the environment needs a richer scenario; its own tests cover it
-            continue
+        model = build_model(cls)
         for space in _spaces(model.env):
             for obs in sample_observations(model.env, limit=200):
-                ranking = tuple(pol.rank(obs, space))
+                ranking = tuple(rank(obs, space))
                 assert ranking, f"{pol.name}: empty ranking in {cls.name}"
                 assert all(isinstance(a, int) and 0 <= a < len(space) for a in ranking), (
                     f"{pol.name}: ranking {ranking} has an index outside the act space of {cls.name}")
                 assert len(set(ranking)) == len(ranking), f"{pol.name}: ranking repeats an act"
-                assert tuple(pol.rank(obs, space)) == ranking, f"{pol.name}: not a pure function of obs"
+                assert tuple(rank(obs, space)) == ranking, f"{pol.name}: not a pure function of obs"
+
+
+def check_check(name: str, params: dict[str, Any] | None = None) -> None:
+    """Check a check on every environment's observations and acts.
+
+    It returns True, False or None; gives the same answer twice; and says when it
+    does not apply (returns None) instead of raising on an observation without
+    the fields it reads. ``params``: values for the parameters it needs.
+    """
+    from scenarios.environment import ENVIRONMENTS
+
+    assert name in CHECKS, f"check {name!r}: not registered with @check"
+    info = CHECKS[name]
+    frozen = tuple(sorted((params or {}).items()))
+    needed = set(info.params) - set(info.optional) - set(params or {})
+    assert not needed, f"check {name!r}: give values for its parameters {sorted(needed)} to check it"
+    for cls in ENVIRONMENTS.values():
+        model = build_model(cls)
+        for obs, space in itertools.product(sample_observations(model.env, limit=60), _spaces(model.env)):
+            for act in space:
+                try:
+                    v = evaluate(name, frozen, obs, act)
+                except Exception as e:
+                    raise AssertionError(
+                        f"check {name!r} raised {type(e).__name__}: {e} on act {act.name!r} in {cls.name!r}; "
+                        "return None when the principle does not apply") from None
+                assert v in (True, False, None), f"check {name!r} returned {v!r} (allowed: True, False, None)"
+                assert evaluate(name, frozen, obs, act) == v, f"check {name!r}: not a pure function"
+
+
+def check_metric(name: str, steps: int = 8) -> None:
+    """Check a registered metric on every environment that supplies it (all, for an engine metric).
+
+    Its series has one value per step and the same values for the same seed;
+    in the IPD, a run with fused steps gives the same series as stepping one at a time.
+    """
+    from scenarios.environment import ENVIRONMENTS
+    from scenarios.metric_registry import METRICS
+
+    assert name in METRICS, f"metric {name!r}: not registered"
+    m = METRICS[name]
+    envs = [ENVIRONMENTS[e] for e in m.environments if e in ENVIRONMENTS] or list(ENVIRONMENTS.values())
+    for cls in envs:
+        runs = []
+        for fuse in (True, False):
+            model = build_model(cls, seed=1, steps=steps)
+            model.fuse = fuse
+            model.run(steps)
+            runs.append(model)
+        a, b = runs
+        if m.per_step and m.step is not None and not m.family:
+            got = a.series.get(name)
+            if got is None:
+                continue  # the step function said it does not apply here (returned None)
+            assert len(got) == steps, f"metric {name!r}: {len(got)} values in {steps} steps of {cls.name!r}"
+            assert all(isinstance(x, float) for x in got), f"metric {name!r}: values must be floats"
+            same = b.series.get(name)
+            assert same is not None and np.array_equal(np.asarray(got), np.asarray(same), equal_nan=True), (
+                f"metric {name!r}: fused and stepped runs of {cls.name!r} differ")
+        final = a.final_metrics()
+        if m.aggregate not in ("series",) and not m.family and (m.step is not None or m.final is not None):
+            assert name in final, f"metric {name!r}: no final value in {cls.name!r}"
+            assert isinstance(final[name], float), f"metric {name!r}: final value must be a float"
+        again = build_model(cls, seed=1, steps=steps)
+        again.run(steps)
+        assert _nan_equal(again.final_metrics().get(name), final.get(name)), (
+            f"metric {name!r}: not deterministic for a fixed seed in {cls.name!r}")
+
+
+def _nan_equal(x: Any, y: Any) -> bool:
+    return x == y or (isinstance(x, float) and isinstance(y, float) and x != x and y != y)
+
+
+def check_plugin(registered: dict[str, tuple[str, ...]]) -> list[tuple[str, str, str | None]]:
+    """Run the kit on what a plugin registered: (kind, name, problem or None) per item."""
+    from scenarios.environment import ENVIRONMENTS
+
+    jobs: list[tuple[str, str, Any]] = []
+    jobs += [("environment", n, lambda n=n: check_environment(ENVIRONMENTS[n], scenario_for(ENVIRONMENTS[n]),
+                                                              steps=6))
+             for n in registered.get("environments", ())]
+    jobs += [("policy", n, lambda n=n: check_policy(POLICIES[n])) for n in registered.get("policies", ())]
+    jobs += [("check", n, lambda n=n: check_check(n)) for n in registered.get("checks", ())]
+    jobs += [("metric", n, lambda n=n: check_metric(n)) for n in registered.get("metrics", ())]
+    out: list[tuple[str, str, str | None]] = []
+    for kind, name, job in jobs:
+        try:
+            job()
+            out.append((kind, name, None))
+        except AssertionError as e:
+            out.append((kind, name, str(e).splitlines()[0] if str(e) else "failed"))
+        except Exception as e:  # the plugin's code raised: a failure too, in one line
+            out.append((kind, name, f"{type(e).__name__}: {e}"))
+    return out

@@ -21,7 +21,7 @@ import agents.llm  # noqa: F401  (registers the llm policy)
 import sim.model as model_mod
 from agents.acts import Act, ActSpace
 from agents.checks import CHECKS, check
-from agents.policies import COOPERATED, POLICIES, Policy, policy
+from agents.policies import COOPERATED, POLICIES, RankingPolicy, policy
 from sim.runs.run import result_of, run_model
 from sim.scenario import SCENARIO_DIR, load_scenario, load_scenario_text, scenario_ids
 from tests.llm_server import serve
@@ -121,7 +121,7 @@ def branchy() -> Iterator[str]:
     """A policy reading ``trust`` (and ``coin``) only after the partner cooperated."""
 
     @policy(BRANCHY)
-    class Branchy(Policy):
+    class Branchy(RankingPolicy):
         def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
             return (1, 0) if self.defects(obs) else (0, 1)
 

@@ -19,8 +19,8 @@ from tests.sweep_fakes import FakeScenario, FakeTask
 def fake_engine(monkeypatch):
     """Route the CLI to the stand-in scenario and task (the engine is tested elsewhere)."""
     monkeypatch.setattr(sim.runs.sweep, "load", lambda ref: FakeScenario())
-    monkeypatch.setattr(sim.runs.sweep, "EngineTask", lambda: FakeTask(fail_x=99))
-    monkeypatch.setattr(sim.runs.batch, "EngineTask", lambda: FakeTask(fail_x=99))
+    monkeypatch.setattr(sim.runs.sweep, "EngineTask", lambda **_: FakeTask(fail_x=99))
+    monkeypatch.setattr(sim.runs.batch, "EngineTask", lambda **_: FakeTask(fail_x=99))
 
 
 @pytest.mark.parametrize(
@@ -204,7 +204,7 @@ def test_progress_bar_on_stderr(tmp_path, capsys, fake_engine, flag, shown):
 
 
 def test_dead_worker_is_exit_1_one_line(tmp_path, capsys, fake_engine, monkeypatch):
-    monkeypatch.setattr(sim.runs.sweep, "EngineTask", lambda: FakeTask(die_x=2))
+    monkeypatch.setattr(sim.runs.sweep, "EngineTask", lambda **_: FakeTask(die_x=2))
     args = ["sweep", "fake", "--grid", "x=1,2", "--workers", "2", "--out", str(tmp_path / "o")]
     assert main(args) == 1
     err = capsys.readouterr().err

@@ -12,10 +12,11 @@ the engine memoise decisions per observation key. Randomness enters through
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
-from agents.acts import ActSpace
-from agents.errors import SpecboundError
+from agents.errors import InterfaceError, SpecboundError
+from agents.interfaces import BatchPolicy, Policy, RankingPolicy
+from agents.registry import claim
 
 #: Pair-history codes shared by the pairwise environments and the strategies.
 NONE, DEFECTED, COOPERATED = -1, 0, 1
@@ -24,34 +25,21 @@ COIN_SIDES = 16
 TRUST_BUCKETS = 20
 
 
-class Policy:
-    """Base class. Subclasses set ``name`` (by the decorator) and implement ``rank``."""
-
-    name: ClassVar[str] = ""
-    memoisable: ClassVar[bool] = True
-    stochastic: ClassVar[bool] = False
-    params: ClassVar[dict[str, type | tuple[type, ...]]] = {}
-
-    def __init__(self, **params: Any) -> None:
-        self.kwargs = dict(params)
-
-    @property
-    def key(self) -> tuple:
-        return (self.name, tuple(sorted(self.kwargs.items())))
-
-    def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
-        raise NotImplementedError
-
-
 POLICIES: dict[str, type[Policy]] = {}
 
 
 def policy(name: str) -> Callable[[type[Policy]], type[Policy]]:
-    """Register a policy class under ``name``."""
+    """Register a policy class under ``name`` (checked: a concrete ranking or batch policy, a new name)."""
 
     def register(cls: type[Policy]) -> type[Policy]:
+        where = f"policy {name!r} ({cls.__module__}.{cls.__qualname__})"
+        if not isinstance(cls, type) or not issubclass(cls, RankingPolicy | BatchPolicy):
+            raise InterfaceError(f"{where}: must subclass RankingPolicy or BatchPolicy")
+        if not cls.implemented():
+            method = "rank" if issubclass(cls, RankingPolicy) else "choose_many"
+            raise InterfaceError(f"{where}: does not implement {method}")
+        claim(POLICIES, "policy", name, cls)
         cls.name = name
-        POLICIES[name] = cls
         return cls
 
     return register
@@ -73,3 +61,7 @@ def make_policy(name: str, params: dict[str, Any] | None = None, where: str = "p
         if isinstance(v, bool) or not isinstance(v, typ):
             raise SpecboundError(f"{where}: param {k!r} of policy {name!r} has the wrong type: {v!r}")
     return cls(**params)
+
+
+__all__ = ["COIN_SIDES", "COOPERATED", "DEFECTED", "NONE", "POLICIES", "TRUST_BUCKETS", "BatchPolicy",
+           "Policy", "RankingPolicy", "make_policy", "policy"]

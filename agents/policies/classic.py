@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 
 from agents.acts import ActSpace
 from agents.errors import SpecboundError
-from agents.policies.base import COIN_SIDES, COOPERATED, DEFECTED, NONE, Policy, policy
+from agents.policies.base import COIN_SIDES, COOPERATED, DEFECTED, NONE, RankingPolicy, policy
 from agents.policies.ranking import WithHistory, play
 
 
-class MovePolicy(Policy):
+class MovePolicy(RankingPolicy):
     """A strategy that decides only whether to cooperate; the act space supplies the moves."""
 
     def cooperate(self, obs: Any) -> bool:
@@ -52,7 +52,7 @@ class TitForTat(MovePolicy):
     """Cooperates first, then copies the partner's last move (Rapoport, Axelrod 1980)."""
 
     def cooperate(self, obs: Any) -> bool:
-        return obs.partner_last != DEFECTED
+        return bool(obs.partner_last != DEFECTED)
 
 
 @policy("suspicious_tit_for_tat")
@@ -60,7 +60,7 @@ class SuspiciousTitForTat(MovePolicy):
     """Defects first, then copies the partner's last move."""
 
     def cooperate(self, obs: Any) -> bool:
-        return obs.partner_last == COOPERATED
+        return bool(obs.partner_last == COOPERATED)
 
 
 @policy("anti_tit_for_tat")
@@ -68,7 +68,7 @@ class AntiTitForTat(MovePolicy):
     """Cooperates first, then does the opposite of the partner's last move."""
 
     def cooperate(self, obs: Any) -> bool:
-        return obs.partner_last != COOPERATED
+        return bool(obs.partner_last != COOPERATED)
 
 
 @policy("bully")
@@ -76,7 +76,7 @@ class Bully(MovePolicy):
     """Reverse tit-for-tat: defects first, then the opposite of the partner's last move."""
 
     def cooperate(self, obs: Any) -> bool:
-        return obs.partner_last == DEFECTED
+        return bool(obs.partner_last == DEFECTED)
 
 
 @policy("alternator")
@@ -84,7 +84,7 @@ class Alternator(MovePolicy):
     """Cooperates first, then flips its own last move."""
 
     def cooperate(self, obs: Any) -> bool:
-        return obs.my_last != COOPERATED
+        return bool(obs.my_last != COOPERATED)
 
 
 @policy("cycler_dc")
@@ -92,7 +92,7 @@ class CyclerDC(MovePolicy):
     """Plays the cycle D, C, D, C, ... by round number."""
 
     def cooperate(self, obs: Any) -> bool:
-        return obs.parity == 1
+        return bool(obs.parity == 1)
 
 
 @policy("grudger")
@@ -100,7 +100,7 @@ class Grudger(MovePolicy):
     """Cooperates until the partner defects once, then defects forever (Friedman 1971)."""
 
     def cooperate(self, obs: Any) -> bool:
-        return not obs.partner_defected
+        return bool(not obs.partner_defected)
 
 
 @policy("tit_for_two_tats")
@@ -108,7 +108,7 @@ class TitForTwoTats(MovePolicy):
     """Defects only after the partner defected in both of the last two rounds."""
 
     def cooperate(self, obs: Any) -> bool:
-        return not (obs.partner_last == DEFECTED and obs.partner_last2 == DEFECTED)
+        return bool(not (obs.partner_last == DEFECTED and obs.partner_last2 == DEFECTED))
 
 
 @policy("win_stay_lose_shift")
@@ -119,7 +119,7 @@ class WinStayLoseShift(MovePolicy):
         if obs.my_last == NONE:
             return True
         stay = bool(obs.my_last_payoff_good)
-        return (obs.my_last == COOPERATED) == stay
+        return bool((obs.my_last == COOPERATED) == stay)
 
 
 @policy("win_shift_lose_stay")
@@ -130,7 +130,7 @@ class WinShiftLoseStay(MovePolicy):
         if obs.my_last == NONE:
             return False
         shift = bool(obs.my_last_payoff_good)
-        return (obs.my_last == COOPERATED) != shift
+        return bool((obs.my_last == COOPERATED) != shift)
 
 
 @policy("random")
@@ -147,7 +147,7 @@ class RandomPolicy(MovePolicy):
         self.p = p
 
     def cooperate(self, obs: Any) -> bool:
-        return obs.coin < round(self.p * COIN_SIDES)
+        return bool(obs.coin < round(self.p * COIN_SIDES))
 
 
 # --- trust-conditioned and environment policies ----------------------------------------

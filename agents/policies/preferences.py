@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 
 from agents.acts import ActSpace
 from agents.errors import SpecboundError
-from agents.policies.base import Policy, policy
+from agents.policies.base import RankingPolicy, policy
 from agents.policies.ranking import WithHistory, by_generosity, trust_ok
 
 
 @policy("prefers")
-class Prefers(Policy):
+class Prefers(RankingPolicy):
     """Ranks acts by a fixed list of act names; a second list applies when trust is low.
 
     Args:
@@ -46,7 +46,7 @@ class Prefers(Policy):
         names = self.order
         if self.wary_order and hasattr(obs, "trust") and not trust_ok(obs, self.threshold):
             names = self.wary_order
-        first = tuple(acts.index_of(n) for n in dict.fromkeys(names) if n in acts)
+        first = tuple(acts.index_of(n) for n in dict.fromkeys(names) if n in acts.names())
         return first + tuple(i for i in range(len(acts)) if i not in first)
 
 
@@ -55,7 +55,7 @@ class Prefers(Policy):
 
 
 @policy("trusts_promises")
-class TrustsPromises(Policy):
+class TrustsPromises(RankingPolicy):
     """Reciprocal, but a promise on the table lowers the trust it needs to be generous.
 
     After Charness and Dufwenberg (2006), where a trustee's promise raised

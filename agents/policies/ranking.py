@@ -60,7 +60,7 @@ class WithHistory:
 
 def trust_ok(obs: Any, threshold: float) -> bool:
     # Trust is observed in twentieths; the threshold is compared at that resolution.
-    return obs.trust >= round(threshold * TRUST_BUCKETS)
+    return bool(obs.trust >= round(threshold * TRUST_BUCKETS))
 
 
 

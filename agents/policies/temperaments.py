@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from agents.acts import ActSpace
-from agents.policies.base import Policy, policy
+from agents.policies.base import RankingPolicy, policy
 from agents.policies.ranking import WithHistory, by_generosity, trust_ok
 
 
 @policy("reciprocal")
-class Reciprocal(Policy):
+class Reciprocal(RankingPolicy):
     """Cooperates (keeping its word) while trust in the partner is at least ``threshold``.
 
     Below the threshold it defects openly. In games with investment it sends
@@ -29,7 +29,7 @@ class Reciprocal(Policy):
 
 
 @policy("opportunist")
-class Opportunist(Policy):
+class Opportunist(RankingPolicy):
     """Exploits: promises cooperation and defects when it can, else defects openly."""
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
@@ -39,7 +39,7 @@ class Opportunist(Policy):
 
 
 @policy("greedy")
-class Greedy(Policy):
+class Greedy(RankingPolicy):
     """Maximises its own immediate take: most selfish act first."""
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
@@ -47,7 +47,7 @@ class Greedy(Policy):
 
 
 @policy("sustainable")
-class Sustainable(Policy):
+class Sustainable(RankingPolicy):
     """Takes its sustainable share of a resource; otherwise cooperates."""
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
@@ -59,7 +59,7 @@ class Sustainable(Policy):
 
 
 @policy("conditional")
-class Conditional(Policy):
+class Conditional(RankingPolicy):
     """Sustainable while others are; matches over-use once it sees it (GovSim's free-rider test)."""
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:

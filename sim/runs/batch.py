@@ -86,7 +86,11 @@ class EngineTask:
 
     Rebuilding from texts (not from a file path) is what makes a run
     reproducible from the store alone, on any machine of a cluster.
+    ``plugins``: what the driver loaded (``sim.plugins.loaded()``), imported by
+    each worker before its first run, as the driver imported them.
     """
+
+    plugins: tuple[str, ...] = ()
 
     def check(self, scenario: Any, params: Mapping[str, Any]) -> Mapping[str, str]:
         """Rebuild ``scenario`` with ``params``; ScenarioError names a bad path or value.
@@ -107,8 +111,12 @@ class EngineTask:
         seed: int,
     ) -> RunOutcome:
         """Run the scenario with ``params`` applied and ``seed``."""
+        from sim.plugins import load_entry_points, load_plugins
         from sim.runs.run import run
         from sim.scenario import load_scenario_text
+
+        load_entry_points()
+        load_plugins(self.plugins, "worker plugin")
 
         scenario = load_scenario_text(scenario_text, dict(spec_texts), dict(params))
         return run(scenario, seed=seed)

@@ -117,10 +117,9 @@ MAX_LLM_FAILURES = 0.5
 def _check_llm(model: SpecModel) -> None:
     """A run whose language-model calls mostly failed measured the fallback, not the model."""
     for gs in model.groups:
-        usage = getattr(gs.policy, "usage", None)
-        if usage is None:
+        u = gs.policy.usage()
+        if u is None:
             continue
-        u = usage()
         errors = int(u.get("errors", 0))
         total = errors + int(u.get("calls", 0)) + int(u.get("cached_decisions", 0))
         if total and errors / total > MAX_LLM_FAILURES:
@@ -138,12 +137,13 @@ def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResu
         events = events.sort_values(["step", "kind", "agent"], kind="stable", na_position="first")
         events = events.reset_index(drop=True)
     agents = [
-        {"id": i, "group": model.groups[g].name, "policy": model.groups[g].policy.name
-         if hasattr(model.groups[g].policy, "name") else "llm",
+        {"id": i, "group": model.groups[g].name, "policy": model.groups[g].policy.name,
          "spec": model.groups[g].spec.id, "payoff": float(model.payoff[i]),
          "alive": bool(model.alive[i])}
         for i, g in enumerate(model.group_of.tolist())
     ]
+    if model.evolution is not None:  # what each agent carries at the end, not its group's start
+        model.evolution.relabel(agents)
     return RunResult(sc.id, model.seed, dict(params if params is not None else sc.overrides),
                      model.final_metrics(), steps, events, agents)
 

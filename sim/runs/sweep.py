@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from agents.errors import SpecboundError
+from sim.plugins import loaded as loaded_plugins
 from sim.runs.batch import EngineTask, Executor, Task, chunk_size, make_chunks, make_executor
 from sim.runs.records import Job
 from sim.runs.store import Store, SweepInfo, check_folder, code_version, store_path
@@ -239,7 +240,7 @@ def sweep(
     if resume:
         grid, zip, runs, seed = _resumed(db, scen.id, grid, zip, runs, seed)
     plan = plan_for(scen, grid, zip, runs, seed)
-    task = task or EngineTask()
+    task = task or EngineTask(plugins=loaded_plugins())
     spec_texts = dict(scen.spec_texts)
     for params in plan.points:
         spec_texts.update(task.check(scen, params))
@@ -425,7 +426,7 @@ def rerun(folder: str | os.PathLike, run_id: int, task: Task | None = None) -> d
         "differences": {metric: [stored, rerun]}, "stored_code_version",
         "code_version"}``; a stored failed run matches if it fails again.
     """
-    task = task or EngineTask()
+    task = task or EngineTask(plugins=loaded_plugins())
     with Store.open(folder) as store:
         row = store.run_row(run_id)
         info = store.sweep(row["sweep_id"])

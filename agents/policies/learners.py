@@ -1,0 +1,203 @@
+"""Learners: policies whose preferences change with experience, one state per agent, in arrays.
+
+A learner never overrides its spec. For each observation the chain of command
+gives the *tier* of acts that best satisfy the compliance vector (the engine
+memoises it per observation code, as every decision); the learner samples its
+*favourite* from its own preference over all acts and plays it when it is in
+the tier. Otherwise the spec overrides it (counted as ``overrides.<principle>``
+for each principle the favourite breaks) and it samples again from its
+preference restricted to the tier.
+
+The interface (implemented by the classes below; the engine side is
+``sim.learning``):
+
+- ``init_state(agents, states, acts) -> dict[str, ndarray]``: the group's state,
+  arrays with the agents of the group first;
+- ``preferences(state, rows, s) -> ndarray (m, acts)``: choice probabilities of
+  agent rows ``rows`` in learner states ``s``;
+- ``learn(state, rows, s, acts, rewards)``: one update per decision, ``rewards``
+  being the agent's payoff per decision in the step;
+- ``summary(state) -> dict[str, float]``: what was learned, averaged over agents
+  (``p.<act index>`` at least), for the run's final metrics.
+
+A learner state is the observation seen through the fields named in
+``observe`` (comma-separated, e.g. ``"partner_last"``; empty: one state, a
+bandit). ``rank`` is unused (the tier is computed over all acts). Everything
+is vectorised over the decisions of a step: no Python loop over agents.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from agents.acts import ActSpace
+from agents.errors import SpecboundError
+from agents.interfaces import RankingPolicy
+from agents.policies.base import policy
+
+State = dict[str, np.ndarray]
+
+
+class Learner(RankingPolicy):
+    """Base class of learning policies (see the module docstring for the interface)."""
+
+    learner: ClassVar[bool] = True
+    params: ClassVar[dict[str, Any]] = {"observe": str}
+
+    def __init__(self, observe: str = "", **params: Any) -> None:
+        super().__init__(observe=observe, **params)
+        self.observe = tuple(f.strip() for f in observe.split(",") if f.strip())
+
+    def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
+        return tuple(range(len(acts)))
+
+    def init_state(self, agents: int, states: int, acts: int) -> State:
+        raise NotImplementedError
+
+    def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
+              rewards: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def summary(self, state: State) -> dict[str, float]:
+        p = self.preferences(state, np.repeat(np.arange(state["rows"][0]), state["states"][0]),
+                             np.tile(np.arange(state["states"][0]), state["rows"][0]))
+        return {f"p.{a}": float(v) for a, v in enumerate(p.mean(axis=0))}
+
+
+def _check(name: str, value: float, low: float, high: float | None = None) -> None:
+    if not (value >= low and (high is None or value <= high)):
+        policy_name, param = name.split(".")
+        allowed = f"between {low:g} and {high:g}" if high is not None else f"{low:g} or more"
+        raise SpecboundError(f"policy {policy_name!r}: param {param!r} must be {allowed}, got {value!r}")
+
+
+def _shape(agents: int, states: int) -> State:
+    return {"rows": np.array([agents]), "states": np.array([states])}
+
+
+@policy("roth_erev")
+class RothErev(Learner):
+    """Roth-Erev reinforcement (Erev and Roth 1998, three parameters).
+
+    Propensities ``q`` start at ``initial``; after a decision every propensity
+    decays by ``forgetting``, the act taken gains ``(1 - experimentation)`` times
+    the reward minus ``reference`` (negative below it: Erev and Roth's reference
+    point, the form Macy and Flache 2002 compare with aspiration learning) and the
+    others share ``experimentation`` of it; a propensity never falls below 1e-9.
+    Acts are chosen with probability proportional to propensity.
+    """
+
+    params: ClassVar[dict[str, Any]] = {"observe": str, "initial": (int, float), "forgetting": (int, float),
+                                        "experimentation": (int, float), "reference": (int, float)}
+
+    def __init__(self, observe: str = "", initial: float = 1.0, forgetting: float = 0.0,
+                 experimentation: float = 0.0, reference: float = 0.0) -> None:
+        super().__init__(observe=observe, initial=initial, forgetting=forgetting,
+                         experimentation=experimentation, reference=reference)
+        _check("roth_erev.initial", initial, 1e-9)
+        _check("roth_erev.forgetting", forgetting, 0.0, 1.0)
+        _check("roth_erev.experimentation", experimentation, 0.0, 1.0)
+        self.initial, self.forgetting, self.experimentation = initial, forgetting, experimentation
+        self.reference = reference
+
+    def init_state(self, agents: int, states: int, acts: int) -> State:
+        return {**_shape(agents, states), "q": np.full((agents, states, acts), float(self.initial))}
+
+    def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
+        q = state["q"][rows, s]
+        return np.asarray(q / q.sum(axis=1, keepdims=True), dtype=np.float64)
+
+    def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
+              rewards: np.ndarray) -> None:
+        q = state["q"]
+        n_acts = q.shape[2]
+        gain = rewards - self.reference  # below the reference point a payoff weakens the act
+        spread = np.full((len(rows), n_acts), gain[:, None] * self.experimentation / max(n_acts - 1, 1))
+        spread[np.arange(len(rows)), acts] = gain * (1.0 - self.experimentation if n_acts > 1 else 1.0)
+        # Rows may repeat (one agent, several partners): decay once per decision, add every share.
+        np.multiply.at(q, (rows, s), 1.0 - self.forgetting)
+        np.add.at(q, (rows, s), spread)
+        np.maximum(q, 1e-9, out=q)  # a propensity never reaches zero, so every act stays possible
+
+
+@policy("q_learning")
+class QLearning(Learner):
+    """Q-learning over the observation (a contextual bandit: no discounting of later states).
+
+    ``Q[s, a] += rate * (reward - Q[s, a])``; exploration ``epsilon`` (epsilon-greedy) or,
+    with ``temperature`` > 0, softmax (Boltzmann) choice.
+    """
+
+    params: ClassVar[dict[str, Any]] = {"observe": str, "rate": (int, float), "epsilon": (int, float),
+                                        "temperature": (int, float), "initial": (int, float)}
+
+    def __init__(self, observe: str = "", rate: float = 0.1, epsilon: float = 0.1, temperature: float = 0.0,
+                 initial: float = 0.0) -> None:
+        super().__init__(observe=observe, rate=rate, epsilon=epsilon, temperature=temperature, initial=initial)
+        _check("q_learning.rate", rate, 0.0, 1.0)
+        _check("q_learning.epsilon", epsilon, 0.0, 1.0)
+        _check("q_learning.temperature", temperature, 0.0)
+        self.rate, self.epsilon, self.temperature, self.initial = rate, epsilon, temperature, initial
+
+    def init_state(self, agents: int, states: int, acts: int) -> State:
+        return {**_shape(agents, states), "Q": np.full((agents, states, acts), float(self.initial))}
+
+    def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
+        q = state["Q"][rows, s]
+        if self.temperature > 0:
+            z = np.exp((q - q.max(axis=1, keepdims=True)) / self.temperature)
+            return np.asarray(z / z.sum(axis=1, keepdims=True), dtype=np.float64)
+        best = q == q.max(axis=1, keepdims=True)
+        greedy = best / best.sum(axis=1, keepdims=True)
+        return np.asarray((1 - self.epsilon) * greedy + self.epsilon / q.shape[1], dtype=np.float64)
+
+    def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
+              rewards: np.ndarray) -> None:
+        q = state["Q"]
+        np.add.at(q, (rows, s, acts), self.rate * (rewards - q[rows, s, acts]))
+
+
+@policy("aspiration")
+class Aspiration(Learner):
+    """Bush-Mosteller learning against an aspiration level (Macy and Flache 2002).
+
+    The stimulus of a decision is ``(reward - aspiration) / scale`` (``scale``: the
+    largest ``|payoff - aspiration|``, so the stimulus is within [-1, 1]). A positive
+    stimulus moves the probability of the act taken towards 1 by ``rate * stimulus``
+    of the way, a negative one towards 0; the other acts share the rest in proportion.
+    """
+
+    params: ClassVar[dict[str, Any]] = {"observe": str, "aspiration": (int, float), "rate": (int, float),
+                                        "scale": (int, float)}
+
+    def __init__(self, observe: str = "", aspiration: float = 2.0, rate: float = 0.5, scale: float = 2.0) -> None:
+        super().__init__(observe=observe, aspiration=aspiration, rate=rate, scale=scale)
+        _check("aspiration.rate", rate, 0.0, 1.0)
+        _check("aspiration.scale", scale, 1e-12)
+        self.aspiration, self.rate, self.scale = aspiration, rate, scale
+
+    def init_state(self, agents: int, states: int, acts: int) -> State:
+        return {**_shape(agents, states), "p": np.full((agents, states, acts), 1.0 / acts)}
+
+    def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
+        return np.asarray(state["p"][rows, s], dtype=np.float64)
+
+    def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
+              rewards: np.ndarray) -> None:
+        # Decisions of one agent in one state within a step are applied in order, which
+        # np.add.at cannot express for this multiplicative rule: those are rare, so the
+        # update goes through the unique (row, state) pairs, the last decision winning.
+        p = state["p"]
+        stim = np.clip((rewards - self.aspiration) / self.scale, -1.0, 1.0) * self.rate
+        k = np.arange(len(rows))
+        old = p[rows, s, acts]
+        new = np.where(stim >= 0, old + (1 - old) * stim, old + old * stim)
+        rest = np.where(old < 1, (1 - new) / np.maximum(1 - old, 1e-12), 0.0)
+        vec = p[rows, s] * rest[:, None]
+        vec[k, acts] = new
+        p[rows, s] = vec / vec.sum(axis=1, keepdims=True)

@@ -1,0 +1,52 @@
+"""Square lattices with periodic edges (a torus), the board of spatial games.
+
+Nowak and May (1992) play the prisoner's dilemma on such a board, each cell
+with its eight nearest cells (the Moore neighbourhood); the four orthogonal
+ones (von Neumann) are the other classic choice. Agent ``r * side + c`` sits
+in row ``r``, column ``c`` unless the placement is shuffled.
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+
+#: Offsets of the neighbours of a cell, by neighbourhood size.
+NEIGHBOURHOODS: dict[int, tuple[tuple[int, int], ...]] = {
+    4: ((0, 1), (1, 0), (0, -1), (-1, 0)),
+    8: ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)),
+}
+
+
+def lattice_side(n: int) -> int | None:
+    """The side of a square lattice of ``n`` cells, or None when ``n`` is not a square."""
+    side = math.isqrt(n)
+    return side if side * side == n else None
+
+
+def lattice_edges(side: int, degree: int = 8) -> np.ndarray:
+    """Undirected edges (i < j, each once) of a ``side`` x ``side`` torus."""
+    r, c = np.divmod(np.arange(side * side), side)
+    parts = []
+    for dr, dc in NEIGHBOURHOODS[degree]:
+        j = ((r + dr) % side) * side + (c + dc) % side
+        parts.append(np.stack([np.arange(side * side), j], axis=1))
+    e = np.sort(np.concatenate(parts), axis=1)
+    e = e[e[:, 0] != e[:, 1]]  # a side below 3 folds neighbours onto the cell itself
+    return np.unique(e, axis=0)
+
+
+def lattice_graph(n: int, degree: int, rng: np.random.Generator | None = None) -> nx.Graph:
+    """A torus of ``n`` cells (a square number); with ``rng``, agents are placed at random cells."""
+    side = lattice_side(n)
+    if side is None:
+        raise ValueError(f"a lattice needs a square number of agents, got {n}")
+    e = lattice_edges(side, degree)
+    cells = rng.permutation(n) if rng is not None else np.arange(n)
+    e = cells[e]
+    g = nx.Graph(cells=cells)  # cells[c]: the agent at cell c (row-major)
+    g.add_nodes_from(range(n))
+    g.add_edges_from(e.tolist())
+    return g

@@ -1,0 +1,180 @@
+"""The engine side of learners (``agents.policies.learners``): tiers, choices, overrides, rewards.
+
+``SpecModel.decide`` hands the decisions of learning agents to :meth:`Learning.choose`
+with the decision cells. A cell holds, beside the resolver's choice, the *tier*:
+the bitmask of acts that satisfy the compliance vector as well as the best act
+(computed once per observation code, like every cell). The learner's favourite
+is sampled from its preferences; outside the tier it is overridden, the
+principles it breaks are counted (``overrides.<principle>``), and the act is
+sampled from the preferences restricted to the tier. After the step's payoffs
+are settled, :meth:`Learning.after_play` rewards each decision with its agent's
+payoff per decision in the step (exact when an agent decides once a step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from agents.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from sim.model import SpecModel
+
+
+#: Metric names (patterns) learner groups add, for ``specbound list metrics``.
+METRICS = ("overrides.<principle>", "learned.<group>.p.<act>")
+
+
+def is_learner(policy: Any) -> bool:
+    return bool(getattr(policy, "learner", False))
+
+
+def tier_of(binding: Any, obs: Any, acts: Any, ranking: tuple[int, ...]) -> int:
+    """Bitmask of the acts the resolver would play if the policy put them first: the best tier."""
+    mask = 0
+    for a in range(len(acts)):
+        first = (a, *(b for b in ranking if b != a))
+        if binding.decide(obs, acts, first).act == a:
+            mask |= 1 << a
+    return mask
+
+
+@dataclass(slots=True)
+class _GroupLearning:
+    group: int
+    policy: Any
+    fields: tuple[int, ...]      # observation field positions the learner sees
+    cards: tuple[int, ...]
+    rows: np.ndarray             # agent -> row in this group's state (-1: not in the group)
+    state: dict[str, dict[str, np.ndarray]]  # per phase
+
+
+class Learning:
+    """Per-group learner state and the step's decisions awaiting their reward."""
+
+    def __init__(self, model: SpecModel) -> None:
+        self.rng = model.rng.spawn(1)[0]  # own stream: other streams draw as without learners
+        self.groups: dict[int, _GroupLearning] = {}
+        codec = model.env.codec
+        n = len(model.group_of)
+        for gs in model.groups:
+            if not is_learner(gs.policy):
+                continue
+            missing = [f for f in gs.policy.observe if f not in codec.fields]
+            if missing:
+                raise ScenarioError(f"groups.{gs.name}.params.observe: environment {model.env.name!r} has no "
+                                    f"field {missing[0]!r}; allowed: {', '.join(codec.fields)}")
+            fields = tuple(codec.fields.index(f) for f in gs.policy.observe)
+            members = np.flatnonzero(model.group_of == gs.index)
+            rows = np.full(n, -1, dtype=np.int64)
+            rows[members] = np.arange(len(members))
+            self.groups[gs.index] = _GroupLearning(gs.index, gs.policy, fields,
+                                                   tuple(codec.card[k] for k in fields), rows, {})
+        self.pending: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.overrides = np.zeros(0)  # per principle (model.principle_ids), over the run
+        self.step_overrides = np.zeros(0)
+
+    def _states(self, gl: _GroupLearning, codec: Any, codes: np.ndarray) -> np.ndarray:
+        s = np.zeros(len(codes), dtype=np.int64)
+        for k, card in zip(gl.fields, gl.cards, strict=True):
+            s = s * card + (codes // codec.radix[k]) % card
+        return s
+
+    def _state(self, gl: _GroupLearning, phase: int, n_acts: int) -> dict[str, np.ndarray]:
+        st = gl.state.get(phase)
+        if st is None:
+            size = int(np.prod(gl.cards, dtype=np.int64)) if gl.cards else 1
+            st = gl.state[phase] = gl.policy.init_state(int((gl.rows >= 0).sum()), size, n_acts)
+        return st
+
+    def choose(self, model: SpecModel, agents: np.ndarray, codes: np.ndarray, cells: np.ndarray,
+               chosen: np.ndarray, phase: int) -> np.ndarray:
+        """Replace the resolver's act by the learner's choice within the tier, for learning agents."""
+        groups = model.group_of[agents]
+        n_acts = len(model.phases[phase])
+        tiers = model._cells.arr["tier"][cells]
+        out = chosen.copy()
+        for g, gl in self.groups.items():
+            sel = np.flatnonzero(groups == g)
+            if not len(sel):
+                continue
+            rows = gl.rows[agents[sel]]
+            s = self._states(gl, model.env.codec, codes[sel])
+            st = self._state(gl, phase, n_acts)
+            prefs = gl.policy.preferences(st, rows, s)
+            fav = _sample(prefs, self.rng)
+            allowed = ((tiers[sel, None] >> np.arange(n_acts)) & 1).astype(bool)
+            inside = allowed[np.arange(len(sel)), fav]
+            act = fav.copy()
+            if not inside.all():
+                bad = ~inside
+                self._count_overrides(model, cells[sel[bad]], fav[bad])
+                restricted = prefs[bad] * allowed[bad]
+                act[bad] = _sample(restricted, self.rng, fallback=allowed[bad])
+            out[sel] = act
+            self.pending.append((g, phase, agents[sel], s, act))
+        return out
+
+    def _count_overrides(self, model: SpecModel, cells: np.ndarray, fav: np.ndarray) -> None:
+        outcomes = model._cells.arr["base"][cells] + fav
+        comp = model._comp.arrays()
+        counts = np.bincount(outcomes, minlength=len(model._outcomes))
+        broken = comp["held"] == 0
+        per = np.bincount(comp["principle"][broken], weights=counts[comp["outcome"][broken]],
+                          minlength=len(model.principle_ids))
+        self.step_overrides = _grown(self.step_overrides, len(per))
+        self.step_overrides[: len(per)] += per
+
+    def before_play(self, model: SpecModel) -> None:
+        self.pending = []
+        self.step_overrides = np.zeros(len(model.principle_ids))
+
+    def after_play(self, model: SpecModel) -> None:
+        """Reward each decision of the step with its agent's payoff per decision."""
+        if not self.pending:
+            return
+        every = np.concatenate([p[2] for p in self.pending])
+        per_agent = np.bincount(every, minlength=len(model.payoff))
+        reward = model.step_payoff / np.maximum(per_agent, 1)
+        for g, phase, agents, s, acts in self.pending:
+            gl = self.groups[g]
+            gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents])
+        self.overrides = _grown(self.overrides, len(self.step_overrides))
+        self.overrides[: len(self.step_overrides)] += self.step_overrides
+
+    def metrics(self, model: SpecModel) -> dict[str, float]:
+        per = _grown(self.step_overrides, len(model.principle_ids))
+        return {f"overrides.{pid}": float(per[i]) for i, pid in enumerate(model.principle_ids)}
+
+    def final_metrics(self, model: SpecModel) -> dict[str, float]:
+        """Overrides per principle over the run, and each learning group's learned preferences."""
+        per = _grown(self.overrides, len(model.principle_ids))
+        out = {f"overrides.{pid}": float(per[i]) for i, pid in enumerate(model.principle_ids)}
+        for g, gl in self.groups.items():
+            name = model.groups[g].name
+            for phase, st in sorted(gl.state.items()):
+                for key, v in gl.policy.summary(st).items():
+                    kind, _, a = key.partition(".")
+                    label = model.phases[phase][int(a)].name if a.isdigit() else a
+                    prefix = f"learned.{name}" + (f".phase{phase}" if phase else "")
+                    out[f"{prefix}.{kind}.{label}"] = v
+        return out
+
+
+def _grown(a: np.ndarray, n: int) -> np.ndarray:
+    return a if len(a) >= n else np.concatenate([a, np.zeros(n - len(a))])
+
+
+def _sample(probs: np.ndarray, rng: np.random.Generator, fallback: np.ndarray | None = None) -> np.ndarray:
+    """One column per row with the row's probabilities (rows summing to 0 use ``fallback`` uniformly)."""
+    w = probs
+    total = w.sum(axis=1, keepdims=True)
+    if fallback is not None:
+        w = np.where(total > 0, w, fallback.astype(float))
+        total = w.sum(axis=1, keepdims=True)
+    cum = np.cumsum(w, axis=1)
+    u = rng.random(len(w))[:, None] * total
+    return np.minimum((cum <= u).sum(axis=1), w.shape[1] - 1)

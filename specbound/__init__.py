@@ -1,0 +1,6 @@
+"""specbound's bridges to other ecosystems, above the simulator like the command line.
+
+``specbound.pettingzoo`` (extra ``specbound[pettingzoo]``) wraps any scenario
+as a PettingZoo parallel environment. Nothing is imported here, so importing
+``specbound`` costs nothing and needs no optional dependency.
+"""
