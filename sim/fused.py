@@ -297,6 +297,7 @@ def _add_totals(model: SpecModel, dec: dict[str, np.ndarray], applied: np.ndarra
     tot.applied = M._add(tot.applied, applied.sum(axis=0))
     tot.held = M._add(tot.held, held.sum(axis=0))
     tot.levels = tot.levels + M.level_pairs(model, counts.sum(axis=0))
+    tot.outcomes = M._add(tot.outcomes, counts.sum(axis=0))
     b, o = model.env.bounds
     for w in welfare.tolist():
         tot.welfare += w

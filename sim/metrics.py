@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agents.spec import Level
+from sim.breakdown import breakdown
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -135,11 +136,12 @@ class StepParts:
     applied: np.ndarray
     held: np.ndarray
     levels: np.ndarray
+    counts: np.ndarray  # per decision outcome: how often it occurred this step
 
 
 def step_parts(model: SpecModel, counts: np.ndarray) -> StepParts:
     applied, held = compliance_counts(model, counts)
-    return StepParts(decision_counts(model, counts), applied, held, level_pairs(model, counts))
+    return StepParts(decision_counts(model, counts), applied, held, level_pairs(model, counts), counts)
 
 
 def step_metrics(model: SpecModel, parts: StepParts) -> dict[str, float]:
@@ -202,6 +204,8 @@ class Totals:
     applied: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     held: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     levels: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(Level) ** 2))
+    #: Per decision outcome, how often it occurred in the run (``sim.breakdown`` reads it).
+    outcomes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     welfare: float = 0.0
     baseline: float = 0.0
     optimum: float = 0.0
@@ -219,6 +223,7 @@ class Totals:
         self.applied = _add(self.applied, parts.applied)
         self.held = _add(self.held, parts.held)
         self.levels = self.levels + parts.levels
+        self.outcomes = _add(self.outcomes, parts.counts)
         self.welfare += step["welfare"]
         b, o = model.env.bounds
         self.baseline += b
@@ -262,6 +267,7 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
     n = len(Level)
     for idx in np.flatnonzero(tot.levels):
         out[f"conflicts_by_level.{LEVEL_NAMES[idx // n]}.{LEVEL_NAMES[idx % n]}"] = float(tot.levels[idx])
+    out.update(breakdown(model, tot.outcomes))
     out.update(payoffs(model))
     for k, v in c.items():
         if k not in out and k not in ("decisions", "cooperative_moves", "moves"):

@@ -30,7 +30,7 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.agent import SpecAgent
 from agents.chain import Binding, ConflictEvent, Delegation, Instruction
-from agents.checks import evaluate
+from agents.checks import applies_to, evaluate
 from agents.errors import ScenarioError
 from agents.policies import Policy, make_policy
 from agents.readset import fields_read, recording
@@ -65,6 +65,7 @@ class _Decider:
     binding: Binding
     policy: Any
     phase: int
+    group: int = 0  # a decider's policy belongs to one group: its outcomes count for that group
 
 
 class _ReadSet:
@@ -149,10 +150,11 @@ class SpecModel(mesa.Model):
         self._read_sets: dict[int, list[_ReadSet]] = {}
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64})
         self._outcomes = _Growable({"nconf": np.int32, "violation": np.int8, "deception": np.int8,
-                                    "covert": np.int8, "coop": np.int8, "injected": np.int8})
+                                    "covert": np.int8, "coop": np.int8, "injected": np.int8,
+                                    "group": np.int32})
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
         self._outcome_acts: list[str] = []
-        self._comp = _Flat(("outcome", "principle", "held"))
+        self._comp = _Flat(("outcome", "principle", "held", "level"))
         self._conf = _Flat(("outcome", "pair"))
         self.principle_ids: list[str] = []
         self._pidx: dict[str, int] = {}
@@ -234,7 +236,7 @@ class SpecModel(mesa.Model):
             did = self._decider_ids.get(dkey)
             if did is None:
                 did = self._decider_ids[dkey] = len(self._deciders)
-                self._deciders.append(_Decider(b, pol, ph))
+                self._deciders.append(_Decider(b, pol, ph, g))
                 for c in b.constraints:
                     if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
                         self._pidx[c.id] = len(self.principle_ids)
@@ -380,11 +382,11 @@ class SpecModel(mesa.Model):
         by = ("acted without deliberation or by error" if _memoisable(d.policy)
               else "chosen by the language model")
         for a in range(len(acts)):
-            self._add_outcome(d.binding, obs, acts, a, full, by)
+            self._add_outcome(d.binding, obs, acts, a, full, by, d.group)
         return self._cells.append(full=full.act, root=root.act, base=base)
 
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any,
-                     by: str) -> None:
+                     by: str, group: int) -> None:
         act = acts[a]
         oid = len(self._outcomes)
         if a == full.act:
@@ -392,7 +394,8 @@ class SpecModel(mesa.Model):
             conflicts = full.conflicts
         else:
             verdicts = tuple(
-                None if c.check is None else evaluate(c.check, c.params, obs, act)
+                None if c.check is None or not applies_to(c.check, c.params, acts)
+                else evaluate(c.check, c.params, obs, act)
                 for c in binding.constraints
             )
             chosen = acts[full.act].name
@@ -405,7 +408,7 @@ class SpecModel(mesa.Model):
                         for c, v in zip(binding.constraints, verdicts, strict=True))
         for c, v in zip(binding.constraints, verdicts, strict=True):
             if v is not None and c.kind == "principle" and c.id in self._pidx:
-                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v))
+                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v), level=int(c.level))
         for ev in conflicts:
             w = int(ev.winner_level) if ev.winner_level is not None else 0
             self._conf.append(outcome=oid, pair=w * LEVELS + int(ev.loser_level))
@@ -413,7 +416,7 @@ class SpecModel(mesa.Model):
             nconf=len(conflicts), violation=int(violation), deception=int(is_deception(act)),
             covert=int(bool(act.serves) and act.denies),
             coop=-1 if act.cooperative is None else int(act.cooperative),
-            injected=int("injected" in act.serves),
+            injected=int("injected" in act.serves), group=group,
         )
         self._outcome_conflicts.append(conflicts)
         self._outcome_acts.append(act.name)
