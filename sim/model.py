@@ -38,6 +38,7 @@ from agents.spec import Level, Spec, freeze_params, patch_spec
 from agents.trust import PairTable
 from scenarios.environment import Environment, get_environment
 from sim import metrics as M
+from sim.population import draw_population, draws_of, typical_params
 from sim.scenario import PRINCIPALS, Scenario, ScriptEvent
 
 LEVELS = len(Level)
@@ -129,6 +130,16 @@ class SpecModel(mesa.Model):
         self.truth_total = np.zeros(n)
         self.agent_extra: dict[int, list[Instruction]] = {}
         self.handles = [SpecAgent(self, i, scenario.groups[self.group_of[i]].name) for i in range(n)]
+        # Heterogeneous groups: each agent plays one of its group's policy variants
+        # (parameters drawn per agent, sim/population.py); a plain group has one.
+        self._variants: list[list[Any]] = [[gs.policy] for gs in self.groups]
+        self._variant_keys: list[list[str]] = [[""] for _ in self.groups]
+        self.variant_of = np.zeros(n, dtype=np.int64)
+        self._rng_pop: np.random.Generator | None = None
+        start = 0
+        for g in scenario.groups:
+            self.variant_of[start:start + g.count] = self._draw_variants(self._group_index[g.name], g.count)
+            start += g.count
 
         # --- network -----------------------------------------------------------------------
         self.graph = build_graph(scenario.network, n, rng_graph)
@@ -185,7 +196,8 @@ class SpecModel(mesa.Model):
             from agents.llm import make_llm_policy
 
             return make_llm_policy(dict(g.llm), f"groups.{g.name}.llm")
-        return make_policy(g.policy, dict(g.params), f"groups.{g.name}.policy")
+        where = f"groups.{g.name}.params"
+        return make_policy(g.policy, typical_params(dict(g.params), where), f"groups.{g.name}.policy")
 
     def _instruction(self, d: dict[str, Any], where: str) -> Instruction:
         self._seq += 1
@@ -215,7 +227,31 @@ class SpecModel(mesa.Model):
         return self._intern(gs.spec, instrs, tuple(gs.delegations))
 
     def policy_of(self, i: int) -> Any:
-        return self.groups[self.group_of[i]].policy
+        return self._variants[self.group_of[i]][self.variant_of[i]]
+
+    def _draw_variants(self, g: int, count: int) -> np.ndarray:
+        """Each of ``count`` new agents' policy variant in group ``g`` (drawn if its params ask)."""
+        gspec = self.spec_scenario.groups[g]
+        params = dict(gspec.params)
+        if gspec.policy == "llm" or not draws_of(params, f"groups.{gspec.name}.params"):
+            return np.zeros(count, dtype=np.int64)
+        if self._rng_pop is None:
+            # Spawned only when some group is heterogeneous: other streams are unaffected.
+            self._rng_pop = self.rng.spawn(1)[0]
+        sets, idx = draw_population(params, count, self._rng_pop, f"groups.{gspec.name}.params")
+        keys, pols = self._variant_keys[g], self._variants[g]
+        if keys == [""]:
+            keys.clear()
+            pols.clear()
+        mapped = []
+        for ps in sets:
+            key = repr(sorted(ps.items()))
+            if key not in keys:
+                keys.append(key)
+                pols.append(make_policy(gspec.policy, ps, f"groups.{gspec.name}.policy"))
+            mapped.append(keys.index(key))
+        self.groups[g].policy = pols[0]
+        return np.asarray(mapped, dtype=np.int64)[idx]
 
     def _intern(self, spec: Spec, instrs: tuple[Instruction, ...], dels: tuple[Delegation, ...]) -> Binding:
         inputs = (spec, instrs, dels)
@@ -227,9 +263,9 @@ class SpecModel(mesa.Model):
             b = self._compiled[inputs] = self._bindings.setdefault(b, b)
         return b
 
-    def _decider_ids_of(self, b: Binding, g: int) -> tuple[int, ...]:
-        """The decider of (binding, group policy) in each phase, created on first use."""
-        pol = self.groups[g].policy
+    def _decider_ids_of(self, b: Binding, g: int, v: int = 0) -> tuple[int, ...]:
+        """The decider of (binding, group policy variant) in each phase, created on first use."""
+        pol = self._variants[g][v]
         ids = []
         for ph in range(len(self.phases)):
             dkey = (b.key, id(pol), ph)
@@ -250,14 +286,18 @@ class SpecModel(mesa.Model):
         own = np.array([int(i) in self.agent_extra for i in agents], dtype=bool) if self.agent_extra \
             else np.zeros(len(agents), dtype=bool)
         # Agents without instructions of their own decide as their group does: one assignment each.
-        for g in np.unique(self.group_of[agents[~own]]).tolist():
-            members = agents[~own][self.group_of[agents[~own]] == g]
+        plain = agents[~own]
+        for g in np.unique(self.group_of[plain]).tolist():
+            in_group = plain[self.group_of[plain] == g]
             gs = self.groups[g]
             b = self._intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
-            for ph, did in enumerate(self._decider_ids_of(b, g)):
-                self.decider_of[ph][members] = did
+            for v in np.unique(self.variant_of[in_group]).tolist():
+                members = in_group[self.variant_of[in_group] == v]
+                for ph, did in enumerate(self._decider_ids_of(b, g, v)):
+                    self.decider_of[ph][members] = did
         for i in agents[own].tolist():
-            for ph, did in enumerate(self._decider_ids_of(self.binding_of(i), int(self.group_of[i]))):
+            ids = self._decider_ids_of(self.binding_of(i), int(self.group_of[i]), int(self.variant_of[i]))
+            for ph, did in enumerate(ids):
                 self.decider_of[ph][i] = did
 
     # ------------------------------------------------------------------------------------------
@@ -727,6 +767,7 @@ class SpecModel(mesa.Model):
         self._any_error = bool((self.err > 0.0).any())
         for ph in range(len(self.phases)):
             self.decider_of[ph] = np.concatenate([self.decider_of[ph], np.zeros(count, dtype=np.int64)])
+        self.variant_of = np.concatenate([self.variant_of, self._draw_variants(g, count)])
         self._refresh_deciders(np.array(new))
         self.handles.extend(SpecAgent(self, i, gspec.name) for i in new)
         living = [int(x) for x in self.living() if x < start]

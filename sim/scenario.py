@@ -26,6 +26,7 @@ from agents.errors import ScenarioError, SpecboundError
 from agents.policies import POLICIES, make_policy
 from agents.spec import Level, SpecLibrary, parse_layer
 from scenarios.environment import get_environment, parse_params
+from sim.population import typical_params
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -471,7 +472,8 @@ def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tupl
         policy = g["policy"]
         params = g.get("params", {})
         if policy != "llm":
-            make_policy(policy, params, f"{where}.policy")
+            # Parameters drawn per agent are validated as distributions, then typed by a typical draw.
+            make_policy(policy, typical_params(params, f"{where}.params"), f"{where}.policy")
         elif policy not in POLICIES:
             raise ScenarioError(f"{where}.policy: the llm policy is not available (agents.llm failed to import)")
         mode = g.get("mode", "audit")
