@@ -233,7 +233,7 @@ class SpecModel(mesa.Model):
         """Each of ``count`` new agents' policy variant in group ``g`` (drawn if its params ask)."""
         gspec = self.spec_scenario.groups[g]
         params = dict(gspec.params)
-        if gspec.policy == "llm" or not draws_of(params, f"groups.{gspec.name}.params"):
+        if count == 0 or gspec.policy == "llm" or not draws_of(params, f"groups.{gspec.name}.params"):
             return np.zeros(count, dtype=np.int64)
         if self._rng_pop is None:
             # Spawned only when some group is heterogeneous: other streams are unaffected.

@@ -55,10 +55,17 @@ def test_the_population_is_seeded_and_varies_by_seed() -> None:
     thr = [[a.policy_of(i).threshold for i in range(a.n)] for a in (a, b, c)]
     assert thr[0] == thr[1] != thr[2]
     assert len(set(thr[0][8:])) > 1  # sellers differ from one another
-    assert set(thr[0][:8]) == {0.45}  # buyers are one clone, as written
+    assert set(thr[0][:8]) == {0.45}  # buyers' threshold is one value, as written
 
 
 def test_plain_groups_draw_nothing() -> None:
     """No distribution, no population stream: every other random stream is as before."""
-    m = SpecModel(load_scenario("negotiation-honest-first"), seed=1)
+    m = SpecModel(load_scenario("trust-network"), seed=1)
     assert m._rng_pop is None and not m.variant_of.any()
+
+
+def test_an_empty_heterogeneous_group_draws_nothing() -> None:
+    sc = load_scenario("negotiation-honest-first", {KEY: {"dist": "beta", "a": 2, "b": 5}, "groups.sellers.count": 0})
+    m = SpecModel(sc, seed=1)
+    m.run(2)
+    assert m.n == 8
