@@ -2,10 +2,11 @@
 
 ``base`` holds the interface and registry, ``classic`` the IPD strategies,
 ``temperaments`` trust-conditioned and selfish rankings for the cooperation
-environments, ``preferences`` orders over named acts for the conflict environments.
+environments, ``preferences`` orders over named acts for the conflict environments, ``strategic``
+a bargainer weighing the gain of deceiving against its learned risk of being caught.
 """
 
-from agents.policies import classic, preferences, temperaments  # noqa: F401  (registration)
+from agents.policies import classic, preferences, strategic, temperaments  # noqa: F401  (registration)
 from agents.policies.base import (
     COIN_SIDES,
     COOPERATED,
