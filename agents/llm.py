@@ -34,12 +34,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import openai
-
 from agents.acts import Act, ActSpace
 from agents.checks import evaluate
 from agents.errors import SpecboundError
-from agents.llm_cache import ReplyCache, default_root, disabled_by_env, request_key
+from agents.llm_cache import ReplyCache, cached_completion, default_root, disabled_by_env
 from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
 from agents.policies import Policy, policy
 
@@ -237,7 +235,13 @@ def make_llm_policy(table: Mapping[str, Any], where: str = "llm") -> LLMPolicy:
             f"{where}.mode: set the mode on the group ({group}.mode = \"audit\" or \"enforce\"), "
             "not in its llm table"
         )
-    return LLMPolicy(LLMConfig.from_dict(table, where))
+    judge = None
+    if isinstance(table, Mapping) and "judge" in table:
+        from agents.llm_judged import JudgeConfig
+
+        judge = JudgeConfig.from_dict(table["judge"], f"{where}.judge")
+        table = {k: v for k, v in table.items() if k != "judge"}
+    return LLMPolicy(LLMConfig.from_dict(table, where), judge=judge)
 
 
 @dataclass(frozen=True)
@@ -322,11 +326,17 @@ class LLMPolicy(Policy):
     memoisable = False
     stochastic = True
 
-    def __init__(self, config: LLMConfig, client_factory: ClientFactory | None = None) -> None:
+    def __init__(self, config: LLMConfig, client_factory: ClientFactory | None = None,
+                 judge: Any = None) -> None:
         super().__init__()
         self.config = config
         self._factory = client_factory
         self._totals = _empty_totals()
+        #: Text-only principles judged in audit mode (agents.llm_judged); the engine sets
+        #: ``judging`` from the group's mode. ``judged`` maps a principle to [kept, judged, failed].
+        self.judge = judge
+        self.judging = judge is not None
+        self.judged: dict[str, list[int]] = {}
         use_cache = config.cache and not disabled_by_env()
         root = Path(config.cache_dir).expanduser() if config.cache_dir else default_root()
         self._cache = ReplyCache(root) if use_cache else None
@@ -337,7 +347,7 @@ class LLMPolicy(Policy):
 
     @property
     def key(self) -> tuple:
-        return (self.name, self.config)
+        return (self.name, self.config, self.judge)
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         """Not used: a model's answer is not a function of ``obs``, see :meth:`choose_many`."""
@@ -393,7 +403,41 @@ class LLMPolicy(Policy):
             raise
         for c in choices:
             self._count(c)
+        if self.judging and self.judge is not None:
+            await self._judge_text_only(client, sem, requests, list(choices))
         return list(choices)
+
+    async def _judge_text_only(self, client: Any, sem: asyncio.Semaphore,
+                               requests: list[DecisionRequest], choices: list[LLMChoice]) -> None:
+        """Judge a sample of usable decisions against their text-only principles."""
+        from agents.llm_judged import judge_body, sampled, tally, text_only
+
+        jobs = []
+        nth: dict[int, int] = {}  # an agent's k-th decision of the step (one per partner)
+        for req, choice in zip(requests, choices, strict=True):
+            k = nth[req.agent] = nth.get(req.agent, -1) + 1
+            if not choice.ok:
+                continue
+            spec = getattr(req.binding, "spec", None)
+            for c in text_only(req.binding):
+                if not sampled(self.judge.rate, req.agent, req.step, c.id, k):
+                    continue
+                principle = spec.principle(c.id) if spec is not None else None
+                body = judge_body(self.judge, c, req, req.acts[choice.act], choice.message,
+                                  principle.examples if principle is not None else ())
+                jobs.append((c.id, body))
+
+        import openai
+
+        async def one(pid: str, body: dict[str, Any]) -> tuple[str, str | None]:
+            try:
+                content, _, _ = await cached_completion(client, self._cache, sem, body)
+            except openai.APIError:
+                return pid, None
+            return pid, content
+
+        for pid, content in await asyncio.gather(*(one(p, b) for p, b in jobs)):
+            tally(self.judged, pid, content)
 
     def close(self) -> None:
         """Close the HTTP client and its event loop now (a later call reopens them)."""
@@ -407,6 +451,8 @@ class LLMPolicy(Policy):
         return {**self.__dict__, "_session": None, "_finalizer": None}
 
     def _make_client(self) -> Any:
+        import openai  # imported when a model is first called: it costs ~1.5 s at start-up
+
         factory = self._factory or self._default_client
         try:
             return factory()
@@ -417,6 +463,8 @@ class LLMPolicy(Policy):
             ) from None
 
     def _default_client(self) -> Any:
+        import openai
+
         return openai.AsyncOpenAI(
             max_retries=self.config.client_retries, timeout=self.config.timeout
         )
@@ -438,6 +486,8 @@ class LLMPolicy(Policy):
     async def _decide(
         self, client: Any, sem: asyncio.Semaphore, request: DecisionRequest
     ) -> LLMChoice:
+        import openai
+
         names = request.names()
         messages = build_messages(request, self.config.role_map)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
@@ -486,25 +536,12 @@ class LLMPolicy(Policy):
         self, client: Any, sem: asyncio.Semaphore, body: dict[str, Any]
     ) -> tuple[str | None, dict[str, int], bool]:
         """One reply: from the cache, else from the server (then cached)."""
-        key = request_key(str(getattr(client, "base_url", "")), body) if self._cache else ""
-        if self._cache is not None:
-            hit = self._cache.get(key)
-            if hit is not None:
-                return hit.get("content"), dict(hit.get("usage") or {}), True
-        async with sem:
-            resp = await client.chat.completions.create(**body)
-        content = resp.choices[0].message.content if resp.choices else None
-        u = resp.usage
-        used = {
-            "prompt_tokens": int(getattr(u, "prompt_tokens", 0) or 0),
-            "completion_tokens": int(getattr(u, "completion_tokens", 0) or 0),
-        }
-        self._totals["calls"] += 1
-        self._totals["prompt_tokens"] += used["prompt_tokens"]
-        self._totals["completion_tokens"] += used["completion_tokens"]
-        if self._cache is not None:
-            self._cache.put(key, {"content": content, "usage": used, "model": resp.model})
-        return content, used, False
+        content, used, hit = await cached_completion(client, self._cache, sem, body)
+        if not hit:
+            self._totals["calls"] += 1
+            self._totals["prompt_tokens"] += used["prompt_tokens"]
+            self._totals["completion_tokens"] += used["completion_tokens"]
+        return content, used, hit
 
     def _count(self, choice: LLMChoice) -> None:
         t = self._totals

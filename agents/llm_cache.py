@@ -15,6 +15,7 @@ folder sends no request at all.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -72,3 +73,28 @@ class ReplyCache:
             # A read-only or full disk costs money on the next run, not correctness now.
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
+
+
+async def cached_completion(
+    client: Any, cache: ReplyCache | None, sem: asyncio.Semaphore, body: dict[str, Any]
+) -> tuple[str | None, dict[str, int], bool]:
+    """One reply: from the cache, else from the server (then cached).
+
+    Returns ``(content, {"prompt_tokens", "completion_tokens"}, from_cache)``.
+    """
+    key = request_key(str(getattr(client, "base_url", "")), body) if cache else ""
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit.get("content"), dict(hit.get("usage") or {}), True
+    async with sem:
+        resp = await client.chat.completions.create(**body)
+    content = resp.choices[0].message.content if resp.choices else None
+    u = resp.usage
+    used = {
+        "prompt_tokens": int(getattr(u, "prompt_tokens", 0) or 0),
+        "completion_tokens": int(getattr(u, "completion_tokens", 0) or 0),
+    }
+    if cache is not None:
+        cache.put(key, {"content": content, "usage": used, "model": resp.model})
+    return content, used, False

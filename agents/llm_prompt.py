@@ -61,8 +61,41 @@ def _level(value: Any) -> Level:
     return value if isinstance(value, Level) else Level.parse(str(value))
 
 
-def _describe(constraint: Any) -> str:
-    """One rule as the model reads it: its id, level and verbatim text.
+#: At most this many of a principle's examples reach a prompt, each part cut to EXAMPLE_CHARS:
+#: examples teach the rule's reading, and an unbounded list would grow every request.
+MAX_EXAMPLES = 2
+EXAMPLE_CHARS = 240
+
+
+def _clip(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 3].rstrip() + "..."
+
+
+def render_examples(examples: Sequence[Sequence[tuple[str, Any]]]) -> str:
+    """A principle's examples as short lines (bounded by MAX_EXAMPLES and EXAMPLE_CHARS).
+
+    The situation is the example's ``situation``, else the last message of its
+    conversation; good and bad answers take their first entry.
+    """
+    lines = []
+    for example in list(examples)[:MAX_EXAMPLES]:
+        ex = dict(example)
+        situation = ex.get("situation") or (ex["messages"][-1][1] if ex.get("messages") else "")
+        parts = [f"situation: {_clip(situation)}"] if situation else []
+        for key in ("good", "bad"):
+            value = ex.get(key)
+            if isinstance(value, tuple | list):
+                value = value[0] if value else ""
+            if value:
+                parts.append(f"{key}: {_clip(value)}")
+        if parts:
+            lines.append("- Example: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def _describe(constraint: Any, examples: Mapping[str, Any] | None = None) -> str:
+    """One rule as the model reads it: its id, level, verbatim text and a few examples.
 
     A checked principle without text is rendered from its check, so the model
     is never asked to obey a rule it cannot see.
@@ -78,13 +111,16 @@ def _describe(constraint: Any) -> str:
         text = f"Act so that the check '{constraint.check}' holds" + (
             f" ({params})." if params else "."
         )
-    return f"{head}\n{text}"
+    shown = render_examples((examples or {}).get(constraint.id, ())) \
+        if constraint.kind == "principle" else ""
+    return f"{head}\n{text}" + (f"\n{shown}" if shown else "")
 
 
-def _section(title: str, constraints: Sequence[Any]) -> str:
+def _section(title: str, constraints: Sequence[Any],
+             examples: Mapping[str, Any] | None = None) -> str:
     if not constraints:
         return ""
-    return title + "\n\n" + "\n\n".join(_describe(c) for c in constraints)
+    return title + "\n\n" + "\n\n".join(_describe(c, examples) for c in constraints)
 
 
 def _home(constraint: Any) -> str:
@@ -144,6 +180,8 @@ def build_messages(request: Any, roles: Mapping[str, str] | None = None) -> list
     def split(cs: list[Any]) -> tuple[list[Any], list[Any]]:
         return [c for c in cs if c.kind == "principle"], [c for c in cs if c.kind != "principle"]
 
+    spec = getattr(binding, "spec", None)
+    examples = {p.id: p.examples for p in getattr(spec, "principles", ())}
     sys_p, sys_i = split(by_home["system"])
     dev_p, dev_i = split(by_home["developer"])
     _, user_i = split(by_home["user"])
@@ -152,7 +190,7 @@ def build_messages(request: Any, roles: Mapping[str, str] | None = None) -> list
         s
         for s in (
             PREAMBLE.format(agent=request.agent, group=request.group, step=request.step),
-            _section("Platform principles, weightiest first:", sys_p),
+            _section("Platform principles, weightiest first:", sys_p, examples),
             _section("System instructions (a later one replaces an earlier one):", sys_i),
         )
         if s
@@ -160,7 +198,7 @@ def build_messages(request: Any, roles: Mapping[str, str] | None = None) -> list
     developer = "\n\n".join(
         s
         for s in (
-            _section("Your spec, weightiest first:", dev_p),
+            _section("Your spec, weightiest first:", dev_p, examples),
             _section("Developer instructions (a later one replaces an earlier one):", dev_i),
         )
         if s
@@ -230,14 +268,13 @@ def response_format(names: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def parse_reply(content: str | None, names: Sequence[str]) -> tuple[str, str] | str:
-    """Read a model's reply as ``(act name, message)``; on failure, the reason (a str).
+def json_object(content: str | None) -> dict[str, Any] | str:
+    """A reply as a JSON object, or why it is not one (a str).
 
     A Markdown code fence around the object is tolerated because several
-    local servers add one even when asked for JSON; anything else that is not
-    a JSON object naming an offered act is invalid.
+    local servers add one even when asked for JSON.
     """
-    if content is None:
+    if content is None or not content.strip():
         return "the reply was empty"
     text = content.strip()
     if text.startswith("```"):
@@ -250,6 +287,18 @@ def parse_reply(content: str | None, names: Sequence[str]) -> tuple[str, str] | 
         return "the reply was not valid JSON"
     if not isinstance(data, dict):
         return "the reply was not a JSON object"
+    return data
+
+
+def parse_reply(content: str | None, names: Sequence[str]) -> tuple[str, str] | str:
+    """Read a model's reply as ``(act name, message)``; on failure, the reason (a str).
+
+    Anything that is not a JSON object (see :func:`json_object`) naming an
+    offered act is invalid.
+    """
+    data = json_object(content)
+    if isinstance(data, str):
+        return data
     act = data.get("act")
     if not isinstance(act, str) or act not in names:
         return f"act {act!r} is not one of the offered acts"

@@ -9,7 +9,8 @@ The file format (every key is checked; a typo is an error, never ignored)::
     [spec]                     id (required), version, description,
                                extends = [spec ids], peer_authority = level name
     [[principles]]             id, level, text (required); check, params = {...},
-                               examples = [{situation, good, bad}], tags = [...]
+                               examples = [{situation | messages, good, bad, reason}],
+                               tags = [...]
 
 Ids are identifiers (``[A-Za-z_][A-Za-z0-9_-]*``) so that dotted paths can name
 them; a library file is named after its spec id. Layering: ``extends`` lists
@@ -91,7 +92,7 @@ class Principle:
     text: str = ""
     check: str | None = None
     params: tuple[tuple[str, Any], ...] = ()
-    examples: tuple[tuple[tuple[str, str], ...], ...] = ()
+    examples: tuple[tuple[tuple[str, Any], ...], ...] = ()
     tags: tuple[str, ...] = ()
     layer: str = ""
 
@@ -140,7 +141,9 @@ ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _TOP_KEYS = ("spec", "principles")
 _SPEC_KEYS = ("id", "version", "description", "extends", "peer_authority")
 _PRINCIPLE_KEYS = ("id", "level", "text", "check", "params", "examples", "tags")
-_EXAMPLE_KEYS = ("situation", "good", "bad")
+_EXAMPLE_KEYS = ("situation", "messages", "good", "bad", "reason")
+#: Roles an example's conversation may use (``agents.spec_examples`` turns them into eval cases).
+EXAMPLE_ROLES = ("system", "developer", "user", "assistant", "tool")
 #: A principle at level ``none`` would bind nobody, so it is not offered.
 PRINCIPLE_LEVELS = tuple(n for n in Level.names() if n != "none")
 #: The fields of a principle a dotted path may set.
@@ -249,7 +252,12 @@ def _params_problem(check: str | None, params: dict[str, Any]) -> str | None:
     return param_problem(check, params)
 
 
-def _as_examples(v: Any) -> tuple[tuple[tuple[str, str], ...], ...]:
+def _as_examples(v: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """Examples as frozen (key, value) items: ``situation`` or ``messages``, ``good``, ``bad``.
+
+    ``good`` and ``bad`` are a string or a list of strings; ``messages`` is a list of
+    ``{role, content, name}`` tables, frozen as (role, content, name) triples.
+    """
     if not isinstance(v, list):
         raise _Bad(f"must be an array of tables, got {_type_name(v)} {v!r}")
     out = []
@@ -259,12 +267,42 @@ def _as_examples(v: Any) -> tuple[tuple[tuple[str, str], ...], ...]:
         unknown = sorted(set(ex) - set(_EXAMPLE_KEYS))
         if unknown:
             raise _Bad(f"[{i}]: unknown key {unknown[0]!r}; allowed: {', '.join(_EXAMPLE_KEYS)}")
-        if "situation" not in ex:
-            raise _Bad(f"[{i}]: missing key 'situation'")
-        for k, x in ex.items():
-            if not isinstance(x, str):
+        if "situation" not in ex and "messages" not in ex:
+            raise _Bad(f"[{i}]: missing key 'situation' (or 'messages', a conversation)")
+        items: list[tuple[str, Any]] = []
+        for k in _EXAMPLE_KEYS:
+            if k not in ex:
+                continue
+            x = ex[k]
+            if k == "messages":
+                items.append((k, _as_messages(x, i)))
+            elif k in ("good", "bad") and isinstance(x, list):
+                if not all(isinstance(a, str) for a in x):
+                    raise _Bad(f"[{i}].{k} must be a string or an array of strings, got {x!r}")
+                items.append((k, tuple(x)))
+            elif not isinstance(x, str):
                 raise _Bad(f"[{i}].{k} must be a string, got {_type_name(x)} {x!r}")
-        out.append(tuple((k, ex[k]) for k in _EXAMPLE_KEYS if k in ex))
+            else:
+                items.append((k, x))
+        out.append(tuple(items))
+    return tuple(out)
+
+
+def _as_messages(v: Any, i: int) -> tuple[tuple[str, str, str], ...]:
+    if not isinstance(v, list) or not v:
+        raise _Bad(f"[{i}].messages must be a non-empty array of {{role, content}} tables")
+    out = []
+    for j, m in enumerate(v):
+        where = f"[{i}].messages[{j}]"
+        if not isinstance(m, dict) or not {"role", "content"} <= set(m) or set(m) - {
+                "role", "content", "name"}:
+            raise _Bad(f"{where} must be a table with role, content (and optional name)")
+        if m["role"] not in EXAMPLE_ROLES:
+            raise _Bad(f"{where}.role {m['role']!r} is not allowed; allowed: "
+                       f"{', '.join(EXAMPLE_ROLES)}")
+        if not isinstance(m["content"], str) or not isinstance(m.get("name", ""), str):
+            raise _Bad(f"{where}.content and name must be strings")
+        out.append((m["role"], m["content"], m.get("name", "")))
     return tuple(out)
 
 

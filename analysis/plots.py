@@ -38,6 +38,7 @@ from analysis.aggregate import (
     summarize,
     timeseries,
 )
+from analysis.formats import FORMATS
 from analysis.labels import metric_label, param_label
 
 #: Okabe-Ito colours, black last (it is kept for single series).
@@ -48,8 +49,6 @@ LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1
               (0, (8, 3)))
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--")
 SEQUENTIAL = "cividis"
-#: File types ``save_figure`` writes.
-FORMATS = ("png", "svg", "pdf")
 KINDS = ("line", "bar")
 
 

@@ -44,6 +44,16 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
 
         return bench_sweep(memory_runs=200 if args.quick else MEMORY_RUNS)
 
+    def startup() -> list[Result]:
+        from bench.startup import bench_startup
+
+        return bench_startup()
+
+    def sweep_cli() -> list[Result]:
+        from bench.startup import bench_sweep_cli
+
+        return bench_sweep_cli(repeat=1 if args.quick else 3)
+
     def llm() -> list[Result]:
         from bench.llm_step import bench_llm
 
@@ -55,6 +65,8 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         "scaling": scaling,
         "sweep-scaling": sweep,
         "llm-step": llm,
+        "startup": startup,
+        "sweep-cli": sweep_cli,
     }
 
 
@@ -92,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {exc}", file=sys.stderr)
             return 1
         results.extend(rows)
+        # Each row as soon as it is measured: a 10-minute run should not be silent.
+        for row in rows:
+            print(format_table([row]).splitlines()[-1], flush=True)
         print(f"{name}: done in {time.perf_counter() - start:.1f}s", flush=True)
     # A partial run must not replace the full table that the README reports.
     out = args.out

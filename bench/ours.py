@@ -66,19 +66,23 @@ def round_robin_overrides(copies: int, turns: int = 200) -> dict[str, Any]:
 
 
 def ours_round_robin(overrides: Mapping[str, Any], seed: int = 0) -> RoundRobin:
-    """specbound's ``ipd-classic``: every pair once, one round per step, no self-play.
+    """specbound's ``ipd-classic`` through ``sim.run``, the documented API.
 
     ``overrides`` come from :func:`round_robin_overrides`, computed by the caller
-    before timing; the timed work is what a user's call does: load and run.
+    before timing; the timed work is what a user's call does: load, run and
+    build the result (metrics, step frame, events, agents).
     """
-    run_model, _ = _engine()
-    model = run_model("ipd-classic", seed=seed, set=dict(overrides))
-    policies = tuple(model.groups[g].policy.name for g in model.group_of.tolist())
+    try:
+        from sim import run
+    except ImportError as exc:
+        raise Unavailable(f"specbound's engine is not importable yet ({exc})") from exc
+    result = run("ipd-classic", seed=seed, set=dict(overrides))
+    policies = tuple(a["policy"] for a in result.agents)
     n = len(policies)
     return RoundRobin(
         policies=policies,
-        totals=np.rint(model.payoff).astype(np.int64),
-        turns=n * (n - 1) // 2 * model.t,
+        totals=np.rint([a["payoff"] for a in result.agents]).astype(np.int64),
+        turns=n * (n - 1) // 2 * int(overrides["steps"]),
     )
 
 

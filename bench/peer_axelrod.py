@@ -80,6 +80,11 @@ def population(copies: int) -> tuple[str, ...]:
 def play_round_robin(copies: int = 1, turns: int = 200) -> RoundRobin:
     """Play every unordered pair of distinct agents once with axelrod's ``Match``.
 
+    The matches share one ``DeterministicCache``, axelrod's own memo of
+    deterministic match results: specbound shares decisions between identical
+    agents, so the peer runs with its equivalent switched on (it matters with
+    ``copies`` > 1, where the same pair of strategies meets many times).
+
     Args:
         copies: agents per strategy (1: the 12-player classic; 10: 120 agents).
         turns: turns per match.
@@ -92,8 +97,10 @@ def play_round_robin(copies: int = 1, turns: int = 200) -> RoundRobin:
     templates = [getattr(axl, STRATEGIES[name])() for name in policies]
     totals = np.zeros(len(policies), dtype=np.int64)
     matches = 0
+    cache = axl.DeterministicCache()
     for i, j in combinations(range(len(policies)), 2):
-        match = axl.Match((templates[i].clone(), templates[j].clone()), turns=turns)
+        match = axl.Match((templates[i].clone(), templates[j].clone()), turns=turns,
+                          deterministic_cache=cache)
         match.play()
         a, b = match.final_score()
         totals[i] += a

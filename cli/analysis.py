@@ -14,29 +14,22 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
-
-import networkx as nx
-import pandas as pd
-from matplotlib.figure import Figure
-from pandas.api.types import is_numeric_dtype
+from typing import TYPE_CHECKING
 
 from agents.errors import SpecboundError
-from analysis.aggregate import DEFAULT_BOOTSTRAP, Bootstrap, varied
-from analysis.plots import (
-    FORMATS,
-    plot_compliance,
-    plot_conflicts_heatmap,
-    plot_metric,
-    plot_network,
-    plot_timeseries,
-    save_figure,
-    writable_folder,
-)
-from analysis.report import write_report
-from analysis.results import Results, load_results
+from analysis.aggregate import DEFAULT_BOOTSTRAP
+from analysis.formats import EVAL_KINDS, FORMATS
 from cli.base import run_commands
 
-PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network")
+if TYPE_CHECKING:  # the handlers import these when they run: `specbound --help` stays light
+    import networkx as nx
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from analysis.aggregate import Bootstrap
+    from analysis.results import Results
+
+PLOT_KINDS = ("line", "bar", "timeseries", "heatmap", "compliance", "network", *EVAL_KINDS)
 #: The kinds each option means something for. Given with any other kind it is refused,
 #: never ignored: a user who asked for a metric must not get a figure without it.
 OPTION_KINDS: dict[str, tuple[str, ...]] = {
@@ -99,6 +92,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Handler of ``report``: write the HTML file and print its path."""
+    from analysis.aggregate import Bootstrap
+    from analysis.evals import eval_report
+    from analysis.report import write_report
+
+    if eval_report(args):  # an eval folder gets the eval report
+        return 0
+
     path = write_report(args.dir, args.output, Bootstrap(seed=args.seed), sweep=args.sweep)
     print(path)
     return 0
@@ -106,12 +106,20 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_plot(args: argparse.Namespace) -> int:
     """Handler of ``plot``: draw the figure, write it atomically, print its path."""
+    from analysis.aggregate import Bootstrap
+    from analysis.plots import save_figure, writable_folder
+    from analysis.results import load_results
+
     output = Path(args.output)
     # Validate the cheap things first: a typo in -o should not cost a rerun.
     if output.suffix.lower().lstrip(".") not in FORMATS:
         raise SpecboundError(f"output {output}: unknown extension {output.suffix or '(none)'!r}; "
                              f"allowed: {', '.join('.' + f for f in FORMATS)}")
     writable_folder(output)
+    from analysis.evals import eval_plot
+
+    if eval_plot(args):  # an eval folder, or --kind eval-*
+        return 0
     refuse_unused_options(args)
     boot = Bootstrap(level=args.level, resamples=args.resamples, seed=args.seed)
     results = load_results(args.dir, args.sweep)
@@ -135,6 +143,11 @@ def refuse_unused_options(args: argparse.Namespace) -> None:
 
 def build_figure(results: Results, args: argparse.Namespace, boot: Bootstrap) -> Figure:
     """The figure that the ``plot`` arguments ask for."""
+    from pandas.api.types import is_numeric_dtype
+
+    from analysis.aggregate import varied
+    from analysis.plots import plot_compliance, plot_conflicts_heatmap, plot_metric, plot_timeseries
+
     kind = args.kind
     if kind in (None, "line", "bar"):
         metric = _metric(results, args.metric)
@@ -209,6 +222,8 @@ def network_figure(results: Results, run_id: int | None, step: int | None, color
     the run is deterministic given its seed and parameters, so replaying it is
     exact and cheap for one run.
     """
+    from analysis.plots import plot_network
+
     done = results.done
     ids = done["run_id"].astype(int).tolist()
     if run_id is None:

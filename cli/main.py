@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:
         pass
     cli_sweep.register(sub)
+    from cli import evals as cli_evals
+
+    cli_evals.register(sub)
     from cli import analysis as analysis_cli
 
     analysis_cli.register(sub)

@@ -278,8 +278,13 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
     llm = [gs.policy.usage() for gs in model.groups if hasattr(gs.policy, "usage")]
     if llm:
         from agents.llm import usage_metrics
+        from agents.llm_judged import judged_metrics
 
         out.update(usage_metrics(llm))
+        # text-only principles judged by a model: checked ones keep their own number
+        judged = judged_metrics([gs.policy.judged for gs in model.groups
+                                 if getattr(gs.policy, "judged", None)])
+        out.update({k: v for k, v in judged.items() if k not in out})
     return out
 
 

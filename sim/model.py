@@ -195,7 +195,9 @@ class SpecModel(mesa.Model):
         if g.policy == "llm":
             from agents.llm import make_llm_policy
 
-            return make_llm_policy(dict(g.llm), f"groups.{g.name}.llm")
+            pol = make_llm_policy(dict(g.llm), f"groups.{g.name}.llm")
+            pol.judging = pol.judge is not None and g.mode == "audit"  # judged only in audit mode
+            return pol
         where = f"groups.{g.name}.params"
         return make_policy(g.policy, typical_params(dict(g.params), where), f"groups.{g.name}.policy")
 

@@ -63,6 +63,9 @@ class LLMServer:
         #: which no load on the machine can fake (wall-clock times can be).
         self.in_flight = 0
         self.max_in_flight = 0
+        #: Optional ``responder(body) -> content``: answers every chat request it returns text
+        #: for (eval tests script answers per case); None falls through to the behaviours.
+        self.responder: Any = None
 
     @property
     def base_url(self) -> str:
@@ -186,7 +189,10 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(owner.latency)
             finally:
                 owner.leave()
-        if behaviour == "malformed" or (behaviour == "flaky" and n <= first):
+        scripted = owner.responder(body) if owner.responder is not None else None
+        if scripted is not None:
+            content = scripted
+        elif behaviour == "malformed" or (behaviour == "flaky" and n <= first):
             content = '{"act": "oops", this is not json'
         elif behaviour == "unknown":  # "unknown-act"
             content = json.dumps({"act": "teleport", "message": "beam me up"})

@@ -13,6 +13,7 @@ from agents.errors import SpecboundError
 from bench.game import OPPORTUNIST, RECIPROCAL, GameOutcome
 from bench.harness import Mismatch, Result, at_least, at_most, compare, format_table, write_results
 from bench.peer_mesa import play_mesa
+from bench.peer_numba import play_numba
 from bench.peer_numpy import play_numpy
 from bench.scaling import fit_exponent
 
@@ -20,7 +21,7 @@ GOLDENS = Path(__file__).parent / "data" / "axelrod_goldens.json"
 R_, O_ = RECIPROCAL, OPPORTUNIST
 
 
-@pytest.mark.parametrize("play", [play_mesa, play_numpy], ids=["mesa", "numpy"])
+@pytest.mark.parametrize("play", [play_mesa, play_numpy, play_numba], ids=["mesa", "numpy", "numba"])
 @pytest.mark.parametrize(
     ("edges", "groups", "steps", "payoffs", "cooperations"),
     [
@@ -51,6 +52,7 @@ def test_mesa_and_numpy_agree(n: int, k: int, steps: int, seed: int) -> None:
     groups = np.random.default_rng(seed).integers(0, 2, n)
     mesa_out, numpy_out = play_mesa(edges, groups, steps), play_numpy(edges, groups, steps)
     assert mesa_out.same_as(numpy_out)
+    assert play_numba(edges, groups, steps).same_as(numpy_out)
     assert mesa_out.cooperations > 0
 
 
@@ -65,7 +67,7 @@ def test_mesa_and_numpy_agree(n: int, k: int, steps: int, seed: int) -> None:
         ([(0, 1)], [R_, R_], -1, "steps"),
     ],
 )
-@pytest.mark.parametrize("play", [play_mesa, play_numpy], ids=["mesa", "numpy"])
+@pytest.mark.parametrize("play", [play_mesa, play_numpy, play_numba], ids=["mesa", "numpy", "numba"])
 def test_bad_game_inputs_are_refused(play, edges, groups, steps, fragment) -> None:
     with pytest.raises(SpecboundError, match=fragment) as err:
         play(np.array(edges), np.array(groups), steps)

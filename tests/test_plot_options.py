@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import analysis.plots
 from cli import analysis as cli
 from tests.analysis_data import write_store
 
@@ -19,13 +20,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def drawn(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The compliance columns each compliance figure was drawn from."""
     seen: list[list[str]] = []
-    real = cli.plot_compliance
+    real = analysis.plots.plot_compliance
 
     def spy(runs, boot):
         seen.append(sorted(c for c in runs.columns if c.startswith("compliance.")))
         return real(runs, boot=boot)
 
-    monkeypatch.setattr(cli, "plot_compliance", spy)
+    monkeypatch.setattr(analysis.plots, "plot_compliance", spy)
     return seen
 
 

@@ -69,7 +69,7 @@ BAD = [
     (HEAD + P + 'examples = "x"\n', "principles.a.examples: must be an array of tables"),
     (HEAD + P + 'examples = [{ good = "g" }]\n', "principles.a.examples: [0]: missing key 'situation'"),
     (HEAD + P + 'examples = [{ situation = "s", worse = "w" }]\n',
-     "principles.a.examples: [0]: unknown key 'worse'; allowed: situation, good, bad"),
+     "principles.a.examples: [0]: unknown key 'worse'; allowed: situation, messages, good, bad, reason"),
     (HEAD + P + 'examples = [{ situation = 1 }]\n', "principles.a.examples: [0].situation must be a string"),
     # a header inside a string must not shift line numbers: better none than a wrong one
     (HEAD + P.replace('"t"', '"""\n[[principles]]\n"""') + 'check = "nope"\n',

@@ -1,0 +1,84 @@
+"""Benchmarks of what a user at the command line waits for, start-up included.
+
+``startup``: ``specbound run trust-network --json`` as a whole process against
+``python -c "import mesa, numpy, networkx"``, the floor any Mesa-based tool
+pays; the run's printed metrics must equal an in-process ``sim.run`` before a
+time is reported. Target (issue 18): at most 1.3 times the floor (the row's
+ratio is floor / ours, so at least 1 / 1.3).
+
+``sweep-cli``: the ``sweep-scaling`` workload (40 runs of ~0.5 s) as two
+``specbound sweep`` commands, 1 worker and 2 workers, each a fresh process
+that starts its own pool: what a user sees, not a warm pool. Both must store
+the same metrics. Target (issue 18): 2 workers at least 1.8 times faster.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.harness import Mismatch, Result, at_least
+from bench.sweep_scaling import GROUPS, RUNS, SCENARIO, calibrate_steps
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_TARGET = 1 / 1.3
+SWEEP_TARGET = 1.8
+FLOOR = "import mesa, numpy, networkx"
+
+
+def _timed(argv: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
+    return time.perf_counter() - start, done.stdout
+
+
+def bench_startup(repeat: int = 5) -> list[Result]:
+    """Whole-process ``run trust-network --json`` against the import floor, alternating."""
+    from sim import run
+
+    cmd = [sys.executable, "-m", "cli", "run", "trust-network", "--json"]
+    _, out = _timed(cmd)
+    if json.loads(out)["metrics"] != json.loads(json.dumps(run("trust-network").metrics)):
+        raise Mismatch("bench startup: the command printed other metrics than sim.run")
+    ours, floor = [], []
+    for _ in range(repeat):
+        ours.append(_timed(cmd)[0])
+        floor.append(_timed([sys.executable, "-c", FLOOR])[0])
+    t_ours, t_floor = statistics.median(ours), statistics.median(floor)
+    return [Result("startup", t_ours, t_floor, f"python -c '{FLOOR}'", "s",
+                   t_floor / t_ours, STARTUP_TARGET, t_floor / t_ours >= STARTUP_TARGET,
+                   f"whole process, median of {repeat}; ratio = floor / ours")]
+
+
+def _stored(out: Path) -> list[tuple]:
+    with sqlite3.connect(out / "store.sqlite") as db:
+        return db.execute("SELECT run_id, seed, metrics FROM runs ORDER BY run_id").fetchall()
+
+
+def bench_sweep_cli(repeat: int = 3) -> list[Result]:
+    """``specbound sweep`` on 1 and on 2 workers, each a fresh process, alternating."""
+    steps = calibrate_steps()
+    grid = [f"--set=steps={steps}", *(f"--set={k}={v}" for k, v in GROUPS.items())]
+    ones, twos, stored = [], [], {}
+    for _ in range(repeat):
+        for workers, times in ((1, ones), (2, twos)):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "sweep"
+                seconds, _ = _timed([sys.executable, "-m", "cli", "run", SCENARIO, *grid,
+                                     "--runs", str(RUNS), "--workers", str(workers),
+                                     "--out", str(out)])
+                times.append(seconds)
+                stored[workers] = _stored(out)
+    if stored[1] != stored[2]:
+        raise Mismatch("bench sweep-cli: 2 workers stored other metrics than 1 worker")
+    t_one, t_two = statistics.median(ones), statistics.median(twos)
+    return [at_least("sweep-cli", RUNS / t_two, RUNS / t_one, "same command on 1 worker",
+                     "runs/s", SWEEP_TARGET,
+                     f"{RUNS} runs x {steps} steps of {SCENARIO}, fresh process each, "
+                     f"start-up included, median of {repeat}")]
