@@ -81,3 +81,14 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
+    """``--set PATH=VALUE`` items as overrides (each value read by :func:`parse_value`)."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise SpecboundError(f"--set {item!r}: expected PATH=VALUE, e.g. --set steps=50")
+        path, _, value = item.partition("=")
+        out[path.strip()] = parse_value(value.strip())
+    return out

@@ -15,18 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from cli.base import Parser, dispatch, parse_value, split_plugins
-
-
-def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or ():
-        if "=" not in item:
-            raise SpecboundError(f"--set {item!r}: expected PATH=VALUE, e.g. --set steps=50")
-        path, _, value = item.partition("=")
-        out[path.strip()] = parse_value(value.strip())
-    return out
-
+from cli.base import Parser, dispatch, parse_sets, split_plugins
 
 # --- list ---------------------------------------------------------------------------------
 
@@ -225,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import analysis as analysis_cli
 
     analysis_cli.register(sub)
+    from cli import viz as viz_cli
+
+    viz_cli.register(sub)
     return parser
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from agents.acts import ActSpace
 from agents.chain import Binding, ConflictEvent
-from agents.checks import evaluate
+from agents.checks import applies_to, evaluate
 from agents.readset import fields_read, recording
 from agents.spec import Level
 from sim.learning import is_learner, tier_of
@@ -37,7 +37,7 @@ DENSE_TABLE_LIMIT = 1 << 22
 #: Outcome columns: conflicts logged, a root/system principle broken, deception, covert act,
 #: cooperative move (-1: not a cooperation move), an injected instruction served.
 OUTCOME_COLUMNS = {"nconf": np.int32, "violation": np.int8, "deception": np.int8,
-                   "covert": np.int8, "coop": np.int8, "injected": np.int8}
+                   "covert": np.int8, "coop": np.int8, "injected": np.int8, "group": np.int32}
 
 
 def memoisable(policy: Any) -> bool:
@@ -52,6 +52,7 @@ class Decider:
     binding: Binding
     policy: Any
     phase: int
+    group: int = 0  # a decider's policy belongs to one group: its outcomes count for that group
 
 
 class _ReadSet:
@@ -130,22 +131,22 @@ class DecisionTable:
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable(OUTCOME_COLUMNS)
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
-        self._comp = _Flat(("outcome", "principle", "held"))
+        self._comp = _Flat(("outcome", "principle", "held", "level"))
         self._conf = _Flat(("outcome", "pair"))
         #: Principles with a check, in the order deciders first met them (compliance metrics).
         self.principle_ids: list[str] = []
         self._pidx: dict[str, int] = {}
 
     # --- deciders ---------------------------------------------------------------------------
-    def decider_ids(self, binding: Binding, policy: Any) -> tuple[int, ...]:
-        """The decider of (binding, policy) in each phase, created on first use."""
+    def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
+        """The decider of (binding, policy of ``group``) in each phase, created on first use."""
         ids = []
         for ph in range(len(self.phases)):
             key = (binding.key, id(policy), ph)
             did = self._decider_ids.get(key)
             if did is None:
                 did = self._decider_ids[key] = len(self.deciders)
-                self.deciders.append(Decider(binding, policy, ph))
+                self.deciders.append(Decider(binding, policy, ph, group))
                 for c in binding.constraints:
                     if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
                         self._pidx[c.id] = len(self.principle_ids)
@@ -292,12 +293,13 @@ class DecisionTable:
         # or a rule-based agent acted on its policy alone (no deliberation) or slipped.
         by = "acted without deliberation or by error" if pure else "chosen by the language model"
         for a in range(len(acts)):
-            self._add_outcome(d.binding, obs, acts, a, full, by)
+            self._add_outcome(d.binding, obs, acts, a, full, by, d.group)
         tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
         return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     # --- outcomes -----------------------------------------------------------------------------
-    def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str) -> None:
+    def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
+                     group: int) -> None:
         act = acts[a]
         oid = len(self._outcomes)
         if a == full.act:
@@ -305,7 +307,8 @@ class DecisionTable:
             conflicts = full.conflicts
         else:
             verdicts = tuple(
-                None if c.check is None else evaluate(c.check, c.params, obs, act)
+                None if c.check is None or not applies_to(c.check, c.params, acts)
+                else evaluate(c.check, c.params, obs, act)
                 for c in binding.constraints
             )
             chosen = acts[full.act].name
@@ -318,14 +321,14 @@ class DecisionTable:
                         for c, v in zip(binding.constraints, verdicts, strict=True))
         for c, v in zip(binding.constraints, verdicts, strict=True):
             if v is not None and c.kind == "principle" and c.id in self._pidx:
-                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v))
+                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v), level=int(c.level))
         for ev in conflicts:
             w = int(ev.winner_level) if ev.winner_level is not None else 0
             self._conf.append(outcome=oid, pair=w * LEVELS + int(ev.loser_level))
         self._outcomes.append(
             nconf=len(conflicts), violation=int(violation), deception=int(act.deceptive),
             covert=int(act.covert), coop=-1 if act.cooperative is None else int(act.cooperative),
-            injected=int(act.serves_injection),
+            injected=int(act.serves_injection), group=group,
         )
         self._outcome_conflicts.append(conflicts)
 

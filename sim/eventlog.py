@@ -43,6 +43,11 @@ class EventLog:
         p = partners[has] if partners is not None else np.full(int(has.sum()), -1)
         self._chunks.append((step, agents[has], np.asarray(p), outcome[has]))
 
+    @property
+    def chunks(self) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Logged conflicts so far: (step, agents, partners, outcome ids) per decide call."""
+        return self._chunks
+
     def script(self, step: int, kind: str, agent: int | None, detail: dict[str, Any]) -> None:
         self.entries.append({"step": step, "kind": kind, "agent": agent, "detail": detail})
 

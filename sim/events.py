@@ -233,7 +233,7 @@ class Script:
         for ev in self.events:
             if self._due(ev, model):
                 self._fired.add(ev.index)
-                self._apply(ev, model)
+                self.apply(ev, model)
 
     def _due(self, ev: ScriptEvent, model: SpecModel) -> bool:
         if ev.once and ev.index in self._fired:
@@ -248,7 +248,8 @@ class Script:
             return False
         return got > value if op == "above" else got < value
 
-    def _apply(self, ev: ScriptEvent, model: SpecModel) -> None:
+    def apply(self, ev: ScriptEvent, model: SpecModel) -> None:
+        """Apply one event now and log it (the script's own, or one from outside: ``viz``)."""
         kind = EVENT_TYPES[ev.type]
         target = model.target(ev.to)
         detail: dict[str, Any] = {"event": ev.index, "to": ev.to}

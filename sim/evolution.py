@@ -510,7 +510,7 @@ class Evolution:
                 spec = patch_spec(spec, {f"principles.{p}.level": str(self.config.levels[k]).lower()
                                          for p, k in zip(self.config.principles, lv, strict=True)})
             b = model.intern(spec, tuple(gs.instructions), tuple(gs.delegations))
-            dids = model.decisions.decider_ids(b, self.policies[strain])
+            dids = model.decisions.decider_ids(b, self.policies[strain], g)
             self._deciders[self._code(g, [strain, spec_k, *lv])] = dids
         return dids
 

@@ -39,6 +39,7 @@ from sim.instructions import build_instruction
 from sim.learning import Learning, is_learner
 from sim.llm_choices import llm_choices
 from sim.network import Network, trust_graph
+from sim.population import draw_population, draws_of, typical_params
 from sim.scenario import Group, Scenario
 
 #: Fast-forward tries that fail in a row wait this many steps at most before the next try.
@@ -86,6 +87,7 @@ class SpecModel(mesa.Model):
                        for gi, g in enumerate(scenario.groups)]
         self._group_index = {gs.name: gs.index for gs in self.groups}
         n = sum(g.count for g in scenario.groups)
+        self.n = n  # agents at the start (joins add rows to the per-agent arrays, not to this)
         self.group_of = np.repeat(np.arange(len(scenario.groups), dtype=np.int32),
                                   [g.count for g in scenario.groups])
         self.alive = np.ones(n, dtype=bool)
@@ -97,6 +99,16 @@ class SpecModel(mesa.Model):
         self.truth_total = np.zeros(n)
         self.agent_extra: dict[int, list[Instruction]] = {}
         self.handles = [SpecAgent(self, i, scenario.groups[self.group_of[i]].name) for i in range(n)]
+        # Heterogeneous groups: each agent plays one of its group's policy variants
+        # (parameters drawn per agent, sim/population.py); a plain group has one.
+        self._variants: list[list[Any]] = [[gs.policy] for gs in self.groups]
+        self._variant_keys: list[list[str]] = [[""] for _ in self.groups]
+        self.variant_of = np.zeros(n, dtype=np.int64)
+        self._rng_pop: np.random.Generator | None = None
+        start = 0
+        for g in scenario.groups:
+            self.variant_of[start:start + g.count] = self._draw_variants(self._group_index[g.name], g.count)
+            start += g.count
 
         self.network = Network(scenario.network, n, rng_graph, self.env.pairwise)
         self.pairs = PairTable()
@@ -155,6 +167,7 @@ class SpecModel(mesa.Model):
         self._rates_changed()
         for ph in range(len(self.phases)):
             self.decider_of[ph] = np.concatenate([self.decider_of[ph], np.zeros(count, dtype=np.int64)])
+        self.variant_of = np.concatenate([self.variant_of, self._draw_variants(g, count)])
         self.refresh_deciders(np.array(new))
         self.handles.extend(SpecAgent(self, i, gspec.name) for i in new)
         self.network.join(new, [int(x) for x in self.living() if x < start], self.rng_match)
@@ -196,7 +209,31 @@ class SpecModel(mesa.Model):
         return self.intern(gs.spec, instrs, tuple(gs.delegations))
 
     def policy_of(self, i: int) -> Any:
-        return self.groups[self.group_of[i]].policy
+        return self._variants[self.group_of[i]][self.variant_of[i]]
+
+    def _draw_variants(self, g: int, count: int) -> np.ndarray:
+        """Each of ``count`` new agents' policy variant in group ``g`` (drawn if its params ask)."""
+        gspec = self.spec_scenario.groups[g]
+        params = dict(gspec.params)
+        if count == 0 or gspec.policy == "llm" or not draws_of(params, f"groups.{gspec.name}.params"):
+            return np.zeros(count, dtype=np.int64)
+        if self._rng_pop is None:
+            # Spawned only when some group is heterogeneous: other streams are unaffected.
+            self._rng_pop = self.rng.spawn(1)[0]
+        sets, idx = draw_population(params, count, self._rng_pop, f"groups.{gspec.name}.params")
+        keys, pols = self._variant_keys[g], self._variants[g]
+        if keys == [""]:
+            keys.clear()
+            pols.clear()
+        mapped = []
+        for ps in sets:
+            key = repr(sorted(ps.items()))
+            if key not in keys:
+                keys.append(key)
+                pols.append(make_policy(gspec.policy, ps, f"groups.{gspec.name}.policy"))
+            mapped.append(keys.index(key))
+        self.groups[g].policy = pols[0]
+        return np.asarray(mapped, dtype=np.int64)[idx]
 
     def intern(self, spec: Spec, instrs: tuple[Instruction, ...], dels: tuple[Delegation, ...]) -> Binding:
         inputs = (spec, instrs, dels)
@@ -214,15 +251,19 @@ class SpecModel(mesa.Model):
         own = np.array([int(i) in self.agent_extra for i in agents], dtype=bool) if self.agent_extra \
             else np.zeros(len(agents), dtype=bool)
         # Agents without instructions of their own decide as their group does: one assignment each.
-        for g in np.unique(self.group_of[agents[~own]]).tolist():
-            members = agents[~own][self.group_of[agents[~own]] == g]
+        plain = agents[~own]
+        for g in np.unique(self.group_of[plain]).tolist():
+            in_group = plain[self.group_of[plain] == g]
             gs = self.groups[g]
             b = self.intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
-            for ph, did in enumerate(self.decisions.decider_ids(b, gs.policy)):
-                self.decider_of[ph][members] = did
+            for v in np.unique(self.variant_of[in_group]).tolist():
+                members = in_group[self.variant_of[in_group] == v]
+                for ph, did in enumerate(self.decisions.decider_ids(b, self._variants[g][v], g)):
+                    self.decider_of[ph][members] = did
         for i in agents[own].tolist():
-            policy = self.groups[self.group_of[i]].policy
-            for ph, did in enumerate(self.decisions.decider_ids(self.binding_of(i), policy)):
+            g = int(self.group_of[i])
+            policy = self._variants[g][int(self.variant_of[i])]
+            for ph, did in enumerate(self.decisions.decider_ids(self.binding_of(i), policy, g)):
                 self.decider_of[ph][i] = did
 
     # --- the one path to a decision ----------------------------------------------------------------
@@ -391,4 +432,5 @@ def _make_policy(g: Group) -> Any:
         pol = make_llm_policy(dict(g.llm), f"groups.{g.name}.llm")
         pol.judging = pol.judge is not None and g.mode == "audit"  # judged only in audit mode
         return pol
-    return make_policy(g.policy, dict(g.params), f"groups.{g.name}.policy")
+    where = f"groups.{g.name}.params"
+    return make_policy(g.policy, typical_params(dict(g.params), where), f"groups.{g.name}.policy")
