@@ -44,9 +44,6 @@ from agents.spec import Level
 if TYPE_CHECKING:
     from sim.model import SpecModel
 
-#: Metric names (patterns) an ``[evolution]`` table adds, for ``specbound list metrics``.
-METRICS = ("share.<policy>", "share.spec.<spec id>", "share.level.<principle>.<level>", "fixation",
-           "fixation_step", "fixation.<trait value>")
 RULES = ("imitate_best", "fermi", "proportional", "moran_bd", "moran_db")
 FITNESS = ("exponential", "linear")
 KEYS: dict[str, type | tuple[type, ...]] = {
@@ -528,16 +525,19 @@ class Evolution:
             out.append([f"share.level.{p}.{str(lv).lower()}" for lv in c.levels])
         return out
 
-    def metrics(self, model: SpecModel) -> dict[str, float]:
-        """Share of living agents carrying each trait value, and whether one type has fixed."""
+    def shares(self, model: SpecModel) -> dict[str, float]:
+        """Share of living agents carrying each trait value (``share.*``)."""
         alive = self._taking_part(model)
         n = max(int(alive.sum()), 1)
         out: dict[str, float] = {}
         for col, names in enumerate(self.labels()):
             counts = np.bincount(self.traits[alive, col], minlength=len(names))
             out.update({name: float(k / n) for name, k in zip(names, counts, strict=True)})
-        out["fixation"] = float(self._fixed_type(model) is not None)
         return out
+
+    def fixation(self, model: SpecModel) -> float:
+        """1.0 once one type holds every agent taking part, else 0.0."""
+        return float(self._fixed_type(model) is not None)
 
     def _fixed_type(self, model: SpecModel) -> str | None:
         sub = self.traits[self._taking_part(model)][:, self.columns]
@@ -559,7 +559,7 @@ class Evolution:
         """Final shares; ``fixation`` (0/1: one type took over at some step), ``fixation_step``
         (NaN if none), and ``fixation.<value>`` for every value of each evolved trait (1 for the
         value that took over, else 0: its mean over runs is a fixation probability)."""
-        out = self.metrics(model)
+        out = self.shares(model)
         out["fixation"] = float(self.fixed is not None)
         out["fixation_step"] = self.fixation_step
         labels = self.labels()

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from sim.model import SpecModel
 
 
-#: Metric names (patterns) learner groups add, for ``specbound list metrics``.
-METRICS = ("overrides.<principle>", "learned.<group>.p.<act>")
 
 
 def is_learner(policy: Any) -> bool:

@@ -449,13 +449,13 @@ def _shares(view: StepView) -> dict[str, np.ndarray] | None:
     evo = view.model.evolution
     if evo is None:
         return None
-    return {k: np.full(view.k, v) for k, v in evo.metrics(view.model).items() if k.startswith("share.")}
+    return {k: np.full(view.k, v) for k, v in evo.shares(view.model).items()}
 
 
 @metric("fixation", label="fixation", unit="1 once one type holds every agent", aggregate="last")
 def _fixation(view: StepView) -> np.ndarray | None:
     evo = view.model.evolution
-    return None if evo is None else np.full(view.k, evo.metrics(view.model)["fixation"])
+    return None if evo is None else np.full(view.k, evo.fixation(view.model))
 
 
 @metric("overrides.", label="spec overrides of {}", unit="count of decisions", sparse=True,
