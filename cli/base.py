@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents.errors import RunFailure, SpecboundError
+from agents.inputs import parse_value as checked_value
 
 
 class Parser(argparse.ArgumentParser):
@@ -102,13 +104,39 @@ def dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("specbound: interrupted", file=sys.stderr)
         return 130
+    except (OSError, ValueError) as err:
+        if not _bad_path(err):
+            return _internal(err)
+        # A path argument the operating system cannot take: bad input, not a bug.
+        name = getattr(err, "filename", None)
+        shown = f" {str(name)[:60]!r}" if name else ""
+        print(f"specbound: path{shown}: {_path_problem(err)}", file=sys.stderr)
+        return 2
     except Exception as err:
-        if os.environ.get("SPECBOUND_DEBUG"):
-            raise
-        text = " ".join(str(err).split())[:300]
-        print(f"specbound: internal error: {type(err).__name__}: {text} (a bug: please report it;"
-              " SPECBOUND_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return 1
+        return _internal(err)
+
+
+def _bad_path(err: Exception) -> bool:
+    """Whether ``err`` is the operating system refusing a path's text (too long, a NUL byte)."""
+    if isinstance(err, OSError):
+        return err.errno == errno.ENAMETOOLONG
+    return "embedded null" in str(err)
+
+
+def _path_problem(err: Exception) -> str:
+    if isinstance(err, OSError):
+        return "file name too long for this file system"
+    return "a path may not contain a NUL character"
+
+
+def _internal(err: Exception) -> int:
+    """A bug of ours: one line that says so (SPECBOUND_DEBUG=1 shows the traceback instead)."""
+    if os.environ.get("SPECBOUND_DEBUG"):
+        raise err
+    text = " ".join(str(err).split())[:300]
+    print(f"specbound: internal error: {type(err).__name__}: {text} (a bug: please report it;"
+          " SPECBOUND_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return 1
 
 
 def run_commands(register: Callable[[Any], Any], argv: Sequence[str] | None = None) -> int:
@@ -127,3 +155,23 @@ def dispatch_argv(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -
         return exit_.code if isinstance(exit_.code, int) else 0
     args.plugins = plugins
     return dispatch(args)
+
+
+def parse_value(text: str, option: str = "value") -> Any:
+    """A command-line value, read as a TOML scalar or array (``3``, ``0.5``, ``true``, ``[1, 2]``), else a string.
+
+    Values the engine cannot hold (NaN, infinities, integers beyond 64 bits, deep
+    nesting) are refused naming ``option`` (:func:`agents.inputs.parse_value`).
+    """
+    return checked_value(text, option)
+
+
+def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
+    """``--set PATH=VALUE`` items as overrides (each value read by :func:`parse_value`)."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise SpecboundError(f"--set {item!r}: expected PATH=VALUE, e.g. --set steps=50")
+        path, _, value = item.partition("=")
+        out[path.strip()] = parse_value(value.strip(), f"--set {path.strip()}")
+    return out

@@ -152,7 +152,7 @@ def parse_settings(items: Sequence[str]) -> tuple[tuple[tuple[str, Any], ...], .
     """``--set llm.KEY=V1,V2`` options as the settings grid (every combination)."""
     import itertools
 
-    from cli.main import parse_value
+    from cli.base import parse_value
     from sim.runs.eval_run import SETTING_KEYS
 
     axes: dict[str, list[Any]] = {}
@@ -163,7 +163,7 @@ def parse_settings(items: Sequence[str]) -> tuple[tuple[tuple[str, Any], ...], .
             raise SpecboundError(
                 f"--set {item!r}: expected llm.KEY=V1,V2,... with KEY one of "
                 f"{', '.join(SETTING_KEYS)} (models are --model, prices go in --config)")
-        parsed = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
+        parsed = [parse_value(v.strip(), f"--set {path.strip()}") for v in values.split(",") if v.strip()]
         if not parsed:
             raise SpecboundError(f"--set {item!r}: no value given")
         axes[key] = parsed

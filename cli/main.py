@@ -15,20 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from agents.inputs import parse_value
-from cli.base import SEED_MAX, Parser, dispatch_argv, int_in
+from cli.base import SEED_MAX, Parser, dispatch_argv, int_in, parse_sets
 from sim.limits import MAX_RUNS, MAX_STEPS, MAX_WORKERS
-
-
-def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or ():
-        if "=" not in item:
-            raise SpecboundError(f"--set {item!r}: expected PATH=VALUE, e.g. --set steps=50")
-        path, _, value = item.partition("=")
-        out[path.strip()] = parse_value(value.strip(), f"--set {path.strip()}")
-    return out
-
 
 # --- list ---------------------------------------------------------------------------------
 
@@ -168,12 +156,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(summary(frame).to_string())
     failed = int((frame["status"] == "failed").sum())
     outputs = [frame.attrs["store"]]
-    try:
-        from cli.demo import demo_outputs
-    except ImportError:
-        demo_outputs = None
-    if demo_outputs is not None:
-        outputs += [str(p) for p in demo_outputs(out)]
+    from cli.demo import demo_outputs
+
+    outputs += [str(p) for p in demo_outputs(out)]
     print("results:")
     for p in outputs:
         print(f"  {p}")
@@ -223,12 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import sweep as cli_sweep
 
     spec_sub = cli_spec.register(sub)
-    try:
-        from cli import explain as cli_explain
+    from cli import explain as cli_explain
 
-        cli_explain.register(spec_sub)
-    except ImportError:
-        pass
+    cli_explain.register(spec_sub)
     cli_sweep.register(sub)
     from cli import conformance
 
@@ -239,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import analysis as analysis_cli
 
     analysis_cli.register(sub)
+    from cli import viz as viz_cli
+
+    viz_cli.register(sub)
     return parser
 
 

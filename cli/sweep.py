@@ -20,8 +20,7 @@ from typing import Any
 import pandas as pd
 
 from agents.errors import SpecboundError
-from agents.inputs import parse_value
-from cli.base import SEED_MAX, int_in, run_commands
+from cli.base import SEED_MAX, int_in, parse_value, run_commands
 from sim.limits import MAX_RUNS, MAX_WORKERS
 from sim.runs.batch import ExecutorError
 from sim.runs.sweep import SweepInterrupted

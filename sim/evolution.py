@@ -40,13 +40,11 @@ import numpy as np
 
 from agents.errors import ScenarioError
 from agents.spec import Level
+from sim.limits import MAX_BIRTHS
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
 
-#: Metric names (patterns) an ``[evolution]`` table adds, for ``specbound list metrics``.
-METRICS = ("share.<policy>", "share.spec.<spec id>", "share.level.<principle>.<level>", "fixation",
-           "fixation_step", "fixation.<trait value>")
 RULES = ("imitate_best", "fermi", "proportional", "moran_bd", "moran_db")
 FITNESS = ("exponential", "linear")
 KEYS: dict[str, type | tuple[type, ...]] = {
@@ -117,6 +115,8 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
     for k in ("every", "births"):
         if int(table.get(k, 1)) < 1:
             raise ScenarioError(f"{where}.{k}: must be at least 1, got {table[k]}")
+    if int(table.get("births", 1)) > MAX_BIRTHS:  # each birth is one event of the update: a typo would hang
+        raise ScenarioError(f"{where}.births: {table['births']:,} is out of range; allowed: 1..{MAX_BIRTHS:,}")
     evolve = tuple(table.get("evolve", ["policy"]))
     if not evolve:
         raise ScenarioError(f"{where}.evolve: name at least one trait: policy, spec or level.<principle>")
@@ -162,7 +162,7 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
     names = {g.name for g in groups}
     taking_part = tuple(table.get("groups", []))
     for k, gname in enumerate(taking_part):
-        if gname not in names:
+        if not isinstance(gname, str) or gname not in names:
             raise ScenarioError(f"{where}.groups[{k}]: unknown group {gname!r}; allowed: {', '.join(sorted(names))}")
     if principles and not levels:
         levels = sorted({p.level for g in groups for p in library.get(g.spec).principles
@@ -403,7 +403,7 @@ class Evolution:
     # --- update -----------------------------------------------------------------------------
     def after_play(self, model: SpecModel) -> None:
         """Called by the model after each step's payoffs are settled: update every ``every`` steps."""
-        if model.t % self.config.every:
+        if model.steps % self.config.every:
             return
         alive = self._taking_part(model)
         start = np.concatenate([self._window, np.zeros(len(model.payoff) - len(self._window))])
@@ -509,8 +509,8 @@ class Evolution:
             if self.config.principles:
                 spec = patch_spec(spec, {f"principles.{p}.level": str(self.config.levels[k]).lower()
                                          for p, k in zip(self.config.principles, lv, strict=True)})
-            b = model._intern(spec, tuple(gs.instructions), tuple(gs.delegations))
-            dids = model._decider_ids_of(b, g, self.policies[strain])
+            b = model.intern(spec, tuple(gs.instructions), tuple(gs.delegations))
+            dids = model.decisions.decider_ids(b, self.policies[strain], g)
             self._deciders[self._code(g, [strain, spec_k, *lv])] = dids
         return dids
 
@@ -528,16 +528,19 @@ class Evolution:
             out.append([f"share.level.{p}.{str(lv).lower()}" for lv in c.levels])
         return out
 
-    def metrics(self, model: SpecModel) -> dict[str, float]:
-        """Share of living agents carrying each trait value, and whether one type has fixed."""
+    def shares(self, model: SpecModel) -> dict[str, float]:
+        """Share of living agents carrying each trait value (``share.*``)."""
         alive = self._taking_part(model)
         n = max(int(alive.sum()), 1)
         out: dict[str, float] = {}
         for col, names in enumerate(self.labels()):
             counts = np.bincount(self.traits[alive, col], minlength=len(names))
             out.update({name: float(k / n) for name, k in zip(names, counts, strict=True)})
-        out["fixation"] = float(self._fixed_type(model) is not None)
         return out
+
+    def fixation(self, model: SpecModel) -> float:
+        """1.0 once one type holds every agent taking part, else 0.0."""
+        return float(self._fixed_type(model) is not None)
 
     def _fixed_type(self, model: SpecModel) -> str | None:
         sub = self.traits[self._taking_part(model)][:, self.columns]
@@ -551,15 +554,15 @@ class Evolution:
             return
         fixed = self._fixed_type(model)
         if fixed is not None:
-            self.fixed, self.fixation_step = fixed, float(model.t)
+            self.fixed, self.fixation_step = fixed, float(model.steps)
             self._fixed_values = tuple(int(v) for v in self.traits[self._taking_part(model)][0, self.columns])
-            model._script_event("fixation", None, {"type": fixed, "step": model.t})
+            model.log.script(model.steps, "fixation", None, {"type": fixed, "step": model.steps})
 
     def final_metrics(self, model: SpecModel) -> dict[str, float]:
         """Final shares; ``fixation`` (0/1: one type took over at some step), ``fixation_step``
         (NaN if none), and ``fixation.<value>`` for every value of each evolved trait (1 for the
         value that took over, else 0: its mean over runs is a fixation probability)."""
-        out = self.metrics(model)
+        out = self.shares(model)
         out["fixation"] = float(self.fixed is not None)
         out["fixation_step"] = self.fixation_step
         labels = self.labels()

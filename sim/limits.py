@@ -8,6 +8,10 @@ from __future__ import annotations
 
 #: Steps of one run (ipd-classic has 200).
 MAX_STEPS = 1_000_000
+#: Agents one group or join may add (signed 64-bit): the memory estimate (sim.capacity) is the real limit.
+MAX_AGENTS = 2**63 - 1
+#: Moran births (or deaths) per evolution update, each one event in Python.
+MAX_BIRTHS = 1_000_000
 #: Repetitions per grid point.
 MAX_RUNS = 1_000_000
 #: Planned runs of one sweep (points x runs): each is a row in the store.

@@ -9,7 +9,7 @@ Every engine metric is registered in ``scenarios.metric_registry`` (name,
 label, unit, aggregation) with a function of a :class:`StepView`: arrays
 with a leading step axis. A normal step is the one-row view built by
 :func:`step_view`; a fused stretch builds a K-row view of its records
-(``sim/fused.py``). Both go through :func:`record_steps`, which computes the
+(``sim/collect.py``, from an environment's fast-forward). Both go through :func:`record_steps`, which computes the
 columns, extends the series and adds the run totals, so a fused stretch
 gives what stepping gives, bit for bit.
 """
@@ -25,6 +25,7 @@ import numpy as np
 
 from agents.spec import Level
 from scenarios.metric_registry import METRICS, Metric, StepView, metric, register_metric
+from sim.breakdown import breakdown
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -103,16 +104,16 @@ def decision_sums(model: SpecModel, counts: np.ndarray) -> dict[str, np.ndarray]
 
     Counts are integers, so every sum is exact whatever the order of its terms.
     """
-    o = model._outcomes.arr
+    col = model.decisions.outcome_column
     n = counts.shape[-1]
-    coop = o["coop"][:n]
+    coop = col("coop")[:n]
     out = {"decisions": counts.sum(axis=-1)}
-    for name, col in (("conflicts", "nconf"), ("violations", "violation"), ("deceptions", "deception"),
-                      ("covert_acts", "covert")):
-        out[name] = counts @ o[col][:n]
+    for name, column in (("conflicts", "nconf"), ("violations", "violation"), ("deceptions", "deception"),
+                         ("covert_acts", "covert")):
+        out[name] = counts @ col(column)[:n]
     out["cooperative_moves"] = counts[..., coop == 1].sum(axis=-1)
     out["moves"] = counts[..., coop >= 0].sum(axis=-1)
-    out["served_injection"] = counts @ o["injected"][:n]
+    out["served_injection"] = counts @ col("injected")[:n]
     return out
 
 
@@ -121,8 +122,8 @@ def compliance_sums(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray, n
 
     Integer weights: the sums are exact in any order.
     """
-    c = model._comp.arrays()
-    p = len(model.principle_ids)
+    c = model.decisions.compliance_rows()
+    p = len(model.decisions.principle_ids)
     k = len(counts)
     if not len(c["outcome"]) or not counts.shape[1]:
         return np.zeros((k, p)), np.zeros((k, p))
@@ -135,7 +136,7 @@ def compliance_sums(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray, n
 
 def level_pairs(model: SpecModel, counts: np.ndarray) -> np.ndarray:
     """Conflicts by (winner level, loser level) as a flat LEVELS x LEVELS vector."""
-    c = model._conf.arrays()
+    c = model.decisions.level_rows()
     size = len(Level) ** 2
     if not len(c["outcome"]):
         return np.zeros(size)
@@ -315,7 +316,7 @@ def _compliance_rate(view: StepView) -> np.ndarray:
         sparse=True)
 def _compliance(view: StepView) -> dict[str, np.ndarray]:
     """compliance.<principle>: share of decisions in which the principle held, when it applied."""
-    ids = view.model.principle_ids
+    ids = view.model.decisions.principle_ids
     return {f"compliance.{ids[p]}": _ratio(view.held[:, p], view.applied[:, p])
             for p in np.flatnonzero(view.applied.any(axis=0))}
 
@@ -448,13 +449,13 @@ def _shares(view: StepView) -> dict[str, np.ndarray] | None:
     evo = view.model.evolution
     if evo is None:
         return None
-    return {k: np.full(view.k, v) for k, v in evo.metrics(view.model).items() if k.startswith("share.")}
+    return {k: np.full(view.k, v) for k, v in evo.shares(view.model).items()}
 
 
 @metric("fixation", label="fixation", unit="1 once one type holds every agent", aggregate="last")
 def _fixation(view: StepView) -> np.ndarray | None:
     evo = view.model.evolution
-    return None if evo is None else np.full(view.k, evo.metrics(view.model)["fixation"])
+    return None if evo is None else np.full(view.k, evo.fixation(view.model))
 
 
 @metric("overrides.", label="spec overrides of {}", unit="count of decisions", sparse=True,
@@ -466,6 +467,19 @@ def _overrides(view: StepView) -> dict[str, np.ndarray] | None:
     return {k: np.full(view.k, v) for k, v in learners.metrics(view.model).items()}
 
 
+# Breakdowns by level and by group (sim/breakdown.py): final only, from the run's outcome counts.
+register_metric(Metric("compliance.level.", "compliance at level {}", "share of applicable checks passed",
+                       per_step=False, aggregate="final",
+                       description="compliance.level.<level>: over the principles of one level"))
+register_metric(Metric("compliance_weighted", "compliance weighted by level", "share, level-weighted",
+                       per_step=False, aggregate="final",
+                       description="each check weighs double the level below (guideline 1 ... root 16)"))
+register_metric(Metric("compliance.group.", "compliance of group {}", "share of applicable checks passed",
+                       per_step=False, aggregate="final"))
+for _name, _what in (("deceptions.", "deceptions"), ("covert_acts.", "covert acts"),
+                     ("injections_obeyed.", "injections obeyed")):
+    register_metric(Metric(_name, f"{_what} of group {{}}", "count", per_step=False, aggregate="final",
+                           description=f"{_name}<group>: {_what} by the group's agents"))
 register_metric(Metric("fixation_step", "step of fixation", "step", per_step=False, aggregate="final",
                        description="step at which one type first held every agent (NaN: never)"))
 register_metric(Metric("fixation.", "fixation of {}", "1 if it fixed", per_step=False,
@@ -491,6 +505,8 @@ class Totals:
     applied: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     held: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     levels: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(Level) ** 2))
+    #: Per decision outcome, how often it occurred in the run (``sim.breakdown`` reads it).
+    outcomes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     welfare: float = 0.0
     baseline: float = 0.0
     optimum: float = 0.0
@@ -511,6 +527,7 @@ class Totals:
         self.applied = _add(self.applied, view.applied[0] if one else view.applied.sum(axis=0))
         self.held = _add(self.held, view.held[0] if one else view.held.sum(axis=0))
         self.levels = self.levels + level_pairs(model, view.counts[0] if one else view.counts.sum(axis=0))
+        self.outcomes = _add(self.outcomes, view.counts[0] if one else view.counts.sum(axis=0))
         b, o = model.env.bounds
         for w in cols["welfare"].tolist():
             self.welfare += w
@@ -564,20 +581,21 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
         out["trust_mean"], out["trust_calibration"] = trust_stats(model)
     applied, held = tot.applied, tot.held
     out["compliance_rate"] = float(held.sum() / applied.sum()) if applied.sum() else float("nan")
-    for p, pid in enumerate(model.principle_ids):
+    for p, pid in enumerate(model.decisions.principle_ids):
         if p < len(applied) and applied[p] > 0:
             out[f"compliance.{pid}"] = float(held[p] / applied[p])
     n = len(Level)
     for idx in np.flatnonzero(tot.levels).tolist():
         out[f"conflicts_by_level.{LEVEL_NAMES[idx // n]}.{LEVEL_NAMES[idx % n]}"] = float(tot.levels[idx])
+    out.update(breakdown(model, tot.outcomes))
     out.update(payoffs(model))
     for k, v in c.items():
         if k not in out and k not in ("decisions", "cooperative_moves", "moves"):
             out[k] = v
     out.update(model.env.final_metrics(model))
     out.update(plugin_finals(model))
-    out.update(patch_split(model.series, [e["step"] for e in model.script_log if e["kind"] == "patch_spec"]))
-    out["events_truncated"] = float(model.events_truncated)
+    out.update(patch_split(model.series, model.log.steps_of("patch_spec")))
+    out["events_truncated"] = float(model.log.truncated)
     if model.evolution is not None:
         out.update(model.evolution.final_metrics(model))
     if model.learning is not None:

@@ -75,6 +75,8 @@ def problems(argv: list[str], result: Outcome, before: set[str] | None = None,
         bad.append(f"exit {result.code}")
     if "Traceback (most recent call last)" in result.err or "Traceback" in result.out:
         bad.append("traceback")
+    if "specbound: internal error" in result.err:  # a traceback caught by the last resort
+        bad.append("internal error")
     if result.code == 2:
         lines = [ln for ln in result.err.splitlines() if ln.strip()]
         if len(lines) != 1:
@@ -149,7 +151,20 @@ def override_cases(rng: random.Random, n: int) -> Iterator[list[str]]:
              "network.p", "network.kind", "groups.trawlers.deliberation", "groups.trawlers.error_rate",
              "events", "scenario", "specs.sustainable.principles.x.level", "groups.trawlers",
              "environment", "network.rewire.below", "x.y.z", "", "."]
+    # Evolution and learning parameters, on a small evolving population.
+    evolving = ["evolution.rule", "evolution.temperature", "evolution.mutation", "evolution.selection",
+                "evolution.revise", "evolution.every", "evolution.births", "evolution.evolve",
+                "evolution.policies", "evolution.levels", "evolution.groups", "evolution.fitness",
+                "evolution", "groups.defector.policy", "groups.defector.params.epsilon",
+                "groups.defector.params.alpha", "groups.defector.params.aspiration"]
     for _ in range(n):
+        if rng.random() < 0.3:
+            argv = ["run", "moran-ipd", "--steps", "2"]
+            if rng.random() < 0.5:  # a learner, so that its parameters are read
+                argv += ["--set", f"groups.defector.policy={rng.choice(['q_learning', 'roth_erev', 'aspiration'])}"]
+            argv += ["--set", f"{rng.choice(evolving)}={rng.choice(HOSTILE)}"]
+            yield argv
+            continue
         argv = ["run", "commons", "--steps", "2"]
         for _ in range(rng.randint(1, 2)):
             argv += ["--set", f"{rng.choice(paths)}={rng.choice(HOSTILE)}"]
@@ -167,7 +182,7 @@ def spec_cases(rng: random.Random, tmp: Path, n: int) -> Iterator[list[str]]:
 
 
 def argument_cases(rng: random.Random, store_dir: Path, out: Path, n: int) -> Iterator[list[str]]:
-    """Every argument of plot, report, export, rerun, sweep (and eval, viz when present) with hostile values."""
+    """Every argument of plot, report, export, rerun, sweep, run, eval, viz, check and list, hostile values."""
     d = str(store_dir)
     templates: list[Callable[[str], list[str]]] = [
         lambda v: ["plot", d, "--metric", "welfare", "--seed", v, "-o", str(out / "a.png")],
@@ -204,6 +219,14 @@ def argument_cases(rng: random.Random, store_dir: Path, out: Path, n: int) -> It
         lambda v: ["eval", "list", v or "x"],
         lambda v: ["eval", v or "x", "--dry-run", "--model", "m", "--judge", "j", "--set", f"llm.timeout={v}",
                    "--out", str(out / "ev")],
+        # viz: always one refused argument beside the hostile one, so that no server starts.
+        lambda v: ["viz", "commons", "--seed", v, "--port", "-1"],
+        lambda v: ["viz", "commons", "--port", v, "--set", "steps=0"],
+        lambda v: ["viz", v or "x", "--set", "nope=1"],
+        lambda v: ["viz", "commons", "--set", f"environment.growth={v}", "--set", "nope=1"],
+        lambda v: ["check", v or "x"],
+        lambda v: ["check", "--json", v or "x"],
+        lambda v: ["list", v or "x"],
         lambda v: ["run", "commons", "--seed", v],
         lambda v: ["run", "commons", "--steps", v],
         lambda v: ["run", "commons", "--runs", v, "--out", str(out / "rr")],

@@ -163,18 +163,32 @@ def check_folder(folder: str | os.PathLike) -> Path:
 
 
 def schema_of(db: Path) -> int:
-    """Read a store's schema version read-only; raise if it is not this version or damaged.
+    """A store file's schema version, checked by :func:`open_checked`; raise if damaged or another version.
 
     A 0-byte file counts as a fresh store (a writer creates the tables in it).
     """
     if db.stat().st_size == 0:
         return SCHEMA_VERSION
-    conn = _connect_ro(db)
+    open_checked(db).close()
+    return SCHEMA_VERSION
+
+
+def open_checked(db: Path, *, salvage: bool = False, timeout: float = 5.0) -> sqlite3.Connection:
+    """The one way a store file is opened to read: read-only, schema, tables and rows checked.
+
+    A damaged store is refused in one line naming the damage (:func:`check_store`);
+    ``salvage`` (export) checks only the schema. The connection leaves no side files.
+    """
+    if db.stat().st_size == 0:
+        raise SpecboundError(f"{db}: damaged store: the file is empty (0 bytes); rerun the sweep "
+                             "into this folder, or start a new --out folder")
+    conn = _connect_ro(db, timeout=timeout)
     try:
-        check_store(db, conn)
-        return SCHEMA_VERSION
-    finally:
+        check_store(db, conn, salvage=salvage)
+    except BaseException:
         conn.close()
+        raise
+    return conn
 
 
 def _connect_ro(db: Path, timeout: float = 5.0) -> sqlite3.Connection:
@@ -252,10 +266,10 @@ _ROW_CHECKS = (
 class Store:
     """A sweep store. Open with :meth:`create_or_open` to write, :meth:`open` to read."""
 
-    def __init__(self, db: Path, conn: sqlite3.Connection, writable: bool) -> None:
+    def __init__(self, db: Path, conn: sqlite3.Connection, *, writable: bool) -> None:
         self.path = db
         self._conn = conn
-        self._writable = writable
+        self._writable = writable  # close() hands a writer's store back in rollback-journal mode
         self._columns = self._read_columns()
 
     # -- opening ---------------------------------------------------------------------------
@@ -296,16 +310,7 @@ class Store:
         db = path if path.is_file() else store_path(path)
         if not db.is_file():
             raise SpecboundError(f"{path}: no specbound store here (expected {STORE_FILE})")
-        if db.stat().st_size == 0:
-            raise SpecboundError(f"{db}: damaged store: the file is empty (0 bytes); rerun the sweep "
-                                 "into this folder, or start a new --out folder")
-        conn = _connect_ro(db, timeout=30)
-        try:
-            check_store(db, conn, salvage=salvage)
-            return cls(db, conn, writable=False)
-        except BaseException:
-            conn.close()
-            raise
+        return cls(db, open_checked(db, salvage=salvage, timeout=30), writable=False)
 
     def close(self) -> None:
         """Close the connection; a writer leaves the store in rollback-journal mode.
