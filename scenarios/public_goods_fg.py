@@ -30,8 +30,11 @@ round), ``sanctions`` punishment exists in this game, ``shortfall``
 (punishment phase: how many twentieths the target gave less than the
 decider; 0 in the contribution phase), ``coin`` (the engine's coin).
 
-Welfare bounds per round: nobody gives (every agent keeps its endowment)
-and everybody gives everything. Metrics: ``contribution`` (mean share of the
+Welfare bounds per round: the floor of the game with punishment (nobody
+gives and everyone assigns every other member the most points) and the
+optimum (everybody gives everything, nobody fines). The floor is the same
+with punishment off, so ``efficiency`` compares the two treatments; it is
+a normalised welfare, not a share of the cooperative surplus. Metrics: ``contribution`` (mean share of the
 endowment given, per round; over a run the mean), ``contribution.first`` and
 ``contribution.last`` (the first and the last round's), ``punishment_points``
 and ``fines`` (tokens deducted).
@@ -214,7 +217,11 @@ class PublicGoodsFG(Environment):
         self.share = float(k.mean()) / LEVELS if m else float("nan")
         if np.isnan(self.first):
             self.first = self.share
-        self.bounds = (m * prm.endowment, float(prm.endowment * prm.mpcr * size[grp].sum()))
+        # The worst a round of the game with punishment allows (nobody gives, everyone fines
+        # every other member the most) and the best (everyone gives all, nobody fines); the same
+        # floor with punishment off keeps efficiency comparable across the two treatments.
+        worst = m * prm.endowment - (prm.punish_cost + prm.fine) * MAX_POINTS * float((size[grp] - 1).sum())
+        self.bounds = (worst, float(prm.endowment * prm.mpcr * size[grp].sum()))
 
     def _punish(self, model: Any, living: np.ndarray, grp: np.ndarray, k: np.ndarray) -> np.ndarray:
         """The punishment phase: every member decides on every other; returns points received per agent."""

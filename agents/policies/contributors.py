@@ -33,7 +33,8 @@ fines a group member who gave ``obs.shortfall`` twentieths less than itself
 with ``round(severity * shortfall / 3)`` points, at most the largest act.
 
 ``weight = 0`` and ``fine_response = 0`` switch adaptation off: the agent
-gives its baseline every round (the counterfactual of the tests).
+gives its baseline every round (the counterfactual of the tests). In a game
+without these acts and fields it is simply generous (most giving act first).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import COIN_SIDES, policy
+from agents.policies.ranking import by_generosity
 
 #: Contributions are in twentieths of the endowment (the ``gives`` of an act times this).
 LEVELS = 20
@@ -112,10 +114,12 @@ class ConditionalContributor(RankingPolicy):
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         pts = [punish_points(a.name) for a in acts]
-        if any(p is not None for p in pts):
+        if any(p is not None for p in pts) and hasattr(obs, "shortfall"):
             want = self.points(obs)
             key = [abs((p if p is not None else 99) - want) for p in pts]
-        else:
+        elif any(a.gives is not None for a in acts) and hasattr(obs, "own"):
             want = self.give(obs)
             key = [abs(LEVELS * a.gives - want) if a.gives is not None else 99.0 for a in acts]
+        else:  # not a public goods game: be generous
+            return by_generosity(acts, high_first=True)
         return tuple(sorted(range(len(acts)), key=lambda i: (key[i], i)))
