@@ -172,6 +172,7 @@ class PublicGoodsFG(Environment):
         self.group = draw_groups(n, self.params.group_size, model.rng_env)
         self.share = float("nan")
         self.first = float("nan")
+        self.shares: list[float] = []
 
     def _grow(self, n: int) -> None:
         """Newcomers: no past, and (partner design) a group of their own kind at the end."""
@@ -217,6 +218,7 @@ class PublicGoodsFG(Environment):
         self.share = float(k.mean()) / LEVELS if m else float("nan")
         if np.isnan(self.first):
             self.first = self.share
+        self.shares.append(self.share)
         # The worst a round of the game with punishment allows (nobody gives, everyone fines
         # every other member the most) and the best (everyone gives all, nobody fines); the same
         # floor with punishment off keeps efficiency comparable across the two treatments.
@@ -253,7 +255,8 @@ class PublicGoodsFG(Environment):
         return {"contribution": self.share}
 
     def final_metrics(self, model: Any) -> dict[str, float]:
-        return {"contribution.first": self.first, "contribution.last": self.share}
+        mean = float(np.nanmean(self.shares)) if self.shares else float("nan")
+        return {"contribution": mean, "contribution.first": self.first, "contribution.last": self.share}
 
     def render(self, obs: Any) -> str:
         if obs.shortfall:
