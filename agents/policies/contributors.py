@@ -96,11 +96,11 @@ class ConditionalContributor(RankingPolicy):
     def target(self, obs: Any) -> float:
         """The contribution it aims at, in twentieths (before rounding)."""
         if obs.own < 0:
-            return LEVELS * min(1.0, self.baseline + self.deterrence * obs.sanctions)
-        t = obs.own + self.weight * (self.slope * obs.others - obs.own)
+            return float(LEVELS * min(1.0, self.baseline + self.deterrence * obs.sanctions))
+        t: float = obs.own + self.weight * (self.slope * obs.others - obs.own)
         if obs.watched:
-            t = max(t, obs.own)  # punishment is about: no drifting down
-        return min(float(LEVELS), max(0.0, t + self.fine_response * obs.fined))
+            t = max(t, float(obs.own))  # punishment is about: no drifting down
+        return min(float(LEVELS), max(0.0, t + self.fine_response * float(obs.fined)))
 
     def give(self, obs: Any) -> int:
         """The contribution it makes, in twentieths: the target rounded at random by the coin."""
@@ -116,7 +116,7 @@ class ConditionalContributor(RankingPolicy):
         pts = [punish_points(a.name) for a in acts]
         if any(p is not None for p in pts) and hasattr(obs, "shortfall"):
             want = self.points(obs)
-            key = [abs((p if p is not None else 99) - want) for p in pts]
+            key: list[float] = [float(abs((p if p is not None else 99) - want)) for p in pts]
         elif any(a.gives is not None for a in acts) and hasattr(obs, "own"):
             want = self.give(obs)
             key = [abs(LEVELS * a.gives - want) if a.gives is not None else 99.0 for a in acts]
