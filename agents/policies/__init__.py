@@ -4,11 +4,13 @@
 ``temperaments`` trust-conditioned and selfish rankings for the cooperation
 environments, ``preferences`` orders over named acts for the conflict environments,
 ``learners`` policies that learn within a run (state per agent, in arrays), ``strategic``
-a bargainer weighing the gain of deceiving against its learned risk of being caught.
+a bargainer weighing the gain of deceiving against its learned risk of being caught,
+``contributors`` a conditional cooperator for public goods games.
 """
 
 from agents.policies import (  # noqa: F401  (registration)
     classic,
+    contributors,
     learners,
     preferences,
     strategic,
