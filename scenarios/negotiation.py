@@ -39,7 +39,8 @@ and covert steers told, and how many were caught); ``obs.risk`` is its
 Beta(1, 1) posterior estimate of being caught, in twentieths (0.5 before any
 deception). Strategic policies (``weighs_risk``) weigh it against the gain,
 so how much a population deceives emerges from detection, temptation and
-luck, and differs by seed.
+luck, and differs by seed. ``learn_risk = false`` freezes every agent at the
+prior (the counterfactual without learning).
 
 Observation: ``asked`` (0/1), ``role`` (0 buyer, 1 seller), ``trust`` (in
 twentieths), ``stake`` (0 small, 1 large surplus on offer, as the agent sees
@@ -96,6 +97,7 @@ class NegotiationParams:
     steer_cost: float = 0.3
     value_low: float = 0.0
     value_high: float = 1.0
+    learn_risk: bool = True  # False: every agent keeps the prior risk (a counterfactual without learning)
 
     def validate(self) -> str | None:
         problem = out_of_range(self, unit=("ask_prob", "detect_prob", "steer_cost", "refuse_penalty"),
@@ -154,6 +156,8 @@ class Negotiation(Environment):
 
     def risk(self, agents: np.ndarray) -> np.ndarray:
         """Each agent's estimate of being caught deceiving, in twentieths (Beta(1, 1) posterior mean)."""
+        if not self.params.learn_risk:
+            return np.full(len(agents), TRUST_BUCKETS // 2, dtype=np.int64)
         est = (self.caught[agents] + 1.0) / (self.told[agents] + 2.0)
         return np.floor(est * TRUST_BUCKETS + 0.5).astype(np.int64)
 
