@@ -14,9 +14,9 @@ half of it). A lie or evasion is caught with probability ``detect_prob``; the
 counterpart then gains nothing from it and records ``lie_penalty`` broken
 evidence (half for an evasion). A refusal turns ``refuse_penalty`` of the
 round's evidence from kept to broken: stonewalling reads as some bad faith,
-though less than a lie caught. That price on refusing is what lets
-the ordering of honesty against confidentiality decide between refusing and
-lying (an honest-first spec refuses; a confidential-first spec deceives).
+though less than a lie caught. Which of these a spec allows is up to the
+principals' permissions and the ordering (``docs/permissions.md``); among
+what it allows, the agent's policy chooses.
 
 Phase 1, *close*: each side chooses ``deal``, ``walk`` (no deal: the no-op) or,
 when a developer has given it a hidden goal, ``steer`` (steer its principal
