@@ -150,7 +150,7 @@ def _demo(args: argparse.Namespace) -> int:
     orderings = ["honest-first", "confidential-negotiator"]
     print(f"specbound demo: sweeping {args.scenario} over spec orderings {orderings} x lie detection,"
           f" {args.runs} paired runs each, into {out}/ ...", flush=True)
-    frame = sweep(args.scenario, grid={"environment.detect_prob": [0.2, 0.5, 0.8]},
+    frame = sweep(args.scenario, grid={"environment.detect_prob": [0.0, 0.2, 0.5, 0.8]},
                   zip={"groups.buyers.spec": orderings, "groups.sellers.spec": orderings},
                   runs=args.runs, seed=0, out=out, workers=args.workers, progress=None)
     print(summary(frame).to_string())
