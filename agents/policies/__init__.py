@@ -4,10 +4,12 @@
 ``temperaments`` trust-conditioned and selfish rankings for the cooperation
 environments, ``preferences`` orders over named acts for the conflict environments,
 ``learners`` policies that learn within a run (state per agent, in arrays), ``strategic``
-a bargainer weighing the gain of deceiving against its learned risk of being caught.
+a bargainer weighing the gain of deceiving against its learned risk of being caught, ``care``
+an answerer weighing a child's feelings against the truth.
 """
 
 from agents.policies import (  # noqa: F401  (registration)
+    care,
     classic,
     learners,
     preferences,
