@@ -1,8 +1,8 @@
 """Script events: one class per event type, its validation at load time beside its application at run time.
 
 A scenario's ``[[events]]`` fire at a step (``at``) or when a per-step metric
-crosses a threshold (``when``), and apply to every group, one group or one
-agent (``to``). Each type declares its keys, checks them when the scenario
+crosses a threshold over a window of steps (``when``: ``sim.triggers``), and
+apply to every group, one group or one agent (``to``). Each type declares its keys, checks them when the scenario
 loads (so a bad event fails before any step runs) and changes the running
 model when it fires. A new event type is one class registered with
 ``@event_type("name")``.
@@ -241,13 +241,7 @@ class Script:
             return False
         if ev.at is not None:
             return ev.at == model.steps
-        metric, op, value = ev.when  # type: ignore[misc]
-        got = model.last_metrics.get(metric)
-        if got is None and metric in model.totals.cumulative_names():
-            got = model.totals.cumulative(metric)
-        if got is None or got != got:
-            return False
-        return got > value if op == "above" else got < value
+        return ev.when is not None and ev.when.due(model)
 
     def apply(self, ev: ScriptEvent, model: SpecModel) -> None:
         """Apply one event now and log it (the script's own, or one from outside: ``viz``)."""

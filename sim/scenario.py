@@ -34,6 +34,7 @@ from sim.instructions import validate_instruction
 from sim.lattice import NEIGHBOURHOODS, lattice_side
 from sim.population import typical_params
 from sim.tables import check_keys, unit_interval
+from sim.triggers import Trigger, parse_trigger, share_metrics
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -78,7 +79,7 @@ class ScriptEvent:
     index: int
     type: str
     at: int | None
-    when: tuple[str, str, float] | None  # (metric, "above"|"below", value)
+    when: Trigger | None  # fires on a metric threshold (sim/triggers.py) instead of at a step
     to: str | None
     data: tuple[tuple[str, Any], ...]
     once: bool = True
@@ -420,14 +421,14 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
     if network["self_play"] and env_cls.pairwise:
         raise ScenarioError(f"{source}: network.self_play: environment {env_cls.name!r} plays pairs of "
                             "distinct agents; self-play is not supported (set it to false)")
-    metric_names = known_metrics(env_cls, library, groups)
+    evolution = (parse_evolution(raw["evolution"], groups, library, env_cls, source)
+                 if "evolution" in raw else None)
+    metric_names = known_metrics(env_cls, library, groups) | share_metrics(evolution)
     events = _events(raw.get("events", []), groups, library, metric_names, source, steps, env_cls,
                      env_params)
     sweep = raw.get("sweep")
     if sweep is not None:
         check_keys(sweep, SWEEP_KEYS, f"{source}: sweep")
-    evolution = (parse_evolution(raw["evolution"], groups, library, env_cls, source)
-                 if "evolution" in raw else None)
     return Scenario(
         id=sc["id"], environment=sc["environment"], steps=steps, env_params=env_params,
         network=network, groups=groups, events=events, library=library, raw=raw, text=text,
@@ -572,7 +573,7 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
         if at is not None:
             inputs.number(at, f"{where}.at (steps count from 1)", 1, MAX_STEPS, integer=True)
         if "when" in ev:
-            when = _trigger(ev["when"], metrics, f"{where}.when")
+            when = parse_trigger(ev["when"], metrics, f"{where}.when", steps)
         to = ev.get("to")
         if to is not None and to not in names:
             if not str(to).isdigit():
@@ -586,19 +587,6 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
         data = tuple(sorted((k2, _freeze(v)) for k2, v in ev.items() if k2 not in EVENT_COMMON))
         out.append(ScriptEvent(k, typ, at, when, to, data, ev.get("once", True)))
     return tuple(out)
-
-
-def _trigger(w: Any, metrics: set[str], where: str) -> tuple[str, str, float]:
-    """A ``when`` table as (metric, "above" | "below", threshold)."""
-    check_keys(w, {"metric": str, "above": float, "below": float}, where)
-    if "metric" not in w or (("above" in w) == ("below" in w)):
-        raise ScenarioError(f"{where}: needs metric and exactly one of above/below")
-    if w["metric"] not in metrics and not w["metric"].startswith("compliance."):
-        raise ScenarioError(
-            f"{where}.metric: unknown metric {w['metric']!r}; available: {', '.join(sorted(metrics))}"
-        )
-    op = "above" if "above" in w else "below"
-    return (w["metric"], op, float(w[op]))
 
 
 def _freeze(v: Any) -> Any:

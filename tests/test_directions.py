@@ -70,11 +70,11 @@ def test_deliberation_raises_compliance(scenario: str, groups: tuple[str, ...], 
 
 def test_incident_patch_fires_and_deceptions_fall() -> None:
     for s in SEEDS:
-        r = run("spec-incident", seed=s, set={"steps": 30})
+        r = run("spec-incident", seed=s, set={"steps": 30, "environment.detect_prob": 0.2})
         fired = r.events[r.events.kind == "patch_spec"]
         assert len(fired) == 1
         step = int(fired.step.iloc[0])
-        assert 10 < step < 30  # only after the probing shock at step 10 can a step exceed 60 deceptions
+        assert 5 < step < 30  # not before the five-step window is full
         d = r.steps["deceptions"]
         assert d[d.index >= step].mean() < d[d.index < step].mean()
         assert r.steps["covert_acts"][r.steps.index >= step].sum() == 0

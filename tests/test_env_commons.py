@@ -19,6 +19,7 @@ from agents.errors import ScenarioError
 from scenarios.commons import TAKES, CommonsObs, equality, harvest
 from sim.runs.run import run
 from sim.scenario import load_scenario
+from sim.triggers import Trigger
 
 # GovSim's arithmetic: regrowth without noise (the shipped scenarios make it random).
 DET = {"environment.regrowth_sd": 0.0}
@@ -199,7 +200,7 @@ def test_triggers_on_environment_metrics_validate(tmp_path):
     path = tmp_path / "commons-trigger.toml"
     path.write_text(text)
     sc = load_scenario(path)
-    assert sc.events[0].when == ("stock", "below", 60.0)
+    assert sc.events[0].when == Trigger("stock", "below", 60.0)
     with pytest.raises(ScenarioError, match="unknown metric 'stocks'"):
         bad = tmp_path / "bad.toml"
         bad.write_text(text.replace('"stock"', '"stocks"'))

@@ -106,7 +106,7 @@ def test_patch_split_by_hand() -> None:
 
 
 def test_spec_incident_reports_before_and_after() -> None:
-    m = run("spec-incident", seed=1).metrics
+    m = run("spec-incident", seed=1, set={"environment.detect_prob": 0.2}).metrics
     assert m["patch_step"] > 1
     assert m["deceptions.after_patch"] < m["deceptions.before_patch"]
 

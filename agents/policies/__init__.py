@@ -5,10 +5,12 @@
 environments, ``preferences`` orders over named acts for the conflict environments,
 ``learners`` policies that learn within a run (state per agent, in arrays), ``strategic``
 a bargainer weighing the gain of deceiving against its learned risk of being caught,
-``contributors`` a conditional cooperator for public goods games.
+``contributors`` a conditional cooperator for public goods games, ``care`` an answerer
+weighing a child's feelings against the truth.
 """
 
 from agents.policies import (  # noqa: F401  (registration)
+    care,
     classic,
     contributors,
     learners,
