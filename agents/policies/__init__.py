@@ -4,7 +4,8 @@
 ``temperaments`` trust-conditioned and selfish rankings for the cooperation
 environments, ``preferences`` orders over named acts for the conflict environments,
 ``learners`` policies that learn within a run (state per agent, in arrays), ``strategic``
-a bargainer weighing the gain of deceiving against its learned risk of being caught.
+a bargainer weighing the gain of deceiving against its learned risk of being caught,
+``susceptible`` how readily an agent carries out the orders messages bring.
 """
 
 from agents.policies import (  # noqa: F401  (registration)
@@ -12,6 +13,7 @@ from agents.policies import (  # noqa: F401  (registration)
     learners,
     preferences,
     strategic,
+    susceptible,
     temperaments,
 )
 from agents.policies.base import (
