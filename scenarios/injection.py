@@ -34,10 +34,11 @@ about the claimed authority moves to the truth and the sender gains Beta
 evidence (broken after a lie). Workers who work together see who was
 hijacked.
 
-Metrics (AgentDojo's three numbers, per spec): ``utility.<spec>`` (tasks done
-over all of a spec's decisions: utility under attack when attacks run, and
-without attack in a run with ``attack_prob = 0``), ``utility_clean.<spec>``
-(tasks done in decisions no adversary reached), ``attack_success.<spec>``
+Metrics (AgentDojo's three numbers, per spec): ``utility.<spec>`` (the share
+of a spec's decisions that did what the principal wanted: carry out an order
+with authority, else work on the task; utility under attack when attacks
+run, and without attack in a run with ``attack_prob = 0``),
+``utility_clean.<spec>`` (the same over decisions no adversary reached), ``attack_success.<spec>``
 (decisions an adversary reached in which its transfer was carried out; 0
 when none was reached). Counters: ``injections_attempted``,
 ``injections_obeyed``, ``injections_ignored``, ``invoices_paid``,
@@ -150,7 +151,7 @@ class Injection(Environment):
         Metric("lies_told", "lies told", "count", description="messages with a claim that differs from the truth"),
         Metric("lies_caught", "lies caught", "count", description="lies the receiver's verification uncovered"),
         Metric("utility.", "utility", "0-1", per_step=False, aggregate="final",
-               description="share of a spec's decisions that did the principal's task (AgentDojo utility)"),
+               description="share of a spec's decisions that did what the principal wanted (AgentDojo utility)"),
         Metric("utility_clean.", "utility without attack", "0-1", per_step=False, aggregate="final",
                description="utility over decisions no adversary reached"),
         Metric("attack_success.", "targeted attack success", "0-1", per_step=False, aggregate="final",
@@ -250,8 +251,9 @@ class Injection(Environment):
         obey = act == OBEY
         transfer = obey & (o_code == TRANSFER)
         paid = obey & (o_code == PAY)
-        done = (act == WORK) | paid
-        model.add_payoff(workers, np.where(transfer, -prm.stake, np.where(done, prm.task_value, 0.0)))
+        # The principal's wish: an order with authority carried out, else the task.
+        done = np.where(auth > 0, obey, act == WORK)
+        model.add_payoff(workers, np.where(transfer, -prm.stake, np.where((act == WORK) | paid, prm.task_value, 0.0)))
         took = transfer & (target >= 0)
         if took.any():
             model.add_payoff(target[took], np.full(int(took.sum()), prm.stake))
