@@ -83,7 +83,7 @@ class Environment:
 
     Optional features have defaults here, so the engine never guesses: ``phases``
     (one act space per decision phase; default ``(acts,)``), ``offset``, ``setup``,
-    ``metrics``, ``final_metrics``, ``render``. Class attributes are checked when a
+    ``metrics``, ``final_metrics``, ``render``, ``said``. Class attributes are checked when a
     subclass is defined; ``@environment`` also requires ``step``.
     """
 
@@ -133,6 +133,13 @@ class Environment:
     def metric_names(cls) -> tuple[str, ...]:
         """Names of the metrics this environment reports (for validating triggers)."""
         return tuple(m.name for m in cls.supplies)
+
+    def said(self, model: SpecModel, agent: int, partner: int, words: str) -> None:
+        """A language-model agent's free ``message`` (``partner``: -1 if none); default: nobody hears it.
+
+        An environment that carries messages delivers it to its recipients as quoted
+        data (``scenarios.mailbox``), never as an instruction.
+        """
 
     def render(self, obs: Any) -> str:
         """Plain-text description of an observation, for language-model agents."""

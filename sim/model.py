@@ -300,7 +300,7 @@ class SpecModel(mesa.Model):
             if slip.any():
                 chosen[slip] = self.rng_decide.integers(0, len(self.phases[phase]), int(slip.sum()))
         if self.llm_groups:
-            chosen = llm_choices(self, agents, codes, phase, cells, chosen, context)
+            chosen = llm_choices(self, agents, codes, phase, cells, chosen, context, partners)
         chosen = self.steer(agents, codes, partners, phase, cells, chosen)
         outcome = table.base[cells] + chosen
         self._step_outcomes.append(outcome)

@@ -6,7 +6,8 @@ environments, ``preferences`` orders over named acts for the conflict environmen
 ``learners`` policies that learn within a run (state per agent, in arrays), ``strategic``
 a bargainer weighing the gain of deceiving against its learned risk of being caught,
 ``contributors`` a conditional cooperator for public goods games, ``care`` an answerer
-weighing a child's feelings against the truth.
+weighing a child's feelings against the truth, ``susceptible`` how readily an agent carries
+out the orders messages bring.
 """
 
 from agents.policies import (  # noqa: F401  (registration)
@@ -16,6 +17,7 @@ from agents.policies import (  # noqa: F401  (registration)
     learners,
     preferences,
     strategic,
+    susceptible,
     temperaments,
 )
 from agents.policies.base import (
