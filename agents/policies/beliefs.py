@@ -1,0 +1,102 @@
+"""Belief learning: smooth fictitious play over what partners do (Brown 1951; Fudenberg and Levine 1998).
+
+Reinforcement learners (``agents.policies.learners``) learn the value of
+their own acts; a belief learner learns *about its partners* and best-responds
+to what it believes. Each agent keeps, per learner state (the observation seen
+through ``observe``, e.g. ``partner_last``: did this partner cooperate with me
+last time), counts of its partners' moves towards it, cooperative or not:
+its belief that the next partner in that state cooperates is the empirical
+frequency, started from ``prior`` pseudo-counts on each side. That is
+fictitious play over partner types, the type being "cooperates" or "defects"
+in that state, so the learner ends up trusting whom experience says to trust.
+
+It does not know the game's payoffs either: it learns the mean reward of each
+of its acts against each partner move (``u[act, move]``, starting at
+``initial``), and plays the act of highest expected reward under its belief,
+softmax with ``temperature`` (smooth fictitious play) or, at temperature 0,
+greedily with ``epsilon`` exploration. A decision the partner had no say in
+(nothing to answer: an investor who sent nothing) teaches the act's value
+whatever the partner is, and nothing about the partner.
+
+Known outcomes (``tests/test_beliefs.py``): in the prisoner's dilemma defection
+dominates, so fictitious play ends in mutual defection; an investor best-responds
+to its belief, sending everything to a trustee who returns half and nothing to
+one who keeps all. The engine (``sim.learning``) hands it the partner's move
+of the step (``watches_partners``) and keeps it within the spec's best tier.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from agents.policies.base import policy
+from agents.policies.learners import Learner, State, _check, _shape
+
+
+@policy("fictitious_play")
+class FictitiousPlay(Learner):
+    """Smooth fictitious play over partners' moves, with payoffs learned from experience.
+
+    Parameters: ``observe`` (the fields the belief is conditioned on), ``prior``
+    (pseudo-counts of each partner move), ``initial`` (the reward expected of an
+    act never tried: optimism makes agents try every act), ``temperature``
+    (softmax; 0: greedy) and ``epsilon`` (exploration when greedy).
+    """
+
+    watches_partners: ClassVar[bool] = True
+    params: ClassVar[dict[str, Any]] = {"observe": str, "prior": (int, float), "initial": (int, float),
+                                        "temperature": (int, float), "epsilon": (int, float)}
+
+    def __init__(self, observe: str = "", prior: float = 1.0, initial: float = 0.0, temperature: float = 0.0,
+                 epsilon: float = 0.05) -> None:
+        super().__init__(observe=observe, prior=prior, initial=initial, temperature=temperature, epsilon=epsilon)
+        _check("fictitious_play.prior", prior, 1e-9)
+        _check("fictitious_play.temperature", temperature, 0.0)
+        _check("fictitious_play.epsilon", epsilon, 0.0, 1.0)
+        self.prior, self.initial, self.temperature, self.epsilon = prior, initial, temperature, epsilon
+
+    def init_state(self, agents: int, states: int, acts: int) -> State:
+        # float32: beliefs and mean rewards need no more, and 10^6 agents stay small.
+        return {**_shape(agents, states),
+                "seen": np.full((agents, states, 2), float(self.prior), dtype=np.float32),
+                "u": np.full((agents, states, acts, 2), float(self.initial), dtype=np.float32),
+                "tried": np.zeros((agents, states, acts, 2), dtype=np.float32)}
+
+    def belief(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Probability that the partner cooperates, per decision."""
+        seen = state["seen"][rows, s]
+        return np.asarray(seen[:, 1] / seen.sum(axis=1), dtype=np.float64)
+
+    def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
+        b = self.belief(state, rows, s)[:, None]
+        u = state["u"][rows, s].astype(np.float64)
+        value = b * u[:, :, 1] + (1.0 - b) * u[:, :, 0]
+        if self.temperature > 0:
+            z = np.exp((value - value.max(axis=1, keepdims=True)) / self.temperature)
+            return np.asarray(z / z.sum(axis=1, keepdims=True), dtype=np.float64)
+        best = value >= value.max(axis=1, keepdims=True) - 1e-9
+        greedy = best / best.sum(axis=1, keepdims=True)
+        return np.asarray((1 - self.epsilon) * greedy + self.epsilon / value.shape[1], dtype=np.float64)
+
+    def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray, rewards: np.ndarray,
+              partner: np.ndarray | None = None) -> None:
+        move = np.full(len(rows), -1, dtype=np.int64) if partner is None else np.asarray(partner, np.int64)
+        known = move >= 0
+        np.add.at(state["seen"], (rows[known], s[known], move[known]), 1.0)
+        # The act's value against the move seen, or against both when the partner had no say.
+        for m in (0, 1):
+            hit = (move == m) | ~known
+            r, st, a = rows[hit], s[hit], acts[hit]
+            np.add.at(state["tried"], (r, st, a, m), 1.0)
+            n = state["tried"][r, st, a, m]
+            # Running mean (a key met several times in one step: each adds its share against the
+            # mean before the step, exact when a key occurs once).
+            np.add.at(state["u"], (r, st, a, m), (rewards[hit] - state["u"][r, st, a, m]) / n)
+
+    def summary(self, state: State) -> dict[str, float]:
+        out = super().summary(state)
+        seen = state["seen"]
+        out["belief.cooperates"] = float((seen[..., 1] / seen.sum(axis=-1)).mean())
+        return out
