@@ -98,7 +98,7 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
     for k, v in table.items():
         if k not in KEYS:
             raise ScenarioError(f"{where}: unknown key {k!r}; allowed: {', '.join(sorted(KEYS))}")
-        if isinstance(v, bool) or not isinstance(v, KEYS[k]):
+        if (isinstance(v, bool) and KEYS[k] is not bool) or not isinstance(v, KEYS[k]):
             raise ScenarioError(f"{where}.{k}: wrong type ({v!r})")
     rule = table.get("rule", "imitate_best")
     if rule not in RULES:

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(text)
     else:
         args.out.write_text(text)
-    print(f"{args.replicas} replicas in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    print(f"{data['replicas']} replicas in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
 
 
