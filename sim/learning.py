@@ -76,6 +76,7 @@ class Learning:
         # as (agent, partner, cooperative 0/1/-1) when one of them watches.
         self.watching = any(getattr(gl.policy, "watches_partners", False) for gl in self.groups.values())
         self._moves: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._lookup: tuple[np.ndarray, np.ndarray] | None = None
         self.overrides = np.zeros(0)  # per principle (model.decisions.principle_ids), over the run
         self.step_overrides = np.zeros(0)
 
@@ -146,25 +147,30 @@ class Learning:
         out = np.full(len(agents), -1, dtype=np.int64)
         if partners is None or not self._moves:
             return out
-        a = np.concatenate([m[0] for m in self._moves])
-        p = np.concatenate([m[1] for m in self._moves])
-        c = np.concatenate([m[2] for m in self._moves]).astype(np.int64)
-        keep = c >= 0
-        a, p, c = a[keep], p[keep], c[keep]
-        stride = np.int64(len(model.payoff) + 1)
-        keys = (a * stride + p)[::-1]  # reversed: np.unique keeps the last move of a key
-        uniq, first = np.unique(keys, return_index=True)
-        moves = c[::-1][first]
-        want = partners.astype(np.int64) * stride + agents
-        pos = np.minimum(np.searchsorted(uniq, want), max(len(uniq) - 1, 0))
+        if self._lookup is None:  # once per step: (agent, partner) keys, sorted, with their last move
+            a = np.concatenate([m[0] for m in self._moves])
+            p = np.concatenate([m[1] for m in self._moves])
+            c = np.concatenate([m[2] for m in self._moves]).astype(np.int64)
+            keep = c >= 0
+            keys = (a[keep] * self._stride(model) + p[keep])[::-1]  # reversed: unique keeps the last
+            uniq, first = np.unique(keys, return_index=True)
+            self._lookup = (uniq, c[keep][::-1][first])
+        uniq, moves = self._lookup
         if len(uniq):
+            want = partners.astype(np.int64) * self._stride(model) + agents
+            pos = np.minimum(np.searchsorted(uniq, want), len(uniq) - 1)
             found = uniq[pos] == want
             out[found] = moves[pos[found]]
         return out
 
+    @staticmethod
+    def _stride(model: SpecModel) -> np.int64:
+        return np.int64(len(model.payoff) + 1)
+
     def before_play(self, model: SpecModel) -> None:
         self.pending = []
         self._moves = []
+        self._lookup = None
         self.step_overrides = np.zeros(len(model.decisions.principle_ids))
 
     def after_play(self, model: SpecModel) -> None:

@@ -66,34 +66,38 @@ class FictitiousPlay(Learner):
 
     def belief(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Probability that the partner cooperates, per decision."""
-        seen = state["seen"][rows, s]
-        return np.asarray(seen[:, 1] / seen.sum(axis=1), dtype=np.float64)
+        seen = state["seen"].reshape(-1, 2)[rows * state["seen"].shape[1] + s]
+        return np.asarray(seen[:, 1] / (seen[:, 0] + seen[:, 1]), dtype=np.float64)
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
         b = self.belief(state, rows, s)[:, None]
-        u = state["u"][rows, s].astype(np.float64)
-        value = b * u[:, :, 1] + (1.0 - b) * u[:, :, 0]
+        _, n_states, n_acts, _ = state["u"].shape
+        u = state["u"].reshape(-1, n_acts, 2)[rows * n_states + s]
+        value = u[:, :, 0] + b * (u[:, :, 1] - u[:, :, 0])  # expected reward of each act
         if self.temperature > 0:
             z = np.exp((value - value.max(axis=1, keepdims=True)) / self.temperature)
             return np.asarray(z / z.sum(axis=1, keepdims=True), dtype=np.float64)
-        best = value >= value.max(axis=1, keepdims=True) - 1e-9
+        best = value >= value.max(axis=1, keepdims=True) - 1e-6
         greedy = best / best.sum(axis=1, keepdims=True)
-        return np.asarray((1 - self.epsilon) * greedy + self.epsilon / value.shape[1], dtype=np.float64)
+        return np.asarray((1 - self.epsilon) * greedy + self.epsilon / n_acts, dtype=np.float64)
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray, rewards: np.ndarray,
               partner: np.ndarray | None = None) -> None:
         move = np.full(len(rows), -1, dtype=np.int64) if partner is None else np.asarray(partner, np.int64)
         known = move >= 0
-        np.add.at(state["seen"], (rows[known], s[known], move[known]), 1.0)
+        n_states, n_acts = state["u"].shape[1], state["u"].shape[2]
+        cell = rows * n_states + s  # (agent, state) as one index: flat 1-D updates take numpy's fast path
+        seen = state["seen"].reshape(-1)
+        np.add.at(seen, cell[known] * 2 + move[known], np.float32(1.0))
         # The act's value against the move seen, or against both when the partner had no say.
+        u, tried = state["u"].reshape(-1), state["tried"].reshape(-1)
         for m in (0, 1):
             hit = (move == m) | ~known
-            r, st, a = rows[hit], s[hit], acts[hit]
-            np.add.at(state["tried"], (r, st, a, m), 1.0)
-            n = state["tried"][r, st, a, m]
+            flat = (cell[hit] * n_acts + acts[hit]) * 2 + m
+            np.add.at(tried, flat, np.float32(1.0))
             # Running mean (a key met several times in one step: each adds its share against the
             # mean before the step, exact when a key occurs once).
-            np.add.at(state["u"], (r, st, a, m), (rewards[hit] - state["u"][r, st, a, m]) / n)
+            np.add.at(u, flat, ((rewards[hit] - u[flat]) / tried[flat]).astype(np.float32))
 
     def summary(self, state: State) -> dict[str, float]:
         out = super().summary(state)
