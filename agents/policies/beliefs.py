@@ -77,8 +77,11 @@ class FictitiousPlay(Learner):
         if self.temperature > 0:
             z = np.exp((value - value.max(axis=1, keepdims=True)) / self.temperature)
             return np.asarray(z / z.sum(axis=1, keepdims=True), dtype=np.float64)
-        best = value >= value.max(axis=1, keepdims=True) - 1e-6
-        greedy = best / best.sum(axis=1, keepdims=True)
+        top = value[:, 0]
+        for a in range(1, n_acts):  # a maximum over a few columns: cheaper than a reduce along rows
+            top = np.maximum(top, value[:, a])
+        best = value >= (top - 1e-6)[:, None]
+        greedy = best / np.count_nonzero(best, axis=1)[:, None]
         return np.asarray((1 - self.epsilon) * greedy + self.epsilon / n_acts, dtype=np.float64)
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray, rewards: np.ndarray,
@@ -89,15 +92,17 @@ class FictitiousPlay(Learner):
         cell = rows * n_states + s  # (agent, state) as one index: flat 1-D updates take numpy's fast path
         seen = state["seen"].reshape(-1)
         np.add.at(seen, cell[known] * 2 + move[known], np.float32(1.0))
-        # The act's value against the move seen, or against both when the partner had no say.
+        # The act's value against the move seen, or against both when the partner had no say
+        # (those decisions appear twice, once per move: distinct entries, so one pass serves).
         u, tried = state["u"].reshape(-1), state["tried"].reshape(-1)
-        for m in (0, 1):
-            hit = (move == m) | ~known
-            flat = (cell[hit] * n_acts + acts[hit]) * 2 + m
-            np.add.at(tried, flat, np.float32(1.0))
-            # Running mean (a key met several times in one step: each adds its share against the
-            # mean before the step, exact when a key occurs once).
-            np.add.at(u, flat, ((rewards[hit] - u[flat]) / tried[flat]).astype(np.float32))
+        both = np.flatnonzero(~known)
+        key = np.concatenate([cell * n_acts + acts, (cell * n_acts + acts)[both]]) * 2
+        flat = key + np.concatenate([np.where(known, move, 0), np.ones(len(both), dtype=np.int64)])
+        reward = np.concatenate([rewards, rewards[both]])
+        np.add.at(tried, flat, np.float32(1.0))
+        # Running mean (a key met several times in one step: each adds its share against the
+        # mean before the step, exact when a key occurs once).
+        np.add.at(u, flat, ((reward - u[flat]) / tried[flat]).astype(np.float32))
 
     def summary(self, state: State) -> dict[str, float]:
         out = super().summary(state)
