@@ -75,6 +75,7 @@ class LLMConfig:
         mode: ``audit`` records violations; ``enforce`` also blocks them.
         prices: ``{model: {"input": usd_per_1M, "output": usd_per_1M}}``;
             without an entry for the model, cost is reported as unknown.
+        memory: how many of its past outcomes each agent is told (``sim.llm_memory``); 0: none.
     """
 
     model: str
@@ -94,6 +95,7 @@ class LLMConfig:
     cache_dir: str | None = None
     mode: str = "audit"
     prices: tuple[tuple[str, float, float], ...] = ()
+    memory: int = 0
 
     def __post_init__(self) -> None:
         where = "llm"
@@ -106,7 +108,7 @@ class LLMConfig:
         _one_of(where, "reasoning_effort", self.reasoning_effort, (None, *EFFORTS))
         _one_of(where, "max_tokens_param", self.max_tokens_param, TOKEN_PARAMS)
         _one_of(where, "mode", self.mode, MODES)
-        for name, low in (("max_tokens", 1), ("concurrency", 1), ("max_retries", 0)):
+        for name, low in (("max_tokens", 1), ("concurrency", 1), ("max_retries", 0), ("memory", 0)):
             value = getattr(self, name)
             if value < low:
                 raise SpecboundError(f"{where}.{name} must be an integer >= {low}, got {value!r}")
@@ -185,6 +187,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "cache": (bool,),
     "cache_dir": (str,),
     "mode": (str,),
+    "memory": (int,),
 }
 
 

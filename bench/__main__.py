@@ -64,6 +64,21 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
 
         return bench_llm()
 
+    def spatial() -> list[Result]:
+        from bench.spatial_pd import SIZES, bench_spatial
+
+        return bench_spatial(SIZES[:1] if args.quick else SIZES, repeat=args.repeat)
+
+    def learners() -> list[Result]:
+        from bench.learners import bench_learners
+
+        return bench_learners(n=1_000 if args.quick else 10_000, repeat=args.repeat)
+
+    def learning_memory() -> list[Result]:
+        from bench.learners import bench_memory
+
+        return bench_memory()
+
     return {
         "ipd-tournament": ipd,
         "network-game": network,
@@ -73,6 +88,9 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         "llm-step": llm,
         "startup": startup,
         "sweep-cli": sweep_cli,
+        "spatial-pd": spatial,
+        "learners": learners,
+        "learning-memory": learning_memory,
     }
 
 

@@ -40,7 +40,8 @@ def llm_choices(model: SpecModel, agents: np.ndarray, codes: np.ndarray, phase: 
         reqs.append(DecisionRequest(
             agent=i, group=model.groups[model.group_of[i]].name, step=model.steps,
             binding=model.binding_of(i), acts=acts, candidates=tuple(range(len(acts))),
-            observation=model.env.render(obs), peer_messages=tuple(extra.get("peer_messages", ())),
+            observation=model.env.render(obs) + (model.memory.render(i) if model.memory else ""),
+            peer_messages=tuple(extra.get("peer_messages", ())),
             tool_data=tuple(extra.get("tool_data", ())),
             fallback=int(model.decisions.full[cells[k]]),
         ))

@@ -3,7 +3,8 @@
 ``base`` holds the interface and registry, ``classic`` the IPD strategies,
 ``temperaments`` trust-conditioned and selfish rankings for the cooperation
 environments, ``preferences`` orders over named acts for the conflict environments,
-``learners`` policies that learn within a run (state per agent, in arrays), ``strategic``
+``learners`` policies that learn within a run (state per agent, in arrays), ``beliefs``
+fictitious play over partners' moves, ``strategic``
 a bargainer weighing the gain of deceiving against its learned risk of being caught,
 ``contributors`` a conditional cooperator for public goods games, ``care`` an answerer
 weighing a child's feelings against the truth, ``susceptible`` how readily an agent carries
@@ -11,6 +12,7 @@ out the orders messages bring.
 """
 
 from agents.policies import (  # noqa: F401  (registration)
+    beliefs,
     care,
     classic,
     contributors,
