@@ -23,10 +23,7 @@ DETERMINISTIC = {
 #: Not run here: needs an OpenAI-compatible model server.
 SKIP = {"llm-negotiation"}
 #: Reworked elsewhere (issue 14): the lead removes a marker when its branch merges.
-BEING_FIXED = {
-    "commons": "pgoods",
-    "commons-newcomer": "pgoods",
-}
+BEING_FIXED: dict[str, str] = {}  # scenario id -> branch fixing it (xfail until merged)
 
 
 def _same(a: float, b: float | None) -> bool:

@@ -53,7 +53,7 @@ INCIDENT_WHEN = 'when = { metric = "deceptions", above = 55, window = 5 }'
     ('when = { metric = "deceptions", above = 55, below = 3 }', "exactly one of above/below"),
     ('when = { metric = "decepshuns", above = 55 }', "unknown metric 'decepshuns'"),
     ('when = { metric = "share.spec.platform", above = 0.5 }', "share.* metrics need an [evolution] table"),
-    ('when = { metric = "deceptions", above = 55, window = 2.5 }', "when.window: expected int"),
+    ('when = { metric = "deceptions", above = 55, window = 2.5 }', "when.window: expected an integer"),
 ])
 def test_bad_trigger_is_one_line(tmp_path: Path, when: str, message: str) -> None:
     with pytest.raises(ScenarioError) as e:
