@@ -55,9 +55,9 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         return bench_sweep_cli(repeat=1 if args.quick else 3)
 
     def llm() -> list[Result]:
-        from bench.llm_step import bench_llm
+        from bench.llm_step import bench_llm, bench_llm_many
 
-        return bench_llm()
+        return bench_llm() + bench_llm_many()
 
     return {
         "ipd-tournament": ipd,
