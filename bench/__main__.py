@@ -54,6 +54,11 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
 
         return bench_sweep_cli(repeat=1 if args.quick else 3)
 
+    def dask_cli() -> list[Result]:
+        from bench.startup import bench_dask_cli
+
+        return bench_dask_cli(repeat=1)
+
     def llm() -> list[Result]:
         from bench.llm_step import bench_llm, bench_llm_many
 
@@ -67,6 +72,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         "llm-step": llm,
         "startup": startup,
         "sweep-cli": sweep_cli,
+        "sweep-dask-cli": dask_cli,
     }
 
 

@@ -237,7 +237,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = next((a for a in rest[:1] if not a.startswith("-")), None)
     args = build_parser(command).parse_args(rest)
     args.plugins = plugins
+    if _may_use_pool(args):
+        from sim.runs.pool import prestart
+
+        prestart()  # its imports overlap the driver's own loading and checks
     return dispatch(args)
+
+
+def _may_use_pool(args: argparse.Namespace) -> bool:
+    """Whether this command may run a sweep on local worker processes."""
+    if getattr(args, "workers", None) == 1 or getattr(args, "dask", None):
+        return False
+    return args.command in ("sweep", "demo") or (args.command == "run" and bool(args.runs))
 
 
 if __name__ == "__main__":
