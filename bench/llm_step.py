@@ -109,22 +109,28 @@ def llm_overrides(agents: int = AGENTS, **llm: Any) -> dict[str, Any]:
     }
 
 
-def step_seconds(agents: int) -> float:
-    """Median seconds of a step of ``agents`` LLM agents (every call sent: no cache)."""
-    from sim.runs.run import run_model
-
-    model = run_model(SCENARIO, seed=0, set=llm_overrides(agents, cache=False), steps=0)
+def timed_steps(model: Any) -> float:
+    """Median seconds of STEPS steps of ``model``, after one warm-up step."""
     model.step()  # warm-up: the client opens its connections on the first step
     times = []
     for _ in range(STEPS):
         start = time.perf_counter()
         model.step()
         times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def step_seconds(agents: int) -> float:
+    """Median seconds of a step of ``agents`` LLM agents (every call sent: no cache)."""
+    from sim.runs.run import run_model
+
+    model = run_model(SCENARIO, seed=0, set=llm_overrides(agents, cache=False), steps=0)
+    step = timed_steps(model)
     usage = next(u for g in model.groups if (u := g.policy.usage()) is not None)
     if usage["errors"] or usage["calls"] != agents * (STEPS + 1):
         raise Mismatch(f"bench llm-step: {agents} agents sent {usage['calls']} calls with "
                        f"{usage['errors']} errors, not one good call each per step")
-    return statistics.median(times)
+    return step
 
 
 def bench_llm_many() -> list[Result]:
@@ -150,13 +156,7 @@ def bench_llm() -> list[Result]:
         raise Unavailable(f"the llm policy or the engine is not importable ({exc})") from exc
     with tempfile.TemporaryDirectory() as cache, local_server(cache) as server:
         model = run_model(SCENARIO, seed=0, set=llm_overrides(), steps=0)
-        model.step()  # warm-up: the client opens its connections on the first step
-        times = []
-        for _ in range(STEPS):
-            start = time.perf_counter()
-            model.step()
-            times.append(time.perf_counter() - start)
-        step = statistics.median(times)
+        step = timed_steps(model)
         sent = len(server.chats())
         if sent == 0:
             raise Mismatch("bench llm-step: the LLM agents sent no request to the server")
