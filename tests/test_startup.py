@@ -80,3 +80,18 @@ def test_help_of_a_lazily_wired_command_still_works(argv: list[str], capsys) -> 
         main(argv)
     assert done.value.code == 0
     assert "usage: specbound" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "prestarts"), [
+    (["sweep", "ipd-classic", "--runs", "4"], True),
+    (["sweep", "ipd-classic", "--workers", "1"], False),
+    (["sweep", "ipd-classic", "--dask", "local"], False),
+    (["run", "ipd-classic", "--runs", "4"], True),
+    (["run", "ipd-classic"], False),
+    (["demo"], True),
+    (["list"], False),
+])
+def test_only_commands_that_may_sweep_start_the_pool_early(argv: list[str], prestarts: bool) -> None:
+    from cli.main import _may_use_pool, build_parser
+
+    assert _may_use_pool(build_parser(argv[0]).parse_args(argv)) is prestarts
