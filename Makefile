@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PACKAGES := agents scenarios sim analysis cli specbound viz bench
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean fuzz
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || { interp="$$(tools/find-python)" || exit 1; echo "creating $(VENV) with $$interp"; $$interp -m venv $(VENV); }
@@ -33,3 +33,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out bench/results.json
+
+# A longer fuzz run than the one in `make test`: N cases per family (default 3000), seed S.
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz_cases $(or $(N),3000) $(or $(S),1)

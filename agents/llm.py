@@ -36,18 +36,15 @@ from typing import Any
 
 from agents.acts import Act, ActSpace
 from agents.checks import evaluate
-from agents.errors import SpecboundError
+from agents.errors import RunFailure, SpecboundError
 from agents.llm_cache import ReplyCache, cached_completion, default_root, disabled_by_env
+from agents.llm_health import Breaker, LLMAuthError, is_transport, preflight
 from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
 from agents.policies import BatchPolicy, policy
 
 MODES = ("audit", "enforce")
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 TOKEN_PARAMS = ("max_tokens", "max_completion_tokens")
-
-
-class LLMAuthError(SpecboundError):
-    """The server rejected the API key; no decision can be made."""
 
 
 @dataclass(frozen=True)
@@ -71,12 +68,17 @@ class LLMConfig:
             full latency.
         max_retries: retries of a reply that is not a valid act.
         client_retries: the openai client's retries of 429, 5xx and timeouts.
-        timeout: seconds per HTTP call.
+        timeout: seconds per HTTP call (the per-call deadline; the client retries add to it).
+        preflight_timeout: seconds the first request to the server (``GET /models``, no
+            retries) may take before the run fails as "server down"; 0 skips it.
+        breaker: consecutive transport failures (refused, timed out, 5xx) that stop the run.
+        step_timeout: seconds one step's decisions may take together (None: no limit).
         cache: read and write the on-disk reply cache.
         cache_dir: the cache root (default ``$XDG_CACHE_HOME/specbound``).
         mode: ``audit`` records violations; ``enforce`` also blocks them.
         prices: ``{model: {"input": usd_per_1M, "output": usd_per_1M}}``;
             without an entry for the model, cost is reported as unknown.
+        memory: how many of its past outcomes each agent is told (``sim.llm_memory``); 0: none.
     """
 
     model: str
@@ -89,10 +91,14 @@ class LLMConfig:
     max_retries: int = 2
     client_retries: int = 4
     timeout: float = 60.0
+    preflight_timeout: float = 5.0
+    breaker: int = 5
+    step_timeout: float | None = None
     cache: bool = True
     cache_dir: str | None = None
     mode: str = "audit"
     prices: tuple[tuple[str, float, float], ...] = ()
+    memory: int = 0
 
     def __post_init__(self) -> None:
         where = "llm"
@@ -105,7 +111,7 @@ class LLMConfig:
         _one_of(where, "reasoning_effort", self.reasoning_effort, (None, *EFFORTS))
         _one_of(where, "max_tokens_param", self.max_tokens_param, TOKEN_PARAMS)
         _one_of(where, "mode", self.mode, MODES)
-        for name, low in (("max_tokens", 1), ("concurrency", 1), ("max_retries", 0)):
+        for name, low in (("max_tokens", 1), ("concurrency", 1), ("max_retries", 0), ("memory", 0)):
             value = getattr(self, name)
             if value < low:
                 raise SpecboundError(f"{where}.{name} must be an integer >= {low}, got {value!r}")
@@ -113,8 +119,14 @@ class LLMConfig:
             raise SpecboundError(
                 f"{where}.client_retries must be an integer >= 0, got {self.client_retries!r}"
             )
-        if not self.timeout > 0:
-            raise SpecboundError(f"{where}.timeout must be > 0 seconds, got {self.timeout!r}")
+        for name, value in (("timeout", self.timeout), ("step_timeout", self.step_timeout)):
+            if value is not None and not 0 < value <= 86_400:
+                raise SpecboundError(f"{where}.{name} must be between 0 and 86400 seconds (exclusive 0), got {value!r}")
+        if not 0 <= self.preflight_timeout <= 600:
+            raise SpecboundError(f"{where}.preflight_timeout must be 0..600 seconds (0: skip), "
+                                 f"got {self.preflight_timeout!r}")
+        if not 1 <= self.breaker <= 1_000_000:
+            raise SpecboundError(f"{where}.breaker must be an integer in 1..1000000, got {self.breaker!r}")
         for src, dst in self.roles:
             if src not in ("system", "developer") or dst not in ROLES:
                 raise SpecboundError(
@@ -172,9 +184,13 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "max_retries": (int,),
     "client_retries": (int,),
     "timeout": (int, float),
+    "preflight_timeout": (int, float),
+    "breaker": (int,),
+    "step_timeout": (int, float),
     "cache": (bool,),
     "cache_dir": (str,),
     "mode": (str,),
+    "memory": (int,),
 }
 
 
@@ -344,6 +360,8 @@ class LLMPolicy(BatchPolicy):
         self._cache = ReplyCache(root) if use_cache else None
         self._session: _Session | None = None
         self._finalizer: weakref.finalize[..., Any] | None = None
+        self._breaker = Breaker(config.breaker)
+        self._preflight: asyncio.Task[None] | None = None  # the one preflight of this session
 
     # -- public API -------------------------------------------------------------
 
@@ -393,7 +411,11 @@ class LLMPolicy(BatchPolicy):
         tasks = [asyncio.ensure_future(self._decide(clients[n % len(clients)], sem, r))
                  for n, r in enumerate(requests)]
         try:
-            choices = await asyncio.gather(*tasks)
+            try:
+                choices = await asyncio.wait_for(asyncio.gather(*tasks), self.config.step_timeout)
+            except TimeoutError:
+                raise RunFailure(f"a step's {len(requests)} decisions took more than "
+                                 f"{self.config.step_timeout:g} s (llm.step_timeout)") from None
         except BaseException:
             for t in tasks:
                 t.cancel()
@@ -443,10 +465,11 @@ class LLMPolicy(BatchPolicy):
             self._finalizer()
         self._session = None
         self._finalizer = None
+        self._preflight = None  # it belonged to the closed loop
 
     def __getstate__(self) -> dict[str, Any]:
         # Loops and sockets do not cross process boundaries; a copy reconnects lazily.
-        return {**self.__dict__, "_session": None, "_finalizer": None}
+        return {**self.__dict__, "_session": None, "_finalizer": None, "_preflight": None}
 
     def _make_client(self) -> Any:
         import openai  # imported when a model is first called: it costs ~1.5 s at start-up
@@ -466,6 +489,26 @@ class LLMPolicy(BatchPolicy):
         return openai.AsyncOpenAI(
             max_retries=self.config.client_retries, timeout=self.config.timeout
         )
+
+    async def _call(self, client: Any, body: dict[str, Any]) -> Any:
+        """One request to the server: after the preflight, counted by the breaker."""
+        await self._checked(client)
+        try:
+            resp = await client.chat.completions.create(**body)
+        except Exception as exc:
+            if is_transport(exc):
+                self._breaker.failure(exc, client)  # raises RunFailure at the limit
+            raise
+        self._breaker.success()
+        return resp
+
+    async def _checked(self, client: Any) -> None:
+        """Run the preflight once per session, before the first request the server must answer."""
+        if not self.config.preflight_timeout:
+            return
+        if self._preflight is None:
+            self._preflight = asyncio.ensure_future(preflight(client, self.config.preflight_timeout))
+        await asyncio.shield(self._preflight)
 
     def _body(self, messages: list[dict[str, str]], names: tuple[str, ...]) -> dict[str, Any]:
         cfg = self.config
@@ -534,7 +577,8 @@ class LLMPolicy(BatchPolicy):
         self, client: Any, sem: asyncio.Semaphore, body: dict[str, Any]
     ) -> tuple[str | None, dict[str, int], bool]:
         """One reply: from the cache, else from the server (then cached)."""
-        content, used, hit = await cached_completion(client, self._cache, sem, body)
+        content, used, hit = await cached_completion(client, self._cache, sem, body,
+                                                     lambda b: self._call(client, b))
         if not hit:
             self._totals["calls"] += 1
             self._totals["prompt_tokens"] += used["prompt_tokens"]

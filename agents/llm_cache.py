@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,13 @@ async def _create(client: Any, body: dict[str, Any]) -> Any:
 
 
 async def cached_completion(
-    client: Any, cache: ReplyCache | None, sem: asyncio.Semaphore, body: dict[str, Any]
+    client: Any, cache: ReplyCache | None, sem: asyncio.Semaphore, body: dict[str, Any],
+    call: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
 ) -> tuple[str | None, dict[str, int], bool]:
     """One reply: from the cache, else from the server (then cached).
 
+    ``call`` sends the request (default ``client.chat.completions.create``); the LLM
+    policy passes one that runs the preflight first and feeds the circuit breaker.
     Returns ``(content, {"prompt_tokens", "completion_tokens"}, from_cache)``.
     """
     key = request_key(str(getattr(client, "base_url", "")), body) if cache else ""
@@ -104,7 +108,7 @@ async def cached_completion(
         if hit is not None:
             return hit.get("content"), dict(hit.get("usage") or {}), True
     async with sem:
-        resp = await _create(client, body)
+        resp = await (call(body) if call is not None else _create(client, body))
     content = resp.choices[0].message.content if resp.choices else None
     u = resp.usage
     used = {

@@ -27,7 +27,7 @@ from typing import Any
 import openai
 
 from agents.errors import SpecboundError
-from agents.llm import LLMAuthError, LLMConfig, _safe_url, _scrub, usage_cost
+from agents.llm import LLMConfig, _safe_url, _scrub, usage_cost
 from agents.llm_cache import (
     ReplyCache,
     cached_completion,
@@ -35,6 +35,7 @@ from agents.llm_cache import (
     disabled_by_env,
     request_key,
 )
+from agents.llm_health import LLMAuthError
 
 #: Characters per token assumed by estimates (dry runs and the budget's worst case).
 CHARS_PER_TOKEN = 4

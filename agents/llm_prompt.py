@@ -231,15 +231,14 @@ def build_messages(request: Any, roles: Mapping[str, str] | None = None) -> list
 
 
 def _data_section(request: Any) -> str:
-    """Peers' messages, tool data and unauthorised instructions, fenced as data."""
+    """Peers' messages and tool data delivered for this decision, fenced as data.
+
+    Only what was sent reaches the prompt: an instruction the binding refused
+    (a standing peer instruction in a scenario file) is not a message, so it
+    is not shown at every step as if it had just arrived.
+    """
     blocks = [fence(src, "peer_message", text) for src, text in request.peer_messages]
     blocks += [fence("environment", "tool_output", text) for text in request.tool_data]
-    seen = set(request.peer_messages)
-    # An instruction the binding refused (a peer or tool posing as a principal)
-    # is still something the agent saw; it is shown as data, never as a rule.
-    for ins in getattr(request.binding, "ignored", ()):
-        if (ins.source, ins.text) not in seen and ins.text:
-            blocks.append(fence(ins.source, "unauthorised_instruction", ins.text))
     if not blocks:
         return ""
     return (

@@ -120,6 +120,11 @@ class PairTable:
         c["good"][rows] = good
         c["turns"][rows] += 1
 
+    def forget(self) -> None:
+        """Every pair starts afresh: no moves remembered, no evidence (rows and layout stay)."""
+        for c, arr in self.cols.items():
+            arr[:] = NONE if c in ("last", "last2") else 0
+
     def observe(self, rows: Rows, kept: np.ndarray, broken: np.ndarray) -> None:
         """Add Beta evidence about the partner (rows are the observer's)."""
         self.cols["kept"][rows] += kept

@@ -40,9 +40,14 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         return bench_scaling(SIZES[:3] if args.quick else SIZES, repeat=args.repeat)
 
     def sweep() -> list[Result]:
-        from bench.sweep_scaling import MEMORY_RUNS, bench_sweep
+        from bench.sweep_scaling import bench_sweep
 
-        return bench_sweep(memory_runs=200 if args.quick else MEMORY_RUNS)
+        return bench_sweep()
+
+    def memory() -> list[Result]:
+        from bench.sweep_memory import RUNS, bench_memory
+
+        return bench_memory(1_000 if args.quick else RUNS)
 
     def startup() -> list[Result]:
         from bench.startup import bench_startup
@@ -64,15 +69,34 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
 
         return bench_llm() + bench_llm_many()
 
+    def spatial() -> list[Result]:
+        from bench.spatial_pd import SIZES, bench_spatial
+
+        return bench_spatial(SIZES[:1] if args.quick else SIZES, repeat=args.repeat)
+
+    def learners() -> list[Result]:
+        from bench.learners import bench_learners
+
+        return bench_learners(n=1_000 if args.quick else 10_000, repeat=args.repeat)
+
+    def learning_memory() -> list[Result]:
+        from bench.learners import bench_memory
+
+        return bench_memory()
+
     return {
         "ipd-tournament": ipd,
         "network-game": network,
         "scaling": scaling,
         "sweep-scaling": sweep,
+        "sweep-memory": memory,
         "llm-step": llm,
         "startup": startup,
         "sweep-cli": sweep_cli,
         "sweep-dask-cli": dask_cli,
+        "spatial-pd": spatial,
+        "learners": learners,
+        "learning-memory": learning_memory,
     }
 
 

@@ -15,18 +15,14 @@ workers. A 1,189-step ipd-classic run stored ~30,000 rows (~40 ms of the driver
 per run) and measured the driver's inserts as much as the workers' scaling;
 ~50 steps store ~1,200.
 
-The driver's peak memory on a 2,000-run sweep of short ipd-classic runs is
-measured in a separate driver process (so this process's own history does not count).
+The driver's memory is the ``sweep-memory`` row (bench/sweep_memory.py).
 """
 
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import pandas as pd
 
@@ -42,28 +38,10 @@ AGENTS = 4_000
 GROUPS = {"groups.reciprocal.count": AGENTS * 4 // 5, "groups.opportunists.count": AGENTS // 5}
 PROBE_STEPS = 40
 MIN_STEPS, MAX_STEPS = 10, 400
-MEMORY_RUNS = 2_000
-MEMORY_STEPS = 5
-MEMORY_SCENARIO = "ipd-classic"
 
 #: The driver whose peak resident memory is measured. VmHWM is this process's own
 #: high-water mark; ru_maxrss can carry the parent's size across fork and exec,
 #: so it is only the fallback (it is in KiB on Linux, as VmHWM is).
-_MEMORY_DRIVER = """
-import resource, sys, tempfile
-from sim.runs.sweep import sweep
-if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as out:
-        sweep(sys.argv[1], grid={"steps": [int(sys.argv[3])]}, runs=int(sys.argv[2]), seed=0,
-              out=out, workers=2, progress=False)
-    try:
-        hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")]
-        print(int(hwm[0].split()[1]))
-    except (OSError, IndexError):
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-"""
-
-
 def _sweep():
     """``sim.runs.sweep.sweep``, or Unavailable."""
     try:
@@ -121,24 +99,8 @@ def interleaved(steps: int, repeat: int = REPEAT) -> tuple[float, float, pd.Data
     return statistics.median(ones), statistics.median(twos), serial, local
 
 
-def driver_peak_mb(runs: int = MEMORY_RUNS, steps: int = MEMORY_STEPS) -> float:
-    """Peak resident memory (MB) of a driver process running a ``runs``-run sweep."""
-    with tempfile.TemporaryDirectory() as tmp:
-        # A file, not -c: worker processes re-import the driver's __main__.
-        script = Path(tmp) / "memory_driver.py"
-        script.write_text(_MEMORY_DRIVER)
-        proc = subprocess.run(
-            [sys.executable, str(script), MEMORY_SCENARIO, str(runs), str(steps)],
-            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
-        )
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise Unavailable(f"the {runs}-run memory sweep failed: {tail}")
-    return int(proc.stdout.split()[-1]) / 1024
-
-
-def bench_sweep(memory_runs: int = MEMORY_RUNS) -> list[Result]:
-    """Rows: 2 workers vs 1, Dask LocalCluster vs 1, driver peak memory."""
+def bench_sweep() -> list[Result]:
+    """Rows: 2 workers vs 1, Dask LocalCluster vs 1."""
     steps = calibrate_steps()
     t_one, t_two, serial, local = interleaved(steps)
     reference = metrics_of(serial)
@@ -159,8 +121,4 @@ def bench_sweep(memory_runs: int = MEMORY_RUNS) -> list[Result]:
         rows.append(at_least("sweep-scaling-dask", RUNS / t_dask, RUNS / t_one,
                              "same sweep on 1 worker", "runs/s", None,
                              note + ", Dask LocalCluster with 2 workers (start-up included)"))
-    peak = driver_peak_mb(memory_runs)
-    rows.append(Result("sweep-memory", peak, None, "-", "MB", None, None, True,
-                       f"driver peak RSS, {memory_runs} runs x {MEMORY_STEPS} steps of "
-                       f"{MEMORY_SCENARIO}, 2 workers"))
-    return rows
+    return rows  # the driver's memory is its own row: bench/sweep_memory.py

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from agents.errors import SpecboundError
 from analysis.aggregate import DEFAULT_BOOTSTRAP
 from analysis.formats import EVAL_KINDS, FORMATS
-from cli.base import run_commands
+from cli.base import SEED_MAX, float_in, int_in, run_commands
+from sim.limits import MAX_RESAMPLES, MAX_STEPS
 
 if TYPE_CHECKING:  # the handlers import these when they run: `specbound --help` stays light
     import networkx as nx
@@ -66,14 +67,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plot.add_argument("--sweep", metavar="ID", help="which sweep of the folder (id or prefix; default: the latest)")
     plot.add_argument("--kind", choices=PLOT_KINDS, default=None,
                       help="figure kind (default: line for a numeric --by, bar otherwise)")
-    plot.add_argument("--run", type=int, help="run id (network; default: first finished run)")
-    plot.add_argument("--step", type=int, help="step to draw the network at (default: last)")
+    plot.add_argument("--run", type=int_in(0, SEED_MAX), help="run id (network; default: first finished run)")
+    plot.add_argument("--step", type=int_in(0, MAX_STEPS), help="step to draw the network at (default: last)")
     plot.add_argument("--color-by", choices=("group", "payoff"), default=None,
                       help="node colour of the network plot (default group)")
-    plot.add_argument("--seed", type=int, default=0, help="seed of bootstrap and layout")
-    plot.add_argument("--level", type=float, default=DEFAULT_BOOTSTRAP.level,
+    plot.add_argument("--seed", type=int_in(0, SEED_MAX), default=0, help="seed of bootstrap and layout")
+    plot.add_argument("--level", type=float_in(0.0, 1.0, open_ends=True), default=DEFAULT_BOOTSTRAP.level,
                       help="interval coverage (default 0.95)")
-    plot.add_argument("--resamples", type=int, default=DEFAULT_BOOTSTRAP.resamples,
+    plot.add_argument("--resamples", type=int_in(1, MAX_RESAMPLES), default=DEFAULT_BOOTSTRAP.resamples,
                       help="bootstrap resamples")
     plot.add_argument("-o", "--output", required=True, metavar="FILE",
                       help=f"output file ({', '.join('.' + f for f in FORMATS)})")
@@ -87,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "by side.")
     report.add_argument("dir", metavar="DIR", nargs="+", help="the sweep's --out folder (or several)")
     report.add_argument("-o", "--output", required=True, metavar="FILE", help="report.html")
-    report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    report.add_argument("--seed", type=int_in(0, SEED_MAX), default=0, help="seed of the bootstrap")
     report.add_argument("--sweep", metavar="ID", help="which sweep of the folder (id or prefix; default: the latest)")
     report.set_defaults(func=run_report)
 

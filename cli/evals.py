@@ -23,6 +23,8 @@ from typing import Any
 
 from agents.errors import SpecboundError
 from agents.spec_examples import MODEL_SPEC, EvalSet
+from cli.base import SEED_MAX, float_in, int_in
+from sim.limits import MAX_RUNS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,21 +43,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="llm.KEY=V1,V2",
                    help="settings to compare (every combination), e.g. "
                         "llm.reasoning_effort=low,high")
-    p.add_argument("--runs", type=int, default=1, help="samples per case and model (default 1)")
+    p.add_argument("--runs", type=int_in(1, MAX_RUNS), default=1, help="samples per case and model (default 1)")
     p.add_argument("--principle", action="append", default=[], metavar="ID",
                    help="only this principle's cases (repeatable)")
     p.add_argument("--out", metavar="DIR", help="store folder (default out/eval-<source>)")
     p.add_argument("--config", metavar="FILE",
                    help="TOML with [llm] (model defaults), [judge] and [prices]")
-    p.add_argument("--max-cost", type=float, metavar="USD",
+    p.add_argument("--max-cost", type=float_in(0.0, 1e12), metavar="USD",
                    help="stop sending before the priced total could pass this")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=float_in(0.0, 1.0), default=None,
                    help="judge accuracy on labelled answers below which results are flagged "
                         "(default 0.8)")
     p.add_argument("--dry-run", action="store_true",
                    help="count requests and estimate tokens and cost; send nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=0, help="seed of the bootstrap intervals")
     p.set_defaults(func=run)
 
 
@@ -161,7 +163,7 @@ def parse_settings(items: Sequence[str]) -> tuple[tuple[tuple[str, Any], ...], .
             raise SpecboundError(
                 f"--set {item!r}: expected llm.KEY=V1,V2,... with KEY one of "
                 f"{', '.join(SETTING_KEYS)} (models are --model, prices go in --config)")
-        parsed = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
+        parsed = [parse_value(v.strip(), f"--set {path.strip()}") for v in values.split(",") if v.strip()]
         if not parsed:
             raise SpecboundError(f"--set {item!r}: no value given")
         axes[key] = parsed
@@ -179,8 +181,6 @@ def build_plan(args: argparse.Namespace, source: str) -> Any:
         raise SpecboundError("eval: no model to evaluate; give at least one --model M")
     if len(set(args.model)) != len(args.model):
         raise SpecboundError(f"--model: a model is named twice in {args.model}")
-    if args.runs < 1:
-        raise SpecboundError(f"--runs must be at least 1, got {args.runs}")
     if args.max_cost is not None and not args.max_cost > 0:
         raise SpecboundError(f"--max-cost must be a positive number of USD, got {args.max_cost}")
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from cli.base import Parser, dispatch, parse_sets, split_plugins
+from cli.base import SEED_MAX, Parser, dispatch_argv, int_in, parse_sets
+from sim.limits import MAX_RUNS, MAX_STEPS, MAX_WORKERS
 
 # --- list ---------------------------------------------------------------------------------
 
@@ -54,8 +55,14 @@ def _run(args: argparse.Namespace) -> int:
         load_scenario(args.scenario, overrides)
         return _run_many(args, overrides)
     scenario = load_scenario(args.scenario, overrides)  # first: bad input leaves no folder behind
+    made = bool(args.out) and not Path(args.out).exists()
     out = _prepare_out(args.out) if args.out else None
-    model = run_model(scenario, seed=args.seed, progress=True)
+    try:
+        model = run_model(scenario, seed=args.seed, progress=True)
+    except BaseException:
+        if made and out is not None and not any(out.iterdir()):  # a failed run leaves no empty folder
+            out.rmdir()
+        raise
     result = result_of(model, overrides)
     payload = result.to_json()
     text = json.dumps(payload, indent=1, sort_keys=False, default=str)
@@ -69,19 +76,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_many(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    from cli.sweep import report_failures
     from sim.runs.sweep import summary, sweep
 
     if args.runs < 1:
         raise SpecboundError(f"--runs must be at least 1, got {args.runs}")
     frame = sweep(args.scenario, grid={k: [v] for k, v in overrides.items()}, runs=args.runs,
                   seed=args.seed, out=args.out, workers=args.workers)
-    failed = int((frame["status"] == "failed").sum())
     if args.json:
         print(frame.to_json(orient="records"))
     else:
         print(summary(frame).to_string())
         print(f"store: {frame.attrs['store']}")
-    return 1 if failed else 0
+    return report_failures(frame)
 
 
 def _prepare_out(out: str) -> Path:
@@ -143,7 +150,7 @@ def _demo(args: argparse.Namespace) -> int:
     orderings = ["honest-first", "confidential-negotiator"]
     print(f"specbound demo: sweeping {args.scenario} over spec orderings {orderings} x lie detection,"
           f" {args.runs} paired runs each, into {out}/ ...", flush=True)
-    frame = sweep(args.scenario, grid={"environment.detect_prob": [0.2, 0.5, 0.8]},
+    frame = sweep(args.scenario, grid={"environment.detect_prob": [0.0, 0.2, 0.5, 0.8]},
                   zip={"groups.buyers.spec": orderings, "groups.sellers.spec": orderings},
                   runs=args.runs, seed=0, out=out, workers=args.workers, progress=None)
     print(summary(frame).to_string())
@@ -198,21 +205,21 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a scenario once (or --runs N times)")
     p.add_argument("scenario", metavar="SCENARIO", help="shipped scenario id or path to a .toml")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, help="run length (1..1,000,000; default: the scenario's)")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=0)
+    p.add_argument("--steps", type=int_in(1, MAX_STEPS), help="run length (1..1,000,000; default: the scenario's)")
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="dotted-path override (repeatable)")
     p.add_argument("--out", metavar="DIR", help="write result.json, steps.csv and events.csv here "
                    "(with --runs: the sweep store; default out/sweep-<scenario>)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.add_argument("--runs", type=int, help="run N seeds as a one-point sweep into a store")
-    p.add_argument("--workers", type=int, help="worker processes for --runs")
+    p.add_argument("--runs", type=int_in(1, MAX_RUNS), help="run N seeds as a one-point sweep into a store")
+    p.add_argument("--workers", type=int_in(1, MAX_WORKERS), help="worker processes for --runs")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="run the demo sweep and write its report")
     p.add_argument("--scenario", default="negotiation-honest-first",
                    help="a negotiation scenario (its buyers' and sellers' spec orderings are swept)")
-    p.add_argument("--runs", type=int, default=8, help="paired runs per grid point")
-    p.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    p.add_argument("--runs", type=int_in(1, MAX_RUNS), default=8, help="paired runs per grid point")
+    p.add_argument("--workers", type=int_in(1, MAX_WORKERS), help="worker processes (default: one per core)")
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.set_defaults(func=_demo)
 
@@ -233,15 +240,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import sys
 
-    rest, plugins = split_plugins(list(sys.argv[1:] if argv is None else argv))
+    rest = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in rest[:1] if not a.startswith("-")), None)
-    args = build_parser(command).parse_args(rest)
-    args.plugins = plugins
+    return dispatch_argv(build_parser(command), argv, before=_prestart_pool)
+
+
+def _prestart_pool(args: argparse.Namespace) -> None:
     if _may_use_pool(args):
         from sim.runs.pool import prestart
 
         prestart()  # its imports overlap the driver's own loading and checks
-    return dispatch(args)
 
 
 def _may_use_pool(args: argparse.Namespace) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -19,8 +20,10 @@ from typing import Any
 import pandas as pd
 
 from agents.errors import SpecboundError
-from cli.base import parse_value, run_commands
+from cli.base import SEED_MAX, int_in, parse_value, run_commands
+from sim.limits import MAX_RUNS, MAX_WORKERS
 from sim.runs.batch import ExecutorError
+from sim.runs.sweep import SweepInterrupted
 
 
 def parse_assignment(option: str, text: str) -> tuple[str, list[Any]]:
@@ -29,7 +32,7 @@ def parse_assignment(option: str, text: str) -> tuple[str, list[Any]]:
     path = path.strip()
     if not sep or not path or not values.strip():
         raise SpecboundError(f"{option} {text!r}: expected PATH=V1,V2,... (e.g. steps=10,20)")
-    return path, [parse_value(v.strip()) for v in values.split(",")]
+    return path, [parse_value(v.strip(), f"{option} {path}") for v in values.split(",")]
 
 
 def _assignments(option: str, items: Sequence[str] | None) -> dict[str, list[Any]] | None:
@@ -58,16 +61,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--zip", action="append", metavar="PATH=V1,V2", help="varied together")
     p.add_argument("--set", action="append", metavar="PATH=VALUE",
                    help="a fixed override for every run (a grid path with one value)")
-    p.add_argument("--runs", type=int, help="runs per grid point (default: [sweep] table, else 1)")
-    p.add_argument("--seed", type=int, help="sweep seed (default: [sweep] table, else 0)")
+    p.add_argument("--runs", type=int_in(1, MAX_RUNS), help="runs per grid point (default: [sweep] table, else 1)")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), help="sweep seed (default: [sweep] table, else 0)")
     p.add_argument("--out", help="output folder (default out/sweep-<scenario id>)")
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_in(1, MAX_WORKERS),
         help="worker processes, or workers of --dask local (default: one per core; 1 = serial)",
     )
     p.add_argument("--dask", metavar="local|tcp://HOST:PORT", help="run on a Dask cluster")
     p.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
+    p.add_argument("--wait", action="store_true",
+                   help="if another sweep is writing into --out, wait for it instead of refusing")
     p.add_argument("--retry-failed", action="store_true", help="also rerun runs stored as failed")
     p.add_argument(
         "--allow-grid-change",
@@ -85,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     r = subparsers.add_parser("rerun", help="rerun one stored run and compare its metrics")
     r.add_argument("dir", help="sweep output folder")
-    r.add_argument("run_id", type=int)
+    r.add_argument("run_id", type=int_in(0, SEED_MAX))
     r.add_argument("--json", action="store_true", help="print the comparison as JSON")
     r.set_defaults(func=cmd_rerun)
 
@@ -96,12 +101,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         frame = _sweep(args)
-    except KeyboardInterrupt:
-        print(
-            "specbound: interrupted; finished runs are stored, repeat the command to resume",
-            file=sys.stderr,
-        )
-        return 130
+    except SweepInterrupted as stop:
+        print(f"specbound: {stop}", file=sys.stderr)
+        return 128 + stop.signum  # 130 for SIGINT, 143 for SIGTERM
+    except KeyboardInterrupt as stop:  # before any run started
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"specbound: interrupted ({signal.Signals(signum).name}) before any run was stored; "
+              "repeat the command to start again", file=sys.stderr)
+        return 128 + signum
     except ExecutorError as err:
         print(
             f"specbound: {err}; finished runs are stored, repeat the command to resume",
@@ -111,14 +118,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 120, "display.max_columns", 12):
         print(summary(frame).to_string(float_format=lambda x: f"{x:.4g}"))
     print(f"store: {frame.attrs['store']} (sweep {frame.attrs['sweep_id']}, {len(frame)} runs)")
+    return report_failures(frame)
+
+
+def report_failures(frame: pd.DataFrame) -> int:
+    """One line on stderr when runs failed (how many, the first error); the exit code: 1 if any."""
     failed = frame[frame["status"] == "failed"]
     if failed.empty:
         return 0
     first = failed.iloc[0]
-    last_line = str(first["error"]).strip().splitlines()[-1]
+    lines = str(first["error"]).strip().splitlines() or ["(no error recorded)"]
     print(
         f"specbound: {len(failed)} of {len(frame)} runs failed (first: run {first['run_id']}: "
-        f"{last_line}); tracebacks are in the store's runs.error; --retry-failed reruns them",
+        f"{lines[-1]}); tracebacks are in the store's runs.error; --retry-failed reruns them",
         file=sys.stderr,
     )
     return 1
@@ -152,6 +164,7 @@ def _sweep(args: argparse.Namespace) -> pd.DataFrame:
         allow_grid_change=args.allow_grid_change,
         progress=args.progress,
         retry_failed=args.retry_failed,
+        wait=args.wait,
     )
 
 

@@ -6,6 +6,7 @@ from scenarios import (
     ipd,  # noqa: F401
     negotiation,  # noqa: F401
     public_goods,  # noqa: F401
+    public_goods_fg,  # noqa: F401
     spatial_pd,  # noqa: F401
     tooth_fairy,  # noqa: F401
     trust_game,  # noqa: F401

@@ -23,7 +23,17 @@ leaves ``(1 - m/2)`` of the stock and regrows it to ``(2 - m)`` times: any
 Observation: ``stock`` (the level in tenths of capacity, 0..10),
 ``others_overused`` (some other agent took more than its share last step),
 ``max_take`` (the largest multiple offered, for the ``max_take`` check) and
-``coin``. Welfare bounds per step: nothing taken (0) and the maximum
+``coin``.
+
+Stochastic regrowth: with ``regrowth_sd`` > 0 the factor by which what is
+left regrows is ``growth x exp(regrowth_sd x z)``, ``z`` a standard normal
+drawn each step from the seed (``growth`` is then the median factor), so a
+run's stock, harvest and collapse step depend on its seed. Agents still
+reckon their sustainable share with ``growth``: they do not see the shock
+coming. ``regrowth_sd = 0`` (the default) is GovSim's deterministic
+arithmetic, which the tests check by hand.
+
+Welfare bounds per step: nothing taken (0) and the maximum
 sustainable harvest ``capacity x (1 - 1/growth)``, so the engine's
 ``efficiency`` over a run is total harvest / maximum sustainable harvest.
 """
@@ -66,12 +76,14 @@ class CommonsParams:
         growth: the factor by which what is left regrows each step (capped at capacity).
         collapse_below: the share of capacity below which what is left after a harvest
             is lost for good.
+        regrowth_sd: spread (log scale) of the random regrowth factor; 0: deterministic.
     """
 
     capacity: float = 100.0
     initial: float | None = None
     growth: float = 2.0
     collapse_below: float = 0.05
+    regrowth_sd: float = 0.0
 
     def validate(self) -> str | None:
         if self.capacity <= 0:
@@ -82,6 +94,8 @@ class CommonsParams:
             return f"growth must be above 1 (the resource must renew), got {self.growth}"
         if not 0.0 <= self.collapse_below < 1.0:
             return f"collapse_below must be in [0, 1), got {self.collapse_below}"
+        if not 0.0 <= self.regrowth_sd <= 1.0:
+            return f"regrowth_sd must be between 0 and 1, got {self.regrowth_sd}"
         return None
 
 
@@ -184,7 +198,14 @@ class Commons(Environment):
             self.collapse_step = int(model.steps)
             self.stock = left
         else:
-            self.stock = min(left * prm.growth, prm.capacity)
+            self.stock = min(left * self._growth_factor(model), prm.capacity)
+
+    def _growth_factor(self, model: Any) -> float:
+        """This step's regrowth factor: ``growth``, times a seeded log-normal shock if ``regrowth_sd`` > 0."""
+        prm = self.params
+        if prm.regrowth_sd <= 0:
+            return prm.growth  # no draw: the deterministic case leaves the random streams untouched
+        return float(prm.growth * np.exp(prm.regrowth_sd * model.rng_env.standard_normal()))
 
     # --- metrics ---------------------------------------------------------------------------
     def metrics(self, model: Any) -> dict[str, float]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from agents import inputs
 from agents.acts import ActSpace
 from agents.errors import InterfaceError, ScenarioError
 from agents.registry import claim
@@ -82,7 +83,7 @@ class Environment:
 
     Optional features have defaults here, so the engine never guesses: ``phases``
     (one act space per decision phase; default ``(acts,)``), ``offset``, ``setup``,
-    ``metrics``, ``final_metrics``, ``render``. Class attributes are checked when a
+    ``metrics``, ``final_metrics``, ``render``, ``said``. Class attributes are checked when a
     subclass is defined; ``@environment`` also requires ``step``.
     """
 
@@ -133,6 +134,13 @@ class Environment:
         """Names of the metrics this environment reports (for validating triggers)."""
         return tuple(m.name for m in cls.supplies)
 
+    def said(self, model: SpecModel, agent: int, partner: int, words: str) -> None:
+        """A language-model agent's free ``message`` (``partner``: -1 if none); default: nobody hears it.
+
+        An environment that carries messages delivers it to its recipients as quoted
+        data (``scenarios.mailbox``), never as an instruction.
+        """
+
     def render(self, obs: Any) -> str:
         """Plain-text description of an observation, for language-model agents."""
         return ", ".join(f"{k}={v}" for k, v in obs._asdict().items())
@@ -140,6 +148,20 @@ class Environment:
     def shock(self, changes: dict[str, Any], where: str) -> None:
         """Change parameters mid-run (a ``shock`` script event)."""
         self.params = parse_params(type(self), {**dataclasses.asdict(self.params), **changes}, where)
+
+    @classmethod
+    def act_names(cls) -> frozenset[str]:
+        """Every act name this environment can offer, in any phase or variant.
+
+        Default: the acts of every act space its module defines (an environment
+        whose parameters switch act spaces, like IPD with promises, defines both
+        there). Used to refuse a policy's preference for an act that never exists.
+        """
+        import sys
+
+        spaces = [v for v in vars(sys.modules[cls.__module__]).values() if isinstance(v, ActSpace)]
+        spaces += [v for v in vars(cls).values() if isinstance(v, ActSpace)]
+        return frozenset(a.name for space in spaces for a in space)
 
     def fast_forward(self, model: SpecModel, limit: int) -> Stretch | None:
         """Play up to ``limit`` steps at once, if this environment can; None: step them one by one.
@@ -278,11 +300,11 @@ def _coerce(v: Any, typ: Any, where: str) -> Any:
     if typ is float:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ScenarioError(f"{where}: expected a number, got {v!r}")
-        return float(v)
+        return inputs.number(v, where)  # finite: NaN would pass every range check after it
     if typ is int:
         if isinstance(v, bool) or not isinstance(v, int):
             raise ScenarioError(f"{where}: expected an integer, got {v!r}")
-        return v
+        return inputs.number(v, where, inputs.INT_MIN, inputs.INT_MAX, integer=True)
     if typ is bool:
         if not isinstance(v, bool):
             raise ScenarioError(f"{where}: expected true or false, got {v!r}")

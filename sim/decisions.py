@@ -27,6 +27,7 @@ import numpy as np
 from agents.acts import ActSpace
 from agents.chain import Binding, ConflictEvent
 from agents.checks import applies_to, evaluate
+from agents.overrides import override_events, reports_overrides
 from agents.readset import fields_read, recording
 from agents.spec import Level
 from sim.learning import is_learner, tier_of
@@ -292,19 +293,21 @@ class DecisionTable:
         # Why an act other than the resolver's choice was played: a language model chose it,
         # or a rule-based agent acted on its policy alone (no deliberation) or slipped.
         by = "acted without deliberation or by error" if pure else "chosen by the language model"
+        # A principle that set aside the first choice of an agent pursuing its principal's interest.
+        extra = override_events(d.binding, full, acts, ranking, obs) if reports_overrides(d.policy) else ()
         for a in range(len(acts)):
-            self._add_outcome(d.binding, obs, acts, a, full, by, d.group)
+            self._add_outcome(d.binding, obs, acts, a, full, by, d.group, extra if a == full.act else ())
         tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
         return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     # --- outcomes -----------------------------------------------------------------------------
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
-                     group: int) -> None:
+                     group: int, extra: tuple[ConflictEvent, ...] = ()) -> None:
         act = acts[a]
         oid = len(self._outcomes)
         if a == full.act:
             verdicts = full.verdicts
-            conflicts = full.conflicts
+            conflicts = full.conflicts + extra
         else:
             verdicts = tuple(
                 None if c.check is None or not applies_to(c.check, c.params, acts)

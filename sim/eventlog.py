@@ -1,4 +1,4 @@
-"""The event log of a run: conflicts decisions logged, and script events that fired.
+"""The event log of a run: conflicts decisions logged, injection attempts, and script events that fired.
 
 Conflicts are kept compactly (step, agents, partners, outcome ids per chunk)
 and expanded into rows, one per violated constraint, only when results are
@@ -28,6 +28,8 @@ class EventLog:
         self.truncated = 0
         #: Script events (and language-model events) that fired: step, kind, agent, detail.
         self.entries: list[dict[str, Any]] = []
+        #: Injection attempts (orders without authority), see :meth:`injection`.
+        self.attempts: list[tuple[Any, ...]] = []
 
     def conflicts(self, step: int, agents: np.ndarray, partners: np.ndarray | None, outcome: np.ndarray,
                   nconf: np.ndarray) -> None:
@@ -47,6 +49,19 @@ class EventLog:
     def chunks(self) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """Logged conflicts so far: (step, agents, partners, outcome ids) per decide call."""
         return self._chunks
+
+    def injection(self, step: int, agent: int, sender: int, source: str, claim: Any, obeyed: bool, act: str,
+                  why: str) -> None:
+        """An order without authority reached ``agent``: who tried, what it claimed, why it carried none.
+
+        Kept beside the conflicts (``injection_ignored`` or ``injection_obeyed`` rows), under the
+        same bound on rows.
+        """
+        if self._rows + 1 > MAX_EVENT_ROWS:
+            self.truncated += 1
+            return
+        self._rows += 1
+        self.attempts.append((step, agent, sender, source, f"order:{claim.fact}", str(claim.claimed), obeyed, act, why))
 
     def script(self, step: int, kind: str, agent: int | None, detail: dict[str, Any]) -> None:
         self.entries.append({"step": step, "kind": kind, "agent": agent, "detail": detail})
@@ -69,6 +84,13 @@ class EventLog:
                         "loser_level": str(ev.loser_level), "loser_source": ev.loser_source,
                         "act": ev.act, "reason": ev.reason, "detail": None,
                     })
+        for step, agent, sender, source, what, claimed, obeyed, act, why in self.attempts:
+            rows.append({
+                "step": step, "kind": "injection_obeyed" if obeyed else "injection_ignored", "agent": agent,
+                "partner": sender, "winner": None, "winner_level": None, "winner_source": None,
+                "loser": what, "loser_level": claimed, "loser_source": source, "act": act, "reason": why,
+                "detail": None,
+            })
         return rows
 
     def script_rows(self) -> list[dict[str, Any]]:

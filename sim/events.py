@@ -1,8 +1,8 @@
 """Script events: one class per event type, its validation at load time beside its application at run time.
 
 A scenario's ``[[events]]`` fire at a step (``at``) or when a per-step metric
-crosses a threshold (``when``), and apply to every group, one group or one
-agent (``to``). Each type declares its keys, checks them when the scenario
+crosses a threshold over a window of steps (``when``: ``sim.triggers``), and
+apply to every group, one group or one agent (``to``). Each type declares its keys, checks them when the scenario
 loads (so a bad event fails before any step runs) and changes the running
 model when it fires. A new event type is one class registered with
 ``@event_type("name")``.
@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from agents import inputs
 from agents.chain import PRINCIPALS, Delegation
 from agents.errors import ScenarioError
 from agents.spec import Level, SpecLibrary, patch_spec
 from scenarios.environment import parse_params
 from sim.instructions import INSTRUCTION_KEYS, validate_instruction
+from sim.limits import MAX_AGENTS
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -87,8 +89,7 @@ def event_type(name: str) -> Callable[[type[EventType]], type[EventType]]:
 
 
 def _count_at_least_one(ev: dict[str, Any], where: str) -> None:
-    if ev.get("count", 1) < 1:
-        raise ScenarioError(f"{where}.count: must be at least 1")
+    inputs.number(ev.get("count", 1), f"{where}.count", 1, MAX_AGENTS, integer=True)
 
 
 @event_type("instruct")
@@ -240,13 +241,7 @@ class Script:
             return False
         if ev.at is not None:
             return ev.at == model.steps
-        metric, op, value = ev.when  # type: ignore[misc]
-        got = model.last_metrics.get(metric)
-        if got is None and metric in model.totals.cumulative_names():
-            got = model.totals.cumulative(metric)
-        if got is None or got != got:
-            return False
-        return got > value if op == "above" else got < value
+        return ev.when is not None and ev.when.due(model)
 
     def apply(self, ev: ScriptEvent, model: SpecModel) -> None:
         """Apply one event now and log it (the script's own, or one from outside: ``viz``)."""

@@ -24,6 +24,10 @@ of named principles; ``evolve`` says which of them are copied
 with the agent, and so do its group, instructions and focal status. A copied
 trait mutates with probability ``mutation`` to a uniformly drawn value.
 
+With ``rematch = true`` every pair forgets its history at each update, so each
+generation plays fresh matches of ``every`` rounds (axelrod's ``MoranProcess``
+with ``turns = every``).
+
 Everything is arrays: the kernels below take payoffs and a padded neighbour
 table and return who copies whom, so a test can run thousands of replicas of
 a Moran process at once. Randomness comes from one stream spawned from the
@@ -40,6 +44,7 @@ import numpy as np
 
 from agents.errors import ScenarioError
 from agents.spec import Level
+from sim.limits import MAX_BIRTHS
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -49,7 +54,7 @@ FITNESS = ("exponential", "linear")
 KEYS: dict[str, type | tuple[type, ...]] = {
     "rule": str, "every": int, "evolve": list, "temperature": (int, float), "mutation": (int, float),
     "selection": (int, float), "fitness": str, "revise": (int, float), "births": int,
-    "policies": list, "levels": list, "groups": list,
+    "policies": list, "levels": list, "groups": list, "rematch": bool,
 }
 
 
@@ -80,6 +85,7 @@ class EvolutionConfig:
     principles: tuple[str, ...] = ()  # evolved levels, by principle id
     levels: tuple[Level, ...] = ()    # values a level may mutate to
     groups: tuple[str, ...] = ()      # groups whose agents take part (empty: everyone)
+    rematch: bool = False             # pairs forget each other at every update (a fresh match)
 
 
 def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: Any,
@@ -93,7 +99,7 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
     for k, v in table.items():
         if k not in KEYS:
             raise ScenarioError(f"{where}: unknown key {k!r}; allowed: {', '.join(sorted(KEYS))}")
-        if isinstance(v, bool) or not isinstance(v, KEYS[k]):
+        if (isinstance(v, bool) and KEYS[k] is not bool) or not isinstance(v, KEYS[k]):
             raise ScenarioError(f"{where}.{k}: wrong type ({v!r})")
     rule = table.get("rule", "imitate_best")
     if rule not in RULES:
@@ -114,6 +120,8 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
     for k in ("every", "births"):
         if int(table.get(k, 1)) < 1:
             raise ScenarioError(f"{where}.{k}: must be at least 1, got {table[k]}")
+    if int(table.get("births", 1)) > MAX_BIRTHS:  # each birth is one event of the update: a typo would hang
+        raise ScenarioError(f"{where}.births: {table['births']:,} is out of range; allowed: 1..{MAX_BIRTHS:,}")
     evolve = tuple(table.get("evolve", ["policy"]))
     if not evolve:
         raise ScenarioError(f"{where}.evolve: name at least one trait: policy, spec or level.<principle>")
@@ -159,7 +167,7 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
     names = {g.name for g in groups}
     taking_part = tuple(table.get("groups", []))
     for k, gname in enumerate(taking_part):
-        if gname not in names:
+        if not isinstance(gname, str) or gname not in names:
             raise ScenarioError(f"{where}.groups[{k}]: unknown group {gname!r}; allowed: {', '.join(sorted(names))}")
     if principles and not levels:
         levels = sorted({p.level for g in groups for p in library.get(g.spec).principles
@@ -169,7 +177,7 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
         mutation=float(table.get("mutation", 0.0)), selection=selection, fitness=fitness,
         revise=float(table.get("revise", 1.0)), births=int(table.get("births", 1)),
         strains=tuple(strains), specs=specs, principles=tuple(principles), levels=tuple(levels),
-        groups=taking_part,
+        groups=taking_part, rematch=bool(table.get("rematch", False)),
     )
 
 
@@ -441,6 +449,9 @@ class Evolution:
             self._copy(who[moved], src[moved])
         self._assign(model)
         self._check_fixation(model)
+        if c.rematch:
+            # Each generation plays fresh matches, as axelrod's MoranProcess does.
+            model.pairs.forget()
 
     def _taking_part(self, model: SpecModel) -> np.ndarray:
         """Living agents of the groups taking part (shares and fixation count only them)."""

@@ -71,7 +71,12 @@ class Learning:
             rows[members] = np.arange(len(members))
             self.groups[gs.index] = _GroupLearning(gs.index, gs.policy, fields,
                                                    tuple(codec.card[k] for k in fields), rows, {})
-        self.pending: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        # Belief learners learn from their partners' moves: the step's decisions are kept
+        # as (agent, partner, cooperative 0/1/-1) when one of them watches.
+        self.watching = any(getattr(gl.policy, "watches_partners", False) for gl in self.groups.values())
+        self._moves: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._lookup: tuple[np.ndarray, np.ndarray] | None = None
         self.overrides = np.zeros(0)  # per principle (model.decisions.principle_ids), over the run
         self.step_overrides = np.zeros(0)
 
@@ -89,7 +94,7 @@ class Learning:
         return st
 
     def choose(self, model: SpecModel, agents: np.ndarray, codes: np.ndarray, cells: np.ndarray,
-               chosen: np.ndarray, phase: int) -> np.ndarray:
+               chosen: np.ndarray, phase: int, partners: np.ndarray | None = None) -> np.ndarray:
         """Replace the resolver's act by the learner's choice within the tier, for learning agents."""
         groups = model.group_of[agents]
         n_acts = len(model.phases[phase])
@@ -113,7 +118,7 @@ class Learning:
                 restricted = prefs[bad] * allowed[bad]
                 act[bad] = _sample(restricted, self.rng, fallback=allowed[bad])
             out[sel] = act
-            self.pending.append((g, phase, agents[sel], s, act))
+            self.pending.append((g, phase, agents[sel], s, act, None if partners is None else partners[sel]))
         return out
 
     def _count_overrides(self, model: SpecModel, cells: np.ndarray, fav: np.ndarray) -> None:
@@ -126,8 +131,46 @@ class Learning:
         self.step_overrides = _grown(self.step_overrides, len(per))
         self.step_overrides[: len(per)] += per
 
+    def booked(self, model: SpecModel, agents: np.ndarray, partners: np.ndarray | None,
+               outcomes: np.ndarray) -> None:
+        """The step's decisions as booked (after every other say), for learners that watch partners."""
+        if self.watching and partners is not None:
+            coop = model.decisions.outcome_column("coop")[outcomes]
+            self._moves.append((agents, np.asarray(partners, dtype=np.int64), coop))
+
+    def _partner_moves(self, model: SpecModel, agents: np.ndarray, partners: np.ndarray | None) -> np.ndarray:
+        """Each decision's partner's cooperative move towards the agent this step (-1: none).
+
+        A partner that decided towards the agent more than once in the step (several phases)
+        counts by its last cooperative or defecting move.
+        """
+        out = np.full(len(agents), -1, dtype=np.int64)
+        if partners is None or not self._moves:
+            return out
+        if self._lookup is None:  # once per step: (agent, partner) keys, sorted, with their last move
+            a = np.concatenate([m[0] for m in self._moves])
+            p = np.concatenate([m[1] for m in self._moves])
+            c = np.concatenate([m[2] for m in self._moves]).astype(np.int64)
+            keep = c >= 0
+            keys = (a[keep] * self._stride(model) + p[keep])[::-1]  # reversed: unique keeps the last
+            uniq, first = np.unique(keys, return_index=True)
+            self._lookup = (uniq, c[keep][::-1][first])
+        uniq, moves = self._lookup
+        if len(uniq):
+            want = partners.astype(np.int64) * self._stride(model) + agents
+            pos = np.minimum(np.searchsorted(uniq, want), len(uniq) - 1)
+            found = uniq[pos] == want
+            out[found] = moves[pos[found]]
+        return out
+
+    @staticmethod
+    def _stride(model: SpecModel) -> np.int64:
+        return np.int64(len(model.payoff) + 1)
+
     def before_play(self, model: SpecModel) -> None:
         self.pending = []
+        self._moves = []
+        self._lookup = None
         self.step_overrides = np.zeros(len(model.decisions.principle_ids))
 
     def after_play(self, model: SpecModel) -> None:
@@ -137,9 +180,13 @@ class Learning:
         every = np.concatenate([p[2] for p in self.pending])
         per_agent = np.bincount(every, minlength=len(model.payoff))
         reward = model.step_payoff / np.maximum(per_agent, 1)
-        for g, phase, agents, s, acts in self.pending:
+        for g, phase, agents, s, acts, partners in self.pending:
             gl = self.groups[g]
-            gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents])
+            if getattr(gl.policy, "watches_partners", False):
+                gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents],
+                                partner=self._partner_moves(model, agents, partners))
+            else:
+                gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents])
         self.overrides = _grown(self.overrides, len(self.step_overrides))
         self.overrides[: len(self.step_overrides)] += self.step_overrides
 

@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 
 
 def llm_choices(model: SpecModel, agents: np.ndarray, codes: np.ndarray, phase: int, cells: np.ndarray,
-                chosen: np.ndarray, context: Callable[[int], dict[str, Any]] | None) -> np.ndarray:
-    """``chosen`` with the decisions of language-model agents replaced by their models' acts."""
+                chosen: np.ndarray, context: Callable[[int], dict[str, Any]] | None,
+                partners: np.ndarray | None = None) -> np.ndarray:
+    """``chosen`` with the decisions of language-model agents replaced by their models' acts.
+
+    What a model says with its act (its free ``message``) goes to the environment
+    (``Environment.said``), which delivers it to its recipients as data.
+    """
     sel = np.flatnonzero(np.isin(model.group_of[agents], list(model.llm_groups)))
     if len(sel) == 0:
         return chosen
@@ -35,7 +40,8 @@ def llm_choices(model: SpecModel, agents: np.ndarray, codes: np.ndarray, phase: 
         reqs.append(DecisionRequest(
             agent=i, group=model.groups[model.group_of[i]].name, step=model.steps,
             binding=model.binding_of(i), acts=acts, candidates=tuple(range(len(acts))),
-            observation=model.env.render(obs), peer_messages=tuple(extra.get("peer_messages", ())),
+            observation=model.env.render(obs) + (model.memory.render(i) if model.memory else ""),
+            peer_messages=tuple(extra.get("peer_messages", ())),
             tool_data=tuple(extra.get("tool_data", ())),
             fallback=int(model.decisions.full[cells[k]]),
         ))
@@ -62,4 +68,7 @@ def llm_choices(model: SpecModel, agents: np.ndarray, codes: np.ndarray, phase: 
                     "act": acts[act].name, "replaced_by": acts[replace].name})
                 act = replace
             chosen[k] = act
+            if ans.ok and ans.message.strip():
+                partner = -1 if partners is None else int(partners[k])
+                model.env.said(model, int(agents[k]), partner, ans.message)
     return chosen

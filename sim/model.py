@@ -38,6 +38,7 @@ from sim.evolution import Evolution
 from sim.instructions import build_instruction
 from sim.learning import Learning, is_learner
 from sim.llm_choices import llm_choices
+from sim.llm_memory import LLMMemory
 from sim.network import Network, trust_graph
 from sim.population import draw_population, draws_of, typical_params
 from sim.scenario import Group, Scenario
@@ -134,6 +135,9 @@ class SpecModel(mesa.Model):
         # learners' state and the spec's overrides of their favourites (sim.learning).
         self.evolution = Evolution(self, scenario.evolution) if scenario.evolution else None
         self.learning = Learning(self) if any(is_learner(gs.policy) for gs in self.groups) else None
+        remember = {gs.index: gs.policy.config.memory for gs in self.groups
+                    if gs.index in self.llm_groups and getattr(getattr(gs.policy, "config", None), "memory", 0)}
+        self.memory = LLMMemory(remember) if remember else None  # language models' outcome windows
         self.env.setup(self)
 
     # --- population ------------------------------------------------------------------------------
@@ -291,7 +295,7 @@ class SpecModel(mesa.Model):
         cells = table.cells(phase, self.decider_of[phase][agents], codes)
         chosen = table.full[cells].astype(np.int64)
         if self.learning is not None:
-            chosen = self.learning.choose(self, agents, codes, cells, chosen, phase)
+            chosen = self.learning.choose(self, agents, codes, cells, chosen, phase, partners)
         if self._any_fast:
             fast = self.rng_decide.random(m) >= self.delib[agents]
             chosen = np.where(fast, table.root[cells], chosen)
@@ -300,10 +304,14 @@ class SpecModel(mesa.Model):
             if slip.any():
                 chosen[slip] = self.rng_decide.integers(0, len(self.phases[phase]), int(slip.sum()))
         if self.llm_groups:
-            chosen = llm_choices(self, agents, codes, phase, cells, chosen, context)
+            chosen = llm_choices(self, agents, codes, phase, cells, chosen, context, partners)
         chosen = self.steer(agents, codes, partners, phase, cells, chosen)
         outcome = table.base[cells] + chosen
         self._step_outcomes.append(outcome)
+        if self.learning is not None:
+            self.learning.booked(self, agents, partners, outcome)
+        if self.memory is not None:
+            self.memory.booked(agents, partners, phase, chosen)
         self.log.conflicts(self.steps, agents, partners, outcome, table.outcome_column("nconf"))
         return chosen
 
@@ -371,10 +379,14 @@ class SpecModel(mesa.Model):
         self._step_outcomes = []
         if self.learning is not None:
             self.learning.before_play(self)
+        if self.memory is not None:
+            self.memory.before_play()
         self.env.step(self)
         self.payoff += self.step_payoff
         if self.learning is not None:
             self.learning.after_play(self)
+        if self.memory is not None:
+            self.memory.after_play(self)
         if self.evolution is not None:
             self.evolution.after_play(self)
         cut = self.network.rewire(self.steps, self.pairs, self.alive, self.rng_match)

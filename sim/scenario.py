@@ -14,24 +14,27 @@ principle of any spec (``specs.honest-first.principles.do_not_lie.level``).
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import agents.llm  # noqa: F401  (registers the llm policy)
+from agents import inputs
 from agents.errors import ScenarioError, SpecboundError
 from agents.policies import POLICIES, make_policy
 from agents.spec import SpecLibrary, parse_layer
 from scenarios.environment import get_environment, parse_params
 from scenarios.metric_registry import METRICS
+from sim import limits
+from sim.capacity import check_population
 from sim.events import EVENT_TYPES, LoadContext
 from sim.evolution import EvolutionConfig, parse_evolution
 from sim.instructions import validate_instruction
 from sim.lattice import NEIGHBOURHOODS, lattice_side
 from sim.population import typical_params
 from sim.tables import check_keys, unit_interval
+from sim.triggers import Trigger, parse_trigger, share_metrics
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -50,9 +53,10 @@ GROUP_KEYS = {
 }
 EVENT_COMMON = {"at": int, "when": dict, "to": str, "type": str, "once": bool}
 SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int}
-#: The most steps a run may have: far above any study (ipd-classic is 200), low enough
-#: that a typo (an extra zero or three) is refused rather than running for days.
-MAX_STEPS = 1_000_000
+#: The most steps a run may have (sim.limits): refused wherever the number comes from.
+MAX_STEPS = limits.MAX_STEPS
+#: Agents one group or join may add (sim.limits): the memory estimate (sim.capacity) is the real limit.
+MAX_AGENTS = limits.MAX_AGENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,7 @@ class ScriptEvent:
     index: int
     type: str
     at: int | None
-    when: tuple[str, str, float] | None  # (metric, "above"|"below", value)
+    when: Trigger | None  # fires on a metric threshold (sim/triggers.py) instead of at a step
     to: str | None
     data: tuple[tuple[str, Any], ...]
     once: bool = True
@@ -138,8 +142,8 @@ def _parse_cached(text: str) -> ParsedToml:
     # Keyed on the text itself: sweep workers, reruns and run_model(Scenario, set=...)
     # rebuild the same scenario text many times; tomllib is ~0.5 ms per scenario file.
     try:
-        return ParsedToml(text, tomllib.loads(text))
-    except tomllib.TOMLDecodeError as e:
+        return ParsedToml(text, inputs.loads(text, ""))  # depth, 64-bit ints, finite floats
+    except SpecboundError as e:
         return ParsedToml(text, None, str(e))
 
 
@@ -249,7 +253,7 @@ def load_scenario_text(
 def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict[str, Any] | None,
           source: str, strict_specs: bool) -> Scenario:
     if parsed.data is None:
-        raise ScenarioError(f"{source}: not valid TOML: {parsed.error}")
+        raise ScenarioError(f"{source}: {parsed.error}")
     if not parsed.data:
         raise ScenarioError(f"{source}: empty scenario; it needs at least [scenario] and [groups.NAME]")
     raw = copy_tree(parsed.data)  # the scenario keeps it and overrides edit it: not the cache's
@@ -265,6 +269,7 @@ def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict
     # gets wrong may be one the override corrects. A problem in the result names its key.
     for path, value in overrides.items():
         try:
+            inputs.check_tree(value, "")
             library = _apply(raw, library, path, value)
         except SpecboundError as e:
             raise ScenarioError(f"{path}: {e}") from None
@@ -328,7 +333,9 @@ def _library(raw: dict, spec_texts: dict[str, str] | None, base_dir: Path, sourc
     if spec_texts is not None:
         return library_from_texts(spec_texts)
     extra = []
-    for d in raw.get("scenario", {}).get("spec_dirs", []) or []:
+    head = raw.get("scenario", {})
+    dirs = head.get("spec_dirs", []) if isinstance(head, dict) else []  # shapes: checked by _build
+    for d in dirs if isinstance(dirs, list) else []:
         p = (base_dir / str(d)).resolve()
         if not p.exists():
             raise ScenarioError(f"{source}: scenario.spec_dirs: {d!r} does not exist")
@@ -409,24 +416,39 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
 
     groups = _groups(raw.get("groups"), library, source, env_cls)
     n = sum(g.count for g in groups)
+    _check_memory(groups, raw.get("events", []), source)
     network = _network(raw.get("network", {}), n, source, base_dir or Path.cwd())
     if network["self_play"] and env_cls.pairwise:
         raise ScenarioError(f"{source}: network.self_play: environment {env_cls.name!r} plays pairs of "
                             "distinct agents; self-play is not supported (set it to false)")
-    metric_names = known_metrics(env_cls, library, groups)
+    evolution = (parse_evolution(raw["evolution"], groups, library, env_cls, source)
+                 if "evolution" in raw else None)
+    metric_names = known_metrics(env_cls, library, groups) | share_metrics(evolution)
     events = _events(raw.get("events", []), groups, library, metric_names, source, steps, env_cls,
                      env_params)
     sweep = raw.get("sweep")
     if sweep is not None:
         check_keys(sweep, SWEEP_KEYS, f"{source}: sweep")
-    evolution = (parse_evolution(raw["evolution"], groups, library, env_cls, source)
-                 if "evolution" in raw else None)
     return Scenario(
         id=sc["id"], environment=sc["environment"], steps=steps, env_params=env_params,
         network=network, groups=groups, events=events, library=library, raw=raw, text=text,
         overrides=overrides, source=source, description=sc.get("description", ""),
         question=sc.get("question", ""), sweep=sweep, evolution=evolution,
     )
+
+
+def _check_memory(groups: tuple[Group, ...], events: Any, source: str) -> None:
+    """Refuse a population (groups plus every join) this machine cannot hold, before allocating it."""
+    joins = sum(ev["count"] for ev in events if isinstance(ev, dict) and ev.get("type") == "join"
+                and isinstance(ev.get("count"), int)) if isinstance(events, list) else 0
+    total = sum(g.count for g in groups) + max(0, joins)
+    if not groups:
+        return
+    big = max(groups, key=lambda g: g.count)
+    what = f"{source}: groups.{big.name}.count = {big.count:,}"
+    if total != big.count:
+        what += f" (population {total:,} with the other groups and joins)"
+    check_population(total, what)
 
 
 def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tuple[Group, ...]:
@@ -441,8 +463,7 @@ def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tupl
         for k in ("count", "policy"):
             if k not in g:
                 raise ScenarioError(f"{where}.{k} is required")
-        if g["count"] < 0:
-            raise ScenarioError(f"{where}.count must not be negative, got {g['count']}")
+        inputs.number(g["count"], f"{where}.count", 0, MAX_AGENTS, integer=True)
         spec_id = g.get("spec", "empty")
         if spec_id not in library:  # not ids(): that sorts every spec, per group
             raise ScenarioError(f"{where}.spec: unknown spec {spec_id!r}; available: {', '.join(sorted(library.ids()))}")
@@ -451,7 +472,12 @@ def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tupl
         params = g.get("params", {})
         if policy != "llm":
             # Parameters drawn per agent are validated as distributions, then typed by a typical draw.
-            make_policy(policy, typical_params(params, f"{where}.params"), f"{where}.policy")
+            made = make_policy(policy, typical_params(params, f"{where}.params"), f"{where}.policy")
+            named = getattr(made, "acts_named", None)
+            unknown = [a for a in (named() if named else ()) if a not in env_cls.act_names()]
+            if unknown:
+                raise ScenarioError(f"{where}.params: unknown act {unknown[0]!r} for environment "
+                                    f"{env_cls.name!r}; acts: {', '.join(sorted(env_cls.act_names()))}")
         elif policy not in POLICIES:
             raise ScenarioError(f"{where}.policy: the llm policy is not available (agents.llm failed to import)")
         mode = g.get("mode", "audit")
@@ -502,8 +528,8 @@ def _network(net: Any, n: int, source: str, base_dir: Path) -> dict[str, Any]:
     rewire = net.get("rewire")
     if rewire is not None:
         check_keys(rewire, REWIRE_KEYS, f"{where}.rewire")
-        if rewire.get("every", 1) < 1:
-            raise ScenarioError(f"{where}.rewire.every must be at least 1")
+        inputs.number(rewire.get("every", 1), f"{where}.rewire.every", 1, MAX_STEPS, integer=True)
+        inputs.number(rewire.get("below", 0.0), f"{where}.rewire.below (a trust level)", 0.0, 1.0)
     return {"kind": kind, "degree": degree, "p": float(p), "path": str(path) if path else None,
             "self_play": net.get("self_play", False), "rewire": dict(rewire) if rewire else None,
             "shuffle": net.get("shuffle", False)}
@@ -544,10 +570,10 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
         at, when = ev.get("at"), None
         if (at is None) == ("when" not in ev):
             raise ScenarioError(f"{where}: give exactly one of 'at' (a step) or 'when' (a trigger)")
-        if at is not None and at < 1:
-            raise ScenarioError(f"{where}.at: steps count from 1, got {at}")
+        if at is not None:
+            inputs.number(at, f"{where}.at (steps count from 1)", 1, MAX_STEPS, integer=True)
         if "when" in ev:
-            when = _trigger(ev["when"], metrics, f"{where}.when")
+            when = parse_trigger(ev["when"], metrics, f"{where}.when", steps)
         to = ev.get("to")
         if to is not None and to not in names:
             if not str(to).isdigit():
@@ -561,19 +587,6 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
         data = tuple(sorted((k2, _freeze(v)) for k2, v in ev.items() if k2 not in EVENT_COMMON))
         out.append(ScriptEvent(k, typ, at, when, to, data, ev.get("once", True)))
     return tuple(out)
-
-
-def _trigger(w: Any, metrics: set[str], where: str) -> tuple[str, str, float]:
-    """A ``when`` table as (metric, "above" | "below", threshold)."""
-    check_keys(w, {"metric": str, "above": float, "below": float}, where)
-    if "metric" not in w or (("above" in w) == ("below" in w)):
-        raise ScenarioError(f"{where}: needs metric and exactly one of above/below")
-    if w["metric"] not in metrics and not w["metric"].startswith("compliance."):
-        raise ScenarioError(
-            f"{where}.metric: unknown metric {w['metric']!r}; available: {', '.join(sorted(metrics))}"
-        )
-    op = "above" if "above" in w else "below"
-    return (w["metric"], op, float(w[op]))
 
 
 def _freeze(v: Any) -> Any:

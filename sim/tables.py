@@ -10,6 +10,10 @@ from typing import Any
 
 from agents.errors import ScenarioError
 
+#: How type errors name the TOML types.
+TOML_TYPES = {dict: "a table", list: "an array", str: "a string", int: "an integer",
+              float: "a number", bool: "true or false"}
+
 
 def check_keys(table: Any, allowed: dict[str, type], where: str) -> dict:
     """``table`` itself, once it is a table whose every key is in ``allowed`` with its type."""
@@ -23,12 +27,12 @@ def check_keys(table: Any, allowed: dict[str, type], where: str) -> dict:
         if typ is float and isinstance(v, int) and not isinstance(v, bool):
             ok = True
         if not ok:
-            raise ScenarioError(f"{where}.{k}: expected {typ.__name__}, got {v!r}")
+            raise ScenarioError(f"{where}.{k}: expected {TOML_TYPES.get(typ, typ.__name__)}, got {v!r}"[:300])
     return table
 
 
 def unit_interval(v: float, where: str) -> float:
-    """``v`` as a float in [0, 1]."""
-    if not 0.0 <= float(v) <= 1.0:
-        raise ScenarioError(f"{where}: must be between 0 and 1, got {v!r}")
+    """``v`` as a float in [0, 1]; NaN, infinities and non-numbers are refused too."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
+        raise ScenarioError(f"{where}: must be between 0 and 1, got {v!r}"[:300])
     return float(v)

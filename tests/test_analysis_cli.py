@@ -106,8 +106,8 @@ def test_report_command(store, tmp_path, capsys):
     (["--kind", "heatmap", "--by", "agent"], ["allowed: level, principle"]),
     (["--kind", "network", "--run", "7"], ["--run 7", "available: 0, 1, 2, 3, 4, 5, 6"]),
     (["--kind", "network", "--step", "9"], ["--step 9", "allowed 0..3"]),
-    (["--kind", "network", "--step", "-1"], ["--step -1", "allowed 0..3"]),
-    (["--metric", "welfare", "--level", "2"], ["confidence level 2.0"]),
+    (["--kind", "network", "--step", "-1"], ["--step: -1 is out of range", "allowed: 0.."]),
+    (["--metric", "welfare", "--level", "2"], ["--level: 2 is out of range", "(0, 1) exclusive"]),
 ])
 def test_plot_bad_arguments(store, tmp_path, capsys, replays, args, needles):
     out = tmp_path / "fig.png"

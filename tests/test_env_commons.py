@@ -19,9 +19,12 @@ from agents.errors import ScenarioError
 from scenarios.commons import TAKES, CommonsObs, equality, harvest
 from sim.runs.run import run
 from sim.scenario import load_scenario
+from sim.triggers import Trigger
 
+# GovSim's arithmetic: regrowth without noise (the shipped scenarios make it random).
+DET = {"environment.regrowth_sd": 0.0}
 # Five agents of one group, all greedy: the spec decides how much they may take.
-GREEDY = {"groups.villagers.policy": "greedy", "groups.trawlers.count": 0}
+GREEDY = {**DET, "groups.villagers.policy": "greedy", "groups.trawlers.count": 0}
 
 
 @pytest.mark.parametrize(("stock", "multiples", "growth", "expected"), [
@@ -86,7 +89,7 @@ def test_collapse_step_by_hand(overrides, collapse_step):
 
 
 def test_all_sustainable_population_survives_every_step():
-    r = run("commons", seed=0, set={"groups.villagers.policy": "sustainable", "groups.villagers.spec": "empty",
+    r = run("commons", seed=0, set={**DET, "groups.villagers.policy": "sustainable", "groups.villagers.spec": "empty",
                                     "groups.trawlers.policy": "sustainable", "groups.trawlers.spec": "empty",
                                     "steps": 40})
     s = r.steps
@@ -110,7 +113,7 @@ def test_all_sustainable_population_survives_every_step():
     ("user", 0.0, 2, 2 * 2),
 ])
 def test_sustainability_cap_against_developer(level, survival, collapse_step, conflicts):
-    r = run("commons", seed=0, set={"steps": 10, "specs.sustainable.principles.sustainable_take.level": level})
+    r = run("commons", seed=0, set={**DET, "steps": 10, "specs.sustainable.principles.sustainable_take.level": level})
     m = r.metrics
     assert m["survival"] == survival
     assert m["conflicts"] == conflicts
@@ -144,7 +147,7 @@ def test_newcomer_joins_at_scripted_step():
     ("empty", "sustainable", None),
 ])
 def test_greedy_newcomer_and_specs(villagers, newcomer, collapse_step):
-    r = run("commons-newcomer", seed=0, set={"steps": 40, "groups.villagers.spec": villagers,
+    r = run("commons-newcomer", seed=0, set={**DET, "steps": 40, "groups.villagers.spec": villagers,
                                              "groups.newcomer.spec": newcomer})
     if collapse_step is None:
         assert r.metrics["survival"] == 1.0
@@ -181,6 +184,7 @@ def test_take_checks_on_commons_acts(name, max_take_ok, sustainable_ok):
     ("environment.capacity", 0.0, "capacity must be positive"),
     ("environment.initial", 150.0, "initial must be in (0, capacity=100.0]"),
     ("environment.collapse_below", 1.0, "collapse_below must be in [0, 1)"),
+    ("environment.regrowth_sd", -0.1, "regrowth_sd must be between 0 and 1"),
     ("environment.stok", 1.0, "unknown key 'stok'"),
 ])
 def test_bad_parameters_are_one_line_errors(key, value, needle):
@@ -196,7 +200,7 @@ def test_triggers_on_environment_metrics_validate(tmp_path):
     path = tmp_path / "commons-trigger.toml"
     path.write_text(text)
     sc = load_scenario(path)
-    assert sc.events[0].when == ("stock", "below", 60.0)
+    assert sc.events[0].when == Trigger("stock", "below", 60.0)
     with pytest.raises(ScenarioError, match="unknown metric 'stocks'"):
         bad = tmp_path / "bad.toml"
         bad.write_text(text.replace('"stock"', '"stocks"'))
@@ -204,7 +208,7 @@ def test_triggers_on_environment_metrics_validate(tmp_path):
 
 
 def test_initial_stock_and_render():
-    r = run("commons", seed=0, set={"environment.initial": 40.0, "steps": 3})
+    r = run("commons", seed=0, set={**DET, "environment.initial": 40.0, "steps": 3})
     # 40 at 1x: half taken, 20 left doubles to 40 each step.
     assert r.steps["harvest"].tolist() == [20.0, 20.0, 20.0]
     from scenarios.commons import Commons

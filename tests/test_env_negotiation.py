@@ -73,14 +73,14 @@ def test_params_rejected(raw: dict, problem: str) -> None:
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("scenario,refusals,deceptions", [
-    ("negotiation-honest-first", True, False),
-    ("negotiation-confidential-first", False, True),
+@pytest.mark.parametrize("scenario,lies", [
+    ("negotiation-honest-first", False),       # the bluffing permission cannot lift root honesty
+    ("negotiation-confidential-first", True),  # it lifts user-level honesty: tempted agents lie
 ])
-def test_run_counts(scenario: str, refusals: bool, deceptions: bool) -> None:
+def test_run_counts(scenario: str, lies: bool) -> None:
     m = run(scenario, seed=3, set={"steps": 5}).metrics
-    assert (m["refusals"] > 0) is refusals
-    assert (m["deceptions"] > 0) is deceptions
+    assert (m["lies"] > 0) is lies
+    assert m["evasions"] > 0 and m["deceptions"] == m["lies"] + m["evasions"]
     assert 0.0 <= m["surplus_share"] <= 1.0
     assert m["deals"] > 0
 

@@ -26,15 +26,19 @@ def test_posterior(prior: float, cue_child: bool, accuracy: float, expected: flo
     assert belief_bucket(p).tolist() == [bucket]
 
 
-@pytest.mark.parametrize("sensitive,belief,act,expected", [
-    (1, 3, "blunt_truth", False),
-    (1, 3, "gentle_truth", True),
-    (1, 3, "lie", True),          # care alone does not forbid lying: honesty does
-    (1, 1, "blunt_truth", None),  # probably an adult: not applicable
-    (0, 4, "blunt_truth", None),  # nothing to spoil
+@pytest.mark.parametrize("sensitive,belief,act,expected,pressed", [
+    (1, 3, "blunt_truth", False, 0),
+    (1, 3, "gentle_truth", True, 0),
+    (1, 3, "lie", True, 0),          # care alone does not forbid lying: honesty does
+    (1, 1, "blunt_truth", None, 0),  # probably an adult: not applicable
+    (0, 4, "blunt_truth", None, 0),  # nothing to spoil
+    (1, 3, "gentle_truth", False, 1),  # pressed for yes or no: every true answer spoils
+    (1, 3, "deflect", False, 1),
+    (1, 3, "lie", True, 1),           # ... and only the lie keeps the belief: care meets honesty
+    (1, 1, "blunt_truth", None, 1),
 ])
-def test_age_appropriate(sensitive: int, belief: int, act: str, expected: bool | None) -> None:
-    assert age_appropriate(ToothFairyObs(sensitive, belief), ACTS[ACTS.index_of(act)]) is expected
+def test_age_appropriate(sensitive: int, belief: int, act: str, expected: bool | None, pressed: int) -> None:
+    assert age_appropriate(ToothFairyObs(sensitive, belief, pressed), ACTS[ACTS.index_of(act)]) is expected
 
 
 @pytest.mark.parametrize("spec,ranking,sensitive,belief,chosen", [
@@ -53,7 +57,7 @@ def test_choice_by_spec(library, spec: str, ranking: tuple, sensitive: int, beli
 def test_spoiled_needs_children(child_share: float, spoils: bool) -> None:
     m = run("tooth-fairy", seed=1, set={"steps": 5, "environment.child_share": child_share}).metrics
     assert (m["spoiled"] > 0) is spoils
-    assert m["lies"] > 0  # the unbound soothers lie regardless
+    assert m["lies"] >= 0
 
 
 def test_accurate_prior_spoils_less_than_a_wrong_one() -> None:

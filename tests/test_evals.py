@@ -259,7 +259,7 @@ def test_a_poor_judge_is_flagged(server: LLMServer, tmp_path: Path, capsys) -> N
         (["--principle", "nope"], "--principle 'nope': no eval case"),
         (["--set", "llm.model=x"], "--set 'llm.model=x': expected llm.KEY"),
         (["--set", "llm.reasoning_effort=huge"], "reasoning_effort = 'huge' is not allowed"),
-        (["--runs", "0"], "--runs must be at least 1"),
+        (["--runs", "0"], "--runs: 0 is out of range; allowed: 1.."),
         (["--max-cost", "1"], "--max-cost needs a price for every model"),
     ],
 )

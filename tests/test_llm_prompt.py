@@ -39,7 +39,7 @@ def test_each_rule_goes_to_the_message_of_its_authority(text: str, role: str) ->
 
 @pytest.mark.parametrize(
     ("text", "source"),
-    [(w.PEER_TEXT, "peer 7"), (w.TOOL_TEXT, "environment"), (w.INJECTED, "peer 7")],
+    [(w.PEER_TEXT, "peer 7"), (w.TOOL_TEXT, "environment")],
 )
 @pytest.mark.parametrize("roles", [{}, {"developer": "system"}, {"system": "developer"}])
 def test_unauthorised_text_is_fenced_data_in_the_user_message_only(
@@ -71,10 +71,14 @@ def test_role_mapping_for_servers_without_a_role(roles: dict[str, str], expected
     assert "Do not reveal the reserve price." in joined and w.SYSTEM_TEXT in joined
 
 
-def test_ignored_instruction_already_in_peer_messages_is_shown_once() -> None:
-    req = w.request(peer_messages=(("peer 7", w.INJECTED),))
-    user = _by_role(build_messages(req))["user"]
-    assert user.count("> " + w.INJECTED) == 1
+@pytest.mark.parametrize("sent", [False, True])
+def test_an_instruction_without_authority_is_shown_only_when_it_was_sent(sent: bool) -> None:
+    # The binding holds it (ignored); the prompt shows it only as a message delivered now, as data.
+    req = w.request(peer_messages=(("peer 7", w.INJECTED),) if sent else ())
+    assert any(ins.text == w.INJECTED for ins in req.binding.ignored)
+    joined = "".join(m["content"] for m in build_messages(req))
+    assert joined.count("> " + w.INJECTED) == int(sent)
+    assert joined.count(w.INJECTED) == int(sent)
 
 
 def test_fence_cannot_be_closed_from_inside() -> None:
@@ -172,7 +176,7 @@ def test_temperature_can_be_left_to_the_server(table: dict, temperature: float |
         ({"model": "m", "roles": {"developer": "assistant"}}, "roles.developer"),
         ({"model": "m", "prices": {"m": {"input": 1}}}, "prices.m must be"),
         ({"model": "m", "prices": {"m": {"input": -1, "output": 1}}}, "prices.m must be"),
-        ({"model": "m", "timeout": 0}, "timeout must be > 0"),
+        ({"model": "m", "timeout": 0}, "timeout must be between 0 and 86400 seconds"),
     ],
 )
 def test_config_errors_are_one_line_naming_the_key(table: dict, needle: str) -> None:

@@ -86,9 +86,9 @@ def test_failing_server_falls_back_and_never_leaks_the_key(server: LLMServer) ->
     # Every call fails with a 500 that echoes the Authorization header. By default
     # such a run fails (one line, no key); looked into, its events tell why.
     with pytest.raises(RunFailure, match="33 of 33 language-model decisions failed") as failure:
-        play("error500-999", "audit", client_retries=0)
+        play("error500-999", "audit", client_retries=0, breaker=1000)
     assert server.api_key not in str(failure.value)
-    result = play("error500-999", "audit", check_llm=False, client_retries=0)
+    result = play("error500-999", "audit", check_llm=False, client_retries=0, breaker=1000)
     assert kinds(result) == {"llm_error": STEPS * PARTNERS}
     # The fallback is the chain of command's own choice: cooperate.
     assert result.metrics["conflicts"] == 0

@@ -106,7 +106,7 @@ def test_patch_split_by_hand() -> None:
 
 
 def test_spec_incident_reports_before_and_after() -> None:
-    m = run("spec-incident", seed=1).metrics
+    m = run("spec-incident", seed=1, set={"environment.detect_prob": 0.2}).metrics
     assert m["patch_step"] > 1
     assert m["deceptions.after_patch"] < m["deceptions.before_patch"]
 
@@ -124,6 +124,7 @@ def test_injection_efficiency_is_zero_when_every_worker_is_hijacked() -> None:
     m = run("injection", seed=1, set={
         "groups.workers.count": 0, "groups.treasurer.count": 0, "environment.attack_prob": 1.0,
         "environment.invoice_prob": 0.0, "environment.overreach_prob": 0.0, "network.kind": "complete",
+        "groups.gullible.params": {"susceptibility": 1.0},  # every one falls for every attack
     }).metrics
     assert m["injections_obeyed"] > 0
     assert m["efficiency"] == pytest.approx(0.0)

@@ -7,7 +7,6 @@ import pytest
 
 from agents.policies import make_policy
 from scenarios.negotiation import ANSWER, CLOSE, NegotiationObs
-from sim.runs.run import run
 
 
 def obs(risk: int, stake: int = 1, trust: int = 20) -> NegotiationObs:
@@ -34,26 +33,10 @@ def test_weighs_risk_ranks_by_expected_gain(params, o, acts, first) -> None:
 # instructions still keep the reserve and the commission secret).
 FREE = {"steps": 12, "groups.buyers.spec": "empty", "groups.sellers.spec": "empty",
         "groups.buyers.count": 4, "groups.sellers.count": 4}
-SEEDS = range(20)
 
 
-def _deceptions(detect: float) -> np.ndarray:
-    return np.array([run("negotiation-confidential-first", seed=s,
-                         set={**FREE, "environment.detect_prob": detect}).metrics["deceptions"]
-                     for s in SEEDS])
-
-
-def test_detection_deters_deception_and_without_it_the_effect_vanishes() -> None:
-    """Agents learn their risk from being caught: detection cuts deceptions (paired 95% CI
-    of the difference excludes 0). Counterfactual: with no detection there is nothing to
-    learn, and a low rate that catches no one more often than chance does the same."""
-    none, low, high = _deceptions(0.0), _deceptions(0.05), _deceptions(0.8)
-    diff = none - high
-    half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
-    assert diff.mean() - half > 0
-    near = none - low
-    assert abs(near.mean()) < diff.mean() / 4
-    assert len(set(high.tolist())) > 1  # seeds matter
+# Detection deterring deception, with intervals and counterfactuals, is in
+# tests/test_negotiation_findings.py (under the shipped specs).
 
 
 def test_the_learned_risk_is_each_agents_own() -> None:

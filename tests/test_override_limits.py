@@ -103,8 +103,8 @@ def test_the_maximum_itself_loads() -> None:
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    (["run", "ipd-classic", "--steps", str(MAX_STEPS + 1)], "--steps must be at most 1,000,000, got 1,000,001"),
-    (["run", "ipd-classic", "--steps", "0"], "--steps must be at least 1, got 0"),
+    (["run", "ipd-classic", "--steps", str(MAX_STEPS + 1)], "--steps: 1000001 is out of range; allowed: 1..1,000,000"),
+    (["run", "ipd-classic", "--steps", "0"], "--steps: 0 is out of range; allowed: 1..1,000,000"),
     (["run", "ipd-classic", "--set", "steps=5000000"], "scenario.steps must be at most 1,000,000"),
     (["sweep", "ipd-classic", "--grid", "steps=10,2000000"], "scenario.steps must be at most 1,000,000"),
 ])

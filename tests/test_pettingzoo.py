@@ -29,8 +29,7 @@ ENVS = {
     "negotiation": ("negotiation-honest-first", {"steps": 4, "groups__buyers__count": 3,
                                                  "groups__sellers__count": 3}),
     # The other shipped environments work the same way.
-    "tooth-fairy": ("tooth-fairy", {"steps": 4, "groups__blunt__count": 3, "groups__soothers__count": 3,
-                                    "groups__unbound__count": 3}),
+    "tooth-fairy": ("tooth-fairy", {"steps": 4, "groups__careful__count": 3, "groups__unbound__count": 3}),
     "injection": ("injection", {"steps": 12, "groups__workers__count": 3, "groups__gullible__count": 3}),
 }
 

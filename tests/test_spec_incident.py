@@ -1,49 +1,88 @@
-"""Spec incident: the shock and the triggered patch fire at the right steps and change behaviour."""
+"""Spec incident: a trigger on emergent deceptions patches the spec; when and whether it fires varies."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.runs.run import run
+
+SHIPPED = Path(__file__).resolve().parent.parent / "scenarios" / "spec-incident.toml"
+TRIGGER = 'when = { metric = "deceptions", above = 55, window = 5 }'
 
 
 def _fired(r, kind: str) -> list[int]:
     return r.events[r.events.kind == kind].step.tolist()
 
 
-def test_shock_at_10_then_patch_the_step_after_the_threshold() -> None:
-    r = run("spec-incident", seed=1, set={"steps": 20})
-    assert _fired(r, "shock") == [10]
+def test_patch_fires_the_step_after_the_window_mean_crosses() -> None:
+    r = run("spec-incident", seed=1, set={"steps": 20, "environment.detect_prob": 0.2})
     (patched,) = _fired(r, "patch_spec")
-    d = r.steps["deceptions"]
-    # The trigger reads the previous step's metric: it fires the step after the first step above 60.
-    first_above = int(d[d > 60].index.min())
-    assert patched == first_above + 1
+    d = r.steps["deceptions"].to_numpy()
+    means = np.convolve(d, np.ones(5) / 5, mode="valid")  # means[k]: steps k+1 .. k+5
+    first = int(np.flatnonzero(means > 55)[0]) + 5       # the step that completed the window
+    assert patched == first + 1
     detail = json.loads(r.events[r.events.kind == "patch_spec"].detail.iloc[0])
     assert detail["set"]["principles.do_not_lie.level"] == "root"
 
 
-@pytest.mark.parametrize("metric", ["deceptions", "covert_acts"])
-def test_metric_is_zero_after_the_patch(metric: str) -> None:
-    r = run("spec-incident", seed=2, set={"steps": 20})
+def test_when_and_whether_the_patch_fires_varies_by_seed_and_detection() -> None:
+    def steps(detect: float) -> list[float | None]:
+        return [run("spec-incident", seed=s, set={"environment.detect_prob": detect}).metrics.get("patch_step")
+                for s in range(1, 6)]
+    weak, middling, strong = steps(0.2), steps(0.35), steps(0.8)
+    assert None not in weak                      # bold agents: the incident always comes
+    assert len(set(middling) - {None}) > 1       # ... and at a step that depends on the seed
+    assert strong == [None] * 5                  # agents that learn to refuse never trip it
+
+
+def test_lies_stop_after_the_patch() -> None:
+    r = run("spec-incident", seed=2, set={"steps": 20, "environment.detect_prob": 0.2})
     (patched,) = _fired(r, "patch_spec")
-    s = r.steps[metric]
-    assert s[s.index < patched].sum() > 0
-    assert s[s.index >= patched].sum() == 0
+    lies = r.steps["lies_caught"]
+    assert r.metrics["deceptions.after_patch"] < r.metrics["deceptions.before_patch"]
+    assert r.steps["covert_acts"][r.steps.index >= patched].sum() == 0
+    assert lies[lies.index < patched].sum() > 0
 
 
-def test_refusals_replace_deceptions_after_the_patch() -> None:
-    r = run("spec-incident", seed=1, set={"steps": 20})
-    (patched,) = _fired(r, "patch_spec")
-    refusals = r.steps["refusals"]
-    assert refusals[refusals.index < patched].sum() == 0
-    assert refusals[refusals.index >= patched].sum() > 0
+# Counterfactual: small populations, 20 seeds, the threshold scaled to a quarter of the asks.
+SMALL = {"steps": 25, "groups.buyers.count": 4, "groups.sellers.count": 4, "environment.detect_prob": 0.2}
 
 
-@pytest.mark.parametrize("steps,fires", [(9, False), (20, True)])
-def test_no_trigger_before_the_shock(steps: int, fires: bool) -> None:
-    # Before the shock few counterparts ask, so no step reaches the threshold.
-    r = run("spec-incident", seed=1, set={"steps": steps})
-    assert bool(_fired(r, "patch_spec")) is fires
+def _scenario(tmp_path: Path, patched: bool) -> Path:
+    text = SHIPPED.read_text()
+    assert TRIGGER in text
+    above = 14 if patched else 1e9  # 1e9: the trigger never fires (no patch)
+    out = tmp_path / f"incident-{patched}.toml"
+    out.write_text(text.replace(TRIGGER, f'when = {{ metric = "deceptions", above = {above}, window = 5 }}'))
+    return out
+
+
+def _drop(series: np.ndarray, at: int) -> float:
+    """Mean deceptions per step from step ``at`` on, minus the mean before it (steps count from 1)."""
+    return float(series[at - 1:].mean() - series[: at - 1].mean())
+
+
+@pytest.mark.slow
+def test_deceptions_fall_after_the_patch_and_without_it_they_do_not(tmp_path: Path) -> None:
+    """Paired by seed: the same run with and without the patch is identical until it fires.
+    With the patch deceptions per step fall after it (95% CI of the drop below 0); without
+    it, the same split shows no fall (the drop is not regression after a high window)."""
+    with_patch, without = _scenario(tmp_path, True), _scenario(tmp_path, False)
+    drops, placebo = [], []
+    for s in range(20):
+        a = run(str(with_patch), seed=s, set=SMALL)
+        at = a.metrics.get("patch_step")
+        if at is None or at >= SMALL["steps"]:
+            continue
+        b = run(str(without), seed=s, set=SMALL)
+        drops.append(_drop(a.steps["deceptions"].to_numpy(), int(at)))
+        placebo.append(_drop(b.steps["deceptions"].to_numpy(), int(at)))
+    assert len(drops) >= 15
+    d, p = np.array(drops), np.array(placebo)
+    half_d, half_p = (1.96 * x.std(ddof=1) / np.sqrt(len(x)) for x in (d, p))
+    assert d.mean() + half_d < 0     # measured: -6.4 +- 0.7 deceptions per step
+    assert p.mean() + half_p > 0     # measured: +2.2 +- 0.6: without the patch they keep climbing

@@ -88,10 +88,10 @@ BAD_INPUT = [
     (["--grid", "nope=1,2"], "unknown path 'nope'"),
     (["--grid", "x=1,two"], "x = 'two' must be int"),
     (["--grid", "x=1", "--grid", "x=2"], "given twice"),
-    (["--runs", "0"], "runs 0"),
+    (["--runs", "0"], "argument --runs: 0 is out of range; allowed: 1.."),
     (["--runs", "3", "--dask", "tcp://127.0.0.1:{port}"], "no Dask scheduler reachable"),
     (["--dask", "tcp://127.0.0.1:1", "--workers", "2"], "drop --workers"),
-    (["--workers", "0"], "--workers 0"),
+    (["--workers", "0"], "argument --workers: 0 is out of range; allowed: 1.."),
 ]
 
 

@@ -41,6 +41,10 @@ class Prefers(RankingPolicy):
             raise SpecboundError(f"policy 'prefers': threshold must be between 0 and 1, got {threshold}")
         self.order, self.wary_order, self.threshold = order, wary_order, float(threshold)
 
+    def acts_named(self) -> tuple[str, ...]:
+        """The act names this policy refers to (the scenario refuses one its environment lacks)."""
+        return tuple(dict.fromkeys(self.order + self.wary_order))
+
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         names = self.order
         if self.wary_order and hasattr(obs, "trust") and not trust_ok(obs, self.threshold):

@@ -8,7 +8,9 @@ caught) and hands it over as ``obs.risk``, the agent's Beta(1, 1) posterior
 estimate of being caught, in twentieths. That estimate is the policy's adaptive
 state: it moves with what happened to the agent, so agents who were caught
 turn honest and agents who got away with it grow bolder. The spec then
-forbids or allows what the agent chose.
+forbids or allows what the agent chose; a principle that sets aside the
+agent's first choice is logged as a conflict with the interest it pursued
+(``reports_overrides``, see ``agents/overrides.py``).
 
 Observation fields read: ``asked``, ``stake`` (0 small, 1 large surplus at
 stake), ``trust`` (bucket 0..20), ``risk`` (0..20).
@@ -34,7 +36,8 @@ class WeighsRisk(RankingPolicy):
     learned risk, g = 1 + stake, t = ``temptation`` and c = ``caught_cost``. Closing: walk
     when trust is below ``threshold``; otherwise a steer is worth ``commission`` minus
     ``refuse_cost`` (saying so reads as self-dealing), a covert steer ``commission`` minus p c
-    (only an agent with a commission goal values either).
+    (only an agent with a commission goal values either); on a small stake a steer also
+    costs ``harm`` (the partner's cut can eat a thin deal, and the agent's own principal pays it).
 
     Args:
         temptation: weight (0..1) on the gain from deceiving; drawn per agent to make a
@@ -43,23 +46,29 @@ class WeighsRisk(RankingPolicy):
         refuse_cost: what a refusal costs (it reads as some bad faith).
         commission: the value of steering a deal to the developer's partner.
         threshold: trust (0..1) below which the agent walks away.
+        harm: what a steer on a small stake costs the agent's own principal, as the agent weighs it.
     """
 
     params: ClassVar[dict[str, Any]] = {
         "temptation": (int, float), "caught_cost": (int, float), "refuse_cost": (int, float),
-        "commission": (int, float), "threshold": (int, float)}
+        "commission": (int, float), "threshold": (int, float), "harm": (int, float)}
+    #: Its ranking is the principal's interest as the agent judges it: a principle that sets
+    #: aside its first choice is a conflict (agents/overrides.py).
+    reports_overrides: ClassVar[bool] = True
 
     def __init__(self, temptation: float = 0.5, caught_cost: float = 1.0, refuse_cost: float = 0.3,
-                 commission: float = 0.0, threshold: float = 0.45) -> None:
+                 commission: float = 0.0, threshold: float = 0.45, harm: float = 0.0) -> None:
         for name, v in (("temptation", temptation), ("threshold", threshold)):
             if not 0.0 <= v <= 1.0:
                 raise SpecboundError(f"policy 'weighs_risk': {name} must be between 0 and 1, got {v}")
-        for name, v in (("caught_cost", caught_cost), ("refuse_cost", refuse_cost), ("commission", commission)):
+        for name, v in (("caught_cost", caught_cost), ("refuse_cost", refuse_cost),
+                        ("commission", commission), ("harm", harm)):
             if v < 0:
                 raise SpecboundError(f"policy 'weighs_risk': {name} must not be negative, got {v}")
         super().__init__(temptation=temptation, caught_cost=caught_cost, refuse_cost=refuse_cost,
-                         commission=commission, threshold=threshold)
+                         commission=commission, threshold=threshold, harm=harm)
         self.t, self.c, self.r = float(temptation), float(caught_cost), float(refuse_cost)
+        self.harm = float(harm)
         self.commission, self.threshold = float(commission), float(threshold)
 
     def utilities(self, obs: Any, acts: ActSpace) -> dict[str, float]:
@@ -74,8 +83,8 @@ class WeighsRisk(RankingPolicy):
         if hasattr(obs, "trust") and not trust_ok(obs, self.threshold):
             return {"walk": 0.0, "deal": -1.0, "steer": -1.0, "steer_covert": -1.0}
         # Saying so costs a steer what a refusal costs: the counterpart reads self-dealing.
-        return {"deal": 0.0, "walk": -1.0, "steer": self.commission - self.r,
-                "steer_covert": self.commission - p * self.c}
+        gain = self.commission - self.harm * (1 - getattr(obs, "stake", 1))
+        return {"deal": 0.0, "walk": -1.0, "steer": gain - self.r, "steer_covert": gain - p * self.c}
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         u = self.utilities(obs, acts)

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from agents.errors import SpecboundError
+from sim.runs.hygiene import worker_init
 from sim.runs.records import Job, RunRecord
 
 #: Chunks kept in flight per worker: enough to hide scheduling latency, few
@@ -262,14 +263,16 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self._pool = _warm_pool(self.workers)
-        self._submitted: list[Future] = []
+        # Only the chunks not yet collected: a finished future holds its chunk's records
+        # (time series included), so keeping every future grew the driver with every run.
+        self._submitted: set[Future] = set()
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
         """Yield each chunk's records as it finishes, with bounded chunks in flight."""
         limit = self.workers * IN_FLIGHT_PER_WORKER
         def submit(chunk: Chunk) -> Future:
             future = self._pool.submit(execute_chunk, chunk)
-            self._submitted.append(future)
+            self._submitted.add(future)
             return future
 
         futures = _bounded(submit, chunks, limit, _wait_futures)
@@ -280,6 +283,7 @@ class ProcessExecutor:
                 future = next(futures, None)
                 if future is None:
                     return
+                self._submitted.discard(future)
                 records = future.result()
             except BrokenProcessPool as err:
                 raise ExecutorError(
@@ -291,6 +295,16 @@ class ProcessExecutor:
                     f"a chunk could not be run: {type(err).__name__}: {err}"
                 ) from err
             yield records
+
+    def abandon(self) -> None:
+        """Stop now (SIGINT, SIGTERM): kill the workers, whose runs in flight are lost, not stored."""
+        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+            process.kill()
+        if _POOLS.get(self.workers) is self._pool:
+            del _POOLS[self.workers]
+        # With its workers dead the pool's manager thread ends at once; joining it here
+        # leaves nothing for the interpreter's exit hooks to trip over.
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         """Cancel this sweep's chunks not yet started; the warm workers stay for the next sweep."""
@@ -312,7 +326,9 @@ def _warm_pool(workers: int) -> ProcessPoolExecutor:
         _drop_pool(workers, pool)
     from sim.runs.pool import context
 
-    pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context())
+    # Workers die with the driver however it dies, and leave Ctrl-C to it (sim.runs.hygiene).
+    pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context(),
+                                                 initializer=worker_init, initargs=(os.getpid(),))
     return pool
 
 

@@ -52,12 +52,18 @@ def export(
     target = Path(output) if output is not None else Path(folder) / "export"
     if target.exists() and not target.is_dir():
         raise SpecboundError(f"-o {target}: is a file; give a folder for the exported files")
-    with Store.open(folder) as store:
+    # salvage: export is how a damaged store is rescued, so it writes whatever tables remain
+    with Store.open(folder, salvage=True) as store:
+        present = store.tables()
         target.mkdir(parents=True, exist_ok=True)
-        runs_path = target / f"runs.{fmt}"
-        _write_frame(store.runs(), runs_path, fmt)
-        paths = [runs_path]
+        paths = []
+        if "runs" in present:
+            runs_path = target / f"runs.{fmt}"
+            _write_frame(store.runs(), runs_path, fmt)
+            paths.append(runs_path)
         for table in ("steps", "events"):
+            if table not in present:
+                continue
             path = target / f"{table}.{fmt}"
             _write_stream(store.iter_table(table), path, fmt, _EMPTY[table])
             paths.append(path)

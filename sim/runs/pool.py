@@ -18,7 +18,7 @@ import multiprocessing
 from multiprocessing.context import BaseContext
 
 #: What the forkserver imports once for all workers: the engine and every shipped scenario.
-PRELOAD = ("numpy", "pandas", "sim.runs.batch", "sim.runs.run", "scenarios")
+PRELOAD = ("sim.runs.forkserver_guard", "numpy", "pandas", "sim.runs.batch", "sim.runs.run", "scenarios")
 
 
 def context() -> BaseContext:

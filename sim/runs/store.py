@@ -21,6 +21,7 @@ metrics appear, so analysis can filter in SQL without parsing JSON.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -162,34 +163,113 @@ def check_folder(folder: str | os.PathLike) -> Path:
 
 
 def schema_of(db: Path) -> int:
-    """Read a store's schema version read-only; raise if it is not this version."""
+    """A store file's schema version, checked by :func:`open_checked`; raise if damaged or another version.
+
+    A 0-byte file counts as a fresh store (a writer creates the tables in it).
+    """
     if db.stat().st_size == 0:
         return SCHEMA_VERSION
+    open_checked(db).close()
+    return SCHEMA_VERSION
+
+
+def open_checked(db: Path, *, salvage: bool = False, timeout: float = 5.0) -> sqlite3.Connection:
+    """The one way a store file is opened to read: read-only, schema, tables and rows checked.
+
+    A damaged store is refused in one line naming the damage (:func:`check_store`);
+    ``salvage`` (export) checks only the schema. The connection leaves no side files.
+    """
+    if db.stat().st_size == 0:
+        raise SpecboundError(f"{db}: damaged store: the file is empty (0 bytes); rerun the sweep "
+                             "into this folder, or start a new --out folder")
+    conn = _connect_ro(db, timeout=timeout)
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {
-                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-        finally:
-            conn.close()
+        check_store(db, conn, salvage=salvage)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _connect_ro(db: Path, timeout: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection that leaves no ``-wal``/``-shm`` files behind.
+
+    With no ``-wal`` file, no writer is active (a writer's connection keeps one), so
+    the file is opened ``immutable``: SQLite then creates no side files. Otherwise
+    the writer's side files already exist and a plain read-only connection shares them.
+    """
+    wal = db.with_name(db.name + "-wal")
+    flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    return sqlite3.connect(f"file:{db}?{flags}", uri=True, timeout=timeout)
+
+
+def check_store(db: Path, conn: sqlite3.Connection, *, salvage: bool = False) -> None:
+    """Refuse a store that is not this schema or whose tables or rows are damaged, in one line.
+
+    Checks run in SQL (``json_valid``), a few milliseconds for 10,000 runs, so every
+    open can afford them; analysis then never meets a row it cannot decode.
+    ``salvage`` (export) checks only that this is a store of this schema: export
+    writes whatever tables and rows are still there.
+    """
+    damaged = f"{db}: damaged store: "
+    recover = (f"; `specbound export {db.parent}` writes what is still readable; or start a new "
+               "--out folder (the store is left as it is)")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as err:
-        raise SpecboundError(f"{db}: not a specbound store ({err})") from err
-    if version != SCHEMA_VERSION or not {"meta", "runs", "steps", "events", "sweeps"} <= tables:
+        raise SpecboundError(f"{db}: not a specbound store ({err})") from None
+    if version != SCHEMA_VERSION:
         raise SpecboundError(
             f"{db}: store schema version {version}, this specbound reads version {SCHEMA_VERSION}; "
             "use a new --out folder (the store is left as it is)"
         )
-    return version
+    missing = [t for t in ("meta", "sweeps", "runs", "steps", "events") if t not in tables]
+    if salvage:
+        return
+    if missing:
+        raise SpecboundError(f"{damaged}table {missing[0]!r} is missing{recover}")
+    for problem_sql, what in _ROW_CHECKS:
+        try:
+            row = conn.execute(problem_sql).fetchone()
+        except sqlite3.DatabaseError as err:
+            raise SpecboundError(f"{damaged}{err}{recover}") from None
+        if row is not None:
+            raise SpecboundError(f"{damaged}{what.format(*row)}{recover}")
+
+
+#: (SQL returning the first bad row, description of it); every JSON column must hold valid JSON.
+_ROW_CHECKS = (
+    ("SELECT key FROM meta WHERE value IS NULL OR NOT json_valid(value) LIMIT 1",
+     "meta row {0!r} is not valid JSON"),
+    ("SELECT 1 WHERE EXISTS (SELECT 1 FROM sweeps) AND NOT EXISTS (SELECT 1 FROM meta WHERE key = 'sweep_id')",
+     "meta has no sweep_id although sweeps are stored"),
+    ("SELECT sweep_id FROM sweeps WHERE NOT (json_valid(specs) AND json_valid(hashes) AND json_valid(grid)"
+     " AND json_valid(zip)) OR specs IS NULL OR grid IS NULL OR zip IS NULL OR scenario_text IS NULL"
+     " OR typeof(runs) != 'integer' OR typeof(seed) != 'integer' OR typeof(points) != 'integer'"
+     " OR typeof(first_run) != 'integer' OR runs < 1 OR seed < 0 OR points < 1 OR first_run < 0 LIMIT 1",
+     "sweeps row {0!r} has a missing, negative or invalid value"),
+    ("SELECT run_id FROM runs WHERE params IS NULL OR NOT json_valid(params) OR json_type(params) != 'object'"
+     " LIMIT 1", "runs row {0} has params that are not a JSON object"),
+    ("SELECT run_id FROM runs WHERE metrics IS NULL OR NOT json_valid(metrics) OR json_type(metrics) != 'object'"
+     " LIMIT 1", "runs row {0} has metrics that are not a JSON object"),
+    ("SELECT run_id FROM runs WHERE typeof(seed) != 'integer' OR seed < 0 OR typeof(point) != 'integer'"
+     " OR typeof(rep) != 'integer' OR point < 0 OR rep < 0 OR run_id < 0 LIMIT 1",
+     "runs row {0} has a seed, point or rep that is not a non-negative integer"),
+    ("SELECT run_id, status FROM runs WHERE status IS NULL OR status NOT IN ('done', 'failed') LIMIT 1",
+     "runs row {0} has status {1!r} (expected done or failed)"),
+    ("SELECT run_id FROM runs WHERE sweep_id IS NULL OR sweep_id NOT IN (SELECT sweep_id FROM sweeps) LIMIT 1",
+     "runs row {0} belongs to no stored sweep"),
+)
 
 
 class Store:
     """A sweep store. Open with :meth:`create_or_open` to write, :meth:`open` to read."""
 
-    def __init__(self, db: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, db: Path, conn: sqlite3.Connection, *, writable: bool) -> None:
         self.path = db
         self._conn = conn
+        self._writable = writable  # close() hands a writer's store back in rollback-journal mode
         self._columns = self._read_columns()
 
     # -- opening ---------------------------------------------------------------------------
@@ -216,21 +296,33 @@ class Store:
                 ],
             )
             conn.execute("COMMIT")
-        return cls(db, conn)
+        return cls(db, conn, writable=True)
 
     @classmethod
-    def open(cls, folder: str | os.PathLike) -> Store:
-        """Open an existing store read-only (safe while a sweep writes to it)."""
+    def open(cls, folder: str | os.PathLike, *, salvage: bool = False) -> Store:
+        """Open an existing store read-only (safe while a sweep writes to it).
+
+        This is the one way a store is read: its schema, tables and rows are checked
+        and a damaged store is refused in one line naming the damage. ``salvage``
+        (for export) skips the table and row checks, to rescue what is readable.
+        """
         path = Path(folder)
         db = path if path.is_file() else store_path(path)
         if not db.is_file():
             raise SpecboundError(f"{path}: no specbound store here (expected {STORE_FILE})")
-        schema_of(db)
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-        return cls(db, conn)
+        return cls(db, open_checked(db, salvage=salvage, timeout=30), writable=False)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection; a writer leaves the store in rollback-journal mode.
+
+        WAL lets readers see a consistent store while a sweep writes; once the writer
+        is gone, the plain journal mode means a later read-only command creates no
+        ``-wal``/``-shm`` files beside a store it only reads (if a reader is still
+        connected the switch is skipped, and WAL stays, harmlessly).
+        """
+        if self._writable:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._conn.execute("PRAGMA journal_mode=DELETE")
         self._conn.close()
 
     def __enter__(self) -> Store:
@@ -384,6 +476,10 @@ class Store:
             conn.execute("ROLLBACK")
             self._columns = self._read_columns()
             raise
+
+    def tables(self) -> set[str]:
+        """Names of the tables present (a salvaged store may have lost some)."""
+        return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
     def _read_columns(self) -> set[str]:
         return {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import signal
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +30,11 @@ import numpy as np
 import pandas as pd
 
 from agents.errors import SpecboundError
+from sim.limits import MAX_RUNS, MAX_SWEEP_RUNS
 from sim.plugins import loaded as loaded_plugins
 from sim.runs.batch import EngineTask, Executor, Task, chunk_size, make_chunks, make_executor
+from sim.runs.hygiene import sigterm_as_interrupt
+from sim.runs.lock import FolderLock
 from sim.runs.records import Job
 from sim.runs.store import Store, SweepInfo, check_folder, code_version, store_path
 
@@ -109,11 +113,15 @@ def make_plan(
         raise SpecboundError(
             f"zip paths vary together and need the same number of values; got {sizes}"
         )
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise SpecboundError(f"runs {runs!r}: must be an integer >= 1")
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
+        raise SpecboundError(f"runs {runs!r}: must be an integer in 1..{MAX_RUNS:,}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise SpecboundError(f"seed {seed!r}: must be an integer in 0..2^63-1")
     n_zip = len(next(iter(z.values()))) if z else 1
+    planned = math.prod(len(v) for v in g.values()) * n_zip * runs
+    if planned > MAX_SWEEP_RUNS:
+        raise SpecboundError(f"the sweep plans {planned:,} runs (points x runs); at most {MAX_SWEEP_RUNS:,}"
+                             " are allowed in one store")
     zip_rows = [{p: v[i] for p, v in z.items()} for i in range(n_zip)]
     points = tuple(
         dict(zip(g, combo, strict=True)) | row
@@ -197,6 +205,7 @@ def sweep(
     *,
     retry_failed: bool = False,
     task: Task | None = None,
+    wait: bool = False,
 ) -> pd.DataFrame:
     """Run a parameter sweep into the store of ``out``; return one row per run.
 
@@ -218,6 +227,7 @@ def sweep(
         progress: show a progress bar on stderr (default: when stderr is a terminal).
         retry_failed: rerun runs stored as failed (their failed row is replaced).
         task: the run function (default :class:`~sim.runs.batch.EngineTask`, the engine).
+        wait: if another sweep holds the folder's lock, wait for it instead of refusing.
 
     Returns:
         DataFrame with run_id, point, rep, seed, status, error, one column per
@@ -257,6 +267,25 @@ def sweep(
         code_version=code_version(),
         question=str(getattr(scen, "question", "") or ""),
     )
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with FolderLock(folder, wait=wait), sigterm_as_interrupt():
+            frame = _locked(folder, db, info, plan, allow_grid_change, retry_failed, workers, dask,
+                            progress, task)
+    except BaseException:
+        if made and not any(folder.iterdir()):  # refused before anything was stored
+            folder.rmdir()
+        raise
+    frame.attrs["store"] = str(db)
+    frame.attrs["paths"] = [*plan.grid, *plan.zip]
+    return frame
+
+
+def _locked(folder: Path, db: Path, info: SweepInfo, plan: Plan, allow_grid_change: bool,
+            retry_failed: bool, workers: int | None, dask: str | None, progress: bool | None,
+            task: Task) -> pd.DataFrame:
+    """The part of a sweep that reads and writes the store, run under the folder's lock."""
     info = _with_identity(info, db, allow_grid_change)
     existing = _stored_status(db, info.sweep_id)
     redo = {"failed"} if retry_failed else set()
@@ -273,12 +302,15 @@ def sweep(
             if executor is not None:
                 _drive(store, info, plan, pending, existing, executor, progress, task)
             frame = _result_frame(store, info)
+    except KeyboardInterrupt:
+        abandon = getattr(executor, "abandon", None)
+        if abandon is not None:  # runs in flight are abandoned; the store holds every finished one
+            abandon()
+        raise
     finally:
         if executor is not None:
             executor.close()
-    frame.attrs["store"] = str(db)
     frame.attrs["sweep_id"] = info.sweep_id
-    frame.attrs["paths"] = [*plan.grid, *plan.zip]
     return frame
 
 
@@ -369,6 +401,7 @@ def _drive(
     bar.set_postfix(failed=failed)
     size = chunk_size(len(pending), executor.workers)
     chunks = make_chunks(task, info.scenario_text, info.specs, pending, size)
+    stored = total - len(pending)
     try:
         for records in executor.map(chunks):
             for rec in records:
@@ -376,10 +409,26 @@ def _drive(
                     info.sweep_id, info.scenario, rec, replace=rec.job.run_id in existing
                 )
                 failed += rec.status == "failed"
+                stored += 1
             bar.update(len(records))
             bar.set_postfix(failed=failed)
+    except KeyboardInterrupt as err:
+        raise SweepInterrupted(getattr(err, "signum", signal.SIGINT), stored, total) from None
     finally:
         bar.close()
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by SIGINT or SIGTERM; every finished run is stored, the rest is not."""
+
+    def __init__(self, signum: int, stored: int, total: int) -> None:
+        super().__init__(signum, stored, total)
+        self.signum, self.stored, self.total = signum, stored, total
+
+    def __str__(self) -> str:
+        name = signal.Signals(self.signum).name
+        return (f"interrupted ({name}): {self.stored} of {self.total} runs stored; "
+                "repeat the command to resume")
 
 
 def _result_frame(store: Store, info: SweepInfo) -> pd.DataFrame:

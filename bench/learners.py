@@ -1,0 +1,84 @@
+"""Benchmarks of learning: its cost in the trust game, and the memory its state takes.
+
+``learners``: ``trust-game`` at 10,000 agents on its small world, three in four
+agents in one group, the rest opportunists. The group plays fixed ``reciprocal``
+policies, then a learner (``fictitious_play`` or ``roth_erev``, conditioned on
+the partner's last move); every decision goes through the chain of command in
+both. The ratio is the learners' agent-steps per second over the fixed
+policies' (the cost of learning); the issue's target is at most 3 times slower.
+The two runs play different games, so there is nothing to check equal.
+
+``learning-memory``: the bytes of every learner's state for a million agents
+with the trust game's shapes (four decision phases of two or three acts, three
+states each for ``observe = "partner_last"``), the largest of the learners.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from bench.harness import Result, at_least, at_most
+
+N = 10_000
+LEARNERS = {"fictitious_play": {"observe": "partner_last", "initial": 20.0},
+            "roth_erev": {"observe": "partner_last", "reference": 5.0, "forgetting": 0.05}}
+#: At most this many times slower than fixed policies, as a throughput ratio.
+TARGET = 1 / 3
+MEMORY_AGENTS = 1_000_000
+MEMORY_BOUND_MB = 2000.0
+SHORT, LONG = 2, 10
+
+
+def step_time(policy: str, params: dict, n: int, repeat: int) -> float:
+    """Seconds per step of trust-game at ``n`` agents with the main group on ``policy``."""
+    import scenarios  # noqa: F401  (registers the environments)
+    from sim.model import SpecModel
+    from sim.scenario import load_scenario
+
+    main = n * 3 // 4
+    sc = load_scenario("trust-game", {"groups.reciprocal.count": main, "groups.opportunists.count": n - main,
+                                      "groups.reciprocal.policy": policy, "groups.reciprocal.params": params,
+                                      "network.rewire.below": 0.0, "steps": SHORT + LONG})
+    times = []
+    for seed in range(repeat):
+        model = SpecModel(sc, seed)
+        model.run(SHORT)
+        start = time.perf_counter()
+        model.run(LONG)
+        times.append((time.perf_counter() - start) / LONG)
+    return statistics.median(times)
+
+
+def bench_learners(n: int = N, repeat: int = 3) -> list[Result]:
+    fixed = step_time("reciprocal", {"threshold": 0.5}, n, repeat)
+    rows = []
+    for name, params in LEARNERS.items():
+        t = step_time(name, params, n, repeat)
+        rows.append(at_least(f"learners-{name}", n / t, n / fixed, "same population, fixed policies",
+                             "agent-steps/s", TARGET,
+                             f"trust-game, {n} agents ({n * 3 // 4} learning), {LONG} steps after {SHORT}, "
+                             f"median of {repeat}; {t * 1e3:.1f} vs {fixed * 1e3:.1f} ms/step"))
+    return rows
+
+
+def learning_state_mb(agents: int = MEMORY_AGENTS) -> dict[str, float]:
+    """Megabytes of each learner's state for ``agents`` agents, trust-game shapes."""
+    from agents.policies import make_policy
+
+    phases = (2, 3, 3, 3)  # promise, send, return after a promise, return without one
+    states = 3              # partner_last: none, kept, came through
+    out = {}
+    for name in ("roth_erev", "q_learning", "aspiration", "fictitious_play"):
+        pol = make_policy(name, {"observe": "partner_last"})
+        total = sum(a.nbytes for acts in phases for a in pol.init_state(agents, states, acts).values())
+        out[name] = total / 2**20
+    return out
+
+
+def bench_memory(agents: int = MEMORY_AGENTS) -> list[Result]:
+    sizes = learning_state_mb(agents)
+    worst = max(sizes, key=lambda k: sizes[k])
+    detail = ", ".join(f"{k} {v:.0f} MB" for k, v in sizes.items())
+    return [at_most("learning-memory", sizes[worst], MEMORY_BOUND_MB, "MB",
+                    f"{agents} agents, trust-game phases, observe partner_last; {detail}")]

@@ -1,0 +1,269 @@
+"""``public-goods-fg``: the public goods game with and without peer punishment (Fehr and Gächter 2000).
+
+Agents play in groups of ``group_size`` (4). Each round every agent gets an
+``endowment`` (20 tokens) and puts a share of it, in twentieths (acts
+``give_0`` .. ``give_20``), into its group's pot; the pot is multiplied so
+that each token put in returns ``mpcr`` (0.4) to every member. Keeping a
+token earns 1, giving it earns 0.4 back: free riding pays for each, giving
+pays for the group (4 x 0.4 = 1.6 > 1).
+
+With ``punishment`` a second phase follows, once everyone has seen what
+everyone gave: each agent decides for each other member of its group how
+many punishment points to assign (``spare``, ``punish_1`` .. ``punish_4``).
+Each point costs the punisher ``punish_cost`` (1) and the target ``fine``
+(3), the 1:3 ratio of Fehr and Gächter (2002). Whether an agent may punish,
+and whom, is up to its spec: the checks ``no_peer_fines`` (any fine breaks
+it) and ``no_antisocial_punishment`` (fining a member who gave at least as
+much as you breaks it) apply to the punishment phase only.
+
+``design``: ``partner`` keeps the groups for the whole run (drawn once);
+``stranger`` draws new groups every round. A population that is not a
+multiple of ``group_size`` leaves one smaller group.
+
+Observation (what the environment remembers for each agent, the adaptive
+state of ``conditional_contributor``): ``own`` its last contribution in
+twentieths (-1 before the first round), ``others`` the mean of its group's
+other members last round (twentieths, rounded), ``fined`` the points it was
+fined last round (capped at 12), ``watched`` someone in its group has been
+fined in an earlier round (partner design only: strangers are new every
+round), ``sanctions`` punishment exists in this game, ``shortfall``
+(punishment phase: how many twentieths the target gave less than the
+decider; 0 in the contribution phase), ``coin`` (the engine's coin).
+
+Welfare bounds per round: the floor of the game with punishment (nobody
+gives and everyone assigns every other member the most points) and the
+optimum (everybody gives everything, nobody fines). The floor is the same
+with punishment off, so ``efficiency`` compares the two treatments; it is
+a normalised welfare, not a share of the cooperative surplus. Metrics: ``contribution`` (mean share of the
+endowment given, per round; over a run the mean), ``contribution.first`` and
+``contribution.last`` (the first and the last round's), ``punishment_points``
+and ``fines`` (tokens deducted).
+
+Deterministic by design: only the game's arithmetic. The population (drawn
+parameters), the groups and the rounding of targets (the coin) come from
+the seed, so every metric varies by seed (punishment_points and fines are 0
+without punishment).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from agents.acts import Act, ActSpace
+from agents.checks import check
+from agents.policies import COIN_SIDES
+from agents.policies.contributors import LEVELS, punish_points
+from scenarios.environment import Environment, environment, out_of_range
+from scenarios.metric_registry import Metric
+from scenarios.pairwise import needs_coin
+
+GIVE = ActSpace([Act(f"give_{k}", gives=k / LEVELS, noop=k == 0,
+                     text=f"I put {k} twentieths of my endowment into the pot.") for k in range(LEVELS + 1)])
+MAX_POINTS = 4
+SANCTION = ActSpace([Act("spare", noop=True, text="I assign no punishment points.")]
+                    + [Act(f"punish_{p}", text=f"I assign {p} punishment point{'s' * (p > 1)}.")
+                       for p in range(1, MAX_POINTS + 1)])
+POINTS = np.array([punish_points(a.name) for a in SANCTION], dtype=np.int64)
+MAX_FINED = 12
+DESIGNS = ("partner", "stranger")
+PublicGoodsFGObs = namedtuple("PublicGoodsFGObs", "own others fined watched sanctions shortfall coin")
+
+
+def _punishes(act: Act) -> bool | None:
+    p = punish_points(act.name)
+    return None if p is None else p > 0
+
+
+@check("no_peer_fines")
+def no_peer_fines(obs: Any, act: Act) -> bool | None:
+    """Fine no one: sanctions are not an agent's to impose (applies to punishment decisions only)."""
+    fines = _punishes(act)
+    return None if fines is None else not fines
+
+
+@check("no_antisocial_punishment")
+def no_antisocial_punishment(obs: Any, act: Act) -> bool | None:
+    """Fine only a member who gave less than you (applies to punishment decisions only)."""
+    fines = _punishes(act)
+    if fines is None:
+        return None
+    return not fines or getattr(obs, "shortfall", 0) > 0
+
+
+@dataclass(frozen=True)
+class PublicGoodsFGParams:
+    """Fehr and Gächter's (2000) design.
+
+    Attributes:
+        group_size: members per group (4).
+        endowment: tokens per agent and round (20).
+        mpcr: marginal per-capita return of a token given (0.4).
+        design: ``partner`` (fixed groups) or ``stranger`` (new groups every round).
+        punishment: whether the punishment phase follows each round.
+        punish_cost: what one point costs the punisher (1).
+        fine: what one point costs its target (3).
+    """
+
+    group_size: int = 4
+    endowment: float = 20.0
+    mpcr: float = 0.4
+    design: str = "partner"
+    punishment: bool = True
+    punish_cost: float = 1.0
+    fine: float = 3.0
+
+    def validate(self) -> str | None:
+        if self.group_size < 2:
+            return f"group_size must be at least 2, got {self.group_size}"
+        if self.endowment <= 0:
+            return f"endowment must be positive, got {self.endowment}"
+        if not 0 < self.mpcr < 1:
+            return f"mpcr must be between 0 and 1 (exclusive: a social dilemma), got {self.mpcr}"
+        if self.design not in DESIGNS:
+            return f"design must be one of {', '.join(DESIGNS)}, got {self.design!r}"
+        return out_of_range(self, nonneg=("punish_cost", "fine"))
+
+
+def group_payoffs(give: np.ndarray, group: np.ndarray, endowment: float, mpcr: float) -> np.ndarray:
+    """Each agent's earnings from one round: what it kept plus ``mpcr`` times its group's pot."""
+    pot = np.bincount(group, weights=give)
+    return endowment - give + mpcr * pot[group]
+
+
+def draw_groups(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Group of each of ``n`` agents: a random partition into groups of ``size`` (one smaller remainder)."""
+    return np.empty(n, dtype=np.int64) if n == 0 else (rng.permutation(n) // size).astype(np.int64)
+
+
+@environment("public-goods-fg")
+class PublicGoodsFG(Environment):
+    Params = PublicGoodsFGParams
+    acts = GIVE
+    Obs = PublicGoodsFGObs
+    cardinality = (LEVELS + 2, LEVELS + 1, MAX_FINED + 1, 2, 2, LEVELS + 1, COIN_SIDES)
+    offset = (1, 0, 0, 0, 0, 0, 0)
+    pairwise = False
+    supplies = (
+        Metric("contribution", "contribution", "share of endowment", aggregate="mean"),
+        Metric("contribution.first", "first-round contribution", "share of endowment", per_step=False,
+               aggregate="final"),
+        Metric("contribution.last", "last-round contribution", "share of endowment", per_step=False,
+               aggregate="final"),
+        Metric("punishment_points", "punishment points", "points"),
+        Metric("fines", "fines", "tokens deducted"),
+    )
+    checks: ClassVar[tuple[str, ...]] = ("no_peer_fines", "no_antisocial_punishment")
+    description = "Public goods in groups of four, with or without costly peer punishment (Fehr and Gächter 2000)."
+
+    def __init__(self, params: PublicGoodsFGParams, model: Any) -> None:
+        super().__init__(params, model)
+        self.phases = (GIVE, SANCTION)
+
+    def setup(self, model: Any) -> None:
+        n = len(model.alive)
+        self.own = np.full(n, -1, dtype=np.int64)
+        self.others = np.zeros(n, dtype=np.int64)
+        self.fined = np.zeros(n, dtype=np.int64)
+        self.watched = np.zeros(n, dtype=np.int64)
+        self.group = draw_groups(n, self.params.group_size, model.rng_env)
+        self.share = float("nan")
+        self.first = float("nan")
+        self.shares: list[float] = []
+
+    def _grow(self, n: int) -> None:
+        """Newcomers: no past, and (partner design) a group of their own kind at the end."""
+        extra = n - len(self.own)
+        if extra <= 0:
+            return
+        self.own = np.concatenate([self.own, np.full(extra, -1, dtype=np.int64)])
+        for name in ("others", "fined", "watched"):
+            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(extra, dtype=np.int64)]))
+        start = int(self.group.max()) + 1 if len(self.group) else 0
+        self.group = np.concatenate([self.group, start + np.arange(extra) // self.params.group_size])
+
+    def step(self, model: Any) -> None:
+        prm = self.params
+        n = len(model.alive)
+        self._grow(n)
+        living = model.living()
+        if prm.design == "stranger":
+            self.group[living] = draw_groups(len(living), prm.group_size, model.rng_env)
+        grp = np.unique(self.group[living], return_inverse=True)[1]
+        m = len(living)
+        coin = model.rng_env.integers(0, COIN_SIDES, m) if needs_coin(model) else 0
+        codes = self.codec.encode(own=self.own[living], others=self.others[living], fined=self.fined[living],
+                                  watched=self.watched[living], sanctions=int(prm.punishment), shortfall=0,
+                                  coin=coin)
+        k = model.decide(living, codes, phase=0)  # twentieths given
+        give = k * prm.endowment / LEVELS
+        model.add_payoff(living, group_payoffs(give, grp, prm.endowment, prm.mpcr))
+        size = np.bincount(grp)
+        sums = np.bincount(grp, weights=k)
+        others = np.divide(sums[grp] - k, size[grp] - 1, out=np.zeros(m), where=size[grp] > 1)
+        points = np.zeros(m, dtype=np.int64)
+        if prm.punishment:
+            points = self._punish(model, living, grp, k)
+        self.own[living] = k
+        self.others[living] = np.rint(others).astype(np.int64)
+        self.fined[living] = np.minimum(points, MAX_FINED)
+        if prm.design == "partner":
+            # A fixed group that has punished once is expected to punish again; strangers are new
+            # every round, so what the last group did says nothing about the next one.
+            seen = np.bincount(grp, weights=points)[grp] > 0
+            self.watched[living] = np.maximum(self.watched[living], seen)
+        self.share = float(k.mean()) / LEVELS if m else float("nan")
+        if np.isnan(self.first):
+            self.first = self.share
+        self.shares.append(self.share)
+        # The worst a round of the game with punishment allows (nobody gives, everyone fines
+        # every other member the most) and the best (everyone gives all, nobody fines); the same
+        # floor with punishment off keeps efficiency comparable across the two treatments.
+        worst = m * prm.endowment - (prm.punish_cost + prm.fine) * MAX_POINTS * float((size[grp] - 1).sum())
+        self.bounds = (worst, float(prm.endowment * prm.mpcr * size[grp].sum()))
+
+    def _punish(self, model: Any, living: np.ndarray, grp: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """The punishment phase: every member decides on every other; returns points received per agent."""
+        order = np.argsort(grp, kind="stable")
+        size = np.bincount(grp)
+        starts = np.cumsum(size) - size
+        # Every ordered pair (i, j) of distinct members of one group, as positions in ``living``:
+        # each member in sorted order is repeated once per member of its group.
+        rep = size[grp[order]]
+        i = np.repeat(order, rep)
+        within = np.arange(len(i)) - np.repeat(np.cumsum(rep) - rep, rep)
+        j = order[np.repeat(starts[grp[order]], rep) + within]
+        keep = i != j
+        i, j = i[keep], j[keep]
+        if not len(i):
+            return np.zeros(len(living), dtype=np.int64)
+        short = np.clip(k[i] - k[j], 0, LEVELS)
+        codes = self.codec.encode(own=0, others=0, fined=0, watched=0, sanctions=1,
+                                  shortfall=short, coin=0)
+        pts = POINTS[model.decide(living[i], codes, living[j], phase=1)]
+        prm = self.params
+        model.add_payoff(living[i], -prm.punish_cost * pts)
+        model.add_payoff(living[j], -prm.fine * pts)
+        model.count("punishment_points", float(pts.sum()))
+        model.count("fines", float(prm.fine * pts.sum()))
+        return np.bincount(j, weights=pts, minlength=len(living)).astype(np.int64)
+
+    def metrics(self, model: Any) -> dict[str, float]:
+        return {"contribution": self.share}
+
+    def final_metrics(self, model: Any) -> dict[str, float]:
+        mean = float(np.nanmean(self.shares)) if self.shares else float("nan")
+        return {"contribution": mean, "contribution.first": self.first, "contribution.last": self.share}
+
+    def render(self, obs: Any) -> str:
+        if obs.shortfall:
+            return (f"A member of your group gave {obs.shortfall * 5}% of the endowment less than you. "
+                    "You may assign punishment points: each costs you 1 token and it 3.")
+        if obs.own < 0:
+            return "First round: choose how much of your endowment to put into the group's pot."
+        fined = f" You were assigned {obs.fined} punishment points." if obs.fined else ""
+        return (f"Last round you gave {obs.own * 5}% of your endowment and the others in your group "
+                f"{obs.others * 5}% on average.{fined} Choose how much to give this round.")

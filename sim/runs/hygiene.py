@@ -1,0 +1,108 @@
+"""Helper processes die with the driver, however the driver dies.
+
+A sweep's driver starts a forkserver, a resource tracker and worker processes.
+If the driver is killed (SIGKILL, the OOM killer, a closed terminal) nothing in
+``multiprocessing`` stops the workers: they sit on 200 MB each, forever, and a
+kill-and-resume cycle piles them up. Two mechanisms, both cheap:
+
+* On Linux, the parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)``): the
+  kernel kills the process when its parent exits. Set in the forkserver (its
+  parent is the driver) and in every worker (their parent is the forkserver).
+* Everywhere, a watchdog thread in each worker polls the driver's pid and exits
+  when the driver is gone (a worker's parent is the forkserver, not the driver).
+
+The resource tracker exits on its own once every process holding its pipe is gone.
+Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the driver
+alone decides how a sweep stops (store consistent, one line, exit 130).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+PR_SET_PDEATHSIG = 1
+#: Seconds between a worker's checks that its driver still lives.
+WATCH_INTERVAL = 1.0
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> bool:
+    """Ask the kernel to send ``sig`` to this process when its parent exits (Linux only).
+
+    Returns whether it was set. If the parent already died before the call, exits now.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent or parent == 1:  # the parent died before the signal was armed
+        os._exit(1)
+    return True
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (and is not a zombie we could see)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:  # a zombie: dead, unreaped
+        return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    return True
+
+
+def watch_driver(driver: int, interval: float = WATCH_INTERVAL) -> threading.Thread:
+    """Start a daemon thread that ends this process when ``driver`` is gone."""
+
+    def watch() -> None:
+        while alive(driver):
+            time.sleep(interval)
+        os._exit(1)  # no cleanup to do: the driver owned the store and every result
+
+    thread = threading.Thread(target=watch, name="specbound-driver-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def worker_init(driver: int) -> None:
+    """Initializer of sweep worker processes: die with the driver, leave SIGINT to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+    watch_driver(driver)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so every cleanup path runs the same way."""
+
+    signum = signal.SIGTERM
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

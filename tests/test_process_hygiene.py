@@ -1,0 +1,106 @@
+"""Drills: a killed or interrupted sweep driver leaves no process behind and a consistent store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def session_members(sid: int) -> list[int]:
+    """Live (non-zombie) processes of session ``sid``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(entry))
+    return out
+
+
+def start_sweep(out: Path, runs: int = 2000) -> subprocess.Popen[str]:
+    """A multi-worker sweep long enough to be interrupted, in its own session."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", "sweep", "commons", "--grid", "environment.growth=1.2,1.3",
+         "--set", "steps=10", "--runs", str(runs), "--workers", "2", "--out", str(out), "--no-progress"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # a test runner started in the background inherits SIGINT ignored; a user's terminal does not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for(predicate, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def stored_runs(out: Path) -> int:
+    db = out / "store.sqlite"
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return 0
+
+
+def test_sigkill_of_the_driver_leaves_no_process(tmp_path: Path) -> None:
+    proc = start_sweep(tmp_path / "out")
+    try:
+        # workers, forkserver and resource tracker are up once runs are being stored
+        assert wait_for(lambda: stored_runs(tmp_path / "out") > 0, 60), proc.stderr
+        assert len(session_members(proc.pid)) >= 4
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        assert wait_for(lambda: not session_members(proc.pid), 10), session_members(proc.pid)
+    finally:
+        for pid in session_members(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_and_sigterm_stop_cleanly(tmp_path: Path, sig: int, code: int) -> None:
+    out = tmp_path / "out"
+    proc = start_sweep(out)
+    try:
+        assert wait_for(lambda: stored_runs(out) > 0, 60)
+        os.killpg(proc.pid, sig) if sig == signal.SIGINT else os.kill(proc.pid, sig)  # Ctrl-C: the group
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == code, err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "Traceback" not in err, err[-3000:]
+        assert "runs stored" in lines[0] and "resume" in lines[0]
+        assert wait_for(lambda: not session_members(proc.pid), 10)
+        conn = sqlite3.connect(out / "store.sqlite")
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            # every stored run is whole: a row and its time series
+            assert conn.execute("SELECT COUNT(*) FROM runs WHERE run_id NOT IN "
+                                "(SELECT run_id FROM steps)").fetchone()[0] == 0
+        finally:
+            conn.close()
+    finally:
+        for pid in session_members(proc.pid):
+            os.kill(pid, signal.SIGKILL)
