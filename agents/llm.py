@@ -62,7 +62,10 @@ class LLMConfig:
             models want ``max_completion_tokens``; most servers accept ``max_tokens``).
         roles: where ``system`` and ``developer`` messages go, for servers that
             lack a role (``{"developer": "system"}``); ``user`` is never remapped.
-        concurrency: most calls in flight at once.
+        concurrency: most calls in flight at once. The default lets every
+            call of a step go at once (up to the openai client's own pool of
+            1,000 connections): a cap splits a step into waves, each costing a
+            full latency.
         max_retries: retries of a reply that is not a valid act.
         client_retries: the openai client's retries of 429, 5xx and timeouts.
         timeout: seconds per HTTP call (the per-call deadline; the client retries add to it).
@@ -84,7 +87,7 @@ class LLMConfig:
     max_tokens: int = 300
     max_tokens_param: str = "max_tokens"
     roles: tuple[tuple[str, str], ...] = ()
-    concurrency: int = 16
+    concurrency: int = 1000
     max_retries: int = 2
     client_retries: int = 4
     timeout: float = 60.0
@@ -398,12 +401,15 @@ class LLMPolicy(BatchPolicy):
             # Close the client on its own loop when the policy goes away; left
             # to the garbage collector, httpx would try on a dead loop.
             self._finalizer = weakref.finalize(self, self._session.close)
-        choices: list[LLMChoice] = self._session.run(self._gather(self._session.client, requests))
+        clients = self._session.clients_for(len(requests), self._make_client)
+        choices: list[LLMChoice] = self._session.run(self._gather(clients, requests))
         return choices
 
-    async def _gather(self, client: Any, requests: list[DecisionRequest]) -> list[LLMChoice]:
+    async def _gather(self, clients: list[Any], requests: list[DecisionRequest]) -> list[LLMChoice]:
         sem = asyncio.Semaphore(self.config.concurrency)
-        tasks = [asyncio.ensure_future(self._decide(client, sem, r)) for r in requests]
+        client = clients[0]
+        tasks = [asyncio.ensure_future(self._decide(clients[n % len(clients)], sem, r))
+                 for n, r in enumerate(requests)]
         try:
             try:
                 choices = await asyncio.wait_for(asyncio.gather(*tasks), self.config.step_timeout)
@@ -589,6 +595,10 @@ class LLMPolicy(BatchPolicy):
             t[key] += 1
 
 
+#: Calls of one step that share one client (one HTTP connection pool); see ``_Session.clients_for``.
+CALLS_PER_CLIENT = 16
+
+
 class _Session:
     """A private event loop and the async client bound to it, kept across steps.
 
@@ -599,7 +609,20 @@ class _Session:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self.clients = [client]
         self.loop = asyncio.new_event_loop()
+
+    def clients_for(self, calls: int, make: Callable[[], Any]) -> list[Any]:
+        """Clients enough that each carries at most :data:`CALLS_PER_CLIENT` of ``calls``.
+
+        An HTTP connection pool checks every one of its connections each time
+        a request starts or ends, so one pool serving a hundred calls at once
+        spends CPU growing with the square of the calls, on the step's
+        critical path. Several pools of a few connections each do not.
+        """
+        while len(self.clients) * CALLS_PER_CLIENT < calls:
+            self.clients.append(make())
+        return self.clients[: max(1, math.ceil(calls / CALLS_PER_CLIENT))]
 
     def run(self, coro: Any) -> Any:
         return _outside_any_loop(self.loop.run_until_complete, coro)
@@ -610,7 +633,8 @@ class _Session:
 
     def _close(self) -> None:
         try:
-            self.loop.run_until_complete(self.client.close())
+            for client in self.clients:
+                self.loop.run_until_complete(client.close())
         finally:
             self.loop.close()
 

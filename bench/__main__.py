@@ -59,10 +59,15 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
 
         return bench_sweep_cli(repeat=1 if args.quick else 3)
 
-    def llm() -> list[Result]:
-        from bench.llm_step import bench_llm
+    def dask_cli() -> list[Result]:
+        from bench.startup import bench_dask_cli
 
-        return bench_llm()
+        return bench_dask_cli(repeat=1)
+
+    def llm() -> list[Result]:
+        from bench.llm_step import bench_llm, bench_llm_many
+
+        return bench_llm() + bench_llm_many()
 
     def spatial() -> list[Result]:
         from bench.spatial_pd import SIZES, bench_spatial
@@ -88,6 +93,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         "llm-step": llm,
         "startup": startup,
         "sweep-cli": sweep_cli,
+        "sweep-dask-cli": dask_cli,
         "spatial-pd": spatial,
         "learners": learners,
         "learning-memory": learning_memory,

@@ -146,7 +146,11 @@ def run_commands(register: Callable[[Any], Any], argv: Sequence[str] | None = No
     return dispatch_argv(parser, argv)
 
 
-def dispatch_argv(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+def dispatch_argv(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    before: Callable[[argparse.Namespace], None] | None = None,
+) -> int:
     """Parse ``argv`` and run it; an argument error is exit 2 returned, not raised (``--help``: 0)."""
     rest, plugins = split_plugins(list(sys.argv[1:] if argv is None else argv))
     try:
@@ -154,6 +158,8 @@ def dispatch_argv(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 0
     args.plugins = plugins
+    if before is not None:
+        before(args)
     return dispatch(args)
 
 

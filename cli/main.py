@@ -168,7 +168,26 @@ def _demo(args: argparse.Namespace) -> int:
 # --- wiring -------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Sub-commands other modules contribute: module -> the commands its ``register`` adds.
+#: A command line names one command, so only its module is imported: the others cost
+#: start-up (analysis, evals, lint...) that ``run`` never uses. tests/test_startup.py
+#: pins this table against what the modules register.
+CONTRIBUTED: dict[str, tuple[str, ...]] = {
+    "cli.spec": ("spec",),
+    "cli.sweep": ("sweep", "export", "rerun"),
+    "cli.conformance": ("check",),
+    "cli.evals": ("eval",),
+    "cli.analysis": ("plot", "report"),
+    "cli.viz": ("viz",),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; given the ``command`` about to run, only the module owning it is wired.
+
+    Without a command (``--help``, a typo) every module is wired, so help and
+    errors list every command.
+    """
     parser = Parser(
         prog="specbound",
         description="Simulate agents bound by specs and a chain of command; measure trust, welfare and conflicts.",
@@ -204,31 +223,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.set_defaults(func=_demo)
 
-    from cli import spec as cli_spec
-    from cli import sweep as cli_sweep
+    if command in sub.choices:
+        return parser
+    import importlib
 
-    spec_sub = cli_spec.register(sub)
-    from cli import explain as cli_explain
+    owner = next((m for m, names in CONTRIBUTED.items() if command in names), None)
+    for module in [owner] if owner else CONTRIBUTED:
+        registered = importlib.import_module(module).register(sub)
+        if module == "cli.spec":
+            from cli import explain as cli_explain
 
-    cli_explain.register(spec_sub)
-    cli_sweep.register(sub)
-    from cli import conformance
-
-    conformance.register(sub)
-    from cli import evals as cli_evals
-
-    cli_evals.register(sub)
-    from cli import analysis as analysis_cli
-
-    analysis_cli.register(sub)
-    from cli import viz as viz_cli
-
-    viz_cli.register(sub)
+            cli_explain.register(registered)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return dispatch_argv(build_parser(), argv)
+    import sys
+
+    rest = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in rest[:1] if not a.startswith("-")), None)
+    return dispatch_argv(build_parser(command), argv, before=_prestart_pool)
+
+
+def _prestart_pool(args: argparse.Namespace) -> None:
+    if _may_use_pool(args):
+        from sim.runs.pool import prestart
+
+        prestart()  # its imports overlap the driver's own loading and checks
+
+
+def _may_use_pool(args: argparse.Namespace) -> bool:
+    """Whether this command may run a sweep on local worker processes."""
+    if getattr(args, "workers", None) == 1 or getattr(args, "dask", None):
+        return False
+    return args.command in ("sweep", "demo") or (args.command == "run" and bool(args.runs))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def load_plugin(ref: str, where: str = "--plugin", base: Path | None = None) -> 
         base: folder that relative paths and top-level module names are looked up in first
             (a scenario's folder); the current folder otherwise.
     """
-    import scenarios  # noqa: F401  (built-ins first, so a clash is the plugin's)
+    _engine_first()  # built-ins first, so a clash is the plugin's
 
     if not isinstance(ref, str) or not ref.strip():
         raise PluginError(f"{where}: a plugin is a module name or a path, got {ref!r}")
@@ -179,8 +179,18 @@ def load_plugins(refs: Iterable[str], where: str = "--plugin", base: Path | None
     return [load_plugin(r, where, base) for r in refs]
 
 
+def _engine_first() -> None:
+    """Import the engine, so its environments and metrics register before any plugin's.
+
+    ``sim.metrics`` takes the metrics registered when it loads as the engine's own.
+    """
+    import scenarios  # noqa: F401
+    import sim.metrics  # noqa: F401
+
+
 def load_entry_points() -> list[Plugin]:
     """Load the installed packages' plugins (the ``specbound.plugins`` entry-point group), once."""
+    _engine_first()
     if _ENTRY_POINTS_DONE:
         return [p for p in _LOADED.values()]
     _ENTRY_POINTS_DONE.append(True)

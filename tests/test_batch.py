@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from agents.errors import SpecboundError
+from sim.runs import batch
 from sim.runs.batch import (
+    AutoExecutor,
     Chunk,
     DaskExecutor,
     Job,
@@ -68,6 +70,23 @@ def test_processes_match_serial():
     serial = records_by_id(SerialExecutor())
     assert len(serial) == 12
     assert records_by_id(ProcessExecutor(2)) == serial
+
+
+@pytest.mark.parametrize(("min_seconds", "pooled"), [
+    (1e9, False),  # a small sweep: the driver runs it all, no pool is started
+    (0.0, True),   # a large one: the first run here, the rest on the pool
+])
+def test_default_executor_picks_from_the_first_run(monkeypatch, min_seconds, pooled):
+    monkeypatch.setattr(batch, "POOL_MIN_SECONDS", min_seconds)
+    serial = records_by_id(SerialExecutor())
+    auto = AutoExecutor(runs=12, workers=2)
+    assert records_by_id(auto) == serial
+    assert (auto._pool is not None) == pooled
+
+
+def test_make_executor_without_workers_picks_by_the_work():
+    assert isinstance(make_executor(runs=40), AutoExecutor)
+    assert isinstance(make_executor(workers=2, runs=40), ProcessExecutor)
 
 
 def test_dask_matches_serial(dask_address):

@@ -27,8 +27,8 @@ print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
 """
 
 
-def _loaded(argv: list[str]) -> list[str]:
-    code = PROBE.format(argv=argv, heavy=HEAVY)
+def _loaded(argv: list[str], watched: tuple[str, ...] = HEAVY) -> list[str]:
+    code = PROBE.format(argv=argv, heavy=watched)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=120)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -49,3 +49,47 @@ def test_the_probe_sees_heavy_imports() -> None:
     code = "import sys, analysis.plots; print(int('matplotlib' in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "1"
+
+
+#: Modules of other commands: a single run has no use for them.
+OTHER_COMMANDS = ("cli.spec", "cli.sweep", "cli.evals", "cli.analysis", "cli.viz",
+                  "analysis.aggregate", "agents.lint", "concurrent.futures.process")
+
+
+def test_a_run_wires_only_its_own_command() -> None:
+    assert _loaded(["run", "trust-network", "--steps", "3", "--json"], OTHER_COMMANDS) == []
+
+
+def test_the_table_of_contributed_commands_is_what_the_modules_register() -> None:
+    import argparse
+    import importlib
+
+    from cli.main import CONTRIBUTED
+
+    for module, names in CONTRIBUTED.items():
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(sub)
+        assert tuple(sub.choices) == names, module
+
+
+@pytest.mark.parametrize("argv", [["sweep", "--help"], ["spec", "explain", "--help"], ["--help"]])
+def test_help_of_a_lazily_wired_command_still_works(argv: list[str], capsys) -> None:
+    from cli.main import main
+
+    assert main(argv) == 0  # --help: exit 0 returned, not raised
+    assert "usage: specbound" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "prestarts"), [
+    (["sweep", "ipd-classic", "--runs", "4"], True),
+    (["sweep", "ipd-classic", "--workers", "1"], False),
+    (["sweep", "ipd-classic", "--dask", "local"], False),
+    (["run", "ipd-classic", "--runs", "4"], True),
+    (["run", "ipd-classic"], False),
+    (["demo"], True),
+    (["list"], False),
+])
+def test_only_commands_that_may_sweep_start_the_pool_early(argv: list[str], prestarts: bool) -> None:
+    from cli.main import _may_use_pool, build_parser
+
+    assert _may_use_pool(build_parser(argv[0]).parse_args(argv)) is prestarts

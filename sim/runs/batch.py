@@ -19,15 +19,15 @@ grow with the number of runs.
 from __future__ import annotations
 
 import atexit
+import itertools
 import math
-import multiprocessing
 import os
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import pandas as pd
@@ -41,6 +41,9 @@ from sim.runs.records import Job, RunRecord
 IN_FLIGHT_PER_WORKER = 2
 #: Upper bound on runs per chunk, so a kill loses little work.
 MAX_CHUNK = 32
+#: Work (seconds, serially) below which the default executor stays serial: starting
+#: and feeding a pool would cost more than the second core gives back.
+POOL_MIN_SECONDS = 2.0
 #: Seconds to wait for a remote Dask scheduler before giving up.
 CONNECT_TIMEOUT = 3.0
 
@@ -247,12 +250,8 @@ def _wait_futures(pending: set[Future]) -> tuple[set[Future], set[Future]]:
 class ProcessExecutor:
     """Local worker processes (the default executor).
 
-    Workers start from a ``forkserver`` (``spawn`` where there is none): a
-    clean server process that has imported numpy, pandas and the engine
-    once, then forks each worker. Forking the driver itself would copy its
-    threads (BLAS and Arrow pools, a Dask client, a notebook kernel) and can
-    deadlock a child; the server has none of that, and workers still start in
-    milliseconds, warm. As everywhere in multiprocessing, a script that calls
+    Workers fork from a preloaded forkserver (:mod:`sim.runs.pool`), so they
+    start in milliseconds, warm. As everywhere in multiprocessing, a script that calls
     :func:`sim.runs.sweep.sweep` must do it under ``if __name__ == "__main__":``.
 
     The pool outlives the sweep: the next sweep in the same process (a
@@ -325,13 +324,10 @@ def _warm_pool(workers: int) -> ProcessPoolExecutor:
         return pool
     if pool is not None:
         _drop_pool(workers, pool)
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["sim.runs.forkserver_guard", "numpy", "pandas", "sim.runs.batch",
-                                    "sim.runs.run"])
+    from sim.runs.pool import context
+
     # Workers die with the driver however it dies, and leave Ctrl-C to it (sim.runs.hygiene).
-    pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+    pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context(),
                                                  initializer=worker_init, initargs=(os.getpid(),))
     return pool
 
@@ -349,13 +345,56 @@ def _shutdown_pools() -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class AutoExecutor:
+    """The default (no ``--workers``): serial for a small sweep, worker processes for a large one.
+
+    The driver runs the first run itself, timed, while the pool's forkserver
+    warms up (:func:`sim.runs.pool.prestart`); when the runs left would take
+    less than :data:`POOL_MIN_SECONDS` serially, it runs them too, so a small
+    sweep is never slower than serial. Otherwise the pool takes the rest.
+    Which process runs a job changes nothing in its record.
+    """
+
+    def __init__(self, runs: int, workers: int | None = None) -> None:
+        self.runs = runs
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ProcessExecutor | None = None
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
+        """The first run here, timed; the rest here or on the pool, by the estimate."""
+        source = iter(chunks)
+        first = next(source, None)
+        if first is None:
+            return
+        start = time.perf_counter()
+        yield [execute_job(first, first.jobs[0])]
+        seconds = time.perf_counter() - start
+        rest = itertools.chain([replace(first, jobs=first.jobs[1:])] if first.jobs[1:] else [], source)
+        if self.workers == 1 or (self.runs - 1) * seconds < POOL_MIN_SECONDS:
+            yield from SerialExecutor().map(rest)
+            return
+        self._pool = ProcessExecutor(self.workers)
+        yield from self._pool.map(rest)
+
+    def close(self) -> None:
+        """Release this sweep's pool work, if the pool was used."""
+        if self._pool is not None:
+            self._pool.close()
+
+
 def local_cluster(workers: int) -> Any:
     """A Dask LocalCluster of ``workers`` one-thread processes, without dashboard.
 
     The scheduler still serves health checks over HTTP; it gets a free port
     rather than 8787, so several sweeps (or test sessions) can run at once.
+    Each worker imports the engine and the shipped scenarios as it starts
+    (``preload``), while the driver is still setting up, rather than inside
+    its first task; it keeps them, and the cells its runs compile, for every
+    later task.
     """
     from distributed import LocalCluster
+
+    from sim.runs.pool import PRELOAD
 
     return LocalCluster(
         n_workers=workers,
@@ -363,6 +402,7 @@ def local_cluster(workers: int) -> Any:
         processes=True,
         dashboard_address=None,
         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        preload=list(PRELOAD),
     )
 
 
@@ -426,12 +466,19 @@ class DaskExecutor:
             self._cluster.close()
 
 
-def make_executor(workers: int | None = None, dask: str | None = None) -> Executor:
-    """Choose the executor: Dask when asked, serial for one worker, else processes."""
+def make_executor(workers: int | None = None, dask: str | None = None,
+                  runs: int | None = None) -> Executor:
+    """Choose the executor: Dask when asked, serial for one worker, processes for more.
+
+    With no worker count and the number of ``runs`` known, the
+    :class:`AutoExecutor` picks from the measured cost of the first run.
+    """
     if workers is not None and workers < 1:
         raise SpecboundError(f"--workers {workers}: must be 1 or more")
     if dask:
         return DaskExecutor(dask, workers)
     if workers == 1:
         return SerialExecutor()
+    if workers is None and runs is not None:
+        return AutoExecutor(runs)
     return ProcessExecutor(workers)

@@ -294,7 +294,7 @@ def _locked(folder: Path, db: Path, info: SweepInfo, plan: Plan, allow_grid_chan
         for job in plan.jobs(info.first_run)
         if job.run_id not in existing or existing[job.run_id] in redo
     ]
-    executor = make_executor(workers, dask) if pending else None
+    executor = make_executor(workers, dask, runs=len(pending)) if pending else None
     try:
         with Store.create_or_open(folder) as store:
             if store.sweep(info.sweep_id) is None:
