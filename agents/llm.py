@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import threading
 import urllib.parse
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -628,8 +629,17 @@ class _Session:
         return _outside_any_loop(self.loop.run_until_complete, coro)
 
     def close(self) -> None:
-        if not self.loop.is_closed():
-            _outside_any_loop(self._close)
+        if self.loop.is_closed():
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._close()
+            return
+        # Inside a running loop, and possibly inside a garbage collection that a
+        # finalizer runs from while concurrent.futures holds its global lock:
+        # waiting on a pool here deadlocks, so close on a thread of its own.
+        threading.Thread(target=self._close, daemon=True).start()
 
     def _close(self) -> None:
         try:
