@@ -157,7 +157,18 @@ def test_evolving_the_spec_changes_decisions() -> None:
     ('policies = ["llm"]', "policy 'llm' cannot evolve"),
     ('policies = ["no_such_policy"]', "unknown policy 'no_such_policy'"),
     ("every = 0", "evolution.every: must be at least 1"),
-    ("colour = 1", "evolution: unknown key 'colour'; allowed:"),
+    ("colour = 1", "evolution: unknown key 'colour'; allowed:"),    ('rematch = "yes"', "evolution.rematch: wrong type ('yes')"),
+    ("revise = 2.0", "evolution.revise: must be between 0 and 1, got 2.0"),
+    ("selection = -0.5", "evolution.selection: the intensity of selection must be 0 or more, got -0.5"),
+    ('fitness = "cubic"', "evolution.fitness: unknown 'cubic'; allowed: exponential, linear"),
+    ("births = 0", "evolution.births: must be at least 1, got 0"),
+    ('groups = ["nobody"]', "evolution.groups[0]: unknown group 'nobody'; allowed: cooperators, defectors"),
+    ('evolve = ["level.x"]\nlevels = ["emperor"]', "has no principle 'x'"),
+    ('levels = ["emperor"]', "evolution.levels[0]: unknown level 'emperor'; allowed: root, system"),
+    ('evolve = ["policy", "policy"]', "evolution.evolve: a trait is named twice"),
+    ("evolve = []", "evolution.evolve: name at least one trait"),
+    ('policies = ["roth_erev"]', "policy 'roth_erev' learns, and its state belongs to its group; it cannot evolve"),
+    ("temperature = true", "evolution.temperature: wrong type (True)"),
 ])
 def test_bad_evolution_is_one_line_and_exit_2(tmp_path, capsys, evolution: str, message: str) -> None:
     path = tmp_path / "bad.toml"
