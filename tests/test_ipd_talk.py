@@ -16,7 +16,6 @@ import pytest
 from agents.messages import Message
 from scenarios.ipd_talk import PROMISE_CLAIM, WORDS
 from sim.runs.run import run, run_model
-from sim.scenario import load_scenario
 
 PAIR = """
 [scenario]
@@ -78,13 +77,10 @@ def test_without_promises_nobody_talks(tmp_path) -> None:
 
 def test_messages_false_is_the_older_ipd_mechanism(tmp_path) -> None:
     """The comparison arm: promises as act labels, exactly as ``ipd`` plays them."""
-    text = load_scenario("trust-network").text.replace('environment = "ipd-talk"', 'environment = "ipd"')
-    older = tmp_path / "older.toml"
-    older.write_text(text.replace("messages = true\n", ""))
     small = {"steps": 12, "groups.reciprocal.count": 9, "groups.opportunists.count": 3,
              "groups.opportunists.spec": "empty"}
     a = run("trust-network", seed=5, set={**small, "environment.messages": False}).metrics
-    b = run(older, seed=5, set=small).metrics
+    b = run("trust-network", seed=5, set={**small, "scenario.environment": "ipd"}).metrics
     for k in ("welfare", "trust_mean", "deceptions", "cooperation_rate", "payoff.opportunists"):
         assert a[k] == b[k], k
     talk = run("trust-network", seed=5, set=small).metrics
