@@ -54,12 +54,16 @@ def test_greedy_newcomer_collapses_the_commons_at_a_step_the_seed_moves() -> Non
 
 def test_the_cap_above_the_developer_keeps_the_commons_alive() -> None:
     """README finding, with noise: survival with the cap at system level minus at user level,
-    over 20 paired seeds; the interval excludes 0 (it is 1 in every seed here)."""
-    def survival(level: str) -> np.ndarray:
+    over 20 paired seeds; the interval excludes 0 (it is 1 in every seed here).
+    Counterfactual: without the developer's wish for the biggest catch (trawlers on the plain
+    sustainable spec) the cap's level is irrelevant."""
+    def survival(level: str, seeds: range = SEEDS, **extra: str) -> np.ndarray:
         return np.array([run("commons", seed=s, set={
-            "steps": 30, "specs.sustainable.principles.sustainable_take.level": level}).metrics["survival"]
-            for s in SEEDS])
+            "steps": 30, "specs.sustainable.principles.sustainable_take.level": level, **extra}).metrics["survival"]
+            for s in seeds])
 
     diff = survival("system") - survival("user")
     half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
     assert diff.mean() - half > 0 or (diff == 1.0).all()
+    modest = {"groups.trawlers.spec": "sustainable"}
+    assert np.all(survival("system", range(10), **modest) == survival("user", range(10), **modest))
