@@ -9,7 +9,15 @@ Layout (``PRAGMA user_version`` is :data:`SCHEMA_VERSION`)::
     runs(run_id, sweep_id, scenario, point, rep, seed, params, status, error,
          started, ended, metrics, "p:<path>"..., "m:<metric>"...)
     steps(run_id, step, metric, value)     time series, long form
-    events(run_id, step, kind, agent, partner, data)
+    events(run_id, seq, step, kind, agent, partner, data)   a view that reassembles:
+      event_kinds(kind_id, kind)            each event kind once
+      event_data(data_id, data)             each distinct JSON payload (a conflict's act,
+                                            winner, loser, levels, sources, reason) once
+      event_rows(run_id, seq, step, kind_id, agent, partner, data_id)   narrow integer rows
+
+Why the dictionary: a run's conflicts repeat the same few payloads thousands of
+times, so storing each payload once and referring to it by id makes the events
+about 10x smaller; readers see the old columns through the ``events`` view.
 
 Why SQLite: one file, readable from any language, and in WAL mode readers see
 a consistent store while the sweep writes. Only the driver writes, one
@@ -38,7 +46,7 @@ import pandas as pd
 from agents.errors import SpecboundError
 from sim.runs.records import RunRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_FILE = "store.sqlite"
 
 _TABLES = (
@@ -51,9 +59,14 @@ _TABLES = (
         started REAL, ended REAL, metrics TEXT)""",
     "CREATE TABLE steps(run_id INTEGER, step INTEGER, metric TEXT, value REAL)",
     "CREATE INDEX steps_run ON steps(run_id)",
-    "CREATE TABLE events(run_id INTEGER, step INTEGER, kind TEXT, agent INTEGER, partner INTEGER, data TEXT)",
-    "CREATE INDEX events_run ON events(run_id)",
-    "CREATE INDEX events_kind ON events(kind)",
+    "CREATE TABLE event_kinds(kind_id INTEGER PRIMARY KEY, kind TEXT UNIQUE)",
+    "CREATE TABLE event_data(data_id INTEGER PRIMARY KEY, data TEXT UNIQUE)",
+    # Clustered by run: no separate index, and a replaced run deletes one range.
+    """CREATE TABLE event_rows(run_id INTEGER, seq INTEGER, step INTEGER, kind_id INTEGER,
+        agent INTEGER, partner INTEGER, data_id INTEGER, PRIMARY KEY(run_id, seq)) WITHOUT ROWID""",
+    """CREATE VIEW events AS SELECT r.run_id, r.seq, r.step, k.kind, r.agent, r.partner, d.data
+        FROM event_rows r LEFT JOIN event_kinds k USING (kind_id)
+        LEFT JOIN event_data d USING (data_id)""",
 )
 _EVENT_KEYS = ("step", "kind", "agent", "partner")
 
@@ -176,10 +189,11 @@ def schema_of(db: Path) -> int:
             conn.close()
     except sqlite3.DatabaseError as err:
         raise SpecboundError(f"{db}: not a specbound store ({err})") from err
-    if version != SCHEMA_VERSION or not {"meta", "runs", "steps", "events", "sweeps"} <= tables:
+    if version != SCHEMA_VERSION or not {"meta", "runs", "steps", "event_rows", "sweeps"} <= tables:
         raise SpecboundError(
-            f"{db}: store schema version {version}, this specbound reads version {SCHEMA_VERSION}; "
-            "use a new --out folder (the store is left as it is)"
+            f"{db}: store schema version {version}, this specbound reads version {SCHEMA_VERSION}"
+            " (version 2 stores each distinct event once); use a new --out folder or"
+            " `specbound rerun` into one (the store is left as it is)"
         )
     return version
 
@@ -343,7 +357,7 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if replace:
-                for table in ("runs", "steps", "events"):
+                for table in ("runs", "steps", "event_rows"):
                     conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             cols = {f"p:{k}": v for k, v in params.items()} | {
                 f"m:{k}": v for k, v in metrics.items()
@@ -378,13 +392,30 @@ class Store:
                 )
             if events is not None and not events.empty:
                 conn.executemany(
-                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", _event_rows(run_id, events)
+                    "INSERT INTO event_rows VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    list(self._coded_rows(_event_rows(run_id, events))),
                 )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             self._columns = self._read_columns()
             raise
+
+    def _coded_rows(self, rows: Iterable[tuple]) -> Iterable[tuple]:
+        """Replace kind and JSON payload by dictionary ids, adding new entries once."""
+        kinds: dict[str | None, int | None] = {None: None}
+        datas: dict[str, int] = {}
+        for seq, (run_id, step, kind, agent, partner, data) in enumerate(rows):
+            if kind not in kinds:
+                kinds[kind] = self._dictionary_id("event_kinds", "kind", kind)
+            if data not in datas:
+                datas[data] = self._dictionary_id("event_data", "data", data)
+            yield (run_id, seq, step, kinds[kind], agent, partner, datas[data])
+
+    def _dictionary_id(self, table: str, column: str, value: str) -> int:
+        self._conn.execute(f"INSERT OR IGNORE INTO {table}({column}) VALUES (?)", (value,))
+        row = self._conn.execute(f"SELECT rowid FROM {table} WHERE {column} = ?", (value,))
+        return int(row.fetchone()[0])
 
     def _read_columns(self) -> set[str]:
         return {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
@@ -462,7 +493,7 @@ class Store:
         if kind is not None:
             sql += " WHERE kind = ?"
             args.append(kind)
-        sql += " ORDER BY run_id, rowid"
+        sql += " ORDER BY run_id, seq"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
@@ -493,7 +524,8 @@ class Store:
             if table == "steps"
             else "run_id, step, kind, agent, partner, data"
         )
-        cur = self._conn.execute(f"SELECT {cols} FROM {table} ORDER BY rowid")
+        order = "rowid" if table == "steps" else "run_id, seq"
+        cur = self._conn.execute(f"SELECT {cols} FROM {table} ORDER BY {order}")
         names = [d[0] for d in cur.description]
         while rows := cur.fetchmany(batch):
             yield pd.DataFrame.from_records(rows, columns=names)
