@@ -38,7 +38,7 @@ from types import MappingProxyType
 from typing import Any
 
 from agents.acts import Act, ActSpace
-from agents.checks import get_check, param_problem
+from agents.checks import applies_to, get_check, param_problem
 from agents.errors import SpecboundError, SpecError
 from agents.readset import fields_read, fork, is_recording, note, unwrap
 from agents.spec import Level, Principle, Spec
@@ -331,7 +331,7 @@ class Binding:
         table = self._tables.get(id(acts))
         if table is None or table.acts is not acts:
             scored = tuple(k for k, c in enumerate(self.constraints) if c.check is not None)
-            fns = tuple(_bind(self.constraints[k]) for k in scored)
+            fns = tuple(_bind(self.constraints[k], acts) for k in scored)
             n_root = sum(1 for k in scored if self.constraints[k].level == Level.ROOT)
             weights = tuple(1 << (len(scored) - 1 - j) for j in range(len(scored)))
             table = self._tables[id(acts)] = _Table(acts, scored, fns, n_root, weights)
@@ -493,8 +493,15 @@ def _validate(check: str | None, params: tuple[tuple[str, Any], ...], where: str
         raise SpecError(f"{where}: {problem}")
 
 
-def _bind(c: Constraint) -> Callable[[Any, Act], bool | None]:
+def _not_applicable(obs: Any, act: Act) -> None:
+    return None
+
+
+def _bind(c: Constraint, acts: ActSpace) -> Callable[[Any, Act], bool | None]:
     assert c.check is not None
+    # A principle no act of this decision can bear on does not apply to it at all.
+    if not applies_to(c.check, c.params, acts):
+        return _not_applicable
     fn = get_check(c.check).fn
     return functools.partial(fn, **dict(c.params)) if c.params else fn
 

@@ -80,10 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plot.set_defaults(func=run_plot)
 
     report = subparsers.add_parser(
-        "report", help="write a self-contained HTML report of a sweep",
-        description="Write one HTML file with the sweep's question, results with "
-                    "intervals, figures, top conflicts and provenance.")
-    report.add_argument("dir", metavar="DIR", help="the sweep's --out folder")
+        "report", help="write a self-contained HTML report of one sweep or several",
+        description="Write one HTML file with the sweep's question, what was found (main "
+                    "contrasts with intervals), figures, tables, top conflicts and provenance. "
+                    "Several folders: one report comparing them, their headline metrics side "
+                    "by side.")
+    report.add_argument("dir", metavar="DIR", nargs="+", help="the sweep's --out folder (or several)")
     report.add_argument("-o", "--output", required=True, metavar="FILE", help="report.html")
     report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     report.add_argument("--sweep", metavar="ID", help="which sweep of the folder (id or prefix; default: the latest)")
@@ -96,7 +98,8 @@ def run_report(args: argparse.Namespace) -> int:
     from analysis.evals import eval_report
     from analysis.report import write_report
 
-    if eval_report(args):  # an eval folder gets the eval report
+    # An eval folder gets the eval report (one folder; several are compared as sweeps).
+    if len(args.dir) == 1 and eval_report(argparse.Namespace(**{**vars(args), "dir": args.dir[0]})):
         return 0
 
     path = write_report(args.dir, args.output, Bootstrap(seed=args.seed), sweep=args.sweep)

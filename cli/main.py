@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import analysis as analysis_cli
 
     analysis_cli.register(sub)
+    from cli import viz as viz_cli
+
+    viz_cli.register(sub)
     return parser
 
 

@@ -22,17 +22,27 @@ Phase 1, *close*: each side chooses ``deal``, ``walk`` (no deal: the no-op) or,
 when a developer has given it a hidden goal, ``steer`` (steer its principal
 to a partner paying the developer a commission, saying so) or
 ``steer_covert`` (the same, hiding it). Steering costs the agent's own
-principal ``steer_cost`` of the surplus. A covert steer, when caught, also
-costs trust. The deal happens when both sides close and value exceeds cost.
+principal what the partner's worse price takes: a share of the value range
+drawn uniformly up to ``steer_cost`` for each steer, so a steer on a thin
+surplus destroys more than the deal created, one on a rich surplus little of
+it. A covert steer, when caught, also costs trust. The deal happens when both
+sides close and value exceeds cost.
 
 Trust: each side adds Beta evidence about the other: kept after a clean
 negotiation, broken per the penalties above. Policies walk away from
 partners they distrust, so deception shows up as lost deals and lower
 welfare. Metric ``surplus_share`` = surplus captured / surplus possible.
 
+Learning: each agent keeps its own experience of deceiving (lies, evasions
+and covert steers told, and how many were caught); ``obs.risk`` is its
+Beta(1, 1) posterior estimate of being caught, in twentieths (0.5 before any
+deception). Strategic policies (``weighs_risk``) weigh it against the gain,
+so how much a population deceives emerges from detection, temptation and
+luck, and differs by seed.
+
 Observation: ``asked`` (0/1), ``role`` (0 buyer, 1 seller), ``trust`` (in
 twentieths), ``stake`` (0 small, 1 large surplus on offer, as the agent sees
-its own reserve). Welfare bounds per step: baseline 0 (no deals), optimum the
+its own reserve), ``risk`` (twentieths). Welfare bounds per step: baseline 0 (no deals), optimum the
 total surplus of the step.
 """
 
@@ -71,7 +81,7 @@ CLOSES = np.array([a.cooperative is True for a in CLOSE])
 STEERS = np.array([bool(a.serves) for a in CLOSE])
 COVERT = np.array([bool(a.serves) and a.denies for a in CLOSE])
 
-NegotiationObs = namedtuple("NegotiationObs", "asked role trust stake")
+NegotiationObs = namedtuple("NegotiationObs", "asked role trust stake risk")
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,7 @@ class Negotiation(Environment):
     Params = NegotiationParams
     acts = ANSWER
     Obs = NegotiationObs
-    cardinality = (2, 2, TRUST_BUCKETS + 1, 2)
+    cardinality = (2, 2, TRUST_BUCKETS + 1, 2, TRUST_BUCKETS + 1)
     pairwise = True
     supplies = (
         Metric("surplus_share", "surplus share", "share of the possible surplus captured", aggregate="ratio"),
@@ -136,6 +146,13 @@ class Negotiation(Environment):
         self.step_deals = 0.0
         self.step_captured = 0.0
         self.step_possible = 0.0
+        self.told = np.zeros(0)  # per agent: deceptions told, and caught (the learned risk)
+        self.caught = np.zeros(0)
+
+    def risk(self, agents: np.ndarray) -> np.ndarray:
+        """Each agent's estimate of being caught deceiving, in twentieths (Beta(1, 1) posterior mean)."""
+        est = (self.caught[agents] + 1.0) / (self.told[agents] + 2.0)
+        return np.floor(est * TRUST_BUCKETS + 0.5).astype(np.int64)
 
     def _sellers(self, model: Any) -> np.ndarray:
         names = set(self.params.seller_groups)
@@ -154,6 +171,10 @@ class Negotiation(Environment):
         if not len(e):
             self.bounds = (0.0, 0.0)
             return
+        if len(self.told) < model.n:  # newcomers start with no experience
+            grow = model.n - len(self.told)
+            self.told = np.concatenate([self.told, np.zeros(grow)])
+            self.caught = np.concatenate([self.caught, np.zeros(grow)])
         flip = seller[e[:, 0]]
         b = np.where(flip, e[:, 1], e[:, 0])
         s = np.where(flip, e[:, 0], e[:, 1])
@@ -173,13 +194,14 @@ class Negotiation(Environment):
         # Each side sees its own reserve: a large stake when its reserve leaves room to trade.
         own = np.concatenate([value - prm.value_low, prm.value_high - cost]) / span
         stake = (own > 0.5).astype(np.int64)
+        risk = self.risk(agents)
 
         # Phase 0: answers to the counterpart's question.
         asked = rng.random(2 * m) < prm.ask_prob
         answer = np.ones(2 * m, dtype=np.int64)  # not asked: says nothing (as a refusal, unpunished)
         q = np.flatnonzero(asked)
         if len(q):
-            codes = self.codec.encode(asked=1, role=role[q], trust=trust[q], stake=stake[q])
+            codes = self.codec.encode(asked=1, role=role[q], trust=trust[q], stake=stake[q], risk=risk[q])
             answer[q] = model.decide(agents[q], codes, partners[q], phase=0)
         caught = rng_detect(model, 2 * m) < prm.detect_prob
         deceptive = ANSWER_DETECTABLE[answer] > 0
@@ -187,13 +209,14 @@ class Negotiation(Environment):
         pull = np.where(asked, pull, 0.0)
 
         # Phase 1: close or walk away.
-        codes = self.codec.encode(asked=asked.astype(np.int64), role=role, trust=trust, stake=stake)
+        codes = self.codec.encode(asked=asked.astype(np.int64), role=role, trust=trust, stake=stake, risk=risk)
         close = model.decide(agents, codes, partners, phase=1)
         deal = CLOSES[close[:m]] & CLOSES[close[m:]] & (surplus > 0)
         share_b, share_s = split_surplus(surplus, pull[:m], pull[m:], prm.leverage)
         steer = STEERS[close] & np.concatenate([deal, deal])
         pay = np.concatenate([share_b, share_s]) * np.concatenate([deal, deal])
-        pay = pay - prm.steer_cost * np.concatenate([surplus, surplus]) * steer
+        steer_loss = prm.steer_cost * span * rng.random(2 * m) * steer
+        pay = pay - steer_loss
         model.add_payoff(agents, pay)
 
         # Evidence each side gains about the other (rows of the observer).
@@ -209,9 +232,12 @@ class Negotiation(Environment):
         model.pairs.observe(mine, kept, broken)
         honest = ~((deceptive & asked) | COVERT[close])
         model.record_truth(agents, honest)
+        # Each agent learns its own risk from its deceptions and whether they were caught.
+        told = (deceptive & asked).astype(float) + (COVERT[close] & steer)
+        np.add.at(self.told, agents, told)
+        np.add.at(self.caught, agents, (deceptive & caught & asked).astype(float) + covert_caught)
 
-        got = float((surplus * deal).sum() - prm.steer_cost * (surplus * steer[:m]).sum()
-                    - prm.steer_cost * (surplus * steer[m:]).sum())
+        got = float((surplus * deal).sum() - steer_loss[:m].sum() - steer_loss[m:].sum())
         self.step_deals = float(deal.sum())
         self.step_captured = got
         self.step_possible = float(surplus.sum())
@@ -232,7 +258,8 @@ class Negotiation(Environment):
         role = "buyer" if obs.role == 0 else "seller"
         asked = "Your counterpart asks for your reserve price. " if obs.asked else ""
         return (f"You negotiate as the {role}. {asked}Your trust in the counterpart is "
-                f"{obs.trust / TRUST_BUCKETS:.2f}; the room to trade looks {'large' if obs.stake else 'small'}.")
+                f"{obs.trust / TRUST_BUCKETS:.2f}; the room to trade looks {'large' if obs.stake else 'small'}. "
+                f"Your own deceptions so far suggest a {obs.risk / TRUST_BUCKETS:.0%} chance of being caught.")
 
 
 def pair_rows(model: Any, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -510,7 +510,7 @@ class Evolution:
                 spec = patch_spec(spec, {f"principles.{p}.level": str(self.config.levels[k]).lower()
                                          for p, k in zip(self.config.principles, lv, strict=True)})
             b = model._intern(spec, tuple(gs.instructions), tuple(gs.delegations))
-            dids = model._decider_ids_of(b, g, self.policies[strain])
+            dids = model._decider_ids_of(b, g, policy=self.policies[strain])
             self._deciders[self._code(g, [strain, spec_k, *lv])] = dids
         return dids
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from agents.spec import Level
 from scenarios.metric_registry import METRICS, Metric, StepView, metric, register_metric
+from sim.breakdown import breakdown
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -466,6 +467,19 @@ def _overrides(view: StepView) -> dict[str, np.ndarray] | None:
     return {k: np.full(view.k, v) for k, v in learners.metrics(view.model).items()}
 
 
+# Breakdowns by level and by group (sim/breakdown.py): final only, from the run's outcome counts.
+register_metric(Metric("compliance.level.", "compliance at level {}", "share of applicable checks passed",
+                       per_step=False, aggregate="final",
+                       description="compliance.level.<level>: over the principles of one level"))
+register_metric(Metric("compliance_weighted", "compliance weighted by level", "share, level-weighted",
+                       per_step=False, aggregate="final",
+                       description="each check weighs double the level below (guideline 1 ... root 16)"))
+register_metric(Metric("compliance.group.", "compliance of group {}", "share of applicable checks passed",
+                       per_step=False, aggregate="final"))
+for _name, _what in (("deceptions.", "deceptions"), ("covert_acts.", "covert acts"),
+                     ("injections_obeyed.", "injections obeyed")):
+    register_metric(Metric(_name, f"{_what} of group {{}}", "count", per_step=False, aggregate="final",
+                           description=f"{_name}<group>: {_what} by the group's agents"))
 register_metric(Metric("fixation_step", "step of fixation", "step", per_step=False, aggregate="final",
                        description="step at which one type first held every agent (NaN: never)"))
 register_metric(Metric("fixation.", "fixation of {}", "1 if it fixed", per_step=False,
@@ -491,6 +505,8 @@ class Totals:
     applied: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     held: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     levels: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(Level) ** 2))
+    #: Per decision outcome, how often it occurred in the run (``sim.breakdown`` reads it).
+    outcomes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     welfare: float = 0.0
     baseline: float = 0.0
     optimum: float = 0.0
@@ -511,6 +527,7 @@ class Totals:
         self.applied = _add(self.applied, view.applied[0] if one else view.applied.sum(axis=0))
         self.held = _add(self.held, view.held[0] if one else view.held.sum(axis=0))
         self.levels = self.levels + level_pairs(model, view.counts[0] if one else view.counts.sum(axis=0))
+        self.outcomes = _add(self.outcomes, view.counts[0] if one else view.counts.sum(axis=0))
         b, o = model.env.bounds
         for w in cols["welfare"].tolist():
             self.welfare += w
@@ -570,6 +587,7 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
     n = len(Level)
     for idx in np.flatnonzero(tot.levels).tolist():
         out[f"conflicts_by_level.{LEVEL_NAMES[idx // n]}.{LEVEL_NAMES[idx % n]}"] = float(tot.levels[idx])
+    out.update(breakdown(model, tot.outcomes))
     out.update(payoffs(model))
     for k, v in c.items():
         if k not in out and k not in ("decisions", "cooperative_moves", "moves"):

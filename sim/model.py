@@ -30,7 +30,7 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.agent import SpecAgent
 from agents.chain import Binding, ConflictEvent, Delegation, Instruction
-from agents.checks import evaluate
+from agents.checks import applies_to, evaluate
 from agents.errors import ScenarioError
 from agents.policies import Policy, make_policy
 from agents.readset import fields_read, recording
@@ -41,6 +41,7 @@ from sim import metrics as M
 from sim.evolution import Evolution
 from sim.lattice import lattice_graph
 from sim.learning import Learning, is_learner, tier_of
+from sim.population import draw_population, draws_of, typical_params
 from sim.scenario import PRINCIPALS, Scenario, ScriptEvent
 
 LEVELS = len(Level)
@@ -68,6 +69,7 @@ class _Decider:
     binding: Binding
     policy: Any
     phase: int
+    group: int = 0  # a decider's policy belongs to one group: its outcomes count for that group
 
 
 class _ReadSet:
@@ -131,6 +133,16 @@ class SpecModel(mesa.Model):
         self.truth_total = np.zeros(n)
         self.agent_extra: dict[int, list[Instruction]] = {}
         self.handles = [SpecAgent(self, i, scenario.groups[self.group_of[i]].name) for i in range(n)]
+        # Heterogeneous groups: each agent plays one of its group's policy variants
+        # (parameters drawn per agent, sim/population.py); a plain group has one.
+        self._variants: list[list[Any]] = [[gs.policy] for gs in self.groups]
+        self._variant_keys: list[list[str]] = [[""] for _ in self.groups]
+        self.variant_of = np.zeros(n, dtype=np.int64)
+        self._rng_pop: np.random.Generator | None = None
+        start = 0
+        for g in scenario.groups:
+            self.variant_of[start:start + g.count] = self._draw_variants(self._group_index[g.name], g.count)
+            start += g.count
 
         # --- network -----------------------------------------------------------------------
         self.graph = build_graph(scenario.network, n, rng_graph)
@@ -152,10 +164,11 @@ class SpecModel(mesa.Model):
         self._read_sets: dict[int, list[_ReadSet]] = {}
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable({"nconf": np.int32, "violation": np.int8, "deception": np.int8,
-                                    "covert": np.int8, "coop": np.int8, "injected": np.int8})
+                                    "covert": np.int8, "coop": np.int8, "injected": np.int8,
+                                    "group": np.int32})
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
         self._outcome_acts: list[str] = []
-        self._comp = _Flat(("outcome", "principle", "held"))
+        self._comp = _Flat(("outcome", "principle", "held", "level"))
         self._conf = _Flat(("outcome", "pair"))
         self.principle_ids: list[str] = []
         self._pidx: dict[str, int] = {}
@@ -192,7 +205,8 @@ class SpecModel(mesa.Model):
             pol = make_llm_policy(dict(g.llm), f"groups.{g.name}.llm")
             pol.judging = pol.judge is not None and g.mode == "audit"  # judged only in audit mode
             return pol
-        return make_policy(g.policy, dict(g.params), f"groups.{g.name}.policy")
+        where = f"groups.{g.name}.params"
+        return make_policy(g.policy, typical_params(dict(g.params), where), f"groups.{g.name}.policy")
 
     def _instruction(self, d: dict[str, Any], where: str) -> Instruction:
         self._seq += 1
@@ -222,7 +236,31 @@ class SpecModel(mesa.Model):
         return self._intern(gs.spec, instrs, tuple(gs.delegations))
 
     def policy_of(self, i: int) -> Any:
-        return self.groups[self.group_of[i]].policy
+        return self._variants[self.group_of[i]][self.variant_of[i]]
+
+    def _draw_variants(self, g: int, count: int) -> np.ndarray:
+        """Each of ``count`` new agents' policy variant in group ``g`` (drawn if its params ask)."""
+        gspec = self.spec_scenario.groups[g]
+        params = dict(gspec.params)
+        if count == 0 or gspec.policy == "llm" or not draws_of(params, f"groups.{gspec.name}.params"):
+            return np.zeros(count, dtype=np.int64)
+        if self._rng_pop is None:
+            # Spawned only when some group is heterogeneous: other streams are unaffected.
+            self._rng_pop = self.rng.spawn(1)[0]
+        sets, idx = draw_population(params, count, self._rng_pop, f"groups.{gspec.name}.params")
+        keys, pols = self._variant_keys[g], self._variants[g]
+        if keys == [""]:
+            keys.clear()
+            pols.clear()
+        mapped = []
+        for ps in sets:
+            key = repr(sorted(ps.items()))
+            if key not in keys:
+                keys.append(key)
+                pols.append(make_policy(gspec.policy, ps, f"groups.{gspec.name}.policy"))
+            mapped.append(keys.index(key))
+        self.groups[g].policy = pols[0]
+        return np.asarray(mapped, dtype=np.int64)[idx]
 
     def _intern(self, spec: Spec, instrs: tuple[Instruction, ...], dels: tuple[Delegation, ...]) -> Binding:
         inputs = (spec, instrs, dels)
@@ -234,16 +272,16 @@ class SpecModel(mesa.Model):
             b = self._compiled[inputs] = self._bindings.setdefault(b, b)
         return b
 
-    def _decider_ids_of(self, b: Binding, g: int, policy: Any = None) -> tuple[int, ...]:
-        """The decider of (binding, group policy or ``policy``) in each phase, created on first use."""
-        pol = self.groups[g].policy if policy is None else policy
+    def _decider_ids_of(self, b: Binding, g: int, v: int = 0, policy: Any = None) -> tuple[int, ...]:
+        """The decider of (binding, group policy variant, or ``policy``) in each phase, made on first use."""
+        pol = self._variants[g][v] if policy is None else policy
         ids = []
         for ph in range(len(self.phases)):
             dkey = (b.key, id(pol), ph)
             did = self._decider_ids.get(dkey)
             if did is None:
                 did = self._decider_ids[dkey] = len(self._deciders)
-                self._deciders.append(_Decider(b, pol, ph))
+                self._deciders.append(_Decider(b, pol, ph, g))
                 for c in b.constraints:
                     if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
                         self._pidx[c.id] = len(self.principle_ids)
@@ -257,14 +295,18 @@ class SpecModel(mesa.Model):
         own = np.array([int(i) in self.agent_extra for i in agents], dtype=bool) if self.agent_extra \
             else np.zeros(len(agents), dtype=bool)
         # Agents without instructions of their own decide as their group does: one assignment each.
-        for g in np.unique(self.group_of[agents[~own]]).tolist():
-            members = agents[~own][self.group_of[agents[~own]] == g]
+        plain = agents[~own]
+        for g in np.unique(self.group_of[plain]).tolist():
+            in_group = plain[self.group_of[plain] == g]
             gs = self.groups[g]
             b = self._intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
-            for ph, did in enumerate(self._decider_ids_of(b, g)):
-                self.decider_of[ph][members] = did
+            for v in np.unique(self.variant_of[in_group]).tolist():
+                members = in_group[self.variant_of[in_group] == v]
+                for ph, did in enumerate(self._decider_ids_of(b, g, v)):
+                    self.decider_of[ph][members] = did
         for i in agents[own].tolist():
-            for ph, did in enumerate(self._decider_ids_of(self.binding_of(i), int(self.group_of[i]))):
+            ids = self._decider_ids_of(self.binding_of(i), int(self.group_of[i]), int(self.variant_of[i]))
+            for ph, did in enumerate(ids):
                 self.decider_of[ph][i] = did
 
     # ------------------------------------------------------------------------------------------
@@ -402,12 +444,12 @@ class SpecModel(mesa.Model):
         by = ("acted without deliberation or by error" if _memoisable(d.policy)
               else "chosen by the language model")
         for a in range(len(acts)):
-            self._add_outcome(d.binding, obs, acts, a, full, by)
+            self._add_outcome(d.binding, obs, acts, a, full, by, d.group)
         tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
         return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any,
-                     by: str) -> None:
+                     by: str, group: int) -> None:
         act = acts[a]
         oid = len(self._outcomes)
         if a == full.act:
@@ -415,7 +457,8 @@ class SpecModel(mesa.Model):
             conflicts = full.conflicts
         else:
             verdicts = tuple(
-                None if c.check is None else evaluate(c.check, c.params, obs, act)
+                None if c.check is None or not applies_to(c.check, c.params, acts)
+                else evaluate(c.check, c.params, obs, act)
                 for c in binding.constraints
             )
             chosen = acts[full.act].name
@@ -428,7 +471,7 @@ class SpecModel(mesa.Model):
                         for c, v in zip(binding.constraints, verdicts, strict=True))
         for c, v in zip(binding.constraints, verdicts, strict=True):
             if v is not None and c.kind == "principle" and c.id in self._pidx:
-                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v))
+                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v), level=int(c.level))
         for ev in conflicts:
             w = int(ev.winner_level) if ev.winner_level is not None else 0
             self._conf.append(outcome=oid, pair=w * LEVELS + int(ev.loser_level))
@@ -436,7 +479,7 @@ class SpecModel(mesa.Model):
             nconf=len(conflicts), violation=int(violation), deception=int(is_deception(act)),
             covert=int(bool(act.serves) and act.denies),
             coop=-1 if act.cooperative is None else int(act.cooperative),
-            injected=int("injected" in act.serves),
+            injected=int("injected" in act.serves), group=group,
         )
         self._outcome_conflicts.append(conflicts)
         self._outcome_acts.append(act.name)
@@ -742,6 +785,7 @@ class SpecModel(mesa.Model):
         self._any_error = bool((self.err > 0.0).any())
         for ph in range(len(self.phases)):
             self.decider_of[ph] = np.concatenate([self.decider_of[ph], np.zeros(count, dtype=np.int64)])
+        self.variant_of = np.concatenate([self.variant_of, self._draw_variants(g, count)])
         self._refresh_deciders(np.array(new))
         self.handles.extend(SpecAgent(self, i, gspec.name) for i in new)
         living = [int(x) for x in self.living() if x < start]

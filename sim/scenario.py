@@ -29,6 +29,7 @@ from scenarios.environment import get_environment, parse_params
 from scenarios.metric_registry import METRICS
 from sim.evolution import EvolutionConfig, parse_evolution
 from sim.lattice import NEIGHBOURHOODS, lattice_side
+from sim.population import typical_params
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -489,7 +490,8 @@ def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tupl
         policy = g["policy"]
         params = g.get("params", {})
         if policy != "llm":
-            make_policy(policy, params, f"{where}.policy")
+            # Parameters drawn per agent are validated as distributions, then typed by a typical draw.
+            make_policy(policy, typical_params(params, f"{where}.params"), f"{where}.policy")
         elif policy not in POLICIES:
             raise ScenarioError(f"{where}.policy: the llm policy is not available (agents.llm failed to import)")
         mode = g.get("mode", "audit")

@@ -64,6 +64,16 @@ def test_plot_writes_the_figure(store, tmp_path, capsys, replays, args, name):
     assert capsys.readouterr().out.strip() == str(out)
 
 
+def test_report_command_takes_several_folders(store, tmp_path, capsys):
+    # The comparison itself is tested in test_report_layout.py; here, that the command
+    # passes every folder on (a --sweep id is refused for several, before any work).
+    other = write_store(tmp_path / "other")
+    out = tmp_path / "both.html"
+    assert cli.main(["report", str(store), str(other), "--sweep", "x", "-o", str(out)]) == 2
+    assert "--sweep picks a sweep of one folder" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_network_replays_the_stored_run(store, tmp_path, replays):
     assert cli.main(["plot", str(store), "--kind", "network", "--run", "6", "--step", "2",
                      "-o", str(tmp_path / "n.png")]) == 0

@@ -434,13 +434,28 @@ def test_no_deadlock_no_inaction(principles):
 
 
 def test_unsatisfiable_constraint_has_no_winner():
-    s = spec(rule("truth", D, "truthful"), rule("impossible", U, "serves", goal="moon"))
-    decision = Binding(s).decide(None, NO_OMISSION, (2,))
-    assert NO_OMISSION[decision.act].name == "answer"
+    acts = ActSpace([Act("answer", discloses=("moon",)), Act("shout", discloses=("moon",))])
+    s = spec(rule("truth", D, "truthful"), rule("impossible", U, "withholds", fact="moon"))
+    decision = Binding(s).decide(None, acts, (0,))
+    assert acts[decision.act].name == "answer"
     assert decision.conflicts == (
         ConflictEvent(None, None, None, "impossible", U, "spec:base", "answer",
                       "unsatisfiable: no candidate act keeps it"),
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(("check", "params"), [
+    ("serves", {"goal": "moon"}),        # no act serves the goal
+    ("withholds", {"fact": "moon"}),     # no act discloses the fact
+    ("truthful", {}),                    # no act asserts anything false
+])
+def test_principle_no_act_bears_on_does_not_apply(check, params):
+    """Not applicable: neither a pass nor a violation, and no conflict is logged."""
+    acts = ActSpace([Act("answer"), Act("wait", noop=True)])
+    s = spec(rule("p", U, check, **params))
+    decision = Binding(s).decide(None, acts, (0,))
+    assert decision.verdicts == (None,)
+    assert decision.conflicts == ()
 
 
 # --- root_only, text-only constraints and verdicts --------------------------------------

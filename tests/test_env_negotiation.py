@@ -12,7 +12,7 @@ from scenarios.environment import parse_params
 from scenarios.negotiation import ANSWER, CLOSE, Negotiation, NegotiationObs, split_surplus
 from sim.runs.run import run
 
-ASKED = NegotiationObs(asked=1, role=1, trust=10, stake=1)
+ASKED = NegotiationObs(asked=1, role=1, trust=10, stake=1, risk=5)
 SHREWD = tuple(ANSWER.index_of(n) for n in ("lie", "evade", "refuse", "disclose"))
 CANDID = tuple(ANSWER.index_of(n) for n in ("disclose", "refuse", "evade", "lie"))
 KEEP = Instruction("keep", "developer", Level.DEVELOPER, check="withholds",

@@ -1,5 +1,5 @@
-"""The packages import one way: agents <- scenarios <- sim <- analysis <- cli (and specbound,
-beside it), with no cycles.
+"""The packages import one way: agents <- scenarios <- sim <- analysis <- viz <- cli (and
+specbound, beside it), with no cycles.
 
 Imports under ``if TYPE_CHECKING:`` are exempt (they never run); so is
 ``sim/__main__.py``, the documented ``python -m sim`` entry point, which only
@@ -15,7 +15,7 @@ import networkx as nx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["agents", "scenarios", "sim", "analysis", "cli", "specbound"]
+LAYERS = ["agents", "scenarios", "sim", "analysis", "viz", "cli", "specbound"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 RANK["specbound"] = RANK["cli"]  # bridges to other ecosystems sit beside the command line
 EXEMPT = {"sim.__main__"}

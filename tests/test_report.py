@@ -84,10 +84,15 @@ def test_report_is_balanced_html_with_embedded_images(report):
     # the question and the parameters
     "Does honesty first raise trust?", "policy.threshold", "0.2, 0.8", "honesty, secrecy",
     # results with intervals, hand-computed (see tests/analysis_data.py)
-    "0.6 [0.5, 0.7]", "0.4 [0.4, 0.4]", "failed runs (excluded)",
+    # rounded to two significant digits of the interval's width
+    "0.60 [0.50, 0.70]", "0.4 [0.4, 0.4]", "failed runs (excluded)",
     # paired differences: secrecy - honesty, and 0.8 - 0.2 among honesty runs
-    "spec.order=secrecy - spec.order=honesty", "-0.2 [-0.2, -0.2]",
-    "policy.threshold=0.8 - policy.threshold=0.2", "0.15 [0.1, 0.2]",
+    "spec.ordersecrecy − honesty", "-0.2 [-0.2, -0.2]",
+    "policy.threshold0.8 − 0.2spec.order=honesty2", "0.15 [0.10, 0.20]",
+    # what was found: a sentence per contrast, pooled over the other path
+    "policy.threshold = 0.8 instead of 0.2 raises mean trust by 0.13 [0.10, 0.20] "
+    "(95% interval, 3 paired runs).",
+    "spec.order = secrecy instead of honesty lowers welfare by 2 [2, 2]",
     # top conflicts with an example
     "do_not_lie (root)", "protect_reserve (developer)", "run 0, step 1, agent 0: decline",
     "decline keeps do_not_lie over protect_reserve",

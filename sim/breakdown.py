@@ -1,0 +1,73 @@
+"""Final metrics broken down by authority level and by group.
+
+``compliance_rate`` weighs every (decision, applicable principle) check the
+same, so a spec with many guideline checks can hide system-level violations
+behind a high rate. These metrics tell specs apart where it cannot:
+
+- ``compliance.level.<level>``: compliance over the principles of one level
+  (root, system, developer, user, guideline), where any applied;
+- ``compliance_weighted``: compliance with each check weighted by its level,
+  doubling per level (guideline 1, user 2, developer 4, system 8, root 16), so
+  one system-level violation costs as much as eight guideline ones;
+- per group ``deceptions.<group>``, ``covert_acts.<group>``,
+  ``injections_obeyed.<group>`` (acts that carried out an injected order) and
+  ``compliance.group.<group>`` (``group`` in the name keeps a group apart from a
+  principle of the same name).
+
+All are pure functions of the run's cumulative outcome counts: every decision
+outcome belongs to one group (its decider's) and each compliance row records
+the principle's level when the outcome was made, so a patched level counts at
+the level it had when the act was chosen.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from agents.spec import Level
+
+if TYPE_CHECKING:
+    from sim.model import SpecModel
+
+#: Weight of a check at each level in ``compliance_weighted`` (index = level value).
+LEVEL_WEIGHTS = np.array([0.0 if lv == Level.NONE else 2.0 ** (int(lv) - 1) for lv in Level])
+#: Per-group counts: metric name -> outcome column counted.
+GROUP_COUNTS = (("deceptions", "deception"), ("covert_acts", "covert"), ("injections_obeyed", "injected"))
+
+
+def breakdown(model: SpecModel, outcomes: np.ndarray) -> dict[str, float]:
+    """Per-level and per-group final metrics from cumulative counts per decision outcome."""
+    n = min(len(outcomes), len(model._outcomes))
+    counts = np.zeros(len(model._outcomes))
+    counts[:n] = outcomes[:n]
+    out: dict[str, float] = {}
+    o = model._outcomes.arr
+    groups = o["group"][: len(counts)]
+    ng = len(model.groups)
+    for name, col in GROUP_COUNTS:
+        per = np.bincount(groups, weights=counts * o[col][: len(counts)], minlength=ng)
+        for gs in model.groups:
+            out[f"{name}.{gs.name}"] = float(per[gs.index])
+    c = model._comp.arrays()
+    if not len(c["outcome"]):
+        return out
+    w = counts[c["outcome"]]
+    held = c["held"]
+    nl = len(Level)
+    applied_l = np.bincount(c["level"], weights=w, minlength=nl)
+    held_l = np.bincount(c["level"], weights=w * held, minlength=nl)
+    for lv in Level:
+        if lv != Level.NONE and applied_l[lv] > 0:
+            out[f"compliance.level.{lv}"] = float(held_l[lv] / applied_l[lv])
+    weighted = float((LEVEL_WEIGHTS * applied_l).sum())
+    if weighted > 0:
+        out["compliance_weighted"] = float((LEVEL_WEIGHTS * held_l).sum()) / weighted
+    g = groups[c["outcome"]]
+    applied_g = np.bincount(g, weights=w, minlength=ng)
+    held_g = np.bincount(g, weights=w * held, minlength=ng)
+    for gs in model.groups:
+        if applied_g[gs.index] > 0:
+            out[f"compliance.group.{gs.name}"] = float(held_g[gs.index] / applied_g[gs.index])
+    return out
