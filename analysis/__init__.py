@@ -12,7 +12,7 @@ matplotlib, which costs over a second at start-up.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 #: Each public name and the module that defines it.
 _EXPORTS = {
@@ -35,48 +35,7 @@ _EXPORTS = {
     "save_figure": "analysis.plots",
 }
 
-__all__ = [
-    "Bootstrap",
-    "bootstrap_mean_ci",
-    "compliance_table",
-    "conflict_events",
-    "conflict_matrix",
-    "finished",
-    "metric_label",
-    "paired_differences",
-    "plot_compliance",
-    "plot_conflicts_heatmap",
-    "plot_metric",
-    "plot_network",
-    "plot_timeseries",
-    "save_figure",
-    "summarize",
-    "timeseries",
-    "top_conflicts",
-]
-
-if TYPE_CHECKING:
-    from analysis.aggregate import (
-        Bootstrap,
-        bootstrap_mean_ci,
-        compliance_table,
-        conflict_events,
-        conflict_matrix,
-        finished,
-        paired_differences,
-        summarize,
-        timeseries,
-        top_conflicts,
-    )
-    from analysis.labels import metric_label
-    from analysis.plots import (
-        plot_compliance,
-        plot_conflicts_heatmap,
-        plot_metric,
-        plot_network,
-        plot_timeseries,
-        save_figure,
-    )
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

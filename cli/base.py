@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tomllib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -72,3 +73,22 @@ def run_commands(register: Callable[[Any], Any], argv: Sequence[str] | None = No
     args = parser.parse_args(rest)
     args.plugins = plugins
     return dispatch(args)
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value, read as a TOML scalar or array (``3``, ``0.5``, ``true``, ``[1, 2]``), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
+    """``--set PATH=VALUE`` items as overrides (each value read by :func:`parse_value`)."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise SpecboundError(f"--set {item!r}: expected PATH=VALUE, e.g. --set steps=50")
+        path, _, value = item.partition("=")
+        out[path.strip()] = parse_value(value.strip())
+    return out

@@ -150,7 +150,7 @@ def parse_settings(items: Sequence[str]) -> tuple[tuple[tuple[str, Any], ...], .
     """``--set llm.KEY=V1,V2`` options as the settings grid (every combination)."""
     import itertools
 
-    from cli.main import parse_value
+    from cli.base import parse_value
     from sim.runs.eval_run import SETTING_KEYS
 
     axes: dict[str, list[Any]] = {}

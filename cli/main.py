@@ -10,32 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agents.errors import SpecboundError
-from cli.base import Parser, dispatch, split_plugins
-
-
-def parse_value(text: str) -> Any:
-    """A ``--set`` value, read as a TOML scalar or array (``3``, ``0.5``, ``true``, ``[1, 2]``), else a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or ():
-        if "=" not in item:
-            raise SpecboundError(f"--set {item!r}: expected PATH=VALUE, e.g. --set steps=50")
-        path, _, value = item.partition("=")
-        out[path.strip()] = parse_value(value.strip())
-    return out
-
+from cli.base import Parser, dispatch, parse_sets, split_plugins
 
 # --- list ---------------------------------------------------------------------------------
 
@@ -169,12 +149,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(summary(frame).to_string())
     failed = int((frame["status"] == "failed").sum())
     outputs = [frame.attrs["store"]]
-    try:
-        from cli.demo import demo_outputs
-    except ImportError:
-        demo_outputs = None
-    if demo_outputs is not None:
-        outputs += [str(p) for p in demo_outputs(out)]
+    from cli.demo import demo_outputs
+
+    outputs += [str(p) for p in demo_outputs(out)]
     print("results:")
     for p in outputs:
         print(f"  {p}")
@@ -224,12 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import sweep as cli_sweep
 
     spec_sub = cli_spec.register(sub)
-    try:
-        from cli import explain as cli_explain
+    from cli import explain as cli_explain
 
-        cli_explain.register(spec_sub)
-    except ImportError:
-        pass
+    cli_explain.register(spec_sub)
     cli_sweep.register(sub)
     from cli import conformance
 

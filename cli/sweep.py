@@ -13,23 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from agents.errors import SpecboundError
-from cli.base import run_commands
+from cli.base import parse_value, run_commands
 from sim.runs.batch import ExecutorError
-
-
-def parse_value(text: str) -> Any:
-    """One CLI value as a TOML scalar: ints, floats, booleans; anything else a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
 
 
 def parse_assignment(option: str, text: str) -> tuple[str, list[Any]]:

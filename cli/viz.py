@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 def run_viz(args: argparse.Namespace) -> int:
     """Handler of ``viz``: bad input is refused before the server starts."""
-    from cli.main import parse_sets
+    from cli.base import parse_sets
     from sim.scenario import load_scenario
     from viz.live import as_seed
 

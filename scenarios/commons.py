@@ -181,7 +181,7 @@ class Commons(Environment):
         self._total_takes += self._takers
         left = max(self.stock - self._harvest, 0.0)
         if left < prm.collapse_below * prm.capacity:
-            self.collapse_step = int(model.t)
+            self.collapse_step = int(model.steps)
             self.stock = left
         else:
             self.stock = min(left * prm.growth, prm.capacity)
@@ -204,7 +204,7 @@ class Commons(Environment):
             "survival": alive,
             "survival_rate": alive,
             # Steps completed with the resource intact (a collapse during step t ends it at t - 1).
-            "survival_time": float(model.t if self.collapse_step is None else self.collapse_step - 1),
+            "survival_time": float(model.steps if self.collapse_step is None else self.collapse_step - 1),
             "collapse_step": float("nan") if self.collapse_step is None else float(self.collapse_step),
             "over_usage": self._total_over / self._total_takes if self._total_takes else float("nan"),
             "equality": equality(model.payoff[model.alive]),

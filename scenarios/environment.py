@@ -30,6 +30,7 @@ from agents.registry import claim
 from scenarios.metric_registry import METRICS, Metric
 
 if TYPE_CHECKING:
+    from scenarios.stretch import Stretch
     from sim.model import SpecModel
 
 
@@ -139,6 +140,16 @@ class Environment:
     def shock(self, changes: dict[str, Any], where: str) -> None:
         """Change parameters mid-run (a ``shock`` script event)."""
         self.params = parse_params(type(self), {**dataclasses.asdict(self.params), **changes}, where)
+
+    def fast_forward(self, model: SpecModel, limit: int) -> Stretch | None:
+        """Play up to ``limit`` steps at once, if this environment can; None: step them one by one.
+
+        The engine asks before a step; no scripted event is due within ``limit`` steps. An
+        environment that can play a stretch faster than step by step (the IPD's compiled
+        loop) plays it and returns its per-step state (:class:`scenarios.stretch.Stretch`,
+        whose contract it must keep); the engine books it as if it had stepped.
+        """
+        return None
 
 
 ENVIRONMENTS: dict[str, type[Environment]] = {}

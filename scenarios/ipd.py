@@ -23,14 +23,17 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.pairwise import needs_coin, observe_pairs, swapped_rows
+
+if TYPE_CHECKING:
+    from scenarios.stretch import Stretch
 
 PLAIN = ActSpace([Act("C", cooperative=True), Act("D", cooperative=False)])
 PROMISING = ActSpace([
@@ -60,31 +63,6 @@ class IpdParams:
         if not (self.T > self.R > self.P > self.S):
             return f"payoffs must satisfy T > R > P > S, got T={self.T} R={self.R} P={self.P} S={self.S}"
         return out_of_range(self, unit=("noise", "detect_prob"), nonneg=("lie_penalty",))
-
-
-@lru_cache(maxsize=8)
-def swapped_rows(e: int) -> np.ndarray:
-    """Row of (j, i) for each row of an aligned pair table: the two halves swapped (cached, read-only)."""
-    rows = np.concatenate([np.arange(e, 2 * e), np.arange(e)])
-    rows.flags.writeable = False
-    return rows
-
-
-def observe_pairs(model: Any, codec: Any, rows_self: Any, rows_other: Any,
-                  coin: np.ndarray | int = 0) -> np.ndarray:
-    """Observation codes of pairwise games from the pair table (shared by pairwise environments)."""
-    p = model.pairs
-    trust = np.floor(p.trust(rows_self) * TRUST_BUCKETS + 1e-9).astype(np.int64)
-    return codec.encode(
-        my_last=p["last"][rows_self], partner_last=p["last"][rows_other],
-        partner_last2=p["last2"][rows_other], partner_defected=p["defected"][rows_other],
-        my_last_payoff_good=p["good"][rows_self], parity=p["turns"][rows_self] % 2,
-        trust=trust, coin=coin,
-    )
-
-
-def needs_coin(model: Any) -> bool:
-    return any(getattr(gs.policy, "stochastic", False) for gs in model.groups)
 
 
 @environment("ipd")
@@ -140,7 +118,43 @@ class IPD(Environment):
         model.pairs.observe(mine, other.astype(float), (~other).astype(float) + prm.lie_penalty * seen)
         model.record_truth(agents, coop)
 
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """Plain stretches (no noise, promises, coins, slips or triggers) play in a numba loop."""
+        if not self.can_fast_forward(model):
+            return None
+        kernel = _kernel()  # only now: numba takes most of a second to load
+        return None if kernel is None else kernel.fast_forward(self, model, limit)
+
+    def can_fast_forward(self, model: Any) -> bool:
+        """Whether the model's steps are plain enough for the kernel (asked before each stretch)."""
+        prm = self.params
+        return (
+            type(self).step is IPD.step  # a subclass may play differently from what the loop mirrors
+            and type(self).metrics is Environment.metrics
+            and prm.noise == 0
+            and not prm.promises
+            and len(model.phases) == 1
+            and model.deterministic_decisions
+            and model.fixed_deciders
+            and not needs_coin(model)
+            and not model.network.may_rewire
+            and not model.script.has_triggers
+            and bool(model.alive.all())
+        )
+
     def render(self, obs: Any) -> str:
         last = {1: "cooperated", 0: "defected", -1: "nothing yet"}
         return (f"Last round your partner {last[obs.partner_last]} and you {last[obs.my_last]}. "
                 f"Your trust in this partner is {obs.trust / TRUST_BUCKETS:.2f}.")
+
+
+def _kernel() -> Any:
+    """``scenarios.ipd_kernel``, imported on first use (numba loads slowly); None without numba."""
+    try:
+        from scenarios import ipd_kernel
+    except ImportError as err:
+        # Only a missing numba (no build for this platform) means: every step the generic way.
+        if not (err.name or "").startswith(("numba", "llvmlite")):
+            raise
+        return None
+    return ipd_kernel

@@ -68,5 +68,5 @@ class BatchModel(SpecModel):
     def step(self) -> None:
         super().step()
         self.datacollector.collect(self)
-        if self.t >= self.spec_scenario.steps:
+        if self.steps >= self.spec_scenario.steps:
             self.running = False

@@ -39,18 +39,19 @@ GROUP_COUNTS = (("deceptions", "deception"), ("covert_acts", "covert"), ("inject
 
 def breakdown(model: SpecModel, outcomes: np.ndarray) -> dict[str, float]:
     """Per-level and per-group final metrics from cumulative counts per decision outcome."""
-    n = min(len(outcomes), len(model._outcomes))
-    counts = np.zeros(len(model._outcomes))
+    n_out = model.decisions.n_outcomes
+    n = min(len(outcomes), n_out)
+    counts = np.zeros(n_out)
     counts[:n] = outcomes[:n]
     out: dict[str, float] = {}
-    o = model._outcomes.arr
-    groups = o["group"][: len(counts)]
+    col = model.decisions.outcome_column
+    groups = col("group")[: len(counts)]
     ng = len(model.groups)
-    for name, col in GROUP_COUNTS:
-        per = np.bincount(groups, weights=counts * o[col][: len(counts)], minlength=ng)
+    for name, column in GROUP_COUNTS:
+        per = np.bincount(groups, weights=counts * col(column)[: len(counts)], minlength=ng)
         for gs in model.groups:
             out[f"{name}.{gs.name}"] = float(per[gs.index])
-    c = model._comp.arrays()
+    c = model.decisions.compliance_rows()
     if not len(c["outcome"]):
         return out
     w = counts[c["outcome"]]

@@ -44,9 +44,6 @@ from agents.spec import Level
 if TYPE_CHECKING:
     from sim.model import SpecModel
 
-#: Metric names (patterns) an ``[evolution]`` table adds, for ``specbound list metrics``.
-METRICS = ("share.<policy>", "share.spec.<spec id>", "share.level.<principle>.<level>", "fixation",
-           "fixation_step", "fixation.<trait value>")
 RULES = ("imitate_best", "fermi", "proportional", "moran_bd", "moran_db")
 FITNESS = ("exponential", "linear")
 KEYS: dict[str, type | tuple[type, ...]] = {
@@ -403,7 +400,7 @@ class Evolution:
     # --- update -----------------------------------------------------------------------------
     def after_play(self, model: SpecModel) -> None:
         """Called by the model after each step's payoffs are settled: update every ``every`` steps."""
-        if model.t % self.config.every:
+        if model.steps % self.config.every:
             return
         alive = self._taking_part(model)
         start = np.concatenate([self._window, np.zeros(len(model.payoff) - len(self._window))])
@@ -509,8 +506,8 @@ class Evolution:
             if self.config.principles:
                 spec = patch_spec(spec, {f"principles.{p}.level": str(self.config.levels[k]).lower()
                                          for p, k in zip(self.config.principles, lv, strict=True)})
-            b = model._intern(spec, tuple(gs.instructions), tuple(gs.delegations))
-            dids = model._decider_ids_of(b, g, policy=self.policies[strain])
+            b = model.intern(spec, tuple(gs.instructions), tuple(gs.delegations))
+            dids = model.decisions.decider_ids(b, self.policies[strain], g)
             self._deciders[self._code(g, [strain, spec_k, *lv])] = dids
         return dids
 
@@ -528,16 +525,19 @@ class Evolution:
             out.append([f"share.level.{p}.{str(lv).lower()}" for lv in c.levels])
         return out
 
-    def metrics(self, model: SpecModel) -> dict[str, float]:
-        """Share of living agents carrying each trait value, and whether one type has fixed."""
+    def shares(self, model: SpecModel) -> dict[str, float]:
+        """Share of living agents carrying each trait value (``share.*``)."""
         alive = self._taking_part(model)
         n = max(int(alive.sum()), 1)
         out: dict[str, float] = {}
         for col, names in enumerate(self.labels()):
             counts = np.bincount(self.traits[alive, col], minlength=len(names))
             out.update({name: float(k / n) for name, k in zip(names, counts, strict=True)})
-        out["fixation"] = float(self._fixed_type(model) is not None)
         return out
+
+    def fixation(self, model: SpecModel) -> float:
+        """1.0 once one type holds every agent taking part, else 0.0."""
+        return float(self._fixed_type(model) is not None)
 
     def _fixed_type(self, model: SpecModel) -> str | None:
         sub = self.traits[self._taking_part(model)][:, self.columns]
@@ -551,15 +551,15 @@ class Evolution:
             return
         fixed = self._fixed_type(model)
         if fixed is not None:
-            self.fixed, self.fixation_step = fixed, float(model.t)
+            self.fixed, self.fixation_step = fixed, float(model.steps)
             self._fixed_values = tuple(int(v) for v in self.traits[self._taking_part(model)][0, self.columns])
-            model._script_event("fixation", None, {"type": fixed, "step": model.t})
+            model.log.script(model.steps, "fixation", None, {"type": fixed, "step": model.steps})
 
     def final_metrics(self, model: SpecModel) -> dict[str, float]:
         """Final shares; ``fixation`` (0/1: one type took over at some step), ``fixation_step``
         (NaN if none), and ``fixation.<value>`` for every value of each evolved trait (1 for the
         value that took over, else 0: its mean over runs is a fixation probability)."""
-        out = self.metrics(model)
+        out = self.shares(model)
         out["fixation"] = float(self.fixed is not None)
         out["fixation_step"] = self.fixation_step
         labels = self.labels()

@@ -89,7 +89,7 @@ class ExternalModel(SpecModel):
     def __init__(self, scenario: Scenario, seed: int, seats: Sequence[int]) -> None:
         super().__init__(scenario, seed)
         self.seats = np.asarray(seats, dtype=np.int64)
-        self._seat_of = np.full(self.n, -1, dtype=np.int64)
+        self._seat_of = np.full(len(self.payoff), -1, dtype=np.int64)
         self._seat_of[self.seats] = np.arange(len(self.seats))
         self.ask: Callable[[tuple[Request, ...]], Sequence[int]] = _refuse
         self.played: list[Played] = []
@@ -115,7 +115,7 @@ class ExternalModel(SpecModel):
         key = (decider, int(code))
         found = self._allowed.get(key)
         if found is None:
-            binding = self._deciders[decider].binding
+            binding = self.decisions.deciders[decider].binding
             obs = self.env.codec.decode(int(code))
             acts = self.phases[phase]
             found = self._allowed[key] = tuple(
@@ -130,7 +130,7 @@ class ExternalModel(SpecModel):
             return chosen
         chosen = chosen.copy()
         n_acts = len(self.phases[phase])
-        base = self._cells.arr["base"]
+        base = self.decisions.base
         for ks in _rounds(seat[mine].tolist()):
             pos = mine[ks]
             reqs = tuple(Request(
@@ -143,7 +143,7 @@ class ExternalModel(SpecModel):
                 deferred = not 0 <= int(a) < n_acts
                 if not deferred:
                     chosen[k] = int(a)
-                self.played.append(Played(self.t, r.seat, r.agent, r.partner, phase, int(chosen[k]),
+                self.played.append(Played(self.steps, r.seat, r.agent, r.partner, phase, int(chosen[k]),
                                           int(base[cells[k]] + chosen[k]), deferred))
         return chosen
 
@@ -153,16 +153,16 @@ class ExternalModel(SpecModel):
 
     def conflicts_of(self, played: Played) -> tuple[ConflictEvent, ...]:
         """The conflict events the decision logged (empty when it kept every principle)."""
-        return self._outcome_conflicts[played.outcome]
+        return self.decisions.conflicts(played.outcome)
 
     def compliance_of(self, played: Played) -> tuple[tuple[str, bool], ...]:
         """(principle, held) for each scored principle of the seat's spec that applied."""
         found = self._compliance.get(played.outcome)
         if found is None:
-            c = self._comp.arrays()
+            c = self.decisions.compliance_rows()
             rows = np.flatnonzero(c["outcome"] == played.outcome)
             found = self._compliance[played.outcome] = tuple(
-                (self.principle_ids[int(c["principle"][r])], bool(c["held"][r])) for r in rows.tolist())
+                (self.decisions.principle_ids[int(c["principle"][r])], bool(c["held"][r])) for r in rows.tolist())
         return found
 
     def trust_of_seats(self) -> tuple[np.ndarray, np.ndarray]:
@@ -279,7 +279,7 @@ class Stepper:
     def _work(self) -> None:
         m = self.model
         try:
-            while m.t < self.steps and m.alive[m.seats].any():
+            while m.steps < self.steps and m.alive[m.seats].any():
                 m.step()
         except _Abandoned:
             return

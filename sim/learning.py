@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from sim.model import SpecModel
 
 
-#: Metric names (patterns) learner groups add, for ``specbound list metrics``.
-METRICS = ("overrides.<principle>", "learned.<group>.p.<act>")
 
 
 def is_learner(policy: Any) -> bool:
@@ -74,7 +72,7 @@ class Learning:
             self.groups[gs.index] = _GroupLearning(gs.index, gs.policy, fields,
                                                    tuple(codec.card[k] for k in fields), rows, {})
         self.pending: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
-        self.overrides = np.zeros(0)  # per principle (model.principle_ids), over the run
+        self.overrides = np.zeros(0)  # per principle (model.decisions.principle_ids), over the run
         self.step_overrides = np.zeros(0)
 
     def _states(self, gl: _GroupLearning, codec: Any, codes: np.ndarray) -> np.ndarray:
@@ -95,7 +93,7 @@ class Learning:
         """Replace the resolver's act by the learner's choice within the tier, for learning agents."""
         groups = model.group_of[agents]
         n_acts = len(model.phases[phase])
-        tiers = model._cells.arr["tier"][cells]
+        tiers = model.decisions.tier[cells]
         out = chosen.copy()
         for g, gl in self.groups.items():
             sel = np.flatnonzero(groups == g)
@@ -119,18 +117,18 @@ class Learning:
         return out
 
     def _count_overrides(self, model: SpecModel, cells: np.ndarray, fav: np.ndarray) -> None:
-        outcomes = model._cells.arr["base"][cells] + fav
-        comp = model._comp.arrays()
-        counts = np.bincount(outcomes, minlength=len(model._outcomes))
+        outcomes = model.decisions.base[cells] + fav
+        comp = model.decisions.compliance_rows()
+        counts = np.bincount(outcomes, minlength=model.decisions.n_outcomes)
         broken = comp["held"] == 0
         per = np.bincount(comp["principle"][broken], weights=counts[comp["outcome"][broken]],
-                          minlength=len(model.principle_ids))
+                          minlength=len(model.decisions.principle_ids))
         self.step_overrides = _grown(self.step_overrides, len(per))
         self.step_overrides[: len(per)] += per
 
     def before_play(self, model: SpecModel) -> None:
         self.pending = []
-        self.step_overrides = np.zeros(len(model.principle_ids))
+        self.step_overrides = np.zeros(len(model.decisions.principle_ids))
 
     def after_play(self, model: SpecModel) -> None:
         """Reward each decision of the step with its agent's payoff per decision."""
@@ -146,13 +144,13 @@ class Learning:
         self.overrides[: len(self.step_overrides)] += self.step_overrides
 
     def metrics(self, model: SpecModel) -> dict[str, float]:
-        per = _grown(self.step_overrides, len(model.principle_ids))
-        return {f"overrides.{pid}": float(per[i]) for i, pid in enumerate(model.principle_ids)}
+        per = _grown(self.step_overrides, len(model.decisions.principle_ids))
+        return {f"overrides.{pid}": float(per[i]) for i, pid in enumerate(model.decisions.principle_ids)}
 
     def final_metrics(self, model: SpecModel) -> dict[str, float]:
         """Overrides per principle over the run, and each learning group's learned preferences."""
-        per = _grown(self.overrides, len(model.principle_ids))
-        out = {f"overrides.{pid}": float(per[i]) for i, pid in enumerate(model.principle_ids)}
+        per = _grown(self.overrides, len(model.decisions.principle_ids))
+        out = {f"overrides.{pid}": float(per[i]) for i, pid in enumerate(model.decisions.principle_ids)}
         for g, gl in self.groups.items():
             name = model.groups[g].name
             for phase, st in sorted(gl.state.items()):

@@ -9,7 +9,7 @@ Every engine metric is registered in ``scenarios.metric_registry`` (name,
 label, unit, aggregation) with a function of a :class:`StepView`: arrays
 with a leading step axis. A normal step is the one-row view built by
 :func:`step_view`; a fused stretch builds a K-row view of its records
-(``sim/fused.py``). Both go through :func:`record_steps`, which computes the
+(``sim/collect.py``, from an environment's fast-forward). Both go through :func:`record_steps`, which computes the
 columns, extends the series and adds the run totals, so a fused stretch
 gives what stepping gives, bit for bit.
 """
@@ -104,16 +104,16 @@ def decision_sums(model: SpecModel, counts: np.ndarray) -> dict[str, np.ndarray]
 
     Counts are integers, so every sum is exact whatever the order of its terms.
     """
-    o = model._outcomes.arr
+    col = model.decisions.outcome_column
     n = counts.shape[-1]
-    coop = o["coop"][:n]
+    coop = col("coop")[:n]
     out = {"decisions": counts.sum(axis=-1)}
-    for name, col in (("conflicts", "nconf"), ("violations", "violation"), ("deceptions", "deception"),
-                      ("covert_acts", "covert")):
-        out[name] = counts @ o[col][:n]
+    for name, column in (("conflicts", "nconf"), ("violations", "violation"), ("deceptions", "deception"),
+                         ("covert_acts", "covert")):
+        out[name] = counts @ col(column)[:n]
     out["cooperative_moves"] = counts[..., coop == 1].sum(axis=-1)
     out["moves"] = counts[..., coop >= 0].sum(axis=-1)
-    out["served_injection"] = counts @ o["injected"][:n]
+    out["served_injection"] = counts @ col("injected")[:n]
     return out
 
 
@@ -122,8 +122,8 @@ def compliance_sums(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray, n
 
     Integer weights: the sums are exact in any order.
     """
-    c = model._comp.arrays()
-    p = len(model.principle_ids)
+    c = model.decisions.compliance_rows()
+    p = len(model.decisions.principle_ids)
     k = len(counts)
     if not len(c["outcome"]) or not counts.shape[1]:
         return np.zeros((k, p)), np.zeros((k, p))
@@ -136,7 +136,7 @@ def compliance_sums(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray, n
 
 def level_pairs(model: SpecModel, counts: np.ndarray) -> np.ndarray:
     """Conflicts by (winner level, loser level) as a flat LEVELS x LEVELS vector."""
-    c = model._conf.arrays()
+    c = model.decisions.level_rows()
     size = len(Level) ** 2
     if not len(c["outcome"]):
         return np.zeros(size)
@@ -316,7 +316,7 @@ def _compliance_rate(view: StepView) -> np.ndarray:
         sparse=True)
 def _compliance(view: StepView) -> dict[str, np.ndarray]:
     """compliance.<principle>: share of decisions in which the principle held, when it applied."""
-    ids = view.model.principle_ids
+    ids = view.model.decisions.principle_ids
     return {f"compliance.{ids[p]}": _ratio(view.held[:, p], view.applied[:, p])
             for p in np.flatnonzero(view.applied.any(axis=0))}
 
@@ -449,13 +449,13 @@ def _shares(view: StepView) -> dict[str, np.ndarray] | None:
     evo = view.model.evolution
     if evo is None:
         return None
-    return {k: np.full(view.k, v) for k, v in evo.metrics(view.model).items() if k.startswith("share.")}
+    return {k: np.full(view.k, v) for k, v in evo.shares(view.model).items()}
 
 
 @metric("fixation", label="fixation", unit="1 once one type holds every agent", aggregate="last")
 def _fixation(view: StepView) -> np.ndarray | None:
     evo = view.model.evolution
-    return None if evo is None else np.full(view.k, evo.metrics(view.model)["fixation"])
+    return None if evo is None else np.full(view.k, evo.fixation(view.model))
 
 
 @metric("overrides.", label="spec overrides of {}", unit="count of decisions", sparse=True,
@@ -581,7 +581,7 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
         out["trust_mean"], out["trust_calibration"] = trust_stats(model)
     applied, held = tot.applied, tot.held
     out["compliance_rate"] = float(held.sum() / applied.sum()) if applied.sum() else float("nan")
-    for p, pid in enumerate(model.principle_ids):
+    for p, pid in enumerate(model.decisions.principle_ids):
         if p < len(applied) and applied[p] > 0:
             out[f"compliance.{pid}"] = float(held[p] / applied[p])
     n = len(Level)
@@ -594,8 +594,8 @@ def final_metrics(model: SpecModel) -> dict[str, float]:
             out[k] = v
     out.update(model.env.final_metrics(model))
     out.update(plugin_finals(model))
-    out.update(patch_split(model.series, [e["step"] for e in model.script_log if e["kind"] == "patch_spec"]))
-    out["events_truncated"] = float(model.events_truncated)
+    out.update(patch_split(model.series, model.log.steps_of("patch_spec")))
+    out["events_truncated"] = float(model.log.truncated)
     if model.evolution is not None:
         out.update(model.evolution.final_metrics(model))
     if model.learning is not None:

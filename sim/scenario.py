@@ -14,7 +14,6 @@ principle of any spec (``specs.honest-first.principles.do_not_lie.level``).
 from __future__ import annotations
 
 import functools
-import hashlib
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,12 +23,15 @@ from typing import Any
 import agents.llm  # noqa: F401  (registers the llm policy)
 from agents.errors import ScenarioError, SpecboundError
 from agents.policies import POLICIES, make_policy
-from agents.spec import Level, SpecLibrary, parse_layer
+from agents.spec import SpecLibrary, parse_layer
 from scenarios.environment import get_environment, parse_params
 from scenarios.metric_registry import METRICS
+from sim.events import EVENT_TYPES, LoadContext
 from sim.evolution import EvolutionConfig, parse_evolution
+from sim.instructions import validate_instruction
 from sim.lattice import NEIGHBOURHOODS, lattice_side
 from sim.population import typical_params
+from sim.tables import check_keys, unit_interval
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -46,22 +48,8 @@ GROUP_KEYS = {
     "count": int, "policy": str, "spec": str, "focal": bool, "deliberation": float,
     "error_rate": float, "params": dict, "mode": str, "llm": dict, "instructions": list,
 }
-INSTRUCTION_KEYS = {"source": str, "text": str, "check": str, "params": dict,
-                    "overrides": list, "claimed": str, "id": str}
-EVENT_TYPES = {
-    "instruct": {"source": str, "text": str, "check": str, "params": dict, "overrides": list,
-                 "claimed": str, "id": str},
-    "delegate": {"source": str, "delegate": str, "level": str, "scope": list},
-    "patch_spec": {"set": dict},
-    "join": {"group": str, "count": int},
-    "leave": {"count": int},
-    "shock": {"set": dict},
-}
-EVENT_REQUIRED = {"instruct": ("source",), "delegate": ("source", "delegate"), "patch_spec": ("set",),
-                  "join": ("group",), "leave": (), "shock": ("set",)}
 EVENT_COMMON = {"at": int, "when": dict, "to": str, "type": str, "once": bool}
 SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int}
-PRINCIPALS = {"system": Level.SYSTEM, "developer": Level.DEVELOPER, "user": Level.USER}
 #: The most steps a run may have: far above any study (ipd-classic is 200), low enough
 #: that a typo (an extra zero or three) is refused rather than running for days.
 MAX_STEPS = 1_000_000
@@ -127,13 +115,6 @@ class Scenario:
             for layer in spec.layers:
                 out[layer] = self.library.text(layer)
         return dict(sorted(out.items()))
-
-    @property
-    def hash(self) -> str:
-        h = hashlib.sha256(self.text.encode())
-        for k, v in sorted(self.overrides.items()):
-            h.update(f"{k}={v!r}".encode())
-        return h.hexdigest()
 
 
 # --- parsing, cached ----------------------------------------------------------------------
@@ -413,33 +394,12 @@ def _may_create(node: dict, key: str, raw: dict) -> bool:
 # --- validation -----------------------------------------------------------------------------
 
 
-def _keys(table: Any, allowed: dict[str, type], where: str) -> dict:
-    if not isinstance(table, dict):
-        raise ScenarioError(f"{where}: expected a table, got {table!r}")
-    for k, v in table.items():
-        if k not in allowed:
-            raise ScenarioError(f"{where}: unknown key {k!r}; allowed: {', '.join(sorted(allowed))}")
-        typ = allowed[k]
-        ok = isinstance(v, typ) and not (isinstance(v, bool) and typ in (int, float))
-        if typ is float and isinstance(v, int) and not isinstance(v, bool):
-            ok = True
-        if not ok:
-            raise ScenarioError(f"{where}.{k}: expected {typ.__name__}, got {v!r}")
-    return table
-
-
-def _unit(v: float, where: str) -> float:
-    if not 0.0 <= float(v) <= 1.0:
-        raise ScenarioError(f"{where}: must be between 0 and 1, got {v!r}")
-    return float(v)
-
-
 def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: dict,
            base_dir: Path | None = None) -> Scenario:
     top_allowed = {"scenario": dict, "environment": dict, "network": dict, "groups": dict,
                    "events": list, "sweep": dict, "plugins": list, "evolution": dict}
-    _keys(raw, top_allowed, source)
-    sc = _keys(raw.get("scenario", {}), SCENARIO_KEYS, f"{source}: scenario")
+    check_keys(raw, top_allowed, source)
+    sc = check_keys(raw.get("scenario", {}), SCENARIO_KEYS, f"{source}: scenario")
     for k in ("id", "environment"):
         if k not in sc:
             raise ScenarioError(f"{source}: scenario.{k} is required")
@@ -458,7 +418,7 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
                      env_params)
     sweep = raw.get("sweep")
     if sweep is not None:
-        _keys(sweep, SWEEP_KEYS, f"{source}: sweep")
+        check_keys(sweep, SWEEP_KEYS, f"{source}: sweep")
     evolution = (parse_evolution(raw["evolution"], groups, library, env_cls, source)
                  if "evolution" in raw else None)
     return Scenario(
@@ -477,7 +437,7 @@ def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tupl
     out = []
     for name, g in table.items():
         where = f"{source}: groups.{name}"
-        _keys(g, GROUP_KEYS, where)
+        check_keys(g, GROUP_KEYS, where)
         for k in ("count", "policy"):
             if k not in g:
                 raise ScenarioError(f"{where}.{k} is required")
@@ -499,39 +459,20 @@ def _groups(table: Any, library: SpecLibrary, source: str, env_cls: Any) -> tupl
             raise ScenarioError(f"{where}.mode: must be 'audit' or 'enforce', got {mode!r}")
         instrs = []
         for k, ins in enumerate(g.get("instructions", [])):
-            instrs.append(_instruction(ins, f"{where}.instructions[{k}]"))
+            instrs.append(validate_instruction(ins, f"{where}.instructions[{k}]"))
         out.append(Group(
             name=name, count=g["count"], policy=policy, spec=spec_id,
             params=tuple(sorted(params.items())), focal=g.get("focal", True),
-            deliberation=_unit(g.get("deliberation", 1.0), f"{where}.deliberation"),
-            error_rate=_unit(g.get("error_rate", 0.0), f"{where}.error_rate"),
+            deliberation=unit_interval(g.get("deliberation", 1.0), f"{where}.deliberation"),
+            error_rate=unit_interval(g.get("error_rate", 0.0), f"{where}.error_rate"),
             mode=mode, llm=tuple(sorted(g.get("llm", {}).items())), instructions=tuple(instrs),
         ))
     return tuple(out)
 
 
-def _instruction(ins: Any, where: str) -> tuple[tuple[str, Any], ...]:
-    _keys(ins, INSTRUCTION_KEYS, where)
-    if "source" not in ins:
-        raise ScenarioError(f"{where}.source is required (system, developer, user or a peer's name)")
-    if "claimed" in ins:
-        try:
-            Level.parse(ins["claimed"])
-        except ValueError as e:
-            raise ScenarioError(f"{where}.claimed: {e}") from None
-    if "check" in ins:
-        from agents.checks import get_check, param_problem
-
-        get_check(ins["check"])
-        problem = param_problem(ins["check"], ins.get("params", {}))
-        if problem:
-            raise ScenarioError(f"{where}: {problem}")
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ins.items()))
-
-
 def _network(net: Any, n: int, source: str, base_dir: Path) -> dict[str, Any]:
     where = f"{source}: network"
-    _keys(net, NETWORK_KEYS, where)
+    check_keys(net, NETWORK_KEYS, where)
     kind = net.get("kind", "complete")
     if kind not in NETWORK_KINDS:
         raise ScenarioError(f"{where}.kind: unknown kind {kind!r}; allowed: {', '.join(NETWORK_KINDS)}")
@@ -560,7 +501,7 @@ def _network(net: Any, n: int, source: str, base_dir: Path) -> dict[str, Any]:
             raise ScenarioError(f"{where}.path: no such edge-list file {str(path)!r}")
     rewire = net.get("rewire")
     if rewire is not None:
-        _keys(rewire, REWIRE_KEYS, f"{where}.rewire")
+        check_keys(rewire, REWIRE_KEYS, f"{where}.rewire")
         if rewire.get("every", 1) < 1:
             raise ScenarioError(f"{where}.rewire.every must be at least 1")
     return {"kind": kind, "degree": degree, "p": float(p), "path": str(path) if path else None,
@@ -586,16 +527,18 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
     joinable = sum(int(ev.get("count", 1)) for ev in events
                    if isinstance(ev, dict) and ev.get("type") == "join" and isinstance(ev.get("count", 1), int))
     max_agent = sum(g.count for g in groups) + max(joinable, 0)
+    ctx = LoadContext(groups, library, env_cls, env_params)
     out = []
     for k, ev in enumerate(events):
         where = f"{source}: events[{k}]"
         if not isinstance(ev, dict):
             raise ScenarioError(f"{where}: expected a table [[events]]")
         typ = ev.get("type")
-        if typ not in EVENT_TYPES:
+        kind = EVENT_TYPES.get(typ) if isinstance(typ, str) else None
+        if kind is None:
             raise ScenarioError(f"{where}.type: unknown event type {typ!r}; allowed: {', '.join(EVENT_TYPES)}")
-        _keys(ev, {**EVENT_COMMON, **EVENT_TYPES[typ]}, where)
-        for req in EVENT_REQUIRED[typ]:
+        check_keys(ev, {**EVENT_COMMON, **kind.keys}, where)
+        for req in kind.required:
             if req not in ev:
                 raise ScenarioError(f"{where}: a {typ} event needs {req!r}")
         at, when = ev.get("at"), None
@@ -604,57 +547,33 @@ def _events(events: Any, groups: tuple[Group, ...], library: SpecLibrary, metric
         if at is not None and at < 1:
             raise ScenarioError(f"{where}.at: steps count from 1, got {at}")
         if "when" in ev:
-            w = ev["when"]
-            _keys(w, {"metric": str, "above": float, "below": float}, f"{where}.when")
-            if "metric" not in w or (("above" in w) == ("below" in w)):
-                raise ScenarioError(f"{where}.when: needs metric and exactly one of above/below")
-            if w["metric"] not in metrics and not w["metric"].startswith("compliance."):
-                raise ScenarioError(
-                    f"{where}.when.metric: unknown metric {w['metric']!r}; available: {', '.join(sorted(metrics))}"
-                )
-            op = "above" if "above" in w else "below"
-            when = (w["metric"], op, float(w[op]))
+            when = _trigger(ev["when"], metrics, f"{where}.when")
         to = ev.get("to")
         if to is not None and to not in names:
             if not str(to).isdigit():
                 raise ScenarioError(f"{where}.to: unknown group {to!r}; groups: {', '.join(sorted(names))} (or an agent id)")
             if int(to) >= max_agent:
                 raise ScenarioError(f"{where}.to: agent {to} does not exist; agent ids are 0..{max_agent - 1}")
-            if typ in ("patch_spec", "delegate", "join"):
+            if kind.group_only:
                 raise ScenarioError(f"{where}.to: a {typ} event applies to a group, not to one agent; "
                                     f"groups: {', '.join(sorted(names))}")
-        if typ == "join":
-            if ev.get("group") not in names:
-                raise ScenarioError(f"{where}.group: unknown group {ev.get('group')!r}; groups: {', '.join(sorted(names))}")
-            if ev.get("count", 1) < 1:
-                raise ScenarioError(f"{where}.count: must be at least 1")
-        if typ == "leave" and ev.get("count", 1) < 1:
-            raise ScenarioError(f"{where}.count: must be at least 1")
-        if typ == "instruct":
-            _instruction({k2: v for k2, v in ev.items() if k2 in INSTRUCTION_KEYS}, where)
-        if typ == "delegate":
-            if ev.get("source") not in PRINCIPALS:
-                raise ScenarioError(f"{where}.source: must be one of {', '.join(PRINCIPALS)}")
-            try:
-                Level.parse(ev.get("level", "user"))
-            except ValueError as e:
-                raise ScenarioError(f"{where}.level: {e}") from None
-        if typ == "shock":
-            if not isinstance(ev["set"], dict):
-                raise ScenarioError(f"{where}.set: expected a table of environment parameters")
-            import dataclasses
-
-            current = dataclasses.asdict(env_params)
-            parse_params(env_cls, {**current, **ev["set"]}, f"{where}.set")  # validated now, not at its step
-        if typ == "patch_spec":
-            from agents.spec import patch_spec
-
-            targets = [g for g in groups if to is None or g.name == to] or list(groups)
-            for g in targets:
-                patch_spec(library.get(g.spec), ev["set"])  # validates paths and values now
+        kind.validate(ev, where, ctx)
         data = tuple(sorted((k2, _freeze(v)) for k2, v in ev.items() if k2 not in EVENT_COMMON))
         out.append(ScriptEvent(k, typ, at, when, to, data, ev.get("once", True)))
     return tuple(out)
+
+
+def _trigger(w: Any, metrics: set[str], where: str) -> tuple[str, str, float]:
+    """A ``when`` table as (metric, "above" | "below", threshold)."""
+    check_keys(w, {"metric": str, "above": float, "below": float}, where)
+    if "metric" not in w or (("above" in w) == ("below" in w)):
+        raise ScenarioError(f"{where}: needs metric and exactly one of above/below")
+    if w["metric"] not in metrics and not w["metric"].startswith("compliance."):
+        raise ScenarioError(
+            f"{where}.metric: unknown metric {w['metric']!r}; available: {', '.join(sorted(metrics))}"
+        )
+    op = "above" if "above" in w else "below"
+    return (w["metric"], op, float(w[op]))
 
 
 def _freeze(v: Any) -> Any:

@@ -232,7 +232,7 @@ def check_metric(name: str, steps: int = 8) -> None:
         runs = []
         for fuse in (True, False):
             model = build_model(cls, seed=1, steps=steps)
-            model.fuse = fuse
+            model.may_fast_forward = fuse
             model.run(steps)
             runs.append(model)
         a, b = runs

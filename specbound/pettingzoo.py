@@ -206,7 +206,7 @@ class SpecParallelEnv(ParallelEnv):
             obs[name] = self._observe(r)
             rewards[name] = float(earned[k])
             infos[name] = {
-                "step": int(m.t),
+                "step": int(m.steps),
                 "acts": list(self.phase_acts[r.phase]) if r else [],
                 "partner": r.partner if r else -1,
                 "played": [m.act_name(p) for p in played.get(k, ())],
@@ -231,7 +231,7 @@ class SpecParallelEnv(ParallelEnv):
             return None
         shown = ", ".join(f"{k}={v:.3g}" for k, v in sorted(self._model.last_metrics.items())
                           if k in ("welfare", "trust_mean", "cooperation_rate", "conflicts"))
-        return f"step {self._model.t}: {shown}"
+        return f"step {self._model.steps}: {shown}"
 
     def close(self) -> None:
         if self._closer is not None:

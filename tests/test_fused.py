@@ -1,4 +1,4 @@
-"""Fused IPD steps (sim.fused) give exactly what stepping one at a time gives.
+"""Fast-forwarded IPD steps (scenarios/ipd_kernel.py) give exactly what stepping one at a time gives.
 
 Each case runs a scenario twice, fused and not, and compares everything a
 run reports: every series value and its column order, final metrics,
@@ -13,14 +13,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-import sim
+import scenarios
 from agents.checks import CHECKS, check
-from sim import fused
+from scenarios import ipd_kernel
+from scenarios.environment import Environment
+from scenarios.ipd import IPD
 from sim.runs.run import result_of, run_model
 from sim.scenario import load_scenario, load_scenario_text
 from tests.test_readset_runs import wary  # noqa: F401  (fixture: a spec whose check reads trust)
 
 CLASSIC = load_scenario("ipd-classic")
+FAST_FORWARD = IPD.fast_forward
 GROUPS = [g.name for g in CLASSIC.groups]
 
 
@@ -38,18 +41,18 @@ def _text(extra: str, steps: int = 40, spec: str = "empty") -> str:
 
 def _run(scenario: Any, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int = 3,
          overrides: dict[str, Any] | None = None) -> tuple[Any, int]:
-    monkeypatch.setenv("SPECBOUND_FUSE", "1" if fuse else "0")
+    monkeypatch.setattr(IPD, "fast_forward", FAST_FORWARD if fuse else Environment.fast_forward)
     played = [0]
-    real = fused.advance
+    real = ipd_kernel.fast_forward
 
-    def counting(model: Any, limit: int) -> int:
-        k = real(model, limit)
-        played[0] += k
-        return k
+    def counting(env: Any, model: Any, limit: int) -> Any:
+        stretch = real(env, model, limit)
+        played[0] += 0 if stretch is None else stretch.steps
+        return stretch
 
-    monkeypatch.setattr(fused, "advance", counting)
+    monkeypatch.setattr(ipd_kernel, "fast_forward", counting)
     model = run_model(scenario, seed=seed, set=overrides)
-    monkeypatch.setattr(fused, "advance", real)
+    monkeypatch.setattr(ipd_kernel, "fast_forward", real)
     return model, played[0]
 
 
@@ -66,7 +69,8 @@ def _same(a: Any, b: Any) -> None:
         np.testing.assert_array_equal(a.pairs[col], b.pairs[col], err_msg=col)
     assert a.conflict_rows() == b.conflict_rows()
     assert a.script_rows() == b.script_rows()
-    assert (a.steps, a.time, a.t) == (b.steps, b.time, b.t)
+    assert (a.steps, a.time) == (b.steps, b.time)
+    assert len(a.agents) == len(b.agents)
     assert a.last_metrics.keys() == b.last_metrics.keys()
     ra, rb = result_of(a), result_of(b)
     assert ra.to_json() == rb.to_json()
@@ -82,7 +86,12 @@ def test_classic_fused_equals_stepwise(overrides, seed, monkeypatch):
     slow, none = _run("ipd-classic", False, monkeypatch, seed, overrides)
     fast, played = _run("ipd-classic", True, monkeypatch, seed, overrides)
     assert none == 0
-    assert played > 0.5 * fast.t
+    assert played > 0.5 * fast.steps
+    _same(slow, fast)
+    # Mesa's schedule is where its clock says: a step after the run is the next step, once.
+    slow.step()
+    fast.step()
+    assert fast.steps == fast.time == slow.steps
     _same(slow, fast)
 
 
@@ -168,7 +177,7 @@ check = "fused_test_defects"
 def test_random_runs_are_not_fused(override, monkeypatch):
     model, played = _run("ipd-classic", True, monkeypatch, 1, {**override, "steps": 20})
     assert played == 0
-    assert not fused.eligible(model)
+    assert not model.env.can_fast_forward(model)
 
 
 @pytest.mark.parametrize(("overrides", "headroom"), [({}, 256), ({}, 0), ({**_copies(3), "steps": 60}, 1)])
@@ -176,7 +185,7 @@ def test_keys_found_mid_stretch(overrides, headroom, wary, monkeypatch):  # noqa
     # Cooperating needs trust (the `wary` spec), and trust drifts through its buckets, so new
     # keys keep turning up inside stretches; with no headroom for their outcomes a stretch
     # must end early and still book what it played.
-    monkeypatch.setattr(fused, "OUTCOME_HEADROOM", headroom)
+    monkeypatch.setattr(ipd_kernel, "OUTCOME_HEADROOM", headroom)
     sc = wary(overrides)
     slow, _ = _run(sc, False, monkeypatch, 2)
     fast, played = _run(sc, True, monkeypatch, 2)
@@ -188,10 +197,30 @@ def test_without_numba_every_step_is_generic(monkeypatch):
     import sys
 
     slow, _ = _run("ipd-classic", False, monkeypatch, 0, {"steps": 20})
-    monkeypatch.setenv("SPECBOUND_FUSE", "1")
-    # The import fails as if numba had no build for this platform.
-    monkeypatch.setitem(sys.modules, "sim.fused", None)
-    monkeypatch.delattr(sim, "fused")
+    monkeypatch.setattr(IPD, "fast_forward", FAST_FORWARD)
+    # The kernel's import fails as if numba had no build for this platform.
+    monkeypatch.setitem(sys.modules, "numba", None)
+    monkeypatch.delitem(sys.modules, "scenarios.ipd_kernel")
+    monkeypatch.delattr(scenarios, "ipd_kernel")
     model = run_model("ipd-classic", seed=0, set={"steps": 20})
-    assert model.fuse and model._fusion() is None
+    assert model.env.fast_forward(model, 10) is None
     _same(slow, model)
+
+
+def test_a_leaver_leaves_mesa_agents(monkeypatch):
+    extra = """
+[[events]]
+at = 5
+type = "leave"
+to = "alternator"
+count = 2
+"""
+    model = run_model(load_scenario_text(_text(extra, steps=8), source="fused-case.toml"), seed=1)
+    assert len(model.agents) == len(model.handles) - 2
+    assert {a.index for a in model.handles if a not in model.agents} == set(np.flatnonzero(~model.alive))
+
+
+def test_the_kernel_encodes_the_ipd_observation_layout():
+    # The loop builds codes field by field by position: a reordered Obs must fail loudly.
+    assert IPD.Obs._fields == ipd_kernel.OBS_FIELDS
+    assert [ipd_kernel.OBS_FIELDS[i] for i in (ipd_kernel.TRUST, ipd_kernel.COIN)] == ["trust", "coin"]

@@ -82,7 +82,6 @@ def test_no_import_from_a_higher_layer(module: str) -> None:
     assert not higher, f"{module} imports from a higher layer: {higher}"
 
 
-@pytest.mark.xfail(strict=True, reason="sim.model <-> sim.fused until the fast-forward seam lands")
 def test_no_import_cycles() -> None:
     # A package's __init__ importing its own submodules is registration, not a cycle.
     g = GRAPH.copy()

@@ -89,7 +89,7 @@ def test_rewiring_cuts_ties_to_the_untrusted() -> None:
     assert on.totals.counted.get("rewired", 0) > 0
     opp = np.flatnonzero(on.group_of == 1)
     # after rewiring, opportunists keep fewer ties than they started with on a degree-4 lattice
-    assert np.mean([on.graph.degree(int(i)) for i in opp]) < 4
+    assert np.mean([on.network.graph.degree(int(i)) for i in opp]) < 4
 
 
 

@@ -1,5 +1,5 @@
 """Read-set memoisation in whole runs: decision cells shared between codes agreeing on the
-fields their decision read (sim/model.py ``_cell_of``).
+fields their decision read (``sim.decisions.DecisionTable``).
 
 The memo must be invisible: every run gives the same results with it on and off.
 """
@@ -18,10 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import agents.llm  # noqa: F401  (registers the llm policy)
-import sim.model as model_mod
 from agents.acts import Act, ActSpace
 from agents.checks import CHECKS, check
 from agents.policies import COOPERATED, POLICIES, RankingPolicy, policy
+from agents.readset import unwrap
+from scenarios.environment import Environment
+from scenarios.ipd import IPD
+from sim import decisions
+from sim.model import SpecModel
 from sim.runs.run import result_of, run_model
 from sim.scenario import SCENARIO_DIR, load_scenario, load_scenario_text, scenario_ids
 from tests.llm_server import serve
@@ -32,17 +36,18 @@ RULE_BASED = [sid for sid in scenario_ids() if not sid.startswith("llm-")]
 
 @contextmanager
 def memo_reads(on: bool) -> Iterator[None]:
-    """Switch the read-set memo for the models built inside the block."""
-    old = model_mod.MEMO_READS
-    model_mod.MEMO_READS = on
-    try:
+    """Models built inside the block share cells (on), or not: every decision counts as having
+    read every field, so each observation code gets a cell of its own."""
+    if on:
         yield
-    finally:
-        model_mod.MEMO_READS = old
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(decisions, "fields_read", lambda obs: frozenset(unwrap(obs)._fields))
+        yield
 
 
 def both_ways(scenario: Any, seed: int, overrides: dict[str, Any] | None = None,
-              steps: int | None = None) -> tuple[model_mod.SpecModel, model_mod.SpecModel]:
+              steps: int | None = None) -> tuple[SpecModel, SpecModel]:
     """The same run with the memo on and off."""
     models = []
     for on in (True, False):
@@ -51,12 +56,12 @@ def both_ways(scenario: Any, seed: int, overrides: dict[str, Any] | None = None,
     return models[0], models[1]
 
 
-def assert_same_results(on: model_mod.SpecModel, off: model_mod.SpecModel) -> None:
+def assert_same_results(on: SpecModel, off: SpecModel) -> None:
     a, b = result_of(on), result_of(off)
     assert a.to_json() == b.to_json()
     pd.testing.assert_frame_equal(a.steps, b.steps, check_exact=True)
     assert np.array_equal(on.payoff, off.payoff)
-    assert len(on._cells) <= len(off._cells)
+    assert on.decisions.n_cells <= off.decisions.n_cells
 
 
 # --- whole runs: the memo changes nothing -----------------------------------------------------
@@ -72,16 +77,18 @@ def test_shipped_scenarios_give_identical_results_with_and_without_the_memo(
 
 def test_the_memo_shares_cells_in_the_round_robin() -> None:
     on, off = both_ways("ipd-classic", 0)
-    assert len(on._cells) < len(off._cells) / 5
+    assert on.decisions.n_cells < off.decisions.n_cells / 5
+    # The speed of the 12-strategy tournament rests on this: 36 cells (711 without the memo).
+    assert on.decisions.n_cells <= 40
 
 
 @pytest.mark.parametrize("scenario", ["ipd-classic", "negotiation-honest-first"])
 def test_the_sparse_table_path_shares_cells_too(scenario: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Populations too large for the dense table keep cells in a dict: the memo works there too.
     _, dense_off = both_ways(scenario, 4, steps=40)
-    monkeypatch.setattr(model_mod, "DENSE_TABLE_LIMIT", 0)
+    monkeypatch.setattr(decisions, "DENSE_TABLE_LIMIT", 0)
     sparse_on, _ = both_ways(scenario, 4, steps=40)
-    assert sparse_on._luts[0] is None
+    assert not sparse_on.decisions.fits_dense() and sparse_on.decisions.dense(0) is None
     assert_same_results(sparse_on, dense_off)
 
 
@@ -138,7 +145,7 @@ def branchy() -> Iterator[str]:
 def test_a_field_read_in_one_branch_is_not_shared_across_it(branchy: str) -> None:
     model = run_model("ipd-classic", seed=0, steps=1,
                       set={"groups.cooperator.policy": branchy, "groups.cooperator.count": 2})
-    me = int(np.flatnonzero(model.group_of == model._group_index["cooperator"])[0])
+    me = int(np.flatnonzero(model.group_of == model.group_index("cooperator"))[0])
     codec = model.env.codec
     codes = np.arange(codec.space, dtype=np.int64)
     # Every observation in one call, cheap branch and expensive one mixed in code order.
@@ -148,8 +155,8 @@ def test_a_field_read_in_one_branch_is_not_shared_across_it(branchy: str) -> Non
     assert chosen.tolist() == expected
     # Three read-sets: partner_last alone (no cooperation), plus trust (low trust decides),
     # plus coin (high trust: the coin decides).
-    read_sets = model._read_sets[int(model.decider_of[0][me])]
-    assert sorted(len(rs.index) for rs in read_sets) == [1, 2, 3]
+    read_sets = model.decisions.read_sets(int(model.decider_of[0][me]))
+    assert sorted(len(index) for index in read_sets) == [1, 2, 3]
 
 
 def test_a_custom_policy_run_is_identical_with_and_without_the_memo(branchy: str) -> None:
@@ -179,7 +186,7 @@ def wary(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """ipd-classic (with overrides) with every group bound by one spec whose check reads
     ``trust`` for C only."""
     # Step one at a time: these tests are about the decision tables, not fused stretches.
-    monkeypatch.setenv("SPECBOUND_FUSE", "0")
+    monkeypatch.setattr(IPD, "fast_forward", Environment.fast_forward)
 
     @check(WARY)
     def trusted(obs: Any, act: Act) -> bool | None:

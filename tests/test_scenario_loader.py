@@ -62,7 +62,7 @@ spec = "empty"
 )
 def test_events_fire_at_their_step(events: str, kind: str, step: int) -> None:
     m = _scripted(events)
-    fired = [e for e in m.script_log if e["kind"] == kind]
+    fired = [e for e in m.log.entries if e["kind"] == kind]
     assert [e["step"] for e in fired] == [step]
 
 

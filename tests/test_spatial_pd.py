@@ -27,7 +27,7 @@ def test_engine_plays_exactly_the_numpy_kernel() -> None:
     sc = load_scenario("spatial-pd", {"groups.cooperators.count": 810, "groups.defectors.count": 90,
                                       "steps": 40})
     model = SpecModel(sc, seed=2)
-    cells = model.graph.graph["cells"]
+    cells = model.network.graph.graph["cells"]
     coop_strain = [s.label for s in model.evolution.config.strains].index("cooperator")
     board = (model.evolution.traits[cells, 0] == coop_strain).reshape(30, 30)
     assert board.mean() == pytest.approx(0.9)

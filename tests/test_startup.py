@@ -38,7 +38,7 @@ def _loaded(argv: list[str]) -> list[str]:
     (["--help"], set()),
     (["spec", "check", "scenarios/specs/platform.toml"], set()),
     (["list", "scenarios"], set()),
-    (["run", "trust-network", "--steps", "3", "--json"], {"numba"}),
+    (["run", "trust-network", "--steps", "3", "--json"], set()),
 ])
 def test_commands_import_only_what_they_use(argv: list[str], allowed: set[str]) -> None:
     assert set(_loaded(argv)) <= allowed, argv

@@ -66,7 +66,7 @@ def test_patch_now_is_a_patch_spec_event_at_that_step():
                       'set = { "principles.no_stonewalling.level" = "guideline" }\n')
     scripted = sim.run(load_scenario_text(text, source=sc.source), seed=2, steps=6)
     pd.testing.assert_frame_equal(model.frame()[list(scripted.steps.columns)], scripted.steps)
-    assert model.script_log[-1]["detail"]["set"] == patch
+    assert model.log.entries[-1]["detail"]["set"] == patch
 
 
 @pytest.mark.parametrize(("group", "changes", "message"), [

@@ -56,7 +56,7 @@ def config() -> dict[str, Any]:
 
 def _deps(model: LiveModel) -> list[Any]:
     # A new model (reset) or a new step must redraw; nothing else does.
-    return [id(model), model.t, update_counter.value]
+    return [id(model), model.steps, update_counter.value]
 
 
 @solara.component
@@ -110,7 +110,7 @@ def LedgerCard(model: LiveModel) -> None:
 def status_text(model: LiveModel) -> str:
     """Step, seed and headline values as ``specbound run`` would store them (6 digits)."""
     last = {k: col[-1] for k, col in model.series.items() if col}
-    parts = [f"step {model.t} of {model.total_steps}", f"seed {model.seed}"]
+    parts = [f"step {model.steps} of {model.stepsotal_steps}", f"seed {model.seed}"]
     parts += [f"{k} {last[k]:.6g}" for k in HEADLINE if k in last]
     return " · ".join(parts)
 
@@ -143,7 +143,7 @@ def PatchCard(model: LiveModel) -> None:
         except SpecboundError as err:
             message.set((str(err), False))
             return
-        message.set((f"patched {target.value} at step {model.t}: {text.value}", True))
+        message.set((f"patched {target.value} at step {model.steps}: {text.value}", True))
         force_update()
 
     with solara.Card("Spec patch", classes=["sb-patch"], style=CARD_STYLE):

@@ -96,13 +96,13 @@ class LiveModel(SpecModel):
         self.source = source
         self.overrides = {**dict(sets), **params}
         super().__init__(load_scenario(source, self.overrides), seed=as_seed(seed))
-        self.total_steps = self.spec_scenario.steps
+        self.stepsotal_steps = self.spec_scenario.steps
         self.by_level: dict[str, list[float]] = {}
         self.ledger: deque[dict[str, Any]] = deque(maxlen=LEDGER_ROWS)
         self._chunks_seen = 0
         # Mesa's play loop steps in a worker thread; a patch from the page must not land mid-step.
         self._lock = threading.RLock()
-        self.running = self.total_steps > 0
+        self.running = self.stepsotal_steps > 0
 
     @property
     def datacollector(self) -> SeriesView:  # type: ignore[override]
@@ -114,17 +114,17 @@ class LiveModel(SpecModel):
         with self._lock:
             super().step()
             self._absorb_conflicts()
-            self.running = self.t < self.total_steps
+            self.running = self.steps < self.stepsotal_steps
 
     def _absorb_conflicts(self) -> None:
         # Only the chunks this step logged: expanding all events each step would
         # grow with the run.
-        chunks = self._event_chunks[self._chunks_seen:]
-        self._chunks_seen = len(self._event_chunks)
+        chunks = self.log.chunks[self._chunks_seen:]
+        self._chunks_seen = len(self.log.chunks)
         counts: dict[str, float] = {}
         for step, agents, _partners, outcomes in chunks:
             for i, o in zip(agents.tolist(), outcomes.tolist(), strict=True):
-                for ev in self._outcome_conflicts[o]:
+                for ev in self.decisions.conflicts(o):
                     winner_level = "none" if ev.winner_level is None else str(ev.winner_level)
                     key = f"{BY_LEVEL}{winner_level}.{ev.loser_level}"
                     counts[key] = counts.get(key, 0.0) + 1.0
@@ -133,19 +133,19 @@ class LiveModel(SpecModel):
                                         "loser_level": str(ev.loser_level), "act": ev.act,
                                         "reason": ev.reason})
         for key in counts.keys() - self.by_level.keys():
-            self.by_level[key] = [0.0] * (self.t - 1)
+            self.by_level[key] = [0.0] * (self.steps - 1)
         for key, col in self.by_level.items():
             col.append(counts.get(key, 0.0))
 
     def frame(self) -> pd.DataFrame:
         """The time series so far: the run's own columns, then conflicts by level per step."""
-        index = pd.RangeIndex(1, self.t + 1, name="step")
+        index = pd.RangeIndex(1, self.steps + 1, name="step")
         data = {**self.series, **dict(sorted(self.by_level.items()))}
         return pd.DataFrame(data, index=index)
 
     def recent_conflicts(self, steps: int = LEDGER_STEPS) -> pd.DataFrame:
         """Conflict events of the last ``steps`` steps, newest first (at most ``LEDGER_ROWS``)."""
-        rows = [r for r in self.ledger if r["step"] > self.t - steps]
+        rows = [r for r in self.ledger if r["step"] > self.steps - steps]
         return pd.DataFrame(rows[::-1], columns=list(LEDGER_COLUMNS))
 
     def specs_of_groups(self) -> dict[str, str]:
@@ -167,7 +167,7 @@ class LiveModel(SpecModel):
         if not changes:
             raise SpecboundError("a spec patch needs at least one PATH=VALUE, e.g. "
                                  "principles.do_not_lie.level=root")
-        event = ScriptEvent(index=PAGE_EVENT, type="patch_spec", at=self.t, when=None, to=group,
+        event = ScriptEvent(index=PAGE_EVENT, type="patch_spec", at=self.steps, when=None, to=group,
                             data=(("set", dict(changes)),))
         with self._lock:
-            self._apply_event(event)
+            self.script.apply(event, self)

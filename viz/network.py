@@ -108,7 +108,7 @@ class NetworkChart:
         model = self.model
         n = len(model.payoff)
         if self.layout is None or self.layout.size != n:
-            self.layout = compute_layout(model.graph, n, seed=0)
+            self.layout = compute_layout(model.network.graph, n, seed=0)
         self._draw_edges(self.layout)
         key = (color_by, int(model.alive.sum()), self.layout.size)
         if key != self._nodes_of:

@@ -141,7 +141,6 @@ class RandomPolicy(MovePolicy):
     params: ClassVar[dict[str, Any]] = {"p": (int, float)}
 
     def __init__(self, p: float = 0.5) -> None:
-        super().__init__(p=p)
         if not 0.0 <= p <= 1.0:
             raise SpecboundError(f"policy 'random': param 'p' must be in [0, 1], got {p!r}")
         self.p = p

@@ -39,7 +39,6 @@ class Prefers(RankingPolicy):
                 raise SpecboundError(f"policy 'prefers': act names must be strings, got {name!r}")
         if not 0.0 <= threshold <= 1.0:
             raise SpecboundError(f"policy 'prefers': threshold must be between 0 and 1, got {threshold}")
-        super().__init__(order=order, wary_order=wary_order, threshold=threshold)
         self.order, self.wary_order, self.threshold = order, wary_order, float(threshold)
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
@@ -76,7 +75,6 @@ class TrustsPromises(RankingPolicy):
         if not 0.0 <= floor <= threshold <= 1.0:
             raise SpecboundError(
                 f"policy 'trusts_promises': need 0 <= floor <= threshold <= 1, got floor={floor} threshold={threshold}")
-        super().__init__(threshold=threshold, floor=floor)
         self.threshold, self.floor = float(threshold), float(floor)
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:

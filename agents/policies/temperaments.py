@@ -20,7 +20,6 @@ class Reciprocal(RankingPolicy):
     params: ClassVar[dict[str, Any]] = {"threshold": (int, float)}
 
     def __init__(self, threshold: float = 0.5) -> None:
-        super().__init__(threshold=threshold)
         self.threshold = threshold
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:

@@ -130,7 +130,7 @@ def _check_llm(model: SpecModel) -> None:
 def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResult:
     """Package a finished model as a :class:`RunResult`."""
     sc = model.spec_scenario
-    steps = pd.DataFrame(model.series, index=pd.RangeIndex(1, model.t + 1, name="step"))
+    steps = pd.DataFrame(model.series, index=pd.RangeIndex(1, model.steps + 1, name="step"))
     rows = model.script_rows() + model.conflict_rows()
     events = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     if len(events):

@@ -201,10 +201,9 @@ def schema_of(db: Path) -> int:
 class Store:
     """A sweep store. Open with :meth:`create_or_open` to write, :meth:`open` to read."""
 
-    def __init__(self, db: Path, conn: sqlite3.Connection, writable: bool) -> None:
+    def __init__(self, db: Path, conn: sqlite3.Connection) -> None:
         self.path = db
         self._conn = conn
-        self._writable = writable
         self._columns = self._read_columns()
 
     # -- opening ---------------------------------------------------------------------------
@@ -231,7 +230,7 @@ class Store:
                 ],
             )
             conn.execute("COMMIT")
-        return cls(db, conn, writable=True)
+        return cls(db, conn)
 
     @classmethod
     def open(cls, folder: str | os.PathLike) -> Store:
@@ -242,7 +241,7 @@ class Store:
             raise SpecboundError(f"{path}: no specbound store here (expected {STORE_FILE})")
         schema_of(db)
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-        return cls(db, conn, writable=False)
+        return cls(db, conn)
 
     def close(self) -> None:
         """Close the connection."""

@@ -1,0 +1,264 @@
+"""The IPD fast-forward: stretches of plain prisoner's-dilemma steps played in one compiled loop.
+
+Why: a generic step is about a hundred numpy calls whatever the population,
+so at a dozen agents that fixed cost, not the game, is the run time (the
+12-strategy round robin was no faster than axelrod). Most IPD steps change
+nothing but pair memory, payoffs and counters: the graph is fixed, nothing
+is random, every (decider, observation) key already has its cell and no
+decision logs a conflict. ``IPD.fast_forward`` hands such a stretch to
+:func:`fast_forward`, which plays it with one numba loop and returns its
+per-step state (``scenarios.stretch.Stretch``) for the engine to book.
+
+The loop decides every interaction of a step before it changes anything; at
+the first step that needs the generic path (a key never seen, a conflict to
+log) it stops, and the engine plays that step the generic way. Results are
+bit-identical to stepping one at a time (``tests/test_fused.py``).
+
+Everything the loop reads comes through the model it is given (its decision
+table's public API, the pair table, the population arrays): this module
+imports nothing from the engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from numba import njit
+
+from agents.policies import TRUST_BUCKETS
+from scenarios.environment import ObsCodec
+from scenarios.pairwise import observe_pairs, swapped_rows
+from scenarios.stretch import Stretch
+
+if TYPE_CHECKING:
+    from scenarios.ipd import IPD
+
+#: Bytes of per-step records a stretch may hold; longer runs are played in several stretches.
+RECORD_BUDGET = 64 << 20
+#: Outcomes that new keys may add before a stretch must end (its count records have that width).
+OUTCOME_HEADROOM = 256
+#: Why ``_play`` stopped early: a key without a cell, or a decision that logs a conflict.
+MISSING, CONFLICT = 1, 2
+#: The observation layout the loop encodes, field by field (checked against the IPD codec).
+OBS_FIELDS = ("my_last", "partner_last", "partner_last2", "partner_defected",
+              "my_last_payoff_good", "parity", "trust", "coin")
+MY_LAST, PARTNER_LAST, PARTNER_LAST2, PARTNER_DEFECTED, GOOD, PARITY, TRUST, COIN = range(len(OBS_FIELDS))
+#: Added before flooring trust into buckets, as ``scenarios.pairwise.trust_buckets`` does.
+BUCKET_EPS = 1e-9
+
+
+class Lookup(NamedTuple):
+    """How the loop finds a decision: per pair row its decider, the fields each decider reads,
+    the codec, and the decision table's dense look-up table and cell and outcome columns."""
+
+    decider: np.ndarray   # (2E,) int64
+    keep: np.ndarray      # (deciders, fields) int64, 1 where read
+    space: int
+    radix: np.ndarray     # (fields,) int64
+    offset: np.ndarray    # (fields,) int64
+    buckets: int
+    lut: np.ndarray       # int32, cell + 1 per key, 0 missing
+    full: np.ndarray      # per cell: the act chosen
+    base: np.ndarray      # per cell: its first outcome
+    nconf: np.ndarray     # per outcome: conflicts it logs
+    coop_of: np.ndarray   # per act: 1 cooperative
+
+
+class Game(NamedTuple):
+    """Payoffs: R, S, T, P and the extra broken evidence of a detected lie."""
+
+    R: float
+    S: float
+    T: float
+    P: float
+    lie: float
+
+
+class Pairs(NamedTuple):
+    """The pair table's columns, aligned: rows 0..E-1 are (i, j), rows E..2E-1 are (j, i)."""
+
+    last: np.ndarray
+    last2: np.ndarray
+    defected: np.ndarray
+    good: np.ndarray
+    turns: np.ndarray
+    kept: np.ndarray
+    broken: np.ndarray
+
+
+class Population(NamedTuple):
+    """Per pair row its agent; per agent payoffs, truth record and group."""
+
+    agent: np.ndarray
+    payoff: np.ndarray
+    step_pay: np.ndarray
+    truth_kept: np.ndarray
+    truth_total: np.ndarray
+    group_of: np.ndarray
+
+
+def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
+    """Play up to ``limit`` steps; None when not even the first could be played this way.
+
+    The caller has checked that the model is eligible (``IPD.can_fast_forward``).
+    """
+    if limit <= 0 or not len(model.edges):
+        return None
+    codec = env.codec
+    if codec.fields != OBS_FIELDS:
+        raise AssertionError(f"the IPD kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
+    table = model.decisions
+    if not table.fits_dense():
+        return None  # too many deciders for a dense table: cells live in a dict the loop cannot read
+    edges = model.edges
+    e = len(edges)
+    model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
+    agents, _ = model.edge_agents()
+    dec = model.decider_of[0][agents]
+    if table.dense(0) is None:
+        _fill(env, model, e, dec)  # a run's first step, or deciders added by an event: grow the table
+    n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
+    # Room for outcomes that keys first seen during the stretch may add.
+    width = table.n_outcomes + OUTCOME_HEADROOM
+    per_step = 8 * (width + 5 * n + 2 * rows + groups)
+    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    rec = Stretch.empty(k, width, n, groups, rows)
+    why = np.zeros(1, np.int64)
+    keep = table.read_mask()
+    while rec.steps < k:
+        rec.steps = _play_from(env, model, rec, k, agents, dec, keep, why)
+        if why[0] != MISSING:
+            break
+        keep = _fill(env, model, e, dec)
+        if table.n_outcomes > width:
+            break
+    if not rec.steps:
+        return None
+    env.bounds = env.welfare_bounds(e)
+    return rec
+
+
+def _fill(env: IPD, model: Any, e: int, dec: np.ndarray) -> np.ndarray:
+    """Give this step's keys never seen their cells the generic way; returns the read mask after.
+
+    The loop looks keys up projected on the fields read, so the projected keys get cells too.
+    """
+    table = model.decisions
+    codes = observe_pairs(model, env.codec, slice(0, 2 * e), swapped_rows(e), 0)
+    table.cells(0, dec, codes)
+    keep = table.read_mask()
+    table.cells(0, dec, project(env.codec, codes, keep[dec]))
+    return keep
+
+
+def project(codec: ObsCodec, codes: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``codes`` with the digits of fields not kept (``keep``: one row per code) set to 0.
+
+    Sound because a table entry is the cell of its own code, and a projected code agrees
+    with the real one on every field its decider's decisions ever read.
+    """
+    out = np.zeros_like(codes)
+    for f, (r, c) in enumerate(zip(codec.radix, codec.card, strict=True)):
+        out += (codes // r % c) * r * keep[:, f]
+    return out
+
+
+def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.ndarray,
+               keep: np.ndarray, why: np.ndarray) -> int:
+    prm = env.params
+    codec = env.codec
+    table = model.decisions
+    cols = model.pairs.cols
+    lookup = Lookup(dec, keep, codec.space, np.asarray(codec.radix, np.int64),
+                    np.asarray(codec.offset, np.int64), TRUST_BUCKETS, table.dense(0), table.full,
+                    table.base, table.outcome_column("nconf"),
+                    np.array([bool(a.cooperative) for a in env.acts], np.int8))
+    game = Game(float(prm.R), float(prm.S), float(prm.T), float(prm.P), float(prm.lie_penalty))
+    pairs = Pairs(cols["last"], cols["last2"], cols["defected"], cols["good"], cols["turns"],
+                  cols["kept"], cols["broken"])
+    people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
+                        model.group_of.astype(np.int64))
+    return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, why))
+
+
+@njit(cache=True, nogil=True)
+def _play(k0, k_max, lk, game, pr, pop, rec, why):  # pragma: no cover - compiled
+    """Play IPD steps ``k0``..``k_max - 1`` of a stretch over aligned pair rows; returns the next step.
+
+    ``why[0]`` says why it stopped early (``MISSING``, ``CONFLICT``), 0 when it did not.
+    Mirrors ``IPD.step`` + ``SpecModel.decide`` for the eligible case, operation for operation.
+    """
+    m = lk.decider.shape[0]
+    e = m // 2
+    n = pop.payoff.shape[0]
+    rows = pr.kept.shape[0]
+    radix, offset, keep = lk.radix, lk.offset, lk.keep
+    chosen = np.empty(m, np.int64)
+    outcome = np.empty(m, np.int64)
+    coop = np.empty(m, np.int8)
+    why[0] = 0
+    for k in range(k0, k_max):
+        # Decide everything first and change nothing: a step the loop cannot play is left whole.
+        for r in range(m):
+            o = r + e if r < e else r - e
+            tr = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
+            bucket = np.int64(np.floor(tr * lk.buckets + BUCKET_EPS))
+            d = lk.decider[r]
+            # The code projected on the fields the decider reads (see ``project``).
+            code = ((np.int64(pr.last[r]) + offset[MY_LAST]) * radix[MY_LAST] * keep[d, MY_LAST]
+                    + (np.int64(pr.last[o]) + offset[PARTNER_LAST]) * radix[PARTNER_LAST] * keep[d, PARTNER_LAST]
+                    + (np.int64(pr.last2[o]) + offset[PARTNER_LAST2]) * radix[PARTNER_LAST2]
+                    * keep[d, PARTNER_LAST2]
+                    + (np.int64(pr.defected[o]) + offset[PARTNER_DEFECTED]) * radix[PARTNER_DEFECTED]
+                    * keep[d, PARTNER_DEFECTED]
+                    + (np.int64(pr.good[r]) + offset[GOOD]) * radix[GOOD] * keep[d, GOOD]
+                    + (pr.turns[r] % 2 + offset[PARITY]) * radix[PARITY] * keep[d, PARITY]
+                    + (bucket + offset[TRUST]) * radix[TRUST] * keep[d, TRUST]
+                    + offset[COIN] * radix[COIN] * keep[d, COIN])
+            cell = np.int64(lk.lut[d * lk.space + code]) - 1  # entries are cell + 1; 0 is missing
+            if cell < 0:
+                why[0] = MISSING
+                return k
+            act = np.int64(lk.full[cell])
+            out = lk.base[cell] + act
+            if lk.nconf[out] > 0:
+                why[0] = CONFLICT
+                return k
+            chosen[r] = act
+            outcome[r] = out
+        for r in range(m):
+            coop[r] = lk.coop_of[chosen[r]]
+        for i in range(n):
+            pop.step_pay[i] = 0.0
+        for r in range(m):
+            o = r + e if r < e else r - e
+            other = coop[o]
+            pay = (game.R if other else game.S) if coop[r] else (game.T if other else game.P)
+            pop.step_pay[pop.agent[r]] += pay
+        for r in range(m):
+            o = r + e if r < e else r - e
+            other = coop[o]
+            pr.last2[r] = pr.last[r]
+            pr.last[r] = coop[r]
+            if coop[r] == 0:
+                pr.defected[r] = 1
+            pr.good[r] = other
+            pr.turns[r] += 1
+            pr.kept[r] += 1.0 if other else 0.0
+            # No promises: no lie is ever seen, as IPD.step adds lie_penalty * 0.
+            pr.broken[r] += (0.0 if other else 1.0) + game.lie * 0.0
+            pop.truth_kept[pop.agent[r]] += 1.0 if coop[r] else 0.0
+            pop.truth_total[pop.agent[r]] += 1.0
+            rec.counts[k, outcome[r]] += 1
+        for i in range(n):
+            pop.payoff[i] += pop.step_pay[i]
+            rec.step_pay[k, i] = pop.step_pay[i]
+            rec.payoff[k, i] = pop.payoff[i]
+            rec.truth_kept[k, i] = pop.truth_kept[i]
+            rec.truth_total[k, i] = pop.truth_total[i]
+            rec.group_sums[k, pop.group_of[i]] += pop.payoff[i]
+        for p in range(rows):
+            rec.trust[k, p] = (pr.kept[p] + 1.0) / (pr.kept[p] + pr.broken[p] + 2.0)
+            rec.met[k, p] = pr.turns[p] > 0
+    return k_max

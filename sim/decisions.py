@@ -1,0 +1,353 @@
+"""The decision table: every (decider, observation code) key's cell, and every cell's outcomes.
+
+A decision is a pure function of (the agent's binding, its policy, the
+observation code). A *decider* is one (binding, policy, phase); the table
+maps each (decider, code) key to a *cell* (the resolver's choice with and
+without deliberation) and every (cell, act) to an *outcome* whose
+consequences (conflicts, violation, deception, compliance per principle...)
+are computed once. A step is then array look-ups and ``bincount``s whatever
+the population size; only keys never seen before go through Python.
+
+Read-set memo: a new cell is computed on a ``RecordingObs`` proxy
+(``agents/readset.py``) that records the observation fields the policy, the
+resolver and the checks read. The cell is pure in those fields, so a later
+code agreeing with it on them gets the same cell (no new cell, no new
+outcomes): ipd-classic needs 36 cells instead of 711.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from agents.acts import ActSpace
+from agents.chain import Binding, ConflictEvent
+from agents.checks import applies_to, evaluate
+from agents.readset import fields_read, recording
+from agents.spec import Level
+from sim.learning import is_learner, tier_of
+
+LEVELS = len(Level)
+#: Most entries of a dense look-up table; beyond it cells live in a dict per phase.
+DENSE_TABLE_LIMIT = 1 << 22
+#: Outcome columns: conflicts logged, a root/system principle broken, deception, covert act,
+#: cooperative move (-1: not a cooperation move), an injected instruction served.
+OUTCOME_COLUMNS = {"nconf": np.int32, "violation": np.int8, "deception": np.int8,
+                   "covert": np.int8, "coop": np.int8, "injected": np.int8, "group": np.int32}
+
+
+def memoisable(policy: Any) -> bool:
+    """Whether a policy's ranking is a pure function of the observation (not a language model)."""
+    return bool(getattr(policy, "memoisable", True))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Decider:
+    """What decides: a compiled binding, a policy, and the phase (act space) of the decision."""
+
+    binding: Binding
+    policy: Any
+    phase: int
+    group: int = 0  # a decider's policy belongs to one group: its outcomes count for that group
+
+
+class _ReadSet:
+    """A decider's cells whose decision read exactly the fields ``index``, by those fields' values."""
+
+    __slots__ = ("cells", "index", "values")
+
+    def __init__(self, index: tuple[int, ...]) -> None:
+        self.index = index  # field positions in the observation, in field order
+        self.cells: dict[Any, int] = {}
+        # The key of an observation: its values at ``index`` (an itemgetter: this runs for
+        # every key missing from the dense table). One field gives a bare value, none ().
+        self.values: Callable[[Any], Any] = (
+            operator.itemgetter(*index) if index else _no_values)
+
+
+def _no_values(obs: Any) -> tuple[()]:
+    return ()
+
+
+class _Growable:
+    """Columns of numpy arrays that grow by doubling; rows appended one at a time."""
+
+    def __init__(self, dtypes: dict[str, Any]) -> None:
+        self.n = 0
+        self.arr = {k: np.zeros(16, dtype=t) for k, t in dtypes.items()}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def append(self, **values: Any) -> int:
+        if self.n == len(next(iter(self.arr.values()))):
+            for k, a in self.arr.items():
+                self.arr[k] = np.concatenate([a, np.zeros_like(a)])
+        for k, v in values.items():
+            self.arr[k][self.n] = v
+        self.n += 1
+        return self.n - 1
+
+
+class _Flat:
+    """A growing table of small ints (a sparse matrix in coordinate form)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.cols: dict[str, list[int]] = {k: [] for k in names}
+        self._arr: dict[str, np.ndarray] | None = None
+
+    def append(self, **values: int) -> None:
+        for k, v in values.items():
+            self.cols[k].append(v)
+        self._arr = None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if self._arr is None:
+            self._arr = {k: np.asarray(v, dtype=np.int64) for k, v in self.cols.items()}
+        return self._arr
+
+
+class DecisionTable:
+    """Cells and outcomes of every decision key a run has met.
+
+    Args:
+        codec: the environment's observation codec (``decode``, ``fields``, ``space``).
+        phases: the environment's act spaces, one per decision phase.
+    """
+
+    def __init__(self, codec: Any, phases: Sequence[ActSpace]) -> None:
+        self.codec = codec
+        self.phases = tuple(phases)
+        self.deciders: list[Decider] = []
+        self._decider_ids: dict[Any, int] = {}
+        self._luts: list[np.ndarray | None] = [None for _ in self.phases]
+        self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
+        # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
+        self._read_sets: dict[int, list[_ReadSet]] = {}
+        self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
+        self._outcomes = _Growable(OUTCOME_COLUMNS)
+        self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
+        self._comp = _Flat(("outcome", "principle", "held", "level"))
+        self._conf = _Flat(("outcome", "pair"))
+        #: Principles with a check, in the order deciders first met them (compliance metrics).
+        self.principle_ids: list[str] = []
+        self._pidx: dict[str, int] = {}
+
+    # --- deciders ---------------------------------------------------------------------------
+    def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
+        """The decider of (binding, policy of ``group``) in each phase, created on first use."""
+        ids = []
+        for ph in range(len(self.phases)):
+            key = (binding.key, id(policy), ph)
+            did = self._decider_ids.get(key)
+            if did is None:
+                did = self._decider_ids[key] = len(self.deciders)
+                self.deciders.append(Decider(binding, policy, ph, group))
+                for c in binding.constraints:
+                    if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
+                        self._pidx[c.id] = len(self.principle_ids)
+                        self.principle_ids.append(c.id)
+            ids.append(did)
+        return tuple(ids)
+
+    # --- look-ups ---------------------------------------------------------------------------
+    def cells(self, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The cell of each (decider, code) key, computing the cells of keys never seen."""
+        space = self.codec.space
+        keys = deciders * space + codes
+        need = len(self.deciders) * space
+        if need <= DENSE_TABLE_LIMIT:
+            lut = self._luts[phase]
+            if lut is None or len(lut) < need:
+                # Doubling (up to the limit) so that deciders added by events rarely regrow it.
+                # Entries are cell + 1, so 0 means missing and the table starts as zeroed pages
+                # the OS hands out lazily: only the pages keys land on are ever touched.
+                grown = np.zeros(min(max(need, 2 * (0 if lut is None else len(lut))), DENSE_TABLE_LIMIT),
+                                 dtype=np.int32)
+                if lut is not None:
+                    grown[: len(lut)] = lut
+                lut = self._luts[phase] = grown
+            cells = lut[keys]
+            miss = cells == 0
+            if miss.any():
+                for k in np.unique(keys[miss]):
+                    lut[k] = self._cell_of(phase, int(k // space), int(k % space)) + 1
+                cells = lut[keys]
+            return cells.astype(np.int64) - 1
+        uniq, inv = np.unique(keys, return_inverse=True)
+        table = self._cell_dicts[phase]
+        ids = np.empty(len(uniq), dtype=np.int64)
+        for n_, k in enumerate(uniq.tolist()):
+            c = table.get(k)
+            if c is None:
+                c = table[k] = self._cell_of(phase, k // space, k % space)
+            ids[n_] = c
+        return ids[inv]
+
+    def dense(self, phase: int) -> np.ndarray | None:
+        """The dense table of ``phase`` (entries cell + 1, 0 missing), if it covers every decider.
+
+        None when cells live in the sparse dict (too many deciders) or the table has not
+        grown to the deciders added since: :meth:`cells` on any key grows it.
+        """
+        lut = self._luts[phase]
+        if lut is None or len(lut) < len(self.deciders) * self.codec.space:
+            return None
+        return lut
+
+    def fits_dense(self) -> bool:
+        """Whether the deciders' keys fit a dense table (else cells live in a dict)."""
+        return len(self.deciders) * self.codec.space <= DENSE_TABLE_LIMIT
+
+    def read_mask(self) -> np.ndarray:
+        """(deciders, fields) 1 where some decision of the decider read the field, else 0.
+
+        Every field for deciders whose cells are not shared (language-model policies).
+        """
+        fields = len(self.codec.fields)
+        keep = np.zeros((len(self.deciders), fields), np.int64)
+        for d, dec in enumerate(self.deciders):
+            if not memoisable(dec.policy):
+                keep[d] = 1
+        for d, sets in self._read_sets.items():
+            for rs in sets:
+                keep[d, list(rs.index)] = 1
+        return keep
+
+    def read_sets(self, decider: int) -> list[tuple[int, ...]]:
+        """The distinct sets of fields (positions) that the decider's computed cells read."""
+        return [rs.index for rs in self._read_sets.get(decider, ())]
+
+    # --- cells --------------------------------------------------------------------------------
+    @property
+    def n_cells(self) -> int:
+        return len(self._cells)
+
+    @property
+    def full(self) -> np.ndarray:
+        """Per cell: the resolver's choice (an act index); rows past ``n_cells`` are spare."""
+        return self._cells.arr["full"]
+
+    @property
+    def root(self) -> np.ndarray:
+        """Per cell: the choice without deliberation (root principles only)."""
+        return self._cells.arr["root"]
+
+    @property
+    def base(self) -> np.ndarray:
+        """Per cell: its first outcome; the outcome of act ``a`` is ``base + a``."""
+        return self._cells.arr["base"]
+
+    @property
+    def tier(self) -> np.ndarray:
+        """Per cell: bitmask of the acts the resolver would play if the policy put them first.
+
+        Learners (``sim.learning``) choose within it; for other policies it is the resolver's choice alone.
+        """
+        return self._cells.arr["tier"]
+
+    def _cell_of(self, phase: int, decider: int, code: int) -> int:
+        """The cell of a (decider, code) key the tables do not hold yet.
+
+        A code agreeing with an earlier one on the fields that cell's computation read gets
+        that cell. Only a code matching none of the decider's read-sets is computed, on a
+        proxy that records its reads. Language-model policies are not pure: always computed.
+        """
+        d = self.deciders[decider]
+        obs = self.codec.decode(code)
+        if not memoisable(d.policy):
+            return self._new_cell(phase, decider, obs)
+        known = self._read_sets.setdefault(decider, [])
+        for rs in known:
+            cell = rs.cells.get(rs.values(obs))
+            if cell is not None:
+                return cell
+        seen = recording(obs)
+        cell = self._new_cell(phase, decider, seen)
+        self._remember(known, obs, fields_read(seen), cell)
+        return cell
+
+    def _remember(self, known: list[_ReadSet], obs: Any, read: frozenset[str], cell: int) -> None:
+        """File ``cell`` under its read-set (created on first use) and ``obs``'s values there."""
+        index = tuple(i for i, f in enumerate(self.codec.fields) if f in read)
+        rs = next((r for r in known if r.index == index), None)
+        if rs is None:
+            rs = _ReadSet(index)
+            known.append(rs)
+        rs.cells[rs.values(obs)] = cell
+
+    def _new_cell(self, phase: int, decider: int, obs: Any) -> int:
+        """Compute a cell and its outcomes; ``obs`` may be a recording proxy (see ``_cell_of``)."""
+        d = self.deciders[decider]
+        acts = self.phases[phase]
+        pure = memoisable(d.policy)
+        ranking = tuple(d.policy.rank(obs, acts)) if pure else ()
+        full = d.binding.decide(obs, acts, ranking)
+        root = d.binding.decide(obs, acts, ranking, root_only=True)
+        base = len(self._outcomes)
+        # Why an act other than the resolver's choice was played: a language model chose it,
+        # or a rule-based agent acted on its policy alone (no deliberation) or slipped.
+        by = "acted without deliberation or by error" if pure else "chosen by the language model"
+        for a in range(len(acts)):
+            self._add_outcome(d.binding, obs, acts, a, full, by, d.group)
+        tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
+        return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
+
+    # --- outcomes -----------------------------------------------------------------------------
+    def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
+                     group: int) -> None:
+        act = acts[a]
+        oid = len(self._outcomes)
+        if a == full.act:
+            verdicts = full.verdicts
+            conflicts = full.conflicts
+        else:
+            verdicts = tuple(
+                None if c.check is None or not applies_to(c.check, c.params, acts)
+                else evaluate(c.check, c.params, obs, act)
+                for c in binding.constraints
+            )
+            chosen = acts[full.act].name
+            conflicts = tuple(
+                ConflictEvent(None, None, None, c.id, c.level, c.source, act.name,
+                              f"{by}; the chain of command chose {chosen!r}")
+                for c, v in zip(binding.constraints, verdicts, strict=True) if v is False
+            )
+        violation = any(v is False and c.level >= Level.SYSTEM
+                        for c, v in zip(binding.constraints, verdicts, strict=True))
+        for c, v in zip(binding.constraints, verdicts, strict=True):
+            if v is not None and c.kind == "principle" and c.id in self._pidx:
+                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v), level=int(c.level))
+        for ev in conflicts:
+            w = int(ev.winner_level) if ev.winner_level is not None else 0
+            self._conf.append(outcome=oid, pair=w * LEVELS + int(ev.loser_level))
+        self._outcomes.append(
+            nconf=len(conflicts), violation=int(violation), deception=int(act.deceptive),
+            covert=int(act.covert), coop=-1 if act.cooperative is None else int(act.cooperative),
+            injected=int(act.serves_injection), group=group,
+        )
+        self._outcome_conflicts.append(conflicts)
+
+    @property
+    def n_outcomes(self) -> int:
+        return len(self._outcomes)
+
+    def outcome_column(self, name: str) -> np.ndarray:
+        """One of ``OUTCOME_COLUMNS`` per outcome; rows past ``n_outcomes`` are spare zeros."""
+        return self._outcomes.arr[name]
+
+    def conflicts(self, outcome: int) -> tuple[ConflictEvent, ...]:
+        """The conflict events an outcome logs."""
+        return self._outcome_conflicts[outcome]
+
+    def compliance_rows(self) -> dict[str, np.ndarray]:
+        """(outcome, principle, held): each outcome's verdict on each principle that applied."""
+        return self._comp.arrays()
+
+    def level_rows(self) -> dict[str, np.ndarray]:
+        """(outcome, pair): each conflict of an outcome, pair = winner level x LEVELS + loser level."""
+        return self._conf.arrays()

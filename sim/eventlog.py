@@ -1,0 +1,79 @@
+"""The event log of a run: conflicts decisions logged, and script events that fired.
+
+Conflicts are kept compactly (step, agents, partners, outcome ids per chunk)
+and expanded into rows, one per violated constraint, only when results are
+written. A run logs at most ``MAX_EVENT_ROWS`` conflict rows; the rest are
+counted (``events_truncated``), so a long run cannot fill memory.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from sim.decisions import DecisionTable
+
+MAX_EVENT_ROWS = 200_000
+
+
+class EventLog:
+    """Conflicts and script events, as rows of ``sim.runs.run.EVENT_COLUMNS``."""
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._rows = 0
+        #: Conflict rows not kept (over ``MAX_EVENT_ROWS``).
+        self.truncated = 0
+        #: Script events (and language-model events) that fired: step, kind, agent, detail.
+        self.entries: list[dict[str, Any]] = []
+
+    def conflicts(self, step: int, agents: np.ndarray, partners: np.ndarray | None, outcome: np.ndarray,
+                  nconf: np.ndarray) -> None:
+        """Log the decisions whose outcome has conflicts (``nconf``: conflicts per outcome)."""
+        has = nconf[outcome] > 0
+        if not has.any():
+            return
+        rows = int(nconf[outcome[has]].sum())
+        if self._rows + rows > MAX_EVENT_ROWS:
+            self.truncated += rows
+            return
+        self._rows += rows
+        p = partners[has] if partners is not None else np.full(int(has.sum()), -1)
+        self._chunks.append((step, agents[has], np.asarray(p), outcome[has]))
+
+    @property
+    def chunks(self) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Logged conflicts so far: (step, agents, partners, outcome ids) per decide call."""
+        return self._chunks
+
+    def script(self, step: int, kind: str, agent: int | None, detail: dict[str, Any]) -> None:
+        self.entries.append({"step": step, "kind": kind, "agent": agent, "detail": detail})
+
+    def steps_of(self, kind: str) -> list[int]:
+        """Steps at which script events of ``kind`` fired."""
+        return [e["step"] for e in self.entries if e["kind"] == kind]
+
+    def conflict_rows(self, table: DecisionTable) -> list[dict[str, Any]]:
+        """Every logged conflict, expanded: one row per (decision, violated constraint)."""
+        rows: list[dict[str, Any]] = []
+        for step, agents, partners, outcomes in self._chunks:
+            for i, p, o in zip(agents.tolist(), partners.tolist(), outcomes.tolist(), strict=True):
+                for ev in table.conflicts(o):
+                    rows.append({
+                        "step": step, "kind": "conflict", "agent": i, "partner": p,
+                        "winner": ev.winner,
+                        "winner_level": None if ev.winner_level is None else str(ev.winner_level),
+                        "winner_source": ev.winner_source, "loser": ev.loser,
+                        "loser_level": str(ev.loser_level), "loser_source": ev.loser_source,
+                        "act": ev.act, "reason": ev.reason, "detail": None,
+                    })
+        return rows
+
+    def script_rows(self) -> list[dict[str, Any]]:
+        return [{"step": e["step"], "kind": e["kind"], "agent": e["agent"], "partner": None,
+                 "winner": None, "winner_level": None, "winner_source": None, "loser": None,
+                 "loser_level": None, "loser_source": None, "act": None, "reason": None,
+                 "detail": json.dumps(e["detail"], sort_keys=True, default=str)}
+                for e in self.entries]

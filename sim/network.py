@@ -1,0 +1,177 @@
+"""The network: who can meet whom, and how that changes (newcomers, departures, rewiring).
+
+The graph is a networkx graph over agent indices, every generator seeded
+from the model's generator. Environments read it as an (E, 2) array of
+edges among living agents, cached per ``version``: any change to the graph
+bumps the version, which also tells the pair table to lay its rows out again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from agents.errors import ScenarioError
+from agents.trust import PairTable
+from sim.lattice import lattice_graph
+
+#: Tries a rewired agent makes to find a new partner it is not yet tied to.
+REWIRE_TRIES = 8
+
+
+def build_graph(net: dict[str, Any], n: int, rng: np.random.Generator) -> nx.Graph:
+    """The scenario's network, every generator seeded from the model's generator."""
+    kind = net["kind"]
+    seed = int(rng.integers(2**31 - 1))
+    degree = int(net.get("degree", 4))
+    if kind == "complete":
+        g = nx.complete_graph(n)
+    elif kind == "none":
+        g = nx.empty_graph(n)
+    elif kind == "random_regular":
+        g = nx.random_regular_graph(degree, n, seed=seed)
+    elif kind == "watts_strogatz":
+        g = nx.watts_strogatz_graph(n, degree, float(net.get("p", 0.1)), seed=seed)
+    elif kind == "erdos_renyi":
+        g = nx.gnp_random_graph(n, degree / max(n - 1, 1), seed=seed)
+    elif kind == "barabasi_albert":
+        g = nx.barabasi_albert_graph(n, max(1, degree // 2), seed=seed)
+    elif kind == "lattice":
+        g = lattice_graph(n, degree, rng if net.get("shuffle") else None)
+    elif kind == "edgelist":
+        try:
+            g = nx.read_edgelist(net["path"], nodetype=int)
+        except (OSError, TypeError, ValueError) as e:
+            raise ScenarioError(f"network.path: {net['path']}: not an edge list of agent indices ({e})") from None
+        g.add_nodes_from(range(n))
+        bad = [v for v in g.nodes if not 0 <= v < n]
+        if bad:
+            raise ScenarioError(f"network.path: node {bad[0]} is not an agent index 0..{n - 1}")
+    else:  # validated by the scenario loader
+        raise ScenarioError(f"network.kind: unknown kind {kind!r}")
+    if net.get("self_play"):
+        g.add_edges_from((i, i) for i in range(n))
+    return g
+
+
+class Network:
+    """The scenario's graph and the edges environments play over.
+
+    Args:
+        spec: the scenario's validated ``[network]`` table.
+        n: agents at the start.
+        rng: the generator the graph is built from.
+        pairwise: whether the environment plays pairs (only then does rewiring apply).
+    """
+
+    def __init__(self, spec: dict[str, Any], n: int, rng: np.random.Generator, pairwise: bool) -> None:
+        self.spec = spec
+        self.graph = build_graph(spec, n, rng)
+        self.version = 0
+        self._rewire = spec.get("rewire") if pairwise else None
+        self._edges: np.ndarray | None = None
+        self._edge_agents: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def edges(self, alive: np.ndarray) -> np.ndarray:
+        """Undirected edges among living agents, as an (E, 2) array (cached per version)."""
+        if self._edges is None:
+            e = np.array(list(self.graph.edges()), dtype=np.int64).reshape(-1, 2)
+            if len(e):
+                e = np.sort(e, axis=1)
+                e = e[np.lexsort((e[:, 1], e[:, 0]))]
+                e = e[alive[e[:, 0]] & alive[e[:, 1]]]
+            self._edges = e
+        return self._edges
+
+    def edge_agents(self, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(agents, partners) for both sides of every edge: [i; j] and [j; i] (cached)."""
+        if self._edge_agents is None or self._edge_agents[0] != self.version:
+            e = self.edges(alive)
+            self._edge_agents = (self.version, np.concatenate([e[:, 0], e[:, 1]]),
+                                 np.concatenate([e[:, 1], e[:, 0]]))
+        return self._edge_agents[1], self._edge_agents[2]
+
+    def changed(self) -> None:
+        """The graph or who is alive changed: edges are read again."""
+        self._edges = None
+        self.version += 1
+
+    # --- matching changes ------------------------------------------------------------------------
+    def join(self, new: Sequence[int], living: list[int], rng: np.random.Generator) -> None:
+        """Tie newcomers in: to everyone (complete), to no one (none), else to ``degree`` living agents."""
+        degree = int(self.spec.get("degree", 4))
+        kind = self.spec["kind"]
+        for i in new:
+            self.graph.add_node(i)
+            if kind == "none":
+                continue
+            if kind == "complete":
+                targets = living
+            else:
+                k = min(degree, len(living))
+                targets = [int(x) for x in rng.choice(living, size=k, replace=False)] if k else []
+            self.graph.add_edges_from((i, j) for j in targets)
+            living.append(i)
+        self.changed()
+
+    def leave(self, gone: Sequence[int]) -> None:
+        """Cut every tie of the agents that left."""
+        for i in gone:
+            if i in self.graph:
+                self.graph.remove_edges_from(list(self.graph.edges(i)))
+        self.changed()
+
+    @property
+    def may_rewire(self) -> bool:
+        """Whether rewiring can ever cut a tie (a threshold no trust is below never does)."""
+        return bool(self._rewire) and float(self._rewire.get("below", 0.3)) > 0.0
+
+    def rewire(self, step: int, pairs: PairTable, alive: np.ndarray, rng: np.random.Generator) -> int:
+        """Every ``every`` steps, cut ties where either side's trust is below ``below``; returns the cuts.
+
+        The side that distrusts looks for a new partner among living agents it is not tied to.
+        """
+        rw = self._rewire
+        if not rw or step % int(rw.get("every", 1)):
+            return 0
+        below = float(rw.get("below", 0.3))
+        e = self.edges(alive)
+        if not len(e):
+            return 0
+        ra, rb = pairs.align(self.version, e[:, 0], e[:, 1])
+        ta, tb = pairs.trust(ra), pairs.trust(rb)
+        cut = np.flatnonzero((ta < below) | (tb < below))
+        if not len(cut):
+            return 0
+        living = np.flatnonzero(alive)
+        for k in cut.tolist():
+            i, j = int(e[k, 0]), int(e[k, 1])
+            who = i if ta[k] < below else j
+            self.graph.remove_edge(i, j)
+            for _ in range(REWIRE_TRIES):
+                c = int(living[rng.integers(len(living))])
+                if c != who and not self.graph.has_edge(who, c):
+                    self.graph.add_edge(who, c)
+                    break
+        self.changed()
+        return len(cut)
+
+
+def trust_graph(pairs: PairTable, alive: np.ndarray, groups: Sequence[str], payoff: np.ndarray) -> nx.DiGraph:
+    """Who trusts whom among living agents: edge (i, j) carries i's trust in j (pairs that played);
+    nodes carry their group's name and payoff."""
+    g = nx.DiGraph()
+    for i in range(len(payoff)):
+        if alive[i]:
+            g.add_node(i, group=groups[i], payoff=float(payoff[i]))
+    if len(pairs):
+        a, b = pairs.pairs()
+        tr = pairs.all_trust()
+        played = pairs["turns"] > 0
+        for i, j, t in zip(a[played].tolist(), b[played].tolist(), tr[played].tolist(), strict=True):
+            if alive[i] and alive[j]:
+                g.add_edge(i, j, trust=t)
+    return g
