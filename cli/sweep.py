@@ -20,6 +20,7 @@ import pandas as pd
 
 from agents.errors import SpecboundError
 from cli.base import parse_value, run_commands
+from cli.ledger_option import add_ledger_option
 from sim.runs.batch import ExecutorError
 
 
@@ -75,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="add a different sweep to an existing store",
     )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    add_ledger_option(p)
     p.set_defaults(func=cmd_sweep)
 
     e = subparsers.add_parser("export", help="export a store's runs, steps and events")
@@ -152,6 +154,7 @@ def _sweep(args: argparse.Namespace) -> pd.DataFrame:
         allow_grid_change=args.allow_grid_change,
         progress=args.progress,
         retry_failed=args.retry_failed,
+        ledger=args.ledger,
     )
 
 

@@ -49,7 +49,7 @@ GROUP_KEYS = {
     "error_rate": float, "params": dict, "mode": str, "llm": dict, "instructions": list,
 }
 EVENT_COMMON = {"at": int, "when": dict, "to": str, "type": str, "once": bool}
-SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int}
+SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int, "ledger": str}
 #: The most steps a run may have: far above any study (ipd-classic is 200), low enough
 #: that a typo (an extra zero or three) is refused rather than running for days.
 MAX_STEPS = 1_000_000

@@ -7,17 +7,14 @@ Layout (``PRAGMA user_version`` is :data:`SCHEMA_VERSION`)::
                                 spec texts with sha256 hashes, grid, zip, runs, seed,
                                 code version, first run id
     runs(run_id, sweep_id, scenario, point, rep, seed, params, status, error,
-         started, ended, metrics, "p:<path>"..., "m:<metric>"...)
-    steps(run_id, step, metric, value)     time series, long form
-    events(run_id, seq, step, kind, agent, partner, data)   a view that reassembles:
-      event_kinds(kind_id, kind)            each event kind once
-      event_data(data_id, data)             each distinct JSON payload (a conflict's act,
-                                            winner, loser, levels, sources, reason) once
-      event_rows(run_id, seq, step, kind_id, agent, partner, data_id)   narrow integer rows
+         started, ended, metrics, ledger, "p:<path>"..., "m:<metric>"...)
+    series, event_counts, event_ledger and their dictionaries (metric_names,
+    event_kinds, event_data): a run's time series and events, see :mod:`sim.runs.bulk`
 
-Why the dictionary: a run's conflicts repeat the same few payloads thousands of
-times, so storing each payload once and referring to it by id makes the events
-about 10x smaller; readers see the old columns through the ``events`` view.
+Version 2 packs each run's time series and event ledger into one compressed
+blob and stores each distinct conflict once (a demo run: about 0.01 MB instead
+of 4 MB); ``ledger`` (``full``, ``counts`` or ``none``, see
+:mod:`sim.runs.ledger`) says how much of a run's events was kept.
 
 Why SQLite: one file, readable from any language, and in WAL mode readers see
 a consistent store while the sweep writes. Only the driver writes, one
@@ -44,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from agents.errors import SpecboundError
+from sim.runs import bulk
 from sim.runs.records import RunRecord
 
 SCHEMA_VERSION = 2
@@ -56,19 +54,9 @@ _TABLES = (
         seed INTEGER, points INTEGER, first_run INTEGER, code_version TEXT, question TEXT)""",
     """CREATE TABLE runs(run_id INTEGER PRIMARY KEY, sweep_id TEXT, scenario TEXT,
         point INTEGER, rep INTEGER, seed INTEGER, params TEXT, status TEXT, error TEXT,
-        started REAL, ended REAL, metrics TEXT)""",
-    "CREATE TABLE steps(run_id INTEGER, step INTEGER, metric TEXT, value REAL)",
-    "CREATE INDEX steps_run ON steps(run_id)",
-    "CREATE TABLE event_kinds(kind_id INTEGER PRIMARY KEY, kind TEXT UNIQUE)",
-    "CREATE TABLE event_data(data_id INTEGER PRIMARY KEY, data TEXT UNIQUE)",
-    # Clustered by run: no separate index, and a replaced run deletes one range.
-    """CREATE TABLE event_rows(run_id INTEGER, seq INTEGER, step INTEGER, kind_id INTEGER,
-        agent INTEGER, partner INTEGER, data_id INTEGER, PRIMARY KEY(run_id, seq)) WITHOUT ROWID""",
-    """CREATE VIEW events AS SELECT r.run_id, r.seq, r.step, k.kind, r.agent, r.partner, d.data
-        FROM event_rows r LEFT JOIN event_kinds k USING (kind_id)
-        LEFT JOIN event_data d USING (data_id)""",
+        started REAL, ended REAL, metrics TEXT, ledger TEXT)""",
+    *bulk.TABLES,
 )
-_EVENT_KEYS = ("step", "kind", "agent", "partner")
 
 
 def sha256(text: str) -> str:
@@ -189,11 +177,11 @@ def schema_of(db: Path) -> int:
             conn.close()
     except sqlite3.DatabaseError as err:
         raise SpecboundError(f"{db}: not a specbound store ({err})") from err
-    if version != SCHEMA_VERSION or not {"meta", "runs", "steps", "event_rows", "sweeps"} <= tables:
+    if version != SCHEMA_VERSION or not {"meta", "runs", "sweeps", *bulk.RUN_TABLES} <= tables:
         raise SpecboundError(
             f"{db}: store schema version {version}, this specbound reads version {SCHEMA_VERSION}"
-            " (version 2 stores each distinct event once); use a new --out folder or"
-            " `specbound rerun` into one (the store is left as it is)"
+            " (version 2 packs series and events per run); export it with the specbound that"
+            " wrote it, or use a new --out folder (the store is left as it is)"
         )
     return version
 
@@ -350,13 +338,13 @@ class Store:
         ``replace`` lets a retried failed run take the place of its failed row;
         otherwise a run id already present is an error (nothing is overwritten).
         """
-        job, metrics, steps, events = record.job, record.metrics, record.steps, record.events
+        job, metrics = record.job, record.metrics
         run_id, params = job.run_id, dict(job.params)
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             if replace:
-                for table in ("runs", "steps", "event_rows"):
+                for table in ("runs", *bulk.RUN_TABLES):
                     conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             cols = {f"p:{k}": v for k, v in params.items()} | {
                 f"m:{k}": v for k, v in metrics.items()
@@ -365,56 +353,25 @@ class Store:
                 self._ensure_column(name, "REAL" if name.startswith("m:") else "")
             names = [
                 "run_id", "sweep_id", "scenario", "point", "rep", "seed", "params", "status",
-                "error", "started", "ended", "metrics", *cols,
+                "error", "started", "ended", "metrics", "ledger", *cols,
             ]  # fmt: skip
             values = [
                 run_id, sweep_id, scenario, job.point, job.rep, job.seed,
                 json.dumps(params, sort_keys=True, default=str), record.status, record.error,
                 record.started, record.ended,
                 json.dumps({k: _json_value(v) for k, v in metrics.items()}, sort_keys=True),
-                *(_sql_value(v) for v in cols.values()),
+                record.ledger, *(_sql_value(v) for v in cols.values()),
             ]  # fmt: skip
             conn.execute(
                 f"INSERT INTO runs ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})",
                 values,
             )
-            if steps is not None and not steps.empty:
-                conn.executemany(
-                    "INSERT INTO steps VALUES (?, ?, ?, ?)",
-                    zip(
-                        [run_id] * len(steps),
-                        steps["step"].astype("int64").tolist(),
-                        steps["metric"].astype(str).tolist(),
-                        steps["value"].astype("float64").tolist(),
-                        strict=True,
-                    ),
-                )
-            if events is not None and not events.empty:
-                conn.executemany(
-                    "INSERT INTO event_rows VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    list(self._coded_rows(_event_rows(run_id, events))),
-                )
+            bulk.write_bulk(conn, record)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             self._columns = self._read_columns()
             raise
-
-    def _coded_rows(self, rows: Iterable[tuple]) -> Iterable[tuple]:
-        """Replace kind and JSON payload by dictionary ids, adding new entries once."""
-        kinds: dict[str | None, int | None] = {None: None}
-        datas: dict[str, int] = {}
-        for seq, (run_id, step, kind, agent, partner, data) in enumerate(rows):
-            if kind not in kinds:
-                kinds[kind] = self._dictionary_id("event_kinds", "kind", kind)
-            if data not in datas:
-                datas[data] = self._dictionary_id("event_data", "data", data)
-            yield (run_id, seq, step, kinds[kind], agent, partner, datas[data])
-
-    def _dictionary_id(self, table: str, column: str, value: str) -> int:
-        self._conn.execute(f"INSERT OR IGNORE INTO {table}({column}) VALUES (?)", (value,))
-        row = self._conn.execute(f"SELECT rowid FROM {table} WHERE {column} = ?", (value,))
-        return int(row.fetchone()[0])
 
     def _read_columns(self) -> set[str]:
         return {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
@@ -448,7 +405,8 @@ class Store:
         ``p:``/``m:`` prefixes are dropped unless a name would clash).
         """
         cols = self._ordered_columns()
-        base = ["run_id", "sweep_id", "point", "rep", "seed", "status", "error", "started", "ended"]
+        base = ["run_id", "sweep_id", "point", "rep", "seed", "status", "error", "started", "ended",
+                "ledger"]
         flat = [c for c in cols if c[:2] in ("p:", "m:")]
         sql = f"SELECT {', '.join(map(quote, base + flat))} FROM runs"
         args: tuple = ()
@@ -468,35 +426,32 @@ class Store:
         return frame.rename(columns=renames)
 
     def steps(self, run_ids: Sequence[int] | None = None) -> pd.DataFrame:
-        """Time series in long form: run_id, step, metric, value."""
-        sql = "SELECT run_id, step, metric, value FROM steps"
-        if run_ids is None:
-            return pd.read_sql_query(sql + " ORDER BY run_id, step", self._conn)
-        ids = [int(i) for i in run_ids]
-        if not ids:
-            return pd.DataFrame({"run_id": [], "step": [], "metric": [], "value": []})
-        frames = [
-            pd.read_sql_query(
-                f"{sql} WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, step",
-                self._conn,
-                params=part,
-            )
-            for part in (ids[i : i + 500] for i in range(0, len(ids), 500))
-        ]
-        return pd.concat(frames, ignore_index=True)
+        """Time series in long form: run_id, step, metric, value (by run, then step)."""
+        if run_ids is not None and not list(run_ids):
+            return bulk.concat([], ("run_id", "step", "metric", "value"))
+        return bulk.concat(bulk.series_frames(self._conn, run_ids),
+                           ("run_id", "step", "metric", "value"))
 
     def events(self, kind: str | None = None, limit: int | None = None) -> pd.DataFrame:
-        """Events (conflicts and others): run_id, step, kind, agent, partner, data (JSON)."""
-        sql = "SELECT run_id, step, kind, agent, partner, data FROM events"
-        args: list[Any] = []
-        if kind is not None:
-            sql += " WHERE kind = ?"
-            args.append(kind)
-        sql += " ORDER BY run_id, seq"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
-        return pd.read_sql_query(sql, self._conn, params=args)
+        """The event ledger (conflicts and others) of runs stored with ``--ledger full``.
+
+        Columns run_id, step, kind, agent, partner, data (JSON of the other fields),
+        in the order the run logged them. Runs stored with ``counts`` or ``none``
+        have no rows here: see :meth:`event_counts` and :meth:`ledgers`.
+        """
+        frame = bulk.concat(bulk.ledger_frames(self._conn, kind), bulk.EVENT_COLUMNS)
+        return frame if limit is None else frame.head(int(limit))
+
+    def event_counts(self, kind: str | None = None) -> pd.DataFrame:
+        """Per run, step, event kind and payload: how many events (ledgers full and counts).
+
+        Columns run_id, step, kind, data (JSON, as in :meth:`events`), count.
+        """
+        return bulk.event_counts(self._conn, kind)
+
+    def ledgers(self) -> dict[int, str]:
+        """run_id -> how much of its events the run kept: ``full``, ``counts`` or ``none``."""
+        return {int(r): str(m) for r, m in self._conn.execute("SELECT run_id, ledger FROM runs")}
 
     def run_row(self, run_id: int) -> dict[str, Any]:
         """The stored row of one run (params and metrics decoded)."""
@@ -515,19 +470,27 @@ class Store:
         return out
 
     def iter_table(self, table: str, batch: int = 50_000) -> Iterable[pd.DataFrame]:
-        """Stream ``steps`` or ``events`` in frames of ``batch`` rows (for export)."""
+        """Stream ``steps``, ``events`` or ``event_counts`` in frames of about ``batch`` rows.
+
+        For export: memory stays flat however many runs the store holds.
+        """
+        if table == "event_counts":
+            yield self.event_counts()
+            return
         if table not in ("steps", "events"):
-            raise SpecboundError(f"table {table!r}: expected steps or events")
-        cols = (
-            "run_id, step, metric, value"
-            if table == "steps"
-            else "run_id, step, kind, agent, partner, data"
-        )
-        order = "rowid" if table == "steps" else "run_id, seq"
-        cur = self._conn.execute(f"SELECT {cols} FROM {table} ORDER BY {order}")
-        names = [d[0] for d in cur.description]
-        while rows := cur.fetchmany(batch):
-            yield pd.DataFrame.from_records(rows, columns=names)
+            raise SpecboundError(f"table {table!r}: expected steps, events or event_counts")
+        frames = (bulk.series_frames(self._conn, sort=False) if table == "steps"
+                  else bulk.ledger_frames(self._conn))
+        held: list[pd.DataFrame] = []
+        rows = 0
+        for frame in frames:
+            held.append(frame)
+            rows += len(frame)
+            if rows >= batch:
+                yield pd.concat(held, ignore_index=True)
+                held, rows = [], 0
+        if held:
+            yield pd.concat(held, ignore_index=True)
 
 
 def _sql_value(value: Any) -> Any:
@@ -538,35 +501,3 @@ def _sql_value(value: Any) -> Any:
         return float(value)  # numpy scalars
     except (TypeError, ValueError):
         return json.dumps(value, default=str)
-
-
-def _event_rows(run_id: int, events: pd.DataFrame) -> Iterable[tuple]:
-    """Rows for the events table: fixed keys as columns, the rest as JSON ``data``."""
-    other = [c for c in events.columns if c not in _EVENT_KEYS]
-    for rec in events.to_dict("records"):
-        data = {k: _json_value(_plain(rec[k])) for k in other if not _missing(rec[k])}
-        yield (
-            run_id,
-            _int_or_none(rec.get("step")),
-            None if _missing(rec.get("kind")) else str(rec.get("kind")),
-            _int_or_none(rec.get("agent")),
-            _int_or_none(rec.get("partner")),
-            json.dumps(data, sort_keys=True, default=str),
-        )
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def _int_or_none(value: Any) -> int | None:
-    if _missing(value):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

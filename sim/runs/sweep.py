@@ -31,6 +31,7 @@ import pandas as pd
 from agents.errors import SpecboundError
 from sim.plugins import loaded as loaded_plugins
 from sim.runs.batch import EngineTask, Executor, Task, chunk_size, make_chunks, make_executor
+from sim.runs.ledger import DEFAULT_LEDGER, check_ledger
 from sim.runs.records import Job
 from sim.runs.store import Store, SweepInfo, check_folder, code_version, store_path
 
@@ -163,10 +164,10 @@ def plan_for(
     applies); an empty mapping means "no grid" (``run --runs N``).
     """
     table = dict(getattr(scenario, "sweep", None) or {})
-    unknown = sorted(set(table) - {"grid", "zip", "runs", "seed"})
+    unknown = sorted(set(table) - {"grid", "zip", "runs", "seed", "ledger"})
     if unknown:
         raise SpecboundError(
-            f"scenario {scenario.id}: [sweep] key {unknown[0]!r} is unknown; allowed: grid, zip, runs, seed"
+            f"scenario {scenario.id}: [sweep] key {unknown[0]!r} is unknown; allowed: grid, zip, runs, seed, ledger"
         )
     from_table = grid is None and zipped is None
     return make_plan(
@@ -175,6 +176,16 @@ def plan_for(
         runs if runs is not None else table.get("runs", 1),
         seed if seed is not None else table.get("seed", 0),
     )
+
+
+def ledger_for(scenario: ScenarioLike, ledger: str | None) -> str:
+    """How much of each run's events to keep: ``ledger``, else the ``[sweep]`` table's, else full."""
+    if ledger is not None:
+        return check_ledger(ledger)
+    table = dict(getattr(scenario, "sweep", None) or {})
+    if "ledger" in table:
+        return check_ledger(table["ledger"], f"scenario {scenario.id}: [sweep] ledger")
+    return DEFAULT_LEDGER
 
 
 def default_out(scenario_id: str) -> Path:
@@ -197,6 +208,7 @@ def sweep(
     *,
     retry_failed: bool = False,
     task: Task | None = None,
+    ledger: str | None = None,
 ) -> pd.DataFrame:
     """Run a parameter sweep into the store of ``out``; return one row per run.
 
@@ -218,6 +230,10 @@ def sweep(
         progress: show a progress bar on stderr (default: when stderr is a terminal).
         retry_failed: rerun runs stored as failed (their failed row is replaced).
         task: the run function (default :class:`~sim.runs.batch.EngineTask`, the engine).
+        ledger: how much of each run's events the store keeps: ``"full"`` (every
+            event), ``"counts"`` (per-step counts of each distinct event) or
+            ``"none"``; default the ``[sweep]`` table's ``ledger``, else full.
+            See :mod:`sim.runs.ledger`.
 
     Returns:
         DataFrame with run_id, point, rep, seed, status, error, one column per
@@ -232,6 +248,7 @@ def sweep(
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise SpecboundError(f"--workers {workers}: must be 1 or more")
     scen = load(scenario)
+    kept = ledger_for(scen, ledger)
     if not resume and (task is None or isinstance(task, EngineTask)):
         # Before the folder is made; a resumed sweep's paths were checked when it began.
         check_spec_paths_used(scen, plan_for(scen, grid, zip, runs, seed))
@@ -271,7 +288,7 @@ def sweep(
             if store.sweep(info.sweep_id) is None:
                 store.add_sweep(info)
             if executor is not None:
-                _drive(store, info, plan, pending, existing, executor, progress, task)
+                _drive(store, info, plan, pending, existing, executor, progress, task, kept)
             frame = _result_frame(store, info)
     finally:
         if executor is not None:
@@ -350,6 +367,7 @@ def _drive(
     executor: Executor,
     progress: bool | None,
     task: Task,
+    ledger: str,
 ) -> None:
     """Stream finished runs into the store, one transaction each; keep nothing."""
     from tqdm import tqdm
@@ -368,7 +386,7 @@ def _drive(
     )
     bar.set_postfix(failed=failed)
     size = chunk_size(len(pending), executor.workers)
-    chunks = make_chunks(task, info.scenario_text, info.specs, pending, size)
+    chunks = make_chunks(task, info.scenario_text, info.specs, pending, size, ledger)
     try:
         for records in executor.map(chunks):
             for rec in records:
