@@ -92,7 +92,7 @@ def _write_ledger(conn: sqlite3.Connection, run_id: int, coded: CodedEvents) -> 
     conn.execute("INSERT INTO event_ledger VALUES (?, ?, ?)", (run_id, len(coded), blob))
 
 
-def _codes(conn: sqlite3.Connection, table: str, column: str, values: Sequence[Any]) -> list:
+def _codes(conn: sqlite3.Connection, table: str, column: str, values: Sequence[Any]) -> list[int | None]:
     """Dictionary ids of ``values`` (None stays None), adding new entries once."""
     ids: dict[Any, int | None] = {None: None}
     for value in values:
@@ -110,7 +110,7 @@ def _dictionary(conn: sqlite3.Connection, table: str, key: str, column: str) -> 
     return {int(k): v for k, v in conn.execute(f"SELECT {key}, {column} FROM {table}")}
 
 
-def _selected(conn: sqlite3.Connection, table: str, run_ids: Sequence[int] | None) -> Iterator[tuple]:
+def _selected(conn: sqlite3.Connection, table: str, run_ids: Sequence[int] | None) -> Iterator[tuple[Any, ...]]:
     """(run_id, rows, data) of ``table`` in run order, for ``run_ids`` (None: every run)."""
     sql = f"SELECT run_id, rows, data FROM {table}"
     if run_ids is None:

@@ -67,7 +67,7 @@ class CodedEvents:
 def code_events(events: pd.DataFrame) -> CodedEvents:
     """Split an events frame (``sim.runs.run.EVENT_COLUMNS``) into key columns and payloads."""
     other = [c for c in events.columns if c not in EVENT_KEYS]
-    texts: dict[tuple, str] = {}
+    texts: dict[tuple[Any, ...], str] = {}
     payloads: list[str] = []
     # Conflicts repeat a few payloads thousands of times: serialise each distinct one once.
     for values in events[other].itertuples(index=False, name=None) if other else ():

@@ -40,7 +40,7 @@ def pack(columns: Mapping[str, np.ndarray], *, deltas: tuple[str, ...] = ()) -> 
     Returns:
         ``len(header) | header JSON | column bytes``, deflated.
     """
-    header: list[list] = []
+    header: list[list[object]] = []
     parts: list[bytes] = []
     for name, values in columns.items():
         arr = np.asarray(values)
