@@ -1,4 +1,4 @@
-"""The README's trust-game and trust-network findings: 95% intervals over 20 seeds, counterfactuals.
+"""The README's trust-game(-learning) and trust-network findings: 95% intervals, counterfactuals.
 
 Small populations (12 reciprocal agents, 4 opportunists, 20 steps) and fixed
 seeds 0-19 (tests/findings.py). Each finding compares two arms on the same
@@ -57,3 +57,19 @@ def test_lies_found_out_cost_the_liars_on_the_network(metric: str) -> None:
     costless = (("environment.lie_penalty", 0.0), FREE)
     half = ("environment.detect_prob", 0.5)
     assert np.all(_diff("trust-network", never, half, metric, costless, FEW) == 0)
+
+
+LEARNING = (("steps", 20), ("groups.learners.count", 6), ("groups.reciprocal.count", 3),
+            ("groups.opportunists.count", 3))
+
+
+@pytest.mark.parametrize("metric", ["learned.learners.phase1.belief.cooperates", "sent_share"])
+def test_learners_believe_bound_opportunists_and_send_more(metric: str) -> None:
+    """trust-game-learning: investors who learn by fictitious play come to believe partners come
+    through more often when opportunists are bound to their promises, and more is sent.
+    Counterfactual: without promises the opportunists' spec binds nothing and changes nothing."""
+    sid = "trust-game-learning"
+    diff = arm(sid, (*LEARNING, BOUND))[metric] - arm(sid, (*LEARNING, FREE))[metric]
+    assert excludes_zero(diff) and diff.mean() > 0
+    off = (*LEARNING, *NO_PROMISES)
+    assert np.all(arm(sid, (*off, BOUND), FEW)[metric] == arm(sid, (*off, FREE), FEW)[metric])
