@@ -130,17 +130,20 @@ class IpdTalk(IPD):
         theirs = swapped_rows(len(e))
         coin = model.rng_env.integers(0, COIN_SIDES, len(agents)) if needs_coin(model) else 0
         talk_codes = observe_pairs(model, self.codec, mine, theirs, coin)
-        promised = model.decide(agents, talk_codes, partners, phase=PHASE_TALK) == 0
+        # Language-model agents read their inbox: at talk what was said to them last step,
+        # at the move also this step's promises.
+        llm = bool(model.llm_groups)
+        ctx = llm_context(self.mail, agents) if llm else None
+        promised = model.decide(agents, talk_codes, partners, phase=PHASE_TALK, context=ctx) == 0
         heard = promised[theirs]
         self._send(model, agents, partners, promised)
 
         codes = talk_codes + self._stage_unit * STAGE_MOVE + self._promised_unit * heard.astype(np.int64)
         coop = np.zeros(len(agents), dtype=bool)
-        context = model.llm_groups
         for phase, mask in ((PHASE_PROMISED, promised), (PHASE_MOVE, ~promised)):
             k = np.flatnonzero(mask)
             if len(k):
-                ctx = llm_context(self.mail, agents[k]) if context else None
+                ctx = llm_context(self.mail, agents[k]) if llm else None
                 act = model.decide(agents[k], codes[k], partners[k], phase=phase, context=ctx)
                 coop[k] = self._move_coop[phase][act]
         if prm.noise > 0:

@@ -85,3 +85,34 @@ def test_messages_false_is_the_older_ipd_mechanism(tmp_path) -> None:
         assert a[k] == b[k], k
     talk = run("trust-network", seed=5, set=small).metrics
     assert talk["promises_made"] > 0 and not math.isnan(talk["belief_error"])
+
+
+LLM_PAIR = PAIR.replace('policy = "cooperator"\nspec = "platform"',
+                        'policy = "llm"\nspec = "platform"\nllm = {{ model = "compliant" }}')
+
+
+def test_a_language_model_reads_a_promise_only_when_its_partner_sent_one(tmp_path, monkeypatch) -> None:
+    """Against the local server: the partner's words reach the model's move prompt, quoted as data,
+    exactly in the rounds the partner promised (the opportunist always does; the defector never)."""
+    import agents.llm  # noqa: F401  (registers the llm policy)
+    from tests.llm_server import serve
+
+    seen = {}
+    for partner in ("opportunist", "defector"):
+        path = tmp_path / f"{partner}.toml"
+        path.write_text(LLM_PAIR.format(steps=3, detect=1.0, penalty=1.0, spec="empty")
+                        .replace('policy = "opportunist"', f'policy = "{partner}"'))
+        servers = serve(monkeypatch, tmp_path / f"xdg-{partner}")
+        server = next(servers)
+        try:
+            run(path, seed=0)
+            chats = server.chats()
+        finally:
+            servers.close()
+        users = [next(m["content"] for m in c["messages"] if m["role"] == "user") for c in chats]
+        moves = [u for u in users if "This round your partner" in u]
+        assert len(moves) == 3, users
+        seen[partner] = [WORDS in u for u in moves]
+        for c in chats:  # never as a rule
+            assert not any(WORDS in m["content"] for m in c["messages"] if m["role"] in ("system", "developer"))
+    assert seen == {"opportunist": [True] * 3, "defector": [False] * 3}
