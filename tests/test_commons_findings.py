@@ -16,7 +16,7 @@ from agents.policies import make_policy
 from scenarios.commons import TAKES, CommonsObs
 from tests.findings import SEEDS, arm, excludes_zero
 
-FEW = SEEDS[:10]
+FEW = SEEDS[:5]
 BOUND, FREE = ("groups.villagers.spec", "sustainable"), ("groups.villagers.spec", "empty")
 
 

@@ -66,4 +66,4 @@ def test_the_cap_above_the_developer_keeps_the_commons_alive() -> None:
     half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
     assert diff.mean() - half > 0 or (diff == 1.0).all()
     modest = {"groups.trawlers.spec": "sustainable"}
-    assert np.all(survival("system", range(10), **modest) == survival("user", range(10), **modest))
+    assert np.all(survival("system", range(5), **modest) == survival("user", range(5), **modest))

@@ -3,7 +3,7 @@
 Small populations (12 reciprocal agents, 4 opportunists, 20 steps) and fixed
 seeds 0-19 (tests/findings.py). Each finding compares two arms on the same
 seeds; its counterfactual removes the mechanism (no promises to bind, no
-cost to a lie found out) and the difference disappears: exactly, so ten
+cost to a lie found out) and the difference disappears: exactly, so five
 seeds show it.
 """
 
@@ -17,7 +17,7 @@ from tests.findings import SEEDS, arm, excludes_zero
 SMALL = (("steps", 20), ("groups.reciprocal.count", 12), ("groups.opportunists.count", 4))
 BOUND, FREE = ("groups.opportunists.spec", "platform"), ("groups.opportunists.spec", "empty")
 NO_PROMISES = (("environment.promises", False),)
-FEW = SEEDS[:10]
+FEW = SEEDS[:5]
 
 
 def _diff(sid: str, a: tuple, b: tuple, metric: str, extra: tuple = (), seeds: tuple = SEEDS) -> np.ndarray:
@@ -59,7 +59,7 @@ def test_lies_found_out_cost_the_liars_on_the_network(metric: str) -> None:
     assert np.all(_diff("trust-network", never, half, metric, costless, FEW) == 0)
 
 
-LEARNING = (("steps", 20), ("groups.learners.count", 6), ("groups.reciprocal.count", 3),
+LEARNING = (("steps", 15), ("groups.learners.count", 6), ("groups.reciprocal.count", 3),
             ("groups.opportunists.count", 3))
 
 
