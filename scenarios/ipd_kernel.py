@@ -28,7 +28,7 @@ from numba import njit
 
 from agents.policies import TRUST_BUCKETS
 from scenarios.environment import ObsCodec
-from scenarios.kernel_sums import gini_step, total, trust_step
+from scenarios.kernel_sums import gini_step, met_trust_step, total, trust_step
 from scenarios.pairwise import observe_pairs, swapped_rows
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -148,15 +148,19 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     scratch = _scratch(model, summarised)
     # state: why the loop stopped, how many rows it found without a cell, the step ``draws`` are for.
     state = np.array([0, 0, -1], np.int64)
-    missing = np.empty((2, 2 * e), np.int64)  # rows without a cell, and their projected keys
+    missing = np.empty(2 * e, np.int64)  # a row per distinct key without a cell
+    # Per key of the dense table, 1 while it is listed as missing (each is listed once).
+    pending = np.zeros(len(table.dense(0)), np.int8)
     draws = np.zeros(2 * e)
     keep = table.read_mask()
     while rec.steps < k:
-        rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch)
+        rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
+                               pending)
         if state[WHY] == MISSING:
             # One row per distinct key: the rest get their cells by look-up on the next pass.
-            _, first = np.unique(missing[1, : state[MISSED]], return_index=True)
-            keep = _fill(env, model, e, dec, missing[0, first])
+            rows_missing = missing[: state[MISSED]]
+            keep = _fill(env, model, e, dec, rows_missing)
+            pending[:] = 0
             if table.n_outcomes > width:
                 break
         elif state[WHY] == DRAW:
@@ -210,7 +214,7 @@ def project(codec: ObsCodec, codes: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.ndarray,
                keep: np.ndarray, state: np.ndarray, missing: np.ndarray, draws: np.ndarray,
-               scratch: Scratch) -> int:
+               scratch: Scratch, pending: np.ndarray) -> int:
     prm = env.params
     codec = env.codec
     table = model.decisions
@@ -226,15 +230,16 @@ def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, d
                   cols["kept"], cols["broken"])
     people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
                         model.group_of.astype(np.int64))
-    return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, state, missing, draws, scratch))
+    return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, state, missing, draws, scratch,
+                     pending))
 
 
 @njit(cache=True, nogil=True)
-def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc):  # pragma: no cover - compiled
+def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc, pending):  # pragma: no cover - compiled
     """Play IPD steps ``k0``..``k_max - 1`` of a stretch over aligned pair rows; returns the next step.
 
     ``state[WHY]`` says why it stopped early (``MISSING``: ``state[MISSED]`` rows listed in
-    ``missing`` have no cell; ``CONFLICT``; ``DRAW``: a promise is broken and ``draws`` are not
+    ``missing``, one per distinct key (``pending`` marks keys listed), have no cell; ``CONFLICT``; ``DRAW``: a promise is broken and ``draws`` are not
     this step's), 0 when it did not. A summarised stretch (``rec.summary`` has columns) gets
     the engine's metrics from ``scenarios.kernel_sums`` instead of per-agent records. Mirrors ``IPD.step`` + ``SpecModel.decide`` for the
     eligible case, operation for operation.
@@ -246,7 +251,10 @@ def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc):  # prag
     radix, offset, keep = lk.radix, lk.offset, lk.keep
     chosen = np.empty(m, np.int64)
     outcome = np.empty(m, np.int64)
-    coop = np.empty(m, np.int8)
+    # Each aligned row's trust, kept up to date by the settling pass (one division a row a step).
+    trust_now = np.empty(m)
+    for r in range(m):
+        trust_now[r] = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
     summarised = rec.summary.shape[1] > 0
     # Whether any decider reads a field of the pair's history (not only trust and the coin).
     history = False
@@ -260,7 +268,7 @@ def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc):  # prag
         betrayals = 0
         for r in range(m):
             o = r + e if r < e else r - e
-            tr = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
+            tr = trust_now[r]
             bucket = np.int64(np.floor(tr * lk.buckets + BUCKET_EPS))
             d = lk.decider[r]
             # The code projected on the fields the decider reads (see ``project``).
@@ -278,10 +286,12 @@ def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc):  # prag
                          + (pr.turns[r] % 2 + offset[PARITY]) * radix[PARITY] * keep[d, PARITY])
             cell = np.int64(lk.lut[d * lk.space + code]) - 1  # entries are cell + 1; 0 is missing
             if cell < 0:
-                # Go on: every row without a cell is listed, so one fill serves the whole step.
-                missing[0, nmiss] = r
-                missing[1, nmiss] = d * lk.space + code
-                nmiss += 1
+                # Go on: one row of every key without a cell is listed, so one fill serves the step.
+                key = d * lk.space + code
+                if pending[key] == 0:
+                    pending[key] = 1
+                    missing[nmiss] = r
+                    nmiss += 1
                 continue
             act = np.int64(lk.full[cell])
             out = lk.base[cell] + act
@@ -298,29 +308,28 @@ def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc):  # prag
         if betrayals and state[DRAWN_FOR] != k:
             state[WHY] = DRAW
             return k
-        for r in range(m):
-            coop[r] = lk.coop_of[chosen[r]]
         for i in range(n):
             pop.step_pay[i] = 0.0
+        # One pass in row order (the order bincount adds payoffs in): pay, remember, count.
         for r in range(m):
             o = r + e if r < e else r - e
-            other = coop[o]
-            pay = (game.R if other else game.S) if coop[r] else (game.T if other else game.P)
+            mine = lk.coop_of[chosen[r]]
+            other = lk.coop_of[chosen[o]]
+            pay = (game.R if other else game.S) if mine else (game.T if other else game.P)
             pop.step_pay[pop.agent[r]] += pay
-        for r in range(m):
-            o = r + e if r < e else r - e
-            other = coop[o]
             # A broken promise of the partner, seen with the step's draw (IPD.step's order).
             seen = betrayals > 0 and lk.betray_of[chosen[o]] == 1 and draws[r] < game.detect
             pr.last2[r] = pr.last[r]
-            pr.last[r] = coop[r]
-            if coop[r] == 0:
+            pr.last[r] = mine
+            if mine == 0:
                 pr.defected[r] = 1
             pr.good[r] = other
             pr.turns[r] += 1
             pr.kept[r] += 1.0 if other else 0.0
             pr.broken[r] += (0.0 if other else 1.0) + game.lie * (1.0 if seen else 0.0)
-            pop.truth_kept[pop.agent[r]] += 1.0 if coop[r] else 0.0
+            # The trust the next step observes, and the one the metrics average (all.trust's expression).
+            trust_now[r] = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
+            pop.truth_kept[pop.agent[r]] += 1.0 if mine else 0.0
             pop.truth_total[pop.agent[r]] += 1.0
             rec.counts[k, outcome[r]] += 1
         for i in range(n):
@@ -329,8 +338,13 @@ def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc):  # prag
         if summarised:
             rec.summary[k, 0] = total(pop.step_pay, n)
             rec.summary[k, 1] = gini_step(pop.payoff, sc.order, sc.xs, sc.buf)
-            mean, cal = trust_step(pr.kept, pr.broken, pr.turns, sc.partner, pop.truth_kept,
-                                   pop.truth_total, sc.trust, sc.gap, sc.real)
+            if rows == m:
+                # Every pair row is a row of this step's edges and has met: no compaction.
+                mean, cal = met_trust_step(trust_now, sc.partner, pop.truth_kept, pop.truth_total,
+                                           sc.gap, sc.real)
+            else:
+                mean, cal = trust_step(pr.kept, pr.broken, pr.turns, sc.partner, pop.truth_kept,
+                                       pop.truth_total, sc.trust, sc.gap, sc.real)
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
             continue

@@ -137,7 +137,7 @@ def gini_step(x, order, xs, buf):  # pragma: no cover - compiled
         xs[j + 1] = v
         order[j + 1] = o
         if moves > budget:
-            fresh = np.argsort(buf)
+            fresh = np.argsort(buf[:n], kind="mergesort")  # quicksort degrades on many ties
             for q in range(n):
                 order[q] = fresh[q]
                 xs[q] = buf[fresh[q]]
@@ -179,3 +179,21 @@ def trust_step(kept, broken, turns, partner, truth_kept, truth_total, buf, gap, 
             c += 1
     cal = np.nan if c == 0 else 1.0 - total(gap, c) / c
     return mean, cal
+
+
+@njit(cache=True, nogil=True)
+def met_trust_step(trust, partner, truth_kept, truth_total, gap, real):  # pragma: no cover - compiled
+    """``trust_step`` when every pair row has met and ``trust`` already holds each row's trust."""
+    m = trust.shape[0]
+    if m == 0:
+        return np.nan, np.nan
+    for i in range(truth_total.shape[0]):
+        real[i] = truth_kept[i] / truth_total[i] if truth_total[i] > 0 else -1.0
+    c = 0
+    for p in range(m):
+        r = real[partner[p]]
+        if r >= 0.0:
+            gap[c] = abs(trust[p] - r)
+            c += 1
+    cal = np.nan if c == 0 else 1.0 - total(gap, c) / c
+    return total(trust, m) / m, cal
