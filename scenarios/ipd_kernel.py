@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 RECORD_BUDGET = 64 << 20
 #: Outcomes that new keys may add before a stretch must end (its count records have that width).
 OUTCOME_HEADROOM = 256
+#: Most projected keys per decider computed before a stretch (``_complete``).
+COMPLETE_LIMIT = 64
 #: Why ``_play`` stopped early: keys without a cell, a decision that logs a conflict, or a
 #: broken promise whose detection needs this step's draws.
 MISSING, CONFLICT, DRAW = 1, 2, 3
@@ -137,6 +139,8 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     if table.dense(0) is None:
         # A run's first step, or deciders added by an event: one look-up grows the dense table.
         _fill(env, model, e, dec, np.zeros(1, np.int64))
+    # Before the records are sized: completing adds outcomes, which need their count columns.
+    keep = _complete(env, model, table.read_mask())
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     # Room for outcomes that keys first seen during the stretch may add.
     width = table.n_outcomes + OUTCOME_HEADROOM
@@ -152,7 +156,6 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     # Per key of the dense table, 1 while it is listed as missing (each is listed once).
     pending = np.zeros(len(table.dense(0)), np.int8)
     draws = np.zeros(2 * e)
-    keep = table.read_mask()
     while rec.steps < k:
         rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
                                pending)
@@ -184,6 +187,33 @@ def _scratch(model: Any, summarised: bool) -> Scratch:
     _, partner = model.pairs.pairs()
     return Scratch(partner, np.argsort(model.payoff, kind="stable"), np.empty(n), np.empty(n),
                    np.empty(rows), np.empty(rows), np.empty(n))
+
+
+def _complete(env: IPD, model: Any, keep: np.ndarray) -> np.ndarray:
+    """Give every projected key of each decider that reads few fields its cell now; the read mask after.
+
+    A decider that reads only trust has 21 projected keys: computing them all before the
+    loop (each through the chain of command, once) means the loop never stops for one that
+    trust drifting into a new bucket would otherwise meet. Keys of deciders reading more
+    than ``COMPLETE_LIMIT`` combinations are left to be filled as met. Repeated until the
+    read mask is stable, since a new cell may read a field no earlier one did.
+    """
+    table, codec = model.decisions, env.codec
+    while True:
+        for d in range(len(keep)):
+            fields = np.flatnonzero(keep[d])
+            sizes = tuple(codec.card[f] for f in fields)
+            if int(np.prod(sizes)) > COMPLETE_LIMIT:
+                continue
+            digits = np.indices(sizes).reshape(len(sizes), -1) if sizes else np.zeros((0, 1), np.int64)
+            codes = np.zeros(digits.shape[1], np.int64)
+            for f, row in zip(fields.tolist(), digits, strict=True):
+                codes += row * codec.radix[f]
+            table.cells(0, np.full(len(codes), d, np.int64), codes)
+        after = table.read_mask()
+        if np.array_equal(after, keep):
+            return keep
+        keep = after
 
 
 def _fill(env: IPD, model: Any, e: int, dec: np.ndarray, rows: np.ndarray) -> np.ndarray:
