@@ -38,12 +38,13 @@ from typing import Any
 from agents.acts import Act, ActSpace
 from agents.checks import evaluate
 from agents.errors import RunFailure, SpecboundError
-from agents.llm_cache import ReplyCache, cached_completion, default_root, disabled_by_env
+from agents.llm_cache import ReplyCache, _create, cached_completion, default_root, disabled_by_env
 from agents.llm_health import Breaker, LLMAuthError, is_transport, preflight
 from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
 from agents.policies import BatchPolicy, policy
 
 MODES = ("audit", "enforce")
+TRANSPORTS = ("direct", "openai")
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 TOKEN_PARAMS = ("max_tokens", "max_completion_tokens")
 
@@ -80,6 +81,9 @@ class LLMConfig:
         prices: ``{model: {"input": usd_per_1M, "output": usd_per_1M}}``;
             without an entry for the model, cost is reported as unknown.
         memory: how many of its past outcomes each agent is told (``sim.llm_memory``); 0: none.
+        transport: ``direct`` sends plain chat calls itself (``agents.llm_wire``: a tenth
+            of the client's CPU per call) and leaves failures, proxies and custom auth to
+            the openai client; ``openai`` sends every call through the client.
     """
 
     model: str
@@ -100,6 +104,7 @@ class LLMConfig:
     mode: str = "audit"
     prices: tuple[tuple[str, float, float], ...] = ()
     memory: int = 0
+    transport: str = "direct"
 
     def __post_init__(self) -> None:
         where = "llm"
@@ -112,6 +117,7 @@ class LLMConfig:
         _one_of(where, "reasoning_effort", self.reasoning_effort, (None, *EFFORTS))
         _one_of(where, "max_tokens_param", self.max_tokens_param, TOKEN_PARAMS)
         _one_of(where, "mode", self.mode, MODES)
+        _one_of(where, "transport", self.transport, TRANSPORTS)
         for name, low in (("max_tokens", 1), ("concurrency", 1), ("max_retries", 0), ("memory", 0)):
             value = getattr(self, name)
             if value < low:
@@ -192,6 +198,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "cache_dir": (str,),
     "mode": (str,),
     "memory": (int,),
+    "transport": (str,),
 }
 
 
@@ -398,7 +405,7 @@ class LLMPolicy(BatchPolicy):
 
     def _run(self, requests: list[DecisionRequest]) -> list[LLMChoice]:
         if self._session is None:
-            self._session = _Session(self._make_client())
+            self._session = _Session(self._make_client(), self.config)
             # Close the client on its own loop when the policy goes away; left
             # to the garbage collector, httpx would try on a dead loop.
             self._finalizer = weakref.finalize(self, self._session.close)
@@ -495,7 +502,8 @@ class LLMPolicy(BatchPolicy):
         """One request to the server: after the preflight, counted by the breaker."""
         await self._checked(client)
         try:
-            resp = await client.chat.completions.create(**body)
+            wire = self._session.wire if self._session is not None else None
+            resp = await (wire.complete(body) if wire is not None else _create(client, body))
         except Exception as exc:
             if is_transport(exc):
                 self._breaker.failure(exc, client)  # raises RunFailure at the limit
@@ -608,10 +616,18 @@ class _Session:
     its connections be reused.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, config: LLMConfig | None = None) -> None:
         self.client = client
         self.clients = [client]
         self.loop = asyncio.new_event_loop()
+        #: The direct path (``agents.llm_wire``) when the config and the client allow it.
+        self.wire: Any = None
+        if config is not None and config.transport == "direct":
+            from agents.llm_wire import Wire, endpoint
+
+            where = endpoint(client)
+            if where is not None:
+                self.wire = Wire(client, where, config.timeout)
 
     def clients_for(self, calls: int, make: Callable[[], Any]) -> list[Any]:
         """Clients enough that each carries at most :data:`CALLS_PER_CLIENT` of ``calls``.
@@ -621,6 +637,8 @@ class _Session:
         spends CPU growing with the square of the calls, on the step's
         critical path. Several pools of a few connections each do not.
         """
+        if self.wire is not None:
+            return self.clients[:1]  # the direct path has one pool; the client only sends failures
         while len(self.clients) * CALLS_PER_CLIENT < calls:
             self.clients.append(make())
         return self.clients[: max(1, math.ceil(calls / CALLS_PER_CLIENT))]
@@ -643,6 +661,8 @@ class _Session:
 
     def _close(self) -> None:
         try:
+            if self.wire is not None:
+                self.loop.run_until_complete(self.wire.close())
             for client in self.clients:
                 self.loop.run_until_complete(client.close())
         finally:

@@ -109,12 +109,36 @@ async def cached_completion(
             return hit.get("content"), dict(hit.get("usage") or {}), True
     async with sem:
         resp = await (call(body) if call is not None else _create(client, body))
+    content, used, model = reply_fields(resp)
+    if cache is not None:
+        cache.put(key, {"content": content, "usage": used, "model": model})
+    return content, used, False
+
+
+def reply_fields(resp: Any) -> tuple[str | None, dict[str, int], str | None]:
+    """``(content, usage, model)`` of a chat completion, typed or as the JSON the server sent.
+
+    The direct path of :mod:`agents.llm_wire` returns the JSON itself, because
+    building the client's typed models costs more CPU than the call.
+    """
+    if isinstance(resp, dict):
+        choices = resp.get("choices") or []
+        first = choices[0] if choices and isinstance(choices[0], dict) else {}
+        message = first.get("message") if isinstance(first.get("message"), dict) else {}
+        content = message.get("content")
+        usage = resp.get("usage") if isinstance(resp.get("usage"), dict) else {}
+        used = {k: _count(usage.get(k)) for k in ("prompt_tokens", "completion_tokens")}
+        model = resp.get("model")
+        return (content if isinstance(content, str) else None), used, (
+            model if isinstance(model, str) else None)
     content = resp.choices[0].message.content if resp.choices else None
     u = resp.usage
-    used = {
-        "prompt_tokens": int(getattr(u, "prompt_tokens", 0) or 0),
-        "completion_tokens": int(getattr(u, "completion_tokens", 0) or 0),
-    }
-    if cache is not None:
-        cache.put(key, {"content": content, "usage": used, "model": resp.model})
-    return content, used, False
+    used = {k: _count(getattr(u, k, 0)) for k in ("prompt_tokens", "completion_tokens")}
+    return content, used, resp.model
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
