@@ -38,7 +38,14 @@ from typing import Any
 from agents.acts import Act, ActSpace
 from agents.checks import evaluate
 from agents.errors import RunFailure, SpecboundError
-from agents.llm_cache import ReplyCache, _create, cached_completion, default_root, disabled_by_env
+from agents.llm_cache import (
+    InFlight,
+    ReplyCache,
+    _create,
+    cached_completion,
+    default_root,
+    disabled_by_env,
+)
 from agents.llm_health import Breaker, LLMAuthError, is_transport, preflight
 from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
 from agents.policies import BatchPolicy, policy
@@ -459,7 +466,8 @@ class LLMPolicy(BatchPolicy):
 
         async def one(pid: str, body: dict[str, Any]) -> tuple[str, str | None]:
             try:
-                content, _, _ = await cached_completion(client, self._cache, sem, body)
+                content, _, _ = await cached_completion(client, self._cache, sem, body,
+                                                        inflight=self._inflight())
             except openai.APIError:
                 return pid, None
             return pid, content
@@ -587,12 +595,16 @@ class LLMPolicy(BatchPolicy):
     ) -> tuple[str | None, dict[str, int], bool]:
         """One reply: from the cache, else from the server (then cached)."""
         content, used, hit = await cached_completion(client, self._cache, sem, body,
-                                                     lambda b: self._call(client, b))
+                                                     lambda b: self._call(client, b),
+                                                     self._inflight())
         if not hit:
             self._totals["calls"] += 1
             self._totals["prompt_tokens"] += used["prompt_tokens"]
             self._totals["completion_tokens"] += used["completion_tokens"]
         return content, used, hit
+
+    def _inflight(self) -> InFlight | None:
+        return self._session.inflight if self._session is not None else None
 
     def _count(self, choice: LLMChoice) -> None:
         t = self._totals
@@ -620,6 +632,8 @@ class _Session:
         self.client = client
         self.clients = [client]
         self.loop = asyncio.new_event_loop()
+        #: Identical requests in flight on this loop, sent once (``agents.llm_cache.InFlight``).
+        self.inflight = InFlight()
         #: The direct path (``agents.llm_wire``) when the config and the client allow it.
         self.wire: Any = None
         if config is not None and config.transport == "direct":
