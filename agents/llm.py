@@ -47,7 +47,14 @@ from agents.llm_cache import (
     disabled_by_env,
 )
 from agents.llm_health import Breaker, LLMAuthError, is_transport, preflight
-from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
+from agents.llm_prompt import (
+    ROLES,
+    build_messages,
+    json_object,
+    parse_reply,
+    repair_messages,
+    response_format,
+)
 from agents.policies import BatchPolicy, policy
 
 MODES = ("audit", "enforce")
@@ -296,6 +303,8 @@ class DecisionRequest:
         fallback: the act used when the model gives no usable answer.
         obs: the environment's observation value (the namedtuple checks read),
             needed by :func:`audit`.
+        facts: the facts the environment holds the truth of; when any, the model
+            declares its message's claims (:mod:`agents.llm_claims`).
     """
 
     agent: int
@@ -309,6 +318,7 @@ class DecisionRequest:
     tool_data: tuple[str, ...] = ()
     fallback: int = 0
     obs: Any = None
+    facts: tuple[str, ...] = ()
 
     def names(self) -> tuple[str, ...]:
         return tuple(self.acts[i].name for i in self.candidates)
@@ -326,6 +336,7 @@ class LLMChoice:
         usage: ``prompt_tokens`` and ``completion_tokens`` over all attempts.
         cached: every attempt was answered by the cache (no request sent).
         events: ``invalid_output`` / ``llm_error`` records for the run's events table.
+        claims: what the message asserts, as the model declared it (``agents.llm_claims``).
     """
 
     act: int
@@ -335,6 +346,7 @@ class LLMChoice:
     usage: dict[str, int] = field(default_factory=dict)
     cached: bool = False
     events: tuple[dict[str, Any], ...] = ()
+    claims: tuple[Any, ...] = ()
 
 
 ClientFactory = Callable[[], Any]
@@ -527,12 +539,13 @@ class LLMPolicy(BatchPolicy):
             self._preflight = asyncio.ensure_future(preflight(client, self.config.preflight_timeout))
         await asyncio.shield(self._preflight)
 
-    def _body(self, messages: list[dict[str, str]], names: tuple[str, ...]) -> dict[str, Any]:
+    def _body(self, messages: list[dict[str, str]], names: tuple[str, ...],
+              facts: tuple[str, ...] = ()) -> dict[str, Any]:
         cfg = self.config
         body: dict[str, Any] = {
             "model": cfg.model,
             "messages": messages,
-            "response_format": response_format(names),
+            "response_format": response_format(names, facts),
             cfg.max_tokens_param: cfg.max_tokens,
         }
         if cfg.temperature is not None:
@@ -554,7 +567,8 @@ class LLMPolicy(BatchPolicy):
         reason, content = "", None
         for attempt in range(1, self.config.max_retries + 2):
             try:
-                content, used, hit = await self._complete(client, sem, self._body(messages, names))
+                content, used, hit = await self._complete(client, sem,
+                                                          self._body(messages, names, request.facts))
             except openai.AuthenticationError:
                 raise LLMAuthError(
                     f"authentication failed at {_safe_url(client)}: the server rejected "
@@ -574,10 +588,15 @@ class LLMPolicy(BatchPolicy):
             usage["completion_tokens"] += used.get("completion_tokens", 0)
             all_cached = all_cached and hit
             parsed = parse_reply(content, names)
-            if isinstance(parsed, tuple):
+            claims: tuple[Any, ...] | str = ()
+            if isinstance(parsed, tuple) and request.facts:
+                from agents.llm_claims import parse_claims
+
+                claims = parse_claims(json_object(content), request.facts, names)  # type: ignore[arg-type]
+            if isinstance(parsed, tuple) and not isinstance(claims, str):
                 act = request.acts.index_of(parsed[0])
-                return LLMChoice(act, parsed[1], True, attempt, usage, all_cached)
-            reason = parsed
+                return LLMChoice(act, parsed[1], True, attempt, usage, all_cached, claims=claims)
+            reason = parsed if isinstance(parsed, str) else str(claims)
             messages = messages + repair_messages(content, reason, names)
         event = {
             **where,
