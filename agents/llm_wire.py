@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import ssl
 import urllib.parse
 import urllib.request
@@ -132,6 +133,8 @@ class Wire:
         #: Requests answered on this path, and those handed to the openai client.
         self.direct = 0
         self.handed = 0
+        #: Set when this path cannot verify the server's certificate: the client sends everything.
+        self.off = False
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any] | Any:
         """One chat completion: the reply's JSON, or the openai client's reply after a handover.
@@ -139,6 +142,10 @@ class Wire:
         Raises:
             openai.APIError: as the openai client raises it for the same failure.
         """
+        if self.off:
+            from agents.llm_cache import _create
+
+            return await _create(self.client, body)
         try:
             reply = await self.post(body)
         except Retryable as failure:
@@ -183,6 +190,11 @@ class Wire:
                         raise
                     (self._idle.append(conn) if keep else conn[1].close())
                     break
+        except ssl.SSLCertVerificationError:
+            # The client's own TLS set-up may know a certificate this path does not: let it
+            # send every call from now on rather than fail each one here first.
+            self.off = True
+            raise Retryable(None, 0.0) from None
         except TimeoutError:
             import openai
 
@@ -297,7 +309,11 @@ def _httpx(client: Any) -> Any:
 
 
 def _tls_context() -> ssl.SSLContext:
-    """A verifying TLS context with the CA bundle httpx uses (certifi), else the system's."""
+    """A verifying TLS context: ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set (as httpx reads them),
+    else the CA bundle httpx uses (certifi), else the system's."""
+    cafile, capath = os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
     try:
         import certifi
     except ImportError:

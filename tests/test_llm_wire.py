@@ -128,18 +128,24 @@ def test_responses_are_framed_as_http_1_1_says(raw: bytes, body: bytes, keep: bo
     assert (status, got, kept) == (200, body, keep)
 
 
+REPLY = b'{"choices": [{"message": {"content": "hi"}}], "usage": {}, "model": "m"}'
+
+
+async def _answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(int(x.split(b":")[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length"))
+    await reader.readexactly(length)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(REPLY), REPLY))
+    await writer.drain()
+    writer.close()
+
+
 def test_a_connection_closed_while_idle_is_retried_on_a_fresh_one() -> None:
-    reply = b'{"choices": [{"message": {"content": "hi"}}], "usage": {}, "model": "m"}'
     served: list[int] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(int(x.split(b":")[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length"))
-        await reader.readexactly(length)
         served.append(1)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
-        await writer.drain()
-        writer.close()  # without saying so: the client finds out on its next request
+        await _answer_once(reader, writer)  # then closes, without saying so in a header
 
     async def go() -> list[Any]:
         srv = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -162,3 +168,56 @@ def test_a_connection_closed_while_idle_is_retried_on_a_fresh_one() -> None:
     out = asyncio.run(go())
     assert [o["choices"][0]["message"]["content"] for o in out] == ["hi"] * 3
     assert len(served) == 3  # each request answered once: none lost, none sent twice
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (skipped without the openssl command)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_https_is_verified_and_an_unverifiable_server_goes_to_the_client(
+        certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, trusted: bool) -> None:
+    import ssl
+
+    cert, key = certificate
+    for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    if trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+
+    async def go() -> tuple[Any, Wire]:
+        srv = await asyncio.start_server(_answer_once, "127.0.0.1", 0, ssl=tls)
+        port = srv.sockets[0].getsockname()[1]
+        client = openai.AsyncOpenAI(api_key=API_KEY, base_url=f"https://127.0.0.1:{port}/v1",
+                                    max_retries=0)
+        where = endpoint(client)
+        assert where is not None and where.scheme == "https"
+        wire = Wire(client, where, timeout=5.0)
+        try:
+            try:
+                return await wire.complete({"model": "m", "messages": []}), wire
+            except openai.APIConnectionError as exc:
+                return exc, wire
+        finally:
+            await wire.close()
+            await client.close()
+            srv.close()
+
+    out, wire = asyncio.run(go())
+    if trusted:
+        assert out["choices"][0]["message"]["content"] == "hi" and wire.direct == 1
+    else:  # the client gets the call (and fails it its own way); the direct path stays off
+        assert isinstance(out, openai.APIConnectionError) and wire.off and wire.direct == 0
