@@ -41,10 +41,10 @@ from agents.errors import RunFailure, SpecboundError
 from agents.llm_cache import (
     InFlight,
     ReplyCache,
-    _create,
     cached_completion,
     default_root,
     disabled_by_env,
+    post_completion,
 )
 from agents.llm_health import Breaker, LLMAuthError, is_transport, preflight
 from agents.llm_prompt import (
@@ -523,7 +523,7 @@ class LLMPolicy(BatchPolicy):
         await self._checked(client)
         try:
             wire = self._session.wire if self._session is not None else None
-            resp = await (wire.complete(body) if wire is not None else _create(client, body))
+            resp = await (wire.complete(body) if wire is not None else post_completion(client, body))
         except Exception as exc:
             if is_transport(exc):
                 self._breaker.failure(exc, client)  # raises RunFailure at the limit

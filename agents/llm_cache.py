@@ -76,7 +76,7 @@ class ReplyCache:
                 Path(tmp).unlink(missing_ok=True)
 
 
-async def _create(client: Any, body: dict[str, Any]) -> Any:
+async def post_completion(client: Any, body: dict[str, Any]) -> Any:
     """``client.chat.completions.create(**body)``, without re-validating a body that is plain JSON.
 
     ``create`` walks the body through the client's typed schema on every call
@@ -139,7 +139,7 @@ async def cached_completion(
         mine = inflight.pending[key] = asyncio.get_running_loop().create_future()
     try:
         async with sem:
-            resp = await (call(body) if call is not None else _create(client, body))
+            resp = await (call(body) if call is not None else post_completion(client, body))
         content, used, model = reply_fields(resp)
         if cache is not None:
             cache.put(key, {"content": content, "usage": used, "model": model})

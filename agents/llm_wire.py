@@ -36,6 +36,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from agents.llm_cache import post_completion
+
 #: Seconds before a retry when the server names no ``Retry-After`` (the openai client's first backoff).
 FIRST_BACKOFF = 0.5
 #: The longest ``Retry-After`` honoured; a longer one is left to the client, which gives up on it.
@@ -143,9 +145,7 @@ class Wire:
             openai.APIError: as the openai client raises it for the same failure.
         """
         if self.off:
-            from agents.llm_cache import _create
-
-            return await _create(self.client, body)
+            return await post_completion(self.client, body)
         try:
             reply = await self.post(body)
         except Retryable as failure:
@@ -157,9 +157,7 @@ class Wire:
             else:
                 await asyncio.sleep(failure.wait)
             self.handed += 1
-            from agents.llm_cache import _create
-
-            return await _create(self.client.with_options(max_retries=retries - 1), body)
+            return await post_completion(self.client.with_options(max_retries=retries - 1), body)
         self.direct += 1
         return reply
 
