@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agents.llm_prompt import strict_object
+from agents.llm_schema import strict_object
 from agents.messages import Claim, order, promise, value
 from agents.spec import Level
 

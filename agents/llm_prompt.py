@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from agents.acts import Act
+from agents.llm_schema import strict_object
 from agents.spec import Level
 
 ROLES = ("system", "developer", "user")
@@ -272,12 +273,6 @@ def response_format(names: Sequence[str], facts: Sequence[str] = ()) -> dict[str
         body["properties"]["claims"] = schema()
         body["required"].append("claims")
     return fmt
-
-
-def strict_object(properties: dict[str, Any]) -> dict[str, Any]:
-    """A JSON-schema object as strict structured output wants it: every property required, no others."""
-    return {"type": "object", "properties": properties, "required": list(properties),
-            "additionalProperties": False}
 
 
 def _act_format(names: Sequence[str]) -> dict[str, Any]:
