@@ -182,11 +182,12 @@ class Learning:
         reward = model.step_payoff / np.maximum(per_agent, 1)
         for g, phase, agents, s, acts, partners in self.pending:
             gl = self.groups[g]
-            if getattr(gl.policy, "watches_partners", False):
-                gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents],
-                                partner=self._partner_moves(model, agents, partners))
-            else:
-                gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents])
+            extra: dict[str, np.ndarray | None] = {}
+            if getattr(gl.policy, "watches_partners", False):  # what each partner did
+                extra["partner"] = self._partner_moves(model, agents, partners)
+            if getattr(gl.policy, "follows_partners", False):  # who each partner is
+                extra["partners"] = partners
+            gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents], **extra)
         self.overrides = _grown(self.overrides, len(self.step_overrides))
         self.overrides[: len(self.step_overrides)] += self.step_overrides
 

@@ -127,39 +127,111 @@ class RothErev(Learner):
 
 @policy("q_learning")
 class QLearning(Learner):
-    """Q-learning over the observation (a contextual bandit: no discounting of later states).
+    """Q-learning over the observation (Watkins 1989), with discounting of the next state.
 
-    ``Q[s, a] += rate * (reward - Q[s, a])``; exploration ``epsilon`` (epsilon-greedy) or,
-    with ``temperature`` > 0, softmax (Boltzmann) choice.
+    After a decision in state ``s`` with act ``a`` and reward ``r``, once the agent's next
+    state ``s'`` with the same partner is seen (its next decision towards that partner,
+    or its next decision at all when the environment has no partners):
+    ``Q[s, a] += rate * (r + gamma * max Q[s'] - Q[s, a])``. With ``gamma = 0`` (the
+    default) the update needs no next state and happens at once: a contextual bandit.
+    The maximum runs over every act, not just those the spec allows next time: the
+    learner values states by what it would like to do (off-policy, as Q-learning is).
+    Exploration is ``epsilon``-greedy or, with ``temperature`` > 0, softmax (Boltzmann);
+    either shrinks by the factor ``decay`` per decision of the agent (annealing, as
+    Sandholm and Crites 1996 anneal their temperature) down to ``floor`` of its start.
     """
 
+    follows_partners: ClassVar[bool] = True
     params: ClassVar[dict[str, Any]] = {"observe": str, "rate": (int, float), "epsilon": (int, float),
-                                        "temperature": (int, float), "initial": (int, float)}
+                                        "temperature": (int, float), "initial": (int, float),
+                                        "gamma": (int, float), "decay": (int, float), "floor": (int, float)}
 
     def __init__(self, observe: str = "", rate: float = 0.1, epsilon: float = 0.1, temperature: float = 0.0,
-                 initial: float = 0.0) -> None:
-        super().__init__(observe=observe, rate=rate, epsilon=epsilon, temperature=temperature, initial=initial)
+                 initial: float = 0.0, gamma: float = 0.0, decay: float = 1.0, floor: float = 0.0) -> None:
+        super().__init__(observe=observe, rate=rate, epsilon=epsilon, temperature=temperature, initial=initial,
+                         gamma=gamma, decay=decay, floor=floor)
         _check("q_learning.rate", rate, 0.0, 1.0)
         _check("q_learning.epsilon", epsilon, 0.0, 1.0)
         _check("q_learning.temperature", temperature, 0.0)
+        _check("q_learning.gamma", gamma, 0.0, 1.0)
+        _check("q_learning.decay", decay, 0.0, 1.0)
+        _check("q_learning.floor", floor, 0.0, 1.0)
         self.rate, self.epsilon, self.temperature, self.initial = rate, epsilon, temperature, initial
+        self.gamma, self.decay, self.floor = gamma, decay, floor
 
     def init_state(self, agents: int, states: int, acts: int) -> State:
-        return {**_shape(agents, states), "Q": np.full((agents, states, acts), float(self.initial))}
+        st = {**_shape(agents, states), "Q": np.full((agents, states, acts), float(self.initial))}
+        if self.decay < 1:
+            st["t"] = np.zeros(agents, dtype=np.int64)  # decisions so far, for annealing
+        if self.gamma > 0:  # decisions waiting for their next state, by (agent row, partner) key
+            st["wait_key"] = np.zeros(0, dtype=np.int64)
+            st["wait_sa"] = np.zeros((0, 3), dtype=np.int32)
+            st["wait_r"] = np.zeros(0)
+        return st
+
+    def _scale(self, state: State, rows: np.ndarray) -> np.ndarray | float:
+        if self.decay >= 1:
+            return 1.0
+        return np.maximum(self.decay ** state["t"][rows].astype(np.float64), self.floor)
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
         q = state["Q"][rows, s]
+        scale = self._scale(state, rows)
         if self.temperature > 0:
-            z = np.exp((q - q.max(axis=1, keepdims=True)) / self.temperature)
+            temp = np.maximum(self.temperature * np.reshape(scale, (-1, 1)), 1e-12)
+            z = np.exp((q - q.max(axis=1, keepdims=True)) / temp)
             return np.asarray(z / z.sum(axis=1, keepdims=True), dtype=np.float64)
         best = q == q.max(axis=1, keepdims=True)
         greedy = best / best.sum(axis=1, keepdims=True)
-        return np.asarray((1 - self.epsilon) * greedy + self.epsilon / q.shape[1], dtype=np.float64)
+        eps = self.epsilon * np.reshape(scale, (-1, 1))
+        return np.asarray((1 - eps) * greedy + eps / q.shape[1], dtype=np.float64)
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
-              rewards: np.ndarray) -> None:
+              rewards: np.ndarray, partners: np.ndarray | None = None) -> None:
         q = state["Q"]
-        np.add.at(q, (rows, s, acts), self.rate * (rewards - q[rows, s, acts]))
+        if "t" in state:
+            np.add.at(state["t"], rows, 1)
+        if self.gamma == 0:
+            np.add.at(q, (rows, s, acts), self.rate * (rewards - q[rows, s, acts]))
+            return
+        key = rows.astype(np.int64) << 32
+        if partners is not None:
+            key = key + (np.asarray(partners, dtype=np.int64) + 1)
+        wait, sa, r = state["wait_key"], state["wait_sa"], state["wait_r"]
+        # A waiting decision's next state is that of this step's decision with the same key
+        # (agent and partner) or, failing that, of the agent's first decision this step; one
+        # whose agent did not decide waits on.
+        nxt = np.full(len(wait), -1, dtype=np.int64)
+        if len(wait):
+            uniq, first = np.unique(key, return_index=True)
+            nxt = _lookup(uniq, first, wait)
+            urows, ufirst = np.unique(rows, return_index=True)
+            loose = nxt < 0
+            nxt[loose] = _lookup(urows.astype(np.int64), ufirst, sa[loose, 0])
+            done = nxt >= 0
+            r0, s0, a0 = sa[done].T
+            best = q[rows[nxt[done]], s[nxt[done]]].max(axis=1)
+            # Several waiting decisions may share (agent, state, act): add.at applies each.
+            np.add.at(q, (r0, s0, a0), self.rate * (r[done] + self.gamma * best - q[r0, s0, a0]))
+        # This step's decisions wait in turn (a key decided twice in one step: the last waits).
+        order = np.arange(len(key))[::-1]
+        uniq, last = np.unique(key[order], return_index=True)
+        keep = order[last]
+        carry = nxt < 0
+        keys = np.concatenate([wait[carry], uniq])
+        by = np.argsort(keys, kind="stable")
+        state["wait_key"] = keys[by]
+        now = np.stack([rows[keep], s[keep], acts[keep]], axis=1).astype(np.int32)
+        state["wait_sa"] = np.concatenate([sa[carry], now])[by]
+        state["wait_r"] = np.concatenate([r[carry], np.asarray(rewards[keep], dtype=np.float64)])[by]
+
+
+def _lookup(keys: np.ndarray, index: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """``index`` of each wanted key in the sorted ``keys`` (-1 where absent)."""
+    if not len(keys):
+        return np.full(len(want), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    return np.where(keys[pos] == want, index[pos], -1).astype(np.int64)
 
 
 @policy("aspiration")
