@@ -36,6 +36,7 @@ from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import policy
+from agents.policies.keyed import by_key, lookup
 
 State = dict[str, np.ndarray]
 
@@ -66,7 +67,8 @@ class Learner(RankingPolicy):
     def summary(self, state: State) -> dict[str, float]:
         p = self.preferences(state, np.repeat(np.arange(state["rows"][0]), state["states"][0]),
                              np.tile(np.arange(state["states"][0]), state["rows"][0]))
-        return {f"p.{a}": float(v) for a, v in enumerate(p.mean(axis=0))}
+        # C order: the mean's summation order (and so its last bit) must not depend on layout.
+        return {f"p.{a}": float(v) for a, v in enumerate(np.ascontiguousarray(p).mean(axis=0))}
 
 
 def _check(name: str, value: float, low: float, high: float | None = None) -> None:
@@ -109,19 +111,30 @@ class RothErev(Learner):
         return {**_shape(agents, states), "q": np.full((agents, states, acts), float(self.initial))}
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
-        q = state["q"][rows, s]
-        return np.asarray(q / q.sum(axis=1, keepdims=True), dtype=np.float64)
+        n_states, n_acts = state["q"].shape[1:]
+        # np.take of whole rows and sums over columns: much faster than fancy indexing and
+        # row-wise reductions over a few acts, with the same values.
+        q = np.take(state["q"].reshape(-1, n_acts), rows * n_states + s, axis=0)
+        total = q[:, 0].copy()
+        for a in range(1, n_acts):
+            total += q[:, a]
+        return np.asarray(q / total[:, None], dtype=np.float64)
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
               rewards: np.ndarray) -> None:
-        q = state["q"]
-        n_acts = q.shape[2]
+        n_states, n_acts = state["q"].shape[1:]
+        q = state["q"].reshape(-1)
         gain = rewards - self.reference  # below the reference point a payoff weakens the act
-        spread = np.full((len(rows), n_acts), gain[:, None] * self.experimentation / max(n_acts - 1, 1))
-        spread[np.arange(len(rows)), acts] = gain * (1.0 - self.experimentation if n_acts > 1 else 1.0)
+        share = gain * self.experimentation / max(n_acts - 1, 1)
+        own = gain * (1.0 - self.experimentation if n_acts > 1 else 1.0)
         # Rows may repeat (one agent, several partners): decay once per decision, add every share.
-        np.multiply.at(q, (rows, s), 1.0 - self.forgetting)
-        np.add.at(q, (rows, s), spread)
+        # One flat index per act: ufunc.at on a 1-D array takes numpy's fast path.
+        first = (rows * n_states + s) * n_acts
+        if self.forgetting:
+            for a in range(n_acts):
+                np.multiply.at(q, first + a, 1.0 - self.forgetting)
+        for a in range(n_acts):
+            np.add.at(q, first + a, np.where(acts == a, own, share))
         np.maximum(q, 1e-9, out=q)  # a propensity never reaches zero, so every act stays possible
 
 
@@ -203,20 +216,16 @@ class QLearning(Learner):
         # whose agent did not decide waits on.
         nxt = np.full(len(wait), -1, dtype=np.int64)
         if len(wait):
-            uniq, first = np.unique(key, return_index=True)
-            nxt = _lookup(uniq, first, wait)
-            urows, ufirst = np.unique(rows, return_index=True)
+            nxt = lookup(*by_key(key), wait)
             loose = nxt < 0
-            nxt[loose] = _lookup(urows.astype(np.int64), ufirst, sa[loose, 0])
+            nxt[loose] = lookup(*by_key(rows), sa[loose, 0])
             done = nxt >= 0
             r0, s0, a0 = sa[done].T
             best = q[rows[nxt[done]], s[nxt[done]]].max(axis=1)
             # Several waiting decisions may share (agent, state, act): add.at applies each.
             np.add.at(q, (r0, s0, a0), self.rate * (r[done] + self.gamma * best - q[r0, s0, a0]))
         # This step's decisions wait in turn (a key decided twice in one step: the last waits).
-        order = np.arange(len(key))[::-1]
-        uniq, last = np.unique(key[order], return_index=True)
-        keep = order[last]
+        uniq, keep = by_key(key, last=True)
         carry = nxt < 0
         keys = np.concatenate([wait[carry], uniq])
         by = np.argsort(keys, kind="stable")
@@ -224,14 +233,6 @@ class QLearning(Learner):
         now = np.stack([rows[keep], s[keep], acts[keep]], axis=1).astype(np.int32)
         state["wait_sa"] = np.concatenate([sa[carry], now])[by]
         state["wait_r"] = np.concatenate([r[carry], np.asarray(rewards[keep], dtype=np.float64)])[by]
-
-
-def _lookup(keys: np.ndarray, index: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """``index`` of each wanted key in the sorted ``keys`` (-1 where absent)."""
-    if not len(keys):
-        return np.full(len(want), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-    return np.where(keys[pos] == want, index[pos], -1).astype(np.int64)
 
 
 @policy("aspiration")
