@@ -10,13 +10,16 @@ The two runs play different games, so there is nothing to check equal.
 
 ``learning-memory``: the bytes of every learner's state for a million agents
 with the trust game's shapes (four decision phases of two or three acts, three
-states each for ``observe = "partner_last"``), the largest of the learners.
+states each for ``observe = "partner_last"``), the largest of the learners;
+discounting Q-learners counted with one step's decisions waiting for their next state.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+
+import numpy as np
 
 from bench.harness import Result, at_least, at_most
 
@@ -73,6 +76,18 @@ def learning_state_mb(agents: int = MEMORY_AGENTS) -> dict[str, float]:
         pol = make_policy(name, {"observe": "partner_last"})
         total = sum(a.nbytes for acts in phases for a in pol.init_state(agents, states, acts).values())
         out[name] = total / 2**20
+    # Discounting Q-learners also hold each decision until its next state: after one step of
+    # two decisions per agent and phase (a 4-regular network: two games per agent), as a run holds.
+    pol = make_policy("q_learning", {"observe": "partner_last", "gamma": 0.9})
+    rng = np.random.default_rng(0)
+    rows = np.repeat(np.arange(agents), 2)
+    total = 0
+    for acts in phases:
+        st = pol.init_state(agents, states, acts)
+        pol.learn(st, rows, rng.integers(0, states, len(rows)), rng.integers(0, acts, len(rows)),
+                  np.zeros(len(rows)), rng.integers(0, agents, len(rows)))
+        total += sum(a.nbytes for a in st.values())
+    out["q_learning(gamma)"] = total / 2**20
     return out
 
 
