@@ -102,3 +102,17 @@ def test_far_sighted_q_learners_cooperate_more_than_myopic_ones() -> None:
     half = 3.182 * diff.std(ddof=1) / np.sqrt(len(diff))  # t, 3 degrees of freedom
     assert diff.mean() - half > 0.1, (myopic, far)
     assert myopic.max() < 0.2, myopic
+
+
+def test_learned_values_are_stored_and_rerun_reproduces_them(tmp_path) -> None:
+    from sim.runs.store import Store
+    from sim.runs.sweep import rerun, sweep
+
+    frame = sweep("ipd-q-learning", grid={"steps": [25], "groups.learners.params.gamma": [0.0, 0.95]}, runs=1,
+                  seed=3, out=tmp_path / "o", workers=1)
+    assert (frame["status"] == "done").all()
+    runs = Store.open(tmp_path / "o").runs()
+    assert runs["learned.learners.p.C"].between(0, 1).all()
+    for run_id in (0, 1):  # gamma 0, then 0.95 (with decisions waiting for their next state)
+        report = rerun(tmp_path / "o", run_id)
+        assert report["match"], report["differences"]
