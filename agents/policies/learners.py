@@ -36,7 +36,7 @@ from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import policy
-from agents.policies.keyed import by_key, lookup
+from agents.policies.keyed import lookup, runs
 
 State = dict[str, np.ndarray]
 
@@ -143,8 +143,9 @@ class QLearning(Learner):
     """Q-learning over the observation (Watkins 1989), with discounting of the next state.
 
     After a decision in state ``s`` with act ``a`` and reward ``r``, once the agent's next
-    state ``s'`` with the same partner is seen (its next decision towards that partner,
-    or its next decision at all when the environment has no partners):
+    state ``s'`` with the same partner is seen (its next decision towards that partner; if it
+    does not meet that partner again, its next decisions' one with the lowest partner id; with
+    no partners, its next decision):
     ``Q[s, a] += rate * (r + gamma * max Q[s'] - Q[s, a])``. With ``gamma = 0`` (the
     default) the update needs no next state and happens at once: a contextual bandit.
     The maximum runs over every act, not just those the spec allows next time: the
@@ -176,9 +177,11 @@ class QLearning(Learner):
         st = {**_shape(agents, states), "Q": np.full((agents, states, acts), float(self.initial))}
         if self.decay < 1:
             st["t"] = np.zeros(agents, dtype=np.int64)  # decisions so far, for annealing
-        if self.gamma > 0:  # decisions waiting for their next state, by (agent row, partner) key
+        if self.gamma > 0:
+            # Decisions waiting for their next state: sorted keys (agent row << 32 | partner + 1),
+            # the flat index of each one's Q-value, and its reward.
             st["wait_key"] = np.zeros(0, dtype=np.int64)
-            st["wait_sa"] = np.zeros((0, 3), dtype=np.int32)
+            st["wait_cell"] = np.zeros(0, dtype=np.int64)
             st["wait_r"] = np.zeros(0)
         return st
 
@@ -188,51 +191,75 @@ class QLearning(Learner):
         return np.maximum(self.decay ** state["t"][rows].astype(np.float64), self.floor)
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
-        q = state["Q"][rows, s]
+        n_states, n_acts = state["Q"].shape[1:]
+        q = np.take(state["Q"].reshape(-1, n_acts), rows * n_states + s, axis=0)
+        cols = [q[:, a] for a in range(n_acts)]  # column by column: a few acts, many decisions
+        top = cols[0]
+        for c in cols[1:]:
+            top = np.maximum(top, c)
         scale = self._scale(state, rows)
+        out = np.empty((len(q), n_acts), order="F")
         if self.temperature > 0:
-            temp = np.maximum(self.temperature * np.reshape(scale, (-1, 1)), 1e-12)
-            z = np.exp((q - q.max(axis=1, keepdims=True)) / temp)
-            return np.asarray(z / z.sum(axis=1, keepdims=True), dtype=np.float64)
-        best = q == q.max(axis=1, keepdims=True)
-        greedy = best / best.sum(axis=1, keepdims=True)
-        eps = self.epsilon * np.reshape(scale, (-1, 1))
-        return np.asarray((1 - eps) * greedy + eps / q.shape[1], dtype=np.float64)
+            temp = np.maximum(self.temperature * scale, 1e-12)
+            z = [np.exp((c - top) / temp) for c in cols]
+            total = z[0].copy()
+            for v in z[1:]:
+                total += v
+            for a in range(n_acts):
+                out[:, a] = z[a] / total
+            return out
+        best = [c == top for c in cols]
+        count = best[0].astype(np.int64)
+        for b in best[1:]:
+            count += b
+        eps = self.epsilon * scale
+        for a in range(n_acts):
+            out[:, a] = (1 - eps) * (best[a] / count) + eps / n_acts
+        return out
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
               rewards: np.ndarray, partners: np.ndarray | None = None) -> None:
-        q = state["Q"]
+        n_states, n_acts = state["Q"].shape[1:]
+        q = state["Q"].reshape(-1)  # flat: ufunc.at on one index takes numpy's fast path
         if "t" in state:
             np.add.at(state["t"], rows, 1)
+        cell = (rows * n_states + s) * n_acts + acts
         if self.gamma == 0:
-            np.add.at(q, (rows, s, acts), self.rate * (rewards - q[rows, s, acts]))
+            np.add.at(q, cell, self.rate * (rewards - q[cell]))
             return
         key = rows.astype(np.int64) << 32
         if partners is not None:
             key = key + (np.asarray(partners, dtype=np.int64) + 1)
-        wait, sa, r = state["wait_key"], state["wait_sa"], state["wait_r"]
+        wait, wcell, wr = state["wait_key"], state["wait_cell"], state["wait_r"]
+        uniq, first, last = runs(key)  # one sort serves the look-ups and what waits next
         # A waiting decision's next state is that of this step's decision with the same key
-        # (agent and partner) or, failing that, of the agent's first decision this step; one
-        # whose agent did not decide waits on.
+        # (agent and partner) or, failing that, of the agent's decision this step with the
+        # lowest partner; one whose agent did not decide waits on.
         nxt = np.full(len(wait), -1, dtype=np.int64)
         if len(wait):
-            nxt = lookup(*by_key(key), wait)
-            loose = nxt < 0
-            nxt[loose] = lookup(*by_key(rows), sa[loose, 0])
-            done = nxt >= 0
-            r0, s0, a0 = sa[done].T
-            best = q[rows[nxt[done]], s[nxt[done]]].max(axis=1)
+            nxt = lookup(uniq, first, wait)
+            loose = np.flatnonzero(nxt < 0)
+            if len(loose):
+                row = uniq >> 32  # sorted keys are sorted by agent row first
+                head = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]]))
+                nxt[loose] = lookup(row[head], first[head], wait[loose] >> 32)
+            done = np.flatnonzero(nxt >= 0)
+            k = nxt[done]
+            nq = np.take(state["Q"].reshape(-1, n_acts), rows[k] * n_states + s[k], axis=0)
+            best = nq[:, 0]
+            for a in range(1, n_acts):
+                best = np.maximum(best, nq[:, a])
+            c0 = wcell[done]
             # Several waiting decisions may share (agent, state, act): add.at applies each.
-            np.add.at(q, (r0, s0, a0), self.rate * (r[done] + self.gamma * best - q[r0, s0, a0]))
+            np.add.at(q, c0, self.rate * (wr[done] + self.gamma * best - q[c0]))
         # This step's decisions wait in turn (a key decided twice in one step: the last waits).
-        uniq, keep = by_key(key, last=True)
-        carry = nxt < 0
+        carry = np.flatnonzero(nxt < 0)
         keys = np.concatenate([wait[carry], uniq])
-        by = np.argsort(keys, kind="stable")
+        # Two sorted runs of distinct keys: a stable sort merges them in one pass.
+        by = np.argsort(keys, kind="stable") if len(carry) else slice(None)
         state["wait_key"] = keys[by]
-        now = np.stack([rows[keep], s[keep], acts[keep]], axis=1).astype(np.int32)
-        state["wait_sa"] = np.concatenate([sa[carry], now])[by]
-        state["wait_r"] = np.concatenate([r[carry], np.asarray(rewards[keep], dtype=np.float64)])[by]
+        state["wait_cell"] = np.concatenate([wcell[carry], cell[last]])[by]
+        state["wait_r"] = np.concatenate([wr[carry], np.asarray(rewards, dtype=np.float64)[last]])[by]
 
 
 @policy("aspiration")
