@@ -270,19 +270,29 @@ class Aspiration(Learner):
     largest ``|payoff - aspiration|``, so the stimulus is within [-1, 1]). A positive
     stimulus moves the probability of the act taken towards 1 by ``rate * stimulus``
     of the way, a negative one towards 0; the other acts share the rest in proportion.
+
+    With ``habituation`` h > 0 each agent's aspiration moves with experience, as in
+    Macy and Flache's habituation and Karandikar et al.'s (1998) evolving aspirations:
+    after each step ``aspiration = (1 - h) * aspiration + h * payoff`` (the agent's mean
+    payoff per decision in the step), so what satisfies an agent is what it got used to.
     """
 
     params: ClassVar[dict[str, Any]] = {"observe": str, "aspiration": (int, float), "rate": (int, float),
-                                        "scale": (int, float)}
+                                        "scale": (int, float), "habituation": (int, float)}
 
-    def __init__(self, observe: str = "", aspiration: float = 2.0, rate: float = 0.5, scale: float = 2.0) -> None:
-        super().__init__(observe=observe, aspiration=aspiration, rate=rate, scale=scale)
+    def __init__(self, observe: str = "", aspiration: float = 2.0, rate: float = 0.5, scale: float = 2.0,
+                 habituation: float = 0.0) -> None:
+        super().__init__(observe=observe, aspiration=aspiration, rate=rate, scale=scale, habituation=habituation)
         _check("aspiration.rate", rate, 0.0, 1.0)
         _check("aspiration.scale", scale, 1e-12)
-        self.aspiration, self.rate, self.scale = aspiration, rate, scale
+        _check("aspiration.habituation", habituation, 0.0, 1.0)
+        self.aspiration, self.rate, self.scale, self.habituation = aspiration, rate, scale, habituation
 
     def init_state(self, agents: int, states: int, acts: int) -> State:
-        return {**_shape(agents, states), "p": np.full((agents, states, acts), 1.0 / acts)}
+        st = {**_shape(agents, states), "p": np.full((agents, states, acts), 1.0 / acts)}
+        if self.habituation > 0:
+            st["level"] = np.full(agents, float(self.aspiration))  # each agent's own aspiration
+        return st
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
         return np.asarray(state["p"][rows, s], dtype=np.float64)
@@ -293,7 +303,8 @@ class Aspiration(Learner):
         # np.add.at cannot express for this multiplicative rule: those are rare, so the
         # update goes through the unique (row, state) pairs, the last decision winning.
         p = state["p"]
-        stim = np.clip((rewards - self.aspiration) / self.scale, -1.0, 1.0) * self.rate
+        level = state["level"][rows] if "level" in state else self.aspiration
+        stim = np.clip((rewards - level) / self.scale, -1.0, 1.0) * self.rate
         k = np.arange(len(rows))
         old = p[rows, s, acts]
         new = np.where(stim >= 0, old + (1 - old) * stim, old + old * stim)
@@ -301,3 +312,15 @@ class Aspiration(Learner):
         vec = p[rows, s] * rest[:, None]
         vec[k, acts] = new
         p[rows, s] = vec / vec.sum(axis=1, keepdims=True)
+        if "level" in state:
+            n = len(state["level"])
+            count = np.bincount(rows, minlength=n)
+            seen = count > 0
+            mean = np.bincount(rows, weights=rewards, minlength=n)[seen] / count[seen]
+            state["level"][seen] += self.habituation * (mean - state["level"][seen])
+
+    def summary(self, state: State) -> dict[str, float]:
+        out = super().summary(state)
+        if "level" in state:
+            out["aspiration.mean"] = float(state["level"].mean())
+        return out
