@@ -39,7 +39,7 @@ def _model(n: int, steps: int, seed: int = 0):
 
 def _board(model) -> np.ndarray:
     side = int(np.sqrt(len(model.payoff)))
-    cells = model.network.graph.graph["cells"]
+    cells = model.network.cells
     strain = [s.label for s in model.evolution.config.strains].index("cooperator")
     return (model.evolution.traits[cells, 0] == strain).reshape(side, side)
 
