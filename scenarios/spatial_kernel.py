@@ -92,21 +92,20 @@ class Layout(NamedTuple):
     row: np.ndarray
     mirror: np.ndarray
     agent: np.ndarray
+    partner: np.ndarray   # per slot: the partner's position
+    pos: np.ndarray       # per agent: its position (reading by it beats writing through ``order``)
 
 
 class Lookup(NamedTuple):
-    """Per position its decider (updated in place); the table's look-up and cell and outcome columns."""
+    """Per position its decider (updated in place), and per (decider, my_last, partner_last) the
+    act the decision table holds (``act[d * 9 + 3 * (my_last + 1) + partner_last + 1]``; -1 no
+    cell yet, -2 a cell that logs a conflict) and its outcome."""
 
     decider: np.ndarray   # (n,) int64, model.decider_of[0] by position
-    keep: np.ndarray      # (deciders, 2) int64, 1 where read
-    space: int
-    radix: np.ndarray
-    offset: np.ndarray
-    lut: np.ndarray
-    full: np.ndarray
-    base: np.ndarray
-    nconf: np.ndarray
-    coop_of: np.ndarray
+    act: np.ndarray       # (deciders * 9,) int64
+    outcome: np.ndarray   # (deciders * 9,) int64
+    coop: np.ndarray      # (deciders * 9,) int8: the act cooperates
+    same: np.ndarray      # (deciders,) 1 where all nine entries agree (its decisions read nothing)
 
 
 class Game(NamedTuple):
@@ -135,6 +134,7 @@ class People(NamedTuple):
     """Per-agent state by position, gathered from the model before a call and put back after."""
 
     order: np.ndarray     # the agent at each position
+    pos: np.ndarray       # the position of each agent
     group: np.ndarray     # its group (by position)
     group_of: np.ndarray  # by agent: group sums add in agent order
     payoff: np.ndarray
@@ -173,35 +173,31 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     labels = [name for col in evo.labels() for name in col] if evo is not None else []
     extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums,
                     np.zeros(k, np.int64), np.zeros((k, max(len(labels), 1)), np.int64), np.zeros(k, np.int64))
-    order = lay.order
     group_of = model.group_of.astype(np.int64)
     all_c = np.zeros(n, np.bool_)
     why = np.zeros(1, np.int64)
+    people, lookup, ev = _gather(env, model, lay, group_of, all_c)
+    gathered = True  # the model's arrays are stale until the state is put back
     while rec.steps < k:
-        # Gather by position, play, put back: every repair below reads the model in agent order.
-        people = People(order, group_of[order], group_of, model.payoff[order], model.step_payoff[order],
-                        all_c[order])
-        lookup = _lookup(env, model, order)
-        ev = _evolving(model, env, lay)
-        rec.steps = _play(rec.steps, k, lookup, _game(env), lay.start, lay.mirror, mem, people, ev, extra, why)
-        model.payoff[order] = people.payoff
-        model.step_payoff[order] = people.step_pay
-        all_c[order] = people.all_c
-        model.decider_of[0][order] = lookup.decider
-        if evo is not None:
-            evo.traits[order] = ev.traits
-            evo._window[order] = ev.window
+        rec.steps = _play(rec.steps, k, lookup, _game(env), lay, mem, people, ev, extra, why)
+        if why[0] not in (MISSING, NEW_TYPE, FIXED):
+            break
+        # A repair reads the model in agent order: put the state back, repair, gather again.
+        _scatter(model, lay, people, lookup, ev, all_c)
+        gathered = False
         if why[0] == MISSING:
             _fill(env, model, lay, mem)
         elif why[0] == NEW_TYPE:
             evo._assign(model)
             _fill(env, model, lay, mem)
-        elif why[0] == FIXED:
-            evo._check_fixation(model, model.steps + rec.steps)
         else:
-            break
+            evo._check_fixation(model, model.steps + rec.steps)
         if table.n_outcomes > width:
             break
+        people, lookup, ev = _gather(env, model, lay, group_of, all_c)
+        gathered = True
+    if gathered:
+        _scatter(model, lay, people, lookup, ev, all_c)
     env._last[lay.row] = mem
     if not rec.steps:
         return None
@@ -233,7 +229,12 @@ def _layout(env: SpatialPD, model: Any) -> Layout:
     slot_of[row] = np.arange(len(row))
     start = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(at, minlength=n), out=start[1:])
-    got = Layout(model.graph_version, order, start, row, slot_of[mirror[row]], agents[row])
+    # int32 where it fits: the loop is bound by memory traffic over nine games per agent.
+    idx = np.int32 if len(row) < 2**31 else np.int64
+    mirror_slot = slot_of[mirror[row]]
+    owner = np.repeat(np.arange(n), np.diff(start))
+    got = Layout(model.graph_version, order, start, row, mirror_slot.astype(idx), agents[row],
+                 owner[mirror_slot].astype(idx), pos.astype(idx))
     env._slots = got
     env._slot_nbr = None
     return got
@@ -253,13 +254,44 @@ def _fill(env: SpatialPD, model: Any, lay: Layout, mem: np.ndarray) -> None:
     table.cells(0, dec, project(env.codec, codes, keep[dec]))
 
 
+def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray,
+            all_c: np.ndarray) -> tuple[People, Lookup, Evolving]:
+    """The per-agent state by position, and the decision tables as they are now."""
+    order = lay.order
+    people = People(order, lay.pos, _take(group_of, order), group_of, _take(model.payoff, order),
+                    _take(model.step_payoff, order), _take(all_c, order))
+    return people, _lookup(env, model, order), _evolving(model, env, lay)
+
+
+def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolving, all_c: np.ndarray) -> None:
+    """Put the state played by position back into the model's arrays (agent order)."""
+    pos = lay.pos
+    _put(people.payoff, pos, model.payoff)
+    _put(people.step_pay, pos, model.step_payoff)
+    _put(people.all_c, pos, all_c)
+    _put(lookup.decider, pos, model.decider_of[0])
+    if ev.on:
+        _put_rows(ev.traits, pos, model.evolution.traits)
+        _put(ev.window, pos, model.evolution._window)
+
+
 def _lookup(env: SpatialPD, model: Any, order: np.ndarray) -> Lookup:
-    """Fetched before every call: the table's arrays are reallocated when they grow."""
+    """Each decider's act and outcome for the nine observations, from the table's cells now."""
     codec, table = env.codec, model.decisions
-    return Lookup(model.decider_of[0][order], table.read_mask().astype(np.int64), codec.space,
-                  np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64), table.dense(0),
-                  table.full, table.base, table.outcome_column("nconf"),
-                  np.array([bool(a.cooperative) for a in env.acts], np.int8))
+    lut = table.dense(0)
+    mine, theirs = np.divmod(np.arange(9), 3)
+    codes = codec.encode(my_last=mine - 1, partner_last=theirs - 1)
+    d = np.repeat(np.arange(len(table.deciders)), 9)
+    keep = table.read_mask()
+    key = d * codec.space + project(codec, np.tile(codes, len(table.deciders)), keep[d])
+    cell = lut[key].astype(np.int64) - 1  # entries are cell + 1; 0 missing
+    act = np.where(cell >= 0, table.full[np.maximum(cell, 0)], -1).astype(np.int64)
+    outcome = table.base[np.maximum(cell, 0)] + np.maximum(act, 0)
+    act[(cell >= 0) & (table.outcome_column("nconf")[outcome] > 0)] = -2
+    coop = np.array([bool(a.cooperative) for a in env.acts], np.int8)[np.maximum(act, 0)]
+    by = act.reshape(-1, 9), outcome.reshape(-1, 9)
+    same = ((by[0] == by[0][:, :1]).all(axis=1) & (by[1] == by[1][:, :1]).all(axis=1) & (by[0][:, 0] >= 0))
+    return Lookup(_take(model.decider_of[0], order), act, outcome.astype(np.int64), coop, same.astype(np.int8))
 
 
 def _game(env: SpatialPD) -> Game:
@@ -278,7 +310,7 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
         pos = np.empty(len(lay.order), np.int64)
         pos[lay.order] = np.arange(len(lay.order))
         nbr = nbr[lay.order]
-        env._slot_nbr = np.where(nbr < 0, -1, pos[np.maximum(nbr, 0)])
+        env._slot_nbr = np.where(nbr < 0, -1, pos[np.maximum(nbr, 0)]).astype(lay.pos.dtype)
     nbr = env._slot_nbr
     sizes = np.asarray(evo.sizes, np.int64)
     type_dec = np.full(len(model.groups) * int(np.prod(sizes)), -1, np.int64)
@@ -286,70 +318,146 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
         type_dec[code] = dids[0]
     if len(evo._window) != len(model.payoff):
         raise AssertionError("the evolution window does not cover the population")
-    return Evolving(1, evo.config.every, model.steps, nbr, evo.traits[lay.order],
-                    np.asarray(evo.columns, np.int64), sizes, type_dec, evo._window[lay.order],
+    return Evolving(1, evo.config.every, model.steps, nbr, _take_rows(evo.traits, lay.order),
+                    np.asarray(evo.columns, np.int64), sizes, type_dec, _take(evo._window, lay.order),
                     int(evo.fixed is not None))
 
 
 @njit(cache=True, nogil=True)
-def _play(k0, k_max, lk, game, start, mirror, mem, pp, ev, rec, why):  # pragma: no cover - compiled
+def _take(src, order):  # pragma: no cover - compiled
+    """``src[order]`` (rows), one pass: numpy's fancy indexing is several times slower here."""
+    out = np.empty_like(src)
+    for i in range(order.shape[0]):
+        out[i] = src[order[i]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _put(src, pos, out):  # pragma: no cover - compiled
+    """``out[order] = src`` read the other way, ``out[a] = src[pos[a]]``: gathers run faster."""
+    for a in range(pos.shape[0]):
+        out[a] = src[pos[a]]
+
+
+@njit(cache=True, nogil=True)
+def _take_rows(src, order):  # pragma: no cover - compiled
+    """``_take`` of a 2-D array, element by element (row views cost more than the copy)."""
+    out = np.empty_like(src)
+    for i in range(order.shape[0]):
+        for c in range(src.shape[1]):
+            out[i, c] = src[order[i], c]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _put_rows(src, pos, out):  # pragma: no cover - compiled
+    """``_put`` of a 2-D array, element by element."""
+    for a in range(pos.shape[0]):
+        for c in range(src.shape[1]):
+            out[a, c] = src[pos[a], c]
+
+
+@njit(cache=True, nogil=True)
+def _remember(start, moves, mem):  # pragma: no cover - compiled
+    """Link memory from one move per agent: each of its games remembers its move."""
+    for i in range(moves.shape[0]):
+        for s in range(start[i], start[i + 1]):
+            mem[s] = moves[i]
+
+
+@njit(cache=True, nogil=True)
+def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  # pragma: no cover - compiled
+    """One step's games, each decided from its own observation; False if it cannot be played here."""
+    start, mirror = lay.start, lay.mirror
+    n = step_pay.shape[0]
+    # Decide every game first and change nothing: a step the loop cannot play is left whole.
+    for i in range(n):
+        d = lk.decider[i]
+        row = d * 9
+        if lk.same[d]:
+            # The verdict is the same whatever was seen: one look-up for all its games.
+            c = lk.coop[row]
+            for s in range(start[i], start[i + 1]):
+                coop[s] = c
+            rec.counts[k, lk.outcome[row]] += start[i + 1] - start[i]
+            continue
+        for s in range(start[i], start[i + 1]):
+            j = row + 3 * (np.int64(mem[s]) + 1) + np.int64(mem[mirror[s]]) + 1
+            a = lk.act[j]
+            if a < 0:
+                why[0] = MISSING if a == -1 else CONFLICT
+                rec.counts[k, :] = 0  # the step is left whole for the generic path
+                return False
+            coop[s] = lk.coop[j]
+            rec.counts[k, lk.outcome[j]] += 1
+    for i in range(n):
+        sp = 0.0
+        kind = 0
+        for s in range(start[i], start[i + 1]):
+            mine = np.int64(coop[s])
+            mem[s] = mine  # the decisions of the step have all read the old moves
+            sp += table[2 * mine + coop[mirror[s]]]
+            kind += mine
+        step_pay[i] = sp
+        all_c[i] = start[i + 1] > start[i] and kind == start[i + 1] - start[i]
+        rec.cooperators[k] += all_c[i]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, why):  # pragma: no cover - compiled
     """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early).
 
     Mirrors ``SpatialPD.step``, ``SpecModel.decide`` and ``Evolution.after_play``
     (imitate-the-best, synchronous) for the supported case, operation for operation.
     """
     n = pp.payoff.shape[0]
+    start, partner = lay.start, lay.partner
     payoff, step_pay, all_c = pp.payoff, pp.step_pay, pp.all_c
-    slots = mirror.shape[0]
-    act = np.empty(slots, np.int8)
-    out = np.empty(slots, np.int32)
-    coop = np.empty(slots, np.int8)
+    coop = np.empty(lay.mirror.shape[0], np.int8)
+    moves = np.empty(n, np.int8)  # per position, while every verdict in play reads nothing
+    stale = False  # ``mem`` lags ``moves``: link memory is written only when something reads it
     pay = np.empty(n)
     src = np.empty(n, np.int64)
     copied = np.empty(n, np.int64)
     ncol = ev.traits.shape[1]
+    table = np.array([game.P, game.T, game.S, game.R])  # by 2 * mine + other, no branches
     why[0] = 0
     for k in range(k0, k_max):
-        # Decide every game first and change nothing: a step the loop cannot play is left whole.
+        plain = True
         for i in range(n):
-            d = lk.decider[i]
-            for s in range(start[i], start[i + 1]):
-                code = ((np.int64(mem[s]) + lk.offset[0]) * lk.radix[0] * lk.keep[d, 0]
-                        + (np.int64(mem[mirror[s]]) + lk.offset[1]) * lk.radix[1] * lk.keep[d, 1])
-                cell = np.int64(lk.lut[d * lk.space + code]) - 1  # entries are cell + 1; 0 missing
-                if cell < 0:
-                    why[0] = MISSING
-                    return k
-                a = np.int64(lk.full[cell])
-                o = lk.base[cell] + a
-                if lk.nconf[o] > 0:
-                    why[0] = CONFLICT
-                    return k
-                act[s] = a
-                out[s] = o
-        for s in range(slots):
-            coop[s] = lk.coop_of[act[s]]
-        for i in range(n):
-            sp = 0.0
-            defected = False
-            for s in range(start[i], start[i + 1]):
-                rec.counts[k, out[s]] += 1
-                mine, other = coop[s], coop[mirror[s]]
-                sp += (game.R if other else game.S) if mine else (game.T if other else game.P)
-                if not mine:
-                    defected = True
-            step_pay[i] = sp
-            all_c[i] = start[i + 1] > start[i] and not defected
-            if all_c[i]:
-                rec.cooperators[k] += 1
-        for s in range(slots):
-            mem[s] = coop[s]
+            if lk.same[lk.decider[i]] == 0:
+                plain = False
+                break
+        if plain:
+            # Nowak and May's case: an agent's verdict is one act for all its games, so one
+            # move per agent is the whole decision.
+            for i in range(n):
+                row = lk.decider[i] * 9
+                moves[i] = lk.coop[row]
+                rec.counts[k, lk.outcome[row]] += start[i + 1] - start[i]
+            for i in range(n):
+                sp = 0.0
+                mine = np.int64(moves[i])
+                for s in range(start[i], start[i + 1]):
+                    sp += table[2 * mine + moves[partner[s]]]
+                step_pay[i] = sp
+                all_c[i] = start[i + 1] > start[i] and mine == 1
+                rec.cooperators[k] += all_c[i]
+            stale = True
+        else:
+            if stale:
+                _remember(start, moves, mem)
+                stale = False
+            if not _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):
+                return k
         for i in range(n):
             payoff[i] += step_pay[i]
-            rec.step_pay[k, pp.order[i]] = step_pay[i]
-            rec.payoff[k, pp.order[i]] = payoff[i]
-        for a in range(n):  # in agent order, as bincount adds
-            rec.group_sums[k, pp.group_of[a]] += rec.payoff[k, a]
+        for a in range(n):  # records in agent order; group sums add in agent order, as bincount
+            p = pp.pos[a]
+            rec.step_pay[k, a] = step_pay[p]
+            rec.payoff[k, a] = payoff[p]
+            rec.group_sums[k, pp.group_of[a]] += payoff[p]
         if ev.on:
             t = ev.t0 + k + 1  # the model's step number after this step
             new_type = False
@@ -362,10 +470,10 @@ def _play(k0, k_max, lk, game, start, mirror, mem, pp, ev, rec, why):  # pragma:
                     best, top = i, pay[i]
                     for j in range(ev.nbr.shape[1]):
                         c = ev.nbr[i, j]
-                        if c < 0:
-                            c = i
-                        if pay[c] > top:
-                            best, top = c, pay[c]
+                        c = i if c < 0 else c
+                        better = pay[c] > top
+                        best = c if better else best
+                        top = pay[c] if better else top
                     src[i] = best
                 for col in ev.evolved:
                     # Synchronous: every copy reads the traits before the update.
@@ -394,10 +502,11 @@ def _play(k0, k_max, lk, game, start, mirror, mem, pp, ev, rec, why):  # pragma:
                         uniform = 0
                         break
             rec.uniform[k] = uniform
-            if new_type:
-                why[0] = NEW_TYPE
+            if new_type or (t % ev.every == 0 and uniform and not ev.fixed):
+                why[0] = NEW_TYPE if new_type else FIXED
+                if stale:
+                    _remember(start, moves, mem)
                 return k + 1
-            if t % ev.every == 0 and uniform and not ev.fixed:
-                why[0] = FIXED
-                return k + 1
+    if stale:
+        _remember(start, moves, mem)
     return k_max
