@@ -94,6 +94,7 @@ class Layout(NamedTuple):
     agent: np.ndarray
     partner: np.ndarray   # per slot: the partner's position
     pos: np.ndarray       # per agent: its position (reading by it beats writing through ``order``)
+    slot: np.ndarray      # per game row: its slot (link memory goes back by reading)
 
 
 class Lookup(NamedTuple):
@@ -165,7 +166,7 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     evo = model.evolution
     mem = env._last[lay.row]  # per slot: my last move on the link (-1 none)
     if table.dense(0) is None:
-        _fill(env, model, lay, mem)
+        _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem)
     n, groups = len(model.payoff), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
     k = max(1, min(limit, RECORD_BUDGET // (8 * (width + 2 * n + groups))))
@@ -177,28 +178,29 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     all_c = np.zeros(n, np.bool_)
     why = np.zeros(1, np.int64)
     people, lookup, ev = _gather(env, model, lay, group_of, all_c)
-    gathered = True  # the model's arrays are stale until the state is put back
     while rec.steps < k:
         rec.steps = _play(rec.steps, k, lookup, _game(env), lay, mem, people, ev, extra, why)
-        if why[0] not in (MISSING, NEW_TYPE, FIXED):
-            break
-        # A repair reads the model in agent order: put the state back, repair, gather again.
-        _scatter(model, lay, people, lookup, ev, all_c)
-        gathered = False
+        # Repairs touch only what they read: the rest of the state stays by position.
+        dec = lookup.decider
         if why[0] == MISSING:
-            _fill(env, model, lay, mem)
+            _fill(env, model, lay, dec, mem)
         elif why[0] == NEW_TYPE:
-            evo._assign(model)
-            _fill(env, model, lay, mem)
-        else:
+            _put_rows(ev.traits, lay.pos, evo.traits)
+            evo._assign(model)  # the generic assignment: deciders made in the generic order
+            dec = _take(model.decider_of[0], lay.order)
+            _fill(env, model, lay, dec, mem)
+        elif why[0] == FIXED:
+            _put_rows(ev.traits, lay.pos, evo.traits)
             evo._check_fixation(model, model.steps + rec.steps)
-        if table.n_outcomes > width:
+        else:
             break
-        people, lookup, ev = _gather(env, model, lay, group_of, all_c)
-        gathered = True
-    if gathered:
-        _scatter(model, lay, people, lookup, ev, all_c)
-    env._last[lay.row] = mem
+        if table.n_outcomes > width or table.dense(0) is None:
+            break  # more outcomes than the records hold, or deciders outgrew the dense table
+        lookup = _lookup(env, model, dec)
+        if evo is not None:
+            ev = ev._replace(type_dec=_type_deciders(model), fixed=int(evo.fixed is not None))
+    _scatter(model, lay, people, lookup, ev, all_c)
+    env._last[:] = mem[lay.slot]
     if not rec.steps:
         return None
     env._all_c = all_c
@@ -234,21 +236,26 @@ def _layout(env: SpatialPD, model: Any) -> Layout:
     mirror_slot = slot_of[mirror[row]]
     owner = np.repeat(np.arange(n), np.diff(start))
     got = Layout(model.graph_version, order, start, row, mirror_slot.astype(idx), agents[row],
-                 owner[mirror_slot].astype(idx), pos.astype(idx))
+                 owner[mirror_slot].astype(idx), pos.astype(idx), slot_of.astype(idx))
     env._slots = got
     env._slot_nbr = None
     return got
 
 
-def _fill(env: SpatialPD, model: Any, lay: Layout, mem: np.ndarray) -> None:
-    """Give the next step's keys their cells the generic way (and their projections, as read)."""
+def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndarray) -> None:
+    """Give the next step's keys their cells the generic way (and their projections, as read).
+
+    ``dec``: each position's decider. Only the distinct keys go to ``cells`` (a bitmap over the
+    few deciders x codes): it computes missing keys in sorted order whatever the input, so the
+    cells are those the generic step makes from all of its keys.
+    """
     table = model.decisions
-    space = env.codec.space
-    codes = env.codec.encode(my_last=mem, partner_last=mem[lay.mirror])
-    # The distinct keys only (a bitmap over the few deciders x codes): ``cells`` computes missing
-    # keys in sorted order whatever the input, so the cells are those of the whole step's keys.
-    keys = np.flatnonzero(np.bincount(model.decider_of[0][lay.agent] * space + codes))
-    dec, codes = np.divmod(keys, space)
+    codec = env.codec
+    space = codec.space
+    seen = np.zeros(len(table.deciders) * space, np.bool_)
+    r, o = np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64)
+    _keys_seen(lay.start, lay.mirror, mem, dec, space, r[0], o[0], r[1], o[1], seen)
+    dec, codes = np.divmod(np.flatnonzero(seen), space)
     table.cells(0, dec, codes)
     keep = table.read_mask()
     table.cells(0, dec, project(env.codec, codes, keep[dec]))
@@ -260,7 +267,7 @@ def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray,
     order = lay.order
     people = People(order, lay.pos, _take(group_of, order), group_of, _take(model.payoff, order),
                     _take(model.step_payoff, order), _take(all_c, order))
-    return people, _lookup(env, model, order), _evolving(model, env, lay)
+    return people, _lookup(env, model, _take(model.decider_of[0], order)), _evolving(model, env, lay)
 
 
 def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolving, all_c: np.ndarray) -> None:
@@ -275,7 +282,7 @@ def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolvi
         _put(ev.window, pos, model.evolution._window)
 
 
-def _lookup(env: SpatialPD, model: Any, order: np.ndarray) -> Lookup:
+def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
     """Each decider's act and outcome for the nine observations, from the table's cells now."""
     codec, table = env.codec, model.decisions
     lut = table.dense(0)
@@ -291,7 +298,7 @@ def _lookup(env: SpatialPD, model: Any, order: np.ndarray) -> Lookup:
     coop = np.array([bool(a.cooperative) for a in env.acts], np.int8)[np.maximum(act, 0)]
     by = act.reshape(-1, 9), outcome.reshape(-1, 9)
     same = ((by[0] == by[0][:, :1]).all(axis=1) & (by[1] == by[1][:, :1]).all(axis=1) & (by[0][:, 0] >= 0))
-    return Lookup(_take(model.decider_of[0], order), act, outcome.astype(np.int64), coop, same.astype(np.int8))
+    return Lookup(dec, act, outcome.astype(np.int64), coop, same.astype(np.int8))
 
 
 def _game(env: SpatialPD) -> Game:
@@ -313,14 +320,30 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
         env._slot_nbr = np.where(nbr < 0, -1, pos[np.maximum(nbr, 0)]).astype(lay.pos.dtype)
     nbr = env._slot_nbr
     sizes = np.asarray(evo.sizes, np.int64)
-    type_dec = np.full(len(model.groups) * int(np.prod(sizes)), -1, np.int64)
-    for code, dids in evo._deciders.items():
-        type_dec[code] = dids[0]
+    type_dec = _type_deciders(model)
     if len(evo._window) != len(model.payoff):
         raise AssertionError("the evolution window does not cover the population")
     return Evolving(1, evo.config.every, model.steps, nbr, _take_rows(evo.traits, lay.order),
                     np.asarray(evo.columns, np.int64), sizes, type_dec, _take(evo._window, lay.order),
                     int(evo.fixed is not None))
+
+
+def _type_deciders(model: Any) -> np.ndarray:
+    """Per type code (group, then each trait, mixed radix as ``Evolution._code``): its decider, -1 none yet."""
+    evo = model.evolution
+    type_dec = np.full(len(model.groups) * int(np.prod(evo.sizes)), -1, np.int64)
+    for code, dids in evo._deciders.items():
+        type_dec[code] = dids[0]
+    return type_dec
+
+
+@njit(cache=True, nogil=True)
+def _keys_seen(start, mirror, mem, dec, space, r0, o0, r1, o1, seen):  # pragma: no cover - compiled
+    """Mark the (decider, observation code) keys of the next step's games in ``seen``."""
+    for i in range(start.shape[0] - 1):
+        row = dec[i] * space
+        for s in range(start[i], start[i + 1]):
+            seen[row + (np.int64(mem[s]) + o0) * r0 + (np.int64(mem[mirror[s]]) + o1) * r1] = True
 
 
 @njit(cache=True, nogil=True)
