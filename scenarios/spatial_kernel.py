@@ -51,13 +51,10 @@ OBS_FIELDS = ("my_last", "partner_last")
 
 def unsupported(env: SpatialPD, model: Any) -> str | None:
     """Why the loop cannot play this model's next steps (None: it can). The one list of fallbacks."""
-    from scenarios.spatial_pd import SpatialPD
-
     evo = model.evolution
     c = evo.config if evo is not None else None
     reasons = (
-        (type(env).step is not SpatialPD.step or type(env).metrics is not SpatialPD.metrics,
-         "the environment's step or metrics are overridden"),
+        (not (_own(env, "step") and _own(env, "metrics")), "the environment's step or metrics are overridden"),
         (env.codec.fields != OBS_FIELDS, "the observation is not (my_last, partner_last)"),
         (len(model.phases) != 1, "more than one decision phase"),
         (not model.deterministic_decisions,
@@ -73,6 +70,15 @@ def unsupported(env: SpatialPD, model: Any) -> str | None:
          "imitation on a complete graph (no neighbour table)"),
     )
     return next((why for bad, why in reasons if bad), None)
+
+
+def _own(env: Any, name: str) -> bool:
+    """Whether ``name`` is spatial_pd's own (a subclass may play differently from what the loop mirrors).
+
+    Looked up by module, not by importing the class: spatial_pd imports this module.
+    """
+    owner = next((c for c in type(env).__mro__ if name in c.__dict__), None)
+    return owner is not None and owner.__module__ == "scenarios.spatial_pd"
 
 
 class Layout(NamedTuple):
