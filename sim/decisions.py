@@ -28,7 +28,7 @@ from agents.acts import ActSpace
 from agents.chain import Binding, ConflictEvent
 from agents.checks import applies_to, evaluate
 from agents.overrides import override_events, reports_overrides
-from agents.readset import fields_read, recording
+from agents.readset import fields_read, fork, is_recording, note, recording, unwrap
 from agents.spec import Level
 from sim.learning import is_learner, tier_of
 
@@ -129,6 +129,11 @@ class DecisionTable:
         self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
+        # Per (binding, phase): which constraints' checks apply to the phase's acts at all. It
+        # depends on neither the observation nor the act, so it is computed once, not per outcome.
+        self._applies: dict[tuple[Binding, int], tuple[bool, ...]] = {}
+        # Outcome rows shared between cells that would write the same ones (see _outcomes_of).
+        self._outcome_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable(OUTCOME_COLUMNS)
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
@@ -289,20 +294,55 @@ class DecisionTable:
         ranking = tuple(d.policy.rank(obs, acts)) if pure else ()
         full = d.binding.decide(obs, acts, ranking)
         root = d.binding.decide(obs, acts, ranking, root_only=True)
-        base = len(self._outcomes)
         # Why an act other than the resolver's choice was played: a language model chose it,
         # or a rule-based agent acted on its policy alone (no deliberation) or slipped.
         by = "acted without deliberation or by error" if pure else "chosen by the language model"
         # A principle that set aside the first choice of an agent pursuing its principal's interest.
         extra = override_events(d.binding, full, acts, ranking, obs) if reports_overrides(d.policy) else ()
-        for a in range(len(acts)):
-            self._add_outcome(d.binding, obs, acts, a, full, by, d.group, extra if a == full.act else ())
+        base = self._outcomes_of(d, obs, full, by, extra)
         tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
         return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     # --- outcomes -----------------------------------------------------------------------------
+    def _outcomes_of(self, d: Decider, obs: Any, full: Any, by: str,
+                     extra: tuple[ConflictEvent, ...]) -> int:
+        """The first of a cell's outcome rows (one per act), written only if no cell wrote them.
+
+        A cell's outcomes depend on the binding, the phase, the group, the observation,
+        the resolver's choice (act, verdicts, conflicts), ``by`` and ``extra``, not on the
+        policy beyond them: agents of a heterogeneous group (one decider per drawn
+        variant) meeting the same observation share one set of rows instead of each
+        evaluating every check on every act again. On a recording proxy the fields the
+        outcome checks read are replayed, so the cell's read-set is the same either way.
+        """
+        key = (d.binding, d.phase, d.group, unwrap(obs), full.act, full.verdicts, full.conflicts,
+               by, extra)
+        hit = self._outcome_memo.get(key)
+        if hit is None:
+            own = fork(obs) if is_recording(obs) else obs
+            acts = self.phases[d.phase]
+            applies = self._applies_of(d.binding, d.phase)
+            base = len(self._outcomes)
+            for a in range(len(acts)):
+                self._add_outcome(d.binding, own, acts, a, full, by, d.group, applies,
+                                  extra if a == full.act else ())
+            hit = self._outcome_memo[key] = (base, fields_read(own) if own is not obs else frozenset())
+        if is_recording(obs):
+            note(obs, hit[1])
+        return hit[0]
+
+    def _applies_of(self, binding: Binding, phase: int) -> tuple[bool, ...]:
+        """Per constraint of ``binding``: whether its check can say anything in ``phase``."""
+        key = (binding, phase)
+        out = self._applies.get(key)
+        if out is None:
+            acts = self.phases[phase]
+            out = self._applies[key] = tuple(
+                c.check is not None and applies_to(c.check, c.params, acts) for c in binding.constraints)
+        return out
+
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
-                     group: int, extra: tuple[ConflictEvent, ...] = ()) -> None:
+                     group: int, applies: tuple[bool, ...], extra: tuple[ConflictEvent, ...] = ()) -> None:
         act = acts[a]
         oid = len(self._outcomes)
         if a == full.act:
@@ -310,9 +350,8 @@ class DecisionTable:
             conflicts = full.conflicts + extra
         else:
             verdicts = tuple(
-                None if c.check is None or not applies_to(c.check, c.params, acts)
-                else evaluate(c.check, c.params, obs, act)
-                for c in binding.constraints
+                evaluate(c.check, c.params, obs, act) if ok else None
+                for c, ok in zip(binding.constraints, applies, strict=True)
             )
             chosen = acts[full.act].name
             conflicts = tuple(
