@@ -353,12 +353,16 @@ class Commons(GameModel):
     """One renewable stock: each agent takes, the stock regrows logistically with noise."""
 
     def __init__(self, kinds: Sequence[str], capacity: float, growth: float, regrowth_sd: float,
-                 collapse_below: float, seed: int = 0) -> None:
+                 collapse_below: float, joins: Sequence[tuple[int, str, int]] = (), seed: int = 0) -> None:
         super().__init__(kinds, [0.0] * len(kinds), np.zeros((0, 2), dtype=np.int64), seed)
         self.capacity, self.growth, self.sd, self.collapse = capacity, growth, regrowth_sd, collapse_below
         self.stock = capacity
+        self.joins = joins  # (step, kind, count): newcomers, as the scenario's join events
 
     def step(self) -> None:
+        for at, kind, count in self.joins:
+            if at == self.steps:
+                self.players += [Player(self, len(self.players), kind, 0.0) for _ in range(count)]
         n = len(self.players)
         fair = self.capacity * (self.growth - 1.0) / (4.0 * self.growth) / n  # each one's sustainable share
         took = 0.0

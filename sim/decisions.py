@@ -134,6 +134,7 @@ class DecisionTable:
         self._applies: dict[tuple[Binding, int], tuple[bool, ...]] = {}
         # Outcome rows shared between cells that would write the same ones (see _outcomes_of).
         self._outcome_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}
+        self._cell_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}  # see _new_cell
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable(OUTCOME_COLUMNS)
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
@@ -292,6 +293,25 @@ class DecisionTable:
         acts = self.phases[phase]
         pure = memoisable(d.policy)
         ranking = tuple(d.policy.rank(obs, acts)) if pure else ()
+        if not pure:
+            return self._resolve_cell(d, obs, ranking, pure)
+        # Past the policy's ranking a cell depends on nothing of the decider's policy but two
+        # flags: deciders of one binding and group (a heterogeneous group's drawn variants)
+        # that rank an observation alike share the cell. The shared part's reads are replayed.
+        key = (d.binding, phase, d.group, unwrap(obs), ranking, reports_overrides(d.policy),
+               is_learner(d.policy))
+        hit = self._cell_memo.get(key)
+        if hit is None:
+            own = fork(obs) if is_recording(obs) else obs
+            cell = self._resolve_cell(d, own, ranking, pure)
+            hit = self._cell_memo[key] = (cell, fields_read(own) if own is not obs else frozenset())
+        if is_recording(obs):
+            note(obs, hit[1])
+        return hit[0]
+
+    def _resolve_cell(self, d: Decider, obs: Any, ranking: tuple[int, ...], pure: bool) -> int:
+        """The resolver's part of a new cell: choices with and without deliberation, outcomes, tier."""
+        acts = self.phases[d.phase]
         full = d.binding.decide(obs, acts, ranking)
         root = d.binding.decide(obs, acts, ranking, root_only=True)
         # Why an act other than the resolver's choice was played: a language model chose it,
