@@ -30,6 +30,7 @@ from agents.checks import applies_to, evaluate
 from agents.overrides import override_events, reports_overrides
 from agents.readset import fields_read, fork, is_recording, note, recording, unwrap
 from agents.spec import Level
+from agents.uniques import unique, unique_inverse
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -181,11 +182,11 @@ class DecisionTable:
             cells = lut[keys]
             miss = cells == 0
             if miss.any():
-                for k in np.unique(keys[miss]):
+                for k in unique(keys[miss]):
                     lut[k] = self._cell_of(phase, int(k // space), int(k % space)) + 1
                 cells = lut[keys]
             return cells.astype(np.int64) - 1
-        uniq, inv = np.unique(keys, return_inverse=True)
+        uniq, inv = unique_inverse(keys)
         table = self._cell_dicts[phase]
         ids = np.empty(len(uniq), dtype=np.int64)
         for n_, k in enumerate(uniq.tolist()):

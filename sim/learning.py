@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agents.errors import ScenarioError
+from agents.uniques import unique_first
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -153,7 +154,7 @@ class Learning:
             c = np.concatenate([m[2] for m in self._moves]).astype(np.int64)
             keep = c >= 0
             keys = (a[keep] * self._stride(model) + p[keep])[::-1]  # reversed: unique keeps the last
-            uniq, first = np.unique(keys, return_index=True)
+            uniq, first = unique_first(keys)
             self._lookup = (uniq, c[keep][::-1][first])
         uniq, moves = self._lookup
         if len(uniq):
