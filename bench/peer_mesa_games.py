@@ -234,7 +234,6 @@ class Negotiation(GameModel):
             for me, own in ((buyer, value), (seller, 1.0 - cost)):
                 pull, evidence = 0.0, (1.0, 0.0)
                 if rnd() < self.ask_prob:
-                    made += 1
                     said = self.answer(me, own > 0.5)
                     caught = rnd() < self.detect
                     pull = (-1.0, 0.0, 0.5, 1.0)[said]
@@ -247,7 +246,7 @@ class Negotiation(GameModel):
                     elif said == 1:
                         evidence = (1.0 - self.refuse_penalty, self.refuse_penalty)
                 pulls.append((pull, evidence))
-            made += 2
+            made += 2  # both sides close or walk: the decisions every match has
             close_b = buyer.trust(seller.idx) >= THRESHOLD
             close_s = seller.trust(buyer.idx) >= THRESHOLD
             deal = close_b and close_s and surplus > 0
