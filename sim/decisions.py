@@ -55,6 +55,9 @@ class Decider:
     policy: Any
     phase: int
     group: int = 0  # a decider's policy belongs to one group: its outcomes count for that group
+    # The binding's number in this table (equal bindings, one number): memo keys hold it, not the
+    # binding, whose hash walks the whole spec every time.
+    bid: int = 0
 
 
 class _ReadSet:
@@ -132,7 +135,8 @@ class DecisionTable:
         self._read_sets: dict[int, list[_ReadSet]] = {}
         # Per (binding, phase): which constraints' checks apply to the phase's acts at all. It
         # depends on neither the observation nor the act, so it is computed once, not per outcome.
-        self._applies: dict[tuple[Binding, int], tuple[bool, ...]] = {}
+        self._applies: dict[tuple[int, int], tuple[bool, ...]] = {}
+        self._bids: dict[Binding, int] = {}
         # Outcome rows shared between cells that would write the same ones (see _outcomes_of).
         self._outcome_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}
         self._cell_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}  # see _new_cell
@@ -154,7 +158,8 @@ class DecisionTable:
             did = self._decider_ids.get(key)
             if did is None:
                 did = self._decider_ids[key] = len(self.deciders)
-                self.deciders.append(Decider(binding, policy, ph, group))
+                bid = self._bids.setdefault(binding, len(self._bids))
+                self.deciders.append(Decider(binding, policy, ph, group, bid))
                 for c in binding.constraints:
                     if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
                         self._pidx[c.id] = len(self.principle_ids)
@@ -299,7 +304,7 @@ class DecisionTable:
         # Past the policy's ranking a cell depends on nothing of the decider's policy but two
         # flags: deciders of one binding and group (a heterogeneous group's drawn variants)
         # that rank an observation alike share the cell. The shared part's reads are replayed.
-        key = (d.binding, phase, d.group, unwrap(obs), ranking, reports_overrides(d.policy),
+        key = (d.bid, phase, d.group, unwrap(obs), ranking, reports_overrides(d.policy),
                is_learner(d.policy))
         hit = self._cell_memo.get(key)
         if hit is None:
@@ -336,13 +341,13 @@ class DecisionTable:
         evaluating every check on every act again. On a recording proxy the fields the
         outcome checks read are replayed, so the cell's read-set is the same either way.
         """
-        key = (d.binding, d.phase, d.group, unwrap(obs), full.act, full.verdicts, full.conflicts,
+        key = (d.bid, d.phase, d.group, unwrap(obs), full.act, full.verdicts, full.conflicts,
                by, extra)
         hit = self._outcome_memo.get(key)
         if hit is None:
             own = fork(obs) if is_recording(obs) else obs
             acts = self.phases[d.phase]
-            applies = self._applies_of(d.binding, d.phase)
+            applies = self._applies_of(d)
             base = len(self._outcomes)
             for a in range(len(acts)):
                 self._add_outcome(d.binding, own, acts, a, full, by, d.group, applies,
@@ -352,14 +357,14 @@ class DecisionTable:
             note(obs, hit[1])
         return hit[0]
 
-    def _applies_of(self, binding: Binding, phase: int) -> tuple[bool, ...]:
-        """Per constraint of ``binding``: whether its check can say anything in ``phase``."""
-        key = (binding, phase)
+    def _applies_of(self, d: Decider) -> tuple[bool, ...]:
+        """Per constraint of the decider's binding: whether its check can say anything in its phase."""
+        key = (d.bid, d.phase)
         out = self._applies.get(key)
         if out is None:
-            acts = self.phases[phase]
+            acts = self.phases[d.phase]
             out = self._applies[key] = tuple(
-                c.check is not None and applies_to(c.check, c.params, acts) for c in binding.constraints)
+                c.check is not None and applies_to(c.check, c.params, acts) for c in d.binding.constraints)
         return out
 
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
