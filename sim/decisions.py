@@ -28,8 +28,9 @@ from agents.acts import ActSpace
 from agents.chain import Binding, ConflictEvent
 from agents.checks import applies_to, evaluate
 from agents.overrides import override_events, reports_overrides
-from agents.readset import fields_read, recording
+from agents.readset import fields_read, fork, is_recording, note, recording, unwrap
 from agents.spec import Level
+from agents.uniques import unique, unique_inverse
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -54,6 +55,9 @@ class Decider:
     policy: Any
     phase: int
     group: int = 0  # a decider's policy belongs to one group: its outcomes count for that group
+    # The binding's number in this table (equal bindings, one number): memo keys hold it, not the
+    # binding, whose hash walks the whole spec every time.
+    bid: int = 0
 
 
 class _ReadSet:
@@ -129,6 +133,13 @@ class DecisionTable:
         self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
+        # Per (binding, phase): which constraints' checks apply to the phase's acts at all. It
+        # depends on neither the observation nor the act, so it is computed once, not per outcome.
+        self._applies: dict[tuple[int, int], tuple[bool, ...]] = {}
+        self._bids: dict[Binding, int] = {}
+        # Outcome rows shared between cells that would write the same ones (see _outcomes_of).
+        self._outcome_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}
+        self._cell_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}  # see _new_cell
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable(OUTCOME_COLUMNS)
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
@@ -147,7 +158,8 @@ class DecisionTable:
             did = self._decider_ids.get(key)
             if did is None:
                 did = self._decider_ids[key] = len(self.deciders)
-                self.deciders.append(Decider(binding, policy, ph, group))
+                bid = self._bids.setdefault(binding, len(self._bids))
+                self.deciders.append(Decider(binding, policy, ph, group, bid))
                 for c in binding.constraints:
                     if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
                         self._pidx[c.id] = len(self.principle_ids)
@@ -175,11 +187,11 @@ class DecisionTable:
             cells = lut[keys]
             miss = cells == 0
             if miss.any():
-                for k in np.unique(keys[miss]):
+                for k in unique(keys[miss]):
                     lut[k] = self._cell_of(phase, int(k // space), int(k % space)) + 1
                 cells = lut[keys]
             return cells.astype(np.int64) - 1
-        uniq, inv = np.unique(keys, return_inverse=True)
+        uniq, inv = unique_inverse(keys)
         table = self._cell_dicts[phase]
         ids = np.empty(len(uniq), dtype=np.int64)
         for n_, k in enumerate(uniq.tolist()):
@@ -287,22 +299,76 @@ class DecisionTable:
         acts = self.phases[phase]
         pure = memoisable(d.policy)
         ranking = tuple(d.policy.rank(obs, acts)) if pure else ()
+        if not pure:
+            return self._resolve_cell(d, obs, ranking, pure)
+        # Past the policy's ranking a cell depends on nothing of the decider's policy but two
+        # flags: deciders of one binding and group (a heterogeneous group's drawn variants)
+        # that rank an observation alike share the cell. The shared part's reads are replayed.
+        key = (d.bid, phase, d.group, unwrap(obs), ranking, reports_overrides(d.policy),
+               is_learner(d.policy))
+        hit = self._cell_memo.get(key)
+        if hit is None:
+            own = fork(obs) if is_recording(obs) else obs
+            cell = self._resolve_cell(d, own, ranking, pure)
+            hit = self._cell_memo[key] = (cell, fields_read(own) if own is not obs else frozenset())
+        if is_recording(obs):
+            note(obs, hit[1])
+        return hit[0]
+
+    def _resolve_cell(self, d: Decider, obs: Any, ranking: tuple[int, ...], pure: bool) -> int:
+        """The resolver's part of a new cell: choices with and without deliberation, outcomes, tier."""
+        acts = self.phases[d.phase]
         full = d.binding.decide(obs, acts, ranking)
         root = d.binding.decide(obs, acts, ranking, root_only=True)
-        base = len(self._outcomes)
         # Why an act other than the resolver's choice was played: a language model chose it,
         # or a rule-based agent acted on its policy alone (no deliberation) or slipped.
         by = "acted without deliberation or by error" if pure else "chosen by the language model"
         # A principle that set aside the first choice of an agent pursuing its principal's interest.
         extra = override_events(d.binding, full, acts, ranking, obs) if reports_overrides(d.policy) else ()
-        for a in range(len(acts)):
-            self._add_outcome(d.binding, obs, acts, a, full, by, d.group, extra if a == full.act else ())
+        base = self._outcomes_of(d, obs, full, by, extra)
         tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
         return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     # --- outcomes -----------------------------------------------------------------------------
+    def _outcomes_of(self, d: Decider, obs: Any, full: Any, by: str,
+                     extra: tuple[ConflictEvent, ...]) -> int:
+        """The first of a cell's outcome rows (one per act), written only if no cell wrote them.
+
+        A cell's outcomes depend on the binding, the phase, the group, the observation,
+        the resolver's choice (act, verdicts, conflicts), ``by`` and ``extra``, not on the
+        policy beyond them: agents of a heterogeneous group (one decider per drawn
+        variant) meeting the same observation share one set of rows instead of each
+        evaluating every check on every act again. On a recording proxy the fields the
+        outcome checks read are replayed, so the cell's read-set is the same either way.
+        """
+        key = (d.bid, d.phase, d.group, unwrap(obs), full.act, full.verdicts, full.conflicts,
+               by, extra)
+        hit = self._outcome_memo.get(key)
+        if hit is None:
+            own = fork(obs) if is_recording(obs) else obs
+            acts = self.phases[d.phase]
+            applies = self._applies_of(d)
+            base = len(self._outcomes)
+            for a in range(len(acts)):
+                self._add_outcome(d.binding, own, acts, a, full, by, d.group, applies,
+                                  extra if a == full.act else ())
+            hit = self._outcome_memo[key] = (base, fields_read(own) if own is not obs else frozenset())
+        if is_recording(obs):
+            note(obs, hit[1])
+        return hit[0]
+
+    def _applies_of(self, d: Decider) -> tuple[bool, ...]:
+        """Per constraint of the decider's binding: whether its check can say anything in its phase."""
+        key = (d.bid, d.phase)
+        out = self._applies.get(key)
+        if out is None:
+            acts = self.phases[d.phase]
+            out = self._applies[key] = tuple(
+                c.check is not None and applies_to(c.check, c.params, acts) for c in d.binding.constraints)
+        return out
+
     def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
-                     group: int, extra: tuple[ConflictEvent, ...] = ()) -> None:
+                     group: int, applies: tuple[bool, ...], extra: tuple[ConflictEvent, ...] = ()) -> None:
         act = acts[a]
         oid = len(self._outcomes)
         if a == full.act:
@@ -310,9 +376,8 @@ class DecisionTable:
             conflicts = full.conflicts + extra
         else:
             verdicts = tuple(
-                None if c.check is None or not applies_to(c.check, c.params, acts)
-                else evaluate(c.check, c.params, obs, act)
-                for c in binding.constraints
+                evaluate(c.check, c.params, obs, act) if ok else None
+                for c, ok in zip(binding.constraints, applies, strict=True)
             )
             chosen = acts[full.act].name
             conflicts = tuple(

@@ -52,6 +52,7 @@ import numpy as np
 
 from agents.errors import ScenarioError
 from agents.spec import Level
+from agents.uniques import unique_inverse
 from sim.limits import MAX_BIRTHS
 
 if TYPE_CHECKING:
@@ -545,7 +546,7 @@ class Evolution:
         code = model.group_of.astype(np.int64)
         for col, size in enumerate(self.sizes):
             code = code * size + self.traits[:, col]
-        uniq, inv = np.unique(code, return_inverse=True)
+        uniq, inv = unique_inverse(code)
         for ph in range(len(model.phases)):
             table = np.array([self._decider_of_code(model, int(u))[ph] for u in uniq.tolist()], dtype=np.int64)
             model.decider_of[ph][: len(inv)] = table[inv]
