@@ -405,7 +405,7 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
            base_dir: Path | None = None) -> Scenario:
     top_allowed = {"scenario": dict, "environment": dict, "network": dict, "groups": dict,
                    "events": list, "sweep": dict, "plugins": list, "evolution": dict}
-    check_keys(raw, top_allowed, source)
+    check_keys(raw, top_allowed, source, top=True)
     sc = check_keys(raw.get("scenario", {}), SCENARIO_KEYS, f"{source}: scenario")
     for k in ("id", "environment"):
         if k not in sc:
