@@ -73,6 +73,8 @@ class Task(Protocol):
     :class:`~agents.errors.SpecboundError`) and returns the spec texts that
     point uses (a grid may switch a group to another spec, whose text must
     be stored too). ``__call__`` performs the run in a worker, from texts only.
+    An optional ``warm()`` does a process's one-off set-up (imports), so that
+    :class:`AutoExecutor` times a run, not the set-up.
     """
 
     def check(self, scenario: Any, params: Mapping[str, Any]) -> Mapping[str, str]: ...
