@@ -86,7 +86,7 @@ def test_help_of_a_lazily_wired_command_still_works(argv: list[str], capsys) -> 
     (["sweep", "ipd-classic", "--workers=1"], None),
     (["sweep", "ipd-classic", "--work", "1"], None),  # argparse takes an unambiguous prefix
     (["sweep", "ipd-classic", "--workers", "2"], "pool"),
-    (["sweep", "ipd-classic", "--dask", "local"], "dask"),
+    (["sweep", "ipd-classic", "--dask", "local"], None),
     (["sweep", "ipd-classic", "--dask=tcp://127.0.0.1:1"], None),  # a remote cluster has its own workers
     (["sweep", "--help"], None),
     (["run", "ipd-classic", "--runs", "4"], "pool"),

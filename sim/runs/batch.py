@@ -426,29 +426,23 @@ def local_cluster(workers: int) -> Any:
 
     The scheduler still serves health checks over HTTP; it gets a free port
     rather than 8787, so several sweeps (or test sessions) can run at once.
-    The worker processes fork from the forkserver of :mod:`sim.runs.pool`
-    (Dask's default is a fresh interpreter each): it has imported
-    ``distributed``, the engine and the shipped scenarios once, for every
-    worker, and the command line started it before it parsed its arguments.
-    Each worker keeps those modules, and the cells its runs compile, for every
-    later task. ``preload`` imports them on a machine without forkserver.
+    Each worker imports the engine and the shipped scenarios as it starts
+    (``preload``), while the driver is still setting up, rather than inside
+    its first task; it keeps them, and the cells its runs compile, for every
+    later task.
     """
-    import dask
     from distributed import LocalCluster
 
-    from sim.runs.pool import PRELOAD, context, prestart
+    from sim.runs.pool import PRELOAD
 
-    method = context(dask=True).get_start_method()
-    prestart(dask=True)  # at once if the command line already started it
-    with dask.config.set({"distributed.worker.multiprocessing-method": method}):
-        return LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            preload=list(PRELOAD),
-        )
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        preload=list(PRELOAD),
+    )
 
 
 class DaskExecutor:

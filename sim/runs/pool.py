@@ -4,9 +4,7 @@ Workers fork from a ``forkserver`` (``spawn`` where there is none): a clean
 server process that has imported numpy, pandas, the engine and every shipped
 scenario, then forks each worker warm in milliseconds. Forking the driver
 itself would copy its threads (BLAS and Arrow pools, a Dask client, a notebook
-kernel) and can deadlock a child; the server has none of that. The workers of
-``--dask local`` fork from the same server (:func:`sim.runs.batch.local_cluster`),
-which then also preloads ``distributed``.
+kernel) and can deadlock a child; the server has none of that.
 
 The command line calls :func:`prestart_for_argv` before it even builds its
 parser: the server's imports (the longest part of a sweep's start-up) then run
@@ -24,31 +22,25 @@ from multiprocessing.context import BaseContext
 
 #: What the forkserver imports once for all workers: the engine and every shipped scenario.
 PRELOAD = ("sim.runs.forkserver_guard", "numpy", "pandas", "sim.runs.batch", "sim.runs.run", "scenarios")
-#: What it imports when the workers are a Dask LocalCluster's: ``distributed`` too.
-DASK_PRELOAD = (*PRELOAD, "distributed")
 #: Commands that may run a sweep on local workers (``run`` only with ``--runs``).
 SWEEPING = ("sweep", "demo")
 
 
-def context(dask: bool = False) -> BaseContext:
-    """The multiprocessing context workers start from (forkserver, preloaded).
-
-    ``dask``: preload ``distributed`` too. The preload list only matters until
-    the server starts; one server serves the whole process.
-    """
+def context() -> BaseContext:
+    """The multiprocessing context workers start from (forkserver, preloaded)."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(list(DASK_PRELOAD if dask else PRELOAD))
+        ctx.set_forkserver_preload(list(PRELOAD))
     return ctx
 
 
-def prestart(dask: bool = False) -> None:
+def prestart() -> None:
     """Start the forkserver now, in the background; a later pool finds it warm.
 
     Returns at once: the server's imports go on in its own process.
     """
-    ctx = context(dask)
+    ctx = context()
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
@@ -67,8 +59,8 @@ def _option(argv: Sequence[str], name: str, shortest: int) -> str | None:
 def workers_for_argv(argv: Sequence[str]) -> str | None:
     """Which local workers a command line will want, judged from its words alone.
 
-    ``"pool"`` (worker processes), ``"dask"`` (a ``--dask local`` cluster) or
-    None (no sweep, ``--workers 1``, a remote scheduler, or a one-core machine,
+    ``"pool"`` (worker processes) or None (no sweep, ``--workers 1``, ``--dask``
+    (its workers start their own interpreters), or a one-core machine,
     where a warming server would only take the driver's core). A guess that
     parsing may still refute (bad input): the cost is a server started in vain,
     which dies with the driver.
@@ -77,9 +69,8 @@ def workers_for_argv(argv: Sequence[str]) -> str | None:
     sweeps = command in SWEEPING or (command == "run" and _option(argv, "--runs", 5) is not None)
     if not sweeps or "-h" in argv or "--help" in argv or (os.cpu_count() or 1) < 2:
         return None
-    dask = _option(argv, "--dask", 4)
-    if dask is not None:
-        return "dask" if dask == "local" else None
+    if _option(argv, "--dask", 4) is not None:
+        return None
     return None if _option(argv, "--workers", 4) == "1" else "pool"
 
 
@@ -87,5 +78,5 @@ def prestart_for_argv(argv: Sequence[str]) -> str | None:
     """Start the forkserver if this command line will want local workers; return which (see above)."""
     kind = workers_for_argv(argv)
     if kind is not None:
-        prestart(dask=kind == "dask")
+        prestart()
     return kind
