@@ -21,6 +21,7 @@ Welfare bounds per round: mutual defection 2P, mutual cooperation 2R.
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,6 +35,9 @@ from scenarios.pairwise import needs_coin, observe_pairs, swapped_rows
 
 if TYPE_CHECKING:
     from scenarios.stretch import Stretch
+
+#: Decisions (pair rows x steps) a stretch must hold to be worth importing numba for.
+KERNEL_MIN_WORK = 10_000
 
 PLAIN = ActSpace([Act("C", cooperative=True), Act("D", cooperative=False)])
 PROMISING = ActSpace([
@@ -119,9 +123,17 @@ class IPD(Environment):
         model.record_truth(agents, coop)
 
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
-        """Plain stretches (no noise, promises, coins, slips or triggers) play in a numba loop."""
+        """Plain stretches (no noise, coins, slips or triggers) play in a numba loop.
+
+        Steps at which rewiring may cut ties are left to the generic step.
+        """
         if not self.can_fast_forward(model):
             return None
+        limit = min(limit, model.network.steps_before_rewire(model.steps))
+        if limit <= 0:
+            return None
+        if "numba" not in sys.modules and limit * 2 * len(model.edges) < KERNEL_MIN_WORK:
+            return None  # too little to win back numba's import (~0.8 s); stepping gives the same
         kernel = _kernel()  # only now: numba takes most of a second to load
         return None if kernel is None else kernel.fast_forward(self, model, limit)
 
@@ -132,12 +144,10 @@ class IPD(Environment):
             type(self).step is IPD.step  # a subclass may play differently from what the loop mirrors
             and type(self).metrics is Environment.metrics
             and prm.noise == 0
-            and not prm.promises
             and len(model.phases) == 1
             and model.deterministic_decisions
             and model.fixed_deciders
             and not needs_coin(model)
-            and not model.network.may_rewire
             and not model.script.has_triggers
             and bool(model.alive.all())
         )

@@ -8,6 +8,7 @@ bumps the version, which also tells the pair table to lay its rows out again.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ from agents.errors import ScenarioError
 from agents.trust import PairTable
 from sim.lattice import lattice_graph
 
+#: More steps than any run has (sim.scenario.MAX_STEPS is 1,000,000).
+MAX_STEPS = 1 << 62
 #: Tries a rewired agent makes to find a new partner it is not yet tied to.
 REWIRE_TRIES = 8
 
@@ -78,7 +81,10 @@ class Network:
     def edges(self, alive: np.ndarray) -> np.ndarray:
         """Undirected edges among living agents, as an (E, 2) array (cached per version)."""
         if self._edges is None:
-            e = np.array(list(self.graph.edges()), dtype=np.int64).reshape(-1, 2)
+            # Straight from the adjacency dicts: several times faster than a list of edge tuples
+            # (the order does not matter, edges are sorted below).
+            pairs = ((u, v) for u, nbrs in self.graph.adjacency() for v in nbrs if u <= v)
+            e = np.fromiter(itertools.chain.from_iterable(pairs), dtype=np.int64).reshape(-1, 2)
             if len(e):
                 e = np.sort(e, axis=1)
                 e = e[np.lexsort((e[:, 1], e[:, 0]))]
@@ -128,6 +134,13 @@ class Network:
     def may_rewire(self) -> bool:
         """Whether rewiring can ever cut a tie (a threshold no trust is below never does)."""
         return bool(self._rewire) and float(self._rewire.get("below", 0.3)) > 0.0
+
+    def steps_before_rewire(self, done: int) -> int:
+        """How many steps after step ``done`` come before one at which rewiring may cut a tie."""
+        if not self.may_rewire:
+            return MAX_STEPS
+        every = int(self._rewire.get("every", 1))  # type: ignore[union-attr]
+        return every - 1 - done % every
 
     def rewire(self, step: int, pairs: PairTable, alive: np.ndarray, rng: np.random.Generator) -> int:
         """Every ``every`` steps, cut ties where either side's trust is below ``below``; returns the cuts.
