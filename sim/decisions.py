@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from agents.checks import applies_to, evaluate
 from agents.overrides import override_events, reports_overrides
 from agents.readset import fields_read, recording
 from agents.spec import Level
+from sim.cell_memo import MEMO, CellRecord, OutcomeRecord, signature
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -129,6 +130,7 @@ class DecisionTable:
         self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
+        self._sigs: dict[int, Hashable | None] = {}
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable(OUTCOME_COLUMNS)
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
@@ -256,55 +258,85 @@ class DecisionTable:
 
         A code agreeing with an earlier one on the fields that cell's computation read gets
         that cell. Only a code matching none of the decider's read-sets is computed, on a
-        proxy that records its reads. Language-model policies are not pure: always computed.
+        proxy that records its reads - unless an earlier run of the process computed it
+        (``sim.cell_memo``): then its record is copied in. Language-model policies are not
+        pure: always computed.
         """
         d = self.deciders[decider]
         obs = self.codec.decode(code)
         if not memoisable(d.policy):
-            return self._new_cell(phase, decider, obs)
+            return self._insert(d, self._compute(phase, d, obs))
         known = self._read_sets.setdefault(decider, [])
         for rs in known:
             cell = rs.cells.get(rs.values(obs))
             if cell is not None:
                 return cell
-        seen = recording(obs)
-        cell = self._new_cell(phase, decider, seen)
-        self._remember(known, obs, fields_read(seen), cell)
+        sig = self._signature(decider)
+        rec = MEMO.lookup(sig, obs) if sig is not None else None
+        if rec is None:
+            seen = recording(obs)
+            rec = self._compute(phase, d, seen)
+            read = fields_read(seen)
+            rec = dataclasses.replace(rec, read=tuple(i for i, f in enumerate(self.codec.fields) if f in read))
+            if sig is not None:
+                MEMO.remember(sig, obs, rec)
+        cell = self._insert(d, rec)
+        self._remember(known, obs, rec.read, cell)
         return cell
 
-    def _remember(self, known: list[_ReadSet], obs: Any, read: frozenset[str], cell: int) -> None:
-        """File ``cell`` under its read-set (created on first use) and ``obs``'s values there."""
-        index = tuple(i for i, f in enumerate(self.codec.fields) if f in read)
+    def _signature(self, decider: int) -> Hashable | None:
+        """The decider's ``sim.cell_memo.signature`` (computed once); None for learners."""
+        if decider not in self._sigs:
+            d = self.deciders[decider]
+            self._sigs[decider] = None if is_learner(d.policy) else signature(
+                d.binding, d.policy, self.phases[d.phase], self.codec)
+        return self._sigs[decider]
+
+    def _remember(self, known: list[_ReadSet], obs: Any, index: tuple[int, ...], cell: int) -> None:
+        """File ``cell`` under its read-set (field positions; created on first use) and ``obs``'s values there."""
         rs = next((r for r in known if r.index == index), None)
         if rs is None:
             rs = _ReadSet(index)
             known.append(rs)
         rs.cells[rs.values(obs)] = cell
 
-    def _new_cell(self, phase: int, decider: int, obs: Any) -> int:
-        """Compute a cell and its outcomes; ``obs`` may be a recording proxy (see ``_cell_of``)."""
-        d = self.deciders[decider]
+    def _compute(self, phase: int, d: Decider, obs: Any) -> CellRecord:
+        """A cell and its outcomes, table-independent; ``obs`` may be a recording proxy (see ``_cell_of``)."""
         acts = self.phases[phase]
         pure = memoisable(d.policy)
         ranking = tuple(d.policy.rank(obs, acts)) if pure else ()
         full = d.binding.decide(obs, acts, ranking)
         root = d.binding.decide(obs, acts, ranking, root_only=True)
-        base = len(self._outcomes)
         # Why an act other than the resolver's choice was played: a language model chose it,
         # or a rule-based agent acted on its policy alone (no deliberation) or slipped.
         by = "acted without deliberation or by error" if pure else "chosen by the language model"
         # A principle that set aside the first choice of an agent pursuing its principal's interest.
         extra = override_events(d.binding, full, acts, ranking, obs) if reports_overrides(d.policy) else ()
-        for a in range(len(acts)):
-            self._add_outcome(d.binding, obs, acts, a, full, by, d.group, extra if a == full.act else ())
+        outcomes = tuple(self._outcome(d.binding, obs, acts, a, full, by, extra if a == full.act else ())
+                         for a in range(len(acts)))
         tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
-        return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
+        return CellRecord(full.act, root.act, tier, outcomes, ())
+
+    def _insert(self, d: Decider, rec: CellRecord) -> int:
+        """Append a computed (or remembered) cell and its outcomes; returns the cell."""
+        base = len(self._outcomes)
+        for out in rec.outcomes:
+            oid = len(self._outcomes)
+            for pid, held, level in out.comp:
+                if pid in self._pidx:
+                    self._comp.append(outcome=oid, principle=self._pidx[pid], held=held, level=level)
+            for pair in out.conf:
+                self._conf.append(outcome=oid, pair=pair)
+            self._outcomes.append(nconf=out.nconf, violation=out.violation, deception=out.deception,
+                                  covert=out.covert, coop=out.coop, injected=out.injected, group=d.group)
+            self._outcome_conflicts.append(out.conflicts)
+        return self._cells.append(full=rec.full, root=rec.root, base=base, tier=rec.tier)
 
     # --- outcomes -----------------------------------------------------------------------------
-    def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
-                     group: int, extra: tuple[ConflictEvent, ...] = ()) -> None:
+    @staticmethod
+    def _outcome(binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
+                 extra: tuple[ConflictEvent, ...] = ()) -> OutcomeRecord:
         act = acts[a]
-        oid = len(self._outcomes)
         if a == full.act:
             verdicts = full.verdicts
             conflicts = full.conflicts + extra
@@ -322,18 +354,16 @@ class DecisionTable:
             )
         violation = any(v is False and c.level >= Level.SYSTEM
                         for c, v in zip(binding.constraints, verdicts, strict=True))
-        for c, v in zip(binding.constraints, verdicts, strict=True):
-            if v is not None and c.kind == "principle" and c.id in self._pidx:
-                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v), level=int(c.level))
-        for ev in conflicts:
-            w = int(ev.winner_level) if ev.winner_level is not None else 0
-            self._conf.append(outcome=oid, pair=w * LEVELS + int(ev.loser_level))
-        self._outcomes.append(
+        comp = tuple((c.id, int(v), int(c.level))
+                     for c, v in zip(binding.constraints, verdicts, strict=True)
+                     if v is not None and c.kind == "principle")
+        conf = tuple((int(ev.winner_level) if ev.winner_level is not None else 0) * LEVELS + int(ev.loser_level)
+                     for ev in conflicts)
+        return OutcomeRecord(
             nconf=len(conflicts), violation=int(violation), deception=int(act.deceptive),
             covert=int(act.covert), coop=-1 if act.cooperative is None else int(act.cooperative),
-            injected=int(act.serves_injection), group=group,
+            injected=int(act.serves_injection), comp=comp, conf=conf, conflicts=conflicts,
         )
-        self._outcome_conflicts.append(conflicts)
 
     @property
     def n_outcomes(self) -> int:
