@@ -124,6 +124,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width + 5 * n + 2 * rows + groups)
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows)
+    rec.arrays.stats_ok[0] = 1  # the loop computes the trust metrics (cleared where it cannot)
     why = np.zeros(1, np.int64)
     keep = table.read_mask()
     while rec.steps < k:
@@ -179,11 +180,156 @@ def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, d
                   cols["kept"], cols["broken"])
     people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
                         model.group_of.astype(np.int64))
-    return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, why))
+    return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, model.pairs.pairs()[1], why))
 
 
 @njit(cache=True, nogil=True)
-def _play(k0, k_max, lk, game, pr, pop, rec, why):  # pragma: no cover - compiled
+def _block_sum(a, lo, n):  # pragma: no cover - compiled
+    """numpy's sum of at most 128 contiguous float64 values: 8 partial sums, then the rest."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True, nogil=True)
+def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
+    """``a[lo:lo + n].sum()`` rounded exactly as numpy rounds it (its pairwise summation).
+
+    numpy adds a contiguous float64 row in blocks of at most 128 and halves
+    longer ones (the first half a multiple of 8), adding the halves' sums. The
+    metrics' trust means are numpy row means, so a kernel reporting them must
+    add in that order to be bit-identical. The halving is walked with explicit
+    stacks: numba's on-disk cache cannot reload a recursive function.
+    """
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    todo_lo = np.empty(192, np.int64)
+    todo_n = np.empty(192, np.int64)
+    todo_join = np.zeros(192, np.int8)  # 1: both halves are summed, add them
+    sums = np.empty(96)
+    top, got = 0, 0
+    todo_lo[0], todo_n[0] = lo, n
+    while top >= 0:
+        start, size, join = todo_lo[top], todo_n[top], todo_join[top]
+        top -= 1
+        if join:
+            got -= 1
+            sums[got - 1] = sums[got - 1] + sums[got]
+        elif size <= 128:
+            sums[got] = _block_sum(a, start, size)
+            got += 1
+        else:
+            half = size // 2
+            half -= half % 8
+            # Popped in reverse: the first half, then the second, then their join.
+            todo_lo[top + 1], todo_n[top + 1], todo_join[top + 1] = start, size, 1
+            todo_lo[top + 2], todo_n[top + 2], todo_join[top + 2] = start + half, size - half, 0
+            todo_lo[top + 3], todo_n[top + 3], todo_join[top + 3] = start, half, 0
+            top += 3
+    return sums[0]
+
+
+@njit(cache=True, nogil=True)
+def trust_stats(rec, k, partner, gap):  # pragma: no cover - compiled
+    """Step ``k``'s trust mean and calibration, as ``sim.metrics`` computes them from ``rec``'s rows.
+
+    Written to ``rec.trust_mean[k]`` / ``rec.trust_cal[k]`` when every pair has met and
+    every partner has a truth record (the metrics' vectorised path); otherwise
+    ``rec.stats_ok[0]`` is cleared and the metrics compute them from the arrays.
+    """
+    rows = rec.trust.shape[1]
+    if rows == 0:
+        rec.stats_ok[0] = 0
+        return
+    for p in range(rows):
+        j = partner[p]
+        if not rec.met[k, p] or rec.truth_total[k, j] <= 0.0:
+            rec.stats_ok[0] = 0
+            return
+        gap[p] = abs(rec.trust[k, p] - rec.truth_kept[k, j] / rec.truth_total[k, j])
+    rec.trust_mean[k] = pairwise_sum(rec.trust[k], 0, rows) / rows
+    rec.trust_cal[k] = 1.0 - pairwise_sum(gap, 0, rows) / rows
+
+
+@njit(cache=True, nogil=True)
+def decide_rows(lk, pr, chosen, outcome, why):  # pragma: no cover - compiled
+    """Decide every aligned pair row from the pair memory; False (``why`` set) at a key without
+    a cell or a decision that logs a conflict, having changed nothing."""
+    m = lk.decider.shape[0]
+    e = m // 2
+    radix, offset, keep = lk.radix, lk.offset, lk.keep
+    for r in range(m):
+        o = r + e if r < e else r - e
+        tr = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
+        bucket = np.int64(np.floor(tr * lk.buckets + BUCKET_EPS))
+        d = lk.decider[r]
+        # The code projected on the fields the decider reads (see ``project``).
+        code = ((np.int64(pr.last[r]) + offset[MY_LAST]) * radix[MY_LAST] * keep[d, MY_LAST]
+                + (np.int64(pr.last[o]) + offset[PARTNER_LAST]) * radix[PARTNER_LAST] * keep[d, PARTNER_LAST]
+                + (np.int64(pr.last2[o]) + offset[PARTNER_LAST2]) * radix[PARTNER_LAST2]
+                * keep[d, PARTNER_LAST2]
+                + (np.int64(pr.defected[o]) + offset[PARTNER_DEFECTED]) * radix[PARTNER_DEFECTED]
+                * keep[d, PARTNER_DEFECTED]
+                + (np.int64(pr.good[r]) + offset[GOOD]) * radix[GOOD] * keep[d, GOOD]
+                + (pr.turns[r] % 2 + offset[PARITY]) * radix[PARITY] * keep[d, PARITY]
+                + (bucket + offset[TRUST]) * radix[TRUST] * keep[d, TRUST]
+                + offset[COIN] * radix[COIN] * keep[d, COIN])
+        cell = np.int64(lk.lut[d * lk.space + code]) - 1  # entries are cell + 1; 0 is missing
+        if cell < 0:
+            why[0] = MISSING
+            return False
+        act = np.int64(lk.full[cell])
+        out = lk.base[cell] + act
+        if lk.nconf[out] > 0:
+            why[0] = CONFLICT
+            return False
+        chosen[r] = act
+        outcome[r] = out
+    return True
+
+
+@njit(cache=True, nogil=True)
+def advance_pairs(pr, coop, game):  # pragma: no cover - compiled
+    """Book one round in every aligned pair row, as ``PairTable.record_moves`` and ``observe`` do."""
+    m = coop.shape[0]
+    e = m // 2
+    for r in range(m):
+        o = r + e if r < e else r - e
+        other = coop[o]
+        pr.last2[r] = pr.last[r]
+        pr.last[r] = coop[r]
+        if coop[r] == 0:
+            pr.defected[r] = 1
+        pr.good[r] = other
+        pr.turns[r] += 1
+        pr.kept[r] += 1.0 if other else 0.0
+        # No promises: no lie is ever seen, as IPD.step adds lie_penalty * 0.
+        pr.broken[r] += (0.0 if other else 1.0) + game.lie * 0.0
+
+
+@njit(cache=True, nogil=True)
+def _play(k0, k_max, lk, game, pr, pop, rec, partner, why):  # pragma: no cover - compiled
     """Play IPD steps ``k0``..``k_max - 1`` of a stretch over aligned pair rows; returns the next step.
 
     ``why[0]`` says why it stopped early (``MISSING``, ``CONFLICT``), 0 when it did not.
@@ -193,40 +339,15 @@ def _play(k0, k_max, lk, game, pr, pop, rec, why):  # pragma: no cover - compile
     e = m // 2
     n = pop.payoff.shape[0]
     rows = pr.kept.shape[0]
-    radix, offset, keep = lk.radix, lk.offset, lk.keep
     chosen = np.empty(m, np.int64)
     outcome = np.empty(m, np.int64)
     coop = np.empty(m, np.int8)
+    gap = np.empty(rows)
     why[0] = 0
     for k in range(k0, k_max):
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
-        for r in range(m):
-            o = r + e if r < e else r - e
-            tr = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
-            bucket = np.int64(np.floor(tr * lk.buckets + BUCKET_EPS))
-            d = lk.decider[r]
-            # The code projected on the fields the decider reads (see ``project``).
-            code = ((np.int64(pr.last[r]) + offset[MY_LAST]) * radix[MY_LAST] * keep[d, MY_LAST]
-                    + (np.int64(pr.last[o]) + offset[PARTNER_LAST]) * radix[PARTNER_LAST] * keep[d, PARTNER_LAST]
-                    + (np.int64(pr.last2[o]) + offset[PARTNER_LAST2]) * radix[PARTNER_LAST2]
-                    * keep[d, PARTNER_LAST2]
-                    + (np.int64(pr.defected[o]) + offset[PARTNER_DEFECTED]) * radix[PARTNER_DEFECTED]
-                    * keep[d, PARTNER_DEFECTED]
-                    + (np.int64(pr.good[r]) + offset[GOOD]) * radix[GOOD] * keep[d, GOOD]
-                    + (pr.turns[r] % 2 + offset[PARITY]) * radix[PARITY] * keep[d, PARITY]
-                    + (bucket + offset[TRUST]) * radix[TRUST] * keep[d, TRUST]
-                    + offset[COIN] * radix[COIN] * keep[d, COIN])
-            cell = np.int64(lk.lut[d * lk.space + code]) - 1  # entries are cell + 1; 0 is missing
-            if cell < 0:
-                why[0] = MISSING
-                return k
-            act = np.int64(lk.full[cell])
-            out = lk.base[cell] + act
-            if lk.nconf[out] > 0:
-                why[0] = CONFLICT
-                return k
-            chosen[r] = act
-            outcome[r] = out
+        if not decide_rows(lk, pr, chosen, outcome, why):
+            return k
         for r in range(m):
             coop[r] = lk.coop_of[chosen[r]]
         for i in range(n):
@@ -236,18 +357,8 @@ def _play(k0, k_max, lk, game, pr, pop, rec, why):  # pragma: no cover - compile
             other = coop[o]
             pay = (game.R if other else game.S) if coop[r] else (game.T if other else game.P)
             pop.step_pay[pop.agent[r]] += pay
+        advance_pairs(pr, coop, game)
         for r in range(m):
-            o = r + e if r < e else r - e
-            other = coop[o]
-            pr.last2[r] = pr.last[r]
-            pr.last[r] = coop[r]
-            if coop[r] == 0:
-                pr.defected[r] = 1
-            pr.good[r] = other
-            pr.turns[r] += 1
-            pr.kept[r] += 1.0 if other else 0.0
-            # No promises: no lie is ever seen, as IPD.step adds lie_penalty * 0.
-            pr.broken[r] += (0.0 if other else 1.0) + game.lie * 0.0
             pop.truth_kept[pop.agent[r]] += 1.0 if coop[r] else 0.0
             pop.truth_total[pop.agent[r]] += 1.0
             rec.counts[k, outcome[r]] += 1
@@ -261,4 +372,6 @@ def _play(k0, k_max, lk, game, pr, pop, rec, why):  # pragma: no cover - compile
         for p in range(rows):
             rec.trust[k, p] = (pr.kept[p] + 1.0) / (pr.kept[p] + pr.broken[p] + 2.0)
             rec.met[k, p] = pr.turns[p] > 0
+        if rec.stats_ok[0]:
+            trust_stats(rec, k, partner, gap)
     return k_max

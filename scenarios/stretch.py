@@ -27,6 +27,10 @@ class StepArrays(NamedTuple):
         trust: (K, pair rows) trust after the step.
         met: (K, pair rows) the pair has played.
         truth_kept: (K, n) and truth_total: (K, n) the agents' truth record after the step.
+        trust_mean, trust_cal: (K,) the metrics ``trust_mean`` and ``trust_calibration`` of each
+            step, when a kernel computed them (rounded as the metrics round them) and set
+            ``stats_ok[0]``; the engine then does not compute them again from ``trust``.
+        stats_ok: (1,) int8, 1 when ``trust_mean`` and ``trust_cal`` hold every step's values.
     """
 
     counts: np.ndarray
@@ -37,6 +41,9 @@ class StepArrays(NamedTuple):
     met: np.ndarray
     truth_kept: np.ndarray
     truth_total: np.ndarray
+    trust_mean: np.ndarray | None = None
+    trust_cal: np.ndarray | None = None
+    stats_ok: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -51,4 +58,5 @@ class Stretch:
         """Zeroed records for up to ``k`` steps."""
         return cls(0, StepArrays(np.zeros((k, outcomes), np.int64), np.zeros((k, n)), np.zeros((k, n)),
                                  np.zeros((k, groups)), np.zeros((k, rows)), np.zeros((k, rows), np.bool_),
-                                 np.zeros((k, n)), np.zeros((k, n))))
+                                 np.zeros((k, n)), np.zeros((k, n)), np.zeros(k), np.zeros(k),
+                                 np.zeros(1, np.int8)))

@@ -45,4 +45,6 @@ def book_stretch(model: SpecModel, rec: Stretch) -> None:
     view = M.make_view(model, counts, step_pay=a.step_pay[:k], payoff=a.payoff[:k],
                        group_sums=a.group_sums[:k], trust=a.trust[:k], met=a.met[:k],
                        truth_kept=a.truth_kept[:k], truth_total=a.truth_total[:k])
+    if a.stats_ok is not None and a.stats_ok[0]:
+        M.preset_trust(view, a.trust_mean[:k], a.trust_cal[:k])
     M.record_steps(model, view, model.steps)

@@ -204,6 +204,17 @@ def _memo(view: StepView, key: str, make: Callable[[], Any]) -> Any:
     return cache[key]
 
 
+def preset_trust(view: StepView, mean: np.ndarray, calibration: np.ndarray) -> None:
+    """Give a stretch's view the per-step ``trust_mean`` and ``trust_calibration`` a kernel computed.
+
+    The kernel must have rounded them exactly as ``_trust`` would (numpy's pairwise
+    row sums: ``scenarios.ipd_kernel.pairwise_sum``); this saves materialising
+    (steps x pair rows) temporaries, the largest cost of a long stretch.
+    """
+    view.__dict__.setdefault("_memo", {})["trust"] = (np.asarray(mean, dtype=np.float64),
+                                                     np.asarray(calibration, dtype=np.float64))
+
+
 def step_columns(view: StepView) -> dict[str, np.ndarray]:
     """Every per-step metric of the view as a column of K values, in the series' order.
 
