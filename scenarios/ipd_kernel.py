@@ -33,6 +33,7 @@ from scenarios.stretch import Stretch
 
 if TYPE_CHECKING:
     from scenarios.ipd import IPD
+    from scenarios.ipd_classes import Classes
 
 #: Bytes of per-step records a stretch may hold; longer runs are played in several stretches.
 RECORD_BUDGET = 64 << 20
@@ -116,8 +117,13 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
     agents, _ = model.edge_agents()
     dec = model.decider_of[0][agents]
+    # A run's first stretch: one representative pair per (decider, decider) class.
+    from scenarios.ipd_classes import fill_classes, pair_classes  # it builds on this module
+
+    classes = pair_classes(model.pairs.cols, dec, e)
     if table.dense(0) is None:
-        _fill(env, model, e, dec)  # a run's first step, or deciders added by an event: grow the table
+        # A run's first step, or deciders added by an event: grow the table.
+        _fill(env, model, e, dec) if classes is None else fill_classes(env, model, classes, dec)
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     # Room for outcomes that keys first seen during the stretch may add.
     width = table.n_outcomes + OUTCOME_HEADROOM
@@ -128,12 +134,14 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     why = np.zeros(1, np.int64)
     keep = table.read_mask()
     while rec.steps < k:
-        rec.steps = _play_from(env, model, rec, k, agents, dec, keep, why)
+        rec.steps = _play_from(env, model, rec, k, agents, dec, keep, why, classes)
         if why[0] != MISSING:
             break
-        keep = _fill(env, model, e, dec)
+        keep = _fill(env, model, e, dec) if classes is None else fill_classes(env, model, classes, dec)
         if table.n_outcomes > width:
             break
+    if classes is not None:
+        classes.write_back(model.pairs.cols)
     if not rec.steps:
         return None
     env.bounds = env.welfare_bounds(e)
@@ -166,12 +174,12 @@ def project(codec: ObsCodec, codes: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.ndarray,
-               keep: np.ndarray, why: np.ndarray) -> int:
+               keep: np.ndarray, why: np.ndarray, classes: Classes | None = None) -> int:
     prm = env.params
     codec = env.codec
     table = model.decisions
     cols = model.pairs.cols
-    lookup = Lookup(dec, keep, codec.space, np.asarray(codec.radix, np.int64),
+    lookup = Lookup(dec if classes is None else dec[classes.rows], keep, codec.space, np.asarray(codec.radix, np.int64),
                     np.asarray(codec.offset, np.int64), TRUST_BUCKETS, table.dense(0), table.full,
                     table.base, table.outcome_column("nconf"),
                     np.array([bool(a.cooperative) for a in env.acts], np.int8))
@@ -180,7 +188,12 @@ def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, d
                   cols["kept"], cols["broken"])
     people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
                         model.group_of.astype(np.int64))
-    return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, model.pairs.pairs()[1], why))
+    partner = model.pairs.pairs()[1]
+    if classes is not None:
+        from scenarios.ipd_classes import play_classes
+
+        return play_classes(rec.steps, k, lookup, game, classes, people, rec.arrays, partner, cols, why)
+    return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, partner, why))
 
 
 @njit(cache=True, nogil=True)
@@ -273,12 +286,17 @@ def trust_stats(rec, k, partner, gap):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def decide_rows(lk, pr, chosen, outcome, why):  # pragma: no cover - compiled
-    """Decide every aligned pair row from the pair memory; False (``why`` set) at a key without
-    a cell or a decision that logs a conflict, having changed nothing."""
+def decide_rows(lk, pr, chosen, outcome, status):  # pragma: no cover - compiled
+    """Decide every aligned pair row from the pair memory, changing nothing else.
+
+    ``status[r]``: ``MISSING`` (a key without a cell), ``CONFLICT`` (the decision logs
+    one) or 0. Returns the status of the first row that cannot be played, 0 if none.
+    (One loop with the row's work written out: a helper called per row costs ten times more.)
+    """
     m = lk.decider.shape[0]
     e = m // 2
     radix, offset, keep = lk.radix, lk.offset, lk.keep
+    first = 0
     for r in range(m):
         o = r + e if r < e else r - e
         tr = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
@@ -296,17 +314,22 @@ def decide_rows(lk, pr, chosen, outcome, why):  # pragma: no cover - compiled
                 + (bucket + offset[TRUST]) * radix[TRUST] * keep[d, TRUST]
                 + offset[COIN] * radix[COIN] * keep[d, COIN])
         cell = np.int64(lk.lut[d * lk.space + code]) - 1  # entries are cell + 1; 0 is missing
+        st = 0
+        act = np.int64(0)
+        out = np.int64(0)
         if cell < 0:
-            why[0] = MISSING
-            return False
-        act = np.int64(lk.full[cell])
-        out = lk.base[cell] + act
-        if lk.nconf[out] > 0:
-            why[0] = CONFLICT
-            return False
+            st = MISSING
+        else:
+            act = np.int64(lk.full[cell])
+            out = np.int64(lk.base[cell] + act)
+            if lk.nconf[out] > 0:
+                st = CONFLICT
+        status[r] = st
         chosen[r] = act
         outcome[r] = out
-    return True
+        if st != 0 and first == 0:
+            first = st
+    return first
 
 
 @njit(cache=True, nogil=True)
@@ -329,6 +352,18 @@ def advance_pairs(pr, coop, game):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def book_agents(pop, rec, k):  # pragma: no cover - compiled
+    """Add the step's payoffs to the totals and record step ``k``'s per-agent state."""
+    for i in range(pop.payoff.shape[0]):
+        pop.payoff[i] += pop.step_pay[i]
+        rec.step_pay[k, i] = pop.step_pay[i]
+        rec.payoff[k, i] = pop.payoff[i]
+        rec.truth_kept[k, i] = pop.truth_kept[i]
+        rec.truth_total[k, i] = pop.truth_total[i]
+        rec.group_sums[k, pop.group_of[i]] += pop.payoff[i]
+
+
+@njit(cache=True, nogil=True)
 def _play(k0, k_max, lk, game, pr, pop, rec, partner, why):  # pragma: no cover - compiled
     """Play IPD steps ``k0``..``k_max - 1`` of a stretch over aligned pair rows; returns the next step.
 
@@ -341,12 +376,14 @@ def _play(k0, k_max, lk, game, pr, pop, rec, partner, why):  # pragma: no cover 
     rows = pr.kept.shape[0]
     chosen = np.empty(m, np.int64)
     outcome = np.empty(m, np.int64)
+    status = np.empty(m, np.int64)
     coop = np.empty(m, np.int8)
     gap = np.empty(rows)
     why[0] = 0
     for k in range(k0, k_max):
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
-        if not decide_rows(lk, pr, chosen, outcome, why):
+        why[0] = decide_rows(lk, pr, chosen, outcome, status)
+        if why[0] != 0:
             return k
         for r in range(m):
             coop[r] = lk.coop_of[chosen[r]]
@@ -362,13 +399,7 @@ def _play(k0, k_max, lk, game, pr, pop, rec, partner, why):  # pragma: no cover 
             pop.truth_kept[pop.agent[r]] += 1.0 if coop[r] else 0.0
             pop.truth_total[pop.agent[r]] += 1.0
             rec.counts[k, outcome[r]] += 1
-        for i in range(n):
-            pop.payoff[i] += pop.step_pay[i]
-            rec.step_pay[k, i] = pop.step_pay[i]
-            rec.payoff[k, i] = pop.payoff[i]
-            rec.truth_kept[k, i] = pop.truth_kept[i]
-            rec.truth_total[k, i] = pop.truth_total[i]
-            rec.group_sums[k, pop.group_of[i]] += pop.payoff[i]
+        book_agents(pop, rec, k)
         for p in range(rows):
             rec.trust[k, p] = (pr.kept[p] + 1.0) / (pr.kept[p] + pr.broken[p] + 2.0)
             rec.met[k, p] = pr.turns[p] > 0
