@@ -112,6 +112,8 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     table = model.decisions
     if not table.fits_dense():
         return None  # too many deciders for a dense table: cells live in a dict the loop cannot read
+    if not table.n_cells:
+        table.warm()  # a population an earlier run of the process played: its table, whole
     edges = model.edges
     e = len(edges)
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
@@ -142,6 +144,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
             break
     if classes is not None:
         classes.write_back(model.pairs.cols)
+    table.keep()
     if not rec.steps:
         return None
     env.bounds = env.welfare_bounds(e)

@@ -154,3 +154,36 @@ class CellMemo:
 
 #: The process's memo: one per process, shared by every run in it (workers have their own).
 MEMO = CellMemo()
+
+
+class TableMemo:
+    """Whole decision tables by the signatures of their deciders, for runs of one population.
+
+    A run whose deciders (in order, with their groups) are those of an earlier run of the
+    process starts from a copy of that run's table instead of growing its own key by key:
+    the IPD kernel then plays a round robin in one stretch. The states are opaque here
+    (``DecisionTable.snapshot``); at most ``limit`` populations are kept, oldest dropped first.
+    """
+
+    def __init__(self, limit: int = 32) -> None:
+        self.limit = limit
+        self._states: dict[Hashable, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def get(self, key: Hashable) -> Any:
+        return self._states.get(key)
+
+    def put(self, key: Hashable, state: Any) -> None:
+        self._states.pop(key, None)
+        if len(self._states) >= self.limit:
+            self._states.pop(next(iter(self._states)))
+        self._states[key] = state
+
+    def clear(self) -> None:
+        self._states.clear()
+
+
+#: The process's tables by population (see ``TableMemo``).
+TABLES = TableMemo()

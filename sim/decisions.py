@@ -30,7 +30,7 @@ from agents.checks import applies_to, evaluate
 from agents.overrides import override_events, reports_overrides
 from agents.readset import fields_read, recording
 from agents.spec import Level
-from sim.cell_memo import MEMO, CellRecord, OutcomeRecord, signature
+from sim.cell_memo import MEMO, TABLES, CellRecord, OutcomeRecord, signature
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -331,6 +331,70 @@ class DecisionTable:
                                   covert=out.covert, coop=out.coop, injected=out.injected, group=d.group)
             self._outcome_conflicts.append(out.conflicts)
         return self._cells.append(full=rec.full, root=rec.root, base=base, tier=rec.tier)
+
+    # --- whole tables across runs (sim.cell_memo.TABLES) -------------------------------------
+    def population_key(self) -> Hashable | None:
+        """The signatures of the deciders, in order, with their phase and group; None when some
+        decider has none (its cells are never remembered)."""
+        key = tuple((self._signature(d), dec.phase, dec.group) for d, dec in enumerate(self.deciders))
+        return None if not key or any(k[0] is None for k in key) else key
+
+    def warm(self) -> bool:
+        """Start an empty table from the one an earlier run of the same population left.
+
+        The cells are the same pure records the run would compute, some perhaps for keys it
+        never meets: counted nowhere, they change no result (``tests/test_cell_memo.py``).
+        """
+        if self.n_cells or not self.fits_dense():
+            return False
+        key = self.population_key()
+        state = TABLES.get(key) if key is not None else None
+        if state is None:
+            return False
+        self._restore(state)
+        return True
+
+    def keep(self) -> None:
+        """Offer this table to later runs of its population (when it holds more than the kept one)."""
+        key = self.population_key()
+        if key is None or not self.fits_dense():
+            return
+        kept = TABLES.get(key)
+        if kept is None or kept["n_cells"] < self.n_cells:
+            TABLES.put(key, self._snapshot())
+
+    def _snapshot(self) -> dict[str, Any]:
+        # Dense tables are mostly zeros: kept as their filled entries.
+        luts = [None if lut is None else (len(lut), np.flatnonzero(lut), lut[lut != 0]) for lut in self._luts]
+        return {"n_cells": self.n_cells, "luts": luts,
+                "cell_dicts": [dict(d) for d in self._cell_dicts],
+                "read_sets": {d: [(rs.index, dict(rs.cells)) for rs in sets] for d, sets in self._read_sets.items()},
+                "cells": (self._cells.n, {k: a.copy() for k, a in self._cells.arr.items()}),
+                "outcomes": (self._outcomes.n, {k: a.copy() for k, a in self._outcomes.arr.items()}),
+                "conflicts": list(self._outcome_conflicts),
+                "comp": {k: list(v) for k, v in self._comp.cols.items()},
+                "conf": {k: list(v) for k, v in self._conf.cols.items()}}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        for ph, saved in enumerate(state["luts"]):
+            if saved is not None:
+                size, idx, vals = saved
+                lut = np.zeros(size, dtype=np.int32)
+                lut[idx] = vals
+                self._luts[ph] = lut
+        self._cell_dicts = [dict(d) for d in state["cell_dicts"]]
+        self._read_sets = {}
+        for d, sets in state["read_sets"].items():
+            self._read_sets[d] = []
+            for index, cells in sets:
+                rs = _ReadSet(index)
+                rs.cells = dict(cells)
+                self._read_sets[d].append(rs)
+        for grow, (n, arrays) in ((self._cells, state["cells"]), (self._outcomes, state["outcomes"])):
+            grow.n, grow.arr = n, {k: a.copy() for k, a in arrays.items()}
+        self._outcome_conflicts = list(state["conflicts"])
+        for flat, cols in ((self._comp, state["comp"]), (self._conf, state["conf"])):
+            flat.cols, flat._arr = {k: list(v) for k, v in cols.items()}, None
 
     # --- outcomes -----------------------------------------------------------------------------
     @staticmethod

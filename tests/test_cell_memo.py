@@ -13,7 +13,7 @@ from agents.acts import Act
 from agents.checks import CHECKS, check
 from agents.policies import POLICIES, make_policy
 from sim import decisions
-from sim.cell_memo import CellMemo, CellRecord, policy_signature, signature
+from sim.cell_memo import CellMemo, CellRecord, TableMemo, policy_signature, signature
 from sim.decisions import DecisionTable
 from sim.runs.run import run
 from sim.scenario import scenario_ids
@@ -27,6 +27,7 @@ def memo(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellMemo]:
     """A fresh process memo, and a count of the cells computed (not copied from the memo)."""
     fresh = CellMemo()
     monkeypatch.setattr(decisions, "MEMO", fresh)
+    monkeypatch.setattr(decisions, "TABLES", TableMemo())
     computed = [0]
     real = DecisionTable._compute
 
@@ -72,8 +73,47 @@ def test_cells_left_by_another_scenario_change_nothing(before: tuple[str, int], 
     run(before[0], seed=before[1], steps=10)
     warm = run(then[0], seed=then[1], steps=10)
     monkeypatch.setattr(decisions, "MEMO", CellMemo())
+    monkeypatch.setattr(decisions, "TABLES", TableMemo())
     cold = run(then[0], seed=then[1], steps=10)
     _same(cold, warm)
+
+
+@pytest.mark.parametrize(("first", "then"), [
+    ({"steps": 200}, {"steps": 7}),                                   # a table with cells never met
+    ({"steps": 40}, {"steps": 120}),                                  # a table that must grow
+    ({"steps": 50, "environment.T": 6.0}, {"steps": 50}),             # payoffs are not in cells
+    ({"steps": 30, "network.kind": "random_regular", "network.degree": 4}, {"steps": 30}),
+])
+def test_a_run_from_a_remembered_table_equals_a_cold_run(first: dict[str, Any], then: dict[str, Any],
+                                                         memo: CellMemo,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim import cell_memo
+
+    assert not len(decisions.TABLES)
+    run("ipd-classic", seed=1, set=first)
+    assert len(decisions.TABLES) == 1
+    warmed = [0]
+    real = DecisionTable.warm
+
+    def counting(self: DecisionTable) -> bool:
+        got = real(self)
+        warmed[0] += got
+        return got
+
+    monkeypatch.setattr(DecisionTable, "warm", counting)
+    warm = run("ipd-classic", seed=4, set=then)
+    assert warmed[0] == 1
+    monkeypatch.setattr(decisions, "MEMO", cell_memo.CellMemo())
+    monkeypatch.setattr(decisions, "TABLES", TableMemo())
+    cold = run("ipd-classic", seed=4, set=then)
+    _same(cold, warm)
+
+
+def test_the_table_memo_drops_the_oldest_population() -> None:
+    tables = TableMemo(limit=2)
+    for k in range(3):
+        tables.put(k, {"n_cells": k})
+    assert len(tables) == 2 and tables.get(0) is None and tables.get(2) == {"n_cells": 2}
 
 
 def _decider(policy: str = "tit_for_tat") -> tuple[Any, Any, Any, Any]:
