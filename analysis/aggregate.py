@@ -22,7 +22,7 @@ from agents.errors import SpecboundError
 
 #: Columns of ``Store.runs()`` that are bookkeeping, never parameters or metrics.
 RUN_COLUMNS = ("run_id", "sweep_id", "scenario", "point", "rep", "seed", "status", "error",
-               "started", "ended", "params", "metrics")
+               "started", "ended", "params", "metrics", "ledger")
 #: Level names in order of authority, highest first (the heatmap axes use it).
 LEVELS = ("root", "system", "developer", "user", "guideline", "none")
 #: Conflict fields carried by ``kind == "conflict"`` events.
@@ -285,7 +285,9 @@ def conflict_events(events: pd.DataFrame) -> pd.DataFrame:
 
     Accepts the store's shape (a ``data`` JSON column) and the flat shape of
     ``RunResult.events``; returns columns ``run_id, step, agent`` (when known)
-    plus :data:`CONFLICT_FIELDS`.
+    plus :data:`CONFLICT_FIELDS` and ``count``: how many conflicts the row stands
+    for (1 for a logged event; a store kept with ``--ledger counts`` gives
+    one row per step and distinct conflict).
     """
     if "kind" in events.columns:
         events = events.loc[events["kind"] == "conflict"]
@@ -301,7 +303,8 @@ def conflict_events(events: pd.DataFrame) -> pd.DataFrame:
         frame = pd.concat([frame.drop(columns=["data"]), fields], axis=1)
     require_columns(frame, CONFLICT_FIELDS, "conflict field")
     keep = [c for c in ("run_id", "step", "agent", "partner") if c in frame.columns]
-    return frame[[*keep, *CONFLICT_FIELDS]]
+    count = frame["count"].astype("int64") if "count" in frame.columns else 1
+    return frame[[*keep, *CONFLICT_FIELDS]].assign(count=count)
 
 
 def _order_levels(names: Sequence[str]) -> list[str]:
@@ -344,7 +347,7 @@ def conflict_matrix(source: pd.DataFrame, by: str = "level") -> pd.DataFrame:
         return out.rename_axis(index="winner", columns="loser")
     conflicts = conflict_events(source)
     row, col = ("winner_level", "loser_level") if by == "level" else ("winner", "loser")
-    counts = conflicts.groupby([row, col]).size().unstack(fill_value=0)
+    counts = conflicts.groupby([row, col])["count"].sum().unstack(fill_value=0)
     if by == "level":
         counts = counts.reindex(index=_order_levels(counts.index),
                                 columns=_order_levels(counts.columns), fill_value=0)
@@ -376,7 +379,7 @@ def top_conflicts(events: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     grouped = ordered.groupby(pair, sort=False)
     summary = grouped.agg(winner_level=("winner_level", "first"),
                           loser_level=("loser_level", "first"),
-                          count=("act", "size"), runs=("run_id", "nunique"),
+                          count=("count", "sum"), runs=("run_id", "nunique"),
                           run_id=("run_id", "first"), step=("step", "first"),
                           agent=("agent", "first"), act=("act", "first"),
                           reason=("reason", "first")).reset_index()

@@ -279,6 +279,10 @@ def figures_section(data: SweepData, boot: Bootstrap) -> str:
             fig = plot_timeseries(data.steps, m, hue=hue, runs=data.runs, boot=boot)
             figures.append(figure_html(fig, f"{metric_label(m, per_step=True)} over steps"))
     conflicts = data.events
+    if conflicts.empty and _ledger_none(data) and any(
+            m.startswith("conflicts_by_level.") for m in data.metrics):
+        figures.append(figure_html(plot_conflicts_heatmap(data.runs, by="level"),
+                                   "conflicts by winning and losing authority level, mean per run"))
     if not conflicts.empty:
         figures.append(figure_html(plot_conflicts_heatmap(conflicts, by="level"),
                                    "conflicts by winning and losing authority level"))
@@ -302,15 +306,27 @@ def conflicts_section(data: SweepData, boot: Bootstrap, n: int = 10) -> str:
     """The principle pairs that collided most, each with its earliest example."""
     conflicts = data.events
     if conflicts.empty:
+        if _ledger_none(data):
+            return ("<h2>Top conflicts</h2><p>Conflict events were not stored (the sweep ran with "
+                    "<code>--ledger none</code>); the <code>conflicts</code> metrics count them.</p>")
         return "<h2>Top conflicts</h2><p>No rule conflict was recorded.</p>"
     top = top_conflicts(conflicts, n)
     rows = [[wrap_path(f"{r.winner} ({r.winner_level})"), wrap_path(f"{r.loser} ({r.loser_level})"),
-             int(r.count), int(r.runs), f"run {r.run_id}, step {r.step}, agent {r.agent}: {r.act}",
+             int(r.count), int(r.runs), f"run {r.run_id}, step {r.step}"
+             + ("" if pd.isna(r.agent) else f", agent {r.agent}") + f": {r.act}",
              r.reason or ""] for r in top.itertuples()]
     return ("<h2>Top conflicts</h2><p>The principle pairs that collided most often, with the "
-            f"earliest event of each ({len(conflicts)} conflict events in all).</p>"
+            f"earliest event of each ({int(conflicts['count'].sum())} conflict events in all).</p>"
             + table_html(["winner (level)", "loser (level)", "events", "runs", "example", "why"],
                          rows, [False, False, True, True, False, False]))
+
+
+def _ledger_none(data: SweepData) -> bool:
+    """Every finished run was stored with ``--ledger none`` (no events kept)."""
+    if "ledger" not in data.runs.columns:
+        return False
+    done = data.runs.loc[data.runs["status"] == "done", "ledger"]
+    return bool(len(done)) and bool((done == "none").all())
 
 
 def provenance_section(data: SweepData, boot: Bootstrap) -> str:

@@ -54,11 +54,37 @@ class Results:
         with _open(self.folder) as store:
             return store.steps(ids)
 
+    @property
+    def ledgers(self) -> frozenset[str]:
+        """How the finished runs kept their events: ``full``, ``counts``, ``none`` (see --ledger)."""
+        if "ledger" not in self.done.columns:
+            return frozenset({"full"})
+        return frozenset(self.done["ledger"].fillna("full").astype(str))
+
     def events(self, kind: str | None = None) -> pd.DataFrame:
-        """Events ``[run_id, step, kind, agent, partner, data]`` of this sweep's finished runs."""
+        """Events of this sweep's finished runs, ``[run_id, step, kind, agent, partner, data, count]``.
+
+        Runs stored with ``--ledger full`` give one row per event (``count`` 1);
+        runs stored with ``counts`` give one row per step and distinct event,
+        with ``agent`` and ``partner`` unknown; ``none`` runs give nothing.
+        """
+        done = self.done
+        modes = (done["ledger"].fillna("full") if "ledger" in done.columns
+                 else pd.Series("full", index=done.index))
+        full_ids, count_ids = (set(done.loc[modes == m, "run_id"].astype(int)) for m in ("full", "counts"))
         with _open(self.folder) as store:
-            events = store.events(kind=kind)
-        return events.loc[events["run_id"].isin(self.done["run_id"])].reset_index(drop=True)
+            rows = store.events(kind=kind) if full_ids else None
+            counts = store.event_counts(kind=kind) if count_ids else None
+        parts = []
+        if rows is not None:
+            parts.append(rows.loc[rows["run_id"].isin(full_ids)].assign(count=1))
+        if counts is not None:
+            parts.append(counts.loc[counts["run_id"].isin(count_ids)].assign(agent=pd.NA, partner=pd.NA))
+        columns = ["run_id", "step", "kind", "agent", "partner", "data", "count"]
+        if not parts:
+            return pd.DataFrame({c: [] for c in columns})
+        frame = pd.concat(parts, ignore_index=True)[columns]
+        return frame.sort_values(["run_id"], kind="stable").reset_index(drop=True)
 
     def step_metrics(self) -> list[str]:
         """Metrics recorded per step (read from the first finished run)."""

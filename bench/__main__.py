@@ -37,7 +37,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
     def scaling() -> list[Result]:
         from bench.scaling import SIZES, bench_scaling
 
-        return bench_scaling(SIZES[:3] if args.quick else SIZES, repeat=args.repeat)
+        return bench_scaling(SIZES[:2] if args.quick else SIZES, repeat=args.repeat)
 
     def sweep() -> list[Result]:
         from bench.sweep_scaling import bench_sweep

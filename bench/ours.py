@@ -134,3 +134,16 @@ def ours_trust_network(n: int, degree: int, steps: int, seed: int = 0) -> Networ
         groups=groups,
         payoffs=np.rint(model.payoff).astype(np.int64),
     )
+
+
+def trust_network_model(n: int, degree: int, steps: int, seed: int = 0) -> Any:
+    """A built, unplayed ``trust-network`` model of the bench game (``model.run()`` plays it).
+
+    For throughput rows whose peer is handed its graph: building the model (the graph,
+    the agents, the specs) is set-up, reported apart.
+    """
+    _engine()
+    import scenarios  # noqa: F401  (registers the environments)
+    from sim.model import SpecModel
+
+    return SpecModel(_scenario("trust-network", trust_network_overrides(n, degree, steps)), seed)

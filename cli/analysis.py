@@ -181,6 +181,10 @@ def build_figure(results: Results, args: argparse.Namespace, boot: Bootstrap) ->
         if by not in ("level", "principle"):
             raise SpecboundError(f"heatmap --by {by!r}; allowed: level, principle")
         events = results.events(kind="conflict")
+        if events.empty and results.ledgers == {"none"} and by == "principle":
+            raise SpecboundError(f"{results.folder}: heatmap --by principle needs stored conflicts, "
+                                 "and this sweep ran with --ledger none; use --by level (from the "
+                                 "run totals) or rerun the sweep with --ledger counts or full")
         if events.empty and by == "level" and any(
                 m.startswith("conflicts_by_level.") for m in results.metrics):
             return plot_conflicts_heatmap(results.done, by="level")

@@ -16,6 +16,7 @@ from typing import Any
 
 from agents.errors import SpecboundError
 from cli.base import SEED_MAX, Parser, dispatch_argv, int_in, parse_sets
+from cli.ledger_option import add_ledger_option
 from sim.limits import MAX_RUNS, MAX_STEPS, MAX_WORKERS
 
 # --- list ---------------------------------------------------------------------------------
@@ -67,11 +68,11 @@ def _run(args: argparse.Namespace) -> int:
     payload = result.to_json()
     text = json.dumps(payload, indent=1, sort_keys=False, default=str)
     if out is not None:
-        _write_run(out, result, text)
+        _write_run(out, result, text, args.ledger or "full")
     if args.json:
         print(text)
     else:
-        _print_summary(payload, out)
+        _print_summary(payload, out, args.ledger or "full")
     return 0
 
 
@@ -82,7 +83,7 @@ def _run_many(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     if args.runs < 1:
         raise SpecboundError(f"--runs must be at least 1, got {args.runs}")
     frame = sweep(args.scenario, grid={k: [v] for k, v in overrides.items()}, runs=args.runs,
-                  seed=args.seed, out=args.out, workers=args.workers)
+                  seed=args.seed, out=args.out, workers=args.workers, ledger=args.ledger)
     if args.json:
         print(frame.to_json(orient="records"))
     else:
@@ -104,10 +105,15 @@ def _prepare_out(out: str) -> Path:
     return p
 
 
-def _write_run(out: Path, result: Any, text: str) -> None:
+def _write_run(out: Path, result: Any, text: str, ledger: str) -> None:
     # Written to temporary names, then renamed: a failed run leaves nothing half-written.
-    files = {"result.json": text, "steps.csv": result.steps.to_csv(),
-             "events.csv": result.events.to_csv(index=False)}
+    files = {"result.json": text, "steps.csv": result.steps.to_csv()}
+    if ledger == "full":
+        files["events.csv"] = result.events.to_csv(index=False)
+    elif ledger == "counts":
+        from sim.runs.ledger import event_counts
+
+        files["event_counts.csv"] = event_counts(result.events).to_csv(index=False)
     for name, body in files.items():
         tmp = out / f".{name}.tmp"
         tmp.write_text(body)
@@ -115,7 +121,7 @@ def _write_run(out: Path, result: Any, text: str) -> None:
         (out / f".{name}.tmp").replace(out / name)
 
 
-def _print_summary(payload: dict[str, Any], out: Path | None) -> None:
+def _print_summary(payload: dict[str, Any], out: Path | None, ledger: str = "full") -> None:
     m = payload["metrics"]
     print(f"scenario {payload['scenario']}  seed {payload['seed']}  agents {len(payload['agents'])}")
     from scenarios.metric_registry import METRICS
@@ -134,7 +140,8 @@ def _print_summary(payload: dict[str, Any], out: Path | None) -> None:
             print(f"  payoff.{g:<14} {v:.4g}")
     print(f"  conflict events        {len(payload['conflicts'])}")
     if out is not None:
-        print(f"results: {out}/result.json, steps.csv, events.csv")
+        events = {"full": ", events.csv", "counts": ", event_counts.csv", "none": ""}[ledger]
+        print(f"results: {out}/result.json, steps.csv{events}")
 
 
 # --- demo ---------------------------------------------------------------------------------
@@ -208,11 +215,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int_in(0, SEED_MAX), default=0)
     p.add_argument("--steps", type=int_in(1, MAX_STEPS), help="run length (1..1,000,000; default: the scenario's)")
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="dotted-path override (repeatable)")
-    p.add_argument("--out", metavar="DIR", help="write result.json, steps.csv and events.csv here "
+    p.add_argument("--out", metavar="DIR", help="write result.json, steps.csv and events.csv (see --ledger) here "
                    "(with --runs: the sweep store; default out/sweep-<scenario>)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--runs", type=int_in(1, MAX_RUNS), help="run N seeds as a one-point sweep into a store")
     p.add_argument("--workers", type=int_in(1, MAX_WORKERS), help="worker processes for --runs")
+    add_ledger_option(p)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="run the demo sweep and write its report")

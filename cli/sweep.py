@@ -21,6 +21,7 @@ import pandas as pd
 
 from agents.errors import SpecboundError
 from cli.base import SEED_MAX, int_in, parse_value, run_commands
+from cli.ledger_option import add_ledger_option
 from sim.limits import MAX_RUNS, MAX_WORKERS
 from sim.runs.batch import ExecutorError
 from sim.runs.sweep import SweepInterrupted
@@ -80,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="add a different sweep to an existing store",
     )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    add_ledger_option(p)
     p.set_defaults(func=cmd_sweep)
 
     e = subparsers.add_parser("export", help="export a store's runs, steps and events")
@@ -165,6 +167,7 @@ def _sweep(args: argparse.Namespace) -> pd.DataFrame:
         progress=args.progress,
         retry_failed=args.retry_failed,
         wait=args.wait,
+        ledger=args.ledger,
     )
 
 

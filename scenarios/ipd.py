@@ -119,8 +119,14 @@ class IPD(Environment):
         model.record_truth(agents, coop)
 
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
-        """Plain stretches (no noise, promises, coins, slips or triggers) play in a numba loop."""
+        """Plain stretches (no noise, coins, slips or triggers) play in a numba loop.
+
+        Steps at which rewiring may cut ties are left to the generic step.
+        """
         if not self.can_fast_forward(model):
+            return None
+        limit = min(limit, model.network.steps_before_rewire(model.steps))
+        if limit <= 0:
             return None
         kernel = _kernel()  # only now: numba takes most of a second to load
         return None if kernel is None else kernel.fast_forward(self, model, limit)
@@ -132,12 +138,10 @@ class IPD(Environment):
             type(self).step is IPD.step  # a subclass may play differently from what the loop mirrors
             and type(self).metrics is Environment.metrics
             and prm.noise == 0
-            and not prm.promises
             and len(model.phases) == 1
             and model.deterministic_decisions
             and model.fixed_deciders
             and not needs_coin(model)
-            and not model.network.may_rewire
             and not model.script.has_triggers
             and bool(model.alive.all())
         )

@@ -28,19 +28,24 @@ from numba import njit
 
 from agents.policies import TRUST_BUCKETS
 from scenarios.environment import ObsCodec
+from scenarios.kernel_sums import gini_step, met_trust_step, total, trust_step
 from scenarios.pairwise import observe_pairs, swapped_rows
-from scenarios.stretch import Stretch
+from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
     from scenarios.ipd import IPD
-    from scenarios.ipd_classes import Classes
 
 #: Bytes of per-step records a stretch may hold; longer runs are played in several stretches.
 RECORD_BUDGET = 64 << 20
 #: Outcomes that new keys may add before a stretch must end (its count records have that width).
 OUTCOME_HEADROOM = 256
-#: Why ``_play`` stopped early: a key without a cell, or a decision that logs a conflict.
-MISSING, CONFLICT = 1, 2
+#: Most projected keys per decider computed before a stretch (``_complete``).
+COMPLETE_LIMIT = 64
+#: Why ``_play`` stopped early: keys without a cell, a decision that logs a conflict, or a
+#: broken promise whose detection needs this step's draws.
+MISSING, CONFLICT, DRAW = 1, 2, 3
+#: Slots of the loop's ``state`` array: why it stopped, rows missing a cell, the step drawn for.
+WHY, MISSED, DRAWN_FOR = 0, 1, 2
 #: The observation layout the loop encodes, field by field (checked against the IPD codec).
 OBS_FIELDS = ("my_last", "partner_last", "partner_last2", "partner_defected",
               "my_last_payoff_good", "parity", "trust", "coin")
@@ -64,16 +69,18 @@ class Lookup(NamedTuple):
     base: np.ndarray      # per cell: its first outcome
     nconf: np.ndarray     # per outcome: conflicts it logs
     coop_of: np.ndarray   # per act: 1 cooperative
+    betray_of: np.ndarray  # per act: 1 a promise of cooperation broken
 
 
 class Game(NamedTuple):
-    """Payoffs: R, S, T, P and the extra broken evidence of a detected lie."""
+    """Payoffs: R, S, T, P, the extra broken evidence of a detected lie, and the chance of detection."""
 
     R: float
     S: float
     T: float
     P: float
     lie: float
+    detect: float
 
 
 class Pairs(NamedTuple):
@@ -86,6 +93,18 @@ class Pairs(NamedTuple):
     turns: np.ndarray
     kept: np.ndarray
     broken: np.ndarray
+
+
+class Scratch(NamedTuple):
+    """For a summarised stretch: each pair row's partner, agents in payoff order, buffers."""
+
+    partner: np.ndarray   # (rows,) int64
+    order: np.ndarray     # (n,) int64, carried from step to step
+    xs: np.ndarray        # (n,) float64
+    buf: np.ndarray       # (n,) float64
+    trust: np.ndarray     # (rows,) float64
+    gap: np.ndarray       # (rows,) float64
+    real: np.ndarray      # (n,) float64
 
 
 class Population(NamedTuple):
@@ -119,48 +138,98 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
     agents, _ = model.edge_agents()
     dec = model.decider_of[0][agents]
-    # A run's first stretch: one representative pair per (decider, decider) class.
-    from scenarios.ipd_classes import fill_classes, pair_classes  # it builds on this module
-
-    classes = pair_classes(model.pairs.cols, dec, e)
     if table.dense(0) is None:
-        # A run's first step, or deciders added by an event: grow the table.
-        _fill(env, model, e, dec) if classes is None else fill_classes(env, model, classes, dec)
+        # A run's first step, or deciders added by an event: one look-up grows the dense table.
+        _fill(env, model, e, dec, np.zeros(1, np.int64))
+    # Before the records are sized: completing adds outcomes, which need their count columns.
+    keep = _complete(env, model, table.read_mask())
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     # Room for outcomes that keys first seen during the stretch may add.
     width = table.n_outcomes + OUTCOME_HEADROOM
-    per_step = 8 * (width + 5 * n + 2 * rows + groups)
+    # With only the engine's metrics to collect, the loop computes them and keeps no records.
+    summarised = bool(getattr(model, "summarisable", False))
+    per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 5 * n + 2 * rows))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
-    rec = Stretch.empty(k, width, n, groups, rows)
-    rec.arrays.stats_ok[0] = 1  # the loop computes the trust metrics (cleared where it cannot)
-    why = np.zeros(1, np.int64)
-    keep = table.read_mask()
+    rec = Stretch.empty(k, width, n, groups, rows, summarised)
+    scratch = _scratch(model, summarised)
+    # state: why the loop stopped, how many rows it found without a cell, the step ``draws`` are for.
+    state = np.array([0, 0, -1], np.int64)
+    missing = np.empty(2 * e, np.int64)  # a row per distinct key without a cell
+    # Per key of the dense table, 1 while it is listed as missing (each is listed once).
+    pending = np.zeros(len(table.dense(0)), np.int8)
+    draws = np.zeros(2 * e)
     while rec.steps < k:
-        rec.steps = _play_from(env, model, rec, k, agents, dec, keep, why, classes)
-        if why[0] != MISSING:
+        rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
+                               pending)
+        if state[WHY] == MISSING:
+            # One row per distinct key: the rest get their cells by look-up on the next pass.
+            rows_missing = missing[: state[MISSED]]
+            keep = _fill(env, model, e, dec, rows_missing)
+            pending[:] = 0
+            if table.n_outcomes > width:
+                break
+        elif state[WHY] == DRAW:
+            # A promise is broken this step: detection draws as ``IPD.step`` makes them, then replay.
+            draws[:] = model.rng_detect.random(2 * e)
+            state[DRAWN_FOR] = rec.steps
+        else:
             break
-        keep = _fill(env, model, e, dec) if classes is None else fill_classes(env, model, classes, dec)
-        if table.n_outcomes > width:
-            break
-    if classes is not None:
-        classes.write_back(model.pairs.cols)
-    table.keep()
+    table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
     if not rec.steps:
         return None
     env.bounds = env.welfare_bounds(e)
     return rec
 
 
-def _fill(env: IPD, model: Any, e: int, dec: np.ndarray) -> np.ndarray:
-    """Give this step's keys never seen their cells the generic way; returns the read mask after.
+def _scratch(model: Any, summarised: bool) -> Scratch:
+    """What the loop's own metrics read beyond the pair table: partners, the payoff order, buffers."""
+    if not summarised:
+        empty = np.zeros(0)
+        return Scratch(np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty, empty, empty)
+    n, rows = len(model.payoff), len(model.pairs)
+    _, partner = model.pairs.pairs()
+    return Scratch(partner, np.argsort(model.payoff, kind="stable"), np.empty(n), np.empty(n),
+                   np.empty(rows), np.empty(rows), np.empty(n))
+
+
+def _complete(env: IPD, model: Any, keep: np.ndarray) -> np.ndarray:
+    """Give every projected key of each decider that reads few fields its cell now; the read mask after.
+
+    A decider that reads only trust has 21 projected keys: computing them all before the
+    loop (each through the chain of command, once) means the loop never stops for one that
+    trust drifting into a new bucket would otherwise meet. Keys of deciders reading more
+    than ``COMPLETE_LIMIT`` combinations are left to be filled as met. Repeated until the
+    read mask is stable, since a new cell may read a field no earlier one did.
+    """
+    table, codec = model.decisions, env.codec
+    while True:
+        for d in range(len(keep)):
+            fields = np.flatnonzero(keep[d])
+            sizes = tuple(codec.card[f] for f in fields)
+            if int(np.prod(sizes)) > COMPLETE_LIMIT:
+                continue
+            digits = np.indices(sizes).reshape(len(sizes), -1) if sizes else np.zeros((0, 1), np.int64)
+            codes = np.zeros(digits.shape[1], np.int64)
+            for f, row in zip(fields.tolist(), digits, strict=True):
+                codes += row * codec.radix[f]
+            table.cells(0, np.full(len(codes), d, np.int64), codes)
+        after = table.read_mask()
+        if np.array_equal(after, keep):
+            return keep
+        keep = after
+
+
+def _fill(env: IPD, model: Any, e: int, dec: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Give the keys of pair ``rows`` their cells the generic way; returns the read mask after.
 
     The loop looks keys up projected on the fields read, so the projected keys get cells too.
+    Only the rows the loop found without a cell are encoded, not the whole population.
     """
     table = model.decisions
-    codes = observe_pairs(model, env.codec, slice(0, 2 * e), swapped_rows(e), 0)
-    table.cells(0, dec, codes)
+    codes = observe_pairs(model, env.codec, rows, swapped_rows(e)[rows], 0)
+    table.cells(0, dec[rows], codes)
     keep = table.read_mask()
-    table.cells(0, dec, project(env.codec, codes, keep[dec]))
+    table.cells(0, dec[rows], project(env.codec, codes, keep[dec[rows]]))
     return keep
 
 
@@ -177,235 +246,147 @@ def project(codec: ObsCodec, codes: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.ndarray,
-               keep: np.ndarray, why: np.ndarray, classes: Classes | None = None) -> int:
+               keep: np.ndarray, state: np.ndarray, missing: np.ndarray, draws: np.ndarray,
+               scratch: Scratch, pending: np.ndarray) -> int:
     prm = env.params
     codec = env.codec
     table = model.decisions
     cols = model.pairs.cols
-    lookup = Lookup(dec if classes is None else dec[classes.rows], keep, codec.space, np.asarray(codec.radix, np.int64),
+    lookup = Lookup(dec, keep, codec.space, np.asarray(codec.radix, np.int64),
                     np.asarray(codec.offset, np.int64), TRUST_BUCKETS, table.dense(0), table.full,
                     table.base, table.outcome_column("nconf"),
-                    np.array([bool(a.cooperative) for a in env.acts], np.int8))
-    game = Game(float(prm.R), float(prm.S), float(prm.T), float(prm.P), float(prm.lie_penalty))
+                    np.array([bool(a.cooperative) for a in env.acts], np.int8),
+                    np.array([a.promise == "C" and not a.cooperative for a in env.acts], np.int8))
+    game = Game(float(prm.R), float(prm.S), float(prm.T), float(prm.P), float(prm.lie_penalty),
+                float(prm.detect_prob))
     pairs = Pairs(cols["last"], cols["last2"], cols["defected"], cols["good"], cols["turns"],
                   cols["kept"], cols["broken"])
     people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
                         model.group_of.astype(np.int64))
-    partner = model.pairs.pairs()[1]
-    if classes is not None:
-        from scenarios.ipd_classes import play_classes
-
-        return play_classes(rec.steps, k, lookup, game, classes, people, rec.arrays, partner, cols, why)
-    return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, partner, why))
+    return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, state, missing, draws, scratch,
+                     pending))
 
 
 @njit(cache=True, nogil=True)
-def _block_sum(a, lo, n):  # pragma: no cover - compiled
-    """numpy's sum of at most 128 contiguous float64 values: 8 partial sums, then the rest."""
-    if n < 8:
-        res = 0.0
-        for i in range(n):
-            res += a[lo + i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    stop = n - n % 8
-    while i < stop:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@njit(cache=True, nogil=True)
-def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
-    """``a[lo:lo + n].sum()`` rounded exactly as numpy rounds it (its pairwise summation).
-
-    numpy adds a contiguous float64 row in blocks of at most 128 and halves
-    longer ones (the first half a multiple of 8), adding the halves' sums. The
-    metrics' trust means are numpy row means, so a kernel reporting them must
-    add in that order to be bit-identical. The halving is walked with explicit
-    stacks: numba's on-disk cache cannot reload a recursive function.
-    """
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    todo_lo = np.empty(192, np.int64)
-    todo_n = np.empty(192, np.int64)
-    todo_join = np.zeros(192, np.int8)  # 1: both halves are summed, add them
-    sums = np.empty(96)
-    top, got = 0, 0
-    todo_lo[0], todo_n[0] = lo, n
-    while top >= 0:
-        start, size, join = todo_lo[top], todo_n[top], todo_join[top]
-        top -= 1
-        if join:
-            got -= 1
-            sums[got - 1] = sums[got - 1] + sums[got]
-        elif size <= 128:
-            sums[got] = _block_sum(a, start, size)
-            got += 1
-        else:
-            half = size // 2
-            half -= half % 8
-            # Popped in reverse: the first half, then the second, then their join.
-            todo_lo[top + 1], todo_n[top + 1], todo_join[top + 1] = start, size, 1
-            todo_lo[top + 2], todo_n[top + 2], todo_join[top + 2] = start + half, size - half, 0
-            todo_lo[top + 3], todo_n[top + 3], todo_join[top + 3] = start, half, 0
-            top += 3
-    return sums[0]
-
-
-@njit(cache=True, nogil=True)
-def trust_stats(rec, k, partner, gap):  # pragma: no cover - compiled
-    """Step ``k``'s trust mean and calibration, as ``sim.metrics`` computes them from ``rec``'s rows.
-
-    Written to ``rec.trust_mean[k]`` / ``rec.trust_cal[k]`` when every pair has met and
-    every partner has a truth record (the metrics' vectorised path); otherwise
-    ``rec.stats_ok[0]`` is cleared and the metrics compute them from the arrays.
-    """
-    rows = rec.trust.shape[1]
-    if rows == 0:
-        rec.stats_ok[0] = 0
-        return
-    for p in range(rows):
-        j = partner[p]
-        if not rec.met[k, p] or rec.truth_total[k, j] <= 0.0:
-            rec.stats_ok[0] = 0
-            return
-        gap[p] = abs(rec.trust[k, p] - rec.truth_kept[k, j] / rec.truth_total[k, j])
-    rec.trust_mean[k] = pairwise_sum(rec.trust[k], 0, rows) / rows
-    rec.trust_cal[k] = 1.0 - pairwise_sum(gap, 0, rows) / rows
-
-
-@njit(cache=True, nogil=True)
-def decide_rows(lk, pr, chosen, outcome, status):  # pragma: no cover - compiled
-    """Decide every aligned pair row from the pair memory, changing nothing else.
-
-    ``status[r]``: ``MISSING`` (a key without a cell), ``CONFLICT`` (the decision logs
-    one) or 0. Returns the status of the first row that cannot be played, 0 if none.
-    (One loop with the row's work written out: a helper called per row costs ten times more.)
-    """
-    m = lk.decider.shape[0]
-    e = m // 2
-    radix, offset, keep = lk.radix, lk.offset, lk.keep
-    first = 0
-    for r in range(m):
-        o = r + e if r < e else r - e
-        tr = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
-        bucket = np.int64(np.floor(tr * lk.buckets + BUCKET_EPS))
-        d = lk.decider[r]
-        # The code projected on the fields the decider reads (see ``project``).
-        code = ((np.int64(pr.last[r]) + offset[MY_LAST]) * radix[MY_LAST] * keep[d, MY_LAST]
-                + (np.int64(pr.last[o]) + offset[PARTNER_LAST]) * radix[PARTNER_LAST] * keep[d, PARTNER_LAST]
-                + (np.int64(pr.last2[o]) + offset[PARTNER_LAST2]) * radix[PARTNER_LAST2]
-                * keep[d, PARTNER_LAST2]
-                + (np.int64(pr.defected[o]) + offset[PARTNER_DEFECTED]) * radix[PARTNER_DEFECTED]
-                * keep[d, PARTNER_DEFECTED]
-                + (np.int64(pr.good[r]) + offset[GOOD]) * radix[GOOD] * keep[d, GOOD]
-                + (pr.turns[r] % 2 + offset[PARITY]) * radix[PARITY] * keep[d, PARITY]
-                + (bucket + offset[TRUST]) * radix[TRUST] * keep[d, TRUST]
-                + offset[COIN] * radix[COIN] * keep[d, COIN])
-        cell = np.int64(lk.lut[d * lk.space + code]) - 1  # entries are cell + 1; 0 is missing
-        st = 0
-        act = np.int64(0)
-        out = np.int64(0)
-        if cell < 0:
-            st = MISSING
-        else:
-            act = np.int64(lk.full[cell])
-            out = np.int64(lk.base[cell] + act)
-            if lk.nconf[out] > 0:
-                st = CONFLICT
-        status[r] = st
-        chosen[r] = act
-        outcome[r] = out
-        if st != 0 and first == 0:
-            first = st
-    return first
-
-
-@njit(cache=True, nogil=True)
-def advance_pairs(pr, coop, game):  # pragma: no cover - compiled
-    """Book one round in every aligned pair row, as ``PairTable.record_moves`` and ``observe`` do."""
-    m = coop.shape[0]
-    e = m // 2
-    for r in range(m):
-        o = r + e if r < e else r - e
-        other = coop[o]
-        pr.last2[r] = pr.last[r]
-        pr.last[r] = coop[r]
-        if coop[r] == 0:
-            pr.defected[r] = 1
-        pr.good[r] = other
-        pr.turns[r] += 1
-        pr.kept[r] += 1.0 if other else 0.0
-        # No promises: no lie is ever seen, as IPD.step adds lie_penalty * 0.
-        pr.broken[r] += (0.0 if other else 1.0) + game.lie * 0.0
-
-
-@njit(cache=True, nogil=True)
-def book_agents(pop, rec, k):  # pragma: no cover - compiled
-    """Add the step's payoffs to the totals and record step ``k``'s per-agent state."""
-    for i in range(pop.payoff.shape[0]):
-        pop.payoff[i] += pop.step_pay[i]
-        rec.step_pay[k, i] = pop.step_pay[i]
-        rec.payoff[k, i] = pop.payoff[i]
-        rec.truth_kept[k, i] = pop.truth_kept[i]
-        rec.truth_total[k, i] = pop.truth_total[i]
-        rec.group_sums[k, pop.group_of[i]] += pop.payoff[i]
-
-
-@njit(cache=True, nogil=True)
-def _play(k0, k_max, lk, game, pr, pop, rec, partner, why):  # pragma: no cover - compiled
+def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc, pending):  # pragma: no cover - compiled
     """Play IPD steps ``k0``..``k_max - 1`` of a stretch over aligned pair rows; returns the next step.
 
-    ``why[0]`` says why it stopped early (``MISSING``, ``CONFLICT``), 0 when it did not.
-    Mirrors ``IPD.step`` + ``SpecModel.decide`` for the eligible case, operation for operation.
+    ``state[WHY]`` says why it stopped early (``MISSING``: ``state[MISSED]`` rows listed in
+    ``missing``, one per distinct key (``pending`` marks keys listed), have no cell; ``CONFLICT``; ``DRAW``: a promise is broken and ``draws`` are not
+    this step's), 0 when it did not. A summarised stretch (``rec.summary`` has columns) gets
+    the engine's metrics from ``scenarios.kernel_sums`` instead of per-agent records. Mirrors ``IPD.step`` + ``SpecModel.decide`` for the
+    eligible case, operation for operation.
     """
     m = lk.decider.shape[0]
     e = m // 2
     n = pop.payoff.shape[0]
     rows = pr.kept.shape[0]
+    radix, offset, keep = lk.radix, lk.offset, lk.keep
     chosen = np.empty(m, np.int64)
     outcome = np.empty(m, np.int64)
-    status = np.empty(m, np.int64)
-    coop = np.empty(m, np.int8)
-    gap = np.empty(rows)
-    why[0] = 0
+    # Each aligned row's trust, kept up to date by the settling pass (one division a row a step).
+    trust_now = np.empty(m)
+    for r in range(m):
+        trust_now[r] = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
+    summarised = rec.summary.shape[1] > 0
+    # Whether any decider reads a field of the pair's history (not only trust and the coin).
+    history = False
+    for d in range(keep.shape[0]):
+        for f in range(TRUST):
+            history = history or keep[d, f] != 0
+    state[WHY] = 0
     for k in range(k0, k_max):
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
-        why[0] = decide_rows(lk, pr, chosen, outcome, status)
-        if why[0] != 0:
-            return k
-        for r in range(m):
-            coop[r] = lk.coop_of[chosen[r]]
-        for i in range(n):
-            pop.step_pay[i] = 0.0
+        nmiss = 0
+        betrayals = 0
         for r in range(m):
             o = r + e if r < e else r - e
-            other = coop[o]
-            pay = (game.R if other else game.S) if coop[r] else (game.T if other else game.P)
-            pop.step_pay[pop.agent[r]] += pay
-        advance_pairs(pr, coop, game)
+            tr = trust_now[r]
+            bucket = np.int64(np.floor(tr * lk.buckets + BUCKET_EPS))
+            d = lk.decider[r]
+            # The code projected on the fields the decider reads (see ``project``).
+            # Fields no decider reads are not even loaded (``used``: the same branch every row).
+            code = (bucket + offset[TRUST]) * radix[TRUST] * keep[d, TRUST] + offset[COIN] * radix[COIN] * keep[d, COIN]
+            if history:
+                code += ((np.int64(pr.last[r]) + offset[MY_LAST]) * radix[MY_LAST] * keep[d, MY_LAST]
+                         + (np.int64(pr.last[o]) + offset[PARTNER_LAST]) * radix[PARTNER_LAST]
+                         * keep[d, PARTNER_LAST]
+                         + (np.int64(pr.last2[o]) + offset[PARTNER_LAST2]) * radix[PARTNER_LAST2]
+                         * keep[d, PARTNER_LAST2]
+                         + (np.int64(pr.defected[o]) + offset[PARTNER_DEFECTED]) * radix[PARTNER_DEFECTED]
+                         * keep[d, PARTNER_DEFECTED]
+                         + (np.int64(pr.good[r]) + offset[GOOD]) * radix[GOOD] * keep[d, GOOD]
+                         + (pr.turns[r] % 2 + offset[PARITY]) * radix[PARITY] * keep[d, PARITY])
+            cell = np.int64(lk.lut[d * lk.space + code]) - 1  # entries are cell + 1; 0 is missing
+            if cell < 0:
+                # Go on: one row of every key without a cell is listed, so one fill serves the step.
+                key = d * lk.space + code
+                if pending[key] == 0:
+                    pending[key] = 1
+                    missing[nmiss] = r
+                    nmiss += 1
+                continue
+            act = np.int64(lk.full[cell])
+            out = lk.base[cell] + act
+            if lk.nconf[out] > 0:
+                state[WHY] = CONFLICT
+                return k
+            chosen[r] = act
+            outcome[r] = out
+            betrayals += lk.betray_of[act]
+        if nmiss:
+            state[WHY] = MISSING
+            state[MISSED] = nmiss
+            return k
+        if betrayals and state[DRAWN_FOR] != k:
+            state[WHY] = DRAW
+            return k
+        for i in range(n):
+            pop.step_pay[i] = 0.0
+        # One pass in row order (the order bincount adds payoffs in): pay, remember, count.
         for r in range(m):
-            pop.truth_kept[pop.agent[r]] += 1.0 if coop[r] else 0.0
+            o = r + e if r < e else r - e
+            mine = lk.coop_of[chosen[r]]
+            other = lk.coop_of[chosen[o]]
+            pay = (game.R if other else game.S) if mine else (game.T if other else game.P)
+            pop.step_pay[pop.agent[r]] += pay
+            # A broken promise of the partner, seen with the step's draw (IPD.step's order).
+            seen = betrayals > 0 and lk.betray_of[chosen[o]] == 1 and draws[r] < game.detect
+            pr.last2[r] = pr.last[r]
+            pr.last[r] = mine
+            if mine == 0:
+                pr.defected[r] = 1
+            pr.good[r] = other
+            pr.turns[r] += 1
+            pr.kept[r] += 1.0 if other else 0.0
+            pr.broken[r] += (0.0 if other else 1.0) + game.lie * (1.0 if seen else 0.0)
+            # The trust the next step observes, and the one the metrics average (all.trust's expression).
+            trust_now[r] = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
+            pop.truth_kept[pop.agent[r]] += 1.0 if mine else 0.0
             pop.truth_total[pop.agent[r]] += 1.0
             rec.counts[k, outcome[r]] += 1
-        book_agents(pop, rec, k)
+        for i in range(n):
+            pop.payoff[i] += pop.step_pay[i]
+            rec.group_sums[k, pop.group_of[i]] += pop.payoff[i]
+        if summarised:
+            rec.summary[k, 0] = total(pop.step_pay, n)
+            rec.summary[k, 1] = gini_step(pop.payoff, sc.order, sc.xs, sc.buf)
+            if rows == m:
+                # Every pair row is a row of this step's edges and has met: no compaction.
+                mean, cal = met_trust_step(trust_now, sc.partner, pop.truth_kept, pop.truth_total,
+                                           sc.gap, sc.real)
+            else:
+                mean, cal = trust_step(pr.kept, pr.broken, pr.turns, sc.partner, pop.truth_kept,
+                                       pop.truth_total, sc.trust, sc.gap, sc.real)
+            rec.summary[k, 2] = mean
+            rec.summary[k, 3] = cal
+            continue
+        for i in range(n):
+            rec.step_pay[k, i] = pop.step_pay[i]
+            rec.payoff[k, i] = pop.payoff[i]
+            rec.truth_kept[k, i] = pop.truth_kept[i]
+            rec.truth_total[k, i] = pop.truth_total[i]
         for p in range(rows):
             rec.trust[k, p] = (pr.kept[p] + 1.0) / (pr.kept[p] + pr.broken[p] + 2.0)
             rec.met[k, p] = pr.turns[p] > 0
-        if rec.stats_ok[0]:
-            trust_stats(rec, k, partner, gap)
     return k_max

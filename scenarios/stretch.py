@@ -27,10 +27,9 @@ class StepArrays(NamedTuple):
         trust: (K, pair rows) trust after the step.
         met: (K, pair rows) the pair has played.
         truth_kept: (K, n) and truth_total: (K, n) the agents' truth record after the step.
-        trust_mean, trust_cal: (K,) the metrics ``trust_mean`` and ``trust_calibration`` of each
-            step, when a kernel computed them (rounded as the metrics round them) and set
-            ``stats_ok[0]``; the engine then does not compute them again from ``trust``.
-        stats_ok: (1,) int8, 1 when ``trust_mean`` and ``trust_cal`` hold every step's values.
+        summary: (K, len(SUMMARY)) the engine's metrics of each step, computed by the loop that
+            played it (a summarised stretch: then the per-agent and per-pair arrays have no
+            columns, and only the engine's metrics are collected).
     """
 
     counts: np.ndarray
@@ -41,11 +40,11 @@ class StepArrays(NamedTuple):
     met: np.ndarray
     truth_kept: np.ndarray
     truth_total: np.ndarray
-    trust_mean: np.ndarray | None = None
-    trust_cal: np.ndarray | None = None
-    stats_ok: np.ndarray | None = None
+    summary: np.ndarray
 
 
+#: Columns of ``StepArrays.summary``: the metrics ``sim.metrics`` would compute from the records.
+SUMMARY = ("welfare", "gini", "trust_mean", "trust_calibration")
 @dataclasses.dataclass
 class Stretch:
     """The first ``steps`` rows of ``arrays`` are the steps played."""
@@ -53,10 +52,17 @@ class Stretch:
     steps: int
     arrays: StepArrays
 
+    @property
+    def summarised(self) -> bool:
+        """Whether the loop computed the engine's metrics itself (``StepArrays.summary``)."""
+        return self.arrays.summary.shape[1] > 0
+
     @classmethod
-    def empty(cls, k: int, outcomes: int, n: int, groups: int, rows: int) -> Stretch:
-        """Zeroed records for up to ``k`` steps."""
+    def empty(cls, k: int, outcomes: int, n: int, groups: int, rows: int, summarised: bool = False) -> Stretch:
+        """Zeroed records for up to ``k`` steps; summarised: no per-agent or per-pair records."""
+        if summarised:
+            n = rows = 0
         return cls(0, StepArrays(np.zeros((k, outcomes), np.int64), np.zeros((k, n)), np.zeros((k, n)),
                                  np.zeros((k, groups)), np.zeros((k, rows)), np.zeros((k, rows), np.bool_),
-                                 np.zeros((k, n)), np.zeros((k, n)), np.zeros(k), np.zeros(k),
-                                 np.zeros(1, np.int8)))
+                                 np.zeros((k, n)), np.zeros((k, n)),
+                                 np.zeros((k, len(SUMMARY) if summarised else 0))))

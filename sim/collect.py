@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scenarios.stretch import Stretch
+from scenarios.stretch import SUMMARY, Stretch
 from sim import metrics as M
 
 if TYPE_CHECKING:
@@ -42,9 +42,9 @@ def book_stretch(model: SpecModel, rec: Stretch) -> None:
     counts = np.zeros((k, n_out))
     counts[:, :width] = rec.arrays.counts[:k, :width]
     a = rec.arrays
+    # A summarised stretch computed the engine's metrics as it played (scenarios.kernel_sums).
+    known = {name: a.summary[:k, c] for c, name in enumerate(SUMMARY)} if rec.summarised else None
     view = M.make_view(model, counts, step_pay=a.step_pay[:k], payoff=a.payoff[:k],
                        group_sums=a.group_sums[:k], trust=a.trust[:k], met=a.met[:k],
-                       truth_kept=a.truth_kept[:k], truth_total=a.truth_total[:k])
-    if a.stats_ok is not None and a.stats_ok[0]:
-        M.preset_trust(view, a.trust_mean[:k], a.trust_cal[:k])
+                       truth_kept=a.truth_kept[:k], truth_total=a.truth_total[:k], known=known)
     M.record_steps(model, view, model.steps)

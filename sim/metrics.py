@@ -170,12 +170,28 @@ def group_payoffs(model: SpecModel, sums: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def make_view(model: SpecModel, counts: np.ndarray, **arrays: Any) -> StepView:
-    """A view of K steps from (K, outcomes) counts and the per-step arrays (see ``StepView``)."""
+    """A view of K steps from (K, outcomes) counts and the per-step arrays (see ``StepView``).
+
+    ``known``: columns of ``SUMMARISED`` metrics already computed (by a compiled loop that
+    played the steps); the view then serves them instead of computing them from the arrays.
+    """
     counters = arrays.pop("counters", {})
     env_metrics = arrays.pop("env_metrics", {})
+    known = arrays.pop("known", None)
     applied, held = compliance_sums(model, counts)
-    return StepView(model=model, k=len(counts), counts=counts, decisions=decision_sums(model, counts),
+    view = StepView(model=model, k=len(counts), counts=counts, decisions=decision_sums(model, counts),
                     applied=applied, held=held, counters=counters, env_metrics=env_metrics, **arrays)
+    if known is not None:
+        view.__dict__["_memo"] = {"welfare": known["welfare"], "gini": known["gini"],
+                                  "trust": (known["trust_mean"], known["trust_calibration"])}
+    return view
+
+
+def summarisable() -> bool:
+    """Whether every per-step metric registered is the engine's own, so a compiled loop may
+    compute the ``welfare``, ``gini`` and trust columns itself and keep no per-agent records
+    (a plugin's metric may read any array of the view)."""
+    return all(m.name in _BUILTIN for m in METRICS.computed())
 
 
 def step_view(model: SpecModel, counts: np.ndarray) -> StepView:
@@ -202,17 +218,6 @@ def _memo(view: StepView, key: str, make: Callable[[], Any]) -> Any:
     if key not in cache:
         cache[key] = make()
     return cache[key]
-
-
-def preset_trust(view: StepView, mean: np.ndarray, calibration: np.ndarray) -> None:
-    """Give a stretch's view the per-step ``trust_mean`` and ``trust_calibration`` a kernel computed.
-
-    The kernel must have rounded them exactly as ``_trust`` would (numpy's pairwise
-    row sums: ``scenarios.ipd_kernel.pairwise_sum``); this saves materialising
-    (steps x pair rows) temporaries, the largest cost of a long stretch.
-    """
-    view.__dict__.setdefault("_memo", {})["trust"] = (np.asarray(mean, dtype=np.float64),
-                                                     np.asarray(calibration, dtype=np.float64))
 
 
 def step_columns(view: StepView) -> dict[str, np.ndarray]:
@@ -353,11 +358,15 @@ def _efficiency(view: StepView) -> np.ndarray:
         aggregate="last")
 def _gini(view: StepView) -> np.ndarray:
     """Inequality of cumulative payoffs among living agents."""
-    alive = view.model.alive
-    x = view.payoff if alive.all() else view.payoff[:, alive]
-    if not x.shape[1]:
-        return np.zeros(view.k)
-    return gini_rows(np.ascontiguousarray(x, dtype=np.float64))
+    def make() -> np.ndarray:
+        alive = view.model.alive
+        x = view.payoff if alive.all() else view.payoff[:, alive]
+        if not x.shape[1]:
+            return np.zeros(view.k)
+        return gini_rows(np.ascontiguousarray(x, dtype=np.float64))
+
+    got: np.ndarray = _memo(view, "gini", make)
+    return got
 
 
 def _trust(view: StepView) -> tuple[np.ndarray, np.ndarray] | None:

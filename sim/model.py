@@ -202,6 +202,12 @@ class SpecModel(mesa.Model):
                     or type(self).steer is not SpecModel.steer)
 
     @property
+    def summarisable(self) -> bool:
+        """Whether a fast-forward may compute the engine's per-step metrics itself instead of
+        recording per-agent and per-pair arrays (no plugin metric reads them)."""
+        return M.summarisable()
+
+    @property
     def fixed_deciders(self) -> bool:
         """No evolution changes who decides how between scripted events."""
         return self.evolution is None

@@ -18,6 +18,8 @@ from agents.errors import ScenarioError
 from agents.trust import PairTable
 from sim.lattice import lattice_graph
 
+#: More steps than any run has (sim.scenario.MAX_STEPS is 1,000,000).
+MAX_STEPS = 1 << 62
 #: Tries a rewired agent makes to find a new partner it is not yet tied to.
 REWIRE_TRIES = 8
 
@@ -128,6 +130,13 @@ class Network:
     def may_rewire(self) -> bool:
         """Whether rewiring can ever cut a tie (a threshold no trust is below never does)."""
         return bool(self._rewire) and float(self._rewire.get("below", 0.3)) > 0.0
+
+    def steps_before_rewire(self, done: int) -> int:
+        """How many steps after step ``done`` come before one at which rewiring may cut a tie."""
+        if not self.may_rewire:
+            return MAX_STEPS
+        every = int(self._rewire.get("every", 1))  # type: ignore[union-attr]
+        return every - 1 - done % every
 
     def rewire(self, step: int, pairs: PairTable, alive: np.ndarray, rng: np.random.Generator) -> int:
         """Every ``every`` steps, cut ties where either side's trust is below ``below``; returns the cuts.

@@ -52,7 +52,7 @@ GROUP_KEYS = {
     "error_rate": float, "params": dict, "mode": str, "llm": dict, "instructions": list,
 }
 EVENT_COMMON = {"at": int, "when": dict, "to": str, "type": str, "once": bool}
-SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int}
+SWEEP_KEYS = {"grid": dict, "zip": dict, "runs": int, "seed": int, "ledger": str}
 #: The most steps a run may have (sim.limits): refused wherever the number comes from.
 MAX_STEPS = limits.MAX_STEPS
 #: Agents one group or join may add (sim.limits): the memory estimate (sim.capacity) is the real limit.

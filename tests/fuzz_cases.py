@@ -249,7 +249,10 @@ DAMAGES: dict[str, Callable[[sqlite3.Connection], None]] = {
     "runs status odd": lambda c: c.execute("UPDATE runs SET status = 'weird'"),
     "sweeps specs json": lambda c: c.execute("UPDATE sweeps SET specs = 'nope'"),
     "sweeps gone": lambda c: c.execute("DELETE FROM sweeps"),
-    "drop steps": lambda c: c.execute("DROP TABLE steps"),
+    "runs ledger odd": lambda c: c.execute("UPDATE runs SET ledger = 'some'"),
+    "series blob": lambda c: c.execute("UPDATE series SET data = x'00ff'"),
+    "drop series": lambda c: c.execute("DROP TABLE series"),
+    "drop event_data": lambda c: c.execute("DROP TABLE event_data"),
     "drop runs": lambda c: c.execute("DROP TABLE runs"),
     "drop meta": lambda c: c.execute("DROP TABLE meta"),
 }

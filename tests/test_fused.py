@@ -177,7 +177,6 @@ def test_conflict_steps_fall_back(seed, monkeypatch):
     {"groups.defector.deliberation": 0.5},
     {"groups.defector.error_rate": 0.1},
     {"groups.defector.policy": "random"},
-    {"environment.promises": True},
 ])
 def test_random_runs_are_not_fused(override, monkeypatch):
     model, played = _run("ipd-classic", True, monkeypatch, 1, {**override, "steps": 20})

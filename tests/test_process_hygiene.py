@@ -98,7 +98,7 @@ def test_sigint_and_sigterm_stop_cleanly(tmp_path: Path, sig: int, code: int) ->
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             # every stored run is whole: a row and its time series
             assert conn.execute("SELECT COUNT(*) FROM runs WHERE run_id NOT IN "
-                                "(SELECT run_id FROM steps)").fetchone()[0] == 0
+                                "(SELECT run_id FROM series)").fetchone()[0] == 0
         finally:
             conn.close()
     finally:

@@ -184,13 +184,15 @@ def test_rerun_unknown_run(tmp_path):
 def test_export_writes_runs_steps_events(tmp_path, fmt):
     frame = run_fake(tmp_path / "o", grid={"x": [1, 2]}, runs=2, task=FakeTask(fail_x=2))
     paths = export(tmp_path / "o", fmt, tmp_path / "exp")
-    assert [p.name for p in paths] == [f"runs.{fmt}", f"steps.{fmt}", f"events.{fmt}"]
+    assert [p.name for p in paths] == [f"runs.{fmt}", f"steps.{fmt}", f"events.{fmt}",
+                                       f"event_counts.{fmt}"]
     read = pd.read_csv if fmt == "csv" else pd.read_parquet
-    runs, steps, events = (read(p) for p in paths)
+    runs, steps, events, counts = (read(p) for p in paths)
     assert runs["run_id"].tolist() == frame["run_id"].tolist()
     assert runs["welfare"].iloc[:2].tolist() == pytest.approx(frame["welfare"].iloc[:2].tolist())
     assert list(steps.columns) == ["run_id", "step", "metric", "value"] and len(steps) == 2 * 5 * 2
     assert sorted(events["kind"].unique()) == ["conflict", "shock"] and len(events) == 4
+    assert counts["count"].sum() == len(events)
 
 
 DRIVER = """
@@ -244,8 +246,8 @@ def test_sigkill_then_resume_ends_with_exactly_the_planned_runs(tmp_path, monkey
             40,
             40,
         )
-        per_run = conn.execute("SELECT COUNT(*) FROM steps GROUP BY run_id").fetchall()
-        assert {n for (n,) in per_run} == {10}  # 5 steps x 2 metrics, never a half-written run
+        per_run = conn.execute("SELECT rows FROM series").fetchall()
+        assert len(per_run) == 40 and {n for (n,) in per_run} == {10}  # 5 steps x 2 metrics, never a half-written run
 
 
 def test_real_engine_stores_every_spec_and_reruns_exactly(tmp_path):

@@ -149,7 +149,7 @@ def test_export_command(tmp_path, capsys, fake_engine, fmt):
     capsys.readouterr()
     assert main(["export", str(out), "--format", fmt]) == 0
     names = [line.rsplit("/", 1)[-1] for line in capsys.readouterr().out.splitlines()]
-    assert names == [f"runs.{fmt}", f"steps.{fmt}", f"events.{fmt}"]
+    assert names == [f"runs.{fmt}", f"steps.{fmt}", f"events.{fmt}", f"event_counts.{fmt}"]
     assert (out / "export" / f"runs.{fmt}").stat().st_size > 0
 
 

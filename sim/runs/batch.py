@@ -34,6 +34,7 @@ import pandas as pd
 
 from agents.errors import SpecboundError
 from sim.runs.hygiene import worker_init
+from sim.runs.ledger import event_counts
 from sim.runs.records import Job, RunRecord
 
 #: Chunks kept in flight per worker: enough to hide scheduling latency, few
@@ -134,6 +135,7 @@ class Chunk:
     scenario_text: str
     spec_texts: tuple[tuple[str, str], ...]
     jobs: tuple[Job, ...]
+    ledger: str = "full"
 
 
 
@@ -154,6 +156,11 @@ def execute_job(chunk: Chunk, job: Job) -> RunRecord:
     try:
         result = chunk.task(chunk.scenario_text, dict(chunk.spec_texts), dict(job.params), job.seed)
         metrics = {str(k): float(v) for k, v in dict(result.metrics).items()}
+        events, counts = result.events, None
+        if chunk.ledger != "full":
+            # Reduced here, in the worker: only what the store keeps is shipped back.
+            counts = event_counts(events) if chunk.ledger == "counts" and events is not None else None
+            events = None
         return RunRecord(
             job=job,
             status="done",
@@ -161,7 +168,9 @@ def execute_job(chunk: Chunk, job: Job) -> RunRecord:
             ended=time.time(),
             metrics=metrics,
             steps=long_steps(result.steps),
-            events=result.events,
+            events=events,
+            ledger=chunk.ledger,
+            counts=counts,
         )
     except Exception:  # a run's failure is data for the store, never the sweep's end
         return RunRecord(
@@ -170,6 +179,7 @@ def execute_job(chunk: Chunk, job: Job) -> RunRecord:
             started=started,
             ended=time.time(),
             error=traceback.format_exc(),
+            ledger=chunk.ledger,
         )
 
 
@@ -184,18 +194,19 @@ def chunk_size(n_runs: int, workers: int) -> int:
 
 
 def make_chunks(
-    task: Task, scenario_text: str, spec_texts: Mapping[str, str], jobs: Iterable[Job], size: int
+    task: Task, scenario_text: str, spec_texts: Mapping[str, str], jobs: Iterable[Job], size: int,
+    ledger: str = "full",
 ) -> Iterator[Chunk]:
-    """Group ``jobs`` lazily into chunks of at most ``size`` jobs."""
+    """Group ``jobs`` lazily into chunks of at most ``size`` jobs, keeping ``ledger`` of events."""
     texts = tuple(sorted(spec_texts.items()))
     batch: list[Job] = []
     for job in jobs:
         batch.append(job)
         if len(batch) == size:
-            yield Chunk(task, scenario_text, texts, tuple(batch))
+            yield Chunk(task, scenario_text, texts, tuple(batch), ledger)
             batch = []
     if batch:
-        yield Chunk(task, scenario_text, texts, tuple(batch))
+        yield Chunk(task, scenario_text, texts, tuple(batch), ledger)
 
 
 class Executor(Protocol):

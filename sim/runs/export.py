@@ -5,7 +5,14 @@ Layout of the export folder (default ``DIR/export``)::
     runs.<ext>     one row per run: run_id, sweep_id, point, rep, seed, status, error,
                    started, ended, one column per grid path, one per final metric
     steps.<ext>    time series, long form: run_id, step, metric, value
-    events.<ext>   run_id, step, kind, agent, partner, data (JSON of the other fields)
+    events.<ext>   run_id, step, kind, agent, partner, data (JSON of the other fields):
+                   every event of the runs stored with ``--ledger full``
+    event_counts.<ext>  run_id, step, kind, data, count: per step and distinct event,
+                   how many (runs stored with ``--ledger full`` or ``counts``)
+
+A file whose rows no stored run kept (``events`` when every run was stored
+with ``counts`` or ``none``) is not written, so an absent ledger is never
+mistaken for a run without events; ``runs.<ext>`` says each run's ``ledger``.
 
 Long form for steps and events keeps one schema whatever metrics a run has, and
 lets the export stream in batches: memory stays flat for large stores.
@@ -33,6 +40,8 @@ _EMPTY = {
         "partner": "Int64",
         "data": "str",
     },
+    "event_counts": {"run_id": "int64", "step": "Int64", "kind": "str", "data": "str",
+                     "count": "int64"},
 }
 
 
@@ -57,12 +66,21 @@ def export(
         present = store.tables()
         target.mkdir(parents=True, exist_ok=True)
         paths = []
+        modes: set[str] = set()
         if "runs" in present:
             runs_path = target / f"runs.{fmt}"
             _write_frame(store.runs(), runs_path, fmt)
             paths.append(runs_path)
-        for table in ("steps", "events"):
-            if table not in present:
+            modes = set(store.ledgers().values())
+        kept = {"full": {"full"}, "counts": {"full", "counts"}}
+        # each logical table and the stored tables it is read from (a salvaged store may lack some)
+        sources = {"steps": {"series", "metric_names"},
+                   "events": {"event_ledger", "event_kinds", "event_data"},
+                   "event_counts": {"event_counts", "event_kinds", "event_data"}}
+        tables = ["steps"] + [t for t, m in (("events", "full"), ("event_counts", "counts"))
+                              if not modes or modes & kept[m]]
+        for table in tables:
+            if not sources[table] <= present:
                 continue
             path = target / f"{table}.{fmt}"
             _write_stream(store.iter_table(table), path, fmt, _EMPTY[table])

@@ -23,14 +23,15 @@ class Job:
     params: tuple[tuple[str, Any], ...]
 
 
-
-
 @dataclass(frozen=True)
 class RunRecord:
     """The compact result of one run, as written to the store.
 
     ``steps`` is long-form (step, metric, value) and ``events`` keeps the
     engine's columns; ``error`` holds the traceback of a run that raised.
+    ``ledger`` says how much of the events the store keeps
+    (``sim.runs.ledger``); a ``counts`` run carries only ``counts`` (step, kind,
+    data, count), reduced in the worker, and no ``events``.
     """
 
     job: Job
@@ -41,4 +42,6 @@ class RunRecord:
     steps: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
     error: str | None = None
+    ledger: str = "full"
+    counts: pd.DataFrame | None = None
 

@@ -7,9 +7,14 @@ Layout (``PRAGMA user_version`` is :data:`SCHEMA_VERSION`)::
                                 spec texts with sha256 hashes, grid, zip, runs, seed,
                                 code version, first run id
     runs(run_id, sweep_id, scenario, point, rep, seed, params, status, error,
-         started, ended, metrics, "p:<path>"..., "m:<metric>"...)
-    steps(run_id, step, metric, value)     time series, long form
-    events(run_id, step, kind, agent, partner, data)
+         started, ended, metrics, ledger, "p:<path>"..., "m:<metric>"...)
+    series, event_counts, event_ledger and their dictionaries (metric_names,
+    event_kinds, event_data): a run's time series and events, see :mod:`sim.runs.bulk`
+
+Version 2 packs each run's time series and event ledger into one compressed
+blob and stores each distinct conflict once (a demo run: about 0.01 MB instead
+of 4 MB); ``ledger`` (``full``, ``counts`` or ``none``, see
+:mod:`sim.runs.ledger`) says how much of a run's events was kept.
 
 Why SQLite: one file, readable from any language, and in WAL mode readers see
 a consistent store while the sweep writes. Only the driver writes, one
@@ -37,9 +42,10 @@ from typing import Any
 import pandas as pd
 
 from agents.errors import SpecboundError
+from sim.runs import bulk
 from sim.runs.records import RunRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_FILE = "store.sqlite"
 
 _TABLES = (
@@ -49,14 +55,9 @@ _TABLES = (
         seed INTEGER, points INTEGER, first_run INTEGER, code_version TEXT, question TEXT)""",
     """CREATE TABLE runs(run_id INTEGER PRIMARY KEY, sweep_id TEXT, scenario TEXT,
         point INTEGER, rep INTEGER, seed INTEGER, params TEXT, status TEXT, error TEXT,
-        started REAL, ended REAL, metrics TEXT)""",
-    "CREATE TABLE steps(run_id INTEGER, step INTEGER, metric TEXT, value REAL)",
-    "CREATE INDEX steps_run ON steps(run_id)",
-    "CREATE TABLE events(run_id INTEGER, step INTEGER, kind TEXT, agent INTEGER, partner INTEGER, data TEXT)",
-    "CREATE INDEX events_run ON events(run_id)",
-    "CREATE INDEX events_kind ON events(kind)",
+        started REAL, ended REAL, metrics TEXT, ledger TEXT)""",
+    *bulk.TABLES,
 )
-_EVENT_KEYS = ("step", "kind", "agent", "partner")
 
 
 def sha256(text: str) -> str:
@@ -221,10 +222,11 @@ def check_store(db: Path, conn: sqlite3.Connection, *, salvage: bool = False) ->
         raise SpecboundError(f"{db}: not a specbound store ({err})") from None
     if version != SCHEMA_VERSION:
         raise SpecboundError(
-            f"{db}: store schema version {version}, this specbound reads version {SCHEMA_VERSION}; "
-            "use a new --out folder (the store is left as it is)"
+            f"{db}: store schema version {version}, this specbound reads version {SCHEMA_VERSION}"
+            " (version 2 packs series and events per run); export it with the specbound that"
+            " wrote it, or use a new --out folder (the store is left as it is)"
         )
-    missing = [t for t in ("meta", "sweeps", "runs", "steps", "events") if t not in tables]
+    missing = [t for t in ("meta", "sweeps", "runs", *bulk.TABLE_NAMES) if t not in tables]
     if salvage:
         return
     if missing:
@@ -258,6 +260,13 @@ _ROW_CHECKS = (
      "runs row {0} has a seed, point or rep that is not a non-negative integer"),
     ("SELECT run_id, status FROM runs WHERE status IS NULL OR status NOT IN ('done', 'failed') LIMIT 1",
      "runs row {0} has status {1!r} (expected done or failed)"),
+    # zlib streams begin with 0x78: a cheap check that catches an overwritten blob before a reader decodes it
+    ("SELECT run_id FROM series WHERE typeof(data) != 'blob' OR hex(substr(data, 1, 1)) != '78' LIMIT 1",
+     "series row {0} is not a packed blob"),
+    ("SELECT run_id FROM event_ledger WHERE typeof(data) != 'blob' OR hex(substr(data, 1, 1)) != '78' LIMIT 1",
+     "event_ledger row {0} is not a packed blob"),
+    ("SELECT run_id, ledger FROM runs WHERE ledger IS NULL OR ledger NOT IN ('full', 'counts', 'none') LIMIT 1",
+     "runs row {0} has ledger {1!r} (expected full, counts or none)"),
     ("SELECT run_id FROM runs WHERE sweep_id IS NULL OR sweep_id NOT IN (SELECT sweep_id FROM sweeps) LIMIT 1",
      "runs row {0} belongs to no stored sweep"),
 )
@@ -428,13 +437,13 @@ class Store:
         ``replace`` lets a retried failed run take the place of its failed row;
         otherwise a run id already present is an error (nothing is overwritten).
         """
-        job, metrics, steps, events = record.job, record.metrics, record.steps, record.events
+        job, metrics = record.job, record.metrics
         run_id, params = job.run_id, dict(job.params)
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             if replace:
-                for table in ("runs", "steps", "events"):
+                for table in ("runs", *bulk.RUN_TABLES):
                     conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             cols = {f"p:{k}": v for k, v in params.items()} | {
                 f"m:{k}": v for k, v in metrics.items()
@@ -443,34 +452,20 @@ class Store:
                 self._ensure_column(name, "REAL" if name.startswith("m:") else "")
             names = [
                 "run_id", "sweep_id", "scenario", "point", "rep", "seed", "params", "status",
-                "error", "started", "ended", "metrics", *cols,
+                "error", "started", "ended", "metrics", "ledger", *cols,
             ]  # fmt: skip
             values = [
                 run_id, sweep_id, scenario, job.point, job.rep, job.seed,
                 json.dumps(params, sort_keys=True, default=str), record.status, record.error,
                 record.started, record.ended,
                 json.dumps({k: _json_value(v) for k, v in metrics.items()}, sort_keys=True),
-                *(_sql_value(v) for v in cols.values()),
+                record.ledger, *(_sql_value(v) for v in cols.values()),
             ]  # fmt: skip
             conn.execute(
                 f"INSERT INTO runs ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})",
                 values,
             )
-            if steps is not None and not steps.empty:
-                conn.executemany(
-                    "INSERT INTO steps VALUES (?, ?, ?, ?)",
-                    zip(
-                        [run_id] * len(steps),
-                        steps["step"].astype("int64").tolist(),
-                        steps["metric"].astype(str).tolist(),
-                        steps["value"].astype("float64").tolist(),
-                        strict=True,
-                    ),
-                )
-            if events is not None and not events.empty:
-                conn.executemany(
-                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", _event_rows(run_id, events)
-                )
+            bulk.write_bulk(conn, record)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -513,7 +508,8 @@ class Store:
         ``p:``/``m:`` prefixes are dropped unless a name would clash).
         """
         cols = self._ordered_columns()
-        base = ["run_id", "sweep_id", "point", "rep", "seed", "status", "error", "started", "ended"]
+        base = ["run_id", "sweep_id", "point", "rep", "seed", "status", "error", "started", "ended",
+                "ledger"]
         flat = [c for c in cols if c[:2] in ("p:", "m:")]
         sql = f"SELECT {', '.join(map(quote, base + flat))} FROM runs"
         args: tuple = ()
@@ -533,35 +529,32 @@ class Store:
         return frame.rename(columns=renames)
 
     def steps(self, run_ids: Sequence[int] | None = None) -> pd.DataFrame:
-        """Time series in long form: run_id, step, metric, value."""
-        sql = "SELECT run_id, step, metric, value FROM steps"
-        if run_ids is None:
-            return pd.read_sql_query(sql + " ORDER BY run_id, step", self._conn)
-        ids = [int(i) for i in run_ids]
-        if not ids:
-            return pd.DataFrame({"run_id": [], "step": [], "metric": [], "value": []})
-        frames = [
-            pd.read_sql_query(
-                f"{sql} WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, step",
-                self._conn,
-                params=part,
-            )
-            for part in (ids[i : i + 500] for i in range(0, len(ids), 500))
-        ]
-        return pd.concat(frames, ignore_index=True)
+        """Time series in long form: run_id, step, metric, value (by run, then step)."""
+        if run_ids is not None and not list(run_ids):
+            return bulk.concat([], ("run_id", "step", "metric", "value"))
+        return bulk.concat(bulk.series_frames(self._conn, run_ids),
+                           ("run_id", "step", "metric", "value"))
 
     def events(self, kind: str | None = None, limit: int | None = None) -> pd.DataFrame:
-        """Events (conflicts and others): run_id, step, kind, agent, partner, data (JSON)."""
-        sql = "SELECT run_id, step, kind, agent, partner, data FROM events"
-        args: list[Any] = []
-        if kind is not None:
-            sql += " WHERE kind = ?"
-            args.append(kind)
-        sql += " ORDER BY run_id, rowid"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
-        return pd.read_sql_query(sql, self._conn, params=args)
+        """The event ledger (conflicts and others) of runs stored with ``--ledger full``.
+
+        Columns run_id, step, kind, agent, partner, data (JSON of the other fields),
+        in the order the run logged them. Runs stored with ``counts`` or ``none``
+        have no rows here: see :meth:`event_counts` and :meth:`ledgers`.
+        """
+        frame = bulk.concat(bulk.ledger_frames(self._conn, kind), bulk.EVENT_COLUMNS)
+        return frame if limit is None else frame.head(int(limit))
+
+    def event_counts(self, kind: str | None = None) -> pd.DataFrame:
+        """Per run, step, event kind and payload: how many events (ledgers full and counts).
+
+        Columns run_id, step, kind, data (JSON, as in :meth:`events`), count.
+        """
+        return bulk.event_counts(self._conn, kind)
+
+    def ledgers(self) -> dict[int, str]:
+        """run_id -> how much of its events the run kept: ``full``, ``counts`` or ``none``."""
+        return {int(r): str(m) for r, m in self._conn.execute("SELECT run_id, ledger FROM runs")}
 
     def run_row(self, run_id: int) -> dict[str, Any]:
         """The stored row of one run (params and metrics decoded)."""
@@ -580,18 +573,27 @@ class Store:
         return out
 
     def iter_table(self, table: str, batch: int = 50_000) -> Iterable[pd.DataFrame]:
-        """Stream ``steps`` or ``events`` in frames of ``batch`` rows (for export)."""
+        """Stream ``steps``, ``events`` or ``event_counts`` in frames of about ``batch`` rows.
+
+        For export: memory stays flat however many runs the store holds.
+        """
+        if table == "event_counts":
+            yield self.event_counts()
+            return
         if table not in ("steps", "events"):
-            raise SpecboundError(f"table {table!r}: expected steps or events")
-        cols = (
-            "run_id, step, metric, value"
-            if table == "steps"
-            else "run_id, step, kind, agent, partner, data"
-        )
-        cur = self._conn.execute(f"SELECT {cols} FROM {table} ORDER BY rowid")
-        names = [d[0] for d in cur.description]
-        while rows := cur.fetchmany(batch):
-            yield pd.DataFrame.from_records(rows, columns=names)
+            raise SpecboundError(f"table {table!r}: expected steps, events or event_counts")
+        frames = (bulk.series_frames(self._conn, sort=False) if table == "steps"
+                  else bulk.ledger_frames(self._conn))
+        held: list[pd.DataFrame] = []
+        rows = 0
+        for frame in frames:
+            held.append(frame)
+            rows += len(frame)
+            if rows >= batch:
+                yield pd.concat(held, ignore_index=True)
+                held, rows = [], 0
+        if held:
+            yield pd.concat(held, ignore_index=True)
 
 
 def _sql_value(value: Any) -> Any:
@@ -602,35 +604,3 @@ def _sql_value(value: Any) -> Any:
         return float(value)  # numpy scalars
     except (TypeError, ValueError):
         return json.dumps(value, default=str)
-
-
-def _event_rows(run_id: int, events: pd.DataFrame) -> Iterable[tuple]:
-    """Rows for the events table: fixed keys as columns, the rest as JSON ``data``."""
-    other = [c for c in events.columns if c not in _EVENT_KEYS]
-    for rec in events.to_dict("records"):
-        data = {k: _json_value(_plain(rec[k])) for k in other if not _missing(rec[k])}
-        yield (
-            run_id,
-            _int_or_none(rec.get("step")),
-            None if _missing(rec.get("kind")) else str(rec.get("kind")),
-            _int_or_none(rec.get("agent")),
-            _int_or_none(rec.get("partner")),
-            json.dumps(data, sort_keys=True, default=str),
-        )
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def _int_or_none(value: Any) -> int | None:
-    if _missing(value):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

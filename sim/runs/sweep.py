@@ -34,6 +34,7 @@ from sim.limits import MAX_RUNS, MAX_SWEEP_RUNS
 from sim.plugins import loaded as loaded_plugins
 from sim.runs.batch import EngineTask, Executor, Task, chunk_size, make_chunks, make_executor
 from sim.runs.hygiene import sigterm_as_interrupt
+from sim.runs.ledger import DEFAULT_LEDGER, check_ledger
 from sim.runs.lock import FolderLock
 from sim.runs.records import Job
 from sim.runs.store import Store, SweepInfo, check_folder, code_version, store_path
@@ -171,10 +172,10 @@ def plan_for(
     applies); an empty mapping means "no grid" (``run --runs N``).
     """
     table = dict(getattr(scenario, "sweep", None) or {})
-    unknown = sorted(set(table) - {"grid", "zip", "runs", "seed"})
+    unknown = sorted(set(table) - {"grid", "zip", "runs", "seed", "ledger"})
     if unknown:
         raise SpecboundError(
-            f"scenario {scenario.id}: [sweep] key {unknown[0]!r} is unknown; allowed: grid, zip, runs, seed"
+            f"scenario {scenario.id}: [sweep] key {unknown[0]!r} is unknown; allowed: grid, zip, runs, seed, ledger"
         )
     from_table = grid is None and zipped is None
     return make_plan(
@@ -183,6 +184,16 @@ def plan_for(
         runs if runs is not None else table.get("runs", 1),
         seed if seed is not None else table.get("seed", 0),
     )
+
+
+def ledger_for(scenario: ScenarioLike, ledger: str | None) -> str:
+    """How much of each run's events to keep: ``ledger``, else the ``[sweep]`` table's, else full."""
+    if ledger is not None:
+        return check_ledger(ledger)
+    table = dict(getattr(scenario, "sweep", None) or {})
+    if "ledger" in table:
+        return check_ledger(table["ledger"], f"scenario {scenario.id}: [sweep] ledger")
+    return DEFAULT_LEDGER
 
 
 def default_out(scenario_id: str) -> Path:
@@ -206,6 +217,7 @@ def sweep(
     retry_failed: bool = False,
     task: Task | None = None,
     wait: bool = False,
+    ledger: str | None = None,
 ) -> pd.DataFrame:
     """Run a parameter sweep into the store of ``out``; return one row per run.
 
@@ -228,6 +240,10 @@ def sweep(
         retry_failed: rerun runs stored as failed (their failed row is replaced).
         task: the run function (default :class:`~sim.runs.batch.EngineTask`, the engine).
         wait: if another sweep holds the folder's lock, wait for it instead of refusing.
+        ledger: how much of each run's events the store keeps: ``"full"`` (every
+            event), ``"counts"`` (per-step counts of each distinct event) or
+            ``"none"``; default the ``[sweep]`` table's ``ledger``, else full.
+            See :mod:`sim.runs.ledger`.
 
     Returns:
         DataFrame with run_id, point, rep, seed, status, error, one column per
@@ -242,6 +258,7 @@ def sweep(
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise SpecboundError(f"--workers {workers}: must be 1 or more")
     scen = load(scenario)
+    kept = ledger_for(scen, ledger)
     if not resume and (task is None or isinstance(task, EngineTask)):
         # Before the folder is made; a resumed sweep's paths were checked when it began.
         check_spec_paths_used(scen, plan_for(scen, grid, zip, runs, seed))
@@ -272,7 +289,7 @@ def sweep(
     try:
         with FolderLock(folder, wait=wait), sigterm_as_interrupt():
             frame = _locked(folder, db, info, plan, allow_grid_change, retry_failed, workers, dask,
-                            progress, task)
+                            progress, task, kept)
     except BaseException:
         if made and not any(folder.iterdir()):  # refused before anything was stored
             folder.rmdir()
@@ -284,7 +301,7 @@ def sweep(
 
 def _locked(folder: Path, db: Path, info: SweepInfo, plan: Plan, allow_grid_change: bool,
             retry_failed: bool, workers: int | None, dask: str | None, progress: bool | None,
-            task: Task) -> pd.DataFrame:
+            task: Task, kept: str) -> pd.DataFrame:
     """The part of a sweep that reads and writes the store, run under the folder's lock."""
     info = _with_identity(info, db, allow_grid_change)
     existing = _stored_status(db, info.sweep_id)
@@ -300,7 +317,7 @@ def _locked(folder: Path, db: Path, info: SweepInfo, plan: Plan, allow_grid_chan
             if store.sweep(info.sweep_id) is None:
                 store.add_sweep(info)
             if executor is not None:
-                _drive(store, info, plan, pending, existing, executor, progress, task)
+                _drive(store, info, plan, pending, existing, executor, progress, task, kept)
             frame = _result_frame(store, info)
     except KeyboardInterrupt:
         abandon = getattr(executor, "abandon", None)
@@ -382,6 +399,7 @@ def _drive(
     executor: Executor,
     progress: bool | None,
     task: Task,
+    ledger: str,
 ) -> None:
     """Stream finished runs into the store, one transaction each; keep nothing."""
     from tqdm import tqdm
@@ -400,7 +418,7 @@ def _drive(
     )
     bar.set_postfix(failed=failed)
     size = chunk_size(len(pending), executor.workers)
-    chunks = make_chunks(task, info.scenario_text, info.specs, pending, size)
+    chunks = make_chunks(task, info.scenario_text, info.specs, pending, size, ledger)
     stored = total - len(pending)
     try:
         for records in executor.map(chunks):

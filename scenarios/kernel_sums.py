@@ -1,0 +1,199 @@
+"""Per-step metrics inside compiled loops, rounded exactly as numpy rounds them.
+
+Why: a fused stretch used to record every pair's trust and every agent's payoff
+for every step, and the engine then computed trust, calibration, Gini and
+welfare from those records with numpy: at 10,000 agents that was most of a
+fused step's time and ~1 MB of records per step. A kernel that calls these
+functions instead hands the engine four numbers per step
+(``scenarios.stretch.SUMMARY``), the very values ``sim.metrics`` computes.
+
+Bit-identical results need numpy's own summation order: ``pairwise_sum`` is
+numpy's pairwise summation of float64 (8 accumulators up to 128 elements,
+halves on multiples of 8 above; a reduction starts from the identity 0.0).
+``tests/test_kernel_sums.py`` pins each function against its numpy twin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: numpy's block below which a pairwise sum is a straight unrolled loop.
+BLOCK = 128
+#: Deepest split of a pairwise sum (halves of 2**64 elements end long before).
+DEPTH = 64
+#: Insertion-sort moves per agent allowed before a Gini step re-sorts from scratch.
+SORT_MOVES = 8
+
+
+@njit(cache=True, nogil=True)
+def _block(a, lo, n):  # pragma: no cover - compiled
+    """numpy's pairwise sum of at most ``BLOCK`` elements: 8 accumulators, then the rest in turn."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True, nogil=True)
+def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
+    """Sum of ``a[lo:lo + n]`` in numpy's pairwise order (without the reduction's 0.0 start).
+
+    numpy recurses (halves on multiples of 8); this walks the same tree with an explicit
+    stack, because numba's on-disk cache of recursive functions crashes when loaded.
+    """
+    if n <= BLOCK:
+        return _block(a, lo, n)
+    los = np.empty(DEPTH, np.int64)
+    lens = np.empty(DEPTH, np.int64)
+    stage = np.empty(DEPTH, np.int64)
+    vals = np.empty(DEPTH + 1, np.float64)
+    top, sp = 0, 0
+    los[0], lens[0], stage[0] = lo, n, 0
+    while top >= 0:
+        at, size = los[top], lens[top]
+        if size <= BLOCK:
+            vals[sp] = _block(a, at, size)
+            sp += 1
+            top -= 1
+            continue
+        half = size // 2
+        half -= half % 8
+        if stage[top] == 0:
+            stage[top] = 1
+            top += 1
+            los[top], lens[top], stage[top] = at, half, 0
+        elif stage[top] == 1:
+            stage[top] = 2
+            top += 1
+            los[top], lens[top], stage[top] = at + half, size - half, 0
+        else:
+            sp -= 1
+            vals[sp - 1] = vals[sp - 1] + vals[sp]
+            top -= 1
+    return vals[0]
+
+
+@njit(cache=True, nogil=True)
+def total(a, n):  # pragma: no cover - compiled
+    """``a[:n].sum()`` as numpy computes it."""
+    return 0.0 + pairwise_sum(a, 0, n)
+
+
+@njit(cache=True, nogil=True)
+def gini_step(x, order, xs, buf):  # pragma: no cover - compiled
+    """``sim.metrics.gini_rows`` of one row ``x``; ``order`` sorts ``x`` ascending on return.
+
+    ``order`` comes in as the previous step's order: cumulative payoffs move
+    little between steps, so an insertion sort from it costs about one pass;
+    when it would cost more than ``SORT_MOVES`` moves per agent the row is
+    sorted from scratch. Ties may sit in any order: the sorted values, all
+    the Gini reads, are the same. ``xs`` and ``buf`` are scratch of ``len(x)``.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return 0.0
+    low = x[0]
+    for i in range(n):
+        low = min(low, x[i])
+    shift = min(0.0, low)
+    for i in range(n):
+        buf[i] = x[i] - shift
+    tot = total(buf, n)
+    for i in range(n):
+        xs[i] = buf[order[i]]
+    moves = 0
+    budget = SORT_MOVES * n
+    for i in range(1, n):
+        v = xs[i]
+        o = order[i]
+        j = i - 1
+        while j >= 0 and xs[j] > v:
+            xs[j + 1] = xs[j]
+            order[j + 1] = order[j]
+            j -= 1
+            moves += 1
+        xs[j + 1] = v
+        order[j + 1] = o
+        if moves > budget:
+            fresh = np.argsort(buf[:n], kind="mergesort")  # quicksort degrades on many ties
+            for q in range(n):
+                order[q] = fresh[q]
+                xs[q] = buf[fresh[q]]
+            break
+    if not tot > 0:
+        return 0.0
+    run = 0.0
+    for i in range(n):
+        run += xs[i]  # np.cumsum: a running sum, left to right
+        buf[i] = run / tot
+    return (np.float64(n + 1) - 2.0 * total(buf, n)) / n
+
+
+@njit(cache=True, nogil=True)
+def trust_step(kept, broken, turns, partner, truth_kept, truth_total, buf, gap, real):  # pragma: no cover
+    """``sim.metrics.trust_of_rows`` over every pair row: (mean trust of pairs that met, calibration).
+
+    ``buf`` and ``gap`` are scratch of one float per pair row, ``real`` of one per agent.
+    """
+    # Each agent's real conduct once, not once per pair: the same quotient, so the same double.
+    for i in range(truth_total.shape[0]):
+        real[i] = truth_kept[i] / truth_total[i] if truth_total[i] > 0 else -1.0
+    m = 0
+    for p in range(kept.shape[0]):
+        if turns[p] > 0:
+            t = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
+            buf[m] = t
+            r = real[partner[p]]
+            gap[m] = abs(t - r) if r >= 0.0 else -1.0
+            m += 1
+    if m == 0:
+        return np.nan, np.nan
+    mean = total(buf, m) / m
+    # Partners with no record yet are left out of the calibration (gap -1 marks them).
+    c = 0
+    for q in range(m):
+        if gap[q] >= 0.0:
+            gap[c] = gap[q]
+            c += 1
+    cal = np.nan if c == 0 else 1.0 - total(gap, c) / c
+    return mean, cal
+
+
+@njit(cache=True, nogil=True)
+def met_trust_step(trust, partner, truth_kept, truth_total, gap, real):  # pragma: no cover - compiled
+    """``trust_step`` when every pair row has met and ``trust`` already holds each row's trust."""
+    m = trust.shape[0]
+    if m == 0:
+        return np.nan, np.nan
+    for i in range(truth_total.shape[0]):
+        real[i] = truth_kept[i] / truth_total[i] if truth_total[i] > 0 else -1.0
+    c = 0
+    for p in range(m):
+        r = real[partner[p]]
+        if r >= 0.0:
+            gap[c] = abs(trust[p] - r)
+            c += 1
+    cal = np.nan if c == 0 else 1.0 - total(gap, c) / c
+    return total(trust, m) / m, cal
