@@ -38,12 +38,27 @@ from typing import Any
 from agents.acts import Act, ActSpace
 from agents.checks import evaluate
 from agents.errors import RunFailure, SpecboundError
-from agents.llm_cache import ReplyCache, cached_completion, default_root, disabled_by_env
+from agents.llm_cache import (
+    InFlight,
+    ReplyCache,
+    cached_completion,
+    default_root,
+    disabled_by_env,
+    post_completion,
+)
 from agents.llm_health import Breaker, LLMAuthError, is_transport, preflight
-from agents.llm_prompt import ROLES, build_messages, parse_reply, repair_messages, response_format
+from agents.llm_prompt import (
+    ROLES,
+    build_messages,
+    json_object,
+    parse_reply,
+    repair_messages,
+    response_format,
+)
 from agents.policies import BatchPolicy, policy
 
 MODES = ("audit", "enforce")
+TRANSPORTS = ("direct", "openai")
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 TOKEN_PARAMS = ("max_tokens", "max_completion_tokens")
 
@@ -80,6 +95,9 @@ class LLMConfig:
         prices: ``{model: {"input": usd_per_1M, "output": usd_per_1M}}``;
             without an entry for the model, cost is reported as unknown.
         memory: how many of its past outcomes each agent is told (``sim.llm_memory``); 0: none.
+        transport: ``direct`` sends plain chat calls itself (``agents.llm_wire``: a tenth
+            of the client's CPU per call) and leaves failures, proxies and custom auth to
+            the openai client; ``openai`` sends every call through the client.
     """
 
     model: str
@@ -100,6 +118,7 @@ class LLMConfig:
     mode: str = "audit"
     prices: tuple[tuple[str, float, float], ...] = ()
     memory: int = 0
+    transport: str = "direct"
 
     def __post_init__(self) -> None:
         where = "llm"
@@ -112,6 +131,7 @@ class LLMConfig:
         _one_of(where, "reasoning_effort", self.reasoning_effort, (None, *EFFORTS))
         _one_of(where, "max_tokens_param", self.max_tokens_param, TOKEN_PARAMS)
         _one_of(where, "mode", self.mode, MODES)
+        _one_of(where, "transport", self.transport, TRANSPORTS)
         for name, low in (("max_tokens", 1), ("concurrency", 1), ("max_retries", 0), ("memory", 0)):
             value = getattr(self, name)
             if value < low:
@@ -192,6 +212,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "cache_dir": (str,),
     "mode": (str,),
     "memory": (int,),
+    "transport": (str,),
 }
 
 
@@ -282,6 +303,8 @@ class DecisionRequest:
         fallback: the act used when the model gives no usable answer.
         obs: the environment's observation value (the namedtuple checks read),
             needed by :func:`audit`.
+        facts: the facts the environment holds the truth of; when any, the model
+            declares its message's claims (:mod:`agents.llm_claims`).
     """
 
     agent: int
@@ -295,6 +318,7 @@ class DecisionRequest:
     tool_data: tuple[str, ...] = ()
     fallback: int = 0
     obs: Any = None
+    facts: tuple[str, ...] = ()
 
     def names(self) -> tuple[str, ...]:
         return tuple(self.acts[i].name for i in self.candidates)
@@ -312,6 +336,7 @@ class LLMChoice:
         usage: ``prompt_tokens`` and ``completion_tokens`` over all attempts.
         cached: every attempt was answered by the cache (no request sent).
         events: ``invalid_output`` / ``llm_error`` records for the run's events table.
+        claims: what the message asserts, as the model declared it (``agents.llm_claims``).
     """
 
     act: int
@@ -321,6 +346,7 @@ class LLMChoice:
     usage: dict[str, int] = field(default_factory=dict)
     cached: bool = False
     events: tuple[dict[str, Any], ...] = ()
+    claims: tuple[Any, ...] = ()
 
 
 ClientFactory = Callable[[], Any]
@@ -398,7 +424,7 @@ class LLMPolicy(BatchPolicy):
 
     def _run(self, requests: list[DecisionRequest]) -> list[LLMChoice]:
         if self._session is None:
-            self._session = _Session(self._make_client())
+            self._session = _Session(self._make_client(), self.config)
             # Close the client on its own loop when the policy goes away; left
             # to the garbage collector, httpx would try on a dead loop.
             self._finalizer = weakref.finalize(self, self._session.close)
@@ -452,7 +478,8 @@ class LLMPolicy(BatchPolicy):
 
         async def one(pid: str, body: dict[str, Any]) -> tuple[str, str | None]:
             try:
-                content, _, _ = await cached_completion(client, self._cache, sem, body)
+                content, _, _ = await cached_completion(client, self._cache, sem, body,
+                                                        inflight=self._inflight())
             except openai.APIError:
                 return pid, None
             return pid, content
@@ -495,7 +522,8 @@ class LLMPolicy(BatchPolicy):
         """One request to the server: after the preflight, counted by the breaker."""
         await self._checked(client)
         try:
-            resp = await client.chat.completions.create(**body)
+            wire = self._session.wire if self._session is not None else None
+            resp = await (wire.complete(body) if wire is not None else post_completion(client, body))
         except Exception as exc:
             if is_transport(exc):
                 self._breaker.failure(exc, client)  # raises RunFailure at the limit
@@ -511,12 +539,13 @@ class LLMPolicy(BatchPolicy):
             self._preflight = asyncio.ensure_future(preflight(client, self.config.preflight_timeout))
         await asyncio.shield(self._preflight)
 
-    def _body(self, messages: list[dict[str, str]], names: tuple[str, ...]) -> dict[str, Any]:
+    def _body(self, messages: list[dict[str, str]], names: tuple[str, ...],
+              facts: tuple[str, ...] = ()) -> dict[str, Any]:
         cfg = self.config
         body: dict[str, Any] = {
             "model": cfg.model,
             "messages": messages,
-            "response_format": response_format(names),
+            "response_format": response_format(names, facts),
             cfg.max_tokens_param: cfg.max_tokens,
         }
         if cfg.temperature is not None:
@@ -538,7 +567,8 @@ class LLMPolicy(BatchPolicy):
         reason, content = "", None
         for attempt in range(1, self.config.max_retries + 2):
             try:
-                content, used, hit = await self._complete(client, sem, self._body(messages, names))
+                content, used, hit = await self._complete(client, sem,
+                                                          self._body(messages, names, request.facts))
             except openai.AuthenticationError:
                 raise LLMAuthError(
                     f"authentication failed at {_safe_url(client)}: the server rejected "
@@ -558,10 +588,15 @@ class LLMPolicy(BatchPolicy):
             usage["completion_tokens"] += used.get("completion_tokens", 0)
             all_cached = all_cached and hit
             parsed = parse_reply(content, names)
-            if isinstance(parsed, tuple):
+            claims: tuple[Any, ...] | str = ()
+            if isinstance(parsed, tuple) and request.facts:
+                from agents.llm_claims import parse_claims
+
+                claims = parse_claims(json_object(content), request.facts, names)  # type: ignore[arg-type]
+            if isinstance(parsed, tuple) and not isinstance(claims, str):
                 act = request.acts.index_of(parsed[0])
-                return LLMChoice(act, parsed[1], True, attempt, usage, all_cached)
-            reason = parsed
+                return LLMChoice(act, parsed[1], True, attempt, usage, all_cached, claims=claims)
+            reason = parsed if isinstance(parsed, str) else str(claims)
             messages = messages + repair_messages(content, reason, names)
         event = {
             **where,
@@ -579,12 +614,16 @@ class LLMPolicy(BatchPolicy):
     ) -> tuple[str | None, dict[str, int], bool]:
         """One reply: from the cache, else from the server (then cached)."""
         content, used, hit = await cached_completion(client, self._cache, sem, body,
-                                                     lambda b: self._call(client, b))
+                                                     lambda b: self._call(client, b),
+                                                     self._inflight())
         if not hit:
             self._totals["calls"] += 1
             self._totals["prompt_tokens"] += used["prompt_tokens"]
             self._totals["completion_tokens"] += used["completion_tokens"]
         return content, used, hit
+
+    def _inflight(self) -> InFlight | None:
+        return self._session.inflight if self._session is not None else None
 
     def _count(self, choice: LLMChoice) -> None:
         t = self._totals
@@ -608,10 +647,20 @@ class _Session:
     its connections be reused.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, config: LLMConfig | None = None) -> None:
         self.client = client
         self.clients = [client]
         self.loop = asyncio.new_event_loop()
+        #: Identical requests in flight on this loop, sent once (``agents.llm_cache.InFlight``).
+        self.inflight = InFlight()
+        #: The direct path (``agents.llm_wire``) when the config and the client allow it.
+        self.wire: Any = None
+        if config is not None and config.transport == "direct":
+            from agents.llm_wire import Wire, endpoint
+
+            where = endpoint(client)
+            if where is not None:
+                self.wire = Wire(client, where, config.timeout)
 
     def clients_for(self, calls: int, make: Callable[[], Any]) -> list[Any]:
         """Clients enough that each carries at most :data:`CALLS_PER_CLIENT` of ``calls``.
@@ -621,6 +670,8 @@ class _Session:
         spends CPU growing with the square of the calls, on the step's
         critical path. Several pools of a few connections each do not.
         """
+        if self.wire is not None:
+            return self.clients[:1]  # the direct path has one pool; the client only sends failures
         while len(self.clients) * CALLS_PER_CLIENT < calls:
             self.clients.append(make())
         return self.clients[: max(1, math.ceil(calls / CALLS_PER_CLIENT))]
@@ -643,6 +694,8 @@ class _Session:
 
     def _close(self) -> None:
         try:
+            if self.wire is not None:
+                self.loop.run_until_complete(self.wire.close())
             for client in self.clients:
                 self.loop.run_until_complete(client.close())
         finally:

@@ -76,7 +76,7 @@ class ReplyCache:
                 Path(tmp).unlink(missing_ok=True)
 
 
-async def _create(client: Any, body: dict[str, Any]) -> Any:
+async def post_completion(client: Any, body: dict[str, Any]) -> Any:
     """``client.chat.completions.create(**body)``, without re-validating a body that is plain JSON.
 
     ``create`` walks the body through the client's typed schema on every call
@@ -92,29 +92,91 @@ async def _create(client: Any, body: dict[str, Any]) -> Any:
     return await post("/chat/completions", body=body, cast_to=ChatCompletion)
 
 
+class InFlight:
+    """Requests being sent now on one event loop, by cache key: the first sends, the rest await it.
+
+    Without it two identical requests in flight together (an eval's two samples
+    that got the same answer, graded alike; two decisions of one agent in the
+    same situation) both miss the cache and both are sent, or not, depending on
+    which finishes first: the number of calls, and at a temperature above zero
+    the answers, would differ between a run and its rerun. With it, identical
+    requests are sent once per run and the others count as answered from the
+    cache, whatever the timing.
+    """
+
+    def __init__(self) -> None:
+        #: key -> the sender's future: ``(content, usage)``, or None if its call failed.
+        self.pending: dict[str, asyncio.Future[tuple[str | None, dict[str, int]] | None]] = {}
+
+
 async def cached_completion(
     client: Any, cache: ReplyCache | None, sem: asyncio.Semaphore, body: dict[str, Any],
     call: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
+    inflight: InFlight | None = None,
 ) -> tuple[str | None, dict[str, int], bool]:
     """One reply: from the cache, else from the server (then cached).
 
     ``call`` sends the request (default ``client.chat.completions.create``); the LLM
     policy passes one that runs the preflight first and feeds the circuit breaker.
+    With a cache, ``inflight`` makes an identical request already being sent answer
+    this one too (see :class:`InFlight`); if that call fails, this one is sent.
     Returns ``(content, {"prompt_tokens", "completion_tokens"}, from_cache)``.
     """
     key = request_key(str(getattr(client, "base_url", "")), body) if cache else ""
-    if cache is not None:
-        hit = cache.get(key)
+    mine = None
+    while cache is not None:
+        hit = cache.get(key)  # again after a failed sender: another waiter may have answered since
         if hit is not None:
             return hit.get("content"), dict(hit.get("usage") or {}), True
-    async with sem:
-        resp = await (call(body) if call is not None else _create(client, body))
+        sender = inflight.pending.get(key) if inflight is not None else None
+        if sender is None:
+            break
+        reply = await asyncio.shield(sender)  # its cancellation is not ours
+        if reply is not None:
+            return reply[0], dict(reply[1]), True
+    if cache is not None and inflight is not None:
+        # No await since the cache missed: no other task can have slipped in.
+        mine = inflight.pending[key] = asyncio.get_running_loop().create_future()
+    try:
+        async with sem:
+            resp = await (call(body) if call is not None else post_completion(client, body))
+        content, used, model = reply_fields(resp)
+        if cache is not None:
+            cache.put(key, {"content": content, "usage": used, "model": model})
+        if mine is not None:
+            mine.set_result((content, used))
+    finally:
+        if mine is not None:
+            inflight.pending.pop(key, None)  # type: ignore[union-attr]  # set with mine
+            if not mine.done():
+                mine.set_result(None)  # failed or cancelled: a waiter sends its own
+    return content, used, False
+
+
+def reply_fields(resp: Any) -> tuple[str | None, dict[str, int], str | None]:
+    """``(content, usage, model)`` of a chat completion, typed or as the JSON the server sent.
+
+    The direct path of :mod:`agents.llm_wire` returns the JSON itself, because
+    building the client's typed models costs more CPU than the call.
+    """
+    if isinstance(resp, dict):
+        choices = resp.get("choices") or []
+        first = choices[0] if choices and isinstance(choices[0], dict) else {}
+        message = first.get("message") if isinstance(first.get("message"), dict) else {}
+        content = message.get("content")
+        usage = resp.get("usage") if isinstance(resp.get("usage"), dict) else {}
+        used = {k: _count(usage.get(k)) for k in ("prompt_tokens", "completion_tokens")}
+        model = resp.get("model")
+        return (content if isinstance(content, str) else None), used, (
+            model if isinstance(model, str) else None)
     content = resp.choices[0].message.content if resp.choices else None
     u = resp.usage
-    used = {
-        "prompt_tokens": int(getattr(u, "prompt_tokens", 0) or 0),
-        "completion_tokens": int(getattr(u, "completion_tokens", 0) or 0),
-    }
-    if cache is not None:
-        cache.put(key, {"content": content, "usage": used, "model": resp.model})
-    return content, used, False
+    used = {k: _count(getattr(u, k, 0)) for k in ("prompt_tokens", "completion_tokens")}
+    return content, used, resp.model
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0

@@ -29,6 +29,7 @@ import openai
 from agents.errors import SpecboundError
 from agents.llm import LLMConfig, _safe_url, _scrub, usage_cost
 from agents.llm_cache import (
+    InFlight,
     ReplyCache,
     cached_completion,
     default_root,
@@ -111,6 +112,7 @@ class ChatModel:
         self.cache = ReplyCache(root) if config.cache and not disabled_by_env() else None
         self.ledger = dict.fromkeys(LEDGER_KEYS, 0)
         self._client: Any = None
+        self._inflight = InFlight()  # futures live in one loop at a time; none is left between runs
 
     def body(self, messages: list[dict[str, str]], response_format: dict[str, Any] | None = None,
              seed: int | None = None) -> dict[str, Any]:
@@ -173,7 +175,8 @@ class ChatModel:
                 self.ledger["skipped"] += 1
                 return Reply(None, skipped=True, error="stopped by --max-cost before sending")
         try:
-            content, used, hit = await cached_completion(client, self.cache, sem, body)
+            content, used, hit = await cached_completion(client, self.cache, sem, body,
+                                                         inflight=self._inflight)
         except openai.AuthenticationError:
             self.budget.settle(worst, 0.0)
             raise LLMAuthError(

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from agents.acts import Act
+from agents.llm_schema import strict_object
 from agents.spec import Level
 
 ROLES = ("system", "developer", "user")
@@ -211,6 +212,7 @@ def build_messages(request: Any, roles: Mapping[str, str] | None = None) -> list
             "Acts you can choose (answer with the name):\n"
             + act_menu(request.acts, request.candidates),
             _data_section(request),
+            _claims_section(request),
         )
         if s
     )
@@ -230,6 +232,16 @@ def build_messages(request: Any, roles: Mapping[str, str] | None = None) -> list
     return messages
 
 
+def _claims_section(request: Any) -> str:
+    """How to declare the message's claims, for an environment that checks them ("" otherwise)."""
+    facts = getattr(request, "facts", ())
+    if not facts:
+        return ""
+    from agents.llm_claims import guide
+
+    return guide(facts)
+
+
 def _data_section(request: Any) -> str:
     """Peers' messages and tool data delivered for this decision, fenced as data.
 
@@ -247,22 +259,32 @@ def _data_section(request: Any) -> str:
     )
 
 
-def response_format(names: Sequence[str]) -> dict[str, Any]:
-    """The strict JSON-schema response format: ``act`` from ``names`` plus ``message``."""
+def response_format(names: Sequence[str], facts: Sequence[str] = ()) -> dict[str, Any]:
+    """The strict JSON-schema response format: ``act`` from ``names`` plus ``message``.
+
+    With ``facts`` (an environment that checks what agents say), also ``claims``:
+    what the message asserts (:mod:`agents.llm_claims`).
+    """
+    fmt = _act_format(names)
+    if facts:
+        from agents.llm_claims import schema
+
+        body = fmt["json_schema"]["schema"]
+        body["properties"]["claims"] = schema()
+        body["required"].append("claims")
+    return fmt
+
+
+def _act_format(names: Sequence[str]) -> dict[str, Any]:
     return {
         "type": "json_schema",
         "json_schema": {
             "name": "agent_act",
             "strict": True,
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "act": {"type": "string", "enum": list(names)},
-                    "message": {"type": "string"},
-                },
-                "required": ["act", "message"],
-                "additionalProperties": False,
-            },
+            "schema": strict_object({
+                "act": {"type": "string", "enum": list(names)},
+                "message": {"type": "string"},
+            }),
         },
     }
 

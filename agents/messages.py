@@ -133,8 +133,12 @@ def is_lie(claim: Claim, truth: float | int | str | Level | None) -> bool:
     """A claim that differs from the truth the environment holds.
 
     For an order the claim is its authority: claiming more than the source
-    holds (``truth``, a level) is a lie; claiming nothing is not.
+    holds (``truth``, a level) is a lie; claiming nothing is not. For a
+    promise the truth is the move played (``None`` while not yet played): a
+    promise is a lie when it differs.
     """
+    if claim.kind == "promise":
+        return truth is not None and claim.fact != truth
     if claim.kind == "order":
         return claim.claimed > (Level(int(truth)) if isinstance(truth, int) else Level.NONE)
     return claim.value != truth

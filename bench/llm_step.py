@@ -11,7 +11,8 @@ an identical rerun must be answered from the cache without a single request.
 on the same server in its own process (a remote model's HTTP work is not on
 our cores' critical path either); the cache is off so every step is sent.
 Target: 100 agents at most 1.2 times one call (the row's ratio is one / many,
-so at least 1 / 1.2).
+so at least 1 / 1.2). Before timing, two steps through the direct HTTP path
+(``agents.llm_wire``) and through the openai client must give equal payoffs.
 """
 
 from __future__ import annotations
@@ -133,9 +134,23 @@ def step_seconds(agents: int) -> float:
     return step
 
 
+def check_transports_agree(agents: int) -> None:
+    """The direct HTTP path and the openai client give the same step (payoffs and requests)."""
+    from sim.runs.run import run_model
+
+    payoffs = {}
+    for transport in ("direct", "openai"):
+        model = run_model(SCENARIO, seed=0, steps=2,
+                          set=llm_overrides(agents, cache=False, transport=transport))
+        payoffs[transport] = model.payoff.tolist()
+    if payoffs["direct"] != payoffs["openai"]:
+        raise Mismatch("bench llm-step: the direct HTTP path and the openai client disagree")
+
+
 def bench_llm_many() -> list[Result]:
     """Row: a step of MANY LLM agents against a step of one, alternating, server in its own process."""
     with tempfile.TemporaryDirectory() as cache, local_server(cache, own_process=True):
+        check_transports_agree(MANY)
         ones, manys = [], []
         for _ in range(3):
             ones.append(step_seconds(1))

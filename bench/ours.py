@@ -25,8 +25,12 @@ from bench.harness import Unavailable
 from bench.peer_axelrod import RoundRobin
 
 #: Overrides that turn ``trust-network`` into the deterministic bench game:
-#: the graph never changes and every broken promise is seen.
+#: the graph never changes, every broken promise is seen, promises are act labels
+#: (``ipd``, not the messages of ``ipd-talk``) and every trader is the same reciprocal.
 TRUST_NETWORK_SET: dict[str, Any] = {
+    "scenario.environment": "ipd",
+    "groups.reciprocal.policy": "reciprocal",
+    "groups.reciprocal.params": {"threshold": 0.5},
     "environment.detect_prob": 1.0,
     "network.kind": "watts_strogatz",
     "network.p": 0.1,

@@ -4,6 +4,7 @@ from scenarios import (
     commons,  # noqa: F401
     injection,  # noqa: F401
     ipd,  # noqa: F401
+    ipd_talk,  # noqa: F401
     negotiation,  # noqa: F401
     public_goods,  # noqa: F401
     public_goods_fg,  # noqa: F401

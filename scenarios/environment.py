@@ -97,6 +97,9 @@ class Environment:
     checks: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     supplies: ClassVar[tuple[Metric, ...]] = ()
+    #: Facts this environment holds the truth of, that language-model agents' messages may make
+    #: claims about (``agents.llm_claims``); one that declares any takes ``claims`` in ``said``.
+    facts: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -134,11 +137,13 @@ class Environment:
         """Names of the metrics this environment reports (for validating triggers)."""
         return tuple(m.name for m in cls.supplies)
 
-    def said(self, model: SpecModel, agent: int, partner: int, words: str) -> None:
+    def said(self, model: SpecModel, agent: int, partner: int, words: str, claims: tuple[Any, ...] = ()) -> None:
         """A language-model agent's free ``message`` (``partner``: -1 if none); default: nobody hears it.
 
         An environment that carries messages delivers it to its recipients as quoted
-        data (``scenarios.mailbox``), never as an instruction.
+        data (``scenarios.mailbox``), never as an instruction. ``claims``
+        (:class:`agents.messages.Claim` values) come only to an environment with
+        ``facts``: what the model declared its words assert, to check against the truth.
         """
 
     def render(self, obs: Any) -> str:
@@ -227,6 +232,8 @@ def _class_problem(cls: type[Environment], complete: bool) -> str | None:
             return f"{attr} must be True or False"
     if not (isinstance(cls.checks, tuple) and all(isinstance(c, str) for c in cls.checks)):
         return "checks must be a tuple of check names"
+    if not (isinstance(cls.facts, tuple) and all(isinstance(f, str) for f in cls.facts)):
+        return "facts must be a tuple of fact names"
     if not isinstance(cls.description, str):
         return "description must be a string"
     if not (isinstance(cls.supplies, tuple) and all(isinstance(m, Metric) for m in cls.supplies)):

@@ -21,6 +21,7 @@ Welfare bounds per round: mutual defection 2P, mutual cooperation 2R.
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,6 +35,9 @@ from scenarios.pairwise import needs_coin, observe_pairs, swapped_rows
 
 if TYPE_CHECKING:
     from scenarios.stretch import Stretch
+
+#: Decisions (pair rows x steps) a stretch must hold to be worth importing numba for.
+KERNEL_MIN_WORK = 10_000
 
 PLAIN = ActSpace([Act("C", cooperative=True), Act("D", cooperative=False)])
 PROMISING = ActSpace([
@@ -128,6 +132,8 @@ class IPD(Environment):
         limit = min(limit, model.network.steps_before_rewire(model.steps))
         if limit <= 0:
             return None
+        if "numba" not in sys.modules and limit * 2 * len(model.edges) < KERNEL_MIN_WORK:
+            return None  # too little to win back numba's import (~0.8 s); stepping gives the same
         kernel = _kernel()  # only now: numba takes most of a second to load
         return None if kernel is None else kernel.fast_forward(self, model, limit)
 

@@ -199,7 +199,9 @@ def _complete(env: IPD, model: Any, keep: np.ndarray) -> np.ndarray:
     loop (each through the chain of command, once) means the loop never stops for one that
     trust drifting into a new bucket would otherwise meet. Keys of deciders reading more
     than ``COMPLETE_LIMIT`` combinations are left to be filled as met. Repeated until the
-    read mask is stable, since a new cell may read a field no earlier one did.
+    read mask is stable, since a new cell may read a field no earlier one did. The keys may
+    be observations no run meets; policies and checks answer any observation of the code
+    space (the conformance kit, ``sim.testing``, samples the whole space).
     """
     table, codec = model.decisions, env.codec
     while True:

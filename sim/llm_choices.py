@@ -25,7 +25,8 @@ def llm_choices(model: SpecModel, agents: np.ndarray, codes: np.ndarray, phase: 
     """``chosen`` with the decisions of language-model agents replaced by their models' acts.
 
     What a model says with its act (its free ``message``) goes to the environment
-    (``Environment.said``), which delivers it to its recipients as data.
+    (``Environment.said``), which delivers it to its recipients as data; in an
+    environment with ``facts``, with the claims the model declared for it.
     """
     sel = np.flatnonzero(np.isin(model.group_of[agents], list(model.llm_groups)))
     if len(sel) == 0:
@@ -44,6 +45,7 @@ def llm_choices(model: SpecModel, agents: np.ndarray, codes: np.ndarray, phase: 
             peer_messages=tuple(extra.get("peer_messages", ())),
             tool_data=tuple(extra.get("tool_data", ())),
             fallback=int(model.decisions.full[cells[k]]),
+            facts=model.env.facts,
         ))
     by_group: dict[int, list[int]] = {}
     for n_, k in enumerate(sel.tolist()):
@@ -68,7 +70,10 @@ def llm_choices(model: SpecModel, agents: np.ndarray, codes: np.ndarray, phase: 
                     "act": acts[act].name, "replaced_by": acts[replace].name})
                 act = replace
             chosen[k] = act
-            if ans.ok and ans.message.strip():
+            if ans.ok and (ans.message.strip() or ans.claims):
                 partner = -1 if partners is None else int(partners[k])
-                model.env.said(model, int(agents[k]), partner, ans.message)
+                if model.env.facts:  # an environment that checks claims takes them with the words
+                    model.env.said(model, int(agents[k]), partner, ans.message, claims=ans.claims)
+                else:
+                    model.env.said(model, int(agents[k]), partner, ans.message)
     return chosen

@@ -8,6 +8,7 @@ bumps the version, which also tells the pair table to lay its rows out again.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,7 +81,10 @@ class Network:
     def edges(self, alive: np.ndarray) -> np.ndarray:
         """Undirected edges among living agents, as an (E, 2) array (cached per version)."""
         if self._edges is None:
-            e = np.array(list(self.graph.edges()), dtype=np.int64).reshape(-1, 2)
+            # Straight from the adjacency dicts: several times faster than a list of edge tuples
+            # (the order does not matter, edges are sorted below).
+            pairs = ((u, v) for u, nbrs in self.graph.adjacency() for v in nbrs if u <= v)
+            e = np.fromiter(itertools.chain.from_iterable(pairs), dtype=np.int64).reshape(-1, 2)
             if len(e):
                 e = np.sort(e, axis=1)
                 e = e[np.lexsort((e[:, 1], e[:, 0]))]

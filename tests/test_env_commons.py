@@ -21,8 +21,9 @@ from sim.runs.run import run
 from sim.scenario import load_scenario
 from sim.triggers import Trigger
 
-# GovSim's arithmetic: regrowth without noise (the shipped scenarios make it random).
-DET = {"environment.regrowth_sd": 0.0}
+# GovSim's arithmetic: regrowth without noise and villagers all alike, conditional cooperators
+# (the shipped scenarios make regrowth random and draw each villager's appetite).
+DET = {"environment.regrowth_sd": 0.0, "groups.villagers.policy": "conditional", "groups.villagers.params": {}}
 # Five agents of one group, all greedy: the spec decides how much they may take.
 GREEDY = {**DET, "groups.villagers.policy": "greedy", "groups.trawlers.count": 0}
 

@@ -18,11 +18,15 @@ from scenarios.ipd import IPD
 from scenarios.metric_registry import METRICS, Metric
 from tests.test_fused import _run, _same
 
+#: trust-network as the kernel plays it: ``ipd``'s promises as act labels (the shipped scenario
+#: sends them as messages, ``ipd-talk``, a step the kernel does not mirror) and one reciprocal.
+IPD_GAME = {"scenario.environment": "ipd", "groups.reciprocal.policy": "reciprocal",
+            "groups.reciprocal.params": {"threshold": 0.5}}
 #: trust-network with fixed ties and every broken promise seen (the bench game), small.
-BENCH = {"environment.detect_prob": 1.0, "network.rewire.below": 0.0,
+BENCH = {**IPD_GAME, "environment.detect_prob": 1.0, "network.rewire.below": 0.0,
          "groups.reciprocal.count": 24, "groups.opportunists.count": 8, "steps": 40}
 #: Opportunists without the platform spec: they promise and betray, so detection draws happen.
-BETRAY = {"groups.opportunists.spec": "empty", "groups.reciprocal.count": 20,
+BETRAY = {**IPD_GAME, "groups.opportunists.spec": "empty", "groups.reciprocal.count": 20,
           "groups.opportunists.count": 10, "network.rewire.below": 0.0, "steps": 40}
 
 
@@ -30,9 +34,9 @@ BETRAY = {"groups.opportunists.spec": "empty", "groups.reciprocal.count": 20,
     (BENCH, 0), (BENCH, 7),
     (BETRAY, 1), ({**BETRAY, "environment.detect_prob": 0.5}, 2),
     ({**BETRAY, "environment.detect_prob": 0.3, "environment.lie_penalty": 0.75}, 3),
-    # The shipped scenario: rewiring every 5 steps is played by the generic step, the rest fused.
-    ({"steps": 30}, 4),
-    ({"steps": 30, "groups.opportunists.spec": "empty", "network.rewire.every": 3}, 5),
+    # The shipped network: rewiring every 5 steps is played by the generic step, the rest fused.
+    ({**IPD_GAME, "steps": 30}, 4),
+    ({**IPD_GAME, "steps": 30, "groups.opportunists.spec": "empty", "network.rewire.every": 3}, 5),
 ])
 def test_trust_network_fused_equals_stepwise(overrides: dict[str, Any], seed: int,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,7 +66,7 @@ def test_rewiring_steps_are_left_to_the_generic_step(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(IPD, "fast_forward", spy)
     from sim.runs.run import run_model
 
-    run_model("trust-network", seed=0, set={"steps": 21, "network.rewire.every": 5})
+    run_model("trust-network", seed=0, set={**IPD_GAME, "steps": 21, "network.rewire.every": 5})
     assert seen and not [s for s in seen if s % 5 == 0]
 
 

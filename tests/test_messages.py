@@ -30,6 +30,8 @@ PAY_ONLY = (Delegation("treasurer", U, ("pay",), by=U),)
     (value("reserve_price", 80), 95, True),          # the asserted value differs from the truth
     (value("contribution", 1.0), 0.0, True),
     (promise("C", "I will cooperate."), None, False),  # a promise is judged by the move, later
+    (promise("C", "I will cooperate."), "C", False),   # kept: the move played is the one promised
+    (promise("C", "I will cooperate."), "D", True),    # broken: a lie
     (order("transfer", S), N, True),                  # claims system, holds nothing
     (order("transfer", U), U, False),                 # claims no more than it holds
     (order("pay"), N, False),                         # claims nothing: no lie

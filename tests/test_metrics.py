@@ -83,7 +83,9 @@ def test_deliberation_and_error_rate_change_compliance() -> None:
 
 
 def test_rewiring_cuts_ties_to_the_untrusted() -> None:
-    base = {"groups.reciprocal.count": 16, "groups.opportunists.count": 4, "steps": 30}
+    # Unbound opportunists break their promises (bound ones keep them, and their ties).
+    base = {"groups.reciprocal.count": 16, "groups.opportunists.count": 4, "steps": 30,
+            "groups.opportunists.spec": "empty"}
     on = SpecModel(load_scenario("trust-network", base), seed=1)
     on.run()
     assert on.totals.counted.get("rewired", 0) > 0

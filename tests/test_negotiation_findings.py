@@ -10,14 +10,11 @@ the mechanism is the only path).
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 
-from sim.runs.run import run
+from tests.findings import SEEDS, arm, excludes_zero, vanishes
 
-SEEDS = range(20)
 SMALL = (("steps", 12), ("groups.buyers.count", 4), ("groups.sellers.count", 4))
 HONEST, CONF = "negotiation-honest-first", "negotiation-confidential-first"
 # Nobody has anything to gain from a lie or a steer.
@@ -25,36 +22,18 @@ INDIFFERENT = (("groups.buyers.params.temptation", 0.0), ("groups.sellers.params
                ("groups.sellers.params.commission", 0.0))
 
 
-@functools.cache
 def _arm(sid: str, detect: float, extra: tuple = ()) -> dict[str, np.ndarray]:
-    rows = [run(sid, seed=s, set={**dict(SMALL), "environment.detect_prob": detect, **dict(extra)}).metrics
-            for s in SEEDS]
-    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
-
-
-def _interval(diff: np.ndarray) -> tuple[float, float]:
-    half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
-    return diff.mean() - half, diff.mean() + half
-
-
-def _excludes_zero(diff: np.ndarray) -> bool:
-    low, high = _interval(diff)
-    return low > 0 or high < 0
-
-
-def _vanishes(diff: np.ndarray) -> bool:
-    low, high = _interval(diff)
-    return bool(np.all(diff == 0)) or low <= 0 <= high
+    return arm(sid, (*SMALL, ("environment.detect_prob", detect), *extra), SEEDS)
 
 
 def test_honest_first_logs_more_conflicts_and_detection_lowers_them() -> None:
     """Honesty setting aside bluffs and quiet steers is a conflict under honest-first; the earlier
     ordering permits them. Counterfactual: agents with nothing to gain want neither."""
     diff = _arm(HONEST, 0.5)["conflicts"] - _arm(CONF, 0.5)["conflicts"]
-    assert _excludes_zero(diff) and diff.mean() > 0
+    assert excludes_zero(diff) and diff.mean() > 0
     falls = _arm(HONEST, 0.0)["conflicts"] - _arm(HONEST, 0.5)["conflicts"]
-    assert _excludes_zero(falls) and falls.mean() > 0
-    assert _vanishes(_arm(HONEST, 0.5, INDIFFERENT)["conflicts"] - _arm(CONF, 0.5, INDIFFERENT)["conflicts"])
+    assert excludes_zero(falls) and falls.mean() > 0
+    assert vanishes(_arm(HONEST, 0.5, INDIFFERENT)["conflicts"] - _arm(CONF, 0.5, INDIFFERENT)["conflicts"])
 
 
 @pytest.mark.parametrize("metric", ["trust_mean", "welfare"])
@@ -62,7 +41,7 @@ def test_honest_first_trust_and_welfare_depend_on_detection(metric: str) -> None
     """Honest-first agents still hint (lies of omission); caught hints cost trust and deals.
     Counterfactual: nobody is asked, nobody hints, and detection changes nothing."""
     diff = _arm(HONEST, 0.0)[metric] - _arm(HONEST, 0.5)[metric]
-    assert _excludes_zero(diff) and diff.mean() > 0
+    assert excludes_zero(diff) and diff.mean() > 0
     quiet = (("environment.ask_prob", 0.0),)
     assert np.all(_arm(HONEST, 0.0, quiet)[metric] == _arm(HONEST, 0.5, quiet)[metric])
 
@@ -71,7 +50,7 @@ def test_detection_deters_deception_through_learning() -> None:
     """Each agent learns its own risk of being caught: detection cuts deceptions.
     Counterfactual: agents that keep the prior risk deceive the same at any detection rate."""
     diff = _arm(CONF, 0.0)["deceptions"] - _arm(CONF, 0.8)["deceptions"]
-    assert _excludes_zero(diff) and diff.mean() > 0
+    assert excludes_zero(diff) and diff.mean() > 0
     frozen = (("environment.learn_risk", False),)
     assert np.all(_arm(CONF, 0.0, frozen)["deceptions"] == _arm(CONF, 0.8, frozen)["deceptions"])
 
@@ -81,7 +60,7 @@ def test_only_confidential_first_lies_and_steers_covertly() -> None:
     ordering. Counterfactual: with nothing to gain, nobody lies under either."""
     for metric in ("lies", "covert_acts"):
         assert np.all(_arm(HONEST, 0.5)[metric] == 0)
-        assert _excludes_zero(_arm(CONF, 0.5)[metric])
+        assert excludes_zero(_arm(CONF, 0.5)[metric])
     assert np.all(_arm(CONF, 0.5, INDIFFERENT)["lies"] == 0)
 
 
@@ -89,9 +68,9 @@ def test_covert_steering_costs_surplus_when_no_one_is_caught() -> None:
     """Without detection covert steers go on and the partner's cut eats thin deals.
     Counterfactual: a partner that takes no cut (steer_cost 0) leaves the surplus whole."""
     diff = _arm(HONEST, 0.0)["efficiency"] - _arm(CONF, 0.0)["efficiency"]
-    assert _excludes_zero(diff) and diff.mean() > 0
+    assert excludes_zero(diff) and diff.mean() > 0
     free = (("environment.steer_cost", 0.0),)
-    assert _vanishes(_arm(HONEST, 0.0, free)["efficiency"] - _arm(CONF, 0.0, free)["efficiency"])
+    assert vanishes(_arm(HONEST, 0.0, free)["efficiency"] - _arm(CONF, 0.0, free)["efficiency"])
 
 
 def test_seeds_differ() -> None:

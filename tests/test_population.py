@@ -60,7 +60,7 @@ def test_the_population_is_seeded_and_varies_by_seed() -> None:
 
 def test_plain_groups_draw_nothing() -> None:
     """No distribution, no population stream: every other random stream is as before."""
-    m = SpecModel(load_scenario("trust-network"), seed=1)
+    m = SpecModel(load_scenario("ipd-classic"), seed=1)
     assert m._rng_pop is None and not m.variant_of.any()
 
 

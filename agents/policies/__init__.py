@@ -7,7 +7,8 @@ environments, ``preferences`` orders over named acts for the conflict environmen
 fictitious play over partners' moves, ``strategic``
 a bargainer weighing the gain of deceiving against its learned risk of being caught,
 ``contributors`` a conditional cooperator for public goods games, ``care`` an answerer
-weighing a child's feelings against the truth, ``susceptible`` how readily an agent carries
+weighing a child's feelings against the truth, ``harvesters`` a fisher with its own
+appetite for a shared resource, ``susceptible`` how readily an agent carries
 out the orders messages bring.
 """
 
@@ -16,6 +17,7 @@ from agents.policies import (  # noqa: F401  (registration)
     care,
     classic,
     contributors,
+    harvesters,
     learners,
     preferences,
     strategic,

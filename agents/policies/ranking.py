@@ -75,6 +75,8 @@ def generosity(a: Any) -> float:
         score -= a.take
     if a.gives is not None:
         score += 2.0 * a.gives
+    if a.promise == "C" and a.cooperative is None:
+        score += 1.0  # giving one's word before the move (cheap talk) is the generous thing to say
     return score
 
 

@@ -29,10 +29,14 @@ class Reciprocal(RankingPolicy):
 
 @policy("opportunist")
 class Opportunist(RankingPolicy):
-    """Exploits: promises cooperation and defects when it can, else defects openly."""
+    """Exploits: promises cooperation and defects when it can, else defects openly.
+
+    Where talk comes before the move (a promise act that carries no move), it promises.
+    """
 
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         betray = [i for i, a in enumerate(acts) if a.promise == "C" and a.cooperative is False]
+        betray = betray or [i for i, a in enumerate(acts) if a.promise == "C" and a.cooperative is None]
         rest = by_generosity(acts, high_first=False)
         return tuple(betray) + tuple(i for i in rest if i not in betray)
 
