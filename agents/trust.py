@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.uniques import unique
+
 NONE = -1
 
 _INT8 = ("last", "last2", "defected", "good")
@@ -52,7 +54,7 @@ class PairTable:
         found = pos < len(self.keys)
         found[found] = self.keys[pos[found]] == k[found]
         if not found.all():
-            self._insert(np.unique(k[~found]))
+            self._insert(unique(k[~found]))
             pos = np.searchsorted(self.keys, k)
         return self.rowof[pos]
 

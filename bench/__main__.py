@@ -84,6 +84,11 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
 
         return bench_memory()
 
+    def every_scenario() -> list[Result]:
+        from bench.every_scenario import SIZES, bench_every
+
+        return bench_every(SIZES[:1] if args.quick else SIZES)
+
     return {
         "ipd-tournament": ipd,
         "network-game": network,
@@ -97,6 +102,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         "spatial-pd": spatial,
         "learners": learners,
         "learning-memory": learning_memory,
+        "every-scenario": every_scenario,
     }
 
 

@@ -19,6 +19,7 @@ local --workers 2`` (a LocalCluster the command starts and stops) against
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -84,6 +85,11 @@ def _stored(out: Path) -> list[tuple]:
         return db.execute("SELECT run_id, seed, metrics FROM runs ORDER BY run_id").fetchall()
 
 
+def load_note() -> str:
+    """The machine's load while a row ran: a 2-worker ratio needs two idle cores to reach 2."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 def _one_vs_many(name: str, runs: int, many: list[str], repeat: int) -> tuple[float, float, int]:
     """Median seconds of the sweep command on ``--workers 1`` and with ``many``, alternating."""
     compile_bytecode()
@@ -109,7 +115,7 @@ def bench_sweep_cli(repeat: int = 3) -> list[Result]:
     return [at_least("sweep-cli", RUNS / t_two, RUNS / t_one, "same command on 1 worker",
                      "runs/s", SWEEP_TARGET,
                      f"{RUNS} runs x {steps} steps of {SCENARIO}, fresh process each, "
-                     f"start-up included, median of {repeat}")]
+                     f"start-up included, median of {repeat}; {load_note()}")]
 
 
 def bench_dask_cli(repeat: int = 1) -> list[Result]:
@@ -123,4 +129,5 @@ def bench_dask_cli(repeat: int = 1) -> list[Result]:
     return [at_least("sweep-dask-cli", DASK_RUNS / t_dask, DASK_RUNS / t_one,
                      "same command on 1 worker", "runs/s", DASK_TARGET,
                      f"{DASK_RUNS} runs x {steps} steps of {SCENARIO}, LocalCluster of 2 "
-                     f"started by the command, start-up included, median of {repeat}")]
+                     f"started by the command, start-up included, median of {repeat}; "
+                     f"{load_note()}")]

@@ -250,21 +250,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rest = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in rest[:1] if not a.startswith("-")), None)
-    return dispatch_argv(build_parser(command), argv, before=_prestart_pool)
+    if command in ("sweep", "demo", "run"):
+        from sim.runs.pool import prestart_for_argv
 
-
-def _prestart_pool(args: argparse.Namespace) -> None:
-    if _may_use_pool(args):
-        from sim.runs.pool import prestart
-
-        prestart()  # its imports overlap the driver's own loading and checks
-
-
-def _may_use_pool(args: argparse.Namespace) -> bool:
-    """Whether this command may run a sweep on local worker processes."""
-    if getattr(args, "workers", None) == 1 or getattr(args, "dask", None):
-        return False
-    return args.command in ("sweep", "demo") or (args.command == "run" and bool(args.runs))
+        # Before the parser imports anything: the workers' server loads the engine
+        # on the other core while this process loads its own modules and the scenario.
+        prestart_for_argv(rest)
+    return dispatch_argv(build_parser(command), argv)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ class StepView:
         truth_kept, truth_total: (K, agents) partners' real conduct so far.
         counters: environment counters of the step (``model.count``), each shape (K,).
         env_metrics: the environment's per-step metrics, each shape (K,).
+        evolved: an evolving population's ``share.*`` and ``fixation`` columns, each shape (K,),
+            when a fast-forward recorded them step by step (empty: read the model's traits).
     """
 
     model: SpecModel
@@ -75,6 +77,7 @@ class StepView:
     truth_total: np.ndarray
     counters: Mapping[str, np.ndarray]
     env_metrics: Mapping[str, np.ndarray]
+    evolved: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 #: A per-step metric: one column of K values, or (for a family) columns by full name.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from agents.acts import Act, ActSpace
 from agents.checks import check
 from scenarios.environment import Environment, environment
 from scenarios.metric_registry import Metric
+
+if TYPE_CHECKING:
+    from scenarios.stretch import Stretch
 
 SpdObs = namedtuple("SpdObs", "my_last partner_last")
 
@@ -73,6 +76,8 @@ class SpatialPD(Environment):
     def __init__(self, params: SpatialPdParams, model: Any) -> None:
         super().__init__(params, model)
         self._layout: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._slots: Any = None  # the fast-forward's games by position (scenarios.spatial_kernel)
+        self._slot_nbr: np.ndarray | None = None  # and the imitation neighbours by position
         self._last = np.zeros(0, dtype=np.int8)
         self._all_c = np.zeros(0, dtype=bool)
         self._coop = np.array([bool(a.cooperative) for a in self.acts])
@@ -96,15 +101,20 @@ class SpatialPD(Environment):
             self._last = np.full(len(agents), -1, dtype=np.int8)  # a new graph: no memory
         return self._layout[1], self._layout[2], self._layout[3]
 
+    def welfare_bounds(self, model: Any) -> tuple[float, float]:
+        """Welfare of a step in which everyone defects, and the best a step's links can earn."""
+        prm = self.params
+        agents, partners, _ = self.layout(model)
+        self_games = int((agents == partners).sum())
+        links = (len(agents) - self_games) // 2
+        return (2 * prm.P * links + prm.P * self_games,
+                max(2 * prm.R, prm.T + prm.S) * links + prm.R * self_games)
+
     def step(self, model: Any) -> None:
         prm = self.params
         agents, partners, mirror = self.layout(model)
         games = len(agents)
-        self_games = int((agents == partners).sum())
-        links = (games - self_games) // 2
-        # Welfare bounds of the step: everyone defects, and the best a link can earn.
-        self.bounds = (2 * prm.P * links + prm.P * self_games,
-                       max(2 * prm.R, prm.T + prm.S) * links + prm.R * self_games)
+        self.bounds = self.welfare_bounds(model)
         if not games:
             self._all_c = np.zeros(len(model.payoff), dtype=bool)
             return
@@ -122,6 +132,16 @@ class SpatialPD(Environment):
         alive = model.alive
         n = int(alive.sum())
         return {"cooperators": float(self._all_c[alive].sum() / n) if n and len(self._all_c) else float("nan")}
+
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """Stretches of play and imitation run in a numba loop (``scenarios.spatial_kernel``)."""
+        try:
+            from scenarios import spatial_kernel  # only now: numba takes most of a second to load
+        except ImportError as err:
+            if not (err.name or "").startswith(("numba", "llvmlite")):
+                raise
+            return None  # no numba build here: every step the generic way
+        return spatial_kernel.fast_forward(self, model, limit)
 
     def render(self, obs: Any) -> str:
         last = {1: "cooperated", 0: "defected", -1: "nothing yet"}

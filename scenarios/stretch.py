@@ -4,8 +4,10 @@
 once (say, in a compiled loop) instead of the engine stepping them one by one.
 It returns a :class:`Stretch`, whose arrays have a leading step axis, and the
 engine computes every per-step metric from them, exactly as stepping would.
-The contract: within the stretch the environment reports no metrics or step
-counters of its own, and everyone stays alive.
+The contract: within the stretch the environment reports no step counters of
+its own and everyone stays alive; its per-step metrics, if it has any, come in
+``env_metrics``, and an evolving population's share and fixation columns in
+``evolved`` (``scenarios.spatial_kernel`` plays imitation inside the stretch).
 """
 
 from __future__ import annotations
@@ -47,10 +49,14 @@ class StepArrays(NamedTuple):
 SUMMARY = ("welfare", "gini", "trust_mean", "trust_calibration")
 @dataclasses.dataclass
 class Stretch:
-    """The first ``steps`` rows of ``arrays`` are the steps played."""
+    """The first ``steps`` rows of ``arrays`` (and of each column below) are the steps played."""
 
     steps: int
     arrays: StepArrays
+    #: The environment's per-step metrics (name -> (K,) column).
+    env_metrics: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    #: ``share.*`` and ``fixation`` per step, when evolution ran inside the stretch.
+    evolved: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def summarised(self) -> bool:

@@ -28,8 +28,9 @@ from agents.acts import ActSpace
 from agents.chain import Binding, ConflictEvent
 from agents.checks import applies_to, evaluate
 from agents.overrides import override_events, reports_overrides
-from agents.readset import fields_read, recording
+from agents.readset import fields_read, fork, is_recording, note, recording, unwrap
 from agents.spec import Level
+from agents.uniques import unique, unique_inverse
 from sim.cell_memo import MEMO, TABLES, CellRecord, OutcomeRecord, signature
 from sim.learning import is_learner, tier_of
 
@@ -55,6 +56,9 @@ class Decider:
     policy: Any
     phase: int
     group: int = 0  # a decider's policy belongs to one group: its outcomes count for that group
+    # The binding's number in this table (equal bindings, one number): memo keys hold it, not the
+    # binding, whose hash walks the whole spec every time.
+    bid: int = 0
 
 
 class _ReadSet:
@@ -131,6 +135,19 @@ class DecisionTable:
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
         self._sigs: dict[int, Hashable | None] = {}
+        # Per (binding, phase): which constraints' checks apply to the phase's acts at all. It
+        # depends on neither the observation nor the act, so it is computed once, not per outcome.
+        self._applies: dict[tuple[int, int], tuple[bool, ...]] = {}
+        self._bids: dict[Binding, int] = {}
+        # Outcome rows shared between cells that would write the same ones (see _outcomes_of).
+        self._outcome_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}
+        self._cell_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}  # see _new_cell
+        # First outcome row -> the records of the rows from there (one per act), so a computed
+        # cell can be filed in ``sim.cell_memo.MEMO``; and rows written from remembered records,
+        # by (group, the records' identity), so cells that shared rows when computed share them
+        # when replayed.
+        self._out_recs: dict[int, tuple[OutcomeRecord, ...]] = {}
+        self._rec_rows: dict[tuple[int, int], int] = {}
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable(OUTCOME_COLUMNS)
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
@@ -149,7 +166,8 @@ class DecisionTable:
             did = self._decider_ids.get(key)
             if did is None:
                 did = self._decider_ids[key] = len(self.deciders)
-                self.deciders.append(Decider(binding, policy, ph, group))
+                bid = self._bids.setdefault(binding, len(self._bids))
+                self.deciders.append(Decider(binding, policy, ph, group, bid))
                 for c in binding.constraints:
                     if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
                         self._pidx[c.id] = len(self.principle_ids)
@@ -177,11 +195,11 @@ class DecisionTable:
             cells = lut[keys]
             miss = cells == 0
             if miss.any():
-                for k in np.unique(keys[miss]):
+                for k in unique(keys[miss]):
                     lut[k] = self._cell_of(phase, int(k // space), int(k % space)) + 1
                 cells = lut[keys]
             return cells.astype(np.int64) - 1
-        uniq, inv = np.unique(keys, return_inverse=True)
+        uniq, inv = unique_inverse(keys)
         table = self._cell_dicts[phase]
         ids = np.empty(len(uniq), dtype=np.int64)
         for n_, k in enumerate(uniq.tolist()):
@@ -265,7 +283,7 @@ class DecisionTable:
         d = self.deciders[decider]
         obs = self.codec.decode(code)
         if not memoisable(d.policy):
-            return self._insert(d, self._compute(phase, d, obs))
+            return self._new_cell(phase, decider, obs)
         known = self._read_sets.setdefault(decider, [])
         for rs in known:
             cell = rs.cells.get(rs.values(obs))
@@ -273,15 +291,19 @@ class DecisionTable:
                 return cell
         sig = self._signature(decider)
         rec = MEMO.lookup(sig, obs) if sig is not None else None
-        if rec is None:
-            seen = recording(obs)
-            rec = self._compute(phase, d, seen)
-            read = fields_read(seen)
-            rec = dataclasses.replace(rec, read=tuple(i for i, f in enumerate(self.codec.fields) if f in read))
-            if sig is not None:
+        if rec is not None:
+            cell = self._insert(d, rec)
+            self._remember(known, obs, rec.read, cell)
+            return cell
+        seen = recording(obs)
+        cell = self._new_cell(phase, decider, seen)
+        read = fields_read(seen)
+        index = tuple(i for i, f in enumerate(self.codec.fields) if f in read)
+        if sig is not None:
+            rec = self._record(cell, index)
+            if rec is not None:
                 MEMO.remember(sig, obs, rec)
-        cell = self._insert(d, rec)
-        self._remember(known, obs, rec.read, cell)
+        self._remember(known, obs, index, cell)
         return cell
 
     def _signature(self, decider: int) -> Hashable | None:
@@ -300,11 +322,41 @@ class DecisionTable:
             known.append(rs)
         rs.cells[rs.values(obs)] = cell
 
-    def _compute(self, phase: int, d: Decider, obs: Any) -> CellRecord:
-        """A cell and its outcomes, table-independent; ``obs`` may be a recording proxy (see ``_cell_of``)."""
+    def _record(self, cell: int, read: tuple[int, ...]) -> CellRecord | None:
+        """A table-independent record of a cell this table computed (its rows read back);
+        None when its outcome rows' records are not at hand (rows restored by ``warm``)."""
+        cells = self._cells.arr
+        outcomes = self._out_recs.get(int(cells["base"][cell]))
+        if outcomes is None:
+            return None
+        return CellRecord(int(cells["full"][cell]), int(cells["root"][cell]), int(cells["tier"][cell]),
+                          outcomes, read)
+
+    def _new_cell(self, phase: int, decider: int, obs: Any) -> int:
+        """Compute a cell and its outcomes; ``obs`` may be a recording proxy (see ``_cell_of``)."""
+        d = self.deciders[decider]
         acts = self.phases[phase]
         pure = memoisable(d.policy)
         ranking = tuple(d.policy.rank(obs, acts)) if pure else ()
+        if not pure:
+            return self._resolve_cell(d, obs, ranking, pure)
+        # Past the policy's ranking a cell depends on nothing of the decider's policy but two
+        # flags: deciders of one binding and group (a heterogeneous group's drawn variants)
+        # that rank an observation alike share the cell. The shared part's reads are replayed.
+        key = (d.bid, phase, d.group, unwrap(obs), ranking, reports_overrides(d.policy),
+               is_learner(d.policy))
+        hit = self._cell_memo.get(key)
+        if hit is None:
+            own = fork(obs) if is_recording(obs) else obs
+            cell = self._resolve_cell(d, own, ranking, pure)
+            hit = self._cell_memo[key] = (cell, fields_read(own) if own is not obs else frozenset())
+        if is_recording(obs):
+            note(obs, hit[1])
+        return hit[0]
+
+    def _resolve_cell(self, d: Decider, obs: Any, ranking: tuple[int, ...], pure: bool) -> int:
+        """The resolver's part of a new cell: choices with and without deliberation, outcomes, tier."""
+        acts = self.phases[d.phase]
         full = d.binding.decide(obs, acts, ranking)
         root = d.binding.decide(obs, acts, ranking, root_only=True)
         # Why an act other than the resolver's choice was played: a language model chose it,
@@ -312,24 +364,17 @@ class DecisionTable:
         by = "acted without deliberation or by error" if pure else "chosen by the language model"
         # A principle that set aside the first choice of an agent pursuing its principal's interest.
         extra = override_events(d.binding, full, acts, ranking, obs) if reports_overrides(d.policy) else ()
-        outcomes = tuple(self._outcome(d.binding, obs, acts, a, full, by, extra if a == full.act else ())
-                         for a in range(len(acts)))
+        base = self._outcomes_of(d, obs, full, by, extra)
         tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
-        return CellRecord(full.act, root.act, tier, outcomes, ())
+        return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
     def _insert(self, d: Decider, rec: CellRecord) -> int:
-        """Append a computed (or remembered) cell and its outcomes; returns the cell."""
-        base = len(self._outcomes)
-        for out in rec.outcomes:
-            oid = len(self._outcomes)
-            for pid, held, level in out.comp:
-                if pid in self._pidx:
-                    self._comp.append(outcome=oid, principle=self._pidx[pid], held=held, level=level)
-            for pair in out.conf:
-                self._conf.append(outcome=oid, pair=pair)
-            self._outcomes.append(nconf=out.nconf, violation=out.violation, deception=out.deception,
-                                  covert=out.covert, coop=out.coop, injected=out.injected, group=d.group)
-            self._outcome_conflicts.append(out.conflicts)
+        """Append a remembered cell; its outcome rows are written unless a cell of this table
+        replayed the same records (shared rows when computed) for the decider's group."""
+        key = (d.group, id(rec.outcomes))
+        base = self._rec_rows.get(key)
+        if base is None or self._out_recs.get(base) is not rec.outcomes:
+            base = self._rec_rows[key] = self._write_outcomes(rec.outcomes, d.group)
         return self._cells.append(full=rec.full, root=rec.root, base=base, tier=rec.tier)
 
     # --- whole tables across runs (sim.cell_memo.TABLES) -------------------------------------
@@ -397,18 +442,70 @@ class DecisionTable:
             flat.cols, flat._arr = {k: list(v) for k, v in cols.items()}, None
 
     # --- outcomes -----------------------------------------------------------------------------
+    def _outcomes_of(self, d: Decider, obs: Any, full: Any, by: str,
+                     extra: tuple[ConflictEvent, ...]) -> int:
+        """The first of a cell's outcome rows (one per act), written only if no cell wrote them.
+
+        A cell's outcomes depend on the binding, the phase, the group, the observation,
+        the resolver's choice (act, verdicts, conflicts), ``by`` and ``extra``, not on the
+        policy beyond them: agents of a heterogeneous group (one decider per drawn
+        variant) meeting the same observation share one set of rows instead of each
+        evaluating every check on every act again. On a recording proxy the fields the
+        outcome checks read are replayed, so the cell's read-set is the same either way.
+        """
+        key = (d.bid, d.phase, d.group, unwrap(obs), full.act, full.verdicts, full.conflicts,
+               by, extra)
+        hit = self._outcome_memo.get(key)
+        if hit is None:
+            own = fork(obs) if is_recording(obs) else obs
+            acts = self.phases[d.phase]
+            applies = self._applies_of(d)
+            recs = tuple(self._outcome(d.binding, own, acts, a, full, by, applies,
+                                       extra if a == full.act else ())
+                         for a in range(len(acts)))
+            base = self._write_outcomes(recs, d.group)
+            hit = self._outcome_memo[key] = (base, fields_read(own) if own is not obs else frozenset())
+        if is_recording(obs):
+            note(obs, hit[1])
+        return hit[0]
+
+    def _write_outcomes(self, recs: tuple[OutcomeRecord, ...], group: int) -> int:
+        """Append one outcome row per record; returns the first."""
+        base = len(self._outcomes)
+        for out in recs:
+            oid = len(self._outcomes)
+            for pid, held, level in out.comp:
+                if pid in self._pidx:
+                    self._comp.append(outcome=oid, principle=self._pidx[pid], held=held, level=level)
+            for pair in out.conf:
+                self._conf.append(outcome=oid, pair=pair)
+            self._outcomes.append(nconf=out.nconf, violation=out.violation, deception=out.deception,
+                                  covert=out.covert, coop=out.coop, injected=out.injected, group=group)
+            self._outcome_conflicts.append(out.conflicts)
+        self._out_recs[base] = recs
+        return base
+
+    def _applies_of(self, d: Decider) -> tuple[bool, ...]:
+        """Per constraint of the decider's binding: whether its check can say anything in its phase."""
+        key = (d.bid, d.phase)
+        out = self._applies.get(key)
+        if out is None:
+            acts = self.phases[d.phase]
+            out = self._applies[key] = tuple(
+                c.check is not None and applies_to(c.check, c.params, acts) for c in d.binding.constraints)
+        return out
+
     @staticmethod
     def _outcome(binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
-                 extra: tuple[ConflictEvent, ...] = ()) -> OutcomeRecord:
+                 applies: tuple[bool, ...], extra: tuple[ConflictEvent, ...] = ()) -> OutcomeRecord:
         act = acts[a]
         if a == full.act:
             verdicts = full.verdicts
             conflicts = full.conflicts + extra
         else:
             verdicts = tuple(
-                None if c.check is None or not applies_to(c.check, c.params, acts)
-                else evaluate(c.check, c.params, obs, act)
-                for c in binding.constraints
+                evaluate(c.check, c.params, obs, act) if ok else None
+                for c, ok in zip(binding.constraints, applies, strict=True)
             )
             chosen = acts[full.act].name
             conflicts = tuple(

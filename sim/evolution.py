@@ -24,6 +24,14 @@ of named principles; ``evolve`` says which of them are copied
 with the agent, and so do its group, instructions and focal status. A copied
 trait mutates with probability ``mutation`` to a uniformly drawn value.
 
+``update`` says how imitation rules revise: ``synchronous`` (the default; every
+agent copies what its model held before the update, as Nowak and May) or
+``asynchronous`` (random sequential, after Huberman and Glance 1993: the
+revising agents take turns in an order drawn from the seeded stream, and each
+copies the traits its model holds at its turn, so a change spreads within one
+update). Payoffs are those earned since the last update in both modes; Moran
+rules are event by event already and take no ``update``.
+
 With ``rematch = true`` every pair forgets its history at each update, so each
 generation plays fresh matches of ``every`` rounds (axelrod's ``MoranProcess``
 with ``turns = every``).
@@ -44,17 +52,19 @@ import numpy as np
 
 from agents.errors import ScenarioError
 from agents.spec import Level
+from agents.uniques import unique_inverse
 from sim.limits import MAX_BIRTHS
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
 
 RULES = ("imitate_best", "fermi", "proportional", "moran_bd", "moran_db")
+UPDATES = ("synchronous", "asynchronous")
 FITNESS = ("exponential", "linear")
 KEYS: dict[str, type | tuple[type, ...]] = {
     "rule": str, "every": int, "evolve": list, "temperature": (int, float), "mutation": (int, float),
     "selection": (int, float), "fitness": str, "revise": (int, float), "births": int,
-    "policies": list, "levels": list, "groups": list, "rematch": bool,
+    "policies": list, "levels": list, "groups": list, "rematch": bool, "update": str,
 }
 
 
@@ -86,6 +96,7 @@ class EvolutionConfig:
     levels: tuple[Level, ...] = ()    # values a level may mutate to
     groups: tuple[str, ...] = ()      # groups whose agents take part (empty: everyone)
     rematch: bool = False             # pairs forget each other at every update (a fresh match)
+    update: str = "synchronous"       # imitation: everyone at once, or in turns (random sequential)
 
 
 def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: Any,
@@ -104,6 +115,12 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
     rule = table.get("rule", "imitate_best")
     if rule not in RULES:
         raise ScenarioError(f"{where}.rule: unknown update rule {rule!r}; allowed: {', '.join(RULES)}")
+    update = table.get("update", "synchronous")
+    if update not in UPDATES:
+        raise ScenarioError(f"{where}.update: unknown update mode {update!r}; allowed: {', '.join(UPDATES)}")
+    if update == "asynchronous" and rule.startswith("moran"):
+        raise ScenarioError(f"{where}.update: {rule!r} replaces one agent per birth already; 'asynchronous' "
+                            "applies to imitate_best, fermi and proportional")
     fitness = table.get("fitness", "exponential")
     if fitness not in FITNESS:
         raise ScenarioError(f"{where}.fitness: unknown {fitness!r}; allowed: {', '.join(FITNESS)}")
@@ -177,7 +194,7 @@ def parse_evolution(table: Any, groups: tuple[Any, ...], library: Any, env_cls: 
         mutation=float(table.get("mutation", 0.0)), selection=selection, fitness=fitness,
         revise=float(table.get("revise", 1.0)), births=int(table.get("births", 1)),
         strains=tuple(strains), specs=specs, principles=tuple(principles), levels=tuple(levels),
-        groups=taking_part, rematch=bool(table.get("rematch", False)),
+        groups=taking_part, rematch=bool(table.get("rematch", False)), update=update,
     )
 
 
@@ -234,6 +251,32 @@ def imitate_best(payoff: np.ndarray, nbr: np.ndarray | None) -> np.ndarray:
     cand = np.concatenate([np.arange(n)[:, None], nbr], axis=1)
     cand = np.where(cand < 0, np.arange(n)[:, None], cand)
     return cand[np.arange(n), np.argmax(payoff[cand], axis=1)]  # argmax: first best, self first
+
+
+def in_turn(values: np.ndarray, to: np.ndarray, src: np.ndarray, hit: np.ndarray | None = None,
+            drawn: np.ndarray | None = None) -> np.ndarray:
+    """What ``to[k]`` holds after agents copy ``values[src[k]]`` one at a time, ``k = 0, 1, ...``.
+
+    Random sequential updating: a source that took its turn earlier passes on what it
+    copied (a chain). ``hit[k]``: the copy mutated to ``drawn[k]``. Resolved by pointer
+    jumping, so a long chain costs a few array passes, not a Python loop over agents.
+    """
+    m = len(to)
+    turn = np.full(len(values), m, dtype=np.int64)
+    turn[to] = np.arange(m)
+    ptr = turn[src]
+    ptr = np.where(ptr < np.arange(m), ptr, -1)  # the earlier turn of my source, if any
+    val = values[src].copy()
+    if hit is not None and drawn is not None:
+        val[hit] = drawn
+        ptr[hit] = -1
+    while (ptr >= 0).any():
+        k = np.flatnonzero(ptr >= 0)
+        up = ptr[k]
+        done = ptr[up] < 0
+        val[k[done]] = val[up[done]]
+        ptr[k] = np.where(done, -1, ptr[up])
+    return val
 
 
 def random_neighbour(who: np.ndarray, nbr: np.ndarray | None, deg: np.ndarray | None, n: int,
@@ -434,6 +477,8 @@ class Evolution:
             who = np.flatnonzero(alive)
             if c.revise < 1.0:
                 who = who[self.rng.random(len(who)) < c.revise]
+            if c.update == "asynchronous":
+                who = self.rng.permutation(who)  # the order of turns
             if c.rule == "imitate_best":
                 src = imitate_best(np.where(alive, pay, -np.inf), nbr)[who]
             else:
@@ -446,7 +491,7 @@ class Evolution:
                     prob = np.maximum(gain, 0.0) / span if span > 0 else np.zeros(len(who))
                 src = np.where((self.rng.random(len(who)) < prob) & alive[j], j, who)
             moved = src != who
-            self._copy(who[moved], src[moved])
+            self._copy(who[moved], src[moved], in_turns=c.update == "asynchronous")
         self._assign(model)
         self._check_fixation(model)
         if c.rematch:
@@ -467,13 +512,18 @@ class Evolution:
                 names = [gs.name for gs in model.groups]
                 self._only = np.concatenate([self._only, np.isin(new, [names.index(g) for g in self.config.groups])])
 
-    def _copy(self, to: np.ndarray, src: np.ndarray) -> None:
+    def _copy(self, to: np.ndarray, src: np.ndarray, in_turns: bool = False) -> None:
+        """``to[k]`` takes the evolved traits of ``src[k]``: all at once, or ``in_turns`` (k = 0, 1, ...)."""
+        mutate = self.config.mutation > 0 and len(to)
         for col in self.columns:
+            hit = self.rng.random(len(to)) < self.config.mutation if mutate else None
+            drawn = self.rng.integers(0, self.sizes[col], int(hit.sum())) if hit is not None else None
+            if in_turns:
+                self.traits[to, col] = in_turn(self.traits[:, col], to, src, hit, drawn)
+                continue
             self.traits[to, col] = self.traits[src, col]
-        if self.config.mutation > 0 and len(to):
-            for col in self.columns:
-                hit = self.rng.random(len(to)) < self.config.mutation
-                self.traits[to[hit], col] = self.rng.integers(0, self.sizes[col], int(hit.sum()))
+            if hit is not None:
+                self.traits[to[hit], col] = drawn
 
     def _neighbours(self, model: SpecModel) -> tuple[np.ndarray | None, np.ndarray | None]:
         if model.spec_scenario.network["kind"] == "complete" and model.alive.all() and self._only is None:
@@ -496,7 +546,7 @@ class Evolution:
         code = model.group_of.astype(np.int64)
         for col, size in enumerate(self.sizes):
             code = code * size + self.traits[:, col]
-        uniq, inv = np.unique(code, return_inverse=True)
+        uniq, inv = unique_inverse(code)
         for ph in range(len(model.phases)):
             table = np.array([self._decider_of_code(model, int(u))[ph] for u in uniq.tolist()], dtype=np.int64)
             model.decider_of[ph][: len(inv)] = table[inv]
@@ -557,14 +607,16 @@ class Evolution:
         labels = self.labels()
         return ",".join(labels[col][int(sub[0, k])].removeprefix("share.") for k, col in enumerate(self.columns))
 
-    def _check_fixation(self, model: SpecModel) -> None:
+    def _check_fixation(self, model: SpecModel, step: int | None = None) -> None:
+        """Note the first update after which one type holds everyone (``step``: default the model's)."""
         if self.fixed is not None:
             return
         fixed = self._fixed_type(model)
         if fixed is not None:
-            self.fixed, self.fixation_step = fixed, float(model.steps)
+            step = model.steps if step is None else step
+            self.fixed, self.fixation_step = fixed, float(step)
             self._fixed_values = tuple(int(v) for v in self.traits[self._taking_part(model)][0, self.columns])
-            model.log.script(model.steps, "fixation", None, {"type": fixed, "step": model.steps})
+            model.log.script(step, "fixation", None, {"type": fixed, "step": step})
 
     def final_metrics(self, model: SpecModel) -> dict[str, float]:
         """Final shares; ``fixation`` (0/1: one type took over at some step), ``fixation_step``

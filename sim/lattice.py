@@ -38,15 +38,27 @@ def lattice_edges(side: int, degree: int = 8) -> np.ndarray:
     return np.unique(e, axis=0)
 
 
-def lattice_graph(n: int, degree: int, rng: np.random.Generator | None = None) -> nx.Graph:
-    """A torus of ``n`` cells (a square number); with ``rng``, agents are placed at random cells."""
+def lattice_arrays(n: int, degree: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(edges, cells)`` of a torus of ``n`` cells (a square number): undirected edges between
+    agents, and ``cells[c]``, the agent at cell c (row-major); with ``rng``, agents are placed at
+    random cells. Arrays, not a graph: a networkx torus of a million cells takes ~1.5 GB."""
     side = lattice_side(n)
     if side is None:
         raise ValueError(f"a lattice needs a square number of agents, got {n}")
     e = lattice_edges(side, degree)
     cells = rng.permutation(n) if rng is not None else np.arange(n)
-    e = cells[e]
+    return cells[e], cells
+
+
+def lattice_graph(n: int, degree: int, rng: np.random.Generator | None = None) -> nx.Graph:
+    """A torus of ``n`` cells (a square number); with ``rng``, agents are placed at random cells."""
+    e, cells = lattice_arrays(n, degree, rng)
+    return graph_of(n, e, cells)
+
+
+def graph_of(n: int, edges: np.ndarray, cells: np.ndarray) -> nx.Graph:
+    """The networkx graph of a lattice's arrays (``graph.graph["cells"]`` keeps the placement)."""
     g = nx.Graph(cells=cells)  # cells[c]: the agent at cell c (row-major)
     g.add_nodes_from(range(n))
-    g.add_edges_from(e.tolist())
+    g.add_edges_from(edges.tolist())
     return g

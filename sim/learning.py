@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agents.errors import ScenarioError
+from agents.policies.keyed import by_key, lookup
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -109,14 +110,14 @@ class Learning:
             st = self._state(gl, phase, n_acts)
             prefs = gl.policy.preferences(st, rows, s)
             fav = _sample(prefs, self.rng)
-            allowed = ((tiers[sel, None] >> np.arange(n_acts)) & 1).astype(bool)
-            inside = allowed[np.arange(len(sel)), fav]
+            tier = tiers[sel]
+            inside = ((tier >> fav) & 1).astype(bool)
             act = fav.copy()
             if not inside.all():
-                bad = ~inside
+                bad = np.flatnonzero(~inside)
                 self._count_overrides(model, cells[sel[bad]], fav[bad])
-                restricted = prefs[bad] * allowed[bad]
-                act[bad] = _sample(restricted, self.rng, fallback=allowed[bad])
+                allowed = ((tier[bad, None] >> np.arange(n_acts)) & 1).astype(bool)
+                act[bad] = _sample(prefs[bad] * allowed, self.rng, fallback=allowed)
             out[sel] = act
             self.pending.append((g, phase, agents[sel], s, act, None if partners is None else partners[sel]))
         return out
@@ -144,24 +145,17 @@ class Learning:
         A partner that decided towards the agent more than once in the step (several phases)
         counts by its last cooperative or defecting move.
         """
-        out = np.full(len(agents), -1, dtype=np.int64)
         if partners is None or not self._moves:
-            return out
+            return np.full(len(agents), -1, dtype=np.int64)
         if self._lookup is None:  # once per step: (agent, partner) keys, sorted, with their last move
             a = np.concatenate([m[0] for m in self._moves])
             p = np.concatenate([m[1] for m in self._moves])
             c = np.concatenate([m[2] for m in self._moves]).astype(np.int64)
             keep = c >= 0
-            keys = (a[keep] * self._stride(model) + p[keep])[::-1]  # reversed: unique keeps the last
-            uniq, first = np.unique(keys, return_index=True)
-            self._lookup = (uniq, c[keep][::-1][first])
+            uniq, last = by_key(a[keep] * self._stride(model) + p[keep], last=True)
+            self._lookup = (uniq, c[keep][last])
         uniq, moves = self._lookup
-        if len(uniq):
-            want = partners.astype(np.int64) * self._stride(model) + agents
-            pos = np.minimum(np.searchsorted(uniq, want), len(uniq) - 1)
-            found = uniq[pos] == want
-            out[found] = moves[pos[found]]
-        return out
+        return lookup(uniq, moves, partners.astype(np.int64) * self._stride(model) + agents)
 
     @staticmethod
     def _stride(model: SpecModel) -> np.int64:
@@ -182,11 +176,12 @@ class Learning:
         reward = model.step_payoff / np.maximum(per_agent, 1)
         for g, phase, agents, s, acts, partners in self.pending:
             gl = self.groups[g]
-            if getattr(gl.policy, "watches_partners", False):
-                gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents],
-                                partner=self._partner_moves(model, agents, partners))
-            else:
-                gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents])
+            extra: dict[str, np.ndarray | None] = {}
+            if getattr(gl.policy, "watches_partners", False):  # what each partner did
+                extra["partner"] = self._partner_moves(model, agents, partners)
+            if getattr(gl.policy, "follows_partners", False):  # who each partner is
+                extra["partners"] = partners
+            gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents], **extra)
         self.overrides = _grown(self.overrides, len(self.step_overrides))
         self.overrides[: len(self.step_overrides)] += self.step_overrides
 
@@ -214,12 +209,26 @@ def _grown(a: np.ndarray, n: int) -> np.ndarray:
 
 
 def _sample(probs: np.ndarray, rng: np.random.Generator, fallback: np.ndarray | None = None) -> np.ndarray:
-    """One column per row with the row's probabilities (rows summing to 0 use ``fallback`` uniformly)."""
-    w = probs
-    total = w.sum(axis=1, keepdims=True)
+    """One column per row with the row's probabilities (rows summing to 0 use ``fallback`` uniformly).
+
+    Column by column: a handful of acts makes row-wise reductions over (m, acts) arrays several
+    times slower than the same sums over columns, and the draws are the same.
+    """
+    cols = [probs[:, a] for a in range(probs.shape[1])]
+    total = cols[0].copy()
+    for c in cols[1:]:
+        total += c
     if fallback is not None:
-        w = np.where(total > 0, w, fallback.astype(float))
-        total = w.sum(axis=1, keepdims=True)
-    cum = np.cumsum(w, axis=1)
-    u = rng.random(len(w))[:, None] * total
-    return np.minimum((cum <= u).sum(axis=1), w.shape[1] - 1)
+        empty = total <= 0
+        if empty.any():
+            cols = [np.where(empty, fallback[:, a], c) for a, c in enumerate(cols)]
+            total = cols[0].astype(np.float64)
+            for c in cols[1:]:
+                total = total + c
+    u = rng.random(len(total)) * total
+    out = np.zeros(len(total), dtype=np.int64)
+    cum = np.zeros(len(total))
+    for c in cols[:-1]:
+        cum += c
+        out += cum <= u
+    return out

@@ -462,20 +462,25 @@ def _payoff_background(view: StepView) -> np.ndarray | None:
 
 
 # Evolving populations and learners (sim/evolution.py, sim/learning.py): present only in runs
-# that configure them; such runs never fuse steps, so their views have one row.
+# that configure them. A stretch that evolved inside (scenarios/spatial_kernel.py) brings its
+# columns in ``view.evolved``; otherwise the view has one row and the traits are the model's.
 @metric("share.", label="share of {}", unit="share of agents", aggregate="last", sparse=True,
         description="share.<policy>, share.spec.<id>, share.level.<principle>.<level>")
 def _shares(view: StepView) -> dict[str, np.ndarray] | None:
     evo = view.model.evolution
     if evo is None:
         return None
+    if view.evolved:
+        return {k: v for k, v in view.evolved.items() if k.startswith("share.")}
     return {k: np.full(view.k, v) for k, v in evo.shares(view.model).items()}
 
 
 @metric("fixation", label="fixation", unit="1 once one type holds every agent", aggregate="last")
 def _fixation(view: StepView) -> np.ndarray | None:
     evo = view.model.evolution
-    return None if evo is None else np.full(view.k, evo.fixation(view.model))
+    if evo is None:
+        return None
+    return view.evolved["fixation"] if view.evolved else np.full(view.k, evo.fixation(view.model))
 
 
 @metric("overrides.", label="spec overrides of {}", unit="count of decisions", sparse=True,

@@ -17,7 +17,7 @@ import numpy as np
 
 from agents.errors import ScenarioError
 from agents.trust import PairTable
-from sim.lattice import lattice_graph
+from sim.lattice import graph_of, lattice_arrays
 
 #: More steps than any run has (sim.scenario.MAX_STEPS is 1,000,000).
 MAX_STEPS = 1 << 62
@@ -27,9 +27,21 @@ REWIRE_TRIES = 8
 
 def build_graph(net: dict[str, Any], n: int, rng: np.random.Generator) -> nx.Graph:
     """The scenario's network, every generator seeded from the model's generator."""
+    g = build_network(net, n, rng)
+    return g if isinstance(g, nx.Graph) else graph_of(n, *g)
+
+
+def build_network(net: dict[str, Any], n: int,
+                  rng: np.random.Generator) -> nx.Graph | tuple[np.ndarray, np.ndarray]:
+    """``build_graph``, except that a lattice comes as arrays ``(edges with self-loops, cells)``."""
     kind = net["kind"]
     seed = int(rng.integers(2**31 - 1))
     degree = int(net.get("degree", 4))
+    if kind == "lattice":
+        e, cells = lattice_arrays(n, degree, rng if net.get("shuffle") else None)
+        if net.get("self_play"):
+            e = np.concatenate([e, np.repeat(np.arange(n), 2).reshape(n, 2)])
+        return e, cells
     if kind == "complete":
         g = nx.complete_graph(n)
     elif kind == "none":
@@ -42,8 +54,6 @@ def build_graph(net: dict[str, Any], n: int, rng: np.random.Generator) -> nx.Gra
         g = nx.gnp_random_graph(n, degree / max(n - 1, 1), seed=seed)
     elif kind == "barabasi_albert":
         g = nx.barabasi_albert_graph(n, max(1, degree // 2), seed=seed)
-    elif kind == "lattice":
-        g = lattice_graph(n, degree, rng if net.get("shuffle") else None)
     elif kind == "edgelist":
         try:
             g = nx.read_edgelist(net["path"], nodetype=int)
@@ -72,19 +82,37 @@ class Network:
 
     def __init__(self, spec: dict[str, Any], n: int, rng: np.random.Generator, pairwise: bool) -> None:
         self.spec = spec
-        self.graph = build_graph(spec, n, rng)
+        self.n = n
+        built = build_network(spec, n, rng)
+        # A lattice stays arrays until something asks for the graph (joins, leaves, plots).
+        self._graph: nx.Graph | None = built if isinstance(built, nx.Graph) else None
+        self._arrays = None if isinstance(built, nx.Graph) else built
+        #: The agent at each cell of a lattice (row-major), else None.
+        self.cells: np.ndarray | None = None if self._arrays is None else self._arrays[1]
         self.version = 0
         self._rewire = spec.get("rewire") if pairwise else None
         self._edges: np.ndarray | None = None
         self._edge_agents: tuple[int, np.ndarray, np.ndarray] | None = None
 
+    @property
+    def graph(self) -> nx.Graph:
+        """The networkx graph (a lattice's is built on first use)."""
+        if self._graph is None:
+            assert self._arrays is not None
+            self._graph = graph_of(self.n, *self._arrays)
+            self._arrays = None
+        return self._graph
+
     def edges(self, alive: np.ndarray) -> np.ndarray:
         """Undirected edges among living agents, as an (E, 2) array (cached per version)."""
         if self._edges is None:
-            # Straight from the adjacency dicts: several times faster than a list of edge tuples
-            # (the order does not matter, edges are sorted below).
-            pairs = ((u, v) for u, nbrs in self.graph.adjacency() for v in nbrs if u <= v)
-            e = np.fromiter(itertools.chain.from_iterable(pairs), dtype=np.int64).reshape(-1, 2)
+            if self._arrays is not None:
+                e = self._arrays[0].astype(np.int64)
+            else:
+                # Straight from the adjacency dicts: several times faster than a list of edge tuples
+                # (the order does not matter, edges are sorted below).
+                pairs = ((u, v) for u, nbrs in self.graph.adjacency() for v in nbrs if u <= v)
+                e = np.fromiter(itertools.chain.from_iterable(pairs), dtype=np.int64).reshape(-1, 2)
             if len(e):
                 e = np.sort(e, axis=1)
                 e = e[np.lexsort((e[:, 1], e[:, 0]))]

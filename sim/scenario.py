@@ -405,7 +405,7 @@ def _build(raw: dict, library: SpecLibrary, text: str, source: str, overrides: d
            base_dir: Path | None = None) -> Scenario:
     top_allowed = {"scenario": dict, "environment": dict, "network": dict, "groups": dict,
                    "events": list, "sweep": dict, "plugins": list, "evolution": dict}
-    check_keys(raw, top_allowed, source)
+    check_keys(raw, top_allowed, source, top=True)
     sc = check_keys(raw.get("scenario", {}), SCENARIO_KEYS, f"{source}: scenario")
     for k in ("id", "environment"):
         if k not in sc:
@@ -599,6 +599,8 @@ def _freeze(v: Any) -> Any:
 
 def known_metrics(env_cls: Any, library: SpecLibrary, groups: tuple[Group, ...]) -> set[str]:
     """Metrics a trigger may watch: those the model reports every step."""
+    import sim.metrics  # noqa: F401  registers the engine's own metrics, which a bare load had not imported
+
     names = {m.name for m in METRICS.values() if m.per_step and not m.family
              and (not m.environments or env_cls.name in m.environments)}
     names |= {f"payoff.{g.name}" for g in groups}

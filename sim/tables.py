@@ -15,8 +15,12 @@ TOML_TYPES = {dict: "a table", list: "an array", str: "a string", int: "an integ
               float: "a number", bool: "true or false"}
 
 
-def check_keys(table: Any, allowed: dict[str, type], where: str) -> dict:
-    """``table`` itself, once it is a table whose every key is in ``allowed`` with its type."""
+def check_keys(table: Any, allowed: dict[str, type], where: str, *, top: bool = False) -> dict:
+    """``table`` itself, once it is a table whose every key is in ``allowed`` with its type.
+
+    ``top``: ``where`` is a file, not a table path, so a key follows it after a
+    colon (``commons.toml: evolution``), never a dot that would read as part of the name.
+    """
     if not isinstance(table, dict):
         raise ScenarioError(f"{where}: expected a table, got {table!r}")
     for k, v in table.items():
@@ -27,7 +31,8 @@ def check_keys(table: Any, allowed: dict[str, type], where: str) -> dict:
         if typ is float and isinstance(v, int) and not isinstance(v, bool):
             ok = True
         if not ok:
-            raise ScenarioError(f"{where}.{k}: expected {TOML_TYPES.get(typ, typ.__name__)}, got {v!r}"[:300])
+            key = f"{where}: {k}" if top else f"{where}.{k}"
+            raise ScenarioError(f"{key}: expected {TOML_TYPES.get(typ, typ.__name__)}, got {v!r}"[:300])
     return table
 
 

@@ -24,18 +24,19 @@ RULE_BASED = [sid for sid in scenario_ids() if not sid.startswith("llm-")]
 
 @pytest.fixture
 def memo(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellMemo]:
-    """A fresh process memo, and a count of the cells computed (not copied from the memo)."""
+    """A fresh process memo, and a count of the rememberable cells computed (not copied from the memo)."""
     fresh = CellMemo()
     monkeypatch.setattr(decisions, "MEMO", fresh)
     monkeypatch.setattr(decisions, "TABLES", TableMemo())
     computed = [0]
-    real = DecisionTable._compute
+    real = DecisionTable._new_cell
 
-    def counting(self: DecisionTable, *args: Any) -> CellRecord:
-        computed[0] += 1
-        return real(self, *args)
+    def counting(self: DecisionTable, phase: int, decider: int, obs: Any) -> int:
+        if self._signature(decider) is not None:  # learners' cells are never remembered
+            computed[0] += 1
+        return real(self, phase, decider, obs)
 
-    monkeypatch.setattr(DecisionTable, "_compute", counting)
+    monkeypatch.setattr(DecisionTable, "_new_cell", counting)
     fresh.computed = computed  # type: ignore[attr-defined]
     yield fresh
 

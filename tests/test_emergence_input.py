@@ -13,7 +13,14 @@ from tests.test_learners import PAIRS
     ("roth_erev", "{ initial = 0 }", "policy 'roth_erev': param 'initial' must be 1e-09 or more"),
     ("aspiration", "{ rate = -0.1 }", "policy 'aspiration': param 'rate' must be between 0 and 1"),
     ("aspiration", "{ scale = 0 }", "policy 'aspiration': param 'scale' must be 1e-12 or more"),
+    ("aspiration", "{ habituation = 1.5 }", "policy 'aspiration': param 'habituation' must be between 0 and 1"),
     ("q_learning", "{ rate = 2 }", "policy 'q_learning': param 'rate' must be between 0 and 1"),
+    ("q_learning", "{ gamma = 1.5 }", "policy 'q_learning': param 'gamma' must be between 0 and 1, got 1.5"),
+    ("q_learning", "{ gamma = -0.1 }", "policy 'q_learning': param 'gamma' must be between 0 and 1, got -0.1"),
+    ("q_learning", "{ temperature = -0.5, gamma = 0.9 }", "param 'temperature' must be 0 or more, got -0.5"),
+    ("q_learning", "{ decay = 1.2 }", "policy 'q_learning': param 'decay' must be between 0 and 1, got 1.2"),
+    ("q_learning", "{ floor = -1 }", "policy 'q_learning': param 'floor' must be between 0 and 1, got -1"),
+    ("q_learning", '{ gamma = "high" }', "gamma"),
     ("fictitious_play", '{ observe = "trust,weather" }', "environment 'ipd' has no field 'weather'"),
 ])
 def test_bad_learner_parameters_exit_2(tmp_path, capsys, policy: str, params: str, message: str) -> None:

@@ -169,6 +169,9 @@ def test_evolving_the_spec_changes_decisions() -> None:
     ("evolve = []", "evolution.evolve: name at least one trait"),
     ('policies = ["roth_erev"]', "policy 'roth_erev' learns, and its state belongs to its group; it cannot evolve"),
     ("temperature = true", "evolution.temperature: wrong type (True)"),
+    ('update = "sometimes"', "evolution.update: unknown update mode 'sometimes'; allowed: synchronous, asynchronous"),
+    ("update = 1", "evolution.update: wrong type (1)"),
+    ('rule = "moran_bd"\nupdate = "asynchronous"', "evolution.update: 'moran_bd' replaces one agent per birth"),
 ])
 def test_bad_evolution_is_one_line_and_exit_2(tmp_path, capsys, evolution: str, message: str) -> None:
     path = tmp_path / "bad.toml"

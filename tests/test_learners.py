@@ -104,7 +104,7 @@ def test_tier_is_the_acts_the_spec_ranks_best(spec: str, partner_last: int, tier
     ("{epsilon = 2.0}", "policy 'q_learning': param 'epsilon' must be between 0 and 1, got 2.0"),
     ("{temperature = -1.0}", "policy 'q_learning': param 'temperature' must be 0 or more, got -1.0"),
     ('{observe = "weather"}', "groups.learners.params.observe: environment 'ipd' has no field 'weather'"),
-    ("{gamma = 0.9}", "unknown param 'gamma' for policy 'q_learning'"),
+    ("{alpha = 0.9}", "unknown param 'alpha' for policy 'q_learning'"),
 ])
 def test_bad_learner_parameters_exit_2(tmp_path, capsys, params: str, message: str) -> None:
     path = tmp_path / "bad.toml"

@@ -81,15 +81,29 @@ def test_help_of_a_lazily_wired_command_still_works(argv: list[str], capsys) -> 
 
 
 @pytest.mark.parametrize(("argv", "prestarts"), [
-    (["sweep", "ipd-classic", "--runs", "4"], True),
-    (["sweep", "ipd-classic", "--workers", "1"], False),
-    (["sweep", "ipd-classic", "--dask", "local"], False),
-    (["run", "ipd-classic", "--runs", "4"], True),
-    (["run", "ipd-classic"], False),
-    (["demo"], True),
-    (["list"], False),
+    (["sweep", "ipd-classic", "--runs", "4"], "pool"),
+    (["sweep", "ipd-classic", "--workers", "1"], None),
+    (["sweep", "ipd-classic", "--workers=1"], None),
+    (["sweep", "ipd-classic", "--work", "1"], None),  # argparse takes an unambiguous prefix
+    (["sweep", "ipd-classic", "--workers", "2"], "pool"),
+    (["sweep", "ipd-classic", "--dask", "local"], None),
+    (["sweep", "ipd-classic", "--dask=tcp://127.0.0.1:1"], None),  # a remote cluster has its own workers
+    (["sweep", "--help"], None),
+    (["run", "ipd-classic", "--runs", "4"], "pool"),
+    (["run", "ipd-classic"], None),
+    (["demo"], "pool"),
+    (["list"], None),
+    (["--workers", "2", "sweep"], None),  # not a command line the parser accepts
 ])
-def test_only_commands_that_may_sweep_start_the_pool_early(argv: list[str], prestarts: bool) -> None:
-    from cli.main import _may_use_pool, build_parser
+def test_only_commands_that_may_sweep_start_the_pool_early(monkeypatch, argv: list[str], prestarts) -> None:
+    from sim.runs import pool
 
-    assert _may_use_pool(build_parser(argv[0]).parse_args(argv)) is prestarts
+    monkeypatch.setattr(pool.os, "cpu_count", lambda: 2)
+    assert pool.workers_for_argv(argv) == prestarts
+
+
+def test_a_one_core_machine_starts_no_pool_early(monkeypatch) -> None:
+    from sim.runs import pool
+
+    monkeypatch.setattr(pool.os, "cpu_count", lambda: 1)  # the server would take the driver's only core
+    assert pool.workers_for_argv(["sweep", "ipd-classic", "--runs", "40"]) is None

@@ -66,23 +66,39 @@ class FictitiousPlay(Learner):
 
     def belief(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Probability that the partner cooperates, per decision."""
-        seen = state["seen"].reshape(-1, 2)[rows * state["seen"].shape[1] + s]
+        # np.take along rows: several times faster than fancy indexing for a 2-D gather.
+        seen = np.take(state["seen"].reshape(-1, 2), rows * state["seen"].shape[1] + s, axis=0)
         return np.asarray(seen[:, 1] / (seen[:, 0] + seen[:, 1]), dtype=np.float64)
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
-        b = self.belief(state, rows, s)[:, None]
+        b = self.belief(state, rows, s)
         _, n_states, n_acts, _ = state["u"].shape
-        u = state["u"].reshape(-1, n_acts, 2)[rows * n_states + s]
-        value = u[:, :, 0] + b * (u[:, :, 1] - u[:, :, 0])  # expected reward of each act
+        u = np.take(state["u"].reshape(-1, n_acts * 2), rows * n_states + s, axis=0)
+        # Column by column (a few acts): each act's expected reward under the belief.
+        value = [u[:, 2 * a] + b * (u[:, 2 * a + 1] - u[:, 2 * a]) for a in range(n_acts)]
+        out = np.empty((len(b), n_acts), order="F")
         if self.temperature > 0:
-            z = np.exp((value - value.max(axis=1, keepdims=True)) / self.temperature)
-            return np.asarray(z / z.sum(axis=1, keepdims=True), dtype=np.float64)
-        top = value[:, 0]
-        for a in range(1, n_acts):  # a maximum over a few columns: cheaper than a reduce along rows
-            top = np.maximum(top, value[:, a])
-        best = value >= (top - 1e-6)[:, None]
-        greedy = best / np.count_nonzero(best, axis=1)[:, None]
-        return np.asarray((1 - self.epsilon) * greedy + self.epsilon / n_acts, dtype=np.float64)
+            top = value[0]
+            for v in value[1:]:
+                top = np.maximum(top, v)
+            z = [np.exp((v - top) / self.temperature) for v in value]
+            total = z[0].copy()
+            for v in z[1:]:
+                total += v
+            for a in range(n_acts):
+                out[:, a] = z[a] / total
+            return out
+        top = value[0]
+        for v in value[1:]:
+            top = np.maximum(top, v)
+        cut = top - 1e-6
+        best = [v >= cut for v in value]
+        count = best[0].astype(np.int64)
+        for bb in best[1:]:
+            count += bb
+        for a in range(n_acts):
+            out[:, a] = (1 - self.epsilon) * (best[a] / count) + self.epsilon / n_acts
+        return out
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray, rewards: np.ndarray,
               partner: np.ndarray | None = None) -> None:

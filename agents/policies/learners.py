@@ -36,6 +36,7 @@ from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import policy
+from agents.policies.keyed import lookup, runs
 
 State = dict[str, np.ndarray]
 
@@ -66,7 +67,8 @@ class Learner(RankingPolicy):
     def summary(self, state: State) -> dict[str, float]:
         p = self.preferences(state, np.repeat(np.arange(state["rows"][0]), state["states"][0]),
                              np.tile(np.arange(state["states"][0]), state["rows"][0]))
-        return {f"p.{a}": float(v) for a, v in enumerate(p.mean(axis=0))}
+        # C order: the mean's summation order (and so its last bit) must not depend on layout.
+        return {f"p.{a}": float(v) for a, v in enumerate(np.ascontiguousarray(p).mean(axis=0))}
 
 
 def _check(name: str, value: float, low: float, high: float | None = None) -> None:
@@ -109,57 +111,155 @@ class RothErev(Learner):
         return {**_shape(agents, states), "q": np.full((agents, states, acts), float(self.initial))}
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
-        q = state["q"][rows, s]
-        return np.asarray(q / q.sum(axis=1, keepdims=True), dtype=np.float64)
+        n_states, n_acts = state["q"].shape[1:]
+        # np.take of whole rows and sums over columns: much faster than fancy indexing and
+        # row-wise reductions over a few acts, with the same values.
+        q = np.take(state["q"].reshape(-1, n_acts), rows * n_states + s, axis=0)
+        total = q[:, 0].copy()
+        for a in range(1, n_acts):
+            total += q[:, a]
+        return np.asarray(q / total[:, None], dtype=np.float64)
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
               rewards: np.ndarray) -> None:
-        q = state["q"]
-        n_acts = q.shape[2]
+        n_states, n_acts = state["q"].shape[1:]
+        q = state["q"].reshape(-1)
         gain = rewards - self.reference  # below the reference point a payoff weakens the act
-        spread = np.full((len(rows), n_acts), gain[:, None] * self.experimentation / max(n_acts - 1, 1))
-        spread[np.arange(len(rows)), acts] = gain * (1.0 - self.experimentation if n_acts > 1 else 1.0)
+        share = gain * self.experimentation / max(n_acts - 1, 1)
+        own = gain * (1.0 - self.experimentation if n_acts > 1 else 1.0)
         # Rows may repeat (one agent, several partners): decay once per decision, add every share.
-        np.multiply.at(q, (rows, s), 1.0 - self.forgetting)
-        np.add.at(q, (rows, s), spread)
+        # One flat index per act: ufunc.at on a 1-D array takes numpy's fast path.
+        first = (rows * n_states + s) * n_acts
+        if self.forgetting:
+            for a in range(n_acts):
+                np.multiply.at(q, first + a, 1.0 - self.forgetting)
+        for a in range(n_acts):
+            np.add.at(q, first + a, np.where(acts == a, own, share))
         np.maximum(q, 1e-9, out=q)  # a propensity never reaches zero, so every act stays possible
 
 
 @policy("q_learning")
 class QLearning(Learner):
-    """Q-learning over the observation (a contextual bandit: no discounting of later states).
+    """Q-learning over the observation (Watkins 1989), with discounting of the next state.
 
-    ``Q[s, a] += rate * (reward - Q[s, a])``; exploration ``epsilon`` (epsilon-greedy) or,
-    with ``temperature`` > 0, softmax (Boltzmann) choice.
+    After a decision in state ``s`` with act ``a`` and reward ``r``, once the agent's next
+    state ``s'`` with the same partner is seen (its next decision towards that partner; if it
+    does not meet that partner again, its next decisions' one with the lowest partner id; with
+    no partners, its next decision):
+    ``Q[s, a] += rate * (r + gamma * max Q[s'] - Q[s, a])``. With ``gamma = 0`` (the
+    default) the update needs no next state and happens at once: a contextual bandit.
+    The maximum runs over every act, not just those the spec allows next time: the
+    learner values states by what it would like to do (off-policy, as Q-learning is).
+    Exploration is ``epsilon``-greedy or, with ``temperature`` > 0, softmax (Boltzmann);
+    either shrinks by the factor ``decay`` per decision of the agent (annealing, as
+    Sandholm and Crites 1996 anneal their temperature) down to ``floor`` of its start.
     """
 
+    follows_partners: ClassVar[bool] = True
     params: ClassVar[dict[str, Any]] = {"observe": str, "rate": (int, float), "epsilon": (int, float),
-                                        "temperature": (int, float), "initial": (int, float)}
+                                        "temperature": (int, float), "initial": (int, float),
+                                        "gamma": (int, float), "decay": (int, float), "floor": (int, float)}
 
     def __init__(self, observe: str = "", rate: float = 0.1, epsilon: float = 0.1, temperature: float = 0.0,
-                 initial: float = 0.0) -> None:
-        super().__init__(observe=observe, rate=rate, epsilon=epsilon, temperature=temperature, initial=initial)
+                 initial: float = 0.0, gamma: float = 0.0, decay: float = 1.0, floor: float = 0.0) -> None:
+        super().__init__(observe=observe, rate=rate, epsilon=epsilon, temperature=temperature, initial=initial,
+                         gamma=gamma, decay=decay, floor=floor)
         _check("q_learning.rate", rate, 0.0, 1.0)
         _check("q_learning.epsilon", epsilon, 0.0, 1.0)
         _check("q_learning.temperature", temperature, 0.0)
+        _check("q_learning.gamma", gamma, 0.0, 1.0)
+        _check("q_learning.decay", decay, 0.0, 1.0)
+        _check("q_learning.floor", floor, 0.0, 1.0)
         self.rate, self.epsilon, self.temperature, self.initial = rate, epsilon, temperature, initial
+        self.gamma, self.decay, self.floor = gamma, decay, floor
 
     def init_state(self, agents: int, states: int, acts: int) -> State:
-        return {**_shape(agents, states), "Q": np.full((agents, states, acts), float(self.initial))}
+        st = {**_shape(agents, states), "Q": np.full((agents, states, acts), float(self.initial))}
+        if self.decay < 1:
+            st["t"] = np.zeros(agents, dtype=np.int64)  # decisions so far, for annealing
+        if self.gamma > 0:
+            # Decisions waiting for their next state: sorted keys (agent row << 32 | partner + 1),
+            # the flat index of each one's Q-value, and its reward.
+            st["wait_key"] = np.zeros(0, dtype=np.int64)
+            st["wait_cell"] = np.zeros(0, dtype=np.int64)
+            st["wait_r"] = np.zeros(0)
+        return st
+
+    def _scale(self, state: State, rows: np.ndarray) -> np.ndarray | float:
+        if self.decay >= 1:
+            return 1.0
+        return np.maximum(self.decay ** state["t"][rows].astype(np.float64), self.floor)
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
-        q = state["Q"][rows, s]
+        n_states, n_acts = state["Q"].shape[1:]
+        q = np.take(state["Q"].reshape(-1, n_acts), rows * n_states + s, axis=0)
+        cols = [q[:, a] for a in range(n_acts)]  # column by column: a few acts, many decisions
+        top = cols[0]
+        for c in cols[1:]:
+            top = np.maximum(top, c)
+        scale = self._scale(state, rows)
+        out = np.empty((len(q), n_acts), order="F")
         if self.temperature > 0:
-            z = np.exp((q - q.max(axis=1, keepdims=True)) / self.temperature)
-            return np.asarray(z / z.sum(axis=1, keepdims=True), dtype=np.float64)
-        best = q == q.max(axis=1, keepdims=True)
-        greedy = best / best.sum(axis=1, keepdims=True)
-        return np.asarray((1 - self.epsilon) * greedy + self.epsilon / q.shape[1], dtype=np.float64)
+            temp = np.maximum(self.temperature * scale, 1e-12)
+            z = [np.exp((c - top) / temp) for c in cols]
+            total = z[0].copy()
+            for v in z[1:]:
+                total += v
+            for a in range(n_acts):
+                out[:, a] = z[a] / total
+            return out
+        best = [c == top for c in cols]
+        count = best[0].astype(np.int64)
+        for b in best[1:]:
+            count += b
+        eps = self.epsilon * scale
+        for a in range(n_acts):
+            out[:, a] = (1 - eps) * (best[a] / count) + eps / n_acts
+        return out
 
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray,
-              rewards: np.ndarray) -> None:
-        q = state["Q"]
-        np.add.at(q, (rows, s, acts), self.rate * (rewards - q[rows, s, acts]))
+              rewards: np.ndarray, partners: np.ndarray | None = None) -> None:
+        n_states, n_acts = state["Q"].shape[1:]
+        q = state["Q"].reshape(-1)  # flat: ufunc.at on one index takes numpy's fast path
+        if "t" in state:
+            np.add.at(state["t"], rows, 1)
+        cell = (rows * n_states + s) * n_acts + acts
+        if self.gamma == 0:
+            np.add.at(q, cell, self.rate * (rewards - q[cell]))
+            return
+        key = rows.astype(np.int64) << 32
+        if partners is not None:
+            key = key + (np.asarray(partners, dtype=np.int64) + 1)
+        wait, wcell, wr = state["wait_key"], state["wait_cell"], state["wait_r"]
+        uniq, first, last = runs(key)  # one sort serves the look-ups and what waits next
+        # A waiting decision's next state is that of this step's decision with the same key
+        # (agent and partner) or, failing that, of the agent's decision this step with the
+        # lowest partner; one whose agent did not decide waits on.
+        nxt = np.full(len(wait), -1, dtype=np.int64)
+        if len(wait):
+            nxt = lookup(uniq, first, wait)
+            loose = np.flatnonzero(nxt < 0)
+            if len(loose):
+                row = uniq >> 32  # sorted keys are sorted by agent row first
+                head = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]]))
+                nxt[loose] = lookup(row[head], first[head], wait[loose] >> 32)
+            done = np.flatnonzero(nxt >= 0)
+            k = nxt[done]
+            nq = np.take(state["Q"].reshape(-1, n_acts), rows[k] * n_states + s[k], axis=0)
+            best = nq[:, 0]
+            for a in range(1, n_acts):
+                best = np.maximum(best, nq[:, a])
+            c0 = wcell[done]
+            # Several waiting decisions may share (agent, state, act): add.at applies each.
+            np.add.at(q, c0, self.rate * (wr[done] + self.gamma * best - q[c0]))
+        # This step's decisions wait in turn (a key decided twice in one step: the last waits).
+        carry = np.flatnonzero(nxt < 0)
+        keys = np.concatenate([wait[carry], uniq])
+        # Two sorted runs of distinct keys: a stable sort merges them in one pass.
+        by = np.argsort(keys, kind="stable") if len(carry) else slice(None)
+        state["wait_key"] = keys[by]
+        state["wait_cell"] = np.concatenate([wcell[carry], cell[last]])[by]
+        state["wait_r"] = np.concatenate([wr[carry], np.asarray(rewards, dtype=np.float64)[last]])[by]
 
 
 @policy("aspiration")
@@ -170,19 +270,29 @@ class Aspiration(Learner):
     largest ``|payoff - aspiration|``, so the stimulus is within [-1, 1]). A positive
     stimulus moves the probability of the act taken towards 1 by ``rate * stimulus``
     of the way, a negative one towards 0; the other acts share the rest in proportion.
+
+    With ``habituation`` h > 0 each agent's aspiration moves with experience, as in
+    Macy and Flache's habituation and Karandikar et al.'s (1998) evolving aspirations:
+    after each step ``aspiration = (1 - h) * aspiration + h * payoff`` (the agent's mean
+    payoff per decision in the step), so what satisfies an agent is what it got used to.
     """
 
     params: ClassVar[dict[str, Any]] = {"observe": str, "aspiration": (int, float), "rate": (int, float),
-                                        "scale": (int, float)}
+                                        "scale": (int, float), "habituation": (int, float)}
 
-    def __init__(self, observe: str = "", aspiration: float = 2.0, rate: float = 0.5, scale: float = 2.0) -> None:
-        super().__init__(observe=observe, aspiration=aspiration, rate=rate, scale=scale)
+    def __init__(self, observe: str = "", aspiration: float = 2.0, rate: float = 0.5, scale: float = 2.0,
+                 habituation: float = 0.0) -> None:
+        super().__init__(observe=observe, aspiration=aspiration, rate=rate, scale=scale, habituation=habituation)
         _check("aspiration.rate", rate, 0.0, 1.0)
         _check("aspiration.scale", scale, 1e-12)
-        self.aspiration, self.rate, self.scale = aspiration, rate, scale
+        _check("aspiration.habituation", habituation, 0.0, 1.0)
+        self.aspiration, self.rate, self.scale, self.habituation = aspiration, rate, scale, habituation
 
     def init_state(self, agents: int, states: int, acts: int) -> State:
-        return {**_shape(agents, states), "p": np.full((agents, states, acts), 1.0 / acts)}
+        st = {**_shape(agents, states), "p": np.full((agents, states, acts), 1.0 / acts)}
+        if self.habituation > 0:
+            st["level"] = np.full(agents, float(self.aspiration))  # each agent's own aspiration
+        return st
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
         return np.asarray(state["p"][rows, s], dtype=np.float64)
@@ -193,7 +303,8 @@ class Aspiration(Learner):
         # np.add.at cannot express for this multiplicative rule: those are rare, so the
         # update goes through the unique (row, state) pairs, the last decision winning.
         p = state["p"]
-        stim = np.clip((rewards - self.aspiration) / self.scale, -1.0, 1.0) * self.rate
+        level = state["level"][rows] if "level" in state else self.aspiration
+        stim = np.clip((rewards - level) / self.scale, -1.0, 1.0) * self.rate
         k = np.arange(len(rows))
         old = p[rows, s, acts]
         new = np.where(stim >= 0, old + (1 - old) * stim, old + old * stim)
@@ -201,3 +312,15 @@ class Aspiration(Learner):
         vec = p[rows, s] * rest[:, None]
         vec[k, acts] = new
         p[rows, s] = vec / vec.sum(axis=1, keepdims=True)
+        if "level" in state:
+            n = len(state["level"])
+            count = np.bincount(rows, minlength=n)
+            seen = count > 0
+            mean = np.bincount(rows, weights=rewards, minlength=n)[seen] / count[seen]
+            state["level"][seen] += self.habituation * (mean - state["level"][seen])
+
+    def summary(self, state: State) -> dict[str, float]:
+        out = super().summary(state)
+        if "level" in state:
+            out["aspiration.mean"] = float(state["level"].mean())
+        return out

@@ -42,8 +42,9 @@ from sim.runs.records import Job, RunRecord
 IN_FLIGHT_PER_WORKER = 2
 #: Upper bound on runs per chunk, so a kill loses little work.
 MAX_CHUNK = 32
-#: Work (seconds, serially) below which the default executor stays serial: starting
-#: and feeding a pool would cost more than the second core gives back.
+#: Seconds a pool costs beyond its runs (waiting for the forkserver's imports to end,
+#: forking, shipping chunks and records): the default executor stays serial unless
+#: the pool saves more than this (see :func:`pool_pays`).
 POOL_MIN_SECONDS = 2.0
 #: Seconds to wait for a remote Dask scheduler before giving up.
 CONNECT_TIMEOUT = 3.0
@@ -72,6 +73,8 @@ class Task(Protocol):
     :class:`~agents.errors.SpecboundError`) and returns the spec texts that
     point uses (a grid may switch a group to another spec, whose text must
     be stored too). ``__call__`` performs the run in a worker, from texts only.
+    An optional ``warm()`` does a process's one-off set-up (imports), so that
+    :class:`AutoExecutor` times a run, not the set-up.
     """
 
     def check(self, scenario: Any, params: Mapping[str, Any]) -> Mapping[str, str]: ...
@@ -107,6 +110,14 @@ class EngineTask:
 
         source = getattr(scenario, "source", "") or "<scenario>"
         return load_scenario_text(scenario.text, None, dict(params), source=source).spec_texts
+
+    def warm(self) -> None:
+        """Import the engine and the plugins now, once per process, so a timed run times only the run."""
+        from sim.plugins import load_entry_points, load_plugins
+        from sim.runs import run  # noqa: F401
+
+        load_entry_points()
+        load_plugins(self.plugins, "worker plugin")
 
     def __call__(
         self,
@@ -356,12 +367,26 @@ def _shutdown_pools() -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def pool_pays(runs_left: int, seconds: float, workers: int) -> bool:
+    """Whether ``workers`` processes finish ``runs_left`` runs of ``seconds`` each sooner than the driver alone.
+
+    The pool's time is whole rounds of runs (a run is not split), plus
+    :data:`POOL_MIN_SECONDS` of its own; serially it is every run in turn. One
+    run left, or work under the pool's own cost, stays serial: a small sweep is
+    never slower than serial.
+    """
+    rounds = math.ceil(runs_left / max(1, workers))
+    return workers > 1 and rounds * seconds + POOL_MIN_SECONDS < runs_left * seconds
+
+
 class AutoExecutor:
     """The default (no ``--workers``): serial for a small sweep, worker processes for a large one.
 
     The driver runs the first run itself, timed, while the pool's forkserver
-    warms up (:func:`sim.runs.pool.prestart`); when the runs left would take
-    less than :data:`POOL_MIN_SECONDS` serially, it runs them too, so a small
+    warms up (:func:`sim.runs.pool.prestart`); the task's one-off set-up
+    (``warm()``: importing the engine) is done first and not timed, so it does
+    not make runs look longer than they are. When :func:`pool_pays` says the
+    pool would not finish the rest sooner, the driver runs them too, so a small
     sweep is never slower than serial. Otherwise the pool takes the rest.
     Which process runs a job changes nothing in its record.
     """
@@ -377,11 +402,14 @@ class AutoExecutor:
         first = next(source, None)
         if first is None:
             return
+        warm = getattr(first.task, "warm", None)
+        if warm is not None:
+            warm()
         start = time.perf_counter()
         yield [execute_job(first, first.jobs[0])]
         seconds = time.perf_counter() - start
         rest = itertools.chain([replace(first, jobs=first.jobs[1:])] if first.jobs[1:] else [], source)
-        if self.workers == 1 or (self.runs - 1) * seconds < POOL_MIN_SECONDS:
+        if not pool_pays(self.runs - 1, seconds, self.workers):
             yield from SerialExecutor().map(rest)
             return
         self._pool = ProcessExecutor(self.workers)

@@ -6,19 +6,24 @@ scenario, then forks each worker warm in milliseconds. Forking the driver
 itself would copy its threads (BLAS and Arrow pools, a Dask client, a notebook
 kernel) and can deadlock a child; the server has none of that.
 
-A sweep command calls :func:`prestart` as soon as it has parsed its command
-line, before the driver imports the engine itself: the server's imports then
-run on the other core while the driver loads and validates the scenario,
-instead of after it. This module imports nothing of the engine for that reason.
+The command line calls :func:`prestart_for_argv` before it even builds its
+parser: the server's imports (the longest part of a sweep's start-up) then run
+on the other core while the driver imports its own modules and loads and
+validates the scenario, instead of after them. This module imports nothing of
+the engine for that reason.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+from collections.abc import Sequence
 from multiprocessing.context import BaseContext
 
 #: What the forkserver imports once for all workers: the engine and every shipped scenario.
 PRELOAD = ("sim.runs.forkserver_guard", "numpy", "pandas", "sim.runs.batch", "sim.runs.run", "scenarios")
+#: Commands that may run a sweep on local workers (``run`` only with ``--runs``).
+SWEEPING = ("sweep", "demo")
 
 
 def context() -> BaseContext:
@@ -40,3 +45,38 @@ def prestart() -> None:
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
+
+
+def _option(argv: Sequence[str], name: str, shortest: int) -> str | None:
+    """The value of ``--name`` in ``argv`` (argparse's unambiguous prefixes and ``=`` too)."""
+    for i, token in enumerate(argv):
+        flag, eq, value = token.partition("=")
+        if len(flag) >= shortest and name.startswith(flag):
+            return value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+    return None
+
+
+def workers_for_argv(argv: Sequence[str]) -> str | None:
+    """Which local workers a command line will want, judged from its words alone.
+
+    ``"pool"`` (worker processes) or None (no sweep, ``--workers 1``, ``--dask``
+    (its workers start their own interpreters), or a one-core machine,
+    where a warming server would only take the driver's core). A guess that
+    parsing may still refute (bad input): the cost is a server started in vain,
+    which dies with the driver.
+    """
+    command = argv[0] if argv and not argv[0].startswith("-") else None  # as cli.main reads it
+    sweeps = command in SWEEPING or (command == "run" and _option(argv, "--runs", 5) is not None)
+    if not sweeps or "-h" in argv or "--help" in argv or (os.cpu_count() or 1) < 2:
+        return None
+    if _option(argv, "--dask", 4) is not None:
+        return None
+    return None if _option(argv, "--workers", 4) == "1" else "pool"
+
+
+def prestart_for_argv(argv: Sequence[str]) -> str | None:
+    """Start the forkserver if this command line will want local workers; return which (see above)."""
+    kind = workers_for_argv(argv)
+    if kind is not None:
+        prestart()
+    return kind

@@ -1,0 +1,541 @@
+"""The spatial-PD fast-forward: play, imitation and the step's records in one compiled loop.
+
+Why: a generic step of Nowak and May's game at a million agents handles nine
+million games through ``model.decide`` (keys, cells, outcomes, ``bincount``s)
+and then the imitation update, about twenty full-size array passes; this loop
+does the same work in two passes over the agents, in place.
+
+Decisions still come from the chain of command: the loop reads the decision
+table's dense look-up table (one cell per (decider, observation code), each
+computed once by the resolver) and each cell's act and outcome, exactly as
+``SpecModel.decide`` does. Imitation mirrors ``sim.evolution`` (imitate-the-best,
+synchronous, every ``every`` steps); after an update each agent's decider is
+that of its new type (group and traits), from a small table of the deciders
+``sim.evolution`` made for every type met so far.
+
+The loop decides every game of a step before it changes anything. It stops
+early, and the driver below repairs the state before going on, at:
+``MISSING`` (a key without a cell: the step's keys get cells the generic way),
+``NEW_TYPE`` (after a step whose update made a type without a decider:
+``Evolution._assign`` makes it), ``FIXED`` (one type took over: the fixation
+event is logged at its step), and ``CONFLICT`` (a decision logs a conflict:
+the generic step plays it). Results equal stepping one at a time
+(``tests/test_spatial_kernel.py``).
+
+What the loop cannot play falls back to the generic step: :func:`unsupported`
+is the one list.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from numba import njit
+
+from scenarios.ipd_kernel import project
+from scenarios.stretch import Stretch
+
+if TYPE_CHECKING:
+    from scenarios.spatial_pd import SpatialPD
+
+#: Bytes of per-step records a stretch may hold (two (n,) float rows a step, plus counts).
+RECORD_BUDGET = 128 << 20
+#: Outcomes that new keys may add before a stretch must end (its count records have that width).
+OUTCOME_HEADROOM = 256
+#: Why ``_play`` stopped early.
+MISSING, CONFLICT, NEW_TYPE, FIXED = 1, 2, 3, 4
+#: The observation layout the loop encodes (checked against the codec).
+OBS_FIELDS = ("my_last", "partner_last")
+
+
+def unsupported(env: SpatialPD, model: Any) -> str | None:
+    """Why the loop cannot play this model's next steps (None: it can). The one list of fallbacks."""
+    evo = model.evolution
+    c = evo.config if evo is not None else None
+    reasons = (
+        (not (_own(env, "step") and _own(env, "metrics")), "the environment's step or metrics are overridden"),
+        (env.codec.fields != OBS_FIELDS, "the observation is not (my_last, partner_last)"),
+        (len(model.phases) != 1, "more than one decision phase"),
+        (not model.deterministic_decisions,
+         "a decision is not the resolver's alone (deliberation, error_rate, language model, learner, steer)"),
+        (model.script.has_triggers, "a `when` trigger watches the steps"),
+        (not bool(model.alive.all()), "an agent has left"),
+        (not model.decisions.fits_dense(), "too many deciders for a dense decision table"),
+        (c is not None and c.rule != "imitate_best", "an update rule other than imitate_best"),
+        (c is not None and c.update != "synchronous", "asynchronous updating"),
+        (c is not None and (c.mutation > 0 or c.revise < 1.0), "mutation or partial revision (random draws)"),
+        (c is not None and (bool(c.groups) or c.rematch), "evolution limited to some groups, or rematch"),
+        (evo is not None and model.spec_scenario.network["kind"] == "complete",
+         "imitation on a complete graph (no neighbour table)"),
+    )
+    return next((why for bad, why in reasons if bad), None)
+
+
+def _own(env: Any, name: str) -> bool:
+    """Whether ``name`` is spatial_pd's own (a subclass may play differently from what the loop mirrors).
+
+    Looked up by module, not by importing the class: spatial_pd imports this module.
+    """
+    owner = next((c for c in type(env).__mro__ if name in c.__dict__), None)
+    return owner is not None and owner.__module__ == "scenarios.spatial_pd"
+
+
+class Layout(NamedTuple):
+    """The games of a step grouped by board position: the agent at position ``p`` (``order[p]``)
+    plays slots ``start[p]:start[p + 1]``.
+
+    Positions are a lattice's cells in row-major order (agent order on other graphs), so
+    neighbours sit close in memory even when agents are placed at random: at a million
+    agents the loop then reads caches, not main memory. Slot ``s`` is game row ``row[s]`` of
+    ``SpatialPD.layout`` (an agent's rows in increasing order, so a payoff sums in the order
+    ``bincount`` sums it); ``mirror[s]`` is the slot of the partner's side of the same game.
+    """
+
+    version: int
+    order: np.ndarray
+    start: np.ndarray
+    row: np.ndarray
+    mirror: np.ndarray
+    agent: np.ndarray
+    partner: np.ndarray   # per slot: the partner's position
+    pos: np.ndarray       # per agent: its position (reading by it beats writing through ``order``)
+    slot: np.ndarray      # per game row: its slot (link memory goes back by reading)
+
+
+class Lookup(NamedTuple):
+    """Per position its decider (updated in place), and per (decider, my_last, partner_last) the
+    act the decision table holds (``act[d * 9 + 3 * (my_last + 1) + partner_last + 1]``; -1 no
+    cell yet, -2 a cell that logs a conflict) and its outcome."""
+
+    decider: np.ndarray   # (n,) int64, model.decider_of[0] by position
+    act: np.ndarray       # (deciders * 9,) int64
+    outcome: np.ndarray   # (deciders * 9,) int64
+    coop: np.ndarray      # (deciders * 9,) int8: the act cooperates
+    same: np.ndarray      # (deciders,) 1 where all nine entries agree (its decisions read nothing)
+
+
+class Game(NamedTuple):
+    R: float
+    S: float
+    T: float
+    P: float
+
+
+class Evolving(NamedTuple):
+    """Imitation inside the loop (``on`` 0: no evolution); per-agent arrays by position."""
+
+    on: int
+    every: int
+    t0: int               # model.steps before the stretch
+    nbr: np.ndarray       # (n, dmax) neighbours' positions, in increasing agent index, -1 padded
+    traits: np.ndarray    # (n, columns)
+    evolved: np.ndarray   # columns copied
+    sizes: np.ndarray     # values per column
+    type_dec: np.ndarray  # per type code: its decider, -1 none yet
+    window: np.ndarray    # payoff at the last update
+    fixed: int            # 1 once a type fixed (no more FIXED stops)
+
+
+class People(NamedTuple):
+    """Per-agent state by position, gathered from the model before a call and put back after."""
+
+    order: np.ndarray     # the agent at each position
+    pos: np.ndarray       # the position of each agent
+    group: np.ndarray     # its group (by position)
+    group_of: np.ndarray  # by agent: group sums add in agent order
+    payoff: np.ndarray
+    step_pay: np.ndarray
+    all_c: np.ndarray
+
+
+class Records(NamedTuple):
+    """The stretch's arrays plus what the spatial game adds per step."""
+
+    counts: np.ndarray
+    step_pay: np.ndarray
+    payoff: np.ndarray
+    group_sums: np.ndarray
+    cooperators: np.ndarray  # (K,) agents that cooperated in every game
+    shares: np.ndarray       # (K, values of all columns) counts
+    uniform: np.ndarray      # (K,) 1 if one type holds everyone
+
+
+def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
+    """Play up to ``limit`` steps; None when not even the first could be played this way."""
+    if limit <= 0 or unsupported(env, model) is not None:
+        return None
+    lay = _layout(env, model)
+    if not len(lay.row):
+        return None
+    table = model.decisions
+    evo = model.evolution
+    mem = env._last[lay.row]  # per slot: my last move on the link (-1 none)
+    if table.dense(0) is None:
+        _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem)
+    n, groups = len(model.payoff), len(model.groups)
+    width = table.n_outcomes + OUTCOME_HEADROOM
+    k = max(1, min(limit, RECORD_BUDGET // (8 * (width + 2 * n + groups))))
+    rec = Stretch.empty(k, width, n, groups, 0)
+    labels = [name for col in evo.labels() for name in col] if evo is not None else []
+    extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums,
+                    np.zeros(k, np.int64), np.zeros((k, max(len(labels), 1)), np.int64), np.zeros(k, np.int64))
+    group_of = model.group_of.astype(np.int64)
+    all_c = np.zeros(n, np.bool_)
+    why = np.zeros(1, np.int64)
+    people, lookup, ev = _gather(env, model, lay, group_of, all_c)
+    while rec.steps < k:
+        rec.steps = _play(rec.steps, k, lookup, _game(env), lay, mem, people, ev, extra, why)
+        # Repairs touch only what they read: the rest of the state stays by position.
+        dec = lookup.decider
+        if why[0] == MISSING:
+            _fill(env, model, lay, dec, mem)
+        elif why[0] == NEW_TYPE:
+            _put_rows(ev.traits, lay.pos, evo.traits)
+            evo._assign(model)  # the generic assignment: deciders made in the generic order
+            dec = _take(model.decider_of[0], lay.order)
+            _fill(env, model, lay, dec, mem)
+        elif why[0] == FIXED:
+            _put_rows(ev.traits, lay.pos, evo.traits)
+            evo._check_fixation(model, model.steps + rec.steps)
+        else:
+            break
+        if table.n_outcomes > width or table.dense(0) is None:
+            break  # more outcomes than the records hold, or deciders outgrew the dense table
+        lookup = _lookup(env, model, dec)
+        if evo is not None:
+            ev = ev._replace(type_dec=_type_deciders(model), fixed=int(evo.fixed is not None))
+    _scatter(model, lay, people, lookup, ev, all_c)
+    env._last[:] = mem[lay.slot]
+    if not rec.steps:
+        return None
+    env._all_c = all_c
+    env.bounds = env.welfare_bounds(model)
+    s = rec.steps
+    alive = n  # everyone is alive in a stretch
+    rec.env_metrics = {"cooperators": extra.cooperators[:s] / alive}
+    if evo is not None:
+        rec.evolved = {name: extra.shares[:s, j] / alive for j, name in enumerate(labels)}
+        rec.evolved["fixation"] = extra.uniform[:s].astype(np.float64)
+    return rec
+
+
+def _layout(env: SpatialPD, model: Any) -> Layout:
+    """The slot layout of the current graph (cached on the environment per graph version)."""
+    got = env._slots
+    if got is not None and got.version == model.graph_version:
+        return got
+    agents, _, mirror = env.layout(model)
+    n = len(model.payoff)
+    cells = model.network.cells
+    order = np.arange(n) if cells is None or len(cells) != n else np.asarray(cells, np.int64)
+    pos = np.empty(n, np.int64)
+    pos[order] = np.arange(n)
+    at = pos[agents]
+    row = np.argsort(at, kind="stable")
+    slot_of = np.empty(len(row), np.int64)
+    slot_of[row] = np.arange(len(row))
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(at, minlength=n), out=start[1:])
+    # int32 where it fits: the loop is bound by memory traffic over nine games per agent.
+    idx = np.int32 if len(row) < 2**31 else np.int64
+    mirror_slot = slot_of[mirror[row]]
+    owner = np.repeat(np.arange(n), np.diff(start))
+    got = Layout(model.graph_version, order, start, row, mirror_slot.astype(idx), agents[row],
+                 owner[mirror_slot].astype(idx), pos.astype(idx), slot_of.astype(idx))
+    env._slots = got
+    env._slot_nbr = None
+    return got
+
+
+def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndarray) -> None:
+    """Give the next step's keys their cells the generic way (and their projections, as read).
+
+    ``dec``: each position's decider. Only the distinct keys go to ``cells`` (a bitmap over the
+    few deciders x codes): it computes missing keys in sorted order whatever the input, so the
+    cells are those the generic step makes from all of its keys.
+    """
+    table = model.decisions
+    codec = env.codec
+    space = codec.space
+    seen = np.zeros(len(table.deciders) * space, np.bool_)
+    r, o = np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64)
+    _keys_seen(lay.start, lay.mirror, mem, dec, space, r[0], o[0], r[1], o[1], seen)
+    dec, codes = np.divmod(np.flatnonzero(seen), space)
+    table.cells(0, dec, codes)
+    keep = table.read_mask()
+    table.cells(0, dec, project(env.codec, codes, keep[dec]))
+
+
+def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray,
+            all_c: np.ndarray) -> tuple[People, Lookup, Evolving]:
+    """The per-agent state by position, and the decision tables as they are now."""
+    order = lay.order
+    people = People(order, lay.pos, _take(group_of, order), group_of, _take(model.payoff, order),
+                    _take(model.step_payoff, order), _take(all_c, order))
+    return people, _lookup(env, model, _take(model.decider_of[0], order)), _evolving(model, env, lay)
+
+
+def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolving, all_c: np.ndarray) -> None:
+    """Put the state played by position back into the model's arrays (agent order)."""
+    pos = lay.pos
+    _put(people.payoff, pos, model.payoff)
+    _put(people.step_pay, pos, model.step_payoff)
+    _put(people.all_c, pos, all_c)
+    _put(lookup.decider, pos, model.decider_of[0])
+    if ev.on:
+        _put_rows(ev.traits, pos, model.evolution.traits)
+        _put(ev.window, pos, model.evolution._window)
+
+
+def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
+    """Each decider's act and outcome for the nine observations, from the table's cells now."""
+    codec, table = env.codec, model.decisions
+    lut = table.dense(0)
+    mine, theirs = np.divmod(np.arange(9), 3)
+    codes = codec.encode(my_last=mine - 1, partner_last=theirs - 1)
+    d = np.repeat(np.arange(len(table.deciders)), 9)
+    keep = table.read_mask()
+    key = d * codec.space + project(codec, np.tile(codes, len(table.deciders)), keep[d])
+    cell = lut[key].astype(np.int64) - 1  # entries are cell + 1; 0 missing
+    act = np.where(cell >= 0, table.full[np.maximum(cell, 0)], -1).astype(np.int64)
+    outcome = table.base[np.maximum(cell, 0)] + np.maximum(act, 0)
+    act[(cell >= 0) & (table.outcome_column("nconf")[outcome] > 0)] = -2
+    coop = np.array([bool(a.cooperative) for a in env.acts], np.int8)[np.maximum(act, 0)]
+    by = act.reshape(-1, 9), outcome.reshape(-1, 9)
+    same = ((by[0] == by[0][:, :1]).all(axis=1) & (by[1] == by[1][:, :1]).all(axis=1) & (by[0][:, 0] >= 0))
+    return Lookup(dec, act, outcome.astype(np.int64), coop, same.astype(np.int8))
+
+
+def _game(env: SpatialPD) -> Game:
+    p = env.params
+    return Game(float(p.R), float(p.S), float(p.T), float(p.P))
+
+
+def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
+    evo = model.evolution
+    if evo is None:
+        z = np.zeros((1, 1), np.int64)
+        return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), np.zeros(1, np.int64),
+                        np.zeros(1), 1)
+    if env._slot_nbr is None:
+        nbr, _ = evo._neighbours(model)
+        pos = np.empty(len(lay.order), np.int64)
+        pos[lay.order] = np.arange(len(lay.order))
+        nbr = nbr[lay.order]
+        env._slot_nbr = np.where(nbr < 0, -1, pos[np.maximum(nbr, 0)]).astype(lay.pos.dtype)
+    nbr = env._slot_nbr
+    sizes = np.asarray(evo.sizes, np.int64)
+    type_dec = _type_deciders(model)
+    if len(evo._window) != len(model.payoff):
+        raise AssertionError("the evolution window does not cover the population")
+    return Evolving(1, evo.config.every, model.steps, nbr, _take_rows(evo.traits, lay.order),
+                    np.asarray(evo.columns, np.int64), sizes, type_dec, _take(evo._window, lay.order),
+                    int(evo.fixed is not None))
+
+
+def _type_deciders(model: Any) -> np.ndarray:
+    """Per type code (group, then each trait, mixed radix as ``Evolution._code``): its decider, -1 none yet."""
+    evo = model.evolution
+    type_dec = np.full(len(model.groups) * int(np.prod(evo.sizes)), -1, np.int64)
+    for code, dids in evo._deciders.items():
+        type_dec[code] = dids[0]
+    return type_dec
+
+
+@njit(cache=True, nogil=True)
+def _keys_seen(start, mirror, mem, dec, space, r0, o0, r1, o1, seen):  # pragma: no cover - compiled
+    """Mark the (decider, observation code) keys of the next step's games in ``seen``."""
+    for i in range(start.shape[0] - 1):
+        row = dec[i] * space
+        for s in range(start[i], start[i + 1]):
+            seen[row + (np.int64(mem[s]) + o0) * r0 + (np.int64(mem[mirror[s]]) + o1) * r1] = True
+
+
+@njit(cache=True, nogil=True)
+def _take(src, order):  # pragma: no cover - compiled
+    """``src[order]`` (rows), one pass: numpy's fancy indexing is several times slower here."""
+    out = np.empty_like(src)
+    for i in range(order.shape[0]):
+        out[i] = src[order[i]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _put(src, pos, out):  # pragma: no cover - compiled
+    """``out[order] = src`` read the other way, ``out[a] = src[pos[a]]``: gathers run faster."""
+    for a in range(pos.shape[0]):
+        out[a] = src[pos[a]]
+
+
+@njit(cache=True, nogil=True)
+def _take_rows(src, order):  # pragma: no cover - compiled
+    """``_take`` of a 2-D array, element by element (row views cost more than the copy)."""
+    out = np.empty_like(src)
+    for i in range(order.shape[0]):
+        for c in range(src.shape[1]):
+            out[i, c] = src[order[i], c]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _put_rows(src, pos, out):  # pragma: no cover - compiled
+    """``_put`` of a 2-D array, element by element."""
+    for a in range(pos.shape[0]):
+        for c in range(src.shape[1]):
+            out[a, c] = src[pos[a], c]
+
+
+@njit(cache=True, nogil=True)
+def _remember(start, moves, mem):  # pragma: no cover - compiled
+    """Link memory from one move per agent: each of its games remembers its move."""
+    for i in range(moves.shape[0]):
+        for s in range(start[i], start[i + 1]):
+            mem[s] = moves[i]
+
+
+@njit(cache=True, nogil=True)
+def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  # pragma: no cover - compiled
+    """One step's games, each decided from its own observation; False if it cannot be played here."""
+    start, mirror = lay.start, lay.mirror
+    n = step_pay.shape[0]
+    # Decide every game first and change nothing: a step the loop cannot play is left whole.
+    for i in range(n):
+        d = lk.decider[i]
+        row = d * 9
+        if lk.same[d]:
+            # The verdict is the same whatever was seen: one look-up for all its games.
+            c = lk.coop[row]
+            for s in range(start[i], start[i + 1]):
+                coop[s] = c
+            rec.counts[k, lk.outcome[row]] += start[i + 1] - start[i]
+            continue
+        for s in range(start[i], start[i + 1]):
+            j = row + 3 * (np.int64(mem[s]) + 1) + np.int64(mem[mirror[s]]) + 1
+            a = lk.act[j]
+            if a < 0:
+                why[0] = MISSING if a == -1 else CONFLICT
+                rec.counts[k, :] = 0  # the step is left whole for the generic path
+                return False
+            coop[s] = lk.coop[j]
+            rec.counts[k, lk.outcome[j]] += 1
+    for i in range(n):
+        sp = 0.0
+        kind = 0
+        for s in range(start[i], start[i + 1]):
+            mine = np.int64(coop[s])
+            mem[s] = mine  # the decisions of the step have all read the old moves
+            sp += table[2 * mine + coop[mirror[s]]]
+            kind += mine
+        step_pay[i] = sp
+        all_c[i] = start[i + 1] > start[i] and kind == start[i + 1] - start[i]
+        rec.cooperators[k] += all_c[i]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, why):  # pragma: no cover - compiled
+    """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early).
+
+    Mirrors ``SpatialPD.step``, ``SpecModel.decide`` and ``Evolution.after_play``
+    (imitate-the-best, synchronous) for the supported case, operation for operation.
+    """
+    n = pp.payoff.shape[0]
+    start, partner = lay.start, lay.partner
+    payoff, step_pay, all_c = pp.payoff, pp.step_pay, pp.all_c
+    coop = np.empty(lay.mirror.shape[0], np.int8)
+    moves = np.empty(n, np.int8)  # per position, while every verdict in play reads nothing
+    stale = False  # ``mem`` lags ``moves``: link memory is written only when something reads it
+    pay = np.empty(n)
+    src = np.empty(n, np.int64)
+    copied = np.empty(n, np.int64)
+    ncol = ev.traits.shape[1]
+    table = np.array([game.P, game.T, game.S, game.R])  # by 2 * mine + other, no branches
+    why[0] = 0
+    for k in range(k0, k_max):
+        plain = True
+        for i in range(n):
+            if lk.same[lk.decider[i]] == 0:
+                plain = False
+                break
+        if plain:
+            # Nowak and May's case: an agent's verdict is one act for all its games, so one
+            # move per agent is the whole decision.
+            for i in range(n):
+                row = lk.decider[i] * 9
+                moves[i] = lk.coop[row]
+                rec.counts[k, lk.outcome[row]] += start[i + 1] - start[i]
+            for i in range(n):
+                sp = 0.0
+                mine = np.int64(moves[i])
+                for s in range(start[i], start[i + 1]):
+                    sp += table[2 * mine + moves[partner[s]]]
+                step_pay[i] = sp
+                all_c[i] = start[i + 1] > start[i] and mine == 1
+                rec.cooperators[k] += all_c[i]
+            stale = True
+        else:
+            if stale:
+                _remember(start, moves, mem)
+                stale = False
+            if not _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):
+                return k
+        for i in range(n):
+            payoff[i] += step_pay[i]
+        for a in range(n):  # records in agent order; group sums add in agent order, as bincount
+            p = pp.pos[a]
+            rec.step_pay[k, a] = step_pay[p]
+            rec.payoff[k, a] = payoff[p]
+            rec.group_sums[k, pp.group_of[a]] += payoff[p]
+        if ev.on:
+            t = ev.t0 + k + 1  # the model's step number after this step
+            new_type = False
+            if t % ev.every == 0:
+                for i in range(n):
+                    pay[i] = payoff[i] - ev.window[i]
+                    ev.window[i] = payoff[i]
+                for i in range(n):
+                    # Imitate the best of itself and its neighbours; the first best wins, itself first.
+                    best, top = i, pay[i]
+                    for j in range(ev.nbr.shape[1]):
+                        c = ev.nbr[i, j]
+                        c = i if c < 0 else c
+                        better = pay[c] > top
+                        best = c if better else best
+                        top = pay[c] if better else top
+                    src[i] = best
+                for col in ev.evolved:
+                    # Synchronous: every copy reads the traits before the update.
+                    for i in range(n):
+                        copied[i] = ev.traits[src[i], col]
+                    for i in range(n):
+                        ev.traits[i, col] = copied[i]
+                for i in range(n):
+                    code = np.int64(pp.group[i])
+                    for col in range(ncol):
+                        code = code * ev.sizes[col] + ev.traits[i, col]
+                    d = ev.type_dec[code]
+                    if d < 0:
+                        new_type = True
+                    else:
+                        lk.decider[i] = d
+            off = 0
+            uniform = 1
+            for col in range(ncol):
+                for i in range(n):
+                    rec.shares[k, off + ev.traits[i, col]] += 1
+                off += ev.sizes[col]
+            for col in ev.evolved:
+                for i in range(1, n):
+                    if ev.traits[i, col] != ev.traits[0, col]:
+                        uniform = 0
+                        break
+            rec.uniform[k] = uniform
+            if new_type or (t % ev.every == 0 and uniform and not ev.fixed):
+                why[0] = NEW_TYPE if new_type else FIXED
+                if stale:
+                    _remember(start, moves, mem)
+                return k + 1
+    if stale:
+        _remember(start, moves, mem)
+    return k_max

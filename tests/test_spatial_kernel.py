@@ -1,0 +1,155 @@
+"""The spatial-pd fast-forward (scenarios/spatial_kernel.py) against stepping one at a time.
+
+Each case runs a scenario twice from one seed, once with fast-forwarding off
+(``model.may_fast_forward = False``: the generic step, ``model.decide`` and
+``sim.evolution``) and once on, and asks for the same run: series, final
+metrics, payoffs, traits, deciders, link memory, events and Mesa's clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import scenarios  # noqa: F401  (registers the environments)
+from agents.acts import Act
+from agents.checks import check
+from scenarios import spatial_kernel
+from sim.model import SpecModel
+from sim.network import Network
+from sim.scenario import load_scenario
+
+
+@check("test_kernel_defects")
+def _defects(obs: Any, act: Act) -> bool | None:
+    """Defect (a rule that fights never_defects_first, so decisions log conflicts)."""
+    return None if act.cooperative is None else not act.cooperative
+
+
+def _pair(over: dict[str, Any], seed: int, ref: str | Path = "spatial-pd") -> tuple[SpecModel, SpecModel]:
+    got = []
+    for fuse in (False, True):
+        model = SpecModel(load_scenario(ref, over), seed)
+        model.may_fast_forward = fuse
+        model.run()
+        got.append(model)
+    return got[0], got[1]
+
+
+def _same(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+def _assert_same_run(step: SpecModel, fused: SpecModel) -> None:
+    assert list(step.series) == list(fused.series)
+    assert [k for k in step.series if not _same(step.series[k], fused.series[k])] == []
+    fa, fb = step.final_metrics(), fused.final_metrics()
+    assert sorted(fa) == sorted(fb)
+    assert [k for k in fa if not _same(fa[k], fb[k])] == []
+    assert np.array_equal(step.payoff, fused.payoff)
+    assert np.array_equal(step.decider_of[0], fused.decider_of[0])
+    assert np.array_equal(step.env._last, fused.env._last)
+    assert step.script_rows() == fused.script_rows()
+    assert step.conflict_rows() == fused.conflict_rows()
+    assert (step.steps, step.time) == (fused.steps, fused.time)
+    if step.evolution is not None:
+        assert np.array_equal(step.evolution.traits, fused.evolution.traits)
+        assert step.evolution.fixed == fused.evolution.fixed
+        assert _same(step.evolution.fixation_step, fused.evolution.fixation_step)
+
+
+def _board(coop: int, defect: int, bound: int = 0, **more: Any) -> dict[str, Any]:
+    return {"groups.cooperators.count": coop, "groups.defectors.count": defect,
+            "groups.bound.count": bound, "steps": 40, **more}
+
+
+CASES = {
+    # b in each of Nowak and May's regimes; fixation, new types and every > 1 on the way.
+    "cooperators dominate": _board(90, 10, **{"environment.T": 1.6}),
+    "chaos": _board(90, 10, **{"environment.T": 1.9}),
+    "collapse (fixation)": _board(80, 20, **{"environment.T": 2.1}),
+    "bound minority": _board(60, 15, 25, **{"environment.T": 1.85}),
+    "imitation every 3 steps": _board(80, 20, 21, **{"environment.T": 1.85, "evolution.every": 3,
+                                                   "groups.cooperators.count": 100, "groups.defectors.count": 23}),
+    "no self-play, four neighbours": _board(90, 10, **{"network.self_play": False, "network.degree": 4}),
+    "specs evolve": _board(60, 15, 25, **{"evolution.evolve": ["policy", "spec"]}),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize("case", list(CASES))
+def test_fused_run_equals_stepping(case: str, seed: int) -> None:
+    _assert_same_run(*_pair(CASES[case], seed))
+
+
+def test_no_evolution_and_conflicts(tmp_path: Path) -> None:
+    # A spec whose rules fight (defect vs never defect first) logs conflicts: those steps are
+    # played the generic way, the rest in the loop; no [evolution] table at all.
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "torn.toml").write_text(
+        '[spec]\nid = "torn"\nversion = "1"\n\n'
+        '[[principles]]\nid = "nice"\nlevel = "root"\ntext = "Never defect first."\ncheck = "never_defects_first"\n\n'
+        '[[principles]]\nid = "tough"\nlevel = "developer"\ntext = "Defect."\ncheck = "test_kernel_defects"\n')
+    text = (Path(spatial_kernel.__file__).parent / "spatial-pd.toml").read_text()
+    text = text.replace("[scenario]\n", '[scenario]\nspec_dirs = ["specs"]\n', 1)
+    text = text.split("[evolution]")[0] + "[groups.cooperators]\ncount = 60\npolicy = \"cooperator\"\n" \
+        "spec = \"empty\"\n\n[groups.defectors]\ncount = 20\npolicy = \"defector\"\nspec = \"empty\"\n\n" \
+        "[groups.bound]\ncount = 20\npolicy = \"defector\"\nspec = \"torn\"\n"
+    path = tmp_path / "torn.toml"
+    path.write_text(text)
+    step, fused = _pair({"steps": 30}, 1, path)
+    assert step.final_metrics()["conflicts"] > 0
+    _assert_same_run(step, fused)
+
+
+def _stretches(model: SpecModel, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    played: list[int] = []
+    real = spatial_kernel.fast_forward
+
+    def counting(env: Any, m: Any, limit: int) -> Any:
+        got = real(env, m, limit)
+        played.append(0 if got is None else got.steps)
+        return got
+
+    monkeypatch.setattr(spatial_kernel, "fast_forward", counting)
+    model.run()
+    return played
+
+
+def test_the_shipped_scenario_runs_in_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = SpecModel(load_scenario("spatial-pd", _board(70, 10, 20)), 0)
+    assert spatial_kernel.unsupported(model.env, model) is None
+    assert sum(_stretches(model, monkeypatch)) == 40
+
+
+@pytest.mark.parametrize(("over", "why"), [
+    ({"evolution.rule": "fermi"}, "update rule"),
+    ({"evolution.update": "asynchronous"}, "asynchronous"),
+    ({"evolution.mutation": 0.01}, "mutation"),
+    ({"evolution.revise": 0.5}, "partial revision"),
+    ({"groups.defectors.deliberation": 0.5}, "resolver's alone"),
+    ({"groups.defectors.error_rate": 0.1}, "resolver's alone"),
+])
+def test_what_the_loop_leaves_to_the_generic_step(over: dict[str, Any], why: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    model = SpecModel(load_scenario("spatial-pd", _board(90, 10, **over)), 0)
+    assert why in (spatial_kernel.unsupported(model.env, model) or "")
+    assert set(_stretches(model, monkeypatch)) <= {0}
+    assert model.steps == 40
+
+
+@pytest.mark.parametrize("net", [
+    {"kind": "lattice", "degree": 8, "self_play": True, "shuffle": True},
+    {"kind": "lattice", "degree": 4},
+])
+def test_a_lattice_kept_as_arrays_has_the_graph_edges(net: dict[str, Any]) -> None:
+    # The networkx graph is built only when asked for; the edges are the same either way.
+    alive = np.ones(49, dtype=bool)
+    arrays = Network(net, 49, np.random.default_rng(3), False)
+    graph = Network(net, 49, np.random.default_rng(3), False)
+    assert graph.graph.graph["cells"] is graph.cells
+    assert np.array_equal(arrays.edges(alive), graph.edges(alive))
