@@ -131,6 +131,8 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     table = model.decisions
     if not table.fits_dense():
         return None  # too many deciders for a dense table: cells live in a dict the loop cannot read
+    if not table.n_cells:
+        table.warm()  # a population an earlier run of the process played: its table, whole
     edges = model.edges
     e = len(edges)
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
@@ -172,6 +174,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
             state[DRAWN_FOR] = rec.steps
         else:
             break
+    table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
     if not rec.steps:
         return None
     env.bounds = env.welfare_bounds(e)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from agents.overrides import override_events, reports_overrides
 from agents.readset import fields_read, fork, is_recording, note, recording, unwrap
 from agents.spec import Level
 from agents.uniques import unique, unique_inverse
+from sim.cell_memo import MEMO, TABLES, CellRecord, OutcomeRecord, signature
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -133,6 +134,7 @@ class DecisionTable:
         self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
+        self._sigs: dict[int, Hashable | None] = {}
         # Per (binding, phase): which constraints' checks apply to the phase's acts at all. It
         # depends on neither the observation nor the act, so it is computed once, not per outcome.
         self._applies: dict[tuple[int, int], tuple[bool, ...]] = {}
@@ -140,6 +142,12 @@ class DecisionTable:
         # Outcome rows shared between cells that would write the same ones (see _outcomes_of).
         self._outcome_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}
         self._cell_memo: dict[tuple[Any, ...], tuple[int, frozenset[str]]] = {}  # see _new_cell
+        # First outcome row -> the records of the rows from there (one per act), so a computed
+        # cell can be filed in ``sim.cell_memo.MEMO``; and rows written from remembered records,
+        # by (group, the records' identity), so cells that shared rows when computed share them
+        # when replayed.
+        self._out_recs: dict[int, tuple[OutcomeRecord, ...]] = {}
+        self._rec_rows: dict[tuple[int, int], int] = {}
         self._cells = _Growable({"full": np.int32, "root": np.int32, "base": np.int64, "tier": np.int64})
         self._outcomes = _Growable(OUTCOME_COLUMNS)
         self._outcome_conflicts: list[tuple[ConflictEvent, ...]] = []
@@ -268,7 +276,9 @@ class DecisionTable:
 
         A code agreeing with an earlier one on the fields that cell's computation read gets
         that cell. Only a code matching none of the decider's read-sets is computed, on a
-        proxy that records its reads. Language-model policies are not pure: always computed.
+        proxy that records its reads - unless an earlier run of the process computed it
+        (``sim.cell_memo``): then its record is copied in. Language-model policies are not
+        pure: always computed.
         """
         d = self.deciders[decider]
         obs = self.codec.decode(code)
@@ -279,19 +289,48 @@ class DecisionTable:
             cell = rs.cells.get(rs.values(obs))
             if cell is not None:
                 return cell
+        sig = self._signature(decider)
+        rec = MEMO.lookup(sig, obs) if sig is not None else None
+        if rec is not None:
+            cell = self._insert(d, rec)
+            self._remember(known, obs, rec.read, cell)
+            return cell
         seen = recording(obs)
         cell = self._new_cell(phase, decider, seen)
-        self._remember(known, obs, fields_read(seen), cell)
+        read = fields_read(seen)
+        index = tuple(i for i, f in enumerate(self.codec.fields) if f in read)
+        if sig is not None:
+            rec = self._record(cell, index)
+            if rec is not None:
+                MEMO.remember(sig, obs, rec)
+        self._remember(known, obs, index, cell)
         return cell
 
-    def _remember(self, known: list[_ReadSet], obs: Any, read: frozenset[str], cell: int) -> None:
-        """File ``cell`` under its read-set (created on first use) and ``obs``'s values there."""
-        index = tuple(i for i, f in enumerate(self.codec.fields) if f in read)
+    def _signature(self, decider: int) -> Hashable | None:
+        """The decider's ``sim.cell_memo.signature`` (computed once); None for learners."""
+        if decider not in self._sigs:
+            d = self.deciders[decider]
+            self._sigs[decider] = None if is_learner(d.policy) else signature(
+                d.binding, d.policy, self.phases[d.phase], self.codec)
+        return self._sigs[decider]
+
+    def _remember(self, known: list[_ReadSet], obs: Any, index: tuple[int, ...], cell: int) -> None:
+        """File ``cell`` under its read-set (field positions; created on first use) and ``obs``'s values there."""
         rs = next((r for r in known if r.index == index), None)
         if rs is None:
             rs = _ReadSet(index)
             known.append(rs)
         rs.cells[rs.values(obs)] = cell
+
+    def _record(self, cell: int, read: tuple[int, ...]) -> CellRecord | None:
+        """A table-independent record of a cell this table computed (its rows read back);
+        None when its outcome rows' records are not at hand (rows restored by ``warm``)."""
+        cells = self._cells.arr
+        outcomes = self._out_recs.get(int(cells["base"][cell]))
+        if outcomes is None:
+            return None
+        return CellRecord(int(cells["full"][cell]), int(cells["root"][cell]), int(cells["tier"][cell]),
+                          outcomes, read)
 
     def _new_cell(self, phase: int, decider: int, obs: Any) -> int:
         """Compute a cell and its outcomes; ``obs`` may be a recording proxy (see ``_cell_of``)."""
@@ -329,6 +368,79 @@ class DecisionTable:
         tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
         return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
 
+    def _insert(self, d: Decider, rec: CellRecord) -> int:
+        """Append a remembered cell; its outcome rows are written unless a cell of this table
+        replayed the same records (shared rows when computed) for the decider's group."""
+        key = (d.group, id(rec.outcomes))
+        base = self._rec_rows.get(key)
+        if base is None or self._out_recs.get(base) is not rec.outcomes:
+            base = self._rec_rows[key] = self._write_outcomes(rec.outcomes, d.group)
+        return self._cells.append(full=rec.full, root=rec.root, base=base, tier=rec.tier)
+
+    # --- whole tables across runs (sim.cell_memo.TABLES) -------------------------------------
+    def population_key(self) -> Hashable | None:
+        """The signatures of the deciders, in order, with their phase and group; None when some
+        decider has none (its cells are never remembered)."""
+        key = tuple((self._signature(d), dec.phase, dec.group) for d, dec in enumerate(self.deciders))
+        return None if not key or any(k[0] is None for k in key) else key
+
+    def warm(self) -> bool:
+        """Start an empty table from the one an earlier run of the same population left.
+
+        The cells are the same pure records the run would compute, some perhaps for keys it
+        never meets: counted nowhere, they change no result (``tests/test_cell_memo.py``).
+        """
+        if self.n_cells or not self.fits_dense():
+            return False
+        key = self.population_key()
+        state = TABLES.get(key) if key is not None else None
+        if state is None:
+            return False
+        self._restore(state)
+        return True
+
+    def keep(self) -> None:
+        """Offer this table to later runs of its population (when it holds more than the kept one)."""
+        key = self.population_key()
+        if key is None or not self.fits_dense():
+            return
+        kept = TABLES.get(key)
+        if kept is None or kept["n_cells"] < self.n_cells:
+            TABLES.put(key, self._snapshot())
+
+    def _snapshot(self) -> dict[str, Any]:
+        # Dense tables are mostly zeros: kept as their filled entries.
+        luts = [None if lut is None else (len(lut), np.flatnonzero(lut), lut[lut != 0]) for lut in self._luts]
+        return {"n_cells": self.n_cells, "luts": luts,
+                "cell_dicts": [dict(d) for d in self._cell_dicts],
+                "read_sets": {d: [(rs.index, dict(rs.cells)) for rs in sets] for d, sets in self._read_sets.items()},
+                "cells": (self._cells.n, {k: a.copy() for k, a in self._cells.arr.items()}),
+                "outcomes": (self._outcomes.n, {k: a.copy() for k, a in self._outcomes.arr.items()}),
+                "conflicts": list(self._outcome_conflicts),
+                "comp": {k: list(v) for k, v in self._comp.cols.items()},
+                "conf": {k: list(v) for k, v in self._conf.cols.items()}}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        for ph, saved in enumerate(state["luts"]):
+            if saved is not None:
+                size, idx, vals = saved
+                lut = np.zeros(size, dtype=np.int32)
+                lut[idx] = vals
+                self._luts[ph] = lut
+        self._cell_dicts = [dict(d) for d in state["cell_dicts"]]
+        self._read_sets = {}
+        for d, sets in state["read_sets"].items():
+            self._read_sets[d] = []
+            for index, cells in sets:
+                rs = _ReadSet(index)
+                rs.cells = dict(cells)
+                self._read_sets[d].append(rs)
+        for grow, (n, arrays) in ((self._cells, state["cells"]), (self._outcomes, state["outcomes"])):
+            grow.n, grow.arr = n, {k: a.copy() for k, a in arrays.items()}
+        self._outcome_conflicts = list(state["conflicts"])
+        for flat, cols in ((self._comp, state["comp"]), (self._conf, state["conf"])):
+            flat.cols, flat._arr = {k: list(v) for k, v in cols.items()}, None
+
     # --- outcomes -----------------------------------------------------------------------------
     def _outcomes_of(self, d: Decider, obs: Any, full: Any, by: str,
                      extra: tuple[ConflictEvent, ...]) -> int:
@@ -348,14 +460,30 @@ class DecisionTable:
             own = fork(obs) if is_recording(obs) else obs
             acts = self.phases[d.phase]
             applies = self._applies_of(d)
-            base = len(self._outcomes)
-            for a in range(len(acts)):
-                self._add_outcome(d.binding, own, acts, a, full, by, d.group, applies,
-                                  extra if a == full.act else ())
+            recs = tuple(self._outcome(d.binding, own, acts, a, full, by, applies,
+                                       extra if a == full.act else ())
+                         for a in range(len(acts)))
+            base = self._write_outcomes(recs, d.group)
             hit = self._outcome_memo[key] = (base, fields_read(own) if own is not obs else frozenset())
         if is_recording(obs):
             note(obs, hit[1])
         return hit[0]
+
+    def _write_outcomes(self, recs: tuple[OutcomeRecord, ...], group: int) -> int:
+        """Append one outcome row per record; returns the first."""
+        base = len(self._outcomes)
+        for out in recs:
+            oid = len(self._outcomes)
+            for pid, held, level in out.comp:
+                if pid in self._pidx:
+                    self._comp.append(outcome=oid, principle=self._pidx[pid], held=held, level=level)
+            for pair in out.conf:
+                self._conf.append(outcome=oid, pair=pair)
+            self._outcomes.append(nconf=out.nconf, violation=out.violation, deception=out.deception,
+                                  covert=out.covert, coop=out.coop, injected=out.injected, group=group)
+            self._outcome_conflicts.append(out.conflicts)
+        self._out_recs[base] = recs
+        return base
 
     def _applies_of(self, d: Decider) -> tuple[bool, ...]:
         """Per constraint of the decider's binding: whether its check can say anything in its phase."""
@@ -367,10 +495,10 @@ class DecisionTable:
                 c.check is not None and applies_to(c.check, c.params, acts) for c in d.binding.constraints)
         return out
 
-    def _add_outcome(self, binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
-                     group: int, applies: tuple[bool, ...], extra: tuple[ConflictEvent, ...] = ()) -> None:
+    @staticmethod
+    def _outcome(binding: Binding, obs: Any, acts: ActSpace, a: int, full: Any, by: str,
+                 applies: tuple[bool, ...], extra: tuple[ConflictEvent, ...] = ()) -> OutcomeRecord:
         act = acts[a]
-        oid = len(self._outcomes)
         if a == full.act:
             verdicts = full.verdicts
             conflicts = full.conflicts + extra
@@ -387,18 +515,16 @@ class DecisionTable:
             )
         violation = any(v is False and c.level >= Level.SYSTEM
                         for c, v in zip(binding.constraints, verdicts, strict=True))
-        for c, v in zip(binding.constraints, verdicts, strict=True):
-            if v is not None and c.kind == "principle" and c.id in self._pidx:
-                self._comp.append(outcome=oid, principle=self._pidx[c.id], held=int(v), level=int(c.level))
-        for ev in conflicts:
-            w = int(ev.winner_level) if ev.winner_level is not None else 0
-            self._conf.append(outcome=oid, pair=w * LEVELS + int(ev.loser_level))
-        self._outcomes.append(
+        comp = tuple((c.id, int(v), int(c.level))
+                     for c, v in zip(binding.constraints, verdicts, strict=True)
+                     if v is not None and c.kind == "principle")
+        conf = tuple((int(ev.winner_level) if ev.winner_level is not None else 0) * LEVELS + int(ev.loser_level)
+                     for ev in conflicts)
+        return OutcomeRecord(
             nconf=len(conflicts), violation=int(violation), deception=int(act.deceptive),
             covert=int(act.covert), coop=-1 if act.cooperative is None else int(act.cooperative),
-            injected=int(act.serves_injection), group=group,
+            injected=int(act.serves_injection), comp=comp, conf=conf, conflicts=conflicts,
         )
-        self._outcome_conflicts.append(conflicts)
 
     @property
     def n_outcomes(self) -> int:

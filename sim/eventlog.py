@@ -45,6 +45,13 @@ class EventLog:
         p = partners[has] if partners is not None else np.full(int(has.sum()), -1)
         self._chunks.append((step, agents[has], np.asarray(p), outcome[has]))
 
+    def snapshot(self) -> EventLog:
+        """A copy that later logging leaves unchanged (what a packaged result reads its rows from)."""
+        snap = EventLog()
+        snap._chunks, snap._rows, snap.truncated = list(self._chunks), self._rows, self.truncated
+        snap.entries, snap.attempts = list(self.entries), list(self.attempts)
+        return snap
+
     @property
     def chunks(self) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """Logged conflicts so far: (step, agents, partners, outcome ids) per decide call."""

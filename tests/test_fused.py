@@ -138,11 +138,9 @@ def retaliate_check():
     CHECKS.pop("fused_test_defects", None)
 
 
-@pytest.mark.usefixtures("retaliate_check")
-@pytest.mark.parametrize("seed", [3, 4])
-def test_conflict_steps_fall_back(seed, monkeypatch):
-    # The developer says cooperate, the user says retaliate: conflicts on some steps only.
-    extra = """
+def _retaliating() -> str:
+    """Script events: developer says cooperate (step 2), user says retaliate (step 4)."""
+    return """
 [[events]]
 at = 2
 type = "instruct"
@@ -159,6 +157,13 @@ source = "user"
 text = "retaliate"
 check = "fused_test_defects"
 """
+
+
+@pytest.mark.usefixtures("retaliate_check")
+@pytest.mark.parametrize("seed", [3, 4])
+def test_conflict_steps_fall_back(seed, monkeypatch):
+    # The developer says cooperate, the user says retaliate: conflicts on some steps only.
+    extra = _retaliating()
     sc = load_scenario_text(_text(extra, steps=30), source="fused-case.toml")
     slow, _ = _run(sc, False, monkeypatch, seed)
     fast, played = _run(sc, True, monkeypatch, seed)

@@ -25,6 +25,7 @@ from agents.readset import unwrap
 from scenarios.environment import Environment
 from scenarios.ipd import IPD
 from sim import decisions
+from sim.cell_memo import CellMemo, TableMemo
 from sim.model import SpecModel
 from sim.runs.run import result_of, run_model
 from sim.scenario import SCENARIO_DIR, load_scenario, load_scenario_text, scenario_ids
@@ -37,12 +38,13 @@ RULE_BASED = [sid for sid in scenario_ids() if not sid.startswith("llm-")]
 @contextmanager
 def memo_reads(on: bool) -> Iterator[None]:
     """Models built inside the block share cells (on), or not: every decision counts as having
-    read every field, so each observation code gets a cell of its own."""
-    if on:
-        yield
-        return
+    read every field, so each observation code gets a cell of its own. Each block has its own
+    memo of cells and tables across runs (``sim.cell_memo``): neither way reuses the other's cells."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(decisions, "fields_read", lambda obs: frozenset(unwrap(obs)._fields))
+        mp.setattr(decisions, "MEMO", CellMemo())
+        mp.setattr(decisions, "TABLES", TableMemo())
+        if not on:
+            mp.setattr(decisions, "fields_read", lambda obs: frozenset(unwrap(obs)._fields))
         yield
 
 

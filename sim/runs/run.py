@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,14 @@ EVENT_COLUMNS = ("step", "kind", "agent", "partner", "winner", "winner_level", "
                  "loser", "loser_level", "loser_source", "act", "reason", "detail")
 
 
-@dataclasses.dataclass(frozen=True)
 class RunResult:
     """What one run produced.
+
+    The step and event frames are built on first access, not when the run
+    ends: building them costs more than a short run itself (a 12-agent round
+    robin), and a sweep or a script that reads only ``metrics`` never needs
+    them. What they are built from is kept (the series and the event log),
+    never the whole model.
 
     Attributes:
         metrics: final metrics, flat names (see DESIGN.md).
@@ -35,13 +40,47 @@ class RunResult:
         agents: id, group, policy, spec and payoff of every agent.
     """
 
-    scenario: str
-    seed: int
-    params: dict[str, Any]
-    metrics: dict[str, float]
-    steps: pd.DataFrame
-    events: pd.DataFrame
-    agents: list[dict[str, Any]]
+    __slots__ = ("_events", "_rows", "_series", "_steps", "agents", "metrics", "params", "scenario", "seed")
+
+    def __init__(self, scenario: str, seed: int, params: dict[str, Any], metrics: dict[str, float],
+                 steps: pd.DataFrame | dict[str, list[float]], events: pd.DataFrame | Callable[[], list],
+                 agents: list[dict[str, Any]]) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.params = params
+        self.metrics = metrics
+        self.agents = agents
+        # Either the frame itself or what builds it (a series dict; a callable giving event rows).
+        self._steps: pd.DataFrame | None = steps if isinstance(steps, pd.DataFrame) else None
+        self._series = None if isinstance(steps, pd.DataFrame) else steps
+        self._events: pd.DataFrame | None = events if isinstance(events, pd.DataFrame) else None
+        self._rows = None if isinstance(events, pd.DataFrame) else events
+
+    def __repr__(self) -> str:
+        return f"RunResult(scenario={self.scenario!r}, seed={self.seed}, metrics={len(self.metrics)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as built frames: the event log behind a lazy frame stays in this process.
+        return (RunResult, (self.scenario, self.seed, self.params, self.metrics, self.steps, self.events,
+                            self.agents))
+
+    @property
+    def steps(self) -> pd.DataFrame:
+        """One row per step (index ``step``, from 1), one column per scalar metric."""
+        if self._steps is None:
+            series = self._series or {}
+            k = len(next(iter(series.values()))) if series else 0
+            self._steps = pd.DataFrame(series, index=pd.RangeIndex(1, k + 1, name="step"))
+            self._series = None
+        return self._steps
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Conflicts and script events, one row each, sorted by step, kind and agent."""
+        if self._events is None:
+            self._events = events_frame(self._rows() if self._rows is not None else [])
+            self._rows = None
+        return self._events
 
     def to_json(self) -> dict[str, Any]:
         """The ``run --json`` object."""
@@ -127,15 +166,18 @@ def _check_llm(model: SpecModel) -> None:
                              "(server unreachable or refusing?); their fallback acts are not the model's")
 
 
-def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResult:
-    """Package a finished model as a :class:`RunResult`."""
-    sc = model.spec_scenario
-    steps = pd.DataFrame(model.series, index=pd.RangeIndex(1, model.steps + 1, name="step"))
-    rows = model.script_rows() + model.conflict_rows()
+def events_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Event rows as the ``events`` frame: columns ``EVENT_COLUMNS``, sorted by step, kind, agent."""
     events = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     if len(events):
         events = events.sort_values(["step", "kind", "agent"], kind="stable", na_position="first")
         events = events.reset_index(drop=True)
+    return events
+
+
+def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResult:
+    """Package a finished model as a :class:`RunResult` (its frames are built on first use)."""
+    sc = model.spec_scenario
     agents = [
         {"id": i, "group": model.groups[g].name, "policy": model.groups[g].policy.name,
          "spec": model.groups[g].spec.id, "payoff": float(model.payoff[i]),
@@ -144,8 +186,15 @@ def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResu
     ]
     if model.evolution is not None:  # what each agent carries at the end, not its group's start
         model.evolution.relabel(agents)
+    # The frames read only the series and the event log (what the rows hold is final).
+    series = {name: list(col) for name, col in model.series.items()}
+    log, table = model.log.snapshot(), model.decisions  # outcome ids already logged never change
+
+    def rows() -> list[dict[str, Any]]:
+        return log.script_rows() + log.conflict_rows(table)
+
     return RunResult(sc.id, model.seed, dict(params if params is not None else sc.overrides),
-                     model.final_metrics(), steps, events, agents)
+                     model.final_metrics(), series, rows, agents)
 
 
 def run(

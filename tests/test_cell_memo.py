@@ -1,0 +1,186 @@
+"""Decision cells remembered across runs (``sim.cell_memo``): a run is the same whether its cells
+came from the memo or were computed, and a decider that changed never reuses old cells."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from agents.acts import Act
+from agents.checks import CHECKS, check
+from agents.policies import POLICIES, make_policy
+from sim import decisions
+from sim.cell_memo import CellMemo, CellRecord, TableMemo, policy_signature, signature
+from sim.decisions import DecisionTable
+from sim.runs.run import run
+from sim.scenario import scenario_ids
+
+#: Shipped scenarios without a language model, a few steps each.
+RULE_BASED = [sid for sid in scenario_ids() if not sid.startswith("llm-")]
+
+
+@pytest.fixture
+def memo(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellMemo]:
+    """A fresh process memo, and a count of the rememberable cells computed (not copied from the memo)."""
+    fresh = CellMemo()
+    monkeypatch.setattr(decisions, "MEMO", fresh)
+    monkeypatch.setattr(decisions, "TABLES", TableMemo())
+    computed = [0]
+    real = DecisionTable._new_cell
+
+    def counting(self: DecisionTable, phase: int, decider: int, obs: Any) -> int:
+        if self._signature(decider) is not None:  # learners' cells are never remembered
+            computed[0] += 1
+        return real(self, phase, decider, obs)
+
+    monkeypatch.setattr(DecisionTable, "_new_cell", counting)
+    fresh.computed = computed  # type: ignore[attr-defined]
+    yield fresh
+
+
+def _same(a: Any, b: Any) -> None:
+    assert a.to_json() == b.to_json()
+    pd.testing.assert_frame_equal(a.steps, b.steps, check_exact=True)
+    pd.testing.assert_frame_equal(a.events, b.events, check_exact=True)
+
+
+@pytest.mark.parametrize("scenario", RULE_BASED)
+def test_a_run_from_remembered_cells_equals_a_cold_run(scenario: str, memo: CellMemo) -> None:
+    cold = run(scenario, seed=2, steps=12)
+    assert len(memo) > 0 or memo.computed[0] == 0  # type: ignore[attr-defined]
+    warm = run(scenario, seed=2, steps=12)
+    _same(cold, warm)
+
+
+def test_a_warm_round_robin_computes_no_cell(memo: CellMemo) -> None:
+    run("ipd-classic", seed=0, steps=30)
+    first = memo.computed[0]  # type: ignore[attr-defined]
+    assert first > 0
+    run("ipd-classic", seed=5, steps=30, set={"groups.grudger.count": 3})
+    assert memo.computed[0] == first  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("before", "then"), [
+    (("trust-network", 1), ("ipd-classic", 3)),
+    (("ipd-classic", 3), ("trust-network", 1)),
+    (("negotiation-honest-first", 0), ("negotiation-confidential-first", 0)),
+    (("commons", 4), ("commons-newcomer", 4)),
+])
+def test_cells_left_by_another_scenario_change_nothing(before: tuple[str, int], then: tuple[str, int],
+                                                       memo: CellMemo, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(before[0], seed=before[1], steps=10)
+    warm = run(then[0], seed=then[1], steps=10)
+    monkeypatch.setattr(decisions, "MEMO", CellMemo())
+    monkeypatch.setattr(decisions, "TABLES", TableMemo())
+    cold = run(then[0], seed=then[1], steps=10)
+    _same(cold, warm)
+
+
+@pytest.mark.parametrize(("first", "then"), [
+    ({"steps": 200}, {"steps": 7}),                                   # a table with cells never met
+    ({"steps": 40}, {"steps": 120}),                                  # a table that must grow
+    ({"steps": 50, "environment.T": 6.0}, {"steps": 50}),             # payoffs are not in cells
+    ({"steps": 30, "network.kind": "random_regular", "network.degree": 4}, {"steps": 30}),
+])
+def test_a_run_from_a_remembered_table_equals_a_cold_run(first: dict[str, Any], then: dict[str, Any],
+                                                         memo: CellMemo,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim import cell_memo
+
+    assert not len(decisions.TABLES)
+    run("ipd-classic", seed=1, set=first)
+    assert len(decisions.TABLES) == 1
+    warmed = [0]
+    real = DecisionTable.warm
+
+    def counting(self: DecisionTable) -> bool:
+        got = real(self)
+        warmed[0] += got
+        return got
+
+    monkeypatch.setattr(DecisionTable, "warm", counting)
+    warm = run("ipd-classic", seed=4, set=then)
+    assert warmed[0] == 1
+    monkeypatch.setattr(decisions, "MEMO", cell_memo.CellMemo())
+    monkeypatch.setattr(decisions, "TABLES", TableMemo())
+    cold = run("ipd-classic", seed=4, set=then)
+    _same(cold, warm)
+
+
+def test_the_table_memo_drops_the_oldest_population() -> None:
+    tables = TableMemo(limit=2)
+    for k in range(3):
+        tables.put(k, {"n_cells": k})
+    assert len(tables) == 2 and tables.get(0) is None and tables.get(2) == {"n_cells": 2}
+
+
+def _decider(policy: str = "tit_for_tat") -> tuple[Any, Any, Any, Any]:
+    from sim.model import SpecModel
+    from sim.scenario import load_scenario
+
+    model = SpecModel(load_scenario("ipd-classic"), seed=0)
+    d = model.decisions.deciders[0]
+    return d.binding, make_policy(policy), model.decisions.phases[0], model.decisions.codec
+
+
+def test_signatures_tell_deciders_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    binding, pol, acts, codec = _decider()
+    same = signature(binding, make_policy("tit_for_tat"), acts, codec)
+    assert signature(binding, pol, acts, codec) == same
+    assert signature(binding, make_policy("grudger"), acts, codec) != same
+    # A ranking replaced on the class (a test's monkeypatch) is another decider.
+    cls = POLICIES["tit_for_tat"]
+    monkeypatch.setattr(cls, "rank", lambda self, obs, acts: (1, 0))
+    assert signature(binding, pol, acts, codec) != same
+
+
+def test_a_check_registered_anew_is_another_decider() -> None:
+    from agents.chain import Binding
+    from agents.spec import SpecLibrary
+
+    _, pol, acts, codec = _decider()
+    text = ('[spec]\nid = "memo-case"\nversion = "1"\n\n[[principles]]\nid = "p"\nlevel = "root"\n'
+            'text = "t"\ncheck = "memo_case_check"\n')
+
+    @check("memo_case_check")
+    def first(obs: Any, act: Act) -> bool | None:
+        return True
+
+    try:
+        spec = SpecLibrary(shipped=False).load_text(text, "memo-case.toml")
+        before = signature(Binding(spec), pol, acts, codec)
+        assert signature(Binding(spec), pol, acts, codec) == before
+        del CHECKS["memo_case_check"]
+
+        @check("memo_case_check")
+        def second(obs: Any, act: Act) -> bool | None:
+            return False
+
+        assert signature(Binding(spec), pol, acts, codec) != before
+    finally:
+        CHECKS.pop("memo_case_check", None)
+
+
+class _Unplain:
+    """A policy object whose attributes are not plain values: never remembered."""
+
+    def __init__(self) -> None:
+        self.table = {"C": 1}
+
+
+def test_policies_with_unplain_state_have_no_signature() -> None:
+    assert policy_signature(_Unplain()) is None
+    assert policy_signature(object()) is None  # no __dict__
+    assert policy_signature(make_policy("tit_for_tat")) is not None
+
+
+def test_the_memo_starts_afresh_when_full() -> None:
+    memo = CellMemo(limit=2)
+    rec = CellRecord(0, 0, 1, (), ())
+    for k in range(3):
+        memo.remember(("sig", k), (), rec)
+    assert len(memo) == 1
+    assert memo.lookup(("sig", 2), ()) is rec and memo.lookup(("sig", 0), ()) is None
