@@ -162,9 +162,11 @@ def reply_fields(resp: Any) -> tuple[str | None, dict[str, int], str | None]:
     if isinstance(resp, dict):
         choices = resp.get("choices") or []
         first = choices[0] if choices and isinstance(choices[0], dict) else {}
-        message = first.get("message") if isinstance(first.get("message"), dict) else {}
+        raw_message = first.get("message")
+        message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
         content = message.get("content")
-        usage = resp.get("usage") if isinstance(resp.get("usage"), dict) else {}
+        raw_usage = resp.get("usage")
+        usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
         used = {k: _count(usage.get(k)) for k in ("prompt_tokens", "completion_tokens")}
         model = resp.get("model")
         return (content if isinstance(content, str) else None), used, (

@@ -119,4 +119,8 @@ def _claim(item: Any, facts: Sequence[str], acts: Sequence[str]) -> Claim | str:
         if fact not in acts:
             return f"a promise names one of the acts offered, not {fact!r}"
         return promise(fact)
+    if isinstance(said, float):  # an order's target is an agent number or a name
+        if not said.is_integer():
+            return "an order's value (its target) must be an agent number or a name"
+        said = int(said)
     return order(fact, Level.parse(authority), said)

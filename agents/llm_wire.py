@@ -34,7 +34,7 @@ import ssl
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from agents.llm_cache import post_completion
 
@@ -208,10 +208,11 @@ class Wire:
             except ValueError:
                 reply = None
             if isinstance(reply, dict) and isinstance(reply.get("choices"), list):
-                return reply
-        return self._status_error(status, headers, payload)
+                out: dict[str, Any] = reply
+                return out
+        self._status_error(status, headers, payload)
 
-    def _status_error(self, status: int, headers: dict[str, str], payload: bytes) -> Any:
+    def _status_error(self, status: int, headers: dict[str, str], payload: bytes) -> NoReturn:
         """Raise the openai client's error for a reply it would not have accepted."""
         if status == 200:  # a 200 this path cannot read: the client reads it or rejects it
             raise Retryable(None, 0.0)
@@ -279,7 +280,7 @@ async def _exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
 
 async def _chunked(reader: asyncio.StreamReader) -> bytes:
     """A chunked body (RFC 9112 section 7.1), trailers skipped."""
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0].strip(), 16)
         if size == 0:

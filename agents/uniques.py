@@ -25,7 +25,8 @@ def _starts(s: np.ndarray) -> np.ndarray:
 def unique(a: np.ndarray) -> np.ndarray:
     """Sorted distinct values of a 1-D array (``np.unique(a)``)."""
     s = np.sort(np.asarray(a).ravel())
-    return s[_starts(s)]
+    out: np.ndarray = s[_starts(s)]
+    return out
 
 
 def unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -188,7 +188,8 @@ class QLearning(Learner):
     def _scale(self, state: State, rows: np.ndarray) -> np.ndarray | float:
         if self.decay >= 1:
             return 1.0
-        return np.maximum(self.decay ** state["t"][rows].astype(np.float64), self.floor)
+        scale: np.ndarray = np.maximum(self.decay ** state["t"][rows].astype(np.float64), self.floor)
+        return scale
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
         n_states, n_acts = state["Q"].shape[1:]
