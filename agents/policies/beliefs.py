@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agents.policies.base import policy
-from agents.policies.learners import Learner, State, _check, _shape
+from agents.policies.learners import Learner, State, _check, _shape, column_max, softmax_columns
 
 
 @policy("fictitious_play")
@@ -77,20 +77,9 @@ class FictitiousPlay(Learner):
         # Column by column (a few acts): each act's expected reward under the belief.
         value = [u[:, 2 * a] + b * (u[:, 2 * a + 1] - u[:, 2 * a]) for a in range(n_acts)]
         out = np.empty((len(b), n_acts), order="F")
+        top = column_max(value)
         if self.temperature > 0:
-            top = value[0]
-            for v in value[1:]:
-                top = np.maximum(top, v)
-            z = [np.exp((v - top) / self.temperature) for v in value]
-            total = z[0].copy()
-            for v in z[1:]:
-                total += v
-            for a in range(n_acts):
-                out[:, a] = z[a] / total
-            return out
-        top = value[0]
-        for v in value[1:]:
-            top = np.maximum(top, v)
+            return softmax_columns(value, top, self.temperature, out)
         cut = top - 1e-6
         best = [v >= cut for v in value]
         count = best[0].astype(np.int64)

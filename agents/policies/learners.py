@@ -41,6 +41,26 @@ from agents.policies.keyed import lookup, runs
 State = dict[str, np.ndarray]
 
 
+
+def column_max(cols: list[np.ndarray]) -> np.ndarray:
+    """Row-wise maximum over a few act columns (column by column: few acts, many decisions)."""
+    top = cols[0]
+    for c in cols[1:]:
+        top = np.maximum(top, c)
+    return top
+
+
+def softmax_columns(cols: list[np.ndarray], top: np.ndarray, temp: np.ndarray | float,
+                    out: np.ndarray) -> np.ndarray:
+    """Softmax of the act columns at temperature ``temp`` into ``out`` (rows x acts); ``top`` is their maximum."""
+    z = [np.exp((c - top) / temp) for c in cols]
+    total = z[0].copy()
+    for v in z[1:]:
+        total += v
+    for a, v in enumerate(z):
+        out[:, a] = v / total
+    return out
+
 class Learner(RankingPolicy):
     """Base class of learning policies (see the module docstring for the interface)."""
 
@@ -195,20 +215,11 @@ class QLearning(Learner):
         n_states, n_acts = state["Q"].shape[1:]
         q = np.take(state["Q"].reshape(-1, n_acts), rows * n_states + s, axis=0)
         cols = [q[:, a] for a in range(n_acts)]  # column by column: a few acts, many decisions
-        top = cols[0]
-        for c in cols[1:]:
-            top = np.maximum(top, c)
+        top = column_max(cols)
         scale = self._scale(state, rows)
         out = np.empty((len(q), n_acts), order="F")
         if self.temperature > 0:
-            temp = np.maximum(self.temperature * scale, 1e-12)
-            z = [np.exp((c - top) / temp) for c in cols]
-            total = z[0].copy()
-            for v in z[1:]:
-                total += v
-            for a in range(n_acts):
-                out[:, a] = z[a] / total
-            return out
+            return softmax_columns(cols, top, np.maximum(self.temperature * scale, 1e-12), out)
         best = [c == top for c in cols]
         count = best[0].astype(np.int64)
         for b in best[1:]:
