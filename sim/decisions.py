@@ -168,6 +168,9 @@ class DecisionTable:
         # A state restored by ``warm`` and still shared with ``sim.cell_memo.TABLES``: copied
         # only when this table first computes a cell (``_thaw``), so a warm run copies nothing.
         self._shared: dict[str, Any] | None = None
+        #: Facts about the cells held (say, which keys a kernel completed up front), kept with the
+        #: table across runs (``keep``/``warm``): they stay true, since cells are only ever added.
+        self.marks: dict[str, Any] = {}
 
     # --- deciders ---------------------------------------------------------------------------
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
@@ -426,7 +429,7 @@ class DecisionTable:
     def _snapshot(self) -> dict[str, Any]:
         # Dense tables are mostly zeros: kept as their filled entries.
         luts = [None if lut is None else (len(lut), np.flatnonzero(lut), lut[lut != 0]) for lut in self._luts]
-        return {"n_cells": self.n_cells, "luts": luts, "dense": [None] * len(luts),
+        return {"n_cells": self.n_cells, "luts": luts, "dense": [None] * len(luts), "marks": dict(self.marks),
                 "cell_dicts": [dict(d) for d in self._cell_dicts],
                 "read_sets": {d: [(rs.index, dict(rs.cells)) for rs in sets] for d, sets in self._read_sets.items()},
                 "cells": (self._cells.n, {k: a.copy() for k, a in self._cells.arr.items()}),
@@ -451,18 +454,20 @@ class DecisionTable:
         self._outcome_conflicts = state["conflicts"]
         for flat, cols in ((self._comp, state["comp"]), (self._conf, state["conf"])):
             flat.cols, flat._arr = cols, None
+        self.marks = dict(state["marks"])
         self._shared = state
 
     @staticmethod
     def _dense_of(state: dict[str, Any], phase: int) -> np.ndarray:
-        """The dense table of a kept state (built once per state while small, read-only)."""
+        """The dense table of a kept state (built once per state while small; shared, never written)."""
         lut = state["dense"][phase]
         if lut is None:
             size, idx, vals = state["luts"][phase]
             lut = np.zeros(size, dtype=np.int32)
             lut[idx] = vals
             if size <= SHARED_DENSE_LIMIT:
-                lut.flags.writeable = False
+                # Not flagged read-only: compiled kernels would compile (or load) a second
+                # variant for read-only arrays. ``_thaw`` copies it before any write.
                 state["dense"][phase] = lut
         return lut
 
@@ -473,7 +478,7 @@ class DecisionTable:
         if state is not None:
             self._shared = None
             for ph, lut in enumerate(self._luts):
-                if lut is not None and not lut.flags.writeable:
+                if lut is not None and any(lut is d for d in state["dense"]):
                     self._luts[ph] = lut.copy()
             self._cell_dicts = [dict(d) for d in state["cell_dicts"]]
             self._read_sets = {d: [_ReadSet.of(index, cells) for index, cells in sets]
