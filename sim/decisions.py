@@ -88,6 +88,22 @@ def _no_values(obs: Any) -> tuple[()]:
     return ()
 
 
+class _Keyed:
+    """A tuple key whose hash is computed once (a population's signatures are deep tuples)."""
+
+    __slots__ = ("_hash", "key")
+
+    def __init__(self, key: tuple[Any, ...]) -> None:
+        self.key = key
+        self._hash = hash(key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Keyed) and (self is other or (self._hash == other._hash and self.key == other.key))
+
+
 class _Growable:
     """Columns of numpy arrays that grow by doubling; rows appended one at a time."""
 
@@ -171,6 +187,7 @@ class DecisionTable:
         #: Facts about the cells held (say, which keys a kernel completed up front), kept with the
         #: table across runs (``keep``/``warm``): they stay true, since cells are only ever added.
         self.marks: dict[str, Any] = {}
+        self._pop_key: tuple[int, Hashable | None] | None = None  # population_key, by decider count
 
     # --- deciders ---------------------------------------------------------------------------
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
@@ -399,8 +416,12 @@ class DecisionTable:
     def population_key(self) -> Hashable | None:
         """The signatures of the deciders, in order, with their phase and group; None when some
         decider has none (its cells are never remembered)."""
+        if self._pop_key is not None and self._pop_key[0] == len(self.deciders):
+            return self._pop_key[1]  # deciders are only ever added: the count says it is current
         key = tuple((self._signature(d), dec.phase, dec.group) for d, dec in enumerate(self.deciders))
-        return None if not key or any(k[0] is None for k in key) else key
+        found = None if not key or any(k[0] is None for k in key) else _Keyed(key)
+        self._pop_key = (len(self.deciders), found)
+        return found
 
     def warm(self) -> bool:
         """Start an empty table from the one an earlier run of the same population left.
