@@ -14,7 +14,7 @@ principle of any spec (``specs.honest-first.principles.do_not_lie.level``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,8 @@ import agents.llm  # noqa: F401  (registers the llm policy)
 from agents import inputs
 from agents.errors import ScenarioError, SpecboundError
 from agents.policies import POLICIES, make_policy
-from agents.spec import SpecLibrary, parse_layer
-from scenarios.environment import get_environment, parse_params
+from agents.spec import SPEC_FOLDERS, SpecLibrary, parse_layer, shipped_specs_dir
+from scenarios.environment import ENVIRONMENTS, get_environment, parse_params
 from scenarios.metric_registry import METRICS
 from sim import limits
 from sim.capacity import check_population
@@ -32,6 +32,7 @@ from sim.events import EVENT_TYPES, LoadContext
 from sim.evolution import EvolutionConfig, parse_evolution
 from sim.instructions import validate_instruction
 from sim.lattice import NEIGHBOURHOODS, lattice_side
+from sim.load_memo import frozen, remembered
 from sim.population import typical_params
 from sim.tables import check_keys, unit_interval
 from sim.triggers import Trigger, parse_trigger, share_metrics
@@ -228,7 +229,34 @@ def load_scenario(ref: str | Path, overrides: dict[str, Any] | None = None, *,
         parsed = _parsed_file(path)
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(f"{path}: cannot read: {e}") from None
-    return _load(parsed, None, overrides, str(path), strict_specs)
+    return remembered(_memo_key(parsed, path, overrides, strict_specs), _registries,
+                      lambda: _load(parsed, None, overrides, str(path), strict_specs), _files_of)
+
+
+def _memo_key(parsed: ParsedToml, path: Path, overrides: dict[str, Any] | None,
+              strict_specs: bool) -> Hashable | None:
+    """What a file load depends on besides the files' stamps (``sim.load_memo``); None: not remembered."""
+    data = parsed.data
+    if not data or data.get("plugins") or not isinstance(data.get("scenario"), dict) \
+            or data["scenario"].get("spec_dirs"):
+        return None  # plugins and spec folders of its own: loading has effects beyond the value
+    given = frozen(dict(overrides or {}))
+    return None if given is None else (str(path), id(parsed), given, strict_specs)
+
+
+def _registries() -> Hashable:
+    """The sizes of the registries a load consults, and the spec folders plugins added."""
+    from agents.checks import CHECKS
+
+    return (len(ENVIRONMENTS), len(POLICIES), len(CHECKS), len(METRICS), len(EVENT_TYPES),
+            tuple(SPEC_FOLDERS))
+
+
+def _files_of(scenario: Scenario) -> tuple[str, ...]:
+    """The files a loaded scenario was built from: its own, its spec layers', the spec folders."""
+    layers = [scenario.library.source(sid) for sid in used_specs(scenario)]
+    folders = [str(p) for p in (shipped_specs_dir(), *SPEC_FOLDERS)]
+    return (scenario.source, *layers, *folders)
 
 
 def load_scenario_text(
