@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from scenarios.ipd_kernel import (
+from scenarios.ipd_rows import (
     CONFLICT,
     MISSED,
     MISSING,
