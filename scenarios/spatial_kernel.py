@@ -34,13 +34,16 @@ import numpy as np
 from numba import njit
 
 from scenarios.ipd_kernel import project
-from scenarios.stretch import Stretch
+from scenarios.kernel_sums import total
+from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
     from scenarios.spatial_pd import SpatialPD
 
 #: Bytes of per-step records a stretch may hold (two (n,) float rows a step, plus counts).
 RECORD_BUDGET = 128 << 20
+#: Bytes of the payoff rows a summarised stretch sorts at a time (numpy's sort, for the Gini).
+CHUNK_BYTES = 16 << 20
 #: Outcomes that new keys may add before a stretch must end (its count records have that width).
 OUTCOME_HEADROOM = 256
 #: Why ``_play`` stopped early.
@@ -133,6 +136,7 @@ class Evolving(NamedTuple):
     evolved: np.ndarray   # columns copied
     sizes: np.ndarray     # values per column
     type_dec: np.ndarray  # per type code: its decider, -1 none yet
+    new: np.ndarray       # per type code: 1 if an update made it and it has no decider yet
     window: np.ndarray    # payoff at the last update
     fixed: int            # 1 once a type fixed (no more FIXED stops)
 
@@ -159,6 +163,19 @@ class Records(NamedTuple):
     cooperators: np.ndarray  # (K,) agents that cooperated in every game
     shares: np.ndarray       # (K, values of all columns) counts
     uniform: np.ndarray      # (K,) 1 if one type holds everyone
+    summary: np.ndarray      # (K, len(SUMMARY)) the engine's metrics; no columns: per-agent records
+    rows: np.ndarray         # summarised: (m, n) each step's payoffs in agent order, for the Gini
+    sp_row: np.ndarray       # summarised: (n,) the step's payoffs in agent order, for the welfare
+
+
+class Scratch(NamedTuple):
+    """Buffers of the loop, made once per stretch (fresh pages cost more than the work at 10^6)."""
+
+    coop: np.ndarray      # per slot: the move of the step
+    moves: np.ndarray     # per position: one move for all its games
+    pay: np.ndarray       # per position: payoff since the last update
+    src: np.ndarray       # per position: whom it imitates
+    copied: np.ndarray    # per position: the trait it takes
 
 
 def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
@@ -175,29 +192,46 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem)
     n, groups = len(model.payoff), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
-    k = max(1, min(limit, RECORD_BUDGET // (8 * (width + 2 * n + groups))))
-    rec = Stretch.empty(k, width, n, groups, 0)
+    # With only the engine's metrics to collect, the loop computes them (the Gini's sort by
+    # numpy, a chunk of steps at a time) and keeps no per-agent records.
+    summarised = bool(getattr(model, "summarisable", False))
+    per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 2 * n))
+    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    rec = Stretch.empty(k, width, n, groups, 0, summarised)
+    chunk = max(1, min(k, CHUNK_BYTES // (8 * max(n, 1)))) if summarised else k
     labels = [name for col in evo.labels() for name in col] if evo is not None else []
     extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums,
-                    np.zeros(k, np.int64), np.zeros((k, max(len(labels), 1)), np.int64), np.zeros(k, np.int64))
+                    np.zeros(k, np.int64), np.zeros((k, max(len(labels), 1)), np.int64), np.zeros(k, np.int64),
+                    rec.arrays.summary, np.empty((chunk if summarised else 0, n)),
+                    np.empty(n if summarised else 0))
+    scratch = Scratch(np.empty(len(lay.row), np.int8), np.empty(n, np.int8), np.empty(n), np.empty(n, np.int64),
+                      np.empty(n, np.int64))
     group_of = model.group_of.astype(np.int64)
     all_c = np.zeros(n, np.bool_)
     why = np.zeros(1, np.int64)
     people, lookup, ev = _gather(env, model, lay, group_of, all_c)
+    tots = np.empty(chunk)
     while rec.steps < k:
-        rec.steps = _play(rec.steps, k, lookup, _game(env), lay, mem, people, ev, extra, why)
+        k0 = rec.steps
+        rec.steps = _play(k0, min(k, k0 + chunk), lookup, _game(env), lay, mem, people, ev, extra, scratch, why)
+        if summarised and rec.steps > k0:
+            _gini_chunk(extra.rows[: rec.steps - k0], tots, extra.summary[k0:rec.steps, 1])
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
         if why[0] == MISSING:
             _fill(env, model, lay, dec, mem)
         elif why[0] == NEW_TYPE:
-            _put_rows(ev.traits, lay.pos, evo.traits)
-            evo._assign(model)  # the generic assignment: deciders made in the generic order
-            dec = _take(model.decider_of[0], lay.order)
+            # What Evolution._assign would do: deciders for the new types, in increasing code.
+            for code in np.flatnonzero(ev.new).tolist():
+                evo._decider_of_code(model, code)
+            ev.new[:] = 0
+            _assign_types(people.group, ev.traits, ev.sizes, _type_deciders(model), dec)
             _fill(env, model, lay, dec, mem)
         elif why[0] == FIXED:
             _put_rows(ev.traits, lay.pos, evo.traits)
             evo._check_fixation(model, model.steps + rec.steps)
+        elif rec.steps < k and why[0] == 0:
+            continue  # the end of a chunk
         else:
             break
         if table.n_outcomes > width or table.dense(0) is None:
@@ -209,6 +243,8 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     env._last[:] = mem[lay.slot]
     if not rec.steps:
         return None
+    if summarised:
+        rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     env._all_c = all_c
     env.bounds = env.welfare_bounds(model)
     s = rec.steps
@@ -317,7 +353,7 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
     if evo is None:
         z = np.zeros((1, 1), np.int64)
         return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), np.zeros(1, np.int64),
-                        np.zeros(1), 1)
+                        np.zeros(1, np.int8), np.zeros(1), 1)
     if env._slot_nbr is None:
         nbr, _ = evo._neighbours(model)
         pos = np.empty(len(lay.order), np.int64)
@@ -330,7 +366,8 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
     if len(evo._window) != len(model.payoff):
         raise AssertionError("the evolution window does not cover the population")
     return Evolving(1, evo.config.every, model.steps, nbr, _take_rows(evo.traits, lay.order),
-                    np.asarray(evo.columns, np.int64), sizes, type_dec, _take(evo._window, lay.order),
+                    np.asarray(evo.columns, np.int64), sizes, type_dec, np.zeros(len(type_dec), np.int8),
+                    _take(evo._window, lay.order),
                     int(evo.fixed is not None))
 
 
@@ -341,6 +378,59 @@ def _type_deciders(model: Any) -> np.ndarray:
     for code, dids in evo._deciders.items():
         type_dec[code] = dids[0]
     return type_dec
+
+
+def _gini_chunk(rows: np.ndarray, tots: np.ndarray, out: np.ndarray) -> None:
+    """``sim.metrics.gini_rows`` of each row of ``rows`` (payoffs in agent order) into ``out``.
+
+    The sums that depend on the order are taken before sorting; the sort is numpy's own
+    (vectorised: ~10x numba's at a million agents). The rows are overwritten.
+    """
+    _gini_shift(rows, tots)
+    rows.sort(axis=1)
+    _gini_sorted(rows, tots, out)
+
+
+@njit(cache=True, nogil=True)
+def _gini_shift(rows, tots):  # pragma: no cover - compiled
+    """Shift each row as ``gini_rows`` does (negatives to 0) and take its total in agent order."""
+    n = rows.shape[1]
+    for j in range(rows.shape[0]):
+        row = rows[j]
+        low = row[0] if n else 0.0
+        for i in range(n):
+            low = min(low, row[i])
+        shift = min(0.0, low)
+        for i in range(n):
+            row[i] = row[i] - shift
+        tots[j] = total(row, n)
+
+
+@njit(cache=True, nogil=True)
+def _gini_sorted(rows, tots, out):  # pragma: no cover - compiled
+    """The Gini of each sorted row from its total, as ``gini_rows`` (``scenarios.kernel_sums.gini_step``)."""
+    n = rows.shape[1]
+    for j in range(rows.shape[0]):
+        tot = tots[j]
+        if n == 0 or not tot > 0:
+            out[j] = 0.0
+            continue
+        row = rows[j]
+        run = 0.0
+        for i in range(n):
+            run += row[i]  # np.cumsum: a running sum, left to right
+            row[i] = run / tot
+        out[j] = (np.float64(n + 1) - 2.0 * total(row, n)) / n
+
+
+@njit(cache=True, nogil=True)
+def _assign_types(group, traits, sizes, type_dec, decider):  # pragma: no cover - compiled
+    """Each position's decider from its type (group, then each trait, in mixed radix)."""
+    for i in range(group.shape[0]):
+        code = np.int64(group[i])
+        for col in range(traits.shape[1]):
+            code = code * sizes[col] + traits[i, col]
+        decider[i] = type_dec[code]
 
 
 @njit(cache=True, nogil=True)
@@ -434,21 +524,22 @@ def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  #
 
 
 @njit(cache=True, nogil=True)
-def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, why):  # pragma: no cover - compiled
+def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no cover - compiled
     """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early).
 
     Mirrors ``SpatialPD.step``, ``SpecModel.decide`` and ``Evolution.after_play``
     (imitate-the-best, synchronous) for the supported case, operation for operation.
+    A summarised stretch writes step ``k``'s payoffs in agent order to ``rec.rows[k - k0]``
+    (their Gini is taken after the call) and its welfare to ``rec.summary``.
     """
     n = pp.payoff.shape[0]
     start, partner = lay.start, lay.partner
     payoff, step_pay, all_c = pp.payoff, pp.step_pay, pp.all_c
-    coop = np.empty(lay.mirror.shape[0], np.int8)
-    moves = np.empty(n, np.int8)  # per position, while every verdict in play reads nothing
+    summarised = rec.summary.shape[1] > 0
+    coop = tmp.coop
+    moves = tmp.moves  # per position, while every verdict in play reads nothing
     stale = False  # ``mem`` lags ``moves``: link memory is written only when something reads it
-    pay = np.empty(n)
-    src = np.empty(n, np.int64)
-    copied = np.empty(n, np.int64)
+    pay, src, copied = tmp.pay, tmp.src, tmp.copied
     ncol = ev.traits.shape[1]
     table = np.array([game.P, game.T, game.S, game.R])  # by 2 * mine + other, no branches
     why[0] = 0
@@ -482,11 +573,16 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, why):  # pragma: no cover 
                 return k
         for i in range(n):
             payoff[i] += step_pay[i]
+        prow = rec.rows[k - k0] if summarised else rec.payoff[k]
+        srow = rec.sp_row if summarised else rec.step_pay[k]
         for a in range(n):  # records in agent order; group sums add in agent order, as bincount
             p = pp.pos[a]
-            rec.step_pay[k, a] = step_pay[p]
-            rec.payoff[k, a] = payoff[p]
-            rec.group_sums[k, pp.group_of[a]] += payoff[p]
+            srow[a] = step_pay[p]
+            x = payoff[p]
+            prow[a] = x
+            rec.group_sums[k, pp.group_of[a]] += x
+        if summarised:
+            rec.summary[k, 0] = total(srow, n)  # the welfare, summed as numpy sums it
         if ev.on:
             t = ev.t0 + k + 1  # the model's step number after this step
             new_type = False
@@ -517,6 +613,7 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, why):  # pragma: no cover 
                     d = ev.type_dec[code]
                     if d < 0:
                         new_type = True
+                        ev.new[code] = 1
                     else:
                         lk.decider[i] = d
             off = 0
