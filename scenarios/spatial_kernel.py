@@ -145,6 +145,7 @@ class Evolving(NamedTuple):
     offset: np.ndarray    # (columns,) where each column's values start in ``tally``
     tally: np.ndarray     # agents per value of each column now (the ``share.*`` counts)
     uniform: np.ndarray   # (1,) 1 while one type holds everyone
+    hist: np.ndarray      # agents per type code (scratch of an update)
 
 
 class People(NamedTuple):
@@ -181,8 +182,6 @@ class Scratch(NamedTuple):
     coop: np.ndarray      # per slot: the move of the step
     moves: np.ndarray     # per position: one move for all its games
     pay: np.ndarray       # per position: payoff since the last update
-    src: np.ndarray       # per position: whom it imitates
-    copied: np.ndarray    # per position: the trait it takes
     moves2: np.ndarray    # per position: the next step's moves, until the step is known to be plain
     traits2: np.ndarray   # (n, columns) the traits after an update, until every copy has read
     sums: np.ndarray      # per (my move, games, partners' moves as bits): the payoff, summed in slot order
@@ -249,10 +248,10 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         lookup = _lookup(env, model, dec)
         if evo is not None:
             ev = ev._replace(type_dec=_type_deciders(model), fixed=int(evo.fixed is not None))
-    _scatter(model, lay, people, lookup, ev, all_c)
-    env._last[:] = mem[lay.slot]
     if not rec.steps:
-        return None
+        return None  # nothing played, nothing changed
+    _scatter(model, lay, people, lookup, ev, all_c)
+    _take_into(mem, lay.slot, env._last)
     if summarised:
         rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     env._all_c = all_c
@@ -317,13 +316,12 @@ def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray,
             all_c: np.ndarray) -> tuple[People, Lookup, Evolving]:
     """The per-agent state by position, and the decision tables as they are now."""
     order = lay.order
-    pay = np.empty((len(order), 2))
-    _take_into(model.step_payoff, order, pay[:, 0])
+    pay = np.empty((len(order), 2))  # the step payoffs are all written before they are read
     _take_into(model.payoff, order, pay[:, 1])
     # Groups in agent ranges (as scenarios make them): each group's sum is then one running sum.
     ranged = bool((np.diff(group_of) >= 0).all())
     bounds = np.searchsorted(group_of, np.arange(len(model.groups) + 1)) if ranged else np.zeros(0, np.int64)
-    people = People(order, lay.pos, _take(group_of, order), group_of, bounds, pay, _take(all_c, order))
+    people = People(order, lay.pos, _take(group_of, order), group_of, bounds, pay, all_c.copy())
     return people, _lookup(env, model, _take(model.decider_of[0], order)), _evolving(model, env, lay)
 
 
@@ -335,7 +333,7 @@ def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolvi
     _put(people.all_c, pos, all_c)
     _put(lookup.decider, pos, model.decider_of[0])
     if ev.on:
-        _put_rows(ev.traits, pos, model.evolution.traits)
+        _put_columns(ev.traits, ev.evolved, pos, model.evolution.traits)  # the others never change
         _put(ev.window, pos, model.evolution._window)
 
 
@@ -347,8 +345,8 @@ def _scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Sc
     if bits >= 0:
         p = env.params
         _pay_sums(np.array([p.P, p.T, p.S, p.R], np.float64), bits, sums)
-    return Scratch(np.empty(len(lay.row), np.int8), np.empty(n, np.int8), np.empty(n), np.empty(n, np.int64),
-                   np.empty(n, np.int64), np.empty(n, np.int8), np.empty(traits, np.int64), sums, bits)
+    return Scratch(np.empty(len(lay.row), np.int8), np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8),
+                   np.empty(traits, np.int64), sums, bits)
 
 
 def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
@@ -381,7 +379,7 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
         z = np.zeros((1, 1), np.int64)
         one = np.zeros(1, np.int64)
         return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), one, np.zeros(1, np.int8),
-                        np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(), one.copy())
+                        np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(), one.copy(), one.copy())
     if env._slot_nbr is None:
         nbr, _ = evo._neighbours(model)
         pos = np.empty(len(lay.order), np.int64)
@@ -399,11 +397,11 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
     copies[evolved] = 1
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     tally = np.zeros(int(sizes.sum()), np.int64)
-    uniform = np.zeros(1, np.int64)
-    _count_traits(traits, copies, offset, tally, uniform)
-    return Evolving(1, evo.config.every, model.steps, nbr, traits, evolved, sizes, type_dec,
-                    np.zeros(len(type_dec), np.int8), _take(evo._window, lay.order), int(evo.fixed is not None),
-                    copies, offset, tally, uniform)
+    ev = Evolving(1, evo.config.every, model.steps, nbr, traits, evolved, sizes, type_dec,
+                  np.zeros(len(type_dec), np.int8), _take(evo._window, lay.order), int(evo.fixed is not None),
+                  copies, offset, tally, np.zeros(1, np.int64), np.zeros(len(type_dec), np.int64))
+    _count_types(_take(model.group_of.astype(np.int64), lay.order), ev)
+    return ev
 
 
 def _type_deciders(model: Any) -> np.ndarray:
@@ -508,6 +506,14 @@ def _put_rows(src, pos, out):  # pragma: no cover - compiled
     """``_put`` of a 2-D array, element by element."""
     for a in range(pos.shape[0]):
         for c in range(src.shape[1]):
+            out[a, c] = src[pos[a], c]
+
+
+@njit(cache=True, nogil=True)
+def _put_columns(src, columns, pos, out):  # pragma: no cover - compiled
+    """``_put_rows`` of some columns."""
+    for a in range(pos.shape[0]):
+        for c in columns:
             out[a, c] = src[pos[a], c]
 
 
@@ -676,8 +682,7 @@ def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
     n = pay.shape[0]
     tr, nt, nbr = ev.traits, tmp.traits2, ev.nbr
     new_type = False
-    uniform = 1
-    ev.tally[:] = 0
+    ev.hist[:] = 0
     for i in range(n):
         best, top = i, pay[i]
         for j in range(nbr.shape[1]):
@@ -692,9 +697,7 @@ def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
             v = tr[best, col] if ev.copies[col] else tr[i, col]
             nt[i, col] = v
             code = code * ev.sizes[col] + v
-            ev.tally[ev.offset[col] + v] += 1
-            if ev.copies[col] and v != nt[0, col]:
-                uniform = 0
+        ev.hist[code] += 1
         d = ev.type_dec[code]
         if d < 0:
             new_type = True
@@ -704,20 +707,44 @@ def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
     for col in ev.evolved:
         for i in range(n):
             tr[i, col] = nt[i, col]
-    ev.uniform[0] = uniform
+    _tally(ev)
     return new_type
 
 
 @njit(cache=True, nogil=True)
-def _count_traits(traits, copies, offset, tally, uniform):  # pragma: no cover - compiled
-    """Agents per value of each column, and whether the evolved columns are the same for everyone."""
-    tally[:] = 0
-    uniform[0] = 1
-    for i in range(traits.shape[0]):
-        for col in range(traits.shape[1]):
-            tally[offset[col] + traits[i, col]] += 1
-            if copies[col] and traits[i, col] != traits[0, col]:
-                uniform[0] = 0
+def _count_types(group, ev):  # pragma: no cover - compiled
+    """``ev.hist``, the trait counts and whether one type holds everyone, from the traits now."""
+    ev.hist[:] = 0
+    for i in range(group.shape[0]):
+        code = np.int64(group[i])
+        for col in range(ev.traits.shape[1]):
+            code = code * ev.sizes[col] + ev.traits[i, col]
+        ev.hist[code] += 1
+    _tally(ev)
+
+
+@njit(cache=True, nogil=True)
+def _tally(ev):  # pragma: no cover - compiled
+    """Trait counts (``ev.tally``) and ``ev.uniform`` from agents per type code: the evolved traits
+    are the same for everyone when every type present has the same evolved digits."""
+    ev.tally[:] = 0
+    ev.uniform[0] = 1
+    first = -1
+    for code in range(ev.hist.shape[0]):
+        count = ev.hist[code]
+        if count == 0:
+            continue
+        rest, part = code, 0
+        for col in range(ev.sizes.shape[0] - 1, -1, -1):
+            v = rest % ev.sizes[col]
+            rest //= ev.sizes[col]
+            ev.tally[ev.offset[col] + v] += count
+            if ev.copies[col]:
+                part = part * ev.sizes[col] + v
+        if first < 0:
+            first = part
+        elif part != first:
+            ev.uniform[0] = 0
 
 
 @njit(cache=True, nogil=True)
