@@ -49,3 +49,25 @@ def test_fused_run_equals_stepping_on_other_paths(case: str, monkeypatch: pytest
     assert step.evolution is not None and fused.evolution is not None
     assert np.array_equal(step.evolution.traits, fused.evolution.traits)
     assert np.array_equal(step.env._last, fused.env._last)
+
+
+@pytest.mark.parametrize("touch", [False, True])
+def test_state_left_by_position_is_reused_only_while_the_model_holds_it(touch: bool) -> None:
+    # Runs in parts: a stretch starts from what the last one left by position, unless the
+    # model's arrays were changed in between (then it gathers them again).
+    models = []
+    for fuse in (False, True):
+        model = SpecModel(load_scenario("spatial-pd", BOARD), 2)
+        model.may_fast_forward = fuse
+        for part in range(3):
+            model.run(5)
+            if touch and part == 1:
+                model.payoff[::7] += 1.0
+                model.decider_of[0][:3] = model.decider_of[0][3:6]
+        models.append(model)
+    step, fused = models
+    assert fused.env._kept  # what the last stretch left
+    for name, col in step.series.items():
+        assert np.array_equal(np.asarray(col, float), np.asarray(fused.series[name], float), equal_nan=True), name
+    assert np.array_equal(step.payoff, fused.payoff)
+    assert np.array_equal(step.decider_of[0], fused.decider_of[0])
