@@ -220,12 +220,14 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     why = np.zeros(1, np.int64)
     people, lookup, ev = _gather(env, model, lay, group_of, all_c)
     scratch = _scratch(env, lay, n, ev.traits.shape)
-    tots = np.empty(chunk)
+    tots, gini = np.empty(chunk), np.empty(chunk)
     while rec.steps < k:
         k0 = rec.steps
         rec.steps = _play(k0, min(k, k0 + chunk), lookup, _game(env), lay, mem, people, ev, extra, scratch, why)
         if summarised and rec.steps > k0:
-            _gini_chunk(extra.rows[: rec.steps - k0], tots, extra.summary[k0:rec.steps, 1])
+            m = rec.steps - k0
+            _gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
+            extra.summary[k0:rec.steps, 1] = gini[:m]
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
         if why[0] == MISSING:
