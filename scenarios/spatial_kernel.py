@@ -28,19 +28,25 @@ is the one list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
 from scenarios.ipd_kernel import project
-from scenarios.stretch import Stretch
+from scenarios.kernel_sums import total
+from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
     from scenarios.spatial_pd import SpatialPD
 
 #: Bytes of per-step records a stretch may hold (two (n,) float rows a step, plus counts).
 RECORD_BUDGET = 128 << 20
+#: Bytes of the payoff rows a summarised stretch sorts at a time (numpy's sort, for the Gini).
+CHUNK_BYTES = 16 << 20
+#: Most games per agent whose payoff sums are tabled (2 * (b + 1) * 2^b floats; beyond, summed in turn).
+SUM_BITS = 12
 #: Outcomes that new keys may add before a stretch must end (its count records have that width).
 OUTCOME_HEADROOM = 256
 #: Why ``_play`` stopped early.
@@ -133,8 +139,14 @@ class Evolving(NamedTuple):
     evolved: np.ndarray   # columns copied
     sizes: np.ndarray     # values per column
     type_dec: np.ndarray  # per type code: its decider, -1 none yet
+    new: np.ndarray       # per type code: 1 if an update made it and it has no decider yet
     window: np.ndarray    # payoff at the last update
     fixed: int            # 1 once a type fixed (no more FIXED stops)
+    copies: np.ndarray    # (columns,) 1 where the column is evolved (copied from the imitated)
+    offset: np.ndarray    # (columns,) where each column's values start in ``tally``
+    tally: np.ndarray     # agents per value of each column now (the ``share.*`` counts)
+    uniform: np.ndarray   # (1,) 1 while one type holds everyone
+    hist: np.ndarray      # agents per type code (scratch of an update)
 
 
 class People(NamedTuple):
@@ -144,8 +156,9 @@ class People(NamedTuple):
     pos: np.ndarray       # the position of each agent
     group: np.ndarray     # its group (by position)
     group_of: np.ndarray  # by agent: group sums add in agent order
-    payoff: np.ndarray
-    step_pay: np.ndarray
+    bounds: np.ndarray    # (groups + 1,) agent ranges of the groups when they are contiguous, else empty
+    pay: np.ndarray       # (n, 2) step payoff and payoff, side by side: one cache line per agent when
+                          # they are read in agent order
     all_c: np.ndarray
 
 
@@ -159,6 +172,21 @@ class Records(NamedTuple):
     cooperators: np.ndarray  # (K,) agents that cooperated in every game
     shares: np.ndarray       # (K, values of all columns) counts
     uniform: np.ndarray      # (K,) 1 if one type holds everyone
+    summary: np.ndarray      # (K, len(SUMMARY)) the engine's metrics; no columns: per-agent records
+    rows: np.ndarray         # summarised: (m, n) each step's payoffs in agent order, for the Gini
+    sp_row: np.ndarray       # summarised: (n,) the step's payoffs in agent order, for the welfare
+
+
+class Scratch(NamedTuple):
+    """Buffers of the loop, made once per stretch (fresh pages cost more than the work at 10^6)."""
+
+    coop: np.ndarray      # per slot: the move of the step
+    moves: np.ndarray     # per position: one move for all its games
+    pay: np.ndarray       # per position: payoff since the last update
+    moves2: np.ndarray    # per position: the next step's moves, until the step is known to be plain
+    traits2: np.ndarray   # (n, columns) the traits after an update, until every copy has read
+    sums: np.ndarray      # per (my move, games, partners' moves as bits): the payoff, summed in slot order
+    bits: int             # most games per agent ``sums`` covers; -1: no table, sum game by game
 
 
 def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
@@ -175,29 +203,47 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem)
     n, groups = len(model.payoff), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
-    k = max(1, min(limit, RECORD_BUDGET // (8 * (width + 2 * n + groups))))
-    rec = Stretch.empty(k, width, n, groups, 0)
+    # With only the engine's metrics to collect, the loop computes them (the Gini's sort by
+    # numpy, a chunk of steps at a time) and keeps no per-agent records.
+    summarised = bool(getattr(model, "summarisable", False))
+    per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 2 * n))
+    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    rec = Stretch.empty(k, width, n, groups, 0, summarised)
+    chunk = max(1, min(k, CHUNK_BYTES // (8 * max(n, 1)))) if summarised else k
     labels = [name for col in evo.labels() for name in col] if evo is not None else []
     extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums,
-                    np.zeros(k, np.int64), np.zeros((k, max(len(labels), 1)), np.int64), np.zeros(k, np.int64))
+                    np.zeros(k, np.int64), np.zeros((k, max(len(labels), 1)), np.int64), np.zeros(k, np.int64),
+                    rec.arrays.summary, np.empty((chunk if summarised else 0, n)),
+                    np.empty(n if summarised else 0))
     group_of = model.group_of.astype(np.int64)
     all_c = np.zeros(n, np.bool_)
     why = np.zeros(1, np.int64)
     people, lookup, ev = _gather(env, model, lay, group_of, all_c)
+    scratch = _scratch(env, lay, n, ev.traits.shape)
+    tots, gini = np.empty(chunk), np.empty(chunk)
     while rec.steps < k:
-        rec.steps = _play(rec.steps, k, lookup, _game(env), lay, mem, people, ev, extra, why)
+        k0 = rec.steps
+        rec.steps = _play(k0, min(k, k0 + chunk), lookup, _game(env), lay, mem, people, ev, extra, scratch, why)
+        if summarised and rec.steps > k0:
+            m = rec.steps - k0
+            _gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
+            extra.summary[k0:rec.steps, 1] = gini[:m]
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
         if why[0] == MISSING:
             _fill(env, model, lay, dec, mem)
         elif why[0] == NEW_TYPE:
-            _put_rows(ev.traits, lay.pos, evo.traits)
-            evo._assign(model)  # the generic assignment: deciders made in the generic order
-            dec = _take(model.decider_of[0], lay.order)
+            # What Evolution._assign would do: deciders for the new types, in increasing code.
+            for code in np.flatnonzero(ev.new).tolist():
+                evo._decider_of_code(model, code)
+            ev.new[:] = 0
+            _assign_types(people.group, ev.traits, ev.sizes, _type_deciders(model), dec)
             _fill(env, model, lay, dec, mem)
         elif why[0] == FIXED:
             _put_rows(ev.traits, lay.pos, evo.traits)
             evo._check_fixation(model, model.steps + rec.steps)
+        elif rec.steps < k and why[0] == 0:
+            continue  # the end of a chunk
         else:
             break
         if table.n_outcomes > width or table.dense(0) is None:
@@ -205,10 +251,18 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         lookup = _lookup(env, model, dec)
         if evo is not None:
             ev = ev._replace(type_dec=_type_deciders(model), fixed=int(evo.fixed is not None))
-    _scatter(model, lay, people, lookup, ev, all_c)
-    env._last[:] = mem[lay.slot]
     if not rec.steps:
-        return None
+        return None  # nothing played, nothing changed
+    _scatter(model, lay, people, lookup, ev, all_c)
+    _keep(env, lay, "payoff", model.payoff, people.pay)
+    _keep(env, lay, "group", group_of, people.group)
+    _keep(env, lay, "decider", model.decider_of[0], lookup.decider)
+    if evo is not None:
+        _keep(env, lay, "traits", evo.traits, ev.traits)
+        _keep(env, lay, "window", evo._window, ev.window)
+    _take_into(mem, lay.slot, env._last)
+    if summarised:
+        rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     env._all_c = all_c
     env.bounds = env.welfare_bounds(model)
     s = rec.steps
@@ -271,21 +325,61 @@ def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray,
             all_c: np.ndarray) -> tuple[People, Lookup, Evolving]:
     """The per-agent state by position, and the decision tables as they are now."""
     order = lay.order
-    people = People(order, lay.pos, _take(group_of, order), group_of, _take(model.payoff, order),
-                    _take(model.step_payoff, order), _take(all_c, order))
-    return people, _lookup(env, model, _take(model.decider_of[0], order)), _evolving(model, env, lay)
+
+    def payoffs() -> np.ndarray:
+        pay = np.empty((len(order), 2))  # the step payoffs are all written before they are read
+        _take_into(model.payoff, order, pay[:, 1])
+        return pay
+
+    pay = _kept(env, lay, "payoff", model.payoff, payoffs)
+    # Groups in agent ranges (as scenarios make them): each group's sum is then one running sum.
+    ranged = bool((np.diff(group_of) >= 0).all())
+    bounds = np.searchsorted(group_of, np.arange(len(model.groups) + 1)) if ranged else np.zeros(0, np.int64)
+    group = _kept(env, lay, "group", group_of, lambda: _take(group_of, order))
+    people = People(order, lay.pos, group, group_of, bounds, pay, all_c.copy())
+    dec = _kept(env, lay, "decider", model.decider_of[0], lambda: _take(model.decider_of[0], order))
+    return people, _lookup(env, model, dec), _evolving(model, env, lay, group)
+
+
+def _kept(env: SpatialPD, lay: Layout, name: str, now: np.ndarray, take: Callable[[], np.ndarray]) -> np.ndarray:
+    """``now`` by position: what the last stretch left, if ``now`` still holds what it put back
+    (compared whole: anything may have changed the model between stretches), else ``take()``.
+
+    Why: a random gather of 10^6 agents costs ~10x a sequential compare.
+    """
+    got = env._kept.pop(name, None)
+    if got is not None and got[0] == lay.version and got[1].shape == now.shape and np.array_equal(got[1], now):
+        return got[2]
+    return take()
+
+
+def _keep(env: SpatialPD, lay: Layout, name: str, now: np.ndarray, by_position: np.ndarray) -> None:
+    """Offer ``by_position`` (``now`` in position order) to the next stretch."""
+    env._kept[name] = (lay.version, now.copy(), by_position)
 
 
 def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolving, all_c: np.ndarray) -> None:
     """Put the state played by position back into the model's arrays (agent order)."""
     pos = lay.pos
-    _put(people.payoff, pos, model.payoff)
-    _put(people.step_pay, pos, model.step_payoff)
+    _put(people.pay[:, 1], pos, model.payoff)
+    _put(people.pay[:, 0], pos, model.step_payoff)
     _put(people.all_c, pos, all_c)
     _put(lookup.decider, pos, model.decider_of[0])
     if ev.on:
-        _put_rows(ev.traits, pos, model.evolution.traits)
+        _put_columns(ev.traits, ev.evolved, pos, model.evolution.traits)  # the others never change
         _put(ev.window, pos, model.evolution._window)
+
+
+def _scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Scratch:
+    games = np.diff(lay.start)
+    most = int(games.max()) if len(games) else 0
+    bits = most if most <= SUM_BITS else -1
+    sums = np.zeros(2 * (bits + 1) << max(bits, 0))
+    if bits >= 0:
+        p = env.params
+        _pay_sums(np.array([p.P, p.T, p.S, p.R], np.float64), bits, sums)
+    return Scratch(np.empty(len(lay.row), np.int8), np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8),
+                   np.empty(traits, np.int64), sums, bits)
 
 
 def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
@@ -312,12 +406,13 @@ def _game(env: SpatialPD) -> Game:
     return Game(float(p.R), float(p.S), float(p.T), float(p.P))
 
 
-def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
+def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evolving:
     evo = model.evolution
     if evo is None:
         z = np.zeros((1, 1), np.int64)
-        return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), np.zeros(1, np.int64),
-                        np.zeros(1), 1)
+        one = np.zeros(1, np.int64)
+        return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), one, np.zeros(1, np.int8),
+                        np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(), one.copy(), one.copy())
     if env._slot_nbr is None:
         nbr, _ = evo._neighbours(model)
         pos = np.empty(len(lay.order), np.int64)
@@ -329,9 +424,19 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout) -> Evolving:
     type_dec = _type_deciders(model)
     if len(evo._window) != len(model.payoff):
         raise AssertionError("the evolution window does not cover the population")
-    return Evolving(1, evo.config.every, model.steps, nbr, _take_rows(evo.traits, lay.order),
-                    np.asarray(evo.columns, np.int64), sizes, type_dec, _take(evo._window, lay.order),
-                    int(evo.fixed is not None))
+    traits = _kept(env, lay, "traits", evo.traits, lambda: _take_rows(evo.traits, lay.order))
+    evolved = np.asarray(evo.columns, np.int64)
+    copies = np.zeros(len(sizes), np.int8)
+    copies[evolved] = 1
+    offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    tally = np.zeros(int(sizes.sum()), np.int64)
+    ev = Evolving(1, evo.config.every, model.steps, nbr, traits, evolved, sizes, type_dec,
+                  np.zeros(len(type_dec), np.int8),
+                  _kept(env, lay, "window", evo._window, lambda: _take(evo._window, lay.order)),
+                  int(evo.fixed is not None),
+                  copies, offset, tally, np.zeros(1, np.int64), np.zeros(len(type_dec), np.int64))
+    _count_types(group, ev)
+    return ev
 
 
 def _type_deciders(model: Any) -> np.ndarray:
@@ -341,6 +446,59 @@ def _type_deciders(model: Any) -> np.ndarray:
     for code, dids in evo._deciders.items():
         type_dec[code] = dids[0]
     return type_dec
+
+
+def _gini_chunk(rows: np.ndarray, tots: np.ndarray, out: np.ndarray) -> None:
+    """``sim.metrics.gini_rows`` of each row of ``rows`` (payoffs in agent order) into ``out``.
+
+    The sums that depend on the order are taken before sorting; the sort is numpy's own
+    (vectorised: ~10x numba's at a million agents). The rows are overwritten.
+    """
+    _gini_shift(rows, tots)
+    rows.sort(axis=1)
+    _gini_sorted(rows, tots, out)
+
+
+@njit(cache=True, nogil=True)
+def _gini_shift(rows, tots):  # pragma: no cover - compiled
+    """Shift each row as ``gini_rows`` does (negatives to 0) and take its total in agent order."""
+    n = rows.shape[1]
+    for j in range(rows.shape[0]):
+        row = rows[j]
+        low = row[0] if n else 0.0
+        for i in range(n):
+            low = min(low, row[i])
+        shift = min(0.0, low)
+        for i in range(n):
+            row[i] = row[i] - shift
+        tots[j] = total(row, n)
+
+
+@njit(cache=True, nogil=True)
+def _gini_sorted(rows, tots, out):  # pragma: no cover - compiled
+    """The Gini of each sorted row from its total, as ``gini_rows`` (``scenarios.kernel_sums.gini_step``)."""
+    n = rows.shape[1]
+    for j in range(rows.shape[0]):
+        tot = tots[j]
+        if n == 0 or not tot > 0:
+            out[j] = 0.0
+            continue
+        row = rows[j]
+        run = 0.0
+        for i in range(n):
+            run += row[i]  # np.cumsum: a running sum, left to right
+            row[i] = run / tot
+        out[j] = (np.float64(n + 1) - 2.0 * total(row, n)) / n
+
+
+@njit(cache=True, nogil=True)
+def _assign_types(group, traits, sizes, type_dec, decider):  # pragma: no cover - compiled
+    """Each position's decider from its type (group, then each trait, in mixed radix)."""
+    for i in range(group.shape[0]):
+        code = np.int64(group[i])
+        for col in range(traits.shape[1]):
+            code = code * sizes[col] + traits[i, col]
+        decider[i] = type_dec[code]
 
 
 @njit(cache=True, nogil=True)
@@ -383,6 +541,14 @@ def _put_rows(src, pos, out):  # pragma: no cover - compiled
     """``_put`` of a 2-D array, element by element."""
     for a in range(pos.shape[0]):
         for c in range(src.shape[1]):
+            out[a, c] = src[pos[a], c]
+
+
+@njit(cache=True, nogil=True)
+def _put_columns(src, columns, pos, out):  # pragma: no cover - compiled
+    """``_put_rows`` of some columns."""
+    for a in range(pos.shape[0]):
+        for c in columns:
             out[a, c] = src[pos[a], c]
 
 
@@ -434,104 +600,106 @@ def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  #
 
 
 @njit(cache=True, nogil=True)
-def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, why):  # pragma: no cover - compiled
+def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no cover - compiled
     """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early).
 
     Mirrors ``SpatialPD.step``, ``SpecModel.decide`` and ``Evolution.after_play``
     (imitate-the-best, synchronous) for the supported case, operation for operation.
+    A summarised stretch writes step ``k``'s payoffs in agent order to ``rec.rows[k - k0]``
+    (their Gini is taken after the call) and its welfare to ``rec.summary``.
     """
-    n = pp.payoff.shape[0]
+    n = pp.pay.shape[0]
     start, partner = lay.start, lay.partner
-    payoff, step_pay, all_c = pp.payoff, pp.step_pay, pp.all_c
-    coop = np.empty(lay.mirror.shape[0], np.int8)
-    moves = np.empty(n, np.int8)  # per position, while every verdict in play reads nothing
+    pay2, all_c = pp.pay, pp.all_c
+    summarised = rec.summary.shape[1] > 0
+    moves, nxt = tmp.moves, tmp.moves2  # per position, while every verdict in play reads nothing
     stale = False  # ``mem`` lags ``moves``: link memory is written only when something reads it
-    pay = np.empty(n)
-    src = np.empty(n, np.int64)
-    copied = np.empty(n, np.int64)
+    pay, sums, bits = tmp.pay, tmp.sums, tmp.bits
     ncol = ev.traits.shape[1]
     table = np.array([game.P, game.T, game.S, game.R])  # by 2 * mine + other, no branches
+    per_decider = np.zeros(lk.same.shape[0], np.int64)
     why[0] = 0
     for k in range(k0, k_max):
+        t = ev.t0 + k + 1  # the model's step number after this step
+        update = ev.on == 1 and t % ev.every == 0
+        # Nowak and May's case: when every verdict in play is one act for all of an agent's games,
+        # one move per agent is the whole decision (found while reading them).
         plain = True
+        per_decider[:] = 0
         for i in range(n):
-            if lk.same[lk.decider[i]] == 0:
+            d = lk.decider[i]
+            if lk.same[d] == 0:
                 plain = False
                 break
+            nxt[i] = lk.coop[d * 9]
+            per_decider[d] += start[i + 1] - start[i]
         if plain:
-            # Nowak and May's case: an agent's verdict is one act for all its games, so one
-            # move per agent is the whole decision.
+            moves, nxt = nxt, moves
+            for d in range(per_decider.shape[0]):
+                if per_decider[d]:
+                    rec.counts[k, lk.outcome[d * 9]] += per_decider[d]
+            cooperators = 0
             for i in range(n):
-                row = lk.decider[i] * 9
-                moves[i] = lk.coop[row]
-                rec.counts[k, lk.outcome[row]] += start[i + 1] - start[i]
-            for i in range(n):
-                sp = 0.0
                 mine = np.int64(moves[i])
-                for s in range(start[i], start[i + 1]):
-                    sp += table[2 * mine + moves[partner[s]]]
-                step_pay[i] = sp
-                all_c[i] = start[i + 1] > start[i] and mine == 1
-                rec.cooperators[k] += all_c[i]
+                lo, hi = start[i], start[i + 1]
+                if bits >= 0:
+                    # The sum in slot order, looked up by the partners' moves: no chain of adds.
+                    seen = 0
+                    for s in range(lo, hi):
+                        seen |= np.int64(moves[partner[s]]) << (s - lo)
+                    sp = sums[((mine * (bits + 1) + hi - lo) << bits) | seen]
+                else:
+                    sp = 0.0
+                    for s in range(lo, hi):
+                        sp += table[2 * mine + moves[partner[s]]]
+                pay2[i, 0] = sp
+                x = pay2[i, 1] + sp
+                pay2[i, 1] = x
+                all_c[i] = hi > lo and mine == 1
+                cooperators += all_c[i]
+                if update:
+                    pay[i] = x - ev.window[i]
+                    ev.window[i] = x
+            rec.cooperators[k] += cooperators
             stale = True
         else:
             if stale:
                 _remember(start, moves, mem)
                 stale = False
-            if not _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):
+            if not _decide_and_pay(k, lk, table, lay, mem, tmp.coop, pay2[:, 0], all_c, rec, why):
                 return k
-        for i in range(n):
-            payoff[i] += step_pay[i]
-        for a in range(n):  # records in agent order; group sums add in agent order, as bincount
+            for i in range(n):
+                x = pay2[i, 1] + pay2[i, 0]
+                pay2[i, 1] = x
+                if update:
+                    pay[i] = x - ev.window[i]
+                    ev.window[i] = x
+        # Records in agent order (the sums of the metrics add in agent order, as numpy does).
+        prow = rec.rows[k - k0] if summarised else rec.payoff[k]
+        srow = rec.sp_row if summarised else rec.step_pay[k]
+        for a in range(n):
             p = pp.pos[a]
-            rec.step_pay[k, a] = step_pay[p]
-            rec.payoff[k, a] = payoff[p]
-            rec.group_sums[k, pp.group_of[a]] += payoff[p]
+            srow[a] = pay2[p, 0]
+            prow[a] = pay2[p, 1]
+        if pp.bounds.shape[0]:
+            for g in range(pp.bounds.shape[0] - 1):
+                acc = 0.0  # bincount: each group's running sum from 0.0, in agent order
+                for a in range(pp.bounds[g], pp.bounds[g + 1]):
+                    acc += prow[a]
+                rec.group_sums[k, g] = acc
+        else:
+            for a in range(n):
+                rec.group_sums[k, pp.group_of[a]] += prow[a]
+        if summarised:
+            rec.summary[k, 0] = total(srow, n)  # the welfare, summed as numpy sums it
         if ev.on:
-            t = ev.t0 + k + 1  # the model's step number after this step
             new_type = False
-            if t % ev.every == 0:
-                for i in range(n):
-                    pay[i] = payoff[i] - ev.window[i]
-                    ev.window[i] = payoff[i]
-                for i in range(n):
-                    # Imitate the best of itself and its neighbours; the first best wins, itself first.
-                    best, top = i, pay[i]
-                    for j in range(ev.nbr.shape[1]):
-                        c = ev.nbr[i, j]
-                        c = i if c < 0 else c
-                        better = pay[c] > top
-                        best = c if better else best
-                        top = pay[c] if better else top
-                    src[i] = best
-                for col in ev.evolved:
-                    # Synchronous: every copy reads the traits before the update.
-                    for i in range(n):
-                        copied[i] = ev.traits[src[i], col]
-                    for i in range(n):
-                        ev.traits[i, col] = copied[i]
-                for i in range(n):
-                    code = np.int64(pp.group[i])
-                    for col in range(ncol):
-                        code = code * ev.sizes[col] + ev.traits[i, col]
-                    d = ev.type_dec[code]
-                    if d < 0:
-                        new_type = True
-                    else:
-                        lk.decider[i] = d
-            off = 0
-            uniform = 1
-            for col in range(ncol):
-                for i in range(n):
-                    rec.shares[k, off + ev.traits[i, col]] += 1
-                off += ev.sizes[col]
-            for col in ev.evolved:
-                for i in range(1, n):
-                    if ev.traits[i, col] != ev.traits[0, col]:
-                        uniform = 0
-                        break
-            rec.uniform[k] = uniform
-            if new_type or (t % ev.every == 0 and uniform and not ev.fixed):
+            if update and _imitate(lk, pp, ev, tmp, ncol, pay):
+                new_type = True
+            for j in range(ev.tally.shape[0]):
+                rec.shares[k, j] = ev.tally[j]
+            rec.uniform[k] = ev.uniform[0]
+            if new_type or (update and ev.uniform[0] and not ev.fixed):
                 why[0] = NEW_TYPE if new_type else FIXED
                 if stale:
                     _remember(start, moves, mem)
@@ -539,3 +707,96 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, why):  # pragma: no cover 
     if stale:
         _remember(start, moves, mem)
     return k_max
+
+
+@njit(cache=True, nogil=True)
+def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
+    """Everyone takes the evolved traits of the best earner around it (itself first, then the
+    first best); its new decider, the trait counts and whether one type holds everyone.
+    True when some new type has no decider yet (``ev.new`` marks it)."""
+    n = pay.shape[0]
+    tr, nt, nbr = ev.traits, tmp.traits2, ev.nbr
+    new_type = False
+    ev.hist[:] = 0
+    for i in range(n):
+        best, top = i, pay[i]
+        for j in range(nbr.shape[1]):
+            c = nbr[i, j]
+            c = i if c < 0 else c
+            better = pay[c] > top
+            best = c if better else best
+            top = pay[c] if better else top
+        # Synchronous: the new traits go aside until every agent has read the old ones.
+        code = np.int64(pp.group[i])
+        for col in range(ncol):
+            v = tr[best, col] if ev.copies[col] else tr[i, col]
+            nt[i, col] = v
+            code = code * ev.sizes[col] + v
+        ev.hist[code] += 1
+        d = ev.type_dec[code]
+        if d < 0:
+            new_type = True
+            ev.new[code] = 1
+        else:
+            lk.decider[i] = d
+    for col in ev.evolved:
+        for i in range(n):
+            tr[i, col] = nt[i, col]
+    _tally(ev)
+    return new_type
+
+
+@njit(cache=True, nogil=True)
+def _count_types(group, ev):  # pragma: no cover - compiled
+    """``ev.hist``, the trait counts and whether one type holds everyone, from the traits now."""
+    ev.hist[:] = 0
+    for i in range(group.shape[0]):
+        code = np.int64(group[i])
+        for col in range(ev.traits.shape[1]):
+            code = code * ev.sizes[col] + ev.traits[i, col]
+        ev.hist[code] += 1
+    _tally(ev)
+
+
+@njit(cache=True, nogil=True)
+def _tally(ev):  # pragma: no cover - compiled
+    """Trait counts (``ev.tally``) and ``ev.uniform`` from agents per type code: the evolved traits
+    are the same for everyone when every type present has the same evolved digits."""
+    ev.tally[:] = 0
+    ev.uniform[0] = 1
+    first = -1
+    for code in range(ev.hist.shape[0]):
+        count = ev.hist[code]
+        if count == 0:
+            continue
+        rest, part = code, 0
+        for col in range(ev.sizes.shape[0] - 1, -1, -1):
+            v = rest % ev.sizes[col]
+            rest //= ev.sizes[col]
+            ev.tally[ev.offset[col] + v] += count
+            if ev.copies[col]:
+                part = part * ev.sizes[col] + v
+        if first < 0:
+            first = part
+        elif part != first:
+            ev.uniform[0] = 0
+
+
+@njit(cache=True, nogil=True)
+def _pay_sums(table, bits, sums):  # pragma: no cover - compiled
+    """Per (my move, games, partners' moves as bits): the payoff summed game by game from 0.0, the
+    sum ``SpatialPD.step`` makes (``add_payoff`` adds an agent's games in row order)."""
+    for mine in range(2):
+        for games in range(bits + 1):
+            for seen in range(1 << games):
+                sp = 0.0
+                for s in range(games):
+                    sp += table[2 * mine + ((seen >> s) & 1)]
+                sums[((mine * (bits + 1) + games) << bits) | seen] = sp
+
+
+@njit(cache=True, nogil=True)
+def _take_into(src, order, out):  # pragma: no cover - compiled
+    """``out[:] = src[order]`` into a given (maybe strided) array."""
+    for i in range(order.shape[0]):
+        out[i] = src[order[i]]

@@ -78,6 +78,8 @@ class SpatialPD(Environment):
         self._layout: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._slots: Any = None  # the fast-forward's games by position (scenarios.spatial_kernel)
         self._slot_nbr: np.ndarray | None = None  # and the imitation neighbours by position
+        # Per-agent state the last stretch left by position, with what it put back in agent order.
+        self._kept: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
         self._last = np.zeros(0, dtype=np.int8)
         self._all_c = np.zeros(0, dtype=bool)
         self._coop = np.array([bool(a.cooperative) for a in self.acts])
