@@ -156,7 +156,7 @@ def sweep(k0, k_max, rows, tab, game, pr, pop, rec, state, missing, pending, rng
           coop_of, betray_of, integral, hist, order, xs, buf, chosen, nxt, tk, cnt, real,
           leaf_t, leaf_g, tb, gb, draws):  # pragma: no cover - compiled
     """Play steps ``k0``..``k_max - 1``; returns the next step. ``state``: why it stopped (1
-    ``MISSING``, ``state[1]`` rows listed; 2 ``CONFLICT``), draws skipped in ``state[2]``.
+    ``MISSING``, ``state[1]`` rows listed; 2 ``CONFLICT``), draws skipped in ``state[3]``.
 
     A step's decisions are made while the step before it settles, so a step whose keys lack
     a cell or log a conflict is found before it changes anything, and is left to the caller.
@@ -216,7 +216,7 @@ def sweep(k0, k_max, rows, tab, game, pr, pop, rec, state, missing, pending, rng
             step_pay[i] = 0.0
         live = betrayals > 0 and not skip
         if betrayals > 0 and skip:
-            state[2] += m
+            state[3] += m
         elif live:
             # IPD.step's detection draws, one per row in row order.
             for r in range(m):
