@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from scenarios.kernel_sums import BLOCK, DEPTH, _block, gini_step, total
+from scenarios.kernel_sums import BLOCK, _block, gini_step, total, walk
 
 #: Most payoff values Gini counts per agent before it sorts instead.
 COUNT_SPAN = 4
@@ -76,36 +76,7 @@ def leaves(n: int) -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True, nogil=True)
 def tree_total(vals, n):  # pragma: no cover - compiled
     """``total`` of ``n`` elements whose leaf sums (``leaves(n)``, in order) are ``vals``."""
-    if n <= BLOCK:
-        return 0.0 + vals[0]
-    lens = np.empty(DEPTH, np.int64)
-    stage = np.empty(DEPTH, np.int64)
-    acc = np.empty(DEPTH + 1, np.float64)
-    top, sp, leaf = 0, 0, 0
-    lens[0], stage[0] = n, 0
-    while top >= 0:
-        size = lens[top]
-        if size <= BLOCK:
-            acc[sp] = vals[leaf]
-            leaf += 1
-            sp += 1
-            top -= 1
-            continue
-        half = size // 2
-        half -= half % 8
-        if stage[top] == 0:
-            stage[top] = 1
-            top += 1
-            lens[top], stage[top] = half, 0
-        elif stage[top] == 1:
-            stage[top] = 2
-            top += 1
-            lens[top], stage[top] = size - half, 0
-        else:
-            sp -= 1
-            acc[sp - 1] = acc[sp - 1] + acc[sp]
-            top -= 1
-    return 0.0 + acc[0]
+    return 0.0 + walk(vals, 0, n, True)
 
 
 @njit(cache=True, nogil=True)
