@@ -21,16 +21,14 @@ imports nothing from the engine.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
 from agents.policies import TRUST_BUCKETS
-from scenarios import ipd_sweep
 from scenarios.environment import ObsCodec
-from scenarios.kernel_sums import BLOCK, gini_step, met_trust_step, total, trust_step
+from scenarios.kernel_sums import gini_step, met_trust_step, total, trust_step
 from scenarios.pairwise import observe_pairs, swapped_rows
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -49,9 +47,6 @@ COMPLETE_LIMIT = 64
 MISSING, CONFLICT, DRAW = 1, 2, 3
 #: Slots of the loop's ``state`` array: why it stopped, rows missing a cell, the step drawn for.
 WHY, MISSED, DRAWN_FOR = 0, 1, 2
-#: The ``state`` slot where ``scenarios.ipd_sweep`` counts detection draws it did not make because
-#: their values could not matter (the generator is advanced past them after the stretch).
-SKIPPED = 3
 #: The observation layout the loop encodes, field by field (checked against the IPD codec).
 OBS_FIELDS = ("my_last", "partner_last", "partner_last2", "partner_defected",
               "my_last_payoff_good", "parity", "trust", "coin")
@@ -159,25 +154,15 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
     scratch = _scratch(model, summarised)
     # state: why the loop stopped, how many rows it found without a cell, the step ``draws`` are for.
-    state = np.array([0, 0, -1, 0], np.int64)
+    state = np.array([0, 0, -1], np.int64)
     missing = np.empty(2 * e, np.int64)  # a row per distinct key without a cell
     # Per key of the dense table, 1 while it is listed as missing (each is listed once).
     pending = np.zeros(len(table.dense(0)), np.int8)
     draws = np.zeros(2 * e)
     classes = _classes(env, model, dec, e, summarised)
-    rng = model.rng_detect
-    # The sweep draws detection in its loop from the model's generator itself (numba shares its
-    # state), in IPD.step's order; when every broken promise is seen (or none is) their values
-    # cannot matter: it only counts them and the generator is advanced past them after.
-    skip = _may_skip_draws(rng, float(env.params.detect_prob))
-    sweeping = None
     while rec.steps < k:
-        if classes is None and summarised and ipd_sweep.ready(model, keep, TRUST):
-            sweeping = sweeping or _Sweep(env, model, agents, dec, k)
-            rec.steps = sweeping.play(env, model, rec, k, keep, state, missing, pending, rng, skip, scratch)
-        else:
-            rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
-                                   pending, classes)
+        rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
+                               pending, classes)
         if state[WHY] == MISSING:
             # One row per distinct key: the rest get their cells by look-up on the next pass.
             rows_missing = missing[: state[MISSED]]
@@ -197,8 +182,6 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
             break
     if classes is not None:
         classes.write_back(model.pairs.cols)
-    if state[SKIPPED]:
-        rng.bit_generator.advance(int(state[SKIPPED]))
     table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
     if not rec.steps:
         return None
@@ -218,84 +201,6 @@ def _classes(env: IPD, model: Any, dec: np.ndarray, e: int, summarised: bool) ->
 def _betrays(env: IPD) -> list[bool]:
     """Per act: whether it breaks a promise of cooperation."""
     return [a.promise == "C" and not a.cooperative for a in env.acts]
-
-
-class _Sweep:
-    """What ``scenarios.ipd_sweep.sweep`` reads beyond ``_play``'s inputs, built once a stretch."""
-
-    def __init__(self, env: IPD, model: Any, agents: np.ndarray, dec: np.ndarray, k: int) -> None:
-        m, n = len(agents), len(model.payoff)
-        e = m // 2
-        lo, size = _leaves(m)
-        partner = np.concatenate([agents[e:], agents[:e]])
-        self.rows = ipd_sweep.Rows(agents.astype(np.int32), partner.astype(np.int32), dec.astype(np.int32),
-                                   lo, size, np.bincount(agents, minlength=n).astype(np.float64))
-        prm = env.params
-        pays = np.array([prm.R, prm.S, prm.T, prm.P], np.float64)
-        payoff = model.payoff
-        # Gini by counting needs whole-number payoffs that stay exact for the whole stretch.
-        top = float(np.abs(payoff).max(initial=0.0)) + k * float(np.abs(pays).max()) * float(
-            self.rows.degree.max(initial=0.0))
-        self.integral = bool((pays == np.floor(pays)).all() and (payoff == np.floor(payoff)).all()
-                             and top * max(n, 1) < ipd_sweep.EXACT)
-        self.hist = np.zeros(ipd_sweep.COUNT_SPAN * n + 1, np.int64) if self.integral else np.zeros(1, np.int64)
-        self.chosen, self.nxt = np.zeros(m, np.int8), np.zeros(m, np.int8)
-        self.tk, self.real = np.zeros(n), np.zeros(n)
-        self.leaf_t, self.leaf_g = np.zeros(len(lo)), np.zeros(len(lo))
-        self.tb, self.gb = np.zeros(BLOCK), np.zeros(BLOCK)
-        self.draws = np.zeros(m)
-        self.coop = np.array([bool(a.cooperative) for a in env.acts], np.int8)
-        self.betray = np.array(_betrays(env), np.int8)
-
-    def play(self, env: IPD, model: Any, rec: Stretch, k: int, keep: np.ndarray, state: np.ndarray,
-             missing: np.ndarray, pending: np.ndarray, rng: np.random.Generator, skip: bool,
-             scratch: Scratch) -> int:
-        """One call of the sweep from ``rec.steps``; returns the step it reached."""
-        table = model.decisions
-        tab = _bucket_table(env, table, keep)
-        prm = env.params
-        game = Game(float(prm.R), float(prm.S), float(prm.T), float(prm.P), float(prm.lie_penalty),
-                    float(prm.detect_prob))
-        cols = model.pairs.cols
-        pairs = Pairs(cols["last"], cols["last2"], cols["defected"], cols["good"], cols["turns"],
-                      cols["kept"], cols["broken"])
-        people = Population(self.rows.agent, model.payoff, model.step_payoff, model.truth_kept,
-                            model.truth_total, model.group_of.astype(np.int64))
-        cnt = np.zeros((4, rec.arrays.counts.shape[1]), np.int64)
-        return int(ipd_sweep.sweep(rec.steps, k, self.rows, tab, game, pairs, people, rec.arrays, state, missing,
-                                   pending, rng, skip, self.coop, self.betray, self.integral, self.hist,
-                                   scratch.order, scratch.xs, scratch.buf, self.chosen, self.nxt, self.tk,
-                                   cnt, self.real, self.leaf_t, self.leaf_g, self.tb, self.gb, self.draws))
-
-
-@lru_cache(maxsize=8)
-def _leaves(m: int) -> tuple[np.ndarray, np.ndarray]:
-    return ipd_sweep.leaves(m)
-
-
-def _bucket_table(env: IPD, table: Any, keep: np.ndarray) -> ipd_sweep.Table:
-    """Each decider's cell per trust bucket, looked up in the dense table as ``_play`` would."""
-    codec = env.codec
-    radix, offset = np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64)
-    deciders, width = len(keep), TRUST_BUCKETS + 1
-    b = np.arange(width, dtype=np.int64)
-    code = ((b[None, :] + offset[TRUST]) * radix[TRUST] * keep[:, TRUST, None]
-            + offset[COIN] * radix[COIN] * keep[:, COIN, None])
-    key = (np.arange(deciders, dtype=np.int64)[:, None] * codec.space + code).ravel()
-    cell = table.dense(0)[key].astype(np.int64) - 1
-    has = cell >= 0
-    act = np.where(has, table.full[np.where(has, cell, 0)], -1).astype(np.int64)
-    out = np.where(has, table.base[np.where(has, cell, 0)] + np.maximum(act, 0), 0).astype(np.int64)
-    conflict = (has & (table.outcome_column("nconf")[out] > 0)).astype(np.int8)
-    return ipd_sweep.Table(act, out, conflict, key, TRUST_BUCKETS)
-
-
-def _may_skip_draws(rng: np.random.Generator, detect: float) -> bool:
-    """Whether detection draws may be counted rather than made: their values cannot change what
-    is seen, and the generator can be advanced past them exactly (one 64-bit output a double)."""
-    bits = rng.bit_generator
-    return ((detect >= 1.0 or detect <= 0.0) and hasattr(bits, "advance")
-            and not bits.state.get("has_uint32", 0))
 
 
 def _scratch(model: Any, summarised: bool) -> Scratch:

@@ -58,34 +58,23 @@ def _block(a, lo, n):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
-    """Sum of ``a[lo:lo + n]`` in numpy's pairwise order (without the reduction's 0.0 start)."""
-    return walk(a, lo, n, False)
-
-
-@njit(cache=True, nogil=True)
-def walk(a, lo, n, given):  # pragma: no cover - compiled
-    """numpy's pairwise tree over ``n`` elements from ``lo``: each leaf block (at most ``BLOCK``)
-    is ``_block(a, ...)``, or, ``given``, the next of ``a``'s values (leaf sums made elsewhere).
+    """Sum of ``a[lo:lo + n]`` in numpy's pairwise order (without the reduction's 0.0 start).
 
     numpy recurses (halves on multiples of 8); this walks the same tree with an explicit
     stack, because numba's on-disk cache of recursive functions crashes when loaded.
     """
     if n <= BLOCK:
-        return a[lo] if given else _block(a, lo, n)
+        return _block(a, lo, n)
     los = np.empty(DEPTH, np.int64)
     lens = np.empty(DEPTH, np.int64)
     stage = np.empty(DEPTH, np.int64)
     vals = np.empty(DEPTH + 1, np.float64)
-    top, sp, leaf = 0, 0, lo
+    top, sp = 0, 0
     los[0], lens[0], stage[0] = lo, n, 0
     while top >= 0:
         at, size = los[top], lens[top]
         if size <= BLOCK:
-            if given:
-                vals[sp] = a[leaf]
-                leaf += 1
-            else:
-                vals[sp] = _block(a, at, size)
+            vals[sp] = _block(a, at, size)
             sp += 1
             top -= 1
             continue
