@@ -80,6 +80,17 @@ def build_network(net: dict[str, Any], n: int,
     return g
 
 
+def _edge_array(graph: nx.Graph) -> np.ndarray:
+    """Each undirected edge once as (u, v), u <= v, read from the adjacency dicts in C loops
+    (no Python tuple per edge; the order does not matter, ``Network.edges`` sorts them)."""
+    adj = graph._adj  # the raw dicts: the public view wraps each in a Python mapping object
+    degree = np.fromiter(map(len, adj.values()), dtype=np.int64, count=len(adj))
+    u = np.repeat(np.fromiter(adj, dtype=np.int64, count=len(adj)), degree)
+    v = np.fromiter(itertools.chain.from_iterable(adj.values()), dtype=np.int64, count=int(degree.sum()))
+    keep = u <= v
+    return np.stack([u[keep], v[keep]], axis=1)
+
+
 class Network:
     """The scenario's graph and the edges environments play over.
 
@@ -119,10 +130,7 @@ class Network:
             if self._arrays is not None:
                 e = self._arrays[0].astype(np.int64)
             else:
-                # Straight from the adjacency dicts: several times faster than a list of edge tuples
-                # (the order does not matter, edges are sorted below).
-                pairs = ((u, v) for u, nbrs in self.graph.adjacency() for v in nbrs if u <= v)
-                e = np.fromiter(itertools.chain.from_iterable(pairs), dtype=np.int64).reshape(-1, 2)
+                e = _edge_array(self.graph)
             if len(e):
                 e = np.sort(e, axis=1)
                 e = e[np.lexsort((e[:, 1], e[:, 0]))]
