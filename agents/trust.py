@@ -67,6 +67,9 @@ class PairTable:
         e = len(i)
         if self._aligned == (token, self.version, e):
             return slice(0, e), slice(e, 2 * e)
+        if not len(self.keys) and self._lay_out_fresh(np.concatenate([i, j]), np.concatenate([j, i])):
+            self._aligned = (token, self.version, e)
+            return slice(0, e), slice(e, 2 * e)
         # One look-up for both directions, so an insertion cannot leave either stale.
         first = self.index(np.concatenate([i, j]), np.concatenate([j, i]))
         rest = np.setdiff1d(np.arange(len(self.keys)), first, assume_unique=True)
@@ -79,6 +82,21 @@ class PairTable:
         self._pairs = None
         self._aligned = (token, self.version, e)
         return slice(0, e), slice(e, 2 * e)
+
+    def _lay_out_fresh(self, i: np.ndarray, j: np.ndarray) -> bool:
+        """An empty table's rows for distinct pairs (i, j), in the order given (what ``index``,
+        ``_insert`` and the permutation of ``align`` would leave, without them); False on repeats."""
+        k = np.asarray(i, dtype=np.int64) * self.stride + np.asarray(j, dtype=np.int64)
+        order = np.argsort(k, kind="stable")
+        keys = k[order]
+        if len(keys) > 1 and bool((keys[1:] == keys[:-1]).any()):
+            return False
+        self.keys, self.rowof = keys, order.astype(np.int64)
+        for c, arr in self.cols.items():
+            self.cols[c] = np.full(len(k), NONE if c in ("last", "last2") else 0, dtype=arr.dtype)
+        self.version += 1
+        self._pairs = None
+        return True
 
     def _insert(self, new: np.ndarray) -> None:
         n = len(self.keys)

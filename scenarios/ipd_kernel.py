@@ -34,6 +34,7 @@ from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
     from scenarios.ipd import IPD
+    from scenarios.ipd_classes import Classes
 
 #: Bytes of per-step records a stretch may hold; longer runs are played in several stretches.
 RECORD_BUDGET = 64 << 20
@@ -158,12 +159,17 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     # Per key of the dense table, 1 while it is listed as missing (each is listed once).
     pending = np.zeros(len(table.dense(0)), np.int8)
     draws = np.zeros(2 * e)
+    classes = _classes(env, model, dec, e, summarised)
     while rec.steps < k:
         rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
-                               pending)
+                               pending, classes)
         if state[WHY] == MISSING:
             # One row per distinct key: the rest get their cells by look-up on the next pass.
             rows_missing = missing[: state[MISSED]]
+            if classes is not None:
+                # The fill reads the pair table: give every row its representative's memory first.
+                classes.write_back(model.pairs.cols)
+                rows_missing = classes.rows[rows_missing]
             keep = _fill(env, model, e, dec, rows_missing)
             pending[:] = 0
             if table.n_outcomes > width:
@@ -174,11 +180,27 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
             state[DRAWN_FOR] = rec.steps
         else:
             break
+    if classes is not None:
+        classes.write_back(model.pairs.cols)
     table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
     if not rec.steps:
         return None
     env.bounds = env.welfare_bounds(e)
     return rec
+
+
+def _classes(env: IPD, model: Any, dec: np.ndarray, e: int, summarised: bool) -> Classes | None:
+    """Pair classes (``scenarios.ipd_classes``) when the stretch may be played by them."""
+    if not summarised or len(model.pairs) != 2 * e or any(_betrays(env)):
+        return None  # per-row records, pair rows off the edges, or detection draws per row
+    from scenarios.ipd_classes import pair_classes  # it builds on this module
+
+    return pair_classes(model.pairs.cols, dec, e)
+
+
+def _betrays(env: IPD) -> list[bool]:
+    """Per act: whether it breaks a promise of cooperation."""
+    return [a.promise == "C" and not a.cooperative for a in env.acts]
 
 
 def _scratch(model: Any, summarised: bool) -> Scratch:
@@ -204,6 +226,9 @@ def _complete(env: IPD, model: Any, keep: np.ndarray) -> np.ndarray:
     space (the conformance kit, ``sim.testing``, samples the whole space).
     """
     table, codec = model.decisions, env.codec
+    done = table.marks.get("ipd_complete")
+    if done is not None and np.array_equal(done, keep):
+        return keep  # a table kept by an earlier run of this population, completed for this mask
     while True:
         for d in range(len(keep)):
             fields = np.flatnonzero(keep[d])
@@ -217,6 +242,7 @@ def _complete(env: IPD, model: Any, keep: np.ndarray) -> np.ndarray:
             table.cells(0, np.full(len(codes), d, np.int64), codes)
         after = table.read_mask()
         if np.array_equal(after, keep):
+            table.marks["ipd_complete"] = keep
             return keep
         keep = after
 
@@ -249,7 +275,7 @@ def project(codec: ObsCodec, codes: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.ndarray,
                keep: np.ndarray, state: np.ndarray, missing: np.ndarray, draws: np.ndarray,
-               scratch: Scratch, pending: np.ndarray) -> int:
+               scratch: Scratch, pending: np.ndarray, classes: Classes | None = None) -> int:
     prm = env.params
     codec = env.codec
     table = model.decisions
@@ -258,15 +284,102 @@ def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, d
                     np.asarray(codec.offset, np.int64), TRUST_BUCKETS, table.dense(0), table.full,
                     table.base, table.outcome_column("nconf"),
                     np.array([bool(a.cooperative) for a in env.acts], np.int8),
-                    np.array([a.promise == "C" and not a.cooperative for a in env.acts], np.int8))
+                    np.array(_betrays(env), np.int8))
     game = Game(float(prm.R), float(prm.S), float(prm.T), float(prm.P), float(prm.lie_penalty),
                 float(prm.detect_prob))
+    if classes is not None:
+        from scenarios.ipd_classes import play_classes
+
+        return play_classes(model, rec, k, agents, dec, keep, state, missing, scratch, pending, classes,
+                            lookup, game)
     pairs = Pairs(cols["last"], cols["last2"], cols["defected"], cols["good"], cols["turns"],
                   cols["kept"], cols["broken"])
     people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
                         model.group_of.astype(np.int64))
     return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, state, missing, draws, scratch,
                      pending))
+
+
+@njit(cache=True, nogil=True)
+def reads_history(keep):  # pragma: no cover - compiled
+    """Whether any decider reads a field of the pair's history (not only trust and the coin)."""
+    for d in range(keep.shape[0]):
+        for f in range(TRUST):
+            if keep[d, f] != 0:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def decide_all(lk, pr, trust_now, history, chosen, outcome, state, missing, pending):  # pragma: no cover
+    """Every aligned row's act and outcome (``chosen``, ``outcome``), changing nothing else.
+
+    Returns -1 at the first decision that logs a conflict, else how many acts break a
+    promise. Rows whose key has no cell are skipped: the first row of each such key is
+    listed in ``missing`` (``state[MISSED]`` of them; ``pending`` marks the keys listed), so
+    one fill serves the step. Called once a step: the row's work is written out in the loop
+    (a compiled helper called per row, with these tuples of arrays, costs ten times more).
+    """
+    m = lk.decider.shape[0]
+    e = m // 2
+    radix, offset, keep = lk.radix, lk.offset, lk.keep
+    state[MISSED] = 0
+    betrayals = 0
+    for r in range(m):
+        o = r + e if r < e else r - e
+        bucket = np.int64(np.floor(trust_now[r] * lk.buckets + BUCKET_EPS))
+        d = lk.decider[r]
+        # The code projected on the fields the decider reads (see ``project``).
+        # Fields no decider reads are not even loaded (``history``: the same branch every row).
+        code = (bucket + offset[TRUST]) * radix[TRUST] * keep[d, TRUST] + offset[COIN] * radix[COIN] * keep[d, COIN]
+        if history:
+            code += ((np.int64(pr.last[r]) + offset[MY_LAST]) * radix[MY_LAST] * keep[d, MY_LAST]
+                     + (np.int64(pr.last[o]) + offset[PARTNER_LAST]) * radix[PARTNER_LAST]
+                     * keep[d, PARTNER_LAST]
+                     + (np.int64(pr.last2[o]) + offset[PARTNER_LAST2]) * radix[PARTNER_LAST2]
+                     * keep[d, PARTNER_LAST2]
+                     + (np.int64(pr.defected[o]) + offset[PARTNER_DEFECTED]) * radix[PARTNER_DEFECTED]
+                     * keep[d, PARTNER_DEFECTED]
+                     + (np.int64(pr.good[r]) + offset[GOOD]) * radix[GOOD] * keep[d, GOOD]
+                     + (pr.turns[r] % 2 + offset[PARITY]) * radix[PARITY] * keep[d, PARITY])
+        key = d * lk.space + code
+        cell = np.int64(lk.lut[key]) - 1  # entries are cell + 1; 0 is missing
+        if cell < 0:
+            if pending[key] == 0:
+                pending[key] = 1
+                missing[state[MISSED]] = r
+                state[MISSED] += 1
+            continue
+        act = np.int64(lk.full[cell])
+        out = lk.base[cell] + act
+        if lk.nconf[out] > 0:
+            return -1
+        chosen[r] = act
+        outcome[r] = out
+        betrayals += lk.betray_of[act]
+    return betrayals
+
+
+@njit(cache=True, nogil=True)
+def advance_all(pr, coop, lie, trust_now):  # pragma: no cover - compiled
+    """Every aligned row's memory after a round (its move ``coop``, the partner's, the extra
+    broken evidence ``lie`` of a detected lie) and its new trust in ``trust_now``."""
+    m = coop.shape[0]
+    e = m // 2
+    for r in range(m):
+        o = r + e if r < e else r - e
+        mine = coop[r]
+        other = coop[o]
+        pr.last2[r] = pr.last[r]
+        pr.last[r] = mine
+        if mine == 0:
+            pr.defected[r] = 1
+        pr.good[r] = other
+        pr.turns[r] += 1
+        pr.kept[r] += 1.0 if other else 0.0
+        pr.broken[r] += (0.0 if other else 1.0) + lie[r]
+        # The trust the next step observes, and the one the metrics average (all.trust's expression).
+        trust_now[r] = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
 
 
 @njit(cache=True, nogil=True)
@@ -283,7 +396,6 @@ def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc, pending)
     e = m // 2
     n = pop.payoff.shape[0]
     rows = pr.kept.shape[0]
-    radix, offset, keep = lk.radix, lk.offset, lk.keep
     chosen = np.empty(m, np.int64)
     outcome = np.empty(m, np.int64)
     # Each aligned row's trust, kept up to date by the settling pass (one division a row a step).
@@ -291,82 +403,40 @@ def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc, pending)
     for r in range(m):
         trust_now[r] = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
     summarised = rec.summary.shape[1] > 0
-    # Whether any decider reads a field of the pair's history (not only trust and the coin).
-    history = False
-    for d in range(keep.shape[0]):
-        for f in range(TRUST):
-            history = history or keep[d, f] != 0
+    history = reads_history(lk.keep)
     state[WHY] = 0
+    coop = np.empty(m, np.int8)
+    lie = np.empty(m)
     for k in range(k0, k_max):
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
-        nmiss = 0
-        betrayals = 0
-        for r in range(m):
-            o = r + e if r < e else r - e
-            tr = trust_now[r]
-            bucket = np.int64(np.floor(tr * lk.buckets + BUCKET_EPS))
-            d = lk.decider[r]
-            # The code projected on the fields the decider reads (see ``project``).
-            # Fields no decider reads are not even loaded (``used``: the same branch every row).
-            code = (bucket + offset[TRUST]) * radix[TRUST] * keep[d, TRUST] + offset[COIN] * radix[COIN] * keep[d, COIN]
-            if history:
-                code += ((np.int64(pr.last[r]) + offset[MY_LAST]) * radix[MY_LAST] * keep[d, MY_LAST]
-                         + (np.int64(pr.last[o]) + offset[PARTNER_LAST]) * radix[PARTNER_LAST]
-                         * keep[d, PARTNER_LAST]
-                         + (np.int64(pr.last2[o]) + offset[PARTNER_LAST2]) * radix[PARTNER_LAST2]
-                         * keep[d, PARTNER_LAST2]
-                         + (np.int64(pr.defected[o]) + offset[PARTNER_DEFECTED]) * radix[PARTNER_DEFECTED]
-                         * keep[d, PARTNER_DEFECTED]
-                         + (np.int64(pr.good[r]) + offset[GOOD]) * radix[GOOD] * keep[d, GOOD]
-                         + (pr.turns[r] % 2 + offset[PARITY]) * radix[PARITY] * keep[d, PARITY])
-            cell = np.int64(lk.lut[d * lk.space + code]) - 1  # entries are cell + 1; 0 is missing
-            if cell < 0:
-                # Go on: one row of every key without a cell is listed, so one fill serves the step.
-                key = d * lk.space + code
-                if pending[key] == 0:
-                    pending[key] = 1
-                    missing[nmiss] = r
-                    nmiss += 1
-                continue
-            act = np.int64(lk.full[cell])
-            out = lk.base[cell] + act
-            if lk.nconf[out] > 0:
-                state[WHY] = CONFLICT
-                return k
-            chosen[r] = act
-            outcome[r] = out
-            betrayals += lk.betray_of[act]
-        if nmiss:
+        betrayals = decide_all(lk, pr, trust_now, history, chosen, outcome, state, missing, pending)
+        if betrayals < 0:
+            state[WHY] = CONFLICT
+            return k
+        if state[MISSED]:
             state[WHY] = MISSING
-            state[MISSED] = nmiss
             return k
         if betrayals and state[DRAWN_FOR] != k:
             state[WHY] = DRAW
             return k
         for i in range(n):
             pop.step_pay[i] = 0.0
-        # One pass in row order (the order bincount adds payoffs in): pay, remember, count.
+        for r in range(m):
+            coop[r] = lk.coop_of[chosen[r]]
+        # One pass in row order (the order bincount adds payoffs in): pay, count, truth.
         for r in range(m):
             o = r + e if r < e else r - e
-            mine = lk.coop_of[chosen[r]]
-            other = lk.coop_of[chosen[o]]
+            mine = coop[r]
+            other = coop[o]
             pay = (game.R if other else game.S) if mine else (game.T if other else game.P)
             pop.step_pay[pop.agent[r]] += pay
             # A broken promise of the partner, seen with the step's draw (IPD.step's order).
             seen = betrayals > 0 and lk.betray_of[chosen[o]] == 1 and draws[r] < game.detect
-            pr.last2[r] = pr.last[r]
-            pr.last[r] = mine
-            if mine == 0:
-                pr.defected[r] = 1
-            pr.good[r] = other
-            pr.turns[r] += 1
-            pr.kept[r] += 1.0 if other else 0.0
-            pr.broken[r] += (0.0 if other else 1.0) + game.lie * (1.0 if seen else 0.0)
-            # The trust the next step observes, and the one the metrics average (all.trust's expression).
-            trust_now[r] = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
+            lie[r] = game.lie * (1.0 if seen else 0.0)
             pop.truth_kept[pop.agent[r]] += 1.0 if mine else 0.0
             pop.truth_total[pop.agent[r]] += 1.0
             rec.counts[k, outcome[r]] += 1
+        advance_all(pr, coop, lie, trust_now)
         for i in range(n):
             pop.payoff[i] += pop.step_pay[i]
             rec.group_sums[k, pop.group_of[i]] += pop.payoff[i]

@@ -147,6 +147,7 @@ class MetricRegistry(Mapping[str, Metric]):
     def __init__(self) -> None:
         self._items: dict[str, Metric] = {}
         self._computed: list[Metric] | None = None  # asked for every step: kept until a change
+        self._found: dict[str, Metric | None] = {}  # lookup's answers, asked per column per run
 
     def __getitem__(self, name: str) -> Metric:
         return self._items[name]
@@ -167,18 +168,24 @@ class MetricRegistry(Mapping[str, Metric]):
                 raise InterfaceError(f"metric {m.name!r} from {_origin(m)} clashes with the one from {_origin(old)}")
         self._items[m.name] = m
         self._computed = None
+        self._found.clear()
         return m
 
     def remove(self, name: str) -> None:
         self._items.pop(name, None)
         self._computed = None
+        self._found.clear()
 
     def lookup(self, name: str) -> Metric | None:
         """The metric that defines ``name`` (exact name first, then the longest family prefix)."""
-        if name in self._items:
-            return self._items[name]
-        fams = [m for m in self._items.values() if m.family and name.startswith(m.name)]
-        return max(fams, key=lambda m: len(m.name)) if fams else None
+        if name in self._found:
+            return self._found[name]
+        found = self._items.get(name)
+        if found is None:
+            fams = [m for m in self._items.values() if m.family and name.startswith(m.name)]
+            found = max(fams, key=lambda m: len(m.name)) if fams else None
+        self._found[name] = found
+        return found
 
     def computed(self) -> list[Metric]:
         """Per-step metrics with a step function, in registration order."""

@@ -37,6 +37,8 @@ from sim.learning import is_learner, tier_of
 LEVELS = len(Level)
 #: Most entries of a dense look-up table; beyond it cells live in a dict per phase.
 DENSE_TABLE_LIMIT = 1 << 22
+#: Largest dense table a kept state holds built (entries); larger ones are rebuilt per run.
+SHARED_DENSE_LIMIT = 1 << 20
 #: Outcome columns: conflicts logged, a root/system principle broken, deception, covert act,
 #: cooperative move (-1: not a cooperation move), an injected instruction served.
 OUTCOME_COLUMNS = {"nconf": np.int32, "violation": np.int8, "deception": np.int8,
@@ -74,9 +76,32 @@ class _ReadSet:
         self.values: Callable[[Any], Any] = (
             operator.itemgetter(*index) if index else _no_values)
 
+    @classmethod
+    def of(cls, index: tuple[int, ...], cells: dict[Any, int]) -> _ReadSet:
+        """A read-set holding a copy of ``cells``."""
+        rs = cls(index)
+        rs.cells = dict(cells)
+        return rs
+
 
 def _no_values(obs: Any) -> tuple[()]:
     return ()
+
+
+class _Keyed:
+    """A tuple key whose hash is computed once (a population's signatures are deep tuples)."""
+
+    __slots__ = ("_hash", "key")
+
+    def __init__(self, key: tuple[Any, ...]) -> None:
+        self.key = key
+        self._hash = hash(key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Keyed) and (self is other or (self._hash == other._hash and self.key == other.key))
 
 
 class _Growable:
@@ -156,6 +181,13 @@ class DecisionTable:
         #: Principles with a check, in the order deciders first met them (compliance metrics).
         self.principle_ids: list[str] = []
         self._pidx: dict[str, int] = {}
+        # A state restored by ``warm`` and still shared with ``sim.cell_memo.TABLES``: copied
+        # only when this table first computes a cell (``_thaw``), so a warm run copies nothing.
+        self._shared: dict[str, Any] | None = None
+        #: Facts about the cells held (say, which keys a kernel completed up front), kept with the
+        #: table across runs (``keep``/``warm``): they stay true, since cells are only ever added.
+        self.marks: dict[str, Any] = {}
+        self._pop_key: tuple[int, Hashable | None] | None = None  # population_key, by decider count
 
     # --- deciders ---------------------------------------------------------------------------
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
@@ -195,6 +227,7 @@ class DecisionTable:
             cells = lut[keys]
             miss = cells == 0
             if miss.any():
+                lut = self._thaw(phase, lut)
                 for k in unique(keys[miss]):
                     lut[k] = self._cell_of(phase, int(k // space), int(k % space)) + 1
                 cells = lut[keys]
@@ -205,6 +238,8 @@ class DecisionTable:
         for n_, k in enumerate(uniq.tolist()):
             c = table.get(k)
             if c is None:
+                self._thaw(phase, None)
+                table = self._cell_dicts[phase]
                 c = table[k] = self._cell_of(phase, k // space, k % space)
             ids[n_] = c
         return ids[inv]
@@ -381,8 +416,12 @@ class DecisionTable:
     def population_key(self) -> Hashable | None:
         """The signatures of the deciders, in order, with their phase and group; None when some
         decider has none (its cells are never remembered)."""
+        if self._pop_key is not None and self._pop_key[0] == len(self.deciders):
+            return self._pop_key[1]  # deciders are only ever added: the count says it is current
         key = tuple((self._signature(d), dec.phase, dec.group) for d, dec in enumerate(self.deciders))
-        return None if not key or any(k[0] is None for k in key) else key
+        found = None if not key or any(k[0] is None for k in key) else _Keyed(key)
+        self._pop_key = (len(self.deciders), found)
+        return found
 
     def warm(self) -> bool:
         """Start an empty table from the one an earlier run of the same population left.
@@ -411,7 +450,7 @@ class DecisionTable:
     def _snapshot(self) -> dict[str, Any]:
         # Dense tables are mostly zeros: kept as their filled entries.
         luts = [None if lut is None else (len(lut), np.flatnonzero(lut), lut[lut != 0]) for lut in self._luts]
-        return {"n_cells": self.n_cells, "luts": luts,
+        return {"n_cells": self.n_cells, "luts": luts, "dense": [None] * len(luts), "marks": dict(self.marks),
                 "cell_dicts": [dict(d) for d in self._cell_dicts],
                 "read_sets": {d: [(rs.index, dict(rs.cells)) for rs in sets] for d, sets in self._read_sets.items()},
                 "cells": (self._cells.n, {k: a.copy() for k, a in self._cells.arr.items()}),
@@ -421,25 +460,57 @@ class DecisionTable:
                 "conf": {k: list(v) for k, v in self._conf.cols.items()}}
 
     def _restore(self, state: dict[str, Any]) -> None:
+        """Read the state without copying it: every run of a population may share it until it
+        computes a cell of its own (``_thaw``). Nothing here writes to the shared arrays: the
+        look-ups, the kernels and the metrics only read them."""
         for ph, saved in enumerate(state["luts"]):
             if saved is not None:
-                size, idx, vals = saved
-                lut = np.zeros(size, dtype=np.int32)
-                lut[idx] = vals
-                self._luts[ph] = lut
-        self._cell_dicts = [dict(d) for d in state["cell_dicts"]]
-        self._read_sets = {}
-        for d, sets in state["read_sets"].items():
-            self._read_sets[d] = []
-            for index, cells in sets:
-                rs = _ReadSet(index)
-                rs.cells = dict(cells)
-                self._read_sets[d].append(rs)
+                self._luts[ph] = self._dense_of(state, ph)
+        self._cell_dicts = state["cell_dicts"]
+        self._read_sets = state.get("read_set_objs") or state.setdefault(
+            "read_set_objs", {d: [_ReadSet.of(index, cells) for index, cells in sets]
+                              for d, sets in state["read_sets"].items()})
         for grow, (n, arrays) in ((self._cells, state["cells"]), (self._outcomes, state["outcomes"])):
-            grow.n, grow.arr = n, {k: a.copy() for k, a in arrays.items()}
-        self._outcome_conflicts = list(state["conflicts"])
+            grow.n, grow.arr = n, arrays
+        self._outcome_conflicts = state["conflicts"]
         for flat, cols in ((self._comp, state["comp"]), (self._conf, state["conf"])):
-            flat.cols, flat._arr = {k: list(v) for k, v in cols.items()}, None
+            flat.cols, flat._arr = cols, None
+        self.marks = dict(state["marks"])
+        self._shared = state
+
+    @staticmethod
+    def _dense_of(state: dict[str, Any], phase: int) -> np.ndarray:
+        """The dense table of a kept state (built once per state while small; shared, never written)."""
+        lut = state["dense"][phase]
+        if lut is None:
+            size, idx, vals = state["luts"][phase]
+            lut = np.zeros(size, dtype=np.int32)
+            lut[idx] = vals
+            if size <= SHARED_DENSE_LIMIT:
+                # Not flagged read-only: compiled kernels would compile (or load) a second
+                # variant for read-only arrays. ``_thaw`` copies it before any write.
+                state["dense"][phase] = lut
+        return lut
+
+    def _thaw(self, phase: int, lut: Any) -> Any:
+        """Own copies of a shared restored state before this table computes a cell; returns the
+        (now writable) dense table of ``phase`` (``lut`` when there is none)."""
+        state = self._shared
+        if state is not None:
+            self._shared = None
+            for ph, lut in enumerate(self._luts):
+                if lut is not None and any(lut is d for d in state["dense"]):
+                    self._luts[ph] = lut.copy()
+            self._cell_dicts = [dict(d) for d in state["cell_dicts"]]
+            self._read_sets = {d: [_ReadSet.of(index, cells) for index, cells in sets]
+                               for d, sets in state["read_sets"].items()}
+            for grow, (n, arrays) in ((self._cells, state["cells"]), (self._outcomes, state["outcomes"])):
+                grow.n, grow.arr = n, {k: a.copy() for k, a in arrays.items()}
+            self._outcome_conflicts = list(state["conflicts"])
+            for flat, cols in ((self._comp, state["comp"]), (self._conf, state["conf"])):
+                flat.cols, flat._arr = {k: list(v) for k, v in cols.items()}, None
+        own = self._luts[phase]
+        return lut if own is None else own
 
     # --- outcomes -----------------------------------------------------------------------------
     def _outcomes_of(self, d: Decider, obs: Any, full: Any, by: str,

@@ -1,0 +1,170 @@
+"""Pair classes: an IPD stretch decided once per kind of pair, then spread over every pair.
+
+Why: in a plain IPD stretch (no promises, no coin) a pair's rounds depend only on
+its two deciders and its own memory: nothing else is observed and nothing is
+random. A round robin of 120 agents (ten per strategy) has 7,140 pairs but 78
+kinds - axelrod's ``DeterministicCache`` idea, applied inside one run. When
+every pair row starts a stretch with the same memory (a run's start), the rows
+are grouped by (decider, partner's decider); one representative pair per class
+is decided and advanced, and each step is then spread over all the rows:
+payoffs and truth records summed per agent in row order, every row's trust
+written for the metrics, with the same floating-point operations in the same
+order as the per-row loop (``scenarios.ipd_kernel._play``). Outcome counts are
+integers, added per class. Results are bit-identical (``tests/test_ipd_classes.py``).
+
+Representatives are taken in row order (each class's first row, side (i, j)
+first), so a step with keys never seen lists the same rows as the per-row loop
+would and the decision table grows identically. The pair table is not touched
+while classes play: their memory is written back to every row before a fill
+and when the stretch ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numba import njit
+
+from scenarios.ipd_kernel import (
+    CONFLICT,
+    MISSED,
+    MISSING,
+    WHY,
+    Game,
+    Lookup,
+    Pairs,
+    Population,
+    Scratch,
+    advance_all,
+    decide_all,
+    reads_history,
+)
+from scenarios.kernel_sums import gini_step, met_trust_step, total
+from scenarios.stretch import Stretch
+
+#: The pair table's memory columns, in ``Pairs`` order.
+COLUMNS = Pairs._fields
+
+
+class Classes(NamedTuple):
+    """The representatives of a stretch's pair classes.
+
+    Attributes:
+        rows: (2C,) the representatives' aligned pair rows: side (i, j) of each class, then (j, i).
+        of_row: (2E,) per aligned row, its representative (0..2C-1).
+        mult: (2C,) rows each representative stands for.
+        pairs: the representatives' memory, played forward by the loop.
+    """
+
+    rows: np.ndarray
+    of_row: np.ndarray
+    mult: np.ndarray
+    pairs: Pairs
+
+    def write_back(self, cols: dict[str, np.ndarray]) -> None:
+        """Every aligned row's memory is its representative's: copy it over."""
+        for name, col in zip(COLUMNS, self.pairs, strict=True):
+            cols[name][: len(self.of_row)] = col[self.of_row]
+
+
+def pair_classes(cols: dict[str, np.ndarray], dec: np.ndarray, e: int) -> Classes | None:
+    """Group the aligned rows by (decider, partner's decider); None unless every row's memory is alike.
+
+    Only then is a pair's future a function of its two deciders alone (a run's first stretch).
+    """
+    m = 2 * e
+    if e < 1:
+        return None
+    for name in COLUMNS:
+        col = cols[name][:m]
+        if not (col == col[0]).all():
+            return None
+    width = int(dec.max()) + 1
+    key = dec[:e] * width + dec[e:m]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    # Classes in the order of their first row, as the per-row loop meets them.
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    first = first[order].astype(np.int64)
+    c = len(first)
+    of_edge = rank[inverse].astype(np.int64)
+    rows = np.concatenate([first, first + e])
+    of_row = np.concatenate([of_edge, of_edge + c])
+    mult = np.bincount(of_row, minlength=2 * c).astype(np.int64)
+    pairs = Pairs(*(cols[name][rows].copy() for name in COLUMNS))
+    return Classes(rows, of_row, mult, pairs)
+
+
+def play_classes(model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.ndarray,
+                 keep: np.ndarray, state: np.ndarray, missing: np.ndarray, scratch: Scratch,
+                 pending: np.ndarray, classes: Classes, lookup: Lookup, game: Game) -> int:
+    """Play steps ``rec.steps``.. of a summarised stretch by classes; returns the next step.
+
+    ``lookup`` is the per-row loop's (its ``decider`` column is replaced by the representatives');
+    on ``MISSING``, ``missing`` holds representatives (indices into ``classes.rows``).
+    """
+    lk = lookup._replace(decider=dec[classes.rows])
+    people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
+                        model.group_of.astype(np.int64))
+    return int(_play_classes(rec.steps, k, lk, game, classes.pairs, classes.of_row, classes.mult, people,
+                             rec.arrays, state, missing, scratch, pending))
+
+
+@njit(cache=True, nogil=True)
+def _play_classes(k0, k_max, lk, game, pr, of_row, mult, pop, rec, state, missing, sc,
+                  pending):  # pragma: no cover - compiled
+    """``ipd_kernel._play`` for a summarised stretch without promises, deciding representatives only.
+
+    ``lk.decider`` and ``pr`` are the representatives' (2C rows, aligned as the loop's); each
+    aligned row r reads representative ``of_row[r]``; every pair row is on an edge.
+    """
+    mc = lk.decider.shape[0]
+    c = mc // 2
+    n = pop.payoff.shape[0]
+    m = of_row.shape[0]
+    chosen = np.empty(mc, np.int64)
+    outcome = np.empty(mc, np.int64)
+    coop = np.empty(mc, np.int8)
+    pay = np.empty(mc)
+    lie = np.full(mc, game.lie * 0.0)  # no promises: no lie is ever detected
+    trust_now = np.empty(mc)
+    for q in range(mc):
+        trust_now[q] = (pr.kept[q] + 1.0) / (pr.kept[q] + pr.broken[q] + 2.0)
+    history = reads_history(lk.keep)
+    trust_row = sc.trust
+    state[WHY] = 0
+    for k in range(k0, k_max):
+        if decide_all(lk, pr, trust_now, history, chosen, outcome, state, missing, pending) < 0:
+            state[WHY] = CONFLICT
+            return k
+        if state[MISSED]:
+            state[WHY] = MISSING
+            return k
+        for q in range(mc):
+            coop[q] = lk.coop_of[chosen[q]]
+        for q in range(mc):
+            o = q + c if q < c else q - c
+            pay[q] = (game.R if coop[o] else game.S) if coop[q] else (game.T if coop[o] else game.P)
+            rec.counts[k, outcome[q]] += mult[q]
+        advance_all(pr, coop, lie, trust_now)
+        for i in range(n):
+            pop.step_pay[i] = 0.0
+        # One pass in row order (the order the per-row loop adds in): pay, truth, each row's trust.
+        for r in range(m):
+            q = of_row[r]
+            a = pop.agent[r]
+            pop.step_pay[a] += pay[q]
+            pop.truth_kept[a] += 1.0 if coop[q] else 0.0
+            pop.truth_total[a] += 1.0
+            trust_row[r] = trust_now[q]
+        for i in range(n):
+            pop.payoff[i] += pop.step_pay[i]
+            rec.group_sums[k, pop.group_of[i]] += pop.payoff[i]
+        rec.summary[k, 0] = total(pop.step_pay, n)
+        rec.summary[k, 1] = gini_step(pop.payoff, sc.order, sc.xs, sc.buf)
+        mean, cal = met_trust_step(trust_row, sc.partner, pop.truth_kept, pop.truth_total, sc.gap, sc.real)
+        rec.summary[k, 2] = mean
+        rec.summary[k, 3] = cal
+    return k_max
