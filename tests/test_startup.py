@@ -86,7 +86,8 @@ def test_help_of_a_lazily_wired_command_still_works(argv: list[str], capsys) -> 
     (["sweep", "ipd-classic", "--workers=1"], None),
     (["sweep", "ipd-classic", "--work", "1"], None),  # argparse takes an unambiguous prefix
     (["sweep", "ipd-classic", "--workers", "2"], "pool"),
-    (["sweep", "ipd-classic", "--dask", "local"], None),
+    (["sweep", "ipd-classic", "--dask", "local"], "dask"),  # its workers fork from the server
+    (["sweep", "ipd-classic", "--dask=local", "--workers", "1"], "dask"),
     (["sweep", "ipd-classic", "--dask=tcp://127.0.0.1:1"], None),  # a remote cluster has its own workers
     (["sweep", "--help"], None),
     (["run", "ipd-classic", "--runs", "4"], "pool"),
@@ -100,6 +101,21 @@ def test_only_commands_that_may_sweep_start_the_pool_early(monkeypatch, argv: li
 
     monkeypatch.setattr(pool.os, "cpu_count", lambda: 2)
     assert pool.workers_for_argv(argv) == prestarts
+
+
+def test_the_server_starts_with_thread_limits_the_driver_keeps_its_own(monkeypatch) -> None:
+    from multiprocessing import forkserver
+
+    from sim.runs import pool
+
+    seen: dict[str, str | None] = {}
+    monkeypatch.setattr(forkserver, "ensure_running",
+                        lambda: seen.update({k: pool.os.environ.get(k) for k in pool.THREAD_LIMITS}))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "3")  # a user's own choice wins
+    pool.prestart()
+    assert seen == {**pool.THREAD_LIMITS, "NUMBA_NUM_THREADS": "3"}
+    assert "OMP_NUM_THREADS" not in pool.os.environ and pool.os.environ["NUMBA_NUM_THREADS"] == "3"
 
 
 def test_a_one_core_machine_starts_no_pool_early(monkeypatch) -> None:

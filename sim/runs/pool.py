@@ -4,7 +4,14 @@ Workers fork from a ``forkserver`` (``spawn`` where there is none): a clean
 server process that has imported numpy, pandas, the engine and every shipped
 scenario, then forks each worker warm in milliseconds. Forking the driver
 itself would copy its threads (BLAS and Arrow pools, a Dask client, a notebook
-kernel) and can deadlock a child; the server has none of that.
+kernel) and can deadlock a child; the server has none of that. The workers of
+``--dask local`` fork from the same server (:func:`sim.runs.batch.local_cluster`),
+which then also preloads ``distributed``.
+
+The server starts with one thread per numeric library (:data:`THREAD_LIMITS`,
+unless the user set them): its workers share the machine's cores, so a
+BLAS, OpenMP or numba pool of one thread per core in each would oversubscribe
+them. Dask sets the same limits for the fresh interpreters it starts itself.
 
 The command line calls :func:`prestart_for_argv` before it even builds its
 parser: the server's imports (the longest part of a sweep's start-up) then run
@@ -22,29 +29,47 @@ from multiprocessing.context import BaseContext
 
 #: What the forkserver imports once for all workers: the engine and every shipped scenario.
 PRELOAD = ("sim.runs.forkserver_guard", "numpy", "pandas", "sim.runs.batch", "sim.runs.run", "scenarios")
+#: What it imports when the workers are a Dask LocalCluster's: ``distributed`` too.
+DASK_PRELOAD = (*PRELOAD, "distributed")
+#: Environment the server starts with (read by numpy's BLAS, OpenMP and numba at import).
+THREAD_LIMITS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                 "NUMBA_NUM_THREADS": "1"}
 #: Commands that may run a sweep on local workers (``run`` only with ``--runs``).
 SWEEPING = ("sweep", "demo")
 
 
-def context() -> BaseContext:
-    """The multiprocessing context workers start from (forkserver, preloaded)."""
+def context(dask: bool = False) -> BaseContext:
+    """The multiprocessing context workers start from (forkserver, preloaded).
+
+    ``dask``: preload ``distributed`` too. The preload list only matters until
+    the server starts; one server serves the whole process.
+    """
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(list(PRELOAD))
+        ctx.set_forkserver_preload(list(DASK_PRELOAD if dask else PRELOAD))
     return ctx
 
 
-def prestart() -> None:
+def prestart(dask: bool = False) -> None:
     """Start the forkserver now, in the background; a later pool finds it warm.
 
-    Returns at once: the server's imports go on in its own process.
+    Returns at once: the server's imports go on in its own process. The
+    server inherits :data:`THREAD_LIMITS`; this process's own environment is
+    left as it was.
     """
-    ctx = context()
-    if ctx.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+    ctx = context(dask)
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
 
+    added = {k: v for k, v in THREAD_LIMITS.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
         forkserver.ensure_running()
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def _option(argv: Sequence[str], name: str, shortest: int) -> str | None:
@@ -59,8 +84,9 @@ def _option(argv: Sequence[str], name: str, shortest: int) -> str | None:
 def workers_for_argv(argv: Sequence[str]) -> str | None:
     """Which local workers a command line will want, judged from its words alone.
 
-    ``"pool"`` (worker processes) or None (no sweep, ``--workers 1``, ``--dask``
-    (its workers start their own interpreters), or a one-core machine,
+    ``"pool"`` (worker processes), ``"dask"`` (``--dask local``: a LocalCluster
+    whose workers fork from the same server) or None (no sweep, ``--workers 1``,
+    a remote ``--dask`` scheduler, or a one-core machine,
     where a warming server would only take the driver's core). A guess that
     parsing may still refute (bad input): the cost is a server started in vain,
     which dies with the driver.
@@ -69,8 +95,9 @@ def workers_for_argv(argv: Sequence[str]) -> str | None:
     sweeps = command in SWEEPING or (command == "run" and _option(argv, "--runs", 5) is not None)
     if not sweeps or "-h" in argv or "--help" in argv or (os.cpu_count() or 1) < 2:
         return None
-    if _option(argv, "--dask", 4) is not None:
-        return None
+    dask = _option(argv, "--dask", 4)
+    if dask is not None:
+        return "dask" if dask == "local" else None
     return None if _option(argv, "--workers", 4) == "1" else "pool"
 
 
@@ -78,5 +105,5 @@ def prestart_for_argv(argv: Sequence[str]) -> str | None:
     """Start the forkserver if this command line will want local workers; return which (see above)."""
     kind = workers_for_argv(argv)
     if kind is not None:
-        prestart()
+        prestart(dask=kind == "dask")
     return kind
