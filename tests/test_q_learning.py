@@ -11,6 +11,7 @@ import pytest
 from agents.policies.learners import QLearning
 from sim.model import SpecModel
 from sim.scenario import load_scenario_text
+from tests.findings import SEEDS, excludes_zero
 from tests.test_learners import PAIRS
 
 
@@ -75,11 +76,11 @@ def test_exploration_anneals_per_decision(params: dict, t: int, expected: float)
     assert pol.preferences(st, np.array([0]), np.array([0]))[0, 1] == pytest.approx(expected)
 
 
-def _cooperation(gamma: float, seed: int) -> float:
+def _cooperation(gamma: float, seed: int, count: int = 200, steps: int = 500) -> float:
     params = f'{{observe = "my_last,partner_last", gamma = {gamma}, epsilon = 0.1}}'
-    text = PAIRS.format(policy="q_learning", params=params, steps=500, spec="empty")
-    text = text.replace("T = 4\n", "T = 5\n").replace("count = 40\n", "count = 200\n")
-    assert "T = 5\n" in text and "count = 200\n" in text
+    text = PAIRS.format(policy="q_learning", params=params, steps=steps, spec="empty")
+    text = text.replace("T = 4\n", "T = 5\n").replace("count = 40\n", f"count = {count}\n")
+    assert "T = 5\n" in text and f"count = {count}\n" in text
     model = SpecModel(load_scenario_text(text), seed=seed)
     model.run()
     return float(np.mean(model.series["cooperation_rate"][-100:]))
@@ -102,6 +103,15 @@ def test_far_sighted_q_learners_cooperate_more_than_myopic_ones() -> None:
     half = 3.182 * diff.std(ddof=1) / np.sqrt(len(diff))  # t, 3 degrees of freedom
     assert diff.mean() - half > 0.1, (myopic, far)
     assert myopic.max() < 0.2, myopic
+
+
+def test_gamma_raises_cooperation_over_twenty_seeds() -> None:
+    """The same finding over seeds 0-19 at ten pairs, 200 rounds (cooperation over the last 100),
+    paired by seed: the 95% interval of gamma 0.95 minus gamma 0 must exclude zero.
+    Measured: 0.16 [0.13, 0.18] (gamma 0 at 0.20, gamma 0.95 at 0.35)."""
+    myopic = np.array([_cooperation(0.0, s, count=20, steps=200) for s in SEEDS])
+    far = np.array([_cooperation(0.95, s, count=20, steps=200) for s in SEEDS])
+    assert excludes_zero(far - myopic) and (far - myopic).mean() > 0, (myopic, far)
 
 
 def test_learned_values_are_stored_and_rerun_reproduces_them(tmp_path) -> None:
