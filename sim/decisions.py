@@ -88,6 +88,11 @@ def _no_values(obs: Any) -> tuple[()]:
     return ()
 
 
+def _read_sets_of(state: dict[str, Any]) -> dict[int, list[_ReadSet]]:
+    """Fresh read-set objects (each with its own copy of the cells) from a kept table state."""
+    return {d: [_ReadSet.of(index, cells) for index, cells in sets] for d, sets in state["read_sets"].items()}
+
+
 class _Keyed:
     """A tuple key whose hash is computed once (a population's signatures are deep tuples)."""
 
@@ -467,9 +472,7 @@ class DecisionTable:
             if saved is not None:
                 self._luts[ph] = self._dense_of(state, ph)
         self._cell_dicts = state["cell_dicts"]
-        self._read_sets = state.get("read_set_objs") or state.setdefault(
-            "read_set_objs", {d: [_ReadSet.of(index, cells) for index, cells in sets]
-                              for d, sets in state["read_sets"].items()})
+        self._read_sets = state.get("read_set_objs") or state.setdefault("read_set_objs", _read_sets_of(state))
         for grow, (n, arrays) in ((self._cells, state["cells"]), (self._outcomes, state["outcomes"])):
             grow.n, grow.arr = n, arrays
         self._outcome_conflicts = state["conflicts"]
@@ -498,12 +501,11 @@ class DecisionTable:
         state = self._shared
         if state is not None:
             self._shared = None
-            for ph, lut in enumerate(self._luts):
-                if lut is not None and any(lut is d for d in state["dense"]):
-                    self._luts[ph] = lut.copy()
+            for ph, shared in enumerate(self._luts):
+                if shared is not None and any(shared is d for d in state["dense"]):
+                    self._luts[ph] = shared.copy()
             self._cell_dicts = [dict(d) for d in state["cell_dicts"]]
-            self._read_sets = {d: [_ReadSet.of(index, cells) for index, cells in sets]
-                               for d, sets in state["read_sets"].items()}
+            self._read_sets = _read_sets_of(state)
             for grow, (n, arrays) in ((self._cells, state["cells"]), (self._outcomes, state["outcomes"])):
                 grow.n, grow.arr = n, {k: a.copy() for k, a in arrays.items()}
             self._outcome_conflicts = list(state["conflicts"])

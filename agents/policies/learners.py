@@ -41,7 +41,6 @@ from agents.policies.keyed import lookup, runs
 State = dict[str, np.ndarray]
 
 
-
 def column_max(cols: list[np.ndarray]) -> np.ndarray:
     """Row-wise maximum over a few act columns (column by column: few acts, many decisions)."""
     top = cols[0]
@@ -60,6 +59,7 @@ def softmax_columns(cols: list[np.ndarray], top: np.ndarray, temp: np.ndarray | 
     for a, v in enumerate(z):
         out[:, a] = v / total
     return out
+
 
 class Learner(RankingPolicy):
     """Base class of learning policies (see the module docstring for the interface)."""
