@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import random
 import re
 import sqlite3
@@ -258,6 +257,10 @@ DAMAGES: dict[str, Callable[[sqlite3.Connection], None]] = {
 }
 
 
+#: Damage that replaces the whole file rather than editing the database.
+TRUNCATIONS = ("zero bytes", "garbage", "garbage claiming WAL")
+
+
 def damage(store_dir: Path, kind: str) -> None:
     """Apply one kind of damage to the store of ``store_dir`` (or truncate it: ``zero bytes``, ``garbage``)."""
     db = store_dir / "store.sqlite"
@@ -265,7 +268,10 @@ def damage(store_dir: Path, kind: str) -> None:
         db.write_bytes(b"")
         return
     if kind == "garbage":
-        db.write_bytes(b"SQLite format 3\x00" + os.urandom(200))
+        db.write_bytes(b"SQLite format 3\x00" + random.Random(5).randbytes(200))
+        return
+    if kind == "garbage claiming WAL":  # header bytes 18-19 = 2 ask SQLite for WAL side files
+        db.write_bytes(b"SQLite format 3\x00\x10\x00\x02\x02" + random.Random(6).randbytes(196))
         return
     conn = sqlite3.connect(db, isolation_level=None)
     try:
@@ -312,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                  *argument_cases(rng, store, tmp / "outs", n)]
         for argv_ in cases:
             failures += problems(argv_, invoke(argv_))
-        for kind in [*DAMAGES, "zero bytes", "garbage"]:
+        for kind in [*DAMAGES, *TRUNCATIONS]:
             for cmd in store_commands(str(tmp / f"damaged-{kind}"), tmp / "outs"):
                 copy = tmp / f"damaged-{kind}"
                 if not copy.exists():

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz_cases import (
     DAMAGES,
+    TRUNCATIONS,
     argument_cases,
     damage,
     invoke,
@@ -70,7 +71,7 @@ def test_every_argument_of_every_command(store: Path, tmp_path: Path) -> None:
     check(cases)
 
 
-@pytest.mark.parametrize("kind", [*DAMAGES, "zero bytes", "garbage"])
+@pytest.mark.parametrize("kind", [*DAMAGES, *TRUNCATIONS])
 def test_damaged_stores(kind: str, store: Path, tmp_path: Path) -> None:
     copy = tmp_path / "damaged"
     shutil.copytree(store, copy)

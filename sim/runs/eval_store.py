@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.runs.store import store_path
+from sim.runs.store import connect_read_only, store_path
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS eval_cases(sweep_id TEXT, case_id TEXT, principle TEXT,
@@ -70,7 +70,7 @@ class EvalTables:
             for sql in _TABLES:
                 self._conn.execute(sql)
         else:
-            self._conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+            self._conn = connect_read_only(db, timeout=30)
 
     def close(self) -> None:
         self._conn.close()
@@ -155,7 +155,8 @@ def is_eval_folder(folder: str | Path) -> bool:
     if not db.is_file():
         return False
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        # A garbage header can claim WAL mode: a plain read-only open would then leave side files.
+        conn = connect_read_only(db)
         try:
             row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
                                "name='eval_answers'").fetchone()

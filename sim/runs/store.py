@@ -183,7 +183,7 @@ def open_checked(db: Path, *, salvage: bool = False, timeout: float = 5.0) -> sq
     if db.stat().st_size == 0:
         raise SpecboundError(f"{db}: damaged store: the file is empty (0 bytes); rerun the sweep "
                              "into this folder, or start a new --out folder")
-    conn = _connect_ro(db, timeout=timeout)
+    conn = connect_read_only(db, timeout=timeout)
     try:
         check_store(db, conn, salvage=salvage)
     except BaseException:
@@ -192,7 +192,7 @@ def open_checked(db: Path, *, salvage: bool = False, timeout: float = 5.0) -> sq
     return conn
 
 
-def _connect_ro(db: Path, timeout: float = 5.0) -> sqlite3.Connection:
+def connect_read_only(db: Path, timeout: float = 5.0) -> sqlite3.Connection:
     """A read-only connection that leaves no ``-wal``/``-shm`` files behind.
 
     With no ``-wal`` file, no writer is active (a writer's connection keeps one), so
