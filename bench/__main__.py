@@ -154,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         out = RESULTS_PATH
     if out is not None:
         write_results(results, out)
+    if out == RESULTS_PATH:  # a full run joins the range over the last runs, and the README shows it
+        from bench.table import main as write_table
+        from bench.table import record_run
+
+        record_run(results)
+        write_table(["--write"])
     print(format_table(results))
     done = f"wrote {out}" if out is not None else "results not written (a partial run; -o FILE writes them)"
     print(done + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
