@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agents.errors import ScenarioError
-from agents.policies.keyed import by_key, lookup
+from agents.uniques import by_key, lookup
 
 if TYPE_CHECKING:
     from sim.model import SpecModel

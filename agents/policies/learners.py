@@ -36,7 +36,7 @@ from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import policy
-from agents.policies.keyed import lookup, runs
+from agents.uniques import lookup, runs
 
 State = dict[str, np.ndarray]
 
