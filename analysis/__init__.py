@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import agents  # noqa: F401  (first: pins numpy's CPU dispatch before numpy loads)
+
 #: Each public name and the module that defines it.
 _EXPORTS = {
     "Bootstrap": "analysis.aggregate",

@@ -1,5 +1,6 @@
 """Scripted environments, registered by decorator; importing this package registers them all."""
 
+import agents  # noqa: F401  (first: pins numpy's CPU dispatch before numpy loads)
 from scenarios import (
     commons,  # noqa: F401
     injection,  # noqa: F401

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import agents  # noqa: F401  (first: pins numpy's CPU dispatch before numpy loads)
+
 if TYPE_CHECKING:
     from sim.runs.run import RunResult, run, run_model
 

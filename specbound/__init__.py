@@ -4,3 +4,5 @@
 as a PettingZoo parallel environment. Nothing is imported here, so importing
 ``specbound`` costs nothing and needs no optional dependency.
 """
+
+import agents  # noqa: F401  (first: pins numpy's CPU dispatch before numpy loads)

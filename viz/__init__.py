@@ -14,3 +14,5 @@ or its web stack.
 - :mod:`viz.app`: the Solara components and the page.
 - :mod:`viz.server`: starting the page's server on 127.0.0.1, offline.
 """
+
+import agents  # noqa: F401  (first: pins numpy's CPU dispatch before numpy loads)
