@@ -80,6 +80,8 @@ class Learning:
         self._lookup: tuple[np.ndarray, np.ndarray] | None = None
         self.overrides = np.zeros(0)  # per principle (model.decisions.principle_ids), over the run
         self.step_overrides = np.zeros(0)
+        self.step_overridden = 0  # decisions whose favourite the spec set aside, this step
+        self.overridden = 0  # ... over the run
 
     def _states(self, gl: _GroupLearning, codec: Any, codes: np.ndarray) -> np.ndarray:
         s = np.zeros(len(codes), dtype=np.int64)
@@ -123,6 +125,8 @@ class Learning:
         return out
 
     def _count_overrides(self, model: SpecModel, cells: np.ndarray, fav: np.ndarray) -> None:
+        # A favourite may break several principles: once per decision here, once per principle below.
+        self.step_overridden += len(cells)
         outcomes = model.decisions.base[cells] + fav
         comp = model.decisions.compliance_rows()
         counts = np.bincount(outcomes, minlength=model.decisions.n_outcomes)
@@ -166,6 +170,7 @@ class Learning:
         self._moves = []
         self._lookup = None
         self.step_overrides = np.zeros(len(model.decisions.principle_ids))
+        self.step_overridden = 0
 
     def after_play(self, model: SpecModel) -> None:
         """Reward each decision of the step with its agent's payoff per decision."""
@@ -184,15 +189,17 @@ class Learning:
             gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents], **extra)
         self.overrides = _grown(self.overrides, len(self.step_overrides))
         self.overrides[: len(self.step_overrides)] += self.step_overrides
+        self.overridden += self.step_overridden
 
     def metrics(self, model: SpecModel) -> dict[str, float]:
         per = _grown(self.step_overrides, len(model.decisions.principle_ids))
         return {f"overrides.{pid}": float(per[i]) for i, pid in enumerate(model.decisions.principle_ids)}
 
     def final_metrics(self, model: SpecModel) -> dict[str, float]:
-        """Overrides per principle over the run, and each learning group's learned preferences."""
+        """Overrides in total and per principle over the run, and each learning group's learned preferences."""
         per = _grown(self.overrides, len(model.decisions.principle_ids))
         out = {f"overrides.{pid}": float(per[i]) for i, pid in enumerate(model.decisions.principle_ids)}
+        out["overrides"] = float(self.overridden)
         for g, gl in self.groups.items():
             name = model.groups[g].name
             for phase, st in sorted(gl.state.items()):

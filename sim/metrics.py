@@ -492,6 +492,15 @@ def _overrides(view: StepView) -> dict[str, np.ndarray] | None:
     return {k: np.full(view.k, v) for k, v in learners.metrics(view.model).items()}
 
 
+@metric("overrides", label="spec overrides", unit="count of decisions",
+        description="learners' decisions in which the spec set aside the favourite act, each counted once")
+def _overrides_total(view: StepView) -> np.ndarray | None:
+    learners = view.model.learning
+    if learners is None:
+        return None
+    return np.full(view.k, float(learners.step_overridden))
+
+
 # Breakdowns by level and by group (sim/breakdown.py): final only, from the run's outcome counts.
 register_metric(Metric("compliance.level.", "compliance at level {}", "share of applicable checks passed",
                        per_step=False, aggregate="final",

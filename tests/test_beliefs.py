@@ -129,20 +129,6 @@ def test_bad_belief_parameters_exit_2(tmp_path, capsys, params: str, message: st
     assert message in err and "\n" not in err, err
 
 
-def test_trust_game_learners_learn_whom_to_trust() -> None:
-    # trust-game-learning: belief learners condition on the partner's last move towards them;
-    # they keep their endowment from a partner who kept everything more than from one who
-    # came through (state = partner_last + 1).
-    from sim.runs.run import run_model
-
-    model = run_model("trust-game-learning", seed=0)
-    gl = model.learning.groups[0]
-    st, pol = gl.state[1], gl.policy  # phase 1: the investor's share
-    rows = np.arange(int(st["rows"][0]))
-    keep = {s: pol.preferences(st, rows, np.full(len(rows), s))[:, 0].mean() for s in (1, 2)}
-    assert keep[1] > keep[2] + 0.2, keep
-
-
 @pytest.mark.parametrize("scenario", ["trust-game-learning", "spatial-pd"])
 def test_learned_and_evolved_state_is_stored_and_rerun_reproduces_it(tmp_path, scenario: str) -> None:
     from sim.runs.store import Store

@@ -69,6 +69,10 @@ def test_spec_overrides_a_learner_and_the_count_names_the_principle() -> None:
     assert m["compliance.never_defect_first"] == 1.0 and m["conflicts"] == 0
     assert m["overrides.never_defect_first"] > 0
     assert sum(model.series["overrides.never_defect_first"]) == m["overrides.never_defect_first"]
+    # one principle here: each overridden decision breaks it, so the total is the same count
+    assert m["overrides"] == m["overrides.never_defect_first"] == sum(model.series["overrides"])
+    free = _model("aspiration", "{aspiration = 0.5, rate = 0.5, scale = 3.5}", 100, spec="empty")
+    assert free.final_metrics()["overrides"] == 0
     # never allowed to defect first, the pairs only ever cooperate, and learn to like it
     assert m["cooperation_rate"] == 1.0 and m["learned.learners.p.C"] > 0.9
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sim.runs.run import run
+from tests.findings import SEEDS, excludes_zero, vanishes
 
 SHIPPED = Path(__file__).resolve().parent.parent / "scenarios" / "spec-incident.toml"
 TRIGGER = 'when = { metric = "deceptions", above = 55, window = 5 }'
@@ -27,16 +28,6 @@ def test_patch_fires_the_step_after_the_window_mean_crosses() -> None:
     assert patched == first + 1
     detail = json.loads(r.events[r.events.kind == "patch_spec"].detail.iloc[0])
     assert detail["set"]["principles.do_not_lie.level"] == "root"
-
-
-def test_when_and_whether_the_patch_fires_varies_by_seed_and_detection() -> None:
-    def steps(detect: float) -> list[float | None]:
-        return [run("spec-incident", seed=s, set={"environment.detect_prob": detect}).metrics.get("patch_step")
-                for s in range(1, 6)]
-    weak, middling, strong = steps(0.2), steps(0.35), steps(0.8)
-    assert None not in weak                      # bold agents: the incident always comes
-    assert len(set(middling) - {None}) > 1       # ... and at a step that depends on the seed
-    assert strong == [None] * 5                  # agents that learn to refuse never trip it
 
 
 def test_lies_stop_after_the_patch() -> None:
@@ -86,3 +77,32 @@ def test_deceptions_fall_after_the_patch_and_without_it_they_do_not(tmp_path: Pa
     half_d, half_p = (1.96 * x.std(ddof=1) / np.sqrt(len(x)) for x in (d, p))
     assert d.mean() + half_d < 0     # measured: -6.4 +- 0.7 deceptions per step
     assert p.mean() + half_p > 0     # measured: +2.2 +- 0.6: without the patch they keep climbing
+
+
+def _runs(path: Path, detect: float, **extra: object) -> tuple[list[float | None], np.ndarray]:
+    """Per seed: the patch step (None: never patched) and the run's deceptions."""
+    rs = [run(str(path), seed=s, set={**SMALL, "environment.detect_prob": detect, **extra}) for s in SEEDS]
+    return [r.metrics.get("patch_step") for r in rs], np.array([r.metrics["deceptions"] for r in rs])
+
+
+def test_whether_and_when_the_patch_fires_depends_on_what_agents_learn(tmp_path: Path) -> None:
+    """20 seeds, 4 + 4 agents, 25 steps, the threshold scaled to 14. Agents that learn they are
+    seldom caught trip the trigger; agents that learn to refuse never do. Measured: fires in 20
+    of 20 runs at detection 0.2 (steps 6-13), 15 of 20 at 0.35 (steps 7-17), 0 of 20 at 0.8.
+    Counterfactual: agents that keep their prior risk (``learn_risk = false``) never reach the
+    threshold, and detection changes nothing, not one deception."""
+    path = _scenario(tmp_path, True)
+    weak, _ = _runs(path, 0.2)
+    middling, _ = _runs(path, 0.35)
+    strong, _ = _runs(path, 0.8)
+    fired = {d: np.array([p is not None for p in ps], dtype=float)
+             for d, ps in ((0.2, weak), (0.35, middling), (0.8, strong))}
+    assert excludes_zero(fired[0.2] - fired[0.8]) and fired[0.2].mean() > fired[0.8].mean()
+    assert fired[0.2].all() and not fired[0.8].any()
+    assert excludes_zero(fired[0.2] - fired[0.35])      # some seeds never trip it at 0.35 ...
+    assert len({p for p in middling if p is not None}) > 3  # ... the rest at steps that vary by seed
+    still_weak, d_weak = _runs(path, 0.2, **{"environment.learn_risk": False})
+    still_strong, d_strong = _runs(path, 0.8, **{"environment.learn_risk": False})
+    off = np.array([p is not None for p in still_weak], dtype=float) - [p is not None for p in still_strong]
+    assert vanishes(off) and still_weak == [None] * len(SEEDS)
+    assert np.array_equal(d_weak, d_strong)

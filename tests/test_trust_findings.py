@@ -59,8 +59,8 @@ def test_lies_found_out_cost_the_liars_on_the_network(metric: str) -> None:
     assert np.all(_diff("trust-network", never, half, metric, costless, FEW) == 0)
 
 
-LEARNING = (("steps", 15), ("groups.learners.count", 6), ("groups.reciprocal.count", 3),
-            ("groups.opportunists.count", 3))
+LEARNING = (("steps", 20), ("groups.learners.count", 10), ("groups.reciprocal.count", 5),
+            ("groups.opportunists.count", 5))
 
 
 @pytest.mark.parametrize("metric", ["learned.learners.phase1.belief.cooperates", "sent_share"])
