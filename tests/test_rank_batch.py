@@ -48,3 +48,20 @@ def test_patched_rank_leaves_the_batch_path(monkeypatch) -> None:
     monkeypatch.setattr(ConditionalContributor, "rank", lambda self, obs, acts: tuple(range(len(acts))))
     patched = run("public-goods-fg", seed=2, set={"steps": 3})
     assert patched.metrics["contribution"] == 0.0 != base.metrics["contribution"]
+
+
+def test_harvester_batch_ranking_is_rank() -> None:
+    from agents.policies.harvesters import Harvester
+    from scenarios.commons import TAKES, CommonsObs
+
+    rng = np.random.default_rng(5)
+    n = 400
+    values = {"greed": rng.random(n) * 2, "reciprocity": rng.random(n), "caution": rng.random(n)}
+    values["greed"][:50] = np.array([t for t in (a.take for a in TAKES) if t is not None]).repeat(50)[:50]
+    obs = {"stock": rng.integers(0, 11, n), "others_overused": rng.integers(0, 2, n),
+           "max_take": rng.integers(0, 5, n), "coin": rng.integers(0, 16, n)}
+    number, order = Harvester.rank_batch(values, obs, TAKES)
+    for k in range(n):
+        pol = make_policy("harvester", {p: float(values[p][k]) for p in values})
+        one = CommonsObs(**{f: int(v[k]) for f, v in obs.items()})
+        assert order(int(number[k])) == pol.rank(one, TAKES), k
