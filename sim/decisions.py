@@ -31,7 +31,14 @@ from agents.overrides import override_events, reports_overrides
 from agents.readset import fields_read, fork, is_recording, note, recording, unwrap
 from agents.spec import Level
 from agents.uniques import unique, unique_inverse
-from sim.cell_memo import MEMO, TABLES, CellRecord, OutcomeRecord, signature
+from sim.cell_memo import (
+    MEMO,
+    TABLES,
+    CellRecord,
+    OutcomeRecord,
+    binding_signature,
+    policy_signature,
+)
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -91,6 +98,12 @@ def _no_values(obs: Any) -> tuple[()]:
 def _read_sets_of(state: dict[str, Any]) -> dict[int, list[_ReadSet]]:
     """Fresh read-set objects (each with its own copy of the cells) from a kept table state."""
     return {d: [_ReadSet.of(index, cells) for index, cells in sets] for d, sets in state["read_sets"].items()}
+
+
+#: Decider signatures by value, one object each (``DecisionTable._signature``); at most
+#: ``MAX_CANONICAL``, then started afresh (equal ones then compare by value, as before).
+_CANONICAL: dict[_Keyed, _Keyed] = {}
+MAX_CANONICAL = 200_000
 
 
 class _Keyed:
@@ -224,6 +237,7 @@ class DecisionTable:
         self.marks: dict[str, Any] = {}
         self._pop_key: tuple[int, Hashable | None] | None = None  # population_key, by decider count
         self._families = _Families()
+        self._binding_sigs: dict[tuple[int, int], tuple[Any, ...]] = {}
 
     def family_cell(self, d: Decider, obs: Any, ranking: tuple[int, ...]) -> tuple[int, frozenset[str]]:
         """The cell of a pure, non-learning decider's ``obs`` given its policy's ``ranking``, and the
@@ -405,9 +419,21 @@ class DecisionTable:
         """The decider's ``sim.cell_memo.signature`` (computed once); None for learners."""
         if decider not in self._sigs:
             d = self.deciders[decider]
-            sig = None if is_learner(d.policy) else signature(d.binding, d.policy, self.phases[d.phase], self.codec)
-            # Hashed once: the memo hashes it on every miss, and it is a deep tuple of dataclasses.
-            self._sigs[decider] = None if sig is None else _Keyed(sig)
+            pol = None if is_learner(d.policy) else policy_signature(d.policy)
+            if pol is None:
+                self._sigs[decider] = None
+            else:
+                part = self._binding_sigs.get((d.bid, d.phase))
+                if part is None:
+                    part = self._binding_sigs[d.bid, d.phase] = binding_signature(
+                        d.binding, self.phases[d.phase], self.codec)
+                key, *rest = part
+                # Hashed once and one object per signature in the process: the memo looks it up
+                # on every miss, and equal deep tuples of dataclasses compare field by field.
+                sig = _Keyed((key, pol, *rest))
+                self._sigs[decider] = _CANONICAL.setdefault(sig, sig)
+                if len(_CANONICAL) > MAX_CANONICAL:
+                    _CANONICAL.clear()
         return self._sigs[decider]
 
     def _remember(self, known: list[_ReadSet], obs: Any, index: tuple[int, ...], cell: int) -> None:
