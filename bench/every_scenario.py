@@ -178,7 +178,7 @@ PLANS: dict[str, Plan] = {
     "public-goods-fg": Plan((5, 3), _public_goods_fg, (0, 1)),
     "spatial-pd": Plan((10, 5), lambda m: None, None),
     "spec-evolution": Plan((2, 3), _negotiation, (1,), complete=True, peer_steps=(1, 3)),
-    "spec-incident": Plan((2, 3), _negotiation, (1,), complete=True, peer_steps=(1, 3)),
+    "spec-incident": Plan((5, 5), _negotiation, (1,), complete=True, peer_steps=(1, 3)),  # 5: its trigger window
     "tooth-fairy": Plan((5, 3), _tooth_fairy, (0,)),
     "trust-game": Plan((10, 5), _trust_game, (0, 1)),
     "trust-game-learning": Plan((10, 5), _trust_game, (0, 1)),
