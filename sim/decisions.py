@@ -728,7 +728,8 @@ class _Family:
 
     def add(self, decider: int, policy: Any) -> None:
         self.row[decider] = len(self._params)
-        self._params.append([float(getattr(policy, k)) for k in self.names])
+        own = vars(policy)
+        self._params.append([float(own[k] if k in own else getattr(policy, k)) for k in self.names])
         self._cols = None
 
     def params(self, deciders: np.ndarray) -> dict[str, np.ndarray]:
@@ -786,11 +787,14 @@ class _Families:
         self.fam = np.concatenate([self.fam, np.full(len(table.deciders) - start, -1, dtype=np.int64)])
         if table.codec.space >= 1 << (62 - _RID_BITS):
             return  # read-set keys would not fit an int64
+        classes: dict[type, bool] = {}
         for did in range(start, len(table.deciders)):
             d = table.deciders[did]
             cls: Any = type(d.policy)
-            if (not memoisable(d.policy) or is_learner(d.policy) or "rank" in vars(d.policy)
-                    or getattr(cls, "rank_batch_of", None) is not getattr(cls, "rank", None)):
+            ok = classes.get(cls)
+            if ok is None:
+                ok = classes[cls] = getattr(cls, "rank_batch_of", None) is getattr(cls, "rank", None)
+            if not ok or not memoisable(d.policy) or is_learner(d.policy) or "rank" in vars(d.policy):
                 continue
             key = (d.bid, d.phase, d.group, reports_overrides(d.policy), cls)
             f = self._by_key.get(key)
