@@ -31,6 +31,7 @@ scenarios allow as an option, ``network.kind = "random_regular"`` with degree
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -336,6 +337,9 @@ def bench_every(sizes: tuple[int, ...] = SIZES, only: list[str] | None = None) -
         if ref not in PLANS:
             raise Mismatch(f"bench every-scenario: no plain Mesa plan for shipped scenario {ref!r}")
         for n in sizes:
+            # Each row from a collected heap: what an earlier row left must not slow this one's
+            # collections (the plain Mesa models of a round robin hold millions of objects).
+            gc.collect()
             start = time.perf_counter()
             rows.append(bench_row(ref, n))
             # Progress as each row finishes: the whole benchmark takes minutes.
