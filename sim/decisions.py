@@ -716,7 +716,8 @@ class _Family:
     def __init__(self, cls: Any, acts: ActSpace) -> None:
         self.cls = cls
         self.acts = acts
-        self.names = tuple(getattr(cls, "params", {}))
+        # The attributes rank_batch reads: ``batch_attrs``, else the policy's parameter names.
+        self.names = tuple(getattr(cls, "batch_attrs", None) or getattr(cls, "params", {}))
         self.row: dict[int, int] = {}  # decider -> row of the parameter columns
         self._params: list[list[float]] = []
         self._cols: dict[str, np.ndarray] | None = None
@@ -801,7 +802,7 @@ class _Families:
             if f is None:
                 acts = table.phases[d.phase]
                 empty = {k: np.zeros(0, dtype=np.int64) for k in table.codec.fields}
-                params = {k: np.zeros(0) for k in getattr(cls, "params", {})}
+                params = {k: np.zeros(0) for k in getattr(cls, "batch_attrs", None) or getattr(cls, "params", {})}
                 if cls.rank_batch(params, empty, acts) is None:
                     f = -1
                 else:

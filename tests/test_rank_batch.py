@@ -65,3 +65,26 @@ def test_harvester_batch_ranking_is_rank() -> None:
         pol = make_policy("harvester", {p: float(values[p][k]) for p in values})
         one = CommonsObs(**{f: int(v[k]) for f, v in obs.items()})
         assert order(int(number[k])) == pol.rank(one, TAKES), k
+
+
+def test_weighs_risk_batch_ranking_is_rank() -> None:
+    from agents.policies.strategic import WeighsRisk
+    from scenarios.negotiation import ANSWER, CLOSE, NegotiationObs
+
+    rng = np.random.default_rng(7)
+    n = 300
+    drawn = {"temptation": rng.random(n), "caught_cost": rng.random(n) * 2, "refuse_cost": rng.random(n),
+             "commission": rng.random(n), "threshold": rng.random(n), "harm": rng.random(n)}
+    drawn["threshold"][:60] = 0.45  # trust exactly at the threshold
+    pols = [make_policy("weighs_risk", {k: float(v[k_]) for k, v in drawn.items()}) for k_ in range(n)]
+    attrs = {a: np.array([getattr(p, a) for p in pols]) for a in WeighsRisk.batch_attrs}
+    fields = NegotiationObs._fields
+    obs = {f: rng.integers(0, 2, n) for f in fields}
+    for f in ("risk", "trust"):
+        if f in obs:
+            obs[f] = rng.integers(0, 21, n)
+    for acts in (ANSWER, CLOSE):
+        number, order = WeighsRisk.rank_batch(attrs, obs, acts)
+        for k in range(n):
+            one = NegotiationObs(**{f: int(obs[f][k]) for f in fields})
+            assert order(int(number[k])) == pols[k].rank(one, acts), (k, acts)

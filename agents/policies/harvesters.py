@@ -21,7 +21,7 @@ from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import policy
-from agents.policies.ranking import by_generosity
+from agents.policies.ranking import by_generosity, ranking_numbers
 
 STOCK_TENTHS = 10
 
@@ -96,10 +96,4 @@ class Harvester(RankingPolicy):
         want = np.where(stock < params["caution"] * STOCK_TENTHS, np.minimum(want, 1.0), want)
         dist = np.abs(amount[None, :] - want[:, None])
         order = np.lexsort((np.broadcast_to(amount, dist.shape), dist), axis=-1)  # stable, as sorted
-        base = len(acts)
-        number = (idx[order] * base ** np.arange(len(takes))).sum(axis=1) if n else np.zeros(0, np.int64)
-
-        def ranking(code: int) -> tuple[int, ...]:
-            return tuple((code // base ** k) % base for k in range(len(takes)))
-
-        return np.asarray(number, dtype=np.int64), ranking
+        return ranking_numbers(idx[order], len(acts))
