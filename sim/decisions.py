@@ -271,8 +271,32 @@ class DecisionTable:
 
     # --- look-ups ---------------------------------------------------------------------------
     def cells(self, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """The cell of each (decider, code) key, computing the cells of keys never seen."""
+        """The cell of each (decider, code) key, computing the cells of keys never seen.
+
+        Keys of batch-ranked deciders (``_Families``) missing from the tables are resolved
+        together in numpy; with a dense table their cells are filed there like any other.
+        """
         fam = self._families.of(self, deciders)
+        space = self.codec.space
+        need = len(self.deciders) * space
+        if need <= DENSE_TABLE_LIMIT:
+            keys = deciders * space + codes
+            lut = self._dense_lut(phase, need)
+            cells = lut[keys]
+            miss = cells == 0
+            if miss.any():
+                lut = self._thaw(phase, lut)
+                new = unique(keys[miss])
+                owner = new // space
+                of = None if fam is None else self._families.fam[owner]
+                if of is not None:
+                    for f in unique(of[of >= 0]).tolist():
+                        sel = of == f
+                        lut[new[sel]] = self._families.cells(self, f, phase, owner[sel], new[sel] % space) + 1
+                for k in (new if of is None else new[of < 0]).tolist():
+                    lut[k] = self._cell_of(phase, k // space, k % space) + 1
+                cells = lut[keys]
+            return cells.astype(np.int64) - 1
         if fam is None:
             return self._keyed_cells(phase, deciders, codes)
         out = np.empty(len(codes), dtype=np.int64)
@@ -282,30 +306,24 @@ class DecisionTable:
                         else self._families.cells(self, f, phase, deciders[sel], codes[sel]))
         return out
 
+    def _dense_lut(self, phase: int, need: int) -> np.ndarray:
+        """The dense table of ``phase``, grown to ``need`` entries if smaller."""
+        lut = self._luts[phase]
+        if lut is None or len(lut) < need:
+            # Doubling (up to the limit) so that deciders added by events rarely regrow it.
+            # Entries are cell + 1, so 0 means missing and the table starts as zeroed pages
+            # the OS hands out lazily: only the pages keys land on are ever touched.
+            grown = np.zeros(min(max(need, 2 * (0 if lut is None else len(lut))), DENSE_TABLE_LIMIT),
+                             dtype=np.int32)
+            if lut is not None:
+                grown[: len(lut)] = lut
+            lut = self._luts[phase] = grown
+        return lut
+
     def _keyed_cells(self, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """``cells`` through the per-key tables (every decider but the batch-ranked ones)."""
+        """``cells`` through the per-key dict of a table too large to be dense."""
         space = self.codec.space
         keys = deciders * space + codes
-        need = len(self.deciders) * space
-        if need <= DENSE_TABLE_LIMIT:
-            lut = self._luts[phase]
-            if lut is None or len(lut) < need:
-                # Doubling (up to the limit) so that deciders added by events rarely regrow it.
-                # Entries are cell + 1, so 0 means missing and the table starts as zeroed pages
-                # the OS hands out lazily: only the pages keys land on are ever touched.
-                grown = np.zeros(min(max(need, 2 * (0 if lut is None else len(lut))), DENSE_TABLE_LIMIT),
-                                 dtype=np.int32)
-                if lut is not None:
-                    grown[: len(lut)] = lut
-                lut = self._luts[phase] = grown
-            cells = lut[keys]
-            miss = cells == 0
-            if miss.any():
-                lut = self._thaw(phase, lut)
-                for k in unique(keys[miss]):
-                    lut[k] = self._cell_of(phase, int(k // space), int(k % space)) + 1
-                cells = lut[keys]
-            return cells.astype(np.int64) - 1
         uniq, inv = unique_inverse(keys)
         table = self._cell_dicts[phase]
         ids = np.empty(len(uniq), dtype=np.int64)
