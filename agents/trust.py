@@ -37,12 +37,15 @@ class PairTable:
         self.cols["turns"] = np.empty(0, dtype=np.int64)
         for c in _FLOAT:
             self.cols[c] = np.empty(0, dtype=np.float64)
+        self._bufs: dict[str, np.ndarray] = {}  # the columns' backing buffers (see _grow)
+        # Keys added one at a time, not yet merged into ``keys`` -> their rows (see ``index``).
+        self._extra: dict[int, int] = {}
         self._aligned: tuple[int, int, int] | None = None  # (token, version, E)
         self._pairs: tuple[int, np.ndarray, np.ndarray] | None = None
         self.version = 0
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.keys) + len(self._extra)
 
     def __getitem__(self, col: str) -> np.ndarray:
         return self.cols[col]
@@ -50,6 +53,9 @@ class PairTable:
     def index(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Physical rows of pairs (i, j), creating rows for pairs not seen before."""
         k = np.asarray(i, dtype=np.int64) * self.stride + np.asarray(j, dtype=np.int64)
+        if k.shape == (1,):
+            return np.array([self._one(int(k[0]))], dtype=np.int64)
+        self._merge()
         pos = np.searchsorted(self.keys, k)
         found = pos < len(self.keys)
         found[found] = self.keys[pos[found]] == k[found]
@@ -58,6 +64,29 @@ class PairTable:
             pos = np.searchsorted(self.keys, k)
         return self.rowof[pos]
 
+    def _one(self, key: int) -> int:
+        """The row of one pair's key, created if new: a message heard or a claim checked asks
+        for one pair at a time, and a merge into the sorted keys per pair would copy them all."""
+        row = self._extra.get(key)
+        if row is not None:
+            return row
+        pos = int(np.searchsorted(self.keys, key))
+        if pos < len(self.keys) and int(self.keys[pos]) == key:
+            return int(self.rowof[pos])
+        row = self._extra[key] = len(self)
+        self._grow(row, 1)
+        return row
+
+    def _merge(self) -> None:
+        """Merge the keys added one at a time into the sorted keys (their rows stay)."""
+        if self._extra:
+            new = np.array(sorted(self._extra), dtype=np.int64)
+            rows = np.array([self._extra[k] for k in new.tolist()], dtype=np.int64)
+            pos = np.searchsorted(self.keys, new)
+            self.keys = np.insert(self.keys, pos, new)
+            self.rowof = np.insert(self.rowof, pos, rows)
+            self._extra = {}
+
     def align(self, token: int, i: np.ndarray, j: np.ndarray) -> tuple[slice, slice]:
         """Lay out rows (i, j) as rows 0..E-1 and (j, i) as E..2E-1; return the two slices.
 
@@ -65,6 +94,7 @@ class PairTable:
         the table are unchanged the layout is kept and this costs nothing.
         """
         e = len(i)
+        self._merge()
         if self._aligned == (token, self.version, e):
             return slice(0, e), slice(e, 2 * e)
         if not len(self.keys) and self._lay_out_fresh(np.concatenate([i, j]), np.concatenate([j, i])):
@@ -99,14 +129,25 @@ class PairTable:
         return True
 
     def _insert(self, new: np.ndarray) -> None:
+        """Rows for the sorted, distinct keys ``new`` (none present yet), appended after the others."""
         n = len(self.keys)
-        keys = np.concatenate([self.keys, new])
-        rowof = np.concatenate([self.rowof, np.arange(n, n + len(new), dtype=np.int64)])
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.rowof = keys[order], rowof[order]
+        pos = np.searchsorted(self.keys, new)
+        self.keys = np.insert(self.keys, pos, new)
+        self.rowof = np.insert(self.rowof, pos, np.arange(n, n + len(new), dtype=np.int64))
+        self._grow(n, len(new))
+
+    def _grow(self, n: int, extra: int) -> None:
+        """``extra`` fresh rows after the ``n`` rows: the columns are views of buffers that grow
+        by doubling, so a row added costs no reallocation of every column."""
+        need = n + extra
         for c, arr in self.cols.items():
-            fill = NONE if c in ("last", "last2") else 0
-            self.cols[c] = np.concatenate([arr, np.full(len(new), fill, dtype=arr.dtype)])
+            buf = self._bufs.get(c)
+            if buf is None or arr.base is not buf or len(buf) < need:
+                buf = np.empty(max(need, 2 * n, 16), dtype=arr.dtype)
+                buf[:n] = arr
+                self._bufs[c] = buf
+            buf[n:need] = NONE if c in ("last", "last2") else 0
+            self.cols[c] = buf[:need]
         self.version += 1
         self._pairs = None
 
@@ -123,6 +164,7 @@ class PairTable:
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(i, j) of every physical row (cached until rows move)."""
+        self._merge()
         if self._pairs is None or self._pairs[0] != self.version:
             i = np.empty(len(self.keys), dtype=np.int64)
             j = np.empty(len(self.keys), dtype=np.int64)

@@ -20,10 +20,6 @@ from pathlib import Path
 
 from bench.harness import RESULTS_PATH, Mismatch, Result, Unavailable, format_table, write_results
 
-#: Benchmarks run only when named: every-scenario alone takes 10-15 minutes (plain Mesa
-#: models on complete graphs), which would push a full run past its 10-minute budget.
-ON_REQUEST = frozenset({"every-scenario"})
-
 
 def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]]]:
     """Benchmark id -> runner, imported lazily so a missing peer skips only its own."""
@@ -129,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(table)}")
     results: list[Result] = []
     skipped: list[str] = []
-    for name in dict.fromkeys(names) or [n for n in table if n not in ON_REQUEST]:
+    for name in dict.fromkeys(names) or table:
         # What one benchmark left behind (100,000 agents from `scaling`) must not slow the
         # next one's garbage collections; each starts from a collected heap.
         gc.collect()

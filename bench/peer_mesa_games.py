@@ -78,7 +78,11 @@ class GameModel(mesa.Model):
         n = len(kinds)
         self.players = [Player(self, i, k, float(p)) for i, (k, p) in enumerate(zip(kinds, params, strict=True))]
         self.pairs: list[tuple[Player, Player]] = []
-        if len(edges):
+        if len(edges) and len(edges) == n * (n - 1) // 2:
+            # A round robin (complete graph): every pair once, as a Mesa user writes a
+            # tournament; a network space would add nothing but a long build.
+            self.pairs = [(self.players[i], self.players[j]) for i, j in np.asarray(edges).tolist()]
+        elif len(edges):
             self.grid = mesa_network(self, n, edges)
             for node, player in enumerate(self.players):
                 player.cell = self.grid[node]
@@ -137,13 +141,18 @@ class IpdGame(GameModel):
         m, p, p2, d, g, t = self.memory[me.idx, other.idx]
         return self.rules[me.kind](m, p, p2, d, g, t % 2)
 
+    def pay(self, a: Player, b: Player, ca: bool, cb: bool) -> tuple[float, float]:
+        """Credit one round's payoffs to both players; returns them."""
+        pa = (self.R if cb else self.S) if ca else (self.T if cb else self.P)
+        pb = (self.R if ca else self.S) if cb else (self.T if ca else self.P)
+        a.payoff += pa
+        b.payoff += pb
+        return pa, pb
+
     def step(self) -> None:
         moves = [(a, b, self.move(a, b), self.move(b, a)) for a, b in self.pairs]
         for a, b, ca, cb in moves:
-            pa = (self.R if cb else self.S) if ca else (self.T if cb else self.P)
-            pb = (self.R if ca else self.S) if cb else (self.T if ca else self.P)
-            a.payoff += pa
-            b.payoff += pb
+            pa, pb = self.pay(a, b, ca, cb)
             for me, other, mine, theirs, got in ((a, b, ca, cb, pa), (b, a, cb, ca, pb)):
                 rec = self.memory[me.idx, other.idx]
                 rec[2], rec[1], rec[0] = rec[1], int(theirs), int(mine)
@@ -160,6 +169,40 @@ class IpdGame(GameModel):
         fitness = [math.exp(self.moran * p.payoff / max(1, self.steps)) for p in self.players]
         parent = self.random.choices(self.players, weights=fitness)[0]
         self.random.choice(self.players).kind = parent.kind
+
+
+class IpdQLearning(IpdGame):
+    """Tabular Q-learners in the IPD: state (my last move, the partner's), epsilon-greedy.
+
+    Each agent keeps ``Q[state] = [q_defect, q_cooperate]``; after a round the next
+    state with that partner is known at once, so the update follows the round.
+    """
+
+    def __init__(self, kinds: Sequence[str], edges: np.ndarray, payoff: tuple[float, float, float, float],
+                 rate: float, epsilon: float, gamma: float, seed: int = 0) -> None:
+        super().__init__(kinds, edges, payoff, seed=seed)
+        self.rate, self.epsilon, self.gamma = rate, epsilon, gamma
+        self.q: list[dict[tuple[int, int], list[float]]] = [{} for _ in self.players]
+
+    def choose(self, me: Player, other: Player) -> bool:
+        m, p = self.memory[me.idx, other.idx][:2]
+        if self.random.random() < self.epsilon:
+            return self.random.random() < 0.5
+        q = self.q[me.idx].setdefault((m, p), [0.0, 0.0])
+        return q[1] > q[0] or (q[1] == q[0] and self.random.random() < 0.5)
+
+    def step(self) -> None:
+        for a, b in self.pairs:
+            ca, cb = self.choose(a, b), self.choose(b, a)
+            pa, pb = self.pay(a, b, ca, cb)
+            for me, other, mine, theirs, got in ((a, b, ca, cb, pa), (b, a, cb, ca, pb)):
+                rec = self.memory[me.idx, other.idx]
+                q = self.q[me.idx]
+                now = q.setdefault((rec[0], rec[1]), [0.0, 0.0])
+                rec[2], rec[1], rec[0] = rec[1], int(theirs), int(mine)
+                nxt = q.setdefault((rec[0], rec[1]), [0.0, 0.0])
+                now[int(mine)] += self.rate * (got + self.gamma * max(nxt) - now[int(mine)])
+        self.decisions.append(2 * len(self.pairs))
 
 
 # --- the trust (investment) game (trust-game, trust-game-learning) ---------------------------

@@ -109,10 +109,17 @@ def signature(binding: Any, policy: Any, acts: Any, codec: Any) -> Hashable | No
     pol = policy_signature(policy)
     if pol is None:
         return None
+    key, *rest = binding_signature(binding, acts, codec)
+    return (key, pol, *rest)
+
+
+def binding_signature(binding: Any, acts: Any, codec: Any) -> tuple[Any, ...]:
+    """The part of :func:`signature` that is not the policy's (the same for every decider of a
+    binding and act space: a table computes it once per binding and phase)."""
     checks = tuple((CHECKS[c.check].fn, CHECKS[c.check].applies) if c.check in CHECKS else None
                    for c in binding.constraints if c.check is not None)
     layout = (codec.obs_type, codec.card, codec.offset)
-    return (binding.key, pol, tuple(acts), layout, checks)
+    return (binding.key, tuple(acts), layout, checks)
 
 
 class CellMemo:

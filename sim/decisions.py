@@ -31,7 +31,14 @@ from agents.overrides import override_events, reports_overrides
 from agents.readset import fields_read, fork, is_recording, note, recording, unwrap
 from agents.spec import Level
 from agents.uniques import unique, unique_inverse
-from sim.cell_memo import MEMO, TABLES, CellRecord, OutcomeRecord, signature
+from sim.cell_memo import (
+    MEMO,
+    TABLES,
+    CellRecord,
+    OutcomeRecord,
+    binding_signature,
+    policy_signature,
+)
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -93,6 +100,12 @@ def _read_sets_of(state: dict[str, Any]) -> dict[int, list[_ReadSet]]:
     return {d: [_ReadSet.of(index, cells) for index, cells in sets] for d, sets in state["read_sets"].items()}
 
 
+#: Decider signatures by value, one object each (``DecisionTable._signature``); at most
+#: ``MAX_CANONICAL``, then started afresh (equal ones then compare by value, as before).
+_CANONICAL: dict[_Keyed, _Keyed] = {}
+MAX_CANONICAL = 200_000
+
+
 class _Keyed:
     """A tuple key whose hash is computed once (a population's signatures are deep tuples)."""
 
@@ -110,23 +123,53 @@ class _Keyed:
 
 
 class _Growable:
-    """Columns of numpy arrays that grow by doubling; rows appended one at a time."""
+    """Columns of numpy arrays that grow by doubling; rows appended one at a time.
+
+    Appended rows wait in a list and are written to the arrays in one go when the
+    arrays are next read: a heterogeneous population appends tens of thousands of rows
+    a step, and a numpy scalar write per column and row cost more than the rest.
+    """
 
     def __init__(self, dtypes: dict[str, Any]) -> None:
         self.n = 0
-        self.arr = {k: np.zeros(16, dtype=t) for k, t in dtypes.items()}
+        self._names = tuple(dtypes)
+        self._arr = {k: np.zeros(16, dtype=t) for k, t in dtypes.items()}
+        self._rows: list[tuple[int, ...]] = []
 
     def __len__(self) -> int:
         return self.n
 
-    def append(self, **values: Any) -> int:
-        if self.n == len(next(iter(self.arr.values()))):
-            for k, a in self.arr.items():
-                self.arr[k] = np.concatenate([a, np.zeros_like(a)])
-        for k, v in values.items():
-            self.arr[k][self.n] = v
+    def append(self, *row: int) -> int:
+        """Append one row (a value per column, in the columns' order); returns its index."""
+        self._rows.append(row)
         self.n += 1
         return self.n - 1
+
+    @property
+    def arr(self) -> dict[str, np.ndarray]:
+        """The columns, every appended row written (rows past ``n`` are spare zeros)."""
+        if self._rows:
+            self._flush()
+        return self._arr
+
+    @arr.setter
+    def arr(self, arrays: dict[str, np.ndarray]) -> None:
+        self._rows = []
+        self._arr = arrays
+
+    def _flush(self) -> None:
+        rows, self._rows = self._rows, []
+        start = self.n - len(rows)
+        size = len(next(iter(self._arr.values())))
+        if size < self.n:
+            while size < self.n:
+                size *= 2
+            for k, a in self._arr.items():
+                grown = np.zeros(size, dtype=a.dtype)
+                grown[:start] = a[:start]
+                self._arr[k] = grown
+        for k, col in zip(self._names, zip(*rows, strict=True), strict=True):
+            self._arr[k][start:self.n] = col
 
 
 class _Flat:
@@ -193,6 +236,20 @@ class DecisionTable:
         #: table across runs (``keep``/``warm``): they stay true, since cells are only ever added.
         self.marks: dict[str, Any] = {}
         self._pop_key: tuple[int, Hashable | None] | None = None  # population_key, by decider count
+        self._families = _Families()
+        self._binding_sigs: dict[tuple[int, int], tuple[Any, ...]] = {}
+
+    def family_cell(self, d: Decider, obs: Any, ranking: tuple[int, ...]) -> tuple[int, frozenset[str]]:
+        """The cell of a pure, non-learning decider's ``obs`` given its policy's ``ranking``, and the
+        fields the resolver's part read: ``_new_cell``'s shared part, for batch-ranked deciders."""
+        key = (d.bid, d.phase, d.group, obs, ranking, reports_overrides(d.policy), False)
+        hit = self._cell_memo.get(key)
+        if hit is None:
+            self._thaw(d.phase, None)
+            own = recording(obs)
+            cell = self._resolve_cell(d, own, ranking, True)
+            hit = self._cell_memo[key] = (cell, fields_read(own))
+        return hit
 
     # --- deciders ---------------------------------------------------------------------------
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
@@ -214,29 +271,59 @@ class DecisionTable:
 
     # --- look-ups ---------------------------------------------------------------------------
     def cells(self, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """The cell of each (decider, code) key, computing the cells of keys never seen."""
+        """The cell of each (decider, code) key, computing the cells of keys never seen.
+
+        Keys of batch-ranked deciders (``_Families``) missing from the tables are resolved
+        together in numpy; with a dense table their cells are filed there like any other.
+        """
+        fam = self._families.of(self, deciders)
         space = self.codec.space
-        keys = deciders * space + codes
         need = len(self.deciders) * space
         if need <= DENSE_TABLE_LIMIT:
-            lut = self._luts[phase]
-            if lut is None or len(lut) < need:
-                # Doubling (up to the limit) so that deciders added by events rarely regrow it.
-                # Entries are cell + 1, so 0 means missing and the table starts as zeroed pages
-                # the OS hands out lazily: only the pages keys land on are ever touched.
-                grown = np.zeros(min(max(need, 2 * (0 if lut is None else len(lut))), DENSE_TABLE_LIMIT),
-                                 dtype=np.int32)
-                if lut is not None:
-                    grown[: len(lut)] = lut
-                lut = self._luts[phase] = grown
+            keys = deciders * space + codes
+            lut = self._dense_lut(phase, need)
             cells = lut[keys]
             miss = cells == 0
             if miss.any():
                 lut = self._thaw(phase, lut)
-                for k in unique(keys[miss]):
-                    lut[k] = self._cell_of(phase, int(k // space), int(k % space)) + 1
+                new = unique(keys[miss])
+                owner = new // space
+                of = None if fam is None else self._families.fam[owner]
+                if of is not None:
+                    for f in unique(of[of >= 0]).tolist():
+                        sel = of == f
+                        lut[new[sel]] = self._families.cells(self, f, phase, owner[sel], new[sel] % space) + 1
+                for k in (new if of is None else new[of < 0]).tolist():
+                    lut[k] = self._cell_of(phase, k // space, k % space) + 1
                 cells = lut[keys]
             return cells.astype(np.int64) - 1
+        if fam is None:
+            return self._keyed_cells(phase, deciders, codes)
+        out = np.empty(len(codes), dtype=np.int64)
+        for f in unique(fam).tolist():
+            sel = fam == f
+            out[sel] = (self._keyed_cells(phase, deciders[sel], codes[sel]) if f < 0
+                        else self._families.cells(self, f, phase, deciders[sel], codes[sel]))
+        return out
+
+    def _dense_lut(self, phase: int, need: int) -> np.ndarray:
+        """The dense table of ``phase``, grown to ``need`` entries if smaller."""
+        lut = self._luts[phase]
+        if lut is None or len(lut) < need:
+            # Doubling (up to the limit) so that deciders added by events rarely regrow it.
+            # Entries are cell + 1, so 0 means missing and the table starts as zeroed pages
+            # the OS hands out lazily: only the pages keys land on are ever touched.
+            grown = np.zeros(min(max(need, 2 * (0 if lut is None else len(lut))), DENSE_TABLE_LIMIT),
+                             dtype=np.int32)
+            if lut is not None:
+                grown[: len(lut)] = lut
+            lut = self._luts[phase] = grown
+        return lut
+
+    def _keyed_cells(self, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """``cells`` through the per-key dict of a table too large to be dense."""
+        space = self.codec.space
+        keys = deciders * space + codes
         uniq, inv = unique_inverse(keys)
         table = self._cell_dicts[phase]
         ids = np.empty(len(uniq), dtype=np.int64)
@@ -272,8 +359,8 @@ class DecisionTable:
         fields = len(self.codec.fields)
         keep = np.zeros((len(self.deciders), fields), np.int64)
         for d, dec in enumerate(self.deciders):
-            if not memoisable(dec.policy):
-                keep[d] = 1
+            if not memoisable(dec.policy) or self._families.batched(d):
+                keep[d] = 1  # no read-set of its own: it may have read any field
         for d, sets in self._read_sets.items():
             for rs in sets:
                 keep[d, list(rs.index)] = 1
@@ -350,8 +437,21 @@ class DecisionTable:
         """The decider's ``sim.cell_memo.signature`` (computed once); None for learners."""
         if decider not in self._sigs:
             d = self.deciders[decider]
-            self._sigs[decider] = None if is_learner(d.policy) else signature(
-                d.binding, d.policy, self.phases[d.phase], self.codec)
+            pol = None if is_learner(d.policy) else policy_signature(d.policy)
+            if pol is None:
+                self._sigs[decider] = None
+            else:
+                part = self._binding_sigs.get((d.bid, d.phase))
+                if part is None:
+                    part = self._binding_sigs[d.bid, d.phase] = binding_signature(
+                        d.binding, self.phases[d.phase], self.codec)
+                key, *rest = part
+                # Hashed once and one object per signature in the process: the memo looks it up
+                # on every miss, and equal deep tuples of dataclasses compare field by field.
+                sig = _Keyed((key, pol, *rest))
+                self._sigs[decider] = _CANONICAL.setdefault(sig, sig)
+                if len(_CANONICAL) > MAX_CANONICAL:
+                    _CANONICAL.clear()
         return self._sigs[decider]
 
     def _remember(self, known: list[_ReadSet], obs: Any, index: tuple[int, ...], cell: int) -> None:
@@ -406,7 +506,7 @@ class DecisionTable:
         extra = override_events(d.binding, full, acts, ranking, obs) if reports_overrides(d.policy) else ()
         base = self._outcomes_of(d, obs, full, by, extra)
         tier = tier_of(d.binding, obs, acts, ranking) if is_learner(d.policy) else 1 << full.act
-        return self._cells.append(full=full.act, root=root.act, base=base, tier=tier)
+        return self._cells.append(full.act, root.act, base, tier)
 
     def _insert(self, d: Decider, rec: CellRecord) -> int:
         """Append a remembered cell; its outcome rows are written unless a cell of this table
@@ -415,7 +515,7 @@ class DecisionTable:
         base = self._rec_rows.get(key)
         if base is None or self._out_recs.get(base) is not rec.outcomes:
             base = self._rec_rows[key] = self._write_outcomes(rec.outcomes, d.group)
-        return self._cells.append(full=rec.full, root=rec.root, base=base, tier=rec.tier)
+        return self._cells.append(rec.full, rec.root, base, rec.tier)
 
     # --- whole tables across runs (sim.cell_memo.TABLES) -------------------------------------
     def population_key(self) -> Hashable | None:
@@ -552,8 +652,9 @@ class DecisionTable:
                     self._comp.append(outcome=oid, principle=self._pidx[pid], held=held, level=level)
             for pair in out.conf:
                 self._conf.append(outcome=oid, pair=pair)
-            self._outcomes.append(nconf=out.nconf, violation=out.violation, deception=out.deception,
-                                  covert=out.covert, coop=out.coop, injected=out.injected, group=group)
+            # In the order of OUTCOME_COLUMNS.
+            self._outcomes.append(out.nconf, out.violation, out.deception, out.covert, out.coop,
+                                  out.injected, group)
             self._outcome_conflicts.append(out.conflicts)
         self._out_recs[base] = recs
         return base
@@ -618,3 +719,161 @@ class DecisionTable:
     def level_rows(self) -> dict[str, np.ndarray]:
         """(outcome, pair): each conflict of an outcome, pair = winner level x LEVELS + loser level."""
         return self._conf.arrays()
+
+
+class _Family:
+    """Deciders ranked together: one binding, phase, group and policy class (``rank_batch``).
+
+    Past the policy's ranking a cell depends only on the fields the resolver read (see
+    ``DecisionTable._new_cell``), so a family files its cells by (those fields' values,
+    ranking) in read-sets, as a decider files its own: a step's keys are then resolved in
+    numpy whatever the number of variants, and only a new (read values, ranking) goes
+    through Python.
+    """
+
+    def __init__(self, cls: Any, acts: ActSpace) -> None:
+        self.cls = cls
+        self.acts = acts
+        # The attributes rank_batch reads: ``batch_attrs``, else the policy's parameter names.
+        self.names = tuple(getattr(cls, "batch_attrs", None) or getattr(cls, "params", {}))
+        self.row: dict[int, int] = {}  # decider -> row of the parameter columns
+        self._params: list[list[float]] = []
+        self._cols: dict[str, np.ndarray] | None = None
+        self._rows = np.zeros(0, dtype=np.int64)  # decider -> row (-1: not a member)
+        self.rankings: list[tuple[int, ...]] = []
+        self.rid: dict[tuple[int, ...], int] = {}
+        self.want_rid: dict[int, int] = {}
+        self.read_sets: list[tuple[tuple[int, ...], dict[int, int]]] = []
+
+    def add(self, decider: int, policy: Any) -> None:
+        self.row[decider] = len(self._params)
+        own = vars(policy)
+        self._params.append([float(own[k] if k in own else getattr(policy, k)) for k in self.names])
+        self._cols = None
+
+    def params(self, deciders: np.ndarray) -> dict[str, np.ndarray]:
+        if self._cols is None:
+            table = np.asarray(self._params, dtype=np.float64).reshape(len(self._params), len(self.names))
+            self._cols = {k: table[:, i] for i, k in enumerate(self.names)}
+            self._rows = np.full(max(self.row) + 1, -1, dtype=np.int64)
+            self._rows[list(self.row)] = list(self.row.values())
+        rows = self._rows[deciders]
+        return {k: v[rows] for k, v in self._cols.items()}
+
+    def ranking_id(self, want: int, order: Callable[[int], tuple[int, ...]]) -> int:
+        rid = self.want_rid.get(want)
+        if rid is None:
+            ranking = tuple(order(want))
+            rid = self.rid.setdefault(ranking, len(self.rankings))
+            if rid == len(self.rankings):
+                self.rankings.append(ranking)
+            self.want_rid[want] = rid
+        return rid
+
+
+#: Bits of a family read-set key that hold the ranking's number.
+_RID_BITS = 20
+
+
+class _Families:
+    """Batch-ranked deciders of a table, by family (see ``_Family``).
+
+    A decider joins a family when its policy is pure, not a learner, and its class has a
+    ``rank_batch`` (a numpy ``rank`` over many variants and observations) reproducing its
+    ``rank`` (``rank_batch_of is rank``), which applies to the phase's acts. Decisions of a
+    family's deciders are identical to those of the per-key path: the same cells (by the
+    same memo key), reached without a per-key Python call.
+    """
+
+    def __init__(self) -> None:
+        self.fam = np.zeros(0, dtype=np.int64)  # per decider: family, -1 none
+        self.families: list[_Family] = []
+        self._by_key: dict[tuple[Any, ...], int] = {}
+
+    def batched(self, decider: int) -> bool:
+        return decider < len(self.fam) and self.fam[decider] >= 0
+
+    def of(self, table: DecisionTable, deciders: np.ndarray) -> np.ndarray | None:
+        """Each decider's family (-1 none); None when no decider of the table has one."""
+        if len(self.fam) < len(table.deciders):
+            self._extend(table)
+        if not self.families:
+            return None
+        return self.fam[deciders]
+
+    def _extend(self, table: DecisionTable) -> None:
+        start = len(self.fam)
+        self.fam = np.concatenate([self.fam, np.full(len(table.deciders) - start, -1, dtype=np.int64)])
+        if table.codec.space >= 1 << (62 - _RID_BITS):
+            return  # read-set keys would not fit an int64
+        classes: dict[type, bool] = {}
+        for did in range(start, len(table.deciders)):
+            d = table.deciders[did]
+            cls: Any = type(d.policy)
+            ok = classes.get(cls)
+            if ok is None:
+                ok = classes[cls] = getattr(cls, "rank_batch_of", None) is getattr(cls, "rank", None)
+            if not ok or not memoisable(d.policy) or is_learner(d.policy) or "rank" in vars(d.policy):
+                continue
+            key = (d.bid, d.phase, d.group, reports_overrides(d.policy), cls)
+            f = self._by_key.get(key)
+            if f is None:
+                acts = table.phases[d.phase]
+                empty = {k: np.zeros(0, dtype=np.int64) for k in table.codec.fields}
+                params = {k: np.zeros(0) for k in getattr(cls, "batch_attrs", None) or getattr(cls, "params", {})}
+                if cls.rank_batch(params, empty, acts) is None:
+                    f = -1
+                else:
+                    f = len(self.families)
+                    self.families.append(_Family(cls, acts))
+                self._by_key[key] = f
+            if f >= 0:
+                self.families[f].add(did, d.policy)
+            self.fam[did] = f
+
+    def cells(self, table: DecisionTable, f: int, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The cells of keys of family ``f``: ranked in numpy, filed by read fields and ranking."""
+        fam = self.families[f]
+        codec = table.codec
+        fields = {name: (codes // r) % c - off
+                  for name, r, c, off in zip(codec.fields, codec.radix, codec.card, codec.offset, strict=True)}
+        want, order = fam.cls.rank_batch(fam.params(deciders), fields, fam.acts)
+        uw, winv = unique_inverse(want)
+        rid = np.array([fam.ranking_id(w, order) for w in uw.tolist()], dtype=np.int64)[winv]
+        out = np.full(len(codes), -1, dtype=np.int64)
+        todo = np.arange(len(codes))
+        values = [fields[name] for name in codec.fields]
+        pending = list(fam.read_sets)
+        while len(todo):
+            for index, filed in pending:
+                sub = np.zeros(len(todo), dtype=np.int64)
+                for i in index:
+                    sub = sub * codec.card[i] + values[i][todo] + codec.offset[i]
+                uniq, inv = unique_inverse((sub << _RID_BITS) | rid[todo])
+                found = np.array([filed.get(k, -1) for k in uniq.tolist()], dtype=np.int64)[inv]
+                hit = found >= 0
+                out[todo[hit]] = found[hit]
+                todo = todo[~hit]
+                if not len(todo):
+                    break
+            if not len(todo):
+                break
+            # A (read values, ranking) never met: computed for the first such key and filed;
+            # only its read-set has anything new for the keys left.
+            k = int(todo[0])
+            r = int(rid[k])
+            if r >= 1 << _RID_BITS:
+                raise OverflowError("more rankings than a family read-set key holds")
+            d = table.deciders[int(deciders[k])]
+            cell, read = table.family_cell(d, codec.decode(int(codes[k])), fam.rankings[r])
+            index = tuple(i for i, name in enumerate(codec.fields) if name in read)
+            known = next((fl for ix, fl in fam.read_sets if ix == index), None)
+            filed = {} if known is None else known
+            if known is None:
+                fam.read_sets.append((index, filed))
+            sub_k = 0
+            for i in index:
+                sub_k = sub_k * codec.card[i] + int(values[i][k]) + codec.offset[i]
+            filed[(sub_k << _RID_BITS) | r] = cell
+            pending = [(index, filed)]
+        return out

@@ -236,12 +236,15 @@ class SpecModel(mesa.Model):
             keys.clear()
             pols.clear()
         mapped = []
+        where = {k: i for i, k in enumerate(keys)}  # a list's index() per agent is quadratic
         for ps in sets:
             key = repr(sorted(ps.items()))
-            if key not in keys:
+            at = where.get(key)
+            if at is None:
+                at = where[key] = len(keys)
                 keys.append(key)
                 pols.append(make_policy(gspec.policy, ps, f"groups.{gspec.name}.policy"))
-            mapped.append(keys.index(key))
+            mapped.append(at)
         self.groups[g].policy = pols[0]
         return np.asarray(mapped, dtype=np.int64)[idx]
 
@@ -266,8 +269,11 @@ class SpecModel(mesa.Model):
             in_group = plain[self.group_of[plain] == g]
             gs = self.groups[g]
             b = self.intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
-            for v in np.unique(self.variant_of[in_group]).tolist():
-                members = in_group[self.variant_of[in_group] == v]
+            # Members of each variant by one sort (a mask per variant is quadratic in a drawn group).
+            var = self.variant_of[in_group]
+            order = np.argsort(var, kind="stable")
+            vs, starts = np.unique(var[order], return_index=True)
+            for v, members in zip(vs.tolist(), np.split(in_group[order], starts[1:]), strict=True):
                 for ph, did in enumerate(self.decisions.decider_ids(b, self._variants[g][v], g)):
                     self.decider_of[ph][members] = did
         for i in agents[own].tolist():

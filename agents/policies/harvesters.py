@@ -12,13 +12,16 @@ Observation fields read: ``stock`` (tenths of capacity), ``others_overused``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
+
+import numpy as np
 
 from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import policy
-from agents.policies.ranking import by_generosity
+from agents.policies.ranking import by_generosity, ranking_numbers
 
 STOCK_TENTHS = 10
 
@@ -66,3 +69,31 @@ class Harvester(RankingPolicy):
             return by_generosity(acts, high_first=True)
         want = self.want(obs, max(t for _, t in takes))
         return tuple(i for i, t in sorted(takes, key=lambda it: (abs(it[1] - want), it[1])))
+
+    #: The ``rank`` that ``rank_batch`` reproduces (see ``ConditionalContributor.rank_batch_of``).
+    rank_batch_of = rank
+
+    @classmethod
+    def rank_batch(cls, params: dict[str, np.ndarray], obs: dict[str, np.ndarray],
+                   acts: ActSpace) -> tuple[np.ndarray, Callable[[int], tuple[int, ...]]] | None:
+        """``rank`` for many (variant, observation) pairs in numpy: per pair the number of its
+        ranking (the order of the takes, in base ``len(acts)``) and the ranking of a number.
+
+        ``want``'s arithmetic in float64, operation for operation; a field the observation
+        lacks reads as ``want``'s default. None when no act takes (``rank`` is then generous).
+        """
+        takes = [(i, a.take) for i, a in enumerate(acts) if a.take is not None]
+        if not takes:
+            return None
+        idx = np.array([i for i, _ in takes], dtype=np.int64)
+        amount = np.array([t for _, t in takes], dtype=np.float64)
+        most = max(t for _, t in takes)
+        n = len(next(iter(params.values()), np.zeros(0)))
+        greed = params.get("greed", np.zeros(n))
+        over = obs.get("others_overused", np.zeros(n, dtype=np.int64)) != 0
+        want = np.where(over, greed + params["reciprocity"] * np.maximum(most - greed, 0.0), greed)
+        stock = obs.get("stock", np.full(n, STOCK_TENTHS))
+        want = np.where(stock < params["caution"] * STOCK_TENTHS, np.minimum(want, 1.0), want)
+        dist = np.abs(amount[None, :] - want[:, None])
+        order = np.lexsort((np.broadcast_to(amount, dist.shape), dist), axis=-1)  # stable, as sorted
+        return ranking_numbers(idx[order], len(acts))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from agents.acts import ActSpace
 from agents.policies.base import NONE, TRUST_BUCKETS
@@ -90,3 +93,17 @@ def by_generosity(acts: ActSpace, high_first: bool) -> tuple[int, ...]:
     return tuple(
         sorted(range(len(acts)), key=lambda i: (is_lie(acts[i]), sign * generosity(acts[i]), i))
     )
+
+
+def ranking_numbers(order: np.ndarray, base: int) -> tuple[np.ndarray, Callable[[int], tuple[int, ...]]]:
+    """Rankings as numbers, for a policy's ``rank_batch``: row ``k`` of ``order`` (act indices,
+    best first, each below ``base``) becomes ``sum(order[k, i] * base**i)``; returns the numbers
+    and the ranking of a number."""
+    width = order.shape[1] if order.ndim == 2 else 0
+    numbers = (order * base ** np.arange(width, dtype=np.int64)).sum(axis=1) if len(order) else \
+        np.zeros(0, dtype=np.int64)
+
+    def ranking(number: int) -> tuple[int, ...]:
+        return tuple((number // base ** i) % base for i in range(width))
+
+    return np.asarray(numbers, dtype=np.int64), ranking

@@ -18,13 +18,16 @@ stake), ``trust`` (bucket 0..20), ``risk`` (0..20).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
+
+import numpy as np
 
 from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import TRUST_BUCKETS, policy
-from agents.policies.ranking import trust_ok
+from agents.policies.ranking import ranking_numbers, trust_ok
 
 
 @policy("weighs_risk")
@@ -90,3 +93,31 @@ class WeighsRisk(RankingPolicy):
         u = self.utilities(obs, acts)
         # Stable: equal utilities keep act order.
         return tuple(sorted(range(len(acts)), key=lambda i: -u.get(acts[i].name, -1e9)))
+
+    #: The ``rank`` that ``rank_batch`` reproduces (see ``ConditionalContributor.rank_batch_of``).
+    rank_batch_of = rank
+    #: The attributes ``rank_batch`` reads, one column each (the decision table gathers them).
+    batch_attrs: ClassVar[tuple[str, ...]] = ("t", "c", "r", "commission", "threshold", "harm")
+
+    @classmethod
+    def rank_batch(cls, params: dict[str, np.ndarray], obs: dict[str, np.ndarray],
+                   acts: ActSpace) -> tuple[np.ndarray, Callable[[int], tuple[int, ...]]]:
+        """``rank`` for many (variant, observation) pairs in numpy: ``utilities`` operation for
+        operation in float64 (a missing field reads as its default there), then a stable sort."""
+        n = len(params["t"])
+        t, c, r = params["t"], params["c"], params["r"]
+        p = obs.get("risk", np.full(n, TRUST_BUCKETS // 2)) / TRUST_BUCKETS
+        if "lie" in acts.names():
+            g = 1.0 + obs.get("stake", np.zeros(n, dtype=np.int64))
+            u = {"disclose": -g, "refuse": -r, "evade": t * (1 - p) * g / 2 - p * c / 2,
+                 "lie": t * (1 - p) * g - p * c}
+        else:
+            gain = params["commission"] - params["harm"] * (1 - obs.get("stake", np.ones(n, dtype=np.int64)))
+            u = {"deal": np.zeros(n), "walk": np.full(n, -1.0), "steer": gain - r, "steer_covert": gain - p * c}
+            if "trust" in obs:
+                walk = ~(obs["trust"] >= np.rint(params["threshold"] * TRUST_BUCKETS))
+                for name, v in (("walk", 0.0), ("deal", -1.0), ("steer", -1.0), ("steer_covert", -1.0)):
+                    u[name] = np.where(walk, v, u[name])
+        minus = np.stack([-u[a.name] if a.name in u else np.full(n, 1e9) for a in acts], axis=1) \
+            if len(acts) else np.zeros((n, 0))
+        return ranking_numbers(np.argsort(minus, axis=1, kind="stable"), len(acts))

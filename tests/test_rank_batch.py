@@ -1,0 +1,90 @@
+"""Batch ranking (``rank_batch``) agrees with ``rank``, and batch-ranked runs equal per-key ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.policies import make_policy
+from agents.policies.contributors import ConditionalContributor
+from scenarios.public_goods_fg import GIVE, SANCTION, PublicGoodsFGObs
+
+
+def _obs(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    return {"own": rng.integers(-1, 21, n), "others": rng.integers(0, 21, n), "fined": rng.integers(0, 13, n),
+            "watched": rng.integers(0, 2, n), "sanctions": rng.integers(0, 2, n),
+            "shortfall": rng.integers(0, 21, n), "coin": rng.integers(0, 16, n)}
+
+
+@pytest.mark.parametrize("acts", [GIVE, SANCTION], ids=["give", "punish"])
+def test_contributor_batch_ranking_is_rank(acts) -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    names = tuple(ConditionalContributor.params)
+    values = {"baseline": rng.random(n), "slope": rng.random(n) * 1.2, "weight": rng.random(n),
+              "fine_response": rng.random(n) * 4, "severity": rng.random(n) * 2, "deterrence": rng.random(n) * 0.3}
+    # Ties of the rounding: thirds of a shortfall, halves of a coin step.
+    values["severity"][:40] = 1.5
+    values["weight"][40:80] = 0.5
+    obs = _obs(rng, n)
+    want, order = ConditionalContributor.rank_batch(values, obs, acts)
+    for k in range(n):
+        pol = make_policy("conditional_contributor", {p: float(values[p][k]) for p in names})
+        one = PublicGoodsFGObs(**{f: int(v[k]) for f, v in obs.items()})
+        assert order(int(want[k])) == pol.rank(one, acts), k
+
+
+def test_contributor_batch_ranking_declines_other_games() -> None:
+    from scenarios.ipd import PLAIN  # no contribution or punishment acts
+
+    assert ConditionalContributor.rank_batch({}, {"own": np.zeros(0, np.int64)}, PLAIN) is None
+
+
+def test_patched_rank_leaves_the_batch_path(monkeypatch) -> None:
+    """A class whose ``rank`` is replaced is ranked per key again: the patch is what decides."""
+    from sim.runs.run import run
+
+    base = run("public-goods-fg", seed=2, set={"steps": 3})
+    monkeypatch.setattr(ConditionalContributor, "rank", lambda self, obs, acts: tuple(range(len(acts))))
+    patched = run("public-goods-fg", seed=2, set={"steps": 3})
+    assert patched.metrics["contribution"] == 0.0 != base.metrics["contribution"]
+
+
+def test_harvester_batch_ranking_is_rank() -> None:
+    from agents.policies.harvesters import Harvester
+    from scenarios.commons import TAKES, CommonsObs
+
+    rng = np.random.default_rng(5)
+    n = 400
+    values = {"greed": rng.random(n) * 2, "reciprocity": rng.random(n), "caution": rng.random(n)}
+    values["greed"][:50] = np.array([t for t in (a.take for a in TAKES) if t is not None]).repeat(50)[:50]
+    obs = {"stock": rng.integers(0, 11, n), "others_overused": rng.integers(0, 2, n),
+           "max_take": rng.integers(0, 5, n), "coin": rng.integers(0, 16, n)}
+    number, order = Harvester.rank_batch(values, obs, TAKES)
+    for k in range(n):
+        pol = make_policy("harvester", {p: float(values[p][k]) for p in values})
+        one = CommonsObs(**{f: int(v[k]) for f, v in obs.items()})
+        assert order(int(number[k])) == pol.rank(one, TAKES), k
+
+
+def test_weighs_risk_batch_ranking_is_rank() -> None:
+    from agents.policies.strategic import WeighsRisk
+    from scenarios.negotiation import ANSWER, CLOSE, NegotiationObs
+
+    rng = np.random.default_rng(7)
+    n = 300
+    drawn = {"temptation": rng.random(n), "caught_cost": rng.random(n) * 2, "refuse_cost": rng.random(n),
+             "commission": rng.random(n), "threshold": rng.random(n), "harm": rng.random(n)}
+    drawn["threshold"][:60] = 0.45  # trust exactly at the threshold
+    pols = [make_policy("weighs_risk", {k: float(v[k_]) for k, v in drawn.items()}) for k_ in range(n)]
+    attrs = {a: np.array([getattr(p, a) for p in pols]) for a in WeighsRisk.batch_attrs}
+    fields = NegotiationObs._fields
+    obs = {f: rng.integers(0, 2, n) for f in fields}
+    for f in ("risk", "trust"):
+        if f in obs:
+            obs[f] = rng.integers(0, 21, n)
+    for acts in (ANSWER, CLOSE):
+        number, order = WeighsRisk.rank_batch(attrs, obs, acts)
+        for k in range(n):
+            one = NegotiationObs(**{f: int(obs[f][k]) for f in fields})
+            assert order(int(number[k])) == pols[k].rank(one, acts), (k, acts)
