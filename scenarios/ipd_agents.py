@@ -22,7 +22,6 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from agents.uniques import unique_first, unique_inverse
 from scenarios.kernel_sums import total, total_at
 
 #: Profiles allowed per agent: past this share of the population, spreading per agent is cheaper.
@@ -66,36 +65,31 @@ class Agents(NamedTuple):
 def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n: int,
                   state: tuple[np.ndarray, ...], group_of: np.ndarray) -> Agents | None:
     """Profiles of the ``n`` agents; None when agents of one profile differ in ``state``
-    (payoff, step payoff, truth kept, truth total) or group, or there are too many profiles."""
+    (payoff, step payoff, truth kept, truth total) or group, or there are too many profiles.
+
+    Every pass reads the rows in row order (no sort of rows or agents): at 10^6 agents
+    sorting was most of a stretch's set-up.
+    """
     deg = np.bincount(agent, minlength=n)
-    start = np.zeros(n + 1, np.int64)
-    np.cumsum(deg, out=start[1:])
-    seq = _by_agent(of_row, agent, start)
-    hashes = _hashes(seq, start, group_of.astype(np.int64))
-    _, first = unique_first(hashes)
-    first = np.sort(first)  # profiles in the order of their first agent
-    if len(first) > max(1, MAX_PROFILE_SHARE * n):
-        return None
-    _, prof = unique_inverse(hashes)
-    remap = np.empty(len(first), np.int64)
-    remap[prof[first]] = np.arange(len(first))
-    prof = remap[prof].astype(np.int32)
-    if not _alike(prof, first, seq, start, group_of, *state):
-        return None  # a hash collision or agents of one profile that start apart
-    lens = deg[first]
-    pstart = np.zeros(len(first) + 1, np.int64)
-    np.cumsum(lens, out=pstart[1:])
-    pseq = seq[np.repeat(start[first] - pstart[:-1], lens) + np.arange(pstart[-1])]
+    groups = group_of.astype(np.int64)
+    prof, first = _profiles(_hashes(of_row, agent, deg, groups), max(1, int(MAX_PROFILE_SHARE * n)))
+    if not len(first):
+        return None  # more profiles than are worth it
     p = len(first)
+    pstart = np.zeros(p + 1, np.int64)
+    np.cumsum(deg[first], out=pstart[1:])
+    pseq = _profile_rows(of_row, agent, prof, first, pstart)
+    if not _alike(of_row, agent, prof, first, pseq, pstart, deg, groups, *state):
+        return None  # a hash collision, or agents of one profile that start apart
     width = int(of_row.max()) + 1 if len(of_row) else 1
     if width * p > 4 * len(of_row) + 64:
         return None  # (class, partner's profile) codes would be nearly one per row
-    code, keys = first_seen(of_row.astype(np.int64) * p + prof[partner[: len(of_row)]], width * p)
+    code, keys, _ = first_seen(_row_keys(of_row, prof, partner, p), width * p)
     if len(keys) > max(1, MAX_PROFILE_SHARE * len(of_row)):
         return None
     u = len(keys)
-    return Agents(prof, np.bincount(prof, minlength=p).astype(np.int64), pstart, pseq.astype(np.int64),
-                  group_of[first].astype(np.int64), code, keys // p, keys % p,
+    return Agents(prof, np.bincount(prof, minlength=p).astype(np.int64), pstart, pseq,
+                  groups[first], code, keys // p, keys % p,
                   *(s[first].copy() for s in state), np.empty(p), np.empty(u), np.empty(u), np.empty(p),
                   np.empty(n))
 
@@ -103,59 +97,113 @@ def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n:
 @njit(cache=True, nogil=True)
 def first_seen(key, size):  # pragma: no cover - compiled
     """Distinct ``key`` values (all in 0..size-1) numbered in the order first met: (number of
-    each element as int32, the key of each number). A dense table: no sort."""
+    each element as int32, the key of each number, the element each was first met at).
+    A dense table: no sort."""
     number = np.full(size, -1, np.int64)
     code = np.empty(key.shape[0], np.int32)
     keys = np.empty(key.shape[0], np.int64)
+    first = np.empty(key.shape[0], np.int64)
     u = 0
     for i in range(key.shape[0]):
         k = key[i]
         if number[k] < 0:
             number[k] = u
             keys[u] = k
+            first[u] = i
             u += 1
         code[i] = number[k]
-    return code, keys[:u].copy()
+    return code, keys[:u].copy(), first[:u].copy()
 
 
 @njit(cache=True, nogil=True)
-def _by_agent(of_row, agent, start):  # pragma: no cover - compiled
-    """``of_row`` regrouped by agent, each agent's rows in row order (a counting sort)."""
-    at = start[:-1].copy()
-    out = np.empty(of_row.shape[0], of_row.dtype)
+def _hashes(of_row, agent, deg, group_of):  # pragma: no cover - compiled
+    """A 64-bit hash of each agent's (group, degree, row classes in row order)."""
+    prime = np.uint64(1099511628211)
+    out = np.empty(deg.shape[0], np.uint64)
+    for a in range(deg.shape[0]):
+        out[a] = ((np.uint64(1469598103934665603) ^ np.uint64(group_of[a])) * prime) ^ np.uint64(deg[a])
     for r in range(of_row.shape[0]):
         a = agent[r]
-        out[at[a]] = of_row[r]
-        at[a] += 1
+        out[a] = (out[a] ^ np.uint64(of_row[r] + 1)) * prime
     return out
 
 
 @njit(cache=True, nogil=True)
-def _hashes(seq, start, group_of):  # pragma: no cover - compiled
-    """A 64-bit hash of each agent's (group, row classes in order); equal profiles hash alike."""
-    n = start.shape[0] - 1
-    out = np.empty(n, np.uint64)
+def _profiles(hashes, limit):  # pragma: no cover - compiled
+    """Each agent's profile (int32, numbered in the order of their first agent) and each
+    profile's first agent; no profiles at all past ``limit`` of them. An open-addressing
+    table of the distinct hashes (few: it stays in cache)."""
+    n = hashes.shape[0]
+    prof = np.empty(n, np.int32)
+    first = np.empty(limit, np.int64)
+    size = 1024
+    table = np.full(size, -1, np.int64)
+    p = 0
     for a in range(n):
-        h = np.uint64(1469598103934665603) ^ np.uint64(group_of[a])
-        h = h * np.uint64(1099511628211) + np.uint64(start[a + 1] - start[a])
-        for i in range(start[a], start[a + 1]):
-            h = (h ^ np.uint64(seq[i] + 1)) * np.uint64(1099511628211)
-        out[a] = h
+        h = hashes[a]
+        slot = np.int64((h ^ (h >> np.uint64(29))) & np.uint64(size - 1))
+        while table[slot] >= 0 and hashes[first[table[slot]]] != h:
+            slot = (slot + 1) & (size - 1)
+        if table[slot] < 0:
+            if p == limit:
+                return prof, first[:0].copy()
+            table[slot] = p
+            first[p] = a
+            p += 1
+            if 2 * p > size:  # grow: place every profile's hash again
+                size *= 2
+                table = np.full(size, -1, np.int64)
+                for q in range(p):
+                    g = hashes[first[q]]
+                    s = np.int64((g ^ (g >> np.uint64(29))) & np.uint64(size - 1))
+                    while table[s] >= 0:
+                        s = (s + 1) & (size - 1)
+                    table[s] = q
+                slot = -1
+        prof[a] = p - 1 if slot < 0 else table[slot]
+    return prof, first[:p].copy()
+
+
+@njit(cache=True, nogil=True)
+def _profile_rows(of_row, agent, prof, first, pstart):  # pragma: no cover - compiled
+    """Each profile's sequence: its first agent's row classes in row order (CSR by ``pstart``)."""
+    out = np.empty(pstart[-1], np.int64)
+    at = pstart[:-1].copy()
+    for r in range(of_row.shape[0]):
+        a = agent[r]
+        p = prof[a]
+        if first[p] == a:
+            out[at[p]] = of_row[r]
+            at[p] += 1
     return out
 
 
 @njit(cache=True, nogil=True)
-def _alike(prof, first, seq, start, group_of, payoff, step_pay, truth_kept, truth_total):  # pragma: no cover
-    """Whether every agent matches its profile's first agent: row classes, group and state."""
+def _row_keys(of_row, prof, partner, p):  # pragma: no cover - compiled
+    """Per aligned row: its class and its partner's profile, as one number."""
+    out = np.empty(of_row.shape[0], np.int64)
+    for r in range(of_row.shape[0]):
+        out[r] = of_row[r] * p + prof[partner[r]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _alike(of_row, agent, prof, first, pseq, pstart, deg, group_of, payoff, step_pay, truth_kept,
+           truth_total):  # pragma: no cover - compiled
+    """Whether every agent matches its profile's first agent: degree, group, state and row
+    classes in order."""
     for a in range(prof.shape[0]):
         f = first[prof[a]]
-        if (start[a + 1] - start[a] != start[f + 1] - start[f] or group_of[a] != group_of[f]
-                or payoff[a] != payoff[f] or step_pay[a] != step_pay[f]
-                or truth_kept[a] != truth_kept[f] or truth_total[a] != truth_total[f]):
+        if (deg[a] != deg[f] or group_of[a] != group_of[f] or payoff[a] != payoff[f]
+                or step_pay[a] != step_pay[f] or truth_kept[a] != truth_kept[f]
+                or truth_total[a] != truth_total[f]):
             return False
-        for i in range(start[a + 1] - start[a]):
-            if seq[start[a] + i] != seq[start[f] + i]:
-                return False
+    at = np.zeros(prof.shape[0], np.int32)
+    for r in range(of_row.shape[0]):
+        a = agent[r]
+        if of_row[r] != pseq[pstart[prof[a]] + at[a]]:
+            return False
+        at[a] += 1
     return True
 
 

@@ -86,10 +86,8 @@ def pair_classes(cols: dict[str, np.ndarray], dec: np.ndarray, e: int) -> Classe
     key = dec[:e] * width + dec[e:m]
     # Classes in the order of their first row, as the per-row loop meets them.
     if width * width <= 4 * e + 64:
-        number, keys = ipd_agents.first_seen(key, width * width)
+        number, _, first = ipd_agents.first_seen(key, width * width)
         of_edge = number.astype(np.int64)
-        first = np.full(len(keys), e, np.int64)
-        np.minimum.at(first, of_edge, np.arange(e))
     else:
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         order = np.argsort(first, kind="stable")
@@ -100,13 +98,23 @@ def pair_classes(cols: dict[str, np.ndarray], dec: np.ndarray, e: int) -> Classe
     c = len(first)
     rows = np.concatenate([first, first + e])
     of_row = np.concatenate([of_edge, of_edge + c])
-    for name in COLUMNS:
-        col = cols[name][:m]
-        if not np.array_equal(col, col[rows][of_row]):
-            return None
+    if not _alike(Pairs(*(cols[name][:m] for name in COLUMNS)), rows, of_row):
+        return None
     mult = np.bincount(of_row, minlength=2 * c).astype(np.int64)
     pairs = Pairs(*(cols[name][rows].copy() for name in COLUMNS))
     return Classes(rows, of_row, mult, pairs)
+
+
+@njit(cache=True, nogil=True)
+def _alike(pr, rows, of_row):  # pragma: no cover - compiled
+    """Whether every aligned row's memory equals its representative's, column by column."""
+    for r in range(of_row.shape[0]):
+        q = rows[of_row[r]]
+        if (pr.last[r] != pr.last[q] or pr.last2[r] != pr.last2[q] or pr.defected[r] != pr.defected[q]
+                or pr.good[r] != pr.good[q] or pr.turns[r] != pr.turns[q] or pr.kept[r] != pr.kept[q]
+                or pr.broken[r] != pr.broken[q]):
+            return False
+    return True
 
 
 def play_classes(model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.ndarray,
