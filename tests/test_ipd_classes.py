@@ -58,8 +58,11 @@ def test_classic_by_classes_equals_by_rows(overrides, seed, widest, monkeypatch)
     _same(rows, classes)
 
 
-def test_keys_met_mid_stretch_fill_the_same_cells(wary, monkeypatch):  # noqa: F811
-    # Trust drifts through the buckets the `wary` check reads: fills inside class stretches.
+@pytest.mark.parametrize("profiles", [0.25, 1.0])
+def test_keys_met_mid_stretch_fill_the_same_cells(wary, profiles, monkeypatch):  # noqa: F811
+    # Trust drifts through the buckets the `wary` check reads: fills inside class stretches
+    # (with agents booked by profile too: the loop returns, writes back, and resumes).
+    monkeypatch.setattr(ipd_agents, "MAX_PROFILE_SHARE", profiles)
     rows, classes, spread = _both(wary(_copies(3)), monkeypatch, 2)
     assert spread
     _same(rows, classes)
@@ -69,7 +72,9 @@ def test_keys_met_mid_stretch_fill_the_same_cells(wary, monkeypatch):  # noqa: F
 
 
 @pytest.mark.usefixtures("retaliate_check")
-def test_conflicts_end_a_class_stretch(monkeypatch):
+@pytest.mark.parametrize("profiles", [0.25, 1.0])
+def test_conflicts_end_a_class_stretch(profiles, monkeypatch):
+    monkeypatch.setattr(ipd_agents, "MAX_PROFILE_SHARE", profiles)
     sc = load_scenario_text(_text(_retaliating(), steps=30), source="fused-case.toml")
     rows, classes, spread = _both(sc, monkeypatch, 4)
     assert spread
