@@ -84,7 +84,7 @@ def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n:
     width = int(of_row.max()) + 1 if len(of_row) else 1
     if width * p > 4 * len(of_row) + 64:
         return None  # (class, partner's profile) codes would be nearly one per row
-    code, keys, _ = first_seen(_row_keys(of_row, prof, partner, p), width * p)
+    code, keys = _row_codes(of_row, prof, partner, p, width * p)
     if len(keys) > max(1, MAX_PROFILE_SHARE * len(of_row)):
         return None
     u = len(keys)
@@ -179,12 +179,21 @@ def _profile_rows(of_row, agent, prof, first, pstart):  # pragma: no cover - com
 
 
 @njit(cache=True, nogil=True)
-def _row_keys(of_row, prof, partner, p):  # pragma: no cover - compiled
-    """Per aligned row: its class and its partner's profile, as one number."""
-    out = np.empty(of_row.shape[0], np.int64)
+def _row_codes(of_row, prof, partner, p, size):  # pragma: no cover - compiled
+    """Per aligned row, the number of its (class, partner's profile) key in the order first met,
+    and each number's key (``first_seen`` without the array of keys)."""
+    number = np.full(size, -1, np.int64)
+    code = np.empty(of_row.shape[0], np.int32)
+    keys = np.empty(size, np.int64)
+    u = 0
     for r in range(of_row.shape[0]):
-        out[r] = of_row[r] * p + prof[partner[r]]
-    return out
+        k = of_row[r] * p + prof[partner[r]]
+        if number[k] < 0:
+            number[k] = u
+            keys[u] = k
+            u += 1
+        code[r] = number[k]
+    return code, keys[:u].copy()
 
 
 @njit(cache=True, nogil=True)
