@@ -26,8 +26,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
+from scenarios import ipd_agents
 from scenarios.ipd_rows import (
     CONFLICT,
+    DRAW,
     MISSED,
     MISSING,
     WHY,
@@ -55,12 +57,14 @@ class Classes(NamedTuple):
         of_row: (2E,) per aligned row, its representative (0..2C-1).
         mult: (2C,) rows each representative stands for.
         pairs: the representatives' memory, played forward by the loop.
+        agents: agent classes, when agents can be booked by profile.
     """
 
     rows: np.ndarray
     of_row: np.ndarray
     mult: np.ndarray
     pairs: Pairs
+    agents: ipd_agents.Agents | None = None
 
     def write_back(self, cols: dict[str, np.ndarray]) -> None:
         """Every aligned row's memory is its representative's: copy it over."""
@@ -69,32 +73,48 @@ class Classes(NamedTuple):
 
 
 def pair_classes(cols: dict[str, np.ndarray], dec: np.ndarray, e: int) -> Classes | None:
-    """Group the aligned rows by (decider, partner's decider); None unless every row's memory is alike.
+    """Group the aligned rows by (decider, partner's decider); None unless each class's rows
+    share their representative's memory.
 
-    Only then is a pair's future a function of its two deciders alone (a run's first stretch).
+    Only then is a pair's future a function of its class alone: at a run's start, and
+    later too when pairs of the same deciders have played alike (deterministic deciders).
     """
     m = 2 * e
     if e < 1:
         return None
-    for name in COLUMNS:
-        col = cols[name][:m]
-        if not (col == col[0]).all():
-            return None
     width = int(dec.max()) + 1
     key = dec[:e] * width + dec[e:m]
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     # Classes in the order of their first row, as the per-row loop meets them.
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    first = first[order].astype(np.int64)
+    if width * width <= 4 * e + 64:
+        number, _, first = ipd_agents.first_seen(key, width * width)
+        of_edge = number.astype(np.int64)
+    else:
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        first = first[order].astype(np.int64)
+        of_edge = rank[inverse].astype(np.int64)
     c = len(first)
-    of_edge = rank[inverse].astype(np.int64)
     rows = np.concatenate([first, first + e])
     of_row = np.concatenate([of_edge, of_edge + c])
+    if not _alike(Pairs(*(cols[name][:m] for name in COLUMNS)), rows, of_row):
+        return None
     mult = np.bincount(of_row, minlength=2 * c).astype(np.int64)
     pairs = Pairs(*(cols[name][rows].copy() for name in COLUMNS))
     return Classes(rows, of_row, mult, pairs)
+
+
+@njit(cache=True, nogil=True)
+def _alike(pr, rows, of_row):  # pragma: no cover - compiled
+    """Whether every aligned row's memory equals its representative's, column by column."""
+    for r in range(of_row.shape[0]):
+        q = rows[of_row[r]]
+        if (pr.last[r] != pr.last[q] or pr.last2[r] != pr.last2[q] or pr.defected[r] != pr.defected[q]
+                or pr.good[r] != pr.good[q] or pr.turns[r] != pr.turns[q] or pr.kept[r] != pr.kept[q]
+                or pr.broken[r] != pr.broken[q]):
+            return False
+    return True
 
 
 def play_classes(model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.ndarray,
@@ -108,47 +128,70 @@ def play_classes(model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.n
     lk = lookup._replace(decider=dec[classes.rows])
     people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
                         model.group_of.astype(np.int64))
+    if classes.agents is not None:
+        return int(_play_profiles(rec.steps, k, lk, game, classes.pairs, classes.mult, classes.agents,
+                                  people, rec.arrays, state, missing, scratch, pending))
     return int(_play_classes(rec.steps, k, lk, game, classes.pairs, classes.of_row, classes.mult, people,
                              rec.arrays, state, missing, scratch, pending))
 
 
 @njit(cache=True, nogil=True)
+def _buffers(mc, game, pr):  # pragma: no cover - compiled
+    """The representatives' per-step buffers: act, outcome, move, payoff, detected lie, trust."""
+    trust_now = np.empty(mc)
+    for q in range(mc):
+        trust_now[q] = (pr.kept[q] + 1.0) / (pr.kept[q] + pr.broken[q] + 2.0)
+    lie = np.full(mc, game.lie * 0.0)  # no draws: no lie is ever detected
+    return np.empty(mc, np.int64), np.empty(mc, np.int64), np.empty(mc, np.int8), np.empty(mc), lie, trust_now
+
+
+@njit(cache=True, nogil=True)
+def _rep_step(k, lk, game, pr, mult, rec, state, missing, pending, history, chosen, outcome, coop,
+              pay, lie, trust_now):  # pragma: no cover - compiled
+    """Decide and advance the representatives for step ``k``: 0, or why the step is left (``WHY``).
+
+    Leaves each representative's move in ``coop`` and its payoff in ``pay``; counts outcomes.
+    """
+    mc = lk.decider.shape[0]
+    c = mc // 2
+    betrayals = decide_all(lk, pr, trust_now, history, chosen, outcome, state, missing, pending)
+    if betrayals < 0:
+        return CONFLICT
+    if state[MISSED]:
+        return MISSING
+    if betrayals:
+        return DRAW  # detection is drawn per row: the per-row loop plays this step
+    for q in range(mc):
+        coop[q] = lk.coop_of[chosen[q]]
+    for q in range(mc):
+        o = q + c if q < c else q - c
+        pay[q] = (game.R if coop[o] else game.S) if coop[q] else (game.T if coop[o] else game.P)
+        rec.counts[k, outcome[q]] += mult[q]
+    advance_all(pr, coop, lie, trust_now)
+    return 0
+
+
+@njit(cache=True, nogil=True)
 def _play_classes(k0, k_max, lk, game, pr, of_row, mult, pop, rec, state, missing, sc,
                   pending):  # pragma: no cover - compiled
-    """``ipd_kernel._play`` for a summarised stretch without promises, deciding representatives only.
+    """``ipd_kernel._play`` for a summarised stretch without detection draws, deciding representatives only.
 
     ``lk.decider`` and ``pr`` are the representatives' (2C rows, aligned as the loop's); each
     aligned row r reads representative ``of_row[r]``; every pair row is on an edge.
     """
     mc = lk.decider.shape[0]
-    c = mc // 2
     n = pop.payoff.shape[0]
     m = of_row.shape[0]
-    chosen = np.empty(mc, np.int64)
-    outcome = np.empty(mc, np.int64)
-    coop = np.empty(mc, np.int8)
-    pay = np.empty(mc)
-    lie = np.full(mc, game.lie * 0.0)  # no promises: no lie is ever detected
-    trust_now = np.empty(mc)
-    for q in range(mc):
-        trust_now[q] = (pr.kept[q] + 1.0) / (pr.kept[q] + pr.broken[q] + 2.0)
+    chosen, outcome, coop, pay, lie, trust_now = _buffers(mc, game, pr)
     history = reads_history(lk.keep)
     trust_row = sc.trust
     state[WHY] = 0
     for k in range(k0, k_max):
-        if decide_all(lk, pr, trust_now, history, chosen, outcome, state, missing, pending) < 0:
-            state[WHY] = CONFLICT
+        why = _rep_step(k, lk, game, pr, mult, rec, state, missing, pending, history, chosen, outcome,
+                        coop, pay, lie, trust_now)
+        if why:
+            state[WHY] = why
             return k
-        if state[MISSED]:
-            state[WHY] = MISSING
-            return k
-        for q in range(mc):
-            coop[q] = lk.coop_of[chosen[q]]
-        for q in range(mc):
-            o = q + c if q < c else q - c
-            pay[q] = (game.R if coop[o] else game.S) if coop[q] else (game.T if coop[o] else game.P)
-            rec.counts[k, outcome[q]] += mult[q]
-        advance_all(pr, coop, lie, trust_now)
         for i in range(n):
             pop.step_pay[i] = 0.0
         # One pass in row order (the order the per-row loop adds in): pay, truth, each row's trust.
@@ -168,3 +211,29 @@ def _play_classes(k0, k_max, lk, game, pr, of_row, mult, pop, rec, state, missin
         rec.summary[k, 2] = mean
         rec.summary[k, 3] = cal
     return k_max
+
+
+@njit(cache=True, nogil=True)
+def _play_profiles(k0, k_max, lk, game, pr, mult, ag, pop, rec, state, missing, sc,
+                   pending):  # pragma: no cover - compiled
+    """``_play_classes`` with agents booked by profile (``scenarios.ipd_agents``); agents'
+    arrays are written back before it returns."""
+    chosen, outcome, coop, pay, lie, trust_now = _buffers(lk.decider.shape[0], game, pr)
+    history = reads_history(lk.keep)
+    state[WHY] = 0
+    done = k_max
+    for k in range(k0, k_max):
+        why = _rep_step(k, lk, game, pr, mult, rec, state, missing, pending, history, chosen, outcome,
+                        coop, pay, lie, trust_now)
+        if why:
+            state[WHY] = why
+            done = k
+            break
+        ipd_agents.settle(ag, pay, coop, rec.group_sums[k])
+        welfare, gini, mean, cal = ipd_agents.summary(ag, trust_now, sc.gap)
+        rec.summary[k, 0] = welfare
+        rec.summary[k, 1] = gini
+        rec.summary[k, 2] = mean
+        rec.summary[k, 3] = cal
+    ipd_agents.write_back(ag, pop.payoff, pop.step_pay, pop.truth_kept, pop.truth_total)
+    return done

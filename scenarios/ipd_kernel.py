@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from agents.policies import TRUST_BUCKETS
-from scenarios import ipd_classes
+from scenarios import ipd_agents, ipd_classes
 from scenarios.environment import ObsCodec
 from scenarios.ipd_classes import Classes
 from scenarios.ipd_rows import (  # noqa: F401  (TRUST, COIN: the layout, read by tests/test_fused.py)
@@ -117,6 +117,10 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
             pending[:] = 0
             if table.n_outcomes > width:
                 break
+        elif state[WHY] == DRAW and classes is not None:
+            # Detection draws are per row: the rest of the stretch is played by rows.
+            classes.write_back(model.pairs.cols)
+            classes = None
         elif state[WHY] == DRAW:
             # A promise is broken this step: detection draws as ``IPD.step`` makes them, then replay.
             draws[:] = model.rng_detect.random(2 * e)
@@ -134,9 +138,17 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
 
 def _classes(env: IPD, model: Any, dec: np.ndarray, e: int, summarised: bool) -> Classes | None:
     """Pair classes (``scenarios.ipd_classes``) when the stretch may be played by them."""
-    if not summarised or len(model.pairs) != 2 * e or any(_betrays(env)):
-        return None  # per-row records, pair rows off the edges, or detection draws per row
-    return ipd_classes.pair_classes(model.pairs.cols, dec, e)
+    if not summarised or len(model.pairs) != 2 * e:
+        return None  # per-row records, or pair rows off the edges
+    classes = ipd_classes.pair_classes(model.pairs.cols, dec, e)
+    if classes is None:
+        return None
+    agents, _ = model.edge_agents()
+    _, partner = model.pairs.pairs()
+    profiles = ipd_agents.agent_classes(
+        classes.of_row, agents, partner, len(model.payoff),
+        (model.payoff, model.step_payoff, model.truth_kept, model.truth_total), model.group_of)
+    return classes._replace(agents=profiles)
 
 
 def _betrays(env: IPD) -> list[bool]:
@@ -151,7 +163,9 @@ def _scratch(model: Any, summarised: bool) -> Scratch:
         return Scratch(np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty, empty, empty)
     n, rows = len(model.payoff), len(model.pairs)
     _, partner = model.pairs.pairs()
-    return Scratch(partner, np.argsort(model.payoff, kind="stable"), np.empty(n), np.empty(n),
+    # Any order will do for Gini's first step (it sorts from scratch when far off); an argsort
+    # here was a tenth of a second at 10^6 agents that class stretches never use.
+    return Scratch(partner, np.arange(n), np.empty(n), np.empty(n),
                    np.empty(rows), np.empty(rows), np.empty(n))
 
 

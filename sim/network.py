@@ -128,12 +128,13 @@ class Network:
         """Undirected edges among living agents, as an (E, 2) array (cached per version)."""
         if self._edges is None:
             if self._arrays is not None:
-                e = self._arrays[0].astype(np.int64)
+                e = np.sort(self._arrays[0].astype(np.int64), axis=1)
             else:
-                e = _edge_array(self.graph)
+                e = _edge_array(self.graph)  # u <= v already
             if len(e):
-                e = np.sort(e, axis=1)
-                e = e[np.lexsort((e[:, 1], e[:, 0]))]
+                # Rows in (u, v) order: one sort of u * stride + v, not a two-key lexsort.
+                stride = int(e[:, 1].max()) + 1
+                e = e[np.argsort(e[:, 0] * stride + e[:, 1], kind="stable")]
                 e = e[alive[e[:, 0]] & alive[e[:, 1]]]
             self._edges = e
         return self._edges

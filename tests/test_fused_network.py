@@ -93,6 +93,14 @@ def test_pairwise_sum_rounds_as_numpy(n: int) -> None:
     assert kernel_sums.total(a, n) == a.sum()
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 9, 128, 129, 1000, 4097, 100_003])
+def test_pairwise_sum_through_codes_rounds_as_numpy(n: int) -> None:
+    rng = np.random.default_rng(n)
+    table = rng.random(37) * 10.0 ** rng.integers(-3, 9, 37)
+    code = rng.integers(0, len(table), n).astype(np.int32)
+    assert kernel_sums.total_at(table, code, n) == table[code].sum()
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_gini_step_equals_gini_rows(seed: int) -> None:
     from sim.metrics import gini_rows

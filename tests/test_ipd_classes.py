@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scenarios import ipd_classes, ipd_kernel
+from scenarios import ipd_agents, ipd_classes, ipd_kernel
 from sim import decisions
 from sim.cell_memo import CellMemo, TableMemo
 from sim.scenario import load_scenario_text
@@ -58,8 +58,11 @@ def test_classic_by_classes_equals_by_rows(overrides, seed, widest, monkeypatch)
     _same(rows, classes)
 
 
-def test_keys_met_mid_stretch_fill_the_same_cells(wary, monkeypatch):  # noqa: F811
-    # Trust drifts through the buckets the `wary` check reads: fills inside class stretches.
+@pytest.mark.parametrize("profiles", [0.25, 1.0])
+def test_keys_met_mid_stretch_fill_the_same_cells(wary, profiles, monkeypatch):  # noqa: F811
+    # Trust drifts through the buckets the `wary` check reads: fills inside class stretches
+    # (with agents booked by profile too: the loop returns, writes back, and resumes).
+    monkeypatch.setattr(ipd_agents, "MAX_PROFILE_SHARE", profiles)
     rows, classes, spread = _both(wary(_copies(3)), monkeypatch, 2)
     assert spread
     _same(rows, classes)
@@ -69,7 +72,9 @@ def test_keys_met_mid_stretch_fill_the_same_cells(wary, monkeypatch):  # noqa: F
 
 
 @pytest.mark.usefixtures("retaliate_check")
-def test_conflicts_end_a_class_stretch(monkeypatch):
+@pytest.mark.parametrize("profiles", [0.25, 1.0])
+def test_conflicts_end_a_class_stretch(profiles, monkeypatch):
+    monkeypatch.setattr(ipd_agents, "MAX_PROFILE_SHARE", profiles)
     sc = load_scenario_text(_text(_retaliating(), steps=30), source="fused-case.toml")
     rows, classes, spread = _both(sc, monkeypatch, 4)
     assert spread
@@ -77,9 +82,88 @@ def test_conflicts_end_a_class_stretch(monkeypatch):
     _same(rows, classes)
 
 
-@pytest.mark.parametrize("extra", ['[environment]\npromises = true\n'])
-def test_promises_are_played_by_rows(extra, monkeypatch):
-    # A broken promise is detected per row by a draw: no classes.
-    sc = load_scenario_text(_text(extra, steps=20), source="fused-case.toml")
-    _, _, spread = _both(sc, monkeypatch, 1)
-    assert spread == []
+#: trust-network as the kernel plays it (promises as act labels), rewiring off, small.
+NETWORK = {"scenario.environment": "ipd", "groups.reciprocal.policy": "reciprocal",
+           "groups.reciprocal.params": {"threshold": 0.5}, "network.rewire.below": 0.0,
+           "groups.reciprocal.count": 60, "groups.opportunists.count": 20, "steps": 30}
+
+
+@pytest.mark.parametrize(("overrides", "seed", "profiles"), [
+    # The bench game: nobody may break a promise, so classes play every step.
+    ({**NETWORK, "environment.detect_prob": 1.0}, 0, 1.0),
+    ({**NETWORK, "environment.R": 2.5, "environment.T": 4.25, "environment.P": 0.75}, 2, 1.0),
+    ({**NETWORK, "network.kind": "random_regular", "network.degree": 3}, 3, 1.0),
+    # Agents booked one by one (too many profiles allowed to be worth it).
+    ({**NETWORK, "environment.detect_prob": 1.0}, 1, 0.0),
+    # Opportunists may promise and betray: the first betrayal hands the stretch to the rows.
+    ({**NETWORK, "groups.opportunists.spec": "empty", "environment.detect_prob": 0.5}, 4, 1.0),
+])
+def test_network_by_classes_equals_by_rows(overrides, seed, profiles, monkeypatch):
+    monkeypatch.setattr(ipd_agents, "MAX_PROFILE_SHARE", profiles)
+    booked: list[bool] = []
+    real = ipd_agents.agent_classes
+
+    def spy(*args: Any) -> Any:
+        got = real(*args)
+        booked.append(got is not None)
+        return got
+
+    monkeypatch.setattr(ipd_agents, "agent_classes", spy)
+    rows, classes, spread = _both("trust-network", monkeypatch, seed, overrides)
+    assert spread and max(spread) > 1
+    assert any(booked) == (profiles > 0)
+    _same(rows, classes)
+    stepwise, _ = _run("trust-network", False, monkeypatch, seed, overrides)
+    _same(stepwise, classes)
+    if overrides.get("groups.opportunists.spec") == "empty":
+        assert classes.final_metrics()["deceptions"] > 0
+
+
+def test_later_stretches_are_classes_when_pairs_played_alike(monkeypatch):
+    # A second run() starts a stretch mid-game (as the scaling bench does): pairs of the same
+    # deciders have played alike, so classes still hold; results equal the per-row loop's.
+    monkeypatch.setattr(ipd_agents, "MAX_PROFILE_SHARE", 1.0)
+    real_classes, real_pairs = ipd_kernel._classes, ipd_classes.pair_classes
+    models = []
+    for by_class in (False, True):
+        monkeypatch.setattr(decisions, "MEMO", CellMemo())
+        monkeypatch.setattr(decisions, "TABLES", TableMemo())
+        monkeypatch.setattr(ipd_kernel, "_classes", real_classes if by_class else (lambda *a: None))
+        fast, _ = _run("trust-network", True, monkeypatch, 5, {**NETWORK, "steps": 2})
+        made: list[Any] = []
+
+        def spy(*args: Any, made: list[Any] = made) -> Any:
+            made.append(real_pairs(*args))
+            return made[-1]
+
+        monkeypatch.setattr(ipd_classes, "pair_classes", spy)
+        fast.run(12)
+        monkeypatch.setattr(ipd_classes, "pair_classes", real_pairs)
+        assert fast.steps == 14
+        assert bool(made and made[-1] is not None) == by_class
+        models.append(fast)
+    _same(*models)
+
+
+def test_classes_need_each_rows_memory_to_be_its_representatives():
+    e = 4
+    dec = np.array([0, 0, 1, 1, 1, 1, 0, 0])  # edges: (0,1), (0,1), (1,0), (1,0)
+    cols = {name: np.zeros(2 * e, np.int64 if name == "turns" else np.float64) for name in ipd_classes.COLUMNS}
+    got = ipd_classes.pair_classes(cols, dec, e)
+    assert got is not None and got.mult.tolist() == [2, 2, 2, 2]
+    cols["kept"][[0, 1]] = 3.0  # both rows of class 0 alike: still classes
+    assert ipd_classes.pair_classes(cols, dec, e) is not None
+    cols["kept"][1] = 2.0  # row 1 apart from its representative, row 0
+    assert ipd_classes.pair_classes(cols, dec, e) is None
+
+
+def test_agents_of_one_profile_must_start_alike(monkeypatch):
+    monkeypatch.setattr(ipd_agents, "MAX_PROFILE_SHARE", 1.0)
+    of_row = np.array([0, 0, 1, 1])  # two edges of one class: rows (0,1), (2,3), then (1,0), (3,2)
+    agent = np.array([0, 2, 1, 3])
+    partner = np.array([1, 3, 0, 2])
+    state = tuple(np.zeros(4) for _ in range(4))
+    got = ipd_agents.agent_classes(of_row, agent, partner, 4, state, np.zeros(4, np.int64))
+    assert got is not None and got.members.tolist() == [2, 2]
+    state[0][2] = 1.0  # agent 2 has earned more than agent 0 before the stretch
+    assert ipd_agents.agent_classes(of_row, agent, partner, 4, state, np.zeros(4, np.int64)) is None

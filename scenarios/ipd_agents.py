@@ -1,0 +1,305 @@
+"""Agent classes: agents whose pair rows play alike, booked once per kind of agent.
+
+Why: once pair classes (``scenarios.ipd_classes``) decide a stretch by representatives,
+what is left is spreading each step over every row and agent: payoffs, truth records,
+and the four metrics (welfare, Gini, trust mean, calibration) over 10^4..10^6 values a
+step, Gini with a sort. An agent's step depends only on the classes of its rows, in row
+order: agents with the same sequence (its *profile*) and the same state at the stretch's
+start earn, and keep, the same floats. So payoffs and truth records are kept per profile,
+a pair row's trust and calibration gap are looked up in small per-step tables by a code
+(its class, its partner's profile), and the sums read those tables through the codes in
+numpy's pairwise order (``kernel_sums.total_at``): the same floats in the same order as
+the per-row loop, so results are bit-identical (``tests/test_ipd_classes.py``). Gini sorts
+the profiles, not the agents: the sorted payoffs are each profile's value repeated.
+
+Agents' arrays are written back whenever the loop returns (``write_back``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from scenarios.kernel_sums import total, total_at
+
+#: Profiles allowed per agent: past this share of the population, spreading per agent is cheaper.
+MAX_PROFILE_SHARE = 0.25
+
+
+class Agents(NamedTuple):
+    """Agent classes of a class stretch.
+
+    Attributes:
+        prof: (n,) int32 profile of each agent.
+        members: (P,) agents per profile.
+        start: (P + 1,) and seq: each profile's representatives, in row order (CSR).
+        group: (P,) the profile's group.
+        code: (m,) int32 per aligned row, its (class, partner's profile) code.
+        code_rep: (U,) and code_partner: (U,) what each code stands for.
+        payoff, step_pay, truth_kept, truth_total: (P,) each profile's state (played forward).
+        real, trust, gap, value: (U,) / (P,) scratch of the per-step tables.
+        buf: (n,) scratch of Gini's running shares.
+    """
+
+    prof: np.ndarray
+    members: np.ndarray
+    start: np.ndarray
+    seq: np.ndarray
+    group: np.ndarray
+    code: np.ndarray
+    code_rep: np.ndarray
+    code_partner: np.ndarray
+    payoff: np.ndarray
+    step_pay: np.ndarray
+    truth_kept: np.ndarray
+    truth_total: np.ndarray
+    real: np.ndarray
+    trust: np.ndarray
+    gap: np.ndarray
+    value: np.ndarray
+    buf: np.ndarray
+
+
+def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n: int,
+                  state: tuple[np.ndarray, ...], group_of: np.ndarray) -> Agents | None:
+    """Profiles of the ``n`` agents; None when agents of one profile differ in ``state``
+    (payoff, step payoff, truth kept, truth total) or group, or there are too many profiles.
+
+    Every pass reads the rows in row order (no sort of rows or agents): at 10^6 agents
+    sorting was most of a stretch's set-up.
+    """
+    deg = np.bincount(agent, minlength=n)
+    groups = group_of.astype(np.int64)
+    prof, first = _profiles(_hashes(of_row, agent, deg, groups), max(1, int(MAX_PROFILE_SHARE * n)))
+    if not len(first):
+        return None  # more profiles than are worth it
+    p = len(first)
+    pstart = np.zeros(p + 1, np.int64)
+    np.cumsum(deg[first], out=pstart[1:])
+    pseq = _profile_rows(of_row, agent, prof, first, pstart)
+    if not _alike(of_row, agent, prof, first, pseq, pstart, deg, groups, *state):
+        return None  # a hash collision, or agents of one profile that start apart
+    width = int(of_row.max()) + 1 if len(of_row) else 1
+    if width * p > 4 * len(of_row) + 64:
+        return None  # (class, partner's profile) codes would be nearly one per row
+    code, keys = _row_codes(of_row, prof, partner, p, width * p)
+    if len(keys) > max(1, MAX_PROFILE_SHARE * len(of_row)):
+        return None
+    u = len(keys)
+    return Agents(prof, np.bincount(prof, minlength=p).astype(np.int64), pstart, pseq,
+                  groups[first], code, keys // p, keys % p,
+                  *(s[first].copy() for s in state), np.empty(p), np.empty(u), np.empty(u), np.empty(p),
+                  np.empty(n))
+
+
+@njit(cache=True, nogil=True)
+def first_seen(key, size):  # pragma: no cover - compiled
+    """Distinct ``key`` values (all in 0..size-1) numbered in the order first met: (number of
+    each element as int32, the key of each number, the element each was first met at).
+    A dense table: no sort."""
+    number = np.full(size, -1, np.int64)
+    code = np.empty(key.shape[0], np.int32)
+    keys = np.empty(key.shape[0], np.int64)
+    first = np.empty(key.shape[0], np.int64)
+    u = 0
+    for i in range(key.shape[0]):
+        k = key[i]
+        if number[k] < 0:
+            number[k] = u
+            keys[u] = k
+            first[u] = i
+            u += 1
+        code[i] = number[k]
+    return code, keys[:u].copy(), first[:u].copy()
+
+
+@njit(cache=True, nogil=True)
+def _hashes(of_row, agent, deg, group_of):  # pragma: no cover - compiled
+    """A 64-bit hash of each agent's (group, degree, row classes in row order)."""
+    prime = np.uint64(1099511628211)
+    out = np.empty(deg.shape[0], np.uint64)
+    for a in range(deg.shape[0]):
+        out[a] = ((np.uint64(1469598103934665603) ^ np.uint64(group_of[a])) * prime) ^ np.uint64(deg[a])
+    for r in range(of_row.shape[0]):
+        a = agent[r]
+        out[a] = (out[a] ^ np.uint64(of_row[r] + 1)) * prime
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _profiles(hashes, limit):  # pragma: no cover - compiled
+    """Each agent's profile (int32, numbered in the order of their first agent) and each
+    profile's first agent; no profiles at all past ``limit`` of them. An open-addressing
+    table of the distinct hashes (few: it stays in cache)."""
+    n = hashes.shape[0]
+    prof = np.empty(n, np.int32)
+    first = np.empty(limit, np.int64)
+    size = 1024
+    table = np.full(size, -1, np.int64)
+    p = 0
+    for a in range(n):
+        h = hashes[a]
+        slot = np.int64((h ^ (h >> np.uint64(29))) & np.uint64(size - 1))
+        while table[slot] >= 0 and hashes[first[table[slot]]] != h:
+            slot = (slot + 1) & (size - 1)
+        if table[slot] < 0:
+            if p == limit:
+                return prof, first[:0].copy()
+            table[slot] = p
+            first[p] = a
+            p += 1
+            if 2 * p > size:  # grow: place every profile's hash again
+                size *= 2
+                table = np.full(size, -1, np.int64)
+                for q in range(p):
+                    g = hashes[first[q]]
+                    s = np.int64((g ^ (g >> np.uint64(29))) & np.uint64(size - 1))
+                    while table[s] >= 0:
+                        s = (s + 1) & (size - 1)
+                    table[s] = q
+                slot = -1
+        prof[a] = p - 1 if slot < 0 else table[slot]
+    return prof, first[:p].copy()
+
+
+@njit(cache=True, nogil=True)
+def _profile_rows(of_row, agent, prof, first, pstart):  # pragma: no cover - compiled
+    """Each profile's sequence: its first agent's row classes in row order (CSR by ``pstart``)."""
+    out = np.empty(pstart[-1], np.int64)
+    at = pstart[:-1].copy()
+    for r in range(of_row.shape[0]):
+        a = agent[r]
+        p = prof[a]
+        if first[p] == a:
+            out[at[p]] = of_row[r]
+            at[p] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _row_codes(of_row, prof, partner, p, size):  # pragma: no cover - compiled
+    """Per aligned row, the number of its (class, partner's profile) key in the order first met,
+    and each number's key (``first_seen`` without the array of keys)."""
+    number = np.full(size, -1, np.int64)
+    code = np.empty(of_row.shape[0], np.int32)
+    keys = np.empty(size, np.int64)
+    u = 0
+    for r in range(of_row.shape[0]):
+        k = of_row[r] * p + prof[partner[r]]
+        if number[k] < 0:
+            number[k] = u
+            keys[u] = k
+            u += 1
+        code[r] = number[k]
+    return code, keys[:u].copy()
+
+
+@njit(cache=True, nogil=True)
+def _alike(of_row, agent, prof, first, pseq, pstart, deg, group_of, payoff, step_pay, truth_kept,
+           truth_total):  # pragma: no cover - compiled
+    """Whether every agent matches its profile's first agent: degree, group, state and row
+    classes in order."""
+    for a in range(prof.shape[0]):
+        f = first[prof[a]]
+        if (deg[a] != deg[f] or group_of[a] != group_of[f] or payoff[a] != payoff[f]
+                or step_pay[a] != step_pay[f] or truth_kept[a] != truth_kept[f]
+                or truth_total[a] != truth_total[f]):
+            return False
+    at = np.zeros(prof.shape[0], np.int32)
+    for r in range(of_row.shape[0]):
+        a = agent[r]
+        if of_row[r] != pseq[pstart[prof[a]] + at[a]]:
+            return False
+        at[a] += 1
+    return True
+
+
+@njit(cache=True, nogil=True)
+def settle(ag, pay, coop, group_sums_k):  # pragma: no cover - compiled
+    """One step of every profile: its rows' pay and moves added in row order, as per agent."""
+    for p in range(ag.members.shape[0]):
+        s = 0.0
+        tk, tt = ag.truth_kept[p], ag.truth_total[p]
+        for i in range(ag.start[p], ag.start[p + 1]):
+            q = ag.seq[i]
+            s += pay[q]
+            tk += 1.0 if coop[q] else 0.0
+            tt += 1.0
+        ag.step_pay[p] = s
+        ag.payoff[p] += s
+        ag.truth_kept[p] = tk
+        ag.truth_total[p] = tt
+    # Group sums add every agent's payoff in agent order.
+    for a in range(ag.prof.shape[0]):
+        p = ag.prof[a]
+        group_sums_k[ag.group[p]] += ag.payoff[p]
+
+
+@njit(cache=True, nogil=True)
+def summary(ag, trust_now, gap_rows):  # pragma: no cover - compiled
+    """(welfare, Gini, trust mean, calibration) of the step, as ``kernel_sums`` computes them per agent."""
+    n = ag.prof.shape[0]
+    welfare = total_at(ag.step_pay, ag.prof, n)
+    gini = _gini(ag, n)
+    for p in range(ag.members.shape[0]):
+        ag.real[p] = ag.truth_kept[p] / ag.truth_total[p] if ag.truth_total[p] > 0 else -1.0
+    every = True
+    for u in range(ag.code_rep.shape[0]):
+        t = trust_now[ag.code_rep[u]]
+        ag.trust[u] = t
+        r = ag.real[ag.code_partner[u]]
+        ag.gap[u] = abs(t - r) if r >= 0.0 else -1.0
+        every = every and r >= 0.0
+    m = ag.code.shape[0]
+    if m == 0:
+        return welfare, gini, np.nan, np.nan
+    mean = total_at(ag.trust, ag.code, m) / m
+    if every:
+        return welfare, gini, mean, 1.0 - total_at(ag.gap, ag.code, m) / m
+    c = 0  # partners with no record yet are left out, as ``met_trust_step`` leaves them
+    for r in range(m):
+        g = ag.gap[ag.code[r]]
+        if g >= 0.0:
+            gap_rows[c] = g
+            c += 1
+    return welfare, gini, mean, np.nan if c == 0 else 1.0 - total(gap_rows, c) / c
+
+
+@njit(cache=True, nogil=True)
+def _gini(ag, n):  # pragma: no cover - compiled
+    """``kernel_sums.gini_step`` of the agents' payoffs, sorting profiles instead of agents."""
+    if n == 0:
+        return 0.0
+    p_count = ag.members.shape[0]
+    low = ag.payoff[ag.prof[0]]
+    for p in range(p_count):
+        low = min(low, ag.payoff[p])
+    shift = min(0.0, low)
+    for p in range(p_count):
+        ag.value[p] = ag.payoff[p] - shift
+    tot = total_at(ag.value, ag.prof, n)
+    if not tot > 0:
+        return 0.0
+    order = np.argsort(ag.value)
+    run = 0.0
+    i = 0
+    for p in order:
+        v = ag.value[p]
+        for _ in range(ag.members[p]):
+            run += v  # np.cumsum of the sorted payoffs: a running sum, left to right
+            ag.buf[i] = run / tot
+            i += 1
+    return (np.float64(n + 1) - 2.0 * total(ag.buf, n)) / n
+
+
+@njit(cache=True, nogil=True)
+def write_back(ag, payoff, step_pay, truth_kept, truth_total):  # pragma: no cover - compiled
+    """Every agent's arrays from its profile's."""
+    for a in range(ag.prof.shape[0]):
+        p = ag.prof[a]
+        payoff[a] = ag.payoff[p]
+        step_pay[a] = ag.step_pay[p]
+        truth_kept[a] = ag.truth_kept[p]
+        truth_total[a] = ag.truth_total[p]
