@@ -5,6 +5,6 @@ place allowed to reach up to it (the import-layer test exempts it), because
 nothing imports ``sim.__main__``.
 """
 
-from cli.main import main
+from cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -129,8 +129,6 @@ def test_check_fails_loudly_on_an_environment_it_cannot_build(tmp_path: Path, in
 
 def test_entry_points_are_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """An installed package's ``specbound.plugins`` entry point is imported by itself."""
-    import importlib.metadata
-
     from agents.policies import POLICIES
     from sim import plugins
 
@@ -138,10 +136,12 @@ def test_entry_points_are_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         "from agents.policies import RankingPolicy, policy\n"
         "@policy('ep-test-policy')\nclass EpTest(RankingPolicy):\n"
         "    def rank(self, obs, acts):\n        return (0,)\n")
+    # Installed as pip would leave it: metadata and entry points in a dist-info folder.
+    info = tmp_path / "ep_plugin_test-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-plugin-test\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{plugins.GROUP}]\nep = ep_plugin_test\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    ep = importlib.metadata.EntryPoint("ep", "ep_plugin_test", plugins.GROUP)
-    monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda group=None: [ep] if group == plugins.GROUP else [])
     monkeypatch.setattr(plugins, "_ENTRY_POINTS_DONE", [])
     try:
         plugins.load_entry_points()

@@ -123,3 +123,33 @@ def test_a_one_core_machine_starts_no_pool_early(monkeypatch) -> None:
 
     monkeypatch.setattr(pool.os, "cpu_count", lambda: 1)  # the server would take the driver's only core
     assert pool.workers_for_argv(["sweep", "ipd-classic", "--runs", "40"]) is None
+
+
+def test_the_quick_exit_keeps_exit_handlers_output_and_code() -> None:
+    # exit_now skips only the interpreter's teardown: handlers run, buffered output
+    # is flushed (stdout is a pipe here, so block-buffered), the code is kept.
+    code = ("import atexit, sys, cli.main\n"
+            "atexit.register(lambda: print('handler ran'))\n"
+            "sys.stdout.write('x' * 100_000)\n"
+            "cli.main.exit_now(3)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert done.stdout == "x" * 100_000 + "handler ran\n"
+
+
+def test_the_quick_exit_waits_for_a_live_thread() -> None:
+    # A non-daemon thread still running takes the ordinary exit, which waits for it.
+    code = ("import threading, time, cli.main\n"
+            "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()\n"
+            "cli.main.exit_now(0)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "thread done\n")
+
+
+def test_the_command_exits_with_its_code_and_full_output() -> None:
+    ok = subprocess.run([sys.executable, "-m", "cli", "run", "ipd-classic", "--steps", "3", "--json"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["scenario"] == "ipd-classic"
+    bad = subprocess.run([sys.executable, "-m", "cli", "run", "no-such-scenario"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

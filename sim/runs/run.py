@@ -84,21 +84,32 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         """The ``run --json`` object."""
-        conflicts = self.events[self.events["kind"] == "conflict"]
+        if self._events is None:
+            rows = self._rows() if self._rows is not None else []
+            if not rows:
+                # Most runs log no event, and an empty frame costs more to build (~40 ms:
+                # Arrow-backed string columns) than the rest of this object; ``events``
+                # still builds it if asked.
+                self._rows = None
+                return self._json([], [])
+            self._events, self._rows = events_frame(rows), None
+        events = self.events
+        conflicts = events[events["kind"] == "conflict"]
+        return self._json(
+            [{k: _plain(v) for k, v in row.items() if k != "detail"} for row in conflicts.to_dict("records")],
+            [{k: _plain(v) for k, v in row.items()}
+             for row in events[events["kind"] != "conflict"].to_dict("records")],
+        )
+
+    def _json(self, conflicts: list[dict[str, Any]], events: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
             "seed": self.seed,
             "params": dict(sorted(self.params.items())),
             "metrics": clean(self.metrics),
             "agents": self.agents,
-            "conflicts": [
-                {k: _plain(v) for k, v in row.items() if k != "detail"}
-                for row in conflicts.to_dict("records")
-            ],
-            "events": [
-                {k: _plain(v) for k, v in row.items()}
-                for row in self.events[self.events["kind"] != "conflict"].to_dict("records")
-            ],
+            "conflicts": conflicts,
+            "events": events,
         }
 
 
