@@ -419,7 +419,10 @@ class Store:
                 self._ensure_column(f"p:{path}", "")
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            # A signal can land after COMMIT (nothing left to undo); the stop must not turn into
+            # "cannot rollback" (test_process_hygiene caught this with SIGTERM).
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
 
     # -- writing runs ----------------------------------------------------------------------
@@ -468,7 +471,8 @@ class Store:
             bulk.write_bulk(conn, record)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # not after COMMIT (a signal landing there)
+                conn.execute("ROLLBACK")
             self._columns = self._read_columns()
             raise
 
