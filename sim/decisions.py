@@ -239,6 +239,7 @@ class DecisionTable:
         self._pop_key: tuple[int, Hashable | None] | None = None  # population_key, by decider count
         self._families = _Families()
         self._binding_sigs: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self._weights: tuple[int, dict[str, np.ndarray], np.ndarray] | None = None  # see count_weights
 
     def family_cell(self, d: Decider, obs: Any, ranking: tuple[int, ...]) -> tuple[int, frozenset[str]]:
         """The cell of a pure, non-learning decider's ``obs`` given its policy's ``ranking``, and the
@@ -708,6 +709,19 @@ class DecisionTable:
     def outcome_column(self, name: str) -> np.ndarray:
         """One of ``OUTCOME_COLUMNS`` per outcome; rows past ``n_outcomes`` are spare zeros."""
         return self._outcomes.arr[name]
+
+    def count_weights(self, n: int) -> np.ndarray:
+        """(n, 8) weights of the first ``n`` outcomes for ``sim.metrics.decision_sums``: one,
+        ``nconf``, violation, deception, covert, cooperative move, move, injected. Kept while the
+        outcome arrays are the same (rows are only ever appended, so the first ``n`` stay)."""
+        arr = self._outcomes.arr
+        kept = self._weights
+        if kept is None or kept[0] != n or kept[1] is not arr:
+            coop = arr["coop"][:n]
+            cols = (np.ones(n), arr["nconf"][:n], arr["violation"][:n], arr["deception"][:n],
+                    arr["covert"][:n], coop == 1, coop >= 0, arr["injected"][:n])
+            kept = self._weights = (n, arr, np.stack([np.asarray(c, dtype=np.float64) for c in cols], axis=1))
+        return kept[2]
 
     def conflicts(self, outcome: int) -> tuple[ConflictEvent, ...]:
         """The conflict events an outcome logs."""

@@ -99,22 +99,19 @@ def trust_of_rows(trust: np.ndarray, j: np.ndarray, keep: np.ndarray,
     return float(trust.mean()), cal
 
 
-def decision_sums(model: SpecModel, counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Decision counts (conflicts, deceptions, moves...) over the last axis of ``counts``.
+#: ``decision_sums``'s names, in the order of ``DecisionTable.count_weights``' columns.
+DECISION_SUMS = ("decisions", "conflicts", "violations", "deceptions", "covert_acts", "cooperative_moves",
+                 "moves", "served_injection")
 
-    Counts are integers, so every sum is exact whatever the order of its terms.
+
+def decision_sums(model: SpecModel, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Decision counts (conflicts, deceptions, moves...) per row of ``counts`` (K, outcomes).
+
+    Counts are integers, so every sum is exact whatever the order of its terms: one product
+    with the outcomes' weights gives the sums one reduction each would.
     """
-    col = model.decisions.outcome_column
-    n = counts.shape[-1]
-    coop = col("coop")[:n]
-    out = {"decisions": counts.sum(axis=-1)}
-    for name, column in (("conflicts", "nconf"), ("violations", "violation"), ("deceptions", "deception"),
-                         ("covert_acts", "covert")):
-        out[name] = counts @ col(column)[:n]
-    out["cooperative_moves"] = counts[..., coop == 1].sum(axis=-1)
-    out["moves"] = counts[..., coop >= 0].sum(axis=-1)
-    out["served_injection"] = counts @ col("injected")[:n]
-    return out
+    sums = np.ascontiguousarray((counts @ model.decisions.count_weights(counts.shape[-1])).T)
+    return dict(zip(DECISION_SUMS, sums, strict=True))
 
 
 def compliance_sums(model: SpecModel, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
