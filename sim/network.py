@@ -207,14 +207,16 @@ class Network:
         if not len(cut):
             return 0
         living = np.flatnonzero(alive)
-        for k in cut.tolist():
-            i, j = int(e[k, 0]), int(e[k, 1])
-            who = i if ta[k] < below else j
-            self.graph.remove_edge(i, j)
+        n_living = len(living)
+        graph = self.graph
+        # Python values, read once: the cuts are many per step and each numpy scalar read costs.
+        for i, j, lo in zip(e[cut, 0].tolist(), e[cut, 1].tolist(), (ta[cut] < below).tolist(), strict=True):
+            who = i if lo else j
+            graph.remove_edge(i, j)
             for _ in range(REWIRE_TRIES):
-                c = int(living[rng.integers(len(living))])
-                if c != who and not self.graph.has_edge(who, c):
-                    self.graph.add_edge(who, c)
+                c = int(living[rng.integers(n_living)])
+                if c != who and not graph.has_edge(who, c):
+                    graph.add_edge(who, c)
                     break
         self.changed()
         return len(cut)
