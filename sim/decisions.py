@@ -327,16 +327,16 @@ class DecisionTable:
         space = self.codec.space
         keys = deciders * space + codes
         uniq, inv = unique_inverse(keys)
-        table = self._cell_dicts[phase]
-        ids = np.empty(len(uniq), dtype=np.int64)
-        for n_, k in enumerate(uniq.tolist()):
-            c = table.get(k)
+        keys_ = uniq.tolist()
+        # Every key looked up in one pass; only this loop writes to the dict, and the keys are
+        # distinct, so a key missing here is still missing when its turn comes below.
+        got = list(map(self._cell_dicts[phase].get, keys_))
+        for n_, c in enumerate(got):
             if c is None:
                 self._thaw(phase, None)
-                table = self._cell_dicts[phase]
-                c = table[k] = self._cell_of(phase, k // space, k % space)
-            ids[n_] = c
-        return ids[inv]
+                k = keys_[n_]
+                got[n_] = self._cell_dicts[phase][k] = self._cell_of(phase, k // space, k % space)
+        return np.array(got, dtype=np.int64)[inv]
 
     def dense(self, phase: int) -> np.ndarray | None:
         """The dense table of ``phase`` (entries cell + 1, 0 missing), if it covers every decider.
