@@ -18,7 +18,6 @@ outcomes): ipd-classic needs 36 cells instead of 711.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import operator
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
@@ -760,13 +759,10 @@ class _Family:
         self.want_rid: dict[int, int] = {}
         self.read_sets: list[tuple[tuple[int, ...], dict[int, int]]] = []
 
-    def add(self, deciders: list[int], policies: list[Any]) -> None:
-        """Members ``deciders`` (in order) with their policies, whose parameters are read once."""
-        names, rows = self.names, self._params
-        self.row.update(zip(deciders, range(len(rows), len(rows) + len(deciders)), strict=True))
-        for policy in policies:
-            own = vars(policy)
-            rows.append([float(own[k] if k in own else getattr(policy, k)) for k in names])
+    def add(self, decider: int, policy: Any) -> None:
+        self.row[decider] = len(self._params)
+        own = vars(policy)
+        self._params.append([float(own[k] if k in own else getattr(policy, k)) for k in self.names])
         self._cols = None
 
     def params(self, deciders: np.ndarray) -> dict[str, np.ndarray]:
@@ -791,28 +787,6 @@ class _Family:
 
 #: Bits of a family read-set key that hold the ranking's number.
 _RID_BITS = 20
-
-
-#: Attributes that decide whether a policy joins a family (see ``_Families._extend``).
-_FLAG_NAMES = frozenset({"memoisable", "learner", "reports_overrides", "rank"})
-_CLASS_FLAGS: dict[type, tuple[bool, bool] | None] = {}
-_MISSING = object()
-
-
-def _class_flags(cls: type) -> tuple[bool, bool] | None:
-    """(pure and not a learner, reports overrides) of every instance of ``cls`` that sets none of
-    ``_FLAG_NAMES`` itself; None when the class could still answer per instance (a descriptor,
-    or a ``__getattr__`` for a flag it lacks). Read once per class instead of once per decider."""
-    if cls not in _CLASS_FLAGS:
-        got: tuple[bool, bool] | None = None
-        raw = [inspect.getattr_static(cls, name, _MISSING) for name in ("memoisable", "learner", "reports_overrides")]
-        fixed = all(isinstance(v, bool) or (v is _MISSING and not hasattr(cls, "__getattr__")) for v in raw)
-        if fixed:
-            memo, learner, reports = (default if v is _MISSING else v
-                                      for v, default in zip(raw, (True, False, False), strict=True))
-            got = (bool(memo) and not learner, bool(reports))
-        _CLASS_FLAGS[cls] = got
-    return _CLASS_FLAGS[cls]
 
 
 class _Families:
@@ -847,25 +821,15 @@ class _Families:
         if table.codec.space >= 1 << (62 - _RID_BITS):
             return  # read-set keys would not fit an int64
         classes: dict[type, bool] = {}
-        of: list[int] = []
-        # Members are added per family in one call after the loop (a drawn group has a decider
-        # per agent: a call per decider was most of building 10^4 agents' families).
-        joining: dict[int, tuple[list[int], list[Any]]] = {}
-        for did, d in enumerate(table.deciders[start:], start):
-            policy = d.policy
-            cls: Any = type(policy)
+        for did in range(start, len(table.deciders)):
+            d = table.deciders[did]
+            cls: Any = type(d.policy)
             ok = classes.get(cls)
             if ok is None:
                 ok = classes[cls] = getattr(cls, "rank_batch_of", None) is getattr(cls, "rank", None)
-            own = vars(policy)
-            flags = _class_flags(cls) if own.keys().isdisjoint(_FLAG_NAMES) else None
-            if flags is None:  # the instance may set a flag of its own: asked as before
-                flags = (memoisable(policy) and not is_learner(policy) and "rank" not in own,
-                         reports_overrides(policy))
-            if not ok or not flags[0]:
-                of.append(-1)
+            if not ok or not memoisable(d.policy) or is_learner(d.policy) or "rank" in vars(d.policy):
                 continue
-            key = (d.bid, d.phase, d.group, flags[1], cls)
+            key = (d.bid, d.phase, d.group, reports_overrides(d.policy), cls)
             f = self._by_key.get(key)
             if f is None:
                 acts = table.phases[d.phase]
@@ -878,13 +842,8 @@ class _Families:
                     self.families.append(_Family(cls, acts))
                 self._by_key[key] = f
             if f >= 0:
-                dids, pols = joining.setdefault(f, ([], []))
-                dids.append(did)
-                pols.append(policy)
-            of.append(f)
-        for f, (dids, pols) in joining.items():
-            self.families[f].add(dids, pols)
-        self.fam[start:] = of
+                self.families[f].add(did, d.policy)
+            self.fam[did] = f
 
     def cells(self, table: DecisionTable, f: int, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The cells of keys of family ``f``: ranked in numpy, filed by read fields and ranking."""
