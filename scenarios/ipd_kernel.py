@@ -101,7 +101,9 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     missing = np.empty(2 * e, np.int64)  # a row per distinct key without a cell
     # Per key of the dense table, 1 while it is listed as missing (each is listed once).
     pending = np.zeros(len(table.dense(0)), np.int8)
-    draws = np.zeros(2 * e)
+    # Detection draws, made only when a step breaks a promise (zeros for 2E rows cost tens of
+    # ms at 10^6 agents); the loop reads them only for the step they were drawn for.
+    draws = np.zeros(0)
     classes = _classes(env, model, dec, e, summarised)
     while rec.steps < k:
         rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
@@ -123,7 +125,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
             classes = None
         elif state[WHY] == DRAW:
             # A promise is broken this step: detection draws as ``IPD.step`` makes them, then replay.
-            draws[:] = model.rng_detect.random(2 * e)
+            draws = model.rng_detect.random(2 * e)
             state[DRAWN_FOR] = rec.steps
         else:
             break
