@@ -142,14 +142,15 @@ def _classes(env: IPD, model: Any, dec: np.ndarray, e: int, summarised: bool) ->
     """Pair classes (``scenarios.ipd_classes``) when the stretch may be played by them."""
     if not summarised or len(model.pairs) != 2 * e:
         return None  # per-row records, or pair rows off the edges
-    classes = ipd_classes.pair_classes(model.pairs.cols, dec, e)
+    classes = ipd_classes.pair_classes(model.pairs.cols, dec, e, env.class_memo)
     if classes is None:
         return None
     agents, _ = model.edge_agents()
     _, partner = model.pairs.pairs()
     profiles = ipd_agents.agent_classes(
         classes.of_row, agents, partner, len(model.payoff),
-        (model.payoff, model.step_payoff, model.truth_kept, model.truth_total), model.group_of)
+        (model.payoff, model.step_payoff, model.truth_kept, model.truth_total), model.group_of,
+        env.class_memo)
     return classes._replace(agents=profiles)
 
 
