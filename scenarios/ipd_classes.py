@@ -86,7 +86,7 @@ def pair_classes(cols: dict[str, np.ndarray], dec: np.ndarray, e: int,
     if e < 1:
         return None
     last = memo.get("pairs") if memo is not None else None
-    if last is not None and len(last[0]) == m and np.array_equal(last[0], dec):
+    if last is not None and len(last[0]) == m and (last[0] is dec or np.array_equal(last[0], dec)):
         _, rows, of_row, mult = last
         if not _alike(Pairs(*(cols[name][:m] for name in COLUMNS)), rows, of_row):
             return None
