@@ -85,6 +85,8 @@ class IPD(Environment):
         self.phases = (self.acts,)
         self._coop = np.array([bool(a.cooperative) for a in self.acts])
         self._betray = np.array([a.promise == "C" and not a.cooperative for a in self.acts])
+        #: The kernel's class and profile layouts, reused by later stretches of this model.
+        self.class_memo: dict[str, Any] = {}
 
     def welfare_bounds(self, rounds: int) -> tuple[float, float]:
         """Welfare of ``rounds`` rounds all mutual defection, and all mutual cooperation."""

@@ -17,7 +17,7 @@ Agents' arrays are written back whenever the loop returns (``write_back``).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -62,14 +62,35 @@ class Agents(NamedTuple):
     buf: np.ndarray
 
 
+class Layout(NamedTuple):
+    """What ``agent_classes`` built its profiles from, and each profile's first agent."""
+
+    of_row: np.ndarray
+    agent: np.ndarray
+    partner: np.ndarray
+    groups: np.ndarray
+    first: np.ndarray
+    agents: Agents
+
+
 def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n: int,
-                  state: tuple[np.ndarray, ...], group_of: np.ndarray) -> Agents | None:
+                  state: tuple[np.ndarray, ...], group_of: np.ndarray,
+                  memo: dict[str, Any] | None = None) -> Agents | None:
     """Profiles of the ``n`` agents; None when agents of one profile differ in ``state``
     (payoff, step payoff, truth kept, truth total) or group, or there are too many profiles.
 
     Every pass reads the rows in row order (no sort of rows or agents): at 10^6 agents
-    sorting was most of a stretch's set-up.
+    sorting was most of a stretch's set-up. ``memo`` (one per model) keeps the profiles,
+    a function of the same row arrays (held, so ``is`` means unchanged) and groups, for
+    later stretches: only the agents' state is checked again.
     """
+    last: Layout | None = memo.get("agents") if memo is not None else None
+    if (last is not None and last.of_row is of_row and last.agent is agent and last.partner is partner
+            and len(last.groups) == n and np.array_equal(last.groups, group_of)):
+        if not _starts_alike(last.agents.prof, last.first, *state):
+            return None
+        return last.agents._replace(payoff=state[0][last.first], step_pay=state[1][last.first],
+                                    truth_kept=state[2][last.first], truth_total=state[3][last.first])
     deg = np.bincount(agent, minlength=n)
     groups = group_of.astype(np.int64)
     prof, first = _profiles(_hashes(of_row, agent, deg, groups), max(1, int(MAX_PROFILE_SHARE * n)))
@@ -88,10 +109,13 @@ def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n:
     if len(keys) > max(1, MAX_PROFILE_SHARE * len(of_row)):
         return None
     u = len(keys)
-    return Agents(prof, np.bincount(prof, minlength=p).astype(np.int64), pstart, pseq,
+    made = Agents(prof, np.bincount(prof, minlength=p).astype(np.int64), pstart, pseq,
                   groups[first], code, keys // p, keys % p,
                   *(s[first].copy() for s in state), np.empty(p), np.empty(u), np.empty(u), np.empty(p),
                   np.empty(n))
+    if memo is not None:
+        memo["agents"] = Layout(of_row, agent, partner, groups, first, made)
+    return made
 
 
 @njit(cache=True, nogil=True)
@@ -203,16 +227,27 @@ def _alike(of_row, agent, prof, first, pseq, pstart, deg, group_of, payoff, step
     classes in order."""
     for a in range(prof.shape[0]):
         f = first[prof[a]]
-        if (deg[a] != deg[f] or group_of[a] != group_of[f] or payoff[a] != payoff[f]
-                or step_pay[a] != step_pay[f] or truth_kept[a] != truth_kept[f]
-                or truth_total[a] != truth_total[f]):
+        if deg[a] != deg[f] or group_of[a] != group_of[f]:
             return False
+    if not _starts_alike(prof, first, payoff, step_pay, truth_kept, truth_total):
+        return False
     at = np.zeros(prof.shape[0], np.int32)
     for r in range(of_row.shape[0]):
         a = agent[r]
         if of_row[r] != pseq[pstart[prof[a]] + at[a]]:
             return False
         at[a] += 1
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _starts_alike(prof, first, payoff, step_pay, truth_kept, truth_total):  # pragma: no cover - compiled
+    """Whether every agent's state equals its profile's first agent's."""
+    for a in range(prof.shape[0]):
+        f = first[prof[a]]
+        if (payoff[a] != payoff[f] or step_pay[a] != step_pay[f] or truth_kept[a] != truth_kept[f]
+                or truth_total[a] != truth_total[f]):
+            return False
     return True
 
 

@@ -81,7 +81,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     e = len(edges)
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
     agents, _ = model.edge_agents()
-    dec = model.decider_of[0][agents]
+    dec = _deciders(env, model, agents)
     if table.dense(0) is None:
         # A run's first step, or deciders added by an event: one look-up grows the dense table.
         _fill(env, model, e, dec, np.zeros(1, np.int64))
@@ -101,7 +101,9 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     missing = np.empty(2 * e, np.int64)  # a row per distinct key without a cell
     # Per key of the dense table, 1 while it is listed as missing (each is listed once).
     pending = np.zeros(len(table.dense(0)), np.int8)
-    draws = np.zeros(2 * e)
+    # Detection draws, made only when a step breaks a promise (zeros for 2E rows cost tens of
+    # ms at 10^6 agents); the loop reads them only for the step they were drawn for.
+    draws = np.zeros(0)
     classes = _classes(env, model, dec, e, summarised)
     while rec.steps < k:
         rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
@@ -123,7 +125,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
             classes = None
         elif state[WHY] == DRAW:
             # A promise is broken this step: detection draws as ``IPD.step`` makes them, then replay.
-            draws[:] = model.rng_detect.random(2 * e)
+            draws = model.rng_detect.random(2 * e)
             state[DRAWN_FOR] = rec.steps
         else:
             break
@@ -136,18 +138,31 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     return rec
 
 
+def _deciders(env: IPD, model: Any, agents: np.ndarray) -> np.ndarray:
+    """Each aligned row's decider: the last stretch's array while the rows' agents (the cached
+    array) and every agent's decider are unchanged (a gather of 4M rows at 10^6 agents)."""
+    by_agent = model.decider_of[0]
+    last = env.class_memo.get("dec")
+    if last is not None and last[1] is agents and np.array_equal(last[0], by_agent):
+        return last[2]
+    dec = by_agent[agents]
+    env.class_memo["dec"] = (by_agent.copy(), agents, dec)
+    return dec
+
+
 def _classes(env: IPD, model: Any, dec: np.ndarray, e: int, summarised: bool) -> Classes | None:
     """Pair classes (``scenarios.ipd_classes``) when the stretch may be played by them."""
     if not summarised or len(model.pairs) != 2 * e:
         return None  # per-row records, or pair rows off the edges
-    classes = ipd_classes.pair_classes(model.pairs.cols, dec, e)
+    classes = ipd_classes.pair_classes(model.pairs.cols, dec, e, env.class_memo)
     if classes is None:
         return None
     agents, _ = model.edge_agents()
     _, partner = model.pairs.pairs()
     profiles = ipd_agents.agent_classes(
         classes.of_row, agents, partner, len(model.payoff),
-        (model.payoff, model.step_payoff, model.truth_kept, model.truth_total), model.group_of)
+        (model.payoff, model.step_payoff, model.truth_kept, model.truth_total), model.group_of,
+        env.class_memo)
     return classes._replace(agents=profiles)
 
 
