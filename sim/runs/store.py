@@ -34,7 +34,7 @@ import os
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,6 +272,23 @@ _ROW_CHECKS = (
 )
 
 
+@contextlib.contextmanager
+def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), rolled back on any exit by exception.
+
+    A signal can land after COMMIT, with nothing left to undo; the stop must then not
+    turn into "cannot rollback" (test_process_hygiene caught this with SIGTERM).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 class Store:
     """A sweep store. Open with :meth:`create_or_open` to write, :meth:`open` to read."""
 
@@ -377,8 +394,7 @@ class Store:
 
     def add_sweep(self, info: SweepInfo) -> None:
         """Record a new sweep and make it the one ``meta`` describes."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _write_transaction(self._conn):
             self._conn.execute(
                 "INSERT INTO sweeps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -417,13 +433,6 @@ class Store:
             )
             for path in [*info.grid, *info.zip]:
                 self._ensure_column(f"p:{path}", "")
-            self._conn.execute("COMMIT")
-        except BaseException:
-            # A signal can land after COMMIT (nothing left to undo); the stop must not turn into
-            # "cannot rollback" (test_process_hygiene caught this with SIGTERM).
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise
 
     # -- writing runs ----------------------------------------------------------------------
 
@@ -443,37 +452,34 @@ class Store:
         job, metrics = record.job, record.metrics
         run_id, params = job.run_id, dict(job.params)
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            if replace:
-                for table in ("runs", *bulk.RUN_TABLES):
-                    conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
-            cols = {f"p:{k}": v for k, v in params.items()} | {
-                f"m:{k}": v for k, v in metrics.items()
-            }
-            for name in cols:
-                self._ensure_column(name, "REAL" if name.startswith("m:") else "")
-            names = [
-                "run_id", "sweep_id", "scenario", "point", "rep", "seed", "params", "status",
-                "error", "started", "ended", "metrics", "ledger", *cols,
-            ]  # fmt: skip
-            values = [
-                run_id, sweep_id, scenario, job.point, job.rep, job.seed,
-                json.dumps(params, sort_keys=True, default=str), record.status, record.error,
-                record.started, record.ended,
-                json.dumps({k: _json_value(v) for k, v in metrics.items()}, sort_keys=True),
-                record.ledger, *(_sql_value(v) for v in cols.values()),
-            ]  # fmt: skip
-            conn.execute(
-                f"INSERT INTO runs ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})",
-                values,
-            )
-            bulk.write_bulk(conn, record)
-            conn.execute("COMMIT")
+            with _write_transaction(conn):
+                if replace:
+                    for table in ("runs", *bulk.RUN_TABLES):
+                        conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+                cols = {f"p:{k}": v for k, v in params.items()} | {
+                    f"m:{k}": v for k, v in metrics.items()
+                }
+                for name in cols:
+                    self._ensure_column(name, "REAL" if name.startswith("m:") else "")
+                names = [
+                    "run_id", "sweep_id", "scenario", "point", "rep", "seed", "params", "status",
+                    "error", "started", "ended", "metrics", "ledger", *cols,
+                ]  # fmt: skip
+                values = [
+                    run_id, sweep_id, scenario, job.point, job.rep, job.seed,
+                    json.dumps(params, sort_keys=True, default=str), record.status, record.error,
+                    record.started, record.ended,
+                    json.dumps({k: _json_value(v) for k, v in metrics.items()}, sort_keys=True),
+                    record.ledger, *(_sql_value(v) for v in cols.values()),
+                ]  # fmt: skip
+                conn.execute(
+                    f"INSERT INTO runs ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})",
+                    values,
+                )
+                bulk.write_bulk(conn, record)
         except BaseException:
-            if conn.in_transaction:  # not after COMMIT (a signal landing there)
-                conn.execute("ROLLBACK")
-            self._columns = self._read_columns()
+            self._columns = self._read_columns()  # a column added inside was rolled back
             raise
 
     def tables(self) -> set[str]:
