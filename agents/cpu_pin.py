@@ -20,12 +20,10 @@ AVX512_GROUPS = "X86_V4 AVX512_ICL AVX512_SPR"
 VARIABLE = "NPY_DISABLE_CPU_FEATURES"
 
 
-def pin() -> bool:
-    """Disable numpy's AVX-512 loops if numpy is not loaded yet; whether the pin is in force.
+def pin() -> None:
+    """Disable numpy's AVX-512 loops if numpy is not loaded yet.
 
     A value the user set is kept (it is theirs to choose), and so is a numpy already loaded.
     """
-    if "numpy" in sys.modules:
-        return VARIABLE in os.environ
-    os.environ.setdefault(VARIABLE, AVX512_GROUPS)
-    return True
+    if "numpy" not in sys.modules:
+        os.environ.setdefault(VARIABLE, AVX512_GROUPS)

@@ -78,21 +78,25 @@ class RunResult:
     def events(self) -> pd.DataFrame:
         """Conflicts and script events, one row each, sorted by step, kind and agent."""
         if self._events is None:
-            self._events = events_frame(self._rows() if self._rows is not None else [])
-            self._rows = None
+            self._events = events_frame(self._take_rows())
         return self._events
+
+    def _take_rows(self) -> list:
+        """The event rows behind a lazy frame, handed over once (the log is not kept twice)."""
+        rows = self._rows() if self._rows is not None else []
+        self._rows = None
+        return rows
 
     def to_json(self) -> dict[str, Any]:
         """The ``run --json`` object."""
         if self._events is None:
-            rows = self._rows() if self._rows is not None else []
+            rows = self._take_rows()
             if not rows:
                 # Most runs log no event, and an empty frame costs more to build (~40 ms:
                 # Arrow-backed string columns) than the rest of this object; ``events``
                 # still builds it if asked.
-                self._rows = None
                 return self._json([], [])
-            self._events, self._rows = events_frame(rows), None
+            self._events = events_frame(rows)
         events = self.events
         conflicts = events[events["kind"] == "conflict"]
         return self._json(
