@@ -109,7 +109,12 @@ def signature(binding: Any, policy: Any, acts: Any, codec: Any) -> Hashable | No
     pol = policy_signature(policy)
     if pol is None:
         return None
-    key, *rest = binding_signature(binding, acts, codec)
+    return compose_signature(pol, binding_signature(binding, acts, codec))
+
+
+def compose_signature(pol: Hashable, part: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A signature from its policy part and its binding part (the one place that orders them)."""
+    key, *rest = part
     return (key, pol, *rest)
 
 

@@ -37,6 +37,7 @@ from sim.cell_memo import (
     CellRecord,
     OutcomeRecord,
     binding_signature,
+    compose_signature,
     policy_signature,
 )
 from sim.learning import is_learner, tier_of
@@ -446,10 +447,9 @@ class DecisionTable:
                 if part is None:
                     part = self._binding_sigs[d.bid, d.phase] = binding_signature(
                         d.binding, self.phases[d.phase], self.codec)
-                key, *rest = part
                 # Hashed once and one object per signature in the process: the memo looks it up
                 # on every miss, and equal deep tuples of dataclasses compare field by field.
-                sig = _Keyed((key, pol, *rest))
+                sig = _Keyed(compose_signature(pol, part))
                 self._sigs[decider] = _CANONICAL.setdefault(sig, sig)
                 if len(_CANONICAL) > MAX_CANONICAL:
                     _CANONICAL.clear()
@@ -735,6 +735,11 @@ class DecisionTable:
         return self._conf.arrays()
 
 
+def batch_names(cls: Any) -> tuple[str, ...]:
+    """The attributes a class's ``rank_batch`` reads: ``batch_attrs``, else its parameter names."""
+    return tuple(getattr(cls, "batch_attrs", None) or getattr(cls, "params", {}))
+
+
 class _Family:
     """Deciders ranked together: one binding, phase, group and policy class (``rank_batch``).
 
@@ -748,8 +753,7 @@ class _Family:
     def __init__(self, cls: Any, acts: ActSpace) -> None:
         self.cls = cls
         self.acts = acts
-        # The attributes rank_batch reads: ``batch_attrs``, else the policy's parameter names.
-        self.names = tuple(getattr(cls, "batch_attrs", None) or getattr(cls, "params", {}))
+        self.names = batch_names(cls)
         self.row: dict[int, int] = {}  # decider -> row of the parameter columns
         self._params: list[list[float]] = []
         self._cols: dict[str, np.ndarray] | None = None
@@ -834,7 +838,7 @@ class _Families:
             if f is None:
                 acts = table.phases[d.phase]
                 empty = {k: np.zeros(0, dtype=np.int64) for k in table.codec.fields}
-                params = {k: np.zeros(0) for k in getattr(cls, "batch_attrs", None) or getattr(cls, "params", {})}
+                params = {k: np.zeros(0) for k in batch_names(cls)}
                 if cls.rank_batch(params, empty, acts) is None:
                     f = -1
                 else:
