@@ -16,22 +16,30 @@ def _obs(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
             "shortfall": rng.integers(0, 21, n), "coin": rng.integers(0, 16, n)}
 
 
+def _policies(name: str, values: dict[str, np.ndarray], n: int) -> list:
+    return [make_policy(name, {p: float(v[k]) for p, v in values.items()}) for k in range(n)]
+
+
+def assert_batch_is_rank(ranked, policies: list, obs: dict[str, np.ndarray], obs_type, acts) -> None:
+    """Each agent's batch-ranked order equals its own policy's ``rank`` of its observation."""
+    number, order = ranked
+    for k, pol in enumerate(policies):
+        one = obs_type(**{f: int(v[k]) for f, v in obs.items()})
+        assert order(int(number[k])) == pol.rank(one, acts), (k, acts)
+
+
 @pytest.mark.parametrize("acts", [GIVE, SANCTION], ids=["give", "punish"])
 def test_contributor_batch_ranking_is_rank(acts) -> None:
     rng = np.random.default_rng(3)
     n = 400
-    names = tuple(ConditionalContributor.params)
     values = {"baseline": rng.random(n), "slope": rng.random(n) * 1.2, "weight": rng.random(n),
               "fine_response": rng.random(n) * 4, "severity": rng.random(n) * 2, "deterrence": rng.random(n) * 0.3}
     # Ties of the rounding: thirds of a shortfall, halves of a coin step.
     values["severity"][:40] = 1.5
     values["weight"][40:80] = 0.5
     obs = _obs(rng, n)
-    want, order = ConditionalContributor.rank_batch(values, obs, acts)
-    for k in range(n):
-        pol = make_policy("conditional_contributor", {p: float(values[p][k]) for p in names})
-        one = PublicGoodsFGObs(**{f: int(v[k]) for f, v in obs.items()})
-        assert order(int(want[k])) == pol.rank(one, acts), k
+    assert_batch_is_rank(ConditionalContributor.rank_batch(values, obs, acts),
+                         _policies("conditional_contributor", values, n), obs, PublicGoodsFGObs, acts)
 
 
 def test_contributor_batch_ranking_declines_other_games() -> None:
@@ -57,14 +65,11 @@ def test_harvester_batch_ranking_is_rank() -> None:
     rng = np.random.default_rng(5)
     n = 400
     values = {"greed": rng.random(n) * 2, "reciprocity": rng.random(n), "caution": rng.random(n)}
-    values["greed"][:50] = np.array([t for t in (a.take for a in TAKES) if t is not None]).repeat(50)[:50]
+    values["greed"][:50] = np.resize(np.array([t for t in (a.take for a in TAKES) if t is not None], float), 50)
     obs = {"stock": rng.integers(0, 11, n), "others_overused": rng.integers(0, 2, n),
            "max_take": rng.integers(0, 5, n), "coin": rng.integers(0, 16, n)}
-    number, order = Harvester.rank_batch(values, obs, TAKES)
-    for k in range(n):
-        pol = make_policy("harvester", {p: float(values[p][k]) for p in values})
-        one = CommonsObs(**{f: int(v[k]) for f, v in obs.items()})
-        assert order(int(number[k])) == pol.rank(one, TAKES), k
+    assert_batch_is_rank(Harvester.rank_batch(values, obs, TAKES), _policies("harvester", values, n), obs,
+                         CommonsObs, TAKES)
 
 
 def test_weighs_risk_batch_ranking_is_rank() -> None:
@@ -76,7 +81,7 @@ def test_weighs_risk_batch_ranking_is_rank() -> None:
     drawn = {"temptation": rng.random(n), "caught_cost": rng.random(n) * 2, "refuse_cost": rng.random(n),
              "commission": rng.random(n), "threshold": rng.random(n), "harm": rng.random(n)}
     drawn["threshold"][:60] = 0.45  # trust exactly at the threshold
-    pols = [make_policy("weighs_risk", {k: float(v[k_]) for k, v in drawn.items()}) for k_ in range(n)]
+    pols = _policies("weighs_risk", drawn, n)
     attrs = {a: np.array([getattr(p, a) for p in pols]) for a in WeighsRisk.batch_attrs}
     fields = NegotiationObs._fields
     obs = {f: rng.integers(0, 2, n) for f in fields}
@@ -84,7 +89,4 @@ def test_weighs_risk_batch_ranking_is_rank() -> None:
         if f in obs:
             obs[f] = rng.integers(0, 21, n)
     for acts in (ANSWER, CLOSE):
-        number, order = WeighsRisk.rank_batch(attrs, obs, acts)
-        for k in range(n):
-            one = NegotiationObs(**{f: int(obs[f][k]) for f in fields})
-            assert order(int(number[k])) == pols[k].rank(one, acts), (k, acts)
+        assert_batch_is_rank(WeighsRisk.rank_batch(attrs, obs, acts), pols, obs, NegotiationObs, acts)
