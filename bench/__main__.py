@@ -49,6 +49,11 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
 
         return bench_memory(1_000 if args.quick else RUNS)
 
+    def store_size() -> list[Result]:
+        from bench.store_size import bench_store_size
+
+        return bench_store_size()
+
     def startup() -> list[Result]:
         from bench.startup import bench_startup
 
@@ -96,6 +101,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
         "sweep-scaling": sweep,
         "sweep-memory": memory,
         "llm-step": llm,
+        "store-size": store_size,
         "startup": startup,
         "sweep-cli": sweep_cli,
         "sweep-dask-cli": dask_cli,

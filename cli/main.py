@@ -147,19 +147,31 @@ def _print_summary(payload: dict[str, Any], out: Path | None, ledger: str = "ful
 # --- demo ---------------------------------------------------------------------------------
 
 
+#: The twin negotiation scenarios' two orderings (confidential-negotiator is
+#: confidential-first with covert goals allowed), swept against lie detection.
+DEMO_ORDERINGS = ("honest-first", "confidential-negotiator")
+DEMO_DETECTION = (0.0, 0.2, 0.5, 0.8)
+
+
+def demo_sweep(scenario: str, runs: int, out: Path, workers: int | None) -> Any:
+    """The demo's sweep (its frame): also what ``python -m bench --only store-size`` stores."""
+    from sim.runs.sweep import sweep
+
+    orderings = list(DEMO_ORDERINGS)
+    return sweep(scenario, grid={"environment.detect_prob": list(DEMO_DETECTION)},
+                 zip={"groups.buyers.spec": orderings, "groups.sellers.spec": orderings},
+                 runs=runs, seed=0, out=out, workers=workers, progress=None)
+
+
 def _demo(args: argparse.Namespace) -> int:
     """The main job end to end: a spec-ordering sweep, then the report and main plots."""
-    from sim.runs.sweep import summary, sweep
+
+    from sim.runs.sweep import summary
 
     out = Path(args.out)
-    # The twin negotiation scenarios' two orderings (confidential-negotiator is
-    # confidential-first with covert goals allowed), swept against lie detection.
-    orderings = ["honest-first", "confidential-negotiator"]
-    print(f"specbound demo: sweeping {args.scenario} over spec orderings {orderings} x lie detection,"
-          f" {args.runs} paired runs each, into {out}/ ...", flush=True)
-    frame = sweep(args.scenario, grid={"environment.detect_prob": [0.0, 0.2, 0.5, 0.8]},
-                  zip={"groups.buyers.spec": orderings, "groups.sellers.spec": orderings},
-                  runs=args.runs, seed=0, out=out, workers=args.workers, progress=None)
+    print(f"specbound demo: sweeping {args.scenario} over spec orderings {list(DEMO_ORDERINGS)} x lie"
+          f" detection, {args.runs} paired runs each, into {out}/ ...", flush=True)
+    frame = demo_sweep(args.scenario, args.runs, out, args.workers)
     print(summary(frame).to_string())
     failed = int((frame["status"] == "failed").sum())
     outputs = [frame.attrs["store"]]
