@@ -95,8 +95,10 @@ def dispatch(args: argparse.Namespace) -> int:
     except SpecboundError as err:
         print(f"specbound: {err}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `specbound ... | head`: the reader left; not an error of ours
-        sys.stderr.close()
+    except BrokenPipeError as err:
+        if not _stdout_gone():  # a pipe to a worker, say: ours to report, not a quiet exit
+            return _internal(err)
+        sys.stderr.close()  # `specbound ... | head`: the reader left; not an error of ours
         return 0
     except RunFailure as err:  # the input was fine; the run could not do its work
         print(f"specbound: run failed: {err}", file=sys.stderr)
@@ -127,6 +129,19 @@ def _path_problem(err: Exception) -> str:
     if isinstance(err, OSError):
         return "file name too long for this file system"
     return "a path may not contain a NUL character"
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (poll reports an error)."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, 0)  # error conditions are always reported
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # closed, or replaced by an object without a file
+        return True
 
 
 def _internal(err: Exception) -> int:

@@ -19,6 +19,7 @@ grow with the number of runs.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import math
 import os
@@ -325,8 +326,11 @@ class ProcessExecutor:
         if _POOLS.get(self.workers) is self._pool:
             del _POOLS[self.workers]
         # With its workers dead the pool's manager thread ends at once; joining it here
-        # leaves nothing for the interpreter's exit hooks to trip over.
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        # leaves nothing for the interpreter's exit hooks to trip over. A pipe to a killed
+        # worker may be broken by now: that is the stop asked for, not a new error, and it
+        # must not replace the interrupt (the command would exit 0 with nothing said).
+        with contextlib.suppress(OSError):
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         """Cancel this sweep's chunks not yet started; the warm workers stay for the next sweep."""
