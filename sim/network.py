@@ -134,7 +134,8 @@ class Network:
             if len(e):
                 # Rows in (u, v) order: one sort of u * stride + v, not a two-key lexsort.
                 stride = int(e[:, 1].max()) + 1
-                e = e[np.argsort(e[:, 0] * stride + e[:, 1], kind="stable")]
+                # Equal keys are equal rows, so an unstable sort gives the same array.
+                e = e[np.argsort(e[:, 0] * stride + e[:, 1])]
                 e = e[alive[e[:, 0]] & alive[e[:, 1]]]
             self._edges = e
         return self._edges
