@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.runs.store import connect_read_only, store_path
+from sim.runs.store import connect_read_only, store_path, write_transaction
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS eval_cases(sweep_id TEXT, case_id TEXT, principle TEXT,
@@ -86,9 +86,8 @@ class EvalTables:
     def add_cases(self, sweep_id: str, cases: list[dict[str, Any]]) -> None:
         rows = [(sweep_id, c["id"], c["principle"], c["level"], c["title"], c["source"],
                  json.dumps(c, ensure_ascii=False)) for c in cases]
-        self._conn.execute("BEGIN IMMEDIATE")
-        self._conn.executemany("INSERT OR REPLACE INTO eval_cases VALUES (?,?,?,?,?,?,?)", rows)
-        self._conn.execute("COMMIT")
+        with write_transaction(self._conn):  # rolled back, not left open, if the insert fails
+            self._conn.executemany("INSERT OR REPLACE INTO eval_cases VALUES (?,?,?,?,?,?,?)", rows)
 
     def add_ledger(self, sweep_id: str, started: float, ledgers: dict[str, Any]) -> None:
         rows = [(sweep_id, started, name, json.dumps(led, sort_keys=True))

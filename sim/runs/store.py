@@ -273,7 +273,7 @@ _ROW_CHECKS = (
 
 
 @contextlib.contextmanager
-def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), rolled back on any exit by exception.
 
     A signal can land after COMMIT, with nothing left to undo; the stop must then not
@@ -310,18 +310,17 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         if fresh:
-            conn.execute("BEGIN IMMEDIATE")
-            for sql in _TABLES:
-                conn.execute(sql)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.executemany(
-                "INSERT INTO meta VALUES (?, ?)",
-                [
-                    ("schema_version", json.dumps(SCHEMA_VERSION)),
-                    ("created", json.dumps(time.time())),
-                ],
-            )
-            conn.execute("COMMIT")
+            with write_transaction(conn):
+                for sql in _TABLES:
+                    conn.execute(sql)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [
+                        ("schema_version", json.dumps(SCHEMA_VERSION)),
+                        ("created", json.dumps(time.time())),
+                    ],
+                )
         return cls(db, conn, writable=True)
 
     @classmethod
@@ -394,7 +393,7 @@ class Store:
 
     def add_sweep(self, info: SweepInfo) -> None:
         """Record a new sweep and make it the one ``meta`` describes."""
-        with _write_transaction(self._conn):
+        with write_transaction(self._conn):
             self._conn.execute(
                 "INSERT INTO sweeps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -453,7 +452,7 @@ class Store:
         run_id, params = job.run_id, dict(job.params)
         conn = self._conn
         try:
-            with _write_transaction(conn):
+            with write_transaction(conn):
                 if replace:
                     for table in ("runs", *bulk.RUN_TABLES):
                         conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
