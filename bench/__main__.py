@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(table)}")
     results: list[Result] = []
     skipped: list[str] = []
+    began = time.perf_counter()
     for name in dict.fromkeys(names) or table:
         # What one benchmark left behind (100,000 agents from `scaling`) must not slow the
         # next one's garbage collections; each starts from a collected heap.
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.table import main as write_table
         from bench.table import record_run
 
-        record_run(results)
+        record_run(results, seconds=time.perf_counter() - began)
         write_table(["--write"])
     print(format_table(results))
     done = f"wrote {out}" if out is not None else "results not written (a partial run; -o FILE writes them)"

@@ -45,3 +45,13 @@ def test_the_readme_shows_the_recorded_runs() -> None:
     # The README's table is exactly what the committed results and history render to.
     text = README_PATH.read_text(encoding="utf-8")
     assert replace_block(text, render(load_results(), load_history())) == text
+
+
+def test_a_run_records_its_minutes_and_the_table_shows_them(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    record_run([row("a", 1.0)], path, when=0, seconds=612.0)
+    record_run([row("a", 2.0)], path, when=0)  # a run recorded without its time
+    runs = load_history(path)
+    assert runs[0]["minutes"] == 10.2 and "minutes" not in runs[1]
+    footer = render([row("a", 2.0)], runs).splitlines()[-1]
+    assert ", 10.2 min)" in footer and footer.count("min)") == 1
