@@ -90,3 +90,28 @@ def test_weighs_risk_batch_ranking_is_rank() -> None:
             obs[f] = rng.integers(0, 21, n)
     for acts in (ANSWER, CLOSE):
         assert_batch_is_rank(WeighsRisk.rank_batch(attrs, obs, acts), pols, obs, NegotiationObs, acts)
+
+
+@pytest.mark.parametrize("order,obey", [(["work"], "obey"), ([], "obey"), (["obey"], "obey"), (["work"], "none")])
+def test_susceptible_batch_ranking_is_rank(order: list[str], obey: str) -> None:
+    from agents.policies.susceptible import LURES, Susceptible
+    from scenarios.injection import ACTS, InjectionObs
+
+    rng = np.random.default_rng(9)
+    n = 400
+    s = rng.random(n)
+    s[:50] = 1.0 - rng.integers(0, LURES + 1, 50) / LURES  # thresholds exactly on a lure level
+    pols = [make_policy("susceptible", {"susceptibility": float(v), "order": order, "obey": obey}) for v in s]
+    attrs = {a: np.array([float(getattr(p, a)) for p in pols]) for a in Susceptible.batch_attrs}
+    obs = {"order": rng.integers(0, 3, n), "source": rng.integers(0, 4, n), "claimed": rng.integers(0, 6, n),
+           "authority": rng.integers(0, 6, n) * (rng.random(n) < 0.3), "lure": rng.integers(0, LURES, n)}
+    assert_batch_is_rank(Susceptible.rank_batch(attrs, obs, ACTS), pols, obs, InjectionObs, ACTS)
+
+
+def test_susceptible_batch_ranking_declines_orders_without_authority_fields() -> None:
+    from agents.policies.susceptible import Susceptible
+    from scenarios.injection import ACTS
+
+    params = {"susceptibility": np.zeros(0), "config": np.zeros(0)}
+    assert Susceptible.rank_batch(params, {"order": np.zeros(0, np.int64)}, ACTS) is None
+    assert Susceptible.rank_batch(params, {"coin": np.zeros(0, np.int64)}, ACTS) is not None
