@@ -190,6 +190,8 @@ class Injection(Environment):
         self._last: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         self._kind_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._kinds_memo: dict[tuple[Any, ...], Kinds] = {}
+        self._pairs_of_workers: tuple[Any, ...] | None = None
+        model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
 
     def _role(self, model: Any, names: tuple[str, ...]) -> np.ndarray:
         return np.array([gs.name in set(names) for gs in model.groups], dtype=bool)[model.group_of]
@@ -407,27 +409,39 @@ class Injection(Environment):
         g = model.group_of[workers]
         cols = np.stack([np.ones(len(workers)), done, ~attacked, done & ~attacked, attacked, done & attacked,
                          success, unauthorised & obey], axis=1).astype(float)
-        np.add.at(self.tally, g, cols)
+        # Counts of 0/1 values are exact in any order: one bincount adds what np.add.at did.
+        width = cols.shape[1]
+        cells = (g[:, None] * width + np.arange(width)).ravel()
+        self.tally += np.bincount(cells, weights=cols.ravel(), minlength=self.tally.size).reshape(self.tally.shape)
         self._hijacks(model, workers, transfer)
 
     def _hijacks(self, model: Any, workers: np.ndarray, transfer: np.ndarray) -> None:
         """Workers who work together see who was hijacked."""
         n = len(model.alive)
-        e = model.edges
-        is_worker = np.zeros(n, dtype=bool)
-        is_worker[workers] = True
-        if len(e):
-            we = e[is_worker[e[:, 0]] & is_worker[e[:, 1]]]
-            if len(we):
-                hijacked = np.zeros(n, dtype=bool)
-                hijacked[workers] = transfer
-                obs_i = np.concatenate([we[:, 0], we[:, 1]])
-                obs_j = np.concatenate([we[:, 1], we[:, 0]])
-                rows = model.pairs.index(obs_i, obs_j)
-                ok = ~hijacked[obs_j]
-                model.pairs.record_moves(rows, ok.astype(np.int8), ok.astype(np.int8))
-                model.pairs.observe(rows, ok.astype(float), (~ok).astype(float))
+        obs_j, rows = self._worker_pairs(model, workers)
+        if len(rows):
+            hijacked = np.zeros(n, dtype=bool)
+            hijacked[workers] = transfer
+            ok = ~hijacked[obs_j]
+            model.pairs.record_moves(rows, ok.astype(np.int8), ok.astype(np.int8))
+            model.pairs.observe(rows, ok.astype(float), (~ok).astype(float))
         model.record_truth(workers, ~transfer)
+
+    def _worker_pairs(self, model: Any, workers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both directions of each edge between two workers: the observed side and the pairs'
+        rows. Kept while the graph, the workers and the pair table's layout stay the same."""
+        key = (model.graph_version, model.pairs.moved)
+        kept = self._pairs_of_workers
+        if kept is not None and kept[0] == key and np.array_equal(kept[1], workers):
+            return kept[2], kept[3]
+        e = model.edges
+        is_worker = np.zeros(len(model.alive), dtype=bool)
+        is_worker[workers] = True
+        we = e[is_worker[e[:, 0]] & is_worker[e[:, 1]]] if len(e) else np.zeros((0, 2), dtype=np.int64)
+        obs_j = np.concatenate([we[:, 1], we[:, 0]])
+        rows = model.pairs.index(np.concatenate([we[:, 0], we[:, 1]]), obs_j) if len(we) else np.zeros(0, np.int64)
+        self._pairs_of_workers = (key, workers.copy(), obs_j, rows)
+        return obs_j, rows
 
     def _ledger(self, model: Any, workers: np.ndarray, act: np.ndarray,
                 sent: list[tuple[int, Message, Claim, Level]]) -> None:

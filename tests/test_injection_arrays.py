@@ -84,3 +84,20 @@ def test_every_order_names_its_sender_as_target(channel: int) -> None:
     msg = compose(channel, 17, "attackers", 3, 0, InjectionParams())
     assert msg.orders()[0].value == 17
     assert (msg.sender == -1) is (msg.source == TOOL)
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_kept_worker_pairs_equal_pairs_looked_up_each_step(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rewiring cuts ties and lays the pair table out anew (align): the kept rows must follow.
+    overrides = {"steps": 16, "network.rewire": {"every": 3, "below": 0.45}}
+    kept = run_model("injection", seed=seed, set=overrides)
+    real = Injection._worker_pairs
+
+    def fresh(self: Injection, model: Any, workers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self._pairs_of_workers = None
+        return real(self, model, workers)
+
+    monkeypatch.setattr(Injection, "_worker_pairs", fresh)
+    looked_up = run_model("injection", seed=seed, set=overrides)
+    assert kept.pairs.moved > 0 and np.nansum(kept.series["rewired"]) > 0
+    _same(kept, looked_up)
