@@ -191,6 +191,7 @@ class Injection(Environment):
         self._kind_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._kinds_memo: dict[tuple[Any, ...], Kinds] = {}
         self._pairs_of_workers: tuple[Any, ...] | None = None
+        self._lanes_kept: tuple[Any, ...] | None = None
         model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
 
     def _role(self, model: Any, names: tuple[str, ...]) -> np.ndarray:
@@ -255,10 +256,7 @@ class Injection(Environment):
         hit = np.zeros(n, dtype=bool)
         attacker_of = np.full(n, -1, dtype=np.int64)
         if len(e):
-            src = np.concatenate([e[:, 0], e[:, 1]])
-            dst = np.concatenate([e[:, 1], e[:, 0]])
-            sel = adv[src] & ~adv[dst] & ~dlg[dst]
-            src, dst = src[sel], dst[sel]
+            src, dst = self._lanes(model, adv, dlg)
             fire = rng.random(len(src)) < prm.attack_prob
             hit[dst[fire]] = True
             attacker_of[dst[fire]] = src[fire]
@@ -273,6 +271,20 @@ class Injection(Environment):
             self._step_messages(model, workers, ch, attacker_of, delegates, lure)
         else:
             self._step_arrays(model, workers, ch, attacker_of, delegates, lure)
+
+    def _lanes(self, model: Any, adv: np.ndarray, dlg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each edge's direction from an adversary to a worker (sender, receiver), in edge order;
+        kept while the graph and the roles stay the same."""
+        kept = self._lanes_kept
+        if kept is not None and kept[0] == model.graph_version and np.array_equal(kept[1], adv) \
+                and np.array_equal(kept[2], dlg):
+            return kept[3], kept[4]
+        e = model.edges
+        src = np.concatenate([e[:, 0], e[:, 1]])
+        dst = np.concatenate([e[:, 1], e[:, 0]])
+        sel = adv[src] & ~adv[dst] & ~dlg[dst]
+        self._lanes_kept = (model.graph_version, adv, dlg, src[sel], dst[sel])
+        return src[sel], dst[sel]
 
     def _step_messages(self, model: Any, workers: np.ndarray, ch: np.ndarray, attacker_of: np.ndarray,
                        delegates: np.ndarray, lure: np.ndarray) -> None:
