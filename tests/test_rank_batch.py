@@ -115,3 +115,32 @@ def test_susceptible_batch_ranking_declines_orders_without_authority_fields() ->
     params = {"susceptibility": np.zeros(0), "config": np.zeros(0)}
     assert Susceptible.rank_batch(params, {"order": np.zeros(0, np.int64)}, ACTS) is None
     assert Susceptible.rank_batch(params, {"coin": np.zeros(0, np.int64)}, ACTS) is not None
+
+
+def test_weighs_care_batch_ranking_is_rank() -> None:
+    from agents.policies.care import WeighsCare
+    from scenarios.tooth_fairy import ACTS, BELIEF_BUCKETS, ToothFairyObs
+
+    rng = np.random.default_rng(11)
+    n = 400
+    drawn = {"warmth": rng.random(n), "scruple": rng.random(n) * 0.6}
+    drawn["warmth"][:40] = 0.0  # ties: a cold agent's truths by adult value alone
+    drawn["scruple"][40:80] = 0.0
+    pols = _policies("weighs_care", drawn, n)
+    attrs = {a: np.array([float(getattr(p, a)) for p in pols]) for a in ("warmth", "scruple")}
+    obs = {"sensitive": rng.integers(0, 2, n), "child_belief": rng.integers(0, BELIEF_BUCKETS, n),
+           "pressed": rng.integers(0, 2, n)}
+    assert_batch_is_rank(WeighsCare.rank_batch(attrs, obs, ACTS), pols, obs, ToothFairyObs, ACTS)
+
+
+def test_weighs_care_subclass_with_its_own_utilities_is_ranked_per_key() -> None:
+    from agents.policies.care import WeighsCare
+    from scenarios.tooth_fairy import ACTS
+
+    class Blunt(WeighsCare):
+        def utilities(self, obs):  # type: ignore[no-untyped-def]
+            return {"blunt_truth": 1.0}
+
+    params = {"warmth": np.zeros(1), "scruple": np.zeros(1)}
+    assert Blunt.rank_batch(params, {"sensitive": np.zeros(1, np.int64)}, ACTS) is None
+    assert WeighsCare.rank_batch(params, {"sensitive": np.zeros(1, np.int64)}, ACTS) is not None
