@@ -361,13 +361,13 @@ class Injection(Environment):
         ng = len(model.groups)
         uniq, kind = unique_inverse((c * ng + g_sender) * ng + g_worker)
         dels = tuple(tuple(gs.delegations) for gs in model.groups)
-        whole = (uniq.tobytes(), dels)
+        whole = (uniq.tobytes(), dels, self.params)  # params: a shock may change what is composed
         kinds = self._kinds_memo.get(whole)
         if kinds is None:
             rows = []
             for key in uniq.tolist():
                 ch, gs, gw = key // (ng * ng), (key // ng) % ng, key % ng
-                memo = (ch, model.groups[gs].name, dels[gw])
+                memo = (ch, model.groups[gs].name, dels[gw], self.params)
                 got = self._kind_memo.get(memo)
                 if got is None:
                     got = self._kind_memo[memo] = self._kind(model, ch, model.groups[gs].name, gw)

@@ -59,6 +59,10 @@ def _run(arrays: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: di
     # More workers, a denser graph (a worker reached by several attackers), no verification.
     ({"steps": 8, "groups.workers.count": 60, "groups.gullible.count": 40, "network.degree": 8,
       "environment.verify_prob": 0.0}, 11),
+    # Shocks mid-run: the invoice, verification and the attack change; a delegation at step 4.
+    ({**BUSY, "steps": 12, "events": [
+        {"at": 4, "type": "delegate", "source": "user", "delegate": "treasurer", "level": "user", "scope": ["pay"]},
+        {"at": 6, "type": "shock", "set": {"invoice": 2.0, "verify_prob": 0.2, "data_share": 0.9}}]}, 9),
     # No delegate at all: its channels stay closed.
     ({"steps": 10, "groups.treasurer.count": 0, "events": []}, 2),
 ])
@@ -101,3 +105,4 @@ def test_kept_worker_pairs_equal_pairs_looked_up_each_step(seed: int, monkeypatc
     looked_up = run_model("injection", seed=seed, set=overrides)
     assert kept.pairs.moved > 0 and np.nansum(kept.series["rewired"]) > 0
     _same(kept, looked_up)
+
