@@ -43,6 +43,8 @@ class PairTable:
         self._aligned: tuple[int, int, int] | None = None  # (token, version, E)
         self._pairs: tuple[int, np.ndarray, np.ndarray] | None = None
         self.version = 0
+        #: Times rows were laid out anew (``align``): until it changes, a pair keeps its row.
+        self.moved = 0
 
     def __len__(self) -> int:
         return len(self.keys) + len(self._extra)
@@ -109,6 +111,7 @@ class PairTable:
         inverse = np.empty_like(perm)
         inverse[perm] = np.arange(len(perm))
         self.rowof = inverse[self.rowof]
+        self.moved += 1
         self._pairs = None
         self._aligned = (token, self.version, e)
         return slice(0, e), slice(e, 2 * e)

@@ -75,14 +75,16 @@ from agents.messages import (
     Claim,
     Message,
     document,
+    is_lie,
     order,
     order_authority,
     value,
     why_no_authority,
 )
 from agents.spec import Level
+from agents.uniques import unique_inverse
 from scenarios.environment import Environment, environment, out_of_range
-from scenarios.mailbox import UNKNOWN, Beliefs, Mailbox, check_claims, llm_context
+from scenarios.mailbox import PRIOR, UNKNOWN, Beliefs, Mailbox, check_claims, llm_context
 from scenarios.metric_registry import Metric
 from scenarios.relay import relayed_orders
 
@@ -92,6 +94,7 @@ ACTS = ActSpace([
     Act("obey", serves=("order",), text="I carry out the order I received."),
 ])
 WORK, OBEY = range(2)
+ACT_NAMES = tuple(a.name for a in ACTS)
 NO_ORDER, TRANSFER, PAY = range(3)
 ORDERS = {"transfer": TRANSFER, "pay": PAY}
 NO_SOURCE, PEER, TOOL_SOURCE, DELEGATE = range(4)
@@ -183,7 +186,13 @@ class Injection(Environment):
         self.beliefs = Beliefs()
         self.tally = np.zeros((len(model.groups), len(TALLY)))
         self._authority: dict[tuple[Any, ...], Level] = {}
-        self._acts: dict[int, str] = {}  # each worker's act last step: the truth of its "act" claims
+        # Each worker's act last step (workers, acts): the truth of its "act" claims.
+        self._last: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        self._kind_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._kinds_memo: dict[tuple[Any, ...], Kinds] = {}
+        self._pairs_of_workers: tuple[Any, ...] | None = None
+        self._lanes_kept: tuple[Any, ...] | None = None
+        model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
 
     def _role(self, model: Any, names: tuple[str, ...]) -> np.ndarray:
         return np.array([gs.name in set(names) for gs in model.groups], dtype=bool)[model.group_of]
@@ -205,17 +214,21 @@ class Injection(Environment):
 
     def _claims(self, model: Any, workers: np.ndarray, act: np.ndarray) -> None:
         """Check what workers said last step against the truth (``scenarios.mailbox.check_claims``)."""
-        now = {int(w): ACTS[int(a)].name for w, a in zip(workers.tolist(), act.tolist(), strict=True)}
+        posted = self.mail.posted()
+        before, self._last = self._last, (workers, act)
+        if not posted:
+            return
+        now = _acts_of(workers, act)
+        then = _acts_of(*before)
 
         def truth(msg: Message, claim: Claim) -> Any:
             if claim.kind == "order":  # the authority the sender's order really carries here
                 return self.authority(model, int(model.group_of[msg.recipient]), msg.source, claim)
             if claim.kind == "promise":
                 return now.get(msg.sender, UNKNOWN)
-            return self._acts.get(msg.sender, UNKNOWN) if claim.fact == "act" else UNKNOWN
+            return then.get(msg.sender, UNKNOWN) if claim.fact == "act" else UNKNOWN
 
-        verdicts = check_claims(model, self.beliefs, self.mail.posted(), truth, self.params.verify_prob)
-        self._acts = now
+        verdicts = check_claims(model, self.beliefs, posted, truth, self.params.verify_prob)
         if verdicts:
             lied = {id(v.message) for v in verdicts if v.lie}
             caught = {id(v.message) for v in verdicts if v.lie and v.caught}
@@ -243,10 +256,7 @@ class Injection(Environment):
         hit = np.zeros(n, dtype=bool)
         attacker_of = np.full(n, -1, dtype=np.int64)
         if len(e):
-            src = np.concatenate([e[:, 0], e[:, 1]])
-            dst = np.concatenate([e[:, 1], e[:, 0]])
-            sel = adv[src] & ~adv[dst] & ~dlg[dst]
-            src, dst = src[sel], dst[sel]
+            src, dst = self._lanes(model, adv, dlg)
             fire = rng.random(len(src)) < prm.attack_prob
             hit[dst[fire]] = True
             attacker_of[dst[fire]] = src[fire]
@@ -257,6 +267,30 @@ class Injection(Environment):
         overreached = has_delegate & (rng.random(len(workers)) < prm.overreach_prob)
         lure = rng.integers(0, LURES, len(workers))
         ch = channels(hit[workers], in_data, invoiced, overreached)
+        if model.llm_groups or self.mail.posted():
+            self._step_messages(model, workers, ch, attacker_of, delegates, lure)
+        else:
+            self._step_arrays(model, workers, ch, attacker_of, delegates, lure)
+
+    def _lanes(self, model: Any, adv: np.ndarray, dlg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each edge's direction from an adversary to a worker (sender, receiver), in edge order;
+        kept while the graph and the roles stay the same."""
+        kept = self._lanes_kept
+        if kept is not None and kept[0] == model.graph_version and np.array_equal(kept[1], adv) \
+                and np.array_equal(kept[2], dlg):
+            return kept[3], kept[4]
+        e = model.edges
+        src = np.concatenate([e[:, 0], e[:, 1]])
+        dst = np.concatenate([e[:, 1], e[:, 0]])
+        sel = adv[src] & ~adv[dst] & ~dlg[dst]
+        self._lanes_kept = (model.graph_version, adv, dlg, src[sel], dst[sel])
+        return src[sel], dst[sel]
+
+    def _step_messages(self, model: Any, workers: np.ndarray, ch: np.ndarray, attacker_of: np.ndarray,
+                       delegates: np.ndarray, lure: np.ndarray) -> None:
+        """The step with a ``Message`` per order: where a language model reads its inbox or relays orders."""
+        prm = self.params
+        n = len(model.alive)
         # Orders language models relayed last step: the first reaches a worker no other order did.
         relays = relayed_orders(self.mail.posted(), workers, ORDERS)
         first = {k: r[0] for k, r in relays.items() if ch[k] == NONE}
@@ -279,7 +313,7 @@ class Injection(Environment):
                 o = msg.orders()[0]
             lv = self.authority(model, int(model.group_of[w]), msg.source, o)
             o_code[k], claimed[k], auth[k] = ORDERS[o.fact], int(o.claimed), int(lv)
-            s_code[k] = TOOL_SOURCE if msg.source == TOOL else (DELEGATE if c in (INVOICE, OVERREACH) else PEER)
+            s_code[k] = _source_code(msg.source, c)
             target[k] = _target(o, msg.sender, n) if c == RELAY else (int(o.value) if o.value is not None else -1)
             (heard if c == RELAY else sent).append((k, msg, o, lv))
         codes = self.codec.encode(order=o_code, source=s_code, claimed=claimed, authority=auth,
@@ -290,6 +324,76 @@ class Injection(Environment):
         self._ledger(model, workers, act, sent)
         self._relays(model, workers, act, heard, relays)
         self._claims(model, workers, act)
+
+    def _step_arrays(self, model: Any, workers: np.ndarray, ch: np.ndarray, attacker_of: np.ndarray,
+                     delegates: np.ndarray, lure: np.ndarray) -> None:
+        """The step of a rule-based run: its orders as arrays, no ``Message`` objects.
+
+        Nobody reads an inbox (no language model) and no order is relayed, so each
+        order is a row (worker, sender, kind), where a kind, (channel, sender's group,
+        worker's group), holds everything the composed message would give: the order's
+        codes, its authority, the claims heard and their truth, the ledger's strings.
+        Same draws, counters, ledger rows, beliefs and trust as :meth:`_step_messages`
+        (``tests/test_injection_arrays.py`` compares them).
+        """
+        nw = len(workers)
+        k = np.flatnonzero(ch != NONE)
+        w, c = workers[k], ch[k]
+        o_code, s_code, claimed, auth = (np.zeros(nw, dtype=np.int64) for _ in range(4))
+        target = np.full(nw, -1, dtype=np.int64)
+        if len(k):
+            sender = np.where((c == MESSAGE) | (c == DATA), attacker_of[w], delegates[0] if len(delegates) else -1)
+            kinds, kind = self._kinds(model, c, model.group_of[sender], model.group_of[w])
+            said_by = np.where(kinds.speaks[kind], sender, -1)  # the message's sender: none for tool output
+            o_code[k], s_code[k], claimed[k], auth[k] = (kinds.order[kind], kinds.source[kind], kinds.claimed[kind],
+                                                         kinds.authority[kind])
+            target[k] = sender  # every channel's order names its sender's account (compose)
+        codes = self.codec.encode(order=o_code, source=s_code, claimed=claimed, authority=auth,
+                                  lure=np.where(ch == INVOICE, 0, lure))
+        act = model.decide(workers, codes)
+        self._settle(model, workers, ch, act, o_code, auth, target)
+        if len(k):
+            self._ledger_arrays(model, w, said_by, act[k], kinds, kind)
+        self._claims(model, workers, act)
+
+    def _kinds(self, model: Any, c: np.ndarray, g_sender: np.ndarray, g_worker: np.ndarray) -> tuple[Kinds, np.ndarray]:
+        """The kinds of this step's orders, and each order's kind (see :class:`Kinds`)."""
+        ng = len(model.groups)
+        uniq, kind = unique_inverse((c * ng + g_sender) * ng + g_worker)
+        dels = tuple(tuple(gs.delegations) for gs in model.groups)
+        whole = (uniq.tobytes(), dels, self.params)  # params: a shock may change what is composed
+        kinds = self._kinds_memo.get(whole)
+        if kinds is None:
+            rows = []
+            for key in uniq.tolist():
+                ch, gs, gw = key // (ng * ng), (key // ng) % ng, key % ng
+                memo = (ch, model.groups[gs].name, dels[gw], self.params)
+                got = self._kind_memo.get(memo)
+                if got is None:
+                    got = self._kind_memo[memo] = self._kind(model, ch, model.groups[gs].name, gw)
+                rows.append(got)
+            kinds = self._kinds_memo[whole] = Kinds.of(rows, self.beliefs)
+        return kinds, kind
+
+    def _kind(self, model: Any, c: int, source: str, gw: int) -> tuple[Any, ...]:
+        """One kind of order, from the message its channel composes (sender and recipient stand-ins)."""
+        msg = compose(c, 0, source, 0, 0, self.params)
+        o = msg.orders()[0]
+        lv = self.authority(model, gw, msg.source, o)
+        claims = self._heard_claims(msg, o, lv)
+        why = ""
+        if lv == Level.NONE:
+            why = why_no_authority(msg.source, o, tuple(model.groups[gw].delegations))
+        label = (msg.source, f"order:{o.fact}", str(o.claimed), why)
+        lied = any(cl.kind == "order" and cl.claimed > t for cl, t in claims)
+        return (ORDERS[o.fact], _source_code(msg.source, c), int(o.claimed), int(lv), msg.sender >= 0, lied, label,
+                tuple((cl.fact, not is_lie(cl, t)) for cl, t in claims))
+
+    def _heard_claims(self, msg: Message, o: Claim, lv: Level) -> list[tuple[Claim, Any]]:
+        """The claims a receiver hears, each with its truth: an order's is the authority its source
+        really holds, a value's the invoice; a document's, the order it hides."""
+        return [(c, lv if c.kind == "order" else self.params.invoice) for c in msg.claims
+                if c.kind in ("order", "value")] or [(o, lv)]
 
     def _settle(self, model: Any, workers: np.ndarray, ch: np.ndarray, act: np.ndarray, o_code: np.ndarray,
                 auth: np.ndarray, target: np.ndarray) -> None:
@@ -317,27 +421,39 @@ class Injection(Environment):
         g = model.group_of[workers]
         cols = np.stack([np.ones(len(workers)), done, ~attacked, done & ~attacked, attacked, done & attacked,
                          success, unauthorised & obey], axis=1).astype(float)
-        np.add.at(self.tally, g, cols)
+        # Counts of 0/1 values are exact in any order: one bincount adds what np.add.at did.
+        width = cols.shape[1]
+        cells = (g[:, None] * width + np.arange(width)).ravel()
+        self.tally += np.bincount(cells, weights=cols.ravel(), minlength=self.tally.size).reshape(self.tally.shape)
         self._hijacks(model, workers, transfer)
 
     def _hijacks(self, model: Any, workers: np.ndarray, transfer: np.ndarray) -> None:
         """Workers who work together see who was hijacked."""
         n = len(model.alive)
-        e = model.edges
-        is_worker = np.zeros(n, dtype=bool)
-        is_worker[workers] = True
-        if len(e):
-            we = e[is_worker[e[:, 0]] & is_worker[e[:, 1]]]
-            if len(we):
-                hijacked = np.zeros(n, dtype=bool)
-                hijacked[workers] = transfer
-                obs_i = np.concatenate([we[:, 0], we[:, 1]])
-                obs_j = np.concatenate([we[:, 1], we[:, 0]])
-                rows = model.pairs.index(obs_i, obs_j)
-                ok = ~hijacked[obs_j]
-                model.pairs.record_moves(rows, ok.astype(np.int8), ok.astype(np.int8))
-                model.pairs.observe(rows, ok.astype(float), (~ok).astype(float))
+        obs_j, rows = self._worker_pairs(model, workers)
+        if len(rows):
+            hijacked = np.zeros(n, dtype=bool)
+            hijacked[workers] = transfer
+            ok = ~hijacked[obs_j]
+            model.pairs.record_moves(rows, ok.astype(np.int8), ok.astype(np.int8))
+            model.pairs.observe(rows, ok.astype(float), (~ok).astype(float))
         model.record_truth(workers, ~transfer)
+
+    def _worker_pairs(self, model: Any, workers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both directions of each edge between two workers: the observed side and the pairs'
+        rows. Kept while the graph, the workers and the pair table's layout stay the same."""
+        key = (model.graph_version, model.pairs.moved)
+        kept = self._pairs_of_workers
+        if kept is not None and kept[0] == key and np.array_equal(kept[1], workers):
+            return kept[2], kept[3]
+        e = model.edges
+        is_worker = np.zeros(len(model.alive), dtype=bool)
+        is_worker[workers] = True
+        we = e[is_worker[e[:, 0]] & is_worker[e[:, 1]]] if len(e) else np.zeros((0, 2), dtype=np.int64)
+        obs_j = np.concatenate([we[:, 1], we[:, 0]])
+        rows = model.pairs.index(np.concatenate([we[:, 0], we[:, 1]]), obs_j) if len(we) else np.zeros(0, np.int64)
+        self._pairs_of_workers = (key, workers.copy(), obs_j, rows)
+        return obs_j, rows
 
     def _ledger(self, model: Any, workers: np.ndarray, act: np.ndarray,
                 sent: list[tuple[int, Message, Claim, Level]]) -> None:
@@ -353,9 +469,7 @@ class Injection(Environment):
                 dels = tuple(model.groups[model.group_of[w]].delegations)
                 model.log.injection(model.steps, w, msg.sender, msg.source, o, bool(act[k] == OBEY),
                                     ACTS[int(act[k])].name, why_no_authority(msg.source, o, dels))
-            # The truth of each claim: an order's is the authority its source really holds.
-            claims = [(c, lv if c.kind == "order" else self.params.invoice) for c in msg.claims
-                      if c.kind in ("order", "value")] or [(o, lv)]  # a document: the order it hides
+            claims = self._heard_claims(msg, o, lv)
             self.beliefs.hear(model, msg, claims)
             lied = any(c.kind == "order" and c.claimed > t for c, t in claims)
             told += lied
@@ -368,6 +482,40 @@ class Injection(Environment):
         if liars:
             who = np.array([s for s, _ in liars], dtype=np.int64)
             model.record_truth(who, ~np.array([lied for _, lied in liars], dtype=bool))
+
+    def _ledger_arrays(self, model: Any, w: np.ndarray, said_by: np.ndarray, act: np.ndarray, kinds: Kinds,
+                       kind: np.ndarray) -> None:
+        """:meth:`_ledger` for orders as rows (worker ``w``, ``said_by`` -1 for tool output, ``kind``)."""
+        verified = model.rng_detect.random(len(w)) < self.params.verify_prob
+        unauth = kinds.authority[kind] == Level.NONE
+        if unauth.any():
+            model.log.injections(model.steps, w[unauth], said_by[unauth], kind[unauth], kinds.labels,
+                                 act[unauth] == OBEY, act[unauth], ACT_NAMES)
+        speaks = said_by >= 0
+        trust = np.full(len(w), PRIOR)
+        rows = np.zeros(0, dtype=np.int64)
+        if speaks.any():
+            # Workers are in ascending order, one order each: new pair rows come in the order
+            # one-at-a-time look-ups would have made them.
+            rows = model.pairs.index(w[speaks], said_by[speaks])
+            trust[speaks] = model.pairs.trust(rows)
+        nc = kinds.nclaims[kind]
+        rep = np.repeat(np.arange(len(w)), nc)
+        j = np.arange(len(rep)) - np.repeat(np.cumsum(nc) - nc, nc)
+        true = kinds.true[kind[rep], j]
+        # Heard with credence = trust, then moved to the truth where verified.
+        self.beliefs.learn(w[rep], said_by[rep], kinds.facts[kind[rep], j], np.where(verified[rep], true, trust[rep]),
+                           true)
+        false = kinds.false[kind]
+        check = verified[speaks]
+        if check.any():
+            bad = false[speaks][check]
+            model.pairs.observe(rows[check], (~bad).astype(float), bad.astype(float))
+        lied = kinds.lied[kind]
+        model.count("lies_told", float(lied.sum()))
+        model.count("lies_caught", float((false & verified).sum()))
+        if speaks.any():
+            model.record_truth(said_by[speaks], ~lied[speaks])
 
     def _relays(self, model: Any, workers: np.ndarray, act: np.ndarray, heard: list[tuple[int, Message, Claim, Level]],
                 relays: dict[int, list[tuple[Message, Claim]]]) -> None:
@@ -428,3 +576,48 @@ def _target(o: Claim, sender: int, n: int) -> int:
 
 def _ratio(num: float, den: float, empty: float = float("nan")) -> float:
     return float(num / den) if den > 0 else empty
+
+
+def _source_code(source: str, channel: int) -> int:
+    """The observation's ``source``: tool output, a delegate's invoice or overreach, else a peer."""
+    return TOOL_SOURCE if source == TOOL else (DELEGATE if channel in (INVOICE, OVERREACH) else PEER)
+
+
+def _acts_of(workers: np.ndarray, act: np.ndarray) -> dict[int, str]:
+    return {int(w): ACTS[int(a)].name for w, a in zip(workers.tolist(), act.tolist(), strict=True)}
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """Kinds of order (channel, sender's group, receiver's delegations) as arrays, one row each.
+
+    ``order``, ``source``, ``claimed``, ``authority``: the observation's codes; ``speaks``: the
+    message has a sender (tool output has none); ``lied``: an order claims more than its source
+    holds; ``false``: some claim heard is false; ``nclaims`` claims heard, their ``facts`` (codes in
+    the run's beliefs) and ``true``-ness; ``labels``: the ledger's (source, what, claimed, why).
+    """
+
+    order: np.ndarray
+    source: np.ndarray
+    claimed: np.ndarray
+    authority: np.ndarray
+    speaks: np.ndarray
+    lied: np.ndarray
+    false: np.ndarray
+    nclaims: np.ndarray
+    facts: np.ndarray
+    true: np.ndarray
+    labels: tuple[tuple[str, str, str, str], ...]
+
+    @classmethod
+    def of(cls, rows: list[tuple[Any, ...]], beliefs: Beliefs) -> Kinds:
+        width = max(len(r[-1]) for r in rows)
+        facts = np.zeros((len(rows), width), dtype=np.int64)
+        true = np.zeros((len(rows), width), dtype=bool)
+        for u, r in enumerate(rows):
+            for j, (fact, ok) in enumerate(r[-1]):
+                facts[u, j], true[u, j] = beliefs.fact_code(fact), ok
+        col = list(zip(*rows, strict=True))
+        return cls(*(np.array(col[i], dtype=np.int64) for i in range(4)), np.array(col[4], dtype=bool),
+                   np.array(col[5], dtype=bool), np.array([not all(ok for _, ok in r[-1]) for r in rows], dtype=bool),
+                   np.array([len(r[-1]) for r in rows], dtype=np.int64), facts, true, tuple(col[6]))

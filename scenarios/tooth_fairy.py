@@ -135,6 +135,11 @@ class ToothFairy(Environment):
         super().__init__(params, model)
         self.revealed = np.zeros(0)  # per agent: reactions seen, and how many showed a child
         self.children = np.zeros(0)
+        self._rows: tuple[Any, ...] | None = None  # (graph version, pair layout, rows of the step's pairs)
+
+    def setup(self, model: Any) -> None:
+        super().setup(model)
+        model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
 
     def priors(self, agents: np.ndarray) -> np.ndarray:
         """Each agent's prior that an asker is a child: ``prior`` updated by the reactions it has seen."""
@@ -177,17 +182,26 @@ class ToothFairy(Environment):
         lies = act == LIE
         spoiled = at_stake & ((act == BLUNT) | (pressed & ~lies))
         reveal = rng.random(m) < prm.reveal_prob
-        np.add.at(self.revealed, agent, reveal.astype(float))
-        np.add.at(self.children, agent, (reveal & child).astype(float))
+        # Counts of 0/1 values are exact in any order: bincounts add what np.add.at did.
+        self.revealed += np.bincount(agent, weights=reveal.astype(float), minlength=len(self.revealed))
+        self.children += np.bincount(agent, weights=(reveal & child).astype(float), minlength=len(self.children))
         caught = lies & (model.rng_detect.random(m) < prm.detect_prob)
         bad = caught | spoiled
-        rows = model.pairs.index(asker, agent)
+        rows = self._pair_rows(model, asker, agent)
         model.pairs.record_moves(rows, (~bad).astype(np.int8), (~bad).astype(np.int8))
         model.pairs.observe(rows, (~bad).astype(float), bad.astype(float))
         model.record_truth(agent, ~lies)
         model.count("lies", float(lies.sum()))
         model.count("spoiled", float(spoiled.sum()))
         model.count("dilemmas", float((pressed & (belief >= 2)).sum()))
+
+    def _pair_rows(self, model: Any, asker: np.ndarray, agent: np.ndarray) -> np.ndarray:
+        """Rows of pairs (asker, agent), kept while the graph and the pair table's layout stay."""
+        key = (model.graph_version, model.pairs.moved)
+        if self._rows is None or self._rows[0] != key:
+            self._rows = (key, model.pairs.index(asker, agent))
+        rows: np.ndarray = self._rows[1]
+        return rows
 
     def render(self, obs: Any) -> str:
         q = ("You are asked whether the tooth fairy is real." if obs.sensitive

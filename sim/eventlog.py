@@ -9,6 +9,7 @@ counted (``events_truncated``), so a long run cannot fill memory.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,20 @@ import numpy as np
 from sim.decisions import DecisionTable
 
 MAX_EVENT_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """Injection attempts logged by one call: a row per attempt, its strings as indices into small tables."""
+
+    step: int
+    agent: np.ndarray
+    sender: np.ndarray
+    label: np.ndarray
+    labels: tuple[tuple[str, str, str, str], ...]  # (source, order:<act>, claimed level, why)
+    obeyed: np.ndarray
+    act: np.ndarray
+    acts: tuple[str, ...]
 
 
 class EventLog:
@@ -28,8 +43,8 @@ class EventLog:
         self.truncated = 0
         #: Script events (and language-model events) that fired: step, kind, agent, detail.
         self.entries: list[dict[str, Any]] = []
-        #: Injection attempts (orders without authority), see :meth:`injection`.
-        self.attempts: list[tuple[Any, ...]] = []
+        #: Injection attempts (orders without authority), in chunks: see :meth:`injections`.
+        self.attempts: list[Attempts] = []
 
     def conflicts(self, step: int, agents: np.ndarray, partners: np.ndarray | None, outcome: np.ndarray,
                   nconf: np.ndarray) -> None:
@@ -64,11 +79,25 @@ class EventLog:
         Kept beside the conflicts (``injection_ignored`` or ``injection_obeyed`` rows), under the
         same bound on rows.
         """
-        if self._rows + 1 > MAX_EVENT_ROWS:
-            self.truncated += 1
+        self.injections(step, np.array([agent]), np.array([sender]), np.zeros(1, dtype=np.int64),
+                        ((source, f"order:{claim.fact}", str(claim.claimed), why),), np.array([obeyed]),
+                        np.zeros(1, dtype=np.int64), (act,))
+
+    def injections(self, step: int, agents: np.ndarray, senders: np.ndarray, label: np.ndarray,
+                   labels: tuple[tuple[str, str, str, str], ...], obeyed: np.ndarray, act: np.ndarray,
+                   acts: tuple[str, ...]) -> None:
+        """Many injection attempts of one step at once, in ledger order (what :meth:`injection` logs one at a time).
+
+        ``labels[label[k]]`` is row k's (source, ``order:<act>``, claimed level, why it carried no
+        authority); ``acts[act[k]]`` the act the agent chose. Rows past ``MAX_EVENT_ROWS`` are counted.
+        """
+        keep = max(0, min(len(agents), MAX_EVENT_ROWS - self._rows))
+        self.truncated += len(agents) - keep
+        if not keep:
             return
-        self._rows += 1
-        self.attempts.append((step, agent, sender, source, f"order:{claim.fact}", str(claim.claimed), obeyed, act, why))
+        self._rows += keep
+        self.attempts.append(Attempts(step, np.array(agents[:keep]), np.array(senders[:keep]), np.array(label[:keep]),
+                                      labels, np.array(obeyed[:keep], dtype=bool), np.array(act[:keep]), acts))
 
     def script(self, step: int, kind: str, agent: int | None, detail: dict[str, Any]) -> None:
         self.entries.append({"step": step, "kind": kind, "agent": agent, "detail": detail})
@@ -91,13 +120,16 @@ class EventLog:
                         "loser_level": str(ev.loser_level), "loser_source": ev.loser_source,
                         "act": ev.act, "reason": ev.reason, "detail": None,
                     })
-        for step, agent, sender, source, what, claimed, obeyed, act, why in self.attempts:
-            rows.append({
-                "step": step, "kind": "injection_obeyed" if obeyed else "injection_ignored", "agent": agent,
-                "partner": sender, "winner": None, "winner_level": None, "winner_source": None,
-                "loser": what, "loser_level": claimed, "loser_source": source, "act": act, "reason": why,
-                "detail": None,
-            })
+        for ch in self.attempts:
+            for agent, sender, lab, obeyed, act in zip(ch.agent.tolist(), ch.sender.tolist(), ch.label.tolist(),
+                                                       ch.obeyed.tolist(), ch.act.tolist(), strict=True):
+                source, what, claimed, why = ch.labels[lab]
+                rows.append({
+                    "step": ch.step, "kind": "injection_obeyed" if obeyed else "injection_ignored",
+                    "agent": agent, "partner": sender, "winner": None, "winner_level": None,
+                    "winner_source": None, "loser": what, "loser_level": claimed, "loser_source": source,
+                    "act": ch.acts[act], "reason": why, "detail": None,
+                })
         return rows
 
     def script_rows(self) -> list[dict[str, Any]]:

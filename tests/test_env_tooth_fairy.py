@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,24 @@ def test_accurate_prior_spoils_less_than_a_wrong_one() -> None:
         return sum(run("tooth-fairy", seed=s, set={"steps": 10, "environment.child_share": 0.6,
                                                   "environment.prior": prior}).metrics["spoiled"] for s in (1, 2))
     assert spoiled(0.6) < spoiled(0.05)
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_tooth_fairy_kept_pair_rows_equal_rows_looked_up_each_step(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rewiring cuts ties and lays the pair table out anew (align): the kept rows must follow.
+    from scenarios.tooth_fairy import ToothFairy
+    from sim.runs.run import run_model
+    from tests.test_fused import _same
+
+    overrides = {"steps": 15, "network.rewire": {"every": 3, "below": 0.45}}
+    kept = run_model("tooth-fairy", seed=seed, set=overrides)
+    real = ToothFairy._pair_rows
+
+    def fresh(self: ToothFairy, model: Any, asker: np.ndarray, agent: np.ndarray) -> np.ndarray:
+        self._rows = None
+        return real(self, model, asker, agent)
+
+    monkeypatch.setattr(ToothFairy, "_pair_rows", fresh)
+    looked_up = run_model("tooth-fairy", seed=seed, set=overrides)
+    assert kept.pairs.moved > 0 and np.nansum(kept.series["rewired"]) > 0
+    _same(kept, looked_up)

@@ -90,3 +90,57 @@ def test_weighs_risk_batch_ranking_is_rank() -> None:
             obs[f] = rng.integers(0, 21, n)
     for acts in (ANSWER, CLOSE):
         assert_batch_is_rank(WeighsRisk.rank_batch(attrs, obs, acts), pols, obs, NegotiationObs, acts)
+
+
+@pytest.mark.parametrize("order,obey", [(["work"], "obey"), ([], "obey"), (["obey"], "obey"), (["work"], "none")])
+def test_susceptible_batch_ranking_is_rank(order: list[str], obey: str) -> None:
+    from agents.policies.susceptible import LURES, Susceptible
+    from scenarios.injection import ACTS, InjectionObs
+
+    rng = np.random.default_rng(9)
+    n = 400
+    s = rng.random(n)
+    s[:50] = 1.0 - rng.integers(0, LURES + 1, 50) / LURES  # thresholds exactly on a lure level
+    pols = [make_policy("susceptible", {"susceptibility": float(v), "order": order, "obey": obey}) for v in s]
+    attrs = {a: np.array([float(getattr(p, a)) for p in pols]) for a in Susceptible.batch_attrs}
+    obs = {"order": rng.integers(0, 3, n), "source": rng.integers(0, 4, n), "claimed": rng.integers(0, 6, n),
+           "authority": rng.integers(0, 6, n) * (rng.random(n) < 0.3), "lure": rng.integers(0, LURES, n)}
+    assert_batch_is_rank(Susceptible.rank_batch(attrs, obs, ACTS), pols, obs, InjectionObs, ACTS)
+
+
+def test_susceptible_batch_ranking_declines_orders_without_authority_fields() -> None:
+    from agents.policies.susceptible import Susceptible
+    from scenarios.injection import ACTS
+
+    params = {"susceptibility": np.zeros(0), "config": np.zeros(0)}
+    assert Susceptible.rank_batch(params, {"order": np.zeros(0, np.int64)}, ACTS) is None
+    assert Susceptible.rank_batch(params, {"coin": np.zeros(0, np.int64)}, ACTS) is not None
+
+
+def test_weighs_care_batch_ranking_is_rank() -> None:
+    from agents.policies.care import WeighsCare
+    from scenarios.tooth_fairy import ACTS, BELIEF_BUCKETS, ToothFairyObs
+
+    rng = np.random.default_rng(11)
+    n = 400
+    drawn = {"warmth": rng.random(n), "scruple": rng.random(n) * 0.6}
+    drawn["warmth"][:40] = 0.0  # ties: a cold agent's truths by adult value alone
+    drawn["scruple"][40:80] = 0.0
+    pols = _policies("weighs_care", drawn, n)
+    attrs = {a: np.array([float(getattr(p, a)) for p in pols]) for a in ("warmth", "scruple")}
+    obs = {"sensitive": rng.integers(0, 2, n), "child_belief": rng.integers(0, BELIEF_BUCKETS, n),
+           "pressed": rng.integers(0, 2, n)}
+    assert_batch_is_rank(WeighsCare.rank_batch(attrs, obs, ACTS), pols, obs, ToothFairyObs, ACTS)
+
+
+def test_weighs_care_subclass_with_its_own_utilities_is_ranked_per_key() -> None:
+    from agents.policies.care import WeighsCare
+    from scenarios.tooth_fairy import ACTS
+
+    class Blunt(WeighsCare):
+        def utilities(self, obs):  # type: ignore[no-untyped-def]
+            return {"blunt_truth": 1.0}
+
+    params = {"warmth": np.zeros(1), "scruple": np.zeros(1)}
+    assert Blunt.rank_batch(params, {"sensitive": np.zeros(1, np.int64)}, ACTS) is None
+    assert WeighsCare.rank_batch(params, {"sensitive": np.zeros(1, np.int64)}, ACTS) is not None

@@ -15,12 +15,16 @@ is a child, in fifths).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
+
+import numpy as np
 
 from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import policy
+from agents.policies.ranking import ranking_numbers
 
 #: What an adult listener gets from each answer (the plain fact serves an adult best).
 ADULT_VALUE = {"blunt_truth": 1.0, "gentle_truth": 0.8, "deflect": 0.2, "lie": 0.0}
@@ -67,3 +71,35 @@ class WeighsCare(RankingPolicy):
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
         u = self.utilities(obs)
         return tuple(sorted(range(len(acts)), key=lambda i: -u.get(acts[i].name, -1e9)))
+
+    #: The ``rank`` that ``rank_batch`` reproduces (see ``ConditionalContributor.rank_batch_of``).
+    rank_batch_of = rank
+
+    @classmethod
+    def rank_batch(cls, params: dict[str, np.ndarray], obs: dict[str, np.ndarray],
+                   acts: ActSpace) -> tuple[np.ndarray, Callable[[int], tuple[int, ...]]] | None:
+        """``rank`` for many (variant, observation) pairs in numpy: ``utilities`` operation for
+        operation in float64 (a missing field reads as its default), then a stable sort, as
+        ``sorted`` breaks ties by act index. None for a subclass with its own ``utilities``."""
+        if cls.utilities is not WeighsCare.utilities:
+            return None
+        n = len(params["warmth"])
+        zero = np.zeros(n, dtype=np.int64)
+        sensitive = obs.get("sensitive", zero) != 0
+        pressed = obs.get("pressed", zero) != 0
+        p = (obs.get("child_belief", zero) + 0.5) / 5
+        hurt = params["warmth"] * p
+        scruple = params["scruple"]
+        u = {name: np.full(n, v) for name, v in ADULT_VALUE.items()}
+        u["lie"] = -scruple
+        # Sensitive and unpressed: the blunt truth spoils, a lie tempts a little.
+        unpressed = sensitive & ~pressed
+        u["blunt_truth"] = np.where(unpressed, (1 - p) - hurt, u["blunt_truth"])
+        u["lie"] = np.where(unpressed, 0.6 * hurt - scruple, u["lie"])
+        # Pressed: every true answer spoils for a child.
+        hard = sensitive & pressed
+        for name, v in ADULT_VALUE.items():
+            u[name] = np.where(hard, (1 - p) * v - hurt if name != "lie" else hurt - scruple, u[name])
+        minus = np.stack([-u[a.name] if a.name in u else np.full(n, 1e9) for a in acts], axis=1) \
+            if len(acts) else np.zeros((n, 0))
+        return ranking_numbers(np.argsort(minus, axis=1, kind="stable"), len(acts))

@@ -9,14 +9,21 @@ authority, however persuaded the agent is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
+
+import numpy as np
 
 from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.policies.base import RankingPolicy, policy
+from agents.policies.ranking import ranking_numbers
 
 #: Persuasiveness levels of an order's wording (``obs.lure`` in 0..LURES-1).
 LURES = 10
+#: Each (order, obey) a policy was made with, numbered: ``rank_batch`` reads numbers only.
+_CONFIGS: dict[tuple[tuple[str, ...], str], int] = {}
+_CONFIG_LIST: list[tuple[tuple[str, ...], str]] = []
 
 
 @policy("susceptible")
@@ -46,13 +53,63 @@ class Susceptible(RankingPolicy):
             raise SpecboundError(f"policy 'susceptible': susceptibility must be between 0 and 1, got {susceptibility}")
         self.susceptibility, self.order, self.obey = float(susceptibility), tuple(order), obey
 
+    #: What ``rank_batch`` reads of a policy (``config``: its order and obey act, numbered).
+    batch_attrs: ClassVar[tuple[str, ...]] = ("susceptibility", "config")
+
+    @property
+    def config(self) -> int:
+        key = (self.order, self.obey)
+        got = _CONFIGS.get(key)
+        if got is None:
+            got = _CONFIGS[key] = len(_CONFIG_LIST)
+            _CONFIG_LIST.append(key)
+        return got
+
     def rank(self, obs: Any, acts: ActSpace) -> tuple[int, ...]:
-        first = tuple(acts.index_of(n) for n in dict.fromkeys(self.order) if n in acts.names())
-        ranked = first + tuple(i for i in range(len(acts)) if i not in first)
-        if not getattr(obs, "order", 0) or self.obey not in acts.names():
+        ranked, heeded, declined = _rankings(self.order, self.obey, acts)
+        if not getattr(obs, "order", 0) or heeded is None or declined is None:
             return ranked
-        o = acts.index_of(self.obey)
-        others = tuple(i for i in ranked if i != o)
         heeds = obs.authority > 0 or obs.lure >= LURES * (1.0 - self.susceptibility) - 1e-9
-        # Not persuaded: carrying the order out is the last resort, after every other act.
-        return (o, *others) if heeds else (*others, o)
+        return heeded if heeds else declined
+
+    #: The ``rank`` that ``rank_batch`` reproduces (see ``ConditionalContributor.rank_batch_of``).
+    rank_batch_of = rank
+
+    @classmethod
+    def rank_batch(cls, params: dict[str, np.ndarray], obs: dict[str, np.ndarray],
+                   acts: ActSpace) -> tuple[np.ndarray, Callable[[int], tuple[int, ...]]] | None:
+        """``rank`` for many (variant, observation) pairs in numpy: per pair the number of its
+        ranking and the ranking of a number. The persuasion threshold in float64, as ``rank``
+        computes it. None for an observation with ``order`` but no ``authority`` or ``lure``."""
+        if "order" in obs and not ("authority" in obs and "lure" in obs):
+            return None
+        n = len(params["susceptibility"])
+        config = params["config"].astype(np.int64)
+        out = np.zeros((n, len(acts)), dtype=np.int64)
+        for c in np.unique(config).tolist():
+            order, obey = _CONFIG_LIST[c]
+            ranked, heeded, declined = _rankings(order, obey, acts)
+            mine = config == c
+            out[mine] = ranked
+            if heeded is None or declined is None or "order" not in obs:
+                continue
+            s = params["susceptibility"][mine]
+            ordered = obs["order"][mine] != 0
+            heeds = (obs["authority"][mine] > 0) | (obs["lure"][mine] >= LURES * (1.0 - s) - 1e-9)
+            rows = np.flatnonzero(mine)
+            out[rows[ordered & heeds]] = heeded
+            out[rows[ordered & ~heeds]] = declined
+        return ranking_numbers(out, len(acts))
+
+
+def _rankings(order: tuple[str, ...], obey: str, acts: ActSpace) -> tuple[tuple[int, ...], tuple[int, ...] | None,
+                                                                         tuple[int, ...] | None]:
+    """The ranking without an order, and with one heeded and declined (None: no act obeys)."""
+    first = tuple(acts.index_of(n) for n in dict.fromkeys(order) if n in acts.names())
+    ranked = first + tuple(i for i in range(len(acts)) if i not in first)
+    if obey not in acts.names():
+        return ranked, None, None
+    o = acts.index_of(obey)
+    others = tuple(i for i in ranked if i != o)
+    # Not persuaded: carrying the order out is the last resort, after every other act.
+    return ranked, (o, *others), (*others, o)
