@@ -173,6 +173,8 @@ class PublicGoodsFG(Environment):
         self.share = float("nan")
         self.first = float("nan")
         self.shares: list[float] = []
+        # Drawn agents are one decider each: sorted into families at build, not in the first step.
+        model.decisions.prepare_families()
 
     def _grow(self, n: int) -> None:
         """Newcomers: no past, and (partner design) a group of their own kind at the end."""
