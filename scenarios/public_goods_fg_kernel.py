@@ -33,8 +33,10 @@ from numba import njit
 
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor
-from scenarios.kernel_sums import gini_step, total
+from agents.uniques import unique_inverse
+from scenarios.kernel_sums import total
 from scenarios.pairwise import needs_coin
+from scenarios.spatial_kernel import _gini_chunk
 from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ RID_BITS = 20
 RECORD_BUDGET = 64 << 20
 #: Outcomes that keys first met during a stretch may add before it must end.
 OUTCOME_HEADROOM = 256
+#: Most entries of one read-set's dense look-up (read values x rankings); more: stepped.
+DENSE_LIMIT = 1 << 20
 #: Observation fields in the order the loop builds their digits.
 OBS_FIELDS = ("own", "others", "fined", "watched", "sanctions", "shortfall", "coin")
 
@@ -60,9 +64,9 @@ class Lookup(NamedTuple):
     want_rid: np.ndarray  # (families, wants) ranking number, -1 unknown
     rs_start: np.ndarray  # family f's read-sets: rs_start[f]:rs_start[f + 1]
     rs_fields: np.ndarray  # (read-sets, fields) field positions read, -1 padding
-    key_start: np.ndarray  # read-set r's filed keys: key_start[r]:key_start[r + 1], sorted
-    keys: np.ndarray
-    cells: np.ndarray
+    at: np.ndarray  # read-set r's cells: cells[at[r] + read values * rids[r] + ranking]
+    rids: np.ndarray
+    cells: np.ndarray  # -1: none filed
 
 
 class Table(NamedTuple):
@@ -127,7 +131,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     table.warm_families()  # a population of these families an earlier run of the process played
     living = np.arange(n)
     prm = env.params
-    grp = np.unique(env.group, return_inverse=True)[1].astype(np.int64)
+    grp = env.group if _dense_ids(env.group) else unique_inverse(env.group)[1].astype(np.int64)
     pi, pj = env.member_pairs(grp)
     if prm.punishment and not len(pi):
         return None  # no pair to punish: the step counts nothing; left to it
@@ -161,16 +165,19 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     saved = rng.bit_generator.state if coin else None
     coins = np.stack([rng.integers(0, COIN_SIDES, n) for _ in range(k)]) if coin \
         else np.zeros((k, n), np.int64)
+    # Summarised: each round's payoffs kept for the Gini, sorted by numpy after the loop.
+    rows = np.empty((k, n if summarised else 0))
     state = np.zeros(2, np.int64)
     give = np.zeros(n, np.int64)
-    order = np.arange(n)
     steps = 0
     while steps < k:
         tab = Table(table.full.astype(np.int64), table.base, table.outcome_column("nconf").astype(np.int64),
                     np.asarray(env.codec.card, np.int64), _points())
-        lk0 = _lookup(fam0, LEVELS + 1)
-        lk1 = _lookup(fam1, wants1)
-        steps = int(_play(steps, k, lk0, lk1, tab, game, people, coins, rec.arrays, out, state, give, order))
+        lk0 = _lookup(fam0, LEVELS + 1, env.codec.card)
+        lk1 = _lookup(fam1, wants1, env.codec.card)
+        if lk0 is None or lk1 is None:
+            break
+        steps = int(_play(steps, k, lk0, lk1, tab, game, people, coins, rec.arrays, out, state, give, rows))
         if state[WHY] != MISSING:
             break
         # The phase's whole decision through the table, as model.decide asks it; then a replay.
@@ -198,6 +205,10 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     if not steps:
         return None
     rec.steps = steps
+    if summarised:
+        gini = np.empty(steps)
+        _gini_chunk(rows[:steps], np.empty(steps), gini)
+        rec.arrays.summary[:steps, 1] = gini
     shares = out.share[:steps]
     if np.isnan(env.first):
         env.first = float(shares[0])
@@ -211,13 +222,20 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     return rec
 
 
+def _dense_ids(group: np.ndarray) -> bool:
+    """Whether group ids are already 0..G-1, each used (``np.unique``'s inverse is then the ids)."""
+    return bool(len(group)) and int(group.min()) == 0 and bool(np.bincount(group).all())
+
+
 def _params(fams: tuple[np.ndarray, list[Any]], deciders: np.ndarray) -> dict[str, np.ndarray]:
     """Each agent's policy attributes, from its family's parameter columns."""
     of, families = fams
     names = families[0].names
     out = {name: np.zeros(len(deciders)) for name in names}
-    for f in np.unique(of).tolist():
+    for f in range(len(families)):
         sel = of == f
+        if not sel.any():
+            continue
         got = families[f].params(deciders[sel])
         for name in names:
             out[name][sel] = got[name]
@@ -230,34 +248,40 @@ def _points() -> np.ndarray:
     return POINTS.astype(np.int64)
 
 
-def _lookup(fams: tuple[np.ndarray, list[Any]], wants: int) -> Lookup:
-    """The families' filings as sorted arrays (rebuilt after every fill: they only grow)."""
+def _lookup(fams: tuple[np.ndarray, list[Any]], wants: int, card: tuple[int, ...]) -> Lookup | None:
+    """The families' filings as dense arrays (rebuilt after every fill: they only grow); None
+    when a read-set's values times rankings exceed ``DENSE_LIMIT``."""
     of, families = fams
     want_rid = np.full((len(families), wants), -1, np.int64)
     rs_start = [0]
     fields: list[list[int]] = []
-    key_start = [0]
-    keys: list[np.ndarray] = []
-    cells: list[np.ndarray] = []
+    at = [0]
+    rids: list[int] = []
+    parts: list[np.ndarray] = []
     for f, fam in enumerate(families):
         for w, r in fam.want_rid.items():
             if 0 <= w < wants:
                 want_rid[f, w] = r
+        nr = max(len(fam.rankings), 1)
         for index, filed in fam.read_sets:
-            fields.append(list(index))
+            size = int(np.prod([card[i] for i in index], dtype=np.int64)) * nr
+            if size > DENSE_LIMIT:
+                return None
+            dense = np.full(size, -1, np.int64)
             k = np.fromiter(filed.keys(), np.int64, len(filed))
-            c = np.fromiter(filed.values(), np.int64, len(filed))
-            o = np.argsort(k, kind="stable")
-            keys.append(k[o])
-            cells.append(c[o])
-            key_start.append(key_start[-1] + len(filed))
+            dense[(k >> RID_BITS) * nr + (k & ((1 << RID_BITS) - 1))] = np.fromiter(filed.values(), np.int64,
+                                                                                    len(filed))
+            fields.append(list(index))
+            rids.append(nr)
+            parts.append(dense)
+            at.append(at[-1] + size)
         rs_start.append(len(fields))
     width = max((len(x) for x in fields), default=0)
     rs_fields = np.full((len(fields), max(width, 1)), -1, np.int64)
     for r, x in enumerate(fields):
         rs_fields[r, : len(x)] = x
     return Lookup(of.astype(np.int64), want_rid, np.asarray(rs_start, np.int64), rs_fields,
-                  np.asarray(key_start, np.int64), _cat(keys), _cat(cells))
+                  np.asarray(at, np.int64), np.asarray(rids, np.int64), _cat(parts))
 
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:
@@ -276,16 +300,10 @@ def _cell(lk, f, digits, rid, card):  # pragma: no cover - compiled
             if i < 0:
                 break
             sub = sub * card[i] + digits[i]
-        key = (sub << RID_BITS) | rid
-        lo, hi = lk.key_start[r], lk.key_start[r + 1]
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if lk.keys[mid] < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < lk.key_start[r + 1] and lk.keys[lo] == key:
-            return lk.cells[lo]
+        if rid < lk.rids[r]:
+            cell = lk.cells[lk.at[r] + sub * lk.rids[r] + rid]
+            if cell >= 0:
+                return cell
     return -1
 
 
@@ -305,7 +323,7 @@ def _want_give(pp, a, coin, sanctions):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, order):  # pragma: no cover
+def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows):  # pragma: no cover
     """Play rounds ``k0``..``k_max - 1``; returns the next round (see the module doc for stops).
 
     Mirrors ``PublicGoodsFG.step`` (partner design, everyone alive) and ``SpecModel.decide``
@@ -328,8 +346,6 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, orde
     seen = np.empty(g)
     b2 = np.empty(n)
     recv = np.empty(n)
-    xs = np.empty(n)
-    buf = np.empty(n)
     summarised = rec.summary.shape[1] > 0
     state[WHY] = 0
     for k in range(k0, k_max):
@@ -443,7 +459,8 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, orde
             rec.group_sums[k, pp.group_of[a]] += pp.payoff[a]
         if summarised:
             rec.summary[k, 0] = total(pp.step_pay, n)
-            rec.summary[k, 1] = gini_step(pp.payoff, order, xs, buf)
+            for a in range(n):
+                rows[k, a] = pp.payoff[a]
             rec.summary[k, 2] = np.nan
             rec.summary[k, 3] = np.nan
             continue
