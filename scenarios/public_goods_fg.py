@@ -137,6 +137,31 @@ def group_payoffs(give: np.ndarray, group: np.ndarray, endowment: float, mpcr: f
     return endowment - give + mpcr * pot[group]
 
 
+def agent_params(table: Any, decider_of: list[np.ndarray]) -> tuple[np.ndarray, ...] | None:
+    """Per agent, its deciders in both phases and their batch-ranked families' parameter columns
+    (``conditional_contributor``'s; ``scenarios.public_goods_fg_kernel`` reads them); None when
+    some agent's decider has no family."""
+    out: list[np.ndarray] = []
+    for phase, dec in enumerate(decider_of[:2]):
+        got = table.batch_families(dec)
+        if got is None or (got[0] < 0).any():
+            return None
+        of, families = got
+        names = ("baseline", "slope", "weight", "fine_response", "deterrence") if phase == 0 else ("severity",)
+        cols = {name: np.zeros(len(dec)) for name in names}
+        for f, fam in enumerate(families):
+            sel = of == f
+            if not sel.any():
+                continue
+            if any(name not in fam.names for name in names):
+                return None
+            part = fam.params(dec[sel])
+            for name in names:
+                cols[name][sel] = part[name]
+        out += [dec.copy(), of.astype(np.int64), *cols.values()]
+    return tuple(out)
+
+
 def draw_groups(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """Group of each of ``n`` agents: a random partition into groups of ``size`` (one smaller remainder)."""
     return np.empty(n, dtype=np.int64) if n == 0 else (rng.permutation(n) // size).astype(np.int64)
@@ -178,6 +203,12 @@ class PublicGoodsFG(Environment):
         self.shares: list[float] = []
         # Drawn agents are one decider each: sorted into families at build, not in the first step.
         model.decisions.prepare_families()
+        #: What the compiled rounds read that the build already knows (the pairs of fixed groups,
+        #: each agent's drawn parameters): made here, so a run's first stretch does not.
+        self.kernel_memo: dict[str, Any] = {}
+        if self.params.design == "partner" and len(self.group):
+            self.kernel_memo["pairs"] = (self.group.copy(), *self.member_pairs(self.group))
+            self.kernel_memo["params"] = agent_params(model.decisions, model.decider_of)
 
     def _grow(self, n: int) -> None:
         """Newcomers: no past, and (partner design) a group of their own kind at the end."""

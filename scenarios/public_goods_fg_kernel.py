@@ -36,6 +36,7 @@ from agents.policies.contributors import LEVELS, ConditionalContributor
 from agents.uniques import unique_inverse
 from scenarios.kernel_sums import total
 from scenarios.pairwise import needs_coin
+from scenarios.public_goods_fg import POINTS, agent_params
 from scenarios.spatial_kernel import _gini_chunk
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -60,7 +61,6 @@ OBS_FIELDS = ("own", "others", "fined", "watched", "sanctions", "shortfall", "co
 class Lookup(NamedTuple):
     """One phase's families: wanted value -> ranking, (read values, ranking) -> cell."""
 
-    fam: np.ndarray  # per agent (phase 0) or per agent as punisher (phase 1): family row
     want_rid: np.ndarray  # (families, wants) ranking number, -1 unknown
     rs_start: np.ndarray  # family f's read-sets: rs_start[f]:rs_start[f + 1]
     rs_fields: np.ndarray  # (read-sets, fields) field positions read, -1 padding
@@ -101,6 +101,8 @@ class People(NamedTuple):
     fine_response: np.ndarray
     deterrence: np.ndarray
     severity: np.ndarray
+    fam0: np.ndarray  # each agent's family in the contribution phase (``Lookup``'s rows)
+    fam1: np.ndarray  # and in the punishment phase
     grp: np.ndarray  # the game's group of each agent (0..G-1)
     group_of: np.ndarray  # the engine's group of each agent (payoff.<group>)
     pi: np.ndarray  # punishment pairs (punisher, target), in the step's order
@@ -129,21 +131,24 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     env._grow(n)
     table = model.decisions
     table.warm_families()  # a population of these families an earlier run of the process played
-    living = np.arange(n)
     prm = env.params
     grp = env.group if _dense_ids(env.group) else unique_inverse(env.group)[1].astype(np.int64)
-    pi, pj = env.member_pairs(grp)
+    memo = env.kernel_memo
+    pairs = memo.get("pairs")
+    if pairs is None or not np.array_equal(pairs[0], grp):
+        pairs = memo["pairs"] = (grp.copy(), *env.member_pairs(grp))
+    pi, pj = pairs[1], pairs[2]
     if prm.punishment and not len(pi):
         return None  # no pair to punish: the step counts nothing; left to it
-    dec0, dec1 = model.decider_of[0][living], model.decider_of[1][living]
-    fam0 = table.batch_families(dec0)
-    fam1 = table.batch_families(dec1)
-    if fam0 is None or fam1 is None or (fam0[0] < 0).any() or (fam1[0] < 0).any():
+    got = memo.get("params")
+    if got is None or not (np.array_equal(got[0], model.decider_of[0]) and np.array_equal(got[7], model.decider_of[1])):
+        got = memo["params"] = agent_params(table, model.decider_of)
+    if got is None:
         return None
-    if any(f.cls is not ConditionalContributor for f in (*fam0[1], *fam1[1])):
+    dec0, fam0, baseline, slope, weight, fine_response, deterrence, dec1, fam1, severity = got
+    families = table.batch_families(dec0)
+    if families is None or any(f.cls is not ConditionalContributor for f in families[1]):
         return None
-    pars = _params(fam0, dec0)
-    severity = _params(fam1, dec1)["severity"]
     # Punishment wants are rint(severity * shortfall / 3): the largest possible, plus one.
     wants1 = int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2
     n_groups = len(model.groups)
@@ -152,10 +157,9 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + n)
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width0, n, n_groups, 0, summarised)
-    people = People(env.own, env.others, env.fined, env.watched, pars["baseline"], pars["slope"], pars["weight"],
-                    pars["fine_response"], pars["deterrence"], severity, grp,
-                    model.group_of.astype(np.int64), pi, pj, model.payoff, model.step_payoff,
-                    model.truth_kept, model.truth_total)
+    people = People(env.own, env.others, env.fined, env.watched, baseline, slope, weight, fine_response,
+                    deterrence, severity, fam0, fam1, grp, model.group_of.astype(np.int64), pi, pj, model.payoff,
+                    model.step_payoff, model.truth_kept, model.truth_total)
     game = Game(float(prm.endowment), float(prm.mpcr), float(prm.punish_cost), float(prm.fine),
                 int(prm.punishment), bool(prm.punishment))
     out = Out(np.zeros(k), np.zeros(k))
@@ -173,10 +177,10 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     while steps < k:
         tab = Table(table.full.astype(np.int64), table.base, table.outcome_column("nconf").astype(np.int64),
                     np.asarray(env.codec.card, np.int64), _points())
-        lk0 = _lookup(fam0, LEVELS + 1, env.codec.card)
-        lk1 = _lookup(fam1, wants1, env.codec.card)
-        if lk0 is None or lk1 is None:
+        lks = _lookups(table, wants1, env.codec.card)
+        if lks is None:
             break
+        lk0, lk1 = lks
         steps = int(_play(steps, k, lk0, lk1, tab, game, people, coins, rec.arrays, out, state, give, rows))
         if state[WHY] != MISSING:
             break
@@ -189,9 +193,6 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
             short = np.clip(give[pi] - give[pj], 0, LEVELS)
             codes = env.codec.encode(own=0, others=0, fined=0, watched=0, sanctions=1, shortfall=short, coin=0)
             table.cells(1, dec1[pi], codes)
-        fam0, fam1 = table.batch_families(dec0), table.batch_families(dec1)
-        if fam0 is None or fam1 is None:
-            break
         if table.n_outcomes > rec.arrays.counts.shape[1]:
             # New outcomes need count columns (a fresh table's first round adds hundreds).
             wider = np.zeros((k, table.n_outcomes + OUTCOME_HEADROOM), np.int64)
@@ -227,31 +228,28 @@ def _dense_ids(group: np.ndarray) -> bool:
     return bool(len(group)) and int(group.min()) == 0 and bool(np.bincount(group).all())
 
 
-def _params(fams: tuple[np.ndarray, list[Any]], deciders: np.ndarray) -> dict[str, np.ndarray]:
-    """Each agent's policy attributes, from its family's parameter columns."""
-    of, families = fams
-    names = families[0].names
-    out = {name: np.zeros(len(deciders)) for name in names}
-    for f in range(len(families)):
-        sel = of == f
-        if not sel.any():
-            continue
-        got = families[f].params(deciders[sel])
-        for name in names:
-            out[name][sel] = got[name]
-    return out
-
-
 def _points() -> np.ndarray:
-    from scenarios.public_goods_fg import POINTS
-
     return POINTS.astype(np.int64)
 
 
-def _lookup(fams: tuple[np.ndarray, list[Any]], wants: int, card: tuple[int, ...]) -> Lookup | None:
-    """The families' filings as dense arrays (rebuilt after every fill: they only grow); None
-    when a read-set's values times rankings exceed ``DENSE_LIMIT``."""
-    of, families = fams
+def _lookups(table: Any, wants1: int, card: tuple[int, ...]) -> tuple[Lookup, Lookup] | None:
+    """Both phases' look-ups, kept in the table's marks while its families' filings are as they
+    were (they only grow: their sizes say whether they changed), so a warm table's come with it."""
+    families = table.batch_families(np.zeros(0, np.int64))[1]
+    version = (sum(len(f.want_rid) + sum(len(filed) for _, filed in f.read_sets) for f in families),
+               len(families), wants1)
+    kept = table.marks.get("public_goods_fg_lookups")
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    lk0, lk1 = _lookup(families, LEVELS + 1, card), _lookup(families, wants1, card)
+    got = None if lk0 is None or lk1 is None else (lk0, lk1)
+    table.marks["public_goods_fg_lookups"] = (version, got)
+    return got
+
+
+def _lookup(families: list[Any], wants: int, card: tuple[int, ...]) -> Lookup | None:
+    """The families' filings as dense arrays; None when a read-set's values times rankings
+    exceed ``DENSE_LIMIT``."""
     want_rid = np.full((len(families), wants), -1, np.int64)
     rs_start = [0]
     fields: list[list[int]] = []
@@ -280,7 +278,7 @@ def _lookup(fams: tuple[np.ndarray, list[Any]], wants: int, card: tuple[int, ...
     rs_fields = np.full((len(fields), max(width, 1)), -1, np.int64)
     for r, x in enumerate(fields):
         rs_fields[r, : len(x)] = x
-    return Lookup(of.astype(np.int64), want_rid, np.asarray(rs_start, np.int64), rs_fields,
+    return Lookup(want_rid, np.asarray(rs_start, np.int64), rs_fields,
                   np.asarray(at, np.int64), np.asarray(rids, np.int64), _cat(parts))
 
 
@@ -352,7 +350,7 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
         # Contributions: decide all, change nothing.
         missing = False
         for a in range(n):
-            f = lk0.fam[a]
+            f = pp.fam0[a]
             want = _want_give(pp, a, coins[k, a], game.sanctions)
             rid = lk0.want_rid[f, want] if 0 <= want < lk0.want_rid.shape[1] else -1
             cell = -1
@@ -388,7 +386,7 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
                 i, j = pp.pi[p], pp.pj[p]
                 short = min(max(give[i] - give[j], 0), LEVELS)
                 want = int(np.rint(pp.severity[i] * short / 3)) if short > 0 else 0
-                f = lk1.fam[i]
+                f = pp.fam1[i]
                 rid = lk1.want_rid[f, want] if want < lk1.want_rid.shape[1] else -1
                 cell = -1
                 if rid >= 0:

@@ -238,6 +238,7 @@ class DecisionTable:
         #: table across runs (``keep``/``warm``): they stay true, since cells are only ever added.
         self.marks: dict[str, Any] = {}
         self._pop_key: tuple[int, Hashable | None] | None = None  # population_key, by decider count
+        self._fam_key: tuple[int, Hashable | None] | None = None  # family_key, by decider count
         self._families = _Families()
         self._binding_sigs: dict[tuple[int, int], tuple[Any, ...]] = {}
         self._weights: tuple[int, dict[str, np.ndarray], np.ndarray] | None = None  # see count_weights
@@ -280,6 +281,7 @@ class DecisionTable:
         self._families.of(self, np.zeros(0, dtype=np.int64))
         for fam in self._families.families:
             fam.params(np.zeros(0, dtype=np.int64))  # the parameter columns, built once
+        self.family_key()
 
     def family_key(self) -> Hashable | None:
         """What a table whose deciders are all batch-ranked holds depends on: per family its
@@ -287,9 +289,12 @@ class DecisionTable:
         Not the drawn variants: a family files its cells by read values and ranking alone, so
         every population of these families (a sweep's seeds) may share one table. None when
         some decider has no family."""
+        if self._fam_key is not None and self._fam_key[0] == len(self.deciders):
+            return self._fam_key[1]  # deciders (and so families and principles) are only ever added
         fams = self._families
         fams.of(self, np.zeros(0, dtype=np.int64))
         if not fams.families or (fams.fam < 0).any():
+            self._fam_key = (len(self.deciders), None)
             return None
         binding = {bid: b for b, bid in self._bids.items()}
         parts = []
@@ -300,7 +305,9 @@ class DecisionTable:
             if sig is None:
                 sig = self._binding_sigs[bid, phase] = binding_signature(binding[bid], self.phases[phase], self.codec)
             parts.append((sig, phase, group, ro, cls))
-        return _Keyed(("families", tuple(parts), tuple(self.principle_ids)))
+        key = _Keyed(("families", tuple(parts), tuple(self.principle_ids)))
+        self._fam_key = (len(self.deciders), key)
+        return key
 
     def warm_families(self) -> bool:
         """Start an empty table of families from the one an earlier run of the process left
