@@ -175,8 +175,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     give = np.zeros(n, np.int64)
     steps = 0
     while steps < k:
-        tab = Table(table.full.astype(np.int64), table.base, table.outcome_column("nconf").astype(np.int64),
-                    np.asarray(env.codec.card, np.int64), _points())
+        tab = _table(table, env.codec.card)
         lks = _lookups(table, wants1, env.codec.card)
         if lks is None:
             break
@@ -219,7 +218,11 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     if prm.punishment:
         pts = out.points[:steps].copy()
         rec.counters = {"punishment_points": pts, "fines": prm.fine * pts}
-    env.set_bounds(grp)
+    bounds = memo.get("bounds")
+    if bounds is None or bounds[0] is not pairs:
+        env.set_bounds(grp)
+        bounds = memo["bounds"] = (pairs, env.bounds)
+    env.bounds = bounds[1]  # fixed groups, everyone alive: every round's bounds alike
     return rec
 
 
@@ -228,8 +231,16 @@ def _dense_ids(group: np.ndarray) -> bool:
     return bool(len(group)) and int(group.min()) == 0 and bool(np.bincount(group).all())
 
 
-def _points() -> np.ndarray:
-    return POINTS.astype(np.int64)
+def _table(table: Any, card: tuple[int, ...]) -> Table:
+    """The decision table's columns the loop reads, kept in its marks while it holds the same cells."""
+    version = (table.n_cells, table.n_outcomes)
+    kept = table.marks.get("public_goods_fg_table")
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    tab = Table(table.full.astype(np.int64), table.base, table.outcome_column("nconf").astype(np.int64),
+                np.asarray(card, np.int64), POINTS.astype(np.int64))
+    table.marks["public_goods_fg_table"] = (version, tab)
+    return tab
 
 
 def _lookups(table: Any, wants1: int, card: tuple[int, ...]) -> tuple[Lookup, Lookup] | None:
