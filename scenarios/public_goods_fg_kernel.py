@@ -52,6 +52,8 @@ RID_BITS = 20
 RECORD_BUDGET = 64 << 20
 #: Outcomes that keys first met during a stretch may add before it must end.
 OUTCOME_HEADROOM = 256
+#: The ``rank_batch`` whose arithmetic ``_want_give`` and the punishment loop mirror.
+_RANK_BATCH = vars(ConditionalContributor)["rank_batch"].__func__
 #: Most entries of one read-set's dense look-up (read values x rankings); more: stepped.
 DENSE_LIMIT = 1 << 20
 #: Observation fields in the order the loop builds their digits.
@@ -149,6 +151,8 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     families = table.batch_families(dec0)
     if families is None or any(f.cls is not ConditionalContributor for f in families[1]):
         return None
+    if vars(ConditionalContributor)["rank_batch"].__func__ is not _RANK_BATCH:
+        return None  # a replaced rank_batch: the loop's arithmetic is the original's
     # Punishment wants are rint(severity * shortfall / 3): the largest possible, plus one.
     wants1 = int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2
     n_groups = len(model.groups)
@@ -174,6 +178,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     state = np.zeros(2, np.int64)
     give = np.zeros(n, np.int64)
     steps = 0
+    last_fill = (-1, -1)
     while steps < k:
         tab = _table(table, env.codec.card)
         lks = _lookups(table, wants1, env.codec.card)
@@ -181,8 +186,9 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
             break
         lk0, lk1 = lks
         steps = int(_play(steps, k, lk0, lk1, tab, game, people, coins, rec.arrays, out, state, give, rows))
-        if state[WHY] != MISSING:
-            break
+        if state[WHY] != MISSING or (steps, int(state[PHASE])) == last_fill:
+            break  # done, a conflict, or a fill that served nothing new (the round is stepped)
+        last_fill = (steps, int(state[PHASE]))
         # The phase's whole decision through the table, as model.decide asks it; then a replay.
         if state[PHASE] == 0:
             codes = env.codec.encode(own=env.own, others=env.others, fined=env.fined, watched=env.watched,
