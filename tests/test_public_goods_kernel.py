@@ -9,17 +9,20 @@ hundred agents, several seeds: fast tests.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+import scenarios
 from scenarios import public_goods_fg_kernel
 from scenarios.environment import Environment
 from scenarios.public_goods_fg import PublicGoodsFG
 from sim import cell_memo, decisions
 from sim.model import SpecModel
 from sim.runs.run import run_model
+from sim.scenario import load_scenario_text
 from tests.test_fused import _same
 
 FAST_FORWARD = PublicGoodsFG.fast_forward
@@ -30,7 +33,8 @@ def _sized(n: int, steps: int = 10) -> dict[str, Any]:
     return {"groups.cooperators.count": n - n // 4, "groups.free_riders.count": n // 4, "steps": steps}
 
 
-def _run(fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict[str, Any]) -> tuple[Any, int]:
+def _run(fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict[str, Any],
+         scenario: Any = "public-goods-fg") -> tuple[Any, int]:
     monkeypatch.setattr(PublicGoodsFG, "fast_forward", FAST_FORWARD if fuse else Environment.fast_forward)
     played = [0]
     real = public_goods_fg_kernel.fast_forward
@@ -41,7 +45,7 @@ def _run(fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict
         return stretch
 
     monkeypatch.setattr(public_goods_fg_kernel, "fast_forward", counting)
-    model = run_model("public-goods-fg", seed=seed, set=overrides)
+    model = run_model(scenario, seed=seed, set=overrides)
     monkeypatch.setattr(public_goods_fg_kernel, "fast_forward", real)
     return model, played[0]
 
@@ -121,3 +125,41 @@ def test_punishment_counters_vanish_without_punishment(monkeypatch: pytest.Monke
     assert pts.sum() > 0
     np.testing.assert_array_equal(np.array(on.series["fines"]), 3.0 * pts)
     assert "punishment_points" not in off.series
+
+
+EVENTS = """
+[[events]]
+at = 4
+type = "join"
+group = "free_riders"
+count = 7
+
+[[events]]
+at = 7
+type = "instruct"
+to = "cooperators"
+source = "user"
+text = "Never fine anyone."
+check = "no_peer_fines"
+
+[[events]]
+at = 12
+type = "leave"
+to = "cooperators"
+count = 3
+"""
+
+
+def test_events_split_stretches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Newcomers (new groups, new deciders, families extended), an instruction that rebinds a
+    group (new families), and a departure (everyone alive no more: stepped from there)."""
+    path = Path(scenarios.__file__).parent / "public-goods-fg.toml"
+    sc = load_scenario_text(path.read_text() + EVENTS, source="pgfg-events.toml")
+    over = {**_sized(120), "steps": 16}
+    slow, _ = _run(False, monkeypatch, 2, over, sc)
+    fast, played = _run(True, monkeypatch, 2, over, sc)
+    _same(slow, fast)
+    # Fused between the events (the engine steps an event's step and the next), stepped after
+    # the leave.
+    assert 5 <= played <= 12
+    assert len(fast.alive) == 127 and not fast.alive.all()
