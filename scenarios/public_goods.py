@@ -117,6 +117,7 @@ class PublicGoods(Environment):
     def setup(self, model: Any) -> None:
         self.last_share = np.ones(len(model.alive))
         self.punished = np.zeros(len(model.alive), dtype=bool)
+        model.edges  # noqa: B018  (the edge array, cached per graph version: made at build, not in round one)
 
     def step(self, model: Any) -> None:
         prm = self.params
