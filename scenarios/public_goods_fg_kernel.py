@@ -158,7 +158,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     n_groups = len(model.groups)
     summarised = bool(getattr(model, "summarisable", False))
     width0 = table.n_outcomes + OUTCOME_HEADROOM
-    per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + n)
+    per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + 2 * n)  # + Gini rows, coins
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width0, n, n_groups, 0, summarised)
     people = People(env.own, env.others, env.fined, env.watched, baseline, slope, weight, fine_response,

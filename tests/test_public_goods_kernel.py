@@ -163,3 +163,35 @@ def test_events_split_stretches(monkeypatch: pytest.MonkeyPatch) -> None:
     # the leave.
     assert 5 <= played <= 12
     assert len(fast.alive) == 127 and not fast.alive.all()
+
+
+def test_short_stretches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One round a stretch (a record budget of a byte): every stretch starts from the last one's state."""
+    monkeypatch.setattr(public_goods_fg_kernel, "RECORD_BUDGET", 1)
+    slow, _ = _run(False, monkeypatch, 4, _sized(80, 12))
+    fast, played = _run(True, monkeypatch, 4, _sized(80, 12))
+    assert played == fast.steps
+    _same(slow, fast)
+
+
+def test_conflicts_are_stepped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outcomes that log a conflict (faked on both paths alike) stop a stretch; the coins drawn
+    ahead for the rounds not played are put back, so the stepped rounds draw what they would."""
+    real = decisions.DecisionTable.outcome_column
+
+    def column(table: Any, name: str) -> np.ndarray:
+        col = real(table, name)
+        if name != "nconf":
+            return col
+        fake = col.copy()
+        fake[97::97] = 1
+        return fake
+
+    monkeypatch.setattr(decisions.DecisionTable, "outcome_column", column)
+    # Cold tables and records: the outcome ids (so the faked ones) as a first run numbers them.
+    monkeypatch.setattr(decisions, "TABLES", cell_memo.TableMemo())
+    monkeypatch.setattr(decisions, "FAMILY_CELLS", cell_memo.FamilyMemo())
+    slow, _ = _run(False, monkeypatch, 5, _sized(24, 20))
+    fast, played = _run(True, monkeypatch, 5, _sized(24, 20))
+    assert 0 < played < fast.steps
+    _same(slow, fast)
