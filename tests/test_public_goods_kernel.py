@@ -195,3 +195,30 @@ def test_conflicts_are_stepped(monkeypatch: pytest.MonkeyPatch) -> None:
     fast, played = _run(True, monkeypatch, 5, _sized(24, 20))
     assert 0 < played < fast.steps
     _same(slow, fast)
+
+
+def test_loop_wants_what_rank_batch_wants() -> None:
+    """The loop's contribution arithmetic against ``ConditionalContributor.rank_batch`` on drawn
+    parameters and observations, the rounding's ties and the first round included."""
+    from agents.policies.contributors import ConditionalContributor
+    from scenarios.public_goods_fg import GIVE
+
+    rng = np.random.default_rng(3)
+    m = 4000
+    own = rng.integers(-1, 21, m)
+    own[:50] = -1
+    others, fined = rng.integers(0, 21, m), rng.integers(0, 13, m)
+    watched, coin = rng.integers(0, 2, m), rng.integers(0, 16, m)
+    par = {"baseline": rng.random(m), "slope": rng.choice([0.0, 0.5, 0.85, 1.0], m),
+           "weight": rng.choice([0.0, 0.25, 0.5, rng.random()], m), "fine_response": rng.choice([0.0, 1.0, 2.5], m),
+           "deterrence": rng.choice([0.0, 0.1], m), "severity": np.zeros(m)}
+    zeros = np.zeros(m, np.int64)
+    pp = public_goods_fg_kernel.People(own, others, fined, watched, par["baseline"], par["slope"], par["weight"],
+                                       par["fine_response"], par["deterrence"], par["severity"], zeros, zeros,
+                                       zeros, zeros, zeros, zeros, np.zeros(m), np.zeros(m), np.zeros(m), np.zeros(m))
+    for sanctions in (0, 1):
+        obs = {"own": own, "others": others, "fined": fined, "watched": watched,
+               "sanctions": np.full(m, sanctions), "shortfall": zeros, "coin": coin}
+        want, _ = ConditionalContributor.rank_batch(par, obs, GIVE)
+        got = [public_goods_fg_kernel._want_give(pp, a, int(coin[a]), sanctions) for a in range(m)]
+        np.testing.assert_array_equal(np.array(got), want)
