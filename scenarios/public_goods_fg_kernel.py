@@ -135,7 +135,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     table.warm_families()  # a population of these families an earlier run of the process played
     prm = env.params
     grp = env.group if _dense_ids(env.group) else unique_inverse(env.group)[1].astype(np.int64)
-    memo = env.kernel_memo
+    memo = env.__dict__.setdefault("kernel_memo", {})  # made by setup (a subclass may have its own)
     pairs = memo.get("pairs")
     if pairs is None or not np.array_equal(pairs[0], grp):
         pairs = memo["pairs"] = (grp.copy(), *env.member_pairs(grp))
