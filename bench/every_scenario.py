@@ -226,6 +226,7 @@ def _counting(model: Any, phases: tuple[int, ...]) -> list[int]:
     """Decisions per step in ``phases``, counted as the model decides (an untimed run only)."""
     counts: list[int] = []
     decide = model.decide
+    model.may_fast_forward = False  # a fused stretch decides without decide: every step through it
 
     def counted(agents: Any, codes: Any, partners: Any = None, phase: int = 0, context: Any = None) -> Any:
         if phase in phases:
@@ -236,6 +237,13 @@ def _counting(model: Any, phases: tuple[int, ...]) -> list[int]:
 
     model.decide = counted
     return counts
+
+
+def _fuses(model: Any) -> bool:
+    """Whether the model's environment has a fast-forward of its own (a compiled stretch)."""
+    from scenarios.environment import Environment
+
+    return type(model.env).fast_forward is not Environment.fast_forward
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -273,6 +281,9 @@ def bench_row(ref: str, n: int) -> Result:
     if ref == "spatial-pd":
         board_then = _board(model)
     model.run(steps - peer_steps)
+    if plan.phases is not None and _fuses(model):
+        # The counted run stepped one at a time: a run that fuses warms the compiled loop.
+        SpecModel(load_scenario(ref, ov), seed=0).run()
     t_ours, _ = _timed(fresh.run)
 
     note = f"{agents} agents, {steps} steps timed on built models"

@@ -117,6 +117,9 @@ class PublicGoods(Environment):
     def setup(self, model: Any) -> None:
         self.last_share = np.ones(len(model.alive))
         self.punished = np.zeros(len(model.alive), dtype=bool)
+        self._graph_memo: tuple[Any, np.ndarray] | None = None
+        self._rows_memo: tuple[int, np.ndarray, np.ndarray] | None = None
+        model.edges  # noqa: B018  (the edge array, cached per graph version: made at build, not in round one)
 
     def step(self, model: Any) -> None:
         prm = self.params
@@ -135,15 +138,15 @@ class PublicGoods(Environment):
         broke = np.zeros(n, dtype=bool)
         broke[living] = BREAKS[act]
         pay = neighbourhood_payoffs(x, e, prm.r, prm.cost, model.alive)
-        deg = np.bincount(e.ravel(), minlength=n) if len(e) else np.zeros(n, int)
+        graph = self._graph(model, e, n)
+        deg = graph[1]
         size = (deg + 1) * model.alive
         self.bounds = (0.0, float(((prm.r - 1.0) * prm.cost * size).sum()))
         model.add_payoff(living, pay[living])
 
         punished = np.zeros(n, dtype=bool)
         if len(e):
-            obs_i = np.concatenate([e[:, 0], e[:, 1]])
-            obs_j = np.concatenate([e[:, 1], e[:, 0]])
+            obs_i, obs_j = model.edge_agents()  # [i; j] and [j; i], cached per graph
             if prm.sanctions:
                 sel = broke[obs_j]
                 if sel.any():
@@ -154,7 +157,7 @@ class PublicGoods(Environment):
                     model.add_payoff(pj[s], np.full(int(s.sum()), -prm.fine))
                     punished[pj[s]] = True
                     model.count("punishments", float(s.sum()))
-            rows = model.pairs.index(obs_i, obs_j)
+            rows = self._rows(model, obs_i, obs_j)
             gave = x[obs_j] > 0
             model.pairs.record_moves(rows, gave.astype(np.int8), gave.astype(np.int8))
             model.pairs.observe(rows, gave.astype(float), (~gave) + prm.lie_penalty * broke[obs_j])
@@ -169,6 +172,24 @@ class PublicGoods(Environment):
         model.count("contributions", self.n_contrib)
         model.count("pledges_broken", float(broke.sum()))
         model.count("choices", self.n_agents)
+
+    def _graph(self, model: Any, e: np.ndarray, n: int) -> tuple[Any, np.ndarray]:
+        """(graph version and size, degrees): made again only when the graph changed."""
+        key = (model.graph_version, n)
+        got = self._graph_memo
+        if got is None or got[0] != key:
+            deg = np.bincount(e.ravel(), minlength=n) if len(e) else np.zeros(n, int)
+            got = self._graph_memo = (key, deg)
+        return got
+
+    def _rows(self, model: Any, obs_i: np.ndarray, obs_j: np.ndarray) -> np.ndarray:
+        """The pair table's rows of the half-edges: looked up again only when the graph or the
+        table's layout changed (any insertion, merge or re-layout replaces its ``rowof``)."""
+        got = self._rows_memo
+        if got is None or got[0] != model.graph_version or got[1] is not model.pairs.rowof:
+            rows = model.pairs.index(obs_i, obs_j)  # may insert rows: ``rowof`` read after
+            got = self._rows_memo = (model.graph_version, model.pairs.rowof, rows)
+        return got[2]
 
     def metrics(self, model: Any) -> dict[str, float]:
         return {"contribution_rate": self.n_contrib / self.n_agents if self.n_agents else float("nan")}

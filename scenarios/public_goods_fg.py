@@ -47,6 +47,7 @@ without punishment).
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -58,8 +59,10 @@ from agents.checks import check
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, punish_points
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.ipd import KERNEL_MIN_WORK
 from scenarios.metric_registry import Metric
 from scenarios.pairwise import needs_coin
+from scenarios.stretch import Stretch
 
 GIVE = ActSpace([Act(f"give_{k}", gives=k / LEVELS, noop=k == 0,
                      text=f"I put {k} twentieths of my endowment into the pot.") for k in range(LEVELS + 1)])
@@ -134,6 +137,31 @@ def group_payoffs(give: np.ndarray, group: np.ndarray, endowment: float, mpcr: f
     return endowment - give + mpcr * pot[group]
 
 
+def agent_params(table: Any, decider_of: list[np.ndarray]) -> tuple[np.ndarray, ...] | None:
+    """Per agent, its deciders in both phases and their batch-ranked families' parameter columns
+    (``conditional_contributor``'s; ``scenarios.public_goods_fg_kernel`` reads them); None when
+    some agent's decider has no family."""
+    out: list[np.ndarray] = []
+    for phase, dec in enumerate(decider_of[:2]):
+        got = table.batch_families(dec)
+        if got is None or (got[0] < 0).any():
+            return None
+        of, families = got
+        names = ("baseline", "slope", "weight", "fine_response", "deterrence") if phase == 0 else ("severity",)
+        cols = {name: np.zeros(len(dec)) for name in names}
+        for f, fam in enumerate(families):
+            sel = of == f
+            if not sel.any():
+                continue
+            if any(name not in fam.names for name in names):
+                return None
+            part = fam.params(dec[sel])
+            for name in names:
+                cols[name][sel] = part[name]
+        out += [dec.copy(), of.astype(np.int64), *cols.values()]
+    return tuple(out)
+
+
 def draw_groups(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """Group of each of ``n`` agents: a random partition into groups of ``size`` (one smaller remainder)."""
     return np.empty(n, dtype=np.int64) if n == 0 else (rng.permutation(n) // size).astype(np.int64)
@@ -173,6 +201,14 @@ class PublicGoodsFG(Environment):
         self.share = float("nan")
         self.first = float("nan")
         self.shares: list[float] = []
+        # Drawn agents are one decider each: sorted into families at build, not in the first step.
+        model.decisions.prepare_families()
+        #: What the compiled rounds read that the build already knows (the pairs of fixed groups,
+        #: each agent's drawn parameters): made here, so a run's first stretch does not.
+        self.kernel_memo: dict[str, Any] = {}
+        if self.params.design == "partner" and len(self.group):
+            self.kernel_memo["pairs"] = (self.group.copy(), *self.member_pairs(self.group))
+            self.kernel_memo["params"] = agent_params(model.decisions, model.decider_of)
 
     def _grow(self, n: int) -> None:
         """Newcomers: no past, and (partner design) a group of their own kind at the end."""
@@ -219,25 +255,36 @@ class PublicGoodsFG(Environment):
         if np.isnan(self.first):
             self.first = self.share
         self.shares.append(self.share)
+        self.set_bounds(grp)
+
+    def set_bounds(self, grp: np.ndarray) -> None:
+        """This round's welfare bounds for the living agents' groups ``grp`` (0..G-1)."""
+        prm = self.params
+        size = np.bincount(grp)
         # The worst a round of the game with punishment allows (nobody gives, everyone fines
         # every other member the most) and the best (everyone gives all, nobody fines); the same
         # floor with punishment off keeps efficiency comparable across the two treatments.
-        worst = m * prm.endowment - (prm.punish_cost + prm.fine) * MAX_POINTS * float((size[grp] - 1).sum())
+        worst = len(grp) * prm.endowment - (prm.punish_cost + prm.fine) * MAX_POINTS * float((size[grp] - 1).sum())
         self.bounds = (worst, float(prm.endowment * prm.mpcr * size[grp].sum()))
 
-    def _punish(self, model: Any, living: np.ndarray, grp: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """The punishment phase: every member decides on every other; returns points received per agent."""
+    @staticmethod
+    def member_pairs(grp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every ordered pair (i, j) of distinct members of one group, as positions in ``grp``,
+        in the punishment phase's order (by group, then i, then j)."""
         order = np.argsort(grp, kind="stable")
         size = np.bincount(grp)
         starts = np.cumsum(size) - size
-        # Every ordered pair (i, j) of distinct members of one group, as positions in ``living``:
-        # each member in sorted order is repeated once per member of its group.
+        # Each member in sorted order is repeated once per member of its group.
         rep = size[grp[order]]
         i = np.repeat(order, rep)
         within = np.arange(len(i)) - np.repeat(np.cumsum(rep) - rep, rep)
         j = order[np.repeat(starts[grp[order]], rep) + within]
         keep = i != j
-        i, j = i[keep], j[keep]
+        return i[keep], j[keep]
+
+    def _punish(self, model: Any, living: np.ndarray, grp: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """The punishment phase: every member decides on every other; returns points received per agent."""
+        i, j = self.member_pairs(grp)
         if not len(i):
             return np.zeros(len(living), dtype=np.int64)
         short = np.clip(k[i] - k[j], 0, LEVELS)
@@ -250,6 +297,41 @@ class PublicGoodsFG(Environment):
         model.count("punishment_points", float(pts.sum()))
         model.count("fines", float(prm.fine * pts.sum()))
         return np.bincount(j, weights=pts, minlength=len(living)).astype(np.int64)
+
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """Plain partner-design stretches play in a numba loop (``scenarios.public_goods_fg_kernel``)."""
+        if not self.can_fast_forward(model):
+            return None
+        limit = min(limit, model.network.steps_before_rewire(model.steps))
+        if limit <= 0:
+            return None
+        if "numba" not in sys.modules and limit * len(model.alive) * self.params.group_size < KERNEL_MIN_WORK:
+            return None  # too little to win back numba's import; stepping gives the same
+        try:
+            from scenarios import public_goods_fg_kernel
+        except ImportError:  # pragma: no cover - numba is a dependency; without it every step is generic
+            return None
+        return public_goods_fg_kernel.fast_forward(self, model, limit)
+
+    def can_fast_forward(self, model: Any) -> bool:
+        """Whether the model's rounds are plain enough for the kernel (asked before each stretch).
+
+        Fines must be whole tokens: the stretch's counters are summed over its steps at once,
+        exact only for whole numbers (stepping adds them one by one).
+        """
+        prm = self.params
+        return (
+            type(self).step is PublicGoodsFG.step
+            and type(self)._punish is PublicGoodsFG._punish
+            and type(self).metrics is PublicGoodsFG.metrics
+            and prm.design == "partner"
+            and (not prm.punishment or float(prm.fine).is_integer())
+            and len(model.phases) == 2
+            and model.deterministic_decisions
+            and model.fixed_deciders
+            and not model.script.has_triggers
+            and bool(model.alive.all())
+        )
 
     def metrics(self, model: Any) -> dict[str, float]:
         return {"contribution": self.share}

@@ -199,3 +199,35 @@ class TableMemo:
 
 #: The process's tables by population (see ``TableMemo``).
 TABLES = TableMemo()
+
+
+class FamilyMemo:
+    """The resolver's part of batch-ranked cells (``sim.decisions._Families``) across runs.
+
+    Past a family's ranking a cell depends on the binding, the act space, the observation,
+    the ranking and whether the policy reports overrides, not on the drawn variant: filed
+    under those (``binding_signature``'s part for the first two), with the fields the
+    resolver read. At most ``limit`` records, then it starts afresh.
+    """
+
+    def __init__(self, limit: int = MAX_RECORDS) -> None:
+        self.limit = limit
+        self._records: dict[Hashable, tuple[CellRecord, frozenset[str]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, key: Hashable) -> tuple[CellRecord, frozenset[str]] | None:
+        return self._records.get(key)
+
+    def put(self, key: Hashable, value: tuple[CellRecord, frozenset[str]]) -> None:
+        if len(self._records) >= self.limit:
+            self._records.clear()
+        self._records[key] = value
+
+    def clear(self) -> None:
+        self._records.clear()
+
+
+#: The process's family records (see ``FamilyMemo``).
+FAMILY_CELLS = FamilyMemo()

@@ -1,0 +1,487 @@
+"""The public-goods-fg fast-forward: stretches of partner-design rounds played in one compiled loop.
+
+Why: a generic round is two ``model.decide`` calls (every member's
+contribution, then every ordered pair of group mates' punishment: ~30,000
+pairs at 10^4 agents) with their numpy ranking and table look-ups, and a
+metrics booking, where the plain Mesa model does a few float operations per
+member. Every agent draws its own parameters, so each is its own decider and
+every round's keys are new ones (the coin, the drifting state): a key table
+cannot serve them. What can: the deciders are batch-ranked families
+(``sim.decisions._Families``) of ``conditional_contributor``, whose cells are
+filed by (the fields the resolver read, the policy's ranking). The loop
+computes each decision's wanted contribution or points (``rank_batch``'s
+arithmetic, operation for operation), looks its ranking and cell up in the
+family's filing, and plays the act that cell holds: the chain of command's
+verdict, computed once per (read values, ranking) by the resolver.
+
+The loop decides a round's contributions, then its punishments, before it
+changes anything. It stops at a round with a key no cell serves (``MISSING``:
+the wrapper asks ``DecisionTable.cells`` for that phase's whole decision, as
+``model.decide`` would, then the round is replayed) or a decision that logs a
+conflict (``CONFLICT``: the generic step plays it). Coins are drawn from
+``rng_env`` per round up front, as the step draws them; a stretch that ends
+early puts the stream back where stepping would leave it.
+``tests/test_public_goods_kernel.py`` compares fused and stepped runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from numba import njit
+
+from agents.policies import COIN_SIDES
+from agents.policies.contributors import LEVELS, ConditionalContributor
+from agents.uniques import unique_inverse
+from scenarios.kernel_sums import total
+from scenarios.pairwise import needs_coin
+from scenarios.public_goods_fg import POINTS, agent_params
+from scenarios.spatial_kernel import _gini_chunk
+from scenarios.stretch import SUMMARY, Stretch
+
+if TYPE_CHECKING:
+    from scenarios.public_goods_fg import PublicGoodsFG
+
+#: Why the loop stopped (``state[WHY]``) and in which phase a key had no cell (``state[PHASE]``).
+WHY, PHASE = 0, 1
+MISSING, CONFLICT = 1, 2
+#: Bits of a family read-set key holding the ranking (``sim.decisions._RID_BITS``).
+RID_BITS = 20
+#: Bytes of per-step records a stretch may hold.
+RECORD_BUDGET = 64 << 20
+#: Outcomes that keys first met during a stretch may add before it must end.
+OUTCOME_HEADROOM = 256
+#: The ``rank_batch`` whose arithmetic ``_want_give`` and the punishment loop mirror.
+_RANK_BATCH = vars(ConditionalContributor)["rank_batch"].__func__
+#: Most entries of one read-set's dense look-up (read values x rankings); more: stepped.
+DENSE_LIMIT = 1 << 20
+#: Observation fields in the order the loop builds their digits.
+OBS_FIELDS = ("own", "others", "fined", "watched", "sanctions", "shortfall", "coin")
+
+
+class Lookup(NamedTuple):
+    """One phase's families: wanted value -> ranking, (read values, ranking) -> cell."""
+
+    want_rid: np.ndarray  # (families, wants) ranking number, -1 unknown
+    rs_start: np.ndarray  # family f's read-sets: rs_start[f]:rs_start[f + 1]
+    rs_fields: np.ndarray  # (read-sets, fields) field positions read, -1 padding
+    at: np.ndarray  # read-set r's cells: cells[at[r] + read values * rids[r] + ranking]
+    rids: np.ndarray
+    cells: np.ndarray  # -1: none filed
+
+
+class Table(NamedTuple):
+    """The decision table's columns the loop reads, and the codec's cardinalities."""
+
+    full: np.ndarray
+    base: np.ndarray
+    nconf: np.ndarray
+    card: np.ndarray
+    points: np.ndarray  # per punishment act, its points
+
+
+class Game(NamedTuple):
+    endowment: float
+    mpcr: float
+    punish_cost: float
+    fine: float
+    sanctions: int
+    punishment: bool
+
+
+class People(NamedTuple):
+    """Per agent: state the environment keeps, parameters, payoffs, the groups and the pairs."""
+
+    own: np.ndarray
+    others: np.ndarray
+    fined: np.ndarray
+    watched: np.ndarray
+    baseline: np.ndarray
+    slope: np.ndarray
+    weight: np.ndarray
+    fine_response: np.ndarray
+    deterrence: np.ndarray
+    severity: np.ndarray
+    fam0: np.ndarray  # each agent's family in the contribution phase (``Lookup``'s rows)
+    fam1: np.ndarray  # and in the punishment phase
+    grp: np.ndarray  # the game's group of each agent (0..G-1)
+    group_of: np.ndarray  # the engine's group of each agent (payoff.<group>)
+    pi: np.ndarray  # punishment pairs (punisher, target), in the step's order
+    pj: np.ndarray
+    payoff: np.ndarray
+    step_pay: np.ndarray
+    truth_kept: np.ndarray
+    truth_total: np.ndarray
+
+
+class Out(NamedTuple):
+    """Per step: the environment's metric and counters."""
+
+    share: np.ndarray
+    points: np.ndarray
+
+
+def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
+    """Play up to ``limit`` rounds; None when not even the first could be played this way.
+
+    The caller has checked that the model is eligible (``PublicGoodsFG.can_fast_forward``).
+    """
+    if env.codec.fields != OBS_FIELDS:
+        raise AssertionError(f"the kernel encodes {OBS_FIELDS}, the environment observes {env.codec.fields}")
+    n = len(model.alive)
+    env._grow(n)
+    table = model.decisions
+    table.warm_families()  # a population of these families an earlier run of the process played
+    prm = env.params
+    grp = env.group if _dense_ids(env.group) else unique_inverse(env.group)[1].astype(np.int64)
+    memo = env.__dict__.setdefault("kernel_memo", {})  # made by setup (a subclass may have its own)
+    pairs = memo.get("pairs")
+    if pairs is None or not np.array_equal(pairs[0], grp):
+        pairs = memo["pairs"] = (grp.copy(), *env.member_pairs(grp))
+    pi, pj = pairs[1], pairs[2]
+    if prm.punishment and not len(pi):
+        return None  # no pair to punish: the step counts nothing; left to it
+    got = memo.get("params")
+    if got is None or not (np.array_equal(got[0], model.decider_of[0]) and np.array_equal(got[7], model.decider_of[1])):
+        got = memo["params"] = agent_params(table, model.decider_of)
+    if got is None:
+        return None
+    dec0, fam0, baseline, slope, weight, fine_response, deterrence, dec1, fam1, severity = got
+    families = table.batch_families(dec0)
+    if families is None or any(f.cls is not ConditionalContributor for f in families[1]):
+        return None
+    if vars(ConditionalContributor)["rank_batch"].__func__ is not _RANK_BATCH:
+        return None  # a replaced rank_batch: the loop's arithmetic is the original's
+    # Punishment wants are rint(severity * shortfall / 3): the largest possible, plus one.
+    wants1 = int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2
+    n_groups = len(model.groups)
+    summarised = bool(getattr(model, "summarisable", False))
+    width0 = table.n_outcomes + OUTCOME_HEADROOM
+    per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + 2 * n)  # + Gini rows, coins
+    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    rec = Stretch.empty(k, width0, n, n_groups, 0, summarised)
+    people = People(env.own, env.others, env.fined, env.watched, baseline, slope, weight, fine_response,
+                    deterrence, severity, fam0, fam1, grp, model.group_of.astype(np.int64), pi, pj, model.payoff,
+                    model.step_payoff, model.truth_kept, model.truth_total)
+    game = Game(float(prm.endowment), float(prm.mpcr), float(prm.punish_cost), float(prm.fine),
+                int(prm.punishment), bool(prm.punishment))
+    out = Out(np.zeros(k), np.zeros(k))
+    # Coins for every round of the stretch, drawn as each step would draw them; put back below.
+    coin = needs_coin(model)
+    rng = model.rng_env
+    saved = rng.bit_generator.state if coin else None
+    coins = np.stack([rng.integers(0, COIN_SIDES, n) for _ in range(k)]) if coin \
+        else np.zeros((k, n), np.int64)
+    # Summarised: each round's payoffs kept for the Gini, sorted by numpy after the loop.
+    rows = np.empty((k, n if summarised else 0))
+    state = np.zeros(2, np.int64)
+    give = np.zeros(n, np.int64)
+    steps = 0
+    last_fill = (-1, -1)
+    while steps < k:
+        tab = _table(table, env.codec.card)
+        lks = _lookups(table, wants1, env.codec.card)
+        if lks is None:
+            break
+        lk0, lk1 = lks
+        steps = int(_play(steps, k, lk0, lk1, tab, game, people, coins, rec.arrays, out, state, give, rows))
+        if state[WHY] != MISSING or (steps, int(state[PHASE])) == last_fill:
+            break  # done, a conflict, or a fill that served nothing new (the round is stepped)
+        last_fill = (steps, int(state[PHASE]))
+        # The phase's whole decision through the table, as model.decide asks it; then a replay.
+        if state[PHASE] == 0:
+            codes = env.codec.encode(own=env.own, others=env.others, fined=env.fined, watched=env.watched,
+                                     sanctions=game.sanctions, shortfall=0, coin=coins[steps] if coin else 0)
+            table.cells(0, dec0, codes)
+        else:
+            short = np.clip(give[pi] - give[pj], 0, LEVELS)
+            codes = env.codec.encode(own=0, others=0, fined=0, watched=0, sanctions=1, shortfall=short, coin=0)
+            table.cells(1, dec1[pi], codes)
+        if table.n_outcomes > rec.arrays.counts.shape[1]:
+            # New outcomes need count columns (a fresh table's first round adds hundreds).
+            wider = np.zeros((k, table.n_outcomes + OUTCOME_HEADROOM), np.int64)
+            wider[:, : rec.arrays.counts.shape[1]] = rec.arrays.counts
+            rec.arrays = rec.arrays._replace(counts=wider)
+    table.keep_families()  # offered to later runs (sim.cell_memo.TABLES)
+    if coin and steps < k:
+        rng.bit_generator.state = saved
+        for _ in range(steps):
+            rng.integers(0, COIN_SIDES, n)
+    if not steps:
+        return None
+    rec.steps = steps
+    if summarised:
+        gini = np.empty(steps)
+        _gini_chunk(rows[:steps], np.empty(steps), gini)
+        rec.arrays.summary[:steps, 1] = gini
+    shares = out.share[:steps]
+    if np.isnan(env.first):
+        env.first = float(shares[0])
+    env.shares.extend(shares.tolist())
+    env.share = float(shares[-1])
+    rec.env_metrics = {"contribution": shares.copy()}
+    if prm.punishment:
+        pts = out.points[:steps].copy()
+        rec.counters = {"punishment_points": pts, "fines": prm.fine * pts}
+    bounds = memo.get("bounds")
+    if bounds is None or bounds[0] is not pairs:
+        env.set_bounds(grp)
+        bounds = memo["bounds"] = (pairs, env.bounds)
+    env.bounds = bounds[1]  # fixed groups, everyone alive: every round's bounds alike
+    return rec
+
+
+def _dense_ids(group: np.ndarray) -> bool:
+    """Whether group ids are already 0..G-1, each used (``np.unique``'s inverse is then the ids)."""
+    return bool(len(group)) and int(group.min()) == 0 and bool(np.bincount(group).all())
+
+
+def _table(table: Any, card: tuple[int, ...]) -> Table:
+    """The decision table's columns the loop reads, kept in its marks while it holds the same cells."""
+    version = (table.n_cells, table.n_outcomes)
+    kept = table.marks.get("public_goods_fg_table")
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    tab = Table(table.full.astype(np.int64), table.base, table.outcome_column("nconf").astype(np.int64),
+                np.asarray(card, np.int64), POINTS.astype(np.int64))
+    table.marks["public_goods_fg_table"] = (version, tab)
+    return tab
+
+
+def _lookups(table: Any, wants1: int, card: tuple[int, ...]) -> tuple[Lookup, Lookup] | None:
+    """Both phases' look-ups, kept in the table's marks while its families' filings are as they
+    were (they only grow: their sizes say whether they changed), so a warm table's come with it."""
+    families = table.batch_families(np.zeros(0, np.int64))[1]
+    version = (sum(len(f.want_rid) + sum(len(filed) for _, filed in f.read_sets) for f in families),
+               len(families), wants1)
+    kept = table.marks.get("public_goods_fg_lookups")
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    lk0, lk1 = _lookup(families, LEVELS + 1, card), _lookup(families, wants1, card)
+    got = None if lk0 is None or lk1 is None else (lk0, lk1)
+    table.marks["public_goods_fg_lookups"] = (version, got)
+    return got
+
+
+def _lookup(families: list[Any], wants: int, card: tuple[int, ...]) -> Lookup | None:
+    """The families' filings as dense arrays; None when a read-set's values times rankings
+    exceed ``DENSE_LIMIT``."""
+    want_rid = np.full((len(families), wants), -1, np.int64)
+    rs_start = [0]
+    fields: list[list[int]] = []
+    at = [0]
+    rids: list[int] = []
+    parts: list[np.ndarray] = []
+    for f, fam in enumerate(families):
+        for w, r in fam.want_rid.items():
+            if 0 <= w < wants:
+                want_rid[f, w] = r
+        nr = max(len(fam.rankings), 1)
+        for index, filed in fam.read_sets:
+            size = int(np.prod([card[i] for i in index], dtype=np.int64)) * nr
+            if size > DENSE_LIMIT:
+                return None
+            dense = np.full(size, -1, np.int64)
+            k = np.fromiter(filed.keys(), np.int64, len(filed))
+            dense[(k >> RID_BITS) * nr + (k & ((1 << RID_BITS) - 1))] = np.fromiter(filed.values(), np.int64,
+                                                                                    len(filed))
+            fields.append(list(index))
+            rids.append(nr)
+            parts.append(dense)
+            at.append(at[-1] + size)
+        rs_start.append(len(fields))
+    width = max((len(x) for x in fields), default=0)
+    rs_fields = np.full((len(fields), max(width, 1)), -1, np.int64)
+    for r, x in enumerate(fields):
+        rs_fields[r, : len(x)] = x
+    return Lookup(want_rid, np.asarray(rs_start, np.int64), rs_fields,
+                  np.asarray(at, np.int64), np.asarray(rids, np.int64), _cat(parts))
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _cell(lk, f, digits, rid, card):  # pragma: no cover - compiled
+    """The cell filed for these observation digits and ranking in family ``f``; -1 none.
+
+    Read-sets are tried in the family's order, as ``_Families.cells`` tries them."""
+    for r in range(lk.rs_start[f], lk.rs_start[f + 1]):
+        sub = 0
+        for t in range(lk.rs_fields.shape[1]):
+            i = lk.rs_fields[r, t]
+            if i < 0:
+                break
+            sub = sub * card[i] + digits[i]
+        if rid < lk.rids[r]:
+            cell = lk.cells[lk.at[r] + sub * lk.rids[r] + rid]
+            if cell >= 0:
+                return cell
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _want_give(pp, a, coin, sanctions):  # pragma: no cover - compiled
+    """``ConditionalContributor.rank_batch``'s contribution for agent ``a`` (give mode)."""
+    own = pp.own[a]
+    if own < 0:
+        t = LEVELS * min(1.0, pp.baseline[a] + pp.deterrence[a] * sanctions)
+    else:
+        t = own + pp.weight[a] * (pp.slope[a] * pp.others[a] - own)
+        if pp.watched[a] != 0:
+            t = max(t, float(own))
+        t = min(float(LEVELS), max(0.0, t + pp.fine_response[a] * pp.fined[a]))
+    low = np.floor(t + 1e-9)
+    return int(low) + (1 if coin < np.rint((t - low) * COIN_SIDES) else 0)
+
+
+@njit(cache=True, nogil=True)
+def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows):  # pragma: no cover
+    """Play rounds ``k0``..``k_max - 1``; returns the next round (see the module doc for stops).
+
+    Mirrors ``PublicGoodsFG.step`` (partner design, everyone alive) and ``SpecModel.decide``
+    operation for operation: sums in the order ``np.bincount`` adds.
+    """
+    n = pp.own.shape[0]
+    m = pp.pi.shape[0]
+    g = 0
+    for a in range(n):
+        g = max(g, pp.grp[a] + 1)
+    size = np.zeros(g, np.int64)
+    for a in range(n):
+        size[pp.grp[a]] += 1
+    out0 = np.empty(n, np.int64)
+    act1 = np.empty(m, np.int64)
+    out1 = np.empty(m, np.int64)
+    digits = np.zeros(7, np.int64)
+    pot = np.empty(g)
+    sums = np.empty(g)
+    seen = np.empty(g)
+    b2 = np.empty(n)
+    recv = np.empty(n)
+    summarised = rec.summary.shape[1] > 0
+    state[WHY] = 0
+    for k in range(k0, k_max):
+        # Contributions: decide all, change nothing.
+        missing = False
+        for a in range(n):
+            f = pp.fam0[a]
+            want = _want_give(pp, a, coins[k, a], game.sanctions)
+            rid = lk0.want_rid[f, want] if 0 <= want < lk0.want_rid.shape[1] else -1
+            cell = -1
+            if rid >= 0:
+                digits[0] = pp.own[a] + 1
+                digits[1] = pp.others[a]
+                digits[2] = pp.fined[a]
+                digits[3] = pp.watched[a]
+                digits[4] = game.sanctions
+                digits[5] = 0
+                digits[6] = coins[k, a]
+                cell = _cell(lk0, f, digits, rid, tab.card)
+            if cell < 0:
+                missing = True
+                continue
+            give[a] = tab.full[cell]
+            out0[a] = tab.base[cell] + give[a]
+            if tab.nconf[out0[a]] > 0:
+                state[WHY] = CONFLICT
+                return k
+        if missing:
+            state[WHY] = MISSING
+            state[PHASE] = 0
+            return k
+        if game.punishment:
+            digits[0] = 1
+            digits[1] = 0
+            digits[2] = 0
+            digits[3] = 0
+            digits[4] = 1
+            digits[6] = 0
+            for p in range(m):
+                i, j = pp.pi[p], pp.pj[p]
+                short = min(max(give[i] - give[j], 0), LEVELS)
+                want = int(np.rint(pp.severity[i] * short / 3)) if short > 0 else 0
+                f = pp.fam1[i]
+                rid = lk1.want_rid[f, want] if want < lk1.want_rid.shape[1] else -1
+                cell = -1
+                if rid >= 0:
+                    digits[5] = short
+                    cell = _cell(lk1, f, digits, rid, tab.card)
+                if cell < 0:
+                    missing = True
+                    continue
+                act1[p] = tab.full[cell]
+                out1[p] = tab.base[cell] + act1[p]
+                if tab.nconf[out1[p]] > 0:
+                    state[WHY] = CONFLICT
+                    return k
+            if missing:
+                state[WHY] = MISSING
+                state[PHASE] = 1
+                return k
+        # Settle: payoffs (as add_payoff's bincounts add them), state, counts, metrics.
+        for c in range(g):
+            pot[c] = 0.0
+            sums[c] = 0.0
+            seen[c] = 0.0
+        for a in range(n):
+            pot[pp.grp[a]] += give[a] * game.endowment / LEVELS
+            sums[pp.grp[a]] += float(give[a])
+            rec.counts[k, out0[a]] += 1
+        for a in range(n):
+            c = pp.grp[a]
+            pay = game.endowment - give[a] * game.endowment / LEVELS + game.mpcr * pot[c]
+            pp.step_pay[a] = 0.0 + (0.0 + pay)
+            b2[a] = 0.0
+            recv[a] = 0.0
+        total_pts = 0
+        if game.punishment:
+            for p in range(m):
+                pts = tab.points[act1[p]]
+                b2[pp.pi[p]] += -game.punish_cost * pts
+                total_pts += pts
+                rec.counts[k, out1[p]] += 1
+            for a in range(n):
+                pp.step_pay[a] += b2[a]
+                b2[a] = 0.0
+            for p in range(m):
+                pts = tab.points[act1[p]]
+                b2[pp.pj[p]] += -game.fine * pts
+                recv[pp.pj[p]] += pts
+            for a in range(n):
+                pp.step_pay[a] += b2[a]
+        given = 0.0
+        for a in range(n):
+            c = pp.grp[a]
+            if size[c] > 1:
+                pp.others[a] = int(np.rint((sums[c] - give[a]) / (size[c] - 1)))
+            else:
+                pp.others[a] = 0
+            pp.own[a] = give[a]
+            got = int(recv[a])
+            pp.fined[a] = min(got, 12)
+            seen[c] += float(got)
+            given += float(give[a])
+            pp.payoff[a] += pp.step_pay[a]
+        for a in range(n):
+            if seen[pp.grp[a]] > 0 and pp.watched[a] < 1:
+                pp.watched[a] = 1
+        out.share[k] = given / n / LEVELS
+        out.points[k] = float(total_pts)
+        for a in range(n):
+            rec.group_sums[k, pp.group_of[a]] += pp.payoff[a]
+        if summarised:
+            rec.summary[k, 0] = total(pp.step_pay, n)
+            for a in range(n):
+                rows[k, a] = pp.payoff[a]
+            rec.summary[k, 2] = np.nan
+            rec.summary[k, 3] = np.nan
+            continue
+        for a in range(n):
+            rec.step_pay[k, a] = pp.step_pay[a]
+            rec.payoff[k, a] = pp.payoff[a]
+            rec.truth_kept[k, a] = pp.truth_kept[a]
+            rec.truth_total[k, a] = pp.truth_total[a]
+    return k_max
