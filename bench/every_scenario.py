@@ -109,7 +109,9 @@ def _trust_game(model: Any) -> Any:
     from bench.peer_mesa_games import TrustGame
 
     p = _env(model)
-    return TrustGame(_kinds(model), model.edges, p.endowment, p.multiplier, p.promises)
+    # The scenario's partner choice, where it has one: the peer rewires by the same rule.
+    return TrustGame(_kinds(model), model.edges, p.endowment, p.multiplier, p.promises,
+                     model.spec_scenario.network.get("rewire"))
 
 
 def _negotiation(model: Any) -> Any:
