@@ -4,8 +4,8 @@
 once (say, in a compiled loop) instead of the engine stepping them one by one.
 It returns a :class:`Stretch`, whose arrays have a leading step axis, and the
 engine computes every per-step metric from them, exactly as stepping would.
-The contract: within the stretch the environment reports no step counters of
-its own and everyone stays alive; its per-step metrics, if it has any, come in
+The contract: within the stretch everyone stays alive; the environment's step
+counters, if it has any, come in ``counters``, its per-step metrics in
 ``env_metrics``, and an evolving population's share and fixation columns in
 ``evolved`` (``scenarios.spatial_kernel`` plays imitation inside the stretch).
 """
@@ -57,6 +57,8 @@ class Stretch:
     env_metrics: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     #: ``share.*`` and ``fixation`` per step, when evolution ran inside the stretch.
     evolved: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    #: The environment's step counters (name -> (K,) column, in the order a step counts them).
+    counters: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def summarised(self) -> bool:

@@ -47,6 +47,7 @@ def book_stretch(model: SpecModel, rec: Stretch) -> None:
     view = M.make_view(model, counts, step_pay=a.step_pay[:k], payoff=a.payoff[:k],
                        group_sums=a.group_sums[:k], trust=a.trust[:k], met=a.met[:k],
                        truth_kept=a.truth_kept[:k], truth_total=a.truth_total[:k], known=known,
+                       counters={name: v[:k] for name, v in rec.counters.items()},
                        env_metrics={name: v[:k] for name, v in rec.env_metrics.items()},
                        evolved={name: v[:k] for name, v in rec.evolved.items()})
     M.record_steps(model, view, model.steps)
