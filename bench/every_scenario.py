@@ -240,6 +240,13 @@ def _counting(model: Any, phases: tuple[int, ...]) -> list[int]:
     return counts
 
 
+def _fuses(model: Any) -> bool:
+    """Whether the model's environment may play stretches of steps (``Environment.fast_forward``)."""
+    from scenarios.environment import Environment
+
+    return type(model.env).fast_forward is not Environment.fast_forward
+
+
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn()
@@ -260,6 +267,11 @@ def bench_row(ref: str, n: int) -> Result:
     # Untimed: a run that records what the check compares, and warms every cache and import.
     model = SpecModel(load_scenario(ref, ov), seed=0)
     counts = _counting(model, plan.phases) if plan.phases is not None else []
+    if plan.phases is not None and _fuses(model):
+        # A fused stretch decides without model.decide, which the check counts: the check run
+        # steps, and a fused run, untimed, loads the kernel the timed run uses.
+        model.may_fast_forward = False
+        SpecModel(load_scenario(ref, ov), seed=0).run()
     start_edges = model.edges.copy()
     agents = len(model.group_of)
     if ref == "spatial-pd":
