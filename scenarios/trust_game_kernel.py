@@ -57,6 +57,10 @@ OUTCOME_HEADROOM = 256
 CONFLICT_ROWS = 1 << 18
 #: Added before flooring trust into buckets, as ``TrustGame._observe`` does.
 BUCKET_EPS = 1e-9
+#: Most projected codes per decider whose cells are computed before a stretch (``_prepare``).
+COMPLETE_LIMIT = 64
+#: Where the key hash is filed with its decision table (``DecisionTable.marks``).
+MARK = "trust_game_keys"
 #: Golden-ratio multiplier of the key hash.
 _HASH = np.uint64(0x9E3779B97F4A7C15)
 
@@ -146,6 +150,8 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     if codec.fields != OBS_FIELDS:
         raise AssertionError(f"the trust-game kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
     table = model.decisions
+    if not table.n_cells:
+        table.warm(sparse=True)  # a population an earlier run of the process played: its table, whole
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
     agents, _ = model.edge_agents()
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
@@ -169,6 +175,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
                 float(prm.lie_penalty))
     dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
     state = np.zeros(3, np.int64)
+    _prepare(env, model, dec, hashed)
     while rec.steps < k:
         lookup = _lookup(env, model, dec, hashed)
         rec.steps = int(_play(rec.steps, k, lookup, game, board, work, rec.arrays, state, model.rng_detect))
@@ -185,7 +192,8 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     if rec.steps < k:
         rng.bit_generator.state = before
         rng.random(rec.steps * e)
-    table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
+    hashed.remember()
+    table.keep(sparse=True)  # offered to later runs of this population (sim.cell_memo.TABLES)
     if not rec.steps:
         return None
     _book_env(env, model, rec, work.tally[: rec.steps], e)
@@ -202,17 +210,29 @@ def _work(model: Any, flips: np.ndarray, k: int, e: int, n: int, rows: int) -> W
 
 
 class Keys:
-    """The loop's key hash: (decider, projected code) -> cell, grown by the wrapper."""
+    """The loop's key hash, (decider, projected code) -> cell, with the fields each decider's
+    codes are projected on (``mask``, per decider; only grows) and which deciders have every
+    projected key filed (``done``). Entries stay valid as masks grow: an entry was filed when
+    its mask covered every field its cell read, and a code agreeing with it on a larger mask
+    agrees on those."""
 
     def __init__(self) -> None:
-        self.table: Any = None  # the decision table the cells are of
         self.reset(None)
 
     def reset(self, table: Any) -> None:
-        self.keys = np.full(1 << 12, -1, np.int64)
-        self.cells = np.zeros(1 << 12, np.int64)
-        self.count = 0
         self.table = table
+        kept = None if table is None else table.marks.get(MARK)
+        if kept is not None:
+            # Filed by an earlier run of this population, whose table this one was started from.
+            self.keys, self.cells, self.mask, self.done = (a.copy() for a in kept[:4])
+            self.count = kept[4]
+        else:
+            self.keys = np.full(1 << 12, -1, np.int64)
+            self.cells = np.zeros(1 << 12, np.int64)
+            self.mask = np.zeros((0, len(table.codec.fields) if table is not None else 0), np.int64)
+            self.done = np.zeros(0, np.bool_)
+            self.count = 0
+        self.kept = self.count
 
     def put(self, keys: np.ndarray, cells: np.ndarray) -> None:
         if 2 * (self.count + len(keys)) > len(self.keys):
@@ -225,34 +245,116 @@ class Keys:
             _put(self.keys, self.cells, old_k[live], old_c[live])
         self.count += int(_put(self.keys, self.cells, keys, cells))
 
+    def grow(self, deciders: int, fields: int) -> None:
+        """Room for ``deciders`` (new ones: no fields, nothing filed)."""
+        have = len(self.done)
+        if deciders > have:
+            mask = np.zeros((deciders, fields), np.int64)
+            mask[:have] = self.mask[:have]
+            self.mask = mask
+            self.done = np.concatenate([self.done, np.zeros(deciders - have, np.bool_)])
+
+    def widen(self, table: Any, deciders: np.ndarray) -> bool:
+        """Take in the fields ``deciders``' cells have read so far; whether a mask grew."""
+        rows = table.read_mask_of(deciders)
+        grown = rows & (1 - self.mask[deciders])
+        if not grown.any():
+            return False
+        changed = deciders[grown.any(axis=1)]
+        self.mask[deciders] |= rows
+        self.done[changed] = False
+        return True
+
+    def remember(self) -> None:
+        """File the hash with the table (``DecisionTable.marks``), so a run started from it has it."""
+        if self.count != self.kept:
+            self.table.marks[MARK] = (self.keys.copy(), self.cells.copy(), self.mask.copy(), self.done.copy(),
+                                      self.count)
+            self.kept = self.count
+
 
 def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup:
     table, codec = model.decisions, env.codec
-    if hashed.table is not table:
-        hashed.reset(table)
-    return Lookup(dec, table.read_mask(), np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
+    return Lookup(dec, hashed.mask, np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
                   int(codec.space), hashed.keys, hashed.cells, table.full, table.base,
                   table.outcome_column("nconf"), env.gives_table, env.promise_table)
+
+
+def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
+    """The hash for this table, every decider's mask current, and few-field deciders completed.
+
+    A decider whose mask has at most ``COMPLETE_LIMIT`` combinations gets the cells of all its
+    projected codes now, each through the chain of command once (repeated while a new cell
+    reads a field no earlier one did): trust drifting into a new bucket then never stops the
+    loop. The codes may be observations no run meets; policies and checks answer any code of
+    the space (the conformance kit samples the whole space).
+    """
+    table, codec = model.decisions, env.codec
+    if hashed.table is not table:
+        hashed.reset(table)
+    hashed.grow(len(table.deciders), len(codec.fields))
+    # The phases this game decides in (without promises: the send and the silent return).
+    used = range(dec.shape[0]) if env.params.promises else (1, 3)
+    live = [unique(dec[p]) if p in used else np.zeros(0, np.int64) for p in range(dec.shape[0])]
+    hashed.widen(table, np.concatenate(live))
+    card = np.asarray(codec.card, np.int64)
+    space = int(codec.space)
+    while True:
+        for phase, ds in enumerate(live):
+            todo = [d for d in ds[~hashed.done[ds]].tolist()
+                    if int(np.prod(card[hashed.mask[d] == 1])) <= COMPLETE_LIMIT]
+            if not todo:
+                continue
+            deciders, codes = _all_codes(codec, hashed.mask, todo)
+            table.cells(phase, deciders, codes)
+        again = hashed.widen(table, np.concatenate(live))
+        if not again:
+            break
+    for phase, ds in enumerate(live):
+        todo = [d for d in ds[~hashed.done[ds]].tolist()
+                if int(np.prod(card[hashed.mask[d] == 1])) <= COMPLETE_LIMIT]
+        if todo:
+            deciders, codes = _all_codes(codec, hashed.mask, todo)
+            hashed.put(deciders * space + codes, np.asarray(table.cells(phase, deciders, codes), np.int64))
+            hashed.done[todo] = True
+
+
+def _all_codes(codec: Any, mask: np.ndarray, deciders: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Every code projected on each decider's mask (other digits 0), with its decider."""
+    out_d, out_c = [], []
+    for d in deciders:
+        fields = np.flatnonzero(mask[d])
+        sizes = tuple(codec.card[f] for f in fields)
+        digits = np.indices(sizes).reshape(len(sizes), -1) if sizes else np.zeros((0, 1), np.int64)
+        codes = np.zeros(digits.shape[1], np.int64)
+        for f, row in zip(fields.tolist(), digits, strict=True):
+            codes += row * codec.radix[f]
+        out_d.append(np.full(len(codes), d, np.int64))
+        out_c.append(codes)
+    return np.concatenate(out_d), np.concatenate(out_c)
 
 
 def _fill(env: TrustGame, model: Any, miss: np.ndarray, hashed: Keys) -> None:
     """Give the listed decisions' keys their cells the generic way, and file them in the hash.
 
     The real code first (the cell a generic step would compute), then the code projected on
-    the fields the decider's decisions have read, which is what the loop looks up.
+    the decider's mask, which is what the loop looks up; while a new cell widens a mask, the
+    projection is taken again.
     """
     table, codec = model.decisions, env.codec
     space = int(codec.space)
     for phase in unique(miss[0]).tolist():
         sel = miss[0] == phase
         deciders = model.decider_of[phase][miss[1, sel]].astype(np.int64)
-        codes = miss[2, sel]
-        first = unique(deciders * space + codes)
+        first = unique(deciders * space + miss[2, sel])
         deciders, codes = first // space, first % space
         table.cells(phase, deciders, codes)
-        keep = table.read_mask()
-        projected = _project(codec, codes, keep[deciders])
-        cells = table.cells(phase, deciders, projected)
+        while True:
+            hashed.widen(table, unique(deciders))
+            projected = _project(codec, codes, hashed.mask[deciders])
+            cells = table.cells(phase, deciders, projected)
+            if not hashed.widen(table, unique(deciders)):
+                break
         hashed.put(deciders * space + projected, np.asarray(cells, np.int64))
 
 

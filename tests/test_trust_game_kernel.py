@@ -190,3 +190,30 @@ def test_roles_drawn_ahead_are_given_back(monkeypatch: pytest.MonkeyPatch) -> No
     assert played > 5
     _same(slow, fast)
     assert slow.rng_match.random() == fast.rng_match.random()
+
+
+def test_a_second_run_starts_from_the_kept_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The table a fused run keeps (cells and the loop's key hash) starts the next run of the same
+    # population: that run must be what stepping gives too.
+    from sim.cell_memo import TABLES
+    from sim.decisions import DecisionTable
+
+    TABLES.clear()
+    warmed = []
+    real = DecisionTable.warm
+
+    def spy(self: DecisionTable, sparse: bool = False) -> bool:
+        warmed.append(real(self, sparse))
+        return warmed[-1]
+
+    monkeypatch.setattr(DecisionTable, "warm", spy)
+    sc = _with({**SMALL, "steps": 24})
+    first = SpecModel(sc, 11)
+    first.run()
+    assert warmed == [False]
+    slow, fast, played = _pair(sc, 11)
+    assert warmed[-1] is True
+    assert fast.decisions.marks.get(trust_game_kernel.MARK) is not None
+    assert played > 10
+    _same(slow, fast)
+    _same(first, fast)
