@@ -185,10 +185,14 @@ class TrustGame(Environment):
 
     # --- stretches of steps in one compiled loop -------------------------------------------------
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
-        """Stretches between rewiring steps play in a numba loop (``scenarios.trust_game_kernel``)."""
+        """Stretches of steps play in a numba loop (``scenarios.trust_game_kernel``); a step at
+        which rewiring may cut ties is a stretch of its own."""
         if not self.can_fast_forward(model):
             return None
-        limit = min(limit, model.network.steps_before_rewire(model.steps))
+        # A step at which rewiring may cut ties is played alone, and rewired after it: its count
+        # of cuts is a counter of that step only.
+        rewire = model.network.steps_before_rewire(model.steps) == 0
+        limit = 1 if rewire else min(limit, model.network.steps_before_rewire(model.steps))
         if limit <= 0:
             return None
         if "numba" not in sys.modules and limit * 3 * len(model.edges) < KERNEL_MIN_WORK:
@@ -202,7 +206,7 @@ class TrustGame(Environment):
             return None
         if self.kernel_keys is None:
             self.kernel_keys = trust_game_kernel.Keys()
-        return trust_game_kernel.fast_forward(self, model, limit)
+        return trust_game_kernel.fast_forward(self, model, limit, rewire)
 
     def can_fast_forward(self, model: Any) -> bool:
         """Whether the model's steps are what the kernel mirrors (asked before each stretch).

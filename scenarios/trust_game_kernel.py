@@ -137,10 +137,13 @@ class Work(NamedTuple):
     real: np.ndarray         # (n,)
 
 
-def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
+def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -> Stretch | None:
     """Play up to ``limit`` steps; None when not even the first could be played this way.
 
-    The caller has checked that the model is eligible (``TrustGame.can_fast_forward``).
+    ``rewire``: the stretch is one step at which the network rewires; its rewiring follows it
+    here (``SpecModel.step`` rewires after the game; the collected metrics read no edge), with
+    its count of cuts. The caller has checked that the model is eligible
+    (``TrustGame.can_fast_forward``).
     """
     edges = model.edges
     e = len(edges)
@@ -154,6 +157,10 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
         table.warm(sparse=True)  # a population an earlier run of the process played: its table, whole
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
     agents, _ = model.edge_agents()
+    dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
+    hashed = env.kernel_keys  # kept on the environment: later stretches reuse the cells found
+    # Before the records are sized: completing adds outcomes, which need their count columns.
+    _prepare(env, model, dec, hashed)
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
     summarised = bool(getattr(model, "summarisable", False))
@@ -166,16 +173,13 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     before = rng.bit_generator.state
     flips = rng.random(k * e)
     work = _work(model, flips, k, e, n, rows)
-    hashed = env.kernel_keys  # kept on the environment: later stretches reuse the cells found
     board = Board(*(model.pairs.cols[c] for c in ("last", "last2", "defected", "good", "turns", "kept", "broken")),
                   agents, model.pairs.pairs()[1], model.payoff, model.step_payoff, model.truth_kept,
                   model.truth_total, model.group_of.astype(np.int64))
     prm = env.params
     game = Game(float(prm.endowment), float(prm.multiplier), bool(prm.promises), float(prm.detect_prob),
                 float(prm.lie_penalty))
-    dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
     state = np.zeros(3, np.int64)
-    _prepare(env, model, dec, hashed)
     while rec.steps < k:
         lookup = _lookup(env, model, dec, hashed)
         rec.steps = int(_play(rec.steps, k, lookup, game, board, work, rec.arrays, state, model.rng_detect))
@@ -197,6 +201,10 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     if not rec.steps:
         return None
     _book_env(env, model, rec, work.tally[: rec.steps], e)
+    if rewire:
+        cut = model.network.rewire(model.steps + 1, model.pairs, model.alive, model.rng_match)
+        if cut:
+            rec.counters["rewired"] = np.array([float(cut)])
     return rec
 
 

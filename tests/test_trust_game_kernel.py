@@ -41,8 +41,8 @@ def _pair(scenario: Any, seed: int) -> tuple[SpecModel, SpecModel, int]:
     played = [0]
     real = trust_game_kernel.fast_forward
 
-    def counting(env: Any, model: Any, limit: int) -> Any:
-        stretch = real(env, model, limit)
+    def counting(env: Any, model: Any, limit: int, rewire: bool = False) -> Any:
+        stretch = real(env, model, limit, rewire)
         played[0] += 0 if stretch is None else stretch.steps
         return stretch
 
@@ -80,11 +80,23 @@ def test_fused_equals_stepping(overrides: dict[str, Any], seed: int) -> None:
     _same(slow, fast)
 
 
-def test_rewiring_steps_are_stepped() -> None:
-    # Ties are cut in the run (so rewiring mattered) and the series still agree.
+def test_rewiring_steps_are_fused_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ties are cut in the run (so rewiring mattered); each rewiring step is a stretch of its
+    # own, rewired after it, and the run is what stepping gives.
+    alone = []
+    real = trust_game_kernel.fast_forward
+
+    def spy(env: Any, model: Any, limit: int, rewire: bool = False) -> Any:
+        stretch = real(env, model, limit, rewire)
+        if rewire:
+            alone.append(stretch is not None and stretch.steps == 1 and (model.steps + 1) % 5 == 0)
+        return stretch
+
+    monkeypatch.setattr(trust_game_kernel, "fast_forward", spy)
     slow, fast, played = _pair(_with({**SMALL, "network.rewire.below": 0.45}), 2)
     assert slow.final_metrics()["rewired"] > 0
-    assert 0 < played < fast.steps
+    assert played == fast.steps
+    assert len(alone) == 8 and all(alone)
     _same(slow, fast)
 
 
