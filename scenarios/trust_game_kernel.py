@@ -262,16 +262,14 @@ class Keys:
             self.mask = mask
             self.done = np.concatenate([self.done, np.zeros(deciders - have, np.bool_)])
 
-    def widen(self, table: Any, deciders: np.ndarray) -> bool:
-        """Take in the fields ``deciders``' cells have read so far; whether a mask grew."""
+    def widen(self, table: Any, deciders: np.ndarray) -> np.ndarray:
+        """Take in the fields ``deciders``' cells have read so far; returns those whose mask grew."""
         rows = table.read_mask_of(deciders)
-        grown = rows & (1 - self.mask[deciders])
-        if not grown.any():
-            return False
-        changed = deciders[grown.any(axis=1)]
-        self.mask[deciders] |= rows
+        grown = (rows & (1 - self.mask[deciders])).any(axis=1)
+        changed = deciders[grown]
+        self.mask[changed] |= rows[grown]
         self.done[changed] = False
-        return True
+        return changed
 
     def remember(self) -> None:
         """File the hash with the table (``DecisionTable.marks``), so a run started from it has it."""
@@ -289,13 +287,15 @@ def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup
 
 
 def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
-    """The hash for this table, every decider's mask current, and few-field deciders completed.
+    """The hash for this table, and every projected code of few-field deciders filed.
 
     A decider whose mask has at most ``COMPLETE_LIMIT`` combinations gets the cells of all its
-    projected codes now, each through the chain of command once (repeated while a new cell
-    reads a field no earlier one did): trust drifting into a new bucket then never stops the
-    loop. The codes may be observations no run meets; policies and checks answer any code of
-    the space (the conformance kit samples the whole space).
+    projected codes now, each through the chain of command once (again while a new cell reads
+    a field no earlier one did): trust drifting into a new bucket then never stops the loop.
+    The codes may be observations no run meets; policies and checks answer any code of the
+    space (the conformance kit samples the whole space). Masks are not refreshed for deciders
+    already done: a look-up projected on a mask narrower than the decider's fields is still
+    sound (see ``Keys``), and a code it misses is filled as met.
     """
     table, codec = model.decisions, env.codec
     if hashed.table is not table:
@@ -303,28 +303,22 @@ def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
     hashed.grow(len(table.deciders), len(codec.fields))
     # The phases this game decides in (without promises: the send and the silent return).
     used = range(dec.shape[0]) if env.params.promises else (1, 3)
-    live = [unique(dec[p]) if p in used else np.zeros(0, np.int64) for p in range(dec.shape[0])]
-    hashed.widen(table, np.concatenate(live))
     card = np.asarray(codec.card, np.int64)
     space = int(codec.space)
-    while True:
-        for phase, ds in enumerate(live):
-            todo = [d for d in ds[~hashed.done[ds]].tolist()
-                    if int(np.prod(card[hashed.mask[d] == 1])) <= COMPLETE_LIMIT]
-            if not todo:
-                continue
-            deciders, codes = _all_codes(codec, hashed.mask, todo)
-            table.cells(phase, deciders, codes)
-        again = hashed.widen(table, np.concatenate(live))
-        if not again:
-            break
-    for phase, ds in enumerate(live):
-        todo = [d for d in ds[~hashed.done[ds]].tolist()
-                if int(np.prod(card[hashed.mask[d] == 1])) <= COMPLETE_LIMIT]
-        if todo:
-            deciders, codes = _all_codes(codec, hashed.mask, todo)
-            hashed.put(deciders * space + codes, np.asarray(table.cells(phase, deciders, codes), np.int64))
-            hashed.done[todo] = True
+    for phase in used:
+        ds = unique(dec[phase])
+        while True:
+            todo = np.array([d for d in ds[~hashed.done[ds]].tolist()
+                             if int(np.prod(card[hashed.mask[d] == 1])) <= COMPLETE_LIMIT], np.int64)
+            if not len(todo):
+                break
+            deciders, codes = _all_codes(codec, hashed.mask, todo.tolist())
+            cells = table.cells(phase, deciders, codes)
+            changed = hashed.widen(table, todo)
+            # Deciders whose mask held file their codes; the others go round with the wider mask.
+            ok = ~np.isin(deciders, changed)
+            hashed.put(deciders[ok] * space + codes[ok], np.asarray(cells, np.int64)[ok])
+            hashed.done[todo[~np.isin(todo, changed)]] = True
 
 
 def _all_codes(codec: Any, mask: np.ndarray, deciders: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -361,7 +355,7 @@ def _fill(env: TrustGame, model: Any, miss: np.ndarray, hashed: Keys) -> None:
             hashed.widen(table, unique(deciders))
             projected = _project(codec, codes, hashed.mask[deciders])
             cells = table.cells(phase, deciders, projected)
-            if not hashed.widen(table, unique(deciders)):
+            if not len(hashed.widen(table, unique(deciders))):
                 break
         hashed.put(deciders * space + projected, np.asarray(cells, np.int64))
 

@@ -371,13 +371,19 @@ class DecisionTable:
     def read_mask_of(self, deciders: np.ndarray) -> np.ndarray:
         """``read_mask``'s rows of ``deciders`` alone (a kernel refreshing the deciders it filled:
         the whole mask walks every decider)."""
-        keep = np.zeros((len(deciders), len(self.codec.fields)), np.int64)
+        fields = len(self.codec.fields)
+        keep = np.zeros((len(deciders), fields), np.int64)
+        rows: list[int] = []
+        cols: list[int] = []  # one numpy write at the end: a write per read-set costs more than the rest
         for k, d in enumerate(np.asarray(deciders).tolist()):
             if not memoisable(self.deciders[d].policy) or self._families.batched(d):
-                keep[k] = 1
+                rows += [k] * fields
+                cols += range(fields)
                 continue
             for rs in self._read_sets.get(d, ()):
-                keep[k, list(rs.index)] = 1
+                rows += [k] * len(rs.index)
+                cols += rs.index
+        keep[rows, cols] = 1
         return keep
 
     def read_sets(self, decider: int) -> list[tuple[int, ...]]:
