@@ -34,7 +34,8 @@ from numba import njit
 
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
-from scenarios.kernel_sums import gini_step, total, trust_step
+from scenarios.kernel_sums import total, trust_step
+from scenarios.spatial_kernel import _gini_chunk
 from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
@@ -129,9 +130,7 @@ class Work(NamedTuple):
     tally: np.ndarray        # (K, len(TALLY))
     miss: np.ndarray         # (3, 3E) phase, agent, code of decisions without a cell
     conf: np.ndarray         # (5, CONFLICT_ROWS) step, call, agent, partner, outcome
-    order: np.ndarray        # (n,) Gini's order, carried from step to step
-    xs: np.ndarray
-    gbuf: np.ndarray
+    payrows: np.ndarray      # (K, n) payoffs after each step, for the Gini (summarised stretches)
     trust: np.ndarray        # (rows,)
     gap: np.ndarray          # (rows,)
     real: np.ndarray         # (n,)
@@ -164,7 +163,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
     summarised = bool(getattr(model, "summarisable", False))
-    per_step = 8 * (width + groups + len(SUMMARY) + len(TALLY) + e + (0 if summarised else 5 * n + 2 * rows))
+    per_step = 8 * (width + groups + len(SUMMARY) + len(TALLY) + e + (n if summarised else 5 * n + 2 * rows))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
     # Roles for the whole stretch, drawn as k steps would draw them one after another; the
@@ -172,7 +171,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     rng = model.rng_match
     before = rng.bit_generator.state
     flips = rng.random(k * e)
-    work = _work(model, flips, k, e, n, rows)
+    work = _work(flips, k, e, n, rows, summarised)
     board = Board(*(model.pairs.cols[c] for c in ("last", "last2", "defected", "good", "turns", "kept", "broken")),
                   agents, model.pairs.pairs()[1], model.payoff, model.step_payoff, model.truth_kept,
                   model.truth_total, model.group_of.astype(np.int64))
@@ -200,6 +199,10 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     table.keep(sparse=True)  # offered to later runs of this population (sim.cell_memo.TABLES)
     if not rec.steps:
         return None
+    if summarised:
+        # numpy's sort, vectorised, is several times numba's (a third of the loop's time at 10^4).
+        _gini_chunk(work.payrows[: rec.steps], np.empty(rec.steps), gini := np.empty(rec.steps))
+        rec.arrays.summary[: rec.steps, 1] = gini
     _book_env(env, model, rec, work.tally[: rec.steps], e)
     if rewire:
         cut = model.network.rewire(model.steps + 1, model.pairs, model.alive, model.rng_match)
@@ -208,12 +211,12 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     return rec
 
 
-def _work(model: Any, flips: np.ndarray, k: int, e: int, n: int, rows: int) -> Work:
+def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool) -> Work:
     i64, f64 = np.int64, np.float64
     return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, i64), np.zeros((4, e), i64),
                 np.zeros((4, e), i64), np.zeros(e, f64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
                 np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))), np.empty((3, 3 * e), i64),
-                np.empty((5, CONFLICT_ROWS), i64), np.arange(n), np.empty(n), np.empty(n), np.empty(rows),
+                np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
                 np.empty(rows), np.empty(n))
 
 
@@ -435,6 +438,8 @@ def _decide(lk, bd, wk, phase, games, count, mine, theirs, stage, sent_of, state
     """Act and outcome (``wk.chosen``, ``wk.outcome``) of ``phase`` for games ``games[:count]``,
     whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell."""
     radix, offset = lk.radix, lk.offset
+    vals = np.zeros(len(OBS_FIELDS), np.int64)  # the observation's fields, in OBS_FIELDS order; coin 0
+    vals[0] = stage
     for q in range(count):
         g = games[q]
         r = mine[g]
@@ -446,32 +451,19 @@ def _decide(lk, bd, wk, phase, games, count, mine, theirs, stage, sent_of, state
         sent = 0
         if sent_of:
             sent = 2 if wk.send[g] >= 1.0 else 1
+        vals[1] = wk.promised[g]
+        vals[2] = sent
+        vals[3] = bd.last[r]
+        vals[4] = bd.last[o]
+        vals[5] = bd.last2[o]
+        vals[6] = bd.defected[o]
+        vals[7] = bd.good[r]
+        vals[8] = bd.turns[r] % 2
+        vals[9] = bucket
         code = 0
         projected = 0
-        for f in range(11):
-            if f == 0:
-                v = np.int64(stage)
-            elif f == 1:
-                v = wk.promised[g]
-            elif f == 2:
-                v = np.int64(sent)
-            elif f == 3:
-                v = np.int64(bd.last[r])
-            elif f == 4:
-                v = np.int64(bd.last[o])
-            elif f == 5:
-                v = np.int64(bd.last2[o])
-            elif f == 6:
-                v = np.int64(bd.defected[o])
-            elif f == 7:
-                v = np.int64(bd.good[r])
-            elif f == 8:
-                v = bd.turns[r] % 2
-            elif f == 9:
-                v = bucket
-            else:
-                v = np.int64(0)
-            digit = (v + offset[f]) * radix[f]
+        for f in range(vals.shape[0]):
+            digit = (vals[f] + offset[f]) * radix[f]
             code += digit
             projected += digit * lk.keep[d, f]
         key = d * lk.space + projected
@@ -583,7 +575,8 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cove
             rec.group_sums[k, bd.group_of[i]] += bd.payoff[i]
         if summarised:
             rec.summary[k, 0] = total(bd.step_pay, n)
-            rec.summary[k, 1] = gini_step(bd.payoff, wk.order, wk.xs, wk.gbuf)
+            for i in range(n):
+                wk.payrows[k, i] = bd.payoff[i]  # Gini: sorted by numpy after the loop (``_gini_chunk``)
             mean, cal = trust_step(bd.kept, bd.broken, bd.turns, bd.partner, bd.truth_kept, bd.truth_total,
                                    wk.trust, wk.gap, wk.real)
             rec.summary[k, 2] = mean
