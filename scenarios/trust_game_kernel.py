@@ -71,7 +71,8 @@ class Lookup(NamedTuple):
     hash (key -> cell, key -1 empty) and the decision table's cell and outcome columns."""
 
     dec: np.ndarray        # (phases, n) int64
-    keep: np.ndarray       # (deciders, fields) int64, 1 where read
+    reads: np.ndarray      # (deciders, fields) int64: the fields of each decider's mask, first
+    nreads: np.ndarray     # (deciders,) int64: how many
     radix: np.ndarray      # (fields,) int64
     offset: np.ndarray     # (fields,) int64
     space: int
@@ -284,7 +285,10 @@ class Keys:
 
 def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup:
     table, codec = model.decisions, env.codec
-    return Lookup(dec, hashed.mask, np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
+    nreads = hashed.mask.sum(axis=1)
+    # Each row's read fields first, in field order (a stable sort of "not read").
+    reads = np.argsort(1 - hashed.mask, axis=1, kind="stable").astype(np.int64)
+    return Lookup(dec, reads, nreads, np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
                   int(codec.space), hashed.keys, hashed.cells, table.full, table.base,
                   table.outcome_column("nconf"), env.gives_table, env.promise_table)
 
@@ -460,15 +464,16 @@ def _decide(lk, bd, wk, phase, games, count, mine, theirs, stage, sent_of, state
         vals[7] = bd.good[r]
         vals[8] = bd.turns[r] % 2
         vals[9] = bucket
-        code = 0
         projected = 0
-        for f in range(vals.shape[0]):
-            digit = (vals[f] + offset[f]) * radix[f]
-            code += digit
-            projected += digit * lk.keep[d, f]
+        for t in range(lk.nreads[d]):  # only the fields the decider's mask holds
+            f = lk.reads[d, t]
+            projected += (vals[f] + offset[f]) * radix[f]
         key = d * lk.space + projected
         i = _slot(lk.hkeys, key)
         if lk.hkeys[i] != key:
+            code = 0
+            for f in range(vals.shape[0]):
+                code += (vals[f] + offset[f]) * radix[f]
             m = state[MISSED]
             wk.miss[0, m] = phase
             wk.miss[1, m] = a
