@@ -34,6 +34,7 @@ from numba import njit
 
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
+from scenarios.ipd_rows import Pairs
 from scenarios.kernel_sums import total, trust_step
 from scenarios.spatial_kernel import _gini_chunk
 from scenarios.stretch import SUMMARY, Stretch
@@ -94,16 +95,10 @@ class Game(NamedTuple):
 
 
 class Board(NamedTuple):
-    """The pair table's columns (aligned: rows 0..E-1 are (i, j), E..2E-1 are (j, i)), per row
-    its agent and partner, and per agent payoffs, truth record and group."""
+    """The pair table's columns (``ipd_rows.Pairs``, aligned: rows 0..E-1 are (i, j), E..2E-1
+    are (j, i)), per row its agent and partner, and per agent payoffs, truth record and group."""
 
-    last: np.ndarray
-    last2: np.ndarray
-    defected: np.ndarray
-    good: np.ndarray
-    turns: np.ndarray
-    kept: np.ndarray
-    broken: np.ndarray
+    pr: Pairs
     agent: np.ndarray
     partner: np.ndarray      # per physical row (all rows: the trust metrics read them)
     payoff: np.ndarray
@@ -173,9 +168,9 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     before = rng.bit_generator.state
     flips = rng.random(k * e)
     work = _work(flips, k, e, n, rows, summarised)
-    board = Board(*(model.pairs.cols[c] for c in ("last", "last2", "defected", "good", "turns", "kept", "broken")),
-                  agents, model.pairs.pairs()[1], model.payoff, model.step_payoff, model.truth_kept,
-                  model.truth_total, model.group_of.astype(np.int64))
+    board = Board(Pairs(*(model.pairs.cols[c] for c in Pairs._fields)), agents, model.pairs.pairs()[1],
+                  model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
+                  model.group_of.astype(np.int64))
     prm = env.params
     game = Game(float(prm.endowment), float(prm.multiplier), bool(prm.promises), float(prm.detect_prob),
                 float(prm.lie_penalty))
@@ -450,19 +445,19 @@ def _decide(lk, bd, wk, phase, games, count, mine, theirs, stage, sent_of, state
         o = theirs[g]
         a = bd.agent[r]
         d = lk.dec[phase, a]
-        trust = (bd.kept[r] + 1.0) / (bd.kept[r] + bd.broken[r] + 2.0)
+        trust = (bd.pr.kept[r] + 1.0) / (bd.pr.kept[r] + bd.pr.broken[r] + 2.0)
         bucket = np.int64(np.floor(trust * TRUST_BUCKETS + BUCKET_EPS))
         sent = 0
         if sent_of:
             sent = 2 if wk.send[g] >= 1.0 else 1
         vals[1] = wk.promised[g]
         vals[2] = sent
-        vals[3] = bd.last[r]
-        vals[4] = bd.last[o]
-        vals[5] = bd.last2[o]
-        vals[6] = bd.defected[o]
-        vals[7] = bd.good[r]
-        vals[8] = bd.turns[r] % 2
+        vals[3] = bd.pr.last[r]
+        vals[4] = bd.pr.last[o]
+        vals[5] = bd.pr.last2[o]
+        vals[6] = bd.pr.defected[o]
+        vals[7] = bd.pr.good[r]
+        vals[8] = bd.pr.turns[r] % 2
         vals[9] = bucket
         projected = 0
         for t in range(lk.nreads[d]):  # only the fields the decider's mask holds
@@ -582,7 +577,7 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cove
             rec.summary[k, 0] = total(bd.step_pay, n)
             for i in range(n):
                 wk.payrows[k, i] = bd.payoff[i]  # Gini: sorted by numpy after the loop (``_gini_chunk``)
-            mean, cal = trust_step(bd.kept, bd.broken, bd.turns, bd.partner, bd.truth_kept, bd.truth_total,
+            mean, cal = trust_step(bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
                                    wk.trust, wk.gap, wk.real)
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
@@ -592,9 +587,9 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cove
             rec.payoff[k, i] = bd.payoff[i]
             rec.truth_kept[k, i] = bd.truth_kept[i]
             rec.truth_total[k, i] = bd.truth_total[i]
-        for p in range(bd.kept.shape[0]):
-            rec.trust[k, p] = (bd.kept[p] + 1.0) / (bd.kept[p] + bd.broken[p] + 2.0)
-            rec.met[k, p] = bd.turns[p] > 0
+        for p in range(bd.pr.kept.shape[0]):
+            rec.trust[k, p] = (bd.pr.kept[p] + 1.0) / (bd.pr.kept[p] + bd.pr.broken[p] + 2.0)
+            rec.met[k, p] = bd.pr.turns[p] > 0
     return k_max
 
 
@@ -631,15 +626,15 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         invested = wk.send[g] > 0
         r = wk.inv[g]
         repaid = wk.ret[g] > 0
-        bd.last2[r] = bd.last[r]
-        bd.last[r] = 1 if invested else 0
+        bd.pr.last2[r] = bd.pr.last[r]
+        bd.pr.last[r] = 1 if invested else 0
         if not invested:
-            bd.defected[r] = 1
-        bd.good[r] = 1 if (invested and repaid) else 0
-        bd.turns[r] += 1
+            bd.pr.defected[r] = 1
+        bd.pr.good[r] = 1 if (invested and repaid) else 0
+        bd.pr.turns[r] += 1
         t = wk.tru[g]
-        bd.kept[t] += 1.0 if invested else 0.0
-        bd.broken[t] += 0.0 if invested else 1.0
+        bd.pr.kept[t] += 1.0 if invested else 0.0
+        bd.pr.broken[t] += 0.0 if invested else 1.0
         a = bd.agent[r]
         bd.truth_kept[a] += 1.0 if invested else 0.0
         bd.truth_total[a] += 1.0
@@ -650,15 +645,15 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         g = wk.acted[q]
         t = wk.tru[g]
         repaid = wk.ret[g] > 0
-        bd.last2[t] = bd.last[t]
-        bd.last[t] = 1 if repaid else 0
+        bd.pr.last2[t] = bd.pr.last[t]
+        bd.pr.last[t] = 1 if repaid else 0
         if not repaid:
-            bd.defected[t] = 1
-        bd.good[t] = 1
-        bd.turns[t] += 1
+            bd.pr.defected[t] = 1
+        bd.pr.good[t] = 1
+        bd.pr.turns[t] += 1
         r = wk.inv[g]
-        bd.kept[r] += 1.0 if repaid else 0.0
-        bd.broken[r] += (0.0 if repaid else 1.0) + gm.lie * (1.0 if wk.seen[q] else 0.0)
+        bd.pr.kept[r] += 1.0 if repaid else 0.0
+        bd.pr.broken[r] += (0.0 if repaid else 1.0) + gm.lie * (1.0 if wk.seen[q] else 0.0)
         a = bd.agent[t]
         bd.truth_kept[a] += 1.0 if repaid else 0.0
         bd.truth_total[a] += 1.0
