@@ -109,7 +109,9 @@ def _trust_game(model: Any) -> Any:
     from bench.peer_mesa_games import TrustGame
 
     p = _env(model)
-    return TrustGame(_kinds(model), model.edges, p.endowment, p.multiplier, p.promises)
+    # The scenario's partner choice, where it has one: the peer rewires by the same rule.
+    return TrustGame(_kinds(model), model.edges, p.endowment, p.multiplier, p.promises,
+                     model.spec_scenario.network.get("rewire"))
 
 
 def _negotiation(model: Any) -> Any:
@@ -266,6 +268,11 @@ def bench_row(ref: str, n: int) -> Result:
     # Untimed: a run that records what the check compares, and warms every cache and import.
     model = SpecModel(load_scenario(ref, ov), seed=0)
     counts = _counting(model, plan.phases) if plan.phases is not None else []
+    if plan.phases is not None and _fuses(model):
+        # A fused stretch decides without model.decide, which the check counts: the check run
+        # steps, and a fused run, untimed, loads the kernel the timed run uses.
+        model.may_fast_forward = False
+        SpecModel(load_scenario(ref, ov), seed=0).run()
     start_edges = model.edges.copy()
     agents = len(model.group_of)
     if ref == "spatial-pd":

@@ -209,12 +209,22 @@ class IpdQLearning(IpdGame):
 
 
 class TrustGame(GameModel):
-    """Each edge: a coin picks the investor; the trustee may promise, the investor sends, the trustee returns."""
+    """Each edge: a coin picks the investor; the trustee may promise, the investor sends, the trustee returns.
+
+    With ``rewire`` (the scenario's ``[network.rewire]``: ``every``, ``below``), every
+    ``every`` steps each tie where either side's trust fell below ``below`` is cut, and
+    the side that distrusts tries up to ``REWIRE_TRIES`` random agents for a new partner
+    it is not tied to: the rule specbound's network applies, on the Mesa network.
+    """
+
+    #: Random partners tried per cut tie (specbound's ``sim.network.REWIRE_TRIES``).
+    REWIRE_TRIES = 8
 
     def __init__(self, kinds: Sequence[str], edges: np.ndarray, endowment: float, multiplier: float,
-                 promises: bool, seed: int = 0) -> None:
+                 promises: bool, rewire: dict[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(kinds, [0.0] * len(kinds), edges, seed)
         self.endowment, self.multiplier, self.promises = endowment, multiplier, promises
+        self.rewire = dict(rewire) if rewire else None
 
     def step(self) -> None:
         rnd = self.random.random
@@ -238,6 +248,26 @@ class TrustGame(GameModel):
                 inv.learn(tru.idx, float(ret > 0), float(ret == 0))
             tru.learn(inv.idx, float(send > 0), 0.0)
         self.decisions.append(made)
+        if self.rewire and self.steps % int(self.rewire.get("every", 1)) == 0:
+            self._rewire(float(self.rewire.get("below", 0.3)))
+
+    def _rewire(self, below: float) -> None:
+        """Cut distrusted ties; the distrusting side looks for a new partner at random."""
+        cuts = [(a, b, a.trust(b.idx) < below) for a, b in self.pairs
+                if a.trust(b.idx) < below or b.trust(a.idx) < below]
+        if not cuts:
+            return
+        graph = self.grid
+        for a, b, a_distrusts in cuts:
+            who = a if a_distrusts else b
+            graph.remove_connection(a.cell, b.cell)
+            for _ in range(self.REWIRE_TRIES):
+                other = self.random.choice(self.players)
+                if other is not who and not graph.G.has_edge(who.idx, other.idx):
+                    graph.add_connection(who.cell, other.cell)
+                    break
+        players = self.players
+        self.pairs = [(players[i], players[j]) for i, j in graph.G.edges()]
 
 
 # --- negotiation (negotiation-*, spec-evolution, spec-incident) ------------------------------

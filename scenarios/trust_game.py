@@ -43,6 +43,7 @@ returned something), ``trust`` in twentieths and ``coin``.
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -53,8 +54,9 @@ from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
 from scenarios.environment import Environment, environment, out_of_range
-from scenarios.ipd import needs_coin
+from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
 from scenarios.metric_registry import Metric
+from scenarios.stretch import Stretch
 
 PROMISE_LEVEL = 1.0 / 3.0  # what a promise commits to: return at least this share
 
@@ -169,12 +171,61 @@ class TrustGame(Environment):
         self.phases = (PROMISE, SEND, RETURN_PROMISED, RETURN_SILENT)
         self._gives = [np.array([a.gives or 0.0 for a in space]) for space in self.phases]
         self._promises = np.array([a.promise == "C" for a in PROMISE])
+        # What the compiled stretch reads (scenarios.trust_game_kernel): gives per (phase, act),
+        # promise per act of the promise phase, and its key hash, kept across stretches.
+        self.gives_table = np.stack([np.pad(g, (0, 3 - len(g))) for g in self._gives])
+        self.promise_table = self._promises.astype(np.int64)
+        self.kernel_keys: Any = None
         self.setup(model)
 
     def setup(self, model: Any) -> None:
         self._step: dict[str, float] = {}
         self._run = {"games": 0.0, "sent": 0.0, "invested": 0.0, "returned": 0.0, "trustees": 0.0,
                      "promised": 0.0}
+
+    # --- stretches of steps in one compiled loop -------------------------------------------------
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """Stretches of steps play in a numba loop (``scenarios.trust_game_kernel``); a step at
+        which rewiring may cut ties is a stretch of its own."""
+        if not self.can_fast_forward(model):
+            return None
+        # A step at which rewiring may cut ties is played alone, and rewired after it: its count
+        # of cuts is a counter of that step only.
+        rewire = model.network.steps_before_rewire(model.steps) == 0
+        limit = 1 if rewire else min(limit, model.network.steps_before_rewire(model.steps))
+        if limit <= 0:
+            return None
+        if "numba" not in sys.modules and limit * 3 * len(model.edges) < KERNEL_MIN_WORK:
+            return None  # too little to win back numba's import (~0.8 s); stepping gives the same
+        try:
+            from scenarios import trust_game_kernel
+        except ImportError as err:
+            # Only a missing numba (no build for this platform) means: every step the generic way.
+            if not (err.name or "").startswith(("numba", "llvmlite")):
+                raise
+            return None
+        if self.kernel_keys is None:
+            self.kernel_keys = trust_game_kernel.Keys()
+        return trust_game_kernel.fast_forward(self, model, limit, rewire)
+
+    def can_fast_forward(self, model: Any) -> bool:
+        """Whether the model's steps are what the kernel mirrors (asked before each stretch).
+
+        Learners (``trust-game-learning``) are not mirrored: their choices sample from their
+        own stream and their updates read the step's payoffs; such runs step one at a time.
+        """
+        cls = type(self)
+        return (
+            all(getattr(cls, name) is getattr(TrustGame, name)
+                for name in ("step", "_observe", "_learn", "_tally", "metrics"))
+            and len(model.phases) == len(self.phases)
+            and model.deterministic_decisions
+            and model.fixed_deciders
+            and model.memory is None
+            and not needs_coin(model)
+            and not model.script.has_triggers
+            and bool(model.alive.all())
+        )
 
     # --- the step --------------------------------------------------------------------------
     def step(self, model: Any) -> None:

@@ -452,6 +452,24 @@ class DecisionTable:
                 keep[d, list(rs.index)] = 1
         return keep
 
+    def read_mask_of(self, deciders: np.ndarray) -> np.ndarray:
+        """``read_mask``'s rows of ``deciders`` alone (a kernel refreshing the deciders it filled:
+        the whole mask walks every decider)."""
+        fields = len(self.codec.fields)
+        keep = np.zeros((len(deciders), fields), np.int64)
+        rows: list[int] = []
+        cols: list[int] = []  # one numpy write at the end: a write per read-set costs more than the rest
+        for k, d in enumerate(np.asarray(deciders).tolist()):
+            if not memoisable(self.deciders[d].policy) or self._families.batched(d):
+                rows += [k] * fields
+                cols += range(fields)
+                continue
+            for rs in self._read_sets.get(d, ()):
+                rows += [k] * len(rs.index)
+                cols += rs.index
+        keep[rows, cols] = 1
+        return keep
+
     def read_sets(self, decider: int) -> list[tuple[int, ...]]:
         """The distinct sets of fields (positions) that the decider's computed cells read."""
         return [rs.index for rs in self._read_sets.get(decider, ())]
@@ -613,13 +631,15 @@ class DecisionTable:
         self._pop_key = (len(self.deciders), found)
         return found
 
-    def warm(self) -> bool:
+    def warm(self, sparse: bool = False) -> bool:
         """Start an empty table from the one an earlier run of the same population left.
 
         The cells are the same pure records the run would compute, some perhaps for keys it
         never meets: counted nowhere, they change no result (``tests/test_cell_memo.py``).
+        ``sparse``: also a table whose cells live in dicts (a kernel that keeps its own
+        look-up in ``marks``).
         """
-        if self.n_cells or not self.fits_dense():
+        if self.n_cells or not (sparse or self.fits_dense()):
             return False
         key = self.population_key()
         state = TABLES.get(key) if key is not None else None
@@ -628,10 +648,11 @@ class DecisionTable:
         self._restore(state)
         return True
 
-    def keep(self) -> None:
-        """Offer this table to later runs of its population (when it holds more than the kept one)."""
+    def keep(self, sparse: bool = False) -> None:
+        """Offer this table to later runs of its population (when it holds more than the kept one);
+        ``sparse`` as for ``warm``."""
         key = self.population_key()
-        if key is None or not self.fits_dense():
+        if key is None or not (sparse or self.fits_dense()):
             return
         kept = TABLES.get(key)
         if kept is None or kept["n_cells"] < self.n_cells:

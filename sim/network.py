@@ -211,16 +211,58 @@ class Network:
         n_living = len(living)
         graph = self.graph
         # Python values, read once: the cuts are many per step and each numpy scalar read costs.
-        for i, j, lo in zip(e[cut, 0].tolist(), e[cut, 1].tolist(), (ta[cut] < below).tolist(), strict=True):
-            who = i if lo else j
-            graph.remove_edge(i, j)
-            for _ in range(REWIRE_TRIES):
-                c = int(living[rng.integers(n_living)])
-                if c != who and not graph.has_edge(who, c):
-                    graph.add_edge(who, c)
-                    break
+        cuts = zip(e[cut, 0].tolist(), e[cut, 1].tolist(), (ta[cut] < below).tolist(), strict=True)
+        if type(graph) is nx.Graph:
+            _rewire_dicts(graph, cuts, living, rng)
+        else:
+            for i, j, lo in cuts:
+                who = i if lo else j
+                graph.remove_edge(i, j)
+                for _ in range(REWIRE_TRIES):
+                    c = int(living[rng.integers(n_living)])
+                    if c != who and not graph.has_edge(who, c):
+                        graph.add_edge(who, c)
+                        break
         self.changed()
         return len(cut)
+
+
+def _rewire_dicts(graph: nx.Graph, cuts: Any, living: np.ndarray, rng: np.random.Generator) -> int:
+    """``Network.rewire``'s loop on a plain graph's adjacency dicts; returns the partners drawn.
+
+    The same graph and the same generator state as ``remove_edge``, one ``rng.integers`` per
+    try and ``add_edge`` would leave (a tenth of the time at thousands of cuts): the partners
+    are drawn in blocks, which is the same stream as one draw at a time, and the generator is
+    then set back to just after the draws used. The dict operations are networkx's own.
+    """
+    adj = graph._adj  # the raw dicts (as ``_edge_array`` reads them)
+    start = rng.bit_generator.state
+    n = len(living)
+    block = 64
+    picks: list[int] = []
+    used = 0
+    for i, j, lo in cuts:
+        who = i if lo else j
+        del adj[i][j]
+        if i != j:
+            del adj[j][i]
+        mine = adj[who]
+        for _ in range(REWIRE_TRIES):
+            if used == len(picks):
+                picks += living[rng.integers(n, size=block)].tolist()
+                block *= 2
+            c = picks[used]
+            used += 1
+            if c != who and c not in mine:
+                data: dict[str, Any] = {}  # one attribute dict shared by both directions, as add_edge makes
+                mine[c] = data
+                adj[c][who] = data
+                break
+    rng.bit_generator.state = start
+    if used:
+        rng.integers(n, size=used)
+    nx._clear_cache(graph)
+    return used
 
 
 def trust_graph(pairs: PairTable, alive: np.ndarray, groups: Sequence[str], payoff: np.ndarray) -> nx.DiGraph:

@@ -1,0 +1,667 @@
+"""The trust-game fast-forward: stretches of investment-game steps played in one compiled loop.
+
+Why: a generic ``TrustGame.step`` is four decide calls, four observation
+encodings and some forty array passes, each a numpy call per step, and the
+engine's booking on top; a plain Mesa model of the game is a few Python lines
+per edge. ``TrustGame.fast_forward`` hands stretches between rewiring steps
+to :func:`fast_forward`, which plays them with one numba loop and returns
+their per-step state (``scenarios.stretch.Stretch``).
+
+What the loop mirrors, operation for operation (``TrustGame.step``,
+``SpecModel.decide``): the roles drawn from ``model.rng_match`` (drawn for the
+whole stretch up front; what a shorter stretch did not use is given back by
+restoring the generator and drawing only what was played), the promise, send
+and return decisions, each looked up in the decision table through a hash of
+(decider, observation code projected on the fields the decider ever read:
+sound for the reason ``scenarios.ipd_kernel.project`` gives), payoffs summed
+in ``bincount``'s order, pair memory, Beta evidence, the truth record, the
+detection draws (from ``model.rng_detect`` inside the loop, only at steps
+with a broken promise, as many as ``TrustGame._learn`` draws), conflicts
+(logged afterwards in decide-call order), outcome counts, the environment's
+counters and metrics, and, when only the engine's metrics are collected, those
+too (``scenarios.kernel_sums``). A key without a cell stops the loop: the
+wrapper computes its cell the generic way (``DecisionTable.cells``, the chain
+of command) and the step is replayed. Results equal stepping bit for bit
+(``tests/test_trust_game_kernel.py``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from numba import njit
+
+from agents.policies import TRUST_BUCKETS
+from agents.uniques import unique
+from scenarios.ipd_rows import Pairs
+from scenarios.kernel_sums import total, trust_step
+from scenarios.spatial_kernel import _gini_chunk
+from scenarios.stretch import SUMMARY, Stretch
+
+if TYPE_CHECKING:
+    from scenarios.trust_game import TrustGame
+
+#: Why the loop stopped early: a decision key without a cell; the conflict buffer is full.
+MISSING, FULL = 1, 2
+#: Slots of the loop's ``state``: why it stopped, decisions listed without a cell, conflict rows.
+WHY, MISSED, LOGGED = 0, 1, 2
+#: The observation layout the loop encodes (checked against the environment's codec).
+OBS_FIELDS = ("stage", "promised", "sent", "my_last", "partner_last", "partner_last2", "partner_defected",
+              "my_last_payoff_good", "parity", "trust", "coin")
+#: Per-step tallies the loop hands back, in this column order.
+TALLY = ("sent", "invested", "returned", "promised", "broken")
+#: Bytes of per-step records a stretch may hold; longer runs are played in several stretches.
+RECORD_BUDGET = 64 << 20
+#: Outcomes that new keys may add before a stretch must end (its count records have that width).
+OUTCOME_HEADROOM = 256
+#: Conflict rows held before the loop hands them to the event log (then it goes on).
+CONFLICT_ROWS = 1 << 18
+#: Added before flooring trust into buckets, as ``TrustGame._observe`` does.
+BUCKET_EPS = 1e-9
+#: Most projected codes per decider whose cells are computed before a stretch (``_prepare``).
+COMPLETE_LIMIT = 64
+#: Where the key hash is filed with its decision table (``DecisionTable.marks``).
+MARK = "trust_game_keys"
+#: Golden-ratio multiplier of the key hash.
+_HASH = np.uint64(0x9E3779B97F4A7C15)
+
+
+class Lookup(NamedTuple):
+    """How the loop finds a decision: deciders per (phase, agent), read fields, codec, the key
+    hash (key -> cell, key -1 empty) and the decision table's cell and outcome columns."""
+
+    dec: np.ndarray        # (phases, n) int64
+    reads: np.ndarray      # (deciders, fields) int64: the fields of each decider's mask, first
+    nreads: np.ndarray     # (deciders,) int64: how many
+    radix: np.ndarray      # (fields,) int64
+    offset: np.ndarray     # (fields,) int64
+    space: int
+    hkeys: np.ndarray      # (capacity,) int64, -1 empty
+    hcells: np.ndarray     # (capacity,) int64
+    full: np.ndarray       # per cell: the act chosen
+    base: np.ndarray       # per cell: its first outcome
+    nconf: np.ndarray      # per outcome: conflicts it logs
+    gives: np.ndarray      # (phases, 3) share sent or returned per act
+    promise_of: np.ndarray  # per act of the promise phase: 1 a promise
+
+
+class Game(NamedTuple):
+    endowment: float
+    multiplier: float
+    promises: bool
+    detect: float
+    lie: float
+
+
+class Board(NamedTuple):
+    """The pair table's columns (``ipd_rows.Pairs``, aligned: rows 0..E-1 are (i, j), E..2E-1
+    are (j, i)), per row its agent and partner, and per agent payoffs, truth record and group."""
+
+    pr: Pairs
+    agent: np.ndarray
+    partner: np.ndarray      # per physical row (all rows: the trust metrics read them)
+    payoff: np.ndarray
+    step_pay: np.ndarray
+    truth_kept: np.ndarray
+    truth_total: np.ndarray
+    group_of: np.ndarray
+
+
+class Work(NamedTuple):
+    """Per-game buffers of one step, the stretch's role draws and tallies, and metric scratch."""
+
+    flips: np.ndarray        # (K * E,) draws of rng_match, step-major
+    inv: np.ndarray          # (E,) investor's row
+    tru: np.ndarray          # (E,) trustee's row
+    promised: np.ndarray     # (E,) int64
+    chosen: np.ndarray       # (4, E) act per game and phase
+    outcome: np.ndarray      # (4, E)
+    send: np.ndarray         # (E,)
+    ret: np.ndarray          # (E,)
+    acted: np.ndarray        # (E,) games with an investment, in game order
+    split: np.ndarray        # (E,) those games by return phase: promised first
+    buf: np.ndarray          # (E,) sums in numpy's order
+    seen: np.ndarray         # (E,) a detected broken promise per acted game
+    tally: np.ndarray        # (K, len(TALLY))
+    miss: np.ndarray         # (3, 3E) phase, agent, code of decisions without a cell
+    conf: np.ndarray         # (5, CONFLICT_ROWS) step, call, agent, partner, outcome
+    payrows: np.ndarray      # (K, n) payoffs after each step, for the Gini (summarised stretches)
+    trust: np.ndarray        # (rows,)
+    gap: np.ndarray          # (rows,)
+    real: np.ndarray         # (n,)
+
+
+def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -> Stretch | None:
+    """Play up to ``limit`` steps; None when not even the first could be played this way.
+
+    ``rewire``: the stretch is one step at which the network rewires; its rewiring follows it
+    here (``SpecModel.step`` rewires after the game; the collected metrics read no edge), with
+    its count of cuts. The caller has checked that the model is eligible
+    (``TrustGame.can_fast_forward``).
+    """
+    edges = model.edges
+    e = len(edges)
+    if limit <= 0 or not e:
+        return None
+    codec = env.codec
+    if codec.fields != OBS_FIELDS:
+        raise AssertionError(f"the trust-game kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
+    table = model.decisions
+    if not table.n_cells:
+        table.warm(sparse=True)  # a population an earlier run of the process played: its table, whole
+    model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
+    agents, _ = model.edge_agents()
+    dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
+    hashed = env.kernel_keys  # kept on the environment: later stretches reuse the cells found
+    # Before the records are sized: completing adds outcomes, which need their count columns.
+    _prepare(env, model, dec, hashed)
+    n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
+    width = table.n_outcomes + OUTCOME_HEADROOM
+    summarised = bool(getattr(model, "summarisable", False))
+    per_step = 8 * (width + groups + len(SUMMARY) + len(TALLY) + e + (n if summarised else 5 * n + 2 * rows))
+    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    rec = Stretch.empty(k, width, n, groups, rows, summarised)
+    # Roles for the whole stretch, drawn as k steps would draw them one after another; the
+    # generator is restored below if fewer steps are played.
+    rng = model.rng_match
+    before = rng.bit_generator.state
+    flips = rng.random(k * e)
+    work = _work(flips, k, e, n, rows, summarised)
+    board = Board(Pairs(*(model.pairs.cols[c] for c in Pairs._fields)), agents, model.pairs.pairs()[1],
+                  model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
+                  model.group_of.astype(np.int64))
+    prm = env.params
+    game = Game(float(prm.endowment), float(prm.multiplier), bool(prm.promises), float(prm.detect_prob),
+                float(prm.lie_penalty))
+    state = np.zeros(3, np.int64)
+    while rec.steps < k:
+        lookup = _lookup(env, model, dec, hashed)
+        rec.steps = int(_play(rec.steps, k, lookup, game, board, work, rec.arrays, state, model.rng_detect))
+        if state[WHY] == FULL:
+            _log(model, work.conf, int(state[LOGGED]))
+            state[LOGGED] = 0
+        elif state[WHY] == MISSING:
+            _fill(env, model, work.miss[:, : state[MISSED]], hashed)
+            if table.n_outcomes > width:
+                break  # the count records have no room: the generic step plays this one
+        else:
+            break
+    _log(model, work.conf, int(state[LOGGED]))
+    if rec.steps < k:
+        rng.bit_generator.state = before
+        rng.random(rec.steps * e)
+    hashed.remember()
+    table.keep(sparse=True)  # offered to later runs of this population (sim.cell_memo.TABLES)
+    if not rec.steps:
+        return None
+    if summarised:
+        # numpy's sort, vectorised, is several times numba's (a third of the loop's time at 10^4).
+        _gini_chunk(work.payrows[: rec.steps], np.empty(rec.steps), gini := np.empty(rec.steps))
+        rec.arrays.summary[: rec.steps, 1] = gini
+    _book_env(env, model, rec, work.tally[: rec.steps], e)
+    if rewire:
+        cut = model.network.rewire(model.steps + 1, model.pairs, model.alive, model.rng_match)
+        if cut:
+            rec.counters["rewired"] = np.array([float(cut)])
+    return rec
+
+
+def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool) -> Work:
+    i64, f64 = np.int64, np.float64
+    return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, i64), np.zeros((4, e), i64),
+                np.zeros((4, e), i64), np.zeros(e, f64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
+                np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))), np.empty((3, 3 * e), i64),
+                np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
+                np.empty(rows), np.empty(n))
+
+
+class Keys:
+    """The loop's key hash, (decider, projected code) -> cell, with the fields each decider's
+    codes are projected on (``mask``, per decider; only grows) and which deciders have every
+    projected key filed (``done``). Entries stay valid as masks grow: an entry was filed when
+    its mask covered every field its cell read, and a code agreeing with it on a larger mask
+    agrees on those."""
+
+    def __init__(self) -> None:
+        self.reset(None)
+
+    def reset(self, table: Any) -> None:
+        self.table = table
+        kept = None if table is None else table.marks.get(MARK)
+        if kept is not None:
+            # Filed by an earlier run of this population, whose table this one was started from.
+            self.keys, self.cells, self.mask, self.done = (a.copy() for a in kept[:4])
+            self.count = kept[4]
+        else:
+            self.keys = np.full(1 << 12, -1, np.int64)
+            self.cells = np.zeros(1 << 12, np.int64)
+            self.mask = np.zeros((0, len(table.codec.fields) if table is not None else 0), np.int64)
+            self.done = np.zeros(0, np.bool_)
+            self.count = 0
+        self.kept = self.count
+
+    def put(self, keys: np.ndarray, cells: np.ndarray) -> None:
+        if 2 * (self.count + len(keys)) > len(self.keys):
+            size = len(self.keys)
+            while 2 * (self.count + len(keys)) > size:
+                size *= 2
+            old_k, old_c = self.keys, self.cells
+            self.keys, self.cells = np.full(size, -1, np.int64), np.zeros(size, np.int64)
+            live = old_k >= 0
+            _put(self.keys, self.cells, old_k[live], old_c[live])
+        self.count += int(_put(self.keys, self.cells, keys, cells))
+
+    def grow(self, deciders: int, fields: int) -> None:
+        """Room for ``deciders`` (new ones: no fields, nothing filed)."""
+        have = len(self.done)
+        if deciders > have:
+            mask = np.zeros((deciders, fields), np.int64)
+            mask[:have] = self.mask[:have]
+            self.mask = mask
+            self.done = np.concatenate([self.done, np.zeros(deciders - have, np.bool_)])
+
+    def widen(self, table: Any, deciders: np.ndarray) -> np.ndarray:
+        """Take in the fields ``deciders``' cells have read so far; returns those whose mask grew."""
+        rows = table.read_mask_of(deciders)
+        grown = (rows & (1 - self.mask[deciders])).any(axis=1)
+        changed = deciders[grown]
+        self.mask[changed] |= rows[grown]
+        self.done[changed] = False
+        return changed
+
+    def remember(self) -> None:
+        """File the hash with the table (``DecisionTable.marks``), so a run started from it has it."""
+        if self.count != self.kept:
+            self.table.marks[MARK] = (self.keys.copy(), self.cells.copy(), self.mask.copy(), self.done.copy(),
+                                      self.count)
+            self.kept = self.count
+
+
+def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup:
+    table, codec = model.decisions, env.codec
+    nreads = hashed.mask.sum(axis=1)
+    # Each row's read fields first, in field order (a stable sort of "not read").
+    reads = np.argsort(1 - hashed.mask, axis=1, kind="stable").astype(np.int64)
+    return Lookup(dec, reads, nreads, np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
+                  int(codec.space), hashed.keys, hashed.cells, table.full, table.base,
+                  table.outcome_column("nconf"), env.gives_table, env.promise_table)
+
+
+def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
+    """The hash for this table, and every projected code of few-field deciders filed.
+
+    A decider whose mask has at most ``COMPLETE_LIMIT`` combinations gets the cells of all its
+    projected codes now, each through the chain of command once (again while a new cell reads
+    a field no earlier one did): trust drifting into a new bucket then never stops the loop.
+    The codes may be observations no run meets; policies and checks answer any code of the
+    space (the conformance kit samples the whole space). Masks are not refreshed for deciders
+    already done: a look-up projected on a mask narrower than the decider's fields is still
+    sound (see ``Keys``), and a code it misses is filled as met.
+    """
+    table, codec = model.decisions, env.codec
+    if hashed.table is not table:
+        hashed.reset(table)
+    hashed.grow(len(table.deciders), len(codec.fields))
+    # The phases this game decides in (without promises: the send and the silent return).
+    used = range(dec.shape[0]) if env.params.promises else (1, 3)
+    card = np.asarray(codec.card, np.int64)
+    space = int(codec.space)
+    for phase in used:
+        ds = unique(dec[phase])
+        while True:
+            todo = np.array([d for d in ds[~hashed.done[ds]].tolist()
+                             if int(np.prod(card[hashed.mask[d] == 1])) <= COMPLETE_LIMIT], np.int64)
+            if not len(todo):
+                break
+            deciders, codes = _all_codes(codec, hashed.mask, todo.tolist())
+            cells = table.cells(phase, deciders, codes)
+            changed = hashed.widen(table, todo)
+            # Deciders whose mask held file their codes; the others go round with the wider mask.
+            ok = ~np.isin(deciders, changed)
+            hashed.put(deciders[ok] * space + codes[ok], np.asarray(cells, np.int64)[ok])
+            hashed.done[todo[~np.isin(todo, changed)]] = True
+
+
+def _all_codes(codec: Any, mask: np.ndarray, deciders: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Every code projected on each decider's mask (other digits 0), with its decider."""
+    out_d, out_c = [], []
+    for d in deciders:
+        fields = np.flatnonzero(mask[d])
+        sizes = tuple(codec.card[f] for f in fields)
+        digits = np.indices(sizes).reshape(len(sizes), -1) if sizes else np.zeros((0, 1), np.int64)
+        codes = np.zeros(digits.shape[1], np.int64)
+        for f, row in zip(fields.tolist(), digits, strict=True):
+            codes += row * codec.radix[f]
+        out_d.append(np.full(len(codes), d, np.int64))
+        out_c.append(codes)
+    return np.concatenate(out_d), np.concatenate(out_c)
+
+
+def _fill(env: TrustGame, model: Any, miss: np.ndarray, hashed: Keys) -> None:
+    """Give the listed decisions' keys their cells the generic way, and file them in the hash.
+
+    The real code first (the cell a generic step would compute), then the code projected on
+    the decider's mask, which is what the loop looks up; while a new cell widens a mask, the
+    projection is taken again.
+    """
+    table, codec = model.decisions, env.codec
+    space = int(codec.space)
+    for phase in unique(miss[0]).tolist():
+        sel = miss[0] == phase
+        deciders = model.decider_of[phase][miss[1, sel]].astype(np.int64)
+        first = unique(deciders * space + miss[2, sel])
+        deciders, codes = first // space, first % space
+        table.cells(phase, deciders, codes)
+        while True:
+            hashed.widen(table, unique(deciders))
+            projected = _project(codec, codes, hashed.mask[deciders])
+            cells = table.cells(phase, deciders, projected)
+            if not len(hashed.widen(table, unique(deciders))):
+                break
+        hashed.put(deciders * space + projected, np.asarray(cells, np.int64))
+
+
+def _project(codec: Any, codes: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``codes`` with the digits of fields not kept set to 0 (``scenarios.ipd_kernel.project``)."""
+    out = np.zeros_like(codes)
+    for f, (r, c) in enumerate(zip(codec.radix, codec.card, strict=True)):
+        out += (codes // r % c) * r * keep[:, f]
+    return out
+
+
+def _log(model: Any, conf: np.ndarray, rows: int) -> None:
+    """Hand the loop's conflict rows to the event log, one decide call at a time (stepping's order)."""
+    if not rows:
+        return
+    nconf = model.decisions.outcome_column("nconf")
+    c = conf[:, :rows]
+    call = c[0] * 4 + c[1]
+    cuts = np.flatnonzero(np.diff(call)) + 1
+    for lo, hi in zip(np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [rows]]).tolist(), strict=True):
+        model.log.conflicts(model.steps + int(c[0, lo]) + 1, c[2, lo:hi].copy(), c[3, lo:hi].copy(),
+                            c[4, lo:hi].copy(), nconf)
+
+
+def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, e: int) -> None:
+    """The environment's counters, metrics and run totals of the stretch, as its steps leave them."""
+    prm = env.params
+    games = float(e)
+    trustees = games if prm.promises else 0.0
+    env.bounds = (prm.endowment * e, prm.multiplier * prm.endowment * e)
+    sent_share, return_share, promise_rate = [], [], []
+    for sent, invested, returned, promised, _ in tally.tolist():
+        step = {"games": games, "sent": sent, "invested": invested, "returned": returned,
+                "trustees": trustees, "promised": promised}
+        for name, v in step.items():
+            env._run[name] += v
+        env._step = step
+        shares = env._shares(step)
+        sent_share.append(shares["sent_share"])
+        return_share.append(shares["return_share"])
+        promise_rate.append(shares["promise_rate"])
+    rec.env_metrics = {"sent_share": np.array(sent_share), "return_share": np.array(return_share),
+                       "promise_rate": np.array(promise_rate)}
+    # In the order a step counts them (``_learn`` before ``_tally``).
+    rec.counters = {"promises_broken": tally[:, 4].copy(), "promises_made": tally[:, 3].copy()}
+
+
+# --- compiled -------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _slot(hkeys, key):  # pragma: no cover - compiled
+    """The slot of ``key`` in the open-addressing hash, or the empty slot where it would go."""
+    mask = hkeys.shape[0] - 1
+    i = np.int64((np.uint64(key) * _HASH) >> np.uint64(40)) & mask
+    while hkeys[i] != key and hkeys[i] != -1:
+        i = (i + 1) & mask
+    return i
+
+
+@njit(cache=True, nogil=True)
+def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
+    """File ``keys`` -> ``cells``; returns how many keys were new."""
+    added = 0
+    for q in range(keys.shape[0]):
+        i = _slot(hkeys, keys[q])
+        if hkeys[i] == -1:
+            added += 1
+        hkeys[i] = keys[q]
+        hcells[i] = cells[q]
+    return added
+
+
+@njit(cache=True, nogil=True)
+def _decide(lk, bd, wk, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
+    """Act and outcome (``wk.chosen``, ``wk.outcome``) of ``phase`` for games ``games[:count]``,
+    whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell."""
+    radix, offset = lk.radix, lk.offset
+    vals = np.zeros(len(OBS_FIELDS), np.int64)  # the observation's fields, in OBS_FIELDS order; coin 0
+    vals[0] = stage
+    for q in range(count):
+        g = games[q]
+        r = mine[g]
+        o = theirs[g]
+        a = bd.agent[r]
+        d = lk.dec[phase, a]
+        trust = (bd.pr.kept[r] + 1.0) / (bd.pr.kept[r] + bd.pr.broken[r] + 2.0)
+        bucket = np.int64(np.floor(trust * TRUST_BUCKETS + BUCKET_EPS))
+        sent = 0
+        if sent_of:
+            sent = 2 if wk.send[g] >= 1.0 else 1
+        vals[1] = wk.promised[g]
+        vals[2] = sent
+        vals[3] = bd.pr.last[r]
+        vals[4] = bd.pr.last[o]
+        vals[5] = bd.pr.last2[o]
+        vals[6] = bd.pr.defected[o]
+        vals[7] = bd.pr.good[r]
+        vals[8] = bd.pr.turns[r] % 2
+        vals[9] = bucket
+        projected = 0
+        for t in range(lk.nreads[d]):  # only the fields the decider's mask holds
+            f = lk.reads[d, t]
+            projected += (vals[f] + offset[f]) * radix[f]
+        key = d * lk.space + projected
+        i = _slot(lk.hkeys, key)
+        if lk.hkeys[i] != key:
+            code = 0
+            for f in range(vals.shape[0]):
+                code += (vals[f] + offset[f]) * radix[f]
+            m = state[MISSED]
+            wk.miss[0, m] = phase
+            wk.miss[1, m] = a
+            wk.miss[2, m] = code
+            state[MISSED] = m + 1
+            continue
+        cell = lk.hcells[i]
+        act = np.int64(lk.full[cell])
+        wk.chosen[phase, g] = act
+        wk.outcome[phase, g] = lk.base[cell] + act
+
+
+@njit(cache=True, nogil=True)
+def _book(lk, bd, wk, rec, k, phase, games, count, decider_rows, partner_rows, state):  # pragma: no cover
+    """Count the outcomes of one decide call and list its conflicts (stepping's order)."""
+    for q in range(count):
+        g = games[q]
+        out = wk.outcome[phase, g]
+        rec.counts[k, out] += 1
+        if lk.nconf[out] > 0:
+            c = state[LOGGED]
+            wk.conf[0, c] = k
+            wk.conf[1, c] = phase
+            wk.conf[2, c] = bd.agent[decider_rows[g]]
+            wk.conf[3, c] = bd.agent[partner_rows[g]]
+            wk.conf[4, c] = out
+            state[LOGGED] = c + 1
+
+
+@njit(cache=True, nogil=True)
+def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cover - compiled
+    """Play steps ``k0``..``k_max - 1``; returns the next step (``state[WHY]`` says why it stopped)."""
+    e = wk.inv.shape[0]
+    n = bd.payoff.shape[0]
+    width = rec.counts.shape[1]
+    summarised = rec.summary.shape[1] > 0
+    state[WHY] = 0
+    everyone = np.arange(e)
+    for k in range(k0, k_max):
+        if state[LOGGED] + 3 * e > wk.conf.shape[1]:
+            state[WHY] = FULL
+            return k
+        state[MISSED] = 0
+        for g in range(e):
+            flip = wk.flips[k * e + g] < 0.5
+            wk.inv[g] = g + e if flip else g
+            wk.tru[g] = g if flip else g + e
+            wk.promised[g] = 0
+        # Decide everything first and change nothing: a step the loop cannot play is left whole.
+        if gm.promises:
+            _decide(lk, bd, wk, 0, everyone, e, wk.tru, wk.inv, 0, False, state)
+            if state[MISSED]:
+                state[WHY] = MISSING
+                return k
+            for g in range(e):
+                wk.promised[g] = lk.promise_of[wk.chosen[0, g]]
+        _decide(lk, bd, wk, 1, everyone, e, wk.inv, wk.tru, 1, False, state)
+        if state[MISSED]:
+            state[WHY] = MISSING
+            return k
+        acted = 0
+        for g in range(e):
+            wk.send[g] = lk.gives[1, wk.chosen[1, g]]
+            wk.ret[g] = 0.0
+            if wk.send[g] > 0:
+                wk.acted[acted] = g
+                acted += 1
+        said = 0
+        for q in range(acted):
+            if wk.promised[wk.acted[q]]:
+                wk.split[said] = wk.acted[q]
+                said += 1
+        silent = said
+        for q in range(acted):
+            if not wk.promised[wk.acted[q]]:
+                wk.split[silent] = wk.acted[q]
+                silent += 1
+        _decide(lk, bd, wk, 2, wk.split, said, wk.tru, wk.inv, 2, True, state)
+        _decide(lk, bd, wk, 3, wk.split[said:], acted - said, wk.tru, wk.inv, 2, True, state)
+        if state[MISSED]:
+            state[WHY] = MISSING
+            return k
+        for p in range(4):
+            for g in range(e):
+                if wk.outcome[p, g] >= width:
+                    state[WHY] = MISSING  # outcomes past the records' width: the wrapper ends here
+                    state[MISSED] = 0
+                    return k
+        # The step is decided: book it (the decide calls' order: promise, send, returns).
+        if gm.promises:
+            _book(lk, bd, wk, rec, k, 0, everyone, e, wk.tru, wk.inv, state)
+        _book(lk, bd, wk, rec, k, 1, everyone, e, wk.inv, wk.tru, state)
+        _book(lk, bd, wk, rec, k, 2, wk.split, said, wk.tru, wk.inv, state)
+        _book(lk, bd, wk, rec, k, 3, wk.split[said:], acted - said, wk.tru, wk.inv, state)
+        for q in range(said):
+            g = wk.split[q]
+            wk.ret[g] = lk.gives[2, wk.chosen[2, g]]
+        for q in range(said, acted):
+            g = wk.split[q]
+            wk.ret[g] = lk.gives[3, wk.chosen[3, g]]
+        _settle(gm, bd, wk, rec, k, acted, detect_rng)
+        for i in range(n):
+            bd.payoff[i] += bd.step_pay[i]
+            rec.group_sums[k, bd.group_of[i]] += bd.payoff[i]
+        if summarised:
+            rec.summary[k, 0] = total(bd.step_pay, n)
+            for i in range(n):
+                wk.payrows[k, i] = bd.payoff[i]  # Gini: sorted by numpy after the loop (``_gini_chunk``)
+            mean, cal = trust_step(bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
+                                   wk.trust, wk.gap, wk.real)
+            rec.summary[k, 2] = mean
+            rec.summary[k, 3] = cal
+            continue
+        for i in range(n):
+            rec.step_pay[k, i] = bd.step_pay[i]
+            rec.payoff[k, i] = bd.payoff[i]
+            rec.truth_kept[k, i] = bd.truth_kept[i]
+            rec.truth_total[k, i] = bd.truth_total[i]
+        for p in range(bd.pr.kept.shape[0]):
+            rec.trust[k, p] = (bd.pr.kept[p] + 1.0) / (bd.pr.kept[p] + bd.pr.broken[p] + 2.0)
+            rec.met[k, p] = bd.pr.turns[p] > 0
+    return k_max
+
+
+@njit(cache=True, nogil=True)
+def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compiled
+    """Payoffs, pair memory, evidence, truth and tallies of a decided step (``TrustGame.step``'s
+    settle, ``_learn`` and ``_tally``, in their order where the order rounds)."""
+    e = wk.inv.shape[0]
+    for i in range(bd.payoff.shape[0]):
+        bd.step_pay[i] = 0.0
+    # ``add_payoff``: a bincount over [investors; trustees], so investors' payoffs first.
+    for g in range(e):
+        sent = wk.send[g] * gm.endowment
+        back = wk.ret[g] * (gm.multiplier * sent)
+        bd.step_pay[bd.agent[wk.inv[g]]] += gm.endowment - sent + back
+    for g in range(e):
+        sent = wk.send[g] * gm.endowment
+        grown = gm.multiplier * sent
+        bd.step_pay[bd.agent[wk.tru[g]]] += grown - wk.ret[g] * grown
+    broken = 0
+    for q in range(acted):
+        g = wk.acted[q]
+        wk.seen[q] = wk.promised[g] != 0 and wk.ret[g] <= 0
+        if wk.seen[q]:
+            broken += 1
+    if broken:
+        # ``rng_detect.random(len(acted))``: one draw per acted game, only when a word is broken.
+        for q in range(acted):
+            u = detect_rng.random()
+            wk.seen[q] = wk.seen[q] and u < gm.detect
+    promised = 0
+    sent_games = 0
+    for g in range(e):
+        invested = wk.send[g] > 0
+        r = wk.inv[g]
+        repaid = wk.ret[g] > 0
+        bd.pr.last2[r] = bd.pr.last[r]
+        bd.pr.last[r] = 1 if invested else 0
+        if not invested:
+            bd.pr.defected[r] = 1
+        bd.pr.good[r] = 1 if (invested and repaid) else 0
+        bd.pr.turns[r] += 1
+        t = wk.tru[g]
+        bd.pr.kept[t] += 1.0 if invested else 0.0
+        bd.pr.broken[t] += 0.0 if invested else 1.0
+        a = bd.agent[r]
+        bd.truth_kept[a] += 1.0 if invested else 0.0
+        bd.truth_total[a] += 1.0
+        promised += wk.promised[g]
+        wk.buf[g] = wk.send[g]
+        sent_games += 1
+    for q in range(acted):
+        g = wk.acted[q]
+        t = wk.tru[g]
+        repaid = wk.ret[g] > 0
+        bd.pr.last2[t] = bd.pr.last[t]
+        bd.pr.last[t] = 1 if repaid else 0
+        if not repaid:
+            bd.pr.defected[t] = 1
+        bd.pr.good[t] = 1
+        bd.pr.turns[t] += 1
+        r = wk.inv[g]
+        bd.pr.kept[r] += 1.0 if repaid else 0.0
+        bd.pr.broken[r] += (0.0 if repaid else 1.0) + gm.lie * (1.0 if wk.seen[q] else 0.0)
+        a = bd.agent[t]
+        bd.truth_kept[a] += 1.0 if repaid else 0.0
+        bd.truth_total[a] += 1.0
+    rec_tally = wk.tally
+    rec_tally[k, 0] = total(wk.buf, sent_games)
+    rec_tally[k, 1] = acted
+    for q in range(acted):
+        wk.buf[q] = wk.ret[wk.acted[q]]
+    rec_tally[k, 2] = total(wk.buf, acted)
+    rec_tally[k, 3] = promised
+    rec_tally[k, 4] = broken

@@ -1,0 +1,231 @@
+"""The trust-game fast-forward (``scenarios.trust_game_kernel``) against stepping.
+
+Differential: each case runs a scenario with the compiled stretches and with every
+step generic (``model.may_fast_forward = False``) and compares everything a run
+reports (``tests.test_fused._same``: series, final metrics, payoffs, pair memory,
+conflict and script events, Mesa's clock, the packaged result). Each case also
+asserts that steps were really played by the kernel, so a kernel that never runs
+cannot pass. Small populations, several seeds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agents.acts import Act
+from agents.checks import check
+from scenarios import trust_game_kernel
+from scenarios.metric_registry import METRICS, Metric
+from sim.model import SpecModel
+from sim.scenario import load_scenario, load_scenario_text
+from tests.test_fused import _same
+
+SCENARIOS = Path(trust_game_kernel.__file__).parent
+#: A population the kernel plays at every size; numba is loaded by this module's import.
+SMALL = {"groups.reciprocal.count": 45, "groups.opportunists.count": 15, "steps": 40}
+
+
+@check("test_trust_kernel_keeps")
+def _keeps(obs: Any, act: Act) -> bool | None:
+    """Keep everything (a rule that fights ``cooperates``, so decisions log conflicts)."""
+    return None if act.cooperative is None else not act.cooperative
+
+
+def _pair(scenario: Any, seed: int) -> tuple[SpecModel, SpecModel, int]:
+    """The run stepped and fused, and how many steps the kernel played."""
+    got = []
+    played = [0]
+    real = trust_game_kernel.fast_forward
+
+    def counting(env: Any, model: Any, limit: int, rewire: bool = False) -> Any:
+        stretch = real(env, model, limit, rewire)
+        played[0] += 0 if stretch is None else stretch.steps
+        return stretch
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(trust_game_kernel, "fast_forward", counting)
+        for fuse in (False, True):
+            sc = load_scenario(scenario) if isinstance(scenario, (str, Path)) else scenario
+            model = SpecModel(sc, seed)
+            model.may_fast_forward = fuse
+            model.run()
+            got.append(model)
+    return got[0], got[1], played[0]
+
+
+def _with(overrides: dict[str, Any], ref: str = "trust-game") -> Any:
+    return load_scenario(ref, overrides)
+
+
+@pytest.mark.parametrize(("overrides", "seed"), [
+    (SMALL, 0),
+    (SMALL, 5),
+    ({**SMALL, "groups.opportunists.spec": "platform"}, 1),
+    ({**SMALL, "environment.promises": False}, 2),
+    ({**SMALL, "environment.detect_prob": 0.35, "environment.lie_penalty": 0.6}, 3),
+    ({**SMALL, "environment.detect_prob": 0.0, "environment.multiplier": 2.5, "environment.endowment": 7.0}, 4),
+    # No rewiring: one stretch for the whole run.
+    ({**SMALL, "network.rewire.below": 0.0, "steps": 30}, 6),
+    ({**SMALL, "network.rewire.every": 3, "network.kind": "random_regular", "network.degree": 6}, 7),
+    ({"groups.reciprocal.count": 300, "groups.opportunists.count": 100, "steps": 20}, 8),
+])
+def test_fused_equals_stepping(overrides: dict[str, Any], seed: int) -> None:
+    slow, fast, played = _pair(_with(overrides), seed)
+    assert played >= fast.steps // 2
+    assert slow.final_metrics()["promises_made"] > 0 or not overrides.get("environment.promises", True)
+    _same(slow, fast)
+
+
+def test_rewiring_steps_are_fused_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ties are cut in the run (so rewiring mattered); each rewiring step is a stretch of its
+    # own, rewired after it, and the run is what stepping gives.
+    alone = []
+    real = trust_game_kernel.fast_forward
+
+    def spy(env: Any, model: Any, limit: int, rewire: bool = False) -> Any:
+        stretch = real(env, model, limit, rewire)
+        if rewire:
+            alone.append(stretch is not None and stretch.steps == 1 and (model.steps + 1) % 5 == 0)
+        return stretch
+
+    monkeypatch.setattr(trust_game_kernel, "fast_forward", spy)
+    slow, fast, played = _pair(_with({**SMALL, "network.rewire.below": 0.45}), 2)
+    assert slow.final_metrics()["rewired"] > 0
+    assert played == fast.steps
+    assert len(alone) == 8 and all(alone)
+    _same(slow, fast)
+
+
+def _text(events: str, spec_dirs: bool = False) -> str:
+    text = (SCENARIOS / "trust-game.toml").read_text().split("[sweep]")[0]
+    if spec_dirs:
+        text = text.replace("[scenario]\n", '[scenario]\nspec_dirs = ["specs"]\n', 1)
+    return text + events
+
+
+def test_joins_and_shocks_split_stretches() -> None:
+    events = """
+[[events]]
+at = 12
+type = "join"
+group = "opportunists"
+count = 6
+
+[[events]]
+at = 23
+type = "shock"
+set = { multiplier = 4.0, detect_prob = 0.3 }
+"""
+    sc = load_scenario_text(_text(events), source="trust-kernel-case.toml")
+    slow, fast, played = _pair(sc, 3)
+    assert len(fast.payoff) == 46
+    assert played > 20
+    _same(slow, fast)
+
+
+def _torn(tmp_path: Path) -> Path:
+    """trust-game with reciprocal agents bound by a spec whose rules fight: cooperate (root)
+    and keep everything (developer), so their decisions log conflicts."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "torn.toml").write_text(
+        '[spec]\nid = "torn"\nversion = "1"\n\n'
+        '[[principles]]\nid = "nice"\nlevel = "root"\ntext = "Cooperate."\ncheck = "cooperates"\n\n'
+        '[[principles]]\nid = "tough"\nlevel = "developer"\ntext = "Keep it."\ncheck = "test_trust_kernel_keeps"\n')
+    path = tmp_path / "torn.toml"
+    path.write_text(_text("", spec_dirs=True).replace('spec = "platform"', 'spec = "torn"'))
+    return path
+
+
+def test_conflicts_are_logged_as_stepping_logs_them(tmp_path: Path) -> None:
+    # The loop lists conflicts; the wrapper logs them one decide call at a time.
+    path = _torn(tmp_path)
+    slow, fast, played = _pair(path, 4)
+    assert slow.final_metrics()["conflicts"] > 0
+    assert played > 20
+    _same(slow, fast)
+
+
+def test_a_full_conflict_buffer_is_emptied_and_play_goes_on(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _torn(tmp_path)
+    monkeypatch.setattr(trust_game_kernel, "CONFLICT_ROWS", 400)  # a few steps' worth
+    conflicts = []
+    real = trust_game_kernel._log
+
+    def counted(model: Any, conf: np.ndarray, rows: int) -> None:
+        conflicts.append(rows)
+        real(model, conf, rows)
+
+    monkeypatch.setattr(trust_game_kernel, "_log", counted)
+    slow, fast, played = _pair(path, 4)
+    assert played > 20
+    assert len([c for c in conflicts if c]) > played // 4  # emptied mid-stretch, not only at its end
+    _same(slow, fast)
+
+
+def test_a_plugin_metric_gets_full_records() -> None:
+    # A per-step metric beyond the engine's may read any array: the loop then keeps records.
+    def richest(view: Any) -> np.ndarray:
+        return view.payoff.max(axis=1)
+
+    METRICS.add(Metric("test_trust_richest", "richest", "payoff", step=richest))
+    try:
+        slow, fast, played = _pair(_with(SMALL), 1)
+    finally:
+        METRICS.remove("test_trust_richest")
+    assert played > 0
+    _same(slow, fast)
+
+
+def test_learners_are_stepped() -> None:
+    # Fictitious play samples its choices from its own stream: the kernel leaves such runs alone.
+    slow, fast, played = _pair(_with({"steps": 12}, "trust-game-learning"), 0)
+    assert played == 0
+    _same(slow, fast)
+
+
+def test_roles_drawn_ahead_are_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stretch that ends before the steps its roles were drawn for (here: cut after one step,
+    # as a step with no room for its new outcomes cuts it) must leave rng_match where stepping
+    # leaves it: the generic step and rewiring draw from it next.
+    real = trust_game_kernel._play
+
+    def one_step(k0: int, k_max: int, *args: Any) -> int:
+        return int(real(k0, min(k_max, k0 + 1), *args))  # stops with no reason: the stretch ends
+
+    monkeypatch.setattr(trust_game_kernel, "_play", one_step)
+    slow, fast, played = _pair(_with(SMALL), 1)
+    assert played > 5
+    _same(slow, fast)
+    assert slow.rng_match.random() == fast.rng_match.random()
+
+
+def test_a_second_run_starts_from_the_kept_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The table a fused run keeps (cells and the loop's key hash) starts the next run of the same
+    # population: that run must be what stepping gives too.
+    from sim.cell_memo import TABLES
+    from sim.decisions import DecisionTable
+
+    TABLES.clear()
+    warmed = []
+    real = DecisionTable.warm
+
+    def spy(self: DecisionTable, sparse: bool = False) -> bool:
+        warmed.append(real(self, sparse))
+        return warmed[-1]
+
+    monkeypatch.setattr(DecisionTable, "warm", spy)
+    sc = _with({**SMALL, "steps": 24})
+    first = SpecModel(sc, 11)
+    first.run()
+    assert warmed == [False]
+    slow, fast, played = _pair(sc, 11)
+    assert warmed[-1] is True
+    assert fast.decisions.marks.get(trust_game_kernel.MARK) is not None
+    assert played > 10
+    _same(slow, fast)
+    _same(first, fast)
