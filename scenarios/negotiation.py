@@ -178,8 +178,8 @@ class Negotiation(Environment):
         if not len(e):
             self.bounds = (0.0, 0.0)
             return
-        if len(self.told) < model.n:  # newcomers start with no experience
-            grow = model.n - len(self.told)
+        if len(self.told) < len(model.payoff):  # newcomers (joins included) start with no experience
+            grow = len(model.payoff) - len(self.told)
             self.told = np.concatenate([self.told, np.zeros(grow)])
             self.caught = np.concatenate([self.caught, np.zeros(grow)])
         flip = seller[e[:, 0]]
