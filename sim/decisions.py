@@ -253,6 +253,12 @@ class DecisionTable:
             hit = self._cell_memo[key] = (cell, fields_read(own))
         return hit
 
+    def prepare(self) -> None:
+        """Index the batch-ranked families of the deciders there are now, as the first look-up
+        would: an environment may call it at model build so that a fresh model's first step
+        costs what any other does (the families are the same whenever they are indexed)."""
+        self._families.of(self, np.zeros(0, dtype=np.int64))
+
     # --- deciders ---------------------------------------------------------------------------
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
         """The decider of (binding, policy of ``group``) in each phase, created on first use."""
