@@ -50,6 +50,7 @@ total surplus of the step.
 
 from __future__ import annotations
 
+import importlib.util
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
@@ -82,6 +83,12 @@ ANSWER_REFUSES = np.array([a.refuses for a in ANSWER])
 CLOSES = np.array([a.cooperative is True for a in CLOSE])
 STEERS = np.array([bool(a.serves) for a in CLOSE])
 COVERT = np.array([bool(a.serves) and a.denies for a in CLOSE])
+
+#: Sides (two per pair) from which a step settles in the compiled loop; smaller steps stay in
+#: numpy (importing numba costs more than they do).
+KERNEL_MIN_SIDES = 20_000
+#: The step's counters, in the order ``_settle`` returns them.
+COUNTS = ("deals", "refusals", "lies_caught", "lies", "evasions")
 
 NegotiationObs = namedtuple("NegotiationObs", "asked role trust stake risk")
 
@@ -249,53 +256,84 @@ class Negotiation(Environment):
         q = np.flatnonzero(asked)
         if len(q):
             answer[q] = model.decide(agents[q], base[q] + radix["asked"], mt.partners[q], phase=0)
-        caught = rng_detect(model, 2 * m) < prm.detect_prob
-        # Not asked, an agent answers nothing (code 1): no pull, nothing deceptive.
-        deceptive = ANSWER_DETECTABLE[answer] > 0
-        lied_caught = deceptive & caught
-        pull = np.where(lied_caught, 0.0, ANSWER_PULL[answer])
+        caught_u = rng_detect(model, 2 * m)
 
         # Phase 1: close or walk away.
         close = model.decide(agents, base + asked * radix["asked"], mt.partners, phase=1)
+        covert_u = rng_detect(model, 2 * m)
+        kernel = _kernel() if 2 * m >= KERNEL_MIN_SIDES else None
+        if kernel is not None:
+            pay, honest, dealt, loss, counts = self._settle_compiled(kernel, model, mt, answer, asked, caught_u,
+                                                                     covert_u, close, surplus, cost)
+        else:
+            pay, honest, dealt, loss, counts = self._settle(model, mt, answer, asked, caught_u, covert_u, close,
+                                                            surplus, cost)
+        model.add_payoff(agents, pay)
+        model.record_truth(agents, honest)
+        got = float(dealt.sum() - loss[:m].sum() - loss[m:].sum())
+        self.step_deals = float(counts[0])
+        self.step_captured = got
+        self.step_possible = float(surplus.sum())
+        self.captured += got
+        self.possible += self.step_possible
+        for name, c in zip(COUNTS, counts, strict=True):
+            model.count(name, float(c))
+
+    def _settle(self, model: Any, mt: _Matches, answer: np.ndarray, asked: np.ndarray, caught_u: np.ndarray,
+                covert_u: np.ndarray, close: np.ndarray, surplus: np.ndarray,
+                cost: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Prices, payoffs, evidence and learned risk in numpy: (pay, honest, dealt, loss, counts)
+        as ``scenarios.negotiation_kernel.settle`` computes them (its reference)."""
+        prm = self.params
+        m, agents, mine = mt.m, mt.agents, mt.mine
+        # Not asked, an agent answers nothing (code 1): no pull, nothing deceptive.
+        deceptive = ANSWER_DETECTABLE[answer] > 0
+        lied_caught = deceptive & (caught_u < prm.detect_prob)
+        pull = np.where(lied_caught, 0.0, ANSWER_PULL[answer])
         deal = CLOSES[close[:m]] & CLOSES[close[m:]] & (surplus > 0)
         share_b, share_s = split_surplus(surplus, pull[:m], pull[m:], prm.leverage)
         both = np.concatenate([deal, deal])
         covert = COVERT[close]
         steer = STEERS[close] & both
         own = np.concatenate([share_b, share_s])
-        pay = own * both
-        steer_loss = steer_cut(own, cost + share_s - prm.value_low, prm.steer_cost, covert) * steer
-        pay = pay - steer_loss
-        model.add_payoff(agents, pay)
+        loss = steer_cut(own, cost + share_s - prm.value_low, prm.steer_cost, covert) * steer
+        pay = own * both - loss
 
         # Evidence each side gains about the other (rows of the observer).
         other = np.concatenate([np.arange(m, 2 * m), np.arange(m)])
-        covert_caught = covert & steer & (rng_detect(model, 2 * m) < prm.detect_prob)
+        covert_caught = covert & steer & (covert_u < prm.detect_prob)
         refused = ANSWER_REFUSES[answer] & asked
         exposed = lied_caught | covert_caught
         broken_by = (prm.lie_penalty * ANSWER_DETECTABLE[answer] * lied_caught
                      + prm.refuse_penalty * refused + prm.lie_penalty * covert_caught)
         kept_by = np.where(exposed, 0.0, 1.0 - prm.refuse_penalty * refused)
-        broken, kept = broken_by[other], kept_by[other]
         model.pairs.record_moves(mine, CLOSES[close].astype(np.int8), both.astype(np.int8))
-        model.pairs.observe(mine, kept, broken)
-        model.record_truth(agents, ~(deceptive | covert))
+        model.pairs.observe(mine, kept_by[other], broken_by[other])
         # Each agent learns its own risk from its deceptions and whether they were caught.
         np.add.at(self.told, agents, deceptive.astype(float) + (covert & steer))
         np.add.at(self.caught, agents, lied_caught.astype(float) + covert_caught)
-
-        got = float((surplus * deal).sum() - steer_loss[:m].sum() - steer_loss[m:].sum())
-        self.step_deals = float(deal.sum())
-        self.step_captured = got
-        self.step_possible = float(surplus.sum())
-        self.captured += got
-        self.possible += self.step_possible
-        model.count("deals", self.step_deals)
-        model.count("refusals", float(refused.sum()))
-        model.count("lies_caught", float(lied_caught.sum()))
         said = np.bincount(answer[asked], minlength=len(ANSWER))
-        model.count("lies", float(said[ANSWER.index_of("lie")]))
-        model.count("evasions", float(said[ANSWER.index_of("evade")]))
+        counts = np.array([deal.sum(), refused.sum(), lied_caught.sum(), said[ANSWER.index_of("lie")],
+                           said[ANSWER.index_of("evade")]], dtype=np.int64)
+        return pay, ~(deceptive | covert), surplus * deal, loss, counts
+
+    def _settle_compiled(self, kernel: Any, model: Any, mt: _Matches, answer: np.ndarray, asked: np.ndarray,
+                         caught_u: np.ndarray, covert_u: np.ndarray, close: np.ndarray, surplus: np.ndarray,
+                         cost: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``_settle`` in one compiled loop (``scenarios.negotiation_kernel.settle``)."""
+        prm = self.params
+        m = mt.m
+        pay, loss = np.empty(2 * m), np.empty(2 * m)
+        honest, dealt, counts = np.empty(2 * m, dtype=np.bool_), np.empty(m), np.zeros(len(COUNTS), dtype=np.int64)
+        c = model.pairs.cols
+        kernel.settle(m, answer, asked, caught_u, covert_u, close, surplus, cost, mt.agents, mt.mine,
+                      float(prm.leverage), float(prm.detect_prob), float(prm.lie_penalty), float(prm.refuse_penalty),
+                      float(prm.steer_cost), float(prm.value_low),
+                      ANSWER_PULL, ANSWER_DETECTABLE, ANSWER_REFUSES, CLOSES, STEERS, COVERT,
+                      ANSWER.index_of("lie"), ANSWER.index_of("evade"),
+                      c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"],
+                      self.told, self.caught, pay, honest, dealt, loss, counts)
+        return pay, honest, dealt, loss, counts
 
     def metrics(self, model: Any) -> dict[str, float]:
         share = self.step_captured / self.step_possible if self.step_possible > 0 else float("nan")
@@ -335,3 +373,13 @@ def pair_rows(model: Any, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.
 def rng_detect(model: Any, n: int) -> np.ndarray:
     """Uniform draws from the truth-detection stream (kept apart from the payoff stream)."""
     return model.rng_detect.random(n)
+
+
+def _kernel() -> Any:
+    """``scenarios.negotiation_kernel``, imported on first use (numba loads slowly); None where
+    numba is not installed (no build for the platform): steps then settle in numpy."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    from scenarios import negotiation_kernel
+
+    return negotiation_kernel

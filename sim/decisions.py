@@ -308,7 +308,8 @@ class DecisionTable:
         if fam is None:
             return self._keyed_cells(phase, deciders, codes)
         out = np.empty(len(codes), dtype=np.int64)
-        for f in unique(fam).tolist():
+        # Families are few small integers (-1: none): counted, not sorted (a million keys a step).
+        for f in (np.flatnonzero(np.bincount(fam + 1)) - 1).tolist():
             sel = fam == f
             out[sel] = (self._keyed_cells(phase, deciders[sel], codes[sel]) if f < 0
                         else self._families.cells(self, f, phase, deciders[sel], codes[sel]))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from scenarios import negotiation
 from sim.model import SpecModel
 from sim.scenario import load_scenario_text
 
@@ -66,16 +67,31 @@ def run_case(ref: str, overrides: dict[str, Any], extra: str, seed: int) -> Spec
     return model
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
 @pytest.mark.parametrize(("ref", "overrides", "extra", "seed"), CASES, ids=[f"{c[0]}:{c[3]}" for c in CASES])
-def test_a_run_reports_what_the_numpy_step_reported(ref: str, overrides: dict[str, Any], extra: str,
-                                                     seed: int) -> None:
+def test_a_run_reports_what_the_numpy_step_reported(ref: str, overrides: dict[str, Any], extra: str, seed: int,
+                                                     compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Compiled: every step settles in the kernel (small steps stay in numpy by default).
+    monkeypatch.setattr(negotiation, "KERNEL_MIN_SIDES", 0 if compiled else 1 << 62)
     assert digest(run_case(ref, overrides, extra, seed)) == DIGESTS[f"{ref}:{seed}"]
+
+
+def test_large_steps_settle_in_the_compiled_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = negotiation.Negotiation._settle_compiled
+
+    def spy(self: Any, kernel: Any, model: Any, mt: Any, *rest: Any) -> Any:
+        calls.append(mt.m)
+        return real(self, kernel, model, mt, *rest)
+
+    monkeypatch.setattr(negotiation.Negotiation, "_settle_compiled", spy)
+    ref, overrides, extra, seed = CASES[0]
+    run_case(ref, {**overrides, "groups.buyers.count": 100, "groups.sellers.count": 100, "steps": 2}, extra, seed)
+    assert calls == [10_000, 10_000]
 
 
 def test_the_digest_sees_a_changed_draw(monkeypatch: pytest.MonkeyPatch) -> None:
     # Guards the premise: one detection draw moved changes the digest.
-    from scenarios import negotiation
-
     real = negotiation.rng_detect
     monkeypatch.setattr(negotiation, "rng_detect", lambda model, n: np.roll(real(model, n), 1))
     ref, overrides, extra, seed = CASES[0]
