@@ -102,3 +102,16 @@ def test_a_join_gives_newcomers_their_own_learned_risk() -> None:
     ref, overrides, extra, seed = CASES[4]
     model = run_case(ref, overrides, extra, seed)
     assert len(model.env.told) == len(model.payoff) == 56
+
+
+def test_stable_ranking_numbers_are_those_of_a_stable_argsort() -> None:
+    from agents.policies.ranking import ranking_numbers, stable_ranking_numbers
+
+    rng = np.random.default_rng(5)
+    for width in (1, 2, 4, 5):
+        # Few distinct values (ties everywhere), signed zeros and infinities among them.
+        minus = rng.choice(np.array([-np.inf, -1.0, -0.0, 0.0, 0.5, 1e9]), size=(3000, width))
+        want, _ = ranking_numbers(np.argsort(minus, axis=1, kind="stable"), width)
+        got, order = stable_ranking_numbers([minus[:, i] for i in range(width)], width)
+        assert np.array_equal(got, want)
+        assert order(int(got[7])) == tuple(np.argsort(minus[7], kind="stable").tolist())
