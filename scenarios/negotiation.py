@@ -235,20 +235,22 @@ class Negotiation(Environment):
             grow = len(model.payoff) - len(self.told)
             self.told = np.concatenate([self.told, np.zeros(grow)])
             self.caught = np.concatenate([self.caught, np.zeros(grow)])
-        m, agents, mine = mt.m, mt.agents, mt.mine
+        m, agents = mt.m, mt.agents
         rng = model.rng_env
-        span = prm.value_high - prm.value_low
-        value = prm.value_low + span * rng.random(m)
-        cost = prm.value_low + span * rng.random(m)
-        surplus = np.maximum(value - cost, 0.0)
-        self.bounds = (0.0, float(surplus.sum()))
+        value_u, cost_u = rng.random(m), rng.random(m)
+        kernel = _kernel() if 2 * m >= KERNEL_MIN_SIDES else None
+        risk = self.risk(np.arange(len(self.told)))
         radix = dict(zip(self.codec.fields, self.codec.radix, strict=True))
-        trust = np.floor(model.pairs.trust(mine) * TRUST_BUCKETS + 1e-9).astype(np.int64)
-        # Each side sees its own reserve: a large stake when its reserve leaves room to trade.
-        own = np.concatenate([value - prm.value_low, prm.value_high - cost]) / span
-        # The observation's code without ``asked`` (integer sums: the order of terms is free).
-        base = mt.role_code + trust * radix["trust"] + (own > 0.5) * radix["stake"] \
-            + self.risk(np.arange(len(self.told)))[agents] * radix["risk"]
+        if kernel is not None:
+            cost, surplus, base = np.empty(m), np.empty(m), np.empty(2 * m, dtype=np.int64)
+            c = model.pairs.cols
+            kernel.observe(m, value_u, cost_u, float(prm.value_low), float(prm.value_high),
+                           float(prm.value_high - prm.value_low), float(TRUST_BUCKETS), c["kept"], c["broken"],
+                           mt.mine, agents, risk, mt.role_code, radix["trust"], radix["stake"], radix["risk"],
+                           cost, surplus, base)
+        else:
+            cost, surplus, base = self._observe(model, mt, value_u, cost_u, risk)
+        self.bounds = (0.0, float(surplus.sum()))
 
         # Phase 0: answers to the counterpart's question.
         asked = rng.random(2 * m) < prm.ask_prob
@@ -261,7 +263,6 @@ class Negotiation(Environment):
         # Phase 1: close or walk away.
         close = model.decide(agents, base + asked * radix["asked"], mt.partners, phase=1)
         covert_u = rng_detect(model, 2 * m)
-        kernel = _kernel() if 2 * m >= KERNEL_MIN_SIDES else None
         if kernel is not None:
             pay, honest, dealt, loss, counts = self._settle_compiled(kernel, model, mt, answer, asked, caught_u,
                                                                      covert_u, close, surplus, cost)
@@ -278,6 +279,23 @@ class Negotiation(Environment):
         self.possible += self.step_possible
         for name, c in zip(COUNTS, counts, strict=True):
             model.count(name, float(c))
+
+    def _observe(self, model: Any, mt: _Matches, value_u: np.ndarray, cost_u: np.ndarray,
+                 risk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cost, surplus, each side's observation code but ``asked``) in numpy, as
+        ``scenarios.negotiation_kernel.observe`` computes them (its reference)."""
+        prm = self.params
+        span = prm.value_high - prm.value_low
+        value = prm.value_low + span * value_u
+        cost = prm.value_low + span * cost_u
+        surplus = np.maximum(value - cost, 0.0)
+        radix = dict(zip(self.codec.fields, self.codec.radix, strict=True))
+        trust = np.floor(model.pairs.trust(mt.mine) * TRUST_BUCKETS + 1e-9).astype(np.int64)
+        # Each side sees its own reserve: a large stake when its reserve leaves room to trade.
+        own = np.concatenate([value - prm.value_low, prm.value_high - cost]) / span
+        # Integer sums: the order of terms is free.
+        base = mt.role_code + trust * radix["trust"] + (own > 0.5) * radix["stake"] + risk[mt.agents] * radix["risk"]
+        return cost, surplus, base
 
     def _settle(self, model: Any, mt: _Matches, answer: np.ndarray, asked: np.ndarray, caught_u: np.ndarray,
                 covert_u: np.ndarray, close: np.ndarray, surplus: np.ndarray,

@@ -95,3 +95,24 @@ def settle(m, answer, asked, caught_u, covert_u, close, surplus, cost, agents, m
                 defected[row] = np.int8(1) | defected[row]
             good[row] = np.int8(1) if deal else np.int8(0)
             turns[row] += 1
+
+
+@njit(cache=True, nogil=True)
+def observe(m, value_u, cost_u, low, high, span, buckets, kept, broken, mine, agents, risk, role_code,
+            r_trust, r_stake, r_risk, cost, surplus, base):  # pragma: no cover - compiled
+    """Reserves, surplus and each side's observation code but ``asked`` (``Negotiation._observe``).
+
+    Writes ``cost`` and ``surplus`` (m) and ``base`` (2m: role, trust, stake and risk coded).
+    """
+    for k in range(m):
+        value = low + span * value_u[k]
+        cost[k] = low + span * cost_u[k]
+        surplus[k] = max(value - cost[k], 0.0)
+        for side in (k, k + m):
+            # Each side sees its own reserve: a large stake when it leaves room to trade.
+            own = (value - low) / span if side == k else (high - cost[k]) / span
+            row = mine[side]
+            trust = (kept[row] + 1.0) / (kept[row] + broken[row] + 2.0)
+            bucket = np.int64(np.floor(trust * buckets + 1e-9))
+            base[side] = (role_code[side] + bucket * r_trust + (r_stake if own > 0.5 else 0)
+                          + risk[agents[side]] * r_risk)
