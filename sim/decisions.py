@@ -798,6 +798,8 @@ class _Family:
 
 #: Bits of a family read-set key that hold the ranking's number.
 _RID_BITS = 20
+#: Ranking numbers below this are told apart by counting (``np.bincount``), not by sorting.
+_COUNTED = 1 << 16
 
 
 class _Families:
@@ -863,8 +865,15 @@ class _Families:
         fields = {name: (codes // r) % c - off
                   for name, r, c, off in zip(codec.fields, codec.radix, codec.card, codec.offset, strict=True)}
         want, order = fam.cls.rank_batch(fam.params(deciders), fields, fam.acts)
-        uw, winv = unique_inverse(want)
-        rid = np.array([fam.ranking_id(w, order) for w in uw.tolist()], dtype=np.int64)[winv]
+        if len(want) and want.min() >= 0 and want.max() < _COUNTED:
+            # Rankings of a few acts are small numbers: counted and looked up, not sorted.
+            uw = np.flatnonzero(np.bincount(want))
+            of = np.zeros(int(uw[-1]) + 1, dtype=np.int64)
+            of[uw] = [fam.ranking_id(w, order) for w in uw.tolist()]
+            rid = of[want]
+        else:
+            uw, winv = unique_inverse(want)
+            rid = np.array([fam.ranking_id(w, order) for w in uw.tolist()], dtype=np.int64)[winv]
         out = np.full(len(codes), -1, dtype=np.int64)
         todo = np.arange(len(codes))
         values = [fields[name] for name in codec.fields]

@@ -117,12 +117,13 @@ def stable_ranking_numbers(minus: list[np.ndarray], base: int) -> tuple[np.ndarr
     width = len(minus)
     n = len(minus[0]) if width else 0
     numbers = np.zeros(n, dtype=np.int64)
-    for i in range(width):
-        pos = np.zeros(n, dtype=np.int64)
+    weight = base ** np.arange(width, dtype=np.int64)
+    for i in range(1, width):  # act 0 adds nothing wherever it lands
+        pos = np.zeros(n, dtype=np.intp)
         for j in range(width):
             if j != i:
                 pos += (minus[j] <= minus[i]) if j < i else (minus[j] < minus[i])
-        numbers += i * base ** pos
+        numbers += (i * weight)[pos]
 
     def ranking(number: int) -> tuple[int, ...]:
         return tuple((number // base ** i) % base for i in range(width))
