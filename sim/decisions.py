@@ -191,6 +191,17 @@ class _Flat:
         return self._arr
 
 
+def _distinct_keys(keys: np.ndarray, size: int) -> np.ndarray:
+    """``unique(keys)`` for keys of a dense table of ``size`` entries: marked and read back in
+    order when they are many (a fresh model's first step misses ~10^6 keys: a sort of them
+    all cost more than one pass over the table)."""
+    if len(keys) * 16 > size:
+        mark = np.zeros(size, dtype=np.bool_)
+        mark[keys] = True
+        return np.flatnonzero(mark)
+    return unique(keys)
+
+
 class DecisionTable:
     """Cells and outcomes of every decision key a run has met.
 
@@ -294,7 +305,7 @@ class DecisionTable:
             miss = cells == 0
             if miss.any():
                 lut = self._thaw(phase, lut)
-                new = unique(keys[miss])
+                new = _distinct_keys(keys[miss], len(lut))
                 owner = new // space
                 of = None if fam is None else self._families.fam[owner]
                 if of is not None:
