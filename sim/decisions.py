@@ -265,10 +265,16 @@ class DecisionTable:
         return hit
 
     def prepare(self) -> None:
-        """Index the batch-ranked families of the deciders there are now, as the first look-up
-        would: an environment may call it at model build so that a fresh model's first step
-        costs what any other does (the families are the same whenever they are indexed)."""
+        """Index the batch-ranked families of the deciders there are now, and allocate an empty
+        table's dense tables, as the first look-up would: an environment may call it at model
+        build so that a fresh model's first step costs what any other does (families and
+        tables are the same whenever they are made)."""
         self._families.of(self, np.zeros(0, dtype=np.int64))
+        if self.fits_dense() and not self.n_cells:
+            # The dense tables too, their pages written once (zeros, as the OS would hand them
+            # out): the first step's look-ups then fault on none of them.
+            for ph in range(len(self.phases)):
+                self._dense_lut(ph, len(self.deciders) * self.codec.space).fill(0)
 
     # --- deciders ---------------------------------------------------------------------------
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
