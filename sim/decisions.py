@@ -264,18 +264,6 @@ class DecisionTable:
             hit = self._cell_memo[key] = (cell, fields_read(own))
         return hit
 
-    def prepare(self) -> None:
-        """Index the batch-ranked families of the deciders there are now, and allocate an empty
-        table's dense tables, as the first look-up would: an environment may call it at model
-        build so that a fresh model's first step costs what any other does (families and
-        tables are the same whenever they are made)."""
-        self._families.of(self, np.zeros(0, dtype=np.int64))
-        if self.fits_dense() and not self.n_cells:
-            # The dense tables too, their pages written once (zeros, as the OS would hand them
-            # out): the first step's look-ups then fault on none of them.
-            for ph in range(len(self.phases)):
-                self._dense_lut(ph, len(self.deciders) * self.codec.space).fill(0)
-
     # --- deciders ---------------------------------------------------------------------------
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
         """The decider of (binding, policy of ``group``) in each phase, created on first use."""
@@ -376,6 +364,18 @@ class DecisionTable:
     def fits_dense(self) -> bool:
         """Whether the deciders' keys fit a dense table (else cells live in a dict)."""
         return len(self.deciders) * self.codec.space <= DENSE_TABLE_LIMIT
+
+    def prepare(self) -> None:
+        """Index the batch-ranked families of the deciders there are now, and allocate an empty
+        table's dense tables, as the first look-up would: an environment may call it at model
+        build so that a fresh model's first step costs what any other does (families and
+        tables are the same whenever they are made)."""
+        self._families.of(self, np.zeros(0, dtype=np.int64))
+        if self.fits_dense() and not self.n_cells:
+            # The dense tables too, their pages written once (zeros, as the OS would hand them
+            # out): the first step's look-ups then fault on none of them.
+            for ph in range(len(self.phases)):
+                self._dense_lut(ph, len(self.deciders) * self.codec.space).fill(0)
 
     def read_mask(self) -> np.ndarray:
         """(deciders, fields) 1 where some decision of the decider read the field, else 0.
