@@ -50,9 +50,10 @@ total surplus of the step.
 
 from __future__ import annotations
 
+import importlib.util
 from collections import namedtuple
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -83,7 +84,27 @@ CLOSES = np.array([a.cooperative is True for a in CLOSE])
 STEERS = np.array([bool(a.serves) for a in CLOSE])
 COVERT = np.array([bool(a.serves) and a.denies for a in CLOSE])
 
+#: Sides (two per pair) from which a step settles in the compiled loop; smaller steps stay in
+#: numpy (importing numba costs more than they do).
+KERNEL_MIN_SIDES = 20_000
+#: The step's counters, in the order ``_settle`` returns them.
+COUNTS = ("deals", "refusals", "lies_caught", "lies", "evasions")
+
 NegotiationObs = namedtuple("NegotiationObs", "asked role trust stake risk")
+
+
+class _Matches(NamedTuple):
+    """One step's buyer-seller pairs, both sides stacked (buyers first), and what they came from."""
+
+    edges: np.ndarray
+    seller: np.ndarray
+    pairs: Any
+    rowof: np.ndarray
+    m: int
+    agents: np.ndarray  # [buyers; sellers]
+    partners: np.ndarray
+    mine: np.ndarray  # each side's pair-table row about its partner
+    role_code: np.ndarray  # the role field's part of each side's observation code
 
 
 @dataclass(frozen=True)
@@ -153,6 +174,7 @@ class Negotiation(Environment):
         self.step_possible = 0.0
         self.told = np.zeros(0)  # per agent: deceptions told, and caught (the learned risk)
         self.caught = np.zeros(0)
+        self._matched: _Matches | None = None
 
     def risk(self, agents: np.ndarray) -> np.ndarray:
         """Each agent's estimate of being caught deceiving, in twentieths (Beta(1, 1) posterior mean)."""
@@ -165,98 +187,171 @@ class Negotiation(Environment):
         names = set(self.params.seller_groups)
         return np.array([gs.name in names for gs in model.groups], dtype=bool)[model.group_of]
 
-    def step(self, model: Any) -> None:
-        prm = self.params
+    def setup(self, model: Any) -> None:
+        # A fresh model's first step would index the drawn deciders' families and the edges;
+        # done at build instead, so every step costs the same (both are caches: same results).
+        model.decisions.prepare()
+        _ = model.edges
+
+    def _matches(self, model: Any) -> _Matches | None:
+        """This step's buyer-seller pairs and their pair-table rows, kept while nothing moved them.
+
+        The edges array is cached per graph version, and a pair's row never moves unless the
+        table is re-laid out (``PairTable.align``, which replaces ``rowof``): while the edges,
+        the sellers and ``rowof`` are the objects and values of the last step, so are the rows.
+        """
         e = model.edges
         seller = self._sellers(model)
+        got = self._matched
+        if got is not None and got.edges is e and got.pairs is model.pairs and got.rowof is model.pairs.rowof \
+                and np.array_equal(got.seller, seller):
+            return got
         if len(e):
-            cross = seller[e[:, 0]] != seller[e[:, 1]]
-            e = e[cross]
-        self.step_deals = self.step_captured = self.step_possible = 0.0
-        for name in self.metric_names()[1:]:  # counters exist (at zero) even in an empty step
-            model.count(name, 0.0)
+            e = e[seller[e[:, 0]] != seller[e[:, 1]]]
         if not len(e):
-            self.bounds = (0.0, 0.0)
-            return
-        if len(self.told) < model.n:  # newcomers start with no experience
-            grow = model.n - len(self.told)
-            self.told = np.concatenate([self.told, np.zeros(grow)])
-            self.caught = np.concatenate([self.caught, np.zeros(grow)])
+            self._matched = None
+            return None
         flip = seller[e[:, 0]]
         b = np.where(flip, e[:, 1], e[:, 0])
         s = np.where(flip, e[:, 0], e[:, 1])
         m = len(e)
-        rng = model.rng_env
-        span = prm.value_high - prm.value_low
-        value = prm.value_low + span * rng.random(m)
-        cost = prm.value_low + span * rng.random(m)
-        surplus = np.maximum(value - cost, 0.0)
-        self.bounds = (0.0, float(surplus.sum()))
         rb, rs = pair_rows(model, b, s)  # rb: the buyer's row about the seller
-        agents = np.concatenate([b, s])
-        partners = np.concatenate([s, b])
-        mine = np.concatenate([rb, rs])
-        role = np.repeat([0, 1], m)
-        trust = np.floor(model.pairs.trust(mine) * TRUST_BUCKETS + 1e-9).astype(np.int64)
-        # Each side sees its own reserve: a large stake when its reserve leaves room to trade.
-        own = np.concatenate([value - prm.value_low, prm.value_high - cost]) / span
-        stake = (own > 0.5).astype(np.int64)
-        risk = self.risk(agents)
+        radix = dict(zip(self.codec.fields, self.codec.radix, strict=True))
+        self._matched = _Matches(
+            model.edges, seller, model.pairs, model.pairs.rowof, m, np.concatenate([b, s]), np.concatenate([s, b]),
+            np.concatenate([rb, rs]), np.repeat(np.array([0, radix["role"]], dtype=np.int64), m))
+        return self._matched
+
+    def step(self, model: Any) -> None:
+        prm = self.params
+        mt = self._matches(model)
+        self.step_deals = self.step_captured = self.step_possible = 0.0
+        for name in self.metric_names()[1:]:  # counters exist (at zero) even in an empty step
+            model.count(name, 0.0)
+        if mt is None:
+            self.bounds = (0.0, 0.0)
+            return
+        if len(self.told) < len(model.payoff):  # newcomers (joins included) start with no experience
+            grow = len(model.payoff) - len(self.told)
+            self.told = np.concatenate([self.told, np.zeros(grow)])
+            self.caught = np.concatenate([self.caught, np.zeros(grow)])
+        m, agents = mt.m, mt.agents
+        rng = model.rng_env
+        value_u, cost_u = rng.random(m), rng.random(m)
+        kernel = _kernel() if 2 * m >= KERNEL_MIN_SIDES else None
+        risk = self.risk(np.arange(len(self.told)))
+        radix = dict(zip(self.codec.fields, self.codec.radix, strict=True))
+        if kernel is not None:
+            cost, surplus, base = np.empty(m), np.empty(m), np.empty(2 * m, dtype=np.int64)
+            c = model.pairs.cols
+            kernel.observe(m, value_u, cost_u, float(prm.value_low), float(prm.value_high),
+                           float(prm.value_high - prm.value_low), float(TRUST_BUCKETS), c["kept"], c["broken"],
+                           mt.mine, agents, risk, mt.role_code, radix["trust"], radix["stake"], radix["risk"],
+                           cost, surplus, base)
+        else:
+            cost, surplus, base = self._observe(model, mt, value_u, cost_u, risk)
+        self.bounds = (0.0, float(surplus.sum()))
 
         # Phase 0: answers to the counterpart's question.
         asked = rng.random(2 * m) < prm.ask_prob
         answer = np.ones(2 * m, dtype=np.int64)  # not asked: says nothing (as a refusal, unpunished)
         q = np.flatnonzero(asked)
         if len(q):
-            codes = self.codec.encode(asked=1, role=role[q], trust=trust[q], stake=stake[q], risk=risk[q])
-            answer[q] = model.decide(agents[q], codes, partners[q], phase=0)
-        caught = rng_detect(model, 2 * m) < prm.detect_prob
-        deceptive = ANSWER_DETECTABLE[answer] > 0
-        pull = np.where(deceptive & caught, 0.0, ANSWER_PULL[answer])
-        pull = np.where(asked, pull, 0.0)
+            answer[q] = model.decide(agents[q], base[q] + radix["asked"], mt.partners[q], phase=0)
+        caught_u = rng_detect(model, 2 * m)
 
         # Phase 1: close or walk away.
-        codes = self.codec.encode(asked=asked.astype(np.int64), role=role, trust=trust, stake=stake, risk=risk)
-        close = model.decide(agents, codes, partners, phase=1)
-        deal = CLOSES[close[:m]] & CLOSES[close[m:]] & (surplus > 0)
-        share_b, share_s = split_surplus(surplus, pull[:m], pull[m:], prm.leverage)
-        steer = STEERS[close] & np.concatenate([deal, deal])
-        own = np.concatenate([share_b, share_s])
-        pay = own * np.concatenate([deal, deal])
-        steer_loss = steer_cut(own, cost + share_s - prm.value_low, prm.steer_cost, COVERT[close]) * steer
-        pay = pay - steer_loss
+        close = model.decide(agents, base + asked * radix["asked"], mt.partners, phase=1)
+        covert_u = rng_detect(model, 2 * m)
+        if kernel is not None:
+            pay, honest, dealt, loss, counts = self._settle_compiled(kernel, model, mt, answer, asked, caught_u,
+                                                                     covert_u, close, surplus, cost)
+        else:
+            pay, honest, dealt, loss, counts = self._settle(model, mt, answer, asked, caught_u, covert_u, close,
+                                                            surplus, cost)
         model.add_payoff(agents, pay)
-
-        # Evidence each side gains about the other (rows of the observer).
-        other = np.concatenate([np.arange(m, 2 * m), np.arange(m)])
-        covert_caught = COVERT[close] & steer & (rng_detect(model, 2 * m) < prm.detect_prob)
-        refused = ANSWER_REFUSES[answer] & asked
-        exposed = (deceptive & caught & asked) | covert_caught
-        broken_by = (prm.lie_penalty * ANSWER_DETECTABLE[answer] * (deceptive & caught & asked)
-                     + prm.refuse_penalty * refused + prm.lie_penalty * covert_caught)
-        kept_by = np.where(exposed, 0.0, 1.0 - prm.refuse_penalty * refused)
-        broken, kept = broken_by[other], kept_by[other]
-        model.pairs.record_moves(mine, CLOSES[close].astype(np.int8), np.concatenate([deal, deal]).astype(np.int8))
-        model.pairs.observe(mine, kept, broken)
-        honest = ~((deceptive & asked) | COVERT[close])
         model.record_truth(agents, honest)
-        # Each agent learns its own risk from its deceptions and whether they were caught.
-        told = (deceptive & asked).astype(float) + (COVERT[close] & steer)
-        np.add.at(self.told, agents, told)
-        np.add.at(self.caught, agents, (deceptive & caught & asked).astype(float) + covert_caught)
-
-        got = float((surplus * deal).sum() - steer_loss[:m].sum() - steer_loss[m:].sum())
-        self.step_deals = float(deal.sum())
+        got = float(dealt.sum() - loss[:m].sum() - loss[m:].sum())
+        self.step_deals = float(counts[0])
         self.step_captured = got
         self.step_possible = float(surplus.sum())
         self.captured += got
         self.possible += self.step_possible
-        model.count("deals", self.step_deals)
-        model.count("refusals", float((ANSWER_REFUSES[answer] & asked).sum()))
-        model.count("lies_caught", float((deceptive & caught & asked).sum()))
+        for name, c in zip(COUNTS, counts, strict=True):
+            model.count(name, float(c))
+
+    def _observe(self, model: Any, mt: _Matches, value_u: np.ndarray, cost_u: np.ndarray,
+                 risk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cost, surplus, each side's observation code but ``asked``) in numpy, as
+        ``scenarios.negotiation_kernel.observe`` computes them (its reference)."""
+        prm = self.params
+        span = prm.value_high - prm.value_low
+        value = prm.value_low + span * value_u
+        cost = prm.value_low + span * cost_u
+        surplus = np.maximum(value - cost, 0.0)
+        radix = dict(zip(self.codec.fields, self.codec.radix, strict=True))
+        trust = np.floor(model.pairs.trust(mt.mine) * TRUST_BUCKETS + 1e-9).astype(np.int64)
+        # Each side sees its own reserve: a large stake when its reserve leaves room to trade.
+        own = np.concatenate([value - prm.value_low, prm.value_high - cost]) / span
+        # Integer sums: the order of terms is free.
+        base = mt.role_code + trust * radix["trust"] + (own > 0.5) * radix["stake"] + risk[mt.agents] * radix["risk"]
+        return cost, surplus, base
+
+    def _settle(self, model: Any, mt: _Matches, answer: np.ndarray, asked: np.ndarray, caught_u: np.ndarray,
+                covert_u: np.ndarray, close: np.ndarray, surplus: np.ndarray,
+                cost: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Prices, payoffs, evidence and learned risk in numpy: (pay, honest, dealt, loss, counts)
+        as ``scenarios.negotiation_kernel.settle`` computes them (its reference)."""
+        prm = self.params
+        m, agents, mine = mt.m, mt.agents, mt.mine
+        # Not asked, an agent answers nothing (code 1): no pull, nothing deceptive.
+        deceptive = ANSWER_DETECTABLE[answer] > 0
+        lied_caught = deceptive & (caught_u < prm.detect_prob)
+        pull = np.where(lied_caught, 0.0, ANSWER_PULL[answer])
+        deal = CLOSES[close[:m]] & CLOSES[close[m:]] & (surplus > 0)
+        share_b, share_s = split_surplus(surplus, pull[:m], pull[m:], prm.leverage)
+        both = np.concatenate([deal, deal])
+        covert = COVERT[close]
+        steer = STEERS[close] & both
+        own = np.concatenate([share_b, share_s])
+        loss = steer_cut(own, cost + share_s - prm.value_low, prm.steer_cost, covert) * steer
+        pay = own * both - loss
+
+        # Evidence each side gains about the other (rows of the observer).
+        other = np.concatenate([np.arange(m, 2 * m), np.arange(m)])
+        covert_caught = covert & steer & (covert_u < prm.detect_prob)
+        refused = ANSWER_REFUSES[answer] & asked
+        exposed = lied_caught | covert_caught
+        broken_by = (prm.lie_penalty * ANSWER_DETECTABLE[answer] * lied_caught
+                     + prm.refuse_penalty * refused + prm.lie_penalty * covert_caught)
+        kept_by = np.where(exposed, 0.0, 1.0 - prm.refuse_penalty * refused)
+        model.pairs.record_moves(mine, CLOSES[close].astype(np.int8), both.astype(np.int8))
+        model.pairs.observe(mine, kept_by[other], broken_by[other])
+        # Each agent learns its own risk from its deceptions and whether they were caught.
+        np.add.at(self.told, agents, deceptive.astype(float) + (covert & steer))
+        np.add.at(self.caught, agents, lied_caught.astype(float) + covert_caught)
         said = np.bincount(answer[asked], minlength=len(ANSWER))
-        model.count("lies", float(said[ANSWER.index_of("lie")]))
-        model.count("evasions", float(said[ANSWER.index_of("evade")]))
+        counts = np.array([deal.sum(), refused.sum(), lied_caught.sum(), said[ANSWER.index_of("lie")],
+                           said[ANSWER.index_of("evade")]], dtype=np.int64)
+        return pay, ~(deceptive | covert), surplus * deal, loss, counts
+
+    def _settle_compiled(self, kernel: Any, model: Any, mt: _Matches, answer: np.ndarray, asked: np.ndarray,
+                         caught_u: np.ndarray, covert_u: np.ndarray, close: np.ndarray, surplus: np.ndarray,
+                         cost: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``_settle`` in one compiled loop (``scenarios.negotiation_kernel.settle``)."""
+        prm = self.params
+        m = mt.m
+        pay, loss = np.empty(2 * m), np.empty(2 * m)
+        honest, dealt, counts = np.empty(2 * m, dtype=np.bool_), np.empty(m), np.zeros(len(COUNTS), dtype=np.int64)
+        c = model.pairs.cols
+        kernel.settle(m, answer, asked, caught_u, covert_u, close, surplus, cost, mt.agents, mt.mine,
+                      float(prm.leverage), float(prm.detect_prob), float(prm.lie_penalty), float(prm.refuse_penalty),
+                      float(prm.steer_cost), float(prm.value_low),
+                      ANSWER_PULL, ANSWER_DETECTABLE, ANSWER_REFUSES, CLOSES, STEERS, COVERT,
+                      ANSWER.index_of("lie"), ANSWER.index_of("evade"),
+                      c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"],
+                      self.told, self.caught, pay, honest, dealt, loss, counts)
+        return pay, honest, dealt, loss, counts
 
     def metrics(self, model: Any) -> dict[str, float]:
         share = self.step_captured / self.step_possible if self.step_possible > 0 else float("nan")
@@ -287,12 +382,22 @@ def steer_cut(own: np.ndarray, traded: np.ndarray, steer_cost: float, covert: np
 
 
 def pair_rows(model: Any, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Physical pair-table rows of (i, j) and (j, i); rows never move once created."""
-    model.pairs.index(i, j)
-    rji = model.pairs.index(j, i)
-    return model.pairs.index(i, j), rji
+    """Physical pair-table rows of (i, j) and (j, i), (i, j) created first; rows never move
+    once created, so those of (i, j) stay valid while (j, i) are created."""
+    rij = model.pairs.index(i, j)
+    return rij, model.pairs.index(j, i)
 
 
 def rng_detect(model: Any, n: int) -> np.ndarray:
     """Uniform draws from the truth-detection stream (kept apart from the payoff stream)."""
     return model.rng_detect.random(n)
+
+
+def _kernel() -> Any:
+    """``scenarios.negotiation_kernel``, imported on first use (numba loads slowly); None where
+    numba is not installed (no build for the platform): steps then settle in numpy."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    from scenarios import negotiation_kernel
+
+    return negotiation_kernel

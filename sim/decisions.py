@@ -192,6 +192,17 @@ class _Flat:
         return self._arr
 
 
+def _distinct_keys(keys: np.ndarray, size: int) -> np.ndarray:
+    """``unique(keys)`` for keys of a dense table of ``size`` entries: marked and read back in
+    order when they are many (a fresh model's first step misses ~10^6 keys: a sort of them
+    all cost more than one pass over the table)."""
+    if len(keys) * 16 > size:
+        mark = np.zeros(size, dtype=np.bool_)
+        mark[keys] = True
+        return np.flatnonzero(mark)
+    return unique(keys)
+
+
 class DecisionTable:
     """Cells and outcomes of every decision key a run has met.
 
@@ -372,7 +383,7 @@ class DecisionTable:
             miss = cells == 0
             if miss.any():
                 lut = self._thaw(phase, lut)
-                new = unique(keys[miss])
+                new = _distinct_keys(keys[miss], len(lut))
                 owner = new // space
                 of = None if fam is None else self._families.fam[owner]
                 if of is not None:
@@ -386,7 +397,8 @@ class DecisionTable:
         if fam is None:
             return self._keyed_cells(phase, deciders, codes)
         out = np.empty(len(codes), dtype=np.int64)
-        for f in unique(fam).tolist():
+        # Families are few small integers (-1: none): counted, not sorted (a million keys a step).
+        for f in (np.flatnonzero(np.bincount(fam + 1)) - 1).tolist():
             sel = fam == f
             out[sel] = (self._keyed_cells(phase, deciders[sel], codes[sel]) if f < 0
                         else self._families.cells(self, f, phase, deciders[sel], codes[sel]))
@@ -436,6 +448,18 @@ class DecisionTable:
     def fits_dense(self) -> bool:
         """Whether the deciders' keys fit a dense table (else cells live in a dict)."""
         return len(self.deciders) * self.codec.space <= DENSE_TABLE_LIMIT
+
+    def prepare(self) -> None:
+        """Index the batch-ranked families of the deciders there are now, and allocate an empty
+        table's dense tables, as the first look-up would: an environment may call it at model
+        build so that a fresh model's first step costs what any other does (families and
+        tables are the same whenever they are made)."""
+        self._families.of(self, np.zeros(0, dtype=np.int64))
+        if self.fits_dense() and not self.n_cells:
+            # The dense tables too, their pages written once (zeros, as the OS would hand them
+            # out): the first step's look-ups then fault on none of them.
+            for ph in range(len(self.phases)):
+                self._dense_lut(ph, len(self.deciders) * self.codec.space).fill(0)
 
     def read_mask(self) -> np.ndarray:
         """(deciders, fields) 1 where some decision of the decider read the field, else 0.
@@ -896,6 +920,8 @@ class _Family:
 
 #: Bits of a family read-set key that hold the ranking's number.
 _RID_BITS = 20
+#: Ranking numbers below this are told apart by counting (``np.bincount``), not by sorting.
+_COUNTED = 1 << 16
 
 
 class _Families:
@@ -961,8 +987,15 @@ class _Families:
         fields = {name: (codes // r) % c - off
                   for name, r, c, off in zip(codec.fields, codec.radix, codec.card, codec.offset, strict=True)}
         want, order = fam.cls.rank_batch(fam.params(deciders), fields, fam.acts)
-        uw, winv = unique_inverse(want)
-        rid = np.array([fam.ranking_id(w, order) for w in uw.tolist()], dtype=np.int64)[winv]
+        if len(want) and want.min() >= 0 and want.max() < _COUNTED:
+            # Rankings of a few acts are small numbers: counted and looked up, not sorted.
+            uw = np.flatnonzero(np.bincount(want))
+            of = np.zeros(int(uw[-1]) + 1, dtype=np.int64)
+            of[uw] = [fam.ranking_id(w, order) for w in uw.tolist()]
+            rid = of[want]
+        else:
+            uw, winv = unique_inverse(want)
+            rid = np.array([fam.ranking_id(w, order) for w in uw.tolist()], dtype=np.int64)[winv]
         out = np.full(len(codes), -1, dtype=np.int64)
         todo = np.arange(len(codes))
         values = [fields[name] for name in codec.fields]

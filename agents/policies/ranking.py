@@ -107,3 +107,25 @@ def ranking_numbers(order: np.ndarray, base: int) -> tuple[np.ndarray, Callable[
         return tuple((number // base ** i) % base for i in range(width))
 
     return np.asarray(numbers, dtype=np.int64), ranking
+
+
+def stable_ranking_numbers(minus: list[np.ndarray], base: int) -> tuple[np.ndarray, Callable[[int], tuple[int, ...]]]:
+    """``ranking_numbers`` of a stable ascending argsort of the columns ``minus`` (one per act),
+    without the sort: act ``i`` lands after every act before it that is not larger and every
+    act after it that is smaller. A handful of comparisons per act beat numpy's argsort of
+    many short rows several times over (the negotiation ranks ~10^5 such rows a step)."""
+    width = len(minus)
+    n = len(minus[0]) if width else 0
+    numbers = np.zeros(n, dtype=np.int64)
+    weight = base ** np.arange(width, dtype=np.int64)
+    for i in range(1, width):  # act 0 adds nothing wherever it lands
+        pos = np.zeros(n, dtype=np.intp)
+        for j in range(width):
+            if j != i:
+                pos += (minus[j] <= minus[i]) if j < i else (minus[j] < minus[i])
+        numbers += (i * weight)[pos]
+
+    def ranking(number: int) -> tuple[int, ...]:
+        return tuple((number // base ** i) % base for i in range(width))
+
+    return numbers, ranking

@@ -27,7 +27,7 @@ from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import TRUST_BUCKETS, policy
-from agents.policies.ranking import ranking_numbers, trust_ok
+from agents.policies.ranking import stable_ranking_numbers, trust_ok
 
 
 @policy("weighs_risk")
@@ -118,6 +118,4 @@ class WeighsRisk(RankingPolicy):
                 walk = ~(obs["trust"] >= np.rint(params["threshold"] * TRUST_BUCKETS))
                 for name, v in (("walk", 0.0), ("deal", -1.0), ("steer", -1.0), ("steer_covert", -1.0)):
                     u[name] = np.where(walk, v, u[name])
-        minus = np.stack([-u[a.name] if a.name in u else np.full(n, 1e9) for a in acts], axis=1) \
-            if len(acts) else np.zeros((n, 0))
-        return ranking_numbers(np.argsort(minus, axis=1, kind="stable"), len(acts))
+        return stable_ranking_numbers([-u[a.name] if a.name in u else np.full(n, 1e9) for a in acts], len(acts))
