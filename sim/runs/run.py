@@ -237,4 +237,6 @@ def run(
     params = dict(set or {})
     if steps is not None:
         params.setdefault("steps", int(steps))
-    return result_of(model, params)
+    result = result_of(model, params)
+    model.release()  # the result keeps none of it
+    return result
