@@ -44,7 +44,13 @@ def gini(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     if len(x) == 0:
         return 0.0
-    return float(gini_rows(x[None, :])[0])
+    # ``gini_rows`` of the one row, written for 1-D (no errstate context, no 2-D temporaries):
+    # the same operations on the same contiguous values, so the same double.
+    x = x - min(0.0, x.min())
+    total = x.sum()
+    if not total > 0:
+        return 0.0
+    return float((len(x) + 1 - 2 * (np.cumsum(np.sort(x)) / total).sum()) / len(x))
 
 
 def gini_rows(x: np.ndarray) -> np.ndarray:
