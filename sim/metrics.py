@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 from agents.spec import Level
 from scenarios.metric_registry import METRICS, Metric, StepView, metric, register_metric
 from sim.breakdown import breakdown
+from sim.series import Series
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -271,7 +272,7 @@ def record_steps(model: SpecModel, view: StepView, t0: int) -> dict[str, np.ndar
     return cols
 
 
-def extend_series(series: dict[str, list[float]], cols: dict[str, np.ndarray], t0: int, k: int) -> None:
+def extend_series(series: MutableMapping[str, list[float]], cols: dict[str, np.ndarray], t0: int, k: int) -> None:
     """Append K steps to the series in the order step-by-step collection would.
 
     A metric absent so far joins the series at the first step that has it,
@@ -285,6 +286,10 @@ def extend_series(series: dict[str, list[float]], cols: dict[str, np.ndarray], t
 
     for name in sorted(new, key=lambda nm: (first(nm), order.index(nm))):
         series[name] = [float("nan")] * t0
+    if isinstance(series, Series):  # columns kept as arrays until read (sim/series.py)
+        for name in list(series):
+            series.extend(name, cols[name] if name in cols else np.full(k, np.nan))
+        return
     for name, col in series.items():
         col.extend(cols[name].tolist() if name in cols else [float("nan")] * k)
 
@@ -678,7 +683,7 @@ PATCH_METRICS = ("deceptions", "covert_acts", "conflicts", "violations", "compli
                  "trust_mean", "welfare", "efficiency")
 
 
-def patch_split(series: dict[str, list[float]], patch_steps: list[int]) -> dict[str, float]:
+def patch_split(series: Mapping[str, list[float]], patch_steps: list[int]) -> dict[str, float]:
     """Spec evolution: the first patch's step, and main metrics' mean per step before and after it.
 
     The patch fires at the start of its step, so that step counts as after.

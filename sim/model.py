@@ -42,6 +42,7 @@ from sim.llm_memory import LLMMemory
 from sim.network import Network, trust_graph
 from sim.population import draw_population, draws_of, typical_params
 from sim.scenario import Group, Scenario
+from sim.series import Series
 
 #: Fast-forward tries that fail in a row wait this many steps at most before the next try.
 MAX_BACKOFF = 64
@@ -125,7 +126,7 @@ class SpecModel(mesa.Model):
         self._step_outcomes: list[np.ndarray] = []
         self.log = EventLog()
         self.script = Script(scenario.events)
-        self.series: dict[str, list[float]] = {}
+        self.series = Series()  # metric -> value per step, lists of floats when read
         self.totals = M.Totals()
         self.last_metrics: dict[str, float] = {}
         self._played_ahead = 0  # steps a fast-forward played, for Mesa to count in one step event
