@@ -318,8 +318,9 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     if len(den) == 1:  # a normal step: no errstate context, no temporaries
         d = float(den[0])
         return np.array([float(num[0]) / d if d > 0 else math.nan])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / den, np.nan)
+    # Divided only where den > 0 (no errstate context needed); NaN elsewhere.
+    out: np.ndarray = np.divide(num, den, out=np.full(len(den), np.nan), where=den > 0)
+    return out
 
 
 @metric("cooperation_rate", label="cooperation rate", unit="share of moves", aggregate="ratio")
@@ -568,13 +569,22 @@ class Totals:
                 self.counted[k] = self.counted.get(k, 0.0) + _total(v)
         self.applied = _add(self.applied, view.applied[0] if one else view.applied.sum(axis=0))
         self.held = _add(self.held, view.held[0] if one else view.held.sum(axis=0))
-        self.levels = self.levels + level_pairs(model, view.counts[0] if one else view.counts.sum(axis=0))
-        self.outcomes = _add(self.outcomes, view.counts[0] if one else view.counts.sum(axis=0))
+        counts = view.counts[0] if one else view.counts.sum(axis=0)
+        self.levels = self.levels + level_pairs(model, counts)
+        self.outcomes = _add(self.outcomes, counts)
         b, o = model.env.bounds
-        for w in cols["welfare"].tolist():
-            self.welfare += w
+        if one:
+            self.welfare += float(cols["welfare"][0])
             self.baseline += b
             self.optimum += o
+        else:
+            # Step by step, as stepping adds them: a cumulative sum adds left to right.
+            run = np.empty((3, view.k + 1))
+            run[:, 0] = (self.welfare, self.baseline, self.optimum)
+            run[0, 1:] = cols["welfare"]
+            run[1, 1:] = b
+            run[2, 1:] = o
+            self.welfare, self.baseline, self.optimum = np.cumsum(run, axis=1)[:, -1].tolist()
         for m in METRICS.computed():
             if m.aggregate in ("sum", "mean") and m.name in cols and m.name not in _BUILTIN:
                 acc = self.extra.setdefault(m.name, [0.0, 0.0])
