@@ -363,9 +363,13 @@ class DecisionTable:
         for d, dec in enumerate(self.deciders):
             if not memoisable(dec.policy) or self._families.batched(d):
                 keep[d] = 1  # no read-set of its own: it may have read any field
+        rows: list[int] = []
+        cols: list[int] = []
         for d, sets in self._read_sets.items():
             for rs in sets:
-                keep[d, list(rs.index)] = 1
+                rows.extend([d] * len(rs.index))
+                cols.extend(rs.index)
+        keep[rows, cols] = 1  # one scatter, not one per read-set
         return keep
 
     def read_sets(self, decider: int) -> list[tuple[int, ...]]:
