@@ -160,9 +160,10 @@ def group_payoffs(model: SpecModel, sums: np.ndarray) -> dict[str, np.ndarray]:
     """
     sizes = np.bincount(model.group_of, minlength=len(model.groups))
     out: dict[str, np.ndarray] = {}
+    means = sums / np.where(sizes > 0, sizes, 1)  # one division per element, as one per group gave
     for gs in model.groups:
         if sizes[gs.index]:
-            out[f"payoff.{gs.name}"] = sums[..., gs.index] / sizes[gs.index]
+            out[f"payoff.{gs.name}"] = means[..., gs.index]
     focal = np.array([gs.focal for gs in model.groups], dtype=bool)
     for name, mask in (("payoff_focal", focal), ("payoff_background", ~focal)):
         if sizes[mask].sum():
