@@ -151,6 +151,11 @@ class Network:
     def edges(self, alive: np.ndarray) -> np.ndarray:
         """Undirected edges among living agents, as an (E, 2) array (cached per version)."""
         if self._edges is None:
+            if self._arrays is not None and self._arrays[1] is None:
+                # A complete graph's ``pairs_above``: (u, v) rows, u < v, already in order.
+                e = self._arrays[0]
+                self._edges = e if alive.all() else e[alive[e[:, 0]] & alive[e[:, 1]]]
+                return self._edges
             if self._arrays is not None:
                 e = np.sort(self._arrays[0].astype(np.int64), axis=1)
             else:
