@@ -60,8 +60,17 @@ if TYPE_CHECKING:
 RECORD_BUDGET = 64 << 20
 #: Outcomes that new keys may add before a stretch must end (its count records have that width).
 OUTCOME_HEADROOM = 256
+#: The same for a table an earlier run of the population left whole (it rarely meets a new key;
+#: 256 spare columns were most of a short stretch's records, zeroed and page-faulted each run).
+WARM_HEADROOM = 16
 #: Most projected keys per decider computed before a stretch (``_complete``).
 COMPLETE_LIMIT = 64
+#: Largest ``pending`` array kept for later stretches (bytes), and how many are kept.
+PENDING_KEEP_BYTES = 1 << 20
+PENDING_KEEP = 4
+#: Zeroed ``pending`` arrays that finished stretches handed back: a fresh one of a 12-strategy
+#: table (~100 kB) is zeroed and page-faulted anew each run, a tenth of the stretch's setup.
+_PENDING: list[np.ndarray] = []
 def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     """Play up to ``limit`` steps; None when not even the first could be played this way.
 
@@ -75,8 +84,8 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     table = model.decisions
     if not table.fits_dense():
         return None  # too many deciders for a dense table: cells live in a dict the loop cannot read
-    if not table.n_cells:
-        table.warm()  # a population an earlier run of the process played: its table, whole
+    # A population an earlier run of the process played: its table, whole.
+    warmed = not table.n_cells and table.warm()
     edges = model.edges
     e = len(edges)
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
@@ -89,7 +98,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     keep = _complete(env, model, table.read_mask())
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     # Room for outcomes that keys first seen during the stretch may add.
-    width = table.n_outcomes + OUTCOME_HEADROOM
+    width = table.n_outcomes + (WARM_HEADROOM if warmed else OUTCOME_HEADROOM)
     # With only the engine's metrics to collect, the loop computes them and keeps no records.
     summarised = bool(getattr(model, "summarisable", False))
     per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 5 * n + 2 * rows))
@@ -100,7 +109,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     state = np.array([0, 0, -1], np.int64)
     missing = np.empty(2 * e, np.int64)  # a row per distinct key without a cell
     # Per key of the dense table, 1 while it is listed as missing (each is listed once).
-    pending = np.zeros(len(table.dense(0)), np.int8)
+    pending = _take_pending(len(table.dense(0)))
     # Detection draws, made only when a step breaks a promise (zeros for 2E rows cost tens of
     # ms at 10^6 agents); the loop reads them only for the step they were drawn for.
     draws = np.zeros(0)
@@ -132,10 +141,35 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     if classes is not None:
         classes.write_back(model.pairs.cols)
     table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
+    _give_pending(pending, bool(state[MISSED]))
     if not rec.steps:
         return None
     env.bounds = env.welfare_bounds(e)
     return rec
+
+
+def _take_pending(size: int) -> np.ndarray:
+    """A zeroed int8 array of ``size``: a kept one if long enough (shorter ones are dropped), else new.
+
+    ``pop`` hands each kept array to one caller only, whichever thread asks."""
+    while _PENDING:
+        try:
+            buf = _PENDING.pop()
+        except IndexError:  # another thread took the last one
+            break
+        if len(buf) >= size:
+            return buf[:size]  # a view: still a C-contiguous int8 array for the loop
+    return np.zeros(size, np.int8)
+
+
+def _give_pending(pending: np.ndarray, dirty: bool) -> None:
+    """Keep ``pending`` for a later stretch, zeroed (``dirty``: some key may still be marked)."""
+    whole = pending if pending.base is None else pending.base
+    if whole.nbytes > PENDING_KEEP_BYTES or len(_PENDING) >= PENDING_KEEP:
+        return
+    if dirty:
+        whole[:] = 0
+    _PENDING.append(whole)
 
 
 def _deciders(env: IPD, model: Any, agents: np.ndarray) -> np.ndarray:

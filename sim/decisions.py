@@ -471,9 +471,13 @@ class DecisionTable:
         for d, dec in enumerate(self.deciders):
             if not memoisable(dec.policy) or self._families.batched(d):
                 keep[d] = 1  # no read-set of its own: it may have read any field
+        rows: list[int] = []
+        cols: list[int] = []
         for d, sets in self._read_sets.items():
             for rs in sets:
-                keep[d, list(rs.index)] = 1
+                rows.extend([d] * len(rs.index))
+                cols.extend(rs.index)
+        keep[rows, cols] = 1  # one scatter, not one per read-set
         return keep
 
     def read_mask_of(self, deciders: np.ndarray) -> np.ndarray:
@@ -706,8 +710,11 @@ class DecisionTable:
         for grow, (n, arrays) in ((self._cells, state["cells"]), (self._outcomes, state["outcomes"])):
             grow.n, grow.arr = n, arrays
         self._outcome_conflicts = state["conflicts"]
-        for flat, cols in ((self._comp, state["comp"]), (self._conf, state["conf"])):
-            flat.cols, flat._arr = cols, None
+        # Arrays derived from the state, kept with it by an earlier run (``_derived``).
+        derived = state.get("derived", {})
+        for name, flat, cols in (("comp", self._comp, state["comp"]), ("conf", self._conf, state["conf"])):
+            flat.cols, flat._arr = cols, derived.get(name)
+        self._weights = derived.get("weights")
         self.marks = dict(state["marks"])
         self._shared = state
 
@@ -849,7 +856,14 @@ class DecisionTable:
             cols = (np.ones(n), arr["nconf"][:n], arr["violation"][:n], arr["deception"][:n],
                     arr["covert"][:n], coop == 1, coop >= 0, arr["injected"][:n])
             kept = self._weights = (n, arr, np.stack([np.asarray(c, dtype=np.float64) for c in cols], axis=1))
+            self._derived("weights", kept)
         return kept[2]
+
+    def _derived(self, name: str, value: Any) -> None:
+        """Keep an array derived from a restored state with that state, for its later runs: while
+        the table still shares it (no cell of its own yet), the state is what the array reads."""
+        if self._shared is not None:
+            self._shared.setdefault("derived", {})[name] = value
 
     def conflicts(self, outcome: int) -> tuple[ConflictEvent, ...]:
         """The conflict events an outcome logs."""
@@ -857,11 +871,15 @@ class DecisionTable:
 
     def compliance_rows(self) -> dict[str, np.ndarray]:
         """(outcome, principle, held): each outcome's verdict on each principle that applied."""
-        return self._comp.arrays()
+        got = self._comp.arrays()
+        self._derived("comp", got)
+        return got
 
     def level_rows(self) -> dict[str, np.ndarray]:
         """(outcome, pair): each conflict of an outcome, pair = winner level x LEVELS + loser level."""
-        return self._conf.arrays()
+        got = self._conf.arrays()
+        self._derived("conf", got)
+        return got
 
 
 def batch_names(cls: Any) -> tuple[str, ...]:

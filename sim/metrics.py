@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 from agents.spec import Level
 from scenarios.metric_registry import METRICS, Metric, StepView, metric, register_metric
 from sim.breakdown import breakdown
+from sim.series import Series
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -44,7 +45,13 @@ def gini(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     if len(x) == 0:
         return 0.0
-    return float(gini_rows(x[None, :])[0])
+    # ``gini_rows`` of the one row, written for 1-D (no errstate context, no 2-D temporaries):
+    # the same operations on the same contiguous values, so the same double.
+    x = x - min(0.0, x.min())
+    total = x.sum()
+    if not total > 0:
+        return 0.0
+    return float((len(x) + 1 - 2 * (np.cumsum(np.sort(x)) / total).sum()) / len(x))
 
 
 def gini_rows(x: np.ndarray) -> np.ndarray:
@@ -153,9 +160,10 @@ def group_payoffs(model: SpecModel, sums: np.ndarray) -> dict[str, np.ndarray]:
     """
     sizes = np.bincount(model.group_of, minlength=len(model.groups))
     out: dict[str, np.ndarray] = {}
+    means = sums / np.where(sizes > 0, sizes, 1)  # one division per element, as one per group gave
     for gs in model.groups:
         if sizes[gs.index]:
-            out[f"payoff.{gs.name}"] = sums[..., gs.index] / sizes[gs.index]
+            out[f"payoff.{gs.name}"] = means[..., gs.index]
     focal = np.array([gs.focal for gs in model.groups], dtype=bool)
     for name, mask in (("payoff_focal", focal), ("payoff_background", ~focal)):
         if sizes[mask].sum():
@@ -265,7 +273,7 @@ def record_steps(model: SpecModel, view: StepView, t0: int) -> dict[str, np.ndar
     return cols
 
 
-def extend_series(series: dict[str, list[float]], cols: dict[str, np.ndarray], t0: int, k: int) -> None:
+def extend_series(series: MutableMapping[str, list[float]], cols: dict[str, np.ndarray], t0: int, k: int) -> None:
     """Append K steps to the series in the order step-by-step collection would.
 
     A metric absent so far joins the series at the first step that has it,
@@ -279,6 +287,10 @@ def extend_series(series: dict[str, list[float]], cols: dict[str, np.ndarray], t
 
     for name in sorted(new, key=lambda nm: (first(nm), order.index(nm))):
         series[name] = [float("nan")] * t0
+    if isinstance(series, Series):  # columns kept as arrays until read (sim/series.py)
+        for name in list(series):
+            series.extend(name, cols[name] if name in cols else np.full(k, np.nan))
+        return
     for name, col in series.items():
         col.extend(cols[name].tolist() if name in cols else [float("nan")] * k)
 
@@ -307,8 +319,9 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     if len(den) == 1:  # a normal step: no errstate context, no temporaries
         d = float(den[0])
         return np.array([float(num[0]) / d if d > 0 else math.nan])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / den, np.nan)
+    # Divided only where den > 0 (no errstate context needed); NaN elsewhere.
+    out: np.ndarray = np.divide(num, den, out=np.full(len(den), np.nan), where=den > 0)
+    return out
 
 
 @metric("cooperation_rate", label="cooperation rate", unit="share of moves", aggregate="ratio")
@@ -557,13 +570,22 @@ class Totals:
                 self.counted[k] = self.counted.get(k, 0.0) + _total(v)
         self.applied = _add(self.applied, view.applied[0] if one else view.applied.sum(axis=0))
         self.held = _add(self.held, view.held[0] if one else view.held.sum(axis=0))
-        self.levels = self.levels + level_pairs(model, view.counts[0] if one else view.counts.sum(axis=0))
-        self.outcomes = _add(self.outcomes, view.counts[0] if one else view.counts.sum(axis=0))
+        counts = view.counts[0] if one else view.counts.sum(axis=0)
+        self.levels = self.levels + level_pairs(model, counts)
+        self.outcomes = _add(self.outcomes, counts)
         b, o = model.env.bounds
-        for w in cols["welfare"].tolist():
-            self.welfare += w
+        if one:
+            self.welfare += float(cols["welfare"][0])
             self.baseline += b
             self.optimum += o
+        else:
+            # Step by step, as stepping adds them: a cumulative sum adds left to right.
+            run = np.empty((3, view.k + 1))
+            run[:, 0] = (self.welfare, self.baseline, self.optimum)
+            run[0, 1:] = cols["welfare"]
+            run[1, 1:] = b
+            run[2, 1:] = o
+            self.welfare, self.baseline, self.optimum = np.cumsum(run, axis=1)[:, -1].tolist()
         for m in METRICS.computed():
             if m.aggregate in ("sum", "mean") and m.name in cols and m.name not in _BUILTIN:
                 acc = self.extra.setdefault(m.name, [0.0, 0.0])
@@ -672,7 +694,7 @@ PATCH_METRICS = ("deceptions", "covert_acts", "conflicts", "violations", "compli
                  "trust_mean", "welfare", "efficiency")
 
 
-def patch_split(series: dict[str, list[float]], patch_steps: list[int]) -> dict[str, float]:
+def patch_split(series: Mapping[str, list[float]], patch_steps: list[int]) -> dict[str, float]:
     """Spec evolution: the first patch's step, and main metrics' mean per step before and after it.
 
     The patch fires at the start of its step, so that step counts as after.

@@ -50,8 +50,7 @@ def build_network(net: dict[str, Any], n: int,
             e = np.concatenate([e, np.repeat(np.arange(n), 2).reshape(n, 2)])
         return e, cells
     if kind == "complete" and not net.get("self_play"):
-        i, j = np.triu_indices(n, 1)  # sorted as Network.edges sorts
-        return np.stack([i, j], axis=1).astype(np.int64), None
+        return pairs_above(n), None
     if kind == "complete":
         g = nx.complete_graph(n)
     elif kind == "none":
@@ -78,6 +77,31 @@ def build_network(net: dict[str, Any], n: int,
     if net.get("self_play"):
         g.add_edges_from((i, i) for i in range(n))
     return g
+
+
+#: Complete graphs of at most this many agents keep their pair array for later builds (a copy each),
+#: and at most ``PAIRS_KEPT`` sizes are kept.
+PAIRS_KEEP_N = 256
+PAIRS_KEPT = 8
+_PAIRS: dict[int, np.ndarray] = {}
+
+
+def pairs_above(n: int) -> np.ndarray:
+    """Every (i, j), i < j < n, sorted as ``Network.edges`` sorts: ``np.triu_indices(n, 1)``'s
+    pairs (which built an n x n mask: half of a 12-agent model's network), a new array each call."""
+    kept = _PAIRS.get(n)
+    if kept is not None:
+        return kept.copy()
+    later = np.arange(n - 1, -1, -1, dtype=np.int64)  # partners after each agent
+    i = np.repeat(np.arange(n, dtype=np.int64), later)
+    # Within agent i's run of pairs, j counts up from i + 1.
+    j = np.arange(len(i), dtype=np.int64) - np.repeat(np.cumsum(later) - later, later) + i + 1
+    out = np.stack([i, j], axis=1)
+    if n <= PAIRS_KEEP_N:
+        if len(_PAIRS) >= PAIRS_KEPT:
+            _PAIRS.clear()
+        _PAIRS[n] = out.copy()
+    return out
 
 
 def _edge_array(graph: nx.Graph) -> np.ndarray:
@@ -127,6 +151,11 @@ class Network:
     def edges(self, alive: np.ndarray) -> np.ndarray:
         """Undirected edges among living agents, as an (E, 2) array (cached per version)."""
         if self._edges is None:
+            if self._arrays is not None and self._arrays[1] is None:
+                # A complete graph's ``pairs_above``: (u, v) rows, u < v, already in order.
+                e = self._arrays[0]
+                self._edges = e if alive.all() else e[alive[e[:, 0]] & alive[e[:, 1]]]
+                return self._edges
             if self._arrays is not None:
                 e = np.sort(self._arrays[0].astype(np.int64), axis=1)
             else:

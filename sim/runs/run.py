@@ -43,7 +43,7 @@ class RunResult:
     __slots__ = ("_events", "_rows", "_series", "_steps", "agents", "metrics", "params", "scenario", "seed")
 
     def __init__(self, scenario: str, seed: int, params: dict[str, Any], metrics: dict[str, float],
-                 steps: pd.DataFrame | dict[str, list[float]], events: pd.DataFrame | Callable[[], list],
+                 steps: pd.DataFrame | dict[str, Any], events: pd.DataFrame | Callable[[], list],
                  agents: list[dict[str, Any]]) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -202,7 +202,7 @@ def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResu
     if model.evolution is not None:  # what each agent carries at the end, not its group's start
         model.evolution.relabel(agents)
     # The frames read only the series and the event log (what the rows hold is final).
-    series = {name: list(col) for name, col in model.series.items()}
+    series = {name: list(col) if isinstance(col, list) else col for name, col in model.series.arrays().items()}
     log, table = model.log.snapshot(), model.decisions  # outcome ids already logged never change
 
     def rows() -> list[dict[str, Any]]:
@@ -237,4 +237,6 @@ def run(
     params = dict(set or {})
     if steps is not None:
         params.setdefault("steps", int(steps))
-    return result_of(model, params)
+    result = result_of(model, params)
+    model.release()  # the result keeps none of it
+    return result

@@ -1,0 +1,93 @@
+"""A run's per-step series: one column per metric, kept as the arrays it was booked in until read.
+
+Why: a fast-forwarded stretch books its steps as numpy columns (``sim.metrics.record_steps``).
+Turning each into Python floats as it came (``tolist``: 27 columns x 200 steps for the
+12-strategy round robin) cost about a tenth of that run, and most runs are read through
+their final metrics or a frame built from arrays (``RunResult.steps``). A column read by
+name becomes the list of floats the contract promises, once; short bookings (one step
+played the generic way) are appended to that list directly, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+
+import numpy as np
+
+#: Bookings of at least this many steps are kept as arrays until a column is read.
+MIN_BLOCK = 16
+
+
+class Series(MutableMapping[str, list[float]]):
+    """Metric name -> its value per step (a list of floats when read), in the order names joined."""
+
+    def __init__(self) -> None:
+        # A column is either its list (read, or booked a step at a time) or the arrays booked so far.
+        self._cols: dict[str, list[float] | list[np.ndarray]] = {}
+        self._blocks: set[str] = set()  # names whose value in ``_cols`` is a list of arrays
+
+    def __getitem__(self, name: str) -> list[float]:
+        col = self._cols[name]
+        if name in self._blocks:
+            self._blocks.discard(name)
+            col = self._cols[name] = np.concatenate(col).tolist()  # type: ignore[arg-type]
+        return col  # type: ignore[return-value]
+
+    def __setitem__(self, name: str, values: list[float]) -> None:
+        self._blocks.discard(name)
+        self._cols[name] = values
+
+    def __delitem__(self, name: str) -> None:
+        self._blocks.discard(name)
+        del self._cols[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._cols
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cols)
+
+    def __len__(self) -> int:
+        return len(self._cols)
+
+    def __repr__(self) -> str:
+        return f"Series({list(self._cols)})"
+
+    def extend(self, name: str, values: np.ndarray) -> None:
+        """Append the booked ``values`` (a 1-D array) to column ``name``, which must exist."""
+        block = _block(values) if len(values) >= MIN_BLOCK else None
+        if name in self._blocks:
+            if block is not None:
+                self._cols[name].append(block)  # type: ignore[arg-type]
+                return
+            self[name]  # a step at a time from here: the column becomes its list
+        col = self._cols[name]
+        if not col and block is not None:
+            self._blocks.add(name)
+            self._cols[name] = [block]
+            return
+        col.extend(values.tolist())  # type: ignore[arg-type]
+
+    def arrays(self) -> dict[str, np.ndarray | list[float]]:
+        """Every column for a frame, names in order: its list, or the booked arrays joined (not read
+        as Python floats)."""
+        out = {}
+        for name, col in self._cols.items():
+            if name in self._blocks:
+                if len(col) > 1:
+                    col = self._cols[name] = [np.concatenate(col)]  # type: ignore[list-item]
+                out[name] = col[0]  # type: ignore[assignment]
+            else:
+                out[name] = col  # type: ignore[assignment]  # a list, as booked
+        return out
+
+
+def _block(values: np.ndarray) -> np.ndarray | None:
+    """``values`` as an array of its own whose frame column equals the list's (``tolist`` gives
+    Python floats or ints: float64 or int64), or None to book it as a list."""
+    kind = values.dtype.kind
+    if kind == "f":
+        return values.astype(np.float64)  # a copy: the booked array may be a view of reused records
+    if kind == "i" or (kind == "u" and values.dtype.itemsize < 8):
+        return values.astype(np.int64)
+    return None
