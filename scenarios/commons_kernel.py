@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numba import njit
 
+from agents.uniques import unique_inverse
 from scenarios.commons import STOCK_BUCKETS
 from scenarios.commons_table import decision_lookup
 from scenarios.kernel_sums import gini_step, total
@@ -73,13 +74,34 @@ class State(NamedTuple):
 
 
 class Conflicts(NamedTuple):
-    """Decisions whose outcome logs conflicts: step ``k``'s are rows ``at[k]:at[k + 1]``."""
+    """Decisions whose outcome logs conflicts: step ``k``'s are ``at[k]:at[k + 1]``, ``rows[k]`` event rows."""
 
     agent: np.ndarray
     outcome: np.ndarray
     at: np.ndarray
+    rows: np.ndarray
 
 
+class Classes(NamedTuple):
+    """Agents by payoff history: every agent of class ``c`` holds the payoff ``value[c]``.
+
+    A step's pay depends on the act alone, so agents that acted alike hold the same
+    payoff: sorting the few classes' values sorts every payoff (the Gini and equality
+    read sorted payoffs). Past ``value``'s room, the loop sorts the agents instead.
+    """
+
+    of: np.ndarray      # (n,) int64: each agent's class
+    value: np.ndarray   # (room,) the classes' payoffs
+    count: np.ndarray   # (room,) int64: agents per class
+    value2: np.ndarray  # (room,) scratch: the next step's classes
+    count2: np.ndarray  # (room,) int64 scratch
+    remap: np.ndarray   # (room * acts,) int64 scratch: (class, act) -> the next step's class
+    size: np.ndarray    # int64 [classes now; 0: too many, the loop sorts agents]
+    eq: np.ndarray      # (n,) scratch: rank x sorted payoff (equality)
+
+
+#: Most payoff classes a stretch follows before it sorts agents instead.
+CLASS_ROOM = 4096
 #: Positions in ``State.ints``: the collapse step (-1: none), factors used, the first step's
 #: number, over-takes and takes so far, the last step's over-takes and takers.
 COLLAPSE, USED, FIRST, TOTAL_OVER, TOTAL_TAKES, OVER, TAKERS = range(7)
@@ -104,7 +126,8 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     rec = Stretch.empty(k, width, n, groups, 0, summarised=True)
     env_cols = np.empty((k, len(ENV_COLUMNS)))
     size = k * n if logs else 0
-    conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), np.zeros(k + 1, np.int64))
+    conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), np.zeros(k + 1, np.int64),
+                          np.zeros(k, np.int64))
     prm = env.params
     rng = model.rng_env
     draws = prm.regrowth_sd > 0
@@ -122,7 +145,8 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
                             env._total_over, env._total_takes, env._over, env._takers], np.int64),
                   _order(env, n), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n))
     res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
-    _play(k, lookup, res, state, model.group_of.astype(np.int64), rec.arrays, env_cols, conflicts)
+    classes = _classes(model.payoff, len(env.take_of))
+    _play(k, lookup, res, state, model.group_of.astype(np.int64), rec.arrays, env_cols, conflicts, classes)
     rec.steps = k
     ints = state.ints
     if draws and ints[USED] < k:
@@ -137,14 +161,27 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     env.bounds = (0.0, env.sustainable_yield)
     env.kept_order = state.order
     if logs:
-        nconf = table.outcome_column("nconf")
-        at = conflicts.at.tolist()
-        for s in range(k):
-            if at[s + 1] > at[s]:  # a step without conflicts logs nothing
-                model.log.conflicts(model.steps + 1 + s, conflicts.agent[at[s]:at[s + 1]], None,
-                                    conflicts.outcome[at[s]:at[s + 1]], nconf)
+        model.log.conflict_steps(list(range(model.steps + 1, model.steps + 1 + k)), conflicts.agent,
+                                 conflicts.outcome, conflicts.at.tolist(), conflicts.rows.tolist())
     rec.env_metrics = {name: env_cols[:k, c] for c, name in enumerate(ENV_COLUMNS)}
     return rec
+
+
+def _classes(payoff: np.ndarray, acts: int) -> Classes:
+    """The payoffs' classes at the stretch's start: one per distinct value (a run starts with one)."""
+    n = len(payoff)
+    room = min(CLASS_ROOM, max(n, 1))
+    if n and (payoff == payoff[0]).all():
+        values, of = payoff[:1], np.zeros(n, np.int64)
+    else:
+        values, of = unique_inverse(payoff)
+    size = len(values) if len(values) <= room else 0
+    value, count = np.zeros(room), np.zeros(room, np.int64)
+    if size:
+        value[:size] = values
+        count[:size] = np.bincount(of, minlength=size)
+    return Classes(of.astype(np.int64), value, count, np.empty(room), np.empty(room, np.int64),
+                   np.empty(room * acts, np.int64), np.array([size], np.int64), np.empty(n))
 
 
 def _order(env: Commons, n: int) -> np.ndarray:
@@ -154,7 +191,7 @@ def _order(env: Commons, n: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _play(k_max, lk, res, st, group_of, rec, env_cols, cf):  # pragma: no cover - compiled
+def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no cover - compiled
     """Play ``k_max`` steps of ``Commons.step`` (with ``SpecModel.step``'s payoff booking) for
     ``n`` living agents; per step the outcome counts, group sums, welfare, Gini and the
     environment's metrics. Mirrors the numpy operations in their order."""
@@ -170,7 +207,7 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf):  # pragma: no cover 
     past = 0
     for i in range(n):
         past += st.over_last[i]
-    c = 0
+    logged = 0
     for k in range(k_max):
         harvest = 0.0
         over = 0
@@ -186,15 +223,20 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf):  # pragma: no cover 
                 o = lk.outcome[j, d]
                 rec.counts[k, o] += 1
                 if lk.conflicts[j, d]:
-                    cf.agent[c] = i
-                    cf.outcome[c] = o
-                    c += 1
+                    cf.agent[logged] = i
+                    cf.outcome[logged] = o
+                    cf.rows[k] += lk.conflicts[j, d]
+                    logged += 1
                 a = lk.act[j, d]
                 st.chosen[i] = a
                 st.demand[i] = dem[a]
             asked = total(st.demand, n)
             for a in range(acts):
                 got[a] = dem[a] * (stock / asked) if asked > stock else dem[a]
+            classes = cl.size[0]
+            fresh = 0
+            for q in range(classes * acts):
+                cl.remap[q] = -1
             for i in range(n):
                 a = st.chosen[i]
                 pay = 0.0 + (0.0 + got[a])  # a zeroed step payoff += bincount's sum from 0.0
@@ -203,6 +245,23 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf):  # pragma: no cover 
                 over += big[a]
                 st.payoff[i] += pay
                 rec.group_sums[k, group_of[i]] += st.payoff[i]
+                if classes:
+                    at = cl.of[i] * acts + a
+                    to = cl.remap[at]
+                    if to < 0:
+                        if fresh == cl.value.shape[0]:
+                            classes = 0  # too many: sort the agents from here on
+                            continue
+                        to = cl.remap[at] = fresh
+                        cl.value2[to] = st.payoff[i]
+                        cl.count2[to] = 0
+                        fresh += 1
+                    cl.of[i] = to
+                    cl.count2[to] += 1
+            if classes:
+                cl.value[:fresh] = cl.value2[:fresh]
+                cl.count[:fresh] = cl.count2[:fresh]
+            cl.size[0] = fresh if classes else 0
             past = over
             harvest = total(st.step_pay, n)
             takers = n
@@ -221,19 +280,62 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf):  # pragma: no cover 
         else:
             for i in range(n):
                 st.step_pay[i] = 0.0
+                st.payoff[i] += 0.0  # nothing earned, added as stepping adds it
                 rec.group_sums[k, group_of[i]] += st.payoff[i]
-        cf.at[k + 1] = c
+            for q in range(cl.size[0]):
+                cl.value[q] += 0.0
+        cf.at[k + 1] = logged
         ints[OVER] = over
         ints[TAKERS] = takers
         # Welfare sums every agent's step payoff, the harvest every taker's: the same sum here.
         rec.summary[k, 0] = harvest
-        rec.summary[k, 1] = gini_step(st.payoff, st.order, st.xs, st.buf)
+        if cl.size[0]:
+            rec.summary[k, 1], env_cols[k, 3] = _sorted_by_class(st.payoff, cl, st.xs, st.buf, n)
+        else:
+            rec.summary[k, 1] = gini_step(st.payoff, st.order, st.xs, st.buf)
+            env_cols[k, 3] = _equality(st.payoff, st.order, st.xs, st.buf, n)
         env_cols[k, 0] = stock
         env_cols[k, 1] = harvest
         env_cols[k, 2] = over / takers if takers else np.nan
-        env_cols[k, 3] = _equality(st.payoff, st.order, st.xs, st.buf, n)
         env_cols[k, 4] = 0.0 if ints[COLLAPSE] >= 0 else 1.0
     st.scalars[0] = stock
+
+
+@njit(cache=True, nogil=True)
+def _sorted_by_class(payoff, cl, xs, buf, n):  # pragma: no cover - compiled
+    """(Gini, equality) of ``payoff`` from its classes: ``kernel_sums.gini_step`` and
+    ``_equality``'s operations in their order, on payoffs sorted by sorting the classes."""
+    size = cl.size[0]
+    low = payoff[0]
+    for i in range(n):
+        low = min(low, payoff[i])
+    shift = min(0.0, low)
+    plain = shift == 0.0 and math.copysign(1.0, shift) > 0.0  # x - 0.0 is x, bit for bit
+    if plain:
+        tot = total(payoff, n)
+    else:
+        for i in range(n):
+            buf[i] = payoff[i] - shift
+        tot = total(buf, n)
+    order = np.argsort(cl.value[:size])
+    spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
+    run = 0.0
+    pos = 0
+    for c in order:
+        x = cl.value[c]
+        v = x if plain else x - shift
+        for _ in range(cl.count[c]):
+            if spread:
+                run += v  # np.cumsum: a running sum, left to right
+                buf[pos] = run / tot
+            xs[pos] = x
+            cl.eq[pos] = float(pos + 1) * x
+            pos += 1
+    gini = (np.float64(n + 1) - 2.0 * total(buf, n)) / n if spread else 0.0
+    sorted_tot = total(xs, n)
+    if not sorted_tot > 0:
+        return gini, 1.0
+    return gini, 1.0 - (2.0 * total(cl.eq, n) / (n * sorted_tot) - (n + 1) / n)
 
 
 @njit(cache=True, nogil=True)

@@ -26,14 +26,14 @@ KEYS = 2 * LEVELS
 
 
 class Lookup(NamedTuple):
-    """Per agent its decider; per (key, decider) its act, outcome and whether the outcome logs a
-    conflict. Key ``level * 2 + others`` (rows: a step's agents read two rows, in decider order).
+    """Per agent its decider; per (key, decider) its act, outcome and the conflicts the outcome
+    logs. Key ``level * 2 + others`` (rows: a step's agents read two rows, in decider order).
     """
 
     decider: np.ndarray    # (n,) int64
     act: np.ndarray        # (KEYS, deciders) int64: index into the act space
     outcome: np.ndarray    # (KEYS, deciders) int64
-    conflicts: np.ndarray  # (KEYS, deciders) int8: 1 where the outcome logs conflicts
+    conflicts: np.ndarray  # (KEYS, deciders) int64: the outcome's conflicts (event rows)
     covered: np.ndarray    # (deciders,) bool: the decider's keys are filled
 
 
@@ -47,7 +47,7 @@ def decision_lookup(env: Commons, model: Any, old: Lookup | None = None) -> Look
         return old  # the same agents decide as they did: cells never change
     deciders = len(table.deciders)
     act, outcome = np.zeros((KEYS, deciders), np.int64), np.zeros((KEYS, deciders), np.int64)
-    conflicts, covered = np.zeros((KEYS, deciders), np.int8), np.zeros(deciders, bool)
+    conflicts, covered = np.zeros((KEYS, deciders), np.int64), np.zeros(deciders, bool)
     if old is not None:
         had = len(old.covered)
         act[:, :had], outcome[:, :had], conflicts[:, :had] = old.act, old.outcome, old.conflicts
@@ -61,6 +61,6 @@ def decision_lookup(env: Commons, model: Any, old: Lookup | None = None) -> Look
         chosen = table.full[cells].astype(np.int64)
         act[:, todo] = chosen
         outcome[:, todo] = table.base[cells] + chosen
-        conflicts[:, todo] = table.outcome_column("nconf")[outcome[:, todo]] > 0
+        conflicts[:, todo] = table.outcome_column("nconf")[outcome[:, todo]]
         covered[todo] = True
     return Lookup(dec.astype(np.int64), act, outcome, conflicts, covered)

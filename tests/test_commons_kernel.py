@@ -19,6 +19,7 @@ import scenarios
 from scenarios import commons_kernel
 from scenarios.commons import Commons
 from scenarios.metric_registry import METRICS, Metric
+from sim import eventlog
 from sim.runs.run import run_model
 from sim.scenario import load_scenario_text
 from tests.test_fused import _same
@@ -83,6 +84,17 @@ def test_commons_fused_equals_stepwise(ref: str, overrides: dict[str, Any], seed
     _same_commons(slow, fast)
 
 
+@pytest.mark.parametrize("room", [1, 2, 5])
+def test_more_payoff_classes_than_room_sort_agents(room: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past the room for payoff classes the loop sorts the agents for the Gini and equality.
+    over = {"groups.villagers.count": 60}
+    slow, _ = _run("commons-newcomer", False, monkeypatch, room, over)
+    monkeypatch.setattr(commons_kernel, "CLASS_ROOM", room)
+    fast, played = _run("commons-newcomer", True, monkeypatch, room, over)
+    assert played >= fast.steps // 2
+    _same_commons(slow, fast)
+
+
 def test_collapse_inside_a_stretch_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
     fast, played = _run("commons", True, monkeypatch, 4, {
         "groups.villagers.count": 10, "groups.trawlers.count": 30, "groups.trawlers.spec": "empty",
@@ -95,6 +107,15 @@ def test_conflicts_are_logged_from_fused_steps(monkeypatch: pytest.MonkeyPatch) 
     fast, played = _run("commons", True, monkeypatch, 1, VILLAGE)
     assert played == fast.steps
     assert fast.final_metrics()["conflicts"] > 0 and fast.conflict_rows()
+
+
+def test_conflict_rows_past_the_cap_are_counted_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The log keeps whole steps up to the cap and counts the rest, fused or not.
+    monkeypatch.setattr(eventlog, "MAX_EVENT_ROWS", 250)
+    slow, _ = _run("commons", False, monkeypatch, 1, VILLAGE)
+    fast, played = _run("commons", True, monkeypatch, 1, VILLAGE)
+    assert played == fast.steps and fast.log.truncated > 0
+    _same_commons(slow, fast)
 
 
 EVENTS = """
