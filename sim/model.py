@@ -424,9 +424,12 @@ class SpecModel(mesa.Model):
                 self.run_for(stretch.steps)
                 backoff = 1
             else:
+                # A step a scripted event is due at was no try: the next step may start a stretch.
+                due = not wait and self.script.quiet_steps(self.steps, 1) == 0
                 self.step()
                 # A stretch that cannot start (new keys still appearing) is retried later and later.
-                wait, backoff = (max(0, wait - 1), backoff) if wait else (backoff, min(2 * backoff, MAX_BACKOFF))
+                if not due:
+                    wait, backoff = (max(0, wait - 1), backoff) if wait else (backoff, min(2 * backoff, MAX_BACKOFF))
             if progress is not None:
                 progress.update(self.steps - before)
 
