@@ -49,7 +49,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES
-from scenarios.commons_table import LEVELS, Lookup, decision_lookup
+from scenarios.commons_table import LEVELS, Decisions, decision_lookup
 from scenarios.environment import Environment, environment
 from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
 from scenarios.metric_registry import Metric
@@ -166,7 +166,7 @@ class Commons(Environment):
         self._total_takes = 0
         #: The compiled loop's decision look-up (scenarios.commons_table), made with the model
         #: when its run will fuse: the keys' cells are set-up, like the agents, not play.
-        self.lookup: Lookup | None = None
+        self.lookup: Decisions | None = None
         if getattr(model, "env", None) is self and self.will_fuse(model, model.spec_scenario.steps):
             self.lookup = decision_lookup(self, model)
 

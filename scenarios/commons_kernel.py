@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from agents.uniques import unique_inverse
 from scenarios.commons import STOCK_BUCKETS
 from scenarios.commons_table import decision_lookup
 from scenarios.kernel_sums import gini_step, total
@@ -116,7 +115,8 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     if codec.fields != OBS_FIELDS:
         raise AssertionError(f"the commons kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
     n = len(model.payoff)
-    lookup = env.lookup = decision_lookup(env, model, env.lookup)
+    env.lookup = decision_lookup(env, model, env.lookup)
+    lookup = env.lookup.lookup
     table = model.decisions
     width = table.n_outcomes
     groups = len(model.groups)
@@ -145,7 +145,7 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
                             env._total_over, env._total_takes, env._over, env._takers], np.int64),
                   _order(env, n), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n))
     res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
-    classes = _classes(model.payoff, len(env.take_of))
+    classes = _classes(n, len(env.take_of))
     _play(k, lookup, res, state, model.group_of.astype(np.int64), rec.arrays, env_cols, conflicts, classes)
     rec.steps = k
     ints = state.ints
@@ -167,21 +167,11 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     return rec
 
 
-def _classes(payoff: np.ndarray, acts: int) -> Classes:
-    """The payoffs' classes at the stretch's start: one per distinct value (a run starts with one)."""
-    n = len(payoff)
+def _classes(n: int, acts: int) -> Classes:
+    """Room for the payoffs' classes, found by the loop from the payoffs (``_classify``)."""
     room = min(CLASS_ROOM, max(n, 1))
-    if n and (payoff == payoff[0]).all():
-        values, of = payoff[:1], np.zeros(n, np.int64)
-    else:
-        values, of = unique_inverse(payoff)
-    size = len(values) if len(values) <= room else 0
-    value, count = np.zeros(room), np.zeros(room, np.int64)
-    if size:
-        value[:size] = values
-        count[:size] = np.bincount(of, minlength=size)
-    return Classes(of.astype(np.int64), value, count, np.empty(room), np.empty(room, np.int64),
-                   np.empty(room * acts, np.int64), np.array([size], np.int64), np.empty(n))
+    return Classes(np.empty(n, np.int64), np.empty(room), np.empty(room, np.int64), np.empty(room),
+                   np.empty(room, np.int64), np.empty(room * acts, np.int64), np.zeros(1, np.int64), np.empty(n))
 
 
 def _order(env: Commons, n: int) -> np.ndarray:
@@ -195,13 +185,14 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
     """Play ``k_max`` steps of ``Commons.step`` (with ``SpecModel.step``'s payoff booking) for
     ``n`` living agents; per step the outcome counts, group sums, welfare, Gini and the
     environment's metrics. Mirrors the numpy operations in their order."""
-    n = lk.decider.shape[0]
+    n = lk.profile.shape[0]
     acts = res.take.shape[0]
     dem = np.empty(acts)
     got = np.empty(acts)
     big = np.empty(acts, np.int8)
     for a in range(acts):
         big[a] = 1 if res.take[a] > 1.0 + 1e-9 else 0
+    _classify(st.payoff, st.order, st.xs, st.buf, cl)
     stock = st.scalars[0]
     ints = st.ints
     past = 0
@@ -218,7 +209,7 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
                 dem[a] = res.take[a] * stock * res.share / n
             row = 2 * math.floor(stock / res.capacity * STOCK_BUCKETS + 1e-9)
             for i in range(n):
-                d = lk.decider[i]
+                d = lk.profile[i]
                 j = row + (1 if past - st.over_last[i] > 0 else 0)
                 o = lk.outcome[j, d]
                 rec.counts[k, o] += 1
@@ -299,6 +290,41 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
         env_cols[k, 2] = over / takers if takers else np.nan
         env_cols[k, 4] = 0.0 if ints[COLLAPSE] >= 0 else 1.0
     st.scalars[0] = stock
+
+
+@njit(cache=True, nogil=True)
+def _classify(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
+    """The payoffs' classes, one per distinct value (a run starts with one); none past the room."""
+    n = payoff.shape[0]
+    if n == 0:
+        cl.size[0] = 0
+        return
+    same = True
+    for i in range(n):
+        if payoff[i] != payoff[0]:
+            same = False
+            break
+    if same:
+        for i in range(n):
+            cl.of[i] = 0
+        cl.value[0] = payoff[0]
+        cl.count[0] = n
+        cl.size[0] = 1
+        return
+    gini_step(payoff, order, xs, buf)  # for its side effect: ``order`` sorts the payoffs
+    size = 0
+    for q in range(n):
+        i = order[q]
+        if size == 0 or payoff[i] != cl.value[size - 1]:
+            if size == cl.value.shape[0]:
+                cl.size[0] = 0  # too many: the loop sorts agents
+                return
+            cl.value[size] = payoff[i]
+            cl.count[size] = 0
+            size += 1
+        cl.of[i] = size - 1
+        cl.count[size - 1] += 1
+    cl.size[0] = size
 
 
 @njit(cache=True, nogil=True)
