@@ -133,8 +133,9 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     draws = prm.regrowth_sd > 0
     saved = rng.bit_generator.state if draws else None
     if draws:
-        # Each factor as Commons._growth_factor computes it, from the same draws in the same order.
-        factors = np.array([float(prm.growth * np.exp(prm.regrowth_sd * z)) for z in rng.standard_normal(k).tolist()])
+        # Each factor as Commons._growth_factor computes it (the same operations, elementwise),
+        # from the same draws in the same order.
+        factors = prm.growth * np.exp(prm.regrowth_sd * rng.standard_normal(k))
     else:
         factors = np.full(k, float(prm.growth))
     if len(env.over_last) < n:  # newcomers have no past (as Commons.step extends it)
@@ -161,8 +162,10 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     env.bounds = (0.0, env.sustainable_yield)
     env.kept_order = state.order
     if logs:
-        model.log.conflict_steps(list(range(model.steps + 1, model.steps + 1 + k)), conflicts.agent,
-                                 conflicts.outcome, conflicts.at.tolist(), conflicts.rows.tolist())
+        # Handed over as one compact copy each: the log keeps views of them, one per step.
+        logged = int(conflicts.at[k])
+        model.log.conflict_steps(list(range(model.steps + 1, model.steps + 1 + k)), conflicts.agent[:logged].copy(),
+                                 conflicts.outcome[:logged].copy(), conflicts.at.tolist(), conflicts.rows.tolist())
     rec.env_metrics = {name: env_cols[:k, c] for c, name in enumerate(ENV_COLUMNS)}
     return rec
 

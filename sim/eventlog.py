@@ -49,7 +49,9 @@ class EventLog:
                        rows: list[int]) -> None:
         """``conflicts`` of several steps whose conflicting decisions a compiled loop picked out:
         step ``steps[s]``'s are ``agents[at[s]:at[s + 1]]`` (their ``outcome``), logging ``rows[s]``
-        rows. The same chunks, rows and truncation as one ``conflicts`` call per step."""
+        rows. The same chunks, rows and truncation as one ``conflicts`` call per step; the chunks
+        are views of the arrays handed over (no copy per step), which the caller leaves alone."""
+        partners = np.full(at[-1] if at else 0, -1)
         for s, step in enumerate(steps):
             lo, hi = at[s], at[s + 1]
             if hi == lo:
@@ -58,7 +60,7 @@ class EventLog:
                 self.truncated += rows[s]
                 continue
             self._rows += rows[s]
-            self._chunks.append((step, agents[lo:hi].copy(), np.full(hi - lo, -1), outcome[lo:hi].copy()))
+            self._chunks.append((step, agents[lo:hi], partners[lo:hi], outcome[lo:hi]))
 
     def snapshot(self) -> EventLog:
         """A copy that later logging leaves unchanged (what a packaged result reads its rows from)."""
