@@ -158,3 +158,18 @@ def test_a_plugin_metric_steps_every_step(monkeypatch: pytest.MonkeyPatch) -> No
         METRICS.remove("test_richest_fisher")
     assert played == 0
     _same_commons(slow, fast)
+
+
+def test_a_lookup_made_at_build_changes_no_stepped_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without numba a model that would fuse is built with its look-up (cells for every key its
+    # deciders may meet) and then stepped: the extra cells are counted nowhere.
+    from scenarios.environment import Environment
+
+    over = {**VILLAGE, "environment.regrowth_sd": 0.5}
+    plain, _ = _run("commons", False, monkeypatch, 9, over)
+    with monkeypatch.context() as m:
+        m.setattr(Commons, "fast_forward", Environment.fast_forward)
+        built = run_model("commons", seed=9, set=over)
+    assert built.env.lookup is not None and plain.env.lookup is None
+    assert built.decisions.n_cells > plain.decisions.n_cells
+    _same_commons(plain, built)
