@@ -167,6 +167,7 @@ class Commons(Environment):
         #: The compiled loop's decision look-up (scenarios.commons_table), made with the model
         #: when its run will fuse: the keys' cells are set-up, like the agents, not play.
         self.lookup: Decisions | None = None
+        self.kept_order: np.ndarray | None = None  # the loop's last order of the payoffs (its Gini sort)
         if getattr(model, "env", None) is self and self.will_fuse(model, model.spec_scenario.steps):
             self.lookup = decision_lookup(self, model)
 

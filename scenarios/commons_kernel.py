@@ -179,7 +179,7 @@ def _classes(n: int, acts: int) -> Classes:
 
 def _order(env: Commons, n: int) -> np.ndarray:
     """Where the Gini's sort starts: the last stretch's order of the payoffs, if it is for as many agents."""
-    kept = getattr(env, "kept_order", None)
+    kept = env.kept_order
     return kept if kept is not None and len(kept) == n else np.arange(n)
 
 
