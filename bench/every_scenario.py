@@ -235,21 +235,6 @@ def _counting(model: Any, phases: tuple[int, ...]) -> list[int]:
         return decide(agents, codes, partners, phase, context)
 
     model.decide = counted
-    fast_forward = model.env.fast_forward
-
-    def fused(m: Any, limit: int) -> Any:
-        # A fused stretch decides without ``model.decide``: its outcome counts say how often.
-        stretch = fast_forward(m, limit)
-        if stretch is not None:
-            if len(model.phases) > 1:
-                raise Mismatch("bench every-scenario: decisions of a fused multi-phase stretch are not counted")
-            while len(counts) < model.steps:
-                counts.append(0)
-            per_step = stretch.arrays.counts[:stretch.steps].sum(axis=1) if 0 in phases else np.zeros(stretch.steps)
-            counts.extend(int(c) for c in per_step)
-        return stretch
-
-    model.env.fast_forward = fused  # type: ignore[method-assign]
     return counts
 
 
