@@ -40,17 +40,22 @@ sustainable harvest ``capacity x (1 - 1/growth)``, so the engine's
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES
+from scenarios.commons_table import LEVELS, Decisions, decision_lookup
 from scenarios.environment import Environment, environment
-from scenarios.ipd import needs_coin
+from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
 from scenarios.metric_registry import Metric
+
+if TYPE_CHECKING:
+    from scenarios.stretch import Stretch
 
 STOCK_BUCKETS = 10
 TAKES = ActSpace([
@@ -62,6 +67,7 @@ TAKES = ActSpace([
     Act("take_3", take=3.0, text="I take three times my sustainable share."),
 ])
 MAX_TAKE = int(max(a.take or 0.0 for a in TAKES))
+assert LEVELS == STOCK_BUCKETS + 1, "the compiled loop's look-up has a key per stock level"
 
 CommonsObs = namedtuple("CommonsObs", "stock others_overused max_take coin")
 
@@ -145,7 +151,7 @@ class Commons(Environment):
     def __init__(self, params: CommonsParams, model: Any) -> None:
         super().__init__(params, model)
         self.phases = (TAKES,)
-        self._take = np.array([a.take for a in TAKES], dtype=np.float64)
+        self.take_of = np.array([a.take for a in TAKES], dtype=np.float64)
         self.setup(model)
 
     def setup(self, model: Any) -> None:
@@ -158,6 +164,12 @@ class Commons(Environment):
         self._takers = 0
         self._total_over = 0
         self._total_takes = 0
+        #: The compiled loop's decision look-up (scenarios.commons_table), made with the model
+        #: when its run will fuse: the keys' cells are set-up, like the agents, not play.
+        self.lookup: Decisions | None = None
+        self.kept_order: np.ndarray | None = None  # the loop's last order of the payoffs (its Gini sort)
+        if getattr(model, "env", None) is self and self.will_fuse(model, model.spec_scenario.steps):
+            self.lookup = decision_lookup(self, model)
 
     @property
     def collapsed(self) -> bool:
@@ -183,7 +195,7 @@ class Commons(Environment):
         coin = model.rng_env.integers(0, COIN_SIDES, len(alive)) if needs_coin(model) else 0
         codes = self.codec.encode(stock=level, others_overused=others.astype(np.int64),
                                   max_take=MAX_TAKE, coin=coin)
-        multiples = self._take[model.decide(alive, codes)]
+        multiples = self.take_of[model.decide(alive, codes)]
         taken = harvest(self.stock, multiples, prm.growth)
         model.add_payoff(alive, taken)
         over = multiples > 1.0 + 1e-9
@@ -206,6 +218,43 @@ class Commons(Environment):
         if prm.regrowth_sd <= 0:
             return prm.growth  # no draw: the deterministic case leaves the random streams untouched
         return float(prm.growth * np.exp(prm.regrowth_sd * model.rng_env.standard_normal()))
+
+    # --- stretches played in a compiled loop (scenarios/commons_kernel.py) ---------------------
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """Stretches of plain steps play in a numba loop, when there are enough agent-steps to pay
+        for numba's import (results are the same either way)."""
+        if not self.will_fuse(model, limit):
+            return None
+        try:
+            from scenarios import commons_kernel  # only now: numba takes most of a second to load
+        except ImportError as err:
+            if not (err.name or "").startswith(("numba", "llvmlite")):
+                raise
+            return None  # no numba build here: every step the generic way
+        return commons_kernel.fast_forward(self, model, limit)
+
+    def will_fuse(self, model: Any, limit: int) -> bool:
+        """Whether the loop may play the next ``limit`` steps, and they are enough to pay for
+        numba's import (~0.8 s) while it is not loaded."""
+        if limit <= 0 or self.unfused(model) is not None:
+            return False
+        return "numba" in sys.modules or limit * len(model.payoff) >= KERNEL_MIN_WORK
+
+    def unfused(self, model: Any) -> str | None:
+        """Why the compiled loop cannot play the model's next steps (None: it can). The one list."""
+        own = all(getattr(type(self), f) is getattr(Commons, f) for f in ("step", "metrics", "_growth_factor"))
+        reasons = (
+            (not own, "the environment's step or metrics are overridden"),
+            (len(model.phases) != 1, "more than one decision phase"),
+            (not model.deterministic_decisions,
+             "a decision is not the resolver's alone (deliberation, error_rate, language model, learner, steer)"),
+            (not model.fixed_deciders, "evolution changes the deciders"),
+            (needs_coin(model), "a stochastic policy reads the coin"),
+            (model.script.has_triggers, "a `when` trigger watches the steps"),
+            (not bool(model.alive.all()), "an agent has left"),
+            (not model.summarisable, "a plugin metric reads the per-agent records"),
+        )
+        return next((why for bad, why in reasons if bad), None)
 
     # --- metrics ---------------------------------------------------------------------------
     def metrics(self, model: Any) -> dict[str, float]:

@@ -60,6 +60,23 @@ class EventLog:
         p = partners[has] if partners is not None else np.full(int(has.sum()), -1)
         self._chunks.append((step, agents[has], np.asarray(p), outcome[has]))
 
+    def conflict_steps(self, steps: list[int], agents: np.ndarray, outcome: np.ndarray, at: list[int],
+                       rows: list[int]) -> None:
+        """``conflicts`` of several steps whose conflicting decisions a compiled loop picked out:
+        step ``steps[s]``'s are ``agents[at[s]:at[s + 1]]`` (their ``outcome``), logging ``rows[s]``
+        rows. The same chunks, rows and truncation as one ``conflicts`` call per step; the chunks
+        are views of the arrays handed over (no copy per step), which the caller leaves alone."""
+        partners = np.full(at[-1] if at else 0, -1)
+        for s, step in enumerate(steps):
+            lo, hi = at[s], at[s + 1]
+            if hi == lo:
+                continue
+            if self._rows + rows[s] > MAX_EVENT_ROWS:
+                self.truncated += rows[s]
+                continue
+            self._rows += rows[s]
+            self._chunks.append((step, agents[lo:hi], partners[lo:hi], outcome[lo:hi]))
+
     def snapshot(self) -> EventLog:
         """A copy that later logging leaves unchanged (what a packaged result reads its rows from)."""
         snap = EventLog()

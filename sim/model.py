@@ -430,12 +430,13 @@ class SpecModel(mesa.Model):
                 self.run_for(stretch.steps)
                 backoff = 1
             else:
-                rewiring = self.network.steps_before_rewire(before) == 0
-                self.step()
                 # A stretch that cannot start (new keys still appearing) is retried later and later;
-                # not when the step was one at which rewiring may cut ties (kernels leave those to
-                # the generic step: the next one may well be fused).
-                if not rewiring:
+                # not after a step at which rewiring may cut ties or a scripted event is due (kernels
+                # leave those to the generic step: the next one may well be fused).
+                rewiring = self.network.steps_before_rewire(before) == 0
+                due = not wait and self.script.quiet_steps(self.steps, 1) == 0
+                self.step()
+                if not (rewiring or due):
                     wait, backoff = (max(0, wait - 1), backoff) if wait else (backoff, min(2 * backoff, MAX_BACKOFF))
             if progress is not None:
                 progress.update(self.steps - before)

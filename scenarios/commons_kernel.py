@@ -1,0 +1,380 @@
+"""The commons fast-forward: a stretch of harvests, regrowth and the step's metrics in one compiled loop.
+
+Why: the game is one comparison and one subtraction per agent, so a generic
+step is all fixed cost (observation codes, ``model.decide``'s look-ups and
+counts, a metrics view of twenty small numpy calls); a plain Mesa model does
+it in a Python loop over agents. The loop below plays the steps of a stretch
+with per-agent work only and hands the engine its metrics per step.
+
+Decisions still come from the chain of command: every (decider, stock level,
+others' over-use) key a living agent may meet has its cell from
+``DecisionTable.cells`` (``scenarios.commons_table``, made when the model is
+built and extended for deciders that events add); the loop only looks up each
+key's act and outcome. Everything ``Commons.step`` draws (the
+regrowth shocks) is drawn before the loop from ``model.rng_env``, in the
+order stepping draws it, and the stream is put back to where stepping would
+leave it when the resource collapses before the draws run out.
+
+Mirrored operation for operation (``tests/test_commons_kernel.py``): the
+harvest's proportional scaling, payoffs as ``bincount`` adds them, the stock's
+regrowth and collapse, and the metrics with numpy's summation order
+(``scenarios.kernel_sums``): welfare, Gini, group sums, and commons' own
+stock, harvest, over-use, equality and survival. What the loop cannot play
+(``Commons.unfused``) is stepped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from numba import njit
+
+from scenarios.commons import STOCK_BUCKETS
+from scenarios.commons_table import decision_lookup
+from scenarios.kernel_sums import gini_step, total
+from scenarios.stretch import Stretch
+
+if TYPE_CHECKING:
+    from scenarios.commons import Commons
+
+#: The observation layout the look-up encodes (checked against the codec).
+OBS_FIELDS = ("stock", "others_overused", "max_take", "coin")
+#: Columns of the environment's per-step metrics, in ``Commons.metrics``' order.
+ENV_COLUMNS = ("stock", "harvest", "over_usage", "equality", "survival")
+#: Bytes of per-step records a stretch may hold (outcome counts, and outcome ids when some log conflicts).
+RECORD_BUDGET = 64 << 20
+
+
+class Resource(NamedTuple):
+    """The parameters as ``Commons.step`` combines them (each product taken once, as there)."""
+
+    capacity: float
+    share: float          # 1 - 1 / growth: the share of the stock a sustainable take leaves to regrow
+    collapse_at: float    # collapse_below * capacity
+    take: np.ndarray      # per act: the multiple of the sustainable share
+
+
+class State(NamedTuple):
+    """What the loop carries from step to step, written back after it."""
+
+    payoff: np.ndarray     # (n,) cumulative payoffs
+    step_pay: np.ndarray   # (n,) the last step's payoffs
+    over_last: np.ndarray  # (n,) int8: took above its share last step
+    factors: np.ndarray    # (K,) regrowth factors, in the order steps use them
+    scalars: np.ndarray    # float64 [stock]
+    ints: np.ndarray       # int64, see ``COLLAPSE`` ... ``LOGGED``
+    order: np.ndarray      # (n,) int64: the payoffs' order at the last step (the Gini's sort starts there)
+    chosen: np.ndarray     # (n,) int64 scratch: each agent's act
+    demand: np.ndarray     # (n,) scratch
+    xs: np.ndarray         # (n,) scratch
+    buf: np.ndarray        # (n,) scratch
+
+
+class Conflicts(NamedTuple):
+    """Decisions whose outcome logs conflicts: step ``k``'s are ``at[k]:at[k + 1]``, ``rows[k]`` event rows."""
+
+    agent: np.ndarray
+    outcome: np.ndarray
+    at: np.ndarray
+    rows: np.ndarray
+
+
+class Classes(NamedTuple):
+    """Agents by payoff history: every agent of class ``c`` holds the payoff ``value[c]``.
+
+    A step's pay depends on the act alone, so agents that acted alike hold the same
+    payoff: sorting the few classes' values sorts every payoff (the Gini and equality
+    read sorted payoffs). Past ``value``'s room, the loop sorts the agents instead.
+    """
+
+    of: np.ndarray      # (n,) int64: each agent's class
+    value: np.ndarray   # (room,) the classes' payoffs
+    count: np.ndarray   # (room,) int64: agents per class
+    value2: np.ndarray  # (room,) scratch: the next step's classes
+    count2: np.ndarray  # (room,) int64 scratch
+    remap: np.ndarray   # (room * acts,) int64 scratch: (class, act) -> the next step's class
+    size: np.ndarray    # int64 [classes now; 0: too many, the loop sorts agents]
+    eq: np.ndarray      # (n,) scratch: rank x sorted payoff (equality)
+
+
+#: Most payoff classes a stretch follows before it sorts agents instead.
+CLASS_ROOM = 4096
+#: Positions in ``State.ints``: the collapse step (-1: none), factors used, the first step's
+#: number, over-takes and takes so far, the last step's over-takes and takers.
+COLLAPSE, USED, FIRST, TOTAL_OVER, TOTAL_TAKES, OVER, TAKERS = range(7)
+
+
+def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
+    """Play up to ``limit`` steps; None when none could be played this way (the caller checked
+    ``Commons.unfused``)."""
+    if limit <= 0:
+        return None
+    codec = env.codec
+    if codec.fields != OBS_FIELDS:
+        raise AssertionError(f"the commons kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
+    n = len(model.payoff)
+    env.lookup = decision_lookup(env, model, env.lookup)
+    lookup = env.lookup.lookup
+    table = model.decisions
+    width = table.n_outcomes
+    groups = len(model.groups)
+    logs = bool(lookup.conflicts.any())
+    per_step = 8 * (width + groups + 2 + len(ENV_COLUMNS) + (2 * n if logs else 0))
+    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    rec = Stretch.empty(k, width, n, groups, 0, summarised=True)
+    env_cols = np.empty((k, len(ENV_COLUMNS)))
+    size = k * n if logs else 0
+    conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), np.zeros(k + 1, np.int64),
+                          np.zeros(k, np.int64))
+    prm = env.params
+    rng = model.rng_env
+    draws = prm.regrowth_sd > 0
+    saved = rng.bit_generator.state if draws else None
+    if draws:
+        # Each factor as Commons._growth_factor computes it (the same operations, elementwise),
+        # from the same draws in the same order.
+        factors = prm.growth * np.exp(prm.regrowth_sd * rng.standard_normal(k))
+    else:
+        factors = np.full(k, float(prm.growth))
+    if len(env.over_last) < n:  # newcomers have no past (as Commons.step extends it)
+        env.over_last = np.concatenate([env.over_last, np.zeros(n - len(env.over_last), bool)])
+    state = State(model.payoff, model.step_payoff, env.over_last.view(np.int8), factors,
+                  np.array([float(env.stock)]),
+                  np.array([-1 if env.collapse_step is None else env.collapse_step, 0, model.steps + 1,
+                            env._total_over, env._total_takes, env._over, env._takers], np.int64),
+                  _order(env, n), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n))
+    res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
+    classes = _classes(n, len(env.take_of))
+    _play(k, lookup, res, state, model.group_of.astype(np.int64), rec.arrays, env_cols, conflicts, classes)
+    rec.steps = k
+    ints = state.ints
+    if draws and ints[USED] < k:
+        # The resource collapsed: stepping would have drawn only the shocks used.
+        rng.bit_generator.state = saved
+        rng.standard_normal(int(ints[USED]))
+    env.stock = float(state.scalars[0])
+    env.collapse_step = None if ints[COLLAPSE] < 0 else int(ints[COLLAPSE])
+    env._total_over, env._total_takes = int(ints[TOTAL_OVER]), int(ints[TOTAL_TAKES])
+    env._over, env._takers = int(ints[OVER]), int(ints[TAKERS])
+    env._harvest = float(env_cols[k - 1, 1])
+    env.bounds = (0.0, env.sustainable_yield)
+    env.kept_order = state.order
+    if logs:
+        # Handed over as one compact copy each: the log keeps views of them, one per step.
+        logged = int(conflicts.at[k])
+        model.log.conflict_steps(list(range(model.steps + 1, model.steps + 1 + k)), conflicts.agent[:logged].copy(),
+                                 conflicts.outcome[:logged].copy(), conflicts.at.tolist(), conflicts.rows.tolist())
+    rec.env_metrics = {name: env_cols[:k, c] for c, name in enumerate(ENV_COLUMNS)}
+    return rec
+
+
+def _classes(n: int, acts: int) -> Classes:
+    """Room for the payoffs' classes, found by the loop from the payoffs (``_classify``)."""
+    room = min(CLASS_ROOM, max(n, 1))
+    return Classes(np.empty(n, np.int64), np.empty(room), np.empty(room, np.int64), np.empty(room),
+                   np.empty(room, np.int64), np.empty(room * acts, np.int64), np.zeros(1, np.int64), np.empty(n))
+
+
+def _order(env: Commons, n: int) -> np.ndarray:
+    """Where the Gini's sort starts: the last stretch's order of the payoffs, if it is for as many agents."""
+    kept = env.kept_order
+    return kept if kept is not None and len(kept) == n else np.arange(n)
+
+
+@njit(cache=True, nogil=True)
+def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no cover - compiled
+    """Play ``k_max`` steps of ``Commons.step`` (with ``SpecModel.step``'s payoff booking) for
+    ``n`` living agents; per step the outcome counts, group sums, welfare, Gini and the
+    environment's metrics. Mirrors the numpy operations in their order."""
+    n = lk.profile.shape[0]
+    acts = res.take.shape[0]
+    dem = np.empty(acts)
+    got = np.empty(acts)
+    big = np.empty(acts, np.int8)
+    for a in range(acts):
+        big[a] = 1 if res.take[a] > 1.0 + 1e-9 else 0
+    _classify(st.payoff, st.order, st.xs, st.buf, cl)
+    stock = st.scalars[0]
+    ints = st.ints
+    past = 0
+    for i in range(n):
+        past += st.over_last[i]
+    logged = 0
+    for k in range(k_max):
+        harvest = 0.0
+        over = 0
+        takers = 0
+        if ints[COLLAPSE] < 0 and n > 0:
+            # Every agent's demand is its act's: ((multiple x stock) x share) / n, as numpy rounds it.
+            for a in range(acts):
+                dem[a] = res.take[a] * stock * res.share / n
+            row = 2 * math.floor(stock / res.capacity * STOCK_BUCKETS + 1e-9)
+            for i in range(n):
+                d = lk.profile[i]
+                j = row + (1 if past - st.over_last[i] > 0 else 0)
+                o = lk.outcome[j, d]
+                rec.counts[k, o] += 1
+                if lk.conflicts[j, d]:
+                    cf.agent[logged] = i
+                    cf.outcome[logged] = o
+                    cf.rows[k] += lk.conflicts[j, d]
+                    logged += 1
+                a = lk.act[j, d]
+                st.chosen[i] = a
+                st.demand[i] = dem[a]
+            asked = total(st.demand, n)
+            for a in range(acts):
+                got[a] = dem[a] * (stock / asked) if asked > stock else dem[a]
+            classes = cl.size[0]
+            fresh = 0
+            for q in range(classes * acts):
+                cl.remap[q] = -1
+            for i in range(n):
+                a = st.chosen[i]
+                pay = 0.0 + (0.0 + got[a])  # a zeroed step payoff += bincount's sum from 0.0
+                st.step_pay[i] = pay
+                st.over_last[i] = big[a]
+                over += big[a]
+                st.payoff[i] += pay
+                rec.group_sums[k, group_of[i]] += st.payoff[i]
+                if classes:
+                    at = cl.of[i] * acts + a
+                    to = cl.remap[at]
+                    if to < 0:
+                        if fresh == cl.value.shape[0]:
+                            classes = 0  # too many: sort the agents from here on
+                            continue
+                        to = cl.remap[at] = fresh
+                        cl.value2[to] = st.payoff[i]
+                        cl.count2[to] = 0
+                        fresh += 1
+                    cl.of[i] = to
+                    cl.count2[to] += 1
+            if classes:
+                cl.value[:fresh] = cl.value2[:fresh]
+                cl.count[:fresh] = cl.count2[:fresh]
+            cl.size[0] = fresh if classes else 0
+            past = over
+            harvest = total(st.step_pay, n)
+            takers = n
+            ints[TOTAL_OVER] += over
+            ints[TOTAL_TAKES] += takers
+            left = stock - harvest
+            if left < 0.0:  # max(left, 0.0) as Python takes it
+                left = 0.0
+            if left < res.collapse_at:
+                ints[COLLAPSE] = ints[FIRST] + k
+                stock = left
+            else:
+                grown = left * st.factors[ints[USED]]
+                ints[USED] += 1
+                stock = res.capacity if res.capacity < grown else grown
+        else:
+            for i in range(n):
+                st.step_pay[i] = 0.0
+                st.payoff[i] += 0.0  # nothing earned, added as stepping adds it
+                rec.group_sums[k, group_of[i]] += st.payoff[i]
+            for q in range(cl.size[0]):
+                cl.value[q] += 0.0
+        cf.at[k + 1] = logged
+        ints[OVER] = over
+        ints[TAKERS] = takers
+        # Welfare sums every agent's step payoff, the harvest every taker's: the same sum here.
+        rec.summary[k, 0] = harvest
+        if cl.size[0]:
+            rec.summary[k, 1], env_cols[k, 3] = _sorted_by_class(st.payoff, cl, st.xs, st.buf, n)
+        else:
+            rec.summary[k, 1] = gini_step(st.payoff, st.order, st.xs, st.buf)
+            env_cols[k, 3] = _equality(st.payoff, st.order, st.xs, st.buf, n)
+        env_cols[k, 0] = stock
+        env_cols[k, 1] = harvest
+        env_cols[k, 2] = over / takers if takers else np.nan
+        env_cols[k, 4] = 0.0 if ints[COLLAPSE] >= 0 else 1.0
+    st.scalars[0] = stock
+
+
+@njit(cache=True, nogil=True)
+def _classify(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
+    """The payoffs' classes, one per distinct value (a run starts with one); none past the room."""
+    n = payoff.shape[0]
+    if n == 0:
+        cl.size[0] = 0
+        return
+    same = True
+    for i in range(n):
+        if payoff[i] != payoff[0]:
+            same = False
+            break
+    if same:
+        for i in range(n):
+            cl.of[i] = 0
+        cl.value[0] = payoff[0]
+        cl.count[0] = n
+        cl.size[0] = 1
+        return
+    gini_step(payoff, order, xs, buf)  # for its side effect: ``order`` sorts the payoffs
+    size = 0
+    for q in range(n):
+        i = order[q]
+        if size == 0 or payoff[i] != cl.value[size - 1]:
+            if size == cl.value.shape[0]:
+                cl.size[0] = 0  # too many: the loop sorts agents
+                return
+            cl.value[size] = payoff[i]
+            cl.count[size] = 0
+            size += 1
+        cl.of[i] = size - 1
+        cl.count[size - 1] += 1
+    cl.size[0] = size
+
+
+@njit(cache=True, nogil=True)
+def _sorted_by_class(payoff, cl, xs, buf, n):  # pragma: no cover - compiled
+    """(Gini, equality) of ``payoff`` from its classes: ``kernel_sums.gini_step`` and
+    ``_equality``'s operations in their order, on payoffs sorted by sorting the classes."""
+    size = cl.size[0]
+    low = payoff[0]
+    for i in range(n):
+        low = min(low, payoff[i])
+    shift = min(0.0, low)
+    plain = shift == 0.0 and math.copysign(1.0, shift) > 0.0  # x - 0.0 is x, bit for bit
+    if plain:
+        tot = total(payoff, n)
+    else:
+        for i in range(n):
+            buf[i] = payoff[i] - shift
+        tot = total(buf, n)
+    order = np.argsort(cl.value[:size])
+    spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
+    run = 0.0
+    pos = 0
+    for c in order:
+        x = cl.value[c]
+        v = x if plain else x - shift
+        for _ in range(cl.count[c]):
+            if spread:
+                run += v  # np.cumsum: a running sum, left to right
+                buf[pos] = run / tot
+            xs[pos] = x
+            cl.eq[pos] = float(pos + 1) * x
+            pos += 1
+    gini = (np.float64(n + 1) - 2.0 * total(buf, n)) / n if spread else 0.0
+    sorted_tot = total(xs, n)
+    if not sorted_tot > 0:
+        return gini, 1.0
+    return gini, 1.0 - (2.0 * total(cl.eq, n) / (n * sorted_tot) - (n + 1) / n)
+
+
+@njit(cache=True, nogil=True)
+def _equality(payoff, order, xs, buf, n):  # pragma: no cover - compiled
+    """``scenarios.commons.equality`` of ``payoff``, which ``order`` sorts (``gini_step`` left it so)."""
+    for i in range(n):
+        xs[i] = payoff[order[i]]
+    tot = total(xs, n)
+    if n == 0 or not tot > 0:
+        return 1.0
+    for i in range(n):
+        buf[i] = float(i + 1) * xs[i]
+    return 1.0 - (2.0 * total(buf, n) / (n * tot) - (n + 1) / n)

@@ -1,0 +1,175 @@
+"""The commons fast-forward (scenarios/commons_kernel.py) gives exactly what stepping gives.
+
+Differential: each case runs a scenario fused and stepwise, the stepwise run
+with no kernel at all (``Commons.will_fuse`` false: no look-up made at build,
+no stretch), and compares everything a run reports (``tests.test_fused._same``:
+series, finals, payoffs, events, the clock) plus the resource's state and the
+environment's random stream. Each case asserts steps were really fused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import scenarios
+from scenarios import commons_kernel
+from scenarios.commons import Commons
+from scenarios.metric_registry import METRICS, Metric
+from sim import eventlog
+from sim.runs.run import run_model
+from sim.scenario import load_scenario_text
+from tests.test_fused import _same
+
+NEWCOMER = (Path(scenarios.__file__).parent / "commons-newcomer.toml").read_text()
+COMMONS = (Path(scenarios.__file__).parent / "commons.toml").read_text()
+
+
+def _run(scenario: Any, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int,
+         overrides: dict[str, Any] | None = None) -> tuple[Any, int]:
+    played = [0]
+    real = commons_kernel.fast_forward
+
+    def counting(env: Any, model: Any, limit: int) -> Any:
+        stretch = real(env, model, limit)
+        played[0] += 0 if stretch is None else stretch.steps
+        return stretch
+
+    with monkeypatch.context() as m:
+        m.setattr(commons_kernel, "fast_forward", counting)
+        if not fuse:
+            m.setattr(Commons, "will_fuse", lambda self, model, limit: False)
+        model = run_model(scenario, seed=seed, set=overrides)
+    return model, played[0]
+
+
+def _same_commons(slow: Any, fast: Any) -> None:
+    _same(slow, fast)
+    a, b = slow.env, fast.env
+    assert (a.stock, a.collapse_step, a._total_over, a._total_takes) == (
+        b.stock, b.collapse_step, b._total_over, b._total_takes)
+    np.testing.assert_array_equal(a.over_last, b.over_last)
+    np.testing.assert_array_equal(slow.step_payoff, fast.step_payoff)
+    assert slow.rng_env.bit_generator.state == fast.rng_env.bit_generator.state
+
+
+VILLAGE = {"groups.villagers.count": 40, "groups.trawlers.count": 10}
+
+
+@pytest.mark.parametrize(("ref", "overrides", "seed"), [
+    ("commons", {}, 0),
+    ("commons", VILLAGE, 1),
+    ("commons", {**VILLAGE, "specs.sustainable.principles.sustainable_take.level": "user"}, 2),
+    # Deterministic regrowth: no draws at all.
+    ("commons", {**VILLAGE, "environment.regrowth_sd": 0.0}, 3),
+    # Wild regrowth and greedy trawlers: the resource collapses inside a stretch, so fewer
+    # shocks are drawn than the stretch has steps (the stream is put back).
+    ("commons", {"groups.villagers.count": 10, "groups.trawlers.count": 30, "groups.trawlers.spec": "empty",
+                 "environment.regrowth_sd": 1.0}, 4),
+    ("commons", {"groups.villagers.count": 120, "groups.trawlers.count": 3, "environment.initial": 30.0}, 5),
+    ("commons-newcomer", {}, 0),
+    ("commons-newcomer", {"groups.villagers.count": 60}, 6),
+    ("commons-newcomer", {"groups.villagers.count": 60, "groups.villagers.spec": "empty"}, 7),
+    ("commons-newcomer", {"groups.villagers.count": 30, "groups.newcomer.spec": "sustainable"}, 8),
+])
+def test_commons_fused_equals_stepwise(ref: str, overrides: dict[str, Any], seed: int,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    slow, none = _run(ref, False, monkeypatch, seed, overrides)
+    fast, played = _run(ref, True, monkeypatch, seed, overrides)
+    assert none == 0
+    assert played >= fast.steps // 2
+    _same_commons(slow, fast)
+
+
+@pytest.mark.parametrize("room", [1, 2, 5])
+def test_more_payoff_classes_than_room_sort_agents(room: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past the room for payoff classes the loop sorts the agents for the Gini and equality.
+    over = {"groups.villagers.count": 60}
+    slow, _ = _run("commons-newcomer", False, monkeypatch, room, over)
+    monkeypatch.setattr(commons_kernel, "CLASS_ROOM", room)
+    fast, played = _run("commons-newcomer", True, monkeypatch, room, over)
+    assert played >= fast.steps // 2
+    _same_commons(slow, fast)
+
+
+def test_collapse_inside_a_stretch_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, played = _run("commons", True, monkeypatch, 4, {
+        "groups.villagers.count": 10, "groups.trawlers.count": 30, "groups.trawlers.spec": "empty",
+        "environment.regrowth_sd": 1.0})
+    assert played == fast.steps  # one stretch, collapse included
+    assert fast.env.collapse_step is not None and fast.env.collapse_step < fast.steps
+
+
+def test_conflicts_are_logged_from_fused_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, played = _run("commons", True, monkeypatch, 1, VILLAGE)
+    assert played == fast.steps
+    assert fast.final_metrics()["conflicts"] > 0 and fast.conflict_rows()
+
+
+def test_conflict_rows_past_the_cap_are_counted_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The log keeps whole steps up to the cap and counts the rest, fused or not.
+    monkeypatch.setattr(eventlog, "MAX_EVENT_ROWS", 250)
+    slow, _ = _run("commons", False, monkeypatch, 1, VILLAGE)
+    fast, played = _run("commons", True, monkeypatch, 1, VILLAGE)
+    assert played == fast.steps and fast.log.truncated > 0
+    _same_commons(slow, fast)
+
+
+EVENTS = """
+[[events]]
+at = 12
+type = "shock"
+set = { growth = 1.6, regrowth_sd = 0.3 }
+
+[[events]]
+at = 35
+type = "instruct"
+to = "villagers"
+source = "user"
+text = "take as much as you may"
+
+[[events]]
+at = 41
+type = "shock"
+set = { capacity = 80.0, collapse_below = 0.2 }
+"""
+
+
+def test_shocks_joins_and_instructions_split_stretches(monkeypatch: pytest.MonkeyPatch) -> None:
+    sc = load_scenario_text(NEWCOMER + EVENTS, source="commons-newcomer.toml")
+    for seed in (0, 1, 2):
+        over = {"groups.villagers.count": 50}
+        slow, _ = _run(sc, False, monkeypatch, seed, over)
+        fast, played = _run(sc, True, monkeypatch, seed, over)
+        assert 0 < played < fast.steps
+        _same_commons(slow, fast)
+
+
+def test_a_plugin_metric_steps_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A per-step metric beyond the engine's may read per-agent records the loop does not keep.
+    METRICS.add(Metric("test_richest_fisher", "richest", "payoff", step=lambda view: view.payoff.max(axis=1)))
+    try:
+        slow, _ = _run("commons", False, monkeypatch, 0, VILLAGE)
+        fast, played = _run("commons", True, monkeypatch, 0, VILLAGE)
+    finally:
+        METRICS.remove("test_richest_fisher")
+    assert played == 0
+    _same_commons(slow, fast)
+
+
+def test_a_lookup_made_at_build_changes_no_stepped_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without numba a model that would fuse is built with its look-up (cells for every key its
+    # deciders may meet) and then stepped: the extra cells are counted nowhere.
+    from scenarios.environment import Environment
+
+    over = {**VILLAGE, "environment.regrowth_sd": 0.5}
+    plain, _ = _run("commons", False, monkeypatch, 9, over)
+    with monkeypatch.context() as m:
+        m.setattr(Commons, "fast_forward", Environment.fast_forward)
+        built = run_model("commons", seed=9, set=over)
+    assert built.env.lookup is not None and plain.env.lookup is None
+    assert built.decisions.n_cells > plain.decisions.n_cells
+    _same_commons(plain, built)
