@@ -49,7 +49,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES
-from scenarios.commons_table import LEVELS, Decisions, decision_lookup
+from scenarios.commons_table import STOCK_BUCKETS, Decisions, decision_lookup
 from scenarios.environment import Environment, environment
 from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
 from scenarios.metric_registry import Metric
@@ -57,7 +57,6 @@ from scenarios.metric_registry import Metric
 if TYPE_CHECKING:
     from scenarios.stretch import Stretch
 
-STOCK_BUCKETS = 10
 TAKES = ActSpace([
     Act("take_0", take=0.0, noop=True, text="I take nothing this round."),
     Act("take_half", take=0.5, text="I take half of my sustainable share."),
@@ -67,7 +66,6 @@ TAKES = ActSpace([
     Act("take_3", take=3.0, text="I take three times my sustainable share."),
 ])
 MAX_TAKE = int(max(a.take or 0.0 for a in TAKES))
-assert LEVELS == STOCK_BUCKETS + 1, "the compiled loop's look-up has a key per stock level"
 
 CommonsObs = namedtuple("CommonsObs", "stock others_overused max_take coin")
 
@@ -134,6 +132,8 @@ class Commons(Environment):
     acts = TAKES
     Obs = CommonsObs
     cardinality = (STOCK_BUCKETS + 1, 2, MAX_TAKE + 1, COIN_SIDES)
+    #: The largest take (the observation's max_take field), for scenarios.commons_table.
+    max_take: ClassVar[int] = MAX_TAKE
     pairwise = False
     supplies = (
         Metric("stock", "resource stock", "units", aggregate="last"),

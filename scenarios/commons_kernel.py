@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from scenarios.commons import STOCK_BUCKETS
-from scenarios.commons_table import decision_lookup
+from scenarios.commons_table import STOCK_BUCKETS, decision_lookup
 from scenarios.kernel_sums import gini_step, total
 from scenarios.stretch import Stretch
 

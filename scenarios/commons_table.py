@@ -19,8 +19,10 @@ import numpy as np
 if TYPE_CHECKING:
     from scenarios.commons import Commons
 
-#: Stock levels an observation may hold (tenths of capacity, 0..10), as ``scenarios.commons``.
-LEVELS = 11
+#: The stock observed in tenths of capacity; ``scenarios.commons`` and its kernel read it from here.
+STOCK_BUCKETS = 10
+#: Stock levels an observation may hold (0..STOCK_BUCKETS).
+LEVELS = STOCK_BUCKETS + 1
 #: Look-up keys per decider: (stock level, others_overused).
 KEYS = 2 * LEVELS
 
@@ -53,8 +55,6 @@ class Decisions(NamedTuple):
 
 def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> Decisions:
     """The look-up for the model's deciders now, reusing ``old`` (its deciders' keys) when given."""
-    from scenarios.commons import MAX_TAKE
-
     table = model.decisions
     dec = model.decider_of[0]
     if old is not None and len(old.decider) == len(dec) and np.array_equal(old.decider, dec):
@@ -70,7 +70,7 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> D
     todo = used[~covered[used]]
     if len(todo):
         levels, others = np.divmod(np.arange(KEYS), 2)
-        codes = env.codec.encode(stock=levels, others_overused=others, max_take=MAX_TAKE, coin=0)
+        codes = env.codec.encode(stock=levels, others_overused=others, max_take=env.max_take, coin=0)
         cells = table.cells(0, np.repeat(todo, KEYS), np.tile(codes, len(todo))).reshape(len(todo), KEYS)
         act = table.full[cells].astype(np.int64)
         outcome = table.base[cells] + act

@@ -298,6 +298,9 @@ class PublicGoodsFG(Environment):
         model.count("fines", float(prm.fine * pts.sum()))
         return np.bincount(j, weights=pts, minlength=len(living)).astype(np.int64)
 
+    #: For the kernel, which imports nothing from this module (no import cycle).
+    agent_params = staticmethod(agent_params)
+
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
         """Plain partner-design stretches play in a numba loop (``scenarios.public_goods_fg_kernel``)."""
         if not self.can_fast_forward(model):

@@ -32,11 +32,10 @@ import numpy as np
 from numba import njit
 
 from agents.policies import COIN_SIDES
-from agents.policies.contributors import LEVELS, ConditionalContributor
+from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
 from agents.uniques import unique_inverse
 from scenarios.kernel_sums import total
 from scenarios.pairwise import needs_coin
-from scenarios.public_goods_fg import POINTS, agent_params
 from scenarios.spatial_kernel import _gini_chunk
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -144,7 +143,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
         return None  # no pair to punish: the step counts nothing; left to it
     got = memo.get("params")
     if got is None or not (np.array_equal(got[0], model.decider_of[0]) and np.array_equal(got[7], model.decider_of[1])):
-        got = memo["params"] = agent_params(table, model.decider_of)
+        got = memo["params"] = env.agent_params(table, model.decider_of)
     if got is None:
         return None
     dec0, fam0, baseline, slope, weight, fine_response, deterrence, dec1, fam1, severity = got
@@ -180,7 +179,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     steps = 0
     last_fill = (-1, -1)
     while steps < k:
-        tab = _table(table, env.codec.card)
+        tab = _table(table, env.codec.card, env.phases[1])
         lks = _lookups(table, wants1, env.codec.card)
         if lks is None:
             break
@@ -237,14 +236,15 @@ def _dense_ids(group: np.ndarray) -> bool:
     return bool(len(group)) and int(group.min()) == 0 and bool(np.bincount(group).all())
 
 
-def _table(table: Any, card: tuple[int, ...]) -> Table:
+def _table(table: Any, card: tuple[int, ...], sanction: Any) -> Table:
     """The decision table's columns the loop reads, kept in its marks while it holds the same cells."""
     version = (table.n_cells, table.n_outcomes)
     kept = table.marks.get("public_goods_fg_table")
     if kept is not None and kept[0] == version:
         return kept[1]
     tab = Table(table.full.astype(np.int64), table.base, table.outcome_column("nconf").astype(np.int64),
-                np.asarray(card, np.int64), POINTS.astype(np.int64))
+                np.asarray(card, np.int64),
+                np.array([punish_points(a.name) for a in sanction], dtype=np.int64))
     table.marks["public_goods_fg_table"] = (version, tab)
     return tab
 
