@@ -19,7 +19,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable, Sequence
-from functools import cache, lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -51,7 +51,9 @@ class ObsCodec:
         # Fields whose "none" is -1 are stored shifted by an offset so codes stay non-negative.
         self.offset = tuple(offset) or (0,) * len(self.card)
         self.space = int(np.prod(self.card, dtype=np.int64))
-        self.decode = lru_cache(maxsize=None)(self._decode)
+        # A plain dict, not lru_cache over the bound method: that made every codec (and so
+        # every environment and model holding one) a reference cycle for the collector.
+        self._decoded: dict[int, Any] = {}
 
     def encode(self, **features: np.ndarray | int) -> np.ndarray:
         """Code per interaction from one array (or scalar) per field; a field at -1 means 'none'."""
@@ -61,6 +63,13 @@ class ObsCodec:
             # Environments produce in-range values by construction; no clip on the hot path.
             code = code + (np.asarray(v, dtype=np.int64) + off) * r
         return np.asarray(code, dtype=np.int64)
+
+    def decode(self, code: int) -> Any:
+        """The observation of a code (each code's namedtuple built once)."""
+        got = self._decoded.get(code)
+        if got is None:
+            got = self._decoded[code] = self._decode(code)
+        return got
 
     def _decode(self, code: int) -> Any:
         vals = []
