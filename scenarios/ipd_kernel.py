@@ -49,7 +49,14 @@ from scenarios.ipd_rows import (  # noqa: F401  (TRUST, COIN: the layout, read b
     decide_all,
     reads_history,
 )
-from scenarios.kernel_sums import gini_step, met_trust_step, total, trust_step
+from scenarios.kernel_sums import (
+    gini_step,
+    met_trust_step,
+    record_agents,
+    record_pairs,
+    total,
+    trust_step,
+)
 from scenarios.pairwise import observe_pairs, swapped_rows
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -373,12 +380,6 @@ def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc, pending)
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
             continue
-        for i in range(n):
-            rec.step_pay[k, i] = pop.step_pay[i]
-            rec.payoff[k, i] = pop.payoff[i]
-            rec.truth_kept[k, i] = pop.truth_kept[i]
-            rec.truth_total[k, i] = pop.truth_total[i]
-        for p in range(rows):
-            rec.trust[k, p] = (pr.kept[p] + 1.0) / (pr.kept[p] + pr.broken[p] + 2.0)
-            rec.met[k, p] = pr.turns[p] > 0
+        record_agents(rec, k, pop.step_pay, pop.payoff, pop.truth_kept, pop.truth_total)
+        record_pairs(rec, k, pr.kept, pr.broken, pr.turns, rows)
     return k_max

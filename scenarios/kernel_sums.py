@@ -243,3 +243,21 @@ def met_trust_step(trust, partner, truth_kept, truth_total, gap, real):  # pragm
             c += 1
     cal = np.nan if c == 0 else 1.0 - total(gap, c) / c
     return total(trust, m) / m, cal
+
+
+@njit(cache=True, nogil=True)
+def record_agents(rec, k, step_pay, payoff, truth_kept, truth_total):  # pragma: no cover - compiled
+    """Step ``k``'s per-agent records of an unsummarised stretch (``StepArrays``' agent columns)."""
+    for i in range(step_pay.shape[0]):
+        rec.step_pay[k, i] = step_pay[i]
+        rec.payoff[k, i] = payoff[i]
+        rec.truth_kept[k, i] = truth_kept[i]
+        rec.truth_total[k, i] = truth_total[i]
+
+
+@njit(cache=True, nogil=True)
+def record_pairs(rec, k, kept, broken, turns, rows):  # pragma: no cover - compiled
+    """Step ``k``'s trust and met flag of the first ``rows`` pair rows (Beta(1, 1) trust)."""
+    for p in range(rows):
+        rec.trust[k, p] = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
+        rec.met[k, p] = turns[p] > 0

@@ -34,7 +34,7 @@ from numba import njit
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
 from agents.uniques import unique_inverse
-from scenarios.kernel_sums import total
+from scenarios.kernel_sums import record_agents, total
 from scenarios.pairwise import needs_coin
 from scenarios.spatial_kernel import _gini_chunk
 from scenarios.stretch import SUMMARY, Stretch
@@ -479,9 +479,5 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
             rec.summary[k, 2] = np.nan
             rec.summary[k, 3] = np.nan
             continue
-        for a in range(n):
-            rec.step_pay[k, a] = pp.step_pay[a]
-            rec.payoff[k, a] = pp.payoff[a]
-            rec.truth_kept[k, a] = pp.truth_kept[a]
-            rec.truth_total[k, a] = pp.truth_total[a]
+        record_agents(rec, k, pp.step_pay, pp.payoff, pp.truth_kept, pp.truth_total)
     return k_max

@@ -35,7 +35,7 @@ from numba import njit
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
 from scenarios.ipd_rows import Pairs
-from scenarios.kernel_sums import total, trust_step
+from scenarios.kernel_sums import record_agents, record_pairs, total, trust_step
 from scenarios.spatial_kernel import _gini_chunk
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -582,16 +582,21 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cove
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
             continue
-        for i in range(n):
-            rec.step_pay[k, i] = bd.step_pay[i]
-            rec.payoff[k, i] = bd.payoff[i]
-            rec.truth_kept[k, i] = bd.truth_kept[i]
-            rec.truth_total[k, i] = bd.truth_total[i]
-        for p in range(bd.pr.kept.shape[0]):
-            rec.trust[k, p] = (bd.pr.kept[p] + 1.0) / (bd.pr.kept[p] + bd.pr.broken[p] + 2.0)
-            rec.met[k, p] = bd.pr.turns[p] > 0
+        record_agents(rec, k, bd.step_pay, bd.payoff, bd.truth_kept, bd.truth_total)
+        record_pairs(rec, k, bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.pr.kept.shape[0])
     return k_max
 
+
+
+@njit(cache=True, nogil=True)
+def _remember(pr, r, moved, good):  # pragma: no cover - compiled
+    """Pair row ``r``'s memory after a move: the last two moves, a defection, a good round, turns."""
+    pr.last2[r] = pr.last[r]
+    pr.last[r] = 1 if moved else 0
+    if not moved:
+        pr.defected[r] = 1
+    pr.good[r] = 1 if good else 0
+    pr.turns[r] += 1
 
 @njit(cache=True, nogil=True)
 def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compiled
@@ -626,12 +631,7 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         invested = wk.send[g] > 0
         r = wk.inv[g]
         repaid = wk.ret[g] > 0
-        bd.pr.last2[r] = bd.pr.last[r]
-        bd.pr.last[r] = 1 if invested else 0
-        if not invested:
-            bd.pr.defected[r] = 1
-        bd.pr.good[r] = 1 if (invested and repaid) else 0
-        bd.pr.turns[r] += 1
+        _remember(bd.pr, r, invested, invested and repaid)
         t = wk.tru[g]
         bd.pr.kept[t] += 1.0 if invested else 0.0
         bd.pr.broken[t] += 0.0 if invested else 1.0
@@ -645,12 +645,7 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         g = wk.acted[q]
         t = wk.tru[g]
         repaid = wk.ret[g] > 0
-        bd.pr.last2[t] = bd.pr.last[t]
-        bd.pr.last[t] = 1 if repaid else 0
-        if not repaid:
-            bd.pr.defected[t] = 1
-        bd.pr.good[t] = 1
-        bd.pr.turns[t] += 1
+        _remember(bd.pr, t, repaid, True)
         r = wk.inv[g]
         bd.pr.kept[r] += 1.0 if repaid else 0.0
         bd.pr.broken[r] += (0.0 if repaid else 1.0) + gm.lie * (1.0 if wk.seen[q] else 0.0)
