@@ -22,7 +22,7 @@ from scenarios.metric_registry import METRICS, Metric
 from sim import eventlog
 from sim.runs.run import run_model
 from sim.scenario import load_scenario_text
-from tests.test_fused import _same
+from tests.test_fused import _same, count_stretches
 
 NEWCOMER = (Path(scenarios.__file__).parent / "commons-newcomer.toml").read_text()
 COMMONS = (Path(scenarios.__file__).parent / "commons.toml").read_text()
@@ -30,20 +30,10 @@ COMMONS = (Path(scenarios.__file__).parent / "commons.toml").read_text()
 
 def _run(scenario: Any, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int,
          overrides: dict[str, Any] | None = None) -> tuple[Any, int]:
-    played = [0]
-    real = commons_kernel.fast_forward
-
-    def counting(env: Any, model: Any, limit: int) -> Any:
-        stretch = real(env, model, limit)
-        played[0] += 0 if stretch is None else stretch.steps
-        return stretch
-
     with monkeypatch.context() as m:
-        m.setattr(commons_kernel, "fast_forward", counting)
         if not fuse:
             m.setattr(Commons, "will_fuse", lambda self, model, limit: False)
-        model = run_model(scenario, seed=seed, set=overrides)
-    return model, played[0]
+        return count_stretches(commons_kernel, lambda: run_model(scenario, seed=seed, set=overrides), m)
 
 
 def _same_commons(slow: Any, fast: Any) -> None:

@@ -8,6 +8,7 @@ case also asserts that steps really were fused, so none passes vacuously.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,21 +40,27 @@ def _text(extra: str, steps: int = 40, spec: str = "empty") -> str:
             f'[network]\nkind = "complete"\n\n{groups}\n{extra}')
 
 
-def _run(scenario: Any, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int = 3,
-         overrides: dict[str, Any] | None = None) -> tuple[Any, int]:
-    monkeypatch.setattr(IPD, "fast_forward", FAST_FORWARD if fuse else Environment.fast_forward)
+def count_stretches(kernel: Any, run: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, int]:
+    """``run()`` with ``kernel.fast_forward`` counted: its result and the steps stretches played
+    (the kernel tests assert steps were really fused)."""
     played = [0]
-    real = ipd_kernel.fast_forward
+    real = kernel.fast_forward
 
     def counting(env: Any, model: Any, limit: int) -> Any:
         stretch = real(env, model, limit)
         played[0] += 0 if stretch is None else stretch.steps
         return stretch
 
-    monkeypatch.setattr(ipd_kernel, "fast_forward", counting)
-    model = run_model(scenario, seed=seed, set=overrides)
-    monkeypatch.setattr(ipd_kernel, "fast_forward", real)
-    return model, played[0]
+    with monkeypatch.context() as m:
+        m.setattr(kernel, "fast_forward", counting)
+        out = run()
+    return out, played[0]
+
+
+def _run(scenario: Any, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int = 3,
+         overrides: dict[str, Any] | None = None) -> tuple[Any, int]:
+    monkeypatch.setattr(IPD, "fast_forward", FAST_FORWARD if fuse else Environment.fast_forward)
+    return count_stretches(ipd_kernel, lambda: run_model(scenario, seed=seed, set=overrides), monkeypatch)
 
 
 def _same(a: Any, b: Any) -> None:

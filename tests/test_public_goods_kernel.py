@@ -23,7 +23,7 @@ from sim import cell_memo, decisions
 from sim.model import SpecModel
 from sim.runs.run import run_model
 from sim.scenario import load_scenario_text
-from tests.test_fused import _same
+from tests.test_fused import _same, count_stretches
 
 FAST_FORWARD = PublicGoodsFG.fast_forward
 
@@ -36,18 +36,8 @@ def _sized(n: int, steps: int = 10) -> dict[str, Any]:
 def _run(fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict[str, Any],
          scenario: Any = "public-goods-fg") -> tuple[Any, int]:
     monkeypatch.setattr(PublicGoodsFG, "fast_forward", FAST_FORWARD if fuse else Environment.fast_forward)
-    played = [0]
-    real = public_goods_fg_kernel.fast_forward
-
-    def counting(env: Any, model: Any, limit: int) -> Any:
-        stretch = real(env, model, limit)
-        played[0] += 0 if stretch is None else stretch.steps
-        return stretch
-
-    monkeypatch.setattr(public_goods_fg_kernel, "fast_forward", counting)
-    model = run_model(scenario, seed=seed, set=overrides)
-    monkeypatch.setattr(public_goods_fg_kernel, "fast_forward", real)
-    return model, played[0]
+    return count_stretches(public_goods_fg_kernel, lambda: run_model(scenario, seed=seed, set=overrides),
+                           monkeypatch)
 
 
 @pytest.mark.parametrize(("overrides", "seed"), [
