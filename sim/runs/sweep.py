@@ -32,7 +32,15 @@ import pandas as pd
 from agents.errors import SpecboundError
 from sim.limits import MAX_RUNS, MAX_SWEEP_RUNS
 from sim.plugins import loaded as loaded_plugins
-from sim.runs.batch import EngineTask, Executor, Task, chunk_size, make_chunks, make_executor
+from sim.runs.batch import (
+    EngineTask,
+    Executor,
+    Task,
+    chunk_size,
+    make_chunks,
+    make_executor,
+    wants_kernels,
+)
 from sim.runs.hygiene import sigterm_as_interrupt
 from sim.runs.ledger import DEFAULT_LEDGER, check_ledger
 from sim.runs.lock import FolderLock
@@ -418,7 +426,8 @@ def _drive(
     )
     bar.set_postfix(failed=failed)
     size = chunk_size(len(pending), executor.workers)
-    chunks = make_chunks(task, info.scenario_text, info.specs, pending, size, ledger)
+    kernels = wants_kernels(len(pending), executor.workers)
+    chunks = make_chunks(task, info.scenario_text, info.specs, pending, size, ledger, kernels)
     stored = total - len(pending)
     try:
         for records in executor.map(chunks):
