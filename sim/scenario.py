@@ -275,7 +275,22 @@ def load_scenario_text(
     ``groups.X.spec`` and a zip patching one of the choices); a sweep checks across
     its points instead.
     """
-    return _load(_parse_cached(text), spec_texts, overrides, source, strict_specs)
+    parsed = _parse_cached(text)
+    return remembered(_text_memo_key(parsed, spec_texts, overrides, source, strict_specs), _registries,
+                      lambda: _load(parsed, spec_texts, overrides, source, strict_specs), lambda _: ())
+
+
+def _text_memo_key(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict[str, Any] | None,
+                   source: str, strict_specs: bool) -> Hashable | None:
+    """A text load with pinned spec texts reads no file: each run of a sweep loads the same text,
+    specs and point again (~1 ms). None (not remembered) without pinned specs or with plugins."""
+    data = parsed.data
+    if spec_texts is None or not data or data.get("plugins"):
+        return None
+    given, pinned = frozen(dict(overrides or {})), frozen(dict(spec_texts))
+    if given is None or pinned is None:
+        return None
+    return ("<text>", parsed.text, pinned, given, source, strict_specs)
 
 
 def _load(parsed: ParsedToml, spec_texts: dict[str, str] | None, overrides: dict[str, Any] | None,

@@ -98,3 +98,23 @@ def test_overrides_are_frozen_or_refused(value: dict[str, Any], hashable: bool) 
 def test_overrides_of_equal_value_but_other_types_differ() -> None:
     assert frozen({"a": 1}) != frozen({"a": 1.0})
     assert frozen({"a": 1}) != frozen({"a": True})
+
+
+def test_a_text_load_with_pinned_specs_is_remembered() -> None:
+    from sim.scenario import load_scenario_text
+
+    base = load_scenario("ipd-classic")
+    texts = dict(base.spec_texts)
+    first = load_scenario_text(base.text, texts, {"steps": 7})
+    assert load_scenario_text(base.text, dict(texts), {"steps": 7}) is first
+    assert load_scenario_text(base.text, texts, {"steps": 8}).steps == 8
+    other = {**texts, "empty": texts["empty"] + "\n# edited\n"}
+    assert load_scenario_text(base.text, other, {"steps": 7}) is not first
+    assert load_scenario_text(base.text + "\n# edited\n", texts, {"steps": 7}) is not first
+
+
+def test_a_text_load_without_pinned_specs_loads_again() -> None:
+    from sim.scenario import load_scenario_text
+
+    text = load_scenario("ipd-classic").text
+    assert load_scenario_text(text, None, {"steps": 7}) is not load_scenario_text(text, None, {"steps": 7})
