@@ -108,7 +108,7 @@ def events_frame() -> pd.DataFrame:
 
 def write_store(folder: Path, *, all_failed: bool = False) -> Path:
     """Write the synthetic sweep into a real store at ``folder``."""
-    from sim.runs.records import Job, RunRecord
+    from sim.runs.records import Job, LongSteps, RunRecord
     from sim.runs.store import Store, SweepInfo
 
     info = SweepInfo(sweep_id="sweep-test", scenario="negotiation",
@@ -124,7 +124,7 @@ def write_store(folder: Path, *, all_failed: bool = False) -> Path:
                       params=tuple(r["params"].items()))
             record = RunRecord(job=job, status="failed" if failed else "done", started=0.0,
                                ended=1.0, metrics={} if failed else r["metrics"],
-                               steps=None if failed else r["steps"],
+                               steps=None if failed else LongSteps.of_frame(r["steps"]),
                                events=None if failed else r["events"],
                                error="Traceback: boom" if failed else None)
             store.write_run(info.sweep_id, info.scenario, record)

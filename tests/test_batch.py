@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -58,7 +59,7 @@ def records_by_id(executor, task=None) -> dict[int, tuple]:
                 out[r.job.run_id] = (
                     r.status,
                     r.metrics,
-                    r.steps.to_dict("list") if r.steps is not None else None,
+                    r.steps.frame().to_dict("list") if r.steps is not None else None,
                     None if r.error is None else r.error.splitlines()[-1],
                 )
         return out
@@ -148,7 +149,7 @@ def test_long_steps_melts_numeric_columns():
         {"a": [1.0, 2.0], "b": [3, 4], "ok": [True, False], "label": ["x", "y"]},
         index=pd.Index([0, 1], name="step"),
     )
-    out = long_steps(wide)
+    out = long_steps(SimpleNamespace(steps=wide)).frame()
     assert list(out.columns) == ["step", "metric", "value"]
     assert sorted(zip(out["step"], out["metric"], out["value"], strict=True)) == [
         (0, "a", 1.0), (0, "b", 3.0), (0, "ok", 1.0), (1, "a", 2.0), (1, "b", 4.0), (1, "ok", 0.0),

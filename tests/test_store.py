@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from agents.errors import SpecboundError
-from sim.runs.records import Job, RunRecord
+from sim.runs.records import Job, LongSteps, RunRecord
 from sim.runs.store import SCHEMA_VERSION, STORE_FILE, Store, SweepInfo, check_folder, sha256
 
 INFO = SweepInfo(
@@ -34,9 +36,9 @@ def record(run_id: int, metrics: dict[str, float], status: str = "done", steps=N
         started=1.0,
         ended=2.0,
         metrics=metrics,
-        steps=steps
-        if steps is not None
-        else pd.DataFrame({"step": [0, 1], "metric": ["w", "w"], "value": [0.5, 1.5]}),
+        steps=LongSteps.of_frame(
+            steps if steps is not None else pd.DataFrame({"step": [0, 1], "metric": ["w", "w"], "value": [0.5, 1.5]})
+        ),
         events=events,
         error="Traceback ...\nValueError: boom" if status == "failed" else None,
     )
@@ -88,18 +90,18 @@ def test_metric_columns_appear_as_metrics_do(store):
 
 
 def test_failed_run_is_stored_with_traceback(store):
-    store.write_run("s1", "fake", record(3, {}, status="failed", steps=pd.DataFrame()))
+    store.write_run("s1", "fake", record(3, {}, status="failed", steps=pd.DataFrame({"step": [], "metric": [], "value": []})))
     row = store.run_row(3)
     assert row["status"] == "failed" and row["error"].endswith("ValueError: boom")
     assert store.steps([3]).empty
 
 
 def test_a_run_is_wholly_stored_or_not_at_all(store):
-    bad_steps = pd.DataFrame({"step": [0, 1], "metric": ["w", "w"], "value": [1.0, "not a number"]})
-    with pytest.raises(ValueError):
-        store.write_run(
-            "s1", "fake", record(0, {"welfare": 1.0, "newmetric": 2.0}, steps=bad_steps)
-        )
+    # A metric code with no name: the write fails after the run's row and metrics went in.
+    bad = replace(record(0, {"welfare": 1.0, "newmetric": 2.0}),
+                  steps=LongSteps(np.array([0, 1]), np.array([0, 5]), ("w",), np.array([1.0, 2.0])))
+    with pytest.raises(IndexError):
+        store.write_run("s1", "fake", bad)
     reader = Store.open(store.path.parent)
     assert reader.runs().empty and reader.steps().empty
     assert "newmetric" not in reader.metric_names()

@@ -13,7 +13,7 @@ import pytest
 from agents.errors import SpecboundError
 from sim.runs.ledger import check_ledger, event_counts
 from sim.runs.packing import pack, unpack
-from sim.runs.records import Job, RunRecord
+from sim.runs.records import Job, LongSteps, RunRecord
 from sim.runs.store import SCHEMA_VERSION, STORE_FILE, Store, SweepInfo, check_folder
 
 INFO = SweepInfo(sweep_id="s1", scenario="fake", scenario_text='[scenario]\nid = "fake"\n', specs={},
@@ -27,7 +27,7 @@ def record(run_id: int, events: pd.DataFrame | None, ledger: str = "full",
                           "value": [0.5, np.nan, -1e300, 3.0]})
     return RunRecord(
         job=Job(run_id, 0, run_id, 7, (("x", 1),)), status="done", started=1.0, ended=2.0,
-        metrics={}, steps=steps, events=events, ledger=ledger, counts=counts,
+        metrics={}, steps=LongSteps.of_frame(steps), events=events, ledger=ledger, counts=counts,
     )  # fmt: skip
 
 

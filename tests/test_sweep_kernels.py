@@ -43,7 +43,7 @@ for kernels in (False, True):
     out[str(kernels)] = {
         "numba_before": before, "numba_after": "numba" in sys.modules, "fused": fused[0],
         "metrics": [r.metrics for r in records],
-        "steps": [r.steps.to_dict("list") for r in records],
+        "steps": [r.steps.frame().to_dict("list") for r in records],
         "status": [r.status for r in records],
     }
 print(json.dumps(out))

@@ -38,7 +38,7 @@ import pandas as pd
 from agents.errors import SpecboundError
 from sim.runs.hygiene import worker_init
 from sim.runs.ledger import event_counts
-from sim.runs.records import Job, RunRecord
+from sim.runs.records import Job, LongSteps, RunRecord
 
 #: Chunks kept in flight per worker: enough to hide scheduling latency, few
 #: enough that finished-but-unwritten results stay a small, fixed amount.
@@ -159,23 +159,32 @@ class Chunk:
 
 
 
-def long_steps(steps: pd.DataFrame | None) -> pd.DataFrame:
-    """Turn a step-indexed wide frame into long (step, metric, value) rows, metric by metric.
+def long_steps(result: Any) -> LongSteps | None:
+    """A task result's per-step metrics in long form (numeric columns only); None if it has none.
 
-    Built from numpy columns, not with ``DataFrame.melt``: the melt and its string column
-    cost ~10 ms a run in every sweep worker, more than a short run itself. Non-numeric
-    columns are left out; the metric column is categorical (the store reads its strings).
+    An engine run's columns are read as they are (``RunResult.step_columns``), without the
+    wide frame; another task's ``steps`` frame is read column by column.
     """
-    if steps is None or steps.empty:
-        return pd.DataFrame({"step": [], "metric": [], "value": []})
-    numeric = steps.select_dtypes(include=["number", "bool"])
-    names = [str(c) for c in numeric.columns]
-    index = steps.index.to_numpy(np.int64)
-    return pd.DataFrame({
-        "step": np.tile(index, len(names)),
-        "metric": pd.Categorical.from_codes(np.repeat(np.arange(len(names)), len(index)), names),
-        "value": numeric.to_numpy(np.float64).T.reshape(-1),
-    })
+    from sim.runs.run import RunResult
+
+    if isinstance(result, RunResult):
+        index, columns = result.step_columns()
+    else:
+        frame = result.steps
+        if frame is None:
+            return None
+        index = frame.index.to_numpy(np.int64)
+        columns = {str(c): frame[c].to_numpy() for c in frame.columns}
+    out = LongSteps.of_columns(index, columns)
+    return out if len(out) else None
+
+
+def _events(result: Any) -> pd.DataFrame | None:
+    """A task result's events; None for an engine run that logged none (an empty frame of
+    Arrow-backed string columns costs about as much as a short run)."""
+    from sim.runs.run import RunResult
+
+    return result.logged_events() if isinstance(result, RunResult) else result.events
 
 
 def execute_job(chunk: Chunk, job: Job) -> RunRecord:
@@ -184,7 +193,7 @@ def execute_job(chunk: Chunk, job: Job) -> RunRecord:
     try:
         result = chunk.task(chunk.scenario_text, dict(chunk.spec_texts), dict(job.params), job.seed)
         metrics = {str(k): float(v) for k, v in dict(result.metrics).items()}
-        events, counts = result.events, None
+        events, counts = _events(result), None
         if chunk.ledger != "full":
             # Reduced here, in the worker: only what the store keeps is shipped back.
             counts = event_counts(events) if chunk.ledger == "counts" and events is not None else None
@@ -195,7 +204,7 @@ def execute_job(chunk: Chunk, job: Job) -> RunRecord:
             started=started,
             ended=time.time(),
             metrics=metrics,
-            steps=long_steps(result.steps),
+            steps=long_steps(result),
             events=events,
             ledger=chunk.ledger,
             counts=counts,

@@ -59,9 +59,9 @@ def write_bulk(conn: sqlite3.Connection, record: RunRecord) -> None:
     """Write a run's series, counts and (ledger ``full``) events, inside the caller's transaction."""
     run_id = record.job.run_id
     steps = record.steps
-    if steps is not None and not steps.empty:
-        blob = pack({"step": steps["step"].to_numpy(np.int64), "metric": _metric_ids(conn, steps["metric"]),
-                     "value": steps["value"].to_numpy(np.float64)}, deltas=("step",))
+    if steps is not None and len(steps):
+        ids = np.asarray(_codes(conn, "metric_names", "metric", steps.names), dtype=np.int64)
+        blob = pack({"step": steps.step, "metric": ids[steps.metric], "value": steps.value}, deltas=("step",))
         conn.execute("INSERT INTO series VALUES (?, ?, ?)", (run_id, len(steps), blob))
     counts = record.counts
     if record.ledger == "full" and record.events is not None and not record.events.empty:
@@ -77,16 +77,6 @@ def write_bulk(conn: sqlite3.Connection, record: RunRecord) -> None:
             zip([run_id] * len(counts), range(len(counts)), steps_, kinds, datas,
                 counts["count"].astype(int).tolist(), strict=True),
         )
-
-
-def _metric_ids(conn: sqlite3.Connection, metric: pd.Series) -> np.ndarray:
-    """Each row's metric id; a categorical column (what sweeps ship) is coded per category,
-    not per row (its strings cost more than the rest of the write)."""
-    if isinstance(metric.dtype, pd.CategoricalDtype):
-        names = [str(c) for c in metric.cat.categories]
-        ids = np.asarray(_codes(conn, "metric_names", "metric", names), dtype=np.int64)
-        return ids[metric.cat.codes.to_numpy()]
-    return np.asarray(_codes(conn, "metric_names", "metric", metric.astype(str).tolist()))
 
 
 def _write_ledger(conn: sqlite3.Connection, run_id: int, coded: CodedEvents) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import scenarios  # noqa: F401  (registers environments and their checks)
@@ -73,6 +74,24 @@ class RunResult:
             self._steps = pd.DataFrame(series, index=pd.RangeIndex(1, k + 1, name="step"))
             self._series = None
         return self._steps
+
+    def step_columns(self) -> tuple[np.ndarray, dict[str, Any]]:
+        """The ``steps`` frame's index and columns, without building the frame (sweeps store these)."""
+        if self._steps is not None:
+            return (self._steps.index.to_numpy(np.int64),
+                    {str(c): self._steps[c].to_numpy() for c in self._steps.columns})
+        series = self._series or {}
+        k = len(next(iter(series.values()))) if series else 0
+        return np.arange(1, k + 1, dtype=np.int64), dict(series)
+
+    def logged_events(self) -> pd.DataFrame | None:
+        """The ``events`` frame, or None when the run logged no event (then no frame is built)."""
+        if self._events is None:
+            rows = self._take_rows()
+            if not rows:
+                return None
+            self._events = events_frame(rows)
+        return self._events
 
     @property
     def events(self) -> pd.DataFrame:
