@@ -109,6 +109,18 @@ def test_a_run_is_wholly_stored_or_not_at_all(store):
     assert list(Store.open(store.path.parent).runs()["run_id"]) == [0]
 
 
+def test_names_added_by_a_rolled_back_run_are_looked_up_again(store):
+    # Run 0 adds metric "z" and fails: its id is rolled back with it. Run 1 adds "y" then "z":
+    # a writer that remembered z's first id would file y's values under "z".
+    bad = replace(record(0, {}), steps=LongSteps(np.array([1, 1]), np.array([0, 5]), ("z",), np.array([1.0, 2.0])))
+    with pytest.raises(IndexError):
+        store.write_run("s1", "fake", bad)
+    frame = pd.DataFrame({"step": [1, 1], "metric": ["y", "z"], "value": [3.0, 4.0]})
+    store.write_run("s1", "fake", record(1, {}, steps=frame))
+    got = Store.open(store.path.parent).steps([1])
+    assert sorted(zip(got["metric"], got["value"], strict=True)) == [("y", 3.0), ("z", 4.0)]
+
+
 def test_same_run_twice_is_refused_unless_replacing(store):
     store.write_run("s1", "fake", record(0, {}, status="failed"))
     with pytest.raises(sqlite3.IntegrityError):

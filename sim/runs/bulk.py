@@ -23,7 +23,7 @@ rows (a few hundred a run) so SQL can answer "which rule gave way, when".
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,22 +55,56 @@ COUNT_COLUMNS = ("run_id", "step", "kind", "data", "count")
 # -- writing ---------------------------------------------------------------------------------
 
 
-def write_bulk(conn: sqlite3.Connection, record: RunRecord) -> None:
-    """Write a run's series, counts and (ledger ``full``) events, inside the caller's transaction."""
+class Dictionary:
+    """Ids of dictionary entries (metric names, event kinds, payloads) one writer has seen.
+
+    Every run of a sweep names the same metrics and mostly the same events: looking each up
+    again cost two statements a value, a run. The writer calls :meth:`forget` when a
+    transaction rolls back, since ids it inserted there are gone.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, Any], int] = {}
+
+    def codes(self, conn: sqlite3.Connection, table: str, column: str, values: Sequence[Any]) -> list[int | None]:
+        """Dictionary ids of ``values`` (None stays None), adding new entries once."""
+        ids = self._ids
+        out: list[int | None] = []
+        for value in values:
+            if value is None:
+                out.append(None)
+                continue
+            key = (table, value)
+            found = ids.get(key)
+            if found is None:
+                conn.execute(f"INSERT OR IGNORE INTO {table}({column}) VALUES (?)", (value,))
+                row = conn.execute(f"SELECT rowid FROM {table} WHERE {column} = ?", (value,))
+                found = ids[key] = int(row.fetchone()[0])
+            out.append(found)
+        return out
+
+    def forget(self) -> None:
+        self._ids.clear()
+
+
+def write_bulk(conn: sqlite3.Connection, record: RunRecord, known: Dictionary | None = None) -> None:
+    """Write a run's series, counts and (ledger ``full``) events, inside the caller's transaction;
+    ``known``: the writer's dictionary ids (a fresh one by default)."""
+    codes = (known if known is not None else Dictionary()).codes
     run_id = record.job.run_id
     steps = record.steps
     if steps is not None and len(steps):
-        ids = np.asarray(_codes(conn, "metric_names", "metric", steps.names), dtype=np.int64)
+        ids = np.asarray(codes(conn, "metric_names", "metric", steps.names), dtype=np.int64)
         blob = pack({"step": steps.step, "metric": ids[steps.metric], "value": steps.value}, deltas=("step",))
         conn.execute("INSERT INTO series VALUES (?, ?, ?)", (run_id, len(steps), blob))
     counts = record.counts
     if record.ledger == "full" and record.events is not None and not record.events.empty:
         coded = code_events(record.events)
-        _write_ledger(conn, run_id, coded)
+        _write_ledger(conn, run_id, coded, codes)
         counts = counts_of(coded)
     if record.ledger != "none" and counts is not None and not counts.empty:
-        kinds = _codes(conn, "event_kinds", "kind", counts["kind"].tolist())
-        datas = _codes(conn, "event_data", "data", counts["data"].tolist())
+        kinds = codes(conn, "event_kinds", "kind", counts["kind"].tolist())
+        datas = codes(conn, "event_data", "data", counts["data"].tolist())
         steps_ = [None if pd.isna(s) else int(s) for s in counts["step"].tolist()]
         conn.executemany(
             "INSERT INTO event_counts VALUES (?, ?, ?, ?, ?, ?)",
@@ -79,9 +113,10 @@ def write_bulk(conn: sqlite3.Connection, record: RunRecord) -> None:
         )
 
 
-def _write_ledger(conn: sqlite3.Connection, run_id: int, coded: CodedEvents) -> None:
-    kinds = _codes(conn, "event_kinds", "kind", coded.kind)
-    datas = _codes(conn, "event_data", "data", coded.payloads)
+def _write_ledger(conn: sqlite3.Connection, run_id: int, coded: CodedEvents,
+                  codes: Callable[[sqlite3.Connection, str, str, Sequence[Any]], list[int | None]]) -> None:
+    kinds = codes(conn, "event_kinds", "kind", coded.kind)
+    datas = codes(conn, "event_data", "data", coded.payloads)
     kind_null = np.array([k is None for k in kinds], dtype=bool)
     blob = pack({
         "step": coded.step, "step_null": coded.step_null,
@@ -92,17 +127,6 @@ def _write_ledger(conn: sqlite3.Connection, run_id: int, coded: CodedEvents) -> 
         "data": np.asarray(datas, dtype=np.int64),
     }, deltas=("step",))
     conn.execute("INSERT INTO event_ledger VALUES (?, ?, ?)", (run_id, len(coded), blob))
-
-
-def _codes(conn: sqlite3.Connection, table: str, column: str, values: Sequence[Any]) -> list[int | None]:
-    """Dictionary ids of ``values`` (None stays None), adding new entries once."""
-    ids: dict[Any, int | None] = {None: None}
-    for value in values:
-        if value not in ids:
-            conn.execute(f"INSERT OR IGNORE INTO {table}({column}) VALUES (?)", (value,))
-            row = conn.execute(f"SELECT rowid FROM {table} WHERE {column} = ?", (value,))
-            ids[value] = int(row.fetchone()[0])
-    return [ids[v] for v in values]
 
 
 # -- reading ---------------------------------------------------------------------------------

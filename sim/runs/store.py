@@ -297,6 +297,7 @@ class Store:
         self._conn = conn
         self._writable = writable  # close() hands a writer's store back in rollback-journal mode
         self._columns = self._read_columns()
+        self._known = bulk.Dictionary()  # dictionary ids this writer has looked up
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -476,9 +477,10 @@ class Store:
                     f"INSERT INTO runs ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})",
                     values,
                 )
-                bulk.write_bulk(conn, record)
+                bulk.write_bulk(conn, record, self._known)
         except BaseException:
             self._columns = self._read_columns()  # a column added inside was rolled back
+            self._known.forget()  # and so were dictionary entries added inside
             raise
 
     def tables(self) -> set[str]:
