@@ -30,6 +30,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
+from agents.policies.learners import QLearning
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.pairwise import needs_coin, observe_pairs, swapped_rows
 
@@ -147,7 +148,7 @@ class IPD(Environment):
             and type(self).metrics is Environment.metrics
             and prm.noise == 0
             and len(model.phases) == 1
-            and model.deterministic_decisions
+            and (model.deterministic_decisions or (not prm.promises and plays_learners(model)))
             and model.fixed_deciders
             and not needs_coin(model)
             and not model.script.has_triggers
@@ -158,6 +159,17 @@ class IPD(Environment):
         last = {1: "cooperated", 0: "defected", -1: "nothing yet"}
         return (f"Last round your partner {last[obs.partner_last]} and you {last[obs.my_last]}. "
                 f"Your trust in this partner is {obs.trust / TRUST_BUCKETS:.2f}.")
+
+
+def plays_learners(model: Any) -> bool:
+    """Whether the kernel can play this model's learners (``scenarios.ipd_learners``): every
+    decision the resolver's or one learning group's, epsilon-greedy Q-learners without annealing."""
+    learning = model.learning
+    if learning is None or not model.decisions_by_table or len(learning.groups) != 1:
+        return False
+    (gl,) = learning.groups.values()
+    pol = gl.policy
+    return type(pol) is QLearning and pol.temperature == 0 and pol.decay >= 1
 
 
 def _kernel() -> Any:
