@@ -89,6 +89,11 @@ class IPD(Environment):
         #: The kernel's class and profile layouts, reused by later stretches of this model.
         self.class_memo: dict[str, Any] = {}
 
+    def setup(self, model: Any) -> None:
+        # The edge array and its rows' agents, cached per graph version: made at build, not in
+        # the first step (reading a networkx graph of 10^4 agents is ~7 ms, a run's set-up).
+        model.edge_agents()
+
     def welfare_bounds(self, rounds: int) -> tuple[float, float]:
         """Welfare of ``rounds`` rounds all mutual defection, and all mutual cooperation."""
         return (2 * self.params.P * rounds, 2 * self.params.R * rounds)
