@@ -18,7 +18,7 @@ from scenarios.environment import Environment
 from scenarios.ipd import IPD, plays_learners
 from scenarios.metric_registry import METRICS, Metric
 from sim.runs.run import run_model
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, load_scenario_text
 from tests.test_fused import FAST_FORWARD, _same, count_stretches
 
 SPEC = "groups.learners.spec"
@@ -61,6 +61,7 @@ def _same_learning(a: Any, b: Any) -> None:
     ({"steps": 25, SPEC: "never-defect-first", "network.degree": 3, "groups.learners.count": 60}, 4),
     ({"steps": 40, SPEC: "never-defect-first", **_params(observe="partner_last,trust", rate=0.3)}, 5),
     ({"steps": 60, "groups.learners.count": 400}, 6),
+    ({"steps": 30, SPEC: "never-defect-first", **_params(observe="", gamma=0.0)}, 8),  # a bandit: one state
 ])
 def test_q_learners_fused_equal_stepwise(overrides: dict[str, Any], seed: int,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,6 +86,42 @@ def test_rewiring_and_a_plugin_metric(monkeypatch: pytest.MonkeyPatch) -> None:
         METRICS.remove("test_richest")
     assert played > fast.steps // 2
     assert fast.totals.counted.get("rewired", 0) > 0  # partners did change
+    _same(slow, fast)
+    _same_learning(slow, fast)
+
+
+MIXED = """
+[scenario]
+id = "q-mixed"
+environment = "ipd"
+steps = 30
+
+[network]
+kind = "random_regular"
+degree = 3
+
+[groups.learners]
+count = 40
+policy = "q_learning"
+spec = "never-defect-first"
+params = { observe = "my_last,partner_last,trust", gamma = 0.9, epsilon = 0.2 }
+
+[groups.tft]
+count = 20
+policy = "tit_for_tat"
+spec = "empty"
+"""
+
+
+def test_learners_among_fixed_policies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rows of fixed policies take the resolver's act; only the learners draw.
+    sc = load_scenario_text(MIXED, source="q-mixed.toml")
+    runs = []
+    for fuse in (False, True):
+        monkeypatch.setattr(IPD, "fast_forward", FAST_FORWARD if fuse else Environment.fast_forward)
+        runs.append(count_stretches(ipd_kernel, lambda: run_model(sc, seed=3), monkeypatch))
+    (slow, none), (fast, played) = runs
+    assert none == 0 and played >= fast.steps - 1
     _same(slow, fast)
     _same_learning(slow, fast)
 
