@@ -30,6 +30,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
+from agents.policies.learners import QLearning
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.pairwise import needs_coin, observe_pairs, swapped_rows
 
@@ -87,6 +88,11 @@ class IPD(Environment):
         self._betray = np.array([a.promise == "C" and not a.cooperative for a in self.acts])
         #: The kernel's class and profile layouts, reused by later stretches of this model.
         self.class_memo: dict[str, Any] = {}
+
+    def setup(self, model: Any) -> None:
+        # The edge array and its rows' agents, cached per graph version: made at build, not in
+        # the first step (reading a networkx graph of 10^4 agents is ~7 ms, a run's set-up).
+        model.edge_agents()
 
     def welfare_bounds(self, rounds: int) -> tuple[float, float]:
         """Welfare of ``rounds`` rounds all mutual defection, and all mutual cooperation."""
@@ -147,7 +153,7 @@ class IPD(Environment):
             and type(self).metrics is Environment.metrics
             and prm.noise == 0
             and len(model.phases) == 1
-            and model.deterministic_decisions
+            and (model.deterministic_decisions or (not prm.promises and plays_learners(model)))
             and model.fixed_deciders
             and not needs_coin(model)
             and not model.script.has_triggers
@@ -158,6 +164,17 @@ class IPD(Environment):
         last = {1: "cooperated", 0: "defected", -1: "nothing yet"}
         return (f"Last round your partner {last[obs.partner_last]} and you {last[obs.my_last]}. "
                 f"Your trust in this partner is {obs.trust / TRUST_BUCKETS:.2f}.")
+
+
+def plays_learners(model: Any) -> bool:
+    """Whether the kernel can play this model's learners (``scenarios.ipd_learners``): every
+    decision the resolver's or one learning group's, epsilon-greedy Q-learners without annealing."""
+    learning = model.learning
+    if learning is None or not model.decisions_by_table or len(learning.groups) != 1:
+        return False
+    (gl,) = learning.groups.values()
+    pol = gl.policy
+    return type(pol) is QLearning and pol.temperature == 0 and pol.decay >= 1
 
 
 def _kernel() -> Any:

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from agents.policies import TRUST_BUCKETS
-from scenarios import ipd_agents, ipd_classes
+from scenarios import ipd_agents, ipd_classes, ipd_learners
 from scenarios.environment import ObsCodec
 from scenarios.ipd_classes import Classes
 from scenarios.ipd_rows import (  # noqa: F401  (TRUST, COIN: the layout, read by tests/test_fused.py)
@@ -48,14 +48,13 @@ from scenarios.ipd_rows import (  # noqa: F401  (TRUST, COIN: the layout, read b
     advance_all,
     decide_all,
     reads_history,
+    trust_summary,
 )
 from scenarios.kernel_sums import (
     gini_step,
-    met_trust_step,
     record_agents,
     record_pairs,
     total,
-    trust_step,
 )
 from scenarios.pairwise import observe_pairs, swapped_rows
 from scenarios.stretch import SUMMARY, Stretch
@@ -108,7 +107,9 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     width = table.n_outcomes + (WARM_HEADROOM if warmed else OUTCOME_HEADROOM)
     # With only the engine's metrics to collect, the loop computes them and keeps no records.
     summarised = bool(getattr(model, "summarisable", False))
-    per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 5 * n + 2 * rows))
+    # A summarised stretch of learners keeps each step's payoffs for the Gini (``ipd_learners``).
+    per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 5 * n + 2 * rows)
+                    + (n if summarised and model.learning is not None else 0))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
     scratch = _scratch(model, summarised)
@@ -120,10 +121,15 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     # Detection draws, made only when a step breaks a promise (zeros for 2E rows cost tens of
     # ms at 10^6 agents); the loop reads them only for the step they were drawn for.
     draws = np.zeros(0)
-    classes = _classes(env, model, dec, e, summarised)
+    learners = None
+    if model.learning is not None:  # Q-learners (``IPD.can_fast_forward``): played by rows
+        learners = ipd_learners.prepare(model, agents, model.edge_agents()[1], k, summarised)
+        if learners is None:
+            return None
+    classes = None if learners is not None else _classes(env, model, dec, e, summarised)
     while rec.steps < k:
         rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
-                               pending, classes)
+                               pending, classes, learners)
         if state[WHY] == MISSING:
             # One row per distinct key: the rest get their cells by look-up on the next pass.
             rows_missing = missing[: state[MISSED]]
@@ -147,6 +153,8 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
             break
     if classes is not None:
         classes.write_back(model.pairs.cols)
+    if learners is not None:
+        ipd_learners.finish(model, learners, rec)
     table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
     _give_pending(pending, bool(state[MISSED]))
     if not rec.steps:
@@ -286,7 +294,8 @@ def project(codec: ObsCodec, codes: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.ndarray,
                keep: np.ndarray, state: np.ndarray, missing: np.ndarray, draws: np.ndarray,
-               scratch: Scratch, pending: np.ndarray, classes: Classes | None = None) -> int:
+               scratch: Scratch, pending: np.ndarray, classes: Classes | None = None,
+               learners: ipd_learners.QArrays | None = None) -> int:
     prm = env.params
     codec = env.codec
     table = model.decisions
@@ -305,6 +314,9 @@ def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, d
                   cols["kept"], cols["broken"])
     people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
                         model.group_of.astype(np.int64))
+    if learners is not None:
+        return ipd_learners.play(rec.steps, k, lookup, game, pairs, people, rec.arrays, state, missing, scratch,
+                                 pending, ipd_learners.refresh(model, learners), model.learning.rng)
     return int(_play(rec.steps, k, lookup, game, pairs, people, rec.arrays, state, missing, draws, scratch,
                      pending))
 
@@ -370,15 +382,7 @@ def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc, pending)
         if summarised:
             rec.summary[k, 0] = total(pop.step_pay, n)
             rec.summary[k, 1] = gini_step(pop.payoff, sc.order, sc.xs, sc.buf)
-            if rows == m:
-                # Every pair row is a row of this step's edges and has met: no compaction.
-                mean, cal = met_trust_step(trust_now, sc.partner, pop.truth_kept, pop.truth_total,
-                                           sc.gap, sc.real)
-            else:
-                mean, cal = trust_step(pr.kept, pr.broken, pr.turns, sc.partner, pop.truth_kept,
-                                       pop.truth_total, sc.trust, sc.gap, sc.real)
-            rec.summary[k, 2] = mean
-            rec.summary[k, 3] = cal
+            trust_summary(rec, k, trust_now, pr, pop, sc)
             continue
         record_agents(rec, k, pop.step_pay, pop.payoff, pop.truth_kept, pop.truth_total)
         record_pairs(rec, k, pr.kept, pr.broken, pr.turns, rows)

@@ -10,6 +10,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from scenarios.kernel_sums import met_trust_step, trust_step
+
 #: Why ``_play`` stopped early: keys without a cell, a decision that logs a conflict, or a
 #: broken promise whose detection needs this step's draws.
 MISSING, CONFLICT, DRAW = 1, 2, 3
@@ -167,3 +169,16 @@ def advance_all(pr, coop, lie, trust_now):  # pragma: no cover - compiled
         pr.broken[r] += (0.0 if other else 1.0) + lie[r]
         # The trust the next step observes, and the one the metrics average (all.trust's expression).
         trust_now[r] = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
+
+
+@njit(cache=True, nogil=True)
+def trust_summary(rec, k, trust_now, pr, pop, sc):  # pragma: no cover - compiled
+    """Step ``k``'s trust mean and calibration into ``rec.summary`` (a summarised stretch)."""
+    if pr.kept.shape[0] == trust_now.shape[0]:
+        # Every pair row is a row of this step's edges and has met: no compaction.
+        mean, cal = met_trust_step(trust_now, sc.partner, pop.truth_kept, pop.truth_total, sc.gap, sc.real)
+    else:
+        mean, cal = trust_step(pr.kept, pr.broken, pr.turns, sc.partner, pop.truth_kept,
+                               pop.truth_total, sc.trust, sc.gap, sc.real)
+    rec.summary[k, 2] = mean
+    rec.summary[k, 3] = cal

@@ -120,6 +120,9 @@ class PublicGoods(Environment):
         self._graph_memo: tuple[Any, np.ndarray] | None = None
         self._rows_memo: tuple[int, np.ndarray, np.ndarray] | None = None
         model.edges  # noqa: B018  (the edge array, cached per graph version: made at build, not in round one)
+        # Cells an earlier run of this population computed (drawn keepers: each its own decider),
+        # and the deciders' signatures behind that look-up, at build rather than in round one.
+        model.decisions.warm()
 
     def step(self, model: Any) -> None:
         prm = self.params
@@ -172,6 +175,7 @@ class PublicGoods(Environment):
         model.count("contributions", self.n_contrib)
         model.count("pledges_broken", float(broke.sum()))
         model.count("choices", self.n_agents)
+        model.decisions.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
 
     def _graph(self, model: Any, e: np.ndarray, n: int) -> tuple[Any, np.ndarray]:
         """(graph version and size, degrees): made again only when the graph changed."""

@@ -16,9 +16,11 @@ record in as if it had computed it: same outcome rows, same read-set, so a
 run is the same whether its cells came from here or not
 (``tests/test_cell_memo.py``).
 
-Deciders whose decisions are not a pure function of these inputs (language
-models, learners, policies whose parameters are not plain values) have no
-signature and are never remembered. The memo holds at most ``MAX_RECORDS``
+Deciders whose cells are not a pure function of these inputs (language
+models, policies whose parameters are not plain values) have no signature and
+are never remembered. A learner's cell is (its ranking is fixed; its tier is
+the resolver's): only its choice within the tier is not, and that is made
+outside the cell (``sim.learning``). The memo holds at most ``MAX_RECORDS``
 cells, then starts afresh.
 """
 

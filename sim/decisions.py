@@ -566,10 +566,10 @@ class DecisionTable:
         return cell
 
     def _signature(self, decider: int) -> Hashable | None:
-        """The decider's ``sim.cell_memo.signature`` (computed once); None for learners."""
+        """The decider's ``sim.cell_memo.signature`` (computed once); None: never remembered."""
         if decider not in self._sigs:
             d = self.deciders[decider]
-            pol = None if is_learner(d.policy) else policy_signature(d.policy)
+            pol = policy_signature(d.policy)
             if pol is None:
                 self._sigs[decider] = None
             else:

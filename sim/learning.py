@@ -82,12 +82,18 @@ class Learning:
         self.step_overrides = np.zeros(0)
         self.step_overridden = 0  # decisions whose favourite the spec set aside, this step
         self.overridden = 0  # ... over the run
+        #: A compiled stretch's overrides per step, (K, principles) and (K,), while it is booked.
+        self.stretch: tuple[np.ndarray, np.ndarray] | None = None
 
     def _states(self, gl: _GroupLearning, codec: Any, codes: np.ndarray) -> np.ndarray:
         s = np.zeros(len(codes), dtype=np.int64)
         for k, card in zip(gl.fields, gl.cards, strict=True):
             s = s * card + (codes // codec.radix[k]) % card
         return s
+
+    def state_of(self, group: int, phase: int, n_acts: int) -> dict[str, np.ndarray]:
+        """The learning state of ``group`` in ``phase`` (made on first use, as a step makes it)."""
+        return self._state(self.groups[group], phase, n_acts)
 
     def _state(self, gl: _GroupLearning, phase: int, n_acts: int) -> dict[str, np.ndarray]:
         st = gl.state.get(phase)
@@ -166,6 +172,7 @@ class Learning:
         return np.int64(len(model.payoff) + 1)
 
     def before_play(self, model: SpecModel) -> None:
+        self.stretch = None
         self.pending = []
         self._moves = []
         self._lookup = None
@@ -190,6 +197,31 @@ class Learning:
         self.overrides = _grown(self.overrides, len(self.step_overrides))
         self.overrides[: len(self.step_overrides)] += self.step_overrides
         self.overridden += self.step_overridden
+
+    def book_stretch(self, per_principle: np.ndarray, overridden: np.ndarray) -> None:
+        """Overrides of the K steps a compiled stretch played, (K, principles) and (K,): added to
+        the run's totals step by step as ``after_play`` adds them, and kept for the metrics."""
+        for row, count in zip(per_principle, overridden.tolist(), strict=True):
+            self.overrides = _grown(self.overrides, len(row))
+            self.overrides[: len(row)] += row
+            self.overridden += int(count)
+        self.step_overrides = per_principle[-1].copy()
+        self.step_overridden = int(overridden[-1])
+        self.stretch = (per_principle, overridden)
+
+    def override_columns(self, model: SpecModel, k: int) -> dict[str, np.ndarray]:
+        """``overrides.<principle>`` over the ``k`` steps being booked (a stretch's, or this step's)."""
+        if self.stretch is not None and len(self.stretch[1]) == k:
+            per = self.stretch[0]
+            return {f"overrides.{pid}": per[:, i].astype(np.float64) if i < per.shape[1] else np.zeros(k)
+                    for i, pid in enumerate(model.decisions.principle_ids)}
+        return {name: np.full(k, v) for name, v in self.metrics(model).items()}
+
+    def overridden_column(self, k: int) -> np.ndarray:
+        """``overrides`` (decisions overridden) over the ``k`` steps being booked."""
+        if self.stretch is not None and len(self.stretch[1]) == k:
+            return self.stretch[1].astype(np.float64)
+        return np.full(k, float(self.step_overridden))
 
     def metrics(self, model: SpecModel) -> dict[str, float]:
         per = _grown(self.step_overrides, len(model.decisions.principle_ids))

@@ -499,7 +499,7 @@ def _overrides(view: StepView) -> dict[str, np.ndarray] | None:
     learners = view.model.learning
     if learners is None:
         return None
-    return {k: np.full(view.k, v) for k, v in learners.metrics(view.model).items()}
+    return learners.override_columns(view.model, view.k)
 
 
 @metric("overrides", label="spec overrides", unit="count of decisions",
@@ -508,7 +508,7 @@ def _overrides_total(view: StepView) -> np.ndarray | None:
     learners = view.model.learning
     if learners is None:
         return None
-    return np.full(view.k, float(learners.step_overridden))
+    return learners.overridden_column(view.k)
 
 
 # Breakdowns by level and by group (sim/breakdown.py): final only, from the run's outcome counts.

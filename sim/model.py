@@ -203,6 +203,12 @@ class SpecModel(mesa.Model):
                     or type(self).steer is not SpecModel.steer)
 
     @property
+    def decisions_by_table(self) -> bool:
+        """As ``deterministic_decisions``, learners allowed: every decision is the resolver's or a
+        learner's choice within its tier (a kernel that plays the learners can mirror them)."""
+        return not (self._any_fast or self._any_error or self.llm_groups or type(self).steer is not SpecModel.steer)
+
+    @property
     def summarisable(self) -> bool:
         """Whether a fast-forward may compute the engine's per-step metrics itself instead of
         recording per-agent and per-pair arrays (no plugin metric reads them)."""

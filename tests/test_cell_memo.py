@@ -32,7 +32,7 @@ def memo(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellMemo]:
     real = DecisionTable._new_cell
 
     def counting(self: DecisionTable, phase: int, decider: int, obs: Any) -> int:
-        if self._signature(decider) is not None:  # learners' cells are never remembered
+        if self._signature(decider) is not None:  # language models' cells are never remembered
             computed[0] += 1
         return real(self, phase, decider, obs)
 
