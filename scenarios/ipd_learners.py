@@ -48,7 +48,7 @@ from scenarios.ipd_rows import (
     advance_all,
     trust_summary,
 )
-from scenarios.kernel_sums import record_agents, record_pairs, total
+from scenarios.kernel_sums import gini_chunk, record_agents, record_pairs, total
 from scenarios.stretch import Stretch
 
 
@@ -145,11 +145,8 @@ def finish(model: Any, qa: QArrays, rec: Stretch) -> None:
     if steps:
         learning.book_stretch(qa.over[:steps].copy(), qa.overridden[:steps].copy())
         if rec.summarised:
-            # Imported here: spatial_kernel imports ipd_kernel, which imports this module.
-            from scenarios.spatial_kernel import _gini_chunk
-
             gini = np.empty(steps)
-            _gini_chunk(qa.payrows[:steps], np.empty(steps), gini)
+            gini_chunk(qa.payrows[:steps], np.empty(steps), gini)
             rec.arrays.summary[:steps, 1] = gini
 
 

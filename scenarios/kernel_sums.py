@@ -261,3 +261,46 @@ def record_pairs(rec, k, kept, broken, turns, rows):  # pragma: no cover - compi
     for p in range(rows):
         rec.trust[k, p] = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
         rec.met[k, p] = turns[p] > 0
+
+
+def gini_chunk(rows: np.ndarray, tots: np.ndarray, out: np.ndarray) -> None:
+    """``sim.metrics.gini_rows`` of each row of ``rows`` (payoffs in agent order) into ``out``.
+
+    The sums that depend on the order are taken before sorting; the sort is numpy's own
+    (vectorised: ~10x numba's at a million agents). The rows are overwritten.
+    """
+    _gini_shift(rows, tots)
+    rows.sort(axis=1)
+    _gini_sorted(rows, tots, out)
+
+
+@njit(cache=True, nogil=True)
+def _gini_shift(rows, tots):  # pragma: no cover - compiled
+    """Shift each row as ``gini_rows`` does (negatives to 0) and take its total in agent order."""
+    n = rows.shape[1]
+    for j in range(rows.shape[0]):
+        row = rows[j]
+        low = row[0] if n else 0.0
+        for i in range(n):
+            low = min(low, row[i])
+        shift = min(0.0, low)
+        for i in range(n):
+            row[i] = row[i] - shift
+        tots[j] = total(row, n)
+
+
+@njit(cache=True, nogil=True)
+def _gini_sorted(rows, tots, out):  # pragma: no cover - compiled
+    """The Gini of each sorted row from its total, as ``gini_rows`` (and :func:`gini_step`)."""
+    n = rows.shape[1]
+    for j in range(rows.shape[0]):
+        tot = tots[j]
+        if n == 0 or not tot > 0:
+            out[j] = 0.0
+            continue
+        row = rows[j]
+        run = 0.0
+        for i in range(n):
+            run += row[i]  # np.cumsum: a running sum, left to right
+            row[i] = run / tot
+        out[j] = (np.float64(n + 1) - 2.0 * total(row, n)) / n

@@ -34,9 +34,8 @@ from numba import njit
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
 from agents.uniques import unique_inverse
-from scenarios.kernel_sums import record_agents, total
+from scenarios.kernel_sums import gini_chunk, record_agents, total
 from scenarios.pairwise import needs_coin
-from scenarios.spatial_kernel import _gini_chunk
 from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
@@ -212,7 +211,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     rec.steps = steps
     if summarised:
         gini = np.empty(steps)
-        _gini_chunk(rows[:steps], np.empty(steps), gini)
+        gini_chunk(rows[:steps], np.empty(steps), gini)
         rec.arrays.summary[:steps, 1] = gini
     shares = out.share[:steps]
     if np.isnan(env.first):

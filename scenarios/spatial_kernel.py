@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit
 
 from scenarios.ipd_kernel import project
-from scenarios.kernel_sums import total
+from scenarios.kernel_sums import gini_chunk, total
 from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         rec.steps = _play(k0, min(k, k0 + chunk), lookup, _game(env), lay, mem, people, ev, extra, scratch, why)
         if summarised and rec.steps > k0:
             m = rec.steps - k0
-            _gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
+            gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
             extra.summary[k0:rec.steps, 1] = gini[:m]
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
@@ -446,49 +446,6 @@ def _type_deciders(model: Any) -> np.ndarray:
     for code, dids in evo._deciders.items():
         type_dec[code] = dids[0]
     return type_dec
-
-
-def _gini_chunk(rows: np.ndarray, tots: np.ndarray, out: np.ndarray) -> None:
-    """``sim.metrics.gini_rows`` of each row of ``rows`` (payoffs in agent order) into ``out``.
-
-    The sums that depend on the order are taken before sorting; the sort is numpy's own
-    (vectorised: ~10x numba's at a million agents). The rows are overwritten.
-    """
-    _gini_shift(rows, tots)
-    rows.sort(axis=1)
-    _gini_sorted(rows, tots, out)
-
-
-@njit(cache=True, nogil=True)
-def _gini_shift(rows, tots):  # pragma: no cover - compiled
-    """Shift each row as ``gini_rows`` does (negatives to 0) and take its total in agent order."""
-    n = rows.shape[1]
-    for j in range(rows.shape[0]):
-        row = rows[j]
-        low = row[0] if n else 0.0
-        for i in range(n):
-            low = min(low, row[i])
-        shift = min(0.0, low)
-        for i in range(n):
-            row[i] = row[i] - shift
-        tots[j] = total(row, n)
-
-
-@njit(cache=True, nogil=True)
-def _gini_sorted(rows, tots, out):  # pragma: no cover - compiled
-    """The Gini of each sorted row from its total, as ``gini_rows`` (``scenarios.kernel_sums.gini_step``)."""
-    n = rows.shape[1]
-    for j in range(rows.shape[0]):
-        tot = tots[j]
-        if n == 0 or not tot > 0:
-            out[j] = 0.0
-            continue
-        row = rows[j]
-        run = 0.0
-        for i in range(n):
-            run += row[i]  # np.cumsum: a running sum, left to right
-            row[i] = run / tot
-        out[j] = (np.float64(n + 1) - 2.0 * total(row, n)) / n
 
 
 @njit(cache=True, nogil=True)

@@ -35,8 +35,7 @@ from numba import njit
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
 from scenarios.ipd_rows import Pairs
-from scenarios.kernel_sums import record_agents, record_pairs, total, trust_step
-from scenarios.spatial_kernel import _gini_chunk
+from scenarios.kernel_sums import gini_chunk, record_agents, record_pairs, total, trust_step
 from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
@@ -197,7 +196,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
         return None
     if summarised:
         # numpy's sort, vectorised, is several times numba's (a third of the loop's time at 10^4).
-        _gini_chunk(work.payrows[: rec.steps], np.empty(rec.steps), gini := np.empty(rec.steps))
+        gini_chunk(work.payrows[: rec.steps], np.empty(rec.steps), gini := np.empty(rec.steps))
         rec.arrays.summary[: rec.steps, 1] = gini
     _book_env(env, model, rec, work.tally[: rec.steps], e)
     if rewire:
@@ -576,7 +575,7 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cove
         if summarised:
             rec.summary[k, 0] = total(bd.step_pay, n)
             for i in range(n):
-                wk.payrows[k, i] = bd.payoff[i]  # Gini: sorted by numpy after the loop (``_gini_chunk``)
+                wk.payrows[k, i] = bd.payoff[i]  # Gini: sorted by numpy after the loop (``gini_chunk``)
             mean, cal = trust_step(bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
                                    wk.trust, wk.gap, wk.real)
             rec.summary[k, 2] = mean
