@@ -193,9 +193,23 @@ class Injection(Environment):
         self._pairs_of_workers: tuple[Any, ...] | None = None
         self._lanes_kept: tuple[Any, ...] | None = None
         model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
+        # The drawn workers' families, the attack lanes and the worker pairs' rows, made now rather
+        # than in the first step (caches: the same whenever made). Pair rows only when nothing
+        # can change the population or roles before that step: else stepping might make others.
+        model.decisions.prepare()
+        if model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
+            adv, dlg = self._roles(model)
+            self._lanes(model, adv, dlg)
+            self._worker_pairs(model, np.flatnonzero(model.alive & ~adv & ~dlg))
 
     def _role(self, model: Any, names: tuple[str, ...]) -> np.ndarray:
         return np.array([gs.name in set(names) for gs in model.groups], dtype=bool)[model.group_of]
+
+    def _roles(self, model: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The living adversaries and delegates, as masks over agents."""
+        prm = self.params
+        return (self._role(model, prm.adversary_groups) & model.alive,
+                self._role(model, prm.delegate_groups) & model.alive)
 
     def authority(self, model: Any, g: int, source: str, claim: Claim) -> Level:
         """The authority ``claim`` from ``source`` carries for group ``g`` (memoised per delegations)."""
@@ -239,8 +253,7 @@ class Injection(Environment):
         prm = self.params
         rng = model.rng_env
         self.mail.open(model.steps)
-        adv = self._role(model, prm.adversary_groups) & model.alive
-        dlg = self._role(model, prm.delegate_groups) & model.alive
+        adv, dlg = self._roles(model)
         workers = np.flatnonzero(model.alive & ~adv & ~dlg)
         n = len(model.alive)
         # Every worker hijacked: each stake moves from a worker to an attacker and no task

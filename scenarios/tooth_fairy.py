@@ -140,6 +140,13 @@ class ToothFairy(Environment):
     def setup(self, model: Any) -> None:
         super().setup(model)
         model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
+        # The drawn answerers' families and the pairs' rows, made now rather than in the first
+        # step (caches: the same whenever made). Pair rows only when nothing can change the graph
+        # before that step: else stepping might make others.
+        model.decisions.prepare()
+        e = model.edges
+        if len(e) and model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
+            self._pair_rows(model, np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]]))
 
     def priors(self, agents: np.ndarray) -> np.ndarray:
         """Each agent's prior that an asker is a child: ``prior`` updated by the reactions it has seen."""
