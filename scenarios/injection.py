@@ -83,10 +83,12 @@ from agents.messages import (
 )
 from agents.spec import Level
 from agents.uniques import unique_inverse
+from scenarios import stepped_stretch
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.mailbox import PRIOR, UNKNOWN, Beliefs, Mailbox, check_claims, llm_context
 from scenarios.metric_registry import Metric
 from scenarios.relay import relayed_orders
+from scenarios.stretch import Stretch
 
 NONE, MESSAGE, DATA, INVOICE, OVERREACH, RELAY = range(6)
 ACTS = ActSpace([
@@ -570,6 +572,12 @@ class Injection(Environment):
             out[f"attack_success.{spec}"] = _ratio(row[col["success"]], row[col["att_n"]], empty=0.0)
         out["belief_error"] = self.beliefs.error()
         return out
+
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """Steps played back to back and booked as one stretch (``scenarios.stepped_stretch``)."""
+        if limit < 2 or stepped_stretch.unsteppable(model) is not None:
+            return None
+        return stepped_stretch.play(model, limit, self.step)
 
     def render(self, obs: Any) -> str:
         if not obs.order:
