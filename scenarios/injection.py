@@ -194,6 +194,7 @@ class Injection(Environment):
         self._kinds_memo: dict[tuple[Any, ...], Kinds] = {}
         self._pairs_of_workers: tuple[Any, ...] | None = None
         self._lanes_kept: tuple[Any, ...] | None = None
+        self._heard: list[tuple[np.ndarray, ...]] | None = None  # claims heard in a stretch, not yet learnt
         model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
         # The drawn workers' families, the attack lanes and the worker pairs' rows, made now rather
         # than in the first step (caches: the same whenever made). Pair rows only when nothing
@@ -519,8 +520,11 @@ class Injection(Environment):
         j = np.arange(len(rep)) - np.repeat(np.cumsum(nc) - nc, nc)
         true = kinds.true[kind[rep], j]
         # Heard with credence = trust, then moved to the truth where verified.
-        self.beliefs.learn(w[rep], said_by[rep], kinds.facts[kind[rep], j], np.where(verified[rep], true, trust[rep]),
-                           true)
+        heard = (w[rep], said_by[rep], kinds.facts[kind[rep], j], np.where(verified[rep], true, trust[rep]), true)
+        if self._heard is not None:
+            self._heard.append(heard)  # learnt at the stretch's end (fast_forward)
+        else:
+            self.beliefs.learn(*heard)
         false = kinds.false[kind]
         check = verified[speaks]
         if check.any():
@@ -574,10 +578,22 @@ class Injection(Environment):
         return out
 
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
-        """Steps played back to back and booked as one stretch (``scenarios.stepped_stretch``)."""
-        if limit < 2 or stepped_stretch.unsteppable(model) is not None:
+        """Steps played back to back and booked as one stretch (``scenarios.stepped_stretch``).
+
+        Rule-based runs only (a language model's inbox reads beliefs within the step). The
+        claims heard are learnt in one call at the stretch's end: rows in the order heard, the
+        last of a repeated (receiver, sender, fact) counting, as step by step; nothing in a
+        rule-based step reads beliefs.
+        """
+        if limit < 2 or model.llm_groups or stepped_stretch.unsteppable(model) is not None:
             return None
-        return stepped_stretch.play(model, limit, self.step)
+        self._heard = []
+        try:
+            return stepped_stretch.play(model, limit, self.step)
+        finally:
+            heard, self._heard = self._heard, None
+            if heard:
+                self.beliefs.learn(*(np.concatenate(col) for col in zip(*heard, strict=True)))
 
     def render(self, obs: Any) -> str:
         if not obs.order:
