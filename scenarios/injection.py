@@ -447,7 +447,7 @@ class Injection(Environment):
         """Workers who work together see who was hijacked."""
         n = len(model.alive)
         obs_j, rows = self._worker_pairs(model, workers)
-        if len(rows):
+        if len(obs_j):
             hijacked = np.zeros(n, dtype=bool)
             hijacked[workers] = transfer
             ok = ~hijacked[obs_j]
@@ -455,9 +455,10 @@ class Injection(Environment):
             model.pairs.observe(rows, ok.astype(float), (~ok).astype(float))
         model.record_truth(workers, ~transfer)
 
-    def _worker_pairs(self, model: Any, workers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _worker_pairs(self, model: Any, workers: np.ndarray) -> tuple[np.ndarray, Any]:
         """Both directions of each edge between two workers: the observed side and the pairs'
-        rows. Kept while the graph, the workers and the pair table's layout stay the same."""
+        rows (a slice when they fill a range). Kept while the graph, the workers and the pair
+        table's layout stay the same."""
         key = (model.graph_version, model.pairs.moved)
         kept = self._pairs_of_workers
         if kept is not None and kept[0] == key and np.array_equal(kept[1], workers):
@@ -467,7 +468,14 @@ class Injection(Environment):
         is_worker[workers] = True
         we = e[is_worker[e[:, 0]] & is_worker[e[:, 1]]] if len(e) else np.zeros((0, 2), dtype=np.int64)
         obs_j = np.concatenate([we[:, 1], we[:, 0]])
-        rows = model.pairs.index(np.concatenate([we[:, 0], we[:, 1]]), obs_j) if len(we) else np.zeros(0, np.int64)
+        rows: Any = model.pairs.index(np.concatenate([we[:, 0], we[:, 1]]), obs_j) if len(we) else np.zeros(0, np.int64)
+        if len(rows) and int(rows.max()) - int(rows.min()) == len(rows) - 1 \
+                and int(np.bincount(rows - rows.min()).max()) == 1:
+            # Distinct rows filling a range (made together, as at build): written as a slice, each
+            # observed side put at its row's place (the same elementwise writes, without scatters).
+            lo = int(rows.min())
+            obs_j[rows - lo] = obs_j.copy()
+            rows = slice(lo, lo + len(obs_j))
         self._pairs_of_workers = (key, workers.copy(), obs_j, rows)
         return obs_j, rows
 
