@@ -200,6 +200,9 @@ class Injection(Environment):
         # than in the first step (caches: the same whenever made). Pair rows only when nothing
         # can change the population or roles before that step: else stepping might make others.
         model.decisions.prepare()
+        # A population an earlier run of the process played (a sweep's, a bench's): its cells,
+        # whole (``DecisionTable.warm``: keys it never meets are counted nowhere). Kept by stretches.
+        model.decisions.warm()
         if model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
             adv, dlg = self._roles(model)
             self._lanes(model, adv, dlg)
@@ -597,7 +600,9 @@ class Injection(Environment):
             return None
         self._heard = []
         try:
-            return stepped_stretch.play(model, limit, self.step)
+            stretch = stepped_stretch.play(model, limit, self.step)
+            model.decisions.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
+            return stretch
         finally:
             heard, self._heard = self._heard, None
             if heard:

@@ -87,3 +87,29 @@ def test_a_learner_or_rewiring_is_stepped() -> None:
     assert stepped_stretch.unsteppable(model) == "rewiring may cut ties after a step"
     assert model.env.fast_forward(model, 5) is None
     assert stepped_stretch.unsteppable(SpecModel(load_scenario("injection"), seed=0)) is None
+
+
+@pytest.mark.parametrize("seed", [5, 8])
+def test_a_table_kept_by_an_earlier_run_changes_nothing(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stretches keep the decision table for later runs of the population (a sweep's, a bench's),
+    which start from it at build: a cold stepped run and a warm fused one report the same."""
+    from sim.cell_memo import TABLES
+    from sim.decisions import DecisionTable
+
+    overrides = {**BUSY, "steps": 14}
+    TABLES.clear()
+    cold, _ = _run("injection", False, monkeypatch, seed, overrides)
+    _run("injection", True, monkeypatch, seed, {**overrides, "steps": 6})  # keeps a smaller table
+    warmed: list[bool] = []
+    real = DecisionTable.warm
+
+    def warm(self: DecisionTable, sparse: bool = False) -> bool:
+        warmed.append(real(self, sparse))
+        return warmed[-1]
+
+    monkeypatch.setattr(DecisionTable, "warm", warm)
+    warm_run, played = _run("injection", True, monkeypatch, seed, overrides)
+    assert warmed == [True] and played >= warm_run.steps // 2
+    _same(cold, warm_run)
+    assert list(cold.env.beliefs.credence.items()) == list(warm_run.env.beliefs.credence.items())
+    TABLES.clear()
