@@ -144,6 +144,9 @@ class ToothFairy(Environment):
         # step (caches: the same whenever made). Pair rows only when nothing can change the graph
         # before that step: else stepping might make others.
         model.decisions.prepare()
+        # A population an earlier run of the process played (a sweep's, a bench's): its cells,
+        # whole (``DecisionTable.warm``: keys it never meets are counted nowhere). Kept each step.
+        model.decisions.warm()
         e = model.edges
         if len(e) and model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
             self._pair_rows(model, np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]]))
@@ -201,6 +204,7 @@ class ToothFairy(Environment):
         model.count("lies", float(lies.sum()))
         model.count("spoiled", float(spoiled.sum()))
         model.count("dilemmas", float((pressed & (belief >= 2)).sum()))
+        model.decisions.keep()  # offered to later runs of this population, when it grew (sim.cell_memo.TABLES)
 
     def _pair_rows(self, model: Any, asker: np.ndarray, agent: np.ndarray) -> np.ndarray:
         """Rows of pairs (asker, agent), kept while the graph and the pair table's layout stay."""
