@@ -200,9 +200,9 @@ class Injection(Environment):
         # than in the first step (caches: the same whenever made). Pair rows only when nothing
         # can change the population or roles before that step: else stepping might make others.
         model.decisions.prepare()
-        # A population an earlier run of the process played (a sweep's, a bench's): its cells,
-        # whole (``DecisionTable.warm``: keys it never meets are counted nowhere). Kept by stretches.
-        model.decisions.warm()
+        # Its signatures now (~2 ms for ~200 deciders): the first step looks up (``warm``) the cells
+        # an earlier run of this population left in the process, a sweep's or a bench's.
+        model.decisions.population_key()
         if model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
             adv, dlg = self._roles(model)
             self._lanes(model, adv, dlg)
@@ -258,6 +258,8 @@ class Injection(Environment):
     def step(self, model: Any) -> None:
         prm = self.params
         rng = model.rng_env
+        if not model.decisions.n_cells:
+            model.decisions.warm()  # the cells, whole: keys this run never meets are counted nowhere
         self.mail.open(model.steps)
         adv, dlg = self._roles(model)
         workers = np.flatnonzero(model.alive & ~adv & ~dlg)
