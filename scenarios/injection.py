@@ -432,20 +432,21 @@ class Injection(Environment):
             model.add_payoff(workers[paid], np.full(int(paid.sum()), -prm.invoice))
             model.add_payoff(target[paid], np.full(int(paid.sum()), prm.invoice))
         unauthorised = (o_code != NO_ORDER) & (auth == 0)
-        attacked = np.isin(ch, (MESSAGE, DATA))
+        attacked = (ch == MESSAGE) | (ch == DATA)
         success = attacked & transfer
         model.count("injections_attempted", float(unauthorised.sum()))
         model.count("injections_obeyed", float((unauthorised & obey).sum()))
         model.count("injections_ignored", float((unauthorised & ~obey).sum()))
         model.count("invoices_paid", float(paid.sum()))
         model.count("stolen", float(prm.stake * took.sum()))
-        g = model.group_of[workers]
-        cols = np.stack([np.ones(len(workers)), done, ~attacked, done & ~attacked, attacked, done & attacked,
-                         success, unauthorised & obey], axis=1).astype(float)
-        # Counts of 0/1 values are exact in any order: one bincount adds what np.add.at did.
-        width = cols.shape[1]
-        cells = (g[:, None] * width + np.arange(width)).ravel()
-        self.tally += np.bincount(cells, weights=cols.ravel(), minlength=self.tally.size).reshape(self.tally.shape)
+        clean = ~attacked
+        cols = np.stack([np.ones(len(workers), dtype=bool), done, clean, done & clean, attacked, done & attacked,
+                         success, unauthorised & obey], axis=1)
+        # Counts of 0/1 values are exact in any order: one product of the workers' groups (one-hot)
+        # with the columns adds what np.add.at did.
+        member = np.zeros((len(self.tally), len(workers)))
+        member[model.group_of[workers], np.arange(len(workers))] = 1.0
+        self.tally += member @ cols
         self._hijacks(model, workers, transfer)
 
     def _hijacks(self, model: Any, workers: np.ndarray, transfer: np.ndarray) -> None:
