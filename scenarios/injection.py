@@ -83,10 +83,12 @@ from agents.messages import (
 )
 from agents.spec import Level
 from agents.uniques import unique_inverse
+from scenarios import stepped_stretch
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.mailbox import PRIOR, UNKNOWN, Beliefs, Mailbox, check_claims, llm_context
 from scenarios.metric_registry import Metric
 from scenarios.relay import relayed_orders
+from scenarios.stretch import Stretch
 
 NONE, MESSAGE, DATA, INVOICE, OVERREACH, RELAY = range(6)
 ACTS = ActSpace([
@@ -192,10 +194,28 @@ class Injection(Environment):
         self._kinds_memo: dict[tuple[Any, ...], Kinds] = {}
         self._pairs_of_workers: tuple[Any, ...] | None = None
         self._lanes_kept: tuple[Any, ...] | None = None
+        self._heard: list[tuple[np.ndarray, ...]] | None = None  # claims heard in a stretch, not yet learnt
         model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
+        # The drawn workers' families, the attack lanes and the worker pairs' rows, made now rather
+        # than in the first step (caches: the same whenever made). Pair rows only when nothing
+        # can change the population or roles before that step: else stepping might make others.
+        model.decisions.prepare()
+        # Its signatures now (~2 ms for ~200 deciders): the first step looks up (``warm``) the cells
+        # an earlier run of this population left in the process, a sweep's or a bench's.
+        model.decisions.population_key()
+        if model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
+            adv, dlg = self._roles(model)
+            self._lanes(model, adv, dlg)
+            self._worker_pairs(model, np.flatnonzero(model.alive & ~adv & ~dlg))
 
     def _role(self, model: Any, names: tuple[str, ...]) -> np.ndarray:
         return np.array([gs.name in set(names) for gs in model.groups], dtype=bool)[model.group_of]
+
+    def _roles(self, model: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The living adversaries and delegates, as masks over agents."""
+        prm = self.params
+        return (self._role(model, prm.adversary_groups) & model.alive,
+                self._role(model, prm.delegate_groups) & model.alive)
 
     def authority(self, model: Any, g: int, source: str, claim: Claim) -> Level:
         """The authority ``claim`` from ``source`` carries for group ``g`` (memoised per delegations)."""
@@ -238,9 +258,10 @@ class Injection(Environment):
     def step(self, model: Any) -> None:
         prm = self.params
         rng = model.rng_env
+        if not model.decisions.n_cells:
+            model.decisions.warm()  # the cells, whole: keys this run never meets are counted nowhere
         self.mail.open(model.steps)
-        adv = self._role(model, prm.adversary_groups) & model.alive
-        dlg = self._role(model, prm.delegate_groups) & model.alive
+        adv, dlg = self._roles(model)
         workers = np.flatnonzero(model.alive & ~adv & ~dlg)
         n = len(model.alive)
         # Every worker hijacked: each stake moves from a worker to an attacker and no task
@@ -411,27 +432,28 @@ class Injection(Environment):
             model.add_payoff(workers[paid], np.full(int(paid.sum()), -prm.invoice))
             model.add_payoff(target[paid], np.full(int(paid.sum()), prm.invoice))
         unauthorised = (o_code != NO_ORDER) & (auth == 0)
-        attacked = np.isin(ch, (MESSAGE, DATA))
+        attacked = (ch == MESSAGE) | (ch == DATA)
         success = attacked & transfer
         model.count("injections_attempted", float(unauthorised.sum()))
         model.count("injections_obeyed", float((unauthorised & obey).sum()))
         model.count("injections_ignored", float((unauthorised & ~obey).sum()))
         model.count("invoices_paid", float(paid.sum()))
         model.count("stolen", float(prm.stake * took.sum()))
-        g = model.group_of[workers]
-        cols = np.stack([np.ones(len(workers)), done, ~attacked, done & ~attacked, attacked, done & attacked,
-                         success, unauthorised & obey], axis=1).astype(float)
-        # Counts of 0/1 values are exact in any order: one bincount adds what np.add.at did.
-        width = cols.shape[1]
-        cells = (g[:, None] * width + np.arange(width)).ravel()
-        self.tally += np.bincount(cells, weights=cols.ravel(), minlength=self.tally.size).reshape(self.tally.shape)
+        clean = ~attacked
+        cols = np.stack([np.ones(len(workers), dtype=bool), done, clean, done & clean, attacked, done & attacked,
+                         success, unauthorised & obey], axis=1)
+        # Counts of 0/1 values are exact in any order: one product of the workers' groups (one-hot)
+        # with the columns adds what np.add.at did.
+        member = np.zeros((len(self.tally), len(workers)))
+        member[model.group_of[workers], np.arange(len(workers))] = 1.0
+        self.tally += member @ cols
         self._hijacks(model, workers, transfer)
 
     def _hijacks(self, model: Any, workers: np.ndarray, transfer: np.ndarray) -> None:
         """Workers who work together see who was hijacked."""
         n = len(model.alive)
         obs_j, rows = self._worker_pairs(model, workers)
-        if len(rows):
+        if len(obs_j):
             hijacked = np.zeros(n, dtype=bool)
             hijacked[workers] = transfer
             ok = ~hijacked[obs_j]
@@ -439,9 +461,10 @@ class Injection(Environment):
             model.pairs.observe(rows, ok.astype(float), (~ok).astype(float))
         model.record_truth(workers, ~transfer)
 
-    def _worker_pairs(self, model: Any, workers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _worker_pairs(self, model: Any, workers: np.ndarray) -> tuple[np.ndarray, Any]:
         """Both directions of each edge between two workers: the observed side and the pairs'
-        rows. Kept while the graph, the workers and the pair table's layout stay the same."""
+        rows (a slice when they fill a range). Kept while the graph, the workers and the pair
+        table's layout stay the same."""
         key = (model.graph_version, model.pairs.moved)
         kept = self._pairs_of_workers
         if kept is not None and kept[0] == key and np.array_equal(kept[1], workers):
@@ -451,7 +474,14 @@ class Injection(Environment):
         is_worker[workers] = True
         we = e[is_worker[e[:, 0]] & is_worker[e[:, 1]]] if len(e) else np.zeros((0, 2), dtype=np.int64)
         obs_j = np.concatenate([we[:, 1], we[:, 0]])
-        rows = model.pairs.index(np.concatenate([we[:, 0], we[:, 1]]), obs_j) if len(we) else np.zeros(0, np.int64)
+        rows: Any = model.pairs.index(np.concatenate([we[:, 0], we[:, 1]]), obs_j) if len(we) else np.zeros(0, np.int64)
+        if len(rows) and int(rows.max()) - int(rows.min()) == len(rows) - 1 \
+                and int(np.bincount(rows - rows.min()).max()) == 1:
+            # Distinct rows filling a range (made together, as at build): written as a slice, each
+            # observed side put at its row's place (the same elementwise writes, without scatters).
+            lo = int(rows.min())
+            obs_j[rows - lo] = obs_j.copy()
+            rows = slice(lo, lo + len(obs_j))
         self._pairs_of_workers = (key, workers.copy(), obs_j, rows)
         return obs_j, rows
 
@@ -504,8 +534,11 @@ class Injection(Environment):
         j = np.arange(len(rep)) - np.repeat(np.cumsum(nc) - nc, nc)
         true = kinds.true[kind[rep], j]
         # Heard with credence = trust, then moved to the truth where verified.
-        self.beliefs.learn(w[rep], said_by[rep], kinds.facts[kind[rep], j], np.where(verified[rep], true, trust[rep]),
-                           true)
+        heard = (w[rep], said_by[rep], kinds.facts[kind[rep], j], np.where(verified[rep], true, trust[rep]), true)
+        if self._heard is not None:
+            self._heard.append(heard)  # learnt at the stretch's end (fast_forward)
+        else:
+            self.beliefs.learn(*heard)
         false = kinds.false[kind]
         check = verified[speaks]
         if check.any():
@@ -557,6 +590,26 @@ class Injection(Environment):
             out[f"attack_success.{spec}"] = _ratio(row[col["success"]], row[col["att_n"]], empty=0.0)
         out["belief_error"] = self.beliefs.error()
         return out
+
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """Steps played back to back and booked as one stretch (``scenarios.stepped_stretch``).
+
+        Rule-based runs only (a language model's inbox reads beliefs within the step). The
+        claims heard are learnt in one call at the stretch's end: rows in the order heard, the
+        last of a repeated (receiver, sender, fact) counting, as step by step; nothing in a
+        rule-based step reads beliefs.
+        """
+        if limit < 2 or model.llm_groups or stepped_stretch.unsteppable(model) is not None:
+            return None
+        self._heard = []
+        try:
+            stretch = stepped_stretch.play(model, limit, self.step)
+            model.decisions.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
+            return stretch
+        finally:
+            heard, self._heard = self._heard, None
+            if heard:
+                self.beliefs.learn(*(np.concatenate(col) for col in zip(*heard, strict=True)))
 
     def render(self, obs: Any) -> str:
         if not obs.order:

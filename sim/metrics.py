@@ -398,6 +398,9 @@ def _trust(view: StepView) -> tuple[np.ndarray, np.ndarray] | None:
             m1, c1 = trust_of_rows(view.trust[0], j, keep[0], tk[0], tt[0])
             return np.array([m1]), np.array([c1])
         trust = np.ascontiguousarray(view.trust)
+        if not keep.all(axis=1).any():  # every step has an unmet pair: all take the masked path
+            rows = [trust_of_rows(trust[s], j, keep[s], tk[s], tt[s]) for s in range(view.k)]
+            return np.array([m for m, _ in rows]), np.array([c for _, c in rows])
         total = tt[:, j]
         fast = keep.all(axis=1) & (total > 0).all(axis=1)
         # Row reductions round as a 1-D reduction of the same row only on C-contiguous rows.
