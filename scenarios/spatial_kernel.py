@@ -40,6 +40,7 @@ from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
     from scenarios.spatial_pd import SpatialPD
+    from sim.lattice import Board
 
 #: Bytes of per-step records a stretch may hold (two (n,) float rows a step, plus counts).
 RECORD_BUDGET = 128 << 20
@@ -107,6 +108,7 @@ class Layout(NamedTuple):
     partner: np.ndarray   # per slot: the partner's position
     pos: np.ndarray       # per agent: its position (reading by it beats writing through ``order``)
     slot: np.ndarray      # per game row: its slot (link memory goes back by reading)
+    self_games: int       # games against oneself (the welfare bounds count them apart)
 
 
 class Lookup(NamedTuple):
@@ -198,7 +200,8 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         return None
     table = model.decisions
     evo = model.evolution
-    mem = env._last[lay.row]  # per slot: my last move on the link (-1 none)
+    # Per slot: my last move on the link (-1 none; none yet on a graph no step has played).
+    mem = env._last[lay.row] if env._last_version == lay.version else np.full(len(lay.row), -1, np.int8)
     if table.dense(0) is None:
         _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem)
     n, groups = len(model.payoff), len(model.groups)
@@ -260,11 +263,14 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     if evo is not None:
         _keep(env, lay, "traits", evo.traits, ev.traits)
         _keep(env, lay, "window", evo._window, ev.window)
-    _take_into(mem, lay.slot, env._last)
+    if env._last_version == lay.version:
+        _take_into(mem, lay.slot, env._last)
+    else:
+        env._last, env._last_version = _take(mem, lay.slot), lay.version
     if summarised:
         rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     env._all_c = all_c
-    env.bounds = env.welfare_bounds(model)
+    env.bounds = env.bounds_of((len(lay.row) - lay.self_games) // 2, lay.self_games)
     s = rec.steps
     alive = n  # everyone is alive in a stretch
     rec.env_metrics = {"cooperators": extra.cooperators[:s] / alive}
@@ -279,7 +285,12 @@ def _layout(env: SpatialPD, model: Any) -> Layout:
     got = env._slots
     if got is not None and got.version == model.graph_version:
         return got
-    agents, _, mirror = env.layout(model)
+    board = model.network.board()
+    if board is not None:
+        got, env._slot_nbr = _board_layout(board, model.graph_version)
+        env._slots = got
+        return got
+    agents, partners, mirror = env.layout(model)
     n = len(model.payoff)
     cells = model.network.cells
     order = np.arange(n) if cells is None or len(cells) != n else np.asarray(cells, np.int64)
@@ -296,10 +307,32 @@ def _layout(env: SpatialPD, model: Any) -> Layout:
     mirror_slot = slot_of[mirror[row]]
     owner = np.repeat(np.arange(n), np.diff(start))
     got = Layout(model.graph_version, order, start, row, mirror_slot.astype(idx), agents[row],
-                 owner[mirror_slot].astype(idx), pos.astype(idx), slot_of.astype(idx))
+                 owner[mirror_slot].astype(idx), pos.astype(idx), slot_of.astype(idx),
+                 int(np.count_nonzero(agents == partners)))
     env._slots = got
     env._slot_nbr = None
     return got
+
+
+def _board_layout(board: Board, version: int) -> tuple[Layout, np.ndarray]:
+    """``_layout`` of a lattice as built, by arithmetic on its cells (no sort of the edges, no
+    graph), and the imitation neighbours by position (``Evolving.nbr``).
+
+    Why: at 10^4 agents sorting the edges, the games' rows and the neighbour table was ~80% of a
+    fresh 5-step run. The arrays are those ``_layout`` makes from ``SpatialPD.layout``
+    (``tests/test_spatial_kernel.py`` compares them): see ``_board_slots``.
+    """
+    k, w = board.degree, board.degree + int(board.self_play)
+    order = np.asarray(board.cells, np.int64)
+    n = len(order)
+    idx = np.int32 if n * w < 2**31 else np.int64
+    row = np.empty(n * w, np.int64)
+    mirror, partner, slot = np.empty(n * w, idx), np.empty(n * w, idx), np.empty(n * w, idx)
+    pos, nbr = np.empty(n, idx), np.empty((n, k), idx)
+    _board_slots(board.neighbours, order, board.opposite, w, row, mirror, partner, pos, slot, nbr)
+    lay = Layout(version, order, np.arange(n + 1, dtype=np.int64) * w, row, mirror, np.repeat(order, w),
+                 partner, pos, slot, n if board.self_play else 0)
+    return lay, nbr
 
 
 def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndarray) -> None:
@@ -508,6 +541,64 @@ def _keys_seen(start, mirror, mem, dec, space, r0, o0, r1, o1, seen):  # pragma:
         row = dec[i] * space
         for s in range(start[i], start[i + 1]):
             seen[row + (np.int64(mem[s]) + o0) * r0 + (np.int64(mem[mirror[s]]) + o1) * r1] = True
+
+
+@njit(cache=True, nogil=True)
+def _board_slots(nb, order, opposite, w, row, mirror, partner, pos, slot, nbr):  # pragma: no cover - compiled
+    """A lattice's slots (``_board_layout``) from its neighbour cells ``nb`` and placement ``order``.
+
+    The games of the agent ``a`` at position p are its rows of ``SpatialPD.layout`` in increasing
+    order. Rows follow the sorted edges: (a, b) for b > a at ``first[a] + (b's rank among a's
+    partners above a)``, its mirror (b, a) at ``links + `` the same, self-play games last. So a's
+    slots hold its partners above it in increasing index, then those below, then a itself.
+    Rows of four or eight are ranked here (numpy sorts such rows ~1 us each).
+    """
+    n, k = nb.shape
+    links = n * k // 2
+    by = np.empty((n, k), np.int64)      # per position, its offsets in slot order
+    local = np.empty((n, k), np.int64)   # per position and offset, its slot
+    above = np.zeros(n, np.int64)        # per position, partners above its agent
+    key = np.empty(k, np.int64)
+    mate = np.empty(k, np.int64)
+    for p in range(n):
+        a = order[p]
+        pos[a] = p
+        for j in range(k):
+            b = order[nb[p, j]]
+            mate[j] = b
+            key[j] = b + n * (b < a)
+            above[p] += b > a
+        # Ranks by counting (no branches: an insertion sort's mispredictions cost ~4x this).
+        for j in range(k):
+            slot_j = 0
+            rank_j = 0
+            for i in range(k):
+                slot_j += key[i] < key[j]
+                rank_j += mate[i] < mate[j]
+            local[p, j] = slot_j
+            by[p, slot_j] = j
+            # Imitation's neighbours in increasing agent index (``sim.evolution.neighbour_table``).
+            nbr[p, rank_j] = nb[p, j]
+    first = np.zeros(n + 1, np.int64)  # per agent, the row of its first game with a partner above
+    for a in range(n):
+        first[a + 1] = first[a] + above[pos[a]]
+    for p in range(n):
+        a = order[p]
+        for i in range(k):
+            d = by[p, i]
+            q = nb[p, d]
+            back = local[q, opposite[d]]  # the partner's slot of the same game
+            s = p * w + i
+            partner[s] = q
+            mirror[s] = q * w + back
+            row[s] = first[a] + i if i < above[p] else links + first[order[q]] + back
+        if w > k:
+            s = p * w + k
+            partner[s] = p
+            mirror[s] = s
+            row[s] = 2 * links + a
+    for s in range(row.shape[0]):
+        slot[row[s]] = s
 
 
 @njit(cache=True, nogil=True)

@@ -81,6 +81,7 @@ class SpatialPD(Environment):
         # Per-agent state the last stretch left by position, with what it put back in agent order.
         self._kept: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
         self._last = np.zeros(0, dtype=np.int8)
+        self._last_version = -1  # the graph version ``_last`` is link memory of
         self._all_c = np.zeros(0, dtype=bool)
         self._coop = np.array([bool(a.cooperative) for a in self.acts])
 
@@ -100,15 +101,20 @@ class SpatialPD(Environment):
             partners = np.concatenate([pair[:, 1], pair[:, 0], own])
             mirror = np.concatenate([np.arange(m, 2 * m), np.arange(m), np.arange(2 * m, 2 * m + len(own))])
             self._layout = (model.graph_version, agents, partners, mirror)
-            self._last = np.full(len(agents), -1, dtype=np.int8)  # a new graph: no memory
+            if self._last_version != model.graph_version:  # a new graph: no memory
+                self._last = np.full(len(agents), -1, dtype=np.int8)
+                self._last_version = model.graph_version
         return self._layout[1], self._layout[2], self._layout[3]
 
     def welfare_bounds(self, model: Any) -> tuple[float, float]:
         """Welfare of a step in which everyone defects, and the best a step's links can earn."""
-        prm = self.params
         agents, partners, _ = self.layout(model)
         self_games = int((agents == partners).sum())
-        links = (len(agents) - self_games) // 2
+        return self.bounds_of((len(agents) - self_games) // 2, self_games)
+
+    def bounds_of(self, links: int, self_games: int) -> tuple[float, float]:
+        """``welfare_bounds`` of a step of ``links`` links and ``self_games`` games against oneself."""
+        prm = self.params
         return (2 * prm.P * links + prm.P * self_games,
                 max(2 * prm.R, prm.T + prm.S) * links + prm.R * self_games)
 

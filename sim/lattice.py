@@ -9,6 +9,7 @@ in row ``r``, column ``c`` unless the placement is shuffled.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -18,6 +19,30 @@ NEIGHBOURHOODS: dict[int, tuple[tuple[int, int], ...]] = {
     4: ((0, 1), (1, 0), (0, -1), (-1, 0)),
     8: ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)),
 }
+
+
+#: Per neighbourhood, the index of each offset's opposite (the way back from the neighbour).
+OPPOSITE: dict[int, tuple[int, ...]] = {
+    k: tuple(offs.index((-dr, -dc)) for dr, dc in offs) for k, offs in NEIGHBOURHOODS.items()
+}
+#: Boards whose neighbour cells are kept per process (by side and neighbourhood), at most.
+NEIGHBOURS_KEPT = 8
+_NEIGHBOURS: dict[tuple[int, int], np.ndarray] = {}
+
+
+@dataclass(frozen=True, eq=False)
+class Board:
+    """A lattice as it was built: its shape, whether every agent also plays itself,
+    ``cells[c]``, the agent at cell c (row-major), ``neighbours`` (``neighbour_cells``) and
+    ``opposite[d]``, the offset that leads back from offset d. Enough to lay its games out
+    by arithmetic."""
+
+    side: int
+    degree: int
+    self_play: bool
+    cells: np.ndarray
+    neighbours: np.ndarray
+    opposite: np.ndarray
 
 
 def lattice_side(n: int) -> int | None:
@@ -36,6 +61,34 @@ def lattice_edges(side: int, degree: int = 8) -> np.ndarray:
     e = np.sort(np.concatenate(parts), axis=1)
     e = e[e[:, 0] != e[:, 1]]  # a side below 3 folds neighbours onto the cell itself
     return np.unique(e, axis=0)
+
+
+def neighbour_cells(side: int, degree: int) -> np.ndarray:
+    """``(side * side, degree)``: the cell of each neighbour of each cell, in ``NEIGHBOURHOODS``' order.
+
+    It depends on the board's shape only (never on who sits where), so it is kept per process,
+    read-only: every run of a sweep on one board shares it.
+    """
+    key = (side, degree)
+    got = _NEIGHBOURS.get(key)
+    if got is None:
+        r, c = np.divmod(np.arange(side * side, dtype=np.int64), side)
+        got = np.stack([((r + dr) % side) * side + (c + dc) % side for dr, dc in NEIGHBOURHOODS[degree]], axis=1)
+        got.setflags(write=False)
+        if len(_NEIGHBOURS) >= NEIGHBOURS_KEPT:
+            _NEIGHBOURS.clear()
+        _NEIGHBOURS[key] = got
+    return got
+
+
+def board_of(cells: np.ndarray, degree: int, self_play: bool) -> Board | None:
+    """The ``Board`` of a built lattice (``cells`` as ``lattice_arrays`` placed them); None
+    below a side of 3, where neighbours fold onto one another."""
+    side = lattice_side(len(cells))
+    if side is None or side < 3:
+        return None
+    return Board(side, degree, self_play, cells, neighbour_cells(side, degree),
+                 np.array(OPPOSITE[degree], np.int64))
 
 
 def lattice_arrays(n: int, degree: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
