@@ -202,8 +202,10 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     evo = model.evolution
     # Per slot: my last move on the link (-1 none; none yet on a graph no step has played).
     mem = env._last[lay.row] if env._last_version == lay.version else np.full(len(lay.row), -1, np.int8)
-    if table.dense(0) is None:
+    # A population an earlier run of the process started with: its table, whole (sim.cell_memo.TABLES).
+    if table.dense(0) is None and not (not table.n_cells and table.warm() and table.dense(0) is not None):
         _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem)
+        table.keep()  # offered to later runs that start with this population (new types come later)
     n, groups = len(model.payoff), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
     # With only the engine's metrics to collect, the loop computes them (the Gini's sort by

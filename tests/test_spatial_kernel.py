@@ -189,3 +189,25 @@ def test_a_board_changed_or_made_a_graph_is_laid_out_from_its_edges() -> None:
     assert model.network.board() is None
     small = SpecModel(load_scenario("spatial-pd", _board(3, 1)), 0)
     assert small.network.board() is None  # a side of 2 folds neighbours onto one another
+
+
+def test_a_run_started_from_a_kept_table_equals_stepping(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first fused run keeps its starting population's table; the second starts from it
+    # (cells for keys it may never meet, counted nowhere) and must still equal stepping.
+    from sim.cell_memo import TABLES
+    from sim.decisions import DecisionTable
+
+    TABLES.clear()
+    over = _board(60, 15, 25, **{"environment.T": 1.85})
+    SpecModel(load_scenario("spatial-pd", over), 5).run()
+    warmed: list[bool] = []
+    real = DecisionTable.warm
+
+    def warm(self: DecisionTable, sparse: bool = False) -> bool:
+        warmed.append(real(self, sparse))
+        return warmed[-1]
+
+    monkeypatch.setattr(DecisionTable, "warm", warm)
+    step, fused = _pair(over, 6)
+    assert warmed == [True]  # the fused run did start from the kept table
+    _assert_same_run(step, fused)
