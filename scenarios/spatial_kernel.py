@@ -40,7 +40,6 @@ from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
     from scenarios.spatial_pd import SpatialPD
-    from sim.lattice import Board
 
 #: Bytes of per-step records a stretch may hold (two (n,) float rows a step, plus counts).
 RECORD_BUDGET = 128 << 20
@@ -289,7 +288,11 @@ def _layout(env: SpatialPD, model: Any) -> Layout:
         return got
     board = model.network.board()
     if board is not None:
-        got, env._slot_nbr = _board_layout(board, model.graph_version)
+        # Laid out at build (``SpatialPD.setup``) for boards up to ``SLOTS_AT_BUILD``, else here.
+        built = env._board
+        slots = built[1] if built is not None and built[0] == model.graph_version else board.slots()
+        env._board = None
+        got, env._slot_nbr = Layout(model.graph_version, *slots[:-1]), slots.nbr
         env._slots = got
         return got
     agents, partners, mirror = env.layout(model)
@@ -314,27 +317,6 @@ def _layout(env: SpatialPD, model: Any) -> Layout:
     env._slots = got
     env._slot_nbr = None
     return got
-
-
-def _board_layout(board: Board, version: int) -> tuple[Layout, np.ndarray]:
-    """``_layout`` of a lattice as built, by arithmetic on its cells (no sort of the edges, no
-    graph), and the imitation neighbours by position (``Evolving.nbr``).
-
-    Why: at 10^4 agents sorting the edges, the games' rows and the neighbour table was ~80% of a
-    fresh 5-step run. The arrays are those ``_layout`` makes from ``SpatialPD.layout``
-    (``tests/test_spatial_kernel.py`` compares them): see ``_board_slots``.
-    """
-    k, w = board.degree, board.degree + int(board.self_play)
-    order = np.asarray(board.cells, np.int64)
-    n = len(order)
-    idx = np.int32 if n * w < 2**31 else np.int64
-    row = np.empty(n * w, np.int64)
-    mirror, partner, slot = np.empty(n * w, idx), np.empty(n * w, idx), np.empty(n * w, idx)
-    pos, nbr = np.empty(n, idx), np.empty((n, k), idx)
-    _board_slots(board.neighbours, order, board.opposite, w, row, mirror, partner, pos, slot, nbr)
-    lay = Layout(version, order, np.arange(n + 1, dtype=np.int64) * w, row, mirror, np.repeat(order, w),
-                 partner, pos, slot, n if board.self_play else 0)
-    return lay, nbr
 
 
 def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndarray) -> None:
@@ -543,64 +525,6 @@ def _keys_seen(start, mirror, mem, dec, space, r0, o0, r1, o1, seen):  # pragma:
         row = dec[i] * space
         for s in range(start[i], start[i + 1]):
             seen[row + (np.int64(mem[s]) + o0) * r0 + (np.int64(mem[mirror[s]]) + o1) * r1] = True
-
-
-@njit(cache=True, nogil=True)
-def _board_slots(nb, order, opposite, w, row, mirror, partner, pos, slot, nbr):  # pragma: no cover - compiled
-    """A lattice's slots (``_board_layout``) from its neighbour cells ``nb`` and placement ``order``.
-
-    The games of the agent ``a`` at position p are its rows of ``SpatialPD.layout`` in increasing
-    order. Rows follow the sorted edges: (a, b) for b > a at ``first[a] + (b's rank among a's
-    partners above a)``, its mirror (b, a) at ``links + `` the same, self-play games last. So a's
-    slots hold its partners above it in increasing index, then those below, then a itself.
-    Rows of four or eight are ranked here (numpy sorts such rows ~1 us each).
-    """
-    n, k = nb.shape
-    links = n * k // 2
-    by = np.empty((n, k), np.int64)      # per position, its offsets in slot order
-    local = np.empty((n, k), np.int64)   # per position and offset, its slot
-    above = np.zeros(n, np.int64)        # per position, partners above its agent
-    key = np.empty(k, np.int64)
-    mate = np.empty(k, np.int64)
-    for p in range(n):
-        a = order[p]
-        pos[a] = p
-        for j in range(k):
-            b = order[nb[p, j]]
-            mate[j] = b
-            key[j] = b + n * (b < a)
-            above[p] += b > a
-        # Ranks by counting (no branches: an insertion sort's mispredictions cost ~4x this).
-        for j in range(k):
-            slot_j = 0
-            rank_j = 0
-            for i in range(k):
-                slot_j += key[i] < key[j]
-                rank_j += mate[i] < mate[j]
-            local[p, j] = slot_j
-            by[p, slot_j] = j
-            # Imitation's neighbours in increasing agent index (``sim.evolution.neighbour_table``).
-            nbr[p, rank_j] = nb[p, j]
-    first = np.zeros(n + 1, np.int64)  # per agent, the row of its first game with a partner above
-    for a in range(n):
-        first[a + 1] = first[a] + above[pos[a]]
-    for p in range(n):
-        a = order[p]
-        for i in range(k):
-            d = by[p, i]
-            q = nb[p, d]
-            back = local[q, opposite[d]]  # the partner's slot of the same game
-            s = p * w + i
-            partner[s] = q
-            mirror[s] = q * w + back
-            row[s] = first[a] + i if i < above[p] else links + first[order[q]] + back
-        if w > k:
-            s = p * w + k
-            partner[s] = p
-            mirror[s] = s
-            row[s] = 2 * links + a
-    for s in range(row.shape[0]):
-        slot[row[s]] = s
 
 
 @njit(cache=True, nogil=True)
