@@ -241,7 +241,8 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
             for code in np.flatnonzero(ev.new).tolist():
                 evo._decider_of_code(model, code)
             ev.new[:] = 0
-            _assign_types(people.group, ev.traits, ev.sizes, _type_deciders(model), dec)
+            ev = ev._replace(type_dec=_type_deciders(model))  # only new types add deciders
+            _assign_types(people.group, ev.traits, ev.sizes, ev.type_dec, dec)
             _fill(env, model, lay, dec, mem)
         elif why[0] == FIXED:
             _put_rows(ev.traits, lay.pos, evo.traits)
@@ -254,7 +255,7 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
             break  # more outcomes than the records hold, or deciders outgrew the dense table
         lookup = _lookup(env, model, dec)
         if evo is not None:
-            ev = ev._replace(type_dec=_type_deciders(model), fixed=int(evo.fixed is not None))
+            ev = ev._replace(fixed=int(evo.fixed is not None))
     if not rec.steps:
         return None  # nothing played, nothing changed
     _scatter(model, lay, people, lookup, ev, all_c)
@@ -403,16 +404,19 @@ def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
     """Each decider's act and outcome for the nine observations, from the table's cells now."""
     codec, table = env.codec, model.decisions
     lut = table.dense(0)
+    # Per observation (my_last, partner_last), each field's digit in the code: a decider's key
+    # keeps the digits of the fields it reads (``ipd_kernel.project``, as one product).
     mine, theirs = np.divmod(np.arange(9), 3)
-    codes = codec.encode(my_last=mine - 1, partner_last=theirs - 1)
-    d = np.repeat(np.arange(len(table.deciders)), 9)
-    keep = table.read_mask()
-    key = d * codec.space + project(codec, np.tile(codes, len(table.deciders)), keep[d])
-    cell = lut[key].astype(np.int64) - 1  # entries are cell + 1; 0 missing
-    act = np.where(cell >= 0, table.full[np.maximum(cell, 0)], -1).astype(np.int64)
-    outcome = table.base[np.maximum(cell, 0)] + np.maximum(act, 0)
-    act[(cell >= 0) & (table.outcome_column("nconf")[outcome] > 0)] = -2
-    coop = np.array([bool(a.cooperative) for a in env.acts], np.int8)[np.maximum(act, 0)]
+    r, o = codec.radix, codec.offset
+    digits = np.stack([(mine - 1 + o[0]) * r[0], (theirs - 1 + o[1]) * r[1]])  # (fields, 9)
+    key = (np.arange(len(table.deciders)) * codec.space)[:, None] + table.read_mask() @ digits
+    cell = lut[key.ravel()].astype(np.int64) - 1  # entries are cell + 1; 0 missing
+    found = cell >= 0
+    cell[~found] = 0
+    act = np.where(found, table.full[cell], -1).astype(np.int64)
+    outcome = table.base[cell] + np.maximum(act, 0)
+    act[found & (table.outcome_column("nconf")[outcome] > 0)] = -2
+    coop = env._coop.astype(np.int8)[np.maximum(act, 0)]
     by = act.reshape(-1, 9), outcome.reshape(-1, 9)
     same = ((by[0] == by[0][:, :1]).all(axis=1) & (by[1] == by[1][:, :1]).all(axis=1) & (by[0][:, 0] >= 0))
     return Lookup(dec, act, outcome.astype(np.int64), coop, same.astype(np.int8))
