@@ -265,10 +265,9 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     if evo is not None:
         _keep(env, lay, "traits", evo.traits, ev.traits)
         _keep(env, lay, "window", evo._window, ev.window)
-    if env._last_version == lay.version:
-        _take_into(mem, lay.slot, env._last)
-    else:
-        env._last, env._last_version = _take(mem, lay.slot), lay.version
+    if env._last_version != lay.version:  # the first stretch on this graph: no memory yet
+        env._last, env._last_version = np.empty(len(mem), np.int8), lay.version
+    _take_into(mem, lay.slot, env._last)
     if summarised:
         rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     env._all_c = all_c
