@@ -120,6 +120,7 @@ class Lookup(NamedTuple):
     outcome: np.ndarray   # (deciders * 9,) int64
     coop: np.ndarray      # (deciders * 9,) int8: the act cooperates
     same: np.ndarray      # (deciders,) 1 where all nine entries agree (its decisions read nothing)
+    known: np.ndarray     # (deciders,) 1 where all nine entries have a cell (no key of it is missing)
 
 
 class Game(NamedTuple):
@@ -203,7 +204,7 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     mem = env._last[lay.row] if env._last_version == lay.version else np.full(len(lay.row), -1, np.int8)
     # A population an earlier run of the process started with: its table, whole (sim.cell_memo.TABLES).
     if table.dense(0) is None and not (not table.n_cells and table.warm() and table.dense(0) is not None):
-        _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem)
+        _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem, np.zeros(0, np.int8))
         table.keep()  # offered to later runs that start with this population (new types come later)
     n, groups = len(model.payoff), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
@@ -235,7 +236,7 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
         if why[0] == MISSING:
-            _fill(env, model, lay, dec, mem)
+            _fill(env, model, lay, dec, mem, lookup.known)
         elif why[0] == NEW_TYPE:
             # What Evolution._assign would do: deciders for the new types, in increasing code.
             for code in np.flatnonzero(ev.new).tolist():
@@ -243,7 +244,7 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
             ev.new[:] = 0
             ev = ev._replace(type_dec=_type_deciders(model))  # only new types add deciders
             _assign_types(people.group, ev.traits, ev.sizes, ev.type_dec, dec)
-            _fill(env, model, lay, dec, mem)
+            _fill(env, model, lay, dec, mem, lookup.known)
         elif why[0] == FIXED:
             _put_rows(ev.traits, lay.pos, evo.traits)
             evo._check_fixation(model, model.steps + rec.steps)
@@ -319,7 +320,7 @@ def _layout(env: SpatialPD, model: Any) -> Layout:
     return got
 
 
-def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndarray) -> None:
+def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndarray, known: np.ndarray) -> None:
     """Give the next step's keys their cells the generic way (and their projections, as read).
 
     ``dec``: each position's decider. Only the distinct keys go to ``cells`` (a bitmap over the
@@ -331,7 +332,7 @@ def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndar
     space = codec.space
     seen = np.zeros(len(table.deciders) * space, np.bool_)
     r, o = np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64)
-    _keys_seen(lay.start, lay.mirror, mem, dec, space, r[0], o[0], r[1], o[1], seen)
+    _keys_seen(lay.start, lay.mirror, mem, dec, known, space, r[0], o[0], r[1], o[1], seen)
     dec, codes = np.divmod(np.flatnonzero(seen), space)
     table.cells(0, dec, codes)
     keep = table.read_mask()
@@ -418,7 +419,8 @@ def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
     coop = env._coop.astype(np.int8)[np.maximum(act, 0)]
     by = act.reshape(-1, 9), outcome.reshape(-1, 9)
     same = ((by[0] == by[0][:, :1]).all(axis=1) & (by[1] == by[1][:, :1]).all(axis=1) & (by[0][:, 0] >= 0))
-    return Lookup(dec, act, outcome.astype(np.int64), coop, same.astype(np.int8))
+    known = found.reshape(-1, 9).all(axis=1)
+    return Lookup(dec, act, outcome.astype(np.int64), coop, same.astype(np.int8), known.astype(np.int8))
 
 
 def _game(env: SpatialPD) -> Game:
@@ -522,9 +524,13 @@ def _assign_types(group, traits, sizes, type_dec, decider):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
-def _keys_seen(start, mirror, mem, dec, space, r0, o0, r1, o1, seen):  # pragma: no cover - compiled
-    """Mark the (decider, observation code) keys of the next step's games in ``seen``."""
+def _keys_seen(start, mirror, mem, dec, known, space, r0, o0, r1, o1, seen):  # pragma: no cover - compiled
+    """Mark the (decider, observation code) keys of the next step's games in ``seen``, but those of
+    deciders ``known`` to have a cell for all nine observations: their keys find cells already
+    filed under their read-sets (no new cell, so the new cells and their order are unchanged)."""
     for i in range(start.shape[0] - 1):
+        if dec[i] < known.shape[0] and known[dec[i]]:
+            continue
         row = dec[i] * space
         for s in range(start[i], start[i + 1]):
             seen[row + (np.int64(mem[s]) + o0) * r0 + (np.int64(mem[mirror[s]]) + o1) * r1] = True

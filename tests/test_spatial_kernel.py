@@ -211,3 +211,21 @@ def test_a_run_started_from_a_kept_table_equals_stepping(monkeypatch: pytest.Mon
     step, fused = _pair(over, 6)
     assert warmed == [True]  # the fused run did start from the kept table
     _assert_same_run(step, fused)
+
+
+@pytest.mark.parametrize("case", ["bound minority", "specs evolve"])
+def test_a_cold_fused_run_makes_the_stepped_runs_cells(case: str) -> None:
+    # Fills skip the keys of deciders whose nine look-ups all have cells: the table's cells,
+    # their acts and outcome rows must still be those stepping makes, in the same order.
+    from sim.cell_memo import TABLES
+
+    tables = []
+    for fuse in (False, True):
+        TABLES.clear()
+        model = SpecModel(load_scenario("spatial-pd", CASES[case]), 7)
+        model.may_fast_forward = fuse
+        model.run()
+        t = model.decisions
+        tables.append((t.n_cells, t.n_outcomes, len(t.deciders), t.full[:t.n_cells].tolist(),
+                       t.base[:t.n_cells].tolist()))
+    assert tables[0] == tables[1]
