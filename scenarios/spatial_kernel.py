@@ -107,6 +107,7 @@ class Layout(NamedTuple):
     partner: np.ndarray   # per slot: the partner's position
     pos: np.ndarray       # per agent: its position (reading by it beats writing through ``order``)
     slot: np.ndarray      # per game row: its slot (link memory goes back by reading)
+    self_games: int       # games against oneself (the welfare bounds count them apart)
 
 
 class Lookup(NamedTuple):
@@ -119,6 +120,7 @@ class Lookup(NamedTuple):
     outcome: np.ndarray   # (deciders * 9,) int64
     coop: np.ndarray      # (deciders * 9,) int8: the act cooperates
     same: np.ndarray      # (deciders,) 1 where all nine entries agree (its decisions read nothing)
+    known: np.ndarray     # (deciders,) 1 where all nine entries have a cell (no key of it is missing)
 
 
 class Game(NamedTuple):
@@ -198,9 +200,12 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         return None
     table = model.decisions
     evo = model.evolution
-    mem = env._last[lay.row]  # per slot: my last move on the link (-1 none)
-    if table.dense(0) is None:
-        _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem)
+    # Per slot: my last move on the link (-1 none; none yet on a graph no step has played).
+    mem = env._last[lay.row] if env._last_version == lay.version else np.full(len(lay.row), -1, np.int8)
+    # A population an earlier run of the process started with: its table, whole (sim.cell_memo.TABLES).
+    if table.dense(0) is None and not (not table.n_cells and table.warm() and table.dense(0) is not None):
+        _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem, np.zeros(0, np.int8))
+        table.keep()  # offered to later runs that start with this population (new types come later)
     n, groups = len(model.payoff), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
     # With only the engine's metrics to collect, the loop computes them (the Gini's sort by
@@ -231,14 +236,15 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
         if why[0] == MISSING:
-            _fill(env, model, lay, dec, mem)
+            _fill(env, model, lay, dec, mem, lookup.known)
         elif why[0] == NEW_TYPE:
             # What Evolution._assign would do: deciders for the new types, in increasing code.
             for code in np.flatnonzero(ev.new).tolist():
                 evo._decider_of_code(model, code)
             ev.new[:] = 0
-            _assign_types(people.group, ev.traits, ev.sizes, _type_deciders(model), dec)
-            _fill(env, model, lay, dec, mem)
+            ev = ev._replace(type_dec=_type_deciders(model))  # only new types add deciders
+            _assign_types(people.group, ev.traits, ev.sizes, ev.type_dec, dec)
+            _fill(env, model, lay, dec, mem, lookup.known)
         elif why[0] == FIXED:
             _put_rows(ev.traits, lay.pos, evo.traits)
             evo._check_fixation(model, model.steps + rec.steps)
@@ -250,7 +256,7 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
             break  # more outcomes than the records hold, or deciders outgrew the dense table
         lookup = _lookup(env, model, dec)
         if evo is not None:
-            ev = ev._replace(type_dec=_type_deciders(model), fixed=int(evo.fixed is not None))
+            ev = ev._replace(fixed=int(evo.fixed is not None))
     if not rec.steps:
         return None  # nothing played, nothing changed
     _scatter(model, lay, people, lookup, ev, all_c)
@@ -260,11 +266,13 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     if evo is not None:
         _keep(env, lay, "traits", evo.traits, ev.traits)
         _keep(env, lay, "window", evo._window, ev.window)
+    if env._last_version != lay.version:  # the first stretch on this graph: no memory yet
+        env._last, env._last_version = np.empty(len(mem), np.int8), lay.version
     _take_into(mem, lay.slot, env._last)
     if summarised:
         rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     env._all_c = all_c
-    env.bounds = env.welfare_bounds(model)
+    env.bounds = env.bounds_of((len(lay.row) - lay.self_games) // 2, lay.self_games)
     s = rec.steps
     alive = n  # everyone is alive in a stretch
     rec.env_metrics = {"cooperators": extra.cooperators[:s] / alive}
@@ -279,7 +287,16 @@ def _layout(env: SpatialPD, model: Any) -> Layout:
     got = env._slots
     if got is not None and got.version == model.graph_version:
         return got
-    agents, _, mirror = env.layout(model)
+    board = model.network.board()
+    if board is not None:
+        # Laid out at build (``SpatialPD.setup``) for boards up to ``SLOTS_AT_BUILD``, else here.
+        built = env._board
+        slots = built[1] if built is not None and built[0] == model.graph_version else board.slots()
+        env._board = None
+        got, env._slot_nbr = Layout(model.graph_version, *slots[:-1]), slots.nbr
+        env._slots = got
+        return got
+    agents, partners, mirror = env.layout(model)
     n = len(model.payoff)
     cells = model.network.cells
     order = np.arange(n) if cells is None or len(cells) != n else np.asarray(cells, np.int64)
@@ -296,13 +313,14 @@ def _layout(env: SpatialPD, model: Any) -> Layout:
     mirror_slot = slot_of[mirror[row]]
     owner = np.repeat(np.arange(n), np.diff(start))
     got = Layout(model.graph_version, order, start, row, mirror_slot.astype(idx), agents[row],
-                 owner[mirror_slot].astype(idx), pos.astype(idx), slot_of.astype(idx))
+                 owner[mirror_slot].astype(idx), pos.astype(idx), slot_of.astype(idx),
+                 int(np.count_nonzero(agents == partners)))
     env._slots = got
     env._slot_nbr = None
     return got
 
 
-def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndarray) -> None:
+def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndarray, known: np.ndarray) -> None:
     """Give the next step's keys their cells the generic way (and their projections, as read).
 
     ``dec``: each position's decider. Only the distinct keys go to ``cells`` (a bitmap over the
@@ -314,7 +332,7 @@ def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndar
     space = codec.space
     seen = np.zeros(len(table.deciders) * space, np.bool_)
     r, o = np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64)
-    _keys_seen(lay.start, lay.mirror, mem, dec, space, r[0], o[0], r[1], o[1], seen)
+    _keys_seen(lay.start, lay.mirror, mem, dec, known, space, r[0], o[0], r[1], o[1], seen)
     dec, codes = np.divmod(np.flatnonzero(seen), space)
     table.cells(0, dec, codes)
     keep = table.read_mask()
@@ -386,19 +404,23 @@ def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
     """Each decider's act and outcome for the nine observations, from the table's cells now."""
     codec, table = env.codec, model.decisions
     lut = table.dense(0)
+    # Per observation (my_last, partner_last), each field's digit in the code: a decider's key
+    # keeps the digits of the fields it reads (``ipd_kernel.project``, as one product).
     mine, theirs = np.divmod(np.arange(9), 3)
-    codes = codec.encode(my_last=mine - 1, partner_last=theirs - 1)
-    d = np.repeat(np.arange(len(table.deciders)), 9)
-    keep = table.read_mask()
-    key = d * codec.space + project(codec, np.tile(codes, len(table.deciders)), keep[d])
-    cell = lut[key].astype(np.int64) - 1  # entries are cell + 1; 0 missing
-    act = np.where(cell >= 0, table.full[np.maximum(cell, 0)], -1).astype(np.int64)
-    outcome = table.base[np.maximum(cell, 0)] + np.maximum(act, 0)
-    act[(cell >= 0) & (table.outcome_column("nconf")[outcome] > 0)] = -2
-    coop = np.array([bool(a.cooperative) for a in env.acts], np.int8)[np.maximum(act, 0)]
+    r, o = codec.radix, codec.offset
+    digits = np.stack([(mine - 1 + o[0]) * r[0], (theirs - 1 + o[1]) * r[1]])  # (fields, 9)
+    key = (np.arange(len(table.deciders)) * codec.space)[:, None] + table.read_mask() @ digits
+    cell = lut[key.ravel()].astype(np.int64) - 1  # entries are cell + 1; 0 missing
+    found = cell >= 0
+    cell[~found] = 0
+    act = np.where(found, table.full[cell], -1).astype(np.int64)
+    outcome = table.base[cell] + np.maximum(act, 0)
+    act[found & (table.outcome_column("nconf")[outcome] > 0)] = -2
+    coop = env._coop.astype(np.int8)[np.maximum(act, 0)]
     by = act.reshape(-1, 9), outcome.reshape(-1, 9)
     same = ((by[0] == by[0][:, :1]).all(axis=1) & (by[1] == by[1][:, :1]).all(axis=1) & (by[0][:, 0] >= 0))
-    return Lookup(dec, act, outcome.astype(np.int64), coop, same.astype(np.int8))
+    known = found.reshape(-1, 9).all(axis=1)
+    return Lookup(dec, act, outcome.astype(np.int64), coop, same.astype(np.int8), known.astype(np.int8))
 
 
 def _game(env: SpatialPD) -> Game:
@@ -459,9 +481,13 @@ def _assign_types(group, traits, sizes, type_dec, decider):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
-def _keys_seen(start, mirror, mem, dec, space, r0, o0, r1, o1, seen):  # pragma: no cover - compiled
-    """Mark the (decider, observation code) keys of the next step's games in ``seen``."""
+def _keys_seen(start, mirror, mem, dec, known, space, r0, o0, r1, o1, seen):  # pragma: no cover - compiled
+    """Mark the (decider, observation code) keys of the next step's games in ``seen``, but those of
+    deciders ``known`` to have a cell for all nine observations: their keys find cells already
+    filed under their read-sets (no new cell, so the new cells and their order are unchanged)."""
     for i in range(start.shape[0] - 1):
+        if dec[i] < known.shape[0] and known[dec[i]]:
+            continue
         row = dec[i] * space
         for s in range(start[i], start[i + 1]):
             seen[row + (np.int64(mem[s]) + o0) * r0 + (np.int64(mem[mirror[s]]) + o1) * r1] = True

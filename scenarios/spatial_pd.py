@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from scenarios.stretch import Stretch
 
 SpdObs = namedtuple("SpdObs", "my_last partner_last")
+#: Boards of at most this many agents are laid out when the model is built (``SpatialPD.setup``).
+SLOTS_AT_BUILD = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,23 @@ class SpatialPD(Environment):
         super().__init__(params, model)
         self._layout: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._slots: Any = None  # the fast-forward's games by position (scenarios.spatial_kernel)
+        self._board: tuple[int, Any] | None = None  # (graph version, a built lattice's slots), made at build
         self._slot_nbr: np.ndarray | None = None  # and the imitation neighbours by position
         # Per-agent state the last stretch left by position, with what it put back in agent order.
         self._kept: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
         self._last = np.zeros(0, dtype=np.int8)
+        self._last_version = -1  # the graph version ``_last`` is link memory of
         self._all_c = np.zeros(0, dtype=bool)
         self._coop = np.array([bool(a.cooperative) for a in self.acts])
+
+    def setup(self, model: Any) -> None:
+        """Lay a built lattice's games out by cell (``sim.lattice.Board.slots``) up to
+        ``SLOTS_AT_BUILD`` agents: who plays whom is the board's, as the network is, and at
+        those sizes laying it out is most of a short run's first step. Larger boards are laid
+        out by the first stretch (their steps dominate; the arrays are held only when played)."""
+        board = model.network.board()
+        if board is not None and len(board.cells) <= SLOTS_AT_BUILD:
+            self._board = (model.graph_version, board.slots())
 
     def layout(self, model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(agents, partners, mirror) of every game of a step, cached per graph version.
@@ -100,15 +113,20 @@ class SpatialPD(Environment):
             partners = np.concatenate([pair[:, 1], pair[:, 0], own])
             mirror = np.concatenate([np.arange(m, 2 * m), np.arange(m), np.arange(2 * m, 2 * m + len(own))])
             self._layout = (model.graph_version, agents, partners, mirror)
-            self._last = np.full(len(agents), -1, dtype=np.int8)  # a new graph: no memory
+            if self._last_version != model.graph_version:  # a new graph: no memory
+                self._last = np.full(len(agents), -1, dtype=np.int8)
+                self._last_version = model.graph_version
         return self._layout[1], self._layout[2], self._layout[3]
 
     def welfare_bounds(self, model: Any) -> tuple[float, float]:
         """Welfare of a step in which everyone defects, and the best a step's links can earn."""
-        prm = self.params
         agents, partners, _ = self.layout(model)
         self_games = int((agents == partners).sum())
-        links = (len(agents) - self_games) // 2
+        return self.bounds_of((len(agents) - self_games) // 2, self_games)
+
+    def bounds_of(self, links: int, self_games: int) -> tuple[float, float]:
+        """``welfare_bounds`` of a step of ``links`` links and ``self_games`` games against oneself."""
+        prm = self.params
         return (2 * prm.P * links + prm.P * self_games,
                 max(2 * prm.R, prm.T + prm.S) * links + prm.R * self_games)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from agents.errors import ScenarioError
 from agents.trust import PairTable
-from sim.lattice import graph_of, lattice_arrays
+from sim.lattice import Board, board_of, graph_of, lattice_arrays
 
 #: More steps than any run has (sim.scenario.MAX_STEPS is 1,000,000).
 MAX_STEPS = 1 << 62
@@ -147,6 +147,13 @@ class Network:
             self._graph = _graph_of_arrays(self.n, *self._arrays)
             self._arrays = None
         return self._graph
+
+    def board(self) -> Board | None:
+        """The lattice as built, while it is (no graph made of it, nothing joined, left or rewired);
+        else None. A board of side below 3 folds neighbours onto one another: None too."""
+        if self._arrays is None or self.cells is None or self.version:
+            return None
+        return board_of(self.cells, int(self.spec.get("degree", 4)), bool(self.spec.get("self_play")))
 
     def edges(self, alive: np.ndarray) -> np.ndarray:
         """Undirected edges among living agents, as an (E, 2) array (cached per version)."""

@@ -153,3 +153,79 @@ def test_a_lattice_kept_as_arrays_has_the_graph_edges(net: dict[str, Any]) -> No
     graph = Network(net, 49, np.random.default_rng(3), False)
     assert graph.graph.graph["cells"] is graph.cells
     assert np.array_equal(arrays.edges(alive), graph.edges(alive))
+
+
+@pytest.mark.parametrize("side", [3, 4, 7])
+@pytest.mark.parametrize("net", [
+    {"network.degree": 8, "network.self_play": True, "network.shuffle": True},
+    {"network.degree": 8, "network.self_play": False, "network.shuffle": False},
+    {"network.degree": 4, "network.self_play": True, "network.shuffle": False},
+    {"network.degree": 4, "network.self_play": False, "network.shuffle": True},
+])
+def test_a_board_laid_out_by_arithmetic_equals_the_sorted_edges(side: int, net: dict[str, Any]) -> None:
+    # The slots a built lattice gets from its cells are those made from the sorted edge list,
+    # and so are imitation's neighbours by position.
+    n = side * side
+    model = SpecModel(load_scenario("spatial-pd", _board(n - n // 4, n // 4, **net)), 2)
+    assert model.network.board() is not None
+    board = spatial_kernel._layout(model.env, model)
+    board_nbr = model.env._slot_nbr
+    model.env._slots = None
+    model.network.board = lambda: None  # type: ignore[method-assign]
+    edges = spatial_kernel._layout(model.env, model)
+    evolving = spatial_kernel._evolving(model, model.env, edges, np.zeros(n, np.int64))
+    for name in spatial_kernel.Layout._fields:
+        a, b = getattr(board, name), getattr(edges, name)
+        assert type(a) is type(b) and getattr(a, "dtype", None) == getattr(b, "dtype", None), name
+        assert np.array_equal(a, b), name
+    assert board_nbr is not None and board_nbr.dtype == evolving.nbr.dtype
+    assert np.array_equal(board_nbr, evolving.nbr)
+
+
+def test_a_board_changed_or_made_a_graph_is_laid_out_from_its_edges() -> None:
+    model = SpecModel(load_scenario("spatial-pd", _board(20, 5)), 0)
+    assert model.network.board() is not None
+    model.network.graph  # noqa: B018  (asking for the graph: it may then be changed)
+    assert model.network.board() is None
+    small = SpecModel(load_scenario("spatial-pd", _board(3, 1)), 0)
+    assert small.network.board() is None  # a side of 2 folds neighbours onto one another
+
+
+def test_a_run_started_from_a_kept_table_equals_stepping(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first fused run keeps its starting population's table; the second starts from it
+    # (cells for keys it may never meet, counted nowhere) and must still equal stepping.
+    from sim.cell_memo import TABLES
+    from sim.decisions import DecisionTable
+
+    TABLES.clear()
+    over = _board(60, 15, 25, **{"environment.T": 1.85})
+    SpecModel(load_scenario("spatial-pd", over), 5).run()
+    warmed: list[bool] = []
+    real = DecisionTable.warm
+
+    def warm(self: DecisionTable, sparse: bool = False) -> bool:
+        warmed.append(real(self, sparse))
+        return warmed[-1]
+
+    monkeypatch.setattr(DecisionTable, "warm", warm)
+    step, fused = _pair(over, 6)
+    assert warmed == [True]  # the fused run did start from the kept table
+    _assert_same_run(step, fused)
+
+
+@pytest.mark.parametrize("case", ["bound minority", "specs evolve"])
+def test_a_cold_fused_run_makes_the_stepped_runs_cells(case: str) -> None:
+    # Fills skip the keys of deciders whose nine look-ups all have cells: the table's cells,
+    # their acts and outcome rows must still be those stepping makes, in the same order.
+    from sim.cell_memo import TABLES
+
+    tables = []
+    for fuse in (False, True):
+        TABLES.clear()
+        model = SpecModel(load_scenario("spatial-pd", CASES[case]), 7)
+        model.may_fast_forward = fuse
+        model.run()
+        t = model.decisions
+        tables.append((t.n_cells, t.n_outcomes, len(t.deciders), t.full[:t.n_cells].tolist(),
+                       t.base[:t.n_cells].tolist()))
+    assert tables[0] == tables[1]
