@@ -53,6 +53,7 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
+from agents.policies.beliefs import FictitiousPlay
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
 from scenarios.metric_registry import Metric
@@ -144,6 +145,23 @@ def fair_return(obs: Any, act: Act, share: float = PROMISE_LEVEL) -> bool | None
     return act.gives >= share - 1e-9
 
 
+def mirrored_learners(model: Any) -> bool:
+    """Whether the model's learners are what the compiled loop mirrors: one group of greedy
+    fictitious play, the engine's own learning, and no other say over decisions (deliberation,
+    slips, language models, ``steer``); and no self-play tie (a pair's moves would mix roles)."""
+    lr = model.learning
+    if lr is None or len(lr.groups) != 1:
+        return False
+    gl = next(iter(lr.groups.values()))
+    own = all(getattr(type(lr), name).__qualname__ == f"Learning.{name}"
+              for name in ("choose", "booked", "after_play", "before_play", "metrics"))
+    e = model.edges
+    return (own and type(gl.policy) is FictitiousPlay and gl.policy.temperature == 0
+            and type(model).steer.__qualname__ == "SpecModel.steer"
+            and not (model._any_fast or model._any_error or model.llm_groups)
+            and not bool((e[:, 0] == e[:, 1]).any()))
+
+
 @environment("trust-game")
 class TrustGame(Environment):
     Params = TrustGameParams
@@ -211,15 +229,15 @@ class TrustGame(Environment):
     def can_fast_forward(self, model: Any) -> bool:
         """Whether the model's steps are what the kernel mirrors (asked before each stretch).
 
-        Learners (``trust-game-learning``) are not mirrored: their choices sample from their
-        own stream and their updates read the step's payoffs; such runs step one at a time.
+        Learners are mirrored when they are one group of greedy fictitious play
+        (``trust-game-learning``; ``scenarios.trust_game_learners``); others step.
         """
         cls = type(self)
         return (
             all(getattr(cls, name) is getattr(TrustGame, name)
                 for name in ("step", "_observe", "_learn", "_tally", "metrics"))
             and len(model.phases) == len(self.phases)
-            and model.deterministic_decisions
+            and (model.deterministic_decisions or mirrored_learners(model))
             and model.fixed_deciders
             and model.memory is None
             and not needs_coin(model)

@@ -499,6 +499,8 @@ def _overrides(view: StepView) -> dict[str, np.ndarray] | None:
     learners = view.model.learning
     if learners is None:
         return None
+    if "overrides" in view.evolved:  # a stretch that played the learners (scenarios.trust_game_learners)
+        return {k: v for k, v in view.evolved.items() if k.startswith("overrides.")}
     return {k: np.full(view.k, v) for k, v in learners.metrics(view.model).items()}
 
 
@@ -508,6 +510,8 @@ def _overrides_total(view: StepView) -> np.ndarray | None:
     learners = view.model.learning
     if learners is None:
         return None
+    if "overrides" in view.evolved:
+        return view.evolved["overrides"]
     return np.full(view.k, float(learners.step_overridden))
 
 
