@@ -200,6 +200,13 @@ class TrustGame(Environment):
         self._step: dict[str, float] = {}
         self._run = {"games": 0.0, "sent": 0.0, "invested": 0.0, "returned": 0.0, "trustees": 0.0,
                      "promised": 0.0}
+        # A model whose run will fuse gets the loop's set-up (edges, the decision table's cells,
+        # the key hash) when it is built: set-up like the agents, not play. The same cells as
+        # the first stretch would compute, in the same order.
+        if getattr(model, "env", None) is self and self.can_fast_forward(model):
+            kernel = self._kernel(model, model.spec_scenario.steps)
+            if kernel is not None:
+                kernel.prepare(self, model)
 
     # --- stretches of steps in one compiled loop -------------------------------------------------
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
@@ -213,8 +220,14 @@ class TrustGame(Environment):
         limit = 1 if rewire else min(limit, model.network.steps_before_rewire(model.steps))
         if limit <= 0:
             return None
+        kernel = self._kernel(model, limit)
+        return None if kernel is None else kernel.fast_forward(self, model, limit, rewire)
+
+    def _kernel(self, model: Any, limit: int) -> Any:
+        """The compiled loop's module, when ``limit`` steps are worth numba's import (~0.8 s)
+        while it is not loaded and numba is installed; else None (stepping gives the same)."""
         if "numba" not in sys.modules and limit * 3 * len(model.edges) < KERNEL_MIN_WORK:
-            return None  # too little to win back numba's import (~0.8 s); stepping gives the same
+            return None
         try:
             from scenarios import trust_game_kernel
         except ImportError as err:
@@ -224,7 +237,7 @@ class TrustGame(Environment):
             return None
         if self.kernel_keys is None:
             self.kernel_keys = trust_game_kernel.Keys()
-        return trust_game_kernel.fast_forward(self, model, limit, rewire)
+        return trust_game_kernel
 
     def can_fast_forward(self, model: Any) -> bool:
         """Whether the model's steps are what the kernel mirrors (asked before each stretch).

@@ -157,14 +157,10 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     if codec.fields != OBS_FIELDS:
         raise AssertionError(f"the trust-game kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
     table = model.decisions
-    if not table.n_cells:
-        table.warm(sparse=True)  # a population an earlier run of the process played: its table, whole
-    model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
-    agents, _ = model.edge_agents()
-    dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
-    hashed = env.kernel_keys  # kept on the environment: later stretches reuse the cells found
     # Before the records are sized: completing adds outcomes, which need their count columns.
-    _prepare(env, model, dec, hashed)
+    dec = prepare(env, model)
+    hashed = env.kernel_keys  # kept on the environment: later stretches reuse the cells found
+    agents, _ = model.edge_agents()
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
     summarised = bool(getattr(model, "summarisable", False))
@@ -227,6 +223,20 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
         if cut:
             rec.counters["rewired"] = np.array([float(cut)])
     return rec
+
+
+def prepare(env: TrustGame, model: Any) -> np.ndarray:
+    """What a stretch needs before it plays, done once (``TrustGame.setup`` does it at build):
+    the kept table of the population, pairs laid out on the edges, the key hash completed for
+    few-field deciders; returns the deciders per (phase, agent)."""
+    table = model.decisions
+    if not table.n_cells:
+        table.warm(sparse=True)  # a population an earlier run of the process played: its table, whole
+    edges = model.edges
+    model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
+    dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
+    _prepare(env, model, dec, env.kernel_keys)
+    return dec
 
 
 def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool) -> Work:
