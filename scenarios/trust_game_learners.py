@@ -98,12 +98,16 @@ def book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> d
     per = np.zeros((steps, pids))
     for k in range(steps):
         per[k] = np.bincount(comp["principle"][broken], weights=ovr[k][comp["outcome"][broken]], minlength=pids)
+    if not steps:
+        return {}
+    if hasattr(learning, "book_stretch"):  # the engine books a stretch's overrides itself
+        learning.book_stretch(per, lr.novr[:steps].copy())
+        return {}
     learning.overrides = np.concatenate([learning.overrides, np.zeros(max(0, pids - len(learning.overrides)))])
     learning.overrides[:pids] += per.sum(axis=0)
     learning.overridden += int(lr.novr[:steps].sum())
-    if steps:
-        learning.step_overrides = per[-1].copy()
-        learning.step_overridden = int(lr.novr[steps - 1])
+    learning.step_overrides = per[-1].copy()
+    learning.step_overridden = int(lr.novr[steps - 1])
     out = {f"overrides.{pid}": per[:, i].copy() for i, pid in enumerate(table.principle_ids)}
     out["overrides"] = lr.novr[:steps].astype(np.float64)
     return out
