@@ -216,37 +216,42 @@ def learn(lr, agent, step_pay, wk, phase, games, count, mine, promises):  # prag
     row, ls, coop, cnt, flat, val, delta = lr.row, lr.s, lr.coop, lr.cnt, lr.flat, lr.val, lr.delta
     outcome, chosen, send, promised = wk.outcome, wk.chosen, wk.send, wk.promised
     states = lr.states
+    half = flat.shape[0] // 2
     m = 0
-    for rep in range(2):  # the decisions, then again those the partner had no say in
-        for q in range(count):
-            g = games[q]
-            a = agent[mine[g]]
-            r = row[a]
-            if r < 0:
-                continue
-            mv = -1
-            if phase == 1:  # the investor: the trustee's promise, then its return
-                if promises and coop[outcome[0, g]] >= 0:
-                    mv = coop[outcome[0, g]]
-                if send[g] > 0:
-                    ret = 2 if promised[g] else 3
-                    if coop[outcome[ret, g]] >= 0:
-                        mv = coop[outcome[ret, g]]
-            elif coop[outcome[1, g]] >= 0:  # the trustee: what the investor sent
-                mv = coop[outcome[1, g]]
-            if rep == 1 and mv >= 0:
-                continue
-            c = r * states + ls[phase, g]
-            key = (c * na + chosen[phase, g]) * 2
-            if rep == 0:
-                if mv >= 0:
-                    seen[2 * c + mv] += np.float32(1.0)
-                    key += mv
-            else:
-                key += 1
-            flat[m] = key
-            val[m] = step_pay[a] / max(cnt[a], 1)
-            m += 1
+    extra = 0  # decisions the partner had no say in: again against "cooperated", after the others
+    for q in range(count):
+        g = games[q]
+        a = agent[mine[g]]
+        r = row[a]
+        if r < 0:
+            continue
+        mv = -1
+        if phase == 1:  # the investor: the trustee's promise, then its return
+            if promises and coop[outcome[0, g]] >= 0:
+                mv = coop[outcome[0, g]]
+            if send[g] > 0:
+                ret = 2 if promised[g] else 3
+                if coop[outcome[ret, g]] >= 0:
+                    mv = coop[outcome[ret, g]]
+        elif coop[outcome[1, g]] >= 0:  # the trustee: what the investor sent
+            mv = coop[outcome[1, g]]
+        c = r * states + ls[phase, g]
+        key = (c * na + chosen[phase, g]) * 2
+        reward = step_pay[a] / max(cnt[a], 1)
+        if mv >= 0:
+            seen[2 * c + mv] += np.float32(1.0)
+            key += mv
+        else:
+            flat[half + extra] = key + 1
+            val[half + extra] = reward
+            extra += 1
+        flat[m] = key
+        val[m] = reward
+        m += 1
+    for j in range(extra):  # after the decisions, in order (the sources lie at or past the end)
+        flat[m + j] = flat[half + j]
+        val[m + j] = val[half + j]
+    m += extra
     for i in range(m):
         tried[flat[i]] += np.float32(1.0)
     # Running means against the values before this call (``np.add.at`` with deltas read first).
