@@ -53,6 +53,7 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
+from agents.policies.beliefs import FictitiousPlay
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
 from scenarios.metric_registry import Metric
@@ -144,6 +145,23 @@ def fair_return(obs: Any, act: Act, share: float = PROMISE_LEVEL) -> bool | None
     return act.gives >= share - 1e-9
 
 
+def mirrored_learners(model: Any) -> bool:
+    """Whether the model's learners are what the compiled loop mirrors: one group of greedy
+    fictitious play, the engine's own learning, and no other say over decisions (deliberation,
+    slips, language models, ``steer``); and no self-play tie (a pair's moves would mix roles)."""
+    lr = model.learning
+    if lr is None or len(lr.groups) != 1:
+        return False
+    gl = next(iter(lr.groups.values()))
+    own = all(getattr(type(lr), name).__qualname__ == f"Learning.{name}"
+              for name in ("choose", "booked", "after_play", "before_play", "metrics"))
+    e = model.edges
+    return (own and type(gl.policy) is FictitiousPlay and gl.policy.temperature == 0
+            and type(model).steer.__qualname__ == "SpecModel.steer"
+            and not (model._any_fast or model._any_error or model.llm_groups)
+            and not bool((e[:, 0] == e[:, 1]).any()))
+
+
 @environment("trust-game")
 class TrustGame(Environment):
     Params = TrustGameParams
@@ -182,6 +200,13 @@ class TrustGame(Environment):
         self._step: dict[str, float] = {}
         self._run = {"games": 0.0, "sent": 0.0, "invested": 0.0, "returned": 0.0, "trustees": 0.0,
                      "promised": 0.0}
+        # A model whose run will fuse gets the loop's set-up (edges, the decision table's cells,
+        # the key hash) when it is built: set-up like the agents, not play. The same cells as
+        # the first stretch would compute, in the same order.
+        if getattr(model, "env", None) is self and self.can_fast_forward(model):
+            kernel = self._kernel(model, model.spec_scenario.steps)
+            if kernel is not None:
+                kernel.prepare(self, model)
 
     # --- stretches of steps in one compiled loop -------------------------------------------------
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
@@ -195,8 +220,14 @@ class TrustGame(Environment):
         limit = 1 if rewire else min(limit, model.network.steps_before_rewire(model.steps))
         if limit <= 0:
             return None
+        kernel = self._kernel(model, limit)
+        return None if kernel is None else kernel.fast_forward(self, model, limit, rewire)
+
+    def _kernel(self, model: Any, limit: int) -> Any:
+        """The compiled loop's module, when ``limit`` steps are worth numba's import (~0.8 s)
+        while it is not loaded and numba is installed; else None (stepping gives the same)."""
         if "numba" not in sys.modules and limit * 3 * len(model.edges) < KERNEL_MIN_WORK:
-            return None  # too little to win back numba's import (~0.8 s); stepping gives the same
+            return None
         try:
             from scenarios import trust_game_kernel
         except ImportError as err:
@@ -206,20 +237,20 @@ class TrustGame(Environment):
             return None
         if self.kernel_keys is None:
             self.kernel_keys = trust_game_kernel.Keys()
-        return trust_game_kernel.fast_forward(self, model, limit, rewire)
+        return trust_game_kernel
 
     def can_fast_forward(self, model: Any) -> bool:
         """Whether the model's steps are what the kernel mirrors (asked before each stretch).
 
-        Learners (``trust-game-learning``) are not mirrored: their choices sample from their
-        own stream and their updates read the step's payoffs; such runs step one at a time.
+        Learners are mirrored when they are one group of greedy fictitious play
+        (``trust-game-learning``; ``scenarios.trust_game_learners``); others step.
         """
         cls = type(self)
         return (
             all(getattr(cls, name) is getattr(TrustGame, name)
                 for name in ("step", "_observe", "_learn", "_tally", "metrics"))
             and len(model.phases) == len(self.phases)
-            and model.deterministic_decisions
+            and (model.deterministic_decisions or mirrored_learners(model))
             and model.fixed_deciders
             and model.memory is None
             and not needs_coin(model)

@@ -37,6 +37,14 @@ from agents.uniques import unique
 from scenarios.ipd_rows import Pairs
 from scenarios.kernel_sums import gini_chunk, record_agents, record_pairs, total, trust_step
 from scenarios.stretch import SUMMARY, Stretch
+from scenarios.trust_game_learners import (
+    DRAWN,
+    DRAWN_DONE,
+    book_learners,
+    choose,
+    learn,
+    learners_of,
+)
 
 if TYPE_CHECKING:
     from scenarios.trust_game import TrustGame
@@ -115,6 +123,7 @@ class Work(NamedTuple):
     tru: np.ndarray          # (E,) trustee's row
     promised: np.ndarray     # (E,) int64
     chosen: np.ndarray       # (4, E) act per game and phase
+    cell: np.ndarray         # (4, E) decision cell per game and phase
     outcome: np.ndarray      # (4, E)
     send: np.ndarray         # (E,)
     ret: np.ndarray          # (E,)
@@ -147,14 +156,10 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     if codec.fields != OBS_FIELDS:
         raise AssertionError(f"the trust-game kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
     table = model.decisions
-    if not table.n_cells:
-        table.warm(sparse=True)  # a population an earlier run of the process played: its table, whole
-    model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
-    agents, _ = model.edge_agents()
-    dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
-    hashed = env.kernel_keys  # kept on the environment: later stretches reuse the cells found
     # Before the records are sized: completing adds outcomes, which need their count columns.
-    _prepare(env, model, dec, hashed)
+    dec = prepare(env, model)
+    hashed = env.kernel_keys  # kept on the environment: later stretches reuse the cells found
+    agents, _ = model.edge_agents()
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
     summarised = bool(getattr(model, "summarisable", False))
@@ -173,17 +178,28 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     prm = env.params
     game = Game(float(prm.endowment), float(prm.multiplier), bool(prm.promises), float(prm.detect_prob),
                 float(prm.lie_penalty))
-    state = np.zeros(3, np.int64)
+    state = np.zeros(5, np.int64)
+    lr, created = learners_of(model, len(env.phases), e, k, width)
+    # The learners' stream: a step left to the generic path gives back the draws it took.
+    lrng = model.learning.rng if lr.on else model.rng_detect
+    lbefore = lrng.bit_generator.state if lr.on else None
+    principles = len(table.principle_ids)
     while rec.steps < k:
         lookup = _lookup(env, model, dec, hashed)
-        rec.steps = int(_play(rec.steps, k, lookup, game, board, work, rec.arrays, state, model.rng_detect))
+        if lr.on:
+            lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
+        rec.steps = int(_play(rec.steps, k, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr, lrng))
+        if lr.on and state[DRAWN] != state[DRAWN_DONE]:
+            lrng.bit_generator.state = lbefore
+            lrng.random(int(state[DRAWN_DONE]))
+            state[DRAWN] = state[DRAWN_DONE]
         if state[WHY] == FULL:
             _log(model, work.conf, int(state[LOGGED]))
             state[LOGGED] = 0
         elif state[WHY] == MISSING:
             _fill(env, model, work.miss[:, : state[MISSED]], hashed)
-            if table.n_outcomes > width:
-                break  # the count records have no room: the generic step plays this one
+            if table.n_outcomes > width or len(table.principle_ids) != principles:
+                break  # the records have no room (outcomes, overrides): the generic step plays this one
         else:
             break
     _log(model, work.conf, int(state[LOGGED]))
@@ -192,6 +208,8 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
         rng.random(rec.steps * e)
     hashed.remember()
     table.keep(sparse=True)  # offered to later runs of this population (sim.cell_memo.TABLES)
+    if lr.on:
+        rec.evolved.update(book_learners(model, lr, created, rec.steps))
     if not rec.steps:
         return None
     if summarised:
@@ -206,9 +224,23 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     return rec
 
 
+def prepare(env: TrustGame, model: Any) -> np.ndarray:
+    """What a stretch needs before it plays, done once (``TrustGame.setup`` does it at build):
+    the kept table of the population, pairs laid out on the edges, the key hash completed for
+    few-field deciders; returns the deciders per (phase, agent)."""
+    table = model.decisions
+    if not table.n_cells:
+        table.warm(sparse=True)  # a population an earlier run of the process played: its table, whole
+    edges = model.edges
+    model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
+    dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
+    _prepare(env, model, dec, env.kernel_keys)
+    return dec
+
+
 def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool) -> Work:
     i64, f64 = np.int64, np.float64
-    return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, i64), np.zeros((4, e), i64),
+    return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, i64), np.zeros((4, e), i64), np.zeros((4, e), i64),
                 np.zeros((4, e), i64), np.zeros(e, f64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
                 np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))), np.empty((3, 3 * e), i64),
                 np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
@@ -432,12 +464,13 @@ def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _decide(lk, bd, wk, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
+def _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
     """Act and outcome (``wk.chosen``, ``wk.outcome``) of ``phase`` for games ``games[:count]``,
     whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell."""
     radix, offset = lk.radix, lk.offset
     vals = np.zeros(len(OBS_FIELDS), np.int64)  # the observation's fields, in OBS_FIELDS order; coin 0
     vals[0] = stage
+    lon, lrow, ls, lfields, lcards = lr.on, lr.row, lr.s, lr.fields, lr.cards
     for q in range(count):
         g = games[q]
         r = mine[g]
@@ -475,6 +508,13 @@ def _decide(lk, bd, wk, phase, games, count, mine, theirs, stage, sent_of, state
             state[MISSED] = m + 1
             continue
         cell = lk.hcells[i]
+        wk.cell[phase, g] = cell
+        if lon and lrow[a] >= 0:
+            # The learner's state (``Learning._states``), here: a call per decision copies ``lr``.
+            sv = 0
+            for t in range(lfields.shape[0]):
+                sv = sv * lcards[t] + vals[lfields[t]] + offset[lfields[t]]
+            ls[phase, g] = sv
         act = np.int64(lk.full[cell])
         wk.chosen[phase, g] = act
         wk.outcome[phase, g] = lk.base[cell] + act
@@ -498,7 +538,7 @@ def _book(lk, bd, wk, rec, k, phase, games, count, decider_rows, partner_rows, s
 
 
 @njit(cache=True, nogil=True)
-def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cover - compiled
+def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragma: no cover - compiled
     """Play steps ``k0``..``k_max - 1``; returns the next step (``state[WHY]`` says why it stopped)."""
     e = wk.inv.shape[0]
     n = bd.payoff.shape[0]
@@ -511,6 +551,12 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cove
             state[WHY] = FULL
             return k
         state[MISSED] = 0
+        if lr.on:
+            lr.novr[k] = 0
+            for o in range(lr.ovr.shape[1]):
+                lr.ovr[k, o] = 0
+            for i in range(n):
+                lr.cnt[i] = 0
         for g in range(e):
             flip = wk.flips[k * e + g] < 0.5
             wk.inv[g] = g + e if flip else g
@@ -518,14 +564,20 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cove
             wk.promised[g] = 0
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
         if gm.promises:
-            _decide(lk, bd, wk, 0, everyone, e, wk.tru, wk.inv, 0, False, state)
+            _decide(lk, bd, wk, lr, 0, everyone, e, wk.tru, wk.inv, 0, False, state)
             if state[MISSED]:
+                state[WHY] = MISSING
+                return k
+            if lr.on and not choose(lr, lk.base, bd.agent, wk, k, 0, everyone, e, wk.tru, lrng, state):
                 state[WHY] = MISSING
                 return k
             for g in range(e):
                 wk.promised[g] = lk.promise_of[wk.chosen[0, g]]
-        _decide(lk, bd, wk, 1, everyone, e, wk.inv, wk.tru, 1, False, state)
+        _decide(lk, bd, wk, lr, 1, everyone, e, wk.inv, wk.tru, 1, False, state)
         if state[MISSED]:
+            state[WHY] = MISSING
+            return k
+        if lr.on and not choose(lr, lk.base, bd.agent, wk, k, 1, everyone, e, wk.inv, lrng, state):
             state[WHY] = MISSING
             return k
         acted = 0
@@ -545,9 +597,14 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cove
             if not wk.promised[wk.acted[q]]:
                 wk.split[silent] = wk.acted[q]
                 silent += 1
-        _decide(lk, bd, wk, 2, wk.split, said, wk.tru, wk.inv, 2, True, state)
-        _decide(lk, bd, wk, 3, wk.split[said:], acted - said, wk.tru, wk.inv, 2, True, state)
+        _decide(lk, bd, wk, lr, 2, wk.split, said, wk.tru, wk.inv, 2, True, state)
+        _decide(lk, bd, wk, lr, 3, wk.split[said:], acted - said, wk.tru, wk.inv, 2, True, state)
         if state[MISSED]:
+            state[WHY] = MISSING
+            return k
+        if lr.on and not (choose(lr, lk.base, bd.agent, wk, k, 2, wk.split, said, wk.tru, lrng, state)
+                          and choose(lr, lk.base, bd.agent, wk, k, 3, wk.split[said:], acted - said, wk.tru,
+                                     lrng, state)):
             state[WHY] = MISSING
             return k
         for p in range(4):
@@ -569,6 +626,13 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng):  # pragma: no cove
             g = wk.split[q]
             wk.ret[g] = lk.gives[3, wk.chosen[3, g]]
         _settle(gm, bd, wk, rec, k, acted, detect_rng)
+        if lr.on:
+            if gm.promises:
+                learn(lr, bd.agent, bd.step_pay, wk, 0, everyone, e, wk.tru, True)
+            learn(lr, bd.agent, bd.step_pay, wk, 1, everyone, e, wk.inv, gm.promises)
+            learn(lr, bd.agent, bd.step_pay, wk, 2, wk.split, said, wk.tru, gm.promises)
+            learn(lr, bd.agent, bd.step_pay, wk, 3, wk.split[said:], acted - said, wk.tru, gm.promises)
+            state[DRAWN_DONE] = state[DRAWN]
         for i in range(n):
             bd.payoff[i] += bd.step_pay[i]
             rec.group_sums[k, bd.group_of[i]] += bd.payoff[i]

@@ -9,6 +9,7 @@ bumps the version, which also tells the pair table to lay its rows out again.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,12 +137,22 @@ class Network:
         self.cells: np.ndarray | None = None if self._arrays is None else self._arrays[1]
         self.version = 0
         self._rewire = spec.get("rewire") if pairwise else None
+        #: After compiled rewiring (``sim.rewire_kernel``): the graph's node order and sorted edges,
+        #: held instead of the networkx graph until something reads it.
+        self._kept: tuple[list[int], np.ndarray] | None = None
+        self._replaced: nx.Graph | None = None  # the graph the first compiled rewiring replaced
         self._edges: np.ndarray | None = None
         self._edge_agents: tuple[int, np.ndarray, np.ndarray] | None = None
 
     @property
     def graph(self) -> nx.Graph:
         """The networkx graph (a lattice's is built on first use)."""
+        if self._graph is None and self._kept is not None:
+            nodes, e = self._kept
+            self._graph = nx.Graph()
+            self._graph.add_nodes_from(nodes)
+            self._graph.add_edges_from(e.tolist())
+            self._kept = None
         if self._graph is None:
             assert self._arrays is not None
             self._graph = _graph_of_arrays(self.n, *self._arrays)
@@ -161,6 +172,10 @@ class Network:
             if self._arrays is not None and self._arrays[1] is None:
                 # A complete graph's ``pairs_above``: (u, v) rows, u < v, already in order.
                 e = self._arrays[0]
+                self._edges = e if alive.all() else e[alive[e[:, 0]] & alive[e[:, 1]]]
+                return self._edges
+            if self._kept is not None:
+                e = self._kept[1]  # sorted, u <= v
                 self._edges = e if alive.all() else e[alive[e[:, 0]] & alive[e[:, 1]]]
                 return self._edges
             if self._arrays is not None:
@@ -245,6 +260,8 @@ class Network:
             return 0
         living = np.flatnonzero(alive)
         n_living = len(living)
+        if "numba" in sys.modules and self._compiled_rewire(e, cut, ta[cut] < below, alive, living, rng):
+            return len(cut)
         graph = self.graph
         # Python values, read once: the cuts are many per step and each numpy scalar read costs.
         cuts = zip(e[cut, 0].tolist(), e[cut, 1].tolist(), (ta[cut] < below).tolist(), strict=True)
@@ -261,6 +278,29 @@ class Network:
                         break
         self.changed()
         return len(cut)
+
+    def _compiled_rewire(self, e: np.ndarray, cut: np.ndarray, lo: np.ndarray, alive: np.ndarray,
+                         living: np.ndarray, rng: np.random.Generator) -> bool:
+        """``rewire``'s loop on an edge array, when a kernel run has loaded numba anyway (its
+        import alone would cost a stepped run more than it saves); False: not this graph."""
+        plain = self._kept is not None or (self._arrays is None and type(self._graph) is nx.Graph)
+        if not plain or not alive.all():
+            return False  # a lattice keeps its cells on the graph; the dead may hold edges
+        from sim.rewire_kernel import rewire_keys
+
+        if self._kept is None:
+            assert self._graph is not None
+            nodes = list(self._graph)
+        else:
+            nodes = self._kept[0]
+        edges, _ = rewire_keys(e, cut, lo, living, REWIRE_TRIES, rng)
+        # The graph replaced is freed with the network, not here: freeing 10^4 nodes' dicts
+        # costs ~3.5 ms, a set-up structure's cost rather than play's.
+        if self._replaced is None:
+            self._replaced = self._graph
+        self._kept, self._graph = (nodes, edges), None
+        self.changed()
+        return True
 
 
 def _rewire_dicts(graph: nx.Graph, cuts: Any, living: np.ndarray, rng: np.random.Generator) -> int:

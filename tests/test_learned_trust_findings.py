@@ -45,6 +45,7 @@ def send_gap(seed: int, overrides: dict[str, Any]) -> float:
         return acts
 
     model.decide = recording  # type: ignore[method-assign]
+    model.may_fast_forward = False  # a fused stretch decides without model.decide (same results)
     model.run()
     assert len(sends) == sc.steps, "every step's sends go through model.decide"
     inv, tru, share = (np.concatenate(x) for x in zip(*sends[-LAST:], strict=True))

@@ -181,9 +181,43 @@ def test_a_plugin_metric_gets_full_records() -> None:
     _same(slow, fast)
 
 
-def test_learners_are_stepped() -> None:
-    # Fictitious play samples its choices from its own stream: the kernel leaves such runs alone.
-    slow, fast, played = _pair(_with({"steps": 12}, "trust-game-learning"), 0)
+LEARNING = {"groups.learners.count": 40, "groups.reciprocal.count": 20, "groups.opportunists.count": 20,
+            "steps": 25}
+
+
+@pytest.mark.parametrize(("overrides", "seed"), [
+    (LEARNING, 0),
+    (LEARNING, 3),
+    ({**LEARNING, "groups.opportunists.spec": "platform"}, 1),
+    ({**LEARNING, "environment.promises": False}, 2),
+    # More exploration, a prior that makes beliefs move fast, rewiring (stretches of one step).
+    ({**LEARNING, "groups.learners.params": {"observe": "partner_last", "initial": 5.0, "epsilon": 0.4,
+                                             "prior": 0.5},
+      "network.rewire": {"every": 4, "below": 0.4}}, 4),
+    # The learner's state made of two fields.
+    ({**LEARNING, "groups.learners.params": {"observe": "partner_last,trust", "initial": 20.0}}, 5),
+])
+def test_fused_learners_equal_stepping(overrides: dict[str, Any], seed: int) -> None:
+    # Fictitious play in the loop: choices drawn from the learners' own stream, the spec's
+    # overrides (counted per principle and step), rewards and belief updates, as stepping does.
+    slow, fast, played = _pair(_with(overrides, "trust-game-learning"), seed)
+    assert played >= fast.steps // 2
+    assert slow.final_metrics()["overrides"] > 0 or overrides.get("environment.promises") is False
+    _same(slow, fast)
+    assert slow.learning is not None and fast.learning is not None
+    for a, b in zip(slow.learning.groups.values(), fast.learning.groups.values(), strict=True):
+        assert sorted(a.state) == sorted(b.state)
+        for phase, st in a.state.items():
+            for name, arr in st.items():
+                np.testing.assert_array_equal(arr, b.state[phase][name])
+    assert slow.learning.rng.random() == fast.learning.rng.random()
+
+
+def test_learners_of_another_kind_are_stepped() -> None:
+    # Softmax choices (temperature > 0) are not mirrored: the kernel leaves such runs alone.
+    sc = _with({**LEARNING, "steps": 8, "groups.learners.params": {"observe": "partner_last", "temperature": 0.5}},
+               "trust-game-learning")
+    slow, fast, played = _pair(sc, 0)
     assert played == 0
     _same(slow, fast)
 

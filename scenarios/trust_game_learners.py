@@ -1,0 +1,254 @@
+"""Fictitious-play investors inside the trust-game loop (``scenarios.trust_game_kernel``).
+
+Why: trust-game-learning's learners stepped one at a time (four decide calls, each
+sampling choices and booking partner moves in numpy, a reward pass after the step),
+about ten times the work of the compiled stretch its fixed policies play.
+
+What the loop mirrors, operation for operation (``sim.learning.Learning`` with
+``agents.policies.beliefs.FictitiousPlay`` at temperature 0, one learning group): per
+decide call, each learner's favourite sampled from its preferences with one draw of the
+learners' stream, in call order; favourites outside the cell's tier counted as overrides
+(by outcome, per step: the principles are summed from them afterwards) and sampled again
+among the tier's acts, again in call order; after the step, each learner decision
+rewarded with its agent's payoff per learner decision, and the belief and act values
+updated from the partner's last cooperative move towards it, in float32 as numpy's
+``add.at`` leaves them. The decision's cell still comes from the decision table (its
+tier is the spec's say); nothing here decides what the chain of command allows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numba import njit
+
+#: Slots of the loop's ``state`` kept for the learners' stream: draws so far, and draws of the
+#: steps played whole (a step left to the generic path gives its draws back).
+DRAWN, DRAWN_DONE = 3, 4
+
+
+class Learners(NamedTuple):
+    """One learning group's state, flat per phase, and the loop's scratch for it."""
+
+    on: bool
+    row: np.ndarray        # (n,) agent -> row of the group's state, -1 not a learner
+    fields: np.ndarray     # observation fields the learner state is made of (``Learning._states``)
+    cards: np.ndarray
+    states: int
+    nacts: np.ndarray      # (phases,) acts per phase
+    epsilon: float
+    seen: tuple            # per phase, flat float32 views of the policy's state
+    u: tuple
+    tried: tuple
+    tier: np.ndarray       # per cell: the acts the spec lets the learner play
+    coop: np.ndarray       # per outcome: cooperative move (-1 none)
+    s: np.ndarray          # (phases, E) learner state per game
+    prefs: np.ndarray      # (E, 3) preferences per game of a call
+    bad: np.ndarray        # (E,) games of a call whose favourite was overridden
+    fav: np.ndarray        # (E,)
+    ovr: np.ndarray        # (K, width) overridden favourites by outcome, per step
+    novr: np.ndarray       # (K,)
+    cnt: np.ndarray        # (n,) learner decisions per agent in the step
+    flat: np.ndarray       # (2E,) scratch of an update
+    val: np.ndarray        # (2E,)
+    delta: np.ndarray      # (2E,) float32
+    touched: np.ndarray    # (phases,) a learner decided in the phase
+
+
+def learners_of(model: Any, phases: int, e: int, k: int, width: int) -> tuple[Learners, list[int]]:
+    """The loop's view of the learners (off when none), and the phases whose state it created."""
+    lr = model.learning
+    i64, f32 = np.int64, np.float32
+    if lr is None:
+        flat = np.zeros(0, f32)
+        none = np.zeros(0, i64)
+        return Learners(False, np.full(len(model.payoff), -1, i64), none, none, 1, np.zeros(phases, i64), 0.0,
+                        (flat,) * phases, (flat,) * phases, (flat,) * phases, none, none,
+                        np.zeros((phases, 0), i64), np.zeros((0, 3)), none, none, np.zeros((0, 0)), np.zeros(0),
+                        none, none, np.zeros(0), flat, np.zeros(phases, i64)), []
+    gl = next(iter(lr.groups.values()))
+    created = [p for p in range(phases) if p not in gl.state]
+    st = [lr._state(gl, p, len(model.phases[p])) for p in range(phases)]
+    states = int(st[0]["seen"].shape[1])
+    table = model.decisions
+    return Learners(True, gl.rows.astype(i64), np.asarray(gl.fields, i64), np.asarray(gl.cards, i64), states,
+                    np.array([len(model.phases[p]) for p in range(phases)], i64), float(gl.policy.epsilon),
+                    tuple(s["seen"].reshape(-1) for s in st), tuple(s["u"].reshape(-1) for s in st),
+                    tuple(s["tried"].reshape(-1) for s in st), table.tier.astype(i64),
+                    table.outcome_column("coop").astype(i64), np.zeros((phases, e), i64), np.zeros((e, 3)),
+                    np.zeros(e, i64), np.zeros(e, i64), np.zeros((k, width)), np.zeros(k),
+                    np.zeros(len(model.payoff), i64), np.zeros(2 * e, i64), np.zeros(2 * e), np.zeros(2 * e, f32),
+                    np.zeros(phases, i64)), created
+
+
+def book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> dict[str, np.ndarray]:
+    """The learners' run totals and last step as the stretch's steps leave them; their per-step
+    override metrics (``Stretch.evolved``); states created for phases no learner decided in dropped."""
+    learning = model.learning
+    gl = next(iter(learning.groups.values()))
+    for p in created:
+        if not lr.touched[p]:
+            del gl.state[p]
+    table = model.decisions
+    comp = table.compliance_rows()
+    broken = comp["held"] == 0
+    pids = len(table.principle_ids)
+    ovr = lr.ovr[:steps, : table.n_outcomes]
+    per = np.zeros((steps, pids))
+    for k in range(steps):
+        per[k] = np.bincount(comp["principle"][broken], weights=ovr[k][comp["outcome"][broken]], minlength=pids)
+    if not steps:
+        return {}
+    learning.book_stretch(per, lr.novr[:steps].copy())  # the totals and the metrics' columns
+    return {}
+
+
+# --- compiled -------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw(p, g, na, r):  # pragma: no cover - compiled
+    """``sim.learning._sample`` of row ``g``: the act whose cumulative share passes ``r`` x total."""
+    total = p[g, 0]
+    for x in range(1, na):
+        total += p[g, x]
+    u = r * total
+    out = 0
+    cum = 0.0
+    for x in range(na - 1):
+        cum += p[g, x]
+        if cum <= u:
+            out += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def choose(lr, base, agent, wk, k, phase, games, count, mine, lrng, state):  # pragma: no cover - compiled
+    """``Learning.choose`` for the learners among ``games[:count]`` (deciders own rows ``mine``);
+    False: a cell's outcomes lie past the records' width (nothing of the step is kept)."""
+    # Fields read once: each read of a tuple's array in the loop costs a reference count.
+    na = lr.nacts[phase]
+    seen, u, row, ls, prefs, tiers = lr.seen[phase], lr.u[phase], lr.row, lr.s, lr.prefs, lr.tier
+    chosen, outcome, cells, cnt, bad = wk.chosen, wk.outcome, wk.cell, lr.cnt, lr.bad
+    eps = lr.epsilon
+    states = lr.states
+    width = lr.ovr.shape[1]
+    vals = np.empty(3)
+    nbad = 0
+    drawn = 0
+    for q in range(count):
+        g = games[q]
+        a = agent[mine[g]]
+        r = row[a]
+        if r < 0:
+            continue
+        cnt[a] += 1
+        c = r * states + ls[phase, g]
+        s0 = seen[2 * c]
+        s1 = seen[2 * c + 1]
+        b = np.float64(np.float32(s1 / np.float32(s0 + s1)))  # FictitiousPlay.belief, float32
+        for x in range(na):
+            u0 = u[(c * na + x) * 2]
+            u1 = u[(c * na + x) * 2 + 1]
+            vals[x] = np.float64(u0) + b * np.float64(np.float32(u1 - u0))
+        top = vals[0]
+        for x in range(1, na):
+            top = max(top, vals[x])
+        cut = top - 1e-6
+        best = 0
+        for x in range(na):
+            if vals[x] >= cut:
+                best += 1
+        for x in range(na):
+            prefs[g, x] = (1 - eps) * ((1.0 if vals[x] >= cut else 0.0) / best) + eps / na
+        fav = _draw(prefs, g, na, lrng.random())
+        drawn += 1
+        cell = cells[phase, g]
+        if base[cell] + na > width:
+            return False  # outcomes past the records' width: the wrapper ends the stretch here
+        if (tiers[cell] >> fav) & 1:
+            chosen[phase, g] = fav
+            outcome[phase, g] = base[cell] + fav
+        else:
+            lr.ovr[k, base[cell] + fav] += 1
+            lr.novr[k] += 1
+            bad[nbad] = g
+            nbad += 1
+    if drawn:
+        lr.touched[phase] = 1
+    # The spec's overrides, sampled again among the tier's acts (all fallen out: uniformly).
+    for q in range(nbad):
+        g = bad[q]
+        cell = cells[phase, g]
+        tier = tiers[cell]
+        total = 0.0
+        for x in range(na):
+            prefs[g, x] = prefs[g, x] * (1.0 if (tier >> x) & 1 else 0.0)
+            total += prefs[g, x]
+        if total <= 0:
+            for x in range(na):
+                prefs[g, x] = 1.0 if (tier >> x) & 1 else 0.0
+        act = _draw(prefs, g, na, lrng.random())
+        drawn += 1
+        chosen[phase, g] = act
+        outcome[phase, g] = base[cell] + act
+    state[DRAWN] += drawn
+    return True
+
+
+@njit(cache=True, nogil=True)
+def learn(lr, agent, step_pay, wk, phase, games, count, mine, promises):  # pragma: no cover - compiled
+    """``FictitiousPlay.learn`` of one decide call's learner decisions, rewarded as
+    ``Learning.after_play`` rewards them, with the partner's last cooperative move towards
+    the decider this step (-1: none)."""
+    na = lr.nacts[phase]
+    seen, u, tried = lr.seen[phase], lr.u[phase], lr.tried[phase]
+    row, ls, coop, cnt, flat, val, delta = lr.row, lr.s, lr.coop, lr.cnt, lr.flat, lr.val, lr.delta
+    outcome, chosen, send, promised = wk.outcome, wk.chosen, wk.send, wk.promised
+    states = lr.states
+    half = flat.shape[0] // 2
+    m = 0
+    extra = 0  # decisions the partner had no say in: again against "cooperated", after the others
+    for q in range(count):
+        g = games[q]
+        a = agent[mine[g]]
+        r = row[a]
+        if r < 0:
+            continue
+        mv = -1
+        if phase == 1:  # the investor: the trustee's promise, then its return
+            if promises and coop[outcome[0, g]] >= 0:
+                mv = coop[outcome[0, g]]
+            if send[g] > 0:
+                ret = 2 if promised[g] else 3
+                if coop[outcome[ret, g]] >= 0:
+                    mv = coop[outcome[ret, g]]
+        elif coop[outcome[1, g]] >= 0:  # the trustee: what the investor sent
+            mv = coop[outcome[1, g]]
+        c = r * states + ls[phase, g]
+        key = (c * na + chosen[phase, g]) * 2
+        reward = step_pay[a] / max(cnt[a], 1)
+        if mv >= 0:
+            seen[2 * c + mv] += np.float32(1.0)
+            key += mv
+        else:
+            flat[half + extra] = key + 1
+            val[half + extra] = reward
+            extra += 1
+        flat[m] = key
+        val[m] = reward
+        m += 1
+    for j in range(extra):  # after the decisions, in order (the sources lie at or past the end)
+        flat[m + j] = flat[half + j]
+        val[m + j] = val[half + j]
+    m += extra
+    for i in range(m):
+        tried[flat[i]] += np.float32(1.0)
+    # Running means against the values before this call (``np.add.at`` with deltas read first).
+    for i in range(m):
+        f = flat[i]
+        delta[i] = np.float32((val[i] - np.float64(u[f])) / np.float64(tried[f]))
+    for i in range(m):
+        f = flat[i]
+        u[f] = np.float32(u[f] + delta[i])
