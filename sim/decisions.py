@@ -253,6 +253,7 @@ class DecisionTable:
         self._families = _Families()
         self._binding_sigs: dict[tuple[int, int], tuple[Any, ...]] = {}
         self._weights: tuple[int, dict[str, np.ndarray], np.ndarray] | None = None  # see count_weights
+        self._matrix: tuple[dict[str, np.ndarray], dict[str, np.ndarray], int, np.ndarray] | None = None
 
     def family_cell(self, d: Decider, obs: Any, ranking: tuple[int, ...]) -> tuple[int, frozenset[str]]:
         """The cell of a pure, non-learning decider's ``obs`` given its policy's ``ranking``, and the
@@ -715,6 +716,7 @@ class DecisionTable:
         for name, flat, cols in (("comp", self._comp, state["comp"]), ("conf", self._conf, state["conf"])):
             flat.cols, flat._arr = cols, derived.get(name)
         self._weights = derived.get("weights")
+        self._matrix = derived.get("matrix")
         self.marks = dict(state["marks"])
         self._shared = state
 
@@ -858,6 +860,33 @@ class DecisionTable:
             kept = self._weights = (n, arr, np.stack([np.asarray(c, dtype=np.float64) for c in cols], axis=1))
             self._derived("weights", kept)
         return kept[2]
+
+    def count_matrix(self, n: int) -> np.ndarray:
+        """(n, 8 + 2P) weights of the first ``n`` outcomes: ``count_weights``' columns, then per
+        principle (P of them) the decisions in which it applied, then those in which it held.
+
+        One product of a stretch's (K, n) outcome counts with it gives every decision and
+        compliance sum of ``sim.metrics.make_view``: the weights and counts are small integers,
+        so each sum is exact whatever the order of its terms. Kept while the outcomes, their
+        verdicts and the principles are the same (and with a kept table, across runs)."""
+        arr = self._outcomes.arr
+        comp = self.compliance_rows()
+        p = len(self.principle_ids)
+        kept = self._matrix
+        if kept is None or kept[0] is not arr or kept[1] is not comp or kept[2] != p or len(kept[3]) != n:
+            m = np.zeros((n, 8 + 2 * p))
+            coop = arr["coop"][:n]
+            for c, col in enumerate((1.0, arr["nconf"][:n], arr["violation"][:n], arr["deception"][:n],
+                                     arr["covert"][:n], coop == 1, coop >= 0, arr["injected"][:n])):
+                m[:, c] = col  # ``count_weights``' columns
+            at = comp["outcome"] < n
+            if p and at.any():
+                idx = comp["outcome"][at] * p + comp["principle"][at]
+                m[:, 8:8 + p] = np.bincount(idx, minlength=n * p).reshape(n, p)
+                m[:, 8 + p:] = np.bincount(idx, weights=comp["held"][at], minlength=n * p).reshape(n, p)
+            kept = self._matrix = (arr, comp, p, m)
+            self._derived("matrix", kept)
+        return kept[3]
 
     def _derived(self, name: str, value: Any) -> None:
         """Keep an array derived from a restored state with that state, for its later runs: while

@@ -158,17 +158,35 @@ def group_payoffs(model: SpecModel, sums: np.ndarray) -> dict[str, np.ndarray]:
 
     Sums over groups are taken on contiguous rows, which round as one row alone does.
     """
-    sizes = np.bincount(model.group_of, minlength=len(model.groups))
-    out: dict[str, np.ndarray] = {}
-    means = sums / np.where(sizes > 0, sizes, 1)  # one division per element, as one per group gave
-    for gs in model.groups:
-        if sizes[gs.index]:
-            out[f"payoff.{gs.name}"] = means[..., gs.index]
-    focal = np.array([gs.focal for gs in model.groups], dtype=bool)
-    for name, mask in (("payoff_focal", focal), ("payoff_background", ~focal)):
-        if sizes[mask].sum():
-            out[name] = np.ascontiguousarray(sums[..., mask]).sum(axis=-1) / sizes[mask].sum()
+    divisor, named, parts = _group_layout(model)
+    means = sums / divisor  # one division per element, as one per group gave
+    out: dict[str, np.ndarray] = {name: means[..., g] for name, g in named}
+    for name, mask, size in parts:
+        # Every group on one side (all focal, say): the rows as they are, the same contiguous sums.
+        picked = sums if mask.all() and sums.flags.c_contiguous else np.ascontiguousarray(sums[..., mask])
+        out[name] = picked.sum(axis=-1) / size
     return out
+
+
+_Layout = tuple[np.ndarray, list[tuple[str, int]], list[tuple[str, np.ndarray, Any]]]
+
+
+def _group_layout(model: SpecModel) -> _Layout:
+    """What ``group_payoffs`` divides by and reads, kept while the groups and ``group_of`` are the
+    same objects (a join concatenates a new ``group_of``): the divisor per group, the populated
+    groups' columns, and the focal and background masks with their sizes."""
+    kept = model.__dict__.get("_group_layout")
+    if kept is not None and kept[0] is model.group_of and kept[1] == len(model.groups):
+        got: _Layout = kept[2]
+        return got
+    sizes = np.bincount(model.group_of, minlength=len(model.groups))
+    named = [(f"payoff.{gs.name}", gs.index) for gs in model.groups if sizes[gs.index]]
+    focal = np.array([gs.focal for gs in model.groups], dtype=bool)
+    parts = [(name, mask, sizes[mask].sum()) for name, mask in (("payoff_focal", focal), ("payoff_background", ~focal))
+             if sizes[mask].sum()]
+    layout = (np.where(sizes > 0, sizes, 1), named, parts)
+    model.__dict__["_group_layout"] = (model.group_of, len(model.groups), layout)
+    return layout
 
 
 # --- step views ---------------------------------------------------------------------------
@@ -183,13 +201,28 @@ def make_view(model: SpecModel, counts: np.ndarray, **arrays: Any) -> StepView:
     counters = arrays.pop("counters", {})
     env_metrics = arrays.pop("env_metrics", {})
     known = arrays.pop("known", None)
-    applied, held = compliance_sums(model, counts)
-    view = StepView(model=model, k=len(counts), counts=counts, decisions=decision_sums(model, counts),
+    # ``decision_sums`` and ``compliance_sums`` in one product (``DecisionTable.count_matrix``):
+    # integer sums, so the same values.
+    sums = counts @ model.decisions.count_matrix(counts.shape[-1])
+    p = (sums.shape[1] - len(DECISION_SUMS)) // 2
+    at = len(DECISION_SUMS)
+    rows = np.ascontiguousarray(sums[:, :at].T)
+    applied, held = np.ascontiguousarray(sums[:, at:at + p]), np.ascontiguousarray(sums[:, at + p:])
+    view = StepView(model=model, k=len(counts), counts=counts, decisions=dict(zip(DECISION_SUMS, rows, strict=True)),
                     applied=applied, held=held, counters=counters, env_metrics=env_metrics, **arrays)
+    memo: dict[str, Any] = {"decision_rows": rows}  # ``Totals.add`` sums them in one call
     if known is not None:
-        view.__dict__["_memo"] = {"welfare": known["welfare"], "gini": known["gini"],
-                                  "trust": (known["trust_mean"], known["trust_calibration"])}
+        memo.update(welfare=known["welfare"], gini=known["gini"],
+                    trust=(known["trust_mean"], known["trust_calibration"]))
+    view.__dict__["_memo"] = memo
     return view
+
+
+def prepare(model: SpecModel) -> None:
+    """Make, with the model, what booking its steps reads and its run may not change: the
+    outcome weights of the cells the environment filled at set-up, the groups' layout."""
+    model.decisions.count_matrix(model.decisions.n_outcomes)
+    _group_layout(model)
 
 
 def summarisable() -> bool:
@@ -279,17 +312,15 @@ def extend_series(series: MutableMapping[str, list[float]], cols: dict[str, np.n
     A metric absent so far joins the series at the first step that has it,
     after those already there; only sparse metrics are ever absent (NaN) in a step.
     """
-    order = list(cols)
-    new = [name for name in order if name not in series]
-
-    def first(name: str) -> int:
-        return int(np.argmax(~np.isnan(cols[name]))) if _sparse(name) else 0
-
-    for name in sorted(new, key=lambda nm: (first(nm), order.index(nm))):
-        series[name] = [float("nan")] * t0
+    new = [name for name in cols if name not in series]
+    if new:
+        firsts = {name: int(np.argmax(~np.isnan(cols[name]))) for name in new if _sparse(name)}
+        if any(firsts.values()):
+            new.sort(key=lambda nm: firsts.get(nm, 0))  # stable: ties keep the columns' order
+        for name in new:
+            series[name] = [float("nan")] * t0
     if isinstance(series, Series):  # columns kept as arrays until read (sim/series.py)
-        for name in list(series):
-            series.extend(name, cols[name] if name in cols else np.full(k, np.nan))
+        series.extend_all(cols, k)
         return
     for name, col in series.items():
         col.extend(cols[name].tolist() if name in cols else [float("nan")] * k)
@@ -343,8 +374,13 @@ def _compliance_rate(view: StepView) -> np.ndarray:
 def _compliance(view: StepView) -> dict[str, np.ndarray]:
     """compliance.<principle>: share of decisions in which the principle held, when it applied."""
     ids = view.model.decisions.principle_ids
-    return {f"compliance.{ids[p]}": _ratio(view.held[:, p], view.applied[:, p])
-            for p in np.flatnonzero(view.applied.any(axis=0))}
+    ps = np.flatnonzero(view.applied.any(axis=0)).tolist()
+    if view.k == 1 or not ps:
+        return {f"compliance.{ids[p]}": _ratio(view.held[:, p], view.applied[:, p]) for p in ps}
+    # Every principle's column in one division (elementwise: the same quotients), one row each.
+    applied = np.ascontiguousarray(view.applied[:, ps].T)
+    rates = np.divide(view.held[:, ps].T, applied, out=np.full(applied.shape, np.nan), where=applied > 0)
+    return {f"compliance.{ids[p]}": rates[c] for c, p in enumerate(ps)}
 
 
 @metric("welfare", label="welfare", unit="total payoff of all agents")
@@ -564,8 +600,13 @@ class Totals:
         """Add the view's K steps; float sums in step order, as stepping one at a time adds them."""
         d = view.decisions
         one = view.k == 1  # a normal step: its row, no reduction (the same values)
+        rows = view.__dict__.get("_memo", {}).get("decision_rows")
+        if rows is not None:  # integer counts: one reduction sums each row exactly, as ``_total`` does
+            sums = dict(zip(DECISION_SUMS, (rows[:, 0] if one else rows.sum(axis=1)).tolist(), strict=True))
+        else:
+            sums = {k: _total(d[k]) for k in DECISION_TOTALS}
         for k in DECISION_TOTALS:
-            self.counted[k] = self.counted.get(k, 0.0) + _total(d[k])
+            self.counted[k] = self.counted.get(k, 0.0) + sums[k]
         for k in INJECTIONS:
             self.counted[k] = self.counted.get(k, 0.0) + _total(cols[k])
         for k, v in view.counters.items():
@@ -589,8 +630,8 @@ class Totals:
             run[1, 1:] = b
             run[2, 1:] = o
             self.welfare, self.baseline, self.optimum = np.cumsum(run, axis=1)[:, -1].tolist()
-        for m in METRICS.computed():
-            if m.aggregate in ("sum", "mean") and m.name in cols and m.name not in _BUILTIN:
+        for m in _plugin_sums():
+            if m.name in cols:
                 acc = self.extra.setdefault(m.name, [0.0, 0.0])
                 for v in cols[m.name].tolist():
                     if v == v:
@@ -606,6 +647,30 @@ class Totals:
 
 #: The engine's own metrics, whose final values ``final_metrics`` computes by name.
 _BUILTIN = frozenset(METRICS)
+
+
+#: The registry's list of computed metrics (a new list after every change), then the metrics
+#: beyond the engine's, and those of them whose steps a run sums.
+_PLUGINS: tuple[list[Metric] | None, list[Metric], list[Metric]] = (None, [], [])
+
+
+def _plugin_lists() -> tuple[list[Metric] | None, list[Metric], list[Metric]]:
+    global _PLUGINS
+    computed = METRICS.computed()  # a new list whenever a metric is added or removed
+    if _PLUGINS[0] is not computed:
+        plugins = [m for m in METRICS.values() if m.name not in _BUILTIN]
+        _PLUGINS = (computed, plugins, [m for m in plugins if m.step is not None and m.aggregate in ("sum", "mean")])
+    return _PLUGINS
+
+
+def _plugins() -> list[Metric]:
+    """Registered metrics beyond the engine's, in registration order."""
+    return _plugin_lists()[1]
+
+
+def _plugin_sums() -> list[Metric]:
+    """Per-step metrics beyond the engine's whose steps a run sums (``sum``, ``mean``)."""
+    return _plugin_lists()[2]
 
 
 def _total(col: np.ndarray) -> float:
@@ -672,8 +737,8 @@ def plugin_finals(model: SpecModel) -> dict[str, float]:
     """Final values of metrics registered beyond the engine's, by their declared aggregation."""
     out: dict[str, float] = {}
     env = model.env.name
-    for m in METRICS.values():
-        if m.name in _BUILTIN or (m.environments and env not in m.environments):
+    for m in _plugins():
+        if m.environments and env not in m.environments:
             continue
         if m.final is not None:
             out[m.name] = float(m.final(model))

@@ -140,6 +140,7 @@ class SpecModel(mesa.Model):
                     if gs.index in self.llm_groups and getattr(getattr(gs.policy, "config", None), "memory", 0)}
         self.memory = LLMMemory(remember) if remember else None  # language models' outcome windows
         self.env.setup(self)
+        M.prepare(self)  # booking's weights and group layout, at build rather than in the first step
 
     # --- population ------------------------------------------------------------------------------
     def new_instruction(self, d: dict[str, Any]) -> Instruction:

@@ -68,6 +68,24 @@ class Series(MutableMapping[str, list[float]]):
             return
         col.extend(values.tolist())  # type: ignore[arg-type]
 
+    def extend_all(self, cols: dict[str, np.ndarray], k: int) -> None:
+        """``extend`` every column by its ``k`` values in ``cols`` (NaN where absent).
+
+        Float columns that have no values yet (a run's first booking) are copied in one call,
+        as the rows of one block, rather than one copy each."""
+        names = list(self._cols)
+        if k >= MIN_BLOCK:
+            fresh = [name for name in names if name in cols and not self._cols[name] and cols[name].dtype.kind == "f"]
+            if len(fresh) > 1:
+                block = np.array([cols[name] for name in fresh], dtype=np.float64)
+                for name, row in zip(fresh, block, strict=True):
+                    self._cols[name] = [row]
+                self._blocks.update(fresh)
+                done = set(fresh)
+                names = [name for name in names if name not in done]
+        for name in names:
+            self.extend(name, cols[name] if name in cols else np.full(k, np.nan))
+
     def arrays(self) -> dict[str, np.ndarray | list[float]]:
         """Every column for a frame, names in order: its list, or the booked arrays joined (not read
         as Python floats)."""
