@@ -175,6 +175,7 @@ class Negotiation(Environment):
         self.told = np.zeros(0)  # per agent: deceptions told, and caught (the learned risk)
         self.caught = np.zeros(0)
         self._matched: _Matches | None = None
+        self._kept = 0  # cells the table held when last offered to later runs (keep_families)
 
     def risk(self, agents: np.ndarray) -> np.ndarray:
         """Each agent's estimate of being caught deceiving, in twentieths (Beta(1, 1) posterior mean)."""
@@ -190,7 +191,15 @@ class Negotiation(Environment):
     def setup(self, model: Any) -> None:
         # A fresh model's first step would index the drawn deciders' families and the edges;
         # done at build instead, so every step costs the same (both are caches: same results).
-        model.decisions.prepare()
+        table = model.decisions
+        table.prepare()
+        if not table.fits_dense():
+            # Too many drawn deciders for a dense table (10^4 negotiators): the families' cells an
+            # earlier run of the process met (a sweep's or a bench's runs; extra cells are counted
+            # nowhere), and the deciders grouped by how they rank, so a key needs no ranking.
+            table.warm_families()
+            table.prepare_profiles()
+        self._kept = table.n_cells
         _ = model.edges
 
     def _matches(self, model: Any) -> _Matches | None:
@@ -279,6 +288,10 @@ class Negotiation(Environment):
         self.possible += self.step_possible
         for name, c in zip(COUNTS, counts, strict=True):
             model.count(name, float(c))
+        table = model.decisions
+        if table.n_cells > self._kept and not table.fits_dense():
+            table.keep_families()  # offered to later runs of the process (see setup)
+            self._kept = table.n_cells
 
     def _observe(self, model: Any, mt: _Matches, value_u: np.ndarray, cost_u: np.ndarray,
                  risk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

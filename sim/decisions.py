@@ -41,6 +41,7 @@ from sim.cell_memo import (
     compose_signature,
     policy_signature,
 )
+from sim.family_profiles import MAX_VALUES, RID_BITS, Profiles, ranked_fields
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -460,6 +461,13 @@ class DecisionTable:
             # out): the first step's look-ups then fault on none of them.
             for ph in range(len(self.phases)):
                 self._dense_lut(ph, len(self.deciders) * self.codec.space).fill(0)
+
+    def prepare_profiles(self) -> None:
+        """Group the batch-ranked deciders of a table too large to be dense into ranking profiles
+        (``sim.family_profiles``), so that a key's cell is found without ranking it; a model's
+        build may call it (again after deciders are added: only new ones are profiled)."""
+        if not self.fits_dense():
+            self._families.profile(self)
 
     def read_mask(self) -> np.ndarray:
         """(deciders, fields) 1 where some decision of the decider read the field, else 0.
@@ -937,7 +945,7 @@ class _Family:
 
 
 #: Bits of a family read-set key that hold the ranking's number.
-_RID_BITS = 20
+_RID_BITS = RID_BITS
 #: Ranking numbers below this are told apart by counting (``np.bincount``), not by sorting.
 _COUNTED = 1 << 16
 
@@ -956,6 +964,7 @@ class _Families:
         self.fam = np.zeros(0, dtype=np.int64)  # per decider: family, -1 none
         self.families: list[_Family] = []
         self._by_key: dict[tuple[Any, ...], int] = {}
+        self.profiles: dict[int, Profiles] = {}  # family -> its deciders' ranking profiles (profile)
 
     def batched(self, decider: int) -> bool:
         return decider < len(self.fam) and self.fam[decider] >= 0
@@ -998,7 +1007,33 @@ class _Families:
                 self.families[f].add(did, d.policy)
             self.fam[did] = f
 
+    def profile(self, table: DecisionTable) -> None:
+        """Profile every family's deciders not yet profiled (``sim.family_profiles``), where the
+        fields its ranking reads take few enough values."""
+        self.of(table, np.zeros(0, dtype=np.int64))
+        for f, fam in enumerate(self.families):
+            prof = self.profiles.get(f)
+            if prof is None:
+                index = ranked_fields(fam, table.codec)
+                if int(np.prod([table.codec.card[i] for i in index])) > MAX_VALUES:
+                    continue
+                prof = self.profiles[f] = Profiles(index, table.codec)
+            members = np.array(sorted(fam.row), dtype=np.int64)
+            done = np.zeros(len(members), dtype=bool)
+            inside = members < len(prof.profile)
+            done[inside] = prof.profile[members[inside]] >= 0
+            if not done.all():
+                prof.add(fam, members[~done])
+
     def cells(self, table: DecisionTable, f: int, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The cells of keys of family ``f``: through its profiles where it has them, else ranked."""
+        prof = self.profiles.get(f)
+        if prof is None:
+            return self._ranked(table, f, phase, deciders, codes)
+        return prof.cells(self.families[f], deciders, codes, lambda d, c: self._ranked(table, f, phase, d, c),
+                          lambda d, c, r: self.filed(table, f, d, c, r))
+
+    def _ranked(self, table: DecisionTable, f: int, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The cells of keys of family ``f``: ranked in numpy, filed by read fields and ranking."""
         fam = self.families[f]
         codec = table.codec
@@ -1014,6 +1049,17 @@ class _Families:
         else:
             uw, winv = unique_inverse(want)
             rid = np.array([fam.ranking_id(w, order) for w in uw.tolist()], dtype=np.int64)[winv]
+        return self.filed(table, f, deciders, codes, rid, fields)
+
+    def filed(self, table: DecisionTable, f: int, deciders: np.ndarray, codes: np.ndarray, rid: np.ndarray,
+              fields: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The cells of keys of family ``f`` whose rankings (``rid``) are known: found in its filings,
+        a (read values, ranking) never met computed and filed. ``fields``: the codes decoded."""
+        fam = self.families[f]
+        codec = table.codec
+        if fields is None:
+            fields = {name: (codes // r) % c - off
+                      for name, r, c, off in zip(codec.fields, codec.radix, codec.card, codec.offset, strict=True)}
         out = np.full(len(codes), -1, dtype=np.int64)
         todo = np.arange(len(codes))
         values = [fields[name] for name in codec.fields]
