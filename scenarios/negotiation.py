@@ -196,9 +196,9 @@ class Negotiation(Environment):
         if not table.fits_dense():
             # Too many drawn deciders for a dense table (10^4 negotiators): the families' cells an
             # earlier run of the process met (a sweep's or a bench's runs; extra cells are counted
-            # nowhere), and the deciders grouped by how they rank, so a key needs no ranking.
+            # nowhere). Not a dense one: its entries are the drawn deciders'.
             table.warm_families()
-            table.prepare_profiles()
+        table.prepare_profiles()  # deciders grouped by how they rank: a key is found unranked
         self._kept = table.n_cells
         _ = model.edges
 

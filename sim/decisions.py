@@ -463,11 +463,10 @@ class DecisionTable:
                 self._dense_lut(ph, len(self.deciders) * self.codec.space).fill(0)
 
     def prepare_profiles(self) -> None:
-        """Group the batch-ranked deciders of a table too large to be dense into ranking profiles
-        (``sim.family_profiles``), so that a key's cell is found without ranking it; a model's
-        build may call it (again after deciders are added: only new ones are profiled)."""
-        if not self.fits_dense():
-            self._families.profile(self)
+        """Group the batch-ranked deciders into ranking profiles (``sim.family_profiles``), so that
+        a key missing from the tables finds its cell without being ranked; a model's build may call
+        it (again after deciders are added: only new ones are profiled)."""
+        self._families.profile(self)
 
     def read_mask(self) -> np.ndarray:
         """(deciders, fields) 1 where some decision of the decider read the field, else 0.
