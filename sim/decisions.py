@@ -1023,6 +1023,7 @@ class _Families:
             done[inside] = prof.profile[members[inside]] >= 0
             if not done.all():
                 prof.add(fam, members[~done])
+            prof.refresh(fam)  # the cells a kept table brought (``warm_families``)
 
     def cells(self, table: DecisionTable, f: int, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The cells of keys of family ``f``: through its profiles where it has them, else ranked."""

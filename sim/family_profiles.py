@@ -178,6 +178,7 @@ class Profiles:
             found = np.array([filed.get(k, -1) for k in keys.ravel().tolist()], dtype=np.int64)
             got = found.reshape(keys.shape)[:, inv] + 1
             self.lut = np.where(self.lut == 0, got, self.lut).astype(np.int32)
+        self._derive()
 
     def _derive(self) -> None:
         """The direct (profile, code) -> cell + 1 table, when small enough (one gather a key)."""
@@ -221,6 +222,6 @@ class Profiles:
             self._room(len(fam.rankings))
             self.lut[r[first], c[first]] = made + 1
             got[left] = self.lut[r, c].astype(np.int64) - 1
+            self._derive()
         cells[miss] = got
-        self._derive()
         return cells
