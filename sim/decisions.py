@@ -254,6 +254,7 @@ class DecisionTable:
         self._families = _Families()
         self._binding_sigs: dict[tuple[int, int], tuple[Any, ...]] = {}
         self._weights: tuple[int, dict[str, np.ndarray], np.ndarray] | None = None  # see count_weights
+        self._by_profile = False  # every decider's cells through its family's profiles (prepare_profiles)
 
     def family_cell(self, d: Decider, obs: Any, ranking: tuple[int, ...]) -> tuple[int, frozenset[str]]:
         """The cell of a pure, non-learning decider's ``obs`` given its policy's ``ranking``, and the
@@ -377,7 +378,7 @@ class DecisionTable:
         fam = self._families.of(self, deciders)
         space = self.codec.space
         need = len(self.deciders) * space
-        if need <= DENSE_TABLE_LIMIT:
+        if need <= DENSE_TABLE_LIMIT and not self._by_profile:
             keys = deciders * space + codes
             lut = self._dense_lut(phase, need)
             cells = lut[keys]
@@ -465,8 +466,11 @@ class DecisionTable:
     def prepare_profiles(self) -> None:
         """Group the batch-ranked deciders into ranking profiles (``sim.family_profiles``), so that
         a key missing from the tables finds its cell without being ranked; a model's build may call
-        it (again after deciders are added: only new ones are profiled)."""
-        self._families.profile(self)
+        it (again after deciders are added: only new ones are profiled). When every decider has
+        profiles, their (profile, code) tables replace the dense one: a few dozen profiles' rows
+        stay in cache where thousands of deciders' rows do not.
+        """
+        self._by_profile = self._families.profile(self)
 
     def read_mask(self) -> np.ndarray:
         """(deciders, fields) 1 where some decision of the decider read the field, else 0.
@@ -1006,15 +1010,17 @@ class _Families:
                 self.families[f].add(did, d.policy)
             self.fam[did] = f
 
-    def profile(self, table: DecisionTable) -> None:
+    def profile(self, table: DecisionTable) -> bool:
         """Profile every family's deciders not yet profiled (``sim.family_profiles``), where the
-        fields its ranking reads take few enough values."""
+        fields its ranking reads take few enough values; whether every decider now has profiles."""
         self.of(table, np.zeros(0, dtype=np.int64))
+        every = bool(len(self.fam)) and bool((self.fam >= 0).all())
         for f, fam in enumerate(self.families):
             prof = self.profiles.get(f)
             if prof is None:
                 index = ranked_fields(fam, table.codec)
                 if int(np.prod([table.codec.card[i] for i in index])) > MAX_VALUES:
+                    every = False
                     continue
                 prof = self.profiles[f] = Profiles(index, table.codec)
             members = np.array(sorted(fam.row), dtype=np.int64)
@@ -1024,6 +1030,10 @@ class _Families:
             if not done.all():
                 prof.add(fam, members[~done])
             prof.refresh(fam)  # the cells a kept table brought (``warm_families``)
+            if prof.direct is None:  # too many profiles to gain anything: ranked per key
+                del self.profiles[f]
+                every = False
+        return every
 
     def cells(self, table: DecisionTable, f: int, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The cells of keys of family ``f``: through its profiles where it has them, else ranked."""

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.uniques import runs, unique_inverse
+from agents.uniques import runs, unique, unique_inverse
 
 #: Most ranked-field values a family's profiles cover (beyond: no profiles, the family ranks per key).
 MAX_VALUES = 1 << 14
@@ -96,6 +96,8 @@ class Profiles:
         profile: per decider (table numbering) its profile, -1 none (not profiled).
         rids: (profiles, values) ranking number (``_Family.rid``) of each ranked-field value.
         lut: (rankings, codes) cell + 1 of each (ranking, code) met, 0 not yet.
+        direct: (profiles x codes) cell + 1 of each (profile, code), from ``rids`` and ``lut``: what
+            a look-up reads (one gather); None when larger than ``DIRECT_LIMIT`` (then no profiles).
     """
 
     def __init__(self, index: tuple[int, ...], codec: Any) -> None:
@@ -111,7 +113,8 @@ class Profiles:
         self.lut = np.zeros((0, codec.space), dtype=np.int32)
         self._stamp: tuple[int, int, int] = (-1, -1, -1)  # the filings ``refresh`` last read
         self.direct: np.ndarray | None = None  # see _derive
-        self._code_value: np.ndarray | None = None  # each code's ranked-field value number
+        self.code_value = self.value_of(np.arange(codec.space, dtype=np.int64))  # per code: its value number
+        self.member = np.zeros(0, dtype=np.int64)  # per profile: a decider of it (cells are a family's)
 
     def value_of(self, codes: np.ndarray) -> np.ndarray:
         """Each code's ranked-field value number."""
@@ -139,12 +142,18 @@ class Profiles:
             uw, inv = unique_inverse(want)
             rid = np.array([fam.ranking_id(w, order) for w in uw.tolist()], dtype=np.int32)
             rows[at:at + k] = rid[inv].reshape(k, self.values)
+        had = len(self.kinds)
         prof = np.array([self.kinds.setdefault(r.tobytes(), len(self.kinds)) for r in rows], dtype=np.int64)
-        if len(self.kinds) > len(self.rids):
+        if len(self.kinds) > had:
             grown = np.zeros((len(self.kinds), self.values), dtype=np.int32)
-            grown[:len(self.rids)] = self.rids
+            grown[:had] = self.rids
             grown[prof] = rows
             self.rids = grown
+            member = np.zeros(len(self.kinds), dtype=np.int64)
+            member[:had] = self.member
+            new = prof >= had
+            member[prof[new]] = deciders[new]
+            self.member = member
         top = int(deciders.max()) + 1 if len(deciders) else 0
         if top > len(self.profile):
             self.profile = np.concatenate([self.profile, np.full(top - len(self.profile), -1, dtype=np.int64)])
@@ -181,47 +190,54 @@ class Profiles:
         self._derive()
 
     def _derive(self) -> None:
-        """The direct (profile, code) -> cell + 1 table, when small enough (one gather a key)."""
+        """The direct (profile, code) -> cell + 1 table the look-ups read (None: too large)."""
         space = self.codec.space
         if len(self.rids) * space > DIRECT_LIMIT or not len(self.lut):
             self.direct = None
             return
         codes = np.arange(space, dtype=np.int64)
-        if self._code_value is None:
-            self._code_value = self.value_of(codes)
-        self.direct = self.lut[self.rids[:, self._code_value], codes[None, :]].ravel()
+        self.direct = self.lut[self.rids[:, self.code_value], codes[None, :]].ravel()
 
     def cells(self, fam: Any, deciders: np.ndarray, codes: np.ndarray,
               ranked: Callable[[np.ndarray, np.ndarray], np.ndarray],
               filed: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
         """The cell of each key. Keys of deciders not profiled go to ``ranked`` (the family's own
-        path); a (ranking, code) no filing answers goes to ``filed`` with its ranking, once, in
-        the order the keys first meet it (the order the family's path would compute cells in)."""
-        if not (len(deciders) and int(deciders.max()) < len(self.profile) and len(self.lut)):
-            return ranked(deciders, codes)  # a decider added since the profiles were made, or none made
+        path); a (ranking, code) no filing answers goes to ``filed`` with its ranking, once."""
+        direct = self.direct
+        if direct is None or not len(deciders) or int(deciders.max()) >= len(self.profile):
+            return ranked(deciders, codes)  # a decider added since the profiles were made
         prof = self.profile[deciders]
         if (prof < 0).any():
             return ranked(deciders, codes)
         space = self.codec.space
-        if self.direct is not None:
-            cells = self.direct[prof * space + codes].astype(np.int64) - 1
-        else:
-            cells = self.lut[self.rids[prof, self.value_of(codes)], codes].astype(np.int64) - 1
+        key = prof * space + codes
+        cells = direct[key].astype(np.int64) - 1
         if not (cells < 0).any():
             return cells
-        miss = np.flatnonzero(cells < 0)
-        rid = self.rids[prof[miss], self.value_of(codes[miss])].astype(np.int64)
         self.refresh(fam)
-        got = self.lut[rid, codes[miss]].astype(np.int64) - 1
-        left = np.flatnonzero(got < 0)
-        if len(left):
-            r, c = rid[left], codes[miss[left]]
+        direct = self.direct
+        assert direct is not None
+        cells = direct[key].astype(np.int64) - 1
+        miss = np.flatnonzero(cells < 0)
+        if len(miss):
+            # Distinct (profile, code) keys, then distinct (ranking, code): few, however many keys.
+            p, c = np.divmod(_distinct(key[miss], len(direct)), space)
+            r = self.rids[p, self.code_value[c]].astype(np.int64)
             _, first, _ = runs(r * space + c)
-            first = np.sort(first)
-            made = filed(deciders[miss[left[first]]], c[first], r[first])
+            made = filed(self.member[p[first]], c[first], r[first])
             self._room(len(fam.rankings))
             self.lut[r[first], c[first]] = made + 1
-            got[left] = self.lut[r, c].astype(np.int64) - 1
             self._derive()
-        cells[miss] = got
+            direct = self.direct
+            assert direct is not None
+            cells[miss] = direct[key[miss]].astype(np.int64) - 1
         return cells
+
+
+def _distinct(keys: np.ndarray, size: int) -> np.ndarray:
+    """Sorted distinct ``keys`` (all below ``size``): marked when many, else sorted."""
+    if len(keys) * 16 > size:
+        mark = np.zeros(size, dtype=np.bool_)
+        mark[keys] = True
+        return np.flatnonzero(mark)
+    return unique(keys)
