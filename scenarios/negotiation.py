@@ -193,11 +193,6 @@ class Negotiation(Environment):
         # done at build instead, so every step costs the same (both are caches: same results).
         table = model.decisions
         table.prepare()
-        if not table.fits_dense():
-            # Too many drawn deciders for a dense table (10^4 negotiators): the families' cells an
-            # earlier run of the process met (a sweep's or a bench's runs; extra cells are counted
-            # nowhere). Not a dense one: its entries are the drawn deciders'.
-            table.warm_families()
         table.prepare_profiles()  # deciders grouped by how they rank: a key is found unranked
         self._kept = table.n_cells
         _ = model.edges
@@ -246,6 +241,11 @@ class Negotiation(Environment):
             self.caught = np.concatenate([self.caught, np.zeros(grow)])
         m, agents = mt.m, mt.agents
         rng = model.rng_env
+        # The families' cells an earlier run of the process met (a sweep's or a bench's runs;
+        # extra cells are counted nowhere), taken as late as this: that run may have ended
+        # after this model was built.
+        if not model.decisions.n_cells and model.decisions.warm_profiled_families():
+            self._kept = model.decisions.n_cells
         value_u, cost_u = rng.random(m), rng.random(m)
         kernel = _kernel() if 2 * m >= KERNEL_MIN_SIDES else None
         risk = self.risk(np.arange(len(self.told)))
@@ -289,8 +289,8 @@ class Negotiation(Environment):
         for name, c in zip(COUNTS, counts, strict=True):
             model.count(name, float(c))
         table = model.decisions
-        if table.n_cells > self._kept and not table.fits_dense():
-            table.keep_families()  # offered to later runs of the process (see setup)
+        if table.n_cells > self._kept and table.keeps_profiled():
+            table.keep_families()  # offered to later runs of the process (warm_profiled_families)
             self._kept = table.n_cells
 
     def _observe(self, model: Any, mt: _Matches, value_u: np.ndarray, cost_u: np.ndarray,

@@ -337,6 +337,36 @@ class DecisionTable:
             fam.read_sets = [(index, dict(filed)) for index, filed in read_sets]
         return True
 
+    def keeps_profiled(self) -> bool:
+        """Whether ``warm_profiled_families`` may restore a kept table into this one."""
+        return self._by_profile or not self.fits_dense()
+
+    def warm_profiled_families(self) -> bool:
+        """``warm_families`` for a profiled table (``prepare_profiles``) at any time before its first
+        cell: a model may be built before the run that keeps the state (a bench's timed model is).
+        The kept state numbers rankings its own way, so the profiles' numbers are carried over.
+        Dense tables only when their look-ups go through profiles: a kept dense table's entries
+        are its drawn deciders', never read then."""
+        if self.n_cells or not self.keeps_profiled():
+            return False
+        before = [(list(f.rankings), dict(f.want_rid)) for f in self._families.families]
+        if not self.warm_families():
+            return False
+        for f, (fam, (rankings, want_rid)) in enumerate(zip(self._families.families, before, strict=True)):
+            remap = []
+            for ranking in rankings:
+                r = fam.rid.get(ranking)
+                if r is None:
+                    r = fam.rid[ranking] = len(fam.rankings)
+                    fam.rankings.append(ranking)
+                remap.append(r)
+            for want, old in want_rid.items():
+                fam.want_rid.setdefault(want, remap[old])
+            prof = self._families.profiles.get(f)
+            if prof is not None:
+                prof.renumber(np.array(remap, dtype=np.int32), fam)
+        return True
+
     def keep_families(self) -> None:
         """Offer this table of families to later runs (when it holds more than the kept one)."""
         key = self.family_key()

@@ -161,6 +161,15 @@ class Profiles:
         self._room(len(fam.rankings))
         self._derive()
 
+    def renumber(self, remap: np.ndarray, fam: Any) -> None:
+        """Ranking numbers ``r`` now ``remap[r]`` (a kept table restored into an empty one: no cell
+        was met, so the cells are read afresh from the restored filings)."""
+        if len(self.rids):
+            self.rids = remap[self.rids]
+        self.lut = np.zeros((len(fam.rankings), self.codec.space), dtype=np.int32)
+        self._stamp = (-1, -1, -1)
+        self.refresh(fam)
+
     def _room(self, rankings: int) -> None:
         if rankings > len(self.lut):
             grown = np.zeros((rankings, self.codec.space), dtype=np.int32)
