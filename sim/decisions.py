@@ -500,7 +500,9 @@ class DecisionTable:
         profiles, their (profile, code) tables replace the dense one: a few dozen profiles' rows
         stay in cache where thousands of deciders' rows do not.
         """
-        self._by_profile = self._families.profile(self)
+        # Once on, kept on: a dense table is never filled while profiles stand in for it, and a
+        # decider without profiles (none of a family) is found in the per-key dicts instead.
+        self._by_profile = self._families.profile(self) or self._by_profile
 
     def read_mask(self) -> np.ndarray:
         """(deciders, fields) 1 where some decision of the decider read the field, else 0.
@@ -998,6 +1000,7 @@ class _Families:
         self.families: list[_Family] = []
         self._by_key: dict[tuple[Any, ...], int] = {}
         self.profiles: dict[int, Profiles] = {}  # family -> its deciders' ranking profiles (profile)
+        self.unprofiled: set[int] = set()  # families found not worth profiling
 
     def batched(self, decider: int) -> bool:
         return decider < len(self.fam) and self.fam[decider] >= 0
@@ -1047,9 +1050,13 @@ class _Families:
         every = bool(len(self.fam)) and bool((self.fam >= 0).all())
         for f, fam in enumerate(self.families):
             prof = self.profiles.get(f)
+            if f in self.unprofiled:
+                every = False
+                continue
             if prof is None:
                 index = ranked_fields(fam, table.codec)
                 if int(np.prod([table.codec.card[i] for i in index])) > MAX_VALUES:
+                    self.unprofiled.add(f)
                     every = False
                     continue
                 prof = self.profiles[f] = Profiles(index, table.codec)
@@ -1062,6 +1069,7 @@ class _Families:
             prof.refresh(fam)  # the cells a kept table brought (``warm_families``)
             if prof.direct is None:  # too many profiles to gain anything: ranked per key
                 del self.profiles[f]
+                self.unprofiled.add(f)
                 every = False
         return every
 

@@ -34,8 +34,12 @@ def sparse(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("sparse")
 @pytest.mark.parametrize(("ref", "overrides", "extra", "seed"), PICKED, ids=[f"{c[0]}:{c[3]}" for c in PICKED])
 def test_profiled_runs_report_what_the_ranked_step_reported(ref: str, overrides: dict[str, Any], extra: str,
-                                                             seed: int) -> None:
+                                                             seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    ranked: list[int] = []
+    real = decisions._Families._ranked
+    monkeypatch.setattr(decisions._Families, "_ranked", lambda self, *a: ranked.append(1) or real(self, *a))
     cold = run_case(ref, overrides, extra, seed)
+    assert not ranked  # deciders an event adds are profiled too
     assert cold.decisions._families.profiles, "the run did not use profiles"
     assert digest(cold) == DIGESTS[f"{ref}:{seed}"]
     # Again, from the table the first run kept.
