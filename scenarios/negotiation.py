@@ -193,8 +193,9 @@ class Negotiation(Environment):
         # A fresh model's first step would index the drawn deciders' families and the edges;
         # done at build instead, so every step costs the same (both are caches: same results).
         table = model.decisions
-        table.prepare()
         table.prepare_profiles()  # deciders grouped by how they rank: a key is found unranked
+        if not table.keeps_profiled():
+            table.prepare()  # a dense table, written now (profiles stand in for it otherwise)
         self._profiled = len(table.deciders)
         self._kept = table.n_cells
         _ = model.edges
