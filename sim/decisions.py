@@ -349,6 +349,7 @@ class DecisionTable:
         are its drawn deciders', never read then."""
         if self.n_cells or not self.keeps_profiled():
             return False
+        self._families.of(self, np.zeros(0, dtype=np.int64))  # every family indexed before it is read
         before = [(list(f.rankings), dict(f.want_rid)) for f in self._families.families]
         if not self.warm_families():
             return False
