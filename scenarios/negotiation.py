@@ -175,6 +175,8 @@ class Negotiation(Environment):
         self.told = np.zeros(0)  # per agent: deceptions told, and caught (the learned risk)
         self.caught = np.zeros(0)
         self._matched: _Matches | None = None
+        self._kept = 0  # cells the table held when last offered to later runs (keep_families)
+        self._profiled = 0  # deciders the table had when last profiled
 
     def risk(self, agents: np.ndarray) -> np.ndarray:
         """Each agent's estimate of being caught deceiving, in twentieths (Beta(1, 1) posterior mean)."""
@@ -190,7 +192,12 @@ class Negotiation(Environment):
     def setup(self, model: Any) -> None:
         # A fresh model's first step would index the drawn deciders' families and the edges;
         # done at build instead, so every step costs the same (both are caches: same results).
-        model.decisions.prepare()
+        table = model.decisions
+        table.prepare_profiles()  # deciders grouped by how they rank: a key is found unranked
+        if not table.keeps_profiled():
+            table.prepare()  # a dense table, written now (profiles stand in for it otherwise)
+        self._profiled = len(table.deciders)
+        self._kept = table.n_cells
         _ = model.edges
 
     def _matches(self, model: Any) -> _Matches | None:
@@ -237,6 +244,15 @@ class Negotiation(Environment):
             self.caught = np.concatenate([self.caught, np.zeros(grow)])
         m, agents = mt.m, mt.agents
         rng = model.rng_env
+        table = model.decisions
+        if len(table.deciders) != self._profiled:  # deciders an event added (a join, a copied spec)
+            table.prepare_profiles()
+            self._profiled = len(table.deciders)
+        # The families' cells an earlier run of the process met (a sweep's or a bench's runs;
+        # extra cells are counted nowhere), taken as late as this: that run may have ended
+        # after this model was built.
+        if not table.n_cells and table.warm_profiled_families():
+            self._kept = table.n_cells
         value_u, cost_u = rng.random(m), rng.random(m)
         kernel = _kernel() if 2 * m >= KERNEL_MIN_SIDES else None
         risk = self.risk(np.arange(len(self.told)))
@@ -279,6 +295,9 @@ class Negotiation(Environment):
         self.possible += self.step_possible
         for name, c in zip(COUNTS, counts, strict=True):
             model.count(name, float(c))
+        if table.n_cells > self._kept and table.keeps_profiled():
+            table.keep_families()  # offered to later runs of the process (warm_profiled_families)
+            self._kept = table.n_cells
 
     def _observe(self, model: Any, mt: _Matches, value_u: np.ndarray, cost_u: np.ndarray,
                  risk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -41,6 +41,7 @@ from sim.cell_memo import (
     compose_signature,
     policy_signature,
 )
+from sim.family_profiles import MAX_VALUES, RID_BITS, Profiles, ranked_fields
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -254,6 +255,7 @@ class DecisionTable:
         self._binding_sigs: dict[tuple[int, int], tuple[Any, ...]] = {}
         self._weights: tuple[int, dict[str, np.ndarray], np.ndarray] | None = None  # see count_weights
         self._matrix: tuple[dict[str, np.ndarray], dict[str, np.ndarray], int, np.ndarray] | None = None
+        self._by_profile = False  # every decider's cells through its family's profiles (prepare_profiles)
 
     def family_cell(self, d: Decider, obs: Any, ranking: tuple[int, ...]) -> tuple[int, frozenset[str]]:
         """The cell of a pure, non-learning decider's ``obs`` given its policy's ``ranking``, and the
@@ -336,6 +338,37 @@ class DecisionTable:
             fam.read_sets = [(index, dict(filed)) for index, filed in read_sets]
         return True
 
+    def keeps_profiled(self) -> bool:
+        """Whether ``warm_profiled_families`` may restore a kept table into this one."""
+        return self._by_profile or not self.fits_dense()
+
+    def warm_profiled_families(self) -> bool:
+        """``warm_families`` for a profiled table (``prepare_profiles``) at any time before its first
+        cell: a model may be built before the run that keeps the state (a bench's timed model is).
+        The kept state numbers rankings its own way, so the profiles' numbers are carried over.
+        Dense tables only when their look-ups go through profiles: a kept dense table's entries
+        are its drawn deciders', never read then."""
+        if self.n_cells or not self.keeps_profiled():
+            return False
+        self._families.of(self, np.zeros(0, dtype=np.int64))  # every family indexed before it is read
+        before = [(list(f.rankings), dict(f.want_rid)) for f in self._families.families]
+        if not self.warm_families():
+            return False
+        for f, (fam, (rankings, want_rid)) in enumerate(zip(self._families.families, before, strict=True)):
+            remap = []
+            for ranking in rankings:
+                r = fam.rid.get(ranking)
+                if r is None:
+                    r = fam.rid[ranking] = len(fam.rankings)
+                    fam.rankings.append(ranking)
+                remap.append(r)
+            for want, old in want_rid.items():
+                fam.want_rid.setdefault(want, remap[old])
+            prof = self._families.profiles.get(f)
+            if prof is not None:
+                prof.renumber(np.array(remap, dtype=np.int32), fam)
+        return True
+
     def keep_families(self) -> None:
         """Offer this table of families to later runs (when it holds more than the kept one)."""
         key = self.family_key()
@@ -377,7 +410,7 @@ class DecisionTable:
         fam = self._families.of(self, deciders)
         space = self.codec.space
         need = len(self.deciders) * space
-        if need <= DENSE_TABLE_LIMIT:
+        if need <= DENSE_TABLE_LIMIT and not self._by_profile:
             keys = deciders * space + codes
             lut = self._dense_lut(phase, need)
             cells = lut[keys]
@@ -461,6 +494,17 @@ class DecisionTable:
             # out): the first step's look-ups then fault on none of them.
             for ph in range(len(self.phases)):
                 self._dense_lut(ph, len(self.deciders) * self.codec.space).fill(0)
+
+    def prepare_profiles(self) -> None:
+        """Group the batch-ranked deciders into ranking profiles (``sim.family_profiles``), so that
+        a key missing from the tables finds its cell without being ranked; a model's build may call
+        it (again after deciders are added: only new ones are profiled). When every decider has
+        profiles, their (profile, code) tables replace the dense one: a few dozen profiles' rows
+        stay in cache where thousands of deciders' rows do not.
+        """
+        # Once on, kept on: a dense table is never filled while profiles stand in for it, and a
+        # decider without profiles (none of a family) is found in the per-key dicts instead.
+        self._by_profile = self._families.profile(self) or self._by_profile
 
     def read_mask(self) -> np.ndarray:
         """(deciders, fields) 1 where some decision of the decider read the field, else 0.
@@ -966,7 +1010,7 @@ class _Family:
 
 
 #: Bits of a family read-set key that hold the ranking's number.
-_RID_BITS = 20
+_RID_BITS = RID_BITS
 #: Ranking numbers below this are told apart by counting (``np.bincount``), not by sorting.
 _COUNTED = 1 << 16
 
@@ -985,6 +1029,8 @@ class _Families:
         self.fam = np.zeros(0, dtype=np.int64)  # per decider: family, -1 none
         self.families: list[_Family] = []
         self._by_key: dict[tuple[Any, ...], int] = {}
+        self.profiles: dict[int, Profiles] = {}  # family -> its deciders' ranking profiles (profile)
+        self.unprofiled: set[int] = set()  # families found not worth profiling
 
     def batched(self, decider: int) -> bool:
         return decider < len(self.fam) and self.fam[decider] >= 0
@@ -1027,7 +1073,45 @@ class _Families:
                 self.families[f].add(did, d.policy)
             self.fam[did] = f
 
+    def profile(self, table: DecisionTable) -> bool:
+        """Profile every family's deciders not yet profiled (``sim.family_profiles``), where the
+        fields its ranking reads take few enough values; whether every decider now has profiles."""
+        self.of(table, np.zeros(0, dtype=np.int64))
+        every = bool(len(self.fam)) and bool((self.fam >= 0).all())
+        for f, fam in enumerate(self.families):
+            prof = self.profiles.get(f)
+            if f in self.unprofiled:
+                every = False
+                continue
+            if prof is None:
+                index = ranked_fields(fam, table.codec)
+                if int(np.prod([table.codec.card[i] for i in index])) > MAX_VALUES:
+                    self.unprofiled.add(f)
+                    every = False
+                    continue
+                prof = self.profiles[f] = Profiles(index, table.codec)
+            members = np.array(sorted(fam.row), dtype=np.int64)
+            done = np.zeros(len(members), dtype=bool)
+            inside = members < len(prof.profile)
+            done[inside] = prof.profile[members[inside]] >= 0
+            if not done.all():
+                prof.add(fam, members[~done])
+            prof.refresh(fam)  # the cells a kept table brought (``warm_families``)
+            if prof.direct is None:  # too many profiles to gain anything: ranked per key
+                del self.profiles[f]
+                self.unprofiled.add(f)
+                every = False
+        return every
+
     def cells(self, table: DecisionTable, f: int, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The cells of keys of family ``f``: through its profiles where it has them, else ranked."""
+        prof = self.profiles.get(f)
+        if prof is None:
+            return self._ranked(table, f, phase, deciders, codes)
+        return prof.cells(self.families[f], deciders, codes, lambda d, c: self._ranked(table, f, phase, d, c),
+                          lambda d, c, r: self.filed(table, f, d, c, r))
+
+    def _ranked(self, table: DecisionTable, f: int, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The cells of keys of family ``f``: ranked in numpy, filed by read fields and ranking."""
         fam = self.families[f]
         codec = table.codec
@@ -1043,6 +1127,17 @@ class _Families:
         else:
             uw, winv = unique_inverse(want)
             rid = np.array([fam.ranking_id(w, order) for w in uw.tolist()], dtype=np.int64)[winv]
+        return self.filed(table, f, deciders, codes, rid, fields)
+
+    def filed(self, table: DecisionTable, f: int, deciders: np.ndarray, codes: np.ndarray, rid: np.ndarray,
+              fields: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The cells of keys of family ``f`` whose rankings (``rid``) are known: found in its filings,
+        a (read values, ranking) never met computed and filed. ``fields``: the codes decoded."""
+        fam = self.families[f]
+        codec = table.codec
+        if fields is None:
+            fields = {name: (codes // r) % c - off
+                      for name, r, c, off in zip(codec.fields, codec.radix, codec.card, codec.offset, strict=True)}
         out = np.full(len(codes), -1, dtype=np.int64)
         todo = np.arange(len(codes))
         values = [fields[name] for name in codec.fields]
