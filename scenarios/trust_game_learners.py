@@ -94,7 +94,11 @@ def book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> d
     comp = table.compliance_rows()
     broken = comp["held"] == 0
     pids = len(table.principle_ids)
-    ovr = lr.ovr[:steps, : table.n_outcomes]
+    # Outcomes past the records' width (made by the step that ended the stretch) were never
+    # overridden in the steps kept: zeros.
+    ovr = np.zeros((steps, table.n_outcomes))
+    kept = min(table.n_outcomes, lr.ovr.shape[1])
+    ovr[:, :kept] = lr.ovr[:steps, :kept]
     per = np.zeros((steps, pids))
     for k in range(steps):
         per[k] = np.bincount(comp["principle"][broken], weights=ovr[k][comp["outcome"][broken]], minlength=pids)
