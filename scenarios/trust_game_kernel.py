@@ -209,7 +209,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     hashed.remember()
     table.keep(sparse=True)  # offered to later runs of this population (sim.cell_memo.TABLES)
     if lr.on:
-        rec.evolved.update(book_learners(model, lr, created, rec.steps))
+        book_learners(model, lr, created, rec.steps)
     if not rec.steps:
         return None
     if summarised:

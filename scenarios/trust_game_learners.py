@@ -82,9 +82,9 @@ def learners_of(model: Any, phases: int, e: int, k: int, width: int) -> tuple[Le
                     np.zeros(phases, i64)), created
 
 
-def book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> dict[str, np.ndarray]:
-    """The learners' run totals and last step as the stretch's steps leave them; their per-step
-    override metrics (``Stretch.evolved``); states created for phases no learner decided in dropped."""
+def book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> None:
+    """The learners' run totals, last step and per-step overrides as the stretch's steps leave
+    them (``Learning.book_stretch``); states created for phases no learner decided in dropped."""
     learning = model.learning
     gl = next(iter(learning.groups.values()))
     for p in created:
@@ -102,10 +102,8 @@ def book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> d
     per = np.zeros((steps, pids))
     for k in range(steps):
         per[k] = np.bincount(comp["principle"][broken], weights=ovr[k][comp["outcome"][broken]], minlength=pids)
-    if not steps:
-        return {}
-    learning.book_stretch(per, lr.novr[:steps].copy())  # the totals and the metrics' columns
-    return {}
+    if steps:
+        learning.book_stretch(per, lr.novr[:steps].copy())
 
 
 # --- compiled -------------------------------------------------------------------------------------
