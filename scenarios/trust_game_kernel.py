@@ -464,6 +464,16 @@ def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _decide_all(lk, bd, wk, lr, k, phase, games, count, mine, theirs, lrng, state):  # pragma: no cover
+    """Every game's decision of a first-stage ``phase`` (the promise, the investment), learners'
+    choices included; False: a cell is missing or past the records' width."""
+    _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, phase, False, state)
+    if state[MISSED]:
+        return False
+    return not lr.on or choose(lr, lk.base, bd.agent, wk, k, phase, games, count, mine, lrng, state)
+
+
+@njit(cache=True, nogil=True)
 def _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
     """Act and outcome (``wk.chosen``, ``wk.outcome``) of ``phase`` for games ``games[:count]``,
     whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell."""
@@ -564,20 +574,12 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
             wk.promised[g] = 0
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
         if gm.promises:
-            _decide(lk, bd, wk, lr, 0, everyone, e, wk.tru, wk.inv, 0, False, state)
-            if state[MISSED]:
-                state[WHY] = MISSING
-                return k
-            if lr.on and not choose(lr, lk.base, bd.agent, wk, k, 0, everyone, e, wk.tru, lrng, state):
+            if not _decide_all(lk, bd, wk, lr, k, 0, everyone, e, wk.tru, wk.inv, lrng, state):
                 state[WHY] = MISSING
                 return k
             for g in range(e):
                 wk.promised[g] = lk.promise_of[wk.chosen[0, g]]
-        _decide(lk, bd, wk, lr, 1, everyone, e, wk.inv, wk.tru, 1, False, state)
-        if state[MISSED]:
-            state[WHY] = MISSING
-            return k
-        if lr.on and not choose(lr, lk.base, bd.agent, wk, k, 1, everyone, e, wk.inv, lrng, state):
+        if not _decide_all(lk, bd, wk, lr, k, 1, everyone, e, wk.inv, wk.tru, lrng, state):
             state[WHY] = MISSING
             return k
         acted = 0

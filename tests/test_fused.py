@@ -57,6 +57,22 @@ def count_stretches(kernel: Any, run: Callable[[], Any], monkeypatch: pytest.Mon
     return out, played[0]
 
 
+def count_warms(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """``DecisionTable.warm`` wrapped for the rest of the test: what each call returned
+    (the kept-table tests assert a run really started from a kept table)."""
+    from sim.decisions import DecisionTable
+
+    warmed: list[bool] = []
+    real = DecisionTable.warm
+
+    def warm(self: DecisionTable, sparse: bool = False) -> bool:
+        warmed.append(real(self, sparse))
+        return warmed[-1]
+
+    monkeypatch.setattr(DecisionTable, "warm", warm)
+    return warmed
+
+
 def _run(scenario: Any, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int = 3,
          overrides: dict[str, Any] | None = None) -> tuple[Any, int]:
     monkeypatch.setattr(IPD, "fast_forward", FAST_FORWARD if fuse else Environment.fast_forward)

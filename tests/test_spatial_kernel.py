@@ -21,6 +21,7 @@ from scenarios import spatial_kernel
 from sim.model import SpecModel
 from sim.network import Network
 from sim.scenario import load_scenario
+from tests.test_fused import count_warms
 
 
 @check("test_kernel_defects")
@@ -195,19 +196,11 @@ def test_a_run_started_from_a_kept_table_equals_stepping(monkeypatch: pytest.Mon
     # The first fused run keeps its starting population's table; the second starts from it
     # (cells for keys it may never meet, counted nowhere) and must still equal stepping.
     from sim.cell_memo import TABLES
-    from sim.decisions import DecisionTable
 
     TABLES.clear()
     over = _board(60, 15, 25, **{"environment.T": 1.85})
     SpecModel(load_scenario("spatial-pd", over), 5).run()
-    warmed: list[bool] = []
-    real = DecisionTable.warm
-
-    def warm(self: DecisionTable, sparse: bool = False) -> bool:
-        warmed.append(real(self, sparse))
-        return warmed[-1]
-
-    monkeypatch.setattr(DecisionTable, "warm", warm)
+    warmed = count_warms(monkeypatch)
     step, fused = _pair(over, 6)
     assert warmed == [True]  # the fused run did start from the kept table
     _assert_same_run(step, fused)

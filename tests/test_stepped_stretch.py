@@ -18,7 +18,7 @@ from scenarios import stepped_stretch
 from sim.model import SpecModel
 from sim.runs.run import run_model
 from sim.scenario import load_scenario
-from tests.test_fused import _same
+from tests.test_fused import _same, count_warms
 
 BUSY = {"environment.invoice_prob": 0.5, "environment.overreach_prob": 0.3, "groups.attackers.count": 6}
 SHOCKS = [
@@ -99,20 +99,12 @@ def test_a_table_kept_by_an_earlier_run_changes_nothing(scenario: str, overrides
     the population (a sweep's, a bench's), which start from it at build: a cold stepped run
     and a warm one (fused where it can be) report the same."""
     from sim.cell_memo import TABLES
-    from sim.decisions import DecisionTable
 
     TABLES.clear()
     cold, _ = _run(scenario, False, monkeypatch, seed, overrides)
     TABLES.clear()
     _run(scenario, True, monkeypatch, seed, {**overrides, "steps": 6})  # keeps a smaller table
-    warmed: list[bool] = []
-    real = DecisionTable.warm
-
-    def warm(self: DecisionTable, sparse: bool = False) -> bool:
-        warmed.append(real(self, sparse))
-        return warmed[-1]
-
-    monkeypatch.setattr(DecisionTable, "warm", warm)
+    warmed = count_warms(monkeypatch)
     warm_run, played = _run(scenario, True, monkeypatch, seed, overrides)
     assert warmed == [True] and (scenario != "injection" or played >= warm_run.steps // 2)
     _same(cold, warm_run)
