@@ -24,6 +24,7 @@ agent that left, an overridden step) is stepped (``unplayable``).
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 CHILD, CUE, SENSITIVE, PRESS, REVEAL = range(5)
 #: Bytes of per-step records and draws a stretch may hold; longer quiet spans take several.
 RECORD_BUDGET = 64 << 20
+#: Questions (2E x steps) a stretch must hold to be worth importing numba for.
+KERNEL_MIN_WORK = 10_000
 
 
 def unplayable(env: ToothFairy, model: Any) -> str | None:
@@ -59,6 +62,40 @@ def unplayable(env: ToothFairy, model: Any) -> str | None:
     return next((why for bad, why in reasons if bad), None)
 
 
+def _compiled(model: Any, work: int) -> bool:
+    """Whether the compiled passes play the stretch: only the engine's metrics to collect, numba
+    there, and loaded already or enough questions to pay for its import (~0.8 s)."""
+    if not model.summarisable:
+        return False
+    if "numba" in sys.modules:
+        return True
+    if work < KERNEL_MIN_WORK:
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError as err:
+        if not (err.name or "").startswith(("numba", "llvmlite")):
+            raise
+        return False
+    return True
+
+
+def decide(model: Any, agent: np.ndarray, asker: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each step's acts and outcomes for (K, 2E) ``codes``, through the decision table (the chain
+    of command), with the conflicts each step's decisions log (``SpecModel.decide``'s)."""
+    table = model.decisions
+    dec = model.decider_of[0][agent]
+    # Step by step: keys never seen get their cells in the order stepping meets them.
+    cells = np.stack([table.cells(0, dec, row) for row in codes])
+    act = table.full[cells].astype(np.int64)
+    outcome = table.base[cells] + act
+    nconf = table.outcome_column("nconf")
+    t0 = model.steps
+    for s in range(len(codes)):
+        model.log.conflicts(t0 + s + 1, agent, asker, outcome[s], nconf)
+    return act, outcome
+
+
 def play(env: ToothFairy, model: Any, limit: int) -> Stretch | None:
     """Play up to ``limit`` steps after ``model.steps`` (the caller checked ``unplayable``)."""
     prm = env.params
@@ -79,6 +116,12 @@ def play(env: ToothFairy, model: Any, limit: int) -> Stretch | None:
         grow = n - len(env.revealed)
         env.revealed = np.concatenate([env.revealed, np.zeros(grow)])
         env.children = np.concatenate([env.children, np.zeros(grow)])
+    if _compiled(model, k * m):
+        from scenarios import tooth_fairy_kernel  # only now: numba takes most of a second to load
+
+        rec = tooth_fairy_kernel.play(env, model, k, draws, detect, agent, asker, rows)
+        if rec is not None:
+            return rec
     child = draws[:, CHILD] < prm.child_share
     cue_right = draws[:, CUE] < prm.cue_accuracy
     cue_child = np.where(cue_right, child, ~child)
@@ -98,15 +141,7 @@ def play(env: ToothFairy, model: Any, limit: int) -> Stretch | None:
     belief = belief_bucket(posterior(prior, cue_child, prm.cue_accuracy))
     codes = env.codec.encode(sensitive=sensitive.astype(np.int64), child_belief=belief,
                              pressed=pressed.astype(np.int64))
-    dec = model.decider_of[0][agent]
-    # Step by step: keys never seen get their cells in the order stepping meets them.
-    cells = np.stack([table.cells(0, dec, codes[s]) for s in range(k)])
-    act = table.full[cells].astype(np.int64)
-    outcome = table.base[cells] + act
-    nconf = table.outcome_column("nconf")
-    t0 = model.steps
-    for s in range(k):
-        model.log.conflicts(t0 + s + 1, agent, asker, outcome[s], nconf)
+    act, outcome = decide(model, agent, asker, codes)
     va, vc = np.asarray(prm.value_adult), np.asarray(prm.value_child)
     vc_pressed = np.where(np.arange(len(ACTS)) == LIE, vc[LIE], vc[BLUNT])
     at_stake = child & sensitive

@@ -23,7 +23,8 @@ from tests.test_fused import _same
 BIG = {"groups.careful.count": 120, "groups.unbound.count": 80, "network.degree": 6}
 
 
-def _run(fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict[str, Any]) -> tuple[Any, int, int]:
+def _run(fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict[str, Any],
+         compiled: bool = True) -> tuple[Any, int, int]:
     real = SpecModel.__init__
 
     def build(self: SpecModel, *args: Any, **kwargs: Any) -> None:
@@ -46,12 +47,14 @@ def _run(fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict
         m.setattr(SpecModel, "__init__", build)
         m.setattr(tooth_fairy_stretch, "play", counted)
         m.setattr(stepped_stretch, "play", counted_steps)
+        m.setattr(tooth_fairy_stretch, "_compiled", lambda model, work: compiled and model.summarisable)
         return run_model("tooth-fairy", seed=seed, set=overrides), played[0], stepped[0]
 
 
-def _compare(monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict[str, Any]) -> tuple[Any, Any, int, int]:
+def _compare(monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict[str, Any],
+             compiled: bool = True) -> tuple[Any, Any, int, int]:
     slow, none, no_steps = _run(False, monkeypatch, seed, overrides)
-    fast, played, stepped = _run(True, monkeypatch, seed, overrides)
+    fast, played, stepped = _run(True, monkeypatch, seed, overrides, compiled)
     assert none == 0 and no_steps == 0
     _same(slow, fast)
     for a, b in zip(slow.pairs.pairs(), fast.pairs.pairs(), strict=True):
@@ -77,9 +80,10 @@ SHOCK = {"at": 5, "type": "shock", "set": {"child_share": 0.8, "press_prob": 0.9
     ({"steps": 12, "events": [{"at": 6, "type": "join", "group": "careful", "count": 3}]}, 4),
     ({"steps": 12, "events": [{"at": 5, "type": "leave", "to": "unbound", "count": 2}]}, 6),
 ])
-def test_tooth_fairy_stretches_equal_steps(overrides: dict[str, Any], seed: int,
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_tooth_fairy_stretches_equal_steps(overrides: dict[str, Any], seed: int, compiled: bool,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    slow, fast, played, stepped = _compare(monkeypatch, seed, overrides)
+    slow, fast, played, stepped = _compare(monkeypatch, seed, overrides, compiled)
     assert played + stepped >= fast.steps // 2 and played >= 4
     assert slow.series["efficiency"] and len(set(slow.series["efficiency"])) > 1  # bounds vary per step
 
