@@ -68,7 +68,11 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
     rec = Stretch.empty(k, width, n, groups, 0, summarised=True)
     bounds, counters = np.empty((k, 2)), np.empty((k, len(COUNTERS)))
     c = pairs.cols
-    partner = pairs.pairs()[1]
+    if len(pairs) == m:  # the rows are the questions' pairs, each once: row (asker, agent) trusts agent
+        partner = np.empty(m, np.int64)
+        partner[rows] = agent
+    else:
+        partner = pairs.pairs()[1]
     ginis = np.empty((k, n))
     _settle(k, act, outcome, flags, detect, float(prm.detect_prob), agent, rows, values, ends, np.int64(LIE),
             np.int64(BLUNT), c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"],
@@ -107,19 +111,25 @@ def _observe(k, draws, agent, revealed, children, scal, radix, offset, codes, fl
     m = agent.shape[0]
     # Branch-free: the draws' comparisons are coin flips, which a branch mispredicts half the time.
     acc_of = np.array([1.0 - accuracy, accuracy])  # a cue's likelihood for a child, by cue_child
+    n = revealed.shape[0]
+    # An agent's posterior takes two values a step (the cue points to a child or not): its belief
+    # bucket for each, computed per agent (the same expressions), looked up per question.
+    bucket = np.empty((n, 2), np.int64)
     for s in range(k):
         d = draws[s]
+        for a in range(n):
+            prior = (base + children[a]) / max(w + revealed[a], 1e-12)
+            for cue_child in range(2):
+                num = prior * acc_of[cue_child]
+                den = num + (1.0 - prior) * acc_of[1 - cue_child]
+                p = num / den if den > 0 else 0.0
+                bucket[a, cue_child] = min(np.int64(p * 5), 4)
         for i in range(m):
-            a = agent[i]
             child = np.int64(d[0, i] < child_share)
             cue_child = child ^ np.int64(d[1, i] >= accuracy)
             sensitive = np.int64(d[2, i] < sensitive_prob)
             pressed = sensitive & np.int64(d[3, i] < press_prob)
-            prior = (base + children[a]) / max(w + revealed[a], 1e-12)
-            num = prior * acc_of[cue_child]
-            den = num + (1.0 - prior) * acc_of[1 - cue_child]
-            p = num / den if den > 0 else 0.0
-            belief = min(np.int64(p * 5), 4)
+            belief = bucket[agent[i], cue_child]
             codes[s, i] = ((sensitive + offset[0]) * radix[0] + (belief + offset[1]) * radix[1]
                            + (pressed + offset[2]) * radix[2])
             flags[s, i] = (child * CHILD) | (sensitive * SENSITIVE) | (pressed * PRESSED) \
