@@ -20,20 +20,30 @@ the bounds as numpy's pairwise sums.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
 from scenarios.kernel_sums import gini_chunk, total, trust_step
 from scenarios.stretch import SUMMARY, Stretch
-from scenarios.tooth_fairy_stretch import decide
+from scenarios.tooth_fairy_stretch import cells_of
 
 if TYPE_CHECKING:
     from scenarios.tooth_fairy import ToothFairy
 
 #: Bits of a question's flags (first pass -> second pass).
 CHILD, SENSITIVE, PRESSED, DILEMMA = 1, 2, 4, 8
+class Logged(NamedTuple):
+    """Decisions whose outcome logs conflicts: step ``s``'s are ``at[s]:at[s + 1]``, ``rows[s]`` event rows."""
+
+    agent: np.ndarray
+    partner: np.ndarray
+    outcome: np.ndarray
+    at: np.ndarray
+    rows: np.ndarray
+
+
 #: Columns of the counters, in the order ``ToothFairy.step`` counts them.
 COUNTERS = ("lies", "spoiled", "dilemmas")
 
@@ -58,7 +68,7 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
     scal = np.array([prm.child_share, prm.cue_accuracy, prm.sensitive_prob, prm.press_prob, prm.reveal_prob,
                      prm.prior, prm.prior_weight])
     _observe(k, draws, agent, env.revealed, env.children, scal, radix, offset, codes, flags)
-    act, outcome = decide(model, agent, asker, codes)
+    cells = cells_of(model, agent, codes)
     va, vc = np.asarray(prm.value_adult, float), np.asarray(prm.value_child, float)
     vc_pressed = np.where(np.arange(len(ACTS)) == LIE, vc[LIE], vc[BLUNT])
     values = np.stack([va, vc, vc_pressed])
@@ -74,12 +84,20 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
     else:
         partner = pairs.pairs()[1]
     ginis = np.empty((k, n))
-    _settle(k, act, outcome, flags, detect, float(prm.detect_prob), agent, rows, values, ends, np.int64(LIE),
-            np.int64(BLUNT), c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"],
+    logged = Logged(np.empty(k * m, np.int64), np.empty(k * m, np.int64), np.empty(k * m, np.int64),
+                    np.zeros(k + 1, np.int64), np.zeros(k, np.int64))
+    _settle(k, cells, table.full, table.base, table.outcome_column("nconf"), logged, asker, flags, detect,
+            float(prm.detect_prob), agent, rows, values, ends, np.int64(LIE), np.int64(BLUNT), c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"],
             partner, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
             model.group_of.astype(np.int64), ginis, rec.arrays, bounds, counters)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
     env.bounds = (float(bounds[k - 1, 0]), float(bounds[k - 1, 1]))
+    if logged.at[k]:  # as ``SpecModel.decide`` logs each step's decisions with conflicts
+        t0 = model.steps
+        hi = int(logged.at[k])
+        model.log.conflict_steps(list(range(t0 + 1, t0 + 1 + k)), logged.agent[:hi].copy(),
+                                 logged.outcome[:hi].copy(), logged.at.tolist(), logged.rows.tolist(),
+                                 logged.partner[:hi].copy())
     table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
     rec.steps = k
     rec.bounds = bounds
@@ -141,8 +159,8 @@ def _observe(k, draws, agent, revealed, children, scal, radix, offset, codes, fl
 
 
 @njit(cache=True, nogil=True)
-def _settle(k, act, outcome, flags, detect, detect_prob, agent, rows, values, ends, lie, blunt,  # pragma: no cover
-            last, last2, defected, good, turns, kept, broken, partner, payoff, step_pay, truth_kept, truth_total,
+def _settle(k, cells, full, base, nconf, logged, asker, flags, detect, detect_prob,  # pragma: no cover
+            agent, rows, values, ends, lie, blunt, last, last2, defected, good, turns, kept, broken, partner, payoff, step_pay, truth_kept, truth_total,
             group_of, ginis, rec, bounds, counters):
     """Settle ``k`` steps: payoffs, pair memory and evidence, truth, counters, the bounds, and per
     step the outcome counts, group sums and the engine's metrics (welfare, Gini, trust)."""
@@ -153,6 +171,7 @@ def _settle(k, act, outcome, flags, detect, detect_prob, agent, rows, values, en
     tbuf = np.empty(kept.shape[0])
     gap = np.empty(kept.shape[0])
     real = np.empty(n)
+    c = 0
     for s in range(k):
         for i in range(n):
             step_pay[i] = 0.0
@@ -162,7 +181,15 @@ def _settle(k, act, outcome, flags, detect, detect_prob, agent, rows, values, en
         for i in range(m):  # branch-free, as in ``_observe``
             f = flags[s, i]
             a = agent[i]
-            x = act[s, i]
+            cell = cells[s, i]
+            x = np.int64(full[cell])
+            out = np.int64(base[cell]) + x
+            if nconf[out] > 0:  # a conflict to log, in question order (``EventLog.conflicts``)
+                logged.agent[c] = a
+                logged.partner[c] = asker[i]
+                logged.outcome[c] = out
+                logged.rows[s] += nconf[out]
+                c += 1
             at_stake = (f & CHILD) * (f & SENSITIVE) != 0
             pressed = np.int64((f & PRESSED) != 0)
             row = np.int64(at_stake) * (1 + pressed)
@@ -185,7 +212,8 @@ def _settle(k, act, outcome, flags, detect, detect_prob, agent, rows, values, en
             lies += lied
             spoiled += spoil
             dilemmas += (f & DILEMMA) != 0
-            rec.counts[s, outcome[s, i]] += 1
+            rec.counts[s, out] += 1
+        logged.at[s + 1] = c
         for i in range(n):
             payoff[i] += step_pay[i]
             rec.group_sums[s, group_of[i]] += payoff[i]

@@ -80,13 +80,18 @@ def _compiled(model: Any, work: int) -> bool:
     return True
 
 
+def cells_of(model: Any, agent: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Each step's decision-table cells for (K, 2E) ``codes`` (the chain of command): step by
+    step, so keys never seen get their cells in the order stepping meets them."""
+    dec = model.decider_of[0][agent]
+    return np.stack([model.decisions.cells(0, dec, row) for row in codes])
+
+
 def decide(model: Any, agent: np.ndarray, asker: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each step's acts and outcomes for (K, 2E) ``codes``, through the decision table (the chain
     of command), with the conflicts each step's decisions log (``SpecModel.decide``'s)."""
     table = model.decisions
-    dec = model.decider_of[0][agent]
-    # Step by step: keys never seen get their cells in the order stepping meets them.
-    cells = np.stack([table.cells(0, dec, row) for row in codes])
+    cells = cells_of(model, agent, codes)
     act = table.full[cells].astype(np.int64)
     outcome = table.base[cells] + act
     nconf = table.outcome_column("nconf")
