@@ -87,7 +87,8 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
     logged = Logged(np.empty(k * m, np.int64), np.empty(k * m, np.int64), np.empty(k * m, np.int64),
                     np.zeros(k + 1, np.int64), np.zeros(k, np.int64))
     _settle(k, cells, table.full, table.base, table.outcome_column("nconf"), logged, asker, flags, detect,
-            float(prm.detect_prob), agent, rows, values, ends, np.int64(LIE), np.int64(BLUNT), c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"],
+            float(prm.detect_prob), agent, rows, values, ends, np.int64(LIE), np.int64(BLUNT),
+            c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"],
             partner, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
             model.group_of.astype(np.int64), ginis, rec.arrays, bounds, counters)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
