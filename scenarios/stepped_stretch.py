@@ -11,8 +11,8 @@ model's step number, payoffs and counters set as ``SpecModel.step`` sets them;
 only ``collect_step`` is replaced by the records below (the rows a one-step view
 reads: payoffs, group sums, truth, trust and meetings of every pair row, counters,
 the environment's metrics, decision counts). The engine books a stretch against
-one pair of welfare bounds, so only an environment whose bounds stay the same
-between events may use it (injection's do; tooth-fairy's follow each step's draws). Pair rows made during the stretch
+one pair of welfare bounds unless the stretch carries them per step
+(``bounds_per_step``: tooth-fairy's follow each step's draws). Pair rows made during the stretch
 (only appended: an environment that lays rows out anew, ``PairTable.align``,
 must not use this) are unmet in the steps before they exist, so the trust
 metrics skip them there, as they skip every unmet row.
@@ -41,11 +41,12 @@ def unsteppable(model: Any) -> str | None:
     return next((why for bad, why in reasons if bad), None)
 
 
-def play(model: Any, k: int, step: Callable[[Any], None]) -> Stretch:
+def play(model: Any, k: int, step: Callable[[Any], None], bounds_per_step: bool = False) -> Stretch:
     """Play ``k`` steps of ``step(model)`` after ``model.steps`` and return their records.
 
     The caller checked :func:`unsteppable` and that no scripted event is due in the ``k``
     steps; ``model.steps`` is put back, for Mesa's clock to count the steps (``SpecModel.run``).
+    ``bounds_per_step``: the welfare bounds may change from step to step (``Stretch.bounds``).
     """
     env = model.env
     pairs = model.pairs
@@ -83,7 +84,7 @@ def play(model: Any, k: int, step: Callable[[Any], None]) -> Stretch:
     finally:
         model.steps = t0
         model._step_outcomes = []
-    if any(b != bounds[0] for b in bounds):
+    if not bounds_per_step and any(b != bounds[0] for b in bounds):
         raise AssertionError("a stepped stretch's welfare bounds changed between steps")
     if pairs.moved != moved:
         raise AssertionError("a stepped stretch's environment laid pair rows out anew (PairTable.align)")
@@ -102,6 +103,8 @@ def play(model: Any, k: int, step: Callable[[Any], None]) -> Stretch:
                                      trust=trust_k, met=met_k, truth_kept=kept, truth_total=total)
     rec.counters = _columns(counters, "counters")
     rec.env_metrics = _columns(env_metrics, "metrics")
+    if bounds_per_step:
+        rec.bounds = np.array(bounds, dtype=float).reshape(k, 2)
     return rec
 
 

@@ -59,6 +59,9 @@ class Stretch:
     evolved: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     #: The environment's step counters (``model.count``) per step, in the order it counts them.
     counters: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    #: (K, 2) each step's welfare bounds (baseline, optimum), for an environment whose bounds
+    #: follow the step's draws; None: ``env.bounds`` after the stretch held at every step.
+    bounds: np.ndarray | None = None
 
     @property
     def summarised(self) -> bool:

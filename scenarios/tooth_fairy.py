@@ -50,8 +50,10 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.checks import check
+from scenarios import stepped_stretch, tooth_fairy_stretch
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.metric_registry import Metric
+from scenarios.stretch import Stretch
 
 ACTS = ActSpace([
     Act("blunt_truth", text="No, it is a story; parents leave the coin."),
@@ -173,8 +175,9 @@ class ToothFairy(Environment):
         cue_child = np.where(cue_right, child, ~child)
         sensitive = rng.random(m) < prm.sensitive_prob
         pressed = sensitive & (rng.random(m) < prm.press_prob)
-        if len(self.revealed) < model.n:  # newcomers start from the scenario's prior
-            grow = model.n - len(self.revealed)
+        n = len(model.payoff)  # joins add rows (``model.n`` counts the agents at the start)
+        if len(self.revealed) < n:  # newcomers start from the scenario's prior
+            grow = n - len(self.revealed)
             self.revealed = np.concatenate([self.revealed, np.zeros(grow)])
             self.children = np.concatenate([self.children, np.zeros(grow)])
         belief = belief_bucket(posterior(self.priors(agent), cue_child, prm.cue_accuracy))
@@ -207,6 +210,19 @@ class ToothFairy(Environment):
         model.count("spoiled", float(spoiled.sum()))
         model.count("dilemmas", float((pressed & (belief >= 2)).sum()))
         model.decisions.keep()  # offered to later runs of this population, when it grew (sim.cell_memo.TABLES)
+
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """A stretch between events, booked at once with each step's welfare bounds (they follow
+        the step's draws): played across its steps in numpy (``scenarios.tooth_fairy_stretch``)
+        where nothing but the resolver decides, else its steps back to back
+        (``scenarios.stepped_stretch``). Rule-based runs only."""
+        if limit < 2 or model.llm_groups:
+            return None
+        if tooth_fairy_stretch.unplayable(self, model) is None:
+            return tooth_fairy_stretch.play(self, model, limit)
+        if stepped_stretch.unsteppable(model) is not None:
+            return None
+        return stepped_stretch.play(model, limit, self.step, bounds_per_step=True)
 
     def _pair_rows(self, model: Any, asker: np.ndarray, agent: np.ndarray) -> np.ndarray:
         """Rows of pairs (asker, agent), kept while the graph and the pair table's layout stay."""

@@ -61,12 +61,14 @@ class EventLog:
         self._chunks.append((step, agents[has], np.asarray(p), outcome[has]))
 
     def conflict_steps(self, steps: list[int], agents: np.ndarray, outcome: np.ndarray, at: list[int],
-                       rows: list[int]) -> None:
+                       rows: list[int], partners: np.ndarray | None = None) -> None:
         """``conflicts`` of several steps whose conflicting decisions a compiled loop picked out:
-        step ``steps[s]``'s are ``agents[at[s]:at[s + 1]]`` (their ``outcome``), logging ``rows[s]``
-        rows. The same chunks, rows and truncation as one ``conflicts`` call per step; the chunks
-        are views of the arrays handed over (no copy per step), which the caller leaves alone."""
-        partners = np.full(at[-1] if at else 0, -1)
+        step ``steps[s]``'s are ``agents[at[s]:at[s + 1]]`` (their ``outcome``, their ``partners``:
+        None for none), logging ``rows[s]`` rows. The same chunks, rows and truncation as one
+        ``conflicts`` call per step; the chunks are views of the arrays handed over (no copy per
+        step), which the caller leaves alone."""
+        if partners is None:
+            partners = np.full(at[-1] if at else 0, -1)
         for s, step in enumerate(steps):
             lo, hi = at[s], at[s + 1]
             if hi == lo:

@@ -395,9 +395,20 @@ def _welfare(view: StepView) -> np.ndarray:
 def _efficiency(view: StepView) -> np.ndarray:
     """(W - baseline) / (optimum - baseline) against the environment's welfare bounds."""
     welfare = _welfare(view)
+    per_step = _step_bounds(view)
+    if per_step is not None:  # a stretch whose bounds followed each step's draws: the same quotients
+        span = per_step[:, 1] - per_step[:, 0]
+        eff: np.ndarray = np.divide(welfare - per_step[:, 0], span, out=np.full(view.k, np.nan), where=span > 0)
+        return eff
     base, opt = view.model.env.bounds
     span = opt - base
     return (welfare - base) / span if span > 0 else np.full(view.k, np.nan)
+
+
+def _step_bounds(view: StepView) -> np.ndarray | None:
+    """(K, 2) welfare bounds per step when a stretch recorded them (``Stretch.bounds``), else None."""
+    got: np.ndarray | None = view.__dict__.get("_memo", {}).get("bounds")
+    return got
 
 
 @metric("gini", label="Gini coefficient of payoffs", unit="0 = equal, 1 = one agent has all",
@@ -617,8 +628,11 @@ class Totals:
         counts = view.counts[0] if one else view.counts.sum(axis=0)
         self.levels = self.levels + level_pairs(model, counts)
         self.outcomes = _add(self.outcomes, counts)
-        b, o = model.env.bounds
-        if one:
+        b, o = model.env.bounds  # floats, or columns of per-step bounds below
+        per_step = _step_bounds(view)
+        if per_step is not None:
+            b, o = per_step[:, 0], per_step[:, 1]  # type: ignore[assignment]
+        if one and per_step is None:
             self.welfare += float(cols["welfare"][0])
             self.baseline += b
             self.optimum += o

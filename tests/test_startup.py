@@ -41,6 +41,8 @@ def _loaded(argv: list[str], watched: tuple[str, ...] = HEAVY) -> list[str]:
     (["run", "trust-network", "--steps", "3", "--json"], set()),
     # Five villagers: too few agent-steps for the commons kernel to pay for numba's import.
     (["run", "commons", "--json"], set()),
+    # 20 agents: too few questions for tooth-fairy's compiled stretch; its numpy stretch plays.
+    (["run", "tooth-fairy", "--json"], set()),
 ])
 def test_commands_import_only_what_they_use(argv: list[str], allowed: set[str]) -> None:
     assert set(_loaded(argv)) <= allowed, argv

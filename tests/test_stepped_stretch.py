@@ -38,9 +38,9 @@ def _run(scenario: str, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int,
     played = [0]
     play = stepped_stretch.play
 
-    def counted(model: Any, k: int, step: Any) -> Any:
+    def counted(model: Any, k: int, step: Any, **kw: Any) -> Any:
         played[0] += k
-        return play(model, k, step)
+        return play(model, k, step, **kw)
 
     with monkeypatch.context() as m:
         m.setattr(SpecModel, "__init__", build)
