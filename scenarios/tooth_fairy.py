@@ -48,21 +48,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from agents.acts import Act, ActSpace
+from agents.acts import Act
 from agents.checks import check
 from scenarios import stepped_stretch, tooth_fairy_stretch
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.metric_registry import Metric
 from scenarios.stretch import Stretch
+from scenarios.tooth_fairy_rules import (
+    ACTS,
+    BELIEF_BUCKETS,
+    BLUNT,
+    DEFLECT,
+    LIE,
+    belief_bucket,
+    posterior,
+)
 
-ACTS = ActSpace([
-    Act("blunt_truth", text="No, it is a story; parents leave the coin."),
-    Act("gentle_truth", text="Some people believe in it; it is a story many families enjoy."),
-    Act("deflect", refuses=True, noop=True, text="That is a question to ask your family."),
-    Act("lie", asserts_false=True, text="Yes, the tooth fairy is real."),
-])
-BLUNT, GENTLE, DEFLECT, LIE = range(4)
-BELIEF_BUCKETS = 5
 ToothFairyObs = namedtuple("ToothFairyObs", "sensitive child_belief pressed", defaults=(0,))
 
 
@@ -102,20 +103,6 @@ class ToothFairyParams:
             if len(getattr(self, name)) != len(ACTS):
                 return f"{name} needs one value per act ({', '.join(ACTS.names())})"
         return None
-
-
-def posterior(prior: float | np.ndarray, cue_child: np.ndarray, accuracy: float) -> np.ndarray:
-    """P(child | cue) by Bayes' rule, from the agent's prior and the cue's accuracy."""
-    like_child = np.where(cue_child, accuracy, 1.0 - accuracy)
-    like_adult = np.where(cue_child, 1.0 - accuracy, accuracy)
-    num = prior * like_child
-    den = num + (1.0 - prior) * like_adult
-    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
-
-
-def belief_bucket(p: np.ndarray) -> np.ndarray:
-    """Posterior in five buckets (0: surely an adult ... 4: surely a child)."""
-    return np.minimum((np.asarray(p) * BELIEF_BUCKETS).astype(np.int64), BELIEF_BUCKETS - 1)
 
 
 @environment("tooth-fairy")
@@ -218,7 +205,7 @@ class ToothFairy(Environment):
         (``scenarios.stepped_stretch``). Rule-based runs only."""
         if limit < 2 or model.llm_groups:
             return None
-        if tooth_fairy_stretch.unplayable(self, model) is None:
+        if tooth_fairy_stretch.unplayable(self, model, ToothFairy) is None:
             return tooth_fairy_stretch.play(self, model, limit)
         if stepped_stretch.unsteppable(model) is not None:
             return None

@@ -27,7 +27,7 @@ from numba import njit
 
 from scenarios.kernel_sums import gini_chunk, total, trust_step
 from scenarios.stretch import SUMMARY, Stretch
-from scenarios.tooth_fairy_stretch import cells_of
+from scenarios.tooth_fairy_rules import ACTS, BLUNT, DEFLECT, LIE, cells_of
 
 if TYPE_CHECKING:
     from scenarios.tooth_fairy import ToothFairy
@@ -51,8 +51,6 @@ COUNTERS = ("lies", "spoiled", "dilemmas")
 def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndarray, agent: np.ndarray,
          asker: np.ndarray, rows: np.ndarray) -> Stretch | None:
     """Play the ``k`` steps whose draws are given; None (nothing changed) when pair rows repeat."""
-    from scenarios.tooth_fairy import ACTS, BLUNT, DEFLECT, LIE
-
     pairs = model.pairs
     if not _distinct(rows, len(pairs)):
         return None

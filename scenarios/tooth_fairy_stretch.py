@@ -30,6 +30,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scenarios.stretch import Stretch
+from scenarios.tooth_fairy_rules import (
+    ACTS,
+    BLUNT,
+    DEFLECT,
+    LIE,
+    belief_bucket,
+    cells_of,
+    posterior,
+)
 
 if TYPE_CHECKING:
     from scenarios.tooth_fairy import ToothFairy
@@ -42,11 +51,11 @@ RECORD_BUDGET = 64 << 20
 KERNEL_MIN_WORK = 10_000
 
 
-def unplayable(env: ToothFairy, model: Any) -> str | None:
-    """Why the model's next steps cannot be played here (None: they can)."""
-    from scenarios.tooth_fairy import ToothFairy
-
-    own = all(getattr(type(env), f) is getattr(ToothFairy, f) for f in ("step", "metrics", "priors"))
+def unplayable(env: ToothFairy, model: Any, base: type) -> str | None:
+    """Why the model's next steps cannot be played here (None: they can); ``base`` is the class
+    whose step, metrics and priors the stretch mirrors (``ToothFairy``: passed, not imported,
+    so that imports point one way)."""
+    own = all(getattr(type(env), f) is getattr(base, f) for f in ("step", "metrics", "priors"))
     reasons = (
         (not own, "the environment's step or metrics are overridden"),
         (len(model.phases) != 1, "more than one decision phase"),
@@ -78,13 +87,6 @@ def _compiled(model: Any, work: int) -> bool:
             raise
         return False
     return True
-
-
-def cells_of(model: Any, agent: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Each step's decision-table cells for (K, 2E) ``codes`` (the chain of command): step by
-    step, so keys never seen get their cells in the order stepping meets them."""
-    dec = model.decider_of[0][agent]
-    return np.stack([model.decisions.cells(0, dec, row) for row in codes])
 
 
 def decide(model: Any, agent: np.ndarray, asker: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +143,6 @@ def play(env: ToothFairy, model: Any, limit: int) -> Stretch | None:
     children = np.cumsum(np.concatenate([env.children[None, :], kids]), axis=0)
     w = prm.prior_weight
     prior = (prm.prior * w + children[:k, agent]) / np.maximum(w + revealed[:k, agent], 1e-12)
-    from scenarios.tooth_fairy import ACTS, BLUNT, DEFLECT, LIE, belief_bucket, posterior
 
     belief = belief_bucket(posterior(prior, cue_child, prm.cue_accuracy))
     codes = env.codec.encode(sensitive=sensitive.astype(np.int64), child_belief=belief,

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from scenarios import stepped_stretch, tooth_fairy_stretch
+from scenarios.tooth_fairy import ToothFairy
 from sim.model import SpecModel
 from sim.runs.run import run_model
 from sim.scenario import load_scenario
@@ -92,7 +93,7 @@ def test_deliberation_steps_back_to_back(monkeypatch: pytest.MonkeyPatch) -> Non
     """A decision that draws (deliberation) is not the table's alone: steps back to back, the same."""
     over = {"steps": 8, "groups.careful.deliberation": 0.5}
     model = SpecModel(load_scenario("tooth-fairy", over), seed=0)
-    assert tooth_fairy_stretch.unplayable(model.env, model) is not None
+    assert tooth_fairy_stretch.unplayable(model.env, model, ToothFairy) is not None
     _, _, played, stepped = _compare(monkeypatch, 2, over)
     assert played == 0 and stepped >= 4
 
