@@ -49,5 +49,6 @@ def book_stretch(model: SpecModel, rec: Stretch) -> None:
                        truth_kept=a.truth_kept[:k], truth_total=a.truth_total[:k], known=known,
                        counters={name: v[:k] for name, v in rec.counters.items()},
                        env_metrics={name: v[:k] for name, v in rec.env_metrics.items()},
-                       evolved={name: v[:k] for name, v in rec.evolved.items()})
+                       evolved={name: v[:k] for name, v in rec.evolved.items()},
+                       bounds=None if rec.bounds is None else rec.bounds[:k])
     M.record_steps(model, view, model.steps)
