@@ -5,12 +5,15 @@ encodings and some forty array passes, each a numpy call per step, and the
 engine's booking on top; a plain Mesa model of the game is a few Python lines
 per edge. ``TrustGame.fast_forward`` hands stretches between rewiring steps
 to :func:`fast_forward`, which plays them with one numba loop and returns
-their per-step state (``scenarios.stretch.Stretch``).
+their per-step state (``scenarios.stretch.Stretch``); a step at which the
+network rewires is rewired between two calls of the loop inside the stretch, so
+a run is one stretch (one booking) rather than one per rewiring period.
 
 What the loop mirrors, operation for operation (``TrustGame.step``,
-``SpecModel.decide``): the roles drawn from ``model.rng_match`` (drawn for the
-whole stretch up front; what a shorter stretch did not use is given back by
-restoring the generator and drawing only what was played), the promise, send
+``SpecModel.decide``): the roles drawn from ``model.rng_match`` (drawn up front
+for the steps until the next rewiring, whose partners come from the same stream
+after them; what a shorter stretch did not use is given back by restoring the
+generator and drawing only what was played), the promise, send
 and return decisions, each looked up in the decision table through a hash of
 (decider, observation code projected on the fields the decider ever read:
 sound for the reason ``scenarios.ipd_kernel.project`` gives), payoffs summed
@@ -140,13 +143,16 @@ class Work(NamedTuple):
     real: np.ndarray         # (n,)
 
 
-def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -> Stretch | None:
+def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     """Play up to ``limit`` steps; None when not even the first could be played this way.
 
-    ``rewire``: the stretch is one step at which the network rewires; its rewiring follows it
-    here (``SpecModel.step`` rewires after the game; the collected metrics read no edge), with
-    its count of cuts. The caller has checked that the model is eligible
-    (``TrustGame.can_fast_forward``).
+    A step at which rewiring may cut ties is rewired here after it is played
+    (``SpecModel.step`` rewires after the game, and the engine's metrics read no edge), its
+    cuts that step's ``rewired`` counter (NaN, not counted, at the other steps). The stretch
+    then goes on over the new edges when only the engine's metrics are collected and no
+    learner plays (its records have no per-pair or per-game columns whose width the new graph
+    would change); else it ends with that step. The caller has checked that the model is
+    eligible (``TrustGame.can_fast_forward``).
     """
     edges = model.edges
     e = len(edges)
@@ -159,53 +165,73 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     # Before the records are sized: completing adds outcomes, which need their count columns.
     dec = prepare(env, model)
     hashed = env.kernel_keys  # kept on the environment: later stretches reuse the cells found
-    agents, _ = model.edge_agents()
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
     summarised = bool(getattr(model, "summarisable", False))
     per_step = 8 * (width + groups + len(SUMMARY) + len(TALLY) + e + (n if summarised else 5 * n + 2 * rows))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
-    # Roles for the whole stretch, drawn as k steps would draw them one after another; the
-    # generator is restored below if fewer steps are played.
-    rng = model.rng_match
-    before = rng.bit_generator.state
-    flips = rng.random(k * e)
-    work = _work(flips, k, e, n, rows, summarised)
-    board = Board(Pairs(*(model.pairs.cols[c] for c in Pairs._fields)), agents, model.pairs.pairs()[1],
-                  model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
-                  model.group_of.astype(np.int64))
+    work = _work(np.empty(k * e), k, e, n, rows, summarised)
     prm = env.params
     game = Game(float(prm.endowment), float(prm.multiplier), bool(prm.promises), float(prm.detect_prob),
                 float(prm.lie_penalty))
     state = np.zeros(5, np.int64)
     lr, created = learners_of(model, len(env.phases), e, k, width)
+    fold = summarised and not lr.on
     # The learners' stream: a step left to the generic path gives back the draws it took.
     lrng = model.learning.rng if lr.on else model.rng_detect
     lbefore = lrng.bit_generator.state if lr.on else None
     principles = len(table.principle_ids)
+    network, rng = model.network, model.rng_match
+    games = np.zeros(k, np.int64)  # edges played per step
+    rewired = np.full(k, np.nan)
     while rec.steps < k:
-        lookup = _lookup(env, model, dec, hashed)
-        if lr.on:
-            lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
-        rec.steps = int(_play(rec.steps, k, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr, lrng))
-        if lr.on and state[DRAWN] != state[DRAWN_DONE]:
-            lrng.bit_generator.state = lbefore
-            lrng.random(int(state[DRAWN_DONE]))
-            state[DRAWN] = state[DRAWN_DONE]
-        if state[WHY] == FULL:
-            _log(model, work.conf, int(state[LOGGED]))
-            state[LOGGED] = 0
-        elif state[WHY] == MISSING:
-            _fill(env, model, work.miss[:, : state[MISSED]], hashed)
-            if table.n_outcomes > width or len(table.principle_ids) != principles:
-                break  # the records have no room (outcomes, overrides): the generic step plays this one
-        else:
+        # A segment: the steps up to and including the next one that may rewire.
+        first = rec.steps
+        last = min(k, first + network.steps_before_rewire(model.steps + first) + 1)
+        if first:  # rewired after the step before: the same loop on the new edges
+            edges = model.edges
+            e = len(edges)
+            if not e:
+                break
+            model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
+            work = _rework(work, e, len(model.pairs))
+        board = _board(model)
+        # Roles for the segment, drawn as its steps would draw them one after another; the
+        # generator is restored below if fewer steps are played.
+        before = rng.bit_generator.state
+        work.flips[first * e: last * e] = rng.random((last - first) * e)
+        while rec.steps < last:
+            lookup = _lookup(env, model, dec, hashed)
+            if lr.on:
+                lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
+            rec.steps = int(_play(rec.steps, last, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr,
+                                  lrng))
+            if lr.on and state[DRAWN] != state[DRAWN_DONE]:
+                lrng.bit_generator.state = lbefore
+                lrng.random(int(state[DRAWN_DONE]))
+                state[DRAWN] = state[DRAWN_DONE]
+            if state[WHY] == FULL:
+                _log(model, work.conf, int(state[LOGGED]))
+                state[LOGGED] = 0
+            elif state[WHY] == MISSING:
+                _fill(env, model, work.miss[:, : state[MISSED]], hashed)
+                if table.n_outcomes > width or len(table.principle_ids) != principles:
+                    break  # the records have no room (outcomes, overrides): the generic step plays this one
+            else:
+                break
+        games[first:rec.steps] = e
+        if rec.steps < last:
+            rng.bit_generator.state = before
+            rng.random((rec.steps - first) * e)
             break
+        if network.steps_before_rewire(model.steps + last - 1) == 0:
+            cut = network.rewire(model.steps + last, model.pairs, model.alive, rng)
+            if cut:
+                rewired[last - 1] = cut
+            if not fold:
+                break
     _log(model, work.conf, int(state[LOGGED]))
-    if rec.steps < k:
-        rng.bit_generator.state = before
-        rng.random(rec.steps * e)
     hashed.remember()
     table.keep(sparse=True)  # offered to later runs of this population (sim.cell_memo.TABLES)
     if lr.on:
@@ -216,12 +242,18 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
         # numpy's sort, vectorised, is several times numba's (a third of the loop's time at 10^4).
         gini_chunk(work.payrows[: rec.steps], np.empty(rec.steps), gini := np.empty(rec.steps))
         rec.arrays.summary[: rec.steps, 1] = gini
-    _book_env(env, model, rec, work.tally[: rec.steps], e)
-    if rewire:
-        cut = model.network.rewire(model.steps + 1, model.pairs, model.alive, model.rng_match)
-        if cut:
-            rec.counters["rewired"] = np.array([float(cut)])
+    _book_env(env, model, rec, work.tally[: rec.steps], games[: rec.steps])
+    if not np.isnan(rewired[: rec.steps]).all():
+        rec.counters["rewired"] = rewired[: rec.steps].copy()
     return rec
+
+
+def _board(model: Any) -> Board:
+    """The loop's view of the pair table (aligned on the edges) and the agents' arrays."""
+    agents, _ = model.edge_agents()
+    return Board(Pairs(*(model.pairs.cols[c] for c in Pairs._fields)), agents, model.pairs.pairs()[1],
+                 model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
+                 model.group_of.astype(np.int64))
 
 
 def prepare(env: TrustGame, model: Any) -> np.ndarray:
@@ -245,6 +277,16 @@ def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool
                 np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))), np.empty((3, 3 * e), i64),
                 np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
                 np.empty(rows), np.empty(n))
+
+
+def _rework(wk: Work, e: int, rows: int) -> Work:
+    """``wk`` for ``e`` games over ``rows`` pair rows (after rewiring); the stretch's draws, tallies,
+    listed decisions and conflicts, and payoff rows carry over."""
+    i64, f64 = np.int64, np.float64
+    return wk._replace(inv=np.empty(e, i64), tru=np.empty(e, i64), promised=np.zeros(e, i64),
+                       chosen=np.zeros((4, e), i64), cell=np.zeros((4, e), i64), outcome=np.zeros((4, e), i64),
+                       send=np.zeros(e, f64), ret=np.zeros(e, f64), acted=np.empty(e, i64), split=np.empty(e, i64),
+                       buf=np.empty(e, f64), seen=np.zeros(e, np.bool_), trust=np.empty(rows), gap=np.empty(rows))
 
 
 class Keys:
@@ -414,14 +456,16 @@ def _log(model: Any, conf: np.ndarray, rows: int) -> None:
                             c[4, lo:hi].copy(), nconf)
 
 
-def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, e: int) -> None:
-    """The environment's counters, metrics and run totals of the stretch, as its steps leave them."""
+def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, edges: np.ndarray) -> None:
+    """The environment's counters, metrics and run totals of the stretch, as its steps leave
+    them; ``edges``: games per step (rewiring inside the stretch changes them, and the bounds)."""
     prm = env.params
-    games = float(e)
-    trustees = games if prm.promises else 0.0
-    env.bounds = (prm.endowment * e, prm.multiplier * prm.endowment * e)
     sent_share, return_share, promise_rate = [], [], []
-    for sent, invested, returned, promised, _ in tally.tolist():
+    bounds = []
+    for (sent, invested, returned, promised, _), e in zip(tally.tolist(), edges.tolist(), strict=True):
+        games = float(e)
+        trustees = games if prm.promises else 0.0
+        bounds.append((prm.endowment * e, prm.multiplier * prm.endowment * e))
         step = {"games": games, "sent": sent, "invested": invested, "returned": returned,
                 "trustees": trustees, "promised": promised}
         for name, v in step.items():
@@ -431,6 +475,9 @@ def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, e: in
         sent_share.append(shares["sent_share"])
         return_share.append(shares["return_share"])
         promise_rate.append(shares["promise_rate"])
+    env.bounds = bounds[-1]
+    if len(set(bounds)) > 1:  # the graph changed inside the stretch
+        rec.bounds = np.array(bounds)
     rec.env_metrics = {"sent_share": np.array(sent_share), "return_share": np.array(return_share),
                        "promise_rate": np.array(promise_rate)}
     # In the order a step counts them (``_learn`` before ``_tally``).
