@@ -60,6 +60,8 @@ class StepView:
         env_metrics: the environment's per-step metrics, each shape (K,).
         evolved: an evolving population's ``share.*`` and ``fixation`` columns, each shape (K,),
             when a fast-forward recorded them step by step (empty: read the model's traits).
+        bounds: (K, 2) each step's welfare bounds (baseline, optimum) when a stretch's graph
+            changed inside it; None: the environment's ``bounds`` hold for every step.
     """
 
     model: SpecModel
@@ -78,6 +80,7 @@ class StepView:
     counters: Mapping[str, np.ndarray]
     env_metrics: Mapping[str, np.ndarray]
     evolved: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    bounds: np.ndarray | None = None
 
 
 #: A per-step metric: one column of K values, or (for a family) columns by full name.

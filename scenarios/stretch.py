@@ -8,6 +8,10 @@ The contract: within the stretch everyone stays alive; the environment's step
 counters, if it has any, come in ``counters``, its per-step metrics in
 ``env_metrics``, and an evolving population's share and fixation columns in
 ``evolved`` (``scenarios.spatial_kernel`` plays imitation inside the stretch).
+A counter the environment does not count at some step (``rewired`` at a step
+that cut no tie) is NaN there: the engine books it as absent, as stepping
+does. Where the welfare bounds change inside the stretch (the graph was
+rewired), ``bounds`` holds each step's.
 """
 
 from __future__ import annotations
@@ -59,8 +63,8 @@ class Stretch:
     evolved: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     #: The environment's step counters (``model.count``) per step, in the order it counts them.
     counters: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    #: (K, 2) each step's welfare bounds (baseline, optimum), for an environment whose bounds
-    #: follow the step's draws; None: ``env.bounds`` after the stretch held at every step.
+    #: (K, 2) each step's welfare bounds (baseline, optimum), where they change inside the
+    #: stretch (rewired ties, tooth-fairy's draws); None: ``env.bounds`` at every step.
     bounds: np.ndarray | None = None
 
     @property

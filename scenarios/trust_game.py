@@ -210,18 +210,12 @@ class TrustGame(Environment):
 
     # --- stretches of steps in one compiled loop -------------------------------------------------
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
-        """Stretches of steps play in a numba loop (``scenarios.trust_game_kernel``); a step at
-        which rewiring may cut ties is a stretch of its own."""
-        if not self.can_fast_forward(model):
-            return None
-        # A step at which rewiring may cut ties is played alone, and rewired after it: its count
-        # of cuts is a counter of that step only.
-        rewire = model.network.steps_before_rewire(model.steps) == 0
-        limit = 1 if rewire else min(limit, model.network.steps_before_rewire(model.steps))
-        if limit <= 0:
+        """Stretches of steps play in a numba loop (``scenarios.trust_game_kernel``), which
+        rewires after a step at which rewiring may cut ties, as ``SpecModel.step`` does."""
+        if limit <= 0 or not self.can_fast_forward(model):
             return None
         kernel = self._kernel(model, limit)
-        return None if kernel is None else kernel.fast_forward(self, model, limit, rewire)
+        return None if kernel is None else kernel.fast_forward(self, model, limit)
 
     def _kernel(self, model: Any, limit: int) -> Any:
         """The compiled loop's module, when ``limit`` steps are worth numba's import (~0.8 s)

@@ -5,12 +5,15 @@ encodings and some forty array passes, each a numpy call per step, and the
 engine's booking on top; a plain Mesa model of the game is a few Python lines
 per edge. ``TrustGame.fast_forward`` hands stretches between rewiring steps
 to :func:`fast_forward`, which plays them with one numba loop and returns
-their per-step state (``scenarios.stretch.Stretch``).
+their per-step state (``scenarios.stretch.Stretch``); a step at which the
+network rewires is rewired between two calls of the loop inside the stretch, so
+a run is one stretch (one booking) rather than one per rewiring period.
 
 What the loop mirrors, operation for operation (``TrustGame.step``,
-``SpecModel.decide``): the roles drawn from ``model.rng_match`` (drawn for the
-whole stretch up front; what a shorter stretch did not use is given back by
-restoring the generator and drawing only what was played), the promise, send
+``SpecModel.decide``): the roles drawn from ``model.rng_match`` (drawn up front
+for the steps until the next rewiring, whose partners come from the same stream
+after them; what a shorter stretch did not use is given back by restoring the
+generator and drawing only what was played), the promise, send
 and return decisions, each looked up in the decision table through a hash of
 (decider, observation code projected on the fields the decider ever read:
 sound for the reason ``scenarios.ipd_kernel.project`` gives), payoffs summed
@@ -140,13 +143,16 @@ class Work(NamedTuple):
     real: np.ndarray         # (n,)
 
 
-def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -> Stretch | None:
+def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     """Play up to ``limit`` steps; None when not even the first could be played this way.
 
-    ``rewire``: the stretch is one step at which the network rewires; its rewiring follows it
-    here (``SpecModel.step`` rewires after the game; the collected metrics read no edge), with
-    its count of cuts. The caller has checked that the model is eligible
-    (``TrustGame.can_fast_forward``).
+    A step at which rewiring may cut ties is rewired here after it is played
+    (``SpecModel.step`` rewires after the game, and the engine's metrics read no edge), its
+    cuts that step's ``rewired`` counter (NaN, not counted, at the other steps). The stretch
+    then goes on over the new edges when only the engine's metrics are collected and no
+    learner plays (its records have no per-pair or per-game columns whose width the new graph
+    would change); else it ends with that step. The caller has checked that the model is
+    eligible (``TrustGame.can_fast_forward``).
     """
     edges = model.edges
     e = len(edges)
@@ -159,53 +165,73 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
     # Before the records are sized: completing adds outcomes, which need their count columns.
     dec = prepare(env, model)
     hashed = env.kernel_keys  # kept on the environment: later stretches reuse the cells found
-    agents, _ = model.edge_agents()
     n, rows, groups = len(model.payoff), len(model.pairs), len(model.groups)
     width = table.n_outcomes + OUTCOME_HEADROOM
     summarised = bool(getattr(model, "summarisable", False))
     per_step = 8 * (width + groups + len(SUMMARY) + len(TALLY) + e + (n if summarised else 5 * n + 2 * rows))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
-    # Roles for the whole stretch, drawn as k steps would draw them one after another; the
-    # generator is restored below if fewer steps are played.
-    rng = model.rng_match
-    before = rng.bit_generator.state
-    flips = rng.random(k * e)
-    work = _work(flips, k, e, n, rows, summarised)
-    board = Board(Pairs(*(model.pairs.cols[c] for c in Pairs._fields)), agents, model.pairs.pairs()[1],
-                  model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
-                  model.group_of.astype(np.int64))
+    work = _work(np.empty(k * e), k, e, n, rows, summarised)
     prm = env.params
     game = Game(float(prm.endowment), float(prm.multiplier), bool(prm.promises), float(prm.detect_prob),
                 float(prm.lie_penalty))
     state = np.zeros(5, np.int64)
     lr, created = learners_of(model, len(env.phases), e, k, width)
+    fold = summarised and not lr.on
     # The learners' stream: a step left to the generic path gives back the draws it took.
     lrng = model.learning.rng if lr.on else model.rng_detect
     lbefore = lrng.bit_generator.state if lr.on else None
     principles = len(table.principle_ids)
+    network, rng = model.network, model.rng_match
+    games = np.zeros(k, np.int64)  # edges played per step
+    rewired = np.full(k, np.nan)
     while rec.steps < k:
-        lookup = _lookup(env, model, dec, hashed)
-        if lr.on:
-            lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
-        rec.steps = int(_play(rec.steps, k, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr, lrng))
-        if lr.on and state[DRAWN] != state[DRAWN_DONE]:
-            lrng.bit_generator.state = lbefore
-            lrng.random(int(state[DRAWN_DONE]))
-            state[DRAWN] = state[DRAWN_DONE]
-        if state[WHY] == FULL:
-            _log(model, work.conf, int(state[LOGGED]))
-            state[LOGGED] = 0
-        elif state[WHY] == MISSING:
-            _fill(env, model, work.miss[:, : state[MISSED]], hashed)
-            if table.n_outcomes > width or len(table.principle_ids) != principles:
-                break  # the records have no room (outcomes, overrides): the generic step plays this one
-        else:
+        # A segment: the steps up to and including the next one that may rewire.
+        first = rec.steps
+        last = min(k, first + network.steps_before_rewire(model.steps + first) + 1)
+        if first:  # rewired after the step before: the same loop on the new edges
+            edges = model.edges
+            e = len(edges)
+            if not e:
+                break
+            model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
+            work = _rework(work, e, len(model.pairs))
+        board = _board(model)
+        # Roles for the segment, drawn as its steps would draw them one after another; the
+        # generator is restored below if fewer steps are played.
+        before = rng.bit_generator.state
+        work.flips[first * e: last * e] = rng.random((last - first) * e)
+        while rec.steps < last:
+            lookup = _lookup(env, model, dec, hashed)
+            if lr.on:
+                lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
+            rec.steps = int(_play(rec.steps, last, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr,
+                                  lrng))
+            if lr.on and state[DRAWN] != state[DRAWN_DONE]:
+                lrng.bit_generator.state = lbefore
+                lrng.random(int(state[DRAWN_DONE]))
+                state[DRAWN] = state[DRAWN_DONE]
+            if state[WHY] == FULL:
+                _log(model, work.conf, int(state[LOGGED]))
+                state[LOGGED] = 0
+            elif state[WHY] == MISSING:
+                _fill(env, model, work.miss[:, : state[MISSED]], hashed)
+                if table.n_outcomes > width or len(table.principle_ids) != principles:
+                    break  # the records have no room (outcomes, overrides): the generic step plays this one
+            else:
+                break
+        games[first:rec.steps] = e
+        if rec.steps < last:
+            rng.bit_generator.state = before
+            rng.random((rec.steps - first) * e)
             break
+        if network.steps_before_rewire(model.steps + last - 1) == 0:
+            cut = network.rewire(model.steps + last, model.pairs, model.alive, rng)
+            if cut:
+                rewired[last - 1] = cut
+            if not fold:
+                break
     _log(model, work.conf, int(state[LOGGED]))
-    if rec.steps < k:
-        rng.bit_generator.state = before
-        rng.random(rec.steps * e)
     hashed.remember()
     table.keep(sparse=True)  # offered to later runs of this population (sim.cell_memo.TABLES)
     if lr.on:
@@ -216,12 +242,18 @@ def fast_forward(env: TrustGame, model: Any, limit: int, rewire: bool = False) -
         # numpy's sort, vectorised, is several times numba's (a third of the loop's time at 10^4).
         gini_chunk(work.payrows[: rec.steps], np.empty(rec.steps), gini := np.empty(rec.steps))
         rec.arrays.summary[: rec.steps, 1] = gini
-    _book_env(env, model, rec, work.tally[: rec.steps], e)
-    if rewire:
-        cut = model.network.rewire(model.steps + 1, model.pairs, model.alive, model.rng_match)
-        if cut:
-            rec.counters["rewired"] = np.array([float(cut)])
+    _book_env(env, model, rec, work.tally[: rec.steps], games[: rec.steps])
+    if not np.isnan(rewired[: rec.steps]).all():
+        rec.counters["rewired"] = rewired[: rec.steps].copy()
     return rec
+
+
+def _board(model: Any) -> Board:
+    """The loop's view of the pair table (aligned on the edges) and the agents' arrays."""
+    agents, _ = model.edge_agents()
+    return Board(Pairs(*(model.pairs.cols[c] for c in Pairs._fields)), agents, model.pairs.pairs()[1],
+                 model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
+                 model.group_of.astype(np.int64))
 
 
 def prepare(env: TrustGame, model: Any) -> np.ndarray:
@@ -245,6 +277,16 @@ def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool
                 np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))), np.empty((3, 3 * e), i64),
                 np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
                 np.empty(rows), np.empty(n))
+
+
+def _rework(wk: Work, e: int, rows: int) -> Work:
+    """``wk`` for ``e`` games over ``rows`` pair rows (after rewiring); the stretch's draws, tallies,
+    listed decisions and conflicts, and payoff rows carry over."""
+    i64, f64 = np.int64, np.float64
+    return wk._replace(inv=np.empty(e, i64), tru=np.empty(e, i64), promised=np.zeros(e, i64),
+                       chosen=np.zeros((4, e), i64), cell=np.zeros((4, e), i64), outcome=np.zeros((4, e), i64),
+                       send=np.zeros(e, f64), ret=np.zeros(e, f64), acted=np.empty(e, i64), split=np.empty(e, i64),
+                       buf=np.empty(e, f64), seen=np.zeros(e, np.bool_), trust=np.empty(rows), gap=np.empty(rows))
 
 
 class Keys:
@@ -414,14 +456,16 @@ def _log(model: Any, conf: np.ndarray, rows: int) -> None:
                             c[4, lo:hi].copy(), nconf)
 
 
-def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, e: int) -> None:
-    """The environment's counters, metrics and run totals of the stretch, as its steps leave them."""
+def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, edges: np.ndarray) -> None:
+    """The environment's counters, metrics and run totals of the stretch, as its steps leave
+    them; ``edges``: games per step (rewiring inside the stretch changes them, and the bounds)."""
     prm = env.params
-    games = float(e)
-    trustees = games if prm.promises else 0.0
-    env.bounds = (prm.endowment * e, prm.multiplier * prm.endowment * e)
     sent_share, return_share, promise_rate = [], [], []
-    for sent, invested, returned, promised, _ in tally.tolist():
+    bounds = []
+    for (sent, invested, returned, promised, _), e in zip(tally.tolist(), edges.tolist(), strict=True):
+        games = float(e)
+        trustees = games if prm.promises else 0.0
+        bounds.append((prm.endowment * e, prm.multiplier * prm.endowment * e))
         step = {"games": games, "sent": sent, "invested": invested, "returned": returned,
                 "trustees": trustees, "promised": promised}
         for name, v in step.items():
@@ -431,6 +475,9 @@ def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, e: in
         sent_share.append(shares["sent_share"])
         return_share.append(shares["return_share"])
         promise_rate.append(shares["promise_rate"])
+    env.bounds = bounds[-1]
+    if len(set(bounds)) > 1:  # the graph changed inside the stretch
+        rec.bounds = np.array(bounds)
     rec.env_metrics = {"sent_share": np.array(sent_share), "return_share": np.array(return_share),
                        "promise_rate": np.array(promise_rate)}
     # In the order a step counts them (``_learn`` before ``_tally``).
@@ -473,77 +520,105 @@ def _decide_all(lk, bd, wk, lr, k, phase, games, count, mine, theirs, lrng, stat
     return not lr.on or choose(lr, lk.base, bd.agent, wk, k, phase, games, count, mine, lrng, state)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _field(f, stage, sent, promised, r, o, kept, broken, last, last2, defected, good, turns):  # pragma: no cover
+    """Observation field ``f`` (``OBS_FIELDS`` order; coin 0) of the decider owning row ``r``
+    against row ``o``: read only when a decision needs it (most read one field of eleven)."""
+    if f == 9:
+        trust = (kept[r] + 1.0) / (kept[r] + broken[r] + 2.0)
+        return np.int64(np.floor(trust * TRUST_BUCKETS + BUCKET_EPS))
+    if f == 0:
+        return np.int64(stage)
+    if f == 1:
+        return np.int64(promised)
+    if f == 2:
+        return np.int64(sent)
+    if f == 3:
+        return np.int64(last[r])
+    if f == 4:
+        return np.int64(last[o])
+    if f == 5:
+        return np.int64(last2[o])
+    if f == 6:
+        return np.int64(defected[o])
+    if f == 7:
+        return np.int64(good[r])
+    if f == 8:
+        return np.int64(turns[r] % 2)
+    return np.int64(0)
+
+
 @njit(cache=True, nogil=True)
 def _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
     """Act and outcome (``wk.chosen``, ``wk.outcome``) of ``phase`` for games ``games[:count]``,
     whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell."""
-    radix, offset = lk.radix, lk.offset
-    vals = np.zeros(len(OBS_FIELDS), np.int64)  # the observation's fields, in OBS_FIELDS order; coin 0
-    vals[0] = stage
+    # Arrays read from the named tuples once: a field read in the per-game loop costs a
+    # reference count each time.
+    radix, offset, dec, reads, nreads = lk.radix, lk.offset, lk.dec, lk.reads, lk.nreads
+    hkeys, hcells, full, base, space = lk.hkeys, lk.hcells, lk.full, lk.base, lk.space
+    agent, kept, broken = bd.agent, bd.pr.kept, bd.pr.broken
+    last, last2, defected, good, turns = bd.pr.last, bd.pr.last2, bd.pr.defected, bd.pr.good, bd.pr.turns
+    send, promised, miss, cellw, chosen, outcome = wk.send, wk.promised, wk.miss, wk.cell, wk.chosen, wk.outcome
     lon, lrow, ls, lfields, lcards = lr.on, lr.row, lr.s, lr.fields, lr.cards
+    nfields = len(OBS_FIELDS)
     for q in range(count):
         g = games[q]
         r = mine[g]
         o = theirs[g]
-        a = bd.agent[r]
-        d = lk.dec[phase, a]
-        trust = (bd.pr.kept[r] + 1.0) / (bd.pr.kept[r] + bd.pr.broken[r] + 2.0)
-        bucket = np.int64(np.floor(trust * TRUST_BUCKETS + BUCKET_EPS))
+        a = agent[r]
+        d = dec[phase, a]
         sent = 0
         if sent_of:
-            sent = 2 if wk.send[g] >= 1.0 else 1
-        vals[1] = wk.promised[g]
-        vals[2] = sent
-        vals[3] = bd.pr.last[r]
-        vals[4] = bd.pr.last[o]
-        vals[5] = bd.pr.last2[o]
-        vals[6] = bd.pr.defected[o]
-        vals[7] = bd.pr.good[r]
-        vals[8] = bd.pr.turns[r] % 2
-        vals[9] = bucket
+            sent = 2 if send[g] >= 1.0 else 1
+        said = promised[g]
         projected = 0
-        for t in range(lk.nreads[d]):  # only the fields the decider's mask holds
-            f = lk.reads[d, t]
-            projected += (vals[f] + offset[f]) * radix[f]
-        key = d * lk.space + projected
-        i = _slot(lk.hkeys, key)
-        if lk.hkeys[i] != key:
+        for t in range(nreads[d]):  # only the fields the decider's mask holds
+            f = reads[d, t]
+            v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
+            projected += (v + offset[f]) * radix[f]
+        key = d * space + projected
+        i = _slot(hkeys, key)
+        if hkeys[i] != key:
             code = 0
-            for f in range(vals.shape[0]):
-                code += (vals[f] + offset[f]) * radix[f]
+            for f in range(nfields):
+                v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
+                code += (v + offset[f]) * radix[f]
             m = state[MISSED]
-            wk.miss[0, m] = phase
-            wk.miss[1, m] = a
-            wk.miss[2, m] = code
+            miss[0, m] = phase
+            miss[1, m] = a
+            miss[2, m] = code
             state[MISSED] = m + 1
             continue
-        cell = lk.hcells[i]
-        wk.cell[phase, g] = cell
+        cell = hcells[i]
+        cellw[phase, g] = cell
         if lon and lrow[a] >= 0:
             # The learner's state (``Learning._states``), here: a call per decision copies ``lr``.
             sv = 0
             for t in range(lfields.shape[0]):
-                sv = sv * lcards[t] + vals[lfields[t]] + offset[lfields[t]]
+                f = lfields[t]
+                v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
+                sv = sv * lcards[t] + v + offset[f]
             ls[phase, g] = sv
-        act = np.int64(lk.full[cell])
-        wk.chosen[phase, g] = act
-        wk.outcome[phase, g] = lk.base[cell] + act
+        act = np.int64(full[cell])
+        chosen[phase, g] = act
+        outcome[phase, g] = base[cell] + act
 
 
 @njit(cache=True, nogil=True)
 def _book(lk, bd, wk, rec, k, phase, games, count, decider_rows, partner_rows, state):  # pragma: no cover
     """Count the outcomes of one decide call and list its conflicts (stepping's order)."""
+    outcome, counts, nconf, conf, agent = wk.outcome, rec.counts, lk.nconf, wk.conf, bd.agent
     for q in range(count):
         g = games[q]
-        out = wk.outcome[phase, g]
-        rec.counts[k, out] += 1
-        if lk.nconf[out] > 0:
+        out = outcome[phase, g]
+        counts[k, out] += 1
+        if nconf[out] > 0:
             c = state[LOGGED]
-            wk.conf[0, c] = k
-            wk.conf[1, c] = phase
-            wk.conf[2, c] = bd.agent[decider_rows[g]]
-            wk.conf[3, c] = bd.agent[partner_rows[g]]
-            wk.conf[4, c] = out
+            conf[0, c] = k
+            conf[1, c] = phase
+            conf[2, c] = agent[decider_rows[g]]
+            conf[3, c] = agent[partner_rows[g]]
+            conf[4, c] = out
             state[LOGGED] = c + 1
 
 
@@ -556,6 +631,11 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
     summarised = rec.summary.shape[1] > 0
     state[WHY] = 0
     everyone = np.arange(e)
+    # Arrays read from the named tuples once (a field read in a loop costs a reference count).
+    flips, inv, tru, promised, chosen, outcome = wk.flips, wk.inv, wk.tru, wk.promised, wk.chosen, wk.outcome
+    send, ret, acted_games, split = wk.send, wk.ret, wk.acted, wk.split
+    gives, promise_of = lk.gives, lk.promise_of
+    payoff, step_pay, group_of, group_sums = bd.payoff, bd.step_pay, bd.group_of, rec.group_sums
     for k in range(k0, k_max):
         if state[LOGGED] + 3 * e > wk.conf.shape[1]:
             state[WHY] = FULL
@@ -568,36 +648,36 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
             for i in range(n):
                 lr.cnt[i] = 0
         for g in range(e):
-            flip = wk.flips[k * e + g] < 0.5
-            wk.inv[g] = g + e if flip else g
-            wk.tru[g] = g if flip else g + e
-            wk.promised[g] = 0
+            flip = flips[k * e + g] < 0.5
+            inv[g] = g + e if flip else g
+            tru[g] = g if flip else g + e
+            promised[g] = 0
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
         if gm.promises:
             if not _decide_all(lk, bd, wk, lr, k, 0, everyone, e, wk.tru, wk.inv, lrng, state):
                 state[WHY] = MISSING
                 return k
             for g in range(e):
-                wk.promised[g] = lk.promise_of[wk.chosen[0, g]]
+                promised[g] = promise_of[chosen[0, g]]
         if not _decide_all(lk, bd, wk, lr, k, 1, everyone, e, wk.inv, wk.tru, lrng, state):
             state[WHY] = MISSING
             return k
         acted = 0
         for g in range(e):
-            wk.send[g] = lk.gives[1, wk.chosen[1, g]]
-            wk.ret[g] = 0.0
-            if wk.send[g] > 0:
-                wk.acted[acted] = g
+            send[g] = gives[1, chosen[1, g]]
+            ret[g] = 0.0
+            if send[g] > 0:
+                acted_games[acted] = g
                 acted += 1
         said = 0
         for q in range(acted):
-            if wk.promised[wk.acted[q]]:
-                wk.split[said] = wk.acted[q]
+            if promised[acted_games[q]]:
+                split[said] = acted_games[q]
                 said += 1
         silent = said
         for q in range(acted):
-            if not wk.promised[wk.acted[q]]:
-                wk.split[silent] = wk.acted[q]
+            if not promised[acted_games[q]]:
+                split[silent] = acted_games[q]
                 silent += 1
         _decide(lk, bd, wk, lr, 2, wk.split, said, wk.tru, wk.inv, 2, True, state)
         _decide(lk, bd, wk, lr, 3, wk.split[said:], acted - said, wk.tru, wk.inv, 2, True, state)
@@ -611,7 +691,7 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
             return k
         for p in range(4):
             for g in range(e):
-                if wk.outcome[p, g] >= width:
+                if outcome[p, g] >= width:
                     state[WHY] = MISSING  # outcomes past the records' width: the wrapper ends here
                     state[MISSED] = 0
                     return k
@@ -622,11 +702,11 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
         _book(lk, bd, wk, rec, k, 2, wk.split, said, wk.tru, wk.inv, state)
         _book(lk, bd, wk, rec, k, 3, wk.split[said:], acted - said, wk.tru, wk.inv, state)
         for q in range(said):
-            g = wk.split[q]
-            wk.ret[g] = lk.gives[2, wk.chosen[2, g]]
+            g = split[q]
+            ret[g] = gives[2, chosen[2, g]]
         for q in range(said, acted):
-            g = wk.split[q]
-            wk.ret[g] = lk.gives[3, wk.chosen[3, g]]
+            g = split[q]
+            ret[g] = gives[3, chosen[3, g]]
         _settle(gm, bd, wk, rec, k, acted, detect_rng)
         if lr.on:
             if gm.promises:
@@ -636,12 +716,13 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
             learn(lr, bd.agent, bd.step_pay, wk, 3, wk.split[said:], acted - said, wk.tru, gm.promises)
             state[DRAWN_DONE] = state[DRAWN]
         for i in range(n):
-            bd.payoff[i] += bd.step_pay[i]
-            rec.group_sums[k, bd.group_of[i]] += bd.payoff[i]
+            payoff[i] += step_pay[i]
+            group_sums[k, group_of[i]] += payoff[i]
         if summarised:
-            rec.summary[k, 0] = total(bd.step_pay, n)
+            rec.summary[k, 0] = total(step_pay, n)
+            payrows = wk.payrows
             for i in range(n):
-                wk.payrows[k, i] = bd.payoff[i]  # Gini: sorted by numpy after the loop (``gini_chunk``)
+                payrows[k, i] = payoff[i]  # Gini: sorted by numpy after the loop (``gini_chunk``)
             mean, cal = trust_step(bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
                                    wk.trust, wk.gap, wk.real)
             rec.summary[k, 2] = mean
@@ -653,75 +734,83 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
 
 
 
-@njit(cache=True, nogil=True)
-def _remember(pr, r, moved, good):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, inline="always")
+def _remember(last, last2, defected, good, turns, r, moved, is_good):  # pragma: no cover - compiled
     """Pair row ``r``'s memory after a move: the last two moves, a defection, a good round, turns."""
-    pr.last2[r] = pr.last[r]
-    pr.last[r] = 1 if moved else 0
+    last2[r] = last[r]
+    last[r] = 1 if moved else 0
     if not moved:
-        pr.defected[r] = 1
-    pr.good[r] = 1 if good else 0
-    pr.turns[r] += 1
+        defected[r] = 1
+    good[r] = 1 if is_good else 0
+    turns[r] += 1
+
 
 @njit(cache=True, nogil=True)
 def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compiled
     """Payoffs, pair memory, evidence, truth and tallies of a decided step (``TrustGame.step``'s
     settle, ``_learn`` and ``_tally``, in their order where the order rounds)."""
     e = wk.inv.shape[0]
-    for i in range(bd.payoff.shape[0]):
-        bd.step_pay[i] = 0.0
+    inv, tru, send, ret, acted_games, seen, promised = wk.inv, wk.tru, wk.send, wk.ret, wk.acted, wk.seen, wk.promised
+    agent, step_pay, truth_kept, truth_total = bd.agent, bd.step_pay, bd.truth_kept, bd.truth_total
+    kept, broken = bd.pr.kept, bd.pr.broken
+    last, last2, defected, good, turns = bd.pr.last, bd.pr.last2, bd.pr.defected, bd.pr.good, bd.pr.turns
+    endowment, multiplier = gm.endowment, gm.multiplier
+    for i in range(step_pay.shape[0]):
+        step_pay[i] = 0.0
     # ``add_payoff``: a bincount over [investors; trustees], so investors' payoffs first.
     for g in range(e):
-        sent = wk.send[g] * gm.endowment
-        back = wk.ret[g] * (gm.multiplier * sent)
-        bd.step_pay[bd.agent[wk.inv[g]]] += gm.endowment - sent + back
+        sent = send[g] * endowment
+        back = ret[g] * (multiplier * sent)
+        step_pay[agent[inv[g]]] += endowment - sent + back
     for g in range(e):
-        sent = wk.send[g] * gm.endowment
-        grown = gm.multiplier * sent
-        bd.step_pay[bd.agent[wk.tru[g]]] += grown - wk.ret[g] * grown
-    broken = 0
+        sent = send[g] * endowment
+        grown = multiplier * sent
+        step_pay[agent[tru[g]]] += grown - ret[g] * grown
+    broken_words = 0
     for q in range(acted):
-        g = wk.acted[q]
-        wk.seen[q] = wk.promised[g] != 0 and wk.ret[g] <= 0
-        if wk.seen[q]:
-            broken += 1
-    if broken:
+        g = acted_games[q]
+        seen[q] = promised[g] != 0 and ret[g] <= 0
+        if seen[q]:
+            broken_words += 1
+    if broken_words:
         # ``rng_detect.random(len(acted))``: one draw per acted game, only when a word is broken.
         for q in range(acted):
             u = detect_rng.random()
-            wk.seen[q] = wk.seen[q] and u < gm.detect
-    promised = 0
+            seen[q] = seen[q] and u < gm.detect
+    said = 0
     sent_games = 0
+    buf = wk.buf
     for g in range(e):
-        invested = wk.send[g] > 0
-        r = wk.inv[g]
-        repaid = wk.ret[g] > 0
-        _remember(bd.pr, r, invested, invested and repaid)
-        t = wk.tru[g]
-        bd.pr.kept[t] += 1.0 if invested else 0.0
-        bd.pr.broken[t] += 0.0 if invested else 1.0
-        a = bd.agent[r]
-        bd.truth_kept[a] += 1.0 if invested else 0.0
-        bd.truth_total[a] += 1.0
-        promised += wk.promised[g]
-        wk.buf[g] = wk.send[g]
+        invested = send[g] > 0
+        r = inv[g]
+        repaid = ret[g] > 0
+        _remember(last, last2, defected, good, turns, r, invested, invested and repaid)
+        t = tru[g]
+        kept[t] += 1.0 if invested else 0.0
+        broken[t] += 0.0 if invested else 1.0
+        a = agent[r]
+        truth_kept[a] += 1.0 if invested else 0.0
+        truth_total[a] += 1.0
+        said += promised[g]
+        buf[g] = send[g]
         sent_games += 1
+    lie = gm.lie
     for q in range(acted):
-        g = wk.acted[q]
-        t = wk.tru[g]
-        repaid = wk.ret[g] > 0
-        _remember(bd.pr, t, repaid, True)
-        r = wk.inv[g]
-        bd.pr.kept[r] += 1.0 if repaid else 0.0
-        bd.pr.broken[r] += (0.0 if repaid else 1.0) + gm.lie * (1.0 if wk.seen[q] else 0.0)
-        a = bd.agent[t]
-        bd.truth_kept[a] += 1.0 if repaid else 0.0
-        bd.truth_total[a] += 1.0
+        g = acted_games[q]
+        t = tru[g]
+        repaid = ret[g] > 0
+        _remember(last, last2, defected, good, turns, t, repaid, True)
+        r = inv[g]
+        kept[r] += 1.0 if repaid else 0.0
+        broken[r] += (0.0 if repaid else 1.0) + lie * (1.0 if seen[q] else 0.0)
+        a = agent[t]
+        truth_kept[a] += 1.0 if repaid else 0.0
+        truth_total[a] += 1.0
     rec_tally = wk.tally
-    rec_tally[k, 0] = total(wk.buf, sent_games)
+    rec_tally[k, 0] = total(buf, sent_games)
     rec_tally[k, 1] = acted
     for q in range(acted):
-        wk.buf[q] = wk.ret[wk.acted[q]]
-    rec_tally[k, 2] = total(wk.buf, acted)
-    rec_tally[k, 3] = promised
-    rec_tally[k, 4] = broken
+        buf[q] = ret[acted_games[q]]
+    rec_tally[k, 2] = total(buf, acted)
+    rec_tally[k, 3] = said
+    rec_tally[k, 4] = broken_words

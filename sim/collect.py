@@ -49,7 +49,6 @@ def book_stretch(model: SpecModel, rec: Stretch) -> None:
                        truth_kept=a.truth_kept[:k], truth_total=a.truth_total[:k], known=known,
                        counters={name: v[:k] for name, v in rec.counters.items()},
                        env_metrics={name: v[:k] for name, v in rec.env_metrics.items()},
-                       evolved={name: v[:k] for name, v in rec.evolved.items()})
-    if rec.bounds is not None:  # per-step welfare bounds (efficiency and the run's totals read them)
-        view.__dict__["_memo"]["bounds"] = rec.bounds[:k]
+                       evolved={name: v[:k] for name, v in rec.evolved.items()},
+                       bounds=None if rec.bounds is None else rec.bounds[:k])
     M.record_steps(model, view, model.steps)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -276,6 +276,10 @@ def _columns(view: StepView) -> tuple[dict[str, np.ndarray], set[str]]:
     for m in METRICS.computed():
         if m.name == ENVIRONMENT_SLOT:
             for k, v in view.counters.items():
+                if bool(np.isnan(v).any()):  # not counted at some steps: absent there, as stepping leaves it
+                    if one:
+                        continue
+                    sparse.add(k)
                 cols.setdefault(k, v)
             cols.update(view.env_metrics)
         got = m.step(view)  # type: ignore[misc]
@@ -299,22 +303,24 @@ def _sparse(name: str) -> bool:
 def record_steps(model: SpecModel, view: StepView, t0: int) -> dict[str, np.ndarray]:
     """Book the view's steps (the first is step ``t0 + 1``): series, run totals, ``last_metrics``."""
     cols, sparse = _columns(view)
-    extend_series(model.series, cols, t0, view.k)
+    extend_series(model.series, cols, t0, view.k, sparse)
     model.totals.add(model, view, cols)
     last = {name: float(v[-1]) for name, v in cols.items()}
     model.last_metrics = {k: x for k, x in last.items() if x == x or k not in sparse}
     return cols
 
 
-def extend_series(series: MutableMapping[str, list[float]], cols: dict[str, np.ndarray], t0: int, k: int) -> None:
+def extend_series(series: MutableMapping[str, list[float]], cols: dict[str, np.ndarray], t0: int, k: int,
+                  sparse: Collection[str] = ()) -> None:
     """Append K steps to the series in the order step-by-step collection would.
 
     A metric absent so far joins the series at the first step that has it,
-    after those already there; only sparse metrics are ever absent (NaN) in a step.
+    after those already there; only sparse metrics (and the counters ``sparse``
+    names) are ever absent (NaN) in a step.
     """
     new = [name for name in cols if name not in series]
     if new:
-        firsts = {name: int(np.argmax(~np.isnan(cols[name]))) for name in new if _sparse(name)}
+        firsts = {name: int(np.argmax(~np.isnan(cols[name]))) for name in new if _sparse(name) or name in sparse}
         if any(firsts.values()):
             new.sort(key=lambda nm: firsts.get(nm, 0))  # stable: ties keep the columns' order
         for name in new:
@@ -395,20 +401,14 @@ def _welfare(view: StepView) -> np.ndarray:
 def _efficiency(view: StepView) -> np.ndarray:
     """(W - baseline) / (optimum - baseline) against the environment's welfare bounds."""
     welfare = _welfare(view)
-    per_step = _step_bounds(view)
-    if per_step is not None:  # a stretch whose bounds followed each step's draws: the same quotients
-        span = per_step[:, 1] - per_step[:, 0]
-        eff: np.ndarray = np.divide(welfare - per_step[:, 0], span, out=np.full(view.k, np.nan), where=span > 0)
-        return eff
+    if view.bounds is not None:  # a stretch whose graph changed: each step's own bounds
+        base_k, span_k = view.bounds[:, 0], view.bounds[:, 1] - view.bounds[:, 0]
+        out = np.full(view.k, np.nan)
+        np.divide(welfare - base_k, span_k, out=out, where=span_k > 0)
+        return out
     base, opt = view.model.env.bounds
     span = opt - base
     return (welfare - base) / span if span > 0 else np.full(view.k, np.nan)
-
-
-def _step_bounds(view: StepView) -> np.ndarray | None:
-    """(K, 2) welfare bounds per step when a stretch recorded them (``Stretch.bounds``), else None."""
-    got: np.ndarray | None = view.__dict__.get("_memo", {}).get("bounds")
-    return got
 
 
 @metric("gini", label="Gini coefficient of payoffs", unit="0 = equal, 1 = one agent has all",
@@ -622,17 +622,21 @@ class Totals:
             self.counted[k] = self.counted.get(k, 0.0) + _total(cols[k])
         for k, v in view.counters.items():
             if k not in INJECTIONS:
+                if bool(np.isnan(v).any()):  # counted at some steps only (NaN elsewhere)
+                    v = v[~np.isnan(v)]
+                    if not len(v):
+                        continue
                 self.counted[k] = self.counted.get(k, 0.0) + _total(v)
         self.applied = _add(self.applied, view.applied[0] if one else view.applied.sum(axis=0))
         self.held = _add(self.held, view.held[0] if one else view.held.sum(axis=0))
         counts = view.counts[0] if one else view.counts.sum(axis=0)
         self.levels = self.levels + level_pairs(model, counts)
         self.outcomes = _add(self.outcomes, counts)
-        b, o = model.env.bounds  # floats, or columns of per-step bounds below
-        per_step = _step_bounds(view)
-        if per_step is not None:
-            b, o = per_step[:, 0], per_step[:, 1]  # type: ignore[assignment]
-        if one and per_step is None:
+        b, o = model.env.bounds
+        per_step = view.bounds  # (K, 2) when a stretch's graph changed: each step's own bounds
+        if per_step is not None and one:
+            b, o = float(per_step[0, 0]), float(per_step[0, 1])
+        if one:
             self.welfare += float(cols["welfare"][0])
             self.baseline += b
             self.optimum += o
@@ -641,8 +645,8 @@ class Totals:
             run = np.empty((3, view.k + 1))
             run[:, 0] = (self.welfare, self.baseline, self.optimum)
             run[0, 1:] = cols["welfare"]
-            run[1, 1:] = b
-            run[2, 1:] = o
+            run[1, 1:] = b if per_step is None else per_step[:, 0]
+            run[2, 1:] = o if per_step is None else per_step[:, 1]
             self.welfare, self.baseline, self.optimum = np.cumsum(run, axis=1)[:, -1].tolist()
         for m in _plugin_sums():
             if m.name in cols:

@@ -41,8 +41,8 @@ def _pair(scenario: Any, seed: int) -> tuple[SpecModel, SpecModel, int]:
     played = [0]
     real = trust_game_kernel.fast_forward
 
-    def counting(env: Any, model: Any, limit: int, rewire: bool = False) -> Any:
-        stretch = real(env, model, limit, rewire)
+    def counting(env: Any, model: Any, limit: int) -> Any:
+        stretch = real(env, model, limit)
         played[0] += 0 if stretch is None else stretch.steps
         return stretch
 
@@ -80,23 +80,71 @@ def test_fused_equals_stepping(overrides: dict[str, Any], seed: int) -> None:
     _same(slow, fast)
 
 
-def test_rewiring_steps_are_fused_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Ties are cut in the run (so rewiring mattered); each rewiring step is a stretch of its
-    # own, rewired after it, and the run is what stepping gives.
-    alone = []
+def _stretches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, bool]]:
+    """Each stretch the kernel plays: (first step, steps, whether it counted cuts)."""
+    seen: list[tuple[int, int, bool]] = []
     real = trust_game_kernel.fast_forward
 
-    def spy(env: Any, model: Any, limit: int, rewire: bool = False) -> Any:
-        stretch = real(env, model, limit, rewire)
-        if rewire:
-            alone.append(stretch is not None and stretch.steps == 1 and (model.steps + 1) % 5 == 0)
+    def spy(env: Any, model: Any, limit: int) -> Any:
+        stretch = real(env, model, limit)
+        if stretch is not None:
+            seen.append((model.steps + 1, stretch.steps, "rewired" in stretch.counters))
         return stretch
 
     monkeypatch.setattr(trust_game_kernel, "fast_forward", spy)
+    return seen
+
+
+def test_rewiring_steps_are_folded_into_stretches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ties are cut in the run (so rewiring mattered), and stretches go on across rewiring steps:
+    # far fewer stretches than rewiring steps, the cuts counted at their steps only (NaN, not
+    # counted, elsewhere, as stepping leaves them), and the run is what stepping gives.
+    seen = _stretches(monkeypatch)
     slow, fast, played = _pair(_with({**SMALL, "network.rewire.below": 0.45}), 2)
     assert slow.final_metrics()["rewired"] > 0
     assert played == fast.steps
-    assert len(alone) == 8 and all(alone)
+    assert len(seen) < 4 and any(counted for _, _, counted in seen)
+    cuts = np.array(fast.series["rewired"])
+    assert np.isnan(cuts[np.arange(fast.steps) % 5 != 4]).all() and (cuts[4::5] > 0).any()
+    _same(slow, fast)
+
+
+def test_rewiring_that_drops_ties_changes_the_bounds_inside_a_stretch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a dense graph a cut tie often finds no new partner: the games per step, and so the
+    # welfare bounds and efficiency, change inside a stretch (``Stretch.bounds``).
+    seen = _stretches(monkeypatch)
+    bounded = []
+    real = trust_game_kernel._book_env
+
+    def spy(env: Any, model: Any, rec: Any, tally: np.ndarray, edges: np.ndarray) -> None:
+        real(env, model, rec, tally, edges)
+        bounded.append(rec.bounds is not None)
+
+    monkeypatch.setattr(trust_game_kernel, "_book_env", spy)
+    dense = {"groups.reciprocal.count": 18, "groups.opportunists.count": 6, "steps": 30,
+             "network.kind": "random_regular", "network.degree": 20, "network.rewire.below": 0.45,
+             "network.rewire.every": 3}
+    slow, fast, played = _pair(_with(dense), 3)
+    assert played == fast.steps and len(seen) < 5
+    assert len(fast.edges) < 24 * 20 // 2 and any(bounded)
+    assert len(set(np.array(slow.series["efficiency"]).round(12).tolist())) > 1
+    _same(slow, fast)
+
+
+def test_with_per_agent_records_a_rewiring_step_ends_its_stretch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A plugin metric needs per-pair records, whose width a new graph changes: the stretch ends
+    # with the rewiring step (cut after it), the next starts on the new edges.
+    def richest(view: Any) -> np.ndarray:
+        return view.payoff.max(axis=1)
+
+    seen = _stretches(monkeypatch)
+    METRICS.add(Metric("test_trust_richest_rw", "richest", "payoff", step=richest))
+    try:
+        slow, fast, played = _pair(_with({**SMALL, "steps": 22, "network.rewire.below": 0.45}), 4)
+    finally:
+        METRICS.remove("test_trust_richest_rw")
+    assert played == fast.steps
+    assert [(first, steps) for first, steps, _ in seen] == [(1, 5), (6, 5), (11, 5), (16, 5), (21, 2)]
     _same(slow, fast)
 
 
