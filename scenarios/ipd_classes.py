@@ -255,8 +255,8 @@ def _play_profiles(k0, k_max, lk, game, pr, mult, ag, pop, rec, state, missing, 
             state[WHY] = why
             done = k
             break
-        ipd_agents.settle(ag, pay, coop, rec.group_sums[k])
-        welfare, gini, mean, cal = ipd_agents.summary(ag, trust_now, sc.gap)
+        ipd_agents.settle(ag, pay, coop)
+        welfare, gini, mean, cal = ipd_agents.summary(ag, trust_now, sc.gap, rec.group_sums[k])
         rec.summary[k, 0] = welfare
         rec.summary[k, 1] = gini
         rec.summary[k, 2] = mean
