@@ -15,6 +15,8 @@ scatters. No Python object per pair, no dict per step.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 from agents.uniques import unique
@@ -26,6 +28,12 @@ _FLOAT = ("kept", "broken")
 Rows = np.ndarray | slice
 
 
+class Deferred(Protocol):
+    """A write to every row's memory left for when the columns are next read (``PairTable.defer``)."""
+
+    def write_back(self, cols: dict[str, np.ndarray]) -> None: ...
+
+
 class PairTable:
     """Directed-pair memory and Beta trust for a population of at most ``stride`` agents."""
 
@@ -33,10 +41,11 @@ class PairTable:
         self.stride = np.int64(stride)
         self.keys = np.empty(0, dtype=np.int64)  # sorted
         self.rowof = np.empty(0, dtype=np.int64)  # physical row of each sorted key
-        self.cols: dict[str, np.ndarray] = {c: np.empty(0, dtype=np.int8) for c in _INT8}
-        self.cols["turns"] = np.empty(0, dtype=np.int64)
+        self._cols: dict[str, np.ndarray] = {c: np.empty(0, dtype=np.int8) for c in _INT8}
+        self._cols["turns"] = np.empty(0, dtype=np.int64)
         for c in _FLOAT:
-            self.cols[c] = np.empty(0, dtype=np.float64)
+            self._cols[c] = np.empty(0, dtype=np.float64)
+        self._deferred: Deferred | None = None  # see ``defer``
         self._bufs: dict[str, np.ndarray] = {}  # the columns' backing buffers (see _grow)
         # Keys added one at a time, not yet merged into ``keys`` -> their rows (see ``index``).
         self._extra: dict[int, int] = {}
@@ -48,6 +57,39 @@ class PairTable:
 
     def __len__(self) -> int:
         return len(self.keys) + len(self._extra)
+
+    @property
+    def cols(self) -> dict[str, np.ndarray]:
+        """The columns by name; a deferred write (``defer``) is made first."""
+        if self._deferred is not None:
+            owner, self._deferred = self._deferred, None
+            owner.write_back(self._cols)
+        return self._cols
+
+    def defer(self, owner: Deferred) -> None:
+        """Leave ``owner.write_back(cols)`` to be made when the columns are next asked for.
+
+        Why: a compiled stretch that plays pair classes (``scenarios.ipd_classes``) holds every
+        row's memory in a few representatives; writing 4M rows back and checking them again at
+        the next stretch was a fifth of a stretch at 10^6 agents, although between two stretches
+        nothing may read them. The next stretch takes the write over (``take_deferred``) when no
+        one asked for the columns meanwhile, so nothing can have changed them.
+        """
+        self.cols  # noqa: B018  (an earlier deferred write first)
+        self._deferred = owner
+
+    def deferred(self) -> Deferred | None:
+        """The owner of the write still deferred, if any (the columns are untouched since)."""
+        return self._deferred
+
+    def take_deferred(self) -> None:
+        """Drop the deferred write: its owner now holds the rows' memory and must write it back
+        (or defer it again) before the columns are read."""
+        self._deferred = None
+
+    def __getstate__(self) -> dict[str, object]:
+        self.cols  # noqa: B018  (a copy carries the columns as written)
+        return self.__dict__.copy()
 
     def __getitem__(self, col: str) -> np.ndarray:
         return self.cols[col]

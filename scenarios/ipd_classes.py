@@ -72,6 +72,21 @@ class Classes(NamedTuple):
         _spread(Pairs(*(cols[name][:m] for name in COLUMNS)), self.pairs, self.of_row)
 
 
+def resume(table: Any, dec: np.ndarray, e: int, memo: dict[str, Any]) -> Classes | None:
+    """The classes whose write-back the last stretch deferred on the pair ``table``
+    (``PairTable.defer``), taken over, when nothing has read the columns since and the rows'
+    deciders are those they were grouped by (``memo``, as ``pair_classes`` keeps it); else None.
+
+    Their representatives then hold every row's memory as it is: no row needs checking.
+    """
+    held, last = table.deferred(), memo.get("pairs")
+    if (not isinstance(held, Classes) or last is None or held.of_row is not last[2]
+            or len(held.of_row) != 2 * e or not (last[0] is dec or np.array_equal(last[0], dec))):
+        return None
+    table.take_deferred()
+    return Classes(held.rows, held.of_row, held.mult, held.pairs)
+
+
 def pair_classes(cols: dict[str, np.ndarray], dec: np.ndarray, e: int,
                  memo: dict[str, Any] | None = None) -> Classes | None:
     """Group the aligned rows by (decider, partner's decider); None unless each class's rows
@@ -255,8 +270,8 @@ def _play_profiles(k0, k_max, lk, game, pr, mult, ag, pop, rec, state, missing, 
             state[WHY] = why
             done = k
             break
-        ipd_agents.settle(ag, pay, coop, rec.group_sums[k])
-        welfare, gini, mean, cal = ipd_agents.summary(ag, trust_now, sc.gap)
+        ipd_agents.settle(ag, pay, coop)
+        welfare, gini, mean, cal = ipd_agents.summary(ag, trust_now, sc.gap, rec.group_sums[k])
         rec.summary[k, 0] = welfare
         rec.summary[k, 1] = gini
         rec.summary[k, 2] = mean

@@ -152,7 +152,8 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
         else:
             break
     if classes is not None:
-        classes.write_back(model.pairs.cols)
+        # Written when the columns are next read, or taken over by the next stretch.
+        model.pairs.defer(classes)
     if learners is not None:
         ipd_learners.finish(model, learners, rec)
     table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
@@ -203,7 +204,9 @@ def _classes(env: IPD, model: Any, dec: np.ndarray, e: int, summarised: bool) ->
     """Pair classes (``scenarios.ipd_classes``) when the stretch may be played by them."""
     if not summarised or len(model.pairs) != 2 * e:
         return None  # per-row records, or pair rows off the edges
-    classes = ipd_classes.pair_classes(model.pairs.cols, dec, e, env.class_memo)
+    classes = ipd_classes.resume(model.pairs, dec, e, env.class_memo)
+    if classes is None:
+        classes = ipd_classes.pair_classes(model.pairs.cols, dec, e, env.class_memo)
     if classes is None:
         return None
     agents, _ = model.edge_agents()

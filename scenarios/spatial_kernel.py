@@ -401,26 +401,51 @@ def _scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Sc
 
 
 def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
-    """Each decider's act and outcome for the nine observations, from the table's cells now."""
+    """Each decider's act and outcome for the nine observations, from the table's cells now.
+
+    Compiled: a run re-reads it after every stop (new types, fills), and some twenty numpy
+    calls over a few dozen entries cost ~0.2 ms each time at 10^3 agents."""
     codec, table = env.codec, model.decisions
-    lut = table.dense(0)
-    # Per observation (my_last, partner_last), each field's digit in the code: a decider's key
-    # keeps the digits of the fields it reads (``ipd_kernel.project``, as one product).
-    mine, theirs = np.divmod(np.arange(9), 3)
     r, o = codec.radix, codec.offset
-    digits = np.stack([(mine - 1 + o[0]) * r[0], (theirs - 1 + o[1]) * r[1]])  # (fields, 9)
-    key = (np.arange(len(table.deciders)) * codec.space)[:, None] + table.read_mask() @ digits
-    cell = lut[key.ravel()].astype(np.int64) - 1  # entries are cell + 1; 0 missing
-    found = cell >= 0
-    cell[~found] = 0
-    act = np.where(found, table.full[cell], -1).astype(np.int64)
-    outcome = table.base[cell] + np.maximum(act, 0)
-    act[found & (table.outcome_column("nconf")[outcome] > 0)] = -2
-    coop = env._coop.astype(np.int8)[np.maximum(act, 0)]
-    by = act.reshape(-1, 9), outcome.reshape(-1, 9)
-    same = ((by[0] == by[0][:, :1]).all(axis=1) & (by[1] == by[1][:, :1]).all(axis=1) & (by[0][:, 0] >= 0))
-    known = found.reshape(-1, 9).all(axis=1)
-    return Lookup(dec, act, outcome.astype(np.int64), coop, same.astype(np.int8), known.astype(np.int8))
+    arrays = _lookup_arrays(table.dense(0), table.read_mask(), codec.space, r[0], o[0], r[1], o[1],
+                            table.full, table.base, table.outcome_column("nconf"), env._coop.astype(np.int8))
+    return Lookup(dec, *arrays)
+
+
+@njit(cache=True, nogil=True)
+def _lookup_arrays(lut, read, space, r0, o0, r1, o1, full, base, nconf, coop_of):  # pragma: no cover - compiled
+    """``Lookup``'s act, outcome, coop, same and known: per decider and observation (my_last,
+    partner_last), the key projected on the fields it reads (``ipd_kernel.project``), its cell
+    (-1 none, -2 one that logs a conflict) and outcome (the first decider's first outcome
+    where there is no cell: never read)."""
+    deciders = read.shape[0]
+    act = np.empty(deciders * 9, np.int64)
+    outcome = np.empty(deciders * 9, np.int64)
+    coop = np.empty(deciders * 9, np.int8)
+    same = np.empty(deciders, np.int8)
+    known = np.empty(deciders, np.int8)
+    for d in range(deciders):
+        every = 1
+        for j in range(9):
+            key = d * space + read[d, 0] * ((j // 3 - 1 + o0) * r0) + read[d, 1] * ((j % 3 - 1 + o1) * r1)
+            c = np.int64(lut[key]) - 1  # entries are cell + 1; 0 missing
+            i = d * 9 + j
+            if c >= 0:
+                a = np.int64(full[c])
+                outcome[i] = base[c] + max(a, 0)
+                act[i] = -2 if nconf[outcome[i]] > 0 else a
+            else:
+                every = 0
+                act[i] = -1
+                outcome[i] = base[0]
+            coop[i] = coop_of[max(act[i], 0)]
+        first = d * 9
+        alike = act[first] >= 0
+        for i in range(first + 1, first + 9):
+            alike = alike and act[i] == act[first] and outcome[i] == outcome[first]
+        same[d] = alike
+        known[d] = every
+    return act, outcome, coop, same, known
 
 
 def _game(env: SpatialPD) -> Game:

@@ -123,7 +123,7 @@ def test_later_stretches_are_classes_when_pairs_played_alike(monkeypatch):
     # A second run() starts a stretch mid-game (as the scaling bench does): pairs of the same
     # deciders have played alike, so classes still hold; results equal the per-row loop's.
     monkeypatch.setattr(ipd_agents, "MAX_PROFILE_SHARE", 1.0)
-    real_classes, real_pairs = ipd_kernel._classes, ipd_classes.pair_classes
+    real_classes, real_pairs, real_resume = ipd_kernel._classes, ipd_classes.pair_classes, ipd_classes.resume
     models = []
     for by_class in (False, True):
         monkeypatch.setattr(decisions, "MEMO", CellMemo())
@@ -136,9 +136,17 @@ def test_later_stretches_are_classes_when_pairs_played_alike(monkeypatch):
             made.append(real_pairs(*args))
             return made[-1]
 
+        def resumed(*args: Any, made: list[Any] = made) -> Any:
+            got = real_resume(*args)  # the classes the first run() left (nothing read the rows since)
+            if got is not None:
+                made.append(got)
+            return got
+
         monkeypatch.setattr(ipd_classes, "pair_classes", spy)
+        monkeypatch.setattr(ipd_classes, "resume", resumed)
         fast.run(12)
         monkeypatch.setattr(ipd_classes, "pair_classes", real_pairs)
+        monkeypatch.setattr(ipd_classes, "resume", real_resume)
         assert fast.steps == 14
         assert bool(made and made[-1] is not None) == by_class
         models.append(fast)
