@@ -123,6 +123,7 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width + groups + 2 + len(ENV_COLUMNS) + (2 * n if logs else 0))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, 0, summarised=True)
+    rec.one_block = True
     env_cols = np.empty((k, len(ENV_COLUMNS)))
     size = k * n if logs else 0
     conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), np.zeros(k + 1, np.int64),

@@ -59,6 +59,9 @@ class Stretch:
     evolved: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     #: The environment's step counters (``model.count``) per step, in the order it counts them.
     counters: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    #: The kernel opts in to booking a summarised stretch as one block (``sim.summary_book``):
+    #: its outcome counts, summary, counters and environment columns are all the metrics read.
+    one_block: bool = False
 
     @property
     def summarised(self) -> bool:

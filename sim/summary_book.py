@@ -1,0 +1,274 @@
+"""Booking a summarised stretch as one block: every per-step column from a handful of array calls.
+
+Why: ``sim.metrics.record_steps`` computes a stretch's columns metric by metric (some
+twenty functions, ~40 small numpy calls, ~0.3 ms whatever the population), which at 10^3
+agents costs about as much as the compiled loop that played the steps. A stretch whose loop
+computed the engine's own metrics (``Stretch.summarised``) and that opts in
+(``Stretch.one_block``) needs no per-agent array: its decision and compliance sums are one
+product of its outcome counts with weights kept per model, its ratios one division, the rest
+the loop's own columns, written into one (columns, K) block that the series keeps as it is.
+Where a step is anything but plain (evolution, learners, a metric name an environment
+shares with the engine's) the general path books it.
+
+The same values as ``record_steps``: the sums are of small integers, exact in any order; each
+ratio is the same IEEE division; the float columns are the loop's, or the same expressions on
+them, and the run's welfare and bounds are added step by step as there
+(``tests/test_summary_book.py`` compares both paths stretch by stretch, bit for bit).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from agents.spec import Level
+from scenarios.metric_registry import METRICS, Metric
+from scenarios.stretch import SUMMARY, Stretch
+from sim import metrics as M
+from sim.series import Series
+
+if TYPE_CHECKING:
+    from sim.model import SpecModel
+
+#: The engine's per-step metrics in registration order: the block's layout assumes exactly these.
+EXPECTED = ("conflicts", "violations", "deceptions", "covert_acts", "cooperation_rate", "compliance_rate",
+            "compliance.", "welfare", "efficiency", "gini", "trust_mean", "trust_calibration",
+            "injections_attempted", "injections_obeyed", M.ENVIRONMENT_SLOT, "payoff.", "payoff_focal",
+            "payoff_background", "share.", "fixation", "overrides.", "overrides")
+#: The four decision counts that are columns as they are, in the series' order.
+COUNTED = ("conflicts", "violations", "deceptions", "covert_acts")
+_SUM = {name: c for c, name in enumerate(M.DECISION_SUMS)}
+_WELFARE, _GINI, _TRUST, _CALIBRATION = (SUMMARY.index(name) for name in
+                                        ("welfare", "gini", "trust_mean", "trust_calibration"))
+
+
+class Layout(NamedTuple):
+    """What a model's stretches are booked with, kept while what it was made from stays the same.
+
+    ``weights`` (rows, outcomes): the four ``COUNTED`` sums; the ratios' numerators (cooperative
+    moves, checks that held, then per principle); their denominators (moves, checks that
+    applied, then per principle); decisions; decisions that served an injection.
+    ``levels`` (LEVELS^2, outcomes): each outcome's conflicts by (winner, loser) level.
+    """
+
+    same: tuple[object, ...]     # what it was made from, compared by identity
+    equal: tuple[object, ...]    # and by value
+    weights: np.ndarray
+    levels: np.ndarray | None    # None: no outcome has conflicts
+    ids: tuple[str, ...]
+    counters: tuple[str, ...]    # counters that are columns of their own (not the injection counts)
+    env: tuple[str, ...]
+    pairwise: bool
+    tail: tuple[str, ...]        # names from ``welfare`` to the last payoff column
+    divisor: np.ndarray          # ``sim.metrics._group_layout``'s parts
+    named: np.ndarray
+    parts: tuple[tuple[np.ndarray | None, object], ...]  # (columns or None for all, size)
+
+
+def book(model: SpecModel, rec: Stretch) -> bool:
+    """Book ``rec``'s steps after ``model.steps`` as ``collect.book_stretch`` would; False (nothing
+    booked) when the stretch needs the general path."""
+    if model.evolution is not None or model.learning is not None or rec.evolved:
+        return False
+    layout = _layout(model, rec)
+    if layout is None:
+        return False
+    k = rec.steps
+    n_out = model.decisions.n_outcomes
+    counts = rec.arrays.counts
+    width = min(counts.shape[1], n_out)  # outcomes made after the last counted step: never counted
+    counts = counts[:k, :width]
+    weights = layout.weights if width == layout.weights.shape[1] else layout.weights[:, :width]
+    sums = weights @ counts.T  # (rows, K): integers, exact in any order
+    run = sums.sum(axis=1)
+    grand = run.tolist()
+    p = len(layout.ids)
+    ratios = 2 + p
+    at = 4 + ratios  # the denominators
+    present = [q for q in range(p) if grand[at + 2 + q] > 0]  # principles that applied in some step
+    names = [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{layout.ids[q]}" for q in present],
+             *layout.tail]
+    block = np.empty((len(names), k))
+    block[:4] = sums[:4]
+    # Every ratio in one division; NaN where nothing applied, as ``metrics._ratio`` leaves it.
+    den = sums[at:at + ratios]
+    quotient = np.divide(sums[4:at], np.where(den > 0, den, np.nan))
+    r = 6 + len(present)
+    block[4:r] = quotient if len(present) == p else quotient[[0, 1, *[2 + q for q in present]]]
+    summary = rec.arrays.summary[:k].T
+    welfare = block[r]
+    welfare[:] = summary[_WELFARE]
+    base, opt = model.env.bounds
+    span = opt - base
+    if span > 0:
+        np.divide(np.subtract(welfare, base), span, out=block[r + 1])
+    else:
+        block[r + 1] = np.nan
+    block[r + 2] = summary[_GINI]
+    r += 3
+    if layout.pairwise:
+        block[r] = summary[_TRUST]
+        block[r + 1] = summary[_CALIBRATION]
+        r += 2
+    counters = rec.counters
+    injections = r
+    block[r] = counters["injections_attempted"][:k] if "injections_attempted" in counters else 0.0
+    block[r + 1] = counters["injections_obeyed"][:k] if "injections_obeyed" in counters else sums[at + ratios + 1]
+    r += 2
+    for name in layout.counters:
+        block[r] = counters[name][:k]
+        r += 1
+    for name in layout.env:
+        block[r] = rec.env_metrics[name][:k]
+        r += 1
+    block[r] = float(np.count_nonzero(model.alive))
+    r = _payoffs(layout, rec.arrays.group_sums[:k], block, r + 1)
+    assert r == len(names)
+    _series(model, names, block, den[2:, 0].tolist(), present)
+    _totals(model, layout, grand, counts.sum(axis=0), n_out, block, injections, counters)
+    last = block[:, -1].tolist()
+    model.last_metrics = {name: x for name, x in zip(names, last, strict=True)
+                          if x == x or not name.startswith("compliance.")}
+    return True
+
+
+def _payoffs(layout: Layout, group_sums: np.ndarray, block: np.ndarray, r: int) -> int:
+    """``sim.metrics.group_payoffs`` into rows ``r``... of ``block``; returns the next row."""
+    sums = np.ascontiguousarray(group_sums)
+    named = layout.named
+    if len(named):
+        means = sums / layout.divisor  # one division per element, as there
+        block[r:r + len(named)] = means.T[named]
+        r += len(named)
+    for cols, size in layout.parts:
+        picked = sums if cols is None else np.ascontiguousarray(sums[:, cols])
+        block[r] = picked.sum(axis=-1) / size
+        r += 1
+    return r
+
+
+def _series(model: SpecModel, names: list[str], block: np.ndarray, applied_first: list[float],
+            present: list[int]) -> None:
+    """Extend the series by the block's rows: a run's first booking keeps the block's rows as its
+    columns; any other goes through ``extend_series``."""
+    series = model.series
+    # A principle first applied after the stretch's first step joins the series after the
+    # others (``extend_series``' order for sparse names): the general way sorts that out.
+    if (isinstance(series, Series) and not len(series) and not model.steps
+            and all(applied_first[q] > 0 for q in present)):
+        series.start_block(names, block)
+        return
+    M.extend_series(series, dict(zip(names, block, strict=True)), model.steps, block.shape[1])
+
+
+def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.ndarray, n_out: int,
+            block: np.ndarray, injections: int, counters: dict[str, np.ndarray]) -> None:
+    """``Totals.add`` of the block: the same sums (integers: exact), welfare and bounds step by step."""
+    tot = model.totals
+    k = block.shape[1]
+    p = len(layout.ids)
+    at = 6 + p  # the denominators
+    counted = tot.counted
+    step = dict(zip(COUNTED, grand[:4], strict=True))
+    step.update(cooperative_moves=grand[4], moves=grand[at], decisions=grand[at + 2 + p])
+    for name in M.DECISION_TOTALS:
+        counted[name] = counted.get(name, 0.0) + step[name]
+    # Integer counts: a row's sum is exact, whichever reduction takes it.
+    for name, v in zip(M.INJECTIONS, block[injections:injections + 2].sum(axis=1).tolist(), strict=True):
+        counted[name] = counted.get(name, 0.0) + v
+    for name, v in counters.items():
+        if name not in M.INJECTIONS:
+            counted[name] = counted.get(name, 0.0) + M._total(v[:k])
+    tot.applied = _plus(tot.applied, np.array(grand[at + 2:at + 2 + p]))
+    tot.held = _plus(tot.held, np.array(grand[6:at]))
+    width = len(outcomes)
+    if layout.levels is not None:  # else zeros would be added: the same levels
+        tot.levels = tot.levels + (layout.levels if width == layout.levels.shape[1]
+                                   else layout.levels[:, :width]) @ outcomes
+    if width < n_out:  # the general path's counts have a zero column per outcome made since
+        outcomes = np.concatenate([outcomes, np.zeros(n_out - width, outcomes.dtype)])
+    tot.outcomes = _plus(tot.outcomes, outcomes)
+    # Step by step, left to right, as stepping adds them (a running sum in Python floats).
+    w, b, o = tot.welfare, tot.baseline, tot.optimum
+    base, opt = model.env.bounds
+    for x in block[injections - (5 if layout.pairwise else 3)].tolist():
+        w += x
+        b += base
+        o += opt
+    tot.welfare, tot.baseline, tot.optimum = w, b, o
+
+
+def _plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``metrics._add``: a new array, ``a + b`` with the shorter one read as padded by zeros
+    (counts: no -0.0, so a first ``0.0 + b`` is ``b``)."""
+    if len(a) == len(b):
+        return a + b
+    return np.array(b, dtype=np.float64) if not len(a) else M._add(a, b)
+
+
+def _layout(model: SpecModel, rec: Stretch) -> Layout | None:
+    """The model's layout for this stretch (made or kept); None when the general path must book it."""
+    table = model.decisions
+    matrix = table.count_matrix(table.n_outcomes)
+    levels = table.level_rows()
+    computed = METRICS.computed()
+    same = (matrix, levels, model.group_of, computed)  # objects replaced whenever they change
+    equal = (len(model.groups), tuple(rec.counters), tuple(rec.env_metrics))
+    kept: Layout | None = model.__dict__.get("_summary_layout")
+    if kept is not None and kept.equal == equal and all(a is b for a, b in zip(kept.same, same, strict=True)):
+        return kept
+    engine = _engine(computed)
+    if engine is None:
+        return None
+    names, families = engine
+    counters = tuple(c for c in rec.counters if c not in M.INJECTIONS)
+    taken = [*counters, *rec.env_metrics]
+    if len(set(taken)) != len(taken) or any(name in names or name.startswith(families) for name in taken):
+        return None  # a name shared with the engine's columns: the general path sorts it out
+    p = len(table.principle_ids)
+    n = matrix.shape[0]
+    m = matrix.T
+    applied, held = m[8:8 + p], m[8 + p:8 + 2 * p]
+    weights = np.empty((10 + 2 * p, n))  # rows as ``Layout`` lists them
+    weights[:4] = m[_SUM["conflicts"]:_SUM["covert_acts"] + 1]
+    weights[4] = m[_SUM["cooperative_moves"]]
+    weights[5] = held.sum(axis=0)
+    weights[6:6 + p] = held
+    weights[6 + p] = m[_SUM["moves"]]
+    weights[7 + p] = applied.sum(axis=0)
+    weights[8 + p:8 + 2 * p] = applied
+    weights[8 + 2 * p] = m[_SUM["decisions"]]
+    weights[9 + 2 * p] = m[_SUM["served_injection"]]
+    size = len(Level) ** 2
+    rows = levels["outcome"] < n
+    conflicts = bool(rows.any())
+    level_w = np.bincount(levels["pair"][rows] * n + levels["outcome"][rows], minlength=size * n
+                          ).reshape(size, n).astype(np.float64) if conflicts else None
+    divisor, named, parts = M._group_layout(model)
+    pairwise = bool(model.env.pairwise)
+    tail = ("welfare", "efficiency", "gini", *(("trust_mean", "trust_calibration") if pairwise else ()),
+            *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT,
+            *[name for name, _ in named], *[name for name, _, _ in parts])
+    layout = Layout(same, equal, weights, level_w, tuple(table.principle_ids[:p]), counters,
+                    tuple(rec.env_metrics), pairwise, tail, divisor, np.array([g for _, g in named], np.int64),
+                    tuple((None if mask.all() else np.flatnonzero(mask), size) for _, mask, size in parts))
+    model.__dict__["_summary_layout"] = layout
+    return layout
+
+
+#: The registry's list of computed metrics, and what ``_engine`` made of it.
+_ENGINE: tuple[object, tuple[frozenset[str], tuple[str, ...]] | None] = (None, None)
+
+
+def _engine(computed: list[Metric]) -> tuple[frozenset[str], tuple[str, ...]] | None:
+    """The computed metrics' names and family prefixes, or None unless they are ``EXPECTED``
+    (kept while the registry's list is the same object: a new one after every change)."""
+    global _ENGINE
+    if _ENGINE[0] is not computed:
+        names = tuple(m.name for m in computed)
+        _ENGINE = (computed, (frozenset(names), tuple(n for n in names if n.endswith(".")))
+                   if names == EXPECTED else None)
+    return _ENGINE[1]
+
+
