@@ -49,7 +49,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES
-from scenarios.commons_table import STOCK_BUCKETS, Decisions, decision_lookup
+from scenarios.commons_table import STOCK_BUCKETS, Decisions, decision_lookup, scratch_for
 from scenarios.environment import Environment, environment
 from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
 from scenarios.metric_registry import Metric
@@ -146,6 +146,7 @@ class Commons(Environment):
         Metric("collapse_step", "collapse step", "step", per_step=False, aggregate="final"),
     )
     checks: ClassVar[tuple[str, ...]] = ("sustainable_take", "max_take")
+    books_in_blocks = True
     description = "A renewable resource shared by all; over-use collapses it (GovSim)."
 
     def __init__(self, params: CommonsParams, model: Any) -> None:
@@ -168,8 +169,11 @@ class Commons(Environment):
         #: when its run will fuse: the keys' cells are set-up, like the agents, not play.
         self.lookup: Decisions | None = None
         self.kept_order: np.ndarray | None = None  # the loop's last order of the payoffs (its Gini sort)
+        self.scratch: Any = None  # the loop's buffers (scenarios.commons_kernel.Scratch)
         if getattr(model, "env", None) is self and self.will_fuse(model, model.spec_scenario.steps):
             self.lookup = decision_lookup(self, model)
+            self.scratch = scratch_for(self, model)
+            self.kept_order = np.arange(len(model.payoff))  # where the loop's first sort starts
 
     @property
     def collapsed(self) -> bool:

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from agents.spec import Level
 from scenarios.metric_registry import METRICS, Metric
 from scenarios.stretch import SUMMARY, Stretch
 from sim import metrics as M
@@ -43,27 +42,40 @@ _WELFARE, _GINI, _TRUST, _CALIBRATION = (SUMMARY.index(name) for name in
                                         ("welfare", "gini", "trust_mean", "trust_calibration"))
 
 
-class Layout(NamedTuple):
-    """What a model's stretches are booked with, kept while what it was made from stays the same.
+class Weights(NamedTuple):
+    """The model's part of a layout, made with the model (``prepare``) and kept while the outcomes,
+    principles and groups it was made from are the same objects.
 
-    ``weights`` (rows, outcomes): the four ``COUNTED`` sums; the ratios' numerators (cooperative
-    moves, checks that held, then per principle); their denominators (moves, checks that
-    applied, then per principle); decisions; decisions that served an injection.
-    ``levels`` (LEVELS^2, outcomes): each outcome's conflicts by (winner, loser) level.
+    ``rows`` (10 + 2P, outcomes): the four ``COUNTED`` sums; the ratios' numerators (cooperative
+    moves, checks that held, then per principle); their denominators (moves, checks that applied,
+    then per principle); decisions; decisions that served an injection.
     """
 
-    same: tuple[object, ...]     # what it was made from, compared by identity
-    equal: tuple[object, ...]    # and by value
-    weights: np.ndarray
-    levels: np.ndarray | None    # None: no outcome has conflicts
+    same: tuple[object, ...]
+    groups: int
+    rows: np.ndarray
     ids: tuple[str, ...]
+    conflicts: bool              # some outcome has conflicts (by level in the run totals)
+    divisor: np.ndarray          # ``sim.metrics._group_layout``'s parts
+    named: np.ndarray
+    parts: tuple[tuple[np.ndarray | None, object], ...]  # (columns, None for all; size)
+    payoff_names: tuple[str, ...]
+
+
+class Layout(NamedTuple):
+    """A stretch's layout: the model's weights and the stretch's own column names."""
+
+    weights: Weights
     counters: tuple[str, ...]    # counters that are columns of their own (not the injection counts)
     env: tuple[str, ...]
     pairwise: bool
     tail: tuple[str, ...]        # names from ``welfare`` to the last payoff column
-    divisor: np.ndarray          # ``sim.metrics._group_layout``'s parts
-    named: np.ndarray
-    parts: tuple[tuple[np.ndarray | None, object], ...]  # (columns or None for all, size)
+
+
+def prepare(model: SpecModel) -> None:
+    """Make the model's block weights with the model, as ``metrics.prepare`` makes the table's
+    (an environment that ``books_in_blocks`` has its first stretch's cells by then)."""
+    _weights(model)
 
 
 def book(model: SpecModel, rec: Stretch) -> bool:
@@ -79,15 +91,16 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     counts = rec.arrays.counts
     width = min(counts.shape[1], n_out)  # outcomes made after the last counted step: never counted
     counts = counts[:k, :width]
-    weights = layout.weights if width == layout.weights.shape[1] else layout.weights[:, :width]
+    w = layout.weights
+    weights = w.rows if width == w.rows.shape[1] else w.rows[:, :width]
     sums = weights @ counts.T  # (rows, K): integers, exact in any order
     run = sums.sum(axis=1)
     grand = run.tolist()
-    p = len(layout.ids)
+    p = len(w.ids)
     ratios = 2 + p
     at = 4 + ratios  # the denominators
     present = [q for q in range(p) if grand[at + 2 + q] > 0]  # principles that applied in some step
-    names = [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{layout.ids[q]}" for q in present],
+    names = [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{w.ids[q]}" for q in present],
              *layout.tail]
     block = np.empty((len(names), k))
     block[:4] = sums[:4]
@@ -123,7 +136,7 @@ def book(model: SpecModel, rec: Stretch) -> bool:
         block[r] = rec.env_metrics[name][:k]
         r += 1
     block[r] = float(np.count_nonzero(model.alive))
-    r = _payoffs(layout, rec.arrays.group_sums[:k], block, r + 1)
+    r = _payoffs(w, rec.arrays.group_sums[:k], block, r + 1)
     assert r == len(names)
     _series(model, names, block, den[2:, 0].tolist(), present)
     _totals(model, layout, grand, counts.sum(axis=0), n_out, block, injections, counters)
@@ -133,15 +146,15 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     return True
 
 
-def _payoffs(layout: Layout, group_sums: np.ndarray, block: np.ndarray, r: int) -> int:
+def _payoffs(w: Weights, group_sums: np.ndarray, block: np.ndarray, r: int) -> int:
     """``sim.metrics.group_payoffs`` into rows ``r``... of ``block``; returns the next row."""
     sums = np.ascontiguousarray(group_sums)
-    named = layout.named
+    named = w.named
     if len(named):
-        means = sums / layout.divisor  # one division per element, as there
+        means = sums / w.divisor  # one division per element, as there
         block[r:r + len(named)] = means.T[named]
         r += len(named)
-    for cols, size in layout.parts:
+    for cols, size in w.parts:
         picked = sums if cols is None else np.ascontiguousarray(sums[:, cols])
         block[r] = picked.sum(axis=-1) / size
         r += 1
@@ -167,7 +180,7 @@ def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.n
     """``Totals.add`` of the block: the same sums (integers: exact), welfare and bounds step by step."""
     tot = model.totals
     k = block.shape[1]
-    p = len(layout.ids)
+    p = len(layout.weights.ids)
     at = 6 + p  # the denominators
     counted = tot.counted
     step = dict(zip(COUNTED, grand[:4], strict=True))
@@ -183,11 +196,10 @@ def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.n
     tot.applied = _plus(tot.applied, np.array(grand[at + 2:at + 2 + p]))
     tot.held = _plus(tot.held, np.array(grand[6:at]))
     width = len(outcomes)
-    if layout.levels is not None:  # else zeros would be added: the same levels
-        tot.levels = tot.levels + (layout.levels if width == layout.levels.shape[1]
-                                   else layout.levels[:, :width]) @ outcomes
     if width < n_out:  # the general path's counts have a zero column per outcome made since
         outcomes = np.concatenate([outcomes, np.zeros(n_out - width, outcomes.dtype)])
+    if layout.weights.conflicts:  # else zeros would be added: the same levels
+        tot.levels = tot.levels + M.level_pairs(model, outcomes)
     tot.outcomes = _plus(tot.outcomes, outcomes)
     # Step by step, left to right, as stepping adds them (a running sum in Python floats).
     w, b, o = tot.welfare, tot.baseline, tot.optimum
@@ -208,53 +220,60 @@ def _plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _layout(model: SpecModel, rec: Stretch) -> Layout | None:
-    """The model's layout for this stretch (made or kept); None when the general path must book it."""
-    table = model.decisions
-    matrix = table.count_matrix(table.n_outcomes)
-    levels = table.level_rows()
-    computed = METRICS.computed()
-    same = (matrix, levels, model.group_of, computed)  # objects replaced whenever they change
-    equal = (len(model.groups), tuple(rec.counters), tuple(rec.env_metrics))
-    kept: Layout | None = model.__dict__.get("_summary_layout")
-    if kept is not None and kept.equal == equal and all(a is b for a, b in zip(kept.same, same, strict=True)):
-        return kept
-    engine = _engine(computed)
+    """This stretch's layout; None when the general path must book it."""
+    engine = _engine(METRICS.computed())
     if engine is None:
         return None
+    weights = _weights(model)
+    key = (weights, tuple(rec.counters), tuple(rec.env_metrics))
+    kept: tuple[tuple[object, ...], Layout | None] | None = model.__dict__.get("_summary_layout")
+    if kept is not None and kept[0][0] is weights and kept[0][1:] == key[1:]:
+        return kept[1]
     names, families = engine
     counters = tuple(c for c in rec.counters if c not in M.INJECTIONS)
     taken = [*counters, *rec.env_metrics]
-    if len(set(taken)) != len(taken) or any(name in names or name.startswith(families) for name in taken):
-        return None  # a name shared with the engine's columns: the general path sorts it out
+    layout = None
+    # A name shared with the engine's columns: the general path sorts it out.
+    if len(set(taken)) == len(taken) and not any(name in names or name.startswith(families) for name in taken):
+        pairwise = bool(model.env.pairwise)
+        tail = ("welfare", "efficiency", "gini", *(("trust_mean", "trust_calibration") if pairwise else ()),
+                *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT, *weights.payoff_names)
+        layout = Layout(weights, counters, tuple(rec.env_metrics), pairwise, tail)
+    model.__dict__["_summary_layout"] = (key, layout)
+    return layout
+
+
+def _weights(model: SpecModel) -> Weights:
+    """The model's weights, made or kept."""
+    table = model.decisions
+    matrix = table.count_matrix(table.n_outcomes)
+    levels = table.level_rows()
+    same = (matrix, levels, model.group_of)  # objects replaced whenever they change
+    kept: Weights | None = model.__dict__.get("_summary_weights")
+    if kept is not None and kept.groups == len(model.groups) and all(
+            a is b for a, b in zip(kept.same, same, strict=True)):
+        return kept
     p = len(table.principle_ids)
     n = matrix.shape[0]
     m = matrix.T
     applied, held = m[8:8 + p], m[8 + p:8 + 2 * p]
-    weights = np.empty((10 + 2 * p, n))  # rows as ``Layout`` lists them
-    weights[:4] = m[_SUM["conflicts"]:_SUM["covert_acts"] + 1]
-    weights[4] = m[_SUM["cooperative_moves"]]
-    weights[5] = held.sum(axis=0)
-    weights[6:6 + p] = held
-    weights[6 + p] = m[_SUM["moves"]]
-    weights[7 + p] = applied.sum(axis=0)
-    weights[8 + p:8 + 2 * p] = applied
-    weights[8 + 2 * p] = m[_SUM["decisions"]]
-    weights[9 + 2 * p] = m[_SUM["served_injection"]]
-    size = len(Level) ** 2
-    rows = levels["outcome"] < n
-    conflicts = bool(rows.any())
-    level_w = np.bincount(levels["pair"][rows] * n + levels["outcome"][rows], minlength=size * n
-                          ).reshape(size, n).astype(np.float64) if conflicts else None
+    rows = np.empty((10 + 2 * p, n))  # as ``Weights`` lists them
+    rows[:4] = m[_SUM["conflicts"]:_SUM["covert_acts"] + 1]
+    rows[4] = m[_SUM["cooperative_moves"]]
+    rows[5] = held.sum(axis=0)
+    rows[6:6 + p] = held
+    rows[6 + p] = m[_SUM["moves"]]
+    rows[7 + p] = applied.sum(axis=0)
+    rows[8 + p:8 + 2 * p] = applied
+    rows[8 + 2 * p] = m[_SUM["decisions"]]
+    rows[9 + 2 * p] = m[_SUM["served_injection"]]
     divisor, named, parts = M._group_layout(model)
-    pairwise = bool(model.env.pairwise)
-    tail = ("welfare", "efficiency", "gini", *(("trust_mean", "trust_calibration") if pairwise else ()),
-            *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT,
-            *[name for name, _ in named], *[name for name, _, _ in parts])
-    layout = Layout(same, equal, weights, level_w, tuple(table.principle_ids[:p]), counters,
-                    tuple(rec.env_metrics), pairwise, tail, divisor, np.array([g for _, g in named], np.int64),
-                    tuple((None if mask.all() else np.flatnonzero(mask), size) for _, mask, size in parts))
-    model.__dict__["_summary_layout"] = layout
-    return layout
+    weights = Weights(same, len(model.groups), rows, tuple(table.principle_ids[:p]), bool(len(levels["outcome"])), divisor,
+                      np.array([g for _, g in named], np.int64),
+                      tuple((None if mask.all() else np.flatnonzero(mask), size) for _, mask, size in parts),
+                      (*[name for name, _ in named], *[name for name, _, _ in parts]))
+    model.__dict__["_summary_weights"] = weights
+    return weights
 
 
 #: The registry's list of computed metrics, and what ``_engine`` made of it.
