@@ -245,20 +245,21 @@ class Commons(Environment):
         return "numba" in sys.modules or limit * len(model.payoff) >= KERNEL_MIN_WORK
 
     def unfused(self, model: Any) -> str | None:
-        """Why the compiled loop cannot play the model's next steps (None: it can). The one list."""
+        """Why the compiled loop cannot play the model's next steps (None: it can). The one list,
+        checked in order and only as far as the first reason (it is asked before every stretch)."""
         own = all(getattr(type(self), f) is getattr(Commons, f) for f in ("step", "metrics", "_growth_factor"))
         reasons = (
-            (not own, "the environment's step or metrics are overridden"),
-            (len(model.phases) != 1, "more than one decision phase"),
-            (not model.deterministic_decisions,
+            (lambda: not own, "the environment's step or metrics are overridden"),
+            (lambda: len(model.phases) != 1, "more than one decision phase"),
+            (lambda: not model.deterministic_decisions,
              "a decision is not the resolver's alone (deliberation, error_rate, language model, learner, steer)"),
-            (not model.fixed_deciders, "evolution changes the deciders"),
-            (needs_coin(model), "a stochastic policy reads the coin"),
-            (model.script.has_triggers, "a `when` trigger watches the steps"),
-            (not bool(model.alive.all()), "an agent has left"),
-            (not model.summarisable, "a plugin metric reads the per-agent records"),
+            (lambda: not model.fixed_deciders, "evolution changes the deciders"),
+            (lambda: needs_coin(model), "a stochastic policy reads the coin"),
+            (lambda: model.script.has_triggers, "a `when` trigger watches the steps"),
+            (lambda: not bool(model.alive.all()), "an agent has left"),
+            (lambda: not model.summarisable, "a plugin metric reads the per-agent records"),
         )
-        return next((why for bad, why in reasons if bad), None)
+        return next((why for bad, why in reasons if bad()), None)
 
     # --- metrics ---------------------------------------------------------------------------
     def metrics(self, model: Any) -> dict[str, float]:
