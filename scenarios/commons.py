@@ -49,7 +49,7 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES
-from scenarios.commons_table import STOCK_BUCKETS, Decisions, decision_lookup
+from scenarios.commons_table import STOCK_BUCKETS, Decisions, decision_lookup, scratch_for
 from scenarios.environment import Environment, environment
 from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
 from scenarios.metric_registry import Metric
@@ -146,6 +146,7 @@ class Commons(Environment):
         Metric("collapse_step", "collapse step", "step", per_step=False, aggregate="final"),
     )
     checks: ClassVar[tuple[str, ...]] = ("sustainable_take", "max_take")
+    books_in_blocks = True
     description = "A renewable resource shared by all; over-use collapses it (GovSim)."
 
     def __init__(self, params: CommonsParams, model: Any) -> None:
@@ -168,8 +169,11 @@ class Commons(Environment):
         #: when its run will fuse: the keys' cells are set-up, like the agents, not play.
         self.lookup: Decisions | None = None
         self.kept_order: np.ndarray | None = None  # the loop's last order of the payoffs (its Gini sort)
+        self.scratch: Any = None  # the loop's buffers (scenarios.commons_kernel.Scratch)
         if getattr(model, "env", None) is self and self.will_fuse(model, model.spec_scenario.steps):
             self.lookup = decision_lookup(self, model)
+            self.scratch = scratch_for(self, model)
+            self.kept_order = np.arange(len(model.payoff))  # where the loop's first sort starts
 
     @property
     def collapsed(self) -> bool:
@@ -241,20 +245,21 @@ class Commons(Environment):
         return "numba" in sys.modules or limit * len(model.payoff) >= KERNEL_MIN_WORK
 
     def unfused(self, model: Any) -> str | None:
-        """Why the compiled loop cannot play the model's next steps (None: it can). The one list."""
+        """Why the compiled loop cannot play the model's next steps (None: it can). The one list,
+        checked in order and only as far as the first reason (it is asked before every stretch)."""
         own = all(getattr(type(self), f) is getattr(Commons, f) for f in ("step", "metrics", "_growth_factor"))
         reasons = (
-            (not own, "the environment's step or metrics are overridden"),
-            (len(model.phases) != 1, "more than one decision phase"),
-            (not model.deterministic_decisions,
+            (lambda: not own, "the environment's step or metrics are overridden"),
+            (lambda: len(model.phases) != 1, "more than one decision phase"),
+            (lambda: not model.deterministic_decisions,
              "a decision is not the resolver's alone (deliberation, error_rate, language model, learner, steer)"),
-            (not model.fixed_deciders, "evolution changes the deciders"),
-            (needs_coin(model), "a stochastic policy reads the coin"),
-            (model.script.has_triggers, "a `when` trigger watches the steps"),
-            (not bool(model.alive.all()), "an agent has left"),
-            (not model.summarisable, "a plugin metric reads the per-agent records"),
+            (lambda: not model.fixed_deciders, "evolution changes the deciders"),
+            (lambda: needs_coin(model), "a stochastic policy reads the coin"),
+            (lambda: model.script.has_triggers, "a `when` trigger watches the steps"),
+            (lambda: not bool(model.alive.all()), "an agent has left"),
+            (lambda: not model.summarisable, "a plugin metric reads the per-agent records"),
         )
-        return next((why for bad, why in reasons if bad), None)
+        return next((why for bad, why in reasons if bad()), None)
 
     # --- metrics ---------------------------------------------------------------------------
     def metrics(self, model: Any) -> dict[str, float]:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from scenarios.commons_table import STOCK_BUCKETS, decision_lookup
+from scenarios.commons_table import STOCK_BUCKETS, decision_lookup, scratch_for
 from scenarios.kernel_sums import gini_step, total
 from scenarios.stretch import Stretch
 
@@ -80,26 +80,6 @@ class Conflicts(NamedTuple):
     rows: np.ndarray
 
 
-class Classes(NamedTuple):
-    """Agents by payoff history: every agent of class ``c`` holds the payoff ``value[c]``.
-
-    A step's pay depends on the act alone, so agents that acted alike hold the same
-    payoff: sorting the few classes' values sorts every payoff (the Gini and equality
-    read sorted payoffs). Past ``value``'s room, the loop sorts the agents instead.
-    """
-
-    of: np.ndarray      # (n,) int64: each agent's class
-    value: np.ndarray   # (room,) the classes' payoffs
-    count: np.ndarray   # (room,) int64: agents per class
-    value2: np.ndarray  # (room,) scratch: the next step's classes
-    count2: np.ndarray  # (room,) int64 scratch
-    remap: np.ndarray   # (room * acts,) int64 scratch: (class, act) -> the next step's class
-    size: np.ndarray    # int64 [classes now; 0: too many, the loop sorts agents]
-    eq: np.ndarray      # (n,) scratch: rank x sorted payoff (equality)
-
-
-#: Most payoff classes a stretch follows before it sorts agents instead.
-CLASS_ROOM = 4096
 #: Positions in ``State.ints``: the collapse step (-1: none), factors used, the first step's
 #: number, over-takes and takes so far, the last step's over-takes and takers.
 COLLAPSE, USED, FIRST, TOTAL_OVER, TOTAL_TAKES, OVER, TAKERS = range(7)
@@ -119,10 +99,11 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     table = model.decisions
     width = table.n_outcomes
     groups = len(model.groups)
-    logs = bool(lookup.conflicts.any())
+    logs = env.lookup.logs
     per_step = 8 * (width + groups + 2 + len(ENV_COLUMNS) + (2 * n if logs else 0))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, 0, summarised=True)
+    rec.one_block = True
     env_cols = np.empty((k, len(ENV_COLUMNS)))
     size = k * n if logs else 0
     conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), np.zeros(k + 1, np.int64),
@@ -139,14 +120,14 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
         factors = np.full(k, float(prm.growth))
     if len(env.over_last) < n:  # newcomers have no past (as Commons.step extends it)
         env.over_last = np.concatenate([env.over_last, np.zeros(n - len(env.over_last), bool)])
+    scratch = env.scratch = scratch_for(env, model)
     state = State(model.payoff, model.step_payoff, env.over_last.view(np.int8), factors,
                   np.array([float(env.stock)]),
                   np.array([-1 if env.collapse_step is None else env.collapse_step, 0, model.steps + 1,
                             env._total_over, env._total_takes, env._over, env._takers], np.int64),
-                  _order(env, n), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n))
+                  _order(env, n), *scratch.agents)
     res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
-    classes = _classes(n, len(env.take_of))
-    _play(k, lookup, res, state, model.group_of.astype(np.int64), rec.arrays, env_cols, conflicts, classes)
+    _play(k, lookup, res, state, scratch.group_of, rec.arrays, env_cols, conflicts, scratch.classes)
     rec.steps = k
     ints = state.ints
     if draws and ints[USED] < k:
@@ -167,13 +148,6 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
                                  conflicts.outcome[:logged].copy(), conflicts.at.tolist(), conflicts.rows.tolist())
     rec.env_metrics = {name: env_cols[:k, c] for c, name in enumerate(ENV_COLUMNS)}
     return rec
-
-
-def _classes(n: int, acts: int) -> Classes:
-    """Room for the payoffs' classes, found by the loop from the payoffs (``_classify``)."""
-    room = min(CLASS_ROOM, max(n, 1))
-    return Classes(np.empty(n, np.int64), np.empty(room), np.empty(room, np.int64), np.empty(room),
-                   np.empty(room, np.int64), np.empty(room * acts, np.int64), np.zeros(1, np.int64), np.empty(n))
 
 
 def _order(env: Commons, n: int) -> np.ndarray:

@@ -51,6 +51,7 @@ class Decisions(NamedTuple):
     profile_of: np.ndarray  # (deciders,) int64
     kinds: dict[bytes, int]
     lookup: Lookup
+    logs: bool             # some key's outcome logs conflicts
 
 
 def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> Decisions:
@@ -81,4 +82,55 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> D
     by_kind = np.zeros((len(kinds), 3 * KEYS), np.int64)
     by_kind[profile_of[used]] = rows[used]
     act, outcome, conflicts = (np.ascontiguousarray(part.T) for part in np.split(by_kind, 3, axis=1))
-    return Decisions(dec.copy(), rows, covered, profile_of, kinds, Lookup(profile_of[dec], act, outcome, conflicts))
+    return Decisions(dec.copy(), rows, covered, profile_of, kinds, Lookup(profile_of[dec], act, outcome, conflicts),
+                     bool(conflicts.any()))
+
+
+#: Most payoff classes a stretch follows before it sorts agents instead.
+CLASS_ROOM = 4096
+
+
+class Classes(NamedTuple):
+    """Agents by payoff history: every agent of class ``c`` holds the payoff ``value[c]``.
+
+    A step's pay depends on the act alone, so agents that acted alike hold the same
+    payoff: sorting the few classes' values sorts every payoff (the Gini and equality
+    read sorted payoffs). Past ``value``'s room, the loop sorts the agents instead.
+    """
+
+    of: np.ndarray      # (n,) int64: each agent's class
+    value: np.ndarray   # (room,) the classes' payoffs
+    count: np.ndarray   # (room,) int64: agents per class
+    value2: np.ndarray  # (room,) scratch: the next step's classes
+    count2: np.ndarray  # (room,) int64 scratch
+    remap: np.ndarray   # (room * acts,) int64 scratch: (class, act) -> the next step's class
+    size: np.ndarray    # int64 [classes now; 0: too many, the loop sorts agents]
+    eq: np.ndarray      # (n,) scratch: rank x sorted payoff (equality)
+
+
+class Scratch(NamedTuple):
+    """Buffers a stretch overwrites before it reads them: made with a model that will fuse
+    (``Commons.setup``, as the look-up is) and kept on the environment from one stretch to the
+    next (fresh pages cost a short stretch more than its work); remade when agents join."""
+
+    group_of: np.ndarray            # the model's ``group_of`` as int64
+    agents: tuple[np.ndarray, ...]  # ``State``'s scratch: chosen, demand, xs, buf
+    classes: Classes
+    of: np.ndarray                  # the ``group_of`` they were made for
+
+
+def scratch_for(env: Commons, model: Any) -> Scratch:
+    """The environment's buffers if they are for the model's agents now, else new ones."""
+    kept: Scratch | None = env.scratch
+    n = len(model.group_of)
+    if kept is not None and kept.of is model.group_of:
+        return kept
+    return Scratch(model.group_of.astype(np.int64), (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n)),
+                   _classes(n, len(env.take_of)), model.group_of)
+
+
+def _classes(n: int, acts: int) -> Classes:
+    """Room for the payoffs' classes, found by the loop from the payoffs (``_classify``)."""
+    room = min(CLASS_ROOM, max(n, 1))
+    return Classes(np.empty(n, np.int64), np.empty(room), np.empty(room, np.int64), np.empty(room),
+                   np.empty(room, np.int64), np.empty(room * acts, np.int64), np.zeros(1, np.int64), np.empty(n))

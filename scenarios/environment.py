@@ -109,6 +109,9 @@ class Environment:
     #: Facts this environment holds the truth of, that language-model agents' messages may make
     #: claims about (``agents.llm_claims``); one that declares any takes ``claims`` in ``said``.
     facts: ClassVar[tuple[str, ...]] = ()
+    #: Its fast-forward's summarised stretches are booked as one block (``Stretch.one_block``):
+    #: the model makes the block's weights when it is built.
+    books_in_blocks: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -66,6 +66,9 @@ class Stretch:
     #: (K, 2) each step's welfare bounds (baseline, optimum), where they change inside the
     #: stretch (rewired ties, tooth-fairy's draws); None: ``env.bounds`` at every step.
     bounds: np.ndarray | None = None
+    #: The kernel opts in to booking a summarised stretch as one block (``sim.summary_book``):
+    #: its outcome counts, summary, counters and environment columns are all the metrics read.
+    one_block: bool = False
 
     @property
     def summarised(self) -> bool:

@@ -16,6 +16,7 @@ import numpy as np
 
 from scenarios.stretch import SUMMARY, Stretch
 from sim import metrics as M
+from sim import summary_book
 
 if TYPE_CHECKING:
     from sim.model import SpecModel
@@ -35,6 +36,8 @@ def book_stretch(model: SpecModel, rec: Stretch) -> None:
     """Book the ``rec.steps`` steps after ``model.steps``: series, totals and the last step's metrics."""
     k = rec.steps
     model.env.step_counts = {}
+    if rec.one_block and rec.summarised and summary_book.book(model, rec):
+        return
     # Outcomes added after the last recorded step (keys filled for a step left to the
     # generic path) were never counted: zeros.
     n_out = model.decisions.n_outcomes

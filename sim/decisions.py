@@ -218,6 +218,9 @@ class DecisionTable:
         self.deciders: list[Decider] = []
         self._decider_ids: dict[Any, int] = {}
         self._luts: list[np.ndarray | None] = [None for _ in self.phases]
+        #: Deciders a dense table is first made with room for beyond those it needs (the model's
+        #: declared joins): a join then fills zeroed pages instead of copying the whole table.
+        self.reserve = 0
         self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
@@ -445,8 +448,8 @@ class DecisionTable:
             # Doubling (up to the limit) so that deciders added by events rarely regrow it.
             # Entries are cell + 1, so 0 means missing and the table starts as zeroed pages
             # the OS hands out lazily: only the pages keys land on are ever touched.
-            grown = np.zeros(min(max(need, 2 * (0 if lut is None else len(lut))), DENSE_TABLE_LIMIT),
-                             dtype=np.int32)
+            room = need + self.reserve * self.codec.space if lut is None else 2 * len(lut)
+            grown = np.zeros(min(max(need, room), DENSE_TABLE_LIMIT), dtype=np.int32)
             if lut is not None:
                 grown[: len(lut)] = lut
             lut = self._luts[phase] = grown

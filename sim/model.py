@@ -29,7 +29,7 @@ from agents.policies import Policy, make_policy
 from agents.spec import Spec
 from agents.trust import PairTable
 from scenarios.environment import Environment, get_environment
-from sim import collect
+from sim import collect, summary_book
 from sim import metrics as M
 from sim.decisions import DecisionTable, memoisable
 from sim.eventlog import EventLog
@@ -116,6 +116,9 @@ class SpecModel(mesa.Model):
         self.pairs = PairTable()
 
         self.decisions = DecisionTable(self.env.codec, self.phases)
+        # Each agent a join adds may bring a decider per phase: room for them in the dense tables.
+        self.decisions.reserve = len(self.phases) * sum(
+            int(ev.args.get("count", 1)) for ev in scenario.events if ev.type == "join")
         self._bindings: dict[Binding, Binding] = {}
         self._compiled: dict[tuple, Binding] = {}
         self.decider_of = [np.zeros(n, dtype=np.int64) for _ in self.phases]
@@ -141,6 +144,8 @@ class SpecModel(mesa.Model):
         self.memory = LLMMemory(remember) if remember else None  # language models' outcome windows
         self.env.setup(self)
         M.prepare(self)  # booking's weights and group layout, at build rather than in the first step
+        if self.env.books_in_blocks:
+            summary_book.prepare(self)
 
     # --- population ------------------------------------------------------------------------------
     def new_instruction(self, d: dict[str, Any]) -> Instruction:

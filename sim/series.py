@@ -86,6 +86,18 @@ class Series(MutableMapping[str, list[float]]):
         for name in names:
             self.extend(name, cols[name] if name in cols else np.full(k, np.nan))
 
+    def start_block(self, names: list[str], block: np.ndarray) -> None:
+        """A run's first booking, every column at once: ``names[c]`` is row ``c`` of ``block``
+        (C, K) float64, which nobody writes again (``sim.summary_book``). What ``extend_all``
+        leaves for these columns, without copying them out and back into a block."""
+        if self._cols:
+            raise ValueError("start_block: the series already has columns")
+        if block.shape[1] >= MIN_BLOCK:
+            self._cols = {name: [row] for name, row in zip(names, block, strict=True)}
+            self._blocks = set(names)
+        else:
+            self._cols = dict(zip(names, block.tolist(), strict=True))
+
     def arrays(self) -> dict[str, np.ndarray | list[float]]:
         """Every column for a frame, names in order: its list, or the booked arrays joined (not read
         as Python floats)."""

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import scenarios
-from scenarios import commons_kernel
+from scenarios import commons_kernel, commons_table
 from scenarios.commons import Commons
 from scenarios.metric_registry import METRICS, Metric
 from sim import eventlog
@@ -79,7 +79,7 @@ def test_more_payoff_classes_than_room_sort_agents(room: int, monkeypatch: pytes
     # Past the room for payoff classes the loop sorts the agents for the Gini and equality.
     over = {"groups.villagers.count": 60}
     slow, _ = _run("commons-newcomer", False, monkeypatch, room, over)
-    monkeypatch.setattr(commons_kernel, "CLASS_ROOM", room)
+    monkeypatch.setattr(commons_table, "CLASS_ROOM", room)
     fast, played = _run("commons-newcomer", True, monkeypatch, room, over)
     assert played >= fast.steps // 2
     _same_commons(slow, fast)

@@ -1,0 +1,293 @@
+"""Booking a summarised stretch as one block: every per-step column from a handful of array calls.
+
+Why: ``sim.metrics.record_steps`` computes a stretch's columns metric by metric (some
+twenty functions, ~40 small numpy calls, ~0.3 ms whatever the population), which at 10^3
+agents costs about as much as the compiled loop that played the steps. A stretch whose loop
+computed the engine's own metrics (``Stretch.summarised``) and that opts in
+(``Stretch.one_block``) needs no per-agent array: its decision and compliance sums are one
+product of its outcome counts with weights kept per model, its ratios one division, the rest
+the loop's own columns, written into one (columns, K) block that the series keeps as it is.
+Where a step is anything but plain (evolution, learners, a metric name an environment
+shares with the engine's) the general path books it.
+
+The same values as ``record_steps``: the sums are of small integers, exact in any order; each
+ratio is the same IEEE division; the float columns are the loop's, or the same expressions on
+them, and the run's welfare and bounds are added step by step as there
+(``tests/test_summary_book.py`` compares both paths stretch by stretch, bit for bit).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from scenarios.metric_registry import METRICS, Metric
+from scenarios.stretch import SUMMARY, Stretch
+from sim import metrics as M
+from sim.series import Series
+
+if TYPE_CHECKING:
+    from sim.model import SpecModel
+
+#: The engine's per-step metrics in registration order: the block's layout assumes exactly these.
+EXPECTED = ("conflicts", "violations", "deceptions", "covert_acts", "cooperation_rate", "compliance_rate",
+            "compliance.", "welfare", "efficiency", "gini", "trust_mean", "trust_calibration",
+            "injections_attempted", "injections_obeyed", M.ENVIRONMENT_SLOT, "payoff.", "payoff_focal",
+            "payoff_background", "share.", "fixation", "overrides.", "overrides")
+#: The four decision counts that are columns as they are, in the series' order.
+COUNTED = ("conflicts", "violations", "deceptions", "covert_acts")
+_SUM = {name: c for c, name in enumerate(M.DECISION_SUMS)}
+_WELFARE, _GINI, _TRUST, _CALIBRATION = (SUMMARY.index(name) for name in
+                                        ("welfare", "gini", "trust_mean", "trust_calibration"))
+
+
+class Weights(NamedTuple):
+    """The model's part of a layout, made with the model (``prepare``) and kept while the outcomes,
+    principles and groups it was made from are the same objects.
+
+    ``rows`` (10 + 2P, outcomes): the four ``COUNTED`` sums; the ratios' numerators (cooperative
+    moves, checks that held, then per principle); their denominators (moves, checks that applied,
+    then per principle); decisions; decisions that served an injection.
+    """
+
+    same: tuple[object, ...]
+    groups: int
+    rows: np.ndarray
+    ids: tuple[str, ...]
+    conflicts: bool              # some outcome has conflicts (by level in the run totals)
+    divisor: np.ndarray          # ``sim.metrics._group_layout``'s parts
+    named: np.ndarray
+    parts: tuple[tuple[np.ndarray | None, object], ...]  # (columns, None for all; size)
+    payoff_names: tuple[str, ...]
+
+
+class Layout(NamedTuple):
+    """A stretch's layout: the model's weights and the stretch's own column names."""
+
+    weights: Weights
+    counters: tuple[str, ...]    # counters that are columns of their own (not the injection counts)
+    env: tuple[str, ...]
+    pairwise: bool
+    tail: tuple[str, ...]        # names from ``welfare`` to the last payoff column
+
+
+def prepare(model: SpecModel) -> None:
+    """Make the model's block weights with the model, as ``metrics.prepare`` makes the table's
+    (an environment that ``books_in_blocks`` has its first stretch's cells by then)."""
+    _weights(model)
+
+
+def book(model: SpecModel, rec: Stretch) -> bool:
+    """Book ``rec``'s steps after ``model.steps`` as ``collect.book_stretch`` would; False (nothing
+    booked) when the stretch needs the general path."""
+    if model.evolution is not None or model.learning is not None or rec.evolved or rec.bounds is not None:
+        return False  # the general path books these (per-step bounds included)
+    layout = _layout(model, rec)
+    if layout is None:
+        return False
+    k = rec.steps
+    n_out = model.decisions.n_outcomes
+    counts = rec.arrays.counts
+    width = min(counts.shape[1], n_out)  # outcomes made after the last counted step: never counted
+    counts = counts[:k, :width]
+    w = layout.weights
+    weights = w.rows if width == w.rows.shape[1] else w.rows[:, :width]
+    sums = weights @ counts.T  # (rows, K): integers, exact in any order
+    run = sums.sum(axis=1)
+    grand = run.tolist()
+    p = len(w.ids)
+    ratios = 2 + p
+    at = 4 + ratios  # the denominators
+    present = [q for q in range(p) if grand[at + 2 + q] > 0]  # principles that applied in some step
+    names = [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{w.ids[q]}" for q in present],
+             *layout.tail]
+    block = np.empty((len(names), k))
+    block[:4] = sums[:4]
+    # Every ratio in one division; NaN where nothing applied, as ``metrics._ratio`` leaves it.
+    den = sums[at:at + ratios]
+    quotient = np.divide(sums[4:at], np.where(den > 0, den, np.nan))
+    r = 6 + len(present)
+    block[4:r] = quotient if len(present) == p else quotient[[0, 1, *[2 + q for q in present]]]
+    summary = rec.arrays.summary[:k].T
+    welfare = block[r]
+    welfare[:] = summary[_WELFARE]
+    base, opt = model.env.bounds
+    span = opt - base
+    if span > 0:
+        np.divide(np.subtract(welfare, base), span, out=block[r + 1])
+    else:
+        block[r + 1] = np.nan
+    block[r + 2] = summary[_GINI]
+    r += 3
+    if layout.pairwise:
+        block[r] = summary[_TRUST]
+        block[r + 1] = summary[_CALIBRATION]
+        r += 2
+    counters = rec.counters
+    injections = r
+    block[r] = counters["injections_attempted"][:k] if "injections_attempted" in counters else 0.0
+    block[r + 1] = counters["injections_obeyed"][:k] if "injections_obeyed" in counters else sums[at + ratios + 1]
+    r += 2
+    for name in layout.counters:
+        block[r] = counters[name][:k]
+        r += 1
+    for name in layout.env:
+        block[r] = rec.env_metrics[name][:k]
+        r += 1
+    block[r] = float(np.count_nonzero(model.alive))
+    r = _payoffs(w, rec.arrays.group_sums[:k], block, r + 1)
+    assert r == len(names)
+    _series(model, names, block, den[2:, 0].tolist(), present)
+    _totals(model, layout, grand, counts.sum(axis=0), n_out, block, injections, counters)
+    last = block[:, -1].tolist()
+    model.last_metrics = {name: x for name, x in zip(names, last, strict=True)
+                          if x == x or not name.startswith("compliance.")}
+    return True
+
+
+def _payoffs(w: Weights, group_sums: np.ndarray, block: np.ndarray, r: int) -> int:
+    """``sim.metrics.group_payoffs`` into rows ``r``... of ``block``; returns the next row."""
+    sums = np.ascontiguousarray(group_sums)
+    named = w.named
+    if len(named):
+        means = sums / w.divisor  # one division per element, as there
+        block[r:r + len(named)] = means.T[named]
+        r += len(named)
+    for cols, size in w.parts:
+        picked = sums if cols is None else np.ascontiguousarray(sums[:, cols])
+        block[r] = picked.sum(axis=-1) / size
+        r += 1
+    return r
+
+
+def _series(model: SpecModel, names: list[str], block: np.ndarray, applied_first: list[float],
+            present: list[int]) -> None:
+    """Extend the series by the block's rows: a run's first booking keeps the block's rows as its
+    columns; any other goes through ``extend_series``."""
+    series = model.series
+    # A principle first applied after the stretch's first step joins the series after the
+    # others (``extend_series``' order for sparse names): the general way sorts that out.
+    if (isinstance(series, Series) and not len(series) and not model.steps
+            and all(applied_first[q] > 0 for q in present)):
+        series.start_block(names, block)
+        return
+    M.extend_series(series, dict(zip(names, block, strict=True)), model.steps, block.shape[1])
+
+
+def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.ndarray, n_out: int,
+            block: np.ndarray, injections: int, counters: dict[str, np.ndarray]) -> None:
+    """``Totals.add`` of the block: the same sums (integers: exact), welfare and bounds step by step."""
+    tot = model.totals
+    k = block.shape[1]
+    p = len(layout.weights.ids)
+    at = 6 + p  # the denominators
+    counted = tot.counted
+    step = dict(zip(COUNTED, grand[:4], strict=True))
+    step.update(cooperative_moves=grand[4], moves=grand[at], decisions=grand[at + 2 + p])
+    for name in M.DECISION_TOTALS:
+        counted[name] = counted.get(name, 0.0) + step[name]
+    # Integer counts: a row's sum is exact, whichever reduction takes it.
+    for name, v in zip(M.INJECTIONS, block[injections:injections + 2].sum(axis=1).tolist(), strict=True):
+        counted[name] = counted.get(name, 0.0) + v
+    for name, v in counters.items():
+        if name not in M.INJECTIONS:
+            counted[name] = counted.get(name, 0.0) + M._total(v[:k])
+    tot.applied = _plus(tot.applied, np.array(grand[at + 2:at + 2 + p]))
+    tot.held = _plus(tot.held, np.array(grand[6:at]))
+    width = len(outcomes)
+    if width < n_out:  # the general path's counts have a zero column per outcome made since
+        outcomes = np.concatenate([outcomes, np.zeros(n_out - width, outcomes.dtype)])
+    if layout.weights.conflicts:  # else zeros would be added: the same levels
+        tot.levels = tot.levels + M.level_pairs(model, outcomes)
+    tot.outcomes = _plus(tot.outcomes, outcomes)
+    # Step by step, left to right, as stepping adds them (a running sum in Python floats).
+    w, b, o = tot.welfare, tot.baseline, tot.optimum
+    base, opt = model.env.bounds
+    for x in block[injections - (5 if layout.pairwise else 3)].tolist():
+        w += x
+        b += base
+        o += opt
+    tot.welfare, tot.baseline, tot.optimum = w, b, o
+
+
+def _plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``metrics._add``: a new array, ``a + b`` with the shorter one read as padded by zeros
+    (counts: no -0.0, so a first ``0.0 + b`` is ``b``)."""
+    if len(a) == len(b):
+        return a + b
+    return np.array(b, dtype=np.float64) if not len(a) else M._add(a, b)
+
+
+def _layout(model: SpecModel, rec: Stretch) -> Layout | None:
+    """This stretch's layout; None when the general path must book it."""
+    engine = _engine(METRICS.computed())
+    if engine is None:
+        return None
+    weights = _weights(model)
+    key = (weights, tuple(rec.counters), tuple(rec.env_metrics))
+    kept: tuple[tuple[object, ...], Layout | None] | None = model.__dict__.get("_summary_layout")
+    if kept is not None and kept[0][0] is weights and kept[0][1:] == key[1:]:
+        return kept[1]
+    names, families = engine
+    counters = tuple(c for c in rec.counters if c not in M.INJECTIONS)
+    taken = [*counters, *rec.env_metrics]
+    layout = None
+    # A name shared with the engine's columns: the general path sorts it out.
+    if len(set(taken)) == len(taken) and not any(name in names or name.startswith(families) for name in taken):
+        pairwise = bool(model.env.pairwise)
+        tail = ("welfare", "efficiency", "gini", *(("trust_mean", "trust_calibration") if pairwise else ()),
+                *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT, *weights.payoff_names)
+        layout = Layout(weights, counters, tuple(rec.env_metrics), pairwise, tail)
+    model.__dict__["_summary_layout"] = (key, layout)
+    return layout
+
+
+def _weights(model: SpecModel) -> Weights:
+    """The model's weights, made or kept."""
+    table = model.decisions
+    matrix = table.count_matrix(table.n_outcomes)
+    levels = table.level_rows()
+    same = (matrix, levels, model.group_of)  # objects replaced whenever they change
+    kept: Weights | None = model.__dict__.get("_summary_weights")
+    if kept is not None and kept.groups == len(model.groups) and all(
+            a is b for a, b in zip(kept.same, same, strict=True)):
+        return kept
+    p = len(table.principle_ids)
+    n = matrix.shape[0]
+    m = matrix.T
+    applied, held = m[8:8 + p], m[8 + p:8 + 2 * p]
+    rows = np.empty((10 + 2 * p, n))  # as ``Weights`` lists them
+    rows[:4] = m[_SUM["conflicts"]:_SUM["covert_acts"] + 1]
+    rows[4] = m[_SUM["cooperative_moves"]]
+    rows[5] = held.sum(axis=0)
+    rows[6:6 + p] = held
+    rows[6 + p] = m[_SUM["moves"]]
+    rows[7 + p] = applied.sum(axis=0)
+    rows[8 + p:8 + 2 * p] = applied
+    rows[8 + 2 * p] = m[_SUM["decisions"]]
+    rows[9 + 2 * p] = m[_SUM["served_injection"]]
+    divisor, named, parts = M._group_layout(model)
+    weights = Weights(same, len(model.groups), rows, tuple(table.principle_ids[:p]), bool(len(levels["outcome"])), divisor,
+                      np.array([g for _, g in named], np.int64),
+                      tuple((None if mask.all() else np.flatnonzero(mask), size) for _, mask, size in parts),
+                      (*[name for name, _ in named], *[name for name, _, _ in parts]))
+    model.__dict__["_summary_weights"] = weights
+    return weights
+
+
+#: The registry's list of computed metrics, and what ``_engine`` made of it.
+_ENGINE: tuple[object, tuple[frozenset[str], tuple[str, ...]] | None] = (None, None)
+
+
+def _engine(computed: list[Metric]) -> tuple[frozenset[str], tuple[str, ...]] | None:
+    """The computed metrics' names and family prefixes, or None unless they are ``EXPECTED``
+    (kept while the registry's list is the same object: a new one after every change)."""
+    global _ENGINE
+    if _ENGINE[0] is not computed:
+        names = tuple(m.name for m in computed)
+        _ENGINE = (computed, (frozenset(names), tuple(n for n in names if n.endswith(".")))
+                   if names == EXPECTED else None)
+    return _ENGINE[1]
+
+

@@ -1,0 +1,136 @@
+"""A summarised stretch booked as one block (sim/summary_book.py) books what the general path books.
+
+Differential, per stretch: every stretch that opts in is booked both ways from the same
+model state (series, totals, last metrics saved and put back in between), and the two
+bookings must agree bit for bit (NaN included) in the columns' names and order, the run
+totals and the last step's metrics. Runs cover joins (new groups, new outcomes after the
+first stretch), conflicts by level, collapse, principles that never apply in a stretch,
+and a second stretch appended to a first.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+
+from scenarios import commons_kernel
+from scenarios.stretch import Stretch
+from sim import collect, summary_book
+from sim.runs.run import run_model
+from sim.series import Series
+
+
+def _state(model: Any) -> tuple[dict[str, np.ndarray], Any, dict[str, float]]:
+    """What a booking writes, detached from the model: series as arrays, totals, last metrics."""
+    series = {name: np.array(values, dtype=np.float64) for name, values in model.series.items()}
+    return series, copy.deepcopy(model.totals), dict(model.last_metrics)
+
+
+def _bits(x: Any) -> bytes:
+    return np.asarray(x, dtype=np.float64).tobytes()
+
+
+def _same_state(a: Any, b: Any) -> None:
+    (sa, ta, la), (sb, tb, lb) = a, b
+    assert list(sa) == list(sb)
+    for name in sa:
+        assert _bits(sa[name]) == _bits(sb[name]), name
+    assert list(la) == list(lb)
+    assert _bits(list(la.values())) == _bits(list(lb.values()))
+    assert list(ta.counted) == list(tb.counted)
+    assert _bits(list(ta.counted.values())) == _bits(list(tb.counted.values()))
+    for field in ("applied", "held", "levels", "outcomes"):
+        assert _bits(getattr(ta, field)) == _bits(getattr(tb, field)), field
+    assert _bits([ta.welfare, ta.baseline, ta.optimum]) == _bits([tb.welfare, tb.baseline, tb.optimum])
+
+
+def _both_ways(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Book every opted-in stretch the general way, then (state put back) as one block; compare.
+    Returns the steps booked as blocks."""
+    real = collect.book_stretch
+    booked: list[int] = []
+
+    def both(model: Any, rec: Stretch) -> None:
+        if not rec.one_block:
+            real(model, rec)
+            return
+        saved_series = copy.deepcopy(model.series)
+        saved = copy.deepcopy(model.totals), dict(model.last_metrics)
+        rec.one_block = False
+        real(model, rec)
+        general = _state(model)
+        model.series, (model.totals, model.last_metrics) = saved_series, saved
+        rec.one_block = True
+        assert summary_book.book(model, rec)
+        booked.append(rec.steps)
+        _same_state(general, _state(model))
+
+    monkeypatch.setattr(collect, "book_stretch", both)
+    return booked
+
+
+VILLAGE = {"groups.villagers.count": 40, "groups.trawlers.count": 10}
+
+
+@pytest.mark.parametrize(("ref", "overrides", "seed"), [
+    ("commons", {}, 0),
+    ("commons", VILLAGE, 1),
+    # Trawlers bound by no spec: conflicts logged, principles that apply to some acts only.
+    ("commons", {**VILLAGE, "groups.trawlers.spec": "empty"}, 2),
+    ("commons", {**VILLAGE, "specs.sustainable.principles.sustainable_take.level": "user"}, 3),
+    # Collapse inside a stretch (then nothing is taken: ratios with nothing applicable).
+    ("commons", {"groups.villagers.count": 10, "groups.trawlers.count": 30, "groups.trawlers.spec": "empty",
+                 "environment.regrowth_sd": 1.0}, 4),
+    ("commons", {**VILLAGE, "steps": 40}, 5),
+    # A join: a new group's payoff column, a new decider's outcomes after the first stretch.
+    ("commons-newcomer", {}, 0),
+    ("commons-newcomer", {"groups.villagers.count": 60}, 6),
+    ("commons-newcomer", {"groups.villagers.count": 60, "groups.villagers.spec": "empty"}, 7),
+    ("commons-newcomer", {"groups.villagers.count": 30, "groups.newcomer.spec": "sustainable"}, 8),
+])
+def test_block_booking_equals_general(ref: str, overrides: dict[str, Any], seed: int,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    booked = _both_ways(monkeypatch)
+    model = run_model(ref, seed=seed, set=overrides)
+    assert sum(booked) >= model.steps // 2
+
+
+def test_whole_runs_equal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run booked in blocks against one booked the general way from start to end.
+    from tests.test_fused import _same
+
+    over = {"groups.villagers.count": 60, "groups.villagers.spec": "empty"}
+    fast = run_model("commons-newcomer", seed=3, set=over)
+    with monkeypatch.context() as m:
+        m.setattr(summary_book, "book", lambda model, rec: False)
+        slow = run_model("commons-newcomer", seed=3, set=over)
+    _same(slow, fast)
+    assert isinstance(fast.series, Series)
+
+
+def test_shared_names_take_the_general_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An environment column named like an engine metric: the block cannot place it, so the
+    # stretch is booked the general way (the counterfactual: without the clash it is a block).
+    calls: list[bool] = []
+    real_ff = commons_kernel.fast_forward
+    real_book = summary_book.book
+
+    def renamed(env: Any, model: Any, limit: int) -> Any:
+        rec = real_ff(env, model, limit)
+        if rec is not None and clash:
+            rec.env_metrics["welfare"] = rec.env_metrics.pop("harvest")
+        return rec
+
+    def counted(model: Any, rec: Any) -> bool:
+        calls.append(real_book(model, rec))
+        return calls[-1]
+
+    monkeypatch.setattr(commons_kernel, "fast_forward", renamed)
+    monkeypatch.setattr(summary_book, "book", counted)
+    for clash in (True, False):
+        calls.clear()
+        run_model("commons", seed=0, set=VILLAGE)
+        assert calls and all(c is not clash for c in calls)
