@@ -23,6 +23,7 @@ does. Metrics: ``contribution_rate``, ``pledges_broken``, ``punishments``.
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -32,8 +33,11 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import TRUST_BUCKETS
+from agents.policies.learners import RothErev
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.ipd import KERNEL_MIN_WORK
 from scenarios.metric_registry import Metric
+from scenarios.stretch import Stretch
 
 GIVE = ActSpace([
     Act("pledge_contribute", cooperative=True, promise="C", text="I pledge to contribute, and I do."),
@@ -49,6 +53,8 @@ CONTRIBUTES = np.array([a.cooperative is True for a in GIVE])
 BREAKS = np.array([a.promise == "C" and a.cooperative is False for a in GIVE])
 PUNISH = 0
 PublicGoodsObs = namedtuple("PublicGoodsObs", "trust punished target_broke")
+#: The Roth-Erev arithmetic the compiled loop mirrors (a patched method: the rounds step).
+_ROTH_EREV = (RothErev.preferences, RothErev.learn)
 
 
 @check("punishes_breakers")
@@ -89,6 +95,20 @@ def neighbourhood_payoffs(x: np.ndarray, edges: np.ndarray, r: float, cost: floa
     received = share * alive + np.bincount(i, weights=share[j], minlength=n) + np.bincount(j, weights=share[i],
                                                                                           minlength=n)
     return received - cost * x * size
+
+
+def mirrored_learners(model: Any) -> bool:
+    """Whether the model's learners, if any, are what the compiled loop plays: one group of
+    Roth-Erev learners, the engine's own learning and the class's own arithmetic."""
+    lr = model.learning
+    if lr is None:
+        return True
+    if len(lr.groups) != 1 or lr.watching:
+        return False
+    gl = next(iter(lr.groups.values()))
+    own = all(getattr(type(lr), name).__qualname__ == f"Learning.{name}"
+              for name in ("choose", "booked", "after_play", "before_play", "metrics"))
+    return own and type(gl.policy) is RothErev and (RothErev.preferences, RothErev.learn) == _ROTH_EREV
 
 
 @environment("public-goods")
@@ -176,6 +196,40 @@ class PublicGoods(Environment):
         model.count("pledges_broken", float(broke.sum()))
         model.count("choices", self.n_agents)
         model.decisions.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
+
+    # --- stretches of rounds in one compiled loop ------------------------------------------------
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """Stretches of rounds play in a numba loop (``scenarios.public_goods_kernel``), Roth-Erev
+        learners included; results equal stepping's."""
+        if not self.can_fast_forward(model):
+            return None
+        limit = min(limit, model.network.steps_before_rewire(model.steps))
+        if limit <= 0:
+            return None
+        if "numba" not in sys.modules and limit * 2 * len(model.edges) < KERNEL_MIN_WORK:
+            return None  # too little to win back numba's import; stepping gives the same
+        try:
+            from scenarios import public_goods_kernel
+        except ImportError as err:
+            # Only a missing numba (no build for this platform) means: every step the generic way.
+            if not (err.name or "").startswith(("numba", "llvmlite")):
+                raise
+            return None
+        return public_goods_kernel.fast_forward(self, model, limit)
+
+    def can_fast_forward(self, model: Any) -> bool:
+        """Whether the model's rounds are what the kernel mirrors (asked before each stretch)."""
+        cls = type(self)
+        return (
+            all(getattr(cls, name) is getattr(PublicGoods, name) for name in ("step", "metrics", "_graph", "_rows"))
+            and len(model.phases) == 2
+            and model.decisions_by_table
+            and mirrored_learners(model)
+            and model.fixed_deciders
+            and model.memory is None
+            and not model.script.has_triggers
+            and bool(model.alive.all())
+        )
 
     def _graph(self, model: Any, e: np.ndarray, n: int) -> tuple[Any, np.ndarray]:
         """(graph version and size, degrees): made again only when the graph changed."""
