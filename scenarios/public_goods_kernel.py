@@ -15,12 +15,13 @@ decision table's dense look-up: the cell the chain of command resolved), the
 learners' choices within the cell's tier (favourites drawn from the learners'
 stream in agent order, overridden ones counted and drawn again in order, as
 ``Learning.choose`` draws them), then every sanction of a pledge breaker (half
-edges in ``model.edge_agents`` order, learners likewise). It stops before
-playing a round with a key that has no cell (``MISSING``: the wrapper asks
+edges in ``model.edge_agents`` order, learners likewise). It stops before a
+round with a key that has no cell (``MISSING``: the wrapper asks
 ``DecisionTable.cells`` for that phase's whole decision, as ``decide`` would,
-and the round is replayed), a decision that logs a conflict, or a round with
-sanctions on and no broken pledge (stepping counts no ``punishments`` then: the
-generic step plays it). A round given back returns its learner draws (the
+and the round is replayed), a decision that logs a conflict, or a round whose
+sanctions differ from the stretch's first round's (stepping counts no
+``punishments`` in a round without a broken pledge: a stretch's rounds all
+count them or none does). A round given back returns its learner draws (the
 stream is restored and the kept rounds' draws drawn again). Then it settles:
 neighbourhood pots and shares in ``np.bincount``'s order, fines, pair memory
 and evidence, the trust each agent reads next round, the truth record,
@@ -43,9 +44,12 @@ from scenarios.stretch import SUMMARY, Stretch
 if TYPE_CHECKING:
     from scenarios.public_goods import PublicGoods
 
-#: Why the loop stopped (``state[WHY]``): a key without a cell (in phase ``state[PHASE]``), a
-#: decision that logs a conflict or lies past the records' width, a round without a broken pledge.
-WHY, PHASE, DRAWN, DRAWN_DONE, PUNISHERS = 0, 1, 2, 3, 4
+#: Slots of the loop's ``state``: why it stopped (a key without a cell in phase ``state[PHASE]``;
+#: a decision that logs a conflict or lies past the records' width; a round whose sanctions differ
+#: from the stretch's first), the learners' draws (all, and those of rounds played), the
+#: punishers listed when a sanction key had no cell, and whether the stretch's rounds sanction
+#: anyone (-1 not yet known: stepping counts no ``punishments`` in a round without a breaker).
+WHY, PHASE, DRAWN, DRAWN_DONE, PUNISHERS, SANCTIONED = 0, 1, 2, 3, 4, 5
 MISSING, STOP = 1, 2
 #: The observation layout the loop encodes (checked against the environment's codec).
 OBS_FIELDS = ("trust", "punished", "target_broke")
@@ -196,10 +200,14 @@ def fast_forward(env: PublicGoods, model: Any, limit: int) -> Stretch | None:
     game = Game(float(prm.r) * float(prm.cost), float(prm.cost), float(prm.punish_cost), float(prm.fine),
                 float(prm.lie_penalty), bool(prm.sanctions))
     work = _work(n, e, k, len(pairs), summarised)
-    lr, created = _learners(model, k, width)
+    got = _learners(model, k, width)
+    if got is None:
+        return None
+    lr, created = got
     lrng = model.learning.rng if lr.on else model.rng_env  # never drawn from without learners
     before = lrng.bit_generator.state
-    state = np.zeros(5, np.int64)
+    state = np.zeros(6, np.int64)
+    state[SANCTIONED] = -1
     dec0 = model.decider_of[0].astype(np.int64)
     dec1 = model.decider_of[1].astype(np.int64)
     code1 = int(codec.encode(trust=0, punished=0, target_broke=1))
@@ -241,7 +249,8 @@ def fast_forward(env: PublicGoods, model: Any, limit: int) -> Stretch | None:
     counters = {"contributions": tally[:, 1].copy(), "pledges_broken": tally[:, 2].copy(),
                 "choices": tally[:, 3].copy()}
     # In the order a round counts them: the sanctions' first, when they are on.
-    rec.counters = {"punishments": tally[:, 0].copy(), **counters} if prm.sanctions else counters
+    sanctioned = prm.sanctions and state[SANCTIONED] == 1
+    rec.counters = {"punishments": tally[:, 0].copy(), **counters} if sanctioned else counters
     return rec
 
 
@@ -274,8 +283,9 @@ def _lookup(env: PublicGoods, table: Any, dec0: np.ndarray, dec1: np.ndarray, co
                   CONTRIBUTES.astype(np.int64), BREAKS.astype(np.int64))
 
 
-def _learners(model: Any, k: int, width: int) -> tuple[Learners, list[int]]:
-    """The loop's view of the learners (off when none), and the phases whose state it created."""
+def _learners(model: Any, k: int, width: int) -> tuple[Learners, list[int]] | None:
+    """The loop's view of the learners (off when none), and the phases whose state it created;
+    None when a newcomer joined the learning group (it has no learner row: stepping says so)."""
     lr = model.learning
     i64 = np.int64
     if lr is None:
@@ -283,11 +293,17 @@ def _learners(model: Any, k: int, width: int) -> tuple[Learners, list[int]]:
         return Learners(False, np.full(len(model.payoff), -1, i64), np.zeros(0, i64), np.zeros(0, i64), 1, none,
                         none, 0.0, 0.0, 0.0, np.zeros((k, 0)), np.zeros(k), np.zeros(2, i64)), []
     gl = next(iter(lr.groups.values()))
+    n = len(model.payoff)
+    had = len(gl.rows)
+    if bool((model.group_of[had:] == gl.group).any()):
+        return None
+    rows = np.full(n, -1, i64)
+    rows[:had] = gl.rows  # newcomers of other groups: no learner row
     created = [p for p in (0, 1) if p not in gl.state]
     st = [lr.state_of(gl.group, p, len(model.phases[p])) for p in (0, 1)]
     codec = model.env.codec
     pol = gl.policy
-    return Learners(True, gl.rows.astype(i64), np.array([codec.radix[f] for f in gl.fields], i64),
+    return Learners(True, rows, np.array([codec.radix[f] for f in gl.fields], i64),
                     np.asarray(gl.cards, i64), int(st[0]["q"].shape[1]), st[0]["q"].reshape(-1),
                     st[1]["q"].reshape(-1), float(pol.forgetting), float(pol.experimentation), float(pol.reference),
                     np.zeros((k, width)), np.zeros(k), np.zeros(2, i64)), created
@@ -485,9 +501,6 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
                     pi[m] = bd.hi[q]
                     pj[m] = bd.hj[q]
                     m += 1
-            if m == 0:
-                state[WHY] = STOP  # no decision and no punishments counted: the generic step
-                return k
             for q in range(m):
                 c = np.int64(lk.lut1[lk.dec1[pi[q]] * space + lk.code1]) - 1
                 if c < 0:
@@ -509,7 +522,13 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
                     state[WHY] = STOP
                     return k
                 out1[q] = o
-        # The round is decided: settle it.
+        # The round is decided; its punishments counted or absent, as the stretch's first round's.
+        sanctioned = 1 if m > 0 else 0
+        if state[SANCTIONED] < 0:
+            state[SANCTIONED] = sanctioned
+        elif state[SANCTIONED] != sanctioned:
+            state[WHY] = STOP
+            return k
         _settle(gm, bd, wk, rec, k, m)
         for a in range(n):
             rec.counts[k, out0[a]] += 1
