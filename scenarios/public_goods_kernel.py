@@ -38,8 +38,10 @@ import numpy as np
 from numba import njit
 
 from agents.policies import TRUST_BUCKETS
+from scenarios.ipd_rows import Pairs
 from scenarios.kernel_sums import gini_chunk, record_agents, record_pairs, total, trust_step
 from scenarios.stretch import SUMMARY, Stretch
+from scenarios.trust_game_learners import _draw  # sim.learning._sample of one row, compiled
 
 if TYPE_CHECKING:
     from scenarios.public_goods import PublicGoods
@@ -97,13 +99,7 @@ class Board(NamedTuple):
     hj: np.ndarray
     rows: np.ndarray        # (2E,) their pair-table rows
     size: np.ndarray        # (n,) each agent's group size, float
-    last: np.ndarray
-    last2: np.ndarray
-    defected: np.ndarray
-    good: np.ndarray
-    turns: np.ndarray
-    kept: np.ndarray
-    broken: np.ndarray
+    pr: Pairs               # the pair table's columns
     partner: np.ndarray     # per physical pair row (the trust metrics read every row)
     last_share: np.ndarray
     punished: np.ndarray    # (n,) int64 0/1
@@ -191,12 +187,10 @@ def fast_forward(env: PublicGoods, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width + groups + len(SUMMARY) + 4 + (n if summarised else 5 * n + 2 * len(pairs)))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, len(pairs), summarised)
-    cols = pairs.cols
     board = Board(edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64), hi.astype(np.int64),
-                  hj.astype(np.int64), np.asarray(rows, np.int64), size.astype(np.float64), cols["last"],
-                  cols["last2"], cols["defected"], cols["good"], cols["turns"], cols["kept"], cols["broken"],
-                  pairs.pairs()[1], env.last_share, env.punished.astype(np.int64), model.payoff,
-                  model.step_payoff, model.truth_kept, model.truth_total, model.group_of.astype(np.int64))
+                  hj.astype(np.int64), np.asarray(rows, np.int64), size.astype(np.float64),
+                  Pairs(*(pairs.cols[c] for c in Pairs._fields)), pairs.pairs()[1], env.last_share,
+                  env.punished.astype(np.int64), model.payoff, model.step_payoff, model.truth_kept, model.truth_total, model.group_of.astype(np.int64))
     game = Game(float(prm.r) * float(prm.cost), float(prm.cost), float(prm.punish_cost), float(prm.fine),
                 float(prm.lie_penalty), bool(prm.sanctions))
     work = _work(n, e, k, len(pairs), summarised)
@@ -335,22 +329,6 @@ def _book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> 
 
 
 @njit(cache=True, nogil=True)
-def _draw(prefs, g, na, r):  # pragma: no cover - compiled
-    """``sim.learning._sample`` of row ``g`` with the draw ``r``: running shares against r x total."""
-    total = prefs[g, 0]
-    for x in range(1, na):
-        total += prefs[g, x]
-    u = r * total
-    cum = 0.0
-    out = 0
-    for x in range(na - 1):
-        cum += prefs[g, x]
-        if cum <= u:
-            out += 1
-    return out
-
-
-@njit(cache=True, nogil=True)
 def _choose(lr, phase, q, na, who, codes, cells, acts, count, k, lk, wk, lrng, state):  # pragma: no cover - compiled
     """``Learning.choose`` for the learners among decisions ``0..count-1`` (agent ``who[d]``); False:
     an overridden favourite's outcome lies past the records' width."""
@@ -447,6 +425,32 @@ def _learn(lr, q, na, who, codes, acts, count, step_pay, cnt):  # pragma: no cov
 
 
 @njit(cache=True, nogil=True)
+def _look(lut, dec, who, codes, count, space, full, cells, acts):  # pragma: no cover - compiled
+    """Cells and the resolver's acts of decisions ``0..count-1`` (agent ``who[d]``, code ``codes[d]``)
+    from a dense look-up; False: some key has no cell (the others are still looked up)."""
+    found = True
+    for d in range(count):
+        c = np.int64(lut[dec[who[d]] * space + codes[d]]) - 1
+        if c < 0:
+            found = False
+            continue
+        cells[d] = c
+        acts[d] = full[c]
+    return found
+
+
+@njit(cache=True, nogil=True)
+def _outcomes(cells, acts, count, base, nconf, width, out):  # pragma: no cover - compiled
+    """Each decision's outcome; False: one logs a conflict or lies past the records' width."""
+    for d in range(count):
+        o = base[cells[d]] + acts[d]
+        if o >= width or nconf[o] > 0:
+            return False
+        out[d] = o
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover - compiled
     """Play rounds ``k0``..``k_max - 1``; returns the next round (``state[WHY]`` says why it stopped)."""
     n = bd.payoff.shape[0]
@@ -467,30 +471,20 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
             for o in range(lr.ovr.shape[1]):
                 lr.ovr[k, o] = 0
         # Contributions: decide all, change nothing.
-        missing = False
         for a in range(n):
             bucket = np.int64(np.floor(bd.last_share[a] * TRUST_BUCKETS + BUCKET_EPS))
-            code = bucket * radix[0] + bd.punished[a] * radix[1]
-            code0[a] = code
-            c = np.int64(lk.lut0[lk.dec0[a] * space + code]) - 1
-            if c < 0:
-                missing = True
-                continue
-            cell0[a] = c
-            act0[a] = full[c]
-        if missing:
+            code0[a] = bucket * radix[0] + bd.punished[a] * radix[1]
+        if not _look(lk.lut0, lk.dec0, everyone, code0, n, space, full, cell0, act0):
             state[WHY] = MISSING
             state[PHASE] = 0
             return k
         if lr.on and not _choose(lr, 0, lr.q0, 4, everyone, code0, cell0, act0, n, k, lk, wk, lrng, state):
             state[WHY] = STOP
             return k
+        if not _outcomes(cell0, act0, n, base, nconf, width, out0):
+            state[WHY] = STOP
+            return k
         for a in range(n):
-            o = base[cell0[a]] + act0[a]
-            if o >= width or nconf[o] > 0:
-                state[WHY] = STOP
-                return k
-            out0[a] = o
             x[a] = 1.0 if lk.gives[act0[a]] else 0.0
             broke[a] = lk.breaks[act0[a]]
         # Sanctions of this round's pledge breakers by their neighbours, half-edges in order.
@@ -501,14 +495,7 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
                     pi[m] = bd.hi[q]
                     pj[m] = bd.hj[q]
                     m += 1
-            for q in range(m):
-                c = np.int64(lk.lut1[lk.dec1[pi[q]] * space + lk.code1]) - 1
-                if c < 0:
-                    missing = True
-                    continue
-                cell1[q] = c
-                act1[q] = full[c]
-            if missing:
+            if not _look(lk.lut1, lk.dec1, pi, codes1, m, space, full, cell1, act1):
                 state[WHY] = MISSING
                 state[PHASE] = 1
                 state[PUNISHERS] = m
@@ -516,12 +503,9 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
             if lr.on and not _choose(lr, 1, lr.q1, 2, pi, codes1, cell1, act1, m, k, lk, wk, lrng, state):
                 state[WHY] = STOP
                 return k
-            for q in range(m):
-                o = base[cell1[q]] + act1[q]
-                if o >= width or nconf[o] > 0:
-                    state[WHY] = STOP
-                    return k
-                out1[q] = o
+            if not _outcomes(cell1, act1, m, base, nconf, width, out1):
+                state[WHY] = STOP
+                return k
         # The round is decided; its punishments counted or absent, as the stretch's first round's.
         sanctioned = 1 if m > 0 else 0
         if state[SANCTIONED] < 0:
@@ -552,13 +536,13 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
             rec.summary[k, 0] = total(bd.step_pay, n)
             for a in range(n):
                 wk.payrows[k, a] = bd.payoff[a]  # Gini: sorted by numpy after the loop
-            mean, cal = trust_step(bd.kept, bd.broken, bd.turns, bd.partner, bd.truth_kept, bd.truth_total,
+            mean, cal = trust_step(bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
                                    wk.trust, wk.gap, wk.real)
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
             continue
         record_agents(rec, k, bd.step_pay, bd.payoff, bd.truth_kept, bd.truth_total)
-        record_pairs(rec, k, bd.kept, bd.broken, bd.turns, bd.kept.shape[0])
+        record_pairs(rec, k, bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.pr.kept.shape[0])
     return k_max
 
 
@@ -609,18 +593,19 @@ def _settle(gm, bd, wk, rec, k, m):  # pragma: no cover - compiled
     for a in range(n):
         t1[a] = 0.0
         t2[a] = 0.0
+    pr = bd.pr
     for q in range(2 * e):
         r = bd.rows[q]
         j = bd.hj[q]
         gave = x[j] > 0
-        bd.last2[r] = bd.last[r]
-        bd.last[r] = 1 if gave else 0
+        pr.last2[r] = pr.last[r]
+        pr.last[r] = 1 if gave else 0
         if not gave:
-            bd.defected[r] = 1
-        bd.good[r] = 1 if gave else 0
-        bd.turns[r] += 1
-        bd.kept[r] += 1.0 if gave else 0.0
-        bd.broken[r] += (0.0 if gave else 1.0) + gm.lie * (1.0 if wk.broke[j] else 0.0)
+            pr.defected[r] = 1
+        pr.good[r] = 1 if gave else 0
+        pr.turns[r] += 1
+        pr.kept[r] += 1.0 if gave else 0.0
+        pr.broken[r] += (0.0 if gave else 1.0) + gm.lie * (1.0 if wk.broke[j] else 0.0)
         t1[bd.hi[q]] += 1.0
         t2[bd.hi[q]] += x[j]
     contributions = 0.0
