@@ -143,6 +143,11 @@ class PublicGoods(Environment):
         # Cells an earlier run of this population computed (drawn keepers: each its own decider),
         # and the deciders' signatures behind that look-up, at build rather than in round one.
         model.decisions.warm()
+        # The half-edges' pair rows, which the first round makes, made with the model (set-up, as
+        # the edge array) when the rounds may fuse and nothing can move the graph before round one:
+        # the very rows the round would make (one look-up of the same pairs in an empty table).
+        if self.can_fast_forward(model) and model.script.quiet_steps(0, 1) and len(model.edges):
+            self._rows(model, *model.edge_agents())
 
     def step(self, model: Any) -> None:
         prm = self.params

@@ -174,7 +174,7 @@ def fast_forward(env: PublicGoods, model: Any, limit: int) -> Stretch | None:
     if not table.fits_dense():
         return None
     hi, hj = model.edge_agents()
-    rows = env._rows(model, hi, hj)  # the pair rows a first round makes, kept while the graph stands
+    rows = env._rows(model, hi, hj)  # kept while the graph and the table's layout stand
     deg = env._graph(model, edges, n)[1]
     prm = env.params
     # The welfare bounds of every round alike (the graph and the living stay put).
@@ -314,6 +314,9 @@ def _book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> 
     if not steps:
         return
     table = model.decisions
+    if not lr.novr[:steps].any():  # nothing overridden: no principle to sum per step
+        learning.book_stretch(np.zeros((steps, len(table.principle_ids))), np.zeros(steps))
+        return
     comp = table.compliance_rows()
     broken = comp["held"] == 0
     pids = len(table.principle_ids)

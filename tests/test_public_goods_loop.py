@@ -220,3 +220,15 @@ def test_other_learners_step(monkeypatch: pytest.MonkeyPatch) -> None:
     fast, played = _run(True, monkeypatch, 18, over)
     assert played == 0
     _same_run(slow, fast)
+
+
+def test_pair_rows_made_at_build_are_round_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``PublicGoods.setup`` makes the half-edges' pair rows with the model; a model built without
+    them (as before) makes them in round one: the same rows, the same run."""
+    made = SpecModel(load_scenario_text(SHIPPED.read_text(), source="pg.toml"), seed=19)
+    assert len(made.pairs) == 2 * len(made.edges)
+    monkeypatch.setattr(PublicGoods, "fast_forward", Environment.fast_forward)
+    with_rows = run_model("public-goods", seed=19, set=_sized(120))
+    monkeypatch.setattr(PublicGoods, "can_fast_forward", lambda self, model: False)
+    without = run_model("public-goods", seed=19, set=_sized(120))
+    _same_run(without, with_rows)
