@@ -335,9 +335,11 @@ def _book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> 
 def _choose(lr, phase, q, na, who, codes, cells, acts, count, k, lk, wk, lrng, state):  # pragma: no cover - compiled
     """``Learning.choose`` for the learners among decisions ``0..count-1`` (agent ``who[d]``); False:
     an overridden favourite's outcome lies past the records' width."""
+    # Fields read once: each read of a tuple's array inside a loop costs a reference count.
     row, radix, cards, states = lr.row, lr.radix, lr.cards, lr.states
     prefs, fav, bad, tier, base = wk.prefs, wk.fav, wk.bad, lk.tier, lk.base
-    width = lr.ovr.shape[1]
+    ovr, novr = lr.ovr, lr.novr
+    width = ovr.shape[1]
     m = 0
     for d in range(count):
         r = row[who[d]]
@@ -369,8 +371,8 @@ def _choose(lr, phase, q, na, who, codes, cells, acts, count, k, lk, wk, lrng, s
             o = base[c] + f
             if o >= width:
                 return False
-            lr.ovr[k, o] += 1
-            lr.novr[k] += 1
+            ovr[k, o] += 1
+            novr[k] += 1
             bad[nbad] = i
             nbad += 1
     # The spec's overrides, drawn again among the tier's acts (none left: uniformly).
@@ -397,7 +399,8 @@ def _learn(lr, q, na, who, codes, acts, count, step_pay, cnt):  # pragma: no cov
     """``RothErev.learn`` of one decide call's learner decisions, each rewarded with its agent's
     payoff per learner decision (``Learning.after_play``): every decay, then every gain, then the floor."""
     row, radix, cards, states = lr.row, lr.radix, lr.cards, lr.states
-    keep = 1.0 - lr.forgetting
+    forgetting, reference = lr.forgetting, lr.reference
+    keep = 1.0 - forgetting
     exp = lr.experimentation
     spread = max(na - 1, 1)
     mine = 1.0 - exp if na > 1 else 1.0
@@ -412,11 +415,11 @@ def _learn(lr, q, na, who, codes, acts, count, step_pay, cnt):  # pragma: no cov
                 s = s * cards[t] + (codes[d] // radix[t]) % cards[t]
             at = (r * states + s) * na
             if p == 0:
-                if lr.forgetting:
+                if forgetting:
                     for x in range(na):
                         q[at + x] = q[at + x] * keep
             elif p == 1:
-                gain = step_pay[a] / max(cnt[a], 1) - lr.reference
+                gain = step_pay[a] / max(cnt[a], 1) - reference
                 share = gain * exp / spread
                 own = gain * mine
                 for x in range(na):
@@ -465,6 +468,9 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
     code0, cell0, act0, out0 = wk.code0, wk.cell0, wk.act0, wk.out0
     pi, pj, cell1, act1, out1 = wk.pi, wk.pj, wk.cell1, wk.act1, wk.out1
     x, broke, cnt = wk.x, wk.broke, wk.cnt
+    last_share, punished, payoff, step_pay, group_of = bd.last_share, bd.punished, bd.payoff, bd.step_pay, bd.group_of
+    hi, hj, gives, breaks, lrow = bd.hi, bd.hj, lk.gives, lk.breaks, lr.row
+    counts, group_sums, payrows = rec.counts, rec.group_sums, wk.payrows
     everyone = np.arange(n)
     codes1 = np.full(h, lk.code1)  # a sanction's observation: the same for every decision
     state[WHY] = 0
@@ -475,8 +481,8 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
                 lr.ovr[k, o] = 0
         # Contributions: decide all, change nothing.
         for a in range(n):
-            bucket = np.int64(np.floor(bd.last_share[a] * TRUST_BUCKETS + BUCKET_EPS))
-            code0[a] = bucket * radix[0] + bd.punished[a] * radix[1]
+            bucket = np.int64(np.floor(last_share[a] * TRUST_BUCKETS + BUCKET_EPS))
+            code0[a] = bucket * radix[0] + punished[a] * radix[1]
         if not _look(lk.lut0, lk.dec0, everyone, code0, n, space, full, cell0, act0):
             state[WHY] = MISSING
             state[PHASE] = 0
@@ -488,15 +494,15 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
             state[WHY] = STOP
             return k
         for a in range(n):
-            x[a] = 1.0 if lk.gives[act0[a]] else 0.0
-            broke[a] = lk.breaks[act0[a]]
+            x[a] = 1.0 if gives[act0[a]] else 0.0
+            broke[a] = breaks[act0[a]]
         # Sanctions of this round's pledge breakers by their neighbours, half-edges in order.
         m = 0
         if gm.sanctions:
             for q in range(h):
-                if broke[bd.hj[q]]:
-                    pi[m] = bd.hi[q]
-                    pj[m] = bd.hj[q]
+                if broke[hj[q]]:
+                    pi[m] = hi[q]
+                    pj[m] = hj[q]
                     m += 1
             if not _look(lk.lut1, lk.dec1, pi, codes1, m, space, full, cell1, act1):
                 state[WHY] = MISSING
@@ -518,27 +524,27 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
             return k
         _settle(gm, bd, wk, rec, k, m)
         for a in range(n):
-            rec.counts[k, out0[a]] += 1
+            counts[k, out0[a]] += 1
         for q in range(m):
-            rec.counts[k, out1[q]] += 1
+            counts[k, out1[q]] += 1
         for a in range(n):
-            bd.payoff[a] += bd.step_pay[a]
+            payoff[a] += step_pay[a]
         if lr.on:
             for a in range(n):
-                cnt[a] = 1 if lr.row[a] >= 0 else 0
+                cnt[a] = 1 if lrow[a] >= 0 else 0
             for q in range(m):
-                if lr.row[pi[q]] >= 0:
+                if lrow[pi[q]] >= 0:
                     cnt[pi[q]] += 1
-            _learn(lr, lr.q0, 4, everyone, code0, act0, n, bd.step_pay, cnt)
+            _learn(lr, lr.q0, 4, everyone, code0, act0, n, step_pay, cnt)
             if m:
-                _learn(lr, lr.q1, 2, pi, codes1, act1, m, bd.step_pay, cnt)
+                _learn(lr, lr.q1, 2, pi, codes1, act1, m, step_pay, cnt)
             state[DRAWN_DONE] = state[DRAWN]
         for a in range(n):
-            rec.group_sums[k, bd.group_of[a]] += bd.payoff[a]
+            group_sums[k, group_of[a]] += payoff[a]
         if summarised:
-            rec.summary[k, 0] = total(bd.step_pay, n)
+            rec.summary[k, 0] = total(step_pay, n)
             for a in range(n):
-                wk.payrows[k, a] = bd.payoff[a]  # Gini: sorted by numpy after the loop
+                payrows[k, a] = payoff[a]  # Gini: sorted by numpy after the loop
             mean, cal = trust_step(bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
                                    wk.trust, wk.gap, wk.real)
             rec.summary[k, 2] = mean
@@ -556,23 +562,29 @@ def _settle(gm, bd, wk, rec, k, m):  # pragma: no cover - compiled
     n = bd.payoff.shape[0]
     e = bd.e0.shape[0]
     x, share, t1, t2, fined = wk.x, wk.share, wk.t1, wk.t2, wk.fined
+    e0, e1, size, step_pay, rows, hi, hj = bd.e0, bd.e1, bd.size, bd.step_pay, bd.rows, bd.hi, bd.hj
+    act1, pi, pj, broke = wk.act1, wk.pi, wk.pj, wk.broke
+    last_share, punished, truth_kept, truth_total = bd.last_share, bd.punished, bd.truth_kept, bd.truth_total
+    pr = bd.pr
+    last, last2, defected, good, turns, kept, broken_ev = pr.last, pr.last2, pr.defected, pr.good, pr.turns, \
+        pr.kept, pr.broken
     # Pots: whole numbers of contributors (exact in any order); shares of every group one belongs to.
     for a in range(n):
         t1[a] = x[a]
     for g in range(e):
-        t1[bd.e0[g]] += x[bd.e1[g]]
-        t1[bd.e1[g]] += x[bd.e0[g]]
+        t1[e0[g]] += x[e1[g]]
+        t1[e1[g]] += x[e0[g]]
     for a in range(n):
-        share[a] = gm.rc * t1[a] / bd.size[a]
+        share[a] = gm.rc * t1[a] / size[a]
         t1[a] = 0.0
         t2[a] = 0.0
     for g in range(e):  # np.bincount(i, weights=share[j]), then np.bincount(j, weights=share[i])
-        t1[bd.e0[g]] += share[bd.e1[g]]
+        t1[e0[g]] += share[e1[g]]
     for g in range(e):
-        t2[bd.e1[g]] += share[bd.e0[g]]
+        t2[e1[g]] += share[e0[g]]
     for a in range(n):
-        pay = (share[a] + t1[a]) + t2[a] - gm.cost * x[a] * bd.size[a]
-        bd.step_pay[a] = 0.0 + (0.0 + pay)
+        pay = (share[a] + t1[a]) + t2[a] - gm.cost * x[a] * size[a]
+        step_pay[a] = 0.0 + (0.0 + pay)
         fined[a] = 0
     points = 0
     if m:
@@ -580,49 +592,48 @@ def _settle(gm, bd, wk, rec, k, m):  # pragma: no cover - compiled
             t1[a] = 0.0
             t2[a] = 0.0
         for q in range(m):
-            if wk.act1[q] == 0:
-                t1[wk.pi[q]] += -gm.punish_cost
+            if act1[q] == 0:
+                t1[pi[q]] += -gm.punish_cost
                 points += 1
         for q in range(m):
-            if wk.act1[q] == 0:
-                t2[wk.pj[q]] += -gm.fine
-                fined[wk.pj[q]] = 1
+            if act1[q] == 0:
+                t2[pj[q]] += -gm.fine
+                fined[pj[q]] = 1
         for a in range(n):
-            bd.step_pay[a] += t1[a]
+            step_pay[a] += t1[a]
         for a in range(n):
-            bd.step_pay[a] += t2[a]
+            step_pay[a] += t2[a]
     # Pair memory and Beta evidence (rows are distinct: no self-ties), the share each agent
     # saw contribute, the truth record.
     for a in range(n):
         t1[a] = 0.0
         t2[a] = 0.0
-    pr = bd.pr
     for q in range(2 * e):
-        r = bd.rows[q]
-        j = bd.hj[q]
+        r = rows[q]
+        j = hj[q]
         gave = x[j] > 0
-        pr.last2[r] = pr.last[r]
-        pr.last[r] = 1 if gave else 0
+        last2[r] = last[r]
+        last[r] = 1 if gave else 0
         if not gave:
-            pr.defected[r] = 1
-        pr.good[r] = 1 if gave else 0
-        pr.turns[r] += 1
-        pr.kept[r] += 1.0 if gave else 0.0
-        pr.broken[r] += (0.0 if gave else 1.0) + gm.lie * (1.0 if wk.broke[j] else 0.0)
-        t1[bd.hi[q]] += 1.0
-        t2[bd.hi[q]] += x[j]
+            defected[r] = 1
+        good[r] = 1 if gave else 0
+        turns[r] += 1
+        kept[r] += 1.0 if gave else 0.0
+        broken_ev[r] += (0.0 if gave else 1.0) + gm.lie * (1.0 if broke[j] else 0.0)
+        t1[hi[q]] += 1.0
+        t2[hi[q]] += x[j]
     contributions = 0.0
     broken = 0
     for a in range(n):
         if t1[a] > 0:
-            bd.last_share[a] = t2[a] / t1[a]
+            last_share[a] = t2[a] / t1[a]
         else:
-            bd.last_share[a] = 1.0
-        bd.punished[a] = fined[a]
-        bd.truth_kept[a] += 0.0 + (1.0 if x[a] > 0 else 0.0)
-        bd.truth_total[a] += 1.0
+            last_share[a] = 1.0
+        punished[a] = fined[a]
+        truth_kept[a] += 0.0 + (1.0 if x[a] > 0 else 0.0)
+        truth_total[a] += 1.0
         contributions += x[a]
-        broken += wk.broke[a]
+        broken += broke[a]
     wk.tally[k, 0] = points
     wk.tally[k, 1] = contributions
     wk.tally[k, 2] = broken
