@@ -147,7 +147,7 @@ class PublicGoods(Environment):
         # the edge array) when the rounds may fuse and nothing can move the graph before round one:
         # the very rows the round would make (one look-up of the same pairs in an empty table).
         if self.can_fast_forward(model) and model.script.quiet_steps(0, 1) and len(model.edges):
-            self._rows(model, *model.edge_agents())
+            self.layout(model)
 
     def step(self, model: Any) -> None:
         prm = self.params
@@ -235,6 +235,27 @@ class PublicGoods(Environment):
             and not model.script.has_triggers
             and bool(model.alive.all())
         )
+
+    def layout(self, model: Any) -> tuple[np.ndarray, ...] | None:
+        """What the compiled rounds read of the graph: edges and half-edges (int64), their pair
+        rows, each agent's group size (float) and each pair row's partner; None with a self-tie
+        (its half-edges share a pair row). Kept while the graph and the pair table's rows stand,
+        and made at build with the rows (``setup``)."""
+        pairs = model.pairs
+        key = (model.graph_version, len(model.alive), pairs.version)
+        got = self.__dict__.get("_layout_memo")
+        if got is not None and got[0] == key and got[1] is pairs.rowof:
+            return got[2]
+        e = model.edges
+        n = len(model.alive)
+        hi, hj = model.edge_agents()
+        rows = self._rows(model, hi, hj)  # may add rows: the key is read after
+        size = (self._graph(model, e, n)[1] + 1) * model.alive
+        out = None if bool((e[:, 0] == e[:, 1]).any()) else (
+            e[:, 0].astype(np.int64), e[:, 1].astype(np.int64), hi.astype(np.int64), hj.astype(np.int64),
+            np.asarray(rows, np.int64), size, size.astype(np.float64), pairs.pairs()[1])
+        self.__dict__["_layout_memo"] = ((model.graph_version, n, pairs.version), pairs.rowof, out)
+        return out
 
     def _graph(self, model: Any, e: np.ndarray, n: int) -> tuple[Any, np.ndarray]:
         """(graph version and size, degrees): made again only when the graph changed."""

@@ -165,20 +165,19 @@ def fast_forward(env: PublicGoods, model: Any, limit: int) -> Stretch | None:
     codec = env.codec
     if codec.fields != OBS_FIELDS:
         raise AssertionError(f"the public-goods kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
-    edges = model.edges
-    e = len(edges)
+    e = len(model.edges)
     n = len(model.alive)
-    if not e or limit <= 0 or len(env.last_share) != n or bool((edges[:, 0] == edges[:, 1]).any()):
-        return None  # no sanctions or evidence without neighbours; a self-tie repeats a pair row
+    if not e or limit <= 0 or len(env.last_share) != n:
+        return None  # no sanctions or evidence without neighbours
     table = model.decisions
     if not table.fits_dense():
         return None
-    hi, hj = model.edge_agents()
-    rows = env._rows(model, hi, hj)  # kept while the graph and the table's layout stand
-    deg = env._graph(model, edges, n)[1]
+    lay = env.layout(model)
+    if lay is None:
+        return None  # a self-tie: its two half-edges are one pair row
+    e0, e1, hi, hj, rows, size, fsize, partner = lay
     prm = env.params
     # The welfare bounds of every round alike (the graph and the living stay put).
-    size = (deg + 1) * model.alive
     env.bounds = (0.0, float(((prm.r - 1.0) * prm.cost * size).sum()))
     pairs = model.pairs
     groups = len(model.groups)
@@ -187,10 +186,9 @@ def fast_forward(env: PublicGoods, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width + groups + len(SUMMARY) + 4 + (n if summarised else 5 * n + 2 * len(pairs)))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, len(pairs), summarised)
-    board = Board(edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64), hi.astype(np.int64),
-                  hj.astype(np.int64), np.asarray(rows, np.int64), size.astype(np.float64),
-                  Pairs(*(pairs.cols[c] for c in Pairs._fields)), pairs.pairs()[1], env.last_share,
-                  env.punished.astype(np.int64), model.payoff, model.step_payoff, model.truth_kept, model.truth_total, model.group_of.astype(np.int64))
+    board = Board(e0, e1, hi, hj, rows, fsize, Pairs(*(pairs.cols[c] for c in Pairs._fields)), partner,
+                  env.last_share, env.punished.astype(np.int64), model.payoff, model.step_payoff, model.truth_kept,
+                  model.truth_total, model.group_of.astype(np.int64))
     game = Game(float(prm.r) * float(prm.cost), float(prm.cost), float(prm.punish_cost), float(prm.fine),
                 float(prm.lie_penalty), bool(prm.sanctions))
     work = _work(n, e, k, len(pairs), summarised)
