@@ -23,6 +23,7 @@ does. Metrics: ``contribution_rate``, ``pledges_broken``, ``punishments``.
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -32,8 +33,11 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import TRUST_BUCKETS
+from agents.policies.learners import RothErev
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.ipd import KERNEL_MIN_WORK
 from scenarios.metric_registry import Metric
+from scenarios.stretch import Stretch
 
 GIVE = ActSpace([
     Act("pledge_contribute", cooperative=True, promise="C", text="I pledge to contribute, and I do."),
@@ -49,6 +53,8 @@ CONTRIBUTES = np.array([a.cooperative is True for a in GIVE])
 BREAKS = np.array([a.promise == "C" and a.cooperative is False for a in GIVE])
 PUNISH = 0
 PublicGoodsObs = namedtuple("PublicGoodsObs", "trust punished target_broke")
+#: The Roth-Erev arithmetic the compiled loop mirrors (a patched method: the rounds step).
+_ROTH_EREV = (RothErev.preferences, RothErev.learn)
 
 
 @check("punishes_breakers")
@@ -91,6 +97,20 @@ def neighbourhood_payoffs(x: np.ndarray, edges: np.ndarray, r: float, cost: floa
     return received - cost * x * size
 
 
+def mirrored_learners(model: Any) -> bool:
+    """Whether the model's learners, if any, are what the compiled loop plays: one group of
+    Roth-Erev learners, the engine's own learning and the class's own arithmetic."""
+    lr = model.learning
+    if lr is None:
+        return True
+    if len(lr.groups) != 1 or lr.watching:
+        return False
+    gl = next(iter(lr.groups.values()))
+    own = all(getattr(type(lr), name).__qualname__ == f"Learning.{name}"
+              for name in ("choose", "booked", "after_play", "before_play", "metrics"))
+    return own and type(gl.policy) is RothErev and (RothErev.preferences, RothErev.learn) == _ROTH_EREV
+
+
 @environment("public-goods")
 class PublicGoods(Environment):
     Params = PublicGoodsParams
@@ -123,6 +143,11 @@ class PublicGoods(Environment):
         # Cells an earlier run of this population computed (drawn keepers: each its own decider),
         # and the deciders' signatures behind that look-up, at build rather than in round one.
         model.decisions.warm()
+        # The half-edges' pair rows, which the first round makes, made with the model (set-up, as
+        # the edge array) when the rounds may fuse and nothing can move the graph before round one:
+        # the very rows the round would make (one look-up of the same pairs in an empty table).
+        if self.can_fast_forward(model) and model.script.quiet_steps(0, 1) and len(model.edges):
+            self.layout(model)
 
     def step(self, model: Any) -> None:
         prm = self.params
@@ -176,6 +201,61 @@ class PublicGoods(Environment):
         model.count("pledges_broken", float(broke.sum()))
         model.count("choices", self.n_agents)
         model.decisions.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
+
+    # --- stretches of rounds in one compiled loop ------------------------------------------------
+    def fast_forward(self, model: Any, limit: int) -> Stretch | None:
+        """Stretches of rounds play in a numba loop (``scenarios.public_goods_kernel``), Roth-Erev
+        learners included; results equal stepping's."""
+        if not self.can_fast_forward(model):
+            return None
+        limit = min(limit, model.network.steps_before_rewire(model.steps))
+        if limit <= 0:
+            return None
+        if "numba" not in sys.modules and limit * 2 * len(model.edges) < KERNEL_MIN_WORK:
+            return None  # too little to win back numba's import; stepping gives the same
+        try:
+            from scenarios import public_goods_kernel
+        except ImportError as err:
+            # Only a missing numba (no build for this platform) means: every step the generic way.
+            if not (err.name or "").startswith(("numba", "llvmlite")):
+                raise
+            return None
+        return public_goods_kernel.fast_forward(self, model, limit)
+
+    def can_fast_forward(self, model: Any) -> bool:
+        """Whether the model's rounds are what the kernel mirrors (asked before each stretch)."""
+        cls = type(self)
+        return (
+            all(getattr(cls, name) is getattr(PublicGoods, name) for name in ("step", "metrics", "_graph", "_rows"))
+            and len(model.phases) == 2
+            and model.decisions_by_table
+            and mirrored_learners(model)
+            and model.fixed_deciders
+            and model.memory is None
+            and not model.script.has_triggers
+            and bool(model.alive.all())
+        )
+
+    def layout(self, model: Any) -> tuple[np.ndarray, ...] | None:
+        """What the compiled rounds read of the graph: edges and half-edges (int64), their pair
+        rows, each agent's group size (float) and each pair row's partner; None with a self-tie
+        (its half-edges share a pair row). Kept while the graph and the pair table's rows stand,
+        and made at build with the rows (``setup``)."""
+        pairs = model.pairs
+        key = (model.graph_version, len(model.alive), pairs.version)
+        got = self.__dict__.get("_layout_memo")
+        if got is not None and got[0] == key and got[1] is pairs.rowof:
+            return got[2]
+        e = model.edges
+        n = len(model.alive)
+        hi, hj = model.edge_agents()
+        rows = self._rows(model, hi, hj)  # may add rows: the key is read after
+        size = (self._graph(model, e, n)[1] + 1) * model.alive
+        out = None if bool((e[:, 0] == e[:, 1]).any()) else (
+            e[:, 0].astype(np.int64), e[:, 1].astype(np.int64), hi.astype(np.int64), hj.astype(np.int64),
+            np.asarray(rows, np.int64), size, size.astype(np.float64), pairs.pairs()[1])
+        self.__dict__["_layout_memo"] = ((model.graph_version, n, pairs.version), pairs.rowof, out)
+        return out
 
     def _graph(self, model: Any, e: np.ndarray, n: int) -> tuple[Any, np.ndarray]:
         """(graph version and size, degrees): made again only when the graph changed."""

@@ -203,6 +203,10 @@ class PublicGoodsFG(Environment):
         self.shares: list[float] = []
         # Drawn agents are one decider each: sorted into families at build, not in the first step.
         model.decisions.prepare_families()
+        # The families' table an earlier run of the process kept, restored at build rather than by
+        # the first stretch, when the rounds may fuse and no event can add deciders before round one.
+        if getattr(model, "env", None) is self and self.can_fast_forward(model) and model.script.quiet_steps(0, 1):
+            model.decisions.warm_families()
         #: What the compiled rounds read that the build already knows (the pairs of fixed groups,
         #: each agent's drawn parameters): made here, so a run's first stretch does not.
         self.kernel_memo: dict[str, Any] = {}

@@ -169,8 +169,8 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     coin = needs_coin(model)
     rng = model.rng_env
     saved = rng.bit_generator.state if coin else None
-    coins = np.stack([rng.integers(0, COIN_SIDES, n) for _ in range(k)]) if coin \
-        else np.zeros((k, n), np.int64)
+    # One block: the same draws as k calls of n (``tests/test_public_goods_kernel.py`` pins it).
+    coins = rng.integers(0, COIN_SIDES, (k, n)) if coin else np.zeros((k, n), np.int64)
     # Summarised: each round's payoffs kept for the Gini, sorted by numpy after the loop.
     rows = np.empty((k, n if summarised else 0))
     state = np.zeros(2, np.int64)

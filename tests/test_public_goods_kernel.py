@@ -212,3 +212,17 @@ def test_loop_wants_what_rank_batch_wants() -> None:
         want, _ = ConditionalContributor.rank_batch(par, obs, GIVE)
         got = [public_goods_fg_kernel._want_give(pp, a, int(coin[a]), sanctions) for a in range(m)]
         np.testing.assert_array_equal(np.array(got), want)
+
+
+def test_a_block_of_coins_is_the_rounds_coins() -> None:
+    """The loop draws a stretch's coins as one (rounds, agents) block: the same values and the
+    same generator state as one call per round, for any number of agents."""
+    from agents.policies import COIN_SIDES
+
+    for seed in range(2):
+        for n in (1, 2, 3, 7, 24, 999, 1000):
+            for k in (1, 2, 5):
+                a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+                rounds = np.stack([a.integers(0, COIN_SIDES, n) for _ in range(k)])
+                np.testing.assert_array_equal(b.integers(0, COIN_SIDES, (k, n)), rounds)
+                assert a.bit_generator.state == b.bit_generator.state
