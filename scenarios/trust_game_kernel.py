@@ -3,7 +3,7 @@
 Why: a generic ``TrustGame.step`` is four decide calls, four observation
 encodings and some forty array passes, each a numpy call per step, and the
 engine's booking on top; a plain Mesa model of the game is a few Python lines
-per edge. ``TrustGame.fast_forward`` hands stretches between rewiring steps
+per edge. ``TrustGame.fast_forward`` hands stretches between script events
 to :func:`fast_forward`, which plays them with one numba loop and returns
 their per-step state (``scenarios.stretch.Stretch``); a step at which the
 network rewires is rewired between two calls of the loop inside the stretch, so
