@@ -376,6 +376,8 @@ def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
     if hashed.table is not table:
         hashed.reset(table)
     hashed.grow(len(table.deciders), len(codec.fields))
+    if hashed.done.all():
+        return  # every decider's projected keys are filed (a later stretch, a kept table)
     # The phases this game decides in (without promises: the send and the silent return).
     used = range(dec.shape[0]) if env.params.promises else (1, 3)
     card = np.asarray(codec.card, np.int64)
