@@ -146,7 +146,10 @@ class PairTable:
             return slice(0, e), slice(e, 2 * e)
         # One look-up for both directions, so an insertion cannot leave either stale.
         first = self.index(np.concatenate([i, j]), np.concatenate([j, i]))
-        rest = np.setdiff1d(np.arange(len(self.keys)), first, assume_unique=True)
+        # The rows not laid out, ascending (``setdiff1d`` of a range, without its sorts).
+        left = np.ones(len(self.keys), dtype=bool)
+        left[first] = False
+        rest = np.flatnonzero(left)
         perm = np.concatenate([first, rest])
         for c, arr in self.cols.items():
             self.cols[c] = arr[perm]

@@ -3,7 +3,7 @@
 Why: a generic ``TrustGame.step`` is four decide calls, four observation
 encodings and some forty array passes, each a numpy call per step, and the
 engine's booking on top; a plain Mesa model of the game is a few Python lines
-per edge. ``TrustGame.fast_forward`` hands stretches between rewiring steps
+per edge. ``TrustGame.fast_forward`` hands stretches between script events
 to :func:`fast_forward`, which plays them with one numba loop and returns
 their per-step state (``scenarios.stretch.Stretch``); a step at which the
 network rewires is rewired between two calls of the loop inside the stretch, so
@@ -376,6 +376,8 @@ def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
     if hashed.table is not table:
         hashed.reset(table)
     hashed.grow(len(table.deciders), len(codec.fields))
+    if hashed.done.all():
+        return  # every decider's projected keys are filed (a later stretch, a kept table)
     # The phases this game decides in (without promises: the send and the silent return).
     used = range(dec.shape[0]) if env.params.promises else (1, 3)
     card = np.asarray(codec.card, np.int64)
