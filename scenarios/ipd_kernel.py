@@ -112,6 +112,12 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
                     + (n if summarised and model.learning is not None else 0))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
+    # A stretch an earlier run played from the same table state and the same start: copied.
+    replays = table.shared_memo(ipd_replays.NAME) if model.learning is None and summarised else None
+    key = None if replays is None else ipd_replays.key_of(model, rec, k, dec, *_read_by_loop(env, keep))
+    if key is not None and ipd_replays.replay(replays, key, model, rec):
+        env.bounds = env.welfare_bounds(e)
+        return rec
     scratch = _scratch(model, summarised)
     # state: why the loop stopped, how many rows it found without a cell, the step ``draws`` are for.
     state = np.array([0, 0, -1], np.int64)
@@ -126,13 +132,6 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
         learners = ipd_learners.prepare(model, agents, model.edge_agents()[1], k, summarised)
         if learners is None:
             return None
-    # A stretch an earlier run played from the same table state and the same start: copied.
-    replays = table.shared_memo(ipd_replays.NAME) if learners is None and summarised else None
-    key = None if replays is None else ipd_replays.key_of(model, rec, k, dec, *_read_by_loop(env, keep))
-    if key is not None and ipd_replays.replay(replays, key, model, rec):
-        _give_pending(pending, False)
-        env.bounds = env.welfare_bounds(e)
-        return rec
     classes = None if learners is not None else _classes(env, model, dec, e, summarised)
     calls = 0
     while rec.steps < k:
@@ -163,7 +162,8 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     if classes is not None:
         classes.write_back(model.pairs.cols)
         # Kept only when played by classes in one call to the end, from the state it shares.
-        if key is not None and calls == 1 and rec.steps == k and table.shared_memo(ipd_replays.NAME) is replays:
+        if (key is not None and learners is None and calls == 1 and rec.steps == k
+                and table.shared_memo(ipd_replays.NAME) is replays):
             ipd_replays.keep(replays, key, model, rec, 2 * e)
     if learners is not None:
         ipd_learners.finish(model, learners, rec)
