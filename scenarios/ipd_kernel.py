@@ -77,6 +77,8 @@ PENDING_KEEP = 4
 #: Zeroed ``pending`` arrays that finished stretches handed back: a fresh one of a 12-strategy
 #: table (~100 kB) is zeroed and page-faulted anew each run, a tenth of the stretch's setup.
 _PENDING: list[np.ndarray] = []
+#: The codec's and the acts' arrays ``_read_by_loop`` hands the replay keys, by layout.
+_CONSTANTS: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
 def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     """Play up to ``limit`` steps; None when not even the first could be played this way.
 
@@ -179,9 +181,13 @@ def _read_by_loop(env: IPD, keep: np.ndarray) -> tuple[tuple[np.ndarray, ...], t
     """What the loop reads besides the pair rows, the agents and the table's cells: the read mask,
     the codec, the acts, the payoffs (``ipd_replays.key_of``)."""
     codec = env.codec
-    arrays = (keep, np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
-              np.array([bool(a.cooperative) for a in env.acts], np.int8), np.array(_betrays(env), np.int8))
-    return arrays, (codec.space, TRUST_BUCKETS, *_game(env))
+    const = (codec.radix, codec.offset, env.acts)
+    arrays = _CONSTANTS.get(const)
+    if arrays is None:  # a handful of layouts per process: made once each
+        arrays = _CONSTANTS[const] = (
+            np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
+            np.array([bool(a.cooperative) for a in env.acts], np.int8), np.array(_betrays(env), np.int8))
+    return (keep, *arrays), (codec.space, TRUST_BUCKETS, *_game(env))
 
 
 def _game(env: IPD) -> Game:
