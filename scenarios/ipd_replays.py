@@ -40,9 +40,7 @@ class Replay(NamedTuple):
     """What a kept stretch left: its records' first ``steps`` rows, and the end state."""
 
     steps: int
-    counts: np.ndarray
-    group_sums: np.ndarray
-    summary: np.ndarray
+    records: tuple[np.ndarray, ...]  # every ``StepArrays`` field's first ``steps`` rows
     agents: tuple[np.ndarray, ...]  # AGENT_ARRAYS' values at the end
     pairs: tuple[np.ndarray, ...]   # the aligned rows' memory, ``Pairs`` order
 
@@ -75,10 +73,8 @@ def replay(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any) -> bool:
     if got is None:
         return False
     s = got.steps
-    arrays = rec.arrays
-    arrays.counts[:s] = got.counts
-    arrays.group_sums[:s] = got.group_sums
-    arrays.summary[:s] = got.summary
+    for arr, rows in zip(rec.arrays, got.records, strict=True):
+        arr[:s] = rows
     for name, values in zip(AGENT_ARRAYS, got.agents, strict=True):
         getattr(model, name)[:] = values
     m = len(got.pairs[0])
@@ -91,9 +87,10 @@ def replay(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any) -> bool:
 def keep(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any, m: int) -> None:
     """Keep the stretch just played into ``rec`` (its pair memory already written back)."""
     s = rec.steps
-    arrays = rec.arrays
+    if rec.env_metrics or rec.evolved or rec.counters:
+        return  # columns beyond the records (the class loops fill none today): not replayed
     if len(memo) >= MAX_KEPT:
         memo.pop(next(iter(memo)))
-    memo[key] = Replay(s, arrays.counts[:s].copy(), arrays.group_sums[:s].copy(), arrays.summary[:s].copy(),
+    memo[key] = Replay(s, tuple(arr[:s].copy() for arr in rec.arrays),
                        tuple(getattr(model, name).copy() for name in AGENT_ARRAYS),
                        tuple(model.pairs.cols[name][:m].copy() for name in Pairs._fields))
