@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from agents.policies import TRUST_BUCKETS
-from scenarios import ipd_agents, ipd_classes, ipd_learners
+from scenarios import ipd_agents, ipd_classes, ipd_learners, ipd_replays
 from scenarios.environment import ObsCodec
 from scenarios.ipd_classes import Classes
 from scenarios.ipd_rows import (  # noqa: F401  (TRUST, COIN: the layout, read by tests/test_fused.py)
@@ -77,6 +77,8 @@ PENDING_KEEP = 4
 #: Zeroed ``pending`` arrays that finished stretches handed back: a fresh one of a 12-strategy
 #: table (~100 kB) is zeroed and page-faulted anew each run, a tenth of the stretch's setup.
 _PENDING: list[np.ndarray] = []
+#: The codec's and the acts' arrays ``_read_by_loop`` hands the replay keys, by layout.
+_CONSTANTS: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
 def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     """Play up to ``limit`` steps; None when not even the first could be played this way.
 
@@ -112,6 +114,12 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
                     + (n if summarised and model.learning is not None else 0))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
+    # A stretch an earlier run played from the same table state and the same start: copied.
+    replays = table.shared_memo(ipd_replays.NAME) if model.learning is None and summarised else None
+    key = None if replays is None else ipd_replays.key_of(model, rec, k, dec, *_read_by_loop(env, keep))
+    if key is not None and ipd_replays.replay(replays, key, model, rec):
+        env.bounds = env.welfare_bounds(e)
+        return rec
     scratch = _scratch(model, summarised)
     # state: why the loop stopped, how many rows it found without a cell, the step ``draws`` are for.
     state = np.array([0, 0, -1], np.int64)
@@ -127,7 +135,9 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
         if learners is None:
             return None
     classes = None if learners is not None else _classes(env, model, dec, e, summarised)
+    calls = 0
     while rec.steps < k:
+        calls += 1
         rec.steps = _play_from(env, model, rec, k, agents, dec, keep, state, missing, draws, scratch,
                                pending, classes, learners)
         if state[WHY] == MISSING:
@@ -154,6 +164,11 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     if classes is not None:
         # Written when the columns are next read, or taken over by the next stretch.
         model.pairs.defer(classes)
+        # Kept only when played by classes in one call to the end, from the state it shares
+        # (keeping reads the pair columns, so the deferred write is made then).
+        if (key is not None and learners is None and calls == 1 and rec.steps == k
+                and table.shared_memo(ipd_replays.NAME) is replays):
+            ipd_replays.keep(replays, key, model, rec, 2 * e)
     if learners is not None:
         ipd_learners.finish(model, learners, rec)
     table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
@@ -162,6 +177,25 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
         return None
     env.bounds = env.welfare_bounds(e)
     return rec
+
+
+def _read_by_loop(env: IPD, keep: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[float | int, ...]]:
+    """What the loop reads besides the pair rows, the agents and the table's cells: the read mask,
+    the codec, the acts, the payoffs (``ipd_replays.key_of``)."""
+    codec = env.codec
+    const = (codec.radix, codec.offset, env.acts)
+    arrays = _CONSTANTS.get(const)
+    if arrays is None:  # a handful of layouts per process: made once each
+        arrays = _CONSTANTS[const] = (
+            np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
+            np.array([bool(a.cooperative) for a in env.acts], np.int8), np.array(_betrays(env), np.int8))
+    return (keep, *arrays), (codec.space, TRUST_BUCKETS, *_game(env))
+
+
+def _game(env: IPD) -> Game:
+    prm = env.params
+    return Game(float(prm.R), float(prm.S), float(prm.T), float(prm.P), float(prm.lie_penalty),
+                float(prm.detect_prob))
 
 
 def _take_pending(size: int) -> np.ndarray:
@@ -299,7 +333,6 @@ def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, d
                keep: np.ndarray, state: np.ndarray, missing: np.ndarray, draws: np.ndarray,
                scratch: Scratch, pending: np.ndarray, classes: Classes | None = None,
                learners: ipd_learners.QArrays | None = None) -> int:
-    prm = env.params
     codec = env.codec
     table = model.decisions
     cols = model.pairs.cols
@@ -308,8 +341,7 @@ def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, d
                     table.base, table.outcome_column("nconf"),
                     np.array([bool(a.cooperative) for a in env.acts], np.int8),
                     np.array(_betrays(env), np.int8))
-    game = Game(float(prm.R), float(prm.S), float(prm.T), float(prm.P), float(prm.lie_penalty),
-                float(prm.detect_prob))
+    game = _game(env)
     if classes is not None:
         return ipd_classes.play_classes(model, rec, k, agents, dec, keep, state, missing, scratch, pending, classes,
                             lookup, game)

@@ -941,6 +941,15 @@ class DecisionTable:
         if self._shared is not None:
             self._shared.setdefault("derived", {})[name] = value
 
+    def shared_memo(self, name: str) -> dict[Hashable, Any] | None:
+        """A dict kept with the restored state this table still shares, for what a kernel
+        computes from that state's cells alone (``scenarios.ipd_replays``); None once the
+        table computed a cell of its own, or was never restored."""
+        if self._shared is None:
+            return None
+        memos: dict[str, dict[Hashable, Any]] = self._shared.setdefault("memos", {})
+        return memos.setdefault(name, {})
+
     def conflicts(self, outcome: int) -> tuple[ConflictEvent, ...]:
         """The conflict events an outcome logs."""
         return self._outcome_conflicts[outcome]

@@ -28,6 +28,7 @@ is vectorised over the decisions of a step: no Python loop over agents.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,7 +37,7 @@ from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
 from agents.policies.base import policy
-from agents.uniques import lookup, runs
+from agents.uniques import runs
 
 State = dict[str, np.ndarray]
 
@@ -244,34 +245,71 @@ class QLearning(Learner):
             key = key + (np.asarray(partners, dtype=np.int64) + 1)
         wait, wcell, wr = state["wait_key"], state["wait_cell"], state["wait_r"]
         uniq, first, last = runs(key)  # one sort serves the look-ups and what waits next
+        new_cell, new_r = cell[last], np.asarray(rewards, dtype=np.float64)[last]
+        if not len(wait):
+            state["wait_key"], state["wait_cell"], state["wait_r"] = uniq, new_cell, new_r
+            return
+        settle = _settle_kernel(len(wait) + len(uniq))
+        if settle is not None:
+            state["wait_key"], state["wait_cell"], state["wait_r"] = settle(
+                wait, wcell, wr, uniq, first, new_cell, new_r, rows.astype(np.int64, copy=False),
+                s.astype(np.int64, copy=False), q, n_states, n_acts, float(self.rate), float(self.gamma),
+                int(state["rows"][0]))
+            return
+        # Both key lists are sorted and distinct: one stable merge (a waiting key just before an
+        # equal new one) finds the exact matches and is already the order of what waits next.
+        nw = len(wait)
+        both = np.concatenate([wait, uniq])
+        order = np.argsort(both, kind="stable")  # two sorted runs: a linear merge
+        merged = both[order]
+        at = np.flatnonzero(merged[1:] == merged[:-1])
         # A waiting decision's next state is that of this step's decision with the same key
         # (agent and partner) or, failing that, of the agent's decision this step with the
         # lowest partner; one whose agent did not decide waits on.
-        nxt = np.full(len(wait), -1, dtype=np.int64)
-        if len(wait):
-            nxt = lookup(uniq, first, wait)
-            loose = np.flatnonzero(nxt < 0)
-            if len(loose):
-                row = uniq >> 32  # sorted keys are sorted by agent row first
-                head = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]]))
-                nxt[loose] = lookup(row[head], first[head], wait[loose] >> 32)
-            done = np.flatnonzero(nxt >= 0)
-            k = nxt[done]
-            nq = np.take(state["Q"].reshape(-1, n_acts), rows[k] * n_states + s[k], axis=0)
-            best = nq[:, 0]
-            for a in range(1, n_acts):
-                best = np.maximum(best, nq[:, a])
-            c0 = wcell[done]
-            # Several waiting decisions may share (agent, state, act): add.at applies each.
-            np.add.at(q, c0, self.rate * (wr[done] + self.gamma * best - q[c0]))
-        # This step's decisions wait in turn (a key decided twice in one step: the last waits).
-        carry = np.flatnonzero(nxt < 0)
-        keys = np.concatenate([wait[carry], uniq])
-        # Two sorted runs of distinct keys: a stable sort merges them in one pass.
-        by = np.argsort(keys, kind="stable") if len(carry) else slice(None)
-        state["wait_key"] = keys[by]
-        state["wait_cell"] = np.concatenate([wcell[carry], cell[last]])[by]
-        state["wait_r"] = np.concatenate([wr[carry], np.asarray(rewards, dtype=np.float64)[last]])[by]
+        nxt = np.full(nw, -1, dtype=np.int64)
+        nxt[order[at]] = first[order[at + 1] - nw]
+        loose = np.flatnonzero(nxt < 0)
+        if len(loose):
+            row = uniq >> 32  # sorted keys are sorted by agent row first
+            head = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]]))
+            head_of = np.full(int(state["rows"][0]), -1, dtype=np.int64)  # per agent row
+            head_of[row[head]] = first[head]
+            nxt[loose] = head_of[wait[loose] >> 32]
+        done = np.flatnonzero(nxt >= 0)
+        k = nxt[done]
+        nq = np.take(state["Q"].reshape(-1, n_acts), rows[k] * n_states + s[k], axis=0)
+        best = nq[:, 0]
+        for a in range(1, n_acts):
+            best = np.maximum(best, nq[:, a])
+        c0 = wcell[done]
+        # Several waiting decisions may share (agent, state, act): add.at applies each.
+        np.add.at(q, c0, self.rate * (wr[done] + self.gamma * best - q[c0]))
+        # This step's decisions wait in turn (a key decided twice in one step: the last waits),
+        # with the waiting ones not answered, in the merged order (their keys are all distinct).
+        answered = np.zeros(len(both), dtype=bool)
+        answered[done] = True
+        by = order[np.flatnonzero(~answered[order])]  # an index, not a mask: a mask is 4x slower
+        state["wait_key"] = both[by]
+        state["wait_cell"] = np.concatenate([wcell, new_cell])[by]
+        state["wait_r"] = np.concatenate([wr, new_r])[by]
+
+
+#: Waiting plus new decisions from which a discounting update is compiled (``q_kernel``): below
+#: it numba's import (most of a second, once per process) would not pay unless already loaded.
+SETTLE_KERNEL_MIN = 1 << 13
+
+
+def _settle_kernel(work: int) -> Any:
+    """``agents.policies.q_kernel.settle`` for an update of ``work`` keys, or None: numpy's way."""
+    if work < SETTLE_KERNEL_MIN and "numba" not in sys.modules:
+        return None
+    try:
+        from agents.policies import q_kernel
+    except ImportError as err:  # no numba build for this platform: numpy gives the same
+        if not (err.name or "").startswith(("numba", "llvmlite")):
+            raise
+        return None
+    return q_kernel.settle
 
 
 @policy("aspiration")

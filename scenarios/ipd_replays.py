@@ -1,0 +1,96 @@
+"""Replays: a class stretch played once from a kept decision table, then copied by later runs.
+
+Why: with no noise, coins or promises, an IPD match between two deterministic deciders
+always plays the same (axelrod's ``DeterministicCache`` rests on this). Once pair classes
+(``scenarios.ipd_classes``) play a stretch, its records and end state are a function of
+what the loop reads: the decision table's cells, the read mask, the payoffs, the rows'
+deciders, agents and partners, and the memory and payoff arrays at the stretch's start.
+A sweep of seeds of a round robin starts every run from the same values, so after the
+first warm run the loop (about a third of a 12-strategy run) is a copy of its records.
+
+Keys are a BLAKE2b digest of every array and scalar the loop reads, taken before the
+stretch; nothing drawn is read (class stretches stop at the first promise broken, and
+such a step is never kept). Records are kept with the restored table state they were
+played from (``DecisionTable.shared_memo``): while a run still shares that state its
+cells are exactly those the record met; a run whose table computed a cell of its own
+keeps and reads nothing. Only stretches that start at a run's first record row and play
+to their end in one call are kept, so a replay never stands for a fill or a stop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from scenarios.ipd_rows import Pairs
+
+#: Aligned pair rows above which stretches are not kept (their keys hash megabytes a run).
+MAX_ROWS = 1 << 15
+#: Stretches kept per table state; past it the oldest is dropped.
+MAX_KEPT = 8
+#: ``DecisionTable.shared_memo`` name of the records.
+NAME = "ipd_replays"
+#: The model's per-agent arrays a stretch plays forward, in the order they are kept.
+AGENT_ARRAYS = ("payoff", "step_payoff", "truth_kept", "truth_total")
+
+
+class Replay(NamedTuple):
+    """What a kept stretch left: its records' first ``steps`` rows, and the end state."""
+
+    steps: int
+    records: tuple[np.ndarray, ...]  # every ``StepArrays`` field's first ``steps`` rows
+    agents: tuple[np.ndarray, ...]  # AGENT_ARRAYS' values at the end
+    pairs: tuple[np.ndarray, ...]   # the aligned rows' memory, ``Pairs`` order
+
+
+def key_of(model: Any, rec: Any, k: int, dec: np.ndarray, read: tuple[np.ndarray, ...],
+           scalars: tuple[float | int, ...]) -> bytes | None:
+    """The digest of what a class stretch of ``k`` steps from here reads beyond the table's cells:
+    ``dec`` (each aligned row's decider), ``read`` and ``scalars`` (the read mask, the codec's
+    and the acts' arrays, the payoffs); None when it is not kept."""
+    m = len(dec)
+    if m > MAX_ROWS or rec.steps or not rec.summarised or len(model.pairs) != m:
+        return None
+    h = hashlib.blake2b(digest_size=32)
+    shapes = (k, m, len(model.payoff), rec.arrays.counts.shape[1], rec.arrays.group_sums.shape[1], *scalars)
+    h.update(repr(shapes).encode())
+    agents, _ = model.edge_agents()
+    _, partner = model.pairs.pairs()
+    cols = model.pairs.cols
+    for arr in (dec, *read, agents, partner, model.group_of,
+                *(getattr(model, name) for name in AGENT_ARRAYS), *(cols[name][:m] for name in Pairs._fields)):
+        a = np.ascontiguousarray(arr)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.data)
+    return h.digest()
+
+
+def replay(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any) -> bool:
+    """Write a kept stretch into ``rec`` and the model; False when none is kept under ``key``."""
+    got = memo.get(key)
+    if got is None:
+        return False
+    s = got.steps
+    for arr, rows in zip(rec.arrays, got.records, strict=True):
+        arr[:s] = rows
+    for name, values in zip(AGENT_ARRAYS, got.agents, strict=True):
+        getattr(model, name)[:] = values
+    m = len(got.pairs[0])
+    for name, values in zip(Pairs._fields, got.pairs, strict=True):
+        model.pairs.cols[name][:m] = values
+    rec.steps = s
+    return True
+
+
+def keep(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any, m: int) -> None:
+    """Keep the stretch just played into ``rec`` (its pair memory already written back)."""
+    s = rec.steps
+    if rec.env_metrics or rec.evolved or rec.counters:
+        return  # columns beyond the records (the class loops fill none today): not replayed
+    if len(memo) >= MAX_KEPT:
+        memo.pop(next(iter(memo)))
+    memo[key] = Replay(s, tuple(arr[:s].copy() for arr in rec.arrays),
+                       tuple(getattr(model, name).copy() for name in AGENT_ARRAYS),
+                       tuple(model.pairs.cols[name][:m].copy() for name in Pairs._fields))
