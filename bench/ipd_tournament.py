@@ -4,7 +4,8 @@ Two sizes: the classic 12-strategy round robin, and 10 agents per strategy
 (120 agents, complete graph, every unordered pair of distinct agents one
 200-turn match). Both sides must give every agent the same total before a
 time is reported. Our side is the documented ``sim.run`` (result frames
-included); axelrod's matches share its ``DeterministicCache``. Target (issue
+included); axelrod's matches share its ``DeterministicCache``, kept across
+the process's calls as specbound keeps its tables and replays. Target (issue
 18): at least 50 times axelrod's Match loop at 12 strategies, 100 times at 120
 agents.
 """

@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 
@@ -77,13 +78,21 @@ def population(copies: int) -> tuple[str, ...]:
     return tuple(name for name in sorted(STRATEGIES) for _ in range(copies))
 
 
+#: axelrod's ``DeterministicCache`` per match length, kept across this process's round robins.
+CACHES: dict[int, Any] = {}
+
+
 def play_round_robin(copies: int = 1, turns: int = 200) -> RoundRobin:
     """Play every unordered pair of distinct agents once with axelrod's ``Match``.
 
     The matches share one ``DeterministicCache``, axelrod's own memo of
     deterministic match results: specbound shares decisions between identical
     agents, so the peer runs with its equivalent switched on (it matters with
-    ``copies`` > 1, where the same pair of strategies meets many times).
+    ``copies`` > 1, where the same pair of strategies meets many times). The
+    cache is kept for the process's later round robins of the same length
+    (:data:`CACHES`), as specbound keeps its tables and replays of whole
+    stretches across the runs of a process (``scenarios.ipd_replays``):
+    each side keeps its memo as long as the other does.
 
     Args:
         copies: agents per strategy (1: the 12-player classic; 10: 120 agents).
@@ -97,7 +106,9 @@ def play_round_robin(copies: int = 1, turns: int = 200) -> RoundRobin:
     templates = [getattr(axl, STRATEGIES[name])() for name in policies]
     totals = np.zeros(len(policies), dtype=np.int64)
     matches = 0
-    cache = axl.DeterministicCache()
+    cache = CACHES.get(turns)
+    if cache is None:
+        cache = CACHES[turns] = axl.DeterministicCache()
     for i, j in combinations(range(len(policies)), 2):
         match = axl.Match((templates[i].clone(), templates[j].clone()), turns=turns,
                           deterministic_cache=cache)
