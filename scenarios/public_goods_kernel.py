@@ -268,11 +268,9 @@ def _lookup(env: PublicGoods, table: Any, dec0: np.ndarray, dec1: np.ndarray, co
         if lut is None:
             return None
         luts.append(lut)
-    from scenarios.public_goods import BREAKS, CONTRIBUTES
-
     return Lookup(luts[0], luts[1], dec0, dec1, int(codec.space), np.asarray(codec.radix, np.int64), code1,
                   table.full, table.base, table.tier, table.outcome_column("nconf"),
-                  CONTRIBUTES.astype(np.int64), BREAKS.astype(np.int64))
+                  env.contributes.astype(np.int64), env.breaks.astype(np.int64))
 
 
 def _learners(model: Any, k: int, width: int) -> tuple[Learners, list[int]] | None:
