@@ -131,6 +131,10 @@ class PublicGoods(Environment):
     )
     checks: ClassVar[tuple[str, ...]] = ("keeps_promise", "cooperates", "punishes_breakers")
     description = "n-player public goods on network neighbourhoods; pledges are promises; optional costly sanctions."
+    #: Per act, whether it contributes and whether it breaks a pledge: for the compiled loop,
+    #: which imports nothing from this module (no import cycle).
+    contributes: ClassVar[np.ndarray] = CONTRIBUTES
+    breaks: ClassVar[np.ndarray] = BREAKS
 
     def __init__(self, params: PublicGoodsParams, model: Any) -> None:
         super().__init__(params, model)
