@@ -115,10 +115,6 @@ def mirrored_learners(model: Any) -> bool:
 class PublicGoods(Environment):
     Params = PublicGoodsParams
     acts = GIVE
-    #: Which acts contribute and which break a pledge (read by the compiled loop, which must
-    #: not import this module: it is imported from here).
-    contributes: ClassVar[np.ndarray] = CONTRIBUTES
-    breaks: ClassVar[np.ndarray] = BREAKS
     Obs = PublicGoodsObs
     cardinality = (TRUST_BUCKETS + 1, 2, 2)
     pairwise = True
