@@ -52,6 +52,7 @@ from agents.policies import COIN_SIDES
 from scenarios.commons_table import STOCK_BUCKETS, Decisions, decision_lookup, scratch_for
 from scenarios.environment import Environment, environment
 from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
+from scenarios.kernel_loader import optional_module
 from scenarios.metric_registry import Metric
 
 if TYPE_CHECKING:
@@ -229,13 +230,8 @@ class Commons(Environment):
         for numba's import (results are the same either way)."""
         if not self.will_fuse(model, limit):
             return None
-        try:
-            from scenarios import commons_kernel  # only now: numba takes most of a second to load
-        except ImportError as err:
-            if not (err.name or "").startswith(("numba", "llvmlite")):
-                raise
-            return None  # no numba build here: every step the generic way
-        return commons_kernel.fast_forward(self, model, limit)
+        commons_kernel = optional_module("scenarios.commons_kernel")  # no numba: every step generic
+        return None if commons_kernel is None else commons_kernel.fast_forward(self, model, limit)
 
     def will_fuse(self, model: Any, limit: int) -> bool:
         """Whether the loop may play the next ``limit`` steps, and they are enough to pay for

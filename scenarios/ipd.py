@@ -32,6 +32,7 @@ from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
 from agents.policies.learners import QLearning
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.kernel_loader import optional_module
 from scenarios.pairwise import needs_coin, observe_pairs, swapped_rows
 
 if TYPE_CHECKING:
@@ -179,11 +180,4 @@ def plays_learners(model: Any) -> bool:
 
 def _kernel() -> Any:
     """``scenarios.ipd_kernel``, imported on first use (numba loads slowly); None without numba."""
-    try:
-        from scenarios import ipd_kernel
-    except ImportError as err:
-        # Only a missing numba (no build for this platform) means: every step the generic way.
-        if not (err.name or "").startswith(("numba", "llvmlite")):
-            raise
-        return None
-    return ipd_kernel
+    return optional_module("scenarios.ipd_kernel")

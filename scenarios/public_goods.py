@@ -36,6 +36,7 @@ from agents.policies import TRUST_BUCKETS
 from agents.policies.learners import RothErev
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.ipd import KERNEL_MIN_WORK
+from scenarios.kernel_loader import optional_module
 from scenarios.metric_registry import Metric
 from scenarios.stretch import Stretch
 
@@ -217,14 +218,8 @@ class PublicGoods(Environment):
             return None
         if "numba" not in sys.modules and limit * 2 * len(model.edges) < KERNEL_MIN_WORK:
             return None  # too little to win back numba's import; stepping gives the same
-        try:
-            from scenarios import public_goods_kernel
-        except ImportError as err:
-            # Only a missing numba (no build for this platform) means: every step the generic way.
-            if not (err.name or "").startswith(("numba", "llvmlite")):
-                raise
-            return None
-        return public_goods_kernel.fast_forward(self, model, limit)
+        public_goods_kernel = optional_module("scenarios.public_goods_kernel")
+        return None if public_goods_kernel is None else public_goods_kernel.fast_forward(self, model, limit)
 
     def can_fast_forward(self, model: Any) -> bool:
         """Whether the model's rounds are what the kernel mirrors (asked before each stretch)."""

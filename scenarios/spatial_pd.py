@@ -29,6 +29,7 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.checks import check
 from scenarios.environment import Environment, environment
+from scenarios.kernel_loader import optional_module
 from scenarios.metric_registry import Metric
 
 if TYPE_CHECKING:
@@ -155,13 +156,8 @@ class SpatialPD(Environment):
 
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
         """Stretches of play and imitation run in a numba loop (``scenarios.spatial_kernel``)."""
-        try:
-            from scenarios import spatial_kernel  # only now: numba takes most of a second to load
-        except ImportError as err:
-            if not (err.name or "").startswith(("numba", "llvmlite")):
-                raise
-            return None  # no numba build here: every step the generic way
-        return spatial_kernel.fast_forward(self, model, limit)
+        spatial_kernel = optional_module("scenarios.spatial_kernel")  # no numba: every step generic
+        return None if spatial_kernel is None else spatial_kernel.fast_forward(self, model, limit)
 
     def render(self, obs: Any) -> str:
         last = {1: "cooperated", 0: "defected", -1: "nothing yet"}

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scenarios.kernel_loader import optional_module
 from scenarios.stretch import Stretch
 from scenarios.tooth_fairy_rules import (
     ACTS,
@@ -78,15 +79,7 @@ def _compiled(model: Any, work: int) -> bool:
         return False
     if "numba" in sys.modules:
         return True
-    if work < KERNEL_MIN_WORK:
-        return False
-    try:
-        import numba  # noqa: F401
-    except ImportError as err:
-        if not (err.name or "").startswith(("numba", "llvmlite")):
-            raise
-        return False
-    return True
+    return work >= KERNEL_MIN_WORK and optional_module("numba") is not None
 
 
 def decide(model: Any, agent: np.ndarray, asker: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -56,6 +56,7 @@ from agents.policies import COIN_SIDES, TRUST_BUCKETS
 from agents.policies.beliefs import FictitiousPlay
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
+from scenarios.kernel_loader import optional_module
 from scenarios.metric_registry import Metric
 from scenarios.stretch import Stretch
 
@@ -222,12 +223,8 @@ class TrustGame(Environment):
         while it is not loaded and numba is installed; else None (stepping gives the same)."""
         if "numba" not in sys.modules and limit * 3 * len(model.edges) < KERNEL_MIN_WORK:
             return None
-        try:
-            from scenarios import trust_game_kernel
-        except ImportError as err:
-            # Only a missing numba (no build for this platform) means: every step the generic way.
-            if not (err.name or "").startswith(("numba", "llvmlite")):
-                raise
+        trust_game_kernel = optional_module("scenarios.trust_game_kernel")
+        if trust_game_kernel is None:
             return None
         if self.kernel_keys is None:
             self.kernel_keys = trust_game_kernel.Keys()
