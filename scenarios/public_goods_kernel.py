@@ -41,7 +41,11 @@ from agents.policies import TRUST_BUCKETS
 from scenarios.ipd_rows import Pairs
 from scenarios.kernel_sums import gini_chunk, record_agents, record_pairs, total, trust_step
 from scenarios.stretch import SUMMARY, Stretch
-from scenarios.trust_game_learners import _draw  # sim.learning._sample of one row, compiled
+from scenarios.trust_game_learners import (
+    _draw,  # sim.learning._sample of one row, compiled
+    drop_untouched,
+    overrides_per_principle,
+)
 
 if TYPE_CHECKING:
     from scenarios.public_goods import PublicGoods
@@ -302,26 +306,14 @@ def _learners(model: Any, k: int, width: int) -> tuple[Learners, list[int]] | No
 def _book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> None:
     """Overrides per step and principle (``Learning.book_stretch``); states created for a phase no
     learner decided in are dropped, as stepping would never have made them."""
-    learning = model.learning
-    gl = next(iter(learning.groups.values()))
-    for p in created:
-        if not lr.touched[p]:
-            del gl.state[p]
+    drop_untouched(model, lr.touched, created)
     if not steps:
         return
-    table = model.decisions
+    learning, table = model.learning, model.decisions
     if not lr.novr[:steps].any():  # nothing overridden: no principle to sum per step
         learning.book_stretch(np.zeros((steps, len(table.principle_ids))), np.zeros(steps))
         return
-    comp = table.compliance_rows()
-    broken = comp["held"] == 0
-    pids = len(table.principle_ids)
-    ovr = np.zeros((steps, table.n_outcomes))
-    kept = min(table.n_outcomes, lr.ovr.shape[1])
-    ovr[:, :kept] = lr.ovr[:steps, :kept]
-    per = np.stack([np.bincount(comp["principle"][broken], weights=row[comp["outcome"][broken]], minlength=pids)
-                    for row in ovr]) if len(comp["principle"]) else np.zeros((steps, pids))
-    learning.book_stretch(per, lr.novr[:steps].copy())
+    learning.book_stretch(overrides_per_principle(table, lr.ovr, steps), lr.novr[:steps].copy())
 
 
 # --- compiled -------------------------------------------------------------------------------------

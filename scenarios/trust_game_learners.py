@@ -85,25 +85,35 @@ def learners_of(model: Any, phases: int, e: int, k: int, width: int) -> tuple[Le
 def book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> None:
     """The learners' run totals, last step and per-step overrides as the stretch's steps leave
     them (``Learning.book_stretch``); states created for phases no learner decided in dropped."""
-    learning = model.learning
-    gl = next(iter(learning.groups.values()))
+    drop_untouched(model, lr.touched, created)
+    if steps:
+        model.learning.book_stretch(overrides_per_principle(model.decisions, lr.ovr, steps), lr.novr[:steps].copy())
+
+
+def drop_untouched(model: Any, touched: np.ndarray, created: list[int]) -> None:
+    """Drop the learner states a stretch created for phases no learner decided in: stepping
+    would never have made them."""
+    gl = next(iter(model.learning.groups.values()))
     for p in created:
-        if not lr.touched[p]:
+        if not touched[p]:
             del gl.state[p]
-    table = model.decisions
+
+
+def overrides_per_principle(table: Any, ovr: np.ndarray, steps: int) -> np.ndarray:
+    """(steps, principles) overrides of the favourite per principle broken, from a stretch's
+    (K, width) overridden favourites by outcome (``Learning.book_stretch``'s first argument)."""
     comp = table.compliance_rows()
     broken = comp["held"] == 0
     pids = len(table.principle_ids)
     # Outcomes past the records' width (made by the step that ended the stretch) were never
     # overridden in the steps kept: zeros.
-    ovr = np.zeros((steps, table.n_outcomes))
-    kept = min(table.n_outcomes, lr.ovr.shape[1])
-    ovr[:, :kept] = lr.ovr[:steps, :kept]
+    full = np.zeros((steps, table.n_outcomes))
+    kept = min(table.n_outcomes, ovr.shape[1])
+    full[:, :kept] = ovr[:steps, :kept]
     per = np.zeros((steps, pids))
     for k in range(steps):
-        per[k] = np.bincount(comp["principle"][broken], weights=ovr[k][comp["outcome"][broken]], minlength=pids)
-    if steps:
-        learning.book_stretch(per, lr.novr[:steps].copy())
+        per[k] = np.bincount(comp["principle"][broken], weights=full[k][comp["outcome"][broken]], minlength=pids)
+    return per
 
 
 # --- compiled -------------------------------------------------------------------------------------
