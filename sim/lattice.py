@@ -15,6 +15,8 @@ from typing import NamedTuple
 import networkx as nx
 import numpy as np
 
+from agents.uniques import unique
+
 #: Offsets of the neighbours of a cell, by neighbourhood size.
 NEIGHBOURHOODS: dict[int, tuple[tuple[int, int], ...]] = {
     4: ((0, 1), (1, 0), (0, -1), (-1, 0)),
@@ -127,14 +129,19 @@ def lattice_side(n: int) -> int | None:
 
 def lattice_edges(side: int, degree: int = 8) -> np.ndarray:
     """Undirected edges (i < j, each once) of a ``side`` x ``side`` torus."""
-    r, c = np.divmod(np.arange(side * side), side)
-    parts = []
+    n = side * side
+    cell = np.arange(n)
+    r, c = np.divmod(cell, side)
+    codes = []
     for dr, dc in NEIGHBOURHOODS[degree]:
         j = ((r + dr) % side) * side + (c + dc) % side
-        parts.append(np.stack([np.arange(side * side), j], axis=1))
-    e = np.sort(np.concatenate(parts), axis=1)
-    e = e[e[:, 0] != e[:, 1]]  # a side below 3 folds neighbours onto the cell itself
-    return np.unique(e, axis=0)
+        lo, hi = np.minimum(cell, j), np.maximum(cell, j)
+        keep = lo != hi  # a side below 3 folds neighbours onto the cell itself
+        codes.append(lo[keep] * n + hi[keep])
+    # One int64 code per pair, in (i, j) order, made distinct by sorting (agents.uniques):
+    # np.unique over rows, or numpy's hashing unique over codes, took tens of seconds at a
+    # million cells.
+    return np.stack(np.divmod(unique(np.concatenate(codes)), n), axis=1)
 
 
 def neighbour_cells(side: int, degree: int) -> np.ndarray:
