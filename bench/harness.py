@@ -80,6 +80,7 @@ def compare(
     peer: Callable[[], Any],
     same: Callable[[Any, Any], bool],
     repeat: int,
+    peer_repeat: int | None = None,
 ) -> tuple[float, float]:
     """Warm up both sides, check they agree, then time both.
 
@@ -89,6 +90,7 @@ def compare(
         peer: the peer's side; returns what ``same`` compares.
         same: equality of the two sides' outputs.
         repeat: timed calls per side after the warm-up.
+        peer_repeat: timed calls of the peer, when not ``repeat`` (a peer of seconds a call).
 
     Returns:
         Median seconds per call of ours, then of the peer.
@@ -99,7 +101,7 @@ def compare(
     mine, theirs = ours(), peer()
     if not same(mine, theirs):
         raise Mismatch(f"bench {name}: specbound and the peer computed different results")
-    return median_time(ours, repeat), median_time(peer, repeat)
+    return median_time(ours, repeat), median_time(peer, repeat if peer_repeat is None else peer_repeat)
 
 
 def at_least(

@@ -121,6 +121,8 @@ def test_compare_times_both_sides_after_the_check() -> None:
     t_ours, t_peer = compare("x", side("ours"), side("peer"), int.__eq__, repeat=3)
     assert counts == {"ours": 4, "peer": 4}
     assert t_ours >= 0 and t_peer >= 0
+    compare("x", side("ours"), side("peer"), int.__eq__, repeat=3, peer_repeat=1)
+    assert counts == {"ours": 8, "peer": 6}  # a slow peer: warm-up and one timed call
 
 
 @pytest.mark.parametrize(
