@@ -216,7 +216,7 @@ class DecisionTable:
         self.codec = codec
         self.phases = tuple(phases)
         self.deciders: list[Decider] = []
-        self._decider_ids: dict[Any, int] = {}
+        self._decider_ids: dict[tuple[int, int, int], int] = {}  # (binding number, id(policy), phase)
         self._luts: list[np.ndarray | None] = [None for _ in self.phases]
         #: Deciders a dense table is first made with room for beyond those it needs (the model's
         #: declared joins): a join then fills zeroed pages instead of copying the whole table.
@@ -389,12 +389,14 @@ class DecisionTable:
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
         """The decider of (binding, policy of ``group``) in each phase, created on first use."""
         ids = []
+        # Equal bindings share a number (``Binding`` keeps its hash): the deciders' keys hold it,
+        # not the binding's key, whose hash walks the whole spec on every look-up.
+        bid = self._bids.setdefault(binding, len(self._bids))
         for ph in range(len(self.phases)):
-            key = (binding.key, id(policy), ph)
+            key = (bid, id(policy), ph)
             did = self._decider_ids.get(key)
             if did is None:
                 did = self._decider_ids[key] = len(self.deciders)
-                bid = self._bids.setdefault(binding, len(self._bids))
                 self.deciders.append(Decider(binding, policy, ph, group, bid))
                 for c in binding.constraints:
                     if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
