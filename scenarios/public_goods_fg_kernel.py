@@ -53,6 +53,8 @@ OUTCOME_HEADROOM = 256
 _RANK_BATCH = vars(ConditionalContributor)["rank_batch"].__func__
 #: Most entries of one read-set's dense look-up (read values x rankings); more: stepped.
 DENSE_LIMIT = 1 << 20
+#: No decider: asks for the table's families alone.
+_NONE = np.zeros(0, np.int64)
 #: Observation fields in the order the loop builds their digits.
 OBS_FIELDS = ("own", "others", "fined", "watched", "sanctions", "shortfall", "coin")
 
@@ -144,13 +146,16 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     if got is None:
         return None
     dec0, fam0, baseline, slope, weight, fine_response, deterrence, dec1, fam1, severity = got
-    families = table.batch_families(dec0)
+    families = table.batch_families(_NONE)
     if families is None or any(f.cls is not ConditionalContributor for f in families[1]):
         return None
     if vars(ConditionalContributor)["rank_batch"].__func__ is not _RANK_BATCH:
         return None  # a replaced rank_batch: the loop's arithmetic is the original's
     # Punishment wants are rint(severity * shortfall / 3): the largest possible, plus one.
-    wants1 = int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2
+    wants = memo.get("wants1")
+    if wants is None or wants[0] is not got:
+        wants = memo["wants1"] = (got, int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2)
+    wants1 = wants[1]
     n_groups = len(model.groups)
     summarised = bool(getattr(model, "summarisable", False))
     width0 = table.n_outcomes + OUTCOME_HEADROOM

@@ -249,6 +249,9 @@ class DecisionTable:
         # A state restored by ``warm`` and still shared with ``sim.cell_memo.TABLES``: copied
         # only when this table first computes a cell (``_thaw``), so a warm run copies nothing.
         self._shared: dict[str, Any] | None = None
+        # (deciders, state) of the kept families' table ``warm_families`` restored: while the table
+        # still shares it, ``keep_families`` has nothing to offer (not even its key to compute).
+        self._warmed: tuple[int, dict[str, Any]] | None = None
         #: Facts about the cells held (say, which keys a kernel completed up front), kept with the
         #: table across runs (``keep``/``warm``): they stay true, since cells are only ever added.
         self.marks: dict[str, Any] = {}
@@ -336,6 +339,7 @@ class DecisionTable:
         if state is None:
             return False
         self._restore(state)
+        self._warmed = (len(self.deciders), state)
         for fam, (rankings, rid, want_rid, read_sets) in zip(self._families.families, state["families"], strict=True):
             fam.rankings, fam.rid, fam.want_rid = list(rankings), dict(rid), dict(want_rid)
             fam.read_sets = [(index, dict(filed)) for index, filed in read_sets]
@@ -374,6 +378,9 @@ class DecisionTable:
 
     def keep_families(self) -> None:
         """Offer this table of families to later runs (when it holds more than the kept one)."""
+        warmed = self._warmed
+        if warmed is not None and warmed[1] is self._shared and warmed[0] == len(self.deciders):
+            return  # still the kept state it was restored from, same deciders: nothing more to offer
         key = self.family_key()
         if key is None:
             return
