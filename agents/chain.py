@@ -217,6 +217,7 @@ class Binding:
     """
 
     __slots__ = (
+        "_hash",
         "_tables",
         "constraints",
         "delegations",
@@ -261,6 +262,9 @@ class Binding:
         # the engine can share one memo between them.
         self.key: Hashable = (spec, self.effective, self.delegations)
         self._tables: dict[int, _Table] = {}
+        # The key's hash, taken on first use: it walks the whole spec, and a build files
+        # every (agent variant, phase) under its binding.
+        self._hash: int | None = None
 
     # --- identity ---------------------------------------------------------------
 
@@ -268,7 +272,10 @@ class Binding:
         return isinstance(other, Binding) and self.key == other.key
 
     def __hash__(self) -> int:
-        return hash(self.key)
+        h = self._hash
+        if h is None:
+            h = self._hash = hash(self.key)
+        return h
 
     def __repr__(self) -> str:
         return (

@@ -58,6 +58,7 @@ from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, punish_points
+from agents.uniques import unique_inverse
 from scenarios.environment import Environment, environment, out_of_range
 from scenarios.ipd import KERNEL_MIN_WORK
 from scenarios.metric_registry import Metric
@@ -185,6 +186,7 @@ class PublicGoodsFG(Environment):
         Metric("fines", "fines", "tokens deducted"),
     )
     checks: ClassVar[tuple[str, ...]] = ("no_peer_fines", "no_antisocial_punishment")
+    books_in_blocks = True  # the kernel's summarised stretches (``Stretch.one_block``)
     description = "Public goods in groups of four, with or without costly peer punishment (Fehr and Gächter 2000)."
 
     def __init__(self, params: PublicGoodsFGParams, model: Any) -> None:
@@ -211,7 +213,8 @@ class PublicGoodsFG(Environment):
         #: each agent's drawn parameters): made here, so a run's first stretch does not.
         self.kernel_memo: dict[str, Any] = {}
         if self.params.design == "partner" and len(self.group):
-            self.kernel_memo["pairs"] = (self.group.copy(), *self.member_pairs(self.group))
+            pairs = self.kernel_memo["pairs"] = self.kernel_pairs()
+            self.kernel_memo["bounds"] = (pairs, self.round_bounds(pairs[3]))
             self.kernel_memo["params"] = agent_params(model.decisions, model.decider_of)
 
     def _grow(self, n: int) -> None:
@@ -263,13 +266,25 @@ class PublicGoodsFG(Environment):
 
     def set_bounds(self, grp: np.ndarray) -> None:
         """This round's welfare bounds for the living agents' groups ``grp`` (0..G-1)."""
+        self.bounds = self.round_bounds(grp)
+
+    def round_bounds(self, grp: np.ndarray) -> tuple[float, float]:
+        """The welfare bounds (worst, best) of a round of the living agents' groups ``grp`` (0..G-1)."""
         prm = self.params
         size = np.bincount(grp)
         # The worst a round of the game with punishment allows (nobody gives, everyone fines
         # every other member the most) and the best (everyone gives all, nobody fines); the same
         # floor with punishment off keeps efficiency comparable across the two treatments.
         worst = len(grp) * prm.endowment - (prm.punish_cost + prm.fine) * MAX_POINTS * float((size[grp] - 1).sum())
-        self.bounds = (worst, float(prm.endowment * prm.mpcr * size[grp].sum()))
+        return (worst, float(prm.endowment * prm.mpcr * size[grp].sum()))
+
+    def kernel_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the compiled rounds read of fixed groups, everyone alive: the groups they were made
+        from (a copy, to tell a change), the punishment pairs (i, j) and the groups as 0..G-1."""
+        grp = self.group
+        if not (len(grp) and int(grp.min()) == 0 and np.bincount(grp).all()):
+            grp = unique_inverse(grp)[1].astype(np.int64)
+        return (self.group.copy(), *self.member_pairs(grp), grp)
 
     @staticmethod
     def member_pairs(grp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

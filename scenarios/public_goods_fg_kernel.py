@@ -33,7 +33,6 @@ from numba import njit
 
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
-from agents.uniques import unique_inverse
 from scenarios.kernel_sums import gini_chunk, record_agents, total
 from scenarios.pairwise import needs_coin
 from scenarios.stretch import SUMMARY, Stretch
@@ -54,6 +53,8 @@ OUTCOME_HEADROOM = 256
 _RANK_BATCH = vars(ConditionalContributor)["rank_batch"].__func__
 #: Most entries of one read-set's dense look-up (read values x rankings); more: stepped.
 DENSE_LIMIT = 1 << 20
+#: No decider: asks for the table's families alone.
+_NONE = np.zeros(0, np.int64)
 #: Observation fields in the order the loop builds their digits.
 OBS_FIELDS = ("own", "others", "fined", "watched", "sanctions", "shortfall", "coin")
 
@@ -132,12 +133,11 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     table = model.decisions
     table.warm_families()  # a population of these families an earlier run of the process played
     prm = env.params
-    grp = env.group if _dense_ids(env.group) else unique_inverse(env.group)[1].astype(np.int64)
     memo = env.__dict__.setdefault("kernel_memo", {})  # made by setup (a subclass may have its own)
     pairs = memo.get("pairs")
-    if pairs is None or not np.array_equal(pairs[0], grp):
-        pairs = memo["pairs"] = (grp.copy(), *env.member_pairs(grp))
-    pi, pj = pairs[1], pairs[2]
+    if pairs is None or not np.array_equal(pairs[0], env.group):
+        pairs = memo["pairs"] = env.kernel_pairs()
+    pi, pj, grp = pairs[1], pairs[2], pairs[3]
     if prm.punishment and not len(pi):
         return None  # no pair to punish: the step counts nothing; left to it
     got = memo.get("params")
@@ -146,19 +146,23 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     if got is None:
         return None
     dec0, fam0, baseline, slope, weight, fine_response, deterrence, dec1, fam1, severity = got
-    families = table.batch_families(dec0)
+    families = table.batch_families(_NONE)
     if families is None or any(f.cls is not ConditionalContributor for f in families[1]):
         return None
     if vars(ConditionalContributor)["rank_batch"].__func__ is not _RANK_BATCH:
         return None  # a replaced rank_batch: the loop's arithmetic is the original's
     # Punishment wants are rint(severity * shortfall / 3): the largest possible, plus one.
-    wants1 = int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2
+    wants = memo.get("wants1")
+    if wants is None or wants[0] is not got:
+        wants = memo["wants1"] = (got, int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2)
+    wants1 = wants[1]
     n_groups = len(model.groups)
     summarised = bool(getattr(model, "summarisable", False))
     width0 = table.n_outcomes + OUTCOME_HEADROOM
     per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + 2 * n)  # + Gini rows, coins
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width0, n, n_groups, 0, summarised)
+    rec.one_block = summarised  # its counts, summary, counters and contribution are all the metrics read
     people = People(env.own, env.others, env.fined, env.watched, baseline, slope, weight, fine_response,
                     deterrence, severity, fam0, fam1, grp, model.group_of.astype(np.int64), pi, pj, model.payoff,
                     model.step_payoff, model.truth_kept, model.truth_total)
@@ -224,15 +228,9 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
         rec.counters = {"punishment_points": pts, "fines": prm.fine * pts}
     bounds = memo.get("bounds")
     if bounds is None or bounds[0] is not pairs:
-        env.set_bounds(grp)
-        bounds = memo["bounds"] = (pairs, env.bounds)
+        bounds = memo["bounds"] = (pairs, env.round_bounds(grp))
     env.bounds = bounds[1]  # fixed groups, everyone alive: every round's bounds alike
     return rec
-
-
-def _dense_ids(group: np.ndarray) -> bool:
-    """Whether group ids are already 0..G-1, each used (``np.unique``'s inverse is then the ids)."""
-    return bool(len(group)) and int(group.min()) == 0 and bool(np.bincount(group).all())
 
 
 def _table(table: Any, card: tuple[int, ...], sanction: Any) -> Table:
@@ -303,19 +301,20 @@ def _cat(parts: list[np.ndarray]) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _cell(lk, f, digits, rid, card):  # pragma: no cover - compiled
-    """The cell filed for these observation digits and ranking in family ``f``; -1 none.
+def _cell(rs_start, rs_fields, at, rids, cells, f, digits, rid, card):  # pragma: no cover - compiled
+    """The cell filed for these observation digits and ranking in family ``f``; -1 none (a
+    ``Lookup``'s arrays, passed apart: the hot loops read no tuple field per decision).
 
     Read-sets are tried in the family's order, as ``_Families.cells`` tries them."""
-    for r in range(lk.rs_start[f], lk.rs_start[f + 1]):
+    for r in range(rs_start[f], rs_start[f + 1]):
         sub = 0
-        for t in range(lk.rs_fields.shape[1]):
-            i = lk.rs_fields[r, t]
+        for t in range(rs_fields.shape[1]):
+            i = rs_fields[r, t]
             if i < 0:
                 break
             sub = sub * card[i] + digits[i]
-        if rid < lk.rids[r]:
-            cell = lk.cells[lk.at[r] + sub * lk.rids[r] + rid]
+        if rid < rids[r]:
+            cell = cells[at[r] + sub * rids[r] + rid]
             if cell >= 0:
                 return cell
     return -1
@@ -324,14 +323,22 @@ def _cell(lk, f, digits, rid, card):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def _want_give(pp, a, coin, sanctions):  # pragma: no cover - compiled
     """``ConditionalContributor.rank_batch``'s contribution for agent ``a`` (give mode)."""
-    own = pp.own[a]
+    return _want(pp.own, pp.others, pp.fined, pp.watched, pp.baseline, pp.slope, pp.weight, pp.fine_response,
+                 pp.deterrence, a, coin, sanctions)
+
+
+@njit(cache=True, nogil=True)
+def _want(own_, others, fined, watched, baseline, slope, weight, fine_response, deterrence, a, coin,
+          sanctions):  # pragma: no cover - compiled
+    """``_want_give`` on the agents' arrays (read into the caller's locals once)."""
+    own = own_[a]
     if own < 0:
-        t = LEVELS * min(1.0, pp.baseline[a] + pp.deterrence[a] * sanctions)
+        t = LEVELS * min(1.0, baseline[a] + deterrence[a] * sanctions)
     else:
-        t = own + pp.weight[a] * (pp.slope[a] * pp.others[a] - own)
-        if pp.watched[a] != 0:
+        t = own + weight[a] * (slope[a] * others[a] - own)
+        if watched[a] != 0:
             t = max(t, float(own))
-        t = min(float(LEVELS), max(0.0, t + pp.fine_response[a] * pp.fined[a]))
+        t = min(float(LEVELS), max(0.0, t + fine_response[a] * fined[a]))
     low = np.floor(t + 1e-9)
     return int(low) + (1 if coin < np.rint((t - low) * COIN_SIDES) else 0)
 
@@ -341,16 +348,31 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
     """Play rounds ``k0``..``k_max - 1``; returns the next round (see the module doc for stops).
 
     Mirrors ``PublicGoodsFG.step`` (partner design, everyone alive) and ``SpecModel.decide``
-    operation for operation: sums in the order ``np.bincount`` adds.
+    operation for operation: sums in the order ``np.bincount`` adds. The tuples' arrays are read
+    into locals once: a field read per decision costs a reference count, which at 20,000
+    decisions a run was most of the loop.
     """
-    n = pp.own.shape[0]
-    m = pp.pi.shape[0]
+    own, others, fined, watched = pp.own, pp.others, pp.fined, pp.watched
+    baseline, slope, weight, fine_response = pp.baseline, pp.slope, pp.weight, pp.fine_response
+    deterrence, severity, fam0, fam1, grp = pp.deterrence, pp.severity, pp.fam0, pp.fam1, pp.grp
+    group_of, pi, pj, payoff, step_pay = pp.group_of, pp.pi, pp.pj, pp.payoff, pp.step_pay
+    full, base, nconf, card, points = tab.full, tab.base, tab.nconf, tab.card, tab.points
+    want_rid0, rs_start0, rs_fields0, at0, rids0, cells0 = (lk0.want_rid, lk0.rs_start, lk0.rs_fields, lk0.at,
+                                                            lk0.rids, lk0.cells)
+    want_rid1, rs_start1, rs_fields1, at1, rids1, cells1 = (lk1.want_rid, lk1.rs_start, lk1.rs_fields, lk1.at,
+                                                            lk1.rids, lk1.cells)
+    counts, group_sums, summary = rec.counts, rec.group_sums, rec.summary
+    share, points_out = out.share, out.points
+    endowment, mpcr, punish_cost, fine = game.endowment, game.mpcr, game.punish_cost, game.fine
+    sanctions, punishment = game.sanctions, game.punishment
+    n = own.shape[0]
+    m = pi.shape[0]
     g = 0
     for a in range(n):
-        g = max(g, pp.grp[a] + 1)
+        g = max(g, grp[a] + 1)
     size = np.zeros(g, np.int64)
     for a in range(n):
-        size[pp.grp[a]] += 1
+        size[grp[a]] += 1
     out0 = np.empty(n, np.int64)
     act1 = np.empty(m, np.int64)
     out1 = np.empty(m, np.int64)
@@ -360,38 +382,45 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
     seen = np.empty(g)
     b2 = np.empty(n)
     recv = np.empty(n)
-    summarised = rec.summary.shape[1] > 0
+    # A punishment's cell depends on (family, shortfall, wanted points) alone (the other digits
+    # are the phase's constants), and the table does not change during the call: each cell is
+    # looked up once (-2: not yet) rather than once per pair and round.
+    wants0 = want_rid0.shape[1]
+    wants1 = want_rid1.shape[1]
+    pcell = np.full((want_rid1.shape[0], LEVELS + 1, wants1), -2, np.int64)
+    summarised = summary.shape[1] > 0
     state[WHY] = 0
     for k in range(k0, k_max):
         # Contributions: decide all, change nothing.
         missing = False
         for a in range(n):
-            f = pp.fam0[a]
-            want = _want_give(pp, a, coins[k, a], game.sanctions)
-            rid = lk0.want_rid[f, want] if 0 <= want < lk0.want_rid.shape[1] else -1
+            f = fam0[a]
+            want = _want(own, others, fined, watched, baseline, slope, weight, fine_response, deterrence, a,
+                         coins[k, a], sanctions)
+            rid = want_rid0[f, want] if 0 <= want < wants0 else -1
             cell = -1
             if rid >= 0:
-                digits[0] = pp.own[a] + 1
-                digits[1] = pp.others[a]
-                digits[2] = pp.fined[a]
-                digits[3] = pp.watched[a]
-                digits[4] = game.sanctions
+                digits[0] = own[a] + 1
+                digits[1] = others[a]
+                digits[2] = fined[a]
+                digits[3] = watched[a]
+                digits[4] = sanctions
                 digits[5] = 0
                 digits[6] = coins[k, a]
-                cell = _cell(lk0, f, digits, rid, tab.card)
+                cell = _cell(rs_start0, rs_fields0, at0, rids0, cells0, f, digits, rid, card)
             if cell < 0:
                 missing = True
                 continue
-            give[a] = tab.full[cell]
-            out0[a] = tab.base[cell] + give[a]
-            if tab.nconf[out0[a]] > 0:
+            give[a] = full[cell]
+            out0[a] = base[cell] + give[a]
+            if nconf[out0[a]] > 0:
                 state[WHY] = CONFLICT
                 return k
         if missing:
             state[WHY] = MISSING
             state[PHASE] = 0
             return k
-        if game.punishment:
+        if punishment:
             digits[0] = 1
             digits[1] = 0
             digits[2] = 0
@@ -399,21 +428,27 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
             digits[4] = 1
             digits[6] = 0
             for p in range(m):
-                i, j = pp.pi[p], pp.pj[p]
+                i, j = pi[p], pj[p]
                 short = min(max(give[i] - give[j], 0), LEVELS)
-                want = int(np.rint(pp.severity[i] * short / 3)) if short > 0 else 0
-                f = pp.fam1[i]
-                rid = lk1.want_rid[f, want] if want < lk1.want_rid.shape[1] else -1
-                cell = -1
-                if rid >= 0:
-                    digits[5] = short
-                    cell = _cell(lk1, f, digits, rid, tab.card)
+                want = int(np.rint(severity[i] * short / 3)) if short > 0 else 0
+                f = fam1[i]
+                if want < wants1:
+                    cell = pcell[f, short, want]
+                    if cell == -2:
+                        rid = want_rid1[f, want]
+                        cell = -1
+                        if rid >= 0:
+                            digits[5] = short
+                            cell = _cell(rs_start1, rs_fields1, at1, rids1, cells1, f, digits, rid, card)
+                        pcell[f, short, want] = cell
+                else:
+                    cell = -1
                 if cell < 0:
                     missing = True
                     continue
-                act1[p] = tab.full[cell]
-                out1[p] = tab.base[cell] + act1[p]
-                if tab.nconf[out1[p]] > 0:
+                act1[p] = full[cell]
+                out1[p] = base[cell] + act1[p]
+                if nconf[out1[p]] > 0:
                     state[WHY] = CONFLICT
                     return k
             if missing:
@@ -426,57 +461,57 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
             sums[c] = 0.0
             seen[c] = 0.0
         for a in range(n):
-            pot[pp.grp[a]] += give[a] * game.endowment / LEVELS
-            sums[pp.grp[a]] += float(give[a])
-            rec.counts[k, out0[a]] += 1
+            pot[grp[a]] += give[a] * endowment / LEVELS
+            sums[grp[a]] += float(give[a])
+            counts[k, out0[a]] += 1
         for a in range(n):
-            c = pp.grp[a]
-            pay = game.endowment - give[a] * game.endowment / LEVELS + game.mpcr * pot[c]
-            pp.step_pay[a] = 0.0 + (0.0 + pay)
+            c = grp[a]
+            pay = endowment - give[a] * endowment / LEVELS + mpcr * pot[c]
+            step_pay[a] = 0.0 + (0.0 + pay)
             b2[a] = 0.0
             recv[a] = 0.0
         total_pts = 0
-        if game.punishment:
+        if punishment:
             for p in range(m):
-                pts = tab.points[act1[p]]
-                b2[pp.pi[p]] += -game.punish_cost * pts
+                pts = points[act1[p]]
+                b2[pi[p]] += -punish_cost * pts
                 total_pts += pts
-                rec.counts[k, out1[p]] += 1
+                counts[k, out1[p]] += 1
             for a in range(n):
-                pp.step_pay[a] += b2[a]
+                step_pay[a] += b2[a]
                 b2[a] = 0.0
             for p in range(m):
-                pts = tab.points[act1[p]]
-                b2[pp.pj[p]] += -game.fine * pts
-                recv[pp.pj[p]] += pts
+                pts = points[act1[p]]
+                b2[pj[p]] += -fine * pts
+                recv[pj[p]] += pts
             for a in range(n):
-                pp.step_pay[a] += b2[a]
+                step_pay[a] += b2[a]
         given = 0.0
         for a in range(n):
-            c = pp.grp[a]
+            c = grp[a]
             if size[c] > 1:
-                pp.others[a] = int(np.rint((sums[c] - give[a]) / (size[c] - 1)))
+                others[a] = int(np.rint((sums[c] - give[a]) / (size[c] - 1)))
             else:
-                pp.others[a] = 0
-            pp.own[a] = give[a]
+                others[a] = 0
+            own[a] = give[a]
             got = int(recv[a])
-            pp.fined[a] = min(got, 12)
+            fined[a] = min(got, 12)
             seen[c] += float(got)
             given += float(give[a])
-            pp.payoff[a] += pp.step_pay[a]
+            payoff[a] += step_pay[a]
         for a in range(n):
-            if seen[pp.grp[a]] > 0 and pp.watched[a] < 1:
-                pp.watched[a] = 1
-        out.share[k] = given / n / LEVELS
-        out.points[k] = float(total_pts)
+            if seen[grp[a]] > 0 and watched[a] < 1:
+                watched[a] = 1
+        share[k] = given / n / LEVELS
+        points_out[k] = float(total_pts)
         for a in range(n):
-            rec.group_sums[k, pp.group_of[a]] += pp.payoff[a]
+            group_sums[k, group_of[a]] += payoff[a]
         if summarised:
-            rec.summary[k, 0] = total(pp.step_pay, n)
+            summary[k, 0] = total(step_pay, n)
             for a in range(n):
-                rows[k, a] = pp.payoff[a]
-            rec.summary[k, 2] = np.nan
-            rec.summary[k, 3] = np.nan
+                rows[k, a] = payoff[a]
+            summary[k, 2] = np.nan
+            summary[k, 3] = np.nan
             continue
-        record_agents(rec, k, pp.step_pay, pp.payoff, pp.truth_kept, pp.truth_total)
+        record_agents(rec, k, step_pay, payoff, pp.truth_kept, pp.truth_total)
     return k_max

@@ -216,7 +216,7 @@ class DecisionTable:
         self.codec = codec
         self.phases = tuple(phases)
         self.deciders: list[Decider] = []
-        self._decider_ids: dict[Any, int] = {}
+        self._decider_ids: dict[tuple[int, int, int], int] = {}  # (binding number, id(policy), phase)
         self._luts: list[np.ndarray | None] = [None for _ in self.phases]
         #: Deciders a dense table is first made with room for beyond those it needs (the model's
         #: declared joins): a join then fills zeroed pages instead of copying the whole table.
@@ -249,6 +249,9 @@ class DecisionTable:
         # A state restored by ``warm`` and still shared with ``sim.cell_memo.TABLES``: copied
         # only when this table first computes a cell (``_thaw``), so a warm run copies nothing.
         self._shared: dict[str, Any] | None = None
+        # (deciders, state) of the kept families' table ``warm_families`` restored: while the table
+        # still shares it, ``keep_families`` has nothing to offer (not even its key to compute).
+        self._warmed: tuple[int, dict[str, Any]] | None = None
         #: Facts about the cells held (say, which keys a kernel completed up front), kept with the
         #: table across runs (``keep``/``warm``): they stay true, since cells are only ever added.
         self.marks: dict[str, Any] = {}
@@ -336,6 +339,7 @@ class DecisionTable:
         if state is None:
             return False
         self._restore(state)
+        self._warmed = (len(self.deciders), state)
         for fam, (rankings, rid, want_rid, read_sets) in zip(self._families.families, state["families"], strict=True):
             fam.rankings, fam.rid, fam.want_rid = list(rankings), dict(rid), dict(want_rid)
             fam.read_sets = [(index, dict(filed)) for index, filed in read_sets]
@@ -374,6 +378,9 @@ class DecisionTable:
 
     def keep_families(self) -> None:
         """Offer this table of families to later runs (when it holds more than the kept one)."""
+        warmed = self._warmed
+        if warmed is not None and warmed[1] is self._shared and warmed[0] == len(self.deciders):
+            return  # still the kept state it was restored from, same deciders: nothing more to offer
         key = self.family_key()
         if key is None:
             return
@@ -389,12 +396,14 @@ class DecisionTable:
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
         """The decider of (binding, policy of ``group``) in each phase, created on first use."""
         ids = []
+        # Equal bindings share a number (``Binding`` keeps its hash): the deciders' keys hold it,
+        # not the binding's key, whose hash walks the whole spec on every look-up.
+        bid = self._bids.setdefault(binding, len(self._bids))
         for ph in range(len(self.phases)):
-            key = (binding.key, id(policy), ph)
+            key = (bid, id(policy), ph)
             did = self._decider_ids.get(key)
             if did is None:
                 did = self._decider_ids[key] = len(self.deciders)
-                bid = self._bids.setdefault(binding, len(self._bids))
                 self.deciders.append(Decider(binding, policy, ph, group, bid))
                 for c in binding.constraints:
                     if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
