@@ -108,6 +108,36 @@ class PairTable:
             pos = np.searchsorted(self.keys, k)
         return self.rowof[pos]
 
+    def index_runs(self, i: np.ndarray, j: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """:meth:`index` of each run ``[bounds[r], bounds[r + 1])`` of pairs, one run after another,
+        in one look-up: the same rows (new pairs numbered by run, then key, as those calls number
+        them), keys and version; a stretch's steps ask for their pairs this way."""
+        k = np.asarray(i, dtype=np.int64) * self.stride + np.asarray(j, dtype=np.int64)
+        self._merge()
+        pos = np.searchsorted(self.keys, k)
+        found = pos < len(self.keys)
+        found[found] = self.keys[pos[found]] == k[found]
+        if not found.all():
+            miss = np.flatnonzero(~found)
+            run = np.searchsorted(bounds, miss, side="right") - 1
+            # Each new key once, at its first run; rows go to them by (run, key).
+            by_key = np.lexsort((run, k[miss]))
+            km, rm = k[miss][by_key], run[by_key]
+            head = np.ones(len(km), dtype=bool)
+            head[1:] = km[1:] != km[:-1]
+            km, rm = km[head], rm[head]
+            order = np.lexsort((km, rm))
+            key, at = km[order], rm[order]
+            n = len(self.keys)
+            srt = np.argsort(key, kind="stable")
+            where = np.searchsorted(self.keys, key[srt])
+            self.keys = np.insert(self.keys, where, key[srt])
+            self.rowof = np.insert(self.rowof, where, n + srt)
+            self._grow(n, len(key))
+            self.version += int((at[1:] != at[:-1]).sum())  # one per run that made rows, as its call would
+            pos = np.searchsorted(self.keys, k)
+        return self.rowof[pos]
+
     def _one(self, key: int) -> int:
         """The row of one pair's key, created if new: a message heard or a claim checked asks
         for one pair at a time, and a merge into the sorted keys per pair would copy them all."""

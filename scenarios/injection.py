@@ -66,6 +66,7 @@ from __future__ import annotations
 import sys
 from collections import namedtuple
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -107,8 +108,11 @@ InjectionObs = namedtuple("InjectionObs", "order source claimed authority lure")
 #: Per-group tallies kept over the run: decisions, tasks done, then the same for decisions no
 #: adversary reached and for those one did, attacks that succeeded, injections obeyed.
 TALLY = ("n", "done", "clean_n", "clean_done", "att_n", "att_done", "success", "obeyed")
+#: Kinds of order by (channel, sender's group, worker's delegations, params): what
+#: ``Injection._kind`` composes depends on nothing else, so runs in a process share them.
+_KIND_ROWS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 #: Agent-steps a stretch must hold to be worth importing numba for (~0.8 s) to play it.
-KERNEL_MIN_WORK = 10_000
+KERNEL_MIN_WORK = 5_000
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,6 @@ class Injection(Environment):
         self._authority: dict[tuple[Any, ...], Level] = {}
         # Each worker's act last step (workers, acts): the truth of its "act" claims.
         self._last: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        self._kind_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._kinds_memo: dict[tuple[Any, ...], Kinds] = {}
         self._pairs_of_workers: tuple[Any, ...] | None = None
         self._lanes_kept: tuple[Any, ...] | None = None
@@ -385,41 +388,45 @@ class Injection(Environment):
         """The kinds of this step's orders, and each order's kind (see :class:`Kinds`)."""
         ng = len(model.groups)
         uniq, kind = unique_inverse((c * ng + g_sender) * ng + g_worker)
-        dels = tuple(tuple(gs.delegations) for gs in model.groups)
+        return self._kinds_of(model, uniq, tuple(tuple(gs.delegations) for gs in model.groups)), kind
+
+    def _kinds_of(self, model: Any, uniq: np.ndarray, dels: tuple[Any, ...]) -> Kinds:
+        """The :class:`Kinds` of the sorted distinct keys ``uniq`` (see :meth:`_kind_row`)."""
         whole = (uniq.tobytes(), dels, self.params)  # params: a shock may change what is composed
         kinds = self._kinds_memo.get(whole)
         if kinds is None:
             rows = [self._kind_row(model, key, dels) for key in uniq.tolist()]
             kinds = self._kinds_memo[whole] = Kinds.of(rows, self.beliefs)
-        return kinds, kind
+        return kinds
 
     def _kind_row(self, model: Any, key: int, dels: tuple[Any, ...]) -> tuple[Any, ...]:
         """The kind of key ``(channel * groups + sender's group) * groups + worker's group``."""
         ng = len(model.groups)
         ch, gs, gw = key // (ng * ng), (key // ng) % ng, key % ng
         memo = (ch, model.groups[gs].name, dels[gw], self.params)
-        got = self._kind_memo.get(memo)
+        got = _KIND_ROWS.get(memo)
         if got is None:
-            got = self._kind_memo[memo] = self._kind(model, ch, model.groups[gs].name, gw)
+            got = _KIND_ROWS[memo] = self._kind(model, ch, model.groups[gs].name, gw)
         return got
 
-    def stretch_kinds(self, model: Any, c: np.ndarray, g_sender: np.ndarray, g_worker: np.ndarray,
-                      bounds: list[int]) -> tuple[Kinds, np.ndarray]:
-        """:meth:`_kinds` of a stretch's orders at once (step ``s``'s are ``bounds[s]:bounds[s + 1]``).
+    def stretch_kinds(self, model: Any, keys: np.ndarray, bounds: list[int]) -> tuple[Kinds, np.ndarray]:
+        """:meth:`_kinds` of a stretch's orders at once, by key (:meth:`_kind_row`; step ``s``'s
+        orders are ``bounds[s]:bounds[s + 1]``).
 
         The kinds' facts get their belief codes in the order stepping would give them (step by
         step, kinds in key order), so beliefs are keyed as stepping keys them.
         """
-        ng = len(model.groups)
-        keys = (c * ng + g_sender) * ng + g_worker
         dels = tuple(tuple(gs.delegations) for gs in model.groups)
-        if any(not self.beliefs.knows(fact) for key in np.unique(keys).tolist()
+        # Keys are small (channels x groups^2): distinct by counting, as ``unique_inverse`` has them.
+        present = np.bincount(keys, minlength=1) > 0
+        uniq = np.flatnonzero(present)
+        if any(not self.beliefs.knows(fact) for key in uniq.tolist()
                for fact, _ok in self._kind_row(model, key, dels)[-1]):
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-                for key in np.unique(keys[lo:hi]).tolist():
+            for lo, hi in pairwise(bounds):
+                for key in np.flatnonzero(np.bincount(keys[lo:hi], minlength=1)).tolist():
                     for fact, _ok in self._kind_row(model, key, dels)[-1]:
                         self.beliefs.fact_code(fact)
-        return self._kinds(model, c, g_sender, g_worker)
+        return self._kinds_of(model, uniq, dels), (np.cumsum(present) - 1)[keys]
 
     def _kind(self, model: Any, c: int, source: str, gw: int) -> tuple[Any, ...]:
         """One kind of order, from the message its channel composes (sender and recipient stand-ins)."""

@@ -30,25 +30,28 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from scenarios.kernel_sums import gini_chunk, total, trust_step
-from scenarios.mailbox import PRIOR
-from scenarios.stretch import SUMMARY, Stretch
-
 from scenarios.injection import (
     ACT_NAMES,
     DATA,
     INVOICE,
-    Injection,
     LURES,
     MESSAGE,
     NONE,
     OBEY,
+    OVERREACH,
     PAY,
     TRANSFER,
     WORK,
-    channels,
+    Injection,
+    Kinds,
 )
+from scenarios.kernel_sums import gini_chunk, total, trust_step
+from scenarios.mailbox import PRIOR
+from scenarios.stretch import SUMMARY, Stretch
 
+#: The kinds of a stretch without orders (rows never read).
+_NO_KINDS = Kinds(*(np.zeros(1, np.int64) for _ in range(4)), *(np.zeros(1, np.bool_) for _ in range(3)),
+                  np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.bool_), ())
 #: Counters per step, in the order ``Injection.step`` counts them (after the injection pair).
 COUNTED = ("injections_attempted", "injections_obeyed", "injections_ignored", "invoices_paid", "stolen",
            "lies_told", "lies_caught")
@@ -83,45 +86,42 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     for s in range(k):
         rng.random(out=u[s])
         lure[s] = rng.integers(0, LURES, nw)
-    fire = u[:, :lanes] < prm.attack_prob
-    attacker_of = np.full(k * n, -1, np.int64)
-    at = (np.arange(k)[:, None] * n + dst[None, :])
-    attacker_of[at[fire]] = np.broadcast_to(src, (k, lanes))[fire]  # a later lane overwrites, as there
-    attacker_of = attacker_of.reshape(k, n)[:, workers]
     has_delegate = bool(len(delegates))
-    in_data = u[:, lanes:lanes + nw] < prm.data_share
-    invoiced = has_delegate & (u[:, lanes + nw:lanes + 2 * nw] < prm.invoice_prob)
-    overreached = has_delegate & (u[:, lanes + 2 * nw:] < prm.overreach_prob)
-    ch = channels((attacker_of >= 0).ravel(), in_data.ravel(), invoiced.ravel(), overreached.ravel()).reshape(k, nw)
-    has = ch != NONE
-    attack = (ch == MESSAGE) | (ch == DATA)
-    sender = np.where(attack, attacker_of, delegates[0] if has_delegate else -1)
-    step_of, q_of = np.nonzero(has)  # the orders, step by step, in worker order
-    o_ch, o_sender, o_worker = ch[has], sender[has], workers[q_of]
-    per_step = np.bincount(step_of, minlength=k)
-    bounds = np.concatenate([[0], np.cumsum(per_step)])
-    kinds, o_kind = env.stretch_kinds(model, o_ch, model.group_of[o_sender], model.group_of[o_worker],
-                                      bounds.tolist())
-    kind = np.full((k, nw), -1, np.int64)
-    kind[has] = o_kind
+    ng = len(model.groups)
+    at_worker = np.full(n, -1, np.int64)
+    at_worker[workers] = np.arange(nw)
+    ch, sender = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
+    o_q, o_sender, o_key = (np.empty(k * nw, np.int64) for _ in range(3))
+    bounds = np.zeros(k + 1, np.int64)
+    scal = np.array([prm.attack_prob, prm.data_share, prm.invoice_prob if has_delegate else -1.0,
+                     prm.overreach_prob if has_delegate else -1.0])
+    group_of = model.group_of.astype(np.int64)
+    _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegates[0] if has_delegate else -1,
+            ch, sender, o_q, o_sender, o_key, bounds)
+    m = int(bounds[k])
+    o_q, o_sender, o_key = o_q[:m], o_sender[:m], o_key[:m]
+    o_worker = workers[o_q]
+    if m:
+        kinds, o_kind = env.stretch_kinds(model, o_key, bounds.tolist())
+    else:  # no order reached anyone: no kind is read
+        kinds, o_kind = _NO_KINDS, np.zeros(0, np.int64)
     o_speaks = kinds.speaks[o_kind]
     said_by = np.where(o_speaks, o_sender, -1)
-    fields = {}
-    for name, col in (("order", kinds.order), ("source", kinds.source), ("claimed", kinds.claimed),
-                      ("authority", kinds.authority)):
-        f = np.zeros((k, nw), np.int64)
-        f[has] = col[o_kind]
-        fields[name] = f
-    codes = env.codec.encode(**fields, lure=np.where(ch == INVOICE, 0, lure))
+    codec = env.codec
+    idx = [codec.fields.index(f) for f in ("order", "source", "claimed", "authority", "lure")]
+    radix = np.array([codec.radix[i] for i in idx], np.int64)
+    offset = np.array([codec.offset[i] for i in idx], np.int64)
+    kind, codes = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
+    _codes(ch, o_q, o_kind, bounds, lure, kinds.order, kinds.source, kinds.claimed, kinds.authority,
+           radix, offset, kind, codes)
     dec = model.decider_of[0][workers]
     cells = np.stack([table.cells(0, dec, codes[s]) for s in range(k)])
     # The ledger's pair rows (worker, sender), step by step as the steps make them.
     pairs = model.pairs
     lrow = np.full(len(o_kind), -1, np.int64)
-    for s, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
-        speaks = o_speaks[lo:hi]
-        if speaks.any():
-            lrow[lo:hi][speaks] = pairs.index(o_worker[lo:hi][speaks], said_by[lo:hi][speaks])
+    sp = np.flatnonzero(o_speaks)
+    if len(sp):
+        lrow[sp] = pairs.index_runs(o_worker[sp], o_sender[sp], np.searchsorted(sp, bounds))
     detect = model.rng_detect.random(len(o_kind))
     c = pairs.cols
     partner = pairs.pairs()[1]
@@ -137,12 +137,12 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, kinds.order, kinds.authority,
           kinds.speaks, kinds.lied, kinds.false, workers, gw, hobs, hrows, scal,
           c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
-          model.payoff, model.step_payoff, model.truth_kept, model.truth_total, model.group_of.astype(np.int64),
+          model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
           act, outcome, heard_trust, counters, tally, ginis, rec.arrays)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
     # The ledger and the conflicts, step by step in stepping's order (they share a bound on rows).
     nconf = table.outcome_column("nconf")
-    o_act = act[has]
+    o_act = act.ravel()[np.arange(k).repeat(np.diff(bounds)) * nw + o_q]
     unauth = kinds.authority[o_kind] == 0
     t0 = model.steps
     for s in range(k):
@@ -172,6 +172,65 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     rec.one_block = True
     rec.counters = {name: counters[:, i] for i, name in enumerate(COUNTED)}
     return rec
+
+
+@njit(cache=True, nogil=True)
+def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pragma: no cover - compiled
+            ch, sender, o_q, o_sender, o_key, bounds):
+    """Each step's channel and sender per worker from its draws (``Injection.step``, ``channels``),
+    and its orders in worker order: the worker's position, sender and kind key
+    ``(channel * groups + sender's group) * groups + worker's group``; step ``s``'s are
+    ``bounds[s]:bounds[s + 1]``."""
+    k, nw = ch.shape
+    lanes = src.shape[0]
+    attack_prob, data_share, invoice_prob, overreach_prob = scal[0], scal[1], scal[2], scal[3]
+    attacker = np.empty(nw, np.int64)
+    m = 0
+    for s in range(k):
+        attacker[:] = -1
+        for e in range(lanes):  # a later lane overwrites an earlier one, as numpy's scatter does
+            if u[s, e] < attack_prob:
+                attacker[at_worker[dst[e]]] = src[e]
+        for q in range(nw):
+            c = NONE
+            if u[s, lanes + nw + q] < invoice_prob:  # -1: no delegate, never
+                c = INVOICE
+            if u[s, lanes + 2 * nw + q] < overreach_prob:
+                c = OVERREACH
+            who = delegate
+            if attacker[q] >= 0:
+                c = DATA if u[s, lanes + q] < data_share else MESSAGE
+                who = attacker[q]
+            ch[s, q] = c
+            sender[s, q] = who if c != NONE else -1
+            if c != NONE:
+                o_q[m] = q
+                o_sender[m] = who
+                o_key[m] = (c * ng + group_of[who]) * ng + group_of[workers[q]]
+                m += 1
+        bounds[s + 1] = m
+
+
+@njit(cache=True, nogil=True)
+def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, radix, offset,  # pragma: no cover
+           kind, codes):
+    """Each decision's kind (-1: no order) and observation code, as ``codec.encode`` packs it."""
+    k, nw = ch.shape
+    for s in range(k):
+        for q in range(nw):
+            kind[s, q] = -1
+        for o in range(bounds[s], bounds[s + 1]):
+            kind[s, o_q[o]] = o_kind[o]
+        for q in range(nw):
+            d = kind[s, q]
+            lv = 0 if ch[s, q] == INVOICE else lure[s, q]
+            if d < 0:
+                code = (offset[0] * radix[0] + offset[1] * radix[1] + offset[2] * radix[2]
+                        + offset[3] * radix[3])
+            else:
+                code = ((k_order[d] + offset[0]) * radix[0] + (k_source[d] + offset[1]) * radix[1]
+                        + (k_claimed[d] + offset[2]) * radix[2] + (k_auth[d] + offset[3]) * radix[3])
+            codes[s, q] = code + (lv + offset[4]) * radix[4]
 
 
 @njit(cache=True, nogil=True)
