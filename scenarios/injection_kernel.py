@@ -52,6 +52,8 @@ from scenarios.stretch import SUMMARY, Stretch
 #: The kinds of a stretch without orders (rows never read).
 _NO_KINDS = Kinds(*(np.zeros(1, np.int64) for _ in range(4)), *(np.zeros(1, np.bool_) for _ in range(3)),
                   np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.bool_), ())
+#: Bytes of per-step records and draws a stretch may hold; longer quiet spans take several.
+RECORD_BUDGET = 64 << 20
 #: Counters per step, in the order ``Injection.step`` counts them (after the injection pair).
 COUNTED = ("injections_attempted", "injections_obeyed", "injections_ignored", "invoices_paid", "stolen",
            "lies_told", "lies_caught")
@@ -76,6 +78,8 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
         table.warm()  # as the first step does
     src, dst = env._lanes(model, adv, dlg)
     lanes = len(src)
+    # Per-step records and draws: lanes, ~12 numbers per worker, the Gini's row per agent.
+    k = max(1, min(k, RECORD_BUDGET // (8 * (lanes + 12 * nw + n))))
     delegates = np.flatnonzero(dlg)
     rng = model.rng_env
     # Stepping's draws a step: the lanes, then in_data, invoiced, overreached (consecutive

@@ -114,3 +114,14 @@ def test_index_runs_is_index_run_after_run(seed: int) -> None:
     np.testing.assert_array_equal(one.keys, many.keys)
     np.testing.assert_array_equal(one.rowof, many.rowof)
     assert one.version == many.version
+
+
+def test_stretches_cut_by_the_record_budget_equal_stepping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A budget of one step's records plays one step a stretch: the same run."""
+    overrides = {**BUSY, "steps": 8}
+    slow, _ = _run(False, 3, overrides, monkeypatch)
+    monkeypatch.setattr(injection_kernel, "RECORD_BUDGET", 1)
+    fast, played = _run(True, 3, overrides, monkeypatch)
+    assert played == 8
+    _same(slow, fast)
+    assert list(slow.env.beliefs.credence.items()) == list(fast.env.beliefs.credence.items())
