@@ -624,7 +624,8 @@ class Injection(Environment):
         return out
 
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
-        """Steps played back to back and booked as one stretch (``scenarios.stepped_stretch``).
+        """A compiled stretch (``scenarios.injection_kernel``) where it can play, else steps
+        played back to back and booked as one stretch (``scenarios.stepped_stretch``).
 
         Rule-based runs only (a language model's inbox reads beliefs within the step). The
         claims heard are learnt in one call at the stretch's end: rows in the order heard, the
