@@ -120,21 +120,22 @@ class PairTable:
         if not found.all():
             miss = np.flatnonzero(~found)
             run = np.searchsorted(bounds, miss, side="right") - 1
-            # Each new key once, at its first run; rows go to them by (run, key).
-            by_key = np.lexsort((run, k[miss]))
+            # Each new key once, at its first run (runs ascend along ``miss``: a stable sort by key
+            # keeps each key's first run first); rows go to the new keys by (run, key).
+            by_key = np.argsort(k[miss], kind="stable")
             km, rm = k[miss][by_key], run[by_key]
             head = np.ones(len(km), dtype=bool)
             head[1:] = km[1:] != km[:-1]
             km, rm = km[head], rm[head]
-            order = np.lexsort((km, rm))
-            key, at = km[order], rm[order]
+            by_run = np.argsort(rm, kind="stable")
+            rank = np.empty(len(km), dtype=np.int64)
+            rank[by_run] = np.arange(len(km))
             n = len(self.keys)
-            srt = np.argsort(key, kind="stable")
-            where = np.searchsorted(self.keys, key[srt])
-            self.keys = np.insert(self.keys, where, key[srt])
-            self.rowof = np.insert(self.rowof, where, n + srt)
-            self._grow(n, len(key))
-            self.version += int((at[1:] != at[:-1]).sum())  # one per run that made rows, as its call would
+            where = np.searchsorted(self.keys, km)
+            self.keys = np.insert(self.keys, where, km)
+            self.rowof = np.insert(self.rowof, where, n + rank)
+            self._grow(n, len(km))
+            self.version += int(np.count_nonzero(np.diff(rm[by_run])))  # one per run that made rows, as there
             pos = np.searchsorted(self.keys, k)
         return self.rowof[pos]
 
