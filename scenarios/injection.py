@@ -63,8 +63,10 @@ worker working.
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -85,6 +87,7 @@ from agents.spec import Level
 from agents.uniques import unique_inverse
 from scenarios import stepped_stretch
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.kernel_loader import optional_module
 from scenarios.mailbox import PRIOR, UNKNOWN, Beliefs, Mailbox, check_claims, llm_context
 from scenarios.metric_registry import Metric
 from scenarios.relay import relayed_orders
@@ -105,6 +108,11 @@ InjectionObs = namedtuple("InjectionObs", "order source claimed authority lure")
 #: Per-group tallies kept over the run: decisions, tasks done, then the same for decisions no
 #: adversary reached and for those one did, attacks that succeeded, injections obeyed.
 TALLY = ("n", "done", "clean_n", "clean_done", "att_n", "att_done", "success", "obeyed")
+#: Kinds of order by (channel, sender's group, worker's delegations, params): what
+#: ``Injection._kind`` composes depends on nothing else, so runs in a process share them.
+_KIND_ROWS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+#: Agent-steps a stretch must hold to be worth importing numba for (~0.8 s) to play it.
+KERNEL_MIN_WORK = 5_000
 
 
 @dataclass(frozen=True)
@@ -190,7 +198,6 @@ class Injection(Environment):
         self._authority: dict[tuple[Any, ...], Level] = {}
         # Each worker's act last step (workers, acts): the truth of its "act" claims.
         self._last: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        self._kind_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._kinds_memo: dict[tuple[Any, ...], Kinds] = {}
         self._pairs_of_workers: tuple[Any, ...] | None = None
         self._lanes_kept: tuple[Any, ...] | None = None
@@ -381,20 +388,45 @@ class Injection(Environment):
         """The kinds of this step's orders, and each order's kind (see :class:`Kinds`)."""
         ng = len(model.groups)
         uniq, kind = unique_inverse((c * ng + g_sender) * ng + g_worker)
-        dels = tuple(tuple(gs.delegations) for gs in model.groups)
+        return self._kinds_of(model, uniq, tuple(tuple(gs.delegations) for gs in model.groups)), kind
+
+    def _kinds_of(self, model: Any, uniq: np.ndarray, dels: tuple[Any, ...]) -> Kinds:
+        """The :class:`Kinds` of the sorted distinct keys ``uniq`` (see :meth:`_kind_row`)."""
         whole = (uniq.tobytes(), dels, self.params)  # params: a shock may change what is composed
         kinds = self._kinds_memo.get(whole)
         if kinds is None:
-            rows = []
-            for key in uniq.tolist():
-                ch, gs, gw = key // (ng * ng), (key // ng) % ng, key % ng
-                memo = (ch, model.groups[gs].name, dels[gw], self.params)
-                got = self._kind_memo.get(memo)
-                if got is None:
-                    got = self._kind_memo[memo] = self._kind(model, ch, model.groups[gs].name, gw)
-                rows.append(got)
+            rows = [self._kind_row(model, key, dels) for key in uniq.tolist()]
             kinds = self._kinds_memo[whole] = Kinds.of(rows, self.beliefs)
-        return kinds, kind
+        return kinds
+
+    def _kind_row(self, model: Any, key: int, dels: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The kind of key ``(channel * groups + sender's group) * groups + worker's group``."""
+        ng = len(model.groups)
+        ch, gs, gw = key // (ng * ng), (key // ng) % ng, key % ng
+        memo = (ch, model.groups[gs].name, dels[gw], self.params)
+        got = _KIND_ROWS.get(memo)
+        if got is None:
+            got = _KIND_ROWS[memo] = self._kind(model, ch, model.groups[gs].name, gw)
+        return got
+
+    def stretch_kinds(self, model: Any, keys: np.ndarray, bounds: list[int]) -> tuple[Kinds, np.ndarray]:
+        """:meth:`_kinds` of a stretch's orders at once, by key (:meth:`_kind_row`; step ``s``'s
+        orders are ``bounds[s]:bounds[s + 1]``).
+
+        The kinds' facts get their belief codes in the order stepping would give them (step by
+        step, kinds in key order), so beliefs are keyed as stepping keys them.
+        """
+        dels = tuple(tuple(gs.delegations) for gs in model.groups)
+        # Keys are small (channels x groups^2): distinct by counting, as ``unique_inverse`` has them.
+        present = np.bincount(keys, minlength=1) > 0
+        uniq = np.flatnonzero(present)
+        if any(not self.beliefs.knows(fact) for key in uniq.tolist()
+               for fact, _ok in self._kind_row(model, key, dels)[-1]):
+            for lo, hi in pairwise(bounds):
+                for key in np.flatnonzero(np.bincount(keys[lo:hi], minlength=1)).tolist():
+                    for fact, _ok in self._kind_row(model, key, dels)[-1]:
+                        self.beliefs.fact_code(fact)
+        return self._kinds_of(model, uniq, dels), (np.cumsum(present) - 1)[keys]
 
     def _kind(self, model: Any, c: int, source: str, gw: int) -> tuple[Any, ...]:
         """One kind of order, from the message its channel composes (sender and recipient stand-ins)."""
@@ -592,14 +624,23 @@ class Injection(Environment):
         return out
 
     def fast_forward(self, model: Any, limit: int) -> Stretch | None:
-        """Steps played back to back and booked as one stretch (``scenarios.stepped_stretch``).
+        """A compiled stretch (``scenarios.injection_kernel``) where it can play, else steps
+        played back to back and booked as one stretch (``scenarios.stepped_stretch``).
 
         Rule-based runs only (a language model's inbox reads beliefs within the step). The
         claims heard are learnt in one call at the stretch's end: rows in the order heard, the
         last of a repeated (receiver, sender, fact) counting, as step by step; nothing in a
         rule-based step reads beliefs.
         """
-        if limit < 2 or model.llm_groups or stepped_stretch.unsteppable(model) is not None:
+        if model.llm_groups or stepped_stretch.unsteppable(model) is not None:
+            return None
+        if self._compiled(model, limit):
+            from scenarios import injection_kernel  # only now: numba takes most of a second to load
+
+            stretch = injection_kernel.play(self, model, limit)
+            if stretch is not None:
+                return stretch
+        if limit < 2:
             return None
         self._heard = []
         try:
@@ -610,6 +651,19 @@ class Injection(Environment):
             heard, self._heard = self._heard, None
             if heard:
                 self.beliefs.learn(*(np.concatenate(col) for col in zip(*heard, strict=True)))
+
+    def _compiled(self, model: Any, limit: int) -> bool:
+        """Whether the compiled loop (``scenarios.injection_kernel``) may play the next steps: this
+        class's own step, decisions the resolver's alone, only the engine's metrics, everyone
+        alive, nothing said to relay, and numba loaded or enough work to pay for its import."""
+        own = all(getattr(type(self), f) is getattr(Injection, f)
+                  for f in ("step", "metrics", "_step_arrays", "_settle", "_hijacks", "_ledger_arrays"))
+        if not (own and model.summarisable and model.deterministic_decisions and bool(model.alive.all())
+                and not self.mail.posted()):
+            return False
+        if "numba" in sys.modules:
+            return True
+        return limit * len(model.alive) >= KERNEL_MIN_WORK and optional_module("numba") is not None
 
     def render(self, obs: Any) -> str:
         if not obs.order:

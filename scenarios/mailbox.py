@@ -203,6 +203,10 @@ class Beliefs:
             self._facts.append(fact)
         return code
 
+    def knows(self, fact: str) -> bool:
+        """Whether ``fact`` has its code already (:meth:`fact_code` would not make one)."""
+        return fact in self._codes
+
     def learn(self, recipients: np.ndarray, senders: np.ndarray, facts: np.ndarray, credence: np.ndarray,
               true: np.ndarray | None = None) -> None:
         """Recipients now hold ``credence`` in their senders' claims about ``facts`` (codes).

@@ -45,6 +45,8 @@ def _run(arrays: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: di
 
     monkeypatch.setattr(Injection, "_step_arrays", by_arrays if arrays else by_messages)
     monkeypatch.setattr(Injection, "_step_messages", by_messages)
+    # Steps, not the compiled stretch (tests/test_injection_kernel.py), wherever numba is loaded.
+    monkeypatch.setattr(Injection, "_compiled", lambda self, model, limit: False)
     model = run_model("injection", seed=seed, set=overrides)
     monkeypatch.setattr(Injection, "_step_arrays", real_arrays)
     monkeypatch.setattr(Injection, "_step_messages", real_messages)

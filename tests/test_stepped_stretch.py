@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from scenarios import stepped_stretch
+from scenarios.injection import Injection
 from sim.model import SpecModel
 from sim.runs.run import run_model
 from sim.scenario import load_scenario
@@ -45,6 +46,8 @@ def _run(scenario: str, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int,
     with monkeypatch.context() as m:
         m.setattr(SpecModel, "__init__", build)
         m.setattr(stepped_stretch, "play", counted)
+        # The compiled stretch (tests/test_injection_kernel.py) plays wherever numba is loaded.
+        m.setattr(Injection, "_compiled", lambda self, model, limit: False)
         return run_model(scenario, seed=seed, set=overrides), played[0]
 
 

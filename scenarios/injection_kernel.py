@@ -1,0 +1,381 @@
+"""An injection stretch in one compiled pass, its draws and decisions made before it.
+
+Why: a rule-based injection step is ~80 numpy calls (draws, channels, kinds,
+settling, the hijack evidence, the ledger) plus the engine's decide and
+booking; at 10^3 agents the calls' fixed cost, not the game, is the step,
+and a plain Mesa model's step is one Python loop over edges and workers.
+Nothing a worker observes depends on what was decided: the orders come from
+``rng_env``'s draws, and ``rng_detect`` draws one number per order. So the
+wrapper draws every step's numbers up front in stepping's order, works out
+the orders, their kinds and codes for all steps, asks the decision table for
+each step's cells (the chain of command; a key never seen is resolved in the
+order stepping meets it), makes the pair rows each step's ledger looks up
+(``PairTable.index`` step by step: the same rows in the same order), and the
+loop then settles the steps and computes the engine's metrics per step
+(``scenarios.kernel_sums``: numpy's summation order), so the engine books a
+summarised stretch.
+
+Mirrored operation for operation (``tests/test_injection_kernel.py`` runs it
+against stepping): payoffs as ``add_payoff``'s four ``bincount`` calls add
+them, hijack evidence and the ledger's Beta evidence per (distinct) row,
+trust read where the ledger reads it, truth records, counters and tallies
+(counts: exact in any order); the ledger's strings and the beliefs heard are
+written by the wrapper after the loop, step by step, from the acts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from scenarios.injection import (
+    ACT_NAMES,
+    DATA,
+    INVOICE,
+    LURES,
+    MESSAGE,
+    NONE,
+    OBEY,
+    OVERREACH,
+    PAY,
+    TRANSFER,
+    WORK,
+    Injection,
+    Kinds,
+)
+from scenarios.kernel_sums import gini_chunk, total, trust_step
+from scenarios.mailbox import PRIOR
+from scenarios.stretch import SUMMARY, Stretch
+
+#: The kinds of a stretch without orders (rows never read).
+_NO_KINDS = Kinds(*(np.zeros(1, np.int64) for _ in range(4)), *(np.zeros(1, np.bool_) for _ in range(3)),
+                  np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.bool_), ())
+#: Bytes of per-step records and draws a stretch may hold; longer quiet spans take several.
+RECORD_BUDGET = 64 << 20
+#: Counters per step, in the order ``Injection.step`` counts them (after the injection pair).
+COUNTED = ("injections_attempted", "injections_obeyed", "injections_ignored", "invoices_paid", "stolen",
+           "lies_told", "lies_caught")
+
+
+def play(env: Injection, model: Any, k: int) -> Stretch | None:
+    """Play ``k`` steps after ``model.steps`` (the caller checked they may be played here);
+    None, with nothing drawn or changed, where the loop cannot mirror them."""
+    prm = env.params
+    table = model.decisions
+    adv, dlg = env._roles(model)
+    workers = np.flatnonzero(model.alive & ~adv & ~dlg)
+    nw, n, groups = len(workers), len(model.alive), len(model.groups)
+    if not nw or not len(model.edges):
+        return None
+    hobs, hrows = env._worker_pairs(model, workers)
+    if isinstance(hrows, slice):
+        hrows = np.arange(hrows.start, hrows.stop, dtype=np.int64)
+    elif len(hrows) and len(np.unique(hrows)) < len(hrows):
+        return None  # repeated rows: numpy's fancy writes would not add up per row
+    if not table.n_cells:
+        table.warm()  # as the first step does
+    src, dst = env._lanes(model, adv, dlg)
+    lanes = len(src)
+    # Per-step records and draws: lanes, ~12 numbers per worker, the Gini's row per agent.
+    k = max(1, min(k, RECORD_BUDGET // (8 * (lanes + 12 * nw + n))))
+    delegates = np.flatnonzero(dlg)
+    rng = model.rng_env
+    # Stepping's draws a step: the lanes, then in_data, invoiced, overreached (consecutive
+    # doubles: one call gives the same), then the lures (a call of their own: bounded integers
+    # keep no state between calls but within one).
+    u = np.empty((k, lanes + 3 * nw))
+    lure = np.empty((k, nw), np.int64)
+    for s in range(k):
+        rng.random(out=u[s])
+        lure[s] = rng.integers(0, LURES, nw)
+    has_delegate = bool(len(delegates))
+    ng = len(model.groups)
+    at_worker = np.full(n, -1, np.int64)
+    at_worker[workers] = np.arange(nw)
+    ch, sender = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
+    o_q, o_sender, o_key = (np.empty(k * nw, np.int64) for _ in range(3))
+    bounds = np.zeros(k + 1, np.int64)
+    scal = np.array([prm.attack_prob, prm.data_share, prm.invoice_prob if has_delegate else -1.0,
+                     prm.overreach_prob if has_delegate else -1.0])
+    group_of = model.group_of.astype(np.int64)
+    _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegates[0] if has_delegate else -1,
+            ch, sender, o_q, o_sender, o_key, bounds)
+    m = int(bounds[k])
+    o_q, o_sender, o_key = o_q[:m], o_sender[:m], o_key[:m]
+    o_worker = workers[o_q]
+    if m:
+        kinds, o_kind = env.stretch_kinds(model, o_key, bounds.tolist())
+    else:  # no order reached anyone: no kind is read
+        kinds, o_kind = _NO_KINDS, np.zeros(0, np.int64)
+    o_speaks = kinds.speaks[o_kind]
+    said_by = np.where(o_speaks, o_sender, -1)
+    codec = env.codec
+    idx = [codec.fields.index(f) for f in ("order", "source", "claimed", "authority", "lure")]
+    radix = np.array([codec.radix[i] for i in idx], np.int64)
+    offset = np.array([codec.offset[i] for i in idx], np.int64)
+    kind, codes = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
+    _codes(ch, o_q, o_kind, bounds, lure, kinds.order, kinds.source, kinds.claimed, kinds.authority,
+           radix, offset, kind, codes)
+    dec = model.decider_of[0][workers]
+    cells = np.stack([table.cells(0, dec, codes[s]) for s in range(k)])
+    # The ledger's pair rows (worker, sender), step by step as the steps make them.
+    pairs = model.pairs
+    lrow = np.full(len(o_kind), -1, np.int64)
+    sp = np.flatnonzero(o_speaks)
+    if len(sp):
+        lrow[sp] = pairs.index_runs(o_worker[sp], o_sender[sp], np.searchsorted(sp, bounds))
+    detect = model.rng_detect.random(len(o_kind))
+    c = pairs.cols
+    partner = pairs.pairs()[1]
+    width = table.n_outcomes
+    rec = Stretch.empty(k, width, n, groups, 0, summarised=True)
+    act, outcome = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
+    heard_trust = np.empty(len(o_kind))
+    counters = np.zeros((k, len(COUNTED)))
+    tally = np.zeros((groups, env.tally.shape[1]))
+    ginis = np.empty((k, n))
+    gw = model.group_of[workers].astype(np.int64)
+    scal = np.array([prm.stake, prm.task_value, prm.invoice, prm.verify_prob, PRIOR])
+    _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, kinds.order, kinds.authority,
+          kinds.speaks, kinds.lied, kinds.false, workers, gw, hobs, hrows, scal,
+          c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
+          model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
+          act, outcome, heard_trust, counters, tally, ginis, rec.arrays)
+    gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
+    # The ledger and the conflicts, step by step in stepping's order (they share a bound on rows).
+    nconf = table.outcome_column("nconf")
+    o_act = act.ravel()[np.arange(k).repeat(np.diff(bounds)) * nw + o_q]
+    unauth = kinds.authority[o_kind] == 0
+    t0 = model.steps
+    for s in range(k):
+        model.log.conflicts(t0 + s + 1, workers, None, outcome[s], nconf)
+        lo, hi = int(bounds[s]), int(bounds[s + 1])
+        bad = unauth[lo:hi]
+        if bad.any():
+            a = o_act[lo:hi][bad]
+            model.log.injections(t0 + s + 1, o_worker[lo:hi][bad], said_by[lo:hi][bad], o_kind[lo:hi][bad],
+                                 kinds.labels, a == OBEY, a, ACT_NAMES)
+    # Claims heard (credence: trust in the sender, the truth where verified), learnt at once:
+    # rows in the order heard, as stepping's calls would leave them.
+    verified = detect < prm.verify_prob
+    nc = kinds.nclaims[o_kind]
+    rep = np.repeat(np.arange(len(o_kind)), nc)
+    j = np.arange(len(rep)) - np.repeat(np.cumsum(nc) - nc, nc)
+    true = kinds.true[o_kind[rep], j]
+    if len(rep):
+        env.beliefs.learn(o_worker[rep], said_by[rep], kinds.facts[o_kind[rep], j],
+                          np.where(verified[rep], true, heard_trust[rep]), true)
+    env.tally += tally
+    env._last = (workers, act[k - 1])
+    env.mail.open(t0 + k)
+    env.bounds = (0.0, prm.task_value * nw)
+    table.keep()  # offered to later runs of this population (sim.cell_memo.TABLES)
+    rec.steps = k
+    rec.one_block = True
+    rec.counters = {name: counters[:, i] for i, name in enumerate(COUNTED)}
+    return rec
+
+
+@njit(cache=True, nogil=True)
+def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pragma: no cover - compiled
+            ch, sender, o_q, o_sender, o_key, bounds):
+    """Each step's channel and sender per worker from its draws (``Injection.step``, ``channels``),
+    and its orders in worker order: the worker's position, sender and kind key
+    ``(channel * groups + sender's group) * groups + worker's group``; step ``s``'s are
+    ``bounds[s]:bounds[s + 1]``."""
+    k, nw = ch.shape
+    lanes = src.shape[0]
+    attack_prob, data_share, invoice_prob, overreach_prob = scal[0], scal[1], scal[2], scal[3]
+    attacker = np.empty(nw, np.int64)
+    m = 0
+    for s in range(k):
+        attacker[:] = -1
+        for e in range(lanes):  # a later lane overwrites an earlier one, as numpy's scatter does
+            if u[s, e] < attack_prob:
+                attacker[at_worker[dst[e]]] = src[e]
+        for q in range(nw):
+            c = NONE
+            if u[s, lanes + nw + q] < invoice_prob:  # -1: no delegate, never
+                c = INVOICE
+            if u[s, lanes + 2 * nw + q] < overreach_prob:
+                c = OVERREACH
+            who = delegate
+            if attacker[q] >= 0:
+                c = DATA if u[s, lanes + q] < data_share else MESSAGE
+                who = attacker[q]
+            ch[s, q] = c
+            sender[s, q] = who if c != NONE else -1
+            if c != NONE:
+                o_q[m] = q
+                o_sender[m] = who
+                o_key[m] = (c * ng + group_of[who]) * ng + group_of[workers[q]]
+                m += 1
+        bounds[s + 1] = m
+
+
+@njit(cache=True, nogil=True)
+def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, radix, offset,  # pragma: no cover
+           kind, codes):
+    """Each decision's kind (-1: no order) and observation code, as ``codec.encode`` packs it."""
+    k, nw = ch.shape
+    for s in range(k):
+        for q in range(nw):
+            kind[s, q] = -1
+        for o in range(bounds[s], bounds[s + 1]):
+            kind[s, o_q[o]] = o_kind[o]
+        for q in range(nw):
+            d = kind[s, q]
+            lv = 0 if ch[s, q] == INVOICE else lure[s, q]
+            if d < 0:
+                code = (offset[0] * radix[0] + offset[1] * radix[1] + offset[2] * radix[2]
+                        + offset[3] * radix[3])
+            else:
+                code = ((k_order[d] + offset[0]) * radix[0] + (k_source[d] + offset[1]) * radix[1]
+                        + (k_claimed[d] + offset[2]) * radix[2] + (k_auth[d] + offset[3]) * radix[3])
+            codes[s, q] = code + (lv + offset[4]) * radix[4]
+
+
+@njit(cache=True, nogil=True)
+def _add(step_pay, buf, n):  # pragma: no cover - compiled
+    """``step_payoff += bincount(...)``: ``buf`` holds the call's sums per agent; zeroed after."""
+    for i in range(n):
+        step_pay[i] += buf[i]
+        buf[i] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth, k_speaks, k_lied,  # pragma: no cover
+          k_false, workers, gw, hobs, hrows, scal, last, last2, defected, good, turns, kept, broken, partner,
+          payoff, step_pay, truth_kept, truth_total, group_of, act, outcome, heard_trust, counters, tally,
+          ginis, rec):
+    """Settle ``k`` steps as ``Injection._settle``, ``_hijacks`` and ``_ledger_arrays`` do, and
+    record each step's outcome counts, group sums and the engine's metrics."""
+    stake, task_value, invoice, verify_prob, prior = scal[0], scal[1], scal[2], scal[3], scal[4]
+    nw = workers.shape[0]
+    n = payoff.shape[0]
+    buf = np.zeros(n)
+    hijacked = np.zeros(n, np.bool_)
+    tbuf = np.empty(kept.shape[0])
+    gap = np.empty(kept.shape[0])
+    real = np.empty(n)
+    o = 0  # the orders, in step and worker order (``detect``, ``lrow``, ``heard_trust``)
+    for s in range(k):
+        for i in range(n):
+            step_pay[i] = 0.0
+        for q in range(nw):
+            cell = cells[s, q]
+            x = np.int64(full[cell])
+            act[s, q] = x
+            out = np.int64(base[cell]) + x
+            outcome[s, q] = out
+            rec.counts[s, out] += 1
+        # Payoffs: the workers' own, then transfers to their targets, then invoices both ways.
+        took = 0
+        paid_any = False
+        for q in range(nw):
+            x = act[s, q]
+            d = kind[s, q]
+            oc = k_order[d] if d >= 0 else 0
+            transfer = x == OBEY and oc == TRANSFER
+            paid = x == OBEY and oc == PAY
+            paid_any |= paid
+            buf[workers[q]] += -stake if transfer else (task_value if (x == WORK or paid) else 0.0)
+        _add(step_pay, buf, n)
+        for q in range(nw):
+            d = kind[s, q]
+            if d >= 0 and act[s, q] == OBEY and k_order[d] == TRANSFER and sender[s, q] >= 0:
+                buf[sender[s, q]] += stake
+                took += 1
+        if took:
+            _add(step_pay, buf, n)
+        if paid_any:
+            for q in range(nw):
+                d = kind[s, q]
+                if d >= 0 and act[s, q] == OBEY and k_order[d] == PAY:
+                    buf[workers[q]] += -invoice
+            _add(step_pay, buf, n)
+            for q in range(nw):
+                d = kind[s, q]
+                if d >= 0 and act[s, q] == OBEY and k_order[d] == PAY:
+                    buf[sender[s, q]] += invoice
+            _add(step_pay, buf, n)
+        attempted = 0
+        obeyed = 0
+        invoices = 0
+        for q in range(nw):
+            x = act[s, q]
+            d = kind[s, q]
+            obey = x == OBEY
+            oc = k_order[d] if d >= 0 else 0
+            auth = k_auth[d] if d >= 0 else 0
+            transfer = obey and oc == TRANSFER
+            done = obey if auth > 0 else x == WORK
+            unauthorised = oc != 0 and auth == 0
+            attacked = ch[s, q] == MESSAGE or ch[s, q] == DATA
+            g = gw[q]
+            tally[g, 0] += 1.0
+            tally[g, 1] += done
+            tally[g, 2] += not attacked
+            tally[g, 3] += done and not attacked
+            tally[g, 4] += attacked
+            tally[g, 5] += done and attacked
+            tally[g, 6] += attacked and transfer
+            tally[g, 7] += unauthorised and obey
+            attempted += unauthorised
+            obeyed += unauthorised and obey
+            invoices += obey and oc == PAY
+            hijacked[workers[q]] = transfer
+        # Workers who work together see who was hijacked (rows distinct: checked by the wrapper).
+        for p in range(hrows.shape[0]):
+            r = hrows[p]
+            ok = np.int8(0 if hijacked[hobs[p]] else 1)
+            last2[r] = last[r]
+            last[r] = ok
+            defected[r] |= np.int8(1 - ok)
+            good[r] = ok
+            turns[r] += 1
+            kept[r] += np.float64(ok)
+            broken[r] += np.float64(1 - ok)
+        for q in range(nw):
+            w = workers[q]
+            truth_kept[w] += 0.0 if hijacked[w] else 1.0
+            truth_total[w] += 1.0
+            hijacked[w] = False
+        # The ledger: trust in the sender read, then moved by a verified claim; lies counted.
+        told = 0
+        caught = 0
+        for q in range(nw):
+            d = kind[s, q]
+            if d < 0:
+                continue
+            check = detect[o] < verify_prob
+            if k_speaks[d]:
+                r = lrow[o]
+                heard_trust[o] = (kept[r] + 1.0) / (kept[r] + broken[r] + 2.0)
+                if check:
+                    kept[r] += 0.0 if k_false[d] else 1.0
+                    broken[r] += 1.0 if k_false[d] else 0.0
+                truth_kept[sender[s, q]] += 0.0 if k_lied[d] else 1.0
+                truth_total[sender[s, q]] += 1.0
+            else:
+                heard_trust[o] = prior
+            told += k_lied[d]
+            caught += k_false[d] and check
+            o += 1
+        counters[s, 0] = attempted
+        counters[s, 1] = obeyed
+        counters[s, 2] = attempted - obeyed
+        counters[s, 3] = invoices
+        counters[s, 4] = stake * took
+        counters[s, 5] = told
+        counters[s, 6] = caught
+        for i in range(n):
+            payoff[i] += step_pay[i]
+            rec.group_sums[s, group_of[i]] += payoff[i]
+            ginis[s, i] = payoff[i]  # the Gini's rows, sorted in numpy after the loop
+        rec.summary[s, 0] = total(step_pay, n)
+        mean, cal = trust_step(kept, broken, turns, partner, truth_kept, truth_total, tbuf, gap, real)
+        rec.summary[s, 2] = mean
+        rec.summary[s, 3] = cal

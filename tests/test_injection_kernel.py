@@ -1,0 +1,127 @@
+"""Injection's compiled stretch (``scenarios.injection_kernel``) against stepping.
+
+Differential: each case runs the scenario stepped and fused (the compiled loop wherever it can
+play), and compares everything a run reports (``tests.test_fused._same``: series, final metrics,
+payoffs, pair memory, ledger and script rows, the stored result), plus the beliefs in the order
+heard, the pair table's keys and rows and the generators' states. Each case asserts the loop
+really played; events (delegations, shocks, joins, departures) split the stretches.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from agents.trust import PairTable
+from scenarios import injection_kernel
+from sim.model import SpecModel
+from sim.runs.run import run_model
+from tests.test_fused import _same
+
+BUSY = {"environment.invoice_prob": 0.5, "environment.overreach_prob": 0.3, "groups.attackers.count": 6}
+EVENTS = [
+    {"at": 4, "type": "delegate", "source": "user", "delegate": "treasurer", "level": "user", "scope": ["pay"]},
+    {"at": 7, "type": "shock", "set": {"invoice": 2.0, "verify_prob": 0.2, "data_share": 0.9}},
+]
+
+
+def _run(fuse: bool, seed: int, overrides: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, int]:
+    real = SpecModel.__init__
+
+    def build(self: SpecModel, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
+        self.may_fast_forward = fuse
+
+    played = [0]
+    play = injection_kernel.play
+
+    def counted(env: Any, model: Any, k: int) -> Any:
+        rec = play(env, model, k)
+        played[0] += 0 if rec is None else rec.steps
+        return rec
+
+    with monkeypatch.context() as m:
+        m.setattr(SpecModel, "__init__", build)
+        m.setattr(injection_kernel, "play", counted)
+        return run_model("injection", seed=seed, set=overrides), played[0]
+
+
+@pytest.mark.parametrize(("overrides", "seed"), [
+    ({"steps": 12}, 0),
+    ({"steps": 12}, 1),
+    ({"steps": 16, "environment.verify_prob": 0.9}, 3),
+    ({**BUSY, "steps": 14}, 5),
+    ({"steps": 8, "groups.workers.count": 60, "groups.gullible.count": 40, "network.degree": 8,
+      "environment.verify_prob": 0.0}, 11),
+    ({"steps": 6, "groups.workers.count": 300, "groups.gullible.count": 200, "groups.attackers.count": 40,
+      "groups.treasurer.count": 2, "network.degree": 6, **{k: v for k, v in BUSY.items() if "count" not in k}}, 12),
+    ({**BUSY, "steps": 12, "events": EVENTS}, 9),
+    ({"steps": 10, "groups.treasurer.count": 0, "events": []}, 2),
+    ({"steps": 6, "groups.treasurer.count": 0, "groups.attackers.count": 0, "events": []}, 7),  # no order at all
+    ({**BUSY, "steps": 12, "events": [*EVENTS, {"at": 9, "type": "join", "group": "workers", "count": 3}]}, 4),
+    ({"steps": 12, "events": [{"at": 5, "type": "leave", "to": "gullible", "count": 2}]}, 6),
+])
+def test_the_compiled_stretch_equals_stepping(overrides: dict[str, Any], seed: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    slow, none = _run(False, seed, overrides, monkeypatch)
+    fast, played = _run(True, seed, overrides, monkeypatch)
+    assert none == 0
+    assert played >= 4
+    _same(slow, fast)
+    for a, b in zip(slow.pairs.pairs(), fast.pairs.pairs(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(slow.pairs.keys, fast.pairs.keys)
+    np.testing.assert_array_equal(slow.pairs.rowof, fast.pairs.rowof)
+    for rng in ("rng_env", "rng_detect", "rng_match", "rng_decide"):
+        assert getattr(slow, rng).bit_generator.state == getattr(fast, rng).bit_generator.state, rng
+    assert list(slow.env.beliefs.credence.items()) == list(fast.env.beliefs.credence.items())
+    assert list(slow.env.beliefs.truth.items()) == list(fast.env.beliefs.truth.items())
+    np.testing.assert_array_equal(slow.env.tally, fast.env.tally)
+    assert slow.log.truncated == fast.log.truncated
+
+
+def test_a_departure_leaves_the_rest_to_stepping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After agents leave, the loop does not play (it assumes everyone alive)."""
+    _, played = _run(True, 6, {"steps": 12, "events": [{"at": 5, "type": "leave", "to": "gullible", "count": 2}]},
+                     monkeypatch)
+    assert played == 4  # steps 1-4; the departure at 5 and every step after it are stepped
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_index_runs_is_index_run_after_run(seed: int) -> None:
+    """``PairTable.index_runs`` gives the rows, keys, layout and version of one ``index`` call per
+    run, runs of one pair (kept apart until merged) and empty runs included."""
+    rng = np.random.default_rng(seed)
+    one, many = PairTable(), PairTable()
+    for t in (one, many):
+        t.index(np.array([1, 2, 3]), np.array([4, 5, 6]))
+    sizes = rng.integers(0, 6, 8)
+    sizes[2] = 1
+    sizes[3] = 0
+    i = rng.integers(0, 8, int(sizes.sum()))
+    j = rng.integers(0, 8, int(sizes.sum()))
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    rows = [one.index(i[lo:hi], j[lo:hi]) for lo, hi in pairwise(bounds.tolist()) if hi > lo]
+    got = many.index_runs(i, j, bounds)
+    np.testing.assert_array_equal(np.concatenate(rows), got)
+    for a, b in zip(one.pairs(), many.pairs(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(one.keys, many.keys)
+    np.testing.assert_array_equal(one.rowof, many.rowof)
+    assert one.version == many.version
+
+
+def test_stretches_cut_by_the_record_budget_equal_stepping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A budget of one step's records plays one step a stretch: the same run."""
+    overrides = {**BUSY, "steps": 8}
+    slow, _ = _run(False, 3, overrides, monkeypatch)
+    monkeypatch.setattr(injection_kernel, "RECORD_BUDGET", 1)
+    fast, played = _run(True, 3, overrides, monkeypatch)
+    assert played == 8
+    _same(slow, fast)
+    assert list(slow.env.beliefs.credence.items()) == list(fast.env.beliefs.credence.items())
