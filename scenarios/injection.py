@@ -71,7 +71,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from agents.acts import Act, ActSpace
 from agents.messages import (
     TOOL,
     Claim,
@@ -87,23 +86,33 @@ from agents.spec import Level
 from agents.uniques import unique_inverse
 from scenarios import stepped_stretch
 from scenarios.environment import Environment, environment, out_of_range
+from scenarios.injection_rules import (
+    ACT_NAMES,
+    ACTS,
+    DATA,
+    DELEGATE,
+    INVOICE,
+    LURES,
+    MESSAGE,
+    NO_ORDER,
+    NONE,
+    OBEY,
+    ORDERS,
+    OVERREACH,
+    PAY,
+    PEER,
+    RELAY,
+    TOOL_SOURCE,
+    TRANSFER,
+    WORK,
+    Kinds,
+)
 from scenarios.kernel_loader import optional_module
 from scenarios.mailbox import PRIOR, UNKNOWN, Beliefs, Mailbox, check_claims, llm_context
 from scenarios.metric_registry import Metric
 from scenarios.relay import relayed_orders
 from scenarios.stretch import Stretch
 
-NONE, MESSAGE, DATA, INVOICE, OVERREACH, RELAY = range(6)
-ACTS = ActSpace([
-    Act("work", cooperative=True, text="I carry on with the task my principal set."),
-    Act("obey", serves=("order",), text="I carry out the order I received."),
-])
-WORK, OBEY = range(2)
-ACT_NAMES = tuple(a.name for a in ACTS)
-NO_ORDER, TRANSFER, PAY = range(3)
-ORDERS = {"transfer": TRANSFER, "pay": PAY}
-NO_SOURCE, PEER, TOOL_SOURCE, DELEGATE = range(4)
-LURES = 10
 InjectionObs = namedtuple("InjectionObs", "order source claimed authority lure")
 #: Per-group tallies kept over the run: decisions, tasks done, then the same for decisions no
 #: adversary reached and for those one did, attacks that succeeded, injections obeyed.
@@ -692,39 +701,3 @@ def _source_code(source: str, channel: int) -> int:
 
 def _acts_of(workers: np.ndarray, act: np.ndarray) -> dict[int, str]:
     return {int(w): ACTS[int(a)].name for w, a in zip(workers.tolist(), act.tolist(), strict=True)}
-
-
-@dataclass(frozen=True)
-class Kinds:
-    """Kinds of order (channel, sender's group, receiver's delegations) as arrays, one row each.
-
-    ``order``, ``source``, ``claimed``, ``authority``: the observation's codes; ``speaks``: the
-    message has a sender (tool output has none); ``lied``: an order claims more than its source
-    holds; ``false``: some claim heard is false; ``nclaims`` claims heard, their ``facts`` (codes in
-    the run's beliefs) and ``true``-ness; ``labels``: the ledger's (source, what, claimed, why).
-    """
-
-    order: np.ndarray
-    source: np.ndarray
-    claimed: np.ndarray
-    authority: np.ndarray
-    speaks: np.ndarray
-    lied: np.ndarray
-    false: np.ndarray
-    nclaims: np.ndarray
-    facts: np.ndarray
-    true: np.ndarray
-    labels: tuple[tuple[str, str, str, str], ...]
-
-    @classmethod
-    def of(cls, rows: list[tuple[Any, ...]], beliefs: Beliefs) -> Kinds:
-        width = max(len(r[-1]) for r in rows)
-        facts = np.zeros((len(rows), width), dtype=np.int64)
-        true = np.zeros((len(rows), width), dtype=bool)
-        for u, r in enumerate(rows):
-            for j, (fact, ok) in enumerate(r[-1]):
-                facts[u, j], true[u, j] = beliefs.fact_code(fact), ok
-        col = list(zip(*rows, strict=True))
-        return cls(*(np.array(col[i], dtype=np.int64) for i in range(4)), np.array(col[4], dtype=bool),
-                   np.array(col[5], dtype=bool), np.array([not all(ok for _, ok in r[-1]) for r in rows], dtype=bool),
-                   np.array([len(r[-1]) for r in rows], dtype=np.int64), facts, true, tuple(col[6]))

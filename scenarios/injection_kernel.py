@@ -25,12 +25,12 @@ written by the wrapper after the loop, step by step, from the acts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
 
-from scenarios.injection import (
+from scenarios.injection_rules import (
     ACT_NAMES,
     DATA,
     INVOICE,
@@ -42,12 +42,14 @@ from scenarios.injection import (
     PAY,
     TRANSFER,
     WORK,
-    Injection,
     Kinds,
 )
 from scenarios.kernel_sums import gini_chunk, total, trust_step
 from scenarios.mailbox import PRIOR
 from scenarios.stretch import SUMMARY, Stretch
+
+if TYPE_CHECKING:
+    from scenarios.injection import Injection
 
 #: The kinds of a stretch without orders (rows never read).
 _NO_KINDS = Kinds(*(np.zeros(1, np.int64) for _ in range(4)), *(np.zeros(1, np.bool_) for _ in range(3)),
