@@ -90,6 +90,19 @@ def test_large_steps_settle_in_the_compiled_loop(monkeypatch: pytest.MonkeyPatch
     assert calls == [10_000, 10_000]
 
 
+def test_compiled_settling_leaves_every_pair_column_as_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The digest hashes kept and broken; the moves (last, last2, defected, good, turns) too here.
+    ref, overrides, extra, seed = CASES[5]
+    cols = {}
+    for compiled in (False, True):
+        monkeypatch.setattr(negotiation, "KERNEL_MIN_SIDES", 0 if compiled else 1 << 62)
+        model = run_case(ref, overrides, extra, seed)
+        cols[compiled] = {c: np.array(model.pairs[c]) for c in model.pairs.cols}
+    assert cols[False].keys() == cols[True].keys()
+    for c in cols[False]:
+        assert np.array_equal(cols[False][c], cols[True][c]), c
+
+
 def test_the_digest_sees_a_changed_draw(monkeypatch: pytest.MonkeyPatch) -> None:
     # Guards the premise: one detection draw moved changes the digest.
     real = negotiation.rng_detect
