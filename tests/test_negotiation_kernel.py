@@ -90,6 +90,19 @@ def test_large_steps_settle_in_the_compiled_loop(monkeypatch: pytest.MonkeyPatch
     assert calls == [10_000, 10_000]
 
 
+def test_compiled_settling_leaves_every_pair_column_as_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The digest hashes kept and broken; the moves (last, last2, defected, good, turns) too here.
+    ref, overrides, extra, seed = CASES[5]
+    cols = {}
+    for compiled in (False, True):
+        monkeypatch.setattr(negotiation, "KERNEL_MIN_SIDES", 0 if compiled else 1 << 62)
+        model = run_case(ref, overrides, extra, seed)
+        cols[compiled] = {c: np.array(model.pairs[c]) for c in model.pairs.cols}
+    assert cols[False].keys() == cols[True].keys()
+    for c in cols[False]:
+        assert np.array_equal(cols[False][c], cols[True][c]), c
+
+
 def test_the_digest_sees_a_changed_draw(monkeypatch: pytest.MonkeyPatch) -> None:
     # Guards the premise: one detection draw moved changes the digest.
     real = negotiation.rng_detect
@@ -102,6 +115,28 @@ def test_a_join_gives_newcomers_their_own_learned_risk() -> None:
     ref, overrides, extra, seed = CASES[4]
     model = run_case(ref, overrides, extra, seed)
     assert len(model.env.told) == len(model.payoff) == 56
+
+
+JOIN_AT_ONE = '\n[[events]]\nat = 1\ntype = "join"\ngroup = "sellers"\ncount = 6\n'
+
+
+@pytest.mark.parametrize("extra", ["", JOIN_AT_ONE], ids=["quiet", "join-at-1"])
+def test_first_step_pairs_made_at_build_change_nothing(extra: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    ref, overrides, _, seed = CASES[5]
+    built = SpecModel(load_scenario_text((ROOT / "scenarios" / f"{ref}.toml").read_text() + extra,
+                                         overrides=overrides, source=ref), seed=seed)
+    assert (len(built.pairs) > 0) == (extra == "")  # made at build only when no event comes first
+    fused = digest(run_case(ref, overrides, extra, seed))
+    monkeypatch.setattr(negotiation, "first_step_quiet", lambda model: False)
+    assert fused == digest(run_case(ref, overrides, extra, seed))
+
+
+def test_pairs_made_before_a_join_at_step_1_would_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Guards the guard: rows laid out before the join are not the stepped run's rows.
+    ref, overrides, _, seed = CASES[5]
+    stepped = digest(run_case(ref, overrides, JOIN_AT_ONE, seed))
+    monkeypatch.setattr(negotiation, "first_step_quiet", lambda model: True)
+    assert digest(run_case(ref, overrides, JOIN_AT_ONE, seed))["pairs"] != stepped["pairs"]
 
 
 def test_stable_ranking_numbers_are_those_of_a_stable_argsort() -> None:

@@ -222,3 +222,37 @@ def test_a_cold_fused_run_makes_the_stepped_runs_cells(case: str) -> None:
         tables.append((t.n_cells, t.n_outcomes, len(t.deciders), t.full[:t.n_cells].tolist(),
                        t.base[:t.n_cells].tolist()))
     assert tables[0] == tables[1]
+
+
+def test_a_model_built_after_a_kernel_run_starts_from_state_gathered_at_build(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # This module loaded the kernel, so a board's first stretch state is gathered at build.
+    over = CASES["chaos"]  # no conflicts: the run is one stretch
+    built = SpecModel(load_scenario("spatial-pd", over), 4)
+    assert sorted(built.env._kept) == ["decider", "group", "payoff", "traits", "window"]
+    assert built.env._scratch is not None
+    gathered: list[str] = []
+    real = spatial_kernel._kept
+
+    def kept(env: Any, lay: Any, name: str, now: np.ndarray, take: Any) -> np.ndarray:
+        return real(env, lay, name, now, lambda: gathered.append(name) or take())
+
+    monkeypatch.setattr(spatial_kernel, "_kept", kept)
+    step, fused = _pair(over, 4)
+    assert gathered == []  # nothing gathered again in the run
+    _assert_same_run(step, fused)
+
+
+def test_state_changed_after_build_is_gathered_again() -> None:
+    # The kept state is compared with the model's arrays: a payoff changed between build and
+    # run is played from, as stepping plays from it (a stale copy would leave the +1.5 out).
+    over = CASES["chaos"]
+    got = []
+    for fuse in (False, True):
+        model = SpecModel(load_scenario("spatial-pd", over), 2)
+        model.payoff += 1.5
+        model.may_fast_forward = fuse
+        model.run()
+        got.append(model)
+    _assert_same_run(*got)
+    assert got[1].payoff.min() >= 1.5
