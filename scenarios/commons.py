@@ -148,6 +148,7 @@ class Commons(Environment):
     )
     checks: ClassVar[tuple[str, ...]] = ("sustainable_take", "max_take")
     books_in_blocks = True
+    fires_ahead = True  # ``unfused`` and the look-up read the model as a join or a shock left it
     description = "A renewable resource shared by all; over-use collapses it (GovSim)."
 
     def __init__(self, params: CommonsParams, model: Any) -> None:

@@ -112,6 +112,9 @@ class Environment:
     #: Its fast-forward's summarised stretches are booked as one block (``Stretch.one_block``):
     #: the model makes the block's weights when it is built.
     books_in_blocks: ClassVar[bool] = False
+    #: Whether ``fast_forward`` may be asked for a stretch whose first step's script events have
+    #: just fired (``SpecModel._fast_forward``): it must check the model as the events left it.
+    fires_ahead: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -133,6 +133,7 @@ class SpecModel(mesa.Model):
         self.totals = M.Totals()
         self.last_metrics: dict[str, float] = {}
         self._played_ahead = 0  # steps a fast-forward played, for Mesa to count in one step event
+        self._fired_ahead = False  # the next step's script events have fired already (``_fast_forward``)
         #: False: never ask the environment to fast-forward (conformance checks compare both ways).
         self.may_fast_forward = True
         # Imitation or Moran updates every few steps (sim.evolution), if the scenario asks;
@@ -403,7 +404,10 @@ class SpecModel(mesa.Model):
             self.time += self._played_ahead - 1
             self._played_ahead = 0
             return
-        self.script.fire(self)
+        if self._fired_ahead:
+            self._fired_ahead = False  # fired before a stretch that could not start after all
+        else:
+            self.script.fire(self)
         self.step_payoff[:] = 0.0
         self.env.step_counts = {}
         self._step_outcomes = []
@@ -435,6 +439,7 @@ class SpecModel(mesa.Model):
         wait, backoff = 0, 1
         while self.steps < end:
             before = self.steps
+            due = not wait and self.script.quiet_steps(self.steps, 1) == 0  # before any fires ahead
             stretch = None if wait else self._fast_forward(end - self.steps)
             if stretch is not None:
                 collect.book_stretch(self, stretch)
@@ -446,7 +451,6 @@ class SpecModel(mesa.Model):
                 # not after a step at which rewiring may cut ties or a scripted event is due (kernels
                 # leave those to the generic step: the next one may well be fused).
                 rewiring = self.network.steps_before_rewire(before) == 0
-                due = not wait and self.script.quiet_steps(self.steps, 1) == 0
                 self.step()
                 if not (rewiring or due):
                     wait, backoff = (max(0, wait - 1), backoff) if wait else (backoff, min(2 * backoff, MAX_BACKOFF))
@@ -458,7 +462,23 @@ class SpecModel(mesa.Model):
         if not self.may_fast_forward:
             return None
         quiet = self.script.quiet_steps(self.steps, limit)
-        return self.env.fast_forward(self, quiet) if quiet else None
+        if quiet:
+            return self.env.fast_forward(self, quiet)
+        if not (self.env.fires_ahead and not self.script.has_triggers):
+            return None
+        # An event is due at the next step. It is the first thing that step would do, and nothing
+        # happens between here and there: fired now, at the step's number, the stretch may play
+        # the step with it (if the stretch cannot start, ``step`` does not fire it again).
+        self.steps += 1
+        try:
+            self.script.fire(self)
+        finally:
+            self.steps -= 1
+        self._fired_ahead = True
+        stretch = self.env.fast_forward(self, 1 + self.script.quiet_steps(self.steps + 1, limit - 1))
+        if stretch is not None:
+            self._fired_ahead = False
+        return stretch
 
     # --- results -----------------------------------------------------------------------------------
     def final_metrics(self) -> dict[str, float]:

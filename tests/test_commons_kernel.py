@@ -20,6 +20,7 @@ from scenarios import commons_kernel, commons_table
 from scenarios.commons import Commons
 from scenarios.metric_registry import METRICS, Metric
 from sim import eventlog
+from sim.model import SpecModel
 from sim.runs.run import run_model
 from sim.scenario import load_scenario_text
 from tests.test_fused import _same, count_stretches
@@ -32,8 +33,26 @@ def _run(scenario: Any, fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int,
          overrides: dict[str, Any] | None = None) -> tuple[Any, int]:
     with monkeypatch.context() as m:
         if not fuse:
+            # Stepped throughout: no look-up at build, and no script event fired ahead of its step.
             m.setattr(Commons, "will_fuse", lambda self, model, limit: False)
+            m.setattr(SpecModel, "_fast_forward", lambda self, limit: None)
         return count_stretches(commons_kernel, lambda: run_model(scenario, seed=seed, set=overrides), m)
+
+
+def _starts(scenario: Any, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict[str, Any]) -> tuple[Any, list]:
+    """A fused run and the first step of each stretch it played."""
+    starts: list[int] = []
+    real = commons_kernel.fast_forward
+
+    def noting(env: Any, model: Any, limit: int) -> Any:
+        stretch = real(env, model, limit)
+        if stretch is not None:
+            starts.append(model.steps + 1)  # the model's clock has not moved yet
+        return stretch
+
+    with monkeypatch.context() as m:
+        m.setattr(commons_kernel, "fast_forward", noting)
+        return run_model(scenario, seed=seed, set=overrides), starts
 
 
 def _same_commons(slow: Any, fast: Any) -> None:
@@ -133,9 +152,58 @@ def test_shocks_joins_and_instructions_split_stretches(monkeypatch: pytest.Monke
     for seed in (0, 1, 2):
         over = {"groups.villagers.count": 50}
         slow, _ = _run(sc, False, monkeypatch, seed, over)
-        fast, played = _run(sc, True, monkeypatch, seed, over)
-        assert 0 < played < fast.steps
+        fast, starts = _starts(sc, monkeypatch, seed, over)
+        # Each event fires ahead of its step, which starts the next stretch: every step is fused.
+        assert starts == [1, 12, 20, 35, 41]
         _same_commons(slow, fast)
+
+
+JOIN = """
+[[events]]
+at = {at}
+type = "join"
+group = "newcomer"
+count = {count}
+"""
+
+
+@pytest.mark.parametrize(("ats", "steps", "seed"), [
+    ((1,), 12, 0),          # at the first step: fired before the first stretch
+    ((2,), 12, 1),          # one step into the run
+    ((11, 12), 12, 2),      # joins on the last two steps: one-step stretches
+    ((5, 5, 6), 15, 3),     # two joins at one step, then another right after
+    ((7, 30), 30, 4),       # at the very end
+    ((3, 9, 14), 20, 5),
+])
+def test_joins_fused_into_the_stretch_equal_stepping(ats: tuple[int, ...], steps: int, seed: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # The newcomer-free scenario with joins where the test puts them; each join starts a stretch.
+    base = NEWCOMER.split("[[events]]")[0] + "".join(JOIN.format(at=a, count=1 + i % 2) for i, a in enumerate(ats))
+    sc = load_scenario_text(base, source="commons-newcomer.toml")
+    over = {"groups.villagers.count": 40, "steps": steps}
+    slow, none = _run(sc, False, monkeypatch, seed, over)
+    fast, starts = _starts(sc, monkeypatch, seed, over)
+    assert none == 0
+    assert starts == sorted({1, *ats})
+    assert len(fast.payoff) == 40 + sum(1 + i % 2 for i in range(len(ats)))
+    _same_commons(slow, fast)
+
+
+def test_an_event_fired_ahead_of_a_stretch_that_cannot_start_fires_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A leave stops the loop (an agent has left): the event fired ahead, the stretch refused,
+    # and its step is stepped without firing the event again.
+    leave = NEWCOMER + "\n[[events]]\nat = 14\ntype = \"leave\"\nto = \"villagers\"\ncount = 2\n"
+    sc = load_scenario_text(leave, source="commons-newcomer.toml")
+    over = {"groups.villagers.count": 40, "steps": 30}
+    slow, _ = _run(sc, False, monkeypatch, 3, over)
+    fast, starts = _starts(sc, monkeypatch, 3, over)
+    assert starts == [1]
+    assert len(fast.script_rows()) == len(slow.script_rows()) == 2
+    _same_commons(slow, fast)
+    with monkeypatch.context() as m:  # the same with every stretch refused after its events fired
+        m.setattr(Commons, "will_fuse", lambda self, model, limit: False)
+        refused = run_model(sc, seed=3, set=over)
+    _same_commons(slow, refused)
 
 
 def test_a_plugin_metric_steps_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
