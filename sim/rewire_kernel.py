@@ -32,15 +32,24 @@ def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray,
     n = len(living)
     picks = living[rng.integers(n, size=2 * len(cut) + 64)]
     done, used = 0, 0
+    added = np.empty(len(cut), np.int64)  # the ties made, in order (at most one a cut)
+    counts = np.zeros(1, np.int64)
     while True:
-        done, used = _rewire(table, stride, edges[cut, 0], edges[cut, 1], distrusts_first, picks, done, used, tries)
+        done, used = _rewire(table, stride, edges[cut, 0], edges[cut, 1], distrusts_first, picks, done, used, tries,
+                             added, counts)
         if done == len(cut):
             break
         picks = np.concatenate([picks, living[rng.integers(n, size=len(picks))]])  # ran out: more partners
     rng.bit_generator.state = start
     if used:
         rng.integers(n, size=used)
-    keys = np.sort(table[table >= 0])
+    # The sorted edges left: those never cut (in order already) and the ties made (a cut tie
+    # made again is only among the latter; a tie never cut was there throughout, so never made).
+    left = np.ones(len(edges), np.bool_)
+    left[cut] = False
+    kept = edges[left, 0] * stride + edges[left, 1]
+    made = np.sort(added[: counts[0]])
+    keys = np.insert(kept, np.searchsorted(kept, made), made)
     return np.stack([keys // stride, keys % stride], axis=1), used
 
 
@@ -73,9 +82,10 @@ def _fill(table, keys):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _rewire(table, stride, first, second, lo, picks, done, used, tries):  # pragma: no cover - compiled
+def _rewire(table, stride, first, second, lo, picks, done, used, tries, added, counts):  # pragma: no cover
     """Cuts ``done``.. in order (``Network.rewire``'s loop); stops before a cut whose tries would
-    run past the partners drawn. Returns (cuts done, partners used)."""
+    run past the partners drawn. Returns (cuts done, partners used); the ties made are listed
+    in ``added`` (``counts[0]`` of them)."""
     for q in range(done, first.shape[0]):
         if used + tries > picks.shape[0]:
             return q, used
@@ -89,5 +99,7 @@ def _rewire(table, stride, first, second, lo, picks, done, used, tries):  # prag
                 key = min(who, c) * stride + max(who, c)
                 if _slot(table, key) < 0:
                     _add(table, key)
+                    added[counts[0]] = key
+                    counts[0] += 1
                     break
     return first.shape[0], used
