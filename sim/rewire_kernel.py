@@ -24,7 +24,7 @@ def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray,
     partners drawn. The generator is left where one ``integers`` per try leaves it."""
     stride = np.int64(max(int(edges.max()) + 1, int(living.max()) + 1))
     size = 16
-    while size < 4 * (len(edges) + len(cut)):
+    while size < 2 * (len(edges) + len(cut)):  # at most half full, tombstones included
         size *= 2
     table = np.full(size, EMPTY, np.int64)
     _fill(table, edges[:, 0] * stride + edges[:, 1])
@@ -47,10 +47,7 @@ def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray,
     # made again is only among the latter; a tie never cut was there throughout, so never made).
     left = np.ones(len(edges), np.bool_)
     left[cut] = False
-    kept = edges[left, 0] * stride + edges[left, 1]
-    made = np.sort(added[: counts[0]])
-    keys = np.insert(kept, np.searchsorted(kept, made), made)
-    return np.stack([keys // stride, keys % stride], axis=1), used
+    return _merge(edges, left, np.sort(added[: counts[0]]), stride), used
 
 
 @njit(cache=True, nogil=True)
@@ -103,3 +100,27 @@ def _rewire(table, stride, first, second, lo, picks, done, used, tries, added, c
                     counts[0] += 1
                     break
     return first.shape[0], used
+
+
+@njit(cache=True, nogil=True)
+def _merge(edges, left, made, stride):  # pragma: no cover - compiled
+    """The rows of ``edges`` still ``left`` (sorted) merged with the sorted keys ``made``, as rows."""
+    e = edges.shape[0]
+    total = made.shape[0]
+    for q in range(e):
+        total += left[q]
+    out = np.empty((total, 2), np.int64)
+    q = 0
+    b = 0
+    for x in range(total):
+        while q < e and not left[q]:
+            q += 1
+        if b < made.shape[0] and (q >= e or made[b] < edges[q, 0] * stride + edges[q, 1]):
+            out[x, 0] = made[b] // stride
+            out[x, 1] = made[b] % stride
+            b += 1
+        else:
+            out[x, 0] = edges[q, 0]
+            out[x, 1] = edges[q, 1]
+            q += 1
+    return out
