@@ -15,6 +15,7 @@ scatters. No Python object per pair, no dict per step.
 
 from __future__ import annotations
 
+import sys
 from typing import Protocol
 
 import numpy as np
@@ -175,6 +176,9 @@ class PairTable:
         if not len(self.keys) and self._lay_out_fresh(np.concatenate([i, j]), np.concatenate([j, i])):
             self._aligned = (token, self.version, e)
             return slice(0, e), slice(e, 2 * e)
+        if "numba" in sys.modules and self._realign_compiled(np.concatenate([i, j]), np.concatenate([j, i])):
+            self._aligned = (token, self.version, e)
+            return slice(0, e), slice(e, 2 * e)
         # One look-up for both directions, so an insertion cannot leave either stale.
         first = self.index(np.concatenate([i, j]), np.concatenate([j, i]))
         # The rows not laid out, ascending (``setdiff1d`` of a range, without its sorts).
@@ -191,6 +195,23 @@ class PairTable:
         self._pairs = None
         self._aligned = (token, self.version, e)
         return slice(0, e), slice(e, 2 * e)
+
+    def _realign_compiled(self, i: np.ndarray, j: np.ndarray) -> bool:
+        """``align``'s look-up, insertion and permutation in a few compiled passes
+        (``agents.pair_align``), when a kernel run has loaded numba anyway; the same keys, rows,
+        columns and version. False: not mirrored (a pair asked for twice); nothing changed."""
+        from agents.pair_align import realign
+
+        out = realign(self.keys, self.rowof, self.cols, int(self.stride), i, j)
+        if out is None:
+            return False
+        self.keys, self.rowof, cols, added, pi, pj = out
+        self._cols.update(cols)
+        if added:
+            self.version += 1  # as ``_insert``'s ``_grow`` counts new rows
+        self.moved += 1
+        self._pairs = (self.version, pi, pj)  # what ``pairs`` would compute
+        return True
 
     def _lay_out_fresh(self, i: np.ndarray, j: np.ndarray) -> bool:
         """An empty table's rows for distinct pairs (i, j), in the order given (what ``index``,

@@ -313,6 +313,14 @@ class Keys:
             self.done = np.zeros(0, np.bool_)
             self.count = 0
         self.kept = self.count
+        self._reads: tuple[np.ndarray, np.ndarray] | None = None  # ``reads``' answer while masks hold
+
+    def reads(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each decider's read fields first, in field order, and how many (kept until a mask changes)."""
+        if self._reads is None:
+            # A stable sort of "not read" puts each row's read fields first, in field order.
+            self._reads = (np.argsort(1 - self.mask, axis=1, kind="stable").astype(np.int64), self.mask.sum(axis=1))
+        return self._reads
 
     def put(self, keys: np.ndarray, cells: np.ndarray) -> None:
         if 2 * (self.count + len(keys)) > len(self.keys):
@@ -333,6 +341,7 @@ class Keys:
             mask[:have] = self.mask[:have]
             self.mask = mask
             self.done = np.concatenate([self.done, np.zeros(deciders - have, np.bool_)])
+            self._reads = None
 
     def widen(self, table: Any, deciders: np.ndarray) -> np.ndarray:
         """Take in the fields ``deciders``' cells have read so far; returns those whose mask grew."""
@@ -341,6 +350,8 @@ class Keys:
         changed = deciders[grown]
         self.mask[changed] |= rows[grown]
         self.done[changed] = False
+        if len(changed):
+            self._reads = None
         return changed
 
     def remember(self) -> None:
@@ -353,9 +364,7 @@ class Keys:
 
 def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup:
     table, codec = model.decisions, env.codec
-    nreads = hashed.mask.sum(axis=1)
-    # Each row's read fields first, in field order (a stable sort of "not read").
-    reads = np.argsort(1 - hashed.mask, axis=1, kind="stable").astype(np.int64)
+    reads, nreads = hashed.reads()
     return Lookup(dec, reads, nreads, np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
                   int(codec.space), hashed.keys, hashed.cells, table.full, table.base,
                   table.outcome_column("nconf"), env.gives_table, env.promise_table)

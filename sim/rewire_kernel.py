@@ -24,24 +24,29 @@ def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray,
     partners drawn. The generator is left where one ``integers`` per try leaves it."""
     stride = np.int64(max(int(edges.max()) + 1, int(living.max()) + 1))
     size = 16
-    while size < 4 * (len(edges) + len(cut)):
+    while size < 2 * (len(edges) + len(cut)):  # at most half full, tombstones included
         size *= 2
     table = np.full(size, EMPTY, np.int64)
     _fill(table, edges[:, 0] * stride + edges[:, 1])
-    start = rng.bit_generator.state
     n = len(living)
-    picks = living[rng.integers(n, size=2 * len(cut) + 64)]
-    done, used = 0, 0
+    # Partners drawn in blocks no larger than the cuts left (each takes one at least), so none
+    # goes unused: the stream is where one ``integers`` per try leaves it, with no rewind.
+    picks = living[rng.integers(n, size=len(cut))]
+    done, drawn = 0, len(cut)
+    added = np.empty(len(cut), np.int64)  # the ties made, in order (at most one a cut)
+    counts = np.zeros(3, np.int64)  # ties made; tries of the cut under way; its tie removed
+    first, second = edges[cut, 0], edges[cut, 1]
     while True:
-        done, used = _rewire(table, stride, edges[cut, 0], edges[cut, 1], distrusts_first, picks, done, used, tries)
+        done = _rewire(table, stride, first, second, distrusts_first, picks, done, tries, added, counts)
         if done == len(cut):
             break
-        picks = np.concatenate([picks, living[rng.integers(n, size=len(picks))]])  # ran out: more partners
-    rng.bit_generator.state = start
-    if used:
-        rng.integers(n, size=used)
-    keys = np.sort(table[table >= 0])
-    return np.stack([keys // stride, keys % stride], axis=1), used
+        picks = living[rng.integers(n, size=len(cut) - done)]  # ran out mid-way: more partners
+        drawn += len(picks)
+    # The sorted edges left: those never cut (in order already) and the ties made (a cut tie
+    # made again is only among the latter; a tie never cut was there throughout, so never made).
+    left = np.ones(len(edges), np.bool_)
+    left[cut] = False
+    return _merge(edges, left, np.sort(added[: counts[0]]), stride), drawn
 
 
 @njit(cache=True, nogil=True)
@@ -73,21 +78,54 @@ def _fill(table, keys):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _rewire(table, stride, first, second, lo, picks, done, used, tries):  # pragma: no cover - compiled
-    """Cuts ``done``.. in order (``Network.rewire``'s loop); stops before a cut whose tries would
-    run past the partners drawn. Returns (cuts done, partners used)."""
+def _rewire(table, stride, first, second, lo, picks, done, tries, added, counts):  # pragma: no cover
+    """Cuts ``done``.. in order (``Network.rewire``'s loop) with the partners ``picks``; returns
+    the cuts done when they ran out, possibly mid-cut (``counts[1:]`` say where, for the next
+    call). The ties made are listed in ``added`` (``counts[0]`` of them)."""
+    used = 0
     for q in range(done, first.shape[0]):
-        if used + tries > picks.shape[0]:
-            return q, used
         i, j = first[q], second[q]
-        table[_slot(table, min(i, j) * stride + max(i, j))] = GONE
+        if not counts[2]:
+            table[_slot(table, min(i, j) * stride + max(i, j))] = GONE
+            counts[2] = 1
         who = i if lo[q] else j
-        for _ in range(tries):
+        while counts[1] < tries:
+            if used == picks.shape[0]:
+                return q
             c = picks[used]
             used += 1
+            counts[1] += 1
             if c != who:
                 key = min(who, c) * stride + max(who, c)
                 if _slot(table, key) < 0:
                     _add(table, key)
+                    added[counts[0]] = key
+                    counts[0] += 1
                     break
-    return first.shape[0], used
+        counts[1] = 0
+        counts[2] = 0
+    return first.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def _merge(edges, left, made, stride):  # pragma: no cover - compiled
+    """The rows of ``edges`` still ``left`` (sorted) merged with the sorted keys ``made``, as rows."""
+    e = edges.shape[0]
+    total = made.shape[0]
+    for q in range(e):
+        total += left[q]
+    out = np.empty((total, 2), np.int64)
+    q = 0
+    b = 0
+    for x in range(total):
+        while q < e and not left[q]:
+            q += 1
+        if b < made.shape[0] and (q >= e or made[b] < edges[q, 0] * stride + edges[q, 1]):
+            out[x, 0] = made[b] // stride
+            out[x, 1] = made[b] % stride
+            b += 1
+        else:
+            out[x, 0] = edges[q, 0]
+            out[x, 1] = edges[q, 1]
+            q += 1
+    return out
