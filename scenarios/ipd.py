@@ -80,6 +80,9 @@ class IPD(Environment):
     offset = (1, 1, 1, 0, 0, 0, 0, 0)
     checks: ClassVar[tuple[str, ...]] = ("cooperates", "keeps_promise", "truthful")
     description = "Iterated prisoner's dilemma on a network, with optional promises."
+    # Summarised stretches need no per-metric booking (sim.summary_book): a twelfth of a
+    # 12-strategy round robin's run went to booking its one stretch metric by metric.
+    books_in_blocks = True
 
     def __init__(self, params: IpdParams, model: Any) -> None:
         super().__init__(params, model)

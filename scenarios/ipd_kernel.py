@@ -114,6 +114,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
                     + (n if summarised and model.learning is not None else 0))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
+    rec.one_block = summarised  # its summary, counts and group sums are all the block reads
     # A stretch an earlier run played from the same table state and the same start: copied.
     replays = table.shared_memo(ipd_replays.NAME) if model.learning is None and summarised else None
     key = None if replays is None else ipd_replays.key_of(model, rec, k, dec, *_read_by_loop(env, keep))

@@ -82,6 +82,8 @@ class IpdTalk(IPD):
     Obs = IpdTalkObs
     cardinality = (*IPD.cardinality, 2, 2)
     offset = (*IPD.offset, 0, 0)
+    # Its own step is never fast-forwarded (``IPD.can_fast_forward``): no block weights at build.
+    books_in_blocks = False
     supplies = (
         Metric("promises_made", "promises made", "count"),
         Metric("promises_broken", "promises broken", "count"),
