@@ -40,11 +40,12 @@ def _text(extra: str, steps: int = 40, spec: str = "empty") -> str:
             f'[network]\nkind = "complete"\n\n{groups}\n{extra}')
 
 
-def count_stretches(kernel: Any, run: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, int]:
-    """``run()`` with ``kernel.fast_forward`` counted: its result and the steps stretches played
-    (the kernel tests assert steps were really fused)."""
+def count_stretches(kernel: Any, run: Callable[[], Any], monkeypatch: pytest.MonkeyPatch,
+                    entry: str = "fast_forward") -> tuple[Any, int]:
+    """``run()`` with ``kernel.<entry>`` (``fast_forward(env, model, limit)`` or the like) counted:
+    its result and the steps stretches played (the kernel tests assert steps were really fused)."""
     played = [0]
-    real = kernel.fast_forward
+    real = getattr(kernel, entry)
 
     def counting(env: Any, model: Any, limit: int) -> Any:
         stretch = real(env, model, limit)
@@ -52,7 +53,7 @@ def count_stretches(kernel: Any, run: Callable[[], Any], monkeypatch: pytest.Mon
         return stretch
 
     with monkeypatch.context() as m:
-        m.setattr(kernel, "fast_forward", counting)
+        m.setattr(kernel, entry, counting)
         out = run()
     return out, played[0]
 

@@ -21,7 +21,7 @@ from agents.trust import PairTable
 from scenarios import injection_kernel
 from sim.model import SpecModel
 from sim.runs.run import run_model
-from tests.test_fused import _same
+from tests.test_fused import _same, count_stretches
 
 BUSY = {"environment.invoice_prob": 0.5, "environment.overreach_prob": 0.3, "groups.attackers.count": 6}
 EVENTS = [
@@ -37,18 +37,10 @@ def _run(fuse: bool, seed: int, overrides: dict[str, Any], monkeypatch: pytest.M
         real(self, *args, **kwargs)
         self.may_fast_forward = fuse
 
-    played = [0]
-    play = injection_kernel.play
-
-    def counted(env: Any, model: Any, k: int) -> Any:
-        rec = play(env, model, k)
-        played[0] += 0 if rec is None else rec.steps
-        return rec
-
     with monkeypatch.context() as m:
         m.setattr(SpecModel, "__init__", build)
-        m.setattr(injection_kernel, "play", counted)
-        return run_model("injection", seed=seed, set=overrides), played[0]
+        return count_stretches(injection_kernel, lambda: run_model("injection", seed=seed, set=overrides),
+                               monkeypatch, "play")
 
 
 @pytest.mark.parametrize(("overrides", "seed"), [
