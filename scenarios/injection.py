@@ -63,7 +63,6 @@ worker working.
 
 from __future__ import annotations
 
-import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from itertools import pairwise
@@ -107,7 +106,7 @@ from scenarios.injection_rules import (
     WORK,
     Kinds,
 )
-from scenarios.kernel_loader import optional_module
+from scenarios.kernel_loader import worth_loading
 from scenarios.mailbox import PRIOR, UNKNOWN, Beliefs, Mailbox, check_claims, llm_context
 from scenarios.metric_registry import Metric
 from scenarios.relay import relayed_orders
@@ -670,9 +669,7 @@ class Injection(Environment):
         if not (own and model.summarisable and model.deterministic_decisions and bool(model.alive.all())
                 and not self.mail.posted()):
             return False
-        if "numba" in sys.modules:
-            return True
-        return limit * len(model.alive) >= KERNEL_MIN_WORK and optional_module("numba") is not None
+        return worth_loading("numba", limit * len(model.alive), KERNEL_MIN_WORK) is not None
 
     def render(self, obs: Any) -> str:
         if not obs.order:

@@ -21,7 +21,6 @@ Welfare bounds per round: mutual defection 2P, mutual cooperation 2R.
 
 from __future__ import annotations
 
-import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,14 +31,11 @@ from agents.acts import Act, ActSpace
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
 from agents.policies.learners import QLearning
 from scenarios.environment import Environment, environment, out_of_range
-from scenarios.kernel_loader import optional_module
+from scenarios.kernel_loader import worth_loading
 from scenarios.pairwise import needs_coin, observe_pairs, swapped_rows
 
 if TYPE_CHECKING:
     from scenarios.stretch import Stretch
-
-#: Decisions (pair rows x steps) a stretch must hold to be worth importing numba for.
-KERNEL_MIN_WORK = 10_000
 
 PLAIN = ActSpace([Act("C", cooperative=True), Act("D", cooperative=False)])
 PROMISING = ActSpace([
@@ -144,9 +140,7 @@ class IPD(Environment):
         limit = min(limit, model.network.steps_before_rewire(model.steps))
         if limit <= 0:
             return None
-        if "numba" not in sys.modules and limit * 2 * len(model.edges) < KERNEL_MIN_WORK:
-            return None  # too little to win back numba's import (~0.8 s); stepping gives the same
-        kernel = _kernel()  # only now: numba takes most of a second to load
+        kernel = worth_loading("scenarios.ipd_kernel", limit * 2 * len(model.edges))
         return None if kernel is None else kernel.fast_forward(self, model, limit)
 
     def can_fast_forward(self, model: Any) -> bool:
@@ -179,8 +173,3 @@ def plays_learners(model: Any) -> bool:
     (gl,) = learning.groups.values()
     pol = gl.policy
     return type(pol) is QLearning and pol.temperature == 0 and pol.decay >= 1
-
-
-def _kernel() -> Any:
-    """``scenarios.ipd_kernel``, imported on first use (numba loads slowly); None without numba."""
-    return optional_module("scenarios.ipd_kernel")

@@ -9,7 +9,12 @@ to raise.
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
+
+#: Work (decisions or agent-steps) a stretch must hold to be worth numba's import (~0.8 s) while
+#: numba is not loaded yet: below it, stepping gives the same results sooner.
+KERNEL_MIN_WORK = 10_000
 
 
 def optional_module(name: str) -> ModuleType | None:
@@ -20,3 +25,11 @@ def optional_module(name: str) -> ModuleType | None:
         if not (err.name or "").startswith(("numba", "llvmlite")):
             raise
         return None
+
+
+def worth_loading(name: str, work: int, min_work: int = KERNEL_MIN_WORK) -> ModuleType | None:
+    """``optional_module(name)`` when numba is loaded already or ``work`` pays for its import;
+    None otherwise (the caller steps)."""
+    if "numba" not in sys.modules and work < min_work:
+        return None
+    return optional_module(name)

@@ -23,7 +23,6 @@ does. Metrics: ``contribution_rate``, ``pledges_broken``, ``punishments``.
 
 from __future__ import annotations
 
-import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -35,8 +34,7 @@ from agents.checks import check
 from agents.policies import TRUST_BUCKETS
 from agents.policies.learners import RothErev
 from scenarios.environment import Environment, environment, out_of_range
-from scenarios.ipd import KERNEL_MIN_WORK
-from scenarios.kernel_loader import optional_module
+from scenarios.kernel_loader import worth_loading
 from scenarios.metric_registry import Metric
 from scenarios.stretch import Stretch
 
@@ -216,10 +214,8 @@ class PublicGoods(Environment):
         limit = min(limit, model.network.steps_before_rewire(model.steps))
         if limit <= 0:
             return None
-        if "numba" not in sys.modules and limit * 2 * len(model.edges) < KERNEL_MIN_WORK:
-            return None  # too little to win back numba's import; stepping gives the same
-        public_goods_kernel = optional_module("scenarios.public_goods_kernel")
-        return None if public_goods_kernel is None else public_goods_kernel.fast_forward(self, model, limit)
+        kernel = worth_loading("scenarios.public_goods_kernel", limit * 2 * len(model.edges))
+        return None if kernel is None else kernel.fast_forward(self, model, limit)
 
     def can_fast_forward(self, model: Any) -> bool:
         """Whether the model's rounds are what the kernel mirrors (asked before each stretch)."""

@@ -47,7 +47,6 @@ without punishment).
 
 from __future__ import annotations
 
-import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -60,7 +59,7 @@ from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, punish_points
 from agents.uniques import unique_inverse
 from scenarios.environment import Environment, environment, out_of_range
-from scenarios.ipd import KERNEL_MIN_WORK
+from scenarios.kernel_loader import worth_loading
 from scenarios.metric_registry import Metric
 from scenarios.pairwise import needs_coin
 from scenarios.stretch import Stretch
@@ -327,13 +326,8 @@ class PublicGoodsFG(Environment):
         limit = min(limit, model.network.steps_before_rewire(model.steps))
         if limit <= 0:
             return None
-        if "numba" not in sys.modules and limit * len(model.alive) * self.params.group_size < KERNEL_MIN_WORK:
-            return None  # too little to win back numba's import; stepping gives the same
-        try:
-            from scenarios import public_goods_fg_kernel
-        except ImportError:  # pragma: no cover - numba is a dependency; without it every step is generic
-            return None
-        return public_goods_fg_kernel.fast_forward(self, model, limit)
+        kernel = worth_loading("scenarios.public_goods_fg_kernel", limit * len(model.alive) * self.params.group_size)
+        return None if kernel is None else kernel.fast_forward(self, model, limit)
 
     def can_fast_forward(self, model: Any) -> bool:
         """Whether the model's rounds are plain enough for the kernel (asked before each stretch).

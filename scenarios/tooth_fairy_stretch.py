@@ -24,12 +24,11 @@ agent that left, an overridden step) is stepped (``unplayable``).
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scenarios.kernel_loader import optional_module
+from scenarios.kernel_loader import worth_loading
 from scenarios.stretch import Stretch
 from scenarios.tooth_fairy_rules import (
     ACTS,
@@ -48,8 +47,6 @@ if TYPE_CHECKING:
 CHILD, CUE, SENSITIVE, PRESS, REVEAL = range(5)
 #: Bytes of per-step records and draws a stretch may hold; longer quiet spans take several.
 RECORD_BUDGET = 64 << 20
-#: Questions (2E x steps) a stretch must hold to be worth importing numba for.
-KERNEL_MIN_WORK = 10_000
 
 
 def unplayable(env: ToothFairy, model: Any, base: type) -> str | None:
@@ -77,9 +74,7 @@ def _compiled(model: Any, work: int) -> bool:
     there, and loaded already or enough questions to pay for its import (~0.8 s)."""
     if not model.summarisable:
         return False
-    if "numba" in sys.modules:
-        return True
-    return work >= KERNEL_MIN_WORK and optional_module("numba") is not None
+    return worth_loading("numba", work) is not None
 
 
 def decide(model: Any, agent: np.ndarray, asker: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -43,7 +43,6 @@ returned something), ``trust`` in twentieths and ``coin``.
 
 from __future__ import annotations
 
-import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -55,8 +54,8 @@ from agents.checks import check
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
 from agents.policies.beliefs import FictitiousPlay
 from scenarios.environment import Environment, environment, out_of_range
-from scenarios.ipd import KERNEL_MIN_WORK, needs_coin
-from scenarios.kernel_loader import optional_module
+from scenarios.ipd import needs_coin
+from scenarios.kernel_loader import worth_loading
 from scenarios.metric_registry import Metric
 from scenarios.stretch import Stretch
 
@@ -221,9 +220,7 @@ class TrustGame(Environment):
     def _kernel(self, model: Any, limit: int) -> Any:
         """The compiled loop's module, when ``limit`` steps are worth numba's import (~0.8 s)
         while it is not loaded and numba is installed; else None (stepping gives the same)."""
-        if "numba" not in sys.modules and limit * 3 * len(model.edges) < KERNEL_MIN_WORK:
-            return None
-        trust_game_kernel = optional_module("scenarios.trust_game_kernel")
+        trust_game_kernel = worth_loading("scenarios.trust_game_kernel", limit * 3 * len(model.edges))
         if trust_game_kernel is None:
             return None
         if self.kernel_keys is None:
