@@ -197,6 +197,16 @@ class Environment:
 ENVIRONMENTS: dict[str, type[Environment]] = {}
 
 
+#: The engine's ``sim.learning.Learning`` methods a compiled loop mirrors.
+LEARNING_STEPS = ("choose", "booked", "after_play", "before_play", "metrics")
+
+
+def engine_learning(learning: Any) -> bool:
+    """Whether ``learning`` runs the engine's own learning steps (no subclass overrides one), the
+    only ones a compiled stretch with learners mirrors."""
+    return all(getattr(type(learning), name).__qualname__ == f"Learning.{name}" for name in LEARNING_STEPS)
+
+
 def environment(name: str) -> Callable[[type[Environment]], type[Environment]]:
     """Register an environment class under ``name``."""
 

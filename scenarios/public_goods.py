@@ -33,7 +33,7 @@ from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import TRUST_BUCKETS
 from agents.policies.learners import RothErev
-from scenarios.environment import Environment, environment, out_of_range
+from scenarios.environment import Environment, engine_learning, environment, out_of_range
 from scenarios.kernel_loader import worth_loading
 from scenarios.metric_registry import Metric
 from scenarios.stretch import Stretch
@@ -105,9 +105,7 @@ def mirrored_learners(model: Any) -> bool:
     if len(lr.groups) != 1 or lr.watching:
         return False
     gl = next(iter(lr.groups.values()))
-    own = all(getattr(type(lr), name).__qualname__ == f"Learning.{name}"
-              for name in ("choose", "booked", "after_play", "before_play", "metrics"))
-    return own and type(gl.policy) is RothErev and (RothErev.preferences, RothErev.learn) == _ROTH_EREV
+    return engine_learning(lr) and type(gl.policy) is RothErev and (RothErev.preferences, RothErev.learn) == _ROTH_EREV
 
 
 @environment("public-goods")

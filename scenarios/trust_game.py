@@ -53,7 +53,7 @@ from agents.acts import Act, ActSpace
 from agents.checks import check
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
 from agents.policies.beliefs import FictitiousPlay
-from scenarios.environment import Environment, environment, out_of_range
+from scenarios.environment import Environment, engine_learning, environment, out_of_range
 from scenarios.ipd import needs_coin
 from scenarios.kernel_loader import worth_loading
 from scenarios.metric_registry import Metric
@@ -153,10 +153,8 @@ def mirrored_learners(model: Any) -> bool:
     if lr is None or len(lr.groups) != 1:
         return False
     gl = next(iter(lr.groups.values()))
-    own = all(getattr(type(lr), name).__qualname__ == f"Learning.{name}"
-              for name in ("choose", "booked", "after_play", "before_play", "metrics"))
     e = model.edges
-    return (own and type(gl.policy) is FictitiousPlay and gl.policy.temperature == 0
+    return (engine_learning(lr) and type(gl.policy) is FictitiousPlay and gl.policy.temperature == 0
             and type(model).steer.__qualname__ == "SpecModel.steer"
             and not (model._any_fast or model._any_error or model.llm_groups)
             and not bool((e[:, 0] == e[:, 1]).any()))
