@@ -145,6 +145,13 @@ class ToothFairy(Environment):
         w = self.params.prior_weight
         return (self.params.prior * w + self.children[agents]) / np.maximum(w + self.revealed[agents], 1e-12)
 
+    def extend(self, n: int) -> None:
+        """Tallies for ``n`` agents: newcomers since the last step start from the scenario's prior."""
+        if len(self.revealed) < n:
+            grow = n - len(self.revealed)
+            self.revealed = np.concatenate([self.revealed, np.zeros(grow)])
+            self.children = np.concatenate([self.children, np.zeros(grow)])
+
     def step(self, model: Any) -> None:
         prm = self.params
         e = model.edges
@@ -162,11 +169,7 @@ class ToothFairy(Environment):
         cue_child = np.where(cue_right, child, ~child)
         sensitive = rng.random(m) < prm.sensitive_prob
         pressed = sensitive & (rng.random(m) < prm.press_prob)
-        n = len(model.payoff)  # joins add rows (``model.n`` counts the agents at the start)
-        if len(self.revealed) < n:  # newcomers start from the scenario's prior
-            grow = n - len(self.revealed)
-            self.revealed = np.concatenate([self.revealed, np.zeros(grow)])
-            self.children = np.concatenate([self.children, np.zeros(grow)])
+        self.extend(len(model.payoff))  # joins add rows (``model.n`` counts the agents at the start)
         belief = belief_bucket(posterior(self.priors(agent), cue_child, prm.cue_accuracy))
         act = model.decide(agent, self.codec.encode(sensitive=sensitive.astype(np.int64), child_belief=belief,
                                                     pressed=pressed.astype(np.int64)), asker)

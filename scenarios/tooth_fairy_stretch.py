@@ -107,10 +107,7 @@ def play(env: ToothFairy, model: Any, limit: int) -> Stretch | None:
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     draws = model.rng_env.random((k, 5, m))  # stepping's five calls a step, one after another
     detect = model.rng_detect.random((k, m))
-    if len(env.revealed) < n:  # newcomers start from the scenario's prior (as the step extends them)
-        grow = n - len(env.revealed)
-        env.revealed = np.concatenate([env.revealed, np.zeros(grow)])
-        env.children = np.concatenate([env.children, np.zeros(grow)])
+    env.extend(n)
     if _compiled(model, k * m):
         from scenarios import tooth_fairy_kernel  # only now: numba takes most of a second to load
 
