@@ -110,6 +110,7 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     r = 6 + len(present)
     block[4:r] = quotient if len(present) == p else quotient[[0, 1, *[2 + q for q in present]]]
     summary = rec.arrays.summary[:k].T
+    welfare_row = r
     welfare = block[r]
     welfare[:] = summary[_WELFARE]
     base, opt = model.env.bounds
@@ -139,7 +140,7 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     r = _payoffs(w, rec.arrays.group_sums[:k], block, r + 1)
     assert r == len(names)
     _series(model, names, block, den[2:, 0].tolist(), present)
-    _totals(model, layout, grand, counts.sum(axis=0), n_out, block, injections, counters)
+    _totals(model, layout, grand, counts.sum(axis=0), n_out, block, injections, welfare_row, counters)
     last = block[:, -1].tolist()
     model.last_metrics = {name: x for name, x in zip(names, last, strict=True)
                           if x == x or not name.startswith("compliance.")}
@@ -176,7 +177,7 @@ def _series(model: SpecModel, names: list[str], block: np.ndarray, applied_first
 
 
 def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.ndarray, n_out: int,
-            block: np.ndarray, injections: int, counters: dict[str, np.ndarray]) -> None:
+            block: np.ndarray, injections: int, welfare_row: int, counters: dict[str, np.ndarray]) -> None:
     """``Totals.add`` of the block: the same sums (integers: exact), welfare and bounds step by step."""
     tot = model.totals
     k = block.shape[1]
@@ -204,7 +205,7 @@ def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.n
     # Step by step, left to right, as stepping adds them (a running sum in Python floats).
     w, b, o = tot.welfare, tot.baseline, tot.optimum
     base, opt = model.env.bounds
-    for x in block[injections - (5 if layout.pairwise else 3)].tolist():
+    for x in block[welfare_row].tolist():
         w += x
         b += base
         o += opt
