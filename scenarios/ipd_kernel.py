@@ -183,14 +183,20 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
 def _read_by_loop(env: IPD, keep: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[float | int, ...]]:
     """What the loop reads besides the pair rows, the agents and the table's cells: the read mask,
     the codec, the acts, the payoffs (``ipd_replays.key_of``)."""
+    return (keep, *_loop_constants(env)), (env.codec.space, TRUST_BUCKETS, *_game(env))
+
+
+def _loop_constants(env: IPD) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The codec's radix and offset, the acts' cooperation and betrayal flags, as the loop reads
+    them; a handful of layouts per process, each made once (read-only)."""
     codec = env.codec
     const = (codec.radix, codec.offset, env.acts)
     arrays = _CONSTANTS.get(const)
-    if arrays is None:  # a handful of layouts per process: made once each
+    if arrays is None:
         arrays = _CONSTANTS[const] = (
             np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
             np.array([bool(a.cooperative) for a in env.acts], np.int8), np.array(_betrays(env), np.int8))
-    return (keep, *arrays), (codec.space, TRUST_BUCKETS, *_game(env))
+    return arrays
 
 
 def _game(env: IPD) -> Game:
@@ -337,11 +343,9 @@ def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, d
     codec = env.codec
     table = model.decisions
     cols = model.pairs.cols
-    lookup = Lookup(dec, keep, codec.space, np.asarray(codec.radix, np.int64),
-                    np.asarray(codec.offset, np.int64), TRUST_BUCKETS, table.dense(0), table.full,
-                    table.base, table.outcome_column("nconf"),
-                    np.array([bool(a.cooperative) for a in env.acts], np.int8),
-                    np.array(_betrays(env), np.int8))
+    radix, offset, cooperative, betrays = _loop_constants(env)
+    lookup = Lookup(dec, keep, codec.space, radix, offset, TRUST_BUCKETS, table.dense(0), table.full,
+                    table.base, table.outcome_column("nconf"), cooperative, betrays)
     game = _game(env)
     if classes is not None:
         return ipd_classes.play_classes(model, rec, k, agents, dec, keep, state, missing, scratch, pending, classes,
