@@ -48,11 +48,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from agents.acts import Act, ActSpace
+from agents.kernel_loader import KERNEL_MIN_WORK, optional_module
 from agents.policies import COIN_SIDES
 from scenarios.commons_table import STOCK_BUCKETS, Decisions, decision_lookup, scratch_for
 from scenarios.environment import Environment, environment
 from scenarios.ipd import needs_coin
-from scenarios.kernel_loader import KERNEL_MIN_WORK, optional_module
 from scenarios.metric_registry import Metric
 
 if TYPE_CHECKING:

@@ -70,6 +70,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from agents.kernel_loader import worth_loading
 from agents.messages import (
     TOOL,
     Claim,
@@ -106,7 +107,6 @@ from scenarios.injection_rules import (
     WORK,
     Kinds,
 )
-from scenarios.kernel_loader import worth_loading
 from scenarios.mailbox import PRIOR, UNKNOWN, Beliefs, Mailbox, check_claims, llm_context
 from scenarios.metric_registry import Metric
 from scenarios.relay import relayed_orders

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from agents.acts import Act, ActSpace
+from agents.kernel_loader import worth_loading
 from agents.policies import COIN_SIDES, TRUST_BUCKETS
 from agents.policies.learners import QLearning
 from scenarios.environment import Environment, environment, out_of_range
-from scenarios.kernel_loader import worth_loading
 from scenarios.pairwise import needs_coin, observe_pairs, swapped_rows
 
 if TYPE_CHECKING:

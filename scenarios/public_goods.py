@@ -31,10 +31,10 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.checks import check
+from agents.kernel_loader import worth_loading
 from agents.policies import TRUST_BUCKETS
 from agents.policies.learners import RothErev
 from scenarios.environment import Environment, engine_learning, environment, out_of_range
-from scenarios.kernel_loader import worth_loading
 from scenarios.metric_registry import Metric
 from scenarios.stretch import Stretch
 

@@ -55,11 +55,11 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.checks import check
+from agents.kernel_loader import worth_loading
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, punish_points
 from agents.uniques import unique_inverse
 from scenarios.environment import Environment, environment, out_of_range
-from scenarios.kernel_loader import worth_loading
 from scenarios.metric_registry import Metric
 from scenarios.pairwise import needs_coin
 from scenarios.stretch import Stretch

@@ -29,8 +29,8 @@ import numpy as np
 
 from agents.acts import Act, ActSpace
 from agents.checks import check
+from agents.kernel_loader import optional_module
 from scenarios.environment import Environment, environment
-from scenarios.kernel_loader import optional_module
 from scenarios.metric_registry import Metric
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scenarios.kernel_loader import worth_loading
+from agents.kernel_loader import worth_loading
 from scenarios.stretch import Stretch
 from scenarios.tooth_fairy_rules import (
     ACTS,

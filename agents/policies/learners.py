@@ -28,7 +28,6 @@ is vectorised over the decisions of a step: no Python loop over agents.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,6 +35,7 @@ import numpy as np
 from agents.acts import ActSpace
 from agents.errors import SpecboundError
 from agents.interfaces import RankingPolicy
+from agents.kernel_loader import worth_loading
 from agents.policies.base import policy
 from agents.uniques import runs
 
@@ -301,15 +301,8 @@ SETTLE_KERNEL_MIN = 1 << 13
 
 def _settle_kernel(work: int) -> Any:
     """``agents.policies.q_kernel.settle`` for an update of ``work`` keys, or None: numpy's way."""
-    if work < SETTLE_KERNEL_MIN and "numba" not in sys.modules:
-        return None
-    try:
-        from agents.policies import q_kernel
-    except ImportError as err:  # no numba build for this platform: numpy gives the same
-        if not (err.name or "").startswith(("numba", "llvmlite")):
-            raise
-        return None
-    return q_kernel.settle
+    q_kernel = worth_loading("agents.policies.q_kernel", work, SETTLE_KERNEL_MIN)
+    return None if q_kernel is None else q_kernel.settle
 
 
 @policy("aspiration")

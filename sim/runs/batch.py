@@ -52,7 +52,7 @@ POOL_MIN_SECONDS = 2.0
 #: Seconds to wait for a remote Dask scheduler before giving up.
 CONNECT_TIMEOUT = 3.0
 #: Runs per worker from which a sweep's workers load numba before their first run. A single
-#: short run does not win back numba's ~0.8 s import, so it steps (scenarios.kernel_loader.KERNEL_MIN_WORK);
+#: short run does not win back numba's ~0.8 s import, so it steps (agents.kernel_loader.KERNEL_MIN_WORK);
 #: a worker that runs hundreds pays the import once and fuses them all: a 5-step ipd-classic
 #: run costs ~6 of ~15 ms less CPU. Results are the same either way (fused equals stepped).
 KERNEL_RUNS_PER_WORKER = 200

@@ -1,9 +1,9 @@
 """Compiled kernels are optional: imported on first use, and absent where numba is.
 
-Why one place: every environment with a compiled stretch imports its kernel only when a
-stretch may use it (numba takes most of a second to load), and treats a missing numba or
-llvmlite build, and only that, as "step the generic way"; any other import error is a bug
-to raise.
+Why one place: every compiled kernel (an environment's stretch, a learner's update) is
+imported only when it may be used (numba takes most of a second to load), and a missing numba
+or llvmlite build, and only that, means "the numpy or generic way"; any other import error
+is a bug to raise. In ``agents`` so that policies and environments share it.
 """
 
 from __future__ import annotations
