@@ -46,6 +46,7 @@ from scenarios.injection_rules import (
 )
 from scenarios.kernel_sums import gini_chunk, total, trust_step
 from scenarios.mailbox import PRIOR
+from scenarios.pairwise import cells_of
 from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
@@ -120,8 +121,7 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     kind, codes = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
     _codes(ch, o_q, o_kind, bounds, lure, kinds.order, kinds.source, kinds.claimed, kinds.authority,
            radix, offset, kind, codes)
-    dec = model.decider_of[0][workers]
-    cells = np.stack([table.cells(0, dec, codes[s]) for s in range(k)])
+    cells = cells_of(model, workers, codes)
     # The ledger's pair rows (worker, sender), step by step as the steps make them.
     pairs = model.pairs
     lrow = np.full(len(o_kind), -1, np.int64)

@@ -42,3 +42,10 @@ def observe_pairs(model: Any, codec: Any, rows_self: Any, rows_other: Any,
 def needs_coin(model: Any) -> bool:
     """Whether some group's policy is stochastic (reads the ``coin`` field)."""
     return any(getattr(gs.policy, "stochastic", False) for gs in model.groups)
+
+
+def cells_of(model: Any, agent: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Each step's decision-table cells for (K, 2E) ``codes`` (the chain of command): step by
+    step, so keys never seen get their cells in the order stepping meets them."""
+    dec = model.decider_of[0][agent]
+    return np.stack([model.decisions.cells(0, dec, row) for row in codes])

@@ -26,8 +26,9 @@ import numpy as np
 from numba import njit
 
 from scenarios.kernel_sums import gini_chunk, total, trust_step
+from scenarios.pairwise import cells_of
 from scenarios.stretch import SUMMARY, Stretch
-from scenarios.tooth_fairy_rules import ACTS, BLUNT, DEFLECT, LIE, cells_of
+from scenarios.tooth_fairy_rules import ACTS, BLUNT, DEFLECT, LIE
 
 if TYPE_CHECKING:
     from scenarios.tooth_fairy import ToothFairy

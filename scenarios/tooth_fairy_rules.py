@@ -8,8 +8,6 @@ look-up; kept here, every import points one way.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from agents.acts import Act, ActSpace
@@ -37,9 +35,3 @@ def belief_bucket(p: np.ndarray) -> np.ndarray:
     """Posterior in five buckets (0: surely an adult ... 4: surely a child)."""
     return np.minimum((np.asarray(p) * BELIEF_BUCKETS).astype(np.int64), BELIEF_BUCKETS - 1)
 
-
-def cells_of(model: Any, agent: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Each step's decision-table cells for (K, 2E) ``codes`` (the chain of command): step by
-    step, so keys never seen get their cells in the order stepping meets them."""
-    dec = model.decider_of[0][agent]
-    return np.stack([model.decisions.cells(0, dec, row) for row in codes])

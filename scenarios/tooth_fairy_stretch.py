@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agents.kernel_loader import worth_loading
+from scenarios.pairwise import cells_of
 from scenarios.stretch import Stretch
 from scenarios.tooth_fairy_rules import (
     ACTS,
@@ -36,7 +37,6 @@ from scenarios.tooth_fairy_rules import (
     DEFLECT,
     LIE,
     belief_bucket,
-    cells_of,
     posterior,
 )
 
