@@ -152,10 +152,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     if vars(ConditionalContributor)["rank_batch"].__func__ is not _RANK_BATCH:
         return None  # a replaced rank_batch: the loop's arithmetic is the original's
     # Punishment wants are rint(severity * shortfall / 3): the largest possible, plus one.
-    wants = memo.get("wants1")
-    if wants is None or wants[0] is not got:
-        wants = memo["wants1"] = (got, int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2)
-    wants1 = wants[1]
+    wants1 = int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2
     n_groups = len(model.groups)
     summarised = bool(getattr(model, "summarisable", False))
     width0 = table.n_outcomes + OUTCOME_HEADROOM
