@@ -140,6 +140,7 @@ class PublicGoods(Environment):
         self.punished = np.zeros(len(model.alive), dtype=bool)
         self._graph_memo: tuple[Any, np.ndarray] | None = None
         self._rows_memo: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._layout_memo: tuple[tuple[int, int, int], np.ndarray, tuple[np.ndarray, ...] | None] | None = None
         model.edges  # noqa: B018  (the edge array, cached per graph version: made at build, not in round one)
         # Cells an earlier run of this population computed (drawn keepers: each its own decider),
         # and the deciders' signatures behind that look-up, at build rather than in round one.
@@ -170,7 +171,7 @@ class PublicGoods(Environment):
         graph = self._graph(model, e, n)
         deg = graph[1]
         size = (deg + 1) * model.alive
-        self.bounds = (0.0, float(((prm.r - 1.0) * prm.cost * size).sum()))
+        self.bounds = self.welfare_bounds(size)
         model.add_payoff(living, pay[living])
 
         punished = np.zeros(n, dtype=bool)
@@ -229,6 +230,12 @@ class PublicGoods(Environment):
             and bool(model.alive.all())
         )
 
+    def welfare_bounds(self, size: np.ndarray) -> tuple[float, float]:
+        """A round's welfare bounds for groups of ``size`` (0 for the dead): nobody contributing,
+        and everybody (each contribution returns ``r - 1`` times its cost to the group)."""
+        prm = self.params
+        return (0.0, float(((prm.r - 1.0) * prm.cost * size).sum()))
+
     def layout(self, model: Any) -> tuple[np.ndarray, ...] | None:
         """What the compiled rounds read of the graph: edges and half-edges (int64), their pair
         rows, each agent's group size (float) and each pair row's partner; None with a self-tie
@@ -236,7 +243,7 @@ class PublicGoods(Environment):
         and made at build with the rows (``setup``)."""
         pairs = model.pairs
         key = (model.graph_version, len(model.alive), pairs.version)
-        got = self.__dict__.get("_layout_memo")
+        got = self._layout_memo
         if got is not None and got[0] == key and got[1] is pairs.rowof:
             return got[2]
         e = model.edges
@@ -247,7 +254,7 @@ class PublicGoods(Environment):
         out = None if bool((e[:, 0] == e[:, 1]).any()) else (
             e[:, 0].astype(np.int64), e[:, 1].astype(np.int64), hi.astype(np.int64), hj.astype(np.int64),
             np.asarray(rows, np.int64), size, size.astype(np.float64), pairs.pairs()[1])
-        self.__dict__["_layout_memo"] = ((model.graph_version, n, pairs.version), pairs.rowof, out)
+        self._layout_memo = ((model.graph_version, n, pairs.version), pairs.rowof, out)
         return out
 
     def _graph(self, model: Any, e: np.ndarray, n: int) -> tuple[Any, np.ndarray]:

@@ -182,7 +182,7 @@ def fast_forward(env: PublicGoods, model: Any, limit: int) -> Stretch | None:
     e0, e1, hi, hj, rows, size, fsize, partner = lay
     prm = env.params
     # The welfare bounds of every round alike (the graph and the living stay put).
-    env.bounds = (0.0, float(((prm.r - 1.0) * prm.cost * size).sum()))
+    env.bounds = env.welfare_bounds(size)
     pairs = model.pairs
     groups = len(model.groups)
     summarised = bool(getattr(model, "summarisable", False))
