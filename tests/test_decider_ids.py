@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pickle
 
-from agents.chain import Binding
+from agents.chain import Binding, Instruction
+from agents.spec import Level
 from sim.model import SpecModel
 from sim.scenario import load_scenario
 
@@ -29,15 +30,16 @@ def test_equal_bindings_share_deciders() -> None:
 
 
 def test_another_binding_makes_new_deciders() -> None:
+    """Another instruction list or another spec: new deciders, found again on the second ask."""
     model = _model()
     table = model.decisions
     d = table.deciders[0]
-    other = Binding(d.binding.spec, d.binding.instructions[:0], d.binding.delegations)
+    told = Instruction("extra", "user", Level.USER, "Fine every pledge breaker.", "punishes_breakers")
+    other = Binding(d.binding.spec, (*d.binding.instructions, told), d.binding.delegations)
     other_spec = type(d.binding.spec)(**{**{f: getattr(d.binding.spec, f) for f in d.binding.spec.__slots__},
                                          "id": d.binding.spec.id + "-other"})
     for b in (other, Binding(other_spec)):
-        if b == d.binding:
-            continue  # no instructions to drop: the same key
+        assert b != d.binding
         ids = table.decider_ids(b, d.policy, d.group)
         assert all(table.deciders[i].bid != d.bid for i in ids)
         assert table.decider_ids(b, d.policy, d.group) == ids
