@@ -226,23 +226,25 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     people, lookup, ev = _gather(env, model, lay, group_of, all_c)
     scratch = _scratch(env, lay, n, ev.traits.shape)
     tots, gini = np.empty(chunk), np.empty(chunk)
+    c0 = 0  # summarised: the first step whose payoff row waits in ``extra.rows`` for its Gini
+    game = _game(env)
     while rec.steps < k:
         k0 = rec.steps
-        rec.steps = _play(k0, min(k, k0 + chunk), lookup, _game(env), lay, mem, people, ev, extra, scratch, why)
-        if summarised and rec.steps > k0:
-            m = rec.steps - k0
-            gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
-            extra.summary[k0:rec.steps, 1] = gini[:m]
+        # A call after a stop writes its rows after the waiting ones (a view: the same array type).
+        part = extra if k0 == c0 else extra._replace(rows=extra.rows[k0 - c0:])
+        rec.steps = _play(k0, min(k, c0 + chunk), lookup, game, lay, mem, people, ev, part, scratch, why)
+        if summarised and rec.steps == c0 + chunk:
+            c0 = _ginis(extra, c0, rec.steps, tots, gini)  # the buffer is full: one sort for all its rows
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
         if why[0] == MISSING:
             _fill(env, model, lay, dec, mem, lookup.known)
         elif why[0] == NEW_TYPE:
-            # What Evolution._assign would do: deciders for the new types, in increasing code.
+            # What Evolution._assign would do: deciders for the new types, in increasing code
+            # (only new types add deciders: the other codes' entries stand).
             for code in np.flatnonzero(ev.new).tolist():
-                evo._decider_of_code(model, code)
+                ev.type_dec[code] = evo._decider_of_code(model, code)[0]
             ev.new[:] = 0
-            ev = ev._replace(type_dec=_type_deciders(model))  # only new types add deciders
             _assign_types(people.group, ev.traits, ev.sizes, ev.type_dec, dec)
             _fill(env, model, lay, dec, mem, lookup.known)
         elif why[0] == FIXED:
@@ -257,6 +259,8 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         lookup = _lookup(env, model, dec)
         if evo is not None:
             ev = ev._replace(fixed=int(evo.fixed is not None))
+    if summarised and rec.steps > c0:
+        _ginis(extra, c0, rec.steps, tots, gini)
     if not rec.steps:
         return None  # nothing played, nothing changed
     _scatter(model, lay, people, lookup, ev, all_c)
@@ -280,6 +284,14 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         rec.evolved = {name: extra.shares[:s, j] / alive for j, name in enumerate(labels)}
         rec.evolved["fixation"] = extra.uniform[:s].astype(np.float64)
     return rec
+
+
+def _ginis(extra: Records, c0: int, c1: int, tots: np.ndarray, gini: np.ndarray) -> int:
+    """The Gini of steps ``c0``..``c1 - 1``, whose payoff rows wait in ``extra.rows``; returns ``c1``."""
+    m = c1 - c0
+    gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
+    extra.summary[c0:c1, 1] = gini[:m]
+    return c1
 
 
 def _layout(env: SpatialPD, model: Any) -> Layout:
