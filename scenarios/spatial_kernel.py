@@ -422,9 +422,20 @@ def prepare(env: SpatialPD, model: Any) -> None:
     if evo is not None:
         traits = _take_rows(evo.traits, order)
         shape = traits.shape
+        window = _take(evo._window, order)
         _keep(env, lay, "traits", evo.traits, traits)
-        _keep(env, lay, "window", evo._window, _take(evo._window, order))
+        _keep(env, lay, "window", evo._window, window)
+        if env._slot_nbr is not None and len(window) == len(model.payoff):
+            group = env._kept["group"][2]
+            env._built = (group, (len(evo._deciders), model.steps),
+                          _new_evolving(model, env._slot_nbr, group, traits, window))
     _scratch(env, lay, len(order), shape)
+    # The table an earlier run of this population kept, restored now rather than by the first
+    # stretch, when that stretch may start at step one (no event due first could add deciders).
+    table = model.decisions
+    if (getattr(model, "env", None) is env and model.may_fast_forward and model.script.quiet_steps(0, 1)
+            and not table.n_cells and table.dense(0) is None):
+        table.warm()
 
 
 def _scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Scratch:
@@ -456,9 +467,17 @@ def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
     Compiled: a run re-reads it after every stop (new types, fills), and some twenty numpy
     calls over a few dozen entries cost ~0.2 ms each time at 10^3 agents."""
     codec, table = env.codec, model.decisions
-    r, o = codec.radix, codec.offset
-    arrays = _lookup_arrays(table.dense(0), table.read_mask(), codec.space, r[0], o[0], r[1], o[1],
-                            table.full, table.base, table.outcome_column("nconf"), env._coop.astype(np.int8))
+    # A table restored from a kept state and still sharing it (no cell of its own yet) has the
+    # look-ups an earlier run of the process computed from that state: read-only, kept with it.
+    memo = table.shared_memo("spatial_kernel.lookup")
+    key = (table.population_key(), table.n_outcomes) if memo is not None else None
+    arrays = memo.get(key) if memo is not None and key[0] is not None else None
+    if arrays is None:
+        r, o = codec.radix, codec.offset
+        arrays = _lookup_arrays(table.dense(0), table.read_mask(), codec.space, r[0], o[0], r[1], o[1],
+                                table.full, table.base, table.outcome_column("nconf"), env._coop.astype(np.int8))
+        if memo is not None and key[0] is not None:
+            memo[key] = arrays
     return Lookup(dec, *arrays)
 
 
@@ -517,20 +536,31 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evo
         nbr = nbr[lay.order]
         env._slot_nbr = np.where(nbr < 0, -1, pos[np.maximum(nbr, 0)]).astype(lay.pos.dtype)
     nbr = env._slot_nbr
-    sizes = np.asarray(evo.sizes, np.int64)
-    type_dec = _type_deciders(model)
     if len(evo._window) != len(model.payoff):
         raise AssertionError("the evolution window does not cover the population")
     traits = _kept(env, lay, "traits", evo.traits, lambda: _take_rows(evo.traits, lay.order))
+    window = _kept(env, lay, "window", evo._window, lambda: _take(evo._window, lay.order))
+    built, env._built = env._built, None
+    # Made at build (``prepare``) from the very arrays found still current, the same deciders and
+    # step: what this call would make (its counts read nothing else).
+    if (built is not None and built[0] is group and built[1] == (len(evo._deciders), model.steps)
+            and built[2].traits is traits and built[2].window is window and built[2].nbr is nbr):
+        return built[2]._replace(fixed=int(evo.fixed is not None))
+    return _new_evolving(model, nbr, group, traits, window)
+
+
+def _new_evolving(model: Any, nbr: np.ndarray, group: np.ndarray, traits: np.ndarray,
+                  window: np.ndarray) -> Evolving:
+    evo = model.evolution
+    sizes = np.asarray(evo.sizes, np.int64)
+    type_dec = _type_deciders(model)
     evolved = np.asarray(evo.columns, np.int64)
     copies = np.zeros(len(sizes), np.int8)
     copies[evolved] = 1
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     tally = np.zeros(int(sizes.sum()), np.int64)
     ev = Evolving(1, evo.config.every, model.steps, nbr, traits, evolved, sizes, type_dec,
-                  np.zeros(len(type_dec), np.int8),
-                  _kept(env, lay, "window", evo._window, lambda: _take(evo._window, lay.order)),
-                  int(evo.fixed is not None),
+                  np.zeros(len(type_dec), np.int8), window, int(evo.fixed is not None),
                   copies, offset, tally, np.zeros(1, np.int64), np.zeros(len(type_dec), np.int64))
     _count_types(group, ev)
     return ev
