@@ -226,23 +226,25 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     people, lookup, ev = _gather(env, model, lay, group_of, all_c)
     scratch = _scratch(env, lay, n, ev.traits.shape)
     tots, gini = np.empty(chunk), np.empty(chunk)
+    c0 = 0  # summarised: the first step whose payoff row waits in ``extra.rows`` for its Gini
+    game = _game(env)
     while rec.steps < k:
         k0 = rec.steps
-        rec.steps = _play(k0, min(k, k0 + chunk), lookup, _game(env), lay, mem, people, ev, extra, scratch, why)
-        if summarised and rec.steps > k0:
-            m = rec.steps - k0
-            gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
-            extra.summary[k0:rec.steps, 1] = gini[:m]
+        # A call after a stop writes its rows after the waiting ones (a view: the same array type).
+        part = extra if k0 == c0 else extra._replace(rows=extra.rows[k0 - c0:])
+        rec.steps = _play(k0, min(k, c0 + chunk), lookup, game, lay, mem, people, ev, part, scratch, why)
+        if summarised and rec.steps == c0 + chunk:
+            c0 = _ginis(extra, c0, rec.steps, tots, gini)  # the buffer is full: one sort for all its rows
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
         if why[0] == MISSING:
             _fill(env, model, lay, dec, mem, lookup.known)
         elif why[0] == NEW_TYPE:
-            # What Evolution._assign would do: deciders for the new types, in increasing code.
+            # What Evolution._assign would do: deciders for the new types, in increasing code
+            # (only new types add deciders: the other codes' entries stand).
             for code in np.flatnonzero(ev.new).tolist():
-                evo._decider_of_code(model, code)
+                ev.type_dec[code] = evo._decider_of_code(model, code)[0]
             ev.new[:] = 0
-            ev = ev._replace(type_dec=_type_deciders(model))  # only new types add deciders
             _assign_types(people.group, ev.traits, ev.sizes, ev.type_dec, dec)
             _fill(env, model, lay, dec, mem, lookup.known)
         elif why[0] == FIXED:
@@ -257,6 +259,8 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         lookup = _lookup(env, model, dec)
         if evo is not None:
             ev = ev._replace(fixed=int(evo.fixed is not None))
+    if summarised and rec.steps > c0:
+        _ginis(extra, c0, rec.steps, tots, gini)
     if not rec.steps:
         return None  # nothing played, nothing changed
     _scatter(model, lay, people, lookup, ev, all_c)
@@ -280,6 +284,14 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         rec.evolved = {name: extra.shares[:s, j] / alive for j, name in enumerate(labels)}
         rec.evolved["fixation"] = extra.uniform[:s].astype(np.float64)
     return rec
+
+
+def _ginis(extra: Records, c0: int, c1: int, tots: np.ndarray, gini: np.ndarray) -> int:
+    """The Gini of steps ``c0``..``c1 - 1``, whose payoff rows wait in ``extra.rows``; returns ``c1``."""
+    m = c1 - c0
+    gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
+    extra.summary[c0:c1, 1] = gini[:m]
+    return c1
 
 
 def _layout(env: SpatialPD, model: Any) -> Layout:
@@ -410,9 +422,20 @@ def prepare(env: SpatialPD, model: Any) -> None:
     if evo is not None:
         traits = _take_rows(evo.traits, order)
         shape = traits.shape
+        window = _take(evo._window, order)
         _keep(env, lay, "traits", evo.traits, traits)
-        _keep(env, lay, "window", evo._window, _take(evo._window, order))
+        _keep(env, lay, "window", evo._window, window)
+        if env._slot_nbr is not None and len(window) == len(model.payoff):
+            group = env._kept["group"][2]
+            env._built = (group, (len(evo._deciders), model.steps),
+                          _new_evolving(model, env._slot_nbr, group, traits, window))
     _scratch(env, lay, len(order), shape)
+    # The table an earlier run of this population kept, restored now rather than by the first
+    # stretch, when that stretch may start at step one (no event due first could add deciders).
+    table = model.decisions
+    if (getattr(model, "env", None) is env and model.may_fast_forward and model.script.quiet_steps(0, 1)
+            and not table.n_cells and table.dense(0) is None):
+        table.warm()
 
 
 def _scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Scratch:
@@ -444,9 +467,17 @@ def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
     Compiled: a run re-reads it after every stop (new types, fills), and some twenty numpy
     calls over a few dozen entries cost ~0.2 ms each time at 10^3 agents."""
     codec, table = env.codec, model.decisions
-    r, o = codec.radix, codec.offset
-    arrays = _lookup_arrays(table.dense(0), table.read_mask(), codec.space, r[0], o[0], r[1], o[1],
-                            table.full, table.base, table.outcome_column("nconf"), env._coop.astype(np.int8))
+    # A table restored from a kept state and still sharing it (no cell of its own yet) has the
+    # look-ups an earlier run of the process computed from that state: read-only, kept with it.
+    memo = table.shared_memo("spatial_kernel.lookup")
+    key = (table.population_key(), table.n_outcomes) if memo is not None else None
+    arrays = memo.get(key) if memo is not None and key[0] is not None else None
+    if arrays is None:
+        r, o = codec.radix, codec.offset
+        arrays = _lookup_arrays(table.dense(0), table.read_mask(), codec.space, r[0], o[0], r[1], o[1],
+                                table.full, table.base, table.outcome_column("nconf"), env._coop.astype(np.int8))
+        if memo is not None and key[0] is not None:
+            memo[key] = arrays
     return Lookup(dec, *arrays)
 
 
@@ -505,20 +536,31 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evo
         nbr = nbr[lay.order]
         env._slot_nbr = np.where(nbr < 0, -1, pos[np.maximum(nbr, 0)]).astype(lay.pos.dtype)
     nbr = env._slot_nbr
-    sizes = np.asarray(evo.sizes, np.int64)
-    type_dec = _type_deciders(model)
     if len(evo._window) != len(model.payoff):
         raise AssertionError("the evolution window does not cover the population")
     traits = _kept(env, lay, "traits", evo.traits, lambda: _take_rows(evo.traits, lay.order))
+    window = _kept(env, lay, "window", evo._window, lambda: _take(evo._window, lay.order))
+    built, env._built = env._built, None
+    # Made at build (``prepare``) from the very arrays found still current, the same deciders and
+    # step: what this call would make (its counts read nothing else).
+    if (built is not None and built[0] is group and built[1] == (len(evo._deciders), model.steps)
+            and built[2].traits is traits and built[2].window is window and built[2].nbr is nbr):
+        return built[2]._replace(fixed=int(evo.fixed is not None))
+    return _new_evolving(model, nbr, group, traits, window)
+
+
+def _new_evolving(model: Any, nbr: np.ndarray, group: np.ndarray, traits: np.ndarray,
+                  window: np.ndarray) -> Evolving:
+    evo = model.evolution
+    sizes = np.asarray(evo.sizes, np.int64)
+    type_dec = _type_deciders(model)
     evolved = np.asarray(evo.columns, np.int64)
     copies = np.zeros(len(sizes), np.int8)
     copies[evolved] = 1
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     tally = np.zeros(int(sizes.sum()), np.int64)
     ev = Evolving(1, evo.config.every, model.steps, nbr, traits, evolved, sizes, type_dec,
-                  np.zeros(len(type_dec), np.int8),
-                  _kept(env, lay, "window", evo._window, lambda: _take(evo._window, lay.order)),
-                  int(evo.fixed is not None),
+                  np.zeros(len(type_dec), np.int8), window, int(evo.fixed is not None),
                   copies, offset, tally, np.zeros(1, np.int64), np.zeros(len(type_dec), np.int64))
     _count_types(group, ev)
     return ev

@@ -197,12 +197,18 @@ def test_a_run_started_from_a_kept_table_equals_stepping(monkeypatch: pytest.Mon
     # (cells for keys it may never meet, counted nowhere) and must still equal stepping.
     from sim.cell_memo import TABLES
 
+    # The stepped run goes first, before anything is kept: a model is warmed at build
+    # (``spatial_kernel.prepare``), before it is told not to fuse.
     TABLES.clear()
     over = _board(60, 15, 25, **{"environment.T": 1.85})
+    step = SpecModel(load_scenario("spatial-pd", over), 6)
+    step.may_fast_forward = False
+    step.run()
     SpecModel(load_scenario("spatial-pd", over), 5).run()
     warmed = count_warms(monkeypatch)
-    step, fused = _pair(over, 6)
-    assert warmed == [True]  # the fused run did start from the kept table
+    fused = SpecModel(load_scenario("spatial-pd", over), 6)
+    assert warmed == [True]  # the fused run did start from the kept table, restored at build
+    fused.run()
     _assert_same_run(step, fused)
 
 
@@ -256,3 +262,61 @@ def test_state_changed_after_build_is_gathered_again() -> None:
         got.append(model)
     _assert_same_run(*got)
     assert got[1].payoff.min() >= 1.5
+
+
+@pytest.mark.parametrize("case", ["chaos", "specs evolve"])
+def test_gini_rows_wait_across_stops_and_chunks(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Gini of a summarised stretch is taken when its rows' buffer is full or the stretch
+    # ends, not after each call of the loop: with a buffer of 3 steps, calls that stop for new
+    # types write after the rows that wait, and every step's Gini must still be stepping's.
+    n = sum(v for k, v in CASES[case].items() if k.endswith(".count"))
+    monkeypatch.setattr(spatial_kernel, "CHUNK_BYTES", 3 * 8 * n)
+    calls: list[int] = []
+    real = spatial_kernel._play
+
+    def counting(*args: Any) -> Any:
+        calls.append(args[1] - args[0])
+        return real(*args)
+
+    monkeypatch.setattr(spatial_kernel, "_play", counting)
+    step, fused = _pair(CASES[case], 0)
+    assert len(calls) > 40 // 3 and max(calls) <= 3  # stops and full buffers both happened
+    _assert_same_run(step, fused)
+
+
+def test_imitation_state_made_at_build_is_used_while_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first stretch's imitation state (type counts, deciders per type) is made at build;
+    # the run uses it as long as the traits it was made from still hold.
+    over = CASES["chaos"]
+    made: list[int] = []
+    real = spatial_kernel._new_evolving
+
+    def counting(*args: Any) -> Any:
+        made.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(spatial_kernel, "_new_evolving", counting)
+    built = SpecModel(load_scenario("spatial-pd", over), 4)
+    assert built.env._built is not None and made == [1]
+    built.run()
+    assert made == [1]  # nothing made again in the run
+    step, fused = _pair(over, 4)
+    _assert_same_run(step, fused)
+
+
+def test_traits_changed_after_build_are_gathered_again() -> None:
+    # Traits changed between build and run (deciders left as they were: no new type to give the
+    # change away): the state made at build is stale and the run must imitate from the model's
+    # traits, as stepping does.
+    over = CASES["chaos"]
+    got = []
+    for fuse in (False, True):
+        model = SpecModel(load_scenario("spatial-pd", over), 2)
+        evo = model.evolution
+        assert evo is not None
+        col = evo.columns[0]
+        evo.traits[:7, col] = evo.traits[-1, col]
+        model.may_fast_forward = fuse
+        model.run()
+        got.append(model)
+    _assert_same_run(*got)
