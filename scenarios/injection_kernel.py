@@ -144,7 +144,8 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
           kinds.speaks, kinds.lied, kinds.false, workers, gw, hobs, hrows, scal,
           c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
           model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
-          act, outcome, heard_trust, counters, tally, ginis, rec.arrays)
+          act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
+          rec.arrays.summary)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
     # The ledger and the conflicts, step by step in stepping's order (they share a bound on rows).
     nconf = table.outcome_column("nconf")
@@ -251,7 +252,7 @@ def _add(step_pay, buf, n):  # pragma: no cover - compiled
 def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth, k_speaks, k_lied,  # pragma: no cover
           k_false, workers, gw, hobs, hrows, scal, last, last2, defected, good, turns, kept, broken, partner,
           payoff, step_pay, truth_kept, truth_total, group_of, act, outcome, heard_trust, counters, tally,
-          ginis, rec):
+          ginis, rec_counts, rec_group_sums, rec_summary):
     """Settle ``k`` steps as ``Injection._settle``, ``_hijacks`` and ``_ledger_arrays`` do, and
     record each step's outcome counts, group sums and the engine's metrics."""
     stake, task_value, invoice, verify_prob, prior = scal[0], scal[1], scal[2], scal[3], scal[4]
@@ -272,7 +273,7 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth,
             act[s, q] = x
             out = np.int64(base[cell]) + x
             outcome[s, q] = out
-            rec.counts[s, out] += 1
+            rec_counts[s, out] += 1
         # Payoffs: the workers' own, then transfers to their targets, then invoices both ways.
         took = 0
         paid_any = False
@@ -375,9 +376,9 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth,
         counters[s, 6] = caught
         for i in range(n):
             payoff[i] += step_pay[i]
-            rec.group_sums[s, group_of[i]] += payoff[i]
+            rec_group_sums[s, group_of[i]] += payoff[i]
             ginis[s, i] = payoff[i]  # the Gini's rows, sorted in numpy after the loop
-        rec.summary[s, 0] = total(step_pay, n)
+        rec_summary[s, 0] = total(step_pay, n)
         mean, cal = trust_step(kept, broken, turns, partner, truth_kept, truth_total, tbuf, gap, real)
-        rec.summary[s, 2] = mean
-        rec.summary[s, 3] = cal
+        rec_summary[s, 2] = mean
+        rec_summary[s, 3] = cal
