@@ -65,7 +65,6 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -119,6 +118,10 @@ TALLY = ("n", "done", "clean_n", "clean_done", "att_n", "att_done", "success", "
 #: Kinds of order by (channel, sender's group, worker's delegations, params): what
 #: ``Injection._kind`` composes depends on nothing else, so runs in a process share them.
 _KIND_ROWS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+#: The rows of a set of keys (keys, group names, delegations, params), and the :class:`Kinds`
+#: they make with given belief codes: made once per process, not once per step or run.
+_KIND_SETS: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+_KINDS: dict[tuple[Any, ...], Kinds] = {}
 #: Agent-steps a stretch must hold to be worth importing numba for (~0.8 s) to play it.
 KERNEL_MIN_WORK = 5_000
 
@@ -206,7 +209,6 @@ class Injection(Environment):
         self._authority: dict[tuple[Any, ...], Level] = {}
         # Each worker's act last step (workers, acts): the truth of its "act" claims.
         self._last: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        self._kinds_memo: dict[tuple[Any, ...], Kinds] = {}
         self._pairs_of_workers: tuple[Any, ...] | None = None
         self._lanes_kept: tuple[Any, ...] | None = None
         self._heard: list[tuple[np.ndarray, ...]] | None = None  # claims heard in a stretch, not yet learnt
@@ -400,12 +402,23 @@ class Injection(Environment):
 
     def _kinds_of(self, model: Any, uniq: np.ndarray, dels: tuple[Any, ...]) -> Kinds:
         """The :class:`Kinds` of the sorted distinct keys ``uniq`` (see :meth:`_kind_row`)."""
-        whole = (uniq.tobytes(), dels, self.params)  # params: a shock may change what is composed
-        kinds = self._kinds_memo.get(whole)
+        names, rows = self._rows_of(model, uniq, dels)
+        codes = tuple(self.beliefs.fact_code(fact) for row in rows for fact, _ok in row[-1])
+        # The same rows and belief codes make the same arrays: kept for the process (read only).
+        whole = (uniq.tobytes(), names, dels, self.params, codes)
+        kinds = _KINDS.get(whole)
         if kinds is None:
-            rows = [self._kind_row(model, key, dels) for key in uniq.tolist()]
-            kinds = self._kinds_memo[whole] = Kinds.of(rows, self.beliefs)
+            kinds = _KINDS[whole] = Kinds.of(rows, self.beliefs)
         return kinds
+
+    def _rows_of(self, model: Any, uniq: np.ndarray, dels: tuple[Any, ...]) -> tuple[Any, list[tuple[Any, ...]]]:
+        """The groups' names and the rows (:meth:`_kind_row`) of the sorted distinct keys ``uniq``."""
+        names = tuple(gs.name for gs in model.groups)
+        memo = (uniq.tobytes(), names, dels, self.params)  # params: a shock may change what is composed
+        rows = _KIND_SETS.get(memo)
+        if rows is None:
+            rows = _KIND_SETS[memo] = [self._kind_row(model, key, dels) for key in uniq.tolist()]
+        return names, rows
 
     def _kind_row(self, model: Any, key: int, dels: tuple[Any, ...]) -> tuple[Any, ...]:
         """The kind of key ``(channel * groups + sender's group) * groups + worker's group``."""
@@ -417,23 +430,23 @@ class Injection(Environment):
             got = _KIND_ROWS[memo] = self._kind(model, ch, model.groups[gs].name, gw)
         return got
 
-    def stretch_kinds(self, model: Any, keys: np.ndarray, bounds: list[int]) -> tuple[Kinds, np.ndarray]:
-        """:meth:`_kinds` of a stretch's orders at once, by key (:meth:`_kind_row`; step ``s``'s
-        orders are ``bounds[s]:bounds[s + 1]``).
+    def stretch_kinds(self, model: Any, keys: np.ndarray, first: np.ndarray) -> tuple[Kinds, np.ndarray]:
+        """:meth:`_kinds` of a stretch's orders at once, by key (:meth:`_kind_row`); ``first[key]``
+        is the first step with an order of that key (-1: none).
 
         The kinds' facts get their belief codes in the order stepping would give them (step by
         step, kinds in key order), so beliefs are keyed as stepping keys them.
         """
         dels = tuple(tuple(gs.delegations) for gs in model.groups)
-        # Keys are small (channels x groups^2): distinct by counting, as ``unique_inverse`` has them.
-        present = np.bincount(keys, minlength=1) > 0
+        present = first >= 0
         uniq = np.flatnonzero(present)
-        if any(not self.beliefs.knows(fact) for key in uniq.tolist()
-               for fact, _ok in self._kind_row(model, key, dels)[-1]):
-            for lo, hi in pairwise(bounds):
-                for key in np.flatnonzero(np.bincount(keys[lo:hi], minlength=1)).tolist():
-                    for fact, _ok in self._kind_row(model, key, dels)[-1]:
-                        self.beliefs.fact_code(fact)
+        rows = self._rows_of(model, uniq, dels)[1]
+        if any(not self.beliefs.knows(fact) for row in rows for fact, _ok in row[-1]):
+            # Stepping codes a kind's facts at the first step that meets it (kinds in key order
+            # within a step); later steps find them coded.
+            for u in np.lexsort((uniq, first[uniq])).tolist():
+                for fact, _ok in rows[u][-1]:
+                    self.beliefs.fact_code(fact)
         return self._kinds_of(model, uniq, dels), (np.cumsum(present) - 1)[keys]
 
     def _kind(self, model: Any, c: int, source: str, gw: int) -> tuple[Any, ...]:

@@ -103,13 +103,14 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     scal = np.array([prm.attack_prob, prm.data_share, prm.invoice_prob if has_delegate else -1.0,
                      prm.overreach_prob if has_delegate else -1.0])
     group_of = model.group_of.astype(np.int64)
+    first = np.full((OVERREACH + 1) * ng * ng, -1, np.int64)
     _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegates[0] if has_delegate else -1,
-            ch, sender, o_q, o_sender, o_key, bounds)
+            ch, sender, o_q, o_sender, o_key, bounds, first)
     m = int(bounds[k])
     o_q, o_sender, o_key = o_q[:m], o_sender[:m], o_key[:m]
     o_worker = workers[o_q]
     if m:
-        kinds, o_kind = env.stretch_kinds(model, o_key, bounds.tolist())
+        kinds, o_kind = env.stretch_kinds(model, o_key, first)
     else:  # no order reached anyone: no kind is read
         kinds, o_kind = _NO_KINDS, np.zeros(0, np.int64)
     o_speaks = kinds.speaks[o_kind]
@@ -183,11 +184,11 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
 
 @njit(cache=True, nogil=True)
 def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pragma: no cover - compiled
-            ch, sender, o_q, o_sender, o_key, bounds):
+            ch, sender, o_q, o_sender, o_key, bounds, first):
     """Each step's channel and sender per worker from its draws (``Injection.step``, ``channels``),
     and its orders in worker order: the worker's position, sender and kind key
     ``(channel * groups + sender's group) * groups + worker's group``; step ``s``'s are
-    ``bounds[s]:bounds[s + 1]``."""
+    ``bounds[s]:bounds[s + 1]``; ``first[key]``: the first step with an order of that key."""
     k, nw = ch.shape
     lanes = src.shape[0]
     attack_prob, data_share, invoice_prob, overreach_prob = scal[0], scal[1], scal[2], scal[3]
@@ -213,7 +214,10 @@ def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pr
             if c != NONE:
                 o_q[m] = q
                 o_sender[m] = who
-                o_key[m] = (c * ng + group_of[who]) * ng + group_of[workers[q]]
+                key = (c * ng + group_of[who]) * ng + group_of[workers[q]]
+                o_key[m] = key
+                if first[key] < 0:
+                    first[key] = s
                 m += 1
         bounds[s + 1] = m
 
