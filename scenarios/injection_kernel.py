@@ -148,13 +148,23 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
           act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
           rec.arrays.summary)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
-    # The ledger and the conflicts, step by step in stepping's order (they share a bound on rows).
+    # The ledger and the conflicts in stepping's order (they share a bound on rows; while it is far,
+    # the conflicts of all steps go in one call).
     nconf = table.outcome_column("nconf")
     o_act = act.ravel()[np.arange(k).repeat(np.diff(bounds)) * nw + o_q]
     unauth = kinds.authority[o_kind] == 0
     t0 = model.steps
+    per = nconf[outcome].ravel()
+    at = np.flatnonzero(per > 0)
+    batch = model.log.room() >= int(per[at].sum()) + int(np.count_nonzero(unauth))
+    if batch:  # no bound reached: the conflicts in one call, their chunks as one call a step makes
+        step_of = at // nw
+        rows = np.bincount(step_of, per[at], minlength=k).astype(np.int64).tolist()
+        model.log.conflict_steps(list(range(t0 + 1, t0 + k + 1)), workers[at - step_of * nw], outcome.ravel()[at],
+                                 np.searchsorted(step_of, np.arange(k + 1)).tolist(), rows)
     for s in range(k):
-        model.log.conflicts(t0 + s + 1, workers, None, outcome[s], nconf)
+        if not batch:
+            model.log.conflicts(t0 + s + 1, workers, None, outcome[s], nconf)
         lo, hi = int(bounds[s]), int(bounds[s + 1])
         bad = unauth[lo:hi]
         if bad.any():
