@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 #: The kinds of a stretch without orders (rows never read).
 _NO_KINDS = Kinds(*(np.zeros(1, np.int64) for _ in range(4)), *(np.zeros(1, np.bool_) for _ in range(3)),
                   np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.bool_), ())
+#: The dense table where the decision table has none (every key then goes through ``cells_of``).
+_NO_LUT = np.zeros(0, np.int32)
 #: Bytes of per-step records and draws a stretch may hold; longer quiet spans take several.
 RECORD_BUDGET = 64 << 20
 #: Counters per step, in the order ``Injection.step`` counts them (after the injection pair).
@@ -120,9 +122,14 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     radix = np.array([codec.radix[i] for i in idx], np.int64)
     offset = np.array([codec.offset[i] for i in idx], np.int64)
     kind, codes = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
-    _codes(ch, o_q, o_kind, bounds, lure, kinds.order, kinds.source, kinds.claimed, kinds.authority,
-           radix, offset, kind, codes)
-    cells = cells_of(model, workers, codes)
+    cells = np.empty((k, nw), np.int64)
+    lut = table.dense(0)
+    # Every key in the dense table: its cells, read in the loop; else (a key never seen) the
+    # chain of command computes them step by step, in the order stepping meets them.
+    if _codes(ch, o_q, o_kind, bounds, lure, kinds.order, kinds.source, kinds.claimed, kinds.authority,
+              radix, offset, kind, codes, model.decider_of[0][workers].astype(np.int64), int(codec.space),
+              _NO_LUT if lut is None else lut, cells):
+        cells = cells_of(model, workers, codes)
     # The ledger's pair rows (worker, sender), step by step as the steps make them.
     pairs = model.pairs
     lrow = np.full(len(o_kind), -1, np.int64)
@@ -234,8 +241,10 @@ def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pr
 
 @njit(cache=True, nogil=True)
 def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, radix, offset,  # pragma: no cover
-           kind, codes):
-    """Each decision's kind (-1: no order) and observation code, as ``codec.encode`` packs it."""
+           kind, codes, dec, space, lut, cells):
+    """Each decision's kind (-1: no order) and observation code, as ``codec.encode`` packs it,
+    and its cell from the dense table ``lut`` (entries cell + 1); returns whether a key missed."""
+    missed = lut.shape[0] == 0
     k, nw = ch.shape
     for s in range(k):
         for q in range(nw):
@@ -252,6 +261,12 @@ def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, 
                 code = ((k_order[d] + offset[0]) * radix[0] + (k_source[d] + offset[1]) * radix[1]
                         + (k_claimed[d] + offset[2]) * radix[2] + (k_auth[d] + offset[3]) * radix[3])
             codes[s, q] = code + (lv + offset[4]) * radix[4]
+            if not missed:
+                key = dec[q] * space + codes[s, q]
+                c = np.int64(lut[key]) if key < lut.shape[0] else np.int64(0)
+                missed = c == 0
+                cells[s, q] = c - 1
+    return missed
 
 
 @njit(cache=True, nogil=True)

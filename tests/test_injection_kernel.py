@@ -132,3 +132,16 @@ def test_a_full_ledger_truncates_as_stepping(bound: int, monkeypatch: pytest.Mon
     assert played >= 4
     _same(slow, fast)
     assert slow.log.truncated == fast.log.truncated > 0
+
+
+def test_cells_read_from_the_dense_table_equal_stepping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose keys the process's table holds reads its cells in the loop (no ``cells_of``)."""
+    overrides = {"steps": 8}
+    slow, _ = _run(False, 1, overrides, monkeypatch)
+    _run(True, 1, overrides, monkeypatch)  # the cells of this population, kept for later runs
+    calls: list[int] = []
+    real = injection_kernel.cells_of
+    monkeypatch.setattr(injection_kernel, "cells_of", lambda *a: calls.append(1) or real(*a))
+    fast, played = _run(True, 1, overrides, monkeypatch)
+    assert played and not calls
+    _same(slow, fast)
