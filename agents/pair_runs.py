@@ -45,13 +45,19 @@ def index_runs(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray,  # pragma: no
     km, head, _ = distinct(k[miss])
     u = km.shape[0]
     rm = run[head]  # each new key's first run: runs ascend along the misses
-    by_run = np.argsort(rm, kind="mergesort")
-    rank = np.empty(u, np.int64)
-    made = 0
+    # Rows by (run, key): runs are few, so counted (a stable counting sort, keys ascending within).
+    runs = bounds.shape[0]
+    start = np.zeros(runs + 1, np.int64)
     for x in range(u):
-        rank[by_run[x]] = x
-        if x and rm[by_run[x]] != rm[by_run[x - 1]]:
-            made += 1
+        start[rm[x] + 1] += 1
+    made = -1
+    for r in range(runs):
+        made += start[r + 1] > 0  # one per run that made rows, less one: numpy's count of changes
+        start[r + 1] += start[r]
+    rank = np.empty(u, np.int64)
+    for x in range(u):
+        rank[x] = start[rm[x]]
+        start[rm[x]] += 1
     # Merge the new keys (sorted) into the old; a new key goes where ``np.insert`` puts it.
     keys2 = np.empty(n + u, np.int64)
     rowof2 = np.empty(n + u, np.int64)
@@ -78,16 +84,18 @@ def distinct(q: np.ndarray) -> Any:  # pragma: no cover - compiled
     """The sorted distinct keys of ``q``, the position of each one's first occurrence and
     each position's key (an index into them): ``np.unique`` with index and inverse."""
     m = q.shape[0]
-    order = np.argsort(q, kind="mergesort")  # stable: a key's first occurrence comes first
+    order = np.argsort(q)  # not stable (numba's stable sort is ~2.5x slower): heads are minima
     uniq = np.empty(m, np.int64)
     head = np.empty(m, np.int64)
     inv = np.empty(m, np.int64)
     u = 0
     for x in range(m):
-        key = q[order[x]]
-        if u == 0 or uniq[u - 1] != key:
-            uniq[u] = key
-            head[u] = order[x]
+        i = order[x]
+        if u == 0 or uniq[u - 1] != q[i]:
+            uniq[u] = q[i]
+            head[u] = i
             u += 1
-        inv[order[x]] = u - 1
+        elif i < head[u - 1]:
+            head[u - 1] = i
+        inv[i] = u - 1
     return uniq[:u], head[:u], inv
