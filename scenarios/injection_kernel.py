@@ -169,15 +169,18 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
         rows = np.bincount(step_of, per[at], minlength=k).astype(np.int64).tolist()
         model.log.conflict_steps(list(range(t0 + 1, t0 + k + 1)), workers[at - step_of * nw], outcome.ravel()[at],
                                  np.searchsorted(step_of, np.arange(k + 1)).tolist(), rows)
+    # The attempts (orders without authority) picked out once; step ``s``'s are ``cut[s]:cut[s + 1]``.
+    bad = np.flatnonzero(unauth)
+    cut = np.searchsorted(bad, bounds).tolist()
+    b_act, b_worker, b_said, b_kind = o_act[bad], o_worker[bad], said_by[bad], o_kind[bad]
+    b_obeyed = b_act == OBEY
     for s in range(k):
         if not batch:
             model.log.conflicts(t0 + s + 1, workers, None, outcome[s], nconf)
-        lo, hi = int(bounds[s]), int(bounds[s + 1])
-        bad = unauth[lo:hi]
-        if bad.any():
-            a = o_act[lo:hi][bad]
-            model.log.injections(t0 + s + 1, o_worker[lo:hi][bad], said_by[lo:hi][bad], o_kind[lo:hi][bad],
-                                 kinds.labels, a == OBEY, a, ACT_NAMES)
+        lo, hi = cut[s], cut[s + 1]
+        if hi > lo:
+            model.log.injections(t0 + s + 1, b_worker[lo:hi], b_said[lo:hi], b_kind[lo:hi], kinds.labels,
+                                 b_obeyed[lo:hi], b_act[lo:hi], ACT_NAMES)
     # Claims heard (credence: trust in the sender, the truth where verified), learnt at once:
     # rows in the order heard, as stepping's calls would leave them.
     verified = detect < prm.verify_prob
