@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -112,6 +112,21 @@ from scenarios.relay import relayed_orders
 from scenarios.stretch import Stretch
 
 InjectionObs = namedtuple("InjectionObs", "order source claimed authority lure")
+
+
+class KernelLayout(NamedTuple):
+    """The roles and graph as a compiled stretch reads them (``Injection.kernel_layout``)."""
+
+    workers: np.ndarray  # the workers, ascending
+    hobs: np.ndarray  # each worker pair row's observed side
+    hrows: np.ndarray  # the worker pairs' rows
+    repeated: bool  # some row repeats (the loop does not mirror numpy's writes then)
+    src: np.ndarray  # attack lanes: adversary
+    dst: np.ndarray  # attack lanes: worker
+    delegates: np.ndarray
+    at_worker: np.ndarray  # each agent's position among the workers (-1: none)
+    group_of: np.ndarray  # int64
+    gw: np.ndarray  # the workers' groups
 #: Per-group tallies kept over the run: decisions, tasks done, then the same for decisions no
 #: adversary reached and for those one did, attacks that succeeded, injections obeyed.
 TALLY = ("n", "done", "clean_n", "clean_done", "att_n", "att_done", "success", "obeyed")
@@ -211,6 +226,7 @@ class Injection(Environment):
         self._last: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         self._pairs_of_workers: tuple[Any, ...] | None = None
         self._lanes_kept: tuple[Any, ...] | None = None
+        self._layout_kept: tuple[Any, KernelLayout] | None = None
         self._heard: list[tuple[np.ndarray, ...]] | None = None  # claims heard in a stretch, not yet learnt
         model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
         # The drawn workers' families, the attack lanes and the worker pairs' rows, made now rather
@@ -221,9 +237,38 @@ class Injection(Environment):
         # an earlier run of this population left in the process, a sweep's or a bench's.
         model.decisions.population_key()
         if model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
-            adv, dlg = self._roles(model)
-            self._lanes(model, adv, dlg)
-            self._worker_pairs(model, np.flatnonzero(model.alive & ~adv & ~dlg))
+            if bool(model.alive.all()):
+                self.kernel_layout(model)  # its lanes and worker pairs serve stepping too
+            else:
+                adv, dlg = self._roles(model)
+                self._lanes(model, adv, dlg)
+                self._worker_pairs(model, np.flatnonzero(model.alive & ~adv & ~dlg))
+
+    def kernel_layout(self, model: Any) -> KernelLayout:
+        """What a compiled stretch reads of the roles and the graph with everyone alive (the caller
+        checks that), made at build where it can be and kept while the graph, pair layout,
+        population and parameters stay the same: nothing in it depends on a draw."""
+        key = (self.params, model.graph_version, model.pairs.moved, id(model.group_of), len(model.group_of),
+               len(model.groups))
+        kept = self._layout_kept
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        adv, dlg = self._roles(model)
+        workers = np.flatnonzero(model.alive & ~adv & ~dlg)
+        hobs, hrows = self._worker_pairs(model, workers)
+        repeated = False
+        if isinstance(hrows, slice):
+            hrows = np.arange(hrows.start, hrows.stop, dtype=np.int64)
+        else:
+            repeated = bool(len(hrows)) and len(np.unique(hrows)) < len(hrows)
+        src, dst = self._lanes(model, adv, dlg)
+        at_worker = np.full(len(model.alive), -1, np.int64)
+        at_worker[workers] = np.arange(len(workers))
+        group_of = model.group_of.astype(np.int64)
+        lay = KernelLayout(workers, hobs, np.asarray(hrows, np.int64), repeated, src, dst, np.flatnonzero(dlg),
+                           at_worker, group_of, group_of[workers])
+        self._layout_kept = (key, lay)
+        return lay
 
     def _role(self, model: Any, names: tuple[str, ...]) -> np.ndarray:
         return np.array([gs.name in set(names) for gs in model.groups], dtype=bool)[model.group_of]

@@ -69,23 +69,17 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     None, with nothing drawn or changed, where the loop cannot mirror them."""
     prm = env.params
     table = model.decisions
-    adv, dlg = env._roles(model)
-    workers = np.flatnonzero(model.alive & ~adv & ~dlg)
+    lay = env.kernel_layout(model)
+    workers, hobs, hrows, src, dst = lay.workers, lay.hobs, lay.hrows, lay.src, lay.dst
     nw, n, groups = len(workers), len(model.alive), len(model.groups)
-    if not nw or not len(model.edges):
-        return None
-    hobs, hrows = env._worker_pairs(model, workers)
-    if isinstance(hrows, slice):
-        hrows = np.arange(hrows.start, hrows.stop, dtype=np.int64)
-    elif len(hrows) and len(np.unique(hrows)) < len(hrows):
+    if not nw or not len(model.edges) or lay.repeated:
         return None  # repeated rows: numpy's fancy writes would not add up per row
     if not table.n_cells:
         table.warm()  # as the first step does
-    src, dst = env._lanes(model, adv, dlg)
     lanes = len(src)
     # Per-step records and draws: lanes, ~12 numbers per worker, the Gini's row per agent.
     k = max(1, min(k, RECORD_BUDGET // (8 * (lanes + 12 * nw + n))))
-    delegates = np.flatnonzero(dlg)
+    delegates = lay.delegates
     rng = model.rng_env
     # Stepping's draws a step: the lanes, then in_data, invoiced, overreached (consecutive
     # doubles: one call gives the same), then the lures (a call of their own: bounded integers
@@ -97,14 +91,13 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
         lure[s] = rng.integers(0, LURES, nw)
     has_delegate = bool(len(delegates))
     ng = len(model.groups)
-    at_worker = np.full(n, -1, np.int64)
-    at_worker[workers] = np.arange(nw)
+    at_worker = lay.at_worker
     ch, sender = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
     o_q, o_sender, o_key = (np.empty(k * nw, np.int64) for _ in range(3))
     bounds = np.zeros(k + 1, np.int64)
     scal = np.array([prm.attack_prob, prm.data_share, prm.invoice_prob if has_delegate else -1.0,
                      prm.overreach_prob if has_delegate else -1.0])
-    group_of = model.group_of.astype(np.int64)
+    group_of = lay.group_of
     first = np.full((OVERREACH + 1) * ng * ng, -1, np.int64)
     _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegates[0] if has_delegate else -1,
             ch, sender, o_q, o_sender, o_key, bounds, first)
@@ -146,7 +139,7 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     counters = np.zeros((k, len(COUNTED)))
     tally = np.zeros((groups, env.tally.shape[1]))
     ginis = np.empty((k, n))
-    gw = model.group_of[workers].astype(np.int64)
+    gw = lay.gw
     scal = np.array([prm.stake, prm.task_value, prm.invoice, prm.verify_prob, PRIOR])
     _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, kinds.order, kinds.authority,
           kinds.speaks, kinds.lied, kinds.false, workers, gw, hobs, hrows, scal,
