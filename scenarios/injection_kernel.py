@@ -176,14 +176,10 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
                                  b_obeyed[lo:hi], b_act[lo:hi], ACT_NAMES)
     # Claims heard (credence: trust in the sender, the truth where verified), learnt at once:
     # rows in the order heard, as stepping's calls would leave them.
-    verified = detect < prm.verify_prob
-    nc = kinds.nclaims[o_kind]
-    rep = np.repeat(np.arange(len(o_kind)), nc)
-    j = np.arange(len(rep)) - np.repeat(np.cumsum(nc) - nc, nc)
-    true = kinds.true[o_kind[rep], j]
-    if len(rep):
-        env.beliefs.learn(o_worker[rep], said_by[rep], kinds.facts[o_kind[rep], j],
-                          np.where(verified[rep], true, heard_trust[rep]), true)
+    heard = _heard(o_kind, o_worker, said_by, detect, prm.verify_prob, heard_trust, kinds.nclaims, kinds.facts,
+                   kinds.true)
+    if len(heard[0]):
+        env.beliefs.learn(*heard)
     env.tally += tally
     env._last = (workers, act[k - 1])
     env.mail.open(t0 + k)
@@ -263,6 +259,26 @@ def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, 
                 missed = c == 0
                 cells[s, q] = c - 1
     return missed
+
+
+@njit(cache=True, nogil=True)
+def _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaims, k_facts,  # pragma: no cover
+           k_true):
+    """The claims heard, a row each in the order heard: receiver, sender (-1: tool output),
+    fact code, credence (the truth where verified, else trust in the sender) and truth."""
+    m = 0
+    for o in range(o_kind.shape[0]):
+        m += k_nclaims[o_kind[o]]
+    r, s, f = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64)
+    cred, true = np.empty(m), np.empty(m, np.bool_)
+    x = 0
+    for o in range(o_kind.shape[0]):
+        d = o_kind[o]
+        for j in range(k_nclaims[d]):
+            r[x], s[x], f[x], true[x] = o_worker[o], said_by[o], k_facts[d, j], k_true[d, j]
+            cred[x] = (1.0 if k_true[d, j] else 0.0) if detect[o] < verify_prob else heard_trust[o]
+            x += 1
+    return r, s, f, cred, true
 
 
 @njit(cache=True, nogil=True)
