@@ -115,6 +115,17 @@ class PairTable:
         them), keys and version; a stretch's steps ask for their pairs this way."""
         k = np.asarray(i, dtype=np.int64) * self.stride + np.asarray(j, dtype=np.int64)
         self._merge()
+        if "numba" in sys.modules:  # loaded by a kernel run anyway: the same arrays in a few passes
+            from agents.pair_runs import index_runs
+
+            n = len(self.keys)
+            keys, rowof, rows, added, made = index_runs(self.keys, self.rowof, k, np.asarray(bounds, np.int64))
+            if added:
+                self.keys, self.rowof = keys, rowof
+                self._grow(n, int(added))
+                self.version += int(made)
+            out: np.ndarray = rows
+            return out
         pos = np.searchsorted(self.keys, k)
         found = pos < len(self.keys)
         found[found] = self.keys[pos[found]] == k[found]

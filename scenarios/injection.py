@@ -65,8 +65,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
-from itertools import pairwise
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -113,12 +112,31 @@ from scenarios.relay import relayed_orders
 from scenarios.stretch import Stretch
 
 InjectionObs = namedtuple("InjectionObs", "order source claimed authority lure")
+
+
+class KernelLayout(NamedTuple):
+    """The roles and graph as a compiled stretch reads them (``Injection.kernel_layout``)."""
+
+    workers: np.ndarray  # the workers, ascending
+    hobs: np.ndarray  # each worker pair row's observed side
+    hrows: np.ndarray  # the worker pairs' rows
+    repeated: bool  # some row repeats (the loop does not mirror numpy's writes then)
+    src: np.ndarray  # attack lanes: adversary
+    dst: np.ndarray  # attack lanes: worker
+    delegates: np.ndarray
+    at_worker: np.ndarray  # each agent's position among the workers (-1: none)
+    group_of: np.ndarray  # int64
+    gw: np.ndarray  # the workers' groups
 #: Per-group tallies kept over the run: decisions, tasks done, then the same for decisions no
 #: adversary reached and for those one did, attacks that succeeded, injections obeyed.
 TALLY = ("n", "done", "clean_n", "clean_done", "att_n", "att_done", "success", "obeyed")
 #: Kinds of order by (channel, sender's group, worker's delegations, params): what
 #: ``Injection._kind`` composes depends on nothing else, so runs in a process share them.
 _KIND_ROWS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+#: The rows of a set of keys (keys, group names, delegations, params), and the :class:`Kinds`
+#: they make with given belief codes: made once per process, not once per step or run.
+_KIND_SETS: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+_KINDS: dict[tuple[Any, ...], Kinds] = {}
 #: Agent-steps a stretch must hold to be worth importing numba for (~0.8 s) to play it.
 KERNEL_MIN_WORK = 5_000
 
@@ -206,9 +224,9 @@ class Injection(Environment):
         self._authority: dict[tuple[Any, ...], Level] = {}
         # Each worker's act last step (workers, acts): the truth of its "act" claims.
         self._last: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        self._kinds_memo: dict[tuple[Any, ...], Kinds] = {}
         self._pairs_of_workers: tuple[Any, ...] | None = None
         self._lanes_kept: tuple[Any, ...] | None = None
+        self._layout_kept: tuple[Any, KernelLayout] | None = None
         self._heard: list[tuple[np.ndarray, ...]] | None = None  # claims heard in a stretch, not yet learnt
         model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
         # The drawn workers' families, the attack lanes and the worker pairs' rows, made now rather
@@ -219,9 +237,38 @@ class Injection(Environment):
         # an earlier run of this population left in the process, a sweep's or a bench's.
         model.decisions.population_key()
         if model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
-            adv, dlg = self._roles(model)
-            self._lanes(model, adv, dlg)
-            self._worker_pairs(model, np.flatnonzero(model.alive & ~adv & ~dlg))
+            if bool(model.alive.all()):
+                self.kernel_layout(model)  # its lanes and worker pairs serve stepping too
+            else:
+                adv, dlg = self._roles(model)
+                self._lanes(model, adv, dlg)
+                self._worker_pairs(model, np.flatnonzero(model.alive & ~adv & ~dlg))
+
+    def kernel_layout(self, model: Any) -> KernelLayout:
+        """What a compiled stretch reads of the roles and the graph with everyone alive (the caller
+        checks that), made at build where it can be and kept while the graph, pair layout,
+        population and parameters stay the same: nothing in it depends on a draw."""
+        key = (self.params, model.graph_version, model.pairs.moved, id(model.group_of), len(model.group_of),
+               len(model.groups))
+        kept = self._layout_kept
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        adv, dlg = self._roles(model)
+        workers = np.flatnonzero(model.alive & ~adv & ~dlg)
+        hobs, hrows = self._worker_pairs(model, workers)
+        repeated = False
+        if isinstance(hrows, slice):
+            hrows = np.arange(hrows.start, hrows.stop, dtype=np.int64)
+        else:
+            repeated = bool(len(hrows)) and len(np.unique(hrows)) < len(hrows)
+        src, dst = self._lanes(model, adv, dlg)
+        at_worker = np.full(len(model.alive), -1, np.int64)
+        at_worker[workers] = np.arange(len(workers))
+        group_of = model.group_of.astype(np.int64)
+        lay = KernelLayout(workers, hobs, np.asarray(hrows, np.int64), repeated, src, dst, np.flatnonzero(dlg),
+                           at_worker, group_of, group_of[workers])
+        self._layout_kept = (key, lay)
+        return lay
 
     def _role(self, model: Any, names: tuple[str, ...]) -> np.ndarray:
         return np.array([gs.name in set(names) for gs in model.groups], dtype=bool)[model.group_of]
@@ -400,12 +447,23 @@ class Injection(Environment):
 
     def _kinds_of(self, model: Any, uniq: np.ndarray, dels: tuple[Any, ...]) -> Kinds:
         """The :class:`Kinds` of the sorted distinct keys ``uniq`` (see :meth:`_kind_row`)."""
-        whole = (uniq.tobytes(), dels, self.params)  # params: a shock may change what is composed
-        kinds = self._kinds_memo.get(whole)
+        names, rows = self._rows_of(model, uniq, dels)
+        codes = tuple(self.beliefs.fact_code(fact) for row in rows for fact, _ok in row[-1])
+        # The same rows and belief codes make the same arrays: kept for the process (read only).
+        whole = (uniq.tobytes(), names, dels, self.params, codes)
+        kinds = _KINDS.get(whole)
         if kinds is None:
-            rows = [self._kind_row(model, key, dels) for key in uniq.tolist()]
-            kinds = self._kinds_memo[whole] = Kinds.of(rows, self.beliefs)
+            kinds = _KINDS[whole] = Kinds.of(rows, self.beliefs)
         return kinds
+
+    def _rows_of(self, model: Any, uniq: np.ndarray, dels: tuple[Any, ...]) -> tuple[Any, list[tuple[Any, ...]]]:
+        """The groups' names and the rows (:meth:`_kind_row`) of the sorted distinct keys ``uniq``."""
+        names = tuple(gs.name for gs in model.groups)
+        memo = (uniq.tobytes(), names, dels, self.params)  # params: a shock may change what is composed
+        rows = _KIND_SETS.get(memo)
+        if rows is None:
+            rows = _KIND_SETS[memo] = [self._kind_row(model, key, dels) for key in uniq.tolist()]
+        return names, rows
 
     def _kind_row(self, model: Any, key: int, dels: tuple[Any, ...]) -> tuple[Any, ...]:
         """The kind of key ``(channel * groups + sender's group) * groups + worker's group``."""
@@ -417,23 +475,23 @@ class Injection(Environment):
             got = _KIND_ROWS[memo] = self._kind(model, ch, model.groups[gs].name, gw)
         return got
 
-    def stretch_kinds(self, model: Any, keys: np.ndarray, bounds: list[int]) -> tuple[Kinds, np.ndarray]:
-        """:meth:`_kinds` of a stretch's orders at once, by key (:meth:`_kind_row`; step ``s``'s
-        orders are ``bounds[s]:bounds[s + 1]``).
+    def stretch_kinds(self, model: Any, keys: np.ndarray, first: np.ndarray) -> tuple[Kinds, np.ndarray]:
+        """:meth:`_kinds` of a stretch's orders at once, by key (:meth:`_kind_row`); ``first[key]``
+        is the first step with an order of that key (-1: none).
 
         The kinds' facts get their belief codes in the order stepping would give them (step by
         step, kinds in key order), so beliefs are keyed as stepping keys them.
         """
         dels = tuple(tuple(gs.delegations) for gs in model.groups)
-        # Keys are small (channels x groups^2): distinct by counting, as ``unique_inverse`` has them.
-        present = np.bincount(keys, minlength=1) > 0
+        present = first >= 0
         uniq = np.flatnonzero(present)
-        if any(not self.beliefs.knows(fact) for key in uniq.tolist()
-               for fact, _ok in self._kind_row(model, key, dels)[-1]):
-            for lo, hi in pairwise(bounds):
-                for key in np.flatnonzero(np.bincount(keys[lo:hi], minlength=1)).tolist():
-                    for fact, _ok in self._kind_row(model, key, dels)[-1]:
-                        self.beliefs.fact_code(fact)
+        rows = self._rows_of(model, uniq, dels)[1]
+        if any(not self.beliefs.knows(fact) for row in rows for fact, _ok in row[-1]):
+            # Stepping codes a kind's facts at the first step that meets it (kinds in key order
+            # within a step); later steps find them coded.
+            for u in np.lexsort((uniq, first[uniq])).tolist():
+                for fact, _ok in rows[u][-1]:
+                    self.beliefs.fact_code(fact)
         return self._kinds_of(model, uniq, dels), (np.cumsum(present) - 1)[keys]
 
     def _kind(self, model: Any, c: int, source: str, gw: int) -> tuple[Any, ...]:

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 #: The kinds of a stretch without orders (rows never read).
 _NO_KINDS = Kinds(*(np.zeros(1, np.int64) for _ in range(4)), *(np.zeros(1, np.bool_) for _ in range(3)),
                   np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.bool_), ())
+#: The dense table where the decision table has none (every key then goes through ``cells_of``).
+_NO_LUT = np.zeros(0, np.int32)
 #: Bytes of per-step records and draws a stretch may hold; longer quiet spans take several.
 RECORD_BUDGET = 64 << 20
 #: Counters per step, in the order ``Injection.step`` counts them (after the injection pair).
@@ -67,23 +69,17 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     None, with nothing drawn or changed, where the loop cannot mirror them."""
     prm = env.params
     table = model.decisions
-    adv, dlg = env._roles(model)
-    workers = np.flatnonzero(model.alive & ~adv & ~dlg)
+    lay = env.kernel_layout(model)
+    workers, hobs, hrows, src, dst = lay.workers, lay.hobs, lay.hrows, lay.src, lay.dst
     nw, n, groups = len(workers), len(model.alive), len(model.groups)
-    if not nw or not len(model.edges):
-        return None
-    hobs, hrows = env._worker_pairs(model, workers)
-    if isinstance(hrows, slice):
-        hrows = np.arange(hrows.start, hrows.stop, dtype=np.int64)
-    elif len(hrows) and len(np.unique(hrows)) < len(hrows):
+    if not nw or not len(model.edges) or lay.repeated:
         return None  # repeated rows: numpy's fancy writes would not add up per row
     if not table.n_cells:
         table.warm()  # as the first step does
-    src, dst = env._lanes(model, adv, dlg)
     lanes = len(src)
     # Per-step records and draws: lanes, ~12 numbers per worker, the Gini's row per agent.
     k = max(1, min(k, RECORD_BUDGET // (8 * (lanes + 12 * nw + n))))
-    delegates = np.flatnonzero(dlg)
+    delegates = lay.delegates
     rng = model.rng_env
     # Stepping's draws a step: the lanes, then in_data, invoiced, overreached (consecutive
     # doubles: one call gives the same), then the lures (a call of their own: bounded integers
@@ -95,21 +91,21 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
         lure[s] = rng.integers(0, LURES, nw)
     has_delegate = bool(len(delegates))
     ng = len(model.groups)
-    at_worker = np.full(n, -1, np.int64)
-    at_worker[workers] = np.arange(nw)
+    at_worker = lay.at_worker
     ch, sender = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
     o_q, o_sender, o_key = (np.empty(k * nw, np.int64) for _ in range(3))
     bounds = np.zeros(k + 1, np.int64)
     scal = np.array([prm.attack_prob, prm.data_share, prm.invoice_prob if has_delegate else -1.0,
                      prm.overreach_prob if has_delegate else -1.0])
-    group_of = model.group_of.astype(np.int64)
+    group_of = lay.group_of
+    first = np.full((OVERREACH + 1) * ng * ng, -1, np.int64)
     _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegates[0] if has_delegate else -1,
-            ch, sender, o_q, o_sender, o_key, bounds)
+            ch, sender, o_q, o_sender, o_key, bounds, first)
     m = int(bounds[k])
     o_q, o_sender, o_key = o_q[:m], o_sender[:m], o_key[:m]
     o_worker = workers[o_q]
     if m:
-        kinds, o_kind = env.stretch_kinds(model, o_key, bounds.tolist())
+        kinds, o_kind = env.stretch_kinds(model, o_key, first)
     else:  # no order reached anyone: no kind is read
         kinds, o_kind = _NO_KINDS, np.zeros(0, np.int64)
     o_speaks = kinds.speaks[o_kind]
@@ -119,9 +115,14 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     radix = np.array([codec.radix[i] for i in idx], np.int64)
     offset = np.array([codec.offset[i] for i in idx], np.int64)
     kind, codes = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
-    _codes(ch, o_q, o_kind, bounds, lure, kinds.order, kinds.source, kinds.claimed, kinds.authority,
-           radix, offset, kind, codes)
-    cells = cells_of(model, workers, codes)
+    cells = np.empty((k, nw), np.int64)
+    lut = table.dense(0)
+    # Every key in the dense table: its cells, read in the loop; else (a key never seen) the
+    # chain of command computes them step by step, in the order stepping meets them.
+    if _codes(ch, o_q, o_kind, bounds, lure, kinds.order, kinds.source, kinds.claimed, kinds.authority,
+              radix, offset, kind, codes, model.decider_of[0][workers].astype(np.int64), int(codec.space),
+              _NO_LUT if lut is None else lut, cells):
+        cells = cells_of(model, workers, codes)
     # The ledger's pair rows (worker, sender), step by step as the steps make them.
     pairs = model.pairs
     lrow = np.full(len(o_kind), -1, np.int64)
@@ -138,37 +139,47 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     counters = np.zeros((k, len(COUNTED)))
     tally = np.zeros((groups, env.tally.shape[1]))
     ginis = np.empty((k, n))
-    gw = model.group_of[workers].astype(np.int64)
+    gw = lay.gw
     scal = np.array([prm.stake, prm.task_value, prm.invoice, prm.verify_prob, PRIOR])
     _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, kinds.order, kinds.authority,
           kinds.speaks, kinds.lied, kinds.false, workers, gw, hobs, hrows, scal,
           c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
           model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
-          act, outcome, heard_trust, counters, tally, ginis, rec.arrays)
+          act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
+          rec.arrays.summary)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
-    # The ledger and the conflicts, step by step in stepping's order (they share a bound on rows).
+    # The ledger and the conflicts in stepping's order (they share a bound on rows; while it is far,
+    # the conflicts of all steps go in one call).
     nconf = table.outcome_column("nconf")
     o_act = act.ravel()[np.arange(k).repeat(np.diff(bounds)) * nw + o_q]
     unauth = kinds.authority[o_kind] == 0
     t0 = model.steps
+    per = nconf[outcome].ravel()
+    at = np.flatnonzero(per > 0)
+    batch = model.log.room() >= int(per[at].sum()) + int(np.count_nonzero(unauth))
+    if batch:  # no bound reached: the conflicts in one call, their chunks as one call a step makes
+        step_of = at // nw
+        rows = np.bincount(step_of, per[at], minlength=k).astype(np.int64).tolist()
+        model.log.conflict_steps(list(range(t0 + 1, t0 + k + 1)), workers[at - step_of * nw], outcome.ravel()[at],
+                                 np.searchsorted(step_of, np.arange(k + 1)).tolist(), rows)
+    # The attempts (orders without authority) picked out once; step ``s``'s are ``cut[s]:cut[s + 1]``.
+    bad = np.flatnonzero(unauth)
+    cut = np.searchsorted(bad, bounds).tolist()
+    b_act, b_worker, b_said, b_kind = o_act[bad], o_worker[bad], said_by[bad], o_kind[bad]
+    b_obeyed = b_act == OBEY
     for s in range(k):
-        model.log.conflicts(t0 + s + 1, workers, None, outcome[s], nconf)
-        lo, hi = int(bounds[s]), int(bounds[s + 1])
-        bad = unauth[lo:hi]
-        if bad.any():
-            a = o_act[lo:hi][bad]
-            model.log.injections(t0 + s + 1, o_worker[lo:hi][bad], said_by[lo:hi][bad], o_kind[lo:hi][bad],
-                                 kinds.labels, a == OBEY, a, ACT_NAMES)
+        if not batch:
+            model.log.conflicts(t0 + s + 1, workers, None, outcome[s], nconf)
+        lo, hi = cut[s], cut[s + 1]
+        if hi > lo:
+            model.log.injections(t0 + s + 1, b_worker[lo:hi], b_said[lo:hi], b_kind[lo:hi], kinds.labels,
+                                 b_obeyed[lo:hi], b_act[lo:hi], ACT_NAMES)
     # Claims heard (credence: trust in the sender, the truth where verified), learnt at once:
     # rows in the order heard, as stepping's calls would leave them.
-    verified = detect < prm.verify_prob
-    nc = kinds.nclaims[o_kind]
-    rep = np.repeat(np.arange(len(o_kind)), nc)
-    j = np.arange(len(rep)) - np.repeat(np.cumsum(nc) - nc, nc)
-    true = kinds.true[o_kind[rep], j]
-    if len(rep):
-        env.beliefs.learn(o_worker[rep], said_by[rep], kinds.facts[o_kind[rep], j],
-                          np.where(verified[rep], true, heard_trust[rep]), true)
+    heard = _heard(o_kind, o_worker, said_by, detect, prm.verify_prob, heard_trust, kinds.nclaims, kinds.facts,
+                   kinds.true)
+    if len(heard[0]):
+        env.beliefs.learn(*heard)
     env.tally += tally
     env._last = (workers, act[k - 1])
     env.mail.open(t0 + k)
@@ -182,11 +193,11 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
 
 @njit(cache=True, nogil=True)
 def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pragma: no cover - compiled
-            ch, sender, o_q, o_sender, o_key, bounds):
+            ch, sender, o_q, o_sender, o_key, bounds, first):
     """Each step's channel and sender per worker from its draws (``Injection.step``, ``channels``),
     and its orders in worker order: the worker's position, sender and kind key
     ``(channel * groups + sender's group) * groups + worker's group``; step ``s``'s are
-    ``bounds[s]:bounds[s + 1]``."""
+    ``bounds[s]:bounds[s + 1]``; ``first[key]``: the first step with an order of that key."""
     k, nw = ch.shape
     lanes = src.shape[0]
     attack_prob, data_share, invoice_prob, overreach_prob = scal[0], scal[1], scal[2], scal[3]
@@ -212,15 +223,20 @@ def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pr
             if c != NONE:
                 o_q[m] = q
                 o_sender[m] = who
-                o_key[m] = (c * ng + group_of[who]) * ng + group_of[workers[q]]
+                key = (c * ng + group_of[who]) * ng + group_of[workers[q]]
+                o_key[m] = key
+                if first[key] < 0:
+                    first[key] = s
                 m += 1
         bounds[s + 1] = m
 
 
 @njit(cache=True, nogil=True)
 def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, radix, offset,  # pragma: no cover
-           kind, codes):
-    """Each decision's kind (-1: no order) and observation code, as ``codec.encode`` packs it."""
+           kind, codes, dec, space, lut, cells):
+    """Each decision's kind (-1: no order) and observation code, as ``codec.encode`` packs it,
+    and its cell from the dense table ``lut`` (entries cell + 1); returns whether a key missed."""
+    missed = lut.shape[0] == 0
     k, nw = ch.shape
     for s in range(k):
         for q in range(nw):
@@ -237,6 +253,32 @@ def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, 
                 code = ((k_order[d] + offset[0]) * radix[0] + (k_source[d] + offset[1]) * radix[1]
                         + (k_claimed[d] + offset[2]) * radix[2] + (k_auth[d] + offset[3]) * radix[3])
             codes[s, q] = code + (lv + offset[4]) * radix[4]
+            if not missed:
+                key = dec[q] * space + codes[s, q]
+                c = np.int64(lut[key]) if key < lut.shape[0] else np.int64(0)
+                missed = c == 0
+                cells[s, q] = c - 1
+    return missed
+
+
+@njit(cache=True, nogil=True)
+def _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaims, k_facts,  # pragma: no cover
+           k_true):
+    """The claims heard, a row each in the order heard: receiver, sender (-1: tool output),
+    fact code, credence (the truth where verified, else trust in the sender) and truth."""
+    m = 0
+    for o in range(o_kind.shape[0]):
+        m += k_nclaims[o_kind[o]]
+    r, s, f = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64)
+    cred, true = np.empty(m), np.empty(m, np.bool_)
+    x = 0
+    for o in range(o_kind.shape[0]):
+        d = o_kind[o]
+        for j in range(k_nclaims[d]):
+            r[x], s[x], f[x], true[x] = o_worker[o], said_by[o], k_facts[d, j], k_true[d, j]
+            cred[x] = (1.0 if k_true[d, j] else 0.0) if detect[o] < verify_prob else heard_trust[o]
+            x += 1
+    return r, s, f, cred, true
 
 
 @njit(cache=True, nogil=True)
@@ -251,7 +293,7 @@ def _add(step_pay, buf, n):  # pragma: no cover - compiled
 def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth, k_speaks, k_lied,  # pragma: no cover
           k_false, workers, gw, hobs, hrows, scal, last, last2, defected, good, turns, kept, broken, partner,
           payoff, step_pay, truth_kept, truth_total, group_of, act, outcome, heard_trust, counters, tally,
-          ginis, rec):
+          ginis, rec_counts, rec_group_sums, rec_summary):
     """Settle ``k`` steps as ``Injection._settle``, ``_hijacks`` and ``_ledger_arrays`` do, and
     record each step's outcome counts, group sums and the engine's metrics."""
     stake, task_value, invoice, verify_prob, prior = scal[0], scal[1], scal[2], scal[3], scal[4]
@@ -272,7 +314,7 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth,
             act[s, q] = x
             out = np.int64(base[cell]) + x
             outcome[s, q] = out
-            rec.counts[s, out] += 1
+            rec_counts[s, out] += 1
         # Payoffs: the workers' own, then transfers to their targets, then invoices both ways.
         took = 0
         paid_any = False
@@ -375,9 +417,9 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth,
         counters[s, 6] = caught
         for i in range(n):
             payoff[i] += step_pay[i]
-            rec.group_sums[s, group_of[i]] += payoff[i]
+            rec_group_sums[s, group_of[i]] += payoff[i]
             ginis[s, i] = payoff[i]  # the Gini's rows, sorted in numpy after the loop
-        rec.summary[s, 0] = total(step_pay, n)
+        rec_summary[s, 0] = total(step_pay, n)
         mean, cal = trust_step(kept, broken, turns, partner, truth_kept, truth_total, tbuf, gap, real)
-        rec.summary[s, 2] = mean
-        rec.summary[s, 3] = cal
+        rec_summary[s, 2] = mean
+        rec_summary[s, 3] = cal

@@ -21,6 +21,7 @@ true, broken when one was a lie.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -215,6 +216,8 @@ class Beliefs:
         counts, as if they were heard one after another. ``true``: whether each claim is
         true (None: keep what was recorded when it was heard).
         """
+        if "numba" in sys.modules and self._learn_compiled(recipients, senders, facts, credence, true):
+            return
         r = np.asarray(recipients, dtype=np.int64)
         s = np.asarray(senders, dtype=np.int64) + 1
         if len(r) and (int(r.max()) >= self._SENDERS or int(s.max()) >= self._SENDERS or int(r.min()) < 0
@@ -240,6 +243,22 @@ class Beliefs:
         self._cred[slots] = np.asarray(credence, dtype=float)[last]
         if true is not None:
             self._true[slots] = np.asarray(true, dtype=bool)[last]
+
+    def _learn_compiled(self, recipients: np.ndarray, senders: np.ndarray, facts: np.ndarray, credence: np.ndarray,
+                        true: np.ndarray | None) -> bool:
+        """:meth:`learn` in a few compiled passes (``scenarios.beliefs_kernel``), once a kernel run
+        has loaded numba anyway: the same arrays. False: an id outside the key layout, nothing
+        changed (numpy's path then says so)."""
+        from scenarios.beliefs_kernel import learn
+
+        out = learn(self._keys, self._slot, self._cred, self._true, np.asarray(recipients, dtype=np.int64),
+                    np.asarray(senders, dtype=np.int64), np.asarray(facts, dtype=np.int64),
+                    np.asarray(credence, dtype=float), np.zeros(0, dtype=bool) if true is None
+                    else np.asarray(true, dtype=bool), true is not None, self._SENDERS, self._FACTS)
+        if not out[0]:
+            return False
+        self._keys, self._slot, self._cred, self._true = out[1:]
+        return True
 
     def _learn_claims(self, msg: Message, claims: Sequence[tuple[Claim, Any]], credence: list[float],
                       true: list[bool] | None) -> None:

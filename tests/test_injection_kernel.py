@@ -117,3 +117,31 @@ def test_stretches_cut_by_the_record_budget_equal_stepping(monkeypatch: pytest.M
     assert played == 8
     _same(slow, fast)
     assert list(slow.env.beliefs.credence.items()) == list(fast.env.beliefs.credence.items())
+
+
+@pytest.mark.parametrize("bound", [0, 60, 150])
+def test_a_full_ledger_truncates_as_stepping(bound: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where conflicts and attempts reach the bound on rows, the loop logs them step by step,
+    so the same rows are kept and the same counted as truncated."""
+    import sim.eventlog
+
+    monkeypatch.setattr(sim.eventlog, "MAX_EVENT_ROWS", bound)
+    overrides = {**BUSY, "steps": 10}
+    slow, _ = _run(False, 2, overrides, monkeypatch)
+    fast, played = _run(True, 2, overrides, monkeypatch)
+    assert played >= 4
+    _same(slow, fast)
+    assert slow.log.truncated == fast.log.truncated > 0
+
+
+def test_cells_read_from_the_dense_table_equal_stepping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose keys the process's table holds reads its cells in the loop (no ``cells_of``)."""
+    overrides = {"steps": 8}
+    slow, _ = _run(False, 1, overrides, monkeypatch)
+    _run(True, 1, overrides, monkeypatch)  # the cells of this population, kept for later runs
+    calls: list[int] = []
+    real = injection_kernel.cells_of
+    monkeypatch.setattr(injection_kernel, "cells_of", lambda *a: calls.append(1) or real(*a))
+    fast, played = _run(True, 1, overrides, monkeypatch)
+    assert played and not calls
+    _same(slow, fast)

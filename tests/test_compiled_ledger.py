@@ -1,0 +1,78 @@
+"""The compiled ``Beliefs.learn`` and ``PairTable.index_runs`` make numpy's arrays exactly."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agents.trust import PairTable
+from scenarios.mailbox import Beliefs
+
+pytest.importorskip("numba")
+
+
+def _numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "numba")
+
+
+def _learn_all(batches: list[tuple[Any, ...]], compiled: bool, monkeypatch: pytest.MonkeyPatch) -> Beliefs:
+    b = Beliefs()
+    with monkeypatch.context() as m:
+        if not compiled:
+            _numpy_path(m)
+        for batch in batches:
+            b.learn(*batch)
+    return b
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_learn_same_arrays(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numba  # noqa: F401  (loaded: the compiled path is taken)
+
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(4):
+        m = int(rng.integers(0, 60))
+        # Few ids: keys repeat within a batch and across batches.
+        batches.append((rng.integers(0, 8, m), rng.integers(-1, 5, m), rng.integers(0, 3, m), rng.random(m),
+                        rng.random(m) < 0.5 if rng.random() < 0.7 else None))
+    a = _learn_all(batches, True, monkeypatch)
+    b = _learn_all(batches, False, monkeypatch)
+    for name in ("_keys", "_slot", "_cred", "_true"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name
+
+
+def test_learn_bad_id_says_so() -> None:
+    import numba  # noqa: F401
+
+    with pytest.raises(ValueError, match="agent ids"):
+        Beliefs().learn(np.array([-1]), np.array([0]), np.array([0]), np.array([0.5]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_index_runs_same_rows(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numba  # noqa: F401
+
+    rng = np.random.default_rng(seed)
+    pre = rng.integers(0, 20, (int(rng.integers(0, 30)), 2))
+    runs = [rng.integers(0, 20, (int(rng.integers(0, 25)), 2)) for _ in range(int(rng.integers(1, 6)))]
+    i = np.concatenate([r[:, 0] for r in runs])
+    j = np.concatenate([r[:, 1] for r in runs])
+    bounds = np.cumsum([0] + [len(r) for r in runs])
+    out = []
+    for compiled in (True, False):
+        t = PairTable(64)
+        with monkeypatch.context() as m:
+            if not compiled:
+                _numpy_path(m)
+            if len(pre):
+                t.index(pre[:, 0], pre[:, 1])
+            rows = t.index_runs(i, j, bounds)
+        out.append((rows, t.keys, t.rowof, t.version, len(t)))
+    (r1, k1, o1, v1, n1), (r2, k2, o2, v2, n2) = out
+    assert np.array_equal(r1, r2) and np.array_equal(k1, k2) and np.array_equal(o1, o2)
+    assert (v1, n1) == (v2, n2)
