@@ -549,9 +549,19 @@ class DecisionTable:
         Every field for deciders whose cells are not shared (language-model policies).
         """
         fields = len(self.codec.fields)
+        whole = [not memoisable(dec.policy) or self._families.batched(d) for d, dec in enumerate(self.deciders)]
+        shared = self._shared
+        if shared is not None:
+            # A restored state's read-sets change only once the table computes a cell (``_thaw``):
+            # the mask is kept with the state, for deciders read alike (a round robin's runs
+            # each asked for it, ~70 us).
+            kept = shared.get("derived", {}).get("read_mask")
+            if kept is not None and kept[0] == whole:
+                mask: np.ndarray = kept[1]
+                return mask.copy()
         keep = np.zeros((len(self.deciders), fields), np.int64)
-        for d, dec in enumerate(self.deciders):
-            if not memoisable(dec.policy) or self._families.batched(d):
+        for d, w in enumerate(whole):
+            if w:
                 keep[d] = 1  # no read-set of its own: it may have read any field
         rows: list[int] = []
         cols: list[int] = []
@@ -560,6 +570,7 @@ class DecisionTable:
                 rows.extend([d] * len(rs.index))
                 cols.extend(rs.index)
         keep[rows, cols] = 1  # one scatter, not one per read-set
+        self._derived("read_mask", (whole, keep.copy()))
         return keep
 
     def read_mask_of(self, deciders: np.ndarray) -> np.ndarray:
