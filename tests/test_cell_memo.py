@@ -78,7 +78,7 @@ def test_a_restored_tables_kept_read_mask_is_its_own(memo: CellMemo) -> None:
     assert (first == kept).all() and first is not kept
     shared = model.decisions._shared
     assert shared is not None and "read_mask" in shared["derived"]
-    whole, mask = shared["derived"]["read_mask"]
+    _, mask = shared["derived"]["read_mask"]
     mask[:] = 0  # a kept mask the table's read-sets disagree with would now be served
     assert not model.decisions.read_mask().any()
     shared["derived"].pop("read_mask")
