@@ -8,9 +8,9 @@ deciders, agents and partners, and the memory and payoff arrays at the stretch's
 A sweep of seeds of a round robin starts every run from the same values, so after the
 first warm run the loop (about a third of a 12-strategy run) is a copy of its records.
 
-Keys are a BLAKE2b digest of every array and scalar the loop reads, taken before the
-stretch; nothing drawn is read (class stretches stop at the first promise broken, and
-such a step is never kept). Records are kept with the restored table state they were
+Keys are the bytes (or, past ``KEY_BYTES``, a SHA-256 digest) of every array and scalar
+the loop reads, taken before the stretch; nothing drawn is read (class stretches stop at
+the first promise broken, and such a step is never kept). Records are kept with the restored table state they were
 played from (``DecisionTable.shared_memo``): while a run still shares that state its
 cells are exactly those the record met; a run whose table computed a cell of its own
 keeps and reads nothing. Only stretches that start at a run's first record row and play
@@ -28,6 +28,8 @@ from scenarios.ipd_rows import Pairs
 
 #: Aligned pair rows above which stretches are not kept (their keys hash megabytes a run).
 MAX_ROWS = 1 << 15
+#: Longest key kept as the bytes themselves rather than their digest (see ``key_of``).
+KEY_BYTES = 1 << 16
 #: Stretches kept per table state; past it the oldest is dropped.
 MAX_KEPT = 8
 #: ``DecisionTable.shared_memo`` name of the records.
@@ -53,18 +55,23 @@ def key_of(model: Any, rec: Any, k: int, dec: np.ndarray, read: tuple[np.ndarray
     m = len(dec)
     if m > MAX_ROWS or rec.steps or not rec.summarised or len(model.pairs) != m:
         return None
-    h = hashlib.blake2b(digest_size=32)
-    shapes = (k, m, len(model.payoff), rec.arrays.counts.shape[1], rec.arrays.group_sums.shape[1], *scalars)
-    h.update(repr(shapes).encode())
     agents, _ = model.edge_agents()
     _, partner = model.pairs.pairs()
     cols = model.pairs.cols
-    for arr in (dec, *read, agents, partner, model.group_of,
-                *(getattr(model, name) for name in AGENT_ARRAYS), *(cols[name][:m] for name in Pairs._fields)):
-        a = np.ascontiguousarray(arr)
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(a.data)
-    return h.digest()
+    arrays = [np.ascontiguousarray(a) for a in (dec, *read, agents, partner, model.group_of,
+                                                *(getattr(model, name) for name in AGENT_ARRAYS),
+                                                *(cols[name][:m] for name in Pairs._fields))]
+    # One header of numbers (sizes; the scalars as the loop reads them, float64; each array's
+    # dtype number, dimensions and shape, which fix where its bytes start), then the arrays'
+    # bytes: a string header and an update per array were most of the key's ~150 us.
+    sizes = [k, m, len(model.payoff), rec.arrays.counts.shape[1], rec.arrays.group_sums.shape[1], len(arrays)]
+    for a in arrays:
+        sizes += (a.dtype.num, a.ndim, *a.shape)
+    blob = b"".join([np.array(sizes, np.int64).data, np.array(scalars, np.float64).data, *[a.data for a in arrays]])
+    # A small population's bytes are the key itself (equal keys, equal bytes; hashing them for
+    # the dict is ~10x faster than a digest); a large one's, a SHA-256 digest (48 bytes and
+    # more: the two kinds never meet).
+    return blob if len(blob) <= KEY_BYTES else hashlib.sha256(blob).digest()
 
 
 def replay(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any) -> bool:

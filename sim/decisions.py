@@ -412,6 +412,31 @@ class DecisionTable:
             ids.append(did)
         return tuple(ids)
 
+    def pristine(self) -> bool:
+        """Whether the table holds deciders only: no cell, outcome or look-up table yet."""
+        return (not self.n_cells and not len(self._outcomes) and self._shared is None
+                and all(lut is None for lut in self._luts) and not any(self._cell_dicts)
+                and not self._read_sets and not self.marks)
+
+    def blank(self, codec: Any, phases: Sequence[ActSpace]) -> DecisionTable:
+        """A new empty table with this pristine one's deciders, numbers and signatures (for models
+        built from a template, ``sim.model_template``): deciders are values, shared; the dicts
+        that grow with them are copied."""
+        if not self.pristine():
+            raise ValueError("only a table without cells has a blank copy")
+        t = DecisionTable(codec, phases)
+        t.reserve = self.reserve
+        t.deciders = list(self.deciders)
+        t._decider_ids = dict(self._decider_ids)
+        t._bids = dict(self._bids)
+        t._sigs = dict(self._sigs)
+        t._binding_sigs = dict(self._binding_sigs)
+        t._applies = dict(self._applies)
+        t.principle_ids = list(self.principle_ids)
+        t._pidx = dict(self._pidx)
+        t._pop_key = self._pop_key
+        return t
+
     # --- look-ups ---------------------------------------------------------------------------
     def cells(self, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The cell of each (decider, code) key, computing the cells of keys never seen.
@@ -524,9 +549,19 @@ class DecisionTable:
         Every field for deciders whose cells are not shared (language-model policies).
         """
         fields = len(self.codec.fields)
+        whole = [not memoisable(dec.policy) or self._families.batched(d) for d, dec in enumerate(self.deciders)]
+        shared = self._shared
+        if shared is not None:
+            # A restored state's read-sets change only once the table computes a cell (``_thaw``):
+            # the mask is kept with the state, for deciders read alike (a round robin's runs
+            # each asked for it, ~70 us).
+            kept = shared.get("derived", {}).get("read_mask")
+            if kept is not None and kept[0] == whole:
+                mask: np.ndarray = kept[1]
+                return mask.copy()
         keep = np.zeros((len(self.deciders), fields), np.int64)
-        for d, dec in enumerate(self.deciders):
-            if not memoisable(dec.policy) or self._families.batched(d):
+        for d, w in enumerate(whole):
+            if w:
                 keep[d] = 1  # no read-set of its own: it may have read any field
         rows: list[int] = []
         cols: list[int] = []
@@ -535,6 +570,7 @@ class DecisionTable:
                 rows.extend([d] * len(rs.index))
                 cols.extend(rs.index)
         keep[rows, cols] = 1  # one scatter, not one per read-set
+        self._derived("read_mask", (whole, keep.copy()))
         return keep
 
     def read_mask_of(self, deciders: np.ndarray) -> np.ndarray:

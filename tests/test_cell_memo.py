@@ -63,6 +63,28 @@ def test_a_warm_round_robin_computes_no_cell(memo: CellMemo) -> None:
     assert memo.computed[0] == first  # type: ignore[attr-defined]
 
 
+def test_a_restored_tables_kept_read_mask_is_its_own(memo: CellMemo) -> None:
+    """``read_mask`` keeps its answer with a restored state; it must stay the mask of the cells
+    the table holds (a thawed table that computed a cell reading a new field asks afresh)."""
+    from sim.model import SpecModel
+    from sim.scenario import load_scenario
+
+    sc = load_scenario("ipd-classic")  # long enough for the kernel, which keeps the table
+    SpecModel(sc, seed=0).run()
+    model = SpecModel(sc, seed=0)
+    assert model.decisions.warm()
+    first = model.decisions.read_mask()
+    kept = model.decisions.read_mask()  # from the state's keep
+    assert (first == kept).all() and first is not kept
+    shared = model.decisions._shared
+    assert shared is not None and "read_mask" in shared["derived"]
+    _, mask = shared["derived"]["read_mask"]
+    mask[:] = 0  # a kept mask the table's read-sets disagree with would now be served
+    assert not model.decisions.read_mask().any()
+    shared["derived"].pop("read_mask")
+    assert (model.decisions.read_mask() == first).all()
+
+
 @pytest.mark.parametrize(("before", "then"), [
     (("trust-network", 1), ("ipd-classic", 3)),
     (("ipd-classic", 3), ("trust-network", 1)),

@@ -19,6 +19,7 @@ import scenarios  # noqa: F401  (registers environments and their checks)
 from agents.errors import RunFailure
 from sim.metrics import clean
 from sim.model import SpecModel
+from sim.model_template import fresh_model
 from sim.scenario import MAX_STEPS, Scenario, check_steps, load_scenario, load_scenario_text
 
 EVENT_COLUMNS = ("step", "kind", "agent", "partner", "winner", "winner_level", "winner_source",
@@ -167,7 +168,7 @@ def run_model(
     total = sc.steps if steps is None else int(steps)
     if total > MAX_STEPS:  # before the model is built: a typo must not cost a long build either
         check_steps(total, "steps")
-    model = SpecModel(sc, seed=seed)
+    model = fresh_model(sc, seed=seed)  # SpecModel(sc, seed), from a template kept per process
     bar = None
     if progress and sys.stderr.isatty() and total >= 50:
         from tqdm import tqdm
