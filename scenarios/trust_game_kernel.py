@@ -572,6 +572,7 @@ def _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, stage, sent_of, s
     send, promised, miss, cellw, chosen, outcome = wk.send, wk.promised, wk.miss, wk.cell, wk.chosen, wk.outcome
     lon, lrow, ls, lfields, lcards = lr.on, lr.row, lr.s, lr.fields, lr.cards
     nfields = len(OBS_FIELDS)
+    hmask = hkeys.shape[0] - 1
     for q in range(count):
         g = games[q]
         r = mine[g]
@@ -585,10 +586,18 @@ def _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, stage, sent_of, s
         projected = 0
         for t in range(nreads[d]):  # only the fields the decider's mask holds
             f = reads[d, t]
-            v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
+            if f == 9:
+                # ``_field``'s trust, written out: an inlined helper taking arrays costs an
+                # atomic reference count per array per call (most deciders read only trust).
+                v = np.int64(np.floor((kept[r] + 1.0) / (kept[r] + broken[r] + 2.0) * TRUST_BUCKETS + BUCKET_EPS))
+            else:
+                v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
             projected += (v + offset[f]) * radix[f]
         key = d * space + projected
-        i = _slot(hkeys, key)
+        # ``_slot``, written out for the same reason.
+        i = np.int64((np.uint64(key) * _HASH) >> np.uint64(40)) & hmask
+        while hkeys[i] != key and hkeys[i] != -1:
+            i = (i + 1) & hmask
         if hkeys[i] != key:
             code = 0
             for f in range(nfields):
@@ -607,7 +616,10 @@ def _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, stage, sent_of, s
             sv = 0
             for t in range(lfields.shape[0]):
                 f = lfields[t]
-                v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
+                if f == 4:  # partner_last, written out (see the trust field above)
+                    v = np.int64(last[o])
+                else:
+                    v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
                 sv = sv * lcards[t] + v + offset[f]
             ls[phase, g] = sv
         act = np.int64(full[cell])
@@ -745,17 +757,6 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
 
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _remember(last, last2, defected, good, turns, r, moved, is_good):  # pragma: no cover - compiled
-    """Pair row ``r``'s memory after a move: the last two moves, a defection, a good round, turns."""
-    last2[r] = last[r]
-    last[r] = 1 if moved else 0
-    if not moved:
-        defected[r] = 1
-    good[r] = 1 if is_good else 0
-    turns[r] += 1
-
-
 @njit(cache=True, nogil=True)
 def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compiled
     """Payoffs, pair memory, evidence, truth and tallies of a decided step (``TrustGame.step``'s
@@ -795,7 +796,13 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         invested = send[g] > 0
         r = inv[g]
         repaid = ret[g] > 0
-        _remember(last, last2, defected, good, turns, r, invested, invested and repaid)
+        # ``_remember``, written out (an inlined helper's array arguments cost atomic reference counts).
+        last2[r] = last[r]
+        last[r] = 1 if invested else 0
+        if not invested:
+            defected[r] = 1
+        good[r] = 1 if invested and repaid else 0
+        turns[r] += 1
         t = tru[g]
         kept[t] += 1.0 if invested else 0.0
         broken[t] += 0.0 if invested else 1.0
@@ -810,7 +817,12 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         g = acted_games[q]
         t = tru[g]
         repaid = ret[g] > 0
-        _remember(last, last2, defected, good, turns, t, repaid, True)
+        last2[t] = last[t]
+        last[t] = 1 if repaid else 0
+        if not repaid:
+            defected[t] = 1
+        good[t] = 1
+        turns[t] += 1
         r = inv[g]
         kept[r] += 1.0 if repaid else 0.0
         broken[r] += (0.0 if repaid else 1.0) + lie * (1.0 if seen[q] else 0.0)

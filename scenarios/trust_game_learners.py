@@ -135,6 +135,28 @@ def _draw(p, g, na, r):  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _draw3(p0, p1, p2, na, r):  # pragma: no cover - compiled
+    """``_draw`` of one row ``(p0, p1, p2)[:na]``: the act whose cumulative share
+    passes ``r`` x total. Scalars, not the row's array: an inlined helper's array argument costs
+    an atomic reference count per call."""
+    total = p0
+    if na > 1:
+        total += p1
+    if na > 2:
+        total += p2
+    u = r * total
+    out = 0
+    cum = p0
+    if na > 1 and cum <= u:
+        out += 1
+    if na > 2:
+        cum += p1
+        if cum <= u:
+            out += 1
+    return out
+
+
 @njit(cache=True, nogil=True)
 def choose(lr, base, agent, wk, k, phase, games, count, mine, lrng, state):  # pragma: no cover - compiled
     """``Learning.choose`` for the learners among ``games[:count]`` (deciders own rows ``mine``);
@@ -174,7 +196,7 @@ def choose(lr, base, agent, wk, k, phase, games, count, mine, lrng, state):  # p
                 best += 1
         for x in range(na):
             prefs[g, x] = (1 - eps) * ((1.0 if vals[x] >= cut else 0.0) / best) + eps / na
-        fav = _draw(prefs, g, na, lrng.random())
+        fav = _draw3(prefs[g, 0], prefs[g, 1], prefs[g, 2], na, lrng.random())
         drawn += 1
         cell = cells[phase, g]
         if base[cell] + na > width:
@@ -201,7 +223,7 @@ def choose(lr, base, agent, wk, k, phase, games, count, mine, lrng, state):  # p
         if total <= 0:
             for x in range(na):
                 prefs[g, x] = 1.0 if (tier >> x) & 1 else 0.0
-        act = _draw(prefs, g, na, lrng.random())
+        act = _draw3(prefs[g, 0], prefs[g, 1], prefs[g, 2], na, lrng.random())
         drawn += 1
         chosen[phase, g] = act
         outcome[phase, g] = base[cell] + act

@@ -50,31 +50,15 @@ def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def _slot(table, key):  # pragma: no cover - compiled
-    """Where ``key`` is, or -1 when absent."""
-    mask = table.shape[0] - 1
-    i = np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
-    while table[i] != EMPTY:
-        if table[i] == key:
-            return i
-        i = (i + 1) & mask
-    return -1
-
-
-@njit(cache=True, nogil=True)
-def _add(table, key):  # pragma: no cover - compiled
-    """File ``key`` (absent) in the first free or removed slot of its probe."""
-    mask = table.shape[0] - 1
-    i = np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
-    while table[i] >= 0:
-        i = (i + 1) & mask
-    table[i] = key
-
-
-@njit(cache=True, nogil=True)
 def _fill(table, keys):  # pragma: no cover - compiled
+    # ``_add`` written out: a call taking the table costs two atomic reference counts a key.
+    mask = table.shape[0] - 1
     for q in range(keys.shape[0]):
-        _add(table, keys[q])
+        key = keys[q]
+        i = np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
+        while table[i] >= 0:
+            i = (i + 1) & mask
+        table[i] = key
 
 
 @njit(cache=True, nogil=True)
@@ -82,11 +66,22 @@ def _rewire(table, stride, first, second, lo, picks, done, tries, added, counts)
     """Cuts ``done``.. in order (``Network.rewire``'s loop) with the partners ``picks``; returns
     the cuts done when they ran out, possibly mid-cut (``counts[1:]`` say where, for the next
     call). The ties made are listed in ``added`` (``counts[0]`` of them)."""
+    # ``_slot`` and ``_add`` written out: a call taking the table costs two atomic reference
+    # counts, several a cut.
     used = 0
+    mask = table.shape[0] - 1
     for q in range(done, first.shape[0]):
         i, j = first[q], second[q]
         if not counts[2]:
-            table[_slot(table, min(i, j) * stride + max(i, j))] = GONE
+            key = min(i, j) * stride + max(i, j)
+            s = np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
+            at = -1
+            while table[s] != EMPTY:
+                if table[s] == key:
+                    at = s
+                    break
+                s = (s + 1) & mask
+            table[at] = GONE
             counts[2] = 1
         who = i if lo[q] else j
         while counts[1] < tries:
@@ -97,8 +92,19 @@ def _rewire(table, stride, first, second, lo, picks, done, tries, added, counts)
             counts[1] += 1
             if c != who:
                 key = min(who, c) * stride + max(who, c)
-                if _slot(table, key) < 0:
-                    _add(table, key)
+                start = np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
+                s = start
+                tied = False
+                while table[s] != EMPTY:
+                    if table[s] == key:
+                        tied = True
+                        break
+                    s = (s + 1) & mask
+                if not tied:
+                    s = start
+                    while table[s] >= 0:
+                        s = (s + 1) & mask
+                    table[s] = key
                     added[counts[0]] = key
                     counts[0] += 1
                     break
