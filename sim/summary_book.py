@@ -190,14 +190,21 @@ def _payoffs(w: Weights, group_sums: np.ndarray, block: np.ndarray, r: int) -> i
 def _series(model: SpecModel, names: list[str], block: np.ndarray, applied_first: list[float],
             present: list[int]) -> None:
     """Extend the series by the block's rows: a run's first booking keeps the block's rows as its
-    columns; any other goes through ``extend_series``."""
+    columns, a later one appends them (``Series.extend_rows``); a new sparse name goes through
+    ``extend_series``, which places it by its first step."""
     series = model.series
     # A principle first applied after the stretch's first step joins the series after the
     # others (``extend_series``' order for sparse names): the general way sorts that out.
-    if (isinstance(series, Series) and not len(series) and not model.steps
-            and all(applied_first[q] > 0 for q in present)):
-        series.start_block(names, block)
-        return
+    if isinstance(series, Series):
+        if not len(series) and not model.steps and all(applied_first[q] > 0 for q in present):
+            series.start_block(names, block)
+            return
+        new = [name for name in names if name not in series]
+        if not any(M._sparse(name) for name in new):  # new columns join in the block's order
+            for name in new:
+                series[name] = [float("nan")] * model.steps
+            series.extend_rows(dict(zip(names, block, strict=True)), block.shape[1])
+            return
     M.extend_series(series, dict(zip(names, block, strict=True)), model.steps, block.shape[1])
 
 
