@@ -53,6 +53,7 @@ class Decisions(NamedTuple):
     by_kind: np.ndarray     # (profiles, 3 * KEYS) int64
     lookup: Lookup
     logs: bool             # some key's outcome, of a profile some agent has, logs conflicts
+    codes: np.ndarray      # (KEYS,) each key's observation code (encoded with the look-up, at set-up)
 
 
 def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> Decisions:
@@ -67,11 +68,13 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> D
     by_kind = np.zeros((0, 3 * KEYS), np.int64) if old is None else old.by_kind
     if old is not None:
         profile_of[:len(old.profile_of)] = old.profile_of
+        codes = old.codes
+    else:
+        levels, others = np.divmod(np.arange(KEYS), 2)
+        codes = env.codec.encode(stock=levels, others_overused=others, max_take=env.max_take, coin=0)
     used = np.flatnonzero(np.bincount(dec, minlength=deciders))
     todo = used[profile_of[used] < 0]
     if len(todo):
-        levels, others = np.divmod(np.arange(KEYS), 2)
-        codes = env.codec.encode(stock=levels, others_overused=others, max_take=env.max_take, coin=0)
         cells = table.cells(0, np.repeat(todo, KEYS), np.tile(codes, len(todo))).reshape(len(todo), KEYS)
         act = table.full[cells].astype(np.int64)
         outcome = table.base[cells] + act
@@ -87,7 +90,7 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> D
     profile = profile_of[dec]
     had = np.bincount(profile, minlength=len(kinds)) > 0
     return Decisions(dec.copy(), profile_of, kinds, by_kind, Lookup(profile, act, outcome, conflicts),
-                     bool(conflicts[:, had].any()))
+                     bool(conflicts[:, had].any()), codes)
 
 
 #: Most payoff classes a stretch follows before it sorts agents instead.
