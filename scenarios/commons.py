@@ -244,19 +244,25 @@ class Commons(Environment):
     def unfused(self, model: Any) -> str | None:
         """Why the compiled loop cannot play the model's next steps (None: it can). The one list,
         checked in order and only as far as the first reason (it is asked before every stretch)."""
-        own = all(getattr(type(self), f) is getattr(Commons, f) for f in ("step", "metrics", "_growth_factor"))
-        reasons = (
-            (lambda: not own, "the environment's step or metrics are overridden"),
-            (lambda: len(model.phases) != 1, "more than one decision phase"),
-            (lambda: not model.deterministic_decisions,
-             "a decision is not the resolver's alone (deliberation, error_rate, language model, learner, steer)"),
-            (lambda: not model.fixed_deciders, "evolution changes the deciders"),
-            (lambda: needs_coin(model), "a stochastic policy reads the coin"),
-            (lambda: model.script.has_triggers, "a `when` trigger watches the steps"),
-            (lambda: not bool(model.alive.all()), "an agent has left"),
-            (lambda: not model.summarisable, "a plugin metric reads the per-agent records"),
-        )
-        return next((why for bad, why in reasons if bad()), None)
+        cls = type(self)
+        if not (cls.step is Commons.step and cls.metrics is Commons.metrics
+                and cls._growth_factor is Commons._growth_factor):
+            return "the environment's step or metrics are overridden"
+        if len(model.phases) != 1:
+            return "more than one decision phase"
+        if not model.deterministic_decisions:
+            return "a decision is not the resolver's alone (deliberation, error_rate, language model, learner, steer)"
+        if not model.fixed_deciders:
+            return "evolution changes the deciders"
+        if needs_coin(model):
+            return "a stochastic policy reads the coin"
+        if model.script.has_triggers:
+            return "a `when` trigger watches the steps"
+        if not model.alive.all():
+            return "an agent has left"
+        if not model.summarisable:
+            return "a plugin metric reads the per-agent records"
+        return None
 
     # --- metrics ---------------------------------------------------------------------------
     def metrics(self, model: Any) -> dict[str, float]:

@@ -42,16 +42,18 @@ class Lookup(NamedTuple):
 
 
 class Decisions(NamedTuple):
-    """The look-up with what makes it: each agent's decider, and per decider its keys' (act,
-    outcome, conflicts) in a row (``covered``: filled) and its profile (``kinds``: row -> profile)."""
+    """The look-up with what makes it: each agent's decider, each decider's profile (-1: its keys
+    not looked up yet), the profiles by their rows' bytes, and per profile its keys' (act,
+    outcome, conflicts) in a row. Kept per profile, not per decider: an event that adds a
+    decider to a drawn village copies a few dozen rows, not thousands."""
 
     decider: np.ndarray
-    rows: np.ndarray       # (deciders, 3 * KEYS) int64
-    covered: np.ndarray    # (deciders,) bool
     profile_of: np.ndarray  # (deciders,) int64
     kinds: dict[bytes, int]
+    by_kind: np.ndarray     # (profiles, 3 * KEYS) int64
     lookup: Lookup
-    logs: bool             # some key's outcome logs conflicts
+    logs: bool             # some key's outcome, of a profile some agent has, logs conflicts
+    codes: np.ndarray      # (KEYS,) each key's observation code (encoded with the look-up, at set-up)
 
 
 def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> Decisions:
@@ -61,29 +63,34 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> D
     if old is not None and len(old.decider) == len(dec) and np.array_equal(old.decider, dec):
         return old  # the same agents decide as they did: cells never change
     deciders = len(table.deciders)
-    rows, covered = np.zeros((deciders, 3 * KEYS), np.int64), np.zeros(deciders, bool)
-    profile_of = np.zeros(deciders, np.int64)
+    profile_of = np.full(deciders, -1, np.int64)
     kinds: dict[bytes, int] = {} if old is None else old.kinds
+    by_kind = np.zeros((0, 3 * KEYS), np.int64) if old is None else old.by_kind
     if old is not None:
-        had = len(old.covered)
-        rows[:had], covered[:had], profile_of[:had] = old.rows, old.covered, old.profile_of
-    used = np.flatnonzero(np.bincount(dec, minlength=deciders))
-    todo = used[~covered[used]]
-    if len(todo):
+        profile_of[:len(old.profile_of)] = old.profile_of
+        codes = old.codes
+    else:
         levels, others = np.divmod(np.arange(KEYS), 2)
         codes = env.codec.encode(stock=levels, others_overused=others, max_take=env.max_take, coin=0)
+    used = np.flatnonzero(np.bincount(dec, minlength=deciders))
+    todo = used[profile_of[used] < 0]
+    if len(todo):
         cells = table.cells(0, np.repeat(todo, KEYS), np.tile(codes, len(todo))).reshape(len(todo), KEYS)
         act = table.full[cells].astype(np.int64)
         outcome = table.base[cells] + act
-        rows[todo] = np.concatenate([act, outcome, table.outcome_column("nconf")[outcome]], axis=1)
-        covered[todo] = True
+        rows = np.concatenate([act, outcome, table.outcome_column("nconf")[outcome]], axis=1)
         # Profiles by the rows' bytes: numpy's unique over rows sorts a void dtype, ~50 ms for 600.
-        profile_of[todo] = [kinds.setdefault(r.tobytes(), len(kinds)) for r in rows[todo]]
-    by_kind = np.zeros((len(kinds), 3 * KEYS), np.int64)
-    by_kind[profile_of[used]] = rows[used]
+        profile_of[todo] = [kinds.setdefault(r.tobytes(), len(kinds)) for r in rows]
+        if len(kinds) > len(by_kind):
+            grown = np.zeros((len(kinds), 3 * KEYS), np.int64)
+            grown[:len(by_kind)] = by_kind
+            grown[profile_of[todo]] = rows  # deciders of one profile have the same row
+            by_kind = grown
     act, outcome, conflicts = (np.ascontiguousarray(part.T) for part in np.split(by_kind, 3, axis=1))
-    return Decisions(dec.copy(), rows, covered, profile_of, kinds, Lookup(profile_of[dec], act, outcome, conflicts),
-                     bool(conflicts.any()))
+    profile = profile_of[dec]
+    had = np.bincount(profile, minlength=len(kinds)) > 0
+    return Decisions(dec.copy(), profile_of, kinds, by_kind, Lookup(profile, act, outcome, conflicts),
+                     bool(conflicts[:, had].any()), codes)
 
 
 #: Most payoff classes a stretch follows before it sorts agents instead.

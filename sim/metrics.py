@@ -229,7 +229,15 @@ def summarisable() -> bool:
     """Whether every per-step metric registered is the engine's own, so a compiled loop may
     compute the ``welfare``, ``gini`` and trust columns itself and keep no per-agent records
     (a plugin's metric may read any array of the view)."""
-    return all(m.name in _BUILTIN for m in METRICS.computed())
+    global _SUMMARISABLE
+    computed = METRICS.computed()
+    if _SUMMARISABLE[0] is not computed:  # the registry makes a new list after every change
+        _SUMMARISABLE = (computed, all(m.name in _BUILTIN for m in computed))
+    return _SUMMARISABLE[1]
+
+
+#: The registry's list of computed metrics and whether ``summarisable`` found them all the engine's.
+_SUMMARISABLE: tuple[object, bool] = (None, False)
 
 
 def step_view(model: SpecModel, counts: np.ndarray) -> StepView:

@@ -182,7 +182,8 @@ class SpecModel(mesa.Model):
         self.variant_of = np.concatenate([self.variant_of, self._draw_variants(g, count)])
         self.refresh_deciders(np.array(new))
         self.handles.extend(SpecAgent(self, i, gspec.name) for i in new)
-        self.network.join(new, [int(x) for x in self.living() if x < start], self.rng_match)
+        living = self.living()
+        self.network.join(new, living[living < start].tolist(), self.rng_match)  # ints, as the loop made
         return new
 
     def leave(self, groups: list[int], agents: list[int], count: int) -> list[int]:

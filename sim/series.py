@@ -98,6 +98,22 @@ class Series(MutableMapping[str, list[float]]):
         else:
             self._cols = dict(zip(names, block.tolist(), strict=True))
 
+    def extend_rows(self, rows: dict[str, np.ndarray], k: int) -> None:
+        """``extend_all`` for a block's rows (float64, which nobody writes again, as in
+        ``start_block``): a column kept as arrays takes its row as it is, however short (no
+        conversion to a list: the floats read back are the same), NaN where absent."""
+        for name, col in self._cols.items():
+            row = rows.get(name)
+            if row is None:
+                row = np.full(k, np.nan)
+            if name in self._blocks:
+                col.append(row)  # type: ignore[arg-type]
+            elif not col:
+                self._cols[name] = [row]  # a value for an existing key: the dict keeps its size
+                self._blocks.add(name)
+            else:
+                col.extend(row.tolist())  # type: ignore[arg-type]
+
     def arrays(self) -> dict[str, np.ndarray | list[float]]:
         """Every column for a frame, names in order: its list, or the booked arrays joined (not read
         as Python floats)."""

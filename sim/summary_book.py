@@ -78,37 +78,59 @@ def prepare(model: SpecModel) -> None:
     _weights(model)
 
 
+class Plan(NamedTuple):
+    """What a model's stretches book where, made at its first and replayed while what it was made
+    from is the same (``_plan``): the layout, and the block's rows when every principle applied."""
+
+    computed: object             # the registry's list of computed metrics
+    table: object                # the decision table, its outcomes and principles
+    n_out: int
+    p: int
+    group_of: np.ndarray
+    groups: int
+    counters: tuple[str, ...]    # the stretch's counter and environment column names
+    env: tuple[str, ...]
+    layout: Layout | None
+    names: list[str]             # the block's rows (every principle present); never mutated
+    compliance: range            # rows of ``names`` that are ``compliance.*``
+
+
 def book(model: SpecModel, rec: Stretch) -> bool:
     """Book ``rec``'s steps after ``model.steps`` as ``collect.book_stretch`` would; False (nothing
     booked) when the stretch needs the general path."""
     if model.evolution is not None or model.learning is not None or rec.evolved or rec.bounds is not None:
         return False  # the general path books these (per-step bounds included)
-    layout = _layout(model, rec)
+    plan = _plan(model, rec)
+    layout = plan.layout
     if layout is None:
         return False
     k = rec.steps
-    n_out = model.decisions.n_outcomes
+    n_out = plan.n_out
     counts = rec.arrays.counts
     width = min(counts.shape[1], n_out)  # outcomes made after the last counted step: never counted
     counts = counts[:k, :width]
     w = layout.weights
     weights = w.rows if width == w.rows.shape[1] else w.rows[:, :width]
     sums = weights @ counts.T  # (rows, K): integers, exact in any order
-    run = sums.sum(axis=1)
-    grand = run.tolist()
-    p = len(w.ids)
+    grand = sums.sum(axis=1).tolist()
+    p = plan.p
     ratios = 2 + p
     at = 4 + ratios  # the denominators
     present = [q for q in range(p) if grand[at + 2 + q] > 0]  # principles that applied in some step
-    names = [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{w.ids[q]}" for q in present],
-             *layout.tail]
+    every = len(present) == p
+    names = plan.names if every else [*COUNTED, "cooperation_rate", "compliance_rate",
+                                      *[f"compliance.{w.ids[q]}" for q in present], *layout.tail]
     block = np.empty((len(names), k))
     block[:4] = sums[:4]
     # Every ratio in one division; NaN where nothing applied, as ``metrics._ratio`` leaves it.
     den = sums[at:at + ratios]
-    quotient = np.divide(sums[4:at], np.where(den > 0, den, np.nan))
     r = 6 + len(present)
-    block[4:r] = quotient if len(present) == p else quotient[[0, 1, *[2 + q for q in present]]]
+    if every:
+        block[4:r] = np.nan
+        np.divide(sums[4:at], den, out=block[4:r], where=den > 0)
+    else:
+        quotient = np.divide(sums[4:at], np.where(den > 0, den, np.nan))
+        block[4:r] = quotient[[0, 1, *[2 + q for q in present]]]
     summary = rec.arrays.summary[:k].T
     welfare_row = r
     welfare = block[r]
@@ -141,9 +163,12 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     assert r == len(names)
     _series(model, names, block, den[2:, 0].tolist(), present)
     _totals(model, layout, grand, counts.sum(axis=0), n_out, block, injections, welfare_row, counters)
-    last = block[:, -1].tolist()
-    model.last_metrics = {name: x for name, x in zip(names, last, strict=True)
-                          if x == x or not name.startswith("compliance.")}
+    last = dict(zip(names, block[:, -1].tolist(), strict=True))
+    for c in (plan.compliance if every else range(6, 6 + len(present))):
+        name = names[c]
+        if last[name] != last[name]:  # NaN: the principle did not apply at the last step
+            del last[name]
+    model.last_metrics = last
     return True
 
 
@@ -165,14 +190,21 @@ def _payoffs(w: Weights, group_sums: np.ndarray, block: np.ndarray, r: int) -> i
 def _series(model: SpecModel, names: list[str], block: np.ndarray, applied_first: list[float],
             present: list[int]) -> None:
     """Extend the series by the block's rows: a run's first booking keeps the block's rows as its
-    columns; any other goes through ``extend_series``."""
+    columns, a later one appends them (``Series.extend_rows``); a new sparse name goes through
+    ``extend_series``, which places it by its first step."""
     series = model.series
     # A principle first applied after the stretch's first step joins the series after the
     # others (``extend_series``' order for sparse names): the general way sorts that out.
-    if (isinstance(series, Series) and not len(series) and not model.steps
-            and all(applied_first[q] > 0 for q in present)):
-        series.start_block(names, block)
-        return
+    if isinstance(series, Series):
+        if not len(series) and not model.steps and all(applied_first[q] > 0 for q in present):
+            series.start_block(names, block)
+            return
+        new = [name for name in names if name not in series]
+        if not any(M._sparse(name) for name in new):  # new columns join in the block's order
+            for name in new:
+                series[name] = [float("nan")] * model.steps
+            series.extend_rows(dict(zip(names, block, strict=True)), block.shape[1])
+            return
     M.extend_series(series, dict(zip(names, block, strict=True)), model.steps, block.shape[1])
 
 
@@ -199,7 +231,7 @@ def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.n
     width = len(outcomes)
     if width < n_out:  # the general path's counts have a zero column per outcome made since
         outcomes = np.concatenate([outcomes, np.zeros(n_out - width, outcomes.dtype)])
-    if layout.weights.conflicts:  # else zeros would be added: the same levels
+    if layout.weights.conflicts and grand[0] > 0:  # else zeros would be added: the same levels
         tot.levels = tot.levels + M.level_pairs(model, outcomes)
     tot.outcomes = _plus(tot.outcomes, outcomes)
     # Step by step, left to right, as stepping adds them (a running sum in Python floats).
@@ -220,28 +252,48 @@ def _plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(b, dtype=np.float64) if not len(a) else M._add(a, b)
 
 
-def _layout(model: SpecModel, rec: Stretch) -> Layout | None:
+def _plan(model: SpecModel, rec: Stretch) -> Plan:
+    """This stretch's plan: the model's last, while the registry, the table's outcomes and
+    principles, the groups and the stretch's column names are what it was made for (weights
+    depend on nothing else: outcome, compliance and conflict rows are only ever appended
+    together); else a new one. Its layout is None when the general path must book it."""
+    table = model.decisions
+    computed = METRICS.computed()
+    n_out = table.n_outcomes
+    p = len(table.principle_ids)
+    counters, env = tuple(rec.counters), tuple(rec.env_metrics)
+    kept: Plan | None = model.__dict__.get("_summary_plan")
+    if (kept is not None and kept.computed is computed and kept.table is table and kept.n_out == n_out
+            and kept.p == p and kept.group_of is model.group_of and kept.groups == len(model.groups)
+            and kept.counters == counters and kept.env == env):
+        return kept
+    layout = _layout(model, rec, computed)
+    names: list[str] = []
+    if layout is not None:
+        ids = layout.weights.ids
+        names = [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{i}" for i in ids], *layout.tail]
+    plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, layout, names,
+                range(6, 6 + p))
+    model.__dict__["_summary_plan"] = plan
+    return plan
+
+
+def _layout(model: SpecModel, rec: Stretch, computed: list[Metric]) -> Layout | None:
     """This stretch's layout; None when the general path must book it."""
-    engine = _engine(METRICS.computed())
+    engine = _engine(computed)
     if engine is None:
         return None
     weights = _weights(model)
-    key = (weights, tuple(rec.counters), tuple(rec.env_metrics))
-    kept: tuple[tuple[object, ...], Layout | None] | None = model.__dict__.get("_summary_layout")
-    if kept is not None and kept[0][0] is weights and kept[0][1:] == key[1:]:
-        return kept[1]
     names, families = engine
     counters = tuple(c for c in rec.counters if c not in M.INJECTIONS)
     taken = [*counters, *rec.env_metrics]
-    layout = None
     # A name shared with the engine's columns: the general path sorts it out.
-    if len(set(taken)) == len(taken) and not any(name in names or name.startswith(families) for name in taken):
-        pairwise = bool(model.env.pairwise)
-        tail = ("welfare", "efficiency", "gini", *(("trust_mean", "trust_calibration") if pairwise else ()),
-                *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT, *weights.payoff_names)
-        layout = Layout(weights, counters, tuple(rec.env_metrics), pairwise, tail)
-    model.__dict__["_summary_layout"] = (key, layout)
-    return layout
+    if len(set(taken)) != len(taken) or any(name in names or name.startswith(families) for name in taken):
+        return None
+    pairwise = bool(model.env.pairwise)
+    tail = ("welfare", "efficiency", "gini", *(("trust_mean", "trust_calibration") if pairwise else ()),
+            *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT, *weights.payoff_names)
+    return Layout(weights, counters, tuple(rec.env_metrics), pairwise, tail)
 
 
 def _weights(model: SpecModel) -> Weights:
