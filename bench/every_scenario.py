@@ -393,8 +393,14 @@ def bench_every(sizes: tuple[int, ...] = SIZES, only: list[str] | None = None) -
             # Each row from a collected heap: what an earlier row left must not slow this one's
             # collections (the plain Mesa models of a round robin hold millions of objects).
             gc.collect()
+            # What earlier rows and imports left is frozen out of later collections: each
+            # timed side starts from a collected heap (_timed) at the cost of this row's objects.
+            gc.freeze()
             start = time.perf_counter()
-            rows.append(bench_row(ref, n))
+            try:
+                rows.append(bench_row(ref, n))
+            finally:
+                gc.unfreeze()
             # Progress as each row finishes: the whole benchmark takes minutes.
             print(f"  {rows[-1].name}: {rows[-1].ratio:.3g}x plain Mesa "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
