@@ -8,6 +8,7 @@ metrics, payoffs, traits, deciders, link memory, events and Mesa's clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -249,18 +250,26 @@ def test_a_model_built_after_a_kernel_run_starts_from_state_gathered_at_build(
     _assert_same_run(step, fused)
 
 
-def test_state_changed_after_build_is_gathered_again() -> None:
-    # The kept state is compared with the model's arrays: a payoff changed between build and
-    # run is played from, as stepping plays from it (a stale copy would leave the +1.5 out).
-    over = CASES["chaos"]
+def _changed_after_build(change: Callable[[SpecModel], None]) -> list[SpecModel]:
+    """The chaos board stepped and fused, each ``change``d between build and run."""
     got = []
     for fuse in (False, True):
-        model = SpecModel(load_scenario("spatial-pd", over), 2)
-        model.payoff += 1.5
+        model = SpecModel(load_scenario("spatial-pd", CASES["chaos"]), 2)
+        change(model)
         model.may_fast_forward = fuse
         model.run()
         got.append(model)
     _assert_same_run(*got)
+    return got
+
+
+def test_state_changed_after_build_is_gathered_again() -> None:
+    # The kept state is compared with the model's arrays: a payoff changed between build and
+    # run is played from, as stepping plays from it (a stale copy would leave the +1.5 out).
+    def raise_payoff(model: SpecModel) -> None:
+        model.payoff += 1.5
+
+    got = _changed_after_build(raise_payoff)
     assert got[1].payoff.min() >= 1.5
 
 
@@ -308,15 +317,10 @@ def test_traits_changed_after_build_are_gathered_again() -> None:
     # Traits changed between build and run (deciders left as they were: no new type to give the
     # change away): the state made at build is stale and the run must imitate from the model's
     # traits, as stepping does.
-    over = CASES["chaos"]
-    got = []
-    for fuse in (False, True):
-        model = SpecModel(load_scenario("spatial-pd", over), 2)
+    def copy_traits(model: SpecModel) -> None:
         evo = model.evolution
         assert evo is not None
         col = evo.columns[0]
         evo.traits[:7, col] = evo.traits[-1, col]
-        model.may_fast_forward = fuse
-        model.run()
-        got.append(model)
-    _assert_same_run(*got)
+
+    _changed_after_build(copy_traits)
