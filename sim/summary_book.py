@@ -18,6 +18,7 @@ them, and the run's welfare and bounds are added step by step as there
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -92,7 +93,6 @@ class Plan(NamedTuple):
     env: tuple[str, ...]
     layout: Layout | None
     names: list[str]             # the block's rows (every principle present); never mutated
-    compliance: range            # rows of ``names`` that are ``compliance.*``
 
 
 def book(model: SpecModel, rec: Stretch) -> bool:
@@ -118,8 +118,7 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     at = 4 + ratios  # the denominators
     present = [q for q in range(p) if grand[at + 2 + q] > 0]  # principles that applied in some step
     every = len(present) == p
-    names = plan.names if every else [*COUNTED, "cooperation_rate", "compliance_rate",
-                                      *[f"compliance.{w.ids[q]}" for q in present], *layout.tail]
+    names = plan.names if every else _names([w.ids[q] for q in present], layout.tail)
     block = np.empty((len(names), k))
     block[:4] = sums[:4]
     # Every ratio in one division; NaN where nothing applied, as ``metrics._ratio`` leaves it.
@@ -164,7 +163,7 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     _series(model, names, block, den[2:, 0].tolist(), present)
     _totals(model, layout, grand, counts.sum(axis=0), n_out, block, injections, welfare_row, counters)
     last = dict(zip(names, block[:, -1].tolist(), strict=True))
-    for c in (plan.compliance if every else range(6, 6 + len(present))):
+    for c in range(6, 6 + len(present)):  # the compliance.* rows
         name = names[c]
         if last[name] != last[name]:  # NaN: the principle did not apply at the last step
             del last[name]
@@ -268,14 +267,15 @@ def _plan(model: SpecModel, rec: Stretch) -> Plan:
             and kept.counters == counters and kept.env == env):
         return kept
     layout = _layout(model, rec, computed)
-    names: list[str] = []
-    if layout is not None:
-        ids = layout.weights.ids
-        names = [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{i}" for i in ids], *layout.tail]
-    plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, layout, names,
-                range(6, 6 + p))
+    names = [] if layout is None else _names(layout.weights.ids, layout.tail)
+    plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, layout, names)
     model.__dict__["_summary_plan"] = plan
     return plan
+
+
+def _names(ids: Sequence[str], tail: Sequence[str]) -> list[str]:
+    """A block's row names: the counted rows, the rates, a compliance row per principle id, the tail."""
+    return [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{i}" for i in ids], *tail]
 
 
 def _layout(model: SpecModel, rec: Stretch, computed: list[Metric]) -> Layout | None:
