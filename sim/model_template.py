@@ -143,7 +143,7 @@ def _take(model: SpecModel) -> Template | None:
     """The template of a model ``SpecModel.__init__`` just built; None when it cannot have one."""
     d = model.__dict__
     own = set(d) - _mesa_attributes()
-    if type(model) is not SpecModel or own - LAZY != KNOWN or not own >= KNOWN:
+    if type(model) is not SpecModel or own - LAZY != KNOWN:
         return None
     table = model.decisions
     policies = [gs.policy for gs in model.groups]
