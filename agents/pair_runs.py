@@ -24,16 +24,16 @@ def index_runs(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray,  # pragma: no
     n, m = keys.shape[0], k.shape[0]
     pos = np.searchsorted(keys, k)
     miss = np.empty(m, np.int64)
+    rows = np.empty(m, np.int64)
     nm = 0
     for q in range(m):
         p = pos[q]
         if p >= n or keys[p] != k[q]:
             miss[nm] = q
             nm += 1
-    rows = np.empty(m, np.int64)
+        else:
+            rows[q] = rowof[p]
     if nm == 0:
-        for q in range(m):
-            rows[q] = rowof[pos[q]]
         return keys, rowof, rows, 0, 0
     miss = miss[:nm]
     run = np.empty(nm, np.int64)
@@ -42,7 +42,7 @@ def index_runs(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray,  # pragma: no
         while bounds[r + 1] <= miss[x]:
             r += 1
         run[x] = r
-    km, head, _ = distinct(k[miss])
+    km, head, inv = distinct(k[miss])
     u = km.shape[0]
     rm = run[head]  # each new key's first run: runs ascend along the misses
     # Rows by (run, key): runs are few, so counted (a stable counting sort, keys ascending within).
@@ -73,9 +73,8 @@ def index_runs(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray,  # pragma: no
         keys2[a + u] = keys[a]
         rowof2[a + u] = rowof[a]
         a += 1
-    at = np.searchsorted(keys2, k)
-    for q in range(m):
-        rows[q] = rowof2[at[q]]
+    for x in range(nm):  # a new key's row, by its place among the new keys
+        rows[miss[x]] = n + rank[inv[x]]
     return keys2, rowof2, rows, u, made
 
 
