@@ -443,27 +443,28 @@ class Injection(Environment):
         """The kinds of this step's orders, and each order's kind (see :class:`Kinds`)."""
         ng = len(model.groups)
         uniq, kind = unique_inverse((c * ng + g_sender) * ng + g_worker)
-        return self._kinds_of(model, uniq, tuple(tuple(gs.delegations) for gs in model.groups)), kind
+        return self._kinds_of(*self._rows_of(model, uniq, tuple(tuple(gs.delegations) for gs in model.groups))), kind
 
-    def _kinds_of(self, model: Any, uniq: np.ndarray, dels: tuple[Any, ...]) -> Kinds:
-        """The :class:`Kinds` of the sorted distinct keys ``uniq`` (see :meth:`_kind_row`)."""
-        names, rows = self._rows_of(model, uniq, dels)
+    def _kinds_of(self, memo: tuple[Any, ...], rows: list[tuple[Any, ...]]) -> Kinds:
+        """The :class:`Kinds` of ``rows``, the rows :meth:`_rows_of` keeps under ``memo``."""
         codes = tuple(self.beliefs.fact_code(fact) for row in rows for fact, _ok in row[-1])
         # The same rows and belief codes make the same arrays: kept for the process (read only).
-        whole = (uniq.tobytes(), names, dels, self.params, codes)
+        whole = (memo, codes)
         kinds = _KINDS.get(whole)
         if kinds is None:
             kinds = _KINDS[whole] = Kinds.of(rows, self.beliefs)
         return kinds
 
-    def _rows_of(self, model: Any, uniq: np.ndarray, dels: tuple[Any, ...]) -> tuple[Any, list[tuple[Any, ...]]]:
-        """The groups' names and the rows (:meth:`_kind_row`) of the sorted distinct keys ``uniq``."""
+    def _rows_of(self, model: Any, uniq: np.ndarray,
+                 dels: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        """The rows (:meth:`_kind_row`) of the sorted distinct keys ``uniq``, and the key they
+        are kept under for the process."""
         names = tuple(gs.name for gs in model.groups)
         memo = (uniq.tobytes(), names, dels, self.params)  # params: a shock may change what is composed
         rows = _KIND_SETS.get(memo)
         if rows is None:
             rows = _KIND_SETS[memo] = [self._kind_row(model, key, dels) for key in uniq.tolist()]
-        return names, rows
+        return memo, rows
 
     def _kind_row(self, model: Any, key: int, dels: tuple[Any, ...]) -> tuple[Any, ...]:
         """The kind of key ``(channel * groups + sender's group) * groups + worker's group``."""
@@ -485,14 +486,14 @@ class Injection(Environment):
         dels = tuple(tuple(gs.delegations) for gs in model.groups)
         present = first >= 0
         uniq = np.flatnonzero(present)
-        rows = self._rows_of(model, uniq, dels)[1]
+        memo, rows = self._rows_of(model, uniq, dels)
         if any(not self.beliefs.knows(fact) for row in rows for fact, _ok in row[-1]):
             # Stepping codes a kind's facts at the first step that meets it (kinds in key order
             # within a step); later steps find them coded.
             for u in np.lexsort((uniq, first[uniq])).tolist():
                 for fact, _ok in rows[u][-1]:
                     self.beliefs.fact_code(fact)
-        return self._kinds_of(model, uniq, dels), (np.cumsum(present) - 1)[keys]
+        return self._kinds_of(memo, rows), (np.cumsum(present) - 1)[keys]
 
     def _kind(self, model: Any, c: int, source: str, gw: int) -> tuple[Any, ...]:
         """One kind of order, from the message its channel composes (sender and recipient stand-ins)."""
