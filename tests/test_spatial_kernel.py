@@ -289,7 +289,7 @@ def test_gini_rows_wait_across_stops_and_chunks(case: str, monkeypatch: pytest.M
 
     monkeypatch.setattr(spatial_kernel, "_play", counting)
     step, fused = _pair(CASES[case], 0)
-    assert len(calls) > 40 // 3 and max(calls) <= 3  # stops and full buffers both happened
+    assert len(calls) > 40 // 3 and any(c < 3 for c in calls[:-1])  # stops and full buffers both happened
     _assert_same_run(step, fused)
 
 
