@@ -159,15 +159,21 @@ class Chunk:
 
 
 
+def _is_engine_run(result: Any) -> bool:
+    """Whether ``result`` is the engine's ``RunResult``. Another task's result never is, and
+    must not pay for importing the engine (mesa, ~1-2 s) to find that out: an engine run can
+    only exist once ``sim.runs.run`` is imported."""
+    module = sys.modules.get("sim.runs.run")
+    return module is not None and isinstance(result, module.RunResult)
+
+
 def long_steps(result: Any) -> LongSteps | None:
     """A task result's per-step metrics in long form (numeric columns only); None if it has none.
 
     An engine run's columns are read as they are (``RunResult.step_columns``), without the
     wide frame; another task's ``steps`` frame is read column by column.
     """
-    from sim.runs.run import RunResult
-
-    if isinstance(result, RunResult):
+    if _is_engine_run(result):
         index, columns = result.step_columns()
     else:
         frame = result.steps
@@ -182,9 +188,7 @@ def long_steps(result: Any) -> LongSteps | None:
 def _events(result: Any) -> pd.DataFrame | None:
     """A task result's events; None for an engine run that logged none (an empty frame of
     Arrow-backed string columns costs about as much as a short run)."""
-    from sim.runs.run import RunResult
-
-    return result.logged_events() if isinstance(result, RunResult) else result.events
+    return result.logged_events() if _is_engine_run(result) else result.events
 
 
 def execute_job(chunk: Chunk, job: Job) -> RunRecord:
