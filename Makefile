@@ -2,6 +2,8 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+#: The bench extras (axelrod, Dask), installed once: pip's editable rebuild costs ~20-30 s a call.
+BENCH_STAMP := $(VENV)/.installed-bench
 PACKAGES := agents scenarios sim analysis cli specbound viz bench
 # numpy's AVX-512 loops differ in the last bit from the others (agents/cpu_pin.py); set here
 # too, because pytest's plugins may load numpy before the project's packages pin it.
@@ -30,8 +32,11 @@ test: $(STAMP)
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -n 2 -p no:cacheprovider
 
-bench: $(STAMP)
+$(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) -m bench
 
 clean:
