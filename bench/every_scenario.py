@@ -295,9 +295,9 @@ def bench_row(ref: str, n: int) -> Result:
     if ref == "spatial-pd":
         board_then = _board(model)
     model.run(steps - peer_steps)
-    if plan.phases is not None and _fuses(model):
-        # The counted run stepped one at a time: a run that fuses warms the compiled loop.
-        SpecModel(load_scenario(ref, ov), seed=0).run()
+    temptation = model.env.params.T if ref == "spatial-pd" else None
+    # The check run is done with: each timed side's collection no longer walks it.
+    del model
 
     def peer_of(fresh: Any) -> Any:
         """The row's plain Mesa model, built from specbound's model before its run."""
@@ -308,7 +308,7 @@ def bench_row(ref: str, n: int) -> Result:
         if ref == "spatial-pd":
             from bench.peer_mesa_games import SpatialPD
 
-            return SpatialPD(board0, model.env.params.T)
+            return SpatialPD(board0, temptation)
         # The peer plays on the graph specbound started on (rewiring, where on, moves edges later).
         return plan.peer(_Start(fresh, start_edges))
 
