@@ -113,14 +113,17 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 5 * n + 2 * rows)
                     + (n if summarised and model.learning is not None else 0))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
+    # A stretch an earlier run played from the same table state and the same start: copied
+    # (its records copied whole, before any are made here).
+    replays = table.shared_memo(ipd_replays.NAME) if model.learning is None and summarised else None
+    key = None if replays is None else ipd_replays.key_of(model, k, width, groups, dec, *_read_by_loop(env, keep))
+    if key is not None:
+        replayed = ipd_replays.replay(replays, key, model)
+        if replayed is not None:
+            env.bounds = env.welfare_bounds(e)
+            return replayed
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
     rec.one_block = summarised  # its summary, counts and group sums are all the block reads
-    # A stretch an earlier run played from the same table state and the same start: copied.
-    replays = table.shared_memo(ipd_replays.NAME) if model.learning is None and summarised else None
-    key = None if replays is None else ipd_replays.key_of(model, rec, k, dec, *_read_by_loop(env, keep))
-    if key is not None and ipd_replays.replay(replays, key, model, rec):
-        env.bounds = env.welfare_bounds(e)
-        return rec
     scratch = _scratch(model, summarised)
     # state: why the loop stopped, how many rows it found without a cell, the step ``draws`` are for.
     state = np.array([0, 0, -1], np.int64)

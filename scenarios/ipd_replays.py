@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from scenarios.ipd_rows import Pairs
+from scenarios.stretch import StepArrays, Stretch
 
 #: Aligned pair rows above which stretches are not kept (their keys hash megabytes a run).
 MAX_ROWS = 1 << 15
@@ -47,13 +48,14 @@ class Replay(NamedTuple):
     pairs: tuple[np.ndarray, ...]   # the aligned rows' memory, ``Pairs`` order
 
 
-def key_of(model: Any, rec: Any, k: int, dec: np.ndarray, read: tuple[np.ndarray, ...],
+def key_of(model: Any, k: int, width: int, groups: int, dec: np.ndarray, read: tuple[np.ndarray, ...],
            scalars: tuple[float | int, ...]) -> bytes | None:
-    """The digest of what a class stretch of ``k`` steps from here reads beyond the table's cells:
-    ``dec`` (each aligned row's decider), ``read`` and ``scalars`` (the read mask, the codec's
-    and the acts' arrays, the payoffs); None when it is not kept."""
+    """The digest of what a summarised class stretch of ``k`` steps from here (records ``width``
+    outcomes and ``groups`` groups wide) reads beyond the table's cells: ``dec`` (each aligned
+    row's decider), ``read`` and ``scalars`` (the read mask, the codec's and the acts' arrays,
+    the payoffs); None when it is not kept."""
     m = len(dec)
-    if m > MAX_ROWS or rec.steps or not rec.summarised or len(model.pairs) != m:
+    if m > MAX_ROWS or len(model.pairs) != m:
         return None
     agents, _ = model.edge_agents()
     _, partner = model.pairs.pairs()
@@ -64,7 +66,7 @@ def key_of(model: Any, rec: Any, k: int, dec: np.ndarray, read: tuple[np.ndarray
     # One header of numbers (sizes; the scalars as the loop reads them, float64; each array's
     # dtype number, dimensions and shape, which fix where its bytes start), then the arrays'
     # bytes: a string header and an update per array were most of the key's ~150 us.
-    sizes = [k, m, len(model.payoff), rec.arrays.counts.shape[1], rec.arrays.group_sums.shape[1], len(arrays)]
+    sizes = [k, m, len(model.payoff), width, groups, len(arrays)]
     for a in arrays:
         sizes += (a.dtype.num, a.ndim, *a.shape)
     blob = b"".join([np.array(sizes, np.int64).data, np.array(scalars, np.float64).data, *[a.data for a in arrays]])
@@ -74,28 +76,31 @@ def key_of(model: Any, rec: Any, k: int, dec: np.ndarray, read: tuple[np.ndarray
     return blob if len(blob) <= KEY_BYTES else hashlib.sha256(blob).digest()
 
 
-def replay(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any) -> bool:
-    """Write a kept stretch into ``rec`` and the model; False when none is kept under ``key``."""
+def replay(memo: dict[bytes, Replay], key: bytes, model: Any) -> Stretch | None:
+    """The kept stretch under ``key``, its end state written into the model; None when none is kept.
+
+    Its records are copies of the kept ones: a kept stretch was played to its end, so they have
+    the rows and columns the stretch's own zeroed records would have had.
+    """
     got = memo.get(key)
     if got is None:
-        return False
-    s = got.steps
-    for arr, rows in zip(rec.arrays, got.records, strict=True):
-        arr[:s] = rows
+        return None
     for name, values in zip(AGENT_ARRAYS, got.agents, strict=True):
         getattr(model, name)[:] = values
     m = len(got.pairs[0])
+    cols = model.pairs.cols
     for name, values in zip(Pairs._fields, got.pairs, strict=True):
-        model.pairs.cols[name][:m] = values
-    rec.steps = s
-    return True
+        cols[name][:m] = values
+    return Stretch(got.steps, StepArrays(*[rows.copy() for rows in got.records]), one_block=True)
 
 
 def keep(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any, m: int) -> None:
     """Keep the stretch just played into ``rec`` (its pair memory already written back)."""
     s = rec.steps
-    if rec.env_metrics or rec.evolved or rec.counters:
+    if rec.env_metrics or rec.evolved or rec.counters or rec.bounds is not None:
         return  # columns beyond the records (the class loops fill none today): not replayed
+    if s != len(rec.arrays.counts):
+        return  # records with rows past the stretch: a replay's copies would lack them
     if len(memo) >= MAX_KEPT:
         memo.pop(next(iter(memo)))
     memo[key] = Replay(s, tuple(arr[:s].copy() for arr in rec.arrays),

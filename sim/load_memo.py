@@ -33,6 +33,10 @@ def frozen(value: Any) -> Hashable | None:
     """A hashable, order-preserving form of TOML-like override values; None if not one."""
     if type(value) in _PLAIN:
         return (type(value).__name__, value)
+    if type(value) is dict and all(type(v) in _PLAIN for v in value.values()):
+        # Flat overrides (a sweep point, a round robin's group counts): the general case's
+        # output, without a call per value.
+        return ("{", tuple([(k, (type(v).__name__, v)) for k, v in value.items()]))
     if isinstance(value, Mapping):
         items = tuple((k, frozen(v)) for k, v in value.items())
         return None if any(v is None and value[k] is not None for k, v in items) else ("{", items)
@@ -45,23 +49,36 @@ def frozen(value: Any) -> Hashable | None:
     return None
 
 
-def file_stamp(paths: tuple[str, ...]) -> tuple[tuple[int, int], ...] | None:
+def file_stamp(paths: tuple[str, ...]) -> tuple[tuple[int, ...], ...] | None:
     """(modification time, size) of each path; None when one cannot be read."""
+    return _stamp(paths, False)
+
+
+def identity_stamp(paths: tuple[str, ...]) -> tuple[tuple[int, ...], ...] | None:
+    """``file_stamp`` with each file's (device, inode) first, as the parse cache keys a file: a
+    file replaced by another of the same time and size is then a different file."""
+    return _stamp(paths, True)
+
+
+def _stamp(paths: tuple[str, ...], identity: bool) -> tuple[tuple[int, ...], ...] | None:
     out = []
     for p in paths:
         try:
             st = os.stat(p)
         except OSError:
             return None
-        out.append((st.st_mtime_ns, st.st_size))
+        out.append((st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size) if identity
+                   else (st.st_mtime_ns, st.st_size))
     return tuple(out)
 
 
 class LoadMemo:
     """Loaded scenarios by (file, overrides, flags), each with the paths and stamp it depends on."""
 
-    def __init__(self, limit: int = MAX_ENTRIES) -> None:
+    def __init__(self, limit: int = MAX_ENTRIES,
+                 stamp: Callable[[tuple[str, ...]], Hashable | None] = file_stamp) -> None:
         self.limit = limit
+        self.stamp = stamp
         self._items: dict[Hashable, tuple[Any, tuple[str, ...], Hashable]] = {}
 
     def __len__(self) -> int:
@@ -73,14 +90,14 @@ class LoadMemo:
         if hit is None:
             return None
         scenario, paths, stamp = hit
-        if stamp != (registries, file_stamp(paths)):
+        if stamp != (registries, self.stamp(paths)):
             del self._items[key]
             return None
         return scenario
 
     def put(self, key: Hashable, registries: Hashable, scenario: Any, paths: tuple[str, ...]) -> None:
         """File ``scenario``, built from the files ``paths`` (stamped now)."""
-        stamp = file_stamp(paths)
+        stamp = self.stamp(paths)
         if stamp is None:
             return
         self._items.pop(key, None)
@@ -91,9 +108,26 @@ class LoadMemo:
     def clear(self) -> None:
         self._items.clear()
 
+    def holds(self, key: Hashable, scenario: Any) -> bool:
+        """Whether ``scenario`` is what is filed under ``key`` (its stamp not checked)."""
+        hit = self._items.get(key)
+        return hit is not None and hit[0] is scenario
+
+    def find(self, key: Hashable, registries: Callable[[], Hashable]) -> Any:
+        """``get``, the registries read only when ``key`` is filed (a miss costs one look-up)."""
+        return None if key not in self._items else self.get(key, registries())
+
 
 #: The process's memo of loaded scenarios (see the module doc).
 LOADED = LoadMemo()
+#: Shipped scenarios by the id a caller named (``sim.scenario.load_scenario``'s short cut), each
+#: with its key in ``LOADED``: the same scenarios, found without resolving the id again.
+BY_ID = LoadMemo(stamp=identity_stamp)
+
+
+def still_loaded(key: Hashable, scenario: Any) -> bool:
+    """Whether ``LOADED`` still files ``scenario`` under ``key`` (a ``BY_ID`` entry copies one)."""
+    return LOADED.holds(key, scenario)
 
 
 def remembered(key: Hashable | None, registries: Callable[[], Hashable], load: Callable[[], Any],

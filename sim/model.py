@@ -43,6 +43,7 @@ from sim.network import Network, trust_graph
 from sim.population import draw_population, draws_of, typical_params
 from sim.scenario import Group, Scenario
 from sim.series import Series
+from sim.streams import Spawned
 
 #: Fast-forward tries that fail in a row wait this many steps at most before the next try.
 MAX_BACKOFF = 64
@@ -72,6 +73,13 @@ class SpecModel(mesa.Model):
             environment and truth detection, so changing how often one is
             drawn (say, deliberation) leaves the others' draws unchanged.
     """
+
+    # A model copied from a template (``sim.model_template``) makes these when first read
+    # (``sim.streams``); ``__init__`` sets them, and then these are never asked.
+    rng_match = Spawned(0)
+    rng_decide = Spawned(1)
+    rng_env = Spawned(2)
+    rng_detect = Spawned(3)
 
     def __init__(self, scenario: Scenario, seed: int = 0) -> None:
         super().__init__(rng=int(seed))

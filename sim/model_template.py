@@ -42,6 +42,7 @@ from sim.model import GroupState, SpecModel
 from sim.network import Network
 from sim.scenario import Scenario
 from sim.series import Series
+from sim.streams import spawn_lazily
 
 #: Templates kept, by the identity of the scenario they were made from (each holds its scenario).
 MAX_TEMPLATES = 8
@@ -191,8 +192,7 @@ def _copy(t: Template, seed: int) -> SpecModel | None:
     d = model.__dict__
     d["spec_scenario"] = sc
     d["seed"] = int(seed)
-    rng_match, rng_decide, rng_env, rng_detect, rng_graph = model.rng.spawn(5)
-    d.update(rng_match=rng_match, rng_decide=rng_decide, rng_env=rng_env, rng_detect=rng_detect)
+    rng_graph = spawn_lazily(model)  # the four model streams made when read (``sim.streams``)
     env = get_environment(sc.environment)(sc.env_params, model)
     d["env"] = env
     phases = t.shared["phases"]

@@ -33,7 +33,7 @@ from sim.events import EVENT_TYPES, LoadContext
 from sim.evolution import EvolutionConfig, parse_evolution
 from sim.instructions import validate_instruction
 from sim.lattice import NEIGHBOURHOODS, lattice_side
-from sim.load_memo import frozen, remembered
+from sim.load_memo import BY_ID, frozen, remembered, still_loaded
 from sim.population import typical_params
 from sim.tables import check_keys, unit_interval
 from sim.triggers import Trigger, parse_trigger, share_metrics
@@ -227,13 +227,39 @@ def load_scenario(ref: str | Path, overrides: dict[str, Any] | None = None, *,
 
     ``strict_specs``: refuse an override of a spec no group uses (see :func:`load_scenario_text`).
     """
+    by_id = _by_id_key(ref, overrides, strict_specs)
+    if by_id is not None:
+        found = BY_ID.find(by_id, _registries)
+        if found is not None and still_loaded(*found):
+            return found[1]
     path = resolve_ref(ref)
     try:
         parsed = _parsed_file(path)
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(f"{path}: cannot read: {e}") from None
-    return remembered(_memo_key(parsed, path, overrides, strict_specs), _registries,
-                      lambda: _load(parsed, None, overrides, str(path), strict_specs), _files_of)
+    key = _memo_key(parsed, path, overrides, strict_specs)
+    scenario = remembered(key, _registries,
+                          lambda: _load(parsed, None, overrides, str(path), strict_specs), _files_of)
+    if by_id is not None and key is not None and path == SCENARIO_DIR / f"{ref}.toml":
+        BY_ID.put(by_id, _registries(), (key, scenario), _files_of(scenario))
+    return scenario
+
+
+def _by_id_key(ref: str | Path, overrides: dict[str, Any] | None, strict_specs: bool) -> Hashable | None:
+    """The key of a shipped scenario named by its id in ``BY_ID``; None for any other reference.
+
+    Why: resolving an id (is it a file here? the shipped file of that name, the id it declares)
+    and stamping the file for the parse cache and the load memo were seven ``stat`` calls and a
+    dozen path objects, a tenth of a 12-strategy round robin's ``sim.run``. An id that
+    ``resolve_ref`` found as the shipped file of its name resolves there again while no file of
+    that name appears in the working directory (checked on every call) and the shipped file is
+    the same (its stamp, checked with the spec files' by ``BY_ID``). An entry also needs the
+    load memo's entry it copies (a cleared memo clears this one).
+    """
+    if type(ref) is not str or os.sep in ref or ref.endswith(".toml") or os.path.exists(ref):
+        return None
+    given = frozen(dict(overrides or {}))
+    return None if given is None else (ref, str(SCENARIO_DIR), given, strict_specs)
 
 
 def _memo_key(parsed: ParsedToml, path: Path, overrides: dict[str, Any] | None,

@@ -29,9 +29,9 @@ def replays(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     counts = [0, 0]
     real_replay, real_keep = ipd_replays.replay, ipd_replays.keep
 
-    def replay(*args: Any) -> bool:
+    def replay(*args: Any) -> Any:
         got = real_replay(*args)
-        counts[0] += got
+        counts[0] += got is not None
         return got
 
     def keep(*args: Any) -> None:

@@ -118,3 +118,31 @@ def test_a_text_load_without_pinned_specs_loads_again() -> None:
 
     text = load_scenario("ipd-classic").text
     assert load_scenario_text(text, None, {"steps": 7}) is not load_scenario_text(text, None, {"steps": 7})
+
+
+def test_a_shipped_id_is_found_by_its_name_until_something_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim import scenario as scenario_mod
+
+    monkeypatch.setattr(load_memo, "BY_ID", LoadMemo(stamp=load_memo.identity_stamp))
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    shipped = folder / "memo.toml"
+    _write(shipped, SCENARIO.format(steps=5, spec="empty"), 1_000_000_000)
+    monkeypatch.setattr(scenario_mod, "SCENARIO_DIR", folder)
+    monkeypatch.setattr(scenario_mod, "BY_ID", load_memo.BY_ID)
+    monkeypatch.chdir(tmp_path)
+    first = load_scenario("memo", {"steps": 7})
+    assert len(load_memo.BY_ID) == 1  # filed by its id
+    assert load_scenario("memo", {"steps": 7}) is first
+    # The shipped file edited: read again (its stamp), and filed anew.
+    _write(shipped, SCENARIO.format(steps=5, spec="empty") + "# edited\n", 2_000_000_000)
+    second = load_scenario("memo", {"steps": 7})
+    assert second is not first and second.text.endswith("# edited\n")
+    # The load memo cleared: the id's entry goes with it.
+    load_memo.LOADED.clear()
+    assert load_scenario("memo", {"steps": 7}) is not second
+    # A file of that name in the working directory comes first, as ``resolve_ref`` has it.
+    _write(tmp_path / "memo", SCENARIO.format(steps=9, spec="empty"), 1_000_000_000)
+    assert load_scenario("memo").steps == 9
+    assert load_scenario("memo", {"steps": 7}).source == "memo"
