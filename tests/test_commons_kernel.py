@@ -104,6 +104,30 @@ def test_more_payoff_classes_than_room_sort_agents(room: int, monkeypatch: pytes
     _same_commons(slow, fast)
 
 
+def _paths(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each stretch played by agent types (True) or agent by agent."""
+    paths: list[bool] = []
+    real = commons_kernel._play_flat
+
+    def noting(*args: Any) -> bool:
+        paths.append(bool(real(*args)))
+        return paths[-1]
+
+    monkeypatch.setattr(commons_kernel, "_play_flat", noting)
+    return paths
+
+
+@pytest.mark.parametrize(("room", "by_types"), [(None, {True}), (1, {False})])
+def test_stretches_play_by_agent_types_within_the_room(room: int | None, by_types: set[bool],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # The differential tests above cover both loops: by types unless the types pass the room.
+    if room is not None:
+        monkeypatch.setattr(commons_table, "CLASS_ROOM", room)
+    paths = _paths(monkeypatch)
+    _run("commons-newcomer", True, monkeypatch, 6, {"groups.villagers.count": 60})
+    assert len(paths) >= 2 and set(paths) == by_types
+
+
 def test_collapse_inside_a_stretch_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
     fast, played = _run("commons", True, monkeypatch, 4, {
         "groups.villagers.count": 10, "groups.trawlers.count": 30, "groups.trawlers.spec": "empty",
