@@ -72,12 +72,14 @@ class State(NamedTuple):
 
 
 class Conflicts(NamedTuple):
-    """Decisions whose outcome logs conflicts: step ``k``'s are ``at[k]:at[k + 1]``, ``rows[k]`` event rows."""
+    """Decisions whose outcome logs conflicts: step ``k``'s are ``lo[k]:at[k + 1]``, ``rows[k]`` event
+    rows. A step that logs the very decisions of the step before points at its entries again."""
 
     agent: np.ndarray
     outcome: np.ndarray
     at: np.ndarray
     rows: np.ndarray
+    lo: np.ndarray
 
 
 #: Positions in ``State.ints``: the collapse step (-1: none), factors used, the first step's
@@ -107,7 +109,7 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     env_cols = np.empty((k, len(ENV_COLUMNS)))
     size = k * n if logs else 0
     conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), np.zeros(k + 1, np.int64),
-                          np.zeros(k, np.int64))
+                          np.zeros(k, np.int64), np.zeros(k, np.int64))
     prm = env.params
     rng = model.rng_env
     draws = prm.regrowth_sd > 0
@@ -144,9 +146,10 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     env.kept_order = state.order
     if logs:
         # Handed over as one compact copy each: the log keeps views of them, one per step.
-        logged = int(conflicts.at[k])
+        logged = int(conflicts.at[k])  # ends never decrease: a repeated step ends where its model did
         model.log.conflict_steps(list(range(model.steps + 1, model.steps + 1 + k)), conflicts.agent[:logged].copy(),
-                                 conflicts.outcome[:logged].copy(), conflicts.at.tolist(), conflicts.rows.tolist())
+                                 conflicts.outcome[:logged].copy(), conflicts.at.tolist(), conflicts.rows.tolist(),
+                                 starts=conflicts.lo.tolist())
     rec.env_metrics = {name: env_cols[:k, c] for c, name in enumerate(ENV_COLUMNS)}
     return rec
 
@@ -159,14 +162,14 @@ def _order(env: Commons, n: int) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def _play_flat(k_max, p0, p1, p2, p3, r0, r1, r2, r3, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, group_of,
-               a0, a1, a2, a3, a4, a5, a6, a7, a8, env_cols, c0, c1, c2, c3,
+               a0, a1, a2, a3, a4, a5, a6, a7, a8, env_cols, c0, c1, c2, c3, c4,
                l0, l1, l2, l3, l4, l5, l6, l7):  # pragma: no cover - compiled
     """The loop on its records handed over field by field (``Lookup``, ``Resource``, ``State``,
     ``StepArrays``, ``Conflicts``, ``Classes`` in their fields' order): by agent types when the
     agents fall into few enough (``_types``), else agent by agent (``_play``). Returns which."""
     lk, res = Lookup(p0, p1, p2, p3), Resource(r0, r1, r2, r3)
     st = State(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10)
-    rec, cf = StepArrays(a0, a1, a2, a3, a4, a5, a6, a7, a8), Conflicts(c0, c1, c2, c3)
+    rec, cf = StepArrays(a0, a1, a2, a3, a4, a5, a6, a7, a8), Conflicts(c0, c1, c2, c3, c4)
     cl = Classes(l0, l1, l2, l3, l4, l5, l6, l7)
     _classify(st.payoff, st.order, st.xs, st.buf, cl)
     fits, types = _types(lk, st, cl)
@@ -256,6 +259,7 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
                 rec.group_sums[k, group_of[i]] += st.payoff[i]
             for q in range(cl.size[0]):
                 cl.value[q] += 0.0
+        cf.lo[k] = cf.at[k]
         cf.at[k + 1] = logged
         if cl.size[0]:
             gini, eq = _sorted_by_class(st.payoff, cl, st.xs, st.buf, n)
@@ -390,24 +394,29 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
                 dem[a] = res.take[a] * stock * res.share / n
             row = 2 * math.floor(stock / res.capacity * STOCK_BUCKETS + 1e-9)
             rows = 0
+            again = k > 0  # the same decisions log as at the step before (their outcomes too)
             for t in range(types):
                 d = ty.profile[t]
                 j = row + (1 if past - ty.big[t] > 0 else 0)
                 o = lk.outcome[j, d]
+                logs = lk.conflicts[j, d]
+                if (logs > 0) != (ty.logs[t] > 0) or (logs > 0 and o != ty.outcome[t]):
+                    again = False
                 ty.act[t] = lk.act[j, d]
                 ty.outcome[t] = o
-                ty.logs[t] = lk.conflicts[j, d]
+                ty.logs[t] = logs
                 ty.demand[t] = dem[ty.act[t]]
                 rec.counts[k, o] += ty.count[t]
-                rows += ty.count[t] * ty.logs[t]
-            if rows:
+                rows += ty.count[t] * logs
+            cf.lo[k] = cf.lo[k - 1] if again and rows else logged
+            if rows and not again:
                 for i in range(n):
                     t = ty.of[i]
                     if ty.logs[t]:
                         cf.agent[logged] = i
                         cf.outcome[logged] = ty.outcome[t]
                         logged += 1
-                cf.rows[k] += rows
+            cf.rows[k] += rows
             asked = total_at(ty.demand, ty.of, n)
             for a in range(acts):
                 got[a] = dem[a] * (stock / asked) if asked > stock else dem[a]
@@ -422,6 +431,7 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
             takers = n
             stock = _regrow(stock, harvest, over, takers, res, st, k)
         else:
+            cf.lo[k] = logged
             for t in range(types):
                 ty.pay[t] = 0.0
                 ty.value[t] += 0.0  # nothing earned, added as stepping adds it

@@ -9,6 +9,7 @@ environment's random stream. Each case asserts steps were really fused.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,17 @@ def test_conflicts_are_logged_from_fused_steps(monkeypatch: pytest.MonkeyPatch) 
     fast, played = _run("commons", True, monkeypatch, 1, VILLAGE)
     assert played == fast.steps
     assert fast.final_metrics()["conflicts"] > 0 and fast.conflict_rows()
+
+
+def test_a_step_logging_the_step_befores_conflicts_shares_its_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The trawlers over-take alike every step: each step's chunk points at the first one's entries,
+    # and the rows are those of stepping (the differential tests above compare every row).
+    fast, played = _run("commons", True, monkeypatch, 1, VILLAGE)
+    chunks = fast.log.chunks
+    assert played == fast.steps and len(chunks) > 2
+    alike = [(a0, a1) for (_, a0, _, o0), (_, a1, _, o1) in pairwise(chunks)
+             if np.array_equal(a0, a1) and np.array_equal(o0, o1)]
+    assert alike and all(np.shares_memory(a0, a1) for a0, a1 in alike)
 
 
 def test_conflict_rows_past_the_cap_are_counted_alike(monkeypatch: pytest.MonkeyPatch) -> None:
