@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from scenarios.commons_table import STOCK_BUCKETS, Classes, Lookup, decision_lookup, scratch_for
-from scenarios.kernel_sums import gini_step, total
+from scenarios.kernel_sums import gini_step, total, total_at
 from scenarios.stretch import StepArrays, Stretch
 
 if TYPE_CHECKING:
@@ -72,12 +72,14 @@ class State(NamedTuple):
 
 
 class Conflicts(NamedTuple):
-    """Decisions whose outcome logs conflicts: step ``k``'s are ``at[k]:at[k + 1]``, ``rows[k]`` event rows."""
+    """Decisions whose outcome logs conflicts: step ``k``'s are ``lo[k]:at[k + 1]``, ``rows[k]`` event
+    rows. A step that logs the very decisions of the step before points at its entries again."""
 
     agent: np.ndarray
     outcome: np.ndarray
     at: np.ndarray
     rows: np.ndarray
+    lo: np.ndarray
 
 
 #: Positions in ``State.ints``: the collapse step (-1: none), factors used, the first step's
@@ -107,7 +109,7 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     env_cols = np.empty((k, len(ENV_COLUMNS)))
     size = k * n if logs else 0
     conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), np.zeros(k + 1, np.int64),
-                          np.zeros(k, np.int64))
+                          np.zeros(k, np.int64), np.zeros(k, np.int64))
     prm = env.params
     rng = model.rng_env
     draws = prm.regrowth_sd > 0
@@ -144,9 +146,10 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     env.kept_order = state.order
     if logs:
         # Handed over as one compact copy each: the log keeps views of them, one per step.
-        logged = int(conflicts.at[k])
+        logged = int(conflicts.at[k])  # ends never decrease: a repeated step ends where its model did
         model.log.conflict_steps(list(range(model.steps + 1, model.steps + 1 + k)), conflicts.agent[:logged].copy(),
-                                 conflicts.outcome[:logged].copy(), conflicts.at.tolist(), conflicts.rows.tolist())
+                                 conflicts.outcome[:logged].copy(), conflicts.at.tolist(), conflicts.rows.tolist(),
+                                 starts=conflicts.lo.tolist())
     rec.env_metrics = {name: env_cols[:k, c] for c, name in enumerate(ENV_COLUMNS)}
     return rec
 
@@ -159,13 +162,22 @@ def _order(env: Commons, n: int) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def _play_flat(k_max, p0, p1, p2, p3, r0, r1, r2, r3, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, group_of,
-               a0, a1, a2, a3, a4, a5, a6, a7, a8, env_cols, c0, c1, c2, c3,
+               a0, a1, a2, a3, a4, a5, a6, a7, a8, env_cols, c0, c1, c2, c3, c4,
                l0, l1, l2, l3, l4, l5, l6, l7):  # pragma: no cover - compiled
-    """``_play`` on its records handed over field by field (``Lookup``, ``Resource``, ``State``,
-    ``StepArrays``, ``Conflicts``, ``Classes`` in their fields' order)."""
-    _play(k_max, Lookup(p0, p1, p2, p3), Resource(r0, r1, r2, r3), State(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10),
-          group_of, StepArrays(a0, a1, a2, a3, a4, a5, a6, a7, a8), env_cols, Conflicts(c0, c1, c2, c3),
-          Classes(l0, l1, l2, l3, l4, l5, l6, l7))
+    """The loop on its records handed over field by field (``Lookup``, ``Resource``, ``State``,
+    ``StepArrays``, ``Conflicts``, ``Classes`` in their fields' order): by agent types when the
+    agents fall into few enough (``_types``), else agent by agent (``_play``). Returns which."""
+    lk, res = Lookup(p0, p1, p2, p3), Resource(r0, r1, r2, r3)
+    st = State(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10)
+    rec, cf = StepArrays(a0, a1, a2, a3, a4, a5, a6, a7, a8), Conflicts(c0, c1, c2, c3, c4)
+    cl = Classes(l0, l1, l2, l3, l4, l5, l6, l7)
+    _classify(st.payoff, st.order, st.xs, st.buf, cl)
+    fits, types = _types(lk, st, cl)
+    if fits:
+        _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, types)
+    else:
+        _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl)
+    return fits
 
 
 @njit(cache=True, nogil=True)
@@ -175,12 +187,7 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
     environment's metrics. Mirrors the numpy operations in their order."""
     n = lk.profile.shape[0]
     acts = res.take.shape[0]
-    dem = np.empty(acts)
-    got = np.empty(acts)
-    big = np.empty(acts, np.int8)
-    for a in range(acts):
-        big[a] = 1 if res.take[a] > 1.0 + 1e-9 else 0
-    _classify(st.payoff, st.order, st.xs, st.buf, cl)
+    dem, got, big = _per_act(res)
     stock = st.scalars[0]
     ints = st.ints
     past = 0
@@ -244,18 +251,7 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
             past = over
             harvest = total(st.step_pay, n)
             takers = n
-            ints[TOTAL_OVER] += over
-            ints[TOTAL_TAKES] += takers
-            left = stock - harvest
-            if left < 0.0:  # max(left, 0.0) as Python takes it
-                left = 0.0
-            if left < res.collapse_at:
-                ints[COLLAPSE] = ints[FIRST] + k
-                stock = left
-            else:
-                grown = left * st.factors[ints[USED]]
-                ints[USED] += 1
-                stock = res.capacity if res.capacity < grown else grown
+            stock = _regrow(stock, harvest, over, takers, res, st, k)
         else:
             for i in range(n):
                 st.step_pay[i] = 0.0
@@ -263,21 +259,210 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
                 rec.group_sums[k, group_of[i]] += st.payoff[i]
             for q in range(cl.size[0]):
                 cl.value[q] += 0.0
+        cf.lo[k] = cf.at[k]
         cf.at[k + 1] = logged
-        ints[OVER] = over
-        ints[TAKERS] = takers
-        # Welfare sums every agent's step payoff, the harvest every taker's: the same sum here.
-        rec.summary[k, 0] = harvest
         if cl.size[0]:
-            rec.summary[k, 1], env_cols[k, 3] = _sorted_by_class(st.payoff, cl, st.xs, st.buf, n)
+            gini, eq = _sorted_by_class(st.payoff, cl, st.xs, st.buf, n)
         else:
-            rec.summary[k, 1] = gini_step(st.payoff, st.order, st.xs, st.buf)
-            env_cols[k, 3] = _equality(st.payoff, st.order, st.xs, st.buf, n)
-        env_cols[k, 0] = stock
-        env_cols[k, 1] = harvest
-        env_cols[k, 2] = over / takers if takers else np.nan
-        env_cols[k, 4] = 0.0 if ints[COLLAPSE] >= 0 else 1.0
+            gini = gini_step(st.payoff, st.order, st.xs, st.buf)
+            eq = _equality(st.payoff, st.order, st.xs, st.buf, n)
+        _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec, env_cols)
     st.scalars[0] = stock
+
+
+@njit(cache=True, nogil=True)
+def _per_act(res):  # pragma: no cover - compiled
+    """Per act: room for a step's demand and take, and whether it is above the sustainable share."""
+    acts = res.take.shape[0]
+    big = np.empty(acts, np.int8)
+    for a in range(acts):
+        big[a] = 1 if res.take[a] > 1.0 + 1e-9 else 0
+    return np.empty(acts), np.empty(acts), big
+
+
+@njit(cache=True, nogil=True)
+def _regrow(stock, harvest, over, takers, res, st, k):  # pragma: no cover - compiled
+    """The stock after a harvest (``Commons.step``'s collapse and regrowth); counts the takes."""
+    ints = st.ints
+    ints[TOTAL_OVER] += over
+    ints[TOTAL_TAKES] += takers
+    left = stock - harvest
+    if left < 0.0:  # max(left, 0.0) as Python takes it
+        left = 0.0
+    if left < res.collapse_at:
+        ints[COLLAPSE] = ints[FIRST] + k
+        return left
+    grown = left * st.factors[ints[USED]]
+    ints[USED] += 1
+    return res.capacity if res.capacity < grown else grown
+
+
+@njit(cache=True, nogil=True)
+def _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec, env_cols):  # pragma: no cover - compiled
+    """Step ``k``'s row: the last step's counts, welfare and Gini, the environment's five columns."""
+    ints[OVER] = over
+    ints[TAKERS] = takers
+    # Welfare sums every agent's step payoff, the harvest every taker's: the same sum here.
+    rec.summary[k, 0] = harvest
+    rec.summary[k, 1] = gini
+    env_cols[k, 0] = stock
+    env_cols[k, 1] = harvest
+    env_cols[k, 2] = over / takers if takers else np.nan
+    env_cols[k, 3] = eq
+    env_cols[k, 4] = 0.0 if ints[COLLAPSE] >= 0 else 1.0
+
+
+class Types(NamedTuple):
+    """Agents by type: those alike in payoff, profile and last over-take act alike for the rest
+    of the stretch (a decision reads only the stock level, shared, and whether others over-used,
+    which the agent's own last take settles), so they stay alike. Per type its profile, state
+    and agents; per agent its type (``State.chosen`` holds it: the per-agent loop's scratch)."""
+
+    of: np.ndarray     # (n,) int64: each agent's type
+    value: np.ndarray  # (T,) the type's cumulative payoff
+    big: np.ndarray    # (T,) int64: took above its share last step
+    profile: np.ndarray  # (T,) int64
+    count: np.ndarray  # (T,) int64: agents
+    act: np.ndarray    # (T,) int64: this step's act
+    outcome: np.ndarray  # (T,) int64: this step's outcome
+    logs: np.ndarray   # (T,) int64: the conflicts this step's outcome logs
+    demand: np.ndarray  # (T,) this step's demand of one agent
+    pay: np.ndarray    # (T,) this step's payoff of one agent
+
+
+@njit(cache=True, nogil=True)
+def _types(lk, st, cl):  # pragma: no cover - compiled
+    """(True, the agents' types), or (False, ...) where they do not fit the classes' room (or a
+    payoff's class does not hold its exact bits: signed zeros, NaN): the loop goes agent by agent."""
+    n = lk.profile.shape[0]
+    size = cl.size[0]
+    room = cl.value.shape[0]
+    profiles = lk.act.shape[1]
+    fits = n > 0 and size > 0 and size * profiles * 2 <= 64 * room
+    slot = np.full(size * profiles * 2 if fits else 0, -1, np.int64)
+    of = st.chosen
+    value = np.empty(room)
+    big = np.empty(room, np.int64)
+    profile = np.empty(room, np.int64)
+    count = np.zeros(room, np.int64)
+    types = 0
+    for i in range(n if fits else 0):
+        x = st.payoff[i]
+        if x != x or (x == 0.0 and math.copysign(1.0, x) < 0.0):
+            fits = False
+            break
+        key = (cl.of[i] * profiles + lk.profile[i]) * 2 + st.over_last[i]
+        t = slot[key]
+        if t < 0:
+            if types == room:
+                fits = False
+                break
+            t = slot[key] = types
+            value[t], big[t], profile[t] = x, st.over_last[i], lk.profile[i]
+            types += 1
+        elif x != value[t]:
+            fits = False
+            break
+        of[i] = t
+        count[t] += 1
+    return fits, Types(of, value[:types], big[:types], profile[:types], count[:types], np.empty(types, np.int64),
+                       np.empty(types, np.int64), np.empty(types, np.int64), np.empty(types), np.zeros(types))
+
+
+@njit(cache=True, nogil=True)
+def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma: no cover - compiled
+    """``_play`` by agent types: per step the decisions, counts and payoffs once per type, and per
+    agent only the sums whose rounding depends on the agents' order (the demand, the harvest,
+    the group sums, the Gini's total) and the conflicts' log; the agents' arrays are written back
+    at the end. The same operations on the same values as ``_play``."""
+    n = lk.profile.shape[0]
+    types = ty.value.shape[0]
+    acts = res.take.shape[0]
+    dem, got, big = _per_act(res)
+    stock = st.scalars[0]
+    ints = st.ints
+    past = 0
+    for t in range(types):
+        past += ty.count[t] * ty.big[t]
+    logged = 0
+    for k in range(k_max):
+        harvest = 0.0
+        over = 0
+        takers = 0
+        if ints[COLLAPSE] < 0:
+            for a in range(acts):
+                dem[a] = res.take[a] * stock * res.share / n
+            row = 2 * math.floor(stock / res.capacity * STOCK_BUCKETS + 1e-9)
+            rows = 0
+            again = k > 0  # the same decisions log as at the step before (their outcomes too)
+            for t in range(types):
+                d = ty.profile[t]
+                j = row + (1 if past - ty.big[t] > 0 else 0)
+                o = lk.outcome[j, d]
+                logs = lk.conflicts[j, d]
+                if (logs > 0) != (ty.logs[t] > 0) or (logs > 0 and o != ty.outcome[t]):
+                    again = False
+                ty.act[t] = lk.act[j, d]
+                ty.outcome[t] = o
+                ty.logs[t] = logs
+                ty.demand[t] = dem[ty.act[t]]
+                rec.counts[k, o] += ty.count[t]
+                rows += ty.count[t] * logs
+            cf.lo[k] = cf.lo[k - 1] if again and rows else logged
+            if rows and not again:
+                for i in range(n):
+                    t = ty.of[i]
+                    if ty.logs[t]:
+                        cf.agent[logged] = i
+                        cf.outcome[logged] = ty.outcome[t]
+                        logged += 1
+            cf.rows[k] += rows
+            asked = total_at(ty.demand, ty.of, n)
+            for a in range(acts):
+                got[a] = dem[a] * (stock / asked) if asked > stock else dem[a]
+            for t in range(types):
+                a = ty.act[t]
+                ty.pay[t] = 0.0 + (0.0 + got[a])  # a zeroed step payoff += bincount's sum from 0.0
+                ty.value[t] += ty.pay[t]
+                ty.big[t] = big[a]
+                over += ty.count[t] * big[a]
+            past = over
+            harvest = total_at(ty.pay, ty.of, n)
+            takers = n
+            stock = _regrow(stock, harvest, over, takers, res, st, k)
+        else:
+            cf.lo[k] = logged
+            for t in range(types):
+                ty.pay[t] = 0.0
+                ty.value[t] += 0.0  # nothing earned, added as stepping adds it
+        _group_sums(ty.value, ty.of, group_of, rec.group_sums, k, n)
+        cf.at[k + 1] = logged
+        gini, eq = _sorted_by_type(ty, st.xs, st.buf, st.demand, n)
+        _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec, env_cols)
+    st.scalars[0] = stock
+    for i in range(n):
+        t = ty.of[i]
+        st.payoff[i] = ty.value[t]
+        st.step_pay[i] = ty.pay[t]
+        st.over_last[i] = ty.big[t]
+
+
+@njit(cache=True, nogil=True)
+def _group_sums(value, of, group_of, sums, k, n):  # pragma: no cover - compiled
+    """``sums[k, g] += value[of[i]]`` for each agent ``i`` of group ``g`` in turn, the running sum
+    kept in a register while the group stays the same (the same additions in the same order)."""
+    if n == 0:
+        return
+    g = group_of[0]
+    run = sums[k, g]
+    for i in range(n):
+        h = group_of[i]
+        if h != g:
+            sums[k, g] = run
+            g = h
+            run = sums[k, g]
+        run += value[of[i]]
+    sums[k, g] = run
 
 
 @njit(cache=True, nogil=True)
@@ -331,25 +516,51 @@ def _sorted_by_class(payoff, cl, xs, buf, n):  # pragma: no cover - compiled
         for i in range(n):
             buf[i] = payoff[i] - shift
         tot = total(buf, n)
-    order = np.argsort(cl.value[:size])
+    return _sorted_gini(cl.value[:size], cl.count, tot, plain, shift, xs, buf, cl.eq, n)
+
+
+@njit(cache=True, nogil=True)
+def _sorted_by_type(ty, xs, buf, eq, n):  # pragma: no cover - compiled
+    """``_sorted_by_class`` of the agents' payoffs held by type (each type's value, in any order:
+    the minimum and the sorted values are the same; the total is summed in the agents' order)."""
+    value = ty.value
+    low = value[0]
+    for t in range(value.shape[0]):
+        low = min(low, value[t])
+    shift = min(0.0, low)
+    plain = shift == 0.0 and math.copysign(1.0, shift) > 0.0
+    if plain:
+        tot = total_at(value, ty.of, n)
+    else:
+        for i in range(n):
+            buf[i] = value[ty.of[i]] - shift
+        tot = total(buf, n)
+    return _sorted_gini(value, ty.count, tot, plain, shift, xs, buf, eq, n)
+
+
+@njit(cache=True, nogil=True)
+def _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n):  # pragma: no cover - compiled
+    """(Gini, equality) of ``count[c]`` payoffs ``value[c]`` each, whose total is ``tot``: the
+    payoffs sorted by sorting the values."""
+    order = np.argsort(value)
     spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
     run = 0.0
     pos = 0
     for c in order:
-        x = cl.value[c]
+        x = value[c]
         v = x if plain else x - shift
-        for _ in range(cl.count[c]):
+        for _ in range(count[c]):
             if spread:
                 run += v  # np.cumsum: a running sum, left to right
                 buf[pos] = run / tot
             xs[pos] = x
-            cl.eq[pos] = float(pos + 1) * x
+            eq[pos] = float(pos + 1) * x
             pos += 1
     gini = (np.float64(n + 1) - 2.0 * total(buf, n)) / n if spread else 0.0
     sorted_tot = total(xs, n)
     if not sorted_tot > 0:
         return gini, 1.0
-    return gini, 1.0 - (2.0 * total(cl.eq, n) / (n * sorted_tot) - (n + 1) / n)
+    return gini, 1.0 - (2.0 * total(eq, n) / (n * sorted_tot) - (n + 1) / n)
 
 
 @njit(cache=True, nogil=True)

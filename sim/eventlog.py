@@ -69,16 +69,18 @@ class EventLog:
         return MAX_EVENT_ROWS - self._rows
 
     def conflict_steps(self, steps: list[int], agents: np.ndarray, outcome: np.ndarray, at: list[int],
-                       rows: list[int], partners: np.ndarray | None = None) -> None:
+                       rows: list[int], partners: np.ndarray | None = None, starts: list[int] | None = None) -> None:
         """``conflicts`` of several steps whose conflicting decisions a compiled loop picked out:
         step ``steps[s]``'s are ``agents[at[s]:at[s + 1]]`` (their ``outcome``, their ``partners``:
         None for none), logging ``rows[s]`` rows. The same chunks, rows and truncation as one
         ``conflicts`` call per step; the chunks are views of the arrays handed over (no copy per
-        step), which the caller leaves alone."""
+        step), which the caller leaves alone. ``starts[s]``, if given, starts step ``s``'s entries
+        instead of ``at[s]`` (a step that logs what the one before logged points at its entries);
+        ``at`` then holds each step's end, never decreasing."""
         if partners is None:
             partners = np.full(at[-1] if at else 0, -1)
         for s, step in enumerate(steps):
-            lo, hi = at[s], at[s + 1]
+            lo, hi = at[s] if starts is None else starts[s], at[s + 1]
             if hi == lo:
                 continue
             if self._rows + rows[s] > MAX_EVENT_ROWS:

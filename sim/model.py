@@ -43,7 +43,7 @@ from sim.network import Network, trust_graph
 from sim.population import draw_population, draws_of, typical_params
 from sim.scenario import Group, Scenario
 from sim.series import Series
-from sim.streams import Spawned
+from sim.streams import Spawned, spawn_lazily
 
 #: Fast-forward tries that fail in a row wait this many steps at most before the next try.
 MAX_BACKOFF = 64
@@ -82,13 +82,7 @@ class SpecModel(mesa.Model):
     rng_detect = Spawned(3)
 
     def __init__(self, scenario: Scenario, seed: int = 0) -> None:
-        super().__init__(rng=int(seed))
-        self.spec_scenario = scenario
-        self.seed = int(seed)
-        rng_match, rng_decide, rng_env, rng_detect, rng_graph = self.rng.spawn(5)
-        self.rng_match, self.rng_decide, self.rng_env, self.rng_detect = (
-            rng_match, rng_decide, rng_env, rng_detect)
-        self.env: Environment = get_environment(scenario.environment)(scenario.env_params, self)
+        rng_graph = self._seeded(scenario, seed)
         self.phases: tuple[ActSpace, ...] = tuple(self.env.phases)
 
         self._seq = 0  # instructions built so far: a later one supersedes an earlier one
@@ -134,12 +128,7 @@ class SpecModel(mesa.Model):
         self._rates_changed()
         self.llm_groups = {gs.index for gs in self.groups if not memoisable(gs.policy)}
 
-        self._step_outcomes: list[np.ndarray] = []
-        self.log = EventLog()
-        self.script = Script(scenario.events)
-        self.series = Series()  # metric -> value per step, lists of floats when read
-        self.totals = M.Totals()
-        self.last_metrics: dict[str, float] = {}
+        self._fresh_records(scenario)
         self._played_ahead = 0  # steps a fast-forward played, for Mesa to count in one step event
         self._fired_ahead = False  # the next step's script events have fired already (``_fast_forward``)
         #: False: never ask the environment to fast-forward (conformance checks compare both ways).
@@ -155,6 +144,32 @@ class SpecModel(mesa.Model):
         M.prepare(self)  # booking's weights and group layout, at build rather than in the first step
         if self.env.books_in_blocks:
             summary_book.prepare(self)
+
+    def _seeded(self, scenario: Scenario, seed: int, lazy: bool = False) -> np.random.Generator:
+        """The build's seeded start, shared with ``sim.model_template``'s copies: Mesa's clock and
+        generator, the streams spawned from it in their order, the environment; returns the
+        graph's stream (the network is made later). ``lazy``: the four model streams are made
+        when first read (``sim.streams``; a template's copy, whose round robin may never draw)."""
+        mesa.Model.__init__(self, rng=int(seed))
+        self.spec_scenario = scenario
+        self.seed = int(seed)
+        if lazy:
+            rng_graph = spawn_lazily(self)
+        else:
+            rng_match, rng_decide, rng_env, rng_detect, rng_graph = self.rng.spawn(5)
+            self.rng_match, self.rng_decide, self.rng_env, self.rng_detect = (
+                rng_match, rng_decide, rng_env, rng_detect)
+        self.env: Environment = get_environment(scenario.environment)(scenario.env_params, self)
+        return rng_graph
+
+    def _fresh_records(self, scenario: Scenario) -> None:
+        """What a run records into, empty (a template's copies make their own too)."""
+        self._step_outcomes: list[np.ndarray] = []
+        self.log = EventLog()
+        self.script = Script(scenario.events)
+        self.series = Series()  # metric -> value per step, lists of floats when read
+        self.totals = M.Totals()
+        self.last_metrics: dict[str, float] = {}
 
     # --- population ------------------------------------------------------------------------------
     def new_instruction(self, d: dict[str, Any]) -> Instruction:

@@ -32,17 +32,12 @@ import numpy as np
 
 from agents.agent import SpecAgent
 from agents.trust import PairTable
-from scenarios.environment import Environment, get_environment
+from scenarios.environment import Environment
 from scenarios.ipd import IPD
-from sim import metrics as M
 from sim.decisions import DecisionTable, memoisable
-from sim.eventlog import EventLog
-from sim.events import Script
 from sim.model import GroupState, SpecModel
 from sim.network import Network
 from sim.scenario import Scenario
-from sim.series import Series
-from sim.streams import spawn_lazily
 
 #: Templates kept, by the identity of the scenario they were made from (each holds its scenario).
 MAX_TEMPLATES = 8
@@ -188,13 +183,9 @@ def _copy(t: Template, seed: int) -> SpecModel | None:
     environment's act spaces are not the template's (its table was made for those)."""
     sc = t.scenario
     model = SpecModel.__new__(SpecModel)
-    mesa.Model.__init__(model, rng=int(seed))
+    rng_graph = model._seeded(sc, seed, lazy=True)
     d = model.__dict__
-    d["spec_scenario"] = sc
-    d["seed"] = int(seed)
-    rng_graph = spawn_lazily(model)  # the four model streams made when read (``sim.streams``)
-    env = get_environment(sc.environment)(sc.env_params, model)
-    d["env"] = env
+    env = model.env
     phases = t.shared["phases"]
     if len(env.phases) != len(phases) or any(a is not b for a, b in zip(env.phases, phases, strict=True)):
         model.__dict__.clear()
@@ -210,11 +201,6 @@ def _copy(t: Template, seed: int) -> SpecModel | None:
     d["network"] = Network(sc.network, t.shared["n"], rng_graph, env.pairwise)
     d["pairs"] = PairTable()
     d["decisions"] = t.table.blank(env.codec, env.phases)
-    d["_step_outcomes"] = []
-    d["log"] = EventLog()
-    d["script"] = Script(sc.events)
-    d["series"] = Series()
-    d["totals"] = M.Totals()
-    d["last_metrics"] = {}
+    model._fresh_records(sc)
     env.setup(model)
     return model

@@ -9,6 +9,7 @@ environment's random stream. Each case asserts steps were really fused.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,30 @@ def test_more_payoff_classes_than_room_sort_agents(room: int, monkeypatch: pytes
     _same_commons(slow, fast)
 
 
+def _paths(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each stretch played by agent types (True) or agent by agent."""
+    paths: list[bool] = []
+    real = commons_kernel._play_flat
+
+    def noting(*args: Any) -> bool:
+        paths.append(bool(real(*args)))
+        return paths[-1]
+
+    monkeypatch.setattr(commons_kernel, "_play_flat", noting)
+    return paths
+
+
+@pytest.mark.parametrize(("room", "by_types"), [(None, {True}), (1, {False})])
+def test_stretches_play_by_agent_types_within_the_room(room: int | None, by_types: set[bool],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # The differential tests above cover both loops: by types unless the types pass the room.
+    if room is not None:
+        monkeypatch.setattr(commons_table, "CLASS_ROOM", room)
+    paths = _paths(monkeypatch)
+    _run("commons-newcomer", True, monkeypatch, 6, {"groups.villagers.count": 60})
+    assert len(paths) >= 2 and set(paths) == by_types
+
+
 def test_collapse_inside_a_stretch_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
     fast, played = _run("commons", True, monkeypatch, 4, {
         "groups.villagers.count": 10, "groups.trawlers.count": 30, "groups.trawlers.spec": "empty",
@@ -116,6 +141,17 @@ def test_conflicts_are_logged_from_fused_steps(monkeypatch: pytest.MonkeyPatch) 
     fast, played = _run("commons", True, monkeypatch, 1, VILLAGE)
     assert played == fast.steps
     assert fast.final_metrics()["conflicts"] > 0 and fast.conflict_rows()
+
+
+def test_a_step_logging_the_step_befores_conflicts_shares_its_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The trawlers over-take alike every step: each step's chunk points at the first one's entries,
+    # and the rows are those of stepping (the differential tests above compare every row).
+    fast, played = _run("commons", True, monkeypatch, 1, VILLAGE)
+    chunks = fast.log.chunks
+    assert played == fast.steps and len(chunks) > 2
+    alike = [(a0, a1) for (_, a0, _, o0), (_, a1, _, o1) in pairwise(chunks)
+             if np.array_equal(a0, a1) and np.array_equal(o0, o1)]
+    assert alike and all(np.shares_memory(a0, a1) for a0, a1 in alike)
 
 
 def test_conflict_rows_past_the_cap_are_counted_alike(monkeypatch: pytest.MonkeyPatch) -> None:
