@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numba import njit
 
+from agents.kernel_entry import Entry
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
 from scenarios.ipd_rows import Pairs
@@ -205,7 +206,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
             lookup = _lookup(env, model, dec, hashed)
             if lr.on:
                 lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
-            rec.steps = int(_play(rec.steps, last, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr,
+            rec.steps = int(_PLAY(rec.steps, last, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr,
                                   lrng))
             if lr.on and state[DRAWN] != state[DRAWN_DONE]:
                 lrng.bit_generator.state = lbefore
@@ -767,6 +768,10 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
         record_agents(rec, k, bd.step_pay, bd.payoff, bd.truth_kept, bd.truth_total)
         record_pairs(rec, k, bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.pr.kept.shape[0])
     return k_max
+
+
+#: ``_play`` without the dispatcher's typing of its two generators per call (``agents.kernel_entry``).
+_PLAY = Entry(_play)
 
 
 @njit(cache=True, nogil=True)
