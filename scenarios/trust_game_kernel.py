@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numba import njit
 
+from agents.kernel_entry import Entry
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
 from scenarios.ipd_rows import Pairs
@@ -205,7 +206,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
             lookup = _lookup(env, model, dec, hashed)
             if lr.on:
                 lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
-            rec.steps = int(_play(rec.steps, last, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr,
+            rec.steps = int(_PLAY(rec.steps, last, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr,
                                   lrng))
             if lr.on and state[DRAWN] != state[DRAWN_DONE]:
                 lrng.bit_generator.state = lbefore
@@ -498,11 +499,25 @@ def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, edges
 # --- compiled -------------------------------------------------------------------------------------
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _start(key, mask):  # pragma: no cover - compiled
+    """The slot where the probe for ``key`` starts (scalars: see ``_bucket``)."""
+    return np.int64((np.uint64(key) * _HASH) >> np.uint64(40)) & mask
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bucket(kept, broken):  # pragma: no cover - compiled
+    """The trust bucket of a row's (kept, broken) evidence, as ``TrustGame._observe`` floors it.
+    Scalars, not the columns: an inlined helper's array arguments cost an atomic reference
+    count each per call."""
+    return np.int64(np.floor((kept + 1.0) / (kept + broken + 2.0) * TRUST_BUCKETS + BUCKET_EPS))
+
+
 @njit(cache=True, nogil=True)
 def _slot(hkeys, key):  # pragma: no cover - compiled
     """The slot of ``key`` in the open-addressing hash, or the empty slot where it would go."""
     mask = hkeys.shape[0] - 1
-    i = np.int64((np.uint64(key) * _HASH) >> np.uint64(40)) & mask
+    i = _start(key, mask)
     while hkeys[i] != key and hkeys[i] != -1:
         i = (i + 1) & mask
     return i
@@ -536,8 +551,7 @@ def _field(f, stage, sent, promised, r, o, kept, broken, last, last2, defected, 
     """Observation field ``f`` (``OBS_FIELDS`` order; coin 0) of the decider owning row ``r``
     against row ``o``: read only when a decision needs it (most read one field of eleven)."""
     if f == 9:
-        trust = (kept[r] + 1.0) / (kept[r] + broken[r] + 2.0)
-        return np.int64(np.floor(trust * TRUST_BUCKETS + BUCKET_EPS))
+        return _bucket(kept[r], broken[r])
     if f == 0:
         return np.int64(stage)
     if f == 1:
@@ -587,15 +601,15 @@ def _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, stage, sent_of, s
         for t in range(nreads[d]):  # only the fields the decider's mask holds
             f = reads[d, t]
             if f == 9:
-                # ``_field``'s trust, written out: an inlined helper taking arrays costs an
-                # atomic reference count per array per call (most deciders read only trust).
-                v = np.int64(np.floor((kept[r] + 1.0) / (kept[r] + broken[r] + 2.0) * TRUST_BUCKETS + BUCKET_EPS))
+                # Not through ``_field``: its array arguments cost a reference count each per
+                # call (most deciders read only trust).
+                v = _bucket(kept[r], broken[r])
             else:
                 v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
             projected += (v + offset[f]) * radix[f]
         key = d * space + projected
         # ``_slot``, written out for the same reason.
-        i = np.int64((np.uint64(key) * _HASH) >> np.uint64(40)) & hmask
+        i = _start(key, hmask)
         while hkeys[i] != key and hkeys[i] != -1:
             i = (i + 1) & hmask
         if hkeys[i] != key:
@@ -755,6 +769,9 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
         record_pairs(rec, k, bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.pr.kept.shape[0])
     return k_max
 
+
+#: ``_play`` without the dispatcher's typing of its two generators per call (``agents.kernel_entry``).
+_PLAY = Entry(_play)
 
 
 @njit(cache=True, nogil=True)

@@ -166,6 +166,7 @@ def choose(lr, base, agent, wk, k, phase, games, count, mine, lrng, state):  # p
     seen, u, row, ls, prefs, tiers = lr.seen[phase], lr.u[phase], lr.row, lr.s, lr.prefs, lr.tier
     chosen, outcome, cells, cnt, bad = wk.chosen, wk.outcome, wk.cell, lr.cnt, lr.bad
     eps = lr.epsilon
+    keep, spread = 1 - eps, eps / na
     states = lr.states
     width = lr.ovr.shape[1]
     vals = np.empty(3)
@@ -194,8 +195,10 @@ def choose(lr, base, agent, wk, k, phase, games, count, mine, lrng, state):  # p
         for x in range(na):
             if vals[x] >= cut:
                 best += 1
+        # ``(1 - eps) * (top / best) + eps / na`` with one division a decision: 0 / best is 0.
+        share = keep * (1.0 / best)
         for x in range(na):
-            prefs[g, x] = (1 - eps) * ((1.0 if vals[x] >= cut else 0.0) / best) + eps / na
+            prefs[g, x] = (share if vals[x] >= cut else keep * 0.0) + spread
         fav = _draw3(prefs[g, 0], prefs[g, 1], prefs[g, 2], na, lrng.random())
         drawn += 1
         cell = cells[phase, g]

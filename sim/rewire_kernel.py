@@ -49,13 +49,20 @@ def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray,
     return _merge(edges, left, np.sort(added[: counts[0]]), stride), drawn
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _start(key, mask):  # pragma: no cover - compiled
+    """The slot where the probe for ``key`` starts (scalars only: an inlined helper taking the
+    table would cost a reference count a call)."""
+    return np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
+
+
 @njit(cache=True, nogil=True)
 def _fill(table, keys):  # pragma: no cover - compiled
     # ``_add`` written out: a call taking the table costs two atomic reference counts a key.
     mask = table.shape[0] - 1
     for q in range(keys.shape[0]):
         key = keys[q]
-        i = np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
+        i = _start(key, mask)
         while table[i] >= 0:
             i = (i + 1) & mask
         table[i] = key
@@ -74,7 +81,7 @@ def _rewire(table, stride, first, second, lo, picks, done, tries, added, counts)
         i, j = first[q], second[q]
         if not counts[2]:
             key = min(i, j) * stride + max(i, j)
-            s = np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
+            s = _start(key, mask)
             at = -1
             while table[s] != EMPTY:
                 if table[s] == key:
@@ -92,7 +99,7 @@ def _rewire(table, stride, first, second, lo, picks, done, tries, added, counts)
             counts[1] += 1
             if c != who:
                 key = min(who, c) * stride + max(who, c)
-                start = np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
+                start = _start(key, mask)
                 s = start
                 tied = False
                 while table[s] != EMPTY:
