@@ -14,7 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba._dispatcher import compute_fingerprint
+
+try:  # numba's private C helper: without it (another numba) every call goes through the dispatcher
+    from numba._dispatcher import compute_fingerprint
+except ImportError:  # pragma: no cover - depends on the installed numba
+    compute_fingerprint = None  # type: ignore[assignment]
 
 #: A generator's place in a key: numba types every ``numpy.random.Generator`` the same.
 _GENERATOR = b"numpy.random.Generator"
@@ -35,14 +39,17 @@ class Entry:
         out = self.dispatcher(*args)  # compiles or loads the overload, typing the arguments
         if key is not None:
             sig = tuple(self.dispatcher.typeof_pyval(a) for a in args)
-            cres = self.dispatcher.overloads.get(sig)
-            if cres is not None:
-                self.entries[key] = cres.entry_point
+            cres = getattr(self.dispatcher, "overloads", {}).get(sig)
+            entry = getattr(cres, "entry_point", None)
+            if entry is not None:
+                self.entries[key] = entry
         return out
 
     @staticmethod
     def _key(args: tuple[Any, ...]) -> tuple[bytes, ...] | None:
         """The arguments' numba fingerprints; None when one has none (the dispatcher then types it)."""
+        if compute_fingerprint is None:
+            return None
         key = []
         for a in args:
             if type(a) is np.random.Generator:
