@@ -58,21 +58,7 @@ def index_runs(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray,  # pragma: no
     for x in range(u):
         rank[x] = start[rm[x]]
         start[rm[x]] += 1
-    # Merge the new keys (sorted) into the old; a new key goes where ``np.insert`` puts it.
-    keys2 = np.empty(n + u, np.int64)
-    rowof2 = np.empty(n + u, np.int64)
-    a = 0
-    for x in range(u):
-        while a < n and keys[a] < km[x]:
-            keys2[a + x] = keys[a]
-            rowof2[a + x] = rowof[a]
-            a += 1
-        keys2[a + x] = km[x]
-        rowof2[a + x] = n + rank[x]
-    while a < n:
-        keys2[a + u] = keys[a]
-        rowof2[a + u] = rowof[a]
-        a += 1
+    keys2, rowof2 = merge_new(keys, rowof, km, n + rank)
     for x in range(nm):  # a new key's row, by its place among the new keys
         rows[miss[x]] = n + rank[inv[x]]
     return keys2, rowof2, rows, u, made
@@ -98,3 +84,28 @@ def distinct(q: np.ndarray) -> Any:  # pragma: no cover - compiled
             head[u - 1] = i
         inv[i] = u - 1
     return uniq[:u], head[:u], inv
+
+
+@njit(cache=True, nogil=True)
+def merge_new(keys: np.ndarray, vals: np.ndarray, new: np.ndarray,  # pragma: no cover - compiled
+              new_vals: np.ndarray) -> Any:
+    """Sorted ``keys`` (and their ``vals``) with the sorted keys ``new``, none of them present
+    (and their ``new_vals``), merged: each new key where ``np.insert`` at its ``searchsorted``
+    place puts it."""
+    n, u = keys.shape[0], new.shape[0]
+    keys2 = np.empty(n + u, np.int64)
+    vals2 = np.empty(n + u, np.int64)
+    a = 0
+    for x in range(u):
+        while a < n and keys[a] < new[x]:
+            keys2[a + x] = keys[a]
+            vals2[a + x] = vals[a]
+            a += 1
+        keys2[a + x] = new[x]
+        vals2[a + x] = new_vals[x]
+    while a < n:
+        keys2[a + u] = keys[a]
+        vals2[a + u] = vals[a]
+        a += 1
+    return keys2, vals2
+
