@@ -278,6 +278,18 @@ class PairTable:
         self.version += 1
         self._pairs = None
 
+    def reserve(self, extra: int) -> None:
+        """Room for ``extra`` more rows in the columns' buffers now, so that adding them later
+        copies no column (a model's build can make it for rows its run will add)."""
+        for c, arr in self.cols.items():
+            n = len(arr)
+            buf = self._bufs.get(c)
+            if buf is None or arr.base is not buf or len(buf) < n + extra:
+                buf = np.empty(max(n + extra, 16), dtype=arr.dtype)
+                buf[:n] = arr
+                self._bufs[c] = buf
+                self.cols[c] = buf[:n]
+
     def trust(self, rows: Rows) -> np.ndarray:
         kept = self.cols["kept"][rows]
         broken = self.cols["broken"][rows]

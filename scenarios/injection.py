@@ -243,7 +243,9 @@ class Injection(Environment):
         model.decisions.population_key()
         if model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
             if bool(model.alive.all()):
-                self.ledger_rows(model, self.kernel_layout(model))  # its lanes and worker pairs serve stepping too
+                lay = self.kernel_layout(model)  # its lanes and worker pairs serve stepping too
+                rows, _ = self.ledger_rows(model, lay)
+                model.pairs.reserve(int(np.count_nonzero(rows < 0)))  # the ledger's pairs the run may make
             else:
                 adv, dlg = self._roles(model)
                 self._lanes(model, adv, dlg)

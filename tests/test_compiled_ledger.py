@@ -93,3 +93,20 @@ def test_distinct_is_unique_with_index_and_inverse(seed: int) -> None:
         for got, expect in zip((uniq, head, inv), want, strict=True):
             np.testing.assert_array_equal(got, expect)
         np.testing.assert_array_equal(sort_runs(q), np.argsort(q, kind="stable"))
+
+
+def test_reserve_changes_no_row() -> None:
+    """Room reserved in the columns' buffers: rows, columns and version as without it, and the
+    rows added later written into the reserved buffers, not copies."""
+    plain, roomy = PairTable(64), PairTable(64)
+    for t in (plain, roomy):
+        t.index(np.array([1, 2, 3]), np.array([4, 5, 6]))
+        t.cols["kept"][:] = [1.0, 2.0, 3.0]
+    roomy.reserve(5)
+    before = roomy.cols["kept"].base
+    for t in (plain, roomy):
+        t.index(np.array([7, 1]), np.array([0, 4]))
+    for c in plain.cols:
+        np.testing.assert_array_equal(plain.cols[c], roomy.cols[c])
+    assert roomy.cols["kept"].base is before
+    assert plain.version == roomy.version and np.array_equal(plain.keys, roomy.keys)
