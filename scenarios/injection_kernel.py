@@ -148,8 +148,9 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     ginis = np.empty((k, n))
     gw = lay.gw
     scal = np.array([prm.stake, prm.task_value, prm.invoice, prm.verify_prob, PRIOR])
-    _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, o_kind, o_sender, bounds, kinds.order,
-          kinds.authority, kinds.speaks, kinds.lied, kinds.false, workers, gw, lay.watch, scal,
+    o_act = np.empty(m, np.int64)
+    _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,
+          kinds.order, kinds.authority, kinds.speaks, kinds.lied, kinds.false, workers, gw, lay.watch, scal,
           c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
           model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
           act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
@@ -158,7 +159,6 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     # The conflicts and the attempts (orders without authority) in stepping's order, a step's
     # conflicts then its attempts (they share a bound on rows): picked out once, logged a step at a time.
     nconf = table.outcome_column("nconf")
-    o_act = act.ravel()[np.arange(k).repeat(np.diff(bounds)) * nw + o_q]
     t0 = model.steps
     per = nconf[outcome].ravel()
     at = np.flatnonzero(per > 0)
@@ -308,12 +308,13 @@ def _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaim
 
 
 @njit(cache=True, nogil=True)
-def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_kind, o_sender, bounds, k_order, k_auth,  # pragma: no cover
-          k_speaks, k_lied, k_false, workers, gw, watch, scal, last, last2, defected, good, turns, kept, broken, partner,
+def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,  # pragma: no cover
+          k_order, k_auth, k_speaks, k_lied, k_false, workers, gw, watch, scal, last, last2, defected, good, turns, kept, broken, partner,
           payoff, step_pay, truth_kept, truth_total, group_of, act, outcome, heard_trust, counters, tally,
           ginis, rec_counts, rec_group_sums, rec_summary):
     """Settle ``k`` steps as ``Injection._settle``, ``_hijacks`` and ``_ledger_arrays`` do, and
-    record each step's outcome counts, group sums and the engine's metrics."""
+    record each step's outcome counts, group sums and the engine's metrics; ``o_act``: each
+    order's act."""
     stake, task_value, invoice, verify_prob, prior = scal[0], scal[1], scal[2], scal[3], scal[4]
     nw = workers.shape[0]
     n = payoff.shape[0]
@@ -382,6 +383,7 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_kind, o_sender
         caught = 0
         for o in range(bounds[s], bounds[s + 1]):
             d = o_kind[o]
+            o_act[o] = act[s, o_q[o]]
             check = detect[o] < verify_prob
             if k_speaks[d]:
                 r = lrow[o]
