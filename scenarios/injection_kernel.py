@@ -9,9 +9,11 @@ Nothing a worker observes depends on what was decided: the orders come from
 wrapper draws every step's numbers up front in stepping's order, works out
 the orders, their kinds and codes for all steps, asks the decision table for
 each step's cells (the chain of command; a key never seen is resolved in the
-order stepping meets it), makes the pair rows each step's ledger looks up
-(``PairTable.index`` step by step: the same rows in the same order), and the
-loop then settles the steps and computes the engine's metrics per step
+order stepping meets it), numbers the pair rows each step's ledger looks up
+as it makes the orders (the ledger's possible pairs are known at build:
+``KernelLayout.pair_keys``; new ones numbered as ``PairTable.index`` step by
+step numbers them), and the loop then settles the steps and computes the
+engine's metrics per step
 (``scenarios.kernel_sums``: numpy's summation order), so the engine books a
 summarised stretch.
 
