@@ -58,21 +58,7 @@ def index_runs(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray,  # pragma: no
     for x in range(u):
         rank[x] = start[rm[x]]
         start[rm[x]] += 1
-    # Merge the new keys (sorted) into the old; a new key goes where ``np.insert`` puts it.
-    keys2 = np.empty(n + u, np.int64)
-    rowof2 = np.empty(n + u, np.int64)
-    a = 0
-    for x in range(u):
-        while a < n and keys[a] < km[x]:
-            keys2[a + x] = keys[a]
-            rowof2[a + x] = rowof[a]
-            a += 1
-        keys2[a + x] = km[x]
-        rowof2[a + x] = n + rank[x]
-    while a < n:
-        keys2[a + u] = keys[a]
-        rowof2[a + u] = rowof[a]
-        a += 1
+    keys2, rowof2 = merge_new(keys, rowof, km, n + rank)
     for x in range(nm):  # a new key's row, by its place among the new keys
         rows[miss[x]] = n + rank[inv[x]]
     return keys2, rowof2, rows, u, made
@@ -83,7 +69,7 @@ def distinct(q: np.ndarray) -> Any:  # pragma: no cover - compiled
     """The sorted distinct keys of ``q``, the position of each one's first occurrence and
     each position's key (an index into them): ``np.unique`` with index and inverse."""
     m = q.shape[0]
-    order = np.argsort(q)  # not stable (numba's stable sort is ~2.5x slower): heads are minima
+    order = sort_runs(q)
     uniq = np.empty(m, np.int64)
     head = np.empty(m, np.int64)
     inv = np.empty(m, np.int64)
@@ -94,7 +80,72 @@ def distinct(q: np.ndarray) -> Any:  # pragma: no cover - compiled
             uniq[u] = q[i]
             head[u] = i
             u += 1
-        elif i < head[u - 1]:
-            head[u - 1] = i
         inv[i] = u - 1
     return uniq[:u], head[:u], inv
+
+
+@njit(cache=True, nogil=True)
+def merge_new(keys: np.ndarray, vals: np.ndarray, new: np.ndarray,  # pragma: no cover - compiled
+              new_vals: np.ndarray) -> Any:
+    """Sorted ``keys`` (and their ``vals``) with the sorted keys ``new``, none of them present
+    (and their ``new_vals``), merged: each new key where ``np.insert`` at its ``searchsorted``
+    place puts it."""
+    n, u = keys.shape[0], new.shape[0]
+    keys2 = np.empty(n + u, np.int64)
+    vals2 = np.empty(n + u, np.int64)
+    a = 0
+    for x in range(u):
+        while a < n and keys[a] < new[x]:
+            keys2[a + x] = keys[a]
+            vals2[a + x] = vals[a]
+            a += 1
+        keys2[a + x] = new[x]
+        vals2[a + x] = new_vals[x]
+    while a < n:
+        keys2[a + u] = keys[a]
+        vals2[a + u] = vals[a]
+        a += 1
+    return keys2, vals2
+
+
+@njit(cache=True, nogil=True)
+def sort_runs(q: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """A stable argsort of ``q`` that merges its ascending runs pairwise, pass after pass.
+
+    Why: the keys a stretch looks up come a step at a time, each step's in key order, so a
+    few passes sort them where a comparison sort of the whole costs ~log2(m) of them. Keys
+    in many short runs are sorted by numpy's stable sort instead.
+    """
+    m = q.shape[0]
+    bounds = np.empty(m + 1, np.int64)
+    bounds[0] = 0
+    runs = 1
+    for i in range(1, m):
+        if q[i] < q[i - 1]:
+            bounds[runs] = i
+            runs += 1
+    bounds[runs] = m
+    if runs > 8 and runs > m // 16:
+        return np.argsort(q, kind="mergesort")
+    order = np.arange(m)
+    tmp = np.empty(m, np.int64)
+    while runs > 1:
+        merged = 0
+        for r in range(0, runs, 2):
+            lo = bounds[r]
+            hi = bounds[min(r + 2, runs)]
+            mid = bounds[r + 1] if r + 1 < runs else hi
+            a, b = lo, mid
+            for x in range(lo, hi):  # the left run's first on ties: stable
+                if b >= hi or (a < mid and q[order[a]] <= q[order[b]]):
+                    tmp[x] = order[a]
+                    a += 1
+                else:
+                    tmp[x] = order[b]
+                    b += 1
+            bounds[merged] = lo
+            merged += 1
+        bounds[merged] = m
+        runs = merged
+        order, tmp = tmp, order
+    return order

@@ -118,12 +118,9 @@ class PairTable:
         if "numba" in sys.modules:  # loaded by a kernel run anyway: the same arrays in a few passes
             from agents.pair_runs import index_runs
 
-            n = len(self.keys)
             keys, rowof, rows, added, made = index_runs(self.keys, self.rowof, k, np.asarray(bounds, np.int64))
             if added:
-                self.keys, self.rowof = keys, rowof
-                self._grow(n, int(added))
-                self.version += int(made)
+                self.adopt(keys, rowof, int(added), int(made) + 1)
             out: np.ndarray = rows
             return out
         pos = np.searchsorted(self.keys, k)
@@ -150,6 +147,25 @@ class PairTable:
             self.version += int(np.count_nonzero(np.diff(rm[by_run])))  # one per run that made rows, as there
             pos = np.searchsorted(self.keys, k)
         return self.rowof[pos]
+
+    def find(self, k: np.ndarray) -> np.ndarray:
+        """Rows of the pairs of keys ``k`` (``i * stride + j``), -1 where a pair has none; none made."""
+        self._merge()
+        pos = np.searchsorted(self.keys, k)
+        ok = pos < len(self.keys)
+        ok[ok] = self.keys[pos[ok]] == k[ok]
+        out = np.full(len(k), NONE, dtype=np.int64)
+        out[ok] = self.rowof[pos[ok]]
+        return out
+
+    def adopt(self, keys: np.ndarray, rowof: np.ndarray, added: int, runs: int) -> None:
+        """Take the sorted ``keys`` and their ``rowof``, which hold ``added`` new rows after the
+        others, made by ``runs`` look-ups (a version each, as :meth:`index` counts them): how a
+        compiled stretch that numbers its new pairs itself hands them over."""
+        n = len(self.keys)
+        self.keys, self.rowof = keys, rowof
+        self._grow(n, added)
+        self.version += runs - 1
 
     def _one(self, key: int) -> int:
         """The row of one pair's key, created if new: a message heard or a claim checked asks
@@ -261,6 +277,18 @@ class PairTable:
             self.cols[c] = buf[:need]
         self.version += 1
         self._pairs = None
+
+    def reserve(self, extra: int) -> None:
+        """Room for ``extra`` more rows in the columns' buffers now, so that adding them later
+        copies no column (a model's build can make it for rows its run will add)."""
+        for c, arr in self.cols.items():
+            n = len(arr)
+            buf = self._bufs.get(c)
+            if buf is None or arr.base is not buf or len(buf) < n + extra:
+                buf = np.empty(max(n + extra, 16), dtype=arr.dtype)
+                buf[:n] = arr
+                self._bufs[c] = buf
+                self.cols[c] = buf[:n]
 
     def trust(self, rows: Rows) -> np.ndarray:
         kept = self.cols["kept"][rows]

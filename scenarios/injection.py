@@ -118,15 +118,19 @@ class KernelLayout(NamedTuple):
     """The roles and graph as a compiled stretch reads them (``Injection.kernel_layout``)."""
 
     workers: np.ndarray  # the workers, ascending
-    hobs: np.ndarray  # each worker pair row's observed side
-    hrows: np.ndarray  # the worker pairs' rows
-    repeated: bool  # some row repeats (the loop does not mirror numpy's writes then)
+    watch: np.ndarray  # each pair row's observed side where it is a worker pair's row, else -1
+    repeated: bool  # some worker pair row repeats (the loop does not mirror numpy's writes then)
     src: np.ndarray  # attack lanes: adversary
     dst: np.ndarray  # attack lanes: worker
     delegates: np.ndarray
     at_worker: np.ndarray  # each agent's position among the workers (-1: none)
     group_of: np.ndarray  # int64
     gw: np.ndarray  # the workers' groups
+    # The ledger's pairs an order may need, (worker, sender) keys sorted: each attack lane's and
+    # each worker's with the delegate that sends (``pair_of_lane``, ``pair_of_worker``: -1 none).
+    pair_keys: np.ndarray
+    pair_of_lane: np.ndarray
+    pair_of_worker: np.ndarray
 #: Per-group tallies kept over the run: decisions, tasks done, then the same for decisions no
 #: adversary reached and for those one did, attacks that succeeded, injections obeyed.
 TALLY = ("n", "done", "clean_n", "clean_done", "att_n", "att_done", "success", "obeyed")
@@ -227,6 +231,7 @@ class Injection(Environment):
         self._pairs_of_workers: tuple[Any, ...] | None = None
         self._lanes_kept: tuple[Any, ...] | None = None
         self._layout_kept: tuple[Any, KernelLayout] | None = None
+        self._rows_kept: tuple[Any, ...] | None = None  # see ledger_rows
         self._heard: list[tuple[np.ndarray, ...]] | None = None  # claims heard in a stretch, not yet learnt
         model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
         # The drawn workers' families, the attack lanes and the worker pairs' rows, made now rather
@@ -238,7 +243,9 @@ class Injection(Environment):
         model.decisions.population_key()
         if model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
             if bool(model.alive.all()):
-                self.kernel_layout(model)  # its lanes and worker pairs serve stepping too
+                lay = self.kernel_layout(model)  # its lanes and worker pairs serve stepping too
+                rows, _ = self.ledger_rows(model, lay)
+                model.pairs.reserve(int(np.count_nonzero(rows < 0)))  # the ledger's pairs the run may make
             else:
                 adv, dlg = self._roles(model)
                 self._lanes(model, adv, dlg)
@@ -256,19 +263,40 @@ class Injection(Environment):
         adv, dlg = self._roles(model)
         workers = np.flatnonzero(model.alive & ~adv & ~dlg)
         hobs, hrows = self._worker_pairs(model, workers)
-        repeated = False
-        if isinstance(hrows, slice):
-            hrows = np.arange(hrows.start, hrows.stop, dtype=np.int64)
-        else:
-            repeated = bool(len(hrows)) and len(np.unique(hrows)) < len(hrows)
+        repeated = not isinstance(hrows, slice) and bool(len(hrows)) and len(np.unique(hrows)) < len(hrows)
+        watch = np.full(len(model.pairs), -1, np.int64)
+        watch[hrows] = hobs
         src, dst = self._lanes(model, adv, dlg)
         at_worker = np.full(len(model.alive), -1, np.int64)
         at_worker[workers] = np.arange(len(workers))
         group_of = model.group_of.astype(np.int64)
-        lay = KernelLayout(workers, hobs, np.asarray(hrows, np.int64), repeated, src, dst, np.flatnonzero(dlg),
-                           at_worker, group_of, group_of[workers])
+        delegates = np.flatnonzero(dlg)
+        stride = np.int64(model.pairs.stride)
+        by_worker = workers * stride + delegates[0] if len(delegates) else np.zeros(0, np.int64)
+        pair_keys, pair_of = unique_inverse(np.concatenate([dst * stride + src, by_worker]))
+        pair_of_worker = pair_of[len(src):] if len(delegates) else np.full(len(workers), -1, np.int64)
+        lay = KernelLayout(workers, watch, repeated, src, dst, delegates, at_worker, group_of, group_of[workers],
+                           pair_keys, pair_of[:len(src)], pair_of_worker)
         self._layout_kept = (key, lay)
         return lay
+
+    def ledger_rows(self, model: Any, lay: KernelLayout) -> tuple[np.ndarray, np.ndarray]:
+        """The row of each of ``lay``'s ledger pairs (-1: not made yet) and every pair row's
+        partner: found at build, then handed on by each compiled stretch (``keep_rows``) while
+        nothing else changes the pair table (its version, layout and size)."""
+        pairs = model.pairs
+        key = (pairs.version, pairs.moved, len(pairs))
+        kept = self._rows_kept
+        if kept is not None and kept[0] is lay and kept[1] == key:
+            return kept[2], kept[3]
+        rows, partner = pairs.find(lay.pair_keys), pairs.pairs()[1]
+        self._rows_kept = (lay, key, rows, partner)
+        return rows, partner
+
+    def keep_rows(self, model: Any, lay: KernelLayout, rows: np.ndarray, partner: np.ndarray) -> None:
+        """What ``ledger_rows`` gives after a stretch that made pair rows itself."""
+        pairs = model.pairs
+        self._rows_kept = (lay, (pairs.version, pairs.moved, len(pairs)), rows, partner)
 
     def _role(self, model: Any, names: tuple[str, ...]) -> np.ndarray:
         return np.array([gs.name in set(names) for gs in model.groups], dtype=bool)[model.group_of]

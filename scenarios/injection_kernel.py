@@ -9,9 +9,11 @@ Nothing a worker observes depends on what was decided: the orders come from
 wrapper draws every step's numbers up front in stepping's order, works out
 the orders, their kinds and codes for all steps, asks the decision table for
 each step's cells (the chain of command; a key never seen is resolved in the
-order stepping meets it), makes the pair rows each step's ledger looks up
-(``PairTable.index`` step by step: the same rows in the same order), and the
-loop then settles the steps and computes the engine's metrics per step
+order stepping meets it), numbers the pair rows each step's ledger looks up
+as it makes the orders (the ledger's possible pairs are known at build:
+``KernelLayout.pair_keys``; new ones numbered as ``PairTable.index`` step by
+step numbers them), and the loop then settles the steps and computes the
+engine's metrics per step
 (``scenarios.kernel_sums``: numpy's summation order), so the engine books a
 summarised stretch.
 
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numba import njit
 
+from agents.pair_runs import merge_new
 from scenarios.injection_rules import (
     ACT_NAMES,
     DATA,
@@ -70,7 +73,7 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     prm = env.params
     table = model.decisions
     lay = env.kernel_layout(model)
-    workers, hobs, hrows, src, dst = lay.workers, lay.hobs, lay.hrows, lay.src, lay.dst
+    workers, src, dst = lay.workers, lay.src, lay.dst
     nw, n, groups = len(workers), len(model.alive), len(model.groups)
     if not nw or not len(model.edges) or lay.repeated:
         return None  # repeated rows: numpy's fancy writes would not add up per row
@@ -99,10 +102,23 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
                      prm.overreach_prob if has_delegate else -1.0])
     group_of = lay.group_of
     first = np.full((OVERREACH + 1) * ng * ng, -1, np.int64)
-    _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegates[0] if has_delegate else -1,
-            ch, sender, o_q, o_sender, o_key, bounds, first)
+    # The ledger's pair rows, numbered as the steps' ``PairTable.index`` calls number them.
+    pairs = model.pairs
+    pair_row, partner = env.ledger_rows(model, lay)
+    n0 = len(pairs)
+    made = np.zeros(len(pair_row), np.bool_)
+    partner_new = np.empty(len(pair_row), np.int64)
+    o_row = np.empty(k * nw, np.int64)
+    added, runs = _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegates[0] if has_delegate else -1,
+                          lay.pair_of_lane, lay.pair_of_worker, pair_row, n0, ch, sender, o_q, o_sender, o_key,
+                          o_row, bounds, first, made, partner_new)
+    if added:
+        fresh = np.flatnonzero(made)  # pair ids rank the keys: these are sorted
+        pairs.adopt(*merge_new(pairs.keys, pairs.rowof, lay.pair_keys[fresh], pair_row[fresh]), added, runs)
+        partner = np.concatenate([partner, partner_new[:added]])
+        env.keep_rows(model, lay, pair_row, partner)
     m = int(bounds[k])
-    o_q, o_sender, o_key = o_q[:m], o_sender[:m], o_key[:m]
+    o_q, o_sender, o_key, lrow = o_q[:m], o_sender[:m], o_key[:m], o_row[:m]
     o_worker = workers[o_q]
     if m:
         kinds, o_kind = env.stretch_kinds(model, o_key, first)
@@ -123,15 +139,8 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
               radix, offset, kind, codes, model.decider_of[0][workers].astype(np.int64), int(codec.space),
               _NO_LUT if lut is None else lut, cells):
         cells = cells_of(model, workers, codes)
-    # The ledger's pair rows (worker, sender), step by step as the steps make them.
-    pairs = model.pairs
-    lrow = np.full(len(o_kind), -1, np.int64)
-    sp = np.flatnonzero(o_speaks)
-    if len(sp):
-        lrow[sp] = pairs.index_runs(o_worker[sp], o_sender[sp], np.searchsorted(sp, bounds))
     detect = model.rng_detect.random(len(o_kind))
     c = pairs.cols
-    partner = pairs.pairs()[1]
     width = table.n_outcomes
     rec = Stretch.empty(k, width, n, groups, 0, summarised=True)
     act, outcome = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
@@ -141,35 +150,30 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     ginis = np.empty((k, n))
     gw = lay.gw
     scal = np.array([prm.stake, prm.task_value, prm.invoice, prm.verify_prob, PRIOR])
-    _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, kinds.order, kinds.authority,
-          kinds.speaks, kinds.lied, kinds.false, workers, gw, hobs, hrows, scal,
+    o_act = np.empty(m, np.int64)
+    _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,
+          kinds.order, kinds.authority, kinds.speaks, kinds.lied, kinds.false, workers, gw, lay.watch, scal,
           c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
           model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
           act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
           rec.arrays.summary)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
-    # The ledger and the conflicts in stepping's order (they share a bound on rows; while it is far,
-    # the conflicts of all steps go in one call).
+    # The conflicts and the attempts (orders without authority) in stepping's order, a step's
+    # conflicts then its attempts (they share a bound on rows): picked out once, logged a step at a time.
     nconf = table.outcome_column("nconf")
-    o_act = act.ravel()[np.arange(k).repeat(np.diff(bounds)) * nw + o_q]
-    unauth = kinds.authority[o_kind] == 0
     t0 = model.steps
     per = nconf[outcome].ravel()
     at = np.flatnonzero(per > 0)
-    batch = model.log.room() >= int(per[at].sum()) + int(np.count_nonzero(unauth))
-    if batch:  # no bound reached: the conflicts in one call, their chunks as one call a step makes
-        step_of = at // nw
-        rows = np.bincount(step_of, per[at], minlength=k).astype(np.int64).tolist()
-        model.log.conflict_steps(list(range(t0 + 1, t0 + k + 1)), workers[at - step_of * nw], outcome.ravel()[at],
-                                 np.searchsorted(step_of, np.arange(k + 1)).tolist(), rows)
-    # The attempts (orders without authority) picked out once; step ``s``'s are ``cut[s]:cut[s + 1]``.
-    bad = np.flatnonzero(unauth)
+    step_of = at // nw
+    rows = np.bincount(step_of, per[at], minlength=k).astype(np.int64).tolist()
+    c_at = np.searchsorted(step_of, np.arange(k + 1)).tolist()
+    c_agent, c_outcome, c_partner = workers[at - step_of * nw], outcome.ravel()[at], np.full(len(at), -1)
+    bad = np.flatnonzero(kinds.authority[o_kind] == 0)
     cut = np.searchsorted(bad, bounds).tolist()
     b_act, b_worker, b_said, b_kind = o_act[bad], o_worker[bad], said_by[bad], o_kind[bad]
     b_obeyed = b_act == OBEY
     for s in range(k):
-        if not batch:
-            model.log.conflicts(t0 + s + 1, workers, None, outcome[s], nconf)
+        model.log.conflict_steps([t0 + s + 1], c_agent, c_outcome, c_at[s:s + 2], rows[s:s + 1], c_partner)
         lo, hi = cut[s], cut[s + 1]
         if hi > lo:
             model.log.injections(t0 + s + 1, b_worker[lo:hi], b_said[lo:hi], b_kind[lo:hi], kinds.labels,
@@ -193,21 +197,33 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
 
 @njit(cache=True, nogil=True)
 def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pragma: no cover - compiled
-            ch, sender, o_q, o_sender, o_key, bounds, first):
+            pair_of_lane, pair_of_worker, pair_row, n0, ch, sender, o_q, o_sender, o_key, o_row, bounds, first,
+            made, partner_new):
     """Each step's channel and sender per worker from its draws (``Injection.step``, ``channels``),
-    and its orders in worker order: the worker's position, sender and kind key
-    ``(channel * groups + sender's group) * groups + worker's group``; step ``s``'s are
-    ``bounds[s]:bounds[s + 1]``; ``first[key]``: the first step with an order of that key."""
+    and its orders in worker order: the worker's position, sender, kind key
+    ``(channel * groups + sender's group) * groups + worker's group`` and the ledger's pair row
+    (-1: tool output, which has no sender); step ``s``'s are ``bounds[s]:bounds[s + 1]``;
+    ``first[key]``: the first step with an order of that key.
+
+    A pair without a row gets the next one, as each step's ``PairTable.index`` call numbers its
+    new pairs (by key: one order a worker, workers ascending); ``made`` marks it, ``partner_new``
+    holds the new rows' partners. Returns the rows made and the steps that made some."""
     k, nw = ch.shape
     lanes = src.shape[0]
     attack_prob, data_share, invoice_prob, overreach_prob = scal[0], scal[1], scal[2], scal[3]
     attacker = np.empty(nw, np.int64)
+    lane = np.empty(nw, np.int64)
     m = 0
+    rows = n0
+    runs = 0
     for s in range(k):
+        before = rows
         attacker[:] = -1
         for e in range(lanes):  # a later lane overwrites an earlier one, as numpy's scatter does
             if u[s, e] < attack_prob:
-                attacker[at_worker[dst[e]]] = src[e]
+                q = at_worker[dst[e]]
+                attacker[q] = src[e]
+                lane[q] = e
         for q in range(nw):
             c = NONE
             if u[s, lanes + nw + q] < invoice_prob:  # -1: no delegate, never
@@ -227,8 +243,20 @@ def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pr
                 o_key[m] = key
                 if first[key] < 0:
                     first[key] = s
+                r = -1
+                if c != DATA:  # a message: the worker's pair with its sender (``Kinds.speaks``)
+                    pid = pair_of_lane[lane[q]] if attacker[q] >= 0 else pair_of_worker[q]
+                    r = pair_row[pid]
+                    if r < 0:
+                        r = pair_row[pid] = rows
+                        made[pid] = True
+                        partner_new[rows - n0] = who
+                        rows += 1
+                o_row[m] = r
                 m += 1
         bounds[s + 1] = m
+        runs += rows > before
+    return rows - n0, runs
 
 
 @njit(cache=True, nogil=True)
@@ -282,32 +310,31 @@ def _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaim
 
 
 @njit(cache=True, nogil=True)
-def _add(step_pay, buf, n):  # pragma: no cover - compiled
-    """``step_payoff += bincount(...)``: ``buf`` holds the call's sums per agent; zeroed after."""
-    for i in range(n):
-        step_pay[i] += buf[i]
-        buf[i] = 0.0
-
-
-@njit(cache=True, nogil=True)
-def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth, k_speaks, k_lied,  # pragma: no cover
-          k_false, workers, gw, hobs, hrows, scal, last, last2, defected, good, turns, kept, broken, partner,
+def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,  # pragma: no cover
+          k_order, k_auth, k_speaks, k_lied, k_false, workers, gw, watch, scal, last, last2, defected, good, turns, kept, broken, partner,
           payoff, step_pay, truth_kept, truth_total, group_of, act, outcome, heard_trust, counters, tally,
           ginis, rec_counts, rec_group_sums, rec_summary):
     """Settle ``k`` steps as ``Injection._settle``, ``_hijacks`` and ``_ledger_arrays`` do, and
-    record each step's outcome counts, group sums and the engine's metrics."""
+    record each step's outcome counts, group sums and the engine's metrics; ``o_act``: each
+    order's act."""
     stake, task_value, invoice, verify_prob, prior = scal[0], scal[1], scal[2], scal[3], scal[4]
     nw = workers.shape[0]
     n = payoff.shape[0]
-    buf = np.zeros(n)
+    # add_payoff's four sums per agent (the workers' own, transfers to their targets, invoices
+    # both ways), one slot past the agents for decisions without a target.
+    own, got, bill, billed = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1)
     hijacked = np.zeros(n, np.bool_)
     tbuf = np.empty(kept.shape[0])
     gap = np.empty(kept.shape[0])
     real = np.empty(n)
-    o = 0  # the orders, in step and worker order (``detect``, ``lrow``, ``heard_trust``)
     for s in range(k):
-        for i in range(n):
-            step_pay[i] = 0.0
+        # One branch-free pass over the workers (their acts are coin flips to a branch): act and
+        # outcome, the four payoff sums, tallies and counters. Adding 0.0 where nothing is paid
+        # leaves each sum as ``bincount`` makes it (no partial sum is -0.0: they start at +0.0).
+        took = 0
+        attempted = 0
+        obeyed = 0
+        invoices = 0
         for q in range(nw):
             cell = cells[s, q]
             x = np.int64(full[cell])
@@ -315,85 +342,50 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth,
             out = np.int64(base[cell]) + x
             outcome[s, q] = out
             rec_counts[s, out] += 1
-        # Payoffs: the workers' own, then transfers to their targets, then invoices both ways.
-        took = 0
-        paid_any = False
-        for q in range(nw):
-            x = act[s, q]
             d = kind[s, q]
-            oc = k_order[d] if d >= 0 else 0
-            transfer = x == OBEY and oc == TRANSFER
-            paid = x == OBEY and oc == PAY
-            paid_any |= paid
-            buf[workers[q]] += -stake if transfer else (task_value if (x == WORK or paid) else 0.0)
-        _add(step_pay, buf, n)
-        for q in range(nw):
-            d = kind[s, q]
-            if d >= 0 and act[s, q] == OBEY and k_order[d] == TRANSFER and sender[s, q] >= 0:
-                buf[sender[s, q]] += stake
-                took += 1
-        if took:
-            _add(step_pay, buf, n)
-        if paid_any:
-            for q in range(nw):
-                d = kind[s, q]
-                if d >= 0 and act[s, q] == OBEY and k_order[d] == PAY:
-                    buf[workers[q]] += -invoice
-            _add(step_pay, buf, n)
-            for q in range(nw):
-                d = kind[s, q]
-                if d >= 0 and act[s, q] == OBEY and k_order[d] == PAY:
-                    buf[sender[s, q]] += invoice
-            _add(step_pay, buf, n)
-        attempted = 0
-        obeyed = 0
-        invoices = 0
-        for q in range(nw):
-            x = act[s, q]
-            d = kind[s, q]
+            has = d >= 0
+            dd = d if has else 0
+            oc = k_order[dd] if has else 0
+            auth = k_auth[dd] if has else 0
             obey = x == OBEY
-            oc = k_order[d] if d >= 0 else 0
-            auth = k_auth[d] if d >= 0 else 0
-            transfer = obey and oc == TRANSFER
+            transfer = obey & (oc == TRANSFER)
+            paid = obey & (oc == PAY)
+            w = workers[q]
+            t = sender[s, q]
+            t = t if t >= 0 else n
+            own[w] += -stake if transfer else (task_value if (x == WORK) | paid else 0.0)
+            got[t] += stake if transfer else 0.0
+            bill[w] += -invoice if paid else 0.0
+            billed[t] += invoice if paid else 0.0
+            took += transfer & (t < n)
             done = obey if auth > 0 else x == WORK
-            unauthorised = oc != 0 and auth == 0
-            attacked = ch[s, q] == MESSAGE or ch[s, q] == DATA
+            unauthorised = (oc != 0) & (auth == 0)
+            attacked = (ch[s, q] == MESSAGE) | (ch[s, q] == DATA)
             g = gw[q]
             tally[g, 0] += 1.0
             tally[g, 1] += done
             tally[g, 2] += not attacked
-            tally[g, 3] += done and not attacked
+            tally[g, 3] += done & (not attacked)
             tally[g, 4] += attacked
-            tally[g, 5] += done and attacked
-            tally[g, 6] += attacked and transfer
-            tally[g, 7] += unauthorised and obey
+            tally[g, 5] += done & attacked
+            tally[g, 6] += attacked & transfer
+            tally[g, 7] += unauthorised & obey
             attempted += unauthorised
-            obeyed += unauthorised and obey
-            invoices += obey and oc == PAY
-            hijacked[workers[q]] = transfer
-        # Workers who work together see who was hijacked (rows distinct: checked by the wrapper).
-        for p in range(hrows.shape[0]):
-            r = hrows[p]
-            ok = np.int8(0 if hijacked[hobs[p]] else 1)
-            last2[r] = last[r]
-            last[r] = ok
-            defected[r] |= np.int8(1 - ok)
-            good[r] = ok
-            turns[r] += 1
-            kept[r] += np.float64(ok)
-            broken[r] += np.float64(1 - ok)
-        for q in range(nw):
-            w = workers[q]
-            truth_kept[w] += 0.0 if hijacked[w] else 1.0
+            obeyed += unauthorised & obey
+            invoices += paid
+            hijacked[w] = transfer
+            truth_kept[w] += 0.0 if transfer else 1.0
             truth_total[w] += 1.0
-            hijacked[w] = False
+        for i in range(n):
+            step_pay[i] = (((0.0 + own[i]) + got[i]) + bill[i]) + billed[i]
+            own[i] = got[i] = bill[i] = billed[i] = 0.0
+        got[n] = billed[n] = 0.0
         # The ledger: trust in the sender read, then moved by a verified claim; lies counted.
         told = 0
         caught = 0
-        for q in range(nw):
-            d = kind[s, q]
-            if d < 0:
-                continue
+        for o in range(bounds[s], bounds[s + 1]):
+            d = o_kind[o]
+            o_act[o] = act[s, o_q[o]]
             check = detect[o] < verify_prob
             if k_speaks[d]:
                 r = lrow[o]
@@ -401,13 +393,12 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth,
                 if check:
                     kept[r] += 0.0 if k_false[d] else 1.0
                     broken[r] += 1.0 if k_false[d] else 0.0
-                truth_kept[sender[s, q]] += 0.0 if k_lied[d] else 1.0
-                truth_total[sender[s, q]] += 1.0
+                truth_kept[o_sender[o]] += 0.0 if k_lied[d] else 1.0
+                truth_total[o_sender[o]] += 1.0
             else:
                 heard_trust[o] = prior
             told += k_lied[d]
             caught += k_false[d] and check
-            o += 1
         counters[s, 0] = attempted
         counters[s, 1] = obeyed
         counters[s, 2] = attempted - obeyed
@@ -420,6 +411,28 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, k_order, k_auth,
             rec_group_sums[s, group_of[i]] += payoff[i]
             ginis[s, i] = payoff[i]  # the Gini's rows, sorted in numpy after the loop
         rec_summary[s, 0] = total(step_pay, n)
+        # The worker pairs' rows after the ledger's (other rows: the order makes no difference).
+        _watched(watch, hijacked, last, last2, defected, good, turns, kept, broken)
         mean, cal = trust_step(kept, broken, turns, partner, truth_kept, truth_total, tbuf, gap, real)
+        for q in range(nw):
+            hijacked[workers[q]] = False
         rec_summary[s, 2] = mean
         rec_summary[s, 3] = cal
+
+
+@njit(cache=True, nogil=True)
+def _watched(watch, hijacked, last, last2, defected, good, turns, kept, broken):  # pragma: no cover - compiled
+    """Workers who work together see who was hijacked: ``record_moves`` and ``observe`` on the
+    worker pairs' rows (``watch``: the observed side, -1 for other rows; rows distinct, checked
+    by the wrapper)."""
+    for p in range(watch.shape[0]):
+        j = watch[p]
+        if j >= 0:
+            ok = np.int8(0 if hijacked[j] else 1)
+            last2[p] = last[p]
+            last[p] = ok
+            defected[p] |= np.int8(1 - ok)
+            good[p] = ok
+            turns[p] += 1
+            kept[p] += np.float64(ok)
+            broken[p] += np.float64(1 - ok)

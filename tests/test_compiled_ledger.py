@@ -76,3 +76,37 @@ def test_index_runs_same_rows(seed: int, monkeypatch: pytest.MonkeyPatch) -> Non
     (r1, k1, o1, v1, n1), (r2, k2, o2, v2, n2) = out
     assert np.array_equal(r1, r2) and np.array_equal(k1, k2) and np.array_equal(o1, o2)
     assert (v1, n1) == (v2, n2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_distinct_is_unique_with_index_and_inverse(seed: int) -> None:
+    """``distinct`` (runs merged by ``sort_runs``, or numpy's stable sort for many short runs)
+    gives ``np.unique``'s keys, first positions and inverse: a few ascending runs with ties
+    within and across them, and keys in no order at all."""
+    from agents.pair_runs import distinct, sort_runs
+
+    rng = np.random.default_rng(seed)
+    runs = [np.sort(rng.integers(0, 40, int(rng.integers(0, 30)))) for _ in range(int(rng.integers(1, 7)))]
+    for q in (np.concatenate(runs).astype(np.int64), rng.integers(0, 40, 200), np.zeros(0, np.int64)):
+        uniq, head, inv = distinct(q)
+        want = np.unique(q, return_index=True, return_inverse=True)
+        for got, expect in zip((uniq, head, inv), want, strict=True):
+            np.testing.assert_array_equal(got, expect)
+        np.testing.assert_array_equal(sort_runs(q), np.argsort(q, kind="stable"))
+
+
+def test_reserve_changes_no_row() -> None:
+    """Room reserved in the columns' buffers: rows, columns and version as without it, and the
+    rows added later written into the reserved buffers, not copies."""
+    plain, roomy = PairTable(64), PairTable(64)
+    for t in (plain, roomy):
+        t.index(np.array([1, 2, 3]), np.array([4, 5, 6]))
+        t.cols["kept"][:] = [1.0, 2.0, 3.0]
+    roomy.reserve(5)
+    before = roomy.cols["kept"].base
+    for t in (plain, roomy):
+        t.index(np.array([7, 1]), np.array([0, 4]))
+    for c in plain.cols:
+        np.testing.assert_array_equal(plain.cols[c], roomy.cols[c])
+    assert roomy.cols["kept"].base is before
+    assert plain.version == roomy.version and np.array_equal(plain.keys, roomy.keys)

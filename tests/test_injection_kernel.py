@@ -53,6 +53,8 @@ def _run(fuse: bool, seed: int, overrides: dict[str, Any], monkeypatch: pytest.M
     ({"steps": 6, "groups.workers.count": 300, "groups.gullible.count": 200, "groups.attackers.count": 40,
       "groups.treasurer.count": 2, "network.degree": 6, **{k: v for k, v in BUSY.items() if "count" not in k}}, 12),
     ({**BUSY, "steps": 12, "events": EVENTS}, 9),
+    ({"steps": 5, "groups.workers.count": 900, "groups.gullible.count": 700, "groups.attackers.count": 150,
+      "network.degree": 6, "events": EVENTS, **{k: v for k, v in BUSY.items() if "count" not in k}}, 13),
     ({"steps": 10, "groups.treasurer.count": 0, "events": []}, 2),
     ({"steps": 6, "groups.treasurer.count": 0, "groups.attackers.count": 0, "events": []}, 7),  # no order at all
     ({**BUSY, "steps": 12, "events": [*EVENTS, {"at": 9, "type": "join", "group": "workers", "count": 3}]}, 4),
