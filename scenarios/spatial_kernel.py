@@ -612,7 +612,7 @@ def _record_met(model: Any, ev: Evolving) -> None:
     met = np.flatnonzero(ev.ahead == 2)
     if len(met):
         for code in met.tolist():
-            model.evolution._decider_of_code(model, code)
+            model.evolution.met(code)
         ev.ahead[met] = 0
 
 

@@ -446,6 +446,7 @@ class Evolution:
                       if config.groups else None)
         self._nbr: tuple[int, np.ndarray | None, np.ndarray | None] | None = None
         self._deciders: dict[int, tuple[int, ...]] = {}
+        self._known: dict[int, tuple[int, ...]] = {}  # types' deciders found ahead (``known_deciders``)
         self.fixation_step: float = math.nan
         self.fixed: str | None = None
         self._fixed_values: tuple[int, ...] | None = None
@@ -565,12 +566,19 @@ class Evolution:
     def known_deciders(self, model: SpecModel, code: int) -> tuple[int, ...] | None:
         """The deciders ``_decider_of_code`` gives type ``code`` if it would create none (they
         exist already, say for another group of the same spec and policy), else None. Records
-        nothing: a compiled stretch uses them ahead and registers the types it met afterwards."""
+        nothing: a compiled stretch uses them ahead and records the types it met (``met``)."""
         dids = self._deciders.get(code)
         if dids is not None:
             return dids
         _, strain, b = self._binding_of_code(model, code)
-        return model.decisions.known_ids(b, self.policies[strain])
+        dids = model.decisions.known_ids(b, self.policies[strain])
+        if dids is not None:
+            self._known[code] = dids
+        return dids
+
+    def met(self, code: int) -> None:
+        """Record type ``code``, whose deciders ``known_deciders`` found, as ``_assign`` would."""
+        self._deciders.setdefault(code, self._known[code])
 
     def _binding_of_code(self, model: SpecModel, code: int) -> tuple[int, int, Binding]:
         """Type ``code``'s group, strain and binding (its spec, patched to its levels, with the
