@@ -216,6 +216,10 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 2 * n))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, 0, summarised)
+    # Its counts, summary, environment and evolved columns are all the metrics read: booked as one
+    # block where ``sim.summary_book`` books evolved columns (until then it declines, and the
+    # general path books the stretch).
+    rec.one_block = summarised
     chunk = max(1, min(k, CHUNK_BYTES // (8 * max(n, 1)))) if summarised else k
     labels = [name for col in evo.labels() for name in col] if evo is not None else []
     extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums,
