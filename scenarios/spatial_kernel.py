@@ -142,6 +142,8 @@ class Evolving(NamedTuple):
     sizes: np.ndarray     # values per column
     type_dec: np.ndarray  # per type code: its decider, -1 none yet
     new: np.ndarray       # per type code: 1 if an update made it and it has no decider yet
+    ahead: np.ndarray     # per type code: 1 its decider exists already but ``Evolution`` has not
+                          # recorded the type (``_known_ahead``), 2 the loop met it (to record)
     window: np.ndarray    # payoff at the last update
     fixed: int            # 1 once a type fixed (no more FIXED stops)
     copies: np.ndarray    # (columns,) 1 where the column is evolved (copied from the imitated)
@@ -214,6 +216,10 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 2 * n))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, 0, summarised)
+    # Its counts, summary, environment and evolved columns are all the metrics read: booked as one
+    # block where ``sim.summary_book`` books evolved columns (until then it declines, and the
+    # general path books the stretch).
+    rec.one_block = summarised
     chunk = max(1, min(k, CHUNK_BYTES // (8 * max(n, 1)))) if summarised else k
     labels = [name for col in evo.labels() for name in col] if evo is not None else []
     extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums,
@@ -233,6 +239,8 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         # A call after a stop writes its rows after the waiting ones (a view: the same array type).
         part = extra if k0 == c0 else extra._replace(rows=extra.rows[k0 - c0:])
         rec.steps = _play(k0, min(k, c0 + chunk), lookup, game, lay, mem, people, ev, part, scratch, why)
+        if evo is not None:
+            _record_met(model, ev)
         if summarised and rec.steps == c0 + chunk:
             c0 = _ginis(extra, c0, rec.steps, tots, gini)  # the buffer is full: one sort for all its rows
         # Repairs touch only what they read: the rest of the state stays by position.
@@ -528,7 +536,7 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evo
         z = np.zeros((1, 1), np.int64)
         one = np.zeros(1, np.int64)
         return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), one, np.zeros(1, np.int8),
-                        np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(), one.copy(), one.copy())
+                        np.zeros(1, np.int8), np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(), one.copy(), one.copy())
     if env._slot_nbr is None:
         nbr, _ = evo._neighbours(model)
         pos = np.empty(len(lay.order), np.int64)
@@ -560,10 +568,56 @@ def _new_evolving(model: Any, nbr: np.ndarray, group: np.ndarray, traits: np.nda
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     tally = np.zeros(int(sizes.sum()), np.int64)
     ev = Evolving(1, evo.config.every, model.steps, nbr, traits, evolved, sizes, type_dec,
-                  np.zeros(len(type_dec), np.int8), window, int(evo.fixed is not None),
-                  copies, offset, tally, np.zeros(1, np.int64), np.zeros(len(type_dec), np.int64))
+                  np.zeros(len(type_dec), np.int8), np.zeros(len(type_dec), np.int8), window,
+                  int(evo.fixed is not None), copies, offset, tally, np.zeros(1, np.int64),
+                  np.zeros(len(type_dec), np.int64))
     _count_types(group, ev)
+    _known_ahead(model, ev)
     return ev
+
+
+def _known_ahead(model: Any, ev: Evolving) -> None:
+    """The deciders of types imitation can make that ``Evolution`` has not met yet but whose
+    deciders exist already (``Evolution.known_deciders``): the loop assigns them without stopping.
+
+    Why: a new type stopped the loop for ``Evolution._assign``'s look-up, then a fill, a
+    look-up table and a new call (~0.3 ms a stop at 10^3 agents), even where it found a decider
+    another group made (spatial-pd's cooperators turned defectors decide as the defectors do).
+    Imitation copies the evolved columns of a present type whole and keeps the others (no
+    mutation here), so the types it can make are the present ones' kept digits with their
+    copied digits recombined."""
+    evo = model.evolution
+    sizes = ev.sizes.tolist()
+    copied = set(ev.evolved.tolist())
+    kept, moved = set(), set()
+    for code in np.flatnonzero(ev.hist).tolist():
+        digits = []
+        for size in reversed(sizes):
+            code, v = divmod(code, size)
+            digits.append(v)
+        digits.reverse()
+        kept.add((code, *(v if c not in copied else -1 for c, v in enumerate(digits))))
+        moved.add(tuple(v if c in copied else -1 for c, v in enumerate(digits)))
+    for head in sorted(kept):
+        for tail in sorted(moved):
+            code = head[0]
+            for c, size in enumerate(sizes):
+                code = code * size + max(head[1 + c], tail[c])
+            if ev.type_dec[code] < 0:
+                dids = evo.known_deciders(model, code)
+                if dids is not None:
+                    ev.type_dec[code] = dids[0]
+                    ev.ahead[code] = 1
+
+
+def _record_met(model: Any, ev: Evolving) -> None:
+    """Record the types with deciders known ahead that the loop met, as ``_assign`` records
+    them (it creates nothing for them: their deciders exist)."""
+    met = np.flatnonzero(ev.ahead == 2)
+    if len(met):
+        for code in met.tolist():
+            model.evolution.met(code)
+        ev.ahead[met] = 0
 
 
 def _type_deciders(model: Any) -> np.ndarray:
@@ -827,6 +881,8 @@ def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
             ev.new[code] = 1
         else:
             lk.decider[i] = d
+            if ev.ahead[code] == 1:
+                ev.ahead[code] = 2
     for col in ev.evolved:
         for i in range(n):
             tr[i, col] = nt[i, col]

@@ -72,6 +72,7 @@ class SpatialPD(Environment):
     pairwise: ClassVar[bool] = False
     checks: ClassVar[tuple[str, ...]] = ("cooperates", "never_defects_first")
     description = "Prisoner's dilemma with every neighbour each step (Nowak-May spatial game)."
+    books_in_blocks = True  # the kernel's summarised stretches (``Stretch.one_block``)
     supplies = (
         Metric("cooperators", "cooperators", "share of agents cooperating with every neighbour",
                aggregate="last"),

@@ -412,6 +412,14 @@ class DecisionTable:
             ids.append(did)
         return tuple(ids)
 
+    def known_ids(self, binding: Binding, policy: Any) -> tuple[int, ...] | None:
+        """``decider_ids`` of deciders that exist already; None where one would be created."""
+        bid = self._bids.get(binding)
+        if bid is None:
+            return None
+        ids = tuple(self._decider_ids.get((bid, id(policy), ph), -1) for ph in range(len(self.phases)))
+        return None if -1 in ids else ids
+
     def pristine(self) -> bool:
         """Whether the table holds deciders only: no cell, outcome or look-up table yet."""
         return (not self.n_cells and not len(self._outcomes) and self._shared is None

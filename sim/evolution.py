@@ -56,6 +56,7 @@ from agents.uniques import unique_inverse
 from sim.limits import MAX_BIRTHS
 
 if TYPE_CHECKING:
+    from agents.chain import Binding
     from sim.model import SpecModel
 
 RULES = ("imitate_best", "fermi", "proportional", "moran_bd", "moran_db")
@@ -445,6 +446,7 @@ class Evolution:
                       if config.groups else None)
         self._nbr: tuple[int, np.ndarray | None, np.ndarray | None] | None = None
         self._deciders: dict[int, tuple[int, ...]] = {}
+        self._known: dict[int, tuple[int, ...]] = {}  # types' deciders found ahead (``known_deciders``)
         self.fixation_step: float = math.nan
         self.fixed: str | None = None
         self._fixed_values: tuple[int, ...] | None = None
@@ -556,29 +558,45 @@ class Evolution:
     def _decider_of_code(self, model: SpecModel, code: int) -> tuple[int, ...]:
         dids = self._deciders.get(code)
         if dids is None:
-            from agents.spec import patch_spec
-
-            row = []
-            for size in reversed(self.sizes):
-                code, k = divmod(code, size)
-                row.append(k)
-            strain, spec_k, *lv = reversed(row)
-            g = code
-            gs = model.groups[g]
-            spec = model.spec_scenario.library.get(self.config.specs[spec_k])
-            if self.config.principles:
-                spec = patch_spec(spec, {f"principles.{p}.level": str(self.config.levels[k]).lower()
-                                         for p, k in zip(self.config.principles, lv, strict=True)})
-            b = model.intern(spec, tuple(gs.instructions), tuple(gs.delegations))
+            g, strain, b = self._binding_of_code(model, code)
             dids = model.decisions.decider_ids(b, self.policies[strain], g)
-            self._deciders[self._code(g, [strain, spec_k, *lv])] = dids
+            self._deciders[code] = dids
         return dids
 
-    def _code(self, g: int, row: list[int]) -> int:
-        code = g
-        for size, k in zip(self.sizes, row, strict=True):
-            code = code * size + k
-        return code
+    def known_deciders(self, model: SpecModel, code: int) -> tuple[int, ...] | None:
+        """The deciders ``_decider_of_code`` gives type ``code`` if it would create none (they
+        exist already, say for another group of the same spec and policy), else None. Records
+        nothing: a compiled stretch uses them ahead and records the types it met (``met``)."""
+        dids = self._deciders.get(code)
+        if dids is not None:
+            return dids
+        _, strain, b = self._binding_of_code(model, code)
+        dids = model.decisions.known_ids(b, self.policies[strain])
+        if dids is not None:
+            self._known[code] = dids
+        return dids
+
+    def met(self, code: int) -> None:
+        """Record type ``code``, whose deciders ``known_deciders`` found, as ``_assign`` would."""
+        self._deciders.setdefault(code, self._known[code])
+
+    def _binding_of_code(self, model: SpecModel, code: int) -> tuple[int, int, Binding]:
+        """Type ``code``'s group, strain and binding (its spec, patched to its levels, with the
+        group's instructions)."""
+        from agents.spec import patch_spec
+
+        row = []
+        for size in reversed(self.sizes):
+            code, k = divmod(code, size)
+            row.append(k)
+        strain, spec_k, *lv = reversed(row)
+        g = code
+        gs = model.groups[g]
+        spec = model.spec_scenario.library.get(self.config.specs[spec_k])
+        if self.config.principles:
+            spec = patch_spec(spec, {f"principles.{p}.level": str(self.config.levels[k]).lower()
+                                     for p, k in zip(self.config.principles, lv, strict=True)})
+        return g, strain, model.intern(spec, tuple(gs.instructions), tuple(gs.delegations))
 
     # --- metrics ------------------------------------------------------------------------------
     def labels(self) -> list[list[str]]:

@@ -62,6 +62,11 @@ def _assert_same_run(step: SpecModel, fused: SpecModel) -> None:
         assert np.array_equal(step.evolution.traits, fused.evolution.traits)
         assert step.evolution.fixed == fused.evolution.fixed
         assert _same(step.evolution.fixation_step, fused.evolution.fixation_step)
+        assert step.evolution._deciders == fused.evolution._deciders  # the types met, recorded
+    def made(model: SpecModel) -> list[tuple[Any, ...]]:
+        return [(repr(d.binding), type(d.policy), d.phase, d.group, d.bid) for d in model.decisions.deciders]
+
+    assert made(step) == made(fused)  # the same deciders, made in the same order
 
 
 def _board(coop: int, defect: int, bound: int = 0, **more: Any) -> dict[str, Any]:
@@ -273,7 +278,7 @@ def test_state_changed_after_build_is_gathered_again() -> None:
     assert got[1].payoff.min() >= 1.5
 
 
-@pytest.mark.parametrize("case", ["chaos", "specs evolve"])
+@pytest.mark.parametrize("case", ["bound minority", "specs evolve"])
 def test_gini_rows_wait_across_stops_and_chunks(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The Gini of a summarised stretch is taken when its rows' buffer is full or the stretch
     # ends, not after each call of the loop: with a buffer of 3 steps, calls that stop for new
@@ -290,6 +295,25 @@ def test_gini_rows_wait_across_stops_and_chunks(case: str, monkeypatch: pytest.M
     monkeypatch.setattr(spatial_kernel, "_play", counting)
     step, fused = _pair(CASES[case], 0)
     assert len(calls) > 40 // 3 and any(c < 3 for c in calls[:-1])  # stops and full buffers both happened
+    _assert_same_run(step, fused)
+
+
+def test_types_whose_deciders_exist_are_played_without_a_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cooperators that imitate a defector decide as the defectors' group does (same spec, same
+    # policy): the loop gives them that decider itself and records the type after the call, so no
+    # call stops for a new type; the types recorded and the deciders are stepping's (_assert_same_run).
+    why: list[int] = []
+    real = spatial_kernel._play
+
+    def stops(*args: Any) -> Any:
+        got = real(*args)
+        why.append(int(args[-1][0]))
+        return got
+
+    monkeypatch.setattr(spatial_kernel, "_play", stops)
+    step, fused = _pair(CASES["chaos"], 0)
+    assert why and spatial_kernel.NEW_TYPE not in why
+    assert len(fused.evolution._deciders) > 2  # types were made after the start
     _assert_same_run(step, fused)
 
 
