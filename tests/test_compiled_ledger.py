@@ -49,8 +49,14 @@ def test_learn_same_arrays(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_learn_bad_id_says_so() -> None:
     import numba  # noqa: F401
 
+    b = Beliefs()
+    bad = (np.array([-1]), np.array([0]), np.array([0]), np.array([0.5]))
+    # The compiled pass declines an id outside its key layout and changes nothing...
+    assert b._learn_compiled(*bad, None) is False
+    assert len(b._keys) == len(b._cred) == 0
+    # ...so numpy's path is the one that says what is wrong.
     with pytest.raises(ValueError, match="agent ids"):
-        Beliefs().learn(np.array([-1]), np.array([0]), np.array([0]), np.array([0.5]))
+        b.learn(*bad)
 
 
 @pytest.mark.parametrize("seed", range(6))
