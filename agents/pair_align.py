@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from agents.pair_runs import merge_new
 from agents.uniques import unique_inverse
 
 #: Fresh values of the int8 move columns (``agents.trust.NONE``).
@@ -76,20 +77,8 @@ def _realign(keys: np.ndarray, rowof: np.ndarray, found: np.ndarray, new: np.nda
     total = n + added
     if m > total:
         return None
-    merged = np.empty(total, np.int64)
-    mrow = np.empty(total, np.int64)
-    # Merge (``np.insert`` at ``searchsorted`` positions): new keys take rows n, n+1, ... in order.
-    a = 0
-    b = 0
-    for x in range(total):
-        if b < added and (a >= n or new[b] < keys[a]):
-            merged[x] = new[b]
-            mrow[x] = n + b
-            b += 1
-        else:
-            merged[x] = keys[a]
-            mrow[x] = rowof[a]
-            a += 1
+    # New keys take rows n, n+1, ... in order.
+    merged, mrow = merge_new(keys, rowof, new, n + np.arange(added))
     # Rows asked for first, in order; then the others ascending.
     taken = np.zeros(total, np.bool_)
     perm = np.empty(total, np.int64)
