@@ -1,10 +1,7 @@
-"""``PairTable.index_runs`` compiled (used once numba is loaded anyway).
+"""Sorted-key helpers shared by the compiled ledgers (pair rows, beliefs, pair alignment).
 
-Why: numpy's version is some twenty array calls (searches, two stable sorts, ``np.insert``
-of keys and rows, a second search), ~0.7 ms of a 5-step injection stretch at 10^3 agents
-whose new pairs number a few hundred. This makes the same arrays in a few passes: the same
-sorted keys, the same rows (new pairs numbered by run, then key) and the same count of runs
-that made rows.
+Why: numpy's ``np.unique``/``np.insert`` over keys that arrive a step at a time, each step's
+in order, cost some twenty array calls a stretch; these make the same arrays in a few passes.
 """
 
 from __future__ import annotations
@@ -13,55 +10,6 @@ from typing import Any
 
 import numpy as np
 from numba import njit
-
-
-@njit(cache=True, nogil=True)
-def index_runs(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray,  # pragma: no cover - compiled
-               bounds: np.ndarray) -> Any:
-    """Rows of keys ``k`` (run ``r`` is ``k[bounds[r]:bounds[r + 1]]``) in the table of sorted
-    ``keys`` and their ``rowof``: returns the keys and rows after the new pairs are added, each
-    key's row, how many rows were added and how many times the run that made rows changed."""
-    n, m = keys.shape[0], k.shape[0]
-    pos = np.searchsorted(keys, k)
-    miss = np.empty(m, np.int64)
-    rows = np.empty(m, np.int64)
-    nm = 0
-    for q in range(m):
-        p = pos[q]
-        if p >= n or keys[p] != k[q]:
-            miss[nm] = q
-            nm += 1
-        else:
-            rows[q] = rowof[p]
-    if nm == 0:
-        return keys, rowof, rows, 0, 0
-    miss = miss[:nm]
-    run = np.empty(nm, np.int64)
-    r = 0
-    for x in range(nm):  # misses ascend: each one's run, walking the bounds forward
-        while bounds[r + 1] <= miss[x]:
-            r += 1
-        run[x] = r
-    km, head, inv = distinct(k[miss])
-    u = km.shape[0]
-    rm = run[head]  # each new key's first run: runs ascend along the misses
-    # Rows by (run, key): runs are few, so counted (a stable counting sort, keys ascending within).
-    runs = bounds.shape[0]
-    start = np.zeros(runs + 1, np.int64)
-    for x in range(u):
-        start[rm[x] + 1] += 1
-    made = -1
-    for r in range(runs):
-        made += start[r + 1] > 0  # one per run that made rows, less one: numpy's count of changes
-        start[r + 1] += start[r]
-    rank = np.empty(u, np.int64)
-    for x in range(u):
-        rank[x] = start[rm[x]]
-        start[rm[x]] += 1
-    keys2, rowof2 = merge_new(keys, rowof, km, n + rank)
-    for x in range(nm):  # a new key's row, by its place among the new keys
-        rows[miss[x]] = n + rank[inv[x]]
-    return keys2, rowof2, rows, u, made
 
 
 @njit(cache=True, nogil=True)

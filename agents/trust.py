@@ -109,45 +109,6 @@ class PairTable:
             pos = np.searchsorted(self.keys, k)
         return self.rowof[pos]
 
-    def index_runs(self, i: np.ndarray, j: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-        """:meth:`index` of each run ``[bounds[r], bounds[r + 1])`` of pairs, one run after another,
-        in one look-up: the same rows (new pairs numbered by run, then key, as those calls number
-        them), keys and version; a stretch's steps ask for their pairs this way."""
-        k = np.asarray(i, dtype=np.int64) * self.stride + np.asarray(j, dtype=np.int64)
-        self._merge()
-        if "numba" in sys.modules:  # loaded by a kernel run anyway: the same arrays in a few passes
-            from agents.pair_runs import index_runs
-
-            keys, rowof, rows, added, made = index_runs(self.keys, self.rowof, k, np.asarray(bounds, np.int64))
-            if added:
-                self.adopt(keys, rowof, int(added), int(made) + 1)
-            out: np.ndarray = rows
-            return out
-        pos = np.searchsorted(self.keys, k)
-        found = pos < len(self.keys)
-        found[found] = self.keys[pos[found]] == k[found]
-        if not found.all():
-            miss = np.flatnonzero(~found)
-            run = np.searchsorted(bounds, miss, side="right") - 1
-            # Each new key once, at its first run (runs ascend along ``miss``: a stable sort by key
-            # keeps each key's first run first); rows go to the new keys by (run, key).
-            by_key = np.argsort(k[miss], kind="stable")
-            km, rm = k[miss][by_key], run[by_key]
-            head = np.ones(len(km), dtype=bool)
-            head[1:] = km[1:] != km[:-1]
-            km, rm = km[head], rm[head]
-            by_run = np.argsort(rm, kind="stable")
-            rank = np.empty(len(km), dtype=np.int64)
-            rank[by_run] = np.arange(len(km))
-            n = len(self.keys)
-            where = np.searchsorted(self.keys, km)
-            self.keys = np.insert(self.keys, where, km)
-            self.rowof = np.insert(self.rowof, where, n + rank)
-            self._grow(n, len(km))
-            self.version += int(np.count_nonzero(np.diff(rm[by_run])))  # one per run that made rows, as there
-            pos = np.searchsorted(self.keys, k)
-        return self.rowof[pos]
-
     def find(self, k: np.ndarray) -> np.ndarray:
         """Rows of the pairs of keys ``k`` (``i * stride + j``), -1 where a pair has none; none made."""
         self._merge()

@@ -1,4 +1,4 @@
-"""The compiled ``Beliefs.learn`` and ``PairTable.index_runs`` make numpy's arrays exactly."""
+"""The compiled ``Beliefs.learn`` and the sorted-key helpers make numpy's arrays exactly."""
 
 from __future__ import annotations
 
@@ -57,31 +57,6 @@ def test_learn_bad_id_says_so() -> None:
     # ...so numpy's path is the one that says what is wrong.
     with pytest.raises(ValueError, match="agent ids"):
         b.learn(*bad)
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_index_runs_same_rows(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    import numba  # noqa: F401
-
-    rng = np.random.default_rng(seed)
-    pre = rng.integers(0, 20, (int(rng.integers(0, 30)), 2))
-    runs = [rng.integers(0, 20, (int(rng.integers(0, 25)), 2)) for _ in range(int(rng.integers(1, 6)))]
-    i = np.concatenate([r[:, 0] for r in runs])
-    j = np.concatenate([r[:, 1] for r in runs])
-    bounds = np.cumsum([0] + [len(r) for r in runs])
-    out = []
-    for compiled in (True, False):
-        t = PairTable(64)
-        with monkeypatch.context() as m:
-            if not compiled:
-                _numpy_path(m)
-            if len(pre):
-                t.index(pre[:, 0], pre[:, 1])
-            rows = t.index_runs(i, j, bounds)
-        out.append((rows, t.keys, t.rowof, t.version, len(t)))
-    (r1, k1, o1, v1, n1), (r2, k2, o2, v2, n2) = out
-    assert np.array_equal(r1, r2) and np.array_equal(k1, k2) and np.array_equal(o1, o2)
-    assert (v1, n1) == (v2, n2)
 
 
 @pytest.mark.parametrize("seed", range(6))

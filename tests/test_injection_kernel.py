@@ -9,7 +9,6 @@ really played; events (delegations, shocks, joins, departures) split the stretch
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,6 @@ import pytest
 
 pytest.importorskip("numba")
 
-from agents.trust import PairTable
 from scenarios import injection_kernel
 from sim.model import SpecModel
 from sim.runs.run import run_model
@@ -84,30 +82,6 @@ def test_a_departure_leaves_the_rest_to_stepping(monkeypatch: pytest.MonkeyPatch
     _, played = _run(True, 6, {"steps": 12, "events": [{"at": 5, "type": "leave", "to": "gullible", "count": 2}]},
                      monkeypatch)
     assert played == 4  # steps 1-4; the departure at 5 and every step after it are stepped
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_index_runs_is_index_run_after_run(seed: int) -> None:
-    """``PairTable.index_runs`` gives the rows, keys, layout and version of one ``index`` call per
-    run, runs of one pair (kept apart until merged) and empty runs included."""
-    rng = np.random.default_rng(seed)
-    one, many = PairTable(), PairTable()
-    for t in (one, many):
-        t.index(np.array([1, 2, 3]), np.array([4, 5, 6]))
-    sizes = rng.integers(0, 6, 8)
-    sizes[2] = 1
-    sizes[3] = 0
-    i = rng.integers(0, 8, int(sizes.sum()))
-    j = rng.integers(0, 8, int(sizes.sum()))
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    rows = [one.index(i[lo:hi], j[lo:hi]) for lo, hi in pairwise(bounds.tolist()) if hi > lo]
-    got = many.index_runs(i, j, bounds)
-    np.testing.assert_array_equal(np.concatenate(rows), got)
-    for a, b in zip(one.pairs(), many.pairs(), strict=True):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(one.keys, many.keys)
-    np.testing.assert_array_equal(one.rowof, many.rowof)
-    assert one.version == many.version
 
 
 def test_stretches_cut_by_the_record_budget_equal_stepping(monkeypatch: pytest.MonkeyPatch) -> None:
