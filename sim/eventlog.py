@@ -64,10 +64,6 @@ class EventLog:
         p = partners[at] if partners is not None else np.full(len(at), -1)
         self._chunks.append((step, agents[at], np.asarray(p), outcome[at]))
 
-    def room(self) -> int:
-        """Rows that may still be logged before ``MAX_EVENT_ROWS`` (conflicts and attempts alike)."""
-        return MAX_EVENT_ROWS - self._rows
-
     def conflict_steps(self, steps: list[int], agents: np.ndarray, outcome: np.ndarray, at: list[int],
                        rows: list[int], partners: np.ndarray | None = None, starts: list[int] | None = None) -> None:
         """``conflicts`` of several steps whose conflicting decisions a compiled loop picked out:

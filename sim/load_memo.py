@@ -125,11 +125,6 @@ LOADED = LoadMemo()
 BY_ID = LoadMemo(stamp=identity_stamp)
 
 
-def still_loaded(key: Hashable, scenario: Any) -> bool:
-    """Whether ``LOADED`` still files ``scenario`` under ``key`` (a ``BY_ID`` entry copies one)."""
-    return LOADED.holds(key, scenario)
-
-
 def remembered(key: Hashable | None, registries: Callable[[], Hashable], load: Callable[[], Any],
                paths_of: Callable[[Any], tuple[str, ...]]) -> Any:
     """``load()``, or the scenario an identical earlier load built; ``key`` None: always load.

@@ -33,7 +33,7 @@ from sim.events import EVENT_TYPES, LoadContext
 from sim.evolution import EvolutionConfig, parse_evolution
 from sim.instructions import validate_instruction
 from sim.lattice import NEIGHBOURHOODS, lattice_side
-from sim.load_memo import BY_ID, frozen, remembered, still_loaded
+from sim.load_memo import BY_ID, LOADED, frozen, remembered
 from sim.population import typical_params
 from sim.tables import check_keys, unit_interval
 from sim.triggers import Trigger, parse_trigger, share_metrics
@@ -230,7 +230,7 @@ def load_scenario(ref: str | Path, overrides: dict[str, Any] | None = None, *,
     by_id = _by_id_key(ref, overrides, strict_specs)
     if by_id is not None:
         found = BY_ID.find(by_id, _registries)
-        if found is not None and still_loaded(*found):
+        if found is not None and LOADED.holds(*found):  # a BY_ID entry copies one of LOADED's
             return found[1]
     path = resolve_ref(ref)
     try:
