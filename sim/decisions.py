@@ -578,7 +578,8 @@ class DecisionTable:
                 rows.extend([d] * len(rs.index))
                 cols.extend(rs.index)
         keep[rows, cols] = 1  # one scatter, not one per read-set
-        self._derived("read_mask", (whole, keep.copy()))
+        if shared is not None:  # only a shared state keeps it (``_derived``): copy only then
+            self._derived("read_mask", (whole, keep.copy()))
         return keep
 
     def read_mask_of(self, deciders: np.ndarray) -> np.ndarray:
