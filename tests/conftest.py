@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,3 +27,13 @@ def write_spec(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def no_templates(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No scenario seen and no model template kept (``sim.model_template``): the test makes its own."""
+    from sim import model_template
+
+    monkeypatch.setattr(model_template, "_seen", {})
+    monkeypatch.setattr(model_template, "_templates", {})
+    yield

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -18,12 +17,7 @@ from sim.scenario import load_scenario, scenario_ids
 RULE_BASED = [sid for sid in scenario_ids() if not sid.startswith("llm-")]
 
 
-@pytest.fixture(autouse=True)
-def no_templates(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with no scenario seen and no template."""
-    monkeypatch.setattr(model_template, "_seen", {})
-    monkeypatch.setattr(model_template, "_templates", {})
-    yield
+pytestmark = pytest.mark.usefixtures("no_templates")  # each test starts with no template
 
 
 def _result(model: SpecModel) -> Any:

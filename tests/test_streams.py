@@ -3,22 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
-from sim import model_template, streams
+from sim import streams
 from sim.model import SpecModel
 from sim.model_template import fresh_model
 from sim.scenario import load_scenario
 
-
-@pytest.fixture(autouse=True)
-def no_templates(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(model_template, "_seen", {})
-    monkeypatch.setattr(model_template, "_templates", {})
-    yield
+pytestmark = pytest.mark.usefixtures("no_templates")
 
 
 def _copied(seed: int) -> SpecModel:
