@@ -50,10 +50,13 @@ def test_learn_bad_id_says_so() -> None:
     import numba  # noqa: F401
 
     b = Beliefs()
+    b.learn(np.array([1, 2]), np.array([0, 1]), np.array([0, 0]), np.array([0.2, 0.7]))
+    before = [a.copy() for a in (b._keys, b._slot, b._cred, b._true)]
     bad = (np.array([-1]), np.array([0]), np.array([0]), np.array([0.5]))
     # The compiled pass declines an id outside its key layout and changes nothing...
     assert b._learn_compiled(*bad, None) is False
-    assert len(b._keys) == len(b._cred) == 0
+    for was, now in zip(before, (b._keys, b._slot, b._cred, b._true), strict=True):
+        np.testing.assert_array_equal(was, now)
     # ...so numpy's path is the one that says what is wrong.
     with pytest.raises(ValueError, match="agent ids"):
         b.learn(*bad)
