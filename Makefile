@@ -40,7 +40,7 @@ bench: $(BENCH_STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) out bench/results.json
+	rm -rf $(VENV) out .numba-cache
 
 # A longer fuzz run than the one in `make test`: N cases per family (default 3000), seed S.
 fuzz: $(STAMP)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from agents.pair_runs import merge_new
 from agents.uniques import unique_inverse
 

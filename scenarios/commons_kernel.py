@@ -29,8 +29,8 @@ import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from scenarios.commons_table import STOCK_BUCKETS, Classes, Lookup, decision_lookup, scratch_for
 from scenarios.kernel_sums import gini_step, total, total_at
 from scenarios.stretch import StepArrays, Stretch

@@ -30,8 +30,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from agents.pair_runs import merge_new
 from scenarios.injection_rules import (
     ACT_NAMES,

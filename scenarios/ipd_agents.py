@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from scenarios.kernel_sums import BLOCK, DEPTH, _block_at, total, total_at
 from scenarios.pairwise_tree import leaves, push, shares_total, total2_at
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from scenarios import ipd_agents
 from scenarios.ipd_rows import (
     CONFLICT,

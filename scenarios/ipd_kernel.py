@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from agents.policies import TRUST_BUCKETS
 from scenarios import ipd_agents, ipd_classes, ipd_learners, ipd_replays
 from scenarios.environment import ObsCodec

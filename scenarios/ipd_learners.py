@@ -30,8 +30,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from scenarios.ipd_rows import (
     BUCKET_EPS,
     CONFLICT,

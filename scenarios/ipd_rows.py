@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from scenarios.kernel_sums import met_trust_step, trust_step
 
 #: Why ``_play`` stopped early: keys without a cell, a decision that logs a conflict, or a

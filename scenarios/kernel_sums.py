@@ -16,7 +16,8 @@ halves on multiples of 8 above; a reduction starts from the identity 0.0).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from agents.jit import njit
 
 #: numpy's block below which a pairwise sum is a straight unrolled loop.
 BLOCK = 128

@@ -17,7 +17,8 @@ numba loads slowly.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from agents.jit import njit
 
 #: Columns of the counts :func:`settle` returns.
 COUNTS = ("deals", "refusals", "lies_caught", "lies", "evasions")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from scenarios.kernel_sums import BLOCK, DEPTH, _block, _block_at
 
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
 from scenarios.kernel_sums import gini_chunk, record_agents, total

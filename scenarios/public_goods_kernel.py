@@ -35,8 +35,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from agents.policies import TRUST_BUCKETS
 from scenarios.ipd_rows import Pairs
 from scenarios.kernel_sums import gini_chunk, record_agents, record_pairs, total, trust_step

@@ -32,8 +32,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from scenarios.ipd_kernel import project
 from scenarios.kernel_sums import gini_chunk, total
 from scenarios.stretch import SUMMARY, Stretch

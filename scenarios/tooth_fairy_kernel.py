@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from scenarios.kernel_sums import gini_chunk, total, trust_step
 from scenarios.pairwise import cells_of
 from scenarios.stretch import SUMMARY, Stretch

@@ -33,8 +33,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
+from agents.jit import njit
 from agents.kernel_entry import Entry
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique

@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba import njit
+
+from agents.jit import njit
 
 #: Slots of the loop's ``state`` kept for the learners' stream: draws so far, and draws of the
 #: steps played whole (a step left to the generic path gives its draws back).

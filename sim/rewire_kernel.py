@@ -10,7 +10,8 @@ edges, the same partners tried, the same draws (``tests/test_network_rewire.py``
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from agents.jit import njit
 
 #: Hash slots: empty, and a key removed (probing goes on past it).
 EMPTY, GONE = -1, -2

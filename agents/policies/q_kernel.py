@@ -14,7 +14,8 @@ waiting list (as ``np.add.at`` does), and the maximum over acts propagates NaN a
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from agents.jit import njit
 
 
 @njit(cache=True, nogil=True)

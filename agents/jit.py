@@ -1,0 +1,121 @@
+"""numba's ``njit`` for every compiled kernel, with an on-disk cache keyed on the kernels' sources.
+
+Why: numba's ``cache=True`` checks only the stamp of the file that holds a kernel. A kernel
+that calls a jitted helper of another file, or reads a constant imported from one (a bucket
+count, a layout), keeps loading machine code compiled from the old helper after that file
+changes: stale results with no error. So every kernel module takes ``njit`` from here, and
+importing this module first points numba's cache (``NUMBA_CACHE_DIR``) at a directory named
+by a hash of every file kernels compile from (``KERNEL_SOURCES``): a change to any of them
+starts a fresh cache, and unchanged sources keep their compiled code across processes.
+
+``tests/test_jit_cache.py`` checks the declared list against the kernel modules' imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+#: The project root (the directory holding ``agents/``).
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Every file a compiled kernel is built from: the modules that define jitted functions, and
+#: the modules that define what they import (constants are frozen into machine code).
+KERNEL_SOURCES: tuple[str, ...] = (
+    "agents/kernel_entry.py",
+    "agents/pair_align.py",
+    "agents/pair_runs.py",
+    "agents/policies/base.py",
+    "agents/policies/contributors.py",
+    "agents/policies/q_kernel.py",
+    "agents/uniques.py",
+    "scenarios/beliefs_kernel.py",
+    "scenarios/commons_kernel.py",
+    "scenarios/commons_table.py",
+    "scenarios/environment.py",
+    "scenarios/injection_kernel.py",
+    "scenarios/injection_rules.py",
+    "scenarios/ipd_agents.py",
+    "scenarios/ipd_classes.py",
+    "scenarios/ipd_kernel.py",
+    "scenarios/ipd_learners.py",
+    "scenarios/ipd_replays.py",
+    "scenarios/ipd_rows.py",
+    "scenarios/kernel_sums.py",
+    "scenarios/mailbox.py",
+    "scenarios/negotiation_kernel.py",
+    "scenarios/pairwise.py",
+    "scenarios/pairwise_tree.py",
+    "scenarios/public_goods_fg_kernel.py",
+    "scenarios/public_goods_kernel.py",
+    "scenarios/spatial_kernel.py",
+    "scenarios/stretch.py",
+    "scenarios/tooth_fairy_kernel.py",
+    "scenarios/tooth_fairy_rules.py",
+    "scenarios/trust_game_kernel.py",
+    "scenarios/trust_game_learners.py",
+    "sim/rewire_kernel.py",
+)
+
+#: Prefix of a keyed cache directory's name.
+PREFIX = "specbound-"
+
+
+def sources_key(root: Path = ROOT, sources: tuple[str, ...] = KERNEL_SOURCES) -> str:
+    """A hash of the declared sources' names and contents (a missing file hashes as absent)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for name in sources:
+        digest.update(name.encode() + b"\0")
+        try:
+            digest.update((root / name).read_bytes())
+        except OSError:
+            digest.update(b"\0absent\0")
+    return digest.hexdigest()
+
+
+def _writable(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(path, os.W_OK)
+
+
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where this process's kernels are cached: ``<base>/specbound-<key>``.
+
+    The base is the user's ``NUMBA_CACHE_DIR`` if set (a keyed directory set by a parent
+    process counts as its base's), else ``.numba-cache`` at the project root, else the
+    temporary directory's (an installed, read-only tree).
+    """
+    given = environ.get("NUMBA_CACHE_DIR", "")
+    if given:
+        base = Path(given)
+        if base.name.startswith(PREFIX):
+            base = base.parent
+    else:
+        base = ROOT / ".numba-cache"
+        if not _writable(base):
+            base = Path(tempfile.gettempdir()) / "specbound-numba-cache"
+    return base / (PREFIX + sources_key())
+
+
+def configure() -> Path:
+    """Point numba's cache at :func:`cache_dir` (before any kernel is decorated)."""
+    path = cache_dir()
+    os.environ["NUMBA_CACHE_DIR"] = str(path)
+    config = sys.modules.get("numba.core.config")
+    if config is not None:  # numba already loaded: its config read the environment already
+        config.CACHE_DIR = str(path)  # type: ignore[attr-defined]
+    return path
+
+
+configure()
+
+from numba import njit  # noqa: E402  (after configure: the decorator reads the cache directory)
+
+__all__ = ["KERNEL_SOURCES", "cache_dir", "configure", "njit", "sources_key"]
