@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from bench.harness import Mismatch, Result, Unavailable, at_least
-from bench.sweep_scaling import GROUPS, RUNS, SCENARIO, calibrate_steps
+from bench.sweep_scaling import GROUPS, RUNS, SCENARIO, Calibration, calibrate_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TARGET = 1 / 1.3
@@ -101,10 +101,11 @@ def load_note() -> str:
 
 
 def _one_vs_many(name: str, runs: int, many: list[str], repeat: int,
-                 run_seconds: float = CLI_RUN_SECONDS) -> tuple[float, float, int]:
+                 run_seconds: float = CLI_RUN_SECONDS) -> tuple[float, float, Calibration]:
     """Median seconds of the sweep command on ``--workers 1`` and with ``many``, alternating."""
     compile_bytecode()
-    steps = calibrate_steps(run_seconds)
+    calibration = calibrate_steps(run_seconds)
+    steps = calibration.steps
     grid = [f"--set=steps={steps}", *(f"--set={k}={v}" for k, v in GROUPS.items())]
     ones, manys, stored = [], [], {}
     for _ in range(repeat):
@@ -117,15 +118,16 @@ def _one_vs_many(name: str, runs: int, many: list[str], repeat: int,
                 stored[side] = _stored(out)
     if len({tuple(rows) for rows in stored.values()}) != 1:
         raise Mismatch(f"bench {name}: {' '.join(many)} stored other metrics than 1 worker")
-    return statistics.median(ones), statistics.median(manys), steps
+    return statistics.median(ones), statistics.median(manys), calibration
 
 
 def bench_sweep_cli(repeat: int = 2) -> list[Result]:
     """``specbound sweep`` on 1 and on 2 workers, each a fresh process, alternating."""
-    t_one, t_two, steps = _one_vs_many("sweep-cli", RUNS, ["--workers", "2"], repeat)
+    t_one, t_two, cal = _one_vs_many("sweep-cli", RUNS, ["--workers", "2"], repeat)
     return [at_least("sweep-cli", RUNS / t_two, RUNS / t_one, "same command on 1 worker",
                      "runs/s", SWEEP_TARGET,
-                     f"{RUNS} runs x {steps} steps of {SCENARIO}, fresh process each, "
+                     f"{RUNS} runs x {cal.steps} steps of {SCENARIO} (~{cal.seconds:.2f} s CPU "
+                     f"each), fresh process each, "
                      f"start-up included, median of {repeat}; {load_note()}")]
 
 
@@ -135,11 +137,12 @@ def bench_dask_cli(repeat: int = 1) -> list[Result]:
         import distributed  # noqa: F401
     except ImportError as exc:
         raise Unavailable(f"Dask distributed is not installed ({exc})") from exc
-    t_one, t_dask, steps = _one_vs_many("sweep-dask-cli", DASK_RUNS,
+    t_one, t_dask, cal = _one_vs_many("sweep-dask-cli", DASK_RUNS,
                                         ["--dask", "local", "--workers", "2"], repeat,
                                         DASK_RUN_SECONDS)
     return [at_least("sweep-dask-cli", DASK_RUNS / t_dask, DASK_RUNS / t_one,
                      "same command on 1 worker", "runs/s", DASK_TARGET,
-                     f"{DASK_RUNS} runs x {steps} steps of {SCENARIO}, LocalCluster of 2 "
+                     f"{DASK_RUNS} runs x {cal.steps} steps of {SCENARIO} (~{cal.seconds:.2f} s "
+                     f"CPU each), LocalCluster of 2 "
                      f"started by the command, start-up included, median of {repeat}; "
                      f"{load_note()}")]

@@ -34,9 +34,11 @@ The driver's memory is the ``sweep-memory`` row (bench/sweep_memory.py).
 
 from __future__ import annotations
 
+import math
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -77,21 +79,40 @@ def _cpu_seconds(steps: int) -> float:
     return statistics.median(times)
 
 
-def calibrate_steps(target: float = RUN_SECONDS) -> int:
+@dataclass(frozen=True)
+class Calibration:
+    """The step count chosen and what one run of it cost (CPU seconds, median of three)."""
+
+    steps: int
+    seconds: float
+
+
+def calibrate_steps(target: float = RUN_SECONDS) -> Calibration:
     """Steps that make one ``trust-network`` run of AGENTS agents cost about ``target`` CPU seconds.
 
     CPU time, not wall time: on this shared machine a loaded spell would
     otherwise calibrate shorter runs, and the rows would time a different
     workload from one ``make bench`` to the next. A run is a fixed cost (the
-    model's build, the result) plus a cost per step, so two probes fit both.
+    model's build, the result) plus a cost per step, so two probes give a first
+    guess. But trust-network's steps are lumpy (at 4,000 agents 2, 3, 4 and 5
+    steps cost 0.36, 0.65, 0.68 and 1.04 s): a straight line through two probes
+    picked 2 steps for "0.5 s", runs of 0.36 s. So the guess and its neighbours
+    are timed as they are, and the one nearest the target in ratio is kept.
     """
     from sim.runs.run import run
 
     run(SCENARIO, seed=0, set=GROUPS, steps=1)  # warm-up: imports, compiled cells
-    short, long = _cpu_seconds(PROBE_STEPS[0]), _cpu_seconds(PROBE_STEPS[1])
+    timed = {k: _cpu_seconds(k) for k in PROBE_STEPS}
+    short, long = timed[PROBE_STEPS[0]], timed[PROBE_STEPS[1]]
     per_step = max(1e-6, (long - short) / (PROBE_STEPS[1] - PROBE_STEPS[0]))
     fixed = max(0.0, short - per_step * PROBE_STEPS[0])
-    return min(MAX_STEPS, max(MIN_STEPS, round((target - fixed) / per_step)))
+    guess = min(MAX_STEPS, max(MIN_STEPS, round((target - fixed) / per_step)))
+    for k in range(max(MIN_STEPS, guess - 1), min(MAX_STEPS, guess + 1) + 1):
+        if k not in timed:
+            timed[k] = _cpu_seconds(k)
+    near = [k for k in timed if abs(k - guess) <= 1]
+    steps = min(near, key=lambda k: (abs(math.log(timed[k] / target)), k))
+    return Calibration(steps, timed[steps])
 
 
 def metrics_of(frame: pd.DataFrame) -> pd.DataFrame:
@@ -135,12 +156,13 @@ def interleaved(steps: int, repeat: int = REPEAT) -> tuple[float, float, pd.Data
 
 def bench_sweep() -> list[Result]:
     """Rows: 2 workers vs 1, Dask LocalCluster vs 1."""
-    steps = calibrate_steps()
+    calibration = calibrate_steps()
+    steps = calibration.steps
     t_one, t_two, serial, local = interleaved(steps)
     reference = metrics_of(serial)
     if not reference.equals(metrics_of(local)):
         raise Mismatch("bench sweep-scaling: 2 workers stored other metrics than 1 worker")
-    note = f"{RUNS} runs x {steps} steps of {SCENARIO} at {AGENTS:,} agents (~{RUN_SECONDS}s each)"
+    note = f"{RUNS} runs x {steps} steps of {SCENARIO} at {AGENTS:,} agents (~{calibration.seconds:.2f} s CPU each)"
     rows = [
         at_least("sweep-scaling", RUNS / t_two, RUNS / t_one, "same sweep on 1 worker",
                  "runs/s", TARGET_SPEEDUP, note + ", 2 local processes"),
