@@ -74,6 +74,7 @@ def test_a_restored_tables_kept_read_mask_is_its_own(memo: CellMemo) -> None:
     model = SpecModel(sc, seed=0)
     assert model.decisions.warm()
     first = model.decisions.read_mask()
+    assert first.any()  # else zeroing the kept mask below could not be told from it
     kept = model.decisions.read_mask()  # from the state's keep
     assert (first == kept).all() and first is not kept
     shared = model.decisions._shared

@@ -20,11 +20,21 @@ def _numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _learn_all(batches: list[tuple[Any, ...]], compiled: bool, monkeypatch: pytest.MonkeyPatch) -> Beliefs:
     b = Beliefs()
+    taken = []
+    compiled_pass = b._learn_compiled
+
+    def counted(*args: Any) -> bool:
+        taken.append(compiled_pass(*args))
+        return taken[-1]
+
     with monkeypatch.context() as m:
+        m.setattr(b, "_learn_compiled", counted)
         if not compiled:
             _numpy_path(m)
         for batch in batches:
             b.learn(*batch)
+    # The two sides must be the two paths: else the comparison compares a path with itself.
+    assert any(taken) if compiled else not taken
     return b
 
 
