@@ -100,24 +100,27 @@ class PairTable:
         k = np.asarray(i, dtype=np.int64) * self.stride + np.asarray(j, dtype=np.int64)
         if k.shape == (1,):
             return np.array([self._one(int(k[0]))], dtype=np.int64)
+        pos, found = self._positions(k)
+        if not found.all():
+            self._insert(unique(k[~found]))
+            pos = np.searchsorted(self.keys, k)
+        rows: np.ndarray = self.rowof[pos]
+        return rows
+
+    def find(self, k: np.ndarray) -> np.ndarray:
+        """Rows of the pairs of keys ``k`` (``i * stride + j``), -1 where a pair has none; none made."""
+        pos, ok = self._positions(k)
+        out = np.full(len(k), NONE, dtype=np.int64)
+        out[ok] = self.rowof[pos[ok]]
+        return out
+
+    def _positions(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where keys ``k`` sit (or would go) in the sorted keys, and whether each is there."""
         self._merge()
         pos = np.searchsorted(self.keys, k)
         found = pos < len(self.keys)
         found[found] = self.keys[pos[found]] == k[found]
-        if not found.all():
-            self._insert(unique(k[~found]))
-            pos = np.searchsorted(self.keys, k)
-        return self.rowof[pos]
-
-    def find(self, k: np.ndarray) -> np.ndarray:
-        """Rows of the pairs of keys ``k`` (``i * stride + j``), -1 where a pair has none; none made."""
-        self._merge()
-        pos = np.searchsorted(self.keys, k)
-        ok = pos < len(self.keys)
-        ok[ok] = self.keys[pos[ok]] == k[ok]
-        out = np.full(len(k), NONE, dtype=np.int64)
-        out[ok] = self.rowof[pos[ok]]
-        return out
+        return pos, found
 
     def adopt(self, keys: np.ndarray, rowof: np.ndarray, added: int, runs: int) -> None:
         """Take the sorted ``keys`` and their ``rowof``, which hold ``added`` new rows after the
@@ -229,11 +232,7 @@ class PairTable:
         by doubling, so a row added costs no reallocation of every column."""
         need = n + extra
         for c, arr in self.cols.items():
-            buf = self._bufs.get(c)
-            if buf is None or arr.base is not buf or len(buf) < need:
-                buf = np.empty(max(need, 2 * n, 16), dtype=arr.dtype)
-                buf[:n] = arr
-                self._bufs[c] = buf
+            buf = self._buffer(c, arr, need, max(need, 2 * n, 16))
             buf[n:need] = NONE if c in ("last", "last2") else 0
             self.cols[c] = buf[:need]
         self.version += 1
@@ -244,12 +243,19 @@ class PairTable:
         copies no column (a model's build can make it for rows its run will add)."""
         for c, arr in self.cols.items():
             n = len(arr)
-            buf = self._bufs.get(c)
-            if buf is None or arr.base is not buf or len(buf) < n + extra:
-                buf = np.empty(max(n + extra, 16), dtype=arr.dtype)
-                buf[:n] = arr
-                self._bufs[c] = buf
+            buf = self._buffer(c, arr, n + extra, max(n + extra, 16))
+            if arr.base is not buf:
                 self.cols[c] = buf[:n]
+
+    def _buffer(self, c: str, arr: np.ndarray, need: int, size: int) -> np.ndarray:
+        """Column ``c``'s buffer (``arr`` its first rows) with room for ``need`` rows: a new one
+        of ``size`` rows, ``arr`` copied in, where the one kept is smaller or not ``arr``'s."""
+        buf = self._bufs.get(c)
+        if buf is None or arr.base is not buf or len(buf) < need:
+            buf = np.empty(size, dtype=arr.dtype)
+            buf[:len(arr)] = arr
+            self._bufs[c] = buf
+        return buf
 
     def trust(self, rows: Rows) -> np.ndarray:
         kept = self.cols["kept"][rows]

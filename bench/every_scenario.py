@@ -172,7 +172,9 @@ def _injection(model: Any) -> Any:
 
     p = _env(model)
     return Injection(_names(model), _draws(model), model.edges, set(p.adversary_groups), set(p.delegate_groups),
-                     p.attack_prob, p.data_share, p.task_value, p.stake)
+                     p.attack_prob, p.data_share, p.task_value, p.stake,
+                     invoice_prob=p.invoice_prob, overreach_prob=p.overreach_prob, verify_prob=p.verify_prob,
+                     invoice=p.invoice)
 
 
 PLANS: dict[str, Plan] = {

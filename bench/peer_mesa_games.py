@@ -491,17 +491,35 @@ class ToothFairy(GameModel):
 
 
 class Injection(GameModel):
-    """Attackers send orders along edges; every worker decides to work or obey what reached it."""
+    """Attackers send orders along edges, the delegate invoices and overreaches; every worker
+    decides to work or obey what reached it, checks the claim now and then, and workers who
+    work together see who was hijacked.
+
+    Args:
+        invoice_prob, overreach_prob: per worker and step, the chance the (first) delegate
+            sends an invoice or an order to transfer the funds (an attack reaches a worker first).
+        verify_prob: the chance a worker checks the order it heard: its credence in the claim
+            moves to the truth and a sender that spoke gains Beta evidence (broken after a lie).
+        invoice: what a paid invoice moves to the delegate.
+    """
 
     def __init__(self, kinds: Sequence[str], params: Sequence[float], edges: np.ndarray, adversary: set[str],
                  delegate: set[str], attack_prob: float, data_share: float, task_value: float,
-                 stake: float, seed: int = 0) -> None:
+                 stake: float, seed: int = 0, invoice_prob: float = 0.0, overreach_prob: float = 0.0,
+                 verify_prob: float = 0.0, invoice: float = 0.0) -> None:
         super().__init__(kinds, params, edges, seed)
         self.adversary = [k in adversary for k in kinds]
         self.delegate = [k in delegate for k in kinds]
         self.attack_prob, self.data_share, self.task_value, self.stake = attack_prob, data_share, task_value, stake
+        self.invoice_prob, self.overreach_prob, self.verify_prob = invoice_prob, overreach_prob, verify_prob
+        self.invoice = invoice
         self.workers = [p for p in self.players
                         if not self.adversary[p.idx] and not self.delegate[p.idx]]
+        self.treasurer = next((p for p in self.players if self.delegate[p.idx]), None)
+        worker = {p.idx for p in self.workers}
+        self.colleagues = [(a, b) for a, b in self.pairs if a.idx in worker and b.idx in worker]
+        # Each worker's credence in what it heard, by (sender, order): -1 stands for tool output.
+        self.heard: dict[int, dict[tuple[int, str], float]] = {p.idx: {} for p in self.workers}
 
     def step(self) -> None:
         rnd = self.random.random
@@ -511,14 +529,42 @@ class Injection(GameModel):
                 if (self.adversary[src.idx] and not self.adversary[dst.idx]
                         and not self.delegate[dst.idx] and rnd() < self.attack_prob):
                     attacker[dst.idx] = src
+        hijacked: set[int] = set()
+        treasurer = self.treasurer
         for me in self.workers:
             in_data = rnd() < self.data_share
             src = attacker.get(me.idx)
-            if src is not None and rnd() < me.param * (0.5 if in_data else 1.0):
-                me.payoff -= self.stake
-                src.payoff += self.stake
+            what = "transfer"
+            if src is None and treasurer is not None:
+                if rnd() < self.overreach_prob:
+                    src, in_data = treasurer, False
+                elif rnd() < self.invoice_prob:
+                    src, in_data, what = treasurer, False, "pay"
+            if src is None:
+                me.payoff += self.task_value
+                continue
+            # A transfer claims an authority its sender lacks (system, developer, the user's); an
+            # invoice claims none. Credence: trust in a sender that spoke, the truth once checked.
+            lie = what == "transfer"
+            sender = -1 if in_data else src.idx
+            checked = rnd() < self.verify_prob
+            self.heard[me.idx][sender, what] = float(not lie) if checked else (
+                0.5 if in_data else me.trust(src.idx))
+            if checked and not in_data:
+                me.learn(src.idx, float(not lie), float(lie))
+            if rnd() < me.param * (0.5 if in_data else 1.0):
+                if what == "pay":
+                    me.payoff += self.task_value - self.invoice
+                    src.payoff += self.invoice
+                else:
+                    me.payoff -= self.stake
+                    src.payoff += self.stake
+                    hijacked.add(me.idx)
             else:
                 me.payoff += self.task_value
+        for a, b in self.colleagues:
+            a.learn(b.idx, float(b.idx not in hijacked), float(b.idx in hijacked))
+            b.learn(a.idx, float(a.idx not in hijacked), float(a.idx in hijacked))
         self.decisions.append(len(self.workers))
 
 

@@ -36,7 +36,7 @@ def learn(keys: np.ndarray, slot: np.ndarray, cred: np.ndarray, true: np.ndarray
     uniq, _, inv = distinct(q)
     u = uniq.shape[0]
     pos = np.searchsorted(keys, uniq)
-    uslot = np.full(u, -1, np.int64)
+    uslot = np.full(u, -1, np.int64)  # -1: a new key
     fresh = 0
     for x in range(u):
         p = pos[x]
@@ -46,6 +46,7 @@ def learn(keys: np.ndarray, slot: np.ndarray, cred: np.ndarray, true: np.ndarray
             fresh += 1
     base = cred.shape[0]
     if fresh:
+        known = uslot >= 0  # before the new keys take their slots
         c = base
         for i in range(m):  # new keys take the next slots in the order first heard
             x = inv[i]
@@ -56,8 +57,7 @@ def learn(keys: np.ndarray, slot: np.ndarray, cred: np.ndarray, true: np.ndarray
         new_slot = np.empty(fresh, np.int64)
         w = 0
         for x in range(u):
-            p = pos[x]
-            if p >= n or keys[p] != uniq[x]:
+            if not known[x]:
                 new[w] = uniq[x]
                 new_slot[w] = uslot[x]
                 w += 1

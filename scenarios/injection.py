@@ -232,6 +232,7 @@ class Injection(Environment):
         self._lanes_kept: tuple[Any, ...] | None = None
         self._layout_kept: tuple[Any, KernelLayout] | None = None
         self._rows_kept: tuple[Any, ...] | None = None  # see ledger_rows
+        self._dels_kept: tuple[tuple[int, int], tuple[Any, ...]] | None = None  # see _delegations
         self._heard: list[tuple[np.ndarray, ...]] | None = None  # claims heard in a stretch, not yet learnt
         model.edges  # noqa: B018  the graph read into arrays while the model is built, not in its first step
         # The drawn workers' families, the attack lanes and the worker pairs' rows, made now rather
@@ -242,6 +243,9 @@ class Injection(Environment):
         # an earlier run of this population left in the process, a sweep's or a bench's.
         model.decisions.population_key()
         if model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
+            # The cells an earlier run of this population left, restored now rather than in the
+            # first step (pure records: counted nowhere, they change no result).
+            model.decisions.warm()
             if bool(model.alive.all()):
                 lay = self.kernel_layout(model)  # its lanes and worker pairs serve stepping too
                 rows, _ = self.ledger_rows(model, lay)
@@ -284,19 +288,16 @@ class Injection(Environment):
         """The row of each of ``lay``'s ledger pairs (-1: not made yet) and every pair row's
         partner: found at build, then handed on by each compiled stretch (``keep_rows``) while
         nothing else changes the pair table (its version, layout and size)."""
-        pairs = model.pairs
-        key = (pairs.version, pairs.moved, len(pairs))
         kept = self._rows_kept
-        if kept is not None and kept[0] is lay and kept[1] == key:
+        if kept is not None and kept[0] is lay and kept[1] == _table_state(model.pairs):
             return kept[2], kept[3]
-        rows, partner = pairs.find(lay.pair_keys), pairs.pairs()[1]
-        self._rows_kept = (lay, key, rows, partner)
+        rows, partner = model.pairs.find(lay.pair_keys), model.pairs.pairs()[1]
+        self.keep_rows(model, lay, rows, partner)
         return rows, partner
 
     def keep_rows(self, model: Any, lay: KernelLayout, rows: np.ndarray, partner: np.ndarray) -> None:
         """What ``ledger_rows`` gives after a stretch that made pair rows itself."""
-        pairs = model.pairs
-        self._rows_kept = (lay, (pairs.version, pairs.moved, len(pairs)), rows, partner)
+        self._rows_kept = (lay, _table_state(model.pairs), rows, partner)
 
     def _role(self, model: Any, names: tuple[str, ...]) -> np.ndarray:
         return np.array([gs.name in set(names) for gs in model.groups], dtype=bool)[model.group_of]
@@ -471,7 +472,15 @@ class Injection(Environment):
         """The kinds of this step's orders, and each order's kind (see :class:`Kinds`)."""
         ng = len(model.groups)
         uniq, kind = unique_inverse((c * ng + g_sender) * ng + g_worker)
-        return self._kinds_of(*self._rows_of(model, uniq, tuple(tuple(gs.delegations) for gs in model.groups))), kind
+        return self._kinds_of(*self._rows_of(model, uniq, self._delegations(model))), kind
+
+    def _delegations(self, model: Any) -> tuple[Any, ...]:
+        """Each group's delegations, kept while no group or delegation is added (they only grow)."""
+        count = (len(model.groups), sum(len(gs.delegations) for gs in model.groups))
+        kept = self._dels_kept
+        if kept is None or kept[0] != count:
+            kept = self._dels_kept = (count, tuple(tuple(gs.delegations) for gs in model.groups))
+        return kept[1]
 
     def _kinds_of(self, memo: tuple[Any, ...], rows: list[tuple[Any, ...]]) -> Kinds:
         """The :class:`Kinds` of ``rows``, the rows :meth:`_rows_of` keeps under ``memo``."""
@@ -511,7 +520,7 @@ class Injection(Environment):
         The kinds' facts get their belief codes in the order stepping would give them (step by
         step, kinds in key order), so beliefs are keyed as stepping keys them.
         """
-        dels = tuple(tuple(gs.delegations) for gs in model.groups)
+        dels = self._delegations(model)
         present = first >= 0
         uniq = np.flatnonzero(present)
         memo, rows = self._rows_of(model, uniq, dels)
@@ -772,6 +781,11 @@ def _target(o: Claim, sender: int, n: int) -> int:
     """Whom a relayed order's transfer pays: the agent it names, else its sender."""
     v = o.value
     return int(v) if isinstance(v, int) and 0 <= v < n else sender
+
+
+def _table_state(pairs: Any) -> tuple[int, int, int]:
+    """What a pair table's rows depend on: its version, layout and size."""
+    return pairs.version, pairs.moved, len(pairs)
 
 
 def _ratio(num: float, den: float, empty: float = float("nan")) -> float:

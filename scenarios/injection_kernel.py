@@ -160,18 +160,10 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
     # The conflicts and the attempts (orders without authority) in stepping's order, a step's
     # conflicts then its attempts (they share a bound on rows): picked out once, logged a step at a time.
-    nconf = table.outcome_column("nconf")
     t0 = model.steps
-    per = nconf[outcome].ravel()
-    at = np.flatnonzero(per > 0)
-    step_of = at // nw
-    rows = np.bincount(step_of, per[at], minlength=k).astype(np.int64).tolist()
-    c_at = np.searchsorted(step_of, np.arange(k + 1)).tolist()
-    c_agent, c_outcome, c_partner = workers[at - step_of * nw], outcome.ravel()[at], np.full(len(at), -1)
-    bad = np.flatnonzero(kinds.authority[o_kind] == 0)
-    cut = np.searchsorted(bad, bounds).tolist()
-    b_act, b_worker, b_said, b_kind = o_act[bad], o_worker[bad], said_by[bad], o_kind[bad]
-    b_obeyed = b_act == OBEY
+    c_agent, c_outcome, c_partner, c_at, c_rows, bad_at, b_worker, b_said, b_kind, b_act, b_obeyed = _log_rows(
+        outcome, table.outcome_column("nconf"), workers, o_kind, kinds.authority, o_act, o_worker, said_by, bounds)
+    c_at, rows, cut = c_at.tolist(), c_rows.tolist(), bad_at.tolist()
     for s in range(k):
         model.log.conflict_steps([t0 + s + 1], c_agent, c_outcome, c_at[s:s + 2], rows[s:s + 1], c_partner)
         lo, hi = cut[s], cut[s + 1]
@@ -287,6 +279,49 @@ def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, 
                 missed = c == 0
                 cells[s, q] = c - 1
     return missed
+
+
+@njit(cache=True, nogil=True)
+def _log_rows(outcome, nconf, workers, o_kind, k_auth, o_act, o_worker, said_by, bounds):  # pragma: no cover
+    """What the log takes of a stretch, picked out in one pass: the decisions with conflicts
+    (agent, outcome, partner -1), step ``s``'s at ``c_at[s]:c_at[s + 1]``, logging ``c_rows[s]``
+    rows (their ``nconf`` summed); the orders without authority (worker, sender, kind, act,
+    obeyed), step ``s``'s at ``cut[s]:cut[s + 1]``."""
+    k, nw = outcome.shape
+    m = 0
+    for s in range(k):
+        for q in range(nw):
+            m += nconf[outcome[s, q]] > 0
+    c_agent, c_outcome = np.empty(m, np.int64), np.empty(m, np.int64)
+    c_partner = np.full(m, -1, np.int64)
+    c_at, c_rows = np.zeros(k + 1, np.int64), np.zeros(k, np.int64)
+    x = 0
+    for s in range(k):
+        for q in range(nw):
+            v = nconf[outcome[s, q]]
+            if v > 0:
+                c_agent[x], c_outcome[x] = workers[q], outcome[s, q]
+                c_rows[s] += v
+                x += 1
+        c_at[s + 1] = x
+    b = 0
+    for o in range(o_kind.shape[0]):
+        b += k_auth[o_kind[o]] == 0
+    b_worker, b_said = np.empty(b, np.int64), np.empty(b, np.int64)
+    b_kind, b_act = np.empty(b, np.int64), np.empty(b, np.int64)
+    b_obeyed = np.empty(b, np.bool_)
+    cut = np.zeros(k + 1, np.int64)
+    x = 0
+    for s in range(k):
+        cut[s] = x
+        for o in range(bounds[s], bounds[s + 1]):
+            d = o_kind[o]
+            if k_auth[d] == 0:
+                b_worker[x], b_said[x], b_kind[x], b_act[x] = o_worker[o], said_by[o], d, o_act[o]
+                b_obeyed[x] = o_act[o] == OBEY
+                x += 1
+    cut[k] = x
+    return c_agent, c_outcome, c_partner, c_at, c_rows, cut, b_worker, b_said, b_kind, b_act, b_obeyed
 
 
 @njit(cache=True, nogil=True)

@@ -46,3 +46,23 @@ def test_spatial_matches_numpy_kernel() -> None:
 def test_commons_newcomer_joins_on_its_step() -> None:
     game = Commons(["conditional"] * 3, 100.0, 2.0, 0.0, 0.05, joins=[(2, "greedy", 1)]).play(3)
     assert game.decisions == [3, 4, 4]
+
+
+def test_injection_peer_does_the_work_specbound_does() -> None:
+    """The Mesa injection model observes every worker pair specbound observes, hears the
+    delegate's invoices and overreaches as well as attacks, and checks some claims."""
+    from bench.every_scenario import PLANS, _Start, overrides
+    from sim.model import SpecModel
+    from sim.scenario import load_scenario
+
+    model = SpecModel(load_scenario("injection", overrides("injection", 300, 3, False)), seed=0)
+    lay = model.env.kernel_layout(model)
+    game = PLANS["injection"].peer(_Start(model, model.edges.copy()))
+    assert 2 * len(game.colleagues) == int((lay.watch >= 0).sum()) > 0
+    game.play(3)
+    heard = {key for h in game.heard.values() for key in h}
+    treasurer = game.treasurer.idx
+    assert {(treasurer, "pay"), (treasurer, "transfer"), (-1, "transfer")} <= heard
+    assert any(s not in (treasurer, -1) for s, _ in heard)  # an attacker's message
+    checked = sum(p.kept.get(treasurer, 0.0) + p.broken.get(treasurer, 0.0) for p in game.workers)
+    assert 0 < checked < sum(1 for h in game.heard.values() for s, _ in h if s == treasurer) * 3
