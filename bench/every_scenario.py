@@ -118,7 +118,7 @@ def _trust_game(model: Any) -> Any:
     p = _env(model)
     # The scenario's partner choice, where it has one: the peer rewires by the same rule.
     return TrustGame(_kinds(model), model.edges, p.endowment, p.multiplier, p.promises,
-                     model.spec_scenario.network.get("rewire"))
+                     model.spec_scenario.network.get("rewire"), detect=p.detect_prob, lie=p.lie_penalty)
 
 
 def _negotiation(model: Any) -> Any:

@@ -211,6 +211,14 @@ class IpdQLearning(IpdGame):
 class TrustGame(GameModel):
     """Each edge: a coin picks the investor; the trustee may promise, the investor sends, the trustee returns.
 
+    Reciprocal agents promise, send and return half while their trust in the partner is at
+    least ``THRESHOLD``; opportunists promise and keep everything. A broken promise the
+    investor sees (probability ``detect``) adds ``lie`` to its broken evidence, as
+    specbound's ``lie_penalty`` does. Learners (``fictitious_play``) choose every act by
+    fictitious play over their partner's last move towards them, greedy with ``epsilon``
+    exploration, and learn their beliefs and the acts' mean rewards after each step, as
+    ``agents.policies.beliefs.FictitiousPlay`` does; a learner who promised and chose to
+    return nothing chooses again among the returns that keep its word (its spec's say).
     With ``rewire`` (the scenario's ``[network.rewire]``: ``every``, ``below``), every
     ``every`` steps each tie where either side's trust fell below ``below`` is cut, and
     the side that distrusts tries up to ``REWIRE_TRIES`` random agents for a new partner
@@ -219,34 +227,109 @@ class TrustGame(GameModel):
 
     #: Random partners tried per cut tie (specbound's ``sim.network.REWIRE_TRIES``).
     REWIRE_TRIES = 8
+    #: Shares sent (the investor's acts) and returned (the trustee's).
+    SENDS = (0.0, 0.5, 1.0)
+    RETURNS = (0.0, 1.0 / 3.0, 0.5)
 
     def __init__(self, kinds: Sequence[str], edges: np.ndarray, endowment: float, multiplier: float,
-                 promises: bool, rewire: dict[str, Any] | None = None, seed: int = 0) -> None:
+                 promises: bool, rewire: dict[str, Any] | None = None, seed: int = 0, detect: float = 0.8,
+                 lie: float = 1.0, initial: float = 20.0, epsilon: float = 0.05) -> None:
         super().__init__(kinds, [0.0] * len(kinds), edges, seed)
         self.endowment, self.multiplier, self.promises = endowment, multiplier, promises
         self.rewire = dict(rewire) if rewire else None
+        self.detect, self.lie, self.initial, self.epsilon = detect, lie, initial, epsilon
+        # Per player: partner -> its last move towards the player (1 cooperated, 0 not), and
+        # (phase, state) -> a learner's beliefs and act values.
+        self.heard: list[dict[int, int]] = [{} for _ in self.players]
+        self.mind: list[dict[tuple[int, int], list[Any]]] = [{} for _ in self.players]
+        self.learners = "fictitious_play" in kinds
+
+    def choose(self, me: Player, other: Player, phase: int, acts: int, made: list[Any]) -> int:
+        """A learner's act: the best under its belief about partners in this state, or a random one."""
+        state = self.heard[me.idx].get(other.idx, -1) + 1
+        minds = self.mind[me.idx]
+        mind = minds.get((phase, state))
+        if mind is None:  # seen (defected, cooperated), then per act: value and tries per move
+            mind = minds[phase, state] = [[1.0, 1.0], [[self.initial, self.initial] for _ in range(acts)],
+                                          [[0.0, 0.0] for _ in range(acts)]]
+        seen, value, _ = mind
+        belief = seen[1] / (seen[0] + seen[1])
+        worth = [u[0] + belief * (u[1] - u[0]) for u in value]
+        top = max(worth) - 1e-6
+        best = [w >= top for w in worth]
+        share = (1 - self.epsilon) / sum(best)
+        pick, cum, r = 0, 0.0, self.random.random()
+        for act in range(acts - 1):
+            cum += (share if best[act] else 0.0) + self.epsilon / acts
+            if cum <= r:
+                pick = act + 1
+        made.append((me, mind, pick))
+        return pick
+
+    def learn_all(self, made: list[Any], pay: list[float]) -> None:
+        """Each learner decision of the step rewarded with its agent's payoff per decision,
+        against the partner's move towards it (-1: it had no say)."""
+        count: dict[int, int] = {}
+        for me, _, _, _ in made:
+            count[me] = count.get(me, 0) + 1
+        for me, mind, act, move in made:
+            reward = pay[me] / count[me]
+            seen, value, tried = mind
+            if move >= 0:
+                seen[move] += 1.0
+            for m in ((move,) if move >= 0 else (0, 1)):
+                tried[act][m] += 1.0
+                value[act][m] += (reward - value[act][m]) / tried[act][m]
 
     def step(self) -> None:
         rnd = self.random.random
         made = 0
+        learners = self.learners
+        learned: list[Any] = []  # (learner, its mind, act, the partner's move towards it)
+        game: list[Any] = []
+        pay = [0.0] * len(self.players) if learners else []
         for a, b in self.pairs:
             inv, tru = (a, b) if rnd() < 0.5 else (b, a)
             made += 2 if self.promises else 1
-            t = inv.trust(tru.idx)
+            promised = False
+            if self.promises:
+                if tru.kind == "fictitious_play":
+                    promised = self.choose(tru, inv, 0, 2, game) == 0
+                else:
+                    promised = tru.kind == "opportunist" or tru.trust(inv.idx) >= THRESHOLD
             if inv.kind == "fictitious_play":
-                send = 1.0 if (t >= THRESHOLD or rnd() < 0.05) else 0.0
+                send = self.SENDS[self.choose(inv, tru, 1, 3, game)]
             else:
-                send = 1.0 if t >= THRESHOLD else 0.0
+                send = 1.0 if inv.trust(tru.idx) >= THRESHOLD else 0.0
             ret = 0.0
             if send > 0:
-                ret = 0.5 if tru.kind != "opportunist" else 0.0
+                if tru.kind == "fictitious_play":
+                    act = self.choose(tru, inv, 2 if promised else 3, 3, game)
+                    if promised and act == 0:  # the spec keeps its word: a return that does
+                        act = 1 if rnd() < 0.5 else 2
+                    ret = self.RETURNS[act]
+                elif tru.kind != "opportunist":
+                    ret = 0.5 if tru.trust(inv.idx) >= THRESHOLD else 0.0
             sent = send * self.endowment
             back = ret * sent * self.multiplier
             inv.payoff += self.endowment - sent + back
             tru.payoff += sent * self.multiplier - back
             if send > 0:
-                inv.learn(tru.idx, float(ret > 0), float(ret == 0))
+                seen = promised and ret == 0 and rnd() < self.detect
+                inv.learn(tru.idx, float(ret > 0), float(ret == 0) + (self.lie if seen else 0.0))
             tru.learn(inv.idx, float(send > 0), 0.0)
+            if learners:
+                pay[inv.idx] += self.endowment - sent + back
+                pay[tru.idx] += sent * self.multiplier - back
+                returned, invested = (int(ret > 0) if send > 0 else -1), int(send > 0)
+                for me, mind, act in game:
+                    learned.append((me.idx, mind, act, returned if me is inv else invested))
+                game.clear()
+                if send > 0:
+                    self.heard[inv.idx][tru.idx] = returned
+                self.heard[tru.idx][inv.idx] = invested
+        if learned:
+            self.learn_all(learned, pay)
         self.decisions.append(made)
         if self.rewire and self.steps % int(self.rewire.get("every", 1)) == 0:
             self._rewire(float(self.rewire.get("below", 0.3)))

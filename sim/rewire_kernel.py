@@ -100,19 +100,18 @@ def _rewire(table, stride, first, second, lo, picks, done, tries, added, counts)
             counts[1] += 1
             if c != who:
                 key = min(who, c) * stride + max(who, c)
-                start = _start(key, mask)
-                s = start
+                s = _start(key, mask)
+                free = -1  # the first slot a new key may take: a removed key's, else the empty one
                 tied = False
                 while table[s] != EMPTY:
                     if table[s] == key:
                         tied = True
                         break
+                    if free < 0 and table[s] == GONE:
+                        free = s
                     s = (s + 1) & mask
                 if not tied:
-                    s = start
-                    while table[s] >= 0:
-                        s = (s + 1) & mask
-                    table[s] = key
+                    table[s if free < 0 else free] = key
                     added[counts[0]] = key
                     counts[0] += 1
                     break

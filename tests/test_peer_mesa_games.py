@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.peer_mesa_games import Commons, IpdGame, SpatialPD
+from bench.peer_mesa_games import Commons, IpdGame, SpatialPD, TrustGame
 from bench.peer_spatial import play_spatial
 
 PD = (3.0, 0.0, 5.0, 1.0)
@@ -66,3 +66,24 @@ def test_injection_peer_does_the_work_specbound_does() -> None:
     assert any(s not in (treasurer, -1) for s, _ in heard)  # an attacker's message
     checked = sum(p.kept.get(treasurer, 0.0) + p.broken.get(treasurer, 0.0) for p in game.workers)
     assert 0 < checked < sum(1 for h in game.heard.values() for s, _ in h if s == treasurer) * 3
+
+
+@pytest.mark.parametrize(("detect", "broken"), [(1.0, 2.0), (0.0, 1.0)])
+def test_trust_peer_lie_penalty(detect: float, broken: float) -> None:
+    """A reciprocal investor (trust 0.5 at first: it sends) meets an opportunist, who promises and
+    keeps everything: a broken promise seen adds the lie penalty to the investor's evidence."""
+    game = TrustGame(["reciprocal", "opportunist"], np.array([[0, 1]]), 10.0, 3.0, True, detect=detect, lie=1.0)
+    for _ in range(20):
+        game.step()
+        if game.players[0].broken.get(1, 0.0) > 0:
+            break
+    assert game.players[0].broken == {1: broken}
+
+
+def test_trust_peer_learners_learn() -> None:
+    """Fictitious-play investors facing only opportunists come to believe they defect."""
+    n = 6
+    edges = np.array([[i, j] for i in range(n) for j in range(i + 1, n)])
+    game = TrustGame(["fictitious_play"] * 3 + ["opportunist"] * 3, edges, 10.0, 3.0, True).play(30)
+    beliefs = [m[0] for p in range(3) for (phase, state), m in game.mind[p].items() if phase == 1 and state == 1]
+    assert beliefs and all(seen[0] > seen[1] for seen in beliefs)
