@@ -78,6 +78,33 @@ class ObsCodec:
         return self.obs_type(*vals)
 
 
+#: Codecs shared by the environments of a process, by layout (``shared_codec``), and the
+#: largest code space shared (its decode cache holds at most that many observations).
+_CODECS: dict[tuple[Any, ...], ObsCodec] = {}
+SHARED_CODEC_SPACE = 1 << 16
+MAX_SHARED_CODECS = 64
+
+
+def shared_codec(obs_type: type, cardinality: Sequence[int], offset: Sequence[int] = ()) -> ObsCodec:
+    """The process's codec of this layout, made on first use; a new one past ``SHARED_CODEC_SPACE``.
+
+    Why: every model built its environment's codec anew, and with it an empty decode cache,
+    so each run of a sweep or a bench decoded (and built the observation tuples of) the same
+    codes again. A codec holds nothing a run changes: its fields are set once and its cache
+    maps a code to an immutable observation, the same in every run.
+    """
+    key = (obs_type, tuple(cardinality), tuple(offset))
+    codec = _CODECS.get(key)
+    if codec is None:
+        codec = ObsCodec(obs_type, cardinality, offset)
+        if codec.space > SHARED_CODEC_SPACE:
+            return codec
+        if len(_CODECS) >= MAX_SHARED_CODECS:
+            _CODECS.clear()
+        _CODECS[key] = codec
+    return codec
+
+
 class Environment:
     """Base class of environments; subclasses are registered with ``@environment(name)``.
 
@@ -127,7 +154,7 @@ class Environment:
         self.model = model
         #: Decision phases, one act space each; an environment with several sets its own.
         self.phases: tuple[ActSpace, ...] = (self.acts,)
-        self.codec = ObsCodec(self.Obs, self.cardinality, self.offset)
+        self.codec = shared_codec(self.Obs, self.cardinality, self.offset)
         self.step_counts: dict[str, float] = {}
         self.bounds = (0.0, 0.0)
 
