@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from sim.model import SpecModel
 
 
+#: Observations a codec keeps decoded; past it the cache starts afresh (decoding is pure).
+MAX_DECODED = 1 << 16
+
+
 class ObsCodec:
     """Packs observation fields into one integer code and back."""
 
@@ -68,6 +72,8 @@ class ObsCodec:
         """The observation of a code (each code's namedtuple built once)."""
         got = self._decoded.get(code)
         if got is None:
+            if len(self._decoded) >= MAX_DECODED:  # a codec shared by a long sweep's runs
+                self._decoded.clear()
             got = self._decoded[code] = self._decode(code)
         return got
 
@@ -78,27 +84,23 @@ class ObsCodec:
         return self.obs_type(*vals)
 
 
-#: Codecs shared by the environments of a process, by layout (``shared_codec``), and the
-#: largest code space shared (its decode cache holds at most that many observations).
+#: Codecs shared by the environments of a process, by layout (``shared_codec``).
 _CODECS: dict[tuple[Any, ...], ObsCodec] = {}
-SHARED_CODEC_SPACE = 1 << 16
 MAX_SHARED_CODECS = 64
 
 
 def shared_codec(obs_type: type, cardinality: Sequence[int], offset: Sequence[int] = ()) -> ObsCodec:
-    """The process's codec of this layout, made on first use; a new one past ``SHARED_CODEC_SPACE``.
+    """The process's codec of this layout, made on first use.
 
     Why: every model built its environment's codec anew, and with it an empty decode cache,
     so each run of a sweep or a bench decoded (and built the observation tuples of) the same
     codes again. A codec holds nothing a run changes: its fields are set once and its cache
-    maps a code to an immutable observation, the same in every run.
+    maps a code to an immutable observation, the same in every run (at most ``MAX_DECODED``).
     """
     key = (obs_type, tuple(cardinality), tuple(offset))
     codec = _CODECS.get(key)
     if codec is None:
         codec = ObsCodec(obs_type, cardinality, offset)
-        if codec.space > SHARED_CODEC_SPACE:
-            return codec
         if len(_CODECS) >= MAX_SHARED_CODECS:
             _CODECS.clear()
         _CODECS[key] = codec
