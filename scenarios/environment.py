@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from sim.model import SpecModel
 
 
+#: Observations a codec keeps decoded; past it the cache starts afresh (decoding is pure).
+MAX_DECODED = 1 << 16
+
+
 class ObsCodec:
     """Packs observation fields into one integer code and back."""
 
@@ -68,6 +72,8 @@ class ObsCodec:
         """The observation of a code (each code's namedtuple built once)."""
         got = self._decoded.get(code)
         if got is None:
+            if len(self._decoded) >= MAX_DECODED:  # a codec shared by a long sweep's runs
+                self._decoded.clear()
             got = self._decoded[code] = self._decode(code)
         return got
 
@@ -76,6 +82,29 @@ class ObsCodec:
         for r, c, off in zip(self.radix, self.card, self.offset, strict=True):
             vals.append((int(code) // r) % c - off)
         return self.obs_type(*vals)
+
+
+#: Codecs shared by the environments of a process, by layout (``shared_codec``).
+_CODECS: dict[tuple[Any, ...], ObsCodec] = {}
+MAX_SHARED_CODECS = 64
+
+
+def shared_codec(obs_type: type, cardinality: Sequence[int], offset: Sequence[int] = ()) -> ObsCodec:
+    """The process's codec of this layout, made on first use.
+
+    Why: every model built its environment's codec anew, and with it an empty decode cache,
+    so each run of a sweep or a bench decoded (and built the observation tuples of) the same
+    codes again. A codec holds nothing a run changes: its fields are set once and its cache
+    maps a code to an immutable observation, the same in every run (at most ``MAX_DECODED``).
+    """
+    key = (obs_type, tuple(cardinality), tuple(offset))
+    codec = _CODECS.get(key)
+    if codec is None:
+        codec = ObsCodec(obs_type, cardinality, offset)
+        if len(_CODECS) >= MAX_SHARED_CODECS:
+            _CODECS.clear()
+        _CODECS[key] = codec
+    return codec
 
 
 class Environment:
@@ -127,7 +156,7 @@ class Environment:
         self.model = model
         #: Decision phases, one act space each; an environment with several sets its own.
         self.phases: tuple[ActSpace, ...] = (self.acts,)
-        self.codec = ObsCodec(self.Obs, self.cardinality, self.offset)
+        self.codec = shared_codec(self.Obs, self.cardinality, self.offset)
         self.step_counts: dict[str, float] = {}
         self.bounds = (0.0, 0.0)
 

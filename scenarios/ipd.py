@@ -44,6 +44,15 @@ PROMISING = ActSpace([
     Act("betray", cooperative=False, promise="C", text="I will cooperate."),
 ])
 
+#: Per act space (by ``promises``): each act's cooperation and betrayal flags, made once per
+#: process rather than per model (read only).
+_FLAGS = {promises: (np.array([bool(a.cooperative) for a in acts]),
+                     np.array([a.promise == "C" and not a.cooperative for a in acts]))
+          for promises, acts in ((False, PLAIN), (True, PROMISING))}
+for _flags in _FLAGS.values():
+    for _a in _flags:
+        _a.flags.writeable = False
+
 IpdObs = namedtuple(
     "IpdObs",
     "my_last partner_last partner_last2 partner_defected my_last_payoff_good parity trust coin",
@@ -84,8 +93,7 @@ class IPD(Environment):
         super().__init__(params, model)
         self.acts = PROMISING if params.promises else PLAIN
         self.phases = (self.acts,)
-        self._coop = np.array([bool(a.cooperative) for a in self.acts])
-        self._betray = np.array([a.promise == "C" and not a.cooperative for a in self.acts])
+        self._coop, self._betray = _FLAGS[params.promises]
         #: The kernel's class and profile layouts, reused by later stretches of this model.
         self.class_memo: dict[str, Any] = {}
 

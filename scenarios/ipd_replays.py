@@ -79,8 +79,9 @@ def key_of(model: Any, k: int, width: int, groups: int, dec: np.ndarray, read: t
 def replay(memo: dict[bytes, Replay], key: bytes, model: Any) -> Stretch | None:
     """The kept stretch under ``key``, its end state written into the model; None when none is kept.
 
-    Its records are copies of the kept ones: a kept stretch was played to its end, so they have
-    the rows and columns the stretch's own zeroed records would have had.
+    Its records are the kept ones, read-only (booking only reads them, and the series copies
+    what it keeps: copying them was most of a replay): a kept stretch was played to its end,
+    so they have the rows and columns the stretch's own zeroed records would have had.
     """
     got = memo.get(key)
     if got is None:
@@ -91,7 +92,7 @@ def replay(memo: dict[bytes, Replay], key: bytes, model: Any) -> Stretch | None:
     cols = model.pairs.cols
     for name, values in zip(Pairs._fields, got.pairs, strict=True):
         cols[name][:m] = values
-    return Stretch(got.steps, StepArrays(*[rows.copy() for rows in got.records]), one_block=True)
+    return Stretch(got.steps, StepArrays(*got.records), one_block=True)
 
 
 def keep(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any, m: int) -> None:
@@ -103,6 +104,13 @@ def keep(memo: dict[bytes, Replay], key: bytes, model: Any, rec: Any, m: int) ->
         return  # records with rows past the stretch: a replay's copies would lack them
     if len(memo) >= MAX_KEPT:
         memo.pop(next(iter(memo)))
-    memo[key] = Replay(s, tuple(arr[:s].copy() for arr in rec.arrays),
+    memo[key] = Replay(s, tuple(_frozen(arr[:s]) for arr in rec.arrays),
                        tuple(getattr(model, name).copy() for name in AGENT_ARRAYS),
                        tuple(model.pairs.cols[name][:m].copy() for name in Pairs._fields))
+
+
+def _frozen(rows: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``rows``: every replay hands it out, so a write anywhere must fail."""
+    out = rows.copy()
+    out.flags.writeable = False
+    return out
