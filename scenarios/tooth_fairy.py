@@ -42,6 +42,7 @@ answer the best act for the listener's true type.
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -127,6 +128,8 @@ class ToothFairy(Environment):
         self._rows: tuple[Any, ...] | None = None  # (graph version, pair layout, rows of the step's pairs)
         #: What a compiled stretch derives from the parameters alone (``tooth_fairy_kernel``), with them.
         self.kernel_consts: tuple[Any, Any, Any] | None = None
+        #: (rows, pair rows then, whether no row repeats): the compiled stretch's check, kept.
+        self.kernel_rows: tuple[np.ndarray, int, bool] | None = None
 
     def setup(self, model: Any) -> None:
         super().setup(model)
@@ -140,7 +143,11 @@ class ToothFairy(Environment):
         model.decisions.population_key()
         e = model.edges
         if len(e) and model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
-            self._pair_rows(model, *self.questions(model))
+            rows = self._pair_rows(model, *self.questions(model))
+            # A process that has played the compiled stretch checks the rows now (cached).
+            kernel = sys.modules.get("scenarios.tooth_fairy_kernel")
+            if kernel is not None:
+                kernel.rows_distinct(self, model, rows)
             # The cells an earlier run of this population kept, restored as the first step would
             # (nothing before it can add deciders): set-up, not play.
             if not model.decisions.n_cells:

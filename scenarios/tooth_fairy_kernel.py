@@ -55,7 +55,7 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
          asker: np.ndarray, rows: np.ndarray) -> Stretch | None:
     """Play the ``k`` steps whose draws are given; None (nothing changed) when pair rows repeat."""
     pairs = model.pairs
-    if not _distinct(rows, len(pairs)):
+    if not rows_distinct(env, model, rows):
         return None
     prm = env.params
     table = model.decisions
@@ -101,6 +101,16 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
     rec.bounds = bounds
     rec.counters = {name: counters[:, i] for i, name in enumerate(COUNTERS)}
     return rec
+
+
+def rows_distinct(env: ToothFairy, model: Any, rows: np.ndarray) -> bool:
+    """Whether no pair row of the questions repeats; the rows are kept while the graph and the
+    pair layout stand (``ToothFairy._pair_rows``), and so is the answer: checked once per rows
+    array (at build, in a process that has loaded this module)."""
+    seen = env.kernel_rows
+    if seen is None or seen[0] is not rows or seen[1] != len(model.pairs):
+        seen = env.kernel_rows = (rows, len(model.pairs), _distinct(rows, len(model.pairs)))
+    return seen[2]
 
 
 def _distinct(rows: np.ndarray, size: int) -> bool:
