@@ -47,6 +47,7 @@ without punishment).
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -206,7 +207,8 @@ class PublicGoodsFG(Environment):
         model.decisions.prepare_families()
         # The families' table an earlier run of the process kept, restored at build rather than by
         # the first stretch, when the rounds may fuse and no event can add deciders before round one.
-        if getattr(model, "env", None) is self and self.can_fast_forward(model) and model.script.quiet_steps(0, 1):
+        fuses = getattr(model, "env", None) is self and self.can_fast_forward(model) and model.script.quiet_steps(0, 1)
+        if fuses:
             model.decisions.warm_families()
         #: What the compiled rounds read that the build already knows (the pairs of fixed groups,
         #: each agent's drawn parameters): made here, so a run's first stretch does not.
@@ -215,6 +217,11 @@ class PublicGoodsFG(Environment):
             pairs = self.kernel_memo["pairs"] = self.kernel_pairs()
             self.kernel_memo["bounds"] = (pairs, self.round_bounds(pairs[3]))
             self.kernel_memo["params"] = agent_params(model.decisions, model.decider_of)
+            # A process that has played the loop (a sweep's later runs, a bench's timed run) also
+            # makes the first stretch's inputs and buffers now; one that has not imports nothing.
+            kernel = sys.modules.get("scenarios.public_goods_fg_kernel")
+            if fuses and kernel is not None:
+                kernel.prepare(self, model)
 
     def _grow(self, n: int) -> None:
         """Newcomers: no past, and (partner design) a group of their own kind at the end."""

@@ -133,47 +133,28 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     table = model.decisions
     table.warm_families()  # a population of these families an earlier run of the process played
     prm = env.params
-    memo = env.__dict__.setdefault("kernel_memo", {})  # made by setup (a subclass may have its own)
-    pairs = memo.get("pairs")
-    if pairs is None or not np.array_equal(pairs[0], env.group):
-        pairs = memo["pairs"] = env.kernel_pairs()
-    pi, pj, grp = pairs[1], pairs[2], pairs[3]
-    if prm.punishment and not len(pi):
-        return None  # no pair to punish: the step counts nothing; left to it
-    got = memo.get("params")
-    if got is None or not (np.array_equal(got[0], model.decider_of[0]) and np.array_equal(got[7], model.decider_of[1])):
-        got = memo["params"] = env.agent_params(table, model.decider_of)
+    got = _inputs(env, model, table)
     if got is None:
         return None
-    dec0, fam0, baseline, slope, weight, fine_response, deterrence, dec1, fam1, severity = got
-    families = table.batch_families(_NONE)
-    if families is None or any(f.cls is not ConditionalContributor for f in families[1]):
-        return None
-    if vars(ConditionalContributor)["rank_batch"].__func__ is not _RANK_BATCH:
-        return None  # a replaced rank_batch: the loop's arithmetic is the original's
-    # Punishment wants are rint(severity * shortfall / 3): the largest possible, plus one.
-    wants1 = int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2
+    memo, pairs, params, people, game, wants1 = got
+    pi, pj = pairs[1], pairs[2]
+    dec0, dec1 = params[0], params[7]
     n_groups = len(model.groups)
     summarised = bool(getattr(model, "summarisable", False))
     width0 = table.n_outcomes + OUTCOME_HEADROOM
     per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + 2 * n)  # + Gini rows, coins
     k = max(1, min(limit, RECORD_BUDGET // per_step))
-    rec = Stretch.empty(k, width0, n, n_groups, 0, summarised)
-    rec.one_block = summarised  # its counts, summary, counters and contribution are all the metrics read
-    people = People(env.own, env.others, env.fined, env.watched, baseline, slope, weight, fine_response,
-                    deterrence, severity, fam0, fam1, grp, model.group_of.astype(np.int64), pi, pj, model.payoff,
-                    model.step_payoff, model.truth_kept, model.truth_total)
-    game = Game(float(prm.endowment), float(prm.mpcr), float(prm.punish_cost), float(prm.fine),
-                int(prm.punishment), bool(prm.punishment))
-    out = Out(np.zeros(k), np.zeros(k))
+    spare = memo.pop("buffers", None)  # made at build for the first stretch: used once
+    if spare is not None and spare[0] == (k, width0, n, n_groups, summarised):
+        rec, out, rows = spare[1:]
+    else:
+        rec, out, rows = _buffers(k, width0, n, n_groups, summarised)
     # Coins for every round of the stretch, drawn as each step would draw them; put back below.
     coin = needs_coin(model)
     rng = model.rng_env
     saved = rng.bit_generator.state if coin else None
     # One block: the same draws as k calls of n (``tests/test_public_goods_kernel.py`` pins it).
     coins = rng.integers(0, COIN_SIDES, (k, n)) if coin else np.zeros((k, n), np.int64)
-    # Summarised: each round's payoffs kept for the Gini, sorted by numpy after the loop.
-    rows = np.empty((k, n if summarised else 0))
     state = np.zeros(2, np.int64)
     give = np.zeros(n, np.int64)
     steps = 0
@@ -225,9 +206,75 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
         rec.counters = {"punishment_points": pts, "fines": prm.fine * pts}
     bounds = memo.get("bounds")
     if bounds is None or bounds[0] is not pairs:
-        bounds = memo["bounds"] = (pairs, env.round_bounds(grp))
+        bounds = memo["bounds"] = (pairs, env.round_bounds(pairs[3]))
     env.bounds = bounds[1]  # fixed groups, everyone alive: every round's bounds alike
     return rec
+
+
+def _inputs(env: PublicGoodsFG, model: Any, table: Any) -> tuple[dict[str, Any], tuple[Any, ...], tuple[Any, ...],
+                                                             People, Game, int] | None:
+    """What the loop reads that a run's stretches share (the pairs of fixed groups, the agents'
+    drawn parameters, the state and payoff arrays, the game's numbers), kept in ``kernel_memo``
+    while the arrays and parameters they come from are the same; None: the rounds are not for
+    the loop (no pair to punish, a decider outside the families, a replaced ``rank_batch``)."""
+    prm = env.params
+    memo = env.__dict__.setdefault("kernel_memo", {})  # made by setup (a subclass may have its own)
+    pairs = memo.get("pairs")
+    if pairs is None or not np.array_equal(pairs[0], env.group):
+        pairs = memo["pairs"] = env.kernel_pairs()
+    if prm.punishment and not len(pairs[1]):
+        return None  # no pair to punish: the step counts nothing; left to it
+    got = memo.get("params")
+    if got is None or not (np.array_equal(got[0], model.decider_of[0]) and np.array_equal(got[7], model.decider_of[1])):
+        got = memo["params"] = env.agent_params(table, model.decider_of)
+    if got is None:
+        return None
+    families = table.batch_families(_NONE)
+    if families is None or any(f.cls is not ConditionalContributor for f in families[1]):
+        return None
+    if vars(ConditionalContributor)["rank_batch"].__func__ is not _RANK_BATCH:
+        return None  # a replaced rank_batch: the loop's arithmetic is the original's
+    parts = (prm, pairs, got, env.own, env.others, env.fined, env.watched, model.group_of, model.payoff,
+             model.step_payoff, model.truth_kept, model.truth_total)
+    kept = memo.get("inputs")
+    if kept is not None and all(a is b for a, b in zip(kept[0], parts, strict=True)):
+        return memo, pairs, got, *kept[1:]
+    _, fam0, baseline, slope, weight, fine_response, deterrence, _, fam1, severity = got
+    people = People(env.own, env.others, env.fined, env.watched, baseline, slope, weight, fine_response,
+                    deterrence, severity, fam0, fam1, pairs[3], model.group_of.astype(np.int64), pairs[1], pairs[2],
+                    model.payoff, model.step_payoff, model.truth_kept, model.truth_total)
+    game = Game(float(prm.endowment), float(prm.mpcr), float(prm.punish_cost), float(prm.fine),
+                int(prm.punishment), bool(prm.punishment))
+    # Punishment wants are rint(severity * shortfall / 3): the largest possible, plus one.
+    wants1 = int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2
+    memo["inputs"] = (parts, people, game, wants1)
+    return memo, pairs, got, people, game, wants1
+
+
+def _buffers(k: int, width0: int, n: int, n_groups: int, summarised: bool) -> tuple[Stretch, Out, np.ndarray]:
+    """A stretch's records, the environment's per-round columns and (summarised) each round's
+    payoffs for the Gini, sorted by numpy after the loop."""
+    rec = Stretch.empty(k, width0, n, n_groups, 0, summarised)
+    rec.one_block = summarised  # its counts, summary, counters and contribution are all the metrics read
+    return rec, Out(np.zeros(k), np.zeros(k)), np.empty((k, n if summarised else 0))
+
+
+def prepare(env: PublicGoodsFG, model: Any) -> None:
+    """At build, in a process that has played the loop (a sweep's later runs, a bench's timed
+    run): the first stretch's inputs and buffers, made as that stretch would make them."""
+    table = model.decisions
+    if _inputs(env, model, table) is None:
+        return
+    steps = model.spec_scenario.steps
+    limit = min(model.script.quiet_steps(0, steps), model.network.steps_before_rewire(0))
+    if limit <= 0:
+        return
+    n, n_groups = len(model.alive), len(model.groups)
+    summarised = bool(getattr(model, "summarisable", False))
+    width0 = table.n_outcomes + OUTCOME_HEADROOM
+    per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + 2 * n)
+    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    env.kernel_memo["buffers"] = ((k, width0, n, n_groups, summarised), *_buffers(k, width0, n, n_groups, summarised))
 
 
 def _table(table: Any, card: tuple[int, ...], sanction: Any) -> Table:

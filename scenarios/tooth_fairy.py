@@ -42,6 +42,7 @@ answer the best act for the listener's true type.
 
 from __future__ import annotations
 
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -125,6 +126,10 @@ class ToothFairy(Environment):
         self.revealed = np.zeros(0)  # per agent: reactions seen, and how many showed a child
         self.children = np.zeros(0)
         self._rows: tuple[Any, ...] | None = None  # (graph version, pair layout, rows of the step's pairs)
+        #: What a compiled stretch derives from the parameters alone (``tooth_fairy_kernel``), with them.
+        self.kernel_consts: tuple[Any, Any, Any] | None = None
+        #: (rows, pair rows then, whether no row repeats): the compiled stretch's check, kept.
+        self.kernel_rows: tuple[np.ndarray, int, bool] | None = None
 
     def setup(self, model: Any) -> None:
         super().setup(model)
@@ -138,7 +143,17 @@ class ToothFairy(Environment):
         model.decisions.population_key()
         e = model.edges
         if len(e) and model.script.quiet_steps(model.steps, 1) and not model.script.has_triggers:
-            self._pair_rows(model, np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]]))
+            rows = self._pair_rows(model, *self.questions(model))
+            # A process that has played the compiled stretch checks the rows now (cached).
+            kernel = sys.modules.get("scenarios.tooth_fairy_kernel")
+            if kernel is not None:
+                kernel.rows_distinct(self, model, rows)
+            # The cells an earlier run of this population kept, restored as the first step would
+            # (nothing before it can add deciders): set-up, not play.
+            if not model.decisions.n_cells:
+                model.decisions.warm()
+        self.extend(len(model.payoff))  # the tallies, and what a compiled stretch reads, made now
+        self.kernel_constants()
 
     def priors(self, agents: np.ndarray) -> np.ndarray:
         """Each agent's prior that an asker is a child: ``prior`` updated by the reactions it has seen."""
@@ -161,8 +176,7 @@ class ToothFairy(Environment):
             self.bounds = (0.0, 0.0)
             return
         rng = model.rng_env
-        asker = np.concatenate([e[:, 0], e[:, 1]])
-        agent = np.concatenate([e[:, 1], e[:, 0]])
+        asker, agent = self.questions(model)
         m = len(agent)
         child = rng.random(m) < prm.child_share
         cue_right = rng.random(m) < prm.cue_accuracy
@@ -213,6 +227,34 @@ class ToothFairy(Environment):
         if stepped_stretch.unsteppable(model) is not None:
             return None
         return stepped_stretch.play(model, limit, self.step, bounds_per_step=True)
+
+    def kernel_constants(self) -> tuple[np.ndarray, ...]:
+        """What a compiled stretch reads of the codec and the parameters (``tooth_fairy_kernel``):
+        field radices and offsets, the draws' thresholds, each row's act values (adult, child,
+        child pressed) and its (deflection, best) values; kept while both are the same objects
+        (a shock replaces the parameters)."""
+        prm, codec = self.params, self.codec
+        kept = self.kernel_consts
+        if kept is not None and kept[0] is prm and kept[1] is codec:
+            return kept[2]  # type: ignore[no-any-return]
+        at = [codec.fields.index(f) for f in ("sensitive", "child_belief", "pressed")]
+        radix = np.array([codec.radix[i] for i in at], np.int64)
+        offset = np.array([codec.offset[i] for i in at], np.int64)
+        scal = np.array([prm.child_share, prm.cue_accuracy, prm.sensitive_prob, prm.press_prob, prm.reveal_prob,
+                         prm.prior, prm.prior_weight])
+        va, vc = np.asarray(prm.value_adult, float), np.asarray(prm.value_child, float)
+        vc_pressed = np.where(np.arange(len(ACTS)) == LIE, vc[LIE], vc[BLUNT])  # ``step``'s vc_now, pressed
+        values = np.stack([va, vc, vc_pressed])
+        ends = np.array([[va[DEFLECT], va.max()], [vc[DEFLECT], vc.max()], [vc_pressed[DEFLECT], vc_pressed.max()]])
+        got = (radix, offset, scal, values, ends)
+        self.kernel_consts = (prm, codec, got)
+        return got
+
+    @staticmethod
+    def questions(model: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Each question's asker and answerer: every edge asked both ways (first ends ask, then
+        second ends): the network's edge halves, kept while the graph stands (read, never written)."""
+        return model.edge_agents()
 
     def _pair_rows(self, model: Any, asker: np.ndarray, agent: np.ndarray) -> np.ndarray:
         """Rows of pairs (asker, agent), kept while the graph and the pair table's layout stay."""

@@ -28,7 +28,7 @@ from agents.jit import njit
 from scenarios.kernel_sums import gini_chunk, total, trust_step
 from scenarios.pairwise import cells_of
 from scenarios.stretch import SUMMARY, Stretch
-from scenarios.tooth_fairy_rules import ACTS, BLUNT, DEFLECT, LIE
+from scenarios.tooth_fairy_rules import BLUNT, LIE
 
 if TYPE_CHECKING:
     from scenarios.tooth_fairy import ToothFairy
@@ -45,6 +45,8 @@ class Logged(NamedTuple):
     rows: np.ndarray
 
 
+#: No dense table: every key counts as missing (the cells come from ``cells_of``).
+_NO_LUT = np.zeros(0, np.int32)
 #: Columns of the counters, in the order ``ToothFairy.step`` counts them.
 COUNTERS = ("lies", "spoiled", "dilemmas")
 
@@ -53,26 +55,22 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
          asker: np.ndarray, rows: np.ndarray) -> Stretch | None:
     """Play the ``k`` steps whose draws are given; None (nothing changed) when pair rows repeat."""
     pairs = model.pairs
-    if not _distinct(rows, len(pairs)):
+    if not rows_distinct(env, model, rows):
         return None
     prm = env.params
     table = model.decisions
     codec = env.codec
-    at = {f: i for i, f in enumerate(codec.fields)}
-    radix = np.array([codec.radix[at[f]] for f in ("sensitive", "child_belief", "pressed")], np.int64)
-    offset = np.array([codec.offset[at[f]] for f in ("sensitive", "child_belief", "pressed")], np.int64)
+    radix, offset, scal, values, ends = env.kernel_constants()
     m, n, groups = len(agent), len(model.payoff), len(model.groups)
     codes, flags = np.empty((k, m), np.int64), np.empty((k, m), np.int8)
     env.revealed, env.children = env.revealed.copy(), env.children.copy()  # written by the pass
-    scal = np.array([prm.child_share, prm.cue_accuracy, prm.sensitive_prob, prm.press_prob, prm.reveal_prob,
-                     prm.prior, prm.prior_weight])
-    _observe(k, draws, agent, env.revealed, env.children, scal, radix, offset, codes, flags)
-    cells = cells_of(model, agent, codes)
-    va, vc = np.asarray(prm.value_adult, float), np.asarray(prm.value_child, float)
-    vc_pressed = np.where(np.arange(len(ACTS)) == LIE, vc[LIE], vc[BLUNT])
-    values = np.stack([va, vc, vc_pressed])
-    # Each row's best and deflection value (adult, child, child pressed): ``ToothFairy.step``'s.
-    ends = np.array([[va[DEFLECT], va.max()], [vc[DEFLECT], vc.max()], [vc_pressed[DEFLECT], vc_pressed.max()]])
+    lut = table.dense(0)
+    cells = np.empty((k, m), np.int64)
+    # Every key in the dense table (a table an earlier run kept): its cells, read in the pass;
+    # else the chain of command gives them step by step, in the order stepping meets them.
+    if _observe(k, draws, agent, env.revealed, env.children, scal, radix, offset, codes, flags,
+                model.decider_of[0], np.int64(codec.space), _NO_LUT if lut is None else lut, cells):
+        cells = cells_of(model, agent, codes)
     width = table.n_outcomes
     rec = Stretch.empty(k, width, n, groups, 0, summarised=True)
     bounds, counters = np.empty((k, 2)), np.empty((k, len(COUNTERS)))
@@ -105,6 +103,16 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
     return rec
 
 
+def rows_distinct(env: ToothFairy, model: Any, rows: np.ndarray) -> bool:
+    """Whether no pair row of the questions repeats; the rows are kept while the graph and the
+    pair layout stand (``ToothFairy._pair_rows``), and so is the answer: checked once per rows
+    array (at build, in a process that has loaded this module)."""
+    seen = env.kernel_rows
+    if seen is None or seen[0] is not rows or seen[1] != len(model.pairs):
+        seen = env.kernel_rows = (rows, len(model.pairs), _distinct(rows, len(model.pairs)))
+    return seen[2]
+
+
 def _distinct(rows: np.ndarray, size: int) -> bool:
     """Whether no pair row repeats (then writing them one by one is numpy's fancy-index write)."""
     seen = np.zeros(size, np.bool_)
@@ -121,8 +129,12 @@ def _mark(rows, seen):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _observe(k, draws, agent, revealed, children, scal, radix, offset, codes, flags):  # pragma: no cover
-    """Every step's codes and flags; the reactions seen added after each step (``ToothFairy.step``)."""
+def _observe(k, draws, agent, revealed, children, scal, radix, offset, codes, flags, decider, space, lut,
+             cells):  # pragma: no cover - compiled
+    """Every step's codes and flags, the reactions seen added after each step (``ToothFairy.step``),
+    and each key's cell from the dense table ``lut`` (entries cell + 1); returns whether a key
+    missed (then ``cells`` is not complete)."""
+    missed = lut.shape[0] == 0
     child_share, accuracy, sensitive_prob, press_prob, reveal_prob, prior0, w = (
         scal[0], scal[1], scal[2], scal[3], scal[4], scal[5], scal[6])
     base = prior0 * w
@@ -148,14 +160,21 @@ def _observe(k, draws, agent, revealed, children, scal, radix, offset, codes, fl
             sensitive = np.int64(d[2, i] < sensitive_prob)
             pressed = sensitive & np.int64(d[3, i] < press_prob)
             belief = bucket[agent[i], cue_child]
-            codes[s, i] = ((sensitive + offset[0]) * radix[0] + (belief + offset[1]) * radix[1]
-                           + (pressed + offset[2]) * radix[2])
+            code = ((sensitive + offset[0]) * radix[0] + (belief + offset[1]) * radix[1]
+                    + (pressed + offset[2]) * radix[2])
+            codes[s, i] = code
+            if not missed:
+                key = np.int64(decider[agent[i]]) * space + code
+                c = np.int64(lut[key]) if key < lut.shape[0] else np.int64(0)
+                missed = c == 0
+                cells[s, i] = c - 1
             flags[s, i] = (child * CHILD) | (sensitive * SENSITIVE) | (pressed * PRESSED) \
                 | (pressed * np.int64(belief >= 2) * DILEMMA)
         for i in range(m):  # after the step: its reactions feed the next step's priors
             seen = np.float64(d[4, i] < reveal_prob)
             revealed[agent[i]] += seen
             children[agent[i]] += seen * np.float64(d[0, i] < child_share)
+    return missed
 
 
 @njit(cache=True, nogil=True)

@@ -97,9 +97,7 @@ def play(env: ToothFairy, model: Any, limit: int) -> Stretch | None:
     table = model.decisions
     if not table.n_cells:
         table.warm()  # as the first step does
-    e = model.edges
-    asker = np.concatenate([e[:, 0], e[:, 1]])
-    agent = np.concatenate([e[:, 1], e[:, 0]])
+    asker, agent = env.questions(model)
     m, n, groups = len(agent), len(model.payoff), len(model.groups)
     rows = env._pair_rows(model, asker, agent)
     pairs = model.pairs

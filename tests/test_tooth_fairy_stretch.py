@@ -113,3 +113,35 @@ def test_per_step_bounds_matter(monkeypatch: pytest.MonkeyPatch) -> None:
     fast = run_model("tooth-fairy", seed=0, set={"steps": 8})
     assert slow.series["welfare"] == fast.series["welfare"]
     assert slow.series["efficiency"] != fast.series["efficiency"]
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_cells_from_the_compiled_look_up(warm: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold table (keys missed: the chain of command gives them step by step) and a table an
+    earlier run kept (every cell read in the first pass, ``cells_of`` never asked): both equal
+    to stepping."""
+    from scenarios import tooth_fairy_kernel
+    from sim.cell_memo import TABLES
+
+    over = {"steps": 9, "environment.child_share": 0.6}
+    asked = [0]
+    real = tooth_fairy_kernel.cells_of
+
+    def counted(*args: Any) -> Any:
+        asked[0] += 1
+        return real(*args)
+
+    monkeypatch.setattr(tooth_fairy_kernel, "cells_of", counted)
+    TABLES.clear()
+    if warm:
+        _run(True, monkeypatch, 7, over)  # keeps the population's table, every key of seed 7 in it
+    asked[0] = 0
+    fast, played, _ = _run(True, monkeypatch, 7, over)
+    assert played >= 4 and (asked[0] == 0) == warm
+    TABLES.clear()
+    slow, _, _ = _run(False, monkeypatch, 7, over)
+    _same(slow, fast)
+    for a, b in zip(slow.pairs.pairs(), fast.pairs.pairs(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for rng in ("rng_env", "rng_detect"):
+        assert getattr(slow, rng).bit_generator.state == getattr(fast, rng).bit_generator.state, rng
