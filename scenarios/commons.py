@@ -50,7 +50,14 @@ import numpy as np
 from agents.acts import Act, ActSpace
 from agents.kernel_loader import KERNEL_MIN_WORK, optional_module
 from agents.policies import COIN_SIDES
-from scenarios.commons_table import STOCK_BUCKETS, Decisions, decision_lookup, scratch_for
+from scenarios.commons_table import (
+    STOCK_BUCKETS,
+    Decisions,
+    Records,
+    decision_lookup,
+    first_records,
+    scratch_for,
+)
 from scenarios.environment import Environment, environment
 from scenarios.ipd import needs_coin
 from scenarios.metric_registry import Metric
@@ -172,10 +179,13 @@ class Commons(Environment):
         self.lookup: Decisions | None = None
         self.kept_order: np.ndarray | None = None  # the loop's last order of the payoffs (its Gini sort)
         self.scratch: Any = None  # the loop's buffers (scenarios.commons_kernel.Scratch)
+        self.first_records: Records | None = None  # the first stretch's records, zeroed
         if getattr(model, "env", None) is self and self.will_fuse(model, model.spec_scenario.steps):
             self.lookup = decision_lookup(self, model)
             self.scratch = scratch_for(self, model)
             self.kept_order = np.arange(len(model.payoff))  # where the loop's first sort starts
+            self.first_records = first_records(self, model)
+            self.over_last = np.zeros(len(model.payoff), dtype=bool)  # as the first step extends it
 
     @property
     def collapsed(self) -> bool:
@@ -231,7 +241,9 @@ class Commons(Environment):
         for numba's import (results are the same either way)."""
         if not self.will_fuse(model, limit):
             return None
-        commons_kernel = optional_module("scenarios.commons_kernel")  # no numba: every step generic
+        # sys.modules first: ``import_module``'s look-up costs a short run a few per cent.
+        name = "scenarios.commons_kernel"
+        commons_kernel = sys.modules.get(name) or optional_module(name)  # None: no numba, every step generic
         return None if commons_kernel is None else commons_kernel.fast_forward(self, model, limit)
 
     def will_fuse(self, model: Any, limit: int) -> bool:

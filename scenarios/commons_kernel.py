@@ -31,7 +31,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from agents.jit import njit
-from scenarios.commons_table import STOCK_BUCKETS, Classes, Lookup, decision_lookup, scratch_for
+from scenarios.commons_table import (
+    ENV_COLUMNS,
+    STOCK_BUCKETS,
+    Classes,
+    Lookup,
+    decision_lookup,
+    records,
+    scratch_for,
+    stretch_length,
+)
 from scenarios.kernel_sums import gini_step, total, total_at
 from scenarios.stretch import StepArrays, Stretch
 
@@ -40,10 +49,6 @@ if TYPE_CHECKING:
 
 #: The observation layout the look-up encodes (checked against the codec).
 OBS_FIELDS = ("stock", "others_overused", "max_take", "coin")
-#: Columns of the environment's per-step metrics, in ``Commons.metrics``' order.
-ENV_COLUMNS = ("stock", "harvest", "over_usage", "equality", "survival")
-#: Bytes of per-step records a stretch may hold (outcome counts, and outcome ids when some log conflicts).
-RECORD_BUDGET = 64 << 20
 
 
 class Resource(NamedTuple):
@@ -98,18 +103,13 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     n = len(model.payoff)
     env.lookup = decision_lookup(env, model, env.lookup)
     lookup = env.lookup.lookup
-    table = model.decisions
-    width = table.n_outcomes
-    groups = len(model.groups)
-    logs = env.lookup.logs
-    per_step = 8 * (width + groups + 2 + len(ENV_COLUMNS) + (2 * n if logs else 0))
-    k = max(1, min(limit, RECORD_BUDGET // per_step))
-    rec = Stretch.empty(k, width, n, groups, 0, summarised=True)
-    rec.one_block = True
-    env_cols = np.empty((k, len(ENV_COLUMNS)))
-    size = k * n if logs else 0
-    conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), np.zeros(k + 1, np.int64),
-                          np.zeros(k, np.int64), np.zeros(k, np.int64))
+    k, size = stretch_length(env, model, limit)
+    key = (k, model.decisions.n_outcomes, n, len(model.groups), size)
+    first, env.first_records = env.first_records, None
+    made = first if first is not None and first.key == key else records(*key)
+    rec = Stretch(0, made.arrays, one_block=True)
+    env_cols = made.env_cols
+    conflicts = Conflicts(*made.conflicts)
     prm = env.params
     rng = model.rng_env
     draws = prm.regrowth_sd > 0
@@ -144,13 +144,14 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     env._harvest = float(env_cols[k - 1, 1])
     env.bounds = (0.0, env.sustainable_yield)
     env.kept_order = state.order
-    if logs:
-        # Handed over as one compact copy each: the log keeps views of them, one per step.
+    if size:
+        # The records are this stretch's own: the log keeps them (one compact copy of the
+        # entries), split into steps when read.
         logged = int(conflicts.at[k])  # ends never decrease: a repeated step ends where its model did
-        model.log.conflict_steps(list(range(model.steps + 1, model.steps + 1 + k)), conflicts.agent[:logged].copy(),
-                                 conflicts.outcome[:logged].copy(), conflicts.at.tolist(), conflicts.rows.tolist(),
-                                 starts=conflicts.lo.tolist())
-    rec.env_metrics = {name: env_cols[:k, c] for c, name in enumerate(ENV_COLUMNS)}
+        model.log.conflict_block(model.steps + 1, conflicts.agent[:logged].copy(), conflicts.outcome[:logged].copy(),
+                                 conflicts.at, conflicts.rows, conflicts.lo)
+    rec.env_metrics = {name: env_cols[:, c] for c, name in enumerate(ENV_COLUMNS)}
+    rec.env_block = (ENV_COLUMNS, env_cols)
     return rec
 
 

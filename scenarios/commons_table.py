@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from scenarios.stretch import SUMMARY, StepArrays
+
 if TYPE_CHECKING:
     from scenarios.commons import Commons
 
@@ -134,6 +136,55 @@ def scratch_for(env: Commons, model: Any) -> Scratch:
         return kept
     return Scratch(model.group_of.astype(np.int64), (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n)),
                    _classes(n, len(env.take_of)), model.group_of)
+
+
+#: Bytes of per-step records a stretch may hold (outcome counts, and outcome ids when some log conflicts).
+RECORD_BUDGET = 64 << 20
+#: Columns of the environment's per-step metrics, in ``Commons.metrics``' order.
+ENV_COLUMNS = ("stock", "harvest", "over_usage", "equality", "survival")
+
+
+class Records(NamedTuple):
+    """A stretch's zeroed records, for ``steps`` steps of ``width`` outcomes, ``n`` agents and
+    ``groups`` groups: the stretch's arrays, the environment's columns ((steps, ENV_COLUMNS)) and
+    the conflicts' arrays (``commons_kernel.Conflicts``' fields: ``size`` entries)."""
+
+    key: tuple[int, int, int, int, int]  # (steps, width, n, groups, size)
+    arrays: StepArrays
+    env_cols: np.ndarray
+    conflicts: tuple[np.ndarray, ...]
+
+
+def stretch_length(env: Commons, model: Any, limit: int) -> tuple[int, int]:
+    """How many of ``limit`` steps a stretch records, and the room for its conflicts' entries."""
+    n = len(model.payoff)
+    logs = env.lookup is not None and env.lookup.logs
+    per_step = 8 * (model.decisions.n_outcomes + len(model.groups) + 2 + len(ENV_COLUMNS) + (2 * n if logs else 0))
+    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    return k, k * n if logs else 0
+
+
+def records(k: int, width: int, n: int, groups: int, size: int) -> Records:
+    """Zeroed records (``Records``) in two blocks of memory, one of integers and one of floats:
+    a short stretch pays for allocations more than for its work."""
+    ints = np.zeros(k * width + 3 * k + 1, np.int64)
+    floats = np.zeros(k * (groups + len(SUMMARY) + len(ENV_COLUMNS)))
+    none = np.zeros((k, 0))  # summarised: no per-agent or per-pair columns (never written)
+    at = k * width
+    f1 = k * groups
+    f2 = f1 + k * len(SUMMARY)
+    arrays = StepArrays(ints[:at].reshape(k, width), none, none, floats[:f1].reshape(k, groups), none,
+                        np.zeros((k, 0), np.bool_), none, none, floats[f1:f2].reshape(k, len(SUMMARY)))
+    conflicts = (np.empty(size, np.int64), np.empty(size, np.int64), ints[at:at + k + 1], ints[at + k + 1:at + 2 * k + 1],
+                 ints[at + 2 * k + 1:])
+    return Records((k, width, n, groups, size), arrays, floats[f2:].reshape(k, len(ENV_COLUMNS)), conflicts)
+
+
+def first_records(env: Commons, model: Any) -> Records:
+    """The records of a run's first stretch, made with the model (``Commons.setup``)."""
+    steps = model.spec_scenario.steps
+    k, size = stretch_length(env, model, model.script.quiet_steps(model.steps, steps) or steps)
+    return records(k, model.decisions.n_outcomes, len(model.payoff), len(model.groups), size)
 
 
 def _classes(n: int, acts: int) -> Classes:

@@ -69,6 +69,9 @@ class Stretch:
     #: The kernel opts in to booking a summarised stretch as one block (``sim.summary_book``):
     #: its outcome counts, summary, counters and environment columns are all the metrics read.
     one_block: bool = False
+    #: (names, (K, columns) array): ``env_metrics``' columns ``names`` side by side, when they are
+    #: one array's columns; a block books them in one copy while ``env_metrics`` has these names.
+    env_block: tuple[tuple[str, ...], np.ndarray] | None = None
 
     @property
     def summarised(self) -> bool:

@@ -37,7 +37,9 @@ class EventLog:
     """Conflicts and script events, as rows of ``sim.runs.run.EVENT_COLUMNS``."""
 
     def __init__(self) -> None:
-        self._chunks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._kept: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        #: Stretches logged by ``conflict_block``, split into chunks when first read (``_chunks``).
+        self._blocks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._rows = 0
         #: Conflict rows not kept (over ``MAX_EVENT_ROWS``).
         self.truncated = 0
@@ -84,6 +86,40 @@ class EventLog:
                 continue
             self._rows += rows[s]
             self._chunks.append((step, agents[lo:hi], partners[lo:hi], outcome[lo:hi]))
+
+    def conflict_block(self, first: int, agents: np.ndarray, outcome: np.ndarray, at: np.ndarray,
+                       rows: np.ndarray, starts: np.ndarray) -> None:
+        """``conflict_steps`` of steps ``first``, ``first + 1``... (no partners), the arrays kept
+        as handed over (the caller leaves them alone) and split into the same chunks when the log
+        is first read: a run that never reads its conflicts walks no step. Past the bound on
+        rows, the step by step walk truncates as ``conflict_steps`` does."""
+        total = int(rows.sum())
+        if not total and not (at[1:] > starts).any():
+            return
+        if self._rows + total > MAX_EVENT_ROWS:
+            self.conflict_steps(list(range(first, first + len(rows))), agents, outcome, at.tolist(), rows.tolist(),
+                                starts=starts.tolist())
+            return
+        self._rows += total
+        self._blocks.append((first, agents, outcome, at, starts))
+
+    @property
+    def _chunks(self) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """The chunks in the order logged: deferred stretches split first (``conflict_block``)."""
+        if self._blocks:
+            blocks, self._blocks = self._blocks, []
+            for first, agents, outcome, at, starts in blocks:
+                partners = np.full(len(agents), -1)
+                ends = at.tolist()
+                for s, lo in enumerate(starts.tolist()):
+                    hi = ends[s + 1]
+                    if hi != lo:
+                        self._kept.append((first + s, agents[lo:hi], partners[lo:hi], outcome[lo:hi]))
+        return self._kept
+
+    @_chunks.setter
+    def _chunks(self, chunks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        self._kept, self._blocks = chunks, []
 
     def snapshot(self) -> EventLog:
         """A copy that later logging leaves unchanged (what a packaged result reads its rows from)."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from agents.spec import Level
 from scenarios.metric_registry import METRICS, Metric
 from scenarios.stretch import SUMMARY, Stretch
 from sim import metrics as M
@@ -61,6 +62,7 @@ class Weights(NamedTuple):
     named: np.ndarray
     parts: tuple[tuple[np.ndarray | None, object], ...]  # (columns, None for all; size)
     payoff_names: tuple[str, ...]
+    levels: np.ndarray           # (LEVELS x LEVELS, outcomes): each outcome's conflicts by level pair
 
 
 class Layout(NamedTuple):
@@ -93,6 +95,9 @@ class Plan(NamedTuple):
     env: tuple[str, ...]
     layout: Layout | None
     names: list[str]             # the block's rows (every principle present); never mutated
+    #: Per set of principles present (some not applied in the stretch): the rows of the block
+    #: with every principle that stay, and their names.
+    kept: dict[tuple[int, ...], tuple[list[int], list[str]]]
 
 
 def book(model: SpecModel, rec: Stretch) -> bool:
@@ -108,7 +113,8 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     n_out = plan.n_out
     counts = rec.arrays.counts
     width = min(counts.shape[1], n_out)  # outcomes made after the last counted step: never counted
-    counts = counts[:k, :width]
+    if counts.shape != (k, width):
+        counts = counts[:k, :width]
     w = layout.weights
     weights = w.rows if width == w.rows.shape[1] else w.rows[:, :width]
     sums = weights @ counts.T  # (rows, K): integers, exact in any order
@@ -116,35 +122,33 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     p = plan.p
     ratios = 2 + p
     at = 4 + ratios  # the denominators
-    present = [q for q in range(p) if grand[at + 2 + q] > 0]  # principles that applied in some step
-    every = len(present) == p
-    names = plan.names if every else _names([w.ids[q] for q in present], layout.tail)
+    present = tuple(q for q in range(p) if grand[at + 2 + q] > 0)  # principles that applied in some step
+    names = plan.names
+    # The block with a row per principle; those that never applied are dropped at the end.
     block = np.empty((len(names), k))
     block[:4] = sums[:4]
     # Every ratio in one division; NaN where nothing applied, as ``metrics._ratio`` leaves it.
     den = sums[at:at + ratios]
-    r = 6 + len(present)
-    if every:
-        block[4:r] = np.nan
-        np.divide(sums[4:at], den, out=block[4:r], where=den > 0)
-    else:
-        quotient = np.divide(sums[4:at], np.where(den > 0, den, np.nan))
-        block[4:r] = quotient[[0, 1, *[2 + q for q in present]]]
-    summary = rec.arrays.summary[:k].T
+    r = 4 + ratios
+    block[4:r] = np.nan
+    np.divide(sums[4:at], den, out=block[4:r], where=den > 0)
+    summary = rec.arrays.summary
+    if summary.shape[0] != k:
+        summary = summary[:k]
     welfare_row = r
     welfare = block[r]
-    welfare[:] = summary[_WELFARE]
+    welfare[:] = summary[:, _WELFARE]
     base, opt = model.env.bounds
     span = opt - base
     if span > 0:
         np.divide(np.subtract(welfare, base), span, out=block[r + 1])
     else:
         block[r + 1] = np.nan
-    block[r + 2] = summary[_GINI]
+    block[r + 2] = summary[:, _GINI]
     r += 3
     if layout.pairwise:
-        block[r] = summary[_TRUST]
-        block[r + 1] = summary[_CALIBRATION]
+        block[r] = summary[:, _TRUST]
+        block[r + 1] = summary[:, _CALIBRATION]
         r += 2
     counters = rec.counters
     injections = r
@@ -154,14 +158,24 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     for name in layout.counters:
         block[r] = counters[name][:k]
         r += 1
-    for name in layout.env:
-        block[r] = rec.env_metrics[name][:k]
-        r += 1
+    env = rec.env_block
+    if env is not None and env[0] == layout.env:
+        cols = env[1]
+        r2 = r + cols.shape[1]
+        block[r:r2] = cols.T if cols.shape[0] == k else cols[:k].T
+        r = r2
+    else:
+        for name in layout.env:
+            block[r] = rec.env_metrics[name][:k]
+            r += 1
     block[r] = float(np.count_nonzero(model.alive))
     r = _payoffs(w, rec.arrays.group_sums[:k], block, r + 1)
     assert r == len(names)
+    _totals(model, layout, grand, counts.sum(axis=0), block, injections, welfare_row, counters)
+    if len(present) < p:
+        rows, names = plan.kept.get(present) or _kept(plan, present)
+        block = block[rows]
     _series(model, names, block, den[2:, 0].tolist(), present)
-    _totals(model, layout, grand, counts.sum(axis=0), n_out, block, injections, welfare_row, counters)
     last = dict(zip(names, block[:, -1].tolist(), strict=True))
     for c in range(6, 6 + len(present)):  # the compliance.* rows
         name = names[c]
@@ -169,6 +183,14 @@ def book(model: SpecModel, rec: Stretch) -> bool:
             del last[name]
     model.last_metrics = last
     return True
+
+
+def _kept(plan: Plan, present: tuple[int, ...]) -> tuple[list[int], list[str]]:
+    """The rows of a block with every principle that stay when only ``present`` applied, and their names."""
+    p = plan.p
+    rows = [*range(6), *[6 + q for q in present], *range(6 + p, len(plan.names))]
+    got = plan.kept[present] = (rows, [plan.names[i] for i in rows])
+    return got
 
 
 def _payoffs(w: Weights, group_sums: np.ndarray, block: np.ndarray, r: int) -> int:
@@ -207,12 +229,13 @@ def _series(model: SpecModel, names: list[str], block: np.ndarray, applied_first
     M.extend_series(series, dict(zip(names, block, strict=True)), model.steps, block.shape[1])
 
 
-def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.ndarray, n_out: int,
-            block: np.ndarray, injections: int, welfare_row: int, counters: dict[str, np.ndarray]) -> None:
+def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.ndarray, block: np.ndarray,
+            injections: int, welfare_row: int, counters: dict[str, np.ndarray]) -> None:
     """``Totals.add`` of the block: the same sums (integers: exact), welfare and bounds step by step."""
     tot = model.totals
     k = block.shape[1]
-    p = len(layout.weights.ids)
+    w = layout.weights
+    p = len(w.ids)
     at = 6 + p  # the denominators
     counted = tot.counted
     step = dict(zip(COUNTED, grand[:4], strict=True))
@@ -228,19 +251,21 @@ def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.n
     tot.applied = _plus(tot.applied, np.array(grand[at + 2:at + 2 + p]))
     tot.held = _plus(tot.held, np.array(grand[6:at]))
     width = len(outcomes)
+    n_out = w.rows.shape[1]
     if width < n_out:  # the general path's counts have a zero column per outcome made since
         outcomes = np.concatenate([outcomes, np.zeros(n_out - width, outcomes.dtype)])
-    if layout.weights.conflicts and grand[0] > 0:  # else zeros would be added: the same levels
-        tot.levels = tot.levels + M.level_pairs(model, outcomes)
+    if w.conflicts and grand[0] > 0:  # else zeros would be added: the same levels
+        # ``metrics.level_pairs`` as one product: integer counts, exact in any order.
+        tot.levels = tot.levels + w.levels @ outcomes
     tot.outcomes = _plus(tot.outcomes, outcomes)
     # Step by step, left to right, as stepping adds them (a running sum in Python floats).
-    w, b, o = tot.welfare, tot.baseline, tot.optimum
+    w_, b, o = tot.welfare, tot.baseline, tot.optimum
     base, opt = model.env.bounds
     for x in block[welfare_row].tolist():
-        w += x
+        w_ += x
         b += base
         o += opt
-    tot.welfare, tot.baseline, tot.optimum = w, b, o
+    tot.welfare, tot.baseline, tot.optimum = w_, b, o
 
 
 def _plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -268,7 +293,7 @@ def _plan(model: SpecModel, rec: Stretch) -> Plan:
         return kept
     layout = _layout(model, rec, computed)
     names = [] if layout is None else _names(layout.weights.ids, layout.tail)
-    plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, layout, names)
+    plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, layout, names, {})
     model.__dict__["_summary_plan"] = plan
     return plan
 
@@ -321,10 +346,14 @@ def _weights(model: SpecModel) -> Weights:
     rows[8 + 2 * p] = m[_SUM["decisions"]]
     rows[9 + 2 * p] = m[_SUM["served_injection"]]
     divisor, named, parts = M._group_layout(model)
+    pairs = len(Level) ** 2
+    at = levels["outcome"] < n
+    by_level = np.bincount(levels["pair"][at] * n + levels["outcome"][at], minlength=pairs * n)
     weights = Weights(same, len(model.groups), rows, tuple(table.principle_ids[:p]), bool(len(levels["outcome"])), divisor,
                       np.array([g for _, g in named], np.int64),
                       tuple((None if mask.all() else np.flatnonzero(mask), size) for _, mask, size in parts),
-                      (*[name for name, _ in named], *[name for name, _, _ in parts]))
+                      (*[name for name, _ in named], *[name for name, _, _ in parts]),
+                      by_level.reshape(pairs, n).astype(np.float64))
     model.__dict__["_summary_weights"] = weights
     return weights
 
