@@ -228,6 +228,8 @@ def test_without_numba_every_step_is_generic(monkeypatch):
     monkeypatch.setattr(IPD, "fast_forward", FAST_FORWARD)
     # The kernel's import fails as if numba had no build for this platform.
     monkeypatch.setitem(sys.modules, "numba", None)
+    # Kernels decorate through agents.jit, which imports numba: without numba it cannot load.
+    monkeypatch.delitem(sys.modules, "agents.jit")
     monkeypatch.delitem(sys.modules, "scenarios.ipd_kernel")
     monkeypatch.delattr(scenarios, "ipd_kernel")
     model = run_model("ipd-classic", seed=0, set={"steps": 20})
