@@ -241,9 +241,7 @@ class Commons(Environment):
         for numba's import (results are the same either way)."""
         if not self.will_fuse(model, limit):
             return None
-        # sys.modules first: ``import_module``'s look-up costs a short run a few per cent.
-        name = "scenarios.commons_kernel"
-        commons_kernel = sys.modules.get(name) or optional_module(name)  # None: no numba, every step generic
+        commons_kernel = optional_module("scenarios.commons_kernel")  # None: no numba, every step generic
         return None if commons_kernel is None else commons_kernel.fast_forward(self, model, limit)
 
     def will_fuse(self, model: Any, limit: int) -> bool:

@@ -49,7 +49,7 @@ from scenarios.injection_rules import (
 )
 from scenarios.kernel_sums import gini_chunk, total, trust_step
 from scenarios.mailbox import PRIOR
-from scenarios.pairwise import cells_of
+from scenarios.pairwise import cells_of, dense_cells
 from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
@@ -58,8 +58,6 @@ if TYPE_CHECKING:
 #: The kinds of a stretch without orders (rows never read).
 _NO_KINDS = Kinds(*(np.zeros(1, np.int64) for _ in range(4)), *(np.zeros(1, np.bool_) for _ in range(3)),
                   np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.bool_), ())
-#: The dense table where the decision table has none (every key then goes through ``cells_of``).
-_NO_LUT = np.zeros(0, np.int32)
 #: Bytes of per-step records and draws a stretch may hold; longer quiet spans take several.
 RECORD_BUDGET = 64 << 20
 #: Counters per step, in the order ``Injection.step`` counts them (after the injection pair).
@@ -132,12 +130,11 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     offset = np.array([codec.offset[i] for i in idx], np.int64)
     kind, codes = np.empty((k, nw), np.int64), np.empty((k, nw), np.int64)
     cells = np.empty((k, nw), np.int64)
-    lut = table.dense(0)
     # Every key in the dense table: its cells, read in the loop; else (a key never seen) the
     # chain of command computes them step by step, in the order stepping meets them.
     if _codes(ch, o_q, o_kind, bounds, lure, kinds.order, kinds.source, kinds.claimed, kinds.authority,
               radix, offset, kind, codes, model.decider_of[0][workers].astype(np.int64), int(codec.space),
-              _NO_LUT if lut is None else lut, cells):
+              dense_cells(table), cells):
         cells = cells_of(model, workers, codes)
     detect = model.rng_detect.random(len(o_kind))
     c = pairs.cols

@@ -44,6 +44,17 @@ def needs_coin(model: Any) -> bool:
     return any(getattr(gs.policy, "stochastic", False) for gs in model.groups)
 
 
+#: No dense table: every key counts as missing (its cells come from ``cells_of``).
+_NO_LUT = np.zeros(0, np.int32)
+
+
+def dense_cells(table: Any) -> np.ndarray:
+    """The decision table's dense look-up for a compiled pass (entries cell + 1, 0 missing), or
+    an empty one where the table has none: the pass then reports every key missing."""
+    lut = table.dense(0)
+    return _NO_LUT if lut is None else lut
+
+
 def cells_of(model: Any, agent: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Each step's decision-table cells for (K, 2E) ``codes`` (the chain of command): step by
     step, so keys never seen get their cells in the order stepping meets them."""

@@ -139,16 +139,13 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     memo, pairs, params, people, game, wants1 = got
     pi, pj = pairs[1], pairs[2]
     dec0, dec1 = params[0], params[7]
-    n_groups = len(model.groups)
-    summarised = bool(getattr(model, "summarisable", False))
-    width0 = table.n_outcomes + OUTCOME_HEADROOM
-    per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + 2 * n)  # + Gini rows, coins
-    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    size = _size(table, model, n, limit)
+    k, summarised = size[0], size[4]
     spare = memo.pop("buffers", None)  # made at build for the first stretch: used once
-    if spare is not None and spare[0] == (k, width0, n, n_groups, summarised):
+    if spare is not None and spare[0] == size:
         rec, out, rows = spare[1:]
     else:
-        rec, out, rows = _buffers(k, width0, n, n_groups, summarised)
+        rec, out, rows = _buffers(*size)
     # Coins for every round of the stretch, drawn as each step would draw them; put back below.
     coin = needs_coin(model)
     rng = model.rng_env
@@ -269,12 +266,18 @@ def prepare(env: PublicGoodsFG, model: Any) -> None:
     limit = min(model.script.quiet_steps(0, steps), model.network.steps_before_rewire(0))
     if limit <= 0:
         return
-    n, n_groups = len(model.alive), len(model.groups)
+    size = _size(table, model, len(model.alive), limit)
+    env.kernel_memo["buffers"] = (size, *_buffers(*size))
+
+
+def _size(table: Any, model: Any, n: int, limit: int) -> tuple[int, int, int, int, bool]:
+    """A stretch's buffer layout ``(k, width0, n, n_groups, summarised)``: ``prepare`` and
+    ``fast_forward`` must agree on it, or the buffers made at build go unused."""
+    n_groups = len(model.groups)
     summarised = bool(getattr(model, "summarisable", False))
     width0 = table.n_outcomes + OUTCOME_HEADROOM
-    per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + 2 * n)
-    k = max(1, min(limit, RECORD_BUDGET // per_step))
-    env.kernel_memo["buffers"] = ((k, width0, n, n_groups, summarised), *_buffers(k, width0, n, n_groups, summarised))
+    per_step = 8 * (width0 + n_groups + len(SUMMARY) + (0 if summarised else 5 * n) + 2 * n)  # + Gini rows, coins
+    return max(1, min(limit, RECORD_BUDGET // per_step)), width0, n, n_groups, summarised
 
 
 def _table(table: Any, card: tuple[int, ...], sanction: Any) -> Table:

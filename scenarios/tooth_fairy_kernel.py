@@ -26,7 +26,7 @@ import numpy as np
 
 from agents.jit import njit
 from scenarios.kernel_sums import gini_chunk, total, trust_step
-from scenarios.pairwise import cells_of
+from scenarios.pairwise import cells_of, dense_cells
 from scenarios.stretch import SUMMARY, Stretch
 from scenarios.tooth_fairy_rules import BLUNT, LIE
 
@@ -45,8 +45,6 @@ class Logged(NamedTuple):
     rows: np.ndarray
 
 
-#: No dense table: every key counts as missing (the cells come from ``cells_of``).
-_NO_LUT = np.zeros(0, np.int32)
 #: Columns of the counters, in the order ``ToothFairy.step`` counts them.
 COUNTERS = ("lies", "spoiled", "dilemmas")
 
@@ -64,12 +62,11 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
     m, n, groups = len(agent), len(model.payoff), len(model.groups)
     codes, flags = np.empty((k, m), np.int64), np.empty((k, m), np.int8)
     env.revealed, env.children = env.revealed.copy(), env.children.copy()  # written by the pass
-    lut = table.dense(0)
     cells = np.empty((k, m), np.int64)
     # Every key in the dense table (a table an earlier run kept): its cells, read in the pass;
     # else the chain of command gives them step by step, in the order stepping meets them.
     if _observe(k, draws, agent, env.revealed, env.children, scal, radix, offset, codes, flags,
-                model.decider_of[0], np.int64(codec.space), _NO_LUT if lut is None else lut, cells):
+                model.decider_of[0], np.int64(codec.space), dense_cells(table), cells):
         cells = cells_of(model, agent, codes)
     width = table.n_outcomes
     rec = Stretch.empty(k, width, n, groups, 0, summarised=True)

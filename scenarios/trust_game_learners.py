@@ -199,7 +199,7 @@ def choose(lr, base, agent, wk, k, phase, games, count, mine, lrng, state):  # p
         # ``(1 - eps) * (top / best) + eps / na`` with one division a decision: 0 / best is 0.
         share = keep * (1.0 / best)
         for x in range(na):
-            prefs[g, x] = (share if vals[x] >= cut else keep * 0.0) + spread
+            prefs[g, x] = share + spread if vals[x] >= cut else spread  # 0.0 + spread is spread
         fav = _draw3(prefs[g, 0], prefs[g, 1], prefs[g, 2], na, lrng.random())
         drawn += 1
         cell = cells[phase, g]

@@ -567,9 +567,6 @@ class Evolution:
         """The deciders ``_decider_of_code`` gives type ``code`` if it would create none (they
         exist already, say for another group of the same spec and policy), else None. Records
         nothing: a compiled stretch uses them ahead and records the types it met (``met``)."""
-        dids = self._deciders.get(code)
-        if dids is not None:
-            return dids
         _, strain, b = self._binding_of_code(model, code)
         dids = model.decisions.known_ids(b, self.policies[strain])
         if dids is not None:
@@ -578,7 +575,8 @@ class Evolution:
 
     def met(self, code: int) -> None:
         """Record type ``code``, whose deciders ``known_deciders`` found, as ``_assign`` would."""
-        self._deciders.setdefault(code, self._known[code])
+        if code not in self._deciders:
+            self._deciders[code] = self._known.pop(code)
 
     def _binding_of_code(self, model: SpecModel, code: int) -> tuple[int, int, Binding]:
         """Type ``code``'s group, strain and binding (its spec, patched to its levels, with the

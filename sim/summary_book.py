@@ -77,8 +77,15 @@ class Layout(NamedTuple):
 
 def prepare(model: SpecModel) -> None:
     """Make the model's block weights with the model, as ``metrics.prepare`` makes the table's
-    (an environment that ``books_in_blocks`` has its first stretch's cells by then)."""
-    _weights(model)
+    (an environment that ``books_in_blocks`` has its first stretch's cells by then); none for a
+    model whose stretches all book the general way."""
+    if _books_here(model):
+        _weights(model)
+
+
+def _books_here(model: SpecModel) -> bool:
+    """Whether the model's stretches may book here: evolution and learning book the general way."""
+    return model.evolution is None and model.learning is None
 
 
 class Plan(NamedTuple):
@@ -103,7 +110,7 @@ class Plan(NamedTuple):
 def book(model: SpecModel, rec: Stretch) -> bool:
     """Book ``rec``'s steps after ``model.steps`` as ``collect.book_stretch`` would; False (nothing
     booked) when the stretch needs the general path."""
-    if model.evolution is not None or model.learning is not None or rec.evolved or rec.bounds is not None:
+    if not _books_here(model) or rec.evolved or rec.bounds is not None:
         return False  # the general path books these (per-step bounds included)
     plan = _plan(model, rec)
     layout = plan.layout
