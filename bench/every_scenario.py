@@ -116,9 +116,12 @@ def _trust_game(model: Any) -> Any:
     from bench.peer_mesa_games import TrustGame
 
     p = _env(model)
+    # The learners' own parameters, where the scenario has learners (FictitiousPlay's defaults else).
+    fp = dict(next((g.params for g in model.spec_scenario.groups if g.policy == "fictitious_play"), ()))
     # The scenario's partner choice, where it has one: the peer rewires by the same rule.
     return TrustGame(_kinds(model), model.edges, p.endowment, p.multiplier, p.promises,
-                     model.spec_scenario.network.get("rewire"), detect=p.detect_prob, lie=p.lie_penalty)
+                     model.spec_scenario.network.get("rewire"), detect=p.detect_prob, lie=p.lie_penalty,
+                     initial=float(fp.get("initial", 0.0)), epsilon=float(fp.get("epsilon", 0.05)))
 
 
 def _negotiation(model: Any) -> Any:

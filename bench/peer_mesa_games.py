@@ -20,6 +20,7 @@ use the policy's rule on their own draws.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -269,9 +270,7 @@ class TrustGame(GameModel):
     def learn_all(self, made: list[Any], pay: list[float]) -> None:
         """Each learner decision of the step rewarded with its agent's payoff per decision,
         against the partner's move towards it (-1: it had no say)."""
-        count: dict[int, int] = {}
-        for me, _, _, _ in made:
-            count[me] = count.get(me, 0) + 1
+        count = Counter(me for me, *_ in made)
         for me, mind, act, move in made:
             reward = pay[me] / count[me]
             seen, value, tried = mind
@@ -312,15 +311,16 @@ class TrustGame(GameModel):
                     ret = 0.5 if tru.trust(inv.idx) >= THRESHOLD else 0.0
             sent = send * self.endowment
             back = ret * sent * self.multiplier
-            inv.payoff += self.endowment - sent + back
-            tru.payoff += sent * self.multiplier - back
+            gain_inv, gain_tru = self.endowment - sent + back, sent * self.multiplier - back
+            inv.payoff += gain_inv
+            tru.payoff += gain_tru
             if send > 0:
                 seen = promised and ret == 0 and rnd() < self.detect
                 inv.learn(tru.idx, float(ret > 0), float(ret == 0) + (self.lie if seen else 0.0))
             tru.learn(inv.idx, float(send > 0), 0.0)
             if learners:
-                pay[inv.idx] += self.endowment - sent + back
-                pay[tru.idx] += sent * self.multiplier - back
+                pay[inv.idx] += gain_inv
+                pay[tru.idx] += gain_tru
                 returned, invested = (int(ret > 0) if send > 0 else -1), int(send > 0)
                 for me, mind, act in game:
                     learned.append((me.idx, mind, act, returned if me is inv else invested))

@@ -107,10 +107,10 @@ def calibrate_steps(target: float = RUN_SECONDS) -> Calibration:
     per_step = max(1e-6, (long - short) / (PROBE_STEPS[1] - PROBE_STEPS[0]))
     fixed = max(0.0, short - per_step * PROBE_STEPS[0])
     guess = min(MAX_STEPS, max(MIN_STEPS, round((target - fixed) / per_step)))
-    for k in range(max(MIN_STEPS, guess - 1), min(MAX_STEPS, guess + 1) + 1):
+    near = range(max(MIN_STEPS, guess - 1), min(MAX_STEPS, guess + 1) + 1)
+    for k in near:
         if k not in timed:
             timed[k] = _cpu_seconds(k)
-    near = [k for k in timed if abs(k - guess) <= 1]
     steps = min(near, key=lambda k: (abs(math.log(timed[k] / target)), k))
     return Calibration(steps, timed[steps])
 

@@ -96,10 +96,11 @@ def test_reserve_changes_no_row() -> None:
     for t in (plain, roomy):
         t.index(np.array([1, 2, 3]), np.array([4, 5, 6]))
         t.cols["kept"][:] = [1.0, 2.0, 3.0]
-    roomy.reserve(5)
+    # More rows than a fresh table's 16-row buffers hold: without the reserve they are copied.
+    roomy.reserve(40)
     before = roomy.cols["kept"].base
     for t in (plain, roomy):
-        t.index(np.array([7, 1]), np.array([0, 4]))
+        t.index(np.r_[7, 1, np.arange(10, 30)], np.r_[0, 4, np.arange(30, 50)])
     for c in plain.cols:
         np.testing.assert_array_equal(plain.cols[c], roomy.cols[c])
     assert roomy.cols["kept"].base is before
