@@ -30,6 +30,8 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	@# Compile every kernel once (a no-op when marked warm): else both workers compile them.
+	$(PY) -m sim warm --workers 2
 	$(PY) -m pytest -n 2 -p no:cacheprovider
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml

@@ -198,6 +198,7 @@ CONTRIBUTED: dict[str, tuple[str, ...]] = {
     "cli.evals": ("eval",),
     "cli.analysis": ("plot", "report"),
     "cli.viz": ("viz",),
+    "cli.warm": ("warm",),
 }
 
 

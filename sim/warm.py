@@ -1,0 +1,133 @@
+"""Compile every kernel ahead of the first run that needs it (``specbound warm``).
+
+Why: numba compiles a kernel the first time a run reaches it and keeps the machine code on
+disk (``agents.kernel_cache``: one directory per version of the kernels' sources). With a cold
+cache a user's first run of a compiled scenario waits for the compiler, 10-70 s of CPU a
+scenario (``tools/compile_cost.py``), and ``make test``'s two workers would each compile the
+kernels they meet. Warming runs each shipped scenario once with numba loaded (every
+environment then takes its compiled stretch, whatever the run's size) on several processes,
+then leaves a mark in the keyed directory: a second call finds it and costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.kernel_cache import cache_dir, stale
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """One warming run: a shipped scenario, at about ``agents`` agents in its own group
+    proportions (None: as shipped), with dotted overrides ``set``."""
+
+    ref: str
+    agents: int | None = None
+    set: tuple[tuple[str, Any], ...] = ()
+
+
+#: The runs that reach every kernel: each shipped scenario as shipped, and larger or changed
+#: where that picks another loop (negotiation settles in numba only from ~10^4 sides; an
+#: ipd game of reciprocal agents with thresholds of their own plays the per-agent loop, as
+#: trust-network's ipd variant in ``bench/`` does). Ordered by compile time, longest first,
+#: so that the pool's last tasks are short ones. ``tools/compile_cost.py`` lists what a run
+#: compiles: after warming, the bench's runs at 10^3 and 10^4 agents compile nothing.
+RUNS: tuple[Warmup, ...] = (
+    Warmup("trust-game"),
+    Warmup("trust-game-learning"),
+    Warmup("commons-newcomer"),
+    Warmup("commons"),
+    Warmup("public-goods"),
+    Warmup("injection"),
+    Warmup("ipd-q-learning"),
+    Warmup("spatial-pd"),
+    Warmup("ipd-classic"),
+    Warmup("trust-network", 1000, (("scenario.environment", "ipd"), ("groups.reciprocal.policy", "reciprocal"),
+                                   ("groups.reciprocal.params", {"threshold": 0.5}),
+                                   ("environment.detect_prob", 1.0), ("steps", 5))),
+    Warmup("public-goods-fg"),
+    Warmup("tooth-fairy"),
+    Warmup("trust-network"),
+    Warmup("negotiation-honest-first", 200, (("steps", 2),)),
+    Warmup("moran-ipd"),
+    Warmup("negotiation-confidential-first"),
+    Warmup("spec-evolution"),
+    Warmup("spec-incident"),
+)
+#: Shipped scenarios left out, and why.
+LEFT_OUT = {"llm-negotiation": "its sellers are language models (a server); its kernels are the negotiation ones"}
+#: The file whose presence in the keyed cache directory says every run of RUNS compiled there.
+MARK = "warmed"
+
+
+@dataclass(frozen=True)
+class Warmed:
+    """What a call did: the cache directory; ``status`` "compiled", "warm" (the mark was
+    there) or "no numba" (nothing to compile); the runs made; the wall seconds; the other
+    sources' directories removed."""
+
+    path: Path
+    status: str
+    ran: tuple[str, ...]
+    seconds: float
+    pruned: tuple[Path, ...]
+
+
+def overrides(run: Warmup) -> dict[str, Any]:
+    """The run's overrides: its groups scaled to about ``run.agents`` agents, then ``run.set``."""
+    out: dict[str, Any] = {}
+    if run.agents is not None:
+        from sim.scenario import load_scenario
+
+        present = [g for g in load_scenario(run.ref).groups if g.count > 0]
+        total = sum(g.count for g in present)
+        out = {f"groups.{g.name}.count": max(1, round(run.agents * g.count / total)) for g in present}
+    return {**out, **dict(run.set)}
+
+
+def _compile(run: Warmup) -> str:
+    """Play ``run`` once with numba loaded, so that every compiled stretch it can take is compiled."""
+    import numba  # noqa: F401  (first: environments choose a kernel whenever numba is loaded)
+
+    from sim.runs.run import run_model
+
+    run_model(run.ref, seed=0, set=overrides(run) or None, check_llm=False)
+    return run.ref
+
+
+def numba_missing() -> bool:
+    """Whether numba cannot be imported here (runs then step; there is nothing to compile)."""
+    from agents.kernel_loader import optional_module
+
+    return optional_module("numba") is None
+
+
+def warm(workers: int | None = None, force: bool = False, prune: bool = True) -> Warmed:
+    """Compile every kernel into this checkout's cache unless it is marked warm already.
+
+    ``workers``: processes (default: one per core, at most one per run); ``force``: run even
+    when marked; ``prune``: remove other sources' cache directories left untouched for an hour.
+    """
+    start = time.perf_counter()
+    path = cache_dir()
+    pruned = tuple(stale(path, time.time())) if prune else ()
+    for old in pruned:
+        shutil.rmtree(old, ignore_errors=True)
+    if (path / MARK).exists() and not force:
+        return Warmed(path, "warm", (), time.perf_counter() - start, pruned)
+    if numba_missing():
+        return Warmed(path, "no numba", (), time.perf_counter() - start, pruned)
+    from sim.runs.pool import context
+
+    count = max(1, min(workers or os.cpu_count() or 1, len(RUNS)))
+    with ProcessPoolExecutor(max_workers=count, mp_context=context()) as pool:
+        ran = tuple(pool.map(_compile, RUNS))
+    path.mkdir(parents=True, exist_ok=True)
+    (path / MARK).write_text("\n".join(ran) + "\n")
+    return Warmed(path, "compiled", ran, time.perf_counter() - start, pruned)
