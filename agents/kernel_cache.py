@@ -55,6 +55,9 @@ KERNEL_SOURCES: tuple[str, ...] = (
     "sim/rewire_kernel.py",
 )
 
+#: The file whose presence in a keyed directory says every kernel was compiled into it
+#: (written by ``specbound warm``, ``sim/warm.py``).
+WARM_MARK = "warmed"
 #: Prefix of a keyed cache directory's name.
 PREFIX = "specbound-"
 
@@ -125,3 +128,10 @@ def stale(current: Path, now: float, after: float = STALE_AFTER) -> list[Path]:
     return sorted(p for p in current.parent.iterdir()
                   if p.is_dir() and p.name.startswith(PREFIX) and p != current
                   and now - p.stat().st_mtime >= after)
+
+
+def holds(path: Path, module: str) -> bool:
+    """Whether the keyed directory ``path`` is marked warm or holds machine code of ``module``
+    (numba names its index files ``<file stem>.<function>-<line>.pyXY.nbi``)."""
+    stem = module.rsplit(".", 1)[-1]
+    return (path / WARM_MARK).exists() or any(path.glob(f"*/{stem}.*.nbi"))

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from types import ModuleType
 
 #: Work (decisions or agent-steps) a stretch must hold to be worth numba's import (~0.8 s) while
 #: numba is not loaded yet: below it, stepping gives the same results sooner.
 KERNEL_MIN_WORK = 10_000
+
+
+#: Called with a kernel module's name just before it is first imported in this process while
+#: no machine code of it is cached (its compilation follows, seconds to a minute). None in
+#: library use; ``specbound run`` sets it to say so on a terminal (a silent wait looks hung).
+on_cold: Callable[[str], None] | None = None
 
 
 def optional_module(name: str) -> ModuleType | None:
@@ -24,6 +31,11 @@ def optional_module(name: str) -> ModuleType | None:
     loaded = sys.modules.get(name)
     if loaded is not None:
         return loaded
+    if on_cold is not None and name != "numba":
+        from agents.kernel_cache import cache_dir, holds
+
+        if not holds(cache_dir(), name):
+            on_cold(name)
     try:
         return importlib.import_module(name)
     except ImportError as err:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -58,6 +59,10 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides)  # first: bad input leaves no folder behind
     made = bool(args.out) and not Path(args.out).exists()
     out = _prepare_out(args.out) if args.out else None
+    if sys.stderr.isatty():
+        from agents import kernel_loader
+
+        kernel_loader.on_cold = _say_cold
     try:
         model = run_model(scenario, seed=args.seed, progress=True)
     except BaseException:
@@ -74,6 +79,11 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_summary(payload, out, args.ledger or "full")
     return 0
+
+
+def _say_cold(module: str) -> None:
+    print(f"specbound: compiling {module} for this machine (once per version of the kernels; "
+          "`specbound warm` compiles every kernel ahead)", file=sys.stderr, flush=True)
 
 
 def _run_many(args: argparse.Namespace, overrides: dict[str, Any]) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.kernel_cache import cache_dir, stale
+from agents.kernel_cache import WARM_MARK, cache_dir, stale
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ RUNS: tuple[Warmup, ...] = (
 )
 #: Shipped scenarios left out, and why.
 LEFT_OUT = {"llm-negotiation": "its sellers are language models (a server); its kernels are the negotiation ones"}
-#: The file whose presence in the keyed cache directory says every run of RUNS compiled there.
-MARK = "warmed"
+#: The mark a finished warming leaves in the keyed cache directory.
+MARK = WARM_MARK
 
 
 @dataclass(frozen=True)

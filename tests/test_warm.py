@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -76,3 +77,31 @@ def test_sized_runs_keep_the_group_proportions() -> None:
     sized = warming.overrides(warming.Warmup("commons", 1000, (("steps", 3),)))
     assert sized.pop("steps") == 3
     assert 990 <= sum(sized.values()) <= 1010 and len(sized) >= 2
+
+
+def test_a_cold_kernel_is_announced_before_it_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``specbound run`` on a terminal says a compile follows, rather than looking hung."""
+    pytest.importorskip("numba")
+    import agents
+    from agents import kernel_loader
+
+    keyed = tmp_path / (kernel_cache.PREFIX + "0" * 16)
+    (keyed / "agents_x").mkdir(parents=True)
+    monkeypatch.setattr(kernel_cache, "cache_dir", lambda: keyed)
+    said: list[str] = []
+    monkeypatch.setattr(kernel_loader, "on_cold", said.append)
+    monkeypatch.setattr(agents, "uniques", agents.uniques)  # restored after the re-import
+    monkeypatch.delitem(sys.modules, "agents.uniques")
+    assert kernel_loader.optional_module("agents.uniques") is not None
+    assert said == ["agents.uniques"]
+    assert kernel_loader.optional_module("numba") is not None and said == ["agents.uniques"]
+
+    (keyed / "agents_x" / "uniques.unique-10.py313.nbi").write_text("")  # its code is cached now
+    monkeypatch.delitem(sys.modules, "agents.uniques")
+    kernel_loader.optional_module("agents.uniques")
+    assert said == ["agents.uniques"]
+    (keyed / "agents_x" / "uniques.unique-10.py313.nbi").unlink()
+    (keyed / warming.MARK).write_text("")  # or the whole cache is marked warm
+    monkeypatch.delitem(sys.modules, "agents.uniques")
+    kernel_loader.optional_module("agents.uniques")
+    assert said == ["agents.uniques"]
