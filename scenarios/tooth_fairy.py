@@ -113,6 +113,7 @@ class ToothFairy(Environment):
     Obs = ToothFairyObs
     cardinality = (2, BELIEF_BUCKETS, 2)
     pairwise = True
+    books_in_blocks = True  # the kernel's stretches (``Stretch.one_block``)
     supplies = (
         Metric("lies", "lies", "count"),
         Metric("spoiled", "beliefs spoiled", "count"),

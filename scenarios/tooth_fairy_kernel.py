@@ -97,6 +97,7 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
     rec.steps = k
     rec.bounds = bounds
     rec.counters = {name: counters[:, i] for i, name in enumerate(COUNTERS)}
+    rec.one_block = True  # summarised: counts, summary, group sums, counters and bounds are all it books
     return rec
 
 

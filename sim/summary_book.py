@@ -110,8 +110,8 @@ class Plan(NamedTuple):
 def book(model: SpecModel, rec: Stretch) -> bool:
     """Book ``rec``'s steps after ``model.steps`` as ``collect.book_stretch`` would; False (nothing
     booked) when the stretch needs the general path."""
-    if not _books_here(model) or rec.evolved or rec.bounds is not None:
-        return False  # the general path books these (per-step bounds included)
+    if not _books_here(model) or rec.evolved:
+        return False  # the general path books these
     plan = _plan(model, rec)
     layout = plan.layout
     if layout is None:
@@ -145,12 +145,21 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     welfare_row = r
     welfare = block[r]
     welfare[:] = summary[:, _WELFARE]
-    base, opt = model.env.bounds
-    span = opt - base
-    if span > 0:
-        np.divide(np.subtract(welfare, base), span, out=block[r + 1])
-    else:
+    bounds = rec.bounds
+    if bounds is None:
+        base, opt = model.env.bounds
+        span = opt - base
+        if span > 0:
+            np.divide(np.subtract(welfare, base), span, out=block[r + 1])
+        else:
+            block[r + 1] = np.nan
+    else:  # each step's own bounds (drawn or rewired inside the stretch), as ``metrics._efficiency``
+        if bounds.shape[0] != k:
+            bounds = bounds[:k]
+        base_k = bounds[:, 0]
+        span_k = bounds[:, 1] - base_k
         block[r + 1] = np.nan
+        np.divide(welfare - base_k, span_k, out=block[r + 1], where=span_k > 0)
     block[r + 2] = summary[:, _GINI]
     r += 3
     if layout.pairwise:
@@ -178,7 +187,7 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     block[r] = float(np.count_nonzero(model.alive))
     r = _payoffs(w, rec.arrays.group_sums[:k], block, r + 1)
     assert r == len(names)
-    _totals(model, layout, grand, counts.sum(axis=0), block, injections, welfare_row, counters)
+    _totals(model, layout, grand, counts.sum(axis=0), block, injections, welfare_row, counters, bounds)
     if len(present) < p:
         rows, names = plan.kept.get(present) or _kept(plan, present)
         block = block[rows]
@@ -237,7 +246,8 @@ def _series(model: SpecModel, names: list[str], block: np.ndarray, applied_first
 
 
 def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.ndarray, block: np.ndarray,
-            injections: int, welfare_row: int, counters: dict[str, np.ndarray]) -> None:
+            injections: int, welfare_row: int, counters: dict[str, np.ndarray],
+            bounds: np.ndarray | None = None) -> None:
     """``Totals.add`` of the block: the same sums (integers: exact), welfare and bounds step by step."""
     tot = model.totals
     k = block.shape[1]
@@ -267,11 +277,18 @@ def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.n
     tot.outcomes = _plus(tot.outcomes, outcomes)
     # Step by step, left to right, as stepping adds them (a running sum in Python floats).
     w_, b, o = tot.welfare, tot.baseline, tot.optimum
-    base, opt = model.env.bounds
-    for x in block[welfare_row].tolist():
-        w_ += x
-        b += base
-        o += opt
+    if bounds is None:
+        base, opt = model.env.bounds
+        for x in block[welfare_row].tolist():
+            w_ += x
+            b += base
+            o += opt
+    else:  # (K, 2): each step's own
+        for x, base, opt in zip(block[welfare_row].tolist(), bounds[:, 0].tolist(), bounds[:, 1].tolist(),
+                                strict=True):
+            w_ += x
+            b += base
+            o += opt
     tot.welfare, tot.baseline, tot.optimum = w_, b, o
 
 

@@ -90,6 +90,9 @@ VILLAGE = {"groups.villagers.count": 40, "groups.trawlers.count": 10}
     ("commons-newcomer", {"groups.villagers.count": 60}, 6),
     ("commons-newcomer", {"groups.villagers.count": 60, "groups.villagers.spec": "empty"}, 7),
     ("commons-newcomer", {"groups.villagers.count": 30, "groups.newcomer.spec": "sustainable"}, 8),
+    # Each step's own welfare bounds (Stretch.bounds: drawn children), at two sizes and seeds.
+    ("tooth-fairy", {}, 0),
+    ("tooth-fairy", {"groups.careful.count": 400, "groups.unbound.count": 100, "steps": 12}, 9),
 ])
 def test_block_booking_equals_general(ref: str, overrides: dict[str, Any], seed: int,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
