@@ -72,7 +72,8 @@ class Layout(NamedTuple):
     counters: tuple[str, ...]    # counters that are columns of their own (not the injection counts)
     env: tuple[str, ...]
     pairwise: bool
-    tail: tuple[str, ...]        # names from ``welfare`` to the last payoff column
+    tail: tuple[str, ...]        # names from ``welfare`` to the last payoff column, then ``evolved``
+    evolved: tuple[str, ...]     # the stretch's evolved columns (``share.*``, ``fixation``), in order
 
 
 def prepare(model: SpecModel) -> None:
@@ -84,8 +85,9 @@ def prepare(model: SpecModel) -> None:
 
 
 def _books_here(model: SpecModel) -> bool:
-    """Whether the model's stretches may book here: evolution and learning book the general way."""
-    return model.evolution is None and model.learning is None
+    """Whether the model's stretches may book here: learners book the general way (an evolving
+    population's stretch books here when it brings its evolved columns, ``book``)."""
+    return model.learning is None
 
 
 class Plan(NamedTuple):
@@ -100,6 +102,7 @@ class Plan(NamedTuple):
     groups: int
     counters: tuple[str, ...]    # the stretch's counter and environment column names
     env: tuple[str, ...]
+    evolved: tuple[str, ...]
     layout: Layout | None
     names: list[str]             # the block's rows (every principle present); never mutated
     #: Per set of principles present (some not applied in the stretch): the rows of the block
@@ -110,8 +113,8 @@ class Plan(NamedTuple):
 def book(model: SpecModel, rec: Stretch) -> bool:
     """Book ``rec``'s steps after ``model.steps`` as ``collect.book_stretch`` would; False (nothing
     booked) when the stretch needs the general path."""
-    if not _books_here(model) or rec.evolved:
-        return False  # the general path books these
+    if not _books_here(model) or (model.evolution is None) is not (not rec.evolved):
+        return False  # an evolving population's stretch books here only with its evolved columns
     plan = _plan(model, rec)
     layout = plan.layout
     if layout is None:
@@ -186,6 +189,9 @@ def book(model: SpecModel, rec: Stretch) -> bool:
             r += 1
     block[r] = float(np.count_nonzero(model.alive))
     r = _payoffs(w, rec.arrays.group_sums[:k], block, r + 1)
+    for name in layout.evolved:  # shares and fixation, as the stretch evolved them
+        block[r] = rec.evolved[name][:k]
+        r += 1
     assert r == len(names)
     _totals(model, layout, grand, counts.sum(axis=0), block, injections, welfare_row, counters, bounds)
     if len(present) < p:
@@ -309,15 +315,16 @@ def _plan(model: SpecModel, rec: Stretch) -> Plan:
     computed = METRICS.computed()
     n_out = table.n_outcomes
     p = len(table.principle_ids)
-    counters, env = tuple(rec.counters), tuple(rec.env_metrics)
+    counters, env, evolved = tuple(rec.counters), tuple(rec.env_metrics), tuple(rec.evolved)
     kept: Plan | None = model.__dict__.get("_summary_plan")
     if (kept is not None and kept.computed is computed and kept.table is table and kept.n_out == n_out
             and kept.p == p and kept.group_of is model.group_of and kept.groups == len(model.groups)
-            and kept.counters == counters and kept.env == env):
+            and kept.counters == counters and kept.env == env and kept.evolved == evolved):
         return kept
     layout = _layout(model, rec, computed)
     names = [] if layout is None else _names(layout.weights.ids, layout.tail)
-    plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, layout, names, {})
+    plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, evolved, layout,
+                names, {})
     model.__dict__["_summary_plan"] = plan
     return plan
 
@@ -339,10 +346,15 @@ def _layout(model: SpecModel, rec: Stretch, computed: list[Metric]) -> Layout | 
     # A name shared with the engine's columns: the general path sorts it out.
     if len(set(taken)) != len(taken) or any(name in names or name.startswith(families) for name in taken):
         return None
+    # The registry's order: every ``share.`` column (in the stretch's order), then ``fixation``.
+    evolved = (*(name for name in rec.evolved if name.startswith("share.")),
+               *(("fixation",) if "fixation" in rec.evolved else ()))
+    if len(evolved) != len(rec.evolved):
+        return None  # a column no engine metric reads: the general path leaves it out
     pairwise = bool(model.env.pairwise)
     tail = ("welfare", "efficiency", "gini", *(("trust_mean", "trust_calibration") if pairwise else ()),
-            *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT, *weights.payoff_names)
-    return Layout(weights, counters, tuple(rec.env_metrics), pairwise, tail)
+            *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT, *weights.payoff_names, *evolved)
+    return Layout(weights, counters, tuple(rec.env_metrics), pairwise, tail, evolved)
 
 
 def _weights(model: SpecModel) -> Weights:

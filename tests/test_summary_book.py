@@ -93,6 +93,9 @@ VILLAGE = {"groups.villagers.count": 40, "groups.trawlers.count": 10}
     # Each step's own welfare bounds (Stretch.bounds: drawn children), at two sizes and seeds.
     ("tooth-fairy", {}, 0),
     ("tooth-fairy", {"groups.careful.count": 400, "groups.unbound.count": 100, "steps": 12}, 9),
+    # An evolving population (Stretch.evolved: shares and fixation imitated inside the stretch).
+    ("spatial-pd", {}, 0),
+    ("spatial-pd", {"steps": 30}, 10),
 ])
 def test_block_booking_equals_general(ref: str, overrides: dict[str, Any], seed: int,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
