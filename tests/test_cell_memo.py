@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from agents.acts import Act
@@ -16,10 +15,7 @@ from sim import decisions
 from sim.cell_memo import CellMemo, CellRecord, TableMemo, policy_signature, signature
 from sim.decisions import DecisionTable
 from sim.runs.run import run
-from sim.scenario import scenario_ids
-
-#: Shipped scenarios without a language model, a few steps each.
-RULE_BASED = [sid for sid in scenario_ids() if not sid.startswith("llm-")]
+from tests.same_runs import RULE_BASED, assert_same_result
 
 
 @pytest.fixture
@@ -41,18 +37,12 @@ def memo(monkeypatch: pytest.MonkeyPatch) -> Iterator[CellMemo]:
     yield fresh
 
 
-def _same(a: Any, b: Any) -> None:
-    assert a.to_json() == b.to_json()
-    pd.testing.assert_frame_equal(a.steps, b.steps, check_exact=True)
-    pd.testing.assert_frame_equal(a.events, b.events, check_exact=True)
-
-
 @pytest.mark.parametrize("scenario", RULE_BASED)
 def test_a_run_from_remembered_cells_equals_a_cold_run(scenario: str, memo: CellMemo) -> None:
     cold = run(scenario, seed=2, steps=12)
     assert len(memo) > 0 or memo.computed[0] == 0  # type: ignore[attr-defined]
     warm = run(scenario, seed=2, steps=12)
-    _same(cold, warm)
+    assert_same_result(cold, warm)
 
 
 def test_a_warm_round_robin_computes_no_cell(memo: CellMemo) -> None:
@@ -99,7 +89,7 @@ def test_cells_left_by_another_scenario_change_nothing(before: tuple[str, int], 
     monkeypatch.setattr(decisions, "MEMO", CellMemo())
     monkeypatch.setattr(decisions, "TABLES", TableMemo())
     cold = run(then[0], seed=then[1], steps=10)
-    _same(cold, warm)
+    assert_same_result(cold, warm)
 
 
 @pytest.mark.parametrize(("first", "then"), [
@@ -130,7 +120,7 @@ def test_a_run_from_a_remembered_table_equals_a_cold_run(first: dict[str, Any], 
     monkeypatch.setattr(decisions, "MEMO", cell_memo.CellMemo())
     monkeypatch.setattr(decisions, "TABLES", TableMemo())
     cold = run("ipd-classic", seed=4, set=then)
-    _same(cold, warm)
+    assert_same_result(cold, warm)
 
 
 def test_the_table_memo_drops_the_oldest_population() -> None:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from sim import model_template
 from sim.model import SpecModel
 from sim.model_template import Template, fresh_model
 from sim.runs.run import result_of
-from sim.scenario import load_scenario, scenario_ids
-
-#: Shipped scenarios without a language model.
-RULE_BASED = [sid for sid in scenario_ids() if not sid.startswith("llm-")]
-
+from sim.scenario import load_scenario
+from tests.same_runs import RULE_BASED, assert_same_result
 
 pytestmark = pytest.mark.usefixtures("no_templates")  # each test starts with no template
 
@@ -23,13 +19,6 @@ pytestmark = pytest.mark.usefixtures("no_templates")  # each test starts with no
 def _result(model: SpecModel) -> Any:
     model.run()
     return result_of(model)
-
-
-def _same(a: Any, b: Any) -> None:
-    assert a.to_json() == b.to_json()
-    assert a.agents == b.agents
-    pd.testing.assert_frame_equal(a.steps, b.steps, check_exact=True)
-    pd.testing.assert_frame_equal(a.events, b.events, check_exact=True)
 
 
 def _template(sc: Any) -> Template | None:
@@ -61,7 +50,7 @@ def test_a_round_robin_from_its_template_runs_as_one_built_anew(overrides: dict[
     sc = _templated("ipd-classic", overrides=overrides)
     assert isinstance(_template(sc), Template)
     for seed in (1, 2):
-        _same(_result(fresh_model(sc, seed=seed)), _result(SpecModel(sc, seed=seed)))
+        assert_same_result(_result(fresh_model(sc, seed=seed)), _result(SpecModel(sc, seed=seed)))
 
 
 #: The shipped scenarios whose models are copied from a template (the others are built anew).
@@ -72,7 +61,7 @@ HAS_TEMPLATE = {"ipd-classic"}
 def test_every_scenario_runs_the_same_built_either_way(ref: str) -> None:
     sc = _templated(ref)  # most have no template: they must be built as before
     assert (_template(sc) is not None) == (ref in HAS_TEMPLATE)  # which side this case compares
-    _same(_result(fresh_model(sc, seed=1)), _result(SpecModel(sc, seed=1)))
+    assert_same_result(_result(fresh_model(sc, seed=1)), _result(SpecModel(sc, seed=1)))
 
 
 def test_plain_scenarios_have_a_template_and_copies_share_no_mutable_state() -> None:
@@ -95,7 +84,7 @@ def test_drawn_streams_follow_the_seed() -> None:
         assert getattr(a, name).random() == getattr(b, name).random(), name
     assert (a.edges == b.edges).all()
     assert (fresh_model(sc, seed=6).edges != a.edges).any()  # another seed, another graph
-    _same(_result(fresh_model(sc, seed=7)), _result(SpecModel(sc, seed=7)))
+    assert_same_result(_result(fresh_model(sc, seed=7)), _result(SpecModel(sc, seed=7)))
 
 
 def test_an_edited_policy_is_not_copied_past() -> None:

@@ -28,11 +28,11 @@ from sim import decisions
 from sim.cell_memo import CellMemo, TableMemo
 from sim.model import SpecModel
 from sim.runs.run import result_of, run_model
-from sim.scenario import SCENARIO_DIR, load_scenario, load_scenario_text, scenario_ids
+from sim.scenario import SCENARIO_DIR, load_scenario, load_scenario_text
 from tests.llm_server import serve
+from tests.same_runs import RULE_BASED
 
 #: Shipped scenarios that need no language-model server.
-RULE_BASED = [sid for sid in scenario_ids() if not sid.startswith("llm-")]
 
 
 @contextmanager
