@@ -62,8 +62,9 @@ def sort_runs(q: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """A stable argsort of ``q`` that merges its ascending runs pairwise, pass after pass.
 
     Why: the keys a stretch looks up come a step at a time, each step's in key order, so a
-    few passes sort them where a comparison sort of the whole costs ~log2(m) of them. Keys
-    in many short runs are sorted by numpy's stable sort instead.
+    few passes sort them where a comparison sort of the whole costs ~log2(m) of them. Keys in
+    many short runs take as many passes as a merge sort; numba's own ``argsort`` (kind
+    mergesort) is not called: compiling it cost more than a second of a cold cache.
     """
     m = q.shape[0]
     bounds = np.empty(m + 1, np.int64)
@@ -74,9 +75,9 @@ def sort_runs(q: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
             bounds[runs] = i
             runs += 1
     bounds[runs] = m
-    if runs > 8 and runs > m // 16:
-        return np.argsort(q, kind="mergesort")
-    order = np.arange(m)
+    order = np.empty(m, np.int64)
+    for i in range(m):
+        order[i] = i
     tmp = np.empty(m, np.int64)
     while runs > 1:
         merged = 0
