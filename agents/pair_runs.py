@@ -13,7 +13,7 @@ import numpy as np
 from agents.jit import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def distinct(q: np.ndarray) -> Any:  # pragma: no cover - compiled
     """The sorted distinct keys of ``q``, the position of each one's first occurrence and
     each position's key (an index into them): ``np.unique`` with index and inverse."""
@@ -57,7 +57,7 @@ def merge_new(keys: np.ndarray, vals: np.ndarray, new: np.ndarray,  # pragma: no
     return keys2, vals2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def sort_runs(q: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """A stable argsort of ``q`` that merges its ascending runs pairwise, pass after pass.
 
