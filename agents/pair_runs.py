@@ -13,7 +13,7 @@ import numpy as np
 from agents.jit import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def distinct(q: np.ndarray) -> Any:  # pragma: no cover - compiled
     """The sorted distinct keys of ``q``, the position of each one's first occurrence and
     each position's key (an index into them): ``np.unique`` with index and inverse."""
@@ -57,13 +57,14 @@ def merge_new(keys: np.ndarray, vals: np.ndarray, new: np.ndarray,  # pragma: no
     return keys2, vals2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def sort_runs(q: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """A stable argsort of ``q`` that merges its ascending runs pairwise, pass after pass.
 
     Why: the keys a stretch looks up come a step at a time, each step's in key order, so a
-    few passes sort them where a comparison sort of the whole costs ~log2(m) of them. Keys
-    in many short runs are sorted by numpy's stable sort instead.
+    few passes sort them where a comparison sort of the whole costs ~log2(m) of them. Keys in
+    many short runs take as many passes as a merge sort; numba's own ``argsort`` (kind
+    mergesort) is not called: compiling it cost more than a second of a cold cache.
     """
     m = q.shape[0]
     bounds = np.empty(m + 1, np.int64)
@@ -74,9 +75,9 @@ def sort_runs(q: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
             bounds[runs] = i
             runs += 1
     bounds[runs] = m
-    if runs > 8 and runs > m // 16:
-        return np.argsort(q, kind="mergesort")
-    order = np.arange(m)
+    order = np.empty(m, np.int64)
+    for i in range(m):
+        order[i] = i
     tmp = np.empty(m, np.int64)
     while runs > 1:
         merged = 0

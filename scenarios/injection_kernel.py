@@ -452,7 +452,7 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
         rec_summary[s, 3] = cal
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # one caller: no function of its own to compile
 def _watched(watch, hijacked, last, last2, defected, good, turns, kept, broken):  # pragma: no cover - compiled
     """Workers who work together see who was hijacked: ``record_moves`` and ``observe`` on the
     worker pairs' rows (``watch``: the observed side, -1 for other rows; rows distinct, checked

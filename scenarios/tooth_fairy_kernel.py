@@ -80,11 +80,13 @@ def play(env: ToothFairy, model: Any, k: int, draws: np.ndarray, detect: np.ndar
     ginis = np.empty((k, n))
     logged = Logged(np.empty(k * m, np.int64), np.empty(k * m, np.int64), np.empty(k * m, np.int64),
                     np.zeros(k + 1, np.int64), np.zeros(k, np.int64))
-    _settle(k, cells, table.full, table.base, table.outcome_column("nconf"), logged, asker, flags, detect,
+    arrays = rec.arrays
+    _settle(k, cells, table.full, table.base, table.outcome_column("nconf"), *logged, asker, flags, detect,
             float(prm.detect_prob), agent, rows, values, ends, np.int64(LIE), np.int64(BLUNT),
             c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"],
             partner, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
-            model.group_of.astype(np.int64), ginis, rec.arrays, bounds, counters)
+            model.group_of.astype(np.int64), ginis, arrays.counts, arrays.group_sums, arrays.summary, bounds,
+            counters)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
     env.bounds = (float(bounds[k - 1, 0]), float(bounds[k - 1, 1]))
     if logged.at[k]:  # as ``SpecModel.decide`` logs each step's decisions with conflicts
@@ -112,18 +114,11 @@ def rows_distinct(env: ToothFairy, model: Any, rows: np.ndarray) -> bool:
 
 
 def _distinct(rows: np.ndarray, size: int) -> bool:
-    """Whether no pair row repeats (then writing them one by one is numpy's fancy-index write)."""
+    """Whether no pair row repeats (then writing them one by one is numpy's fancy-index write).
+    In numpy: it runs once per rows array, and a compiled pass cost a cold cache ~0.1 s."""
     seen = np.zeros(size, np.bool_)
-    return bool(_mark(rows, seen))
-
-
-@njit(cache=True, nogil=True)
-def _mark(rows, seen):  # pragma: no cover - compiled
-    for r in rows:
-        if seen[r]:
-            return False
-        seen[r] = True
-    return True
+    seen[rows] = True
+    return int(np.count_nonzero(seen)) == len(rows)
 
 
 @njit(cache=True, nogil=True)
@@ -138,7 +133,7 @@ def _observe(k, draws, agent, revealed, children, scal, radix, offset, codes, fl
     base = prior0 * w
     m = agent.shape[0]
     # Branch-free: the draws' comparisons are coin flips, which a branch mispredicts half the time.
-    acc_of = np.array([1.0 - accuracy, accuracy])  # a cue's likelihood for a child, by cue_child
+    miss = 1.0 - accuracy  # a cue's likelihood for a child where it points away from one
     n = revealed.shape[0]
     # An agent's posterior takes two values a step (the cue points to a child or not): its belief
     # bucket for each, computed per agent (the same expressions), looked up per question.
@@ -148,8 +143,8 @@ def _observe(k, draws, agent, revealed, children, scal, radix, offset, codes, fl
         for a in range(n):
             prior = (base + children[a]) / max(w + revealed[a], 1e-12)
             for cue_child in range(2):
-                num = prior * acc_of[cue_child]
-                den = num + (1.0 - prior) * acc_of[1 - cue_child]
+                num = prior * (accuracy if cue_child else miss)
+                den = num + (1.0 - prior) * (miss if cue_child else accuracy)
                 p = num / den if den > 0 else 0.0
                 bucket[a, cue_child] = min(np.int64(p * 5), 4)
         for i in range(m):
@@ -176,9 +171,10 @@ def _observe(k, draws, agent, revealed, children, scal, radix, offset, codes, fl
 
 
 @njit(cache=True, nogil=True)
-def _settle(k, cells, full, base, nconf, logged, asker, flags, detect, detect_prob,  # pragma: no cover
-            agent, rows, values, ends, lie, blunt, last, last2, defected, good, turns, kept, broken, partner, payoff, step_pay, truth_kept, truth_total,
-            group_of, ginis, rec, bounds, counters):
+def _settle(k, cells, full, base, nconf, log_agent, log_partner, log_outcome, log_at, log_rows,  # pragma: no cover
+            asker, flags, detect, detect_prob, agent, rows, values, ends, lie, blunt, last, last2, defected, good,
+            turns, kept, broken, partner, payoff, step_pay, truth_kept, truth_total, group_of, ginis, rec_counts,
+            rec_group_sums, rec_summary, bounds, counters):
     """Settle ``k`` steps: payoffs, pair memory and evidence, truth, counters, the bounds, and per
     step the outcome counts, group sums and the engine's metrics (welfare, Gini, trust)."""
     m = agent.shape[0]
@@ -202,10 +198,10 @@ def _settle(k, cells, full, base, nconf, logged, asker, flags, detect, detect_pr
             x = np.int64(full[cell])
             out = np.int64(base[cell]) + x
             if nconf[out] > 0:  # a conflict to log, in question order (``EventLog.conflicts``)
-                logged.agent[c] = a
-                logged.partner[c] = asker[i]
-                logged.outcome[c] = out
-                logged.rows[s] += nconf[out]
+                log_agent[c] = a
+                log_partner[c] = asker[i]
+                log_outcome[c] = out
+                log_rows[s] += nconf[out]
                 c += 1
             at_stake = (f & CHILD) * (f & SENSITIVE) != 0
             pressed = np.int64((f & PRESSED) != 0)
@@ -229,19 +225,19 @@ def _settle(k, cells, full, base, nconf, logged, asker, flags, detect, detect_pr
             lies += lied
             spoiled += spoil
             dilemmas += (f & DILEMMA) != 0
-            rec.counts[s, out] += 1
-        logged.at[s + 1] = c
+            rec_counts[s, out] += 1
+        log_at[s + 1] = c
         for i in range(n):
             payoff[i] += step_pay[i]
-            rec.group_sums[s, group_of[i]] += payoff[i]
+            rec_group_sums[s, group_of[i]] += payoff[i]
         bounds[s, 0] = total(base_buf, m)
         bounds[s, 1] = total(best_buf, m)
         counters[s, 0] = lies
         counters[s, 1] = spoiled
         counters[s, 2] = dilemmas
-        rec.summary[s, 0] = total(step_pay, n)
+        rec_summary[s, 0] = total(step_pay, n)
         for i in range(n):  # the Gini's rows, sorted in numpy after the loop (``gini_chunk``)
             ginis[s, i] = payoff[i]
         mean, cal = trust_step(kept, broken, turns, partner, truth_kept, truth_total, tbuf, gap, real)
-        rec.summary[s, 2] = mean
-        rec.summary[s, 3] = cal
+        rec_summary[s, 2] = mean
+        rec_summary[s, 3] = cal

@@ -74,7 +74,7 @@ def test_learn_bad_id_says_so() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_distinct_is_unique_with_index_and_inverse(seed: int) -> None:
-    """``distinct`` (runs merged by ``sort_runs``, or numpy's stable sort for many short runs)
+    """``distinct`` (runs merged by ``sort_runs``, however many)
     gives ``np.unique``'s keys, first positions and inverse: a few ascending runs with ties
     within and across them, and keys in no order at all."""
     from agents.pair_runs import distinct, sort_runs
