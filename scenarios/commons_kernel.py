@@ -341,7 +341,7 @@ class Types(NamedTuple):
     pay: np.ndarray    # (T,) this step's payoff of one agent
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _types(lk, st, cl):  # pragma: no cover - compiled
     """(True, the agents' types), or (False, ...) where they do not fit the classes' room (or a
     payoff's class does not hold its exact bits: signed zeros, NaN): the loop goes agent by agent."""
@@ -458,7 +458,7 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
         st.over_last[i] = ty.big[t]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _group_sums(value, of, group_of, sums, k, n):  # pragma: no cover - compiled
     """``sums[k, g] += value[of[i]]`` for each agent ``i`` of group ``g`` in turn, the running sum
     kept in a register while the group stays the same (the same additions in the same order)."""
@@ -476,7 +476,7 @@ def _group_sums(value, of, group_of, sums, k, n):  # pragma: no cover - compiled
     sums[k, g] = run
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _classify(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
     """The payoffs' classes, one per distinct value (a run starts with one); none past the room."""
     n = payoff.shape[0]
@@ -511,7 +511,7 @@ def _classify(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
     cl.size[0] = size
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sorted_by_class(payoff, value, count, eq, xs, buf, n):  # pragma: no cover - compiled
     """(Gini, equality) of ``payoff`` from its classes (``Classes``' values and counts):
     ``kernel_sums.gini_step`` and ``_equality``'s operations in their order, on payoffs sorted
@@ -530,7 +530,7 @@ def _sorted_by_class(payoff, value, count, eq, xs, buf, n):  # pragma: no cover 
     return _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sorted_by_type(value, of, count, xs, buf, eq, n):  # pragma: no cover - compiled
     """``_sorted_by_class`` of the agents' payoffs held by type (``Types``' values, agents' types
     and counts; each type's value, in any order: the minimum and the sorted values are the same;
@@ -575,7 +575,7 @@ def _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n):  # pragma: no
     return gini, 1.0 - (2.0 * total(eq, n) / (n * sorted_tot) - (n + 1) / n)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _equality(payoff, order, xs, buf, n):  # pragma: no cover - compiled
     """``scenarios.commons.equality`` of ``payoff``, which ``order`` sorts (``gini_step`` left it so)."""
     for i in range(n):
