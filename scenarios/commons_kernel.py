@@ -139,8 +139,10 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
     # Flat: numba's dispatcher types a bare array several times faster than one in a NamedTuple.
     arrays = rec.arrays
-    _play_flat(k, *lookup, *res, *state, scratch.group_of, arrays.counts, arrays.group_sums, arrays.summary, env_cols,
-               *conflicts, *scratch.classes)
+    written = Records(arrays.counts, arrays.group_sums, arrays.summary)
+    if not _play_flat(k, *lookup, *res, *state, scratch.group_of, *written, env_cols, *conflicts, *scratch.classes):
+        # Agent by agent, called apart: a run whose stretches all fit types never compiles it.
+        _play(k, lookup, res, state, scratch.group_of, written, env_cols, conflicts, scratch.classes)
     rec.steps = k
     ints = state.ints
     if draws and ints[USED] < k:
@@ -177,8 +179,8 @@ def _play_flat(k_max, p0, p1, p2, p3, r0, r1, r2, r3, s0, s1, s2, s3, s4, s5, s6
                l0, l1, l2, l3, l4, l5, l6, l7):  # pragma: no cover - compiled
     """The loop on its records handed over field by field (``Lookup``, ``Resource``, ``State``,
     the three ``StepArrays`` it writes, ``Conflicts``, ``Classes`` in their fields' order): by
-    agent types when the agents fall into few enough (``_types``), else agent by agent
-    (``_play``). Returns which."""
+    agent types when the agents fall into few enough (``_types``). Returns whether it played;
+    if not, the classes are made and the caller plays agent by agent (``_play``)."""
     lk, res = Lookup(p0, p1, p2, p3), Resource(r0, r1, r2, r3)
     st = State(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10)
     rec, cf = Records(counts, group_sums, summary), Conflicts(c0, c1, c2, c3, c4)
@@ -187,8 +189,6 @@ def _play_flat(k_max, p0, p1, p2, p3, r0, r1, r2, r3, s0, s1, s2, s3, s4, s5, s6
     fits, types = _types(lk, st, cl)
     if fits:
         _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, types)
-    else:
-        _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl)
     return fits
 
 
