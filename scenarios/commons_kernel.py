@@ -41,8 +41,8 @@ from scenarios.commons_table import (
     scratch_for,
     stretch_length,
 )
-from scenarios.kernel_sums import gini_step, total, total_at
-from scenarios.stretch import StepArrays, Stretch
+from scenarios.kernel_sums import gini_step, sort_order, total, total_at
+from scenarios.stretch import Stretch
 
 if TYPE_CHECKING:
     from scenarios.commons import Commons
@@ -74,6 +74,14 @@ class State(NamedTuple):
     demand: np.ndarray     # (n,) scratch
     xs: np.ndarray         # (n,) scratch
     buf: np.ndarray        # (n,) scratch
+
+
+class Records(NamedTuple):
+    """The ``StepArrays`` a commons stretch writes (the rest have no columns: it is summarised)."""
+
+    counts: np.ndarray
+    group_sums: np.ndarray
+    summary: np.ndarray
 
 
 class Conflicts(NamedTuple):
@@ -130,7 +138,11 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
                   _order(env, n), *scratch.agents)
     res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
     # Flat: numba's dispatcher types a bare array several times faster than one in a NamedTuple.
-    _play_flat(k, *lookup, *res, *state, scratch.group_of, *rec.arrays, env_cols, *conflicts, *scratch.classes)
+    arrays = rec.arrays
+    written = Records(arrays.counts, arrays.group_sums, arrays.summary)
+    if not _play_flat(k, *lookup, *res, *state, scratch.group_of, *written, env_cols, *conflicts, *scratch.classes):
+        # Agent by agent, called apart: a run whose stretches all fit types never compiles it.
+        _play(k, lookup, res, state, scratch.group_of, written, env_cols, conflicts, scratch.classes)
     rec.steps = k
     ints = state.ints
     if draws and ints[USED] < k:
@@ -163,21 +175,20 @@ def _order(env: Commons, n: int) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def _play_flat(k_max, p0, p1, p2, p3, r0, r1, r2, r3, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, group_of,
-               a0, a1, a2, a3, a4, a5, a6, a7, a8, env_cols, c0, c1, c2, c3, c4,
+               counts, group_sums, summary, env_cols, c0, c1, c2, c3, c4,
                l0, l1, l2, l3, l4, l5, l6, l7):  # pragma: no cover - compiled
     """The loop on its records handed over field by field (``Lookup``, ``Resource``, ``State``,
-    ``StepArrays``, ``Conflicts``, ``Classes`` in their fields' order): by agent types when the
-    agents fall into few enough (``_types``), else agent by agent (``_play``). Returns which."""
+    the three ``StepArrays`` it writes, ``Conflicts``, ``Classes`` in their fields' order): by
+    agent types when the agents fall into few enough (``_types``). Returns whether it played;
+    if not, the classes are made and the caller plays agent by agent (``_play``)."""
     lk, res = Lookup(p0, p1, p2, p3), Resource(r0, r1, r2, r3)
     st = State(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10)
-    rec, cf = StepArrays(a0, a1, a2, a3, a4, a5, a6, a7, a8), Conflicts(c0, c1, c2, c3, c4)
+    rec, cf = Records(counts, group_sums, summary), Conflicts(c0, c1, c2, c3, c4)
     cl = Classes(l0, l1, l2, l3, l4, l5, l6, l7)
     _classify(st.payoff, st.order, st.xs, st.buf, cl)
     fits, types = _types(lk, st, cl)
     if fits:
         _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, types)
-    else:
-        _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl)
     return fits
 
 
@@ -188,7 +199,7 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
     environment's metrics. Mirrors the numpy operations in their order."""
     n = lk.profile.shape[0]
     acts = res.take.shape[0]
-    dem, got, big = _per_act(res)
+    dem, got, big = _per_act(res.take)
     stock = st.scalars[0]
     ints = st.ints
     past = 0
@@ -197,8 +208,8 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
     logged = 0
     for k in range(k_max):
         harvest = 0.0
-        over = 0
-        takers = 0
+        over = np.int64(0)  # not a literal 0: numba would compile its callees for one too
+        takers = np.int64(0)
         if ints[COLLAPSE] < 0 and n > 0:
             # Every agent's demand is its act's: ((multiple x stock) x share) / n, as numpy rounds it.
             for a in range(acts):
@@ -245,14 +256,14 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
                         fresh += 1
                     cl.of[i] = to
                     cl.count2[to] += 1
-            if classes:
-                cl.value[:fresh] = cl.value2[:fresh]
-                cl.count[:fresh] = cl.count2[:fresh]
+            for q in range(fresh if classes else 0):  # a loop: a slice copy compiles its shape errors' text
+                cl.value[q] = cl.value2[q]
+                cl.count[q] = cl.count2[q]
             cl.size[0] = fresh if classes else 0
             past = over
             harvest = total(st.step_pay, n)
             takers = n
-            stock = _regrow(stock, harvest, over, takers, res, st, k)
+            stock = _regrow(stock, harvest, over, takers, res.capacity, res.collapse_at, st.factors, ints, k)
         else:
             for i in range(n):
                 st.step_pay[i] = 0.0
@@ -263,49 +274,48 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
         cf.lo[k] = cf.at[k]
         cf.at[k + 1] = logged
         if cl.size[0]:
-            gini, eq = _sorted_by_class(st.payoff, cl, st.xs, st.buf, n)
+            gini, eq = _sorted_by_class(st.payoff, cl.value[:cl.size[0]], cl.count, cl.eq, st.xs, st.buf, n)
         else:
             gini = gini_step(st.payoff, st.order, st.xs, st.buf)
             eq = _equality(st.payoff, st.order, st.xs, st.buf, n)
-        _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec, env_cols)
+        _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec.summary, env_cols)
     st.scalars[0] = stock
 
 
 @njit(cache=True, nogil=True)
-def _per_act(res):  # pragma: no cover - compiled
+def _per_act(take):  # pragma: no cover - compiled
     """Per act: room for a step's demand and take, and whether it is above the sustainable share."""
-    acts = res.take.shape[0]
+    acts = take.shape[0]
     big = np.empty(acts, np.int8)
     for a in range(acts):
-        big[a] = 1 if res.take[a] > 1.0 + 1e-9 else 0
+        big[a] = 1 if take[a] > 1.0 + 1e-9 else 0
     return np.empty(acts), np.empty(acts), big
 
 
 @njit(cache=True, nogil=True)
-def _regrow(stock, harvest, over, takers, res, st, k):  # pragma: no cover - compiled
+def _regrow(stock, harvest, over, takers, capacity, collapse_at, factors, ints, k):  # pragma: no cover - compiled
     """The stock after a harvest (``Commons.step``'s collapse and regrowth); counts the takes."""
-    ints = st.ints
     ints[TOTAL_OVER] += over
     ints[TOTAL_TAKES] += takers
     left = stock - harvest
     if left < 0.0:  # max(left, 0.0) as Python takes it
         left = 0.0
-    if left < res.collapse_at:
+    if left < collapse_at:
         ints[COLLAPSE] = ints[FIRST] + k
         return left
-    grown = left * st.factors[ints[USED]]
+    grown = left * factors[ints[USED]]
     ints[USED] += 1
-    return res.capacity if res.capacity < grown else grown
+    return capacity if capacity < grown else grown
 
 
 @njit(cache=True, nogil=True)
-def _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec, env_cols):  # pragma: no cover - compiled
+def _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, summary, env_cols):  # pragma: no cover - compiled
     """Step ``k``'s row: the last step's counts, welfare and Gini, the environment's five columns."""
     ints[OVER] = over
     ints[TAKERS] = takers
     # Welfare sums every agent's step payoff, the harvest every taker's: the same sum here.
-    rec.summary[k, 0] = harvest
-    rec.summary[k, 1] = gini
+    summary[k, 0] = harvest
+    summary[k, 1] = gini
     env_cols[k, 0] = stock
     env_cols[k, 1] = harvest
     env_cols[k, 2] = over / takers if takers else np.nan
@@ -331,7 +341,7 @@ class Types(NamedTuple):
     pay: np.ndarray    # (T,) this step's payoff of one agent
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _types(lk, st, cl):  # pragma: no cover - compiled
     """(True, the agents' types), or (False, ...) where they do not fit the classes' room (or a
     payoff's class does not hold its exact bits: signed zeros, NaN): the loop goes agent by agent."""
@@ -379,7 +389,7 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
     n = lk.profile.shape[0]
     types = ty.value.shape[0]
     acts = res.take.shape[0]
-    dem, got, big = _per_act(res)
+    dem, got, big = _per_act(res.take)
     stock = st.scalars[0]
     ints = st.ints
     past = 0
@@ -388,8 +398,8 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
     logged = 0
     for k in range(k_max):
         harvest = 0.0
-        over = 0
-        takers = 0
+        over = np.int64(0)  # not a literal 0: numba would compile its callees for one too
+        takers = np.int64(0)
         if ints[COLLAPSE] < 0:
             for a in range(acts):
                 dem[a] = res.take[a] * stock * res.share / n
@@ -430,7 +440,7 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
             past = over
             harvest = total_at(ty.pay, ty.of, n)
             takers = n
-            stock = _regrow(stock, harvest, over, takers, res, st, k)
+            stock = _regrow(stock, harvest, over, takers, res.capacity, res.collapse_at, st.factors, ints, k)
         else:
             cf.lo[k] = logged
             for t in range(types):
@@ -438,8 +448,8 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
                 ty.value[t] += 0.0  # nothing earned, added as stepping adds it
         _group_sums(ty.value, ty.of, group_of, rec.group_sums, k, n)
         cf.at[k + 1] = logged
-        gini, eq = _sorted_by_type(ty, st.xs, st.buf, st.demand, n)
-        _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec, env_cols)
+        gini, eq = _sorted_by_type(ty.value, ty.of, ty.count, st.xs, st.buf, st.demand, n)
+        _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec.summary, env_cols)
     st.scalars[0] = stock
     for i in range(n):
         t = ty.of[i]
@@ -448,7 +458,7 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
         st.over_last[i] = ty.big[t]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _group_sums(value, of, group_of, sums, k, n):  # pragma: no cover - compiled
     """``sums[k, g] += value[of[i]]`` for each agent ``i`` of group ``g`` in turn, the running sum
     kept in a register while the group stays the same (the same additions in the same order)."""
@@ -466,7 +476,7 @@ def _group_sums(value, of, group_of, sums, k, n):  # pragma: no cover - compiled
     sums[k, g] = run
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _classify(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
     """The payoffs' classes, one per distinct value (a run starts with one); none past the room."""
     n = payoff.shape[0]
@@ -501,11 +511,11 @@ def _classify(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
     cl.size[0] = size
 
 
-@njit(cache=True, nogil=True)
-def _sorted_by_class(payoff, cl, xs, buf, n):  # pragma: no cover - compiled
-    """(Gini, equality) of ``payoff`` from its classes: ``kernel_sums.gini_step`` and
-    ``_equality``'s operations in their order, on payoffs sorted by sorting the classes."""
-    size = cl.size[0]
+@njit(cache=True, nogil=True, inline="always")
+def _sorted_by_class(payoff, value, count, eq, xs, buf, n):  # pragma: no cover - compiled
+    """(Gini, equality) of ``payoff`` from its classes (``Classes``' values and counts):
+    ``kernel_sums.gini_step`` and ``_equality``'s operations in their order, on payoffs sorted
+    by sorting the classes."""
     low = payoff[0]
     for i in range(n):
         low = min(low, payoff[i])
@@ -517,33 +527,34 @@ def _sorted_by_class(payoff, cl, xs, buf, n):  # pragma: no cover - compiled
         for i in range(n):
             buf[i] = payoff[i] - shift
         tot = total(buf, n)
-    return _sorted_gini(cl.value[:size], cl.count, tot, plain, shift, xs, buf, cl.eq, n)
+    return _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n)
 
 
-@njit(cache=True, nogil=True)
-def _sorted_by_type(ty, xs, buf, eq, n):  # pragma: no cover - compiled
-    """``_sorted_by_class`` of the agents' payoffs held by type (each type's value, in any order:
-    the minimum and the sorted values are the same; the total is summed in the agents' order)."""
-    value = ty.value
+@njit(cache=True, nogil=True, inline="always")
+def _sorted_by_type(value, of, count, xs, buf, eq, n):  # pragma: no cover - compiled
+    """``_sorted_by_class`` of the agents' payoffs held by type (``Types``' values, agents' types
+    and counts; each type's value, in any order: the minimum and the sorted values are the same;
+    the total is summed in the agents' order)."""
     low = value[0]
     for t in range(value.shape[0]):
         low = min(low, value[t])
     shift = min(0.0, low)
     plain = shift == 0.0 and math.copysign(1.0, shift) > 0.0
     if plain:
-        tot = total_at(value, ty.of, n)
+        tot = total_at(value, of, n)
     else:
         for i in range(n):
-            buf[i] = value[ty.of[i]] - shift
+            buf[i] = value[of[i]] - shift
         tot = total(buf, n)
-    return _sorted_gini(value, ty.count, tot, plain, shift, xs, buf, eq, n)
+    return _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n)
 
 
 @njit(cache=True, nogil=True)
 def _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n):  # pragma: no cover - compiled
     """(Gini, equality) of ``count[c]`` payoffs ``value[c]`` each, whose total is ``tot``: the
-    payoffs sorted by sorting the values."""
-    order = np.argsort(value)
+    payoffs sorted by sorting the values (in a stable order: ties are equal values, in any order alike)."""
+    order = np.empty(value.shape[0], np.int64)
+    sort_order(value, order, value.shape[0])
     spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
     run = 0.0
     pos = 0
@@ -564,7 +575,7 @@ def _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n):  # pragma: no
     return gini, 1.0 - (2.0 * total(eq, n) / (n * sorted_tot) - (n + 1) / n)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _equality(payoff, order, xs, buf, n):  # pragma: no cover - compiled
     """``scenarios.commons.equality`` of ``payoff``, which ``order`` sorts (``gini_step`` left it so)."""
     for i in range(n):

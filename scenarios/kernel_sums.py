@@ -10,7 +10,14 @@ functions instead hands the engine four numbers per step
 Bit-identical results need numpy's own summation order: ``pairwise_sum`` is
 numpy's pairwise summation of float64 (8 accumulators up to 128 elements,
 halves on multiples of 8 above; a reduction starts from the identity 0.0).
-``tests/test_kernel_sums.py`` pins each function against its numpy twin.
+``tests/test_fused_network.py`` pins the sums and the Gini against their numpy twins.
+
+Every kernel compiles these, so each distinct argument type costs every
+scenario's cold start a compile of the callee and all it calls. numba types a
+literal argument apart: ``f(a, 0)`` and ``f(a, n)`` are two compiles, and so
+is a counter started at ``0`` and passed on after a loop adds to it (the
+first typing pass sees the literal, and compiles for it). Counters and
+offsets passed to a sum start as ``np.int64(0)``.
 """
 
 from __future__ import annotations
@@ -25,8 +32,8 @@ BLOCK = 128
 DEPTH = 64
 #: Insertion-sort moves per agent allowed before a Gini step re-sorts from scratch.
 SORT_MOVES = 8
-#: ``code`` of a plain sum (``_pairwise``): no entries, element i is ``a[i]``.
-NO_CODE = np.zeros(0, np.int64)
+#: Runs ``sort_order`` sorts by insertion before it merges.
+SORT_RUN = 16
 
 
 @njit(cache=True, nogil=True)
@@ -93,19 +100,24 @@ def _block_at(a, code, lo, n):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
     """Sum of ``a[lo:lo + n]`` in numpy's pairwise order (without the reduction's 0.0 start)."""
-    return _pairwise(a, NO_CODE, lo, n)
+    return _pairwise(a, None, np.int64(lo), n)
 
 
 @njit(cache=True, nogil=True)
 def _pairwise(a, code, lo, n):  # pragma: no cover - compiled
-    """Pairwise sum of ``a[lo:lo + n]``, or of ``a[code[lo:lo + n]]`` when ``code`` has entries,
-    in numpy's order.
+    """Pairwise sum of ``a[lo:lo + n]`` (``code`` None), or of ``a[code[lo:lo + n]]``, in numpy's order.
 
     numpy recurses (halves on multiples of 8); this walks the same tree with an explicit
     stack, because numba's on-disk cache of recursive functions crashes when loaded.
+    ``code is None`` is settled when numba types the call: the plain sum's machine code
+    holds no ``_block_at`` (most kernels never compile it) and the coded one no ``_block``.
+    Callers pass ``lo`` as an int64, never a literal: a literal 0 types (and compiles) the
+    leaf sums once more.
     """
     if n <= BLOCK:
-        return _block_at(a, code, lo, n) if code.shape[0] else _block(a, lo, n)
+        if code is None:
+            return _block(a, lo, n)
+        return _block_at(a, code, lo, n)
     los = np.empty(DEPTH, np.int64)
     lens = np.empty(DEPTH, np.int64)
     stage = np.empty(DEPTH, np.int64)
@@ -115,7 +127,10 @@ def _pairwise(a, code, lo, n):  # pragma: no cover - compiled
     while top >= 0:
         at, size = los[top], lens[top]
         if size <= BLOCK:
-            vals[sp] = _block_at(a, code, at, size) if code.shape[0] else _block(a, at, size)
+            if code is None:
+                vals[sp] = _block(a, at, size)
+            else:
+                vals[sp] = _block_at(a, code, at, size)
             sp += 1
             top -= 1
             continue
@@ -139,13 +154,77 @@ def _pairwise(a, code, lo, n):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def total(a, n):  # pragma: no cover - compiled
     """``a[:n].sum()`` as numpy computes it."""
-    return 0.0 + pairwise_sum(a, 0, n)
+    return 0.0 + _pairwise(a, None, np.int64(0), n)
 
 
 @njit(cache=True, nogil=True)
 def total_at(table, code, n):  # pragma: no cover - compiled
     """``table[code[:n]].sum()`` as numpy computes it, without building the gathered array."""
-    return 0.0 + (_pairwise(table, code, 0, n) if n else 0.0)
+    return 0.0 + (_pairwise(table, code, np.int64(0), n) if n else 0.0)
+
+
+@njit(cache=True, nogil=True)
+def sort_order(x, order, n):  # pragma: no cover - compiled
+    """``order[:n] = np.argsort(x[:n], kind="stable")`` (NaN last, as numpy sorts it).
+
+    A stable sort's order is unique, so this is numpy's to the last tie. Written out: numba's
+    own ``argsort`` compiles its merge sort (or quicksort) machinery, ~1 s per kernel, where
+    this short merge sort costs a fifth of that. Runs of ``SORT_RUN`` by insertion, then
+    merged bottom-up through a scratch copy.
+    """
+    for i in range(n):
+        order[i] = i
+    for lo in range(0, n, SORT_RUN):
+        for i in range(lo + 1, min(lo + SORT_RUN, n)):
+            o = order[i]
+            v = x[o]
+            j = i - 1
+            while j >= lo:
+                w = x[order[j]]
+                if not (v < w or (w != w and v == v)):  # v before w: numpy's NaN-last order
+                    break
+                order[j + 1] = order[j]
+                j -= 1
+            order[j + 1] = o
+    src = order
+    dst = np.empty(n, np.int64)
+    back = False  # the merged order is in the scratch copy
+    width = SORT_RUN
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i, j, q = lo, mid, lo
+            if mid < hi:
+                v, w = x[src[mid]], x[src[mid - 1]]
+                if not (v < w or (w != w and v == v)):
+                    i = mid  # the halves are in order already: copied as they are
+                    for q in range(lo, mid):
+                        dst[q] = src[q]
+                    q = mid
+            while i < mid and j < hi:
+                v, w = x[src[j]], x[src[i]]
+                if v < w or (w != w and v == v):  # strictly before: ties keep their order
+                    dst[q] = src[j]
+                    j += 1
+                else:
+                    dst[q] = src[i]
+                    i += 1
+                q += 1
+            while i < mid:
+                dst[q] = src[i]
+                i += 1
+                q += 1
+            while j < hi:
+                dst[q] = src[j]
+                j += 1
+                q += 1
+        src, dst = dst, src
+        back = not back
+        width *= 2
+    if back:
+        for i in range(n):
+            order[i] = src[i]
 
 
 @njit(cache=True, nogil=True)
@@ -184,10 +263,9 @@ def gini_step(x, order, xs, buf):  # pragma: no cover - compiled
         xs[j + 1] = v
         order[j + 1] = o
         if moves > budget:
-            fresh = np.argsort(buf[:n], kind="mergesort")  # quicksort degrades on many ties
+            sort_order(buf, order, n)  # a merge sort: quicksort degrades on many ties
             for q in range(n):
-                order[q] = fresh[q]
-                xs[q] = buf[fresh[q]]
+                xs[q] = buf[order[q]]
             break
     if not tot > 0:
         return 0.0
@@ -207,7 +285,7 @@ def trust_step(kept, broken, turns, partner, truth_kept, truth_total, buf, gap, 
     # Each agent's real conduct once, not once per pair: the same quotient, so the same double.
     for i in range(truth_total.shape[0]):
         real[i] = truth_kept[i] / truth_total[i] if truth_total[i] > 0 else -1.0
-    m = 0
+    m = np.int64(0)  # not a literal 0 (see the module's doc)
     for p in range(kept.shape[0]):
         if turns[p] > 0:
             t = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
@@ -219,7 +297,7 @@ def trust_step(kept, broken, turns, partner, truth_kept, truth_total, buf, gap, 
         return np.nan, np.nan
     mean = total(buf, m) / m
     # Partners with no record yet are left out of the calibration (gap -1 marks them).
-    c = 0
+    c = np.int64(0)
     for q in range(m):
         if gap[q] >= 0.0:
             gap[c] = gap[q]
@@ -236,7 +314,7 @@ def met_trust_step(trust, partner, truth_kept, truth_total, gap, real):  # pragm
         return np.nan, np.nan
     for i in range(truth_total.shape[0]):
         real[i] = truth_kept[i] / truth_total[i] if truth_total[i] > 0 else -1.0
-    c = 0
+    c = np.int64(0)
     for p in range(m):
         r = real[partner[p]]
         if r >= 0.0:

@@ -320,12 +320,14 @@ def _book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> 
 
 
 @njit(cache=True, nogil=True)
-def _choose(lr, phase, q, na, who, codes, cells, acts, count, k, lk, wk, lrng, state):  # pragma: no cover - compiled
+def _choose(lr, phase, q, na, who, codes, cells, acts, count, k, tier, base, prefs, fav, bad, lrng,
+            state):  # pragma: no cover - compiled
     """``Learning.choose`` for the learners among decisions ``0..count-1`` (agent ``who[d]``); False:
-    an overridden favourite's outcome lies past the records' width."""
+    an overridden favourite's outcome lies past the records' width. ``tier`` and ``base`` are
+    ``Lookup``'s, ``prefs``, ``fav`` and ``bad`` ``Work``'s (passed apart: a whole tuple's
+    arrays cost every call's typing and reference counts)."""
     # Fields read once: each read of a tuple's array inside a loop costs a reference count.
     row, radix, cards, states = lr.row, lr.radix, lr.cards, lr.states
-    prefs, fav, bad, tier, base = wk.prefs, wk.fav, wk.bad, lk.tier, lk.base
     ovr, novr = lr.ovr, lr.novr
     width = ovr.shape[1]
     m = 0
@@ -461,6 +463,9 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
     counts, group_sums, payrows = rec.counts, rec.group_sums, wk.payrows
     everyone = np.arange(n)
     codes1 = np.full(h, lk.code1)  # a sanction's observation: the same for every decision
+    # Phases, act counts and counters passed on as int64, never literals: numba compiles a
+    # callee once per literal value it is called with (and a counter started at 0 is one).
+    zero, one, two, four = np.int64(0), np.int64(1), np.int64(2), np.int64(4)
     state[WHY] = 0
     for k in range(k0, k_max):
         if lr.on:
@@ -475,7 +480,8 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
             state[WHY] = MISSING
             state[PHASE] = 0
             return k
-        if lr.on and not _choose(lr, 0, lr.q0, 4, everyone, code0, cell0, act0, n, k, lk, wk, lrng, state):
+        if lr.on and not _choose(lr, zero, lr.q0, four, everyone, code0, cell0, act0, n, k, lk.tier, lk.base, wk.prefs, wk.fav,
+                                 wk.bad, lrng, state):
             state[WHY] = STOP
             return k
         if not _outcomes(cell0, act0, n, base, nconf, width, out0):
@@ -485,7 +491,7 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
             x[a] = 1.0 if gives[act0[a]] else 0.0
             broke[a] = breaks[act0[a]]
         # Sanctions of this round's pledge breakers by their neighbours, half-edges in order.
-        m = 0
+        m = zero
         if gm.sanctions:
             for q in range(h):
                 if broke[hj[q]]:
@@ -497,7 +503,8 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
                 state[PHASE] = 1
                 state[PUNISHERS] = m
                 return k
-            if lr.on and not _choose(lr, 1, lr.q1, 2, pi, codes1, cell1, act1, m, k, lk, wk, lrng, state):
+            if lr.on and not _choose(lr, one, lr.q1, two, pi, codes1, cell1, act1, m, k, lk.tier, lk.base, wk.prefs,
+                                     wk.fav, wk.bad, lrng, state):
                 state[WHY] = STOP
                 return k
             if not _outcomes(cell1, act1, m, base, nconf, width, out1):
@@ -510,7 +517,7 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
         elif state[SANCTIONED] != sanctioned:
             state[WHY] = STOP
             return k
-        _settle(gm, bd, wk, rec, k, m)
+        _settle(gm, bd, wk, k, m)
         for a in range(n):
             counts[k, out0[a]] += 1
         for q in range(m):
@@ -523,9 +530,9 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
             for q in range(m):
                 if lrow[pi[q]] >= 0:
                     cnt[pi[q]] += 1
-            _learn(lr, lr.q0, 4, everyone, code0, act0, n, step_pay, cnt)
+            _learn(lr, lr.q0, four, everyone, code0, act0, n, step_pay, cnt)
             if m:
-                _learn(lr, lr.q1, 2, pi, codes1, act1, m, step_pay, cnt)
+                _learn(lr, lr.q1, two, pi, codes1, act1, m, step_pay, cnt)
             state[DRAWN_DONE] = state[DRAWN]
         for a in range(n):
             group_sums[k, group_of[a]] += payoff[a]
@@ -544,7 +551,7 @@ def _play(k0, k_max, lk, gm, bd, lr, wk, rec, state, lrng):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
-def _settle(gm, bd, wk, rec, k, m):  # pragma: no cover - compiled
+def _settle(gm, bd, wk, k, m):  # pragma: no cover - compiled
     """Payoffs, fines, pair memory and evidence, trust read next round, truth and tallies of a
     decided round (``PublicGoods.step`` and ``neighbourhood_payoffs``, in their summing order)."""
     n = bd.payoff.shape[0]
