@@ -102,8 +102,11 @@ def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n:
         return last.agents._replace(payoff=state[0][last.first], step_pay=state[1][last.first],
                                     truth_kept=state[2][last.first], truth_total=state[3][last.first])
     deg = np.bincount(agent, minlength=n)
+    limit = max(1, int(MAX_PROFILE_SHARE * n))
+    if len(of_row) and _surely_too_many(of_row, agent, deg, limit):
+        return None
     groups = group_of.astype(np.int64)
-    prof, first = _profiles(_hashes(of_row, agent, deg, groups), max(1, int(MAX_PROFILE_SHARE * n)))
+    prof, first = _profiles(_hashes(of_row, agent, deg, groups), limit)
     if not len(first):
         return None  # more profiles than are worth it
     p = len(first)
@@ -129,6 +132,21 @@ def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n:
     if memo is not None:
         memo["agents"] = Layout(of_row, agent, partner, groups, first, made)
     return made
+
+
+def _surely_too_many(of_row: np.ndarray, agent: np.ndarray, deg: np.ndarray, limit: int) -> bool:
+    """Whether more than ``limit`` agents differ in (degree, rows in the lower half of the classes):
+    agents of one profile have the same classes in the same order, so as many profiles at least.
+
+    Why: on a complete graph every agent's count differs (an agent's rows of side (i, j), classes
+    below C, are its partners above it), so no profiles; saying so with two numpy passes spares
+    compiling the hashing (~0.7 s of a cold cache) and running it."""
+    below = np.bincount(agent[of_row < (int(of_row.max()) + 1) // 2], minlength=len(deg))
+    width = int(deg.max()) + 1
+    key = below * width + deg
+    if width * width > 4 * len(deg) + 64:  # a hub: too wide a table, sort instead
+        return len(np.unique(key)) > limit
+    return int(np.count_nonzero(np.bincount(key))) > limit
 
 
 @njit(**OUTER)
