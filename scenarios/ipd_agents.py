@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from agents.jit import njit
+from scenarios.ipd_rows import INNER, OUTER
 from scenarios.kernel_sums import BLOCK, DEPTH, _block_at, total, total_at
 from scenarios.pairwise_tree import leaves, push, shares_total, total2_at
 
@@ -101,8 +102,11 @@ def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n:
         return last.agents._replace(payoff=state[0][last.first], step_pay=state[1][last.first],
                                     truth_kept=state[2][last.first], truth_total=state[3][last.first])
     deg = np.bincount(agent, minlength=n)
+    limit = max(1, int(MAX_PROFILE_SHARE * n))
+    if len(of_row) and _surely_too_many(of_row, agent, deg, limit):
+        return None
     groups = group_of.astype(np.int64)
-    prof, first = _profiles(_hashes(of_row, agent, deg, groups), max(1, int(MAX_PROFILE_SHARE * n)))
+    prof, first = _profiles(_hashes(of_row, agent, deg, groups), limit)
     if not len(first):
         return None  # more profiles than are worth it
     p = len(first)
@@ -130,7 +134,22 @@ def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n:
     return made
 
 
-@njit(cache=True, nogil=True)
+def _surely_too_many(of_row: np.ndarray, agent: np.ndarray, deg: np.ndarray, limit: int) -> bool:
+    """Whether more than ``limit`` agents differ in (degree, rows in the lower half of the classes):
+    agents of one profile have the same classes in the same order, so as many profiles at least.
+
+    Why: on a complete graph every agent's count differs (an agent's rows of side (i, j), classes
+    below C, are its partners above it), so no profiles; saying so with two numpy passes spares
+    compiling the hashing (~0.7 s of a cold cache) and running it."""
+    below = np.bincount(agent[of_row < (int(of_row.max()) + 1) // 2], minlength=len(deg))
+    width = int(deg.max()) + 1
+    key = below * width + deg
+    if width * width > 4 * len(deg) + 64:  # a hub: too wide a table, sort instead
+        return len(np.unique(key)) > limit
+    return int(np.count_nonzero(np.bincount(key))) > limit
+
+
+@njit(**OUTER)
 def first_seen(key, size):  # pragma: no cover - compiled
     """Distinct ``key`` values (all in 0..size-1) numbered in the order first met: (number of
     each element as int32, the key of each number, the element each was first met at).
@@ -151,7 +170,7 @@ def first_seen(key, size):  # pragma: no cover - compiled
     return code, keys[:u].copy(), first[:u].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _hashes(of_row, agent, deg, group_of):  # pragma: no cover - compiled
     """A 64-bit hash of each agent's (group, degree, row classes in row order)."""
     prime = np.uint64(1099511628211)
@@ -164,7 +183,7 @@ def _hashes(of_row, agent, deg, group_of):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _profiles(hashes, limit):  # pragma: no cover - compiled
     """Each agent's profile (int32, numbered in the order of their first agent) and each
     profile's first agent; no profiles at all past ``limit`` of them. An open-addressing
@@ -200,7 +219,7 @@ def _profiles(hashes, limit):  # pragma: no cover - compiled
     return prof, first[:p].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _profile_rows(of_row, agent, prof, first, pstart):  # pragma: no cover - compiled
     """Each profile's sequence: its first agent's row classes in row order (CSR by ``pstart``)."""
     out = np.empty(pstart[-1], np.int64)
@@ -214,7 +233,7 @@ def _profile_rows(of_row, agent, prof, first, pstart):  # pragma: no cover - com
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _row_codes(of_row, prof, partner, p, size):  # pragma: no cover - compiled
     """Per aligned row, the number of its (class, partner's profile) key in the order first met,
     and each number's key (``first_seen`` without the array of keys)."""
@@ -232,7 +251,7 @@ def _row_codes(of_row, prof, partner, p, size):  # pragma: no cover - compiled
     return code, keys[:u].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _alike(of_row, agent, prof, first, pseq, pstart, deg, group_of, payoff, step_pay, truth_kept,
            truth_total):  # pragma: no cover - compiled
     """Whether every agent matches its profile's first agent: degree, group, state and row
@@ -252,7 +271,7 @@ def _alike(of_row, agent, prof, first, pseq, pstart, deg, group_of, payoff, step
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _starts_alike(prof, first, payoff, step_pay, truth_kept, truth_total):  # pragma: no cover - compiled
     """Whether every agent's state equals its profile's first agent's."""
     for a in range(prof.shape[0]):
@@ -263,7 +282,7 @@ def _starts_alike(prof, first, payoff, step_pay, truth_kept, truth_total):  # pr
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def settle(ag, pay, coop):  # pragma: no cover - compiled
     """One step of every profile: its rows' pay and moves added in row order, as per agent.
     (The group sums are added in ``summary``'s pass over the agents.)"""
@@ -281,7 +300,7 @@ def settle(ag, pay, coop):  # pragma: no cover - compiled
         ag.truth_total[p] = tt
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def summary(ag, trust_now, gap_rows, group_sums_k):  # pragma: no cover - compiled
     """(welfare, Gini, trust mean, calibration) of the step, as ``kernel_sums`` computes them per
     agent; adds every agent's payoff to ``group_sums_k`` in agent order."""
@@ -321,7 +340,7 @@ def summary(ag, trust_now, gap_rows, group_sums_k):  # pragma: no cover - compil
     return welfare, gini, mean, np.nan if c == 0 else 1.0 - total(gap_rows, c) / c
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _agent_pass(ag, group_sums_k):  # pragma: no cover - compiled
     """The step payoffs' and Gini's shifted payoffs' sums over agents, each as numpy's, and the
     group sums in agent order: one pass over ``prof`` (a leaf at a time, in cache after its
@@ -348,7 +367,7 @@ def _agent_pass(ag, group_sums_k):  # pragma: no cover - compiled
     return 0.0 + va[0], 0.0 + vb[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _gini(ag, n, tot):  # pragma: no cover - compiled
     """``kernel_sums.gini_step`` of the agents' payoffs (shifted into ``ag.value``, summing to
     ``tot``), sorting profiles instead of agents."""
@@ -359,7 +378,7 @@ def _gini(ag, n, tot):  # pragma: no cover - compiled
     return (np.float64(n + 1) - 2.0 * shares) / n
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def write_back(ag, payoff, step_pay, truth_kept, truth_total):  # pragma: no cover - compiled
     """Every agent's arrays from its profile's."""
     for a in range(ag.prof.shape[0]):

@@ -30,8 +30,10 @@ from scenarios import ipd_agents
 from scenarios.ipd_rows import (
     CONFLICT,
     DRAW,
+    INNER,
     MISSED,
     MISSING,
+    OUTER,
     WHY,
     Game,
     Lookup,
@@ -131,7 +133,7 @@ def pair_classes(cols: dict[str, np.ndarray], dec: np.ndarray, e: int,
     return Classes(rows, of_row, mult, pairs)
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _spread(out, pr, of_row):  # pragma: no cover - compiled
     """Every row's memory from its representative's, all columns in one pass over the rows
     (a gather per column read ``of_row`` seven times and made a temporary each)."""
@@ -146,7 +148,7 @@ def _spread(out, pr, of_row):  # pragma: no cover - compiled
         out.broken[r] = pr.broken[q]
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _alike(pr, rows, of_row):  # pragma: no cover - compiled
     """Whether every aligned row's memory equals its representative's, column by column."""
     for r in range(of_row.shape[0]):
@@ -176,7 +178,7 @@ def play_classes(model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.n
                              rec.arrays, state, missing, scratch, pending))
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _buffers(mc, game, pr):  # pragma: no cover - compiled
     """The representatives' per-step buffers: act, outcome, move, payoff, detected lie, trust."""
     trust_now = np.empty(mc)
@@ -186,7 +188,7 @@ def _buffers(mc, game, pr):  # pragma: no cover - compiled
     return np.empty(mc, np.int64), np.empty(mc, np.int64), np.empty(mc, np.int8), np.empty(mc), lie, trust_now
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _rep_step(k, lk, game, pr, mult, rec, state, missing, pending, history, chosen, outcome, coop,
               pay, lie, trust_now):  # pragma: no cover - compiled
     """Decide and advance the representatives for step ``k``: 0, or why the step is left (``WHY``).
@@ -212,7 +214,7 @@ def _rep_step(k, lk, game, pr, mult, rec, state, missing, pending, history, chos
     return 0
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _play_classes(k0, k_max, lk, game, pr, of_row, mult, pop, rec, state, missing, sc,
                   pending):  # pragma: no cover - compiled
     """``ipd_kernel._play`` for a summarised stretch without detection draws, deciding representatives only.
@@ -254,7 +256,7 @@ def _play_classes(k0, k_max, lk, game, pr, of_row, mult, pop, rec, state, missin
     return k_max
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _play_profiles(k0, k_max, lk, game, pr, mult, ag, pop, rec, state, missing, sc,
                    pending):  # pragma: no cover - compiled
     """``_play_classes`` with agents booked by profile (``scenarios.ipd_agents``); agents'

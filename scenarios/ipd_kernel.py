@@ -38,6 +38,7 @@ from scenarios.ipd_rows import (  # noqa: F401  (TRUST, COIN: the layout, read b
     MISSED,
     MISSING,
     OBS_FIELDS,
+    OUTER,
     TRUST,
     WHY,
     Game,
@@ -364,7 +365,7 @@ def _play_from(env: IPD, model: Any, rec: Stretch, k: int, agents: np.ndarray, d
                      pending))
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _play(k0, k_max, lk, game, pr, pop, rec, state, missing, draws, sc, pending):  # pragma: no cover - compiled
     """Play IPD steps ``k0``..``k_max - 1`` of a stretch over aligned pair rows; returns the next step.
 

@@ -36,9 +36,11 @@ from scenarios.ipd_rows import (
     BUCKET_EPS,
     CONFLICT,
     GOOD,
+    INNER,
     MISSED,
     MISSING,
     MY_LAST,
+    OUTER,
     PARITY,
     PARTNER_DEFECTED,
     PARTNER_LAST,
@@ -155,7 +157,7 @@ def play(k0: int, k_max: int, lk: Any, game: Any, pr: Any, pop: Any, rec: Any, s
     return int(_play_q(k0, k_max, lk, game, pr, pop, rec, state, missing, sc, pending, qa, rng))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**INNER)
 def _digit(f, r, o, last, last2, defected, good, turns, bucket, offset):  # pragma: no cover - compiled
     """Field ``f``'s digit (offset added) of row ``r``'s observation (``o``: the partner's row)."""
     if f == MY_LAST:
@@ -177,7 +179,7 @@ def _digit(f, r, o, last, last2, defected, good, turns, bucket, offset):  # prag
     return v + offset[f]
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _look_up(lk, pr, qa, trust_now, cell, s, state, missing, pending):  # pragma: no cover - compiled
     """Every row's cell and learner state; False when a step cannot be played (nothing changed)."""
     keep, radix, offset, decider, lut, base, nconf, full = (lk.keep, lk.radix, qa.offset, lk.decider, lk.lut,
@@ -227,7 +229,7 @@ def _look_up(lk, pr, qa, trust_now, cell, s, state, missing, pending):  # pragma
     return True
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**INNER)
 def _prefs(q, at, na, eps, p):  # pragma: no cover - compiled
     """Epsilon-greedy preferences of the Q-values ``q[at:at + na]`` into ``p`` (``QLearning.preferences``)."""
     top = q[at]
@@ -242,7 +244,7 @@ def _prefs(q, at, na, eps, p):  # pragma: no cover - compiled
         p[a] = (1 - eps) * (best / count) + eps / na
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**INNER)
 def _sample(p, na, u):  # pragma: no cover - compiled
     """The act ``sim.learning._sample`` draws for probabilities ``p`` and uniform ``u``."""
     tot = p[0]
@@ -258,7 +260,7 @@ def _sample(p, na, u):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _choose(lk, qa, k, cell, s, chosen, bad, fav, rng):  # pragma: no cover - compiled
     """Every row's act: the resolver's, or the learner's within its tier (``Learning.choose``)."""
     # Arrays read into locals once: a tuple field read in the loop costs a reference count.
@@ -302,7 +304,7 @@ def _choose(lk, qa, k, cell, s, chosen, bad, fav, rng):  # pragma: no cover - co
         chosen[r] = _sample(p, na, rng.random())
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _learn(qa, pop, s, chosen, delta):  # pragma: no cover - compiled
     """``QLearning.learn`` for the step's decisions: every value read, then the updates applied."""
     lrow, q, per_agent, agent, pay = qa.lrow, qa.q, qa.per_agent, pop.agent, pop.step_pay
@@ -335,7 +337,7 @@ def _learn(qa, pop, s, chosen, delta):  # pragma: no cover - compiled
     qa.waiting[0] = 1
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _play_q(k0, k_max, lk, game, pr, pop, rec, state, missing, sc, pending, qa, rng):  # pragma: no cover
     """``ipd_kernel._play`` for a model with Q-learners (no promises, so no detection draws)."""
     m = lk.decider.shape[0]

@@ -12,6 +12,12 @@ import numpy as np
 from agents.jit import njit
 from scenarios.kernel_sums import met_trust_step, trust_step
 
+#: ``njit`` options of a helper only compiled code calls. No Python entry point: it unboxes every
+#: array argument (a tuple's members each), and was most of a wide helper's compiling (cold cache);
+#: calling such a helper from Python crashes the process. No C callback wrapper either (unused).
+INNER = {"cache": True, "nogil": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+#: ``njit`` options of a function Python calls: the entry point, no C callback wrapper.
+OUTER = {"cache": True, "nogil": True, "no_cfunc_wrapper": True}
 #: Why ``_play`` stopped early: keys without a cell, a decision that logs a conflict, or a
 #: broken promise whose detection needs this step's draws.
 MISSING, CONFLICT, DRAW = 1, 2, 3
@@ -89,7 +95,7 @@ class Population(NamedTuple):
     group_of: np.ndarray
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def reads_history(keep):  # pragma: no cover - compiled
     """Whether any decider reads a field of the pair's history (not only trust and the coin)."""
     for d in range(keep.shape[0]):
@@ -99,7 +105,7 @@ def reads_history(keep):  # pragma: no cover - compiled
     return False
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def decide_all(lk, pr, trust_now, history, chosen, outcome, state, missing, pending):  # pragma: no cover
     """Every aligned row's act and outcome (``chosen``, ``outcome``), changing nothing else.
 
@@ -149,7 +155,7 @@ def decide_all(lk, pr, trust_now, history, chosen, outcome, state, missing, pend
     return betrayals
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def advance_all(pr, coop, lie, trust_now):  # pragma: no cover - compiled
     """Every aligned row's memory after a round (its move ``coop``, the partner's, the extra
     broken evidence ``lie`` of a detected lie) and its new trust in ``trust_now``."""
@@ -171,7 +177,7 @@ def advance_all(pr, coop, lie, trust_now):  # pragma: no cover - compiled
         trust_now[r] = (pr.kept[r] + 1.0) / (pr.kept[r] + pr.broken[r] + 2.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def trust_summary(rec, k, trust_now, pr, pop, sc):  # pragma: no cover - compiled
     """Step ``k``'s trust mean and calibration into ``rec.summary`` (a summarised stretch)."""
     if pr.kept.shape[0] == trust_now.shape[0]:

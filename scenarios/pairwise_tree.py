@@ -18,6 +18,7 @@ import functools
 import numpy as np
 
 from agents.jit import njit
+from scenarios.ipd_rows import INNER, OUTER
 from scenarios.kernel_sums import BLOCK, DEPTH, _block, _block_at
 
 
@@ -38,7 +39,7 @@ def leaves(n: int) -> tuple[np.ndarray, np.ndarray]:
     return size, close
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def push(vals, sp, leaf, closes):  # pragma: no cover - compiled
     """Put a leaf's sum on the partial-sum stack and close ``closes`` pairs; returns the new depth."""
     vals[sp] = leaf
@@ -49,7 +50,7 @@ def push(vals, sp, leaf, closes):  # pragma: no cover - compiled
     return sp
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def total2_at(a, b, code, size, close):  # pragma: no cover - compiled
     """(``a[code].sum()``, ``b[code].sum()``) as numpy computes each, in one pass over ``code``
     (``size``, ``close``: ``leaves(len(code))``)."""
@@ -64,7 +65,7 @@ def total2_at(a, b, code, size, close):  # pragma: no cover - compiled
     return 0.0 + va[0], 0.0 + vb[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def shares_total(value, order, members, tot, size, close, buf):  # pragma: no cover - compiled
     """The sum, as numpy's, of the running shares ``cumsum(sorted values) / tot`` where the
     sorted values are ``value[p]`` repeated ``members[p]`` times for ``p`` in ``order``.

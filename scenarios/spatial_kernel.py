@@ -35,6 +35,7 @@ import numpy as np
 
 from agents.jit import njit
 from scenarios.ipd_kernel import project
+from scenarios.ipd_rows import INNER, OUTER
 from scenarios.kernel_sums import gini_chunk, total
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -399,13 +400,11 @@ def _keep(env: SpatialPD, lay: Layout, name: str, now: np.ndarray, by_position: 
 def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolving, all_c: np.ndarray) -> None:
     """Put the state played by position back into the model's arrays (agent order)."""
     pos = lay.pos
-    _put(people.pay[:, 1], pos, model.payoff)
-    _put(people.pay[:, 0], pos, model.step_payoff)
-    _put(people.all_c, pos, all_c)
-    _put(lookup.decider, pos, model.decider_of[0])
-    if ev.on:
-        _put_columns(ev.traits, ev.evolved, pos, model.evolution.traits)  # the others never change
-        _put(ev.window, pos, model.evolution._window)
+    evo = model.evolution if ev.on else None
+    # Of the traits only the evolved columns are put back (the others never change).
+    _put_back(pos, people.pay, people.all_c, lookup.decider, ev.window, ev.traits, ev.evolved, model.payoff,
+              model.step_payoff, all_c, model.decider_of[0], np.zeros(0) if evo is None else evo._window,
+              ev.traits if evo is None else evo.traits)
 
 
 def prepare(env: SpatialPD, model: Any) -> None:
@@ -489,7 +488,7 @@ def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
     return Lookup(dec, *arrays)
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _lookup_arrays(lut, read, space, r0, o0, r1, o1, full, base, nconf, coop_of):  # pragma: no cover - compiled
     """``Lookup``'s act, outcome, coop, same and known: per decider and observation (my_last,
     partner_last), the key projected on the fields it reads (``ipd_kernel.project``), its cell
@@ -629,7 +628,7 @@ def _type_deciders(model: Any) -> np.ndarray:
     return type_dec
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _assign_types(group, traits, sizes, type_dec, decider):  # pragma: no cover - compiled
     """Each position's decider from its type (group, then each trait, in mixed radix)."""
     for i in range(group.shape[0]):
@@ -639,7 +638,7 @@ def _assign_types(group, traits, sizes, type_dec, decider):  # pragma: no cover 
         decider[i] = type_dec[code]
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _keys_seen(start, mirror, mem, dec, known, space, r0, o0, r1, o1, seen):  # pragma: no cover - compiled
     """Mark the (decider, observation code) keys of the next step's games in ``seen``, but those of
     deciders ``known`` to have a cell for all nine observations: their keys find cells already
@@ -652,7 +651,7 @@ def _keys_seen(start, mirror, mem, dec, known, space, r0, o0, r1, o1, seen):  # 
             seen[row + (np.int64(mem[s]) + o0) * r0 + (np.int64(mem[mirror[s]]) + o1) * r1] = True
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _take(src, order):  # pragma: no cover - compiled
     """``src[order]`` (rows), one pass: numpy's fancy indexing is several times slower here."""
     out = np.empty_like(src)
@@ -661,14 +660,26 @@ def _take(src, order):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
-def _put(src, pos, out):  # pragma: no cover - compiled
-    """``out[order] = src`` read the other way, ``out[a] = src[pos[a]]``: gathers run faster."""
+@njit(**OUTER)
+def _put_back(pos, pay, all_c, dec, window, traits, columns, payoff, step_payoff, all_c_out, dec_out, window_out,
+              traits_out):  # pragma: no cover - compiled
+    """The state by position back in agent order: ``out[a] = src[pos[a]]`` (``out[order] = src``
+    read the other way: gathers run faster). Without evolution ``window_out`` is empty and
+    ``columns`` too. One function for all: a gather per array was five compilations."""
     for a in range(pos.shape[0]):
-        out[a] = src[pos[a]]
+        p = pos[a]
+        payoff[a] = pay[p, 1]
+        step_payoff[a] = pay[p, 0]
+        all_c_out[a] = all_c[p]
+        dec_out[a] = dec[p]
+    for a in range(window_out.shape[0]):
+        window_out[a] = window[pos[a]]
+    for a in range(window_out.shape[0]):
+        for c in columns:
+            traits_out[a, c] = traits[pos[a], c]
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _take_rows(src, order):  # pragma: no cover - compiled
     """``_take`` of a 2-D array, element by element (row views cost more than the copy)."""
     out = np.empty_like(src)
@@ -678,7 +689,7 @@ def _take_rows(src, order):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _put_rows(src, pos, out):  # pragma: no cover - compiled
     """``_put`` of a 2-D array, element by element."""
     for a in range(pos.shape[0]):
@@ -686,15 +697,9 @@ def _put_rows(src, pos, out):  # pragma: no cover - compiled
             out[a, c] = src[pos[a], c]
 
 
-@njit(cache=True, nogil=True)
-def _put_columns(src, columns, pos, out):  # pragma: no cover - compiled
-    """``_put_rows`` of some columns."""
-    for a in range(pos.shape[0]):
-        for c in columns:
-            out[a, c] = src[pos[a], c]
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _remember(start, moves, mem):  # pragma: no cover - compiled
     """Link memory from one move per agent: each of its games remembers its move."""
     for i in range(moves.shape[0]):
@@ -702,7 +707,7 @@ def _remember(start, moves, mem):  # pragma: no cover - compiled
             mem[s] = moves[i]
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  # pragma: no cover - compiled
     """One step's games, each decided from its own observation; False if it cannot be played here."""
     start, mirror = lay.start, lay.mirror
@@ -741,7 +746,7 @@ def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  #
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no cover - compiled
     """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early).
 
@@ -851,7 +856,7 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
     return k_max
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
     """Everyone takes the evolved traits of the best earner around it (itself first, then the
     first best); its new decider, the trait counts and whether one type holds everyone.
@@ -890,7 +895,7 @@ def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
     return new_type
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _count_types(group, ev):  # pragma: no cover - compiled
     """``ev.hist``, the trait counts and whether one type holds everyone, from the traits now."""
     ev.hist[:] = 0
@@ -902,7 +907,7 @@ def _count_types(group, ev):  # pragma: no cover - compiled
     _tally(ev)
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _tally(ev):  # pragma: no cover - compiled
     """Trait counts (``ev.tally``) and ``ev.uniform`` from agents per type code: the evolved traits
     are the same for everyone when every type present has the same evolved digits."""
@@ -926,7 +931,7 @@ def _tally(ev):  # pragma: no cover - compiled
             ev.uniform[0] = 0
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _pay_sums(table, bits, sums):  # pragma: no cover - compiled
     """Per (my move, games, partners' moves as bits): the payoff summed game by game from 0.0, the
     sum ``SpatialPD.step`` makes (``add_payoff`` adds an agent's games in row order)."""
@@ -939,7 +944,7 @@ def _pay_sums(table, bits, sums):  # pragma: no cover - compiled
                 sums[((mine * (bits + 1) + games) << bits) | seen] = sp
 
 
-@njit(cache=True, nogil=True)
+@njit(**OUTER)
 def _take_into(src, order, out):  # pragma: no cover - compiled
     """``out[:] = src[order]`` into a given (maybe strided) array."""
     for i in range(order.shape[0]):
