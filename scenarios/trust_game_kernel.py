@@ -540,7 +540,7 @@ def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
 def _decide_all(lk, bd, wk, lr, k, phase, games, count, mine, theirs, lrng, state):  # pragma: no cover
     """Every game's decision of a first-stage ``phase`` (the promise, the investment), learners'
     choices included; False: a cell is missing or past the records' width."""
-    _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, phase, False, state)
+    _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, phase, np.int64(0), state)
     if state[MISSED]:
         return False
     return not lr.on or choose(lr, lk.base, bd.agent, wk, k, phase, games, count, mine, lrng, state)
@@ -668,6 +668,8 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
     summarised = rec.summary.shape[1] > 0
     state[WHY] = 0
     everyone = np.arange(e)
+    # Phases as int64 variables, not literals: numba compiles a callee once per literal value.
+    p0, p1, p2, p3 = np.int64(0), np.int64(1), np.int64(2), np.int64(3)
     # Arrays read from the named tuples once (a field read in a loop costs a reference count).
     flips, inv, tru, promised, chosen, outcome = wk.flips, wk.inv, wk.tru, wk.promised, wk.chosen, wk.outcome
     send, ret, acted_games, split = wk.send, wk.ret, wk.acted, wk.split
@@ -691,22 +693,22 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
             promised[g] = 0
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
         if gm.promises:
-            if not _decide_all(lk, bd, wk, lr, k, 0, everyone, e, wk.tru, wk.inv, lrng, state):
+            if not _decide_all(lk, bd, wk, lr, k, p0, everyone, e, wk.tru, wk.inv, lrng, state):
                 state[WHY] = MISSING
                 return k
             for g in range(e):
                 promised[g] = promise_of[chosen[0, g]]
-        if not _decide_all(lk, bd, wk, lr, k, 1, everyone, e, wk.inv, wk.tru, lrng, state):
+        if not _decide_all(lk, bd, wk, lr, k, p1, everyone, e, wk.inv, wk.tru, lrng, state):
             state[WHY] = MISSING
             return k
-        acted = 0
+        acted = np.int64(0)
         for g in range(e):
             send[g] = gives[1, chosen[1, g]]
             ret[g] = 0.0
             if send[g] > 0:
                 acted_games[acted] = g
                 acted += 1
-        said = 0
+        said = np.int64(0)
         for q in range(acted):
             if promised[acted_games[q]]:
                 split[said] = acted_games[q]
@@ -716,13 +718,13 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
             if not promised[acted_games[q]]:
                 split[silent] = acted_games[q]
                 silent += 1
-        _decide(lk, bd, wk, lr, 2, wk.split, said, wk.tru, wk.inv, 2, True, state)
-        _decide(lk, bd, wk, lr, 3, wk.split[said:], acted - said, wk.tru, wk.inv, 2, True, state)
+        _decide(lk, bd, wk, lr, p2, wk.split, said, wk.tru, wk.inv, p2, p1, state)
+        _decide(lk, bd, wk, lr, p3, wk.split[said:], acted - said, wk.tru, wk.inv, p2, p1, state)
         if state[MISSED]:
             state[WHY] = MISSING
             return k
-        if lr.on and not (choose(lr, lk.base, bd.agent, wk, k, 2, wk.split, said, wk.tru, lrng, state)
-                          and choose(lr, lk.base, bd.agent, wk, k, 3, wk.split[said:], acted - said, wk.tru,
+        if lr.on and not (choose(lr, lk.base, bd.agent, wk, k, p2, wk.split, said, wk.tru, lrng, state)
+                          and choose(lr, lk.base, bd.agent, wk, k, p3, wk.split[said:], acted - said, wk.tru,
                                      lrng, state)):
             state[WHY] = MISSING
             return k
@@ -734,10 +736,10 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
                     return k
         # The step is decided: book it (the decide calls' order: promise, send, returns).
         if gm.promises:
-            _book(lk, bd, wk, rec, k, 0, everyone, e, wk.tru, wk.inv, state)
-        _book(lk, bd, wk, rec, k, 1, everyone, e, wk.inv, wk.tru, state)
-        _book(lk, bd, wk, rec, k, 2, wk.split, said, wk.tru, wk.inv, state)
-        _book(lk, bd, wk, rec, k, 3, wk.split[said:], acted - said, wk.tru, wk.inv, state)
+            _book(lk, bd, wk, rec, k, p0, everyone, e, wk.tru, wk.inv, state)
+        _book(lk, bd, wk, rec, k, p1, everyone, e, wk.inv, wk.tru, state)
+        _book(lk, bd, wk, rec, k, p2, wk.split, said, wk.tru, wk.inv, state)
+        _book(lk, bd, wk, rec, k, p3, wk.split[said:], acted - said, wk.tru, wk.inv, state)
         for q in range(said):
             g = split[q]
             ret[g] = gives[2, chosen[2, g]]
@@ -747,10 +749,10 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
         _settle(gm, bd, wk, rec, k, acted, detect_rng)
         if lr.on:
             if gm.promises:
-                learn(lr, bd.agent, bd.step_pay, wk, 0, everyone, e, wk.tru, True)
-            learn(lr, bd.agent, bd.step_pay, wk, 1, everyone, e, wk.inv, gm.promises)
-            learn(lr, bd.agent, bd.step_pay, wk, 2, wk.split, said, wk.tru, gm.promises)
-            learn(lr, bd.agent, bd.step_pay, wk, 3, wk.split[said:], acted - said, wk.tru, gm.promises)
+                learn(lr, bd.agent, bd.step_pay, wk, p0, everyone, e, wk.tru, gm.promises)
+            learn(lr, bd.agent, bd.step_pay, wk, p1, everyone, e, wk.inv, gm.promises)
+            learn(lr, bd.agent, bd.step_pay, wk, p2, wk.split, said, wk.tru, gm.promises)
+            learn(lr, bd.agent, bd.step_pay, wk, p3, wk.split[said:], acted - said, wk.tru, gm.promises)
             state[DRAWN_DONE] = state[DRAWN]
         for i in range(n):
             payoff[i] += step_pay[i]
@@ -795,7 +797,7 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         sent = send[g] * endowment
         grown = multiplier * sent
         step_pay[agent[tru[g]]] += grown - ret[g] * grown
-    broken_words = 0
+    broken_words = np.int64(0)
     for q in range(acted):
         g = acted_games[q]
         seen[q] = promised[g] != 0 and ret[g] <= 0
@@ -806,8 +808,8 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         for q in range(acted):
             u = detect_rng.random()
             seen[q] = seen[q] and u < gm.detect
-    said = 0
-    sent_games = 0
+    said = np.int64(0)
+    sent_games = np.int64(0)
     buf = wk.buf
     for g in range(e):
         invested = send[g] > 0
