@@ -573,19 +573,40 @@ def _field(f, stage, sent, promised, r, o, kept, broken, last, last2, defected, 
     return np.int64(0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _decide(lk, pr, agent, cl, lr, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
     """Act and outcome (``cl.chosen``, ``cl.outcome``) of ``phase`` for games ``games[:count]``,
     whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell
     (``state[MISSED]`` of them). ``lr``: the learners' (on, row, state per game, fields, cards)."""
     # Arrays read from the named tuples once: a field read in the per-game loop costs a
     # reference count each time.
-    radix, offset, dec, reads, nreads = lk.radix, lk.offset, lk.dec, lk.reads, lk.nreads
-    hkeys, hcells, full, base, space = lk.hkeys, lk.hcells, lk.full, lk.base, lk.space
+    radix = lk.radix
+    offset = lk.offset
+    dec = lk.dec
+    reads = lk.reads
+    nreads = lk.nreads
+    hkeys = lk.hkeys
+    hcells = lk.hcells
+    full = lk.full
+    base = lk.base
+    space = lk.space
     kept, broken = pr.kept, pr.broken
-    last, last2, defected, good, turns = pr.last, pr.last2, pr.defected, pr.good, pr.turns
-    send, promised, miss, cellw, chosen, outcome = cl.send, cl.promised, cl.miss, cl.cell, cl.chosen, cl.outcome
-    lon, lrow, ls, lfields, lcards = lr
+    last = pr.last
+    last2 = pr.last2
+    defected = pr.defected
+    good = pr.good
+    turns = pr.turns
+    send = cl.send
+    promised = cl.promised
+    miss = cl.miss
+    cellw = cl.cell
+    chosen = cl.chosen
+    outcome = cl.outcome
+    lon = lr[0]
+    lrow = lr[1]
+    ls = lr[2]
+    lfields = lr[3]
+    lcards = lr[4]
     nfields = len(OBS_FIELDS)
     hmask = hkeys.shape[0] - 1
     for q in range(count):
@@ -642,7 +663,7 @@ def _decide(lk, pr, agent, cl, lr, phase, games, count, mine, theirs, stage, sen
         outcome[phase, g] = base[cell] + act
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _book(outcome, counts, nconf, conf, agent, k, phase, games, count, decider_rows, partner_rows,
           state):  # pragma: no cover - compiled
     """Count the outcomes of one decide call and list its conflicts (stepping's order)."""
@@ -670,20 +691,44 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
     state[WHY] = 0
     everyone = np.arange(e)
     # Phases as int64 variables, not literals: numba compiles a callee once per literal value.
-    p0, p1, p2, p3 = np.int64(0), np.int64(1), np.int64(2), np.int64(3)
+    p0 = np.int64(0)
+    p1 = np.int64(1)
+    p2 = np.int64(2)
     # Arrays read from the named tuples once (a field read in a loop costs a reference count);
     # the helpers get the arrays they read, not whole tuples (each member costs compiling).
-    flips, inv, tru, ret, acted_games, split, conf = wk.flips, wk.inv, wk.tru, wk.ret, wk.acted, wk.split, wk.conf
-    promised, chosen, outcome, send = cl.promised, cl.chosen, cl.outcome, cl.send
-    gives, promise_of, nconf, base = lk.gives, lk.promise_of, lk.nconf, lk.base
-    agent, pr, payoff, step_pay, group_of = bd.agent, bd.pr, bd.payoff, bd.step_pay, bd.group_of
+    flips = wk.flips
+    inv = wk.inv
+    tru = wk.tru
+    ret = wk.ret
+    acted_games = wk.acted
+    split = wk.split
+    conf = wk.conf
+    promised = cl.promised
+    chosen = cl.chosen
+    outcome = cl.outcome
+    send = cl.send
+    gives = lk.gives
+    promise_of = lk.promise_of
+    nconf = lk.nconf
+    base = lk.base
+    agent = bd.agent
+    pr = bd.pr
+    payoff = bd.payoff
+    step_pay = bd.step_pay
+    group_of = bd.group_of
     counts, group_sums = rec.counts, rec.group_sums
     seat = (lr.on, lr.row, lr.s, lr.fields, lr.cards)  # what ``_decide`` reads of the learners
-    seen, u, tried = mem.seen, mem.u, mem.tried
-    for k in range(k0, k_max):
+    seen = mem.seen
+    u = mem.u
+    tried = mem.tried
+    # One exit, the loop's test: a stop sets ``end`` to its step. A ``return`` (or ``break``) in
+    # the loop would have numba release every live array there, each exit a copy of that code.
+    k, end = k0, k_max
+    while k < end:
         if state[LOGGED] + 3 * e > conf.shape[1]:
             state[WHY] = FULL
-            return k
+            end = k
+            continue
         state[MISSED] = 0
         if lr.on:
             lr.novr[k] = 0
@@ -697,19 +742,26 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
             tru[g] = g if flip else g + e
             promised[g] = 0
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
-        if gm.promises:
-            _decide(lk, pr, agent, cl, seat, p0, everyone, e, tru, inv, p0, p0, state)
-            if state[MISSED] or (lr.on and not choose(lr, seen[0], u[0], base, agent, cl, k, p0, everyone, e, tru,
+        # Phases in loops, one call site a helper: a call passing this many arrays is hundreds of
+        # instructions to compile. First the promise (with promises) and the investment.
+        stop = False
+        for ph in range(2):
+            if ph == 0 and not gm.promises:
+                continue
+            mine = inv if ph == 1 else tru
+            theirs = tru if ph == 1 else inv
+            _decide(lk, pr, agent, cl, seat, ph, everyone, e, mine, theirs, ph, p0, state)
+            if state[MISSED] or (lr.on and not choose(lr, seen[ph], u[ph], base, agent, cl, k, ph, everyone, e, mine,
                                                       lrng, state)):
-                state[WHY] = MISSING
-                return k
-            for g in range(e):
-                promised[g] = promise_of[chosen[0, g]]
-        _decide(lk, pr, agent, cl, seat, p1, everyone, e, inv, tru, p1, p0, state)
-        if state[MISSED] or (lr.on and not choose(lr, seen[1], u[1], base, agent, cl, k, p1, everyone, e, inv,
-                                                  lrng, state)):
+                stop = True
+                break
+            if ph == 0:
+                for g in range(e):
+                    promised[g] = promise_of[chosen[0, g]]
+        if stop:
             state[WHY] = MISSING
-            return k
+            end = k
+            continue
         acted = np.int64(0)
         for g in range(e):
             send[g] = gives[1, chosen[1, g]]
@@ -727,28 +779,43 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
             if not promised[acted_games[q]]:
                 split[silent] = acted_games[q]
                 silent += 1
-        _decide(lk, pr, agent, cl, seat, p2, split, said, tru, inv, p2, p1, state)
-        _decide(lk, pr, agent, cl, seat, p3, split[said:], acted - said, tru, inv, p2, p1, state)
-        if state[MISSED]:
+        # The returns: of promised games (phase 2, ``split[:said]``), then of the others (phase 3).
+        for ph in range(2, 4):
+            lo = 0 if ph == 2 else said
+            hi = said if ph == 2 else acted
+            _decide(lk, pr, agent, cl, seat, ph, split[lo:], hi - lo, tru, inv, p2, p1, state)
+        stop = state[MISSED] > 0
+        if lr.on and not stop:
+            for ph in range(2, 4):
+                lo = 0 if ph == 2 else said
+                hi = said if ph == 2 else acted
+                if not choose(lr, seen[ph], u[ph], base, agent, cl, k, ph, split[lo:], hi - lo, tru, lrng, state):
+                    stop = True
+                    break
+        if stop:
             state[WHY] = MISSING
-            return k
-        if lr.on and not (choose(lr, seen[2], u[2], base, agent, cl, k, p2, split, said, tru, lrng, state)
-                          and choose(lr, seen[3], u[3], base, agent, cl, k, p3, split[said:], acted - said, tru,
-                                     lrng, state)):
-            state[WHY] = MISSING
-            return k
+            end = k
+            continue
+        wide = False
         for p in range(4):
             for g in range(e):
                 if outcome[p, g] >= width:
-                    state[WHY] = MISSING  # outcomes past the records' width: the wrapper ends here
-                    state[MISSED] = 0
-                    return k
+                    wide = True
+        if wide:
+            state[WHY] = MISSING  # outcomes past the records' width: the wrapper ends here
+            state[MISSED] = 0
+            end = k
+            continue
         # The step is decided: book it (the decide calls' order: promise, send, returns).
-        if gm.promises:
-            _book(outcome, counts, nconf, conf, agent, k, p0, everyone, e, tru, inv, state)
-        _book(outcome, counts, nconf, conf, agent, k, p1, everyone, e, inv, tru, state)
-        _book(outcome, counts, nconf, conf, agent, k, p2, split, said, tru, inv, state)
-        _book(outcome, counts, nconf, conf, agent, k, p3, split[said:], acted - said, tru, inv, state)
+        for ph in range(4):
+            if ph == 0 and not gm.promises:
+                continue
+            games = everyone if ph < 2 else split
+            lo = said if ph == 3 else 0
+            hi = e if ph < 2 else (said if ph == 2 else acted)
+            mine = inv if ph == 1 else tru
+            theirs = tru if ph == 1 else inv
+            _book(outcome, counts, nconf, conf, agent, k, ph, games[lo:], hi - lo, mine, theirs, state)
         for q in range(said):
             g = split[q]
             ret[g] = gives[2, chosen[2, g]]
@@ -757,12 +824,14 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
             ret[g] = gives[3, chosen[3, g]]
         _settle(gm, bd, send, promised, inv, tru, ret, acted_games, wk.seen, wk.buf, wk.tally, k, acted, detect_rng)
         if lr.on:
-            if gm.promises:
-                learn(lr, seen[0], u[0], tried[0], agent, step_pay, cl, p0, everyone, e, tru, gm.promises)
-            learn(lr, seen[1], u[1], tried[1], agent, step_pay, cl, p1, everyone, e, inv, gm.promises)
-            learn(lr, seen[2], u[2], tried[2], agent, step_pay, cl, p2, split, said, tru, gm.promises)
-            learn(lr, seen[3], u[3], tried[3], agent, step_pay, cl, p3, split[said:], acted - said, tru,
-                  gm.promises)
+            for ph in range(4):
+                if ph == 0 and not gm.promises:
+                    continue
+                games = everyone if ph < 2 else split
+                lo = said if ph == 3 else 0
+                hi = e if ph < 2 else (said if ph == 2 else acted)
+                mine = inv if ph == 1 else tru
+                learn(lr, seen[ph], u[ph], tried[ph], agent, step_pay, cl, ph, games[lo:], hi - lo, mine, gm.promises)
             state[DRAWN_DONE] = state[DRAWN]
         for i in range(n):
             payoff[i] += step_pay[i]
@@ -776,25 +845,33 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
                                    wk.trust, wk.gap, wk.real)
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
-            continue
-        record_agents(rec, k, step_pay, payoff, bd.truth_kept, bd.truth_total)
-        record_pairs(rec, k, pr.kept, pr.broken, pr.turns, pr.kept.shape[0])
-    return k_max
+        else:
+            record_agents(rec, k, step_pay, payoff, bd.truth_kept, bd.truth_total)
+            record_pairs(rec, k, pr.kept, pr.broken, pr.turns, pr.kept.shape[0])
+        k += 1
+    return k
 
 
 #: ``_play`` without the dispatcher's typing of its two generators per call (``agents.kernel_entry``).
 _PLAY = Entry(_play)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _settle(gm, bd, send, promised, inv, tru, ret, acted_games, seen, buf, tally, k, acted,
             detect_rng):  # pragma: no cover - compiled
     """Payoffs, pair memory, evidence, truth and tallies of a decided step (``TrustGame.step``'s
     settle, ``_learn`` and ``_tally``, in their order where the order rounds)."""
     e = inv.shape[0]
-    agent, step_pay, truth_kept, truth_total = bd.agent, bd.step_pay, bd.truth_kept, bd.truth_total
+    agent = bd.agent
+    step_pay = bd.step_pay
+    truth_kept = bd.truth_kept
+    truth_total = bd.truth_total
     kept, broken = bd.pr.kept, bd.pr.broken
-    last, last2, defected, good, turns = bd.pr.last, bd.pr.last2, bd.pr.defected, bd.pr.good, bd.pr.turns
+    last = bd.pr.last
+    last2 = bd.pr.last2
+    defected = bd.pr.defected
+    good = bd.pr.good
+    turns = bd.pr.turns
     endowment, multiplier = gm.endowment, gm.multiplier
     for i in range(step_pay.shape[0]):
         step_pay[i] = 0.0

@@ -165,15 +165,22 @@ def _draw3(p0, p1, p2, na, r):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def choose(lr, seen, u, base, agent, cl, k, phase, games, count, mine, lrng, state):  # pragma: no cover
     """``Learning.choose`` for the learners among ``games[:count]`` (deciders own rows ``mine``),
     ``seen`` and ``u`` the phase's state (``Memory``), ``cl`` the step's decisions (``Calls``);
     False: a cell's outcomes lie past the records' width (nothing of the step is kept)."""
     # Fields read once: each read of a tuple's array in the loop costs a reference count.
     na = lr.nacts[phase]
-    row, ls, prefs, tiers = lr.row, lr.s, lr.prefs, lr.tier
-    chosen, outcome, cells, cnt, bad = cl.chosen, cl.outcome, cl.cell, lr.cnt, lr.bad
+    row = lr.row
+    ls = lr.s
+    prefs = lr.prefs
+    tiers = lr.tier
+    chosen = cl.chosen
+    outcome = cl.outcome
+    cells = cl.cell
+    cnt = lr.cnt
+    bad = lr.bad
     eps = lr.epsilon
     keep, spread = 1 - eps, eps / na
     states = lr.states
@@ -243,14 +250,23 @@ def choose(lr, seen, u, base, agent, cl, k, phase, games, count, mine, lrng, sta
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def learn(lr, seen, u, tried, agent, step_pay, cl, phase, games, count, mine, promises):  # pragma: no cover
     """``FictitiousPlay.learn`` of one decide call's learner decisions (the phase's state
     ``seen``, ``u``, ``tried``), rewarded as ``Learning.after_play`` rewards them, with the
     partner's last cooperative move towards the decider this step (-1: none)."""
     na = lr.nacts[phase]
-    row, ls, coop, cnt, flat, val, delta = lr.row, lr.s, lr.coop, lr.cnt, lr.flat, lr.val, lr.delta
-    outcome, chosen, send, promised = cl.outcome, cl.chosen, cl.send, cl.promised
+    row = lr.row
+    ls = lr.s
+    coop = lr.coop
+    cnt = lr.cnt
+    flat = lr.flat
+    val = lr.val
+    delta = lr.delta
+    outcome = cl.outcome
+    chosen = cl.chosen
+    send = cl.send
+    promised = cl.promised
     states = lr.states
     half = flat.shape[0] // 2
     m = 0
