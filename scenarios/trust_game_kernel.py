@@ -213,7 +213,8 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
             if lr.on:
                 lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
             rec.steps = int(_PLAY(rec.steps, last, lookup, game, board, work, calls, rec.arrays, state,
-                                  model.rng_detect, lr, memory, lrng))
+                                  model.rng_detect, (lr.on, lr.row, lr.s, lr.fields, lr.cards),
+                                  lr if lr.on else None, memory if lr.on else None, lrng))
             if lr.on and state[DRAWN] != state[DRAWN_DONE]:
                 lrng.bit_generator.state = lbefore
                 lrng.random(int(state[DRAWN_DONE]))
@@ -574,10 +575,10 @@ def _field(f, stage, sent, promised, r, o, kept, broken, last, last2, defected, 
 
 
 @njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
-def _decide(lk, pr, agent, cl, lr, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
+def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
     """Act and outcome (``cl.chosen``, ``cl.outcome``) of ``phase`` for games ``games[:count]``,
     whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell
-    (``state[MISSED]`` of them). ``lr``: the learners' (on, row, state per game, fields, cards)."""
+    (``state[MISSED]`` of them). ``seat``: the learners' (on, row, state per game, fields, cards)."""
     # Arrays read from the named tuples once: a field read in the per-game loop costs a
     # reference count each time.
     radix = lk.radix
@@ -602,11 +603,11 @@ def _decide(lk, pr, agent, cl, lr, phase, games, count, mine, theirs, stage, sen
     cellw = cl.cell
     chosen = cl.chosen
     outcome = cl.outcome
-    lon = lr[0]
-    lrow = lr[1]
-    ls = lr[2]
-    lfields = lr[3]
-    lcards = lr[4]
+    lon = seat[0]
+    lrow = seat[1]
+    ls = seat[2]
+    lfields = seat[3]
+    lcards = seat[4]
     nfields = len(OBS_FIELDS)
     hmask = hkeys.shape[0] - 1
     for q in range(count):
@@ -682,8 +683,13 @@ def _book(outcome, counts, nconf, conf, agent, k, phase, games, count, decider_r
 
 
 @njit(cache=True, nogil=True)
-def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):  # pragma: no cover - compiled
-    """Play steps ``k0``..``k_max - 1``; returns the next step (``state[WHY]`` says why it stopped)."""
+def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, lrng):  # pragma: no cover
+    """Play steps ``k0``..``k_max - 1``; returns the next step (``state[WHY]`` says why it stopped).
+
+    ``seat``: what ``_decide`` reads of the learners; ``lr`` and ``mem`` (``Learners``, ``Memory``)
+    are None when no learner plays: numba then drops their code when it types the loop, and
+    ``choose`` and ``learn`` are not compiled at all.
+    """
     e = wk.inv.shape[0]
     n = bd.payoff.shape[0]
     width = rec.counts.shape[1]
@@ -717,10 +723,6 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
     step_pay = bd.step_pay
     group_of = bd.group_of
     counts, group_sums = rec.counts, rec.group_sums
-    seat = (lr.on, lr.row, lr.s, lr.fields, lr.cards)  # what ``_decide`` reads of the learners
-    seen = mem.seen
-    u = mem.u
-    tried = mem.tried
     # One exit, the loop's test: a stop sets ``end`` to its step. A ``return`` (or ``break``) in
     # the loop would have numba release every live array there, each exit a copy of that code.
     k, end = k0, k_max
@@ -730,7 +732,7 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
             end = k
             continue
         state[MISSED] = 0
-        if lr.on:
+        if lr is not None:
             lr.novr[k] = 0
             for o in range(lr.ovr.shape[1]):
                 lr.ovr[k, o] = 0
@@ -751,8 +753,11 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
             mine = inv if ph == 1 else tru
             theirs = tru if ph == 1 else inv
             _decide(lk, pr, agent, cl, seat, ph, everyone, e, mine, theirs, ph, p0, state)
-            if state[MISSED] or (lr.on and not choose(lr, seen[ph], u[ph], base, agent, cl, k, ph, everyone, e, mine,
-                                                      lrng, state)):
+            if state[MISSED]:
+                stop = True
+                break
+            if lr is not None and not choose(lr, mem.seen[ph], mem.u[ph], base, agent, cl, k, ph, everyone, e, mine,
+                                             lrng, state):
                 stop = True
                 break
             if ph == 0:
@@ -781,17 +786,16 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
                 silent += 1
         # The returns: of promised games (phase 2, ``split[:said]``), then of the others (phase 3).
         for ph in range(2, 4):
-            lo = 0 if ph == 2 else said
-            hi = said if ph == 2 else acted
+            lo, hi = _span(ph, e, said, acted)
             _decide(lk, pr, agent, cl, seat, ph, split[lo:], hi - lo, tru, inv, p2, p1, state)
         stop = state[MISSED] > 0
-        if lr.on and not stop:
-            for ph in range(2, 4):
-                lo = 0 if ph == 2 else said
-                hi = said if ph == 2 else acted
-                if not choose(lr, seen[ph], u[ph], base, agent, cl, k, ph, split[lo:], hi - lo, tru, lrng, state):
-                    stop = True
-                    break
+        if lr is not None:
+            ph = p2
+            while ph < 4 and not stop:
+                lo, hi = _span(ph, e, said, acted)
+                stop = not choose(lr, mem.seen[ph], mem.u[ph], base, agent, cl, k, ph, split[lo:], hi - lo, tru, lrng,
+                                  state)
+                ph += 1
         if stop:
             state[WHY] = MISSING
             end = k
@@ -811,8 +815,7 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
             if ph == 0 and not gm.promises:
                 continue
             games = everyone if ph < 2 else split
-            lo = said if ph == 3 else 0
-            hi = e if ph < 2 else (said if ph == 2 else acted)
+            lo, hi = _span(ph, e, said, acted)
             mine = inv if ph == 1 else tru
             theirs = tru if ph == 1 else inv
             _book(outcome, counts, nconf, conf, agent, k, ph, games[lo:], hi - lo, mine, theirs, state)
@@ -823,15 +826,15 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
             g = split[q]
             ret[g] = gives[3, chosen[3, g]]
         _settle(gm, bd, send, promised, inv, tru, ret, acted_games, wk.seen, wk.buf, wk.tally, k, acted, detect_rng)
-        if lr.on:
+        if lr is not None:
             for ph in range(4):
                 if ph == 0 and not gm.promises:
                     continue
                 games = everyone if ph < 2 else split
-                lo = said if ph == 3 else 0
-                hi = e if ph < 2 else (said if ph == 2 else acted)
+                lo, hi = _span(ph, e, said, acted)
                 mine = inv if ph == 1 else tru
-                learn(lr, seen[ph], u[ph], tried[ph], agent, step_pay, cl, ph, games[lo:], hi - lo, mine, gm.promises)
+                learn(lr, mem.seen[ph], mem.u[ph], mem.tried[ph], agent, step_pay, cl, ph, games[lo:], hi - lo, mine,
+                      gm.promises)
             state[DRAWN_DONE] = state[DRAWN]
         for i in range(n):
             payoff[i] += step_pay[i]
@@ -850,6 +853,17 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, lr, mem, lrng):
             record_pairs(rec, k, pr.kept, pr.broken, pr.turns, pr.kept.shape[0])
         k += 1
     return k
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _span(ph, e, said, acted):  # pragma: no cover - compiled
+    """Where decide call ``ph``'s games lie: ``everyone[:e]`` (the promise, the investment),
+    ``split[:said]`` (returns of promised games), ``split[said:acted]`` (the others)."""
+    if ph < 2:
+        return np.int64(0), e
+    if ph == 2:
+        return np.int64(0), said
+    return said, acted
 
 
 #: ``_play`` without the dispatcher's typing of its two generators per call (``agents.kernel_entry``).
