@@ -524,7 +524,7 @@ def _bucket(kept, broken):  # pragma: no cover - compiled
     return np.int64(np.floor((kept + 1.0) / (kept + broken + 2.0) * TRUST_BUCKETS + BUCKET_EPS))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _slot(hkeys, key):  # pragma: no cover - compiled
     """The slot of ``key`` in the open-addressing hash, or the empty slot where it would go."""
     mask = hkeys.shape[0] - 1
@@ -534,7 +534,7 @@ def _slot(hkeys, key):  # pragma: no cover - compiled
     return i
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
     """File ``keys`` -> ``cells``; returns how many keys were new."""
     added = 0
@@ -682,7 +682,7 @@ def _book(outcome, counts, nconf, conf, agent, k, phase, games, count, decider_r
             state[LOGGED] = c + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, lrng):  # pragma: no cover
     """Play steps ``k0``..``k_max - 1``; returns the next step (``state[WHY]`` says why it stopped).
 
