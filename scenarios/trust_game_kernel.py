@@ -119,24 +119,30 @@ class Board(NamedTuple):
     group_of: np.ndarray
 
 
+class Calls(NamedTuple):
+    """What the decide calls of a step read and write per game (apart from :class:`Work`: the
+    helpers take only the arrays they read, each tuple member costing numba's compiler)."""
+
+    send: np.ndarray         # (E,)
+    promised: np.ndarray     # (E,) int64
+    chosen: np.ndarray       # (4, E) act per game and phase
+    cell: np.ndarray         # (4, E) decision cell per game and phase
+    outcome: np.ndarray      # (4, E)
+    miss: np.ndarray         # (3, 3E) phase, agent, code of decisions without a cell
+
+
 class Work(NamedTuple):
     """Per-game buffers of one step, the stretch's role draws and tallies, and metric scratch."""
 
     flips: np.ndarray        # (K * E,) draws of rng_match, step-major
     inv: np.ndarray          # (E,) investor's row
     tru: np.ndarray          # (E,) trustee's row
-    promised: np.ndarray     # (E,) int64
-    chosen: np.ndarray       # (4, E) act per game and phase
-    cell: np.ndarray         # (4, E) decision cell per game and phase
-    outcome: np.ndarray      # (4, E)
-    send: np.ndarray         # (E,)
     ret: np.ndarray          # (E,)
     acted: np.ndarray        # (E,) games with an investment, in game order
     split: np.ndarray        # (E,) those games by return phase: promised first
     buf: np.ndarray          # (E,) sums in numpy's order
     seen: np.ndarray         # (E,) a detected broken promise per acted game
     tally: np.ndarray        # (K, len(TALLY))
-    miss: np.ndarray         # (3, 3E) phase, agent, code of decisions without a cell
     conf: np.ndarray         # (5, CONFLICT_ROWS) step, call, agent, partner, outcome
     payrows: np.ndarray      # (K, n) payoffs after each step, for the Gini (summarised stretches)
     trust: np.ndarray        # (rows,)
@@ -172,12 +178,12 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width + groups + len(SUMMARY) + len(TALLY) + e + (n if summarised else 5 * n + 2 * rows))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
-    work = _work(np.empty(k * e), k, e, n, rows, summarised)
+    work, calls = _work(np.empty(k * e), k, e, n, rows, summarised), _calls(e)
     prm = env.params
     game = Game(float(prm.endowment), float(prm.multiplier), bool(prm.promises), float(prm.detect_prob),
                 float(prm.lie_penalty))
     state = np.zeros(5, np.int64)
-    lr, created = learners_of(model, len(env.phases), e, k, width)
+    lr, memory, created = learners_of(model, len(env.phases), e, k, width)
     fold = summarised and not lr.on
     # The learners' stream: a step left to the generic path gives back the draws it took.
     lrng = model.learning.rng if lr.on else model.rng_detect
@@ -196,7 +202,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
             if not e:
                 break
             model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
-            work = _rework(work, e, len(model.pairs))
+            work, calls = _rework(work, e, len(model.pairs)), _calls(e)
         board = _board(model)
         # Roles for the segment, drawn as its steps would draw them one after another; the
         # generator is restored below if fewer steps are played.
@@ -206,8 +212,9 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
             lookup = _lookup(env, model, dec, hashed)
             if lr.on:
                 lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
-            rec.steps = int(_PLAY(rec.steps, last, lookup, game, board, work, rec.arrays, state, model.rng_detect, lr,
-                                  lrng))
+            rec.steps = int(_PLAY(rec.steps, last, lookup, game, board, work, calls, rec.arrays, state,
+                                  model.rng_detect, (lr.on, lr.row, lr.s, lr.fields, lr.cards),
+                                  lr if lr.on else None, memory if lr.on else None, lrng))
             if lr.on and state[DRAWN] != state[DRAWN_DONE]:
                 lrng.bit_generator.state = lbefore
                 lrng.random(int(state[DRAWN_DONE]))
@@ -216,7 +223,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
                 _log(model, work.conf, int(state[LOGGED]))
                 state[LOGGED] = 0
             elif state[WHY] == MISSING:
-                _fill(env, model, work.miss[:, : state[MISSED]], hashed)
+                _fill(env, model, calls.miss[:, : state[MISSED]], hashed)
                 if table.n_outcomes > width or len(table.principle_ids) != principles:
                     break  # the records have no room (outcomes, overrides): the generic step plays this one
             else:
@@ -273,21 +280,25 @@ def prepare(env: TrustGame, model: Any) -> np.ndarray:
 
 def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool) -> Work:
     i64, f64 = np.int64, np.float64
-    return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, i64), np.zeros((4, e), i64), np.zeros((4, e), i64),
-                np.zeros((4, e), i64), np.zeros(e, f64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
-                np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))), np.empty((3, 3 * e), i64),
+    return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
+                np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))),
                 np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
                 np.empty(rows), np.empty(n))
 
 
+def _calls(e: int) -> Calls:
+    i64 = np.int64
+    return Calls(np.zeros(e), np.zeros(e, i64), np.zeros((4, e), i64), np.zeros((4, e), i64), np.zeros((4, e), i64),
+                 np.empty((3, 3 * e), i64))
+
+
 def _rework(wk: Work, e: int, rows: int) -> Work:
     """``wk`` for ``e`` games over ``rows`` pair rows (after rewiring); the stretch's draws, tallies,
-    listed decisions and conflicts, and payoff rows carry over."""
+    conflicts and payoff rows carry over (decisions without a cell were filled before)."""
     i64, f64 = np.int64, np.float64
-    return wk._replace(inv=np.empty(e, i64), tru=np.empty(e, i64), promised=np.zeros(e, i64),
-                       chosen=np.zeros((4, e), i64), cell=np.zeros((4, e), i64), outcome=np.zeros((4, e), i64),
-                       send=np.zeros(e, f64), ret=np.zeros(e, f64), acted=np.empty(e, i64), split=np.empty(e, i64),
-                       buf=np.empty(e, f64), seen=np.zeros(e, np.bool_), trust=np.empty(rows), gap=np.empty(rows))
+    return wk._replace(inv=np.empty(e, i64), tru=np.empty(e, i64), ret=np.zeros(e, f64), acted=np.empty(e, i64),
+                       split=np.empty(e, i64), buf=np.empty(e, f64), seen=np.zeros(e, np.bool_),
+                       trust=np.empty(rows), gap=np.empty(rows))
 
 
 class Keys:
@@ -513,7 +524,7 @@ def _bucket(kept, broken):  # pragma: no cover - compiled
     return np.int64(np.floor((kept + 1.0) / (kept + broken + 2.0) * TRUST_BUCKETS + BUCKET_EPS))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _slot(hkeys, key):  # pragma: no cover - compiled
     """The slot of ``key`` in the open-addressing hash, or the empty slot where it would go."""
     mask = hkeys.shape[0] - 1
@@ -523,7 +534,7 @@ def _slot(hkeys, key):  # pragma: no cover - compiled
     return i
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
     """File ``keys`` -> ``cells``; returns how many keys were new."""
     added = 0
@@ -534,16 +545,6 @@ def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
         hkeys[i] = keys[q]
         hcells[i] = cells[q]
     return added
-
-
-@njit(cache=True, nogil=True)
-def _decide_all(lk, bd, wk, lr, k, phase, games, count, mine, theirs, lrng, state):  # pragma: no cover
-    """Every game's decision of a first-stage ``phase`` (the promise, the investment), learners'
-    choices included; False: a cell is missing or past the records' width."""
-    _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, phase, False, state)
-    if state[MISSED]:
-        return False
-    return not lr.on or choose(lr, lk.base, bd.agent, wk, k, phase, games, count, mine, lrng, state)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -573,18 +574,40 @@ def _field(f, stage, sent, promised, r, o, kept, broken, last, last2, defected, 
     return np.int64(0)
 
 
-@njit(cache=True, nogil=True)
-def _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
-    """Act and outcome (``wk.chosen``, ``wk.outcome``) of ``phase`` for games ``games[:count]``,
-    whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell."""
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
+    """Act and outcome (``cl.chosen``, ``cl.outcome``) of ``phase`` for games ``games[:count]``,
+    whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell
+    (``state[MISSED]`` of them). ``seat``: the learners' (on, row, state per game, fields, cards)."""
     # Arrays read from the named tuples once: a field read in the per-game loop costs a
     # reference count each time.
-    radix, offset, dec, reads, nreads = lk.radix, lk.offset, lk.dec, lk.reads, lk.nreads
-    hkeys, hcells, full, base, space = lk.hkeys, lk.hcells, lk.full, lk.base, lk.space
-    agent, kept, broken = bd.agent, bd.pr.kept, bd.pr.broken
-    last, last2, defected, good, turns = bd.pr.last, bd.pr.last2, bd.pr.defected, bd.pr.good, bd.pr.turns
-    send, promised, miss, cellw, chosen, outcome = wk.send, wk.promised, wk.miss, wk.cell, wk.chosen, wk.outcome
-    lon, lrow, ls, lfields, lcards = lr.on, lr.row, lr.s, lr.fields, lr.cards
+    radix = lk.radix
+    offset = lk.offset
+    dec = lk.dec
+    reads = lk.reads
+    nreads = lk.nreads
+    hkeys = lk.hkeys
+    hcells = lk.hcells
+    full = lk.full
+    base = lk.base
+    space = lk.space
+    kept, broken = pr.kept, pr.broken
+    last = pr.last
+    last2 = pr.last2
+    defected = pr.defected
+    good = pr.good
+    turns = pr.turns
+    send = cl.send
+    promised = cl.promised
+    miss = cl.miss
+    cellw = cl.cell
+    chosen = cl.chosen
+    outcome = cl.outcome
+    lon = seat[0]
+    lrow = seat[1]
+    ls = seat[2]
+    lfields = seat[3]
+    lcards = seat[4]
     nfields = len(OBS_FIELDS)
     hmask = hkeys.shape[0] - 1
     for q in range(count):
@@ -641,10 +664,10 @@ def _decide(lk, bd, wk, lr, phase, games, count, mine, theirs, stage, sent_of, s
         outcome[phase, g] = base[cell] + act
 
 
-@njit(cache=True, nogil=True)
-def _book(lk, bd, wk, rec, k, phase, games, count, decider_rows, partner_rows, state):  # pragma: no cover
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _book(outcome, counts, nconf, conf, agent, k, phase, games, count, decider_rows, partner_rows,
+          state):  # pragma: no cover - compiled
     """Count the outcomes of one decide call and list its conflicts (stepping's order)."""
-    outcome, counts, nconf, conf, agent = wk.outcome, rec.counts, lk.nconf, wk.conf, bd.agent
     for q in range(count):
         g = games[q]
         out = outcome[phase, g]
@@ -659,26 +682,57 @@ def _book(lk, bd, wk, rec, k, phase, games, count, decider_rows, partner_rows, s
             state[LOGGED] = c + 1
 
 
-@njit(cache=True, nogil=True)
-def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragma: no cover - compiled
-    """Play steps ``k0``..``k_max - 1``; returns the next step (``state[WHY]`` says why it stopped)."""
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, lrng):  # pragma: no cover
+    """Play steps ``k0``..``k_max - 1``; returns the next step (``state[WHY]`` says why it stopped).
+
+    ``seat``: what ``_decide`` reads of the learners; ``lr`` and ``mem`` (``Learners``, ``Memory``)
+    are None when no learner plays: numba then drops their code when it types the loop, and
+    ``choose`` and ``learn`` are not compiled at all.
+    """
     e = wk.inv.shape[0]
     n = bd.payoff.shape[0]
     width = rec.counts.shape[1]
     summarised = rec.summary.shape[1] > 0
     state[WHY] = 0
     everyone = np.arange(e)
-    # Arrays read from the named tuples once (a field read in a loop costs a reference count).
-    flips, inv, tru, promised, chosen, outcome = wk.flips, wk.inv, wk.tru, wk.promised, wk.chosen, wk.outcome
-    send, ret, acted_games, split = wk.send, wk.ret, wk.acted, wk.split
-    gives, promise_of = lk.gives, lk.promise_of
-    payoff, step_pay, group_of, group_sums = bd.payoff, bd.step_pay, bd.group_of, rec.group_sums
-    for k in range(k0, k_max):
-        if state[LOGGED] + 3 * e > wk.conf.shape[1]:
+    # Phases as int64 variables, not literals: numba compiles a callee once per literal value.
+    p0 = np.int64(0)
+    p1 = np.int64(1)
+    p2 = np.int64(2)
+    # Arrays read from the named tuples once (a field read in a loop costs a reference count);
+    # the helpers get the arrays they read, not whole tuples (each member costs compiling).
+    flips = wk.flips
+    inv = wk.inv
+    tru = wk.tru
+    ret = wk.ret
+    acted_games = wk.acted
+    split = wk.split
+    conf = wk.conf
+    promised = cl.promised
+    chosen = cl.chosen
+    outcome = cl.outcome
+    send = cl.send
+    gives = lk.gives
+    promise_of = lk.promise_of
+    nconf = lk.nconf
+    base = lk.base
+    agent = bd.agent
+    pr = bd.pr
+    payoff = bd.payoff
+    step_pay = bd.step_pay
+    group_of = bd.group_of
+    counts, group_sums = rec.counts, rec.group_sums
+    # One exit, the loop's test: a stop sets ``end`` to its step. A ``return`` (or ``break``) in
+    # the loop would have numba release every live array there, each exit a copy of that code.
+    k, end = k0, k_max
+    while k < end:
+        if state[LOGGED] + 3 * e > conf.shape[1]:
             state[WHY] = FULL
-            return k
+            end = k
+            continue
         state[MISSED] = 0
-        if lr.on:
+        if lr is not None:
             lr.novr[k] = 0
             for o in range(lr.ovr.shape[1]):
                 lr.ovr[k, o] = 0
@@ -690,23 +744,37 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
             tru[g] = g if flip else g + e
             promised[g] = 0
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
-        if gm.promises:
-            if not _decide_all(lk, bd, wk, lr, k, 0, everyone, e, wk.tru, wk.inv, lrng, state):
-                state[WHY] = MISSING
-                return k
-            for g in range(e):
-                promised[g] = promise_of[chosen[0, g]]
-        if not _decide_all(lk, bd, wk, lr, k, 1, everyone, e, wk.inv, wk.tru, lrng, state):
+        # Phases in loops, one call site a helper: a call passing this many arrays is hundreds of
+        # instructions to compile. First the promise (with promises) and the investment.
+        stop = False
+        for ph in range(2):
+            if ph == 0 and not gm.promises:
+                continue
+            mine = inv if ph == 1 else tru
+            theirs = tru if ph == 1 else inv
+            _decide(lk, pr, agent, cl, seat, ph, everyone, e, mine, theirs, ph, p0, state)
+            if state[MISSED]:
+                stop = True
+                break
+            if lr is not None and not choose(lr, mem.seen[ph], mem.u[ph], base, agent, cl, k, ph, everyone, e, mine,
+                                             lrng, state):
+                stop = True
+                break
+            if ph == 0:
+                for g in range(e):
+                    promised[g] = promise_of[chosen[0, g]]
+        if stop:
             state[WHY] = MISSING
-            return k
-        acted = 0
+            end = k
+            continue
+        acted = np.int64(0)
         for g in range(e):
             send[g] = gives[1, chosen[1, g]]
             ret[g] = 0.0
             if send[g] > 0:
                 acted_games[acted] = g
                 acted += 1
-        said = 0
+        said = np.int64(0)
         for q in range(acted):
             if promised[acted_games[q]]:
                 split[said] = acted_games[q]
@@ -716,41 +784,57 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
             if not promised[acted_games[q]]:
                 split[silent] = acted_games[q]
                 silent += 1
-        _decide(lk, bd, wk, lr, 2, wk.split, said, wk.tru, wk.inv, 2, True, state)
-        _decide(lk, bd, wk, lr, 3, wk.split[said:], acted - said, wk.tru, wk.inv, 2, True, state)
-        if state[MISSED]:
+        # The returns: of promised games (phase 2, ``split[:said]``), then of the others (phase 3).
+        for ph in range(2, 4):
+            lo, hi = _span(ph, e, said, acted)
+            _decide(lk, pr, agent, cl, seat, ph, split[lo:], hi - lo, tru, inv, p2, p1, state)
+        stop = state[MISSED] > 0
+        if lr is not None:
+            ph = p2
+            while ph < 4 and not stop:
+                lo, hi = _span(ph, e, said, acted)
+                stop = not choose(lr, mem.seen[ph], mem.u[ph], base, agent, cl, k, ph, split[lo:], hi - lo, tru, lrng,
+                                  state)
+                ph += 1
+        if stop:
             state[WHY] = MISSING
-            return k
-        if lr.on and not (choose(lr, lk.base, bd.agent, wk, k, 2, wk.split, said, wk.tru, lrng, state)
-                          and choose(lr, lk.base, bd.agent, wk, k, 3, wk.split[said:], acted - said, wk.tru,
-                                     lrng, state)):
-            state[WHY] = MISSING
-            return k
+            end = k
+            continue
+        wide = False
         for p in range(4):
             for g in range(e):
                 if outcome[p, g] >= width:
-                    state[WHY] = MISSING  # outcomes past the records' width: the wrapper ends here
-                    state[MISSED] = 0
-                    return k
+                    wide = True
+        if wide:
+            state[WHY] = MISSING  # outcomes past the records' width: the wrapper ends here
+            state[MISSED] = 0
+            end = k
+            continue
         # The step is decided: book it (the decide calls' order: promise, send, returns).
-        if gm.promises:
-            _book(lk, bd, wk, rec, k, 0, everyone, e, wk.tru, wk.inv, state)
-        _book(lk, bd, wk, rec, k, 1, everyone, e, wk.inv, wk.tru, state)
-        _book(lk, bd, wk, rec, k, 2, wk.split, said, wk.tru, wk.inv, state)
-        _book(lk, bd, wk, rec, k, 3, wk.split[said:], acted - said, wk.tru, wk.inv, state)
+        for ph in range(4):
+            if ph == 0 and not gm.promises:
+                continue
+            games = everyone if ph < 2 else split
+            lo, hi = _span(ph, e, said, acted)
+            mine = inv if ph == 1 else tru
+            theirs = tru if ph == 1 else inv
+            _book(outcome, counts, nconf, conf, agent, k, ph, games[lo:], hi - lo, mine, theirs, state)
         for q in range(said):
             g = split[q]
             ret[g] = gives[2, chosen[2, g]]
         for q in range(said, acted):
             g = split[q]
             ret[g] = gives[3, chosen[3, g]]
-        _settle(gm, bd, wk, rec, k, acted, detect_rng)
-        if lr.on:
-            if gm.promises:
-                learn(lr, bd.agent, bd.step_pay, wk, 0, everyone, e, wk.tru, True)
-            learn(lr, bd.agent, bd.step_pay, wk, 1, everyone, e, wk.inv, gm.promises)
-            learn(lr, bd.agent, bd.step_pay, wk, 2, wk.split, said, wk.tru, gm.promises)
-            learn(lr, bd.agent, bd.step_pay, wk, 3, wk.split[said:], acted - said, wk.tru, gm.promises)
+        _settle(gm, bd, send, promised, inv, tru, ret, acted_games, wk.seen, wk.buf, wk.tally, k, acted, detect_rng)
+        if lr is not None:
+            for ph in range(4):
+                if ph == 0 and not gm.promises:
+                    continue
+                games = everyone if ph < 2 else split
+                lo, hi = _span(ph, e, said, acted)
+                mine = inv if ph == 1 else tru
+                learn(lr, mem.seen[ph], mem.u[ph], mem.tried[ph], agent, step_pay, cl, ph, games[lo:], hi - lo, mine,
+                      gm.promises)
             state[DRAWN_DONE] = state[DRAWN]
         for i in range(n):
             payoff[i] += step_pay[i]
@@ -760,29 +844,48 @@ def _play(k0, k_max, lk, gm, bd, wk, rec, state, detect_rng, lr, lrng):  # pragm
             payrows = wk.payrows
             for i in range(n):
                 payrows[k, i] = payoff[i]  # Gini: sorted by numpy after the loop (``gini_chunk``)
-            mean, cal = trust_step(bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
+            mean, cal = trust_step(pr.kept, pr.broken, pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
                                    wk.trust, wk.gap, wk.real)
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
-            continue
-        record_agents(rec, k, bd.step_pay, bd.payoff, bd.truth_kept, bd.truth_total)
-        record_pairs(rec, k, bd.pr.kept, bd.pr.broken, bd.pr.turns, bd.pr.kept.shape[0])
-    return k_max
+        else:
+            record_agents(rec, k, step_pay, payoff, bd.truth_kept, bd.truth_total)
+            record_pairs(rec, k, pr.kept, pr.broken, pr.turns, pr.kept.shape[0])
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _span(ph, e, said, acted):  # pragma: no cover - compiled
+    """Where decide call ``ph``'s games lie: ``everyone[:e]`` (the promise, the investment),
+    ``split[:said]`` (returns of promised games), ``split[said:acted]`` (the others)."""
+    if ph < 2:
+        return np.int64(0), e
+    if ph == 2:
+        return np.int64(0), said
+    return said, acted
 
 
 #: ``_play`` without the dispatcher's typing of its two generators per call (``agents.kernel_entry``).
 _PLAY = Entry(_play)
 
 
-@njit(cache=True, nogil=True)
-def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _settle(gm, bd, send, promised, inv, tru, ret, acted_games, seen, buf, tally, k, acted,
+            detect_rng):  # pragma: no cover - compiled
     """Payoffs, pair memory, evidence, truth and tallies of a decided step (``TrustGame.step``'s
     settle, ``_learn`` and ``_tally``, in their order where the order rounds)."""
-    e = wk.inv.shape[0]
-    inv, tru, send, ret, acted_games, seen, promised = wk.inv, wk.tru, wk.send, wk.ret, wk.acted, wk.seen, wk.promised
-    agent, step_pay, truth_kept, truth_total = bd.agent, bd.step_pay, bd.truth_kept, bd.truth_total
+    e = inv.shape[0]
+    agent = bd.agent
+    step_pay = bd.step_pay
+    truth_kept = bd.truth_kept
+    truth_total = bd.truth_total
     kept, broken = bd.pr.kept, bd.pr.broken
-    last, last2, defected, good, turns = bd.pr.last, bd.pr.last2, bd.pr.defected, bd.pr.good, bd.pr.turns
+    last = bd.pr.last
+    last2 = bd.pr.last2
+    defected = bd.pr.defected
+    good = bd.pr.good
+    turns = bd.pr.turns
     endowment, multiplier = gm.endowment, gm.multiplier
     for i in range(step_pay.shape[0]):
         step_pay[i] = 0.0
@@ -795,7 +898,7 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         sent = send[g] * endowment
         grown = multiplier * sent
         step_pay[agent[tru[g]]] += grown - ret[g] * grown
-    broken_words = 0
+    broken_words = np.int64(0)
     for q in range(acted):
         g = acted_games[q]
         seen[q] = promised[g] != 0 and ret[g] <= 0
@@ -806,9 +909,8 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         for q in range(acted):
             u = detect_rng.random()
             seen[q] = seen[q] and u < gm.detect
-    said = 0
-    sent_games = 0
-    buf = wk.buf
+    said = np.int64(0)
+    sent_games = np.int64(0)
     for g in range(e):
         invested = send[g] > 0
         r = inv[g]
@@ -846,7 +948,7 @@ def _settle(gm, bd, wk, rec, k, acted, detect_rng):  # pragma: no cover - compil
         a = agent[t]
         truth_kept[a] += 1.0 if repaid else 0.0
         truth_total[a] += 1.0
-    rec_tally = wk.tally
+    rec_tally = tally
     rec_tally[k, 0] = total(buf, sent_games)
     rec_tally[k, 1] = acted
     for q in range(acted):

@@ -30,7 +30,7 @@ DRAWN, DRAWN_DONE = 3, 4
 
 
 class Learners(NamedTuple):
-    """One learning group's state, flat per phase, and the loop's scratch for it."""
+    """One learning group's layout and the loop's scratch for it (its state: :class:`Memory`)."""
 
     on: bool
     row: np.ndarray        # (n,) agent -> row of the group's state, -1 not a learner
@@ -39,15 +39,11 @@ class Learners(NamedTuple):
     states: int
     nacts: np.ndarray      # (phases,) acts per phase
     epsilon: float
-    seen: tuple            # per phase, flat float32 views of the policy's state
-    u: tuple
-    tried: tuple
     tier: np.ndarray       # per cell: the acts the spec lets the learner play
     coop: np.ndarray       # per outcome: cooperative move (-1 none)
     s: np.ndarray          # (phases, E) learner state per game
     prefs: np.ndarray      # (E, 3) preferences per game of a call
     bad: np.ndarray        # (E,) games of a call whose favourite was overridden
-    fav: np.ndarray        # (E,)
     ovr: np.ndarray        # (K, width) overridden favourites by outcome, per step
     novr: np.ndarray       # (K,)
     cnt: np.ndarray        # (n,) learner decisions per agent in the step
@@ -57,17 +53,28 @@ class Learners(NamedTuple):
     touched: np.ndarray    # (phases,) a learner decided in the phase
 
 
-def learners_of(model: Any, phases: int, e: int, k: int, width: int) -> tuple[Learners, list[int]]:
-    """The loop's view of the learners (off when none), and the phases whose state it created."""
+class Memory(NamedTuple):
+    """The policy's state, per phase flat float32 views (``FictitiousPlay``'s arrays). Apart from
+    :class:`Learners` so that ``choose`` and ``learn`` take one phase's arrays: a tuple argument
+    costs numba's compiler every member (typing, unpacking, reference counts), read or not."""
+
+    seen: tuple
+    u: tuple
+    tried: tuple
+
+
+def learners_of(model: Any, phases: int, e: int, k: int, width: int) -> tuple[Learners, Memory, list[int]]:
+    """The loop's view of the learners (off when none) and their state, and the phases whose
+    state it created."""
     lr = model.learning
     i64, f32 = np.int64, np.float32
     if lr is None:
         flat = np.zeros(0, f32)
         none = np.zeros(0, i64)
         return Learners(False, np.full(len(model.payoff), -1, i64), none, none, 1, np.zeros(phases, i64), 0.0,
-                        (flat,) * phases, (flat,) * phases, (flat,) * phases, none, none,
-                        np.zeros((phases, 0), i64), np.zeros((0, 3)), none, none, np.zeros((0, 0)), np.zeros(0),
-                        none, none, np.zeros(0), flat, np.zeros(phases, i64)), []
+                        none, none, np.zeros((phases, 0), i64), np.zeros((0, 3)), none, np.zeros((0, 0)),
+                        np.zeros(0), none, none, np.zeros(0), flat,
+                        np.zeros(phases, i64)), Memory((flat,) * phases, (flat,) * phases, (flat,) * phases), []
     gl = next(iter(lr.groups.values()))
     created = [p for p in range(phases) if p not in gl.state]
     st = [lr._state(gl, p, len(model.phases[p])) for p in range(phases)]
@@ -75,12 +82,12 @@ def learners_of(model: Any, phases: int, e: int, k: int, width: int) -> tuple[Le
     table = model.decisions
     return Learners(True, gl.rows.astype(i64), np.asarray(gl.fields, i64), np.asarray(gl.cards, i64), states,
                     np.array([len(model.phases[p]) for p in range(phases)], i64), float(gl.policy.epsilon),
-                    tuple(s["seen"].reshape(-1) for s in st), tuple(s["u"].reshape(-1) for s in st),
-                    tuple(s["tried"].reshape(-1) for s in st), table.tier.astype(i64),
-                    table.outcome_column("coop").astype(i64), np.zeros((phases, e), i64), np.zeros((e, 3)),
-                    np.zeros(e, i64), np.zeros(e, i64), np.zeros((k, width)), np.zeros(k),
+                    table.tier.astype(i64), table.outcome_column("coop").astype(i64), np.zeros((phases, e), i64),
+                    np.zeros((e, 3)), np.zeros(e, i64), np.zeros((k, width)), np.zeros(k),
                     np.zeros(len(model.payoff), i64), np.zeros(2 * e, i64), np.zeros(2 * e), np.zeros(2 * e, f32),
-                    np.zeros(phases, i64)), created
+                    np.zeros(phases, i64)), Memory(tuple(s["seen"].reshape(-1) for s in st),
+                                                   tuple(s["u"].reshape(-1) for s in st),
+                                                   tuple(s["tried"].reshape(-1) for s in st)), created
 
 
 def book_learners(model: Any, lr: Learners, created: list[int], steps: int) -> None:
@@ -158,14 +165,22 @@ def _draw3(p0, p1, p2, na, r):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
-def choose(lr, base, agent, wk, k, phase, games, count, mine, lrng, state):  # pragma: no cover - compiled
-    """``Learning.choose`` for the learners among ``games[:count]`` (deciders own rows ``mine``);
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def choose(lr, seen, u, base, agent, cl, k, phase, games, count, mine, lrng, state):  # pragma: no cover
+    """``Learning.choose`` for the learners among ``games[:count]`` (deciders own rows ``mine``),
+    ``seen`` and ``u`` the phase's state (``Memory``), ``cl`` the step's decisions (``Calls``);
     False: a cell's outcomes lie past the records' width (nothing of the step is kept)."""
     # Fields read once: each read of a tuple's array in the loop costs a reference count.
     na = lr.nacts[phase]
-    seen, u, row, ls, prefs, tiers = lr.seen[phase], lr.u[phase], lr.row, lr.s, lr.prefs, lr.tier
-    chosen, outcome, cells, cnt, bad = wk.chosen, wk.outcome, wk.cell, lr.cnt, lr.bad
+    row = lr.row
+    ls = lr.s
+    prefs = lr.prefs
+    tiers = lr.tier
+    chosen = cl.chosen
+    outcome = cl.outcome
+    cells = cl.cell
+    cnt = lr.cnt
+    bad = lr.bad
     eps = lr.epsilon
     keep, spread = 1 - eps, eps / na
     states = lr.states
@@ -235,15 +250,23 @@ def choose(lr, base, agent, wk, k, phase, games, count, mine, lrng, state):  # p
     return True
 
 
-@njit(cache=True, nogil=True)
-def learn(lr, agent, step_pay, wk, phase, games, count, mine, promises):  # pragma: no cover - compiled
-    """``FictitiousPlay.learn`` of one decide call's learner decisions, rewarded as
-    ``Learning.after_play`` rewards them, with the partner's last cooperative move towards
-    the decider this step (-1: none)."""
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def learn(lr, seen, u, tried, agent, step_pay, cl, phase, games, count, mine, promises):  # pragma: no cover
+    """``FictitiousPlay.learn`` of one decide call's learner decisions (the phase's state
+    ``seen``, ``u``, ``tried``), rewarded as ``Learning.after_play`` rewards them, with the
+    partner's last cooperative move towards the decider this step (-1: none)."""
     na = lr.nacts[phase]
-    seen, u, tried = lr.seen[phase], lr.u[phase], lr.tried[phase]
-    row, ls, coop, cnt, flat, val, delta = lr.row, lr.s, lr.coop, lr.cnt, lr.flat, lr.val, lr.delta
-    outcome, chosen, send, promised = wk.outcome, wk.chosen, wk.send, wk.promised
+    row = lr.row
+    ls = lr.s
+    coop = lr.coop
+    cnt = lr.cnt
+    flat = lr.flat
+    val = lr.val
+    delta = lr.delta
+    outcome = cl.outcome
+    chosen = cl.chosen
+    send = cl.send
+    promised = cl.promised
     states = lr.states
     half = flat.shape[0] // 2
     m = 0
