@@ -408,15 +408,28 @@ def _welfare(view: StepView) -> np.ndarray:
         aggregate="ratio")
 def _efficiency(view: StepView) -> np.ndarray:
     """(W - baseline) / (optimum - baseline) against the environment's welfare bounds."""
-    welfare = _welfare(view)
-    if view.bounds is not None:  # a stretch whose graph changed: each step's own bounds
-        base_k, span_k = view.bounds[:, 0], view.bounds[:, 1] - view.bounds[:, 0]
-        out = np.full(view.k, np.nan)
+    return efficiency_steps(_welfare(view), view.bounds, view.model.env.bounds)
+
+
+def efficiency_steps(welfare: np.ndarray, bounds: np.ndarray | None, fixed: tuple[float, float],
+                     out: np.ndarray | None = None) -> np.ndarray:
+    """Each step's efficiency: against its own bounds ``bounds`` (K, 2) where a stretch's bounds
+    changed (a rewired graph, drawn listeners), else against ``fixed``; NaN where they coincide.
+    Into ``out`` when given (one block's row, ``sim.summary_book``)."""
+    if out is None:
+        out = np.empty(len(welfare))
+    if bounds is not None:
+        base_k, span_k = bounds[:, 0], bounds[:, 1] - bounds[:, 0]
+        out[:] = np.nan
         np.divide(welfare - base_k, span_k, out=out, where=span_k > 0)
         return out
-    base, opt = view.model.env.bounds
+    base, opt = fixed
     span = opt - base
-    return (welfare - base) / span if span > 0 else np.full(view.k, np.nan)
+    if span > 0:
+        np.divide(np.subtract(welfare, base), span, out=out)
+    else:
+        out[:] = np.nan
+    return out
 
 
 @metric("gini", label="Gini coefficient of payoffs", unit="0 = equal, 1 = one agent has all",

@@ -19,6 +19,7 @@ them, and the run's welfare and bounds are added step by step as there
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -113,7 +114,7 @@ class Plan(NamedTuple):
 def book(model: SpecModel, rec: Stretch) -> bool:
     """Book ``rec``'s steps after ``model.steps`` as ``collect.book_stretch`` would; False (nothing
     booked) when the stretch needs the general path."""
-    if not _books_here(model) or (model.evolution is None) is not (not rec.evolved):
+    if not _books_here(model) or bool(rec.evolved) != (model.evolution is not None):
         return False  # an evolving population's stretch books here only with its evolved columns
     plan = _plan(model, rec)
     layout = plan.layout
@@ -148,21 +149,8 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     welfare_row = r
     welfare = block[r]
     welfare[:] = summary[:, _WELFARE]
-    bounds = rec.bounds
-    if bounds is None:
-        base, opt = model.env.bounds
-        span = opt - base
-        if span > 0:
-            np.divide(np.subtract(welfare, base), span, out=block[r + 1])
-        else:
-            block[r + 1] = np.nan
-    else:  # each step's own bounds (drawn or rewired inside the stretch), as ``metrics._efficiency``
-        if bounds.shape[0] != k:
-            bounds = bounds[:k]
-        base_k = bounds[:, 0]
-        span_k = bounds[:, 1] - base_k
-        block[r + 1] = np.nan
-        np.divide(welfare - base_k, span_k, out=block[r + 1], where=span_k > 0)
+    bounds = None if rec.bounds is None else rec.bounds[:k]  # each step's own, where they changed
+    M.efficiency_steps(welfare, bounds, model.env.bounds, out=block[r + 1])
     block[r + 2] = summary[:, _GINI]
     r += 3
     if layout.pairwise:
@@ -283,18 +271,11 @@ def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.n
     tot.outcomes = _plus(tot.outcomes, outcomes)
     # Step by step, left to right, as stepping adds them (a running sum in Python floats).
     w_, b, o = tot.welfare, tot.baseline, tot.optimum
-    if bounds is None:
-        base, opt = model.env.bounds
-        for x in block[welfare_row].tolist():
-            w_ += x
-            b += base
-            o += opt
-    else:  # (K, 2): each step's own
-        for x, base, opt in zip(block[welfare_row].tolist(), bounds[:, 0].tolist(), bounds[:, 1].tolist(),
-                                strict=True):
-            w_ += x
-            b += base
-            o += opt
+    per_step = repeat(model.env.bounds) if bounds is None else bounds.tolist()
+    for x, (base, opt) in zip(block[welfare_row].tolist(), per_step, strict=False):  # repeat: endless
+        w_ += x
+        b += base
+        o += opt
     tot.welfare, tot.baseline, tot.optimum = w_, b, o
 
 
