@@ -67,7 +67,7 @@ def sort_runs(q: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     mergesort) is not called: compiling it cost more than a second of a cold cache.
     """
     m = q.shape[0]
-    bounds = np.empty(m + 1, np.int64)
+    bounds = np.empty(m + 2, np.int64)  # m + 1 run bounds at most; one more: no keys is one empty run
     bounds[0] = 0
     runs = 1
     for i in range(1, m):
