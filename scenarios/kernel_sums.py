@@ -7,7 +7,7 @@ fused step's time and ~1 MB of records per step. A kernel that calls these
 functions instead hands the engine four numbers per step
 (``scenarios.stretch.SUMMARY``), the very values ``sim.metrics`` computes.
 
-Bit-identical results need numpy's own summation order: ``pairwise_sum`` is
+Bit-identical results need numpy's own summation order: ``_pairwise`` is
 numpy's pairwise summation of float64 (8 accumulators up to 128 elements,
 halves on multiples of 8 above; a reduction starts from the identity 0.0).
 ``tests/test_fused_network.py`` pins the sums and the Gini against their numpy twins.
@@ -95,12 +95,6 @@ def _block_at(a, code, lo, n):  # pragma: no cover - compiled
         res += a[code[lo + i]]
         i += 1
     return res
-
-
-@njit(cache=True, nogil=True)
-def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
-    """Sum of ``a[lo:lo + n]`` in numpy's pairwise order (without the reduction's 0.0 start)."""
-    return _pairwise(a, None, np.int64(lo), n)
 
 
 @njit(cache=True, nogil=True)
