@@ -19,4 +19,16 @@ configure()
 
 from numba import njit  # noqa: E402  (after configure: the decorator reads the cache directory)
 
-__all__ = ["KERNEL_SOURCES", "PREFIX", "ROOT", "cache_dir", "configure", "njit", "sources_key"]
+from agents import kernel_loader  # noqa: E402
+
+kernel_loader.listen()  # a command that asked to hear of cold compiles hears of them from now on
+
+#: ``njit`` options of a helper only compiled code calls. No Python entry point: it unboxes every
+#: array argument (a tuple's members each) and was most of a wide helper's compile time with a
+#: cold cache; calling such a helper from Python crashes the process. No C callback wrapper
+#: either (nothing uses one).
+INNER = {"cache": True, "nogil": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+#: ``njit`` options of a kernel Python calls: its entry point, no C callback wrapper.
+OUTER = {"cache": True, "nogil": True, "no_cfunc_wrapper": True}
+
+__all__ = ["INNER", "KERNEL_SOURCES", "OUTER", "PREFIX", "ROOT", "cache_dir", "configure", "njit", "sources_key"]

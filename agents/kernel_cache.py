@@ -7,6 +7,7 @@ not pay for that. ``agents.jit`` points numba here before any kernel is decorate
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Every file a compiled kernel is built from: the modules that define jitted functions, and
 #: the modules that define what they import (constants are frozen into machine code).
 KERNEL_SOURCES: tuple[str, ...] = (
+    "agents/jit.py",  # the njit options kernels compile with
     "agents/kernel_entry.py",
     "agents/pair_align.py",
     "agents/pair_runs.py",
@@ -55,9 +57,6 @@ KERNEL_SOURCES: tuple[str, ...] = (
     "sim/rewire_kernel.py",
 )
 
-#: The file whose presence in a keyed directory says every kernel was compiled into it
-#: (written by ``specbound warm``, ``sim/warm.py``).
-WARM_MARK = "warmed"
 #: Prefix of a keyed cache directory's name.
 PREFIX = "specbound-"
 
@@ -105,12 +104,14 @@ def configure() -> Path:
     """Point numba's cache at :func:`cache_dir` (before any kernel is decorated)."""
     path = cache_dir()
     os.environ["NUMBA_CACHE_DIR"] = str(path)
+    # Stamped at each use: ``stale`` tells a directory in use from one of sources long gone.
+    with contextlib.suppress(OSError):
+        path.mkdir(parents=True, exist_ok=True)
+        os.utime(path)
     config = sys.modules.get("numba.core.config")
     if config is not None:  # numba already loaded: its config read the environment already
         config.CACHE_DIR = str(path)  # type: ignore[attr-defined]
     return path
-
-
 
 
 #: Seconds a keyed directory for other sources stays untouched before ``stale`` lists it: a
@@ -119,7 +120,8 @@ STALE_AFTER = 3600.0
 
 
 def stale(current: Path, now: float, after: float = STALE_AFTER) -> list[Path]:
-    """Keyed directories beside ``current`` (other sources' caches) untouched for ``after`` seconds.
+    """Keyed directories beside ``current`` (other sources' caches) no process has used for
+    ``after`` seconds (``configure`` stamps a directory at each use).
 
     Each holds ~10-20 MB of machine code no process of today's sources can load.
     """
@@ -128,10 +130,3 @@ def stale(current: Path, now: float, after: float = STALE_AFTER) -> list[Path]:
     return sorted(p for p in current.parent.iterdir()
                   if p.is_dir() and p.name.startswith(PREFIX) and p != current
                   and now - p.stat().st_mtime >= after)
-
-
-def holds(path: Path, module: str) -> bool:
-    """Whether the keyed directory ``path`` is marked warm or holds machine code of ``module``
-    (numba names its index files ``<file stem>.<function>-<line>.pyXY.nbi``)."""
-    stem = module.rsplit(".", 1)[-1]
-    return (path / WARM_MARK).exists() or any(path.glob(f"*/{stem}.*.nbi"))

@@ -21,8 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from agents.jit import njit
-from scenarios.ipd_rows import INNER, OUTER
+from agents.jit import INNER, OUTER, njit
 from scenarios.kernel_sums import BLOCK, DEPTH, _block_at, total, total_at
 from scenarios.pairwise_tree import leaves, push, shares_total, total2_at
 

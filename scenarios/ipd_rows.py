@@ -9,15 +9,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from agents.jit import njit
+from agents.jit import INNER, njit
 from scenarios.kernel_sums import met_trust_step, trust_step
 
-#: ``njit`` options of a helper only compiled code calls. No Python entry point: it unboxes every
-#: array argument (a tuple's members each), and was most of a wide helper's compiling (cold cache);
-#: calling such a helper from Python crashes the process. No C callback wrapper either (unused).
-INNER = {"cache": True, "nogil": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
-#: ``njit`` options of a function Python calls: the entry point, no C callback wrapper.
-OUTER = {"cache": True, "nogil": True, "no_cfunc_wrapper": True}
 #: Why ``_play`` stopped early: keys without a cell, a decision that logs a conflict, or a
 #: broken promise whose detection needs this step's draws.
 MISSING, CONFLICT, DRAW = 1, 2, 3

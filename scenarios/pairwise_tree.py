@@ -17,8 +17,7 @@ import functools
 
 import numpy as np
 
-from agents.jit import njit
-from scenarios.ipd_rows import INNER, OUTER
+from agents.jit import INNER, OUTER, njit
 from scenarios.kernel_sums import BLOCK, DEPTH, _block, _block_at
 
 

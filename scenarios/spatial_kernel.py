@@ -33,9 +33,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from agents.jit import njit
+from agents.jit import INNER, OUTER, njit
 from scenarios.ipd_kernel import project
-from scenarios.ipd_rows import INNER, OUTER
 from scenarios.kernel_sums import gini_chunk, total
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -218,8 +217,7 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, 0, summarised)
     # Its counts, summary, environment and evolved columns are all the metrics read: booked as one
-    # block where ``sim.summary_book`` books evolved columns (until then it declines, and the
-    # general path books the stretch).
+    # block (``sim.summary_book``).
     rec.one_block = summarised
     chunk = max(1, min(k, CHUNK_BYTES // (8 * max(n, 1)))) if summarised else k
     labels = [name for col in evo.labels() for name in col] if evo is not None else []
@@ -691,7 +689,7 @@ def _take_rows(src, order):  # pragma: no cover - compiled
 
 @njit(**OUTER)
 def _put_rows(src, pos, out):  # pragma: no cover - compiled
-    """``_put`` of a 2-D array, element by element."""
+    """``_put_back``'s copy of a 2-D array by position, element by element."""
     for a in range(pos.shape[0]):
         for c in range(src.shape[1]):
             out[a, c] = src[pos[a], c]

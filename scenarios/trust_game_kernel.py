@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from agents.jit import njit
+from agents.jit import INNER, OUTER, njit
 from agents.kernel_entry import Entry
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
@@ -524,7 +524,7 @@ def _bucket(kept, broken):  # pragma: no cover - compiled
     return np.int64(np.floor((kept + 1.0) / (kept + broken + 2.0) * TRUST_BUCKETS + BUCKET_EPS))
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(**OUTER)
 def _slot(hkeys, key):  # pragma: no cover - compiled
     """The slot of ``key`` in the open-addressing hash, or the empty slot where it would go."""
     mask = hkeys.shape[0] - 1
@@ -534,7 +534,7 @@ def _slot(hkeys, key):  # pragma: no cover - compiled
     return i
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(**OUTER)
 def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
     """File ``keys`` -> ``cells``; returns how many keys were new."""
     added = 0
@@ -574,7 +574,7 @@ def _field(f, stage, sent, promised, r, o, kept, broken, last, last2, defected, 
     return np.int64(0)
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**INNER)
 def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
     """Act and outcome (``cl.chosen``, ``cl.outcome``) of ``phase`` for games ``games[:count]``,
     whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell
@@ -664,7 +664,7 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
         outcome[phase, g] = base[cell] + act
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**INNER)
 def _book(outcome, counts, nconf, conf, agent, k, phase, games, count, decider_rows, partner_rows,
           state):  # pragma: no cover - compiled
     """Count the outcomes of one decide call and list its conflicts (stepping's order)."""
@@ -682,7 +682,7 @@ def _book(outcome, counts, nconf, conf, agent, k, phase, games, count, decider_r
             state[LOGGED] = c + 1
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(**OUTER)
 def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, lrng):  # pragma: no cover
     """Play steps ``k0``..``k_max - 1``; returns the next step (``state[WHY]`` says why it stopped).
 
@@ -870,7 +870,7 @@ def _span(ph, e, said, acted):  # pragma: no cover - compiled
 _PLAY = Entry(_play)
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**INNER)
 def _settle(gm, bd, send, promised, inv, tru, ret, acted_games, seen, buf, tally, k, acted,
             detect_rng):  # pragma: no cover - compiled
     """Payoffs, pair memory, evidence, truth and tallies of a decided step (``TrustGame.step``'s

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from agents.jit import njit
+from agents.jit import INNER, njit
 
 #: Slots of the loop's ``state`` kept for the learners' stream: draws so far, and draws of the
 #: steps played whole (a step left to the generic path gives its draws back).
@@ -165,7 +165,7 @@ def _draw3(p0, p1, p2, na, r):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**INNER)
 def choose(lr, seen, u, base, agent, cl, k, phase, games, count, mine, lrng, state):  # pragma: no cover
     """``Learning.choose`` for the learners among ``games[:count]`` (deciders own rows ``mine``),
     ``seen`` and ``u`` the phase's state (``Memory``), ``cl`` the step's decisions (``Calls``);
@@ -250,7 +250,7 @@ def choose(lr, seen, u, base, agent, cl, k, phase, games, count, mine, lrng, sta
     return True
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**INNER)
 def learn(lr, seen, u, tried, agent, step_pay, cl, phase, games, count, mine, promises):  # pragma: no cover
     """``FictitiousPlay.learn`` of one decide call's learner decisions (the phase's state
     ``seen``, ``u``, ``tried``), rewarded as ``Learning.after_play`` rewards them, with the
