@@ -18,10 +18,46 @@ from types import ModuleType
 KERNEL_MIN_WORK = 10_000
 
 
-#: Called with a kernel module's name just before it is first imported in this process while
-#: no machine code of it is cached (its compilation follows, seconds to a minute). None in
-#: library use; ``specbound run`` sets it to say so on a terminal (a silent wait looks hung).
+#: Called once, with the function's module, when numba first compiles a function in this
+#: process (a cold cache: its compile follows, seconds to a minute). None in library use;
+#: ``specbound run`` sets it through :func:`announce_compiles` (a silent wait looks hung).
 on_cold: Callable[[str], None] | None = None
+
+
+def announce_compiles(say: Callable[[str], None] | None) -> None:
+    """Call ``say`` once when numba first compiles in this process (None: stop asking).
+
+    numba raises its ``numba:compile`` event only when a function is compiled, never when its
+    machine code is loaded from the cache, so the event is the cold cache itself. Listened to
+    as soon as numba is loaded (``agents.jit`` calls :func:`listen`), not before."""
+    global on_cold
+    on_cold = say
+    if "agents.jit" in sys.modules:
+        listen()
+
+
+def listen() -> None:
+    """Register the compile listener, once, if someone asked (:func:`announce_compiles`)."""
+    if on_cold is None or _LISTENER:
+        return
+    from numba.core import event
+
+    class Once(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            global on_cold
+            say, on_cold = on_cold, None
+            if say is not None:
+                say(ev.data["dispatcher"].py_func.__module__)
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    _LISTENER.append(Once())
+    event.register("numba:compile", _LISTENER[0])  # type: ignore[no-untyped-call]
+
+
+#: The listener registered (at most one a process).
+_LISTENER: list[object] = []
 
 
 def optional_module(name: str) -> ModuleType | None:
@@ -31,11 +67,6 @@ def optional_module(name: str) -> ModuleType | None:
     loaded = sys.modules.get(name)
     if loaded is not None:
         return loaded
-    if on_cold is not None and name != "numba":
-        from agents.kernel_cache import cache_dir, holds
-
-        if not holds(cache_dir(), name):
-            on_cold(name)
     try:
         return importlib.import_module(name)
     except ImportError as err:

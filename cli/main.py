@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         from agents import kernel_loader
 
-        kernel_loader.on_cold = _say_cold
+        kernel_loader.announce_compiles(_say_cold)
     try:
         model = run_model(scenario, seed=args.seed, progress=True)
     except BaseException:
@@ -82,8 +82,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _say_cold(module: str) -> None:
-    print(f"specbound: compiling {module} for this machine (once per version of the kernels; "
-          "`specbound warm` compiles every kernel ahead)", file=sys.stderr, flush=True)
+    print(f"specbound: compiling kernels ({module} first) for this machine, once per version of them; "
+          "`specbound warm` compiles every kernel ahead", file=sys.stderr, flush=True)
 
 
 def _run_many(args: argparse.Namespace, overrides: dict[str, Any]) -> int:

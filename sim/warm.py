@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from agents.kernel_cache import WARM_MARK, cache_dir, stale
+from agents.kernel_cache import cache_dir, stale
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,9 @@ RUNS: tuple[Warmup, ...] = (
 )
 #: Shipped scenarios left out, and why.
 LEFT_OUT = {"llm-negotiation": "its sellers are language models (a server); its kernels are the negotiation ones"}
-#: The mark a finished warming leaves in the keyed cache directory.
-MARK = WARM_MARK
+#: The file a finished warming leaves in the keyed cache directory: what compiled there
+#: (numba's and Python's versions; numba treats another's machine code as absent).
+MARK = "warmed"
 
 
 @dataclass(frozen=True)
@@ -101,11 +104,14 @@ def _compile(run: Warmup) -> str:
     return run.ref
 
 
-def numba_missing() -> bool:
-    """Whether numba cannot be imported here (runs then step; there is nothing to compile)."""
-    from agents.kernel_loader import optional_module
-
-    return optional_module("numba") is None
+def compiler() -> str | None:
+    """numba's and Python's versions, what machine code in the cache was compiled by; None
+    where numba is not installed (runs then step; there is nothing to compile)."""
+    try:
+        numba = version("numba")
+    except PackageNotFoundError:
+        return None
+    return f"numba {numba}, python {sys.version.split()[0]}\n"
 
 
 def warm(workers: int | None = None, force: bool = False, prune: bool = True) -> Warmed:
@@ -119,15 +125,16 @@ def warm(workers: int | None = None, force: bool = False, prune: bool = True) ->
     pruned = tuple(stale(path, time.time())) if prune else ()
     for old in pruned:
         shutil.rmtree(old, ignore_errors=True)
-    if (path / MARK).exists() and not force:
-        return Warmed(path, "warm", (), time.perf_counter() - start, pruned)
-    if numba_missing():
+    stamp = compiler()
+    if stamp is None:
         return Warmed(path, "no numba", (), time.perf_counter() - start, pruned)
+    if not force and (path / MARK).is_file() and (path / MARK).read_text() == stamp:
+        return Warmed(path, "warm", (), time.perf_counter() - start, pruned)
     from sim.runs.pool import context
 
     count = max(1, min(workers or os.cpu_count() or 1, len(RUNS)))
     with ProcessPoolExecutor(max_workers=count, mp_context=context()) as pool:
         ran = tuple(pool.map(_compile, RUNS))
     path.mkdir(parents=True, exist_ok=True)
-    (path / MARK).write_text("\n".join(ran) + "\n")
+    (path / MARK).write_text(stamp)
     return Warmed(path, "compiled", ran, time.perf_counter() - start, pruned)

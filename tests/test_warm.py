@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -29,8 +28,9 @@ def test_the_runs_cover_every_shipped_scenario_but_the_declared_ones() -> None:
 def test_a_marked_cache_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     keyed = tmp_path / (kernel_cache.PREFIX + "0" * 16)
     keyed.mkdir()
-    (keyed / warming.MARK).write_text("")
     monkeypatch.setattr(warming, "cache_dir", lambda: keyed)
+    monkeypatch.setattr(warming, "compiler", lambda: "numba 1, python 3\n")
+    (keyed / warming.MARK).write_text("numba 1, python 3\n")
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a warm cache must not start a pool")
@@ -43,7 +43,7 @@ def test_a_marked_cache_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_without_numba_there_is_nothing_to_compile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(warming, "cache_dir", lambda: tmp_path / "specbound-x")
-    monkeypatch.setattr(warming, "numba_missing", lambda: True)
+    monkeypatch.setattr(warming, "compiler", lambda: None)
     done = warming.warm()
     assert (done.status, done.ran) == ("no numba", ())
     assert not (tmp_path / "specbound-x" / warming.MARK).exists()
@@ -62,14 +62,44 @@ def test_old_caches_of_other_sources_are_pruned_and_nothing_else(tmp_path: Path)
     assert kernel_cache.stale(tmp_path / "absent" / "specbound-x", now) == []
 
 
-def test_a_warming_run_takes_the_compiled_path() -> None:
+def test_a_mark_of_another_numba_is_no_mark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keyed = tmp_path / (kernel_cache.PREFIX + "0" * 16)
+    keyed.mkdir()
+    (keyed / warming.MARK).write_text("numba 0.1, python 3.0\n")
+    monkeypatch.setattr(warming, "cache_dir", lambda: keyed)
+    monkeypatch.setattr(warming, "compiler", lambda: "numba 1, python 3\n")
+    monkeypatch.setattr(warming, "RUNS", ())  # nothing to run: the point is that it would run
+    monkeypatch.setattr(warming, "ProcessPoolExecutor", lambda **kwargs: _NoPool())
+    assert warming.warm().status == "compiled"
+    assert (keyed / warming.MARK).read_text() == "numba 1, python 3\n"
+
+
+class _NoPool:
+    def __enter__(self) -> _NoPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def map(self, fn: object, runs: tuple[object, ...]) -> list[object]:
+        return []
+
+
+def test_a_warming_run_takes_the_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """What makes warming work: the declared negotiation run is large enough for its kernel."""
     pytest.importorskip("numba")
-    run = next(r for r in warming.RUNS if r.ref == "negotiation-honest-first")
-    warming._compile(run)
     from scenarios import negotiation_kernel
 
-    assert negotiation_kernel.settle.signatures  # compiled (or loaded from the cache) by the run
+    calls: list[int] = []
+    real = negotiation_kernel.settle
+
+    def spy(*args: object) -> object:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(negotiation_kernel, "settle", spy)
+    warming._compile(next(r for r in warming.RUNS if r.ref == "negotiation-honest-first"))
+    assert calls
 
 
 def test_sized_runs_keep_the_group_proportions() -> None:
@@ -79,29 +109,19 @@ def test_sized_runs_keep_the_group_proportions() -> None:
     assert 990 <= sum(sized.values()) <= 1010 and len(sized) >= 2
 
 
-def test_a_cold_kernel_is_announced_before_it_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``specbound run`` on a terminal says a compile follows, rather than looking hung."""
-    pytest.importorskip("numba")
-    import agents
+def test_a_cold_compile_is_announced_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``specbound run`` on a terminal says a compile follows, rather than looking hung; a
+    function loaded from the cache raises no compile event, so a warm cache says nothing."""
+    numba = pytest.importorskip("numba")
+    import agents.jit  # noqa: F401  (numba loaded: the listener registers at once)
     from agents import kernel_loader
 
-    keyed = tmp_path / (kernel_cache.PREFIX + "0" * 16)
-    (keyed / "agents_x").mkdir(parents=True)
-    monkeypatch.setattr(kernel_cache, "cache_dir", lambda: keyed)
     said: list[str] = []
-    monkeypatch.setattr(kernel_loader, "on_cold", said.append)
-    monkeypatch.setattr(agents, "uniques", agents.uniques)  # restored after the re-import
-    monkeypatch.delitem(sys.modules, "agents.uniques")
-    assert kernel_loader.optional_module("agents.uniques") is not None
-    assert said == ["agents.uniques"]
-    assert kernel_loader.optional_module("numba") is not None and said == ["agents.uniques"]
-
-    (keyed / "agents_x" / "uniques.unique-10.py313.nbi").write_text("")  # its code is cached now
-    monkeypatch.delitem(sys.modules, "agents.uniques")
-    kernel_loader.optional_module("agents.uniques")
-    assert said == ["agents.uniques"]
-    (keyed / "agents_x" / "uniques.unique-10.py313.nbi").unlink()
-    (keyed / warming.MARK).write_text("")  # or the whole cache is marked warm
-    monkeypatch.delitem(sys.modules, "agents.uniques")
-    kernel_loader.optional_module("agents.uniques")
-    assert said == ["agents.uniques"]
+    monkeypatch.setattr(kernel_loader, "on_cold", None)
+    kernel_loader.announce_compiles(said.append)
+    try:
+        assert numba.njit(lambda x: x + 1)(1) == 2  # compiled now: never cached
+        assert numba.njit(lambda x: x + 2)(1) == 3
+    finally:
+        kernel_loader.announce_compiles(None)
+    assert said == [__name__]
