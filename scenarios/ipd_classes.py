@@ -25,15 +25,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from agents.jit import njit
+from agents.jit import INNER, OUTER, njit
 from scenarios import ipd_agents
 from scenarios.ipd_rows import (
     CONFLICT,
     DRAW,
-    INNER,
     MISSED,
     MISSING,
-    OUTER,
     WHY,
     Game,
     Lookup,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agents.jit import njit
+from agents.jit import OUTER, njit
 from agents.policies import TRUST_BUCKETS
 from scenarios import ipd_agents, ipd_classes, ipd_learners, ipd_replays
 from scenarios.environment import ObsCodec
@@ -38,7 +38,6 @@ from scenarios.ipd_rows import (  # noqa: F401  (TRUST, COIN: the layout, read b
     MISSED,
     MISSING,
     OBS_FIELDS,
-    OUTER,
     TRUST,
     WHY,
     Game,

@@ -31,16 +31,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from agents.jit import njit
+from agents.jit import INNER, OUTER, njit
 from scenarios.ipd_rows import (
     BUCKET_EPS,
     CONFLICT,
     GOOD,
-    INNER,
     MISSED,
     MISSING,
     MY_LAST,
-    OUTER,
     PARITY,
     PARTNER_DEFECTED,
     PARTNER_LAST,
