@@ -17,7 +17,7 @@ from scenarios import ipd_replays
 from sim import decisions
 from sim.cell_memo import CellMemo, TableMemo
 from sim.runs.run import run
-from tests.test_cell_memo import _same
+from tests.same_runs import assert_same_result
 from tests.test_fused import _copies
 
 
@@ -63,7 +63,7 @@ def test_a_replayed_stretch_equals_a_played_one(overrides, seed, replays, monkey
     assert replays == [0, 1]
     warm = run("ipd-classic", seed=seed, set=overrides)
     assert replays == [1, 1]
-    _same(_cold(monkeypatch, seed, overrides), warm)
+    assert_same_result(_cold(monkeypatch, seed, overrides), warm)
 
 
 @pytest.mark.parametrize("change", [
@@ -80,7 +80,7 @@ def test_a_stretch_with_another_input_is_played(change, replays, monkeypatch):
     then = {**base, **change}
     got = run("ipd-classic", seed=3, set=then)
     assert replays[0] == 0
-    _same(_cold(monkeypatch, 3, then), got)
+    assert_same_result(_cold(monkeypatch, 3, then), got)
 
 
 def test_a_table_with_cells_of_its_own_keeps_nothing(replays):

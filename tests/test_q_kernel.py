@@ -15,7 +15,7 @@ import pytest
 
 from agents.policies import learners, make_policy
 from sim.runs.run import run
-from tests.test_cell_memo import _same
+from tests.same_runs import assert_same_result
 
 
 def _numpy_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,4 +78,4 @@ def test_a_learning_run_is_the_same_compiled_or_not(monkeypatch):
     compiled = run("trust-game", seed=3, set=overrides)
     assert calls[0] > 0
     _numpy_only(monkeypatch)
-    _same(compiled, run("trust-game", seed=3, set=overrides))
+    assert_same_result(compiled, run("trust-game", seed=3, set=overrides))
