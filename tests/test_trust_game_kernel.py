@@ -274,14 +274,17 @@ def test_roles_drawn_ahead_are_given_back(monkeypatch: pytest.MonkeyPatch) -> No
     # A stretch that ends before the steps its roles were drawn for (here: cut after one step,
     # as a step with no room for its new outcomes cuts it) must leave rng_match where stepping
     # leaves it: the generic step and rewiring draw from it next.
-    real = trust_game_kernel._play
+    real = trust_game_kernel._PLAY  # the wrapper fast_forward calls (it holds the dispatcher)
+    calls: list[int] = []
 
     def one_step(k0: int, k_max: int, *args: Any) -> int:
+        calls.append(k0)
         return int(real(k0, min(k_max, k0 + 1), *args))  # stops with no reason: the stretch ends
 
-    monkeypatch.setattr(trust_game_kernel, "_play", one_step)
+    monkeypatch.setattr(trust_game_kernel, "_PLAY", one_step)
     slow, fast, played = _pair(_with(SMALL), 1)
     assert played > 5
+    assert len(calls) >= played  # the cut took effect: one step a call
     _same(slow, fast)
     assert slow.rng_match.random() == fast.rng_match.random()
 
