@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,7 +29,7 @@ from sim.model import SpecModel
 from sim.runs.run import result_of, run_model
 from sim.scenario import SCENARIO_DIR, load_scenario, load_scenario_text
 from tests.llm_server import serve
-from tests.same_runs import RULE_BASED
+from tests.same_runs import RULE_BASED, assert_same_result
 
 #: Shipped scenarios that need no language-model server.
 
@@ -59,9 +58,7 @@ def both_ways(scenario: Any, seed: int, overrides: dict[str, Any] | None = None,
 
 
 def assert_same_results(on: SpecModel, off: SpecModel) -> None:
-    a, b = result_of(on), result_of(off)
-    assert a.to_json() == b.to_json()
-    pd.testing.assert_frame_equal(a.steps, b.steps, check_exact=True)
+    assert_same_result(result_of(on), result_of(off))
     assert np.array_equal(on.payoff, off.payoff)
     assert on.decisions.n_cells <= off.decisions.n_cells
 
