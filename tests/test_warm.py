@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -69,20 +70,9 @@ def test_a_mark_of_another_numba_is_no_mark(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(warming, "cache_dir", lambda: keyed)
     monkeypatch.setattr(warming, "compiler", lambda: "numba 1, python 3\n")
     monkeypatch.setattr(warming, "RUNS", ())  # nothing to run: the point is that it would run
-    monkeypatch.setattr(warming, "ProcessPoolExecutor", lambda **kwargs: _NoPool())
+    monkeypatch.setattr(warming, "ProcessPoolExecutor", lambda max_workers, mp_context: ThreadPoolExecutor(max_workers))
     assert warming.warm().status == "compiled"
     assert (keyed / warming.MARK).read_text() == "numba 1, python 3\n"
-
-
-class _NoPool:
-    def __enter__(self) -> _NoPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def map(self, fn: object, runs: tuple[object, ...]) -> list[object]:
-        return []
 
 
 def test_a_warming_run_takes_the_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
