@@ -36,14 +36,17 @@ def _chunks(log: EventLog) -> list[tuple[int, list[int], list[int], list[int]]]:
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("cap", [10**6, 25])
-def test_block_reads_as_steps(seed: int, cap: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("bound", ["far", "exact"])
+def test_block_reads_as_steps(seed: int, bound: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    agents, outcome, at, rows, lo = _stretch(seed)
+    # "exact": the step before and the block fill the bound, so the block is held back whole
+    # and the step after it is the one truncated.
+    cap = 10**6 if bound == "far" else 2 + int(rows.sum())
     monkeypatch.setattr(eventlog, "MAX_EVENT_ROWS", cap)
     logs = EventLog(), EventLog()
     first = 7
     for log in logs:  # a step logged before the block, and after it
         log.conflicts(3, np.array([1, 2]), None, np.array([0, 1]), np.array([1, 1]))
-    agents, outcome, at, rows, lo = _stretch(seed)
     steps = list(range(first, first + len(rows)))
     logs[0].conflict_steps(steps, agents, outcome, at.tolist(), rows.tolist(), starts=lo.tolist())
     logs[1].conflict_block(first, agents, outcome, at, rows, lo)
