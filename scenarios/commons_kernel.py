@@ -76,7 +76,7 @@ class State(NamedTuple):
     buf: np.ndarray        # (n,) scratch
 
 
-class Records(NamedTuple):
+class Written(NamedTuple):
     """The ``StepArrays`` a commons stretch writes (the rest have no columns: it is summarised)."""
 
     counts: np.ndarray
@@ -139,7 +139,7 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
     # Flat: numba's dispatcher types a bare array several times faster than one in a NamedTuple.
     arrays = rec.arrays
-    written = Records(arrays.counts, arrays.group_sums, arrays.summary)
+    written = Written(arrays.counts, arrays.group_sums, arrays.summary)
     if not _play_flat(k, *lookup, *res, *state, scratch.group_of, *written, env_cols, *conflicts, *scratch.classes):
         # Agent by agent, called apart: a run whose stretches all fit types never compiles it.
         _play(k, lookup, res, state, scratch.group_of, written, env_cols, conflicts, scratch.classes)
@@ -183,7 +183,7 @@ def _play_flat(k_max, p0, p1, p2, p3, r0, r1, r2, r3, s0, s1, s2, s3, s4, s5, s6
     if not, the classes are made and the caller plays agent by agent (``_play``)."""
     lk, res = Lookup(p0, p1, p2, p3), Resource(r0, r1, r2, r3)
     st = State(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10)
-    rec, cf = Records(counts, group_sums, summary), Conflicts(c0, c1, c2, c3, c4)
+    rec, cf = Written(counts, group_sums, summary), Conflicts(c0, c1, c2, c3, c4)
     cl = Classes(l0, l1, l2, l3, l4, l5, l6, l7)
     _classify(st.payoff, st.order, st.xs, st.buf, cl)
     fits, types = _types(lk, st, cl)

@@ -948,11 +948,10 @@ def _settle(gm, bd, send, promised, inv, tru, ret, acted_games, seen, buf, tally
         a = agent[t]
         truth_kept[a] += 1.0 if repaid else 0.0
         truth_total[a] += 1.0
-    rec_tally = tally
-    rec_tally[k, 0] = total(buf, sent_games)
-    rec_tally[k, 1] = acted
+    tally[k, 0] = total(buf, sent_games)
+    tally[k, 1] = acted
     for q in range(acted):
         buf[q] = ret[acted_games[q]]
-    rec_tally[k, 2] = total(buf, acted)
-    rec_tally[k, 3] = said
-    rec_tally[k, 4] = broken_words
+    tally[k, 2] = total(buf, acted)
+    tally[k, 3] = said
+    tally[k, 4] = broken_words
