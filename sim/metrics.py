@@ -171,20 +171,36 @@ def group_payoffs(model: SpecModel, sums: np.ndarray) -> dict[str, np.ndarray]:
 _Layout = tuple[np.ndarray, list[tuple[str, int]], list[tuple[str, np.ndarray, Any]]]
 
 
+#: Group layouts made in this process, by the groups' sizes, names, indices and focal flags: the runs of a
+#: sweep share theirs (see ``_group_layout``). Bounded: cleared when full.
+_LAYOUTS: dict[tuple[bytes, tuple[tuple[str, int, bool], ...]], _Layout] = {}
+_MAX_LAYOUTS = 64
+
+
 def _group_layout(model: SpecModel) -> _Layout:
     """What ``group_payoffs`` divides by and reads, kept while the groups and ``group_of`` are the
     same objects (a join concatenates a new ``group_of``): the divisor per group, the populated
-    groups' columns, and the focal and background masks with their sizes."""
+    groups' columns, and the focal and background masks with their sizes.
+
+    It depends on nothing but the groups' sizes, names and focal flags, so it is also kept per
+    process by those: a run of a few milliseconds then reads it instead of making it (its arrays
+    are only ever read)."""
     kept = model.__dict__.get("_group_layout")
     if kept is not None and kept[0] is model.group_of and kept[1] == len(model.groups):
         got: _Layout = kept[2]
         return got
     sizes = np.bincount(model.group_of, minlength=len(model.groups))
-    named = [(f"payoff.{gs.name}", gs.index) for gs in model.groups if sizes[gs.index]]
-    focal = np.array([gs.focal for gs in model.groups], dtype=bool)
-    parts = [(name, mask, sizes[mask].sum()) for name, mask in (("payoff_focal", focal), ("payoff_background", ~focal))
-             if sizes[mask].sum()]
-    layout = (np.where(sizes > 0, sizes, 1), named, parts)
+    key = (sizes.tobytes(), tuple((gs.name, gs.index, bool(gs.focal)) for gs in model.groups))
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        named = [(f"payoff.{gs.name}", gs.index) for gs in model.groups if sizes[gs.index]]
+        focal = np.array([gs.focal for gs in model.groups], dtype=bool)
+        parts = [(name, mask, sizes[mask].sum()) for name, mask in
+                 (("payoff_focal", focal), ("payoff_background", ~focal)) if sizes[mask].sum()]
+        layout = (np.where(sizes > 0, sizes, 1), named, parts)
+        if len(_LAYOUTS) >= _MAX_LAYOUTS:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = layout
     model.__dict__["_group_layout"] = (model.group_of, len(model.groups), layout)
     return layout
 

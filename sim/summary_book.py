@@ -18,9 +18,8 @@ them, and the run's welfare and bounds are added step by step as there
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from itertools import repeat
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -47,14 +46,14 @@ _WELFARE, _GINI, _TRUST, _CALIBRATION = (SUMMARY.index(name) for name in
 
 class Weights(NamedTuple):
     """The model's part of a layout, made with the model (``prepare``) and kept while the outcomes,
-    principles and groups it was made from are the same objects.
+    principles and groups it was made from are the same objects (per model, and per process in
+    ``_WEIGHTS``).
 
     ``rows`` (10 + 2P, outcomes): the four ``COUNTED`` sums; the ratios' numerators (cooperative
     moves, checks that held, then per principle); their denominators (moves, checks that applied,
     then per principle); decisions; decisions that served an injection.
     """
 
-    same: tuple[object, ...]
     groups: int
     rows: np.ndarray
     ids: tuple[str, ...]
@@ -303,16 +302,23 @@ def _plan(model: SpecModel, rec: Stretch) -> Plan:
             and kept.counters == counters and kept.env == env and kept.evolved == evolved):
         return kept
     layout = _layout(model, rec, computed)
-    names = [] if layout is None else _names(layout.weights.ids, layout.tail)
+    names, rows_kept = ([], {}) if layout is None else _names(layout)
     plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, evolved, layout,
-                names, {})
+                names, rows_kept)
     model.__dict__["_summary_plan"] = plan
     return plan
 
 
-def _names(ids: Sequence[str], tail: Sequence[str]) -> list[str]:
-    """A block's row names: the counted rows, the rates, a compliance row per principle id, the tail."""
-    return [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{i}" for i in ids], *tail]
+def _names(layout: Layout) -> tuple[list[str], dict[tuple[int, ...], tuple[list[int], list[str]]]]:
+    """A block's row names: the counted rows, the rates, a compliance row per principle id, the tail;
+    and the rows kept per set of principles present (shared by every plan with these names)."""
+    key = (layout.weights.ids, layout.tail)
+    got = _NAMES.get(key)
+    if got is None:
+        names = [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{i}" for i in layout.weights.ids],
+                 *layout.tail]
+        got = _NAMES[key] = _bounded(_NAMES, (names, {}))
+    return got
 
 
 def _layout(model: SpecModel, rec: Stretch, computed: list[Metric]) -> Layout | None:
@@ -321,6 +327,20 @@ def _layout(model: SpecModel, rec: Stretch, computed: list[Metric]) -> Layout | 
     if engine is None:
         return None
     weights = _weights(model)
+    pairwise = bool(model.env.pairwise)
+    key = (engine, weights.payoff_names, pairwise, tuple(rec.counters), tuple(rec.env_metrics), tuple(rec.evolved))
+    parts = _PARTS.get(key, _MISSING)
+    if parts is _MISSING:
+        parts = _layout_parts(engine, weights.payoff_names, pairwise, rec)
+        _PARTS[key] = _bounded(_PARTS, parts)
+    return None if parts is None else Layout(weights, *parts)
+
+
+def _layout_parts(engine: tuple[frozenset[str], tuple[str, ...]], payoff_names: tuple[str, ...], pairwise: bool,
+                  rec: Stretch) -> tuple[tuple[str, ...], tuple[str, ...], bool, tuple[str, ...],
+                                         tuple[str, ...]] | None:
+    """A layout's parts but the weights (``Layout``'s fields after them), from names alone; None
+    when the general path must book the stretch."""
     names, families = engine
     counters = tuple(c for c in rec.counters if c not in M.INJECTIONS)
     taken = [*counters, *rec.env_metrics]
@@ -332,23 +352,40 @@ def _layout(model: SpecModel, rec: Stretch, computed: list[Metric]) -> Layout | 
                *(("fixation",) if "fixation" in rec.evolved else ()))
     if len(evolved) != len(rec.evolved):
         return None  # a column no engine metric reads: the general path leaves it out
-    pairwise = bool(model.env.pairwise)
     tail = ("welfare", "efficiency", "gini", *(("trust_mean", "trust_calibration") if pairwise else ()),
-            *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT, *weights.payoff_names, *evolved)
-    return Layout(weights, counters, tuple(rec.env_metrics), pairwise, tail, evolved)
+            *M.INJECTIONS, *counters, *rec.env_metrics, M.ENVIRONMENT_SLOT, *payoff_names, *evolved)
+    return counters, tuple(rec.env_metrics), pairwise, tail, evolved
 
 
 def _weights(model: SpecModel) -> Weights:
-    """The model's weights, made or kept."""
+    """The model's weights: kept with the model, else found in ``_WEIGHTS`` (a kept table hands
+    the runs of a sweep the same matrices), else made."""
     table = model.decisions
     matrix = table.count_matrix(table.n_outcomes)
     levels = table.level_rows()
     same = (matrix, levels, model.group_of)  # objects replaced whenever they change
-    kept: Weights | None = model.__dict__.get("_summary_weights")
-    if kept is not None and kept.groups == len(model.groups) and all(
-            a is b for a, b in zip(kept.same, same, strict=True)):
-        return kept
+    kept: tuple[tuple[object, ...], Weights] | None = model.__dict__.get("_summary_weights")
+    if kept is not None and kept[1].groups == len(model.groups) and all(
+            a is b for a, b in zip(kept[0], same, strict=True)):
+        return kept[1]
+    group_layout = M._group_layout(model)
     p = len(table.principle_ids)
+    ids = tuple(table.principle_ids[:p])
+    key = (id(matrix), id(levels), id(group_layout), ids)
+    hit = _WEIGHTS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], (matrix, levels, group_layout), strict=True)):
+        weights = hit[1]
+    else:
+        weights = _made_weights(matrix, levels, group_layout, ids, len(model.groups))
+        _WEIGHTS[key] = _bounded(_WEIGHTS, ((matrix, levels, group_layout), weights))  # held: ids stay theirs
+    model.__dict__["_summary_weights"] = (same, weights)
+    return weights
+
+
+def _made_weights(matrix: np.ndarray, levels: dict[str, np.ndarray], group_layout: M._Layout,
+                  ids: tuple[str, ...], groups: int) -> Weights:
+    """Weights from a table's count matrix and conflict levels and the groups' layout."""
+    p = len(ids)
     n = matrix.shape[0]
     m = matrix.T
     applied, held = m[8:8 + p], m[8 + p:8 + 2 * p]
@@ -362,17 +399,35 @@ def _weights(model: SpecModel) -> Weights:
     rows[8 + p:8 + 2 * p] = applied
     rows[8 + 2 * p] = m[_SUM["decisions"]]
     rows[9 + 2 * p] = m[_SUM["served_injection"]]
-    divisor, named, parts = M._group_layout(model)
+    divisor, named, parts = group_layout
     pairs = len(Level) ** 2
     at = levels["outcome"] < n
     by_level = np.bincount(levels["pair"][at] * n + levels["outcome"][at], minlength=pairs * n)
-    weights = Weights(same, len(model.groups), rows, tuple(table.principle_ids[:p]), bool(len(levels["outcome"])), divisor,
-                      np.array([g for _, g in named], np.int64),
-                      tuple((None if mask.all() else np.flatnonzero(mask), size) for _, mask, size in parts),
-                      (*[name for name, _ in named], *[name for name, _, _ in parts]),
-                      by_level.reshape(pairs, n).astype(np.float64))
-    model.__dict__["_summary_weights"] = weights
-    return weights
+    return Weights(groups, rows, ids, bool(len(levels["outcome"])), divisor,
+                   np.array([g for _, g in named], np.int64),
+                   tuple((None if mask.all() else np.flatnonzero(mask), size) for _, mask, size in parts),
+                   (*[name for name, _ in named], *[name for name, _, _ in parts]),
+                   by_level.reshape(pairs, n).astype(np.float64))
+
+
+#: Weights made in this process, by the ids of what they were made from, which the entry holds
+#: (so the ids stay theirs): the runs of a sweep whose kept table hands each the same matrices
+#: find theirs made. Layout parts and row names, by the names they derive from. Each is
+#: cleared when it reaches ``_MAX_KEPT`` entries.
+_WEIGHTS: dict[tuple[int, int, int, tuple[str, ...]], tuple[tuple[object, ...], Weights]] = {}
+_MAX_KEPT = 32
+_PARTS: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[str, ...], bool, tuple[str, ...],
+                                           tuple[str, ...]] | None] = {}
+_NAMES: dict[tuple[tuple[str, ...], tuple[str, ...]],
+             tuple[list[str], dict[tuple[int, ...], tuple[list[int], list[str]]]]] = {}
+_MISSING = object()
+
+
+def _bounded[V](memo: dict[Any, Any], value: V) -> V:
+    """``value``, after emptying ``memo`` if it is full (a long session's memos stay small)."""
+    if len(memo) >= _MAX_KEPT:
+        memo.clear()
+    return value
 
 
 #: The registry's list of computed metrics, and what ``_engine`` made of it.
