@@ -284,6 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     """The ``specbound`` console script (and ``python -m cli``/``sim``): :func:`main`, then a quick exit."""
+    from sim.runs import heap
+
+    heap.OWNED = True  # the command's own process, never a library caller's (``sim.runs.heap``)
     exit_now(main())
 
 

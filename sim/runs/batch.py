@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from agents.errors import SpecboundError
+from sim.runs import heap
 from sim.runs.hygiene import worker_init
 from sim.runs.ledger import event_counts
 from sim.runs.records import Job, LongSteps, RunRecord
@@ -285,12 +286,27 @@ class SerialExecutor:
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
         """Yield each run's record as soon as it has run (nothing to amortise here)."""
+        settled = False
         for chunk in chunks:
+            if not settled:
+                _settle(chunk)
+                settled = True
             for job in chunk.jobs:
                 yield [execute_job(chunk, job)]
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _settle(chunk: Chunk) -> None:
+    """Before a process the command line owns runs a sweep: import the engine, then freeze the
+    heap (``sim.runs.heap``); nothing in a library caller's process."""
+    if not heap.OWNED:
+        return
+    warm = getattr(chunk.task, "warm", None)
+    if warm is not None:
+        warm()
+    heap.settle()
 
 
 def _bounded(submit, chunks: Iterable[Chunk], limit: int, done_waiter) -> Iterator[Any]:

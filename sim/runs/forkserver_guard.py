@@ -14,11 +14,12 @@ import sys
 from sim.runs.hygiene import die_with_parent
 
 
-def _in_forkserver() -> bool:
+def in_forkserver() -> bool:
+    """Whether this process is a multiprocessing forkserver (run by ``python -c``)."""
     main = sys.modules.get("__main__")
     return sys.argv[:1] == ["-c"] and getattr(main, "__file__", None) is None and \
         "multiprocessing.forkserver" in sys.modules
 
 
-if _in_forkserver():
+if in_forkserver():
     die_with_parent()

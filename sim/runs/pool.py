@@ -27,10 +27,12 @@ import os
 from collections.abc import Sequence
 from multiprocessing.context import BaseContext
 
-#: What the forkserver imports once for all workers: the engine and every shipped scenario.
-PRELOAD = ("sim.runs.forkserver_guard", "numpy", "pandas", "sim.runs.batch", "sim.runs.run", "scenarios")
+#: What the forkserver imports once for all workers: the engine and every shipped scenario;
+#: last, ``forkserver_settle`` freezes what the others made (``sim.runs.heap``).
+_ENGINE = ("sim.runs.forkserver_guard", "numpy", "pandas", "sim.runs.batch", "sim.runs.run", "scenarios")
+PRELOAD = (*_ENGINE, "sim.runs.forkserver_settle")
 #: What it imports when the workers are a Dask LocalCluster's: ``distributed`` too.
-DASK_PRELOAD = (*PRELOAD, "distributed")
+DASK_PRELOAD = (*_ENGINE, "distributed", "sim.runs.forkserver_settle")
 #: Environment the server starts with (read by numpy's BLAS, OpenMP and numba at import).
 THREAD_LIMITS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                  "NUMBA_NUM_THREADS": "1"}
