@@ -644,6 +644,17 @@ class Totals:
     #: Sums and counts of plugin per-step metrics (non-NaN values, in step order).
     extra: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
+    def add_steps(self, welfare: np.ndarray, bounds: np.ndarray | None, fixed: tuple[float, float]) -> None:
+        """Add K steps' welfare and bounds (``bounds`` (K, 2) each step's own, else ``fixed``) step
+        by step, as stepping adds them: a cumulative sum adds left to right, one IEEE addition
+        per step, so the totals are the step-by-step ones to the bit."""
+        run = np.empty((3, len(welfare) + 1))
+        run[:, 0] = (self.welfare, self.baseline, self.optimum)
+        run[0, 1:] = welfare
+        run[1, 1:] = fixed[0] if bounds is None else bounds[:, 0]
+        run[2, 1:] = fixed[1] if bounds is None else bounds[:, 1]
+        self.welfare, self.baseline, self.optimum = np.cumsum(run, axis=1)[:, -1].tolist()
+
     def add(self, model: SpecModel, view: StepView, cols: dict[str, np.ndarray]) -> None:
         """Add the view's K steps; float sums in step order, as stepping one at a time adds them."""
         d = view.decisions
@@ -678,13 +689,7 @@ class Totals:
             self.baseline += b
             self.optimum += o
         else:
-            # Step by step, as stepping adds them: a cumulative sum adds left to right.
-            run = np.empty((3, view.k + 1))
-            run[:, 0] = (self.welfare, self.baseline, self.optimum)
-            run[0, 1:] = cols["welfare"]
-            run[1, 1:] = b if per_step is None else per_step[:, 0]
-            run[2, 1:] = o if per_step is None else per_step[:, 1]
-            self.welfare, self.baseline, self.optimum = np.cumsum(run, axis=1)[:, -1].tolist()
+            self.add_steps(cols["welfare"], per_step, (b, o))
         for m in _plugin_sums():
             if m.name in cols:
                 acc = self.extra.setdefault(m.name, [0.0, 0.0])

@@ -18,7 +18,6 @@ them, and the run's welfare and bounds are added step by step as there
 
 from __future__ import annotations
 
-from itertools import repeat
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -268,14 +267,7 @@ def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.n
         # ``metrics.level_pairs`` as one product: integer counts, exact in any order.
         tot.levels = tot.levels + w.levels @ outcomes
     tot.outcomes = _plus(tot.outcomes, outcomes)
-    # Step by step, left to right, as stepping adds them (a running sum in Python floats).
-    w_, b, o = tot.welfare, tot.baseline, tot.optimum
-    per_step = repeat(model.env.bounds) if bounds is None else bounds.tolist()
-    for x, (base, opt) in zip(block[welfare_row].tolist(), per_step, strict=False):  # repeat: endless
-        w_ += x
-        b += base
-        o += opt
-    tot.welfare, tot.baseline, tot.optimum = w_, b, o
+    tot.add_steps(block[welfare_row], bounds, model.env.bounds)
 
 
 def _plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
