@@ -101,6 +101,15 @@ class IPD(Environment):
         # The edge array and its rows' agents, cached per graph version: made at build, not in
         # the first step (reading a networkx graph of 10^4 agents is ~7 ms, a run's set-up).
         model.edge_agents()
+        # A model of Q-learners whose run will fuse gets the loop's set-up when it is built
+        # (set-up, not play), when no event due first could add deciders; a rule-based model's
+        # table is warmed by its first stretch, as before.
+        if (getattr(model, "env", None) is self and model.learning is not None and model.script.quiet_steps(0, 1)
+                and self.can_fast_forward(model)):
+            limit = min(model.spec_scenario.steps, model.network.steps_before_rewire(model.steps))
+            kernel = worth_loading("scenarios.ipd_kernel", limit * 2 * len(model.edges))
+            if kernel is not None and limit > 0 and len(model.edges):
+                kernel.prepare(self, model)
 
     def welfare_bounds(self, rounds: int) -> tuple[float, float]:
         """Welfare of ``rounds`` rounds all mutual defection, and all mutual cooperation."""

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from agents.jit import INNER, OUTER, njit
+from agents.kernel_entry import Entry
 from scenarios.ipd_rows import (
     BUCKET_EPS,
     CONFLICT,
@@ -152,7 +153,7 @@ def finish(model: Any, qa: QArrays, rec: Stretch) -> None:
 
 def play(k0: int, k_max: int, lk: Any, game: Any, pr: Any, pop: Any, rec: Any, state: np.ndarray,
          missing: np.ndarray, sc: Any, pending: np.ndarray, qa: QArrays, rng: np.random.Generator) -> int:
-    return int(_play_q(k0, k_max, lk, game, pr, pop, rec, state, missing, sc, pending, qa, rng))
+    return int(_PLAY_Q(k0, k_max, lk, game, pr, pop, rec, state, missing, sc, pending, qa, rng))
 
 
 @njit(**INNER)
@@ -385,3 +386,7 @@ def _play_q(k0, k_max, lk, game, pr, pop, rec, state, missing, sc, pending, qa, 
         record_agents(rec, k, pop.step_pay, pop.payoff, pop.truth_kept, pop.truth_total)
         record_pairs(rec, k, pr.kept, pr.broken, pr.turns, rows)
     return k_max
+
+
+#: ``_play_q`` without the dispatcher's typing of the learners' generator per call (``agents.kernel_entry``).
+_PLAY_Q = Entry(_play_q)
