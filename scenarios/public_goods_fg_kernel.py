@@ -33,7 +33,7 @@ import numpy as np
 from agents.jit import njit
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
-from scenarios.kernel_sums import gini_chunk, record_agents, total
+from scenarios.kernel_sums import gini_chunk, total
 from scenarios.pairwise import needs_coin
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -162,7 +162,8 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
         if lks is None:
             break
         lk0, lk1 = lks
-        steps = int(_play(steps, k, lk0, lk1, tab, game, people, coins, rec.arrays, out, state, give, rows))
+        steps = int(_play(steps, k, *lk0, *lk1, *tab, *game, *people, coins, *_records(rec.arrays), *out, state,
+                          give, rows))
         if state[WHY] != MISSING or (steps, int(state[PHASE])) == last_fill:
             break  # done, a conflict, or a fill that served nothing new (the round is stepped)
         last_fill = (steps, int(state[PHASE]))
@@ -343,6 +344,12 @@ def _lookup(families: list[Any], wants: int, card: tuple[int, ...]) -> Lookup | 
                   np.asarray(at, np.int64), np.asarray(rids, np.int64), _cat(parts))
 
 
+def _records(arrays: Any) -> tuple[np.ndarray, ...]:
+    """The ``StepArrays`` columns ``_play`` writes, in its order (no trust or met: no pair rows)."""
+    return (arrays.counts, arrays.step_pay, arrays.payoff, arrays.group_sums, arrays.truth_kept,
+            arrays.truth_total, arrays.summary)
+
+
 def _cat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
@@ -391,27 +398,21 @@ def _want(own_, others, fined, watched, baseline, slope, weight, fine_response, 
 
 
 @njit(cache=True, nogil=True)
-def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows):  # pragma: no cover
+def _play(k0, k_max, want_rid0, rs_start0, rs_fields0, at0, rids0, cells0,  # pragma: no cover - compiled
+          want_rid1, rs_start1, rs_fields1, at1, rids1, cells1, full, base, nconf, card, points,
+          endowment, mpcr, punish_cost, fine, sanctions, punishment,
+          own, others, fined, watched, baseline, slope, weight, fine_response, deterrence, severity, fam0, fam1,
+          grp, group_of, pi, pj, payoff, step_pay, truth_kept, truth_total,
+          coins, counts, rec_step_pay, rec_payoff, group_sums, rec_truth_kept, rec_truth_total, summary,
+          share, points_out, state, give, rows):
     """Play rounds ``k0``..``k_max - 1``; returns the next round (see the module doc for stops).
 
     Mirrors ``PublicGoodsFG.step`` (partner design, everyone alive) and ``SpecModel.decide``
-    operation for operation: sums in the order ``np.bincount`` adds. The tuples' arrays are read
-    into locals once: a field read per decision costs a reference count, which at 20,000
-    decisions a run was most of the loop.
+    operation for operation: sums in the order ``np.bincount`` adds. The arguments are the
+    fields of ``Lookup`` (both phases), ``Table``, ``Game``, ``People`` and ``StepArrays``
+    (``_args``), then the coins, the ``Out`` columns and scratch: passed one by one, not as
+    tuples, as numba types a tuple argument in Python (a cold call of ~50 arrays: ~0.1 ms).
     """
-    own, others, fined, watched = pp.own, pp.others, pp.fined, pp.watched
-    baseline, slope, weight, fine_response = pp.baseline, pp.slope, pp.weight, pp.fine_response
-    deterrence, severity, fam0, fam1, grp = pp.deterrence, pp.severity, pp.fam0, pp.fam1, pp.grp
-    group_of, pi, pj, payoff, step_pay = pp.group_of, pp.pi, pp.pj, pp.payoff, pp.step_pay
-    full, base, nconf, card, points = tab.full, tab.base, tab.nconf, tab.card, tab.points
-    want_rid0, rs_start0, rs_fields0, at0, rids0, cells0 = (lk0.want_rid, lk0.rs_start, lk0.rs_fields, lk0.at,
-                                                            lk0.rids, lk0.cells)
-    want_rid1, rs_start1, rs_fields1, at1, rids1, cells1 = (lk1.want_rid, lk1.rs_start, lk1.rs_fields, lk1.at,
-                                                            lk1.rids, lk1.cells)
-    counts, group_sums, summary = rec.counts, rec.group_sums, rec.summary
-    share, points_out = out.share, out.points
-    endowment, mpcr, punish_cost, fine = game.endowment, game.mpcr, game.punish_cost, game.fine
-    sanctions, punishment = game.sanctions, game.punishment
     n = own.shape[0]
     m = pi.shape[0]
     g = 0
@@ -427,7 +428,9 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
     pot = np.empty(g)
     sums = np.empty(g)
     seen = np.empty(g)
-    b2 = np.empty(n)
+    # Each agent's punishment costs and fines (add_payoff's two sums), points received.
+    cost = np.empty(n)
+    fines = np.empty(n)
     recv = np.empty(n)
     # A punishment's cell depends on (family, shortfall, wanted points) alone (the other digits
     # are the phase's constants), and the table does not change during the call: each cell is
@@ -502,7 +505,9 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
                 state[WHY] = MISSING
                 state[PHASE] = 1
                 return k
-        # Settle: payoffs (as add_payoff's bincounts add them), state, counts, metrics.
+        # Settle: payoffs (as add_payoff's bincounts add them), state, counts, metrics. Each sum
+        # takes its terms in the order the step's numpy passes do; the passes are merged where
+        # one pass's results are not read before the next (a value only its own agent reads).
         for c in range(g):
             pot[c] = 0.0
             sums[c] = 0.0
@@ -511,31 +516,26 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
             pot[grp[a]] += give[a] * endowment / LEVELS
             sums[grp[a]] += float(give[a])
             counts[k, out0[a]] += 1
-        for a in range(n):
-            c = grp[a]
-            pay = endowment - give[a] * endowment / LEVELS + mpcr * pot[c]
-            step_pay[a] = 0.0 + (0.0 + pay)
-            b2[a] = 0.0
+            cost[a] = 0.0
+            fines[a] = 0.0
             recv[a] = 0.0
         total_pts = 0
         if punishment:
             for p in range(m):
                 pts = points[act1[p]]
-                b2[pi[p]] += -punish_cost * pts
+                cost[pi[p]] += -punish_cost * pts
+                fines[pj[p]] += -fine * pts
+                recv[pj[p]] += pts
                 total_pts += pts
                 counts[k, out1[p]] += 1
-            for a in range(n):
-                step_pay[a] += b2[a]
-                b2[a] = 0.0
-            for p in range(m):
-                pts = points[act1[p]]
-                b2[pj[p]] += -fine * pts
-                recv[pj[p]] += pts
-            for a in range(n):
-                step_pay[a] += b2[a]
         given = 0.0
         for a in range(n):
             c = grp[a]
+            pay = endowment - give[a] * endowment / LEVELS + mpcr * pot[c]
+            pay = 0.0 + (0.0 + pay)
+            if punishment:
+                pay = (pay + cost[a]) + fines[a]
+            step_pay[a] = pay
             if size[c] > 1:
                 others[a] = int(np.rint((sums[c] - give[a]) / (size[c] - 1)))
             else:
@@ -545,14 +545,13 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
             fined[a] = min(got, 12)
             seen[c] += float(got)
             given += float(give[a])
-            payoff[a] += step_pay[a]
+            payoff[a] += pay
+            group_sums[k, group_of[a]] += payoff[a]
         for a in range(n):
             if seen[grp[a]] > 0 and watched[a] < 1:
                 watched[a] = 1
         share[k] = given / n / LEVELS
         points_out[k] = float(total_pts)
-        for a in range(n):
-            group_sums[k, group_of[a]] += payoff[a]
         if summarised:
             summary[k, 0] = total(step_pay, n)
             for a in range(n):
@@ -560,5 +559,9 @@ def _play(k0, k_max, lk0, lk1, tab, game, pp, coins, rec, out, state, give, rows
             summary[k, 2] = np.nan
             summary[k, 3] = np.nan
             continue
-        record_agents(rec, k, step_pay, payoff, pp.truth_kept, pp.truth_total)
+        for a in range(n):
+            rec_step_pay[k, a] = step_pay[a]
+            rec_payoff[k, a] = payoff[a]
+            rec_truth_kept[k, a] = truth_kept[a]
+            rec_truth_total[k, a] = truth_total[a]
     return k_max
