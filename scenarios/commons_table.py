@@ -12,6 +12,7 @@ Cells for keys a run never meets are counted nowhere: they change no result.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -58,13 +59,19 @@ class Decisions(NamedTuple):
     codes: np.ndarray      # (KEYS,) each key's observation code (encoded with the look-up, at set-up)
 
 
-def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> Decisions:
-    """The look-up for the model's deciders now, reusing ``old`` (its deciders' keys) when given."""
+def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
+                    ahead: Sequence[int] = ()) -> Decisions:
+    """The look-up for the model's deciders now, reusing ``old`` (its deciders' keys) when given;
+    also for the deciders ``ahead`` (those of newcomers a declared join will bring)."""
     table = model.decisions
     dec = model.decider_of[0]
     if old is not None and len(old.decider) == len(dec) and np.array_equal(old.decider, dec):
         return old  # the same agents decide as they did: cells never change
     deciders = len(table.deciders)
+    if old is not None and len(old.profile_of) == deciders:
+        profile = old.profile_of[dec]
+        if len(profile) and profile.min() >= 0:  # every decider's keys looked up already (a join's, made ahead)
+            return _profiled(old, dec, profile)
     profile_of = np.full(deciders, -1, np.int64)
     kinds: dict[bytes, int] = {} if old is None else old.kinds
     by_kind = np.zeros((0, 3 * KEYS), np.int64) if old is None else old.by_kind
@@ -75,6 +82,8 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> D
         levels, others = np.divmod(np.arange(KEYS), 2)
         codes = env.codec.encode(stock=levels, others_overused=others, max_take=env.max_take, coin=0)
     used = np.flatnonzero(np.bincount(dec, minlength=deciders))
+    if len(ahead):
+        used = np.union1d(used, np.asarray(ahead, np.int64))
     todo = used[profile_of[used] < 0]
     if len(todo):
         cells = table.cells(0, np.repeat(todo, KEYS), np.tile(codes, len(todo))).reshape(len(todo), KEYS)
@@ -93,6 +102,13 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> D
     had = np.bincount(profile, minlength=len(kinds)) > 0
     return Decisions(dec.copy(), profile_of, kinds, by_kind, Lookup(profile, act, outcome, conflicts),
                      bool(conflicts[:, had].any()), codes)
+
+
+def _profiled(old: Decisions, dec: np.ndarray, profile: np.ndarray) -> Decisions:
+    """``old`` for agents deciding as ``dec`` now, every one of a profile it holds (its rows stay)."""
+    lk = old.lookup
+    had = np.bincount(profile, minlength=len(old.kinds)) > 0
+    return old._replace(decider=dec.copy(), lookup=lk._replace(profile=profile), logs=bool(lk.conflicts[:, had].any()))
 
 
 #: Most payoff classes a stretch follows before it sorts agents instead.
