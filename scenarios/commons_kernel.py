@@ -431,14 +431,16 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
             asked = total_at(ty.demand, ty.of, n)
             for a in range(acts):
                 got[a] = dem[a] * (stock / asked) if asked > stock else dem[a]
+            asked_all = True  # every pay is its demand, bit for bit: the harvest is the demand's sum
             for t in range(types):
                 a = ty.act[t]
                 ty.pay[t] = 0.0 + (0.0 + got[a])  # a zeroed step payoff += bincount's sum from 0.0
                 ty.value[t] += ty.pay[t]
                 ty.big[t] = big[a]
                 over += ty.count[t] * big[a]
+                asked_all = asked_all and _same_bits(ty.pay[t], ty.demand[t])
             past = over
-            harvest = total_at(ty.pay, ty.of, n)
+            harvest = asked if asked_all else total_at(ty.pay, ty.of, n)
             takers = n
             stock = _regrow(stock, harvest, over, takers, res.capacity, res.collapse_at, st.factors, ints, k)
         else:
@@ -456,6 +458,12 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
         st.payoff[i] = ty.value[t]
         st.step_pay[i] = ty.pay[t]
         st.over_last[i] = ty.big[t]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _same_bits(x, y):  # pragma: no cover - compiled
+    """Whether two floats are one value, signed zeros told apart (no NaN is)."""
+    return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
 
 
 @njit(cache=True, nogil=True, inline="always")
