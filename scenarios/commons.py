@@ -52,10 +52,10 @@ from agents.kernel_loader import KERNEL_MIN_WORK, optional_module
 from agents.policies import COIN_SIDES
 from scenarios.commons_table import (
     STOCK_BUCKETS,
+    Call,
     Decisions,
-    Records,
     decision_lookup,
-    first_records,
+    first_call,
     scratch_for,
 )
 from scenarios.environment import Environment, environment
@@ -179,13 +179,13 @@ class Commons(Environment):
         self.lookup: Decisions | None = None
         self.kept_order: np.ndarray | None = None  # the loop's last order of the payoffs (its Gini sort)
         self.scratch: Any = None  # the loop's buffers (scenarios.commons_kernel.Scratch)
-        self.first_records: Records | None = None  # the first stretch's records, zeroed
+        self.call: Call | None = None  # the next stretch's loop call, made ahead (its records zeroed)
         if getattr(model, "env", None) is self and self.will_fuse(model, model.spec_scenario.steps):
             self.lookup = decision_lookup(self, model, ahead=_joiners(model))
             self.scratch = scratch_for(self, model)
             self.kept_order = np.arange(len(model.payoff))  # where the loop's first sort starts
-            self.first_records = first_records(self, model)
             self.over_last = np.zeros(len(model.payoff), dtype=bool)  # as the first step extends it
+            self.call = first_call(self, model)
 
     @property
     def collapsed(self) -> bool:
