@@ -52,10 +52,10 @@ from agents.kernel_loader import KERNEL_MIN_WORK, optional_module
 from agents.policies import COIN_SIDES
 from scenarios.commons_table import (
     STOCK_BUCKETS,
+    Call,
     Decisions,
-    Records,
     decision_lookup,
-    first_records,
+    first_call,
     scratch_for,
 )
 from scenarios.environment import Environment, environment
@@ -179,13 +179,13 @@ class Commons(Environment):
         self.lookup: Decisions | None = None
         self.kept_order: np.ndarray | None = None  # the loop's last order of the payoffs (its Gini sort)
         self.scratch: Any = None  # the loop's buffers (scenarios.commons_kernel.Scratch)
-        self.first_records: Records | None = None  # the first stretch's records, zeroed
+        self.call: Call | None = None  # the next stretch's loop call, made ahead (its records zeroed)
         if getattr(model, "env", None) is self and self.will_fuse(model, model.spec_scenario.steps):
-            self.lookup = decision_lookup(self, model)
+            self.lookup = decision_lookup(self, model, ahead=_joiners(model))
             self.scratch = scratch_for(self, model)
             self.kept_order = np.arange(len(model.payoff))  # where the loop's first sort starts
-            self.first_records = first_records(self, model)
             self.over_last = np.zeros(len(model.payoff), dtype=bool)  # as the first step extends it
+            self.call = first_call(self, model)
 
     @property
     def collapsed(self) -> bool:
@@ -306,3 +306,16 @@ class Commons(Environment):
                   if obs.others_overused else "Last round nobody else took more than their sustainable share.")
         return (f"The shared resource stands at about {level} of its capacity. {others} "
                 f"Your sustainable share is 1; you may take from 0 up to {obs.max_take} times it.")
+
+
+def _joiners(model: Any) -> list[int]:
+    """The deciders of the newcomers the script's joins will bring, made now where they can be
+    (``SpecModel.joiner_deciders``): the look-up made at build then covers them, and a join
+    costs the run no cells."""
+    out: list[int] = []
+    for ev in model.script.events:
+        if ev.type == "join" and ev.at is not None:
+            ids = model.joiner_deciders(model.group_index(ev.args["group"]))
+            if ids is not None:
+                out.extend(ids[:1])  # commons decides in one phase
+    return out

@@ -32,13 +32,15 @@ import numpy as np
 
 from agents.jit import njit
 from scenarios.commons_table import (
-    ENV_COLUMNS,
     STOCK_BUCKETS,
     Classes,
+    Conflicts,
     Lookup,
+    Resource,
+    State,
+    Written,
     decision_lookup,
-    records,
-    scratch_for,
+    ready_call,
     stretch_length,
 )
 from scenarios.kernel_sums import gini_step, sort_order, total, total_at
@@ -49,50 +51,6 @@ if TYPE_CHECKING:
 
 #: The observation layout the look-up encodes (checked against the codec).
 OBS_FIELDS = ("stock", "others_overused", "max_take", "coin")
-
-
-class Resource(NamedTuple):
-    """The parameters as ``Commons.step`` combines them (each product taken once, as there)."""
-
-    capacity: float
-    share: float          # 1 - 1 / growth: the share of the stock a sustainable take leaves to regrow
-    collapse_at: float    # collapse_below * capacity
-    take: np.ndarray      # per act: the multiple of the sustainable share
-
-
-class State(NamedTuple):
-    """What the loop carries from step to step, written back after it."""
-
-    payoff: np.ndarray     # (n,) cumulative payoffs
-    step_pay: np.ndarray   # (n,) the last step's payoffs
-    over_last: np.ndarray  # (n,) int8: took above its share last step
-    factors: np.ndarray    # (K,) regrowth factors, in the order steps use them
-    scalars: np.ndarray    # float64 [stock]
-    ints: np.ndarray       # int64, see ``COLLAPSE`` ... ``LOGGED``
-    order: np.ndarray      # (n,) int64: the payoffs' order at the last step (the Gini's sort starts there)
-    chosen: np.ndarray     # (n,) int64 scratch: each agent's act
-    demand: np.ndarray     # (n,) scratch
-    xs: np.ndarray         # (n,) scratch
-    buf: np.ndarray        # (n,) scratch
-
-
-class Written(NamedTuple):
-    """The ``StepArrays`` a commons stretch writes (the rest have no columns: it is summarised)."""
-
-    counts: np.ndarray
-    group_sums: np.ndarray
-    summary: np.ndarray
-
-
-class Conflicts(NamedTuple):
-    """Decisions whose outcome logs conflicts: step ``k``'s are ``lo[k]:at[k + 1]``, ``rows[k]`` event
-    rows. A step that logs the very decisions of the step before points at its entries again."""
-
-    agent: np.ndarray
-    outcome: np.ndarray
-    at: np.ndarray
-    rows: np.ndarray
-    lo: np.ndarray
 
 
 #: Positions in ``State.ints``: the collapse step (-1: none), factors used, the first step's
@@ -108,47 +66,38 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     codec = env.codec
     if codec.fields != OBS_FIELDS:
         raise AssertionError(f"the commons kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
-    n = len(model.payoff)
     env.lookup = decision_lookup(env, model, env.lookup)
-    lookup = env.lookup.lookup
     k, size = stretch_length(env, model, limit)
-    key = (k, model.decisions.n_outcomes, n, len(model.groups), size)
-    first, env.first_records = env.first_records, None
-    made = first if first is not None and first.key == key else records(*key)
-    rec = Stretch(0, made.arrays, one_block=True)
-    env_cols = made.env_cols
-    conflicts = Conflicts(*made.conflicts)
+    call = ready_call(env, model, k, size)
+    made, state = call.records, call.state
     prm = env.params
     rng = model.rng_env
     draws = prm.regrowth_sd > 0
     saved = rng.bit_generator.state if draws else None
+    factors = state.factors
     if draws:
         # Each factor as Commons._growth_factor computes it (the same operations, elementwise),
         # from the same draws in the same order.
-        factors = prm.growth * np.exp(prm.regrowth_sd * rng.standard_normal(k))
+        rng.standard_normal(out=factors)
+        np.multiply(prm.regrowth_sd, factors, out=factors)
+        np.exp(factors, out=factors)
+        np.multiply(prm.growth, factors, out=factors)
     else:
-        factors = np.full(k, float(prm.growth))
-    if len(env.over_last) < n:  # newcomers have no past (as Commons.step extends it)
-        env.over_last = np.concatenate([env.over_last, np.zeros(n - len(env.over_last), bool)])
-    scratch = env.scratch = scratch_for(env, model)
-    state = State(model.payoff, model.step_payoff, env.over_last.view(np.int8), factors,
-                  np.array([float(env.stock)]),
-                  np.array([-1 if env.collapse_step is None else env.collapse_step, 0, model.steps + 1,
-                            env._total_over, env._total_takes, env._over, env._takers], np.int64),
-                  _order(env, n), *scratch.agents)
-    res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
-    # Flat: numba's dispatcher types a bare array several times faster than one in a NamedTuple.
-    arrays = rec.arrays
-    written = Written(arrays.counts, arrays.group_sums, arrays.summary)
-    if not _play_flat(k, *lookup, *res, *state, scratch.group_of, *written, env_cols, *conflicts, *scratch.classes):
+        factors.fill(float(prm.growth))
+    state.scalars[0] = float(env.stock)
+    state.ints[:] = (-1 if env.collapse_step is None else env.collapse_step, 0, model.steps + 1,
+                     env._total_over, env._total_takes, env._over, env._takers)
+    if not _play_flat(k, *call.args):
         # Agent by agent, called apart: a run whose stretches all fit types never compiles it.
-        _play(k, lookup, res, state, scratch.group_of, written, env_cols, conflicts, scratch.classes)
+        _play(k, *call.parts)
+    rec = made.stretch
     rec.steps = k
     ints = state.ints
     if draws and ints[USED] < k:
         # The resource collapsed: stepping would have drawn only the shocks used.
         rng.bit_generator.state = saved
         rng.standard_normal(int(ints[USED]))
+    env_cols = made.env_cols
     env.stock = float(state.scalars[0])
     env.collapse_step = None if ints[COLLAPSE] < 0 else int(ints[COLLAPSE])
     env._total_over, env._total_takes = int(ints[TOTAL_OVER]), int(ints[TOTAL_TAKES])
@@ -159,18 +108,11 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     if size:
         # The records are this stretch's own: the log keeps them (one compact copy of the
         # entries), split into steps when read.
+        conflicts = made.conflicts
         logged = int(conflicts.at[k])  # ends never decrease: a repeated step ends where its model did
         model.log.conflict_block(model.steps + 1, conflicts.agent[:logged].copy(), conflicts.outcome[:logged].copy(),
                                  conflicts.at, conflicts.rows, conflicts.lo)
-    rec.env_metrics = {name: env_cols[:, c] for c, name in enumerate(ENV_COLUMNS)}
-    rec.env_block = (ENV_COLUMNS, env_cols)
     return rec
-
-
-def _order(env: Commons, n: int) -> np.ndarray:
-    """Where the Gini's sort starts: the last stretch's order of the payoffs, if it is for as many agents."""
-    kept = env.kept_order
-    return kept if kept is not None and len(kept) == n else np.arange(n)
 
 
 @njit(cache=True, nogil=True)
@@ -431,14 +373,16 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
             asked = total_at(ty.demand, ty.of, n)
             for a in range(acts):
                 got[a] = dem[a] * (stock / asked) if asked > stock else dem[a]
+            asked_all = True  # every pay is its demand, bit for bit: the harvest is the demand's sum
             for t in range(types):
                 a = ty.act[t]
                 ty.pay[t] = 0.0 + (0.0 + got[a])  # a zeroed step payoff += bincount's sum from 0.0
                 ty.value[t] += ty.pay[t]
                 ty.big[t] = big[a]
                 over += ty.count[t] * big[a]
+                asked_all = asked_all and _same_bits(ty.pay[t], ty.demand[t])
             past = over
-            harvest = total_at(ty.pay, ty.of, n)
+            harvest = asked if asked_all else total_at(ty.pay, ty.of, n)
             takers = n
             stock = _regrow(stock, harvest, over, takers, res.capacity, res.collapse_at, st.factors, ints, k)
         else:
@@ -456,6 +400,12 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
         st.payoff[i] = ty.value[t]
         st.step_pay[i] = ty.pay[t]
         st.over_last[i] = ty.big[t]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _same_bits(x, y):  # pragma: no cover - compiled
+    """Whether two floats are one value, signed zeros told apart (no NaN is)."""
+    return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -8,15 +8,20 @@ decider meets at most ``KEYS`` keys; every one gets its cell through
 ``DecisionTable.cells`` (the chain of command, once per key; drawn variants
 are ranked together in numpy), and the loop only reads takes and outcomes.
 Cells for keys a run never meets are counted nowhere: they change no result.
+
+The loop's records and its call (``Call``: every array it is handed) are made here too, the
+first stretch's with the model: a run of a thousand agents lasts about a millisecond, and
+making its records and arguments cost a fifth of it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from scenarios.stretch import SUMMARY, StepArrays
+from scenarios.stretch import SUMMARY, StepArrays, Stretch
 
 if TYPE_CHECKING:
     from scenarios.commons import Commons
@@ -58,13 +63,19 @@ class Decisions(NamedTuple):
     codes: np.ndarray      # (KEYS,) each key's observation code (encoded with the look-up, at set-up)
 
 
-def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> Decisions:
-    """The look-up for the model's deciders now, reusing ``old`` (its deciders' keys) when given."""
+def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
+                    ahead: Sequence[int] = ()) -> Decisions:
+    """The look-up for the model's deciders now, reusing ``old`` (its deciders' keys) when given;
+    also for the deciders ``ahead`` (those of newcomers a declared join will bring)."""
     table = model.decisions
     dec = model.decider_of[0]
     if old is not None and len(old.decider) == len(dec) and np.array_equal(old.decider, dec):
         return old  # the same agents decide as they did: cells never change
     deciders = len(table.deciders)
+    if old is not None and len(old.profile_of) == deciders:
+        profile = old.profile_of[dec]
+        if len(profile) and profile.min() >= 0:  # every decider's keys looked up already (a join's, made ahead)
+            return _profiled(old, dec, profile)
     profile_of = np.full(deciders, -1, np.int64)
     kinds: dict[bytes, int] = {} if old is None else old.kinds
     by_kind = np.zeros((0, 3 * KEYS), np.int64) if old is None else old.by_kind
@@ -75,6 +86,8 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> D
         levels, others = np.divmod(np.arange(KEYS), 2)
         codes = env.codec.encode(stock=levels, others_overused=others, max_take=env.max_take, coin=0)
     used = np.flatnonzero(np.bincount(dec, minlength=deciders))
+    if len(ahead):
+        used = np.union1d(used, np.asarray(ahead, np.int64))
     todo = used[profile_of[used] < 0]
     if len(todo):
         cells = table.cells(0, np.repeat(todo, KEYS), np.tile(codes, len(todo))).reshape(len(todo), KEYS)
@@ -93,6 +106,57 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None) -> D
     had = np.bincount(profile, minlength=len(kinds)) > 0
     return Decisions(dec.copy(), profile_of, kinds, by_kind, Lookup(profile, act, outcome, conflicts),
                      bool(conflicts[:, had].any()), codes)
+
+
+def _profiled(old: Decisions, dec: np.ndarray, profile: np.ndarray) -> Decisions:
+    """``old`` for agents deciding as ``dec`` now, every one of a profile it holds (its rows stay)."""
+    lk = old.lookup
+    had = np.bincount(profile, minlength=len(old.kinds)) > 0
+    return old._replace(decider=dec.copy(), lookup=lk._replace(profile=profile), logs=bool(lk.conflicts[:, had].any()))
+
+
+class Resource(NamedTuple):
+    """The parameters as ``Commons.step`` combines them (each product taken once, as there)."""
+
+    capacity: float
+    share: float          # 1 - 1 / growth: the share of the stock a sustainable take leaves to regrow
+    collapse_at: float    # collapse_below * capacity
+    take: np.ndarray      # per act: the multiple of the sustainable share
+
+
+class State(NamedTuple):
+    """What the loop carries from step to step, written back after it."""
+
+    payoff: np.ndarray     # (n,) cumulative payoffs
+    step_pay: np.ndarray   # (n,) the last step's payoffs
+    over_last: np.ndarray  # (n,) int8: took above its share last step
+    factors: np.ndarray    # (K,) regrowth factors, in the order steps use them
+    scalars: np.ndarray    # float64 [stock]
+    ints: np.ndarray       # int64, see ``COLLAPSE`` ... ``LOGGED``
+    order: np.ndarray      # (n,) int64: the payoffs' order at the last step (the Gini's sort starts there)
+    chosen: np.ndarray     # (n,) int64 scratch: each agent's act
+    demand: np.ndarray     # (n,) scratch
+    xs: np.ndarray         # (n,) scratch
+    buf: np.ndarray        # (n,) scratch
+
+
+class Written(NamedTuple):
+    """The ``StepArrays`` a commons stretch writes (the rest have no columns: it is summarised)."""
+
+    counts: np.ndarray
+    group_sums: np.ndarray
+    summary: np.ndarray
+
+
+class Conflicts(NamedTuple):
+    """Decisions whose outcome logs conflicts: step ``k``'s are ``lo[k]:at[k + 1]``, ``rows[k]`` event
+    rows. A step that logs the very decisions of the step before points at its entries again."""
+
+    agent: np.ndarray
+    outcome: np.ndarray
+    at: np.ndarray
+    rows: np.ndarray
+    lo: np.ndarray
 
 
 #: Most payoff classes a stretch follows before it sorts agents instead.
@@ -146,13 +210,21 @@ ENV_COLUMNS = ("stock", "harvest", "over_usage", "equality", "survival")
 
 class Records(NamedTuple):
     """A stretch's zeroed records, for ``steps`` steps of ``width`` outcomes, ``n`` agents and
-    ``groups`` groups: the stretch's arrays, the environment's columns ((steps, ENV_COLUMNS)) and
-    the conflicts' arrays (``commons_kernel.Conflicts``' fields: ``size`` entries)."""
+    ``groups`` groups: the stretch (its arrays, and its environment's columns (steps,
+    ENV_COLUMNS) named), the conflicts' arrays (``Conflicts``' fields: ``size`` entries), and
+    the loop's per-stretch state (``State.factors``, ``scalars``, ``ints``), to be filled."""
 
     key: tuple[int, int, int, int, int]  # (steps, width, n, groups, size)
-    arrays: StepArrays
+    stretch: Stretch
     env_cols: np.ndarray
-    conflicts: tuple[np.ndarray, ...]
+    conflicts: Conflicts
+    factors: np.ndarray
+    scalars: np.ndarray
+    ints: np.ndarray
+
+
+#: Entries of ``State.ints`` (``commons_kernel.COLLAPSE`` ...).
+INTS = 7
 
 
 def stretch_length(env: Commons, model: Any, limit: int) -> tuple[int, int]:
@@ -167,24 +239,79 @@ def stretch_length(env: Commons, model: Any, limit: int) -> tuple[int, int]:
 def records(k: int, width: int, n: int, groups: int, size: int) -> Records:
     """Zeroed records (``Records``) in two blocks of memory, one of integers and one of floats:
     a short stretch pays for allocations more than for its work."""
-    ints = np.zeros(k * width + 3 * k + 1, np.int64)
-    floats = np.zeros(k * (groups + len(SUMMARY) + len(ENV_COLUMNS)))
+    ints = np.zeros(k * width + 3 * k + 1 + INTS, np.int64)
+    floats = np.zeros(k * (groups + len(SUMMARY) + len(ENV_COLUMNS) + 1) + 1)
     none = np.zeros((k, 0))  # summarised: no per-agent or per-pair columns (never written)
     at = k * width
     f1 = k * groups
     f2 = f1 + k * len(SUMMARY)
+    f3 = f2 + k * len(ENV_COLUMNS)
     arrays = StepArrays(ints[:at].reshape(k, width), none, none, floats[:f1].reshape(k, groups), none,
                         np.zeros((k, 0), np.bool_), none, none, floats[f1:f2].reshape(k, len(SUMMARY)))
-    conflicts = (np.empty(size, np.int64), np.empty(size, np.int64), ints[at:at + k + 1], ints[at + k + 1:at + 2 * k + 1],
-                 ints[at + 2 * k + 1:])
-    return Records((k, width, n, groups, size), arrays, floats[f2:].reshape(k, len(ENV_COLUMNS)), conflicts)
+    tail = at + 2 * k + 1
+    conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), ints[at:at + k + 1],
+                          ints[at + k + 1:tail], ints[tail:tail + k])
+    env_cols = floats[f2:f3].reshape(k, len(ENV_COLUMNS))
+    stretch = Stretch(0, arrays, env_metrics={name: env_cols[:, c] for c, name in enumerate(ENV_COLUMNS)},
+                      one_block=True, env_block=(ENV_COLUMNS, env_cols))
+    return Records((k, width, n, groups, size), stretch, env_cols, conflicts, floats[f3:f3 + k], floats[f3 + k:],
+                   ints[tail + k:])
 
 
-def first_records(env: Commons, model: Any) -> Records:
-    """The records of a run's first stretch, made with the model (``Commons.setup``)."""
+class Call(NamedTuple):
+    """A stretch's loop call made ahead (``call_for``): its records, its ``State``, and the loop's
+    arguments after the step count. A model that will fuse makes its first stretch's with the
+    model (``Commons.setup``): the timed run then fills in the stock, counters and shocks only."""
+
+    records: Records
+    state: State
+    parts: tuple[Any, ...]  # the loop's records (``commons_kernel._play``'s arguments after the step count)
+    args: tuple[Any, ...]   # the same, field by field (``_play_flat``'s)
+    holds: tuple[object, ...]  # what it was made from: the payoffs, over-takes, look-up, buffers, order
+
+
+def call_for(env: Commons, model: Any, k: int, size: int) -> Call:
+    """The call of a ``k``-step stretch of the model's agents now (``size``: its conflicts' room)."""
+    n = len(model.payoff)
+    made = records(k, model.decisions.n_outcomes, n, len(model.groups), size)
+    if len(env.over_last) < n:  # newcomers have no past (as Commons.step extends it)
+        env.over_last = np.concatenate([env.over_last, np.zeros(n - len(env.over_last), bool)])
+    scratch = env.scratch = scratch_for(env, model)
+    kept = env.kept_order  # where the Gini's sort starts: the last stretch's order, if for as many agents
+    order = kept if kept is not None and len(kept) == n else np.arange(n)
+    state = State(model.payoff, model.step_payoff, env.over_last.view(np.int8), made.factors, made.scalars,
+                  made.ints, order, *scratch.agents)
+    prm = env.params
+    res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
+    arrays = made.stretch.arrays
+    written = Written(arrays.counts, arrays.group_sums, arrays.summary)
+    lookup = env.lookup.lookup
+    parts = (lookup, res, state, scratch.group_of, written, made.env_cols, made.conflicts, scratch.classes)
+    # Flat: numba's dispatcher types a bare array several times faster than one in a NamedTuple.
+    args = tuple(a for part in parts for a in (part if isinstance(part, tuple) else (part,)))
+    env.kept_order = order
+    return Call(made, state, parts, args, _holds(env, model, lookup))
+
+
+def ready_call(env: Commons, model: Any, k: int, size: int) -> Call:
+    """The call made ahead if it is for this stretch of the model now (then spent), else a new one."""
+    call, env.call = env.call, None
+    n = len(model.payoff)
+    if (call is None or call.records.key != (k, model.decisions.n_outcomes, n, len(model.groups), size)
+            or not all(a is b for a, b in zip(call.holds, _holds(env, model, env.lookup.lookup), strict=True))):
+        return call_for(env, model, k, size)
+    return call
+
+
+def _holds(env: Commons, model: Any, lookup: Lookup) -> tuple[object, ...]:
+    """What a call depends on: the arrays it hands the loop, and where they come from."""
+    return model.payoff, model.step_payoff, env.over_last, lookup, env.scratch, env.kept_order, model.group_of
+
+
+def first_call(env: Commons, model: Any) -> Call:
+    """The call of a run's first stretch, made with the model (``Commons.setup``)."""
     steps = model.spec_scenario.steps
-    k, size = stretch_length(env, model, model.script.quiet_steps(model.steps, steps) or steps)
-    return records(k, model.decisions.n_outcomes, len(model.payoff), len(model.groups), size)
+    return call_for(env, model, *stretch_length(env, model, model.script.quiet_steps(model.steps, steps) or steps))
 
 
 def _classes(n: int, acts: int) -> Classes:

@@ -209,6 +209,21 @@ class SpecModel(mesa.Model):
         self.network.join(new, living[living < start].tolist(), self.rng_match)  # ints, as the loop made
         return new
 
+    def joiner_deciders(self, g: int) -> tuple[int, ...] | None:
+        """The deciders (one per phase) that ``join(g, ...)`` would give its newcomers now, made
+        ahead (a kernel's look-up, made at build, then covers them); None where a join draws its
+        newcomers' parameters, or their binding checks a principle no decider has met yet (its
+        place in the compliance order is the join's to give)."""
+        gspec = self.spec_scenario.groups[g]
+        if gspec.policy == "llm" or draws_of(dict(gspec.params), f"groups.{gspec.name}.params"):
+            return None
+        gs = self.groups[g]
+        b = self.intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
+        known = set(self.decisions.principle_ids)
+        if any(c.kind == "principle" and c.check is not None and c.id not in known for c in b.constraints):
+            return None
+        return self.decisions.decider_ids(b, self._variants[g][0], g)
+
     def leave(self, groups: list[int], agents: list[int], count: int) -> list[int]:
         """``count`` agents drawn from ``agents`` (or the living members of ``groups``) leave."""
         pool = agents or [int(i) for i in np.flatnonzero(self.alive & np.isin(self.group_of, groups))]

@@ -23,7 +23,7 @@ from scenarios.metric_registry import METRICS, Metric
 from sim import eventlog
 from sim.model import SpecModel
 from sim.runs.run import run_model
-from sim.scenario import load_scenario_text
+from sim.scenario import load_scenario, load_scenario_text
 from tests.test_fused import _same, count_stretches
 
 NEWCOMER = (Path(scenarios.__file__).parent / "commons-newcomer.toml").read_text()
@@ -84,6 +84,9 @@ VILLAGE = {"groups.villagers.count": 40, "groups.trawlers.count": 10}
     ("commons-newcomer", {"groups.villagers.count": 60}, 6),
     ("commons-newcomer", {"groups.villagers.count": 60, "groups.villagers.spec": "empty"}, 7),
     ("commons-newcomer", {"groups.villagers.count": 30, "groups.newcomer.spec": "sustainable"}, 8),
+    # The newcomer checks principles no villager does: its decider is the join's to make.
+    ("commons-newcomer", {"groups.villagers.count": 30, "groups.villagers.spec": "empty",
+                          "groups.newcomer.spec": "sustainable"}, 9),
 ])
 def test_commons_fused_equals_stepwise(ref: str, overrides: dict[str, Any], seed: int,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -267,3 +270,29 @@ def test_a_lookup_made_at_build_changes_no_stepped_result(monkeypatch: pytest.Mo
     assert built.env.lookup is not None and plain.env.lookup is None
     assert built.decisions.n_cells > plain.decisions.n_cells
     _same_commons(plain, built)
+
+
+def test_a_joins_decider_made_at_build_leaves_the_run_no_cell_to_compute(monkeypatch: pytest.MonkeyPatch) -> None:
+    over = {"groups.villagers.count": 30, "steps": 25}
+    model = SpecModel(load_scenario("commons-newcomer", over), seed=1)
+    ids = model.joiner_deciders(model.group_index("newcomer"))
+    cells = model.decisions.n_cells
+    model.run()
+    assert len(model.payoff) == 31 and model.decider_of[0][-1] == ids[0]  # the join's own decider
+    assert model.decisions.n_cells == cells
+    with monkeypatch.context() as m:  # the counterfactual: made by the join, its cells come with it
+        m.setattr(SpecModel, "joiner_deciders", lambda self, g: None)
+        late = SpecModel(load_scenario("commons-newcomer", over), seed=1)
+        cells = late.decisions.n_cells
+        late.run()
+    assert late.decisions.n_cells > cells
+    _same_commons(late, model)
+
+
+def test_a_joins_decider_is_not_made_ahead_where_the_join_would_make_it_otherwise() -> None:
+    over = {"groups.villagers.count": 30, "groups.villagers.spec": "empty", "groups.newcomer.spec": "sustainable"}
+    model = SpecModel(load_scenario("commons-newcomer", over), seed=0)
+    principles = list(model.decisions.principle_ids)
+    assert model.joiner_deciders(model.group_index("newcomer")) is None  # it brings principles
+    assert model.joiner_deciders(model.group_index("villagers")) is None  # newcomers' parameters drawn
+    assert model.decisions.principle_ids == principles
