@@ -309,7 +309,7 @@ def _names(layout: Layout) -> tuple[list[str], dict[tuple[int, ...], tuple[list[
     if got is None:
         names = [*COUNTED, "cooperation_rate", "compliance_rate", *[f"compliance.{i}" for i in layout.weights.ids],
                  *layout.tail]
-        got = _NAMES[key] = _bounded(_NAMES, (names, {}))
+        got = _keep(_NAMES, key, (names, {}))
     return got
 
 
@@ -323,8 +323,7 @@ def _layout(model: SpecModel, rec: Stretch, computed: list[Metric]) -> Layout | 
     key = (engine, weights.payoff_names, pairwise, tuple(rec.counters), tuple(rec.env_metrics), tuple(rec.evolved))
     parts = _PARTS.get(key, _MISSING)
     if parts is _MISSING:
-        parts = _layout_parts(engine, weights.payoff_names, pairwise, rec)
-        _PARTS[key] = _bounded(_PARTS, parts)
+        parts = _keep(_PARTS, key, _layout_parts(engine, weights.payoff_names, pairwise, rec))
     return None if parts is None else Layout(weights, *parts)
 
 
@@ -369,7 +368,7 @@ def _weights(model: SpecModel) -> Weights:
         weights = hit[1]
     else:
         weights = _made_weights(matrix, levels, group_layout, ids, len(model.groups))
-        _WEIGHTS[key] = _bounded(_WEIGHTS, ((matrix, levels, group_layout), weights))  # held: ids stay theirs
+        _keep(_WEIGHTS, key, ((matrix, levels, group_layout), weights))  # held: the ids stay theirs
     model.__dict__["_summary_weights"] = (same, weights)
     return weights
 
@@ -415,10 +414,12 @@ _NAMES: dict[tuple[tuple[str, ...], tuple[str, ...]],
 _MISSING = object()
 
 
-def _bounded[V](memo: dict[Any, Any], value: V) -> V:
-    """``value``, after emptying ``memo`` if it is full (a long session's memos stay small)."""
+def _keep[V](memo: dict[Any, Any], key: Any, value: V) -> V:
+    """File ``value`` under ``key`` and return it, emptying ``memo`` first if it is full (as
+    ``sim.lattice`` keeps its boards: a long session's memos stay small)."""
     if len(memo) >= _MAX_KEPT:
         memo.clear()
+    memo[key] = value
     return value
 
 
