@@ -39,8 +39,15 @@ def start_sweep(out: Path, runs: int = 2000) -> subprocess.Popen[str]:
         [sys.executable, "-m", "cli", "sweep", "commons", "--grid", "environment.growth=1.2,1.3",
          "--set", "steps=10", "--runs", str(runs), "--workers", "2", "--out", str(out), "--no-progress"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        # a test runner started in the background inherits SIGINT ignored; a user's terminal does not
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=_as_from_a_terminal)
+
+
+def _as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT handled and neither signal blocked, as from a terminal.
+    A test runner started in the background inherits SIGINT ignored, and a mask is inherited
+    across exec from whichever thread forks: a blocked SIGINT would never reach the sweep."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def wait_for(predicate, seconds: float) -> bool:
@@ -91,6 +98,9 @@ def test_sigint_and_sigterm_stop_cleanly(tmp_path: Path, sig: int, code: int) ->
         # Generous waits: on a loaded machine (2 cores, many users) start-up alone can take a
         # minute; they bound how long a failure takes to show, not what passes.
         assert wait_for(lambda: stored_runs(out) > 0, 180)
+        # Else the signal below would find no sweep to stop: a race of the test, not a failure
+        # of the command, and it should read as one.
+        assert proc.poll() is None, f"the sweep ended before it was signalled: {proc.communicate()}"
         os.killpg(proc.pid, sig) if sig == signal.SIGINT else os.kill(proc.pid, sig)  # Ctrl-C: the group
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == code, err
