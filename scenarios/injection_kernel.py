@@ -33,6 +33,7 @@ import numpy as np
 
 from agents.jit import njit
 from agents.pair_runs import merge_new
+from scenarios.draw_block import per_step
 from scenarios.injection_rules import (
     ACT_NAMES,
     DATA,
@@ -82,14 +83,7 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     k = max(1, min(k, RECORD_BUDGET // (8 * (lanes + 12 * nw + n))))
     delegates = lay.delegates
     rng = model.rng_env
-    # Stepping's draws a step: the lanes, then in_data, invoiced, overreached (consecutive
-    # doubles: one call gives the same), then the lures (a call of their own: bounded integers
-    # keep no state between calls but within one).
-    u = np.empty((k, lanes + 3 * nw))
-    lure = np.empty((k, nw), np.int64)
-    for s in range(k):
-        rng.random(out=u[s])
-        lure[s] = rng.integers(0, LURES, nw)
+    u, lure = _draws(rng, k, lanes + 3 * nw, nw)
     has_delegate = bool(len(delegates))
     ng = len(model.groups)
     at_worker = lay.at_worker
@@ -182,6 +176,20 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     rec.one_block = True
     rec.counters = {name: counters[:, i] for i, name in enumerate(COUNTED)}
     return rec
+
+
+def _draws(rng: np.random.Generator, k: int, doubles: int, nw: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stepping's draws for ``k`` steps: each step's lanes, then in_data, invoiced, overreached
+    (consecutive doubles: one call gives the same), then the lures (a call of their own), from
+    one raw block where it gives the same numbers (``scenarios.draw_block``)."""
+    drawn = per_step(rng, k, doubles, nw, LURES)
+    if drawn is not None:
+        return drawn
+    u, lure = np.empty((k, doubles)), np.empty((k, nw), np.int64)
+    for s in range(k):
+        rng.random(out=u[s])
+        lure[s] = rng.integers(0, LURES, nw)
+    return u, lure
 
 
 @njit(cache=True, nogil=True)

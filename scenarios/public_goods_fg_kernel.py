@@ -33,6 +33,7 @@ import numpy as np
 from agents.jit import njit
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
+from scenarios.draw_block import per_step
 from scenarios.kernel_sums import gini_chunk, total
 from scenarios.pairwise import needs_coin
 from scenarios.stretch import SUMMARY, Stretch
@@ -150,8 +151,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     coin = needs_coin(model)
     rng = model.rng_env
     saved = rng.bit_generator.state if coin else None
-    # One block: the same draws as k calls of n (``tests/test_public_goods_kernel.py`` pins it).
-    coins = rng.integers(0, COIN_SIDES, (k, n)) if coin else np.zeros((k, n), np.int64)
+    coins = _coins(rng, saved, k, n) if coin else np.zeros((k, n), np.int64)
     state = np.zeros(2, np.int64)
     give = np.zeros(n, np.int64)
     steps = 0
@@ -207,6 +207,14 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
         bounds = memo["bounds"] = (pairs, env.round_bounds(pairs[3]))
     env.bounds = bounds[1]  # fixed groups, everyone alive: every round's bounds alike
     return rec
+
+
+def _coins(rng: np.random.Generator, state: dict[str, Any] | None, k: int, n: int) -> np.ndarray:
+    """``k`` rounds' coins, drawn as each round draws ``n`` (one numpy call of ``(k, n)`` gives
+    the same: ``tests/test_public_goods_kernel.py`` pins it), from one raw block where that
+    gives the same numbers (``scenarios.draw_block``); ``state``: the generator's, just read."""
+    drawn = per_step(rng, k, 0, n, COIN_SIDES, state)
+    return rng.integers(0, COIN_SIDES, (k, n)) if drawn is None else drawn[1]
 
 
 def _inputs(env: PublicGoodsFG, model: Any, table: Any) -> tuple[dict[str, Any], tuple[Any, ...], tuple[Any, ...],
