@@ -101,21 +101,20 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     made = np.zeros(len(pair_row), np.bool_)
     partner_new = np.empty(len(pair_row), np.int64)
     o_row = np.empty(k * nw, np.int64)
-    added, runs = _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegates[0] if has_delegate else -1,
-                          lay.pair_of_lane, lay.pair_of_worker, pair_row, n0, ch, sender, o_q, o_sender, o_key,
-                          o_row, bounds, first, made, partner_new)
+    uniq = np.empty(len(first), np.int64)
+    added, runs, nu = _orders(u, src, dst, at_worker, workers, group_of, ng, scal,
+                              delegates[0] if has_delegate else -1, lay.pair_of_lane, lay.pair_of_worker, pair_row,
+                              n0, ch, sender, o_q, o_sender, o_key, o_row, bounds, first, made, partner_new, uniq)
     if added:
         fresh = np.flatnonzero(made)  # pair ids rank the keys: these are sorted
         pairs.adopt(*merge_new(pairs.keys, pairs.rowof, lay.pair_keys[fresh], pair_row[fresh]), added, runs)
         partner = np.concatenate([partner, partner_new[:added]])
         env.keep_rows(model, lay, pair_row, partner)
     m = int(bounds[k])
-    o_q, o_sender, o_key, lrow = o_q[:m], o_sender[:m], o_key[:m], o_row[:m]
+    o_q, o_sender, o_kind, lrow = o_q[:m], o_sender[:m], o_key[:m], o_row[:m]
     o_worker = workers[o_q]
-    if m:
-        kinds, o_kind = env.stretch_kinds(model, o_key, first)
-    else:  # no order reached anyone: no kind is read
-        kinds, o_kind = _NO_KINDS, np.zeros(0, np.int64)
+    # No order reached anyone: no kind is read.
+    kinds = env.stretch_kinds(model, uniq[:nu], first) if m else _NO_KINDS
     o_speaks = kinds.speaks[o_kind]
     said_by = np.where(o_speaks, o_sender, -1)
     codec = env.codec
@@ -193,7 +192,7 @@ def _draws(rng: np.random.Generator, k: int, doubles: int, nw: int) -> tuple[np.
 @njit(cache=True, nogil=True)
 def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pragma: no cover - compiled
             pair_of_lane, pair_of_worker, pair_row, n0, ch, sender, o_q, o_sender, o_key, o_row, bounds, first,
-            made, partner_new):
+            made, partner_new, uniq):
     """Each step's channel and sender per worker from its draws (``Injection.step``, ``channels``),
     and its orders in worker order: the worker's position, sender, kind key
     ``(channel * groups + sender's group) * groups + worker's group`` and the ledger's pair row
@@ -202,7 +201,9 @@ def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pr
 
     A pair without a row gets the next one, as each step's ``PairTable.index`` call numbers its
     new pairs (by key: one order a worker, workers ascending); ``made`` marks it, ``partner_new``
-    holds the new rows' partners. Returns the rows made and the steps that made some."""
+    holds the new rows' partners. Then each order's key becomes its kind, the key's rank among
+    the keys met, ``uniq[:nu]`` those keys ascending. Returns the rows made, the steps that made
+    some and ``nu``."""
     k, nw = ch.shape
     lanes = src.shape[0]
     attack_prob, data_share, invoice_prob, overreach_prob = scal[0], scal[1], scal[2], scal[3]
@@ -251,7 +252,17 @@ def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pr
                 m += 1
         bounds[s + 1] = m
         runs += rows > before
-    return rows - n0, runs
+    nu = 0
+    for key in range(first.shape[0]):  # the keys met, ascending
+        if first[key] >= 0:
+            uniq[nu] = key
+            nu += 1
+    rank = np.empty(first.shape[0], np.int64)
+    for x in range(nu):
+        rank[uniq[x]] = x
+    for o in range(m):
+        o_key[o] = rank[o_key[o]]
+    return rows - n0, runs, nu
 
 
 @njit(cache=True, nogil=True)
