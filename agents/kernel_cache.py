@@ -32,6 +32,7 @@ KERNEL_SOURCES: tuple[str, ...] = (
     "scenarios/beliefs_kernel.py",
     "scenarios/commons_kernel.py",
     "scenarios/commons_table.py",
+    "scenarios/draw_block.py",
     "scenarios/environment.py",
     "scenarios/injection_kernel.py",
     "scenarios/injection_rules.py",

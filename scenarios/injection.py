@@ -513,16 +513,15 @@ class Injection(Environment):
             got = _KIND_ROWS[memo] = self._kind(model, ch, model.groups[gs].name, gw)
         return got
 
-    def stretch_kinds(self, model: Any, keys: np.ndarray, first: np.ndarray) -> tuple[Kinds, np.ndarray]:
-        """:meth:`_kinds` of a stretch's orders at once, by key (:meth:`_kind_row`); ``first[key]``
-        is the first step with an order of that key (-1: none).
+    def stretch_kinds(self, model: Any, uniq: np.ndarray, first: np.ndarray) -> Kinds:
+        """:meth:`_kinds` of a stretch's orders at once: the kinds of the sorted distinct keys
+        ``uniq`` (:meth:`_kind_row`), an order's kind the rank of its key; ``first[key]`` is the
+        first step with an order of that key.
 
         The kinds' facts get their belief codes in the order stepping would give them (step by
         step, kinds in key order), so beliefs are keyed as stepping keys them.
         """
         dels = self._delegations(model)
-        present = first >= 0
-        uniq = np.flatnonzero(present)
         memo, rows = self._rows_of(model, uniq, dels)
         if any(not self.beliefs.knows(fact) for row in rows for fact, _ok in row[-1]):
             # Stepping codes a kind's facts at the first step that meets it (kinds in key order
@@ -530,7 +529,7 @@ class Injection(Environment):
             for u in np.lexsort((uniq, first[uniq])).tolist():
                 for fact, _ok in rows[u][-1]:
                     self.beliefs.fact_code(fact)
-        return self._kinds_of(memo, rows), (np.cumsum(present) - 1)[keys]
+        return self._kinds_of(memo, rows)
 
     def _kind(self, model: Any, c: int, source: str, gw: int) -> tuple[Any, ...]:
         """One kind of order, from the message its channel composes (sender and recipient stand-ins)."""

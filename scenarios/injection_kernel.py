@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agents.jit import njit
+from agents.jit import INNER, njit
 from agents.pair_runs import merge_new
+from scenarios.draw_block import per_step
 from scenarios.injection_rules import (
     ACT_NAMES,
     DATA,
@@ -82,14 +83,7 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     k = max(1, min(k, RECORD_BUDGET // (8 * (lanes + 12 * nw + n))))
     delegates = lay.delegates
     rng = model.rng_env
-    # Stepping's draws a step: the lanes, then in_data, invoiced, overreached (consecutive
-    # doubles: one call gives the same), then the lures (a call of their own: bounded integers
-    # keep no state between calls but within one).
-    u = np.empty((k, lanes + 3 * nw))
-    lure = np.empty((k, nw), np.int64)
-    for s in range(k):
-        rng.random(out=u[s])
-        lure[s] = rng.integers(0, LURES, nw)
+    u, lure = _draws(rng, k, lanes + 3 * nw, nw)
     has_delegate = bool(len(delegates))
     ng = len(model.groups)
     at_worker = lay.at_worker
@@ -107,21 +101,20 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     made = np.zeros(len(pair_row), np.bool_)
     partner_new = np.empty(len(pair_row), np.int64)
     o_row = np.empty(k * nw, np.int64)
-    added, runs = _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegates[0] if has_delegate else -1,
-                          lay.pair_of_lane, lay.pair_of_worker, pair_row, n0, ch, sender, o_q, o_sender, o_key,
-                          o_row, bounds, first, made, partner_new)
+    uniq = np.empty(len(first), np.int64)
+    added, runs, nu = _orders(u, src, dst, at_worker, workers, group_of, ng, scal,
+                              delegates[0] if has_delegate else -1, lay.pair_of_lane, lay.pair_of_worker, pair_row,
+                              n0, ch, sender, o_q, o_sender, o_key, o_row, bounds, first, made, partner_new, uniq)
     if added:
         fresh = np.flatnonzero(made)  # pair ids rank the keys: these are sorted
         pairs.adopt(*merge_new(pairs.keys, pairs.rowof, lay.pair_keys[fresh], pair_row[fresh]), added, runs)
         partner = np.concatenate([partner, partner_new[:added]])
         env.keep_rows(model, lay, pair_row, partner)
     m = int(bounds[k])
-    o_q, o_sender, o_key, lrow = o_q[:m], o_sender[:m], o_key[:m], o_row[:m]
+    o_q, o_sender, o_kind, lrow = o_q[:m], o_sender[:m], o_key[:m], o_row[:m]
     o_worker = workers[o_q]
-    if m:
-        kinds, o_kind = env.stretch_kinds(model, o_key, first)
-    else:  # no order reached anyone: no kind is read
-        kinds, o_kind = _NO_KINDS, np.zeros(0, np.int64)
+    # No order reached anyone: no kind is read.
+    kinds = env.stretch_kinds(model, uniq[:nu], first) if m else _NO_KINDS
     o_speaks = kinds.speaks[o_kind]
     said_by = np.where(o_speaks, o_sender, -1)
     codec = env.codec
@@ -148,18 +141,18 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     gw = lay.gw
     scal = np.array([prm.stake, prm.task_value, prm.invoice, prm.verify_prob, PRIOR])
     o_act = np.empty(m, np.int64)
-    _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,
-          kinds.order, kinds.authority, kinds.speaks, kinds.lied, kinds.false, workers, gw, lay.watch, scal,
-          c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
-          model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
-          act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
-          rec.arrays.summary)
+    logged, heard = _play(
+        k, ch, kind, sender, cells, table.full, table.base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,
+        kinds.order, kinds.authority, kinds.speaks, kinds.lied, kinds.false, workers, gw, lay.watch, scal,
+        c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
+        model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
+        act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
+        rec.arrays.summary, table.outcome_column("nconf"), o_worker, said_by, kinds.nclaims, kinds.facts, kinds.true)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
     # The conflicts and the attempts (orders without authority) in stepping's order, a step's
     # conflicts then its attempts (they share a bound on rows): picked out once, logged a step at a time.
     t0 = model.steps
-    c_agent, c_outcome, c_partner, c_at, c_rows, bad_at, b_worker, b_said, b_kind, b_act, b_obeyed = _log_rows(
-        outcome, table.outcome_column("nconf"), workers, o_kind, kinds.authority, o_act, o_worker, said_by, bounds)
+    c_agent, c_outcome, c_partner, c_at, c_rows, bad_at, b_worker, b_said, b_kind, b_act, b_obeyed = logged
     c_at, rows, cut = c_at.tolist(), c_rows.tolist(), bad_at.tolist()
     for s in range(k):
         model.log.conflict_steps([t0 + s + 1], c_agent, c_outcome, c_at[s:s + 2], rows[s:s + 1], c_partner)
@@ -169,8 +162,6 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
                                  b_obeyed[lo:hi], b_act[lo:hi], ACT_NAMES)
     # Claims heard (credence: trust in the sender, the truth where verified), learnt at once:
     # rows in the order heard, as stepping's calls would leave them.
-    heard = _heard(o_kind, o_worker, said_by, detect, prm.verify_prob, heard_trust, kinds.nclaims, kinds.facts,
-                   kinds.true)
     if len(heard[0]):
         env.beliefs.learn(*heard)
     env.tally += tally
@@ -184,10 +175,24 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     return rec
 
 
+def _draws(rng: np.random.Generator, k: int, doubles: int, nw: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stepping's draws for ``k`` steps: each step's lanes, then in_data, invoiced, overreached
+    (consecutive doubles: one call gives the same), then the lures (a call of their own), from
+    one raw block where it gives the same numbers (``scenarios.draw_block``)."""
+    drawn = per_step(rng, k, doubles, nw, LURES)
+    if drawn is not None:
+        return drawn
+    u, lure = np.empty((k, doubles)), np.empty((k, nw), np.int64)
+    for s in range(k):
+        rng.random(out=u[s])
+        lure[s] = rng.integers(0, LURES, nw)
+    return u, lure
+
+
 @njit(cache=True, nogil=True)
 def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pragma: no cover - compiled
             pair_of_lane, pair_of_worker, pair_row, n0, ch, sender, o_q, o_sender, o_key, o_row, bounds, first,
-            made, partner_new):
+            made, partner_new, uniq):
     """Each step's channel and sender per worker from its draws (``Injection.step``, ``channels``),
     and its orders in worker order: the worker's position, sender, kind key
     ``(channel * groups + sender's group) * groups + worker's group`` and the ledger's pair row
@@ -196,7 +201,9 @@ def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pr
 
     A pair without a row gets the next one, as each step's ``PairTable.index`` call numbers its
     new pairs (by key: one order a worker, workers ascending); ``made`` marks it, ``partner_new``
-    holds the new rows' partners. Returns the rows made and the steps that made some."""
+    holds the new rows' partners. Then each order's key becomes its kind, the key's rank among
+    the keys met, ``uniq[:nu]`` those keys ascending. Returns the rows made, the steps that made
+    some and ``nu``."""
     k, nw = ch.shape
     lanes = src.shape[0]
     attack_prob, data_share, invoice_prob, overreach_prob = scal[0], scal[1], scal[2], scal[3]
@@ -245,7 +252,17 @@ def _orders(u, src, dst, at_worker, workers, group_of, ng, scal, delegate,  # pr
                 m += 1
         bounds[s + 1] = m
         runs += rows > before
-    return rows - n0, runs
+    nu = 0
+    for key in range(first.shape[0]):  # the keys met, ascending
+        if first[key] >= 0:
+            uniq[nu] = key
+            nu += 1
+    rank = np.empty(first.shape[0], np.int64)
+    for x in range(nu):
+        rank[uniq[x]] = x
+    for o in range(m):
+        o_key[o] = rank[o_key[o]]
+    return rows - n0, runs, nu
 
 
 @njit(cache=True, nogil=True)
@@ -278,7 +295,7 @@ def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, 
     return missed
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)  # only _play calls it
 def _log_rows(outcome, nconf, workers, o_kind, k_auth, o_act, o_worker, said_by, bounds):  # pragma: no cover
     """What the log takes of a stretch, picked out in one pass: the decisions with conflicts
     (agent, outcome, partner -1), step ``s``'s at ``c_at[s]:c_at[s + 1]``, logging ``c_rows[s]``
@@ -321,7 +338,7 @@ def _log_rows(outcome, nconf, workers, o_kind, k_auth, o_act, o_worker, said_by,
     return c_agent, c_outcome, c_partner, c_at, c_rows, cut, b_worker, b_said, b_kind, b_act, b_obeyed
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)  # only _play calls it
 def _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaims, k_facts,  # pragma: no cover
            k_true):
     """The claims heard, a row each in the order heard: receiver, sender (-1: tool output),
@@ -345,10 +362,11 @@ def _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaim
 def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,  # pragma: no cover
           k_order, k_auth, k_speaks, k_lied, k_false, workers, gw, watch, scal, last, last2, defected, good, turns, kept, broken, partner,
           payoff, step_pay, truth_kept, truth_total, group_of, act, outcome, heard_trust, counters, tally,
-          ginis, rec_counts, rec_group_sums, rec_summary):
+          ginis, rec_counts, rec_group_sums, rec_summary, nconf, o_worker, said_by, k_nclaims, k_facts, k_true):
     """Settle ``k`` steps as ``Injection._settle``, ``_hijacks`` and ``_ledger_arrays`` do, and
     record each step's outcome counts, group sums and the engine's metrics; ``o_act``: each
-    order's act."""
+    order's act. Returns what the log takes (``_log_rows``) and the claims heard (``_heard``):
+    picked out here, not in calls of their own (a cold call costs tens of microseconds)."""
     stake, task_value, invoice, verify_prob, prior = scal[0], scal[1], scal[2], scal[3], scal[4]
     nw = workers.shape[0]
     n = payoff.shape[0]
@@ -450,6 +468,8 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
             hijacked[workers[q]] = False
         rec_summary[s, 2] = mean
         rec_summary[s, 3] = cal
+    return (_log_rows(outcome, nconf, workers, o_kind, k_auth, o_act, o_worker, said_by, bounds),
+            _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaims, k_facts, k_true))
 
 
 @njit(cache=True, nogil=True, inline="always")  # one caller: no function of its own to compile

@@ -33,6 +33,7 @@ import numpy as np
 from agents.jit import njit
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
+from scenarios.draw_block import per_step
 from scenarios.kernel_sums import gini_chunk, total
 from scenarios.pairwise import needs_coin
 from scenarios.stretch import SUMMARY, Stretch
@@ -150,8 +151,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     coin = needs_coin(model)
     rng = model.rng_env
     saved = rng.bit_generator.state if coin else None
-    # One block: the same draws as k calls of n (``tests/test_public_goods_kernel.py`` pins it).
-    coins = rng.integers(0, COIN_SIDES, (k, n)) if coin else np.zeros((k, n), np.int64)
+    coins = _coins(rng, saved, k, n) if coin else np.zeros((k, n), np.int64)
     state = np.zeros(2, np.int64)
     give = np.zeros(n, np.int64)
     steps = 0
@@ -209,6 +209,14 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
     return rec
 
 
+def _coins(rng: np.random.Generator, state: dict[str, Any] | None, k: int, n: int) -> np.ndarray:
+    """``k`` rounds' coins, drawn as each round draws ``n`` (one numpy call of ``(k, n)`` gives
+    the same: ``tests/test_public_goods_kernel.py`` pins it), from one raw block where that
+    gives the same numbers (``scenarios.draw_block``); ``state``: the generator's, just read."""
+    drawn = per_step(rng, k, 0, n, COIN_SIDES, state)
+    return rng.integers(0, COIN_SIDES, (k, n)) if drawn is None else drawn[1]
+
+
 def _inputs(env: PublicGoodsFG, model: Any, table: Any) -> tuple[dict[str, Any], tuple[Any, ...], tuple[Any, ...],
                                                              People, Game, int] | None:
     """What the loop reads that a run's stretches share (the pairs of fixed groups, the agents'
@@ -218,12 +226,12 @@ def _inputs(env: PublicGoodsFG, model: Any, table: Any) -> tuple[dict[str, Any],
     prm = env.params
     memo = env.__dict__.setdefault("kernel_memo", {})  # made by setup (a subclass may have its own)
     pairs = memo.get("pairs")
-    if pairs is None or not np.array_equal(pairs[0], env.group):
+    if pairs is None or not _same(pairs[0], env.group):
         pairs = memo["pairs"] = env.kernel_pairs()
     if prm.punishment and not len(pairs[1]):
         return None  # no pair to punish: the step counts nothing; left to it
     got = memo.get("params")
-    if got is None or not (np.array_equal(got[0], model.decider_of[0]) and np.array_equal(got[7], model.decider_of[1])):
+    if got is None or not (_same(got[0], model.decider_of[0]) and _same(got[7], model.decider_of[1])):
         got = memo["params"] = env.agent_params(table, model.decider_of)
     if got is None:
         return None
@@ -247,6 +255,13 @@ def _inputs(env: PublicGoodsFG, model: Any, table: Any) -> tuple[dict[str, Any],
     wants1 = int(np.ceil(severity.max(initial=0.0) * LEVELS / 3)) + 2
     memo["inputs"] = (parts, people, game, wants1)
     return memo, pairs, got, people, game, wants1
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """``np.array_equal`` for arrays of one dtype (else False: a memo then remade, never wrong),
+    as one comparison of their bytes: each stretch checks its memos, and numpy's version is a
+    few array calls, tens of microseconds right after a build."""
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
 def _buffers(k: int, width0: int, n: int, n_groups: int, summarised: bool) -> tuple[Stretch, Out, np.ndarray]:
