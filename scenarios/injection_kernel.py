@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agents.jit import INNER, njit
+from agents.jit import njit
 from agents.pair_runs import merge_new
 from scenarios.draw_block import per_step
 from scenarios.injection_rules import (
@@ -141,18 +141,18 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     gw = lay.gw
     scal = np.array([prm.stake, prm.task_value, prm.invoice, prm.verify_prob, PRIOR])
     o_act = np.empty(m, np.int64)
-    logged, heard = _play(
-        k, ch, kind, sender, cells, table.full, table.base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,
-        kinds.order, kinds.authority, kinds.speaks, kinds.lied, kinds.false, workers, gw, lay.watch, scal,
-        c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
-        model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
-        act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
-        rec.arrays.summary, table.outcome_column("nconf"), o_worker, said_by, kinds.nclaims, kinds.facts, kinds.true)
+    _play(k, ch, kind, sender, cells, table.full, table.base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,
+          kinds.order, kinds.authority, kinds.speaks, kinds.lied, kinds.false, workers, gw, lay.watch, scal,
+          c["last"], c["last2"], c["defected"], c["good"], c["turns"], c["kept"], c["broken"], partner,
+          model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
+          act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
+          rec.arrays.summary)
     gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
     # The conflicts and the attempts (orders without authority) in stepping's order, a step's
     # conflicts then its attempts (they share a bound on rows): picked out once, logged a step at a time.
     t0 = model.steps
-    c_agent, c_outcome, c_partner, c_at, c_rows, bad_at, b_worker, b_said, b_kind, b_act, b_obeyed = logged
+    c_agent, c_outcome, c_partner, c_at, c_rows, bad_at, b_worker, b_said, b_kind, b_act, b_obeyed = _log_rows(
+        outcome, table.outcome_column("nconf"), workers, o_kind, kinds.authority, o_act, o_worker, said_by, bounds)
     c_at, rows, cut = c_at.tolist(), c_rows.tolist(), bad_at.tolist()
     for s in range(k):
         model.log.conflict_steps([t0 + s + 1], c_agent, c_outcome, c_at[s:s + 2], rows[s:s + 1], c_partner)
@@ -162,6 +162,8 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
                                  b_obeyed[lo:hi], b_act[lo:hi], ACT_NAMES)
     # Claims heard (credence: trust in the sender, the truth where verified), learnt at once:
     # rows in the order heard, as stepping's calls would leave them.
+    heard = _heard(o_kind, o_worker, said_by, detect, prm.verify_prob, heard_trust, kinds.nclaims, kinds.facts,
+                   kinds.true)
     if len(heard[0]):
         env.beliefs.learn(*heard)
     env.tally += tally
@@ -295,7 +297,7 @@ def _codes(ch, o_q, o_kind, bounds, lure, k_order, k_source, k_claimed, k_auth, 
     return missed
 
 
-@njit(**INNER)  # only _play calls it
+@njit(cache=True, nogil=True)
 def _log_rows(outcome, nconf, workers, o_kind, k_auth, o_act, o_worker, said_by, bounds):  # pragma: no cover
     """What the log takes of a stretch, picked out in one pass: the decisions with conflicts
     (agent, outcome, partner -1), step ``s``'s at ``c_at[s]:c_at[s + 1]``, logging ``c_rows[s]``
@@ -338,7 +340,7 @@ def _log_rows(outcome, nconf, workers, o_kind, k_auth, o_act, o_worker, said_by,
     return c_agent, c_outcome, c_partner, c_at, c_rows, cut, b_worker, b_said, b_kind, b_act, b_obeyed
 
 
-@njit(**INNER)  # only _play calls it
+@njit(cache=True, nogil=True)
 def _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaims, k_facts,  # pragma: no cover
            k_true):
     """The claims heard, a row each in the order heard: receiver, sender (-1: tool output),
@@ -362,11 +364,10 @@ def _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaim
 def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_sender, o_act, bounds,  # pragma: no cover
           k_order, k_auth, k_speaks, k_lied, k_false, workers, gw, watch, scal, last, last2, defected, good, turns, kept, broken, partner,
           payoff, step_pay, truth_kept, truth_total, group_of, act, outcome, heard_trust, counters, tally,
-          ginis, rec_counts, rec_group_sums, rec_summary, nconf, o_worker, said_by, k_nclaims, k_facts, k_true):
+          ginis, rec_counts, rec_group_sums, rec_summary):
     """Settle ``k`` steps as ``Injection._settle``, ``_hijacks`` and ``_ledger_arrays`` do, and
     record each step's outcome counts, group sums and the engine's metrics; ``o_act``: each
-    order's act. Returns what the log takes (``_log_rows``) and the claims heard (``_heard``):
-    picked out here, not in calls of their own (a cold call costs tens of microseconds)."""
+    order's act."""
     stake, task_value, invoice, verify_prob, prior = scal[0], scal[1], scal[2], scal[3], scal[4]
     nw = workers.shape[0]
     n = payoff.shape[0]
@@ -468,8 +469,6 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
             hijacked[workers[q]] = False
         rec_summary[s, 2] = mean
         rec_summary[s, 3] = cal
-    return (_log_rows(outcome, nconf, workers, o_kind, k_auth, o_act, o_worker, said_by, bounds),
-            _heard(o_kind, o_worker, said_by, detect, verify_prob, heard_trust, k_nclaims, k_facts, k_true))
 
 
 @njit(cache=True, nogil=True, inline="always")  # one caller: no function of its own to compile
