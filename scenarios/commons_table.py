@@ -305,7 +305,9 @@ def ready_call(env: Commons, model: Any, k: int, size: int) -> Call:
 
 def _holds(env: Commons, model: Any, lookup: Lookup) -> tuple[object, ...]:
     """What a call depends on: the arrays it hands the loop, and where they come from."""
-    return model.payoff, model.step_payoff, env.over_last, lookup, env.scratch, env.kept_order, model.group_of
+    # The parameters too: ``Resource`` is made from them, and a shock replaces them.
+    return (model.payoff, model.step_payoff, env.over_last, lookup, env.scratch, env.kept_order, model.group_of,
+            env.params)
 
 
 def first_call(env: Commons, model: Any) -> Call:

@@ -296,3 +296,21 @@ def test_a_joins_decider_is_not_made_ahead_where_the_join_would_make_it_otherwis
     assert model.joiner_deciders(model.group_index("newcomer")) is None  # it brings principles
     assert model.joiner_deciders(model.group_index("villagers")) is None  # newcomers' parameters drawn
     assert model.decisions.principle_ids == principles
+
+
+FIRST_SHOCK = """
+[[events]]
+at = 1
+type = "shock"
+set = { collapse_below = 0.3, growth = 1.6, regrowth_sd = 0.3 }
+"""
+
+
+def test_a_shock_before_the_first_stretch_reaches_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first stretch's call is made with the model, from the parameters at build; a shock fired
+    # ahead of step 1 changes them before that call is used.
+    sc = load_scenario_text(COMMONS + FIRST_SHOCK, source="commons.toml")
+    slow, _ = _run(sc, False, monkeypatch, 0, VILLAGE)
+    fast, starts = _starts(sc, monkeypatch, 0, VILLAGE)
+    assert starts == [1]
+    _same_commons(slow, fast)
