@@ -17,6 +17,7 @@ making its records and arguments cost a fifth of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -61,6 +62,7 @@ class Decisions(NamedTuple):
     lookup: Lookup
     logs: bool             # some key's outcome, of a profile some agent has, logs conflicts
     codes: np.ndarray      # (KEYS,) each key's observation code (encoded with the look-up, at set-up)
+    table: np.ndarray      # (3, KEYS, profiles): the look-up's act, outcome and conflicts in one array
 
 
 def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
@@ -101,11 +103,13 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
             grown[:len(by_kind)] = by_kind
             grown[profile_of[todo]] = rows  # deciders of one profile have the same row
             by_kind = grown
-    act, outcome, conflicts = (np.ascontiguousarray(part.T) for part in np.split(by_kind, 3, axis=1))
+    # One array (the loop is handed it whole: each argument costs a call its unboxing).
+    table = np.ascontiguousarray(by_kind.reshape(len(by_kind), 3, KEYS).transpose(1, 2, 0))
+    act, outcome, conflicts = table
     profile = profile_of[dec]
     had = np.bincount(profile, minlength=len(kinds)) > 0
     return Decisions(dec.copy(), profile_of, kinds, by_kind, Lookup(profile, act, outcome, conflicts),
-                     bool(conflicts[:, had].any()), codes)
+                     bool(conflicts[:, had].any()), codes, table)
 
 
 def _profiled(old: Decisions, dec: np.ndarray, profile: np.ndarray) -> Decisions:
@@ -181,25 +185,67 @@ class Classes(NamedTuple):
     eq: np.ndarray      # (n,) scratch: rank x sorted payoff (equality)
 
 
+#: The pieces of the scratch's blocks and of a stretch's records' blocks, in their order: the loop is
+#: handed the blocks and where each piece starts (``Call.args``), and cuts them there.
+SCRATCH_INTS = ("group_of", "chosen", "of", "count", "count2", "remap", "size")
+SCRATCH_FLOATS = ("demand", "xs", "buf", "value", "value2", "eq", "take", "resource")
+RECORD_INTS = ("counts", "at", "rows", "lo", "ints")
+RECORD_FLOATS = ("group_sums", "summary", "env_cols", "factors", "scalars")
+
+
 class Scratch(NamedTuple):
     """Buffers a stretch overwrites before it reads them: made with a model that will fuse
     (``Commons.setup``, as the look-up is) and kept on the environment from one stretch to the
-    next (fresh pages cost a short stretch more than its work); remade when agents join."""
+    next (fresh pages cost a short stretch more than its work); remade when agents join.
+    Every array is a view of one of two blocks (pieces in ``SCRATCH_INTS``' and
+    ``SCRATCH_FLOATS``' order), which also hold the resource's parameters (``Resource``)."""
 
     group_of: np.ndarray            # the model's ``group_of`` as int64
     agents: tuple[np.ndarray, ...]  # ``State``'s scratch: chosen, demand, xs, buf
     classes: Classes
     of: np.ndarray                  # the ``group_of`` they were made for
+    resource: Resource
+    params: object                  # the parameters it was made for (a shock changes them)
+    blocks: tuple[np.ndarray, np.ndarray]  # the integers' and the floats' block
+    spans: tuple[int, ...]          # each block's pieces' starts, and its end
 
 
 def scratch_for(env: Commons, model: Any) -> Scratch:
     """The environment's buffers if they are for the model's agents now, else new ones."""
     kept: Scratch | None = env.scratch
     n = len(model.group_of)
-    if kept is not None and kept.of is model.group_of:
+    if kept is not None and kept.of is model.group_of and kept.params is env.params:
         return kept
-    return Scratch(model.group_of.astype(np.int64), (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n)),
-                   _classes(n, len(env.take_of)), model.group_of)
+    acts = len(env.take_of)
+    room = min(CLASS_ROOM, max(n, 1))
+    int_at = _starts((n, n, n, room, room, room * acts, 1))
+    float_at = _starts((n, n, n, room, room, n, acts, 3))
+    ints = np.zeros(int_at[-1], np.int64)  # zeroed: the classes' count starts at none
+    floats = np.empty(float_at[-1])
+    group_of, chosen, of, count, count2, remap, size = _pieces(ints, int_at)
+    demand, xs, buf, value, value2, eq, take, resource = _pieces(floats, float_at)
+    group_of[:] = model.group_of
+    res = _resource(env)
+    take[:] = res.take
+    resource[:] = res[:3]
+    return Scratch(group_of, (chosen, demand, xs, buf), Classes(of, value, count, value2, count2, remap, size, eq),
+                   model.group_of, res, env.params, (ints, floats), int_at + float_at)
+
+
+def _starts(sizes: Sequence[int]) -> tuple[int, ...]:
+    """Where pieces of these sizes start in one block, one after another, and where the last ends."""
+    return tuple(accumulate(sizes, initial=0))
+
+
+def _pieces(block: np.ndarray, starts: Sequence[int]) -> list[np.ndarray]:
+    """The views of ``block`` that ``starts`` (``_starts``) lay out."""
+    return [block[lo:hi] for lo, hi in pairwise(starts)]
+
+
+def _resource(env: Commons) -> Resource:
+    """``Resource`` of the environment's parameters."""
+    prm = env.params
+    return Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
 
 
 #: Bytes of per-step records a stretch may hold (outcome counts, and outcome ids when some log conflicts).
@@ -221,6 +267,8 @@ class Records(NamedTuple):
     factors: np.ndarray
     scalars: np.ndarray
     ints: np.ndarray
+    blocks: tuple[np.ndarray, np.ndarray]  # the integers' and the floats' block (each array above is a view)
+    spans: tuple[int, ...]  # each block's pieces' starts, and its end (``RECORD_INTS``, ``RECORD_FLOATS``)
 
 
 #: Entries of ``State.ints`` (``commons_kernel.COLLAPSE`` ...).
@@ -239,23 +287,23 @@ def stretch_length(env: Commons, model: Any, limit: int) -> tuple[int, int]:
 def records(k: int, width: int, n: int, groups: int, size: int) -> Records:
     """Zeroed records (``Records``) in two blocks of memory, one of integers and one of floats:
     a short stretch pays for allocations more than for its work."""
-    ints = np.zeros(k * width + 3 * k + 1 + INTS, np.int64)
-    floats = np.zeros(k * (groups + len(SUMMARY) + len(ENV_COLUMNS) + 1) + 1)
+    int_at = _starts((k * width, k + 1, k, k, INTS))
+    float_at = _starts((k * groups, k * len(SUMMARY), k * len(ENV_COLUMNS), k, 1))
+    ints = np.zeros(int_at[-1], np.int64)
+    floats = np.zeros(float_at[-1])
+    counts, at, rows, lo, state = _pieces(ints, int_at)
+    group_sums, summary, env_cols, factors, scalars = _pieces(floats, float_at)
     none = np.zeros((k, 0))  # summarised: no per-agent or per-pair columns (never written)
-    at = k * width
-    f1 = k * groups
-    f2 = f1 + k * len(SUMMARY)
-    f3 = f2 + k * len(ENV_COLUMNS)
-    arrays = StepArrays(ints[:at].reshape(k, width), none, none, floats[:f1].reshape(k, groups), none,
-                        np.zeros((k, 0), np.bool_), none, none, floats[f1:f2].reshape(k, len(SUMMARY)))
-    tail = at + 2 * k + 1
-    conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), ints[at:at + k + 1],
-                          ints[at + k + 1:tail], ints[tail:tail + k])
-    env_cols = floats[f2:f3].reshape(k, len(ENV_COLUMNS))
+    arrays = StepArrays(counts.reshape(k, width), none, none, group_sums.reshape(k, groups), none,
+                        np.zeros((k, 0), np.bool_), none, none, summary.reshape(k, len(SUMMARY)))
+    env_cols = env_cols.reshape(k, len(ENV_COLUMNS))
     stretch = Stretch(0, arrays, env_metrics={name: env_cols[:, c] for c, name in enumerate(ENV_COLUMNS)},
                       one_block=True, env_block=(ENV_COLUMNS, env_cols))
-    return Records((k, width, n, groups, size), stretch, env_cols, conflicts, floats[f3:f3 + k], floats[f3 + k:],
-                   ints[tail + k:])
+    # The conflicts' entries apart: zeroing their room (a thousand agents a step) costs more
+    # than handing the loop two more arrays.
+    conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), at, rows, lo)
+    return Records((k, width, n, groups, size), stretch, env_cols, conflicts,
+                   factors, scalars, state, (ints, floats), int_at + float_at)
 
 
 class Call(NamedTuple):
@@ -266,7 +314,7 @@ class Call(NamedTuple):
     records: Records
     state: State
     parts: tuple[Any, ...]  # the loop's records (``commons_kernel._play``'s arguments after the step count)
-    args: tuple[Any, ...]   # the same, field by field (``_play_flat``'s)
+    args: tuple[Any, ...]   # the same in the blocks they are views of, and where (``_play_flat``'s)
     holds: tuple[object, ...]  # what it was made from: the payoffs, over-takes, look-up, buffers, order
 
 
@@ -281,14 +329,14 @@ def call_for(env: Commons, model: Any, k: int, size: int) -> Call:
     order = kept if kept is not None and len(kept) == n else np.arange(n)
     state = State(model.payoff, model.step_payoff, env.over_last.view(np.int8), made.factors, made.scalars,
                   made.ints, order, *scratch.agents)
-    prm = env.params
-    res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
     arrays = made.stretch.arrays
     written = Written(arrays.counts, arrays.group_sums, arrays.summary)
     lookup = env.lookup.lookup
-    parts = (lookup, res, state, scratch.group_of, written, made.env_cols, made.conflicts, scratch.classes)
-    # Flat: numba's dispatcher types a bare array several times faster than one in a NamedTuple.
-    args = tuple(a for part in parts for a in (part if isinstance(part, tuple) else (part,)))
+    parts = (lookup, scratch.resource, state, scratch.group_of, written, made.env_cols, made.conflicts, scratch.classes)
+    # Bare arrays, and few: numba's dispatcher types a bare array several times faster than one
+    # in a NamedTuple, and unboxes each argument apart (a few microseconds each with cold caches).
+    args = (*made.blocks, *scratch.blocks, np.array(made.spans + scratch.spans, np.int64), model.payoff,
+            model.step_payoff, state.over_last, order, lookup.profile, env.lookup.table, *made.conflicts[:2])
     env.kept_order = order
     return Call(made, state, parts, args, _holds(env, model, lookup))
 
@@ -305,7 +353,6 @@ def ready_call(env: Commons, model: Any, k: int, size: int) -> Call:
 
 def _holds(env: Commons, model: Any, lookup: Lookup) -> tuple[object, ...]:
     """What a call depends on: the arrays it hands the loop, and where they come from."""
-    # The parameters too: ``Resource`` is made from them, and a shock replaces them.
     return (model.payoff, model.step_payoff, env.over_last, lookup, env.scratch, env.kept_order, model.group_of,
             env.params)
 
@@ -316,8 +363,3 @@ def first_call(env: Commons, model: Any) -> Call:
     return call_for(env, model, *stretch_length(env, model, model.script.quiet_steps(model.steps, steps) or steps))
 
 
-def _classes(n: int, acts: int) -> Classes:
-    """Room for the payoffs' classes, found by the loop from the payoffs (``_classify``)."""
-    room = min(CLASS_ROOM, max(n, 1))
-    return Classes(np.empty(n, np.int64), np.empty(room), np.empty(room, np.int64), np.empty(room),
-                   np.empty(room, np.int64), np.empty(room * acts, np.int64), np.zeros(1, np.int64), np.empty(n))
