@@ -71,7 +71,9 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
     also for the deciders ``ahead`` (those of newcomers a declared join will bring)."""
     table = model.decisions
     dec = model.decider_of[0]
-    if old is not None and len(old.decider) == len(dec) and np.array_equal(old.decider, dec):
+    # Compared as bytes: numpy's array_equal costs a short run's cold start more (both int64).
+    if (old is not None and len(old.decider) == len(dec) and old.decider.dtype == dec.dtype
+            and old.decider.tobytes() == dec.tobytes()):
         return old  # the same agents decide as they did: cells never change
     deciders = len(table.deciders)
     if old is not None and len(old.profile_of) == deciders:
