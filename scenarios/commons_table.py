@@ -71,9 +71,11 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
     also for the deciders ``ahead`` (those of newcomers a declared join will bring)."""
     table = model.decisions
     dec = model.decider_of[0]
+    spare = getattr(env, "spare", None)
+    if spare is not None and _same(spare.lookup.decider, dec):
+        return spare.lookup  # made with the model for the agents a declared join brings
     # Compared as bytes: numpy's array_equal costs a short run's cold start more (both int64).
-    if (old is not None and len(old.decider) == len(dec) and old.decider.dtype == dec.dtype
-            and old.decider.tobytes() == dec.tobytes()):
+    if old is not None and _same(old.decider, dec):
         return old  # the same agents decide as they did: cells never change
     deciders = len(table.deciders)
     if old is not None and len(old.profile_of) == deciders:
@@ -112,6 +114,12 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
     had = np.bincount(profile, minlength=len(kinds)) > 0
     return Decisions(dec.copy(), profile_of, kinds, by_kind, Lookup(profile, act, outcome, conflicts),
                      bool(conflicts[:, had].any()), codes, table)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays hold the same values of one dtype: compared as bytes (numpy's
+    array_equal costs a short run's cold start more)."""
+    return len(a) == len(b) and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
 def _profiled(old: Decisions, dec: np.ndarray, profile: np.ndarray) -> Decisions:
@@ -215,9 +223,17 @@ class Scratch(NamedTuple):
 def scratch_for(env: Commons, model: Any) -> Scratch:
     """The environment's buffers if they are for the model's agents now, else new ones."""
     kept: Scratch | None = env.scratch
-    n = len(model.group_of)
     if kept is not None and kept.of is model.group_of and kept.params is env.params:
         return kept
+    spare = getattr(env, "spare", None)
+    if spare is not None and spare.scratch.params is env.params and _same(spare.scratch.of, model.group_of):
+        return spare.scratch._replace(of=model.group_of)
+    return _new_scratch(env, model.group_of)
+
+
+def _new_scratch(env: Commons, group_of_now: np.ndarray) -> Scratch:
+    """Buffers for agents in these groups."""
+    n = len(group_of_now)
     acts = len(env.take_of)
     room = min(CLASS_ROOM, max(n, 1))
     int_at = _starts((n, n, n, room, room, room * acts, 1))
@@ -226,12 +242,12 @@ def scratch_for(env: Commons, model: Any) -> Scratch:
     floats = np.empty(float_at[-1])
     group_of, chosen, of, count, count2, remap, size = _pieces(ints, int_at)
     demand, xs, buf, value, value2, eq, take, resource = _pieces(floats, float_at)
-    group_of[:] = model.group_of
+    group_of[:] = group_of_now
     res = _resource(env)
     take[:] = res.take
     resource[:] = res[:3]
     return Scratch(group_of, (chosen, demand, xs, buf), Classes(of, value, count, value2, count2, remap, size, eq),
-                   model.group_of, res, env.params, (ints, floats), int_at + float_at)
+                   group_of_now, res, env.params, (ints, floats), int_at + float_at)
 
 
 def _starts(sizes: Sequence[int]) -> tuple[int, ...]:
@@ -277,10 +293,12 @@ class Records(NamedTuple):
 INTS = 7
 
 
-def stretch_length(env: Commons, model: Any, limit: int) -> tuple[int, int]:
-    """How many of ``limit`` steps a stretch records, and the room for its conflicts' entries."""
-    n = len(model.payoff)
-    logs = env.lookup is not None and env.lookup.logs
+def stretch_length(env: Commons, model: Any, limit: int, lookup: Decisions | None = None) -> tuple[int, int]:
+    """How many of ``limit`` steps a stretch records, and the room for its conflicts' entries (of
+    the model's agents now, or of those of ``lookup``)."""
+    lookup = env.lookup if lookup is None else lookup
+    n = len(model.payoff) if lookup is env.lookup else len(lookup.decider)
+    logs = lookup is not None and lookup.logs
     per_step = 8 * (model.decisions.n_outcomes + len(model.groups) + 2 + len(ENV_COLUMNS) + (2 * n if logs else 0))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     return k, k * n if logs else 0
@@ -323,7 +341,9 @@ class Call(NamedTuple):
 def call_for(env: Commons, model: Any, k: int, size: int) -> Call:
     """The call of a ``k``-step stretch of the model's agents now (``size``: its conflicts' room)."""
     n = len(model.payoff)
-    made = records(k, model.decisions.n_outcomes, n, len(model.groups), size)
+    key = (k, model.decisions.n_outcomes, n, len(model.groups), size)
+    spare = getattr(env, "spare", None)
+    made = spare.records if spare is not None and spare.records.key == key else records(*key)
     if len(env.over_last) < n:  # newcomers have no past (as Commons.step extends it)
         env.over_last = np.concatenate([env.over_last, np.zeros(n - len(env.over_last), bool)])
     scratch = env.scratch = scratch_for(env, model)
@@ -340,6 +360,8 @@ def call_for(env: Commons, model: Any, k: int, size: int) -> Call:
     args = (*made.blocks, *scratch.blocks, np.array(made.spans + scratch.spans, np.int64), model.payoff,
             model.step_payoff, state.over_last, order, lookup.profile, env.lookup.table, *made.conflicts[:2])
     env.kept_order = order
+    if spare is not None and made is spare.records:
+        env.spare = None  # spent: each piece serves one stretch, and the look-up is kept from here
     return Call(made, state, parts, args, _holds(env, model, lookup))
 
 
@@ -357,6 +379,42 @@ def _holds(env: Commons, model: Any, lookup: Lookup) -> tuple[object, ...]:
     """What a call depends on: the arrays it hands the loop, and where they come from."""
     return (model.payoff, model.step_payoff, env.over_last, lookup, env.scratch, env.kept_order, model.group_of,
             env.params)
+
+
+class Spare(NamedTuple):
+    """What the stretch after a declared join needs, made with the model (``spare_for``): the
+    look-up, buffers and records for the agents it brings, each used if the run meets them."""
+
+    lookup: Decisions
+    scratch: Scratch
+    records: Records
+
+
+def spare_for(env: Commons, model: Any) -> Spare | None:
+    """The ``Spare`` of the script's first join at a step (None without one, or when its
+    newcomers' deciders are the join's to make)."""
+    joins = [ev for ev in model.script.events if ev.type == "join" and ev.at is not None]
+    lookup = env.lookup
+    if not joins or lookup is None:
+        return None
+    ev = min(joins, key=lambda e: e.at)
+    g, count = model.group_index(ev.args["group"]), int(ev.args.get("count", 1))
+    ids = model.joiner_deciders(g)
+    if ids is None or count < 1:
+        return None
+    dec = np.concatenate([model.decider_of[0], np.full(count, ids[0], np.int64)])
+    if len(lookup.profile_of) <= dec.max():
+        return None
+    profile = lookup.profile_of[dec]
+    if profile.min() < 0:
+        return None
+    after = _profiled(lookup, dec, profile)
+    group_of = np.concatenate([model.group_of, np.full(count, g, model.group_of.dtype)])
+    # Played from the join's step (it fires ahead of it) to the next event or the end.
+    steps = model.spec_scenario.steps
+    k, size = stretch_length(env, model, 1 + model.script.quiet_steps(ev.at, steps - ev.at), after)
+    made = records(k, model.decisions.n_outcomes, len(dec), len(model.groups), size)
+    return Spare(after, _new_scratch(env, group_of), made)
 
 
 def first_call(env: Commons, model: Any) -> Call:
