@@ -125,7 +125,7 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     return rec
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _cut(block, spans, at):  # pragma: no cover - compiled
     """The piece of ``block`` that starts at ``spans[at]`` (and ends where the next starts)."""
     return block[spans[at]:spans[at + 1]]
