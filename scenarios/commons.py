@@ -54,9 +54,11 @@ from scenarios.commons_table import (
     STOCK_BUCKETS,
     Call,
     Decisions,
+    Spare,
     decision_lookup,
     first_call,
     scratch_for,
+    spare_for,
 )
 from scenarios.environment import Environment, environment
 from scenarios.ipd import needs_coin
@@ -180,12 +182,14 @@ class Commons(Environment):
         self.kept_order: np.ndarray | None = None  # the loop's last order of the payoffs (its Gini sort)
         self.scratch: Any = None  # the loop's buffers (scenarios.commons_kernel.Scratch)
         self.call: Call | None = None  # the next stretch's loop call, made ahead (its records zeroed)
+        self.spare: Spare | None = None  # what the stretch after a declared join needs, made ahead
         if getattr(model, "env", None) is self and self.will_fuse(model, model.spec_scenario.steps):
             self.lookup = decision_lookup(self, model, ahead=_joiners(model))
             self.scratch = scratch_for(self, model)
             self.kept_order = np.arange(len(model.payoff))  # where the loop's first sort starts
             self.over_last = np.zeros(len(model.payoff), dtype=bool)  # as the first step extends it
             self.call = first_call(self, model)
+            self.spare = spare_for(self, model)
 
     @property
     def collapsed(self) -> bool:

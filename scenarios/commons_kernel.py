@@ -32,6 +32,9 @@ import numpy as np
 
 from agents.jit import njit
 from scenarios.commons_table import (
+    RECORD_FLOATS,
+    RECORD_INTS,
+    SCRATCH_INTS,
     STOCK_BUCKETS,
     Classes,
     Conflicts,
@@ -52,6 +55,13 @@ if TYPE_CHECKING:
 #: The observation layout the look-up encodes (checked against the codec).
 OBS_FIELDS = ("stock", "others_overused", "max_take", "coin")
 
+
+#: Where each block's pieces start in the loop's ``spans`` (``commons_table.call_for``): the
+#: records' integers and floats, then the scratch's (each block's starts, then its end).
+REC_INTS = 0
+REC_FLOATS = REC_INTS + len(RECORD_INTS) + 1
+SCR_INTS = REC_FLOATS + len(RECORD_FLOATS) + 1
+SCR_FLOATS = SCR_INTS + len(SCRATCH_INTS) + 1
 
 #: Positions in ``State.ints``: the collapse step (-1: none), factors used, the first step's
 #: number, over-takes and takes so far, the last step's over-takes and takers.
@@ -116,17 +126,41 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
 
 
 @njit(cache=True, nogil=True)
-def _play_flat(k_max, p0, p1, p2, p3, r0, r1, r2, r3, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, group_of,
-               counts, group_sums, summary, env_cols, c0, c1, c2, c3, c4,
-               l0, l1, l2, l3, l4, l5, l6, l7):  # pragma: no cover - compiled
-    """The loop on its records handed over field by field (``Lookup``, ``Resource``, ``State``,
-    the three ``StepArrays`` it writes, ``Conflicts``, ``Classes`` in their fields' order): by
-    agent types when the agents fall into few enough (``_types``). Returns whether it played;
+def _cut(block, spans, at):  # pragma: no cover - compiled
+    """The piece of ``block`` that starts at ``spans[at]`` (and ends where the next starts)."""
+    return block[spans[at]:spans[at + 1]]
+
+
+@njit(cache=True, nogil=True)
+def _play_flat(k_max, rec_ints, rec_floats, scr_ints, scr_floats, spans, payoff, step_pay, over_last, order,
+               profile, table, agent, outcome):  # pragma: no cover - compiled
+    """The loop on its records handed over as the blocks they are cut from (``commons_table``'s
+    ``Records`` and ``Scratch``, pieces in ``RECORD_INTS``... order; ``spans`` says where each
+    starts), the model's arrays, the look-up (``Decisions.table``) and the conflicts' entries:
+    by agent types when the agents fall into few enough (``_types``). Returns whether it played;
     if not, the classes are made and the caller plays agent by agent (``_play``)."""
-    lk, res = Lookup(p0, p1, p2, p3), Resource(r0, r1, r2, r3)
-    st = State(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10)
-    rec, cf = Written(counts, group_sums, summary), Conflicts(c0, c1, c2, c3, c4)
-    cl = Classes(l0, l1, l2, l3, l4, l5, l6, l7)
+    lk = Lookup(profile, table[0], table[1], table[2])
+    at = spans[SCR_FLOATS + 7]  # the resource's numbers (``commons_table.SCRATCH_FLOATS``)
+    res = Resource(scr_floats[at], scr_floats[at + 1], scr_floats[at + 2], _cut(scr_floats, spans, SCR_FLOATS + 6))
+    ints = _cut(rec_ints, spans, REC_INTS + 4)
+    st = State(payoff, step_pay, over_last, _cut(rec_floats, spans, REC_FLOATS + 3),
+               _cut(rec_floats, spans, REC_FLOATS + 4), ints, order, _cut(scr_ints, spans, SCR_INTS + 1),
+               _cut(scr_floats, spans, SCR_FLOATS), _cut(scr_floats, spans, SCR_FLOATS + 1),
+               _cut(scr_floats, spans, SCR_FLOATS + 2))
+    counts = _cut(rec_ints, spans, REC_INTS)
+    group_sums = _cut(rec_floats, spans, REC_FLOATS)
+    summary = _cut(rec_floats, spans, REC_FLOATS + 1)
+    rec = Written(counts.reshape(k_max, counts.shape[0] // k_max), group_sums.reshape(k_max, group_sums.shape[0] // k_max),
+                  summary.reshape(k_max, summary.shape[0] // k_max))
+    env_flat = _cut(rec_floats, spans, REC_FLOATS + 2)
+    env_cols = env_flat.reshape(k_max, env_flat.shape[0] // k_max)
+    cf = Conflicts(agent, outcome, _cut(rec_ints, spans, REC_INTS + 1), _cut(rec_ints, spans, REC_INTS + 2),
+                   _cut(rec_ints, spans, REC_INTS + 3))
+    cl = Classes(_cut(scr_ints, spans, SCR_INTS + 2), _cut(scr_floats, spans, SCR_FLOATS + 3),
+                 _cut(scr_ints, spans, SCR_INTS + 3), _cut(scr_floats, spans, SCR_FLOATS + 4),
+                 _cut(scr_ints, spans, SCR_INTS + 4), _cut(scr_ints, spans, SCR_INTS + 5),
+                 _cut(scr_ints, spans, SCR_INTS + 6), _cut(scr_floats, spans, SCR_FLOATS + 5))
+    group_of = _cut(scr_ints, spans, SCR_INTS)
     _classify(st.payoff, st.order, st.xs, st.buf, cl)
     fits, types = _types(lk, st, cl)
     if fits:

@@ -17,6 +17,7 @@ making its records and arguments cost a fifth of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -61,6 +62,7 @@ class Decisions(NamedTuple):
     lookup: Lookup
     logs: bool             # some key's outcome, of a profile some agent has, logs conflicts
     codes: np.ndarray      # (KEYS,) each key's observation code (encoded with the look-up, at set-up)
+    table: np.ndarray      # (3, KEYS, profiles): the look-up's act, outcome and conflicts in one array
 
 
 def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
@@ -69,7 +71,11 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
     also for the deciders ``ahead`` (those of newcomers a declared join will bring)."""
     table = model.decisions
     dec = model.decider_of[0]
-    if old is not None and len(old.decider) == len(dec) and np.array_equal(old.decider, dec):
+    spare = getattr(env, "spare", None)
+    if spare is not None and _same(spare.lookup.decider, dec):
+        return spare.lookup  # made with the model for the agents a declared join brings
+    # Compared as bytes: numpy's array_equal costs a short run's cold start more (both int64).
+    if old is not None and _same(old.decider, dec):
         return old  # the same agents decide as they did: cells never change
     deciders = len(table.deciders)
     if old is not None and len(old.profile_of) == deciders:
@@ -101,11 +107,19 @@ def decision_lookup(env: Commons, model: Any, old: Decisions | None = None,
             grown[:len(by_kind)] = by_kind
             grown[profile_of[todo]] = rows  # deciders of one profile have the same row
             by_kind = grown
-    act, outcome, conflicts = (np.ascontiguousarray(part.T) for part in np.split(by_kind, 3, axis=1))
+    # One array (the loop is handed it whole: each argument costs a call its unboxing).
+    table = np.ascontiguousarray(by_kind.reshape(len(by_kind), 3, KEYS).transpose(1, 2, 0))
+    act, outcome, conflicts = table
     profile = profile_of[dec]
     had = np.bincount(profile, minlength=len(kinds)) > 0
     return Decisions(dec.copy(), profile_of, kinds, by_kind, Lookup(profile, act, outcome, conflicts),
-                     bool(conflicts[:, had].any()), codes)
+                     bool(conflicts[:, had].any()), codes, table)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays hold the same values of one dtype: compared as bytes (numpy's
+    array_equal costs a short run's cold start more)."""
+    return len(a) == len(b) and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
 def _profiled(old: Decisions, dec: np.ndarray, profile: np.ndarray) -> Decisions:
@@ -181,25 +195,75 @@ class Classes(NamedTuple):
     eq: np.ndarray      # (n,) scratch: rank x sorted payoff (equality)
 
 
+#: The pieces of the scratch's blocks and of a stretch's records' blocks, in their order: the loop is
+#: handed the blocks and where each piece starts (``Call.args``), and cuts them there.
+SCRATCH_INTS = ("group_of", "chosen", "of", "count", "count2", "remap", "size")
+SCRATCH_FLOATS = ("demand", "xs", "buf", "value", "value2", "eq", "take", "resource")
+RECORD_INTS = ("counts", "at", "rows", "lo", "ints")
+RECORD_FLOATS = ("group_sums", "summary", "env_cols", "factors", "scalars")
+
+
 class Scratch(NamedTuple):
     """Buffers a stretch overwrites before it reads them: made with a model that will fuse
     (``Commons.setup``, as the look-up is) and kept on the environment from one stretch to the
-    next (fresh pages cost a short stretch more than its work); remade when agents join."""
+    next (fresh pages cost a short stretch more than its work); remade when agents join.
+    Every array is a view of one of two blocks (pieces in ``SCRATCH_INTS``' and
+    ``SCRATCH_FLOATS``' order), which also hold the resource's parameters (``Resource``)."""
 
     group_of: np.ndarray            # the model's ``group_of`` as int64
     agents: tuple[np.ndarray, ...]  # ``State``'s scratch: chosen, demand, xs, buf
     classes: Classes
     of: np.ndarray                  # the ``group_of`` they were made for
+    resource: Resource
+    params: object                  # the parameters it was made for (a shock changes them)
+    blocks: tuple[np.ndarray, np.ndarray]  # the integers' and the floats' block
+    spans: tuple[int, ...]          # each block's pieces' starts, and its end
 
 
 def scratch_for(env: Commons, model: Any) -> Scratch:
     """The environment's buffers if they are for the model's agents now, else new ones."""
     kept: Scratch | None = env.scratch
-    n = len(model.group_of)
-    if kept is not None and kept.of is model.group_of:
+    if kept is not None and kept.of is model.group_of and kept.params is env.params:
         return kept
-    return Scratch(model.group_of.astype(np.int64), (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n)),
-                   _classes(n, len(env.take_of)), model.group_of)
+    spare = getattr(env, "spare", None)
+    if spare is not None and spare.scratch.params is env.params and _same(spare.scratch.of, model.group_of):
+        return spare.scratch._replace(of=model.group_of)
+    return _new_scratch(env, model.group_of)
+
+
+def _new_scratch(env: Commons, group_of_now: np.ndarray) -> Scratch:
+    """Buffers for agents in these groups."""
+    n = len(group_of_now)
+    acts = len(env.take_of)
+    room = min(CLASS_ROOM, max(n, 1))
+    int_at = _starts((n, n, n, room, room, room * acts, 1))
+    float_at = _starts((n, n, n, room, room, n, acts, 3))
+    ints = np.zeros(int_at[-1], np.int64)  # zeroed: the classes' count starts at none
+    floats = np.empty(float_at[-1])
+    group_of, chosen, of, count, count2, remap, size = _pieces(ints, int_at)
+    demand, xs, buf, value, value2, eq, take, resource = _pieces(floats, float_at)
+    group_of[:] = group_of_now
+    res = _resource(env)
+    take[:] = res.take
+    resource[:] = res[:3]
+    return Scratch(group_of, (chosen, demand, xs, buf), Classes(of, value, count, value2, count2, remap, size, eq),
+                   group_of_now, res, env.params, (ints, floats), int_at + float_at)
+
+
+def _starts(sizes: Sequence[int]) -> tuple[int, ...]:
+    """Where pieces of these sizes start in one block, one after another, and where the last ends."""
+    return tuple(accumulate(sizes, initial=0))
+
+
+def _pieces(block: np.ndarray, starts: Sequence[int]) -> list[np.ndarray]:
+    """The views of ``block`` that ``starts`` (``_starts``) lay out."""
+    return [block[lo:hi] for lo, hi in pairwise(starts)]
+
+
+def _resource(env: Commons) -> Resource:
+    """``Resource`` of the environment's parameters."""
+    prm = env.params
+    return Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
 
 
 #: Bytes of per-step records a stretch may hold (outcome counts, and outcome ids when some log conflicts).
@@ -221,16 +285,20 @@ class Records(NamedTuple):
     factors: np.ndarray
     scalars: np.ndarray
     ints: np.ndarray
+    blocks: tuple[np.ndarray, np.ndarray]  # the integers' and the floats' block (each array above is a view)
+    spans: tuple[int, ...]  # each block's pieces' starts, and its end (``RECORD_INTS``, ``RECORD_FLOATS``)
 
 
 #: Entries of ``State.ints`` (``commons_kernel.COLLAPSE`` ...).
 INTS = 7
 
 
-def stretch_length(env: Commons, model: Any, limit: int) -> tuple[int, int]:
-    """How many of ``limit`` steps a stretch records, and the room for its conflicts' entries."""
-    n = len(model.payoff)
-    logs = env.lookup is not None and env.lookup.logs
+def stretch_length(env: Commons, model: Any, limit: int, lookup: Decisions | None = None) -> tuple[int, int]:
+    """How many of ``limit`` steps a stretch records, and the room for its conflicts' entries (of
+    the model's agents now, or of those of ``lookup``)."""
+    lookup = env.lookup if lookup is None else lookup
+    n = len(model.payoff) if lookup is env.lookup else len(lookup.decider)
+    logs = lookup is not None and lookup.logs
     per_step = 8 * (model.decisions.n_outcomes + len(model.groups) + 2 + len(ENV_COLUMNS) + (2 * n if logs else 0))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     return k, k * n if logs else 0
@@ -239,23 +307,23 @@ def stretch_length(env: Commons, model: Any, limit: int) -> tuple[int, int]:
 def records(k: int, width: int, n: int, groups: int, size: int) -> Records:
     """Zeroed records (``Records``) in two blocks of memory, one of integers and one of floats:
     a short stretch pays for allocations more than for its work."""
-    ints = np.zeros(k * width + 3 * k + 1 + INTS, np.int64)
-    floats = np.zeros(k * (groups + len(SUMMARY) + len(ENV_COLUMNS) + 1) + 1)
+    int_at = _starts((k * width, k + 1, k, k, INTS))
+    float_at = _starts((k * groups, k * len(SUMMARY), k * len(ENV_COLUMNS), k, 1))
+    ints = np.zeros(int_at[-1], np.int64)
+    floats = np.zeros(float_at[-1])
+    counts, at, rows, lo, state = _pieces(ints, int_at)
+    group_sums, summary, env_cols, factors, scalars = _pieces(floats, float_at)
     none = np.zeros((k, 0))  # summarised: no per-agent or per-pair columns (never written)
-    at = k * width
-    f1 = k * groups
-    f2 = f1 + k * len(SUMMARY)
-    f3 = f2 + k * len(ENV_COLUMNS)
-    arrays = StepArrays(ints[:at].reshape(k, width), none, none, floats[:f1].reshape(k, groups), none,
-                        np.zeros((k, 0), np.bool_), none, none, floats[f1:f2].reshape(k, len(SUMMARY)))
-    tail = at + 2 * k + 1
-    conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), ints[at:at + k + 1],
-                          ints[at + k + 1:tail], ints[tail:tail + k])
-    env_cols = floats[f2:f3].reshape(k, len(ENV_COLUMNS))
+    arrays = StepArrays(counts.reshape(k, width), none, none, group_sums.reshape(k, groups), none,
+                        np.zeros((k, 0), np.bool_), none, none, summary.reshape(k, len(SUMMARY)))
+    env_cols = env_cols.reshape(k, len(ENV_COLUMNS))
     stretch = Stretch(0, arrays, env_metrics={name: env_cols[:, c] for c, name in enumerate(ENV_COLUMNS)},
                       one_block=True, env_block=(ENV_COLUMNS, env_cols))
-    return Records((k, width, n, groups, size), stretch, env_cols, conflicts, floats[f3:f3 + k], floats[f3 + k:],
-                   ints[tail + k:])
+    # The conflicts' entries apart: zeroing their room (a thousand agents a step) costs more
+    # than handing the loop two more arrays.
+    conflicts = Conflicts(np.empty(size, np.int64), np.empty(size, np.int64), at, rows, lo)
+    return Records((k, width, n, groups, size), stretch, env_cols, conflicts,
+                   factors, scalars, state, (ints, floats), int_at + float_at)
 
 
 class Call(NamedTuple):
@@ -266,14 +334,16 @@ class Call(NamedTuple):
     records: Records
     state: State
     parts: tuple[Any, ...]  # the loop's records (``commons_kernel._play``'s arguments after the step count)
-    args: tuple[Any, ...]   # the same, field by field (``_play_flat``'s)
+    args: tuple[Any, ...]   # the same in the blocks they are views of, and where (``_play_flat``'s)
     holds: tuple[object, ...]  # what it was made from: the payoffs, over-takes, look-up, buffers, order
 
 
 def call_for(env: Commons, model: Any, k: int, size: int) -> Call:
     """The call of a ``k``-step stretch of the model's agents now (``size``: its conflicts' room)."""
     n = len(model.payoff)
-    made = records(k, model.decisions.n_outcomes, n, len(model.groups), size)
+    key = (k, model.decisions.n_outcomes, n, len(model.groups), size)
+    spare = getattr(env, "spare", None)
+    made = spare.records if spare is not None and spare.records.key == key else records(*key)
     if len(env.over_last) < n:  # newcomers have no past (as Commons.step extends it)
         env.over_last = np.concatenate([env.over_last, np.zeros(n - len(env.over_last), bool)])
     scratch = env.scratch = scratch_for(env, model)
@@ -281,15 +351,17 @@ def call_for(env: Commons, model: Any, k: int, size: int) -> Call:
     order = kept if kept is not None and len(kept) == n else np.arange(n)
     state = State(model.payoff, model.step_payoff, env.over_last.view(np.int8), made.factors, made.scalars,
                   made.ints, order, *scratch.agents)
-    prm = env.params
-    res = Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
     arrays = made.stretch.arrays
     written = Written(arrays.counts, arrays.group_sums, arrays.summary)
     lookup = env.lookup.lookup
-    parts = (lookup, res, state, scratch.group_of, written, made.env_cols, made.conflicts, scratch.classes)
-    # Flat: numba's dispatcher types a bare array several times faster than one in a NamedTuple.
-    args = tuple(a for part in parts for a in (part if isinstance(part, tuple) else (part,)))
+    parts = (lookup, scratch.resource, state, scratch.group_of, written, made.env_cols, made.conflicts, scratch.classes)
+    # Bare arrays, and few: numba's dispatcher types a bare array several times faster than one
+    # in a NamedTuple, and unboxes each argument apart (a few microseconds each with cold caches).
+    args = (*made.blocks, *scratch.blocks, np.array(made.spans + scratch.spans, np.int64), model.payoff,
+            model.step_payoff, state.over_last, order, lookup.profile, env.lookup.table, *made.conflicts[:2])
     env.kept_order = order
+    if spare is not None and made is spare.records:
+        env.spare = None  # spent: each piece serves one stretch, and the look-up is kept from here
     return Call(made, state, parts, args, _holds(env, model, lookup))
 
 
@@ -305,7 +377,44 @@ def ready_call(env: Commons, model: Any, k: int, size: int) -> Call:
 
 def _holds(env: Commons, model: Any, lookup: Lookup) -> tuple[object, ...]:
     """What a call depends on: the arrays it hands the loop, and where they come from."""
-    return model.payoff, model.step_payoff, env.over_last, lookup, env.scratch, env.kept_order, model.group_of
+    return (model.payoff, model.step_payoff, env.over_last, lookup, env.scratch, env.kept_order, model.group_of,
+            env.params)
+
+
+class Spare(NamedTuple):
+    """What the stretch after a declared join needs, made with the model (``spare_for``): the
+    look-up, buffers and records for the agents it brings, each used if the run meets them."""
+
+    lookup: Decisions
+    scratch: Scratch
+    records: Records
+
+
+def spare_for(env: Commons, model: Any) -> Spare | None:
+    """The ``Spare`` of the script's first join at a step (None without one, or when its
+    newcomers' deciders are the join's to make)."""
+    joins = [ev for ev in model.script.events if ev.type == "join" and ev.at is not None]
+    lookup = env.lookup
+    if not joins or lookup is None:
+        return None
+    ev = min(joins, key=lambda e: e.at)
+    g, count = model.group_index(ev.args["group"]), int(ev.args.get("count", 1))
+    ids = model.joiner_deciders(g)
+    if ids is None or count < 1:
+        return None
+    dec = np.concatenate([model.decider_of[0], np.full(count, ids[0], np.int64)])
+    if len(lookup.profile_of) <= dec.max():
+        return None
+    profile = lookup.profile_of[dec]
+    if profile.min() < 0:
+        return None
+    after = _profiled(lookup, dec, profile)
+    group_of = np.concatenate([model.group_of, np.full(count, g, model.group_of.dtype)])
+    # Played from the join's step (it fires ahead of it) to the next event or the end.
+    steps = model.spec_scenario.steps
+    k, size = stretch_length(env, model, 1 + model.script.quiet_steps(ev.at, steps - ev.at), after)
+    made = records(k, model.decisions.n_outcomes, len(dec), len(model.groups), size)
+    return Spare(after, _new_scratch(env, group_of), made)
 
 
 def first_call(env: Commons, model: Any) -> Call:
@@ -314,8 +423,3 @@ def first_call(env: Commons, model: Any) -> Call:
     return call_for(env, model, *stretch_length(env, model, model.script.quiet_steps(model.steps, steps) or steps))
 
 
-def _classes(n: int, acts: int) -> Classes:
-    """Room for the payoffs' classes, found by the loop from the payoffs (``_classify``)."""
-    room = min(CLASS_ROOM, max(n, 1))
-    return Classes(np.empty(n, np.int64), np.empty(room), np.empty(room, np.int64), np.empty(room),
-                   np.empty(room, np.int64), np.empty(room * acts, np.int64), np.zeros(1, np.int64), np.empty(n))

@@ -199,14 +199,24 @@ class SpecModel(mesa.Model):
             setattr(self, name, np.concatenate([getattr(self, name), np.zeros(count)]))
         self.delib = np.concatenate([self.delib, np.full(count, gspec.deliberation)])
         self.err = np.concatenate([self.err, np.full(count, gspec.error_rate)])
-        self._rates_changed()
+        # The rates' flags as _rates_changed sets them, from the newcomers' rates alone.
+        self._any_fast = self._any_fast or (count > 0 and gspec.deliberation < 1.0)
+        self._any_error = self._any_error or (count > 0 and gspec.error_rate > 0.0)
         for ph in range(len(self.phases)):
             self.decider_of[ph] = np.concatenate([self.decider_of[ph], np.zeros(count, dtype=np.int64)])
         self.variant_of = np.concatenate([self.variant_of, self._draw_variants(g, count)])
-        self.refresh_deciders(np.array(new))
+        ids = np.arange(start, start + count)
+        if any(i in self.agent_extra for i in new):
+            self.refresh_deciders(ids)
+        elif count:  # all of group g, none with instructions of its own (as refresh_deciders finds them)
+            self._assign_deciders(g, ids)
         self.handles.extend(SpecAgent(self, i, gspec.name) for i in new)
-        living = self.living()
-        self.network.join(new, living[living < start].tolist(), self.rng_match)  # ints, as the loop made
+        # The living before them, as ints (as the loop made them): read only where a tie needs them.
+        before: list[int] = []
+        if self.network.ties_newcomers:
+            living = self.living()
+            before = living[living < start].tolist()
+        self.network.join(new, before, self.rng_match)
         return new
 
     def joiner_deciders(self, g: int) -> tuple[int, ...] | None:
@@ -320,25 +330,28 @@ class SpecModel(mesa.Model):
         plain = agents[~own]
         plain_groups = self.group_of[plain]
         for g in np.unique(plain_groups).tolist():
-            in_group = plain[plain_groups == g]
-            gs = self.groups[g]
-            b = self.intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
-            if len(self._variants[g]) == 1:  # one policy (no drawn parameters): every member is variant 0
-                for ph, did in enumerate(self.decisions.decider_ids(b, self._variants[g][0], g)):
-                    self.decider_of[ph][in_group] = did
-                continue
-            # Members of each variant by one sort (a mask per variant is quadratic in a drawn group).
-            var = self.variant_of[in_group]
-            order = np.argsort(var, kind="stable")
-            vs, starts = np.unique(var[order], return_index=True)
-            for v, members in zip(vs.tolist(), np.split(in_group[order], starts[1:]), strict=True):
-                for ph, did in enumerate(self.decisions.decider_ids(b, self._variants[g][v], g)):
-                    self.decider_of[ph][members] = did
+            self._assign_deciders(g, plain[plain_groups == g])
         for i in agents[own].tolist():
             g = int(self.group_of[i])
             policy = self._variants[g][int(self.variant_of[i])]
             for ph, did in enumerate(self.decisions.decider_ids(self.binding_of(i), policy, g)):
                 self.decider_of[ph][i] = did
+
+    def _assign_deciders(self, g: int, in_group: np.ndarray) -> None:
+        """The deciders of these members of group ``g``, none with instructions of its own."""
+        gs = self.groups[g]
+        b = self.intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
+        if len(self._variants[g]) == 1:  # one policy (no drawn parameters): every member is variant 0
+            for ph, did in enumerate(self.decisions.decider_ids(b, self._variants[g][0], g)):
+                self.decider_of[ph][in_group] = did
+            return
+        # Members of each variant by one sort (a mask per variant is quadratic in a drawn group).
+        var = self.variant_of[in_group]
+        order = np.argsort(var, kind="stable")
+        vs, starts = np.unique(var[order], return_index=True)
+        for v, members in zip(vs.tolist(), np.split(in_group[order], starts[1:]), strict=True):
+            for ph, did in enumerate(self.decisions.decider_ids(b, self._variants[g][v], g)):
+                self.decider_of[ph][members] = did
 
     # --- the one path to a decision ----------------------------------------------------------------
     def decide(self, agents: np.ndarray, codes: np.ndarray, partners: np.ndarray | None = None,

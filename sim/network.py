@@ -222,6 +222,11 @@ class Network:
             living.append(i)
         self.changed()
 
+    @property
+    def ties_newcomers(self) -> bool:
+        """Whether ``join`` ties newcomers to anyone (and so reads the living agents)."""
+        return self.spec["kind"] != "none"
+
     def leave(self, gone: Sequence[int]) -> None:
         """Cut every tie of the agents that left."""
         for i in gone:

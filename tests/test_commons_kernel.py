@@ -296,3 +296,54 @@ def test_a_joins_decider_is_not_made_ahead_where_the_join_would_make_it_otherwis
     assert model.joiner_deciders(model.group_index("newcomer")) is None  # it brings principles
     assert model.joiner_deciders(model.group_index("villagers")) is None  # newcomers' parameters drawn
     assert model.decisions.principle_ids == principles
+
+
+FIRST_SHOCK = """
+[[events]]
+at = 1
+type = "shock"
+set = { collapse_below = 0.3, growth = 1.6, regrowth_sd = 0.3 }
+"""
+
+
+def test_a_shock_before_the_first_stretch_reaches_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first stretch's call is made with the model, from the parameters at build; a shock fired
+    # ahead of step 1 changes them before that call is used.
+    sc = load_scenario_text(COMMONS + FIRST_SHOCK, source="commons.toml")
+    slow, _ = _run(sc, False, monkeypatch, 0, VILLAGE)
+    fast, starts = _starts(sc, monkeypatch, 0, VILLAGE)
+    assert starts == [1]
+    _same_commons(slow, fast)
+
+
+def test_the_stretch_after_a_join_uses_what_the_build_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The look-up, buffers and records for the newcomer are made with the model; the run makes none.
+    made: list[tuple] = []
+    real = commons_table.records
+    monkeypatch.setattr(commons_table, "records", lambda *a: made.append(a) or real(*a))
+    model = SpecModel(load_scenario("commons-newcomer", {"groups.villagers.count": 60}), seed=0)
+    spare = model.env.spare
+    assert spare is not None and len(made) == 2  # the first stretch's records, and the spare's
+    model.run()
+    assert len(made) == 2 and model.env.spare is None and model.env.lookup is not None
+    assert model.env.scratch.blocks is spare.scratch.blocks and len(model.payoff) == 61
+
+
+INSTRUCT_FIRST = """
+[[events]]
+at = 10
+type = "instruct"
+to = "newcomer"
+source = "user"
+text = "take as much as you may"
+"""
+
+
+def test_a_spare_for_other_deciders_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Instructions to the newcomers before they join give them other deciders than the build saw.
+    sc = load_scenario_text(NEWCOMER + INSTRUCT_FIRST, source="commons-newcomer.toml")
+    over = {"groups.villagers.count": 50, "groups.newcomer.spec": "sustainable"}
+    slow, _ = _run(sc, False, monkeypatch, 0, over)
+    fast, starts = _starts(sc, monkeypatch, 0, over)
+    assert starts == [1, 10, 20]
+    _same_commons(slow, fast)
