@@ -193,46 +193,155 @@ class Scratch(NamedTuple):
     bits: int             # most games per agent ``sums`` covers; -1: no table, sum game by game
 
 
+class Start(NamedTuple):
+    """A stretch's state before its first call of the loop (``_start``), but the decision look-ups."""
+
+    lay: Layout
+    mem: np.ndarray       # per slot: my last move on the link
+    people: People
+    decider: np.ndarray   # per position: its decider
+    ev: Evolving
+    scratch: Scratch
+    game: Game
+    group_of: np.ndarray  # the model's, as int64
+    labels: list[str]     # the ``share.*`` columns (evolution's labels, flat)
+    summarised: bool
+
+
+class Books(NamedTuple):
+    """A stretch's records (``_books``): what it hands the engine and the loop's own."""
+
+    rec: Stretch
+    extra: Records
+    chunk: int            # summarised: steps whose payoff rows the Gini's buffer holds
+    tots: np.ndarray
+    gini: np.ndarray
+
+
 def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     """Play up to ``limit`` steps; None when not even the first could be played this way."""
-    if limit <= 0 or unsupported(env, model) is not None:
+    if limit <= 0:
         return None
-    lay = _layout(env, model)
-    if not len(lay.row):
-        return None
-    table = model.decisions
+    ready = _ready(env, model, limit)
+    if ready is None:
+        if unsupported(env, model) is not None:
+            return None
+        lay = _layout(env, model)
+        if not len(lay.row):
+            return None
+        ready = _start(env, model, lay), None, None
+    start, lookup, books = ready
+    if lookup is None:
+        lookup = _decisions(env, model, start)
+    return _stretch(env, model, start, lookup, _books(model, start, limit) if books is None else books)
+
+
+def _start(env: SpatialPD, model: Any, lay: Layout) -> Start:
+    """The first call's state: link memory, the per-agent state by position and buffers."""
     evo = model.evolution
     # Per slot: my last move on the link (-1 none; none yet on a graph no step has played).
     mem = env._last[lay.row] if env._last_version == lay.version else np.full(len(lay.row), -1, np.int8)
-    # A population an earlier run of the process started with: its table, whole (sim.cell_memo.TABLES).
-    if table.dense(0) is None and not (not table.n_cells and table.warm() and table.dense(0) is not None):
-        _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem, np.zeros(0, np.int8))
-        table.keep()  # offered to later runs that start with this population (new types come later)
-    n, groups = len(model.payoff), len(model.groups)
-    width = table.n_outcomes + OUTCOME_HEADROOM
+    group_of = model.group_of.astype(np.int64)
+    people, dec, ev = _gather(env, model, lay, group_of)
+    labels = [name for col in evo.labels() for name in col] if evo is not None else []
     # With only the engine's metrics to collect, the loop computes them (the Gini's sort by
     # numpy, a chunk of steps at a time) and keeps no per-agent records.
     summarised = bool(getattr(model, "summarisable", False))
-    per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 2 * n))
-    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    return Start(lay, mem, people, dec, ev, _scratch(env, lay, len(model.payoff), ev.traits.shape), _game(env),
+                 group_of, labels, summarised)
+
+
+def _decisions(env: SpatialPD, model: Any, start: Start) -> Lookup:
+    """The look-ups of the first call, the first step's cells filled if the table is empty."""
+    table = model.decisions
+    # A population an earlier run of the process started with: its table, whole (sim.cell_memo.TABLES).
+    if table.dense(0) is None and not (not table.n_cells and table.warm() and table.dense(0) is not None):
+        _fill(env, model, start.lay, start.decider, start.mem, np.zeros(0, np.int8))
+        table.keep()  # offered to later runs that start with this population (new types come later)
+    return _lookup(env, model, start.decider)
+
+
+def _ready(env: SpatialPD, model: Any, limit: int) -> tuple[Start, Lookup | None, Books | None] | None:
+    """What ``prepare`` made at build for this stretch, if the model is still as it was then
+    (compared whole: anything may have changed it since), else None. Used once."""
+    got, env._ready = env._ready, None
+    if got is None:
+        return None
+    made, sources, (start, lookup, books) = got
+    # ``prepare`` found nothing ``unsupported``; what it read that may change is compared here.
+    objects, values = _made_from(env, model)
+    if not (all(a is b for a, b in zip(made[0], objects, strict=True)) and made[1] == values
+            and _unchanged(sources, _sources(model))):
+        return None
+    if books is not None and len(books.extra.cooperators) != _steps(model, limit, start.summarised):
+        books = None  # made for another number of steps (``run(steps)``)
+    return start, lookup, books
+
+
+def _made_from(env: SpatialPD, model: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """What a stretch's start depends on but the model's arrays (``_sources``), and what of
+    ``unsupported``'s inputs may change after build (not the classes, codec, phases or the
+    evolution's rule): objects, held and compared by identity, and values."""
+    table, evo = model.decisions, model.evolution
+    objects = (table, table.dense(0), env.params, evo, env._slot_nbr, model.script)
+    values = (model.steps, model.graph_version, env._last_version, len(model.payoff), len(model.groups),
+              table.n_cells, table.n_outcomes, len(table.deciders), bool(getattr(model, "summarisable", False)),
+              model.deterministic_decisions, model.script.has_triggers,
+              None if evo is None else (len(evo._deciders), evo.fixed))
+    return objects, values
+
+
+def _sources(model: Any) -> tuple[np.ndarray, ...]:
+    """The model's arrays a stretch's start is gathered from."""
+    evo = model.evolution
+    got = (model.payoff, model.group_of, model.decider_of[0], model.alive)
+    return got if evo is None else (*got, evo.traits, evo._window)
+
+
+def _unchanged(kept: tuple[np.ndarray, ...], now: tuple[np.ndarray, ...]) -> bool:
+    """Whether ``now`` holds ``kept``'s very bytes (stricter than ``==``: -0.0 is not 0.0)."""
+    return len(kept) == len(now) and all(
+        a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes() for a, b in zip(kept, now, strict=True))
+
+
+def _books(model: Any, start: Start, limit: int) -> Books:
+    """Zeroed records for the stretch's steps (at most ``limit``, and what ``RECORD_BUDGET`` holds)."""
+    n, groups = len(model.payoff), len(model.groups)
+    width = model.decisions.n_outcomes + OUTCOME_HEADROOM
+    summarised = start.summarised
+    k = _steps(model, limit, summarised)
     rec = Stretch.empty(k, width, n, groups, 0, summarised)
     # Its counts, summary, environment and evolved columns are all the metrics read: booked as one
     # block (``sim.summary_book``).
     rec.one_block = summarised
+    if summarised:
+        rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     chunk = max(1, min(k, CHUNK_BYTES // (8 * max(n, 1)))) if summarised else k
-    labels = [name for col in evo.labels() for name in col] if evo is not None else []
     extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums,
-                    np.zeros(k, np.int64), np.zeros((k, max(len(labels), 1)), np.int64), np.zeros(k, np.int64),
+                    np.zeros(k, np.int64), np.zeros((k, max(len(start.labels), 1)), np.int64), np.zeros(k, np.int64),
                     rec.arrays.summary, np.empty((chunk if summarised else 0, n)),
                     np.empty(n if summarised else 0))
-    group_of = model.group_of.astype(np.int64)
-    all_c = np.zeros(n, np.bool_)
+    return Books(rec, extra, chunk, np.empty(chunk), np.empty(chunk))
+
+
+def _steps(model: Any, limit: int, summarised: bool) -> int:
+    """Steps a stretch records: at most ``limit``, and what ``RECORD_BUDGET`` holds."""
+    width = model.decisions.n_outcomes + OUTCOME_HEADROOM
+    per_step = 8 * (width + len(model.groups) + len(SUMMARY) + (0 if summarised else 2 * len(model.payoff)))
+    return max(1, min(limit, RECORD_BUDGET // per_step))
+
+
+def _stretch(env: SpatialPD, model: Any, start: Start, lookup: Lookup, books: Books) -> Stretch | None:
+    """Play the stretch from ``start`` into ``books``, repair after each stop, put the state back."""
+    lay, mem, people, _, ev, scratch, game = start[:7]
+    rec, extra, chunk, tots, gini = books
+    table = model.decisions
+    evo = model.evolution
+    summarised = start.summarised
+    k = len(extra.cooperators)
+    width = rec.arrays.counts.shape[1]
     why = np.zeros(1, np.int64)
-    people, lookup, ev = _gather(env, model, lay, group_of, all_c)
-    scratch = _scratch(env, lay, n, ev.traits.shape)
-    tots, gini = np.empty(chunk), np.empty(chunk)
     c0 = 0  # summarised: the first step whose payoff row waits in ``extra.rows`` for its Gini
-    game = _game(env)
     while rec.steps < k:
         k0 = rec.steps
         # A call after a stop writes its rows after the waiting ones (a view: the same array type).
@@ -270,9 +379,10 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         _ginis(extra, c0, rec.steps, tots, gini)
     if not rec.steps:
         return None  # nothing played, nothing changed
+    all_c = np.zeros(len(model.payoff), np.bool_)
     _scatter(model, lay, people, lookup, ev, all_c)
     _keep(env, lay, "payoff", model.payoff, people.pay)
-    _keep(env, lay, "group", group_of, people.group)
+    _keep(env, lay, "group", start.group_of, people.group)
     _keep(env, lay, "decider", model.decider_of[0], lookup.decider)
     if evo is not None:
         _keep(env, lay, "traits", evo.traits, ev.traits)
@@ -280,15 +390,13 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     if env._last_version != lay.version:  # the first stretch on this graph: no memory yet
         env._last, env._last_version = np.empty(len(mem), np.int8), lay.version
     _take_into(mem, lay.slot, env._last)
-    if summarised:
-        rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     env._all_c = all_c
     env.bounds = env.bounds_of((len(lay.row) - lay.self_games) // 2, lay.self_games)
     s = rec.steps
-    alive = n  # everyone is alive in a stretch
+    alive = len(model.payoff)  # everyone is alive in a stretch
     rec.env_metrics = {"cooperators": extra.cooperators[:s] / alive}
     if evo is not None:
-        rec.evolved = {name: extra.shares[:s, j] / alive for j, name in enumerate(labels)}
+        rec.evolved = {name: extra.shares[:s, j] / alive for j, name in enumerate(start.labels)}
         rec.evolved["fixation"] = extra.uniform[:s].astype(np.float64)
     return rec
 
@@ -358,9 +466,8 @@ def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndar
     table.cells(0, dec, project(env.codec, codes, keep[dec]))
 
 
-def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray,
-            all_c: np.ndarray) -> tuple[People, Lookup, Evolving]:
-    """The per-agent state by position, and the decision tables as they are now."""
+def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray) -> tuple[People, np.ndarray, Evolving]:
+    """The per-agent state by position: people, deciders, imitation."""
     order = lay.order
 
     def payoffs() -> np.ndarray:
@@ -373,9 +480,9 @@ def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray,
     ranged = bool((np.diff(group_of) >= 0).all())
     bounds = np.searchsorted(group_of, np.arange(len(model.groups) + 1)) if ranged else np.zeros(0, np.int64)
     group = _kept(env, lay, "group", group_of, lambda: _take(group_of, order))
-    people = People(order, lay.pos, group, group_of, bounds, pay, all_c.copy())
+    people = People(order, lay.pos, group, group_of, bounds, pay, np.zeros(len(order), np.bool_))
     dec = _kept(env, lay, "decider", model.decider_of[0], lambda: _take(model.decider_of[0], order))
-    return people, _lookup(env, model, dec), _evolving(model, env, lay, group)
+    return people, dec, _evolving(model, env, lay, group)
 
 
 def _kept(env: SpatialPD, lay: Layout, name: str, now: np.ndarray, take: Callable[[], np.ndarray]) -> np.ndarray:
@@ -407,40 +514,28 @@ def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolvi
 
 def prepare(env: SpatialPD, model: Any) -> None:
     """At build, in a process that has loaded this module (an earlier run played through it):
-    the per-agent state by position and the loop's buffers, which a fresh model's first stretch
-    would otherwise make (~0.3 ms of a ~2.5 ms run at 10^3 agents). Caches only: the stretch
-    takes the state if the model's arrays still hold what was gathered (``_kept``), else gathers."""
+    the first stretch's start (``_start``: the per-agent state by position, imitation state,
+    buffers) and, from a table an earlier run of this population kept, its look-ups and records,
+    which a fresh model's first stretch would otherwise make (~0.5 ms of a ~2 ms run at 10^3
+    agents). A cache only: the stretch takes it while the model is as it was (``_ready``)."""
     if unsupported(env, model) is not None:
         return
     lay = _layout(env, model)
     if not len(lay.row):
         return
-    order = lay.order
-    pay = np.empty((len(order), 2))
-    _take_into(model.payoff, order, pay[:, 1])
-    _keep(env, lay, "payoff", model.payoff, pay)
-    group_of = model.group_of.astype(np.int64)
-    _keep(env, lay, "group", group_of, _take(group_of, order))
-    _keep(env, lay, "decider", model.decider_of[0], _take(model.decider_of[0], order))
-    evo = model.evolution
-    shape: tuple[int, ...] = (1, 1)
-    if evo is not None:
-        traits = _take_rows(evo.traits, order)
-        shape = traits.shape
-        window = _take(evo._window, order)
-        _keep(env, lay, "traits", evo.traits, traits)
-        _keep(env, lay, "window", evo._window, window)
-        if env._slot_nbr is not None and len(window) == len(model.payoff):
-            group = env._kept["group"][2]
-            env._built = (group, (len(evo._deciders), model.steps),
-                          _new_evolving(model, env._slot_nbr, group, traits, window))
-    _scratch(env, lay, len(order), shape)
     # The table an earlier run of this population kept, restored now rather than by the first
     # stretch, when that stretch may start at step one (no event due first could add deciders).
     table = model.decisions
-    if (getattr(model, "env", None) is env and model.may_fast_forward and model.script.quiet_steps(0, 1)
-            and not table.n_cells and table.dense(0) is None):
+    fused = getattr(model, "env", None) is env and model.may_fast_forward
+    if fused and model.script.quiet_steps(0, 1) and not table.n_cells and table.dense(0) is None:
         table.warm()
+    start = _start(env, model, lay)
+    # The first stretch's limit when the run is ``run()``'s from here (``SpecModel._fast_forward``).
+    limit = model.script.quiet_steps(model.steps, model.spec_scenario.steps) if fused else 0
+    ready: tuple[Start, Lookup | None, Books | None] = (start, None, None)
+    if limit > 0 and table.dense(0) is not None:
+        ready = (start, _lookup(env, model, start.decider), _books(model, start, limit))
+    env._ready = (_made_from(env, model), tuple(a.copy() for a in _sources(model)), ready)
 
 
 def _scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Scratch:
@@ -545,12 +640,6 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evo
         raise AssertionError("the evolution window does not cover the population")
     traits = _kept(env, lay, "traits", evo.traits, lambda: _take_rows(evo.traits, lay.order))
     window = _kept(env, lay, "window", evo._window, lambda: _take(evo._window, lay.order))
-    built, env._built = env._built, None
-    # Made at build (``prepare``) from the very arrays found still current, the same deciders and
-    # step: what this call would make (its counts read nothing else).
-    if (built is not None and built[0] is group and built[1] == (len(evo._deciders), model.steps)
-            and built[2].traits is traits and built[2].window is window and built[2].nbr is nbr):
-        return built[2]._replace(fixed=int(evo.fixed is not None))
     return _new_evolving(model, nbr, group, traits, window)
 
 
