@@ -35,7 +35,7 @@ import numpy as np
 
 from agents.jit import INNER, OUTER, njit
 from scenarios.ipd_kernel import project
-from scenarios.kernel_sums import gini_chunk, total
+from scenarios.kernel_sums import _gini_shift, _gini_sorted, total
 from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
@@ -143,7 +143,8 @@ class Evolving(NamedTuple):
     type_dec: np.ndarray  # per type code: its decider, -1 none yet
     new: np.ndarray       # per type code: 1 if an update made it and it has no decider yet
     ahead: np.ndarray     # per type code: 1 its decider exists already but ``Evolution`` has not
-                          # recorded the type (``_known_ahead``), 2 the loop met it (to record)
+                          # recorded the type (``_known_ahead``)
+    met: np.ndarray       # how many of those the loop met, then their codes (``_record_met`` records them)
     window: np.ndarray    # payoff at the last update
     fixed: int            # 1 once a type fixed (no more FIXED stops)
     copies: np.ndarray    # (columns,) 1 where the column is evolved (copied from the imitated)
@@ -173,11 +174,12 @@ class Records(NamedTuple):
     step_pay: np.ndarray
     payoff: np.ndarray
     group_sums: np.ndarray
-    cooperators: np.ndarray  # (K,) agents that cooperated in every game
-    shares: np.ndarray       # (K, values of all columns) counts
-    uniform: np.ndarray      # (K,) 1 if one type holds everyone
+    cols: np.ndarray         # (2 + values of all columns, K): per step the share of agents that
+                             # cooperated in every game, 1.0 if one type holds everyone, the ``share.*``
     summary: np.ndarray      # (K, len(SUMMARY)) the engine's metrics; no columns: per-agent records
-    rows: np.ndarray         # summarised: (m, n) each step's payoffs in agent order, for the Gini
+    rows: np.ndarray         # summarised: (m, n) each step's payoffs in agent order, for the Gini,
+                             # shifted as ``gini_rows`` shifts them
+    tots: np.ndarray         # summarised: (m,) their totals in agent order
     sp_row: np.ndarray       # summarised: (n,) the step's payoffs in agent order, for the welfare
 
 
@@ -209,13 +211,32 @@ class Start(NamedTuple):
 
 
 class Books(NamedTuple):
-    """A stretch's records (``_books``): what it hands the engine and the loop's own."""
+    """A stretch's records (``_books``) and the buffers it ends with, made with them."""
 
     rec: Stretch
     extra: Records
     chunk: int            # summarised: steps whose payoff rows the Gini's buffer holds
-    tots: np.ndarray
     gini: np.ndarray
+    all_c: np.ndarray     # the environment's ``_all_c`` after the stretch
+    last: np.ndarray      # link memory by game row, when the graph had none
+    kept: tuple[np.ndarray, ...]  # copies of what the stretch puts back (``Back``), for ``_kept``
+
+
+class Back(NamedTuple):
+    """The model's arrays a stretch puts its state back into (agent order), and the copies of
+    what it put back that the next stretch compares them with (``_kept``). Without evolution the
+    window and the copies of the window and the traits are empty."""
+
+    payoff: np.ndarray
+    step_payoff: np.ndarray
+    all_c: np.ndarray
+    decider: np.ndarray
+    window: np.ndarray
+    traits: np.ndarray
+    payoff_kept: np.ndarray
+    decider_kept: np.ndarray
+    window_kept: np.ndarray
+    traits_kept: np.ndarray
 
 
 def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
@@ -273,7 +294,7 @@ def _ready(env: SpatialPD, model: Any, limit: int) -> tuple[Start, Lookup | None
     if not (all(a is b for a, b in zip(made[0], objects, strict=True)) and made[1] == values
             and _unchanged(sources, _sources(model))):
         return None
-    if books is not None and len(books.extra.cooperators) != _steps(model, limit, start.summarised):
+    if books is not None and books.extra.cols.shape[1] != _steps(model, limit, start.summarised):
         books = None  # made for another number of steps (``run(steps)``)
     return start, lookup, books
 
@@ -317,11 +338,19 @@ def _books(model: Any, start: Start, limit: int) -> Books:
     if summarised:
         rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     chunk = max(1, min(k, CHUNK_BYTES // (8 * max(n, 1)))) if summarised else k
-    extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums,
-                    np.zeros(k, np.int64), np.zeros((k, max(len(start.labels), 1)), np.int64), np.zeros(k, np.int64),
-                    rec.arrays.summary, np.empty((chunk if summarised else 0, n)),
+    cols = np.zeros((2 + max(len(start.labels), 1), k))
+    extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums, cols,
+                    rec.arrays.summary, np.empty((chunk if summarised else 0, n)), np.empty(chunk),
                     np.empty(n if summarised else 0))
-    return Books(rec, extra, chunk, np.empty(chunk), np.empty(chunk))
+    # The columns of all ``k`` steps (a stretch that stops early slices them).
+    rec.env_metrics = {"cooperators": cols[0]}
+    evo = model.evolution
+    if evo is not None:
+        rec.evolved = {name: cols[2 + j] for j, name in enumerate(start.labels)}
+        rec.evolved["fixation"] = cols[1]
+    traits = evo.traits if evo is not None else np.zeros((0, 1), np.int64)
+    kept = (np.empty(n), np.empty(n, np.int64), np.empty(n if evo is not None else 0), np.empty_like(traits))
+    return Books(rec, extra, chunk, np.empty(chunk), np.empty(n, np.bool_), np.empty(len(start.mem), np.int8), kept)
 
 
 def _steps(model: Any, limit: int, summarised: bool) -> int:
@@ -334,23 +363,23 @@ def _steps(model: Any, limit: int, summarised: bool) -> int:
 def _stretch(env: SpatialPD, model: Any, start: Start, lookup: Lookup, books: Books) -> Stretch | None:
     """Play the stretch from ``start`` into ``books``, repair after each stop, put the state back."""
     lay, mem, people, _, ev, scratch, game = start[:7]
-    rec, extra, chunk, tots, gini = books
+    rec, extra, chunk, gini = books[:4]
     table = model.decisions
     evo = model.evolution
     summarised = start.summarised
-    k = len(extra.cooperators)
+    k = extra.cols.shape[1]
     width = rec.arrays.counts.shape[1]
     why = np.zeros(1, np.int64)
     c0 = 0  # summarised: the first step whose payoff row waits in ``extra.rows`` for its Gini
     while rec.steps < k:
         k0 = rec.steps
-        # A call after a stop writes its rows after the waiting ones (a view: the same array type).
-        part = extra if k0 == c0 else extra._replace(rows=extra.rows[k0 - c0:])
+        # A call after a stop writes its rows after the waiting ones (views: the same array types).
+        part = extra if k0 == c0 else extra._replace(rows=extra.rows[k0 - c0:], tots=extra.tots[k0 - c0:])
         rec.steps = _play(k0, min(k, c0 + chunk), lookup, game, lay, mem, people, ev, part, scratch, why)
-        if evo is not None:
+        if ev.met[0]:
             _record_met(model, ev)
-        if summarised and rec.steps == c0 + chunk:
-            c0 = _ginis(extra, c0, rec.steps, tots, gini)  # the buffer is full: one sort for all its rows
+        if summarised and rec.steps == c0 + chunk and rec.steps < k:
+            c0 = _ginis(extra, c0, rec.steps, gini)  # the buffer is full: one sort for all its rows
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
         if why[0] == MISSING:
@@ -375,37 +404,51 @@ def _stretch(env: SpatialPD, model: Any, start: Start, lookup: Lookup, books: Bo
         lookup = _lookup(env, model, dec)
         if evo is not None:
             ev = ev._replace(fixed=int(evo.fixed is not None))
-    if summarised and rec.steps > c0:
-        _ginis(extra, c0, rec.steps, tots, gini)
-    if not rec.steps:
-        return None  # nothing played, nothing changed
-    all_c = np.zeros(len(model.payoff), np.bool_)
-    _scatter(model, lay, people, lookup, ev, all_c)
-    _keep(env, lay, "payoff", model.payoff, people.pay)
-    _keep(env, lay, "group", start.group_of, people.group)
-    _keep(env, lay, "decider", model.decider_of[0], lookup.decider)
-    if evo is not None:
-        _keep(env, lay, "traits", evo.traits, ev.traits)
-        _keep(env, lay, "window", evo._window, ev.window)
-    if env._last_version != lay.version:  # the first stretch on this graph: no memory yet
-        env._last, env._last_version = np.empty(len(mem), np.int8), lay.version
-    _take_into(mem, lay.slot, env._last)
-    env._all_c = all_c
-    env.bounds = env.bounds_of((len(lay.row) - lay.self_games) // 2, lay.self_games)
     s = rec.steps
-    alive = len(model.payoff)  # everyone is alive in a stretch
-    rec.env_metrics = {"cooperators": extra.cooperators[:s] / alive}
-    if evo is not None:
-        rec.evolved = {name: extra.shares[:s, j] / alive for j, name in enumerate(start.labels)}
-        rec.evolved["fixation"] = extra.uniform[:s].astype(np.float64)
+    if not s:
+        return None  # nothing played, nothing changed
+    rows = extra.rows[:s - c0] if summarised else extra.rows
+    if len(rows):
+        rows.sort(axis=1)  # numpy's sort: vectorised (``_finish`` takes the Ginis)
+    back = _back(model, books)
+    fresh = env._last_version != lay.version  # the first stretch on this graph: no memory yet
+    last = books.last if fresh else env._last
+    _finish(c0, rows, extra.tots, gini, rec.arrays.summary, lay.pos, people.pay, people.all_c, lookup.decider,
+            ev.window, ev.traits, ev.evolved, back, mem, lay.slot, last)
+    env._last, env._last_version = last, lay.version
+    _keep(env, lay, start, people, lookup, ev, back)
+    env._all_c = back.all_c
+    env.bounds = env.bounds_of((len(lay.row) - lay.self_games) // 2, lay.self_games)
+    if s < k:  # the columns of the steps played
+        rec.env_metrics = {name: col[:s] for name, col in rec.env_metrics.items()}
+        rec.evolved = {name: col[:s] for name, col in rec.evolved.items()}
     return rec
 
 
-def _ginis(extra: Records, c0: int, c1: int, tots: np.ndarray, gini: np.ndarray) -> int:
-    """The Gini of steps ``c0``..``c1 - 1``, whose payoff rows wait in ``extra.rows``; returns ``c1``."""
-    m = c1 - c0
-    gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
-    extra.summary[c0:c1, 1] = gini[:m]
+def _back(model: Any, books: Books) -> Back:
+    """Where the stretch puts its state back: the model's arrays now, and the copies' buffers."""
+    evo = model.evolution
+    window, traits = (evo._window, evo.traits) if evo is not None else (np.zeros(0), books.kept[3])
+    return Back(model.payoff, model.step_payoff, books.all_c, model.decider_of[0], window, traits, *books.kept)
+
+
+def _keep(env: SpatialPD, lay: Layout, start: Start, people: People, lookup: Lookup, ev: Evolving,
+          back: Back) -> None:
+    """Offer the state by position to the next stretch, with copies of what it put back (``_kept``)."""
+    v = lay.version
+    kept = {"payoff": (v, back.payoff_kept, people.pay), "group": (v, start.group_of, people.group),
+            "decider": (v, back.decider_kept, lookup.decider)}
+    if ev.on:
+        kept["traits"] = (v, back.traits_kept, ev.traits)
+        kept["window"] = (v, back.window_kept, ev.window)
+    env._kept = kept
+
+
+def _ginis(extra: Records, c0: int, c1: int, gini: np.ndarray) -> int:
+    """The Gini of steps ``c0``..``c1 - 1``, whose shifted payoff rows wait in ``extra.rows``; returns ``c1``."""
+    rows = extra.rows[:c1 - c0]
+    rows.sort(axis=1)
+    _gini_into(c0, rows, extra.tots, gini, extra.summary)
     return c1
 
 
@@ -495,21 +538,6 @@ def _kept(env: SpatialPD, lay: Layout, name: str, now: np.ndarray, take: Callabl
     if got is not None and got[0] == lay.version and got[1].shape == now.shape and np.array_equal(got[1], now):
         return got[2]
     return take()
-
-
-def _keep(env: SpatialPD, lay: Layout, name: str, now: np.ndarray, by_position: np.ndarray) -> None:
-    """Offer ``by_position`` (``now`` in position order) to the next stretch."""
-    env._kept[name] = (lay.version, now.copy(), by_position)
-
-
-def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolving, all_c: np.ndarray) -> None:
-    """Put the state played by position back into the model's arrays (agent order)."""
-    pos = lay.pos
-    evo = model.evolution if ev.on else None
-    # Of the traits only the evolved columns are put back (the others never change).
-    _put_back(pos, people.pay, people.all_c, lookup.decider, ev.window, ev.traits, ev.evolved, model.payoff,
-              model.step_payoff, all_c, model.decider_of[0], np.zeros(0) if evo is None else evo._window,
-              ev.traits if evo is None else evo.traits)
 
 
 def prepare(env: SpatialPD, model: Any) -> None:
@@ -628,7 +656,8 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evo
         z = np.zeros((1, 1), np.int64)
         one = np.zeros(1, np.int64)
         return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), one, np.zeros(1, np.int8),
-                        np.zeros(1, np.int8), np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(), one.copy(), one.copy())
+                        np.zeros(1, np.int8), one.copy(), np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(),
+                        one.copy(), one.copy())
     if env._slot_nbr is None:
         nbr, _ = evo._neighbours(model)
         pos = np.empty(len(lay.order), np.int64)
@@ -654,7 +683,8 @@ def _new_evolving(model: Any, nbr: np.ndarray, group: np.ndarray, traits: np.nda
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     tally = np.zeros(int(sizes.sum()), np.int64)
     ev = Evolving(1, evo.config.every, model.steps, nbr, traits, evolved, sizes, type_dec,
-                  np.zeros(len(type_dec), np.int8), np.zeros(len(type_dec), np.int8), window,
+                  np.zeros(len(type_dec), np.int8), np.zeros(len(type_dec), np.int8),
+                  np.zeros(len(type_dec) + 1, np.int64), window,
                   int(evo.fixed is not None), copies, offset, tally, np.zeros(1, np.int64),
                   np.zeros(len(type_dec), np.int64))
     _count_types(group, ev)
@@ -699,11 +729,10 @@ def _known_ahead(model: Any, ev: Evolving) -> None:
 def _record_met(model: Any, ev: Evolving) -> None:
     """Record the types with deciders known ahead that the loop met, as ``_assign`` records
     them (it creates nothing for them: their deciders exist)."""
-    met = np.flatnonzero(ev.ahead == 2)
-    if len(met):
-        for code in met.tolist():
-            model.evolution.met(code)
-        ev.ahead[met] = 0
+    met = ev.met
+    for j in range(1, int(met[0]) + 1):
+        model.evolution.met(int(met[j]))
+    met[0] = 0
 
 
 def _type_deciders(model: Any) -> np.ndarray:
@@ -748,22 +777,50 @@ def _take(src, order):  # pragma: no cover - compiled
 
 
 @njit(**OUTER)
-def _put_back(pos, pay, all_c, dec, window, traits, columns, payoff, step_payoff, all_c_out, dec_out, window_out,
-              traits_out):  # pragma: no cover - compiled
+def _finish(c0, rows, tots, gini, summary, pos, pay, all_c, dec, window, traits, columns, back, mem, slot,
+            last):  # pragma: no cover - compiled
+    """A stretch's end in one call: the Ginis of the sorted ``rows`` waiting (steps ``c0``...),
+    the state by position back in agent order (``_put_back``) with its copies, and link memory
+    by game row."""
+    if rows.shape[0]:
+        _gini_into(c0, rows, tots, gini, summary)
+    _put_back(pos, pay, all_c, dec, window, traits, columns, back)
+    for a in range(pos.shape[0]):
+        back.payoff_kept[a] = back.payoff[a]
+        back.decider_kept[a] = back.decider[a]
+    for a in range(back.window_kept.shape[0]):
+        back.window_kept[a] = back.window[a]
+    for a in range(back.traits_kept.shape[0]):
+        for c in range(back.traits_kept.shape[1]):
+            back.traits_kept[a, c] = back.traits[a, c]
+    for r in range(slot.shape[0]):
+        last[r] = mem[slot[r]]
+
+
+@njit(**OUTER)
+def _gini_into(c0, rows, tots, gini, summary):  # pragma: no cover - compiled
+    """``gini_rows`` of the sorted, shifted ``rows`` (totals ``tots``) into the summary's steps ``c0``..."""
+    _gini_sorted(rows, tots, gini)
+    for j in range(rows.shape[0]):
+        summary[c0 + j, 1] = gini[j]
+
+
+@njit(**INNER)
+def _put_back(pos, pay, all_c, dec, window, traits, columns, back):  # pragma: no cover - compiled
     """The state by position back in agent order: ``out[a] = src[pos[a]]`` (``out[order] = src``
-    read the other way: gathers run faster). Without evolution ``window_out`` is empty and
-    ``columns`` too. One function for all: a gather per array was five compilations."""
+    read the other way: gathers run faster). Without evolution ``back.window`` is empty and
+    ``columns`` too. Of the traits only the evolved columns (the others never change)."""
     for a in range(pos.shape[0]):
         p = pos[a]
-        payoff[a] = pay[p, 1]
-        step_payoff[a] = pay[p, 0]
-        all_c_out[a] = all_c[p]
-        dec_out[a] = dec[p]
-    for a in range(window_out.shape[0]):
-        window_out[a] = window[pos[a]]
-    for a in range(window_out.shape[0]):
+        back.payoff[a] = pay[p, 1]
+        back.step_payoff[a] = pay[p, 0]
+        back.all_c[a] = all_c[p]
+        back.decider[a] = dec[p]
+    for a in range(back.window.shape[0]):
+        back.window[a] = window[pos[a]]
+    for a in range(back.window.shape[0]):
         for c in columns:
-            traits_out[a, c] = traits[pos[a], c]
+            back.traits[a, c] = traits[pos[a], c]
 
 
 @njit(**OUTER)
@@ -796,7 +853,8 @@ def _remember(start, moves, mem):  # pragma: no cover - compiled
 
 @njit(**INNER)
 def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  # pragma: no cover - compiled
-    """One step's games, each decided from its own observation; False if it cannot be played here."""
+    """One step's games, each decided from its own observation; the agents that cooperated in every
+    game, or -1 if the step cannot be played here."""
     start, mirror = lay.start, lay.mirror
     n = step_pay.shape[0]
     # Decide every game first and change nothing: a step the loop cannot play is left whole.
@@ -816,9 +874,10 @@ def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  #
             if a < 0:
                 why[0] = MISSING if a == -1 else CONFLICT
                 rec.counts[k, :] = 0  # the step is left whole for the generic path
-                return False
+                return -1
             coop[s] = lk.coop[j]
             rec.counts[k, lk.outcome[j]] += 1
+    cooperators = 0
     for i in range(n):
         sp = 0.0
         kind = 0
@@ -829,8 +888,8 @@ def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  #
             kind += mine
         step_pay[i] = sp
         all_c[i] = start[i + 1] > start[i] and kind == start[i + 1] - start[i]
-        rec.cooperators[k] += all_c[i]
-    return True
+        cooperators += all_c[i]
+    return cooperators
 
 
 @njit(**OUTER)
@@ -894,13 +953,13 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
                 if update:
                     pay[i] = x - ev.window[i]
                     ev.window[i] = x
-            rec.cooperators[k] += cooperators
             stale = True
         else:
             if stale:
                 _remember(start, moves, mem)
                 stale = False
-            if not _decide_and_pay(k, lk, table, lay, mem, tmp.coop, pay2[:, 0], all_c, rec, why):
+            cooperators = _decide_and_pay(k, lk, table, lay, mem, tmp.coop, pay2[:, 0], all_c, rec, why)
+            if cooperators < 0:
                 return k
             for i in range(n):
                 x = pay2[i, 1] + pay2[i, 0]
@@ -926,13 +985,15 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
                 rec.group_sums[k, pp.group_of[a]] += prow[a]
         if summarised:
             rec.summary[k, 0] = total(srow, n)  # the welfare, summed as numpy sums it
+            _gini_shift(rec.rows[k - k0:k - k0 + 1], rec.tots[k - k0:k - k0 + 1])  # sorted after the call
+        rec.cols[0, k] = cooperators / n  # true division, as numpy divides the counts
         if ev.on:
             new_type = False
             if update and _imitate(lk, pp, ev, tmp, ncol, pay):
                 new_type = True
+            rec.cols[1, k] = ev.uniform[0]
             for j in range(ev.tally.shape[0]):
-                rec.shares[k, j] = ev.tally[j]
-            rec.uniform[k] = ev.uniform[0]
+                rec.cols[2 + j, k] = ev.tally[j] / n
             if new_type or (update and ev.uniform[0] and not ev.fixed):
                 why[0] = NEW_TYPE if new_type else FIXED
                 if stale:
@@ -974,7 +1035,9 @@ def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
         else:
             lk.decider[i] = d
             if ev.ahead[code] == 1:
-                ev.ahead[code] = 2
+                ev.ahead[code] = 0  # met: recorded after the call, once
+                ev.met[0] += 1
+                ev.met[ev.met[0]] = code
     for col in ev.evolved:
         for i in range(n):
             tr[i, col] = nt[i, col]
