@@ -152,6 +152,12 @@ class Evolving(NamedTuple):
     tally: np.ndarray     # agents per value of each column now (the ``share.*`` counts)
     uniform: np.ndarray   # (1,) 1 while one type holds everyone
     hist: np.ndarray      # agents per type code (scratch of an update)
+    lanes: np.ndarray     # (4 * type codes,) its counts in four lanes, by agent index modulo 4
+    # Each agent's type code is ``own + copied``: ``own`` the part imitation leaves (group and
+    # traits not evolved), ``copied`` the part of the evolved traits (taken from the imitated whole).
+    own: np.ndarray       # (n,)
+    copied: np.ndarray    # (n,) in the loop; ``traits``' evolved columns are written from it after
+    weight: np.ndarray    # (columns,) each column's place value in a type code
 
 
 class People(NamedTuple):
@@ -190,7 +196,7 @@ class Scratch(NamedTuple):
     moves: np.ndarray     # per position: one move for all its games
     pay: np.ndarray       # per position: payoff since the last update
     moves2: np.ndarray    # per position: the next step's moves, until the step is known to be plain
-    traits2: np.ndarray   # (n, columns) the traits after an update, until every copy has read
+    copied: np.ndarray    # per position: ``Evolving.copied`` after an update, until every agent has read
     sums: np.ndarray      # per (my move, games, partners' moves as bits): the payoff, summed in slot order
     bits: int             # most games per agent ``sums`` covers; -1: no table, sum game by game
 
@@ -268,7 +274,7 @@ def _start(env: SpatialPD, model: Any, lay: Layout) -> Start:
     # With only the engine's metrics to collect, the loop computes them (the Gini's sort by
     # numpy, a chunk of steps at a time) and keeps no per-agent records.
     summarised = bool(getattr(model, "summarisable", False))
-    return Start(lay, mem, people, dec, ev, _scratch(env, lay, len(model.payoff), ev.traits.shape), _game(env),
+    return Start(lay, mem, people, dec, ev, _scratch(env, lay, len(model.payoff)), _game(env),
                  group_of, labels, summarised)
 
 
@@ -566,18 +572,18 @@ def prepare(env: SpatialPD, model: Any) -> None:
     env._ready = (_made_from(env, model), tuple(a.copy() for a in _sources(model)), ready)
 
 
-def _scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Scratch:
+def _scratch(env: SpatialPD, lay: Layout, n: int) -> Scratch:
     """The loop's buffers, kept on the environment: every call writes them before reading."""
     p = env.params
-    key = (lay.version, n, traits, float(p.P), float(p.T), float(p.S), float(p.R))
+    key = (lay.version, n, float(p.P), float(p.T), float(p.S), float(p.R))
     if env._scratch is not None and env._scratch[0] == key:
         return env._scratch[1]  # type: ignore[no-any-return]
-    made = _new_scratch(env, lay, n, traits)
+    made = _new_scratch(env, lay, n)
     env._scratch = (key, made)
     return made
 
 
-def _new_scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Scratch:
+def _new_scratch(env: SpatialPD, lay: Layout, n: int) -> Scratch:
     games = np.diff(lay.start)
     most = int(games.max()) if len(games) else 0
     bits = most if most <= SUM_BITS else -1
@@ -586,7 +592,7 @@ def _new_scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -
         p = env.params
         _pay_sums(np.array([p.P, p.T, p.S, p.R], np.float64), bits, sums)
     return Scratch(np.empty(len(lay.row), np.int8), np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8),
-                   np.empty(traits, np.int64), sums, bits)
+                   np.empty(n, np.int64), sums, bits)
 
 
 def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
@@ -657,7 +663,7 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evo
         one = np.zeros(1, np.int64)
         return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), one, np.zeros(1, np.int8),
                         np.zeros(1, np.int8), one.copy(), np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(),
-                        one.copy(), one.copy())
+                        one.copy(), one.copy(), np.zeros(4, np.int64), one.copy(), one.copy(), one.copy())
     if env._slot_nbr is None:
         nbr, _ = evo._neighbours(model)
         pos = np.empty(len(lay.order), np.int64)
@@ -686,7 +692,9 @@ def _new_evolving(model: Any, nbr: np.ndarray, group: np.ndarray, traits: np.nda
                   np.zeros(len(type_dec), np.int8), np.zeros(len(type_dec), np.int8),
                   np.zeros(len(type_dec) + 1, np.int64), window,
                   int(evo.fixed is not None), copies, offset, tally, np.zeros(1, np.int64),
-                  np.zeros(len(type_dec), np.int64))
+                  np.zeros(len(type_dec), np.int64), np.zeros(4 * len(type_dec), np.int64),
+                  np.empty(len(group), np.int64), np.empty(len(group), np.int64),
+                  np.cumprod(np.concatenate([sizes[1:], [1]])[::-1])[::-1].astype(np.int64))
     _count_types(group, ev)
     _known_ahead(model, ev)
     return ev
@@ -894,6 +902,16 @@ def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  #
 
 @njit(**OUTER)
 def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no cover - compiled
+    """Play steps ``k0``..``k_max - 1`` (``_run``); returns the next step (``why[0]``: why it
+    stopped early). The traits are the loop's again when it returns."""
+    k = _run(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why)
+    if ev.on:
+        _traits(ev)
+    return k
+
+
+@njit(**INNER)
+def _run(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no cover - compiled
     """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early).
 
     Mirrors ``SpatialPD.step``, ``SpecModel.decide`` and ``Evolution.after_play``
@@ -908,7 +926,6 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
     moves, nxt = tmp.moves, tmp.moves2  # per position, while every verdict in play reads nothing
     stale = False  # ``mem`` lags ``moves``: link memory is written only when something reads it
     pay, sums, bits = tmp.pay, tmp.sums, tmp.bits
-    ncol = ev.traits.shape[1]
     table = np.array([game.P, game.T, game.S, game.R])  # by 2 * mine + other, no branches
     per_decider = np.zeros(lk.same.shape[0], np.int64)
     why[0] = 0
@@ -920,11 +937,11 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
         plain = True
         per_decider[:] = 0
         for i in range(n):
-            d = lk.decider[i]
+            d = np.uint64(lk.decider[i])  # unsigned indices: numba reads no negative index from the end
             if lk.same[d] == 0:
                 plain = False
                 break
-            nxt[i] = lk.coop[d * 9]
+            nxt[i] = lk.coop[d * np.uint64(9)]
             per_decider[d] += start[i + 1] - start[i]
         if plain:
             moves, nxt = nxt, moves
@@ -938,9 +955,9 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
                 if bits >= 0:
                     # The sum in slot order, looked up by the partners' moves: no chain of adds.
                     seen = 0
-                    for s in range(lo, hi):
-                        seen |= np.int64(moves[partner[s]]) << (s - lo)
-                    sp = sums[((mine * (bits + 1) + hi - lo) << bits) | seen]
+                    for j in range(hi - lo):
+                        seen |= np.int64(moves[np.uint64(partner[np.uint64(lo + j)])]) << j
+                    sp = sums[np.uint64(((mine * (bits + 1) + hi - lo) << bits) | seen)]
                 else:
                     sp = 0.0
                     for s in range(lo, hi):
@@ -971,7 +988,7 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
         prow = rec.rows[k - k0] if summarised else rec.payoff[k]
         srow = rec.sp_row if summarised else rec.step_pay[k]
         for a in range(n):
-            p = pp.pos[a]
+            p = np.uint64(pp.pos[a])
             srow[a] = pay2[p, 0]
             prow[a] = pay2[p, 1]
         if pp.bounds.shape[0]:
@@ -989,7 +1006,7 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
         rec.cols[0, k] = cooperators / n  # true division, as numpy divides the counts
         if ev.on:
             new_type = False
-            if update and _imitate(lk, pp, ev, tmp, ncol, pay):
+            if update and _imitate(lk, ev, tmp, pay):
                 new_type = True
             rec.cols[1, k] = ev.uniform[0]
             for j in range(ev.tally.shape[0]):
@@ -1005,55 +1022,77 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
 
 
 @njit(**INNER)
-def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
+def _imitate(lk, ev, tmp, pay):  # pragma: no cover - compiled
     """Everyone takes the evolved traits of the best earner around it (itself first, then the
-    first best); its new decider, the trait counts and whether one type holds everyone.
-    True when some new type has no decider yet (``ev.new`` marks it)."""
+    first best): the part of the type code they make (``ev.copied``; the traits are written
+    when the call ends, ``_traits``), its new decider, the trait counts and whether one type
+    holds everyone. True when some new type has no decider yet (``ev.new`` marks it)."""
     n = pay.shape[0]
-    tr, nt, nbr = ev.traits, tmp.traits2, ev.nbr
+    nbr, copied, after = ev.nbr, ev.copied, tmp.copied
+    types = ev.hist.shape[0]
+    lanes = ev.lanes
+    lanes[:] = 0
     new_type = False
-    ev.hist[:] = 0
     for i in range(n):
         best, top = i, pay[i]
         for j in range(nbr.shape[1]):
             c = nbr[i, j]
             c = i if c < 0 else c
-            better = pay[c] > top
-            best = c if better else best
-            top = pay[c] if better else top
-        # Synchronous: the new traits go aside until every agent has read the old ones.
-        code = np.int64(pp.group[i])
-        for col in range(ncol):
-            v = tr[best, col] if ev.copies[col] else tr[i, col]
-            nt[i, col] = v
-            code = code * ev.sizes[col] + v
-        ev.hist[code] += 1
-        d = ev.type_dec[code]
+            p = pay[np.uint64(c)]
+            if p > top:
+                best, top = c, p
+        # Synchronous: the new codes go aside until every agent has read the old ones.
+        part = copied[np.uint64(best)]
+        after[i] = part
+        code = ev.own[i] + part
+        # Four counters a type: neighbours mostly share one, and a single counter would chain
+        # every increment through memory.
+        lanes[np.uint64((i & 3) * types + code)] += 1
+        u = np.uint64(code)
+        d = ev.type_dec[u]
         if d < 0:
             new_type = True
-            ev.new[code] = 1
+            ev.new[u] = 1
         else:
             lk.decider[i] = d
-            if ev.ahead[code] == 1:
-                ev.ahead[code] = 0  # met: recorded after the call, once
+            if ev.ahead[u] == 1:
+                ev.ahead[u] = 0  # met: recorded after the call, once
                 ev.met[0] += 1
                 ev.met[ev.met[0]] = code
-    for col in ev.evolved:
-        for i in range(n):
-            tr[i, col] = nt[i, col]
+    for i in range(n):
+        copied[i] = after[i]
+    for code in range(types):
+        ev.hist[code] = lanes[code] + lanes[types + code] + lanes[2 * types + code] + lanes[3 * types + code]
     _tally(ev)
     return new_type
 
 
+@njit(**INNER)
+def _traits(ev):  # pragma: no cover - compiled
+    """The evolved columns of ``ev.traits`` from the agents' codes (``ev.copied``)."""
+    for col in ev.evolved:
+        for i in range(ev.copied.shape[0]):
+            ev.traits[i, col] = (ev.copied[i] // ev.weight[col]) % ev.sizes[col]
+
+
 @njit(**OUTER)
 def _count_types(group, ev):  # pragma: no cover - compiled
-    """``ev.hist``, the trait counts and whether one type holds everyone, from the traits now."""
+    """``ev.hist``, the trait counts and whether one type holds everyone, and each agent's type
+    code in its two parts (``ev.own``, ``ev.copied``), from the traits now."""
     ev.hist[:] = 0
     for i in range(group.shape[0]):
-        code = np.int64(group[i])
+        own = np.int64(group[i])
+        copied = 0
         for col in range(ev.traits.shape[1]):
-            code = code * ev.sizes[col] + ev.traits[i, col]
-        ev.hist[code] += 1
+            own *= ev.sizes[col]
+            copied *= ev.sizes[col]
+            if ev.copies[col]:
+                copied += ev.traits[i, col]
+            else:
+                own += ev.traits[i, col]
+        ev.own[i] = own
+        ev.copied[i] = copied
+        ev.hist[own + copied] += 1
     _tally(ev)
 
 
