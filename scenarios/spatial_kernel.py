@@ -214,6 +214,7 @@ class Start(NamedTuple):
     group_of: np.ndarray  # the model's, as int64
     labels: list[str]     # the ``share.*`` columns (evolution's labels, flat)
     summarised: bool
+    bounds: tuple[float, float]  # a step's welfare bounds on this graph (``SpatialPD.bounds_of``)
 
 
 class Books(NamedTuple):
@@ -226,6 +227,7 @@ class Books(NamedTuple):
     all_c: np.ndarray     # the environment's ``_all_c`` after the stretch
     last: np.ndarray      # link memory by game row, when the graph had none
     kept: tuple[np.ndarray, ...]  # copies of what the stretch puts back (``Back``), for ``_kept``
+    why: np.ndarray       # (1,) why the loop stopped
 
 
 class Back(NamedTuple):
@@ -275,7 +277,7 @@ def _start(env: SpatialPD, model: Any, lay: Layout) -> Start:
     # numpy, a chunk of steps at a time) and keeps no per-agent records.
     summarised = bool(getattr(model, "summarisable", False))
     return Start(lay, mem, people, dec, ev, _scratch(env, lay, len(model.payoff)), _game(env),
-                 group_of, labels, summarised)
+                 group_of, labels, summarised, env.bounds_of((len(lay.row) - lay.self_games) // 2, lay.self_games))
 
 
 def _decisions(env: SpatialPD, model: Any, start: Start) -> Lookup:
@@ -356,7 +358,8 @@ def _books(model: Any, start: Start, limit: int) -> Books:
         rec.evolved["fixation"] = cols[1]
     traits = evo.traits if evo is not None else np.zeros((0, 1), np.int64)
     kept = (np.empty(n), np.empty(n, np.int64), np.empty(n if evo is not None else 0), np.empty_like(traits))
-    return Books(rec, extra, chunk, np.empty(chunk), np.empty(n, np.bool_), np.empty(len(start.mem), np.int8), kept)
+    return Books(rec, extra, chunk, np.empty(chunk), np.empty(n, np.bool_), np.empty(len(start.mem), np.int8), kept,
+                 np.zeros(1, np.int64))
 
 
 def _steps(model: Any, limit: int, summarised: bool) -> int:
@@ -375,7 +378,7 @@ def _stretch(env: SpatialPD, model: Any, start: Start, lookup: Lookup, books: Bo
     summarised = start.summarised
     k = extra.cols.shape[1]
     width = rec.arrays.counts.shape[1]
-    why = np.zeros(1, np.int64)
+    why = books.why
     c0 = 0  # summarised: the first step whose payoff row waits in ``extra.rows`` for its Gini
     while rec.steps < k:
         k0 = rec.steps
@@ -424,7 +427,7 @@ def _stretch(env: SpatialPD, model: Any, start: Start, lookup: Lookup, books: Bo
     env._last, env._last_version = last, lay.version
     _keep(env, lay, start, people, lookup, ev, back)
     env._all_c = back.all_c
-    env.bounds = env.bounds_of((len(lay.row) - lay.self_games) // 2, lay.self_games)
+    env.bounds = start.bounds
     if s < k:  # the columns of the steps played
         rec.env_metrics = {name: col[:s] for name, col in rec.env_metrics.items()}
         rec.evolved = {name: col[:s] for name, col in rec.evolved.items()}
