@@ -905,17 +905,8 @@ def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  #
 
 @njit(**OUTER)
 def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no cover - compiled
-    """Play steps ``k0``..``k_max - 1`` (``_run``); returns the next step (``why[0]``: why it
-    stopped early). The traits are the loop's again when it returns."""
-    k = _run(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why)
-    if ev.on:
-        _traits(ev)
-    return k
-
-
-@njit(**INNER)
-def _run(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no cover - compiled
-    """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early).
+    """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early)
+    with the traits the loop's again (``_end``).
 
     Mirrors ``SpatialPD.step``, ``SpecModel.decide`` and ``Evolution.after_play``
     (imitate-the-best, synchronous) for the supported case, operation for operation.
@@ -980,7 +971,7 @@ def _run(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no co
                 stale = False
             cooperators = _decide_and_pay(k, lk, table, lay, mem, tmp.coop, pay2[:, 0], all_c, rec, why)
             if cooperators < 0:
-                return k
+                return _end(ev, k)
             for i in range(n):
                 x = pay2[i, 1] + pay2[i, 0]
                 pay2[i, 1] = x
@@ -1018,10 +1009,18 @@ def _run(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no co
                 why[0] = NEW_TYPE if new_type else FIXED
                 if stale:
                     _remember(start, moves, mem)
-                return k + 1
+                return _end(ev, k + 1)
     if stale:
         _remember(start, moves, mem)
-    return k_max
+    return _end(ev, k_max)
+
+
+@njit(**INNER)
+def _end(ev, k):  # pragma: no cover - compiled
+    """``k``, once the evolved traits are written from the loop's codes (``_traits``)."""
+    if ev.on:
+        _traits(ev)
+    return k
 
 
 @njit(**INNER)
