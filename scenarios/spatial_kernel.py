@@ -35,7 +35,7 @@ import numpy as np
 
 from agents.jit import INNER, OUTER, njit
 from scenarios.ipd_kernel import project
-from scenarios.kernel_sums import gini_chunk, total
+from scenarios.kernel_sums import _gini_shift, _gini_sorted, total
 from scenarios.stretch import SUMMARY, Stretch
 
 if TYPE_CHECKING:
@@ -143,7 +143,8 @@ class Evolving(NamedTuple):
     type_dec: np.ndarray  # per type code: its decider, -1 none yet
     new: np.ndarray       # per type code: 1 if an update made it and it has no decider yet
     ahead: np.ndarray     # per type code: 1 its decider exists already but ``Evolution`` has not
-                          # recorded the type (``_known_ahead``), 2 the loop met it (to record)
+                          # recorded the type (``_known_ahead``)
+    met: np.ndarray       # how many of those the loop met, then their codes (``_record_met`` records them)
     window: np.ndarray    # payoff at the last update
     fixed: int            # 1 once a type fixed (no more FIXED stops)
     copies: np.ndarray    # (columns,) 1 where the column is evolved (copied from the imitated)
@@ -151,6 +152,12 @@ class Evolving(NamedTuple):
     tally: np.ndarray     # agents per value of each column now (the ``share.*`` counts)
     uniform: np.ndarray   # (1,) 1 while one type holds everyone
     hist: np.ndarray      # agents per type code (scratch of an update)
+    lanes: np.ndarray     # (4 * type codes,) its counts in four lanes, by agent index modulo 4
+    # Each agent's type code is ``own + copied``: ``own`` the part imitation leaves (group and
+    # traits not evolved), ``copied`` the part of the evolved traits (taken from the imitated whole).
+    own: np.ndarray       # (n,)
+    copied: np.ndarray    # (n,) in the loop; ``traits``' evolved columns are written from it after
+    weight: np.ndarray    # (columns,) each column's place value in a type code
 
 
 class People(NamedTuple):
@@ -173,11 +180,12 @@ class Records(NamedTuple):
     step_pay: np.ndarray
     payoff: np.ndarray
     group_sums: np.ndarray
-    cooperators: np.ndarray  # (K,) agents that cooperated in every game
-    shares: np.ndarray       # (K, values of all columns) counts
-    uniform: np.ndarray      # (K,) 1 if one type holds everyone
+    cols: np.ndarray         # (2 + values of all columns, K): per step the share of agents that
+                             # cooperated in every game, 1.0 if one type holds everyone, the ``share.*``
     summary: np.ndarray      # (K, len(SUMMARY)) the engine's metrics; no columns: per-agent records
-    rows: np.ndarray         # summarised: (m, n) each step's payoffs in agent order, for the Gini
+    rows: np.ndarray         # summarised: (m, n) each step's payoffs in agent order, for the Gini,
+                             # shifted as ``gini_rows`` shifts them
+    tots: np.ndarray         # summarised: (m,) their totals in agent order
     sp_row: np.ndarray       # summarised: (n,) the step's payoffs in agent order, for the welfare
 
 
@@ -188,60 +196,199 @@ class Scratch(NamedTuple):
     moves: np.ndarray     # per position: one move for all its games
     pay: np.ndarray       # per position: payoff since the last update
     moves2: np.ndarray    # per position: the next step's moves, until the step is known to be plain
-    traits2: np.ndarray   # (n, columns) the traits after an update, until every copy has read
+    copied: np.ndarray    # per position: ``Evolving.copied`` after an update, until every agent has read
     sums: np.ndarray      # per (my move, games, partners' moves as bits): the payoff, summed in slot order
     bits: int             # most games per agent ``sums`` covers; -1: no table, sum game by game
 
 
+class Start(NamedTuple):
+    """A stretch's state before its first call of the loop (``_start``), but the decision look-ups."""
+
+    lay: Layout
+    mem: np.ndarray       # per slot: my last move on the link
+    people: People
+    decider: np.ndarray   # per position: its decider
+    ev: Evolving
+    scratch: Scratch
+    game: Game
+    group_of: np.ndarray  # the model's, as int64
+    labels: list[str]     # the ``share.*`` columns (evolution's labels, flat)
+    summarised: bool
+    bounds: tuple[float, float]  # a step's welfare bounds on this graph (``SpatialPD.bounds_of``)
+
+
+class Books(NamedTuple):
+    """A stretch's records (``_books``) and the buffers it ends with, made with them."""
+
+    rec: Stretch
+    extra: Records
+    chunk: int            # summarised: steps whose payoff rows the Gini's buffer holds
+    gini: np.ndarray
+    all_c: np.ndarray     # the environment's ``_all_c`` after the stretch
+    last: np.ndarray      # link memory by game row, when the graph had none
+    kept: tuple[np.ndarray, ...]  # copies of what the stretch puts back (``Back``), for ``_kept``
+    why: np.ndarray       # (1,) why the loop stopped
+
+
+class Back(NamedTuple):
+    """The model's arrays a stretch puts its state back into (agent order), and the copies of
+    what it put back that the next stretch compares them with (``_kept``). Without evolution the
+    window and the copies of the window and the traits are empty."""
+
+    payoff: np.ndarray
+    step_payoff: np.ndarray
+    all_c: np.ndarray
+    decider: np.ndarray
+    window: np.ndarray
+    traits: np.ndarray
+    payoff_kept: np.ndarray
+    decider_kept: np.ndarray
+    window_kept: np.ndarray
+    traits_kept: np.ndarray
+
+
 def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
     """Play up to ``limit`` steps; None when not even the first could be played this way."""
-    if limit <= 0 or unsupported(env, model) is not None:
+    if limit <= 0:
         return None
-    lay = _layout(env, model)
-    if not len(lay.row):
-        return None
-    table = model.decisions
+    ready = _ready(env, model, limit)
+    if ready is None:
+        if unsupported(env, model) is not None:
+            return None
+        lay = _layout(env, model)
+        if not len(lay.row):
+            return None
+        ready = _start(env, model, lay), None, None
+    start, lookup, books = ready
+    if lookup is None:
+        lookup = _decisions(env, model, start)
+    return _stretch(env, model, start, lookup, _books(model, start, limit) if books is None else books)
+
+
+def _start(env: SpatialPD, model: Any, lay: Layout) -> Start:
+    """The first call's state: link memory, the per-agent state by position and buffers."""
     evo = model.evolution
     # Per slot: my last move on the link (-1 none; none yet on a graph no step has played).
     mem = env._last[lay.row] if env._last_version == lay.version else np.full(len(lay.row), -1, np.int8)
-    # A population an earlier run of the process started with: its table, whole (sim.cell_memo.TABLES).
-    if table.dense(0) is None and not (not table.n_cells and table.warm() and table.dense(0) is not None):
-        _fill(env, model, lay, _take(model.decider_of[0], lay.order), mem, np.zeros(0, np.int8))
-        table.keep()  # offered to later runs that start with this population (new types come later)
-    n, groups = len(model.payoff), len(model.groups)
-    width = table.n_outcomes + OUTCOME_HEADROOM
+    group_of = model.group_of.astype(np.int64)
+    people, dec, ev = _gather(env, model, lay, group_of)
+    labels = [name for col in evo.labels() for name in col] if evo is not None else []
     # With only the engine's metrics to collect, the loop computes them (the Gini's sort by
     # numpy, a chunk of steps at a time) and keeps no per-agent records.
     summarised = bool(getattr(model, "summarisable", False))
-    per_step = 8 * (width + groups + len(SUMMARY) + (0 if summarised else 2 * n))
-    k = max(1, min(limit, RECORD_BUDGET // per_step))
+    return Start(lay, mem, people, dec, ev, _scratch(env, lay, len(model.payoff)), _game(env),
+                 group_of, labels, summarised, env.bounds_of((len(lay.row) - lay.self_games) // 2, lay.self_games))
+
+
+def _decisions(env: SpatialPD, model: Any, start: Start) -> Lookup:
+    """The look-ups of the first call, the first step's cells filled if the table is empty."""
+    table = model.decisions
+    # A population an earlier run of the process started with: its table, whole (sim.cell_memo.TABLES).
+    if table.dense(0) is None and not (not table.n_cells and table.warm() and table.dense(0) is not None):
+        _fill(env, model, start.lay, start.decider, start.mem, np.zeros(0, np.int8))
+        table.keep()  # offered to later runs that start with this population (new types come later)
+    return _lookup(env, model, start.decider)
+
+
+def _ready(env: SpatialPD, model: Any, limit: int) -> tuple[Start, Lookup | None, Books | None] | None:
+    """What ``prepare`` made at build for this stretch, if the model is still as it was then
+    (compared whole: anything may have changed it since), else None. Used once."""
+    got, env._ready = env._ready, None
+    if got is None:
+        return None
+    made, sources, (start, lookup, books) = got
+    # ``prepare`` found nothing ``unsupported``; what it read that may change is compared here.
+    objects, values = _made_from(env, model)
+    if not (all(a is b for a, b in zip(made[0], objects, strict=True)) and made[1] == values
+            and _unchanged(sources, _sources(model))):
+        return None
+    if books is not None and books.extra.cols.shape[1] != _steps(model, limit, start.summarised):
+        books = None  # made for another number of steps (``run(steps)``)
+    return start, lookup, books
+
+
+def _made_from(env: SpatialPD, model: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """What a stretch's start depends on but the model's arrays (``_sources``), and what of
+    ``unsupported``'s inputs may change after build (not the classes, codec, phases or the
+    evolution's rule): objects, held and compared by identity, and values."""
+    table, evo = model.decisions, model.evolution
+    objects = (table, table.dense(0), env.params, evo, env._slot_nbr, model.script)
+    values = (model.steps, model.graph_version, env._last_version, len(model.payoff), len(model.groups),
+              table.n_cells, table.n_outcomes, len(table.deciders), bool(getattr(model, "summarisable", False)),
+              model.deterministic_decisions, model.script.has_triggers,
+              None if evo is None else (len(evo._deciders), evo.fixed))
+    return objects, values
+
+
+def _sources(model: Any) -> tuple[np.ndarray, ...]:
+    """The model's arrays a stretch's start is gathered from."""
+    evo = model.evolution
+    got = (model.payoff, model.group_of, model.decider_of[0], model.alive)
+    return got if evo is None else (*got, evo.traits, evo._window)
+
+
+def _unchanged(kept: tuple[np.ndarray, ...], now: tuple[np.ndarray, ...]) -> bool:
+    """Whether ``now`` holds ``kept``'s very bytes (stricter than ``==``: -0.0 is not 0.0)."""
+    return len(kept) == len(now) and all(
+        a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes() for a, b in zip(kept, now, strict=True))
+
+
+def _books(model: Any, start: Start, limit: int) -> Books:
+    """Zeroed records for the stretch's steps (at most ``limit``, and what ``RECORD_BUDGET`` holds)."""
+    n, groups = len(model.payoff), len(model.groups)
+    width = model.decisions.n_outcomes + OUTCOME_HEADROOM
+    summarised = start.summarised
+    k = _steps(model, limit, summarised)
     rec = Stretch.empty(k, width, n, groups, 0, summarised)
     # Its counts, summary, environment and evolved columns are all the metrics read: booked as one
     # block (``sim.summary_book``).
     rec.one_block = summarised
+    if summarised:
+        rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
     chunk = max(1, min(k, CHUNK_BYTES // (8 * max(n, 1)))) if summarised else k
-    labels = [name for col in evo.labels() for name in col] if evo is not None else []
-    extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums,
-                    np.zeros(k, np.int64), np.zeros((k, max(len(labels), 1)), np.int64), np.zeros(k, np.int64),
-                    rec.arrays.summary, np.empty((chunk if summarised else 0, n)),
+    cols = np.zeros((2 + max(len(start.labels), 1), k))
+    extra = Records(rec.arrays.counts, rec.arrays.step_pay, rec.arrays.payoff, rec.arrays.group_sums, cols,
+                    rec.arrays.summary, np.empty((chunk if summarised else 0, n)), np.empty(chunk),
                     np.empty(n if summarised else 0))
-    group_of = model.group_of.astype(np.int64)
-    all_c = np.zeros(n, np.bool_)
-    why = np.zeros(1, np.int64)
-    people, lookup, ev = _gather(env, model, lay, group_of, all_c)
-    scratch = _scratch(env, lay, n, ev.traits.shape)
-    tots, gini = np.empty(chunk), np.empty(chunk)
+    # The columns of all ``k`` steps (a stretch that stops early slices them).
+    rec.env_metrics = {"cooperators": cols[0]}
+    evo = model.evolution
+    if evo is not None:
+        rec.evolved = {name: cols[2 + j] for j, name in enumerate(start.labels)}
+        rec.evolved["fixation"] = cols[1]
+    traits = evo.traits if evo is not None else np.zeros((0, 1), np.int64)
+    kept = (np.empty(n), np.empty(n, np.int64), np.empty(n if evo is not None else 0), np.empty_like(traits))
+    return Books(rec, extra, chunk, np.empty(chunk), np.empty(n, np.bool_), np.empty(len(start.mem), np.int8), kept,
+                 np.zeros(1, np.int64))
+
+
+def _steps(model: Any, limit: int, summarised: bool) -> int:
+    """Steps a stretch records: at most ``limit``, and what ``RECORD_BUDGET`` holds."""
+    width = model.decisions.n_outcomes + OUTCOME_HEADROOM
+    per_step = 8 * (width + len(model.groups) + len(SUMMARY) + (0 if summarised else 2 * len(model.payoff)))
+    return max(1, min(limit, RECORD_BUDGET // per_step))
+
+
+def _stretch(env: SpatialPD, model: Any, start: Start, lookup: Lookup, books: Books) -> Stretch | None:
+    """Play the stretch from ``start`` into ``books``, repair after each stop, put the state back."""
+    lay, mem, people, _, ev, scratch, game = start[:7]
+    rec, extra, chunk, gini = books[:4]
+    table = model.decisions
+    evo = model.evolution
+    summarised = start.summarised
+    k = extra.cols.shape[1]
+    width = rec.arrays.counts.shape[1]
+    why = books.why
     c0 = 0  # summarised: the first step whose payoff row waits in ``extra.rows`` for its Gini
-    game = _game(env)
     while rec.steps < k:
         k0 = rec.steps
-        # A call after a stop writes its rows after the waiting ones (a view: the same array type).
-        part = extra if k0 == c0 else extra._replace(rows=extra.rows[k0 - c0:])
+        # A call after a stop writes its rows after the waiting ones (views: the same array types).
+        part = extra if k0 == c0 else extra._replace(rows=extra.rows[k0 - c0:], tots=extra.tots[k0 - c0:])
         rec.steps = _play(k0, min(k, c0 + chunk), lookup, game, lay, mem, people, ev, part, scratch, why)
-        if evo is not None:
+        if ev.met[0]:
             _record_met(model, ev)
-        if summarised and rec.steps == c0 + chunk:
-            c0 = _ginis(extra, c0, rec.steps, tots, gini)  # the buffer is full: one sort for all its rows
+        if summarised and rec.steps == c0 + chunk and rec.steps < k:
+            c0 = _ginis(extra, c0, rec.steps, gini)  # the buffer is full: one sort for all its rows
         # Repairs touch only what they read: the rest of the state stays by position.
         dec = lookup.decider
         if why[0] == MISSING:
@@ -266,38 +413,51 @@ def fast_forward(env: SpatialPD, model: Any, limit: int) -> Stretch | None:
         lookup = _lookup(env, model, dec)
         if evo is not None:
             ev = ev._replace(fixed=int(evo.fixed is not None))
-    if summarised and rec.steps > c0:
-        _ginis(extra, c0, rec.steps, tots, gini)
-    if not rec.steps:
-        return None  # nothing played, nothing changed
-    _scatter(model, lay, people, lookup, ev, all_c)
-    _keep(env, lay, "payoff", model.payoff, people.pay)
-    _keep(env, lay, "group", group_of, people.group)
-    _keep(env, lay, "decider", model.decider_of[0], lookup.decider)
-    if evo is not None:
-        _keep(env, lay, "traits", evo.traits, ev.traits)
-        _keep(env, lay, "window", evo._window, ev.window)
-    if env._last_version != lay.version:  # the first stretch on this graph: no memory yet
-        env._last, env._last_version = np.empty(len(mem), np.int8), lay.version
-    _take_into(mem, lay.slot, env._last)
-    if summarised:
-        rec.arrays.summary[:, 2:] = np.nan  # no trust in this game
-    env._all_c = all_c
-    env.bounds = env.bounds_of((len(lay.row) - lay.self_games) // 2, lay.self_games)
     s = rec.steps
-    alive = n  # everyone is alive in a stretch
-    rec.env_metrics = {"cooperators": extra.cooperators[:s] / alive}
-    if evo is not None:
-        rec.evolved = {name: extra.shares[:s, j] / alive for j, name in enumerate(labels)}
-        rec.evolved["fixation"] = extra.uniform[:s].astype(np.float64)
+    if not s:
+        return None  # nothing played, nothing changed
+    rows = extra.rows[:s - c0] if summarised else extra.rows
+    if len(rows):
+        rows.sort(axis=1)  # numpy's sort: vectorised (``_finish`` takes the Ginis)
+    back = _back(model, books)
+    fresh = env._last_version != lay.version  # the first stretch on this graph: no memory yet
+    last = books.last if fresh else env._last
+    _finish(c0, rows, extra.tots, gini, rec.arrays.summary, lay.pos, people.pay, people.all_c, lookup.decider,
+            ev.window, ev.traits, ev.evolved, back, mem, lay.slot, last)
+    env._last, env._last_version = last, lay.version
+    _keep(env, lay, start, people, lookup, ev, back)
+    env._all_c = back.all_c
+    env.bounds = start.bounds
+    if s < k:  # the columns of the steps played
+        rec.env_metrics = {name: col[:s] for name, col in rec.env_metrics.items()}
+        rec.evolved = {name: col[:s] for name, col in rec.evolved.items()}
     return rec
 
 
-def _ginis(extra: Records, c0: int, c1: int, tots: np.ndarray, gini: np.ndarray) -> int:
-    """The Gini of steps ``c0``..``c1 - 1``, whose payoff rows wait in ``extra.rows``; returns ``c1``."""
-    m = c1 - c0
-    gini_chunk(extra.rows[:m], tots, gini[:m])  # one contiguous type: no second compilation
-    extra.summary[c0:c1, 1] = gini[:m]
+def _back(model: Any, books: Books) -> Back:
+    """Where the stretch puts its state back: the model's arrays now, and the copies' buffers."""
+    evo = model.evolution
+    window, traits = (evo._window, evo.traits) if evo is not None else (np.zeros(0), books.kept[3])
+    return Back(model.payoff, model.step_payoff, books.all_c, model.decider_of[0], window, traits, *books.kept)
+
+
+def _keep(env: SpatialPD, lay: Layout, start: Start, people: People, lookup: Lookup, ev: Evolving,
+          back: Back) -> None:
+    """Offer the state by position to the next stretch, with copies of what it put back (``_kept``)."""
+    v = lay.version
+    kept = {"payoff": (v, back.payoff_kept, people.pay), "group": (v, start.group_of, people.group),
+            "decider": (v, back.decider_kept, lookup.decider)}
+    if ev.on:
+        kept["traits"] = (v, back.traits_kept, ev.traits)
+        kept["window"] = (v, back.window_kept, ev.window)
+    env._kept = kept
+
+
+def _ginis(extra: Records, c0: int, c1: int, gini: np.ndarray) -> int:
+    """The Gini of steps ``c0``..``c1 - 1``, whose shifted payoff rows wait in ``extra.rows``; returns ``c1``."""
+    rows = extra.rows[:c1 - c0]
+    rows.sort(axis=1)
+    _gini_into(c0, rows, extra.tots, gini, extra.summary)
     return c1
 
 
@@ -358,9 +518,8 @@ def _fill(env: SpatialPD, model: Any, lay: Layout, dec: np.ndarray, mem: np.ndar
     table.cells(0, dec, project(env.codec, codes, keep[dec]))
 
 
-def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray,
-            all_c: np.ndarray) -> tuple[People, Lookup, Evolving]:
-    """The per-agent state by position, and the decision tables as they are now."""
+def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray) -> tuple[People, np.ndarray, Evolving]:
+    """The per-agent state by position: people, deciders, imitation."""
     order = lay.order
 
     def payoffs() -> np.ndarray:
@@ -373,9 +532,9 @@ def _gather(env: SpatialPD, model: Any, lay: Layout, group_of: np.ndarray,
     ranged = bool((np.diff(group_of) >= 0).all())
     bounds = np.searchsorted(group_of, np.arange(len(model.groups) + 1)) if ranged else np.zeros(0, np.int64)
     group = _kept(env, lay, "group", group_of, lambda: _take(group_of, order))
-    people = People(order, lay.pos, group, group_of, bounds, pay, all_c.copy())
+    people = People(order, lay.pos, group, group_of, bounds, pay, np.zeros(len(order), np.bool_))
     dec = _kept(env, lay, "decider", model.decider_of[0], lambda: _take(model.decider_of[0], order))
-    return people, _lookup(env, model, dec), _evolving(model, env, lay, group)
+    return people, dec, _evolving(model, env, lay, group)
 
 
 def _kept(env: SpatialPD, lay: Layout, name: str, now: np.ndarray, take: Callable[[], np.ndarray]) -> np.ndarray:
@@ -390,71 +549,44 @@ def _kept(env: SpatialPD, lay: Layout, name: str, now: np.ndarray, take: Callabl
     return take()
 
 
-def _keep(env: SpatialPD, lay: Layout, name: str, now: np.ndarray, by_position: np.ndarray) -> None:
-    """Offer ``by_position`` (``now`` in position order) to the next stretch."""
-    env._kept[name] = (lay.version, now.copy(), by_position)
-
-
-def _scatter(model: Any, lay: Layout, people: People, lookup: Lookup, ev: Evolving, all_c: np.ndarray) -> None:
-    """Put the state played by position back into the model's arrays (agent order)."""
-    pos = lay.pos
-    evo = model.evolution if ev.on else None
-    # Of the traits only the evolved columns are put back (the others never change).
-    _put_back(pos, people.pay, people.all_c, lookup.decider, ev.window, ev.traits, ev.evolved, model.payoff,
-              model.step_payoff, all_c, model.decider_of[0], np.zeros(0) if evo is None else evo._window,
-              ev.traits if evo is None else evo.traits)
-
-
 def prepare(env: SpatialPD, model: Any) -> None:
     """At build, in a process that has loaded this module (an earlier run played through it):
-    the per-agent state by position and the loop's buffers, which a fresh model's first stretch
-    would otherwise make (~0.3 ms of a ~2.5 ms run at 10^3 agents). Caches only: the stretch
-    takes the state if the model's arrays still hold what was gathered (``_kept``), else gathers."""
+    the first stretch's start (``_start``: the per-agent state by position, imitation state,
+    buffers) and, from a table an earlier run of this population kept, its look-ups and records,
+    which a fresh model's first stretch would otherwise make (~0.5 ms of a ~2 ms run at 10^3
+    agents). A cache only: the stretch takes it while the model is as it was (``_ready``)."""
     if unsupported(env, model) is not None:
         return
     lay = _layout(env, model)
     if not len(lay.row):
         return
-    order = lay.order
-    pay = np.empty((len(order), 2))
-    _take_into(model.payoff, order, pay[:, 1])
-    _keep(env, lay, "payoff", model.payoff, pay)
-    group_of = model.group_of.astype(np.int64)
-    _keep(env, lay, "group", group_of, _take(group_of, order))
-    _keep(env, lay, "decider", model.decider_of[0], _take(model.decider_of[0], order))
-    evo = model.evolution
-    shape: tuple[int, ...] = (1, 1)
-    if evo is not None:
-        traits = _take_rows(evo.traits, order)
-        shape = traits.shape
-        window = _take(evo._window, order)
-        _keep(env, lay, "traits", evo.traits, traits)
-        _keep(env, lay, "window", evo._window, window)
-        if env._slot_nbr is not None and len(window) == len(model.payoff):
-            group = env._kept["group"][2]
-            env._built = (group, (len(evo._deciders), model.steps),
-                          _new_evolving(model, env._slot_nbr, group, traits, window))
-    _scratch(env, lay, len(order), shape)
     # The table an earlier run of this population kept, restored now rather than by the first
     # stretch, when that stretch may start at step one (no event due first could add deciders).
     table = model.decisions
-    if (getattr(model, "env", None) is env and model.may_fast_forward and model.script.quiet_steps(0, 1)
-            and not table.n_cells and table.dense(0) is None):
+    fused = getattr(model, "env", None) is env and model.may_fast_forward
+    if fused and model.script.quiet_steps(0, 1) and not table.n_cells and table.dense(0) is None:
         table.warm()
+    start = _start(env, model, lay)
+    # The first stretch's limit when the run is ``run()``'s from here (``SpecModel._fast_forward``).
+    limit = model.script.quiet_steps(model.steps, model.spec_scenario.steps) if fused else 0
+    ready: tuple[Start, Lookup | None, Books | None] = (start, None, None)
+    if limit > 0 and table.dense(0) is not None:
+        ready = (start, _lookup(env, model, start.decider), _books(model, start, limit))
+    env._ready = (_made_from(env, model), tuple(a.copy() for a in _sources(model)), ready)
 
 
-def _scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Scratch:
+def _scratch(env: SpatialPD, lay: Layout, n: int) -> Scratch:
     """The loop's buffers, kept on the environment: every call writes them before reading."""
     p = env.params
-    key = (lay.version, n, traits, float(p.P), float(p.T), float(p.S), float(p.R))
+    key = (lay.version, n, float(p.P), float(p.T), float(p.S), float(p.R))
     if env._scratch is not None and env._scratch[0] == key:
         return env._scratch[1]  # type: ignore[no-any-return]
-    made = _new_scratch(env, lay, n, traits)
+    made = _new_scratch(env, lay, n)
     env._scratch = (key, made)
     return made
 
 
-def _new_scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -> Scratch:
+def _new_scratch(env: SpatialPD, lay: Layout, n: int) -> Scratch:
     games = np.diff(lay.start)
     most = int(games.max()) if len(games) else 0
     bits = most if most <= SUM_BITS else -1
@@ -463,7 +595,7 @@ def _new_scratch(env: SpatialPD, lay: Layout, n: int, traits: tuple[int, ...]) -
         p = env.params
         _pay_sums(np.array([p.P, p.T, p.S, p.R], np.float64), bits, sums)
     return Scratch(np.empty(len(lay.row), np.int8), np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8),
-                   np.empty(traits, np.int64), sums, bits)
+                   np.empty(n, np.int64), sums, bits)
 
 
 def _lookup(env: SpatialPD, model: Any, dec: np.ndarray) -> Lookup:
@@ -533,7 +665,8 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evo
         z = np.zeros((1, 1), np.int64)
         one = np.zeros(1, np.int64)
         return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), one, np.zeros(1, np.int8),
-                        np.zeros(1, np.int8), np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(), one.copy(), one.copy())
+                        np.zeros(1, np.int8), one.copy(), np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(),
+                        one.copy(), one.copy(), np.zeros(4, np.int64), one.copy(), one.copy(), one.copy())
     if env._slot_nbr is None:
         nbr, _ = evo._neighbours(model)
         pos = np.empty(len(lay.order), np.int64)
@@ -545,12 +678,6 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evo
         raise AssertionError("the evolution window does not cover the population")
     traits = _kept(env, lay, "traits", evo.traits, lambda: _take_rows(evo.traits, lay.order))
     window = _kept(env, lay, "window", evo._window, lambda: _take(evo._window, lay.order))
-    built, env._built = env._built, None
-    # Made at build (``prepare``) from the very arrays found still current, the same deciders and
-    # step: what this call would make (its counts read nothing else).
-    if (built is not None and built[0] is group and built[1] == (len(evo._deciders), model.steps)
-            and built[2].traits is traits and built[2].window is window and built[2].nbr is nbr):
-        return built[2]._replace(fixed=int(evo.fixed is not None))
     return _new_evolving(model, nbr, group, traits, window)
 
 
@@ -565,9 +692,12 @@ def _new_evolving(model: Any, nbr: np.ndarray, group: np.ndarray, traits: np.nda
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     tally = np.zeros(int(sizes.sum()), np.int64)
     ev = Evolving(1, evo.config.every, model.steps, nbr, traits, evolved, sizes, type_dec,
-                  np.zeros(len(type_dec), np.int8), np.zeros(len(type_dec), np.int8), window,
+                  np.zeros(len(type_dec), np.int8), np.zeros(len(type_dec), np.int8),
+                  np.zeros(len(type_dec) + 1, np.int64), window,
                   int(evo.fixed is not None), copies, offset, tally, np.zeros(1, np.int64),
-                  np.zeros(len(type_dec), np.int64))
+                  np.zeros(len(type_dec), np.int64), np.zeros(4 * len(type_dec), np.int64),
+                  np.empty(len(group), np.int64), np.empty(len(group), np.int64),
+                  np.cumprod(np.concatenate([sizes[1:], [1]])[::-1])[::-1].astype(np.int64))
     _count_types(group, ev)
     _known_ahead(model, ev)
     return ev
@@ -610,11 +740,10 @@ def _known_ahead(model: Any, ev: Evolving) -> None:
 def _record_met(model: Any, ev: Evolving) -> None:
     """Record the types with deciders known ahead that the loop met, as ``_assign`` records
     them (it creates nothing for them: their deciders exist)."""
-    met = np.flatnonzero(ev.ahead == 2)
-    if len(met):
-        for code in met.tolist():
-            model.evolution.met(code)
-        ev.ahead[met] = 0
+    met = ev.met
+    for j in range(1, int(met[0]) + 1):
+        model.evolution.met(int(met[j]))
+    met[0] = 0
 
 
 def _type_deciders(model: Any) -> np.ndarray:
@@ -659,22 +788,50 @@ def _take(src, order):  # pragma: no cover - compiled
 
 
 @njit(**OUTER)
-def _put_back(pos, pay, all_c, dec, window, traits, columns, payoff, step_payoff, all_c_out, dec_out, window_out,
-              traits_out):  # pragma: no cover - compiled
+def _finish(c0, rows, tots, gini, summary, pos, pay, all_c, dec, window, traits, columns, back, mem, slot,
+            last):  # pragma: no cover - compiled
+    """A stretch's end in one call: the Ginis of the sorted ``rows`` waiting (steps ``c0``...),
+    the state by position back in agent order (``_put_back``) with its copies, and link memory
+    by game row."""
+    if rows.shape[0]:
+        _gini_into(c0, rows, tots, gini, summary)
+    _put_back(pos, pay, all_c, dec, window, traits, columns, back)
+    for a in range(pos.shape[0]):
+        back.payoff_kept[a] = back.payoff[a]
+        back.decider_kept[a] = back.decider[a]
+    for a in range(back.window_kept.shape[0]):
+        back.window_kept[a] = back.window[a]
+    for a in range(back.traits_kept.shape[0]):
+        for c in range(back.traits_kept.shape[1]):
+            back.traits_kept[a, c] = back.traits[a, c]
+    for r in range(slot.shape[0]):
+        last[r] = mem[slot[r]]
+
+
+@njit(**OUTER)
+def _gini_into(c0, rows, tots, gini, summary):  # pragma: no cover - compiled
+    """``gini_rows`` of the sorted, shifted ``rows`` (totals ``tots``) into the summary's steps ``c0``..."""
+    _gini_sorted(rows, tots, gini)
+    for j in range(rows.shape[0]):
+        summary[c0 + j, 1] = gini[j]
+
+
+@njit(**INNER)
+def _put_back(pos, pay, all_c, dec, window, traits, columns, back):  # pragma: no cover - compiled
     """The state by position back in agent order: ``out[a] = src[pos[a]]`` (``out[order] = src``
-    read the other way: gathers run faster). Without evolution ``window_out`` is empty and
-    ``columns`` too. One function for all: a gather per array was five compilations."""
+    read the other way: gathers run faster). Without evolution ``back.window`` is empty and
+    ``columns`` too. Of the traits only the evolved columns (the others never change)."""
     for a in range(pos.shape[0]):
         p = pos[a]
-        payoff[a] = pay[p, 1]
-        step_payoff[a] = pay[p, 0]
-        all_c_out[a] = all_c[p]
-        dec_out[a] = dec[p]
-    for a in range(window_out.shape[0]):
-        window_out[a] = window[pos[a]]
-    for a in range(window_out.shape[0]):
+        back.payoff[a] = pay[p, 1]
+        back.step_payoff[a] = pay[p, 0]
+        back.all_c[a] = all_c[p]
+        back.decider[a] = dec[p]
+    for a in range(back.window.shape[0]):
+        back.window[a] = window[pos[a]]
+    for a in range(back.window.shape[0]):
         for c in columns:
-            traits_out[a, c] = traits[pos[a], c]
+            back.traits[a, c] = traits[pos[a], c]
 
 
 @njit(**OUTER)
@@ -707,7 +864,8 @@ def _remember(start, moves, mem):  # pragma: no cover - compiled
 
 @njit(**INNER)
 def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  # pragma: no cover - compiled
-    """One step's games, each decided from its own observation; False if it cannot be played here."""
+    """One step's games, each decided from its own observation; the agents that cooperated in every
+    game, or -1 if the step cannot be played here."""
     start, mirror = lay.start, lay.mirror
     n = step_pay.shape[0]
     # Decide every game first and change nothing: a step the loop cannot play is left whole.
@@ -727,9 +885,10 @@ def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  #
             if a < 0:
                 why[0] = MISSING if a == -1 else CONFLICT
                 rec.counts[k, :] = 0  # the step is left whole for the generic path
-                return False
+                return -1
             coop[s] = lk.coop[j]
             rec.counts[k, lk.outcome[j]] += 1
+    cooperators = 0
     for i in range(n):
         sp = 0.0
         kind = 0
@@ -740,13 +899,14 @@ def _decide_and_pay(k, lk, table, lay, mem, coop, step_pay, all_c, rec, why):  #
             kind += mine
         step_pay[i] = sp
         all_c[i] = start[i + 1] > start[i] and kind == start[i + 1] - start[i]
-        rec.cooperators[k] += all_c[i]
-    return True
+        cooperators += all_c[i]
+    return cooperators
 
 
 @njit(**OUTER)
 def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no cover - compiled
-    """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early).
+    """Play steps ``k0``..``k_max - 1``; returns the next step (``why[0]``: why it stopped early)
+    with the traits the loop's again (``_end``).
 
     Mirrors ``SpatialPD.step``, ``SpecModel.decide`` and ``Evolution.after_play``
     (imitate-the-best, synchronous) for the supported case, operation for operation.
@@ -760,7 +920,6 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
     moves, nxt = tmp.moves, tmp.moves2  # per position, while every verdict in play reads nothing
     stale = False  # ``mem`` lags ``moves``: link memory is written only when something reads it
     pay, sums, bits = tmp.pay, tmp.sums, tmp.bits
-    ncol = ev.traits.shape[1]
     table = np.array([game.P, game.T, game.S, game.R])  # by 2 * mine + other, no branches
     per_decider = np.zeros(lk.same.shape[0], np.int64)
     why[0] = 0
@@ -772,11 +931,11 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
         plain = True
         per_decider[:] = 0
         for i in range(n):
-            d = lk.decider[i]
+            d = np.uint64(lk.decider[i])  # unsigned indices: numba reads no negative index from the end
             if lk.same[d] == 0:
                 plain = False
                 break
-            nxt[i] = lk.coop[d * 9]
+            nxt[i] = lk.coop[d * np.uint64(9)]
             per_decider[d] += start[i + 1] - start[i]
         if plain:
             moves, nxt = nxt, moves
@@ -790,9 +949,9 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
                 if bits >= 0:
                     # The sum in slot order, looked up by the partners' moves: no chain of adds.
                     seen = 0
-                    for s in range(lo, hi):
-                        seen |= np.int64(moves[partner[s]]) << (s - lo)
-                    sp = sums[((mine * (bits + 1) + hi - lo) << bits) | seen]
+                    for j in range(hi - lo):
+                        seen |= np.int64(moves[np.uint64(partner[np.uint64(lo + j)])]) << j
+                    sp = sums[np.uint64(((mine * (bits + 1) + hi - lo) << bits) | seen)]
                 else:
                     sp = 0.0
                     for s in range(lo, hi):
@@ -805,14 +964,14 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
                 if update:
                     pay[i] = x - ev.window[i]
                     ev.window[i] = x
-            rec.cooperators[k] += cooperators
             stale = True
         else:
             if stale:
                 _remember(start, moves, mem)
                 stale = False
-            if not _decide_and_pay(k, lk, table, lay, mem, tmp.coop, pay2[:, 0], all_c, rec, why):
-                return k
+            cooperators = _decide_and_pay(k, lk, table, lay, mem, tmp.coop, pay2[:, 0], all_c, rec, why)
+            if cooperators < 0:
+                return _end(ev, k)
             for i in range(n):
                 x = pay2[i, 1] + pay2[i, 0]
                 pay2[i, 1] = x
@@ -823,7 +982,7 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
         prow = rec.rows[k - k0] if summarised else rec.payoff[k]
         srow = rec.sp_row if summarised else rec.step_pay[k]
         for a in range(n):
-            p = pp.pos[a]
+            p = np.uint64(pp.pos[a])
             srow[a] = pay2[p, 0]
             prow[a] = pay2[p, 1]
         if pp.bounds.shape[0]:
@@ -837,71 +996,105 @@ def _play(k0, k_max, lk, game, lay, mem, pp, ev, rec, tmp, why):  # pragma: no c
                 rec.group_sums[k, pp.group_of[a]] += prow[a]
         if summarised:
             rec.summary[k, 0] = total(srow, n)  # the welfare, summed as numpy sums it
+            _gini_shift(rec.rows[k - k0:k - k0 + 1], rec.tots[k - k0:k - k0 + 1])  # sorted after the call
+        rec.cols[0, k] = cooperators / n  # true division, as numpy divides the counts
         if ev.on:
             new_type = False
-            if update and _imitate(lk, pp, ev, tmp, ncol, pay):
+            if update and _imitate(lk, ev, tmp, pay):
                 new_type = True
+            rec.cols[1, k] = ev.uniform[0]
             for j in range(ev.tally.shape[0]):
-                rec.shares[k, j] = ev.tally[j]
-            rec.uniform[k] = ev.uniform[0]
+                rec.cols[2 + j, k] = ev.tally[j] / n
             if new_type or (update and ev.uniform[0] and not ev.fixed):
                 why[0] = NEW_TYPE if new_type else FIXED
                 if stale:
                     _remember(start, moves, mem)
-                return k + 1
+                return _end(ev, k + 1)
     if stale:
         _remember(start, moves, mem)
-    return k_max
+    return _end(ev, k_max)
 
 
 @njit(**INNER)
-def _imitate(lk, pp, ev, tmp, ncol, pay):  # pragma: no cover - compiled
+def _end(ev, k):  # pragma: no cover - compiled
+    """``k``, once the evolved traits are written from the loop's codes (``_traits``)."""
+    if ev.on:
+        _traits(ev)
+    return k
+
+
+@njit(**INNER)
+def _imitate(lk, ev, tmp, pay):  # pragma: no cover - compiled
     """Everyone takes the evolved traits of the best earner around it (itself first, then the
-    first best); its new decider, the trait counts and whether one type holds everyone.
-    True when some new type has no decider yet (``ev.new`` marks it)."""
+    first best): the part of the type code they make (``ev.copied``; the traits are written
+    when the call ends, ``_traits``), its new decider, the trait counts and whether one type
+    holds everyone. True when some new type has no decider yet (``ev.new`` marks it)."""
     n = pay.shape[0]
-    tr, nt, nbr = ev.traits, tmp.traits2, ev.nbr
+    nbr, copied, after = ev.nbr, ev.copied, tmp.copied
+    types = ev.hist.shape[0]
+    lanes = ev.lanes
+    lanes[:] = 0
     new_type = False
-    ev.hist[:] = 0
     for i in range(n):
         best, top = i, pay[i]
         for j in range(nbr.shape[1]):
             c = nbr[i, j]
             c = i if c < 0 else c
-            better = pay[c] > top
-            best = c if better else best
-            top = pay[c] if better else top
-        # Synchronous: the new traits go aside until every agent has read the old ones.
-        code = np.int64(pp.group[i])
-        for col in range(ncol):
-            v = tr[best, col] if ev.copies[col] else tr[i, col]
-            nt[i, col] = v
-            code = code * ev.sizes[col] + v
-        ev.hist[code] += 1
-        d = ev.type_dec[code]
+            p = pay[np.uint64(c)]
+            if p > top:
+                best, top = c, p
+        # Synchronous: the new codes go aside until every agent has read the old ones.
+        part = copied[np.uint64(best)]
+        after[i] = part
+        code = ev.own[i] + part
+        # Four counters a type: neighbours mostly share one, and a single counter would chain
+        # every increment through memory.
+        lanes[np.uint64((i & 3) * types + code)] += 1
+        u = np.uint64(code)
+        d = ev.type_dec[u]
         if d < 0:
             new_type = True
-            ev.new[code] = 1
+            ev.new[u] = 1
         else:
             lk.decider[i] = d
-            if ev.ahead[code] == 1:
-                ev.ahead[code] = 2
-    for col in ev.evolved:
-        for i in range(n):
-            tr[i, col] = nt[i, col]
+            if ev.ahead[u] == 1:
+                ev.ahead[u] = 0  # met: recorded after the call, once
+                ev.met[0] += 1
+                ev.met[ev.met[0]] = code
+    for i in range(n):
+        copied[i] = after[i]
+    for code in range(types):
+        ev.hist[code] = lanes[code] + lanes[types + code] + lanes[2 * types + code] + lanes[3 * types + code]
     _tally(ev)
     return new_type
 
 
+@njit(**INNER)
+def _traits(ev):  # pragma: no cover - compiled
+    """The evolved columns of ``ev.traits`` from the agents' codes (``ev.copied``)."""
+    for col in ev.evolved:
+        for i in range(ev.copied.shape[0]):
+            ev.traits[i, col] = (ev.copied[i] // ev.weight[col]) % ev.sizes[col]
+
+
 @njit(**OUTER)
 def _count_types(group, ev):  # pragma: no cover - compiled
-    """``ev.hist``, the trait counts and whether one type holds everyone, from the traits now."""
+    """``ev.hist``, the trait counts and whether one type holds everyone, and each agent's type
+    code in its two parts (``ev.own``, ``ev.copied``), from the traits now."""
     ev.hist[:] = 0
     for i in range(group.shape[0]):
-        code = np.int64(group[i])
+        own = np.int64(group[i])
+        copied = 0
         for col in range(ev.traits.shape[1]):
-            code = code * ev.sizes[col] + ev.traits[i, col]
-        ev.hist[code] += 1
+            own *= ev.sizes[col]
+            copied *= ev.sizes[col]
+            if ev.copies[col]:
+                copied += ev.traits[i, col]
+            else:
+                own += ev.traits[i, col]
+        ev.own[i] = own
+        ev.copied[i] = copied
+        ev.hist[own + copied] += 1
     _tally(ev)
 
 

@@ -90,7 +90,7 @@ class SpatialPD(Environment):
         self._last_version = -1  # the graph version ``_last`` is link memory of
         self._all_c = np.zeros(0, dtype=bool)
         self._scratch: tuple[tuple[Any, ...], Any] | None = None  # the loop's buffers (spatial_kernel._scratch)
-        self._built: tuple[Any, ...] | None = None  # the first stretch's imitation state (spatial_kernel.prepare)
+        self._ready: tuple[Any, ...] | None = None  # the first stretch's start, made at build (spatial_kernel.prepare)
         self._coop = np.array([bool(a.cooperative) for a in self.acts])
 
     def setup(self, model: Any) -> None:

@@ -238,21 +238,41 @@ def test_a_cold_fused_run_makes_the_stepped_runs_cells(case: str) -> None:
 
 def test_a_model_built_after_a_kernel_run_starts_from_state_gathered_at_build(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # This module loaded the kernel, so a board's first stretch state is gathered at build.
+    # This module loaded the kernel, so a board's first stretch is made at build: its state by
+    # position and, from the table the stepped run's population left, its look-ups and records.
     over = CASES["chaos"]  # no conflicts: the run is one stretch
+    step, _ = _pair(over, 4)
     built = SpecModel(load_scenario("spatial-pd", over), 4)
-    assert sorted(built.env._kept) == ["decider", "group", "payoff", "traits", "window"]
+    assert built.env._ready is not None
+    _, lookup, books = built.env._ready[2]
+    assert lookup is not None and books is not None
     assert built.env._scratch is not None
-    gathered: list[str] = []
-    real = spatial_kernel._kept
+    made: list[str] = []
+    for name in ("_start", "_gather", "_decisions", "_books"):
+        real = getattr(spatial_kernel, name)
+        monkeypatch.setattr(spatial_kernel, name, lambda *a, _real=real, _name=name: made.append(_name) or _real(*a))
+    built.run()
+    assert made == []  # nothing gathered or made again in the run
+    assert built.env._ready is None  # used once
+    _assert_same_run(step, built)
 
-    def kept(env: Any, lay: Any, name: str, now: np.ndarray, take: Any) -> np.ndarray:
-        return real(env, lay, name, now, lambda: gathered.append(name) or take())
 
-    monkeypatch.setattr(spatial_kernel, "_kept", kept)
-    step, fused = _pair(over, 4)
-    assert gathered == []  # nothing gathered again in the run
-    _assert_same_run(step, fused)
+def test_records_for_another_number_of_steps_are_made_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The records made at build are for the scenario's steps; a shorter run keeps the state made
+    # at build and makes its records for the steps it plays.
+    over = CASES["chaos"]
+    _pair(over, 4)
+    made: list[int] = []
+    real = spatial_kernel._books
+    monkeypatch.setattr(spatial_kernel, "_books", lambda *a: made.append(a[2]) or real(*a))
+    got = []
+    for fuse in (False, True):
+        model = SpecModel(load_scenario("spatial-pd", over), 4)
+        model.may_fast_forward = fuse
+        model.run(7)
+        got.append(model)
+    assert made == [over["steps"], over["steps"], 7]  # two builds, then the fused run's own
+    _assert_same_run(*got)
 
 
 def _changed_after_build(change: Callable[[SpecModel], None]) -> list[SpecModel]:
@@ -276,6 +296,21 @@ def test_state_changed_after_build_is_gathered_again() -> None:
 
     got = _changed_after_build(raise_payoff)
     assert got[1].payoff.min() >= 1.5
+
+
+def test_decisions_made_random_after_build_are_left_to_the_generic_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The start made at build was checked against ``unsupported`` then; slips allowed after build
+    # (deterministic decisions no longer) must not be played from it.
+    calls: list[int] = []
+    real = spatial_kernel._play
+    monkeypatch.setattr(spatial_kernel, "_play", lambda *a: calls.append(1) or real(*a))
+
+    def slips(model: SpecModel) -> None:
+        model.err[:] = 0.2
+        model._rates_changed()
+
+    _changed_after_build(slips)
+    assert calls == []
 
 
 @pytest.mark.parametrize("case", ["bound minority", "specs evolve"])
@@ -330,7 +365,7 @@ def test_imitation_state_made_at_build_is_used_while_current(monkeypatch: pytest
 
     monkeypatch.setattr(spatial_kernel, "_new_evolving", counting)
     built = SpecModel(load_scenario("spatial-pd", over), 4)
-    assert built.env._built is not None and made == [1]
+    assert built.env._ready is not None and made == [1]
     built.run()
     assert made == [1]  # nothing made again in the run
     step, fused = _pair(over, 4)
