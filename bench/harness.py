@@ -81,6 +81,7 @@ def compare(
     same: Callable[[Any, Any], bool],
     repeat: int,
     peer_repeat: int | None = None,
+    alternate: bool = False,
 ) -> tuple[float, float]:
     """Warm up both sides, check they agree, then time both.
 
@@ -91,6 +92,8 @@ def compare(
         same: equality of the two sides' outputs.
         repeat: timed calls per side after the warm-up.
         peer_repeat: timed calls of the peer, when not ``repeat`` (a peer of seconds a call).
+        alternate: time the sides in turn (ours, peer, ours, ...), so that a slow spell of a
+            shared machine touches both; else all of ours, then all of the peer's.
 
     Returns:
         Median seconds per call of ours, then of the peer.
@@ -101,7 +104,17 @@ def compare(
     mine, theirs = ours(), peer()
     if not same(mine, theirs):
         raise Mismatch(f"bench {name}: specbound and the peer computed different results")
-    return median_time(ours, repeat), median_time(peer, repeat if peer_repeat is None else peer_repeat)
+    theirs_repeat = repeat if peer_repeat is None else peer_repeat
+    if not alternate:
+        return median_time(ours, repeat), median_time(peer, theirs_repeat)
+    t_ours: list[float] = []
+    t_peer: list[float] = []
+    for i in range(max(repeat, theirs_repeat)):
+        if i < repeat:
+            t_ours.append(median_time(ours, 1))
+        if i < theirs_repeat:
+            t_peer.append(median_time(peer, 1))
+    return statistics.median(t_ours), statistics.median(t_peer)
 
 
 def at_least(

@@ -36,7 +36,9 @@ ONCE = frozenset({"ipd-tournament-120"})
 BATCH = {"ipd-tournament": 30}
 #: Timed calls per side, by row, where more than ``--repeat``: a 12-strategy batch and axelrod's
 #: round robin take ~0.1 s each, so seven of each cost under two seconds, and between bench runs
-#: the median of three moved by a quarter (48.7x and 67.5x an hour apart).
+#: the median of three moved by a quarter (48.7x and 67.5x an hour apart). The sides alternate:
+#: on this shared machine either side's calls moved by up to 2x within one process (ours 1.2-1.9
+#: ms a run, axelrod's 65-108 ms), and timed one side after the other a slow spell lands on one.
 REPEATS = {"ipd-tournament": 7}
 
 
@@ -68,6 +70,7 @@ def bench_ipd(repeat: int = 3, sizes: tuple[tuple[str, int], ...] = SIZES) -> li
             lambda c=copies: play_round_robin(c, TURNS),
             same_totals,
             times,
+            alternate=True,
         )
         t_ours /= batch
         n = 12 * copies

@@ -125,6 +125,23 @@ def test_compare_times_both_sides_after_the_check() -> None:
     assert counts == {"ours": 8, "peer": 6}  # a slow peer: warm-up and one timed call
 
 
+def test_compare_can_alternate_the_sides() -> None:
+    calls: list[str] = []
+
+    def side(name: str):
+        def call() -> int:
+            calls.append(name)
+            return 42
+
+        return call
+
+    compare("x", side("ours"), side("peer"), int.__eq__, repeat=3, alternate=True)
+    assert calls == ["ours", "peer"] * 4  # the warm-up pair, then three timed pairs in turn
+    calls.clear()
+    compare("x", side("ours"), side("peer"), int.__eq__, repeat=3, peer_repeat=1, alternate=True)
+    assert calls == ["ours", "peer", "ours", "peer", "ours", "ours"]
+
+
 @pytest.mark.parametrize(
     ("row", "ok", "ratio"),
     [
