@@ -62,7 +62,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], list[Result]
     def sweep_cli() -> list[Result]:
         from bench.startup import bench_sweep_cli
 
-        return bench_sweep_cli(repeat=1 if args.quick else 2)
+        return bench_sweep_cli(repeat=1)
 
     def dask_cli() -> list[Result]:
         from bench.startup import bench_dask_cli
