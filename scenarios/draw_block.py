@@ -54,6 +54,20 @@ def per_step(rng: np.random.Generator, k: int, doubles: int, ints: int, high: in
     return u, v
 
 
+def draws(rng: np.random.Generator, k: int, doubles: int, ints: int, high: int,
+          state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`per_step`'s numbers always: from the raw block where it applies, else from numpy's
+    own calls, step by step, as stepping makes them."""
+    drawn = per_step(rng, k, doubles, ints, high, state)
+    if drawn is not None:
+        return drawn
+    u, v = np.empty((k, doubles)), np.empty((k, ints), np.int64)
+    for s in range(k):
+        rng.random(out=u[s])
+        v[s] = rng.integers(0, high, ints)
+    return u, v
+
+
 def _raws(k: int, doubles: int, ints: int, has: int) -> int:
     """Raw outputs ``k`` steps take: a double each, a 32-bit half per integer (the kept half first)."""
     total = 0

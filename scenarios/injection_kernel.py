@@ -33,7 +33,7 @@ import numpy as np
 
 from agents.jit import njit
 from agents.pair_runs import merge_new
-from scenarios.draw_block import per_step
+from scenarios.draw_block import draws
 from scenarios.injection_rules import (
     ACT_NAMES,
     DATA,
@@ -83,7 +83,9 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     k = max(1, min(k, RECORD_BUDGET // (8 * (lanes + 12 * nw + n))))
     delegates = lay.delegates
     rng = model.rng_env
-    u, lure = _draws(rng, k, lanes + 3 * nw, nw)
+    # Stepping's draws a step: the lanes, then in_data, invoiced, overreached (consecutive
+    # doubles: one call gives the same), then the lures (a call of their own).
+    u, lure = draws(rng, k, lanes + 3 * nw, nw, LURES)
     has_delegate = bool(len(delegates))
     ng = len(model.groups)
     at_worker = lay.at_worker
@@ -175,20 +177,6 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     rec.one_block = True
     rec.counters = {name: counters[:, i] for i, name in enumerate(COUNTED)}
     return rec
-
-
-def _draws(rng: np.random.Generator, k: int, doubles: int, nw: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stepping's draws for ``k`` steps: each step's lanes, then in_data, invoiced, overreached
-    (consecutive doubles: one call gives the same), then the lures (a call of their own), from
-    one raw block where it gives the same numbers (``scenarios.draw_block``)."""
-    drawn = per_step(rng, k, doubles, nw, LURES)
-    if drawn is not None:
-        return drawn
-    u, lure = np.empty((k, doubles)), np.empty((k, nw), np.int64)
-    for s in range(k):
-        rng.random(out=u[s])
-        lure[s] = rng.integers(0, LURES, nw)
-    return u, lure
 
 
 @njit(cache=True, nogil=True)

@@ -33,7 +33,7 @@ import numpy as np
 from agents.jit import njit
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
-from scenarios.draw_block import per_step
+from scenarios.draw_block import draws
 from scenarios.kernel_sums import gini_chunk, total
 from scenarios.pairwise import needs_coin
 from scenarios.stretch import SUMMARY, Stretch
@@ -210,11 +210,10 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
 
 
 def _coins(rng: np.random.Generator, state: dict[str, Any] | None, k: int, n: int) -> np.ndarray:
-    """``k`` rounds' coins, drawn as each round draws ``n`` (one numpy call of ``(k, n)`` gives
-    the same: ``tests/test_public_goods_kernel.py`` pins it), from one raw block where that
-    gives the same numbers (``scenarios.draw_block``); ``state``: the generator's, just read."""
-    drawn = per_step(rng, k, 0, n, COIN_SIDES, state)
-    return rng.integers(0, COIN_SIDES, (k, n)) if drawn is None else drawn[1]
+    """``k`` rounds' coins, drawn as each round draws ``n``, from one raw block where that gives
+    the same numbers, else round by round (``scenarios.draw_block.draws``); ``state``: the
+    generator's, just read."""
+    return draws(rng, k, 0, n, COIN_SIDES, state)[1]
 
 
 def _inputs(env: PublicGoodsFG, model: Any, table: Any) -> tuple[dict[str, Any], tuple[Any, ...], tuple[Any, ...],
