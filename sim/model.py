@@ -125,7 +125,8 @@ class SpecModel(mesa.Model):
         self._compiled: dict[tuple, Binding] = {}
         self.decider_of = [np.zeros(n, dtype=np.int64) for _ in self.phases]
         self.refresh_deciders(np.arange(n))
-        self._rates_changed()
+        self._any_fast = self._any_error = False
+        self._note_rates(self.delib, self.err)
         self.llm_groups = {gs.index for gs in self.groups if not memoisable(gs.policy)}
 
         self._fresh_records(scenario)
@@ -199,9 +200,7 @@ class SpecModel(mesa.Model):
             setattr(self, name, np.concatenate([getattr(self, name), np.zeros(count)]))
         self.delib = np.concatenate([self.delib, np.full(count, gspec.deliberation)])
         self.err = np.concatenate([self.err, np.full(count, gspec.error_rate)])
-        # The rates' flags as _rates_changed sets them, from the newcomers' rates alone.
-        self._any_fast = self._any_fast or (count > 0 and gspec.deliberation < 1.0)
-        self._any_error = self._any_error or (count > 0 and gspec.error_rate > 0.0)
+        self._note_rates(self.delib[start:], self.err[start:])  # the newcomers' alone
         for ph in range(len(self.phases)):
             self.decider_of[ph] = np.concatenate([self.decider_of[ph], np.zeros(count, dtype=np.int64)])
         self.variant_of = np.concatenate([self.variant_of, self._draw_variants(g, count)])
@@ -247,9 +246,11 @@ class SpecModel(mesa.Model):
         self.network.leave(gone)
         return gone
 
-    def _rates_changed(self) -> None:
-        self._any_fast = bool((self.delib < 1.0).any())
-        self._any_error = bool((self.err > 0.0).any())
+    def _note_rates(self, delib: np.ndarray, err: np.ndarray) -> None:
+        """Fold these agents' deliberation and error rates into the flags (rates only ever
+        arrive with agents: at build, then with each join)."""
+        self._any_fast = self._any_fast or bool((delib < 1.0).any())
+        self._any_error = self._any_error or bool((err > 0.0).any())
 
     @property
     def deterministic_decisions(self) -> bool:

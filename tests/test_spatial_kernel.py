@@ -307,7 +307,7 @@ def test_decisions_made_random_after_build_are_left_to_the_generic_step(monkeypa
 
     def slips(model: SpecModel) -> None:
         model.err[:] = 0.2
-        model._rates_changed()
+        model._note_rates(model.delib, model.err)
 
     _changed_after_build(slips)
     assert calls == []
