@@ -87,10 +87,9 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     factors = state.factors
     if draws:
         # Each factor as Commons._growth_factor computes it (the same operations, elementwise),
-        # from the same draws in the same order.
-        rng.standard_normal(out=factors)
-        np.multiply(prm.regrowth_sd, factors, out=factors)
-        np.exp(factors, out=factors)
+        # from the same draws in the same order. ``normal(0, sd)`` is ``0.0 + sd x z``: it
+        # differs from ``sd x z`` in a zero's sign only, which ``exp`` takes to 1.0 either way.
+        np.exp(rng.normal(0.0, prm.regrowth_sd, k), out=factors)
         np.multiply(prm.growth, factors, out=factors)
     else:
         factors.fill(float(prm.growth))
