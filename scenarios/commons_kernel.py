@@ -101,24 +101,24 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
         _play(k, *call.parts)
     rec = made.stretch
     rec.steps = k
-    ints = state.ints
-    if draws and ints[USED] < k:
+    # Read back as Python numbers in one call (a numpy scalar per entry costs more, cold), in
+    # ``COLLAPSE`` ... ``TAKERS`` order.
+    collapse, used, _, env._total_over, env._total_takes, env._over, env._takers = state.ints.tolist()
+    if draws and used < k:
         # The resource collapsed: stepping would have drawn only the shocks used.
         rng.bit_generator.state = saved
-        rng.standard_normal(int(ints[USED]))
+        rng.standard_normal(used)
     env_cols = made.env_cols
-    env.stock = float(state.scalars[0])
-    env.collapse_step = None if ints[COLLAPSE] < 0 else int(ints[COLLAPSE])
-    env._total_over, env._total_takes = int(ints[TOTAL_OVER]), int(ints[TOTAL_TAKES])
-    env._over, env._takers = int(ints[OVER]), int(ints[TAKERS])
-    env._harvest = float(env_cols[k - 1, 1])
+    env.stock = state.scalars.item(0)
+    env.collapse_step = None if collapse < 0 else collapse
+    env._harvest = env_cols.item(k - 1, 1)
     env.bounds = (0.0, env.sustainable_yield)
     env.kept_order = state.order
     if size:
         # The records are this stretch's own: the log keeps them (one compact copy of the
         # entries), split into steps when read.
         conflicts = made.conflicts
-        logged = int(conflicts.at[k])  # ends never decrease: a repeated step ends where its model did
+        logged = conflicts.at.item(k)  # ends never decrease: a repeated step ends where its model did
         model.log.conflict_block(model.steps + 1, conflicts.agent[:logged].copy(), conflicts.outcome[:logged].copy(),
                                  conflicts.at, conflicts.rows, conflicts.lo)
     return rec
