@@ -87,13 +87,12 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     factors = state.factors
     if draws:
         # Each factor as Commons._growth_factor computes it (the same operations, elementwise),
-        # from the same draws in the same order.
-        rng.standard_normal(out=factors)
-        np.multiply(prm.regrowth_sd, factors, out=factors)
-        np.exp(factors, out=factors)
-        np.multiply(prm.growth, factors, out=factors)
+        # from the same draws in the same order. ``normal(0, sd)`` is ``0.0 + sd x z``: it
+        # differs from ``sd x z`` in a zero's sign only, which ``exp`` takes to 1.0 either way.
+        # (``_regrow`` multiplies by ``growth`` as it uses each.)
+        np.exp(rng.normal(0.0, prm.regrowth_sd, k), out=factors)
     else:
-        factors.fill(float(prm.growth))
+        factors.fill(1.0)  # growth x 1.0 is growth: the factor without a shock
     state.scalars[0] = float(env.stock)
     state.ints[:] = (-1 if env.collapse_step is None else env.collapse_step, 0, model.steps + 1,
                      env._total_over, env._total_takes, env._over, env._takers)
@@ -102,24 +101,24 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
         _play(k, *call.parts)
     rec = made.stretch
     rec.steps = k
-    ints = state.ints
-    if draws and ints[USED] < k:
+    # Read back as Python numbers in one call (a numpy scalar per entry costs more, cold), in
+    # ``COLLAPSE`` ... ``TAKERS`` order.
+    collapse, used, _, env._total_over, env._total_takes, env._over, env._takers = state.ints.tolist()
+    if draws and used < k:
         # The resource collapsed: stepping would have drawn only the shocks used.
         rng.bit_generator.state = saved
-        rng.standard_normal(int(ints[USED]))
+        rng.standard_normal(used)
     env_cols = made.env_cols
-    env.stock = float(state.scalars[0])
-    env.collapse_step = None if ints[COLLAPSE] < 0 else int(ints[COLLAPSE])
-    env._total_over, env._total_takes = int(ints[TOTAL_OVER]), int(ints[TOTAL_TAKES])
-    env._over, env._takers = int(ints[OVER]), int(ints[TAKERS])
-    env._harvest = float(env_cols[k - 1, 1])
+    env.stock = state.scalars.item(0)
+    env.collapse_step = None if collapse < 0 else collapse
+    env._harvest = env_cols.item(k - 1, 1)
     env.bounds = (0.0, env.sustainable_yield)
     env.kept_order = state.order
     if size:
         # The records are this stretch's own: the log keeps them (one compact copy of the
         # entries), split into steps when read.
         conflicts = made.conflicts
-        logged = int(conflicts.at[k])  # ends never decrease: a repeated step ends where its model did
+        logged = conflicts.at.item(k)  # ends never decrease: a repeated step ends where its model did
         model.log.conflict_block(model.steps + 1, conflicts.agent[:logged].copy(), conflicts.outcome[:logged].copy(),
                                  conflicts.at, conflicts.rows, conflicts.lo)
     return rec
@@ -141,7 +140,8 @@ def _play_flat(k_max, rec_ints, rec_floats, scr_ints, scr_floats, spans, payoff,
     if not, the classes are made and the caller plays agent by agent (``_play``)."""
     lk = Lookup(profile, table[0], table[1], table[2])
     at = spans[SCR_FLOATS + 7]  # the resource's numbers (``commons_table.SCRATCH_FLOATS``)
-    res = Resource(scr_floats[at], scr_floats[at + 1], scr_floats[at + 2], _cut(scr_floats, spans, SCR_FLOATS + 6))
+    res = Resource(scr_floats[at], scr_floats[at + 1], scr_floats[at + 2], scr_floats[at + 3],
+                   _cut(scr_floats, spans, SCR_FLOATS + 6))
     ints = _cut(rec_ints, spans, REC_INTS + 4)
     st = State(payoff, step_pay, over_last, _cut(rec_floats, spans, REC_FLOATS + 3),
                _cut(rec_floats, spans, REC_FLOATS + 4), ints, order, _cut(scr_ints, spans, SCR_INTS + 1),
@@ -239,7 +239,7 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
             past = over
             harvest = total(st.step_pay, n)
             takers = n
-            stock = _regrow(stock, harvest, over, takers, res.capacity, res.collapse_at, st.factors, ints, k)
+            stock = _regrow(stock, harvest, over, takers, res, st.factors, ints, k)
         else:
             for i in range(n):
                 st.step_pay[i] = 0.0
@@ -269,19 +269,19 @@ def _per_act(take):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _regrow(stock, harvest, over, takers, capacity, collapse_at, factors, ints, k):  # pragma: no cover - compiled
+def _regrow(stock, harvest, over, takers, res, factors, ints, k):  # pragma: no cover - compiled
     """The stock after a harvest (``Commons.step``'s collapse and regrowth); counts the takes."""
     ints[TOTAL_OVER] += over
     ints[TOTAL_TAKES] += takers
     left = stock - harvest
     if left < 0.0:  # max(left, 0.0) as Python takes it
         left = 0.0
-    if left < collapse_at:
+    if left < res.collapse_at:
         ints[COLLAPSE] = ints[FIRST] + k
         return left
-    grown = left * factors[ints[USED]]
+    grown = left * (res.growth * factors[ints[USED]])  # Commons._growth_factor's product, then its use
     ints[USED] += 1
-    return capacity if capacity < grown else grown
+    return res.capacity if res.capacity < grown else grown
 
 
 @njit(cache=True, nogil=True)
@@ -418,7 +418,7 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
             past = over
             harvest = asked if asked_all else total_at(ty.pay, ty.of, n)
             takers = n
-            stock = _regrow(stock, harvest, over, takers, res.capacity, res.collapse_at, st.factors, ints, k)
+            stock = _regrow(stock, harvest, over, takers, res, st.factors, ints, k)
         else:
             cf.lo[k] = logged
             for t in range(types):

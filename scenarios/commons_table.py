@@ -135,6 +135,7 @@ class Resource(NamedTuple):
     capacity: float
     share: float          # 1 - 1 / growth: the share of the stock a sustainable take leaves to regrow
     collapse_at: float    # collapse_below * capacity
+    growth: float         # the median factor (times each step's ``State.factors``: exp of its shock)
     take: np.ndarray      # per act: the multiple of the sustainable share
 
 
@@ -144,7 +145,7 @@ class State(NamedTuple):
     payoff: np.ndarray     # (n,) cumulative payoffs
     step_pay: np.ndarray   # (n,) the last step's payoffs
     over_last: np.ndarray  # (n,) int8: took above its share last step
-    factors: np.ndarray    # (K,) regrowth factors, in the order steps use them
+    factors: np.ndarray    # (K,) exp of each step's shock (1.0 without), in the order steps use them
     scalars: np.ndarray    # float64 [stock]
     ints: np.ndarray       # int64, see ``COLLAPSE`` ... ``LOGGED``
     order: np.ndarray      # (n,) int64: the payoffs' order at the last step (the Gini's sort starts there)
@@ -198,6 +199,8 @@ class Classes(NamedTuple):
 #: The pieces of the scratch's blocks and of a stretch's records' blocks, in their order: the loop is
 #: handed the blocks and where each piece starts (``Call.args``), and cuts them there.
 SCRATCH_INTS = ("group_of", "chosen", "of", "count", "count2", "remap", "size")
+#: ``Resource``'s numbers (its fields before ``take``), the last piece of the scratch's floats.
+RESOURCE_FLOATS = 4
 SCRATCH_FLOATS = ("demand", "xs", "buf", "value", "value2", "eq", "take", "resource")
 RECORD_INTS = ("counts", "at", "rows", "lo", "ints")
 RECORD_FLOATS = ("group_sums", "summary", "env_cols", "factors", "scalars")
@@ -237,7 +240,7 @@ def _new_scratch(env: Commons, group_of_now: np.ndarray) -> Scratch:
     acts = len(env.take_of)
     room = min(CLASS_ROOM, max(n, 1))
     int_at = _starts((n, n, n, room, room, room * acts, 1))
-    float_at = _starts((n, n, n, room, room, n, acts, 3))
+    float_at = _starts((n, n, n, room, room, n, acts, RESOURCE_FLOATS))
     ints = np.zeros(int_at[-1], np.int64)  # zeroed: the classes' count starts at none
     floats = np.empty(float_at[-1])
     group_of, chosen, of, count, count2, remap, size = _pieces(ints, int_at)
@@ -245,7 +248,7 @@ def _new_scratch(env: Commons, group_of_now: np.ndarray) -> Scratch:
     group_of[:] = group_of_now
     res = _resource(env)
     take[:] = res.take
-    resource[:] = res[:3]
+    resource[:] = res[:RESOURCE_FLOATS]
     return Scratch(group_of, (chosen, demand, xs, buf), Classes(of, value, count, value2, count2, remap, size, eq),
                    group_of_now, res, env.params, (ints, floats), int_at + float_at)
 
@@ -263,7 +266,8 @@ def _pieces(block: np.ndarray, starts: Sequence[int]) -> list[np.ndarray]:
 def _resource(env: Commons) -> Resource:
     """``Resource`` of the environment's parameters."""
     prm = env.params
-    return Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, env.take_of)
+    return Resource(float(prm.capacity), 1.0 - 1.0 / prm.growth, prm.collapse_below * prm.capacity, float(prm.growth),
+                    env.take_of)
 
 
 #: Bytes of per-step records a stretch may hold (outcome counts, and outcome ids when some log conflicts).

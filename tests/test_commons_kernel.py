@@ -80,6 +80,10 @@ VILLAGE = {"groups.villagers.count": 40, "groups.trawlers.count": 10}
     ("commons", {"groups.villagers.count": 10, "groups.trawlers.count": 30, "groups.trawlers.spec": "empty",
                  "environment.regrowth_sd": 1.0}, 4),
     ("commons", {"groups.villagers.count": 120, "groups.trawlers.count": 3, "environment.initial": 30.0}, 5),
+    # The loop multiplies each step's exp(shock) by growth itself: a growth other than 2, an
+    # integer one, with and without shocks.
+    ("commons", {**VILLAGE, "environment.growth": 1.37, "environment.regrowth_sd": 0.4}, 10),
+    ("commons", {**VILLAGE, "environment.growth": 3, "environment.regrowth_sd": 0.0}, 11),
     ("commons-newcomer", {}, 0),
     ("commons-newcomer", {"groups.villagers.count": 60}, 6),
     ("commons-newcomer", {"groups.villagers.count": 60, "groups.villagers.spec": "empty"}, 7),
