@@ -56,6 +56,7 @@ KERNEL_SOURCES: tuple[str, ...] = (
     "scenarios/trust_game_kernel.py",
     "scenarios/trust_game_learners.py",
     "sim/rewire_kernel.py",
+    "sim/summary_kernel.py",
 )
 
 #: Prefix of a keyed cache directory's name.

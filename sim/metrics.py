@@ -648,12 +648,8 @@ class Totals:
         """Add K steps' welfare and bounds (``bounds`` (K, 2) each step's own, else ``fixed``) step
         by step, as stepping adds them: a cumulative sum adds left to right, one IEEE addition
         per step, so the totals are the step-by-step ones to the bit."""
-        run = np.empty((3, len(welfare) + 1))
-        run[:, 0] = (self.welfare, self.baseline, self.optimum)
-        run[0, 1:] = welfare
-        run[1, 1:] = fixed[0] if bounds is None else bounds[:, 0]
-        run[2, 1:] = fixed[1] if bounds is None else bounds[:, 1]
-        self.welfare, self.baseline, self.optimum = np.cumsum(run, axis=1)[:, -1].tolist()
+        self.welfare, self.baseline, self.optimum = run_sums((self.welfare, self.baseline, self.optimum),
+                                                             welfare, bounds, fixed)
 
     def add(self, model: SpecModel, view: StepView, cols: dict[str, np.ndarray]) -> None:
         """Add the view's K steps; float sums in step order, as stepping one at a time adds them."""
@@ -731,6 +727,19 @@ def _plugins() -> list[Metric]:
 def _plugin_sums() -> list[Metric]:
     """Per-step metrics beyond the engine's whose steps a run sums (``sum``, ``mean``)."""
     return _plugin_lists()[2]
+
+
+def run_sums(start: tuple[float, float, float], welfare: np.ndarray, bounds: np.ndarray | None,
+             fixed: tuple[float, float]) -> tuple[float, float, float]:
+    """``start`` (welfare, baseline, optimum) plus K steps' welfare and bounds, one IEEE addition per
+    step in step order (a cumulative sum adds left to right): ``Totals.add_steps``' sums."""
+    run = np.empty((3, len(welfare) + 1))
+    run[:, 0] = start
+    run[0, 1:] = welfare
+    run[1, 1:] = fixed[0] if bounds is None else bounds[:, 0]
+    run[2, 1:] = fixed[1] if bounds is None else bounds[:, 1]
+    w, b, o = np.cumsum(run, axis=1)[:, -1].tolist()
+    return w, b, o
 
 
 def _total(col: np.ndarray) -> float:

@@ -25,8 +25,25 @@ class Series(MutableMapping[str, list[float]]):
         # A column is either its list (read, or booked a step at a time) or the arrays booked so far.
         self._cols: dict[str, list[float] | list[np.ndarray]] = {}
         self._blocks: set[str] = set()  # names whose value in ``_cols`` is a list of arrays
+        # A run's first booking as it came (``start_block``): its names (the keys of ``_cols``,
+        # values not yet set) and (C, K) block, made columns when a value is first wanted.
+        self._pending: tuple[list[str], np.ndarray] | None = None
+
+    def _settle(self) -> None:
+        """Make the pending block's rows columns: ``start_block``'s work, done when first needed
+        (a run read only through its final metrics never needs it)."""
+        assert self._pending is not None
+        names, block = self._pending
+        self._pending = None
+        if block.shape[1] >= MIN_BLOCK:
+            self._cols = {name: [row] for name, row in zip(names, block, strict=True)}
+            self._blocks = set(names)
+        else:
+            self._cols = dict(zip(names, block.tolist(), strict=True))
 
     def __getitem__(self, name: str) -> list[float]:
+        if self._pending is not None:
+            self._settle()
         col = self._cols[name]
         if name in self._blocks:
             self._blocks.discard(name)
@@ -34,10 +51,14 @@ class Series(MutableMapping[str, list[float]]):
         return col  # type: ignore[return-value]
 
     def __setitem__(self, name: str, values: list[float]) -> None:
+        if self._pending is not None:
+            self._settle()
         self._blocks.discard(name)
         self._cols[name] = values
 
     def __delitem__(self, name: str) -> None:
+        if self._pending is not None:
+            self._settle()
         self._blocks.discard(name)
         del self._cols[name]
 
@@ -55,6 +76,8 @@ class Series(MutableMapping[str, list[float]]):
 
     def extend(self, name: str, values: np.ndarray) -> None:
         """Append the booked ``values`` (a 1-D array) to column ``name``, which must exist."""
+        if self._pending is not None:
+            self._settle()
         block = _block(values) if len(values) >= MIN_BLOCK else None
         if name in self._blocks:
             if block is not None:
@@ -73,6 +96,8 @@ class Series(MutableMapping[str, list[float]]):
 
         Float columns that have no values yet (a run's first booking) are copied in one call,
         as the rows of one block, rather than one copy each."""
+        if self._pending is not None:
+            self._settle()
         names = list(self._cols)
         if k >= MIN_BLOCK:
             fresh = [name for name in names if name in cols and not self._cols[name] and cols[name].dtype.kind == "f"]
@@ -89,19 +114,21 @@ class Series(MutableMapping[str, list[float]]):
     def start_block(self, names: list[str], block: np.ndarray) -> None:
         """A run's first booking, every column at once: ``names[c]`` is row ``c`` of ``block``
         (C, K) float64, which nobody writes again (``sim.summary_book``). What ``extend_all``
-        leaves for these columns, without copying them out and back into a block."""
+        leaves for these columns, without copying them out and back into a block: kept as it
+        is until a column is read or booked again (``_settle``)."""
         if self._cols:
             raise ValueError("start_block: the series already has columns")
-        if block.shape[1] >= MIN_BLOCK:
-            self._cols = {name: [row] for name, row in zip(names, block, strict=True)}
-            self._blocks = set(names)
-        else:
-            self._cols = dict(zip(names, block.tolist(), strict=True))
+        if len(names) != len(block):
+            raise ValueError("start_block: a name per row")
+        self._cols = dict.fromkeys(names)  # type: ignore[assignment]  # the names, in order; values to come
+        self._pending = (names, block)
 
     def extend_rows(self, rows: dict[str, np.ndarray], k: int) -> None:
         """``extend_all`` for a block's rows (float64, which nobody writes again, as in
         ``start_block``): a column kept as arrays takes its row as it is, however short (no
         conversion to a list: the floats read back are the same), NaN where absent."""
+        if self._pending is not None:
+            self._settle()
         for name, col in self._cols.items():
             row = rows.get(name)
             if row is None:
@@ -117,6 +144,8 @@ class Series(MutableMapping[str, list[float]]):
     def arrays(self) -> dict[str, np.ndarray | list[float]]:
         """Every column for a frame, names in order: its list, or the booked arrays joined (not read
         as Python floats)."""
+        if self._pending is not None:
+            self._settle()
         out = {}
         for name, col in self._cols.items():
             if name in self._blocks:

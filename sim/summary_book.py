@@ -1,27 +1,33 @@
-"""Booking a summarised stretch as one block: every per-step column from a handful of array calls.
+"""Booking a summarised stretch as one block: every per-step column and run total in one compiled call.
 
 Why: ``sim.metrics.record_steps`` computes a stretch's columns metric by metric (some
 twenty functions, ~40 small numpy calls, ~0.3 ms whatever the population), which at 10^3
 agents costs about as much as the compiled loop that played the steps. A stretch whose loop
 computed the engine's own metrics (``Stretch.summarised``) and that opts in
-(``Stretch.one_block``) needs no per-agent array: its decision and compliance sums are one
-product of its outcome counts with weights kept per model, its ratios one division, the rest
+(``Stretch.one_block``) needs no per-agent array: its decision and compliance sums are its
+outcome counts weighted by the table's count matrix, its ratios one division each, the rest
 the loop's own columns, written into one (columns, K) block that the series keeps as it is.
 Where a step is anything but plain (evolution, learners, a metric name an environment
-shares with the engine's) the general path books it.
+shares with the engine's) the general path books it. Those numbers and the run totals' are
+one call of ``sim.summary_kernel.fill`` when numba is loaded (a numpy twin, ``_numbers``,
+computed them in some twenty array calls, each a few microseconds in a fresh model's run);
+what stays here is the block's names and the few rows the stretch hands over as they are.
 
 The same values as ``record_steps``: the sums are of small integers, exact in any order; each
 ratio is the same IEEE division; the float columns are the loop's, or the same expressions on
 them, and the run's welfare and bounds are added step by step as there
-(``tests/test_summary_book.py`` compares both paths stretch by stretch, bit for bit).
+(``tests/test_summary_book.py`` compares both paths, kernel and numpy twin, stretch by stretch,
+bit for bit).
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from agents.kernel_loader import worth_loading
 from agents.spec import Level
 from scenarios.metric_registry import METRICS, Metric
 from scenarios.stretch import SUMMARY, Stretch
@@ -41,27 +47,40 @@ COUNTED = ("conflicts", "violations", "deceptions", "covert_acts")
 _SUM = {name: c for c, name in enumerate(M.DECISION_SUMS)}
 _WELFARE, _GINI, _TRUST, _CALIBRATION = (SUMMARY.index(name) for name in
                                         ("welfare", "gini", "trust_mean", "trust_calibration"))
+_NO_BOUNDS = np.empty((0, 2))  # the kernel's "every step against ``env.bounds``"
+
+
+class Groups(NamedTuple):
+    """What a block reads of the groups' layout (``sim.metrics._group_layout``), kept per process
+    with it (``_GROUPS``): ``group_payoffs``' divisor, populated groups and focal/background parts."""
+
+    divisor: np.ndarray
+    named: np.ndarray            # the populated groups' indices (int64)
+    parts: tuple[tuple[np.ndarray | None, object], ...]  # (columns, None for all; size)
+    payoff_names: tuple[str, ...]
+    # ``parts`` for the compiled kernel: every part's columns one after another, where each
+    # part ends, its size (a float: the same division).
+    part_cols: np.ndarray
+    part_ends: np.ndarray
+    part_sizes: np.ndarray
 
 
 class Weights(NamedTuple):
-    """The model's part of a layout, made with the model (``prepare``) and kept while the outcomes,
-    principles and groups it was made from are the same objects (per model, and per process in
-    ``_WEIGHTS``).
-
-    ``rows`` (10 + 2P, outcomes): the four ``COUNTED`` sums; the ratios' numerators (cooperative
-    moves, checks that held, then per principle); their denominators (moves, checks that applied,
-    then per principle); decisions; decisions that served an injection.
-    """
+    """The model's part of a layout, kept while the outcomes, principles and groups it was made
+    from are the same objects: the table's count matrix and conflict levels as the table keeps
+    them (nothing to make: the block's numbers read them as they are) and the groups'."""
 
     groups: int
-    rows: np.ndarray
+    matrix: np.ndarray           # ``DecisionTable.count_matrix`` (outcomes, 8 + 2P)
     ids: tuple[str, ...]
     conflicts: bool              # some outcome has conflicts (by level in the run totals)
-    divisor: np.ndarray          # ``sim.metrics._group_layout``'s parts
-    named: np.ndarray
-    parts: tuple[tuple[np.ndarray | None, object], ...]  # (columns, None for all; size)
-    payoff_names: tuple[str, ...]
-    levels: np.ndarray           # (LEVELS x LEVELS, outcomes): each outcome's conflicts by level pair
+    level_pair: np.ndarray       # ``DecisionTable.level_rows``: each conflict's level pair and outcome
+    level_outcome: np.ndarray
+    pay: Groups
+
+    @property
+    def payoff_names(self) -> tuple[str, ...]:
+        return self.pay.payoff_names
 
 
 class Layout(NamedTuple):
@@ -73,6 +92,9 @@ class Layout(NamedTuple):
     pairwise: bool
     tail: tuple[str, ...]        # names from ``welfare`` to the last payoff column, then ``evolved``
     evolved: tuple[str, ...]     # the stretch's evolved columns (``share.*``, ``fixation``), in order
+    injections: int              # the block's rows: the injection counts, the first payoff, the first evolved
+    payoffs: int
+    evolved_at: int
 
 
 def prepare(model: SpecModel) -> None:
@@ -119,46 +141,17 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     if layout is None:
         return False
     k = rec.steps
-    n_out = plan.n_out
-    counts = rec.arrays.counts
-    width = min(counts.shape[1], n_out)  # outcomes made after the last counted step: never counted
-    if counts.shape != (k, width):
-        counts = counts[:k, :width]
-    w = layout.weights
-    weights = w.rows if width == w.rows.shape[1] else w.rows[:, :width]
-    sums = weights @ counts.T  # (rows, K): integers, exact in any order
-    grand = sums.sum(axis=1).tolist()
-    p = plan.p
-    ratios = 2 + p
-    at = 4 + ratios  # the denominators
-    present = tuple(q for q in range(p) if grand[at + 2 + q] > 0)  # principles that applied in some step
     names = plan.names
-    # The block with a row per principle; those that never applied are dropped at the end.
+    # A row per principle; the block's numbers drop those that applied at no step.
     block = np.empty((len(names), k))
-    block[:4] = sums[:4]
-    # Every ratio in one division; NaN where nothing applied, as ``metrics._ratio`` leaves it.
-    den = sums[at:at + ratios]
-    r = 4 + ratios
-    block[4:r] = np.nan
-    np.divide(sums[4:at], den, out=block[4:r], where=den > 0)
-    summary = rec.arrays.summary
-    if summary.shape[0] != k:
-        summary = summary[:k]
-    welfare_row = r
-    welfare = block[r]
-    welfare[:] = summary[:, _WELFARE]
-    bounds = None if rec.bounds is None else rec.bounds[:k]  # each step's own, where they changed
-    M.efficiency_steps(welfare, bounds, model.env.bounds, out=block[r + 1])
-    block[r + 2] = summary[:, _GINI]
-    r += 3
-    if layout.pairwise:
-        block[r] = summary[:, _TRUST]
-        block[r + 1] = summary[:, _CALIBRATION]
-        r += 2
     counters = rec.counters
-    injections = r
-    block[r] = counters["injections_attempted"][:k] if "injections_attempted" in counters else 0.0
-    block[r + 1] = counters["injections_obeyed"][:k] if "injections_obeyed" in counters else sums[at + ratios + 1]
+    r = layout.injections
+    attempted = "injections_attempted" in counters
+    obeyed = "injections_obeyed" in counters
+    if attempted:
+        block[r] = counters["injections_attempted"][:k]
+    if obeyed:
+        block[r + 1] = counters["injections_obeyed"][:k]
     r += 2
     for name in layout.counters:
         block[r] = counters[name][:k]
@@ -166,26 +159,36 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     env = rec.env_block
     if env is not None and env[0] == layout.env:
         cols = env[1]
-        r2 = r + cols.shape[1]
-        block[r:r2] = cols.T if cols.shape[0] == k else cols[:k].T
-        r = r2
+        block[r:r + cols.shape[1]] = cols.T if cols.shape[0] == k else cols[:k].T
     else:
         for name in layout.env:
             block[r] = rec.env_metrics[name][:k]
             r += 1
-    block[r] = float(np.count_nonzero(model.alive))
-    r = _payoffs(w, rec.arrays.group_sums[:k], block, r + 1)
+    r = layout.evolved_at
     for name in layout.evolved:  # shares and fixation, as the stretch evolved them
         block[r] = rec.evolved[name][:k]
         r += 1
-    assert r == len(names)
-    _totals(model, layout, grand, counts.sum(axis=0), block, injections, welfare_row, counters, bounds)
-    if len(present) < p:
-        rows, names = plan.kept.get(present) or _kept(plan, present)
-        block = block[rows]
-    _series(model, names, block, den[2:, 0].tolist(), present)
+    w = layout.weights
+    tot = model.totals
+    p = plan.p
+    n_rows, n_out = 10 + 2 * p, w.matrix.shape[0]
+    head = n_rows + 5 + len(layout.counters)  # the weighted counts' sums, the run's welfare and bounds, counters'
+    # As ``sim.summary_kernel.fill`` lays it out: ``head``, then the run totals' arrays.
+    out = np.empty(head + max(len(tot.applied), p) + max(len(tot.held), p) + max(len(tot.outcomes), n_out)
+                   + len(tot.levels))
+    kernel = worth_loading("sim.summary_kernel", 0)  # numba loaded: one compiled call, else numpy's
+    kept, first = (_numbers(model, rec, plan, block, out, attempted, obeyed) if kernel is None
+                   else _compiled(kernel, model, rec, plan, block, out, attempted, obeyed))
+    sums = out[:head].tolist()
+    if kept < p:
+        at = 8 + p  # the principles' denominators
+        present = tuple(q for q in range(p) if sums[at + q] > 0)  # principles that applied in some step
+        names = (plan.kept.get(present) or _kept(plan, present))[1]
+        block = block[:len(names)]
+    _totals(model, layout, sums, out)
+    _series(model, names, block, first)
     last = dict(zip(names, block[:, -1].tolist(), strict=True))
-    for c in range(6, 6 + len(present)):  # the compliance.* rows
+    for c in range(6, 6 + kept):  # the compliance.* rows
         name = names[c]
         if last[name] != last[name]:  # NaN: the principle did not apply at the last step
             del last[name]
@@ -201,7 +204,97 @@ def _kept(plan: Plan, present: tuple[int, ...]) -> tuple[list[int], list[str]]:
     return got
 
 
-def _payoffs(w: Weights, group_sums: np.ndarray, block: np.ndarray, r: int) -> int:
+def _compiled(kernel: ModuleType, model: SpecModel, rec: Stretch, plan: Plan, block: np.ndarray, out: np.ndarray,
+              attempted: bool, obeyed: bool) -> tuple[int, bool]:
+    """``_numbers`` in one compiled call (``sim.summary_kernel.fill``)."""
+    layout = plan.layout
+    assert layout is not None
+    w = layout.weights
+    g = w.pay
+    a = rec.arrays
+    counts = a.counts
+    base, opt = model.env.bounds
+    tot = model.totals
+    got: tuple[int, bool] = kernel.fill(
+        w.matrix, counts, rec.steps, min(counts.shape[1], plan.n_out), a.summary,
+        _NO_BOUNDS if rec.bounds is None else rec.bounds, float(base), float(opt), layout.pairwise, model.alive,
+        a.group_sums, g.divisor, g.named, g.part_cols, g.part_ends, g.part_sizes, w.level_pair, w.level_outcome,
+        w.conflicts, block,
+        6 + plan.p, layout.payoffs, 2 + len(layout.counters), attempted, obeyed, tot.welfare, tot.baseline,
+        tot.optimum, tot.applied, tot.held, tot.outcomes, tot.levels, out)
+    return got
+
+
+def _numbers(model: SpecModel, rec: Stretch, plan: Plan, block: np.ndarray, out: np.ndarray, attempted: bool,
+             obeyed: bool) -> tuple[int, bool]:
+    """``sim.summary_kernel.fill`` with numpy, where numba is not loaded (the same values): the
+    block's rows but those the stretch hands over, without the compliance rows of principles
+    that applied at no step; ``out`` as ``fill`` lays it out. Returns how many principles
+    applied, and whether each of them applied at the first step."""
+    layout = plan.layout
+    assert layout is not None
+    k = rec.steps
+    n_out = plan.n_out
+    counts = rec.arrays.counts
+    width = min(counts.shape[1], n_out)  # outcomes made after the last counted step: never counted
+    if counts.shape != (k, width):
+        counts = counts[:k, :width]
+    w = layout.weights
+    rows = _rows(w)
+    weights = rows if width == rows.shape[1] else rows[:, :width]
+    sums = weights @ counts.T  # (rows, K): integers, exact in any order
+    n_rows = len(sums)
+    grand = sums.sum(axis=1)
+    out[:n_rows] = grand
+    p = plan.p
+    ratios = 2 + p
+    at = 4 + ratios  # the denominators
+    block[:4] = sums[:4]
+    # Every ratio in one division; NaN where nothing applied, as ``metrics._ratio`` leaves it.
+    den = sums[at:at + ratios]
+    r = 4 + ratios
+    block[4:r] = np.nan
+    np.divide(sums[4:at], den, out=block[4:r], where=den > 0)
+    summary = rec.arrays.summary
+    if summary.shape[0] != k:
+        summary = summary[:k]
+    welfare = block[r]
+    welfare[:] = summary[:, _WELFARE]
+    bounds = None if rec.bounds is None else rec.bounds[:k]  # each step's own, where they changed
+    M.efficiency_steps(welfare, bounds, model.env.bounds, out=block[r + 1])
+    block[r + 2] = summary[:, _GINI]
+    r += 3
+    if layout.pairwise:
+        block[r] = summary[:, _TRUST]
+        block[r + 1] = summary[:, _CALIBRATION]
+        r += 2
+    if not attempted:
+        block[r] = 0.0
+    if not obeyed:
+        block[r + 1] = sums[at + ratios + 1]
+    block[layout.payoffs - 1] = float(np.count_nonzero(model.alive))
+    _payoffs(w.pay, rec.arrays.group_sums[:k], block, layout.payoffs)
+    tot = model.totals
+    out[n_rows:n_rows + 3] = M.run_sums((tot.welfare, tot.baseline, tot.optimum), welfare, bounds, model.env.bounds)
+    o = n_rows + 3
+    for row in block[r:r + 2 + len(layout.counters)]:
+        out[o] = M._total(row)
+        o += 1
+    outcomes = np.zeros(n_out)  # zero for each outcome made since, as the general path counts
+    outcomes[:width] = counts.sum(axis=0)
+    for before, now in ((tot.applied, grand[at + 2:at + 2 + p]), (tot.held, grand[6:at]), (tot.outcomes, outcomes)):
+        added = _plus(before, now)
+        out[o:o + len(added)] = added
+        o += len(added)
+    # ``metrics.level_pairs`` as one product: integer counts, exact in any order.
+    out[o:] = tot.levels + _level_matrix(w) @ outcomes if w.conflicts and grand[0] > 0 else tot.levels
+    present = tuple(np.flatnonzero(grand[at + 2:at + 2 + p] > 0).tolist())
+    kept = _kept(plan, present)[0]
+    block[:len(kept)] = block[kept]
+    return len(present), bool((den[2:, 0][list(present)] > 0).all())
+
+
+def _payoffs(w: Groups, group_sums: np.ndarray, block: np.ndarray, r: int) -> int:
     """``sim.metrics.group_payoffs`` into rows ``r``... of ``block``; returns the next row."""
     sums = np.ascontiguousarray(group_sums)
     named = w.named
@@ -216,16 +309,16 @@ def _payoffs(w: Weights, group_sums: np.ndarray, block: np.ndarray, r: int) -> i
     return r
 
 
-def _series(model: SpecModel, names: list[str], block: np.ndarray, applied_first: list[float],
-            present: list[int]) -> None:
+def _series(model: SpecModel, names: list[str], block: np.ndarray, first: bool) -> None:
     """Extend the series by the block's rows: a run's first booking keeps the block's rows as its
     columns, a later one appends them (``Series.extend_rows``); a new sparse name goes through
-    ``extend_series``, which places it by its first step."""
+    ``extend_series``, which places it by its first step. ``first``: every principle in the
+    block applied at its first step."""
     series = model.series
     # A principle first applied after the stretch's first step joins the series after the
     # others (``extend_series``' order for sparse names): the general way sorts that out.
     if isinstance(series, Series):
-        if not len(series) and not model.steps and all(applied_first[q] > 0 for q in present):
+        if first and not len(series) and not model.steps:
             series.start_block(names, block)
             return
         new = [name for name in names if name not in series]
@@ -237,37 +330,35 @@ def _series(model: SpecModel, names: list[str], block: np.ndarray, applied_first
     M.extend_series(series, dict(zip(names, block, strict=True)), model.steps, block.shape[1])
 
 
-def _totals(model: SpecModel, layout: Layout, grand: list[float], outcomes: np.ndarray, block: np.ndarray,
-            injections: int, welfare_row: int, counters: dict[str, np.ndarray],
-            bounds: np.ndarray | None = None) -> None:
-    """``Totals.add`` of the block: the same sums (integers: exact), welfare and bounds step by step."""
+def _totals(model: SpecModel, layout: Layout, sums: list[float], out: np.ndarray) -> None:
+    """``Totals.add`` of the block from its numbers (``sums`` the first of ``out``, as the kernel
+    laid them out): the same sums (integers: exact), welfare and bounds added step by step."""
     tot = model.totals
-    k = block.shape[1]
     w = layout.weights
     p = len(w.ids)
+    n_rows, n_out = 10 + 2 * p, w.matrix.shape[0]
     at = 6 + p  # the denominators
     counted = tot.counted
-    step = dict(zip(COUNTED, grand[:4], strict=True))
-    step.update(cooperative_moves=grand[4], moves=grand[at], decisions=grand[at + 2 + p])
-    for name in M.DECISION_TOTALS:
-        counted[name] = counted.get(name, 0.0) + step[name]
-    # Integer counts: a row's sum is exact, whichever reduction takes it.
-    for name, v in zip(M.INJECTIONS, block[injections:injections + 2].sum(axis=1).tolist(), strict=True):
-        counted[name] = counted.get(name, 0.0) + v
-    for name, v in counters.items():
-        if name not in M.INJECTIONS:
-            counted[name] = counted.get(name, 0.0) + M._total(v[:k])
-    tot.applied = _plus(tot.applied, np.array(grand[at + 2:at + 2 + p]))
-    tot.held = _plus(tot.held, np.array(grand[6:at]))
-    width = len(outcomes)
-    n_out = w.rows.shape[1]
-    if width < n_out:  # the general path's counts have a zero column per outcome made since
-        outcomes = np.concatenate([outcomes, np.zeros(n_out - width, outcomes.dtype)])
-    if w.conflicts and grand[0] > 0:  # else zeros would be added: the same levels
-        # ``metrics.level_pairs`` as one product: integer counts, exact in any order.
-        tot.levels = tot.levels + w.levels @ outcomes
-    tot.outcomes = _plus(tot.outcomes, outcomes)
-    tot.add_steps(block[welfare_row], bounds, model.env.bounds)
+    rows = (0, 1, 2, 3, at + 2 + p, 4, at)  # ``_DECISION_TOTALS``' rows (``_rows``)
+    for name, row in zip(_DECISION_TOTALS, rows, strict=True):
+        counted[name] = counted.get(name, 0.0) + sums[row]
+    o = n_rows + 3
+    for name in (*M.INJECTIONS, *layout.counters):
+        counted[name] = counted.get(name, 0.0) + sums[o]
+        o += 1
+    # The new totals: views of ``out``, which nobody writes again (totals are replaced, never written).
+    for name, n in (("applied", p), ("held", p), ("outcomes", n_out)):
+        n = max(len(getattr(tot, name)), n)
+        setattr(tot, name, out[o:o + n])
+        o += n
+    if w.conflicts and sums[0] > 0:  # else zeros would be added: the same levels
+        tot.levels = out[o:]
+    tot.welfare, tot.baseline, tot.optimum = sums[n_rows:n_rows + 3]
+
+
+#: ``DECISION_TOTALS``' order, which ``_totals`` reads off the weighted counts' rows.
+_DECISION_TOTALS = ("conflicts", "violations", "deceptions", "covert_acts", "decisions", "cooperative_moves", "moves")
+assert M.DECISION_TOTALS == _DECISION_TOTALS
 
 
 def _plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -321,10 +412,15 @@ def _layout(model: SpecModel, rec: Stretch, computed: list[Metric]) -> Layout | 
     weights = _weights(model)
     pairwise = bool(model.env.pairwise)
     key = (engine, weights.payoff_names, pairwise, tuple(rec.counters), tuple(rec.env_metrics), tuple(rec.evolved))
-    parts = _PARTS.get(key, _MISSING)
-    if parts is _MISSING:
-        parts = _keep(_PARTS, key, _layout_parts(engine, weights.payoff_names, pairwise, rec))
-    return None if parts is None else Layout(weights, *parts)
+    parts = _PARTS[key] if key in _PARTS else _keep(_PARTS, key, _layout_parts(engine, weights.payoff_names,
+                                                                               pairwise, rec))
+    if parts is None:
+        return None
+    counters, env, pairwise, tail, evolved = parts
+    injections = 9 + len(weights.ids) + (2 if pairwise else 0)  # after the ratios, welfare, efficiency, gini, trust
+    payoffs = injections + 2 + len(counters) + len(env) + 1  # the counters, the environment's, ``alive``
+    return Layout(weights, counters, env, pairwise, tail, evolved, injections, payoffs,
+                  payoffs + len(weights.payoff_names))
 
 
 def _layout_parts(engine: tuple[frozenset[str], tuple[str, ...]], payoff_names: tuple[str, ...], pairwise: bool,
@@ -349,8 +445,7 @@ def _layout_parts(engine: tuple[frozenset[str], tuple[str, ...]], payoff_names: 
 
 
 def _weights(model: SpecModel) -> Weights:
-    """The model's weights: kept with the model, else found in ``_WEIGHTS`` (a kept table hands
-    the runs of a sweep the same matrices), else made."""
+    """The model's weights: kept with the model while what they were made from is the same, else made."""
     table = model.decisions
     matrix = table.count_matrix(table.n_outcomes)
     levels = table.level_rows()
@@ -359,28 +454,39 @@ def _weights(model: SpecModel) -> Weights:
     if kept is not None and kept[1].groups == len(model.groups) and all(
             a is b for a, b in zip(kept[0], same, strict=True)):
         return kept[1]
-    group_layout = M._group_layout(model)
     p = len(table.principle_ids)
-    ids = tuple(table.principle_ids[:p])
-    key = (id(matrix), id(levels), id(group_layout), ids)
-    hit = _WEIGHTS.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], (matrix, levels, group_layout), strict=True)):
-        weights = hit[1]
-    else:
-        weights = _made_weights(matrix, levels, group_layout, ids, len(model.groups))
-        _keep(_WEIGHTS, key, ((matrix, levels, group_layout), weights))  # held: the ids stay theirs
+    weights = Weights(len(model.groups), matrix, tuple(table.principle_ids[:p]), bool(len(levels["outcome"])),
+                      levels["pair"], levels["outcome"], _groups(M._group_layout(model)))
     model.__dict__["_summary_weights"] = (same, weights)
     return weights
 
 
-def _made_weights(matrix: np.ndarray, levels: dict[str, np.ndarray], group_layout: M._Layout,
-                  ids: tuple[str, ...], groups: int) -> Weights:
-    """Weights from a table's count matrix and conflict levels and the groups' layout."""
-    p = len(ids)
-    n = matrix.shape[0]
-    m = matrix.T
+def _groups(layout: M._Layout) -> Groups:
+    """The block's view of a groups' layout, made once per layout (they are kept per process)."""
+    hit = _GROUPS.get(id(layout))
+    if hit is not None and hit[0] is layout:
+        return hit[1]
+    divisor, named, parts = layout
+    cols = [np.flatnonzero(mask) for _, mask, _ in parts]
+    got = Groups(divisor, np.array([g for _, g in named], np.int64),
+                 tuple((None if mask.all() else np.flatnonzero(mask), size) for _, mask, size in parts),
+                 (*[name for name, _ in named], *[name for name, _, _ in parts]),
+                 np.concatenate([np.zeros(0, np.int64), *cols]).astype(np.int64),
+                 np.cumsum([len(c) for c in cols], dtype=np.int64),
+                 np.array([size for _, _, size in parts], np.float64))
+    _keep(_GROUPS, id(layout), (layout, got))  # held: the id stays its
+    return got
+
+
+def _rows(w: Weights) -> np.ndarray:
+    """(10 + 2P, outcomes) weights: the four ``COUNTED`` sums; the ratios' numerators (cooperative
+    moves, checks that held, then per principle); their denominators (moves, checks that applied,
+    then per principle); decisions; decisions that served an injection. (The kernel reads the
+    count matrix's columns in this order itself.)"""
+    m = w.matrix.T
+    p = len(w.ids)
     applied, held = m[8:8 + p], m[8 + p:8 + 2 * p]
-    rows = np.empty((10 + 2 * p, n))  # as ``Weights`` lists them
+    rows = np.empty((10 + 2 * p, m.shape[1]))
     rows[:4] = m[_SUM["conflicts"]:_SUM["covert_acts"] + 1]
     rows[4] = m[_SUM["cooperative_moves"]]
     rows[5] = held.sum(axis=0)
@@ -390,28 +496,27 @@ def _made_weights(matrix: np.ndarray, levels: dict[str, np.ndarray], group_layou
     rows[8 + p:8 + 2 * p] = applied
     rows[8 + 2 * p] = m[_SUM["decisions"]]
     rows[9 + 2 * p] = m[_SUM["served_injection"]]
-    divisor, named, parts = group_layout
+    return rows
+
+
+def _level_matrix(w: Weights) -> np.ndarray:
+    """(LEVELS x LEVELS, outcomes): each outcome's conflicts by level pair."""
+    n = w.matrix.shape[0]
     pairs = len(Level) ** 2
-    at = levels["outcome"] < n
-    by_level = np.bincount(levels["pair"][at] * n + levels["outcome"][at], minlength=pairs * n)
-    return Weights(groups, rows, ids, bool(len(levels["outcome"])), divisor,
-                   np.array([g for _, g in named], np.int64),
-                   tuple((None if mask.all() else np.flatnonzero(mask), size) for _, mask, size in parts),
-                   (*[name for name, _ in named], *[name for name, _, _ in parts]),
-                   by_level.reshape(pairs, n).astype(np.float64))
+    at = w.level_outcome < n
+    by_level = np.bincount(w.level_pair[at] * n + w.level_outcome[at], minlength=pairs * n)
+    return by_level.reshape(pairs, n).astype(np.float64)
 
 
-#: Weights made in this process, by the ids of what they were made from, which the entry holds
-#: (so the ids stay theirs): the runs of a sweep whose kept table hands each the same matrices
-#: find theirs made. Layout parts and row names, by the names they derive from. Each is
-#: cleared when it reaches ``_MAX_KEPT`` entries.
-_WEIGHTS: dict[tuple[int, int, int, tuple[str, ...]], tuple[tuple[object, ...], Weights]] = {}
+#: Groups' views by the id of the layout they were made from, which the entry holds (so the id
+#: stays its). Layout parts and row names, by the names they derive from. Each is cleared when
+#: it reaches ``_MAX_KEPT`` entries.
+_GROUPS: dict[int, tuple[M._Layout, Groups]] = {}
 _MAX_KEPT = 32
 _PARTS: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[str, ...], bool, tuple[str, ...],
                                            tuple[str, ...]] | None] = {}
 _NAMES: dict[tuple[tuple[str, ...], tuple[str, ...]],
              tuple[list[str], dict[tuple[int, ...], tuple[list[int], list[str]]]]] = {}
-_MISSING = object()
 
 
 def _keep[V](memo: dict[Any, Any], key: Any, value: V) -> V:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sim.metrics import extend_series
 from sim.series import MIN_BLOCK, Series
@@ -44,3 +45,58 @@ def test_a_read_column_keeps_growing_as_a_list() -> None:
     s.extend("x", np.array([7.0]))
     assert len(s["x"]) == 2 * MIN_BLOCK + 1 and s["x"][-1] == 7.0
     assert "x" in s and "y" not in s and len(s) == 1
+
+
+def _started(k: int) -> tuple[Series, dict[str, list[float]]]:
+    """A series started from one block (``start_block``) and the plain lists it stands for."""
+    rng = np.random.default_rng(k)
+    block = rng.normal(size=(3, k))
+    block[1, 0] = np.nan
+    names = ["a", "b", "c"]
+    s = Series()
+    s.start_block(names, block)
+    return s, {name: row.tolist() for name, row in zip(names, block, strict=True)}
+
+
+def test_a_started_block_reads_as_its_rows() -> None:
+    # Kept as it came until wanted: names, order and size are there before any column is made.
+    for k in (1, MIN_BLOCK - 1, MIN_BLOCK, 40):
+        s, plain = _started(k)
+        assert s._pending is not None
+        assert list(s) == ["a", "b", "c"] and len(s) == 3 and "b" in s and "z" not in s
+        assert np.array_equal(np.array(s["b"]), np.array(plain["b"]), equal_nan=True)
+        assert s._pending is None
+        s, plain = _started(k)
+        frame = pd.DataFrame(s.arrays())
+        pd.testing.assert_frame_equal(frame, pd.DataFrame(plain))
+
+
+def test_a_started_block_takes_later_bookings() -> None:
+    # Every way a later booking writes settles the block first: the same lists as plain dicts give.
+    for k in (3, 40):
+        s, plain = _started(k)
+        s.extend_rows({"a": np.ones(5), "c": np.zeros(5)}, 5)
+        for name in plain:
+            plain[name] += [1.0] * 5 if name == "a" else [0.0] * 5 if name == "c" else [float("nan")] * 5
+        assert list(s) == list(plain)
+        for name, col in plain.items():
+            assert np.array_equal(np.array(s[name]), np.array(col), equal_nan=True), name
+        s, plain = _started(k)
+        s["d"] = [1.0] * k
+        del s["a"]
+        assert list(s) == ["b", "c", "d"]
+        assert np.array_equal(np.array(s["c"]), np.array(plain["c"]))
+        s, plain = _started(k)
+        s.extend("a", np.arange(2.0))
+        s.extend_all({"b": np.arange(2.0)}, 2)
+        assert s["a"][k:k + 2] == [0.0, 1.0] and np.isnan(s["a"][k + 2:]).all()  # NaN where absent
+        assert np.array_equal(np.array(s["a"][:k]), np.array(plain["a"]))
+        assert len(s["c"]) == k + 2 and s["b"][-2:] == [0.0, 1.0]
+
+
+def test_start_block_wants_an_empty_series_and_a_name_per_row() -> None:
+    s, _ = _started(4)
+    with pytest.raises(ValueError, match="already has columns"):
+        s.start_block(["x"], np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="a name per row"):
+        Series().start_block(["x"], np.zeros((2, 4)))

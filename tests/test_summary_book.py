@@ -47,16 +47,30 @@ def _same_state(a: Any, b: Any) -> None:
     assert _bits([ta.welfare, ta.baseline, ta.optimum]) == _bits([tb.welfare, tb.baseline, tb.optimum])
 
 
-def _both_ways(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def _both_ways(monkeypatch: pytest.MonkeyPatch, compiled: bool = True, idle_first: bool = False) -> list[int]:
     """Book every opted-in stretch the general way, then (state put back) as one block; compare.
-    Returns the steps booked as blocks."""
+    Returns the steps booked as blocks. ``compiled``: the block's numbers from the compiled
+    kernel (numba is loaded by the scenarios' kernels), else from their numpy twin. ``idle_first``:
+    no decision counted at a stretch's first step (principles then first apply after it)."""
     real = collect.book_stretch
     booked: list[int] = []
+    numbers = summary_book._compiled if compiled else summary_book._numbers
+    used: list[int] = []
+
+    def counted(*args: Any) -> Any:
+        used.append(1)
+        return numbers(*args)
+
+    monkeypatch.setattr(summary_book, "_compiled" if compiled else "_numbers", counted)
+    if not compiled:
+        monkeypatch.setattr(summary_book, "worth_loading", lambda name, work: None)
 
     def both(model: Any, rec: Stretch) -> None:
         if not rec.one_block:
             real(model, rec)
             return
+        if idle_first:
+            rec.arrays.counts[0] = 0
         saved_series = copy.deepcopy(model.series)
         saved = copy.deepcopy(model.totals), dict(model.last_metrics)
         rec.one_block = False
@@ -64,7 +78,9 @@ def _both_ways(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         general = _state(model)
         model.series, (model.totals, model.last_metrics) = saved_series, saved
         rec.one_block = True
+        before = len(used)
         assert summary_book.book(model, rec)
+        assert len(used) == before + 1  # the block's numbers came the way asked for
         booked.append(rec.steps)
         _same_state(general, _state(model))
 
@@ -97,9 +113,10 @@ VILLAGE = {"groups.villagers.count": 40, "groups.trawlers.count": 10}
     ("spatial-pd", {}, 0),
     ("spatial-pd", {"steps": 30}, 10),
 ])
-def test_block_booking_equals_general(ref: str, overrides: dict[str, Any], seed: int,
+@pytest.mark.parametrize("compiled", [True, False], ids=["kernel", "numpy"])
+def test_block_booking_equals_general(ref: str, overrides: dict[str, Any], seed: int, compiled: bool,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    booked = _both_ways(monkeypatch)
+    booked = _both_ways(monkeypatch, compiled)
     model = run_model(ref, seed=seed, set=overrides)
     assert sum(booked) >= model.steps // 2
 
@@ -140,3 +157,32 @@ def test_shared_names_take_the_general_path(monkeypatch: pytest.MonkeyPatch) -> 
         calls.clear()
         run_model("commons", seed=0, set=VILLAGE)
         assert calls and all(c is not clash for c in calls)
+
+
+def test_kernel_reads_the_count_matrix_columns() -> None:
+    # The compiled kernel reads the count matrix by column numbers frozen into its machine code.
+    from sim import metrics, summary_kernel
+
+    named = {"decisions": summary_kernel._DECISIONS, "conflicts": summary_kernel._CONFLICTS,
+             "cooperative_moves": summary_kernel._COOPERATIVE, "moves": summary_kernel._MOVES,
+             "served_injection": summary_kernel._SERVED}
+    assert {name: metrics.DECISION_SUMS.index(name) for name in named} == named
+    at = summary_kernel._CONFLICTS
+    assert metrics.DECISION_SUMS[at:at + 4] == summary_book.COUNTED
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["kernel", "numpy"])
+def test_principles_first_applied_after_the_first_step(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Their compliance columns join the series after the others (``extend_series``' order for
+    # sparse names), in a run's first booking too: the block must hand that to the general way.
+    firsts: list[bool] = []
+    real = summary_book._series
+
+    def series(model: Any, names: list[str], block: np.ndarray, first: bool) -> None:
+        firsts.append(first)
+        real(model, names, block, first)
+
+    monkeypatch.setattr(summary_book, "_series", series)
+    booked = _both_ways(monkeypatch, compiled, idle_first=True)
+    run_model("commons", seed=1, set=VILLAGE)
+    assert booked and False in firsts
