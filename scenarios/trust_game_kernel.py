@@ -251,8 +251,12 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
         gini_chunk(work.payrows[: rec.steps], np.empty(rec.steps), gini := np.empty(rec.steps))
         rec.arrays.summary[: rec.steps, 1] = gini
     _book_env(env, model, rec, work.tally[: rec.steps], games[: rec.steps])
-    if not np.isnan(rewired[: rec.steps]).all():
+    counted = ~np.isnan(rewired[: rec.steps])
+    if counted.any():
         rec.counters["rewired"] = rewired[: rec.steps].copy()
+    # A block books each counter at every step (``sim.summary_book``): a stretch with a step
+    # that cut no tie (NaN there, absent from the series) is booked the general way.
+    rec.one_block = summarised and bool(counted.all() or not counted.any())
     return rec
 
 
