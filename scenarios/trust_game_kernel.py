@@ -103,6 +103,9 @@ class Lookup(NamedTuple):
     nconf: np.ndarray      # per outcome: conflicts it logs
     gives: np.ndarray      # (phases, 3) share sent or returned per act
     promise_of: np.ndarray  # per act of the promise phase: 1 a promise
+    card: np.ndarray       # (fields,) int64
+    dstart: np.ndarray     # (deciders,) int64: where the decider's dense cells start, -1 none
+    dense: np.ndarray      # cells by the decider's read digits, most significant first; -1 unfiled
 
 
 class Game(NamedTuple):
@@ -365,6 +368,8 @@ def prepare(env: TrustGame, model: Any) -> np.ndarray:
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
     dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
     _prepare(env, model, dec, env.kernel_keys)
+    codec = env.codec
+    env.kernel_keys.dense(np.asarray(codec.card, np.int64), np.asarray(codec.radix, np.int64), int(codec.space))
     return dec
 
 
@@ -416,6 +421,8 @@ class Keys:
             self.count = 0
         self.kept = self.count
         self._reads: tuple[np.ndarray, np.ndarray] | None = None  # ``reads``' answer while masks hold
+        self._dense: tuple[int, np.ndarray, np.ndarray] | None = None  # ``dense``' answer, by ``version``
+        self.version = 0  # counts changes to the hash and the masks
 
     def reads(self) -> tuple[np.ndarray, np.ndarray]:
         """Each decider's read fields first, in field order, and how many (kept until a mask changes)."""
@@ -424,7 +431,37 @@ class Keys:
             self._reads = (np.argsort(1 - self.mask, axis=1, kind="stable").astype(np.int64), self.mask.sum(axis=1))
         return self._reads
 
+    def dense(self, card: np.ndarray, radix: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per decider whose projected codes are all filed (``done``), its cells laid out by the
+        digits of its read fields (``reads``' order, the last fastest), and where each decider's
+        start (-1: looked up in the hash). Why: a cell read from this small array costs less than
+        a probe of the hash, which outgrows the first-level cache (kept while nothing changes)."""
+        if self._dense is None or self._dense[0] != self.version:
+            reads, nreads = self.reads()
+            # Deciders by the fields they read (most read the same few): one layout each.
+            by_fields: dict[tuple[int, ...], list[int]] = {}
+            for d in np.flatnonzero(self.done).tolist():
+                by_fields.setdefault(tuple(reads[d, :nreads[d]].tolist()), []).append(d)
+            start = np.full(len(nreads), -1, np.int64)
+            parts, at = [], 0
+            for fields, ds in by_fields.items():
+                f = np.array(fields, np.int64)
+                codes = (radix[f] @ np.indices(tuple(card[f].tolist())).reshape(len(f), -1) if len(f)
+                         else np.zeros(1, np.int64))  # a decider reading nothing: one code
+                if len(codes) > COMPLETE_LIMIT:
+                    continue
+                who = np.array(ds, np.int64)
+                start[who] = at + len(codes) * np.arange(len(who))
+                parts.append((who[:, None] * space + codes[None, :]).reshape(-1))
+                at += len(who) * len(codes)
+            keys = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            cells = np.empty(at, np.int64)
+            _get(self.keys, self.cells, keys, cells)
+            self._dense = (self.version, start, cells)
+        return self._dense[1], self._dense[2]
+
     def put(self, keys: np.ndarray, cells: np.ndarray) -> None:
+        self.version += 1
         if 2 * (self.count + len(keys)) > len(self.keys):
             size = len(self.keys)
             while 2 * (self.count + len(keys)) > size:
@@ -439,6 +476,7 @@ class Keys:
         """Room for ``deciders`` (new ones: no fields, nothing filed)."""
         have = len(self.done)
         if deciders > have:
+            self.version += 1
             mask = np.zeros((deciders, fields), np.int64)
             mask[:have] = self.mask[:have]
             self.mask = mask
@@ -454,6 +492,7 @@ class Keys:
         self.done[changed] = False
         if len(changed):
             self._reads = None
+            self.version += 1
         return changed
 
     def remember(self) -> None:
@@ -467,9 +506,12 @@ class Keys:
 def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup:
     table, codec = model.decisions, env.codec
     reads, nreads = hashed.reads()
-    return Lookup(dec, reads, nreads, np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
-                  int(codec.space), hashed.keys, hashed.cells, table.full, table.base,
-                  table.outcome_column("nconf"), env.gives_table, env.promise_table)
+    card, radix = np.asarray(codec.card, np.int64), np.asarray(codec.radix, np.int64)
+    space = int(codec.space)
+    dstart, dense = hashed.dense(card, radix, space)
+    return Lookup(dec, reads, nreads, radix, np.asarray(codec.offset, np.int64), space, hashed.keys, hashed.cells,
+                  table.full, table.base, table.outcome_column("nconf"), env.gives_table, env.promise_table, card,
+                  dstart, dense)
 
 
 def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
@@ -507,6 +549,7 @@ def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
             ok = ~np.isin(deciders, changed)
             hashed.put(deciders[ok] * space + codes[ok], np.asarray(cells, np.int64)[ok])
             hashed.done[todo[~np.isin(todo, changed)]] = True
+            hashed.version += 1
 
 
 def _all_codes(codec: Any, mask: np.ndarray, deciders: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -625,6 +668,14 @@ def _slot(hkeys, key):  # pragma: no cover - compiled
 
 
 @njit(**OUTER)
+def _get(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
+    """The cells of ``keys`` (-1 for a key not filed)."""
+    for q in range(keys.shape[0]):
+        i = _slot(hkeys, keys[q])
+        cells[q] = hcells[i] if hkeys[i] == keys[q] else -1
+
+
+@njit(**OUTER)
 def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
     """File ``keys`` -> ``cells``; returns how many keys were new."""
     added = 0
@@ -681,6 +732,9 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
     full = lk.full
     base = lk.base
     space = lk.space
+    card = lk.card
+    dstart = lk.dstart
+    dense = lk.dense
     kept, broken = pr.kept, pr.broken
     last = pr.last
     last2 = pr.last2
@@ -711,6 +765,7 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
             sent = 2 if send[g] >= 1.0 else 1
         said = promised[g]
         projected = 0
+        digits = 0
         for t in range(nreads[d]):  # only the fields the decider's mask holds
             f = reads[d, t]
             if f == 9:
@@ -720,12 +775,16 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
             else:
                 v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
             projected += (v + offset[f]) * radix[f]
+            digits = digits * card[f] + v + offset[f]
+        cell = dense[dstart[d] + digits] if dstart[d] >= 0 else np.int64(-1)
         key = d * space + projected
-        # ``_slot``, written out for the same reason.
-        i = _start(key, hmask)
-        while hkeys[i] != key and hkeys[i] != -1:
-            i = (i + 1) & hmask
-        if hkeys[i] != key:
+        if cell < 0:
+            # ``_slot``, written out for the same reason.
+            i = _start(key, hmask)
+            while hkeys[i] != key and hkeys[i] != -1:
+                i = (i + 1) & hmask
+            cell = hcells[i] if hkeys[i] == key else np.int64(-1)
+        if cell < 0:
             code = 0
             for f in range(nfields):
                 v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
@@ -736,7 +795,6 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
             miss[2, m] = code
             state[MISSED] = m + 1
             continue
-        cell = hcells[i]
         cellw[phase, g] = cell
         if lon and lrow[a] >= 0:
             # The learner's state (``Learning._states``), here: a call per decision copies ``lr``.
