@@ -614,30 +614,36 @@ def _log(model: Any, conf: np.ndarray, rows: int) -> None:
 
 def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, edges: np.ndarray) -> None:
     """The environment's counters, metrics and run totals of the stretch, as its steps leave
-    them; ``edges``: games per step (rewiring inside the stretch changes them, and the bounds)."""
+    them; ``edges``: games per step (rewiring inside the stretch changes them, and the bounds).
+    Column by column: the same divisions and products as ``TrustGame._shares`` and ``step``."""
     prm = env.params
-    sent_share, return_share, promise_rate = [], [], []
-    bounds = []
-    for (sent, invested, returned, promised, _), e in zip(tally.tolist(), edges.tolist(), strict=True):
-        games = float(e)
-        trustees = games if prm.promises else 0.0
-        bounds.append((prm.endowment * e, prm.multiplier * prm.endowment * e))
-        step = {"games": games, "sent": sent, "invested": invested, "returned": returned,
-                "trustees": trustees, "promised": promised}
-        for name, v in step.items():
-            env._run[name] += v
-        env._step = step
-        shares = env._shares(step)
-        sent_share.append(shares["sent_share"])
-        return_share.append(shares["return_share"])
-        promise_rate.append(shares["promise_rate"])
-    env.bounds = bounds[-1]
-    if len(set(bounds)) > 1:  # the graph changed inside the stretch
-        rec.bounds = np.array(bounds)
-    rec.env_metrics = {"sent_share": np.array(sent_share), "return_share": np.array(return_share),
-                       "promise_rate": np.array(promise_rate)}
+    games = edges.astype(np.float64)
+    trustees = games if prm.promises else np.zeros(len(games))
+    sent, invested, returned, promised = tally[:, 0], tally[:, 1], tally[:, 2], tally[:, 3]
+    cols = {"games": games, "sent": sent, "invested": invested, "returned": returned, "trustees": trustees,
+            "promised": promised}
+    run = env._run
+    for name, col in cols.items():
+        total_ = run[name]
+        for v in col.tolist():  # step by step, as each step adds its own
+            total_ += v
+        run[name] = total_
+    env._step = {name: float(col[-1]) for name, col in cols.items()}
+    if bool((edges != edges[0]).any()):  # the graph changed inside the stretch
+        rec.bounds = np.array([(prm.endowment * e, prm.multiplier * prm.endowment * e) for e in edges.tolist()])
+    e = int(edges[-1])
+    env.bounds = (prm.endowment * e, prm.multiplier * prm.endowment * e)
+    rec.env_metrics = {"sent_share": _share(sent, games), "return_share": _share(returned, invested),
+                       "promise_rate": _share(promised, trustees)}
     # In the order a step counts them (``_learn`` before ``_tally``).
     rec.counters = {"promises_broken": tally[:, 4].copy(), "promises_made": tally[:, 3].copy()}
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """``part / whole`` per step, NaN where ``whole`` is 0 (``TrustGame._shares``)."""
+    out = np.full(len(part), np.nan)
+    np.divide(part, whole, out=out, where=whole != 0)
+    return out
 
 
 # --- compiled -------------------------------------------------------------------------------------
