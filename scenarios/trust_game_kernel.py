@@ -57,6 +57,7 @@ from scenarios.trust_game_learners import (
     learn,
     learners_of,
 )
+from sim.rewire_kernel import radix_sort
 
 if TYPE_CHECKING:
     from scenarios.trust_game import TrustGame
@@ -303,50 +304,11 @@ def _gini_radix(rows, tots, out, values, keys, spare):  # pragma: no cover - com
         row = rows[j]
         for i in range(n):
             values[i] = row[i] + 0.0  # -0.0 as 0.0: its bits would sort last
-        _radix(keys, spare, counts)
+        radix_sort(keys, spare, counts)
         for i in range(n):
             row[i] = values[i]
     _gini_sorted(rows, tots, out)
     return True
-
-
-@njit(cache=True, nogil=True)
-def _radix(keys, spare, counts):  # pragma: no cover - compiled
-    """Sort ``keys`` in place, a byte at a time from the least significant, only bytes in which
-    some keys differ (payoffs' low mantissa bytes are mostly all zero)."""
-    n = keys.shape[0]
-    if n < 2:
-        return
-    ones = keys[0]
-    zeros = keys[0]
-    for i in range(n):
-        ones |= keys[i]
-        zeros &= keys[i]
-    differ = ones ^ zeros
-    src, dst = keys, spare
-    moved = False
-    for b in range(8):
-        shift = np.uint64(8 * b)
-        if not (differ >> shift) & np.uint64(255):
-            continue  # every key has this byte: the pass would move nothing
-        for d in range(256):
-            counts[d] = 0
-        for i in range(n):
-            counts[(src[i] >> shift) & np.uint64(255)] += 1
-        at = np.int64(0)
-        for d in range(256):
-            t = counts[d]
-            counts[d] = at
-            at += t
-        for i in range(n):
-            v = src[i]
-            d = (v >> shift) & np.uint64(255)
-            dst[counts[d]] = v
-            counts[d] += 1
-        src, dst = dst, src
-        moved = not moved
-    if moved:  # the sorted keys are in ``spare``
-        keys[:] = src
 
 
 def _board(model: Any) -> Board:
