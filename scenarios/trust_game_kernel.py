@@ -36,6 +36,7 @@ import numpy as np
 
 from agents.jit import INNER, OUTER, njit
 from agents.kernel_entry import Entry
+from agents.pair_align import radix_sort
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
 from scenarios.ipd_rows import Pairs
@@ -57,7 +58,6 @@ from scenarios.trust_game_learners import (
     learn,
     learners_of,
 )
-from sim.rewire_kernel import radix_sort
 
 if TYPE_CHECKING:
     from scenarios.trust_game import TrustGame

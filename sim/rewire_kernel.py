@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.jit import njit
+from agents.pair_align import radix_sort
 
 #: Hash slots: empty, and a key removed (probing goes on past it).
 EMPTY, GONE = -1, -2
@@ -128,47 +129,6 @@ def _finish(edges, cut, made, bits, m, stride):  # pragma: no cover - compiled
         left[cut[q]] = False
     radix_sort(bits[:m], np.empty(m, np.uint64), np.zeros(256, np.int64))
     return _merge(edges, left, made[:m], stride)
-
-
-@njit(cache=True, nogil=True)
-def radix_sort(keys, spare, counts):  # pragma: no cover - compiled
-    """Sort unsigned ``keys`` in place, a byte at a time from the least significant, only the
-    bytes in which some keys differ (``spare``: as many keys; ``counts``: 256 scratch counts).
-    Why: numpy's sort is a comparison sort on these short arrays (~20 us for 10^3 keys);
-    keys of a few significant bytes sort here in a few linear passes."""
-    n = keys.shape[0]
-    if n < 2:
-        return
-    ones = keys[0]
-    zeros = keys[0]
-    for i in range(n):
-        ones |= keys[i]
-        zeros &= keys[i]
-    differ = ones ^ zeros
-    src, dst = keys, spare
-    moved = False
-    for b in range(8):
-        shift = np.uint64(8 * b)
-        if not (differ >> shift) & np.uint64(255):
-            continue  # every key has this byte: the pass would move nothing
-        for d in range(256):
-            counts[d] = 0
-        for i in range(n):
-            counts[(src[i] >> shift) & np.uint64(255)] += 1
-        at = np.int64(0)
-        for d in range(256):
-            t = counts[d]
-            counts[d] = at
-            at += t
-        for i in range(n):
-            v = src[i]
-            d = (v >> shift) & np.uint64(255)
-            dst[counts[d]] = v
-            counts[d] += 1
-        src, dst = dst, src
-        moved = not moved
-    if moved:  # the sorted keys are in ``spare``
-        keys[:] = src
 
 
 @njit(cache=True, nogil=True)

@@ -80,7 +80,7 @@ def test_rewiring_on_an_edge_array_equals_networkx(n: int, p: float, share: floa
     np.array([7, 7, 7]), np.array([3]), np.zeros(0, np.int64),
 ])
 def test_radix_sort_is_numpys_sort(keys: np.ndarray) -> None:
-    from sim.rewire_kernel import radix_sort
+    from agents.pair_align import radix_sort
 
     got = keys.astype(np.int64)
     radix_sort(got.view(np.uint64), np.empty(len(got), np.uint64), np.zeros(256, np.int64))
