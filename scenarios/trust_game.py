@@ -168,6 +168,7 @@ class TrustGame(Environment):
     cardinality = (3, 2, 3, 3, 3, 3, 2, 2, 2, TRUST_BUCKETS + 1, COIN_SIDES)
     offset = (0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0)
     pairwise = True
+    books_in_blocks = True  # the kernel's summarised stretches without a partial counter (``Stretch.one_block``)
     supplies = (
         Metric("sent_share", "share sent", "share of the endowment", aggregate="ratio"),
         Metric("return_share", "share returned", "share of what arrived", aggregate="ratio"),

@@ -36,10 +36,19 @@ import numpy as np
 
 from agents.jit import INNER, OUTER, njit
 from agents.kernel_entry import Entry
+from agents.pair_align import radix_sort
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
 from scenarios.ipd_rows import Pairs
-from scenarios.kernel_sums import gini_chunk, record_agents, record_pairs, total, trust_step
+from scenarios.kernel_sums import (
+    _gini_shift,
+    _gini_sorted,
+    gini_chunk,
+    record_agents,
+    record_pairs,
+    total,
+    trust_step,
+)
 from scenarios.stretch import SUMMARY, Stretch
 from scenarios.trust_game_learners import (
     DRAWN,
@@ -95,6 +104,9 @@ class Lookup(NamedTuple):
     nconf: np.ndarray      # per outcome: conflicts it logs
     gives: np.ndarray      # (phases, 3) share sent or returned per act
     promise_of: np.ndarray  # per act of the promise phase: 1 a promise
+    card: np.ndarray       # (fields,) int64
+    dstart: np.ndarray     # (deciders,) int64: where the decider's dense cells start, -1 none
+    dense: np.ndarray      # cells by the decider's read digits, most significant first; -1 unfiled
 
 
 class Game(NamedTuple):
@@ -247,13 +259,56 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     if not rec.steps:
         return None
     if summarised:
-        # numpy's sort, vectorised, is several times numba's (a third of the loop's time at 10^4).
-        gini_chunk(work.payrows[: rec.steps], np.empty(rec.steps), gini := np.empty(rec.steps))
+        gini_rows(work.payrows[: rec.steps], gini := np.empty(rec.steps))
         rec.arrays.summary[: rec.steps, 1] = gini
     _book_env(env, model, rec, work.tally[: rec.steps], games[: rec.steps])
-    if not np.isnan(rewired[: rec.steps]).all():
+    counted = ~np.isnan(rewired[: rec.steps])
+    if counted.any():
         rec.counters["rewired"] = rewired[: rec.steps].copy()
+    # A block books each counter at every step (``sim.summary_book``): a stretch with a step
+    # that cut no tie (NaN there, absent from the series) is booked the general way.
+    rec.one_block = summarised and bool(counted.all() or not counted.any())
     return rec
+
+
+def gini_rows(rows: np.ndarray, out: np.ndarray) -> None:
+    """``kernel_sums.gini_chunk`` of each row of ``rows`` (overwritten) into ``out``.
+
+    Why: at 10^3 agents numpy's sort of the payoff rows was ~0.1 ms a run (its comparison
+    sort: the vectorised one is not used for rows this short). Shifted payoffs are never
+    negative, so their IEEE bits sort as unsigned integers: a radix sort of the bits gives
+    the same sorted values (up to the sign of a zero, which the running sum does not see),
+    and the shift and the sums are ``gini_chunk``'s own compiled helpers, in one call.
+    """
+    tots = np.empty(len(rows))
+    values = np.empty(rows.shape[1])  # a row's values; sorted as their bits (a view of them)
+    if not _gini_radix(rows, tots, out, values, values.view(np.uint64), np.empty(rows.shape[1], np.uint64)):
+        gini_chunk(rows, tots, out)  # a NaN payoff: numpy's sort places it
+
+
+#: Bits above which a double is NaN (or negative): its place is not its bits' order.
+_NAN_BITS = np.uint64(0x7FF0000000000000)
+
+
+@njit(**OUTER)
+def _gini_radix(rows, tots, out, values, keys, spare):  # pragma: no cover - compiled
+    """``gini_chunk`` with a radix sort; False (rows untouched) when a row holds a NaN."""
+    m, n = rows.shape
+    for j in range(m):
+        for i in range(n):
+            if np.isnan(rows[j, i]):
+                return False
+    _gini_shift(rows, tots)
+    counts = np.zeros(256, np.int64)
+    for j in range(m):
+        row = rows[j]
+        for i in range(n):
+            values[i] = row[i] + 0.0  # -0.0 as 0.0: its bits would sort last
+        radix_sort(keys, spare, counts)
+        for i in range(n):
+            row[i] = values[i]
+    _gini_sorted(rows, tots, out)
+    return True
 
 
 def _board(model: Any) -> Board:
@@ -275,6 +330,8 @@ def prepare(env: TrustGame, model: Any) -> np.ndarray:
     model.pairs.align(model.graph_version, edges[:, 0], edges[:, 1])
     dec = np.stack([model.decider_of[p] for p in range(len(env.phases))]).astype(np.int64)
     _prepare(env, model, dec, env.kernel_keys)
+    codec = env.codec
+    env.kernel_keys.dense(np.asarray(codec.card, np.int64), np.asarray(codec.radix, np.int64), int(codec.space))
     return dec
 
 
@@ -326,6 +383,8 @@ class Keys:
             self.count = 0
         self.kept = self.count
         self._reads: tuple[np.ndarray, np.ndarray] | None = None  # ``reads``' answer while masks hold
+        self._dense: tuple[int, np.ndarray, np.ndarray] | None = None  # ``dense``' answer, by ``version``
+        self.version = 0  # counts changes to the hash and the masks
 
     def reads(self) -> tuple[np.ndarray, np.ndarray]:
         """Each decider's read fields first, in field order, and how many (kept until a mask changes)."""
@@ -334,7 +393,37 @@ class Keys:
             self._reads = (np.argsort(1 - self.mask, axis=1, kind="stable").astype(np.int64), self.mask.sum(axis=1))
         return self._reads
 
+    def dense(self, card: np.ndarray, radix: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per decider whose projected codes are all filed (``done``), its cells laid out by the
+        digits of its read fields (``reads``' order, the last fastest), and where each decider's
+        start (-1: looked up in the hash). Why: a cell read from this small array costs less than
+        a probe of the hash, which outgrows the first-level cache (kept while nothing changes)."""
+        if self._dense is None or self._dense[0] != self.version:
+            reads, nreads = self.reads()
+            # Deciders by the fields they read (most read the same few): one layout each.
+            by_fields: dict[tuple[int, ...], list[int]] = {}
+            for d in np.flatnonzero(self.done).tolist():
+                by_fields.setdefault(tuple(reads[d, :nreads[d]].tolist()), []).append(d)
+            start = np.full(len(nreads), -1, np.int64)
+            parts, at = [], 0
+            for fields, ds in by_fields.items():
+                f = np.array(fields, np.int64)
+                codes = (radix[f] @ np.indices(tuple(card[f].tolist())).reshape(len(f), -1) if len(f)
+                         else np.zeros(1, np.int64))  # a decider reading nothing: one code
+                if len(codes) > COMPLETE_LIMIT:
+                    continue
+                who = np.array(ds, np.int64)
+                start[who] = at + len(codes) * np.arange(len(who))
+                parts.append((who[:, None] * space + codes[None, :]).reshape(-1))
+                at += len(who) * len(codes)
+            keys = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            cells = np.empty(at, np.int64)
+            _get(self.keys, self.cells, keys, cells)
+            self._dense = (self.version, start, cells)
+        return self._dense[1], self._dense[2]
+
     def put(self, keys: np.ndarray, cells: np.ndarray) -> None:
+        self.version += 1
         if 2 * (self.count + len(keys)) > len(self.keys):
             size = len(self.keys)
             while 2 * (self.count + len(keys)) > size:
@@ -349,6 +438,7 @@ class Keys:
         """Room for ``deciders`` (new ones: no fields, nothing filed)."""
         have = len(self.done)
         if deciders > have:
+            self.version += 1
             mask = np.zeros((deciders, fields), np.int64)
             mask[:have] = self.mask[:have]
             self.mask = mask
@@ -364,6 +454,7 @@ class Keys:
         self.done[changed] = False
         if len(changed):
             self._reads = None
+            self.version += 1
         return changed
 
     def remember(self) -> None:
@@ -377,9 +468,12 @@ class Keys:
 def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup:
     table, codec = model.decisions, env.codec
     reads, nreads = hashed.reads()
-    return Lookup(dec, reads, nreads, np.asarray(codec.radix, np.int64), np.asarray(codec.offset, np.int64),
-                  int(codec.space), hashed.keys, hashed.cells, table.full, table.base,
-                  table.outcome_column("nconf"), env.gives_table, env.promise_table)
+    card, radix = np.asarray(codec.card, np.int64), np.asarray(codec.radix, np.int64)
+    space = int(codec.space)
+    dstart, dense = hashed.dense(card, radix, space)
+    return Lookup(dec, reads, nreads, radix, np.asarray(codec.offset, np.int64), space, hashed.keys, hashed.cells,
+                  table.full, table.base, table.outcome_column("nconf"), env.gives_table, env.promise_table, card,
+                  dstart, dense)
 
 
 def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
@@ -417,6 +511,7 @@ def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
             ok = ~np.isin(deciders, changed)
             hashed.put(deciders[ok] * space + codes[ok], np.asarray(cells, np.int64)[ok])
             hashed.done[todo[~np.isin(todo, changed)]] = True
+            hashed.version += 1
 
 
 def _all_codes(codec: Any, mask: np.ndarray, deciders: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -481,30 +576,36 @@ def _log(model: Any, conf: np.ndarray, rows: int) -> None:
 
 def _book_env(env: TrustGame, model: Any, rec: Stretch, tally: np.ndarray, edges: np.ndarray) -> None:
     """The environment's counters, metrics and run totals of the stretch, as its steps leave
-    them; ``edges``: games per step (rewiring inside the stretch changes them, and the bounds)."""
+    them; ``edges``: games per step (rewiring inside the stretch changes them, and the bounds).
+    Column by column: the same divisions and products as ``TrustGame._shares`` and ``step``."""
     prm = env.params
-    sent_share, return_share, promise_rate = [], [], []
-    bounds = []
-    for (sent, invested, returned, promised, _), e in zip(tally.tolist(), edges.tolist(), strict=True):
-        games = float(e)
-        trustees = games if prm.promises else 0.0
-        bounds.append((prm.endowment * e, prm.multiplier * prm.endowment * e))
-        step = {"games": games, "sent": sent, "invested": invested, "returned": returned,
-                "trustees": trustees, "promised": promised}
-        for name, v in step.items():
-            env._run[name] += v
-        env._step = step
-        shares = env._shares(step)
-        sent_share.append(shares["sent_share"])
-        return_share.append(shares["return_share"])
-        promise_rate.append(shares["promise_rate"])
-    env.bounds = bounds[-1]
-    if len(set(bounds)) > 1:  # the graph changed inside the stretch
-        rec.bounds = np.array(bounds)
-    rec.env_metrics = {"sent_share": np.array(sent_share), "return_share": np.array(return_share),
-                       "promise_rate": np.array(promise_rate)}
+    games = edges.astype(np.float64)
+    trustees = games if prm.promises else np.zeros(len(games))
+    sent, invested, returned, promised = tally[:, 0], tally[:, 1], tally[:, 2], tally[:, 3]
+    cols = {"games": games, "sent": sent, "invested": invested, "returned": returned, "trustees": trustees,
+            "promised": promised}
+    run = env._run
+    for name, col in cols.items():
+        total_ = run[name]
+        for v in col.tolist():  # step by step, as each step adds its own
+            total_ += v
+        run[name] = total_
+    env._step = {name: float(col[-1]) for name, col in cols.items()}
+    if bool((edges != edges[0]).any()):  # the graph changed inside the stretch
+        rec.bounds = np.array([(prm.endowment * e, prm.multiplier * prm.endowment * e) for e in edges.tolist()])
+    e = int(edges[-1])
+    env.bounds = (prm.endowment * e, prm.multiplier * prm.endowment * e)
+    rec.env_metrics = {"sent_share": _share(sent, games), "return_share": _share(returned, invested),
+                       "promise_rate": _share(promised, trustees)}
     # In the order a step counts them (``_learn`` before ``_tally``).
     rec.counters = {"promises_broken": tally[:, 4].copy(), "promises_made": tally[:, 3].copy()}
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """``part / whole`` per step, NaN where ``whole`` is 0 (``TrustGame._shares``)."""
+    out = np.full(len(part), np.nan)
+    np.divide(part, whole, out=out, where=whole != 0)
+    return out
 
 
 # --- compiled -------------------------------------------------------------------------------------
@@ -532,6 +633,14 @@ def _slot(hkeys, key):  # pragma: no cover - compiled
     while hkeys[i] != key and hkeys[i] != -1:
         i = (i + 1) & mask
     return i
+
+
+@njit(**OUTER)
+def _get(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
+    """The cells of ``keys`` (-1 for a key not filed)."""
+    for q in range(keys.shape[0]):
+        i = _slot(hkeys, keys[q])
+        cells[q] = hcells[i] if hkeys[i] == keys[q] else -1
 
 
 @njit(**OUTER)
@@ -591,6 +700,9 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
     full = lk.full
     base = lk.base
     space = lk.space
+    card = lk.card
+    dstart = lk.dstart
+    dense = lk.dense
     kept, broken = pr.kept, pr.broken
     last = pr.last
     last2 = pr.last2
@@ -621,6 +733,7 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
             sent = 2 if send[g] >= 1.0 else 1
         said = promised[g]
         projected = 0
+        digits = 0
         for t in range(nreads[d]):  # only the fields the decider's mask holds
             f = reads[d, t]
             if f == 9:
@@ -630,12 +743,16 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
             else:
                 v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
             projected += (v + offset[f]) * radix[f]
+            digits = digits * card[f] + v + offset[f]
+        cell = dense[dstart[d] + digits] if dstart[d] >= 0 else np.int64(-1)
         key = d * space + projected
-        # ``_slot``, written out for the same reason.
-        i = _start(key, hmask)
-        while hkeys[i] != key and hkeys[i] != -1:
-            i = (i + 1) & hmask
-        if hkeys[i] != key:
+        if cell < 0:
+            # ``_slot``, written out for the same reason.
+            i = _start(key, hmask)
+            while hkeys[i] != key and hkeys[i] != -1:
+                i = (i + 1) & hmask
+            cell = hcells[i] if hkeys[i] == key else np.int64(-1)
+        if cell < 0:
             code = 0
             for f in range(nfields):
                 v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
@@ -646,7 +763,6 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
             miss[2, m] = code
             state[MISSED] = m + 1
             continue
-        cell = hcells[i]
         cellw[phase, g] = cell
         if lon and lrow[a] >= 0:
             # The learner's state (``Learning._states``), here: a call per decision copies ``lr``.

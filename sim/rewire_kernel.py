@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.jit import njit
+from agents.pair_align import radix_sort
 
 #: Hash slots: empty, and a key removed (probing goes on past it).
 EMPTY, GONE = -1, -2
@@ -28,7 +29,7 @@ def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray,
     while size < 2 * (len(edges) + len(cut)):  # at most half full, tombstones included
         size *= 2
     table = np.full(size, EMPTY, np.int64)
-    _fill(table, edges[:, 0] * stride + edges[:, 1])
+    _fill(table, edges, stride)
     n = len(living)
     # Partners drawn in blocks no larger than the cuts left (each takes one at least), so none
     # goes unused: the stream is where one ``integers`` per try leaves it, with no rewind.
@@ -45,9 +46,8 @@ def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray,
         drawn += len(picks)
     # The sorted edges left: those never cut (in order already) and the ties made (a cut tie
     # made again is only among the latter; a tie never cut was there throughout, so never made).
-    left = np.ones(len(edges), np.bool_)
-    left[cut] = False
-    return _merge(edges, left, np.sort(added[: counts[0]]), stride), drawn
+    # Keys are never negative: their bits sort as unsigned integers (``radix_sort``).
+    return _finish(edges, cut, added, added.view(np.uint64), counts[0], stride), drawn
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -58,11 +58,11 @@ def _start(key, mask):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _fill(table, keys):  # pragma: no cover - compiled
+def _fill(table, edges, stride):  # pragma: no cover - compiled
     # ``_add`` written out: a call taking the table costs two atomic reference counts a key.
     mask = table.shape[0] - 1
-    for q in range(keys.shape[0]):
-        key = keys[q]
+    for q in range(edges.shape[0]):
+        key = edges[q, 0] * stride + edges[q, 1]
         i = _start(key, mask)
         while table[i] >= 0:
             i = (i + 1) & mask
@@ -118,6 +118,17 @@ def _rewire(table, stride, first, second, lo, picks, done, tries, added, counts)
         counts[1] = 0
         counts[2] = 0
     return first.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def _finish(edges, cut, made, bits, m, stride):  # pragma: no cover - compiled
+    """The rows of ``edges`` not cut merged with the ``m`` keys ``made`` (``bits``: their view
+    as unsigned integers), sorted first."""
+    left = np.ones(edges.shape[0], np.bool_)
+    for q in range(cut.shape[0]):
+        left[cut[q]] = False
+    radix_sort(bits[:m], np.empty(m, np.uint64), np.zeros(256, np.int64))
+    return _merge(edges, left, made[:m], stride)
 
 
 @njit(cache=True, nogil=True)

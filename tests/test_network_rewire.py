@@ -71,3 +71,17 @@ def test_rewiring_on_an_edge_array_equals_networkx(n: int, p: float, share: floa
     assert used >= len(cut)
     assert after.tolist() == sorted([min(u, v), max(u, v)] for u, v in g.edges())
     assert ra.bit_generator.state == rb.bit_generator.state
+
+
+@pytest.mark.parametrize("keys", [
+    np.random.default_rng(0).integers(0, 1 << 20, 1500),      # pair keys: a few significant bytes
+    np.random.default_rng(1).integers(0, 1 << 62, 999),       # every byte differs
+    np.repeat(np.random.default_rng(2).integers(0, 50, 40), 7),  # repeats
+    np.array([7, 7, 7]), np.array([3]), np.zeros(0, np.int64),
+])
+def test_radix_sort_is_numpys_sort(keys: np.ndarray) -> None:
+    from agents.pair_align import radix_sort
+
+    got = keys.astype(np.int64)
+    radix_sort(got.view(np.uint64), np.empty(len(got), np.uint64), np.zeros(256, np.int64))
+    assert np.array_equal(got, np.sort(keys))

@@ -89,6 +89,7 @@ def _both_ways(monkeypatch: pytest.MonkeyPatch, compiled: bool = True, idle_firs
 
 
 VILLAGE = {"groups.villagers.count": 40, "groups.trawlers.count": 10}
+TRUST_1000 = {"groups.reciprocal.count": 750, "groups.opportunists.count": 250}
 
 
 @pytest.mark.parametrize(("ref", "overrides", "seed"), [
@@ -112,6 +113,12 @@ VILLAGE = {"groups.villagers.count": 40, "groups.trawlers.count": 10}
     # An evolving population (Stretch.evolved: shares and fixation imitated inside the stretch).
     ("spatial-pd", {}, 0),
     ("spatial-pd", {"steps": 30}, 10),
+    # Pairwise: trust_mean and trust_calibration from the loop; no rewiring, or a cut at every
+    # step (the ``rewired`` counter then has no absent step).
+    ("trust-game", {"network.rewire.below": 0.0}, 0),
+    ("trust-game", {"network.rewire.below": 0.0, "environment.promises": False, "steps": 12}, 11),
+    ("trust-game", {"network.rewire.every": 1, "network.rewire.below": 0.6, "steps": 8}, 12),
+    ("trust-game", {**TRUST_1000, "network.rewire.below": 0.0, "steps": 10}, 13),
 ])
 @pytest.mark.parametrize("compiled", [True, False], ids=["kernel", "numpy"])
 def test_block_booking_equals_general(ref: str, overrides: dict[str, Any], seed: int, compiled: bool,
@@ -186,3 +193,21 @@ def test_principles_first_applied_after_the_first_step(compiled: bool, monkeypat
     booked = _both_ways(monkeypatch, compiled, idle_first=True)
     run_model("commons", seed=1, set=VILLAGE)
     assert booked and False in firsts
+
+
+def test_trust_game_partial_rewiring_books_the_general_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stretch with steps that cut no tie (``rewired`` NaN there) cannot be one block; the
+    # counterfactual: without rewiring the same run's stretches are blocks.
+    seen: list[tuple[bool, bool]] = []
+    real = collect.book_stretch
+
+    def spy(model: Any, rec: Stretch) -> None:
+        seen.append((rec.one_block, "rewired" in rec.counters))
+        real(model, rec)
+
+    monkeypatch.setattr(collect, "book_stretch", spy)
+    model = run_model("trust-game", seed=0, set={**TRUST_1000, "steps": 10})
+    assert model.series["rewired"][4] > 0 and seen == [(False, True)]
+    seen.clear()
+    run_model("trust-game", seed=0, set={**TRUST_1000, "steps": 10, "network.rewire.below": 0.0})
+    assert seen == [(True, False)]

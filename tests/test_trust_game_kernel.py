@@ -314,3 +314,45 @@ def test_a_second_run_starts_from_the_kept_table(monkeypatch: pytest.MonkeyPatch
     assert played > 10
     _same(slow, fast)
     _same(first, fast)
+
+
+@pytest.mark.parametrize("rows", [
+    np.random.default_rng(0).random((6, 1000)) * 300,                        # every byte differs
+    np.round(np.random.default_rng(1).random((7, 513)) * 40) / 2 - 3,       # ties, negatives
+    np.array([[-0.0, 0.0, 1.0, -0.0, 0.0], [2.0, 2.0, 2.0, 2.0, 2.0]]),    # signed zeros, one value
+    np.array([[5e-324, 0.0, 1e300, np.inf, 7.0]]),                          # subnormal, huge, infinite
+    np.random.default_rng(2).standard_normal((3, 2000)) * 1e10,
+    np.zeros((3, 1)),
+    np.zeros((2, 0)),
+    np.array([[1.0, np.nan, 0.5], [0.0, 1.0, 2.0]]),                        # a NaN: numpy's sort
+])
+def test_gini_rows_equals_gini_chunk(rows: np.ndarray) -> None:
+    from scenarios.kernel_sums import gini_chunk
+
+    want, got = np.empty(len(rows)), np.empty(len(rows))
+    gini_chunk(rows.copy(), np.empty(len(rows)), want)
+    trust_game_kernel.gini_rows(rows.copy(), got)
+    assert want.tobytes() == got.tobytes()
+
+
+def test_dense_cells_are_the_hash_cells() -> None:
+    # The loop's dense look-up (``Keys.dense``) holds, for each decider whose projected codes are
+    # all filed, the hash's cell of every code, laid out by its read digits; the others have none.
+    model = SpecModel(load_scenario(str(SCENARIOS / "trust-game.toml"), {"groups.reciprocal.count": 45,
+                                                                         "groups.opportunists.count": 15}), seed=1)
+    keys, codec = model.env.kernel_keys, model.env.codec
+    card, radix = np.asarray(codec.card, np.int64), np.asarray(codec.radix, np.int64)
+    start, dense = keys.dense(card, radix, int(codec.space))
+    reads, nreads = keys.reads()
+    assert (start >= 0).any() and (dense >= 0).all()
+    assert ((start >= 0) <= keys.done).all()
+    for d in np.flatnonzero(start >= 0).tolist():
+        fields = reads[d, :nreads[d]]
+        for idx, digits in enumerate(np.ndindex(*card[fields].tolist())):
+            key = np.array([d * int(codec.space) + int(radix[fields] @ np.array(digits, np.int64))], np.int64)
+            cell = np.empty(1, np.int64)
+            trust_game_kernel._get(keys.keys, keys.cells, key, cell)
+            assert dense[start[d] + idx] == cell[0]
+    version = keys.version
+    keys.put(np.array([10**12], np.int64), np.array([0], np.int64))
+    assert keys.version > version and keys.dense(card, radix, int(codec.space))[1] is not dense
