@@ -265,9 +265,8 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     counted = ~np.isnan(rewired[: rec.steps])
     if counted.any():
         rec.counters["rewired"] = rewired[: rec.steps].copy()
-    # A block books each counter at every step (``sim.summary_book``): a stretch with a step
-    # that cut no tie (NaN there, absent from the series) is booked the general way.
-    rec.one_block = summarised and bool(counted.all() or not counted.any())
+    # Booked as one block (``sim.summary_book``), ``rewired`` as a sparse counter where it is NaN.
+    rec.one_block = summarised
     return rec
 
 

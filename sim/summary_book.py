@@ -185,15 +185,52 @@ def book(model: SpecModel, rec: Stretch) -> bool:
         present = tuple(q for q in range(p) if sums[at + q] > 0)  # principles that applied in some step
         names = (plan.kept.get(present) or _kept(plan, present))[1]
         block = block[:len(names)]
+    # Counters counted at some steps only (NaN at the others, as trust-game's ``rewired`` at a
+    # step that cut no tie): sparse, as ``metrics._columns`` has them.
+    partial = [name for name in layout.counters if np.isnan(counters[name][:k]).any()]
+    before = {name: model.totals.counted.get(name) for name in partial}
     _totals(model, layout, sums, out)
+    last = dict(zip(names, block[:, -1].tolist(), strict=True))  # the block's order, as the general path's
+    if partial:
+        _partial_totals(model, counters, k, before)
+        names, block = _sparse_last(names, block, partial)
     _series(model, names, block, first)
-    last = dict(zip(names, block[:, -1].tolist(), strict=True))
     for c in range(6, 6 + kept):  # the compliance.* rows
         name = names[c]
         if last[name] != last[name]:  # NaN: the principle did not apply at the last step
             del last[name]
+    for name in partial:
+        if last[name] != last[name]:  # not counted at the last step
+            del last[name]
     model.last_metrics = last
     return True
+
+
+def _partial_totals(model: SpecModel, counters: dict[str, np.ndarray], k: int,
+                    before: dict[str, float | None]) -> None:
+    """``Totals.add`` of partial counters: the steps that counted them, none where none did
+    (the block's sums took every step, NaN included)."""
+    counted = model.totals.counted
+    for name, was in before.items():
+        v = counters[name][:k]
+        v = v[~np.isnan(v)]
+        if len(v):
+            counted[name] = (0.0 if was is None else was) + M._total(v)
+        elif was is None:
+            del counted[name]
+        else:
+            counted[name] = was
+
+
+def _sparse_last(names: list[str], block: np.ndarray, partial: list[str]) -> tuple[list[str], np.ndarray]:
+    """The block's rows in the order new columns join the series (``metrics.extend_series``):
+    a partial counter after the others by the first step that counts it, ties in block order."""
+    at = {name: names.index(name) for name in partial}
+    firsts = {name: int(np.argmax(~np.isnan(block[at[name]]))) for name in partial}
+    if not any(firsts.values()):
+        return names, block
+    order = sorted(range(len(names)), key=lambda c: firsts.get(names[c], 0))
+    return [names[c] for c in order], block[order]
 
 
 def _kept(plan: Plan, present: tuple[int, ...]) -> tuple[list[int], list[str]]:
