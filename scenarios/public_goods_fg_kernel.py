@@ -59,6 +59,8 @@ DENSE_LIMIT = 1 << 20
 _NONE = np.zeros(0, np.int64)
 #: Observation fields in the order the loop builds their digits.
 OBS_FIELDS = ("own", "others", "fined", "watched", "sanctions", "shortfall", "coin")
+#: The fields every contribution of a run reads alike (sanctions: the game's; shortfall: 0).
+SANCTIONS, SHORTFALL = OBS_FIELDS.index("sanctions"), OBS_FIELDS.index("shortfall")
 
 
 class Lookup(NamedTuple):
@@ -391,8 +393,8 @@ def _cell(rs_start, rs_fields, at, rids, cells, f, digits, rid, card):  # pragma
 
 @njit(cache=True, nogil=True)
 def _reads_constants(rs_start, rs_fields, families):  # pragma: no cover - compiled
-    """Per family, whether its read-sets read no field but ``sanctions`` and ``shortfall``
-    (``OBS_FIELDS`` 4 and 5, the same for every contribution of a round and a run)."""
+    """Per family, whether its read-sets read no field but ``SANCTIONS`` and ``SHORTFALL``
+    (the same for every contribution of a run)."""
     fixed = np.ones(families, np.bool_)
     for f in range(families):
         for r in range(rs_start[f], rs_start[f + 1]):
@@ -400,7 +402,7 @@ def _reads_constants(rs_start, rs_fields, families):  # pragma: no cover - compi
                 i = rs_fields[r, t]
                 if i < 0:
                     break
-                if i != 4 and i != 5:
+                if i != SANCTIONS and i != SHORTFALL:
                     fixed[f] = False
     return fixed
 
