@@ -26,6 +26,7 @@ early puts the stream back where stepping would leave it.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -58,6 +59,8 @@ DENSE_LIMIT = 1 << 20
 _NONE = np.zeros(0, np.int64)
 #: Observation fields in the order the loop builds their digits.
 OBS_FIELDS = ("own", "others", "fined", "watched", "sanctions", "shortfall", "coin")
+#: The fields every contribution of a run reads alike (sanctions: the game's; shortfall: 0).
+SANCTIONS, SHORTFALL = OBS_FIELDS.index("sanctions"), OBS_FIELDS.index("shortfall")
 
 
 class Lookup(NamedTuple):
@@ -194,7 +197,7 @@ def fast_forward(env: PublicGoodsFG, model: Any, limit: int) -> Stretch | None:
         gini_chunk(rows[:steps], np.empty(steps), gini)
         rec.arrays.summary[:steps, 1] = gini
     shares = out.share[:steps]
-    if np.isnan(env.first):
+    if math.isnan(env.first):
         env.first = float(shares[0])
     env.shares.extend(shares.tolist())
     env.share = float(shares[-1])
@@ -389,6 +392,22 @@ def _cell(rs_start, rs_fields, at, rids, cells, f, digits, rid, card):  # pragma
 
 
 @njit(cache=True, nogil=True)
+def _reads_constants(rs_start, rs_fields, families):  # pragma: no cover - compiled
+    """Per family, whether its read-sets read no field but ``SANCTIONS`` and ``SHORTFALL``
+    (the same for every contribution of a run)."""
+    fixed = np.ones(families, np.bool_)
+    for f in range(families):
+        for r in range(rs_start[f], rs_start[f + 1]):
+            for t in range(rs_fields.shape[1]):
+                i = rs_fields[r, t]
+                if i < 0:
+                    break
+                if i != SANCTIONS and i != SHORTFALL:
+                    fixed[f] = False
+    return fixed
+
+
+@njit(cache=True, nogil=True)
 def _want_give(pp, a, coin, sanctions):  # pragma: no cover - compiled
     """``ConditionalContributor.rank_batch``'s contribution for agent ``a`` (give mode)."""
     return _want(pp.own, pp.others, pp.fined, pp.watched, pp.baseline, pp.slope, pp.weight, pp.fine_response,
@@ -452,6 +471,11 @@ def _play(k0, k_max, want_rid0, rs_start0, rs_fields0, at0, rids0, cells0,  # pr
     wants0 = want_rid0.shape[1]
     wants1 = want_rid1.shape[1]
     pcell = np.full((want_rid1.shape[0], LEVELS + 1, wants1), -2, np.int64)
+    # Likewise a contribution's cell depends on (family, wanted contribution) alone in a family
+    # whose read-sets read only the phase's constants (sanctions, shortfall): ccell, where
+    # fixed0[f]; any other family's cells are looked up per decision.
+    fixed0 = _reads_constants(rs_start0, rs_fields0, want_rid0.shape[0])
+    ccell = np.full((want_rid0.shape[0], wants0), -2, np.int64)
     summarised = summary.shape[1] > 0
     state[WHY] = 0
     for k in range(k0, k_max):
@@ -461,17 +485,23 @@ def _play(k0, k_max, want_rid0, rs_start0, rs_fields0, at0, rids0, cells0,  # pr
             f = fam0[a]
             want = _want(own, others, fined, watched, baseline, slope, weight, fine_response, deterrence, a,
                          coins[k, a], sanctions)
-            rid = want_rid0[f, want] if 0 <= want < wants0 else -1
             cell = -1
-            if rid >= 0:
-                digits[0] = own[a] + 1
-                digits[1] = others[a]
-                digits[2] = fined[a]
-                digits[3] = watched[a]
-                digits[4] = sanctions
-                digits[5] = 0
-                digits[6] = coins[k, a]
-                cell = _cell(rs_start0, rs_fields0, at0, rids0, cells0, f, digits, rid, card)
+            if 0 <= want < wants0:
+                cell = ccell[f, want] if fixed0[f] else -2
+                if cell == -2:
+                    rid = want_rid0[f, want]
+                    cell = -1
+                    if rid >= 0:
+                        digits[0] = own[a] + 1
+                        digits[1] = others[a]
+                        digits[2] = fined[a]
+                        digits[3] = watched[a]
+                        digits[4] = sanctions
+                        digits[5] = 0
+                        digits[6] = coins[k, a]
+                        cell = _cell(rs_start0, rs_fields0, at0, rids0, cells0, f, digits, rid, card)
+                    if fixed0[f]:
+                        ccell[f, want] = cell
             if cell < 0:
                 missing = True
                 continue

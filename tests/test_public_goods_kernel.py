@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 import scenarios
+from agents.acts import Act
+from agents.checks import CHECKS, check
 from scenarios import public_goods_fg_kernel
 from scenarios.environment import Environment
 from scenarios.public_goods_fg import PublicGoodsFG
@@ -226,3 +228,39 @@ def test_a_block_of_coins_is_the_rounds_coins() -> None:
                 rounds = np.stack([a.integers(0, COIN_SIDES, n) for _ in range(k)])
                 np.testing.assert_array_equal(b.integers(0, COIN_SIDES, (k, n)), rounds)
                 assert a.bit_generator.state == b.bit_generator.state
+
+
+READS_COIN = """
+[[events]]
+at = 2
+type = "instruct"
+to = "cooperators"
+source = "user"
+text = "Give three quarters or more on an odd coin."
+check = "pgfg_test_odd_coin_gives"
+"""
+
+
+def test_contributions_reading_varying_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A family whose contribution cells read a field that varies by agent and round (here the
+    coin) is looked up per decision, not memoised by (family, wanted contribution)."""
+
+    @check("pgfg_test_odd_coin_gives")
+    def odd_coin_gives(obs: Any, act: Act) -> bool | None:
+        if act.gives is None:
+            return None
+        return not (act.gives < 0.75 and obs.coin % 2 == 1)
+
+    try:
+        path = Path(scenarios.__file__).parent / "public-goods-fg.toml"
+        sc = load_scenario_text(path.read_text() + READS_COIN, source="pgfg-reads-coin.toml")
+        over = {**_sized(160), "steps": 12}
+        slow, _ = _run(False, monkeypatch, 3, over, sc)
+        fast, played = _run(True, monkeypatch, 3, over, sc)
+        _same(slow, fast)
+        assert played >= 6
+        families = fast.decisions.batch_families(np.zeros(0, np.int64))[1]
+        reads = {i for fam in families for index, _ in fam.read_sets for i in index}
+        assert public_goods_fg_kernel.OBS_FIELDS.index("coin") in reads
+    finally:
+        CHECKS.pop("pgfg_test_odd_coin_gives", None)
