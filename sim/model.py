@@ -194,15 +194,17 @@ class SpecModel(mesa.Model):
         start = len(self.payoff)
         new = list(range(start, start + count))
         gspec = self.spec_scenario.groups[g]
-        self.group_of = np.concatenate([self.group_of, np.full(count, g, dtype=np.int32)])
-        self.alive = np.concatenate([self.alive, np.ones(count, dtype=bool)])
+        self.group_of = _grown(self.group_of, count, g)
+        self.alive = _grown(self.alive, count, True)
         for name in ("payoff", "step_payoff", "truth_kept", "truth_total"):
-            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(count)]))
-        self.delib = np.concatenate([self.delib, np.full(count, gspec.deliberation)])
-        self.err = np.concatenate([self.err, np.full(count, gspec.error_rate)])
-        self._note_rates(self.delib[start:], self.err[start:])  # the newcomers' alone
+            setattr(self, name, _grown(getattr(self, name), count, 0.0))
+        self.delib = _grown(self.delib, count, gspec.deliberation)
+        self.err = _grown(self.err, count, gspec.error_rate)
+        if count:  # the newcomers' rates are their group's: compared once, not per newcomer
+            self._any_fast = self._any_fast or gspec.deliberation < 1.0
+            self._any_error = self._any_error or gspec.error_rate > 0.0
         for ph in range(len(self.phases)):
-            self.decider_of[ph] = np.concatenate([self.decider_of[ph], np.zeros(count, dtype=np.int64)])
+            self.decider_of[ph] = _grown(self.decider_of[ph], count, 0)
         self.variant_of = np.concatenate([self.variant_of, self._draw_variants(g, count)])
         ids = np.arange(start, start + count)
         if any(i in self.agent_extra for i in new):
@@ -552,6 +554,17 @@ class SpecModel(mesa.Model):
 
     def script_rows(self) -> list[dict[str, Any]]:
         return self.log.script_rows()
+
+
+def _grown(a: np.ndarray, count: int, fill: Any) -> np.ndarray:
+    """``a`` followed by ``count`` entries of ``fill``, in ``a``'s dtype (the one concatenating
+    a filled array gave for the model's arrays): one new array where that made three (a join
+    is on the timed run's path)."""
+    n = len(a)
+    out = np.empty(n + count, a.dtype)
+    out[:n] = a
+    out[n:] = fill
+    return out
 
 
 def _make_policy(g: Group) -> Any:
