@@ -200,9 +200,8 @@ class SpecModel(mesa.Model):
             setattr(self, name, _grown(getattr(self, name), count, 0.0))
         self.delib = _grown(self.delib, count, gspec.deliberation)
         self.err = _grown(self.err, count, gspec.error_rate)
-        if count:  # the newcomers' rates are their group's: compared once, not per newcomer
-            self._any_fast = self._any_fast or gspec.deliberation < 1.0
-            self._any_error = self._any_error or gspec.error_rate > 0.0
+        if count:  # the newcomers' rates are their group's: noted once, not per newcomer
+            self._note_rates(gspec.deliberation, gspec.error_rate)
         for ph in range(len(self.phases)):
             self.decider_of[ph] = _grown(self.decider_of[ph], count, 0)
         self.variant_of = np.concatenate([self.variant_of, self._draw_variants(g, count)])
@@ -248,11 +247,11 @@ class SpecModel(mesa.Model):
         self.network.leave(gone)
         return gone
 
-    def _note_rates(self, delib: np.ndarray, err: np.ndarray) -> None:
-        """Fold these agents' deliberation and error rates into the flags (rates only ever
-        arrive with agents: at build, then with each join)."""
-        self._any_fast = self._any_fast or bool((delib < 1.0).any())
-        self._any_error = self._any_error or bool((err > 0.0).any())
+    def _note_rates(self, delib: np.ndarray | float, err: np.ndarray | float) -> None:
+        """Fold these agents' deliberation and error rates (arrays, or one group's shared
+        values) into the flags (rates only ever arrive with agents: at build, then with each join)."""
+        self._any_fast = self._any_fast or bool(np.any(np.less(delib, 1.0)))
+        self._any_error = self._any_error or bool(np.any(np.greater(err, 0.0)))
 
     @property
     def deterministic_decisions(self) -> bool:

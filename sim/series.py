@@ -31,8 +31,9 @@ class Series(MutableMapping[str, list[float]]):
 
     def _settle(self) -> None:
         """Make the pending block's rows columns: ``start_block``'s work, done when first needed
-        (a run read only through its final metrics never needs it)."""
-        assert self._pending is not None
+        (a run read only through its final metrics never needs it); nothing when none is pending."""
+        if self._pending is None:
+            return
         names, block = self._pending
         self._pending = None
         if block.shape[1] >= MIN_BLOCK:
@@ -42,8 +43,7 @@ class Series(MutableMapping[str, list[float]]):
             self._cols = dict(zip(names, block.tolist(), strict=True))
 
     def __getitem__(self, name: str) -> list[float]:
-        if self._pending is not None:
-            self._settle()
+        self._settle()
         col = self._cols[name]
         if name in self._blocks:
             self._blocks.discard(name)
@@ -51,14 +51,12 @@ class Series(MutableMapping[str, list[float]]):
         return col  # type: ignore[return-value]
 
     def __setitem__(self, name: str, values: list[float]) -> None:
-        if self._pending is not None:
-            self._settle()
+        self._settle()
         self._blocks.discard(name)
         self._cols[name] = values
 
     def __delitem__(self, name: str) -> None:
-        if self._pending is not None:
-            self._settle()
+        self._settle()
         self._blocks.discard(name)
         del self._cols[name]
 
@@ -76,8 +74,7 @@ class Series(MutableMapping[str, list[float]]):
 
     def extend(self, name: str, values: np.ndarray) -> None:
         """Append the booked ``values`` (a 1-D array) to column ``name``, which must exist."""
-        if self._pending is not None:
-            self._settle()
+        self._settle()
         block = _block(values) if len(values) >= MIN_BLOCK else None
         if name in self._blocks:
             if block is not None:
@@ -96,8 +93,7 @@ class Series(MutableMapping[str, list[float]]):
 
         Float columns that have no values yet (a run's first booking) are copied in one call,
         as the rows of one block, rather than one copy each."""
-        if self._pending is not None:
-            self._settle()
+        self._settle()
         names = list(self._cols)
         if k >= MIN_BLOCK:
             fresh = [name for name in names if name in cols and not self._cols[name] and cols[name].dtype.kind == "f"]
@@ -127,8 +123,7 @@ class Series(MutableMapping[str, list[float]]):
         """``extend_all`` for a block's rows (float64, which nobody writes again, as in
         ``start_block``): a column kept as arrays takes its row as it is, however short (no
         conversion to a list: the floats read back are the same), NaN where absent."""
-        if self._pending is not None:
-            self._settle()
+        self._settle()
         for name, col in self._cols.items():
             row = rows.get(name)
             if row is None:
@@ -144,8 +139,7 @@ class Series(MutableMapping[str, list[float]]):
     def arrays(self) -> dict[str, np.ndarray | list[float]]:
         """Every column for a frame, names in order: its list, or the booked arrays joined (not read
         as Python floats)."""
-        if self._pending is not None:
-            self._settle()
+        self._settle()
         out = {}
         for name, col in self._cols.items():
             if name in self._blocks:

@@ -186,40 +186,34 @@ def book(model: SpecModel, rec: Stretch) -> bool:
         names = (plan.kept.get(present) or _kept(plan, present))[1]
         block = block[:len(names)]
     # Counters counted at some steps only (NaN at the others, as trust-game's ``rewired`` at a
-    # step that cut no tie): sparse, as ``metrics._columns`` has them.
-    partial = [name for name in layout.counters if np.isnan(counters[name][:k]).any()]
-    before = {name: model.totals.counted.get(name) for name in partial}
+    # step that cut no tie; their block sums are NaN): sparse, as ``metrics._columns`` has them.
+    partial = [name for name, v in zip(layout.counters, sums[n_rows + 5:], strict=True) if v != v]
     _totals(model, layout, sums, out)
     last = dict(zip(names, block[:, -1].tolist(), strict=True))  # the block's order, as the general path's
-    if partial:
-        _partial_totals(model, counters, k, before)
-        names, block = _sparse_last(names, block, partial)
-    _series(model, names, block, first)
     for c in range(6, 6 + kept):  # the compliance.* rows
         name = names[c]
         if last[name] != last[name]:  # NaN: the principle did not apply at the last step
             del last[name]
-    for name in partial:
-        if last[name] != last[name]:  # not counted at the last step
-            del last[name]
+    if partial:
+        _partial_totals(model, counters, k, partial)
+        for name in partial:
+            if last[name] != last[name]:  # not counted at the last step
+                del last[name]
+        names, block = _sparse_last(names, block, partial)
+    _series(model, names, block, first)
     model.last_metrics = last
     return True
 
 
-def _partial_totals(model: SpecModel, counters: dict[str, np.ndarray], k: int,
-                    before: dict[str, float | None]) -> None:
-    """``Totals.add`` of partial counters: the steps that counted them, none where none did
-    (the block's sums took every step, NaN included)."""
+def _partial_totals(model: SpecModel, counters: dict[str, np.ndarray], k: int, partial: list[str]) -> None:
+    """``Totals.add`` of partial counters (which ``_totals`` leaves out): the steps that counted
+    them, nothing where none did."""
     counted = model.totals.counted
-    for name, was in before.items():
+    for name in partial:
         v = counters[name][:k]
         v = v[~np.isnan(v)]
         if len(v):
-            counted[name] = (0.0 if was is None else was) + M._total(v)
-        elif was is None:
-            del counted[name]
-        else:
-            counted[name] = was
+            counted[name] = counted.get(name, 0.0) + M._total(v)
 
 
 def _sparse_last(names: list[str], block: np.ndarray, partial: list[str]) -> tuple[list[str], np.ndarray]:
@@ -381,7 +375,8 @@ def _totals(model: SpecModel, layout: Layout, sums: list[float], out: np.ndarray
         counted[name] = counted.get(name, 0.0) + sums[row]
     o = n_rows + 3
     for name in (*M.INJECTIONS, *layout.counters):
-        counted[name] = counted.get(name, 0.0) + sums[o]
+        if sums[o] == sums[o]:  # NaN: a counter counted at some steps only (``_partial_totals``)
+            counted[name] = counted.get(name, 0.0) + sums[o]
         o += 1
     # The new totals: views of ``out``, which nobody writes again (totals are replaced, never written).
     for name, n in (("applied", p), ("held", p), ("outcomes", n_out)):

@@ -42,6 +42,18 @@ def _run(fuse: bool, monkeypatch: pytest.MonkeyPatch, seed: int, overrides: dict
                            monkeypatch)
 
 
+def _both_with(snippet: str, source: str, overrides: dict[str, Any], seed: int,
+               monkeypatch: pytest.MonkeyPatch) -> tuple[Any, int]:
+    """The shipped scenario with ``snippet`` appended, stepped and fused: the two runs must
+    agree; the fused model and its fused steps."""
+    path = Path(scenarios.__file__).parent / "public-goods-fg.toml"
+    sc = load_scenario_text(path.read_text() + snippet, source=source)
+    slow, _ = _run(False, monkeypatch, seed, overrides, sc)
+    fast, played = _run(True, monkeypatch, seed, overrides, sc)
+    _same(slow, fast)
+    return fast, played
+
+
 @pytest.mark.parametrize(("overrides", "seed"), [
     ({}, 0), ({}, 1), ({}, 2),
     (_sized(200), 0), (_sized(200), 5),
@@ -145,12 +157,7 @@ count = 3
 def test_events_split_stretches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Newcomers (new groups, new deciders, families extended), an instruction that rebinds a
     group (new families), and a departure (everyone alive no more: stepped from there)."""
-    path = Path(scenarios.__file__).parent / "public-goods-fg.toml"
-    sc = load_scenario_text(path.read_text() + EVENTS, source="pgfg-events.toml")
-    over = {**_sized(120), "steps": 16}
-    slow, _ = _run(False, monkeypatch, 2, over, sc)
-    fast, played = _run(True, monkeypatch, 2, over, sc)
-    _same(slow, fast)
+    fast, played = _both_with(EVENTS, "pgfg-events.toml", {**_sized(120), "steps": 16}, 2, monkeypatch)
     # Fused between the events (the engine steps an event's step and the next), stepped after
     # the leave.
     assert 5 <= played <= 12
@@ -252,12 +259,7 @@ def test_contributions_reading_varying_fields(monkeypatch: pytest.MonkeyPatch) -
         return not (act.gives < 0.75 and obs.coin % 2 == 1)
 
     try:
-        path = Path(scenarios.__file__).parent / "public-goods-fg.toml"
-        sc = load_scenario_text(path.read_text() + READS_COIN, source="pgfg-reads-coin.toml")
-        over = {**_sized(160), "steps": 12}
-        slow, _ = _run(False, monkeypatch, 3, over, sc)
-        fast, played = _run(True, monkeypatch, 3, over, sc)
-        _same(slow, fast)
+        fast, played = _both_with(READS_COIN, "pgfg-reads-coin.toml", {**_sized(160), "steps": 12}, 3, monkeypatch)
         assert played >= 6
         families = fast.decisions.batch_families(np.zeros(0, np.int64))[1]
         reads = {i for fam in families for index, _ in fam.read_sets for i in index}
