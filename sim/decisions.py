@@ -256,6 +256,12 @@ class DecisionTable:
         #: table across runs (``keep``/``warm``): they stay true, since cells are only ever added.
         self.marks: dict[str, Any] = {}
         self._pop_key: tuple[int, Hashable | None] | None = None  # population_key, by decider count
+        # The population key this table was first warmed under (``warm``): ``keep`` offers its
+        # state there too, for later runs that start from that population and add deciders.
+        self._origin: Hashable | None = None
+        # A restored state's signatures past this table's deciders (``warm``): a decider added
+        # later keeps the state's entries if it is the one the state's run added there.
+        self._ahead: tuple[Any, ...] | None = None
         self._fam_key: tuple[int, Hashable | None] | None = None  # family_key, by decider count
         self._families = _Families()
         self._binding_sigs: dict[tuple[int, int], tuple[Any, ...]] = {}
@@ -386,7 +392,7 @@ class DecisionTable:
             return
         kept = TABLES.get(key)
         if kept is None or kept["n_cells"] < self.n_cells:
-            state = self._snapshot()
+            state = self._snapshot(key)
             state["families"] = [(list(f.rankings), dict(f.rid), dict(f.want_rid),
                                   [(index, dict(filed)) for index, filed in f.read_sets])
                                  for f in self._families.families]
@@ -405,6 +411,8 @@ class DecisionTable:
             if did is None:
                 did = self._decider_ids[key] = len(self.deciders)
                 self.deciders.append(Decider(binding, policy, ph, group, bid))
+                if self._ahead is not None:
+                    self._check_ahead(did)
                 for c in binding.constraints:
                     if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
                         self._pidx[c.id] = len(self.principle_ids)
@@ -574,6 +582,8 @@ class DecisionTable:
         rows: list[int] = []
         cols: list[int] = []
         for d, sets in self._read_sets.items():
+            if d >= len(whole):
+                continue  # a restored state's decider this run has not added (yet: ``warm``)
             for rs in sets:
                 rows.extend([d] * len(rs.index))
                 cols.extend(rs.index)
@@ -767,31 +777,62 @@ class DecisionTable:
         The cells are the same pure records the run would compute, some perhaps for keys it
         never meets: counted nowhere, they change no result (``tests/test_cell_memo.py``).
         ``sparse``: also a table whose cells live in dicts (a kernel that keeps its own
-        look-up in ``marks``).
+        look-up in ``marks``). The state may hold deciders that the earlier run added later
+        (a scripted delegation's): their entries serve the deciders this run adds in their
+        place while each has the same signature, phase and group (``_check_ahead``).
         """
         if self.n_cells or not (sparse or self.fits_dense()):
             return False
         key = self.population_key()
+        if self._origin is None:
+            self._origin = key
         state = TABLES.get(key) if key is not None else None
         if state is None:
             return False
         self._restore(state)
+        pop = state["pop"].key
+        self._ahead = pop if len(pop) > len(self.deciders) else None
         return True
 
     def keep(self, sparse: bool = False) -> None:
-        """Offer this table to later runs of its population (when it holds more than the kept one);
-        ``sparse`` as for ``warm``."""
+        """Offer this table to later runs of its population (when it holds more than the kept one),
+        and to runs of the population it was warmed from; ``sparse`` as for ``warm``."""
+        if self._shared is not None:
+            return  # still the restored state, no cell of its own: nothing more to offer
         key = self.population_key()
         if key is None or not (sparse or self.fits_dense()):
             return
-        kept = TABLES.get(key)
-        if kept is None or kept["n_cells"] < self.n_cells:
-            TABLES.put(key, self._snapshot())
+        state = None
+        for at in (key, self._origin) if self._origin not in (None, key) else (key,):
+            kept = TABLES.get(at)
+            if kept is None or kept["n_cells"] < self.n_cells:
+                state = state or self._snapshot(key)
+                TABLES.put(at, state)
 
-    def _snapshot(self) -> dict[str, Any]:
+    def _check_ahead(self, decider: int) -> None:
+        """Keep a restored state's entries for a decider just added if the state's run added
+        the same one there; else drop the entries of it and every later decider."""
+        ahead = self._ahead
+        assert ahead is not None
+        dec = self.deciders[decider]
+        if decider < len(ahead) and ahead[decider] == (self._signature(decider), dec.phase, dec.group):
+            if decider + 1 == len(ahead):
+                self._ahead = None  # every decider the state holds is this table's own now
+            return
+        self._ahead = None
+        self._thaw(0, None)
+        space = self.codec.space
+        for lut in self._luts:
+            if lut is not None:
+                lut[decider * space:] = 0
+        self._cell_dicts = [{k: c for k, c in d.items() if k < decider * space} for d in self._cell_dicts]
+        self._read_sets = {d: sets for d, sets in self._read_sets.items() if d < decider}
+        self.marks = {}  # kernels' facts about the cells held, which may be of those deciders'
+
+    def _snapshot(self, pop: Hashable) -> dict[str, Any]:
         # Dense tables are mostly zeros: kept as their filled entries.
         luts = [None if lut is None else (len(lut), np.flatnonzero(lut), lut[lut != 0]) for lut in self._luts]
-        return {"n_cells": self.n_cells, "luts": luts, "dense": [None] * len(luts), "marks": dict(self.marks),
+        return {"pop": pop, "n_cells": self.n_cells, "luts": luts, "dense": [None] * len(luts), "marks": dict(self.marks),
                 "cell_dicts": [dict(d) for d in self._cell_dicts],
                 "read_sets": {d: [(rs.index, dict(rs.cells)) for rs in sets] for d, sets in self._read_sets.items()},
                 "cells": (self._cells.n, {k: a.copy() for k, a in self._cells.arr.items()}),

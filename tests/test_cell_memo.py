@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from agents.acts import Act
@@ -121,6 +122,65 @@ def test_a_run_from_a_remembered_table_equals_a_cold_run(first: dict[str, Any], 
     monkeypatch.setattr(decisions, "TABLES", TableMemo())
     cold = run("ipd-classic", seed=4, set=then)
     assert_same_result(cold, warm)
+
+
+def _injection(delegated: tuple[str, ...] = ("workers", "gullible")) -> Any:
+    """The shipped injection scenario (delegations at step 10) with the events to ``delegated`` only."""
+    import dataclasses
+
+    from sim.scenario import load_scenario
+
+    sc = load_scenario("injection", {"steps": 16})
+    return dataclasses.replace(sc, events=tuple(ev for ev in sc.events if ev.to in delegated))
+
+
+def test_a_table_kept_past_a_delegation_serves_the_next_run(memo: CellMemo,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deciders a scripted delegation adds come with the state an earlier run left: the next
+    run of the population misses no key after the delegation either, and its result is the cold one's."""
+    from sim.model import SpecModel
+
+    sc = _injection()
+    cold = SpecModel(sc, seed=3)
+    cold.run()
+    before = len(cold.decisions.deciders)
+    model = SpecModel(sc, seed=3)  # restored at build (``Injection.setup``)
+    assert model.decisions._shared is not None
+    assert model.decisions._ahead is not None and len(model.decisions.deciders) < before
+    model.run()
+    assert model.decisions._shared is not None  # still the kept state: no key was missing
+    assert model.decisions._ahead is None and len(model.decisions.deciders) == before
+    monkeypatch.setattr(decisions, "TABLES", TableMemo())
+    assert_same_result(run(sc, seed=3), run(sc, seed=3))  # the same, cold then warm, through sim.run
+
+
+def test_a_table_kept_past_other_deciders_keeps_only_its_population(memo: CellMemo,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that adds other deciders than the kept state's (another group delegated first)
+    drops the state's entries for them and computes its own: its result is the cold one's."""
+    from sim.model import SpecModel
+
+    run(_injection(), seed=3)
+    other = _injection(("gullible",))
+    model = SpecModel(other, seed=3)
+    table = model.decisions
+    built = len(table.deciders)
+    assert table._shared is not None and table._ahead is not None
+    model.run()
+    assert table._ahead is None and table._shared is None
+    warm = run(other, seed=3)
+    monkeypatch.setattr(decisions, "MEMO", CellMemo())
+    monkeypatch.setattr(decisions, "TABLES", TableMemo())
+    cold_model = SpecModel(other, seed=3)
+    cold_model.run()
+    # The added deciders' entries are the keys this run met, with this run's acts (the kept
+    # run's gullible deciders stood where its workers' had: none of theirs may be served).
+    start = built * table.codec.space
+    mine, theirs = table.dense(0)[start:], cold_model.decisions.dense(0)[start:]
+    keys = np.flatnonzero(theirs)
+    assert len(keys) and (np.flatnonzero(mine[: len(theirs)]) == keys).all() and not mine[len(theirs):].any()
+    assert (table._cells.arr["full"][mine[keys] - 1] == cold_model.decisions._cells.arr["full"][theirs[keys] - 1]).all()
+    assert_same_result(run(other, seed=3), warm)
 
 
 def test_the_table_memo_drops_the_oldest_population() -> None:
