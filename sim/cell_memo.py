@@ -116,8 +116,19 @@ def signature(binding: Any, policy: Any, acts: Any, codec: Any) -> Hashable | No
 
 def compose_signature(pol: Hashable, part: tuple[Any, ...]) -> tuple[Any, ...]:
     """A signature from its policy part and its binding part (the one place that orders them)."""
-    key, *rest = part
-    return (key, pol, *rest)
+    return (part, pol)
+
+
+class _HashedOnce(tuple):  # type: ignore[type-arg]
+    """A tuple that computes its hash once: a binding's part of a signature walks the whole spec,
+    and is hashed with every signature made from it and every family look-up it keys."""
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash  # type: ignore[no-any-return]
+        except AttributeError:
+            self._hash: int = tuple.__hash__(self)
+            return self._hash
 
 
 def binding_signature(binding: Any, acts: Any, codec: Any) -> tuple[Any, ...]:
@@ -126,7 +137,16 @@ def binding_signature(binding: Any, acts: Any, codec: Any) -> tuple[Any, ...]:
     checks = tuple((CHECKS[c.check].fn, CHECKS[c.check].applies) if c.check in CHECKS else None
                    for c in binding.constraints if c.check is not None)
     layout = (codec.obs_type, codec.card, codec.offset)
-    return (binding.key, tuple(acts), layout, checks)
+    part = _HashedOnce((binding.key, tuple(acts), layout, checks))
+    # One object per part in the process: signatures made from it then compare by identity.
+    if len(_PARTS) >= MAX_PARTS:
+        _PARTS.clear()
+    return _PARTS.setdefault(part, part)
+
+
+#: Binding parts of signatures by value, one object each (``binding_signature``).
+_PARTS: dict[_HashedOnce, _HashedOnce] = {}
+MAX_PARTS = 10_000
 
 
 class CellMemo:

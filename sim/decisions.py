@@ -225,6 +225,7 @@ class DecisionTable:
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
         self._sigs: dict[int, Hashable | None] = {}
+        self._pol_sigs: dict[int, tuple[Any, Hashable | None]] = {}  # by id(policy): (policy, signature)
         # Per (binding, phase): which constraints' checks apply to the phase's acts at all. It
         # depends on neither the observation nor the act, so it is computed once, not per outcome.
         self._applies: dict[tuple[int, int], tuple[bool, ...]] = {}
@@ -278,11 +279,7 @@ class DecisionTable:
             self._thaw(d.phase, None)
             # The same resolver's part computed by an earlier run of the process (a sweep's or a
             # bench's runs): its record is copied in, as ``_cell_of`` copies ``MEMO``'s.
-            part = self._binding_sigs.get((d.bid, d.phase))
-            if part is None:
-                part = self._binding_sigs[d.bid, d.phase] = binding_signature(
-                    d.binding, self.phases[d.phase], self.codec)
-            pkey = (part, obs, ranking, key[5])
+            pkey = (self._binding_part(d.binding, d.bid, d.phase), obs, ranking, key[5])
             known = FAMILY_CELLS.get(pkey)
             if known is not None:
                 hit = self._cell_memo[key] = (self._insert(d, known[0]), known[1])
@@ -327,10 +324,7 @@ class DecisionTable:
         for (bid, phase, group, ro, cls), f in sorted(fams._by_key.items(), key=lambda kv: kv[1]):
             if f < 0:
                 continue
-            sig = self._binding_sigs.get((bid, phase))
-            if sig is None:
-                sig = self._binding_sigs[bid, phase] = binding_signature(binding[bid], self.phases[phase], self.codec)
-            parts.append((sig, phase, group, ro, cls))
+            parts.append((self._binding_part(binding[bid], bid, phase), phase, group, ro, cls))
         key = _Keyed(("families", tuple(parts), tuple(self.principle_ids)))
         self._fam_key = (len(self.deciders), key)
         return key
@@ -401,24 +395,35 @@ class DecisionTable:
     # --- deciders ---------------------------------------------------------------------------
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
         """The decider of (binding, policy of ``group``) in each phase, created on first use."""
-        ids = []
+        return tuple(self.decider_ids_of(binding, (policy,), group)[0].tolist())
+
+    def decider_ids_of(self, binding: Binding, policies: Sequence[Any], group: int = 0) -> np.ndarray:
+        """``decider_ids`` of (``binding``, each of ``policies``): one row per policy, one column
+        per phase (a drawn group's variants, given a delegation, in one call)."""
         # Equal bindings share a number (``Binding`` keeps its hash): the deciders' keys hold it,
         # not the binding's key, whose hash walks the whole spec on every look-up.
         bid = self._bids.setdefault(binding, len(self._bids))
-        for ph in range(len(self.phases)):
-            key = (bid, id(policy), ph)
-            did = self._decider_ids.get(key)
-            if did is None:
-                did = self._decider_ids[key] = len(self.deciders)
-                self.deciders.append(Decider(binding, policy, ph, group, bid))
-                if self._ahead is not None:
-                    self._check_ahead(did)
-                for c in binding.constraints:
-                    if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
-                        self._pidx[c.id] = len(self.principle_ids)
-                        self.principle_ids.append(c.id)
-            ids.append(did)
-        return tuple(ids)
+        start = len(self.deciders)
+        ids = []
+        for policy in policies:
+            pid = id(policy)
+            for ph in range(len(self.phases)):
+                key = (bid, pid, ph)
+                did = self._decider_ids.get(key)
+                if did is None:
+                    did = self._decider_ids[key] = len(self.deciders)
+                    self.deciders.append(Decider(binding, policy, ph, group, bid))
+                ids.append(did)
+        if len(self.deciders) > start:
+            for c in binding.constraints:
+                if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
+                    self._pidx[c.id] = len(self.principle_ids)
+                    self.principle_ids.append(c.id)
+            for did in range(start, len(self.deciders)):
+                if self._ahead is None:
+                    break
+                self._check_ahead(did)
+        return np.array(ids, dtype=np.int64).reshape(len(policies), len(self.phases))
 
     def known_ids(self, binding: Binding, policy: Any) -> tuple[int, ...] | None:
         """``decider_ids`` of deciders that exist already; None where one would be created."""
@@ -446,6 +451,7 @@ class DecisionTable:
         t._decider_ids = dict(self._decider_ids)
         t._bids = dict(self._bids)
         t._sigs = dict(self._sigs)
+        t._pol_sigs = dict(self._pol_sigs)
         t._binding_sigs = dict(self._binding_sigs)
         t._applies = dict(self._applies)
         t.principle_ids = list(self.principle_ids)
@@ -681,21 +687,32 @@ class DecisionTable:
         """The decider's ``sim.cell_memo.signature`` (computed once); None: never remembered."""
         if decider not in self._sigs:
             d = self.deciders[decider]
-            pol = policy_signature(d.policy)
+            pol = self._policy_signature(d.policy)
             if pol is None:
                 self._sigs[decider] = None
             else:
-                part = self._binding_sigs.get((d.bid, d.phase))
-                if part is None:
-                    part = self._binding_sigs[d.bid, d.phase] = binding_signature(
-                        d.binding, self.phases[d.phase], self.codec)
                 # Hashed once and one object per signature in the process: the memo looks it up
                 # on every miss, and equal deep tuples of dataclasses compare field by field.
-                sig = _Keyed(compose_signature(pol, part))
+                sig = _Keyed(compose_signature(pol, self._binding_part(d.binding, d.bid, d.phase)))
                 self._sigs[decider] = _CANONICAL.setdefault(sig, sig)
                 if len(_CANONICAL) > MAX_CANONICAL:
                     _CANONICAL.clear()
         return self._sigs[decider]
+
+    def _policy_signature(self, policy: Any) -> Hashable | None:
+        """``policy_signature``, once per policy object (kept with it, so its id is not reused):
+        a policy decides in every phase, and again for every binding a script gives its group."""
+        known = self._pol_sigs.get(id(policy))
+        if known is None:
+            known = self._pol_sigs[id(policy)] = (policy, policy_signature(policy))
+        return known[1]
+
+    def _binding_part(self, binding: Binding, bid: int, phase: int) -> tuple[Any, ...]:
+        """``binding_signature`` of binding number ``bid`` in ``phase``, computed once."""
+        part = self._binding_sigs.get((bid, phase))
+        if part is None:
+            part = self._binding_sigs[bid, phase] = binding_signature(binding, self.phases[phase], self.codec)
+        return part
 
     def _remember(self, known: list[_ReadSet], obs: Any, index: tuple[int, ...], cell: int) -> None:
         """File ``cell`` under its read-set (field positions; created on first use) and ``obs``'s values there."""
@@ -815,10 +832,17 @@ class DecisionTable:
         ahead = self._ahead
         assert ahead is not None
         dec = self.deciders[decider]
-        if decider < len(ahead) and ahead[decider] == (self._signature(decider), dec.phase, dec.group):
-            if decider + 1 == len(ahead):
-                self._ahead = None  # every decider the state holds is this table's own now
-            return
+        if decider < len(ahead):
+            sig, phase, group = ahead[decider]
+            # Compared part by part (the binding's part is one object per value in the process),
+            # not by building the signature: a delegation adds a decider per drawn variant.
+            pol = self._policy_signature(dec.policy)
+            if (phase == dec.phase and group == dec.group and pol is not None
+                    and sig.key == compose_signature(pol, self._binding_part(dec.binding, dec.bid, dec.phase))):
+                self._sigs[decider] = sig
+                if decider + 1 == len(ahead):
+                    self._ahead = None  # every decider the state holds is this table's own now
+                return
         self._ahead = None
         self._thaw(0, None)
         space = self.codec.space

@@ -347,13 +347,13 @@ class SpecModel(mesa.Model):
             for ph, did in enumerate(self.decisions.decider_ids(b, self._variants[g][0], g)):
                 self.decider_of[ph][in_group] = did
             return
-        # Members of each variant by one sort (a mask per variant is quadratic in a drawn group).
-        var = self.variant_of[in_group]
-        order = np.argsort(var, kind="stable")
-        vs, starts = np.unique(var[order], return_index=True)
-        for v, members in zip(vs.tolist(), np.split(in_group[order], starts[1:]), strict=True):
-            for ph, did in enumerate(self.decisions.decider_ids(b, self._variants[g][v], g)):
-                self.decider_of[ph][members] = did
+        # The variants present, their deciders in one call, and each member's by one gather (a
+        # mask per variant is quadratic in a drawn group, a write per variant costs as much).
+        vs, inv = np.unique(self.variant_of[in_group], return_inverse=True)
+        variants = self._variants[g]
+        ids = self.decisions.decider_ids_of(b, [variants[v] for v in vs.tolist()], g)
+        for ph in range(ids.shape[1]):
+            self.decider_of[ph][in_group] = ids[inv, ph]
 
     # --- the one path to a decision ----------------------------------------------------------------
     def decide(self, agents: np.ndarray, codes: np.ndarray, partners: np.ndarray | None = None,
