@@ -7,6 +7,9 @@ the groups scaled in proportion to the size, and a plain Mesa 3.5 model of the
 same game (``bench.peer_mesa_games``) plays on the graph specbound played on.
 Each side's time is the steps of a run on a model built untimed (as in
 ``bench.scaling``: building the network and the agents is set-up, not play;
+at 10^3 agents the scenario's own steps, as ``specbound run`` plays it, except
+on complete graphs; at 10^4 fewer, for the peer's time, but past every
+scripted event;
 the median of three alternating timings where a round costs under
 ``REPEAT_BUDGET``, of seven where it costs under ``CHEAP_ROUND``),
 the figure agent-steps per second, the ratio ours / Mesa; the issue's target
@@ -67,7 +70,9 @@ class Plan:
     """How one scenario is benchmarked.
 
     Attributes:
-        steps: specbound's steps at 10^3 and at 10^4 agents.
+        steps: specbound's steps at 10^3 and at 10^4 agents; None: the scenario's own
+            (``steps`` of its file: what ``specbound run`` plays, and what a run's fixed costs
+            are spread over). A row plays past every scripted ``at`` event of its scenario.
         peer: builds the Mesa model from specbound's built model (its graph, kinds, params).
         phases: specbound's phases whose decisions per step the matching fixes (the check),
             None: payoffs (or the board) are compared instead.
@@ -76,7 +81,7 @@ class Plan:
             its first steps are checked against specbound's first steps); None: ``steps``.
     """
 
-    steps: tuple[int, int]
+    steps: tuple[int | None, int]
     peer: Callable[[Any], Any]
     phases: tuple[int, ...] | None
     complete: bool = False
@@ -186,24 +191,34 @@ def _injection(model: Any) -> Any:
 
 
 PLANS: dict[str, Plan] = {
-    "commons": Plan((20, 10), _commons, (0,)),
-    "commons-newcomer": Plan((30, 10), _commons, (0,)),  # 30: past the newcomer's join at step 20
-    "injection": Plan((5, 3), _injection, (0,)),
+    "commons": Plan((None, 10), _commons, (0,)),
+    "commons-newcomer": Plan((None, 25), _commons, (0,)),  # 25: past the newcomer's join at step 20
+    "injection": Plan((None, 13), _injection, (0,)),  # 13: past the delegations at step 10
     "ipd-classic": Plan((2, 3), _ipd, None, complete=True, peer_steps=(1, 3)),
-    "ipd-q-learning": Plan((10, 5), _ipd_q, (0,)),
+    "ipd-q-learning": Plan((None, 5), _ipd_q, (0,)),
     "moran-ipd": Plan((2, 3), lambda m: _ipd(m, moran=True), (0,), complete=True, peer_steps=(1, 3)),
     "negotiation-confidential-first": Plan((2, 3), _negotiation, (1,), complete=True, peer_steps=(1, 3)),
     "negotiation-honest-first": Plan((2, 3), _negotiation, (1,), complete=True, peer_steps=(1, 3)),
-    "public-goods": Plan((5, 3), _public_goods, (0,)),
-    "public-goods-fg": Plan((5, 3), _public_goods_fg, (0, 1)),
-    "spatial-pd": Plan((10, 5), lambda m: None, None),
+    "public-goods": Plan((None, 3), _public_goods, (0,)),
+    "public-goods-fg": Plan((None, 3), _public_goods_fg, (0, 1)),
+    "spatial-pd": Plan((None, 5), lambda m: None, None),
     "spec-evolution": Plan((2, 3), _negotiation, (1,), complete=True, peer_steps=(1, 3)),
     "spec-incident": Plan((5, 5), _negotiation, (1,), complete=True, peer_steps=(1, 3)),  # 5: its trigger window
-    "tooth-fairy": Plan((5, 3), _tooth_fairy, (0,)),
-    "trust-game": Plan((10, 5), _trust_game, (0, 1)),
-    "trust-game-learning": Plan((10, 5), _trust_game, (0, 1)),
-    "trust-network": Plan((10, 5), lambda m: None, None),
+    "tooth-fairy": Plan((None, 3), _tooth_fairy, (0,)),
+    "trust-game": Plan((None, 5), _trust_game, (0, 1)),
+    "trust-game-learning": Plan((None, 5), _trust_game, (0, 1)),
+    "trust-network": Plan((None, 5), lambda m: None, None),
 }
+
+
+def plan_steps(ref: str, big: bool) -> int:
+    """The steps a row of ``ref`` plays at 10^4 agents (``big``) or at 10^3."""
+    steps = PLANS[ref].steps[1 if big else 0]
+    if steps is None:
+        from sim.scenario import load_scenario
+
+        return load_scenario(ref).steps
+    return steps
 
 
 def shipped() -> list[str]:
@@ -282,7 +297,7 @@ def bench_row(ref: str, n: int) -> Result:
     plan = PLANS[ref]
     big = n >= 10_000
     sparse = plan.complete and big
-    steps = plan.steps[1 if big else 0]
+    steps = plan_steps(ref, big)
     peer_steps = steps if plan.peer_steps is None else plan.peer_steps[1 if big else 0]
     ov = overrides(ref, n, steps, sparse)
     # Untimed: a run that records what the check compares, and warms every cache and import.
