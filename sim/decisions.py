@@ -395,11 +395,16 @@ class DecisionTable:
     # --- deciders ---------------------------------------------------------------------------
     def decider_ids(self, binding: Binding, policy: Any, group: int = 0) -> tuple[int, ...]:
         """The decider of (binding, policy of ``group``) in each phase, created on first use."""
-        return tuple(self.decider_ids_of(binding, (policy,), group)[0].tolist())
+        return tuple(self._ids_of(binding, (policy,), group))
 
     def decider_ids_of(self, binding: Binding, policies: Sequence[Any], group: int = 0) -> np.ndarray:
         """``decider_ids`` of (``binding``, each of ``policies``): one row per policy, one column
         per phase (a drawn group's variants, given a delegation, in one call)."""
+        ids = self._ids_of(binding, policies, group)
+        return np.array(ids, dtype=np.int64).reshape(len(policies), len(self.phases))
+
+    def _ids_of(self, binding: Binding, policies: Sequence[Any], group: int) -> list[int]:
+        """The deciders of ``decider_ids_of``, row after row."""
         # Equal bindings share a number (``Binding`` keeps its hash): the deciders' keys hold it,
         # not the binding's key, whose hash walks the whole spec on every look-up.
         bid = self._bids.setdefault(binding, len(self._bids))
@@ -423,7 +428,7 @@ class DecisionTable:
                 if self._ahead is None:
                     break
                 self._check_ahead(did)
-        return np.array(ids, dtype=np.int64).reshape(len(policies), len(self.phases))
+        return ids
 
     def known_ids(self, binding: Binding, policy: Any) -> tuple[int, ...] | None:
         """``decider_ids`` of deciders that exist already; None where one would be created."""
