@@ -155,13 +155,21 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     t0 = model.steps
     c_agent, c_outcome, c_partner, c_at, c_rows, bad_at, b_worker, b_said, b_kind, b_act, b_obeyed = _log_rows(
         outcome, table.outcome_column("nconf"), workers, o_kind, kinds.authority, o_act, o_worker, said_by, bounds)
-    c_at, rows, cut = c_at.tolist(), c_rows.tolist(), bad_at.tolist()
-    for s in range(k):
-        model.log.conflict_steps([t0 + s + 1], c_agent, c_outcome, c_at[s:s + 2], rows[s:s + 1], c_partner)
-        lo, hi = cut[s], cut[s + 1]
-        if hi > lo:
-            model.log.injections(t0 + s + 1, b_worker[lo:hi], b_said[lo:hi], b_kind[lo:hi], kinds.labels,
-                                 b_obeyed[lo:hi], b_act[lo:hi], ACT_NAMES)
+    log = model.log
+    cut = bad_at.tolist()
+    if log.fits(int(c_rows.sum()) + cut[-1]):
+        # Nothing truncated: the order of the two kinds of rows makes no difference, so each
+        # goes in as one block (read back as the same chunks).
+        log.conflict_block(t0 + 1, c_agent, c_outcome, c_at, c_rows, c_at[:-1])
+        log.injection_block(t0 + 1, b_worker, b_said, b_kind, kinds.labels, b_obeyed, b_act, ACT_NAMES, cut)
+    else:
+        c_at, rows = c_at.tolist(), c_rows.tolist()
+        for s in range(k):
+            log.conflict_steps([t0 + s + 1], c_agent, c_outcome, c_at[s:s + 2], rows[s:s + 1], c_partner)
+            lo, hi = cut[s], cut[s + 1]
+            if hi > lo:
+                log.injections(t0 + s + 1, b_worker[lo:hi], b_said[lo:hi], b_kind[lo:hi], kinds.labels,
+                               b_obeyed[lo:hi], b_act[lo:hi], ACT_NAMES)
     # Claims heard (credence: trust in the sender, the truth where verified), learnt at once:
     # rows in the order heard, as stepping's calls would leave them.
     heard = _heard(o_kind, o_worker, said_by, detect, prm.verify_prob, heard_trust, kinds.nclaims, kinds.facts,
