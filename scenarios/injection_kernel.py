@@ -363,7 +363,7 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
           ginis, rec_counts, rec_group_sums, rec_summary):
     """Settle ``k`` steps as ``Injection._settle``, ``_hijacks`` and ``_ledger_arrays`` do, and
     record each step's outcome counts, group sums and the engine's metrics; ``o_act``: each
-    order's act."""
+    order's act; ``tally``: the stretch's tallies (zeros in, ``TALLY``'s columns out)."""
     stake, task_value, invoice, verify_prob, prior = scal[0], scal[1], scal[2], scal[3], scal[4]
     nw = workers.shape[0]
     n = payoff.shape[0]
@@ -374,6 +374,9 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
     tbuf = np.empty(kept.shape[0])
     gap = np.empty(kept.shape[0])
     real = np.empty(n)
+    # Decisions by group and (done, attacked, transfer, injection obeyed): one count a decision,
+    # the tallies made from them after the loop (counts: exact in any order).
+    seen = np.zeros((tally.shape[0], 16), np.int64)
     for s in range(k):
         # One branch-free pass over the workers (their acts are coin flips to a branch): act and
         # outcome, the four payoff sums, tallies and counters. Adding 0.0 where nothing is paid
@@ -409,14 +412,8 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
             unauthorised = (oc != 0) & (auth == 0)
             attacked = (ch[s, q] == MESSAGE) | (ch[s, q] == DATA)
             g = gw[q]
-            tally[g, 0] += 1.0
-            tally[g, 1] += done
-            tally[g, 2] += not attacked
-            tally[g, 3] += done & (not attacked)
-            tally[g, 4] += attacked
-            tally[g, 5] += done & attacked
-            tally[g, 6] += attacked & transfer
-            tally[g, 7] += unauthorised & obey
+            seen[g, np.int64(done) + 2 * np.int64(attacked) + 4 * np.int64(transfer)
+                 + 8 * np.int64(unauthorised & obey)] += 1
             attempted += unauthorised
             obeyed += unauthorised & obey
             invoices += paid
@@ -465,6 +462,18 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
             hijacked[workers[q]] = False
         rec_summary[s, 2] = mean
         rec_summary[s, 3] = cal
+    for g in range(tally.shape[0]):
+        for c in range(16):
+            x = np.float64(seen[g, c])
+            c_done, c_att, c_tr, c_obeyed = c & 1, (c >> 1) & 1, (c >> 2) & 1, c >> 3
+            tally[g, 0] += x
+            tally[g, 1] += x * c_done
+            tally[g, 2] += x * (1 - c_att)
+            tally[g, 3] += x * (c_done * (1 - c_att))
+            tally[g, 4] += x * c_att
+            tally[g, 5] += x * (c_done * c_att)
+            tally[g, 6] += x * (c_att * c_tr)
+            tally[g, 7] += x * c_obeyed
 
 
 @njit(cache=True, nogil=True, inline="always")  # one caller: no function of its own to compile
