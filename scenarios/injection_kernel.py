@@ -48,7 +48,7 @@ from scenarios.injection_rules import (
     WORK,
     Kinds,
 )
-from scenarios.kernel_sums import gini_chunk, total, trust_step
+from scenarios.kernel_sums import _gini_shift, _gini_sorted, total, trust_step
 from scenarios.mailbox import PRIOR
 from scenarios.pairwise import cells_of, dense_cells
 from scenarios.stretch import SUMMARY, Stretch
@@ -61,6 +61,9 @@ _NO_KINDS = Kinds(*(np.zeros(1, np.int64) for _ in range(4)), *(np.zeros(1, np.b
                   np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.bool_), ())
 #: Bytes of per-step records and draws a stretch may hold; longer quiet spans take several.
 RECORD_BUDGET = 64 << 20
+#: Distinct values a row of payoffs may hold for ``_sort_few`` (a hash table four times that
+#: size): ~2 more a step here, ~95 at the shipped 40 steps.
+FEW = 256
 #: Counters per step, in the order ``Injection.step`` counts them (after the injection pair).
 COUNTED = ("injections_attempted", "injections_obeyed", "injections_ignored", "invoices_paid", "stolen",
            "lies_told", "lies_caught")
@@ -149,7 +152,13 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
           model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
           act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
           rec.arrays.summary)
-    gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
+    # ``kernel_sums.gini_chunk`` with its sort made by counting: payoffs here take few values.
+    tots = np.empty(k)
+    _gini_shift(ginis, tots)
+    done = _sort_few(ginis)
+    if done < k:
+        ginis[done:].sort(axis=1)
+    _gini_sorted(ginis, tots, rec.arrays.summary[:, SUMMARY.index("gini")])
     # The conflicts and the attempts (orders without authority) in stepping's order, a step's
     # conflicts then its attempts (they share a bound on rows): picked out once, logged a step at a time.
     t0 = model.steps
@@ -185,6 +194,67 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     rec.one_block = True
     rec.counters = {name: counters[:, i] for i, name in enumerate(COUNTED)}
     return rec
+
+
+@njit(cache=True, nogil=True)
+def _sort_few(rows):  # pragma: no cover - compiled
+    """Sort rows ascending that hold few distinct values (payoffs in a game with a few payoff
+    sizes: ~35 among 10^3 agents): each value counted in a small hash table, the distinct
+    values sorted, the row written from them. A sort's result is the same however it is made.
+    Returns the rows sorted: it stops at a row with more than ``FEW`` values or a NaN (the
+    caller sorts the rest with numpy)."""
+    k, n = rows.shape
+    size = 4 * FEW
+    seen = np.zeros(size, np.bool_)
+    keys = np.empty(size)
+    count = np.zeros(size, np.int64)
+    at = np.empty(FEW, np.int64)
+    vals = np.empty(FEW)
+    nums = np.empty(FEW, np.int64)
+    bits = np.empty(1)
+    word = bits.view(np.uint64)
+    for s in range(k):
+        row = rows[s]
+        d = 0
+        ok = True
+        for i in range(n):
+            v = row[i]
+            if v != v:
+                ok = False
+                break
+            bits[0] = v + 0.0  # -0.0 and 0.0 one key (equal values)
+            h = np.int64(((word[0] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(56)) & np.uint64(size - 1))
+            while seen[h] and keys[h] != v:
+                h = (h + 1) & (size - 1)
+            if not seen[h]:
+                if d == FEW:
+                    ok = False
+                    break
+                seen[h] = True
+                keys[h] = v
+                count[h] = 0
+                at[d] = h
+                d += 1
+            count[h] += 1
+        for j in range(d):
+            h = at[j]
+            seen[h] = False
+            x, c = keys[h], count[h]
+            b = j - 1
+            while b >= 0 and vals[b] > x:  # distinct values: an insertion sort of a few
+                vals[b + 1] = vals[b]
+                nums[b + 1] = nums[b]
+                b -= 1
+            vals[b + 1] = x
+            nums[b + 1] = c
+        if not ok:
+            return s
+        i = 0
+        for j in range(d):
+            for _ in range(nums[j]):
+                row[i] = vals[j]
+                i += 1
+    return k
 
 
 @njit(cache=True, nogil=True)
