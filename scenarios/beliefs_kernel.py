@@ -5,8 +5,8 @@ Why: numpy's version is some twenty array calls (a sort for the runs of keys, a 
 ~0.7 ms of a 5-step injection stretch at 10^3 agents. This makes the same arrays in a few
 passes: the same sorted keys, slots (new keys numbered in the order first heard), credences
 and truths (the last row of a repeated key counting). A stretch hears its claims a step at a
-time, each step's in key order, so the keys are sorted by merging those runs
-(``agents.pair_runs.sort_runs``).
+time, each step's in key order; the keys are sorted by receiver, each receiver's few rows then
+in order (``by_receiver``; ``agents.pair_runs.distinct`` where receivers are far apart).
 """
 
 from __future__ import annotations
@@ -20,6 +20,46 @@ from agents.pair_runs import distinct, merge_new
 
 
 @njit(cache=True, nogil=True)
+def by_receiver(q: np.ndarray, r: np.ndarray, top: int) -> Any:  # pragma: no cover - compiled
+    """``distinct(q)``'s sorted distinct keys and inverse, where each key's receiver ``r`` (at
+    most ``top``) is its most significant part: a stable counting sort by receiver, then an
+    insertion sort of each receiver's few rows (heard a step at a time: mostly in order
+    already). ``sort_runs`` merges a stretch's ~30 step runs in ~5 passes over every row."""
+    m = q.shape[0]
+    end = np.zeros(top + 2, np.int64)
+    for i in range(m):
+        end[r[i] + 1] += 1
+    for x in range(top + 1):
+        end[x + 1] += end[x]
+    order = np.empty(m, np.int64)
+    for i in range(m):  # each receiver's rows in the order heard
+        x = r[i]
+        order[end[x]] = i
+        end[x] += 1
+    lo = 0
+    for x in range(top + 1):  # ``end[x]``: receiver x's rows end (and x + 1's start) there now
+        for a in range(lo + 1, end[x]):
+            v = order[a]
+            key = q[v]
+            b = a - 1
+            while b >= lo and q[order[b]] > key:  # ties keep their order: stable
+                order[b + 1] = order[b]
+                b -= 1
+            order[b + 1] = v
+        lo = end[x]
+    uniq = np.empty(m, np.int64)
+    inv = np.empty(m, np.int64)
+    u = 0
+    for y in range(m):
+        i = order[y]
+        if u == 0 or uniq[u - 1] != q[i]:
+            uniq[u] = q[i]
+            u += 1
+        inv[i] = u - 1
+    return uniq[:u], inv
+
+
+@njit(cache=True, nogil=True)
 def learn(keys: np.ndarray, slot: np.ndarray, cred: np.ndarray, true: np.ndarray,  # pragma: no cover - compiled
           r: np.ndarray, s: np.ndarray, facts: np.ndarray, credence: np.ndarray, truth: np.ndarray,
           has_truth: bool, senders: int, nfacts: int) -> Any:
@@ -28,12 +68,18 @@ def learn(keys: np.ndarray, slot: np.ndarray, cred: np.ndarray, true: np.ndarray
     outside the key layout (the caller's numpy path says so)."""
     m, n = r.shape[0], keys.shape[0]
     q = np.empty(m, np.int64)
+    top = -1
     for i in range(m):
         ri, si = r[i], s[i] + 1
         if ri < 0 or ri >= senders or si < 0 or si >= senders:
             return False, keys, slot, cred, true
         q[i] = (ri * senders + si) * nfacts + facts[i]
-    uniq, _, inv = distinct(q)
+        top = max(top, ri)
+    # Receivers are agents, few beside the rows (a stretch's): bucketed by receiver.
+    if top <= 4 * m + 1024:
+        uniq, inv = by_receiver(q, r, top)
+    else:  # receivers far apart (a few rows of large ids): no array by receiver
+        uniq, _, inv = distinct(q)
     u = uniq.shape[0]
     # Each distinct key's slot (-1: new), its place found by bisection from the previous
     # key's (what ``searchsorted`` finds; numba's version cost ~0.5 s of a cold compile).

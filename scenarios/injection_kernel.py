@@ -48,7 +48,7 @@ from scenarios.injection_rules import (
     WORK,
     Kinds,
 )
-from scenarios.kernel_sums import gini_chunk, total, trust_step
+from scenarios.kernel_sums import _gini_shift, _gini_sorted, total, trust_step
 from scenarios.mailbox import PRIOR
 from scenarios.pairwise import cells_of, dense_cells
 from scenarios.stretch import SUMMARY, Stretch
@@ -61,6 +61,9 @@ _NO_KINDS = Kinds(*(np.zeros(1, np.int64) for _ in range(4)), *(np.zeros(1, np.b
                   np.zeros(1, np.int64), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.bool_), ())
 #: Bytes of per-step records and draws a stretch may hold; longer quiet spans take several.
 RECORD_BUDGET = 64 << 20
+#: Distinct values a row of payoffs may hold for ``_sort_few`` (a hash table four times that
+#: size): ~2 more a step here, ~95 at the shipped 40 steps.
+FEW = 256
 #: Counters per step, in the order ``Injection.step`` counts them (after the injection pair).
 COUNTED = ("injections_attempted", "injections_obeyed", "injections_ignored", "invoices_paid", "stolen",
            "lies_told", "lies_caught")
@@ -149,19 +152,33 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
           model.payoff, model.step_payoff, model.truth_kept, model.truth_total, group_of,
           act, outcome, heard_trust, counters, tally, ginis, rec.arrays.counts, rec.arrays.group_sums,
           rec.arrays.summary)
-    gini_chunk(ginis, np.empty(k), rec.arrays.summary[:, SUMMARY.index("gini")])
+    # ``kernel_sums.gini_chunk`` with its sort made by counting: payoffs here take few values.
+    tots = np.empty(k)
+    _gini_shift(ginis, tots)
+    done = _sort_few(ginis)
+    if done < k:
+        ginis[done:].sort(axis=1)
+    _gini_sorted(ginis, tots, rec.arrays.summary[:, SUMMARY.index("gini")])
     # The conflicts and the attempts (orders without authority) in stepping's order, a step's
     # conflicts then its attempts (they share a bound on rows): picked out once, logged a step at a time.
     t0 = model.steps
     c_agent, c_outcome, c_partner, c_at, c_rows, bad_at, b_worker, b_said, b_kind, b_act, b_obeyed = _log_rows(
         outcome, table.outcome_column("nconf"), workers, o_kind, kinds.authority, o_act, o_worker, said_by, bounds)
-    c_at, rows, cut = c_at.tolist(), c_rows.tolist(), bad_at.tolist()
-    for s in range(k):
-        model.log.conflict_steps([t0 + s + 1], c_agent, c_outcome, c_at[s:s + 2], rows[s:s + 1], c_partner)
-        lo, hi = cut[s], cut[s + 1]
-        if hi > lo:
-            model.log.injections(t0 + s + 1, b_worker[lo:hi], b_said[lo:hi], b_kind[lo:hi], kinds.labels,
-                                 b_obeyed[lo:hi], b_act[lo:hi], ACT_NAMES)
+    log = model.log
+    cut = bad_at.tolist()
+    if log.fits(int(c_rows.sum()) + cut[-1]):
+        # Nothing truncated: the order of the two kinds of rows makes no difference, so each
+        # goes in as one block (read back as the same chunks).
+        log.conflict_block(t0 + 1, c_agent, c_outcome, c_at, c_rows, c_at[:-1])
+        log.injection_block(t0 + 1, b_worker, b_said, b_kind, kinds.labels, b_obeyed, b_act, ACT_NAMES, cut)
+    else:
+        c_at, rows = c_at.tolist(), c_rows.tolist()
+        for s in range(k):
+            log.conflict_steps([t0 + s + 1], c_agent, c_outcome, c_at[s:s + 2], rows[s:s + 1], c_partner)
+            lo, hi = cut[s], cut[s + 1]
+            if hi > lo:
+                log.injections(t0 + s + 1, b_worker[lo:hi], b_said[lo:hi], b_kind[lo:hi], kinds.labels,
+                               b_obeyed[lo:hi], b_act[lo:hi], ACT_NAMES)
     # Claims heard (credence: trust in the sender, the truth where verified), learnt at once:
     # rows in the order heard, as stepping's calls would leave them.
     heard = _heard(o_kind, o_worker, said_by, detect, prm.verify_prob, heard_trust, kinds.nclaims, kinds.facts,
@@ -177,6 +194,67 @@ def play(env: Injection, model: Any, k: int) -> Stretch | None:
     rec.one_block = True
     rec.counters = {name: counters[:, i] for i, name in enumerate(COUNTED)}
     return rec
+
+
+@njit(cache=True, nogil=True)
+def _sort_few(rows):  # pragma: no cover - compiled
+    """Sort rows ascending that hold few distinct values (payoffs in a game with a few payoff
+    sizes: ~35 among 10^3 agents): each value counted in a small hash table, the distinct
+    values sorted, the row written from them. A sort's result is the same however it is made.
+    Returns the rows sorted: it stops at a row with more than ``FEW`` values or a NaN (the
+    caller sorts the rest with numpy)."""
+    k, n = rows.shape
+    size = 4 * FEW
+    seen = np.zeros(size, np.bool_)
+    keys = np.empty(size)
+    count = np.zeros(size, np.int64)
+    at = np.empty(FEW, np.int64)
+    vals = np.empty(FEW)
+    nums = np.empty(FEW, np.int64)
+    bits = np.empty(1)
+    word = bits.view(np.uint64)
+    for s in range(k):
+        row = rows[s]
+        d = 0
+        ok = True
+        for i in range(n):
+            v = row[i]
+            if v != v:
+                ok = False
+                break
+            bits[0] = v + 0.0  # -0.0 and 0.0 one key (equal values)
+            h = np.int64(((word[0] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(56)) & np.uint64(size - 1))
+            while seen[h] and keys[h] != v:
+                h = (h + 1) & (size - 1)
+            if not seen[h]:
+                if d == FEW:
+                    ok = False
+                    break
+                seen[h] = True
+                keys[h] = v
+                count[h] = 0
+                at[d] = h
+                d += 1
+            count[h] += 1
+        for j in range(d):
+            h = at[j]
+            seen[h] = False
+            x, c = keys[h], count[h]
+            b = j - 1
+            while b >= 0 and vals[b] > x:  # distinct values: an insertion sort of a few
+                vals[b + 1] = vals[b]
+                nums[b + 1] = nums[b]
+                b -= 1
+            vals[b + 1] = x
+            nums[b + 1] = c
+        if not ok:
+            return s
+        i = 0
+        for j in range(d):
+            for _ in range(nums[j]):
+                row[i] = vals[j]
+                i += 1
+    return k
 
 
 @njit(cache=True, nogil=True)
@@ -355,7 +433,7 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
           ginis, rec_counts, rec_group_sums, rec_summary):
     """Settle ``k`` steps as ``Injection._settle``, ``_hijacks`` and ``_ledger_arrays`` do, and
     record each step's outcome counts, group sums and the engine's metrics; ``o_act``: each
-    order's act."""
+    order's act; ``tally``: the stretch's tallies (zeros in, ``TALLY``'s columns out)."""
     stake, task_value, invoice, verify_prob, prior = scal[0], scal[1], scal[2], scal[3], scal[4]
     nw = workers.shape[0]
     n = payoff.shape[0]
@@ -366,6 +444,9 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
     tbuf = np.empty(kept.shape[0])
     gap = np.empty(kept.shape[0])
     real = np.empty(n)
+    # Decisions by group and (done, attacked, transfer, injection obeyed): one count a decision,
+    # the tallies made from them after the loop (counts: exact in any order).
+    seen = np.zeros((tally.shape[0], 16), np.int64)
     for s in range(k):
         # One branch-free pass over the workers (their acts are coin flips to a branch): act and
         # outcome, the four payoff sums, tallies and counters. Adding 0.0 where nothing is paid
@@ -401,14 +482,8 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
             unauthorised = (oc != 0) & (auth == 0)
             attacked = (ch[s, q] == MESSAGE) | (ch[s, q] == DATA)
             g = gw[q]
-            tally[g, 0] += 1.0
-            tally[g, 1] += done
-            tally[g, 2] += not attacked
-            tally[g, 3] += done & (not attacked)
-            tally[g, 4] += attacked
-            tally[g, 5] += done & attacked
-            tally[g, 6] += attacked & transfer
-            tally[g, 7] += unauthorised & obey
+            seen[g, np.int64(done) + 2 * np.int64(attacked) + 4 * np.int64(transfer)
+                 + 8 * np.int64(unauthorised & obey)] += 1
             attempted += unauthorised
             obeyed += unauthorised & obey
             invoices += paid
@@ -457,6 +532,18 @@ def _play(k, ch, kind, sender, cells, full, base, detect, lrow, o_q, o_kind, o_s
             hijacked[workers[q]] = False
         rec_summary[s, 2] = mean
         rec_summary[s, 3] = cal
+    for g in range(tally.shape[0]):
+        for c in range(16):
+            x = np.float64(seen[g, c])
+            c_done, c_att, c_tr, c_obeyed = c & 1, (c >> 1) & 1, (c >> 2) & 1, c >> 3
+            tally[g, 0] += x
+            tally[g, 1] += x * c_done
+            tally[g, 2] += x * (1 - c_att)
+            tally[g, 3] += x * (c_done * (1 - c_att))
+            tally[g, 4] += x * c_att
+            tally[g, 5] += x * (c_done * c_att)
+            tally[g, 6] += x * (c_att * c_tr)
+            tally[g, 7] += x * c_obeyed
 
 
 @njit(cache=True, nogil=True, inline="always")  # one caller: no function of its own to compile

@@ -424,10 +424,8 @@ class DecisionTable:
                 if c.kind == "principle" and c.check is not None and c.id not in self._pidx:
                     self._pidx[c.id] = len(self.principle_ids)
                     self.principle_ids.append(c.id)
-            for did in range(start, len(self.deciders)):
-                if self._ahead is None:
-                    break
-                self._check_ahead(did)
+            if self._ahead is not None:
+                self._keep_ahead(start)
         return ids
 
     def known_ids(self, binding: Binding, policy: Any) -> tuple[int, ...] | None:
@@ -830,6 +828,35 @@ class DecisionTable:
             if kept is None or kept["n_cells"] < self.n_cells:
                 state = state or self._snapshot(key)
                 TABLES.put(at, state)
+
+    def _keep_ahead(self, start: int) -> None:
+        """``_check_ahead`` of the deciders from ``start`` on, added by one ``decider_ids_of``
+        call (one binding): in one pass where the state's run added the same ones there (a
+        delegation adds one per drawn variant), else one at a time up to the first that differs."""
+        ahead = self._ahead
+        assert ahead is not None
+        end = len(self.deciders)
+        if end <= len(ahead):
+            new = self.deciders[start:end]
+            first = new[0]
+            parts = [self._binding_part(first.binding, first.bid, ph) for ph in range(len(self.phases))]
+            pol_sigs, same = self._pol_sigs, True
+            for (sig, phase, group), dec in zip(ahead[start:end], new, strict=True):
+                known = pol_sigs.get(id(dec.policy))
+                pol = known[1] if known is not None else self._policy_signature(dec.policy)
+                if not (phase == dec.phase and group == dec.group and pol is not None
+                        and sig.key == compose_signature(pol, parts[phase])):
+                    same = False
+                    break
+            if same:
+                self._sigs.update(zip(range(start, end), [kept[0] for kept in ahead[start:end]], strict=True))
+                if end == len(ahead):
+                    self._ahead = None  # every decider the state holds is this table's own now
+                return
+        for did in range(start, end):
+            if self._ahead is None:
+                break
+            self._check_ahead(did)
 
     def _check_ahead(self, decider: int) -> None:
         """Keep a restored state's entries for a decider just added if the state's run added

@@ -46,7 +46,9 @@ class EventLog:
         #: Script events (and language-model events) that fired: step, kind, agent, detail.
         self.entries: list[dict[str, Any]] = []
         #: Injection attempts (orders without authority), in chunks: see :meth:`injections`.
-        self.attempts: list[Attempts] = []
+        self._attempts: list[Attempts] = []
+        #: Stretches logged by ``injection_block``, split into chunks when first read (``attempts``).
+        self._attempt_blocks: list[tuple[Any, ...]] = []
 
     def conflicts(self, step: int, agents: np.ndarray, partners: np.ndarray | None, outcome: np.ndarray,
                   nconf: np.ndarray) -> None:
@@ -143,6 +145,47 @@ class EventLog:
         self.injections(step, np.array([agent]), np.array([sender]), np.zeros(1, dtype=np.int64),
                         ((source, f"order:{claim.fact}", str(claim.claimed), why),), np.array([obeyed]),
                         np.zeros(1, dtype=np.int64), (act,))
+
+    def fits(self, rows: int) -> bool:
+        """Whether ``rows`` more rows stay within the bound (none of them would be truncated)."""
+        return self._rows + rows <= MAX_EVENT_ROWS
+
+    def injection_block(self, first: int, agents: np.ndarray, senders: np.ndarray, label: np.ndarray,
+                        labels: tuple[tuple[str, str, str, str], ...], obeyed: np.ndarray, act: np.ndarray,
+                        acts: tuple[str, ...], cut: list[int]) -> None:
+        """``injections`` of steps ``first``, ``first + 1``...: step ``s``'s rows are
+        ``cut[s]:cut[s + 1]`` of the arrays, kept as handed over (the caller leaves them alone) and
+        split into the same chunks when first read (``attempts``): a stretch's ~30 calls are one.
+        Past the bound on rows, step by step as :meth:`injections` truncates."""
+        total = cut[-1] - cut[0]
+        if not total:
+            return
+        if self._rows + total > MAX_EVENT_ROWS:
+            for s in range(len(cut) - 1):
+                lo, hi = cut[s], cut[s + 1]
+                if hi > lo:
+                    self.injections(first + s, agents[lo:hi], senders[lo:hi], label[lo:hi], labels, obeyed[lo:hi],
+                                    act[lo:hi], acts)
+            return
+        self._rows += total
+        self._attempt_blocks.append((first, agents, senders, label, labels, obeyed, act, acts, cut))
+
+    @property
+    def attempts(self) -> list[Attempts]:
+        """The attempts' chunks in the order logged: deferred stretches split first (``injection_block``)."""
+        if self._attempt_blocks:
+            blocks, self._attempt_blocks = self._attempt_blocks, []
+            for first, agents, senders, label, labels, obeyed, act, acts, cut in blocks:
+                for s in range(len(cut) - 1):
+                    lo, hi = cut[s], cut[s + 1]
+                    if hi > lo:
+                        self._attempts.append(Attempts(first + s, agents[lo:hi], senders[lo:hi], label[lo:hi], labels,
+                                                       obeyed[lo:hi], act[lo:hi], acts))
+        return self._attempts
+
+    @attempts.setter
+    def attempts(self, chunks: list[Attempts]) -> None:
+        self._attempts, self._attempt_blocks = chunks, []
 
     def injections(self, step: int, agents: np.ndarray, senders: np.ndarray, label: np.ndarray,
                    labels: tuple[tuple[str, str, str, str], ...], obeyed: np.ndarray, act: np.ndarray,

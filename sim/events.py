@@ -250,8 +250,11 @@ class Script:
         detail: dict[str, Any] = {"event": ev.index, "to": ev.to}
         detail.update(kind.apply(model, ev.args, target, f"events[{ev.index}]"))
         if kind.rebinds:
-            touched = (np.flatnonzero(np.isin(model.group_of, target.groups)) if target.groups
-                       else np.array(target.agents))
+            if len(target.groups) == 1:  # one group (the usual ``to``): one comparison, not ``isin``
+                touched = np.flatnonzero(model.group_of == target.groups[0])
+            else:
+                touched = (np.flatnonzero(np.isin(model.group_of, target.groups)) if target.groups
+                           else np.array(target.agents))
             if len(touched):
                 model.refresh_deciders(touched)
         model.log.script(model.steps, ev.type, target.agents[0] if target.agents else None, detail)

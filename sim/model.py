@@ -349,9 +349,14 @@ class SpecModel(mesa.Model):
             return
         # The variants present, their deciders in one call, and each member's by one gather (a
         # mask per variant is quadratic in a drawn group, a write per variant costs as much).
-        vs, inv = np.unique(self.variant_of[in_group], return_inverse=True)
         variants = self._variants[g]
-        ids = self.decisions.decider_ids_of(b, [variants[v] for v in vs.tolist()], g)
+        inv = self.variant_of[in_group]
+        if np.bincount(inv, minlength=len(variants)).all():
+            present = variants  # every variant (a whole group, as drawn): np.unique would give them all
+        else:
+            vs, inv = np.unique(inv, return_inverse=True)
+            present = [variants[v] for v in vs.tolist()]
+        ids = self.decisions.decider_ids_of(b, present, g)
         for ph in range(ids.shape[1]):
             self.decider_of[ph][in_group] = ids[inv, ph]
 

@@ -105,3 +105,35 @@ def test_reserve_changes_no_row() -> None:
         np.testing.assert_array_equal(plain.cols[c], roomy.cols[c])
     assert roomy.cols["kept"].base is before
     assert plain.version == roomy.version and np.array_equal(plain.keys, roomy.keys)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_by_receiver_is_distinct(seed: int) -> None:
+    """``by_receiver`` (rows bucketed by receiver, the key's top part) gives ``distinct``'s keys
+    and inverse: rows heard a step at a time with ties and receivers repeated, and in no order."""
+    from agents.pair_runs import distinct
+    from scenarios.beliefs_kernel import by_receiver
+
+    rng = np.random.default_rng(seed)
+    steps = [np.sort(rng.integers(0, 30, int(rng.integers(0, 40)))) for _ in range(int(rng.integers(1, 9)))]
+    for r in (np.concatenate(steps).astype(np.int64), rng.integers(0, 30, 300), np.zeros(0, np.int64)):
+        q = (r * 64 + rng.integers(0, 4, len(r))) * 8 + rng.integers(0, 3, len(r))
+        uniq, inv = by_receiver(q, r, int(r.max()) if len(r) else -1)
+        want, _, want_inv = distinct(q)
+        np.testing.assert_array_equal(uniq, want)
+        np.testing.assert_array_equal(inv, want_inv)
+        assert len(uniq) < len(q) or not len(q)  # ties: keys repeat
+
+
+def test_learn_with_receivers_far_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large receiver ids among few rows take ``distinct`` instead (no array per receiver): the
+    same arrays as numpy's path."""
+    import numba  # noqa: F401
+
+    r = np.array([5_000_000, 3, 5_000_000, 9_000_000, 3])
+    batches = [(r, np.array([0, 1, 0, -1, 1]), np.array([0, 1, 0, 2, 1]), np.arange(5) / 5, None),
+               (r[::-1].copy(), np.array([2, 1, 0, -1, 0]), np.zeros(5, np.int64), np.arange(5) / 7, r > 4)]
+    a = _learn_all(batches, True, monkeypatch)
+    b = _learn_all(batches, False, monkeypatch)
+    for name in ("_keys", "_slot", "_cred", "_true"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name

@@ -1,11 +1,16 @@
-"""A stretch's conflicts logged as one block (``EventLog.conflict_block``) read back as the
-step-by-step ``conflict_steps`` logs them: the same chunks, rows and truncation."""
+"""A stretch's conflicts (``EventLog.conflict_block``) and injection attempts
+(``EventLog.injection_block``) logged as one block read back as the step-by-step calls log
+them: the same chunks, rows and truncation."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 
+from agents.messages import Claim
+from agents.spec import Level
 from sim import eventlog
 from sim.eventlog import EventLog
 
@@ -63,3 +68,42 @@ def test_snapshot_reads_the_block() -> None:
     log.conflict_block(1, agents, outcome, at, rows, lo)
     snap = log.snapshot()
     assert _chunks(snap) == _chunks(log) and snap.chunks
+
+
+def _attempts(log: EventLog) -> list[tuple[Any, ...]]:
+    return [(a.step, a.agent.tolist(), a.sender.tolist(), a.label.tolist(), a.obeyed.tolist(), a.act.tolist())
+            for a in log.attempts]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("bound", ["far", "exact", "inside"])
+def test_injection_block_reads_as_steps(seed: int, bound: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stretch's attempts logged as one block (``injection_block``) read back as one
+    ``injections`` call per step logs them: the same chunks, rows and truncation."""
+    rng = np.random.default_rng(seed)
+    per = rng.integers(0, 4, 9)
+    per[2] = 0  # a step without attempts
+    cut = [0, *np.cumsum(per).tolist()]
+    m = cut[-1]
+    agents, senders = rng.integers(0, 50, m), rng.integers(-1, 50, m)
+    label, act = rng.integers(0, 2, m), rng.integers(0, 2, m)
+    obeyed = act == 1
+    labels = (("peer", "order:transfer", "system", "no"), ("tool", "order:transfer", "developer", "no"))
+    acts = ("work", "obey")
+    cap = {"far": 10**6, "exact": 1 + m, "inside": 1 + m // 2}[bound]
+    monkeypatch.setattr(eventlog, "MAX_EVENT_ROWS", cap)
+    logs = EventLog(), EventLog()
+    for log in logs:  # a row logged before the block, and one after it
+        log.injection(2, 1, 3, "peer", Claim("order", "transfer", claimed=Level.SYSTEM), True, "obey", "no")
+    for s in range(len(per)):
+        lo, hi = cut[s], cut[s + 1]
+        if hi > lo:
+            logs[0].injections(5 + s, agents[lo:hi], senders[lo:hi], label[lo:hi], labels, obeyed[lo:hi], act[lo:hi],
+                               acts)
+    logs[1].injection_block(5, agents, senders, label, labels, obeyed, act, acts, cut)
+    for log in logs:
+        log.injections(30, np.array([4]), np.array([5]), np.array([1]), labels, np.array([False]), np.array([0]), acts)
+    assert _attempts(logs[1]) == _attempts(logs[0])
+    assert (logs[1]._rows, logs[1].truncated) == (logs[0]._rows, logs[0].truncated)
+    assert len(logs[0].attempts) > 3 or bound != "far"
+    assert logs[1].snapshot().attempts == logs[1].attempts

@@ -85,3 +85,21 @@ def test_bad_events_are_refused_at_load(bonus: str, kind: str, body: str, fragme
 
 def test_every_shipped_type_is_registered() -> None:
     assert {"instruct", "delegate", "patch_spec", "shock", "join", "leave"} <= set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("events", [
+    [],  # the deciders at build
+    [{"at": 2, "type": "delegate", "to": "workers", "source": "user", "delegate": "treasurer", "scope": ["pay"]}],
+    [{"at": 2, "type": "join", "group": "workers", "count": 3}],  # a few newcomers: some variants only
+    [{"at": 2, "type": "delegate", "source": "user", "delegate": "treasurer"},  # every group
+     {"at": 3, "type": "join", "group": "gullible", "count": 2}],
+])
+def test_deciders_after_rebinding_events_are_each_agents_own(events: list[dict[str, Any]]) -> None:
+    """Whatever the event, each agent's decider is the one of its own binding and policy variant
+    (drawn groups: ``SpecModel._assign_deciders`` writes a whole group's, or some members', at once)."""
+    model = run_model("injection", seed=4, set={"steps": 4, "events": events})
+    table = model.decisions
+    for i in range(len(model.group_of)):
+        ids = table.known_ids(model.binding_of(i), model.policy_of(i))
+        assert ids is not None and all(model.decider_of[ph][i] == d for ph, d in enumerate(ids)), i
+    assert len(set(model.variant_of.tolist())) > 10  # drawn variants: the gathered path

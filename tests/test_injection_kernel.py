@@ -121,3 +121,25 @@ def test_cells_read_from_the_dense_table_equal_stepping(monkeypatch: pytest.Monk
     fast, played = _run(True, 1, overrides, monkeypatch)
     assert played and not calls
     _same(slow, fast)
+
+
+def test_rows_sorted_by_counting_are_numpys() -> None:
+    """``_sort_few`` (the Gini's sort) sorts rows of few distinct values as numpy does, -0.0 and
+    0.0 alike, and stops at the first row with more than ``FEW`` values or a NaN, leaving it and
+    the rest unsorted (for numpy)."""
+    few_values = injection_kernel.FEW
+    rng = np.random.default_rng(0)
+    width = few_values + 1
+    few = rng.integers(-6, 9, (5, width)) * 0.5
+    few[1, :7], few[1, 7:9] = -0.0, 0.0
+    full = rng.permutation(np.arange(width, dtype=float) % few_values)[None, :]  # exactly FEW values
+    many = rng.permutation(np.arange(width, dtype=float))[None, :]
+    nan = few[:1].copy()
+    nan[0, 3] = np.nan
+    cases = [(few, 5), (np.concatenate([few[:2], full, many, few]), 3), (np.concatenate([few[:2], nan, few]), 2),
+             (np.zeros((3, 0)), 3)]
+    for rows, done in cases:
+        got = rows.copy()
+        assert injection_kernel._sort_few(got) == done
+        np.testing.assert_array_equal(got[:done], np.sort(rows[:done], axis=1))
+        np.testing.assert_array_equal(got[done:], rows[done:])
