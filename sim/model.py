@@ -202,14 +202,21 @@ class SpecModel(mesa.Model):
         self.err = _grown(self.err, count, gspec.error_rate)
         if count:  # the newcomers' rates are their group's: noted once, not per newcomer
             self._note_rates(gspec.deliberation, gspec.error_rate)
-        for ph in range(len(self.phases)):
-            self.decider_of[ph] = _grown(self.decider_of[ph], count, 0)
-        self.variant_of = np.concatenate([self.variant_of, self._draw_variants(g, count)])
-        ids = np.arange(start, start + count)
-        if any(i in self.agent_extra for i in new):
-            self.refresh_deciders(ids)
-        elif count:  # all of group g, none with instructions of its own (as refresh_deciders finds them)
-            self._assign_deciders(g, ids)
+        self.variant_of = _appended(self.variant_of, self._draw_variants(g, count))
+        own = bool(self.agent_extra) and any(i in self.agent_extra for i in new)
+        if count and not own and len(self._variants[g]) == 1:
+            # All of group g, one policy, none with instructions of its own (as refresh_deciders
+            # finds them): each phase's rows grown with the group's decider (no fancy write).
+            for ph, did in enumerate(self._group_deciders(g)):
+                self.decider_of[ph] = _grown(self.decider_of[ph], count, did)
+        else:
+            for ph in range(len(self.phases)):
+                self.decider_of[ph] = _grown(self.decider_of[ph], count, 0)
+            ids = np.arange(start, start + count)
+            if own:
+                self.refresh_deciders(ids)
+            elif count:
+                self._assign_deciders(g, ids)
         self.handles.extend(SpecAgent(self, i, gspec.name) for i in new)
         # The living before them, as ints (as the loop made them): read only where a tie needs them.
         before: list[int] = []
@@ -250,8 +257,12 @@ class SpecModel(mesa.Model):
     def _note_rates(self, delib: np.ndarray | float, err: np.ndarray | float) -> None:
         """Fold these agents' deliberation and error rates (arrays, or one group's shared
         values) into the flags (rates only ever arrive with agents: at build, then with each join)."""
-        self._any_fast = self._any_fast or bool(np.any(np.less(delib, 1.0)))
-        self._any_error = self._any_error or bool(np.any(np.greater(err, 0.0)))
+        if isinstance(delib, np.ndarray) or isinstance(err, np.ndarray):
+            fast, slips = bool(np.any(np.less(delib, 1.0))), bool(np.any(np.greater(err, 0.0)))
+        else:  # a join's one group: Python's comparisons (numpy's on scalars cost a join ~40 us, cold)
+            fast, slips = delib < 1.0, err > 0.0
+        self._any_fast = self._any_fast or fast
+        self._any_error = self._any_error or slips
 
     @property
     def deterministic_decisions(self) -> bool:
@@ -339,14 +350,21 @@ class SpecModel(mesa.Model):
             for ph, did in enumerate(self.decisions.decider_ids(self.binding_of(i), policy, g)):
                 self.decider_of[ph][i] = did
 
-    def _assign_deciders(self, g: int, in_group: np.ndarray) -> None:
-        """The deciders of these members of group ``g``, none with instructions of its own."""
+    def _group_deciders(self, g: int) -> tuple[int, ...]:
+        """The deciders (one per phase) of group ``g``'s members without instructions of their own,
+        when the group has one policy (no drawn parameters)."""
         gs = self.groups[g]
         b = self.intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
+        return self.decisions.decider_ids(b, self._variants[g][0], g)
+
+    def _assign_deciders(self, g: int, in_group: np.ndarray) -> None:
+        """The deciders of these members of group ``g``, none with instructions of its own."""
         if len(self._variants[g]) == 1:  # one policy (no drawn parameters): every member is variant 0
-            for ph, did in enumerate(self.decisions.decider_ids(b, self._variants[g][0], g)):
+            for ph, did in enumerate(self._group_deciders(g)):
                 self.decider_of[ph][in_group] = did
             return
+        gs = self.groups[g]
+        b = self.intern(gs.spec, tuple(gs.instructions), tuple(gs.delegations))
         # The variants present, their deciders in one call, and each member's by one gather (a
         # mask per variant is quadratic in a drawn group, a write per variant costs as much).
         variants = self._variants[g]
@@ -568,6 +586,15 @@ def _grown(a: np.ndarray, count: int, fill: Any) -> np.ndarray:
     out = np.empty(n + count, a.dtype)
     out[:n] = a
     out[n:] = fill
+    return out
+
+
+def _appended(a: np.ndarray, tail: np.ndarray) -> np.ndarray:
+    """``np.concatenate([a, tail])`` for two 1-D arrays of one dtype, without its cold dispatch."""
+    n = len(a)
+    out = np.empty(n + len(tail), a.dtype)
+    out[:n] = a
+    out[n:] = tail
     return out
 
 
