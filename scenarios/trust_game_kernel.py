@@ -107,6 +107,7 @@ class Lookup(NamedTuple):
     card: np.ndarray       # (fields,) int64
     dstart: np.ndarray     # (deciders,) int64: where the decider's dense cells start, -1 none
     dense: np.ndarray      # cells by the decider's read digits, most significant first; -1 unfiled
+    fast: np.ndarray       # (phases, n) int64: ``fast_slots``, -1 the generic look-up
 
 
 class Game(NamedTuple):
@@ -160,6 +161,7 @@ class Work(NamedTuple):
     trust: np.ndarray        # (rows,)
     gap: np.ndarray          # (rows,)
     real: np.ndarray         # (n,)
+    bucket: np.ndarray       # (2E,) each aligned row's trust bucket this step
 
 
 def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
@@ -339,7 +341,7 @@ def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool
     return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
                 np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))),
                 np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
-                np.empty(rows), np.empty(n))
+                np.empty(rows), np.empty(n), np.empty(2 * e, i64))
 
 
 def _calls(e: int) -> Calls:
@@ -354,7 +356,7 @@ def _rework(wk: Work, e: int, rows: int) -> Work:
     i64, f64 = np.int64, np.float64
     return wk._replace(inv=np.empty(e, i64), tru=np.empty(e, i64), ret=np.zeros(e, f64), acted=np.empty(e, i64),
                        split=np.empty(e, i64), buf=np.empty(e, f64), seen=np.zeros(e, np.bool_),
-                       trust=np.empty(rows), gap=np.empty(rows))
+                       trust=np.empty(rows), gap=np.empty(rows), bucket=np.empty(2 * e, i64))
 
 
 class Keys:
@@ -383,6 +385,7 @@ class Keys:
         self.kept = self.count
         self._reads: tuple[np.ndarray, np.ndarray] | None = None  # ``reads``' answer while masks hold
         self._dense: tuple[int, np.ndarray, np.ndarray] | None = None  # ``dense``' answer, by ``version``
+        self._fast: tuple[int, np.ndarray, np.ndarray] | None = None  # ``fast``' answer, by ``version`` and deciders
         self.version = 0  # counts changes to the hash and the masks
 
     def reads(self) -> tuple[np.ndarray, np.ndarray]:
@@ -420,6 +423,13 @@ class Keys:
             _get(self.keys, self.cells, keys, cells)
             self._dense = (self.version, start, cells)
         return self._dense[1], self._dense[2]
+
+    def fast(self, dec: np.ndarray, dstart: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """``fast_slots`` of the deciders ``dec`` (kept while the hash, the masks and ``dec`` hold)."""
+        if self._fast is None or self._fast[0] != self.version or self._fast[1] is not dec:
+            reads, nreads = self.reads()
+            self._fast = (self.version, dec, fast_slots(dec, reads, nreads, dstart, offset))
+        return self._fast[2]
 
     def put(self, keys: np.ndarray, cells: np.ndarray) -> None:
         self.version += 1
@@ -464,15 +474,32 @@ class Keys:
             self.kept = self.count
 
 
+def fast_slots(dec: np.ndarray, reads: np.ndarray, nreads: np.ndarray, dstart: np.ndarray,
+               offset: np.ndarray) -> np.ndarray:
+    """Per (phase, agent) whose decider has dense cells and reads nothing or only trust, where its
+    cells start (the trust field's offset added) times 2, plus 1 when it reads trust; else -1.
+
+    Why: most deciders read trust alone, and the generic look-up (decider, its fields one by one,
+    the bucket's division, then the dense cell) was a chain of dependent loads per decision, most
+    of a step; ``_decide`` then reads one slot and the row's bucket (``_buckets``, once a step).
+    """
+    trust = OBS_FIELDS.index("trust")
+    on_trust = (nreads == 1) & (reads[:, 0] == trust) if reads.shape[1] else np.zeros(len(nreads), np.bool_)
+    ok = (dstart >= 0) & ((nreads == 0) | on_trust)
+    slot = np.where(ok, 2 * (dstart + np.where(on_trust, offset[trust], 0)) + on_trust, -1)
+    return slot[dec].astype(np.int64)
+
+
 def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup:
     table, codec = model.decisions, env.codec
     reads, nreads = hashed.reads()
     card, radix = np.asarray(codec.card, np.int64), np.asarray(codec.radix, np.int64)
     space = int(codec.space)
     dstart, dense = hashed.dense(card, radix, space)
-    return Lookup(dec, reads, nreads, radix, np.asarray(codec.offset, np.int64), space, hashed.keys, hashed.cells,
+    offset = np.asarray(codec.offset, np.int64)
+    return Lookup(dec, reads, nreads, radix, offset, space, hashed.keys, hashed.cells,
                   table.full, table.base, table.outcome_column("nconf"), env.gives_table, env.promise_table, card,
-                  dstart, dense)
+                  dstart, dense, hashed.fast(dec, dstart, offset))
 
 
 def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
@@ -683,7 +710,8 @@ def _field(f, stage, sent, promised, r, o, kept, broken, last, last2, defected, 
 
 
 @njit(**INNER)
-def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, sent_of, state):  # pragma: no cover
+def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, sent_of, state,
+            bucket):  # pragma: no cover
     """Act and outcome (``cl.chosen``, ``cl.outcome``) of ``phase`` for games ``games[:count]``,
     whose decider owns row ``mine[g]`` against row ``theirs[g]``; lists decisions without a cell
     (``state[MISSED]`` of them). ``seat``: the learners' (on, row, state per game, fields, cards)."""
@@ -702,6 +730,7 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
     card = lk.card
     dstart = lk.dstart
     dense = lk.dense
+    fast = lk.fast
     kept, broken = pr.kept, pr.broken
     last = pr.last
     last2 = pr.last2
@@ -726,26 +755,30 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
         r = mine[g]
         o = theirs[g]
         a = agent[r]
-        d = dec[phase, a]
         sent = 0
         if sent_of:
             sent = 2 if send[g] >= 1.0 else 1
         said = promised[g]
-        projected = 0
-        digits = 0
-        for t in range(nreads[d]):  # only the fields the decider's mask holds
-            f = reads[d, t]
-            if f == 9:
-                # Not through ``_field``: its array arguments cost a reference count each per
-                # call (most deciders read only trust).
-                v = _bucket(kept[r], broken[r])
-            else:
-                v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
-            projected += (v + offset[f]) * radix[f]
-            digits = digits * card[f] + v + offset[f]
-        cell = dense[dstart[d] + digits] if dstart[d] >= 0 else np.int64(-1)
-        key = d * space + projected
+        slot = fast[phase, a]
+        # The dense cell of a decider reading trust or nothing (``fast_slots``), else as below.
+        cell = dense[(slot >> 1) + (slot & 1) * bucket[r]] if slot >= 0 else np.int64(-1)
         if cell < 0:
+            d = dec[phase, a]
+            projected = 0
+            digits = 0
+            for t in range(nreads[d]):  # only the fields the decider's mask holds
+                f = reads[d, t]
+                if f == 9:
+                    # Not through ``_field``: its array arguments cost a reference count each per
+                    # call (most deciders read only trust).
+                    v = _bucket(kept[r], broken[r])
+                else:
+                    v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
+                projected += (v + offset[f]) * radix[f]
+                digits = digits * card[f] + v + offset[f]
+            cell = dense[dstart[d] + digits] if dstart[d] >= 0 else np.int64(-1)
+        if cell < 0:
+            key = d * space + projected
             # ``_slot``, written out for the same reason.
             i = _start(key, hmask)
             while hkeys[i] != key and hkeys[i] != -1:
@@ -838,6 +871,9 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
     step_pay = bd.step_pay
     group_of = bd.group_of
     counts, group_sums = rec.counts, rec.group_sums
+    bucket = wk.bucket
+    kept = pr.kept
+    broken = pr.broken
     # One exit, the loop's test: a stop sets ``end`` to its step. A ``return`` (or ``break``) in
     # the loop would have numba release every live array there, each exit a copy of that code.
     k, end = k0, k_max
@@ -858,6 +894,9 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             inv[g] = g + e if flip else g
             tru[g] = g if flip else g + e
             promised[g] = 0
+        # Each aligned row's trust bucket, once: the decide calls read it up to three times a game.
+        for x in range(2 * e):
+            bucket[x] = _bucket(kept[x], broken[x])
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
         # Phases in loops, one call site a helper: a call passing this many arrays is hundreds of
         # instructions to compile. First the promise (with promises) and the investment.
@@ -867,7 +906,7 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
                 continue
             mine = inv if ph == 1 else tru
             theirs = tru if ph == 1 else inv
-            _decide(lk, pr, agent, cl, seat, ph, everyone, e, mine, theirs, ph, p0, state)
+            _decide(lk, pr, agent, cl, seat, ph, everyone, e, mine, theirs, ph, p0, state, bucket)
             if state[MISSED]:
                 stop = True
                 break
@@ -902,7 +941,7 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
         # The returns: of promised games (phase 2, ``split[:said]``), then of the others (phase 3).
         for ph in range(2, 4):
             lo, hi = _span(ph, e, said, acted)
-            _decide(lk, pr, agent, cl, seat, ph, split[lo:], hi - lo, tru, inv, p2, p1, state)
+            _decide(lk, pr, agent, cl, seat, ph, split[lo:], hi - lo, tru, inv, p2, p1, state, bucket)
         stop = state[MISSED] > 0
         if lr is not None:
             ph = p2

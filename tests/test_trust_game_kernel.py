@@ -356,3 +356,23 @@ def test_dense_cells_are_the_hash_cells() -> None:
     version = keys.version
     keys.put(np.array([10**12], np.int64), np.array([0], np.int64))
     assert keys.version > version and keys.dense(card, radix, int(codec.space))[1] is not dense
+
+
+def test_fast_slots_point_at_the_generic_dense_cells() -> None:
+    # A slot (``fast_slots``) is the dense index the generic look-up reaches: its start, plus the
+    # trust digit for a decider reading trust alone; -1 for deciders reading anything else, and
+    # for those without dense cells.
+    trust = trust_game_kernel.OBS_FIELDS.index("trust")
+    reads = np.array([[trust, 0], [0, 0], [3, trust], [trust, 0], [trust, 0]], np.int64)
+    nreads = np.array([1, 0, 2, 1, 1], np.int64)
+    dstart = np.array([4, 30, 40, -1, 60], np.int64)
+    offset = np.zeros(len(trust_game_kernel.OBS_FIELDS), np.int64)
+    offset[trust] = 2
+    dec = np.array([[0, 1, 2], [3, 4, 0]], np.int64)
+    slots = trust_game_kernel.fast_slots(dec, reads, nreads, dstart, offset)
+    assert slots.dtype == np.int64 and slots.shape == dec.shape
+    assert slots.tolist() == [[2 * 6 + 1, 2 * 30, -1], [-1, 2 * 62 + 1, 2 * 6 + 1]]
+    for bucket in range(5):
+        # Decider 0 at bucket b: the generic digits are b + offset, from its start.
+        assert (slots[0, 0] >> 1) + (slots[0, 0] & 1) * bucket == dstart[0] + bucket + offset[trust]
+        assert (slots[0, 1] >> 1) + (slots[0, 1] & 1) * bucket == dstart[1]
