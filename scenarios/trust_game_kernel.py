@@ -47,7 +47,6 @@ from scenarios.kernel_sums import (
     record_agents,
     record_pairs,
     total,
-    trust_step,
 )
 from scenarios.stretch import SUMMARY, Stretch
 from scenarios.trust_game_learners import (
@@ -162,6 +161,8 @@ class Work(NamedTuple):
     gap: np.ndarray          # (rows,)
     real: np.ndarray         # (n,)
     bucket: np.ndarray       # (2E,) each aligned row's trust bucket this step
+    tail_t: np.ndarray       # (rows,) trust of the met rows past the aligned ones (``_tail``)
+    tail_p: np.ndarray       # (rows,) their partners
 
 
 def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
@@ -341,7 +342,7 @@ def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool
     return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
                 np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))),
                 np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
-                np.empty(rows), np.empty(n), np.empty(2 * e, i64))
+                np.empty(rows), np.empty(n), np.empty(2 * e, i64), np.empty(rows), np.empty(rows, i64))
 
 
 def _calls(e: int) -> Calls:
@@ -356,7 +357,8 @@ def _rework(wk: Work, e: int, rows: int) -> Work:
     i64, f64 = np.int64, np.float64
     return wk._replace(inv=np.empty(e, i64), tru=np.empty(e, i64), ret=np.zeros(e, f64), acted=np.empty(e, i64),
                        split=np.empty(e, i64), buf=np.empty(e, f64), seen=np.zeros(e, np.bool_),
-                       trust=np.empty(rows), gap=np.empty(rows), bucket=np.empty(2 * e, i64))
+                       trust=np.empty(rows), gap=np.empty(rows), bucket=np.empty(2 * e, i64),
+                       tail_t=np.empty(rows), tail_p=np.empty(rows, i64))
 
 
 class Keys:
@@ -874,6 +876,8 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
     bucket = wk.bucket
     kept = pr.kept
     broken = pr.broken
+    # The rows past the aligned ones are not played until the next alignment: their trust once.
+    ntail = _tail(kept, broken, pr.turns, bd.partner, 2 * e, wk.tail_t, wk.tail_p) if summarised else np.int64(0)
     # One exit, the loop's test: a stop sets ``end`` to its step. A ``return`` (or ``break``) in
     # the loop would have numba release every live array there, each exit a copy of that code.
     k, end = k0, k_max
@@ -998,8 +1002,8 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             payrows = wk.payrows
             for i in range(n):
                 payrows[k, i] = payoff[i]  # Gini: sorted by numpy after the loop (``gini_chunk``)
-            mean, cal = trust_step(pr.kept, pr.broken, pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
-                                   wk.trust, wk.gap, wk.real)
+            mean, cal = _trust_rows(pr.kept, pr.broken, pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
+                                    wk.trust, wk.gap, wk.real, 2 * e, wk.tail_t, wk.tail_p, ntail)
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
         else:
@@ -1007,6 +1011,58 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             record_pairs(rec, k, pr.kept, pr.broken, pr.turns, pr.kept.shape[0])
         k += 1
     return k
+
+
+@njit(**INNER)
+def _tail(kept, broken, turns, partner, lo, tail_t, tail_p):  # pragma: no cover - compiled
+    """Trust and partner of each met row from ``lo`` on, in row order; returns how many."""
+    c = np.int64(0)
+    for p in range(lo, kept.shape[0]):
+        if turns[p] > 0:
+            tail_t[c] = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
+            tail_p[c] = partner[p]
+            c += 1
+    return c
+
+
+@njit(**INNER)
+def _trust_rows(kept, broken, turns, partner, truth_kept, truth_total, buf, gap, real, lo, tail_t, tail_p,
+                ntail):  # pragma: no cover - compiled
+    """``kernel_sums.trust_step`` with the met rows from ``lo`` on given by ``_tail``.
+
+    Why: the pair table keeps every pair ever met (four times the step's rows by the end of a
+    run at 10^3 agents), and only the aligned rows change in a segment; each row's trust was a
+    division, every step. The same values in the same order, so the same sums; the partners
+    without a record yet are left out of the gaps as they are written, not in a pass after.
+    """
+    for i in range(truth_total.shape[0]):
+        real[i] = truth_kept[i] / truth_total[i] if truth_total[i] > 0 else -1.0
+    m = np.int64(0)
+    c = np.int64(0)
+    for p in range(lo):
+        if turns[p] > 0:
+            t = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
+            buf[m] = t
+            m += 1
+            r = real[partner[p]]
+            g = abs(t - r) if r >= 0.0 else -1.0  # NaN (as -1) left out, as ``trust_step`` leaves it
+            if g >= 0.0:
+                gap[c] = g
+                c += 1
+    for q in range(ntail):
+        buf[m + q] = tail_t[q]
+    for q in range(ntail):
+        r = real[tail_p[q]]
+        g = abs(tail_t[q] - r) if r >= 0.0 else -1.0
+        if g >= 0.0:
+            gap[c] = g
+            c += 1
+    m += ntail
+    if m == 0:
+        return np.nan, np.nan
+    mean = total(buf, m) / m
+    cal = np.nan if c == 0 else 1.0 - total(gap, c) / c
+    return mean, cal
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -376,3 +376,32 @@ def test_fast_slots_point_at_the_generic_dense_cells() -> None:
         # Decider 0 at bucket b: the generic digits are b + offset, from its start.
         assert (slots[0, 0] >> 1) + (slots[0, 0] & 1) * bucket == dstart[0] + bucket + offset[trust]
         assert (slots[0, 1] >> 1) + (slots[0, 1] & 1) * bucket == dstart[1]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_trust_rows_with_a_tail_equal_trust_step(seed: int) -> None:
+    # The loop's trust metrics (``_trust_rows``: rows from ``lo`` on given once by ``_tail``) are
+    # ``kernel_sums.trust_step``'s, to the bit, wherever the aligned rows end; with unmet rows,
+    # agents without a record, and no row met at all.
+    from numba import njit
+
+    from scenarios.kernel_sums import trust_step
+
+    rows_fn = njit(lambda *a: trust_game_kernel._trust_rows(*a))
+    tail_fn = njit(lambda *a: trust_game_kernel._tail(*a))
+    rng = np.random.default_rng(seed)
+    n, rows = 50, 900
+    kept = rng.integers(0, 6, rows) * 1.0
+    broken = rng.integers(0, 6, rows) + rng.random(rows) * (seed % 2)
+    turns = rng.integers(0, 3, rows) * (seed != 3)
+    partner = rng.integers(0, n, rows)
+    truth_total = rng.integers(0, 4, n) * 1.0
+    truth_kept = np.minimum(truth_total, rng.integers(0, 4, n))
+    want = trust_step(kept, broken, turns, partner, truth_kept, truth_total, np.empty(rows), np.empty(rows),
+                      np.empty(n))
+    for lo in (0, 1, 333, rows):
+        tail_t, tail_p = np.empty(rows), np.empty(rows, np.int64)
+        ntail = tail_fn(kept, broken, turns, partner, lo, tail_t, tail_p)
+        got = rows_fn(kept, broken, turns, partner, truth_kept, truth_total, np.empty(rows), np.empty(rows),
+                      np.empty(n), lo, tail_t, tail_p, ntail)
+        assert np.array(got).tobytes() == np.array(want).tobytes(), lo
