@@ -163,6 +163,7 @@ class Work(NamedTuple):
     bucket: np.ndarray       # (2E,) each aligned row's trust bucket this step
     tail_t: np.ndarray       # (rows,) trust of the met rows past the aligned ones (``_tail``)
     tail_p: np.ndarray       # (rows,) their partners
+    lanes: np.ndarray        # (4, width) outcome counts of a step, by game modulo 4 (``_book``)
 
 
 def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
@@ -193,7 +194,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
     per_step = 8 * (width + groups + len(SUMMARY) + len(TALLY) + e + (n if summarised else 5 * n + 2 * rows))
     k = max(1, min(limit, RECORD_BUDGET // per_step))
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
-    work, calls = _work(np.empty(k * e), k, e, n, rows, summarised), _calls(e)
+    work, calls = _work(np.empty(k * e), k, e, n, rows, summarised, width), _calls(e)
     prm = env.params
     game = Game(float(prm.endowment), float(prm.multiplier), bool(prm.promises), float(prm.detect_prob),
                 float(prm.lie_penalty))
@@ -337,12 +338,13 @@ def prepare(env: TrustGame, model: Any) -> np.ndarray:
     return dec
 
 
-def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool) -> Work:
+def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool, width: int) -> Work:
     i64, f64 = np.int64, np.float64
     return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
                 np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))),
                 np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
-                np.empty(rows), np.empty(n), np.empty(2 * e, i64), np.empty(rows), np.empty(rows, i64))
+                np.empty(rows), np.empty(n), np.empty(2 * e, i64), np.empty(rows), np.empty(rows, i64),
+                np.zeros((4, width), i64))
 
 
 def _calls(e: int) -> Calls:
@@ -815,13 +817,16 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
 
 
 @njit(**INNER)
-def _book(outcome, counts, nconf, conf, agent, k, phase, games, count, decider_rows, partner_rows,
+def _book(outcome, lanes, nconf, conf, agent, k, phase, games, count, decider_rows, partner_rows,
           state):  # pragma: no cover - compiled
-    """Count the outcomes of one decide call and list its conflicts (stepping's order)."""
+    """Count the outcomes of one decide call in ``lanes`` (folded into the step's counts by
+    ``_play``) and list its conflicts (stepping's order)."""
     for q in range(count):
         g = games[q]
         out = outcome[phase, g]
-        counts[k, out] += 1
+        # Four counters per outcome, in turn: most games of a call share an outcome, and one
+        # counter's increments wait on each other (a store, then its load), ~5 cycles a game.
+        lanes[q & 3, out] += 1
         if nconf[out] > 0:
             c = state[LOGGED]
             conf[0, c] = k
@@ -874,6 +879,7 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
     group_of = bd.group_of
     counts, group_sums = rec.counts, rec.group_sums
     bucket = wk.bucket
+    lanes = wk.lanes
     kept = pr.kept
     broken = pr.broken
     # The rows past the aligned ones are not played until the next alignment: their trust once.
@@ -976,7 +982,13 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             lo, hi = _span(ph, e, said, acted)
             mine = inv if ph == 1 else tru
             theirs = tru if ph == 1 else inv
-            _book(outcome, counts, nconf, conf, agent, k, ph, games[lo:], hi - lo, mine, theirs, state)
+            _book(outcome, lanes, nconf, conf, agent, k, ph, games[lo:], hi - lo, mine, theirs, state)
+        for o in range(width):
+            counts[k, o] += lanes[0, o] + lanes[1, o] + lanes[2, o] + lanes[3, o]
+            lanes[0, o] = 0
+            lanes[1, o] = 0
+            lanes[2, o] = 0
+            lanes[3, o] = 0
         for q in range(said):
             g = split[q]
             ret[g] = gives[2, chosen[2, g]]
