@@ -106,7 +106,8 @@ class Lookup(NamedTuple):
     card: np.ndarray       # (fields,) int64
     dstart: np.ndarray     # (deciders,) int64: where the decider's dense cells start, -1 none
     dense: np.ndarray      # cells by the decider's read digits, most significant first; -1 unfiled
-    fast: np.ndarray       # (phases, n) int64: ``fast_slots``, -1 the generic look-up
+    fast: np.ndarray       # (phases, 2E) int64: ``fast_slots`` of each aligned row's agent
+    packed: np.ndarray     # per dense cell: ``pack``'s (cell, act, outcome), -1 the generic look-up
 
 
 class Game(NamedTuple):
@@ -225,7 +226,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
         before = rng.bit_generator.state
         work.flips[first * e: last * e] = rng.random((last - first) * e)
         while rec.steps < last:
-            lookup = _lookup(env, model, dec, hashed)
+            lookup = _lookup(env, model, dec, hashed, board.agent)
             if lr.on:
                 lr = lr._replace(tier=table.tier.astype(np.int64), coop=table.outcome_column("coop").astype(np.int64))
             rec.steps = int(_PLAY(rec.steps, last, lookup, game, board, work, calls, rec.arrays, state,
@@ -390,6 +391,7 @@ class Keys:
         self._reads: tuple[np.ndarray, np.ndarray] | None = None  # ``reads``' answer while masks hold
         self._dense: tuple[int, np.ndarray, np.ndarray] | None = None  # ``dense``' answer, by ``version``
         self._fast: tuple[int, np.ndarray, np.ndarray] | None = None  # ``fast``' answer, by ``version`` and deciders
+        self._packed: tuple[Any, ...] | None = None  # ``packed``' answer, by its arguments
         self.version = 0  # counts changes to the hash and the masks
 
     def reads(self) -> tuple[np.ndarray, np.ndarray]:
@@ -434,6 +436,14 @@ class Keys:
             reads, nreads = self.reads()
             self._fast = (self.version, dec, fast_slots(dec, reads, nreads, dstart, offset))
         return self._fast[2]
+
+    def packed(self, dense: np.ndarray, full: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """``pack`` of the dense cells (kept while they, the acts and the outcomes are the same arrays)."""
+        got = self._packed
+        if got is None or got[0] is not dense or got[1] is not full or got[2] is not base:
+            self._packed = got = (dense, full, base, pack(dense, full, base))
+        out: np.ndarray = got[3]
+        return out
 
     def put(self, keys: np.ndarray, cells: np.ndarray) -> None:
         self.version += 1
@@ -485,7 +495,7 @@ def fast_slots(dec: np.ndarray, reads: np.ndarray, nreads: np.ndarray, dstart: n
 
     Why: most deciders read trust alone, and the generic look-up (decider, its fields one by one,
     the bucket's division, then the dense cell) was a chain of dependent loads per decision, most
-    of a step; ``_decide`` then reads one slot and the row's bucket (``_buckets``, once a step).
+    of a step; ``_decide`` then reads its row's slot and bucket (``_play`` buckets rows once a step).
     """
     trust = OBS_FIELDS.index("trust")
     on_trust = (nreads == 1) & (reads[:, 0] == trust) if reads.shape[1] else np.zeros(len(nreads), np.bool_)
@@ -494,7 +504,24 @@ def fast_slots(dec: np.ndarray, reads: np.ndarray, nreads: np.ndarray, dstart: n
     return slot[dec].astype(np.int64)
 
 
-def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup:
+def pack(dense: np.ndarray, full: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Each dense cell with its act and first outcome folded in: ``cell | act << 24 | (base + act)
+    << 32`` (-1 where the cell is not filed, or everywhere when one does not fit its bits).
+
+    Why: after the slot and the bucket, the cell's act and outcome were two more dependent
+    loads per decision; one load of its packed entry gives all three.
+    """
+    ok = dense >= 0
+    cells = np.where(ok, dense, 0)
+    act = full[cells].astype(np.int64)
+    out = base[cells].astype(np.int64) + act
+    if len(dense) and not (int(cells.max()) < 1 << 24 and int(act.min()) >= 0 and int(act.max()) < 1 << 8
+                           and int(out.min()) >= 0 and int(out.max()) < 1 << 31):
+        return np.full(len(dense), -1, np.int64)
+    return np.where(ok, cells | act << 24 | out << 32, -1).astype(np.int64)
+
+
+def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys, agent: np.ndarray) -> Lookup:
     table, codec = model.decisions, env.codec
     reads, nreads = hashed.reads()
     card, radix = np.asarray(codec.card, np.int64), np.asarray(codec.radix, np.int64)
@@ -503,7 +530,7 @@ def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> Lookup
     offset = np.asarray(codec.offset, np.int64)
     return Lookup(dec, reads, nreads, radix, offset, space, hashed.keys, hashed.cells,
                   table.full, table.base, table.outcome_column("nconf"), env.gives_table, env.promise_table, card,
-                  dstart, dense, hashed.fast(dec, dstart, offset))
+                  dstart, dense, hashed.fast(dec, dstart, offset)[:, agent], hashed.packed(dense, table.full, table.base))
 
 
 def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
@@ -735,6 +762,7 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
     dstart = lk.dstart
     dense = lk.dense
     fast = lk.fast
+    packed = lk.packed
     kept, broken = pr.kept, pr.broken
     last = pr.last
     last2 = pr.last2
@@ -763,9 +791,13 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
         if sent_of:
             sent = 2 if send[g] >= 1.0 else 1
         said = promised[g]
-        slot = fast[phase, a]
-        # The dense cell of a decider reading trust or nothing (``fast_slots``), else as below.
-        cell = dense[(slot >> 1) + (slot & 1) * bucket[r]] if slot >= 0 else np.int64(-1)
+        slot = fast[phase, r]
+        # The packed cell of a decider reading trust or nothing (``fast_slots``, ``pack``), else
+        # the cell as below.
+        pk = packed[(slot >> 1) + (slot & 1) * np.int64(bucket[r])] if slot >= 0 else np.int64(-1)
+        cell = pk & 0xFFFFFF if pk >= 0 else np.int64(-1)
+        act = (pk >> 24) & 0xFF
+        out = pk >> 32
         if cell < 0:
             d = dec[phase, a]
             projected = 0
@@ -781,13 +813,16 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
                 projected += (v + offset[f]) * radix[f]
                 digits = digits * card[f] + v + offset[f]
             cell = dense[dstart[d] + digits] if dstart[d] >= 0 else np.int64(-1)
-        if cell < 0:
-            key = d * space + projected
-            # ``_slot``, written out for the same reason.
-            i = _start(key, hmask)
-            while hkeys[i] != key and hkeys[i] != -1:
-                i = (i + 1) & hmask
-            cell = hcells[i] if hkeys[i] == key else np.int64(-1)
+            if cell < 0:
+                key = d * space + projected
+                # ``_slot``, written out for the same reason.
+                i = _start(key, hmask)
+                while hkeys[i] != key and hkeys[i] != -1:
+                    i = (i + 1) & hmask
+                cell = hcells[i] if hkeys[i] == key else np.int64(-1)
+            if cell >= 0:
+                act = np.int64(full[cell])
+                out = base[cell] + act
         if cell < 0:
             code = 0
             for f in range(nfields):
@@ -811,9 +846,8 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
                     v = _field(f, stage, sent, said, r, o, kept, broken, last, last2, defected, good, turns)
                 sv = sv * lcards[t] + v + offset[f]
             ls[phase, g] = sv
-        act = np.int64(full[cell])
         chosen[phase, g] = act
-        outcome[phase, g] = base[cell] + act
+        outcome[phase, g] = out
 
 
 @njit(**INNER)

@@ -405,3 +405,22 @@ def test_trust_rows_with_a_tail_equal_trust_step(seed: int) -> None:
         got = rows_fn(kept, broken, turns, partner, truth_kept, truth_total, np.empty(rows), np.empty(rows),
                       np.empty(n), lo, tail_t, tail_p, ntail)
         assert np.array(got).tobytes() == np.array(want).tobytes(), lo
+
+
+def test_packed_cells_hold_cell_act_and_outcome() -> None:
+    # ``pack``: a filed dense cell unpacks to itself, its act and its first outcome plus the act;
+    # an unfiled one is -1; and when a value does not fit its bits, every entry is -1 (so the
+    # loop looks each cell up the generic way).
+    dense = np.array([3, -1, 0, 2], np.int64)
+    full = np.array([1, 0, 4, 2], np.int32)
+    base = np.array([10, 20, 30, 40], np.int64)
+    packed = trust_game_kernel.pack(dense, full, base)
+    assert packed.dtype == np.int64 and packed[1] == -1
+    for x in (0, 2, 3):
+        cell = int(dense[x])
+        assert packed[x] & 0xFFFFFF == cell
+        assert (packed[x] >> 24) & 0xFF == full[cell]
+        assert packed[x] >> 32 == base[cell] + full[cell]
+    assert (trust_game_kernel.pack(dense, np.array([1, 0, 300, 2], np.int32), base) == -1).all()
+    assert (trust_game_kernel.pack(dense, full, np.array([10, 20, 30, 1 << 40], np.int64)) == -1).all()
+    assert len(trust_game_kernel.pack(np.zeros(0, np.int64), full, base)) == 0
