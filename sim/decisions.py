@@ -799,7 +799,7 @@ class DecisionTable:
         ``sparse``: also a table whose cells live in dicts (a kernel that keeps its own
         look-up in ``marks``). The state may hold deciders that the earlier run added later
         (a scripted delegation's): their entries serve the deciders this run adds in their
-        place while each has the same signature, phase and group (``_check_ahead``).
+        place while each has the same signature, phase and group (``_keep_ahead``).
         """
         if self.n_cells or not (sparse or self.fits_dense()):
             return False
@@ -830,51 +830,29 @@ class DecisionTable:
                 TABLES.put(at, state)
 
     def _keep_ahead(self, start: int) -> None:
-        """``_check_ahead`` of the deciders from ``start`` on, added by one ``decider_ids_of``
-        call (one binding): in one pass where the state's run added the same ones there (a
-        delegation adds one per drawn variant), else one at a time up to the first that differs."""
+        """Keep a restored state's entries for the deciders added from ``start`` on while each is
+        the one the state's run added at its number; drop them from the first that is not."""
         ahead = self._ahead
         assert ahead is not None
-        end = len(self.deciders)
-        if end <= len(ahead):
-            new = self.deciders[start:end]
-            first = new[0]
-            parts = [self._binding_part(first.binding, first.bid, ph) for ph in range(len(self.phases))]
-            pol_sigs, same = self._pol_sigs, True
-            for (sig, phase, group), dec in zip(ahead[start:end], new, strict=True):
-                known = pol_sigs.get(id(dec.policy))
-                pol = known[1] if known is not None else self._policy_signature(dec.policy)
-                if not (phase == dec.phase and group == dec.group and pol is not None
-                        and sig.key == compose_signature(pol, parts[phase])):
-                    same = False
-                    break
-            if same:
-                self._sigs.update(zip(range(start, end), [kept[0] for kept in ahead[start:end]], strict=True))
-                if end == len(ahead):
-                    self._ahead = None  # every decider the state holds is this table's own now
+        for did in range(start, len(self.deciders)):
+            if did >= len(ahead) or not self._kept_as(self.deciders[did], ahead[did]):
+                self._drop_ahead(did)
                 return
-        for did in range(start, end):
-            if self._ahead is None:
-                break
-            self._check_ahead(did)
+            self._sigs[did] = ahead[did][0]
+        if len(self.deciders) >= len(ahead):
+            self._ahead = None  # every decider the state holds is this table's own now
 
-    def _check_ahead(self, decider: int) -> None:
-        """Keep a restored state's entries for a decider just added if the state's run added
-        the same one there; else drop the entries of it and every later decider."""
-        ahead = self._ahead
-        assert ahead is not None
-        dec = self.deciders[decider]
-        if decider < len(ahead):
-            sig, phase, group = ahead[decider]
-            # Compared part by part (the binding's part is one object per value in the process),
-            # not by building the signature: a delegation adds a decider per drawn variant.
-            pol = self._policy_signature(dec.policy)
-            if (phase == dec.phase and group == dec.group and pol is not None
-                    and sig.key == compose_signature(pol, self._binding_part(dec.binding, dec.bid, dec.phase))):
-                self._sigs[decider] = sig
-                if decider + 1 == len(ahead):
-                    self._ahead = None  # every decider the state holds is this table's own now
-                return
+    def _kept_as(self, dec: Decider, kept: tuple[Any, int, int]) -> bool:
+        """Whether ``dec`` is the decider a kept state lists as (signature, phase, group): compared
+        part by part (a binding's part is one object per value in the process), not by building
+        the signature, since a delegation adds a decider per drawn variant."""
+        sig, phase, group = kept
+        pol = self._policy_signature(dec.policy)
+        return (phase == dec.phase and group == dec.group and pol is not None
+                and sig.key == compose_signature(pol, self._binding_part(dec.binding, dec.bid, dec.phase)))
+
+    def _drop_ahead(self, decider: int) -> None:
+        """Drop a restored state's entries of ``decider`` and every later one (another run's)."""
         self._ahead = None
         self._thaw(0, None)
         space = self.codec.space

@@ -260,10 +260,10 @@ def test_the_memo_starts_afresh_when_full() -> None:
 
 
 @pytest.mark.parametrize("case", ["same", "first", "middle", "past"])
-def test_deciders_added_together_keep_what_one_at_a_time_keeps(memo: CellMemo, case: str) -> None:
-    """``decider_ids_of`` checks the deciders it adds against a kept state in one pass
-    (``_keep_ahead``): the same entries kept and dropped as checking them one at a time, whether
-    all match, the first or one in the middle differs, or the call adds more than the state holds."""
+def test_deciders_added_keep_the_kept_entries_up_to_the_first_that_differs(memo: CellMemo, case: str) -> None:
+    """``decider_ids_of`` checks the deciders it adds against a kept state (``_keep_ahead``): all
+    its entries kept where all match (or the call adds more than the state holds), none of the
+    added deciders' where the first differs, the first half's where one in the middle does."""
     import copy
 
     from sim.model import SpecModel
@@ -273,40 +273,32 @@ def test_deciders_added_together_keep_what_one_at_a_time_keeps(memo: CellMemo, c
     cold.run()
     w, g = cold.group_index("workers"), cold.group_index("gullible")
     binding = {x: cold.binding_of(int(np.flatnonzero(cold.group_of == x)[0])) for x in (w, g)}
-
-    def added(together: bool) -> DecisionTable:
-        model = SpecModel(sc, seed=3)
-        table = model.decisions
-        assert table._ahead is not None
-        if not together:
-            def one_at_a_time(start: int) -> None:
-                for did in range(start, len(table.deciders)):
-                    if table._ahead is not None:
-                        table._check_ahead(did)
-            table._keep_ahead = one_at_a_time  # type: ignore[method-assign]
-        pols = list(model._variants[w])
-        if case == "first":
-            pols = pols[1:] + pols[:1]
-        elif case == "middle":
-            pols[len(pols) // 2] = other = copy.copy(pols[len(pols) // 2])
-            other.susceptibility = 0.999
-        table.decider_ids_of(binding[w], pols, w)
-        more = list(model._variants[g])
-        if case == "past":
-            more += [copy.copy(p) for p in more]  # more deciders than the state's run added
-        table.decider_ids_of(binding[g], more, g)
-        return table
-
-    one, both = added(False), added(True)
-    assert (one._ahead is None) == (both._ahead is None)
-    assert one._sigs == both._sigs and one.marks == both.marks
-    np.testing.assert_array_equal(one.dense(0), both.dense(0))
-    assert one._cell_dicts == both._cell_dicts and one._read_sets.keys() == both._read_sets.keys()
-    # Which entries each case keeps: all, none of the added, the first half's, all the state holds.
+    model = SpecModel(sc, seed=3)
+    table = model.decisions
+    assert table._ahead is not None
+    pols = list(model._variants[w])
+    if case == "first":
+        pols = pols[1:] + pols[:1]
+    elif case == "middle":
+        pols[len(pols) // 2] = other = copy.copy(pols[len(pols) // 2])
+        other.susceptibility = 0.999
+    table.decider_ids_of(binding[w], pols, w)
+    more = list(model._variants[g])
+    if case == "past":
+        more += [copy.copy(p) for p in more]  # more deciders than the state's run added
+    table.decider_ids_of(binding[g], more, g)
     built = len(cold.decisions.deciders) - len(cold._variants[w]) - len(cold._variants[g])
     half = len(cold._variants[w]) // 2
-    assert both._ahead is None
-    assert (built in both._sigs) == (case != "first")
-    assert (built + half in both._sigs) == (case in ("same", "past"))
-    assert (built + half - 1 in both._sigs) == (case != "first")
-    assert (len(both._sigs) == len(both.deciders)) == (case == "same")
+    assert table._ahead is None
+    assert (built in table._sigs) == (case != "first")
+    assert (built + half in table._sigs) == (case in ("same", "past"))
+    # Dropped entries are gone from the look-up: from the first decider that differs on.
+    dropped = {"same": None, "past": None, "first": built, "middle": built + half}[case]
+    space = table.codec.space
+    if dropped is None:
+        assert table._luts[0][built * space:].any()  # the added deciders' kept entries serve
+    else:
+        assert not table._luts[0][dropped * space:].any() and not table.marks
+        assert all(d < dropped for d in table._read_sets)
+    assert (built + half - 1 in table._sigs) == (case != "first")
+    assert (len(table._sigs) == len(table.deciders)) == (case == "same")
