@@ -17,8 +17,13 @@ from agents.jit import njit
 def distinct(q: np.ndarray) -> Any:  # pragma: no cover - compiled
     """The sorted distinct keys of ``q``, the position of each one's first occurrence and
     each position's key (an index into them): ``np.unique`` with index and inverse."""
+    return distinct_along(q, sort_runs(q))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def distinct_along(q: np.ndarray, order: np.ndarray) -> Any:  # pragma: no cover - compiled
+    """``distinct`` given ``order``, positions of ``q`` that sort it stably."""
     m = q.shape[0]
-    order = sort_runs(q)
     uniq = np.empty(m, np.int64)
     head = np.empty(m, np.int64)
     inv = np.empty(m, np.int64)

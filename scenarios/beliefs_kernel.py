@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from agents.jit import njit
-from agents.pair_runs import distinct, merge_new
+from agents.pair_runs import distinct, distinct_along, merge_new
 
 
 @njit(cache=True, nogil=True)
@@ -47,16 +47,8 @@ def by_receiver(q: np.ndarray, r: np.ndarray, top: int) -> Any:  # pragma: no co
                 b -= 1
             order[b + 1] = v
         lo = end[x]
-    uniq = np.empty(m, np.int64)
-    inv = np.empty(m, np.int64)
-    u = 0
-    for y in range(m):
-        i = order[y]
-        if u == 0 or uniq[u - 1] != q[i]:
-            uniq[u] = q[i]
-            u += 1
-        inv[i] = u - 1
-    return uniq[:u], inv
+    uniq, _, inv = distinct_along(q, order)
+    return uniq, inv
 
 
 @njit(cache=True, nogil=True)
