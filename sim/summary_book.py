@@ -416,10 +416,22 @@ def _plan(model: SpecModel, rec: Stretch) -> Plan:
             and kept.p == p and kept.group_of is model.group_of and kept.groups == len(model.groups)
             and kept.counters == counters and kept.env == env and kept.evolved == evolved):
         return kept
-    layout = _layout(model, rec, computed)
-    names, rows_kept = ([], {}) if layout is None else _names(layout)
-    plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, evolved, layout,
-                names, rows_kept)
+    # A new model's first stretch: the plan an earlier model made from equal outcomes, principles,
+    # conflicts and groups (each model has a table of its own, so only their contents can tell).
+    group_layout = M._group_layout(model)
+    levels = table.level_rows()
+    key = (id(computed), id(group_layout), n_out, p, tuple(table.principle_ids[:p]), len(model.groups), counters,
+           env, evolved, bool(model.env.pairwise), table.count_matrix(n_out).tobytes(), levels["pair"].tobytes(),
+           levels["outcome"].tobytes())
+    hit = _PLANS.get(key)
+    if hit is not None and hit[0] is group_layout and hit[1].computed is computed:
+        plan = hit[1]._replace(table=table, group_of=model.group_of)
+    else:
+        layout = _layout(model, rec, computed)
+        names, rows_kept = ([], {}) if layout is None else _names(layout)
+        plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, evolved, layout,
+                    names, rows_kept)
+        _keep(_PLANS, key, (group_layout, plan))  # held: the ids in the key stay theirs
     model.__dict__["_summary_plan"] = plan
     return plan
 
@@ -547,6 +559,8 @@ _GROUPS: dict[int, tuple[M._Layout, Groups]] = {}
 _MAX_KEPT = 32
 _PARTS: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[str, ...], bool, tuple[str, ...],
                                            tuple[str, ...]] | None] = {}
+#: Plans by what they are made from (``_plan``), with the groups' layout they read.
+_PLANS: dict[tuple[object, ...], tuple[M._Layout, Plan]] = {}
 _NAMES: dict[tuple[tuple[str, ...], tuple[str, ...]],
              tuple[list[str], dict[tuple[int, ...], tuple[list[int], list[str]]]]] = {}
 

@@ -197,3 +197,20 @@ def test_principles_first_applied_after_the_first_step(compiled: bool, monkeypat
     booked = _both_ways(monkeypatch, compiled, idle_first=True)
     run_model("commons", seed=1, set=VILLAGE)
     assert booked and False in firsts
+
+
+def test_plans_kept_across_models_only_for_equal_contents(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new model's first stretch takes the plan an earlier model made from equal outcomes,
+    # principles, conflicts and groups; one whose outcomes differ makes its own, and books as the
+    # general path does (each model has a table of its own: only contents can tell them alike).
+    summary_book._PLANS.clear()
+    over = {"groups.villagers.count": 30}
+    first = run_model("commons-newcomer", seed=0, set=over)
+    again = run_model("commons-newcomer", seed=0, set=over)
+    assert again.decisions is not first.decisions
+    assert again._summary_plan.layout is first._summary_plan.layout
+    booked = _both_ways(monkeypatch)
+    other = run_model("commons-newcomer", seed=0, set={**over, "groups.villagers.spec": "empty"})
+    assert booked
+    assert other._summary_plan.layout is not first._summary_plan.layout
+    assert other._summary_plan.table is other.decisions
