@@ -46,7 +46,7 @@ from scenarios.commons_table import (
     ready_call,
     stretch_length,
 )
-from scenarios.kernel_sums import gini_step, sort_order, total, total_at
+from scenarios.kernel_sums import _U1, SORT_MOVES, gini_step, sort_order, total, total_at
 from scenarios.stretch import Stretch
 
 if TYPE_CHECKING:
@@ -315,6 +315,7 @@ class Types(NamedTuple):
     logs: np.ndarray   # (T,) int64: the conflicts this step's outcome logs
     demand: np.ndarray  # (T,) this step's demand of one agent
     pay: np.ndarray    # (T,) this step's payoff of one agent
+    rank: np.ndarray   # (T,) int64: the types by value at the last step (the next step's sort starts there)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -353,7 +354,8 @@ def _types(lk, st, cl):  # pragma: no cover - compiled
         of[i] = t
         count[t] += 1
     return fits, Types(of, value[:types], big[:types], profile[:types], count[:types], np.empty(types, np.int64),
-                       np.empty(types, np.int64), np.empty(types, np.int64), np.empty(types), np.zeros(types))
+                       np.empty(types, np.int64), np.empty(types, np.int64), np.empty(types), np.zeros(types),
+                       np.arange(types))
 
 
 @njit(cache=True, nogil=True)
@@ -424,9 +426,8 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
             for t in range(types):
                 ty.pay[t] = 0.0
                 ty.value[t] += 0.0  # nothing earned, added as stepping adds it
-        _group_sums(ty.value, ty.of, group_of, rec.group_sums, k, n)
         cf.at[k + 1] = logged
-        gini, eq = _sorted_by_type(ty.value, ty.of, ty.count, st.xs, st.buf, st.demand, n)
+        gini, eq = _sorted_by_type(ty, group_of, rec.group_sums, k, st.xs, st.buf, st.demand, n)
         _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec.summary, env_cols)
     st.scalars[0] = stock
     for i in range(n):
@@ -440,24 +441,6 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
 def _same_bits(x, y):  # pragma: no cover - compiled
     """Whether two floats are one value, signed zeros told apart (no NaN is)."""
     return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _group_sums(value, of, group_of, sums, k, n):  # pragma: no cover - compiled
-    """``sums[k, g] += value[of[i]]`` for each agent ``i`` of group ``g`` in turn, the running sum
-    kept in a register while the group stays the same (the same additions in the same order)."""
-    if n == 0:
-        return
-    g = group_of[0]
-    run = sums[k, g]
-    for i in range(n):
-        h = group_of[i]
-        if h != g:
-            sums[k, g] = run
-            g = h
-            run = sums[k, g]
-        run += value[of[i]]
-    sums[k, g] = run
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -511,14 +494,23 @@ def _sorted_by_class(payoff, value, count, eq, xs, buf, n):  # pragma: no cover 
         for i in range(n):
             buf[i] = payoff[i] - shift
         tot = total(buf, n)
-    return _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n)
+    order = np.empty(value.shape[0], np.int64)
+    sort_order(value, order, value.shape[0])  # stable: ties are equal values, in any order alike
+    _fill_sorted(value, count, order, plain, shift, xs, buf, eq)
+    return _sorted_gini(tot, xs, buf, eq, n)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _sorted_by_type(value, of, count, xs, buf, eq, n):  # pragma: no cover - compiled
+def _sorted_by_type(ty, group_of, sums, k, xs, buf, eq, n):  # pragma: no cover - compiled
     """``_sorted_by_class`` of the agents' payoffs held by type (``Types``' values, agents' types
     and counts; each type's value, in any order: the minimum and the sorted values are the same;
-    the total is summed in the agents' order)."""
+    the total is summed in the agents' order), and step ``k``'s group sums: ``sums[k, g] +=
+    value[of[i]]`` for each agent ``i`` of group ``g`` in turn.
+
+    The sorted payoffs, their running sum and the group sums are written in one loop: the two
+    sums are chains of dependent additions, which overlap there (the group's sum kept in a
+    register while the group stays the same: the same additions in the same order)."""
+    value, of, count = ty.value, ty.of, ty.count
     low = value[0]
     for t in range(value.shape[0]):
         low = min(low, value[t])
@@ -530,29 +522,84 @@ def _sorted_by_type(value, of, count, xs, buf, eq, n):  # pragma: no cover - com
         for i in range(n):
             buf[i] = value[of[i]] - shift
         tot = total(buf, n)
-    return _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n)
-
-
-@njit(cache=True, nogil=True)
-def _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n):  # pragma: no cover - compiled
-    """(Gini, equality) of ``count[c]`` payoffs ``value[c]`` each, whose total is ``tot``: the
-    payoffs sorted by sorting the values (in a stable order: ties are equal values, in any order alike)."""
-    order = np.empty(value.shape[0], np.int64)
-    sort_order(value, order, value.shape[0])
-    spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
+    _rank(value, ty.rank)
+    g = group_of[0]
+    group = sums[k, g]
     run = 0.0
-    pos = 0
+    i = np.uint64(0)  # unsigned: no wraparound check per index (``kernel_sums._block``)
+    for c in ty.rank:
+        x = value[c]
+        v = x if plain else x - shift
+        for _ in range(count[c]):
+            h = group_of[i]
+            if h != g:
+                sums[k, g] = group
+                g = h
+                group = sums[k, g]
+            group += value[np.uint64(of[i])]
+            run += v  # np.cumsum: a running sum, left to right
+            buf[i] = run
+            xs[i] = x
+            i += _U1
+            eq[i - _U1] = float(i) * x
+    sums[k, g] = group
+    return _sorted_gini(tot, xs, buf, eq, n)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rank(value, rank):  # pragma: no cover - compiled
+    """``rank`` sorts ``value`` ascending, by insertion from the last step's ``rank``: the types'
+    order changes little from step to step. Ties may sit in any order (the sorted values are the
+    same); a NaN, or more than ``SORT_MOVES`` moves per type, sorts from scratch."""
+    size = value.shape[0]
+    for q in range(size):
+        if value[q] != value[q]:  # no order by ``>``: numpy's puts NaN last
+            sort_order(value, rank, size)
+            return
+    moves = 0
+    for q in range(1, size):
+        c = rank[q]
+        v = value[c]
+        j = q - 1
+        while j >= 0 and value[rank[j]] > v:
+            rank[j + 1] = rank[j]
+            j -= 1
+            moves += 1
+        rank[j + 1] = c
+        if moves > SORT_MOVES * size:
+            sort_order(value, rank, size)
+            return
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fill_sorted(value, count, order, plain, shift, xs, buf, eq):  # pragma: no cover - compiled
+    """``xs``: ``count[c]`` payoffs ``value[c]`` each, for ``c`` in ``order`` (ascending values);
+    ``buf`` their running sum, shifted by ``shift`` unless ``plain``; ``eq`` each times its rank."""
+    run = 0.0
+    i = np.uint64(0)  # unsigned: no wraparound check per index (``kernel_sums._block``)
     for c in order:
         x = value[c]
         v = x if plain else x - shift
         for _ in range(count[c]):
-            if spread:
-                run += v  # np.cumsum: a running sum, left to right
-                buf[pos] = run / tot
-            xs[pos] = x
-            eq[pos] = float(pos + 1) * x
-            pos += 1
-    gini = (np.float64(n + 1) - 2.0 * total(buf, n)) / n if spread else 0.0
+            run += v  # np.cumsum: a running sum, left to right
+            buf[i] = run
+            xs[i] = x
+            i += _U1
+            eq[i - _U1] = float(i) * x
+
+
+@njit(cache=True, nogil=True)
+def _sorted_gini(tot, xs, buf, eq, n):  # pragma: no cover - compiled
+    """(Gini, equality) of the sorted payoffs ``xs`` whose total is ``tot``, ``buf`` their running
+    sum (shifted as the Gini shifts them), ``eq`` their rank products (``_fill_sorted``). The
+    quotients are taken apart from the running sum: the division is the costlier step, and these
+    ones overlap, where the chain's could not."""
+    spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
+    gini = 0.0
+    if spread:
+        for i in range(n):
+            buf[i] = buf[i] / tot
+        gini = (np.float64(n + 1) - 2.0 * total(buf, n)) / n
     sorted_tot = total(xs, n)
     if not sorted_tot > 0:
         return gini, 1.0
