@@ -443,25 +443,51 @@ def _same_bits(x, y):  # pragma: no cover - compiled
     return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
 
 
+#: Most payoff classes ``_classify`` finds by looking each agent's payoff up among those found;
+#: past them it sorts the agents.
+FEW_CLASSES = 32
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _classify(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
-    """The payoffs' classes, one per distinct value (a run starts with one); none past the room."""
+    """The payoffs' classes, one per distinct value (a NaN is a class of its own: equal to none);
+    none past the room. Which number a class has changes nothing the loop reports (``_types``
+    and the classes' next step number them afresh, in the agents' order).
+
+    Looked up among those found, the last agent's first (alike agents come in runs): a stretch
+    after a join starts with few classes, where sorting the agents from a stale order took a
+    merge sort, dearer than the stretch's first steps."""
     n = payoff.shape[0]
-    if n == 0:
-        cl.size[0] = 0
-        return
-    same = True
+    size = 0
+    c = 0
+    run = 0  # agents in a row of class ``c``, counted in a register
     for i in range(n):
-        if payoff[i] != payoff[0]:
-            same = False
-            break
-    if same:
-        for i in range(n):
-            cl.of[i] = 0
-        cl.value[0] = payoff[0]
-        cl.count[0] = n
-        cl.size[0] = 1
-        return
+        x = payoff[i]
+        if size == 0 or x != cl.value[c]:
+            if size:
+                cl.count[c] += run
+            run = 0
+            c = 0
+            while c < size and x != cl.value[c]:
+                c += 1
+            if c == size:
+                if size == FEW_CLASSES or size == cl.value.shape[0]:
+                    _classify_sorted(payoff, order, xs, buf, cl)
+                    return
+                cl.value[size] = x
+                cl.count[size] = 0
+                size += 1
+        cl.of[i] = c
+        run += 1
+    if size:
+        cl.count[c] += run
+    cl.size[0] = size
+
+
+@njit(cache=True, nogil=True)
+def _classify_sorted(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
+    """``_classify`` by sorting the payoffs (``order`` sorts them on return): many classes."""
+    n = payoff.shape[0]
     gini_step(payoff, order, xs, buf)  # for its side effect: ``order`` sorts the payoffs
     size = 0
     for q in range(n):

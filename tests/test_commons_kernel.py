@@ -404,3 +404,33 @@ def _sorted_alike(value: np.ndarray, rank: np.ndarray, got: tuple[float, float],
     assert got[0] == gini_of(payoff)
     if not np.isnan(payoff).any():
         assert got[1] == equality(payoff)
+
+
+@pytest.mark.parametrize(("distinct", "room"), [
+    (1, 64),    # everyone alike
+    (5, 64),    # few: looked up among those found
+    (5, 4),     # past the room: none (the loop sorts agents)
+    (40, 64),   # past those looked up: by sorting the payoffs
+    (40, 30),   # past both
+])
+def test_payoff_classes_hold_each_agents_payoff(distinct: int, room: int) -> None:
+    rng = np.random.default_rng(distinct)
+    n = 200
+    payoff = rng.choice(np.arange(distinct, dtype=np.float64) * 0.5 - 1.0, n)
+    payoff[-2:] = (0.0, -0.0)  # equal values: one class, whichever comes first
+    if distinct > 1:
+        payoff[5] = np.nan  # equal to none: a class of its own
+    ints = np.zeros(n, np.int64)
+    cl = commons_table.Classes(ints.copy(), np.zeros(room), np.zeros(room, np.int64), np.zeros(room),
+                               np.zeros(room, np.int64), np.zeros(room, np.int64), np.zeros(1, np.int64), np.zeros(n))
+    commons_kernel._classify(payoff, np.arange(n), np.empty(n), np.empty(n), cl)
+    size = cl.size[0]
+    kinds = len(np.unique(payoff[~np.isnan(payoff)])) + np.isnan(payoff).sum()  # 0.0 and -0.0 are one
+    if kinds > room:
+        assert size == 0
+        return
+    assert size == kinds
+    value, of = cl.value[:size], cl.of
+    np.testing.assert_array_equal(value[of], payoff)  # NaN where NaN, 0.0 == -0.0
+    np.testing.assert_array_equal(cl.count[:size], np.bincount(of, minlength=size))
+    assert len(set(value[~np.isnan(value)].tolist())) == size - np.isnan(value).sum()
