@@ -329,10 +329,12 @@ def _types(lk, st, cl):  # pragma: no cover - compiled
     fits = n > 0 and size > 0 and size * profiles * 2 <= 64 * room
     slot = np.full(size * profiles * 2 if fits else 0, -1, np.int64)
     of = st.chosen
-    value = np.empty(room)
-    big = np.empty(room, np.int64)
-    profile = np.empty(room, np.int64)
-    count = np.zeros(room, np.int64)
+    # No more types than agents: a village smaller than the room allocates (and zeroes) less.
+    cap = min(room, n)
+    value = np.empty(cap)
+    big = np.empty(cap, np.int64)
+    profile = np.empty(cap, np.int64)
+    count = np.zeros(cap, np.int64)
     types = 0
     for i in range(n if fits else 0):
         x = st.payoff[i]
@@ -342,7 +344,7 @@ def _types(lk, st, cl):  # pragma: no cover - compiled
         key = (cl.of[i] * profiles + lk.profile[i]) * 2 + st.over_last[i]
         t = slot[key]
         if t < 0:
-            if types == room:
+            if types == cap:  # the room's: ``n`` types leave no agent to start another
                 fits = False
                 break
             t = slot[key] = types
