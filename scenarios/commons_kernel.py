@@ -46,7 +46,7 @@ from scenarios.commons_table import (
     ready_call,
     stretch_length,
 )
-from scenarios.kernel_sums import _U1, SORT_MOVES, gini_step, sort_order, total, total_at
+from scenarios.kernel_sums import _U1, SORT_MOVES, gini_step, sort_order, total, total_at, totals3
 from scenarios.stretch import Stretch
 
 if TYPE_CHECKING:
@@ -544,9 +544,8 @@ def _sorted_by_type(ty, group_of, sums, k, xs, buf, eq, n):  # pragma: no cover 
         low = min(low, value[t])
     shift = min(0.0, low)
     plain = shift == 0.0 and math.copysign(1.0, shift) > 0.0
-    if plain:
-        tot = total_at(value, of, n)
-    else:
+    tot = 0.0
+    if not plain:  # summed before ``buf`` holds the running sum (unshifted: with the sorted sums)
         for i in range(n):
             buf[i] = value[of[i]] - shift
         tot = total(buf, n)
@@ -571,7 +570,11 @@ def _sorted_by_type(ty, group_of, sums, k, xs, buf, eq, n):  # pragma: no cover 
             i += _U1
             eq[i - _U1] = float(i) * x
     sums[k, g] = group
-    return _sorted_gini(tot, xs, buf, eq, n)
+    if plain:
+        tot, sorted_tot, eq_tot = totals3(value, of, xs, eq, n)
+    else:
+        sorted_tot, eq_tot = total(xs, n), total(eq, n)
+    return _gini_eq(tot, sorted_tot, eq_tot, buf, n)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -622,16 +625,21 @@ def _sorted_gini(tot, xs, buf, eq, n):  # pragma: no cover - compiled
     sum (shifted as the Gini shifts them), ``eq`` their rank products (``_fill_sorted``). The
     quotients are taken apart from the running sum: the division is the costlier step, and these
     ones overlap, where the chain's could not."""
+    return _gini_eq(tot, total(xs, n), total(eq, n), buf, n)
+
+
+@njit(cache=True, nogil=True)
+def _gini_eq(tot, sorted_tot, eq_tot, buf, n):  # pragma: no cover - compiled
+    """``_sorted_gini`` given the sorted payoffs' total and their rank products' (``eq_tot``)."""
     spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
     gini = 0.0
     if spread:
         for i in range(n):
             buf[i] = buf[i] / tot
         gini = (np.float64(n + 1) - 2.0 * total(buf, n)) / n
-    sorted_tot = total(xs, n)
     if not sorted_tot > 0:
         return gini, 1.0
-    return gini, 1.0 - (2.0 * total(eq, n) / (n * sorted_tot) - (n + 1) / n)
+    return gini, 1.0 - (2.0 * eq_tot / (n * sorted_tot) - (n + 1) / n)
 
 
 @njit(cache=True, nogil=True, inline="always")
