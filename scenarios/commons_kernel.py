@@ -544,8 +544,8 @@ def _sorted_by_type(ty, group_of, sums, k, xs, buf, eq, n):  # pragma: no cover 
         low = min(low, value[t])
     shift = min(0.0, low)
     plain = shift == 0.0 and math.copysign(1.0, shift) > 0.0
-    tot = 0.0
-    if not plain:  # summed before ``buf`` holds the running sum (unshifted: with the sorted sums)
+    tot = 0.0  # unshifted, summed with the sorted payoffs' sums below (``totals3``)
+    if not plain:  # shifted: summed here, before ``buf`` holds the running sum
         for i in range(n):
             buf[i] = value[of[i]] - shift
         tot = total(buf, n)
@@ -622,15 +622,15 @@ def _fill_sorted(value, count, order, plain, shift, xs, buf, eq):  # pragma: no 
 @njit(cache=True, nogil=True)
 def _sorted_gini(tot, xs, buf, eq, n):  # pragma: no cover - compiled
     """(Gini, equality) of the sorted payoffs ``xs`` whose total is ``tot``, ``buf`` their running
-    sum (shifted as the Gini shifts them), ``eq`` their rank products (``_fill_sorted``). The
-    quotients are taken apart from the running sum: the division is the costlier step, and these
-    ones overlap, where the chain's could not."""
+    sum (shifted as the Gini shifts them), ``eq`` their rank products (``_fill_sorted``)."""
     return _gini_eq(tot, total(xs, n), total(eq, n), buf, n)
 
 
 @njit(cache=True, nogil=True)
 def _gini_eq(tot, sorted_tot, eq_tot, buf, n):  # pragma: no cover - compiled
-    """``_sorted_gini`` given the sorted payoffs' total and their rank products' (``eq_tot``)."""
+    """``_sorted_gini`` given the sorted payoffs' total and their rank products' (``eq_tot``).
+    The quotients are taken apart from the running sum, in a loop that vectorises: the division
+    is the dearest step, and taken in the running sum's loop it held that loop up."""
     spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
     gini = 0.0
     if spread:
