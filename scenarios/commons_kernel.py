@@ -46,7 +46,7 @@ from scenarios.commons_table import (
     ready_call,
     stretch_length,
 )
-from scenarios.kernel_sums import gini_step, sort_order, total, total_at
+from scenarios.kernel_sums import _U1, SORT_MOVES, gini_step, sort_order, total, total_at, totals3
 from scenarios.stretch import Stretch
 
 if TYPE_CHECKING:
@@ -315,6 +315,7 @@ class Types(NamedTuple):
     logs: np.ndarray   # (T,) int64: the conflicts this step's outcome logs
     demand: np.ndarray  # (T,) this step's demand of one agent
     pay: np.ndarray    # (T,) this step's payoff of one agent
+    rank: np.ndarray   # (T,) int64: the types by value at the last step (the next step's sort starts there)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -328,10 +329,12 @@ def _types(lk, st, cl):  # pragma: no cover - compiled
     fits = n > 0 and size > 0 and size * profiles * 2 <= 64 * room
     slot = np.full(size * profiles * 2 if fits else 0, -1, np.int64)
     of = st.chosen
-    value = np.empty(room)
-    big = np.empty(room, np.int64)
-    profile = np.empty(room, np.int64)
-    count = np.zeros(room, np.int64)
+    # No more types than agents: a village smaller than the room allocates (and zeroes) less.
+    cap = min(room, n)
+    value = np.empty(cap)
+    big = np.empty(cap, np.int64)
+    profile = np.empty(cap, np.int64)
+    count = np.zeros(cap, np.int64)
     types = 0
     for i in range(n if fits else 0):
         x = st.payoff[i]
@@ -341,7 +344,7 @@ def _types(lk, st, cl):  # pragma: no cover - compiled
         key = (cl.of[i] * profiles + lk.profile[i]) * 2 + st.over_last[i]
         t = slot[key]
         if t < 0:
-            if types == room:
+            if types == cap:  # the room's: ``n`` types leave no agent to start another
                 fits = False
                 break
             t = slot[key] = types
@@ -353,7 +356,8 @@ def _types(lk, st, cl):  # pragma: no cover - compiled
         of[i] = t
         count[t] += 1
     return fits, Types(of, value[:types], big[:types], profile[:types], count[:types], np.empty(types, np.int64),
-                       np.empty(types, np.int64), np.empty(types, np.int64), np.empty(types), np.zeros(types))
+                       np.empty(types, np.int64), np.empty(types, np.int64), np.empty(types), np.zeros(types),
+                       np.arange(types))
 
 
 @njit(cache=True, nogil=True)
@@ -424,9 +428,8 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
             for t in range(types):
                 ty.pay[t] = 0.0
                 ty.value[t] += 0.0  # nothing earned, added as stepping adds it
-        _group_sums(ty.value, ty.of, group_of, rec.group_sums, k, n)
         cf.at[k + 1] = logged
-        gini, eq = _sorted_by_type(ty.value, ty.of, ty.count, st.xs, st.buf, st.demand, n)
+        gini, eq = _sorted_by_type(ty, group_of, rec.group_sums, k, st.xs, st.buf, st.demand, n)
         _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec.summary, env_cols)
     st.scalars[0] = stock
     for i in range(n):
@@ -442,43 +445,51 @@ def _same_bits(x, y):  # pragma: no cover - compiled
     return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _group_sums(value, of, group_of, sums, k, n):  # pragma: no cover - compiled
-    """``sums[k, g] += value[of[i]]`` for each agent ``i`` of group ``g`` in turn, the running sum
-    kept in a register while the group stays the same (the same additions in the same order)."""
-    if n == 0:
-        return
-    g = group_of[0]
-    run = sums[k, g]
-    for i in range(n):
-        h = group_of[i]
-        if h != g:
-            sums[k, g] = run
-            g = h
-            run = sums[k, g]
-        run += value[of[i]]
-    sums[k, g] = run
+#: Most payoff classes ``_classify`` finds by looking each agent's payoff up among those found;
+#: past them it sorts the agents.
+FEW_CLASSES = 32
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _classify(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
-    """The payoffs' classes, one per distinct value (a run starts with one); none past the room."""
+    """The payoffs' classes, one per distinct value (a NaN is a class of its own: equal to none);
+    none past the room. Which number a class has changes nothing the loop reports (``_types``
+    and the classes' next step number them afresh, in the agents' order).
+
+    Looked up among those found, the last agent's first (alike agents come in runs): a stretch
+    after a join starts with few classes, where sorting the agents from a stale order took a
+    merge sort, dearer than the stretch's first steps."""
     n = payoff.shape[0]
-    if n == 0:
-        cl.size[0] = 0
-        return
-    same = True
+    size = 0
+    c = 0
+    run = 0  # agents in a row of class ``c``, counted in a register
     for i in range(n):
-        if payoff[i] != payoff[0]:
-            same = False
-            break
-    if same:
-        for i in range(n):
-            cl.of[i] = 0
-        cl.value[0] = payoff[0]
-        cl.count[0] = n
-        cl.size[0] = 1
-        return
+        x = payoff[i]
+        if size == 0 or x != cl.value[c]:
+            if size:
+                cl.count[c] += run
+            run = 0
+            c = 0
+            while c < size and x != cl.value[c]:
+                c += 1
+            if c == size:
+                if size == FEW_CLASSES or size == cl.value.shape[0]:
+                    _classify_sorted(payoff, order, xs, buf, cl)
+                    return
+                cl.value[size] = x
+                cl.count[size] = 0
+                size += 1
+        cl.of[i] = c
+        run += 1
+    if size:
+        cl.count[c] += run
+    cl.size[0] = size
+
+
+@njit(cache=True, nogil=True)
+def _classify_sorted(payoff, order, xs, buf, cl):  # pragma: no cover - compiled
+    """``_classify`` by sorting the payoffs (``order`` sorts them on return): many classes."""
+    n = payoff.shape[0]
     gini_step(payoff, order, xs, buf)  # for its side effect: ``order`` sorts the payoffs
     size = 0
     for q in range(n):
@@ -511,52 +522,124 @@ def _sorted_by_class(payoff, value, count, eq, xs, buf, n):  # pragma: no cover 
         for i in range(n):
             buf[i] = payoff[i] - shift
         tot = total(buf, n)
-    return _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n)
+    order = np.empty(value.shape[0], np.int64)
+    sort_order(value, order, value.shape[0])  # stable: ties are equal values, in any order alike
+    _fill_sorted(value, count, order, plain, shift, xs, buf, eq)
+    return _sorted_gini(tot, xs, buf, eq, n)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _sorted_by_type(value, of, count, xs, buf, eq, n):  # pragma: no cover - compiled
+def _sorted_by_type(ty, group_of, sums, k, xs, buf, eq, n):  # pragma: no cover - compiled
     """``_sorted_by_class`` of the agents' payoffs held by type (``Types``' values, agents' types
     and counts; each type's value, in any order: the minimum and the sorted values are the same;
-    the total is summed in the agents' order)."""
+    the total is summed in the agents' order), and step ``k``'s group sums: ``sums[k, g] +=
+    value[of[i]]`` for each agent ``i`` of group ``g`` in turn.
+
+    The sorted payoffs, their running sum and the group sums are written in one loop: the two
+    sums are chains of dependent additions, which overlap there (the group's sum kept in a
+    register while the group stays the same: the same additions in the same order)."""
+    value, of, count = ty.value, ty.of, ty.count
     low = value[0]
     for t in range(value.shape[0]):
         low = min(low, value[t])
     shift = min(0.0, low)
     plain = shift == 0.0 and math.copysign(1.0, shift) > 0.0
-    if plain:
-        tot = total_at(value, of, n)
-    else:
+    tot = 0.0  # unshifted, summed with the sorted payoffs' sums below (``totals3``)
+    if not plain:  # shifted: summed here, before ``buf`` holds the running sum
         for i in range(n):
             buf[i] = value[of[i]] - shift
         tot = total(buf, n)
-    return _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n)
-
-
-@njit(cache=True, nogil=True)
-def _sorted_gini(value, count, tot, plain, shift, xs, buf, eq, n):  # pragma: no cover - compiled
-    """(Gini, equality) of ``count[c]`` payoffs ``value[c]`` each, whose total is ``tot``: the
-    payoffs sorted by sorting the values (in a stable order: ties are equal values, in any order alike)."""
-    order = np.empty(value.shape[0], np.int64)
-    sort_order(value, order, value.shape[0])
-    spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
+    _rank(value, ty.rank)
+    g = group_of[0]
+    group = sums[k, g]
     run = 0.0
-    pos = 0
+    i = np.uint64(0)  # unsigned: no wraparound check per index (``kernel_sums._block``)
+    for c in ty.rank:
+        x = value[c]
+        v = x if plain else x - shift
+        for _ in range(count[c]):
+            h = group_of[i]
+            if h != g:
+                sums[k, g] = group
+                g = h
+                group = sums[k, g]
+            group += value[np.uint64(of[i])]
+            run += v  # np.cumsum: a running sum, left to right
+            buf[i] = run
+            xs[i] = x
+            i += _U1
+            eq[i - _U1] = float(i) * x
+    sums[k, g] = group
+    if plain:
+        tot, sorted_tot, eq_tot = totals3(value, of, xs, eq, n)
+    else:
+        sorted_tot, eq_tot = total(xs, n), total(eq, n)
+    return _gini_eq(tot, sorted_tot, eq_tot, buf, n)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rank(value, rank):  # pragma: no cover - compiled
+    """``rank`` sorts ``value`` ascending, by insertion from the last step's ``rank``: the types'
+    order changes little from step to step. Ties may sit in any order (the sorted values are the
+    same); a NaN, or more than ``SORT_MOVES`` moves per type, sorts from scratch."""
+    size = value.shape[0]
+    for q in range(size):
+        if value[q] != value[q]:  # no order by ``>``: numpy's puts NaN last
+            sort_order(value, rank, size)
+            return
+    moves = 0
+    for q in range(1, size):
+        c = rank[q]
+        v = value[c]
+        j = q - 1
+        while j >= 0 and value[rank[j]] > v:
+            rank[j + 1] = rank[j]
+            j -= 1
+            moves += 1
+        rank[j + 1] = c
+        if moves > SORT_MOVES * size:
+            sort_order(value, rank, size)
+            return
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fill_sorted(value, count, order, plain, shift, xs, buf, eq):  # pragma: no cover - compiled
+    """``xs``: ``count[c]`` payoffs ``value[c]`` each, for ``c`` in ``order`` (ascending values);
+    ``buf`` their running sum, shifted by ``shift`` unless ``plain``; ``eq`` each times its rank."""
+    run = 0.0
+    i = np.uint64(0)  # unsigned: no wraparound check per index (``kernel_sums._block``)
     for c in order:
         x = value[c]
         v = x if plain else x - shift
         for _ in range(count[c]):
-            if spread:
-                run += v  # np.cumsum: a running sum, left to right
-                buf[pos] = run / tot
-            xs[pos] = x
-            eq[pos] = float(pos + 1) * x
-            pos += 1
-    gini = (np.float64(n + 1) - 2.0 * total(buf, n)) / n if spread else 0.0
-    sorted_tot = total(xs, n)
+            run += v  # np.cumsum: a running sum, left to right
+            buf[i] = run
+            xs[i] = x
+            i += _U1
+            eq[i - _U1] = float(i) * x
+
+
+@njit(cache=True, nogil=True)
+def _sorted_gini(tot, xs, buf, eq, n):  # pragma: no cover - compiled
+    """(Gini, equality) of the sorted payoffs ``xs`` whose total is ``tot``, ``buf`` their running
+    sum (shifted as the Gini shifts them), ``eq`` their rank products (``_fill_sorted``)."""
+    return _gini_eq(tot, total(xs, n), total(eq, n), buf, n)
+
+
+@njit(cache=True, nogil=True)
+def _gini_eq(tot, sorted_tot, eq_tot, buf, n):  # pragma: no cover - compiled
+    """``_sorted_gini`` given the sorted payoffs' total and their rank products' (``eq_tot``).
+    The quotients are taken apart from the running sum, in a loop that vectorises: the division
+    is the dearest step, and taken in the running sum's loop it held that loop up."""
+    spread = tot > 0  # else the Gini is 0 (and there is nothing to divide by)
+    gini = 0.0
+    if spread:
+        for i in range(n):
+            buf[i] = buf[i] / tot
+        gini = (np.float64(n + 1) - 2.0 * total(buf, n)) / n
     if not sorted_tot > 0:
         return gini, 1.0
-    return gini, 1.0 - (2.0 * total(eq, n) / (n * sorted_tot) - (n + 1) / n)
+    return gini, 1.0 - (2.0 * eq_tot / (n * sorted_tot) - (n + 1) / n)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -36,64 +36,77 @@ SORT_MOVES = 8
 SORT_RUN = 16
 
 
+#: Unsigned index steps: numba wraps a negative (signed) index, and that check on every
+#: element kept the leaf sums' loads from being plain offsets of one pointer (twice the time).
+_U1, _U2, _U3, _U4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
+_U5, _U6, _U7, _U8 = np.uint64(5), np.uint64(6), np.uint64(7), np.uint64(8)
+
+
 @njit(cache=True, nogil=True)
 def _block(a, lo, n):  # pragma: no cover - compiled
     """numpy's pairwise sum of at most ``BLOCK`` elements: 8 accumulators, then the rest in turn."""
+    i = np.uint64(lo)
+    end = i + np.uint64(n)
     if n < 8:
         res = 0.0
-        for i in range(lo, lo + n):
+        while i < end:
             res += a[i]
+            i += _U1
         return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    stop = n - n % 8
+    r0, r1, r2, r3 = a[i], a[i + _U1], a[i + _U2], a[i + _U3]
+    r4, r5, r6, r7 = a[i + _U4], a[i + _U5], a[i + _U6], a[i + _U7]
+    stop = i + np.uint64(n - n % 8)
+    i += _U8
     while i < stop:
-        j = lo + i
-        r0 += a[j]
-        r1 += a[j + 1]
-        r2 += a[j + 2]
-        r3 += a[j + 3]
-        r4 += a[j + 4]
-        r5 += a[j + 5]
-        r6 += a[j + 6]
-        r7 += a[j + 7]
-        i += 8
+        r0 += a[i]
+        r1 += a[i + _U1]
+        r2 += a[i + _U2]
+        r3 += a[i + _U3]
+        r4 += a[i + _U4]
+        r5 += a[i + _U5]
+        r6 += a[i + _U6]
+        r7 += a[i + _U7]
+        i += _U8
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
+    while i < end:
+        res += a[i]
+        i += _U1
     return res
 
 
 @njit(cache=True, nogil=True)
 def _block_at(a, code, lo, n):  # pragma: no cover - compiled
-    """``_block`` of ``a[code[lo:lo + n]]``. Written out apart: a shared element accessor that
-    branches on ``code`` made the plain sum three times slower (the branch stays in the loop)."""
+    """``_block`` of ``a[code[lo:lo + n]]`` (codes are never negative: read unsigned, as ``_block``'s
+    indices). Written out apart: a shared element accessor that branches on ``code`` made the
+    plain sum three times slower (the branch stays in the loop)."""
+    i = np.uint64(lo)
+    end = i + np.uint64(n)
     if n < 8:
         res = 0.0
-        for i in range(lo, lo + n):
-            res += a[code[i]]
+        while i < end:
+            res += a[np.uint64(code[i])]
+            i += _U1
         return res
-    r0, r1, r2, r3 = a[code[lo]], a[code[lo + 1]], a[code[lo + 2]], a[code[lo + 3]]
-    r4, r5, r6, r7 = a[code[lo + 4]], a[code[lo + 5]], a[code[lo + 6]], a[code[lo + 7]]
-    i = 8
-    stop = n - n % 8
+    r0, r1 = a[np.uint64(code[i])], a[np.uint64(code[i + _U1])]
+    r2, r3 = a[np.uint64(code[i + _U2])], a[np.uint64(code[i + _U3])]
+    r4, r5 = a[np.uint64(code[i + _U4])], a[np.uint64(code[i + _U5])]
+    r6, r7 = a[np.uint64(code[i + _U6])], a[np.uint64(code[i + _U7])]
+    stop = i + np.uint64(n - n % 8)
+    i += _U8
     while i < stop:
-        j = lo + i
-        r0 += a[code[j]]
-        r1 += a[code[j + 1]]
-        r2 += a[code[j + 2]]
-        r3 += a[code[j + 3]]
-        r4 += a[code[j + 4]]
-        r5 += a[code[j + 5]]
-        r6 += a[code[j + 6]]
-        r7 += a[code[j + 7]]
-        i += 8
+        r0 += a[np.uint64(code[i])]
+        r1 += a[np.uint64(code[i + _U1])]
+        r2 += a[np.uint64(code[i + _U2])]
+        r3 += a[np.uint64(code[i + _U3])]
+        r4 += a[np.uint64(code[i + _U4])]
+        r5 += a[np.uint64(code[i + _U5])]
+        r6 += a[np.uint64(code[i + _U6])]
+        r7 += a[np.uint64(code[i + _U7])]
+        i += _U8
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[code[lo + i]]
-        i += 1
+    while i < end:
+        res += a[np.uint64(code[i])]
+        i += _U1
     return res
 
 
@@ -155,6 +168,105 @@ def total(a, n):  # pragma: no cover - compiled
 def total_at(table, code, n):  # pragma: no cover - compiled
     """``table[code[:n]].sum()`` as numpy computes it, without building the gathered array."""
     return 0.0 + (_pairwise(table, code, np.int64(0), n) if n else 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _block3(a, code, b, c, lo, n):  # pragma: no cover - compiled
+    """``_block_at(a, code, lo, n)``, ``_block(b, lo, n)`` and ``_block(c, lo, n)`` in one loop: each
+    lane's sum is a chain of dependent additions, and three sums' chains overlap."""
+    i = np.uint64(lo)
+    end = i + np.uint64(n)
+    if n < 8:
+        x, y, z = 0.0, 0.0, 0.0
+        while i < end:
+            x += a[np.uint64(code[i])]
+            y += b[i]
+            z += c[i]
+            i += _U1
+        return x, y, z
+    a0, a1 = a[np.uint64(code[i])], a[np.uint64(code[i + _U1])]
+    a2, a3 = a[np.uint64(code[i + _U2])], a[np.uint64(code[i + _U3])]
+    a4, a5 = a[np.uint64(code[i + _U4])], a[np.uint64(code[i + _U5])]
+    a6, a7 = a[np.uint64(code[i + _U6])], a[np.uint64(code[i + _U7])]
+    b0, b1, b2, b3 = b[i], b[i + _U1], b[i + _U2], b[i + _U3]
+    b4, b5, b6, b7 = b[i + _U4], b[i + _U5], b[i + _U6], b[i + _U7]
+    c0, c1, c2, c3 = c[i], c[i + _U1], c[i + _U2], c[i + _U3]
+    c4, c5, c6, c7 = c[i + _U4], c[i + _U5], c[i + _U6], c[i + _U7]
+    stop = i + np.uint64(n - n % 8)
+    i += _U8
+    while i < stop:
+        a0 += a[np.uint64(code[i])]
+        a1 += a[np.uint64(code[i + _U1])]
+        a2 += a[np.uint64(code[i + _U2])]
+        a3 += a[np.uint64(code[i + _U3])]
+        a4 += a[np.uint64(code[i + _U4])]
+        a5 += a[np.uint64(code[i + _U5])]
+        a6 += a[np.uint64(code[i + _U6])]
+        a7 += a[np.uint64(code[i + _U7])]
+        b0 += b[i]
+        b1 += b[i + _U1]
+        b2 += b[i + _U2]
+        b3 += b[i + _U3]
+        b4 += b[i + _U4]
+        b5 += b[i + _U5]
+        b6 += b[i + _U6]
+        b7 += b[i + _U7]
+        c0 += c[i]
+        c1 += c[i + _U1]
+        c2 += c[i + _U2]
+        c3 += c[i + _U3]
+        c4 += c[i + _U4]
+        c5 += c[i + _U5]
+        c6 += c[i + _U6]
+        c7 += c[i + _U7]
+        i += _U8
+    x = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    y = ((b0 + b1) + (b2 + b3)) + ((b4 + b5) + (b6 + b7))
+    z = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7))
+    while i < end:
+        x += a[np.uint64(code[i])]
+        y += b[i]
+        z += c[i]
+        i += _U1
+    return x, y, z
+
+
+@njit(cache=True, nogil=True)
+def totals3(table, code, b, c, n):  # pragma: no cover - compiled
+    """(``total_at(table, code, n)``, ``total(b, n)``, ``total(c, n)``): the three sums walk one
+    tree (numpy's for ``n``, ``_pairwise``'s walk) and take their leaves in one loop."""
+    if n <= BLOCK:
+        x, y, z = _block3(table, code, b, c, np.int64(0), n)
+        return 0.0 + x, 0.0 + y, 0.0 + z
+    los = np.empty(DEPTH, np.int64)
+    lens = np.empty(DEPTH, np.int64)
+    stage = np.empty(DEPTH, np.int64)
+    vals = np.empty((DEPTH + 1, 3), np.float64)
+    top, sp = 0, 0
+    los[0], lens[0], stage[0] = 0, n, 0
+    while top >= 0:
+        at, size = los[top], lens[top]
+        if size <= BLOCK:
+            vals[sp, 0], vals[sp, 1], vals[sp, 2] = _block3(table, code, b, c, at, size)
+            sp += 1
+            top -= 1
+            continue
+        half = size // 2
+        half -= half % 8
+        if stage[top] == 0:
+            stage[top] = 1
+            top += 1
+            los[top], lens[top], stage[top] = at, half, 0
+        elif stage[top] == 1:
+            stage[top] = 2
+            top += 1
+            los[top], lens[top], stage[top] = at + half, size - half, 0
+        else:
+            sp -= 1
+            for q in range(3):
+                vals[sp - 1, q] = vals[sp - 1, q] + vals[sp, q]
+            top -= 1
+    return 0.0 + vals[0, 0], 0.0 + vals[0, 1], 0.0 + vals[0, 2]
 
 
 @njit(cache=True, nogil=True)

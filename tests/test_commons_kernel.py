@@ -18,9 +18,10 @@ import pytest
 
 import scenarios
 from scenarios import commons_kernel, commons_table
-from scenarios.commons import Commons
+from scenarios.commons import Commons, equality
 from scenarios.metric_registry import METRICS, Metric
 from sim import eventlog
+from sim.metrics import gini as gini_of
 from sim.model import SpecModel
 from sim.runs.run import run_model
 from sim.scenario import load_scenario, load_scenario_text
@@ -351,3 +352,85 @@ def test_a_spare_for_other_deciders_is_not_used(monkeypatch: pytest.MonkeyPatch)
     fast, starts = _starts(sc, monkeypatch, 0, over)
     assert starts == [1, 10, 20]
     _same_commons(slow, fast)
+
+
+def _types_of(value: np.ndarray, of: np.ndarray, rank: np.ndarray) -> commons_kernel.Types:
+    """Agents of ``len(value)`` types, ``of`` each agent's: only the fields the metrics read are real."""
+    t = len(value)
+    count = np.bincount(of, minlength=t).astype(np.int64)
+    ints = np.zeros(t, np.int64)
+    return commons_kernel.Types(of, value, ints, ints, count, ints, ints, ints, np.zeros(t), np.zeros(t), rank)
+
+
+@pytest.mark.parametrize(("types", "low", "groups", "start"), [
+    (5, 0.0, 1, "identity"),     # payoffs >= 0: summed unshifted; one group
+    (5, -3.0, 3, "shuffled"),    # a negative payoff shifts them all; groups interleaved
+    (40, 0.0, 2, "reversed"),    # past the insertion budget: sorted from scratch
+    (7, 0.0, 2, "nan"),          # a NaN payoff: sorted from scratch, NaN last
+])
+def test_metrics_by_type_equal_numpys(types: int, low: float, groups: int, start: str) -> None:
+    rng = np.random.default_rng(types)
+    value = np.round(rng.uniform(low, 10.0, types), 1)  # rounded: ties between types
+    value[1] = value[0]
+    if start == "nan":
+        value[3] = np.nan
+    n = 301
+    of = rng.integers(0, types, n).astype(np.int64)
+    of[:types] = np.arange(types)  # every type has agents
+    rank = {"identity": np.arange(types), "shuffled": rng.permutation(types),
+            "reversed": np.argsort(-value, kind="stable"), "nan": np.arange(types)}[start].astype(np.int64)
+    group_of = rng.integers(0, groups, n).astype(np.int64)
+    sums = np.zeros((3, groups))
+    sums[1] = rng.uniform(0.0, 5.0, groups)  # the row's sums so far: added to
+    expect = sums.copy()
+    payoff = value[of]
+    for i in range(n):
+        expect[1, group_of[i]] += payoff[i]
+    xs, buf, eq = np.empty(n), np.empty(n), np.empty(n)
+    ty = _types_of(value, of, rank)
+    got = commons_kernel._sorted_by_type(ty, group_of, sums, 1, xs, buf, eq, n)
+    np.testing.assert_array_equal(sums, expect)
+    _sorted_alike(value, ty.rank, got, payoff)
+    # The next step's sort starts from this one's order: payoffs moved a little.
+    value += rng.uniform(0.0, 0.5, types)
+    got = commons_kernel._sorted_by_type(ty, group_of, sums, 2, xs, buf, eq, n)
+    _sorted_alike(value, ty.rank, got, value[of])
+
+
+def _sorted_alike(value: np.ndarray, rank: np.ndarray, got: tuple[float, float], payoff: np.ndarray) -> None:
+    """``rank`` sorts ``value`` as numpy does (NaN last), and (Gini, equality) are numpy's bits
+    (equality unless a payoff is NaN: no type holds one, ``commons_kernel._types``)."""
+    np.testing.assert_array_equal(value[rank], np.sort(value))
+    assert got[0] == gini_of(payoff)
+    if not np.isnan(payoff).any():
+        assert got[1] == equality(payoff)
+
+
+@pytest.mark.parametrize(("distinct", "room"), [
+    (1, 64),    # everyone alike
+    (5, 64),    # few: looked up among those found
+    (5, 4),     # past the room: none (the loop sorts agents)
+    (40, 64),   # past those looked up: by sorting the payoffs
+    (40, 30),   # past both
+])
+def test_payoff_classes_hold_each_agents_payoff(distinct: int, room: int) -> None:
+    rng = np.random.default_rng(distinct)
+    n = 200
+    payoff = rng.choice(np.arange(distinct, dtype=np.float64) * 0.5 - 1.0, n)
+    payoff[-2:] = (0.0, -0.0)  # equal values: one class, whichever comes first
+    if distinct > 1:
+        payoff[5] = np.nan  # equal to none: a class of its own
+    ints = np.zeros(n, np.int64)
+    cl = commons_table.Classes(ints.copy(), np.zeros(room), np.zeros(room, np.int64), np.zeros(room),
+                               np.zeros(room, np.int64), np.zeros(room, np.int64), np.zeros(1, np.int64), np.zeros(n))
+    commons_kernel._classify(payoff, np.arange(n), np.empty(n), np.empty(n), cl)
+    size = cl.size[0]
+    kinds = len(np.unique(payoff[~np.isnan(payoff)])) + np.isnan(payoff).sum()  # 0.0 and -0.0 are one
+    if kinds > room:
+        assert size == 0
+        return
+    assert size == kinds
+    value, of = cl.value[:size], cl.of
+    np.testing.assert_array_equal(value[of], payoff)  # NaN where NaN, 0.0 == -0.0
+    np.testing.assert_array_equal(cl.count[:size], np.bincount(of, minlength=size))
+    assert len(set(value[~np.isnan(value)].tolist())) == size - np.isnan(value).sum()

@@ -101,6 +101,16 @@ def test_pairwise_sum_through_codes_rounds_as_numpy(n: int) -> None:
     assert kernel_sums.total_at(table, code, n) == table[code].sum()
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 255, 1000, 4097, 100_003])
+def test_three_sums_in_one_walk_round_as_numpy(n: int) -> None:
+    rng = np.random.default_rng(n)
+    table = rng.random(37) * 10.0 ** rng.integers(-3, 9, 37)
+    code = rng.integers(0, len(table), n).astype(np.int64)
+    b, c = (rng.random(n + 3) * 10.0 ** rng.integers(-3, 9, n + 3) for _ in range(2))  # longer than n
+    got = kernel_sums.totals3(table, code, b, c, n)
+    assert got == (table[code].sum(), b[:n].sum(), c[:n].sum())
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_gini_step_equals_gini_rows(seed: int) -> None:
     from sim.metrics import gini_rows
