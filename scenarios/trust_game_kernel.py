@@ -921,6 +921,9 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
     broken = pr.broken
     # The rows past the aligned ones are not played until the next alignment: their trust once.
     ntail = _tail(kept, broken, pr.turns, bd.partner, 2 * e, wk.tail_t, wk.tail_p) if summarised else np.int64(0)
+    # Whether ``bucket`` already holds the rows' buckets for the step to come (``_trust_rows``
+    # leaves them after a step; not yet at the first step of a call).
+    bucketed = False
     # One exit, the loop's test: a stop sets ``end`` to its step. A ``return`` (or ``break``) in
     # the loop would have numba release every live array there, each exit a copy of that code.
     k, end = k0, k_max
@@ -942,8 +945,10 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             tru[g] = g if flip else g + e
             promised[g] = 0
         # Each aligned row's trust bucket, once: the decide calls read it up to three times a game.
-        for x in range(2 * e):
-            bucket[x] = _bucket(kept[x], broken[x])
+        # After a summarised step ``_trust_rows`` has left them (its division serves both).
+        if not bucketed:
+            for x in range(2 * e):
+                bucket[x] = _bucket(kept[x], broken[x])
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
         # Phases in loops, one call site a helper: a call passing this many arrays is hundreds of
         # instructions to compile. First the promise (with promises) and the investment.
@@ -1052,7 +1057,8 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             for i in range(n):
                 payrows[k, i] = payoff[i]  # Gini: sorted by numpy after the loop (``gini_chunk``)
             mean, cal = _trust_rows(pr.kept, pr.broken, pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
-                                    wk.trust, wk.gap, wk.real, 2 * e, wk.tail_t, wk.tail_p, ntail)
+                                    wk.trust, wk.gap, wk.real, 2 * e, wk.tail_t, wk.tail_p, ntail, bucket)
+            bucketed = True
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
         else:
@@ -1076,8 +1082,10 @@ def _tail(kept, broken, turns, partner, lo, tail_t, tail_p):  # pragma: no cover
 
 @njit(**INNER)
 def _trust_rows(kept, broken, turns, partner, truth_kept, truth_total, buf, gap, real, lo, tail_t, tail_p,
-                ntail):  # pragma: no cover - compiled
-    """``kernel_sums.trust_step`` with the met rows from ``lo`` on given by ``_tail``.
+                ntail, bucket):  # pragma: no cover - compiled
+    """``kernel_sums.trust_step`` with the met rows from ``lo`` on given by ``_tail``; leaves the
+    trust bucket of each row before ``lo`` in ``bucket`` (``_bucket`` of the same quotient: the
+    next step reads them, and nothing changes the rows in between).
 
     Why: the pair table keeps every pair ever met (four times the step's rows by the end of a
     run at 10^3 agents), and only the aligned rows change in a segment; each row's trust was a
@@ -1089,8 +1097,9 @@ def _trust_rows(kept, broken, turns, partner, truth_kept, truth_total, buf, gap,
     m = np.int64(0)
     c = np.int64(0)
     for p in range(lo):
+        t = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
+        bucket[p] = np.int64(np.floor(t * TRUST_BUCKETS + BUCKET_EPS))
         if turns[p] > 0:
-            t = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
             buf[m] = t
             m += 1
             r = real[partner[p]]
