@@ -152,7 +152,7 @@ class Work(NamedTuple):
     tru: np.ndarray          # (E,) trustee's row
     ret: np.ndarray          # (E,)
     acted: np.ndarray        # (E,) games with an investment, in game order
-    split: np.ndarray        # (E,) those games by return phase: promised first
+    split: np.ndarray        # (E + 1,) those games by return phase: promised first (a spare slot)
     buf: np.ndarray          # (E,) sums in numpy's order
     seen: np.ndarray         # (E,) a detected broken promise per acted game
     tally: np.ndarray        # (K, len(TALLY))
@@ -341,7 +341,7 @@ def prepare(env: TrustGame, model: Any) -> np.ndarray:
 
 def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool, width: int) -> Work:
     i64, f64 = np.int64, np.float64
-    return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
+    return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, f64), np.empty(e, i64), np.empty(e + 1, i64),
                 np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))),
                 np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
                 np.empty(rows), np.empty(n), np.empty(2 * e, i64), np.empty(rows), np.empty(rows, i64),
@@ -359,7 +359,7 @@ def _rework(wk: Work, e: int, rows: int) -> Work:
     conflicts and payoff rows carry over (decisions without a cell were filled before)."""
     i64, f64 = np.int64, np.float64
     return wk._replace(inv=np.empty(e, i64), tru=np.empty(e, i64), ret=np.zeros(e, f64), acted=np.empty(e, i64),
-                       split=np.empty(e, i64), buf=np.empty(e, f64), seen=np.zeros(e, np.bool_),
+                       split=np.empty(e + 1, i64), buf=np.empty(e, f64), seen=np.zeros(e, np.bool_),
                        trust=np.empty(rows), gap=np.empty(rows), bucket=np.empty(2 * e, i64),
                        tail_t=np.empty(rows), tail_p=np.empty(rows, i64))
 
@@ -785,6 +785,24 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
     lcards = seat[4]
     nfields = len(OBS_FIELDS)
     hmask = hkeys.shape[0] - 1
+    if not lon:
+        # Every decision from its packed cell when each has one (the slot and the bucket: most
+        # deciders read trust alone), in a loop that reads nothing else; else the loop below
+        # decides them all (the same values again, and the misses listed once).
+        packed_all = True
+        for q in range(count):
+            g = games[q]
+            r = mine[g]
+            slot = fast[phase, r]
+            pk = packed[(slot >> 1) + (slot & 1) * np.int64(bucket[r])] if slot >= 0 else np.int64(-1)
+            if pk < 0:
+                packed_all = False
+                break
+            cellw[phase, g] = pk & 0xFFFFFF
+            chosen[phase, g] = (pk >> 24) & 0xFF
+            outcome[phase, g] = pk >> 32
+        if packed_all:
+            return
     for q in range(count):
         g = games[q]
         r = mine[g]
@@ -973,23 +991,25 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             state[WHY] = MISSING
             end = k
             continue
+        # The games listed without a branch: which games send, and which promised, follow the
+        # agents' choices, a mispredicted branch every other game. Each game is written at the
+        # list's end, which moves on only when it belongs there (``split`` has a spare slot).
         acted = np.int64(0)
         for g in range(e):
             send[g] = gives[1, chosen[1, g]]
             ret[g] = 0.0
-            if send[g] > 0:
-                acted_games[acted] = g
-                acted += 1
+            acted_games[acted] = g
+            acted += send[g] > 0
         said = np.int64(0)
         for q in range(acted):
-            if promised[acted_games[q]]:
-                split[said] = acted_games[q]
-                said += 1
+            g = acted_games[q]
+            split[said] = g
+            said += promised[g] != 0
         silent = said
         for q in range(acted):
-            if not promised[acted_games[q]]:
-                split[silent] = acted_games[q]
-                silent += 1
+            g = acted_games[q]
+            split[silent] = g
+            silent += promised[g] == 0
         # The returns: of promised games (phase 2, ``split[:said]``), then of the others (phase 3).
         for ph in range(2, 4):
             lo, hi = _span(ph, e, said, acted)
@@ -1166,12 +1186,14 @@ def _settle(gm, bd, send, promised, inv, tru, ret, acted_games, seen, buf, tally
         sent = send[g] * endowment
         grown = multiplier * sent
         step_pay[agent[tru[g]]] += grown - ret[g] * grown
+    # Branchless here and below: whether a game sent, was repaid or broke a word follows the
+    # agents' choices, and a branch on it was mispredicted every other game.
     broken_words = np.int64(0)
     for q in range(acted):
         g = acted_games[q]
-        seen[q] = promised[g] != 0 and ret[g] <= 0
-        if seen[q]:
-            broken_words += 1
+        word = (promised[g] != 0) & (ret[g] <= 0)
+        seen[q] = word
+        broken_words += word
     if broken_words:
         # ``rng_detect.random(len(acted))``: one draw per acted game, only when a word is broken.
         for q in range(acted):
@@ -1186,9 +1208,9 @@ def _settle(gm, bd, send, promised, inv, tru, ret, acted_games, seen, buf, tally
         # ``_remember``, written out (an inlined helper's array arguments cost atomic reference counts).
         last2[r] = last[r]
         last[r] = 1 if invested else 0
-        if not invested:
-            defected[r] = 1
-        good[r] = 1 if invested and repaid else 0
+        d = defected[r]
+        defected[r] = d if invested else 1
+        good[r] = 1 if invested & repaid else 0
         turns[r] += 1
         t = tru[g]
         kept[t] += 1.0 if invested else 0.0
@@ -1206,8 +1228,8 @@ def _settle(gm, bd, send, promised, inv, tru, ret, acted_games, seen, buf, tally
         repaid = ret[g] > 0
         last2[t] = last[t]
         last[t] = 1 if repaid else 0
-        if not repaid:
-            defected[t] = 1
+        d = defected[t]
+        defected[t] = d if repaid else 1
         good[t] = 1
         turns[t] += 1
         r = inv[g]
