@@ -114,17 +114,17 @@ def _fused(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray, stride: np.int64,
     for q in range(m):
         key = k[q]
         if known and q >= h and 2 * h == m:
-            f = found[q - h]
+            f = found[unsigned(q - h)]
             if 0 <= f < half:
                 c = f + half
-                if c < n and pi0[c] == (key >> shift) and pj0[c] == (key & low):
+                if c < n and pi0[unsigned(c)] == (key >> shift) and pj0[unsigned(c)] == (key & low):
                     found[q] = c
                     continue
         if searched and key > pkey:
             # An ascending run (a step's first half): the keys between two queries are a few, so
             # a walk (its branch predicted) beats a search; a long gap gallops.
             stop = min(pos + WALK, n)
-            while pos < stop and keys[pos] < key:
+            while pos < stop and keys[unsigned(pos)] < key:
                 pos += 1
             if pos == stop:
                 pos = _gallop(keys, key, pos, n)
@@ -132,11 +132,11 @@ def _fused(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray, stride: np.int64,
             pos = _search(keys, key, np.int64(0), n)
         searched = True
         pkey = key
-        if pos < n and keys[pos] == key:
-            found[q] = rowof[pos]
+        if pos < n and keys[unsigned(pos)] == key:
+            found[q] = rowof[unsigned(pos)]
         else:
             found[q] = -1
-            missing[nm] = key
+            missing[unsigned(nm)] = key
             nm += 1
     # The absent keys, sorted and numbered (``_distinct``): folded with their positions.
     fold = np.int64(0)
@@ -164,16 +164,16 @@ def _fused(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray, stride: np.int64,
     for q in range(m):
         r = found[q]
         if r < 0:
-            r = n + which[miss]  # the absent keys in query order: ``which`` is each one's new key
+            r = n + which[unsigned(miss)]  # the absent keys in query order: ``which`` is each one's new key
             miss += 1
-        if inverse[r] >= 0:
+        if inverse[unsigned(r)] >= 0:
             return None  # a pair asked for twice
         perm[q] = r
-        inverse[r] = q
+        inverse[unsigned(r)] = q
     p = m
     for r in range(total):
         if inverse[r] < 0:
-            perm[p] = r
+            perm[unsigned(p)] = r
             inverse[r] = p
             p += 1
     # ``merge_new``'s merge, each key's row mapped to its new place.
@@ -181,15 +181,15 @@ def _fused(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray, stride: np.int64,
     mrow = np.empty(total, np.int64)
     a = 0
     for x in range(nm):
-        while a < n and keys[a] < new[x]:
-            merged[a + x] = keys[a]
-            mrow[a + x] = inverse[rowof[a]]
+        while a < n and keys[unsigned(a)] < new[x]:
+            merged[unsigned(a + x)] = keys[unsigned(a)]
+            mrow[unsigned(a + x)] = inverse[unsigned(rowof[unsigned(a)])]
             a += 1
-        merged[a + x] = new[x]
-        mrow[a + x] = inverse[n + x]
+        merged[unsigned(a + x)] = new[x]
+        mrow[unsigned(a + x)] = inverse[unsigned(n + x)]
     while a < n:
-        merged[a + nm] = keys[a]
-        mrow[a + nm] = inverse[rowof[a]]
+        merged[unsigned(a + nm)] = keys[unsigned(a)]
+        mrow[unsigned(a + nm)] = inverse[unsigned(rowof[unsigned(a)])]
         a += 1
     pi = np.empty(total, np.int64)
     pj = np.empty(total, np.int64)
@@ -203,11 +203,12 @@ def _fused(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray, stride: np.int64,
     # Two passes of a few columns each: one over all of them spilled registers every row.
     for x in range(total):
         r = perm[x]
+        u = unsigned(r)
         if r < n:
-            o_last[x] = last[r]
-            o_last2[x] = last2[r]
-            o_defected[x] = defected[r]
-            o_good[x] = good[r]
+            o_last[x] = last[u]
+            o_last2[x] = last2[u]
+            o_defected[x] = defected[u]
+            o_good[x] = good[u]
         else:
             # ``PairTable._grow``'s fresh row: no move remembered, zeros elsewhere.
             o_last[x] = _NONE
@@ -216,27 +217,35 @@ def _fused(keys: np.ndarray, rowof: np.ndarray, k: np.ndarray, stride: np.int64,
             o_good[x] = 0
     for x in range(total):
         r = perm[x]
+        u = unsigned(r)
         if r < n:
-            o_turns[x] = turns[r]
-            o_kept[x] = kept[r]
-            o_broken[x] = broken[r]
+            o_turns[x] = turns[u]
+            o_kept[x] = kept[u]
+            o_broken[x] = broken[u]
             if known:
-                pi[x] = pi0[r]
-                pj[x] = pj0[r]
+                pi[x] = pi0[u]
+                pj[x] = pj0[u]
         else:
             o_turns[x] = 0
             o_kept[x] = 0
             o_broken[x] = 0
-            key = new[r - n]
+            key = new[unsigned(r - n)]
             pi[x] = key >> shift
             pj[x] = key & low
     if not known:
         for x in range(total):
-            row = mrow[x]
+            row = unsigned(mrow[x])
             key = merged[x]
             pi[row] = key >> shift
             pj[row] = key & low
     return merged, mrow, pi, pj, nm, o_last, o_last2, o_defected, o_good, o_turns, o_kept, o_broken
+
+
+@njit(cache=True, nogil=True, inline="always")
+def unsigned(index: Any) -> Any:  # pragma: no cover - compiled
+    """``index`` (never negative) as unsigned: numba then indexes without wrapping a negative
+    index around (a compare and a select per access, much of a pass over rows)."""
+    return np.uint64(index)
 
 
 @njit(cache=True, nogil=True, inline="always")

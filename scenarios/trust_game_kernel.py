@@ -37,6 +37,7 @@ import numpy as np
 from agents.jit import INNER, OUTER, njit
 from agents.kernel_entry import Entry
 from agents.pair_align import radix_sort
+from agents.pair_align import unsigned as _u  # indices never negative: no wraparound
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
 from scenarios.ipd_rows import Pairs
@@ -1144,13 +1145,6 @@ def _trust_rows(kept, broken, turns, partner, truth_kept, truth_total, buf, gap,
     mean = total(buf, m) / m
     cal = np.nan if c == 0 else 1.0 - total(gap, c) / c
     return mean, cal
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _u(index):  # pragma: no cover - compiled
-    """``index`` (never negative) as unsigned: numba then indexes without the wraparound of a
-    negative index, a compare and a select per access, most of a settling pass's instructions."""
-    return np.uint64(index)
 
 
 @njit(cache=True, nogil=True, inline="always")
