@@ -1124,20 +1124,20 @@ def _trust_rows(kept, broken, turns, partner, truth_kept, truth_total, buf, gap,
         t = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
         bucket[p] = np.int64(np.floor(t * TRUST_BUCKETS + BUCKET_EPS))
         if turns[p] > 0:
-            buf[m] = t
+            buf[_u(m)] = t
             m += 1
             r = real[_u(partner[p])]
             g = abs(t - r) if r >= 0.0 else -1.0  # NaN (as -1) left out, as ``trust_step`` leaves it
             if g >= 0.0:
-                gap[c] = g
+                gap[_u(c)] = g
                 c += 1
     for q in range(ntail):
-        buf[m + q] = tail_t[q]
+        buf[_u(m + q)] = tail_t[q]
     for q in range(ntail):
         r = real[_u(tail_p[q])]
         g = abs(tail_t[q] - r) if r >= 0.0 else -1.0
         if g >= 0.0:
-            gap[c] = g
+            gap[_u(c)] = g
             c += 1
     m += ntail
     if m == 0:
