@@ -225,7 +225,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
         # Roles for the segment, drawn as its steps would draw them one after another; the
         # generator is restored below if fewer steps are played.
         before = rng.bit_generator.state
-        work.flips[first * e: last * e] = rng.random((last - first) * e)
+        rng.random(out=work.flips[first * e: last * e])  # the same draws, with no array between
         while rec.steps < last:
             lookup = _lookup(env, model, dec, hashed, board.agent)
             if lr.on:
