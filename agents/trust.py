@@ -233,7 +233,10 @@ class PairTable:
         columns and version. False: not mirrored (a pair asked for twice); nothing changed."""
         from agents.pair_align import realign
 
-        out = realign(self.keys, self.rowof, self.cols, int(self.stride), i, j)
+        known = self._pairs if self._pairs is not None and self._pairs[0] == self.version else None
+        half = self._aligned[2] if self._aligned is not None else 0
+        out = realign(self.keys, self.rowof, self.cols, int(self.stride), i, j,
+                      None if known is None else (known[1], known[2]), half)
         if out is None:
             return False
         self.keys, self.rowof, cols, added, pi, pj = out

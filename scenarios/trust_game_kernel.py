@@ -37,6 +37,7 @@ import numpy as np
 from agents.jit import INNER, OUTER, njit
 from agents.kernel_entry import Entry
 from agents.pair_align import radix_sort
+from agents.pair_align import unsigned as _u  # indices never negative: no wraparound
 from agents.policies import TRUST_BUCKETS
 from agents.uniques import unique
 from scenarios.ipd_rows import Pairs
@@ -152,7 +153,7 @@ class Work(NamedTuple):
     tru: np.ndarray          # (E,) trustee's row
     ret: np.ndarray          # (E,)
     acted: np.ndarray        # (E,) games with an investment, in game order
-    split: np.ndarray        # (E,) those games by return phase: promised first
+    split: np.ndarray        # (E + 1,) those games by return phase: promised first (a spare slot)
     buf: np.ndarray          # (E,) sums in numpy's order
     seen: np.ndarray         # (E,) a detected broken promise per acted game
     tally: np.ndarray        # (K, len(TALLY))
@@ -224,7 +225,7 @@ def fast_forward(env: TrustGame, model: Any, limit: int) -> Stretch | None:
         # Roles for the segment, drawn as its steps would draw them one after another; the
         # generator is restored below if fewer steps are played.
         before = rng.bit_generator.state
-        work.flips[first * e: last * e] = rng.random((last - first) * e)
+        rng.random(out=work.flips[first * e: last * e])  # the same draws, with no array between
         while rec.steps < last:
             lookup = _lookup(env, model, dec, hashed, board.agent)
             if lr.on:
@@ -341,7 +342,7 @@ def prepare(env: TrustGame, model: Any) -> np.ndarray:
 
 def _work(flips: np.ndarray, k: int, e: int, n: int, rows: int, summarised: bool, width: int) -> Work:
     i64, f64 = np.int64, np.float64
-    return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, f64), np.empty(e, i64), np.empty(e, i64),
+    return Work(flips, np.empty(e, i64), np.empty(e, i64), np.zeros(e, f64), np.empty(e, i64), np.empty(e + 1, i64),
                 np.empty(e, f64), np.zeros(e, np.bool_), np.zeros((k, len(TALLY))),
                 np.empty((5, CONFLICT_ROWS), i64), np.empty((k if summarised else 0, n)), np.empty(rows),
                 np.empty(rows), np.empty(n), np.empty(2 * e, i64), np.empty(rows), np.empty(rows, i64),
@@ -359,7 +360,7 @@ def _rework(wk: Work, e: int, rows: int) -> Work:
     conflicts and payoff rows carry over (decisions without a cell were filled before)."""
     i64, f64 = np.int64, np.float64
     return wk._replace(inv=np.empty(e, i64), tru=np.empty(e, i64), ret=np.zeros(e, f64), acted=np.empty(e, i64),
-                       split=np.empty(e, i64), buf=np.empty(e, f64), seen=np.zeros(e, np.bool_),
+                       split=np.empty(e + 1, i64), buf=np.empty(e, f64), seen=np.zeros(e, np.bool_),
                        trust=np.empty(rows), gap=np.empty(rows), bucket=np.empty(2 * e, i64),
                        tail_t=np.empty(rows), tail_p=np.empty(rows, i64))
 
@@ -528,9 +529,12 @@ def _lookup(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys, agent: np
     space = int(codec.space)
     dstart, dense = hashed.dense(card, radix, space)
     offset = np.asarray(codec.offset, np.int64)
+    # ``np.take`` along the agents: a third of the time of ``[:, agent]`` (~50 us a segment at
+    # 10^3 agents), and C-ordered rows for the loop.
     return Lookup(dec, reads, nreads, radix, offset, space, hashed.keys, hashed.cells,
                   table.full, table.base, table.outcome_column("nconf"), env.gives_table, env.promise_table, card,
-                  dstart, dense, hashed.fast(dec, dstart, offset)[:, agent], hashed.packed(dense, table.full, table.base))
+                  dstart, dense, np.take(hashed.fast(dec, dstart, offset), agent, axis=1),
+                  hashed.packed(dense, table.full, table.base))
 
 
 def _prepare(env: TrustGame, model: Any, dec: np.ndarray, hashed: Keys) -> None:
@@ -782,6 +786,25 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
     lcards = seat[4]
     nfields = len(OBS_FIELDS)
     hmask = hkeys.shape[0] - 1
+    if not lon:
+        # Every decision from its packed cell when each has one (the slot and the bucket: most
+        # deciders read trust alone), in a loop that reads nothing else; else the loop below
+        # decides them all (the same values again, and the misses listed once).
+        packed_all = True
+        ph = _u(phase)
+        for q in range(count):
+            g = _u(games[q])
+            r = _u(mine[g])
+            slot = fast[ph, r]
+            pk = packed[_u((slot >> 1) + (slot & 1) * np.int64(bucket[r]))] if slot >= 0 else np.int64(-1)
+            if pk < 0:
+                packed_all = False
+                break
+            cellw[ph, g] = pk & 0xFFFFFF
+            chosen[ph, g] = (pk >> 24) & 0xFF
+            outcome[ph, g] = pk >> 32
+        if packed_all:
+            return
     for q in range(count):
         g = games[q]
         r = mine[g]
@@ -855,13 +878,15 @@ def _book(outcome, lanes, nconf, conf, agent, k, phase, games, count, decider_ro
           state):  # pragma: no cover - compiled
     """Count the outcomes of one decide call in ``lanes`` (folded into the step's counts by
     ``_play``) and list its conflicts (stepping's order)."""
+    ph = _u(phase)
     for q in range(count):
-        g = games[q]
-        out = outcome[phase, g]
+        g = _u(games[q])
+        out = outcome[ph, g]
+        o = _u(out)  # outcomes are never negative
         # Four counters per outcome, in turn: most games of a call share an outcome, and one
         # counter's increments wait on each other (a store, then its load), ~5 cycles a game.
-        lanes[q & 3, out] += 1
-        if nconf[out] > 0:
+        lanes[q & 3, o] += 1
+        if nconf[o] > 0:
             c = state[LOGGED]
             conf[0, c] = k
             conf[1, c] = phase
@@ -918,6 +943,9 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
     broken = pr.broken
     # The rows past the aligned ones are not played until the next alignment: their trust once.
     ntail = _tail(kept, broken, pr.turns, bd.partner, 2 * e, wk.tail_t, wk.tail_p) if summarised else np.int64(0)
+    # Whether ``bucket`` already holds the rows' buckets for the step to come (``_trust_rows``
+    # leaves them after a step; not yet at the first step of a call).
+    bucketed = False
     # One exit, the loop's test: a stop sets ``end`` to its step. A ``return`` (or ``break``) in
     # the loop would have numba release every live array there, each exit a copy of that code.
     k, end = k0, k_max
@@ -939,8 +967,10 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             tru[g] = g if flip else g + e
             promised[g] = 0
         # Each aligned row's trust bucket, once: the decide calls read it up to three times a game.
-        for x in range(2 * e):
-            bucket[x] = _bucket(kept[x], broken[x])
+        # After a summarised step ``_trust_rows`` has left them (its division serves both).
+        if not bucketed:
+            for x in range(2 * e):
+                bucket[x] = _bucket(kept[x], broken[x])
         # Decide everything first and change nothing: a step the loop cannot play is left whole.
         # Phases in loops, one call site a helper: a call passing this many arrays is hundreds of
         # instructions to compile. First the promise (with promises) and the investment.
@@ -965,23 +995,25 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             state[WHY] = MISSING
             end = k
             continue
+        # The games listed without a branch: which games send, and which promised, follow the
+        # agents' choices, a mispredicted branch every other game. Each game is written at the
+        # list's end, which moves on only when it belongs there (``split`` has a spare slot).
         acted = np.int64(0)
         for g in range(e):
-            send[g] = gives[1, chosen[1, g]]
+            send[g] = gives[1, _u(chosen[1, g])]
             ret[g] = 0.0
-            if send[g] > 0:
-                acted_games[acted] = g
-                acted += 1
+            acted_games[acted] = g
+            acted += send[g] > 0
         said = np.int64(0)
         for q in range(acted):
-            if promised[acted_games[q]]:
-                split[said] = acted_games[q]
-                said += 1
+            g = acted_games[q]
+            split[said] = g
+            said += promised[_u(g)] != 0
         silent = said
         for q in range(acted):
-            if not promised[acted_games[q]]:
-                split[silent] = acted_games[q]
-                silent += 1
+            g = acted_games[q]
+            split[silent] = g
+            silent += promised[_u(g)] == 0
         # The returns: of promised games (phase 2, ``split[:said]``), then of the others (phase 3).
         for ph in range(2, 4):
             lo, hi = _span(ph, e, said, acted)
@@ -1024,11 +1056,11 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             lanes[2, o] = 0
             lanes[3, o] = 0
         for q in range(said):
-            g = split[q]
-            ret[g] = gives[2, chosen[2, g]]
+            g = _u(split[q])
+            ret[g] = gives[2, _u(chosen[2, g])]
         for q in range(said, acted):
-            g = split[q]
-            ret[g] = gives[3, chosen[3, g]]
+            g = _u(split[q])
+            ret[g] = gives[3, _u(chosen[3, g])]
         _settle(gm, bd, send, promised, inv, tru, ret, acted_games, wk.seen, wk.buf, wk.tally, k, acted, detect_rng)
         if lr is not None:
             for ph in range(4):
@@ -1042,14 +1074,15 @@ def _play(k0, k_max, lk, gm, bd, wk, cl, rec, state, detect_rng, seat, lr, mem, 
             state[DRAWN_DONE] = state[DRAWN]
         for i in range(n):
             payoff[i] += step_pay[i]
-            group_sums[k, group_of[i]] += payoff[i]
+            group_sums[k, _u(group_of[i])] += payoff[i]
         if summarised:
             rec.summary[k, 0] = total(step_pay, n)
             payrows = wk.payrows
             for i in range(n):
                 payrows[k, i] = payoff[i]  # Gini: sorted by numpy after the loop (``gini_chunk``)
             mean, cal = _trust_rows(pr.kept, pr.broken, pr.turns, bd.partner, bd.truth_kept, bd.truth_total,
-                                    wk.trust, wk.gap, wk.real, 2 * e, wk.tail_t, wk.tail_p, ntail)
+                                    wk.trust, wk.gap, wk.real, 2 * e, wk.tail_t, wk.tail_p, ntail, bucket)
+            bucketed = True
             rec.summary[k, 2] = mean
             rec.summary[k, 3] = cal
         else:
@@ -1073,8 +1106,10 @@ def _tail(kept, broken, turns, partner, lo, tail_t, tail_p):  # pragma: no cover
 
 @njit(**INNER)
 def _trust_rows(kept, broken, turns, partner, truth_kept, truth_total, buf, gap, real, lo, tail_t, tail_p,
-                ntail):  # pragma: no cover - compiled
-    """``kernel_sums.trust_step`` with the met rows from ``lo`` on given by ``_tail``.
+                ntail, bucket):  # pragma: no cover - compiled
+    """``kernel_sums.trust_step`` with the met rows from ``lo`` on given by ``_tail``; leaves the
+    trust bucket of each row before ``lo`` in ``bucket`` (``_bucket`` of the same quotient: the
+    next step reads them, and nothing changes the rows in between).
 
     Why: the pair table keeps every pair ever met (four times the step's rows by the end of a
     run at 10^3 agents), and only the aligned rows change in a segment; each row's trust was a
@@ -1086,22 +1121,23 @@ def _trust_rows(kept, broken, turns, partner, truth_kept, truth_total, buf, gap,
     m = np.int64(0)
     c = np.int64(0)
     for p in range(lo):
+        t = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
+        bucket[p] = np.int64(np.floor(t * TRUST_BUCKETS + BUCKET_EPS))
         if turns[p] > 0:
-            t = (kept[p] + 1.0) / (kept[p] + broken[p] + 2.0)
-            buf[m] = t
+            buf[_u(m)] = t
             m += 1
-            r = real[partner[p]]
+            r = real[_u(partner[p])]
             g = abs(t - r) if r >= 0.0 else -1.0  # NaN (as -1) left out, as ``trust_step`` leaves it
             if g >= 0.0:
-                gap[c] = g
+                gap[_u(c)] = g
                 c += 1
     for q in range(ntail):
-        buf[m + q] = tail_t[q]
+        buf[_u(m + q)] = tail_t[q]
     for q in range(ntail):
-        r = real[tail_p[q]]
+        r = real[_u(tail_p[q])]
         g = abs(tail_t[q] - r) if r >= 0.0 else -1.0
         if g >= 0.0:
-            gap[c] = g
+            gap[_u(c)] = g
             c += 1
     m += ntail
     if m == 0:
@@ -1149,62 +1185,61 @@ def _settle(gm, bd, send, promised, inv, tru, ret, acted_games, seen, buf, tally
     for g in range(e):
         sent = send[g] * endowment
         back = ret[g] * (multiplier * sent)
-        step_pay[agent[inv[g]]] += endowment - sent + back
+        step_pay[_u(agent[_u(inv[g])])] += endowment - sent + back
     for g in range(e):
         sent = send[g] * endowment
         grown = multiplier * sent
-        step_pay[agent[tru[g]]] += grown - ret[g] * grown
+        step_pay[_u(agent[_u(tru[g])])] += grown - ret[g] * grown
+    # Branchless here and below: whether a game sent, was repaid or broke a word follows the
+    # agents' choices, and a branch on it was mispredicted every other game.
     broken_words = np.int64(0)
     for q in range(acted):
         g = acted_games[q]
-        seen[q] = promised[g] != 0 and ret[g] <= 0
-        if seen[q]:
-            broken_words += 1
+        word = (promised[g] != 0) & (ret[g] <= 0)
+        seen[q] = word
+        broken_words += word
     if broken_words:
         # ``rng_detect.random(len(acted))``: one draw per acted game, only when a word is broken.
         for q in range(acted):
             u = detect_rng.random()
             seen[q] = seen[q] and u < gm.detect
     said = np.int64(0)
-    sent_games = np.int64(0)
     for g in range(e):
         invested = send[g] > 0
-        r = inv[g]
+        r = _u(inv[g])
         repaid = ret[g] > 0
         # ``_remember``, written out (an inlined helper's array arguments cost atomic reference counts).
         last2[r] = last[r]
         last[r] = 1 if invested else 0
-        if not invested:
-            defected[r] = 1
-        good[r] = 1 if invested and repaid else 0
+        d = defected[r]
+        defected[r] = d if invested else 1
+        good[r] = 1 if invested & repaid else 0
         turns[r] += 1
-        t = tru[g]
+        t = _u(tru[g])
         kept[t] += 1.0 if invested else 0.0
         broken[t] += 0.0 if invested else 1.0
-        a = agent[r]
+        a = _u(agent[r])
         truth_kept[a] += 1.0 if invested else 0.0
         truth_total[a] += 1.0
         said += promised[g]
-        buf[g] = send[g]
-        sent_games += 1
     lie = gm.lie
     for q in range(acted):
-        g = acted_games[q]
-        t = tru[g]
+        g = _u(acted_games[q])
+        t = _u(tru[g])
         repaid = ret[g] > 0
         last2[t] = last[t]
         last[t] = 1 if repaid else 0
-        if not repaid:
-            defected[t] = 1
+        d = defected[t]
+        defected[t] = d if repaid else 1
         good[t] = 1
         turns[t] += 1
-        r = inv[g]
+        r = _u(inv[g])
         kept[r] += 1.0 if repaid else 0.0
         broken[r] += (0.0 if repaid else 1.0) + lie * (1.0 if seen[q] else 0.0)
-        a = agent[t]
+        a = _u(agent[t])
         truth_kept[a] += 1.0 if repaid else 0.0
         truth_total[a] += 1.0
-    tally[k, 0] = total(buf, sent_games)
+    tally[k, 0] = total(send, e)  # every game's share sent, in game order
     tally[k, 1] = acted
     for q in range(acted):
         buf[q] = ret[acted_games[q]]

@@ -90,3 +90,74 @@ def test_a_pair_asked_twice_goes_to_numpy() -> None:
     pt.index(np.array([1, 2]), np.array([2, 3]))
     pt.align(1, np.array([4, 4]), np.array([4, 4]))  # a self-pair: (4, 4) asked for twice
     assert len(pt.cols["turns"]) >= 4
+
+
+def _rewired(rng: np.random.Generator, n: int, edges: np.ndarray) -> np.ndarray:
+    """The keys (u * n + v) of ``edges`` with some cut and some new ones made, sorted and
+    distinct, as a rewiring leaves them."""
+    keep = edges[rng.random(len(edges)) > 0.3]
+    made = _edges(rng, n, max(1, len(edges) // 3))
+    return np.unique(np.concatenate([keep[:, 0] * n + keep[:, 1], made[:, 0] * n + made[:, 1]]))
+
+
+@pytest.mark.parametrize(("seed", "stride"), [(0, 1 << 31), (1, 256), (2, 512), (3, 1 << 31), (4, 1 << 10)])
+def test_fused_align_over_rewirings_equals_numpy(seed: int, stride: int) -> None:
+    # A power-of-two stride takes the one-call path (``pair_align._fused``): a table aligned again
+    # and again on rewired edges (so its second half is found beside the first, from the pairs
+    # the last alignment left), with pairs made the one-at-a-time way in between; every keys,
+    # rows, columns, version and pairs as numpy's ``align`` leaves them, each time.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 200))
+    tables = [PairTable(stride=stride), PairTable(stride=stride)]
+    edges = _edges(rng, n, int(rng.integers(5, 3 * n)))
+    for rnd in range(6):
+        for pt, compiled in zip(tables, (False, True), strict=True):
+            _align(pt, edges, compiled)
+        want, got = tables
+        np.testing.assert_array_equal(got.keys, want.keys)
+        np.testing.assert_array_equal(got.rowof, want.rowof)
+        for c, arr in want.cols.items():
+            assert got.cols[c].dtype == arr.dtype, c
+            np.testing.assert_array_equal(got.cols[c], arr, err_msg=c)
+        assert got.version == want.version and got.moved == want.moved
+        for a, b in zip(got.pairs(), want.pairs(), strict=True):
+            np.testing.assert_array_equal(a, b)
+        # Play on the aligned rows (the same values in both), then rewire.
+        e = len(edges)
+        for pt in tables:
+            c = pt.cols
+            c["turns"][: 2 * e] += 1
+            c["kept"][:e] += rnd + 0.5
+            c["broken"][e: 2 * e] += 1.0
+            c["last"][: 2 * e] = rnd % 2
+            c["defected"][e: 2 * e] = 1
+        if rnd == 3:
+            for pt in tables:
+                pt._one(int(edges[0, 1]) * stride + int(edges[0, 0]) + 0)  # an existing pair: no row
+                pt._one((n + 1) * stride + 2)  # a new pair, one direction, merged by the next align
+        keys = _rewired(rng, n, edges)
+        edges = np.stack([keys // n, keys % n], axis=1)
+
+
+def test_fused_realign_finds_mirrors_from_the_pairs_given() -> None:
+    # A mirror row is taken only where the pairs given say it holds the mirrored pair: a ``half``
+    # from another layout (or none) costs searches, never a wrong row.
+    from agents.pair_align import realign
+
+    rng = np.random.default_rng(9)
+    n, stride = 60, 64
+    pt = PairTable(stride=stride)
+    edges = _edges(rng, n, 80)
+    pt.align(1, edges[:, 0], edges[:, 1])
+    i = np.concatenate([edges[:, 0], edges[:, 1]])
+    j = np.concatenate([edges[:, 1], edges[:, 0]])
+    pi, pj = pt.pairs()
+    for qi, qj in ((i, j), (i[::-1].copy(), j[::-1].copy())):
+        want = realign(pt.keys, pt.rowof, pt.cols, stride, qi, qj)
+        for half in (80, 7, 79, 81, 0):
+            got = realign(pt.keys, pt.rowof, pt.cols, stride, qi, qj, (pi, pj), half)
+            assert want is not None and got is not None
+            for a, b in zip(got[:2] + got[4:], want[:2] + want[4:], strict=True):
+                np.testing.assert_array_equal(a, b)
+            for c in want[2]:
+                np.testing.assert_array_equal(got[2][c], want[2][c])

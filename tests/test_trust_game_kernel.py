@@ -18,6 +18,7 @@ import pytest
 
 from agents.acts import Act
 from agents.checks import check
+from agents.policies import TRUST_BUCKETS
 from scenarios import trust_game_kernel
 from scenarios.metric_registry import METRICS, Metric
 from sim.model import SpecModel
@@ -402,9 +403,13 @@ def test_trust_rows_with_a_tail_equal_trust_step(seed: int) -> None:
     for lo in (0, 1, 333, rows):
         tail_t, tail_p = np.empty(rows), np.empty(rows, np.int64)
         ntail = tail_fn(kept, broken, turns, partner, lo, tail_t, tail_p)
+        bucket = np.full(rows, -7, np.int64)
         got = rows_fn(kept, broken, turns, partner, truth_kept, truth_total, np.empty(rows), np.empty(rows),
-                      np.empty(n), lo, tail_t, tail_p, ntail)
+                      np.empty(n), lo, tail_t, tail_p, ntail, bucket)
         assert np.array(got).tobytes() == np.array(want).tobytes(), lo
+        # The buckets the next step reads: ``TrustGame._observe``'s, of every row before ``lo``.
+        want_bucket = np.floor((kept + 1.0) / (kept + broken + 2.0) * TRUST_BUCKETS + 1e-9).astype(np.int64)
+        assert (bucket[:lo] == want_bucket[:lo]).all() and (bucket[lo:] == -7).all(), lo
 
 
 def test_packed_cells_hold_cell_act_and_outcome() -> None:
