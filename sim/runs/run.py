@@ -213,11 +213,13 @@ def events_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResult:
     """Package a finished model as a :class:`RunResult` (its frames are built on first use)."""
     sc = model.spec_scenario
+    # Each group's names read once, the per-agent values as Python numbers at once (not two
+    # numpy scalars an agent).
+    names = [(gs.name, gs.policy.name, gs.spec.id) for gs in model.groups]
     agents = [
-        {"id": i, "group": model.groups[g].name, "policy": model.groups[g].policy.name,
-         "spec": model.groups[g].spec.id, "payoff": float(model.payoff[i]),
-         "alive": bool(model.alive[i])}
-        for i, g in enumerate(model.group_of.tolist())
+        {"id": i, "group": names[g][0], "policy": names[g][1], "spec": names[g][2], "payoff": pay, "alive": alive}
+        for i, (g, pay, alive) in enumerate(zip(model.group_of.tolist(), model.payoff.tolist(),
+                                                model.alive.tolist(), strict=True))
     ]
     if model.evolution is not None:  # what each agent carries at the end, not its group's start
         model.evolution.relabel(agents)
