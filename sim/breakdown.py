@@ -37,9 +37,10 @@ LEVEL_WEIGHTS = np.array([0.0 if lv == Level.NONE else 2.0 ** (int(lv) - 1) for 
 GROUP_COUNTS = (("deceptions", "deception"), ("covert_acts", "covert"), ("injections_obeyed", "injected"))
 
 
-#: ``GROUP_COUNTS``' metric names and the group index each reads, by the groups' (name, index):
-#: 36 names formatted per run were a tenth of a 12-strategy round robin's final metrics.
-_NAMES: dict[tuple[tuple[str, int], ...], tuple[tuple[tuple[str, int], ...], ...]] = {}
+#: Per ``GROUP_COUNTS`` entry, its metric name per group and the group's index, by the groups'
+#: (name, index): 36 names formatted per run were a tenth of a round robin's final metrics.
+_Names = tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]
+_NAMES: dict[tuple[tuple[str, int], ...], _Names] = {}
 _MAX_NAMES = 64
 
 
@@ -53,13 +54,13 @@ def breakdown(model: SpecModel, outcomes: np.ndarray) -> dict[str, float]:
     col = model.decisions.outcome_column
     groups = col("group")[: len(counts)]
     ng = len(model.groups)
-    for (_, column), names in zip(GROUP_COUNTS, _group_names(model), strict=True):
+    for (_, column), (keys, index) in zip(GROUP_COUNTS, _group_names(model), strict=True):
         flags = col(column)[: len(counts)]
         if np.count_nonzero(flags):  # (``any`` of int8 flags casts them first: 5x slower)
             per = np.bincount(groups, weights=counts * flags, minlength=ng).tolist()
-            out.update([(key, per[g]) for key, g in names])
+            out.update(zip(keys, [per[g] for g in index], strict=True))
         else:  # no outcome of the kind: every group's sum of zero products is 0.0
-            out.update([(key, 0.0) for key, _ in names])
+            out.update(dict.fromkeys(keys, 0.0))
     c = model.decisions.compliance_rows()
     if not len(c["outcome"]):
         return out
@@ -83,12 +84,13 @@ def breakdown(model: SpecModel, outcomes: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _group_names(model: SpecModel) -> tuple[tuple[tuple[str, int], ...], ...]:
+def _group_names(model: SpecModel) -> _Names:
     """Per ``GROUP_COUNTS`` entry, each group's metric name and index, in the groups' order."""
     key = tuple([(gs.name, gs.index) for gs in model.groups])
     names = _NAMES.get(key)
     if names is None:
         if len(_NAMES) >= _MAX_NAMES:
             _NAMES.clear()
-        names = _NAMES[key] = tuple(tuple((f"{name}.{g}", i) for g, i in key) for name, _ in GROUP_COUNTS)
+        index = tuple(i for _, i in key)
+        names = _NAMES[key] = tuple((tuple(f"{name}.{g}" for g, _ in key), index) for name, _ in GROUP_COUNTS)
     return names
