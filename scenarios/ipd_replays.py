@@ -60,16 +60,21 @@ def key_of(model: Any, k: int, width: int, groups: int, dec: np.ndarray, read: t
     agents, _ = model.edge_agents()
     _, partner = model.pairs.pairs()
     cols = model.pairs.cols
-    arrays = [np.ascontiguousarray(a) for a in (dec, *read, agents, partner, model.group_of,
-                                                *(getattr(model, name) for name in AGENT_ARRAYS),
-                                                *(cols[name][:m] for name in Pairs._fields))]
+    arrays = [dec, *read, agents, partner, model.group_of, *[getattr(model, name) for name in AGENT_ARRAYS],
+              *[cols[name][:m] for name in Pairs._fields]]
+    try:
+        # Joined as they are (a C-contiguous array is a bytes-like object: no view made per array).
+        body = b"".join(arrays)
+    except (TypeError, BufferError):  # some array is a view that is not C-contiguous
+        arrays = [np.ascontiguousarray(a) for a in arrays]
+        body = b"".join(arrays)
     # One header of numbers (sizes; the scalars as the loop reads them, float64; each array's
     # dtype number, dimensions and shape, which fix where its bytes start), then the arrays'
     # bytes: a string header and an update per array were most of the key's ~150 us.
     sizes = [k, m, len(model.payoff), width, groups, len(arrays)]
     for a in arrays:
         sizes += (a.dtype.num, a.ndim, *a.shape)
-    blob = b"".join([np.array(sizes, np.int64).data, np.array(scalars, np.float64).data, *[a.data for a in arrays]])
+    blob = b"".join([np.array(sizes, np.int64), np.array(scalars, np.float64), body])
     # A small population's bytes are the key itself (equal keys, equal bytes; hashing them for
     # the dict is ~10x faster than a digest); a large one's, a SHA-256 digest (48 bytes and
     # more: the two kinds never meet).

@@ -37,6 +37,13 @@ LEVEL_WEIGHTS = np.array([0.0 if lv == Level.NONE else 2.0 ** (int(lv) - 1) for 
 GROUP_COUNTS = (("deceptions", "deception"), ("covert_acts", "covert"), ("injections_obeyed", "injected"))
 
 
+#: Per ``GROUP_COUNTS`` entry, its metric name per group and the group's index, by the groups'
+#: (name, index): 36 names formatted per run were a tenth of a round robin's final metrics.
+_Names = tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]
+_NAMES: dict[tuple[tuple[str, int], ...], _Names] = {}
+_MAX_NAMES = 64
+
+
 def breakdown(model: SpecModel, outcomes: np.ndarray) -> dict[str, float]:
     """Per-level and per-group final metrics from cumulative counts per decision outcome."""
     n_out = model.decisions.n_outcomes
@@ -47,10 +54,13 @@ def breakdown(model: SpecModel, outcomes: np.ndarray) -> dict[str, float]:
     col = model.decisions.outcome_column
     groups = col("group")[: len(counts)]
     ng = len(model.groups)
-    for name, column in GROUP_COUNTS:
-        per = np.bincount(groups, weights=counts * col(column)[: len(counts)], minlength=ng)
-        for gs in model.groups:
-            out[f"{name}.{gs.name}"] = float(per[gs.index])
+    for (_, column), (keys, index) in zip(GROUP_COUNTS, _group_names(model), strict=True):
+        flags = col(column)[: len(counts)]
+        if np.count_nonzero(flags):  # (``any`` of int8 flags casts them first: 5x slower)
+            per = np.bincount(groups, weights=counts * flags, minlength=ng).tolist()
+            out.update(zip(keys, [per[g] for g in index], strict=True))
+        else:  # no outcome of the kind: every group's sum of zero products is 0.0
+            out.update(dict.fromkeys(keys, 0.0))
     c = model.decisions.compliance_rows()
     if not len(c["outcome"]):
         return out
@@ -72,3 +82,15 @@ def breakdown(model: SpecModel, outcomes: np.ndarray) -> dict[str, float]:
         if applied_g[gs.index] > 0:
             out[f"compliance.group.{gs.name}"] = float(held_g[gs.index] / applied_g[gs.index])
     return out
+
+
+def _group_names(model: SpecModel) -> _Names:
+    """Per ``GROUP_COUNTS`` entry, each group's metric name and index, in the groups' order."""
+    key = tuple([(gs.name, gs.index) for gs in model.groups])
+    names = _NAMES.get(key)
+    if names is None:
+        if len(_NAMES) >= _MAX_NAMES:
+            _NAMES.clear()
+        index = tuple(i for _, i in key)
+        names = _NAMES[key] = tuple((tuple(f"{name}.{g}" for g, _ in key), index) for name, _ in GROUP_COUNTS)
+    return names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sim.breakdown import LEVEL_WEIGHTS
@@ -60,3 +61,27 @@ def test_principles_that_cannot_apply_are_not_scored(results) -> None:
     """No act in commons can lie or steer: those principles are not applicable, not passes."""
     m = results["commons"]
     assert "compliance.do_not_lie" not in m and "compliance.no_covert_goals" not in m
+
+
+@pytest.mark.parametrize("sid", ["negotiation-confidential-first", "injection", "ipd-classic", "commons"])
+def test_group_counts_are_each_groups_bincount(sid: str) -> None:
+    """Per-group counts as one bincount per column gives them, named per group (names are kept
+    per process by the groups' names; a column with no outcome of its kind is skipped)."""
+    from sim.breakdown import GROUP_COUNTS, breakdown
+    from sim.model import SpecModel
+    from sim.scenario import load_scenario
+
+    model = SpecModel(load_scenario(sid), seed=3)
+    model.run(STEPS)
+    counts = np.zeros(model.decisions.n_outcomes)
+    n = min(len(model.totals.outcomes), len(counts))
+    counts[:n] = model.totals.outcomes[:n]
+    col = model.decisions.outcome_column
+    want = {}
+    for name, column in GROUP_COUNTS:
+        per = np.bincount(col("group")[: len(counts)], weights=counts * col(column)[: len(counts)],
+                          minlength=len(model.groups))
+        want.update({f"{name}.{gs.name}": float(per[gs.index]) for gs in model.groups})
+    got = breakdown(model, model.totals.outcomes)
+    assert {k: got[k] for k in want} == want
+    assert list(got)[: len(want)] == list(want)

@@ -98,3 +98,20 @@ def test_a_table_with_cells_of_its_own_keeps_nothing(replays):
     table._thaw(0, None)  # what computing a cell of its own does first
     table.cells(0, np.zeros(1, np.int64), codes)
     assert table.shared_memo(ipd_replays.NAME) is None
+
+
+def test_a_key_reads_views_that_are_not_contiguous_as_their_values() -> None:
+    """Arrays are joined as they are; a strided view is copied first: the same key either way."""
+    from scenarios.ipd_kernel import _read_by_loop
+    from sim.runs.run import run_model
+
+    model = run_model("ipd-classic", seed=0, set={"steps": 5})
+    agents, _ = model.edge_agents()
+    dec = model.decider_of[0][agents]
+    read, scalars = _read_by_loop(model.env, model.decisions.read_mask())
+    key = ipd_replays.key_of(model, 5, 40, len(model.groups), dec, read, scalars)
+    strided = np.repeat(dec, 2)[::2]
+    assert not strided.flags.c_contiguous
+    assert ipd_replays.key_of(model, 5, 40, len(model.groups), strided, read, scalars) == key
+    assert ipd_replays.key_of(model, 5, 40, len(model.groups), dec[::-1].copy(), read, scalars) != key
+    assert ipd_replays.key_of(model, 6, 40, len(model.groups), dec, read, scalars) != key

@@ -138,3 +138,63 @@ def test_public_goods_trust_is_calibrated_against_contributing() -> None:
                                           "steps": 30}).metrics
     assert m["trust_mean"] < 0.1
     assert m["trust_calibration"] > 0.9
+
+
+# --- final metrics read without numpy's Python wrappers: the same doubles -------------------
+
+
+def _gini_wrapped(x: np.ndarray) -> float:
+    """``gini`` as written with the wrappers (``min``, ``sum``, ``np.sort``, ``np.cumsum``)."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return 0.0
+    x = x - min(0.0, x.min())
+    total = x.sum()
+    if not total > 0:
+        return 0.0
+    return float((len(x) + 1 - 2 * (np.cumsum(np.sort(x)) / total).sum()) / len(x))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 12, 17, 64, 130, 1000])
+def test_gini_is_the_wrapped_formula_to_the_bit(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for values in (rng.normal(size=n) * 1e3, rng.integers(-3, 9, n).astype(float), rng.random(n) ** 9):
+        before = values.copy()
+        assert gini(values) == _gini_wrapped(values)
+        assert np.array_equal(values, before)  # sorted in a copy, never the caller's array
+
+
+def test_trust_of_rows_means_are_the_mean_methods() -> None:
+    from sim.metrics import trust_of_rows
+
+    rng = np.random.default_rng(4)
+    for rows in (1, 9, 66, 132, 301):
+        trust = rng.random(rows)
+        j = rng.integers(0, 12, rows)
+        kept, total = rng.integers(0, 50, 12).astype(float), rng.integers(1, 60, 12).astype(float)
+        for keep in (np.ones(rows, bool), rng.random(rows) < 0.7):
+            mean, cal = trust_of_rows(trust, j, keep, kept, total)
+            t, jj = trust[keep], j[keep]
+            if not len(t):
+                assert math.isnan(mean) and math.isnan(cal)
+                continue
+            assert mean == float(t.mean())
+            assert cal == float(1.0 - np.abs(t - kept[jj] / total[jj]).mean())
+        total[3] = 0.0  # a partner never seen: calibration over the known ones
+        mean, cal = trust_of_rows(trust, j, np.ones(rows, bool), kept, total)
+        known = total[j] > 0
+        if known.any() and not known.all():
+            assert cal == float(1.0 - np.abs(trust[known] - kept[j[known]] / total[j[known]]).mean())
+
+
+@pytest.mark.parametrize("sid", ["ipd-classic", "public-goods", "injection", "commons-newcomer"])
+def test_final_payoffs_are_group_payoffs(sid: str) -> None:
+    from sim.metrics import group_payoffs, payoffs
+
+    model = SpecModel(load_scenario(sid), seed=2)
+    model.run(5)
+    sums = np.bincount(model.group_of, weights=model.payoff, minlength=len(model.groups))
+    want = {k: float(v) for k, v in group_payoffs(model, sums).items()}
+    got = payoffs(model)
+    assert list(got) == list(want)
+    assert all(got[k] == want[k] for k in want)

@@ -21,6 +21,7 @@ from sim.metrics import clean
 from sim.model import SpecModel
 from sim.model_template import fresh_model
 from sim.scenario import MAX_STEPS, Scenario, check_steps, load_scenario, load_scenario_text
+from sim.series import Series
 
 EVENT_COLUMNS = ("step", "kind", "agent", "partner", "winner", "winner_level", "winner_source",
                  "loser", "loser_level", "loser_source", "act", "reason", "detail")
@@ -45,14 +46,15 @@ class RunResult:
     __slots__ = ("_events", "_rows", "_series", "_steps", "agents", "metrics", "params", "scenario", "seed")
 
     def __init__(self, scenario: str, seed: int, params: dict[str, Any], metrics: dict[str, float],
-                 steps: pd.DataFrame | dict[str, Any], events: pd.DataFrame | Callable[[], list],
-                 agents: list[dict[str, Any]]) -> None:
+                 steps: pd.DataFrame | dict[str, Any] | Callable[[], dict[str, Any]],
+                 events: pd.DataFrame | Callable[[], list], agents: list[dict[str, Any]]) -> None:
         self.scenario = scenario
         self.seed = seed
         self.params = params
         self.metrics = metrics
         self.agents = agents
-        # Either the frame itself or what builds it (a series dict; a callable giving event rows).
+        # Either the frame itself or what builds it (a series dict, or a callable giving it; a
+        # callable giving event rows).
         self._steps: pd.DataFrame | None = steps if isinstance(steps, pd.DataFrame) else None
         self._series = None if isinstance(steps, pd.DataFrame) else steps
         self._events: pd.DataFrame | None = events if isinstance(events, pd.DataFrame) else None
@@ -70,7 +72,7 @@ class RunResult:
     def steps(self) -> pd.DataFrame:
         """One row per step (index ``step``, from 1), one column per scalar metric."""
         if self._steps is None:
-            series = self._series or {}
+            series = self._series_dict()
             k = len(next(iter(series.values()))) if series else 0
             self._steps = pd.DataFrame(series, index=pd.RangeIndex(1, k + 1, name="step"))
             self._series = None
@@ -81,9 +83,15 @@ class RunResult:
         if self._steps is not None:
             return (self._steps.index.to_numpy(np.int64),
                     {str(c): self._steps[c].to_numpy() for c in self._steps.columns})
-        series = self._series or {}
+        series = self._series_dict()
         k = len(next(iter(series.values()))) if series else 0
         return np.arange(1, k + 1, dtype=np.int64), dict(series)
+
+    def _series_dict(self) -> dict[str, Any]:
+        """The series behind a lazy frame (read from the run's series when first asked)."""
+        if callable(self._series):
+            self._series = self._series()
+        return self._series or {}
 
     def logged_events(self) -> pd.DataFrame | None:
         """The ``events`` frame, or None when the run logged no event (then no frame is built)."""
@@ -210,19 +218,26 @@ def events_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return events
 
 
-def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResult:
-    """Package a finished model as a :class:`RunResult` (its frames are built on first use)."""
+def result_of(model: SpecModel, params: dict[str, Any] | None = None, *, last: bool = False) -> RunResult:
+    """Package a finished model as a :class:`RunResult` (its frames are built on first use).
+
+    ``last``: the model runs no more (``run`` releases it next), so its series is read only
+    when a frame is first built (most runs' results are read through their metrics or agents).
+    """
     sc = model.spec_scenario
+    # Each group's names read once, the per-agent values as Python numbers at once (not two
+    # numpy scalars an agent).
+    names = [(gs.name, gs.policy.name, gs.spec.id) for gs in model.groups]
     agents = [
-        {"id": i, "group": model.groups[g].name, "policy": model.groups[g].policy.name,
-         "spec": model.groups[g].spec.id, "payoff": float(model.payoff[i]),
-         "alive": bool(model.alive[i])}
-        for i, g in enumerate(model.group_of.tolist())
+        {"id": i, "group": names[g][0], "policy": names[g][1], "spec": names[g][2], "payoff": pay, "alive": alive}
+        for i, (g, pay, alive) in enumerate(zip(model.group_of.tolist(), model.payoff.tolist(),
+                                                model.alive.tolist(), strict=True))
     ]
     if model.evolution is not None:  # what each agent carries at the end, not its group's start
         model.evolution.relabel(agents)
     # The frames read only the series and the event log (what the rows hold is final).
-    series = {name: list(col) if isinstance(col, list) else col for name, col in model.series.arrays().items()}
+    kept = model.series
+    series: dict[str, Any] | Callable[[], dict[str, Any]] = (lambda: _series_of(kept)) if last else _series_of(kept)
     log, table = model.log.snapshot(), model.decisions  # outcome ids already logged never change
 
     def rows() -> list[dict[str, Any]]:
@@ -230,6 +245,11 @@ def result_of(model: SpecModel, params: dict[str, Any] | None = None) -> RunResu
 
     return RunResult(sc.id, model.seed, dict(params if params is not None else sc.overrides),
                      model.final_metrics(), series, rows, agents)
+
+
+def _series_of(series: Series) -> dict[str, Any]:
+    """A run's series as the frame reads it: its columns, lists copied (arrays are only read)."""
+    return {name: list(col) if isinstance(col, list) else col for name, col in series.arrays().items()}
 
 
 def run(
@@ -257,6 +277,6 @@ def run(
     params = dict(set or {})
     if steps is not None:
         params.setdefault("steps", int(steps))
-    result = result_of(model, params)
-    model.release()  # the result keeps none of it
+    result = result_of(model, params, last=True)
+    model.release()  # the result keeps none of it but its series
     return result
