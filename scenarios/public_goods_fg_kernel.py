@@ -471,6 +471,10 @@ def _play(k0, k_max, want_rid0, rs_start0, rs_fields0, at0, rids0, cells0,  # pr
     wants0 = want_rid0.shape[1]
     wants1 = want_rid1.shape[1]
     pcell = np.full((want_rid1.shape[0], LEVELS + 1, wants1), -2, np.int64)
+    # And per (punisher, shortfall), as its family and wanted points are the punisher's: a pair's
+    # cell in one read (~0.05 ms of ~0.4 at 10^3 agents, ten rounds) where pcell's takes the
+    # wanted points' rounding and three indices.
+    acell = np.full((n, LEVELS + 1), -2, np.int64)
     # Likewise a contribution's cell depends on (family, wanted contribution) alone in a family
     # whose read-sets read only the phase's constants (sanctions, shortfall): ccell, where
     # fixed0[f]; any other family's cells are looked up per decision.
@@ -524,19 +528,22 @@ def _play(k0, k_max, want_rid0, rs_start0, rs_fields0, at0, rids0, cells0,  # pr
             for p in range(m):
                 i, j = pi[p], pj[p]
                 short = min(max(give[i] - give[j], 0), LEVELS)
-                want = int(np.rint(severity[i] * short / 3)) if short > 0 else 0
-                f = fam1[i]
-                if want < wants1:
-                    cell = pcell[f, short, want]
-                    if cell == -2:
-                        rid = want_rid1[f, want]
+                cell = acell[i, short]
+                if cell == -2:
+                    want = int(np.rint(severity[i] * short / 3)) if short > 0 else 0
+                    f = fam1[i]
+                    if want < wants1:
+                        cell = pcell[f, short, want]
+                        if cell == -2:
+                            rid = want_rid1[f, want]
+                            cell = -1
+                            if rid >= 0:
+                                digits[5] = short
+                                cell = _cell(rs_start1, rs_fields1, at1, rids1, cells1, f, digits, rid, card)
+                            pcell[f, short, want] = cell
+                    else:
                         cell = -1
-                        if rid >= 0:
-                            digits[5] = short
-                            cell = _cell(rs_start1, rs_fields1, at1, rids1, cells1, f, digits, rid, card)
-                        pcell[f, short, want] = cell
-                else:
-                    cell = -1
+                    acell[i, short] = cell
                 if cell < 0:
                     missing = True
                     continue
