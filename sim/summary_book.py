@@ -352,11 +352,8 @@ def _series(model: SpecModel, names: list[str], block: np.ndarray, first: bool) 
         if first and not len(series) and not model.steps:
             series.start_block(names, block)
             return
-        new = [name for name in names if name not in series]
-        if not any(M._sparse(name) for name in new):  # new columns join in the block's order
-            for name in new:
-                series[name] = [float("nan")] * model.steps
-            series.extend_rows(dict(zip(names, block, strict=True)), block.shape[1])
+        if not any(M._sparse(name) for name in names if name not in series):  # new columns join in the block's order
+            series.add_block(names, block, model.steps)
             return
     M.extend_series(series, dict(zip(names, block, strict=True)), model.steps, block.shape[1])
 
