@@ -440,7 +440,9 @@ def _plan(model: SpecModel, rec: Stretch) -> Plan:
                     names, rows_kept)
         hit = _keep(_PLANS, key, (group_layout, plan))  # held: the ids in the key stay theirs
     # Likewise held; the plan filed is the one above, not this model's (which holds its table).
-    _keep(_SEEN, (*head, *map(id, same[1:])), (same, hit[1]))
+    # Fewer entries than the plans': each holds a count matrix (kept states share theirs, but a
+    # table made afresh has its own per run).
+    _keep(_SEEN, (*head, *map(id, same[1:])), (same, hit[1]), _MAX_SEEN)
     model.__dict__["_summary_plan"] = plan
     return plan
 
@@ -572,14 +574,15 @@ _PARTS: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[str, ...], bool, t
 _PLANS: dict[tuple[object, ...], tuple[M._Layout, Plan]] = {}
 #: The same plans by the identity of the arrays they were made from (``_plan``), which the entry holds.
 _SEEN: dict[tuple[object, ...], tuple[tuple[object, ...], Plan]] = {}
+_MAX_SEEN = 8
 _NAMES: dict[tuple[tuple[str, ...], tuple[str, ...]],
              tuple[list[str], dict[tuple[int, ...], tuple[list[int], list[str]]]]] = {}
 
 
-def _keep[V](memo: dict[Any, Any], key: Any, value: V) -> V:
-    """File ``value`` under ``key`` and return it, emptying ``memo`` first if it is full (as
-    ``sim.lattice`` keeps its boards: a long session's memos stay small)."""
-    if len(memo) >= _MAX_KEPT:
+def _keep[V](memo: dict[Any, Any], key: Any, value: V, most: int = _MAX_KEPT) -> V:
+    """File ``value`` under ``key`` and return it, emptying ``memo`` first if it holds ``most``
+    entries (as ``sim.lattice`` keeps its boards: a long session's memos stay small)."""
+    if len(memo) >= most:
         memo.clear()
     memo[key] = value
     return value
