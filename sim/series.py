@@ -28,10 +28,13 @@ class Series(MutableMapping[str, list[float]]):
         # A run's first booking as it came (``start_block``): its names (the keys of ``_cols``,
         # values not yet set) and (C, K) block, made columns when a value is first wanted.
         self._pending: tuple[list[str], np.ndarray] | None = None
+        # Later blocks booked while the first is pending (``add_block``), in order: applied with it.
+        self._later: list[tuple[list[str], np.ndarray, int]] = []
 
     def _settle(self) -> None:
         """Make the pending block's rows columns: ``start_block``'s work, done when first needed
-        (a run read only through its final metrics never needs it); nothing when none is pending."""
+        (a run read only through its final metrics never needs it), then the later blocks'
+        (``add_block``); nothing when none is pending."""
         if self._pending is None:
             return
         names, block = self._pending
@@ -41,6 +44,9 @@ class Series(MutableMapping[str, list[float]]):
             self._blocks = set(names)
         else:
             self._cols = dict(zip(names, block.tolist(), strict=True))
+        later, self._later = self._later, []
+        for names, block, steps in later:
+            self._add_block(names, block, steps)
 
     def __getitem__(self, name: str) -> list[float]:
         self._settle()
@@ -118,6 +124,26 @@ class Series(MutableMapping[str, list[float]]):
             raise ValueError("start_block: a name per row")
         self._cols = dict.fromkeys(names)  # type: ignore[assignment]  # the names, in order; values to come
         self._pending = (names, block)
+
+    def add_block(self, names: list[str], block: np.ndarray, steps: int) -> None:
+        """A later booking of a block (float64, which nobody writes again): each new name joins
+        with NaN for the ``steps`` steps before it, in the block's order, then every column takes
+        its row (``extend_rows``). While the first block is pending this is kept to be done with
+        it (a run with a join books two blocks; read only through its final metrics, it never
+        needs either made columns): only the names join now."""
+        if self._pending is None:
+            self._add_block(names, block, steps)
+            return
+        for name in names:
+            if name not in self._cols:
+                self._cols[name] = None  # type: ignore[assignment]  # its value comes with the block
+        self._later.append((names, block, steps))
+
+    def _add_block(self, names: list[str], block: np.ndarray, steps: int) -> None:
+        for name in names:
+            if name not in self._cols:
+                self[name] = [float("nan")] * steps
+        self.extend_rows(dict(zip(names, block, strict=True)), block.shape[1])
 
     def extend_rows(self, rows: dict[str, np.ndarray], k: int) -> None:
         """``extend_all`` for a block's rows (float64, which nobody writes again, as in

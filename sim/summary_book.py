@@ -352,11 +352,8 @@ def _series(model: SpecModel, names: list[str], block: np.ndarray, first: bool) 
         if first and not len(series) and not model.steps:
             series.start_block(names, block)
             return
-        new = [name for name in names if name not in series]
-        if not any(M._sparse(name) for name in new):  # new columns join in the block's order
-            for name in new:
-                series[name] = [float("nan")] * model.steps
-            series.extend_rows(dict(zip(names, block, strict=True)), block.shape[1])
+        if not any(M._sparse(name) for name in names if name not in series):  # new columns join in the block's order
+            series.add_block(names, block, model.steps)
             return
     M.extend_series(series, dict(zip(names, block, strict=True)), model.steps, block.shape[1])
 
@@ -420,9 +417,19 @@ def _plan(model: SpecModel, rec: Stretch) -> Plan:
     # conflicts and groups (each model has a table of its own, so only their contents can tell).
     group_layout = M._group_layout(model)
     levels = table.level_rows()
-    key = (id(computed), id(group_layout), n_out, p, tuple(table.principle_ids[:p]), len(model.groups), counters,
-           env, evolved, bool(model.env.pairwise), table.count_matrix(n_out).tobytes(), levels["pair"].tobytes(),
-           levels["outcome"].tobytes())
+    matrix, pair, outcome = table.count_matrix(n_out), levels["pair"], levels["outcome"]
+    head = (id(computed), id(group_layout), n_out, p, tuple(table.principle_ids[:p]), len(model.groups), counters,
+            env, evolved, bool(model.env.pairwise))
+    # Tables restored from one kept state share its derived arrays (``DecisionTable._derived``),
+    # which are replaced, never written: the same objects are the same contents. Asked first, as
+    # the contents' bytes (~200 kB for a table of a thousand outcomes) cost ~0.1 ms to hash and compare.
+    same = (group_layout, matrix, pair, outcome)
+    seen = _SEEN.get((*head, *map(id, same[1:])))
+    if seen is not None and all(a is b for a, b in zip(seen[0], same, strict=True)) and seen[1].computed is computed:
+        plan = seen[1]._replace(table=table, group_of=model.group_of)
+        model.__dict__["_summary_plan"] = plan
+        return plan
+    key = (*head, matrix.tobytes(), pair.tobytes(), outcome.tobytes())
     hit = _PLANS.get(key)
     if hit is not None and hit[0] is group_layout and hit[1].computed is computed:
         plan = hit[1]._replace(table=table, group_of=model.group_of)
@@ -431,7 +438,11 @@ def _plan(model: SpecModel, rec: Stretch) -> Plan:
         names, rows_kept = ([], {}) if layout is None else _names(layout)
         plan = Plan(computed, table, n_out, p, model.group_of, len(model.groups), counters, env, evolved, layout,
                     names, rows_kept)
-        _keep(_PLANS, key, (group_layout, plan))  # held: the ids in the key stay theirs
+        hit = _keep(_PLANS, key, (group_layout, plan))  # held: the ids in the key stay theirs
+    # Likewise held; the plan filed is the one above, not this model's (which holds its table).
+    # Fewer entries than the plans': each holds a count matrix (kept states share theirs, but a
+    # table made afresh has its own per run).
+    _keep(_SEEN, (*head, *map(id, same[1:])), (same, hit[1]), _MAX_SEEN)
     model.__dict__["_summary_plan"] = plan
     return plan
 
@@ -561,14 +572,17 @@ _PARTS: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[str, ...], bool, t
                                            tuple[str, ...]] | None] = {}
 #: Plans by what they are made from (``_plan``), with the groups' layout they read.
 _PLANS: dict[tuple[object, ...], tuple[M._Layout, Plan]] = {}
+#: The same plans by the identity of the arrays they were made from (``_plan``), which the entry holds.
+_SEEN: dict[tuple[object, ...], tuple[tuple[object, ...], Plan]] = {}
+_MAX_SEEN = 8
 _NAMES: dict[tuple[tuple[str, ...], tuple[str, ...]],
              tuple[list[str], dict[tuple[int, ...], tuple[list[int], list[str]]]]] = {}
 
 
-def _keep[V](memo: dict[Any, Any], key: Any, value: V) -> V:
-    """File ``value`` under ``key`` and return it, emptying ``memo`` first if it is full (as
-    ``sim.lattice`` keeps its boards: a long session's memos stay small)."""
-    if len(memo) >= _MAX_KEPT:
+def _keep[V](memo: dict[Any, Any], key: Any, value: V, most: int = _MAX_KEPT) -> V:
+    """File ``value`` under ``key`` and return it, emptying ``memo`` first if it holds ``most``
+    entries (as ``sim.lattice`` keeps its boards: a long session's memos stay small)."""
+    if len(memo) >= most:
         memo.clear()
     memo[key] = value
     return value

@@ -266,3 +266,24 @@ def test_contributions_reading_varying_fields(monkeypatch: pytest.MonkeyPatch) -
         assert public_goods_fg_kernel.OBS_FIELDS.index("coin") in reads
     finally:
         CHECKS.pop("pgfg_test_odd_coin_gives", None)
+
+
+@pytest.mark.parametrize("rows", [
+    np.random.default_rng(0).random((6, 1000)) * 300,                        # spread
+    np.round(np.random.default_rng(1).random((7, 513)) * 40) / 2 - 3,       # ties, negatives
+    np.array([[-0.0, 0.0, 1.0, -0.0, 0.0], [2.0, 2.0, 2.0, 2.0, 2.0]]),    # signed zeros, one value
+    np.array([[5e-324, 0.0, 1e300, np.inf, 7.0]]),                          # subnormal, huge, infinite
+    np.concatenate([np.random.default_rng(3).random((2, 999)), [[1e9], [1e9]]], axis=1),  # clumped: sorted
+    np.random.default_rng(2).standard_normal((3, 2000)) * 1e10,
+    np.zeros((3, 1)),
+    np.zeros((2, 0)),
+    np.array([[1.0, np.nan, 0.5], [0.0, 1.0, 2.0]]),                        # a NaN: numpy's sort
+])
+def test_gini_rows_equals_gini_chunk(rows: np.ndarray) -> None:
+    from scenarios.kernel_sums import gini_chunk
+    from scenarios.public_goods_fg_kernel import gini_rows
+
+    want, got = np.empty(len(rows)), np.empty(len(rows))
+    gini_chunk(rows.copy(), np.empty(len(rows)), want)
+    gini_rows(rows.copy(), got)
+    assert want.tobytes() == got.tobytes()

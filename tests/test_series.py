@@ -100,3 +100,34 @@ def test_start_block_wants_an_empty_series_and_a_name_per_row() -> None:
         s.start_block(["x"], np.zeros((1, 4)))
     with pytest.raises(ValueError, match="a name per row"):
         Series().start_block(["x"], np.zeros((2, 4)))
+
+
+def test_later_blocks_wait_with_the_first() -> None:
+    # A block booked while the first is pending (``add_block``) waits with it: names join at once,
+    # in order, and the columns read as the plain lists (NaN before a new name's first step).
+    for k, later in ((3, (5, MIN_BLOCK + 4)), (40, (2, 30)), (MIN_BLOCK, (MIN_BLOCK,))):
+        s, plain = _started(k)
+        eager, _ = _started(k)
+        eager._settle()
+        steps = k
+        rng = np.random.default_rng(k)
+        for j, m in enumerate(later):
+            names = ["a", "c", f"new{j}", "b"] if j % 2 == 0 else [f"new{j}", "c"]
+            block = rng.normal(size=(len(names), m))
+            s.add_block(names, block, steps)
+            eager.add_block(names, block, steps)
+            for name in names:
+                if name not in plain:
+                    plain[name] = [float("nan")] * steps
+            for name in plain:
+                row = dict(zip(names, block, strict=True)).get(name)
+                plain[name] += [float("nan")] * m if row is None else row.tolist()
+            steps += m
+        assert s._pending is not None and eager._pending is None
+        assert list(s) == list(plain) == list(eager) and len(s) == len(plain) and "new0" in s
+        pd.testing.assert_frame_equal(pd.DataFrame(s.arrays()), pd.DataFrame(plain))
+        for name, col in plain.items():
+            assert np.array_equal(np.array(eager[name]), np.array(col), equal_nan=True), name
+        s2, _ = _started(k)
+        s2.add_block(["x", "a"], np.ones((2, 4)), k)
+        assert s2["x"][k:] == [1.0] * 4 and np.isnan(s2["x"][:k]).all() and s2["a"][k:] == [1.0] * 4
