@@ -28,6 +28,7 @@ from scenarios.pairwise_tree import (
     block2_at,
     integer_shares_total,
     leaves,
+    pair_table,
     push,
     shares_total,
     total2_at,
@@ -396,11 +397,12 @@ def _agent_pass(ag, group_sums_k):  # pragma: no cover - compiled
     vb = np.empty(DEPTH + 1)
     sa, sb, lo = 0, 0, 0
     at, acc = np.int64(-1), 0.0
+    both = pair_table(ag.step_pay, ag.value)
     for leaf in range(ag.leaf_n.shape[0]):
         s = ag.leaf_n[leaf]
-        x, y = block2_at(ag.step_pay, ag.value, ag.prof, lo, s)
-        sa = push(va, sa, x, ag.close_n[leaf])
-        sb = push(vb, sb, y, ag.close_n[leaf])
+        z = block2_at(both, ag.prof, lo, s)
+        sa = push(va, sa, z.real, ag.close_n[leaf])
+        sb = push(vb, sb, z.imag, ag.close_n[leaf])
         for a in range(lo, lo + s):
             p = ag.prof[a]
             g = ag.group[p]
