@@ -22,13 +22,24 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from agents.jit import INNER, OUTER, njit
-from scenarios.kernel_sums import BLOCK, DEPTH, _block_at, total, total_at
-from scenarios.pairwise_tree import leaves, push, shares_total, total2_at
+from scenarios.kernel_sums import BLOCK, DEPTH, total, total_at
+from scenarios.pairwise_tree import (
+    EXACT,
+    block2_at,
+    integer_shares_total,
+    leaves,
+    pair_table,
+    push,
+    shares_total,
+    total2_at,
+)
 
 #: Profiles allowed per agent: past this share of the population, spreading per agent is cheaper.
 MAX_PROFILE_SHARE = 0.25
 #: Most profiles and row codes held as uint16 (else int32).
 NARROW = 1 << 16
+#: What ``_kept_alike`` finds of a kept layout: it holds; its agents start apart; the groups changed.
+ALIKE, STATE_APART, REGROUPED = 0, 1, 2
 
 
 class Agents(NamedTuple):
@@ -91,13 +102,16 @@ def agent_classes(of_row: np.ndarray, agent: np.ndarray, partner: np.ndarray, n:
     Every pass reads the rows in row order (no sort of rows or agents): at 10^6 agents
     sorting was most of a stretch's set-up. ``memo`` (one per model) keeps the profiles,
     a function of the same row arrays (held, so ``is`` means unchanged) and groups, for
-    later stretches: only the agents' state is checked again.
+    later stretches: only the agents' groups and state are checked again, in one pass.
     """
     last: Layout | None = memo.get("agents") if memo is not None else None
+    kept = REGROUPED
     if (last is not None and last.of_row is of_row and last.agent is agent and last.partner is partner
-            and len(last.groups) == n and np.array_equal(last.groups, group_of)):
-        if not _starts_alike(last.agents.prof, last.first, *state):
-            return None
+            and len(last.groups) == n and len(group_of) == n):
+        kept = _kept_alike(last.agents.prof, last.agents.group, group_of, last.first, *state)
+    if kept == STATE_APART:
+        return None
+    if kept == ALIKE and last is not None:
         return last.agents._replace(payoff=state[0][last.first], step_pay=state[1][last.first],
                                     truth_kept=state[2][last.first], truth_total=state[3][last.first])
     deg = np.bincount(agent, minlength=n)
@@ -271,6 +285,24 @@ def _alike(of_row, agent, prof, first, pseq, pstart, deg, group_of, payoff, step
 
 
 @njit(**OUTER)
+def _kept_alike(prof, group, group_of, first, payoff, step_pay, truth_kept, truth_total):  # pragma: no cover
+    """For a kept layout: ``REGROUPED`` when some agent's group is no longer its profile's (the
+    groups it was laid out by), else ``STATE_APART`` when some agent's state is not its profile's
+    first agent's, else ``ALIKE``. One pass: the groups were a comparison of their own (12 MB
+    and a temporary at 10^6 agents, a fifth of a stretch's set-up)."""
+    out = ALIKE
+    for a in range(prof.shape[0]):
+        p = prof[a]
+        if group_of[a] != group[p]:
+            return REGROUPED
+        f = first[p]
+        if out == ALIKE and (payoff[a] != payoff[f] or step_pay[a] != step_pay[f] or truth_kept[a] != truth_kept[f]
+                             or truth_total[a] != truth_total[f]):
+            out = STATE_APART  # the groups are still read: regrouped agents are laid out afresh
+    return out
+
+
+@njit(**OUTER)
 def _starts_alike(prof, first, payoff, step_pay, truth_kept, truth_total):  # pragma: no cover - compiled
     """Whether every agent's state equals its profile's first agent's."""
     for a in range(prof.shape[0]):
@@ -312,8 +344,9 @@ def summary(ag, trust_now, gap_rows, group_sums_k):  # pragma: no cover - compil
     shift = min(0.0, low)
     for p in range(ag.members.shape[0]):
         ag.value[p] = ag.payoff[p] - shift
-    welfare, tot = _agent_pass(ag, group_sums_k)
-    gini = _gini(ag, n, tot)
+    exact = _integral(ag, group_sums_k)
+    welfare, tot = _profile_pass(ag, group_sums_k) if exact else _agent_pass(ag, group_sums_k)
+    gini = _gini(ag, n, tot, exact)
     for p in range(ag.members.shape[0]):
         ag.real[p] = ag.truth_kept[p] / ag.truth_total[p] if ag.truth_total[p] > 0 else -1.0
     every = True
@@ -340,6 +373,45 @@ def summary(ag, trust_now, gap_rows, group_sums_k):  # pragma: no cover - compil
 
 
 @njit(**INNER)
+def _integral(ag, group_sums_k):  # pragma: no cover - compiled
+    """Whether every sum of the step's agent pass is exact: each profile's payoff, step payoff
+    and shifted payoff, and each group sum so far, an integer, and the magnitudes each sum adds
+    (times members) at most ``EXACT``. Then every partial sum, in whatever order, is the exact
+    one: numpy's pairwise sums and the group sums in agent order are the sums per profile.
+    Integer payoffs (the default game) keep it so for 2^53 / (10^6 agents * 5 * 4 partners)
+    steps, ~4e8; NaN and infinities fail the comparisons."""
+    welfare, shifted, held = 0.0, 0.0, 0.0
+    for g in range(group_sums_k.shape[0]):
+        x = group_sums_k[g]
+        if not (abs(x) <= EXACT and x == np.floor(x)):
+            return False
+        held += abs(x)
+    for p in range(ag.members.shape[0]):
+        k = np.float64(ag.members[p])
+        for x in (ag.payoff[p], ag.step_pay[p], ag.value[p]):
+            if not (abs(x) <= EXACT and x == np.floor(x)):
+                return False
+        welfare += k * abs(ag.step_pay[p])
+        shifted += k * abs(ag.value[p])
+        held += k * abs(ag.payoff[p])
+    # Computed sums of non-negative terms round up to EXACT whenever the true ones pass it.
+    return welfare <= EXACT and shifted <= EXACT and held <= EXACT
+
+
+@njit(**INNER)
+def _profile_pass(ag, group_sums_k):  # pragma: no cover - compiled
+    """``_agent_pass`` when ``_integral``: the same exact sums, a term per profile, not per agent
+    (at 10^6 agents the group sums alone were a chain of 10^6 dependent adds a step)."""
+    welfare, tot = 0.0, 0.0
+    for p in range(ag.members.shape[0]):
+        k = np.float64(ag.members[p])  # at least its first agent
+        welfare += k * ag.step_pay[p]
+        tot += k * ag.value[p]
+        group_sums_k[ag.group[p]] += k * ag.payoff[p]
+    return 0.0 + welfare, 0.0 + tot
+
+
+@njit(**INNER)
 def _agent_pass(ag, group_sums_k):  # pragma: no cover - compiled
     """The step payoffs' and Gini's shifted payoffs' sums over agents, each as numpy's, and the
     group sums in agent order: one pass over ``prof`` (a leaf at a time, in cache after its
@@ -348,10 +420,12 @@ def _agent_pass(ag, group_sums_k):  # pragma: no cover - compiled
     vb = np.empty(DEPTH + 1)
     sa, sb, lo = 0, 0, 0
     at, acc = np.int64(-1), 0.0
+    both = pair_table(ag.step_pay, ag.value)
     for leaf in range(ag.leaf_n.shape[0]):
         s = ag.leaf_n[leaf]
-        sa = push(va, sa, _block_at(ag.step_pay, ag.prof, lo, s), ag.close_n[leaf])
-        sb = push(vb, sb, _block_at(ag.value, ag.prof, lo, s), ag.close_n[leaf])
+        z = block2_at(both, ag.prof, lo, s)
+        sa = push(va, sa, z.real, ag.close_n[leaf])
+        sb = push(vb, sb, z.imag, ag.close_n[leaf])
         for a in range(lo, lo + s):
             p = ag.prof[a]
             g = ag.group[p]
@@ -367,13 +441,16 @@ def _agent_pass(ag, group_sums_k):  # pragma: no cover - compiled
 
 
 @njit(**INNER)
-def _gini(ag, n, tot):  # pragma: no cover - compiled
+def _gini(ag, n, tot, exact):  # pragma: no cover - compiled
     """``kernel_sums.gini_step`` of the agents' payoffs (shifted into ``ag.value``, summing to
-    ``tot``), sorting profiles instead of agents."""
+    ``tot``), sorting profiles instead of agents; ``exact``: ``_integral`` holds."""
     if not tot > 0:
         return 0.0
     order = np.argsort(ag.value)
-    shares = shares_total(ag.value, order, ag.members, tot, ag.leaf_n, ag.close_n, ag.buf)
+    if exact:
+        shares = integer_shares_total(ag.value, order, ag.members, tot, ag.leaf_n, ag.close_n, ag.buf)
+    else:
+        shares = shares_total(ag.value, order, ag.members, tot, ag.leaf_n, ag.close_n, ag.buf)
     return (np.float64(n + 1) - 2.0 * shares) / n
 
 

@@ -167,11 +167,13 @@ def play_classes(model: Any, rec: Stretch, k: int, agents: np.ndarray, dec: np.n
     on ``MISSING``, ``missing`` holds representatives (indices into ``classes.rows``).
     """
     lk = lookup._replace(decider=dec[classes.rows])
+    if classes.agents is not None:
+        # Profiles hold the groups: no per-agent copy of them (8 MB, page-faulted, at 10^6 agents).
+        return int(_play_profiles(rec.steps, k, lk, game, classes.pairs, classes.mult, classes.agents,
+                                  model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
+                                  rec.arrays, state, missing, scratch, pending))
     people = Population(agents, model.payoff, model.step_payoff, model.truth_kept, model.truth_total,
                         model.group_of.astype(np.int64))
-    if classes.agents is not None:
-        return int(_play_profiles(rec.steps, k, lk, game, classes.pairs, classes.mult, classes.agents,
-                                  people, rec.arrays, state, missing, scratch, pending))
     return int(_play_classes(rec.steps, k, lk, game, classes.pairs, classes.of_row, classes.mult, people,
                              rec.arrays, state, missing, scratch, pending))
 
@@ -255,10 +257,10 @@ def _play_classes(k0, k_max, lk, game, pr, of_row, mult, pop, rec, state, missin
 
 
 @njit(**OUTER)
-def _play_profiles(k0, k_max, lk, game, pr, mult, ag, pop, rec, state, missing, sc,
-                   pending):  # pragma: no cover - compiled
-    """``_play_classes`` with agents booked by profile (``scenarios.ipd_agents``); agents'
-    arrays are written back before it returns."""
+def _play_profiles(k0, k_max, lk, game, pr, mult, ag, payoff, step_pay, truth_kept, truth_total, rec, state,
+                   missing, sc, pending):  # pragma: no cover - compiled
+    """``_play_classes`` with agents booked by profile (``scenarios.ipd_agents``); the agents'
+    arrays (``payoff``.. ``truth_total``) are written back before it returns."""
     chosen, outcome, coop, pay, lie, trust_now = _buffers(lk.decider.shape[0], game, pr)
     history = reads_history(lk.keep)
     state[WHY] = 0
@@ -276,5 +278,5 @@ def _play_profiles(k0, k_max, lk, game, pr, mult, ag, pop, rec, state, missing, 
         rec.summary[k, 1] = gini
         rec.summary[k, 2] = mean
         rec.summary[k, 3] = cal
-    ipd_agents.write_back(ag, pop.payoff, pop.step_pay, pop.truth_kept, pop.truth_total)
+    ipd_agents.write_back(ag, payoff, step_pay, truth_kept, truth_total)
     return done

@@ -126,12 +126,14 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
             return replayed
     rec = Stretch.empty(k, width, n, groups, rows, summarised)
     rec.one_block = summarised  # its summary, counts and group sums are all the block reads
-    scratch = _scratch(model, summarised)
+    scratch = _scratch(env, model, summarised)
     # state: why the loop stopped, how many rows it found without a cell, the step ``draws`` are for.
     state = np.array([0, 0, -1], np.int64)
-    missing = np.empty(2 * e, np.int64)  # a row per distinct key without a cell
     # Per key of the dense table, 1 while it is listed as missing (each is listed once).
     pending = _take_pending(len(table.dense(0)))
+    # A row per distinct key without a cell: no more than keys (a fresh 32 MB a stretch at 10^6
+    # agents, where the keys number thousands, cost ~5 ms before a bench's timed run).
+    missing = np.empty(min(2 * e, len(pending)), np.int64)
     # Detection draws, made only when a step breaks a promise (zeros for 2E rows cost tens of
     # ms at 10^6 agents); the loop reads them only for the step they were drawn for.
     draws = np.zeros(0)
@@ -283,17 +285,27 @@ def _betrays(env: IPD) -> list[bool]:
     return [a.promise == "C" and not a.cooperative for a in env.acts]
 
 
-def _scratch(model: Any, summarised: bool) -> Scratch:
-    """What the loop's own metrics read beyond the pair table: partners, the payoff order, buffers."""
+def _scratch(env: IPD, model: Any, summarised: bool) -> Scratch:
+    """What the loop's own metrics read beyond the pair table: partners, the payoff order, buffers.
+
+    Kept for the model's later stretches while the sizes hold: at 10^6 agents they are ~100 MB
+    a stretch, and fresh ones cost page faults wherever a loop writes them."""
     if not summarised:
         empty = np.zeros(0)
         return Scratch(np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty, empty, empty)
     n, rows = len(model.payoff), len(model.pairs)
     _, partner = model.pairs.pairs()
-    # Any order will do for Gini's first step (it sorts from scratch when far off); an argsort
-    # here was a tenth of a second at 10^6 agents that class stretches never use.
-    return Scratch(partner, np.arange(n), np.empty(n), np.empty(n),
-                   np.empty(rows), np.empty(rows), np.empty(n))
+    kept: Scratch | None = env.class_memo.get("scratch")
+    if kept is not None and len(kept.order) == n and len(kept.gap) == rows:
+        # ``order`` as the last stretch left it, a permutation of the agents: any order will do.
+        made = kept._replace(partner=partner)
+    else:
+        # Any order will do for Gini's first step (it sorts from scratch when far off); an argsort
+        # here was a tenth of a second at 10^6 agents that class stretches never use.
+        made = Scratch(partner, np.arange(n), np.empty(n), np.empty(n),
+                       np.empty(rows), np.empty(rows), np.empty(n))
+    env.class_memo["scratch"] = made
+    return made
 
 
 def _complete(env: IPD, model: Any, keep: np.ndarray) -> np.ndarray:

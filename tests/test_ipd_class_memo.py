@@ -89,6 +89,12 @@ def test_a_kept_layout_still_checks_memory_and_state(monkeypatch):
     kept = ipd_agents.agent_classes(first.of_row, agent, partner, 4, state, groups, ag_memo)
     assert made is not None and kept is not None and kept.code is made.code
     assert kept.payoff is not made.payoff  # state is the stretch's own
+    # Agents 0 and 2 of one profile, 1 and 3 of another; agents 2 and 3 move to group 1: laid out afresh.
+    moved = np.array([0, 0, 1, 1])
+    regrouped = ipd_agents.agent_classes(first.of_row, agent, partner, 4, state, moved, ag_memo)
+    assert regrouped is not None and regrouped.code is not made.code
+    assert regrouped.group[regrouped.prof.astype(np.int64)].tolist() == moved.tolist()
+    assert len(regrouped.members) == 4
     state[0][2] = 1.0  # agent 2 has earned more than agent 0, of its profile
     assert ipd_agents.agent_classes(first.of_row, agent, partner, 4, state, groups, ag_memo) is None
     assert ipd_agents.agent_classes(first.of_row, agent, partner, 4, state, groups) is None

@@ -61,3 +61,21 @@ def test_running_shares_total_as_numpy(n_profiles: int, seed: int) -> None:
     n = int(members.sum())
     got = pairwise_tree.shares_total(value, order, members, tot, *pairwise_tree.leaves(n), np.empty(BLOCK))
     assert got == want
+
+
+@pytest.mark.parametrize("n_profiles", [1, 2, 5, 40])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_integer_running_shares_total_as_numpy(n_profiles: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    value = rng.integers(0, 10 ** rng.integers(1, 9, n_profiles)).astype(float)
+    members = rng.integers(1, 3000, n_profiles)
+    members[rng.random(n_profiles) < 0.2] = 0  # profiles no agent holds any more
+    members[0] = max(members[0], 1)
+    order = np.argsort(value)
+    sorted_values = np.repeat(value[order], members[order])
+    tot = sorted_values.sum()
+    want = (np.cumsum(sorted_values) / tot).sum()
+    n = int(members.sum())
+    got = pairwise_tree.integer_shares_total(value, order, members, tot, *pairwise_tree.leaves(n), np.empty(BLOCK))
+    assert got == want
+    assert got == pairwise_tree.shares_total(value, order, members, tot, *pairwise_tree.leaves(n), np.empty(BLOCK))
