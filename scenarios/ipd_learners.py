@@ -200,7 +200,9 @@ def _look_up(lk, pr, qa, trust_now, cell, s, state, missing, pending):  # pragma
         key = d * space + code
         c = np.int64(lut[key]) - 1
         if c < 0:
-            if pending[key] == 0:
+            # A full list leaves the key unmarked: the pass after the fill finds it again
+            # (numba checks no bound; ``missing`` is sized by the dense table's keys).
+            if pending[key] == 0 and state[MISSED] < missing.shape[0]:
                 pending[key] = 1
                 missing[state[MISSED]] = r
                 state[MISSED] += 1

@@ -134,7 +134,9 @@ def decide_all(lk, pr, trust_now, history, chosen, outcome, state, missing, pend
         key = d * lk.space + code
         cell = np.int64(lk.lut[key]) - 1  # entries are cell + 1; 0 is missing
         if cell < 0:
-            if pending[key] == 0:
+            # A full list leaves the key unmarked: the pass after the fill finds it again
+            # (numba checks no bound; ``missing`` is sized by the dense table's keys).
+            if pending[key] == 0 and state[MISSED] < missing.shape[0]:
                 pending[key] = 1
                 missing[state[MISSED]] = r
                 state[MISSED] += 1
