@@ -133,7 +133,7 @@ def fast_forward(env: IPD, model: Any, limit: int) -> Stretch | None:
     pending = _take_pending(len(table.dense(0)))
     # A row per distinct key without a cell: no more than keys (a fresh 32 MB a stretch at 10^6
     # agents, where the keys number thousands, cost ~5 ms before a bench's timed run).
-    missing = np.empty(_missing_room(e, len(pending)), np.int64)
+    missing = np.empty(min(2 * e, len(pending)), np.int64)
     # Detection draws, made only when a step breaks a promise (zeros for 2E rows cost tens of
     # ms at 10^6 agents); the loop reads them only for the step they were drawn for.
     draws = np.zeros(0)
@@ -224,12 +224,6 @@ def _game(env: IPD) -> Game:
     prm = env.params
     return Game(float(prm.R), float(prm.S), float(prm.T), float(prm.P), float(prm.lie_penalty),
                 float(prm.detect_prob))
-
-
-def _missing_room(e: int, keys: int) -> int:
-    """Rows ``missing`` holds: one per distinct key without a cell, so no more than the keys
-    (a full list defers the rest to the pass after the fill: ``ipd_rows.decide_all``)."""
-    return min(2 * e, keys)
 
 
 def _take_pending(size: int) -> np.ndarray:

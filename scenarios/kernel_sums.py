@@ -460,6 +460,18 @@ def gini_chunk(rows: np.ndarray, tots: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
+def any_nan(rows):  # pragma: no cover - compiled
+    """Whether some entry of the 2-D ``rows`` is NaN (the Gini's own sorts then give way to numpy's,
+    which places a NaN)."""
+    m, n = rows.shape
+    for j in range(m):
+        for i in range(n):
+            if np.isnan(rows[j, i]):
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
 def _gini_shift(rows, tots):  # pragma: no cover - compiled
     """Shift each row as ``gini_rows`` does (negatives to 0) and take its total in agent order."""
     n = rows.shape[1]

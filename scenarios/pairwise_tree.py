@@ -18,11 +18,8 @@ import functools
 import numpy as np
 
 from agents.jit import INNER, OUTER, njit
-from scenarios.kernel_sums import BLOCK, DEPTH, _block
+from scenarios.kernel_sums import _U1, _U2, _U3, _U4, _U5, _U6, _U7, _U8, BLOCK, DEPTH, _block
 
-#: Unsigned index steps, as ``kernel_sums``' leaf sums take them (no wrap check on each load).
-_U1, _U2, _U3, _U4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
-_U5, _U6, _U7, _U8 = np.uint64(5), np.uint64(6), np.uint64(7), np.uint64(8)
 #: Integers up to this magnitude are exact in float64, and so is a sum of integers whose
 #: magnitudes add up to no more: in any order it is the exact sum.
 EXACT = 2.0 ** 53

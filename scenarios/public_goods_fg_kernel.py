@@ -35,7 +35,7 @@ from agents.jit import njit
 from agents.policies import COIN_SIDES
 from agents.policies.contributors import LEVELS, ConditionalContributor, punish_points
 from scenarios.draw_block import draws
-from scenarios.kernel_sums import _gini_shift, _gini_sorted, gini_chunk, total
+from scenarios.kernel_sums import _gini_shift, _gini_sorted, any_nan, gini_chunk, total
 from scenarios.pairwise import needs_coin
 from scenarios.stretch import SUMMARY, Stretch
 
@@ -234,13 +234,10 @@ BUCKET_MOVES = 8
 @njit(cache=True, nogil=True)
 def _gini_buckets(rows, tots, out, dst, start):  # pragma: no cover - compiled
     """``gini_chunk`` with a bucket sort; False (rows untouched) when a row holds a NaN."""
-    m, n = rows.shape
-    for j in range(m):
-        for i in range(n):
-            if np.isnan(rows[j, i]):
-                return False
+    if any_nan(rows):
+        return False
     _gini_shift(rows, tots)
-    for j in range(m):
+    for j in range(rows.shape[0]):
         row = rows[j]
         if not _bucket_sort(row, dst, start):
             row.sort()  # values clumped past the buckets' use, or infinite: a comparison sort

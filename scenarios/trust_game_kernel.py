@@ -44,6 +44,7 @@ from scenarios.ipd_rows import Pairs
 from scenarios.kernel_sums import (
     _gini_shift,
     _gini_sorted,
+    any_nan,
     gini_chunk,
     record_agents,
     record_pairs,
@@ -298,11 +299,9 @@ _NAN_BITS = np.uint64(0x7FF0000000000000)
 @njit(**OUTER)
 def _gini_radix(rows, tots, out, values, keys, spare):  # pragma: no cover - compiled
     """``gini_chunk`` with a radix sort; False (rows untouched) when a row holds a NaN."""
+    if any_nan(rows):
+        return False
     m, n = rows.shape
-    for j in range(m):
-        for i in range(n):
-            if np.isnan(rows[j, i]):
-                return False
     _gini_shift(rows, tots)
     counts = np.zeros(256, np.int64)
     for j in range(m):

@@ -46,19 +46,25 @@ def test_a_plain_left_to_right_sum_would_differ() -> None:
     assert plain != a[code].sum()
 
 
-@pytest.mark.parametrize("n_profiles", [1, 2, 5, 40])
-@pytest.mark.parametrize("seed", [0, 1])
-def test_running_shares_total_as_numpy(n_profiles: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    value = rng.random(n_profiles) * 10.0 ** rng.integers(0, 6, n_profiles)
+def _profiles(rng: np.random.Generator, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float, int]:
+    """Members per profile of ``value`` (some held by no agent any more), the order sorting the
+    values, their total, numpy's sum of the running shares, and the agents."""
+    n_profiles = len(value)
     members = rng.integers(1, 3000, n_profiles)
     members[rng.random(n_profiles) < 0.2] = 0  # profiles no agent holds any more
     members[0] = max(members[0], 1)
     order = np.argsort(value)
     sorted_values = np.repeat(value[order], members[order])
     tot = sorted_values.sum()
-    want = (np.cumsum(sorted_values) / tot).sum()
-    n = int(members.sum())
+    return members, order, tot, (np.cumsum(sorted_values) / tot).sum(), int(members.sum())
+
+
+@pytest.mark.parametrize("n_profiles", [1, 2, 5, 40])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_running_shares_total_as_numpy(n_profiles: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    value = rng.random(n_profiles) * 10.0 ** rng.integers(0, 6, n_profiles)
+    members, order, tot, want, n = _profiles(rng, value)
     got = pairwise_tree.shares_total(value, order, members, tot, *pairwise_tree.leaves(n), np.empty(BLOCK))
     assert got == want
 
@@ -68,14 +74,7 @@ def test_running_shares_total_as_numpy(n_profiles: int, seed: int) -> None:
 def test_integer_running_shares_total_as_numpy(n_profiles: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     value = rng.integers(0, 10 ** rng.integers(1, 9, n_profiles)).astype(float)
-    members = rng.integers(1, 3000, n_profiles)
-    members[rng.random(n_profiles) < 0.2] = 0  # profiles no agent holds any more
-    members[0] = max(members[0], 1)
-    order = np.argsort(value)
-    sorted_values = np.repeat(value[order], members[order])
-    tot = sorted_values.sum()
-    want = (np.cumsum(sorted_values) / tot).sum()
-    n = int(members.sum())
+    members, order, tot, want, n = _profiles(rng, value)
     got = pairwise_tree.integer_shares_total(value, order, members, tot, *pairwise_tree.leaves(n), np.empty(BLOCK))
     assert got == want
     assert got == pairwise_tree.shares_total(value, order, members, tot, *pairwise_tree.leaves(n), np.empty(BLOCK))
