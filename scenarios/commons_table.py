@@ -387,11 +387,28 @@ def _holds(env: Commons, model: Any, lookup: Lookup) -> tuple[object, ...]:
 
 class Spare(NamedTuple):
     """What the stretch after a declared join needs, made with the model (``spare_for``): the
-    look-up, buffers and records for the agents it brings, each used if the run meets them."""
+    look-up, buffers and records for the agents it brings, each used if the run meets them.
+    Where the loop will play the join inside a stretch (``Commons.absorbs_join``), the records
+    are that stretch's, from the run's start."""
 
     lookup: Decisions
     scratch: Scratch
     records: Records
+    event: int  # the join's index in the script
+    binds: tuple[object, ...]  # its group's spec, instructions and delegations at build
+
+
+def covers(spare: Spare, model: Any) -> bool:
+    """Whether the spare's look-up is for the model's agents now (and newcomers after them)."""
+    n = len(model.payoff)
+    return len(spare.lookup.decider) > n and _same(spare.lookup.decider[:n], model.decider_of[0])
+
+
+def deterministic_joiners(model: Any, g: int) -> bool:
+    """Whether newcomers of group ``g`` leave every decision the resolver's (``SpecModel._note_rates``):
+    a join of theirs leaves the loop able to play."""
+    gspec = model.spec_scenario.groups[g]
+    return not (gspec.deliberation < 1.0 or gspec.error_rate > 0.0)
 
 
 def spare_for(env: Commons, model: Any) -> Spare | None:
@@ -414,11 +431,18 @@ def spare_for(env: Commons, model: Any) -> Spare | None:
         return None
     after = _profiled(lookup, dec, profile)
     group_of = np.concatenate([model.group_of, np.full(count, g, model.group_of.dtype)])
-    # Played from the join's step (it fires ahead of it) to the next event or the end.
+    # Played from the join's step (it fires ahead of it) to the next event or the end; from the
+    # run's start where the join is the first event and the loop will play it inside the stretch.
     steps = model.spec_scenario.steps
-    k, size = stretch_length(env, model, 1 + model.script.quiet_steps(ev.at, steps - ev.at), after)
+    limit = 1 + model.script.quiet_steps(ev.at, steps - ev.at)
+    alone = all(e is ev or (e.at is not None and e.at > ev.at) for e in model.script.events)
+    if ev.at > 1 and alone and deterministic_joiners(model, g):
+        limit += ev.at - 1
+    k, size = stretch_length(env, model, limit, after)
     made = records(k, model.decisions.n_outcomes, len(dec), len(model.groups), size)
-    return Spare(after, _new_scratch(env, group_of), made)
+    gs = model.groups[g]
+    return Spare(after, _new_scratch(env, group_of), made, ev.index, (gs.spec, tuple(gs.instructions),
+                                                                       tuple(gs.delegations)))
 
 
 def first_call(env: Commons, model: Any) -> Call:

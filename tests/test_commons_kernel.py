@@ -46,8 +46,8 @@ def _starts(scenario: Any, monkeypatch: pytest.MonkeyPatch, seed: int, overrides
     starts: list[int] = []
     real = commons_kernel.fast_forward
 
-    def noting(env: Any, model: Any, limit: int) -> Any:
-        stretch = real(env, model, limit)
+    def noting(env: Any, model: Any, limit: int, *joined: Any) -> Any:
+        stretch = real(env, model, limit, *joined)
         if stretch is not None:
             starts.append(model.steps + 1)  # the model's clock has not moved yet
         return stretch
@@ -114,27 +114,40 @@ def test_more_payoff_classes_than_room_sort_agents(room: int, monkeypatch: pytes
 
 
 def _paths(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each stretch played by agent types (True) or agent by agent."""
+    """Whether each stretch (each part of a stretch with a join inside) played by agent types
+    (True) or agent by agent."""
     paths: list[bool] = []
-    real = commons_kernel._play_flat
+    real, real_joined = commons_kernel._play_flat, commons_kernel._play_joined
 
     def noting(*args: Any) -> bool:
         paths.append(bool(real(*args)))
         return paths[-1]
 
+    def noting_parts(*args: Any) -> int:
+        played = real_joined(*args)
+        paths.extend(bool(played & (1 << part)) for part in range(2))
+        return played
+
     monkeypatch.setattr(commons_kernel, "_play_flat", noting)
+    monkeypatch.setattr(commons_kernel, "_play_joined", noting_parts)
     return paths
 
 
 @pytest.mark.parametrize(("room", "by_types"), [(None, {True}), (1, {False})])
-def test_stretches_play_by_agent_types_within_the_room(room: int | None, by_types: set[bool],
+@pytest.mark.parametrize("absorbed", [True, False])
+def test_stretches_play_by_agent_types_within_the_room(room: int | None, by_types: set[bool], absorbed: bool,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    # The differential tests above cover both loops: by types unless the types pass the room.
+    # The differential tests above cover both loops: by types unless the types pass the room;
+    # in a stretch with the join inside it or in one stretch on each side of it.
     if room is not None:
         monkeypatch.setattr(commons_table, "CLASS_ROOM", room)
+    if not absorbed:
+        monkeypatch.setattr(Commons, "absorbs_join", lambda self, model, event, steps: False)
     paths = _paths(monkeypatch)
-    _run("commons-newcomer", True, monkeypatch, 6, {"groups.villagers.count": 60})
+    slow, _ = _run("commons-newcomer", False, monkeypatch, 6, {"groups.villagers.count": 60})
+    fast, _ = _run("commons-newcomer", True, monkeypatch, 6, {"groups.villagers.count": 60})
     assert len(paths) >= 2 and set(paths) == by_types
+    _same_commons(slow, fast)
 
 
 def test_collapse_inside_a_stretch_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,26 +224,33 @@ count = {count}
 """
 
 
-@pytest.mark.parametrize(("ats", "steps", "seed"), [
-    ((1,), 12, 0),          # at the first step: fired before the first stretch
-    ((2,), 12, 1),          # one step into the run
-    ((11, 12), 12, 2),      # joins on the last two steps: one-step stretches
-    ((5, 5, 6), 15, 3),     # two joins at one step, then another right after
-    ((7, 30), 30, 4),       # at the very end
-    ((3, 9, 14), 20, 5),
+@pytest.mark.parametrize(("ats", "steps", "seed", "starts"), [
+    ((1,), 12, 0, [1]),             # at the first step: fired before the first stretch
+    # One step into the run: the first stretch plays it inside (``Commons.absorbs_join``).
+    ((2,), 12, 1, [1]),
+    ((11, 12), 12, 2, [1, 12]),     # joins on the last two steps: the second starts a one-step stretch
+    ((5, 5, 6), 15, 3, [1, 5, 6]),  # two joins at one step (none absorbed), then another right after
+    ((7, 30), 30, 4, [1, 30]),      # at the very end
+    ((3, 9, 14), 20, 5, [1, 9, 14]),
 ])
-def test_joins_fused_into_the_stretch_equal_stepping(ats: tuple[int, ...], steps: int, seed: int,
+def test_joins_fused_into_the_stretch_equal_stepping(ats: tuple[int, ...], steps: int, seed: int, starts: list[int],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    # The newcomer-free scenario with joins where the test puts them; each join starts a stretch.
+    # The newcomer-free scenario with joins where the test puts them; each join starts a stretch
+    # but the first, which the run's first stretch plays inside it where it is alone at its step.
     base = NEWCOMER.split("[[events]]")[0] + "".join(JOIN.format(at=a, count=1 + i % 2) for i, a in enumerate(ats))
     sc = load_scenario_text(base, source="commons-newcomer.toml")
     over = {"groups.villagers.count": 40, "steps": steps}
     slow, none = _run(sc, False, monkeypatch, seed, over)
-    fast, starts = _starts(sc, monkeypatch, seed, over)
+    fast, played = _starts(sc, monkeypatch, seed, over)
     assert none == 0
-    assert starts == sorted({1, *ats})
+    assert played == starts
     assert len(fast.payoff) == 40 + sum(1 + i % 2 for i in range(len(ats)))
     _same_commons(slow, fast)
+    with monkeypatch.context() as m:  # every join starting a stretch of its own: the same run
+        m.setattr(Commons, "absorbs_join", lambda self, model, event, steps: False)
+        apart, played = _starts(sc, monkeypatch, seed, over)
+    assert played == sorted({1, *ats})
+    _same_commons(slow, apart)
 
 
 def test_an_event_fired_ahead_of_a_stretch_that_cannot_start_fires_once(monkeypatch: pytest.MonkeyPatch) -> None:
