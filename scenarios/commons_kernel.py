@@ -43,6 +43,7 @@ from scenarios.commons_table import (
     State,
     Written,
     decision_lookup,
+    joined_call,
     ready_call,
     stretch_length,
 )
@@ -79,7 +80,9 @@ def fast_forward(env: Commons, model: Any, limit: int, joined: Joined | None = N
         raise AssertionError(f"the commons kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
     env.lookup = decision_lookup(env, model, env.lookup)
     k, size = stretch_length(env, model, limit)
-    call = ready_call(env, model, k, size)
+    call = None if joined is None else joined_call(env, model, k, size)
+    if call is None:
+        call = ready_call(env, model, k, size)
     made, state = call.records, call.state
     prm = env.params
     rng = model.rng_env

@@ -454,3 +454,45 @@ def test_payoff_classes_hold_each_agents_payoff(distinct: int, room: int) -> Non
     np.testing.assert_array_equal(value[of], payoff)  # NaN where NaN, 0.0 == -0.0
     np.testing.assert_array_equal(cl.count[:size], np.bincount(of, minlength=size))
     assert len(set(value[~np.isnan(value)].tolist())) == size - np.isnan(value).sum()
+
+
+@pytest.mark.parametrize(("overrides", "seed"), [
+    ({"groups.villagers.count": 60}, 0),
+    ({"groups.villagers.count": 60, "environment.regrowth_sd": 0.0, "groups.newcomer.count": 3}, 1),
+    # The resource collapses before the join (greedy villagers, a small stock), or after it.
+    ({"groups.villagers.count": 60, "groups.villagers.spec": "empty", "environment.initial": 8.0}, 2),
+    ({"groups.villagers.count": 60, "groups.villagers.spec": "empty", "environment.regrowth_sd": 0.9}, 3),
+    ({"groups.villagers.count": 1000, "groups.newcomer.spec": "empty"}, 4),
+])
+def test_a_join_alone_at_its_step_is_played_inside_one_stretch(overrides: dict[str, Any], seed: int,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # One stretch, one loop call: the newcomers sit out the steps before the join. The call was
+    # made with the model (none made by the run), and the run is stepping's.
+    made: list[tuple] = []
+    real = commons_kernel.ready_call
+    monkeypatch.setattr(commons_kernel, "ready_call", lambda *a: made.append(a) or real(*a))
+    slow, _ = _run("commons-newcomer", False, monkeypatch, seed, overrides)
+    fast, starts = _starts("commons-newcomer", monkeypatch, seed, overrides)
+    assert starts == [1] and not made
+    assert fast.script_rows() == slow.script_rows()
+    n = len(slow.env.over_last)
+    if n < len(fast.payoff):
+        # Collapsed before the join: stepping never extends the over-takes again (nobody takes);
+        # the loop's rows for the newcomers say what stepping's absence does: no past.
+        assert slow.env.collapse_step is not None and not fast.env.over_last[n:].any()
+        slow.env.over_last = np.concatenate([slow.env.over_last, fast.env.over_last[n:]])
+    _same_commons(slow, fast)
+
+
+def test_a_join_that_would_stop_the_loop_is_not_absorbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Newcomers who may decide fast make the steps after the join stepped: the join is refused
+    # inside the stretch (fired at its step, as before) and the run is stepping's.
+    over = {"groups.villagers.count": 60, "groups.newcomer.deliberation": 0.5}
+    model = SpecModel(load_scenario("commons-newcomer", over), seed=0)
+    spare = model.env.spare
+    assert spare is not None and spare.call is None
+    assert not model.env.absorbs_join(model, model.script.events[0], model.spec_scenario.steps)
+    slow, _ = _run("commons-newcomer", False, monkeypatch, 0, over)
+    fast, starts = _starts("commons-newcomer", monkeypatch, 0, over)
+    assert starts == [1]  # and the steps from the join on are stepped
+    _same_commons(slow, fast)
