@@ -63,6 +63,9 @@ def book_joined(model: SpecModel, rec: Stretch) -> None:
     the arrays the join replaced), the rest with the population now."""
     joined = rec.joined
     assert joined is not None
+    model.env.step_counts = {}
+    if summary_book.book_joined(model, rec):
+        return
     k_before = joined.step - model.steps - 1
     group_of, alive, steps = model.group_of, model.alive, model.steps
     try:
