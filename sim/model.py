@@ -567,10 +567,11 @@ class SpecModel(mesa.Model):
         ``quiet`` steps inside it, if the environment absorbs it (``Environment.absorbs_join``);
         None (nothing fired) if not.
 
-        The join fires now, ahead of its step but at its number (the log, the newcomers' ids and
-        every draw as stepping makes them: nothing happens between here and its step that the
-        join could change or that draws from the streams it draws, the stretch's steps but
-        the newcomers' own, which the environment plays without them)."""
+        The join fires now, ahead of its step but at its number: the log, the newcomers' ids and
+        its draws are stepping's, as no other event comes first and the environment vouches
+        (``absorbs_join``) that its steps before the join draw nothing from the streams a join
+        draws (``rng_match`` for ties, the population stream) and that the model the join leaves
+        can still be played (the newcomers sit out those steps: ``scenarios.stretch``)."""
         at = self.steps + quiet + 1
         due = self.script.due_at(at)
         if len(due) != 1 or due[0].type != "join":
