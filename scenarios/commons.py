@@ -55,7 +55,9 @@ from scenarios.commons_table import (
     Call,
     Decisions,
     Spare,
+    covers,
     decision_lookup,
+    deterministic_joiners,
     first_call,
     scratch_for,
     spare_for,
@@ -65,7 +67,7 @@ from scenarios.ipd import needs_coin
 from scenarios.metric_registry import Metric
 
 if TYPE_CHECKING:
-    from scenarios.stretch import Stretch
+    from scenarios.stretch import Joined, Stretch
 
 TAKES = ActSpace([
     Act("take_0", take=0.0, noop=True, text="I take nothing this round."),
@@ -247,6 +249,30 @@ class Commons(Environment):
             return None
         commons_kernel = optional_module("scenarios.commons_kernel")  # None: no numba, every step generic
         return None if commons_kernel is None else commons_kernel.fast_forward(self, model, limit)
+
+    def absorbs_join(self, model: Any, event: Any, steps: int) -> bool:
+        """Whether the loop plays the join ``event`` inside the next ``steps`` steps: where the build
+        made ahead what it brings (``Spare``: its newcomers' look-up rows, from deciders the build
+        made, so the join adds no cell, outcome or principle) for the agents and groups as they
+        still are, and the join leaves the loop able to play (its group decides deterministically).
+        What a join draws (its network ties, from ``rng_match``) the loop never draws from."""
+        spare = self.spare
+        if spare is None or spare.event != event.index or not self.will_fuse(model, steps):
+            return False
+        g = model.group_index(event.args["group"])
+        gs = model.groups[g]
+        if (gs.spec, tuple(gs.instructions), tuple(gs.delegations)) != spare.binds or len(model._variants[g]) != 1:
+            return False  # the newcomers would decide otherwise than the build saw
+        n = len(model.payoff)
+        if model.agent_extra and any(i in model.agent_extra for i in range(n, len(spare.lookup.decider))):
+            return False  # an instruction to a newcomer by id, ahead of its join
+        return (deterministic_joiners(model, g) and spare.records.key[0] >= steps and covers(spare, model)
+                and optional_module("scenarios.commons_kernel") is not None)
+
+    def fast_forward_joined(self, model: Any, limit: int, joined: Joined) -> Stretch | None:
+        """``fast_forward`` with the join ``joined`` inside the stretch (``absorbs_join`` said yes)."""
+        commons_kernel = optional_module("scenarios.commons_kernel")
+        return None if commons_kernel is None else commons_kernel.fast_forward(self, model, limit, joined)
 
     def will_fuse(self, model: Any, limit: int) -> bool:
         """Whether the loop may play the next ``limit`` steps, and they are enough to pay for

@@ -43,11 +43,12 @@ from scenarios.commons_table import (
     State,
     Written,
     decision_lookup,
+    joined_call,
     ready_call,
     stretch_length,
 )
 from scenarios.kernel_sums import _U1, SORT_MOVES, gini_step, sort_order, total, total_at, totals3
-from scenarios.stretch import Stretch
+from scenarios.stretch import Joined, Stretch
 
 if TYPE_CHECKING:
     from scenarios.commons import Commons
@@ -68,9 +69,10 @@ SCR_FLOATS = SCR_INTS + len(SCRATCH_INTS) + 1
 COLLAPSE, USED, FIRST, TOTAL_OVER, TOTAL_TAKES, OVER, TAKERS = range(7)
 
 
-def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
+def fast_forward(env: Commons, model: Any, limit: int, joined: Joined | None = None) -> Stretch | None:
     """Play up to ``limit`` steps; None when none could be played this way (the caller checked
-    ``Commons.unfused``)."""
+    ``Commons.unfused``). ``joined``: a join inside the stretch, fired ahead (``Commons.absorbs_join``):
+    the newcomers play from its step on (``_play_joined``)."""
     if limit <= 0:
         return None
     codec = env.codec
@@ -78,7 +80,9 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
         raise AssertionError(f"the commons kernel encodes {OBS_FIELDS}, the environment observes {codec.fields}")
     env.lookup = decision_lookup(env, model, env.lookup)
     k, size = stretch_length(env, model, limit)
-    call = ready_call(env, model, k, size)
+    call = None if joined is None else joined_call(env, model, k, size)
+    if call is None:
+        call = ready_call(env, model, k, size)
     made, state = call.records, call.state
     prm = env.params
     rng = model.rng_env
@@ -96,9 +100,14 @@ def fast_forward(env: Commons, model: Any, limit: int) -> Stretch | None:
     state.scalars[0] = float(env.stock)
     state.ints[:] = (-1 if env.collapse_step is None else env.collapse_step, 0, model.steps + 1,
                      env._total_over, env._total_takes, env._over, env._takers)
-    if not _play_flat(k, *call.args):
+    if joined is not None:
+        k_before = joined.step - model.steps - 1
+        if not 0 <= k_before < k:
+            raise AssertionError(f"a join at step {joined.step} outside a stretch of {k} steps after {model.steps}")
+        _play_joined(k_before, joined.before, k, *call.args)
+    elif not _play_flat(k, *call.args):
         # Agent by agent, called apart: a run whose stretches all fit types never compiles it.
-        _play(k, *call.parts)
+        _play(k, *call.parts, 0)
     rec = made.stretch
     rec.steps = k
     # Read back as Python numbers in one call (a numpy scalar per entry costs more, cold), in
@@ -138,6 +147,20 @@ def _play_flat(k_max, rec_ints, rec_floats, scr_ints, scr_floats, spans, payoff,
     starts), the model's arrays, the look-up (``Decisions.table``) and the conflicts' entries:
     by agent types when the agents fall into few enough (``_types``). Returns whether it played;
     if not, the classes are made and the caller plays agent by agent (``_play``)."""
+    lk, res, st, group_of, rec, env_cols, cf, cl = _unpacked(k_max, rec_ints, rec_floats, scr_ints, scr_floats, spans,
+                                                             payoff, step_pay, over_last, order, profile, table,
+                                                             agent, outcome)
+    _classify(st.payoff, st.order, st.xs, st.buf, cl)
+    fits, types = _types(lk, st, cl)
+    if fits:
+        _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, types, 0)
+    return fits
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _unpacked(k_max, rec_ints, rec_floats, scr_ints, scr_floats, spans, payoff, step_pay, over_last, order, profile,
+              table, agent, outcome):  # pragma: no cover - compiled
+    """``_play``'s arguments but the step count, cut from the blocks ``_play_flat`` is handed."""
     lk = Lookup(profile, table[0], table[1], table[2])
     at = spans[SCR_FLOATS + 7]  # the resource's numbers (``commons_table.SCRATCH_FLOATS``)
     res = Resource(scr_floats[at], scr_floats[at + 1], scr_floats[at + 2], scr_floats[at + 3],
@@ -161,18 +184,53 @@ def _play_flat(k_max, rec_ints, rec_floats, scr_ints, scr_floats, spans, payoff,
                  _cut(scr_ints, spans, SCR_INTS + 4), _cut(scr_ints, spans, SCR_INTS + 5),
                  _cut(scr_ints, spans, SCR_INTS + 6), _cut(scr_floats, spans, SCR_FLOATS + 5))
     group_of = _cut(scr_ints, spans, SCR_INTS)
-    _classify(st.payoff, st.order, st.xs, st.buf, cl)
-    fits, types = _types(lk, st, cl)
-    if fits:
-        _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, types)
-    return fits
+    return lk, res, st, group_of, rec, env_cols, cf, cl
 
 
 @njit(cache=True, nogil=True)
-def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no cover - compiled
+def _play_joined(k_before, n_before, k_max, rec_ints, rec_floats, scr_ints, scr_floats, spans, payoff, step_pay,
+                 over_last, order, profile, table, agent, outcome):  # pragma: no cover - compiled
+    """``_play_flat``'s stretch with a join inside it (``Joined``): its first ``k_before`` steps
+    played by the first ``n_before`` agents alone (the newcomers, the last agents, are not there
+    yet: they neither decide, earn nor count), the rest by all. Each part is played as a
+    stretch of its own would be (classes and types made afresh: the newcomers bring their own),
+    by types where they fit, else agent by agent. Returns which parts played by types (bit 0:
+    the first, bit 1: the second)."""
+    lk, res, st, group_of, rec, env_cols, cf, cl = _unpacked(k_max, rec_ints, rec_floats, scr_ints, scr_floats, spans,
+                                                             payoff, step_pay, over_last, order, profile, table,
+                                                             agent, outcome)
+    n = lk.profile.shape[0]
+    first = st.ints[FIRST]
+    logged = 0
+    by_types = 0
+    for part in range(2):
+        lo, hi, m = (0, k_before, n_before) if part == 0 else (k_before, k_max, n)
+        if hi == lo:
+            continue
+        lk_m = Lookup(lk.profile[:m], lk.act, lk.outcome, lk.conflicts)
+        st_m = State(st.payoff[:m], st.step_pay[:m], st.over_last[:m], st.factors, st.scalars, st.ints,
+                     st.order[:m], st.chosen[:m], st.demand[:m], st.xs[:m], st.buf[:m])
+        rec_m = Written(rec.counts[lo:hi], rec.group_sums[lo:hi], rec.summary[lo:hi])
+        cf_m = Conflicts(cf.agent, cf.outcome, cf.at[lo:], cf.rows[lo:hi], cf.lo[lo:hi])
+        cl_m = Classes(cl.of[:m], cl.value, cl.count, cl.value2, cl.count2, cl.remap, cl.size, cl.eq[:m])
+        st.ints[FIRST] = first + lo  # a collapse is booked at its own step's number
+        _classify(st_m.payoff, st_m.order, st_m.xs, st_m.buf, cl_m)
+        fits, types = _types(lk_m, st_m, cl_m)
+        if fits:
+            logged = _play_types(hi - lo, lk_m, res, st_m, group_of[:m], rec_m, env_cols[lo:hi], cf_m, types, logged)
+            by_types |= 1 << part
+        else:
+            logged = _play(hi - lo, lk_m, res, st_m, group_of[:m], rec_m, env_cols[lo:hi], cf_m, cl_m, logged)
+    st.ints[FIRST] = first
+    return by_types
+
+
+@njit(cache=True, nogil=True)
+def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl, logged):  # pragma: no cover - compiled
     """Play ``k_max`` steps of ``Commons.step`` (with ``SpecModel.step``'s payoff booking) for
     ``n`` living agents; per step the outcome counts, group sums, welfare, Gini and the
-    environment's metrics. Mirrors the numpy operations in their order."""
+    environment's metrics. Mirrors the numpy operations in their order. The conflicts' entries
+    start at ``logged`` (0 but after a join, ``_play_joined``); returns where they end."""
     n = lk.profile.shape[0]
     acts = res.take.shape[0]
     dem, got, big = _per_act(res.take)
@@ -181,7 +239,6 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
     past = 0
     for i in range(n):
         past += st.over_last[i]
-    logged = 0
     for k in range(k_max):
         harvest = 0.0
         over = np.int64(0)  # not a literal 0: numba would compile its callees for one too
@@ -256,6 +313,7 @@ def _play(k_max, lk, res, st, group_of, rec, env_cols, cf, cl):  # pragma: no co
             eq = _equality(st.payoff, st.order, st.xs, st.buf, n)
         _step_metrics(k, stock, harvest, over, takers, gini, eq, ints, rec.summary, env_cols)
     st.scalars[0] = stock
+    return logged
 
 
 @njit(cache=True, nogil=True)
@@ -361,11 +419,11 @@ def _types(lk, st, cl):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma: no cover - compiled
+def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty, logged):  # pragma: no cover - compiled
     """``_play`` by agent types: per step the decisions, counts and payoffs once per type, and per
     agent only the sums whose rounding depends on the agents' order (the demand, the harvest,
     the group sums, the Gini's total) and the conflicts' log; the agents' arrays are written back
-    at the end. The same operations on the same values as ``_play``."""
+    at the end. The same operations on the same values as ``_play`` (``logged`` and the return too)."""
     n = lk.profile.shape[0]
     types = ty.value.shape[0]
     acts = res.take.shape[0]
@@ -375,7 +433,6 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
     past = 0
     for t in range(types):
         past += ty.count[t] * ty.big[t]
-    logged = 0
     for k in range(k_max):
         harvest = 0.0
         over = np.int64(0)  # not a literal 0: numba would compile its callees for one too
@@ -437,6 +494,7 @@ def _play_types(k_max, lk, res, st, group_of, rec, env_cols, cf, ty):  # pragma:
         st.payoff[i] = ty.value[t]
         st.step_pay[i] = ty.pay[t]
         st.over_last[i] = ty.big[t]
+    return logged
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -353,20 +353,52 @@ def call_for(env: Commons, model: Any, k: int, size: int) -> Call:
     scratch = env.scratch = scratch_for(env, model)
     kept = env.kept_order  # where the Gini's sort starts: the last stretch's order, if for as many agents
     order = kept if kept is not None and len(kept) == n else np.arange(n)
-    state = State(model.payoff, model.step_payoff, env.over_last.view(np.int8), made.factors, made.scalars,
-                  made.ints, order, *scratch.agents)
-    arrays = made.stretch.arrays
-    written = Written(arrays.counts, arrays.group_sums, arrays.summary)
-    lookup = env.lookup.lookup
-    parts = (lookup, scratch.resource, state, scratch.group_of, written, made.env_cols, made.conflicts, scratch.classes)
-    # Bare arrays, and few: numba's dispatcher types a bare array several times faster than one
-    # in a NamedTuple, and unboxes each argument apart (a few microseconds each with cold caches).
-    args = (*made.blocks, *scratch.blocks, np.array(made.spans + scratch.spans, np.int64), model.payoff,
-            model.step_payoff, state.over_last, order, lookup.profile, env.lookup.table, *made.conflicts[:2])
+    state, parts, args = _call(made, scratch, env.lookup, model.payoff, model.step_payoff, env.over_last, order)
     env.kept_order = order
     if spare is not None and made is spare.records:
         env.spare = None  # spent: each piece serves one stretch, and the look-up is kept from here
-    return Call(made, state, parts, args, _holds(env, model, lookup))
+    return Call(made, state, parts, args, _holds(env, model, env.lookup.lookup))
+
+
+def _call(made: Records, scratch: Scratch, lookup: Decisions, payoff: np.ndarray, step_pay: np.ndarray,
+          over_last: np.ndarray, order: np.ndarray) -> tuple[State, tuple[Any, ...], tuple[Any, ...]]:
+    """A call's ``State``, and the loop's arguments (``Call.parts`` and ``Call.args``)."""
+    state = State(payoff, step_pay, over_last.view(np.int8), made.factors, made.scalars, made.ints, order,
+                  *scratch.agents)
+    arrays = made.stretch.arrays
+    written = Written(arrays.counts, arrays.group_sums, arrays.summary)
+    parts = (lookup.lookup, scratch.resource, state, scratch.group_of, written, made.env_cols, made.conflicts,
+             scratch.classes)
+    # Bare arrays, and few: numba's dispatcher types a bare array several times faster than one
+    # in a NamedTuple, and unboxes each argument apart (a few microseconds each with cold caches).
+    args = (*made.blocks, *scratch.blocks, np.array(made.spans + scratch.spans, np.int64), payoff, step_pay,
+            state.over_last, order, lookup.lookup.profile, lookup.table, *made.conflicts[:2])
+    return state, parts, args
+
+
+def joined_call(env: Commons, model: Any, k: int, size: int) -> Call | None:
+    """The call made with the model for the stretch with the declared join inside it
+    (``Spare.call``), if this is that stretch (the join has fired): the model's payoffs (and
+    the over-takes) move into the arrays the call was made with. None if it is not."""
+    spare = env.spare
+    call = None if spare is None else spare.call
+    n = len(model.payoff)
+    if (call is None or spare is None or call.records.key != (k, model.decisions.n_outcomes, n, len(model.groups), size)
+            or env.lookup is not spare.lookup or spare.scratch.params is not env.params
+            or not _same(spare.scratch.of, model.group_of)):
+        return None
+    state = call.state
+    state.payoff[:] = model.payoff  # the same values: the join's arrays, copied (newcomers' zeros)
+    state.step_pay[:] = model.step_payoff
+    model.payoff, model.step_payoff = state.payoff, state.step_pay
+    over = call.holds[0]
+    assert isinstance(over, np.ndarray)
+    over[:len(env.over_last)] = env.over_last  # newcomers have no past
+    env.over_last = over
+    env.scratch = spare.scratch._replace(of=model.group_of)
+    env.kept_order = state.order
+    env.call = env.spare = None  # spent
+    return call
 
 
 def ready_call(env: Commons, model: Any, k: int, size: int) -> Call:
@@ -387,11 +419,30 @@ def _holds(env: Commons, model: Any, lookup: Lookup) -> tuple[object, ...]:
 
 class Spare(NamedTuple):
     """What the stretch after a declared join needs, made with the model (``spare_for``): the
-    look-up, buffers and records for the agents it brings, each used if the run meets them."""
+    look-up, buffers and records for the agents it brings, each used if the run meets them.
+    Where the loop will play the join inside a stretch (``Commons.absorbs_join``), the records
+    are that stretch's, from the run's start."""
 
     lookup: Decisions
     scratch: Scratch
     records: Records
+    event: int  # the join's index in the script
+    binds: tuple[object, ...]  # its group's spec, instructions and delegations at build
+    #: That stretch's call (``joined_call``), on arrays of its own that the model's take over.
+    call: Call | None = None
+
+
+def covers(spare: Spare, model: Any) -> bool:
+    """Whether the spare's look-up is for the model's agents now (and newcomers after them)."""
+    n = len(model.payoff)
+    return len(spare.lookup.decider) > n and _same(spare.lookup.decider[:n], model.decider_of[0])
+
+
+def deterministic_joiners(model: Any, g: int) -> bool:
+    """Whether newcomers of group ``g`` leave every decision the resolver's (``SpecModel._note_rates``):
+    a join of theirs leaves the loop able to play."""
+    gspec = model.spec_scenario.groups[g]
+    return not (gspec.deliberation < 1.0 or gspec.error_rate > 0.0)
 
 
 def spare_for(env: Commons, model: Any) -> Spare | None:
@@ -414,11 +465,25 @@ def spare_for(env: Commons, model: Any) -> Spare | None:
         return None
     after = _profiled(lookup, dec, profile)
     group_of = np.concatenate([model.group_of, np.full(count, g, model.group_of.dtype)])
-    # Played from the join's step (it fires ahead of it) to the next event or the end.
+    # Played from the join's step (it fires ahead of it) to the next event or the end; from the
+    # run's start where the join is the first event and the loop will play it inside the stretch.
     steps = model.spec_scenario.steps
-    k, size = stretch_length(env, model, 1 + model.script.quiet_steps(ev.at, steps - ev.at), after)
-    made = records(k, model.decisions.n_outcomes, len(dec), len(model.groups), size)
-    return Spare(after, _new_scratch(env, group_of), made)
+    limit = 1 + model.script.quiet_steps(ev.at, steps - ev.at)
+    alone = all(e is ev or (e.at is not None and e.at > ev.at) for e in model.script.events)
+    absorbs = ev.at > 1 and alone and deterministic_joiners(model, g)
+    if absorbs:
+        limit += ev.at - 1
+    k, size = stretch_length(env, model, limit, after)
+    n = len(dec)
+    made = records(k, model.decisions.n_outcomes, n, len(model.groups), size)
+    gs = model.groups[g]
+    scratch = _new_scratch(env, group_of)
+    call = None
+    if absorbs:
+        over_last = np.zeros(n, bool)
+        state, parts, args = _call(made, scratch, after, np.zeros(n), np.zeros(n), over_last, np.arange(n))
+        call = Call(made, state, parts, args, (over_last,))
+    return Spare(after, scratch, made, ev.index, (gs.spec, tuple(gs.instructions), tuple(gs.delegations)), call)
 
 
 def first_call(env: Commons, model: Any) -> Call:

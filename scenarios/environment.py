@@ -31,7 +31,7 @@ from agents.registry import claim
 from scenarios.metric_registry import METRICS, Metric
 
 if TYPE_CHECKING:
-    from scenarios.stretch import Stretch
+    from scenarios.stretch import Joined, Stretch
     from sim.model import SpecModel
 
 
@@ -220,6 +220,19 @@ class Environment:
         loop) plays it and returns its per-step state (:class:`scenarios.stretch.Stretch`,
         whose contract it must keep); the engine books it as if it had stepped.
         """
+        return None
+
+    def absorbs_join(self, model: SpecModel, event: Any, steps: int) -> bool:
+        """Whether ``fast_forward_joined`` can play the next ``steps`` steps with the scripted join
+        ``event`` inside them (it is due after the first of them). Default: no; an environment that
+        says yes must then play past the join's step, whatever the join does to the model."""
+        return False
+
+    def fast_forward_joined(self, model: SpecModel, limit: int, joined: Joined) -> Stretch | None:
+        """``fast_forward`` of a stretch with a join inside it, asked only where ``absorbs_join``
+        said yes: the engine has fired the join ahead, at its own step (``SpecModel._through_join``),
+        so the model holds the newcomers; ``joined`` says when they arrive and who was there before
+        (``scenarios.stretch``: the contract)."""
         return None
 
 

@@ -4,7 +4,11 @@
 once (say, in a compiled loop) instead of the engine stepping them one by one.
 It returns a :class:`Stretch`, whose arrays have a leading step axis, and the
 engine computes every per-step metric from them, exactly as stepping would.
-The contract: within the stretch everyone stays alive; the environment's step
+The contract: within the stretch everyone stays alive, and nobody joins but in a join the
+environment absorbs (``Environment.absorbs_join``): the engine fires it ahead at its own step
+and hands the environment a :class:`Joined`; the newcomers (the last agents) are then not
+there before that step (they neither decide, earn nor count: the stretch's rows before it are
+the population's before the join) and ordinary agents from it on. The environment's step
 counters, if it has any, come in ``counters``, its per-step metrics in
 ``env_metrics``, and an evolving population's share and fixation columns in
 ``evolved`` (``scenarios.spatial_kernel`` plays imitation inside the stretch).
@@ -49,6 +53,21 @@ class StepArrays(NamedTuple):
     summary: np.ndarray
 
 
+class Joined(NamedTuple):
+    """A join played inside a stretch (``Environment.fast_forward_joined``): it fired at step
+    ``step``; before it the population was ``group_of`` and ``alive``, the arrays the join
+    replaced (its newcomers are the agents after these)."""
+
+    step: int
+    group_of: np.ndarray
+    alive: np.ndarray
+
+    @property
+    def before(self) -> int:
+        """Agents before the join."""
+        return len(self.group_of)
+
+
 #: Columns of ``StepArrays.summary``: the metrics ``sim.metrics`` would compute from the records.
 SUMMARY = ("welfare", "gini", "trust_mean", "trust_calibration")
 @dataclasses.dataclass
@@ -72,6 +91,18 @@ class Stretch:
     #: (names, (K, columns) array): ``env_metrics``' columns ``names`` side by side, when they are
     #: one array's columns; a block books them in one copy while ``env_metrics`` has these names.
     env_block: tuple[tuple[str, ...], np.ndarray] | None = None
+    #: The join the stretch played inside it (the engine sets it: ``SpecModel._through_join``):
+    #: its rows before ``joined.step`` are booked as the population before it (``sim.collect``).
+    joined: Joined | None = None
+
+    def rows(self, lo: int, hi: int) -> Stretch:
+        """Steps ``lo`` to ``hi`` (rows of this stretch) as a stretch of their own (views)."""
+        a = self.arrays
+        cut = StepArrays(*(x[lo:hi] for x in a))
+        env_block = None if self.env_block is None else (self.env_block[0], self.env_block[1][lo:hi])
+        return Stretch(hi - lo, cut, {k: v[lo:hi] for k, v in self.env_metrics.items()},
+                       {k: v[lo:hi] for k, v in self.evolved.items()}, {k: v[lo:hi] for k, v in self.counters.items()},
+                       None if self.bounds is None else self.bounds[lo:hi], self.one_block, env_block)
 
     @property
     def summarised(self) -> bool:

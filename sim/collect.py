@@ -55,3 +55,24 @@ def book_stretch(model: SpecModel, rec: Stretch) -> None:
                        evolved={name: v[:k] for name, v in rec.evolved.items()},
                        bounds=None if rec.bounds is None else rec.bounds[:k])
     M.record_steps(model, view, model.steps)
+
+
+def book_joined(model: SpecModel, rec: Stretch) -> None:
+    """Book a stretch with a join inside it (``Stretch.joined``) as stepping books its steps: those
+    before the join with the population before it (the groups' layout and the living count read
+    the arrays the join replaced), the rest with the population now."""
+    joined = rec.joined
+    assert joined is not None
+    model.env.step_counts = {}
+    if summary_book.book_joined(model, rec):
+        return
+    k_before = joined.step - model.steps - 1
+    group_of, alive, steps = model.group_of, model.alive, model.steps
+    try:
+        model.group_of, model.alive = joined.group_of, joined.alive
+        book_stretch(model, rec.rows(0, k_before))  # each part as a stretch of its own
+        model.group_of, model.alive = group_of, alive
+        model.steps = steps + k_before
+        book_stretch(model, rec.rows(k_before, rec.steps))
+    finally:
+        model.group_of, model.alive, model.steps = group_of, alive, steps

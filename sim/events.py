@@ -229,6 +229,10 @@ class Script:
             limit = min(limit, min(upcoming) - step - 1)
         return max(0, limit)
 
+    def due_at(self, step: int) -> list[ScriptEvent]:
+        """The ``at`` events that will fire at ``step`` (as ``fire`` finds them there), in file order."""
+        return [ev for ev in self.events if ev.at == step and not (ev.once and ev.index in self._fired)]
+
     def fire(self, model: SpecModel) -> None:
         """Apply every event due at the model's current step, in file order."""
         for ev in self.events:

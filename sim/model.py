@@ -29,6 +29,7 @@ from agents.policies import Policy, make_policy
 from agents.spec import Spec
 from agents.trust import PairTable
 from scenarios.environment import Environment, get_environment
+from scenarios.stretch import Joined
 from sim import collect, summary_book
 from sim import metrics as M
 from sim.decisions import DecisionTable, memoisable
@@ -519,7 +520,10 @@ class SpecModel(mesa.Model):
             due = not wait and self.script.quiet_steps(self.steps, 1) == 0  # before any fires ahead
             stretch = None if wait else self._fast_forward(end - self.steps)
             if stretch is not None:
-                collect.book_stretch(self, stretch)
+                if stretch.joined is None:
+                    collect.book_stretch(self, stretch)
+                else:
+                    collect.book_joined(self, stretch)
                 self._played_ahead = stretch.steps
                 self.run_for(stretch.steps)
                 backoff = 1
@@ -540,7 +544,8 @@ class SpecModel(mesa.Model):
             return None
         quiet = self.script.quiet_steps(self.steps, limit)
         if quiet:
-            return self.env.fast_forward(self, quiet)
+            stretch = self._through_join(quiet, limit) if quiet < limit else None
+            return stretch if stretch is not None else self.env.fast_forward(self, quiet)
         if not (self.env.fires_ahead and not self.script.has_triggers):
             return None
         # An event is due at the next step. It is the first thing that step would do, and nothing
@@ -555,6 +560,36 @@ class SpecModel(mesa.Model):
         stretch = self.env.fast_forward(self, 1 + self.script.quiet_steps(self.steps + 1, limit - 1))
         if stretch is not None:
             self._fired_ahead = False
+        return stretch
+
+    def _through_join(self, quiet: int, limit: int) -> Any:
+        """A stretch of at most ``limit`` steps that plays the scripted join due after its first
+        ``quiet`` steps inside it, if the environment absorbs it (``Environment.absorbs_join``);
+        None (nothing fired) if not.
+
+        The join fires now, ahead of its step but at its number: the log, the newcomers' ids and
+        its draws are stepping's, as no other event comes first and the environment vouches
+        (``absorbs_join``) that its steps before the join draw nothing from the streams a join
+        draws (``rng_match`` for ties, the population stream) and that the model the join leaves
+        can still be played (the newcomers sit out those steps: ``scenarios.stretch``)."""
+        at = self.steps + quiet + 1
+        due = self.script.due_at(at)
+        if len(due) != 1 or due[0].type != "join":
+            return None
+        steps = quiet + 1 + self.script.quiet_steps(at, limit - quiet - 1)
+        if not self.env.absorbs_join(self, due[0], steps):
+            return None
+        joined = Joined(at, self.group_of, self.alive)
+        now = self.steps
+        self.steps = at
+        try:
+            self.script.fire(self)
+        finally:
+            self.steps = now
+        stretch = self.env.fast_forward_joined(self, steps, joined)
+        if stretch is None or stretch.steps <= quiet:
+            raise AssertionError(f"{type(self.env).__name__} absorbed the join at step {at} but did not play it")
+        stretch.joined = joined
         return stretch
 
     # --- results -----------------------------------------------------------------------------------

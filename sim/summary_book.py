@@ -22,6 +22,7 @@ bit for bit).
 
 from __future__ import annotations
 
+from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -131,9 +132,10 @@ class Plan(NamedTuple):
     kept: dict[tuple[int, ...], tuple[list[int], list[str]]]
 
 
-def book(model: SpecModel, rec: Stretch) -> bool:
+def book(model: SpecModel, rec: Stretch, before: Before | None = None) -> bool:
     """Book ``rec``'s steps after ``model.steps`` as ``collect.book_stretch`` would; False (nothing
-    booked) when the stretch needs the general path."""
+    booked) when the stretch needs the general path. ``before``: the stretch has a join inside
+    (``book_joined``), and these are its steps before it."""
     if not _books_here(model) or bool(rec.evolved) != (model.evolution is not None):
         return False  # an evolving population's stretch books here only with its evolved columns
     plan = _plan(model, rec)
@@ -177,8 +179,14 @@ def book(model: SpecModel, rec: Stretch) -> bool:
     out = np.empty(head + max(len(tot.applied), p) + max(len(tot.held), p) + max(len(tot.outcomes), n_out)
                    + len(tot.levels))
     kernel = worth_loading("sim.summary_kernel", 0)  # numba loaded: one compiled call, else numpy's
+    src, tail = (None, None) if before is None else _sources(before.groups, layout.weights.payoff_names)
     kept, first = (_numbers(model, rec, plan, block, out, attempted, obeyed) if kernel is None
-                   else _compiled(kernel, model, rec, plan, block, out, attempted, obeyed))
+                   else _compiled(kernel, model, rec, plan, block, out, attempted, obeyed, before, src))
+    if before is not None:
+        if not first:
+            return False  # a principle first applied later: its column's place is the general way's
+        if kernel is None:
+            _before_rows(before, src, rec, block, layout.payoffs - (p - kept))
     sums = out[:head].tolist()
     if kept < p:
         at = 8 + p  # the principles' denominators
@@ -200,9 +208,67 @@ def book(model: SpecModel, rec: Stretch) -> bool:
             if last[name] != last[name]:  # not counted at the last step
                 del last[name]
         names, block = _sparse_last(names, block, partial)
+    if tail:
+        # The columns of groups the join populated join the series after the others (as stepping adds them).
+        order = [*range(len(names) - len(tail)), *(len(names) - len(tail) + r for r in tail)]
+        names, block = [names[r] for r in order], block[order]
     _series(model, names, block, first)
     model.last_metrics = last
     return True
+
+
+class Before(NamedTuple):
+    """The steps of a stretch before the join inside it (``book_joined``): how many, the living
+    count and the groups' layout then."""
+
+    steps: int
+    living: float
+    groups: Groups
+
+
+def book_joined(model: SpecModel, rec: Stretch) -> bool:
+    """Book a stretch with a join inside it (``Stretch.joined``) as one block, as
+    ``collect.book_joined``'s two bookings would: the block is the population's after the join,
+    and its steps before the join get the living count and payoff columns of the population
+    before it (a group the join populates: NaN there, its columns after the others, where
+    stepping adds them). False (nothing booked) where the two parts must be booked apart:
+    counters, evolution, a principle first applied inside the stretch."""
+    joined = rec.joined
+    if joined is None or rec.counters or rec.evolved or not (rec.one_block and rec.summarised):
+        return False
+    group_of = model.group_of
+    model.group_of = joined.group_of  # the layout the model was built with (``metrics.prepare``), kept
+    try:
+        groups = _groups(M._group_layout(model))
+    finally:
+        model.group_of = group_of
+    return book(model, rec, Before(joined.step - model.steps - 1, float(np.count_nonzero(joined.alive)), groups))
+
+
+def _sources(groups: Groups, names: tuple[str, ...]) -> tuple[np.ndarray, list[int]]:
+    """Per payoff column after a join (``names``), its column before it (``groups``' layout); -1:
+    none (a join only populates groups, so every column before it is one after). And the order
+    of the payoff columns in the series (those before the join first), if not theirs (kept
+    per process, as the layouts are)."""
+    hit = _JOINED.get((id(groups), names))
+    if hit is not None and hit[0] is groups:
+        return hit[1], hit[2]
+    had = groups.payoff_names
+    assert set(had) <= set(names)
+    src = np.array([had.index(name) if name in had else -1 for name in names], np.int64)
+    tail = np.argsort(src < 0, kind="stable").tolist() if src.min() < 0 else []
+    _keep(_JOINED, (id(groups), names), (groups, src, tail))  # held: the id stays its
+    return src, tail
+
+
+def _before_rows(before: Before, src: np.ndarray, rec: Stretch, block: np.ndarray, r0: int) -> None:
+    """``summary_kernel.fill_joined``'s rows before the join, with numpy (``r0``: the first payoff row)."""
+    k = before.steps
+    pay = np.empty((len(before.groups.payoff_names), k))
+    _payoffs(before.groups, rec.arrays.group_sums[:k], pay, 0)
+    block[r0 - 1, :k] = before.living
+    for c, j in enumerate(src.tolist()):
+        block[r0 + c, :k] = pay[j] if j >= 0 else np.nan
 
 
 def _partial_totals(model: SpecModel, counters: dict[str, np.ndarray], k: int, partial: list[str]) -> None:
@@ -236,8 +302,10 @@ def _kept(plan: Plan, present: tuple[int, ...]) -> tuple[list[int], list[str]]:
 
 
 def _compiled(kernel: ModuleType, model: SpecModel, rec: Stretch, plan: Plan, block: np.ndarray, out: np.ndarray,
-              attempted: bool, obeyed: bool) -> tuple[int, bool]:
-    """``_numbers`` in one compiled call (``sim.summary_kernel.fill``)."""
+              attempted: bool, obeyed: bool, before: Before | None = None,
+              src: np.ndarray | None = None) -> tuple[int, bool]:
+    """``_numbers`` in one compiled call (``sim.summary_kernel.fill``; ``fill_joined`` with the
+    steps ``before`` a join inside the stretch, ``src`` their payoff columns)."""
     layout = plan.layout
     assert layout is not None
     w = layout.weights
@@ -246,7 +314,12 @@ def _compiled(kernel: ModuleType, model: SpecModel, rec: Stretch, plan: Plan, bl
     counts = a.counts
     base, opt = model.env.bounds
     tot = model.totals
-    got: tuple[int, bool] = kernel.fill(
+    fill = kernel.fill
+    if before is not None:
+        b = before.groups
+        fill = partial(kernel.fill_joined, before.steps, before.living, src, b.divisor, b.named, b.part_cols,
+                       b.part_ends, b.part_sizes)
+    got: tuple[int, bool] = fill(
         w.matrix, counts, rec.steps, min(counts.shape[1], plan.n_out), a.summary,
         _NO_BOUNDS if rec.bounds is None else rec.bounds, float(base), float(opt), layout.pairwise, model.alive,
         a.group_sums, g.divisor, g.named, g.part_cols, g.part_ends, g.part_sizes, w.level_pair, w.level_outcome,
@@ -575,6 +648,8 @@ _PLANS: dict[tuple[object, ...], tuple[M._Layout, Plan]] = {}
 #: The same plans by the identity of the arrays they were made from (``_plan``), which the entry holds.
 _SEEN: dict[tuple[object, ...], tuple[tuple[object, ...], Plan]] = {}
 _MAX_SEEN = 8
+#: ``_sources``' answers, by the id of the layout before the join (held) and the names after it.
+_JOINED: dict[tuple[int, tuple[str, ...]], tuple[Groups, np.ndarray, list[int]]] = {}
 _NAMES: dict[tuple[tuple[str, ...], tuple[str, ...]],
              tuple[list[str], dict[tuple[int, ...], tuple[list[int], list[str]]]]] = {}
 

@@ -149,6 +149,39 @@ def fill(matrix, counts, k, width, summary, bounds, base, opt, pairwise, alive, 
     return kept, first
 
 
+@njit(**OUTER)
+def fill_joined(k_before, living, src, divisor_before, named_before, part_cols_before, part_ends_before,
+                part_sizes_before, matrix, counts, k, width, summary, bounds, base, opt, pairwise, alive, group_sums,
+                divisor, named, part_cols, part_ends, part_sizes, level_pair, level_outcome, conflicts, block, at, pay,
+                counted, attempted, obeyed, welfare, baseline, optimum, applied, held, outcomes,
+                by_level, out):  # pragma: no cover - compiled
+    """``fill`` for a stretch with a join inside it (``summary_book.book_joined``): then its first
+    ``k_before`` steps' ``alive`` row is ``living`` and each payoff row ``r`` the population's
+    before the join, the ``src[r]``-th of its payoff columns (its groups' layout ``*_before``,
+    computed as ``fill`` computes them), NaN where ``src[r]`` is -1 (a group the join populates).
+    Returns ``fill``'s."""
+    kept, first = fill(matrix, counts, k, width, summary, bounds, base, opt, pairwise, alive, group_sums, divisor,
+                       named, part_cols, part_ends, part_sizes, level_pair, level_outcome, conflicts, block, at, pay,
+                       counted, attempted, obeyed, welfare, baseline, optimum, applied, held, outcomes, by_level, out)
+    r0 = pay - (at - 6 - kept)  # the first payoff row, after the principles' rows that dropped out
+    values = np.empty(named_before.shape[0] + part_ends_before.shape[0])
+    for s in range(k_before):
+        block[r0 - 1, s] = living
+        r = 0
+        for g in named_before:
+            values[r] = group_sums[s, g] / divisor_before[g]
+            r += 1
+        start = 0
+        for j in range(part_ends_before.shape[0]):
+            end = part_ends_before[j]
+            values[r] = total_at(group_sums[s], part_cols_before[start:end], end - start) / part_sizes_before[j]
+            start = end
+            r += 1
+        for c in range(src.shape[0]):
+            block[r0 + c, s] = values[src[c]] if src[c] >= 0 else np.nan
+    return kept, first
+
+
 @njit(cache=True, nogil=True)
 def _sources(p):  # pragma: no cover - compiled
     """Each row's column of the count matrix (``DECISION_SUMS``, then applied and held per

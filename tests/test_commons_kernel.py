@@ -46,8 +46,8 @@ def _starts(scenario: Any, monkeypatch: pytest.MonkeyPatch, seed: int, overrides
     starts: list[int] = []
     real = commons_kernel.fast_forward
 
-    def noting(env: Any, model: Any, limit: int) -> Any:
-        stretch = real(env, model, limit)
+    def noting(env: Any, model: Any, limit: int, *joined: Any) -> Any:
+        stretch = real(env, model, limit, *joined)
         if stretch is not None:
             starts.append(model.steps + 1)  # the model's clock has not moved yet
         return stretch
@@ -114,27 +114,40 @@ def test_more_payoff_classes_than_room_sort_agents(room: int, monkeypatch: pytes
 
 
 def _paths(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each stretch played by agent types (True) or agent by agent."""
+    """Whether each stretch (each part of a stretch with a join inside) played by agent types
+    (True) or agent by agent."""
     paths: list[bool] = []
-    real = commons_kernel._play_flat
+    real, real_joined = commons_kernel._play_flat, commons_kernel._play_joined
 
     def noting(*args: Any) -> bool:
         paths.append(bool(real(*args)))
         return paths[-1]
 
+    def noting_parts(*args: Any) -> int:
+        played = real_joined(*args)
+        paths.extend(bool(played & (1 << part)) for part in range(2))
+        return played
+
     monkeypatch.setattr(commons_kernel, "_play_flat", noting)
+    monkeypatch.setattr(commons_kernel, "_play_joined", noting_parts)
     return paths
 
 
 @pytest.mark.parametrize(("room", "by_types"), [(None, {True}), (1, {False})])
-def test_stretches_play_by_agent_types_within_the_room(room: int | None, by_types: set[bool],
+@pytest.mark.parametrize("absorbed", [True, False])
+def test_stretches_play_by_agent_types_within_the_room(room: int | None, by_types: set[bool], absorbed: bool,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    # The differential tests above cover both loops: by types unless the types pass the room.
+    # The differential tests above cover both loops: by types unless the types pass the room;
+    # in a stretch with the join inside it or in one stretch on each side of it.
     if room is not None:
         monkeypatch.setattr(commons_table, "CLASS_ROOM", room)
+    if not absorbed:
+        monkeypatch.setattr(Commons, "absorbs_join", lambda self, model, event, steps: False)
     paths = _paths(monkeypatch)
-    _run("commons-newcomer", True, monkeypatch, 6, {"groups.villagers.count": 60})
+    slow, _ = _run("commons-newcomer", False, monkeypatch, 6, {"groups.villagers.count": 60})
+    fast, _ = _run("commons-newcomer", True, monkeypatch, 6, {"groups.villagers.count": 60})
     assert len(paths) >= 2 and set(paths) == by_types
+    _same_commons(slow, fast)
 
 
 def test_collapse_inside_a_stretch_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,26 +224,33 @@ count = {count}
 """
 
 
-@pytest.mark.parametrize(("ats", "steps", "seed"), [
-    ((1,), 12, 0),          # at the first step: fired before the first stretch
-    ((2,), 12, 1),          # one step into the run
-    ((11, 12), 12, 2),      # joins on the last two steps: one-step stretches
-    ((5, 5, 6), 15, 3),     # two joins at one step, then another right after
-    ((7, 30), 30, 4),       # at the very end
-    ((3, 9, 14), 20, 5),
+@pytest.mark.parametrize(("ats", "steps", "seed", "starts"), [
+    ((1,), 12, 0, [1]),             # at the first step: fired before the first stretch
+    # One step into the run: the first stretch plays it inside (``Commons.absorbs_join``).
+    ((2,), 12, 1, [1]),
+    ((11, 12), 12, 2, [1, 12]),     # joins on the last two steps: the second starts a one-step stretch
+    ((5, 5, 6), 15, 3, [1, 5, 6]),  # two joins at one step (none absorbed), then another right after
+    ((7, 30), 30, 4, [1, 30]),      # at the very end
+    ((3, 9, 14), 20, 5, [1, 9, 14]),
 ])
-def test_joins_fused_into_the_stretch_equal_stepping(ats: tuple[int, ...], steps: int, seed: int,
+def test_joins_fused_into_the_stretch_equal_stepping(ats: tuple[int, ...], steps: int, seed: int, starts: list[int],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    # The newcomer-free scenario with joins where the test puts them; each join starts a stretch.
+    # The newcomer-free scenario with joins where the test puts them; each join starts a stretch
+    # but the first, which the run's first stretch plays inside it where it is alone at its step.
     base = NEWCOMER.split("[[events]]")[0] + "".join(JOIN.format(at=a, count=1 + i % 2) for i, a in enumerate(ats))
     sc = load_scenario_text(base, source="commons-newcomer.toml")
     over = {"groups.villagers.count": 40, "steps": steps}
     slow, none = _run(sc, False, monkeypatch, seed, over)
-    fast, starts = _starts(sc, monkeypatch, seed, over)
+    fast, played = _starts(sc, monkeypatch, seed, over)
     assert none == 0
-    assert starts == sorted({1, *ats})
+    assert played == starts
     assert len(fast.payoff) == 40 + sum(1 + i % 2 for i in range(len(ats)))
     _same_commons(slow, fast)
+    with monkeypatch.context() as m:  # every join starting a stretch of its own: the same run
+        m.setattr(Commons, "absorbs_join", lambda self, model, event, steps: False)
+        apart, played = _starts(sc, monkeypatch, seed, over)
+    assert played == sorted({1, *ats})
+    _same_commons(slow, apart)
 
 
 def test_an_event_fired_ahead_of_a_stretch_that_cannot_start_fires_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -434,3 +454,45 @@ def test_payoff_classes_hold_each_agents_payoff(distinct: int, room: int) -> Non
     np.testing.assert_array_equal(value[of], payoff)  # NaN where NaN, 0.0 == -0.0
     np.testing.assert_array_equal(cl.count[:size], np.bincount(of, minlength=size))
     assert len(set(value[~np.isnan(value)].tolist())) == size - np.isnan(value).sum()
+
+
+@pytest.mark.parametrize(("overrides", "seed"), [
+    ({"groups.villagers.count": 60}, 0),
+    ({"groups.villagers.count": 60, "environment.regrowth_sd": 0.0, "groups.newcomer.count": 3}, 1),
+    # The resource collapses before the join (greedy villagers, a small stock), or after it.
+    ({"groups.villagers.count": 60, "groups.villagers.spec": "empty", "environment.initial": 8.0}, 2),
+    ({"groups.villagers.count": 60, "groups.villagers.spec": "empty", "environment.regrowth_sd": 0.9}, 3),
+    ({"groups.villagers.count": 1000, "groups.newcomer.spec": "empty"}, 4),
+])
+def test_a_join_alone_at_its_step_is_played_inside_one_stretch(overrides: dict[str, Any], seed: int,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # One stretch, one loop call: the newcomers sit out the steps before the join. The call was
+    # made with the model (none made by the run), and the run is stepping's.
+    made: list[tuple] = []
+    real = commons_kernel.ready_call
+    monkeypatch.setattr(commons_kernel, "ready_call", lambda *a: made.append(a) or real(*a))
+    slow, _ = _run("commons-newcomer", False, monkeypatch, seed, overrides)
+    fast, starts = _starts("commons-newcomer", monkeypatch, seed, overrides)
+    assert starts == [1] and not made
+    assert fast.script_rows() == slow.script_rows()
+    n = len(slow.env.over_last)
+    if n < len(fast.payoff):
+        # Collapsed before the join: stepping never extends the over-takes again (nobody takes);
+        # the loop's rows for the newcomers say what stepping's absence does: no past.
+        assert slow.env.collapse_step is not None and not fast.env.over_last[n:].any()
+        slow.env.over_last = np.concatenate([slow.env.over_last, fast.env.over_last[n:]])
+    _same_commons(slow, fast)
+
+
+def test_a_join_that_would_stop_the_loop_is_not_absorbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Newcomers who may decide fast make the steps after the join stepped: the join is refused
+    # inside the stretch (fired at its step, as before) and the run is stepping's.
+    over = {"groups.villagers.count": 60, "groups.newcomer.deliberation": 0.5}
+    model = SpecModel(load_scenario("commons-newcomer", over), seed=0)
+    spare = model.env.spare
+    assert spare is not None and spare.call is None
+    assert not model.env.absorbs_join(model, model.script.events[0], model.spec_scenario.steps)
+    slow, _ = _run("commons-newcomer", False, monkeypatch, 0, over)
+    fast, starts = _starts("commons-newcomer", monkeypatch, 0, over)
+    assert starts == [1]  # and the steps from the join on are stepped
+    _same_commons(slow, fast)

@@ -47,8 +47,8 @@ def count_stretches(kernel: Any, run: Callable[[], Any], monkeypatch: pytest.Mon
     played = [0]
     real = getattr(kernel, entry)
 
-    def counting(env: Any, model: Any, limit: int) -> Any:
-        stretch = real(env, model, limit)
+    def counting(env: Any, model: Any, limit: int, *joined: Any) -> Any:
+        stretch = real(env, model, limit, *joined)
         played[0] += 0 if stretch is None else stretch.steps
         return stretch
 

@@ -85,6 +85,8 @@ def _both_ways(monkeypatch: pytest.MonkeyPatch, compiled: bool = True, idle_firs
         _same_state(general, _state(model))
 
     monkeypatch.setattr(collect, "book_stretch", both)
+    # A stretch with a join inside it: each part compared (``test_a_join_inside_books_as_its_parts``).
+    monkeypatch.setattr(summary_book, "book_joined", lambda model, rec: False)
     return booked
 
 
@@ -139,7 +141,7 @@ def test_whole_runs_equal(monkeypatch: pytest.MonkeyPatch) -> None:
     over = {"groups.villagers.count": 60, "groups.villagers.spec": "empty"}
     fast = run_model("commons-newcomer", seed=3, set=over)
     with monkeypatch.context() as m:
-        m.setattr(summary_book, "book", lambda model, rec: False)
+        m.setattr(summary_book, "book", lambda model, rec, *before: False)
         slow = run_model("commons-newcomer", seed=3, set=over)
     _same(slow, fast)
     assert isinstance(fast.series, Series)
@@ -264,3 +266,36 @@ def test_plans_by_identity_need_the_same_arrays(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(table, "count_matrix", lambda _n: other)
     del model.__dict__["_summary_plan"]
     assert summary_book._plan(model, rec).layout is not kept.layout
+
+
+@pytest.mark.parametrize(("overrides", "seed"), [
+    ({}, 0),
+    ({"groups.villagers.count": 60}, 1),
+    ({"groups.villagers.count": 60, "groups.villagers.spec": "empty", "environment.initial": 8.0}, 2),
+    ({"groups.villagers.count": 60, "groups.newcomer.count": 3, "environment.regrowth_sd": 0.0}, 3),
+    # The newcomers focal: the focal payoff's divisor changes at the join.
+    ({"groups.villagers.count": 40, "groups.newcomer.focal": True}, 4),
+    ({"groups.villagers.count": 1000}, 5),
+])
+@pytest.mark.parametrize("compiled", [True, False], ids=["kernel", "numpy"])
+def test_a_join_inside_books_as_its_parts(overrides: dict[str, Any], seed: int, compiled: bool,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # One block for the stretch with the join inside it, against its two parts booked apart.
+    if not compiled:
+        monkeypatch.setattr(summary_book, "worth_loading", lambda name, work: None)
+    calls: list[bool] = []
+    real = summary_book.book_joined
+
+    def noting(model: Any, rec: Stretch) -> bool:
+        calls.append(real(model, rec))
+        return calls[-1]
+
+    with monkeypatch.context() as m:
+        m.setattr(summary_book, "book_joined", lambda model, rec: False)
+        apart = run_model("commons-newcomer", seed=seed, set=overrides)
+    monkeypatch.setattr(summary_book, "book_joined", noting)
+    whole = run_model("commons-newcomer", seed=seed, set=overrides)
+    assert calls == [True]
+    _same_state(_state(apart), _state(whole))
+    assert list(apart.series) == list(whole.series)
+    assert list(apart.last_metrics) == list(whole.last_metrics)
