@@ -13,12 +13,14 @@ payoff per decision in the step (exact when an agent decides once a step).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agents.errors import ScenarioError
+from agents.kernel_loader import worth_loading
 from agents.uniques import by_key, lookup
 
 if TYPE_CHECKING:
@@ -77,7 +79,7 @@ class Learning:
         # as (agent, partner, cooperative 0/1/-1) when one of them watches.
         self.watching = any(getattr(gl.policy, "watches_partners", False) for gl in self.groups.values())
         self._moves: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._lookup: tuple[np.ndarray, np.ndarray] | None = None
+        self._lookup: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
         self.overrides = np.zeros(0)  # per principle (model.decisions.principle_ids), over the run
         self.step_overrides = np.zeros(0)
         self.step_overridden = 0  # decisions whose favourite the spec set aside, this step
@@ -157,15 +159,11 @@ class Learning:
         """
         if partners is None or not self._moves:
             return np.full(len(agents), -1, dtype=np.int64)
-        if self._lookup is None:  # once per step: (agent, partner) keys, sorted, with their last move
-            a = np.concatenate([m[0] for m in self._moves])
-            p = np.concatenate([m[1] for m in self._moves])
-            c = np.concatenate([m[2] for m in self._moves]).astype(np.int64)
-            keep = c >= 0
-            uniq, last = by_key(a[keep] * self._stride(model) + p[keep], last=True)
-            self._lookup = (uniq, c[keep][last])
-        uniq, moves = self._lookup
-        return lookup(uniq, moves, partners.astype(np.int64) * self._stride(model) + agents)
+        if self._lookup is None:  # once per step: each (agent, partner) key's last move
+            self._lookup = _move_table(np.concatenate([m[0] for m in self._moves]),
+                                       np.concatenate([m[1] for m in self._moves]),
+                                       np.concatenate([m[2] for m in self._moves]), self._stride(model))
+        return self._lookup(agents, np.asarray(partners, dtype=np.int64))
 
     @staticmethod
     def _stride(model: SpecModel) -> np.int64:
@@ -241,6 +239,22 @@ class Learning:
                     prefix = f"learned.{name}" + (f".phase{phase}" if phase else "")
                     out[f"{prefix}.{kind}.{label}"] = v
         return out
+
+
+def _move_table(agents: np.ndarray, partners: np.ndarray, coop: np.ndarray,
+                stride: np.int64) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The step's booked moves as a look-up: (agents, partners) -> each partner's last move
+    (0 or 1) towards the agent, -1 for none; hashed when compiled code pays, else sorted."""
+    kernel = worth_loading("sim.moves_kernel", len(agents))
+    if kernel is not None:
+        bits = kernel.table_bits(len(agents))
+        slots = kernel.last_moves(agents * stride + partners, coop, bits)
+        return lambda a, p: kernel.moves_towards(slots, bits, a, p, int(stride))  # type: ignore[no-any-return]
+    c = coop.astype(np.int64)
+    keep = c >= 0
+    uniq, last = by_key(agents[keep] * stride + partners[keep], last=True)
+    moves = c[keep][last]
+    return lambda a, p: lookup(uniq, moves, p * stride + a)
 
 
 def _grown(a: np.ndarray, n: int) -> np.ndarray:
