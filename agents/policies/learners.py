@@ -244,7 +244,7 @@ class QLearning(Learner):
         if partners is not None:
             key = key + (np.asarray(partners, dtype=np.int64) + 1)
         wait, wcell, wr = state["wait_key"], state["wait_cell"], state["wait_r"]
-        uniq, first, last = runs(key)  # one sort serves the look-ups and what waits next
+        uniq, first, last = _runs(key, rows, int(state["rows"][0]))  # serves look-ups and what waits next
         new_cell, new_r = cell[last], np.asarray(rewards, dtype=np.float64)[last]
         if not len(wait):
             state["wait_key"], state["wait_cell"], state["wait_r"] = uniq, new_cell, new_r
@@ -297,6 +297,16 @@ class QLearning(Learner):
 #: Waiting plus new decisions from which a discounting update is compiled (``q_kernel``): below
 #: it numba's import (most of a second, once per process) would not pay unless already loaded.
 SETTLE_KERNEL_MIN = 1 << 13
+
+
+def _runs(key: np.ndarray, rows: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``runs(key)`` for keys that lead with agent rows: compiled by rows when a step is large."""
+    q_kernel = worth_loading("agents.policies.q_kernel", len(key), SETTLE_KERNEL_MIN)
+    if q_kernel is None:
+        return runs(key)
+    out: tuple[np.ndarray, np.ndarray, np.ndarray] = q_kernel.runs_by_row(key, rows.astype(np.int64, copy=False),
+                                                                          n_rows)
+    return out
 
 
 def _settle_kernel(work: int) -> Any:
