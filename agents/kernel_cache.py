@@ -27,6 +27,7 @@ KERNEL_SOURCES: tuple[str, ...] = (
     "agents/pair_runs.py",
     "agents/policies/base.py",
     "agents/policies/contributors.py",
+    "agents/policies/fp_kernel.py",
     "agents/policies/q_kernel.py",
     "agents/uniques.py",
     "scenarios/beliefs_kernel.py",
