@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -53,6 +53,18 @@ class _GroupLearning:
     state: dict[str, dict[str, np.ndarray]]  # per phase
 
 
+class _Pending(NamedTuple):
+    """One decide call's learner decisions of a group, awaiting their reward."""
+
+    group: int
+    phase: int
+    agents: np.ndarray
+    rows: np.ndarray             # the agents' rows in the group's state
+    states: np.ndarray           # learner states
+    acts: np.ndarray
+    partners: np.ndarray | None
+
+
 class Learning:
     """Per-group learner state and the step's decisions awaiting their reward."""
 
@@ -74,7 +86,7 @@ class Learning:
             rows[members] = np.arange(len(members))
             self.groups[gs.index] = _GroupLearning(gs.index, gs.policy, fields,
                                                    tuple(codec.card[k] for k in fields), rows, {})
-        self.pending: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self.pending: list[_Pending] = []
         # Belief learners learn from their partners' moves: the step's decisions are kept
         # as (agent, partner, cooperative 0/1/-1) when one of them watches.
         self.watching = any(getattr(gl.policy, "watches_partners", False) for gl in self.groups.values())
@@ -88,10 +100,11 @@ class Learning:
         self.stretch: tuple[np.ndarray, np.ndarray] | None = None
 
     def _states(self, gl: _GroupLearning, codec: Any, codes: np.ndarray) -> np.ndarray:
-        s = np.zeros(len(codes), dtype=np.int64)
+        s: np.ndarray | None = None  # the first field's digit as it is: one field needs no sum
         for k, card in zip(gl.fields, gl.cards, strict=True):
-            s = s * card + (codes // codec.radix[k]) % card
-        return s
+            digit = (codes // codec.radix[k]) % card
+            s = digit if s is None else s * card + digit
+        return np.zeros(len(codes), dtype=np.int64) if s is None else s
 
     def state_of(self, group: int, phase: int, n_acts: int) -> dict[str, np.ndarray]:
         """The learning state of ``group`` in ``phase`` (made on first use, as a step makes it)."""
@@ -109,27 +122,26 @@ class Learning:
         """Replace the resolver's act by the learner's choice within the tier, for learning agents."""
         groups = model.group_of[agents]
         n_acts = len(model.phases[phase])
-        tiers = model.decisions.tier[cells]
         out = chosen.copy()
         for g, gl in self.groups.items():
             sel = np.flatnonzero(groups == g)
             if not len(sel):
                 continue
-            rows = gl.rows[agents[sel]]
+            mine = agents[sel]
+            rows = gl.rows[mine]
             s = self._states(gl, model.env.codec, codes[sel])
             st = self._state(gl, phase, n_acts)
             prefs = gl.policy.preferences(st, rows, s)
-            fav = _sample(prefs, self.rng)
-            tier = tiers[sel]
-            inside = ((tier >> fav) & 1).astype(bool)
-            act = fav.copy()
+            act = _sample(prefs, self.rng)  # the favourite, until the spec overrides it
+            tier = model.decisions.tier[cells[sel]]
+            inside = ((tier >> act) & 1).astype(bool)
             if not inside.all():
                 bad = np.flatnonzero(~inside)
-                self._count_overrides(model, cells[sel[bad]], fav[bad])
+                self._count_overrides(model, cells[sel[bad]], act[bad])
                 allowed = ((tier[bad, None] >> np.arange(n_acts)) & 1).astype(bool)
                 act[bad] = _sample(prefs[bad] * allowed, self.rng, fallback=allowed)
             out[sel] = act
-            self.pending.append((g, phase, agents[sel], s, act, None if partners is None else partners[sel]))
+            self.pending.append(_Pending(g, phase, mine, rows, s, act, None if partners is None else partners[sel]))
         return out
 
     def _count_overrides(self, model: SpecModel, cells: np.ndarray, fav: np.ndarray) -> None:
@@ -181,17 +193,17 @@ class Learning:
         """Reward each decision of the step with its agent's payoff per decision."""
         if not self.pending:
             return
-        every = np.concatenate([p[2] for p in self.pending])
+        every = np.concatenate([p.agents for p in self.pending])
         per_agent = np.bincount(every, minlength=len(model.payoff))
         reward = model.step_payoff / np.maximum(per_agent, 1)
-        for g, phase, agents, s, acts, partners in self.pending:
+        for g, phase, agents, rows, s, acts, partners in self.pending:
             gl = self.groups[g]
             extra: dict[str, np.ndarray | None] = {}
             if getattr(gl.policy, "watches_partners", False):  # what each partner did
                 extra["partner"] = self._partner_moves(model, agents, partners)
             if getattr(gl.policy, "follows_partners", False):  # who each partner is
                 extra["partners"] = partners
-            gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents], **extra)
+            gl.policy.learn(gl.state[phase], rows, s, acts, reward[agents], **extra)
         self.overrides = _grown(self.overrides, len(self.step_overrides))
         self.overrides[: len(self.step_overrides)] += self.step_overrides
         self.overridden += self.step_overridden
@@ -278,10 +290,14 @@ def _sample(probs: np.ndarray, rng: np.random.Generator, fallback: np.ndarray | 
             total = cols[0].astype(np.float64)
             for c in cols[1:]:
                 total = total + c
-    u = rng.random(len(total)) * total
-    out = np.zeros(len(total), dtype=np.int64)
-    cum = np.zeros(len(total))
-    for c in cols[:-1]:
+    u = rng.random(len(total))
+    u *= total
+    if len(cols) == 1:
+        return np.zeros(len(total), dtype=np.int64)
+    # Cumulative shares from the first column on (0 + c is c: the same comparisons).
+    cum = cols[0].astype(np.float64)  # a copy, and floats as the sum of zeros and c made them
+    out = (cum <= u).astype(np.int64)
+    for c in cols[1:-1]:
         cum += c
         out += cum <= u
     return out
