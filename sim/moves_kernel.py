@@ -1,4 +1,5 @@
-"""Partners' moves towards learners' decisions, joined through a hash table (``sim.learning``).
+"""Partners' moves towards learners' decisions, joined through a hash table (``sim.learning``,
+``sim.hashing``).
 
 Why: belief learners learn from each partner's move towards them in the step. numpy joins the
 step's booked moves to the decisions by sorting the (agent, partner) keys and searching each
@@ -14,21 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.jit import INNER, OUTER, njit
+from agents.jit import OUTER, njit
+from sim.hashing import slot, table_bits
 
-#: Fibonacci hashing's multiplier (2^64 over the golden ratio): spreads regular keys
-#: (``agent * stride + partner``) over the table's slots.
-_SPREAD = np.uint64(0x9E3779B97F4A7C15)
-
-
-def table_bits(keys: int) -> int:
-    """log2 of a table's slots for ``keys`` keys: at most half full, so probes stay short."""
-    return max(4, (2 * max(keys, 1) - 1).bit_length())
-
-
-@njit(**INNER)
-def _slot(key: int, shift: np.uint64) -> int:  # pragma: no cover - compiled
-    return np.int64((np.uint64(key) * _SPREAD) >> shift)
+__all__ = ["last_moves", "moves_towards", "table_bits"]
 
 
 @njit(**OUTER)
@@ -43,7 +33,7 @@ def last_moves(keys: np.ndarray, moves: np.ndarray, bits: int) -> np.ndarray:  #
         if move < 0:
             continue
         key = keys[i]
-        h = _slot(key, shift)
+        h = slot(key, shift)
         while slots[h] != -1 and slots[h] >> 1 != key:
             h = (h + 1) & mask
         slots[h] = key * 2 + move  # a later move under the key replaces an earlier one
@@ -59,7 +49,7 @@ def moves_towards(slots: np.ndarray, bits: int, agents: np.ndarray, partners: np
     out = np.full(agents.shape[0], -1, np.int64)
     for i in range(agents.shape[0]):
         key = np.int64(partners[i]) * stride + agents[i]
-        h = _slot(key, shift)
+        h = slot(key, shift)
         while slots[h] != -1:
             if slots[h] >> 1 == key:
                 out[i] = slots[h] & 1
