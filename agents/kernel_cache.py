@@ -56,6 +56,7 @@ KERNEL_SOURCES: tuple[str, ...] = (
     "scenarios/tooth_fairy_rules.py",
     "scenarios/trust_game_kernel.py",
     "scenarios/trust_game_learners.py",
+    "sim/cells_kernel.py",
     "sim/hashing.py",
     "sim/moves_kernel.py",
     "sim/rewire_kernel.py",

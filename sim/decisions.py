@@ -27,6 +27,7 @@ import numpy as np
 from agents.acts import ActSpace
 from agents.chain import Binding, ConflictEvent
 from agents.checks import applies_to, evaluate
+from agents.kernel_loader import worth_loading
 from agents.overrides import override_events, reports_overrides
 from agents.readset import fields_read, fork, is_recording, note, recording, unwrap
 from agents.spec import Level
@@ -42,6 +43,7 @@ from sim.cell_memo import (
     policy_signature,
 )
 from sim.family_profiles import MAX_VALUES, RID_BITS, Profiles, ranked_fields
+from sim.hashed_cells import HASHED_MIN, HashedCells
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -222,6 +224,7 @@ class DecisionTable:
         #: declared joins): a join then fills zeroed pages instead of copying the whole table.
         self.reserve = 0
         self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
+        self._hashed: list[HashedCells | None] = [None for _ in self.phases]  # compiled mirrors
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
         self._sigs: dict[int, Hashable | None] = {}
@@ -515,11 +518,19 @@ class DecisionTable:
         return lut
 
     def _keyed_cells(self, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """``cells`` through the per-key dict of a table too large to be dense."""
-        space = self.codec.space
-        keys = deciders * space + codes
+        """``cells`` through the per-key dict of a table too large to be dense (its compiled
+        mirror, ``sim.hashed_cells``, when numba pays)."""
+        keys = deciders * self.codec.space + codes
+        kernel = worth_loading("sim.cells_kernel", len(keys), HASHED_MIN)
+        if kernel is not None:
+            return self._hashed_cells(kernel, phase, keys)
         uniq, inv = unique_inverse(keys)
-        keys_ = uniq.tolist()
+        return np.array(self._fill(phase, uniq.tolist()), dtype=np.int64)[inv]
+
+    def _fill(self, phase: int, keys_: list[int]) -> list[int]:
+        """The cells of distinct keys, computing those the dict lacks in the order given (the
+        order cells are numbered in: both ways give keys in increasing order)."""
+        space = self.codec.space
         # Every key looked up in one pass; only this loop writes to the dict, and the keys are
         # distinct, so a key missing here is still missing when its turn comes below.
         got = list(map(self._cell_dicts[phase].get, keys_))
@@ -528,7 +539,25 @@ class DecisionTable:
                 self._thaw(phase, None)
                 k = keys_[n_]
                 got[n_] = self._cell_dicts[phase][k] = self._cell_of(phase, k // space, k % space)
-        return np.array(got, dtype=np.int64)[inv]
+        return got
+
+    def _hashed_cells(self, kernel: Any, phase: int, keys: np.ndarray) -> np.ndarray:
+        """``_keyed_cells`` with the dict's keys found in its compiled mirror; keys it lacks go
+        through the dict (``_fill``), in increasing order, and are mirrored after."""
+        source = self._cell_dicts[phase]
+        mirror = self._hashed[phase]
+        if mirror is None or not mirror.mirrors(source):
+            mirror = self._hashed[phase] = HashedCells(kernel, source)
+        cells = mirror.find(kernel, keys)
+        miss = np.flatnonzero(cells < 0)
+        if len(miss):
+            wanted = keys[miss]
+            new = unique(wanted)
+            got = np.array(self._fill(phase, new.tolist()), dtype=np.int64)
+            cells[miss] = got[np.searchsorted(new, wanted)]
+            # A restored state's dict is copied before its first cell (``_thaw``): mirrored afresh.
+            self._hashed[phase] = mirror.added(kernel, new, got) if self._cell_dicts[phase] is source else None
+        return cells
 
     def dense(self, phase: int) -> np.ndarray | None:
         """The dense table of ``phase`` (entries cell + 1, 0 missing), if it covers every decider.
