@@ -10,6 +10,9 @@ value is computed from the Q-values before any is applied, then applied in the o
 waiting list (as ``np.add.at`` does), and the maximum over acts propagates NaN as
 ``np.maximum`` does. Imported only when a learner's step is large (numba loads slowly).
 
+``step`` is a whole update (``QLearning.learn`` after its annealing count): the keys and Q-value
+indices of the step's decisions, their distinct keys, and ``settle``.
+
 ``runs_by_row`` finds the step's distinct keys as ``agents.uniques.runs`` does, without its
 sort (the larger part of a step's update on a slow machine): keys lead with the agent's row,
 a small integer, so a counting sort by row and a sort of each row's few keys give the order.
@@ -154,3 +157,29 @@ def runs_by_row(keys: np.ndarray, rows: np.ndarray,
             first[j] = order[a]
         last[j] = order[a]
     return uniq, first, last
+
+
+@njit(cache=True, nogil=True)
+def step(q: np.ndarray, rows: np.ndarray, s: np.ndarray, acts: np.ndarray, rewards: np.ndarray,
+         partners: np.ndarray, wait: np.ndarray, wcell: np.ndarray, wr: np.ndarray, n_states: int,
+         n_acts: int, rate: float, gamma: float,
+         n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """One discounting update of flat ``q`` from a call's decisions (``partners`` empty: none
+    known); returns what waits next, as ``settle`` does."""
+    m = rows.shape[0]
+    known = partners.shape[0] == m and m > 0
+    key = np.empty(m, np.int64)
+    cell = np.empty(m, np.int64)
+    for i in range(m):
+        key[i] = (rows[i] << 32) + (partners[i] + 1 if known else 0)
+        cell[i] = (rows[i] * n_states + s[i]) * n_acts + acts[i]
+    uniq, first, last = runs_by_row(key, rows, n_rows)
+    new_cell = np.empty(uniq.shape[0], np.int64)
+    new_r = np.empty(uniq.shape[0])
+    for j in range(uniq.shape[0]):
+        new_cell[j] = cell[last[j]]
+        new_r[j] = rewards[last[j]]
+    if wait.shape[0] == 0:
+        return uniq, new_cell, new_r
+    return settle(wait, wcell, wr, uniq, first, new_cell, new_r, rows, s, q, n_states, n_acts, rate, gamma,
+                  n_rows)
