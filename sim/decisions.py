@@ -534,12 +534,30 @@ class DecisionTable:
         # Every key looked up in one pass; only this loop writes to the dict, and the keys are
         # distinct, so a key missing here is still missing when its turn comes below.
         got = list(map(self._cell_dicts[phase].get, keys_))
-        for n_, c in enumerate(got):
-            if c is None:
-                self._thaw(phase, None)
-                k = keys_[n_]
-                got[n_] = self._cell_dicts[phase][k] = self._cell_of(phase, k // space, k % space)
+        missing = [n_ for n_, c in enumerate(got) if c is None]
+        if not missing:
+            return got
+        values = self._field_values([keys_[n_] % space for n_ in missing])
+        for n_, row in zip(missing, values, strict=True):
+            self._thaw(phase, None)
+            k = keys_[n_]
+            got[n_] = self._cell_dicts[phase][k] = self._cell_of(phase, k // space, k % space, row)
         return got
+
+    def _field_values(self, codes: list[int]) -> list[tuple[int, ...] | None]:
+        """Each code's observation values in field order, as ``codec.decode`` gives them, read in
+        numpy (None: a codec without digits).
+
+        Why: learners meet hundreds of new codes a step that share a cell with an earlier one
+        through a read-set; decoding each into an observation was most of what such a key cost.
+        The read-sets read these values by position, as they read an observation."""
+        codec = self.codec
+        radix = getattr(codec, "radix", None)
+        if radix is None or not codes:
+            return [None] * len(codes)
+        c = np.array(codes, dtype=np.int64)
+        cols = [((c // r) % card - off).tolist() for r, card, off in zip(radix, codec.card, codec.offset, strict=True)]
+        return list(zip(*cols, strict=True))
 
     def _hashed_cells(self, kernel: Any, phase: int, keys: np.ndarray) -> np.ndarray:
         """``_keyed_cells`` with the dict's keys found in its compiled mirror; keys it lacks go
@@ -680,24 +698,26 @@ class DecisionTable:
         """
         return self._cells.arr["tier"]
 
-    def _cell_of(self, phase: int, decider: int, code: int) -> int:
+    def _cell_of(self, phase: int, decider: int, code: int, values: tuple[int, ...] | None = None) -> int:
         """The cell of a (decider, code) key the tables do not hold yet.
 
         A code agreeing with an earlier one on the fields that cell's computation read gets
         that cell. Only a code matching none of the decider's read-sets is computed, on a
         proxy that records its reads - unless an earlier run of the process computed it
         (``sim.cell_memo``): then its record is copied in. Language-model policies are not
-        pure: always computed.
+        pure: always computed. ``values``: the code's field values (``_field_values``), which
+        the read-sets read as they read the observation; the code is decoded only past them.
         """
         d = self.deciders[decider]
-        obs = self.codec.decode(code)
         if not memoisable(d.policy):
-            return self._new_cell(phase, decider, obs)
+            return self._new_cell(phase, decider, self.codec.decode(code))
         known = self._read_sets.setdefault(decider, [])
+        row = self.codec.decode(code) if values is None else values
         for rs in known:
-            cell = rs.cells.get(rs.values(obs))
+            cell = rs.cells.get(rs.values(row))
             if cell is not None:
                 return cell
+        obs = row if values is None else self.codec.decode(code)
         sig = self._signature(decider)
         rec = MEMO.lookup(sig, obs) if sig is not None else None
         if rec is not None:
