@@ -27,6 +27,7 @@ KERNEL_SOURCES: tuple[str, ...] = (
     "agents/pair_runs.py",
     "agents/policies/base.py",
     "agents/policies/contributors.py",
+    "agents/policies/fp_kernel.py",
     "agents/policies/q_kernel.py",
     "agents/uniques.py",
     "scenarios/beliefs_kernel.py",
@@ -55,6 +56,9 @@ KERNEL_SOURCES: tuple[str, ...] = (
     "scenarios/tooth_fairy_rules.py",
     "scenarios/trust_game_kernel.py",
     "scenarios/trust_game_learners.py",
+    "sim/cells_kernel.py",
+    "sim/hashing.py",
+    "sim/moves_kernel.py",
     "sim/rewire_kernel.py",
     "sim/summary_kernel.py",
 )

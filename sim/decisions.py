@@ -27,6 +27,7 @@ import numpy as np
 from agents.acts import ActSpace
 from agents.chain import Binding, ConflictEvent
 from agents.checks import applies_to, evaluate
+from agents.kernel_loader import worth_loading
 from agents.overrides import override_events, reports_overrides
 from agents.readset import fields_read, fork, is_recording, note, recording, unwrap
 from agents.spec import Level
@@ -42,6 +43,7 @@ from sim.cell_memo import (
     policy_signature,
 )
 from sim.family_profiles import MAX_VALUES, RID_BITS, Profiles, ranked_fields
+from sim.hashed_cells import HASHED_MIN, HashedCells
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -222,6 +224,7 @@ class DecisionTable:
         #: declared joins): a join then fills zeroed pages instead of copying the whole table.
         self.reserve = 0
         self._cell_dicts: list[dict[int, int]] = [{} for _ in self.phases]
+        self._hashed: list[HashedCells | None] = [None for _ in self.phases]  # compiled mirrors
         # Per decider (deciders are per phase): the read-sets of its cells, tried on a table miss.
         self._read_sets: dict[int, list[_ReadSet]] = {}
         self._sigs: dict[int, Hashable | None] = {}
@@ -515,20 +518,64 @@ class DecisionTable:
         return lut
 
     def _keyed_cells(self, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """``cells`` through the per-key dict of a table too large to be dense."""
-        space = self.codec.space
-        keys = deciders * space + codes
+        """``cells`` through the per-key dict of a table too large to be dense (its compiled
+        mirror, ``sim.hashed_cells``, when numba pays)."""
+        keys = deciders * self.codec.space + codes
+        kernel = worth_loading("sim.cells_kernel", len(keys), HASHED_MIN)
+        if kernel is not None:
+            return self._hashed_cells(kernel, phase, keys)
         uniq, inv = unique_inverse(keys)
-        keys_ = uniq.tolist()
+        return np.array(self._fill(phase, uniq.tolist()), dtype=np.int64)[inv]
+
+    def _fill(self, phase: int, keys_: list[int]) -> list[int]:
+        """The cells of distinct keys, computing those the dict lacks in the order given (the
+        order cells are numbered in: both ways give keys in increasing order)."""
+        space = self.codec.space
         # Every key looked up in one pass; only this loop writes to the dict, and the keys are
         # distinct, so a key missing here is still missing when its turn comes below.
         got = list(map(self._cell_dicts[phase].get, keys_))
-        for n_, c in enumerate(got):
-            if c is None:
-                self._thaw(phase, None)
-                k = keys_[n_]
-                got[n_] = self._cell_dicts[phase][k] = self._cell_of(phase, k // space, k % space)
-        return np.array(got, dtype=np.int64)[inv]
+        missing = [n_ for n_, c in enumerate(got) if c is None]
+        if not missing:
+            return got
+        values = self._field_values([keys_[n_] % space for n_ in missing])
+        for n_, row in zip(missing, values, strict=True):
+            self._thaw(phase, None)
+            k = keys_[n_]
+            got[n_] = self._cell_dicts[phase][k] = self._cell_of(phase, k // space, k % space, row)
+        return got
+
+    def _field_values(self, codes: list[int]) -> list[tuple[int, ...] | None]:
+        """Each code's observation values in field order, as ``codec.decode`` gives them, read in
+        numpy (None: a codec without digits).
+
+        Why: learners meet hundreds of new codes a step that share a cell with an earlier one
+        through a read-set; decoding each into an observation was most of what such a key cost.
+        The read-sets read these values by position, as they read an observation."""
+        codec = self.codec
+        radix = getattr(codec, "radix", None)
+        if radix is None or not codes:
+            return [None] * len(codes)
+        c = np.array(codes, dtype=np.int64)
+        cols = [((c // r) % card - off).tolist() for r, card, off in zip(radix, codec.card, codec.offset, strict=True)]
+        return list(zip(*cols, strict=True))
+
+    def _hashed_cells(self, kernel: Any, phase: int, keys: np.ndarray) -> np.ndarray:
+        """``_keyed_cells`` with the dict's keys found in its compiled mirror; keys it lacks go
+        through the dict (``_fill``), in increasing order, and are mirrored after."""
+        source = self._cell_dicts[phase]
+        mirror = self._hashed[phase]
+        if mirror is None or not mirror.mirrors(source):
+            mirror = self._hashed[phase] = HashedCells(kernel, source)
+        cells = mirror.find(kernel, keys)
+        miss = np.flatnonzero(cells < 0)
+        if len(miss):
+            wanted = keys[miss]
+            new = unique(wanted)
+            got = np.array(self._fill(phase, new.tolist()), dtype=np.int64)
+            cells[miss] = got[np.searchsorted(new, wanted)]
+            # A restored state's dict is copied before its first cell (``_thaw``): mirrored afresh.
+            self._hashed[phase] = mirror.added(kernel, new, got) if self._cell_dicts[phase] is source else None
+        return cells
 
     def dense(self, phase: int) -> np.ndarray | None:
         """The dense table of ``phase`` (entries cell + 1, 0 missing), if it covers every decider.
@@ -651,24 +698,26 @@ class DecisionTable:
         """
         return self._cells.arr["tier"]
 
-    def _cell_of(self, phase: int, decider: int, code: int) -> int:
+    def _cell_of(self, phase: int, decider: int, code: int, values: tuple[int, ...] | None = None) -> int:
         """The cell of a (decider, code) key the tables do not hold yet.
 
         A code agreeing with an earlier one on the fields that cell's computation read gets
         that cell. Only a code matching none of the decider's read-sets is computed, on a
         proxy that records its reads - unless an earlier run of the process computed it
         (``sim.cell_memo``): then its record is copied in. Language-model policies are not
-        pure: always computed.
+        pure: always computed. ``values``: the code's field values (``_field_values``), which
+        the read-sets read as they read the observation; the code is decoded only past them.
         """
         d = self.deciders[decider]
-        obs = self.codec.decode(code)
         if not memoisable(d.policy):
-            return self._new_cell(phase, decider, obs)
+            return self._new_cell(phase, decider, self.codec.decode(code))
         known = self._read_sets.setdefault(decider, [])
+        row = self.codec.decode(code) if values is None else values
         for rs in known:
-            cell = rs.cells.get(rs.values(obs))
+            cell = rs.cells.get(rs.values(row))
             if cell is not None:
                 return cell
+        obs = row if values is None else self.codec.decode(code)
         sig = self._signature(decider)
         rec = MEMO.lookup(sig, obs) if sig is not None else None
         if rec is not None:

@@ -13,12 +13,14 @@ payoff per decision in the step (exact when an agent decides once a step).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from agents.errors import ScenarioError
+from agents.kernel_loader import worth_loading
 from agents.uniques import by_key, lookup
 
 if TYPE_CHECKING:
@@ -51,6 +53,18 @@ class _GroupLearning:
     state: dict[str, dict[str, np.ndarray]]  # per phase
 
 
+class _Pending(NamedTuple):
+    """One decide call's learner decisions of a group, awaiting their reward."""
+
+    group: int
+    phase: int
+    agents: np.ndarray
+    rows: np.ndarray             # the agents' rows in the group's state
+    states: np.ndarray           # learner states
+    acts: np.ndarray
+    partners: np.ndarray | None
+
+
 class Learning:
     """Per-group learner state and the step's decisions awaiting their reward."""
 
@@ -72,12 +86,12 @@ class Learning:
             rows[members] = np.arange(len(members))
             self.groups[gs.index] = _GroupLearning(gs.index, gs.policy, fields,
                                                    tuple(codec.card[k] for k in fields), rows, {})
-        self.pending: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self.pending: list[_Pending] = []
         # Belief learners learn from their partners' moves: the step's decisions are kept
         # as (agent, partner, cooperative 0/1/-1) when one of them watches.
         self.watching = any(getattr(gl.policy, "watches_partners", False) for gl in self.groups.values())
         self._moves: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._lookup: tuple[np.ndarray, np.ndarray] | None = None
+        self._lookup: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
         self.overrides = np.zeros(0)  # per principle (model.decisions.principle_ids), over the run
         self.step_overrides = np.zeros(0)
         self.step_overridden = 0  # decisions whose favourite the spec set aside, this step
@@ -86,10 +100,11 @@ class Learning:
         self.stretch: tuple[np.ndarray, np.ndarray] | None = None
 
     def _states(self, gl: _GroupLearning, codec: Any, codes: np.ndarray) -> np.ndarray:
-        s = np.zeros(len(codes), dtype=np.int64)
+        s: np.ndarray | None = None  # the first field's digit as it is: one field needs no sum
         for k, card in zip(gl.fields, gl.cards, strict=True):
-            s = s * card + (codes // codec.radix[k]) % card
-        return s
+            digit = (codes // codec.radix[k]) % card
+            s = digit if s is None else s * card + digit
+        return np.zeros(len(codes), dtype=np.int64) if s is None else s
 
     def state_of(self, group: int, phase: int, n_acts: int) -> dict[str, np.ndarray]:
         """The learning state of ``group`` in ``phase`` (made on first use, as a step makes it)."""
@@ -107,27 +122,26 @@ class Learning:
         """Replace the resolver's act by the learner's choice within the tier, for learning agents."""
         groups = model.group_of[agents]
         n_acts = len(model.phases[phase])
-        tiers = model.decisions.tier[cells]
         out = chosen.copy()
         for g, gl in self.groups.items():
             sel = np.flatnonzero(groups == g)
             if not len(sel):
                 continue
-            rows = gl.rows[agents[sel]]
+            mine = agents[sel]
+            rows = gl.rows[mine]
             s = self._states(gl, model.env.codec, codes[sel])
             st = self._state(gl, phase, n_acts)
             prefs = gl.policy.preferences(st, rows, s)
-            fav = _sample(prefs, self.rng)
-            tier = tiers[sel]
-            inside = ((tier >> fav) & 1).astype(bool)
-            act = fav.copy()
+            act = _sample(prefs, self.rng)  # the favourite, until the spec overrides it
+            tier = model.decisions.tier[cells[sel]]
+            inside = ((tier >> act) & 1).astype(bool)
             if not inside.all():
                 bad = np.flatnonzero(~inside)
-                self._count_overrides(model, cells[sel[bad]], fav[bad])
+                self._count_overrides(model, cells[sel[bad]], act[bad])
                 allowed = ((tier[bad, None] >> np.arange(n_acts)) & 1).astype(bool)
                 act[bad] = _sample(prefs[bad] * allowed, self.rng, fallback=allowed)
             out[sel] = act
-            self.pending.append((g, phase, agents[sel], s, act, None if partners is None else partners[sel]))
+            self.pending.append(_Pending(g, phase, mine, rows, s, act, None if partners is None else partners[sel]))
         return out
 
     def _count_overrides(self, model: SpecModel, cells: np.ndarray, fav: np.ndarray) -> None:
@@ -157,15 +171,11 @@ class Learning:
         """
         if partners is None or not self._moves:
             return np.full(len(agents), -1, dtype=np.int64)
-        if self._lookup is None:  # once per step: (agent, partner) keys, sorted, with their last move
-            a = np.concatenate([m[0] for m in self._moves])
-            p = np.concatenate([m[1] for m in self._moves])
-            c = np.concatenate([m[2] for m in self._moves]).astype(np.int64)
-            keep = c >= 0
-            uniq, last = by_key(a[keep] * self._stride(model) + p[keep], last=True)
-            self._lookup = (uniq, c[keep][last])
-        uniq, moves = self._lookup
-        return lookup(uniq, moves, partners.astype(np.int64) * self._stride(model) + agents)
+        if self._lookup is None:  # once per step: each (agent, partner) key's last move
+            self._lookup = _move_table(np.concatenate([m[0] for m in self._moves]),
+                                       np.concatenate([m[1] for m in self._moves]),
+                                       np.concatenate([m[2] for m in self._moves]), self._stride(model))
+        return self._lookup(agents, np.asarray(partners, dtype=np.int64))
 
     @staticmethod
     def _stride(model: SpecModel) -> np.int64:
@@ -183,17 +193,17 @@ class Learning:
         """Reward each decision of the step with its agent's payoff per decision."""
         if not self.pending:
             return
-        every = np.concatenate([p[2] for p in self.pending])
+        every = np.concatenate([p.agents for p in self.pending])
         per_agent = np.bincount(every, minlength=len(model.payoff))
         reward = model.step_payoff / np.maximum(per_agent, 1)
-        for g, phase, agents, s, acts, partners in self.pending:
+        for g, phase, agents, rows, s, acts, partners in self.pending:
             gl = self.groups[g]
             extra: dict[str, np.ndarray | None] = {}
             if getattr(gl.policy, "watches_partners", False):  # what each partner did
                 extra["partner"] = self._partner_moves(model, agents, partners)
             if getattr(gl.policy, "follows_partners", False):  # who each partner is
                 extra["partners"] = partners
-            gl.policy.learn(gl.state[phase], gl.rows[agents], s, acts, reward[agents], **extra)
+            gl.policy.learn(gl.state[phase], rows, s, acts, reward[agents], **extra)
         self.overrides = _grown(self.overrides, len(self.step_overrides))
         self.overrides[: len(self.step_overrides)] += self.step_overrides
         self.overridden += self.step_overridden
@@ -243,6 +253,22 @@ class Learning:
         return out
 
 
+def _move_table(agents: np.ndarray, partners: np.ndarray, coop: np.ndarray,
+                stride: np.int64) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The step's booked moves as a look-up: (agents, partners) -> each partner's last move
+    (0 or 1) towards the agent, -1 for none; hashed when compiled code pays, else sorted."""
+    kernel = worth_loading("sim.moves_kernel", len(agents))
+    if kernel is not None:
+        bits = kernel.table_bits(len(agents))
+        slots = kernel.last_moves(agents * stride + partners, coop, bits)
+        return lambda a, p: kernel.moves_towards(slots, bits, a, p, int(stride))  # type: ignore[no-any-return]
+    c = coop.astype(np.int64)
+    keep = c >= 0
+    uniq, last = by_key(agents[keep] * stride + partners[keep], last=True)
+    moves = c[keep][last]
+    return lambda a, p: lookup(uniq, moves, p * stride + a)
+
+
 def _grown(a: np.ndarray, n: int) -> np.ndarray:
     return a if len(a) >= n else np.concatenate([a, np.zeros(n - len(a))])
 
@@ -264,10 +290,14 @@ def _sample(probs: np.ndarray, rng: np.random.Generator, fallback: np.ndarray | 
             total = cols[0].astype(np.float64)
             for c in cols[1:]:
                 total = total + c
-    u = rng.random(len(total)) * total
-    out = np.zeros(len(total), dtype=np.int64)
-    cum = np.zeros(len(total))
-    for c in cols[:-1]:
+    u = rng.random(len(total))
+    u *= total
+    if len(cols) == 1:
+        return np.zeros(len(total), dtype=np.int64)
+    # Cumulative shares from the first column on (0 + c is c: the same comparisons).
+    cum = cols[0].astype(np.float64)  # a copy, and floats as the sum of zeros and c made them
+    out = (cum <= u).astype(np.int64)
+    for c in cols[1:-1]:
         cum += c
         out += cum <= u
     return out

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from agents.kernel_loader import worth_loading
 from agents.policies.base import policy
 from agents.policies.learners import Learner, State, _check, _shape, column_max, softmax_columns
 
@@ -71,8 +72,13 @@ class FictitiousPlay(Learner):
         return np.asarray(seen[:, 1] / (seen[:, 0] + seen[:, 1]), dtype=np.float64)
 
     def preferences(self, state: State, rows: np.ndarray, s: np.ndarray) -> np.ndarray:
-        b = self.belief(state, rows, s)
         _, n_states, n_acts, _ = state["u"].shape
+        kernel = _kernel(len(rows)) if self.temperature == 0 else None
+        if kernel is not None:
+            out: np.ndarray = kernel.greedy(state["seen"].reshape(-1), state["u"].reshape(-1),
+                                            rows * n_states + s, n_acts, float(self.epsilon)).T
+            return out
+        b = self.belief(state, rows, s)
         u = np.take(state["u"].reshape(-1, n_acts * 2), rows * n_states + s, axis=0)
         # Column by column (a few acts): each act's expected reward under the belief.
         value = [u[:, 2 * a] + b * (u[:, 2 * a + 1] - u[:, 2 * a]) for a in range(n_acts)]
@@ -92,10 +98,15 @@ class FictitiousPlay(Learner):
     def learn(self, state: State, rows: np.ndarray, s: np.ndarray, acts: np.ndarray, rewards: np.ndarray,
               partner: np.ndarray | None = None) -> None:
         move = np.full(len(rows), -1, dtype=np.int64) if partner is None else np.asarray(partner, np.int64)
-        known = move >= 0
         n_states, n_acts = state["u"].shape[1], state["u"].shape[2]
         cell = rows * n_states + s  # (agent, state) as one index: flat 1-D updates take numpy's fast path
         seen = state["seen"].reshape(-1)
+        kernel = _kernel(len(rows))
+        if kernel is not None:
+            kernel.learn(seen, state["u"].reshape(-1), state["tried"].reshape(-1), cell,
+                         np.asarray(acts, np.int64), np.asarray(rewards, np.float64), move, n_acts)
+            return
+        known = move >= 0
         np.add.at(seen, cell[known] * 2 + move[known], np.float32(1.0))
         # The act's value against the move seen, or against both when the partner had no say
         # (those decisions appear twice, once per move: distinct entries, so one pass serves).
@@ -114,3 +125,13 @@ class FictitiousPlay(Learner):
         seen = state["seen"]
         out["belief.cooperates"] = float((seen[..., 1] / seen.sum(axis=-1)).mean())
         return out
+
+
+#: Decisions of a call from which preferences and updates are compiled (``fp_kernel``): below
+#: it numba's import (most of a second, once per process) would not pay unless already loaded.
+FP_KERNEL_MIN = 1 << 13
+
+
+def _kernel(work: int) -> Any:
+    """``agents.policies.fp_kernel`` for a call of ``work`` decisions, or None: numpy's way."""
+    return worth_loading("agents.policies.fp_kernel", work, FP_KERNEL_MIN)

@@ -236,25 +236,27 @@ class QLearning(Learner):
         q = state["Q"].reshape(-1)  # flat: ufunc.at on one index takes numpy's fast path
         if "t" in state:
             np.add.at(state["t"], rows, 1)
-        cell = (rows * n_states + s) * n_acts + acts
         if self.gamma == 0:
+            cell = (rows * n_states + s) * n_acts + acts
             np.add.at(q, cell, self.rate * (rewards - q[cell]))
             return
+        wait, wcell, wr = state["wait_key"], state["wait_cell"], state["wait_r"]
+        step = _settle_kernel(len(wait) + len(rows))
+        if step is not None:  # keys, their runs and the update in one compiled call
+            state["wait_key"], state["wait_cell"], state["wait_r"] = step(
+                q, rows.astype(np.int64, copy=False), s.astype(np.int64, copy=False),
+                np.asarray(acts, dtype=np.int64), np.asarray(rewards, dtype=np.float64),
+                np.zeros(0, dtype=np.int64) if partners is None else np.asarray(partners, dtype=np.int64),
+                wait, wcell, wr, n_states, n_acts, float(self.rate), float(self.gamma), int(state["rows"][0]))
+            return
+        cell = (rows * n_states + s) * n_acts + acts
         key = rows.astype(np.int64) << 32
         if partners is not None:
             key = key + (np.asarray(partners, dtype=np.int64) + 1)
-        wait, wcell, wr = state["wait_key"], state["wait_cell"], state["wait_r"]
         uniq, first, last = runs(key)  # one sort serves the look-ups and what waits next
         new_cell, new_r = cell[last], np.asarray(rewards, dtype=np.float64)[last]
         if not len(wait):
             state["wait_key"], state["wait_cell"], state["wait_r"] = uniq, new_cell, new_r
-            return
-        settle = _settle_kernel(len(wait) + len(uniq))
-        if settle is not None:
-            state["wait_key"], state["wait_cell"], state["wait_r"] = settle(
-                wait, wcell, wr, uniq, first, new_cell, new_r, rows.astype(np.int64, copy=False),
-                s.astype(np.int64, copy=False), q, n_states, n_acts, float(self.rate), float(self.gamma),
-                int(state["rows"][0]))
             return
         # Both key lists are sorted and distinct: one stable merge (a waiting key just before an
         # equal new one) finds the exact matches and is already the order of what waits next.
@@ -300,9 +302,9 @@ SETTLE_KERNEL_MIN = 1 << 13
 
 
 def _settle_kernel(work: int) -> Any:
-    """``agents.policies.q_kernel.settle`` for an update of ``work`` keys, or None: numpy's way."""
+    """``agents.policies.q_kernel.step`` for an update of ``work`` keys, or None: numpy's way."""
     q_kernel = worth_loading("agents.policies.q_kernel", work, SETTLE_KERNEL_MIN)
-    return None if q_kernel is None else q_kernel.settle
+    return None if q_kernel is None else q_kernel.step
 
 
 @policy("aspiration")

@@ -9,6 +9,13 @@ The arithmetic is numpy's, operation for operation and in the same order: every 
 value is computed from the Q-values before any is applied, then applied in the order of the
 waiting list (as ``np.add.at`` does), and the maximum over acts propagates NaN as
 ``np.maximum`` does. Imported only when a learner's step is large (numba loads slowly).
+
+``step`` is a whole update (``QLearning.learn`` after its annealing count): the keys and Q-value
+indices of the step's decisions, their distinct keys, and ``settle``.
+
+``runs_by_row`` finds the step's distinct keys as ``agents.uniques.runs`` does, without its
+sort (the larger part of a step's update on a slow machine): keys lead with the agent's row,
+a small integer, so a counting sort by row and a sort of each row's few keys give the order.
 """
 
 from __future__ import annotations
@@ -93,3 +100,86 @@ def settle(wait: np.ndarray, wcell: np.ndarray, wr: np.ndarray, uniq: np.ndarray
             j += 1
         o += 1
     return out_key, out_cell, out_r
+
+
+#: A row's keys at most this many are sorted by insertion, more (a hub's) by a stable merge sort.
+_INSERTION_MAX = 32
+
+
+@njit(cache=True, nogil=True)
+def runs_by_row(keys: np.ndarray, rows: np.ndarray,
+                n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """``agents.uniques.runs(keys)`` for keys ``rows << 32 | low`` (``0 <= rows < n_rows``): the
+    sorted distinct keys and the positions of each one's first and last occurrence."""
+    m = keys.shape[0]
+    start = np.zeros(n_rows + 1, np.int64)
+    for i in range(m):
+        start[rows[i] + 1] += 1
+    for r in range(n_rows):
+        start[r + 1] += start[r]
+    order = np.empty(m, np.int64)  # positions, by row then key then position
+    srt = np.empty(m, np.int64)  # their keys
+    fill = start[:-1].copy()
+    for i in range(m):  # by row, and by position within a row: stable
+        at = fill[rows[i]]
+        order[at] = i
+        srt[at] = keys[i]
+        fill[rows[i]] += 1
+    for r in range(n_rows):
+        lo, hi = start[r], start[r + 1]
+        if hi - lo > _INSERTION_MAX:
+            by = np.argsort(srt[lo:hi], kind="mergesort")
+            order[lo:hi] = order[lo:hi][by]
+            srt[lo:hi] = srt[lo:hi][by]
+            continue
+        for a in range(lo + 1, hi):  # stable: an equal key stays after the earlier position
+            p = order[a]
+            k = srt[a]
+            b = a - 1
+            while b >= lo and srt[b] > k:
+                order[b + 1] = order[b]
+                srt[b + 1] = srt[b]
+                b -= 1
+            order[b + 1] = p
+            srt[b + 1] = k
+    n = 0
+    for a in range(m):
+        if a == 0 or srt[a] != srt[a - 1]:
+            n += 1
+    uniq = np.empty(n, np.int64)
+    first = np.empty(n, np.int64)
+    last = np.empty(n, np.int64)
+    j = -1
+    for a in range(m):
+        if a == 0 or srt[a] != srt[a - 1]:
+            j += 1
+            uniq[j] = srt[a]
+            first[j] = order[a]
+        last[j] = order[a]
+    return uniq, first, last
+
+
+@njit(cache=True, nogil=True)
+def step(q: np.ndarray, rows: np.ndarray, s: np.ndarray, acts: np.ndarray, rewards: np.ndarray,
+         partners: np.ndarray, wait: np.ndarray, wcell: np.ndarray, wr: np.ndarray, n_states: int,
+         n_acts: int, rate: float, gamma: float,
+         n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """One discounting update of flat ``q`` from a call's decisions (``partners`` empty: none
+    known); returns what waits next, as ``settle`` does."""
+    m = rows.shape[0]
+    known = partners.shape[0] == m and m > 0
+    key = np.empty(m, np.int64)
+    cell = np.empty(m, np.int64)
+    for i in range(m):
+        key[i] = (rows[i] << 32) + (partners[i] + 1 if known else 0)
+        cell[i] = (rows[i] * n_states + s[i]) * n_acts + acts[i]
+    uniq, first, last = runs_by_row(key, rows, n_rows)
+    new_cell = np.empty(uniq.shape[0], np.int64)
+    new_r = np.empty(uniq.shape[0])
+    for j in range(uniq.shape[0]):
+        new_cell[j] = cell[last[j]]
+        new_r[j] = rewards[last[j]]
+    if wait.shape[0] == 0:
+        return uniq, new_cell, new_r
+    return settle(wait, wcell, wr, uniq, first, new_cell, new_r, rows, s, q, n_states, n_acts, rate, gamma,
+                  n_rows)
