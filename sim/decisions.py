@@ -537,27 +537,12 @@ class DecisionTable:
         missing = [n_ for n_, c in enumerate(got) if c is None]
         if not missing:
             return got
-        values = self._field_values([keys_[n_] % space for n_ in missing])
+        values = self.codec.values([keys_[n_] % space for n_ in missing])
         for n_, row in zip(missing, values, strict=True):
             self._thaw(phase, None)
             k = keys_[n_]
             got[n_] = self._cell_dicts[phase][k] = self._cell_of(phase, k // space, k % space, row)
         return got
-
-    def _field_values(self, codes: list[int]) -> list[tuple[int, ...] | None]:
-        """Each code's observation values in field order, as ``codec.decode`` gives them, read in
-        numpy (None: a codec without digits).
-
-        Why: learners meet hundreds of new codes a step that share a cell with an earlier one
-        through a read-set; decoding each into an observation was most of what such a key cost.
-        The read-sets read these values by position, as they read an observation."""
-        codec = self.codec
-        radix = getattr(codec, "radix", None)
-        if radix is None or not codes:
-            return [None] * len(codes)
-        c = np.array(codes, dtype=np.int64)
-        cols = [((c // r) % card - off).tolist() for r, card, off in zip(radix, codec.card, codec.offset, strict=True)]
-        return list(zip(*cols, strict=True))
 
     def _hashed_cells(self, kernel: Any, phase: int, keys: np.ndarray) -> np.ndarray:
         """``_keyed_cells`` with the dict's keys found in its compiled mirror; keys it lacks go
@@ -705,7 +690,7 @@ class DecisionTable:
         that cell. Only a code matching none of the decider's read-sets is computed, on a
         proxy that records its reads - unless an earlier run of the process computed it
         (``sim.cell_memo``): then its record is copied in. Language-model policies are not
-        pure: always computed. ``values``: the code's field values (``_field_values``), which
+        pure: always computed. ``values``: the code's field values (``ObsCodec.values``), which
         the read-sets read as they read the observation; the code is decoded only past them.
         """
         d = self.deciders[decider]
