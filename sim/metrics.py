@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Collection, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -205,19 +205,26 @@ def _group_layout(model: SpecModel) -> _Layout:
     if kept is not None and kept[0] is model.group_of and kept[1] == len(model.groups):
         got: _Layout = kept[2]
         return got
-    sizes = np.bincount(model.group_of, minlength=len(model.groups))
-    key = (sizes.tobytes(), tuple((gs.name, gs.index, bool(gs.focal)) for gs in model.groups))
+    layout = group_layout_of(model.group_of, model.groups)
+    model.__dict__["_group_layout"] = (model.group_of, len(model.groups), layout)
+    return layout
+
+
+def group_layout_of(group_of: np.ndarray, groups: Sequence[Any]) -> _Layout:
+    """``_group_layout`` of agents in ``groups`` by ``group_of`` (kept per process by the groups'
+    sizes, names and focal flags; a model's own is ``_group_layout``)."""
+    sizes = np.bincount(group_of, minlength=len(groups))
+    key = (sizes.tobytes(), tuple((gs.name, gs.index, bool(gs.focal)) for gs in groups))
     layout = _LAYOUTS.get(key)
     if layout is None:
-        named = [(f"payoff.{gs.name}", gs.index) for gs in model.groups if sizes[gs.index]]
-        focal = np.array([gs.focal for gs in model.groups], dtype=bool)
+        named = [(f"payoff.{gs.name}", gs.index) for gs in groups if sizes[gs.index]]
+        focal = np.array([gs.focal for gs in groups], dtype=bool)
         parts = [(name, mask, sizes[mask].sum()) for name, mask in
                  (("payoff_focal", focal), ("payoff_background", ~focal)) if sizes[mask].sum()]
         layout = (np.where(sizes > 0, sizes, 1), named, parts)
         if len(_LAYOUTS) >= _MAX_LAYOUTS:
             _LAYOUTS.clear()
         _LAYOUTS[key] = layout
-    model.__dict__["_group_layout"] = (model.group_of, len(model.groups), layout)
     return layout
 
 

@@ -236,12 +236,7 @@ def book_joined(model: SpecModel, rec: Stretch) -> bool:
     joined = rec.joined
     if joined is None or rec.counters or rec.evolved or not (rec.one_block and rec.summarised):
         return False
-    group_of = model.group_of
-    model.group_of = joined.group_of  # the layout the model was built with (``metrics.prepare``), kept
-    try:
-        groups = _groups(M._group_layout(model))
-    finally:
-        model.group_of = group_of
+    groups = _groups(M.group_layout_of(joined.group_of, model.groups))  # the population's before the join
     return book(model, rec, Before(joined.step - model.steps - 1, float(np.count_nonzero(joined.alive)), groups))
 
 
