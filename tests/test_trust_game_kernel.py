@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agents import hashing
 from agents.acts import Act
 from agents.checks import check
 from agents.policies import TRUST_BUCKETS
@@ -351,9 +352,7 @@ def test_dense_cells_are_the_hash_cells() -> None:
         fields = reads[d, :nreads[d]]
         for idx, digits in enumerate(np.ndindex(*card[fields].tolist())):
             key = np.array([d * int(codec.space) + int(radix[fields] @ np.array(digits, np.int64))], np.int64)
-            cell = np.empty(1, np.int64)
-            trust_game_kernel._get(keys.keys, keys.cells, key, cell)
-            assert dense[start[d] + idx] == cell[0]
+            assert dense[start[d] + idx] == hashing.find(keys.keys, keys.cells, key)[0]
     version = keys.version
     keys.put(np.array([10**12], np.int64), np.array([0], np.int64))
     assert keys.version > version and keys.dense(card, radix, int(codec.space))[1] is not dense
