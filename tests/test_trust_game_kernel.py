@@ -263,6 +263,25 @@ def test_fused_learners_equal_stepping(overrides: dict[str, Any], seed: int) -> 
     assert slow.learning.rng.random() == fast.learning.rng.random()
 
 
+def test_fused_learners_with_nan_values_equal_stepping() -> None:
+    # An ``initial`` past float32's range (finite, so the loader takes it) is infinite in the
+    # learners' state: every act's value is NaN, numpy's preferences NaN (0 / 0), and its draw
+    # act 0. The loop shares ``fp_kernel``'s arithmetic, so it does the same (it once divided by
+    # zero and raised).
+    sc = _with({**LEARNING, "steps": 8, "groups.learners.params": {"observe": "partner_last", "initial": 1e39}},
+               "trust-game-learning")
+    with np.errstate(invalid="ignore", over="ignore"):
+        slow, fast, played = _pair(sc, 0)
+    assert played == fast.steps
+    _same(slow, fast)
+    assert slow.learning is not None and fast.learning is not None
+    (a,), (b,) = slow.learning.groups.values(), fast.learning.groups.values()
+    assert any(np.isnan(st["u"]).any() for st in a.state.values())
+    for phase, st in a.state.items():
+        for name, arr in st.items():
+            np.testing.assert_array_equal(arr, b.state[phase][name])
+
+
 def test_learners_of_another_kind_are_stepped() -> None:
     # Softmax choices (temperature > 0) are not mirrored: the kernel leaves such runs alone.
     sc = _with({**LEARNING, "steps": 8, "groups.learners.params": {"observe": "partner_last", "temperature": 0.5}},
