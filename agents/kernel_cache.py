@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Every file a compiled kernel is built from: the modules that define jitted functions, and
 #: the modules that define what they import (constants are frozen into machine code).
 KERNEL_SOURCES: tuple[str, ...] = (
+    "agents/hashing.py",
     "agents/jit.py",  # the njit options kernels compile with
     "agents/kernel_entry.py",
     "agents/pair_align.py",
@@ -56,8 +57,6 @@ KERNEL_SOURCES: tuple[str, ...] = (
     "scenarios/tooth_fairy_rules.py",
     "scenarios/trust_game_kernel.py",
     "scenarios/trust_game_learners.py",
-    "sim/cells_kernel.py",
-    "sim/hashing.py",
     "sim/moves_kernel.py",
     "sim/rewire_kernel.py",
     "sim/summary_kernel.py",

@@ -34,6 +34,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from agents import hashing
+from agents.hashing import shift_of
+from agents.hashing import slot as key_slot
 from agents.jit import INNER, OUTER, njit
 from agents.kernel_entry import Entry
 from agents.pair_align import radix_sort
@@ -84,8 +87,6 @@ BUCKET_EPS = 1e-9
 COMPLETE_LIMIT = 64
 #: Where the key hash is filed with its decision table (``DecisionTable.marks``).
 MARK = "trust_game_keys"
-#: Golden-ratio multiplier of the key hash.
-_HASH = np.uint64(0x9E3779B97F4A7C15)
 
 
 class Lookup(NamedTuple):
@@ -425,8 +426,7 @@ class Keys:
                 parts.append((who[:, None] * space + codes[None, :]).reshape(-1))
                 at += len(who) * len(codes)
             keys = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-            cells = np.empty(at, np.int64)
-            _get(self.keys, self.cells, keys, cells)
+            cells = hashing.find(self.keys, self.cells, keys)
             self._dense = (self.version, start, cells)
         return self._dense[1], self._dense[2]
 
@@ -454,8 +454,8 @@ class Keys:
             old_k, old_c = self.keys, self.cells
             self.keys, self.cells = np.full(size, -1, np.int64), np.zeros(size, np.int64)
             live = old_k >= 0
-            _put(self.keys, self.cells, old_k[live], old_c[live])
-        self.count += int(_put(self.keys, self.cells, keys, cells))
+            hashing.put(self.keys, self.cells, old_k[live], old_c[live])
+        self.count += int(hashing.put(self.keys, self.cells, keys, cells))
 
     def grow(self, deciders: int, fields: int) -> None:
         """Room for ``deciders`` (new ones: no fields, nothing filed)."""
@@ -672,48 +672,11 @@ def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _start(key, mask):  # pragma: no cover - compiled
-    """The slot where the probe for ``key`` starts (scalars: see ``_bucket``)."""
-    return np.int64((np.uint64(key) * _HASH) >> np.uint64(40)) & mask
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _bucket(kept, broken):  # pragma: no cover - compiled
     """The trust bucket of a row's (kept, broken) evidence, as ``TrustGame._observe`` floors it.
     Scalars, not the columns: an inlined helper's array arguments cost an atomic reference
     count each per call."""
     return np.int64(np.floor((kept + 1.0) / (kept + broken + 2.0) * TRUST_BUCKETS + BUCKET_EPS))
-
-
-@njit(**OUTER)
-def _slot(hkeys, key):  # pragma: no cover - compiled
-    """The slot of ``key`` in the open-addressing hash, or the empty slot where it would go."""
-    mask = hkeys.shape[0] - 1
-    i = _start(key, mask)
-    while hkeys[i] != key and hkeys[i] != -1:
-        i = (i + 1) & mask
-    return i
-
-
-@njit(**OUTER)
-def _get(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
-    """The cells of ``keys`` (-1 for a key not filed)."""
-    for q in range(keys.shape[0]):
-        i = _slot(hkeys, keys[q])
-        cells[q] = hcells[i] if hkeys[i] == keys[q] else -1
-
-
-@njit(**OUTER)
-def _put(hkeys, hcells, keys, cells):  # pragma: no cover - compiled
-    """File ``keys`` -> ``cells``; returns how many keys were new."""
-    added = 0
-    for q in range(keys.shape[0]):
-        i = _slot(hkeys, keys[q])
-        if hkeys[i] == -1:
-            added += 1
-        hkeys[i] = keys[q]
-        hcells[i] = cells[q]
-    return added
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -785,6 +748,7 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
     lcards = seat[4]
     nfields = len(OBS_FIELDS)
     hmask = hkeys.shape[0] - 1
+    hshift = shift_of(hkeys.shape[0])
     if not lon:
         # Every decision from its packed cell when each has one (the slot and the bucket: most
         # deciders read trust alone), in a loop that reads nothing else; else the loop below
@@ -837,8 +801,8 @@ def _decide(lk, pr, agent, cl, seat, phase, games, count, mine, theirs, stage, s
             cell = dense[dstart[d] + digits] if dstart[d] >= 0 else np.int64(-1)
             if cell < 0:
                 key = d * space + projected
-                # ``_slot``, written out for the same reason.
-                i = _start(key, hmask)
+                # ``agents.hashing.find``, written out for the same reason.
+                i = key_slot(key, hshift)
                 while hkeys[i] != key and hkeys[i] != -1:
                     i = (i + 1) & hmask
                 cell = hcells[i] if hkeys[i] == key else np.int64(-1)

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from agents.jit import INNER, njit
+from agents.policies.fp_kernel import act_value, belief, higher, shares
 
 #: Slots of the loop's ``state`` kept for the learners' stream: draws so far, and draws of the
 #: steps played whole (a step left to the generic path gives its draws back).
@@ -196,25 +197,22 @@ def choose(lr, seen, u, base, agent, cl, k, phase, games, count, mine, lrng, sta
             continue
         cnt[a] += 1
         c = r * states + ls[phase, g]
-        s0 = seen[2 * c]
-        s1 = seen[2 * c + 1]
-        b = np.float64(np.float32(s1 / np.float32(s0 + s1)))  # FictitiousPlay.belief, float32
+        # ``fp_kernel.greedy``'s arithmetic, shared: NaN values (an ``initial`` past float32's
+        # range) give NaN preferences, which draw act 0 as ``sim.learning._sample`` does.
+        b = belief(seen[2 * c], seen[2 * c + 1])
         for x in range(na):
-            u0 = u[(c * na + x) * 2]
-            u1 = u[(c * na + x) * 2 + 1]
-            vals[x] = np.float64(u0) + b * np.float64(np.float32(u1 - u0))
+            vals[x] = act_value(u[(c * na + x) * 2], u[(c * na + x) * 2 + 1], b)
         top = vals[0]
         for x in range(1, na):
-            top = max(top, vals[x])
+            top = higher(top, vals[x])
         cut = top - 1e-6
         best = 0
         for x in range(na):
             if vals[x] >= cut:
                 best += 1
-        # ``(1 - eps) * (top / best) + eps / na`` with one division a decision: 0 / best is 0.
-        share = keep * (1.0 / best)
+        hi, lo = shares(best, keep, spread)
         for x in range(na):
-            prefs[g, x] = share + spread if vals[x] >= cut else spread  # 0.0 + spread is spread
+            prefs[g, x] = hi if vals[x] >= cut else lo
         fav = _draw3(prefs[g, 0], prefs[g, 1], prefs[g, 2], na, lrng.random())
         drawn += 1
         cell = cells[phase, g]

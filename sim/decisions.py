@@ -521,7 +521,7 @@ class DecisionTable:
         """``cells`` through the per-key dict of a table too large to be dense (its compiled
         mirror, ``sim.hashed_cells``, when numba pays)."""
         keys = deciders * self.codec.space + codes
-        kernel = worth_loading("sim.cells_kernel", len(keys), HASHED_MIN)
+        kernel = worth_loading("agents.hashing", len(keys), HASHED_MIN)
         if kernel is not None:
             return self._hashed_cells(kernel, phase, keys)
         uniq, inv = unique_inverse(keys)

@@ -1,4 +1,4 @@
-"""A decision table's per-key dict mirrored in a compiled hash table (``sim.cells_kernel``).
+"""A decision table's per-key dict mirrored in a compiled hash table (``agents.hashing``).
 
 The dict (key -> cell) stays the record: entries are only ever added to it, by
 ``DecisionTable._fill``, or the dict is replaced whole (a restored state, its copy, entries
@@ -28,7 +28,7 @@ class HashedCells:
         self.keys = np.full(1 << self.bits, -1, dtype=np.int64)
         self.cells = np.zeros(1 << self.bits, dtype=np.int64)
         if n:
-            kernel.put(self.keys, self.cells, self.bits, np.fromiter(source.keys(), np.int64, n),
+            kernel.put(self.keys, self.cells, np.fromiter(source.keys(), np.int64, n),
                        np.fromiter(source.values(), np.int64, n))
         self.source, self.size = source, n
 
@@ -37,13 +37,13 @@ class HashedCells:
 
     def find(self, kernel: ModuleType, keys: np.ndarray) -> np.ndarray:
         """The cell of each key, -1 where the dict has none."""
-        found: np.ndarray = kernel.find(self.keys, self.cells, self.bits, keys)
+        found: np.ndarray = kernel.find(self.keys, self.cells, keys)
         return found
 
     def added(self, kernel: ModuleType, keys: np.ndarray, cells: np.ndarray) -> HashedCells:
         """This mirror with ``keys`` filed (just added to its dict), or a fresh one when full."""
         if 2 * len(self.source) > 1 << self.bits:
             return HashedCells(kernel, self.source, len(self.source))  # room to grow: twice over
-        kernel.put(self.keys, self.cells, self.bits, keys, cells)
+        kernel.put(self.keys, self.cells, keys, cells)
         self.size = len(self.source)
         return self

@@ -1,5 +1,5 @@
 """Partners' moves towards learners' decisions, joined through a hash table (``sim.learning``,
-``sim.hashing``).
+``agents.hashing``).
 
 Why: belief learners learn from each partner's move towards them in the step. numpy joins the
 step's booked moves to the decisions by sorting the (agent, partner) keys and searching each
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.hashing import slot, table_bits
 from agents.jit import OUTER, njit
-from sim.hashing import slot, table_bits
 
 __all__ = ["last_moves", "moves_towards", "table_bits"]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.hashing import shift_of, slot
 from agents.jit import njit
 from agents.pair_align import radix_sort
 
 #: Hash slots: empty, and a key removed (probing goes on past it).
 EMPTY, GONE = -1, -2
-_HASH = np.uint64(0x9E3779B97F4A7C15)
 
 
 def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray, living: np.ndarray,
@@ -50,20 +50,14 @@ def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray,
     return _finish(edges, cut, added, added.view(np.uint64), counts[0], stride), drawn
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _start(key, mask):  # pragma: no cover - compiled
-    """The slot where the probe for ``key`` starts (scalars only: an inlined helper taking the
-    table would cost a reference count a call)."""
-    return np.int64((np.uint64(key) * _HASH) >> np.uint64(33)) & mask
-
-
 @njit(cache=True, nogil=True)
 def _fill(table, edges, stride):  # pragma: no cover - compiled
     # ``_add`` written out: a call taking the table costs two atomic reference counts a key.
     mask = table.shape[0] - 1
+    shift = shift_of(table.shape[0])
     for q in range(edges.shape[0]):
         key = edges[q, 0] * stride + edges[q, 1]
-        i = _start(key, mask)
+        i = slot(key, shift)
         while table[i] >= 0:
             i = (i + 1) & mask
         table[i] = key
@@ -78,11 +72,12 @@ def _rewire(table, stride, first, second, lo, picks, done, tries, added, counts)
     # counts, several a cut.
     used = 0
     mask = table.shape[0] - 1
+    shift = shift_of(table.shape[0])
     for q in range(done, first.shape[0]):
         i, j = first[q], second[q]
         if not counts[2]:
             key = min(i, j) * stride + max(i, j)
-            s = _start(key, mask)
+            s = slot(key, shift)
             at = -1
             while table[s] != EMPTY:
                 if table[s] == key:
@@ -100,7 +95,7 @@ def _rewire(table, stride, first, second, lo, picks, done, tries, added, counts)
             counts[1] += 1
             if c != who:
                 key = min(who, c) * stride + max(who, c)
-                s = _start(key, mask)
+                s = slot(key, shift)
                 free = -1  # the first slot a new key may take: a removed key's, else the empty one
                 tied = False
                 while table[s] != EMPTY:

@@ -1,4 +1,4 @@
-"""A sparse decision table's compiled mirror (``sim.hashed_cells``, ``sim.cells_kernel``).
+"""A sparse decision table's compiled mirror (``sim.hashed_cells``, ``agents.hashing``).
 
 The mirror must hold what the dict holds, whatever happened to the dict (grown by look-ups,
 replaced by a restored state and its copy), and runs that find their cells through it must
@@ -29,7 +29,7 @@ def _ways(monkeypatch: pytest.MonkeyPatch, hashed: bool) -> None:
 
 
 def test_the_mirror_finds_what_the_dict_holds() -> None:
-    kernel = pytest.importorskip("sim.cells_kernel")
+    kernel = pytest.importorskip("agents.hashing")
     rng = np.random.default_rng(0)
     source: dict[int, int] = {}
     mirror = HashedCells(kernel, source)
@@ -79,3 +79,25 @@ def test_runs_are_the_same_through_the_mirror(scenario: str, overrides: dict[str
     assert calls[0] > 0
     for plain, mirrored in zip(got[False], got[True], strict=True):
         assert_same_result(plain, mirrored)
+
+
+def test_put_counts_new_keys_and_refiles_known_ones() -> None:
+    # ``put`` is also the trust game's key hash (``scenarios.trust_game_kernel.Keys``), which
+    # files a key again with its cell and counts only new keys towards its load.
+    hashing = pytest.importorskip("agents.hashing")
+    for bits in (4, 7, 12):  # the shift follows the table's size
+        keys = np.full(1 << bits, -1, np.int64)
+        cells = np.zeros(1 << bits, np.int64)
+        want: dict[int, int] = {}
+        rng = np.random.default_rng(bits)
+        for _ in range(3):
+            new = rng.integers(0, 1 << 50, (1 << bits) // 6)
+            new[:3] = list(want)[:3] or new[:3]  # some known keys again
+            got = rng.integers(0, 99, len(new))
+            before = len(want)
+            want.update(zip(new.tolist(), got.tolist(), strict=True))
+            assert hashing.put(keys, cells, new, got) == len(want) - before
+        assert int((keys >= 0).sum()) == len(want)
+        probe = np.concatenate([np.fromiter(want, np.int64), rng.integers(0, 1 << 50, 20)])
+        expect = np.array([want.get(k, -1) for k in probe.tolist()], np.int64)
+        assert np.array_equal(hashing.find(keys, cells, probe), expect)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agents import hashing
 from agents.acts import Act
 from agents.checks import check
 from agents.policies import TRUST_BUCKETS
@@ -262,6 +263,25 @@ def test_fused_learners_equal_stepping(overrides: dict[str, Any], seed: int) -> 
     assert slow.learning.rng.random() == fast.learning.rng.random()
 
 
+def test_fused_learners_with_nan_values_equal_stepping() -> None:
+    # An ``initial`` past float32's range (finite, so the loader takes it) is infinite in the
+    # learners' state: every act's value is NaN, numpy's preferences NaN (0 / 0), and its draw
+    # act 0. The loop shares ``fp_kernel``'s arithmetic, so it does the same (it once divided by
+    # zero and raised).
+    sc = _with({**LEARNING, "steps": 8, "groups.learners.params": {"observe": "partner_last", "initial": 1e39}},
+               "trust-game-learning")
+    with np.errstate(invalid="ignore", over="ignore"):
+        slow, fast, played = _pair(sc, 0)
+    assert played == fast.steps
+    _same(slow, fast)
+    assert slow.learning is not None and fast.learning is not None
+    (a,), (b,) = slow.learning.groups.values(), fast.learning.groups.values()
+    assert any(np.isnan(st["u"]).any() for st in a.state.values())
+    for phase, st in a.state.items():
+        for name, arr in st.items():
+            np.testing.assert_array_equal(arr, b.state[phase][name])
+
+
 def test_learners_of_another_kind_are_stepped() -> None:
     # Softmax choices (temperature > 0) are not mirrored: the kernel leaves such runs alone.
     sc = _with({**LEARNING, "steps": 8, "groups.learners.params": {"observe": "partner_last", "temperature": 0.5}},
@@ -351,9 +371,7 @@ def test_dense_cells_are_the_hash_cells() -> None:
         fields = reads[d, :nreads[d]]
         for idx, digits in enumerate(np.ndindex(*card[fields].tolist())):
             key = np.array([d * int(codec.space) + int(radix[fields] @ np.array(digits, np.int64))], np.int64)
-            cell = np.empty(1, np.int64)
-            trust_game_kernel._get(keys.keys, keys.cells, key, cell)
-            assert dense[start[d] + idx] == cell[0]
+            assert dense[start[d] + idx] == hashing.find(keys.keys, keys.cells, key)[0]
     version = keys.version
     keys.put(np.array([10**12], np.int64), np.array([0], np.int64))
     assert keys.version > version and keys.dense(card, radix, int(codec.space))[1] is not dense

@@ -9,13 +9,49 @@ The arithmetic is numpy's, operation for operation and in the same precision (fl
 beliefs and values, float64 expected rewards), as ``scenarios.trust_game_learners`` mirrors
 it inside the trust game's loop; the maximum over acts propagates NaN as ``np.maximum``
 does. Imported only when a step is large (numba loads slowly).
+
+The per-decision arithmetic is in scalar helpers the trust game's loop shares
+(``scenarios.trust_game_learners.choose``): one definition of what numpy computes, so the
+two cannot drift apart (they once did on NaN, where the loop divided by zero).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from agents.jit import njit
+
+
+# Scalars only, inlined: an inlined helper taking an array costs a reference count a call.
+@njit(cache=True, nogil=True, inline="always")
+def belief(s0: Any, s1: Any) -> Any:  # pragma: no cover - compiled
+    """``FictitiousPlay.belief`` of float32 counts (partner defected, cooperated): float32."""
+    return np.float64(np.float32(s1 / np.float32(s0 + s1)))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def act_value(u0: Any, u1: Any, b: Any) -> Any:  # pragma: no cover - compiled
+    """An act's expected reward under belief ``b`` from its float32 values against each move."""
+    return np.float64(u0) + b * np.float64(np.float32(u1 - u0))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def higher(top: Any, value: Any) -> Any:  # pragma: no cover - compiled
+    """``np.maximum(top, value)``: the larger, NaN if either is (the builtin ``max`` keeps
+    ``top`` against a NaN ``value``)."""
+    return value if value > top or value != value else top
+
+
+@njit(cache=True, nogil=True, inline="always")
+def shares(best: Any, keep: Any, spread: Any) -> Any:  # pragma: no cover - compiled
+    """The preference of a best act and of another when ``best`` acts are within the cut:
+    ``(1 - eps) * (is_best / best) + eps / acts`` as numpy computes it; both NaN when no act is
+    (every value NaN: numpy's 0 / 0, which compiled code would raise on)."""
+    if best == 0:
+        return np.nan, np.nan
+    return keep * (1.0 / best) + spread, spread  # (1 - eps) * 0.0 + spread is spread
 
 
 @njit(cache=True, nogil=True)
@@ -30,27 +66,21 @@ def greedy(seen: np.ndarray, u: np.ndarray, cells: np.ndarray, n_acts: int,
     spread = epsilon / n_acts
     for i in range(m):
         c = cells[i]
-        b = np.float64(np.float32(seen[2 * c + 1] / np.float32(seen[2 * c] + seen[2 * c + 1])))
+        b = belief(seen[2 * c], seen[2 * c + 1])
         base = c * n_acts * 2
         for a in range(n_acts):
-            u0 = u[base + 2 * a]
-            value[a] = np.float64(u0) + b * np.float64(np.float32(u[base + 2 * a + 1] - u0))
+            value[a] = act_value(u[base + 2 * a], u[base + 2 * a + 1], b)
         top = value[0]
         for a in range(1, n_acts):
-            if value[a] > top or value[a] != value[a]:  # np.maximum: the larger, NaN if either is
-                top = value[a]
+            top = higher(top, value[a])
         cut = top - 1e-6
         count = 0
         for a in range(n_acts):
             if value[a] >= cut:
                 count += 1
-        if count == 0:  # every value NaN: numpy's 0 / 0
-            for a in range(n_acts):
-                out[a, i] = np.nan
-            continue
-        share = keep * (1.0 / count) + spread
+        hi, lo = shares(count, keep, spread)
         for a in range(n_acts):
-            out[a, i] = share if value[a] >= cut else spread  # (1 - eps) * 0.0 + spread is spread
+            out[a, i] = hi if value[a] >= cut else lo
     return out
 
 
