@@ -37,9 +37,13 @@ class Warmup:
 #: The runs that reach every kernel: each shipped scenario as shipped, and larger or changed
 #: where that picks another loop (negotiation settles in numba only from ~10^4 sides; an
 #: ipd game of reciprocal agents with thresholds of their own plays the per-agent loop, as
-#: trust-network's ipd variant in ``bench/`` does). Ordered by compile time, longest first,
-#: so that the pool's last tasks are short ones. ``tools/compile_cost.py`` lists what a run
-#: compiles: after warming, the bench's runs at 10^3 and 10^4 agents compile nothing.
+#: trust-network's ipd variant in ``bench/`` does; a second group of learners makes the trust
+#: game step, the only way to the learners' own kernels, ``fp_kernel``, ``q_kernel`` and
+#: ``moves_kernel``, as the bench's learners and every stepped learning run take; a bound
+#: minority on a small board at a high temptation reaches a new type and fixation inside
+#: spatial-pd's loop). Ordered by compile time, longest first, so that the pool's last tasks
+#: are short ones. ``tools/compile_cost.py`` lists what a run compiles: after warming, the
+#: bench's runs at 10^3 and 10^4 agents compile nothing, stepped or fused.
 RUNS: tuple[Warmup, ...] = (
     Warmup("trust-game"),
     Warmup("trust-game-learning"),
@@ -48,6 +52,9 @@ RUNS: tuple[Warmup, ...] = (
     Warmup("public-goods"),
     Warmup("injection"),
     Warmup("ipd-q-learning"),
+    Warmup("trust-game-learning", None, (("groups.reciprocal.policy", "q_learning"),
+                                         ("groups.reciprocal.params", {"observe": "partner_last", "gamma": 0.9}),
+                                         ("steps", 3))),
     Warmup("spatial-pd"),
     Warmup("ipd-classic"),
     Warmup("trust-network", 1000, (("scenario.environment", "ipd"), ("groups.reciprocal.policy", "reciprocal"),
@@ -61,6 +68,8 @@ RUNS: tuple[Warmup, ...] = (
     Warmup("negotiation-confidential-first"),
     Warmup("spec-evolution"),
     Warmup("spec-incident"),
+    Warmup("spatial-pd", None, (("groups.cooperators.count", 60), ("groups.defectors.count", 15),
+                                ("groups.bound.count", 25), ("environment.T", 2.1), ("steps", 40))),
 )
 #: Shipped scenarios left out, and why.
 LEFT_OUT = {"llm-negotiation": "its sellers are language models (a server); its kernels are the negotiation ones"}
