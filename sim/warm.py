@@ -104,12 +104,18 @@ def overrides(run: Warmup) -> dict[str, Any]:
 
 
 def _compile(run: Warmup) -> str:
-    """Play ``run`` once with numba loaded, so that every compiled stretch it can take is compiled."""
+    """Play ``run`` with numba loaded, so that every compiled stretch it can take is compiled.
+
+    Three times, seeds 0 to 2, as a sweep's worker or the bench plays a scenario again: from
+    the third build of a loaded scenario on a model is copied from a kept template, and a
+    deterministic stretch replays from read-only rows, another type for the summaries' kernels
+    (``kernel_sums``, ``summary_kernel.fill``) to compile for."""
     import numba  # noqa: F401  (first: environments choose a kernel whenever numba is loaded)
 
     from sim.runs.run import run_model
 
-    run_model(run.ref, seed=0, set=overrides(run) or None, check_llm=False)
+    for seed in range(3):
+        run_model(run.ref, seed=seed, set=overrides(run) or None, check_llm=False)
     return run.ref
 
 
