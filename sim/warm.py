@@ -41,9 +41,10 @@ class Warmup:
 #: game step, the only way to the learners' own kernels, ``fp_kernel``, ``q_kernel`` and
 #: ``moves_kernel``, as the bench's learners and every stepped learning run take; a bound
 #: minority on a small board at a high temptation reaches a new type and fixation inside
-#: spatial-pd's loop). Ordered by compile time, longest first, so that the pool's last tasks
-#: are short ones. ``tools/compile_cost.py`` lists what a run compiles: after warming, the
-#: bench's runs at 10^3 and 10^4 agents compile nothing, stepped or fused.
+#: spatial-pd's loop; newcomers leave pair rows off the edges, which the ipd plays row by
+#: row). Ordered by compile time, longest first, so that the pool's last tasks are short
+#: ones. ``tools/compile_cost.py`` lists what a run compiles: after warming, the bench's runs
+#: at 10^3 and 10^4 agents compile nothing, stepped or fused.
 RUNS: tuple[Warmup, ...] = (
     Warmup("trust-game"),
     Warmup("trust-game-learning"),
@@ -70,6 +71,8 @@ RUNS: tuple[Warmup, ...] = (
     Warmup("spec-incident"),
     Warmup("spatial-pd", None, (("groups.cooperators.count", 60), ("groups.defectors.count", 15),
                                 ("groups.bound.count", 25), ("environment.T", 2.1), ("steps", 40))),
+    Warmup("ipd-classic", None, (("events", [{"at": 2, "type": "join", "group": "tit_for_tat", "count": 2}]),
+                                 ("steps", 4))),
 )
 #: Shipped scenarios left out, and why.
 LEFT_OUT = {"llm-negotiation": "its sellers are language models (a server); its kernels are the negotiation ones"}
