@@ -4,9 +4,10 @@ Why: numba compiles a kernel the first time a run reaches it and keeps the machi
 disk (``agents.kernel_cache``: one directory per version of the kernels' sources). With a cold
 cache a user's first run of a compiled scenario waits for the compiler, 10-70 s of CPU a
 scenario (``tools/compile_cost.py``), and ``make test``'s two workers would each compile the
-kernels they meet. Warming runs each shipped scenario once with numba loaded (every
-environment then takes its compiled stretch, whatever the run's size) on several processes,
-then leaves a mark in the keyed directory: a second call finds it and costs nothing.
+kernels they meet. Warming runs each shipped scenario with numba loaded (every environment
+then takes its compiled stretch, whatever the run's size), three times in one process as a
+sweep's worker would, on several processes, then leaves a mark in the keyed directory: a
+second call finds it and costs nothing.
 """
 
 from __future__ import annotations
