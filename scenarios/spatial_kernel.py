@@ -664,7 +664,9 @@ def _evolving(model: Any, env: SpatialPD, lay: Layout, group: np.ndarray) -> Evo
     if evo is None:
         z = np.zeros((1, 1), np.int64)
         one = np.zeros(1, np.int64)
-        return Evolving(0, 1, 0, z, z, np.zeros(0, np.int64), np.ones(1, np.int64), one, np.zeros(1, np.int8),
+        # Neighbours in the layout's index type, as an evolving board's: one compile serves both.
+        nbr = np.zeros((1, 1), lay.pos.dtype)
+        return Evolving(0, 1, 0, nbr, z, np.zeros(0, np.int64), np.ones(1, np.int64), one, np.zeros(1, np.int8),
                         np.zeros(1, np.int8), one.copy(), np.zeros(1), 1, np.zeros(1, np.int8), one, one.copy(),
                         one.copy(), one.copy(), np.zeros(4, np.int64), one.copy(), one.copy(), one.copy())
     if env._slot_nbr is None:

@@ -4,9 +4,10 @@ Why: numba compiles a kernel the first time a run reaches it and keeps the machi
 disk (``agents.kernel_cache``: one directory per version of the kernels' sources). With a cold
 cache a user's first run of a compiled scenario waits for the compiler, 10-70 s of CPU a
 scenario (``tools/compile_cost.py``), and ``make test``'s two workers would each compile the
-kernels they meet. Warming runs each shipped scenario once with numba loaded (every
-environment then takes its compiled stretch, whatever the run's size) on several processes,
-then leaves a mark in the keyed directory: a second call finds it and costs nothing.
+kernels they meet. Warming runs each shipped scenario with numba loaded (every environment
+then takes its compiled stretch, whatever the run's size), three times in one process as a
+sweep's worker would, on several processes, then leaves a mark in the keyed directory: a
+second call finds it and costs nothing.
 """
 
 from __future__ import annotations
@@ -37,9 +38,14 @@ class Warmup:
 #: The runs that reach every kernel: each shipped scenario as shipped, and larger or changed
 #: where that picks another loop (negotiation settles in numba only from ~10^4 sides; an
 #: ipd game of reciprocal agents with thresholds of their own plays the per-agent loop, as
-#: trust-network's ipd variant in ``bench/`` does). Ordered by compile time, longest first,
-#: so that the pool's last tasks are short ones. ``tools/compile_cost.py`` lists what a run
-#: compiles: after warming, the bench's runs at 10^3 and 10^4 agents compile nothing.
+#: trust-network's ipd variant in ``bench/`` does; a second group of learners makes the trust
+#: game step, the only way to the learners' own kernels, ``fp_kernel``, ``q_kernel`` and
+#: ``moves_kernel``, as the bench's learners and every stepped learning run take; a bound
+#: minority on a small board at a high temptation reaches a new type and fixation inside
+#: spatial-pd's loop; newcomers leave pair rows off the edges, which the ipd plays row by
+#: row). Ordered by compile time, longest first, so that the pool's last tasks are short
+#: ones. ``tools/compile_cost.py`` lists what a run compiles: after warming, the bench's runs
+#: at 10^3 and 10^4 agents compile nothing, stepped or fused.
 RUNS: tuple[Warmup, ...] = (
     Warmup("trust-game"),
     Warmup("trust-game-learning"),
@@ -48,6 +54,9 @@ RUNS: tuple[Warmup, ...] = (
     Warmup("public-goods"),
     Warmup("injection"),
     Warmup("ipd-q-learning"),
+    Warmup("trust-game-learning", None, (("groups.reciprocal.policy", "q_learning"),
+                                         ("groups.reciprocal.params", {"observe": "partner_last", "gamma": 0.9}),
+                                         ("steps", 3))),
     Warmup("spatial-pd"),
     Warmup("ipd-classic"),
     Warmup("trust-network", 1000, (("scenario.environment", "ipd"), ("groups.reciprocal.policy", "reciprocal"),
@@ -61,6 +70,10 @@ RUNS: tuple[Warmup, ...] = (
     Warmup("negotiation-confidential-first"),
     Warmup("spec-evolution"),
     Warmup("spec-incident"),
+    Warmup("spatial-pd", None, (("groups.cooperators.count", 60), ("groups.defectors.count", 15),
+                                ("groups.bound.count", 25), ("environment.T", 2.1), ("steps", 40))),
+    Warmup("ipd-classic", None, (("events", [{"at": 2, "type": "join", "group": "tit_for_tat", "count": 2}]),
+                                 ("steps", 4))),
 )
 #: Shipped scenarios left out, and why.
 LEFT_OUT = {"llm-negotiation": "its sellers are language models (a server); its kernels are the negotiation ones"}
@@ -95,12 +108,18 @@ def overrides(run: Warmup) -> dict[str, Any]:
 
 
 def _compile(run: Warmup) -> str:
-    """Play ``run`` once with numba loaded, so that every compiled stretch it can take is compiled."""
+    """Play ``run`` with numba loaded, so that every compiled stretch it can take is compiled.
+
+    Three times, seeds 0 to 2, as a sweep's worker or the bench plays a scenario again: from
+    the third build of a loaded scenario on a model is copied from a kept template, and a
+    deterministic stretch replays from read-only rows, another type for the summaries' kernels
+    (``kernel_sums``, ``summary_kernel.fill``) to compile for."""
     import numba  # noqa: F401  (first: environments choose a kernel whenever numba is loaded)
 
     from sim.runs.run import run_model
 
-    run_model(run.ref, seed=0, set=overrides(run) or None, check_llm=False)
+    for seed in range(3):
+        run_model(run.ref, seed=seed, set=overrides(run) or None, check_llm=False)
     return run.ref
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +15,8 @@ import pytest
 from agents import kernel_cache
 from cli.main import main
 from sim import warm as warming
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _shipped() -> set[str]:
@@ -115,3 +120,29 @@ def test_a_cold_compile_is_announced_once(monkeypatch: pytest.MonkeyPatch) -> No
     finally:
         kernel_loader.announce_compiles(None)
     assert said == [__name__]
+
+
+#: Plays every warming run in a fresh process, then names the kernel sources it never imported.
+_UNIMPORTED = """
+import json, sys
+import numba  # noqa: F401  (loaded first, as in a warming worker)
+from agents.kernel_cache import KERNEL_SOURCES
+from sim import warm
+for run in warm.RUNS:
+    warm._compile(run)
+print(json.dumps([m for m in (s[:-3].replace("/", ".") for s in KERNEL_SOURCES) if m not in sys.modules]))
+"""
+
+
+# A few seconds on the cache `make test` warms first; cold, every kernel compiles here.
+@pytest.mark.timeout(1200)
+def test_the_runs_import_every_kernel_module() -> None:
+    """A kernel that only some paths load (a learner's update, reached only when the run steps;
+    one behind a work threshold) is compiled by whichever run first needs it, in ``make test``
+    or the bench, unless a warming run reaches it: every module kernels compile from
+    (``KERNEL_SOURCES``, which ``test_jit_cache`` keeps complete) must be imported by them."""
+    pytest.importorskip("numba")
+    proc = subprocess.run([sys.executable, "-c", _UNIMPORTED], cwd=ROOT, capture_output=True, text=True,
+                          check=False, timeout=1100)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
