@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from agents.hashing import shift_of, slot
 from agents.jit import njit
 from agents.pair_runs import merge_new
 from scenarios.draw_block import draws
@@ -213,6 +214,8 @@ def _sort_few(rows):  # pragma: no cover - compiled
     nums = np.empty(FEW, np.int64)
     bits = np.empty(1)
     word = bits.view(np.uint64)
+    # The table's own width: a fixed shift of 56 kept 8 bits, so probes started in a quarter of it.
+    shift = shift_of(size)
     for s in range(k):
         row = rows[s]
         d = 0
@@ -223,7 +226,7 @@ def _sort_few(rows):  # pragma: no cover - compiled
                 ok = False
                 break
             bits[0] = v + 0.0  # -0.0 and 0.0 one key (equal values)
-            h = np.int64(((word[0] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(56)) & np.uint64(size - 1))
+            h = slot(word[0], shift)
             while seen[h] and keys[h] != v:
                 h = (h + 1) & (size - 1)
             if not seen[h]:
