@@ -20,13 +20,13 @@ HASHED_MIN = 1 << 13
 class HashedCells:
     """The compiled mirror of one phase's key -> cell dict."""
 
-    __slots__ = ("bits", "cells", "keys", "size", "source")
+    __slots__ = ("cells", "keys", "size", "source")
 
     def __init__(self, kernel: ModuleType, source: dict[int, int], room: int = 0) -> None:
         n = len(source)
-        self.bits: int = kernel.table_bits(n + room)
-        self.keys = np.full(1 << self.bits, -1, dtype=np.int64)
-        self.cells = np.zeros(1 << self.bits, dtype=np.int64)
+        slots = 1 << kernel.table_bits(n + room)
+        self.keys = np.full(slots, -1, dtype=np.int64)
+        self.cells = np.zeros(slots, dtype=np.int64)
         if n:
             kernel.put(self.keys, self.cells, np.fromiter(source.keys(), np.int64, n),
                        np.fromiter(source.values(), np.int64, n))
@@ -42,7 +42,7 @@ class HashedCells:
 
     def added(self, kernel: ModuleType, keys: np.ndarray, cells: np.ndarray) -> HashedCells:
         """This mirror with ``keys`` filed (just added to its dict), or a fresh one when full."""
-        if 2 * len(self.source) > 1 << self.bits:
+        if 2 * len(self.source) > len(self.keys):
             return HashedCells(kernel, self.source, len(self.source))  # room to grow: twice over
         kernel.put(self.keys, self.cells, keys, cells)
         self.size = len(self.source)

@@ -259,9 +259,8 @@ def _move_table(agents: np.ndarray, partners: np.ndarray, coop: np.ndarray,
     (0 or 1) towards the agent, -1 for none; hashed when compiled code pays, else sorted."""
     kernel = worth_loading("sim.moves_kernel", len(agents))
     if kernel is not None:
-        bits = kernel.table_bits(len(agents))
-        slots = kernel.last_moves(agents * stride + partners, coop, bits)
-        return lambda a, p: kernel.moves_towards(slots, bits, a, p, int(stride))  # type: ignore[no-any-return]
+        slots = kernel.last_moves(agents * stride + partners, coop, kernel.table_bits(len(agents)))
+        return lambda a, p: kernel.moves_towards(slots, a, p, int(stride))  # type: ignore[no-any-return]
     c = coop.astype(np.int64)
     keep = c >= 0
     uniq, last = by_key(agents[keep] * stride + partners[keep], last=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.hashing import slot, table_bits
+from agents.hashing import shift_of, slot, table_bits
 from agents.jit import OUTER, njit
 
 __all__ = ["last_moves", "moves_towards", "table_bits"]
@@ -41,11 +41,11 @@ def last_moves(keys: np.ndarray, moves: np.ndarray, bits: int) -> np.ndarray:  #
 
 
 @njit(**OUTER)
-def moves_towards(slots: np.ndarray, bits: int, agents: np.ndarray, partners: np.ndarray,
+def moves_towards(slots: np.ndarray, agents: np.ndarray, partners: np.ndarray,
                   stride: int) -> np.ndarray:  # pragma: no cover - compiled
     """Per decision, the move its partner made towards its agent (key ``partner * stride + agent``)."""
-    mask = (1 << bits) - 1
-    shift = np.uint64(64 - bits)
+    mask = slots.shape[0] - 1
+    shift = shift_of(slots.shape[0])
     out = np.full(agents.shape[0], -1, np.int64)
     for i in range(agents.shape[0]):
         key = np.int64(partners[i]) * stride + agents[i]
