@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import mesa
+from agents.mesa_import import mesa
 
 
 class SpecAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type hints

@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import mesa
 import numpy as np
 
+from agents.mesa_import import mesa
 from sim.keywords import keyword_overrides
 from sim.model import SpecModel
 from sim.scenario import load_scenario

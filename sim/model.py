@@ -18,13 +18,13 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import mesa
 import networkx as nx
 import numpy as np
 
 from agents.acts import ActSpace
 from agents.agent import SpecAgent
 from agents.chain import Binding, Delegation, Instruction
+from agents.mesa_import import mesa
 from agents.policies import Policy, make_policy
 from agents.spec import Spec
 from agents.trust import PairTable

@@ -27,10 +27,10 @@ import dataclasses
 import threading
 from typing import Any
 
-import mesa
 import numpy as np
 
 from agents.agent import SpecAgent
+from agents.mesa_import import mesa
 from agents.trust import PairTable
 from scenarios.environment import Environment
 from scenarios.ipd import IPD
