@@ -16,10 +16,11 @@ Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the driver
 alone decides how a sweep stops (store consistent, one line, exit 130).
 
 A stop must end the driver too, however the signal found it: its exception is raised
-wherever the main thread was, possibly with a lock of the worker pool's left taken. So the
-command's exit after a stop (``cli.main.exit_now``) does not wait for a thread the stop
-gave up on (:func:`give_up_on`), and leaves within :data:`EXIT_GRACE` seconds whatever its
-exit handlers do.
+wherever the main thread was, possibly with a lock of the worker pool's left taken. So
+every wait on the stop path is bounded: the pool's manager thread gets
+``sim.runs.batch.ABANDON_SECONDS``, and one that does not end is given up on
+(:func:`give_up_on`); the command's exit (``cli.main.exit_now``) does not wait for it and
+leaves within :data:`EXIT_GRACE` seconds whatever its exit handlers do.
 """
 
 from __future__ import annotations
