@@ -72,7 +72,7 @@ if __name__ == "__main__":
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("mode", ["bound"])
+@pytest.mark.parametrize("mode", ["fix", "bound"])
 def test_sigterm_inside_futures_wait_still_exits(tmp_path: Path, mode: str) -> None:
     out, mark = tmp_path / "out", tmp_path / "signalled"
     proc = subprocess.Popen(

@@ -395,6 +395,10 @@ class ProcessExecutor:
         (:func:`sim.runs.hygiene.give_up_on`): the command's exit does not wait for it.
         """
         pool, self._abandoned = self._pool, True
+        # The signal's exception is raised wherever this thread was: between the lock-taking
+        # loop of concurrent.futures.wait() and its `with`, it leaves futures' locks taken, and
+        # the manager thread, settling those futures, then waits for them forever.
+        _release_held(self._submitted)
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.kill()
         if _POOLS.get(self.workers) is pool:
@@ -409,6 +413,18 @@ class ProcessExecutor:
             future.cancel()
         if getattr(self._pool, "_broken", False):
             _drop_pool(self.workers, self._pool)
+
+
+def _release_held(futures: Iterable[Future[Any]]) -> None:
+    """Release what this thread still holds of ``futures``' locks (no frame of it is inside them).
+
+    CPython internals: on a Python without them this does nothing (the bounded wait remains).
+    """
+    for future in futures:
+        condition = getattr(future, "_condition", None)
+        owned = getattr(condition, "_is_owned", None)
+        while condition is not None and owned is not None and owned():
+            condition.release()
 
 
 def _shut_down_within(pool: ProcessPoolExecutor, seconds: float) -> bool:
