@@ -21,6 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from sim.runs import batch
+from sim.runs.batch import AutoExecutor, make_chunks
+from sim.runs.sweep import make_plan
+from tests.sweep_fakes import FakeScenario, FakeTask
 from tests.test_process_hygiene import session_members, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,3 +143,25 @@ def test_a_stopped_command_leaves_whatever_its_exit_meets(stuck: str) -> None:
     assert proc.stderr.splitlines() == [
         "specbound: interrupted (SIGTERM): 3 of 9 runs stored; repeat the command to resume"]
     assert time.monotonic() - start < 30
+
+
+def test_the_default_executor_abandons_its_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without --workers a large sweep runs on AutoExecutor's pool: a stop must kill its workers,
+    # not leave the exit to wait for their chunks in flight (whose records would not be stored).
+    monkeypatch.setattr(batch, "POOL_MIN_SECONDS", -1.0)  # any saving pays: the pool takes the rest
+    jobs = list(make_plan({"x": [0, 1]}, None, 50, 3).jobs(0))
+    auto = AutoExecutor(runs=len(jobs), workers=2)
+    records = auto.map(make_chunks(FakeTask(delay=0.05), FakeScenario().text, {}, jobs, 4))
+    try:
+        next(records)  # the first run, here
+        next(records)  # the pool's first chunk: the others are in flight
+        assert auto._pool is not None
+        pool = auto._pool._pool
+        workers = list(pool._processes.values())
+        assert auto.abandon()
+        for process in workers:
+            process.join(10)
+        assert not any(p.is_alive() for p in workers)
+        assert batch._POOLS.get(2) is not pool
+    finally:
+        auto.close()

@@ -540,6 +540,10 @@ class AutoExecutor:
         self._pool = ProcessExecutor(self.workers)
         yield from self._pool.map(rest)
 
+    def abandon(self) -> bool:
+        """Stop now: as :meth:`ProcessExecutor.abandon`, if the pool was used."""
+        return self._pool.abandon() if self._pool is not None else True
+
     def close(self) -> None:
         """Release this sweep's pool work, if the pool was used."""
         if self._pool is not None:
