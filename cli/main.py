@@ -300,21 +300,37 @@ def exit_now(code: int) -> NoReturn:
     stderr are flushed. A non-daemon thread still alive, or output that cannot
     be flushed (a closed pipe), takes the ordinary exit, whose messages and
     waits stay as Python has them.
+
+    A sweep stopped by a signal (``sim.runs.hygiene``) has closed its store and
+    written its line by now, and may have left a thread it could not end: that
+    thread is not waited for, and the exit handlers get
+    ``hygiene.EXIT_GRACE`` seconds before the process leaves without them.
     """
     import atexit
     import sys
     import threading
 
+    hygiene = sys.modules.get("sim.runs.hygiene")  # imported only by a command that sweeps
+    if hygiene is not None and hygiene.is_stopping():
+        _flush()
+        hygiene.leave_within(code)
     atexit._run_exitfuncs()
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
-           if t is not threading.main_thread()):
+    if any(t.is_alive() and not t.daemon and not (hygiene is not None and hygiene.given_up(t))
+           for t in threading.enumerate() if t is not threading.main_thread()):
         raise SystemExit(code)
+    if not _flush():
+        raise SystemExit(code)
+    os._exit(code)
+
+
+def _flush() -> bool:
+    """Flush stdout and stderr; whether they could be (not a closed pipe, say)."""
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError):
-        raise SystemExit(code) from None
-    os._exit(code)
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ def session_members(sid: int) -> list[int]:
 
 #: ``python -m cli``, with every thread's stack written to stderr on SIGUSR1: a drill that
 #: times out waiting for the driver to stop says where it waits (``_communicate``). Once, in a
-#: fresh-clone CI run under the full suite's load, a SIGTERM'd sweep had not exited after 120 s.
+#: fresh-clone CI run under the full suite's load, a SIGTERM'd sweep had not exited after 120 s
+#: (a likely cause, and the bounds that now end any such stop: tests/test_stop_bounded.py).
 LAUNCH = ("import faulthandler, runpy, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); "
           "runpy.run_module('cli', run_name='__main__', alter_sys=True)")
 

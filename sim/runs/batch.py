@@ -24,10 +24,12 @@ import itertools
 import math
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import process as futures_process
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -36,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from agents.errors import SpecboundError
-from sim.runs import heap
+from sim.runs import heap, hygiene
 from sim.runs.hygiene import worker_init
 from sim.runs.ledger import event_counts
 from sim.runs.records import Job, LongSteps, RunRecord
@@ -52,6 +54,9 @@ MAX_CHUNK = 32
 POOL_MIN_SECONDS = 2.0
 #: Seconds to wait for a remote Dask scheduler before giving up.
 CONNECT_TIMEOUT = 3.0
+#: Seconds a stop waits for the pool's manager thread once the workers are killed. It takes
+#: milliseconds, unless the signal left a lock it needs taken (see ProcessExecutor.abandon).
+ABANDON_SECONDS = 5.0
 #: Runs per worker from which a sweep's workers load numba before their first run. A single
 #: short run does not win back numba's ~0.8 s import, so it steps (agents.kernel_loader.KERNEL_MIN_WORK);
 #: a worker that runs hundreds pays the import once and fuses them all: a 5-step ipd-classic
@@ -351,6 +356,7 @@ class ProcessExecutor:
         # Only the chunks not yet collected: a finished future holds its chunk's records
         # (time series included), so keeping every future grew the driver with every run.
         self._submitted: set[Future] = set()
+        self._abandoned = False
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[list[RunRecord]]:
         """Yield each chunk's records as it finishes, with bounded chunks in flight."""
@@ -381,25 +387,75 @@ class ProcessExecutor:
                 ) from err
             yield records
 
-    def abandon(self) -> None:
-        """Stop now (SIGINT, SIGTERM): kill the workers, whose runs in flight are lost, not stored."""
-        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+    def abandon(self) -> bool:
+        """Stop now (SIGINT, SIGTERM): kill the workers, whose runs in flight are lost, not stored.
+
+        Called in the thread the signal interrupted. Waits at most :data:`ABANDON_SECONDS` for
+        the pool's manager thread; returns whether it ended. One that did not is left behind
+        (:func:`sim.runs.hygiene.give_up_on`): the command's exit does not wait for it.
+        """
+        pool, self._abandoned = self._pool, True
+        # The signal's exception is raised wherever this thread was: between the lock-taking
+        # loop of concurrent.futures.wait() and its `with`, it leaves futures' locks taken, and
+        # the manager thread, settling those futures, then waits for them forever.
+        _release_held(self._submitted)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.kill()
-        if _POOLS.get(self.workers) is self._pool:
+        if _POOLS.get(self.workers) is pool:
             del _POOLS[self.workers]
-        # With its workers dead the pool's manager thread ends at once; joining it here
-        # leaves nothing for the interpreter's exit hooks to trip over. A pipe to a killed
-        # worker may be broken by now: that is the stop asked for, not a new error, and it
-        # must not replace the interrupt (the command would exit 0 with nothing said).
-        with contextlib.suppress(OSError):
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        return _shut_down_within(pool, ABANDON_SECONDS)
 
     def close(self) -> None:
         """Cancel this sweep's chunks not yet started; the warm workers stay for the next sweep."""
+        if self._abandoned:  # shut down, or given up on: its locks may be taken for good
+            return
         for future in self._submitted:
             future.cancel()
         if getattr(self._pool, "_broken", False):
             _drop_pool(self.workers, self._pool)
+
+
+def _release_held(futures: Iterable[Future[Any]]) -> None:
+    """Release what this thread still holds of ``futures``' locks (no frame of it is inside them).
+
+    CPython internals: on a Python without them this does nothing (the bounded wait remains).
+    """
+    for future in futures:
+        condition = getattr(future, "_condition", None)
+        owned = getattr(condition, "_is_owned", None)
+        while condition is not None and owned is not None and owned():
+            condition.release()
+
+
+def _shut_down_within(pool: ProcessPoolExecutor, seconds: float) -> bool:
+    """Shut ``pool`` down, waiting at most ``seconds`` for its manager thread; whether it ended.
+
+    The shutdown runs in a daemon thread: even taking the pool's own lock can wait forever if
+    the signal left a lock taken that the manager thread needs while it holds that one.
+    """
+    manager = getattr(pool, "_executor_manager_thread", None)
+    calls = getattr(pool, "_call_queue", None)
+    if calls is not None:  # what it still holds was for the killed workers: nothing flushes it
+        calls.cancel_join_thread()
+    ended = threading.Event()
+
+    def shut_down() -> None:
+        try:
+            # A pipe to a killed worker may be broken by now: that is the stop asked for, not
+            # a new error, and no traceback of it may join the stop's one line on stderr.
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            ended.set()
+
+    threading.Thread(target=shut_down, name="specbound-pool-shutdown", daemon=True).start()
+    if ended.wait(seconds):
+        return True
+    if manager is not None:
+        # Neither concurrent.futures' exit hook nor the command's exit may wait for it.
+        futures_process._threads_wakeups.pop(manager, None)
+        hygiene.give_up_on(manager)
+    return False
 
 
 #: Warm worker pools by size, shared by the sweeps of this process (see ProcessExecutor).
@@ -483,6 +539,10 @@ class AutoExecutor:
             return
         self._pool = ProcessExecutor(self.workers)
         yield from self._pool.map(rest)
+
+    def abandon(self) -> bool:
+        """Stop now: as :meth:`ProcessExecutor.abandon`, if the pool was used."""
+        return self._pool.abandon() if self._pool is not None else True
 
     def close(self) -> None:
         """Release this sweep's pool work, if the pool was used."""

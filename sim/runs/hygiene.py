@@ -14,6 +14,13 @@ kill-and-resume cycle piles them up. Two mechanisms, both cheap:
 The resource tracker exits on its own once every process holding its pipe is gone.
 Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the driver
 alone decides how a sweep stops (store consistent, one line, exit 130).
+
+A stop must end the driver too, however the signal found it: its exception is raised
+wherever the main thread was, possibly with a lock of the worker pool's left taken. So
+every wait on the stop path is bounded: the pool's manager thread gets
+``sim.runs.batch.ABANDON_SECONDS``, and one that does not end is given up on
+(:func:`give_up_on`); the command's exit (``cli.main.exit_now``) does not wait for it and
+leaves within :data:`EXIT_GRACE` seconds whatever its exit handlers do.
 """
 
 from __future__ import annotations
@@ -30,6 +37,13 @@ from collections.abc import Iterator
 PR_SET_PDEATHSIG = 1
 #: Seconds between a worker's checks that its driver still lives.
 WATCH_INTERVAL = 1.0
+#: Seconds a stopping command's exit handlers may take before it leaves without them.
+EXIT_GRACE = 10.0
+
+#: Whether a sweep of this process is stopping on a signal (:func:`stopping`).
+_stopping = False
+#: Threads a stop could not end (:func:`give_up_on`).
+_given_up: list[threading.Thread] = []
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> bool:
@@ -107,3 +121,44 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def stopping() -> None:
+    """Record that a sweep is stopping on a signal: the exit must not wait without a bound."""
+    global _stopping
+    _stopping = True
+
+
+def is_stopping() -> bool:
+    """Whether :func:`stopping` was called in this process."""
+    return _stopping
+
+
+def give_up_on(thread: threading.Thread) -> None:
+    """Record that a stop left ``thread`` running and could not end it: the exit leaves without it."""
+    stopping()
+    _given_up.append(thread)
+
+
+def given_up(thread: threading.Thread) -> bool:
+    """Whether a stop gave up on ``thread`` (:func:`give_up_on`)."""
+    return any(thread is t for t in _given_up)
+
+
+def leave_within(code: int, seconds: float | None = None) -> threading.Thread:
+    """End this process with ``code`` in ``seconds`` (default :data:`EXIT_GRACE`) if it is still here.
+
+    A daemon thread, for the exit of a stopped command: whatever then waits (an exit handler,
+    a thread that never ends), the command leaves with the code of its stop. It flushes
+    nothing: the stop's one line is written when printed (stderr is line-buffered), and a
+    flush could wait on the very lock that holds the exit up.
+    """
+    delay = EXIT_GRACE if seconds is None else seconds
+
+    def leave() -> None:
+        time.sleep(delay)
+        os._exit(code)
+
+    thread = threading.Thread(target=leave, name="specbound-exit-deadline", daemon=True)
+    thread.start()
+    return thread

@@ -41,7 +41,7 @@ from sim.runs.batch import (
     make_executor,
     wants_kernels,
 )
-from sim.runs.hygiene import sigterm_as_interrupt
+from sim.runs.hygiene import sigterm_as_interrupt, stopping
 from sim.runs.ledger import DEFAULT_LEDGER, check_ledger
 from sim.runs.lock import FolderLock
 from sim.runs.records import Job
@@ -298,7 +298,9 @@ def sweep(
         with FolderLock(folder, wait=wait), sigterm_as_interrupt():
             frame = _locked(folder, db, info, plan, allow_grid_change, retry_failed, workers, dask,
                             progress, task, kept)
-    except BaseException:
+    except BaseException as err:
+        if isinstance(err, KeyboardInterrupt):  # SIGINT, SIGTERM: wherever it found the sweep,
+            stopping()  # the command's exit may not wait on what it left (cli.main.exit_now)
         if made and not any(folder.iterdir()):  # refused before anything was stored
             folder.rmdir()
         raise
