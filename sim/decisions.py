@@ -43,7 +43,7 @@ from sim.cell_memo import (
     policy_signature,
 )
 from sim.family_profiles import MAX_VALUES, RID_BITS, Profiles, ranked_fields
-from sim.hashed_cells import HASHED_MIN, HashedCells
+from sim.hashed_cells import HASHED_BUDGET, HashedCells, count_keys
 from sim.learning import is_learner, tier_of
 
 LEVELS = len(Level)
@@ -519,9 +519,9 @@ class DecisionTable:
 
     def _keyed_cells(self, phase: int, deciders: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """``cells`` through the per-key dict of a table too large to be dense (its compiled
-        mirror, ``sim.hashed_cells``, when numba pays)."""
+        mirror, ``sim.hashed_cells``, once numba is loaded or pays)."""
         keys = deciders * self.codec.space + codes
-        kernel = worth_loading("agents.hashing", len(keys), HASHED_MIN)
+        kernel = worth_loading("agents.hashing", count_keys(len(keys)), HASHED_BUDGET)
         if kernel is not None:
             return self._hashed_cells(kernel, phase, keys)
         uniq, inv = unique_inverse(keys)

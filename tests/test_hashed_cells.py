@@ -101,3 +101,39 @@ def test_put_counts_new_keys_and_refiles_known_ones() -> None:
         probe = np.concatenate([np.fromiter(want, np.int64), rng.integers(0, 1 << 50, 20)])
         expect = np.array([want.get(k, -1) for k in probe.tolist()], np.int64)
         assert np.array_equal(hashing.find(keys, cells, probe), expect)
+
+
+# A run whose sparse tables look up 16,000 keys a call (trust-network at 4,000 agents), in a
+# process of its own: numba is imported for the mirror only once the process's look-ups pass the
+# budget, and the run's result is the same either way.
+_BUDGET_PROBE = """
+import json, sys
+from sim import decisions
+if sys.argv[1] == "low":
+    decisions.HASHED_BUDGET = 1_000
+from sim.hashed_cells import count_keys
+from sim.runs.run import run
+result = run("trust-network", seed=0, steps=2,
+             set={"groups.reciprocal.count": 3200, "groups.opportunists.count": 800})
+print(json.dumps({"numba": "numba" in sys.modules, "keys": count_keys(0), "metrics": result.metrics}))
+"""
+
+
+def _budget_probe(budget: str) -> dict[str, Any]:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", _BUDGET_PROBE, budget], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parent.parent)
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+def test_numba_is_imported_for_the_mirror_only_past_the_budget() -> None:
+    pytest.importorskip("numba")
+    default, low = _budget_probe("default"), _budget_probe("low")
+    assert 1_000 < default["keys"] < decisions.HASHED_BUDGET  # the probe's look-ups sit between
+    assert not default["numba"] and low["numba"]
+    assert default["metrics"] == low["metrics"]
