@@ -23,13 +23,14 @@ import numpy as np
 HASHED_BUDGET = 10_000_000
 
 #: Keys looked up through the dicts so far (:func:`count_keys`).
-_looked_up = [0]
+_looked_up = 0
 
 
 def count_keys(n: int) -> int:
     """Add ``n`` keys to this process's look-ups through the dicts; the total so far."""
-    _looked_up[0] += n
-    return _looked_up[0]
+    global _looked_up
+    _looked_up += n
+    return _looked_up
 
 
 class HashedCells:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.hashing import shift_of, slot
+from agents.hashing import EMPTY, shift_of, slot
 from agents.jit import njit
 from agents.pair_align import radix_sort
 
-#: Hash slots: empty, and a key removed (probing goes on past it).
-EMPTY, GONE = -1, -2
+#: A hash slot whose key was removed (probing goes on past it; empty is ``agents.hashing.EMPTY``).
+GONE = -2
 
 
 def rewire_keys(edges: np.ndarray, cut: np.ndarray, distrusts_first: np.ndarray, living: np.ndarray,

@@ -81,6 +81,18 @@ def wait_for(predicate, seconds: float) -> bool:
     return predicate()
 
 
+def assert_store_whole(out: Path) -> None:
+    """A stopped sweep's store: SQLite finds it intact, and every stored run is whole (a row and
+    its time series)."""
+    conn = sqlite3.connect(out / "store.sqlite")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*) FROM runs WHERE run_id NOT IN "
+                            "(SELECT run_id FROM series)").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
 def stored_runs(out: Path) -> int:
     db = out / "store.sqlite"
     if not db.exists():
@@ -130,14 +142,7 @@ def test_sigint_and_sigterm_stop_cleanly(tmp_path: Path, sig: int, code: int) ->
         assert len(lines) == 1 and "Traceback" not in err, err[-3000:]
         assert "runs stored" in lines[0] and "resume" in lines[0]
         assert wait_for(lambda: not session_members(proc.pid), 60), session_members(proc.pid)
-        conn = sqlite3.connect(out / "store.sqlite")
-        try:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            # every stored run is whole: a row and its time series
-            assert conn.execute("SELECT COUNT(*) FROM runs WHERE run_id NOT IN "
-                                "(SELECT run_id FROM series)").fetchone()[0] == 0
-        finally:
-            conn.close()
+        assert_store_whole(out)
     finally:
         for pid in session_members(proc.pid):
             os.kill(pid, signal.SIGKILL)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from sim.runs import batch
 from sim.runs.batch import AutoExecutor, make_chunks
 from sim.runs.sweep import make_plan
 from tests.sweep_fakes import FakeScenario, FakeTask
-from tests.test_process_hygiene import session_members, wait_for
+from tests.test_process_hygiene import assert_store_whole, session_members, stored_runs, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,14 +98,8 @@ def test_sigterm_inside_futures_wait_still_exits(tmp_path: Path, mode: str) -> N
         lines = [ln for ln in err.splitlines() if ln.strip()]
         assert len(lines) == 1 and "runs stored" in lines[0], err[-3000:]
         assert wait_for(lambda: not session_members(proc.pid), 30), session_members(proc.pid)
-        conn = sqlite3.connect(out / "store.sqlite")
-        try:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] > 0
-            assert conn.execute("SELECT COUNT(*) FROM runs WHERE run_id NOT IN "
-                                "(SELECT run_id FROM series)").fetchone()[0] == 0
-        finally:
-            conn.close()
+        assert stored_runs(out) > 0
+        assert_store_whole(out)
     finally:
         for pid in session_members(proc.pid):
             os.kill(pid, signal.SIGKILL)

@@ -142,7 +142,7 @@ def give_up_on(thread: threading.Thread) -> None:
 
 def given_up(thread: threading.Thread) -> bool:
     """Whether a stop gave up on ``thread`` (:func:`give_up_on`)."""
-    return any(thread is t for t in _given_up)
+    return thread in _given_up  # threads compare by identity
 
 
 def leave_within(code: int, seconds: float | None = None) -> threading.Thread:
